@@ -1,0 +1,70 @@
+// Package invoke defines one synchronous invocation as it travels from the
+// API edge to an execution environment and back: the Request the edge builds
+// and the Result an environment produces. The pool implements Invoker; the
+// lambdaapi handlers (and later the async dispatcher, event sources and HTTP
+// front doors) call it. It imports only function and awsapi.
+package invoke
+
+import (
+	"context"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+)
+
+// Request is one invocation of a resolved function version.
+type Request struct {
+	// RequestID is the invocation's id: Lambda-Runtime-Aws-Request-Id and
+	// the X-Amzn-RequestId of the Invoke response.
+	RequestID string
+	// InvokedFunctionArn is the ARN as the caller named it (with the alias
+	// or version qualifier if one was used).
+	InvokedFunctionArn string
+	// Payload is the event, already checked to be JSON and within limits.
+	Payload []byte
+	// ClientContext is the decoded JSON of X-Amz-Client-Context, or nil.
+	ClientContext []byte
+	// CognitoIdentity is JSON for Lambda-Runtime-Cognito-Identity, or nil.
+	CognitoIdentity []byte
+	// TraceID is the X-Ray trace header value (Root=...;Parent=...;Sampled=...).
+	TraceID string
+	// TenantID is X-Amz-Tenant-Id when given.
+	TenantID string
+	// LogTail asks for the last 4 KB of the invocation's log in the Result.
+	LogTail bool
+}
+
+// Result is the outcome of an invocation that reached a function. Function
+// failures (handled errors, timeouts, crashes, out-of-memory) are a Result
+// with FunctionError set and Payload holding Lambda's error JSON
+// {"errorMessage","errorType"[,"stackTrace"]}; they are not Go errors.
+type Result struct {
+	Payload []byte
+	// ContentType of the payload as the runtime posted it.
+	ContentType string
+	// FunctionError is "Unhandled" (or "Handled") when the function failed.
+	FunctionError string
+	// ExecutedVersion is the version that ran ($LATEST or a number).
+	ExecutedVersion string
+	// LogTail is the raw (not base64) last 4 KB of the invocation's log,
+	// including the START/END/REPORT lines; set only if Request.LogTail.
+	LogTail []byte
+	// Duration is the invoke phase; InitDuration is set on a cold start.
+	Duration     time.Duration
+	InitDuration time.Duration
+}
+
+// Invoker runs one invocation of the function version fn. Errors are
+// platform failures (throttling, environments that cannot start) as
+// *awsapi.Error values; ctx carries the caller's cancellation, and the
+// function's own timeout is applied by the Invoker.
+type Invoker interface {
+	Invoke(ctx context.Context, fn *function.Config, req *Request) (*Result, error)
+}
+
+// ErrorPayload is the body Lambda returns for a function error.
+type ErrorPayload struct {
+	ErrorMessage string   `json:"errorMessage"`
+	ErrorType    string   `json:"errorType"`
+	StackTrace   []string `json:"stackTrace,omitempty"`
+}
