@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build the nimbus binary once, run `nimbus server` as a
+// real process and drive it with the AWS CLI, boto3 and nimbus's own client
+// commands, the way a user would.
+
+var nimbusBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nimbus-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	nimbusBin = filepath.Join(dir, "nimbus")
+	out, err := exec.Command("go", "build", "-o", nimbusBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startServer runs `nimbus server` on a free loopback port and returns its
+// endpoint URL; the process is stopped with SIGTERM at cleanup.
+func startServer(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("server exit: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("server did not stop on SIGINT")
+		}
+	})
+	addrRE := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	sc := bufio.NewScanner(stderr)
+	addr := make(chan string, 1)
+	go func() {
+		found := false
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("server: " + line)
+			if m := addrRE.FindStringSubmatch(line); m != nil && !found {
+				found = true
+				addr <- m[1]
+			}
+		}
+		if !found {
+			close(addr)
+		}
+		exited <- cmd.Wait()
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatal("server exited before listening")
+		}
+		return "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not report its address")
+	}
+	return ""
+}
+
+func awsEnv(endpoint string) []string {
+	return append(os.Environ(),
+		"AWS_ENDPOINT_URL="+endpoint,
+		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	)
+}
+
+func run(t *testing.T, env []string, dir string, name string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env, cmd.Dir = env, dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// helloZip builds examples/hello-go as a bootstrap zip, or zips a
+// script example directory.
+func helloZip(t *testing.T, example string) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := moduleRoot(t)
+	zipPath := filepath.Join(dir, "fn.zip")
+	if example == "hello-go" {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "bootstrap"), "./examples/hello-go")
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build example: %v\n%s", err, out)
+		}
+		writeZip(t, zipPath, dir, []string{"bootstrap"})
+		return zipPath
+	}
+	src := filepath.Join(root, "examples", example)
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	writeZip(t, zipPath, src, names)
+	return zipPath
+}
+
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+}
+
+func TestAWSCLI(t *testing.T) {
+	requireTool(t, "aws")
+	endpoint := startServer(t)
+	env := awsEnv(endpoint)
+	work := t.TempDir()
+	zip := helloZip(t, "hello-go")
+
+	out, errOut, err := run(t, env, work, "aws", "lambda", "create-function", "--function-name", "hello",
+		"--runtime", "provided.al2023", "--handler", "bootstrap",
+		"--role", "arn:aws:iam::000000000000:role/lambda", "--zip-file", "fileb://"+zip)
+	if err != nil {
+		t.Fatalf("create-function: %v\n%s%s", err, out, errOut)
+	}
+	var created map[string]any
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created["FunctionName"] != "hello" {
+		t.Fatalf("create-function output: %v %s", err, out)
+	}
+	if _, errOut, err := run(t, env, work, "aws", "lambda", "wait", "function-active-v2", "--function-name", "hello"); err != nil {
+		t.Fatalf("wait function-active-v2: %v\n%s", err, errOut)
+	}
+	out, errOut, err = run(t, env, work, "aws", "lambda", "invoke", "--function-name", "hello",
+		"--cli-binary-format", "raw-in-base64-out", "--payload", `{"name":"x"}`, "--log-type", "Tail", "out.json")
+	if err != nil {
+		t.Fatalf("invoke: %v\n%s%s", err, out, errOut)
+	}
+	var meta struct {
+		StatusCode      int
+		LogResult       string
+		ExecutedVersion string
+		FunctionError   string
+	}
+	if err := json.Unmarshal([]byte(out), &meta); err != nil {
+		t.Fatalf("invoke output: %v\n%s", err, out)
+	}
+	if meta.StatusCode != 200 || meta.ExecutedVersion != "$LATEST" || meta.FunctionError != "" {
+		t.Errorf("invoke metadata = %+v", meta)
+	}
+	logs, _ := base64.StdEncoding.DecodeString(meta.LogResult)
+	if !strings.Contains(string(logs), "START RequestId:") || !strings.Contains(string(logs), "greeting x") {
+		t.Errorf("log tail:\n%s", logs)
+	}
+	body, err := os.ReadFile(filepath.Join(work, "out.json"))
+	if err != nil || !strings.Contains(string(body), `"message":"Hello, x!"`) {
+		t.Errorf("out.json = %s (%v)", body, err)
+	}
+
+	out, _, err = run(t, env, work, "aws", "lambda", "list-functions")
+	if err != nil || !strings.Contains(out, `"FunctionName": "hello"`) {
+		t.Errorf("list-functions: %v\n%s", err, out)
+	}
+	_, errOut, err = run(t, env, work, "aws", "lambda", "get-function", "--function-name", "missing")
+	if err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
+		t.Errorf("get-function missing: err %v stderr %s", err, errOut)
+	}
+
+	// nimbus's own client commands against the same node.
+	out, errOut, err = run(t, env, work, nimbusBin, "invoke", "hello", "--payload", `{"name":"cli"}`, "--tail")
+	if err != nil || !strings.Contains(out, "Hello, cli!") || !strings.Contains(errOut, "REPORT RequestId:") {
+		t.Errorf("nimbus invoke: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	out, _, err = run(t, env, work, nimbusBin, "functions")
+	if err != nil || !strings.Contains(out, "hello") || !strings.Contains(out, "provided.al2023") {
+		t.Errorf("nimbus functions: %v\n%s", err, out)
+	}
+	out, _, err = run(t, env, work, nimbusBin, "version")
+	if err != nil || !strings.HasPrefix(out, "nimbus ") {
+		t.Errorf("nimbus version: %v %s", err, out)
+	}
+}
+
+func TestBoto3(t *testing.T) {
+	requireTool(t, "python3")
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("boto3 is required in CI: %v", err)
+		}
+		t.Skip("boto3 not installed")
+	}
+	endpoint := startServer(t)
+	zip := helloZip(t, "hello-python")
+	out, errOut, err := run(t, awsEnv(endpoint), t.TempDir(), "python3", filepath.Join(moduleRoot(t), "cmd/nimbus/testdata/boto3_e2e.py"), endpoint, zip)
+	if err != nil {
+		t.Fatalf("boto3 e2e: %v\n%s%s", err, out, errOut)
+	}
+}
+
+func TestInvokeExitCodeOnFunctionError(t *testing.T) {
+	endpoint := startServer(t)
+	_, errOut, err := run(t, awsEnv(endpoint), t.TempDir(), nimbusBin, "invoke", "nothing-here")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "ResourceNotFoundException") {
+		t.Errorf("invoke of a missing function: %v %s", err, errOut)
+	}
+}

@@ -1,0 +1,77 @@
+"""End-to-end check of a Nimbus node with boto3, as a Lambda user would write it.
+
+Usage: python3 boto3_e2e.py ENDPOINT PYTHON_ZIP
+Exits non-zero with a message on the first mismatch.
+"""
+import json
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+endpoint, zip_path = sys.argv[1], sys.argv[2]
+client = boto3.client(
+    "lambda",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id="AKIDTEST",
+    aws_secret_access_key="secret",
+)
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg, file=sys.stderr)
+        sys.exit(1)
+
+
+with open(zip_path, "rb") as f:
+    code = f.read()
+
+fn = client.create_function(
+    FunctionName="boto-py",
+    Runtime="python3.12",
+    Handler="app.handler",
+    Role="arn:aws:iam::000000000000:role/lambda",
+    Code={"ZipFile": code},
+    Timeout=10,
+)
+check(fn["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:boto-py", fn["FunctionArn"])
+client.get_waiter("function_active_v2").wait(FunctionName="boto-py", WaiterConfig={"Delay": 1})
+
+r = client.invoke(FunctionName="boto-py", Payload=json.dumps({"name": "boto"}), LogType="Tail")
+body = json.loads(r["Payload"].read())
+check(r["StatusCode"] == 200, r)
+check("FunctionError" not in r, r)
+check(body["message"] == "Hello, boto!", body)
+check(r["ExecutedVersion"] == "$LATEST", r)
+import base64
+
+tail = base64.b64decode(r["LogResult"]).decode()
+check("START RequestId:" in tail and "REPORT RequestId:" in tail, tail)
+
+v = client.publish_version(FunctionName="boto-py")
+check(v["Version"] == "1", v)
+client.create_alias(FunctionName="boto-py", Name="live", FunctionVersion="1")
+r = client.invoke(FunctionName="boto-py", Qualifier="live", Payload=b"{}")
+check(r["ExecutedVersion"] == "1", r)
+
+names = []
+for page in client.get_paginator("list_functions").paginate():
+    names += [f["FunctionName"] for f in page["Functions"]]
+check("boto-py" in names, names)
+
+try:
+    client.get_function(FunctionName="does-not-exist")
+    check(False, "get_function of a missing function succeeded")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "ResourceNotFoundException", e.response)
+    check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 404, e.response)
+
+try:
+    client.invoke(FunctionName="boto-py", Payload=b"{nope")
+    check(False, "malformed payload accepted")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "InvalidRequestContentException", e.response)
+
+print("boto3 e2e ok")

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/daemon"
+)
+
+func newServerCmd() *cobra.Command {
+	cfg := config.FromEnv()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Nimbus node (AWS-compatible API on --listen)",
+		Long: `Run a Nimbus node: the Lambda API and function execution on one endpoint,
+with state kept durably under --data-dir. Settings come from flags, then
+NIMBUS_* environment variables (NIMBUS_LISTEN, NIMBUS_DATA_DIR, NIMBUS_REGION,
+NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(cmd.ErrOrStderr(), cfg)
+			d, err := daemon.New(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			return d.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the API endpoint")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for state, code and environments")
+	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "use this external NATS server instead of the embedded one")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region used in ARNs and function environments")
+	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in ARNs")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
+	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "server log format: text or json")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "server log level: debug, info, warn, error")
+	return cmd
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, cfg config.Config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,130 @@
+// Package config holds the server's configuration: one Config struct with
+// defaults, environment overrides and Validate. Precedence is flags >
+// NIMBUS_* environment > defaults; the cli package binds flags onto a Config
+// that FromEnv filled first. Only the daemon and the cli import it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:4566"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+)
+
+// Config is everything `nimbus server` needs to run a node.
+type Config struct {
+	// Listen is the address of the one HTTP endpoint (AWS APIs).
+	Listen string
+	// DataDir holds JetStream files, the code cache and environments.
+	DataDir string
+	// NATSURL, when set, uses an external NATS instead of the embedded one.
+	NATSURL string
+	// Region and AccountID appear in ARNs and in the functions' environment.
+	Region    string
+	AccountID string
+	// AccessKeyID and SecretAccessKey are the root credentials
+	// (NIMBUS_ACCESS_KEY_ID / NIMBUS_SECRET_ACCESS_KEY). Signature
+	// enforcement arrives with the access-control issue.
+	AccessKeyID     string
+	SecretAccessKey string
+	// IdleTimeout reclaims execution environments unused this long.
+	IdleTimeout time.Duration
+	// FunctionLogs copies every function output line to the server's stdout.
+	FunctionLogs bool
+	// LogFormat of the server's own log: "text" or "json".
+	LogFormat string
+	// LogLevel of the server's own log: debug, info, warn, error.
+	LogLevel string
+}
+
+// Default returns a Config with every default filled in.
+func Default() Config {
+	return Config{
+		Listen:      DefaultListen,
+		DataDir:     defaultDataDir(),
+		Region:      DefaultRegion,
+		AccountID:   DefaultAccountID,
+		IdleTimeout: 10 * time.Minute,
+		LogFormat:   "text",
+		LogLevel:    "info",
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "nimbus")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "nimbus")
+	}
+	return ".nimbus"
+}
+
+// FromEnv returns the defaults overridden by NIMBUS_* environment variables.
+func FromEnv() Config {
+	c := Default()
+	set := func(dst *string, name string) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Listen, "NIMBUS_LISTEN")
+	set(&c.DataDir, "NIMBUS_DATA_DIR")
+	set(&c.NATSURL, "NIMBUS_NATS_URL")
+	set(&c.Region, "NIMBUS_REGION")
+	set(&c.AccountID, "NIMBUS_ACCOUNT_ID")
+	set(&c.AccessKeyID, "NIMBUS_ACCESS_KEY_ID")
+	set(&c.SecretAccessKey, "NIMBUS_SECRET_ACCESS_KEY")
+	set(&c.LogFormat, "NIMBUS_LOG_FORMAT")
+	set(&c.LogLevel, "NIMBUS_LOG_LEVEL")
+	return c
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if !regionRE.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q is not a region name like us-east-1", c.Region))
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("account id %q must be 12 digits", c.AccountID))
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		errs = append(errs, errors.New("NIMBUS_ACCESS_KEY_ID and NIMBUS_SECRET_ACCESS_KEY must be set together"))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("idle timeout %s must be positive", c.IdleTimeout))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

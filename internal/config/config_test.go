@@ -1,0 +1,47 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	if c.Listen != "127.0.0.1:4566" {
+		t.Errorf("default listen = %q, want loopback 4566", c.Listen)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Listen = "nope"
+	c.Region = "Mars"
+	c.AccountID = "12"
+	c.AccessKeyID = "AKID"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{"listen address", "region", "account id", "must be set together"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv("NIMBUS_LISTEN", "127.0.0.1:9999")
+	t.Setenv("NIMBUS_ACCOUNT_ID", "123456789012")
+	t.Setenv("NIMBUS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("NIMBUS_SECRET_ACCESS_KEY", "secret")
+	c := FromEnv()
+	if c.Listen != "127.0.0.1:9999" || c.AccountID != "123456789012" || c.AccessKeyID != "AKID" || c.SecretAccessKey != "secret" {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

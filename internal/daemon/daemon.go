@@ -1,0 +1,174 @@
+// Package daemon wires one Nimbus node together: the backbone store, the
+// function registry, the managed-runtime catalogue, the environment pool and
+// the HTTP front door. It is the only place components are constructed;
+// tests start a whole node in-process through New and Run. Only cli and
+// tests import it.
+//
+// Shutdown order (reverse of start): stop accepting HTTP and wait for
+// in-flight requests (bounded), close the pool (kills every environment),
+// stop the registry watch, close the store (drains NATS, stops JetStream).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/pool"
+	"github.com/nimbus-serverless/nimbus/internal/registry"
+	"github.com/nimbus-serverless/nimbus/internal/runtimes"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+)
+
+// Daemon is one running node.
+type Daemon struct {
+	cfg  config.Config
+	log  *slog.Logger
+	ln   net.Listener
+	st   *store.Store
+	reg  *registry.Registry
+	pool *pool.Manager
+	srv  *http.Server
+}
+
+// New opens the store, builds every component and binds the listener (so
+// Addr is known before Run), but serves nothing until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	d = &Daemon{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			d.closeAll()
+		}
+	}()
+	d.st, err = store.Open(ctx, store.Options{
+		DataDir: filepath.Join(cfg.DataDir, "state"),
+		NATSURL: cfg.NATSURL,
+		Logger:  log.With("component", "store"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	d.reg, err = registry.New(registry.Options{
+		Store:     d.st,
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Logger:    log.With("component", "registry"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create registry: %w", err)
+	}
+	popts := pool.Options{
+		DataDir:     filepath.Join(cfg.DataDir, "worker"),
+		Code:        d.st,
+		Region:      cfg.Region,
+		AccountID:   cfg.AccountID,
+		Runtimes:    runtimeCatalog{},
+		IdleTimeout: cfg.IdleTimeout,
+		Logger:      log.With("component", "pool"),
+	}
+	if cfg.FunctionLogs {
+		popts.FunctionLog = os.Stdout
+	}
+	d.pool, err = pool.New(popts)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	api := lambdaapi.New(lambdaapi.Options{
+		Registry:  d.reg,
+		Invoker:   d.pool,
+		Runtimes:  runtimeCatalog{},
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Logger:    log.With("component", "lambdaapi"),
+	})
+	d.srv = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return d, nil
+}
+
+// Addr is the address the API listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Run serves until ctx ends, then shuts down in the documented order.
+func (d *Daemon) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	regCtx, stopReg := context.WithCancel(context.WithoutCancel(ctx))
+	regErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		regErr <- d.reg.Run(regCtx)
+	}()
+	srvErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srvErr <- d.srv.Serve(d.ln)
+	}()
+	d.log.Info("nimbus listening",
+		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
+		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),
+		"runtimes", runtimes.Supported())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("serve http: %w", err)
+		}
+	case err := <-regErr:
+		runErr = fmt.Errorf("registry watch: %w", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.srv.Shutdown(shutCtx); err != nil {
+		d.log.Warn("http shutdown incomplete", "err", err)
+		_ = d.srv.Close()
+	}
+	stopReg()
+	d.closeAll()
+	wg.Wait()
+	d.log.Info("nimbus stopped")
+	return runErr
+}
+
+// closeAll releases what New built, in reverse order; safe on partial builds.
+func (d *Daemon) closeAll() {
+	if d.ln != nil {
+		_ = d.ln.Close()
+	}
+	if d.pool != nil {
+		if err := d.pool.Close(); err != nil {
+			d.log.Warn("close pool", "err", err)
+		}
+	}
+	if d.st != nil {
+		if err := d.st.Close(); err != nil {
+			d.log.Warn("close store", "err", err)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package daemon
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	if sandbox.MaybeRunInit() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// node is an in-process Nimbus node for a test.
+type node struct {
+	d      *Daemon
+	client *lambda.Client
+	stop   func()
+}
+
+// startNode starts a node on 127.0.0.1:0 with its state under dataDir and
+// returns an aws-sdk-go-v2 Lambda client pointed at it.
+func startNode(t *testing.T, dataDir string) *node {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("start node: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("node run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	client := lambda.New(lambda.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://" + d.Addr()),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	})
+	return &node{d: d, client: client, stop: stop}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+var (
+	buildOnce sync.Map // pkg -> *builtZip
+)
+
+type builtZip struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// goZip builds the Go package pkg (relative to the module root) as a Lambda
+// bootstrap, statically, and returns the zip AWS would be given.
+func goZip(t *testing.T, pkg string) []byte {
+	t.Helper()
+	v, _ := buildOnce.LoadOrStore(pkg, &builtZip{})
+	b := v.(*builtZip)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "nimbus-build-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, pkg)
+		cmd.Dir = moduleRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.err = &buildError{string(msg), err}
+			return
+		}
+		bin, err := os.ReadFile(out)
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.data = zipFiles(t, map[string]zipEntry{"bootstrap": {data: bin, mode: 0o755}})
+	})
+	if b.err != nil {
+		t.Fatalf("build %s: %v", pkg, b.err)
+	}
+	return b.data
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+type zipEntry struct {
+	data []byte
+	mode os.FileMode
+}
+
+func zipFiles(t *testing.T, files map[string]zipEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, f := range files {
+		h := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()}
+		mode := f.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		h.SetMode(mode)
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, bytes.NewReader(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// dirZip zips every file of a directory (relative to the module root).
+func dirZip(t *testing.T, dir string) []byte {
+	t.Helper()
+	root := filepath.Join(moduleRoot(t), dir)
+	files := map[string]zipEntry{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = zipEntry{data: b}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zipFiles(t, files)
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(string(bytes.TrimSpace(out)))
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Build Nimbus, start a node, deploy the example Go function with the AWS CLI
+# and invoke it. The node keeps running in the foreground (Ctrl-C stops it);
+# with --exit the script stops it and exits after the invocation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+exit_after=false
+[[ "${1:-}" == "--exit" ]] && exit_after=true
+
+port=${NIMBUS_DEMO_PORT:-4566}
+work=.nimbus
+mkdir -p "$work"
+
+echo "==> building nimbus and the example function"
+go build -o "$work/nimbus" ./cmd/nimbus
+CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -o "$work/bootstrap" ./examples/hello-go
+(cd "$work" && rm -f hello.zip && python3 -c 'import zipfile,sys; z=zipfile.ZipFile("hello.zip","w",zipfile.ZIP_DEFLATED); i=zipfile.ZipInfo("bootstrap"); i.external_attr=0o755<<16; i.compress_type=zipfile.ZIP_DEFLATED; z.writestr(i, open("bootstrap","rb").read()); z.close()')
+
+echo "==> starting nimbus server on 127.0.0.1:$port (log: $work/server.log)"
+"$work/nimbus" server --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+for _ in $(seq 100); do
+  grep -q "nimbus listening" "$work/server.log" 2>/dev/null && break
+  kill -0 $server 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.1
+done
+
+export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-nimbus} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-nimbus} AWS_PAGER=
+
+echo "==> aws lambda create-function --function-name hello --runtime provided.al2023"
+aws lambda delete-function --function-name hello >/dev/null 2>&1 || true
+aws lambda create-function --function-name hello --runtime provided.al2023 --handler bootstrap \
+  --role arn:aws:iam::000000000000:role/lambda --zip-file "fileb://$work/hello.zip" \
+  --query '{FunctionArn: FunctionArn, State: State}'
+aws lambda wait function-active-v2 --function-name hello
+
+echo "==> aws lambda invoke --function-name hello --payload '{\"name\":\"Nimbus\"}'"
+aws lambda invoke --function-name hello --cli-binary-format raw-in-base64-out \
+  --payload '{"name":"Nimbus"}' --log-type Tail "$work/out.json" \
+  --query 'LogResult' --output text | base64 -d
+echo "response: $(cat "$work/out.json")"
+grep -q '"message":"Hello, Nimbus!"' "$work/out.json"
+
+if $exit_after; then
+  exit 0
+fi
+echo "==> nimbus is running at $AWS_ENDPOINT_URL (Ctrl-C to stop)"
+wait $server
