@@ -1,0 +1,100 @@
+package awsapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseFunctionRef(t *testing.T) {
+	good := []struct {
+		in   string
+		want FunctionRef
+	}{
+		{"hello", FunctionRef{Name: "hello"}},
+		{"hello:live", FunctionRef{Name: "hello", Qualifier: "live"}},
+		{"hello:$LATEST", FunctionRef{Name: "hello", Qualifier: "$LATEST"}},
+		{"123456789012:function:hello", FunctionRef{Name: "hello", Account: "123456789012"}},
+		{"123456789012:function:hello:7", FunctionRef{Name: "hello", Qualifier: "7", Account: "123456789012"}},
+		{"arn:aws:lambda:us-east-1:123456789012:function:hello", FunctionRef{Name: "hello", Region: "us-east-1", Account: "123456789012"}},
+		{"arn:aws:lambda:eu-west-2:123456789012:function:my-fn_1:prod", FunctionRef{Name: "my-fn_1", Qualifier: "prod", Region: "eu-west-2", Account: "123456789012"}},
+	}
+	for _, c := range good {
+		got, err := ParseFunctionRef(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseFunctionRef(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	bad := []string{
+		"", "bad name", "a/b", "hello:", "hello::x", "hello:a:b",
+		"arn:aws:lambda:us-east-1:123:function:hello",
+		"arn:aws:s3:us-east-1:123456789012:function:hello",
+		"arn:aws:lambda:nowhere:123456789012:function:hello",
+		"12345:function:hello",
+		string(make([]byte, 65)),
+		strings.Repeat("a", 65),
+	}
+	for _, in := range bad {
+		_, err := ParseFunctionRef(in)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeValidation || e.Status != 400 {
+			t.Errorf("ParseFunctionRef(%q) error = %v, want 400 ValidationException", in, err)
+		}
+	}
+}
+
+func FuzzParseFunctionRef(f *testing.F) {
+	for _, s := range []string{"hello", "hello:1", "arn:aws:lambda:us-east-1:123456789012:function:hello:live", "123456789012:function:x", ":::", "arn:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ref, err := ParseFunctionRef(s)
+		if err != nil {
+			return
+		}
+		if !ValidFunctionName(ref.Name) {
+			t.Fatalf("accepted %q with invalid name %q", s, ref.Name)
+		}
+		// A parsed reference round-trips through its ARN.
+		arn := FunctionARN("us-east-1", "123456789012", ref.Name, ref.Qualifier)
+		back, err := ParseFunctionRef(arn)
+		if err != nil || back.Name != ref.Name || back.Qualifier != ref.Qualifier {
+			t.Fatalf("round trip of %q via %q = %+v, %v", s, arn, back, err)
+		}
+	})
+}
+
+func TestWriteError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, nil, TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 2, "Rate exceeded"))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("X-Amzn-ErrorType") != CodeTooManyRequests || rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("got %d %v", rec.Code, rec.Header())
+	}
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["message"] != "Rate exceeded" || body["Type"] != "User" || body["Reason"] == "" {
+		t.Fatalf("body %s: %v", rec.Body, err)
+	}
+
+	rec = httptest.NewRecorder()
+	WriteError(rec, nil, errors.New("disk on fire at /var/secret"))
+	if rec.Code != 500 || rec.Header().Get("X-Amzn-ErrorType") != CodeService {
+		t.Fatalf("internal error mapped to %d %v", rec.Code, rec.Header())
+	}
+	if got := rec.Body.String(); !json.Valid([]byte(got)) || strings.Contains(got, "/var/secret") {
+		t.Fatalf("internal error text leaked or invalid JSON: %s", got)
+	}
+}
+
+func TestErrorIs(t *testing.T) {
+	err := NotFound("Function not found: x")
+	wrapped := errors.Join(errors.New("ctx"), err)
+	if !errors.Is(wrapped, &Error{Code: CodeResourceNotFound}) {
+		t.Fatal("errors.Is by code failed")
+	}
+	if errors.Is(wrapped, &Error{Code: CodeResourceConflict}) {
+		t.Fatal("errors.Is matched the wrong code")
+	}
+}
