@@ -1,0 +1,52 @@
+// Package runtimes owns the managed runtimes Nimbus can run: the catalogue
+// of AWS runtime identifiers (provided.al2023, python3.12, nodejs20.x, ...),
+// the check that this host has an interpreter for each family, and the
+// runtime clients written for Nimbus (a Python and a Node.js bootstrap,
+// embedded in the binary under clients/) together with the argv and
+// environment that start them inside an execution environment.
+//
+// The control plane calls Lookup to validate a function's Runtime; the pool
+// calls WriteFiles once to lay out LAMBDA_RUNTIME_DIR, then Command and Env
+// for every environment it starts (with the working directory at the task
+// root, as on AWS). It imports only awsapi; anyone may import it.
+//
+// # Catalogue
+//
+//   - provided.al2023, provided.al2 and provided run taskRoot/bootstrap.
+//     "provided" (Amazon Linux 1) is accepted and behaves exactly like
+//     provided.al2: AWS blocks creating functions on it since 2024, but its
+//     contract (an executable ./bootstrap) is unchanged and refusing it
+//     would only stop old zips from running.
+//   - python3.9 ... python3.14 all run on the host's python3, and
+//     nodejs18.x ... nodejs24.x on the host's node, whatever their versions
+//     (see Interpreters; python3 >= 3.8 and node >= 16 are required).
+//     Code that needs a newer language version than the host's fails as it
+//     would on that version. The clients read AWS_EXECUTION_ENV to keep the
+//     per-runtime differences of AWS's own clients: python3.12+ writes
+//     non-ASCII JSON unescaped; nodejs24.x refuses callback handlers
+//     (Runtime.CallbackHandlerDeprecated), uses a sync handler's return
+//     value and has no context.succeed/fail/done.
+//   - Runtimes AWS deprecated and Nimbus has no interpreter for (python2.7,
+//     python3.6-3.8, nodejs12.x-16.x, go1.x, java8, dotnetcore*, ruby2.x,
+//     ...) are refused with AWS's own "no longer supported" message; current
+//     AWS runtimes of other languages (java*, dotnet*, ruby*) are refused as
+//     not supported on this server. Every refusal lists Supported().
+//
+// # Runtime clients
+//
+// The clients speak the Runtime API (/2018-06-01/runtime/...) like AWS's
+// awslambdaric (Python) and aws-lambda-nodejs-runtime-interface-client:
+// same handler resolution, init and invoke error types and messages, error
+// bodies ({"errorMessage","errorType","requestId","stackTrace"} for Python,
+// {"errorType","errorMessage","trace"} for Node, as AWS sends them), context
+// objects, log line formats (Text and JSON, AWS_LAMBDA_LOG_LEVEL) and exit
+// codes (Python 1 after an init error; Node 129 after an uncaught exception,
+// 128 after an unhandled rejection). They need only the standard library of
+// the host interpreter.
+//
+// Known differences from AWS: the AWS SDKs bundled in AWS's runtimes
+// (boto3, @aws-sdk/*) are not provided, so functions must ship them; logs
+// go to stdout, never to a telemetry file descriptor; Python Decimal
+// results are written as int or float (AWS's simplejson writes them
+// exactly); Node heap limits are left to node's own cgroup detection.
+package runtimes
