@@ -1,0 +1,191 @@
+package lambdaapi
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+)
+
+// Invocation types.
+const (
+	invokeRequestResponse = "RequestResponse"
+	invokeEvent           = "Event"
+	invokeDryRun          = "DryRun"
+)
+
+// maxClientContext is the largest X-Amz-Client-Context (base64) Lambda
+// accepts.
+const maxClientContext = 3583
+
+// invokeOptions are an Invoke request's headers, checked.
+type invokeOptions struct {
+	invocationType string
+	logTail        bool
+	clientContext  []byte // decoded JSON object, or nil
+	traceID        string
+	tenantID       string
+}
+
+// parseInvokeHeaders checks the headers of an Invoke request.
+func parseInvokeHeaders(hd http.Header) (invokeOptions, error) {
+	var o invokeOptions
+	var v verrs
+	o.invocationType = hd.Get("X-Amz-Invocation-Type")
+	if o.invocationType == "" {
+		o.invocationType = invokeRequestResponse
+	}
+	v.enum(&o.invocationType, "invocationType", invokeEvent, invokeRequestResponse, invokeDryRun)
+	logType := hd.Get("X-Amz-Log-Type")
+	if logType != "" {
+		v.enum(&logType, "logType", "None", "Tail")
+	}
+	if err := v.err(); err != nil {
+		return o, err
+	}
+	o.logTail = logType == "Tail"
+	if cc := hd.Get("X-Amz-Client-Context"); cc != "" {
+		if len(cc) > maxClientContext {
+			return o, awsapi.InvalidRequestContent("Client context must be a valid Base64-encoded JSON object of at most %d bytes (got %d bytes).", maxClientContext, len(cc))
+		}
+		raw, err := base64.StdEncoding.DecodeString(cc)
+		t := bytes.TrimSpace(raw)
+		if err != nil || len(t) == 0 || t[0] != '{' || !json.Valid(t) || !utf8.Valid(t) {
+			return o, awsapi.InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.")
+		}
+		o.clientContext = t
+	}
+	o.traceID = hd.Get("X-Amzn-Trace-Id")
+	o.tenantID = hd.Get("X-Amz-Tenant-Id")
+	return o, nil
+}
+
+// checkPayload checks an invocation payload is JSON and returns the event
+// to pass: an empty body is no payload, which functions receive as {}.
+func checkPayload(body []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return []byte("{}"), nil
+	}
+	if !utf8.Valid(body) || !json.Valid(body) {
+		var v any
+		err := json.Unmarshal(body, &v)
+		return nil, awsapi.InvalidRequestContent("Could not parse request body into json: Could not parse payload into json: %s", jsonErrorDetail(body, err))
+	}
+	return body, nil
+}
+
+// payloadTooLarge is AWS's answer to a synchronous payload over 6 MB.
+func payloadTooLarge(n int64) error {
+	return awsapi.TooLarge("%d byte payload is too large for the RequestResponse invocation type (limit %d bytes)", n, function.MaxSyncPayload)
+}
+
+// readPayload reads an invocation body of at most MaxSyncPayload bytes.
+// Over the limit it reports the body's size: the declared length, else
+// what it counts by reading on (up to a bound).
+func (c *call) readPayload() ([]byte, error) {
+	const limit = function.MaxSyncPayload
+	if c.r.ContentLength > limit {
+		return nil, payloadTooLarge(c.r.ContentLength)
+	}
+	b, err := io.ReadAll(io.LimitReader(c.r.Body, limit+1))
+	if err != nil {
+		return nil, awsapi.InvalidRequestContent("Could not read the request body.")
+	}
+	if len(b) > limit {
+		rest, _ := io.Copy(io.Discard, io.LimitReader(c.r.Body, 64<<20))
+		return nil, payloadTooLarge(int64(len(b)) + rest)
+	}
+	return b, nil
+}
+
+func (h *Handler) invoke(c *call) error {
+	name, qualifier, err := h.functionRef(c, true)
+	if err != nil {
+		return err
+	}
+	opts, err := parseInvokeHeaders(c.r.Header)
+	if err != nil {
+		return err
+	}
+	body, err := c.readPayload()
+	if err != nil {
+		return err
+	}
+	payload, err := checkPayload(body)
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	cfg, err := h.reg.Resolve(ctx, name, qualifier)
+	if err != nil {
+		return err
+	}
+	switch opts.invocationType {
+	case invokeDryRun:
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	case invokeEvent:
+		return awsapi.InvalidParameter("InvocationType Event is not supported yet by Nimbus: asynchronous invocation is not implemented. Invoke with InvocationType RequestResponse (the default).")
+	}
+	if h.inv == nil {
+		return awsapi.Service("No invoker is configured on this Nimbus server.")
+	}
+	traceID := opts.traceID
+	if traceID == "" {
+		traceID = newTraceID(time.Now())
+	}
+	res, err := h.inv.Invoke(ctx, cfg, &invoke.Request{
+		RequestID:          c.reqID,
+		InvokedFunctionArn: awsapi.FunctionARN(h.region, h.account, name, qualifier),
+		Payload:            payload,
+		ClientContext:      opts.clientContext,
+		TraceID:            traceID,
+		TenantID:           opts.tenantID,
+		LogTail:            opts.logTail,
+	})
+	if err != nil {
+		return err
+	}
+	hd := c.w.Header()
+	if res.FunctionError != "" {
+		hd.Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	executed := res.ExecutedVersion
+	if executed == "" {
+		executed = cfg.Version
+	}
+	hd.Set("X-Amz-Executed-Version", executed)
+	if opts.logTail {
+		tail := res.LogTail
+		if len(tail) > function.MaxLogTail {
+			tail = tail[len(tail)-function.MaxLogTail:]
+		}
+		hd.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(tail))
+	}
+	ct := res.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	hd.Set("Content-Type", ct)
+	c.w.WriteHeader(http.StatusOK)
+	_, _ = c.w.Write(res.Payload)
+	return nil
+}
+
+// newTraceID makes an X-Ray trace header for an invocation that came
+// without one, as Lambda does: Root=1-<epoch hex>-<96 random bits>.
+func newTraceID(now time.Time) string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
+}

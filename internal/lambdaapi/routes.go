@@ -1,0 +1,89 @@
+package lambdaapi
+
+import (
+	"net/url"
+	"strings"
+)
+
+// route is one operation: its method, its path with {param} segments, and
+// its handler. Each operation keeps its own date prefix.
+type route struct {
+	method  string
+	pattern string
+	op      string
+	handle  func(*Handler, *call) error
+	segs    []string
+}
+
+var routes = compile([]route{
+	{method: "POST", pattern: "/2015-03-31/functions", op: "CreateFunction", handle: (*Handler).createFunction},
+	{method: "GET", pattern: "/2015-03-31/functions", op: "ListFunctions", handle: (*Handler).listFunctions},
+	{method: "GET", pattern: "/2015-03-31/functions/{fn}", op: "GetFunction", handle: (*Handler).getFunction},
+	{method: "DELETE", pattern: "/2015-03-31/functions/{fn}", op: "DeleteFunction", handle: (*Handler).deleteFunction},
+	{method: "GET", pattern: "/2015-03-31/functions/{fn}/configuration", op: "GetFunctionConfiguration", handle: (*Handler).getFunctionConfiguration},
+	{method: "PUT", pattern: "/2015-03-31/functions/{fn}/configuration", op: "UpdateFunctionConfiguration", handle: (*Handler).updateFunctionConfiguration},
+	{method: "PUT", pattern: "/2015-03-31/functions/{fn}/code", op: "UpdateFunctionCode", handle: (*Handler).updateFunctionCode},
+	{method: "POST", pattern: "/2015-03-31/functions/{fn}/invocations", op: "Invoke", handle: (*Handler).invoke},
+	{method: "POST", pattern: "/2015-03-31/functions/{fn}/versions", op: "PublishVersion", handle: (*Handler).publishVersion},
+	{method: "GET", pattern: "/2015-03-31/functions/{fn}/versions", op: "ListVersionsByFunction", handle: (*Handler).listVersions},
+	{method: "POST", pattern: "/2015-03-31/functions/{fn}/aliases", op: "CreateAlias", handle: (*Handler).createAlias},
+	{method: "GET", pattern: "/2015-03-31/functions/{fn}/aliases", op: "ListAliases", handle: (*Handler).listAliases},
+	{method: "GET", pattern: "/2015-03-31/functions/{fn}/aliases/{alias}", op: "GetAlias", handle: (*Handler).getAlias},
+	{method: "PUT", pattern: "/2015-03-31/functions/{fn}/aliases/{alias}", op: "UpdateAlias", handle: (*Handler).updateAlias},
+	{method: "DELETE", pattern: "/2015-03-31/functions/{fn}/aliases/{alias}", op: "DeleteAlias", handle: (*Handler).deleteAlias},
+	{method: "GET", pattern: "/2016-08-19/account-settings", op: "GetAccountSettings", handle: (*Handler).getAccountSettings},
+	{method: "POST", pattern: "/2017-03-31/tags/{arn}", op: "TagResource", handle: (*Handler).tagResource},
+	{method: "GET", pattern: "/2017-03-31/tags/{arn}", op: "ListTags", handle: (*Handler).listTags},
+	{method: "DELETE", pattern: "/2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Handler).untagResource},
+	{method: "GET", pattern: codeRoutePrefix + "{key}", op: "GetCode", handle: (*Handler).getCode},
+})
+
+func compile(rs []route) []route {
+	for i := range rs {
+		rs[i].segs = strings.Split(strings.TrimPrefix(rs[i].pattern, "/"), "/")
+	}
+	return rs
+}
+
+// match finds the route of method and escapedPath (trailing slashes
+// ignored) and its parameters, each path-unescaped. nil if none.
+func match(method, escapedPath string) (*route, map[string]string) {
+	p := strings.TrimRight(escapedPath, "/")
+	if !strings.HasPrefix(p, "/") {
+		return nil, nil
+	}
+	raw := strings.Split(p[1:], "/")
+	segs := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "" {
+			return nil, nil
+		}
+		segs[i] = u
+	}
+	for i := range routes {
+		rt := &routes[i]
+		if rt.method != method || len(rt.segs) != len(segs) {
+			continue
+		}
+		var params map[string]string
+		ok := true
+		for j, want := range rt.segs {
+			if strings.HasPrefix(want, "{") {
+				if params == nil {
+					params = map[string]string{}
+				}
+				params[want[1:len(want)-1]] = segs[j]
+				continue
+			}
+			if want != segs[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params
+		}
+	}
+	return nil, nil
+}

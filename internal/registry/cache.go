@@ -1,0 +1,255 @@
+package registry
+
+import (
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+)
+
+const (
+	fnPrefix  = "fn."
+	verPrefix = "ver."
+)
+
+func fnKey(name string) string { return fnPrefix + name }
+
+func verKey(name string, n int) string { return verPrefix + name + "." + strconv.Itoa(n) }
+
+func verKeyPrefix(name string) string { return verPrefix + name + "." }
+
+// record is the value of fn.<name>.
+type record struct {
+	Latest      function.Config            `json:"latest"`
+	Tags        map[string]string          `json:"tags,omitempty"`
+	LastVersion int                        `json:"lastVersion"`
+	Versions    []int                      `json:"versions,omitempty"` // ascending
+	Aliases     map[string]*function.Alias `json:"aliases,omitempty"`
+}
+
+func (rec *record) hasVersion(n int) bool {
+	for _, v := range rec.Versions {
+		if v == n {
+			return true
+		}
+	}
+	return false
+}
+
+// fnEntry is a cached record; rec is never modified once cached.
+type fnEntry struct {
+	rec *record
+	rev uint64
+}
+
+// cache mirrors the store's fn. and ver. keys. Records and configurations
+// in it are immutable: a change replaces the pointer.
+type cache struct {
+	mu   sync.RWMutex
+	fns  map[string]*fnEntry                 // guarded by mu
+	vers map[string]map[int]*function.Config // guarded by mu
+	revs map[string]uint64                   // guarded by mu; key -> newest revision applied, deletes included
+}
+
+func newCache() *cache {
+	return &cache{
+		fns:  map[string]*fnEntry{},
+		vers: map[string]map[int]*function.Config{},
+		revs: map[string]uint64{},
+	}
+}
+
+// apply records one change of a key, unless a newer revision of that key
+// is already known.
+func (c *cache) apply(u store.Update, log *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u.Revision <= c.revs[u.Key] {
+		return
+	}
+	c.revs[u.Key] = u.Revision
+	switch {
+	case strings.HasPrefix(u.Key, fnPrefix):
+		name := u.Key[len(fnPrefix):]
+		if u.Deleted {
+			delete(c.fns, name)
+			return
+		}
+		rec := new(record)
+		if err := json.Unmarshal(u.Value, rec); err != nil {
+			log.Warn("undecodable function record", "key", u.Key, "err", err)
+			delete(c.fns, name)
+			return
+		}
+		c.fns[name] = &fnEntry{rec: rec, rev: u.Revision}
+	case strings.HasPrefix(u.Key, verPrefix):
+		rest := u.Key[len(verPrefix):]
+		i := strings.LastIndexByte(rest, '.')
+		if i <= 0 {
+			return
+		}
+		name := rest[:i]
+		n, err := strconv.Atoi(rest[i+1:])
+		if err != nil {
+			return
+		}
+		if u.Deleted {
+			if m := c.vers[name]; m != nil {
+				delete(m, n)
+				if len(m) == 0 {
+					delete(c.vers, name)
+				}
+			}
+			return
+		}
+		cfg := new(function.Config)
+		if err := json.Unmarshal(u.Value, cfg); err != nil {
+			log.Warn("undecodable version", "key", u.Key, "err", err)
+			return
+		}
+		m := c.vers[name]
+		if m == nil {
+			m = map[int]*function.Config{}
+			c.vers[name] = m
+		}
+		m[n] = cfg
+	}
+}
+
+// putRecord caches a record this node just wrote at rev.
+func (c *cache) putRecord(name string, rec *record, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := fnKey(name)
+	if rev <= c.revs[key] {
+		return
+	}
+	c.revs[key] = rev
+	c.fns[name] = &fnEntry{rec: rec, rev: rev}
+}
+
+// dropRecord forgets a record this node just deleted; rev is the revision
+// it deleted, so the delete itself is newer.
+func (c *cache) dropRecord(name string, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := fnKey(name)
+	if rev+1 <= c.revs[key] {
+		return
+	}
+	c.revs[key] = rev + 1
+	delete(c.fns, name)
+}
+
+// putVersion caches a version configuration this node just wrote.
+func (c *cache) putVersion(name string, n int, cfg *function.Config, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := verKey(name, n)
+	if rev <= c.revs[key] {
+		return
+	}
+	c.revs[key] = rev
+	m := c.vers[name]
+	if m == nil {
+		m = map[int]*function.Config{}
+		c.vers[name] = m
+	}
+	m[n] = cfg
+}
+
+// dropVersion forgets a version this node just deleted at rev.
+func (c *cache) dropVersion(name string, n int, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := verKey(name, n)
+	if rev+1 <= c.revs[key] {
+		return
+	}
+	c.revs[key] = rev + 1
+	if m := c.vers[name]; m != nil {
+		delete(m, n)
+		if len(m) == 0 {
+			delete(c.vers, name)
+		}
+	}
+}
+
+// function returns the cached record of name, or nil.
+func (c *cache) function(name string) *record {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.fns[name]; e != nil {
+		return e.rec
+	}
+	return nil
+}
+
+// version returns version n of name as cached, whether or not the record
+// lists it.
+func (c *cache) version(name string, n int) *function.Config {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.vers[name][n]
+}
+
+func (c *cache) functionCount() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.fns)
+}
+
+// snapshot returns every cached record and the versions each lists (those
+// whose configuration has arrived), for listing.
+func (c *cache) snapshot() map[string]snap {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]snap, len(c.fns))
+	for name, e := range c.fns {
+		s := snap{rec: e.rec}
+		for _, n := range e.rec.Versions {
+			if cfg := c.vers[name][n]; cfg != nil {
+				s.versions = append(s.versions, cfg)
+			}
+		}
+		out[name] = s
+	}
+	return out
+}
+
+type snap struct {
+	rec      *record
+	versions []*function.Config // ascending
+}
+
+// codeReferenced reports whether any function or version may still use
+// the code package sha. It errs on the side of yes: a listed version whose
+// configuration has not arrived counts as a reference, and so does a
+// stored version no record lists.
+func (c *cache) codeReferenced(sha string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for name, e := range c.fns {
+		if e.rec.Latest.CodeSha256 == sha {
+			return true
+		}
+		for _, n := range e.rec.Versions {
+			cfg := c.vers[name][n]
+			if cfg == nil || cfg.CodeSha256 == sha {
+				return true
+			}
+		}
+	}
+	for _, m := range c.vers {
+		for _, cfg := range m {
+			if cfg.CodeSha256 == sha {
+				return true
+			}
+		}
+	}
+	return false
+}
