@@ -252,7 +252,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	n := startNode(t, dir)
 	createGoFunction(t, n, "durable", func(in *lambda.CreateFunctionInput) {
-		in.Environment = &types.Environment{Variables: map[string]string{"K": "v"}}
+		in.Environment = &types.Environment{Variables: map[string]string{"KK": "v"}}
 	})
 	if _, err := n.client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("durable")}); err != nil {
 		t.Fatal(err)
@@ -266,8 +266,8 @@ func TestRestartKeepsEverything(t *testing.T) {
 
 	n2 := startNode(t, dir)
 	out, m := invoke(t, n2, "durable", "prod", map[string]any{"action": "env"})
-	if out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "1" || m["K"] != "v" {
-		t.Fatalf("after restart: error %v version %q env K=%v", aws.ToString(out.FunctionError), aws.ToString(out.ExecutedVersion), m["K"])
+	if out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "1" || m["KK"] != "v" {
+		t.Fatalf("after restart: error %v version %q env KK=%v", aws.ToString(out.FunctionError), aws.ToString(out.ExecutedVersion), m["KK"])
 	}
 	a, err := n2.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("durable"), Name: aws.String("prod")})
 	if err != nil || aws.ToString(a.FunctionVersion) != "1" {

@@ -37,7 +37,7 @@ type node struct {
 
 // startNode starts a node on 127.0.0.1:0 with its state under dataDir and
 // returns an aws-sdk-go-v2 Lambda client pointed at it.
-func startNode(t *testing.T, dataDir string) *node {
+func startNode(t testing.TB, dataDir string) *node {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -69,7 +69,7 @@ func startNode(t *testing.T, dataDir string) *node {
 	return &node{d: d, client: client, stop: stop}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
@@ -88,7 +88,7 @@ type builtZip struct {
 
 // goZip builds the Go package pkg (relative to the module root) as a Lambda
 // bootstrap, statically, and returns the zip AWS would be given.
-func goZip(t *testing.T, pkg string) []byte {
+func goZip(t testing.TB, pkg string) []byte {
 	t.Helper()
 	v, _ := buildOnce.LoadOrStore(pkg, &builtZip{})
 	b := v.(*builtZip)
@@ -132,7 +132,7 @@ type zipEntry struct {
 	mode os.FileMode
 }
 
-func zipFiles(t *testing.T, files map[string]zipEntry) []byte {
+func zipFiles(t testing.TB, files map[string]zipEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -158,7 +158,7 @@ func zipFiles(t *testing.T, files map[string]zipEntry) []byte {
 }
 
 // dirZip zips every file of a directory (relative to the module root).
-func dirZip(t *testing.T, dir string) []byte {
+func dirZip(t testing.TB, dir string) []byte {
 	t.Helper()
 	root := filepath.Join(moduleRoot(t), dir)
 	files := map[string]zipEntry{}
@@ -180,7 +180,7 @@ func dirZip(t *testing.T, dir string) []byte {
 	return zipFiles(t, files)
 }
 
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
