@@ -29,6 +29,8 @@ done
 
 export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-nimbus} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-nimbus} AWS_PAGER=
+# Older AWS CLIs (Debian's v2.9) ignore AWS_ENDPOINT_URL; the flag works everywhere.
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 
 echo "==> aws lambda create-function --function-name hello --runtime provided.al2023"
 aws lambda delete-function --function-name hello >/dev/null 2>&1 || true
@@ -38,7 +40,9 @@ aws lambda create-function --function-name hello --runtime provided.al2023 --han
 aws lambda wait function-active-v2 --function-name hello
 
 echo "==> aws lambda invoke --function-name hello --payload '{\"name\":\"Nimbus\"}'"
-aws lambda invoke --function-name hello --cli-binary-format raw-in-base64-out \
+binfmt=()
+command aws --version 2>&1 | grep -q '^aws-cli/1' || binfmt=(--cli-binary-format raw-in-base64-out)
+aws lambda invoke --function-name hello "${binfmt[@]}" \
   --payload '{"name":"Nimbus"}' --log-type Tail "$work/out.json" \
   --query 'LogResult' --output text | base64 -d
 echo "response: $(cat "$work/out.json")"

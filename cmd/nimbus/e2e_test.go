@@ -195,15 +195,20 @@ func TestAWSCLI(t *testing.T) {
 	zip := helloZip(t, "hello-go")
 	for version, aws := range clis {
 		t.Run(version, func(t *testing.T) {
-			testAWSCLI(t, aws, version, env, zip)
+			testAWSCLI(t, aws, version, endpoint, env, zip)
 		})
 	}
 }
 
-func testAWSCLI(t *testing.T, aws, version string, env []string, zip string) {
+func testAWSCLI(t *testing.T, awsPath, version, endpoint string, env []string, zip string) {
 	work := t.TempDir()
+	// AWS_ENDPOINT_URL is in env for CLIs that read it (v1 ≥ 1.29, v2 ≥ 2.13);
+	// Debian's v2 is older, so the flag is passed as well.
+	aws := func(args ...string) (string, string, error) {
+		return run(t, env, work, awsPath, append([]string{"--endpoint-url", endpoint}, args...)...)
+	}
 	name := "hello-" + version
-	out, errOut, err := run(t, env, work, aws, "lambda", "create-function", "--function-name", name,
+	out, errOut, err := aws("lambda", "create-function", "--function-name", name,
 		"--runtime", "provided.al2023", "--handler", "bootstrap",
 		"--role", "arn:aws:iam::000000000000:role/lambda", "--zip-file", "fileb://"+zip)
 	if err != nil {
@@ -213,14 +218,14 @@ func testAWSCLI(t *testing.T, aws, version string, env []string, zip string) {
 	if err := json.Unmarshal([]byte(out), &created); err != nil || created["FunctionName"] != name {
 		t.Fatalf("create-function output: %v %s", err, out)
 	}
-	if _, errOut, err := run(t, env, work, aws, "lambda", "wait", "function-active-v2", "--function-name", name); err != nil {
+	if _, errOut, err := aws("lambda", "wait", "function-active-v2", "--function-name", name); err != nil {
 		t.Fatalf("wait function-active-v2: %v\n%s", err, errOut)
 	}
 	args := []string{"lambda", "invoke", "--function-name", name, "--payload", `{"name":"x"}`, "--log-type", "Tail", "out.json"}
 	if version != "v1" { // v1 sends --payload as is and has no such flag
 		args = append(args, "--cli-binary-format", "raw-in-base64-out")
 	}
-	out, errOut, err = run(t, env, work, aws, args...)
+	out, errOut, err = aws(args...)
 	if err != nil {
 		t.Fatalf("invoke: %v\n%s%s", err, out, errOut)
 	}
@@ -245,11 +250,11 @@ func testAWSCLI(t *testing.T, aws, version string, env []string, zip string) {
 		t.Errorf("out.json = %s (%v)", body, err)
 	}
 
-	out, _, err = run(t, env, work, aws, "lambda", "list-functions")
+	out, _, err = aws("lambda", "list-functions")
 	if err != nil || !strings.Contains(out, `"FunctionName": "`+name+`"`) {
 		t.Errorf("list-functions: %v\n%s", err, out)
 	}
-	_, errOut, err = run(t, env, work, aws, "lambda", "get-function", "--function-name", "missing")
+	_, errOut, err = aws("lambda", "get-function", "--function-name", "missing")
 	if err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
 		t.Errorf("get-function missing: err %v stderr %s", err, errOut)
 	}
