@@ -1,0 +1,445 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/runtimeapi"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+)
+
+type envState int
+
+const (
+	stateStarting envState = iota
+	stateIdle
+	stateBusy
+	stateDead
+)
+
+// environment is one execution environment: a sandboxed runtime process,
+// its Runtime API server and its log capture.
+type environment struct {
+	m        *Manager
+	id       string
+	pool     *fnPool
+	api      *runtimeapi.Server
+	proc     *sandbox.Process // nil until started
+	logs     *logCapture
+	dir      string          // DataDir/envs/<id>, holds tmp/
+	exitCtx  context.Context // canceled when the process has exited
+	exitStop context.CancelFunc
+
+	destroyOnce sync.Once
+	logsWG      sync.WaitGroup // the log reader
+
+	// Used only by the goroutine holding the environment (starting or
+	// busy); release reads broken under Manager.mu after that goroutine
+	// is done with it.
+	invocations int
+	broken      bool // must not be reused
+
+	state    envState  // guarded by Manager.mu
+	lastUsed time.Time // guarded by Manager.mu
+}
+
+// exited reports whether the process has ended.
+func (e *environment) exited() bool {
+	return e.exitCtx.Err() != nil
+}
+
+// close kills the process tree and frees the environment's resources.
+func (e *environment) close() {
+	if e.proc != nil {
+		_ = e.proc.Kill()
+	}
+	if e.exitStop != nil {
+		e.exitStop()
+	}
+	if e.api != nil {
+		_ = e.api.Close()
+	}
+	e.logsWG.Wait()
+	if e.dir != "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+// Errors that end an invocation's context.
+var (
+	errTimedOut = errors.New("function timed out")
+	errExited   = errors.New("runtime exited")
+)
+
+// coldInvoke starts an environment for fn and, once it has initialised,
+// runs req on it.
+func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*invoke.Result, error) {
+	t0 := time.Now()
+	e, res, err := m.start(ctx, fn, req, p)
+	if err != nil || res != nil {
+		return res, err
+	}
+	res, err = e.invoke(ctx, fn, req, time.Since(t0))
+	m.release(e)
+	return res, err
+}
+
+// start creates an environment and waits for its init. A function failure
+// during init is returned as a Result (the environment is then gone).
+func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*environment, *invoke.Result, error) {
+	t0 := time.Now()
+	rt, err := m.runtimes.Lookup(fn.Runtime)
+	if err != nil {
+		return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidRuntime, Type: "User",
+			Message: fmt.Sprintf("The runtime parameter of %s is not supported on this Nimbus server.", fn.Runtime)}
+	}
+	key := function.CodeKey(fn.CodeSha256)
+	if key == "" {
+		return nil, nil, awsapi.Service("The function's code package is invalid.")
+	}
+	codeDir, err := m.code.get(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		m.log.Error("code package unavailable", "function", fn.FunctionName, "code_key", key, "err", err)
+		var ae *awsapi.Error
+		if errors.As(err, &ae) {
+			return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidZipFile, Type: "User",
+				Message: "Lambda was unable to unzip the function's code package."}
+		}
+		return nil, nil, awsapi.Service("The function's code package could not be loaded.")
+	}
+
+	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, nil, errClosed
+	}
+	m.envs[e] = struct{}{}
+	m.mu.Unlock()
+	fail := func(err error) (*environment, *invoke.Result, error) {
+		m.markDead(e)
+		m.destroy(e)
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		if errors.Is(err, errClosed) {
+			return nil, nil, errClosed
+		}
+		m.log.Error("environment start failed", "function", fn.FunctionName, "env_id", e.id, "err", err)
+		return nil, nil, awsapi.Service("The function's execution environment could not be started.")
+	}
+
+	e.dir = filepath.Join(m.envsDir, e.id)
+	tmp := filepath.Join(e.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(fmt.Errorf("listen for runtime api: %w", err))
+	}
+	e.api = runtimeapi.New(m.log.With("env_id", e.id), runtimeapi.Options{})
+	e.api.Start(ln)
+	logs, w, err := newLogCapture(fn.FunctionName, m.fnLog)
+	if err != nil {
+		return fail(err)
+	}
+	e.logs = logs
+	e.logsWG.Add(1)
+	go func() {
+		defer e.logsWG.Done()
+		logs.run()
+	}()
+
+	stream := logStreamName(time.Now(), fn.Version, e.id)
+	spec := sandbox.Spec{
+		ID:         e.id,
+		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
+		Env:        m.environ(fn, rt, e.api.Addr(), stream),
+		CodeDir:    codeDir,
+		RuntimeDir: m.runtimeDir,
+		TmpDir:     tmp,
+		TmpMB:      fn.EphemeralMB(),
+		MemoryMB:   fn.MemoryMB(),
+		Stdout:     w,
+		Stderr:     w,
+	}
+	sctx, cancel := context.WithTimeout(ctx, m.initTimeout)
+	defer cancel()
+	ts := time.Now()
+	proc, err := m.launcher.Start(sctx, spec)
+	sandboxDur := time.Since(ts)
+	_ = w.Close() // the process holds its own copy
+	if err != nil {
+		if errors.Is(err, sandbox.ErrExec) {
+			// Lambda answers a missing or unusable bootstrap as a function
+			// error (Runtime.InvalidEntrypoint), not as an API error.
+			msg := fmt.Sprintf("RequestId: %s Error: %v", req.RequestID, execMessage(spec.Argv[0], err))
+			res := e.failResult(fn, req, 0, time.Since(t0), "Runtime.InvalidEntrypoint", msg, true)
+			m.markDead(e)
+			m.destroy(e)
+			return nil, res, nil
+		}
+		return fail(err)
+	}
+	e.proc = proc
+	e.exitCtx, e.exitStop = context.WithCancel(context.Background())
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		select {
+		case <-proc.Done():
+			e.exitStop()
+			m.exitedWhileIdle(e)
+		case <-e.exitCtx.Done(): // destroyed
+		}
+	}()
+
+	// Init: the runtime's first GET /next, within the init budget.
+	ictx, icancel := context.WithCancelCause(sctx)
+	defer icancel(nil)
+	stop := context.AfterFunc(e.exitCtx, func() { icancel(errExited) })
+	defer stop()
+	initErr, err := e.api.WaitInit(ictx)
+	if err != nil && errors.Is(context.Cause(ictx), errExited) {
+		// A runtime reports /init/error and then exits; prefer the report.
+		if ie, err2 := e.api.WaitInit(canceledCtx); err2 == nil {
+			initErr, err = ie, nil
+		}
+	}
+	initDur := time.Since(t0)
+	var res *invoke.Result
+	switch {
+	case err == nil && initErr == nil:
+		if !m.markBusy(e) {
+			return fail(errClosed)
+		}
+		m.log.Debug("environment started", "function", fn.FunctionName, "env_id", e.id,
+			"sandbox_ms", float64(sandboxDur.Microseconds())/1000, "init_ms", float64(initDur.Microseconds())/1000)
+		return e, nil, nil
+	case err == nil:
+		res = e.failResultBody(fn, req, initDur, initErr.ErrorType, initErr.Body)
+	case errors.Is(context.Cause(ictx), errExited) && !m.closing():
+		errType, msg := e.exitError(req.RequestID)
+		res = e.failResult(fn, req, 0, initDur, errType, msg, true)
+	case ctx.Err() != nil:
+		return fail(ctx.Err())
+	case m.closing():
+		return fail(errClosed)
+	case errors.Is(sctx.Err(), context.DeadlineExceeded):
+		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", req.RequestID, m.initTimeout.Seconds())
+		res = e.failResult(fn, req, 0, initDur, "Sandbox.Timedout", msg, false)
+	case errors.Is(err, runtimeapi.ErrClosed):
+		return fail(errClosed)
+	default:
+		return fail(err)
+	}
+	// Init failed: the invocation gets the error and the environment goes;
+	// the next invoke initialises a new one.
+	m.markDead(e)
+	m.destroy(e)
+	return nil, res, nil
+}
+
+// markDead takes e out of service.
+func (m *Manager) markDead(e *environment) {
+	m.mu.Lock()
+	e.state = stateDead
+	m.mu.Unlock()
+}
+
+// markBusy moves a started environment to busy; false if Close killed it
+// meanwhile.
+func (m *Manager) markBusy(e *environment) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.state != stateStarting {
+		return false
+	}
+	e.state = stateBusy
+	return true
+}
+
+var canceledCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// execMessage phrases a failed exec of the runtime the way Lambda does.
+func execMessage(argv0 string, err error) string {
+	if errors.Is(err, fs.ErrNotExist) && argv0 == sandbox.TaskRoot+"/bootstrap" {
+		return "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "fork/exec " + argv0 + ": " + errno.Error()
+	}
+	return "fork/exec " + argv0 + ": " + err.Error()
+}
+
+// exitError is the error type and message for a runtime that exited (the
+// process must be done).
+func (e *environment) exitError(requestID string) (string, string) {
+	errType := "Runtime.ExitError"
+	if e.proc.OOMKilled() {
+		errType = "Runtime.OutOfMemory"
+	}
+	if err := e.proc.ExitErr(); err != nil {
+		return errType, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %v", requestID, err)
+	}
+	return errType, fmt.Sprintf("RequestId: %s Error: Runtime exited without providing a reason", requestID)
+}
+
+// invoke runs req on e, which the caller holds (busy). initDur is set on a
+// cold start.
+func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invoke.Request, initDur time.Duration) (*invoke.Result, error) {
+	first := e.invocations == 0
+	e.invocations++
+	timeout := time.Duration(fn.TimeoutSeconds()) * time.Second
+	e.logs.begin(first, startLine(req.RequestID, fn.Version))
+
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(e.exitCtx, func() { cancel(errExited) })
+	defer stop()
+	t0 := time.Now()
+	deadline := t0.Add(timeout)
+	tctx, tcancel := context.WithDeadlineCause(ictx, deadline, errTimedOut)
+	defer tcancel()
+	arn := req.InvokedFunctionArn
+	if arn == "" {
+		arn = fn.FunctionArn
+	}
+	resp, err := e.api.Invoke(tctx, &runtimeapi.Invocation{
+		RequestID:          req.RequestID,
+		InvokedFunctionArn: arn,
+		TraceID:            req.TraceID,
+		TenantID:           req.TenantID,
+		Deadline:           deadline,
+		Payload:            req.Payload,
+		ClientContext:      req.ClientContext,
+		CognitoIdentity:    req.CognitoIdentity,
+	})
+	dur := time.Since(t0)
+
+	switch {
+	case err == nil && resp.Error == nil:
+		res := &invoke.Result{Payload: resp.Payload, ContentType: resp.ContentType, ExecutedVersion: fn.Version,
+			Duration: dur, InitDuration: initDur}
+		e.finishLog(res, fn, req, dur, initDur, nil)
+		return res, nil
+	case err == nil:
+		// A handled function error; the environment stays.
+		res := &invoke.Result{Payload: resp.Error.Body, ContentType: "application/json", FunctionError: "Unhandled",
+			ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur}
+		e.finishLog(res, fn, req, dur, initDur, nil)
+		return res, nil
+	case errors.Is(err, runtimeapi.ErrResponseTooLarge):
+		// The runtime was answered 413; aws-lambda-go exits on that, so
+		// the environment is not trusted with the next invocation.
+		e.broken = true
+		return e.failResult(fn, req, dur, initDur, "Function.ResponseSizeTooLarge",
+			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", function.MaxSyncResponse), false), nil
+	}
+	e.broken = true
+	switch cause := context.Cause(tctx); {
+	case e.m.closing():
+		return nil, errClosed
+	case errors.Is(cause, errTimedOut):
+		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
+		res := &invoke.Result{
+			Payload:       errorPayload("Sandbox.Timedout", "RequestId: "+req.RequestID+" Error: "+msg),
+			ContentType:   "application/json",
+			FunctionError: "Unhandled", ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur,
+		}
+		line := time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + req.RequestID + " " + msg
+		e.finishLog(res, fn, req, dur, initDur, &report{status: "timeout"}, line)
+		return res, nil
+	case errors.Is(cause, errExited):
+		errType, msg := e.exitError(req.RequestID)
+		return e.failResult(fn, req, dur, initDur, errType, msg, true), nil
+	case errors.Is(err, runtimeapi.ErrClosed):
+		return nil, errClosed
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		return nil, awsapi.Service("The function's execution environment failed.")
+	}
+}
+
+// failResult is an "Unhandled" function error with Lambda's payload; with
+// logLines the message and type are also written to the log, as Lambda
+// does for runtime exits.
+func (e *environment) failResult(fn *function.Config, req *invoke.Request, dur, initDur time.Duration, errType, msg string, logLines bool) *invoke.Result {
+	res := &invoke.Result{
+		Payload:       errorPayload(errType, msg),
+		ContentType:   "application/json",
+		FunctionError: "Unhandled", ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur,
+	}
+	var lines []string
+	if logLines {
+		lines = []string{msg, errType}
+	}
+	e.finishLog(res, fn, req, dur, initDur, &report{status: "error", errorType: errType}, lines...)
+	return res
+}
+
+// failResultBody is an init failure the runtime reported with its own body.
+func (e *environment) failResultBody(fn *function.Config, req *invoke.Request, initDur time.Duration, errType string, body []byte) *invoke.Result {
+	res := &invoke.Result{
+		Payload: body, ContentType: "application/json", FunctionError: "Unhandled",
+		ExecutedVersion: fn.Version, InitDuration: initDur,
+	}
+	e.finishLog(res, fn, req, 0, initDur, &report{status: "error", errorType: errType})
+	return res
+}
+
+// finishLog writes the closing platform lines of an invocation and fills
+// res.LogTail when the caller asked for it. A failure before the first
+// invocation began also gets its START line.
+func (e *environment) finishLog(res *invoke.Result, fn *function.Config, req *invoke.Request, dur, initDur time.Duration, r *report, extra ...string) {
+	if e.logs == nil {
+		return
+	}
+	if e.invocations == 0 {
+		e.invocations++
+		e.logs.begin(true, startLine(req.RequestID, fn.Version))
+	}
+	if r == nil {
+		r = &report{}
+	}
+	r.requestID, r.duration, r.memoryMB, r.initDuration = req.RequestID, dur, fn.MemoryMB(), initDur
+	if e.proc != nil {
+		r.maxMemory, _ = e.proc.MemoryPeak()
+	}
+	lines := append(extra, endLine(req.RequestID), r.String())
+	tail := e.logs.finish(lines...)
+	if req.LogTail {
+		res.LogTail = tail
+	}
+}
+
+func errorPayload(errType, msg string) []byte {
+	b, _ := json.Marshal(invoke.ErrorPayload{ErrorMessage: msg, ErrorType: errType})
+	return b
+}

@@ -1,0 +1,119 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// The test binary is also the function under test: with functionEnv set
+// (as a function environment variable) it is a provided-runtime bootstrap
+// built on aws-lambda-go.
+const functionEnv = "POOL_TEST_FUNCTION"
+
+// count is the function's global state: it survives while the
+// environment is reused.
+var count int
+
+// hog keeps the "oom" action's allocations reachable.
+var hog [][]byte
+
+func runFunction() {
+	switch os.Getenv("POOL_TEST_INIT") {
+	case "exit":
+		fmt.Println("init is exiting")
+		os.Exit(3)
+	case "error":
+		// What a managed runtime does when the handler module fails to load.
+		body := `{"errorMessage":"Unable to import module 'app': No module named 'missing'","errorType":"Runtime.ImportModuleError","stackTrace":[]}`
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost,
+			"http://"+os.Getenv("AWS_LAMBDA_RUNTIME_API")+"/2018-06-01/runtime/init/error", strings.NewReader(body))
+		req.Header.Set("Lambda-Runtime-Function-Error-Type", "Runtime.ImportModuleError")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+		}
+		os.Exit(1)
+	case "hang":
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	fmt.Println("init done")
+	lambda.Start(handle)
+}
+
+type event struct {
+	Action string `json:"action"`
+	Value  any    `json:"value"`
+	MS     int    `json:"ms"`
+	URL    string `json:"url"`
+	Bytes  int    `json:"bytes"`
+	Lines  int    `json:"lines"`
+}
+
+func handle(ctx context.Context, ev event) (any, error) {
+	if ev.Action == "noop" {
+		return nil, nil
+	}
+	count++
+	fmt.Printf("action=%s count=%d\n", ev.Action, count)
+	lc, _ := lambdacontext.FromContext(ctx)
+	switch ev.Action {
+	case "echo":
+		return map[string]any{"count": count, "value": ev.Value, "version": os.Getenv("AWS_LAMBDA_FUNCTION_VERSION"),
+			"request_id": lc.AwsRequestID}, nil
+	case "error":
+		return nil, errors.New("something broke")
+	case "sleep":
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]any{"count": count}, nil
+	case "crash":
+		os.Exit(2)
+	case "kill":
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Hour)
+	case "oom":
+		for {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			hog = append(hog, b)
+		}
+	case "env":
+		env := map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		return env, nil
+	case "big":
+		return map[string]string{"data": strings.Repeat("a", ev.Bytes)}, nil
+	case "print":
+		for i := range ev.Lines {
+			fmt.Printf("line %d of %d\n", i+1, ev.Lines)
+		}
+		fmt.Print("unterminated last line")
+		return map[string]any{"count": count}, nil
+	case "barrier":
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ev.URL, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return map[string]any{"barrier": string(bytes.TrimSpace(b))}, nil
+	}
+	return nil, fmt.Errorf("unknown action %q", ev.Action)
+}

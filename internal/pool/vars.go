@@ -1,0 +1,97 @@
+package pool
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/runtimes"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+)
+
+// reserved are the variables Lambda sets and a function's configuration
+// cannot override.
+var reserved = map[string]bool{
+	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_DEFAULT_REGION": true, "AWS_REGION": true,
+	"AWS_EXECUTION_ENV": true, "AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
+	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true,
+	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true,
+	"AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
+	"AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
+}
+
+// Placeholder credentials until functions get real ones from their role.
+const (
+	placeholderAccessKey    = "ASIANIMBUSPLACEHOLDR"
+	placeholderSecretKey    = "nimbus/placeholder/secret/access/key0000"
+	placeholderSessionToken = "nimbus-placeholder-session-token"
+)
+
+// environ is the complete environment of fn's runtime process: Lambda's
+// defaults, the runtime's own variables, the function's variables, and the
+// reserved variables on top.
+func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, apiAddr, stream string) []string {
+	vars := map[string]string{
+		"LANG": "en_US.UTF-8",
+		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH": "/lib64:/usr/lib64:" + sandbox.RuntimeDir + ":" + sandbox.RuntimeDir + "/lib:" +
+			sandbox.TaskRoot + ":" + sandbox.TaskRoot + "/lib:/opt/lib",
+		"TZ": ":UTC",
+	}
+	if lc := fn.LoggingConfig; lc != nil && lc.LogFormat == "JSON" {
+		vars["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+		vars["AWS_LAMBDA_LOG_LEVEL"] = lc.ApplicationLogLevel
+		if lc.ApplicationLogLevel == "" {
+			vars["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
+		}
+	}
+	rtEnv := rt.Env()
+	for k, v := range rtEnv {
+		vars[k] = v
+	}
+	for k, v := range fn.Variables() {
+		if !reserved[k] {
+			vars[k] = v
+		}
+	}
+	delete(vars, "AWS_EXECUTION_ENV") // only the runtime may set it
+	if v, ok := rtEnv["AWS_EXECUTION_ENV"]; ok {
+		vars["AWS_EXECUTION_ENV"] = v
+	}
+	logGroup := "/aws/lambda/" + fn.FunctionName
+	if lc := fn.LoggingConfig; lc != nil && lc.LogGroup != "" {
+		logGroup = lc.LogGroup
+	}
+	for k, v := range map[string]string{
+		"_HANDLER":                        fn.Handler,
+		"AWS_REGION":                      m.opts.Region,
+		"AWS_DEFAULT_REGION":              m.opts.Region,
+		"AWS_LAMBDA_FUNCTION_NAME":        fn.FunctionName,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemoryMB()),
+		"AWS_LAMBDA_FUNCTION_VERSION":     fn.Version,
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       logGroup,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
+		"AWS_LAMBDA_RUNTIME_API":          apiAddr,
+		"LAMBDA_TASK_ROOT":                sandbox.TaskRoot,
+		"LAMBDA_RUNTIME_DIR":              sandbox.RuntimeDir,
+		"AWS_ACCESS_KEY_ID":               placeholderAccessKey,
+		"AWS_ACCESS_KEY":                  placeholderAccessKey,
+		"AWS_SECRET_ACCESS_KEY":           placeholderSecretKey,
+		"AWS_SESSION_TOKEN":               placeholderSessionToken,
+	} {
+		vars[k] = v
+	}
+	env := make([]string, 0, len(vars))
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
+}
+
+// logStreamName is Lambda's: 2026/11/27/[$LATEST]<32 hex>.
+func logStreamName(now time.Time, version, envID string) string {
+	return now.UTC().Format("2006/01/02") + "/[" + version + "]" + envID
+}

@@ -1,0 +1,439 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The marker that makes a re-executed nimbus binary run as a sandbox init:
+// both argv[0] and the (otherwise empty) environment carry it.
+const (
+	initArg0   = "nimbus-sandbox-init"
+	initEnvKey = "_NIMBUS_SANDBOX_INIT"
+	initEnv    = initEnvKey + "=1"
+)
+
+// initConfig is what the parent sends init once init is in its cgroup,
+// together with the stdout and stderr fds (SCM_RIGHTS). Without
+// Namespaced, init only marks fds close-on-exec and execs Argv in Dir
+// (process-group mode); the sync socket then closes on exec.
+type initConfig struct {
+	Namespaced bool     `json:"namespaced"`
+	Dir        string   `json:"dir,omitempty"`
+	Argv       []string `json:"argv"`
+	Env        []string `json:"env"`
+	CodeDir    string   `json:"code_dir"`
+	RuntimeDir string   `json:"runtime_dir"`
+	TmpDir     string   `json:"tmp_dir,omitempty"`
+	TmpMB      int      `json:"tmp_mb"`
+}
+
+// initMsg is what init sends back: first either ready (with the runtime's
+// pid inside the namespace) or an error; later the runtime's wait status.
+type initMsg struct {
+	Ready bool   `json:"ready,omitempty"`
+	Pid   int    `json:"pid,omitempty"`
+	Stage string `json:"stage,omitempty"`
+	Error string `json:"error,omitempty"`
+	Errno int    `json:"errno,omitempty"`
+	Exit  *int   `json:"exit,omitempty"` // syscall.WaitStatus
+}
+
+func (m *initMsg) err() error {
+	if m.Errno != 0 {
+		if m.Stage == "exec" {
+			return fmt.Errorf("%w: %s: %w", ErrExec, m.Error, syscall.Errno(m.Errno))
+		}
+		return fmt.Errorf("sandbox init %s: %s: %w", m.Stage, m.Error, syscall.Errno(m.Errno))
+	}
+	return fmt.Errorf("sandbox init %s: %s", m.Stage, m.Error)
+}
+
+// launched is an init that runs (in its namespaces and cgroup) and waits
+// for its configuration.
+type launched struct {
+	p          *Process
+	namespaced bool
+	sock       *os.File     // parent end of the sync socket; closed by the reader
+	ready      chan initMsg // init's first answer; closed if it dies first
+}
+
+// launch starts init (in new namespaces when namespaced, in a fresh cgroup
+// when the host has cgroups) and moves it into its cgroup. This is the slow
+// part of a start: an exec of the whole binary and, on cgroup v1, an RCU
+// grace period for the first migration; Launcher does it ahead of time.
+func launch(h *host, namespaced bool) (_ *launched, err error) {
+	var cg cgroup
+	if namespaced && h.cgroups != nil {
+		if cg, err = h.cgroups.newCgroup("init-" + randomID()); err != nil {
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = cg.kill()
+				_ = cg.remove()
+			}
+		}()
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		_ = unix.Close(fds[0])
+		_ = unix.Close(fds[1])
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parentEnd := os.NewFile(uintptr(fds[0]), "sandbox-sync")
+	childEnd := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
+
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if namespaced {
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+	}
+	// GOMAXPROCS=1 keeps init (a Go program) to few threads and a small
+	// footprint; it only waits and forwards signals.
+	env := []string{initEnv, "GOMAXPROCS=1", "GOGC=50"}
+	if raceEnv != "" {
+		env = append(env, raceEnv)
+	}
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{initArg0},
+		Env:  env,
+		// stdin, stdout and stderr are /dev/null until init receives the
+		// environment's own with its configuration.
+		ExtraFiles:  []*os.File{childEnd}, // fd 3
+		SysProcAttr: attr,
+	}
+	err = cmd.Start()
+	_ = childEnd.Close()
+	if err != nil {
+		_ = parentEnd.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, cg: cg, done: make(chan struct{})}
+	l := &launched{p: p, namespaced: namespaced, sock: parentEnd, ready: make(chan initMsg, 1)}
+
+	// From here on the wait goroutine owns cmd; failures kill and wait.
+	status := make(chan syscall.WaitStatus, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer parentEnd.Close() //nolint:errcheck // the reader owns it
+		readInit(parentEnd, !namespaced, l.ready, status)
+	}()
+	go p.wait(func() (syscall.WaitStatus, bool) {
+		// init is gone, so the socket reaches EOF and the reader ends.
+		<-readerDone
+		select {
+		case ws := <-status:
+			return ws, true
+		default:
+			return 0, false // init exec'd the runtime, or died without reporting
+		}
+	})
+	if cg != nil {
+		if err := cg.add(p.pid); err != nil {
+			_ = p.Kill()
+			return nil, fmt.Errorf("add init to cgroup: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// configure turns a launched init into spec's environment: cgroup named and
+// limited, configuration and stdio sent, runtime executed.
+func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (*Process, error) {
+	p := l.p
+	p.id = spec.ID
+	fail := func(e error) (*Process, error) {
+		_ = p.Kill()
+		return nil, e
+	}
+	if p.cg != nil {
+		_ = p.cg.rename(spec.ID) // cosmetic: the cgroup carries the environment's id
+		if err := p.cg.setLimits(spec.MemoryMB); err != nil {
+			return fail(fmt.Errorf("set cgroup limits: %w", err))
+		}
+	}
+	stdout, stderr, err := p.stdio(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return fail(err)
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	err = sendWithFDs(l.sock, append(data, '\n'), int(stdout.Fd()), int(stderr.Fd()))
+	_ = stdout.Close()
+	_ = stderr.Close()
+	if err != nil {
+		return fail(fmt.Errorf("send init config: %w", err))
+	}
+	select {
+	case m, ok := <-l.ready:
+		if !ok {
+			return fail(errors.New("sandbox init exited before starting the runtime"))
+		}
+		if !m.Ready {
+			return fail(m.err())
+		}
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	return p, nil
+}
+
+// stdio returns the files to hand init as its stdout and stderr (the
+// caller closes them once sent).
+func (p *Process) stdio(out, errw io.Writer) (*os.File, *os.File, error) {
+	o, err := p.writerFile(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	var e *os.File
+	if sameWriter(out, errw) {
+		e, err = dupFile(o)
+	} else {
+		e, err = p.writerFile(errw)
+	}
+	if err != nil {
+		_ = o.Close()
+		return nil, nil, err
+	}
+	return o, e, nil
+}
+
+// writerFile is w itself (a duplicate) when it is an *os.File, /dev/null
+// for nil or io.Discard, and otherwise the write end of a pipe whose reader
+// copies into w until every process of the environment is gone.
+func (p *Process) writerFile(w io.Writer) (*os.File, error) {
+	switch f := w.(type) {
+	case nil:
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	case *os.File:
+		return dupFile(f)
+	}
+	if w == io.Discard {
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.reaped {
+		p.mu.Unlock()
+		_ = r.Close()
+		_ = pw.Close()
+		return nil, errors.New("sandbox init exited")
+	}
+	p.copiers.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.copiers.Done()
+		defer r.Close() //nolint:errcheck // read end
+		_, _ = io.Copy(w, r)
+	}()
+	return pw, nil
+}
+
+// sameWriter reports whether a and b are the same writer (false for
+// writers that cannot be compared).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dup %s: %w", f.Name(), err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// sendWithFDs writes data on the (non-blocking) socket, passing fds with
+// its first byte.
+func sendWithFDs(sock *os.File, data []byte, fds ...int) error {
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	oob := unix.UnixRights(fds...)
+	var serr error
+	werr := rc.Write(func(fd uintptr) bool {
+		for len(data) > 0 {
+			n, err := unix.SendmsgN(int(fd), data, oob, nil, 0)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EAGAIN) {
+				return false
+			}
+			if err != nil {
+				serr = err
+				return true
+			}
+			data, oob = data[n:], nil
+		}
+		return true
+	})
+	return errors.Join(werr, serr)
+}
+
+// readInit reads init's messages: the first goes to ready (closed without
+// a value if init dies first), an exit status to status. With eofReady, a
+// clean EOF first means init exec'd the runtime (the socket is
+// close-on-exec).
+func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- syscall.WaitStatus) {
+	dec := json.NewDecoder(bufio.NewReader(f))
+	first := true
+	defer func() {
+		if first {
+			close(ready)
+		}
+	}()
+	for {
+		var m initMsg
+		if err := dec.Decode(&m); err != nil {
+			if first && eofReady && errors.Is(err, io.EOF) {
+				first = false
+				ready <- initMsg{Ready: true}
+			}
+			return
+		}
+		if first {
+			first = false
+			ready <- m
+			if !m.Ready {
+				return
+			}
+			continue
+		}
+		if m.Exit != nil {
+			status <- syscall.WaitStatus(*m.Exit)
+			return
+		}
+	}
+}
+
+// waitNoReap blocks until pid has exited, leaving it a zombie so that its
+// pid, and with it the process group id, stays reserved.
+func waitNoReap(pid int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return err == nil
+		}
+	}
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start runs spec through a spare init of l when one matches, else a new
+// one.
+func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, error) {
+	namespaced := h.namespaces && !spec.groupOnly
+	var cfg *initConfig
+	if namespaced {
+		cfg = &initConfig{
+			Namespaced: true,
+			Argv:       spec.Argv, Env: spec.Env,
+			CodeDir: spec.CodeDir, RuntimeDir: spec.RuntimeDir,
+			TmpDir: spec.TmpDir, TmpMB: spec.TmpMB,
+		}
+	} else {
+		argv, env := groupView(spec)
+		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env}
+	}
+	var s *launched
+	if l != nil && namespaced == h.namespaces {
+		s = l.take()
+		defer l.refill()
+	}
+	if s == nil {
+		var err error
+		if s, err = launch(h, namespaced); err != nil {
+			return nil, err
+		}
+	}
+	return s.configure(ctx, spec, cfg)
+}
+
+// take pops a live spare, or returns nil.
+func (l *Launcher) take() *launched {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.spare) > 0 {
+		s := l.spare[len(l.spare)-1]
+		l.spare = l.spare[:len(l.spare)-1]
+		select {
+		case <-s.p.done:
+			continue
+		default:
+			return s
+		}
+	}
+	return nil
+}
+
+// refill starts spares in the background until there are l.spares.
+func (l *Launcher) refill() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.closed && len(l.spare)+l.pending < l.spares {
+		l.pending++
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			h := probe()
+			s, err := launch(h, h.namespaces)
+			l.mu.Lock()
+			l.pending--
+			if err != nil || l.closed {
+				l.mu.Unlock()
+				if s != nil {
+					_ = s.p.Kill()
+				}
+				return
+			}
+			l.spare = append(l.spare, s)
+			l.mu.Unlock()
+		}()
+	}
+}
+
+// closeSpares kills the spares and waits for the ones being started.
+func (l *Launcher) closeSpares() {
+	l.mu.Lock()
+	l.closed = true
+	spares := l.spare
+	l.spare = nil
+	l.mu.Unlock()
+	for _, s := range spares {
+		_ = s.p.Kill()
+	}
+	l.wg.Wait()
+}

@@ -1,0 +1,80 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Outside Linux there are no namespaces or cgroups: process-group mode only.
+
+type host struct {
+	namespaces bool
+	mode       string
+}
+
+func probe() *host {
+	return &host{mode: "process-group (not Linux: no namespaces, no cgroup limits)"}
+}
+
+// MaybeRunInit returns false: there is no sandbox init outside Linux.
+func MaybeRunInit() bool { return false }
+
+// launched is a spare init; there are none outside Linux.
+type launched struct{}
+
+func (l *Launcher) start(_ context.Context, _ *host, spec *Spec) (*Process, error) {
+	argv, env := groupView(spec)
+	return startDirect(spec, argv, env)
+}
+
+func (l *Launcher) refill()      {}
+func (l *Launcher) closeSpares() {}
+
+// waitNoReap cannot wait without reaping here; stragglers of the group
+// survive the leader's exit until Kill.
+func waitNoReap(int) bool { return false }
+
+func waitGroupGone(int) {}
+
+// startDirect starts argv itself as the group leader (no init step, so fds
+// the server leaked without O_CLOEXEC reach it).
+func startDirect(spec *Spec, argv, env []string) (*Process, error) {
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         env,
+		Dir:         spec.CodeDir,
+		Stdout:      writerOrDiscard(spec.Stdout),
+		Stderr:      writerOrDiscard(spec.Stderr),
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		WaitDelay:   time.Second,
+	}
+	if err := cmd.Start(); err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return nil, fmt.Errorf("%w: %w", ErrExec, errno)
+		}
+		return nil, err
+	}
+	p := &Process{id: spec.ID, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	go p.wait(nil)
+	return p, nil
+}
+
+func writerOrDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

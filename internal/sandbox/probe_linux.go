@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// host is what this machine allows, decided once per process.
+type host struct {
+	namespaces bool
+	cgroups    *cgroupHost // nil without usable cgroups
+	mode       string
+}
+
+var (
+	probeOnce sync.Once
+	probed    host
+)
+
+func probe() *host {
+	probeOnce.Do(func() { probed = detect() })
+	return &probed
+}
+
+func detect() host {
+	if os.Geteuid() != 0 || !hasCapSysAdmin() {
+		return host{mode: "process-group (not root: no namespaces, no cgroup limits)"}
+	}
+	h := host{namespaces: true}
+	cg, err := findCgroups("/proc/self/mountinfo")
+	if err == nil {
+		err = cg.prepare()
+	}
+	if err != nil {
+		h.mode = "namespaces (no cgroup: " + err.Error() + ")"
+		return h
+	}
+	h.cgroups = cg
+	h.mode = "namespaces+cgroup-v" + strconv.Itoa(cg.version)
+	return h
+}
+
+// hasCapSysAdmin reads the effective capability set (root in an
+// unprivileged container usually lacks CAP_SYS_ADMIN).
+func hasCapSysAdmin() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&(1<<21) != 0 // CAP_SYS_ADMIN
+		}
+	}
+	return false
+}
+
+// waitGroupGone waits (up to a second) for the SIGKILLed members of
+// process group pgid to exit: they are not our children, so it finds them
+// in /proc and polls their pidfds.
+func waitGroupGone(pgid int) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	var fds []unix.PollFd
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	defer func() {
+		for _, p := range fds {
+			_ = unix.Close(int(p.Fd))
+		}
+	}()
+	deadline := time.Now().Add(time.Second)
+	for len(fds) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		if n <= 0 {
+			continue
+		}
+		live := fds[:0]
+		for _, p := range fds {
+			if p.Revents == 0 {
+				live = append(live, p)
+			} else {
+				_ = unix.Close(int(p.Fd))
+			}
+		}
+		fds = live
+	}
+}

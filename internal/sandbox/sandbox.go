@@ -1,0 +1,443 @@
+// Package sandbox starts and stops one execution environment's process tree.
+//
+// On Linux as root the nimbus binary re-executes itself as the
+// environment's init (the pattern runc uses): the parent starts
+// /proc/self/exe in new mount, pid, ipc and uts namespaces, puts it into a
+// per-environment cgroup (memory limit, no swap, pids limit) and only then
+// sends it its configuration over a socket; init makes its mounts private,
+// turns the inherited view of the host read-only, mounts a tmpfs over /var
+// with the code at /var/task and the runtime files at /var/runtime (both
+// read-only), a private /tmp, /dev/shm and /proc, marks every fd but 0, 1
+// and 2 close-on-exec, and forks and execs the runtime. Init stays as pid 1
+// of the environment: it reaps orphans, forwards termination signals and
+// reports the runtime's exit status to the parent, then exits, which makes
+// the kernel kill whatever is left in the pid namespace.
+//
+// Without privileges (a developer laptop) Start falls back to a plain
+// process group: the runtime runs on the host's filesystem, paths under
+// /var/task and /var/runtime in Argv and Env are rewritten to CodeDir and
+// RuntimeDir, and TMPDIR points at TmpDir. Mode says which one is in use.
+//
+// Only the worker side (internal/pool) and cmd/nimbus (MaybeRunInit) import
+// this package. It imports x/sys only.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Paths of the code and the runtime files as the environment sees them.
+const (
+	TaskRoot   = "/var/task"
+	RuntimeDir = "/var/runtime"
+)
+
+// PidsMax is the per-environment limit on processes and threads (Lambda's
+// 1,024).
+const PidsMax = 1024
+
+// Spec describes one environment's process tree.
+type Spec struct {
+	// ID names the environment (its cgroup and logs); letters, digits, '-'
+	// and '_' only.
+	ID string
+	// Argv is the runtime command as seen inside the environment; Argv[0]
+	// is looked up in the PATH of Env when it has no slash.
+	Argv []string
+	// Env is the complete environment; nothing is inherited from the server.
+	Env []string
+	// CodeDir is mounted read-only at /var/task, RuntimeDir read-only at
+	// /var/runtime.
+	CodeDir    string
+	RuntimeDir string
+	// TmpDir, when set, is the host directory bind-mounted at /tmp; when
+	// empty /tmp is a tmpfs of TmpMB megabytes. tmpfs pages are charged to
+	// the environment's memory cgroup, so a large /tmp file counts against
+	// MemoryMB; a disk-backed TmpDir does not.
+	TmpDir string
+	TmpMB  int
+	// MemoryMB is the memory limit (no swap).
+	MemoryMB int
+	// Stdout and Stderr receive the function's output; nil discards it. An
+	// *os.File is handed to the process as is (no copying goroutine).
+	Stdout, Stderr io.Writer
+
+	groupOnly bool // tests: process-group mode even where namespaces work
+}
+
+var errBadID = errors.New("sandbox id must be 1-64 letters, digits, '-' or '_'")
+
+func (s *Spec) validate() error {
+	if len(s.ID) == 0 || len(s.ID) > 64 {
+		return errBadID
+	}
+	for _, c := range s.ID {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return errBadID
+		}
+	}
+	if len(s.Argv) == 0 || s.Argv[0] == "" {
+		return errors.New("sandbox argv is empty")
+	}
+	if s.CodeDir == "" || s.RuntimeDir == "" {
+		return errors.New("sandbox code and runtime dirs are required")
+	}
+	return nil
+}
+
+// ErrExec marks a runtime that could not be executed (missing or not
+// executable); the wrapped error is the errno, so errors.Is(err,
+// fs.ErrNotExist) works.
+var ErrExec = errors.New("runtime exec failed")
+
+// ExitError is how the runtime ended when it did not exit with status 0. Its
+// text matches os/exec ("exit status 2", "signal: killed").
+type ExitError struct {
+	Status syscall.WaitStatus
+}
+
+func (e *ExitError) Error() string {
+	switch {
+	case e.Status.Exited():
+		return "exit status " + strconv.Itoa(e.Status.ExitStatus())
+	case e.Status.Signaled():
+		s := "signal: " + e.Status.Signal().String()
+		if e.Status.CoreDump() {
+			s += " (core dumped)"
+		}
+		return s
+	default:
+		return "exit status unknown (" + strconv.FormatUint(uint64(e.Status), 16) + ")"
+	}
+}
+
+func exitErr(ws syscall.WaitStatus) error {
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	return &ExitError{Status: ws}
+}
+
+// cgroup is one environment's cgroup, in either version.
+type cgroup interface {
+	// add moves pid (a whole process) into the cgroup.
+	add(pid int) error
+	// oomKills is the number of processes the OOM killer killed in it.
+	oomKills() (uint64, error)
+	// memoryPeak is the highest memory use in bytes.
+	memoryPeak() (uint64, error)
+	// kill SIGKILLs every process in it.
+	kill() error
+	// remove deletes it; it must be empty (retries while processes exit).
+	remove() error
+	// dirs lists its directories.
+	dirs() []string
+	// setLimits sets the memory limit (no swap) and the CPU weight.
+	setLimits(memoryMB int) error
+	// rename renames it (all its directories) to id.
+	rename(id string) error
+}
+
+// Process is a running environment. Its methods are safe for concurrent use.
+type Process struct {
+	id   string
+	cmd  *exec.Cmd
+	pid  int    // host pid of init (or of the runtime in process-group mode)
+	cg   cgroup // nil without cgroups
+	done chan struct{}
+
+	mu      sync.Mutex
+	reaped  bool           // guarded by mu: set before the leader's pid is released
+	copiers sync.WaitGroup // output copying into non-file writers; Add under mu while !reaped
+
+	killOnce sync.Once
+
+	// Set before done is closed.
+	exit      error
+	oom       bool
+	peakBytes uint64
+}
+
+// Start starts the environment described by spec and returns once the
+// runtime has been executed (or failed to be). ctx bounds the start only;
+// the process lives until it exits or Kill is called.
+func Start(ctx context.Context, spec Spec) (*Process, error) {
+	var l *Launcher
+	return l.Start(ctx, spec)
+}
+
+// Launcher starts environments like Start, but keeps a few inits started
+// ahead of time: exec'd, in their namespaces and already moved into a
+// fresh cgroup, waiting for a configuration. That takes the binary's
+// startup and the cgroup migration (an RCU grace period on cgroup v1, 5-15
+// ms here) off the cold start. A nil *Launcher keeps no spares. Close it to
+// kill the spares.
+type Launcher struct {
+	spares int
+	wg     sync.WaitGroup // spares being started
+
+	mu      sync.Mutex
+	spare   []*launched // guarded by mu
+	pending int         // guarded by mu: spares being started
+	closed  bool        // guarded by mu
+}
+
+// NewLauncher returns a Launcher that keeps spares inits ready.
+func NewLauncher(spares int) *Launcher {
+	l := &Launcher{spares: spares}
+	l.refill()
+	return l
+}
+
+// Start starts an environment, from a spare init when one is ready.
+func (l *Launcher) Start(ctx context.Context, spec Spec) (*Process, error) {
+	if err := spec.validate(); err != nil {
+		return nil, fmt.Errorf("start sandbox %s: %w", spec.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start sandbox %s: %w", spec.ID, err)
+	}
+	p, err := l.start(ctx, probe(), &spec)
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox %s: %w", spec.ID, err)
+	}
+	return p, nil
+}
+
+// Close kills the spare inits and waits for those being started.
+func (l *Launcher) Close() error {
+	if l != nil {
+		l.closeSpares()
+	}
+	return nil
+}
+
+// Mode describes the isolation in use, for the server's startup log:
+// "namespaces+cgroup-v1", "namespaces+cgroup-v2", "namespaces (no cgroup:
+// ...)" or "process-group (...)".
+func Mode() string { return probe().mode }
+
+// Done is closed when the environment's init (or runtime) has exited, its
+// output has been delivered and its cgroup removed.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr is the runtime's exit as an *ExitError (nil for status 0). Valid
+// after Done.
+func (p *Process) ExitErr() error {
+	<-p.done
+	return p.exit
+}
+
+// OOMKilled reports whether the cgroup's OOM killer killed a process of the
+// environment. Valid after Done.
+func (p *Process) OOMKilled() bool {
+	<-p.done
+	return p.oom
+}
+
+// Pid is the host pid of the environment's init (or, in process-group mode,
+// of the runtime).
+func (p *Process) Pid() int { return p.pid }
+
+// MemoryPeak returns the highest memory use of the environment so far in
+// bytes (the cgroup's max usage; the runtime's VmHWM in process-group
+// mode), and false when it is not known.
+func (p *Process) MemoryPeak() (uint64, bool) {
+	select {
+	case <-p.done:
+		return p.peakBytes, p.peakBytes > 0
+	default:
+	}
+	if p.cg != nil {
+		if v, err := p.cg.memoryPeak(); err == nil {
+			return v, true
+		}
+		return 0, false
+	}
+	if v, err := procHWM(p.pid); err == nil {
+		return v, true
+	}
+	return 0, false
+}
+
+// Kill SIGKILLs every process of the environment (its cgroup, process group
+// and pid namespace), waits for init to exit and removes the cgroup. It is
+// idempotent and returns once Done is closed.
+func (p *Process) Kill() error {
+	p.killOnce.Do(func() {
+		if p.cg != nil {
+			_ = p.cg.kill()
+		}
+		p.mu.Lock()
+		if !p.reaped {
+			// The leader is not reaped yet, so its pid (= the group id)
+			// cannot have been reused.
+			_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+		p.mu.Unlock()
+	})
+	<-p.done
+	return nil
+}
+
+// wait owns the process after start: it waits for the leader to exit
+// without reaping it, kills the rest of its group while the group id is
+// still reserved, reaps, collects the cgroup counters, removes the cgroup
+// and closes done. status, when not nil, supplies the runtime's real wait
+// status (reported by init).
+func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
+	defer close(p.done)
+	if waitNoReap(p.pid) {
+		p.mu.Lock()
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		p.reaped = true
+		p.mu.Unlock()
+	}
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
+	p.copiers.Wait()
+	if p.cg == nil {
+		// No pid namespace or cgroup waits for the rest of the group.
+		waitGroupGone(p.pid)
+	}
+	var ws syscall.WaitStatus
+	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		ws = st
+	}
+	if status != nil {
+		if st, ok := status(); ok {
+			ws = st
+		}
+	}
+	p.exit = exitErr(ws)
+	if p.exit == nil && err != nil && !errors.As(err, new(*exec.ExitError)) {
+		p.exit = err // e.g. copying output failed
+	}
+	if p.cg != nil {
+		if n, err := p.cg.oomKills(); err == nil && n > 0 {
+			p.oom = true
+		}
+		if v, err := p.cg.memoryPeak(); err == nil {
+			p.peakBytes = v
+		}
+		_ = p.cg.kill()
+		_ = p.cg.remove()
+	} else if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
+		p.peakBytes = uint64(ru.Maxrss) << 10 // KiB on Linux
+	}
+}
+
+// groupView is spec's argv and environment for process-group mode:
+// /var/task and /var/runtime rewritten to the host directories, TMPDIR set
+// to TmpDir.
+func groupView(spec *Spec) (argv, env []string) {
+	rw := pathRewriter(spec.CodeDir, spec.RuntimeDir)
+	argv = make([]string, len(spec.Argv))
+	for i, a := range spec.Argv {
+		argv[i] = rw(a)
+	}
+	env = make([]string, 0, len(spec.Env)+1)
+	hasTmp := false
+	for _, kv := range spec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "TMPDIR" {
+			hasTmp = true
+		}
+		env = append(env, k+"="+rw(v))
+	}
+	if !hasTmp && spec.TmpDir != "" {
+		env = append(env, "TMPDIR="+spec.TmpDir)
+	}
+	return argv, env
+}
+
+// pathRewriter maps /var/task and /var/runtime (at a path boundary) to the
+// host directories, for process-group mode.
+func pathRewriter(codeDir, runtimeDir string) func(string) string {
+	repl := []struct{ from, to string }{{TaskRoot, codeDir}, {RuntimeDir, runtimeDir}}
+	return func(s string) string {
+		if !strings.Contains(s, "/var/") {
+			return s
+		}
+		var b strings.Builder
+		for i := 0; i < len(s); {
+			matched := false
+			for _, r := range repl {
+				if strings.HasPrefix(s[i:], r.from) && boundaryBefore(s, i) && boundaryAfter(s, i+len(r.from)) {
+					b.WriteString(r.to)
+					i += len(r.from)
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				b.WriteByte(s[i])
+				i++
+			}
+		}
+		return b.String()
+	}
+}
+
+func boundaryBefore(s string, i int) bool {
+	return i == 0 || s[i-1] == ':' || s[i-1] == '=' || s[i-1] == ' ' || s[i-1] == ','
+}
+
+func boundaryAfter(s string, j int) bool {
+	return j == len(s) || s[j] == '/' || s[j] == ':' || s[j] == ' ' || s[j] == ','
+}
+
+// lookPath resolves file against the PATH in env (not the server's).
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	pathVar := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, file)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s: %w", ErrExec, file, syscall.ENOENT)
+}
+
+// procHWM reads VmHWM (peak resident set) of pid.
+func procHWM(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
