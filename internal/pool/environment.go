@@ -49,8 +49,9 @@ type environment struct {
 	// Used only by the goroutine holding the environment (starting or
 	// busy); release reads broken under Manager.mu after that goroutine
 	// is done with it.
-	invocations int
-	broken      bool // must not be reused
+	invocations  int
+	broken       bool          // must not be reused
+	initDuration time.Duration // sandbox start to the runtime's first /next
 
 	state    envState  // guarded by Manager.mu
 	lastUsed time.Time // guarded by Manager.mu
@@ -87,12 +88,11 @@ var (
 // coldInvoke starts an environment for fn and, once it has initialised,
 // runs req on it.
 func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*invoke.Result, error) {
-	t0 := time.Now()
 	e, res, err := m.start(ctx, fn, req, p)
 	if err != nil || res != nil {
 		return res, err
 	}
-	res, err = e.invoke(ctx, fn, req, time.Since(t0))
+	res, err = e.invoke(ctx, fn, req, e.initDuration)
 	m.release(e)
 	return res, err
 }
@@ -100,7 +100,6 @@ func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invo
 // start creates an environment and waits for its init. A function failure
 // during init is returned as a Result (the environment is then gone).
 func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*environment, *invoke.Result, error) {
-	t0 := time.Now()
 	rt, err := m.runtimes.Lookup(fn.Runtime)
 	if err != nil {
 		return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidRuntime, Type: "User",
@@ -185,9 +184,10 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	}
 	sctx, cancel := context.WithTimeout(ctx, m.initTimeout)
 	defer cancel()
-	ts := time.Now()
+	// Init Duration runs from here (Lambda's: not the code download).
+	t0 := time.Now()
 	proc, err := m.launcher.Start(sctx, spec)
-	sandboxDur := time.Since(ts)
+	sandboxDur := time.Since(t0)
 	_ = w.Close() // the process holds its own copy
 	if err != nil {
 		if errors.Is(err, sandbox.ErrExec) {
@@ -233,6 +233,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		if !m.markBusy(e) {
 			return fail(errClosed)
 		}
+		e.initDuration = initDur
 		m.log.Debug("environment started", "function", fn.FunctionName, "env_id", e.id,
 			"sandbox_ms", float64(sandboxDur.Microseconds())/1000, "init_ms", float64(initDur.Microseconds())/1000)
 		return e, nil, nil

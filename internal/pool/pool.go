@@ -121,14 +121,12 @@ type Manager struct {
 	stop chan struct{} // closed by Close
 	wg   sync.WaitGroup
 
-	// hookReaped is called (tests) after the reaper retired environments.
-	hookReaped func(n int)
-
-	mu       sync.Mutex
-	closed   bool                      // guarded by mu
-	pools    map[poolKey]*fnPool       // guarded by mu
-	revision map[versionKey]string     // guarded by mu: newest RevisionId seen
-	envs     map[*environment]struct{} // guarded by mu: every environment not yet destroyed
+	mu         sync.Mutex
+	hookReaped func(n int)               // guarded by mu; tests: called after the reaper retired environments
+	closed     bool                      // guarded by mu
+	pools      map[poolKey]*fnPool       // guarded by mu
+	revision   map[versionKey]string     // guarded by mu: newest RevisionId seen
+	envs       map[*environment]struct{} // guarded by mu: every environment not yet destroyed
 }
 
 // versionKey names a function version; poolKey a configuration revision
@@ -406,11 +404,12 @@ func (m *Manager) reap() {
 			clear(p.idle[len(keep):])
 			p.idle = keep
 		}
+		hook := m.hookReaped
 		m.mu.Unlock()
 		if n > 0 {
 			m.log.Debug("idle environments reclaimed", "count", n)
-			if m.hookReaped != nil {
-				m.hookReaped(n)
+			if hook != nil {
+				hook(n)
 			}
 		}
 	}

@@ -215,6 +215,9 @@ func (c *cgroupV1) create() error {
 }
 
 func (c *cgroupV1) setLimits(memoryMB int) error {
+	if memoryMB <= 0 {
+		return nil // no memory limit asked for
+	}
 	mem := strconv.FormatUint(uint64(memoryMB)<<20, 10)
 	m := c.paths["memory"]
 	if err := writeFile(filepath.Join(m, "memory.limit_in_bytes"), mem); err != nil {
@@ -295,6 +298,9 @@ func (c *cgroupV2) create() error {
 }
 
 func (c *cgroupV2) setLimits(memoryMB int) error {
+	if memoryMB <= 0 {
+		return nil // no memory limit asked for
+	}
 	for _, kv := range []struct {
 		file, value string
 		required    bool

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -48,8 +47,8 @@ func stage(name string, err error) error {
 
 // runInit is pid 1 of the environment. The sync socket is fd 3.
 func runInit() int {
-	sync := os.NewFile(3, "sandbox-sync")
-	enc := json.NewEncoder(sync)
+	sock := os.NewFile(3, "sandbox-sync")
+	enc := json.NewEncoder(sock)
 	report := func(err error) int {
 		m := initMsg{Stage: "setup", Error: err.Error()}
 		var se *stageError
@@ -108,10 +107,6 @@ func runInit() int {
 			_ = syscall.Kill(pid, s.(syscall.Signal))
 		}
 	}()
-	// From here on init only waits: hand back what the binary's package
-	// initialisation and the setup allocated.
-	debug.FreeOSMemory()
-
 	// Reap every child; when the runtime exits, report its status and exit,
 	// which tears down the pid namespace.
 	for {
@@ -327,7 +322,10 @@ func setupMounts(cfg *initConfig) error {
 			return stage("remount /tmp", err)
 		}
 	} else {
-		size := max(cfg.TmpMB, 1)
+		size := cfg.TmpMB
+		if size <= 0 {
+			size = 512 // Lambda's default ephemeral storage
+		}
 		if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size="+strconv.Itoa(size)+"m"); err != nil {
 			return stage("mount /tmp", err)
 		}

@@ -241,11 +241,12 @@ func (p *Process) writerFile(w io.Writer) (*os.File, error) {
 		return nil, errors.New("sandbox init exited")
 	}
 	p.copiers.Add(1)
+	p.copyEnds = append(p.copyEnds, r)
 	p.mu.Unlock()
 	go func() {
 		defer p.copiers.Done()
-		defer r.Close() //nolint:errcheck // read end
 		_, _ = io.Copy(w, r)
+		_ = r.Close()
 	}()
 	return pw, nil
 }

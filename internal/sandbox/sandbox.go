@@ -1,22 +1,36 @@
 // Package sandbox starts and stops one execution environment's process tree.
 //
 // On Linux as root the nimbus binary re-executes itself as the
-// environment's init (the pattern runc uses): the parent starts
-// /proc/self/exe in new mount, pid, ipc and uts namespaces, puts it into a
-// per-environment cgroup (memory limit, no swap, pids limit) and only then
-// sends it its configuration over a socket; init makes its mounts private,
-// turns the inherited view of the host read-only, mounts a tmpfs over /var
-// with the code at /var/task and the runtime files at /var/runtime (both
-// read-only), a private /tmp, /dev/shm and /proc, marks every fd but 0, 1
-// and 2 close-on-exec, and forks and execs the runtime. Init stays as pid 1
-// of the environment: it reaps orphans, forwards termination signals and
-// reports the runtime's exit status to the parent, then exits, which makes
-// the kernel kill whatever is left in the pid namespace.
+// environment's init (the pattern runc uses). The parent starts
+// /proc/self/exe in new mount, pid, ipc and uts namespaces, moves it into a
+// per-environment cgroup (v1 or v2: memory limit without swap, pids.max
+// 1024, a CPU weight proportional to memory) and only then sends it its
+// configuration, with the environment's stdout and stderr, over a socket
+// (fd 3, SCM_RIGHTS). Init makes every mount private, turns the inherited
+// view of the host read-only, mounts a tmpfs over /var with the code at
+// /var/task and the runtime files at /var/runtime (read-only, nosuid,
+// nodev; the host's /var entries are bound back), a private /tmp, /dev/shm
+// and /proc, sets the hostname and Lambda's rlimits, marks every fd but 0, 1
+// and 2 close-on-exec, and forks and execs the runtime in /var/task.
 //
-// Without privileges (a developer laptop) Start falls back to a plain
-// process group: the runtime runs on the host's filesystem, paths under
-// /var/task and /var/runtime in Argv and Env are rewritten to CodeDir and
-// RuntimeDir, and TMPDIR points at TmpDir. Mode says which one is in use.
+// Init stays as pid 1: it reaps orphans (a runtime is not written to be pid
+// 1), forwards termination signals, and reports the runtime's exact wait
+// status; when the runtime exits, init exits and the kernel kills whatever
+// is left in the pid namespace. It is also where the isolation work will
+// apply no_new_privs, seccomp and the capability drop, just before the
+// runtime's exec. Kill SIGKILLs the cgroup, the process group and init,
+// waits, and removes the cgroup; OOM kills are read from the cgroup's
+// counters.
+//
+// A Launcher keeps inits started ahead of time (exec'd and already in a
+// cgroup), which takes the binary's startup and the cgroup migration off
+// the cold start.
+//
+// Without privileges (a developer laptop) environments fall back to a
+// plain process group: init only closes inherited fds and execs the
+// runtime, which runs on the host's filesystem with /var/task and
+// /var/runtime in Argv and Env rewritten to CodeDir and RuntimeDir and
+// TMPDIR set to TmpDir. Mode says which one is in use.
 //
 // Only the worker side (internal/pool) and cmd/nimbus (MaybeRunInit) import
 // this package. It imports x/sys only.
@@ -34,6 +48,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Paths of the code and the runtime files as the environment sees them.
@@ -61,12 +76,13 @@ type Spec struct {
 	CodeDir    string
 	RuntimeDir string
 	// TmpDir, when set, is the host directory bind-mounted at /tmp; when
-	// empty /tmp is a tmpfs of TmpMB megabytes. tmpfs pages are charged to
-	// the environment's memory cgroup, so a large /tmp file counts against
-	// MemoryMB; a disk-backed TmpDir does not.
+	// empty /tmp is a tmpfs of TmpMB megabytes (512 when 0). tmpfs pages
+	// are charged to the environment's memory cgroup, so a large /tmp file
+	// counts against MemoryMB; a disk-backed TmpDir does not (but its size
+	// is not enforced).
 	TmpDir string
 	TmpMB  int
-	// MemoryMB is the memory limit (no swap).
+	// MemoryMB is the memory limit (no swap); 0 means none.
 	MemoryMB int
 	// Stdout and Stderr receive the function's output; nil discards it. An
 	// *os.File is handed to the process as is (no copying goroutine).
@@ -157,9 +173,10 @@ type Process struct {
 	cg   cgroup // nil without cgroups
 	done chan struct{}
 
-	mu      sync.Mutex
-	reaped  bool           // guarded by mu: set before the leader's pid is released
-	copiers sync.WaitGroup // output copying into non-file writers; Add under mu while !reaped
+	mu       sync.Mutex
+	reaped   bool           // guarded by mu: set before the leader's pid is released
+	copiers  sync.WaitGroup // output copying into non-file writers; Add under mu while !reaped
+	copyEnds []*os.File     // guarded by mu: the read ends those copiers drain
 
 	killOnce sync.Once
 
@@ -308,8 +325,9 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 	err := p.cmd.Wait()
 	p.mu.Lock()
 	p.reaped = true
+	ends := p.copyEnds
 	p.mu.Unlock()
-	p.copiers.Wait()
+	p.waitCopiers(ends)
 	if p.cg == nil {
 		// No pid namespace or cgroup waits for the rest of the group.
 		waitGroupGone(p.pid)
@@ -340,6 +358,28 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 		p.peakBytes = uint64(ru.Maxrss) << 10 // KiB on Linux
 	}
 }
+
+// waitCopiers waits for the output copiers to reach EOF. A process that
+// escaped the environment (process-group mode) can hold the pipe open, so
+// after copyGrace the read ends are closed, as exec.Cmd's WaitDelay does.
+func (p *Process) waitCopiers(ends []*os.File) {
+	done := make(chan struct{})
+	go func() {
+		p.copiers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(copyGrace):
+	}
+	for _, f := range ends {
+		_ = f.Close()
+	}
+	<-done
+}
+
+const copyGrace = time.Second
 
 // groupView is spec's argv and environment for process-group mode:
 // /var/task and /var/runtime rewritten to the host directories, TMPDIR set

@@ -130,6 +130,18 @@ func helper(mode string) int {
 		for {
 			time.Sleep(time.Hour)
 		}
+	case "escape":
+		// A daemon that leaves the process group but keeps stdout open.
+		self, _ := os.Executable()
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), helperEnv+"=sleep")
+		cmd.Stdout = os.Stdout
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return 1
+		}
+		fmt.Println("escaped")
+		return 0
 	case "sleep":
 		for {
 			time.Sleep(time.Hour)
@@ -645,6 +657,19 @@ func TestProcessGroupKill(t *testing.T) {
 		t.Fatalf("%d processes survived Kill", n)
 	}
 	killToken(e.token)
+}
+
+func TestProcessGroupEscapedOutputHolder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "escape")
+	e.spec.groupOnly = true
+	p := start(t, e)
+	defer killToken(e.token)
+	// Done must not wait for the escaped daemon's copy of the pipe.
+	waitDone(t, p)
+	if err := p.ExitErr(); err != nil || !strings.Contains(e.out.String(), "escaped") {
+		t.Fatalf("exit %v output %q", err, e.out.String())
+	}
 }
 
 // killToken removes the escaped helper of process-group mode.
