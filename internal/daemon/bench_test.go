@@ -1,13 +1,17 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +27,10 @@ import (
 //
 //	go test -run '^$' -bench 'WarmInvoke|EchoBaseline' -benchtime 3000x ./internal/daemon/
 //
-// Both report p50 and p99 latency (ns) as extra metrics.
+// Both report p50 and p99 latency (ns) as extra metrics. A warm invoke
+// crosses into the function's process and back, so a second baseline runs
+// the same echo in a separate process (BenchmarkEchoSubprocessBaseline):
+// the cost of one cross-process HTTP round trip on this machine.
 
 func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
@@ -65,20 +72,64 @@ func post(c *http.Client, url string, body []byte) error {
 	return nil
 }
 
+var echoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+})
+
+const echoServerEnv = "NIMBUS_TEST_ECHO_SERVER"
+
+// runEchoServer is the subprocess side of BenchmarkEchoSubprocessBaseline:
+// it prints its address and serves until stdin closes.
+func runEchoServer() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	_ = (&http.Server{Handler: echoHandler}).Serve(ln)
+	os.Exit(0)
+}
+
 func BenchmarkEchoBaseline(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})}
+	srv := &http.Server{Handler: echoHandler}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	c := benchClient()
 	url := "http://" + ln.Addr().String() + "/2015-03-31/functions/echo/invocations"
+	measure(b, func() error { return post(c, url, []byte(`{"action":"echo","value":1}`)) })
+}
+
+func BenchmarkEchoSubprocessBaseline(b *testing.B) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), echoServerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := benchClient()
+	url := "http://" + strings.TrimSpace(addr) + "/2015-03-31/functions/echo/invocations"
 	measure(b, func() error { return post(c, url, []byte(`{"action":"echo","value":1}`)) })
 }
 

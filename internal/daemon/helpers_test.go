@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if sandbox.MaybeRunInit() {
 		return
 	}
+	if os.Getenv(echoServerEnv) == "1" {
+		runEchoServer() // never returns
+	}
 	os.Exit(m.Run())
 }
 
