@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -206,6 +209,24 @@ func TestGoFunctionLifecycle(t *testing.T) {
 		t.Errorf("ARN-qualified invoke executed %q", aws.ToString(out.ExecutedVersion))
 	}
 
+	// X-Amz-Client-Context reaches the function as lambdacontext.ClientContext.
+	cc := base64.StdEncoding.EncodeToString([]byte(`{"client":{"installation_id":"inst-1","app_title":"demo"},"custom":{"k":"v"},"env":{"platform":"linux"}}`))
+	ccOut, err := n.client.Invoke(ctx, &lambda.InvokeInput{
+		FunctionName: aws.String("lifecycle"), ClientContext: aws.String(cc), Payload: []byte(`{"action":"clientcontext"}`),
+	})
+	if err != nil {
+		t.Fatalf("invoke with client context: %v", err)
+	}
+	var got struct {
+		Client struct {
+			InstallationID string `json:"installation_id"`
+		} `json:"Client"`
+		Custom map[string]string `json:"custom"`
+	}
+	if err := json.Unmarshal(ccOut.Payload, &got); err != nil || got.Client.InstallationID != "inst-1" || got.Custom["k"] != "v" {
+		t.Errorf("client context seen by the function: %s (%v)", ccOut.Payload, err)
+	}
+
 	// DryRun checks the function and runs nothing.
 	dr, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("lifecycle"), InvocationType: types.InvocationTypeDryRun})
 	if err != nil || dr.StatusCode != 204 {
@@ -279,6 +300,20 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 	if g.Code == nil || aws.ToString(g.Code.Location) == "" {
 		t.Fatal("GetFunction has no Code.Location")
+	}
+	// Code.Location downloads the very zip that was uploaded.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, aws.ToString(g.Code.Location), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("download code: %v", err)
+	}
+	defer resp.Body.Close()
+	zip, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(zip, goZip(t, "./internal/daemon/testdata/fn")) {
+		t.Fatalf("Code.Location answered %d with %d bytes (%v), want the uploaded zip", resp.StatusCode, len(zip), err)
 	}
 }
 
