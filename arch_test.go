@@ -1,0 +1,118 @@
+// Package nimbus_test holds repository-wide checks: every package has a doc
+// comment, and imports respect the boundaries docs/ARCHITECTURE.md draws.
+package nimbus_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/nimbus-serverless/nimbus/"
+
+type pkgInfo struct {
+	hasDoc  bool
+	imports map[string]bool // module-internal imports of non-test files
+}
+
+func loadPackages(t *testing.T) map[string]*pkgInfo {
+	t.Helper()
+	pkgs := map[string]*pkgInfo{}
+	for _, root := range []string{"cmd", "internal", "examples"} {
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly|parser.ParseComments)
+			if err != nil {
+				return err
+			}
+			dir := filepath.ToSlash(filepath.Dir(path))
+			p := pkgs[dir]
+			if p == nil {
+				p = &pkgInfo{imports: map[string]bool{}}
+				pkgs[dir] = p
+			}
+			if f.Doc != nil && strings.TrimSpace(f.Doc.Text()) != "" {
+				p.hasDoc = true
+			}
+			for _, imp := range f.Imports {
+				ip, _ := strconv.Unquote(imp.Path.Value)
+				if rest, ok := strings.CutPrefix(ip, module); ok {
+					p.imports[rest] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pkgs
+}
+
+func TestEveryPackageHasADocComment(t *testing.T) {
+	for dir, p := range loadPackages(t) {
+		if !p.hasDoc {
+			t.Errorf("package %s has no doc comment saying what it owns and who may import it", dir)
+		}
+	}
+}
+
+// allowed lists, for the packages whose place matters most, the only
+// module-internal packages they may import.
+var allowed = map[string][]string{
+	"internal/awsapi":     {},
+	"internal/function":   {"internal/awsapi"},
+	"internal/invoke":     {"internal/function", "internal/awsapi"},
+	"internal/code":       {"internal/awsapi", "internal/function"},
+	"internal/config":     {},
+	"internal/store":      {},
+	"internal/runtimeapi": {"internal/awsapi"},
+	"internal/runtimes":   {"internal/awsapi"},
+	"internal/sandbox":    {},
+	"internal/registry":   {"internal/awsapi", "internal/function", "internal/code", "internal/store"},
+	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes"},
+	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
+}
+
+// importedOnlyBy lists packages that only the named packages may import.
+var importedOnlyBy = map[string][]string{
+	"internal/daemon": {"internal/cli"},
+	"internal/cli":    {"cmd/nimbus"},
+	"internal/config": {"internal/cli", "internal/daemon"},
+}
+
+func TestImportBoundaries(t *testing.T) {
+	pkgs := loadPackages(t)
+	for pkg, ok := range allowed {
+		p := pkgs[pkg]
+		if p == nil {
+			t.Errorf("package %s listed in allowed does not exist", pkg)
+			continue
+		}
+		for imp := range p.imports {
+			if !slices.Contains(ok, imp) {
+				t.Errorf("%s imports %s, which its boundary does not allow (allowed: %v)", pkg, imp, ok)
+			}
+		}
+	}
+	for pkg, importers := range importedOnlyBy {
+		for dir, p := range pkgs {
+			if p.imports[pkg] && !slices.Contains(importers, dir) {
+				t.Errorf("%s imports %s; only %v may", dir, pkg, importers)
+			}
+		}
+	}
+}
