@@ -58,8 +58,12 @@ func Validate(data []byte, limit int64) (*Info, error) {
 		if err != nil {
 			return nil, err
 		}
-		info.UnzippedSize += int64(f.UncompressedSize64)
-		if f.UncompressedSize64 > uint64(limit) || info.UnzippedSize > limit {
+		// Compare before converting: a forged header can claim 2^64-1 bytes.
+		if f.UncompressedSize64 > uint64(limit) {
+			return nil, awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", limit)
+		}
+		info.UnzippedSize += int64(f.UncompressedSize64) // #nosec G115 -- bounded by limit above
+		if info.UnzippedSize > limit {
 			return nil, awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", limit)
 		}
 		if name != "" && f.Mode().IsRegular() {

@@ -329,7 +329,7 @@ func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- sys
 			continue
 		}
 		if m.Exit != nil {
-			status <- syscall.WaitStatus(*m.Exit)
+			status <- syscall.WaitStatus(*m.Exit) // #nosec G115 -- a wait status from our own init
 			return
 		}
 	}

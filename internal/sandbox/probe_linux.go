@@ -95,7 +95,7 @@ func waitGroupGone(pgid int) {
 			continue
 		}
 		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}) // #nosec G115 -- fds are small ints
 	}
 	defer func() {
 		for _, p := range fds {
