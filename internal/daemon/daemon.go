@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	d.st, err = store.Open(ctx, store.Options{
 		DataDir: filepath.Join(cfg.DataDir, "state"),
 		NATSURL: cfg.NATSURL,
-		Logger:  log.With("component", "store"),
+		Logger:  log, // the store names its own component
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
