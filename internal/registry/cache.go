@@ -29,6 +29,11 @@ type record struct {
 	LastVersion int                        `json:"lastVersion"`
 	Versions    []int                      `json:"versions,omitempty"` // ascending
 	Aliases     map[string]*function.Alias `json:"aliases,omitempty"`
+	// PublishedFrom is latestDigest of $LATEST when version LastVersion
+	// was published: PublishVersion publishes again only when $LATEST
+	// has changed since (its description included). Empty in records
+	// written before it existed.
+	PublishedFrom string `json:"publishedFrom,omitempty"`
 }
 
 func (rec *record) hasVersion(n int) bool {

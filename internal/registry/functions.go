@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,7 @@ func (r *Registry) CreateFunction(ctx context.Context, in CreateInput) (*functio
 	var ver *function.Config
 	if in.Publish {
 		rec.LastVersion, rec.Versions = 1, []int{1}
+		rec.PublishedFrom = latestDigest(cfg)
 		ver = r.versionOf(cfg, 1, "")
 	}
 	val, err := json.Marshal(rec)
@@ -233,13 +236,15 @@ func (r *Registry) reserveVersion(ctx context.Context, name string, rec *record,
 				}
 			}
 		}
-		if prev != nil && samePublishedContent(&rec.Latest, prev) {
+		unchanged := rec.PublishedFrom == "" || rec.PublishedFrom == latestDigest(&rec.Latest)
+		if prev != nil && unchanged && samePublishedContent(&rec.Latest, prev) {
 			return publication{existing: prev}
 		}
 	}
 	n := rec.LastVersion + 1
 	rec.LastVersion = n
 	rec.Versions = append(rec.Versions, n)
+	rec.PublishedFrom = latestDigest(&rec.Latest)
 	return publication{n: n, cfg: r.versionOf(&rec.Latest, n, description)}
 }
 
@@ -254,17 +259,32 @@ func (r *Registry) finishPublication(ctx context.Context, name string, pub publi
 }
 
 // samePublishedContent reports whether a version published from latest
-// now would equal v, ignoring identity, time, description and state.
+// now would equal v, ignoring identity, time, description and state (a
+// version's description may be PublishVersion's rather than $LATEST's).
 func samePublishedContent(latest, v *function.Config) bool {
-	norm := func(c *function.Config) string {
-		c = clone(c)
-		c.FunctionArn, c.Version, c.RevisionId, c.LastModified, c.Description = "", "", "", "", ""
-		c.State, c.StateReason, c.StateReasonCode = "", "", ""
-		c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = "", "", ""
-		b, _ := json.Marshal(c)
-		return string(b)
+	return publishedContent(latest, false) == publishedContent(v, false)
+}
+
+// latestDigest identifies what publishing $LATEST now would capture,
+// $LATEST's description included: AWS publishes a new version after any
+// change of $LATEST's code or configuration (UpdateFunctionConfiguration
+// of the description alone included), and returns the newest version only
+// when nothing changed.
+func latestDigest(latest *function.Config) string {
+	sum := sha256.Sum256([]byte(publishedContent(latest, true)))
+	return hex.EncodeToString(sum[:])
+}
+
+func publishedContent(c *function.Config, withDescription bool) string {
+	c = clone(c)
+	c.FunctionArn, c.Version, c.RevisionId, c.LastModified = "", "", "", ""
+	if !withDescription {
+		c.Description = ""
 	}
-	return norm(latest) == norm(v)
+	c.State, c.StateReason, c.StateReasonCode = "", "", ""
+	c.LastUpdateStatus, c.LastUpdateStatusReason, c.LastUpdateStatusReasonCode = "", "", ""
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // PublishInput is a PublishVersion request.

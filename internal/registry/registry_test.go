@@ -274,6 +274,18 @@ func TestPublishSemantics(t *testing.T) {
 	if fmt.Sprint(got) != "[$LATEST=f:$LATEST 1=f:1 3=f:3]" {
 		t.Errorf("ListVersions = %v", got)
 	}
+
+	// A change of $LATEST's configuration alone (its description) is a
+	// change: AWS publishes a new version. A description given to
+	// PublishVersion is the version's, not a change of $LATEST.
+	must(t, ignore(r.UpdateConfiguration(ctx, "f", "", func(c *function.Config) error { c.Description = "changed"; return nil })))
+	v4, err := r.PublishVersion(ctx, "f", PublishInput{Description: "own"})
+	if err != nil || v4.Version != "4" || v4.Description != "own" {
+		t.Fatalf("publish after a description change: %v %v", v4, err)
+	}
+	if again, err := r.PublishVersion(ctx, "f", PublishInput{}); err != nil || again.Version != "4" {
+		t.Fatalf("republish unchanged after a description change: %v %v", again, err)
+	}
 }
 
 func TestDeleteVersionAndAliases(t *testing.T) {
