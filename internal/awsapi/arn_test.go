@@ -86,6 +86,23 @@ func TestWriteError(t *testing.T) {
 	if got := rec.Body.String(); !json.Valid([]byte(got)) || strings.Contains(got, "/var/secret") {
 		t.Fatalf("internal error text leaked or invalid JSON: %s", got)
 	}
+
+	// The text travels under the member name of the exception's shape.
+	for _, tc := range []struct {
+		err  *Error
+		want string
+	}{
+		{NotFound("Function not found: x"), `{"Type":"User","Message":"Function not found: x"}`},
+		{Service("boom"), `{"Type":"Service","Message":"boom"}`},
+		{InvalidParameter("bad"), `{"Type":"User","message":"bad"}`},
+		{Conflict("busy"), `{"Type":"User","message":"busy"}`},
+	} {
+		rec = httptest.NewRecorder()
+		WriteError(rec, nil, tc.err)
+		if got := strings.TrimSpace(rec.Body.String()); got != tc.want {
+			t.Errorf("%s body %s, want %s", tc.err.Code, got, tc.want)
+		}
+	}
 }
 
 func TestErrorIs(t *testing.T) {

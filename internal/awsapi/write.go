@@ -25,11 +25,33 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // errorBody is the rest-json error body: Type is the fault category and
-// message the text; the exception name travels in X-Amzn-ErrorType.
+// message the text; the exception name travels in X-Amzn-ErrorType. The
+// text travels under the member name the exception's shape has in the
+// service model, "message" or "Message" (see capitalMessage); exactly one
+// of the two is set.
 type errorBody struct {
-	Type    string `json:"Type,omitempty"`
-	Message string `json:"message"`
-	Reason  string `json:"Reason,omitempty"`
+	Type         string `json:"Type,omitempty"`
+	Message      string `json:"Message,omitempty"`
+	LowerMessage string `json:"message,omitempty"`
+	Reason       string `json:"Reason,omitempty"`
+}
+
+// capitalMessage are the exceptions whose shape in the Lambda service
+// model (botocore lambda/2015-03-31) names the text "Message"; the others
+// name it "message". AWS serialises each by its shape, so boto3 shows
+// e.response["Message"] for ResourceNotFoundException but
+// e.response["message"] for InvalidParameterValueException.
+var capitalMessage = map[string]bool{
+	CodeResourceNotFound: true, CodeService: true, CodeInvalidZipFile: true, CodeInvalidRuntime: true,
+	"CodeSigningConfigNotFoundException": true, "CodeVerificationFailedException": true,
+	"InvalidCodeSignatureException": true, "NoPublishedVersionException": true,
+	"RecursiveInvocationException": true, "ResourceInUseException": true,
+	"EC2AccessDeniedException": true, "EC2ThrottledException": true, "EC2UnexpectedException": true,
+	"ENILimitReachedException": true, "InvalidSecurityGroupIDException": true, "InvalidSubnetIDException": true,
+	"SubnetIPAddressLimitReachedException": true, "KMSAccessDeniedException": true, "KMSDisabledException": true,
+	"KMSInvalidStateException": true, "KMSNotFoundException": true, "EFSIOException": true,
+	"EFSMountConnectivityException": true, "EFSMountFailureException": true, "EFSMountTimeoutException": true,
+	"SnapStartException": true, "SnapStartNotReadyException": true, "SnapStartTimeoutException": true,
 }
 
 // WriteError writes err the way AWS rest-json services do. An err that is not
@@ -48,5 +70,11 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	if e.RetryAfterSeconds > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
 	}
-	WriteJSON(w, e.Status, errorBody{Type: e.Type, Message: e.Message, Reason: e.Reason})
+	body := errorBody{Type: e.Type, Reason: e.Reason}
+	if capitalMessage[e.Code] {
+		body.Message = e.Message
+	} else {
+		body.LowerMessage = e.Message
+	}
+	WriteJSON(w, e.Status, body)
 }
