@@ -502,7 +502,9 @@ func TestUpdateSemantics(t *testing.T) {
 	})
 	var cfg function.Config
 	mustJSON(t, r.body, &cfg)
-	if r.status != 200 || cfg.Timeout != 30 || cfg.Environment != nil || cfg.MemorySize != 128 || cfg.RevisionId == created["RevisionId"] {
+	// Emptied variables stay an Environment with none, as in AWS.
+	if r.status != 200 || cfg.Timeout != 30 || cfg.Environment == nil || len(cfg.Environment.Variables) != 0 ||
+		!strings.Contains(string(r.body), `"Environment":{"Variables":{}}`) || cfg.MemorySize != 128 || cfg.RevisionId == created["RevisionId"] {
 		t.Fatalf("update: %d %s", r.status, r.body)
 	}
 	// New code, published in the same call.

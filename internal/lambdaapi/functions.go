@@ -1,7 +1,9 @@
 package lambdaapi
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -182,6 +184,7 @@ func (h *Handler) createFunction(c *call) error {
 		cfg.Architectures = req.Architectures
 	}
 	req.apply(&cfg)
+	cfg.RuntimeVersionConfig = h.runtimeVersion(cfg.Runtime)
 	out, err := h.reg.CreateFunction(c.r.Context(), registry.CreateInput{Config: cfg, Zip: zip, Tags: req.Tags, Publish: req.Publish})
 	if err != nil {
 		return err
@@ -192,6 +195,20 @@ func (h *Handler) createFunction(c *call) error {
 		out.FunctionArn = awsapi.FunctionARN(h.region, h.account, name, "")
 	}
 	return c.writeJSON(http.StatusCreated, out)
+}
+
+// runtimeVersion is the RuntimeVersionConfig AWS reports for a managed
+// runtime: arn:aws:lambda:<region>::runtime:<64 hex digits> names the
+// runtime build. Nimbus has one build per runtime name per node, so the
+// digits are a digest of the name: stable across updates and nodes.
+func (h *Handler) runtimeVersion(runtime string) *function.RuntimeVersionConfig {
+	if runtime == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte("nimbus runtime " + runtime))
+	return &function.RuntimeVersionConfig{
+		RuntimeVersionArn: "arn:aws:lambda:" + h.region + "::runtime:" + hex.EncodeToString(sum[:]),
+	}
 }
 
 type getFunctionResponse struct {
@@ -261,6 +278,9 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 	}
 	cfg, err := h.reg.UpdateConfiguration(c.r.Context(), name, deref(req.RevisionID), func(cfg *function.Config) error {
 		req.apply(cfg)
+		if req.Runtime != nil || cfg.RuntimeVersionConfig == nil {
+			cfg.RuntimeVersionConfig = h.runtimeVersion(cfg.Runtime)
+		}
 		if cfg.PackageType == "Zip" && cfg.Handler == "" {
 			return awsapi.InvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 		}

@@ -323,15 +323,14 @@ func (s *settings) apply(cfg *function.Config) {
 		cfg.Runtime = *s.Runtime
 	}
 	if s.Environment != nil {
-		if len(s.Environment.Variables) == 0 {
-			cfg.Environment = nil
-		} else {
-			vars := make(map[string]string, len(s.Environment.Variables))
-			for k, v := range s.Environment.Variables {
-				vars[k] = v
-			}
-			cfg.Environment = &function.Environment{Variables: vars}
+		// AWS keeps an Environment given without variables and answers
+		// {"Variables": {}} from then on (localstack's AWS-recorded
+		// snapshots); a function never given one has no Environment.
+		vars := make(map[string]string, len(s.Environment.Variables))
+		for k, v := range s.Environment.Variables {
+			vars[k] = v
 		}
+		cfg.Environment = &function.Environment{Variables: vars}
 	}
 	if s.DeadLetterConfig != nil {
 		if s.DeadLetterConfig.TargetArn == "" {
