@@ -194,6 +194,9 @@ func (h *Handler) createFunction(c *call) error {
 		// publishes version 1.
 		out.FunctionArn = awsapi.FunctionARN(h.region, h.account, name, "")
 	}
+	// Nor does its answer have a LastUpdateStatus: a new function has not
+	// been updated yet (GetFunction reports Successful from then on).
+	out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode = "", "", ""
 	return c.writeJSON(http.StatusCreated, out)
 }
 
