@@ -105,9 +105,6 @@ func (r *Registry) versionOf(latest *function.Config, n int, description string)
 		v.Description = description
 	}
 	r.touch(v)
-	// A version is never updated: AWS reports its State but no
-	// LastUpdateStatus.
-	v.LastUpdateStatus, v.LastUpdateStatusReason, v.LastUpdateStatusReasonCode = "", "", ""
 	return v
 }
 

@@ -34,7 +34,7 @@
 //
 //	CreateFunction ──> State Active, LastUpdateStatus Successful
 //	Update*        ──> LastUpdateStatus Successful (RevisionId rotated)
-//	PublishVersion ──> State Active (a version has no LastUpdateStatus)
+//	PublishVersion ──> State Active
 //
 // AWS answers Pending/InProgress first and reaches these states moments
 // later; the SDK waiters (function-active-v2, function-updated-v2) accept

@@ -324,11 +324,7 @@ def check_config(cfg, name, what, version="$LATEST", arn=None, full=True):
         check(k in cfg, "%s: %s missing" % (what, k))
     if full:
         check(cfg.get("State") == "Active", "%s: State %r" % (what, cfg.get("State")))
-        if version == "$LATEST":
-            check(cfg.get("LastUpdateStatus") == "Successful", "%s: LastUpdateStatus %r" % (what, cfg.get("LastUpdateStatus")))
-    if version != "$LATEST":
-        # Versions are never updated: AWS reports no LastUpdateStatus.
-        check("LastUpdateStatus" not in cfg, "%s: version with LastUpdateStatus %r" % (what, cfg.get("LastUpdateStatus")))
+        check(cfg.get("LastUpdateStatus") == "Successful", "%s: LastUpdateStatus %r" % (what, cfg.get("LastUpdateStatus")))
     check(cfg.get("FunctionName") == name, "%s: FunctionName %r" % (what, cfg.get("FunctionName")))
     check(cfg.get("FunctionArn") == (arn or ARN + name), "%s: FunctionArn %r, want %r" % (what, cfg.get("FunctionArn"), arn or ARN + name))
     check(cfg.get("Version") == version, "%s: Version %r, want %r" % (what, cfg.get("Version"), version))
