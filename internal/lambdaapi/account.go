@@ -58,6 +58,10 @@ func (h *Handler) tagResource(c *call) error {
 		v.add("null", "tags", "Member must not be null")
 		return v.err()
 	}
+	if len(req.Tags) == 0 {
+		// What AWS answers to TagResource with Tags {}.
+		return awsapi.InvalidParameter("An error occurred and the request cannot be processed.")
+	}
 	if err := checkTags(req.Tags); err != nil {
 		return err
 	}

@@ -388,10 +388,11 @@ func validateArchitectures(v *verrs, archs []string) {
 	}
 }
 
-// checkTags applies Lambda's tag rules.
+// checkTags applies Lambda's tag rules (messages as AWS words them:
+// localstack's AWS-recorded snapshots, TestLambdaTags).
 func checkTags(tags map[string]string) error {
 	if len(tags) > 50 {
-		return awsapi.InvalidParameter("Number of tags exceeds resource tag limit of 50.")
+		return awsapi.InvalidParameter("Number of tags exceeds resource tag limit.")
 	}
 	for k, val := range tags {
 		switch {

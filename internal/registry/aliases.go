@@ -171,7 +171,7 @@ func (r *Registry) TagFunction(ctx context.Context, name string, tags map[string
 			rec.Tags[k] = v
 		}
 		if len(rec.Tags) > MaxTags {
-			return awsapi.InvalidParameter("Number of tags exceeds resource tag limit of %d.", MaxTags)
+			return awsapi.InvalidParameter("Number of tags exceeds resource tag limit.")
 		}
 		return nil
 	})

@@ -544,6 +544,20 @@ check(lt["Tags"] == {"suite": "conformance", "team": "core", "env": "test"}, "li
 ut = client.untag_resource(Resource=fa, TagKeys=["env", "suite"])
 check(ut["ResponseMetadata"]["HTTPStatusCode"] == 204, "untag_resource status")
 check(client.list_tags(Resource=fa)["Tags"] == {"team": "core"}, "after untag")
+# Messages and statuses as AWS answers them (localstack's AWS-recorded
+# snapshots, TestLambdaTags).
+expect_error(client.tag_resource, "InvalidParameterValueException", 400, Resource=fa, Tags={},
+             message="An error occurred and the request cannot be processed.")
+expect_error(client.tag_resource, "InvalidParameterValueException", 400, Resource=fa,
+             Tags={"k%d" % i: "v" for i in range(51)}, message="Number of tags exceeds resource tag limit.")
+expect_error(client.tag_resource, "InvalidParameterValueException", 400, Resource=fa,
+             Tags={"k%d" % i: "v" for i in range(50)}, message="Number of tags exceeds resource tag limit.")
+expect_error(client.tag_resource, "InvalidParameterValueException", 400, Resource=fa + ":1", Tags={"a": "b"},
+             message="Tags on function aliases and versions are not supported. Please specify a function ARN.")
+ut = client.untag_resource(Resource=fa, TagKeys=["no-such-key"])
+check(ut["ResponseMetadata"]["HTTPStatusCode"] == 204, "untag of absent keys status")
+expect_error(raw.untag_resource, "ValidationException", 400, Resource=fa, TagKeys=[],
+             message="1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
 expect_error(client.list_tags, "ResourceNotFoundException", 404, Resource=ARN + "conf-missing")
 expect_error(client.tag_resource, "ResourceNotFoundException", 404, Resource=ARN + "conf-missing", Tags={"a": "b"})
 
