@@ -92,7 +92,11 @@ func (r *Registry) checkAliasTargets(name string, rec *record, a *function.Alias
 			return awsapi.InvalidParameter("Invalid function version %s. Function version %s is already included in routing configuration.", v, v)
 		}
 		if a.FunctionVersion == function.LatestVersion {
-			return awsapi.InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
+			// AWS sends this one without the Type member (localstack's
+			// AWS-recorded snapshot, target_version_exc_version_latest).
+			e := awsapi.InvalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
+			e.Type = ""
+			return e
 		}
 		if _, err := r.version(name, rec, v); err != nil {
 			return r.functionNotFound(name, v)

@@ -252,7 +252,7 @@ def validate_error(operation_model, status, headers, body, errs):
     msg = doc.get("Message") or doc.get("message")
     if not msg:
         errs.append("%s without a message: %r" % (code, body[:200]))
-    if doc.get("Type") not in ("User", "Service"):
+    if "Type" in doc and doc["Type"] not in ("User", "Service"):
         errs.append("%s Type %r" % (code, doc.get("Type")))
     if shape is not None:
         walk(shape, doc, code, errs)
@@ -601,6 +601,19 @@ expect_error(client.create_alias, "ResourceConflictException", 409, FunctionName
              message="Alias already exists: %sconf-go:live" % ARN)
 expect_error(client.create_alias, "ResourceNotFoundException", 404, FunctionName="conf-go", Name="ghost", FunctionVersion="42",
              message="Function not found: %sconf-go:42" % ARN)
+e = expect_error(client.update_alias, "InvalidParameterValueException", 400, FunctionName="conf-go", Name="beta",
+                 RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}},
+                 message="$LATEST is not supported for an alias pointing to more than 1 version")
+check(e is not None and "Type" not in e, "AWS sends this error without Type: %r" % e)
+expect_error(client.update_alias, "InvalidParameterValueException", 400, FunctionName="conf-go", Name="live",
+             FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}},
+             message="Invalid function version 1. Function version 1 is already included in routing configuration.")
+expect_error(client.update_alias, "InvalidParameterValueException", 400, FunctionName="conf-go", Name="live",
+             RoutingConfig={"AdditionalVersionWeights": {"1": 0.5, "2": 0.1}},
+             message="Number of items in AdditionalVersionWeights cannot be greater than 1")
+expect_error(raw.update_alias, "ValidationException", 400, FunctionName="conf-go", Name="live",
+             RoutingConfig={"AdditionalVersionWeights": {"1": 2.0}},
+             message="1 validation error detected: Value '{1=2.0}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]")
 expect_error(client.update_alias, "PreconditionFailedException", 412, FunctionName="conf-go", Name="live",
              RevisionId="00000000-0000-0000-0000-000000000000")
 expect_error(client.delete_function, "InvalidParameterValueException", 400, FunctionName="conf-go", Qualifier="$LATEST",
