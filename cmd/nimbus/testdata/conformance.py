@@ -630,6 +630,31 @@ try:
 except ParamValidationError:
     pass
 
+# Qualifier handling as AWS answers it (localstack's AWS-recorded snapshots,
+# test_ops_with_arn_qualifier_mismatch, test_delete_on_nonexisting_version,
+# test_get_function_wrong_region).
+expect_error(client.get_function, "InvalidParameterValueException", 400, FunctionName="conf-go:1", Qualifier="2",
+             message="The derived qualifier from the function name does not match the specified qualifier.")
+expect_error(client.get_function_configuration, "ResourceNotFoundException", 404, FunctionName="conf-missing:$LATEST",
+             Qualifier="$LATEST", message="Function not found: %sconf-missing:$LATEST" % ARN)
+expect_error(client.delete_function, "InvalidParameterValueException", 400, FunctionName="conf-missing:$LATEST",
+             Qualifier="$LATEST", message="$LATEST version cannot be deleted without deleting the function.")
+expect_error(client.delete_function, "ResourceNotFoundException", 404, FunctionName="conf-missing", Qualifier="1",
+             message="Function not found: %sconf-missing" % ARN)
+expect_error(client.invoke, "ResourceNotFoundException", 404, FunctionName="arn:aws:lambda:eu-west-1:%s:function:conf-go" % ACCOUNT,
+             message="Functions from 'eu-west-1' are not reachable in this region ('us-east-1')")
+
+# CreateFunction with Publish answers version 1 under the unqualified ARN
+# (test_publish_version_on_create); GetFunction of $LATEST qualifies it.
+cp = client.create_function(FunctionName="conf-pub", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": py_zip}, Publish=True)
+check(cp["Version"] == "1" and cp["FunctionArn"] == ARN + "conf-pub" and "LastUpdateStatus" not in cp,
+      "create_function Publish: %r %r %r" % (cp["Version"], cp["FunctionArn"], cp.get("LastUpdateStatus")))
+gl = client.get_function(FunctionName="conf-pub", Qualifier="$LATEST")["Configuration"]
+check(gl["FunctionArn"] == ARN + "conf-pub:$LATEST" and gl["Version"] == "$LATEST", "get_function $LATEST %r" % gl["FunctionArn"])
+check(client.get_function_configuration(FunctionName="conf-pub", Qualifier="1")["Version"] == "1", "version 1 of conf-pub")
+client.delete_function(FunctionName="conf-pub")
+
 # --- deletes -------------------------------------------------------------------
 
 d = client.delete_alias(FunctionName="conf-go", Name="beta")
