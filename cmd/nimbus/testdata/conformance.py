@@ -399,6 +399,17 @@ check(u["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"
                              "LogGroup": "/aws/lambda/conf-py"}, "LoggingConfig %r" % u.get("LoggingConfig"))
 check(u.get("LastUpdateStatus") in ("InProgress", "Successful"), "LastUpdateStatus %r" % u.get("LastUpdateStatus"))
 client.get_waiter("function_updated_v2").wait(FunctionName="conf-py", WaiterConfig=WAIT)
+# Another runtime is another runtime build: RuntimeVersionArn follows it.
+before = u["RuntimeVersionConfig"]["RuntimeVersionArn"]
+u = client.update_function_configuration(FunctionName="conf-py", Runtime="python3.11",
+                                         LoggingConfig={"LogGroup": "/custom/conf-py"})
+check(u["Runtime"] == "python3.11" and u["RuntimeVersionConfig"]["RuntimeVersionArn"] != before,
+      "Runtime change: %r %r" % (u["Runtime"], u.get("RuntimeVersionConfig")))
+check(u["LoggingConfig"]["LogGroup"] == "/custom/conf-py", "LogGroup %r" % u["LoggingConfig"])
+client.get_waiter("function_updated_v2").wait(FunctionName="conf-py", WaiterConfig=WAIT)
+u = client.update_function_configuration(FunctionName="conf-py", Runtime="python3.12",
+                                         LoggingConfig={"LogGroup": "/aws/lambda/conf-py"})
+check(u["RuntimeVersionConfig"]["RuntimeVersionArn"] == before, "RuntimeVersionArn back %r" % u.get("RuntimeVersionConfig"))
 rev = client.get_function_configuration(FunctionName="conf-py")["RevisionId"]
 u = client.update_function_configuration(FunctionName="conf-py", LoggingConfig={"LogFormat": "Text"}, RevisionId=rev)
 check(u["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/conf-py"}, "LoggingConfig back to Text %r" % u.get("LoggingConfig"))
