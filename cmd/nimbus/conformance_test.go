@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,7 +135,8 @@ func TestAWSCLIv2Flow(t *testing.T) {
 	// Errors: exit status 254 and botocore's one-line message.
 	_, errOut, err := cli("lambda", "get-function-configuration", "--function-name", name, "--qualifier", "9")
 	want := "An error occurred (ResourceNotFoundException) when calling the GetFunctionConfiguration operation: Function not found: " + arn + ":9"
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 254 || !strings.Contains(errOut, want) {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 254 || !strings.Contains(errOut, want) {
 		t.Errorf("missing version: %v\n%s", err, errOut)
 	}
 
