@@ -545,6 +545,23 @@ expect_error(client.invoke, "ResourceNotFoundException", 404, FunctionName="conf
 expect_error(client.invoke, "ResourceNotFoundException", 404, FunctionName="conf-go", Qualifier="nope",
              message="Function not found: %sconf-go:nope" % ARN)
 
+# A function error is data: HTTP 200, X-Amz-Function-Error Unhandled, the
+# runtime's error document as the payload.
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as zf:
+    zf.writestr("app.py", "def handler(event, context):\n    raise ValueError('boom')\n")
+client.create_function(FunctionName="conf-err", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                       Code={"ZipFile": buf.getvalue()})
+r = client.invoke(FunctionName="conf-err", Payload=b"{}", LogType="Tail")
+doc = json.loads(r["Payload"].read())
+check(r["StatusCode"] == 200 and r.get("FunctionError") == "Unhandled", "function error metadata %r" % r)
+check(doc.get("errorType") == "ValueError" and doc.get("errorMessage") == "boom" and "stackTrace" in doc
+      and doc.get("requestId") == r["ResponseMetadata"]["RequestId"], "function error payload %r" % doc)
+client.delete_function(FunctionName="conf-err")
+
 # --- Tags ------------------------------------------------------------------
 
 fa = ARN + "conf-go"
