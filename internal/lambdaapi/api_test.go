@@ -122,7 +122,7 @@ func TestErrors(t *testing.T) {
 		{"stale revision", "PUT", "/2015-03-31/functions/f/configuration", []byte(`{"RevisionId":"old","Timeout":5}`), nil,
 			412, "PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"},
 		{"update qualified", "PUT", "/2015-03-31/functions/f:1/configuration", []byte(`{"Timeout":5}`), nil,
-			400, "InvalidParameterValueException", "UpdateFunctionConfiguration acts on the function, not on a version or alias..."},
+			400, "InvalidParameterValueException", "Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request."},
 		{"update missing", "PUT", "/2015-03-31/functions/nope/configuration", []byte(`{"Timeout":5}`), nil,
 			404, "ResourceNotFoundException", "Function not found: " + arnPrefix + "nope"},
 		{"code update s3", "PUT", "/2015-03-31/functions/f/code", []byte(`{"S3Bucket":"b","S3Key":"k"}`), nil,

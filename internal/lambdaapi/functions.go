@@ -63,6 +63,20 @@ func (h *Handler) functionRef(c *call, withQuery bool) (name, qualifier string, 
 	return ref.Name, qualifier, nil
 }
 
+// latestRef reads the {fn} path parameter of the operations that change
+// $LATEST (UpdateFunctionConfiguration, UpdateFunctionCode): a qualifier
+// is allowed only if it is $LATEST, and refused in AWS's words otherwise.
+func (h *Handler) latestRef(c *call) (string, error) {
+	ref, err := h.parseRef(c.params["fn"])
+	if err != nil {
+		return "", err
+	}
+	if ref.Qualifier != "" && ref.Qualifier != function.LatestVersion {
+		return "", awsapi.InvalidParameter("Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request.")
+	}
+	return ref.Name, nil
+}
+
 type functionCode struct {
 	ZipFile         []byte  `json:"ZipFile"`
 	S3Bucket        *string `json:"S3Bucket"`
@@ -263,7 +277,7 @@ type updateConfigurationRequest struct {
 }
 
 func (h *Handler) updateFunctionConfiguration(c *call) error {
-	name, _, err := h.functionRef(c, false)
+	name, err := h.latestRef(c)
 	if err != nil {
 		return err
 	}
@@ -305,7 +319,7 @@ type updateCodeRequest struct {
 }
 
 func (h *Handler) updateFunctionCode(c *call) error {
-	name, _, err := h.functionRef(c, false)
+	name, err := h.latestRef(c)
 	if err != nil {
 		return err
 	}

@@ -615,6 +615,14 @@ expect_error(client.update_function_configuration, "PreconditionFailedException"
              Timeout=5, RevisionId="00000000-0000-0000-0000-000000000000")
 expect_error(client.update_function_configuration, "ResourceNotFoundException", 404, FunctionName="conf-missing", Timeout=5,
              message="Function not found: %sconf-missing" % ARN)
+# The operations that change $LATEST take "name:$LATEST" and refuse other
+# qualifiers in AWS's words.
+u = client.update_function_configuration(FunctionName="conf-py:$LATEST", Timeout=12)
+check(u["Timeout"] == 12 and u["FunctionArn"] == ARN + "conf-py", "update via name:$LATEST %r" % u["FunctionArn"])
+client.get_waiter("function_updated_v2").wait(FunctionName="conf-py", WaiterConfig=WAIT)
+for fn, kw in [(client.update_function_configuration, {"Timeout": 5}), (client.update_function_code, {"ZipFile": py_zip})]:
+    expect_error(fn, "InvalidParameterValueException", 400, FunctionName="conf-py:1",
+                 message="Current operation does not support versions other than $LATEST. Please set the version to $LATEST or do not set a version in your request.", **kw)
 expect_error(client.update_function_code, "ResourceNotFoundException", 404, FunctionName="conf-missing", ZipFile=go_zip,
              message="Function not found: %sconf-missing" % ARN)
 expect_error(client.publish_version, "ResourceNotFoundException", 404, FunctionName="conf-missing",
