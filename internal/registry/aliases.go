@@ -18,7 +18,9 @@ const MaxTags = 50
 // a version that does not exist is ResourceNotFoundException.
 func (r *Registry) CreateAlias(ctx context.Context, name string, a function.Alias) (*function.Alias, error) {
 	var out *function.Alias
+	found := false
 	_, err := r.mutate(ctx, name, func(rec *record) error {
+		found = true
 		if old := rec.Aliases[a.Name]; old != nil {
 			return awsapi.Conflict("Alias already exists: %s", old.AliasArn)
 		}
@@ -35,6 +37,11 @@ func (r *Registry) CreateAlias(ctx context.Context, name string, a function.Alia
 		out = na
 		return nil
 	})
+	if e := awsapi.As(err); e != nil && e.Code == awsapi.CodeResourceNotFound && !found {
+		// AWS names the version the alias was to point at
+		// (localstack's AWS-recorded snapshot, routing_config_exc_fn_doesnotexist).
+		return nil, r.functionNotFound(name, a.FunctionVersion)
+	}
 	if err != nil {
 		return nil, err
 	}

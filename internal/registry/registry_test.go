@@ -296,7 +296,9 @@ func TestDeleteVersionAndAliases(t *testing.T) {
 	must(t, ignore(r.UpdateConfiguration(ctx, "f", "", func(c *function.Config) error { c.MemorySize = 256; return nil })))
 	must(t, ignore(r.PublishVersion(ctx, "f", PublishInput{})))
 
-	_, err := r.CreateAlias(ctx, "f", function.Alias{Name: "a", FunctionVersion: "9"})
+	_, err := r.CreateAlias(ctx, "nope", function.Alias{Name: "a", FunctionVersion: "1"})
+	wantAWSError(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:1")
+	_, err = r.CreateAlias(ctx, "f", function.Alias{Name: "a", FunctionVersion: "9"})
 	wantAWSError(t, err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f:9")
 	a, err := r.CreateAlias(ctx, "f", function.Alias{Name: "live", FunctionVersion: "1"})
 	if err != nil || a.AliasArn != "arn:aws:lambda:us-east-1:000000000000:function:f:live" || a.RevisionId == "" {

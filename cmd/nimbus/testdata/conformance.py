@@ -635,6 +635,8 @@ expect_error(client.get_alias, "ResourceNotFoundException", 404, FunctionName="c
              message="Cannot find alias arn: %sconf-go:nope" % ARN)
 expect_error(client.create_alias, "ResourceConflictException", 409, FunctionName="conf-go", Name="live", FunctionVersion="1",
              message="Alias already exists: %sconf-go:live" % ARN)
+expect_error(client.create_alias, "ResourceNotFoundException", 404, FunctionName="conf-missing", Name="ghost", FunctionVersion="1",
+             message="Function not found: %sconf-missing:1" % ARN)
 expect_error(client.create_alias, "ResourceNotFoundException", 404, FunctionName="conf-go", Name="ghost", FunctionVersion="42",
              message="Function not found: %sconf-go:42" % ARN)
 e = expect_error(client.update_alias, "InvalidParameterValueException", 400, FunctionName="conf-go", Name="beta",
