@@ -610,7 +610,8 @@ expect_error(raw.create_function, "ValidationException", 400, FunctionName="conf
              Handler="app.handler", Role=ROLE, Code={"ZipFile": py_zip}, MemorySize=64,
              message="1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128")
 expect_error(client.create_function, "InvalidParameterValueException", 400, FunctionName="conf-bad", Runtime="python3.12",
-             Handler="app.handler", Role=ROLE, Code={"ZipFile": b"not a zip"})
+             Handler="app.handler", Role=ROLE, Code={"ZipFile": b"not a zip"},
+             message="Could not unzip uploaded file. Please check your file, then try to upload again.")
 expect_error(client.update_function_configuration, "PreconditionFailedException", 412, FunctionName="conf-py",
              Timeout=5, RevisionId="00000000-0000-0000-0000-000000000000")
 expect_error(client.update_function_configuration, "ResourceNotFoundException", 404, FunctionName="conf-missing", Timeout=5,
