@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // fixture: function f with version 1 (alias live -> 1) and $LATEST
@@ -557,7 +558,7 @@ func TestWithoutRuntimesChecker(t *testing.T) {
 }
 
 func TestRegistryNotReady(t *testing.T) {
-	reg, err := registry.New(registry.Options{Store: newFakeStore(), Region: testRegion, AccountID: testAccount})
+	reg, err := registry.New(registry.Options{Store: storetest.Open(t), Region: testRegion, AccountID: testAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

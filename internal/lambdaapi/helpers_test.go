@@ -19,6 +19,8 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 const (
@@ -93,20 +95,21 @@ func (f *fakeInvoker) count() int {
 	return len(f.calls)
 }
 
-// env is a Lambda API on an in-memory store, served by httptest.
+// env is a Lambda API on a real store (storetest.Open), served by
+// httptest.
 type env struct {
 	srv *httptest.Server
 	h   *Handler
 	inv *fakeInvoker
 	reg *registry.Registry
-	st  *fakeStore
+	st  *store.Store
 }
 
 type envOption func(*registry.Options, *Options)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	st := newFakeStore()
+	st := storetest.Open(t)
 	ropts := registry.Options{Store: st, Region: testRegion, AccountID: testAccount}
 	inv := &fakeInvoker{}
 	aopts := Options{Invoker: inv, Runtimes: fakeRuntimes{}, Region: testRegion, AccountID: testAccount}

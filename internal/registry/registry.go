@@ -68,7 +68,7 @@ import (
 )
 
 // Store is the part of the backbone the registry uses. *store.Store
-// implements it; tests use an in-memory fake.
+// implements it, in tests too (package storetest).
 type Store interface {
 	Get(ctx context.Context, key string) (store.Entry, error)
 	Create(ctx context.Context, key string, val []byte) (uint64, error)

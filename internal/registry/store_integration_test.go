@@ -9,18 +9,8 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
-
-func openStore(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, store.Options{DataDir: dir})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	return st
-}
 
 // TestRealStore runs the registry on the real backbone (embedded NATS
 // JetStream): two nodes share it, concurrent writes keep every change, the
@@ -30,7 +20,7 @@ func TestRealStore(t *testing.T) {
 		t.Skip("starts an embedded NATS server")
 	}
 	dir := t.TempDir()
-	st := openStore(t, dir)
+	st := storetest.OpenDir(t, dir)
 	ctx := context.Background()
 	a, stopA := runRegistry(t, st, nil)
 	seen := make(chan struct{}, 1)
@@ -105,8 +95,7 @@ func TestRealStore(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st2 := openStore(t, dir)
-	t.Cleanup(func() { _ = st2.Close() })
+	st2 := storetest.OpenDir(t, dir)
 	c := startRegistry(t, st2, nil)
 	cfg, err := c.Resolve(ctx, "real", "live")
 	if err != nil || cfg.Version != "1" || cfg.Environment.Variables["N"] != strconv.Itoa(n) {
