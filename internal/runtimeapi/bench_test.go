@@ -7,11 +7,14 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // loopRuntime is a minimal in-process runtime: next, then post the event
@@ -71,6 +74,53 @@ func BenchmarkInvokeRoundTrip(b *testing.B) {
 		}
 		benchInvokes(b, s, 64)
 	})
+}
+
+// BenchmarkInvokeParked measures Invoke when the runtime is already parked
+// in GET /next, as it is between invokes of a function that is not
+// saturated (the closed loop of BenchmarkInvokeRoundTrip often queues the
+// next event before the runtime asks for it). It reports p50 and p99 of
+// Invoke alone; ns/op includes the wait for the runtime to park.
+func BenchmarkInvokeParked(b *testing.B) {
+	s := New(testLogger(), Options{})
+	parked := make(chan struct{}, 1)
+	s.hookNextParked = func() {
+		select {
+		case parked <- struct{}{}:
+		default:
+		}
+	}
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Start(l)
+	b.Cleanup(func() { _ = s.Close() })
+	startRuntime(b, s, "echo")
+	if er, err := s.WaitInit(context.Background()); er != nil || err != nil {
+		b.Fatalf("WaitInit = %v, %v", er, err)
+	}
+	ctx := context.Background()
+	inv := newInvocation(`{"p":"x"}`)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		inv.RequestID = fmt.Sprintf("bench-%d", i)
+		<-parked
+		start := time.Now()
+		resp, err := s.Invoke(ctx, inv)
+		lat = append(lat, time.Since(start))
+		if err != nil || resp.Error != nil {
+			b.Fatalf("Invoke = %+v, %v", resp, err)
+		}
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Nanoseconds()), "p99-ns")
+	}
 }
 
 func benchInvokes(b *testing.B, s *Server, size int) {
