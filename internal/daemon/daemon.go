@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		AccountID:   cfg.AccountID,
 		Runtimes:    runtimeCatalog{},
 		IdleTimeout: cfg.IdleTimeout,
-		Logger:      log.With("component", "pool"),
+		Logger:      log, // the pool names its own component
 	}
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout

@@ -152,11 +152,11 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	if err := os.Chmod(tmp, 0o1777); err != nil {
 		return fail(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(fmt.Errorf("listen for runtime api: %w", err))
 	}
-	e.api = runtimeapi.New(m.log.With("env_id", e.id), runtimeapi.Options{})
+	e.api = runtimeapi.New(m.baseLog.With("env_id", e.id), runtimeapi.Options{})
 	e.api.Start(ln)
 	logs, w, err := newLogCapture(fn.FunctionName, m.fnLog)
 	if err != nil {

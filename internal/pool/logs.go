@@ -242,7 +242,7 @@ func (r *report) String() string {
 	ms := float64(r.duration) / float64(time.Millisecond)
 	// Charge batching can put the cgroup's peak a few pages over the limit;
 	// Lambda never reports more than the memory size.
-	usedMB := min((r.maxMemory+(1<<20)-1)>>20, uint64(r.memoryMB))
+	usedMB := min((r.maxMemory+(1<<20)-1)>>20, uint64(r.memoryMB)) // #nosec G115 -- MemorySize is 128..10240
 	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
 		r.requestID, ms, int64(math.Ceil(ms)), r.memoryMB, usedMB)
 	if r.initDuration > 0 {

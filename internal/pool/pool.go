@@ -109,7 +109,8 @@ type Options struct {
 // Lock order: Manager.mu, then a logCapture's mu (never the other way).
 type Manager struct {
 	opts        Options
-	log         *slog.Logger
+	log         *slog.Logger // component=pool
+	baseLog     *slog.Logger // as given; each Runtime API server names its own component
 	runtimes    RuntimeCatalog
 	runtimeDir  string
 	envsDir     string
@@ -166,7 +167,8 @@ func New(opts Options) (*Manager, error) {
 	}
 	m := &Manager{
 		opts:        opts,
-		log:         log,
+		log:         log.With("component", "pool"),
+		baseLog:     log,
 		runtimes:    opts.Runtimes,
 		runtimeDir:  filepath.Join(opts.DataDir, "runtime"),
 		envsDir:     filepath.Join(opts.DataDir, "envs"),

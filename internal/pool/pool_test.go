@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -181,7 +180,7 @@ func newHarness(t testing.TB, mutate ...func(*Options)) *harness {
 		Region:      "us-east-1",
 		AccountID:   "000000000000",
 		FunctionLog: h.fnLog,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:      slog.New(slog.DiscardHandler),
 	}
 	for _, f := range mutate {
 		f(&opts)
