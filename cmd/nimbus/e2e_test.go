@@ -37,11 +37,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startServer runs `nimbus server` on a free loopback port and returns its
-// endpoint URL; the process is stopped with SIGTERM at cleanup.
+// server is a `nimbus server` process started by a test.
+type server struct {
+	endpoint string
+	cmd      *exec.Cmd
+	exited   chan error // receives cmd.Wait's result once
+	stopped  bool
+}
+
+// startServer runs `nimbus server` on a free loopback port with a fresh data
+// directory and returns its endpoint URL; it is stopped with SIGINT at
+// cleanup.
 func startServer(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	return startServerAt(t, t.TempDir()).endpoint
+}
+
+// startServerAt runs `nimbus server` with its state under dataDir.
+func startServerAt(t *testing.T, dataDir string) *server {
+	t.Helper()
+	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +64,14 @@ func startServer(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
+	srv := &server{cmd: cmd, exited: make(chan error, 1)}
 	t.Cleanup(func() {
+		if srv.stopped {
+			return
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case err := <-exited:
+		case err := <-srv.exited:
 			if err != nil {
 				t.Errorf("server exit: %v", err)
 			}
@@ -78,18 +96,30 @@ func startServer(t *testing.T) string {
 		if !found {
 			close(addr)
 		}
-		exited <- cmd.Wait()
+		srv.exited <- cmd.Wait()
 	}()
 	select {
 	case a, ok := <-addr:
 		if !ok {
 			t.Fatal("server exited before listening")
 		}
-		return "http://" + a
+		srv.endpoint = "http://" + a
+		return srv
 	case <-time.After(60 * time.Second):
 		t.Fatal("server did not report its address")
 	}
-	return ""
+	return nil
+}
+
+// kill9 kills the server with SIGKILL, as a crash or an OOM killer would,
+// and waits for it to be gone.
+func (s *server) kill9(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.exited
+	s.stopped = true
 }
 
 func awsEnv(endpoint string) []string {
@@ -271,6 +301,48 @@ func testAWSCLI(t *testing.T, awsPath, version, endpoint string, env []string, z
 	out, _, err = run(t, env, work, nimbusBin, "version")
 	if err != nil || !strings.HasPrefix(out, "nimbus ") {
 		t.Errorf("nimbus version: %v %s", err, out)
+	}
+}
+
+// TestKill9KeepsAcknowledgedState kills the server with SIGKILL right after
+// the AWS CLI got its answers, starts a new server on the same data
+// directory and expects every function, version and alias to be there.
+func TestKill9KeepsAcknowledgedState(t *testing.T) {
+	clis := awsCLIs(t)
+	awsPath := clis["v2"]
+	if awsPath == "" {
+		awsPath = clis["v1"]
+	}
+	dataDir := t.TempDir()
+	zip := helloZip(t, "hello-go")
+	srv := startServerAt(t, dataDir)
+	work := t.TempDir()
+	aws := func(s *server, args ...string) string {
+		t.Helper()
+		out, errOut, err := run(t, awsEnv(s.endpoint), work, awsPath, append([]string{"--endpoint-url", s.endpoint}, args...)...)
+		if err != nil {
+			t.Fatalf("aws %v: %v\n%s%s", args, err, out, errOut)
+		}
+		return out
+	}
+	aws(srv, "lambda", "create-function", "--function-name", "survivor", "--runtime", "provided.al2023",
+		"--handler", "bootstrap", "--role", "arn:aws:iam::000000000000:role/lambda", "--zip-file", "fileb://"+zip)
+	aws(srv, "lambda", "publish-version", "--function-name", "survivor")
+	aws(srv, "lambda", "create-alias", "--function-name", "survivor", "--name", "live", "--function-version", "1")
+	aws(srv, "lambda", "update-function-configuration", "--function-name", "survivor", "--memory-size", "256")
+	srv.kill9(t)
+
+	srv2 := startServerAt(t, dataDir)
+	out := aws(srv2, "lambda", "invoke", "--function-name", "survivor", "--qualifier", "live", "out.json")
+	if !strings.Contains(out, `"ExecutedVersion": "1"`) {
+		t.Errorf("invoke of the alias after kill -9: %s", out)
+	}
+	if body, err := os.ReadFile(filepath.Join(work, "out.json")); err != nil || !strings.Contains(string(body), "Hello, world!") {
+		t.Errorf("response after kill -9: %s (%v)", body, err)
+	}
+	out = aws(srv2, "lambda", "get-function-configuration", "--function-name", "survivor")
+	if !strings.Contains(out, `"MemorySize": 256`) {
+		t.Errorf("configuration after kill -9 lost the acknowledged update: %s", out)
 	}
 }
 
