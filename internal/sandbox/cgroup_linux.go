@@ -16,7 +16,16 @@ import (
 )
 
 // cgroupParent is the directory, under each hierarchy's mount point, that
-// holds one cgroup per environment.
+// holds one directory per nimbus process (its owner directory, named
+// <pid>-<start time>), which holds one cgroup per environment:
+//
+//	/sys/fs/cgroup/memory/nimbus/4242-1234567/<environment id>
+//
+// A process killed with SIGKILL cannot remove its cgroups; its environments
+// die with it (Pdeathsig, pid namespace), leaving empty directories. The
+// next nimbus process on the host removes the owner directories of
+// processes that no longer exist (sweepDeadOwners), and never touches a
+// live process's.
 const cgroupParent = "nimbus"
 
 // cgroupHost says where the cgroup hierarchies are.
@@ -24,6 +33,7 @@ type cgroupHost struct {
 	version int               // 1 or 2
 	v1      map[string]string // controller -> mount point (v1)
 	v2      string            // mount point (v2)
+	owner   string            // this process's owner directory name
 }
 
 // findCgroups reads mountinfo and picks v1 when a v1 memory hierarchy is
@@ -110,8 +120,16 @@ func hasWord(s, w string) bool {
 // prepare creates the parent cgroups (and, on v2, enables the controllers
 // for them). It is cheap to repeat.
 func (h *cgroupHost) prepare() error {
+	if h.owner == "" {
+		owner, err := ownerName(os.Getpid())
+		if err != nil {
+			return err
+		}
+		h.owner = owner
+	}
 	if h.version == 2 {
-		for _, dir := range []string{h.v2, filepath.Join(h.v2, cgroupParent)} {
+		sweepDeadOwners(filepath.Join(h.v2, cgroupParent))
+		for _, dir := range []string{h.v2, filepath.Join(h.v2, cgroupParent), filepath.Join(h.v2, cgroupParent, h.owner)} {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
@@ -122,11 +140,67 @@ func (h *cgroupHost) prepare() error {
 		return nil
 	}
 	for _, mnt := range h.v1 {
-		if err := os.MkdirAll(filepath.Join(mnt, cgroupParent), 0o755); err != nil {
+		sweepDeadOwners(filepath.Join(mnt, cgroupParent))
+		if err := os.MkdirAll(filepath.Join(mnt, cgroupParent, h.owner), 0o755); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ownerName is the owner directory name of process pid: its pid and its
+// start time (clock ticks since boot), so a reused pid is a different owner.
+func ownerName(pid int) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, starttime field 22.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return strconv.Itoa(pid) + "-" + f[19], nil
+}
+
+// sweepDeadOwners removes, under parent, the owner directories of nimbus
+// processes that are gone, with the (empty) environment cgroups in them.
+// Anything that is not an owner directory, belongs to a live process or
+// still holds processes is left alone; errors are ignored (best effort).
+func sweepDeadOwners(parent string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(e.Name(), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if live, err := ownerName(pid); err == nil && live == e.Name() {
+			continue // its process is alive
+		}
+		dir := filepath.Join(parent, e.Name())
+		children, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, c := range children {
+			if c.IsDir() {
+				_ = syscall.Rmdir(filepath.Join(dir, c.Name()))
+			}
+		}
+		_ = syscall.Rmdir(dir)
+	}
 }
 
 // enableControllers turns on memory and pids (required) and cpu (best
@@ -158,7 +232,7 @@ func enableControllers(dir string) error {
 // CPU limits come with setLimits, before any function code runs.
 func (h *cgroupHost) newCgroup(id string) (cgroup, error) {
 	if h.version == 2 {
-		cg := &cgroupV2{path: filepath.Join(h.v2, cgroupParent, id)}
+		cg := &cgroupV2{path: filepath.Join(h.v2, cgroupParent, h.owner, id)}
 		if err := cg.create(); err != nil {
 			_ = cg.remove()
 			return nil, err
@@ -167,7 +241,7 @@ func (h *cgroupHost) newCgroup(id string) (cgroup, error) {
 	}
 	cg := &cgroupV1{paths: map[string]string{}}
 	for c, mnt := range h.v1 {
-		cg.paths[c] = filepath.Join(mnt, cgroupParent, id)
+		cg.paths[c] = filepath.Join(mnt, cgroupParent, h.owner, id)
 	}
 	if err := cg.create(); err != nil {
 		_ = cg.remove()

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,45 @@ func TestEnableControllersV2(t *testing.T) {
 	}
 	if err := enableControllers(dir); err == nil {
 		t.Error("missing memory controller accepted")
+	}
+}
+
+func TestSweepDeadOwners(t *testing.T) {
+	parent := t.TempDir()
+	self, err := ownerName(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(parts ...string) string {
+		d := filepath.Join(append([]string{parent}, parts...)...)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	mk(self, "env-live")        // this process: kept
+	mk("2147483646-1", "env-a") // no such process: removed
+	mk("2147483646-2")          // no such process, no children: removed
+	wrongStart := strings.Split(self, "-")[0] + "-1"
+	mk(wrongStart, "env-b")                // our pid, another start time (a reused pid): removed
+	busy := mk("2147483645-1", "env-busy") // dead owner whose cgroup still holds something
+	if err := os.WriteFile(filepath.Join(busy, "cgroup.procs"), []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk("legacy-env") // not an owner directory: kept
+
+	sweepDeadOwners(parent)
+
+	for name, want := range map[string]bool{
+		self: true, "2147483646-1": false, "2147483646-2": false, wrongStart: false,
+		"2147483645-1": true, "legacy-env": true,
+	} {
+		_, err := os.Stat(filepath.Join(parent, name))
+		if got := err == nil; got != want {
+			t.Errorf("%s present = %v, want %v", name, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(parent, self, "env-live")); err != nil {
+		t.Errorf("live owner's environment was removed: %v", err)
 	}
 }
