@@ -52,6 +52,9 @@ type environment struct {
 	invocations  int
 	broken       bool          // must not be reused
 	initDuration time.Duration // sandbox start to the runtime's first /next
+	// firstDeadline, when set, is the first invocation's deadline after a
+	// suppressed init (see start).
+	firstDeadline time.Time
 
 	state    envState  // guarded by Manager.mu
 	lastUsed time.Time // guarded by Manager.mu
@@ -182,7 +185,14 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		Stdout:     w,
 		Stderr:     w,
 	}
-	sctx, cancel := context.WithTimeout(ctx, m.initTimeout)
+	// Lambda gives init 10 s; an init that takes longer is run again as
+	// part of the first invocation, under the function timeout ("suppressed
+	// init"). Nimbus does not kill and restart it: the init keeps running,
+	// and from the 10 s mark on the function timeout counts, for the rest
+	// of the init and the handler together. The whole budget is therefore
+	// initTimeout + the function timeout.
+	fnTimeout := time.Duration(fn.TimeoutSeconds()) * time.Second
+	sctx, cancel := context.WithTimeout(ctx, m.initTimeout+fnTimeout)
 	defer cancel()
 	// Init Duration runs from here (Lambda's: not the code download).
 	t0 := time.Now()
@@ -234,6 +244,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return fail(errClosed)
 		}
 		e.initDuration = initDur
+		if initDur > m.initTimeout {
+			e.firstDeadline = t0.Add(m.initTimeout + fnTimeout)
+		}
 		m.log.Debug("environment started", "function", fn.FunctionName, "env_id", e.id,
 			"sandbox_ms", float64(sandboxDur.Microseconds())/1000, "init_ms", float64(initDur.Microseconds())/1000)
 		return e, nil, nil
@@ -247,7 +260,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	case m.closing():
 		return fail(errClosed)
 	case errors.Is(sctx.Err(), context.DeadlineExceeded):
-		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", req.RequestID, m.initTimeout.Seconds())
+		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", req.RequestID, fnTimeout.Seconds())
 		res = e.failResult(fn, req, 0, initDur, "Sandbox.Timedout", msg, false)
 	case errors.Is(err, runtimeapi.ErrClosed):
 		return fail(errClosed)
@@ -325,6 +338,9 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	defer stop()
 	t0 := time.Now()
 	deadline := t0.Add(timeout)
+	if !e.firstDeadline.IsZero() { // after a suppressed init
+		deadline, e.firstDeadline = e.firstDeadline, time.Time{}
+	}
 	tctx, tcancel := context.WithDeadlineCause(ictx, deadline, errTimedOut)
 	defer tcancel()
 	arn := req.InvokedFunctionArn

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +48,9 @@ func runFunction() {
 		for {
 			time.Sleep(time.Hour)
 		}
+	case "slow": // an init longer than the init budget
+		ms, _ := strconv.Atoi(os.Getenv("POOL_TEST_INIT_MS"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	fmt.Println("init done")
 	lambda.Start(handle)

@@ -13,7 +13,8 @@
 //	                     |
 //	                     v
 //	+-------------- starting: code extracted (cached per CodeSha256),
-//	|                 Runtime API listening, sandbox started, WaitInit (10 s)
+//	|                 Runtime API listening, sandbox started, WaitInit
+//	|                 (10 s, then the function timeout: suppressed init)
 //	| init error,        |
 //	| exit, timeout      | first GET /next (the cold invoke runs at once)
 //	|                    v

@@ -417,15 +417,33 @@ func TestInitErrors(t *testing.T) {
 	}
 }
 
+// An init that never finishes fails once the init budget and then the
+// function timeout (Lambda's suppressed init) have run out.
 func TestInitTimeout(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.m.initTimeout = 300 * time.Millisecond
 	fn := h.fn("init-hang", map[string]string{"POOL_TEST_INIT": "hang"})
+	fn.Timeout = 1
 	res, m := h.call(t, fn, map[string]any{"action": "echo"})
 	wantError(t, res, "Sandbox.Timedout", "")
-	if !strings.HasSuffix(m["errorMessage"].(string), "Task timed out after 0.30 seconds") {
+	if !strings.HasSuffix(m["errorMessage"].(string), "Task timed out after 1.00 seconds") {
 		t.Errorf("errorMessage %q", m["errorMessage"])
+	}
+}
+
+// An init longer than the init budget goes on under the function timeout,
+// as Lambda's suppressed init does, and the invocation succeeds.
+func TestSuppressedInit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.m.initTimeout = 200 * time.Millisecond
+	fn := h.fn("init-slow", map[string]string{"POOL_TEST_INIT": "slow", "POOL_TEST_INIT_MS": "600"})
+	fn.Timeout = 30
+	res, m := h.call(t, fn, map[string]any{"action": "echo"})
+	wantOK(t, res)
+	if m["count"] != 1.0 {
+		t.Errorf("payload %v", m)
 	}
 }
 
