@@ -317,30 +317,36 @@ func (r *Registry) PublishVersion(ctx context.Context, name string, in PublishIn
 	return r.finishPublication(ctx, name, pub)
 }
 
-// DeleteFunction deletes a function with all its versions and aliases.
-func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
-	var rec *record
-	for attempt := 0; ; attempt++ {
-		if attempt == maxAttempts {
-			return awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
-		}
+// deleteRecord deletes fn.<name> with a revision check, retrying on
+// conflict, and returns the record it deleted.
+func (r *Registry) deleteRecord(ctx context.Context, name string) (*record, error) {
+	unlock := r.lockFunction(name)
+	defer unlock()
+	for range maxAttempts {
 		cur, rev, err := r.readRecord(ctx, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = r.st.Delete(ctx, fnKey(name), rev)
-		if errors.Is(err, store.ErrConflict) {
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			continue
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return r.functionNotFound(name, "")
-		}
-		if err != nil {
-			return fmt.Errorf("delete function %s: %w", name, err)
+		case errors.Is(err, store.ErrNotFound):
+			return nil, r.functionNotFound(name, "")
+		case err != nil:
+			return nil, fmt.Errorf("delete function %s: %w", name, err)
 		}
 		r.cache.dropRecord(name, rev)
-		rec = cur
-		break
+		return cur, nil
+	}
+	return nil, awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
+}
+
+// DeleteFunction deletes a function with all its versions and aliases.
+func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
+	rec, err := r.deleteRecord(ctx, name)
+	if err != nil {
+		return err
 	}
 	shas := []string{rec.Latest.CodeSha256}
 	// Every version key, also ones a crash left behind.

@@ -113,6 +113,12 @@ type Registry struct {
 	// writer's PutCode and the record that references it.
 	codeLocks [32]sync.Mutex
 
+	// fnLocks serialise this node's read-modify-write cycles on one
+	// function record (striped by name), so concurrent requests to one node
+	// queue instead of racing each other's CAS; the CAS still arbitrates
+	// between nodes. Lock order: fnLocks, then codeLocks.
+	fnLocks [64]sync.Mutex
+
 	// afterApply, set by tests before Run, sees every watched update once
 	// the cache has applied it.
 	afterApply func(store.Update)
@@ -262,6 +268,15 @@ func (r *Registry) arn(name, qualifier string) string {
 
 func (r *Registry) functionNotFound(name, qualifier string) error {
 	return awsapi.NotFound("Function not found: %s", r.arn(name, qualifier))
+}
+
+// lockFunction locks the stripe of function name and returns its unlock.
+func (r *Registry) lockFunction(name string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	m := &r.fnLocks[h.Sum32()%uint32(len(r.fnLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // lockCode locks the stripe of code key and returns its unlock.

@@ -5,16 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
-// maxAttempts bounds the read-modify-write retries of one change. Past it
-// the caller gets ResourceConflictException, as AWS answers concurrent
-// updates of one function.
+// maxAttempts bounds the read-modify-write retries of one change. Writers
+// on one node queue on fnLocks, so conflicts come only from other nodes;
+// past this many the caller gets ResourceConflictException, as AWS answers
+// concurrent updates of one function.
 const maxAttempts = 16
+
+// conflictBackoff waits a random moment (up to 2 ms) after a lost CAS, so
+// writers on different nodes that keep colliding fall out of step.
+func conflictBackoff(ctx context.Context) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(2 * time.Millisecond)))) // #nosec G404 -- jitter, not a secret
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // errNoChange from a mutation means: nothing to write, answer success.
 var errNoChange = errors.New("no change")
@@ -40,6 +56,8 @@ func (r *Registry) readRecord(ctx context.Context, name string) (*record, uint64
 // errNoChange (nothing is written, the record is returned) or a client
 // error. It returns the record as written (owned by the cache: read only).
 func (r *Registry) mutate(ctx context.Context, name string, change func(rec *record) error) (*record, error) {
+	unlock := r.lockFunction(name)
+	defer unlock()
 	for range maxAttempts {
 		rec, rev, err := r.readRecord(ctx, name)
 		if err != nil {
@@ -57,6 +75,9 @@ func (r *Registry) mutate(ctx context.Context, name string, change func(rec *rec
 		newRev, err := r.st.Update(ctx, fnKey(name), val, rev)
 		switch {
 		case errors.Is(err, store.ErrConflict):
+			if err := conflictBackoff(ctx); err != nil {
+				return nil, err
+			}
 			continue
 		case errors.Is(err, store.ErrNotFound):
 			return nil, r.functionNotFound(name, "")
