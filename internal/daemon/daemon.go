@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -73,7 +74,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create registry: %w", err)
 	}
+	d.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
 	popts := pool.Options{
+		Endpoint:    functionEndpoint(d.ln.Addr()),
 		DataDir:     filepath.Join(cfg.DataDir, "worker"),
 		Code:        d.st,
 		Region:      cfg.Region,
@@ -102,11 +108,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	d.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	return d, nil
+}
+
+// functionEndpoint is the API URL functions on this node use: the listen
+// address, with loopback for an unspecified (all-interfaces) host.
+func functionEndpoint(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	ip := ta.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
 
 // Addr is the address the API listens on.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -437,5 +438,40 @@ func TestBadInput(t *testing.T) {
 	out, m = invoke(t, n, "victim", "", map[string]any{"action": "echo", "value": 1})
 	if out.FunctionError != nil || m["value"] != 1.0 {
 		t.Errorf("victim after bad input: %s", out.Payload)
+	}
+}
+
+// A function's AWS SDK talks to the node it runs on: functions get the
+// node's endpoint as AWS_ENDPOINT_URL, so boto3 inside a Python function
+// lists the node's functions with no code change.
+func TestFunctionCallsNimbusWithItsSDK(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the host's python3 must have boto3 in CI: %v", err)
+		}
+		t.Skip("the host's python3 has no boto3")
+	}
+	n := startNode(t, t.TempDir())
+	app := `import os
+import boto3
+
+def handler(event, context):
+    names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+    return {"endpoint": os.environ.get("AWS_ENDPOINT_URL"), "names": sorted(names)}
+`
+	create(t, n, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("sdk-caller"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String(testRole), Timeout: aws.Int32(60),
+		Code: &types.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}})},
+	})
+	out, m := invoke(t, n, "sdk-caller", "", map[string]any{})
+	if out.FunctionError != nil {
+		t.Fatalf("function failed: %s\n%s", out.Payload, logTail(t, out))
+	}
+	if m["endpoint"] != "http://"+n.d.Addr() {
+		t.Errorf("AWS_ENDPOINT_URL in the function = %v, want http://%s", m["endpoint"], n.d.Addr())
+	}
+	if names, _ := m["names"].([]any); len(names) != 1 || names[0] != "sdk-caller" {
+		t.Errorf("boto3 in the function listed %v, want [sdk-caller]", m["names"])
 	}
 }

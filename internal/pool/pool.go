@@ -101,7 +101,11 @@ type Options struct {
 	// FunctionLog, when set, receives every line of function output and the
 	// platform lines, prefixed with "[function-name] " (development aid).
 	FunctionLog io.Writer
-	Logger      *slog.Logger
+	// Endpoint, when set, is this node's API URL, given to functions as
+	// AWS_ENDPOINT_URL so the AWS SDKs inside them call Nimbus, not AWS
+	// (a function's own AWS_ENDPOINT_URL variable wins).
+	Endpoint string
+	Logger   *slog.Logger
 }
 
 // Manager is the set of environment pools of one node. It is safe for

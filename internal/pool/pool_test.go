@@ -527,6 +527,23 @@ func TestLogTail(t *testing.T) {
 	}
 }
 
+// Functions get the node's endpoint as AWS_ENDPOINT_URL unless they set
+// their own.
+func TestEndpointVariable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *Options) { o.Endpoint = "http://127.0.0.1:4566" })
+	res, env := h.call(t, h.fn("endpoint-default", nil), map[string]any{"action": "env"})
+	wantOK(t, res)
+	if env["AWS_ENDPOINT_URL"] != "http://127.0.0.1:4566" {
+		t.Errorf("AWS_ENDPOINT_URL = %v, want the node's endpoint", env["AWS_ENDPOINT_URL"])
+	}
+	res, env = h.call(t, h.fn("endpoint-own", map[string]string{"AWS_ENDPOINT_URL": "http://elsewhere:1"}), map[string]any{"action": "env"})
+	wantOK(t, res)
+	if env["AWS_ENDPOINT_URL"] != "http://elsewhere:1" {
+		t.Errorf("AWS_ENDPOINT_URL = %v, want the function's own value", env["AWS_ENDPOINT_URL"])
+	}
+}
+
 func TestEnvironmentVariables(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

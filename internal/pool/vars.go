@@ -47,6 +47,9 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, apiAddr, st
 			vars["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
 		}
 	}
+	if m.opts.Endpoint != "" {
+		vars["AWS_ENDPOINT_URL"] = m.opts.Endpoint
+	}
 	rtEnv := rt.Env()
 	for k, v := range rtEnv {
 		vars[k] = v
