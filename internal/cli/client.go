@@ -128,7 +128,8 @@ func newFunctionsCmd(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tRUNTIME\tMEMORY\tTIMEOUT\tSTATE\tLAST MODIFIED")
+			// ListFunctions carries no State (as on AWS), so none is shown.
+			fmt.Fprintln(w, "NAME\tRUNTIME\tHANDLER\tMEMORY\tTIMEOUT\tLAST MODIFIED")
 			p := lambda.NewListFunctionsPaginator(c, &lambda.ListFunctionsInput{})
 			for p.HasMorePages() {
 				page, err := p.NextPage(cmd.Context())
@@ -136,8 +137,8 @@ func newFunctionsCmd(cf *clientFlags) *cobra.Command {
 					return err
 				}
 				for _, f := range page.Functions {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", aws.ToString(f.FunctionName), f.Runtime,
-						aws.ToInt32(f.MemorySize), aws.ToInt32(f.Timeout), f.State, aws.ToString(f.LastModified))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", aws.ToString(f.FunctionName), f.Runtime, aws.ToString(f.Handler),
+						aws.ToInt32(f.MemorySize), aws.ToInt32(f.Timeout), aws.ToString(f.LastModified))
 				}
 			}
 			return w.Flush()
