@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -17,13 +16,7 @@ import (
 // shapes) and the values AWS answers, with real invocations of a Go, a
 // Python and a Node.js function.
 func TestConformance(t *testing.T) {
-	requireTool(t, "python3")
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("boto3 is required in CI: %v", err)
-		}
-		t.Skip("boto3 not installed")
-	}
+	requireBoto3(t)
 	endpoint := startServer(t)
 	goZip, pyZip, nodeZip := helloZip(t, "hello-go"), helloZip(t, "hello-python"), helloZip(t, "hello-node")
 	script := filepath.Join(moduleRoot(t), "cmd/nimbus/testdata/conformance.py")

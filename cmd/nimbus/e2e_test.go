@@ -218,6 +218,19 @@ func awsCLIs(t *testing.T) map[string]string {
 	return found
 }
 
+// requireBoto3 skips a test on a machine without boto3, and fails it in CI,
+// whose .ci/run installs it.
+func requireBoto3(t *testing.T) {
+	t.Helper()
+	requireTool(t, "python3")
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("boto3 is required in CI: %v", err)
+		}
+		t.Skip("boto3 not installed")
+	}
+}
+
 func TestAWSCLI(t *testing.T) {
 	clis := awsCLIs(t)
 	endpoint := startServer(t)
@@ -347,13 +360,7 @@ func TestKill9KeepsAcknowledgedState(t *testing.T) {
 }
 
 func TestBoto3(t *testing.T) {
-	requireTool(t, "python3")
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("boto3 is required in CI: %v", err)
-		}
-		t.Skip("boto3 not installed")
-	}
+	requireBoto3(t)
 	endpoint := startServer(t)
 	zip := helloZip(t, "hello-python")
 	out, errOut, err := run(t, awsEnv(endpoint), t.TempDir(), "python3", filepath.Join(moduleRoot(t), "cmd/nimbus/testdata/boto3_e2e.py"), endpoint, zip)

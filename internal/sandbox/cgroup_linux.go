@@ -151,17 +151,10 @@ func (h *cgroupHost) prepare() error {
 // ownerName is the owner directory name of process pid: its pid and its
 // start time (clock ticks since boot), so a reused pid is a different owner.
 func ownerName(pid int) (string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := procStat(pid)
 	if err != nil {
 		return "", err
 	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: state is field 3, starttime field 22.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
 		return "", fmt.Errorf("parse /proc/%d/stat", pid)
 	}

@@ -16,18 +16,14 @@ func initChildren() int {
 	n := 0
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
+		f, err := procStat(pid)
+		if err != nil {
 			continue
 		}
-		f := strings.Fields(string(b[i+1:]))
 		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && string(bytes.TrimRight(cmd, "\x00")) == initArg0 {
 			n++

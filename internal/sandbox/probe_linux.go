@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -63,6 +64,21 @@ func hasCapSysAdmin() bool {
 	return false
 }
 
+// procStat returns the fields of /proc/<pid>/stat after the command name
+// (which is in parentheses and may hold spaces and parentheses): f[0] is
+// the state, f[1] the ppid, f[2] the process group, f[19] the start time.
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return strings.Fields(string(b[i+1:])), nil
+}
+
 // waitGroupGone waits (up to a second) for the SIGKILLed members of
 // process group pgid to exit: they are not our children, so it finds them
 // in /proc and polls their pidfds.
@@ -77,17 +93,8 @@ func waitGroupGone(pgid int) {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
+		f, err := procStat(pid)
+		if err != nil || len(f) < 3 || f[2] != strconv.Itoa(pgid) {
 			continue
 		}
 		fd, err := unix.PidfdOpen(pid, 0)
