@@ -369,11 +369,35 @@ func TestBoto3(t *testing.T) {
 	}
 }
 
+// `nimbus invoke` exits 1 on an API error and 2 on a function error, whose
+// error JSON it still prints.
 func TestInvokeExitCodeOnFunctionError(t *testing.T) {
+	clis := awsCLIs(t)
+	awsPath := clis["v2"]
+	if awsPath == "" {
+		awsPath = clis["v1"]
+	}
 	endpoint := startServer(t)
-	_, errOut, err := run(t, awsEnv(endpoint), t.TempDir(), nimbusBin, "invoke", "nothing-here")
+	env, work := awsEnv(endpoint), t.TempDir()
+	_, errOut, err := run(t, env, work, nimbusBin, "invoke", "nothing-here")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut, "ResourceNotFoundException") {
 		t.Errorf("invoke of a missing function: %v %s", err, errOut)
+	}
+
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "app.py"), []byte("def handler(event, context):\n    raise ValueError('bad input')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zip := filepath.Join(work, "fail.zip")
+	writeZip(t, zip, src, []string{"app.py"})
+	if out, errOut, err := run(t, env, work, awsPath, "--endpoint-url", endpoint, "lambda", "create-function",
+		"--function-name", "fails", "--runtime", "python3.12", "--handler", "app.handler",
+		"--role", "arn:aws:iam::000000000000:role/lambda", "--zip-file", "fileb://"+zip); err != nil {
+		t.Fatalf("create-function: %v\n%s%s", err, out, errOut)
+	}
+	out, _, err := run(t, env, work, nimbusBin, "invoke", "fails")
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, `"errorType": "ValueError"`) {
+		t.Errorf("invoke of a failing function: %v, stdout %s; want exit 2 and the error JSON", err, out)
 	}
 }
