@@ -63,7 +63,7 @@ func findCgroups(mountinfo string) (*cgroupHost, error) {
 		case "cgroup":
 			for _, opt := range strings.Split(qf[2], ",") {
 				switch opt {
-				case "memory", "pids", "cpu":
+				case "memory", "pids", "cpu", "freezer":
 					if _, dup := h.v1[opt]; !dup {
 						h.v1[opt] = mnt
 					}
@@ -258,7 +258,7 @@ type cgroupV1 struct {
 func (c *cgroupV1) dirs() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, ctl := range []string{"memory", "pids", "cpu"} {
+	for _, ctl := range []string{"memory", "pids", "cpu", "freezer"} {
 		if d, ok := c.paths[ctl]; ok && !seen[d] {
 			seen[d] = true
 			out = append(out, d)
@@ -338,7 +338,31 @@ func (c *cgroupV1) memoryPeak() (uint64, error) {
 }
 
 func (c *cgroupV1) kill() error {
+	// Frozen tasks cannot act on SIGKILL until thawed (v1 freezer).
+	if d, ok := c.paths["freezer"]; ok {
+		_ = writeFile(filepath.Join(d, "freezer.state"), "THAWED")
+	}
 	return killAll(filepath.Join(c.paths["memory"], "cgroup.procs"))
+}
+
+func (c *cgroupV1) freeze(frozen bool) error {
+	d, ok := c.paths["freezer"]
+	if !ok {
+		return errNoFreezer
+	}
+	state, want := "THAWED", "THAWED"
+	if frozen {
+		state, want = "FROZEN", "FROZEN"
+	}
+	f := filepath.Join(d, "freezer.state")
+	if err := writeFile(f, state); err != nil {
+		return err
+	}
+	// FREEZING turns into FROZEN once every task has stopped.
+	return waitState(func() (bool, error) {
+		b, err := os.ReadFile(f)
+		return strings.TrimSpace(string(b)) == want, err
+	})
 }
 
 func (c *cgroupV1) remove() error {
@@ -414,12 +438,45 @@ func (c *cgroupV2) kill() error {
 	return killAll(filepath.Join(c.path, "cgroup.procs"))
 }
 
+func (c *cgroupV2) freeze(frozen bool) error {
+	v, want := "0", "frozen 0"
+	if frozen {
+		v, want = "1", "frozen 1"
+	}
+	if err := writeFile(filepath.Join(c.path, "cgroup.freeze"), v); err != nil {
+		return err
+	}
+	return waitState(func() (bool, error) {
+		b, err := os.ReadFile(filepath.Join(c.path, "cgroup.events"))
+		return strings.Contains(string(b), want), err
+	})
+}
+
 func (c *cgroupV2) remove() error {
 	c.peak.close()
 	return rmdirRetry(c.path)
 }
 
 func (c *cgroupV2) dirs() []string { return []string{c.path} }
+
+// waitState polls done until it reports true: a freezer settles within
+// milliseconds (every task must reach the refrigerator), so a short
+// back-off with a bound is enough.
+func waitState(done func() (bool, error)) error {
+	delay := 100 * time.Microsecond
+	for range 60 {
+		ok, err := done()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
+	return errors.New("cgroup freezer did not settle")
+}
 
 // killAll SIGKILLs the processes listed in procsFile until it is empty (a
 // process may fork between reading and killing), giving up after a bound.

@@ -142,6 +142,11 @@ func helper(mode string) int {
 		}
 		fmt.Println("escaped")
 		return 0
+	case "ticker":
+		for {
+			fmt.Println("tick")
+			time.Sleep(5 * time.Millisecond)
+		}
 	case "sleep":
 		for {
 			time.Sleep(time.Hour)
@@ -749,4 +754,55 @@ func FuzzPathRewriter(f *testing.F) {
 			t.Fatalf("identity rewrite changed %q to %q", s, id)
 		}
 	})
+}
+
+func TestFreezeThaw(t *testing.T) {
+	requireNamespaces(t)
+	t.Parallel()
+	e := newEnv(t, "ticker")
+	p := start(t, e)
+	e.out.waitFor(t, "tick")
+	if err := p.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if p.cg != nil {
+		frozen := false
+		for _, d := range p.cg.dirs() {
+			if b, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil {
+				frozen = strings.TrimSpace(string(b)) == "FROZEN"
+			}
+			if b, err := os.ReadFile(filepath.Join(d, "cgroup.events")); err == nil {
+				frozen = strings.Contains(string(b), "frozen 1")
+			}
+		}
+		if !frozen {
+			t.Error("cgroup freezer does not say frozen")
+		}
+	}
+	// Drop the ticks written before the freeze.
+	for drained := false; !drained; {
+		select {
+		case <-e.out.ch:
+		default:
+			drained = true
+		}
+	}
+	if err := p.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	// Ticks resume after the thaw.
+	e.out.waitFor(t, "tick")
+	// A frozen environment can still be killed.
+	if err := p.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if n := survivors(e.token); n != 0 {
+		t.Fatalf("%d processes survived Kill of a frozen environment", n)
+	}
+	if err := p.Freeze(); err == nil {
+		t.Error("Freeze of an exited environment succeeded")
+	}
 }
