@@ -83,7 +83,8 @@ var allowed = map[string][]string{
 	"internal/runtimes":   {"internal/awsapi"},
 	"internal/sandbox":    {},
 	"internal/registry":   {"internal/awsapi", "internal/function", "internal/code", "internal/store"},
-	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes"},
+	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes", "internal/trace"},
+	"internal/trace":      {},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 

@@ -269,8 +269,12 @@ func TestInvoke(t *testing.T) {
 	if last.req.RequestID != r.header.Get("X-Amzn-RequestId") {
 		t.Errorf("invocation id %q, response X-Amzn-RequestId %q", last.req.RequestID, r.header.Get("X-Amzn-RequestId"))
 	}
-	if string(last.req.ClientContext) != `{"custom":{"k":"v"}}` || !last.req.LogTail || last.req.TraceID != "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1" {
+	if string(last.req.ClientContext) != `{"custom":{"k":"v"}}` || !last.req.LogTail ||
+		!strings.HasPrefix(last.req.TraceID, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=") || !strings.HasSuffix(last.req.TraceID, ";Sampled=1") {
 		t.Errorf("request %+v", last.req)
+	}
+	if r.header.Get("X-Amzn-Trace-Id") != last.req.TraceID {
+		t.Errorf("response X-Amzn-Trace-Id %q, function got %q", r.header.Get("X-Amzn-Trace-Id"), last.req.TraceID)
 	}
 	if r.header.Get("X-Amz-Executed-Version") != "1" || r.header.Get("X-Amz-Function-Error") != "" {
 		t.Errorf("headers %v", r.header)

@@ -2,11 +2,8 @@ package lambdaapi
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/trace"
 )
 
 // Invocation types.
@@ -33,7 +31,6 @@ type invokeOptions struct {
 	invocationType string
 	logTail        bool
 	clientContext  []byte // decoded JSON object, or nil
-	traceID        string
 	tenantID       string
 }
 
@@ -65,7 +62,6 @@ func parseInvokeHeaders(hd http.Header) (invokeOptions, error) {
 		}
 		o.clientContext = t
 	}
-	o.traceID = hd.Get("X-Amzn-Trace-Id")
 	o.tenantID = hd.Get("X-Amz-Tenant-Id")
 	return o, nil
 }
@@ -140,10 +136,13 @@ func (h *Handler) invoke(c *call) error {
 	if h.inv == nil {
 		return awsapi.Service("No invoker is configured on this Nimbus server.")
 	}
-	traceID := opts.traceID
-	if traceID == "" {
-		traceID = newTraceID(time.Now())
+	mode := ""
+	if cfg.TracingConfig != nil {
+		mode = cfg.TracingConfig.Mode
 	}
+	tr := trace.Accept(c.r.Header, mode, time.Now())
+	trace.Record(ctx, tr)
+	traceID := tr.Header.String()
 	res, err := h.inv.Invoke(ctx, cfg, &invoke.Request{
 		RequestID:          c.reqID,
 		InvokedFunctionArn: awsapi.FunctionARN(h.region, h.account, name, qualifier),
@@ -157,6 +156,7 @@ func (h *Handler) invoke(c *call) error {
 		return err
 	}
 	hd := c.w.Header()
+	hd.Set(trace.HeaderXRay, traceID)
 	if res.FunctionError != "" {
 		hd.Set("X-Amz-Function-Error", res.FunctionError)
 	}
@@ -180,12 +180,4 @@ func (h *Handler) invoke(c *call) error {
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(res.Payload)
 	return nil
-}
-
-// newTraceID makes an X-Ray trace header for an invocation that came
-// without one, as Lambda does: Root=1-<epoch hex>-<96 random bits>.
-func newTraceID(now time.Time) string {
-	var b [20]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
 }
