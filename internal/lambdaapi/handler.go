@@ -61,6 +61,9 @@ type Options struct {
 	ConcurrentExecutions int
 	// Now is the clock for code link expiry; time.Now when nil.
 	Now func() time.Time
+	// URLPort is the port function URLs are served on, named in each
+	// FunctionUrl; when empty, the port the client reached the API on.
+	URLPort string
 }
 
 // Handler is the Lambda API as an http.Handler.
@@ -74,6 +77,7 @@ type Handler struct {
 	codeKey     []byte
 	concurrency int
 	now         func() time.Time
+	urlPortCfg  string
 }
 
 // New returns the API handler. Registry is required.
@@ -88,6 +92,7 @@ func New(opts Options) *Handler {
 		codeKey:     opts.CodeURLKey,
 		concurrency: opts.ConcurrentExecutions,
 		now:         opts.Now,
+		urlPortCfg:  opts.URLPort,
 	}
 	if h.region == "" && h.reg != nil {
 		h.region = h.reg.Region()

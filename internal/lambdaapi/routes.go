@@ -35,6 +35,11 @@ var routes = compile([]route{
 	{method: "POST", pattern: "/2017-03-31/tags/{arn}", op: "TagResource", handle: (*Handler).tagResource},
 	{method: "GET", pattern: "/2017-03-31/tags/{arn}", op: "ListTags", handle: (*Handler).listTags},
 	{method: "DELETE", pattern: "/2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Handler).untagResource},
+	{method: "POST", pattern: "/2021-10-31/functions/{fn}/url", op: "CreateFunctionUrlConfig", handle: (*Handler).createFunctionURLConfig},
+	{method: "GET", pattern: "/2021-10-31/functions/{fn}/url", op: "GetFunctionUrlConfig", handle: (*Handler).getFunctionURLConfig},
+	{method: "PUT", pattern: "/2021-10-31/functions/{fn}/url", op: "UpdateFunctionUrlConfig", handle: (*Handler).updateFunctionURLConfig},
+	{method: "DELETE", pattern: "/2021-10-31/functions/{fn}/url", op: "DeleteFunctionUrlConfig", handle: (*Handler).deleteFunctionURLConfig},
+	{method: "GET", pattern: "/2021-10-31/functions/{fn}/urls", op: "ListFunctionUrlConfigs", handle: (*Handler).listFunctionURLConfigs},
 	{method: "GET", pattern: codeRoutePrefix + "{key}", op: "GetCode", handle: (*Handler).getCode},
 })
 

@@ -136,6 +136,7 @@ func (r *Registry) DeleteAlias(ctx context.Context, name, aliasName string) erro
 			return errNoChange
 		}
 		delete(rec.Aliases, aliasName)
+		delete(rec.URLs, aliasName) // an alias's function URL goes with it
 		return nil
 	})
 	if awsapi.As(err) != nil && awsapi.As(err).Code == awsapi.CodeResourceNotFound {

@@ -34,6 +34,9 @@ type record struct {
 	// has changed since (its description included). Empty in records
 	// written before it existed.
 	PublishedFrom string `json:"publishedFrom,omitempty"`
+	// URLs are the function URL configurations by qualifier ($LATEST or
+	// an alias name); see urls.go.
+	URLs map[string]*function.URLConfig `json:"urls,omitempty"`
 }
 
 func (rec *record) hasVersion(n int) bool {
@@ -58,6 +61,7 @@ type cache struct {
 	fns  map[string]*fnEntry                 // guarded by mu
 	vers map[string]map[int]*function.Config // guarded by mu
 	revs map[string]uint64                   // guarded by mu; key -> newest revision applied, deletes included
+	urls map[string]urlRef                   // guarded by mu; function URL id -> its function and qualifier
 }
 
 func newCache() *cache {
@@ -65,6 +69,7 @@ func newCache() *cache {
 		fns:  map[string]*fnEntry{},
 		vers: map[string]map[int]*function.Config{},
 		revs: map[string]uint64{},
+		urls: map[string]urlRef{},
 	}
 }
 
@@ -81,16 +86,16 @@ func (c *cache) apply(u store.Update, log *slog.Logger) {
 	case strings.HasPrefix(u.Key, fnPrefix):
 		name := u.Key[len(fnPrefix):]
 		if u.Deleted {
-			delete(c.fns, name)
+			c.setRecordLocked(name, nil, 0)
 			return
 		}
 		rec := new(record)
 		if err := json.Unmarshal(u.Value, rec); err != nil {
 			log.Warn("undecodable function record", "key", u.Key, "err", err)
-			delete(c.fns, name)
+			c.setRecordLocked(name, nil, 0)
 			return
 		}
-		c.fns[name] = &fnEntry{rec: rec, rev: u.Revision}
+		c.setRecordLocked(name, rec, u.Revision)
 	case strings.HasPrefix(u.Key, verPrefix):
 		rest := u.Key[len(verPrefix):]
 		i := strings.LastIndexByte(rest, '.')
@@ -134,7 +139,7 @@ func (c *cache) putRecord(name string, rec *record, rev uint64) {
 		return
 	}
 	c.revs[key] = rev
-	c.fns[name] = &fnEntry{rec: rec, rev: rev}
+	c.setRecordLocked(name, rec, rev)
 }
 
 // dropRecord forgets a record this node just deleted; rev is the revision
@@ -147,7 +152,7 @@ func (c *cache) dropRecord(name string, rev uint64) {
 		return
 	}
 	c.revs[key] = rev + 1
-	delete(c.fns, name)
+	c.setRecordLocked(name, nil, 0)
 }
 
 // putVersion caches a version configuration this node just wrote.
