@@ -150,9 +150,11 @@ func TestFunctionURLConfigSurvivesRestart(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	var out struct{ FunctionUrl string }
+	var out struct {
+		FunctionURL string `json:"FunctionUrl"`
+	}
 	mustJSON(t, r.body, &out)
-	id := regexp.MustCompile(`//([a-z0-9]{32})\.`).FindStringSubmatch(out.FunctionUrl)[1]
+	id := regexp.MustCompile(`//([a-z0-9]{32})\.`).FindStringSubmatch(out.FunctionURL)[1]
 
 	reg, err := registry.New(registry.Options{Store: e.st, Region: testRegion, AccountID: testAccount})
 	if err != nil {
