@@ -85,6 +85,7 @@ var allowed = map[string][]string{
 	"internal/registry":   {"internal/awsapi", "internal/function", "internal/code", "internal/store"},
 	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes", "internal/trace"},
 	"internal/trace":      {},
+	"internal/httpevent":  {},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 
