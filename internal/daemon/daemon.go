@@ -79,7 +79,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	popts := pool.Options{
-		Endpoint:    functionEndpoint(d.ln.Addr()),
+		Endpoint: functionEndpoint(d.ln.Addr()),
+		// Functions reach the node's API on their own loopback, through
+		// the same front door (and authentication) as any client.
+		APIHandler:  http.HandlerFunc(d.serveFunctionCall),
 		DataDir:     filepath.Join(cfg.DataDir, "worker"),
 		Code:        d.st,
 		Region:      cfg.Region,
@@ -109,6 +112,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return d, nil
+}
+
+// serveFunctionCall serves a request a function made to the node's API
+// (see pool.Options.APIHandler) with the front door's handler.
+func (d *Daemon) serveFunctionCall(w http.ResponseWriter, r *http.Request) {
+	d.srv.Handler.ServeHTTP(w, r)
 }
 
 // functionEndpoint is the API URL functions on this node use: the listen

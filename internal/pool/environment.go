@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -43,8 +44,11 @@ type environment struct {
 	exitCtx  context.Context // canceled when the process has exited
 	exitStop context.CancelFunc
 
+	apiSrv *http.Server // the node's API on the environment's loopback; nil without Options.APIHandler
+
 	destroyOnce sync.Once
 	logsWG      sync.WaitGroup // the log reader
+	serveWG     sync.WaitGroup // apiSrv's Serve
 
 	// Used only by the goroutine holding the environment (starting or
 	// busy); release reads broken under Manager.mu after that goroutine
@@ -76,10 +80,61 @@ func (e *environment) close() {
 	if e.api != nil {
 		_ = e.api.Close()
 	}
+	if e.apiSrv != nil {
+		_ = e.apiSrv.Close()
+	}
+	e.serveWG.Wait()
 	e.logsWG.Wait()
 	if e.dir != "" {
 		_ = os.RemoveAll(e.dir)
 	}
+}
+
+// Ports on the environment's own loopback (its network namespace).
+const (
+	// RuntimeAPIPort is where the Runtime API listens, as in Lambda
+	// (AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001).
+	RuntimeAPIPort = 9001
+	// APIPort is where the node's API (Options.APIHandler) listens for the
+	// function's own AWS SDK calls (AWS_ENDPOINT_URL).
+	APIPort = 4566
+)
+
+// listeners are what the sandbox opens on the environment's loopback: the
+// Runtime API, and the node's API when there is an APIHandler (its URL
+// becomes AWS_ENDPOINT_URL unless the function sets its own).
+func (m *Manager) listeners(fn *function.Config) []sandbox.Listener {
+	ls := []sandbox.Listener{{Port: RuntimeAPIPort, Env: "AWS_LAMBDA_RUNTIME_API"}}
+	if m.opts.APIHandler != nil {
+		l := sandbox.Listener{Port: APIPort}
+		if _, own := fn.Variables()["AWS_ENDPOINT_URL"]; !own {
+			l.Env, l.URL = "AWS_ENDPOINT_URL", true
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// serve serves the listeners the sandbox opened: the Runtime API, then the
+// node's API.
+func (e *environment) serve(lns []net.Listener) {
+	if len(lns) == 0 {
+		return // cannot happen: the sandbox opens all or fails
+	}
+	e.api.Start(lns[0])
+	if len(lns) < 2 {
+		return
+	}
+	e.apiSrv = &http.Server{
+		Handler:           e.m.opts.APIHandler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(e.m.log.Handler(), slog.LevelWarn),
+	}
+	e.serveWG.Add(1)
+	go func() {
+		defer e.serveWG.Done()
+		_ = e.apiSrv.Serve(lns[1])
+	}()
 }
 
 // Errors that end an invocation's context.
@@ -155,12 +210,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	if err := os.Chmod(tmp, 0o1777); err != nil {
 		return fail(err)
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(fmt.Errorf("listen for runtime api: %w", err))
-	}
 	e.api = runtimeapi.New(m.baseLog.With("env_id", e.id), runtimeapi.Options{})
-	e.api.Start(ln)
 	logs, w, err := newLogCapture(fn.FunctionName, m.fnLog)
 	if err != nil {
 		return fail(err)
@@ -176,7 +226,8 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	spec := sandbox.Spec{
 		ID:         e.id,
 		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
-		Env:        m.environ(fn, rt, e.api.Addr(), stream),
+		Env:        m.environ(fn, rt, stream),
+		Listeners:  m.listeners(fn),
 		CodeDir:    codeDir,
 		RuntimeDir: m.runtimeDir,
 		TmpDir:     tmp,
@@ -212,6 +263,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.proc = proc
+	e.serve(proc.Listeners())
 	e.exitCtx, e.exitStop = context.WithCancel(context.Background())
 	m.wg.Add(1)
 	go func() {

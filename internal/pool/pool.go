@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -101,9 +102,15 @@ type Options struct {
 	// FunctionLog, when set, receives every line of function output and the
 	// platform lines, prefixed with "[function-name] " (development aid).
 	FunctionLog io.Writer
-	// Endpoint, when set, is this node's API URL, given to functions as
-	// AWS_ENDPOINT_URL so the AWS SDKs inside them call Nimbus, not AWS
-	// (a function's own AWS_ENDPOINT_URL variable wins).
+	// APIHandler, when set, is the node's API (the daemon's front door,
+	// with its authentication). Each environment gets it on its own
+	// loopback (127.0.0.1:APIPort inside its network namespace) as
+	// AWS_ENDPOINT_URL, so the AWS SDKs inside functions call Nimbus, not
+	// AWS, and reach the node only through the API (a function's own
+	// AWS_ENDPOINT_URL variable wins).
+	APIHandler http.Handler
+	// Endpoint, without APIHandler, is given to functions as
+	// AWS_ENDPOINT_URL as is (reachable only without a network namespace).
 	Endpoint string
 	Logger   *slog.Logger
 }

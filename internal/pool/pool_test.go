@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
@@ -286,12 +286,12 @@ func TestInvokeAndReuse(t *testing.T) {
 
 func TestConcurrentInvokesRunInParallel(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	fn := h.fn("parallel", nil)
 	const n = 2
 	var arrived atomic.Int32
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The barrier is the node's API as the functions see it on their own
+	// loopback (the host's loopback is not reachable from inside).
+	barrier := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if arrived.Add(1) == n {
 			close(release)
 		}
@@ -301,13 +301,14 @@ func TestConcurrentInvokesRunInParallel(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			_, _ = fmt.Fprintln(w, "alone")
 		}
-	}))
-	defer srv.Close()
+	})
+	h := newHarness(t, func(o *Options) { o.APIHandler = barrier })
+	fn := h.fn("parallel", nil)
 	var wg sync.WaitGroup
 	results := make([]map[string]any, n)
 	for i := range n {
 		wg.Go(func() {
-			res, m := h.call(t, fn, map[string]any{"action": "barrier", "url": srv.URL})
+			res, m := h.call(t, fn, map[string]any{"action": "barrier"})
 			if res.FunctionError != "" {
 				t.Errorf("invoke %d: %s", i, res.Payload)
 			}
@@ -542,6 +543,24 @@ func TestEndpointVariable(t *testing.T) {
 	if env["AWS_ENDPOINT_URL"] != "http://elsewhere:1" {
 		t.Errorf("AWS_ENDPOINT_URL = %v, want the function's own value", env["AWS_ENDPOINT_URL"])
 	}
+
+	// With an APIHandler the node's API is served on the environment's
+	// own loopback, and that is the endpoint.
+	h = newHarness(t, func(o *Options) {
+		o.Endpoint = "http://127.0.0.1:4566"
+		o.APIHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "node api") })
+	})
+	res, env = h.call(t, h.fn("endpoint-netns", nil), map[string]any{"action": "env"})
+	wantOK(t, res)
+	if s, _ := env["AWS_ENDPOINT_URL"].(string); !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(s) ||
+		strings.HasPrefix(sandbox.Mode(), "namespaces") && s != "http://127.0.0.1:4566" {
+		t.Errorf("AWS_ENDPOINT_URL = %q, want the in-environment listener", s)
+	}
+	res, m := h.call(t, h.fn("endpoint-netns", nil), map[string]any{"action": "barrier"})
+	wantOK(t, res)
+	if m["barrier"] != "node api" {
+		t.Errorf("the function reached %v, want the node's API handler", m)
+	}
 }
 
 func TestEnvironmentVariables(t *testing.T) {
@@ -586,6 +605,8 @@ func TestEnvironmentVariables(t *testing.T) {
 	}
 	if s, _ := env["AWS_LAMBDA_RUNTIME_API"].(string); !regexp.MustCompile(`^127\.0\.0\.1:\d+$`).MatchString(s) {
 		t.Errorf("AWS_LAMBDA_RUNTIME_API %q", s)
+	} else if strings.HasPrefix(sandbox.Mode(), "namespaces") && s != "127.0.0.1:9001" {
+		t.Errorf("AWS_LAMBDA_RUNTIME_API %q, want Lambda's 127.0.0.1:9001 in the environment's network namespace", s)
 	}
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LD_LIBRARY_PATH", "LAMBDA_RUNTIME_DIR"} {
 		if env[k] == nil || env[k] == "" {

@@ -32,7 +32,9 @@ const (
 // environ is the complete environment of fn's runtime process: Lambda's
 // defaults, the runtime's own variables, the function's variables, and the
 // reserved variables on top.
-func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, apiAddr, stream string) []string {
+// AWS_LAMBDA_RUNTIME_API (and, with an APIHandler, AWS_ENDPOINT_URL) are
+// set by the sandbox once it has opened their listeners (see listeners).
+func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream string) []string {
 	vars := map[string]string{
 		"LANG": "en_US.UTF-8",
 		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -47,7 +49,7 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, apiAddr, st
 			vars["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
 		}
 	}
-	if m.opts.Endpoint != "" {
+	if m.opts.Endpoint != "" && m.opts.APIHandler == nil {
 		vars["AWS_ENDPOINT_URL"] = m.opts.Endpoint
 	}
 	rtEnv := rt.Env()
@@ -77,7 +79,6 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, apiAddr, st
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
 		"AWS_LAMBDA_LOG_GROUP_NAME":       logGroup,
 		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
-		"AWS_LAMBDA_RUNTIME_API":          apiAddr,
 		"LAMBDA_TASK_ROOT":                sandbox.TaskRoot,
 		"LAMBDA_RUNTIME_DIR":              sandbox.RuntimeDir,
 		"AWS_ACCESS_KEY_ID":               placeholderAccessKey,

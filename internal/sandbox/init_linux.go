@@ -68,13 +68,20 @@ func runInit() int {
 		return report(stage("read config", err))
 	}
 	if !cfg.Namespaced {
-		return execGroupRuntime(cfg, report)
+		return execGroupRuntime(sock, cfg, report)
 	}
 	if err := setupMounts(cfg); err != nil {
 		return report(err)
 	}
 	if err := setupProcess(); err != nil {
 		return report(err)
+	}
+	lfds, err := openListeners(cfg, true)
+	if err != nil {
+		return report(err)
+	}
+	if err := sendListeners(sock, lfds); err != nil {
+		return report(stage("pass listeners", err))
 	}
 	path, err := lookPath(cfg.Argv[0], cfg.Env)
 	if err != nil {
@@ -192,7 +199,14 @@ func readConfig() (*initConfig, error) {
 // execGroupRuntime is process-group mode: no namespaces or mounts; init
 // only makes sure no inherited fd but 0, 1 and 2 survives and becomes the
 // runtime.
-func execGroupRuntime(cfg *initConfig, report func(error) int) int {
+func execGroupRuntime(sock *os.File, cfg *initConfig, report func(error) int) int {
+	lfds, err := openListeners(cfg, false)
+	if err != nil {
+		return report(err)
+	}
+	if err := sendListeners(sock, lfds); err != nil {
+		return report(stage("pass listeners", err))
+	}
 	if err := closeExtraFDs(); err != nil {
 		return report(err)
 	}

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -37,6 +37,9 @@ type initConfig struct {
 	RuntimeDir string   `json:"runtime_dir"`
 	TmpDir     string   `json:"tmp_dir,omitempty"`
 	TmpMB      int      `json:"tmp_mb"`
+	// Listen is opened by init (inside the network namespace) and passed
+	// back before the runtime starts.
+	Listen []Listener `json:"listen,omitempty"`
 }
 
 // initMsg is what init sends back: first either ready (with the runtime's
@@ -48,6 +51,10 @@ type initMsg struct {
 	Error string `json:"error,omitempty"`
 	Errno int    `json:"errno,omitempty"`
 	Exit  *int   `json:"exit,omitempty"` // syscall.WaitStatus
+	// Listeners announces that many listener fds passed with the message.
+	Listeners int `json:"listeners,omitempty"`
+
+	lns []net.Listener // the parent's: the listeners, delivered with ready
 }
 
 func (m *initMsg) err() error {
@@ -100,7 +107,8 @@ func launch(h *host, namespaced bool) (_ *launched, err error) {
 
 	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if namespaced {
-		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS |
+			syscall.CLONE_NEWNET
 	}
 	// GOMAXPROCS=1 keeps init (a Go program) to few threads and a small
 	// footprint; it only waits and forwards signals.
@@ -190,6 +198,11 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 		if !m.Ready {
 			return fail(m.err())
 		}
+		if len(m.lns) != len(cfg.Listen) {
+			closeListeners(m.lns)
+			return fail(fmt.Errorf("sandbox init passed %d of %d listeners", len(m.lns), len(cfg.Listen)))
+		}
+		p.listeners = m.lns
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -299,29 +312,49 @@ func sendWithFDs(sock *os.File, data []byte, fds ...int) error {
 	return errors.Join(werr, serr)
 }
 
-// readInit reads init's messages: the first goes to ready (closed without
-// a value if init dies first), an exit status to status. With eofReady, a
-// clean EOF first means init exec'd the runtime (the socket is
-// close-on-exec).
+// readInit reads init's messages: the first answer goes to ready (closed
+// without a value if init dies first), with the listeners init passed
+// before it; an exit status goes to status. With eofReady, a clean EOF
+// first means init exec'd the runtime (the socket is close-on-exec).
 func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- syscall.WaitStatus) {
-	dec := json.NewDecoder(bufio.NewReader(f))
+	r := &msgReader{f: f}
+	defer r.close()
 	first := true
+	var lns []net.Listener
 	defer func() {
 		if first {
+			closeListeners(lns)
 			close(ready)
 		}
 	}()
 	for {
-		var m initMsg
-		if err := dec.Decode(&m); err != nil {
+		line, err := r.next()
+		if err != nil {
 			if first && eofReady && errors.Is(err, io.EOF) {
 				first = false
-				ready <- initMsg{Ready: true}
+				ready <- initMsg{Ready: true, lns: lns}
 			}
 			return
 		}
+		var m initMsg
+		if err := json.Unmarshal(line, &m); err != nil {
+			return
+		}
+		if m.Listeners > 0 && first {
+			l, err := r.takeListeners(m.Listeners)
+			if err != nil {
+				return
+			}
+			lns = append(lns, l...)
+			continue
+		}
 		if first {
 			first = false
+			if m.Ready {
+				m.lns = lns
+			} else {
+				closeListeners(lns)
+			}
 			ready <- m
 			if !m.Ready {
 				return
@@ -364,10 +397,11 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 			Argv:       spec.Argv, Env: spec.Env,
 			CodeDir: spec.CodeDir, RuntimeDir: spec.RuntimeDir,
 			TmpDir: spec.TmpDir, TmpMB: spec.TmpMB,
+			Listen: spec.Listeners,
 		}
 	} else {
 		argv, env := groupView(spec)
-		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env}
+		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env, Listen: spec.Listeners}
 	}
 	var s *launched
 	if l != nil && namespaced == h.namespaces {

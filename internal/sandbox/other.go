@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
 	"syscall"
 	"time"
@@ -50,6 +51,24 @@ func startDirect(spec *Spec, argv, env []string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	var lns []net.Listener
+	for _, l := range spec.Listeners {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, ln := range lns {
+				_ = ln.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+		if l.Env != "" {
+			v := ln.Addr().String()
+			if l.URL {
+				v = "http://" + v
+			}
+			env = append(env, l.Env+"="+v)
+		}
+	}
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
@@ -61,13 +80,16 @@ func startDirect(spec *Spec, argv, env []string) (*Process, error) {
 		WaitDelay:   time.Second,
 	}
 	if err := cmd.Start(); err != nil {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
 		var errno syscall.Errno
 		if errors.As(err, &errno) {
 			return nil, fmt.Errorf("%w: %w", ErrExec, errno)
 		}
 		return nil, err
 	}
-	p := &Process{id: spec.ID, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Process{id: spec.ID, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), listeners: lns}
 	go p.wait(nil)
 	return p, nil
 }

@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,11 +85,29 @@ type Spec struct {
 	TmpMB  int
 	// MemoryMB is the memory limit (no swap); 0 means none.
 	MemoryMB int
+	// Listeners are opened on the environment's own loopback before the
+	// runtime starts (see Listener); Process.Listeners returns them.
+	Listeners []Listener
 	// Stdout and Stderr receive the function's output; nil discards it. An
 	// *os.File is handed to the process as is (no copying goroutine).
 	Stdout, Stderr io.Writer
 
 	groupOnly bool // tests: process-group mode even where namespaces work
+}
+
+// Listener asks for a TCP listener on the environment's loopback. Init
+// opens it inside the environment's network namespace, so only that
+// environment can connect to it, and hands it to the server, which serves
+// it (Process.Listeners). Without a network namespace (process-group mode)
+// it is opened on the host's loopback with a port the kernel picks.
+type Listener struct {
+	// Port is the port on 127.0.0.1 inside the environment.
+	Port int `json:"port"`
+	// Env, when set, is the variable that receives the address
+	// ("127.0.0.1:9001"), or its URL ("http://127.0.0.1:9001") with URL; it
+	// replaces a value of the same name in Spec.Env.
+	Env string `json:"env,omitempty"`
+	URL bool   `json:"url,omitempty"`
 }
 
 var errBadID = errors.New("sandbox id must be 1-64 letters, digits, '-' or '_'")
@@ -187,6 +206,8 @@ type Process struct {
 
 	killOnce sync.Once
 
+	listeners []net.Listener // set by Start
+
 	// Set before done is closed.
 	exit      error
 	oom       bool
@@ -269,6 +290,11 @@ func (p *Process) OOMKilled() bool {
 	<-p.done
 	return p.oom
 }
+
+// Listeners returns the listeners asked for in Spec.Listeners, in that
+// order. The caller owns them: it serves and closes them (they stay open
+// when the environment exits).
+func (p *Process) Listeners() []net.Listener { return p.listeners }
 
 // Pid is the host pid of the environment's init (or, in process-group mode,
 // of the runtime).

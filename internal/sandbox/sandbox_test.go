@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,6 +143,24 @@ func helper(mode string) int {
 			return 1
 		}
 		fmt.Println("escaped")
+		return 0
+	case "dial":
+		// GET the environment's own listener, then try the host's.
+		resp, err := http.Get("http://" + os.Getenv("RT_API") + "/hello")
+		if err != nil {
+			fmt.Println("own listener:", err)
+			return 1
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		fmt.Printf("own listener: %s\n", b)
+		c, err := net.DialTimeout("tcp", os.Getenv("HOST_ADDR"), 2*time.Second)
+		if err == nil {
+			_ = c.Close()
+			fmt.Println("host listener: reachable")
+		} else {
+			fmt.Println("host listener: unreachable:", err)
+		}
 		return 0
 	case "ticker":
 		for {
@@ -804,5 +824,46 @@ func TestFreezeThaw(t *testing.T) {
 	}
 	if err := p.Freeze(); err == nil {
 		t.Error("Freeze of an exited environment succeeded")
+	}
+}
+
+func TestListenersInsideEnvironment(t *testing.T) {
+	t.Parallel()
+	host, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close() //nolint:errcheck // test listener
+	for _, groupOnly := range []bool{false, true} {
+		if !groupOnly && !probe().namespaces {
+			continue
+		}
+		e := newEnv(t, "dial", "HOST_ADDR="+host.Addr().String())
+		e.spec.groupOnly = groupOnly
+		e.spec.Listeners = []Listener{{Port: 9001, Env: "RT_API"}}
+		p := start(t, e)
+		lns := p.Listeners()
+		if len(lns) != 1 {
+			t.Fatalf("groupOnly=%v: %d listeners", groupOnly, len(lns))
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "served "+e.token)
+		}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(lns[0]) }()
+		waitDone(t, p)
+		_ = srv.Close()
+		out := e.out.String()
+		if p.ExitErr() != nil || !strings.Contains(out, "own listener: served "+e.token) {
+			t.Fatalf("groupOnly=%v: exit %v, output %q", groupOnly, p.ExitErr(), out)
+		}
+		if groupOnly {
+			continue
+		}
+		if !strings.Contains(out, "host listener: unreachable") {
+			t.Errorf("the host's loopback is reachable from inside the environment: %q", out)
+		}
+		if lns[0].Addr().String() != "127.0.0.1:9001" {
+			t.Errorf("listener address %s, want 127.0.0.1:9001 (inside)", lns[0].Addr())
+		}
 	}
 }
