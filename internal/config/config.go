@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +42,16 @@ type Config struct {
 	IdleTimeout time.Duration
 	// FunctionLogs copies every function output line to the server's stdout.
 	FunctionLogs bool
+	// Telemetry turns the Prometheus metrics (/metrics) and cost metering
+	// on (the default); off only for measuring their cost.
+	Telemetry bool
+	// OTLPEndpoint, when set, exports the platform's spans over OTLP/HTTP
+	// to this URL (NIMBUS_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT);
+	// empty: tracing off.
+	OTLPEndpoint string
+	// PriceFile, when set, is a JSON price table for `nimbus cost`
+	// replacing the built-in us-east-1 prices.
+	PriceFile string
 	// LogFormat of the server's own log: "text" or "json".
 	LogFormat string
 	// LogLevel of the server's own log: debug, info, warn, error.
@@ -55,6 +66,7 @@ func Default() Config {
 		Region:      DefaultRegion,
 		AccountID:   DefaultAccountID,
 		IdleTimeout: 10 * time.Minute,
+		Telemetry:   true,
 		LogFormat:   "text",
 		LogLevel:    "info",
 	}
@@ -85,6 +97,12 @@ func FromEnv() Config {
 	set(&c.AccountID, "NIMBUS_ACCOUNT_ID")
 	set(&c.AccessKeyID, "NIMBUS_ACCESS_KEY_ID")
 	set(&c.SecretAccessKey, "NIMBUS_SECRET_ACCESS_KEY")
+	set(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
+	set(&c.OTLPEndpoint, "NIMBUS_OTLP_ENDPOINT")
+	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
+	if v := os.Getenv("NIMBUS_TELEMETRY"); v == "false" || v == "0" || v == "off" {
+		c.Telemetry = false
+	}
 	set(&c.LogFormat, "NIMBUS_LOG_FORMAT")
 	set(&c.LogLevel, "NIMBUS_LOG_LEVEL")
 	return c
@@ -115,6 +133,11 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("idle timeout %s must be positive", c.IdleTimeout))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("OTLP endpoint %q must be an http:// or https:// URL", c.OTLPEndpoint))
+		}
 	}
 	switch c.LogFormat {
 	case "text", "json":

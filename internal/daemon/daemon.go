@@ -29,6 +29,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
 // Daemon is one running node.
@@ -40,6 +41,8 @@ type Daemon struct {
 	reg  *registry.Registry
 	pool *pool.Manager
 	srv  *http.Server
+
+	metrics *telemetry.Metrics // nil with telemetry off
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -94,6 +97,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}
+	var observers pool.Observers
+	if cfg.Telemetry {
+		d.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Logger: log.With("component", "telemetry")})
+		observers = append(observers, d.metrics)
+	}
+	if len(observers) > 0 {
+		popts.Observer = observers
+	}
 	d.pool, err = pool.New(popts)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
@@ -107,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:    log.With("component", "lambdaapi"),
 	})
 	d.srv = &http.Server{
-		Handler:           api,
+		Handler:           d.frontDoor(api),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

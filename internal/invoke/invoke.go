@@ -52,6 +52,13 @@ type Result struct {
 	// Duration is the invoke phase; InitDuration is set on a cold start.
 	Duration     time.Duration
 	InitDuration time.Duration
+	// BilledDuration and MaxMemoryUsedMB are the REPORT line's numbers;
+	// ErrorType is the failure's type when FunctionError is set.
+	BilledDuration  time.Duration
+	MaxMemoryUsedMB int
+	ErrorType       string
+	// Provisioned: a provisioned-concurrency environment ran it.
+	Provisioned bool
 }
 
 // Invoker runs one invocation of the function version fn. Errors are

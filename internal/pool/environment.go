@@ -420,7 +420,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	case err == nil:
 		// A handled function error; the environment stays.
 		res := &invoke.Result{Payload: resp.Error.Body, ContentType: "application/json", FunctionError: "Unhandled",
-			ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur}
+			ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur, ErrorType: resp.Error.ErrorType}
 		e.finishLog(res, fn, req, dur, initDur, nil)
 		return res, nil
 	case errors.Is(err, runtimeapi.ErrResponseTooLarge):
@@ -440,6 +440,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 			Payload:       errorPayload("Sandbox.Timedout", "RequestId: "+req.RequestID+" Error: "+msg),
 			ContentType:   "application/json",
 			FunctionError: "Unhandled", ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur,
+			ErrorType: "Sandbox.Timedout",
 		}
 		line := time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + req.RequestID + " " + msg
 		e.finishLog(res, fn, req, dur, initDur, &report{status: "timeout"}, line)
@@ -500,6 +501,10 @@ func (e *environment) finishLog(res *invoke.Result, fn *function.Config, req *in
 	r.requestID, r.duration, r.memoryMB, r.initDuration = req.RequestID, dur, fn.MemoryMB(), initDur
 	if e.proc != nil {
 		r.maxMemory, _ = e.proc.MemoryPeak()
+	}
+	res.BilledDuration, res.MaxMemoryUsedMB = r.billed(), r.usedMB()
+	if res.FunctionError != "" && res.ErrorType == "" {
+		res.ErrorType = r.errorType
 	}
 	lines := append(extra, endLine(req.RequestID), r.String())
 	tail := e.logs.finish(lines...)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sync"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
 // maxLine is where an unterminated line is cut (CloudWatch's event limit).
@@ -238,13 +238,21 @@ type report struct {
 	errorType    string
 }
 
+// usedMB is Max Memory Used in MB. Charge batching can put the cgroup's
+// peak a few pages over the limit; Lambda never reports more than the
+// memory size.
+func (r *report) usedMB() int {
+	return int(min((r.maxMemory+(1<<20)-1)>>20, uint64(r.memoryMB))) // #nosec G115 -- MemorySize is 128..10240
+}
+
+// billed is Billed Duration: the invoke and init phases, rounded up to the
+// millisecond, as Lambda bills them.
+func (r *report) billed() time.Duration { return invoke.Billed(r.duration, r.initDuration) }
+
 func (r *report) String() string {
 	ms := float64(r.duration) / float64(time.Millisecond)
-	// Charge batching can put the cgroup's peak a few pages over the limit;
-	// Lambda never reports more than the memory size.
-	usedMB := min((r.maxMemory+(1<<20)-1)>>20, uint64(r.memoryMB)) // #nosec G115 -- MemorySize is 128..10240
 	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		r.requestID, ms, int64(math.Ceil(ms)), r.memoryMB, usedMB)
+		r.requestID, ms, r.billed().Milliseconds(), r.memoryMB, r.usedMB())
 	if r.initDuration > 0 {
 		s += fmt.Sprintf("Init Duration: %.2f ms\t", float64(r.initDuration)/float64(time.Millisecond))
 	}

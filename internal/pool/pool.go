@@ -112,6 +112,9 @@ type Options struct {
 	// Endpoint, without APIHandler, is given to functions as
 	// AWS_ENDPOINT_URL as is (reachable only without a network namespace).
 	Endpoint string
+	// Observer, when set, is told about every invocation (telemetry and
+	// cost metering; see observe.go).
+	Observer Observer
 	Logger   *slog.Logger
 }
 
@@ -262,12 +265,16 @@ func (m *Manager) closing() bool {
 // function failure (error, timeout, crash, out of memory, init failure) is
 // a Result with FunctionError set; errors are platform failures
 // (*awsapi.Error) or ctx's.
-func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.Request) (*invoke.Result, error) {
+func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.Request) (res *invoke.Result, err error) {
 	if fn == nil || req == nil {
 		return nil, awsapi.Service("invalid invocation")
 	}
 	if req.RequestID == "" {
 		req.RequestID = newRequestID()
+	}
+	if m.opts.Observer != nil {
+		t0 := m.observeStart(ctx, fn, req)
+		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
 	e, p, err := m.acquire(fn)
 	if err != nil {
@@ -276,7 +283,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 	if e == nil {
 		return m.coldInvoke(ctx, fn, req, p)
 	}
-	res, err := e.invoke(ctx, fn, req, 0)
+	res, err = e.invoke(ctx, fn, req, 0)
 	m.release(e)
 	return res, err
 }

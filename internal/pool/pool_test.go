@@ -820,7 +820,7 @@ func TestBadCodePackage(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	r := report{requestID: "id", duration: 1234567 * time.Nanosecond, memoryMB: 128, maxMemory: 20<<20 - 5, initDuration: 45670 * time.Microsecond}
-	want := "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 45.67 ms\t"
+	want := "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 47 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 45.67 ms\t"
 	if got := r.String(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
