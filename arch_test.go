@@ -87,14 +87,17 @@ var allowed = map[string][]string{
 	"internal/trace":      {},
 	"internal/httpevent":  {},
 	"internal/telemetry":  {"internal/function", "internal/invoke"},
+	"internal/cost":       {"internal/function", "internal/invoke"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 
 // importedOnlyBy lists packages that only the named packages may import.
 var importedOnlyBy = map[string][]string{
-	"internal/daemon": {"internal/cli"},
-	"internal/cli":    {"cmd/nimbus"},
-	"internal/config": {"internal/cli", "internal/daemon"},
+	"internal/daemon":    {"internal/cli"},
+	"internal/cli":       {"cmd/nimbus"},
+	"internal/config":    {"internal/cli", "internal/daemon"},
+	"internal/telemetry": {"internal/daemon"},
+	"internal/cost":      {"internal/daemon", "internal/cli"},
 }
 
 func TestImportBoundaries(t *testing.T) {

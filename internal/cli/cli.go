@@ -56,6 +56,7 @@ use the AWS CLI, an AWS SDK or the client commands below against it.`,
 		newServerCmd(),
 		newInvokeCmd(cf),
 		newFunctionsCmd(cf),
+		newCostCmd(cf),
 		newVersionCmd(),
 	)
 	return root

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
@@ -43,6 +44,12 @@ type Daemon struct {
 	srv  *http.Server
 
 	metrics *telemetry.Metrics // nil with telemetry off
+	meter   *cost.Meter        // nil with telemetry off
+	prices  cost.Prices
+	// meterStop ends the meter's Run (started by Run); meterDone is closed
+	// when it has returned.
+	meterStop func()
+	meterDone chan struct{}
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -97,13 +104,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}
-	var observers pool.Observers
-	if cfg.Telemetry {
-		d.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Logger: log.With("component", "telemetry")})
-		observers = append(observers, d.metrics)
-	}
-	if len(observers) > 0 {
-		popts.Observer = observers
+	if popts.Observer, err = d.newTelemetry(ctx); err != nil {
+		return nil, err
 	}
 	d.pool, err = pool.New(popts)
 	if err != nil {
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Logger:    log.With("component", "lambdaapi"),
+		Cost:      d.costReporter(),
 	})
 	d.srv = &http.Server{
 		Handler:           d.frontDoor(api),
@@ -158,6 +161,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		regErr <- d.reg.Run(regCtx)
 	}()
+	d.startMeter(ctx)
 	srvErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -202,6 +206,7 @@ func (d *Daemon) closeAll() {
 			d.log.Warn("close pool", "err", err)
 		}
 	}
+	d.stopMeter() // after the pool: its last invocations are metered
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {
 			d.log.Warn("close store", "err", err)

@@ -3,8 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
@@ -61,5 +65,58 @@ func (d *Daemon) readiness() []telemetry.Check {
 			}
 			return nil
 		}},
+	}
+}
+
+// newTelemetry builds the metrics registry and the cost meter (unless
+// telemetry is off) and returns the pool's invocation observer.
+func (d *Daemon) newTelemetry(ctx context.Context) (pool.Observer, error) {
+	if !d.cfg.Telemetry {
+		return nil, nil
+	}
+	d.prices = cost.DefaultPrices()
+	if d.cfg.PriceFile != "" {
+		p, err := cost.LoadPrices(d.cfg.PriceFile)
+		if err != nil {
+			return nil, err
+		}
+		d.prices = p
+	}
+	d.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Logger: d.log.With("component", "telemetry")})
+	m, err := cost.New(ctx, cost.Options{JetStream: d.st.JetStream(), Logger: d.log.With("component", "cost")})
+	if err != nil {
+		return nil, fmt.Errorf("create cost meter: %w", err)
+	}
+	d.meter = m
+	return pool.Observers{d.metrics, d.meter}, nil
+}
+
+// costReporter answers `nimbus cost`; nil with telemetry off.
+func (d *Daemon) costReporter() lambdaapi.CostReporter {
+	if d.meter == nil {
+		return nil
+	}
+	return &cost.Reporter{Meter: d.meter, Prices: d.prices}
+}
+
+// startMeter runs the meter until stopMeter.
+func (d *Daemon) startMeter(ctx context.Context) {
+	if d.meter == nil {
+		return
+	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.meterStop, d.meterDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.meterDone)
+		_ = d.meter.Run(mctx)
+	}()
+}
+
+// stopMeter stores the meter's last batch and waits for it.
+func (d *Daemon) stopMeter() {
+	if d.meterStop != nil {
+		d.meterStop()
+		<-d.meterDone
+		d.meterStop = nil
 	}
 }

@@ -2,19 +2,29 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nimbus-serverless/nimbus/internal/cost"
 )
 
 // invokeWithHeader invokes name with one extra HTTP header.
@@ -160,4 +170,136 @@ func TestMetricsMoveWithInvocations(t *testing.T) {
 			t.Errorf("readyz body %s", body)
 		}
 	}
+}
+
+// reportLine holds the numbers of a REPORT line.
+type reportLine struct {
+	requestID                    string
+	billedMs, memoryMB, maxMemMB int64
+	durationMs, initMs           float64
+}
+
+var reportRE = regexp.MustCompile(`REPORT RequestId: (\S+)\tDuration: ([0-9.]+) ms\tBilled Duration: (\d+) ms\tMemory Size: (\d+) MB\tMax Memory Used: (\d+) MB\t(?:Init Duration: ([0-9.]+) ms\t)?`)
+
+func parseReport(t *testing.T, tail string) reportLine {
+	t.Helper()
+	m := reportRE.FindStringSubmatch(tail)
+	if m == nil {
+		t.Fatalf("no REPORT line in %q", tail)
+	}
+	var r reportLine
+	r.requestID = m[1]
+	r.durationMs, _ = strconv.ParseFloat(m[2], 64)
+	r.billedMs, _ = strconv.ParseInt(m[3], 10, 64)
+	r.memoryMB, _ = strconv.ParseInt(m[4], 10, 64)
+	r.maxMemMB, _ = strconv.ParseInt(m[5], 10, 64)
+	if m[6] != "" {
+		r.initMs, _ = strconv.ParseFloat(m[6], 64)
+	}
+	return r
+}
+
+// Every invocation is metered with the REPORT line's numbers, and the
+// cost report's sums are the sums of those records.
+func TestMeteringMatchesReportAndSums(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	createGoFunction(t, n, "billed", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(256) })
+	createGoFunction(t, n, "other", func(in *lambda.CreateFunctionInput) {
+		in.Architectures = []types.Architecture{types.ArchitectureArm64}
+	})
+	reports := map[string]reportLine{}
+	for i, fn := range []string{"billed", "billed", "billed", "other"} {
+		action := "echo"
+		if i == 2 {
+			action = "error"
+		}
+		out, _ := invoke(t, n, fn, "", map[string]any{"action": action})
+		r := parseReport(t, logTail(t, out))
+		reports[r.requestID] = r
+	}
+	ctx := context.Background()
+	recs, err := n.d.meter.Records(ctx, time.Now().Add(-time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(reports) {
+		t.Fatalf("%d metered records, want %d", len(recs), len(reports))
+	}
+	var gbs float64
+	var billedReqs int64
+	for _, rec := range recs {
+		rep, ok := reports[rec.RequestID]
+		if !ok {
+			t.Fatalf("metered record of unknown request %s", rec.RequestID)
+		}
+		if rec.BilledMs != rep.billedMs || int64(rec.MemoryMB) != rep.memoryMB || int64(rec.MaxMemMB) != rep.maxMemMB ||
+			fmt.Sprintf("%.2f", rec.DurationMs) != fmt.Sprintf("%.2f", rep.durationMs) || fmt.Sprintf("%.2f", rec.InitMs) != fmt.Sprintf("%.2f", rep.initMs) {
+			t.Errorf("record %+v does not match REPORT %+v", rec, rep)
+		}
+		if want := int64(math.Ceil(rep.durationMs + rep.initMs)); rec.BilledMs < want-1 || rec.BilledMs > want+1 {
+			t.Errorf("billed %d ms for %.2f + %.2f ms", rec.BilledMs, rep.durationMs, rep.initMs)
+		}
+		if rec.Function == "billed" {
+			gbs += float64(rec.BilledMs) / 1000 * 256 / 1024
+			billedReqs++
+		}
+	}
+
+	// The cost report over the API sums the same records.
+	rep := costReport(t, n, "billed")
+	if rep.Requests != billedReqs || len(rep.Functions) != 1 || math.Abs(rep.GBSeconds-gbs) > 1e-9 {
+		t.Errorf("report requests %d gb-s %v, want %d and %v", rep.Requests, rep.GBSeconds, billedReqs, gbs)
+	}
+	want := gbs*0.0000166667 + float64(billedReqs)*0.20/1e6
+	if math.Abs(rep.Cost-want) > 1e-12 {
+		t.Errorf("cost %v, want %v", rep.Cost, want)
+	}
+	var errs int64
+	for _, row := range rep.Rows {
+		errs += row.Errors
+	}
+	if errs != 1 {
+		t.Errorf("errors in rows = %d, want 1", errs)
+	}
+	all := costReport(t, n, "")
+	if all.Requests != int64(len(reports)) || len(all.Functions) != 2 {
+		t.Errorf("all functions: %d requests, %d functions", all.Requests, len(all.Functions))
+	}
+	for _, f := range all.Functions {
+		if f.Function == "billed" && (f.SuggestedMemoryMB != 128 || f.Savings <= 0) {
+			t.Errorf("right-sizing of a 256 MB function using %d MB: %+v", f.MaxMemoryUsedMB, f)
+		}
+	}
+}
+
+// costReport calls GET /_nimbus/cost, signed as the CLI signs it.
+func costReport(t *testing.T, n *node, fn string) *cost.Report {
+	t.Helper()
+	u := "http://" + n.d.Addr() + "/_nimbus/cost?since=1h"
+	if fn != "" {
+		u += "&function=" + fn
+	}
+	req, _ := http.NewRequest("GET", u, nil)
+	creds, err := n.client.Options().Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(empty[:]), "lambda", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /_nimbus/cost: %d %s", resp.StatusCode, body)
+	}
+	var rep cost.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
 }

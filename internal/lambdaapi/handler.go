@@ -64,6 +64,8 @@ type Options struct {
 	// URLPort is the port function URLs are served on, named in each
 	// FunctionUrl; when empty, the port the client reached the API on.
 	URLPort string
+	// Cost answers GET /_nimbus/cost (`nimbus cost`); nil: metering off.
+	Cost CostReporter
 }
 
 // Handler is the Lambda API as an http.Handler.
@@ -78,6 +80,7 @@ type Handler struct {
 	concurrency int
 	now         func() time.Time
 	urlPortCfg  string
+	cost        CostReporter
 }
 
 // New returns the API handler. Registry is required.
@@ -93,6 +96,7 @@ func New(opts Options) *Handler {
 		concurrency: opts.ConcurrentExecutions,
 		now:         opts.Now,
 		urlPortCfg:  opts.URLPort,
+		cost:        opts.Cost,
 	}
 	if h.region == "" && h.reg != nil {
 		h.region = h.reg.Region()

@@ -41,6 +41,7 @@ var routes = compile([]route{
 	{method: "DELETE", pattern: "/2021-10-31/functions/{fn}/url", op: "DeleteFunctionUrlConfig", handle: (*Handler).deleteFunctionURLConfig},
 	{method: "GET", pattern: "/2021-10-31/functions/{fn}/urls", op: "ListFunctionUrlConfigs", handle: (*Handler).listFunctionURLConfigs},
 	{method: "GET", pattern: codeRoutePrefix + "{key}", op: "GetCode", handle: (*Handler).getCode},
+	{method: "GET", pattern: costPath, op: "GetCostReport", handle: (*Handler).getCostReport},
 })
 
 func compile(rs []route) []route {

@@ -1,0 +1,353 @@
+// Package cost meters invocations the way Lambda bills them and reports
+// what they would cost on AWS. Meter is the pool's invocation observer: it
+// turns each invocation into a Record (billed duration in 1 ms steps with
+// the init phase included, memory, architecture, request) and stores the
+// records durably on the backbone (the JetStream stream NIMBUS_METERING),
+// batched off the invoke path into one group commit per flush. Report sums
+// them per function, version and hour with a price table (the public AWS
+// us-east-1 prices by default, or a JSON file) and what right-sizing
+// memory would save. Only daemon imports it (and lambdaapi's handler
+// reaches Report through an interface).
+package cost
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+)
+
+// Stream layout.
+const (
+	StreamName    = "NIMBUS_METERING"
+	subjectPrefix = "nimbus.metering."
+	// Retention: usage older than this ages out of the stream.
+	DefaultRetention = 90 * 24 * time.Hour
+	// flushEvery bounds how long a record waits for its batch.
+	flushEvery = 200 * time.Millisecond
+	// maxBatch is the most records published in one group commit.
+	maxBatch = 1000
+	// maxPending bounds the records held in memory while the backbone is
+	// unavailable; past it records are dropped and counted.
+	maxPending = 1 << 20
+)
+
+// Record is one metered invocation, as stored (JSON, one message each).
+type Record struct {
+	Time         time.Time `json:"t"` // start of the invocation
+	RequestID    string    `json:"rid"`
+	Function     string    `json:"fn"`
+	Version      string    `json:"ver"`
+	Qualifier    string    `json:"q,omitempty"`
+	Architecture string    `json:"arch"`
+	MemoryMB     int       `json:"mem"`
+	// BilledMs is the billed duration (invoke + init, rounded up to 1 ms);
+	// DurationMs and InitMs the measured phases.
+	BilledMs   int64   `json:"billed_ms"`
+	DurationMs float64 `json:"dur_ms"`
+	InitMs     float64 `json:"init_ms,omitempty"`
+	MaxMemMB   int     `json:"max_mem"`
+	Error      bool    `json:"err,omitempty"`
+}
+
+// FromInvoke is the record of an invocation that ran (nil for throttled or
+// platform-failed ones, which Lambda does not bill).
+func FromInvoke(r *invoke.Record) *Record {
+	if r.Throttled || r.PlatformError {
+		return nil
+	}
+	return &Record{
+		Time: r.Start.UTC(), RequestID: r.RequestID, Function: r.FunctionName, Version: r.Version,
+		Qualifier: r.Qualifier, Architecture: r.Architecture, MemoryMB: r.MemorySizeMB,
+		BilledMs:   r.BilledDuration.Milliseconds(),
+		DurationMs: float64(r.Duration) / float64(time.Millisecond),
+		InitMs:     float64(r.InitDuration) / float64(time.Millisecond),
+		MaxMemMB:   r.MaxMemoryUsedMB,
+		Error:      r.FunctionError != "",
+	}
+}
+
+// GBSeconds is the record's compute: billed seconds times memory in GB.
+func (r *Record) GBSeconds() float64 {
+	return float64(r.BilledMs) / 1000 * float64(r.MemoryMB) / 1024
+}
+
+// Options configures a Meter.
+type Options struct {
+	JetStream jetstream.JetStream
+	// Retention of the records (DefaultRetention when zero).
+	Retention time.Duration
+	Logger    *slog.Logger
+}
+
+// Meter stores invocation records durably. It is safe for concurrent use;
+// Run owns its flushing goroutine.
+type Meter struct {
+	js     jetstream.JetStream
+	log    *slog.Logger
+	stream jetstream.Stream
+	kick   chan struct{} // wakes Run when a batch is full or Flush waits
+
+	mu       sync.Mutex
+	pending  []*Record     // guarded by mu
+	waiters  []flushWaiter // guarded by mu
+	enqueued uint64        // guarded by mu: records ever taken
+	stored   uint64        // guarded by mu: records durably stored (in order)
+	dropped  uint64        // guarded by mu
+	stopped  bool          // guarded by mu
+}
+
+type flushWaiter struct {
+	upTo uint64
+	done chan struct{}
+}
+
+// New creates (or updates) the metering stream and returns a Meter; call
+// Run to start storing.
+func New(ctx context.Context, opts Options) (*Meter, error) {
+	if opts.JetStream == nil {
+		return nil, errors.New("cost: JetStream is required")
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := opts.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     StreamName,
+		Subjects: []string{subjectPrefix + ">"},
+		Storage:  jetstream.FileStorage,
+		// Usage history ages out oldest first: Discard Old is right for a
+		// ledger with a retention period (nothing unread is waiting).
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld,
+		MaxAge:     opts.Retention,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	return &Meter{js: opts.JetStream, log: log, stream: st, kick: make(chan struct{}, 1)}, nil
+}
+
+// InvokeStart implements the pool's observer (nothing to meter yet).
+func (m *Meter) InvokeStart(context.Context, *function.Config, *invoke.Request) {}
+
+// InvokeDone implements the pool's observer: the record joins the next
+// batch. It never blocks on the backbone.
+func (m *Meter) InvokeDone(_ context.Context, r *invoke.Record) {
+	rec := FromInvoke(r)
+	if rec == nil {
+		return
+	}
+	m.mu.Lock()
+	if len(m.pending) >= maxPending {
+		m.dropped++
+		m.mu.Unlock()
+		return
+	}
+	m.pending = append(m.pending, rec)
+	m.enqueued++
+	full := len(m.pending) >= maxBatch
+	m.mu.Unlock()
+	if full {
+		m.wake()
+	}
+}
+
+func (m *Meter) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until every record taken before the call is stored.
+func (m *Meter) Flush(ctx context.Context) error {
+	m.mu.Lock()
+	if m.stored >= m.enqueued {
+		m.mu.Unlock()
+		return nil
+	}
+	if m.stopped {
+		m.mu.Unlock()
+		return errors.New("cost: meter stopped")
+	}
+	w := flushWaiter{upTo: m.enqueued, done: make(chan struct{})}
+	m.waiters = append(m.waiters, w)
+	m.mu.Unlock()
+	m.wake()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run stores batches until ctx ends, then stores what is left (bounded by
+// a few seconds) and returns.
+func (m *Meter) Run(ctx context.Context) error {
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			for m.flushOnce(fctx) {
+			}
+			cancel()
+			m.mu.Lock()
+			m.stopped = true
+			left := len(m.pending)
+			for _, w := range m.waiters {
+				close(w.done)
+			}
+			m.waiters = nil
+			m.mu.Unlock()
+			if left > 0 {
+				m.log.Warn("metering records not stored at shutdown", "count", left)
+			}
+			return nil
+		case <-t.C:
+		case <-m.kick:
+		}
+		for m.flushOnce(ctx) {
+		}
+	}
+}
+
+// flushOnce publishes one batch as a group commit (async publishes, then
+// all acks) and reports whether another full batch may be waiting. A failed
+// batch stays pending and is retried on the next tick.
+func (m *Meter) flushOnce(ctx context.Context) bool {
+	m.mu.Lock()
+	n := min(len(m.pending), maxBatch)
+	batch := m.pending[:n:n]
+	m.mu.Unlock()
+	if n == 0 {
+		return false
+	}
+	if err := m.publish(ctx, batch); err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("store metering records", "count", n, "err", err)
+		}
+		return false
+	}
+	m.mu.Lock()
+	m.pending = append(m.pending[:0:0], m.pending[n:]...)
+	m.stored += uint64(n)
+	keep := m.waiters[:0]
+	for _, w := range m.waiters {
+		if m.stored >= w.upTo {
+			close(w.done)
+			continue
+		}
+		keep = append(keep, w)
+	}
+	m.waiters = keep
+	more := len(m.pending) >= maxBatch
+	m.mu.Unlock()
+	return more
+}
+
+func (m *Meter) publish(ctx context.Context, batch []*Record) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	for _, r := range batch {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", r.RequestID, err)
+		}
+		msg := &nats.Msg{Subject: subjectPrefix + r.Function, Data: data, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, r.RequestID)
+		f, err := m.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fmt.Errorf("publish record %s: %w", r.RequestID, err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("store record: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Dropped is the number of records dropped because too many were waiting.
+func (m *Meter) Dropped() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
+
+// Records returns the stored records that started at or after since, of
+// function fn ("" for all), oldest first. Records still in a batch are
+// flushed first.
+func (m *Meter) Records(ctx context.Context, since time.Time, fn string) ([]Record, error) {
+	if err := m.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("flush metering: %w", err)
+	}
+	info, err := m.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 || last == 0 {
+		return nil, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		st := since.Add(-time.Minute) // stored shortly after the start
+		cfg.OptStartTime = &st
+	}
+	if fn != "" {
+		cfg.FilterSubjects = []string{subjectPrefix + fn}
+	}
+	cons, err := m.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+	}
+	var out []Record
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+		}
+		n := 0
+		var seq uint64
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
+			if err == nil {
+				seq = md.Sequence.Stream
+			}
+			var r Record
+			if json.Unmarshal(msg.Data(), &r) == nil && !r.Time.Before(since) {
+				out = append(out, r)
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+		}
+		if n == 0 || seq >= last {
+			return out, nil
+		}
+	}
+}
