@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -113,6 +114,39 @@ func (m *Manager) listeners(fn *function.Config) []sandbox.Listener {
 		ls = append(ls, l)
 	}
 	return ls
+}
+
+// hostPaths are the host directories an interpreter outside /usr needs in
+// the environment's minimal root (pyenv's, nvm's, a /opt install): its bin
+// directory and the lib directories beside it, never a directory holding
+// the data directory.
+func (m *Manager) hostPaths(argv0 string) []string {
+	if !filepath.IsAbs(argv0) || strings.HasPrefix(argv0, "/var/") {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(argv0)
+	if err != nil {
+		return nil
+	}
+	bin := filepath.Dir(real)
+	prefix := filepath.Dir(bin)
+	if prefix == "/" {
+		return []string{bin}
+	}
+	paths := []string{bin}
+	for _, d := range []string{"lib", "lib64"} {
+		if fi, err := os.Stat(filepath.Join(prefix, d)); err == nil && fi.IsDir() {
+			paths = append(paths, filepath.Join(prefix, d))
+		}
+	}
+	data, _ := filepath.Abs(m.opts.DataDir)
+	out := paths[:0]
+	for _, p := range paths {
+		if data != p && !strings.HasPrefix(data, p+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // serve serves the listeners the sandbox opened: the Runtime API, then the
@@ -228,6 +262,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
 		Env:        m.environ(fn, rt, stream),
 		Listeners:  m.listeners(fn),
+		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
 		CodeDir:    codeDir,
 		RuntimeDir: m.runtimeDir,
 		TmpDir:     tmp,

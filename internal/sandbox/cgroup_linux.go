@@ -281,7 +281,7 @@ func (c *cgroupV1) create() error {
 	return nil
 }
 
-func (c *cgroupV1) setLimits(memoryMB int) error {
+func (c *cgroupV1) setLimits(memoryMB, cpuMB int) error {
 	if memoryMB <= 0 {
 		return nil // no memory limit asked for
 	}
@@ -297,7 +297,7 @@ func (c *cgroupV1) setLimits(memoryMB int) error {
 	}
 	_ = writeFile(filepath.Join(m, "memory.swappiness"), "0")
 	if d, ok := c.paths["cpu"]; ok {
-		_ = writeFile(filepath.Join(d, "cpu.shares"), strconv.Itoa(max(2, cpuWeight(memoryMB, 1024))))
+		_ = writeFile(filepath.Join(d, "cpu.shares"), strconv.Itoa(max(2, cpuWeight(cpuMB, 1024))))
 	}
 	return nil
 }
@@ -388,7 +388,7 @@ func (c *cgroupV2) create() error {
 	return writeFile(filepath.Join(c.path, "pids.max"), strconv.Itoa(PidsMax))
 }
 
-func (c *cgroupV2) setLimits(memoryMB int) error {
+func (c *cgroupV2) setLimits(memoryMB, cpuMB int) error {
 	if memoryMB <= 0 {
 		return nil // no memory limit asked for
 	}
@@ -400,7 +400,7 @@ func (c *cgroupV2) setLimits(memoryMB int) error {
 		{"memory.swap.max", "0", false},
 		// Kill the whole environment on OOM, as Lambda does.
 		{"memory.oom.group", "1", false},
-		{"cpu.weight", strconv.Itoa(min(10000, cpuWeight(memoryMB, 100))), false},
+		{"cpu.weight", strconv.Itoa(min(10000, cpuWeight(cpuMB, 100))), false},
 	} {
 		if err := writeFile(filepath.Join(c.path, kv.file), kv.value); err != nil && kv.required {
 			return err

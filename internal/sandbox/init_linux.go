@@ -70,13 +70,18 @@ func runInit() int {
 	if !cfg.Namespaced {
 		return execGroupRuntime(sock, cfg, report)
 	}
-	if err := setupMounts(cfg); err != nil {
+	if cfg.Hardened {
+		err = buildRoot(cfg)
+	} else {
+		err = setupMounts(cfg)
+	}
+	if err != nil {
 		return report(err)
 	}
-	if err := setupProcess(); err != nil {
+	if err := setupProcess(cfg.UID != 0); err != nil {
 		return report(err)
 	}
-	lfds, err := openListeners(cfg, true)
+	lfds, err := openListeners(cfg, cfg.NetNS)
 	if err != nil {
 		return report(err)
 	}
@@ -86,6 +91,15 @@ func runInit() int {
 	path, err := lookPath(cfg.Argv[0], cfg.Env)
 	if err != nil {
 		return report(stage("exec", err))
+	}
+	var cred *syscall.Credential
+	if cfg.Hardened {
+		if err := dropPrivileges(); err != nil {
+			return report(err)
+		}
+		if cfg.UID != 0 {
+			cred = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}} // #nosec G115 -- ids from our own allocator
+		}
 	}
 	// Forward termination signals to the runtime. As pid 1, init only
 	// receives signals it handles.
@@ -98,7 +112,7 @@ func runInit() int {
 			Dir:   TaskRoot,
 			Env:   cfg.Env,
 			Files: []uintptr{0, 1, 2},
-			Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+			Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred},
 		})
 		return err
 	})
@@ -336,10 +350,7 @@ func setupMounts(cfg *initConfig) error {
 			return stage("remount /tmp", err)
 		}
 	} else {
-		size := cfg.TmpMB
-		if size <= 0 {
-			size = 512 // Lambda's default ephemeral storage
-		}
+		size := tmpMB(cfg.TmpMB)
 		if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size="+strconv.Itoa(size)+"m"); err != nil {
 			return stage("mount /tmp", err)
 		}
@@ -375,18 +386,25 @@ func openPath(p string) (int, error) {
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 // setupProcess sets the hostname, Lambda's rlimits and makes sure no fd
-// but 0, 1 and 2 reaches the runtime.
-func setupProcess() error {
+// but 0, 1 and 2 reaches the runtime. With ownUID (the runtime gets a uid
+// of its own) RLIMIT_NPROC backs up the pids cgroup.
+func setupProcess(ownUID bool) error {
 	if err := unix.Sethostname([]byte("nimbus")); err != nil {
 		return stage("set hostname", err)
 	}
-	for _, rl := range []struct {
+	type rlimit struct {
 		res int
 		lim uint64
-	}{
+	}
+	limits := []rlimit{
 		{unix.RLIMIT_NOFILE, 1024}, // Lambda's 1,024 file descriptors
 		{unix.RLIMIT_CORE, 0},
-	} {
+	}
+	if ownUID {
+		// Counted per uid, so only meaningful for a uid of its own.
+		limits = append(limits, rlimit{unix.RLIMIT_NPROC, PidsMax})
+	}
+	for _, rl := range limits {
 		if err := unix.Setrlimit(rl.res, &unix.Rlimit{Cur: rl.lim, Max: rl.lim}); err != nil {
 			return stage("set rlimit", err)
 		}

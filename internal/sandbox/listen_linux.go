@@ -14,11 +14,11 @@ import (
 )
 
 // openListeners runs in init: it brings the loopback of the environment's
-// network namespace up (namespaced) and opens cfg.Listen on it, setting
+// network namespace up (netns) and opens cfg.Listen on it, setting
 // each listener's variable in cfg.Env. Without a network namespace the
 // listeners go on the host's loopback with kernel-chosen ports. The fds are
 // close-on-exec: the runtime never holds them.
-func openListeners(cfg *initConfig, namespaced bool) (fds []int, err error) {
+func openListeners(cfg *initConfig, netns bool) (fds []int, err error) {
 	if len(cfg.Listen) == 0 {
 		return nil, nil
 	}
@@ -30,14 +30,14 @@ func openListeners(cfg *initConfig, namespaced bool) (fds []int, err error) {
 			fds = nil
 		}
 	}()
-	if namespaced {
+	if netns {
 		if err := loopbackUp(); err != nil {
 			return nil, stage("bring loopback up", err)
 		}
 	}
 	for _, l := range cfg.Listen {
 		port := l.Port
-		if !namespaced {
+		if !netns {
 			port = 0
 		}
 		fd, addr, err := listenLoopback(port)

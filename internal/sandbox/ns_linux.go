@@ -11,6 +11,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +33,7 @@ const (
 // (process-group mode); the sync socket then closes on exec.
 type initConfig struct {
 	Namespaced bool     `json:"namespaced"`
+	NetNS      bool     `json:"netns,omitempty"` // in a network namespace of its own
 	Dir        string   `json:"dir,omitempty"`
 	Argv       []string `json:"argv"`
 	Env        []string `json:"env"`
@@ -40,6 +44,14 @@ type initConfig struct {
 	// Listen is opened by init (inside the network namespace) and passed
 	// back before the runtime starts.
 	Listen []Listener `json:"listen,omitempty"`
+	// Hardened: pivot_root into a minimal root, drop privileges, seccomp
+	// (see buildRoot and dropPrivileges); otherwise the host's view
+	// read-only (setupMounts).
+	Hardened  bool     `json:"hardened,omitempty"`
+	UID       int      `json:"uid,omitempty"` // the runtime's uid and gid; 0 keeps init's
+	GID       int      `json:"gid,omitempty"`
+	HostPaths []string `json:"host_paths,omitempty"`
+	OptDir    string   `json:"opt_dir,omitempty"`
 }
 
 // initMsg is what init sends back: first either ready (with the runtime's
@@ -67,6 +79,58 @@ func (m *initMsg) err() error {
 	return fmt.Errorf("sandbox init %s: %s", m.Stage, m.Error)
 }
 
+// The init binary. An init runs the nimbus binary; if it ran the host's
+// file, a process in the environment could open /proc/<init>/exe for
+// writing and replace the server's binary on the host (CVE-2019-5736).
+// So inits run a sealed in-memory copy (memfd: no write, grow or shrink,
+// ever), made once per process; /proc/self/exe only if that fails.
+var (
+	initExeOnce sync.Once
+	initExePath string
+	initExeErr  error
+)
+
+func initExe() string {
+	initExeOnce.Do(func() {
+		initExePath, initExeErr = sealedSelf()
+		if initExeErr != nil {
+			initExePath = "/proc/self/exe"
+		}
+	})
+	return initExePath
+}
+
+// sealedSelf copies this executable into a sealed memfd and returns the
+// path to exec it by. The fd stays open (close-on-exec) for the life of
+// the process.
+func sealedSelf() (string, error) {
+	fd, err := unix.MemfdCreate("nimbus-sandbox-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return "", fmt.Errorf("memfd_create: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "nimbus-sandbox-init")
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		_ = mem.Close()
+		return "", err
+	}
+	_, err = io.Copy(mem, self)
+	_ = self.Close()
+	if err == nil {
+		_, err = unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS,
+			unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	}
+	if err != nil {
+		_ = mem.Close()
+		return "", fmt.Errorf("copy executable to memfd: %w", err)
+	}
+	memfdKeep.Store(mem)
+	return "/proc/self/fd/" + strconv.Itoa(int(mem.Fd())), nil
+}
+
+// memfdKeep holds the sealed copy open (and reachable) for good.
+var memfdKeep atomic.Pointer[os.File]
+
 // launched is an init that runs (in its namespaces and cgroup) and waits
 // for its configuration.
 type launched struct {
@@ -80,7 +144,8 @@ type launched struct {
 // when the host has cgroups) and moves it into its cgroup. This is the slow
 // part of a start: an exec of the whole binary and, on cgroup v1, an RCU
 // grace period for the first migration; Launcher does it ahead of time.
-func launch(h *host, namespaced bool) (_ *launched, err error) {
+func launch(h *host, kind initKind) (_ *launched, err error) {
+	namespaced := kind.namespaced
 	var cg cgroup
 	if namespaced && h.cgroups != nil {
 		if cg, err = h.cgroups.newCgroup("init-" + randomID()); err != nil {
@@ -107,8 +172,10 @@ func launch(h *host, namespaced bool) (_ *launched, err error) {
 
 	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if namespaced {
-		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS |
-			syscall.CLONE_NEWNET
+		attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+		if kind.netns {
+			attr.Cloneflags |= syscall.CLONE_NEWNET
+		}
 	}
 	// GOMAXPROCS=1 keeps init (a Go program) to few threads and a small
 	// footprint; it only waits and forwards signals.
@@ -117,7 +184,7 @@ func launch(h *host, namespaced bool) (_ *launched, err error) {
 		env = append(env, raceEnv)
 	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: initExe(),
 		Args: []string{initArg0},
 		Env:  env,
 		// stdin, stdout and stderr are /dev/null until init receives the
@@ -172,7 +239,14 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 	}
 	if p.cg != nil {
 		_ = p.cg.rename(spec.ID) // cosmetic: the cgroup carries the environment's id
-		if err := p.cg.setLimits(spec.MemoryMB); err != nil {
+		mem := spec.MemoryMB
+		if mem > 0 && cfg.Hardened {
+			// /tmp is a tmpfs, whose pages the kernel charges to the
+			// environment's memory cgroup: the limit covers both, so a full
+			// /tmp does not take the function's memory (see Spec.MemoryMB).
+			mem += tmpMB(spec.TmpMB)
+		}
+		if err := p.cg.setLimits(mem, spec.MemoryMB); err != nil {
 			return fail(fmt.Errorf("set cgroup limits: %w", err))
 		}
 	}
@@ -386,35 +460,72 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
+// initKind is how an init is started: in namespaces, and with a network
+// namespace of its own. A spare is used only for a spec of its kind.
+type initKind struct {
+	namespaced, netns bool
+}
+
+// spareKind is the kind of l's spares.
+func (l *Launcher) spareKind(h *host) initKind {
+	return initKind{namespaced: h.namespaces, netns: h.namespaces && !l.unhardened}
+}
+
 // start runs spec through a spare init of l when one matches, else a new
 // one.
 func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, error) {
-	namespaced := h.namespaces && !spec.groupOnly
+	if l != nil && l.unhardened {
+		spec.Unhardened = true
+	}
+	kind := initKind{namespaced: h.namespaces && !spec.groupOnly}
+	kind.netns = kind.namespaced && !spec.Unhardened
 	var cfg *initConfig
-	if namespaced {
+	if kind.namespaced {
 		cfg = &initConfig{
 			Namespaced: true,
+			NetNS:      kind.netns,
+			Hardened:   !spec.Unhardened,
 			Argv:       spec.Argv, Env: spec.Env,
 			CodeDir: spec.CodeDir, RuntimeDir: spec.RuntimeDir,
 			TmpDir: spec.TmpDir, TmpMB: spec.TmpMB,
-			Listen: spec.Listeners,
+			Listen:    spec.Listeners,
+			HostPaths: spec.HostPaths,
+			OptDir:    spec.OptDir,
+		}
+		if cfg.Hardened && !h.userns {
+			cfg.UID = allocUID()
+			cfg.GID = cfg.UID
 		}
 	} else {
 		argv, env := groupView(spec)
 		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env, Listen: spec.Listeners}
 	}
 	var s *launched
-	if l != nil && namespaced == h.namespaces {
+	if l != nil && kind == l.spareKind(h) {
 		s = l.take()
 		defer l.refill()
 	}
 	if s == nil {
 		var err error
-		if s, err = launch(h, namespaced); err != nil {
+		if s, err = launch(h, kind); err != nil {
 			return nil, err
 		}
 	}
 	return s.configure(ctx, spec, cfg)
+}
+
+// Sandbox users: each environment's runtime runs as a uid (and gid) of its
+// own from this range, which no host account uses, so no two environments
+// share an identity (signals, RLIMIT_NPROC, file ownership in /tmp).
+const (
+	uidBase  = 1_800_000_000
+	uidSlots = 1 << 16
+)
+
+var uidNext atomic.Uint32
+
+func allocUID() int {
+	return uidBase + int(uidNext.Add(1)%uidSlots)
 }
 
 // take pops a live spare, or returns nil.
@@ -444,7 +555,7 @@ func (l *Launcher) refill() {
 		go func() {
 			defer l.wg.Done()
 			h := probe()
-			s, err := launch(h, h.namespaces)
+			s, err := launch(h, l.spareKind(h))
 			l.mu.Lock()
 			l.pending--
 			if err != nil || l.closed {

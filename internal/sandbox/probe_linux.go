@@ -16,6 +16,7 @@ import (
 // host is what this machine allows, decided once per process.
 type host struct {
 	namespaces bool
+	userns     bool        // rootless: namespaces inside a user namespace
 	cgroups    *cgroupHost // nil without usable cgroups
 	mode       string
 }

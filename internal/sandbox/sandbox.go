@@ -76,15 +76,28 @@ type Spec struct {
 	// /var/runtime.
 	CodeDir    string
 	RuntimeDir string
-	// TmpDir, when set, is the host directory bind-mounted at /tmp; when
-	// empty /tmp is a tmpfs of TmpMB megabytes (512 when 0). tmpfs pages
-	// are charged to the environment's memory cgroup, so a large /tmp file
-	// counts against MemoryMB; a disk-backed TmpDir does not (but its size
-	// is not enforced).
+	// /tmp is a private tmpfs of TmpMB megabytes (512 when 0): writing
+	// past it fails with ENOSPC. tmpfs pages are charged to the
+	// environment's memory cgroup, so its limit is MemoryMB + TmpMB: a full
+	// /tmp does not take the function's memory, as on Lambda, where /tmp is
+	// disk (the price: a function that leaves /tmp empty may use up to
+	// MemoryMB + TmpMB of memory before the OOM killer acts). Unhardened
+	// environments bind TmpDir (a host directory) at /tmp when it is set;
+	// process-group mode points TMPDIR at it.
 	TmpDir string
 	TmpMB  int
 	// MemoryMB is the memory limit (no swap); 0 means none.
 	MemoryMB int
+	// HostPaths are host directories the runtime needs besides /usr, /lib
+	// and /bin (an interpreter installed elsewhere), bound read-only at the
+	// same path. OptDir, when set, is bound read-only at /opt (layers).
+	HostPaths []string
+	OptDir    string
+	// Unhardened starts the environment as before the isolation work: no
+	// network namespace, the host's filesystem read-only instead of a
+	// minimal root, no uid change, capability drop or seccomp. For
+	// measuring what those layers cost; never for serving functions.
+	Unhardened bool
 	// Listeners are opened on the environment's own loopback before the
 	// runtime starts (see Listener); Process.Listeners returns them.
 	Listeners []Listener
@@ -182,8 +195,9 @@ type cgroup interface {
 	remove() error
 	// dirs lists its directories.
 	dirs() []string
-	// setLimits sets the memory limit (no swap) and the CPU weight.
-	setLimits(memoryMB int) error
+	// setLimits sets the memory limit (no swap) and the CPU weight (of a
+	// function of cpuMB).
+	setLimits(memoryMB, cpuMB int) error
 	// rename renames it (all its directories) to id.
 	rename(id string) error
 	// freeze freezes (or thaws) every process in it and returns once the
@@ -222,6 +236,14 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	return l.Start(ctx, spec)
 }
 
+// tmpMB is the size of /tmp: Lambda's 512 MB default when unset.
+func tmpMB(mb int) int {
+	if mb <= 0 {
+		return 512
+	}
+	return mb
+}
+
 // Launcher starts environments like Start, but keeps a few inits started
 // ahead of time: exec'd, in their namespaces and already moved into a
 // fresh cgroup, waiting for a configuration. That takes the binary's
@@ -229,8 +251,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 // ms here) off the cold start. A nil *Launcher keeps no spares. Close it to
 // kill the spares.
 type Launcher struct {
-	spares int
-	wg     sync.WaitGroup // spares being started
+	spares     int
+	unhardened bool           // every environment is Spec.Unhardened
+	wg         sync.WaitGroup // spares being started
 
 	mu      sync.Mutex
 	spare   []*launched // guarded by mu
@@ -241,6 +264,14 @@ type Launcher struct {
 // NewLauncher returns a Launcher that keeps spares inits ready.
 func NewLauncher(spares int) *Launcher {
 	l := &Launcher{spares: spares}
+	l.refill()
+	return l
+}
+
+// NewUnhardenedLauncher returns a Launcher whose environments are all
+// Spec.Unhardened (benchmarks of the isolation layers' cost).
+func NewUnhardenedLauncher(spares int) *Launcher {
+	l := &Launcher{spares: spares, unhardened: true}
 	l.refill()
 	return l
 }

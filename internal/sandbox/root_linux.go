@@ -1,0 +1,499 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The environment's root filesystem (hardened mode), built by init in its
+// new mount namespace and entered with pivot_root:
+//
+//	/                 tmpfs, read-only once built
+//	/usr /lib* /bin   the host's, read-only, nosuid, nodev (symlinks kept)
+//	/etc              a few host files (resolv.conf, hosts, ssl certs, ...)
+//	                  plus passwd and group naming the sandbox user
+//	/var/task         the function's code, read-only
+//	/var/runtime      the runtime clients, read-only
+//	/opt              the layers directory (or empty), read-only
+//	/tmp              tmpfs of the ephemeral storage size, nosuid, nodev
+//	/dev              tmpfs with null zero full random urandom tty bound
+//	                  from the host, shm (small tmpfs), fd/std* symlinks
+//	/proc             this pid namespace's proc, hidepid=invisible, the
+//	                  paths runc masks masked, /proc/sys read-only
+//	(no /sys, /run, /home, /root, data directory or other functions' code)
+//
+// Every source is opened (O_PATH) before anything is mounted, so a source
+// the new root would hide stays reachable, and every mount point is
+// created and opened inside the new root with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS), so no path component can lead outside it.
+
+// hostSystemDirs are the host directories every runtime needs (binaries
+// and shared libraries), bound read-only at the same path; symlinks among
+// them (merged /usr) are recreated as symlinks.
+var hostSystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}
+
+// hostEtc are the /etc entries runtimes read (name resolution, TLS roots,
+// the dynamic loader's cache, time zones, MIME types). Files are copied,
+// directories bound read-only.
+var hostEtc = []string{
+	"resolv.conf", "hosts", "nsswitch.conf", "host.conf", "gai.conf", "services", "protocols",
+	"networks", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "mime.types",
+	"ssl", "pki", "ca-certificates", "ca-certificates.conf", "crypto-policies", "alternatives",
+	"os-release", "debian_version", "mailcap",
+}
+
+// maskedProc are hidden as runc hides them (/dev/null over files, an empty
+// read-only tmpfs over directories); readOnlyProc are made read-only.
+var (
+	maskedProc = []string{
+		"acpi", "asound", "interrupts", "kcore", "keys", "latency_stats", "timer_list",
+		"timer_stats", "sched_debug", "scsi", "sysrq-trigger", "kallsyms", "kmsg", "config.gz",
+	}
+	readOnlyProc = []string{"bus", "fs", "irq", "sys"}
+)
+
+// devices are bound from the host's /dev.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// rootSource is something bound into the new root.
+type rootSource struct {
+	dst     string // absolute path inside
+	fd      int    // O_PATH fd of the source; -1 for a symlink
+	dir     bool
+	link    string // symlink target (fd == -1)
+	content []byte // a copied file (fd == -1, link == "")
+}
+
+// buildRoot builds the environment's root filesystem in a fresh tmpfs and
+// pivots into it. It runs in init, in the new mount namespace, before any
+// function code.
+func buildRoot(cfg *initConfig) (err error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return stage("make mounts private", err)
+	}
+	srcs, err := openRootSources(cfg)
+	defer func() {
+		for _, s := range srcs {
+			if s.fd >= 0 {
+				_ = unix.Close(s.fd)
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	devFDs := map[string]int{}
+	defer func() {
+		for _, fd := range devFDs {
+			_ = unix.Close(fd)
+		}
+	}()
+	for _, d := range devices {
+		fd, err := unix.Open("/dev/"+d, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if d == "tty" {
+				continue // optional
+			}
+			return stage("open /dev/"+d, err)
+		}
+		devFDs[d] = fd
+	}
+
+	// The new root: a small tmpfs over the namespace's own /tmp (private
+	// to this namespace; the host's /tmp is untouched).
+	const newRoot = "/tmp"
+	if err := unix.Mount("tmpfs", newRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=4m,nr_inodes=4096"); err != nil {
+		return stage("mount root tmpfs", err)
+	}
+	root, err := unix.Open(newRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return stage("open root", err)
+	}
+	defer unix.Close(root) //nolint:errcheck // O_PATH
+
+	const roFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+	for _, s := range srcs {
+		switch {
+		case s.fd >= 0:
+			if err := bindInto(root, s.fd, s.dst, s.dir, roFlags); err != nil {
+				return stage("bind "+s.dst, err)
+			}
+		case s.link != "":
+			if err := symlinkInto(root, s.link, s.dst); err != nil {
+				return stage("link "+s.dst, err)
+			}
+		default:
+			if err := writeInto(root, s.dst, s.content, 0o644); err != nil {
+				return stage("write "+s.dst, err)
+			}
+		}
+	}
+	if err := writeIdentity(root, cfg.UID, cfg.GID); err != nil {
+		return stage("write /etc/passwd", err)
+	}
+
+	// /tmp: the function's only writable place.
+	size := tmpMB(cfg.TmpMB)
+	if err := mountInto(root, "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
+		"mode=1777,size="+strconv.Itoa(size)+"m"); err != nil {
+		return stage("mount /tmp", err)
+	}
+	// /dev: a tmpfs holding the few devices a runtime uses.
+	if err := mountInto(root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64"); err != nil {
+		return stage("mount /dev", err)
+	}
+	for _, d := range devices {
+		fd, ok := devFDs[d]
+		if !ok {
+			continue
+		}
+		if err := bindInto(root, fd, "/dev/"+d, false, unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+			return stage("bind /dev/"+d, err)
+		}
+	}
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
+	} {
+		if err := symlinkInto(root, target, "/dev/"+name); err != nil {
+			return stage("link /dev/"+name, err)
+		}
+	}
+	if err := mountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m"); err != nil {
+		return stage("mount /dev/shm", err)
+	}
+	if err := mkdirInto(root, "/proc"); err != nil {
+		return stage("mkdir /proc", err)
+	}
+
+	// Enter it. pivot_root(".", ".") stacks the old root under the new
+	// one; detaching it leaves no path back to the host's filesystem.
+	if err := unix.Fchdir(root); err != nil {
+		return stage("chdir root", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return stage("pivot_root", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return stage("detach old root", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return stage("chdir /", err)
+	}
+	if err := mountProc(); err != nil {
+		return err
+	}
+	// Nothing more is written to the root.
+	if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|roFlags, ""); err != nil {
+		return stage("make root read-only", err)
+	}
+	return nil
+}
+
+// openRootSources opens everything the new root shows from the host.
+func openRootSources(cfg *initConfig) ([]rootSource, error) {
+	var srcs []rootSource
+	add := func(dst, src string, optional bool) error {
+		fi, err := os.Lstat(src)
+		if err != nil {
+			if optional && errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return stage("open "+src, err)
+		}
+		if fi.Mode()&os.ModeSymlink != 0 && optional {
+			target, err := os.Readlink(src)
+			if err != nil {
+				return stage("read link "+src, err)
+			}
+			// A system symlink (merged /usr: /lib -> usr/lib) is kept as one;
+			// an /etc entry is resolved (resolv.conf often points into /run).
+			if !strings.HasPrefix(dst, "/etc/") {
+				srcs = append(srcs, rootSource{dst: dst, fd: -1, link: target})
+				return nil
+			}
+			if fi, err = os.Stat(src); err != nil {
+				return nil // dangling: as good as absent
+			}
+		}
+		if fi.Mode().IsRegular() && strings.HasPrefix(dst, "/etc/") {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return stage("read "+src, err)
+			}
+			srcs = append(srcs, rootSource{dst: dst, fd: -1, content: b})
+			return nil
+		}
+		fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return stage("open "+src, err)
+		}
+		srcs = append(srcs, rootSource{dst: dst, fd: fd, dir: fi.IsDir()})
+		return nil
+	}
+	var err error
+	for _, d := range hostSystemDirs {
+		if err = add(d, d, true); err != nil {
+			return srcs, err
+		}
+	}
+	for _, p := range cfg.HostPaths {
+		if covered(p, hostSystemDirs) {
+			continue
+		}
+		if err = add(p, p, false); err != nil {
+			return srcs, err
+		}
+	}
+	for _, e := range hostEtc {
+		if err = add("/etc/"+e, "/etc/"+e, true); err != nil {
+			return srcs, err
+		}
+	}
+	if err = add(TaskRoot, cfg.CodeDir, false); err != nil {
+		return srcs, err
+	}
+	if err = add(RuntimeDir, cfg.RuntimeDir, false); err != nil {
+		return srcs, err
+	}
+	if cfg.OptDir != "" {
+		if err = add("/opt", cfg.OptDir, false); err != nil {
+			return srcs, err
+		}
+	}
+	return srcs, nil
+}
+
+// covered reports whether p is one of dirs or below one.
+func covered(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// openBeneath creates (when missing) and opens rel below root without
+// following any symlink: the mount point of one mount.
+func openBeneath(root int, rel string, dir bool) (int, error) {
+	parts := strings.Split(strings.Trim(rel, "/"), "/")
+	cur := root
+	closeCur := func() {
+		if cur != root {
+			_ = unix.Close(cur)
+		}
+	}
+	defer closeCur()
+	for i, p := range parts {
+		last := i == len(parts)-1
+		if p == "" || p == "." || p == ".." {
+			return -1, fmt.Errorf("bad path %q", rel)
+		}
+		switch {
+		case !last || dir:
+			if err := unix.Mkdirat(cur, p, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+				return -1, err
+			}
+		default:
+			fd, err := unix.Openat(cur, p, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+			if err != nil {
+				return -1, err
+			}
+			_ = unix.Close(fd)
+		}
+		flags := uint64(unix.O_PATH | unix.O_CLOEXEC)
+		if !last || dir {
+			flags |= unix.O_DIRECTORY
+		}
+		next, err := unix.Openat2(cur, p, &unix.OpenHow{
+			Flags:   flags,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if errors.Is(err, unix.ENOSYS) { // before Linux 5.6
+			next, err = unix.Openat(cur, p, int(flags)|unix.O_NOFOLLOW, 0)
+		}
+		if err != nil {
+			return -1, err
+		}
+		closeCur()
+		cur = next
+	}
+	fd := cur
+	cur = root // keep it open for the caller
+	return fd, nil
+}
+
+// bindInto binds the source fd onto dst below root and remounts the bind
+// with flags (MS_RDONLY, MS_NOSUID, ...).
+func bindInto(root, src int, dst string, dir bool, flags uintptr) error {
+	t, err := openBeneath(root, dst, dir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(t) //nolint:errcheck // O_PATH
+	if err := unix.Mount(fdPath(src), fdPath(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	// The remount applies to the new mount, which now covers the O_PATH
+	// fd's path; address it by its path below the (not yet pivoted) root.
+	return remountBind(root, dst, flags)
+}
+
+// remountBind sets flags on the mount at dst below root (which exists).
+func remountBind(root int, dst string, flags uintptr) error {
+	t, err := unix.Openat2(root, strings.TrimPrefix(dst, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) { // before Linux 5.6
+		t, err = unix.Openat(root, strings.TrimPrefix(dst, "/"), unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(t) //nolint:errcheck // O_PATH
+	err = unix.Mount("", fdPath(t), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+	if errors.Is(err, unix.EPERM) {
+		// In a user namespace the host mount's locked flags (nodev,
+		// noexec, ...) cannot be cleared: keep them, add ours.
+		var st unix.Statfs_t
+		if unix.Fstatfs(t, &st) == nil {
+			err = unix.Mount("", fdPath(t), "", unix.MS_BIND|unix.MS_REMOUNT|flags|mountFlags(st.Flags), "")
+		}
+	}
+	return err
+}
+
+// mountFlags maps statfs flags (ST_*) to the mount flags to keep.
+func mountFlags(st int64) uintptr {
+	var f uintptr
+	for _, m := range []struct {
+		st int64
+		ms uintptr
+	}{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if st&m.st != 0 {
+			f |= m.ms
+		}
+	}
+	return f
+}
+
+// mountInto mounts a new filesystem at dst below root.
+func mountInto(root int, dst, fstype string, flags uintptr, data string) error {
+	t, err := openBeneath(root, dst, true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(t) //nolint:errcheck // O_PATH
+	return unix.Mount(fstype, fdPath(t), fstype, flags, data)
+}
+
+func mkdirInto(root int, dst string) error {
+	t, err := openBeneath(root, dst, true)
+	if err != nil {
+		return err
+	}
+	return unix.Close(t)
+}
+
+func symlinkInto(root int, target, dst string) error {
+	dir, name := filepath.Split(dst)
+	d := root
+	if strings.Trim(dir, "/") != "" {
+		var err error
+		if d, err = openBeneath(root, dir, true); err != nil {
+			return err
+		}
+		defer unix.Close(d) //nolint:errcheck // O_PATH
+	}
+	return unix.Symlinkat(target, d, name)
+}
+
+func writeInto(root int, dst string, content []byte, perm uint32) error {
+	dir, name := filepath.Split(dst)
+	d, err := openBeneath(root, dir, true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(d) //nolint:errcheck // O_PATH
+	fd, err := unix.Openat(d, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeIdentity writes /etc/passwd and /etc/group naming the sandbox user
+// (Lambda's functions run as sbx_user1051).
+func writeIdentity(root, uid, gid int) error {
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	passwd := "root:x:0:0:root:/root:/sbin/nologin\n" // #nosec G101 -- a passwd file, no secret
+	group := "root:x:0:\n"
+	if uid != 0 {
+		passwd += "sbx_user1051:x:" + u + ":" + g + "::/tmp:/sbin/nologin\n"
+		group += "sbx_user1051:x:" + g + ":\n"
+	}
+	if err := writeInto(root, "/etc/passwd", []byte(passwd), 0o644); err != nil {
+		return err
+	}
+	return writeInto(root, "/etc/group", []byte(group), 0o644)
+}
+
+// mountProc mounts this pid namespace's /proc (other users' processes
+// invisible where the kernel supports hidepid) and masks what runc masks.
+func mountProc() error {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	var err error
+	for _, opts := range []string{"hidepid=invisible", "hidepid=2", ""} {
+		if err = unix.Mount("proc", "/proc", "proc", flags, opts); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return stage("mount /proc", err)
+	}
+	for _, p := range maskedProc {
+		path := "/proc/" + p
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			err = unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY|flags, "size=0")
+		} else {
+			err = unix.Mount("/dev/null", path, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return stage("mask "+path, err)
+		}
+	}
+	for _, p := range readOnlyProc {
+		path := "/proc/" + p
+		if _, err := os.Lstat(path); err != nil {
+			continue
+		}
+		if err := unix.Mount(path, path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return stage("bind "+path, err)
+		}
+		if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, ""); err != nil {
+			return stage("make "+path+" read-only", err)
+		}
+	}
+	return nil
+}
