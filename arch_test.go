@@ -79,6 +79,8 @@ var allowed = map[string][]string{
 	"internal/code":       {"internal/awsapi", "internal/function"},
 	"internal/config":     {},
 	"internal/store":      {},
+	"internal/logstore":   {},
+	"internal/logsapi":    {"internal/awsapi", "internal/logstore"},
 	"internal/runtimeapi": {"internal/awsapi"},
 	"internal/runtimes":   {"internal/awsapi"},
 	"internal/sandbox":    {},
@@ -98,6 +100,8 @@ var importedOnlyBy = map[string][]string{
 	"internal/config":    {"internal/cli", "internal/daemon"},
 	"internal/telemetry": {"internal/daemon"},
 	"internal/cost":      {"internal/daemon", "internal/cli"},
+	"internal/logsapi":   {"internal/daemon"},
+	"internal/logstore":  {"internal/daemon", "internal/logsapi"},
 }
 
 func TestImportBoundaries(t *testing.T) {

@@ -40,6 +40,8 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export the platform's trace spans over OTLP/HTTP to this URL (default $NIMBUS_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT; off when empty)")
 	f.StringVar(&cfg.PriceFile, "price-file", cfg.PriceFile, "JSON price table for 'nimbus cost' (default: AWS us-east-1 prices)")
+	f.DurationVar(&cfg.LogMaxAge, "log-max-age", cfg.LogMaxAge, "forget stored function logs older than this (0: 30 days)")
+	f.Int64Var(&cfg.LogMaxBytes, "log-max-bytes", cfg.LogMaxBytes, "bound the stored function logs to this many bytes (0: 1 GiB)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "server log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "server log level: debug, info, warn, error")
 	return cmd

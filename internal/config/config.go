@@ -52,6 +52,10 @@ type Config struct {
 	// PriceFile, when set, is a JSON price table for `nimbus cost`
 	// replacing the built-in us-east-1 prices.
 	PriceFile string
+	// LogMaxAge and LogMaxBytes bound the stored function logs (all log
+	// groups together); the oldest are forgotten first. Zero: 30 days, 1 GiB.
+	LogMaxAge   time.Duration
+	LogMaxBytes int64
 	// LogFormat of the server's own log: "text" or "json".
 	LogFormat string
 	// LogLevel of the server's own log: debug, info, warn, error.
@@ -130,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		errs = append(errs, errors.New("NIMBUS_ACCESS_KEY_ID and NIMBUS_SECRET_ACCESS_KEY must be set together"))
+	}
+	if c.LogMaxAge < 0 || c.LogMaxBytes < 0 {
+		errs = append(errs, errors.New("log retention limits must not be negative"))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("idle timeout %s must be positive", c.IdleTimeout))

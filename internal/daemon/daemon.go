@@ -25,6 +25,8 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/logsapi"
+	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
@@ -50,6 +52,9 @@ type Daemon struct {
 	// when it has returned.
 	meterStop func()
 	meterDone chan struct{}
+	logs      *logstore.Store
+	logw      *logstore.Writer
+	sink      *logFanout
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -84,6 +89,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create registry: %w", err)
 	}
+	d.logs, err = logstore.Open(ctx, d.st.JetStream(), logstore.Options{
+		MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open log store: %w", err)
+	}
+	d.logw = logstore.NewWriter(d.logs, logstore.WriterOptions{})
+	d.sink = &logFanout{}
+	d.sink.Add(logStoreSink{d.logw})
 	d.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -99,6 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		AccountID:   cfg.AccountID,
 		Runtimes:    runtimeCatalog{},
 		IdleTimeout: cfg.IdleTimeout,
+		LogSink:     d.sink,
 		Logger:      log, // the pool names its own component
 	}
 	if cfg.FunctionLogs {
@@ -106,6 +121,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	}
 	if popts.Observer, err = d.newTelemetry(ctx); err != nil {
 		return nil, err
+	}
+	if d.metrics != nil {
+		d.sink.Add(emfSink{d.metrics}) // EMF lines in function logs become metrics
 	}
 	d.pool, err = pool.New(popts)
 	if err != nil {
@@ -120,8 +138,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:    log.With("component", "lambdaapi"),
 		Cost:      d.costReporter(),
 	})
+	logsAPI := logsapi.New(logsapi.Options{
+		Store: d.logs, Flush: d.logw.Flush, Region: cfg.Region, AccountID: cfg.AccountID,
+		Logger: log.With("component", "logsapi"),
+	})
 	d.srv = &http.Server{
-		Handler:           d.frontDoor(api),
+		Handler:           d.frontDoor(withLogsAPI(api, logsAPI)),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -147,6 +169,26 @@ func functionEndpoint(a net.Addr) string {
 	}
 	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
+
+// withLogsAPI routes CloudWatch Logs calls (X-Amz-Target:
+// Logs_20140328.*) to the logs API and everything else to the Lambda API.
+func withLogsAPI(lambda, logs http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if logsapi.IsLogsRequest(r) {
+			logs.ServeHTTP(w, r)
+			return
+		}
+		lambda.ServeHTTP(w, r)
+	})
+}
+
+// AddLogSink attaches another consumer of every function log line (an
+// EMF reader, say) beside the log store. Call it before Run.
+func (d *Daemon) AddLogSink(s pool.LogSink) { d.sink.Add(s) }
+
+// LogsDropped counts function log lines lost because the log store fell
+// behind (for metrics).
+func (d *Daemon) LogsDropped() uint64 { return d.logw.Dropped() }
 
 // Addr is the address the API listens on.
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
@@ -207,6 +249,9 @@ func (d *Daemon) closeAll() {
 		}
 	}
 	d.stopMeter() // after the pool: its last invocations are metered
+	if d.logw != nil {
+		d.logw.Close() // stores the lines of the environments just killed
+	}
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {
 			d.log.Warn("close store", "err", err)

@@ -245,7 +245,8 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.api = runtimeapi.New(m.baseLog.With("env_id", e.id), runtimeapi.Options{})
-	logs, w, err := newLogCapture(fn.FunctionName, m.fnLog)
+	stream := logStreamName(time.Now(), fn.Version, e.id)
+	logs, w, err := newLogCapture(newLogMeta(fn, e.id, stream), m.fnLog, m.opts.LogSink)
 	if err != nil {
 		return fail(err)
 	}
@@ -256,7 +257,6 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		logs.run()
 	}()
 
-	stream := logStreamName(time.Now(), fn.Version, e.id)
 	spec := sandbox.Spec{
 		ID:         e.id,
 		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
@@ -417,7 +417,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	first := e.invocations == 0
 	e.invocations++
 	timeout := time.Duration(fn.TimeoutSeconds()) * time.Second
-	e.logs.begin(first, startLine(req.RequestID, fn.Version))
+	e.logs.begin(first, req.RequestID, startEvent(req.RequestID, fn.Version))
 
 	ictx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -528,7 +528,7 @@ func (e *environment) finishLog(res *invoke.Result, fn *function.Config, req *in
 	}
 	if e.invocations == 0 {
 		e.invocations++
-		e.logs.begin(true, startLine(req.RequestID, fn.Version))
+		e.logs.begin(true, req.RequestID, startEvent(req.RequestID, fn.Version))
 	}
 	if r == nil {
 		r = &report{}
@@ -541,8 +541,13 @@ func (e *environment) finishLog(res *invoke.Result, fn *function.Config, req *in
 	if res.FunctionError != "" && res.ErrorType == "" {
 		res.ErrorType = r.errorType
 	}
-	lines := append(extra, endLine(req.RequestID), r.String())
-	tail := e.logs.finish(lines...)
+	r.producedBytes = len(res.Payload)
+	evs := make([]*platformEvent, 0, len(extra)+2)
+	for _, l := range extra {
+		evs = append(evs, textEvent(l))
+	}
+	evs = append(evs, endEvent(r), reportEvent(r))
+	tail := e.logs.finish(evs...)
 	if req.LogTail {
 		res.LogTail = tail
 	}

@@ -103,6 +103,11 @@ func handle(ctx context.Context, ev event) (any, error) {
 		return env, nil
 	case "big":
 		return map[string]string{"data": strings.Repeat("a", ev.Bytes)}, nil
+	case "jsonlog":
+		fmt.Println(`{"timestamp":"2026-11-27T08:00:00Z","level":"DEBUG","message":"debug detail"}`)
+		fmt.Println(`{"timestamp":"2026-11-27T08:00:00Z","level":"ERROR","message":"something bad"}`)
+		fmt.Println("plain text line")
+		return map[string]any{"count": count}, nil
 	case "print":
 		for i := range ev.Lines {
 			fmt.Printf("line %d of %d\n", i+1, ev.Lines)

@@ -2,10 +2,13 @@ package pool
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,18 +41,91 @@ type logCapture struct {
 	rc     syscall.RawConn
 	prefix []byte
 	fnLog  *lockedWriter // nil: no function log
+	sink   LogSink       // nil: no log store
+	meta   logMeta
 	done   chan struct{} // closed when the reader has seen EOF
 
-	mu      sync.Mutex
-	closed  bool   // guarded by mu: fd is closed
-	buf     []byte // guarded by mu: read buffer
-	partial []byte // guarded by mu: an unterminated line
-	tail    []byte // guarded by mu: the current invocation's log, capped
+	mu        sync.Mutex
+	closed    bool   // guarded by mu: fd is closed
+	buf       []byte // guarded by mu: read buffer
+	partial   []byte // guarded by mu: an unterminated line
+	tail      []byte // guarded by mu: the current invocation's log, capped
+	requestID string // guarded by mu: the invocation the output belongs to
+}
+
+// logMeta is what every record of one environment carries, and its
+// LoggingConfig.
+type logMeta struct {
+	function, version, envID string
+	group, stream            string
+	json                     bool // LogFormat JSON
+	appLevel, sysLevel       int  // minimum levels kept (JSON format only)
+}
+
+func newLogMeta(fn *function.Config, envID, stream string) logMeta {
+	lm := logMeta{function: fn.FunctionName, version: fn.Version, envID: envID,
+		group: "/aws/lambda/" + fn.FunctionName, stream: stream}
+	if lc := fn.LoggingConfig; lc != nil {
+		if lc.LogGroup != "" {
+			lm.group = lc.LogGroup
+		}
+		if lc.LogFormat == "JSON" {
+			lm.json = true
+			lm.appLevel = levelOf(lc.ApplicationLogLevel)
+			lm.sysLevel = levelOf(lc.SystemLogLevel)
+		}
+	}
+	return lm
+}
+
+// Log levels, least to most severe.
+const (
+	levelTrace = iota + 1
+	levelDebug
+	levelInfo
+	levelWarn
+	levelError
+	levelFatal
+)
+
+// levelOf reads a level name; unknown or empty names are INFO, as Lambda
+// assigns them.
+func levelOf(s string) int {
+	switch strings.ToUpper(s) {
+	case "TRACE":
+		return levelTrace
+	case "DEBUG":
+		return levelDebug
+	case "WARN", "WARNING":
+		return levelWarn
+	case "ERROR":
+		return levelError
+	case "FATAL", "CRITICAL":
+		return levelFatal
+	}
+	return levelInfo
+}
+
+// appLineLevel is the level of a function's JSON log line ({"level": ...});
+// 0 for a line that is not a JSON object (never filtered).
+func appLineLevel(line []byte) int {
+	if len(line) < 2 || line[0] != '{' || !bytes.Contains(line, []byte(`"level"`)) {
+		return 0
+	}
+	var v struct {
+		Level json.RawMessage `json:"level"`
+	}
+	if json.Unmarshal(line, &v) != nil {
+		return 0
+	}
+	var name string
+	_ = json.Unmarshal(v.Level, &name)
+	return levelOf(name)
 }
 
 // newLogCapture returns the capture and the pipe's write end, to be given
 // to the environment's process (and closed by the caller after the start).
-func newLogCapture(fnName string, fnLog *lockedWriter) (*logCapture, *os.File, error) {
+func newLogCapture(meta logMeta, fnLog *lockedWriter, sink LogSink) (*logCapture, *os.File, error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, nil, fmt.Errorf("create log pipe: %w", err)
@@ -68,8 +144,8 @@ func newLogCapture(fnName string, fnLog *lockedWriter) (*logCapture, *os.File, e
 		return nil, nil, fmt.Errorf("create log pipe: %w", err)
 	}
 	c := &logCapture{
-		f: r, fd: p[0], rc: rc, fnLog: fnLog,
-		prefix: []byte("[" + fnName + "] "),
+		f: r, fd: p[0], rc: rc, fnLog: fnLog, sink: sink, meta: meta,
+		prefix: []byte("[" + meta.function + "] "),
 		done:   make(chan struct{}),
 		buf:    make([]byte, 32*1024),
 	}
@@ -148,10 +224,10 @@ func (c *logCapture) consumeLocked(p []byte) {
 		}
 		if len(c.partial) > 0 {
 			c.partial = append(c.partial, p[:i]...)
-			c.lineLocked(c.partial)
+			c.lineLocked(c.partial, nil)
 			c.partial = c.partial[:0]
 		} else {
-			c.lineLocked(p[:i])
+			c.lineLocked(p[:i], nil)
 		}
 		p = p[i+1:]
 	}
@@ -159,12 +235,32 @@ func (c *logCapture) consumeLocked(p []byte) {
 
 func (c *logCapture) flushPartialLocked() {
 	if len(c.partial) > 0 {
-		c.lineLocked(c.partial)
+		c.lineLocked(c.partial, nil)
 		c.partial = c.partial[:0]
 	}
 }
 
-func (c *logCapture) lineLocked(line []byte) {
+// lineLocked files one line: a function's (ev nil) or a platform event.
+// In the JSON format, platform events are written as JSON records and
+// both kinds are filtered by their level.
+func (c *logCapture) lineLocked(line []byte, ev *platformEvent) {
+	now := time.Now()
+	typ := ""
+	if ev != nil {
+		typ = ev.typ
+		if c.meta.json {
+			if c.meta.sysLevel > levelInfo && !ev.failure {
+				return // SystemLogLevel WARN keeps only failures
+			}
+			if ev.record != nil {
+				line = ev.jsonLine(now)
+			}
+		}
+	} else if c.meta.json && c.meta.appLevel > levelTrace {
+		if lvl := appLineLevel(line); lvl != 0 && lvl < c.meta.appLevel {
+			return
+		}
+	}
 	c.tail = append(c.tail, line...)
 	c.tail = append(c.tail, '\n')
 	if len(c.tail) > 2*function.MaxLogTail {
@@ -173,30 +269,38 @@ func (c *logCapture) lineLocked(line []byte) {
 	if c.fnLog != nil {
 		c.fnLog.writeLine(c.prefix, line)
 	}
+	if c.sink != nil {
+		c.sink.Log(LogRecord{
+			Time: now, Function: c.meta.function, Version: c.meta.version, EnvironmentID: c.meta.envID,
+			LogGroup: c.meta.group, LogStream: c.meta.stream, RequestID: c.requestID,
+			Message: string(line), Platform: ev != nil, Type: typ,
+		})
+	}
 }
 
 // begin starts a new invocation's log with its START line; with keep (the
 // first invocation) the lines of init stay in front of it. Output still in
 // the pipe is filed first: it was written before the runtime asked for
 // this invocation, so it belongs to init or to the previous invocation.
-func (c *logCapture) begin(keep bool, startLine string) {
+func (c *logCapture) begin(keep bool, requestID string, start *platformEvent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.syncLocked()
 	if !keep {
 		c.tail = c.tail[:0]
 	}
-	c.lineLocked([]byte(startLine))
+	c.requestID = requestID // init's lines, filed before, carry none
+	c.lineLocked([]byte(start.text), start)
 }
 
 // finish files what the runtime wrote, then the platform lines, and
 // returns the last 4 KB of the invocation's log.
-func (c *logCapture) finish(lines ...string) []byte {
+func (c *logCapture) finish(evs ...*platformEvent) []byte {
 	c.sync()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, l := range lines {
-		c.lineLocked([]byte(l))
+	for _, ev := range evs {
+		c.lineLocked([]byte(ev.text), ev)
 	}
 	t := c.tail
 	if len(t) > function.MaxLogTail {
@@ -219,13 +323,79 @@ func (l *lockedWriter) writeLine(prefix, line []byte) {
 	l.mu.Unlock()
 }
 
-// Platform lines, as Lambda writes them.
+// Platform lines, as Lambda writes them: text in the Text format, and
+// {"time","type","record"} objects in the JSON format (the Telemetry API's
+// shapes).
+
+// platformEvent is one platform line in both formats.
+type platformEvent struct {
+	typ     string // "platform.start", ...; "platform" for text-only lines
+	text    string
+	record  any  // the JSON format's record; nil: the text is used as is
+	failure bool // an error or timeout (kept at SystemLogLevel WARN)
+}
+
+func (ev *platformEvent) jsonLine(now time.Time) []byte {
+	b, _ := json.Marshal(struct {
+		Time   string `json:"time"`
+		Type   string `json:"type"`
+		Record any    `json:"record"`
+	}{now.UTC().Format("2006-01-02T15:04:05.000Z"), ev.typ, ev.record})
+	return b
+}
+
+// textEvent is a platform line without a JSON form (timeout and exit
+// messages).
+func textEvent(text string) *platformEvent {
+	return &platformEvent{typ: "platform", text: text, failure: true}
+}
+
+func startEvent(requestID, version string) *platformEvent {
+	return &platformEvent{typ: "platform.start", text: startLine(requestID, version),
+		record: map[string]any{"requestId": requestID, "version": version}}
+}
 
 func startLine(requestID, version string) string {
 	return "START RequestId: " + requestID + " Version: " + version
 }
 
 func endLine(requestID string) string { return "END RequestId: " + requestID }
+
+// endEvent is END in text and platform.runtimeDone in JSON.
+func endEvent(r *report) *platformEvent {
+	status := r.status
+	if status == "" {
+		status = "success"
+	}
+	rec := map[string]any{"requestId": r.requestID, "status": status,
+		"metrics": map[string]any{"durationMs": roundMs(r.duration), "producedBytes": r.producedBytes}}
+	if r.errorType != "" {
+		rec["errorType"] = r.errorType
+	}
+	return &platformEvent{typ: "platform.runtimeDone", text: endLine(r.requestID), record: rec, failure: r.status != ""}
+}
+
+// reportEvent is REPORT in text and platform.report in JSON.
+func reportEvent(r *report) *platformEvent {
+	status := r.status
+	if status == "" {
+		status = "success"
+	}
+	m := map[string]any{"durationMs": roundMs(r.duration), "billedDurationMs": r.billed().Milliseconds(),
+		"memorySizeMB": r.memoryMB, "maxMemoryUsedMB": r.usedMB()}
+	if r.initDuration > 0 {
+		m["initDurationMs"] = roundMs(r.initDuration)
+	}
+	rec := map[string]any{"requestId": r.requestID, "metrics": m, "status": status}
+	if r.errorType != "" {
+		rec["errorType"] = r.errorType
+	}
+	return &platformEvent{typ: "platform.report", text: r.String(), record: rec, failure: r.status != ""}
+}
+
+func roundMs(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Millisecond)*1000) / 1000
+}
 
 // report is the data of one REPORT line.
 type report struct {
@@ -236,6 +406,8 @@ type report struct {
 	initDuration time.Duration
 	status       string // "", "timeout" or "error"
 	errorType    string
+	// producedBytes is the response's size (platform.runtimeDone).
+	producedBytes int
 }
 
 // usedMB is Max Memory Used in MB. Charge batching can put the cgroup's

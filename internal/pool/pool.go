@@ -102,6 +102,10 @@ type Options struct {
 	// FunctionLog, when set, receives every line of function output and the
 	// platform lines, prefixed with "[function-name] " (development aid).
 	FunctionLog io.Writer
+	// LogSink, when set, receives every line of every environment (the
+	// function's output and the platform lines) as a LogRecord. It must not
+	// block: it is called on the invoke path.
+	LogSink LogSink
 	// APIHandler, when set, is the node's API (the daemon's front door,
 	// with its authentication). Each environment gets it on its own
 	// loopback (127.0.0.1:APIPort inside its network namespace) as
