@@ -88,7 +88,7 @@ var allowed = map[string][]string{
 	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes", "internal/trace"},
 	"internal/trace":      {},
 	"internal/httpevent":  {},
-	"internal/telemetry":  {"internal/function", "internal/invoke"},
+	"internal/telemetry":  {"internal/function", "internal/invoke", "internal/trace"},
 	"internal/cost":       {"internal/function", "internal/invoke"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }

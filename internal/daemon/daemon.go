@@ -47,6 +47,7 @@ type Daemon struct {
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
+	tracer  *telemetry.Tracer  // nil with tracing off
 	prices  cost.Prices
 	// meterStop ends the meter's Run (started by Run); meterDone is closed
 	// when it has returned.
@@ -143,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger: log.With("component", "logsapi"),
 	})
 	d.srv = &http.Server{
-		Handler:           d.frontDoor(withLogsAPI(api, logsAPI)),
+		Handler:           d.frontDoor(withLogsAPI(d.tracer.Middleware(api), logsAPI)),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -252,6 +253,7 @@ func (d *Daemon) closeAll() {
 	if d.logw != nil {
 		d.logw.Close() // stores the lines of the environments just killed
 	}
+	d.stopTracer()
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {
 			d.log.Warn("close store", "err", err)

@@ -42,9 +42,18 @@ type node struct {
 // returns an aws-sdk-go-v2 Lambda client pointed at it.
 func startNode(t testing.TB, dataDir string) *node {
 	t.Helper()
+	return startNodeWith(t, dataDir, nil)
+}
+
+// startNodeWith is startNode with the configuration changed by mutate.
+func startNodeWith(t testing.TB, dataDir string, mutate func(*config.Config)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dataDir
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := New(ctx, cfg, log)

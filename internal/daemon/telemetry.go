@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
@@ -71,7 +72,13 @@ func (d *Daemon) readiness() []telemetry.Check {
 // newTelemetry builds the metrics registry and the cost meter (unless
 // telemetry is off) and returns the pool's invocation observer.
 func (d *Daemon) newTelemetry(ctx context.Context) (pool.Observer, error) {
+	if err := d.newTracer(ctx); err != nil {
+		return nil, err
+	}
 	if !d.cfg.Telemetry {
+		if d.tracer != nil {
+			return d.tracer, nil
+		}
 		return nil, nil
 	}
 	d.prices = cost.DefaultPrices()
@@ -88,7 +95,35 @@ func (d *Daemon) newTelemetry(ctx context.Context) (pool.Observer, error) {
 		return nil, fmt.Errorf("create cost meter: %w", err)
 	}
 	d.meter = m
-	return pool.Observers{d.metrics, d.meter}, nil
+	obs := pool.Observers{d.metrics, d.meter}
+	if d.tracer != nil {
+		obs = append(obs, d.tracer)
+	}
+	return obs, nil
+}
+
+// newTracer starts the OTLP exporter when an endpoint is configured; nil
+// (tracing off) otherwise.
+func (d *Daemon) newTracer(ctx context.Context) error {
+	t, err := telemetry.NewTracer(ctx, d.cfg.OTLPEndpoint, d.log.With("component", "tracing"))
+	if err != nil {
+		return fmt.Errorf("start tracing: %w", err)
+	}
+	d.tracer = t
+	return nil
+}
+
+// stopTracer exports the spans still buffered.
+func (d *Daemon) stopTracer() {
+	if d.tracer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.tracer.Shutdown(ctx); err != nil {
+		d.log.Warn("stop tracing", "err", err)
+	}
+	d.tracer = nil
 }
 
 // costReporter answers `nimbus cost`; nil with telemetry off.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +10,11 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +26,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/trace"
 )
 
 // invokeWithHeader invokes name with one extra HTTP header.
@@ -302,4 +310,88 @@ func costReport(t *testing.T, n *node, fn string) *cost.Report {
 		t.Fatal(err)
 	}
 	return &rep
+}
+
+// otlpReceiver is an OTLP/HTTP traces endpoint: it decodes each export
+// (protobuf) and keeps the spans.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+		http.Error(w, "unexpected request", http.StatusBadRequest)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	var req coltracepb.ExportTraceServiceRequest
+	if err != nil || proto.Unmarshal(body, &req) != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			o.spans = append(o.spans, ss.Spans...)
+		}
+	}
+	o.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// The platform's spans of a sampled invocation reach an OTLP receiver in
+// the invocation's X-Ray trace, with the function's Parent as the invoke
+// span; an unsampled one exports nothing.
+func TestOTLPExport(t *testing.T) {
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	n := startNodeWith(t, t.TempDir(), func(c *config.Config) { c.OTLPEndpoint = srv.URL })
+	createGoFunction(t, n, "spans", nil)
+	const root = "1-5759e988-bd862e3fe1be46a994272793"
+	env := invokeWithHeader(t, n, "spans", "X-Amzn-Trace-Id", "Root="+root+";Parent=53995c3f42cd8ad8;Sampled=1", `{"action":"env"}`)
+	fnHeader, err := trace.Parse(env["_X_AMZN_TRACE_ID"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invokeWithHeader(t, n, "spans", "X-Amzn-Trace-Id", "Root=1-5759e988-000000000000000000000001;Sampled=0", `{"action":"echo"}`)
+	n.stop() // shutdown exports what is buffered
+
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	wantTrace, _ := hex.DecodeString("5759e988bd862e3fe1be46a994272793")
+	byName := map[string]*tracepb.Span{}
+	for _, s := range recv.spans {
+		if !bytes.Equal(s.TraceId, wantTrace) {
+			t.Errorf("span %s in trace %x (the unsampled invocation exported?)", s.Name, s.TraceId)
+			continue
+		}
+		byName[s.Name] = s
+	}
+	door := byName["nimbus.frontdoor POST"]
+	if door == nil {
+		t.Fatalf("no front-door span among %d spans", len(recv.spans))
+	}
+	if hex.EncodeToString(door.ParentSpanId) != "53995c3f42cd8ad8" {
+		t.Errorf("front door's parent %x, want the caller's segment", door.ParentSpanId)
+	}
+	for _, name := range []string{"nimbus.init", "nimbus.invoke", "nimbus.response"} {
+		s := byName[name]
+		if s == nil {
+			t.Errorf("no %s span", name)
+			continue
+		}
+		if !bytes.Equal(s.ParentSpanId, door.SpanId) {
+			t.Errorf("%s is not under the front door", name)
+		}
+		if s.StartTimeUnixNano < door.StartTimeUnixNano || s.EndTimeUnixNano > door.EndTimeUnixNano {
+			t.Errorf("%s [%d,%d] outside the front door [%d,%d]", name, s.StartTimeUnixNano, s.EndTimeUnixNano, door.StartTimeUnixNano, door.EndTimeUnixNano)
+		}
+	}
+	if s := byName["nimbus.invoke"]; s != nil && hex.EncodeToString(s.SpanId) != fnHeader.Parent {
+		t.Errorf("invoke span %x, the function's Parent is %s", s.SpanId, fnHeader.Parent)
+	}
 }
