@@ -395,3 +395,30 @@ func TestOTLPExport(t *testing.T) {
 		t.Errorf("invoke span %x, the function's Parent is %s", s.SpanId, fnHeader.Parent)
 	}
 }
+
+// An Embedded Metric Format line a function prints (as Powertools Metrics
+// does) becomes a metric on /metrics with its dimensions.
+func TestEMFLineBecomesMetric(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	createGoFunction(t, n, "emitter", nil)
+	line := `{"_aws":{"Timestamp":1732700000000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{"Name":"Orders","Unit":"Count"}]}]},"service":"checkout","Orders":3}`
+	for range 2 {
+		invoke(t, n, "emitter", "", map[string]any{"action": "print", "value": line})
+	}
+	fams := scrapeMetrics(t, n)
+	f := fams["nimbus_emf_Shop_Orders"]
+	if f == nil || len(f.GetMetric()) != 1 {
+		t.Fatalf("EMF family = %v", f)
+	}
+	m := f.GetMetric()[0]
+	if m.GetSummary().GetSampleSum() != 6 || m.GetSummary().GetSampleCount() != 2 {
+		t.Errorf("summary %v, want sum 6 of 2", m.GetSummary())
+	}
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["service"] != "checkout" || labels["function"] != "emitter" || labels["version"] != "$LATEST" {
+		t.Errorf("labels %v", labels)
+	}
+}

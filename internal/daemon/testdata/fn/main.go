@@ -58,6 +58,10 @@ func handle(ctx context.Context, ev event) (any, error) {
 		wd, _ := os.Getwd()
 		env["__cwd"] = wd
 		return env, nil
+	case "print": // one line of output, as given (an EMF document, say)
+		s, _ := ev.Value.(string)
+		fmt.Println(s)
+		return "printed", nil
 	case "clientcontext":
 		return lc.ClientContext, nil
 	}
