@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
 )
 
 // The warm-invoke benchmark goes through the whole HTTP path — client,
@@ -133,8 +135,18 @@ func BenchmarkEchoSubprocessBaseline(b *testing.B) {
 	measure(b, func() error { return post(c, url, []byte(`{"action":"echo","value":1}`)) })
 }
 
-func BenchmarkWarmInvoke(b *testing.B) {
-	n := startNode(b, b.TempDir())
+func BenchmarkWarmInvoke(b *testing.B) { warmInvoke(b, nil) }
+
+// BenchmarkWarmInvokeTelemetryOff is BenchmarkWarmInvoke without metrics
+// and cost metering: compare the two in one run for their cost,
+//
+//	go test -run '^$' -bench 'WarmInvoke' -benchtime 3000x -count 3 ./internal/daemon/
+func BenchmarkWarmInvokeTelemetryOff(b *testing.B) {
+	warmInvoke(b, func(c *config.Config) { c.Telemetry = false })
+}
+
+func warmInvoke(b *testing.B, mutate func(*config.Config)) {
+	n := startNodeWith(b, b.TempDir(), mutate)
 	ctx := context.Background()
 	zip := goZip(b, "./internal/daemon/testdata/fn")
 	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
