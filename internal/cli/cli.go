@@ -57,6 +57,7 @@ use the AWS CLI, an AWS SDK or the client commands below against it.`,
 		newInvokeCmd(cf),
 		newFunctionsCmd(cf),
 		newCostCmd(cf),
+		newDoctorCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,6 +216,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
 		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),
 		"runtimes", runtimes.Supported())
+	d.logProtections()
 
 	var runErr error
 	select {
@@ -237,6 +239,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Wait()
 	d.log.Info("nimbus stopped")
 	return runErr
+}
+
+// logProtections says at startup which sandbox protections environments
+// get on this machine and why any is missing (`nimbus doctor` prints the
+// same).
+func (d *Daemon) logProtections() {
+	var on, off []string
+	for _, p := range sandbox.Protections() {
+		if p.Active {
+			on = append(on, p.Name)
+		} else {
+			off = append(off, p.Name+": "+p.Detail)
+		}
+	}
+	d.log.Info("sandbox protections", "active", strings.Join(on, ", "))
+	if len(off) > 0 {
+		d.log.Warn("sandbox protections missing", "inactive", strings.Join(off, "; "))
+	}
 }
 
 // closeAll releases what New built, in reverse order; safe on partial builds.

@@ -117,6 +117,19 @@ func hasWord(s, w string) bool {
 	return false
 }
 
+// has reports whether controller ctl is available to environments.
+func (h *cgroupHost) has(ctl string) bool {
+	if h.version == 1 {
+		return h.v1[ctl] != ""
+	}
+	if ctl == "freezer" { // built into cgroup v2 (cgroup.freeze, Linux 5.2+)
+		_, err := os.Stat(filepath.Join(h.v2, cgroupParent, h.owner, "cgroup.freeze"))
+		return err == nil
+	}
+	b, err := os.ReadFile(filepath.Join(h.v2, cgroupParent, h.owner, "cgroup.subtree_control"))
+	return err == nil && hasWord(string(b), ctl)
+}
+
 // prepare creates the parent cgroups (and, on v2, enables the controllers
 // for them). It is cheap to repeat.
 func (h *cgroupHost) prepare() error {

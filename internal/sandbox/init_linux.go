@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -94,6 +95,9 @@ func runInit() int {
 	}
 	var cred *syscall.Credential
 	if cfg.Hardened {
+		// Capability sets are per thread: drop them on the thread that
+		// forks the runtime, and never leave it.
+		runtime.LockOSThread()
 		if err := dropPrivileges(); err != nil {
 			return report(err)
 		}

@@ -100,6 +100,14 @@ func initExe() string {
 	return initExePath
 }
 
+func initExeErrText() string {
+	initExe()
+	if initExeErr == nil {
+		return ""
+	}
+	return "inits run /proc/self/exe: " + initExeErr.Error()
+}
+
 // sealedSelf copies this executable into a sealed memfd and returns the
 // path to exec it by. The fd stays open (close-on-exec) for the life of
 // the process.

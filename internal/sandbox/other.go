@@ -100,3 +100,7 @@ func writerOrDiscard(w io.Writer) io.Writer {
 	}
 	return w
 }
+
+func protections(h *host) []Protection {
+	return []Protection{{Name: "namespaces", Detail: h.mode}, {Name: "cgroup", Detail: h.mode}}
+}

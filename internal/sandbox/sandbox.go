@@ -1,26 +1,33 @@
 // Package sandbox starts and stops one execution environment's process tree.
 //
 // On Linux as root the nimbus binary re-executes itself as the
-// environment's init (the pattern runc uses). The parent starts
-// /proc/self/exe in new mount, pid, ipc and uts namespaces, moves it into a
-// per-environment cgroup (v1 or v2: memory limit without swap, pids.max
-// 1024, a CPU weight proportional to memory) and only then sends it its
-// configuration, with the environment's stdout and stderr, over a socket
-// (fd 3, SCM_RIGHTS). Init makes every mount private, turns the inherited
-// view of the host read-only, mounts a tmpfs over /var with the code at
-// /var/task and the runtime files at /var/runtime (read-only, nosuid,
-// nodev; the host's /var entries are bound back), a private /tmp, /dev/shm
-// and /proc, sets the hostname and Lambda's rlimits, marks every fd but 0, 1
-// and 2 close-on-exec, and forks and execs the runtime in /var/task.
+// environment's init (the pattern runc uses), from a sealed in-memory copy
+// (memfd) so that no process can rewrite the server's binary through
+// /proc/<pid>/exe. The parent starts init in new mount, pid, ipc, uts and
+// network namespaces, moves it into a per-environment cgroup (v1 or v2:
+// memory limit without swap, pids.max 1024, a CPU weight proportional to
+// memory, a freezer) and only then sends it its configuration, with the
+// environment's stdout and stderr, over a socket (fd 3, SCM_RIGHTS).
+//
+// Init builds a minimal root in a tmpfs and pivots into it (see
+// buildRoot): the host's /usr, /lib and /bin and a few /etc files
+// read-only, the code at /var/task, the runtime files at /var/runtime and
+// the layers at /opt (read-only, nosuid, nodev), a private tmpfs /tmp of
+// the ephemeral storage size, a minimal /dev, its own /proc (hidepid,
+// masked paths), no /sys and nothing else of the host. It brings the
+// network namespace's loopback up and opens the listeners the caller asked
+// for there (the Runtime API on 127.0.0.1:9001), passing them back to the
+// server, which serves them. It sets the hostname and Lambda's rlimits,
+// marks every fd but 0, 1 and 2 close-on-exec, empties the capability
+// sets, sets no_new_privs, loads a seccomp filter (dropPrivileges) and
+// forks the runtime as a uid of its own, in /var/task.
 //
 // Init stays as pid 1: it reaps orphans (a runtime is not written to be pid
 // 1), forwards termination signals, and reports the runtime's exact wait
 // status; when the runtime exits, init exits and the kernel kills whatever
-// is left in the pid namespace. It is also where the isolation work will
-// apply no_new_privs, seccomp and the capability drop, just before the
-// runtime's exec. Kill SIGKILLs the cgroup, the process group and init,
-// waits, and removes the cgroup; OOM kills are read from the cgroup's
-// counters.
+// is left in the pid namespace. Kill SIGKILLs the cgroup, the process group
+// and init, waits, and removes the cgroup; OOM kills are read from the
+// cgroup's counters. Freeze and Thaw stop and resume the whole cgroup.
 //
 // A Launcher keeps inits started ahead of time (exec'd and already in a
 // cgroup), which takes the binary's startup and the cgroup migration off
@@ -30,10 +37,12 @@
 // plain process group: init only closes inherited fds and execs the
 // runtime, which runs on the host's filesystem with /var/task and
 // /var/runtime in Argv and Env rewritten to CodeDir and RuntimeDir and
-// TMPDIR set to TmpDir. Mode says which one is in use.
+// TMPDIR set to TmpDir. Mode says which one is in use, Protections lists
+// every layer and whether it applies here.
 //
-// Only the worker side (internal/pool) and cmd/nimbus (MaybeRunInit) import
-// this package. It imports x/sys only.
+// Only the worker side (internal/pool), the daemon and the CLI (startup
+// report, `nimbus doctor`) and cmd/nimbus (MaybeRunInit) import this
+// package. It imports x/sys and go-seccomp-bpf only.
 package sandbox
 
 import (

@@ -178,7 +178,7 @@ func helper(mode string) int {
 		fmt.Println("hello from inside")
 		return 0
 	}
-	return 2
+	return hostile(mode)
 }
 
 // lines is an io.Writer that records output and hands out lines.
