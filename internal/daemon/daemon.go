@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
@@ -44,6 +45,7 @@ type Daemon struct {
 	st   *store.Store
 	reg  *registry.Registry
 	pool *pool.Manager
+	gw   *apigw.Gateway
 	srv  *http.Server
 
 	metrics *telemetry.Metrics // nil with telemetry off
@@ -144,8 +146,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Store: d.logs, Flush: d.logw.Flush, Region: cfg.Region, AccountID: cfg.AccountID,
 		Logger: log.With("component", "logsapi"),
 	})
+	d.gw = apigw.New(apigw.Options{
+		Store:     d.st,
+		Resolver:  d.reg,
+		Invoker:   d.pool,
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Port:      listenPort(d.ln.Addr()),
+		Logger:    log.With("component", "apigw"),
+	})
 	d.srv = &http.Server{
-		Handler:           d.frontDoor(withLogsAPI(d.tracer.Middleware(api), logsAPI)),
+		Handler:           d.executeAPIHosts(d.frontDoor(withLogsAPI(d.tracer.Middleware(d.apiGatewayManagement(api)), logsAPI))),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -206,6 +217,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		regErr <- d.reg.Run(regCtx)
 	}()
 	d.startMeter(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := d.gw.Run(regCtx); err != nil {
+			d.log.Warn("api gateway watch ended", "err", err)
+		}
+	}()
 	srvErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {

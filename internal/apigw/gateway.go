@@ -1,0 +1,260 @@
+package apigw
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+)
+
+// Resolver finds the function version a Lambda integration names; the
+// registry's Resolve has this shape.
+type Resolver interface {
+	Resolve(ctx context.Context, name, qualifier string) (*function.Config, error)
+}
+
+// Options configures New.
+type Options struct {
+	Store    *store.Store
+	Resolver Resolver
+	Invoker  invoke.Invoker
+	// Region and AccountID name the APIs' ARNs and execute-api hosts.
+	Region    string
+	AccountID string
+	// Port is the listener's port, for the ApiEndpoint of HTTP APIs
+	// (http://<id>.execute-api.<region>.localhost:<port>).
+	Port   string
+	Logger *slog.Logger
+	// Now is the clock of throttling, caches and timestamps; time.Now
+	// when nil.
+	Now func() time.Time
+}
+
+// Gateway serves the API Gateway management APIs and the APIs themselves.
+type Gateway struct {
+	docs    *docs
+	res     Resolver
+	inv     invoke.Invoker
+	region  string
+	account string
+	port    string
+	log     *slog.Logger
+	now     func() time.Time
+
+	limits *limiters   // per-stage and per-route token buckets
+	cache  *respCache  // REST stage caches
+	authz  *authzCache // Lambda authorizer results
+}
+
+// New builds a Gateway; call Run to keep its copy of the APIs current.
+func New(opts Options) *Gateway {
+	g := &Gateway{
+		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
+		port: opts.Port, log: opts.Logger, now: opts.Now,
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	g.docs = newDocs(opts.Store, g.log)
+	g.limits = newLimiters()
+	g.cache = newRespCache()
+	g.authz = newAuthzCache()
+	return g
+}
+
+// Run keeps the in-memory copy of the API definitions current from the
+// backbone until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error { return g.docs.run(ctx) }
+
+// IsManagement reports whether r is a call of the API Gateway management
+// APIs: paths /v2/apis... (apigatewayv2) and /restapis... (apigateway).
+func IsManagement(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/v2/apis" || strings.HasPrefix(p, "/v2/apis/") || p == "/restapis" || strings.HasPrefix(p, "/restapis/")
+}
+
+// InvokeHost returns the API id of a Host of the form
+// <api-id>.execute-api.<region>.localhost[:port] (any region; the
+// ".localhost" suffix is optional so that real DNS names also work).
+func InvokeHost(host string) (string, bool) {
+	h := strings.ToLower(host)
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	id, rest, ok := strings.Cut(h, ".")
+	if !ok || !strings.HasPrefix(rest, "execute-api.") || !validID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// endpoint is the URL an API is reached at.
+func (g *Gateway) endpoint(id string) string {
+	u := "http://" + id + ".execute-api." + g.region + ".localhost"
+	if g.port != "" && g.port != "80" {
+		u += ":" + g.port
+	}
+	return u
+}
+
+// call is one management request.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	op     string
+	params map[string]string
+}
+
+// mgmtRoute is one management operation.
+type mgmtRoute struct {
+	method string
+	segs   []string
+	op     string
+	handle func(*Gateway, *call) error
+}
+
+func routeTable(rs []struct {
+	method, pattern, op string
+	handle              func(*Gateway, *call) error
+}) []mgmtRoute {
+	out := make([]mgmtRoute, len(rs))
+	for i, r := range rs {
+		out[i] = mgmtRoute{method: r.method, segs: strings.Split(strings.Trim(r.pattern, "/"), "/"), op: r.op, handle: r.handle}
+	}
+	return out
+}
+
+// ServeHTTP serves the management APIs.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := awsapi.NewRequestID()
+	w.Header().Set(awsapi.HeaderRequestID, reqID)
+	raw := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	segs := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			awsapi.WriteError(w, g.log, notFound("Invalid path"))
+			return
+		}
+		segs[i] = u
+	}
+	for _, rt := range mgmtRoutes {
+		if rt.method != r.Method || len(rt.segs) != len(segs) {
+			continue
+		}
+		params, ok := map[string]string{}, true
+		for i, want := range rt.segs {
+			if strings.HasPrefix(want, "{") {
+				params[want[1:len(want)-1]] = segs[i]
+			} else if want != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		c := &call{w: w, r: r, op: rt.op, params: params}
+		if err := rt.handle(g, c); err != nil {
+			awsapi.WriteError(w, g.log.With("op", rt.op, "request_id", reqID), err)
+		}
+		return
+	}
+	awsapi.WriteError(w, g.log, awsapi.UnknownOperation())
+}
+
+const maxMgmtBody = 1 << 20
+
+// decode reads a JSON body into v; an empty body is an empty object.
+func (c *call) decode(v any) error {
+	b, err := io.ReadAll(io.LimitReader(c.r.Body, maxMgmtBody+1))
+	if err != nil {
+		return badRequest("Could not read the request body.")
+	}
+	if len(b) > maxMgmtBody {
+		return badRequest("Request body is larger than %d bytes.", maxMgmtBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return badRequest("Invalid value for %s: expected %s.", te.Field, te.Type)
+		}
+		return badRequest("Could not parse request body into json: %s", err.Error())
+	}
+	return nil
+}
+
+func (c *call) json(status int, v any) error {
+	awsapi.WriteJSON(c.w, status, v)
+	return nil
+}
+
+func (c *call) noContent(status int) error {
+	c.w.WriteHeader(status)
+	return nil
+}
+
+// isoNow is an apigatewayv2 timestamp (ISO 8601, seconds).
+func (g *Gateway) isoNow() string { return g.now().UTC().Format(time.RFC3339) }
+
+// checkLen checks a string member's length constraint.
+func checkLen(name, v string, lo, hi int) error {
+	if n := len([]rune(v)); n < lo || n > hi {
+		return badRequest("Invalid %s: length must be between %d and %d.", name, lo, hi)
+	}
+	return nil
+}
+
+var errNoInvoker = errors.New("no invoker configured")
+
+func (g *Gateway) resolveFunction(ctx context.Context, uri string) (*function.Config, string, error) {
+	ref, err := functionFromURI(uri)
+	if err != nil {
+		return nil, "", err
+	}
+	if g.res == nil || g.inv == nil {
+		return nil, "", errNoInvoker
+	}
+	cfg, err := g.res.Resolve(ctx, ref.Name, ref.Qualifier)
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, awsapi.FunctionARN(g.region, g.account, ref.Name, ref.Qualifier), nil
+}
+
+// functionFromURI reads the function a Lambda integration or authorizer
+// URI names: a function name or ARN (HTTP APIs), or
+// arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<arn>/invocations.
+func functionFromURI(uri string) (awsapi.FunctionRef, error) {
+	s := uri
+	if strings.HasPrefix(s, "arn:") && strings.Contains(s, ":apigateway:") {
+		_, after, ok := strings.Cut(s, ":lambda:path/2015-03-31/functions/")
+		if !ok {
+			return awsapi.FunctionRef{}, fmt.Errorf("integration uri %q is not a Lambda function", uri)
+		}
+		s = strings.TrimSuffix(after, "/invocations")
+	}
+	ref, err := awsapi.ParseFunctionRef(s)
+	if err != nil {
+		return awsapi.FunctionRef{}, fmt.Errorf("integration uri %q: %w", uri, err)
+	}
+	return ref, nil
+}

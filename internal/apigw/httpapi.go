@@ -1,0 +1,1018 @@
+package apigw
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// httpDoc is one HTTP API with everything under it, as stored.
+type httpDoc struct {
+	API          httpAPI            `json:"api"`
+	Routes       []*httpRoute       `json:"routes"`
+	Integrations []*httpIntegration `json:"integrations"`
+	Stages       []*httpStage       `json:"stages"`
+	Authorizers  []*httpAuthorizer  `json:"authorizers"`
+
+	keys []routeKey // compiled Routes[i].RouteKey
+}
+
+func (d *httpDoc) compile() {
+	d.keys = make([]routeKey, len(d.Routes))
+	for i, r := range d.Routes {
+		d.keys[i], _ = parseRouteKey(r.RouteKey)
+	}
+}
+
+type httpAPI struct {
+	APIEndpoint               string            `json:"apiEndpoint,omitempty"`
+	APIGatewayManaged         bool              `json:"apiGatewayManaged,omitempty"`
+	APIID                     string            `json:"apiId"`
+	APIKeySelectionExpression string            `json:"apiKeySelectionExpression"`
+	CorsConfiguration         *cors             `json:"corsConfiguration,omitempty"`
+	CreatedDate               string            `json:"createdDate"`
+	Description               string            `json:"description,omitempty"`
+	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint"`
+	DisableSchemaValidation   bool              `json:"disableSchemaValidation,omitempty"`
+	IPAddressType             string            `json:"ipAddressType"`
+	Name                      string            `json:"name"`
+	ProtocolType              string            `json:"protocolType"`
+	RouteSelectionExpression  string            `json:"routeSelectionExpression"`
+	Tags                      map[string]string `json:"tags"`
+	Version                   string            `json:"version,omitempty"`
+}
+
+type cors struct {
+	AllowCredentials bool     `json:"allowCredentials,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowOrigins     []string `json:"allowOrigins,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	MaxAge           *int     `json:"maxAge,omitempty"`
+}
+
+type httpRoute struct {
+	APIGatewayManaged   bool           `json:"apiGatewayManaged,omitempty"`
+	APIKeyRequired      bool           `json:"apiKeyRequired"`
+	AuthorizationScopes []string       `json:"authorizationScopes,omitempty"`
+	AuthorizationType   string         `json:"authorizationType"`
+	AuthorizerID        string         `json:"authorizerId,omitempty"`
+	OperationName       string         `json:"operationName,omitempty"`
+	RequestParameters   map[string]any `json:"requestParameters,omitempty"`
+	RouteID             string         `json:"routeId"`
+	RouteKey            string         `json:"routeKey"`
+	Target              string         `json:"target,omitempty"`
+}
+
+type httpIntegration struct {
+	APIGatewayManaged    bool              `json:"apiGatewayManaged,omitempty"`
+	ConnectionType       string            `json:"connectionType"`
+	Description          string            `json:"description,omitempty"`
+	IntegrationID        string            `json:"integrationId"`
+	IntegrationMethod    string            `json:"integrationMethod,omitempty"`
+	IntegrationType      string            `json:"integrationType"`
+	IntegrationURI       string            `json:"integrationUri"`
+	PayloadFormatVersion string            `json:"payloadFormatVersion"`
+	RequestParameters    map[string]string `json:"requestParameters,omitempty"`
+	TimeoutInMillis      int               `json:"timeoutInMillis"`
+}
+
+type routeSettings struct {
+	DataTraceEnabled       bool     `json:"dataTraceEnabled"`
+	DetailedMetricsEnabled bool     `json:"detailedMetricsEnabled"`
+	LoggingLevel           string   `json:"loggingLevel,omitempty"`
+	ThrottlingBurstLimit   *int     `json:"throttlingBurstLimit,omitempty"`
+	ThrottlingRateLimit    *float64 `json:"throttlingRateLimit,omitempty"`
+}
+
+type httpStage struct {
+	APIGatewayManaged    bool                      `json:"apiGatewayManaged,omitempty"`
+	AutoDeploy           bool                      `json:"autoDeploy"`
+	CreatedDate          string                    `json:"createdDate"`
+	DefaultRouteSettings *routeSettings            `json:"defaultRouteSettings,omitempty"`
+	DeploymentID         string                    `json:"deploymentId,omitempty"`
+	Description          string                    `json:"description,omitempty"`
+	LastUpdatedDate      string                    `json:"lastUpdatedDate"`
+	RouteSettings        map[string]*routeSettings `json:"routeSettings"`
+	StageName            string                    `json:"stageName"`
+	StageVariables       map[string]string         `json:"stageVariables"`
+	Tags                 map[string]string         `json:"tags"`
+}
+
+type httpAuthorizer struct {
+	AuthorizerCredentialsArn       string   `json:"authorizerCredentialsArn,omitempty"`
+	AuthorizerID                   string   `json:"authorizerId"`
+	AuthorizerPayloadFormatVersion string   `json:"authorizerPayloadFormatVersion,omitempty"`
+	AuthorizerResultTTLInSeconds   int      `json:"authorizerResultTtlInSeconds"`
+	AuthorizerType                 string   `json:"authorizerType"`
+	AuthorizerURI                  string   `json:"authorizerUri,omitempty"`
+	EnableSimpleResponses          bool     `json:"enableSimpleResponses"`
+	IdentitySource                 []string `json:"identitySource"`
+	IdentityValidationExpression   string   `json:"identityValidationExpression,omitempty"`
+	Name                           string   `json:"name"`
+}
+
+func httpKey(id string) string { return httpKeyPrefix + id }
+
+func apiNotFound(id string) error {
+	return notFound("Invalid API identifier specified %s", id)
+}
+
+func (g *Gateway) apiID(c *call) (string, error) {
+	id := c.params["apiId"]
+	if !validID(id) {
+		return "", apiNotFound(id)
+	}
+	return id, nil
+}
+
+func (g *Gateway) wireAPI(a httpAPI) httpAPI {
+	if !a.DisableExecuteAPIEndpoint {
+		a.APIEndpoint = g.endpoint(a.APIID)
+	}
+	return a
+}
+
+// apiInput is CreateApi's and UpdateApi's body.
+type apiInput struct {
+	APIKeySelectionExpression *string           `json:"apiKeySelectionExpression"`
+	CorsConfiguration         *cors             `json:"corsConfiguration"`
+	CredentialsArn            *string           `json:"credentialsArn"`
+	Description               *string           `json:"description"`
+	DisableExecuteAPIEndpoint *bool             `json:"disableExecuteApiEndpoint"`
+	DisableSchemaValidation   *bool             `json:"disableSchemaValidation"`
+	Name                      *string           `json:"name"`
+	ProtocolType              *string           `json:"protocolType"`
+	RouteKey                  *string           `json:"routeKey"`
+	RouteSelectionExpression  *string           `json:"routeSelectionExpression"`
+	Tags                      map[string]string `json:"tags"`
+	Target                    *string           `json:"target"`
+	Version                   *string           `json:"version"`
+}
+
+func (in *apiInput) apply(a *httpAPI) error {
+	if in.Name != nil {
+		if err := checkLen("name", *in.Name, 1, 128); err != nil {
+			return err
+		}
+		a.Name = *in.Name
+	}
+	if in.Description != nil {
+		if err := checkLen("description", *in.Description, 0, 1024); err != nil {
+			return err
+		}
+		a.Description = *in.Description
+	}
+	if in.Version != nil {
+		a.Version = *in.Version
+	}
+	if in.CorsConfiguration != nil {
+		a.CorsConfiguration = in.CorsConfiguration
+	}
+	if in.DisableExecuteAPIEndpoint != nil {
+		a.DisableExecuteAPIEndpoint = *in.DisableExecuteAPIEndpoint
+	}
+	if in.DisableSchemaValidation != nil {
+		a.DisableSchemaValidation = *in.DisableSchemaValidation
+	}
+	if in.APIKeySelectionExpression != nil {
+		a.APIKeySelectionExpression = *in.APIKeySelectionExpression
+	}
+	if in.RouteSelectionExpression != nil && *in.RouteSelectionExpression != "${request.method} ${request.path}" {
+		return badRequest("Invalid routeSelectionExpression: HTTP APIs support only ${request.method} ${request.path}.")
+	}
+	return nil
+}
+
+func (g *Gateway) createAPI(c *call) error {
+	var in apiInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return badRequest("Invalid input: name is required.")
+	}
+	if in.ProtocolType == nil {
+		return badRequest("Invalid input: protocolType is required.")
+	}
+	if *in.ProtocolType != "HTTP" {
+		if *in.ProtocolType == "WEBSOCKET" {
+			return badRequest("Nimbus does not support WEBSOCKET APIs; create an HTTP API.")
+		}
+		return badRequest("Invalid protocolType %s: must be HTTP or WEBSOCKET.", *in.ProtocolType)
+	}
+	now := g.isoNow()
+	doc := &httpDoc{API: httpAPI{
+		APIID: newID(10), ProtocolType: "HTTP", IPAddressType: "ipv4", CreatedDate: now,
+		RouteSelectionExpression: "${request.method} ${request.path}", APIKeySelectionExpression: "$request.header.x-api-key",
+		Tags: map[string]string{},
+	}}
+	if in.Tags != nil {
+		doc.API.Tags = in.Tags
+	}
+	if err := in.apply(&doc.API); err != nil {
+		return err
+	}
+	if in.Target != nil {
+		// Quick create: an integration with the target, a route (default
+		// $default) to it and an auto-deployed $default stage.
+		if _, err := functionFromURI(*in.Target); err != nil {
+			return badRequest("Invalid target: %s is not a Lambda function ARN.", *in.Target)
+		}
+		key := "$default"
+		if in.RouteKey != nil {
+			key = *in.RouteKey
+		}
+		if _, ok := parseRouteKey(key); !ok {
+			return badRequest("Unable to create Route: invalid RouteKey %s.", key)
+		}
+		integ := &httpIntegration{IntegrationID: newID(7), IntegrationType: "AWS_PROXY", IntegrationURI: *in.Target,
+			IntegrationMethod: "POST", PayloadFormatVersion: "2.0", ConnectionType: "INTERNET", TimeoutInMillis: 30000, APIGatewayManaged: true}
+		doc.Integrations = append(doc.Integrations, integ)
+		doc.Routes = append(doc.Routes, &httpRoute{RouteID: newID(7), RouteKey: key, Target: "integrations/" + integ.IntegrationID,
+			AuthorizationType: "NONE", APIGatewayManaged: true})
+		doc.Stages = append(doc.Stages, &httpStage{StageName: "$default", AutoDeploy: true, CreatedDate: now, LastUpdatedDate: now,
+			DefaultRouteSettings: &routeSettings{}, RouteSettings: map[string]*routeSettings{}, StageVariables: map[string]string{},
+			Tags: map[string]string{}, APIGatewayManaged: true})
+	} else if in.RouteKey != nil {
+		return badRequest("routeKey is only valid with target (quick create).")
+	}
+	if err := g.docs.create(c.r.Context(), httpKey(doc.API.APIID), doc); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, g.wireAPI(doc.API))
+}
+
+func (g *Gateway) getAPI(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	return c.json(http.StatusOK, g.wireAPI(doc.API))
+}
+
+func (g *Gateway) getAPIs(c *call) error {
+	all, err := list[httpDoc](c.r.Context(), g.docs, httpKeyPrefix)
+	if err != nil {
+		return err
+	}
+	items := make([]httpAPI, 0, len(all))
+	for _, d := range all {
+		items = append(items, g.wireAPI(d.API))
+	}
+	return c.json(http.StatusOK, map[string]any{"items": items})
+}
+
+func (g *Gateway) updateAPI(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in apiInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	doc, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error { return in.apply(&d.API) })
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, g.wireAPI(doc.API))
+}
+
+func (g *Gateway) deleteAPI(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	if err := g.docs.remove(c.r.Context(), httpKey(id), apiNotFound(id)); err != nil {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}
+
+// routeInput is CreateRoute's and UpdateRoute's body.
+type routeInput struct {
+	APIKeyRequired      *bool          `json:"apiKeyRequired"`
+	AuthorizationScopes []string       `json:"authorizationScopes"`
+	AuthorizationType   *string        `json:"authorizationType"`
+	AuthorizerID        *string        `json:"authorizerId"`
+	OperationName       *string        `json:"operationName"`
+	RequestParameters   map[string]any `json:"requestParameters"`
+	RouteKey            *string        `json:"routeKey"`
+	Target              *string        `json:"target"`
+}
+
+func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
+	if in.RouteKey != nil {
+		if _, ok := parseRouteKey(*in.RouteKey); !ok {
+			return badRequest("Unable to create Route: invalid RouteKey %s. A route key is $default or an HTTP method (or ANY) and a path like /items/{id} or /{proxy+}.", *in.RouteKey)
+		}
+		for _, o := range d.Routes {
+			if o != r && o.RouteKey == *in.RouteKey {
+				return conflict("Route with key %s already exists for this API", *in.RouteKey)
+			}
+		}
+		r.RouteKey = *in.RouteKey
+	}
+	if in.Target != nil {
+		if *in.Target != "" {
+			iid, ok := strings.CutPrefix(*in.Target, "integrations/")
+			if !ok || d.integration(iid) == nil {
+				return badRequest("Invalid target %s: it must be integrations/<id> of an integration of this API.", *in.Target)
+			}
+		}
+		r.Target = *in.Target
+	}
+	if in.AuthorizationType != nil {
+		switch *in.AuthorizationType {
+		case "NONE", "CUSTOM", "AWS_IAM", "JWT":
+		default:
+			return badRequest("Invalid authorizationType %s: must be NONE, AWS_IAM, CUSTOM or JWT.", *in.AuthorizationType)
+		}
+		r.AuthorizationType = *in.AuthorizationType
+	}
+	if in.AuthorizerID != nil {
+		if *in.AuthorizerID != "" && d.authorizer(*in.AuthorizerID) == nil {
+			return badRequest("Invalid authorizer identifier specified %s", *in.AuthorizerID)
+		}
+		r.AuthorizerID = *in.AuthorizerID
+	}
+	if r.AuthorizationType == "CUSTOM" && r.AuthorizerID == "" {
+		return badRequest("Unable to create Route: an authorizerId is required for authorizationType CUSTOM.")
+	}
+	if r.AuthorizationType == "JWT" {
+		return badRequest("Nimbus does not support JWT authorizers yet; use a Lambda (CUSTOM) authorizer.")
+	}
+	if in.AuthorizationScopes != nil {
+		r.AuthorizationScopes = in.AuthorizationScopes
+	}
+	if in.APIKeyRequired != nil {
+		r.APIKeyRequired = *in.APIKeyRequired
+	}
+	if in.OperationName != nil {
+		r.OperationName = *in.OperationName
+	}
+	if in.RequestParameters != nil {
+		r.RequestParameters = in.RequestParameters
+	}
+	return nil
+}
+
+func (d *httpDoc) integration(id string) *httpIntegration {
+	for _, i := range d.Integrations {
+		if i.IntegrationID == id {
+			return i
+		}
+	}
+	return nil
+}
+
+func (d *httpDoc) authorizer(id string) *httpAuthorizer {
+	for _, a := range d.Authorizers {
+		if a.AuthorizerID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+func (d *httpDoc) stage(name string) *httpStage {
+	for _, s := range d.Stages {
+		if s.StageName == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) createRoute(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in routeInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	if in.RouteKey == nil {
+		return badRequest("Invalid input: routeKey is required.")
+	}
+	r := &httpRoute{RouteID: newID(7), AuthorizationType: "NONE"}
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		if err := in.apply(d, r); err != nil {
+			return err
+		}
+		d.Routes = append(d.Routes, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, r)
+}
+
+func (g *Gateway) routeOp(c *call, change func(d *httpDoc, i int) error) (*httpRoute, error) {
+	id, err := g.apiID(c)
+	if err != nil {
+		return nil, err
+	}
+	rid := c.params["routeId"]
+	var out *httpRoute
+	_, err = update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		i := slices.IndexFunc(d.Routes, func(r *httpRoute) bool { return r.RouteID == rid })
+		if i < 0 {
+			return notFound("Invalid Route identifier specified %s", rid)
+		}
+		out = d.Routes[i]
+		return change(d, i)
+	})
+	return out, err
+}
+
+func (g *Gateway) getRoute(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	for _, r := range doc.Routes {
+		if r.RouteID == c.params["routeId"] {
+			return c.json(http.StatusOK, r)
+		}
+	}
+	return notFound("Invalid Route identifier specified %s", c.params["routeId"])
+}
+
+func (g *Gateway) getRoutes(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Routes)})
+}
+
+func (g *Gateway) updateRoute(c *call) error {
+	var in routeInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	r, err := g.routeOp(c, func(d *httpDoc, i int) error { return in.apply(d, d.Routes[i]) })
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, r)
+}
+
+func (g *Gateway) deleteRoute(c *call) error {
+	if _, err := g.routeOp(c, func(d *httpDoc, i int) error {
+		d.Routes = slices.Delete(d.Routes, i, i+1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}
+
+// integrationInput is CreateIntegration's and UpdateIntegration's body.
+type integrationInput struct {
+	ConnectionType       *string           `json:"connectionType"`
+	Description          *string           `json:"description"`
+	IntegrationMethod    *string           `json:"integrationMethod"`
+	IntegrationType      *string           `json:"integrationType"`
+	IntegrationURI       *string           `json:"integrationUri"`
+	PayloadFormatVersion *string           `json:"payloadFormatVersion"`
+	RequestParameters    map[string]string `json:"requestParameters"`
+	TimeoutInMillis      *int              `json:"timeoutInMillis"`
+}
+
+func (in *integrationInput) apply(x *httpIntegration) error {
+	if in.IntegrationType != nil {
+		if *in.IntegrationType != "AWS_PROXY" {
+			return badRequest("Nimbus supports integrationType AWS_PROXY (Lambda proxy) only; got %s.", *in.IntegrationType)
+		}
+		x.IntegrationType = *in.IntegrationType
+	}
+	if in.IntegrationURI != nil {
+		if _, err := functionFromURI(*in.IntegrationURI); err != nil {
+			return badRequest("Invalid integrationUri %s: an AWS_PROXY integration needs a Lambda function ARN.", *in.IntegrationURI)
+		}
+		x.IntegrationURI = *in.IntegrationURI
+	}
+	if in.PayloadFormatVersion != nil {
+		if *in.PayloadFormatVersion != "1.0" && *in.PayloadFormatVersion != "2.0" {
+			return badRequest("Invalid payloadFormatVersion %s: must be 1.0 or 2.0.", *in.PayloadFormatVersion)
+		}
+		x.PayloadFormatVersion = *in.PayloadFormatVersion
+	}
+	if in.TimeoutInMillis != nil {
+		if *in.TimeoutInMillis < 50 || *in.TimeoutInMillis > 30000 {
+			return badRequest("Invalid timeoutInMillis %d: must be between 50 and 30000.", *in.TimeoutInMillis)
+		}
+		x.TimeoutInMillis = *in.TimeoutInMillis
+	}
+	if in.Description != nil {
+		x.Description = *in.Description
+	}
+	if in.IntegrationMethod != nil {
+		x.IntegrationMethod = *in.IntegrationMethod
+	}
+	if in.ConnectionType != nil {
+		x.ConnectionType = *in.ConnectionType
+	}
+	if in.RequestParameters != nil {
+		x.RequestParameters = in.RequestParameters
+	}
+	if x.IntegrationURI == "" {
+		return badRequest("Invalid input: integrationUri is required for AWS_PROXY integrations.")
+	}
+	return nil
+}
+
+func (g *Gateway) createIntegration(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in integrationInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	if in.IntegrationType == nil {
+		return badRequest("Invalid input: integrationType is required.")
+	}
+	x := &httpIntegration{IntegrationID: newID(7), IntegrationMethod: "POST", ConnectionType: "INTERNET", TimeoutInMillis: 30000}
+	if in.PayloadFormatVersion == nil {
+		return badRequest("Invalid input: payloadFormatVersion is required for Lambda proxy integrations (1.0 or 2.0).")
+	}
+	if err := in.apply(x); err != nil {
+		return err
+	}
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		d.Integrations = append(d.Integrations, x)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, x)
+}
+
+func (g *Gateway) integrationOp(c *call, change func(d *httpDoc, i int) error) (*httpIntegration, error) {
+	id, err := g.apiID(c)
+	if err != nil {
+		return nil, err
+	}
+	iid := c.params["integrationId"]
+	var out *httpIntegration
+	_, err = update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		i := slices.IndexFunc(d.Integrations, func(x *httpIntegration) bool { return x.IntegrationID == iid })
+		if i < 0 {
+			return notFound("Invalid Integration identifier specified %s", iid)
+		}
+		out = d.Integrations[i]
+		return change(d, i)
+	})
+	return out, err
+}
+
+func (g *Gateway) getIntegration(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	if x := doc.integration(c.params["integrationId"]); x != nil {
+		return c.json(http.StatusOK, x)
+	}
+	return notFound("Invalid Integration identifier specified %s", c.params["integrationId"])
+}
+
+func (g *Gateway) getIntegrations(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Integrations)})
+}
+
+func (g *Gateway) updateIntegration(c *call) error {
+	var in integrationInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	x, err := g.integrationOp(c, func(d *httpDoc, i int) error { return in.apply(d.Integrations[i]) })
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, x)
+}
+
+func (g *Gateway) deleteIntegration(c *call) error {
+	if _, err := g.integrationOp(c, func(d *httpDoc, i int) error {
+		target := "integrations/" + d.Integrations[i].IntegrationID
+		for _, r := range d.Routes {
+			if r.Target == target {
+				return conflict("Cannot delete Integration %s: it is the target of route %s (%s).", d.Integrations[i].IntegrationID, r.RouteID, r.RouteKey)
+			}
+		}
+		d.Integrations = slices.Delete(d.Integrations, i, i+1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}
+
+// stageInput is CreateStage's and UpdateStage's body.
+type stageInput struct {
+	AutoDeploy           *bool                     `json:"autoDeploy"`
+	DefaultRouteSettings *routeSettings            `json:"defaultRouteSettings"`
+	DeploymentID         *string                   `json:"deploymentId"`
+	Description          *string                   `json:"description"`
+	RouteSettings        map[string]*routeSettings `json:"routeSettings"`
+	StageName            *string                   `json:"stageName"`
+	StageVariables       map[string]string         `json:"stageVariables"`
+	Tags                 map[string]string         `json:"tags"`
+}
+
+func (in *stageInput) apply(d *httpDoc, s *httpStage, now string) error {
+	if in.AutoDeploy != nil {
+		s.AutoDeploy = *in.AutoDeploy
+	}
+	if in.DefaultRouteSettings != nil {
+		if err := checkThrottle(in.DefaultRouteSettings); err != nil {
+			return err
+		}
+		s.DefaultRouteSettings = in.DefaultRouteSettings
+	}
+	if in.RouteSettings != nil {
+		for k, rs := range in.RouteSettings {
+			if !slices.ContainsFunc(d.Routes, func(r *httpRoute) bool { return r.RouteKey == k }) {
+				return badRequest("Unable to find Route by key %s within the provided RouteSettings", k)
+			}
+			if err := checkThrottle(rs); err != nil {
+				return err
+			}
+		}
+		if s.RouteSettings == nil {
+			s.RouteSettings = map[string]*routeSettings{}
+		}
+		maps.Copy(s.RouteSettings, in.RouteSettings)
+	}
+	if in.DeploymentID != nil {
+		s.DeploymentID = *in.DeploymentID
+	}
+	if in.Description != nil {
+		s.Description = *in.Description
+	}
+	if in.StageVariables != nil {
+		for k, v := range in.StageVariables {
+			if !validStageVariable(k, v) {
+				return badRequest("Invalid stage variable %s: names are letters, digits and _, at most 64 characters; values at most 512 characters of letters, digits and -._~:/?#&=,.", k)
+			}
+		}
+		s.StageVariables = in.StageVariables
+	}
+	if in.Tags != nil {
+		s.Tags = in.Tags
+	}
+	s.LastUpdatedDate = now
+	return nil
+}
+
+func checkThrottle(rs *routeSettings) error {
+	if rs == nil {
+		return nil
+	}
+	if rs.ThrottlingBurstLimit != nil && *rs.ThrottlingBurstLimit < 0 {
+		return badRequest("Invalid throttlingBurstLimit %d: must not be negative.", *rs.ThrottlingBurstLimit)
+	}
+	if rs.ThrottlingRateLimit != nil && *rs.ThrottlingRateLimit < 0 {
+		return badRequest("Invalid throttlingRateLimit %v: must not be negative.", *rs.ThrottlingRateLimit)
+	}
+	return nil
+}
+
+// validStageVariable checks a stage variable as API Gateway does: names
+// [A-Za-z0-9_]{1,64}, values [A-Za-z0-9-._~:/?#&=,]{0,512}.
+func validStageVariable(k, v string) bool {
+	if k == "" || len(k) > 64 || len(v) > 512 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c != '_' && !isAlnum(c) {
+			return false
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !isAlnum(c) && strings.IndexByte("-._~:/?#&=, ", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Gateway) createStage(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in stageInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	if in.StageName == nil {
+		return badRequest("Invalid input: stageName is required.")
+	}
+	name := *in.StageName
+	if name != "$default" && !validStageName(name) {
+		return badRequest("Invalid stageName %s: use $default or letters, digits, - and _ (at most 128).", name)
+	}
+	now := g.isoNow()
+	s := &httpStage{StageName: name, CreatedDate: now, RouteSettings: map[string]*routeSettings{},
+		StageVariables: map[string]string{}, Tags: map[string]string{}, DefaultRouteSettings: &routeSettings{}}
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		if err := in.apply(d, s, now); err != nil {
+			return err
+		}
+		if d.stage(name) != nil {
+			return conflict("Stage %s already exists", name)
+		}
+		d.Stages = append(d.Stages, s)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, s)
+}
+
+func validStageName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && c != '-' && !isAlnum(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Gateway) stageOp(c *call, change func(d *httpDoc, i int) error) (*httpStage, error) {
+	id, err := g.apiID(c)
+	if err != nil {
+		return nil, err
+	}
+	name := c.params["stageName"]
+	var out *httpStage
+	_, err = update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		i := slices.IndexFunc(d.Stages, func(s *httpStage) bool { return s.StageName == name })
+		if i < 0 {
+			return notFound("Invalid stage identifier specified %s", name)
+		}
+		out = d.Stages[i]
+		return change(d, i)
+	})
+	return out, err
+}
+
+func (g *Gateway) getStage(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	if s := doc.stage(c.params["stageName"]); s != nil {
+		return c.json(http.StatusOK, s)
+	}
+	return notFound("Invalid stage identifier specified %s", c.params["stageName"])
+}
+
+func (g *Gateway) getStages(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Stages)})
+}
+
+func (g *Gateway) updateStage(c *call) error {
+	var in stageInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	now := g.isoNow()
+	s, err := g.stageOp(c, func(d *httpDoc, i int) error { return in.apply(d, d.Stages[i], now) })
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, s)
+}
+
+func (g *Gateway) deleteStage(c *call) error {
+	if _, err := g.stageOp(c, func(d *httpDoc, i int) error {
+		d.Stages = slices.Delete(d.Stages, i, i+1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}
+
+// authorizerInput is CreateAuthorizer's body (HTTP APIs).
+type authorizerInput struct {
+	AuthorizerCredentialsArn       *string  `json:"authorizerCredentialsArn"`
+	AuthorizerPayloadFormatVersion *string  `json:"authorizerPayloadFormatVersion"`
+	AuthorizerResultTTLInSeconds   *int     `json:"authorizerResultTtlInSeconds"`
+	AuthorizerType                 *string  `json:"authorizerType"`
+	AuthorizerURI                  *string  `json:"authorizerUri"`
+	EnableSimpleResponses          *bool    `json:"enableSimpleResponses"`
+	IdentitySource                 []string `json:"identitySource"`
+	IdentityValidationExpression   *string  `json:"identityValidationExpression"`
+	Name                           *string  `json:"name"`
+}
+
+func (g *Gateway) createAuthorizer(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in authorizerInput
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	if in.Name == nil || in.AuthorizerType == nil {
+		return badRequest("Invalid input: name and authorizerType are required.")
+	}
+	if *in.AuthorizerType != "REQUEST" {
+		return badRequest("Nimbus supports Lambda (REQUEST) authorizers on HTTP APIs; got authorizerType %s.", *in.AuthorizerType)
+	}
+	a := &httpAuthorizer{AuthorizerID: newID(6), Name: *in.Name, AuthorizerType: "REQUEST", AuthorizerPayloadFormatVersion: "2.0",
+		IdentitySource: in.IdentitySource}
+	if in.AuthorizerURI == nil {
+		return badRequest("Invalid input: authorizerUri is required for REQUEST authorizers.")
+	}
+	if _, err := functionFromURI(*in.AuthorizerURI); err != nil {
+		return badRequest("Invalid authorizerUri %s: it must name a Lambda function.", *in.AuthorizerURI)
+	}
+	a.AuthorizerURI = *in.AuthorizerURI
+	if in.AuthorizerPayloadFormatVersion != nil {
+		if v := *in.AuthorizerPayloadFormatVersion; v != "1.0" && v != "2.0" {
+			return badRequest("Invalid authorizerPayloadFormatVersion %s: must be 1.0 or 2.0.", v)
+		}
+		a.AuthorizerPayloadFormatVersion = *in.AuthorizerPayloadFormatVersion
+	}
+	if in.EnableSimpleResponses != nil {
+		if *in.EnableSimpleResponses && a.AuthorizerPayloadFormatVersion != "2.0" {
+			return badRequest("enableSimpleResponses requires authorizerPayloadFormatVersion 2.0.")
+		}
+		a.EnableSimpleResponses = *in.EnableSimpleResponses
+	}
+	if in.AuthorizerResultTTLInSeconds != nil {
+		if t := *in.AuthorizerResultTTLInSeconds; t < 0 || t > 3600 {
+			return badRequest("Invalid authorizerResultTtlInSeconds %d: must be between 0 and 3600.", t)
+		}
+		a.AuthorizerResultTTLInSeconds = *in.AuthorizerResultTTLInSeconds
+	}
+	if a.AuthorizerResultTTLInSeconds > 0 && len(a.IdentitySource) == 0 {
+		return badRequest("identitySource is required when authorizer caching is enabled.")
+	}
+	for _, s := range a.IdentitySource {
+		if _, ok := parseIdentitySource(s); !ok {
+			return badRequest("Invalid identitySource %s: use $request.header.<name>, $request.querystring.<name>, $context.<name> or $stageVariables.<name>.", s)
+		}
+	}
+	if in.AuthorizerCredentialsArn != nil {
+		a.AuthorizerCredentialsArn = *in.AuthorizerCredentialsArn
+	}
+	if in.IdentityValidationExpression != nil {
+		a.IdentityValidationExpression = *in.IdentityValidationExpression
+	}
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		d.Authorizers = append(d.Authorizers, a)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, a)
+}
+
+func (g *Gateway) getAuthorizer(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	if a := doc.authorizer(c.params["authorizerId"]); a != nil {
+		return c.json(http.StatusOK, a)
+	}
+	return notFound("Invalid Authorizer identifier specified %s", c.params["authorizerId"])
+}
+
+func (g *Gateway) getAuthorizers(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Authorizers)})
+}
+
+func (g *Gateway) deleteAuthorizer(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	aid := c.params["authorizerId"]
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		i := slices.IndexFunc(d.Authorizers, func(a *httpAuthorizer) bool { return a.AuthorizerID == aid })
+		if i < 0 {
+			return notFound("Invalid Authorizer identifier specified %s", aid)
+		}
+		for _, r := range d.Routes {
+			if r.AuthorizerID == aid {
+				return conflict("Cannot delete Authorizer %s: route %s uses it.", aid, r.RouteKey)
+			}
+		}
+		d.Authorizers = slices.Delete(d.Authorizers, i, i+1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}
+
+// createDeployment is accepted for compatibility: stages serve the API's
+// current routes (as with autoDeploy), so a deployment only gets an id.
+func (g *Gateway) createDeployment(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Description string `json:"description"`
+		StageName   string `json:"stageName"`
+	}
+	if err := c.decode(&in); err != nil {
+		return err
+	}
+	dep := newID(6)
+	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		if in.StageName != "" {
+			s := d.stage(in.StageName)
+			if s == nil {
+				return notFound("Invalid stage identifier specified %s", in.StageName)
+			}
+			s.DeploymentID = dep
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, map[string]any{"deploymentId": dep, "deploymentStatus": "DEPLOYED",
+		"createdDate": g.isoNow(), "description": in.Description, "autoDeployed": false})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func isAlnum(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}

@@ -1,0 +1,253 @@
+package apigw
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/httpevent"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/trace"
+)
+
+// Limits of the invoke path, as API Gateway's.
+const (
+	// maxRequestBody is API Gateway's payload limit (10 MB); the event
+	// must then fit Lambda's 6 MB synchronous payload limit.
+	maxRequestBody = 10 << 20
+	maxEvent       = 6 << 20
+)
+
+// ServeInvoke serves a request to the API apiID (see InvokeHost).
+func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID string) {
+	if doc := g.docs.httpAPI(apiID); doc != nil {
+		g.serveHTTPAPI(w, r, doc)
+		return
+	}
+	if doc := g.docs.restAPI(apiID); doc != nil {
+		g.serveREST(w, r, doc)
+		return
+	}
+	w.Header().Set("X-Amzn-ErrorType", "NotFoundException")
+	httpevent.Message(http.StatusNotFound, "Not Found").Write(w)
+}
+
+// httpRequestID is an HTTP API request id (apigw-requestid), like
+// "JKJaXmPLvHcESHA=".
+func httpRequestID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])[:15] + "="
+}
+
+// readBody reads the request body within API Gateway's limit.
+func readBody(r *http.Request) ([]byte, bool) {
+	if r.ContentLength > maxRequestBody {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil || len(b) > maxRequestBody {
+		return nil, false
+	}
+	return b, true
+}
+
+// HTTP API answers (their messages are capitalised, REST's are not).
+var (
+	httpNotFound = func() *httpevent.Response { return httpevent.Message(http.StatusNotFound, "Not Found") }
+	httpTooMany  = func() *httpevent.Response { return httpevent.Message(http.StatusTooManyRequests, "Too Many Requests") }
+	httpInternal = func() *httpevent.Response {
+		return httpevent.Message(http.StatusInternalServerError, "Internal Server Error")
+	}
+	httpBadGateway  = func() *httpevent.Response { return httpevent.Message(http.StatusBadGateway, "Internal Server Error") }
+	httpUnavailable = func() *httpevent.Response {
+		return httpevent.Message(http.StatusServiceUnavailable, "Service Unavailable")
+	}
+	httpTooLarge = func() *httpevent.Response {
+		return httpevent.Message(http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+	}
+	httpUnauthorized = func() *httpevent.Response { return httpevent.Message(http.StatusUnauthorized, "Unauthorized") }
+	httpForbidden    = func() *httpevent.Response { return httpevent.Message(http.StatusForbidden, "Forbidden") }
+)
+
+// pickStage chooses the stage a path addresses: a named stage by the
+// first segment, else $default. rest is the path below the stage.
+func pickStage[S any](raw []string, find func(string) *S) (st *S, name string, rest []string) {
+	if len(raw) > 0 {
+		if first, err := url.PathUnescape(raw[0]); err == nil && first != "$default" {
+			if s := find(first); s != nil {
+				return s, first, raw[1:]
+			}
+		}
+	}
+	if s := find("$default"); s != nil {
+		return s, "$default", raw
+	}
+	return nil, "", nil
+}
+
+func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *httpDoc) {
+	reqID := httpRequestID()
+	w.Header().Set("Apigw-Requestid", reqID)
+	now := g.now()
+	raw, ok := splitPath(r.URL.EscapedPath())
+	if !ok {
+		httpNotFound().Write(w)
+		return
+	}
+	stage, stageName, rest := pickStage(raw, doc.stage)
+	if stage == nil {
+		httpNotFound().Write(w)
+		return
+	}
+	idx, params := matchRoutes(doc.keys, r.Method, rest, true)
+	if idx < 0 {
+		httpNotFound().Write(w)
+		return
+	}
+	route := doc.Routes[idx]
+	if !g.allowHTTP(doc, stage, route, now) {
+		httpTooMany().Write(w)
+		return
+	}
+	integ := doc.integration(strings.TrimPrefix(route.Target, "integrations/"))
+	if integ == nil {
+		httpNotFound().Write(w)
+		return
+	}
+	body, ok := readBody(r)
+	if !ok {
+		httpTooLarge().Write(w)
+		return
+	}
+	opts := httpevent.Options{
+		Kind: httpevent.HTTPAPI, RequestID: reqID, Time: now, AccountID: g.account, APIID: doc.API.APIID,
+		Stage: stageName, RouteKey: route.RouteKey, PathParameters: params, StageVariables: stage.StageVariables,
+		Path: "/" + strings.Join(rest, "/"), Resource: routePath(route.RouteKey),
+	}
+	if route.AuthorizationType == "CUSTOM" {
+		a := doc.authorizer(route.AuthorizerID)
+		if a == nil {
+			httpInternal().Write(w)
+			return
+		}
+		res, deny := g.authorizeHTTP(r, doc, a, stageName, route, opts, now)
+		if deny != nil {
+			deny.Write(w)
+			return
+		}
+		opts.Authorizer = res.context
+		if integ.PayloadFormatVersion == "1.0" {
+			opts.Authorizer = res.v1Context()
+		}
+	}
+	ctx := r.Context()
+	timeout := time.Duration(integ.TimeoutInMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	cfg, arn, err := g.resolveFunction(ctx, integ.IntegrationURI)
+	if err != nil {
+		g.log.Debug("integration function unavailable", "api_id", doc.API.APIID, "err", err)
+		httpInternal().Write(w)
+		return
+	}
+	tr := traceOf(r, cfg, now)
+	r.Header.Set(trace.HeaderXRay, tr)
+	var payload []byte
+	if integ.PayloadFormatVersion == "1.0" {
+		payload, err = httpevent.Marshal(httpevent.BuildV1(r, body, opts))
+	} else {
+		payload, err = httpevent.Marshal(httpevent.BuildV2(r, body, opts))
+	}
+	if err != nil || len(payload) > maxEvent {
+		httpTooLarge().Write(w)
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := g.inv.Invoke(ictx, cfg, &invoke.Request{RequestID: awsapi.NewRequestID(), InvokedFunctionArn: arn, Payload: payload, TraceID: tr})
+	switch {
+	case err != nil && ictx.Err() != nil && ctx.Err() == nil:
+		httpUnavailable().Write(w)
+		return
+	case err != nil:
+		g.log.Debug("invoke refused", "api_id", doc.API.APIID, "err", err)
+		httpInternal().Write(w)
+		return
+	case res.FunctionError != "":
+		httpBadGateway().Write(w)
+		return
+	}
+	var resp *httpevent.Response
+	if integ.PayloadFormatVersion == "1.0" {
+		resp, err = httpevent.MapV1(res.Payload, httpevent.V1Options{})
+	} else {
+		resp, err = httpevent.MapV2(res.Payload)
+	}
+	if err != nil {
+		g.log.Debug("malformed proxy response", "api_id", doc.API.APIID, "err", err)
+		httpBadGateway().Write(w)
+		return
+	}
+	resp.Write(w)
+}
+
+// routePath is a route key's path ("GET /items/{id}" -> "/items/{id}").
+func routePath(key string) string {
+	if _, p, ok := strings.Cut(key, " "); ok {
+		return p
+	}
+	return key
+}
+
+// allowHTTP applies the stage's default and the route's throttling.
+func (g *Gateway) allowHTTP(doc *httpDoc, st *httpStage, route *httpRoute, now time.Time) bool {
+	base := doc.API.APIID + "/" + st.StageName
+	if rs := st.RouteSettings[route.RouteKey]; rs != nil && (rs.ThrottlingRateLimit != nil || rs.ThrottlingBurstLimit != nil) {
+		return g.limits.allow(base+"/"+route.RouteKey, rs.ThrottlingRateLimit, rs.ThrottlingBurstLimit, now)
+	}
+	if d := st.DefaultRouteSettings; d != nil {
+		return g.limits.allow(base, d.ThrottlingRateLimit, d.ThrottlingBurstLimit, now)
+	}
+	return true
+}
+
+// traceOf accepts or creates the request's X-Ray trace header.
+func traceOf(r *http.Request, cfg *function.Config, now time.Time) string {
+	mode := ""
+	if cfg.TracingConfig != nil {
+		mode = cfg.TracingConfig.Mode
+	}
+	tr := trace.Accept(r.Header, mode, now)
+	trace.Record(r.Context(), tr)
+	return tr.Header.String()
+}
+
+// invokeFunction runs a function by integration or authorizer URI and
+// returns its answer; a function error is errFunction.
+func (g *Gateway) invokeFunction(ctx context.Context, r *http.Request, uri string, payload []byte, now time.Time) ([]byte, error) {
+	cfg, arn, err := g.resolveFunction(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	tr := traceOf(r, cfg, now)
+	res, err := g.inv.Invoke(ctx, cfg, &invoke.Request{RequestID: awsapi.NewRequestID(), InvokedFunctionArn: arn, Payload: payload, TraceID: tr})
+	if err != nil {
+		return nil, err
+	}
+	if res.FunctionError != "" {
+		return res.Payload, errFunction
+	}
+	return res.Payload, nil
+}
+
+var errFunction = errors.New("function error")
