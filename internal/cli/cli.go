@@ -58,6 +58,7 @@ use the AWS CLI, an AWS SDK or the client commands below against it.`,
 		newFunctionsCmd(cf),
 		newCostCmd(cf),
 		newDoctorCmd(),
+		newLogsCmd(cf),
 		newVersionCmd(),
 	)
 	return root
