@@ -1,13 +1,18 @@
 package telemetry
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
 // powertools is a line as Powertools for AWS Lambda (Python) writes it.
@@ -161,4 +166,61 @@ func FuzzParseEMF(f *testing.F) {
 		m.EMFLine("f", "1", line)
 		scrape(t, m)
 	})
+}
+
+func TestInvokeDoneCounts(t *testing.T) {
+	m := NewMetrics(MetricsOptions{})
+	base := invoke.Record{FunctionName: "f", Version: "2", Qualifier: "live", Architecture: "x86_64", MemorySizeMB: 2048,
+		Duration: 10 * time.Millisecond, BilledDuration: 500 * time.Millisecond}
+	cold := base
+	cold.ColdStart, cold.InitDuration = true, 5*time.Millisecond
+	failed := base
+	failed.FunctionError = "Unhandled"
+	throttled := invoke.Record{FunctionName: "f", Version: "2", Qualifier: "live", Throttled: true}
+	for _, r := range []invoke.Record{cold, base, failed, throttled} {
+		m.InvokeStart(context.Background(), &function.Config{FunctionName: "f", Version: "2"}, nil)
+		m.InvokeDone(context.Background(), &r)
+	}
+	fams := scrape(t, m)
+	get := func(name string) *dto.Metric {
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 {
+			t.Fatalf("%s = %v", name, f)
+		}
+		return f.Metric[0]
+	}
+	if v := get("nimbus_lambda_invocations_total"); v.GetCounter().GetValue() != 3 || label(v, "alias") != "live" {
+		t.Errorf("invocations %v", v)
+	}
+	if v := get("nimbus_lambda_errors_total").GetCounter().GetValue(); v != 1 {
+		t.Errorf("errors %v", v)
+	}
+	if v := get("nimbus_lambda_throttles_total").GetCounter().GetValue(); v != 1 {
+		t.Errorf("throttles %v", v)
+	}
+	if v := get("nimbus_lambda_init_duration_seconds").GetHistogram().GetSampleCount(); v != 1 {
+		t.Errorf("cold starts %v", v)
+	}
+	if v := get("nimbus_lambda_gb_seconds_total").GetCounter().GetValue(); v != 3 {
+		t.Errorf("gb-seconds %v, want 3 x 0.5 s x 2 GB", v)
+	}
+	if v := get("nimbus_lambda_concurrent_executions").GetGauge().GetValue(); v != 0 {
+		t.Errorf("concurrency %v after all ended", v)
+	}
+}
+
+func TestAsyncFamilies(t *testing.T) {
+	m := NewMetrics(MetricsOptions{Async: func() []AsyncStat {
+		return []AsyncStat{{Function: "f", Version: "$LATEST", Depth: 7, OldestAge: 3 * time.Second, DeadLetterFailures: 2}}
+	}})
+	fams := scrape(t, m)
+	if v := fams["nimbus_lambda_async_events_queued"].GetMetric()[0].GetGauge().GetValue(); v != 7 {
+		t.Errorf("queued %v", v)
+	}
+	if v := fams["nimbus_lambda_async_event_age_seconds"].GetMetric()[0].GetGauge().GetValue(); v != 3 {
+		t.Errorf("age %v", v)
+	}
+	if v := fams["nimbus_lambda_dead_letter_errors_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
+		t.Errorf("dlq errors %v", v)
+	}
 }
