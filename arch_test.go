@@ -91,6 +91,7 @@ var allowed = map[string][]string{
 	"internal/telemetry":  {"internal/function", "internal/invoke", "internal/trace"},
 	"internal/apigw":      {"internal/awsapi", "internal/function", "internal/invoke", "internal/httpevent", "internal/store", "internal/trace"},
 	"internal/cost":       {"internal/function", "internal/invoke"},
+	"internal/funcurl":    {"internal/awsapi", "internal/function", "internal/httpevent", "internal/invoke", "internal/trace"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 

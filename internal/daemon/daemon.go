@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
@@ -141,6 +142,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		AccountID: cfg.AccountID,
 		Logger:    log.With("component", "lambdaapi"),
 		Cost:      d.costReporter(),
+		URLPort:   listenPort(d.ln.Addr()),
+	})
+	urls := funcurl.New(funcurl.Options{
+		Registry:  d.reg,
+		Invoker:   d.pool,
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Logger:    log.With("component", "funcurl"),
 	})
 	logsAPI := logsapi.New(logsapi.Options{
 		Store: d.logs, Flush: d.logw.Flush, Region: cfg.Region, AccountID: cfg.AccountID,
@@ -156,7 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:    log.With("component", "apigw"),
 	})
 	d.srv = &http.Server{
-		Handler:           d.executeAPIHosts(d.frontDoor(withLogsAPI(d.tracer.Middleware(d.apiGatewayManagement(api)), logsAPI))),
+		Handler:           withFunctionURLs(urls, d.executeAPIHosts(d.frontDoor(withLogsAPI(d.tracer.Middleware(d.apiGatewayManagement(api)), logsAPI)))),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -32,6 +32,22 @@ type Request struct {
 	TenantID string
 	// LogTail asks for the last 4 KB of the invocation's log in the Result.
 	LogTail bool
+	// Stream, when set, receives the response body as the function posts
+	// it (function URLs in RESPONSE_STREAM mode, up to
+	// function.MaxStreamedResponse) instead of Result.Payload.
+	Stream ResponseStream
+}
+
+// ResponseStream receives a streamed response. The Invoker calls Begin
+// once, then Write for each chunk as it arrives, and never after Invoke
+// returns. A Write error means the client went away: the rest of the body
+// is dropped and the function runs on.
+type ResponseStream interface {
+	// Begin is called before the first Write with the Content-Type the
+	// runtime posted.
+	Begin(contentType string) error
+	// Write passes one chunk on to the client (flushed).
+	Write(p []byte) (int, error)
 }
 
 // Result is the outcome of an invocation that reached a function. Function
@@ -44,6 +60,10 @@ type Result struct {
 	ContentType string
 	// FunctionError is "Unhandled" (or "Handled") when the function failed.
 	FunctionError string
+	// Streamed is set when the body went to Request.Stream; Payload is
+	// then empty, or the error payload when FunctionError is set (a
+	// function that failed after it began streaming).
+	Streamed bool
 	// ExecutedVersion is the version that ran ($LATEST or a number).
 	ExecutedVersion string
 	// LogTail is the raw (not base64) last 4 KB of the invocation's log,

@@ -443,19 +443,20 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 		Payload:            req.Payload,
 		ClientContext:      req.ClientContext,
 		CognitoIdentity:    req.CognitoIdentity,
+		Stream:             req.Stream,
 	})
 	dur := time.Since(t0)
 
 	switch {
 	case err == nil && resp.Error == nil:
 		res := &invoke.Result{Payload: resp.Payload, ContentType: resp.ContentType, ExecutedVersion: fn.Version,
-			Duration: dur, InitDuration: initDur}
+			Streamed: resp.Sent, Duration: dur, InitDuration: initDur}
 		e.finishLog(res, fn, req, dur, initDur, nil)
 		return res, nil
 	case err == nil:
 		// A handled function error; the environment stays.
 		res := &invoke.Result{Payload: resp.Error.Body, ContentType: "application/json", FunctionError: "Unhandled",
-			ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur, ErrorType: resp.Error.ErrorType}
+			Streamed: resp.Sent, ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur, ErrorType: resp.Error.ErrorType}
 		e.finishLog(res, fn, req, dur, initDur, nil)
 		return res, nil
 	case errors.Is(err, runtimeapi.ErrResponseTooLarge):

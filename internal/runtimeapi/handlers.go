@@ -317,12 +317,27 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request, id strin
 		s.hookClaimed()
 	}
 
-	body, rerr := readBody(w, r, s.opts.MaxResponse)
 	var (
 		resp  *Response
 		ierr  error
 		reply error
 	)
+	if c.stream != nil {
+		var ae *apiError
+		resp, ae, ierr = streamBody(r, c, mode, s.opts.MaxStreamResponse)
+		if ae != nil {
+			reply = ae
+		}
+		if !s.finish(g, c, resp, ierr) {
+			return errEnded
+		}
+		if reply != nil {
+			return reply
+		}
+		writeAccepted(w)
+		return nil
+	}
+	body, rerr := readBody(w, r, s.opts.MaxResponse)
 	switch {
 	case errors.Is(rerr, errBodyTooLarge):
 		ierr, reply = ErrResponseTooLarge, errTooLarge(s.opts.MaxResponse)

@@ -79,6 +79,9 @@ type Invocation struct {
 	// sent (compacted) as Lambda-Runtime-Client-Context and
 	// Lambda-Runtime-Cognito-Identity.
 	ClientContext, CognitoIdentity []byte
+	// Stream, when set, receives the /response body as it arrives (up to
+	// Options.MaxStreamResponse) instead of Response.Payload.
+	Stream Stream
 }
 
 // ErrorResponse is what the runtime reported via /error, /init/error or the
@@ -105,8 +108,12 @@ type Response struct {
 	ContentType string
 	// Streaming is true when the runtime posted with
 	// Lambda-Runtime-Function-Response-Mode: streaming. The body is still
-	// buffered and capped at Options.MaxResponse.
+	// buffered and capped at Options.MaxResponse, unless the Invocation
+	// had a Stream.
 	Streaming bool
+	// Sent is set when the body went to the Invocation's Stream (Payload
+	// is then empty).
+	Sent bool
 	// Error is nil on success. When set, Error.Body is what the caller sees.
 	Error *ErrorResponse
 }
@@ -149,6 +156,9 @@ type Options struct {
 	// MaxConns is the most connections served at once; further connections
 	// are closed as they are accepted. Default DefaultMaxConns.
 	MaxConns int
+	// MaxStreamResponse is the largest body passed to an Invocation's
+	// Stream. Default DefaultMaxStreamResponse.
+	MaxStreamResponse int64
 }
 
 // Server is one execution environment's Runtime API server and state
@@ -226,6 +236,9 @@ func New(log *slog.Logger, opts Options) *Server {
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.MaxStreamResponse <= 0 {
+		opts.MaxStreamResponse = DefaultMaxStreamResponse
 	}
 	s := &Server{
 		log:       log.With("component", "runtimeapi"),

@@ -22,8 +22,9 @@ const (
 type call struct {
 	inv           *Invocation
 	deadlineMs    int64
-	clientContext []byte // compacted JSON or nil
-	cognito       []byte // compacted JSON or nil
+	clientContext []byte         // compacted JSON or nil
+	cognito       []byte         // compacted JSON or nil
+	stream        *guardedStream // nil unless the invocation streams
 
 	step      step // guarded by mu
 	abandoned bool // guarded by mu; Invoke returned before the runtime answered
@@ -56,6 +57,9 @@ func newCall(ctx context.Context, inv *Invocation) (*call, error) {
 	}
 	cp := *inv // the caller may reuse inv once Invoke returns
 	c := &call{inv: &cp, done: make(chan struct{})}
+	if inv.Stream != nil {
+		c.stream = &guardedStream{s: inv.Stream}
+	}
 	deadline := inv.Deadline
 	if deadline.IsZero() {
 		d, ok := ctx.Deadline()
@@ -173,6 +177,7 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation) (*Response, error)
 	if err != nil {
 		return nil, err
 	}
+	defer c.stream.close() // no writes to the caller's Stream once we return
 	s.mu.Lock()
 	switch {
 	case s.closed:

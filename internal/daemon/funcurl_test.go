@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+var urlIDRE = regexp.MustCompile(`^http://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$`)
+
+// urlFunction deploys testdata/urlfn as name with a function URL and
+// returns the URL's id.
+func urlFunction(t testing.TB, n *node, name string, in *lambda.CreateFunctionUrlConfigInput) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/urlfn")},
+		Timeout: aws.Int32(30),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in.FunctionName = aws.String(name)
+	out, err := n.client.CreateFunctionUrlConfig(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := urlIDRE.FindStringSubmatch(aws.ToString(out.FunctionUrl))
+	if m == nil {
+		t.Fatalf("FunctionUrl %q", aws.ToString(out.FunctionUrl))
+	}
+	if _, port, _ := net.SplitHostPort(n.d.Addr()); port != m[2] {
+		t.Errorf("FunctionUrl names port %s, the node listens on %s", m[2], port)
+	}
+	return m[1]
+}
+
+// urlAnswer is a function URL's response, read.
+type urlAnswer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// urlRequest sends a request to a function URL the way a client without
+// *.localhost resolution does: to the node's address with the URL's Host.
+func urlRequest(t testing.TB, n *node, id, method, path string, hdr map[string]string, body []byte) (urlAnswer, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, "http://"+n.d.Addr()+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(n.d.Addr())
+	req.Host = id + ".lambda-url.us-east-1.localhost:" + port
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return urlAnswer{StatusCode: resp.StatusCode, Header: resp.Header}, b
+}
+
+// TestFunctionURLEndToEnd serves a net/http application wrapped with
+// aws-lambda-go-api-proxy behind a function URL and reaches it with curl
+// (which resolves *.localhost itself) and with net/http: the request
+// arrives as the application expects it, the answer comes back as it
+// wrote it, binary bodies survive, the platform answers CORS, and failures
+// are answered as AWS answers them.
+func TestFunctionURLEndToEnd(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	id := urlFunction(t, n, "web", &lambda.CreateFunctionUrlConfigInput{
+		AuthType: types.FunctionUrlAuthTypeNone,
+		Cors: &types.Cors{AllowOrigins: []string{"https://app.example"}, AllowMethods: []string{"GET", "POST"},
+			AllowHeaders: []string{"x-client"}, ExposeHeaders: []string{"x-app"}, MaxAge: aws.Int32(300)},
+	})
+	_, port, _ := net.SplitHostPort(n.d.Addr())
+
+	t.Run("curl", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("no curl")
+		}
+		url := "http://" + id + ".lambda-url.us-east-1.localhost:" + port + "/hello?name=ada"
+		out, err := exec.Command("curl", "-sS", "-i", "-H", "X-Client: curl", url).CombinedOutput() //nolint:gosec,noctx // test
+		if err != nil {
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		s := string(out)
+		for _, want := range []string{"HTTP/1.1 200", "X-App: urlfn", "Set-Cookie: seen=1", "X-Amzn-Requestid: ", "\r\n\r\nhello ada via curl"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("curl output lacks %q:\n%s", want, s)
+			}
+		}
+	})
+
+	t.Run("binary echo", func(t *testing.T) {
+		body := []byte{0, 1, 2, 0xff, 0xfe, 'x'}
+		resp, got := urlRequest(t, n, id, "POST", "/echo", map[string]string{"Content-Type": "application/octet-stream"}, body)
+		if resp.StatusCode != http.StatusCreated || !bytes.Equal(got, body) || resp.Header.Get("Content-Type") != "application/octet-stream" {
+			t.Errorf("echo: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), got)
+		}
+	})
+
+	t.Run("event", func(t *testing.T) {
+		resp, b := urlRequest(t, n, id, "GET", "/event?a=1&a=2&b=%20x", map[string]string{"Cookie": "c1=v1; c2=v2", "User-Agent": "tester/1"}, nil)
+		var ev events.LambdaFunctionURLRequest
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("%d %s: %v", resp.StatusCode, b, err)
+		}
+		rc := ev.RequestContext
+		if ev.Version != "2.0" || ev.RawPath != "/event" || ev.RawQueryString != "a=1&a=2&b=%20x" ||
+			ev.QueryStringParameters["a"] != "1,2" || ev.QueryStringParameters["b"] != " x" ||
+			len(ev.Cookies) != 2 || ev.Cookies[1] != "c2=v2" || ev.Headers["user-agent"] != "tester/1" ||
+			rc.APIID != id || rc.DomainPrefix != id || rc.DomainName != id+".lambda-url.us-east-1.localhost" ||
+			rc.AccountID != "anonymous" || rc.HTTP.Method != "GET" || rc.HTTP.Path != "/event" ||
+			rc.HTTP.UserAgent != "tester/1" || rc.HTTP.SourceIP != "127.0.0.1" || rc.RequestID != resp.Header.Get("X-Amzn-Requestid") ||
+			rc.TimeEpoch == 0 || ev.IsBase64Encoded {
+			t.Errorf("event: %s", b)
+		}
+		var raw struct {
+			RouteKey       string `json:"routeKey"`
+			RequestContext struct {
+				RouteKey string `json:"routeKey"`
+				Stage    string `json:"stage"`
+			} `json:"requestContext"`
+		}
+		_ = json.Unmarshal(b, &raw)
+		if raw.RouteKey != "$default" || raw.RequestContext.RouteKey != "$default" || raw.RequestContext.Stage != "$default" {
+			t.Errorf("route key and stage: %+v", raw)
+		}
+	})
+
+	t.Run("plain json", func(t *testing.T) {
+		resp, b := urlRequest(t, n, id, "GET", "/plain", nil, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(b) != `{"just":"json"}` {
+			t.Errorf("plain: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	})
+
+	t.Run("function error", func(t *testing.T) {
+		resp, b := urlRequest(t, n, id, "GET", "/fail", nil, nil)
+		if resp.StatusCode != http.StatusBadGateway || string(b) != "Internal Server Error" {
+			t.Errorf("fail: %d %s", resp.StatusCode, b)
+		}
+	})
+
+	t.Run("cors", func(t *testing.T) {
+		// The preflight is answered by the platform: /fail would be a 502.
+		resp, _ := urlRequest(t, n, id, "OPTIONS", "/fail", map[string]string{
+			"Origin": "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-client"}, nil)
+		h := resp.Header
+		if resp.StatusCode != 200 || h.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+			h.Get("Access-Control-Allow-Methods") != "GET,POST" || h.Get("Access-Control-Allow-Headers") != "x-client" ||
+			h.Get("Access-Control-Max-Age") != "300" {
+			t.Errorf("preflight: %d %v", resp.StatusCode, h)
+		}
+		resp, _ = urlRequest(t, n, id, "OPTIONS", "/fail", map[string]string{
+			"Origin": "https://other.example", "Access-Control-Request-Method": "POST"}, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from a foreign origin: %d %v", resp.StatusCode, resp.Header)
+		}
+		// The function's own CORS header is replaced by the configuration.
+		resp, b := urlRequest(t, n, id, "GET", "/cors", map[string]string{"Origin": "https://app.example"}, nil)
+		if string(b) != "cors" || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+			resp.Header.Get("Access-Control-Expose-Headers") != "x-app" {
+			t.Errorf("cors response: %s %v", b, resp.Header)
+		}
+		resp, _ = urlRequest(t, n, id, "GET", "/cors", map[string]string{"Origin": "https://other.example"}, nil)
+		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("foreign origin got Access-Control-Allow-Origin %q", v)
+		}
+	})
+
+	t.Run("unknown url", func(t *testing.T) {
+		resp, b := urlRequest(t, n, strings.Repeat("a", 32), "GET", "/", nil, nil)
+		if resp.StatusCode != http.StatusForbidden || string(b) != `{"Message":null}` || resp.Header.Get("X-Amzn-ErrorType") != "AccessDeniedException" {
+			t.Errorf("unknown url: %d %s %v", resp.StatusCode, b, resp.Header)
+		}
+	})
+}
+
+// TestFunctionURLStreaming: a RESPONSE_STREAM URL passes the body on as
+// the function writes it. The function writes its first chunk, then waits
+// on a gate only this test opens once it has read that chunk (a tag on
+// the function, which it polls through the node's API), so a buffered
+// implementation cannot pass.
+func TestFunctionURLStreaming(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	id := urlFunction(t, n, "streamer", &lambda.CreateFunctionUrlConfigInput{
+		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream,
+	})
+	_, port, _ := net.SplitHostPort(n.d.Addr())
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+n.d.Addr()+"/stream?gate=1", nil)
+	req.Host = id + ".lambda-url.us-east-1.localhost:" + port
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("X-Streamed") != "yes" || resp.Header.Get("Set-Cookie") != "s=1" ||
+		resp.Header.Get("Content-Type") != "text/plain" {
+		t.Errorf("head: %d %v", resp.StatusCode, resp.Header)
+	}
+	br := bufio.NewReader(resp.Body)
+	first, err := br.ReadString('\n')
+	if err != nil || first != "chunk-1\n" {
+		t.Fatalf("first chunk %q: %v", first, err)
+	}
+	if _, err := n.client.TagResource(context.Background(), &lambda.TagResourceInput{
+		Resource: aws.String("arn:aws:lambda:us-east-1:000000000000:function:streamer"), Tags: map[string]string{"gate": "open"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil || string(rest) != "chunk-2 open\n" {
+		t.Errorf("rest %q: %v (chunk-2 says how the function's wait for the gate ended)", rest, err)
+	}
+}
