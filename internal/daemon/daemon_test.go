@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -455,16 +456,40 @@ func TestFunctionCallsNimbusWithItsSDK(t *testing.T) {
 	}
 	n := startNode(t, t.TempDir())
 	app := `import os
+import socket
+import urllib.request
+import urllib.error
 import boto3
+
+def reach(addr):
+    host, port = addr.rsplit(":", 1)
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect((host, int(port)))
+        return "reachable"
+    except OSError as e:
+        return "unreachable: " + str(e)
+    finally:
+        s.close()
+
+def unsigned(url):
+    try:
+        return urllib.request.urlopen(url + "/2015-03-31/functions/", timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 def handler(event, context):
     names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
-    return {"endpoint": os.environ.get("AWS_ENDPOINT_URL"), "names": sorted(names)}
+    return {"endpoint": os.environ.get("AWS_ENDPOINT_URL"), "names": sorted(names),
+            "node_port": reach(os.environ["NODE_ADDR"]),
+            "unsigned_status": unsigned(os.environ["AWS_ENDPOINT_URL"])}
 `
 	create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("sdk-caller"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
 		Role: aws.String(testRole), Timeout: aws.Int32(60),
-		Code: &types.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}})},
+		Code:        &types.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}})},
+		Environment: &types.Environment{Variables: map[string]string{"NODE_ADDR": n.d.Addr()}},
 	})
 	out, m := invoke(t, n, "sdk-caller", "", map[string]any{})
 	if out.FunctionError != nil {
@@ -479,5 +504,15 @@ def handler(event, context):
 	}
 	if names, _ := m["names"].([]any); len(names) != 1 || names[0] != "sdk-caller" {
 		t.Errorf("boto3 in the function listed %v, want [sdk-caller]", m["names"])
+	}
+	// The node's own port on the host is out of reach: the environment
+	// reaches the control plane only through the API on its loopback.
+	if want != "" && !strings.HasPrefix(fmt.Sprint(m["node_port"]), "unreachable") {
+		t.Errorf("the node's host port %s from inside a function: %v", n.d.Addr(), m["node_port"])
+	}
+	// An unsigned request through that API gets an HTTP answer from the
+	// front door (403 once the node requires signatures).
+	if st, _ := m["unsigned_status"].(float64); st < 200 {
+		t.Errorf("unsigned request from inside a function: %v", m["unsigned_status"])
 	}
 }

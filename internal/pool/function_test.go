@@ -114,6 +114,24 @@ func handle(ctx context.Context, ev event) (any, error) {
 		}
 		fmt.Print("unterminated last line")
 		return map[string]any{"count": count}, nil
+	case "daemon":
+		// A background process in its own session, left behind.
+		self, _ := os.Executable()
+		_, err := syscall.ForkExec(self, []string{"daemon"}, &syscall.ProcAttr{
+			Env: append(os.Environ(), "POOL_TEST_INIT=hang", "POOL_TEST_DAEMON="+ev.URL),
+			Sys: &syscall.SysProcAttr{Setsid: true},
+		})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Println("daemon started")
+		time.Sleep(time.Hour)
+		return nil, nil
+	case "spin":
+		fmt.Println("spinning")
+		for {
+			count++
+		}
 	case "barrier":
 		url := ev.URL
 		if url == "" {
