@@ -45,7 +45,7 @@ func waitExit(t *testing.T, pid int) {
 	if err != nil {
 		return // already gone
 	}
-	defer unix.Close(fd) //nolint:errcheck // test fd
+	defer unix.Close(fd)                                       //nolint:errcheck // test fd
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}} // #nosec G115 -- small fd
 	for {
 		n, err := unix.Poll(fds, 60_000)
