@@ -172,6 +172,14 @@ func TestWriterDropsInsteadOfBlocking(t *testing.T) {
 	if w.Dropped() != 1 {
 		t.Fatalf("Dropped = %d, want 1", w.Dropped())
 	}
+	// The byte budget bounds the buffer too (lines may be 256 KB each).
+	w = &Writer{ch: make(chan item, 10), stop: make(chan struct{}), exited: make(chan struct{}), maxBytes: 10}
+	if !w.Log(Line{Message: "12345678"}) || w.Log(Line{Message: "12345678"}) || !w.Log(Line{Message: "12"}) {
+		t.Fatal("byte budget not applied")
+	}
+	if w.Dropped() != 1 {
+		t.Fatalf("Dropped = %d, want 1", w.Dropped())
+	}
 }
 
 func TestWriterCloseStoresBuffered(t *testing.T) {

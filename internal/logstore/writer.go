@@ -22,13 +22,19 @@ type Line struct {
 
 // WriterOptions configures a Writer.
 type WriterOptions struct {
-	// Buffer is how many lines may wait for the backbone (default 16384).
-	// Beyond it, lines are dropped and counted, never waited for.
-	Buffer int
+	// Buffer is how many lines may wait for the backbone (default 65536)
+	// and BufferBytes how many bytes of them (default 64 MiB). Beyond
+	// either, lines are dropped and counted, never waited for.
+	Buffer      int
+	BufferBytes int64
 	// SweepEvery is how often retention policies are applied (default one
 	// hour); Now is the clock (default time.Now).
 	SweepEvery time.Duration
 	Now        func() time.Time
+	// Linger is how long the writer waits after a line for more before it
+	// writes a batch (default 20 ms): fewer, larger writes, less CPU taken
+	// from invocations. Flush does not wait for it.
+	Linger time.Duration
 }
 
 // Writer takes log lines from the invoke path without blocking it and
@@ -40,17 +46,20 @@ type WriterOptions struct {
 // and counts it (Dropped): an invocation is never slowed down or failed
 // for its logs. Close stores what is buffered and stops.
 type Writer struct {
-	st      *Store
-	now     func() time.Time
-	ch      chan item
-	stop    chan struct{}
-	exited  chan struct{} // closed when the loop has returned
-	wg      sync.WaitGroup
-	idBase  string
-	nextID  uint64 // used only by the loop goroutine
-	dropped atomic.Uint64
-	stored  atomic.Uint64
-	failed  atomic.Uint64
+	st       *Store
+	now      func() time.Time
+	ch       chan item
+	stop     chan struct{}
+	exited   chan struct{} // closed when the loop has returned
+	wg       sync.WaitGroup
+	idBase   string
+	nextID   uint64 // used only by the loop goroutine
+	maxBytes int64
+	linger   time.Duration
+	pending  atomic.Int64 // bytes of queued lines
+	dropped  atomic.Uint64
+	stored   atomic.Uint64
+	failed   atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -63,7 +72,10 @@ type item struct {
 // NewWriter starts a writer on st; Close stops it.
 func NewWriter(st *Store, opts WriterOptions) *Writer {
 	if opts.Buffer <= 0 {
-		opts.Buffer = 16384
+		opts.Buffer = 65536
+	}
+	if opts.BufferBytes <= 0 {
+		opts.BufferBytes = 64 << 20
 	}
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = time.Hour
@@ -71,10 +83,13 @@ func NewWriter(st *Store, opts WriterOptions) *Writer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Linger <= 0 {
+		opts.Linger = 20 * time.Millisecond
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	w := &Writer{st: st, now: opts.Now, ch: make(chan item, opts.Buffer), stop: make(chan struct{}),
-		exited: make(chan struct{}), idBase: hex.EncodeToString(b) + "-"}
+		exited: make(chan struct{}), maxBytes: opts.BufferBytes, linger: opts.Linger, idBase: hex.EncodeToString(b) + "-"}
 	w.wg.Add(2)
 	go w.loop()
 	go w.sweep(opts.SweepEvery)
@@ -90,10 +105,17 @@ func (w *Writer) Log(l Line) bool {
 		return false
 	default:
 	}
+	n := int64(len(l.Message))
+	if w.maxBytes > 0 && w.pending.Add(n) > w.maxBytes {
+		w.pending.Add(-n)
+		w.dropped.Add(1)
+		return false
+	}
 	select {
 	case w.ch <- item{line: l}:
 		return true
 	default:
+		w.pending.Add(-n)
 		w.dropped.Add(1)
 		return false
 	}
@@ -150,7 +172,7 @@ func (w *Writer) sweep(every time.Duration) {
 	}
 }
 
-const maxBatchLines = 8192
+const maxBatchLines = 16384
 
 func (w *Writer) loop() {
 	defer w.wg.Done()
@@ -180,15 +202,21 @@ func (w *Writer) loop() {
 			w.write(batch)
 			return
 		}
+		// Linger a little so that a burst becomes one batch (one fsync),
+		// unless someone is waiting (Flush) or the batch is full.
+		linger := time.NewTimer(w.linger)
 	fill:
-		for len(batch) < maxBatchLines {
+		for len(batch) < maxBatchLines && batch[len(batch)-1].flush == nil {
 			select {
 			case it := <-w.ch:
 				batch = append(batch, it)
-			default:
+			case <-linger.C:
+				break fill
+			case <-w.stop:
 				break fill
 			}
 		}
+		linger.Stop()
 		w.write(batch)
 	}
 }
@@ -213,6 +241,7 @@ func (w *Writer) write(batch []item) {
 			continue
 		}
 		l := it.line
+		w.pending.Add(-int64(len(l.Message)))
 		id := streamID{l.Group, l.Stream}
 		if _, ok := per[id]; !ok {
 			order = append(order, id)

@@ -2,9 +2,14 @@ package pool
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/logstore"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // BenchmarkWarmInvoke is one invocation on a warm environment through
@@ -54,4 +59,100 @@ func BenchmarkColdStart(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(initTotal/float64(n)/1000, "init-ms/op")
+}
+
+// BenchmarkWarmInvokeLogging measures what storing function logs costs the
+// hot path: warm invocations with no log sink ("off") and with the log
+// store's asynchronous writer on a real embedded JetStream ("store"). The
+// two run in alternating blocks of 100 invocations within one benchmark,
+// so the machine's noise hits both alike; after each "store" block the
+// writer is flushed (untimed), so its background work does not spill into
+// the next "off" block. Reported: p50 and mean latency of each and their
+// ratios. "echo" writes 4 lines per invocation (START, one function line,
+// END, REPORT); "print20" 24.
+//
+//	go test -run '^$' -bench WarmInvokeLogging -benchtime 4000x ./internal/pool/
+func BenchmarkWarmInvokeLogging(b *testing.B) {
+	for _, ev := range []struct{ name, event string }{
+		{"echo", `{"action":"echo"}`},
+		{"print20", `{"action":"print","lines":20}`},
+	} {
+		b.Run(ev.name, func(b *testing.B) {
+			off := newHarness(b, func(o *Options) { o.FunctionLog = nil })
+			ls, err := logstore.Open(b.Context(), storetest.Open(b).JetStream(), logstore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := logstore.NewWriter(ls, logstore.WriterOptions{})
+			b.Cleanup(w.Close)
+			on := newHarness(b, func(o *Options) { o.FunctionLog = nil; o.LogSink = storeSink{w} })
+			fnOff, fnOn := off.fn("warm", nil), on.fn("warm", nil)
+			for _, x := range []struct {
+				h  *harness
+				fn *function.Config
+			}{{off, fnOff}, {on, fnOn}} {
+				res, _ := x.h.call(b, x.fn, map[string]any{"action": "echo"})
+				wantOK(b, res)
+			}
+			payload := []byte(ev.event)
+			ctx := context.Background()
+			var latOff, latOn []time.Duration
+			one := func(h *harness, fn *function.Config) time.Duration {
+				t0 := time.Now()
+				res, err := h.m.Invoke(ctx, fn, &invoke.Request{RequestID: newRequestID(), Payload: payload})
+				d := time.Since(t0)
+				if err != nil || res.FunctionError != "" {
+					b.Fatalf("%v %s", err, res.Payload)
+				}
+				return d
+			}
+			const block = 100
+			i := 0
+			for b.Loop() {
+				if (i/block)%2 == 0 {
+					latOff = append(latOff, one(off, fnOff))
+				} else {
+					latOn = append(latOn, one(on, fnOn))
+					if i%block == block-1 {
+						b.StopTimer()
+						if err := w.Flush(ctx); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				}
+				i++
+			}
+			if len(latOff) == 0 || len(latOn) == 0 {
+				return
+			}
+			pOff, pOn := p50(latOff), p50(latOn)
+			mOff, mOn := mean(latOff), mean(latOn)
+			b.ReportMetric(float64(pOff.Nanoseconds()), "off-p50-ns")
+			b.ReportMetric(float64(pOn.Nanoseconds()), "store-p50-ns")
+			b.ReportMetric(float64(pOn)/float64(pOff), "p50-ratio")
+			b.ReportMetric(float64(mOn)/float64(mOff), "mean-ratio")
+			b.ReportMetric(float64(w.Dropped()), "dropped-lines")
+		})
+	}
+}
+
+func p50(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mean(d []time.Duration) time.Duration {
+	var t time.Duration
+	for _, x := range d {
+		t += x
+	}
+	return t / time.Duration(len(d))
+}
+
+type storeSink struct{ w *logstore.Writer }
+
+func (s storeSink) Log(r LogRecord) {
+	s.w.Log(logstore.Line{Group: r.LogGroup, Stream: r.LogStream, Time: r.Time, Message: r.Message})
 }
