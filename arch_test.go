@@ -85,13 +85,14 @@ var allowed = map[string][]string{
 	"internal/runtimes":   {"internal/awsapi"},
 	"internal/sandbox":    {},
 	"internal/registry":   {"internal/awsapi", "internal/function", "internal/code", "internal/store"},
-	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes", "internal/trace"},
+	"internal/lambdaapi":  {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/registry", "internal/runtimes", "internal/trace", "internal/async"},
 	"internal/trace":      {},
 	"internal/httpevent":  {},
 	"internal/telemetry":  {"internal/function", "internal/invoke", "internal/trace"},
 	"internal/apigw":      {"internal/awsapi", "internal/function", "internal/invoke", "internal/httpevent", "internal/store", "internal/trace"},
 	"internal/cost":       {"internal/function", "internal/invoke"},
 	"internal/funcurl":    {"internal/awsapi", "internal/function", "internal/httpevent", "internal/invoke", "internal/trace"},
+	"internal/async":      {"internal/awsapi", "internal/function", "internal/invoke"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 

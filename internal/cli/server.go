@@ -44,6 +44,7 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.Int64Var(&cfg.LogMaxBytes, "log-max-bytes", cfg.LogMaxBytes, "bound the stored function logs to this many bytes (0: 1 GiB)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "server log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "server log level: debug, info, warn, error")
+	f.Float64Var(&cfg.AsyncDelayScale, "async-delay-scale", cfg.AsyncDelayScale, "multiply async retry delays and event ages by this (0.01 = 100x faster, for tests)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -60,6 +61,10 @@ type Config struct {
 	LogFormat string
 	// LogLevel of the server's own log: debug, info, warn, error.
 	LogLevel string
+	// AsyncDelayScale multiplies every asynchronous-invocation timing
+	// (retry delays, throttle backoff, maximum event age): 1 is AWS's
+	// timing, 0.01 makes a 1-minute retry wait 0.6 s (for tests).
+	AsyncDelayScale float64
 }
 
 // Default returns a Config with every default filled in.
@@ -73,6 +78,8 @@ func Default() Config {
 		Telemetry:   true,
 		LogFormat:   "text",
 		LogLevel:    "info",
+
+		AsyncDelayScale: 1,
 	}
 }
 
@@ -109,6 +116,13 @@ func FromEnv() Config {
 	}
 	set(&c.LogFormat, "NIMBUS_LOG_FORMAT")
 	set(&c.LogLevel, "NIMBUS_LOG_LEVEL")
+	if v := os.Getenv("NIMBUS_ASYNC_DELAY_SCALE"); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			c.AsyncDelayScale = f
+		} else {
+			c.AsyncDelayScale = -1 // Validate reports it
+		}
+	}
 	return c
 }
 
@@ -145,6 +159,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("OTLP endpoint %q must be an http:// or https:// URL", c.OTLPEndpoint))
 		}
+	}
+	if !(c.AsyncDelayScale > 0 && c.AsyncDelayScale <= 1) {
+		errs = append(errs, fmt.Errorf("async delay scale %v must be a number in (0, 1]", c.AsyncDelayScale))
 	}
 	switch c.LogFormat {
 	case "text", "json":

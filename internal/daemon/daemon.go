@@ -5,7 +5,8 @@
 // tests import it.
 //
 // Shutdown order (reverse of start): stop accepting HTTP and wait for
-// in-flight requests (bounded), close the pool (kills every environment),
+// in-flight requests (bounded), stop the async dispatcher (running async
+// invocations are cancelled; their events stay queued), close the pool (kills every environment),
 // stop the registry watch, close the store (drains NATS, stops JetStream).
 package daemon
 
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
+	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
@@ -40,14 +42,15 @@ import (
 
 // Daemon is one running node.
 type Daemon struct {
-	cfg  config.Config
-	log  *slog.Logger
-	ln   net.Listener
-	st   *store.Store
-	reg  *registry.Registry
-	pool *pool.Manager
-	gw   *apigw.Gateway
-	srv  *http.Server
+	cfg   config.Config
+	log   *slog.Logger
+	ln    net.Listener
+	st    *store.Store
+	reg   *registry.Registry
+	pool  *pool.Manager
+	async *async.Service
+	gw    *apigw.Gateway
+	srv   *http.Server
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -134,9 +137,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
+	d.async, err = async.New(ctx, async.Options{
+		JetStream:  d.st.JetStream(),
+		Functions:  d.reg,
+		Invoker:    d.pool,
+		Region:     cfg.Region,
+		AccountID:  cfg.AccountID,
+		DelayScale: cfg.AsyncDelayScale,
+		SingleNode: cfg.NATSURL == "",
+		Logger:     log.With("component", "async"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create async service: %w", err)
+	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,
 		Invoker:   d.pool,
+		Async:     d.async,
 		Runtimes:  runtimeCatalog{},
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
@@ -233,6 +250,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("api gateway watch ended", "err", err)
 		}
 	}()
+	asyncCtx, stopAsync := context.WithCancel(context.WithoutCancel(ctx))
+	asyncDone := make(chan struct{})
+	go func() {
+		defer close(asyncDone)
+		if err := d.async.Run(asyncCtx); err != nil {
+			d.log.Error("async service", "err", err)
+		}
+	}()
 	srvErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -261,6 +286,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("http shutdown incomplete", "err", err)
 		_ = d.srv.Close()
 	}
+	stopAsync()
+	<-asyncDone // running async invocations end before the pool closes
 	stopReg()
 	d.closeAll()
 	wg.Wait()

@@ -192,3 +192,67 @@ func CodeKey(codeSha256 string) string {
 	}
 	return hex.EncodeToString(raw)
 }
+
+// Asynchronous invocation limits and defaults (PutFunctionEventInvokeConfig).
+const (
+	DefaultMaximumRetryAttempts     = 2
+	MaxMaximumRetryAttempts         = 2
+	DefaultMaximumEventAgeInSeconds = 21600
+	MinMaximumEventAgeInSeconds     = 60
+	MaxMaximumEventAgeInSeconds     = 21600
+)
+
+// EventInvokeConfig is a FunctionEventInvokeConfig: how asynchronous
+// invocations of a function, version or alias are retried and where their
+// records go. Unset members are nil (AWS answers them absent, and the
+// defaults apply).
+type EventInvokeConfig struct {
+	LastModified             float64            `json:"LastModified"` // epoch seconds, as the wire's Date
+	FunctionArn              string             `json:"FunctionArn"`
+	MaximumRetryAttempts     *int               `json:"MaximumRetryAttempts,omitempty"`
+	MaximumEventAgeInSeconds *int               `json:"MaximumEventAgeInSeconds,omitempty"`
+	DestinationConfig        *DestinationConfig `json:"DestinationConfig,omitempty"`
+}
+
+// DestinationConfig names the targets of invocation records.
+type DestinationConfig struct {
+	OnSuccess *OnDestination `json:"OnSuccess,omitempty"`
+	OnFailure *OnDestination `json:"OnFailure,omitempty"`
+}
+
+// OnDestination is OnSuccess or OnFailure: one destination ARN.
+type OnDestination struct {
+	Destination string `json:"Destination,omitempty"`
+}
+
+// RetryAttempts returns MaximumRetryAttempts or its default.
+func (e *EventInvokeConfig) RetryAttempts() int {
+	if e == nil || e.MaximumRetryAttempts == nil {
+		return DefaultMaximumRetryAttempts
+	}
+	return *e.MaximumRetryAttempts
+}
+
+// MaxEventAge returns MaximumEventAgeInSeconds (or its default) as a duration.
+func (e *EventInvokeConfig) MaxEventAge() time.Duration {
+	if e == nil || e.MaximumEventAgeInSeconds == nil {
+		return DefaultMaximumEventAgeInSeconds * time.Second
+	}
+	return time.Duration(*e.MaximumEventAgeInSeconds) * time.Second
+}
+
+// OnSuccessArn returns the on-success destination, or "".
+func (e *EventInvokeConfig) OnSuccessArn() string {
+	if e == nil || e.DestinationConfig == nil || e.DestinationConfig.OnSuccess == nil {
+		return ""
+	}
+	return e.DestinationConfig.OnSuccess.Destination
+}
+
+// OnFailureArn returns the on-failure destination, or "".
+func (e *EventInvokeConfig) OnFailureArn() string {
+	if e == nil || e.DestinationConfig == nil || e.DestinationConfig.OnFailure == nil {
+		return ""
+	}
+	return e.DestinationConfig.OnFailure.Destination
+}

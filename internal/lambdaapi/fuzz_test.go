@@ -116,3 +116,43 @@ func validMethod(m string) bool {
 	}
 	return true
 }
+
+// FuzzEventInvokeConfig feeds arbitrary Put/UpdateFunctionEventInvokeConfig
+// bodies to their parser. It must not panic; what it accepts must be
+// within the model's bounds with something set, and what it refuses must
+// be a 400 client error.
+func FuzzEventInvokeConfig(f *testing.F) {
+	f.Add([]byte(`{"MaximumRetryAttempts":1}`))
+	f.Add([]byte(`{"MaximumEventAgeInSeconds":60,"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:lambda:us-east-1:000000000000:function:d"}}}`))
+	f.Add([]byte(`{"DestinationConfig":{"OnSuccess":{"Destination":""}}}`))
+	f.Add([]byte(`{"MaximumRetryAttempts":-1,"MaximumEventAgeInSeconds":99999}`))
+	f.Add([]byte(`{"DestinationConfig":{"OnSuccess":{"Destination":"kafka://x"}}}`))
+	f.Add([]byte(`{"MaximumRetryAttempts":"two"}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(``))
+	f.Add([]byte("{\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"arn:aws:sqs::\xff\"}}}"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := parseEventInvokeConfig(body)
+		if err != nil {
+			if e := awsapi.As(err); e == nil || e.Status != 400 {
+				t.Fatalf("error %v is not a 400 client error", err)
+			}
+			return
+		}
+		if req.MaximumRetryAttempts == nil && req.MaximumEventAgeInSeconds == nil && req.DestinationConfig == nil {
+			t.Fatal("accepted a request that sets nothing")
+		}
+		if p := req.MaximumRetryAttempts; p != nil && (*p < 0 || *p > 2) {
+			t.Fatalf("accepted MaximumRetryAttempts %d", *p)
+		}
+		if p := req.MaximumEventAgeInSeconds; p != nil && (*p < 60 || *p > 21600) {
+			t.Fatalf("accepted MaximumEventAgeInSeconds %d", *p)
+		}
+		d := normalizeDestinations(req.DestinationConfig)
+		for _, arn := range []string{d.OnSuccess.Destination, d.OnFailure.Destination} {
+			if len(arn) > maxDestinationArn || !destinationArnRE.MatchString(arn) {
+				t.Fatalf("accepted destination %q", arn)
+			}
+		}
+	})
+}

@@ -17,6 +17,7 @@ package lambdaapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -30,6 +31,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
@@ -43,10 +45,19 @@ type Runtimes interface {
 	Lookup(name string) (*runtimes.Runtime, error)
 }
 
+// AsyncQueue accepts asynchronous invocations; *async.Service implements
+// it. Enqueue returns once the event is durable, or an *awsapi.Error.
+type AsyncQueue interface {
+	Enqueue(ctx context.Context, ev *async.Event) error
+}
+
 // Options configures New.
 type Options struct {
 	Registry *registry.Registry
 	Invoker  invoke.Invoker
+	// Async queues InvocationType Event and InvokeAsync; without it they
+	// are refused with ServiceException.
+	Async AsyncQueue
 	// Runtimes validates Runtime; when nil any value of the service
 	// model's Runtime enum is accepted.
 	Runtimes  Runtimes
@@ -72,6 +83,7 @@ type Options struct {
 type Handler struct {
 	reg         *registry.Registry
 	inv         invoke.Invoker
+	async       AsyncQueue
 	rts         Runtimes
 	region      string
 	account     string
@@ -88,6 +100,7 @@ func New(opts Options) *Handler {
 	h := &Handler{
 		reg:         opts.Registry,
 		inv:         opts.Invoker,
+		async:       opts.Async,
 		rts:         opts.Runtimes,
 		region:      opts.Region,
 		account:     opts.AccountID,

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
@@ -126,23 +127,35 @@ func (h *Handler) invoke(c *call) error {
 	if err != nil {
 		return err
 	}
-	switch opts.invocationType {
-	case invokeDryRun:
-		c.w.WriteHeader(http.StatusNoContent)
-		return nil
-	case invokeEvent:
-		return awsapi.InvalidParameter("InvocationType Event is not supported yet by Nimbus: asynchronous invocation is not implemented. Invoke with InvocationType RequestResponse (the default).")
-	}
-	if h.inv == nil {
-		return awsapi.Service("No invoker is configured on this Nimbus server.")
-	}
 	mode := ""
 	if cfg.TracingConfig != nil {
 		mode = cfg.TracingConfig.Mode
 	}
 	tr := trace.Accept(c.r.Header, mode, time.Now())
-	trace.Record(ctx, tr)
 	traceID := tr.Header.String()
+	switch opts.invocationType {
+	case invokeDryRun:
+		c.w.WriteHeader(http.StatusNoContent)
+		return nil
+	case invokeEvent:
+		if len(body) > function.MaxAsyncPayload {
+			return awsapi.TooLarge("%d byte payload is too large for the Event invocation type (limit %d bytes)", len(body), function.MaxAsyncPayload)
+		}
+		return h.enqueue(c, &async.Event{
+			RequestID:          c.reqID,
+			FunctionName:       name,
+			Qualifier:          qualifier,
+			InvokedFunctionArn: awsapi.FunctionARN(h.region, h.account, name, qualifier),
+			Payload:            payload,
+			ClientContext:      opts.clientContext,
+			TraceID:            traceID,
+			TenantID:           opts.tenantID,
+		})
+	}
+	if h.inv == nil {
+		return awsapi.Service("No invoker is configured on this Nimbus server.")
+	}
+	trace.Record(ctx, tr)
 	res, err := h.inv.Invoke(ctx, cfg, &invoke.Request{
 		RequestID:          c.reqID,
 		InvokedFunctionArn: awsapi.FunctionARN(h.region, h.account, name, qualifier),
@@ -180,4 +193,55 @@ func (h *Handler) invoke(c *call) error {
 	c.w.WriteHeader(http.StatusOK)
 	_, _ = c.w.Write(res.Payload)
 	return nil
+}
+
+// enqueue queues an asynchronous invocation durably and answers 202.
+func (h *Handler) enqueue(c *call, ev *async.Event) error {
+	if h.async == nil {
+		return awsapi.Service("Asynchronous invocation is not configured on this Nimbus server.")
+	}
+	if err := h.async.Enqueue(c.r.Context(), ev); err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// maxInvokeAsyncPayload is InvokeAsync's limit ("The payload limit is
+// 256KB. For larger payloads, for up to 1MB, use Invoke").
+const maxInvokeAsyncPayload = 256 * 1024
+
+// invokeAsync is the deprecated InvokeAsync: the body is the event, the
+// answer 202 {"Status":202}.
+func (h *Handler) invokeAsync(c *call) error {
+	name, qualifier, err := h.functionRef(c, false)
+	if err != nil {
+		return err
+	}
+	body, err := c.readPayload()
+	if err != nil {
+		return err
+	}
+	payload, err := checkPayload(body)
+	if err != nil {
+		return err
+	}
+	if _, err := h.reg.Resolve(c.r.Context(), name, qualifier); err != nil {
+		return err
+	}
+	if len(body) > maxInvokeAsyncPayload {
+		return awsapi.TooLarge("%d byte payload is too large for the InvokeAsync operation (limit %d bytes)", len(body), maxInvokeAsyncPayload)
+	}
+	if h.async == nil {
+		return awsapi.Service("Asynchronous invocation is not configured on this Nimbus server.")
+	}
+	if err := h.async.Enqueue(c.r.Context(), &async.Event{
+		RequestID:          c.reqID,
+		FunctionName:       name,
+		InvokedFunctionArn: awsapi.FunctionARN(h.region, h.account, name, ""),
+		Payload:            payload,
+	}); err != nil {
+		return err
+	}
+	return c.writeJSON(http.StatusAccepted, map[string]int{"Status": http.StatusAccepted})
 }

@@ -37,6 +37,9 @@ type record struct {
 	// URLs are the function URL configurations by qualifier ($LATEST or
 	// an alias name); see urls.go.
 	URLs map[string]*function.URLConfig `json:"urls,omitempty"`
+	// EventInvokeConfigs are the asynchronous-invocation settings by
+	// qualifier ($LATEST, a version number or an alias name).
+	EventInvokeConfigs map[string]*function.EventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
 }
 
 func (rec *record) hasVersion(n int) bool {

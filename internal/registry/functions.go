@@ -407,6 +407,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, qualifier string) er
 			return awsapi.Conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(users, ", "))
 		}
 		rec.Versions = slices.DeleteFunc(rec.Versions, func(v int) bool { return v == n })
+		delete(rec.EventInvokeConfigs, qualifier)
 		deleted = true
 		return nil
 	})

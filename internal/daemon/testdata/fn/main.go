@@ -3,9 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,7 +26,21 @@ type event struct {
 
 var count int
 
-func handle(ctx context.Context, ev event) (any, error) {
+// handle runs the event's action. With NIMBUS_TEST_SINK set it first
+// POSTs the raw event there, so a test sees what reached the function
+// (an async event, a destination's invocation record).
+func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	if sink := os.Getenv("NIMBUS_TEST_SINK"); sink != "" {
+		resp, err := http.Post(sink, "application/json", bytes.NewReader(raw)) //nolint:gosec,noctx // test function
+		if err != nil {
+			return nil, fmt.Errorf("post to sink: %w", err)
+		}
+		_ = resp.Body.Close()
+	}
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
 	count++
 	lc, _ := lambdacontext.FromContext(ctx)
 	fmt.Printf("action=%s count=%d\n", ev.Action, count)

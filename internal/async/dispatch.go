@@ -1,0 +1,266 @@
+package async
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+)
+
+// AWS's asynchronous timings (scaled by Options.DelayScale).
+const (
+	// firstRetryDelay and secondRetryDelay follow a function error: "a
+	// one-minute wait between the first two attempts, and two minutes
+	// between the second and third attempts".
+	firstRetryDelay  = time.Minute
+	secondRetryDelay = 2 * time.Minute
+	// Throttles and platform errors back off exponentially "from 1 second
+	// after the first attempt to a maximum of 5 minutes".
+	minBackoff = time.Second
+	maxBackoff = 5 * time.Minute
+	// pullWait is how long one pull waits for an event before asking again.
+	pullWait = 5 * time.Second
+	// ackTimeout bounds one acknowledgement round trip.
+	ackTimeout = 5 * time.Second
+)
+
+// functionErrorDelay is the wait before retry number attempt (1-based).
+func functionErrorDelay(attempt int) time.Duration {
+	if attempt <= 1 {
+		return firstRetryDelay
+	}
+	return secondRetryDelay
+}
+
+// backoff is the wait before platform retry number n (1-based).
+func backoff(n int) time.Duration {
+	d := minBackoff
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// work is one dispatcher worker: it pulls one event at a time (nothing
+// waits in a client-side buffer while its AckWait runs) until ctx ends.
+func (s *Service) work(ctx context.Context, id int) {
+	log := s.log.With("worker", id)
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, pullWait)
+		msg, err := s.cons.Next(jetstream.FetchContext(pctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+				log.Warn("pull async event", "err", err)
+				if !s.pause(ctx, time.Second) {
+					return
+				}
+			}
+			continue
+		}
+		s.handle(ctx, msg)
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, nats.ErrTimeout) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// pause waits d or until ctx ends; false if ctx ended.
+func (s *Service) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle takes one event through one step of its life (see the package
+// comment). If ctx ends meanwhile the event is left unacknowledged and
+// runs again later.
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
+	env, err := decodeEnvelope(msg.Data())
+	if err != nil {
+		s.log.Error("drop undecodable async event", "err", err)
+		_ = msg.TermWithReason("undecodable")
+		return
+	}
+	settings := s.fns.AsyncSettings(env.Function, env.Qualifier)
+	now := s.now()
+	deadline := time.UnixMilli(env.Enqueued).Add(s.scaled(settings.MaxEventAge()))
+	if !now.Before(deadline) {
+		s.counters.droppedForAge.Add(1)
+		s.fail(ctx, msg, env, ConditionEventAgeExceeded, settings)
+		return
+	}
+	if env.NotBefore > 0 {
+		if due := time.UnixMilli(env.NotBefore); due.After(now) {
+			if due.After(deadline) {
+				due = deadline
+			}
+			_ = msg.NakWithDelay(due.Sub(now))
+			return
+		}
+	}
+	cfg, err := s.fns.Resolve(ctx, env.Function, env.Qualifier)
+	if err == nil {
+		var res *invoke.Result
+		res, err = s.invoke(ctx, msg, cfg, env)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			s.done(ctx, msg, env, cfg, res, settings)
+			return
+		}
+	}
+	if e := awsapi.As(err); e != nil && e.Code == awsapi.CodeResourceNotFound {
+		// The function, version or alias was deleted since.
+		s.counters.dropped.Add(1)
+		s.log.Warn("drop async event of a function that no longer exists",
+			"request_id", env.RequestID, "function", env.Function, "qualifier", env.Qualifier)
+		s.ack(msg, env)
+		return
+	}
+	// Throttled, or the platform failed: the event goes back on the queue.
+	env.Throttles++
+	s.counters.throttles.Add(1)
+	s.log.Debug("async invocation throttled or failed; retrying", "request_id", env.RequestID, "err", err)
+	s.requeue(ctx, msg, env, backoff(env.Throttles))
+}
+
+// invoke runs the event, telling the backbone the event is in progress
+// every AckWait/3 so a long function does not get it redelivered.
+func (s *Service) invoke(ctx context.Context, msg jetstream.Msg, cfg *function.Config, env *envelope) (*invoke.Result, error) {
+	stop := make(chan struct{})
+	beat := make(chan struct{})
+	go func() {
+		defer close(beat)
+		t := time.NewTicker(s.ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-beat
+	}()
+	return s.inv.Invoke(ctx, cfg, &invoke.Request{
+		RequestID:          env.RequestID,
+		InvokedFunctionArn: env.InvokedArn,
+		Payload:            env.Payload,
+		ClientContext:      env.ClientContext,
+		TraceID:            env.TraceID,
+		TenantID:           env.TenantID,
+	})
+}
+
+// done handles an invocation that reached the function.
+func (s *Service) done(ctx context.Context, msg jetstream.Msg, env *envelope, cfg *function.Config, res *invoke.Result, settings *function.EventInvokeConfig) {
+	s.counters.invokes.Add(1)
+	env.Invokes++
+	executed := res.ExecutedVersion
+	if executed == "" {
+		executed = cfg.Version
+	}
+	env.Last = &outcome{StatusCode: 200, ExecutedVersion: executed, FunctionError: res.FunctionError, Payload: jsonPayload(res.Payload)}
+	if res.FunctionError == "" {
+		s.counters.succeeded.Add(1)
+		if dest := settings.OnSuccessArn(); dest != "" {
+			if !s.deliver(ctx, msg, env, dest, "success", s.record(env, ConditionSuccess)) {
+				return
+			}
+		}
+		s.ack(msg, env)
+		return
+	}
+	env.Attempts++
+	if env.Attempts > settings.RetryAttempts() {
+		s.counters.exhausted.Add(1)
+		s.fail(ctx, msg, env, ConditionRetriesExhausted, settings)
+		return
+	}
+	if len(env.Last.Payload) > maxKeptResponse {
+		env.Last.Payload = nil
+	}
+	s.counters.retries.Add(1)
+	s.requeue(ctx, msg, env, functionErrorDelay(env.Attempts))
+}
+
+// fail sends the failure record to OnFailure and the event to the
+// dead-letter target, if any, then acknowledges the event.
+func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env *envelope, condition string, settings *function.EventInvokeConfig) {
+	if dest := settings.OnFailureArn(); dest != "" {
+		if !s.deliver(ctx, msg, env, dest, "failure", s.record(env, condition)) {
+			return
+		}
+	}
+	if dlq := s.deadLetterTarget(ctx, env); dlq != "" {
+		// A dead-letter queue gets the event itself.
+		if !s.deliver(ctx, msg, env, dlq, "dlq", env.Payload) {
+			return
+		}
+	}
+	s.log.Info("async event failed", "request_id", env.RequestID, "function", env.Function,
+		"condition", condition, "invokes", env.Invokes)
+	s.ack(msg, env)
+}
+
+// deadLetterTarget is the DeadLetterConfig of the version the event
+// names, "" if none (or the function is gone).
+func (s *Service) deadLetterTarget(ctx context.Context, env *envelope) string {
+	cfg, err := s.fns.Resolve(ctx, env.Function, env.Qualifier)
+	if err != nil || cfg.DeadLetterConfig == nil {
+		return ""
+	}
+	return cfg.DeadLetterConfig.TargetArn
+}
+
+// requeue publishes the event's next generation, due after delay, then
+// acknowledges this one. If the publish fails the event is redelivered
+// after delay as it was.
+func (s *Service) requeue(ctx context.Context, msg jetstream.Msg, env *envelope, delay time.Duration) {
+	delay = s.scaled(delay)
+	env.Gen++
+	env.NotBefore = s.now().Add(delay).UnixMilli()
+	if err := s.publish(ctx, env); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("requeue async event", "request_id", env.RequestID, "err", err)
+			_ = msg.NakWithDelay(delay)
+		}
+		return
+	}
+	s.ack(msg, env)
+}
+
+// ack acknowledges the event and waits for the backbone to confirm. A
+// lost acknowledgement means the event runs again (at-least-once).
+func (s *Service) ack(msg jetstream.Msg, env *envelope) {
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	if err := msg.DoubleAck(ctx); err != nil {
+		s.log.Warn("ack async event", "request_id", env.RequestID, "err", err)
+	}
+}

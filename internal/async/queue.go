@@ -1,0 +1,307 @@
+package async
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+)
+
+// Queue layout. See docs/design/async.md for why each setting.
+const (
+	StreamName   = "NIMBUS_ASYNC"
+	subject      = "nimbus.async.event"
+	consumerName = "nimbus-dispatcher"
+	// dedupWindow is how long a Nats-Msg-Id is remembered: a client or
+	// dispatcher that retries a publish within it does not enqueue twice.
+	dedupWindow = 10 * time.Minute
+	// maxMsgSize bounds one message: a destination record carries the
+	// request (1 MB) and the response (6 MB).
+	maxMsgSize = 8<<20 - 64<<10
+	// maxAckPending bounds events pulled and not yet acknowledged,
+	// including those waiting out a retry delay (NakWithDelay).
+	maxAckPending = 100_000
+	// Group commit: at most this many events (and bytes) share one
+	// atomic batch, i.e. one fsync. The server allows 1,000 per batch.
+	maxBatch      = 256
+	maxBatchBytes = 4 << 20
+)
+
+func streamConfig(maxMsgs, maxBytes int64) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Nimbus asynchronous invocations",
+		Subjects:    []string{subject},
+		// A message leaves the stream only when the dispatcher acks it.
+		Retention: jetstream.WorkQueuePolicy,
+		// A full queue refuses new events; it never deletes queued ones.
+		Discard:    jetstream.DiscardNew,
+		MaxMsgs:    maxMsgs,
+		MaxBytes:   maxBytes,
+		MaxMsgSize: maxMsgSize,
+		Storage:    jetstream.FileStorage,
+		Replicas:   1,
+		Duplicates: dedupWindow,
+		// Concurrent enqueues are committed as one atomic batch.
+		AllowAtomicPublish: true,
+	}
+}
+
+func consumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		Description:   "Nimbus async dispatcher",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1, // retries are counted in the message, not here
+		MaxAckPending: maxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: subject,
+	}
+}
+
+// Event is one asynchronous invocation as the edge accepts it.
+type Event struct {
+	// RequestID is the invocation's id (the 202's X-Amzn-RequestId, the
+	// function's Lambda-Runtime-Aws-Request-Id).
+	RequestID string
+	// FunctionName and Qualifier name what was invoked ("" = $LATEST).
+	FunctionName string
+	Qualifier    string
+	// InvokedFunctionArn is the ARN as the caller named it.
+	InvokedFunctionArn string
+	// Payload is the event: JSON, at most function.MaxAsyncPayload bytes.
+	Payload       []byte
+	ClientContext []byte
+	TraceID       string
+	TenantID      string
+	// DedupID, when set, is the publish's Nats-Msg-Id instead of RequestID.
+	DedupID string
+}
+
+// envelope is an event on the queue: the request plus its retry state.
+// It is the message body, so the state survives restarts.
+type envelope struct {
+	RequestID     string          `json:"requestId"`
+	Function      string          `json:"function"`
+	Qualifier     string          `json:"qualifier,omitempty"`
+	InvokedArn    string          `json:"invokedArn"`
+	Payload       json.RawMessage `json:"payload"`
+	ClientContext json.RawMessage `json:"clientContext,omitempty"`
+	TraceID       string          `json:"traceId,omitempty"`
+	TenantID      string          `json:"tenantId,omitempty"`
+	// Enqueued is when the event was first accepted (Unix ms): its age.
+	Enqueued int64 `json:"enqueued"`
+	// NotBefore is when a retry is due (Unix ms); 0 = now.
+	NotBefore int64 `json:"notBefore,omitempty"`
+	// Attempts counts failed attempts (function errors).
+	Attempts int `json:"attempts,omitempty"`
+	// Invokes counts invocations of any outcome (approximateInvokeCount).
+	Invokes int `json:"invokes,omitempty"`
+	// Throttles counts throttle and platform-error retries (the backoff
+	// exponent).
+	Throttles int `json:"throttles,omitempty"`
+	// Gen numbers the re-publications of this event (for Nats-Msg-Id).
+	Gen int `json:"gen,omitempty"`
+	// DedupID is the first publish's Nats-Msg-Id.
+	DedupID string `json:"dedupId"`
+	// Last is the outcome of the latest invocation, for a failure record.
+	Last *outcome `json:"last,omitempty"`
+}
+
+// outcome is one invocation's response as a record reports it.
+type outcome struct {
+	StatusCode      int             `json:"statusCode"`
+	ExecutedVersion string          `json:"executedVersion,omitempty"`
+	FunctionError   string          `json:"functionError,omitempty"`
+	Payload         json.RawMessage `json:"payload,omitempty"`
+}
+
+// maxKeptResponse bounds the response kept in a re-published event for
+// its eventual failure record.
+const maxKeptResponse = 256 << 10
+
+func decodeEnvelope(data []byte) (*envelope, error) {
+	env := new(envelope)
+	if err := json.Unmarshal(data, env); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if env.RequestID == "" || env.Function == "" || env.DedupID == "" || env.Enqueued <= 0 {
+		return nil, errors.New("decode event: missing request id, function, dedup id or enqueue time")
+	}
+	if len(env.Payload) == 0 {
+		env.Payload = json.RawMessage("{}")
+	}
+	return env, nil
+}
+
+// msgID is the Nats-Msg-Id of generation gen of the event.
+func (e *envelope) msgID() string {
+	if e.Gen == 0 {
+		return e.DedupID
+	}
+	return e.DedupID + "#" + strconv.Itoa(e.Gen)
+}
+
+func (e *envelope) message() (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.RequestID, err)
+	}
+	m := nats.NewMsg(subject)
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, e.msgID())
+	return m, nil
+}
+
+// Enqueue writes ev durably to the queue and returns once the backbone has
+// fsynced it (concurrent calls share one fsync). A repeated DedupID (or
+// RequestID) within the dedup window is accepted once. Errors are
+// *awsapi.Error values for the edge.
+func (s *Service) Enqueue(ctx context.Context, ev *Event) error {
+	dedup := ev.DedupID
+	if dedup == "" {
+		dedup = ev.RequestID
+	}
+	env := &envelope{
+		RequestID:     ev.RequestID,
+		Function:      ev.FunctionName,
+		Qualifier:     ev.Qualifier,
+		InvokedArn:    ev.InvokedFunctionArn,
+		Payload:       ev.Payload,
+		ClientContext: ev.ClientContext,
+		TraceID:       ev.TraceID,
+		TenantID:      ev.TenantID,
+		Enqueued:      s.now().UnixMilli(),
+		DedupID:       dedup,
+	}
+	if err := s.publish(ctx, env); err != nil {
+		s.log.Warn("enqueue async event", "request_id", ev.RequestID, "function", ev.FunctionName, "err", err)
+		return awsapi.Service("The asynchronous invocation could not be queued; retry the request.")
+	}
+	s.counters.enqueued.Add(1)
+	return nil
+}
+
+// publish writes env through the group-commit publisher.
+func (s *Service) publish(ctx context.Context, env *envelope) error {
+	m, err := env.message()
+	if err != nil {
+		return err
+	}
+	return s.pub.publish(ctx, m)
+}
+
+// publisher commits concurrent publishes together: one goroutine takes
+// every request waiting and writes them as one JetStream atomic batch,
+// which the server stores with one fsync. While a batch is being written
+// the next one gathers, so the batch size follows the load.
+type publisher struct {
+	js   jetstream.JetStream
+	reqs chan *pubReq
+	// commits counts writes to the backbone (a batch counts once).
+	commits atomic.Uint64
+}
+
+type pubReq struct {
+	msg  *nats.Msg
+	done chan error // buffered, receives exactly once
+}
+
+func newPublisher(js jetstream.JetStream) *publisher {
+	return &publisher{js: js, reqs: make(chan *pubReq, maxBatch)}
+}
+
+func (p *publisher) publish(ctx context.Context, m *nats.Msg) error {
+	r := &pubReq{msg: m, done: make(chan error, 1)}
+	select {
+	case p.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The write may still complete: the event then runs although the
+		// caller saw an error (at-least-once).
+		return ctx.Err()
+	}
+}
+
+// run serves requests until ctx ends, then fails those still waiting.
+func (p *publisher) run(ctx context.Context) {
+	for {
+		var first *pubReq
+		select {
+		case first = <-p.reqs:
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-p.reqs:
+					r.done <- errors.New("async publisher stopped")
+				default:
+					return
+				}
+			}
+		}
+		batch := []*pubReq{first}
+		size := len(first.msg.Data)
+	gather:
+		for len(batch) < maxBatch && size < maxBatchBytes {
+			select {
+			case r := <-p.reqs:
+				batch = append(batch, r)
+				size += len(r.msg.Data)
+			default:
+				break gather
+			}
+		}
+		p.commit(ctx, batch)
+	}
+}
+
+// commit writes batch: one message alone, more as an atomic batch. A batch
+// that fails as a whole (for one, a message id already in the stream after
+// a client's retry) is written message by message, where dedup answers
+// each duplicate with success.
+func (p *publisher) commit(ctx context.Context, batch []*pubReq) {
+	p.commits.Add(1)
+	if len(batch) > 1 {
+		// Copies: the batch adds its headers to the messages it sends.
+		msgs := make([]*nats.Msg, len(batch))
+		for i, r := range batch {
+			msgs[i] = &nats.Msg{Subject: r.msg.Subject, Data: r.msg.Data, Header: cloneHeader(r.msg.Header)}
+		}
+		if _, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs); err == nil {
+			for _, r := range batch {
+				r.done <- nil
+			}
+			return
+		}
+	}
+	for _, r := range batch {
+		_, err := p.js.PublishMsg(ctx, r.msg)
+		if err != nil {
+			err = fmt.Errorf("publish async event: %w", err)
+		}
+		r.done <- err
+	}
+}
+
+func cloneHeader(h nats.Header) nats.Header {
+	out := make(nats.Header, len(h))
+	for k, v := range h {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}

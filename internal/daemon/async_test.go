@@ -1,0 +1,233 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/nimbus-serverless/nimbus/internal/async"
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+)
+
+// sink is a function that is never invoked: the recorder destination
+// writes each record it receives into the sink's environment (RECORD), and
+// the test watches the sink's key on the backbone, so it waits on an event,
+// not on a clock.
+type sink struct {
+	name    string
+	updates <-chan store.Update
+}
+
+func newSink(t *testing.T, n *node) *sink {
+	t.Helper()
+	createGoFunction(t, n, "sink", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch, err := n.d.st.Watch(ctx, "fn.sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sink{name: "sink", updates: ch}
+}
+
+// next returns the next record the recorder stored; the test fails if none
+// comes within a generous bound (a hang guard, not a timing assertion).
+func (s *sink) next(t *testing.T) []byte {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case u, ok := <-s.updates:
+			if !ok {
+				t.Fatal("sink watch ended")
+			}
+			var rec struct {
+				Latest struct {
+					Environment *struct{ Variables map[string]string }
+				} `json:"latest"`
+			}
+			if err := json.Unmarshal(u.Value, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Latest.Environment != nil && rec.Latest.Environment.Variables["RECORD"] != "" {
+				return []byte(rec.Latest.Environment.Variables["RECORD"])
+			}
+		case <-timeout:
+			t.Fatal("no record reached the destination")
+			return nil
+		}
+	}
+}
+
+// asyncNode starts a node whose async delays run 100 times faster.
+func asyncNode(t *testing.T) *node {
+	t.Helper()
+	return startNodeWith(t, t.TempDir(), func(c *config.Config) { c.AsyncDelayScale = 0.01 })
+}
+
+// destination creates the recorder function that receives records and
+// stores them in s.
+func destination(t *testing.T, n *node, s *sink) string {
+	t.Helper()
+	out := create(t, n, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("dest"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Timeout: aws.Int32(30),
+		Code:        &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/recorder")},
+		Environment: &types.Environment{Variables: map[string]string{"NIMBUS_TEST_SINK": s.name}},
+	})
+	return aws.ToString(out.FunctionArn)
+}
+
+func invokeEvent(t *testing.T, n *node, name string, payload string) string {
+	t.Helper()
+	out, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName:   aws.String(name),
+		InvocationType: types.InvocationTypeEvent,
+		Payload:        []byte(payload),
+	})
+	if err != nil {
+		t.Fatalf("Invoke Event %s: %v", name, err)
+	}
+	if out.StatusCode != http.StatusAccepted {
+		t.Fatalf("Invoke Event status = %d, want 202", out.StatusCode)
+	}
+	id, ok := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+	if !ok || id == "" {
+		t.Fatal("Invoke Event answered without a request id")
+	}
+	return id
+}
+
+func decodeRecord(t *testing.T, b []byte) async.Record {
+	t.Helper()
+	var r async.Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("record %s: %v", b, err)
+	}
+	return r
+}
+
+func TestAsyncInvokeReachesFunctionAndOnSuccess(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "work", nil)
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String("work"),
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "work", `{"action":"echo","value":"hi"}`)
+	r := decodeRecord(t, s.next(t))
+	if r.Version != "1.0" || r.RequestContext.Condition != async.ConditionSuccess || r.RequestContext.RequestID != id ||
+		r.RequestContext.ApproximateInvokeCount != 1 || !strings.HasSuffix(r.RequestContext.FunctionArn, ":function:work:$LATEST") {
+		t.Fatalf("record = %+v, want version 1.0, Success, request %s, 1 invoke, work:$LATEST", r, id)
+	}
+	if r.ResponseContext == nil || r.ResponseContext.StatusCode != 200 || r.ResponseContext.ExecutedVersion != "$LATEST" || r.ResponseContext.FunctionError != "" {
+		t.Fatalf("responseContext = %+v", r.ResponseContext)
+	}
+	var req, resp map[string]any
+	_ = json.Unmarshal(r.RequestPayload, &req)
+	_ = json.Unmarshal(r.ResponsePayload, &resp)
+	if req["value"] != "hi" || resp["value"] != "hi" || resp["requestId"] != id {
+		t.Fatalf("requestPayload %s, responsePayload %s", r.RequestPayload, r.ResponsePayload)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+		t.Fatalf("timestamp %q: %v", r.Timestamp, err)
+	}
+}
+
+func TestAsyncFailureRetriesThenOnFailure(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "bad", nil)
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:         aws.String("bad"),
+		MaximumRetryAttempts: aws.Int32(1),
+		DestinationConfig:    &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "bad", `{"action":"error"}`)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.Condition != async.ConditionRetriesExhausted || r.RequestContext.RequestID != id || r.RequestContext.ApproximateInvokeCount != 2 {
+		t.Fatalf("record context = %+v, want RetriesExhausted after 2 invokes of %s", r.RequestContext, id)
+	}
+	if r.ResponseContext == nil || r.ResponseContext.FunctionError != "Unhandled" {
+		t.Fatalf("responseContext = %+v, want functionError Unhandled", r.ResponseContext)
+	}
+	if !strings.Contains(string(r.ResponsePayload), "something broke") {
+		t.Fatalf("responsePayload = %s", r.ResponsePayload)
+	}
+	st, err := n.d.async.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Retries != 1 || st.RetriesExhausted != 1 {
+		t.Fatalf("stats = %+v, want 1 retry and 1 exhausted", st)
+	}
+}
+
+func TestAsyncEventAgeExceeded(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "old", nil)
+	// 60 s of age scaled by 0.01 is 0.6 s: shorter than the first retry
+	// delay (1 min, scaled 0.6 s, counted from the failure), so the event
+	// expires before it can be retried.
+	if _, err := n.client.PutFunctionEventInvokeConfig(context.Background(), &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:             aws.String("old"),
+		MaximumEventAgeInSeconds: aws.Int32(60),
+		DestinationConfig:        &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "old", `{"action":"error"}`)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.Condition != async.ConditionEventAgeExceeded || r.RequestContext.RequestID != id || r.RequestContext.ApproximateInvokeCount != 1 {
+		t.Fatalf("record context = %+v, want EventAgeExceeded after 1 invoke of %s", r.RequestContext, id)
+	}
+}
+
+func TestAsyncRefusals(t *testing.T) {
+	n := asyncNode(t)
+	createGoFunction(t, n, "f", nil)
+	ctx := context.Background()
+	check := func(err error, code string) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != code {
+			t.Fatalf("err = %v, want %s", err, code)
+		}
+	}
+	_, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("nope"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
+	check(err, "ResourceNotFoundException")
+	_, err = n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), Qualifier: aws.String("nope"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)})
+	check(err, "ResourceNotFoundException")
+	big := `{"x":"` + strings.Repeat("a", 1<<20) + `"}`
+	_, err = n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f"), InvocationType: types.InvocationTypeEvent, Payload: []byte(big)})
+	check(err, "RequestTooLargeException")
+	st, err := n.d.async.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Enqueued != 0 || st.QueueDepth != 0 {
+		t.Fatalf("refused invokes queued something: %+v", st)
+	}
+}
