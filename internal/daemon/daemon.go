@@ -182,7 +182,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:    log.With("component", "apigw"),
 	})
 	d.srv = &http.Server{
-		Handler:           withFunctionURLs(urls, d.executeAPIHosts(d.frontDoor(withLogsAPI(d.tracer.Middleware(d.apiGatewayManagement(api)), logsAPI)))),
+		// Tracing outermost: every front door's invocation gets its span tree.
+		Handler: d.tracer.Middleware(withFunctionURLs(urls,
+			d.executeAPIHosts(d.frontDoor(withLogsAPI(d.apiGatewayManagement(api), logsAPI))))),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
