@@ -15,12 +15,19 @@ import (
 // BenchmarkWarmInvoke is one invocation on a warm environment through
 // Manager.Invoke (Runtime API round trip, log capture, REPORT line).
 func BenchmarkWarmInvoke(b *testing.B) {
-	b.Run("echo", func(b *testing.B) { benchWarm(b, `{"action":"echo"}`) })
-	b.Run("noop", func(b *testing.B) { benchWarm(b, `{"action":"noop"}`) })
+	b.Run("echo", func(b *testing.B) { benchWarm(b, `{"action":"echo"}`, false) })
+	b.Run("noop", func(b *testing.B) { benchWarm(b, `{"action":"noop"}`, false) })
+	// The same without the isolation layers (network namespace, minimal
+	// root, uid, capabilities, seccomp): their cost, in the same run.
+	b.Run("noop-unhardened", func(b *testing.B) { benchWarm(b, `{"action":"noop"}`, true) })
 }
 
-func benchWarm(b *testing.B, event string) {
-	h := newHarness(b)
+func unhardened(on bool) func(*Options) {
+	return func(o *Options) { o.Unhardened = on }
+}
+
+func benchWarm(b *testing.B, event string, bare bool) {
+	h := newHarness(b, unhardened(bare))
 	fn := h.fn("warm", nil)
 	res, _ := h.call(b, fn, map[string]any{"action": "echo"})
 	wantOK(b, res)
@@ -40,7 +47,12 @@ func benchWarm(b *testing.B, event string) {
 // extracted. Each iteration is a new configuration revision, so the
 // previous environment is retired in the background.
 func BenchmarkColdStart(b *testing.B) {
-	h := newHarness(b)
+	b.Run("hardened", func(b *testing.B) { benchCold(b, false) })
+	b.Run("unhardened", func(b *testing.B) { benchCold(b, true) })
+}
+
+func benchCold(b *testing.B, bare bool) {
+	h := newHarness(b, unhardened(bare))
 	fn := h.fn("cold", nil)
 	res, _ := h.call(b, fn, map[string]any{"action": "echo"})
 	wantOK(b, res)

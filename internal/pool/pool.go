@@ -120,6 +120,9 @@ type Options struct {
 	// cost metering; see observe.go).
 	Observer Observer
 	Logger   *slog.Logger
+	// Unhardened starts environments without the isolation layers
+	// (sandbox.Spec.Unhardened): for measuring their cost only.
+	Unhardened bool
 }
 
 // Manager is the set of environment pools of one node. It is safe for
@@ -217,7 +220,11 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("write runtime files: %w", err)
 	}
 	m.code = newCodeCache(codeDir, opts.Code)
-	m.launcher = sandbox.NewLauncher(spareInits)
+	if opts.Unhardened {
+		m.launcher = sandbox.NewUnhardenedLauncher(spareInits)
+	} else {
+		m.launcher = sandbox.NewLauncher(spareInits)
+	}
 	m.wg.Add(1)
 	go m.reap()
 	return m, nil
