@@ -37,6 +37,7 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in ARNs")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
+	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export the platform's trace spans over OTLP/HTTP to this URL (default $NIMBUS_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT; off when empty)")
 	f.StringVar(&cfg.PriceFile, "price-file", cfg.PriceFile, "JSON price table for 'nimbus cost' (default: AWS us-east-1 prices)")

@@ -43,6 +43,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// FunctionLogs copies every function output line to the server's stdout.
 	FunctionLogs bool
+	// CPUQuota caps each environment's CPU in proportion to its memory
+	// after init, as Lambda does (1,769 MB = one vCPU; NIMBUS_CPU_QUOTA).
+	// Off, environments get a proportional CPU weight only: all the CPU
+	// the machine has to spare.
+	CPUQuota bool
 	// Telemetry turns the Prometheus metrics (/metrics) and cost metering
 	// on (the default); off only for measuring their cost.
 	Telemetry bool
@@ -111,6 +116,9 @@ func FromEnv() Config {
 	set(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	set(&c.OTLPEndpoint, "NIMBUS_OTLP_ENDPOINT")
 	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
+	if v := os.Getenv("NIMBUS_CPU_QUOTA"); v == "true" || v == "1" || v == "on" {
+		c.CPUQuota = true
+	}
 	if v := os.Getenv("NIMBUS_TELEMETRY"); v == "false" || v == "0" || v == "off" {
 		c.Telemetry = false
 	}

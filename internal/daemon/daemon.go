@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		LogSink:     d.sink,
 		Logger:      log, // the pool names its own component
 	}
+	popts.CPUQuota = cfg.CPUQuota
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}

@@ -331,6 +331,11 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return fail(errClosed)
 		}
 		e.initDuration = initDur
+		if m.opts.CPUQuota {
+			if err := proc.LimitCPU(fn.MemoryMB()); err != nil {
+				m.log.Warn("cpu quota not applied", "function", fn.FunctionName, "env_id", e.id, "err", err)
+			}
+		}
 		if initDur > m.initTimeout {
 			e.firstDeadline = t0.Add(m.initTimeout + fnTimeout)
 		}

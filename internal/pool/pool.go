@@ -120,6 +120,10 @@ type Options struct {
 	// cost metering; see observe.go).
 	Observer Observer
 	Logger   *slog.Logger
+	// CPUQuota caps each environment's CPU in proportion to its memory
+	// once its init is done (Lambda's model, init at full speed); without
+	// it environments have a proportional CPU weight only.
+	CPUQuota bool
 	// Unhardened starts environments without the isolation layers
 	// (sandbox.Spec.Unhardened): for measuring their cost only.
 	Unhardened bool

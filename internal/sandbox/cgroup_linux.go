@@ -315,6 +315,26 @@ func (c *cgroupV1) setLimits(memoryMB, cpuMB int) error {
 	return nil
 }
 
+// cpuPeriod is the CFS period of the CPU quota (the kernel's default).
+const cpuPeriod = 100_000 // µs
+
+// cpuQuota is the CPU time per period of a function of memoryMB (at least
+// 1 ms, the kernel's minimum).
+func cpuQuota(memoryMB int) int {
+	return max(1000, memoryMB*cpuPeriod/1769)
+}
+
+func (c *cgroupV1) limitCPU(cpuMB int) error {
+	d, ok := c.paths["cpu"]
+	if !ok {
+		return errors.New("no cpu controller")
+	}
+	if err := writeFile(filepath.Join(d, "cpu.cfs_period_us"), strconv.Itoa(cpuPeriod)); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(d, "cpu.cfs_quota_us"), strconv.Itoa(cpuQuota(cpuMB)))
+}
+
 func (c *cgroupV1) rename(id string) error {
 	renamed := map[string]string{}
 	for _, d := range c.dirs() {
@@ -420,6 +440,10 @@ func (c *cgroupV2) setLimits(memoryMB, cpuMB int) error {
 		}
 	}
 	return nil
+}
+
+func (c *cgroupV2) limitCPU(cpuMB int) error {
+	return writeFile(filepath.Join(c.path, "cpu.max"), strconv.Itoa(cpuQuota(cpuMB))+" "+strconv.Itoa(cpuPeriod))
 }
 
 func (c *cgroupV2) rename(id string) error {

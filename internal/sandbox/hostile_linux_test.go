@@ -365,3 +365,35 @@ func TestSeccompPolicyAssembles(t *testing.T) {
 		t.Errorf("%d instructions for %d denied syscalls", len(prog), len(deniedSyscalls))
 	}
 }
+
+// LimitCPU caps the environment at memory/1769 of a CPU (Lambda's model).
+func TestLimitCPU(t *testing.T) {
+	requireCgroups(t)
+	if !probe().cgroups.has("cpu") {
+		t.Skip("no cpu controller on this machine")
+	}
+	t.Parallel()
+	e := newEnv(t, "sleep")
+	p := start(t, e)
+	if err := p.LimitCPU(1769 * 2); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range p.cg.dirs() {
+		if b, err := os.ReadFile(filepath.Join(d, "cpu.cfs_quota_us")); err == nil {
+			found = true
+			if got := strings.TrimSpace(string(b)); got != "200000" {
+				t.Errorf("cpu.cfs_quota_us %s, want 200000 (two CPUs: twice the 100000 µs period)", got)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "cpu.max")); err == nil {
+			found = true
+			if got := strings.TrimSpace(string(b)); got != "200000 100000" {
+				t.Errorf("cpu.max %q, want two CPUs", got)
+			}
+		}
+	}
+	if !found {
+		t.Error("no CPU quota file in the environment's cgroups")
+	}
+}

@@ -39,7 +39,7 @@ func protections(h *host) []Protection {
 	}
 	add("memory limit", cg, pick(cg, "MemorySize + /tmp size, no swap; OOM kills reported as Runtime.OutOfMemory", cgWhy))
 	add("pids limit", cg, pick(cg, "pids.max "+strconv.Itoa(PidsMax)+" per environment", cgWhy))
-	add("cpu", cg && h.cgroups.has("cpu"), pick(cg && h.cgroups.has("cpu"), "CPU weight proportional to memory (1,769 MB = one CPU's share)", "no cpu controller"))
+	add("cpu", cg && h.cgroups.has("cpu"), pick(cg && h.cgroups.has("cpu"), "CPU weight proportional to memory (1,769 MB = one CPU's share); with --cpu-quota also a cap at memory/1,769 of a CPU after init", "no cpu controller"))
 	fz := cg && h.cgroups.has("freezer")
 	add("freezer", fz, pick(fz, "frozen environments use no CPU", "SIGSTOP to the process group instead"))
 	add("rlimits", true, "RLIMIT_NOFILE 1024, RLIMIT_CORE 0"+pick(ns && !h.userns, ", RLIMIT_NPROC 1024", ""))

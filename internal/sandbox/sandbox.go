@@ -209,6 +209,8 @@ type cgroup interface {
 	setLimits(memoryMB, cpuMB int) error
 	// rename renames it (all its directories) to id.
 	rename(id string) error
+	// limitCPU caps the CPU at cpuMB/1769 of one CPU.
+	limitCPU(cpuMB int) error
 	// freeze freezes (or thaws) every process in it and returns once the
 	// freezer has settled.
 	freeze(frozen bool) error
@@ -359,6 +361,20 @@ func (p *Process) MemoryPeak() (uint64, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// LimitCPU caps the environment's CPU time in proportion to memoryMB, as
+// Lambda does (1,769 MB = one vCPU; cfs_quota_us on v1, cpu.max on v2).
+// The pool applies it once init is done: init runs at full speed, as on
+// Lambda.
+func (p *Process) LimitCPU(memoryMB int) error {
+	if p.cg == nil {
+		return fmt.Errorf("limit cpu of sandbox %s: no cgroup", p.id)
+	}
+	if err := p.cg.limitCPU(memoryMB); err != nil {
+		return fmt.Errorf("limit cpu of sandbox %s: %w", p.id, err)
+	}
+	return nil
 }
 
 // Freeze stops every process of the environment (the cgroup freezer: v1
