@@ -89,7 +89,10 @@ func (d *Daemon) newTelemetry(ctx context.Context) (pool.Observer, error) {
 		}
 		d.prices = p
 	}
-	d.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{Logger: d.log.With("component", "telemetry")})
+	d.metrics = telemetry.NewMetrics(telemetry.MetricsOptions{
+		Async:  d.asyncStats,
+		Logger: d.log.With("component", "telemetry"),
+	})
 	m, err := cost.New(ctx, cost.Options{JetStream: d.st.JetStream(), Logger: d.log.With("component", "cost")})
 	if err != nil {
 		return nil, fmt.Errorf("create cost meter: %w", err)
@@ -154,4 +157,21 @@ func (d *Daemon) stopMeter() {
 		<-d.meterDone
 		d.meterStop = nil
 	}
+}
+
+// asyncStats reads the async queue's counters for /metrics.
+func (d *Daemon) asyncStats(ctx context.Context) (telemetry.AsyncStat, error) {
+	if d.async == nil {
+		return telemetry.AsyncStat{}, errors.New("no async service")
+	}
+	st, err := d.async.Stats(ctx)
+	if err != nil {
+		return telemetry.AsyncStat{}, err
+	}
+	return telemetry.AsyncStat{
+		Depth: st.QueueDepth, OldestAge: st.OldestEventAge, Received: st.Enqueued,
+		Retries: st.Retries, ThrottleRetries: st.Throttles,
+		DroppedDeleted: st.Dropped, DroppedForAge: st.DroppedForAge, RetriesExhausted: st.RetriesExhausted,
+		DestinationDeliveries: st.DestinationDeliveries, DestinationFailures: st.DestinationFailures,
+	}, nil
 }

@@ -164,6 +164,17 @@ func TestMetricsMoveWithInvocations(t *testing.T) {
 	if got := sample(fams, "nimbus_lambda_gb_seconds_total", fn); got <= 0 {
 		t.Errorf("gb-seconds = %v", got)
 	}
+
+	// An asynchronous event shows in the async families as soon as it is
+	// accepted.
+	createGoFunction(t, n, "queued", nil)
+	if _, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("queued"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"action":"echo"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sample(scrapeMetrics(t, n), "nimbus_lambda_async_events_received_total", nil); got != 1 {
+		t.Errorf("async events received = %v, want 1", got)
+	}
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + n.d.Addr() + p)
 		if err != nil {

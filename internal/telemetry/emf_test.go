@@ -210,8 +210,8 @@ func TestInvokeDoneCounts(t *testing.T) {
 }
 
 func TestAsyncFamilies(t *testing.T) {
-	m := NewMetrics(MetricsOptions{Async: func() []AsyncStat {
-		return []AsyncStat{{Function: "f", Version: "$LATEST", Depth: 7, OldestAge: 3 * time.Second, DeadLetterFailures: 2}}
+	m := NewMetrics(MetricsOptions{Async: func(context.Context) (AsyncStat, error) {
+		return AsyncStat{Depth: 7, OldestAge: 3 * time.Second, DroppedForAge: 2, DestinationFailures: 1}, nil
 	}})
 	fams := scrape(t, m)
 	if v := fams["nimbus_lambda_async_events_queued"].GetMetric()[0].GetGauge().GetValue(); v != 7 {
@@ -220,7 +220,12 @@ func TestAsyncFamilies(t *testing.T) {
 	if v := fams["nimbus_lambda_async_event_age_seconds"].GetMetric()[0].GetGauge().GetValue(); v != 3 {
 		t.Errorf("age %v", v)
 	}
-	if v := fams["nimbus_lambda_dead_letter_errors_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
-		t.Errorf("dlq errors %v", v)
+	for _, m := range fams["nimbus_lambda_async_events_dropped_total"].GetMetric() {
+		if want := map[string]float64{"event_age": 2}[label(m, "reason")]; m.GetCounter().GetValue() != want {
+			t.Errorf("dropped %s = %v", label(m, "reason"), m.GetCounter().GetValue())
+		}
+	}
+	if v := fams["nimbus_lambda_destination_delivery_failures_total"].GetMetric()[0].GetCounter().GetValue(); v != 1 {
+		t.Errorf("destination failures %v", v)
 	}
 }

@@ -22,22 +22,29 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
-// AsyncStat is one function version's asynchronous-invocation state, as the
-// async queue reports it.
+// AsyncStat is the node's asynchronous-invocation state, as the async
+// queue reports it: the queue now, and counters since the node started.
 type AsyncStat struct {
-	Function, Version string
-	// Depth is the number of events queued; OldestAge the age of the
-	// oldest.
-	Depth     int
+	// Depth is the number of events queued or running; OldestAge the age
+	// of the oldest.
+	Depth     uint64
 	OldestAge time.Duration
-	// Counters since the node started.
-	Dropped, DestinationFailures, DeadLetterFailures uint64
+	Received  uint64
+	// Retries after function errors; ThrottleRetries after throttles and
+	// platform errors.
+	Retries, ThrottleRetries uint64
+	// Dropped events: their function was deleted, they outlived
+	// MaximumEventAgeInSeconds, they failed every attempt.
+	DroppedDeleted, DroppedForAge, RetriesExhausted uint64
+	// Records sent to destinations (OnSuccess, OnFailure, dead-letter
+	// queue) and the ones that could not be delivered.
+	DestinationDeliveries, DestinationFailures uint64
 }
 
 // MetricsOptions configures Metrics.
 type MetricsOptions struct {
 	// Async, when set, reads the async queue's state at each scrape.
-	Async func() []AsyncStat
+	Async func(ctx context.Context) (AsyncStat, error)
 	// MaxEMFSeries caps the label sets EMF metrics may create
 	// (DefaultMaxEMFSeries when zero).
 	MaxEMFSeries int
@@ -184,24 +191,27 @@ func aliasOf(r *invoke.Record) string {
 
 // asyncCollector reads the async queue's state at scrape time.
 type asyncCollector struct {
-	read func() []AsyncStat
+	read func(ctx context.Context) (AsyncStat, error)
+}
+
+func asyncDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
 }
 
 var (
-	descAsyncDepth = prometheus.NewDesc("nimbus_lambda_async_events_queued",
-		"Asynchronous events waiting to be run.", []string{"function", "version"}, nil)
-	descAsyncAge = prometheus.NewDesc("nimbus_lambda_async_event_age_seconds",
-		"Age of the oldest queued asynchronous event, like Lambda's AsyncEventAge.", []string{"function", "version"}, nil)
-	descAsyncDropped = prometheus.NewDesc("nimbus_lambda_async_events_dropped_total",
-		"Asynchronous events dropped without running, like Lambda's AsyncEventsDropped.", []string{"function", "version"}, nil)
-	descDestFail = prometheus.NewDesc("nimbus_lambda_destination_delivery_failures_total",
-		"Failed deliveries to an on-success or on-failure destination.", []string{"function", "version"}, nil)
-	descDLQFail = prometheus.NewDesc("nimbus_lambda_dead_letter_errors_total",
-		"Failed deliveries to the dead-letter queue, like Lambda's DeadLetterErrors.", []string{"function", "version"}, nil)
+	descAsyncDepth    = asyncDesc("nimbus_lambda_async_events_queued", "Asynchronous events queued or running (node-wide).")
+	descAsyncAge      = asyncDesc("nimbus_lambda_async_event_age_seconds", "Age of the oldest queued asynchronous event, like Lambda's AsyncEventAge.")
+	descAsyncReceived = asyncDesc("nimbus_lambda_async_events_received_total", "Asynchronous events accepted, like Lambda's AsyncEventsReceived.")
+	descAsyncRetries  = asyncDesc("nimbus_lambda_async_retries_total", "Asynchronous invocations retried, by cause (function_error, throttle).", "cause")
+	descAsyncDropped  = asyncDesc("nimbus_lambda_async_events_dropped_total",
+		"Asynchronous events dropped without success, like Lambda's AsyncEventsDropped, by reason (function_deleted, event_age, retries_exhausted).", "reason")
+	descDestOK   = asyncDesc("nimbus_lambda_destination_deliveries_total", "Records delivered to destinations (OnSuccess, OnFailure, dead-letter queue).")
+	descDestFail = asyncDesc("nimbus_lambda_destination_delivery_failures_total",
+		"Records that could not be delivered to a destination or dead-letter queue, like Lambda's DestinationDeliveryFailures and DeadLetterErrors.")
 )
 
 func (c *asyncCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAsyncDepth, descAsyncAge, descAsyncDropped, descDestFail, descDLQFail} {
+	for _, d := range []*prometheus.Desc{descAsyncDepth, descAsyncAge, descAsyncReceived, descAsyncRetries, descAsyncDropped, descDestOK, descDestFail} {
 		ch <- d
 	}
 }
@@ -210,11 +220,21 @@ func (c *asyncCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.read == nil {
 		return
 	}
-	for _, s := range c.read() {
-		ch <- prometheus.MustNewConstMetric(descAsyncDepth, prometheus.GaugeValue, float64(s.Depth), s.Function, s.Version)
-		ch <- prometheus.MustNewConstMetric(descAsyncAge, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Function, s.Version)
-		ch <- prometheus.MustNewConstMetric(descAsyncDropped, prometheus.CounterValue, float64(s.Dropped), s.Function, s.Version)
-		ch <- prometheus.MustNewConstMetric(descDestFail, prometheus.CounterValue, float64(s.DestinationFailures), s.Function, s.Version)
-		ch <- prometheus.MustNewConstMetric(descDLQFail, prometheus.CounterValue, float64(s.DeadLetterFailures), s.Function, s.Version)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.read(ctx)
+	if err != nil {
+		return // the families are absent from this scrape
 	}
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	ch <- prometheus.MustNewConstMetric(descAsyncDepth, gauge, float64(s.Depth))
+	ch <- prometheus.MustNewConstMetric(descAsyncAge, gauge, s.OldestAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(descAsyncReceived, counter, float64(s.Received))
+	ch <- prometheus.MustNewConstMetric(descAsyncRetries, counter, float64(s.Retries), "function_error")
+	ch <- prometheus.MustNewConstMetric(descAsyncRetries, counter, float64(s.ThrottleRetries), "throttle")
+	ch <- prometheus.MustNewConstMetric(descAsyncDropped, counter, float64(s.DroppedDeleted), "function_deleted")
+	ch <- prometheus.MustNewConstMetric(descAsyncDropped, counter, float64(s.DroppedForAge), "event_age")
+	ch <- prometheus.MustNewConstMetric(descAsyncDropped, counter, float64(s.RetriesExhausted), "retries_exhausted")
+	ch <- prometheus.MustNewConstMetric(descDestOK, counter, float64(s.DestinationDeliveries))
+	ch <- prometheus.MustNewConstMetric(descDestFail, counter, float64(s.DestinationFailures))
 }
