@@ -43,7 +43,7 @@ func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID stri
 // httpRequestID is an HTTP API request id (apigw-requestid), like
 // "JKJaXmPLvHcESHA=".
 func httpRequestID() string {
-	var b [10]byte
+	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return base64.StdEncoding.EncodeToString(b[:])[:15] + "="
 }

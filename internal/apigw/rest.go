@@ -999,6 +999,9 @@ func (s *restStage) patch(d *restDoc, p patchOp) error {
 	ms := s.MethodSettings[key]
 	if ms == nil {
 		ms = newMethodSetting()
+		// With the stage cache on, new settings cache (GET only for */*;
+		// see serveREST), as API Gateway enables caching with the cache.
+		ms.CachingEnabled = s.CacheClusterEnabled
 		if base := s.MethodSettings["*/*"]; base != nil && key != "*/*" {
 			c := *base
 			ms = &c

@@ -138,7 +138,11 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		return
 	}
 	cacheKey, cacheTTL := "", 0
-	if stage.CacheClusterEnabled && setting != nil && setting.CachingEnabled && setting.CacheTTLInSeconds > 0 {
+	// The stage-wide */* setting caches GET only; a method's own setting
+	// caches that method.
+	specific := settingKey(res.Path, r.Method, stage) != "*/*"
+	if stage.CacheClusterEnabled && setting != nil && setting.CachingEnabled && setting.CacheTTLInSeconds > 0 &&
+		(r.Method == http.MethodGet || specific) {
 		cacheKey, cacheTTL = restCacheKey(doc.API.ID, stage.StageName, r, res, integ.CacheKeyParameters, params), setting.CacheTTLInSeconds
 		if hit, ok := g.cache.get(cacheKey, now); ok {
 			hit.Write(w)

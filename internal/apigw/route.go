@@ -189,6 +189,7 @@ func parseRouteKey(k string) (routeKey, bool) {
 // parameters.
 func matchRoutes(keys []routeKey, method string, raw []string, decode bool) (int, map[string]string) {
 	best, def := -1, -1
+	bestAny := false // the best match so far is an ANY route
 	var bestScore []segKind
 	var bestParams map[string]string
 	for i, k := range keys {
@@ -204,8 +205,8 @@ func matchRoutes(keys []routeKey, method string, raw []string, decode bool) (int
 			continue
 		}
 		if best < 0 || moreSpecific(score, bestScore) ||
-			(!moreSpecific(bestScore, score) && keys[best].method == "ANY" && k.method != "ANY") {
-			best, bestScore, bestParams = i, score, params
+			(!moreSpecific(bestScore, score) && bestAny && k.method != "ANY") {
+			best, bestScore, bestParams, bestAny = i, score, params, k.method == "ANY"
 		}
 	}
 	if best < 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -162,4 +163,69 @@ func warmInvoke(b *testing.B, mutate func(*config.Config)) {
 		b.Fatal(err)
 	}
 	measure(b, func() error { return post(c, url, body) })
+}
+
+// The HTTP API benchmarks put one request through API Gateway and the same
+// request, as the payload 2.0 event API Gateway would build, through a
+// direct Lambda Invoke of the same function (an aws-lambda-go-api-proxy
+// net/http app), so the difference is API Gateway's own cost; read them
+// beside the echo baseline of the same run:
+//
+//	go test -run '^$' -bench 'HTTPAPI|EchoBaseline' -benchtime 2000x ./internal/daemon/
+func BenchmarkHTTPAPIRequest(b *testing.B) {
+	n, id := httpAPIBenchNode(b)
+	c := benchClient()
+	get := func() error {
+		req, err := http.NewRequest("GET", "http://"+n.d.Addr()+"/items/42", nil)
+		if err != nil {
+			return err
+		}
+		req.Host = id + ".execute-api.us-east-1.localhost"
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(); err != nil { // cold start outside the measurement
+		b.Fatal(err)
+	}
+	measure(b, get)
+}
+
+func BenchmarkHTTPAPIDirectInvoke(b *testing.B) {
+	n, _ := httpAPIBenchNode(b)
+	c := benchClient()
+	url := "http://" + n.d.Addr() + "/2015-03-31/functions/web/invocations"
+	event := []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/items/42","rawQueryString":"","headers":{"host":"x.execute-api.us-east-1.localhost","user-agent":"Go-http-client/1.1"},"requestContext":{"accountId":"000000000000","apiId":"x","domainName":"x.execute-api.us-east-1.localhost","domainPrefix":"x","http":{"method":"GET","path":"/items/42","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"Go-http-client/1.1"},"requestId":"r","routeKey":"$default","stage":"$default","time":"27/Nov/2026:08:00:00 +0000","timeEpoch":1795766400000},"isBase64Encoded":false}`)
+	if err := post(c, url, event); err != nil {
+		b.Fatal(err)
+	}
+	measure(b, func() error { return post(c, url, event) })
+}
+
+// httpAPIBenchNode starts a node with the web function behind a
+// quick-created HTTP API.
+func httpAPIBenchNode(b *testing.B) (*node, string) {
+	n := startNode(b, b.TempDir())
+	ctx := context.Background()
+	out, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("web"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(b, webPkg)},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	api, err := n.apigwV2().CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("bench"), ProtocolType: "HTTP", Target: out.FunctionArn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, aws.ToString(api.ApiId)
 }

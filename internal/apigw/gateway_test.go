@@ -1,0 +1,409 @@
+package apigw
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
+)
+
+// The gateway's own logic runs here on the real backbone with a fake
+// invoker standing in for the pool (functions are Go funcs); the daemon's
+// tests put real functions behind real APIs.
+
+type fakeFunctions struct {
+	mu    sync.Mutex
+	fns   map[string]func(payload []byte) (*invoke.Result, error) // guarded by mu
+	calls map[string]int                                          // guarded by mu
+	last  map[string][]byte                                       // guarded by mu
+}
+
+func (f *fakeFunctions) Resolve(_ context.Context, name, qualifier string) (*function.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fns[name] == nil {
+		return nil, awsapi.NotFound("Function not found: %s", name)
+	}
+	return &function.Config{FunctionName: name, Version: "$LATEST"}, nil
+}
+
+func (f *fakeFunctions) Invoke(_ context.Context, cfg *function.Config, req *invoke.Request) (*invoke.Result, error) {
+	f.mu.Lock()
+	fn := f.fns[cfg.FunctionName]
+	f.calls[cfg.FunctionName]++
+	f.last[cfg.FunctionName] = req.Payload
+	f.mu.Unlock()
+	return fn(req.Payload)
+}
+
+func (f *fakeFunctions) count(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[name]
+}
+
+func (f *fakeFunctions) lastEvent(t *testing.T, name string) map[string]any {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string]any{}
+	if err := json.Unmarshal(f.last[name], &m); err != nil {
+		t.Fatalf("event of %s: %v", name, err)
+	}
+	return m
+}
+
+func answer(v any) func([]byte) (*invoke.Result, error) {
+	b, _ := json.Marshal(v)
+	return func([]byte) (*invoke.Result, error) { return &invoke.Result{Payload: b}, nil }
+}
+
+type harness struct {
+	t   *testing.T
+	g   *Gateway
+	fns *fakeFunctions
+	now time.Time
+	mu  sync.Mutex
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, now: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	h.fns = &fakeFunctions{fns: map[string]func([]byte) (*invoke.Result, error){}, calls: map[string]int{}, last: map[string][]byte{}}
+	h.g = New(Options{Store: storetest.Open(t), Resolver: h.fns, Invoker: h.fns, Region: "us-east-1", AccountID: "000000000000",
+		Port: "4566", Now: h.clock})
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+}
+
+// mgmt calls the management API and decodes the answer into out.
+func (h *harness) mgmt(method, path string, body any, wantStatus int, out any) http.Header {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	w := httptest.NewRecorder()
+	h.g.ServeHTTP(w, httptest.NewRequest(method, path, rd))
+	if w.Code != wantStatus {
+		h.t.Fatalf("%s %s = %d %s, want %d", method, path, w.Code, w.Body, wantStatus)
+	}
+	if out != nil {
+		if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
+			h.t.Fatalf("%s %s: %v: %s", method, path, err, w.Body)
+		}
+	}
+	return w.Header()
+}
+
+func (h *harness) call(apiID, method, target string, hdr map[string]string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	r.Host = apiID + ".execute-api.us-east-1.localhost:4566"
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.g.ServeInvoke(w, r, apiID)
+	return w
+}
+
+func fnArn(name string) string { return "arn:aws:lambda:us-east-1:000000000000:function:" + name }
+
+func TestManagementErrors(t *testing.T) {
+	h := newHarness(t)
+	check := func(method, path string, body any, status int, code, msg string) {
+		t.Helper()
+		var out struct {
+			Message string `json:"message"`
+		}
+		hdr := h.mgmt(method, path, body, status, &out)
+		if hdr.Get("X-Amzn-ErrorType") != code || !strings.Contains(out.Message, msg) {
+			t.Errorf("%s %s: %s %q, want %s %q", method, path, hdr.Get("X-Amzn-ErrorType"), out.Message, code, msg)
+		}
+	}
+	check("POST", "/v2/apis", map[string]any{"protocolType": "HTTP"}, 400, "BadRequestException", "name")
+	check("POST", "/v2/apis", map[string]any{"name": "x", "protocolType": "GRPC"}, 400, "BadRequestException", "protocolType")
+	check("GET", "/v2/apis/nosuchapi", nil, 404, "NotFoundException", "Invalid API identifier specified nosuchapi")
+	var api httpAPI
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "x", "protocolType": "HTTP"}, 201, &api)
+	if api.APIEndpoint != "http://"+api.APIID+".execute-api.us-east-1.localhost:4566" || len(api.APIID) != 10 {
+		t.Errorf("CreateApi = %+v", api)
+	}
+	base := "/v2/apis/" + api.APIID
+	check("POST", base+"/routes", map[string]any{"routeKey": "GET pets"}, 400, "BadRequestException", "RouteKey")
+	h.mgmt("POST", base+"/routes", map[string]any{"routeKey": "GET /pets"}, 201, nil)
+	check("POST", base+"/routes", map[string]any{"routeKey": "GET /pets"}, 409, "ConflictException", "already exists")
+	check("POST", base+"/routes", map[string]any{"routeKey": "GET /x", "target": "integrations/nope"}, 400, "BadRequestException", "target")
+	check("POST", base+"/integrations", map[string]any{"integrationType": "HTTP_PROXY", "integrationUri": "http://x", "payloadFormatVersion": "1.0"}, 400, "BadRequestException", "AWS_PROXY")
+	check("POST", base+"/integrations", map[string]any{"integrationType": "AWS_PROXY", "integrationUri": fnArn("f"), "payloadFormatVersion": "3.0"}, 400, "BadRequestException", "payloadFormatVersion")
+	check("PATCH", base+"/stages/$default", map[string]any{}, 404, "NotFoundException", "stage")
+	check("POST", base+"/stages", map[string]any{"stageName": "$default", "routeSettings": map[string]any{"GET /nope": map[string]any{}}}, 400, "BadRequestException", "GET /nope")
+	check("GET", "/restapis/nosuch", nil, 404, "NotFoundException", "Invalid API identifier")
+	var rest restAPI
+	h.mgmt("POST", "/restapis", map[string]any{"name": "r"}, 201, &rest)
+	check("POST", "/restapis/"+rest.ID+"/resources/"+rest.RootResourceID, map[string]any{"pathPart": "a/b"}, 400, "BadRequestException", "path part")
+	check("POST", "/restapis/"+rest.ID+"/deployments", map[string]any{"stageName": "prod"}, 400, "BadRequestException", "doesn't contain any methods")
+	check("POST", "/restapis/"+rest.ID+"/models", map[string]any{"name": "M", "contentType": "application/json", "schema": `{"type": 5}`}, 400, "BadRequestException", "Invalid model")
+	check("DELETE", "/v2/apis/"+api.APIID+"/routes/nope", nil, 404, "NotFoundException", "Route")
+	h.mgmt("DELETE", base, nil, 204, nil)
+	check("DELETE", base, nil, 404, "NotFoundException", "Invalid API identifier")
+}
+
+// quickAPI creates an HTTP API with a quick-create target.
+func (h *harness) quickAPI(fn string) string {
+	var api httpAPI
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "q", "protocolType": "HTTP", "target": fnArn(fn)}, 201, &api)
+	return api.APIID
+}
+
+func TestHTTPAPIInvokeMapping(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["ok"] = answer(map[string]any{"statusCode": 201, "headers": map[string]string{"X-A": "1"}, "cookies": []string{"c=1"}, "body": "made"})
+	h.fns.fns["plain"] = answer(map[string]any{"hello": "world"})
+	h.fns.fns["bad"] = answer(map[string]any{"statusCode": "nope"})
+	h.fns.fns["fail"] = func([]byte) (*invoke.Result, error) {
+		return &invoke.Result{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"x"}`)}, nil
+	}
+	h.fns.fns["throttled"] = func([]byte) (*invoke.Result, error) {
+		return nil, awsapi.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+	}
+	for _, tc := range []struct {
+		fn     string
+		status int
+		body   string
+	}{
+		{"ok", 201, "made"},
+		{"plain", 200, `{"hello":"world"}`},
+		{"bad", 502, `{"message":"Internal Server Error"}`},
+		{"fail", 502, `{"message":"Internal Server Error"}`},
+		{"throttled", 500, `{"message":"Internal Server Error"}`},
+		{"missing", 500, `{"message":"Internal Server Error"}`},
+	} {
+		id := h.quickAPI(tc.fn)
+		w := h.call(id, "GET", "/x?a=1&a=2", nil)
+		if w.Code != tc.status || w.Body.String() != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.fn, w.Code, w.Body, tc.status, tc.body)
+		}
+	}
+	ev := h.fns.lastEvent(t, "ok")
+	if ev["version"] != "2.0" || ev["rawQueryString"] != "a=1&a=2" || ev["queryStringParameters"].(map[string]any)["a"] != "1,2" {
+		t.Errorf("event = %v", ev)
+	}
+	if w := h.call("nosuchapi1", "GET", "/", nil); w.Code != 404 || w.Body.String() != `{"message":"Not Found"}` {
+		t.Errorf("unknown API: %d %q", w.Code, w.Body)
+	}
+}
+
+func TestHTTPAPIThrottlingRefills(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer("ok")
+	id := h.quickAPI("f")
+	h.mgmt("PATCH", "/v2/apis/"+id+"/stages/$default", map[string]any{"defaultRouteSettings": map[string]any{"throttlingBurstLimit": 2, "throttlingRateLimit": 1}}, 200, nil)
+	codes := func(n int) []int {
+		var out []int
+		for range n {
+			out = append(out, h.call(id, "GET", "/", nil).Code)
+		}
+		return out
+	}
+	if got := codes(3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("burst 2: %v", got)
+	}
+	h.advance(time.Second) // one token back at 1 request/s
+	if got := codes(2); got[0] != 200 || got[1] != 429 {
+		t.Fatalf("after 1 s: %v", got)
+	}
+	if n := h.fns.count("f"); n != 3 {
+		t.Errorf("function ran %d times, want 3 (throttled requests never reach it)", n)
+	}
+}
+
+func TestHTTPAPIAuthorizerCache(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer("ok")
+	h.fns.fns["authz"] = func(p []byte) (*invoke.Result, error) {
+		var ev struct {
+			IdentitySource []string `json:"identitySource"`
+		}
+		_ = json.Unmarshal(p, &ev)
+		b, _ := json.Marshal(map[string]any{"isAuthorized": len(ev.IdentitySource) == 1 && ev.IdentitySource[0] == "good", "context": map[string]any{"who": "me"}})
+		return &invoke.Result{Payload: b}, nil
+	}
+	id := h.quickAPI("f")
+	var a httpAuthorizer
+	h.mgmt("POST", "/v2/apis/"+id+"/authorizers", map[string]any{"name": "a", "authorizerType": "REQUEST", "authorizerUri": fnArn("authz"),
+		"authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": true, "identitySource": []string{"$request.header.X-Token"},
+		"authorizerResultTtlInSeconds": 60}, 201, &a)
+	var routes struct{ Items []httpRoute }
+	h.mgmt("GET", "/v2/apis/"+id+"/routes", nil, 200, &routes)
+	h.mgmt("PATCH", "/v2/apis/"+id+"/routes/"+routes.Items[0].RouteID, map[string]any{"authorizationType": "CUSTOM", "authorizerId": a.AuthorizerID}, 200, nil)
+
+	if w := h.call(id, "GET", "/", nil); w.Code != 401 {
+		t.Errorf("no identity: %d", w.Code)
+	}
+	if w := h.call(id, "GET", "/", map[string]string{"X-Token": "bad"}); w.Code != 403 {
+		t.Errorf("refused: %d", w.Code)
+	}
+	for range 3 {
+		if w := h.call(id, "GET", "/", map[string]string{"X-Token": "good"}); w.Code != 200 {
+			t.Fatalf("allowed: %d %s", w.Code, w.Body)
+		}
+	}
+	if n := h.fns.count("authz"); n != 2 {
+		t.Errorf("authorizer ran %d times for 2 identities, want 2 (results cached)", n)
+	}
+	ev := h.fns.lastEvent(t, "f")
+	if ctx := ev["requestContext"].(map[string]any)["authorizer"].(map[string]any)["lambda"].(map[string]any); ctx["who"] != "me" {
+		t.Errorf("authorizer context in the event = %v", ctx)
+	}
+	h.advance(61 * time.Second)
+	h.call(id, "GET", "/", map[string]string{"X-Token": "good"})
+	if n := h.fns.count("authz"); n != 3 {
+		t.Errorf("after the TTL the authorizer ran %d times in all, want 3", n)
+	}
+}
+
+// restAPI builds a REST API: GET /items/{id} on fn, deployed to prod.
+func (h *harness) restAPI(fn string, mutateMethod map[string]any) (string, string) {
+	var api restAPI
+	h.mgmt("POST", "/restapis", map[string]any{"name": "r"}, 201, &api)
+	base := "/restapis/" + api.ID
+	var items, item restResource
+	h.mgmt("POST", base+"/resources/"+api.RootResourceID, map[string]any{"pathPart": "items"}, 201, &items)
+	h.mgmt("POST", base+"/resources/"+items.ID, map[string]any{"pathPart": "{id}"}, 201, &item)
+	m := map[string]any{"authorizationType": "NONE"}
+	for k, v := range mutateMethod {
+		m[k] = v
+	}
+	h.mgmt("PUT", base+"/resources/"+item.ID+"/methods/GET", m, 201, nil)
+	h.mgmt("PUT", base+"/resources/"+item.ID+"/methods/GET/integration", map[string]any{"type": "AWS_PROXY", "httpMethod": "POST",
+		"uri":                "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn(fn) + "/invocations",
+		"cacheKeyParameters": []string{"method.request.querystring.v"}}, 201, nil)
+	h.mgmt("POST", base+"/deployments", map[string]any{"stageName": "prod"}, 201, nil)
+	return api.ID, item.ID
+}
+
+func TestRESTStageCache(t *testing.T) {
+	h := newHarness(t)
+	n := 0
+	h.fns.fns["f"] = func([]byte) (*invoke.Result, error) {
+		n++
+		b, _ := json.Marshal(map[string]any{"statusCode": 200, "body": strings.Repeat("x", n)})
+		return &invoke.Result{Payload: b}, nil
+	}
+	id, _ := h.restAPI("f", nil)
+	h.mgmt("PATCH", "/restapis/"+id+"/stages/prod", map[string]any{"patchOperations": []map[string]string{
+		{"op": "replace", "path": "/cacheClusterEnabled", "value": "true"},
+		{"op": "replace", "path": "/*/*/caching/ttlInSeconds", "value": "30"},
+	}}, 200, nil)
+	get := func(target string) string { return h.call(id, "GET", target, nil).Body.String() }
+	if a, b := get("/prod/items/1?v=1"), get("/prod/items/1?v=1"); a != "x" || b != "x" {
+		t.Errorf("cached answers %q, %q; want the first twice", a, b)
+	}
+	if c := get("/prod/items/1?v=2"); c != "xx" {
+		t.Errorf("another cache key parameter value: %q, want a fresh answer", c)
+	}
+	if d := get("/prod/items/1?v=1&other=9"); d != "x" {
+		t.Errorf("a query parameter outside the cache key: %q, want the cached answer", d)
+	}
+	h.advance(31 * time.Second)
+	if e := get("/prod/items/1?v=1"); e != "xxx" {
+		t.Errorf("after the TTL: %q, want a fresh answer", e)
+	}
+	if h.fns.count("f") != 3 {
+		t.Errorf("function ran %d times, want 3", h.fns.count("f"))
+	}
+}
+
+func TestRESTValidationAndErrors(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer(map[string]any{"statusCode": 200, "body": "ok"})
+	var v restValidator
+	var api restAPI
+	h.mgmt("POST", "/restapis", map[string]any{"name": "r"}, 201, &api)
+	h.mgmt("POST", "/restapis/"+api.ID+"/requestvalidators", map[string]any{"name": "p", "validateRequestParameters": true}, 201, &v)
+	// A second API carries the method; validators are per API, so build it there.
+	id, _ := h.restAPI("f", nil)
+	h.mgmt("POST", "/restapis/"+id+"/requestvalidators", map[string]any{"name": "p", "validateRequestParameters": true}, 201, &v)
+	var res struct{ Item []restResource }
+	h.mgmt("GET", "/restapis/"+id+"/resources", nil, 200, &res)
+	var rid string
+	for _, r := range res.Item {
+		if r.Path == "/items/{id}" {
+			rid = r.ID
+		}
+	}
+	h.mgmt("DELETE", "/restapis/"+id+"/resources/"+rid+"/methods/GET", nil, 204, nil)
+	h.mgmt("PUT", "/restapis/"+id+"/resources/"+rid+"/methods/GET", map[string]any{"authorizationType": "NONE", "requestValidatorId": v.ID,
+		"requestParameters": map[string]bool{"method.request.querystring.q": true, "method.request.header.X-Need": true}}, 201, nil)
+	h.mgmt("PUT", "/restapis/"+id+"/resources/"+rid+"/methods/GET/integration", map[string]any{"type": "AWS_PROXY",
+		"uri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn("f") + "/invocations"}, 201, nil)
+	h.mgmt("POST", "/restapis/"+id+"/deployments", map[string]any{"stageName": "prod"}, 201, nil)
+
+	if w := h.call(id, "GET", "/prod/items/1", nil); w.Code != 400 || w.Body.String() != `{"message":"Missing required request parameters: [X-Need, q]"}` {
+		t.Errorf("missing parameters: %d %s", w.Code, w.Body)
+	}
+	if w := h.call(id, "GET", "/prod/items/1?q=1", map[string]string{"X-Need": "y"}); w.Code != 200 || w.Body.String() != "ok" {
+		t.Errorf("valid: %d %s", w.Code, w.Body)
+	}
+	if h.fns.count("f") != 1 {
+		t.Errorf("function ran %d times, want 1", h.fns.count("f"))
+	}
+	ev := h.fns.lastEvent(t, "f")
+	if ev["resource"] != "/items/{id}" || ev["path"] != "/items/1" || ev["pathParameters"].(map[string]any)["id"] != "1" {
+		t.Errorf("REST event = %v", ev)
+	}
+	if w := h.call(id, "GET", "/prod/nothing", nil); w.Code != 403 || w.Body.String() != `{"message":"Missing Authentication Token"}` {
+		t.Errorf("no resource: %d %s", w.Code, w.Body)
+	}
+	if w := h.call(id, "POST", "/prod/items/1", nil); w.Code != 403 {
+		t.Errorf("no method: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestDocumentsSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	st := storetest.OpenDir(t, dir)
+	g := New(Options{Store: st, Region: "us-east-1", AccountID: "000000000000"})
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, httptest.NewRequest("POST", "/v2/apis", strings.NewReader(`{"name":"x","protocolType":"HTTP","target":"`+fnArn("f")+`"}`)))
+	var api httpAPI
+	_ = json.Unmarshal(w.Body.Bytes(), &api)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2 := storetest.OpenDir(t, dir)
+	g2 := New(Options{Store: st2, Region: "us-east-1", AccountID: "000000000000"})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- g2.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w = httptest.NewRecorder()
+	g2.ServeHTTP(w, httptest.NewRequest("GET", "/v2/apis/"+api.APIID+"/routes", nil))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"routeKey":"$default"`) {
+		t.Fatalf("after a restart: %d %s", w.Code, w.Body)
+	}
+}
