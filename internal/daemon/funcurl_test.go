@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -233,4 +234,53 @@ func TestFunctionURLStreaming(t *testing.T) {
 	if err != nil || string(rest) != "chunk-2 open\n" {
 		t.Errorf("rest %q: %v (chunk-2 says how the function's wait for the gate ended)", rest, err)
 	}
+}
+
+// BenchmarkFunctionURL is a warm request through a function URL (NONE,
+// BUFFERED) to the same function BenchmarkWarmInvoke calls directly; run
+// them together with the echo baselines so the ratios mean something:
+//
+//	go test -run '^$' -bench 'FunctionURL|WarmInvoke|EchoBaseline' -benchtime 3000x ./internal/daemon/
+func BenchmarkFunctionURL(b *testing.B) {
+	n := startNode(b, b.TempDir())
+	ctx := context.Background()
+	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("bench"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(b, "./internal/daemon/testdata/fn")},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	out, err := n.client.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{
+		FunctionName: aws.String("bench"), AuthType: types.FunctionUrlAuthTypeNone,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(out.FunctionUrl), "http://"), "/")
+	c := benchClient()
+	body := []byte(`{"action":"echo","value":1}`)
+	do := func() error {
+		req, err := http.NewRequestWithContext(ctx, "POST", "http://"+n.d.Addr()+"/", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := do(); err != nil { // cold start outside the measurement
+		b.Fatal(err)
+	}
+	measure(b, do)
 }
