@@ -258,7 +258,7 @@ func (g *Gateway) authorizeHTTP(r *http.Request, doc *httpDoc, a *httpAuthorizer
 		if err != nil {
 			return nil, httpInternal()
 		}
-		out, err := g.invokeFunction(r.Context(), r, a.AuthorizerURI, payload, now)
+		out, err := g.invokeFunction(r.Context(), r, a.AuthorizerURI, opts.StageVariables, payload, now)
 		if err != nil {
 			g.log.Debug("authorizer failed", "api_id", doc.API.APIID, "authorizer_id", a.AuthorizerID, "err", err)
 			return nil, httpInternal()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -23,6 +24,13 @@ import (
 // registry's Resolve has this shape.
 type Resolver interface {
 	Resolve(ctx context.Context, name, qualifier string) (*function.Config, error)
+}
+
+// Authenticator checks the SigV4 signature (service "execute-api") of a
+// request to an AWS_IAM route or method and names the caller for the
+// event. An error means the request is refused.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*httpevent.IAMIdentity, error)
 }
 
 // Options configures New.
@@ -35,7 +43,10 @@ type Options struct {
 	AccountID string
 	// Port is the listener's port, for the ApiEndpoint of HTTP APIs
 	// (http://<id>.execute-api.<region>.localhost:<port>).
-	Port   string
+	Port string
+	// Auth verifies callers of AWS_IAM routes and methods; with none,
+	// every request to one is refused (403).
+	Auth   Authenticator
 	Logger *slog.Logger
 	// Now is the clock of throttling, caches and timestamps; time.Now
 	// when nil.
@@ -50,6 +61,7 @@ type Gateway struct {
 	region  string
 	account string
 	port    string
+	auth    Authenticator
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -62,7 +74,7 @@ type Gateway struct {
 func New(opts Options) *Gateway {
 	g := &Gateway{
 		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
-		port: opts.Port, log: opts.Logger, now: opts.Now,
+		port: opts.Port, auth: opts.Auth, log: opts.Logger, now: opts.Now,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -225,8 +237,8 @@ func checkLen(name, v string, lo, hi int) error {
 
 var errNoInvoker = errors.New("no invoker configured")
 
-func (g *Gateway) resolveFunction(ctx context.Context, uri string) (*function.Config, string, error) {
-	ref, err := functionFromURI(uri)
+func (g *Gateway) resolveFunction(ctx context.Context, uri string, stageVars map[string]string) (*function.Config, string, error) {
+	ref, err := functionFromURI(substituteStageVariables(uri, stageVars))
 	if err != nil {
 		return nil, "", err
 	}
@@ -257,4 +269,40 @@ func functionFromURI(uri string) (awsapi.FunctionRef, error) {
 		return awsapi.FunctionRef{}, fmt.Errorf("integration uri %q: %w", uri, err)
 	}
 	return ref, nil
+}
+
+// substituteStageVariables replaces ${stageVariables.<name>} in an
+// integration or authorizer URI, as API Gateway does (a function name or
+// alias chosen per stage).
+func substituteStageVariables(s string, vars map[string]string) string {
+	for {
+		i := strings.Index(s, "${stageVariables.")
+		if i < 0 {
+			return s
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return s
+		}
+		name := s[i+len("${stageVariables.") : i+j]
+		s = s[:i] + vars[name] + s[i+j+1:]
+	}
+}
+
+// checkFunctionURI checks at create time that uri names a Lambda function,
+// with any ${stageVariables.<name>} standing for a function name.
+func checkFunctionURI(uri string) (awsapi.FunctionRef, error) {
+	s := uri
+	for {
+		i := strings.Index(s, "${stageVariables.")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			break
+		}
+		s = s[:i] + "stagevar" + s[i+j+1:]
+	}
+	return functionFromURI(s)
 }

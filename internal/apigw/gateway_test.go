@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -406,4 +408,106 @@ func TestDocumentsSurviveARestart(t *testing.T) {
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"routeKey":"$default"`) {
 		t.Fatalf("after a restart: %d %s", w.Code, w.Body)
 	}
+}
+
+// keyAuth accepts requests carrying X-Test-Key: good, as a SigV4 verifier
+// accepts a valid signature.
+type keyAuth struct{}
+
+func (keyAuth) Authenticate(r *http.Request) (*httpevent.IAMIdentity, error) {
+	if r.Header.Get("X-Test-Key") != "good" {
+		return nil, errors.New("bad signature")
+	}
+	return &httpevent.IAMIdentity{AccessKey: "AKIDTEST", AccountID: "000000000000", CallerID: "AIDATEST", UserARN: "arn:aws:iam::000000000000:user/t", UserID: "AIDATEST"}, nil
+}
+
+func TestIAMRoutesNeedASignature(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer("ok")
+	id := h.quickAPI("f")
+	var routes struct{ Items []httpRoute }
+	h.mgmt("GET", "/v2/apis/"+id+"/routes", nil, 200, &routes)
+	h.mgmt("PATCH", "/v2/apis/"+id+"/routes/"+routes.Items[0].RouteID, map[string]any{"authorizationType": "AWS_IAM"}, 200, nil)
+	// Without a verifier, an AWS_IAM route refuses everyone.
+	if w := h.call(id, "GET", "/", map[string]string{"X-Test-Key": "good"}); w.Code != 403 {
+		t.Errorf("no verifier: %d %s", w.Code, w.Body)
+	}
+	h.g.auth = keyAuth{}
+	if w := h.call(id, "GET", "/", map[string]string{"X-Test-Key": "bad"}); w.Code != 403 || w.Body.String() != `{"message":"Forbidden"}` {
+		t.Errorf("bad signature: %d %s", w.Code, w.Body)
+	}
+	if w := h.call(id, "GET", "/", map[string]string{"X-Test-Key": "good"}); w.Code != 200 {
+		t.Fatalf("good signature: %d %s", w.Code, w.Body)
+	}
+	iam := h.fns.lastEvent(t, "f")["requestContext"].(map[string]any)["authorizer"].(map[string]any)["iam"].(map[string]any)
+	if iam["accessKey"] != "AKIDTEST" || iam["userArn"] != "arn:aws:iam::000000000000:user/t" {
+		t.Errorf("requestContext.authorizer.iam = %v", iam)
+	}
+}
+
+func TestNamedStageAndStageVariables(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["blue"] = answer("blue")
+	h.fns.fns["green"] = answer("green")
+	var api httpAPI
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "s", "protocolType": "HTTP"}, 201, &api)
+	base := "/v2/apis/" + api.APIID
+	var integ httpIntegration
+	h.mgmt("POST", base+"/integrations", map[string]any{"integrationType": "AWS_PROXY", "payloadFormatVersion": "2.0",
+		"integrationUri": "arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}"}, 201, &integ)
+	h.mgmt("POST", base+"/routes", map[string]any{"routeKey": "GET /color", "target": "integrations/" + integ.IntegrationID}, 201, nil)
+	h.mgmt("POST", base+"/stages", map[string]any{"stageName": "dev", "stageVariables": map[string]string{"fn": "blue"}}, 201, nil)
+	h.mgmt("POST", base+"/stages", map[string]any{"stageName": "prod", "stageVariables": map[string]string{"fn": "green"}}, 201, nil)
+	if w := h.call(api.APIID, "GET", "/dev/color", nil); w.Body.String() != "blue" {
+		t.Errorf("dev: %d %s", w.Code, w.Body)
+	}
+	if w := h.call(api.APIID, "GET", "/prod/color", nil); w.Body.String() != "green" {
+		t.Errorf("prod: %d %s", w.Code, w.Body)
+	}
+	ev := h.fns.lastEvent(t, "green")
+	if ev["rawPath"] != "/prod/color" || ev["requestContext"].(map[string]any)["stage"] != "prod" || ev["stageVariables"].(map[string]any)["fn"] != "green" {
+		t.Errorf("named-stage event = %v", ev)
+	}
+	if w := h.call(api.APIID, "GET", "/color", nil); w.Code != 404 {
+		t.Errorf("no $default stage: %d, want 404", w.Code)
+	}
+	var rest restAPI
+	h.mgmt("POST", "/restapis", map[string]any{"name": "k"}, 201, &rest)
+	var out struct {
+		Message string `json:"message"`
+	}
+	h.mgmt("PUT", "/restapis/"+rest.ID+"/resources/"+rest.RootResourceID+"/methods/GET", map[string]any{"authorizationType": "NONE", "apiKeyRequired": true}, 400, &out)
+	if !strings.Contains(out.Message, "API keys") {
+		t.Errorf("apiKeyRequired: %q", out.Message)
+	}
+}
+
+func TestHTTPAPICORS(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer(map[string]any{"statusCode": 200, "headers": map[string]string{"Access-Control-Allow-Origin": "https://evil.example"}, "body": "ok"})
+	var api httpAPI
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "c", "protocolType": "HTTP", "target": fnArn("f"),
+		"corsConfiguration": map[string]any{"allowOrigins": []string{"https://app.example"}, "allowMethods": []string{"GET", "POST"},
+			"allowHeaders": []string{"content-type"}, "exposeHeaders": []string{"x-total"}, "maxAge": 600}}, 201, &api)
+	w := h.call(api.APIID, "OPTIONS", "/anything", map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+	if w.Code != 204 || w.Header().Get("Access-Control-Allow-Origin") != "https://app.example" || w.Header().Get("Access-Control-Max-Age") != "600" ||
+		w.Header().Get("Access-Control-Allow-Methods") != "GET,POST" {
+		t.Errorf("preflight: %d %v", w.Code, w.Header())
+	}
+	if h.fns.count("f") != 0 {
+		t.Error("the preflight invoked the function")
+	}
+	w = h.call(api.APIID, "GET", "/x", map[string]string{"Origin": "https://app.example"})
+	if w.Body.String() != "ok" || w.Header().Get("Access-Control-Allow-Origin") != "https://app.example" || w.Header().Get("Access-Control-Expose-Headers") != "x-total" {
+		t.Errorf("simple request: %d %v", w.Code, w.Header())
+	}
+	w = h.call(api.APIID, "GET", "/x", map[string]string{"Origin": "https://other.example"})
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a foreign origin got %q (the function's header must not pass)", w.Header().Get("Access-Control-Allow-Origin"))
+	}
+	var out struct {
+		Message string `json:"message"`
+	}
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "c", "protocolType": "HTTP",
+		"corsConfiguration": map[string]any{"allowOrigins": []string{"*"}, "allowCredentials": true}}, 400, &out)
 }

@@ -168,6 +168,9 @@ func (in *apiInput) apply(a *httpAPI) error {
 		a.Version = *in.Version
 	}
 	if in.CorsConfiguration != nil {
+		if err := checkCORS(in.CorsConfiguration); err != nil {
+			return err
+		}
 		a.CorsConfiguration = in.CorsConfiguration
 	}
 	if in.DisableExecuteAPIEndpoint != nil {
@@ -217,7 +220,7 @@ func (g *Gateway) createAPI(c *call) error {
 	if in.Target != nil {
 		// Quick create: an integration with the target, a route (default
 		// $default) to it and an auto-deployed $default stage.
-		if _, err := functionFromURI(*in.Target); err != nil {
+		if _, err := checkFunctionURI(*in.Target); err != nil {
 			return badRequest("Invalid target: %s is not a Lambda function ARN.", *in.Target)
 		}
 		key := "$default"
@@ -352,7 +355,10 @@ func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
 		r.AuthorizationScopes = in.AuthorizationScopes
 	}
 	if in.APIKeyRequired != nil {
-		r.APIKeyRequired = *in.APIKeyRequired
+		if *in.APIKeyRequired {
+			return badRequest("API keys are not supported for HTTP APIs.")
+		}
+		r.APIKeyRequired = false
 	}
 	if in.OperationName != nil {
 		r.OperationName = *in.OperationName
@@ -504,7 +510,7 @@ func (in *integrationInput) apply(x *httpIntegration) error {
 		x.IntegrationType = *in.IntegrationType
 	}
 	if in.IntegrationURI != nil {
-		if _, err := functionFromURI(*in.IntegrationURI); err != nil {
+		if _, err := checkFunctionURI(*in.IntegrationURI); err != nil {
 			return badRequest("Invalid integrationUri %s: an AWS_PROXY integration needs a Lambda function ARN.", *in.IntegrationURI)
 		}
 		x.IntegrationURI = *in.IntegrationURI
@@ -879,7 +885,7 @@ func (g *Gateway) createAuthorizer(c *call) error {
 	if in.AuthorizerURI == nil {
 		return badRequest("Invalid input: authorizerUri is required for REQUEST authorizers.")
 	}
-	if _, err := functionFromURI(*in.AuthorizerURI); err != nil {
+	if _, err := checkFunctionURI(*in.AuthorizerURI); err != nil {
 		return badRequest("Invalid authorizerUri %s: it must name a Lambda function.", *in.AuthorizerURI)
 	}
 	a.AuthorizerURI = *in.AuthorizerURI

@@ -97,6 +97,13 @@ func pickStage[S any](raw []string, find func(string) *S) (st *S, name string, r
 func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *httpDoc) {
 	reqID := httpRequestID()
 	w.Header().Set("Apigw-Requestid", reqID)
+	if c := doc.API.CorsConfiguration; c != nil {
+		if isPreflight(r) {
+			c.preflight(w, r)
+			return
+		}
+		w = &corsWriter{ResponseWriter: w, c: c, r: r}
+	}
 	now := g.now()
 	raw, ok := splitPath(r.URL.EscapedPath())
 	if !ok {
@@ -133,6 +140,14 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		Stage: stageName, RouteKey: route.RouteKey, PathParameters: params, StageVariables: stage.StageVariables,
 		Path: "/" + strings.Join(rest, "/"), Resource: routePath(route.RouteKey),
 	}
+	if route.AuthorizationType == "AWS_IAM" {
+		id, deny := g.authenticate(r)
+		if deny {
+			httpForbidden().Write(w)
+			return
+		}
+		opts.IAM = id
+	}
 	if route.AuthorizationType == "CUSTOM" {
 		a := doc.authorizer(route.AuthorizerID)
 		if a == nil {
@@ -154,7 +169,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	cfg, arn, err := g.resolveFunction(ctx, integ.IntegrationURI)
+	cfg, arn, err := g.resolveFunction(ctx, integ.IntegrationURI, stage.StageVariables)
 	if err != nil {
 		g.log.Debug("integration function unavailable", "api_id", doc.API.APIID, "err", err)
 		httpInternal().Write(w)
@@ -234,8 +249,8 @@ func traceOf(r *http.Request, cfg *function.Config, now time.Time) string {
 
 // invokeFunction runs a function by integration or authorizer URI and
 // returns its answer; a function error is errFunction.
-func (g *Gateway) invokeFunction(ctx context.Context, r *http.Request, uri string, payload []byte, now time.Time) ([]byte, error) {
-	cfg, arn, err := g.resolveFunction(ctx, uri)
+func (g *Gateway) invokeFunction(ctx context.Context, r *http.Request, uri string, stageVars map[string]string, payload []byte, now time.Time) ([]byte, error) {
+	cfg, arn, err := g.resolveFunction(ctx, uri, stageVars)
 	if err != nil {
 		return nil, err
 	}
@@ -251,3 +266,41 @@ func (g *Gateway) invokeFunction(ctx context.Context, r *http.Request, uri strin
 }
 
 var errFunction = errors.New("function error")
+
+// authenticate checks the SigV4 signature of a request to an AWS_IAM
+// route or method; deny is set when it is missing or wrong.
+func (g *Gateway) authenticate(r *http.Request) (*httpevent.IAMIdentity, bool) {
+	if g.auth == nil {
+		return nil, true
+	}
+	id, err := g.auth.Authenticate(r)
+	if err != nil {
+		g.log.Debug("execute-api signature refused", "err", err)
+		return nil, true
+	}
+	return id, false
+}
+
+// corsWriter applies an HTTP API's CORS configuration to whatever answer
+// is written, the function's or the gateway's own.
+type corsWriter struct {
+	http.ResponseWriter
+	c    *cors
+	r    *http.Request
+	done bool
+}
+
+func (w *corsWriter) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		w.c.apply(w.Header(), w.r)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *corsWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}

@@ -514,6 +514,9 @@ func (g *Gateway) putMethod(c *call) error {
 	m := &restMethod{HTTPMethod: method, AuthorizationType: *in.AuthorizationType, AuthorizerID: in.AuthorizerID,
 		APIKeyRequired: in.APIKeyRequired, OperationName: in.OperationName, RequestParameters: in.RequestParameters,
 		RequestModels: in.RequestModels, RequestValidatorID: in.RequestValidatorID, AuthorizationScopes: in.AuthorizationScopes}
+	if m.APIKeyRequired {
+		return badRequest("Nimbus does not support API keys and usage plans yet; set apiKeyRequired to false or protect the method with an authorizer.")
+	}
 	switch m.AuthorizationType {
 	case "NONE", "CUSTOM", "AWS_IAM":
 	case "COGNITO_USER_POOLS":
@@ -618,7 +621,7 @@ func (g *Gateway) putIntegration(c *call) error {
 	if in.HTTPMethod != "" && in.HTTPMethod != "POST" {
 		return badRequest("Lambda integrations must use the POST integration HTTP method; got %s.", in.HTTPMethod)
 	}
-	if _, err := functionFromURI(in.URI); err != nil || !strings.HasPrefix(in.URI, "arn:") || !strings.Contains(in.URI, ":apigateway:") {
+	if _, err := checkFunctionURI(in.URI); err != nil || !strings.HasPrefix(in.URI, "arn:") || !strings.Contains(in.URI, ":apigateway:") {
 		return badRequest("Invalid ARN specified in the request: an AWS_PROXY uri is arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function-arn>/invocations.")
 	}
 	x := &restIntegration{Type: "AWS_PROXY", HTTPMethod: "POST", URI: in.URI, Credentials: in.Credentials,
@@ -1172,7 +1175,7 @@ func (g *Gateway) createAuthorizerREST(c *call) error {
 	if *in.Type != "TOKEN" && *in.Type != "REQUEST" {
 		return badRequest("Nimbus supports Lambda authorizers (TOKEN, REQUEST); got type %s.", *in.Type)
 	}
-	if _, err := functionFromURI(in.AuthorizerURI); err != nil {
+	if _, err := checkFunctionURI(in.AuthorizerURI); err != nil {
 		return badRequest("Invalid Authorizer URI: %s. Authorizer URI should be a valid API Gateway ARN that represents a Lambda function invocation.", in.AuthorizerURI)
 	}
 	if *in.Type == "TOKEN" {

@@ -113,6 +113,14 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		PathParameters: params, StageVariables: stage.Variables, BinaryMediaTypes: doc.API.BinaryMediaTypes,
 	}
 	methodArn := g.executeAPIArn(doc.API.ID, stage.StageName, r.Method, opts.Path)
+	if m.AuthorizationType == "AWS_IAM" {
+		id, deny := g.authenticate(r)
+		if deny {
+			restMissingToken().Write(w)
+			return
+		}
+		opts.IAM = id
+	}
 	if m.AuthorizationType == "CUSTOM" {
 		a := doc.authorizer(m.AuthorizerID)
 		if a == nil {
@@ -160,7 +168,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	out, err := g.invokeFunction(ctx, r, integ.URI, payload, now)
+	out, err := g.invokeFunction(ctx, r, integ.URI, stage.Variables, payload, now)
 	switch {
 	case errors.Is(err, errFunction):
 		httpevent.BadGateway().Write(w)
@@ -292,7 +300,7 @@ func (g *Gateway) authorizeREST(r *http.Request, doc *restDoc, a *restAuthorizer
 		res, hit = g.authz.get(cacheKey, now)
 	}
 	if !hit {
-		out, err := g.invokeFunction(r.Context(), r, a.AuthorizerURI, payload, now)
+		out, err := g.invokeFunction(r.Context(), r, a.AuthorizerURI, stage.Variables, payload, now)
 		if errors.Is(err, errFunction) && isUnauthorizedError(out) {
 			return nil, restUnauthorized()
 		}
