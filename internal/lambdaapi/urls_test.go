@@ -2,6 +2,7 @@ package lambdaapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -209,5 +210,78 @@ func TestFunctionURLConfigErrors(t *testing.T) {
 				t.Errorf("got %d %s %q, want %d %s %q", r.status, r.header.Get("X-Amzn-ErrorType"), msg, tc.status, tc.code, tc.msg)
 			}
 		})
+	}
+}
+
+// TestPermissionsSDK: AddPermission, GetPolicy and RemovePermission with
+// aws-sdk-go-v2, as SAM uses them for function URLs and API Gateway.
+func TestPermissionsSDK(t *testing.T) {
+	e := newEnv(t)
+	c := sdkClient(e)
+	ctx := context.Background()
+	e.create(t, "p", nil)
+
+	add, err := c.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: aws.String("p"), StatementId: aws.String("FunctionURLAllowPublicAccess"),
+		Action: aws.String("lambda:InvokeFunctionUrl"), Principal: aws.String("*"),
+		FunctionUrlAuthType: types.FunctionUrlAuthTypeNone,
+	})
+	if err != nil {
+		t.Fatalf("AddPermission: %v", err)
+	}
+	want := `{"Sid":"FunctionURLAllowPublicAccess","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunctionUrl","Resource":"` + arnPrefix +
+		`p","Condition":{"StringEquals":{"lambda:FunctionUrlAuthType":"NONE"}}}`
+	if aws.ToString(add.Statement) != want {
+		t.Errorf("statement:\n got %s\nwant %s", aws.ToString(add.Statement), want)
+	}
+	if _, err := c.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: aws.String("p"), StatementId: aws.String("apigw"), Action: aws.String("lambda:InvokeFunction"),
+		Principal: aws.String("apigateway.amazonaws.com"), SourceArn: aws.String("arn:aws:execute-api:us-east-1:000000000000:abc/*"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: aws.String("p"), StatementId: aws.String("apigw"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("*"),
+	})
+	var conflict *types.ResourceConflictException
+	if !errors.As(err, &conflict) {
+		t.Errorf("duplicate sid: %v", err)
+	}
+	pol, err := c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Version   string
+		Statement []map[string]any
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(pol.Policy)), &doc); err != nil || doc.Version != "2012-10-17" || len(doc.Statement) != 2 ||
+		doc.Statement[1]["Principal"].(map[string]any)["Service"] != "apigateway.amazonaws.com" || aws.ToString(pol.RevisionId) == "" {
+		t.Errorf("policy: %v %s", err, aws.ToString(pol.Policy))
+	}
+	if _, err := c.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("p"), StatementId: aws.String("apigw"),
+		RevisionId: aws.String("stale")}); err == nil {
+		t.Error("RemovePermission with a stale RevisionId succeeded")
+	}
+	for _, sid := range []string{"apigw", "FunctionURLAllowPublicAccess"} {
+		if _, err := c.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("p"), StatementId: aws.String(sid)}); err != nil {
+			t.Fatalf("RemovePermission %s: %v", sid, err)
+		}
+	}
+	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("p")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("GetPolicy with no statements: %v", err)
+	}
+	_, err = c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("p"), Qualifier: aws.String("$LATEST"),
+		StatementId: aws.String("x"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("*")})
+	var inv *types.InvalidParameterValueException
+	if !errors.As(err, &inv) {
+		t.Errorf("policy on $LATEST: %v", err)
+	}
+	_, err = c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("p"), Qualifier: aws.String("nope"),
+		StatementId: aws.String("x"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("*")})
+	if !errors.As(err, &nf) {
+		t.Errorf("policy on a missing alias: %v", err)
 	}
 }

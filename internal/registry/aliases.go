@@ -138,6 +138,7 @@ func (r *Registry) DeleteAlias(ctx context.Context, name, aliasName string) erro
 		delete(rec.Aliases, aliasName)
 		delete(rec.URLs, aliasName) // an alias's function URL goes with it
 		delete(rec.EventInvokeConfigs, aliasName)
+		delete(rec.Policies, aliasName)
 		return nil
 	})
 	if awsapi.As(err) != nil && awsapi.As(err).Code == awsapi.CodeResourceNotFound {

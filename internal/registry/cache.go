@@ -40,6 +40,8 @@ type record struct {
 	// EventInvokeConfigs are the asynchronous-invocation settings by
 	// qualifier ($LATEST, a version number or an alias name).
 	EventInvokeConfigs map[string]*function.EventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
+	// Policies are the resource policies by qualifier; see policy.go.
+	Policies map[string]*policy `json:"policies,omitempty"`
 }
 
 func (rec *record) hasVersion(n int) bool {

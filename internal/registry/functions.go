@@ -408,6 +408,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, qualifier string) er
 		}
 		rec.Versions = slices.DeleteFunc(rec.Versions, func(v int) bool { return v == n })
 		delete(rec.EventInvokeConfigs, qualifier)
+		delete(rec.Policies, qualifier)
 		deleted = true
 		return nil
 	})
