@@ -127,3 +127,74 @@ func TestLoadPrices(t *testing.T) {
 		t.Error("negative price accepted")
 	}
 }
+
+// Closed hours are summed once into rollups; a report over rollups plus
+// the open hours' records equals the sum of all records, and survives a
+// new Meter on the same backbone.
+func TestRollupsEqualRecords(t *testing.T) {
+	st := storetest.Open(t)
+	ctx := context.Background()
+	m, err := New(ctx, Options{JetStream: st.JetStream()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	m.now = func() time.Time { return now }
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	starts := []time.Duration{-5 * time.Hour, -5*time.Hour + 10*time.Minute, -3 * time.Hour, -90 * time.Minute, -10 * time.Minute, 0}
+	for i, d := range starts {
+		fn := "f"
+		if i%2 == 1 {
+			fn = "g"
+		}
+		m.InvokeDone(ctx, rec(fmt.Sprintf("r%d", i), fn, now.Add(d), time.Duration(100*(i+1))*time.Millisecond, 512, 40))
+	}
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.rollup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last, ok, err := m.lastRolledUp(ctx)
+	if err != nil || !ok || !last.Equal(now.Add(-rollupDelay).Truncate(time.Hour).Add(-time.Hour)) {
+		t.Fatalf("last rolled up %v %v %v (now %v)", last, ok, err, now)
+	}
+	if _, err := m.kv.Get(ctx, hourKey(now.Add(-5*time.Hour).Truncate(time.Hour))); err != nil {
+		t.Errorf("no rollup of the first hour: %v", err)
+	}
+	all, err := m.Records(ctx, now.Add(-6*time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summarize(all, DefaultPrices(), time.Time{}, time.Time{})
+	for _, mm := range []*Meter{m, func() *Meter {
+		again, err := New(ctx, Options{JetStream: st.JetStream()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return again
+	}()} {
+		rows, err := mm.Rows(ctx, now.Add(-6*time.Hour), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := price(rows, DefaultPrices(), time.Time{}, time.Time{})
+		if got.Requests != int64(len(starts)) || got.Requests != want.Requests || math.Abs(got.GBSeconds-want.GBSeconds) > 1e-9 || len(got.Rows) != len(want.Rows) {
+			t.Errorf("from rollups: %d requests %v GB-s %d rows; from records: %d %v %d", got.Requests, got.GBSeconds, len(got.Rows), want.Requests, want.GBSeconds, len(want.Rows))
+		}
+	}
+	g, err := m.Rows(ctx, now.Add(-6*time.Hour), "g")
+	if err != nil || len(g) != 3 {
+		t.Errorf("rows of g: %+v %v", g, err)
+	}
+	// A second pass changes nothing.
+	if err := m.rollup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, _ := m.lastRolledUp(ctx); !again.Equal(last) {
+		t.Errorf("second rollup moved the marker to %v", again)
+	}
+}

@@ -30,8 +30,9 @@ import (
 const (
 	StreamName    = "NIMBUS_METERING"
 	subjectPrefix = "nimbus.metering."
-	// Retention: usage older than this ages out of the stream.
-	DefaultRetention = 90 * 24 * time.Hour
+	// DefaultRetention: records older than this age out of the stream
+	// (their hourly sums stay RollupRetention).
+	DefaultRetention = 35 * 24 * time.Hour
 	// flushEvery bounds how long a record waits for its batch.
 	flushEvery = 200 * time.Millisecond
 	// maxBatch is the most records published in one group commit.
@@ -95,6 +96,8 @@ type Meter struct {
 	js     jetstream.JetStream
 	log    *slog.Logger
 	stream jetstream.Stream
+	kv     jetstream.KeyValue // hourly rollups
+	now    func() time.Time
 	kick   chan struct{} // wakes Run when a batch is full or Flush waits
 
 	mu       sync.Mutex
@@ -124,6 +127,13 @@ func New(ctx context.Context, opts Options) (*Meter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	kv, err := opts.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: RollupBucket, Description: "hourly usage sums of the metering records",
+		History: 1, Storage: jetstream.FileStorage, TTL: RollupRetention,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", RollupBucket, err)
+	}
 	st, err := opts.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:     StreamName,
 		Subjects: []string{subjectPrefix + ">"},
@@ -138,7 +148,7 @@ func New(ctx context.Context, opts Options) (*Meter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	return &Meter{js: opts.JetStream, log: log, stream: st, kick: make(chan struct{}, 1)}, nil
+	return &Meter{js: opts.JetStream, log: log, stream: st, kv: kv, now: time.Now, kick: make(chan struct{}, 1)}, nil
 }
 
 // InvokeStart implements the pool's observer (nothing to meter yet).
@@ -201,8 +211,14 @@ func (m *Meter) Flush(ctx context.Context) error {
 func (m *Meter) Run(ctx context.Context) error {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
+	roll := time.NewTicker(rollupEvery)
+	defer roll.Stop()
+	m.rollupLogged(ctx)
 	for {
 		select {
+		case <-roll.C:
+			m.rollupLogged(ctx)
+			continue
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			for m.flushOnce(fctx) {
@@ -303,18 +319,31 @@ func (m *Meter) Records(ctx context.Context, since time.Time, fn string) ([]Reco
 	if err := m.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("flush metering: %w", err)
 	}
+	var out []Record
+	err := m.scan(ctx, since, fn, func(r *Record) {
+		if !r.Time.Before(since) {
+			out = append(out, *r)
+		}
+	})
+	return out, err
+}
+
+// scan calls each for every stored record of fn ("" for all) stored at
+// or after since (less a minute: a record is stored after its start), up
+// to the last one stored when the scan began.
+func (m *Meter) scan(ctx context.Context, since time.Time, fn string, each func(*Record)) error {
 	info, err := m.stream.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+		return fmt.Errorf("read stream %s: %w", StreamName, err)
 	}
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 || last == 0 {
-		return nil, nil
+		return nil
 	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		st := since.Add(-time.Minute) // stored shortly after the start
+		st := since.Add(-time.Minute)
 		cfg.OptStartTime = &st
 	}
 	if fn != "" {
@@ -322,32 +351,30 @@ func (m *Meter) Records(ctx context.Context, since time.Time, fn string) ([]Reco
 	}
 	cons, err := m.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+		return fmt.Errorf("read stream %s: %w", StreamName, err)
 	}
-	var out []Record
 	for {
 		batch, err := cons.FetchNoWait(500)
 		if err != nil {
-			return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+			return fmt.Errorf("read stream %s: %w", StreamName, err)
 		}
 		n := 0
 		var seq uint64
 		for msg := range batch.Messages() {
 			n++
-			md, err := msg.Metadata()
-			if err == nil {
+			if md, err := msg.Metadata(); err == nil {
 				seq = md.Sequence.Stream
 			}
 			var r Record
-			if json.Unmarshal(msg.Data(), &r) == nil && !r.Time.Before(since) {
-				out = append(out, r)
+			if json.Unmarshal(msg.Data(), &r) == nil {
+				each(&r)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read stream %s: %w", StreamName, err)
+			return fmt.Errorf("read stream %s: %w", StreamName, err)
 		}
 		if n == 0 || seq >= last {
-			return out, nil
+			return nil
 		}
 	}
 }

@@ -84,6 +84,8 @@ type Row struct {
 	BilledMs     int64     `json:"BilledDurationMs"`
 	GBSeconds    float64   `json:"GBSeconds"`
 	Cost         float64   `json:"Cost"`
+	// MaxMemoryUsedMB is the peak of the hour's invocations.
+	MaxMemoryUsedMB int `json:"MaxMemoryUsed"`
 }
 
 // Function is one function's totals over the report's period, with the
@@ -120,14 +122,18 @@ type Report struct {
 
 // Summarize sums records into a report priced with p.
 func Summarize(recs []Record, p Prices, since, until time.Time) *Report {
+	return price(hourRows(recs), p, since, until)
+}
+
+// hourRows sums records per hour, function, version, architecture and
+// memory size (unpriced).
+func hourRows(recs []Record) []Row {
 	type rowKey struct {
 		hour          time.Time
 		fn, ver, arch string
 		mem           int
 	}
 	rows := map[rowKey]*Row{}
-	fns := map[string]*Function{}
-	reqPrice := p.PerMillionCalls / 1e6
 	for i := range recs {
 		r := &recs[i]
 		k := rowKey{r.Time.UTC().Truncate(time.Hour), r.Function, r.Version, r.Architecture, r.MemoryMB}
@@ -136,29 +142,40 @@ func Summarize(recs []Record, p Prices, since, until time.Time) *Report {
 			row = &Row{Hour: k.hour, Function: k.fn, Version: k.ver, Architecture: k.arch, MemoryMB: k.mem}
 			rows[k] = row
 		}
-		gbs := r.GBSeconds()
-		c := gbs*p.gbSecond(r.Architecture) + reqPrice
 		row.Requests++
 		row.BilledMs += r.BilledMs
-		row.GBSeconds += gbs
-		row.Cost += c
+		row.GBSeconds += r.GBSeconds()
+		row.MaxMemoryUsedMB = max(row.MaxMemoryUsedMB, r.MaxMemMB)
 		if r.Error {
 			row.Errors++
 		}
-		f := fns[r.Function]
-		if f == nil {
-			f = &Function{Function: r.Function}
-			fns[r.Function] = f
-		}
-		f.Requests++
-		f.GBSeconds += gbs
-		f.Cost += c
-		f.MemoryMB = max(f.MemoryMB, r.MemoryMB)
-		f.MaxMemoryUsedMB = max(f.MaxMemoryUsedMB, r.MaxMemMB)
 	}
-	rep := &Report{Since: since, Until: until, Prices: p, Rows: []Row{}, Functions: []Function{}}
+	out := make([]Row, 0, len(rows))
 	for _, row := range rows {
-		rep.Rows = append(rep.Rows, *row)
+		out = append(out, *row)
+	}
+	return out
+}
+
+// price turns rows into a report: each row priced, totals per function
+// with right-sizing, and the grand totals.
+func price(rows []Row, p Prices, since, until time.Time) *Report {
+	rep := &Report{Since: since, Until: until, Prices: p, Rows: make([]Row, 0, len(rows)), Functions: []Function{}}
+	fns := map[string]*Function{}
+	reqPrice := p.PerMillionCalls / 1e6
+	for _, row := range rows {
+		row.Cost = row.GBSeconds*p.gbSecond(row.Architecture) + float64(row.Requests)*reqPrice
+		rep.Rows = append(rep.Rows, row)
+		f := fns[row.Function]
+		if f == nil {
+			f = &Function{Function: row.Function}
+			fns[row.Function] = f
+		}
+		f.Requests += row.Requests
+		f.GBSeconds += row.GBSeconds
+		f.Cost += row.Cost
+		f.MemoryMB = max(f.MemoryMB, row.MemoryMB)
+		f.MaxMemoryUsedMB = max(f.MaxMemoryUsedMB, row.MaxMemoryUsedMB)
 	}
 	sort.Slice(rep.Rows, func(i, j int) bool {
 		a, b := rep.Rows[i], rep.Rows[j]
@@ -168,26 +185,35 @@ func Summarize(recs []Record, p Prices, since, until time.Time) *Report {
 		if a.Function != b.Function {
 			return a.Function < b.Function
 		}
-		return a.Version < b.Version
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		if a.Architecture != b.Architecture {
+			return a.Architecture < b.Architecture
+		}
+		return a.MemoryMB < b.MemoryMB
 	})
 	for _, f := range fns {
 		if s := suggest(f.MaxMemoryUsedMB); s > 0 && s < f.MemoryMB {
 			f.SuggestedMemoryMB = s
 			// Compute scales linearly with memory at equal duration.
-			var compute float64
-			for i := range recs {
-				if r := &recs[i]; r.Function == f.Function && r.MemoryMB > s {
-					compute += r.GBSeconds() * (1 - float64(s)/float64(r.MemoryMB)) * p.gbSecond(r.Architecture)
+			for _, row := range rep.Rows {
+				if row.Function == f.Function && row.MemoryMB > s {
+					f.Savings += row.GBSeconds * (1 - float64(s)/float64(row.MemoryMB)) * p.gbSecond(row.Architecture)
 				}
 			}
-			f.Savings = compute
 		}
 		rep.Functions = append(rep.Functions, *f)
 		rep.Requests += f.Requests
 		rep.GBSeconds += f.GBSeconds
 		rep.Cost += f.Cost
 	}
-	sort.Slice(rep.Functions, func(i, j int) bool { return rep.Functions[i].Cost > rep.Functions[j].Cost })
+	sort.Slice(rep.Functions, func(i, j int) bool {
+		if rep.Functions[i].Cost != rep.Functions[j].Cost {
+			return rep.Functions[i].Cost > rep.Functions[j].Cost
+		}
+		return rep.Functions[i].Function < rep.Functions[j].Function
+	})
 	return rep
 }
 
@@ -209,12 +235,15 @@ type Reporter struct {
 }
 
 // CostReport reports usage since now-since, of one function or all ("").
+// Closed hours come from their stored rollups, so the whole period is
+// counted by hour; the hours after the last rollup are summed from the
+// records.
 func (r *Reporter) CostReport(ctx context.Context, since time.Duration, fn string) (any, error) {
 	until := time.Now().UTC()
 	from := until.Add(-since)
-	recs, err := r.Meter.Records(ctx, from, fn)
+	rows, err := r.Meter.Rows(ctx, from, fn)
 	if err != nil {
 		return nil, err
 	}
-	return Summarize(recs, r.Prices, from, until), nil
+	return price(rows, r.Prices, from, until), nil
 }
