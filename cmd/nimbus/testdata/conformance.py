@@ -694,6 +694,51 @@ check(gl["FunctionArn"] == ARN + "conf-pub:$LATEST" and gl["Version"] == "$LATES
 check(client.get_function_configuration(FunctionName="conf-pub", Qualifier="1")["Version"] == "1", "version 1 of conf-pub")
 client.delete_function(FunctionName="conf-pub")
 
+# --- function URLs and resource policies --------------------------------------
+# (messages: localstack's AWS-recorded snapshots of the function URL tests)
+
+URL_RE = r"^http://[a-z0-9]{32}\.lambda-url\.%s\.localhost:\d+/$" % REGION
+fu = client.create_function_url_config(FunctionName="conf-go", AuthType="NONE", Cors={"AllowOrigins": ["*"], "MaxAge": 10})
+check(fu["ResponseMetadata"]["HTTPStatusCode"] == 201 and re.match(URL_RE, fu["FunctionUrl"]) is not None and
+      fu["FunctionArn"] == ARN + "conf-go" and fu["AuthType"] == "NONE" and fu["Cors"] == {"AllowOrigins": ["*"], "MaxAge": 10},
+      "create_function_url_config %r" % fu)
+expect_error(client.create_function_url_config, "ResourceConflictException", 409, FunctionName="conf-go", AuthType="NONE",
+             message="Failed to create function url config for [functionArn = %sconf-go]. Error message:  FunctionUrlConfig exists for this Lambda function" % ARN)
+fa = client.create_function_url_config(FunctionName="conf-go", Qualifier="live", AuthType="AWS_IAM", InvokeMode="RESPONSE_STREAM")
+check(fa["FunctionArn"] == ARN + "conf-go:live" and fa["InvokeMode"] == "RESPONSE_STREAM" and fa["FunctionUrl"] != fu["FunctionUrl"],
+      "alias function URL %r" % fa)
+gu = client.get_function_url_config(FunctionName="conf-go")
+check(gu["FunctionUrl"] == fu["FunctionUrl"] and gu["InvokeMode"] == "BUFFERED" and gu["CreationTime"] == fu["CreationTime"] and
+      bool(gu.get("LastModifiedTime")), "get_function_url_config %r" % gu)
+uu = client.update_function_url_config(FunctionName="conf-go", AuthType="AWS_IAM", Cors={"AllowOrigins": ["https://x.example"]})
+check(uu["AuthType"] == "AWS_IAM" and uu["Cors"] == {"AllowOrigins": ["https://x.example"]} and uu["FunctionUrl"] == fu["FunctionUrl"],
+      "update_function_url_config %r" % uu)
+lu = client.list_function_url_configs(FunctionName="conf-go")["FunctionUrlConfigs"]
+check([x["FunctionArn"] for x in lu] == [ARN + "conf-go", ARN + "conf-go:live"], "list_function_url_configs %r" % lu)
+expect_error(client.get_function_url_config, "ValidationException", 400, FunctionName="conf-go", Qualifier="1",
+             message="1 validation error detected: Value '1' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (^\\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))")
+expect_error(client.get_function_url_config, "ResourceNotFoundException", 404, FunctionName="conf-py",
+             message="The resource you requested does not exist.")
+expect_error(client.create_function_url_config, "ResourceNotFoundException", 404, FunctionName="conf-missing", AuthType="NONE",
+             message="Function does not exist")
+d = client.delete_function_url_config(FunctionName="conf-go")
+check(d["ResponseMetadata"]["HTTPStatusCode"] == 204, "delete_function_url_config status")
+
+ap = client.add_permission(FunctionName="conf-go", StatementId="FunctionURLAllowPublicAccess", Action="lambda:InvokeFunctionUrl",
+                           Principal="*", FunctionUrlAuthType="NONE")
+check(ap["ResponseMetadata"]["HTTPStatusCode"] == 201 and json.loads(ap["Statement"])["Resource"] == ARN + "conf-go",
+      "add_permission %r" % ap)
+expect_error(client.add_permission, "ResourceConflictException", 409, FunctionName="conf-go", StatementId="FunctionURLAllowPublicAccess",
+             Action="lambda:InvokeFunction", Principal="*",
+             message="The statement id (FunctionURLAllowPublicAccess) provided already exists. Please provide a new statement id, or remove the existing statement.")
+gp = client.get_policy(FunctionName="conf-go")
+pol = json.loads(gp["Policy"])
+check(pol["Version"] == "2012-10-17" and [x["Sid"] for x in pol["Statement"]] == ["FunctionURLAllowPublicAccess"] and bool(gp["RevisionId"]),
+      "get_policy %r" % gp)
+client.remove_permission(FunctionName="conf-go", StatementId="FunctionURLAllowPublicAccess")
+expect_error(client.get_policy, "ResourceNotFoundException", 404, FunctionName="conf-go",
+             message="The resource you requested does not exist.")
+
 # --- deletes -------------------------------------------------------------------
 
 d = client.delete_alias(FunctionName="conf-go", Name="beta")
@@ -715,7 +760,8 @@ check(client.get_account_settings()["AccountUsage"]["FunctionCount"] == 0, "Func
 SCOPE = {"CreateFunction", "GetFunction", "GetFunctionConfiguration", "ListFunctions", "UpdateFunctionCode",
          "UpdateFunctionConfiguration", "PublishVersion", "ListVersionsByFunction", "CreateAlias", "GetAlias",
          "UpdateAlias", "DeleteAlias", "ListAliases", "GetAccountSettings", "TagResource", "UntagResource", "ListTags",
-         "Invoke", "DeleteFunction"}
+         "Invoke", "DeleteFunction", "CreateFunctionUrlConfig", "GetFunctionUrlConfig", "UpdateFunctionUrlConfig",
+         "ListFunctionUrlConfigs", "DeleteFunctionUrlConfig", "AddPermission", "GetPolicy", "RemovePermission"}
 check(SCOPE <= seen_ops, "operations never exercised: %s" % sorted(SCOPE - seen_ops))
 
 if failures:
