@@ -36,6 +36,8 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region used in ARNs and function environments")
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in ARNs")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
+	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account-wide concurrent executions limit (0: derived from the node's memory and CPUs)")
+	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")

@@ -62,6 +62,12 @@ type Config struct {
 	// groups together); the oldest are forgotten first. Zero: 30 days, 1 GiB.
 	LogMaxAge   time.Duration
 	LogMaxBytes int64
+	// ConcurrencyLimit is the account-wide concurrent executions limit of
+	// the node; 0 derives it from the node's memory and CPUs.
+	ConcurrencyLimit int
+	// MemoryBudgetMB bounds the sum of MemorySize of live execution
+	// environments; 0 is 80% of the node's memory.
+	MemoryBudgetMB int
 	// LogFormat of the server's own log: "text" or "json".
 	LogFormat string
 	// LogLevel of the server's own log: debug, info, warn, error.
@@ -131,6 +137,17 @@ func FromEnv() Config {
 			c.AsyncDelayScale = -1 // Validate reports it
 		}
 	}
+	setInt := func(dst *int, name string) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			if n, err := strconv.Atoi(v); err == nil {
+				*dst = n
+			} else {
+				*dst = -1 // Validate reports it
+			}
+		}
+	}
+	setInt(&c.ConcurrencyLimit, "NIMBUS_CONCURRENCY_LIMIT")
+	setInt(&c.MemoryBudgetMB, "NIMBUS_MEMORY_BUDGET_MB")
 	return c
 }
 
@@ -159,6 +176,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LogMaxAge < 0 || c.LogMaxBytes < 0 {
 		errs = append(errs, errors.New("log retention limits must not be negative"))
+	}
+	if c.ConcurrencyLimit < 0 {
+		errs = append(errs, fmt.Errorf("concurrency limit %d must be a positive number (0: derived from the node)", c.ConcurrencyLimit))
+	}
+	if c.MemoryBudgetMB < 0 {
+		errs = append(errs, fmt.Errorf("memory budget %d MB must be a positive number (0: 80%% of the node's memory)", c.MemoryBudgetMB))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("idle timeout %s must be positive", c.IdleTimeout))

@@ -123,6 +123,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		IdleTimeout: cfg.IdleTimeout,
 		LogSink:     d.sink,
 		Logger:      log, // the pool names its own component
+
+		ConcurrencyLimit: cfg.ConcurrencyLimit,
+		MemoryBudgetMB:   cfg.MemoryBudgetMB,
+		Reservations:     d.reg,
 	}
 	popts.CPUQuota = cfg.CPUQuota
 	if cfg.FunctionLogs {
@@ -161,6 +165,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:    log.With("component", "lambdaapi"),
 		Cost:      d.costReporter(),
 		URLPort:   listenPort(d.ln.Addr()),
+
+		ConcurrentExecutions: d.pool.Limits().Concurrency,
+		MinUnreserved:        d.pool.Limits().MinUnreserved(),
+		Concurrency:          provisionedStatus{d.pool},
 	})
 	urls := funcurl.New(funcurl.Options{
 		Registry:  d.reg,
@@ -260,6 +268,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if err := d.async.Run(asyncCtx); err != nil {
 			d.log.Error("async service", "err", err)
 		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.provision(regCtx)
 	}()
 	srvErr := make(chan error, 1)
 	wg.Add(1)

@@ -78,7 +78,9 @@ type Result struct {
 	MaxMemoryUsedMB int
 	ErrorType       string
 	// Provisioned: a provisioned-concurrency environment ran it.
-	Provisioned bool
+	// Spillover: the version has provisioned concurrency, all of it was
+	// busy, and an on-demand environment ran it.
+	Provisioned, Spillover bool
 }
 
 // Invoker runs one invocation of the function version fn. Errors are

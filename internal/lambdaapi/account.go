@@ -128,7 +128,7 @@ func (h *Handler) getAccountSettings(c *call) error {
 	out.AccountLimit.CodeSizeUnzipped = function.MaxUnzippedSize
 	out.AccountLimit.CodeSizeZipped = function.MaxZippedSize
 	out.AccountLimit.ConcurrentExecutions = h.concurrency
-	out.AccountLimit.UnreservedConcurrentExecutions = h.concurrency
+	out.AccountLimit.UnreservedConcurrentExecutions = max(0, h.concurrency-h.reg.TotalReserved())
 	out.AccountUsage.TotalCodeSize = size
 	out.AccountUsage.FunctionCount = fns
 	return c.writeJSON(http.StatusOK, out)

@@ -232,6 +232,7 @@ type getFunctionResponse struct {
 	Configuration *function.Config  `json:"Configuration"`
 	Code          *codeLocation     `json:"Code,omitempty"`
 	Tags          map[string]string `json:"Tags,omitempty"`
+	Concurrency   *concurrencyBody  `json:"Concurrency,omitempty"`
 }
 
 type codeLocation struct {
@@ -252,11 +253,15 @@ func (h *Handler) getFunction(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, getFunctionResponse{
+	resp := getFunctionResponse{
 		Configuration: cfg,
 		Code:          &codeLocation{RepositoryType: "S3", Location: h.codeURL(c.r, cfg.CodeSha256)},
 		Tags:          tags,
-	})
+	}
+	if rc, ok := h.reg.ReservedConcurrency(name); ok {
+		resp.Concurrency = &concurrencyBody{ReservedConcurrentExecutions: &rc}
+	}
+	return c.writeJSON(http.StatusOK, resp)
 }
 
 func (h *Handler) getFunctionConfiguration(c *call) error {

@@ -67,6 +67,9 @@ func FuzzRoute(f *testing.F) {
 		"/2015-03-31/functions/f/aliases/live", "/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:f",
 		"/2016-08-19/account-settings", "/_nimbus/code/00?X-Nimbus-Expires=1", "//", "/%zz", "/2015-03-31/functions/%2F",
 		"/2015-03-31/functions/f/invocations?Qualifier=$LATEST",
+		"/2017-10-31/functions/f/concurrency", "/2019-09-30/functions/f/concurrency",
+		"/2019-09-30/functions/f/provisioned-concurrency?Qualifier=1",
+		"/2019-09-30/functions/f/provisioned-concurrency?List=ALL&MaxItems=0",
 	} {
 		f.Add("GET", s)
 		f.Add("POST", s)

@@ -67,9 +67,15 @@ type Options struct {
 	// CodeURLKey signs the Code.Location links GetFunction returns. Nodes
 	// behind one endpoint must share it; a random key is used when nil.
 	CodeURLKey []byte
-	// ConcurrentExecutions is the account concurrency GetAccountSettings
-	// reports (default 1000).
+	// ConcurrentExecutions is the account concurrency limit
+	// (GetAccountSettings, the bound of reservations; default 1000).
 	ConcurrentExecutions int
+	// MinUnreserved is the concurrency reservations must leave
+	// unreserved (default: a tenth of ConcurrentExecutions, at most 100).
+	MinUnreserved int
+	// Concurrency reports provisioned concurrency allocations; without
+	// it every configuration shows IN_PROGRESS.
+	Concurrency Concurrency
 	// Now is the clock for code link expiry; time.Now when nil.
 	Now func() time.Time
 	// URLPort is the port function URLs are served on, named in each
@@ -90,6 +96,8 @@ type Handler struct {
 	log         *slog.Logger
 	codeKey     []byte
 	concurrency int
+	minUnres    int
+	conc        Concurrency
 	now         func() time.Time
 	urlPortCfg  string
 	cost        CostReporter
@@ -107,6 +115,8 @@ func New(opts Options) *Handler {
 		log:         opts.Logger,
 		codeKey:     opts.CodeURLKey,
 		concurrency: opts.ConcurrentExecutions,
+		minUnres:    opts.MinUnreserved,
+		conc:        opts.Concurrency,
 		now:         opts.Now,
 		urlPortCfg:  opts.URLPort,
 		cost:        opts.Cost,

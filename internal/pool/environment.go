@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ const (
 	stateStarting envState = iota
 	stateIdle
 	stateBusy
+	stateParking // released, being frozen before it joins the idle list
 	stateDead
 )
 
@@ -61,8 +63,13 @@ type environment struct {
 	// suppressed init (see start).
 	firstDeadline time.Time
 
-	state    envState  // guarded by Manager.mu
-	lastUsed time.Time // guarded by Manager.mu
+	memMB  int         // MemorySize, counted against the memory budget
+	frozen atomic.Bool // set by freeze, cleared by thaw
+
+	state       envState  // guarded by Manager.mu
+	lastUsed    time.Time // guarded by Manager.mu
+	memCounted  bool      // guarded by Manager.mu: memMB is in Manager.liveMB
+	provisioned bool      // guarded by Manager.mu: holds one of its pool's provisioned slots
 }
 
 // exited reports whether the process has ended.
@@ -177,21 +184,9 @@ var (
 	errExited   = errors.New("runtime exited")
 )
 
-// coldInvoke starts an environment for fn and, once it has initialised,
-// runs req on it.
-func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*invoke.Result, error) {
-	e, res, err := m.start(ctx, fn, req, p)
-	if err != nil || res != nil {
-		return res, err
-	}
-	res, err = e.invoke(ctx, fn, req, e.initDuration)
-	m.release(e)
-	return res, err
-}
-
 // start creates an environment and waits for its init. A function failure
 // during init is returned as a Result (the environment is then gone).
-func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool) (*environment, *invoke.Result, error) {
+func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool, initType string) (*environment, *invoke.Result, error) {
 	rt, err := m.runtimes.Lookup(fn.Runtime)
 	if err != nil {
 		return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidRuntime, Type: "User",
@@ -215,13 +210,14 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return nil, nil, awsapi.Service("The function's code package could not be loaded.")
 	}
 
-	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting}
+	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB()}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, nil, errClosed
 	}
 	m.envs[e] = struct{}{}
+	m.countLocked(e)
 	m.mu.Unlock()
 	fail := func(err error) (*environment, *invoke.Result, error) {
 		m.markDead(e)
@@ -260,7 +256,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	spec := sandbox.Spec{
 		ID:         e.id,
 		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
-		Env:        m.environ(fn, rt, stream),
+		Env:        m.environ(fn, rt, stream, initType),
 		Listeners:  m.listeners(fn),
 		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
 		CodeDir:    codeDir,

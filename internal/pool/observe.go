@@ -69,7 +69,7 @@ func (m *Manager) observeDone(ctx context.Context, fn *function.Config, req *inv
 		}
 		rec.ColdStart = res.InitDuration > 0
 		rec.FunctionError, rec.ErrorType = res.FunctionError, res.ErrorType
-		rec.Provisioned = res.Provisioned
+		rec.Provisioned, rec.Spillover = res.Provisioned, res.Spillover
 	case isThrottle(err):
 		rec.Throttled = true
 	default:

@@ -33,8 +33,22 @@
 // A dead environment is never reused: the next invoke starts a new one, which
 // is how Lambda re-initialises after a timeout or a crash.
 //
-// Pool policy is deliberately small (no concurrency limit, LIFO reuse, one
-// idle timeout); the scaling work replaces acquire/release.
+// Scaling (see docs/design/scaling.md): an invoke takes an idle
+// environment of its pool (provisioned ones first, then the most recently
+// used) or starts one, within the limits: the function's reserved
+// concurrency, the account-wide limit minus every reservation for
+// functions without one, and a memory budget that the sum of MemorySize of
+// live environments never exceeds (idle on-demand environments are evicted
+// least-recently-used before an invoke is throttled). Over a limit Invoke
+// returns TooManyRequestsException with Lambda's Reason. Idle environments
+// are frozen (sandbox freezer) and thawed on reuse; the KeepAlive policy
+// decides when they are reclaimed, so an unused pool scales to zero.
+// Provisioned environments (SetProvisioned) are started ahead of traffic
+// and never reclaimed while they are wanted.
+//
+// Manager.mu guards bookkeeping only: no process is started, frozen or
+// killed while it is held, so cold starts of many environments proceed in
+// parallel.
 package pool
 
 import (
@@ -127,6 +141,22 @@ type Options struct {
 	// Unhardened starts environments without the isolation layers
 	// (sandbox.Spec.Unhardened): for measuring their cost only.
 	Unhardened bool
+
+	// ConcurrencyLimit is the account-wide limit on concurrent executions
+	// on this node; DefaultLimits when zero.
+	ConcurrencyLimit int
+	// MemoryBudgetMB bounds the sum of MemorySize of live environments
+	// (idle ones included); DefaultLimits when zero.
+	MemoryBudgetMB int
+	// Reservations reports reserved concurrency; nil means no function
+	// has any.
+	Reservations Reservations
+	// KeepAlive decides when idle environments are reclaimed;
+	// FixedKeepAlive{IdleTimeout} when nil.
+	KeepAlive KeepAlive
+	// Now is the clock of idle bookkeeping (tests inject one); time.Now
+	// when nil.
+	Now func() time.Time
 }
 
 // Manager is the set of environment pools of one node. It is safe for
@@ -145,15 +175,31 @@ type Manager struct {
 	fnLog       *lockedWriter // nil without Options.FunctionLog
 	launcher    *sandbox.Launcher
 
-	stop chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	stop      chan struct{}   // closed by Close
+	stopCtx   context.Context // canceled by Close
+	cancelCtx context.CancelFunc
+	wg        sync.WaitGroup
+
+	limits    Limits
+	keepAlive KeepAlive
+	provSem   chan struct{} // bounds provisioned starts in flight
+	now       func() time.Time
+	reserved  Reservations // never nil
 
 	mu         sync.Mutex
-	hookReaped func(n int)               // guarded by mu; tests: called after the reaper retired environments
-	closed     bool                      // guarded by mu
-	pools      map[poolKey]*fnPool       // guarded by mu
-	revision   map[versionKey]string     // guarded by mu: newest RevisionId seen
-	envs       map[*environment]struct{} // guarded by mu: every environment not yet destroyed
+	hookReaped func(n int) // guarded by mu; tests: called after the reaper retired environments
+	// tests: called after an environment is destroyed / a provisioned
+	// start ended; guarded by mu (read under it, called outside)
+	hookDestroyed, hookProvisioned func()
+	closed                         bool                      // guarded by mu
+	pools                          map[poolKey]*fnPool       // guarded by mu
+	revision                       map[versionKey]string     // guarded by mu: newest RevisionId seen
+	envs                           map[*environment]struct{} // guarded by mu: every environment not yet destroyed
+	inflight                       map[string]int            // guarded by mu: admitted invocations per function name
+	unreserved                     int                       // guarded by mu: admitted invocations of functions without a reservation
+	liveMB                         int                       // guarded by mu: MemorySize of envs whose memory is counted
+	pendingMB                      int                       // guarded by mu: MemorySize of cold starts admitted, not yet in envs
+	prov                           map[provKey]*provState    // guarded by mu: provisioned concurrency wanted (SetProvisioned)
 }
 
 // versionKey names a function version; poolKey a configuration revision
@@ -167,9 +213,17 @@ type poolKey struct {
 
 // fnPool holds the environments of one configuration revision.
 type fnPool struct {
-	key     poolKey
-	idle    []*environment // guarded by Manager.mu; most recently used last
-	retired bool           // guarded by Manager.mu
+	key        poolKey
+	fn         *function.Config // guarded by Manager.mu: the configuration the pool was created with
+	idle       []*environment   // guarded by Manager.mu; on-demand, most recently used last
+	retired    bool             // guarded by Manager.mu
+	coldStarts int              // guarded by Manager.mu: on-demand starts admitted, not yet returned
+
+	provIdle     []*environment // guarded by Manager.mu: idle provisioned environments
+	provWanted   int            // guarded by Manager.mu: provisioned environments wanted
+	provReady    int            // guarded by Manager.mu: initialised environments with provisioned set
+	provStarting int            // guarded by Manager.mu: provisioned environments initialising
+	provErr      string         // guarded by Manager.mu: why the last provisioned start failed
 }
 
 // New prepares the data directory (runtime files written, environments of
@@ -187,6 +241,22 @@ func New(opts Options) (*Manager, error) {
 	if opts.Runtimes == nil {
 		opts.Runtimes = defaultCatalog{}
 	}
+	lim := DefaultLimits()
+	if opts.ConcurrencyLimit > 0 {
+		lim.Concurrency = opts.ConcurrencyLimit
+	}
+	if opts.MemoryBudgetMB > 0 {
+		lim.MemoryMB = opts.MemoryBudgetMB
+	}
+	if opts.KeepAlive == nil {
+		opts.KeepAlive = FixedKeepAlive{Timeout: opts.IdleTimeout}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Reservations == nil {
+		opts.Reservations = noReservations{}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -203,6 +273,13 @@ func New(opts Options) (*Manager, error) {
 		pools:       map[poolKey]*fnPool{},
 		revision:    map[versionKey]string{},
 		envs:        map[*environment]struct{}{},
+		inflight:    map[string]int{},
+		prov:        map[provKey]*provState{},
+		limits:      lim,
+		keepAlive:   opts.KeepAlive,
+		now:         opts.Now,
+		reserved:    opts.Reservations,
+		provSem:     make(chan struct{}, maxProvisioningStarts),
 	}
 	if opts.FunctionLog != nil {
 		m.fnLog = &lockedWriter{w: opts.FunctionLog}
@@ -223,6 +300,7 @@ func New(opts Options) (*Manager, error) {
 	if err := m.runtimes.WriteFiles(m.runtimeDir); err != nil {
 		return nil, fmt.Errorf("write runtime files: %w", err)
 	}
+	m.stopCtx, m.cancelCtx = context.WithCancel(context.Background())
 	m.code = newCodeCache(codeDir, opts.Code)
 	if opts.Unhardened {
 		m.launcher = sandbox.NewUnhardenedLauncher(spareInits)
@@ -231,6 +309,8 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.wg.Add(1)
 	go m.reap()
+	m.log.Info("pool limits", "concurrency", lim.Concurrency, "memory_budget_mb", lim.MemoryMB,
+		"min_unreserved", lim.MinUnreserved())
 	return m, nil
 }
 
@@ -244,12 +324,14 @@ func (m *Manager) Close() error {
 	}
 	m.closed = true
 	close(m.stop)
+	m.cancelCtx()
 	all := make([]*environment, 0, len(m.envs))
 	for e := range m.envs {
 		all = append(all, e)
 		e.state = stateDead
 	}
 	m.pools = map[poolKey]*fnPool{}
+	m.prov = map[provKey]*provState{}
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range all {
@@ -279,7 +361,8 @@ func (m *Manager) closing() bool {
 // Invoke runs req on an environment of fn: an idle one, or a new one. A
 // function failure (error, timeout, crash, out of memory, init failure) is
 // a Result with FunctionError set; errors are platform failures
-// (*awsapi.Error) or ctx's.
+// (*awsapi.Error: TooManyRequestsException over a concurrency or memory
+// limit, ServiceException) or ctx's.
 func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.Request) (res *invoke.Result, err error) {
 	if fn == nil || req == nil {
 		return nil, awsapi.Service("invalid invocation")
@@ -291,28 +374,78 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		t0 := m.observeStart(ctx, fn, req)
 		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
-	e, p, err := m.acquire(fn)
+	a, e, p, err := m.acquire(fn)
 	if err != nil {
 		return nil, err
 	}
+	defer m.finish(a)
+	defer func() {
+		if res != nil {
+			res.Provisioned, res.Spillover = a.provisioned, a.spillover
+		}
+	}()
 	if e == nil {
-		return m.coldInvoke(ctx, fn, req, p)
+		return m.coldInvoke(ctx, fn, req, p, a.coldMB)
+	}
+	if err := m.thaw(e); err != nil {
+		m.log.Warn("thaw environment", "function", fn.FunctionName, "env_id", e.id, "err", err)
+		m.markBroken(e)
+		m.release(e)
+		return nil, awsapi.Service("The function's execution environment failed.")
 	}
 	res, err = e.invoke(ctx, fn, req, 0)
 	m.release(e)
 	return res, err
 }
 
-// acquire takes an idle environment of fn's pool (nil if there is none,
-// with the pool to start one for), retiring the pools of older revisions
-// of the same version.
-func (m *Manager) acquire(fn *function.Config) (*environment, *fnPool, error) {
+// coldInvoke starts an environment for fn and, once it has initialised,
+// runs req on it. coldMB is the memory acquire set aside for it.
+func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool, coldMB int) (*invoke.Result, error) {
+	e, res, err := m.start(ctx, fn, req, p, initOnDemand)
+	m.unpend(p, coldMB)
+	if err != nil || res != nil {
+		return res, err
+	}
+	res, err = e.invoke(ctx, fn, req, e.initDuration)
+	m.release(e)
+	return res, err
+}
+
+// admission is what acquire counted for one invocation; finish undoes it.
+type admission struct {
+	name       string
+	unreserved bool
+	coldMB     int // memory set aside for a cold start (0 on a warm one)
+	// provisioned: it runs on a provisioned environment; spillover: the
+	// version has provisioned concurrency, all of it busy.
+	provisioned, spillover bool
+}
+
+// acquire admits an invocation of fn under the concurrency limits and
+// takes an idle environment of fn's pool (provisioned first), or, if
+// there is none, sets aside the memory of a new one (evicting idle
+// environments if the budget needs it) and returns nil with the pool to
+// start it in. The pools of older revisions of the same version are
+// retired.
+func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool, error) {
 	vk := versionKey{fn.FunctionArn, fn.Version}
 	k := poolKey{vk, fn.RevisionId}
+	reserved, hasReserved := m.reserved.ReservedConcurrency(fn.FunctionName)
+	totalReserved := 0
+	if !hasReserved {
+		totalReserved = m.reserved.TotalReserved()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	a := admission{name: fn.FunctionName, unreserved: !hasReserved}
 	if m.closed {
-		return nil, nil, errClosed
+		return a, nil, nil, errClosed
+	}
+	switch {
+	case hasReserved && m.inflight[a.name] >= reserved:
+		return a, nil, nil, errReservedLimit
+	case !hasReserved && m.unreserved >= m.limits.Concurrency-totalReserved:
+		return a, nil, nil, errAccountLimit
 	}
 	if rev, ok := m.revision[vk]; ok && rev != fn.RevisionId {
 		if old := m.pools[poolKey{vk, rev}]; old != nil {
@@ -320,24 +453,129 @@ func (m *Manager) acquire(fn *function.Config) (*environment, *fnPool, error) {
 		}
 	}
 	m.revision[vk] = fn.RevisionId
+	p := m.poolLocked(k, fn)
+	e := p.takeIdleLocked(m)
+	if e != nil {
+		a.provisioned = e.provisioned
+	}
+	a.spillover = !a.provisioned && p.provWanted > 0
+	if e == nil {
+		mb := fn.MemoryMB()
+		if !m.makeRoomLocked(mb) {
+			return a, nil, nil, errMemoryLimit
+		}
+		m.pendingMB += mb
+		p.coldStarts++
+		a.coldMB = mb
+	}
+	m.inflight[a.name]++
+	if a.unreserved {
+		m.unreserved++
+	}
+	return a, e, p, nil
+}
+
+// poolLocked returns the pool of k, creating it.
+func (m *Manager) poolLocked(k poolKey, fn *function.Config) *fnPool {
 	p := m.pools[k]
 	if p == nil {
-		p = &fnPool{key: k}
+		p = &fnPool{key: k, fn: fn}
 		m.pools[k] = p
 	}
-	for len(p.idle) > 0 {
-		e := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if e.exited() {
-			e.state = stateDead
-			m.goDestroy(e)
-			continue
-		}
-		e.state = stateBusy
-		return e, p, nil
-	}
-	return nil, p, nil
+	return p
 }
+
+// takeIdleLocked takes an idle environment, provisioned ones first; nil
+// if there is none.
+func (p *fnPool) takeIdleLocked(m *Manager) *environment {
+	for _, list := range []*[]*environment{&p.provIdle, &p.idle} {
+		for len(*list) > 0 {
+			l := *list
+			e := l[len(l)-1]
+			*list = l[:len(l)-1]
+			if e.exited() {
+				m.killLocked(e)
+				continue
+			}
+			e.state = stateBusy
+			return e
+		}
+	}
+	return nil
+}
+
+// finish ends the accounting of an admitted invocation.
+func (m *Manager) finish(a admission) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inflight[a.name] <= 1 {
+		delete(m.inflight, a.name)
+	} else {
+		m.inflight[a.name]--
+	}
+	if a.unreserved {
+		m.unreserved--
+	}
+}
+
+// unpend returns memory a cold start set aside (the environment, if it
+// started, counts its own).
+func (m *Manager) unpend(p *fnPool, mb int) {
+	m.mu.Lock()
+	m.pendingMB -= mb
+	p.coldStarts--
+	m.mu.Unlock()
+}
+
+// makeRoomLocked reports whether mb more fits in the memory budget,
+// evicting idle on-demand environments, least recently used first, until
+// it does.
+func (m *Manager) makeRoomLocked(mb int) bool {
+	for m.liveMB+m.pendingMB+mb > m.limits.MemoryMB {
+		var victim *environment
+		for _, p := range m.pools {
+			if len(p.idle) > 0 && (victim == nil || p.idle[0].lastUsed.Before(victim.lastUsed)) {
+				victim = p.idle[0]
+			}
+		}
+		if victim == nil {
+			return false
+		}
+		victim.pool.removeIdle(victim)
+		m.killLocked(victim)
+		m.log.Debug("idle environment evicted for memory", "env_id", victim.id)
+	}
+	return true
+}
+
+// killLocked takes e out of service (it must be in no idle list), stops
+// counting its memory and destroys it in the background.
+func (m *Manager) killLocked(e *environment) {
+	e.state = stateDead
+	m.uncountLocked(e)
+	m.goDestroy(e)
+}
+
+// uncountLocked stops counting e's memory and provisioned slot; idempotent.
+func (m *Manager) uncountLocked(e *environment) {
+	if e.memCounted {
+		e.memCounted = false
+		m.liveMB -= e.memMB
+	}
+	if e.provisioned {
+		e.provisioned = false
+		e.pool.provReady--
+	}
+}
+
+// countLocked starts counting e's memory (called when it joins envs).
+func (m *Manager) countLocked(e *environment) {
+	e.memCounted = true
+	m.liveMB += e.memMB
+}
+
+// markBroken marks e as not to be reused.
+func (m *Manager) markBroken(e *environment) { e.broken = true }
 
 // retireLocked removes p: its idle environments die now, busy ones when
 // they are released.
@@ -345,26 +583,57 @@ func (m *Manager) retireLocked(p *fnPool) {
 	p.retired = true
 	delete(m.pools, p.key)
 	for _, e := range p.idle {
-		e.state = stateDead
-		m.goDestroy(e)
+		m.killLocked(e)
 	}
-	p.idle = nil
+	for _, e := range p.provIdle {
+		m.killLocked(e)
+	}
+	p.idle, p.provIdle = nil, nil
 }
 
-// release returns a busy environment to its pool, or destroys it.
+// release returns a busy environment to its pool, frozen, or destroys it.
 func (m *Manager) release(e *environment) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if e.state != stateBusy {
+		m.mu.Unlock()
 		return // already dead (killed during the invoke, or by Close)
 	}
 	if e.broken || e.exited() || e.pool.retired || m.closed {
-		e.state = stateDead
-		m.goDestroy(e)
+		m.killLocked(e)
+		m.mu.Unlock()
+		return
+	}
+	if e.provisioned && e.pool.provReady+e.pool.provStarting > e.pool.provWanted {
+		// Fewer are wanted now: it stays as an on-demand environment.
+		e.provisioned = false
+		e.pool.provReady--
+	}
+	e.state = stateParking
+	m.mu.Unlock()
+
+	// Freeze outside the lock: it is cgroup I/O.
+	ferr := m.freeze(e)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.state != stateParking {
+		return // killed meanwhile (Close, retire)
+	}
+	if ferr != nil {
+		m.log.Warn("freeze environment", "env_id", e.id, "err", ferr)
+		m.killLocked(e)
+		return
+	}
+	if e.pool.retired || m.closed {
+		m.killLocked(e)
 		return
 	}
 	e.state = stateIdle
-	e.lastUsed = time.Now()
+	e.lastUsed = m.now()
+	if e.provisioned {
+		e.pool.provIdle = append(e.pool.provIdle, e)
+		return
+	}
 	e.pool.idle = append(e.pool.idle, e)
 }
 
@@ -378,15 +647,16 @@ func (m *Manager) exitedWhileIdle(e *environment) {
 		return
 	}
 	e.pool.removeIdle(e)
-	e.state = stateDead
-	m.goDestroy(e)
+	m.killLocked(e)
 }
 
 func (p *fnPool) removeIdle(e *environment) {
-	for i, x := range p.idle {
-		if x == e {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			return
+	for _, list := range []*[]*environment{&p.idle, &p.provIdle} {
+		for i, x := range *list {
+			if x == e {
+				*list = append((*list)[:i], (*list)[i+1:]...)
+				return
+			}
 		}
 	}
 }
@@ -404,68 +674,18 @@ func (m *Manager) goDestroy(e *environment) {
 // idempotent.
 func (m *Manager) destroy(e *environment) {
 	e.destroyOnce.Do(func() {
+		// A frozen process cannot act on SIGKILL until it is thawed.
+		_ = m.thaw(e)
 		e.close()
 		m.mu.Lock()
 		delete(m.envs, e)
+		m.uncountLocked(e)
+		hook := m.hookDestroyed
 		m.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
 	})
-}
-
-// reap retires environments idle for longer than IdleTimeout.
-func (m *Manager) reap() {
-	defer m.wg.Done()
-	period := min(max(m.opts.IdleTimeout/4, 5*time.Millisecond), time.Minute)
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-		}
-		n := 0
-		cutoff := time.Now().Add(-m.opts.IdleTimeout)
-		m.mu.Lock()
-		for _, p := range m.pools {
-			keep := p.idle[:0]
-			for _, e := range p.idle {
-				if e.lastUsed.Before(cutoff) {
-					e.state = stateDead
-					m.goDestroy(e)
-					n++
-					continue
-				}
-				keep = append(keep, e)
-			}
-			clear(p.idle[len(keep):])
-			p.idle = keep
-		}
-		hook := m.hookReaped
-		m.mu.Unlock()
-		if n > 0 {
-			m.log.Debug("idle environments reclaimed", "count", n)
-			if hook != nil {
-				hook(n)
-			}
-		}
-	}
-}
-
-// Stats is a snapshot of the environments.
-type Stats struct {
-	Environments int // alive (starting, idle or busy), not yet destroyed
-	Idle         int
-}
-
-// Stats counts the environments.
-func (m *Manager) Stats() Stats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := Stats{Environments: len(m.envs)}
-	for _, p := range m.pools {
-		s.Idle += len(p.idle)
-	}
-	return s
 }
 
 func newRequestID() string {

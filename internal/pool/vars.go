@@ -34,7 +34,7 @@ const (
 // reserved variables on top.
 // AWS_LAMBDA_RUNTIME_API (and, with an APIHandler, AWS_ENDPOINT_URL) are
 // set by the sandbox once it has opened their listeners (see listeners).
-func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream string) []string {
+func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream, initType string) []string {
 	vars := map[string]string{
 		"LANG": "en_US.UTF-8",
 		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -76,7 +76,7 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream stri
 		"AWS_LAMBDA_FUNCTION_NAME":        fn.FunctionName,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(fn.MemoryMB()),
 		"AWS_LAMBDA_FUNCTION_VERSION":     fn.Version,
-		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  initType,
 		"AWS_LAMBDA_LOG_GROUP_NAME":       logGroup,
 		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
 		"LAMBDA_TASK_ROOT":                sandbox.TaskRoot,
@@ -94,6 +94,12 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream stri
 	}
 	return env
 }
+
+// AWS_LAMBDA_INITIALIZATION_TYPE values.
+const (
+	initOnDemand    = "on-demand"
+	initProvisioned = "provisioned-concurrency"
+)
 
 // logStreamName is Lambda's: 2026/11/27/[$LATEST]<32 hex>.
 func logStreamName(now time.Time, version, envID string) string {

@@ -139,6 +139,7 @@ func (r *Registry) DeleteAlias(ctx context.Context, name, aliasName string) erro
 		delete(rec.URLs, aliasName) // an alias's function URL goes with it
 		delete(rec.EventInvokeConfigs, aliasName)
 		delete(rec.Policies, aliasName)
+		delete(rec.Provisioned, aliasName) // its provisioned concurrency goes with it, as in AWS
 		return nil
 	})
 	if awsapi.As(err) != nil && awsapi.As(err).Code == awsapi.CodeResourceNotFound {

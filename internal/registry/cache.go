@@ -42,6 +42,11 @@ type record struct {
 	EventInvokeConfigs map[string]*function.EventInvokeConfig `json:"eventInvokeConfigs,omitempty"`
 	// Policies are the resource policies by qualifier; see policy.go.
 	Policies map[string]*policy `json:"policies,omitempty"`
+	// Reserved is the function's reserved concurrency (nil: none).
+	Reserved *int `json:"reserved,omitempty"`
+	// Provisioned holds the provisioned concurrency configurations by
+	// qualifier (a version number or an alias name).
+	Provisioned map[string]*Provisioned `json:"provisioned,omitempty"`
 }
 
 func (rec *record) hasVersion(n int) bool {
@@ -67,20 +72,33 @@ type cache struct {
 	vers map[string]map[int]*function.Config // guarded by mu
 	revs map[string]uint64                   // guarded by mu; key -> newest revision applied, deletes included
 	urls map[string]urlRef                   // guarded by mu; function URL id -> its function and qualifier
+	// changed gets a token (never blocking, coalesced) after every
+	// change; Registry.Changes hands it to its one consumer.
+	changed chan struct{}
+}
+
+// signal tells the Changes consumer that something changed.
+func (c *cache) signal() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
 }
 
 func newCache() *cache {
 	return &cache{
-		fns:  map[string]*fnEntry{},
-		vers: map[string]map[int]*function.Config{},
-		revs: map[string]uint64{},
-		urls: map[string]urlRef{},
+		fns:     map[string]*fnEntry{},
+		vers:    map[string]map[int]*function.Config{},
+		revs:    map[string]uint64{},
+		urls:    map[string]urlRef{},
+		changed: make(chan struct{}, 1),
 	}
 }
 
 // apply records one change of a key, unless a newer revision of that key
 // is already known.
 func (c *cache) apply(u store.Update, log *slog.Logger) {
+	defer c.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if u.Revision <= c.revs[u.Key] {
@@ -137,6 +155,7 @@ func (c *cache) apply(u store.Update, log *slog.Logger) {
 
 // putRecord caches a record this node just wrote at rev.
 func (c *cache) putRecord(name string, rec *record, rev uint64) {
+	defer c.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := fnKey(name)
@@ -150,6 +169,7 @@ func (c *cache) putRecord(name string, rec *record, rev uint64) {
 // dropRecord forgets a record this node just deleted; rev is the revision
 // it deleted, so the delete itself is newer.
 func (c *cache) dropRecord(name string, rev uint64) {
+	defer c.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := fnKey(name)
@@ -162,6 +182,7 @@ func (c *cache) dropRecord(name string, rev uint64) {
 
 // putVersion caches a version configuration this node just wrote.
 func (c *cache) putVersion(name string, n int, cfg *function.Config, rev uint64) {
+	defer c.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := verKey(name, n)
@@ -179,6 +200,7 @@ func (c *cache) putVersion(name string, n int, cfg *function.Config, rev uint64)
 
 // dropVersion forgets a version this node just deleted at rev.
 func (c *cache) dropVersion(name string, n int, rev uint64) {
+	defer c.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := verKey(name, n)

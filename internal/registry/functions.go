@@ -409,6 +409,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, qualifier string) er
 		rec.Versions = slices.DeleteFunc(rec.Versions, func(v int) bool { return v == n })
 		delete(rec.EventInvokeConfigs, qualifier)
 		delete(rec.Policies, qualifier)
+		delete(rec.Provisioned, qualifier) // as in AWS, with the version
 		deleted = true
 		return nil
 	})
