@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ const functionEnv = "POOL_TEST_FUNCTION"
 // count is the function's global state: it survives while the
 // environment is reused.
 var count int
+
+// timerFired is when the "arm" action's timer fired (Unix ns; 0: not yet).
+var timerFired atomic.Int64
 
 // hog keeps the "oom" action's allocations reachable.
 var hog [][]byte
@@ -132,6 +136,14 @@ func handle(ctx context.Context, ev event) (any, error) {
 		for {
 			count++
 		}
+	case "arm":
+		// A timer that fires ev.MS from now unless the environment is
+		// frozen by then.
+		timerFired.Store(0)
+		time.AfterFunc(time.Duration(ev.MS)*time.Millisecond, func() { timerFired.Store(time.Now().UnixNano()) })
+		return map[string]any{"due": time.Now().Add(time.Duration(ev.MS) * time.Millisecond).UnixNano()}, nil
+	case "check":
+		return map[string]any{"fired": timerFired.Load()}, nil
 	case "barrier":
 		url := ev.URL
 		if url == "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,11 +16,11 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
-// barrier is an HTTP server the "barrier" action calls: each request
-// waits until the test opens it. reached(n) is closed when n requests
-// are waiting.
+// barrier is the handler the "barrier" action calls (as the node's API,
+// on the environment's own loopback): each request waits until the test
+// opens it. reached(n) is closed when n requests are waiting.
 type barrier struct {
-	srv     *httptest.Server
+	handler http.Handler
 	open    chan struct{}
 	mu      sync.Mutex
 	arrived int
@@ -30,7 +29,7 @@ type barrier struct {
 
 func newBarrier(t *testing.T) *barrier {
 	b := &barrier{open: make(chan struct{}), waits: map[int]chan struct{}{}}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		b.arrived++
 		if ch := b.waits[b.arrived]; ch != nil {
@@ -43,14 +42,13 @@ func newBarrier(t *testing.T) *barrier {
 			_, _ = w.Write([]byte("released"))
 		case <-r.Context().Done():
 		}
-	}))
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() { b.release() })
-		b.srv.Close()
 	})
+	t.Cleanup(b.release)
 	return b
 }
+
+// api serves b to the environments as the node's API.
+func (b *barrier) api(o *Options) { o.APIHandler = b.handler }
 
 func (b *barrier) reached(n int) <-chan struct{} {
 	b.mu.Lock()
@@ -115,13 +113,13 @@ func wantThrottle(t *testing.T, err error, reason string) {
 
 func TestManyConcurrentInvokesRunAtOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	fn := h.fn("wide", nil)
 	b := newBarrier(t)
+	h := newHarness(t, b.api)
+	fn := h.fn("wide", nil)
 	const n = 6
 	var outs []<-chan error
 	for range n {
-		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL}))
+		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier"}))
 	}
 	// All n are inside the function at the same time: none can finish
 	// before the barrier opens, and it opens only when n have arrived.
@@ -143,14 +141,14 @@ func TestManyConcurrentInvokesRunAtOnce(t *testing.T) {
 func TestReservedConcurrencyLimitsAndThrottles(t *testing.T) {
 	t.Parallel()
 	const k = 2
-	h := newHarness(t, func(o *Options) {
+	b := newBarrier(t)
+	h := newHarness(t, b.api, func(o *Options) {
 		o.Reservations = fixedReservations{"capped": k, "off": 0}
 	})
 	fn := h.fn("capped", nil)
-	b := newBarrier(t)
 	var outs []<-chan error
 	for range k {
-		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL}))
+		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier"}))
 	}
 	<-b.reached(k)
 	// k are running: the next ones are throttled, with the reserved reason.
@@ -187,14 +185,14 @@ func TestReservedConcurrencyLimitsAndThrottles(t *testing.T) {
 func TestAccountLimitThrottlesUnreserved(t *testing.T) {
 	t.Parallel()
 	// Limit 3, of which 1 is reserved: the others share 2.
-	h := newHarness(t, func(o *Options) {
+	b := newBarrier(t)
+	h := newHarness(t, b.api, func(o *Options) {
 		o.ConcurrencyLimit = 3
 		o.Reservations = fixedReservations{"reserved": 1}
 	})
 	fn := h.fn("shared", nil)
-	b := newBarrier(t)
-	a1 := h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL})
-	a2 := h.invokeAsync(h.fn("shared2", nil), map[string]any{"action": "barrier", "url": b.srv.URL})
+	a1 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
+	a2 := h.invokeAsync(h.fn("shared2", nil), map[string]any{"action": "barrier"})
 	<-b.reached(2)
 	_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
 	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
@@ -211,7 +209,8 @@ func TestAccountLimitThrottlesUnreserved(t *testing.T) {
 
 func TestMemoryBudgetEvictsIdleLRU(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(o *Options) { o.MemoryBudgetMB = 256 })
+	bar := newBarrier(t)
+	h := newHarness(t, bar.api, func(o *Options) { o.MemoryBudgetMB = 256 })
 	a, bfn, c := h.fn("mem-a", nil), h.fn("mem-b", nil), h.fn("mem-c", nil)
 	for _, fn := range []*function.Config{a, bfn} {
 		res, _ := h.call(t, fn, map[string]any{"action": "echo"})
@@ -234,9 +233,8 @@ func TestMemoryBudgetEvictsIdleLRU(t *testing.T) {
 	}
 
 	// A budget full of busy environments throttles.
-	bar := newBarrier(t)
-	o1 := h.invokeAsync(a, map[string]any{"action": "barrier", "url": bar.srv.URL})
-	o2 := h.invokeAsync(bfn, map[string]any{"action": "barrier", "url": bar.srv.URL})
+	o1 := h.invokeAsync(a, map[string]any{"action": "barrier"})
+	o2 := h.invokeAsync(bfn, map[string]any{"action": "barrier"})
 	<-bar.reached(2)
 	_, err := h.m.Invoke(context.Background(), c, &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
 	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
@@ -259,7 +257,8 @@ func TestIdlePoolScalesToZero(t *testing.T) {
 	clk := &fakeClock{}
 	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	destroyed := make(chan struct{}, 16)
-	h := newHarness(t, func(o *Options) {
+	b := newBarrier(t)
+	h := newHarness(t, b.api, func(o *Options) {
 		o.Now = clk.now
 		o.IdleTimeout = time.Hour // the keep-alive: the real ticker never gets there
 	})
@@ -267,9 +266,8 @@ func TestIdlePoolScalesToZero(t *testing.T) {
 	h.m.hookDestroyed = func() { destroyed <- struct{}{} }
 	h.m.mu.Unlock()
 	fn := h.fn("zero", nil)
-	b := newBarrier(t)
-	o1 := h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL})
-	o2 := h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL})
+	o1 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
+	o2 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
 	<-b.reached(2)
 	b.release()
 	for _, o := range []<-chan error{o1, o2} {
@@ -306,7 +304,8 @@ func TestIdlePoolScalesToZero(t *testing.T) {
 
 func TestProvisionedConcurrency(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	b := newBarrier(t)
+	h := newHarness(t, b.api)
 	ready := make(chan struct{}, 16)
 	h.m.mu.Lock()
 	h.m.hookProvisioned = func() { ready <- struct{}{} }
@@ -336,10 +335,9 @@ func TestProvisionedConcurrency(t *testing.T) {
 	}
 	// Three at once: two on provisioned environments, one spills over to
 	// an on-demand one.
-	b := newBarrier(t)
 	var outs []<-chan error
 	for range 3 {
-		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier", "url": b.srv.URL}))
+		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier"}))
 	}
 	<-b.reached(3)
 	b.release()
@@ -387,3 +385,27 @@ func TestProvisionedInitFailure(t *testing.T) {
 }
 
 func containsInit(s string) bool { return strings.Contains(s, "Init Duration") }
+
+// TestFrozenTimerDoesNotFire: between invocations an environment is
+// frozen, so a timer the function armed does not fire while it is idle,
+// as in Lambda. The function arms a timer due in 100 ms; the test lets
+// the wall clock pass the due time (with margin), then notes the time
+// and invokes again: a timer that fired while idle would carry a firing
+// time before that note.
+func TestFrozenTimerDoesNotFire(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	fn := h.fn("frozen", nil)
+	res, m := h.call(t, fn, map[string]any{"action": "arm", "ms": 100})
+	wantOK(t, res)
+	due := time.Unix(0, int64(m["due"].(float64)))
+	<-time.After(time.Until(due) + 400*time.Millisecond) // idle time passing is the condition under test
+	before := time.Now()
+	res, m = h.call(t, fn, map[string]any{"action": "check"})
+	wantOK(t, res)
+	fired := int64(m["fired"].(float64))
+	if fired != 0 && time.Unix(0, fired).Before(before) {
+		t.Fatalf("the timer fired at %v while the environment was idle (due %v, invoked again at %v)",
+			time.Unix(0, fired), due, before)
+	}
+}
