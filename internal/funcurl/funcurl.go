@@ -207,7 +207,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.inv.Invoke(ctx, cfg, req)
 	if sw != nil && sw.started {
-		return // the head is out; a failure after it only ends the stream
+		if err != nil || res.FunctionError != "" {
+			// The head is out: all that is left is to cut the stream so
+			// the client sees an incomplete response, not a whole one.
+			h.log.Debug("function url stream failed after its head", "url_id", urlID, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		return
 	}
 	if err != nil {
 		h.invokeFailed(w, urlID, err)

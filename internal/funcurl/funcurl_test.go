@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -373,5 +374,27 @@ func TestStreamResponse(t *testing.T) {
 	w = e.serve("stream", "GET", "/", nil, nil)
 	if w.Code != 202 || w.Body.String() != "late" {
 		t.Errorf("unstreamed answer: %d %q", w.Code, w.Body)
+	}
+}
+
+// TestStreamFailureAfterHeadCutsTheResponse: a function that fails once
+// its head is out leaves the client with a truncated response (an error
+// reading the body), not one that looks complete.
+func TestStreamFailureAfterHeadCutsTheResponse(t *testing.T) {
+	e := newEnv(t)
+	e.inv.res = &invoke.Result{ContentType: "text/plain", FunctionError: "Unhandled", Payload: []byte(`{"errorType":"Sandbox.Timedout"}`)}
+	e.inv.chunk = [][]byte{[]byte("partial")}
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/", nil)
+	req.Host = e.ids["stream"] + ".lambda-url.us-east-1.localhost"
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "partial" || err == nil {
+		t.Errorf("got %d %q, read error %v; want the partial body and a read error", resp.StatusCode, b, err)
 	}
 }
