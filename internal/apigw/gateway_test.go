@@ -511,3 +511,10 @@ func TestHTTPAPICORS(t *testing.T) {
 	h.mgmt("POST", "/v2/apis", map[string]any{"name": "c", "protocolType": "HTTP",
 		"corsConfiguration": map[string]any{"allowOrigins": []string{"*"}, "allowCredentials": true}}, 400, &out)
 }
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}

@@ -254,6 +254,9 @@ func (g *Gateway) changeREST(c *call, change func(d *restDoc) error) (*restDoc, 
 }
 
 func (g *Gateway) createRestAPI(c *call) error {
+	if c.r.URL.Query().Get("mode") == "import" {
+		return g.importRestAPI(c)
+	}
 	var in struct {
 		Name                      *string                `json:"name"`
 		Description               string                 `json:"description"`

@@ -7,6 +7,8 @@ var mgmtRoutes = routeTable([]struct {
 }{
 	// apigatewayv2 (HTTP APIs)
 	{"POST", "/v2/apis", "CreateApi", (*Gateway).createAPI},
+	{"PUT", "/v2/apis", "ImportApi", (*Gateway).importAPI},
+	{"PUT", "/v2/apis/{apiId}", "ReimportApi", (*Gateway).reimportAPI},
 	{"GET", "/v2/apis", "GetApis", (*Gateway).getAPIs},
 	{"GET", "/v2/apis/{apiId}", "GetApi", (*Gateway).getAPI},
 	{"PATCH", "/v2/apis/{apiId}", "UpdateApi", (*Gateway).updateAPI},
@@ -34,6 +36,7 @@ var mgmtRoutes = routeTable([]struct {
 
 	// apigateway (REST APIs)
 	{"POST", "/restapis", "CreateRestApi", (*Gateway).createRestAPI},
+	{"PUT", "/restapis/{restapi_id}", "PutRestApi", (*Gateway).putRestAPI},
 	{"GET", "/restapis", "GetRestApis", (*Gateway).getRestAPIs},
 	{"GET", "/restapis/{restapi_id}", "GetRestApi", (*Gateway).getRestAPI},
 	{"PATCH", "/restapis/{restapi_id}", "UpdateRestApi", (*Gateway).updateRestAPI},

@@ -386,13 +386,39 @@ func TestAPIGatewayWithTheAWSCLI(t *testing.T) {
 		t.Fatalf("GET /hello = %d %q", r.status, r.body)
 	}
 	apis := cli("apigatewayv2", "get-apis")
-	if items, _ := apis["Items"].([]any); len(items) != 1 {
+	if items, _ := apis["Items"].([]any); len(items) != 1 { // before the import below
 		t.Errorf("get-apis = %v", apis)
 	}
 	stages := cli("apigatewayv2", "get-stages", "--api-id", id)
 	if items, _ := stages["Items"].([]any); len(items) != 1 || items[0].(map[string]any)["StageName"] != "$default" {
 		t.Errorf("get-stages = %v", stages)
 	}
+	// SAM's way: an OpenAPI body imported, then deployed.
+	dir := t.TempDir()
+	uri := integrationURI(fnArn)
+	swagger := `{"swagger":"2.0","info":{"title":"imported","version":"1"},"paths":{"/{proxy+}":{"x-amazon-apigateway-any-method":` +
+		`{"x-amazon-apigateway-integration":{"type":"aws_proxy","httpMethod":"POST","uri":"` + uri + `"}}}}}`
+	if err := os.WriteFile(dir+"/swagger.json", []byte(swagger), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	imported := cli("apigateway", "import-rest-api", "--body", "fileb://"+dir+"/swagger.json")
+	rid, _ := imported["id"].(string)
+	cli("apigateway", "create-deployment", "--rest-api-id", rid, "--stage-name", "Prod")
+	if r := callAPI(t, n, rid, "GET", "/Prod/hello?name=import", nil, nil); r.status != 200 || r.body != "hello import" {
+		t.Fatalf("imported REST API: GET /Prod/hello = %d %q", r.status, r.body)
+	}
+	openapi := `{"openapi":"3.0.1","info":{"title":"imported-http","version":"1"},"paths":{"/items/{id}":{"get":` +
+		`{"x-amazon-apigateway-integration":{"type":"aws_proxy","payloadFormatVersion":"2.0","uri":"` + uri + `"}}}}}`
+	if err := os.WriteFile(dir+"/openapi.json", []byte(openapi), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	himported := cli("apigatewayv2", "import-api", "--body", "file://"+dir+"/openapi.json")
+	hid, _ := himported["ApiId"].(string)
+	cli("apigatewayv2", "create-stage", "--api-id", hid, "--stage-name", "$default", "--auto-deploy")
+	if r := callAPI(t, n, hid, "GET", "/items/5", nil, nil); r.status != 200 || !strings.Contains(r.body, `"id":"5"`) {
+		t.Fatalf("imported HTTP API: GET /items/5 = %d %q", r.status, r.body)
+	}
+
 	rest := cli("apigateway", "create-rest-api", "--name", "r")
 	if rest["id"] == nil || rest["rootResourceId"] == nil {
 		t.Fatalf("create-rest-api = %v", rest)
