@@ -237,6 +237,9 @@ func (g *Gateway) authorizeHTTP(r *http.Request, doc *httpDoc, a *httpAuthorizer
 	res, hit := (*authzResult)(nil), false
 	if a.AuthorizerResultTTLInSeconds > 0 {
 		res, hit = g.authz.get(cacheKey, now)
+		if hit {
+			g.stats.authzCacheHits.Add(1)
+		}
 	}
 	if !hit {
 		var ev map[string]any

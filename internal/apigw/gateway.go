@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -68,6 +69,31 @@ type Gateway struct {
 	limits *limiters   // per-stage and per-route token buckets
 	cache  *respCache  // REST stage caches
 	authz  *authzCache // Lambda authorizer results
+
+	stats counters
+}
+
+// counters are the gateway's running totals (see Stats).
+type counters struct {
+	requests, throttled, cacheHits, cacheMisses, authzCacheHits, denied, integrationErrors atomic.Uint64
+}
+
+// Stats are the gateway's totals since the node started, for telemetry to
+// read: requests served on execute-api hosts, requests refused by
+// throttling, REST stage cache hits and misses, Lambda authorizer answers
+// taken from the cache, requests refused by authorization (401/403), and
+// integration failures (function errors, malformed answers, refused
+// invokes, timeouts).
+type Stats struct {
+	Requests, Throttled, CacheHits, CacheMisses, AuthorizerCacheHits, Denied, IntegrationErrors uint64
+}
+
+// Stats returns the current totals.
+func (g *Gateway) Stats() Stats {
+	c := &g.stats
+	return Stats{Requests: c.requests.Load(), Throttled: c.throttled.Load(), CacheHits: c.cacheHits.Load(),
+		CacheMisses: c.cacheMisses.Load(), AuthorizerCacheHits: c.authzCacheHits.Load(), Denied: c.denied.Load(),
+		IntegrationErrors: c.integrationErrors.Load()}
 }
 
 // New builds a Gateway; call Run to keep its copy of the APIs current.

@@ -241,6 +241,9 @@ func TestHTTPAPIThrottlingRefills(t *testing.T) {
 	if n := h.fns.count("f"); n != 3 {
 		t.Errorf("function ran %d times, want 3 (throttled requests never reach it)", n)
 	}
+	if st := h.g.Stats(); st.Throttled != 2 {
+		t.Errorf("Stats.Throttled = %d, want 2", st.Throttled)
+	}
 }
 
 func TestHTTPAPIAuthorizerCache(t *testing.T) {
@@ -273,6 +276,9 @@ func TestHTTPAPIAuthorizerCache(t *testing.T) {
 		if w := h.call(id, "GET", "/", map[string]string{"X-Token": "good"}); w.Code != 200 {
 			t.Fatalf("allowed: %d %s", w.Code, w.Body)
 		}
+	}
+	if st := h.g.Stats(); st.AuthorizerCacheHits != 2 || st.Denied != 2 {
+		t.Errorf("Stats = %+v, want 2 authorizer cache hits and 2 refusals", st)
 	}
 	if n := h.fns.count("authz"); n != 2 {
 		t.Errorf("authorizer ran %d times for 2 identities, want 2 (results cached)", n)
@@ -337,6 +343,9 @@ func TestRESTStageCache(t *testing.T) {
 	}
 	if h.fns.count("f") != 3 {
 		t.Errorf("function ran %d times, want 3", h.fns.count("f"))
+	}
+	if st := h.g.Stats(); st.CacheHits != 2 || st.CacheMisses != 3 || st.Requests != 5 {
+		t.Errorf("Stats = %+v, want 2 hits and 3 misses of 5 requests", st)
 	}
 }
 
@@ -517,4 +526,49 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
+}
+
+func TestIntegrationTimeoutsAndLimits(t *testing.T) {
+	h := newHarness(t)
+	block := func(ctx context.Context) (*invoke.Result, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	h.fns.fns["slow"] = func([]byte) (*invoke.Result, error) { return nil, nil } // replaced per call below
+	slow := &ctxInvoker{fakeFunctions: h.fns, run: block}
+	h.g.inv = slow
+	id := h.quickAPI("slow")
+	var ints struct{ Items []httpIntegration }
+	h.mgmt("GET", "/v2/apis/"+id+"/integrations", nil, 200, &ints)
+	h.mgmt("PATCH", "/v2/apis/"+id+"/integrations/"+ints.Items[0].IntegrationID, map[string]any{"timeoutInMillis": 50}, 200, nil)
+	if w := h.call(id, "GET", "/", nil); w.Code != 503 || w.Body.String() != `{"message":"Service Unavailable"}` {
+		t.Errorf("HTTP API integration timeout: %d %s, want 503", w.Code, w.Body)
+	}
+	rid, res := h.restAPI("slow", nil)
+	h.mgmt("PUT", "/restapis/"+rid+"/resources/"+res+"/methods/GET/integration", map[string]any{"type": "AWS_PROXY",
+		"uri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn("slow") + "/invocations", "timeoutInMillis": 50}, 201, nil)
+	h.mgmt("POST", "/restapis/"+rid+"/deployments", map[string]any{"stageName": "prod"}, 201, nil)
+	if w := h.call(rid, "GET", "/prod/items/1", nil); w.Code != 504 || w.Body.String() != `{"message":"Endpoint request timed out"}` {
+		t.Errorf("REST integration timeout: %d %s, want 504", w.Code, w.Body)
+	}
+	// A body over API Gateway's 10 MB limit never reaches the function.
+	big := httptest.NewRequest("POST", "/", bytes.NewReader(make([]byte, maxRequestBody+1)))
+	big.Host = id + ".execute-api.us-east-1.localhost"
+	w := httptest.NewRecorder()
+	h.g.inv = h.fns
+	h.fns.fns["slow"] = answer("ok")
+	h.g.ServeInvoke(w, big, id)
+	if w.Code != 413 || h.fns.count("slow") != 0 {
+		t.Errorf("11 MB body: %d, function ran %d times", w.Code, h.fns.count("slow"))
+	}
+}
+
+// ctxInvoker runs every invocation with run, which sees the context.
+type ctxInvoker struct {
+	*fakeFunctions
+	run func(ctx context.Context) (*invoke.Result, error)
+}
+
+func (c *ctxInvoker) Invoke(ctx context.Context, _ *function.Config, _ *invoke.Request) (*invoke.Result, error) {
+	return c.run(ctx)
 }

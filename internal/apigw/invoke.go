@@ -28,6 +28,7 @@ const (
 
 // ServeInvoke serves a request to the API apiID (see InvokeHost).
 func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID string) {
+	g.stats.requests.Add(1)
 	if doc := g.docs.httpAPI(apiID); doc != nil {
 		g.serveHTTPAPI(w, r, doc)
 		return
@@ -122,6 +123,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	}
 	route := doc.Routes[idx]
 	if !g.allowHTTP(doc, stage, route, now) {
+		g.stats.throttled.Add(1)
 		httpTooMany().Write(w)
 		return
 	}
@@ -143,6 +145,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	if route.AuthorizationType == "AWS_IAM" {
 		id, deny := g.authenticate(r)
 		if deny {
+			g.stats.denied.Add(1)
 			httpForbidden().Write(w)
 			return
 		}
@@ -156,6 +159,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		}
 		res, deny := g.authorizeHTTP(r, doc, a, stageName, route, opts, now)
 		if deny != nil {
+			g.countRefusal(deny)
 			deny.Write(w)
 			return
 		}
@@ -192,13 +196,16 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	res, err := g.inv.Invoke(ictx, cfg, &invoke.Request{RequestID: awsapi.NewRequestID(), InvokedFunctionArn: arn, Payload: payload, TraceID: tr})
 	switch {
 	case err != nil && ictx.Err() != nil && ctx.Err() == nil:
+		g.stats.integrationErrors.Add(1)
 		httpUnavailable().Write(w)
 		return
 	case err != nil:
 		g.log.Debug("invoke refused", "api_id", doc.API.APIID, "err", err)
+		g.stats.integrationErrors.Add(1)
 		httpInternal().Write(w)
 		return
 	case res.FunctionError != "":
+		g.stats.integrationErrors.Add(1)
 		httpBadGateway().Write(w)
 		return
 	}
@@ -210,6 +217,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	}
 	if err != nil {
 		g.log.Debug("malformed proxy response", "api_id", doc.API.APIID, "err", err)
+		g.stats.integrationErrors.Add(1)
 		httpBadGateway().Write(w)
 		return
 	}
@@ -303,4 +311,14 @@ func (w *corsWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// countRefusal counts an authorizer's answer: 401 and 403 are refusals,
+// anything else (a failed authorizer, 500) an integration error.
+func (g *Gateway) countRefusal(r *httpevent.Response) {
+	if r.StatusCode == http.StatusUnauthorized || r.StatusCode == http.StatusForbidden {
+		g.stats.denied.Add(1)
+		return
+	}
+	g.stats.integrationErrors.Add(1)
 }

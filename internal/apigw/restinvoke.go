@@ -98,6 +98,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	if setting != nil {
 		rl, bl := setting.ThrottlingRateLimit, setting.ThrottlingBurstLimit
 		if !g.limits.allow(doc.API.ID+"/"+stage.StageName+"/"+settingKey(res.Path, r.Method, stage), &rl, &bl, now) {
+			g.stats.throttled.Add(1)
 			restTooMany().Write(w)
 			return
 		}
@@ -116,6 +117,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	if m.AuthorizationType == "AWS_IAM" {
 		id, deny := g.authenticate(r)
 		if deny {
+			g.stats.denied.Add(1)
 			restMissingToken().Write(w)
 			return
 		}
@@ -129,6 +131,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		}
 		res, deny := g.authorizeREST(r, doc, a, stage, methodArn, opts, now)
 		if deny != nil {
+			g.countRefusal(deny)
 			deny.Write(w)
 			return
 		}
@@ -153,9 +156,11 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		(r.Method == http.MethodGet || specific) {
 		cacheKey, cacheTTL = restCacheKey(doc.API.ID, stage.StageName, r, res, integ.CacheKeyParameters, params), setting.CacheTTLInSeconds
 		if hit, ok := g.cache.get(cacheKey, now); ok {
+			g.stats.cacheHits.Add(1)
 			hit.Write(w)
 			return
 		}
+		g.stats.cacheMisses.Add(1)
 	}
 	payload, err := httpevent.Marshal(httpevent.BuildV1(r, body, opts))
 	if err != nil || len(payload) > maxEvent {
@@ -171,19 +176,23 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	out, err := g.invokeFunction(ctx, r, integ.URI, stage.Variables, payload, now)
 	switch {
 	case errors.Is(err, errFunction):
+		g.stats.integrationErrors.Add(1)
 		httpevent.BadGateway().Write(w)
 		return
 	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
+		g.stats.integrationErrors.Add(1)
 		restTimeout().Write(w)
 		return
 	case err != nil:
 		g.log.Debug("invoke refused", "api_id", doc.API.ID, "err", err)
+		g.stats.integrationErrors.Add(1)
 		httpevent.InvokeFailed().Write(w)
 		return
 	}
 	resp, err := httpevent.MapV1(out, httpevent.V1Options{REST: true, BinaryMediaTypes: doc.API.BinaryMediaTypes, Accept: r.Header.Get("Accept")})
 	if err != nil {
 		g.log.Debug("malformed proxy response", "api_id", doc.API.ID, "err", err)
+		g.stats.integrationErrors.Add(1)
 		httpevent.BadGateway().Write(w)
 		return
 	}
@@ -298,6 +307,9 @@ func (g *Gateway) authorizeREST(r *http.Request, doc *restDoc, a *restAuthorizer
 	res, hit := (*authzResult)(nil), false
 	if ttl > 0 {
 		res, hit = g.authz.get(cacheKey, now)
+		if hit {
+			g.stats.authzCacheHits.Add(1)
+		}
 	}
 	if !hit {
 		out, err := g.invokeFunction(r.Context(), r, a.AuthorizerURI, stage.Variables, payload, now)
