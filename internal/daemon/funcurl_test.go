@@ -284,3 +284,36 @@ func BenchmarkFunctionURL(b *testing.B) {
 	}
 	measure(b, do)
 }
+
+// TestInvokeWithResponseStream streams a real function's response through
+// the Lambda API's event stream, read with aws-sdk-go-v2.
+func TestInvokeWithResponseStream(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	urlFunction(t, n, "streamer", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
+	out, err := n.client.InvokeWithResponseStream(context.Background(), &lambda.InvokeWithResponseStreamInput{
+		FunctionName: aws.String("streamer"), Payload: []byte(`{"rawPath":"/stream"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := out.GetStream()
+	defer st.Close()
+	var chunks []string
+	var complete *types.InvokeWithResponseStreamCompleteEvent
+	for ev := range st.Events() {
+		switch v := ev.(type) {
+		case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
+			chunks = append(chunks, string(v.Value.Payload))
+		case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
+			complete = &v.Value
+		}
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(chunks, "")
+	prelude, body, ok := strings.Cut(all, "\x00\x00\x00\x00\x00\x00\x00\x00")
+	if !ok || !strings.Contains(prelude, `"statusCode":202`) || body != "chunk-1\nchunk-2 nogate\n" || complete == nil || complete.ErrorCode != nil {
+		t.Errorf("chunks %q, complete %+v", chunks, complete)
+	}
+}

@@ -8,7 +8,9 @@
 // invoke.Invoker.
 //
 // Who may import it: the daemon (wiring). It imports registry, invoke,
-// function, awsapi, code and, for the Runtimes interface's types, runtimes.
+// function, awsapi, code and, for the Runtimes interface's types, runtimes;
+// InvokeWithResponseStream frames its events with aws-sdk-go-v2's
+// eventstream encoder.
 //
 // Every response carries X-Amzn-RequestId; every error goes through
 // awsapi.WriteError (X-Amzn-ErrorType and a JSON body). Handlers return

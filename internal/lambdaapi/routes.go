@@ -47,6 +47,7 @@ var routes = compile([]route{
 	{method: "POST", pattern: "/2017-03-31/tags/{arn}", op: "TagResource", handle: (*Handler).tagResource},
 	{method: "GET", pattern: "/2017-03-31/tags/{arn}", op: "ListTags", handle: (*Handler).listTags},
 	{method: "DELETE", pattern: "/2017-03-31/tags/{arn}", op: "UntagResource", handle: (*Handler).untagResource},
+	{method: "POST", pattern: "/2021-11-15/functions/{fn}/response-streaming-invocations", op: "InvokeWithResponseStream", handle: (*Handler).invokeWithResponseStream},
 	{method: "POST", pattern: "/2015-03-31/functions/{fn}/policy", op: "AddPermission", handle: (*Handler).addPermission},
 	{method: "GET", pattern: "/2015-03-31/functions/{fn}/policy", op: "GetPolicy", handle: (*Handler).getPolicy},
 	{method: "DELETE", pattern: "/2015-03-31/functions/{fn}/policy/{sid}", op: "RemovePermission", handle: (*Handler).removePermission},

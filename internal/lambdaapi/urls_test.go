@@ -285,3 +285,54 @@ func TestPermissionsSDK(t *testing.T) {
 		t.Errorf("policy on a missing alias: %v", err)
 	}
 }
+
+// TestInvokeWithResponseStreamSDK reads InvokeWithResponseStream's event
+// stream with aws-sdk-go-v2: the payload chunks as the function streamed
+// them, then InvokeComplete with the error and the log tail.
+func TestInvokeWithResponseStreamSDK(t *testing.T) {
+	e := newEnv(t)
+	c := sdkClient(e)
+	ctx := context.Background()
+	e.create(t, "s", nil)
+
+	read := func(payload string, tail bool) (chunks []string, done *types.InvokeWithResponseStreamCompleteEvent, out *lambda.InvokeWithResponseStreamOutput) {
+		t.Helper()
+		in := &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("s"), Payload: []byte(payload)}
+		if tail {
+			in.LogType = types.LogTypeTail
+		}
+		out, err := c.InvokeWithResponseStream(ctx, in)
+		if err != nil {
+			t.Fatalf("InvokeWithResponseStream: %v", err)
+		}
+		st := out.GetStream()
+		defer st.Close()
+		for ev := range st.Events() {
+			switch v := ev.(type) {
+			case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
+				chunks = append(chunks, string(v.Value.Payload))
+			case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
+				done = &v.Value
+			}
+		}
+		if err := st.Err(); err != nil {
+			t.Fatalf("event stream: %v", err)
+		}
+		return chunks, done, out
+	}
+
+	chunks, done, out := read(`{"n":1}`, true)
+	if len(chunks) != 2 || strings.Join(chunks, "") != `{"event":{"n":1},"version":"$LATEST"}` || done == nil ||
+		done.ErrorCode != nil || aws.ToString(done.LogResult) == "" || aws.ToString(out.ExecutedVersion) != "$LATEST" || out.StatusCode != 200 {
+		t.Errorf("chunks %q complete %+v out %+v", chunks, done, out)
+	}
+	chunks, done, _ = read(`"fail"`, false)
+	if len(chunks) != 0 || done == nil || aws.ToString(done.ErrorCode) != "Error" || aws.ToString(done.ErrorDetails) != "failed on purpose" {
+		t.Errorf("function error: chunks %q complete %+v", chunks, done)
+	}
+	_, err := c.InvokeWithResponseStream(ctx, &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String("missing")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("missing function: %v", err)
+	}
+}
