@@ -182,6 +182,14 @@ func TestFunctionLogsWithAWSCLI(t *testing.T) {
 		}
 	}
 
+	// boto3: the API's shapes, paging and errors as botocore parses them.
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err == nil || os.Getenv("CI") != "" {
+		out, errOut, err := run(t, env, work, "python3", moduleRoot(t)+"/cmd/nimbus/testdata/boto3_logs.py", endpoint, "talker")
+		if err != nil {
+			t.Errorf("boto3 logs checks: %v\n%s%s", err, out, errOut)
+		}
+	}
+
 	// The JSON log format: JSON application lines and platform records,
 	// selected with JSON filter patterns.
 	// (Debian's CLI v2.9 predates --logging-config; the pip v1 has it.)

@@ -9,18 +9,18 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
+// logsClient is a CloudWatch Logs client with the node's Lambda client's
+// endpoint, region and credentials.
 func logsClient(n *node) *cloudwatchlogs.Client {
+	o := n.client.Options()
 	return cloudwatchlogs.New(cloudwatchlogs.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + n.d.Addr()),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Region: o.Region, BaseEndpoint: aws.String("http://" + n.d.Addr()), Credentials: o.Credentials,
 	})
 }
 

@@ -273,6 +273,7 @@ func (h *Handler) describeGroups(ctx context.Context, in *describeGroupsIn) (any
 		}
 		prefix = *in.LogGroupNamePrefix
 	}
+	h.flush(ctx) // a function's group appears with its first line
 	groups, err := h.opts.Store.Groups(ctx, prefix)
 	if err != nil {
 		return nil, err

@@ -125,6 +125,9 @@ func (s *Store) Scan(ctx context.Context, q Query) ([]Event, bool, error) {
 	if len(q.Streams) > 0 {
 		for _, n := range q.Streams {
 			subj := subject(q.Group, n)
+			if _, dup := names[subj]; dup {
+				continue
+			}
 			names[subj] = n
 			filters = append(filters, subj)
 		}

@@ -106,21 +106,34 @@ func levelOf(s string) int {
 	return levelInfo
 }
 
-// appLineLevel is the level of a function's JSON log line ({"level": ...});
-// 0 for a line that is not a JSON object (never filtered).
-func appLineLevel(line []byte) int {
-	if len(line) < 2 || line[0] != '{' || !bytes.Contains(line, []byte(`"level"`)) {
-		return 0
+// appLine reads a function's JSON log line ({"level": ..., "timestamp":
+// ...}): its level (0 when the line is not a JSON object with a "level",
+// never filtered) and its RFC 3339 timestamp (zero when absent or
+// invalid), which Lambda uses as the event's time.
+func appLine(line []byte) (int, time.Time) {
+	if len(line) < 2 || line[0] != '{' ||
+		!bytes.Contains(line, []byte(`"level"`)) && !bytes.Contains(line, []byte(`"timestamp"`)) {
+		return 0, time.Time{}
 	}
 	var v struct {
-		Level json.RawMessage `json:"level"`
+		Level     json.RawMessage `json:"level"`
+		Timestamp json.RawMessage `json:"timestamp"`
 	}
 	if json.Unmarshal(line, &v) != nil {
-		return 0
+		return 0, time.Time{}
 	}
-	var name string
-	_ = json.Unmarshal(v.Level, &name)
-	return levelOf(name)
+	lvl := 0
+	if v.Level != nil {
+		var name string
+		_ = json.Unmarshal(v.Level, &name)
+		lvl = levelOf(name)
+	}
+	var ts time.Time
+	var s string
+	if json.Unmarshal(v.Timestamp, &s) == nil {
+		ts, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return lvl, ts
 }
 
 // newLogCapture returns the capture and the pipe's write end, to be given
@@ -256,9 +269,15 @@ func (c *logCapture) lineLocked(line []byte, ev *platformEvent) {
 				line = ev.jsonLine(now)
 			}
 		}
-	} else if c.meta.json && c.meta.appLevel > levelTrace {
-		if lvl := appLineLevel(line); lvl != 0 && lvl < c.meta.appLevel {
+	} else if c.meta.json {
+		lvl, ts := appLine(line)
+		if lvl != 0 && lvl < c.meta.appLevel {
 			return
+		}
+		if !ts.IsZero() && ts.Before(now) {
+			// The line's own time (never later than now: an event is
+			// never stored before it happened, which reads rely on).
+			now = ts
 		}
 	}
 	c.tail = append(c.tail, line...)

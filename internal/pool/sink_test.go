@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
@@ -101,6 +102,12 @@ func TestLogSinkJSONFormatAndLevels(t *testing.T) {
 		}
 		platform[ev.Type] = ev.Record
 	}
+	for _, r := range sink.all() {
+		// The function's own RFC 3339 timestamp is the event's time.
+		if strings.Contains(r.Message, "something bad") && !r.Time.Equal(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)) {
+			t.Errorf("JSON line's timestamp not used: %v", r.Time)
+		}
+	}
 	if got := strings.Join(app, "\n"); strings.Contains(got, "debug detail") || !strings.Contains(got, "something bad") ||
 		!strings.Contains(got, "plain text line") {
 		t.Errorf("application lines at WARN:\n%s", got)
@@ -146,7 +153,7 @@ func FuzzAppLineLevel(f *testing.F) {
 	f.Add([]byte(`{"level":5}`))
 	f.Add([]byte(`plain`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		if l := appLineLevel(line); l < 0 || l > levelFatal {
+		if l, _ := appLine(line); l < 0 || l > levelFatal {
 			t.Fatalf("level %d out of range", l)
 		}
 	})
