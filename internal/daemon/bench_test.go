@@ -200,11 +200,81 @@ func BenchmarkHTTPAPIRequest(b *testing.B) {
 	measure(b, get)
 }
 
+// The Parallel variants measure throughput: 8 client goroutines, the
+// requests/s as a metric; compare with BenchmarkEchoParallelBaseline.
+func BenchmarkHTTPAPIRequestParallel(b *testing.B) {
+	n, id := httpAPIBenchNode(b)
+	c := benchClient()
+	url := "http://" + n.d.Addr() + "/items/42"
+	get := func() error {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			return err
+		}
+		req.Host = id + ".execute-api.us-east-1.localhost"
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		b.Fatal(err)
+	}
+	throughput(b, get)
+}
+
+func BenchmarkHTTPAPIDirectInvokeParallel(b *testing.B) {
+	n, _ := httpAPIBenchNode(b)
+	c := benchClient()
+	url := "http://" + n.d.Addr() + "/2015-03-31/functions/web/invocations"
+	if err := post(c, url, directEvent); err != nil {
+		b.Fatal(err)
+	}
+	throughput(b, func() error { return post(c, url, directEvent) })
+}
+
+func BenchmarkEchoParallelBaseline(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: echoHandler}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c := benchClient()
+	url := "http://" + ln.Addr().String() + "/2015-03-31/functions/echo/invocations"
+	throughput(b, func() error { return post(c, url, directEvent) })
+}
+
+// throughput runs do from 8 goroutines and reports requests per second.
+func throughput(b *testing.B, do func() error) {
+	b.Helper()
+	b.SetParallelism(4) // 4 x GOMAXPROCS(2) = 8 clients
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := do(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
 func BenchmarkHTTPAPIDirectInvoke(b *testing.B) {
 	n, _ := httpAPIBenchNode(b)
 	c := benchClient()
 	url := "http://" + n.d.Addr() + "/2015-03-31/functions/web/invocations"
-	event := []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/items/42","rawQueryString":"","headers":{"host":"x.execute-api.us-east-1.localhost","user-agent":"Go-http-client/1.1"},"requestContext":{"accountId":"000000000000","apiId":"x","domainName":"x.execute-api.us-east-1.localhost","domainPrefix":"x","http":{"method":"GET","path":"/items/42","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"Go-http-client/1.1"},"requestId":"r","routeKey":"$default","stage":"$default","time":"27/Nov/2026:08:00:00 +0000","timeEpoch":1795766400000},"isBase64Encoded":false}`)
+	event := directEvent
 	if err := post(c, url, event); err != nil {
 		b.Fatal(err)
 	}
@@ -229,3 +299,7 @@ func httpAPIBenchNode(b *testing.B) (*node, string) {
 	}
 	return n, aws.ToString(api.ApiId)
 }
+
+// directEvent is the payload 2.0 event of GET /items/42 as API Gateway
+// builds it, for the direct-invoke comparisons.
+var directEvent = []byte(`{"version":"2.0","routeKey":"$default","rawPath":"/items/42","rawQueryString":"","headers":{"host":"x.execute-api.us-east-1.localhost","user-agent":"Go-http-client/1.1"},"requestContext":{"accountId":"000000000000","apiId":"x","domainName":"x.execute-api.us-east-1.localhost","domainPrefix":"x","http":{"method":"GET","path":"/items/42","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"Go-http-client/1.1"},"requestId":"r","routeKey":"$default","stage":"$default","time":"27/Nov/2026:08:00:00 +0000","timeEpoch":1795766400000},"isBase64Encoded":false}`)
