@@ -39,6 +39,7 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account-wide concurrent executions limit (0: derived from the node's memory and CPUs)")
 	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
+	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: none (loopback only) or egress (out through the host)")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export the platform's trace spans over OTLP/HTTP to this URL (default $NIMBUS_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT; off when empty)")

@@ -43,6 +43,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// FunctionLogs copies every function output line to the server's stdout.
 	FunctionLogs bool
+	// FunctionNetwork is the outbound network of functions without a
+	// nimbus:network tag: "none" (the default: the environment's loopback
+	// only) or "egress" (out through the host; NIMBUS_FUNCTION_NETWORK).
+	FunctionNetwork string
 	// CPUQuota caps each environment's CPU in proportion to its memory
 	// after init, as Lambda does (1,769 MB = one vCPU; NIMBUS_CPU_QUOTA).
 	// Off, environments get a proportional CPU weight only: all the CPU
@@ -81,14 +85,15 @@ type Config struct {
 // Default returns a Config with every default filled in.
 func Default() Config {
 	return Config{
-		Listen:      DefaultListen,
-		DataDir:     defaultDataDir(),
-		Region:      DefaultRegion,
-		AccountID:   DefaultAccountID,
-		IdleTimeout: 10 * time.Minute,
-		Telemetry:   true,
-		LogFormat:   "text",
-		LogLevel:    "info",
+		Listen:          DefaultListen,
+		DataDir:         defaultDataDir(),
+		Region:          DefaultRegion,
+		AccountID:       DefaultAccountID,
+		IdleTimeout:     10 * time.Minute,
+		Telemetry:       true,
+		FunctionNetwork: "none",
+		LogFormat:       "text",
+		LogLevel:        "info",
 
 		AsyncDelayScale: 1,
 	}
@@ -122,6 +127,7 @@ func FromEnv() Config {
 	set(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	set(&c.OTLPEndpoint, "NIMBUS_OTLP_ENDPOINT")
 	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
+	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
 	if v := os.Getenv("NIMBUS_CPU_QUOTA"); v == "true" || v == "1" || v == "on" {
 		c.CPUQuota = true
 	}
@@ -164,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" {
+		errs = append(errs, fmt.Errorf("function network %q is not none or egress", c.FunctionNetwork))
 	}
 	if !regionRE.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q is not a region name like us-east-1", c.Region))

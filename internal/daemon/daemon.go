@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Reservations:     d.reg,
 	}
 	popts.CPUQuota = cfg.CPUQuota
+	popts.Network = cfg.FunctionNetwork
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}

@@ -83,7 +83,21 @@ type Config struct {
 	Layers                     []Layer               `json:"Layers,omitempty"`
 	SnapStart                  *SnapStart            `json:"SnapStart,omitempty"`
 	RuntimeVersionConfig       *RuntimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
+
+	// Network is the function's outbound network policy, from its
+	// NetworkTag tag ("" for the server's default); Resolve fills it. Not
+	// part of the AWS shape, never stored in the configuration.
+	Network string `json:"-"`
 }
+
+// NetworkTag is the function tag that sets its outbound network:
+// NetworkNone (its environment's loopback only) or NetworkEgress (out
+// through the host, never to the host itself).
+const (
+	NetworkTag    = "nimbus:network"
+	NetworkNone   = "none"
+	NetworkEgress = "egress"
+)
 
 // Environment is the function's environment variables.
 type Environment struct {

@@ -123,6 +123,20 @@ func (m *Manager) listeners(fn *function.Config) []sandbox.Listener {
 	return ls
 }
 
+// network is fn's outbound network policy: its tag, else the server's.
+// Environments keep the policy they started with; a changed tag applies to
+// the environments started after it.
+func (m *Manager) network(fn *function.Config) string {
+	n := fn.Network
+	if n == "" {
+		n = m.opts.Network
+	}
+	if n == function.NetworkEgress {
+		return sandbox.NetworkEgress
+	}
+	return sandbox.NetworkNone
+}
+
 // hostPaths are the host directories an interpreter outside /usr needs in
 // the environment's minimal root (pyenv's, nvm's, a /opt install): its bin
 // directory and the lib directories beside it, never a directory holding
@@ -259,6 +273,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		Env:        m.environ(fn, rt, stream, initType),
 		Listeners:  m.listeners(fn),
 		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
+		Network:    m.network(fn),
 		CodeDir:    codeDir,
 		RuntimeDir: m.runtimeDir,
 		TmpDir:     tmp,

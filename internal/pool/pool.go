@@ -134,6 +134,10 @@ type Options struct {
 	// cost metering; see observe.go).
 	Observer Observer
 	Logger   *slog.Logger
+	// Network is the outbound network of functions without a
+	// function.NetworkTag tag: function.NetworkNone (the default) or
+	// function.NetworkEgress.
+	Network string
 	// CPUQuota caps each environment's CPU in proportion to its memory
 	// once its init is done (Lambda's model, init at full speed); without
 	// it environments have a proportional CPU weight only.

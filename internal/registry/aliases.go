@@ -176,6 +176,14 @@ func (r *Registry) ListAliases(ctx context.Context, name, version string) ([]*fu
 	return out, nil
 }
 
+// checkNetworkTag refuses a NetworkTag value that is not a network policy.
+func checkNetworkTag(tags map[string]string) error {
+	if v, ok := tags[function.NetworkTag]; ok && v != function.NetworkNone && v != function.NetworkEgress {
+		return awsapi.InvalidParameter("The tag %s must be %s or %s.", function.NetworkTag, function.NetworkNone, function.NetworkEgress)
+	}
+	return nil
+}
+
 // TagFunction adds tags to name (replacing the values of keys it has).
 func (r *Registry) TagFunction(ctx context.Context, name string, tags map[string]string) error {
 	_, err := r.mutate(ctx, name, func(rec *record) error {
@@ -184,6 +192,9 @@ func (r *Registry) TagFunction(ctx context.Context, name string, tags map[string
 		}
 		for k, v := range tags {
 			rec.Tags[k] = v
+		}
+		if err := checkNetworkTag(rec.Tags); err != nil {
+			return err
 		}
 		if len(rec.Tags) > MaxTags {
 			return awsapi.InvalidParameter("Number of tags exceeds resource tag limit.")

@@ -36,6 +36,9 @@ type CreateInput struct {
 // existing function of that name is ResourceConflictException.
 func (r *Registry) CreateFunction(ctx context.Context, in CreateInput) (*function.Config, error) {
 	name := in.Config.FunctionName
+	if err := checkNetworkTag(in.Tags); err != nil {
+		return nil, err
+	}
 	sha := function.CodeSha256(in.Zip)
 	unlock := r.lockCode(function.CodeKey(sha))
 	defer unlock()

@@ -109,6 +109,10 @@ func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (*functi
 	}
 	r.cache.mu.RLock()
 	cfg := r.resolveLocked(name, qualifier)
+	var network string
+	if e := r.cache.fns[name]; e != nil {
+		network = e.rec.Tags[function.NetworkTag]
+	}
 	r.cache.mu.RUnlock()
 	if cfg == nil {
 		return nil, r.functionNotFound(name, qualifier)
@@ -117,6 +121,7 @@ func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (*functi
 		return nil, awsapi.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", cfg.State)
 	}
 	out := *cfg
+	out.Network = network
 	return &out, nil
 }
 

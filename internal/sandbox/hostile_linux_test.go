@@ -44,6 +44,10 @@ func hostile(mode string) int {
 	switch mode {
 	case "inspect":
 		return inspect()
+	case "egress":
+		return egressHelper()
+	case "remote":
+		return remoteHelper()
 	case "euid":
 		fmt.Println(os.Geteuid())
 		return 0

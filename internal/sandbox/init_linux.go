@@ -89,6 +89,11 @@ func runInit() int {
 	if err := sendListeners(sock, lfds); err != nil {
 		return report(stage("pass listeners", err))
 	}
+	if cfg.Egress != nil {
+		if err := configureEgress(cfg.Egress); err != nil {
+			return report(err)
+		}
+	}
 	path, err := lookPath(cfg.Argv[0], cfg.Env)
 	if err != nil {
 		return report(stage("exec", err))

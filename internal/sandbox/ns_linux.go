@@ -47,11 +47,12 @@ type initConfig struct {
 	// Hardened: pivot_root into a minimal root, drop privileges, seccomp
 	// (see buildRoot and dropPrivileges); otherwise the host's view
 	// read-only (setupMounts).
-	Hardened  bool     `json:"hardened,omitempty"`
-	UID       int      `json:"uid,omitempty"` // the runtime's uid and gid; 0 keeps init's
-	GID       int      `json:"gid,omitempty"`
-	HostPaths []string `json:"host_paths,omitempty"`
-	OptDir    string   `json:"opt_dir,omitempty"`
+	Hardened  bool          `json:"hardened,omitempty"`
+	UID       int           `json:"uid,omitempty"` // the runtime's uid and gid; 0 keeps init's
+	GID       int           `json:"gid,omitempty"`
+	HostPaths []string      `json:"host_paths,omitempty"`
+	Egress    *egressConfig `json:"egress,omitempty"`
+	OptDir    string        `json:"opt_dir,omitempty"`
 }
 
 // initMsg is what init sends back: first either ready (with the runtime's
@@ -257,6 +258,21 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 		if err := p.cg.setLimits(mem, spec.MemoryMB); err != nil {
 			return fail(fmt.Errorf("set cgroup limits: %w", err))
 		}
+	}
+	if spec.Network == NetworkEgress && cfg.NetNS {
+		link, err := setupEgress(p.pid)
+		if err != nil {
+			return fail(fmt.Errorf("set up egress: %w", err))
+		}
+		p.mu.Lock()
+		if p.reaped {
+			p.mu.Unlock()
+			link.remove()
+			return fail(errors.New("sandbox init exited"))
+		}
+		p.egress = link
+		p.mu.Unlock()
+		cfg.Egress = &link.cfg
 	}
 	stdout, stderr, err := p.stdio(spec.Stdout, spec.Stderr)
 	if err != nil {

@@ -104,3 +104,8 @@ func writerOrDiscard(w io.Writer) io.Writer {
 func protections(h *host) []Protection {
 	return []Protection{{Name: "namespaces", Detail: h.mode}, {Name: "cgroup", Detail: h.mode}}
 }
+
+// egressLink exists on Linux only.
+type egressLink struct{}
+
+func (*egressLink) remove() {}

@@ -18,7 +18,7 @@ func protections(h *host) []Protection {
 	if h.userns || !ns {
 		add("user namespace", h.userns, pick(h.userns, "rootless: the environment's root is the server's own uid", nsWhy))
 	}
-	add("network", ns, pick(ns, "only a loopback: the Runtime API on 127.0.0.1:9001 and the node's API (authenticated) on 127.0.0.1:4566; no route out", nsWhy))
+	add("network", ns, pick(ns, "a network namespace per environment: the Runtime API on 127.0.0.1:9001 and the node's API on 127.0.0.1:4566; no route out unless the function's network is egress (veth, masquerade, nftables: never to the host, other environments or 169.254/16)", nsWhy))
 	add("minimal root", ns, pick(ns, "pivot_root into a tmpfs root: host /usr, /lib, /bin and a few /etc files read-only, /var/task and /opt read-only, a sized tmpfs /tmp, minimal /dev, private /proc with hidepid and masked paths, no /sys", nsWhy))
 	add("unprivileged uid", ns && !h.userns, pick(ns && !h.userns, "a uid and gid of its own per environment (from 1800000000)",
 		pick(ns, "rootless: uid 0 of the environment's user namespace", nsWhy)))

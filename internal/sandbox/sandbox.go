@@ -102,6 +102,12 @@ type Spec struct {
 	// same path. OptDir, when set, is bound read-only at /opt (layers).
 	HostPaths []string
 	OptDir    string
+	// Network is the environment's outbound access: NetworkNone (or
+	// empty: its loopback only) or NetworkEgress (a route out through the
+	// host, masqueraded; never to the host itself, other environments or
+	// link-local addresses). Without a network namespace of its own the
+	// environment shares the host's network whatever this says.
+	Network string
 	// Unhardened starts the environment as before the isolation work: no
 	// network namespace, the host's filesystem read-only instead of a
 	// minimal root, no uid change, capability drop or seccomp. For
@@ -132,6 +138,12 @@ type Listener struct {
 	URL bool   `json:"url,omitempty"`
 }
 
+// Network policies for Spec.Network.
+const (
+	NetworkNone   = "none"   // only the loopback (the default)
+	NetworkEgress = "egress" // and a route out through the host
+)
+
 var errBadID = errors.New("sandbox id must be 1-64 letters, digits, '-' or '_'")
 
 func (s *Spec) validate() error {
@@ -149,6 +161,9 @@ func (s *Spec) validate() error {
 	}
 	if s.CodeDir == "" || s.RuntimeDir == "" {
 		return errors.New("sandbox code and runtime dirs are required")
+	}
+	if s.Network != "" && s.Network != NetworkNone && s.Network != NetworkEgress {
+		return fmt.Errorf("sandbox network %q is not %s or %s", s.Network, NetworkNone, NetworkEgress)
 	}
 	return nil
 }
@@ -232,6 +247,8 @@ type Process struct {
 	killOnce sync.Once
 
 	listeners []net.Listener // set by Start
+
+	egress *egressLink // guarded by mu; removed by wait
 
 	// Set before done is closed.
 	exit      error
@@ -477,6 +494,13 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 	p.exit = exitErr(ws)
 	if p.exit == nil && err != nil && !errors.As(err, new(*exec.ExitError)) {
 		p.exit = err // e.g. copying output failed
+	}
+	p.mu.Lock()
+	eg := p.egress
+	p.egress = nil
+	p.mu.Unlock()
+	if eg != nil {
+		eg.remove()
 	}
 	if p.cg != nil {
 		if n, err := p.cg.oomKills(); err == nil && n > 0 {

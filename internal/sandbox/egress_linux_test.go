@@ -1,0 +1,178 @@
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// egressHelper is the function of TestEgress: it calls the "remote"
+// server and tries the host itself.
+func egressHelper() int {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(os.Getenv("REMOTE_URL"))
+	if err != nil {
+		fmt.Println("remote: unreachable:", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		fmt.Printf("remote: %s\n", b)
+	}
+	c, err := net.DialTimeout("tcp", os.Getenv("HOST_ADDR"), 2*time.Second)
+	if err == nil {
+		_ = c.Close()
+		fmt.Println("host: reachable")
+	} else {
+		fmt.Println("host: unreachable:", err)
+	}
+	return 0
+}
+
+// remoteHelper plays a machine elsewhere on the network, in a network
+// namespace of its own: it reads its interface and address on stdin, then
+// serves HTTP on port 8080.
+func remoteHelper() int {
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return 1
+	}
+	f := strings.Fields(line)
+	if len(f) != 2 {
+		return 1
+	}
+	if err := loopbackUp(); err != nil {
+		fmt.Println("lo:", err)
+		return 1
+	}
+	link, err := netlink.LinkByName(f[0])
+	if err == nil {
+		var addr *netlink.Addr
+		if addr, err = netlink.ParseAddr(f[1]); err == nil {
+			if err = netlink.AddrAdd(link, addr); err == nil {
+				err = netlink.LinkSetUp(link)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Println("configure:", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "0.0.0.0:8080")
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	fmt.Println("listening")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello from the remote side")
+	}), ReadHeaderTimeout: 5 * time.Second}
+	_ = srv.Serve(ln)
+	return 0
+}
+
+// startRemote starts remoteHelper in a new network namespace linked to the
+// host by a veth pair on 10.199.<n>.0/30 and returns its URL and the
+// host's address on that link.
+func startRemote(t *testing.T) (url, hostAddr string) {
+	t.Helper()
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = []string{helperEnv + "=remote"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	n := 1 + int(randHex(1)[0])%200
+	host := "nbt" + randHex(4)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: "nbr" + randHex(4)}
+	if err := netlink.LinkAdd(veth); err != nil {
+		t.Skipf("cannot create a veth pair here: %v", err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(host); err == nil {
+			_ = netlink.LinkDel(l)
+		}
+	})
+	peer, err := netlink.LinkByName(veth.PeerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetNsPid(peer, cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	hl, _ := netlink.LinkByName(host)
+	hostIP := "10.199." + strconv.Itoa(n) + ".1"
+	addr, _ := netlink.ParseAddr(hostIP + "/30")
+	if err := netlink.AddrAdd(hl, addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(hl); err != nil {
+		t.Fatal(err)
+	}
+	remoteIP := "10.199." + strconv.Itoa(n) + ".2"
+	fmt.Fprintf(stdin, "%s %s/30\n", veth.PeerName, remoteIP)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "listening" {
+		t.Fatalf("remote: %q %v", line, err)
+	}
+	return "http://" + remoteIP + ":8080/", hostIP
+}
+
+// An environment with egress reaches a machine elsewhere through the
+// host, never the host itself; one without egress reaches nothing.
+func TestEgress(t *testing.T) {
+	requireHardened(t)
+	remoteURL, hostIP := startRemote(t)
+	// Something on the host, listening on all addresses.
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() //nolint:errcheck // test listener
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	hostAddr := net.JoinHostPort(hostIP, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	for _, network := range []string{NetworkEgress, NetworkNone} {
+		e := newEnv(t, "egress", "REMOTE_URL="+remoteURL, "HOST_ADDR="+hostAddr)
+		e.spec.Network = network
+		p := start(t, e)
+		waitDone(t, p)
+		out := e.out.String()
+		if p.ExitErr() != nil {
+			t.Fatalf("%s: exit %v, output %q", network, p.ExitErr(), out)
+		}
+		if network == NetworkEgress && !strings.Contains(out, "remote: hello from the remote side") {
+			t.Errorf("egress: the remote machine is out of reach: %q", out)
+		}
+		if network == NetworkNone && !strings.Contains(out, "remote: unreachable") {
+			t.Errorf("none: the remote machine is reachable: %q", out)
+		}
+		if !strings.Contains(out, "host: unreachable") {
+			t.Errorf("%s: the host itself is reachable from the environment: %q", network, out)
+		}
+	}
+}
