@@ -56,10 +56,35 @@ func startServer(t *testing.T) string {
 // startServerAt runs `nimbus server` with its state under dataDir.
 func startServerAt(t *testing.T, dataDir string) *server {
 	t.Helper()
-	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	return startServerWith(t, dataDir, nil)
+}
+
+// startServerWith runs `nimbus server` with its state under dataDir and
+// extra flags; stdout, when set, gets each line the server prints there
+// (function output with --function-logs).
+func startServerWith(t *testing.T, dataDir string, stdout func(line string), extra ...string) *server {
+	t.Helper()
+	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	cmd := exec.Command(nimbusBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
+	}
+	stdoutDone := make(chan struct{})
+	if stdout != nil {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(stdoutDone)
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				stdout(sc.Text())
+			}
+		}()
+	} else {
+		close(stdoutDone)
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,6 +121,7 @@ func startServerAt(t *testing.T, dataDir string) *server {
 		if !found {
 			close(addr)
 		}
+		<-stdoutDone // Wait closes the pipes: read them to the end first
 		srv.exited <- cmd.Wait()
 	}()
 	select {

@@ -48,6 +48,9 @@ import (
 type Functions interface {
 	Resolve(ctx context.Context, name, qualifier string) (*function.Config, error)
 	AsyncSettings(name, qualifier string) *function.EventInvokeConfig
+	// Ready is closed once every function is known: no event is
+	// dispatched before, or it would miss its settings.
+	Ready() <-chan struct{}
 }
 
 // Defaults of Options.
@@ -208,6 +211,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
+	select {
+	case <-s.fns.Ready():
+	case <-ctx.Done():
+	}
 	for i := range s.workers {
 		wg.Add(1)
 		go func() {

@@ -23,6 +23,7 @@ func (u unused) Resolve(context.Context, string, string) (*function.Config, erro
 	return nil, fmt.Errorf("unused")
 }
 func (u unused) AsyncSettings(string, string) *function.EventInvokeConfig { return nil }
+func (u unused) Ready() <-chan struct{}                                   { return nil }
 func (u unused) Invoke(context.Context, *function.Config, *invoke.Request) (*invoke.Result, error) {
 	u.t.Error("Invoke called")
 	return nil, fmt.Errorf("unused")
