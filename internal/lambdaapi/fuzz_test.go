@@ -70,6 +70,9 @@ func FuzzRoute(f *testing.F) {
 		"/2017-10-31/functions/f/concurrency", "/2019-09-30/functions/f/concurrency",
 		"/2019-09-30/functions/f/provisioned-concurrency?Qualifier=1",
 		"/2019-09-30/functions/f/provisioned-concurrency?List=ALL&MaxItems=0",
+		"/2021-10-31/functions/f/url", "/2021-10-31/functions/f/url?Qualifier=%24LATEST", "/2021-10-31/functions/f/urls?MaxItems=0",
+		"/2015-03-31/functions/f/policy", "/2015-03-31/functions/f/policy/sid?RevisionId=x",
+		"/2021-11-15/functions/f/response-streaming-invocations",
 	} {
 		f.Add("GET", s)
 		f.Add("POST", s)

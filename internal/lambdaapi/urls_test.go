@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -335,4 +336,57 @@ func TestInvokeWithResponseStreamSDK(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Errorf("missing function: %v", err)
 	}
+}
+
+// FuzzURLConfigRequest sends arbitrary bodies to the function URL and
+// permission operations: nothing may panic, refusals are 4xx AWS errors,
+// and whatever is accepted reads back as a configuration the model allows.
+func FuzzURLConfigRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"AuthType":"NONE"}`, `{"AuthType":"AWS_IAM","InvokeMode":"RESPONSE_STREAM","Cors":{"AllowOrigins":["*"],"MaxAge":86400}}`,
+		`{"AuthType":"NONE","Cors":{"AllowMethods":["GETTING"]}}`, `{"AuthType":null}`, `{"Cors":[]}`, `[]`, `{`,
+		`{"StatementId":"s","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}`,
+		`{"StatementId":"a b","Action":"x","Principal":"123456789012"}`,
+	} {
+		f.Add("POST", "/2021-10-31/functions/f/url", s)
+		f.Add("PUT", "/2021-10-31/functions/f/url", s)
+		f.Add("POST", "/2015-03-31/functions/f/policy", s)
+	}
+	e := newEnv(f)
+	e.create(f, "f", nil)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		switch path {
+		case "/2021-10-31/functions/f/url", "/2015-03-31/functions/f/policy":
+		default:
+			return
+		}
+		if method != "POST" && method != "PUT" {
+			return
+		}
+		r := e.do(t, method, path, []byte(body), nil)
+		switch {
+		case r.status >= 500:
+			t.Fatalf("%s %s %q: %d %s", method, path, body, r.status, r.body)
+		case r.status >= 400:
+			return
+		}
+		if path == "/2015-03-31/functions/f/policy" {
+			_ = e.do(t, "DELETE", "/2015-03-31/functions/f/policy/"+url.PathEscape(statementSidOf(r.body)), nil, nil)
+			return
+		}
+		var u struct{ AuthType, InvokeMode string }
+		mustJSON(t, r.body, &u)
+		if (u.AuthType != "NONE" && u.AuthType != "AWS_IAM") || (u.InvokeMode != "BUFFERED" && u.InvokeMode != "RESPONSE_STREAM") {
+			t.Fatalf("accepted %q as %s", body, r.body)
+		}
+		_ = e.do(t, "DELETE", "/2021-10-31/functions/f/url", nil, nil)
+	})
+}
+
+func statementSidOf(b []byte) string {
+	var out struct{ Statement string }
+	_ = json.Unmarshal(b, &out)
+	var st struct{ Sid string }
+	_ = json.Unmarshal([]byte(out.Statement), &st)
+	return st.Sid
 }
