@@ -115,12 +115,12 @@ func printCost(w io.Writer, rep *cost.Report, hourly bool) error {
 	for _, f := range rep.Functions {
 		right, saving := "-", "-"
 		if f.SuggestedMemoryMB > 0 {
-			right, saving = fmt.Sprintf("%d MB", f.SuggestedMemoryMB), fmt.Sprintf("%.6f", f.Savings)
+			right, saving = fmt.Sprintf("%d MB", f.SuggestedMemoryMB), fmt.Sprintf("%.8f", f.Savings)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.6f\t%d MB\t%d MB\t%s\t%s\n", f.Function, f.Requests, f.GBSeconds, f.Cost,
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.8f\t%d MB\t%d MB\t%s\t%s\n", f.Function, f.Requests, f.GBSeconds, f.Cost,
 			f.MemoryMB, f.MaxMemoryUsedMB, right, saving)
 	}
-	fmt.Fprintf(tw, "TOTAL\t%d\t%.3f\t%.6f\t\t\t\t\n", rep.Requests, rep.GBSeconds, rep.Cost)
+	fmt.Fprintf(tw, "TOTAL\t%d\t%.3f\t%.8f\t\t\t\t\n", rep.Requests, rep.GBSeconds, rep.Cost)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func printCost(w io.Writer, rep *cost.Report, hourly bool) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOUR (UTC)\tFUNCTION\tVERSION\tARCH\tMEMORY\tREQUESTS\tERRORS\tBILLED MS\tGB-SECONDS\tCOST")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d MB\t%d\t%d\t%d\t%.3f\t%.6f\n", r.Hour.Format("2006-01-02 15:00"), r.Function, r.Version,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d MB\t%d\t%d\t%d\t%.3f\t%.8f\n", r.Hour.Format("2006-01-02 15:00"), r.Function, r.Version,
 			r.Architecture, r.MemoryMB, r.Requests, r.Errors, r.BilledMs, r.GBSeconds, r.Cost)
 	}
 	return tw.Flush()
