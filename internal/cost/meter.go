@@ -11,6 +11,7 @@
 package cost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,10 @@ import (
 const (
 	StreamName    = "NIMBUS_METERING"
 	subjectPrefix = "nimbus.metering."
+	// batchSubject carries the batches: each message holds up to maxBatch
+	// records as JSON lines (one message per record cost more CPU on the
+	// invoke path's machine than the metrics themselves).
+	batchSubject = subjectPrefix + "batch"
 	// DefaultRetention: records older than this age out of the stream
 	// (their hourly sums stay RollupRetention).
 	DefaultRetention = 35 * 24 * time.Hour
@@ -106,6 +111,7 @@ type Meter struct {
 	enqueued uint64        // guarded by mu: records ever taken
 	stored   uint64        // guarded by mu: records durably stored (in order)
 	dropped  uint64        // guarded by mu
+	retryN   int           // guarded by mu: length of a batch that failed, retried as is
 	stopped  bool          // guarded by mu
 }
 
@@ -244,12 +250,16 @@ func (m *Meter) Run(ctx context.Context) error {
 	}
 }
 
-// flushOnce publishes one batch as a group commit (async publishes, then
-// all acks) and reports whether another full batch may be waiting. A failed
-// batch stays pending and is retried on the next tick.
+// flushOnce stores one batch as one message (its records as JSON lines)
+// and reports whether another full batch may be waiting. A failed batch
+// stays as it is and is retried on the next tick with the same message id,
+// so a retry of a batch the server did store is deduplicated.
 func (m *Meter) flushOnce(ctx context.Context) bool {
 	m.mu.Lock()
 	n := min(len(m.pending), maxBatch)
+	if m.retryN > 0 {
+		n = m.retryN // the same batch again, under the same id
+	}
 	batch := m.pending[:n:n]
 	m.mu.Unlock()
 	if n == 0 {
@@ -259,9 +269,13 @@ func (m *Meter) flushOnce(ctx context.Context) bool {
 		if ctx.Err() == nil {
 			m.log.Warn("store metering records", "count", n, "err", err)
 		}
+		m.mu.Lock()
+		m.retryN = n
+		m.mu.Unlock()
 		return false
 	}
 	m.mu.Lock()
+	m.retryN = 0
 	m.pending = append(m.pending[:0:0], m.pending[n:]...)
 	m.stored += uint64(n)
 	keep := m.waiters[:0]
@@ -278,29 +292,20 @@ func (m *Meter) flushOnce(ctx context.Context) bool {
 	return more
 }
 
+// publish stores batch as one message, with an id (first request id and
+// length) that a retry of the same batch repeats.
 func (m *Meter) publish(ctx context.Context, batch []*Record) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	for _, r := range batch {
-		data, err := json.Marshal(r)
-		if err != nil {
+		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("encode record %s: %w", r.RequestID, err)
 		}
-		msg := &nats.Msg{Subject: subjectPrefix + r.Function, Data: data, Header: nats.Header{}}
-		msg.Header.Set(jetstream.MsgIDHeader, r.RequestID)
-		f, err := m.js.PublishMsgAsync(msg)
-		if err != nil {
-			return fmt.Errorf("publish record %s: %w", r.RequestID, err)
-		}
-		futures = append(futures, f)
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("store record: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	msg := &nats.Msg{Subject: batchSubject, Data: buf.Bytes(), Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s/%d", batch[0].RequestID, len(batch)))
+	if _, err := m.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("store %d records: %w", len(batch), err)
 	}
 	return nil
 }
@@ -346,9 +351,6 @@ func (m *Meter) scan(ctx context.Context, since time.Time, fn string, each func(
 		st := since.Add(-time.Minute)
 		cfg.OptStartTime = &st
 	}
-	if fn != "" {
-		cfg.FilterSubjects = []string{subjectPrefix + fn}
-	}
 	cons, err := m.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("read stream %s: %w", StreamName, err)
@@ -365,9 +367,15 @@ func (m *Meter) scan(ctx context.Context, since time.Time, fn string, each func(
 			if md, err := msg.Metadata(); err == nil {
 				seq = md.Sequence.Stream
 			}
-			var r Record
-			if json.Unmarshal(msg.Data(), &r) == nil {
-				each(&r)
+			dec := json.NewDecoder(bytes.NewReader(msg.Data()))
+			for {
+				var r Record
+				if dec.Decode(&r) != nil {
+					break
+				}
+				if fn == "" || r.Function == fn {
+					each(&r)
+				}
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {

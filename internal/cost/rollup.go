@@ -1,6 +1,7 @@
 package cost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,7 +78,7 @@ func (m *Meter) rollup(ctx context.Context) error {
 			return fmt.Errorf("read first record: %w", err)
 		}
 		var r Record
-		if err := json.Unmarshal(msg.Data, &r); err != nil {
+		if err := json.NewDecoder(bytes.NewReader(msg.Data)).Decode(&r); err != nil {
 			return fmt.Errorf("read first record: %w", err)
 		}
 		first = r.Time.UTC().Truncate(time.Hour)

@@ -176,7 +176,7 @@ func TestInvokeDoneCounts(t *testing.T) {
 	cold.ColdStart, cold.InitDuration = true, 5*time.Millisecond
 	failed := base
 	failed.FunctionError = "Unhandled"
-	throttled := invoke.Record{FunctionName: "f", Version: "2", Qualifier: "live", Throttled: true}
+	throttled := invoke.Record{FunctionName: "f", Version: "2", Qualifier: "live", Architecture: "x86_64", Throttled: true}
 	for _, r := range []invoke.Record{cold, base, failed, throttled} {
 		m.InvokeStart(context.Background(), &function.Config{FunctionName: "f", Version: "2"}, nil)
 		m.InvokeDone(context.Background(), &r)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,58 @@ type Metrics struct {
 	spillover    *prometheus.CounterVec
 
 	emf *emfCollector
+
+	// Resolved series per label set, so the invoke path does one map
+	// lookup instead of a hash per family.
+	byFunction sync.Map // fnSeriesKey -> *series
+	byVersion  sync.Map // versionKey -> *versionSeries
+}
+
+type fnSeriesKey struct{ fn, ver, alias, arch string }
+
+type series struct {
+	invocations, errors, throttles, platformErrs, billed, gbSeconds, provisioned, spillover prometheus.Counter
+	duration                                                                                prometheus.Observer
+}
+
+type versionKey struct{ fn, ver string }
+
+type versionSeries struct {
+	concurrent   prometheus.Gauge
+	initDuration prometheus.Observer
+}
+
+func (m *Metrics) series(fn, ver, alias, arch string) *series {
+	k := fnSeriesKey{fn, ver, alias, arch}
+	if s, ok := m.byFunction.Load(k); ok {
+		return s.(*series)
+	}
+	s := &series{
+		invocations:  m.invocations.WithLabelValues(fn, ver, alias),
+		errors:       m.errors.WithLabelValues(fn, ver, alias),
+		throttles:    m.throttles.WithLabelValues(fn, ver, alias),
+		platformErrs: m.platformErrs.WithLabelValues(fn, ver, alias),
+		billed:       m.billed.WithLabelValues(fn, ver, alias),
+		gbSeconds:    m.gbSeconds.WithLabelValues(fn, ver, alias, arch),
+		provisioned:  m.provisioned.WithLabelValues(fn, ver, alias),
+		spillover:    m.spillover.WithLabelValues(fn, ver, alias),
+		duration:     m.duration.WithLabelValues(fn, ver, alias),
+	}
+	v, _ := m.byFunction.LoadOrStore(k, s)
+	return v.(*series)
+}
+
+func (m *Metrics) version(fn, ver string) *versionSeries {
+	k := versionKey{fn, ver}
+	if s, ok := m.byVersion.Load(k); ok {
+		return s.(*versionSeries)
+	}
+	s := &versionSeries{
+		concurrent:   m.concurrent.WithLabelValues(fn, ver),
+		initDuration: m.initDuration.WithLabelValues(fn, ver),
+	}
+	v, _ := m.byVersion.LoadOrStore(k, s)
+	return v.(*versionSeries)
 }
 
 // Labels of the per-function families.
@@ -134,37 +187,38 @@ func (m *Metrics) Handler() http.Handler {
 // InvokeStart implements the pool's observer: one more invocation in
 // flight.
 func (m *Metrics) InvokeStart(_ context.Context, fn *function.Config, _ *invoke.Request) {
-	m.concurrent.WithLabelValues(fn.FunctionName, fn.Version).Inc()
+	m.version(fn.FunctionName, fn.Version).concurrent.Inc()
 }
 
 // InvokeDone implements the pool's observer: counts and timings of one
 // invocation.
 func (m *Metrics) InvokeDone(_ context.Context, r *invoke.Record) {
-	m.concurrent.WithLabelValues(r.FunctionName, r.Version).Dec()
-	alias := aliasOf(r)
+	v := m.version(r.FunctionName, r.Version)
+	v.concurrent.Dec()
+	s := m.series(r.FunctionName, r.Version, aliasOf(r), r.Architecture)
 	switch {
 	case r.Throttled:
-		m.throttles.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+		s.throttles.Inc()
 		return
 	case r.PlatformError:
-		m.platformErrs.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+		s.platformErrs.Inc()
 		return
 	}
-	m.invocations.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+	s.invocations.Inc()
 	if r.FunctionError != "" {
-		m.errors.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+		s.errors.Inc()
 	}
-	m.duration.WithLabelValues(r.FunctionName, r.Version, alias).Observe(r.Duration.Seconds())
+	s.duration.Observe(r.Duration.Seconds())
 	if r.ColdStart {
-		m.initDuration.WithLabelValues(r.FunctionName, r.Version).Observe(r.InitDuration.Seconds())
+		v.initDuration.Observe(r.InitDuration.Seconds())
 	}
-	m.billed.WithLabelValues(r.FunctionName, r.Version, alias).Add(r.BilledDuration.Seconds())
-	m.gbSeconds.WithLabelValues(r.FunctionName, r.Version, alias, r.Architecture).Add(GBSeconds(r.BilledDuration, r.MemorySizeMB))
+	s.billed.Add(r.BilledDuration.Seconds())
+	s.gbSeconds.Add(GBSeconds(r.BilledDuration, r.MemorySizeMB))
 	if r.Provisioned {
-		m.provisioned.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+		s.provisioned.Inc()
 	}
 	if r.Spillover {
-		m.spillover.WithLabelValues(r.FunctionName, r.Version, alias).Inc()
+		s.spillover.Inc()
 	}
 }
 
