@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -33,14 +32,15 @@ func createWebFunction(t *testing.T, n *node, name string) string {
 	return aws.ToString(out.FunctionArn)
 }
 
+// The API Gateway clients sign with the node's test client's credentials.
 func (n *node) apigwV2() *apigatewayv2.Client {
 	return apigatewayv2.New(apigatewayv2.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + n.d.Addr()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+		Credentials: n.client.Options().Credentials})
 }
 
 func (n *node) apigwV1() *apigateway.Client {
 	return apigateway.New(apigateway.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + n.d.Addr()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+		Credentials: n.client.Options().Credentials})
 }
 
 // apiResponse is one answer of an API.
@@ -357,10 +357,15 @@ func TestAPIGatewayWithTheAWSCLI(t *testing.T) {
 	}
 	n := startNode(t, t.TempDir())
 	fnArn := createWebFunction(t, n, "web")
+	creds, err := n.client.Options().Credentials.Retrieve(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cli := func(args ...string) map[string]any {
 		t.Helper()
 		cmd := exec.CommandContext(t.Context(), "aws", append(args, "--endpoint-url", "http://"+n.d.Addr(), "--output", "json")...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret", "AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1")
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+			"AWS_SESSION_TOKEN="+creds.SessionToken, "AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1")
 		out, err := cmd.Output()
 		if err != nil {
 			var stderr string
