@@ -158,6 +158,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		accountID = ident.AccountID
 	}
+	if r.ContentLength > function.MaxSyncPayload {
+		tooLarge(w)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, function.MaxSyncPayload+1))
 	if err != nil {
 		writeMessage(w, http.StatusBadRequest, awsapi.CodeInvalidRequestContent, str("Could not read the request body."))
@@ -169,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg, err := h.reg.Resolve(ctx, name, u.Qualifier)
 	if err != nil {
-		unknownURL(w)
+		h.invokeFailed(w, urlID, err)
 		return
 	}
 	mode := ""
