@@ -73,3 +73,28 @@ func benchSpares(b *testing.B, unhardened bool) {
 	// Start alone: until the runtime is exec'd (the cold start's share).
 	b.ReportMetric(float64(startNs)/float64(n)/1e6, "start-ms/op")
 }
+
+// BenchmarkFreezeThaw freezes and thaws a running environment (the pool
+// does both around every idle period).
+func BenchmarkFreezeThaw(b *testing.B) {
+	if !probe().namespaces || probe().cgroups == nil {
+		b.Skip("needs cgroups")
+	}
+	dir := b.TempDir()
+	p, err := Start(context.Background(), Spec{
+		ID: "bench", Argv: []string{"/bin/sleep", "1000"}, CodeDir: dir, RuntimeDir: dir,
+		MemoryMB: 128, Env: []string{"PATH=/usr/bin:/bin"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill() //nolint:errcheck // benchmark
+	for b.Loop() {
+		if err := p.Freeze(); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Thaw(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
