@@ -138,6 +138,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	}
 	if d.metrics != nil {
 		d.sink.Add(emfSink{d.metrics}) // EMF lines in function logs become metrics
+		if err := registerLogMetrics(d.metrics.Registry(), d.logw); err != nil {
+			return nil, err
+		}
 	}
 	d.pool, err = pool.New(popts)
 	if err != nil {

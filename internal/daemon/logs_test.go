@@ -127,6 +127,15 @@ func TestFunctionLogsThroughCloudWatchAPI(t *testing.T) {
 		t.Fatalf("backward page: %v", err)
 	}
 
+	// The writer's counters are on /metrics (the reads above flushed it).
+	fams := scrapeMetrics(t, n)
+	if stored := sample(fams, "nimbus_function_log_lines_stored_total", nil); stored < 8 {
+		t.Errorf("nimbus_function_log_lines_stored_total = %v, want at least the 8 lines above", stored)
+	}
+	if _, ok := fams["nimbus_function_log_lines_dropped_total"]; !ok {
+		t.Error("no nimbus_function_log_lines_dropped_total on /metrics")
+	}
+
 	// Errors as CloudWatch Logs answers them.
 	_, err = cw.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/none"), LogStreamName: stream})
 	var nf *cwtypes.ResourceNotFoundException

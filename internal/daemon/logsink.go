@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
@@ -49,4 +52,24 @@ func (s emfSink) Log(rec pool.LogRecord) {
 		return
 	}
 	s.m.EMFLine(rec.Function, rec.Version, []byte(rec.Message))
+}
+
+// registerLogMetrics exposes the log writer's counters on /metrics: lines
+// stored, and lines dropped because the backbone fell behind.
+func registerLogMetrics(reg *prometheus.Registry, w *logstore.Writer) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nimbus_function_log_lines_stored_total",
+			Help: "Function log lines stored in the log store.",
+		}, func() float64 { return float64(w.Stored()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "nimbus_function_log_lines_dropped_total",
+			Help: "Function log lines dropped because the log store fell behind (full buffer or failed write).",
+		}, func() float64 { return float64(w.Dropped()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register log metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -11,13 +11,8 @@ from botocore.exceptions import ClientError
 
 endpoint, fn = sys.argv[1], sys.argv[2]
 group = "/aws/lambda/" + fn
-logs = boto3.client(
-    "logs",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id="AKIDTEST",
-    aws_secret_access_key="secret",
-)
+# Credentials and region come from the environment, as the test sets them.
+logs = boto3.client("logs", endpoint_url=endpoint)
 
 
 def check(cond, msg):
