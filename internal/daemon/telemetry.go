@@ -175,3 +175,35 @@ func (d *Daemon) asyncStats(ctx context.Context) (telemetry.AsyncStat, error) {
 		DestinationDeliveries: st.DestinationDeliveries, DestinationFailures: st.DestinationFailures,
 	}, nil
 }
+
+// componentMetrics exposes the counters other components keep on
+// /metrics: API Gateway's, the function-log writer's drops, the meter's.
+func (d *Daemon) componentMetrics() {
+	if d.metrics == nil {
+		return
+	}
+	m := d.metrics
+	if d.gw != nil {
+		gw := d.gw
+		for _, c := range []struct {
+			name, help string
+			read       func() uint64
+		}{
+			{"nimbus_apigw_requests_total", "Requests to API Gateway invoke URLs.", func() uint64 { return gw.Stats().Requests }},
+			{"nimbus_apigw_throttled_total", "API Gateway requests refused by stage or route throttling (429).", func() uint64 { return gw.Stats().Throttled }},
+			{"nimbus_apigw_cache_hits_total", "REST API stage cache hits.", func() uint64 { return gw.Stats().CacheHits }},
+			{"nimbus_apigw_cache_misses_total", "REST API stage cache misses.", func() uint64 { return gw.Stats().CacheMisses }},
+			{"nimbus_apigw_authorizer_cache_hits_total", "Lambda authorizer results served from cache.", func() uint64 { return gw.Stats().AuthorizerCacheHits }},
+			{"nimbus_apigw_denied_total", "API Gateway requests refused by an authorizer, AWS_IAM or validation.", func() uint64 { return gw.Stats().Denied }},
+			{"nimbus_apigw_integration_errors_total", "API Gateway integrations that failed (function errors mapped to 5xx, timeouts).", func() uint64 { return gw.Stats().IntegrationErrors }},
+		} {
+			m.CounterFunc(c.name, c.help, c.read)
+		}
+	}
+	if d.logw != nil {
+		m.CounterFunc("nimbus_function_log_lines_dropped_total", "Function log lines lost because the log store fell behind or failed.", d.logw.Dropped)
+	}
+	if d.meter != nil {
+		m.CounterFunc("nimbus_metering_records_dropped_total", "Metering records dropped because too many waited for the backbone.", d.meter.Dropped)
+	}
+}

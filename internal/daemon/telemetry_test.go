@@ -137,6 +137,11 @@ func TestMetricsMoveWithInvocations(t *testing.T) {
 	createGoFunction(t, n, "counted", nil)
 	fn := map[string]string{"function": "counted", "version": "$LATEST"}
 	before := scrapeMetrics(t, n)
+	for _, name := range []string{"nimbus_apigw_requests_total", "nimbus_function_log_lines_dropped_total", "nimbus_metering_records_dropped_total"} {
+		if before[name] == nil {
+			t.Errorf("%s missing", name)
+		}
+	}
 	if before["go_goroutines"] == nil || before["process_resident_memory_bytes"] == nil {
 		t.Error("Go runtime and process collectors missing")
 	}

@@ -222,6 +222,13 @@ func (m *Metrics) InvokeDone(_ context.Context, r *invoke.Record) {
 	}
 }
 
+// CounterFunc exposes a counter another component keeps (read at each
+// scrape). Names must be unique; a duplicate panics at wiring time.
+func (m *Metrics) CounterFunc(name, help string, read func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+		func() float64 { return float64(read()) }))
+}
+
 // GBSeconds is Lambda's compute unit: billed seconds times memory in GB
 // (1024 MB).
 func GBSeconds(billed time.Duration, memoryMB int) float64 {
