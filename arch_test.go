@@ -93,14 +93,16 @@ var allowed = map[string][]string{
 	"internal/cost":       {"internal/function", "internal/invoke"},
 	"internal/funcurl":    {"internal/awsapi", "internal/function", "internal/httpevent", "internal/invoke", "internal/trace"},
 	"internal/async":      {"internal/awsapi", "internal/function", "internal/invoke"},
+	"internal/bench":      {"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 
 // importedOnlyBy lists packages that only the named packages may import.
 var importedOnlyBy = map[string][]string{
-	"internal/daemon":    {"internal/cli"},
+	"internal/daemon":    {"internal/cli", "internal/bench"},
 	"internal/cli":       {"cmd/nimbus"},
-	"internal/config":    {"internal/cli", "internal/daemon"},
+	"internal/config":    {"internal/cli", "internal/daemon", "internal/bench"},
+	"internal/bench":     {"internal/cli"},
 	"internal/telemetry": {"internal/daemon"},
 	"internal/cost":      {"internal/daemon", "internal/cli"},
 	"internal/logsapi":   {"internal/daemon"},

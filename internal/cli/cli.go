@@ -60,6 +60,7 @@ use the AWS CLI, an AWS SDK or the client commands below against it.`,
 		newDoctorCmd(),
 		newLogsCmd(cf),
 		newVersionCmd(),
+		newBenchCmd(),
 	)
 	return root
 }

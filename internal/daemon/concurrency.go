@@ -41,3 +41,9 @@ func (s provisionedStatus) ProvisionedStatus(name, qualifier string) (lambdaapi.
 	st, ok := s.p.ProvisionedStatus(name, qualifier)
 	return lambdaapi.ProvisionedState{Status: st.Status, Reason: st.Reason, Allocated: st.Allocated}, ok
 }
+
+// Limits are the node's concurrency limit and memory budget (MB).
+func (d *Daemon) Limits() (concurrency, memoryBudgetMB int) {
+	l := d.pool.Limits()
+	return l.Concurrency, l.MemoryMB
+}

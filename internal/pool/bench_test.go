@@ -20,14 +20,19 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	// The same without the isolation layers (network namespace, minimal
 	// root, uid, capabilities, seccomp): their cost, in the same run.
 	b.Run("noop-unhardened", func(b *testing.B) { benchWarm(b, `{"action":"noop"}`, true) })
+	// The same with idle environments never frozen: what the freezer
+	// costs a client invoking back to back.
+	b.Run("noop-unfrozen", func(b *testing.B) {
+		benchWarm(b, `{"action":"noop"}`, false, func(o *Options) { o.FreezeAfter = -1 })
+	})
 }
 
 func unhardened(on bool) func(*Options) {
 	return func(o *Options) { o.Unhardened = on }
 }
 
-func benchWarm(b *testing.B, event string, bare bool) {
-	h := newHarness(b, unhardened(bare))
+func benchWarm(b *testing.B, event string, bare bool, tweak ...func(*Options)) {
+	h := newHarness(b, append(tweak, unhardened(bare))...)
 	fn := h.fn("warm", nil)
 	res, _ := h.call(b, fn, map[string]any{"action": "echo"})
 	wantOK(b, res)

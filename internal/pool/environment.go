@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,7 +29,6 @@ const (
 	stateStarting envState = iota
 	stateIdle
 	stateBusy
-	stateParking // released, being frozen before it joins the idle list
 	stateDead
 )
 
@@ -63,11 +61,15 @@ type environment struct {
 	// suppressed init (see start).
 	firstDeadline time.Time
 
-	memMB  int         // MemorySize, counted against the memory budget
-	frozen atomic.Bool // set by freeze, cleared by thaw
+	memMB int // MemorySize, counted against the memory budget
+	// fmu serialises freezing and thawing; frozen is guarded by it.
+	fmu    sync.Mutex
+	frozen bool
 
 	state       envState  // guarded by Manager.mu
-	lastUsed    time.Time // guarded by Manager.mu
+	lastUsed    time.Time // guarded by Manager.mu; on the injectable clock (keep-alive)
+	idleSince   time.Time // guarded by Manager.mu; on the real clock (freezer)
+	frozenHint  bool      // guarded by Manager.mu: the freezer has taken it in hand since it went idle
 	memCounted  bool      // guarded by Manager.mu: memMB is in Manager.liveMB
 	provisioned bool      // guarded by Manager.mu: holds one of its pool's provisioned slots
 }

@@ -22,9 +22,11 @@
 //	|        |           |  response, /error, response too    | timeout, crash, OOM,
 //	|        | Invoke    |  large (runtime still alive)       | caller gone, Close,
 //	|        | takes it  v                                    | retired while busy
-//	|        +-------- idle (LIFO list of its pool)            |
-//	|                    | idle > IdleTimeout, process died,   |
-//	|                    | config revision retired, Close      |
+//	|        +-------- idle (its pool's LIFO list; frozen   |
+//	|                    |  after FreezeAfter, thawed on take) |
+//	|                    | KeepAlive expired, evicted for      |
+//	|                    | memory, process died, config        |
+//	|                    | revision retired, Close             |
 //	|                    v                                     |
 //	+-------------->   dead  <---------------------------------+
 //	           (SIGKILL to the cgroup, Runtime API closed, /tmp removed;
@@ -41,7 +43,8 @@
 // live environments never exceeds (idle on-demand environments are evicted
 // least-recently-used before an invoke is throttled). Over a limit Invoke
 // returns TooManyRequestsException with Lambda's Reason. Idle environments
-// are frozen (sandbox freezer) and thawed on reuse; the KeepAlive policy
+// are frozen (sandbox freezer) once idle for FreezeAfter and thawed on
+// reuse; the KeepAlive policy
 // decides when they are reclaimed, so an unused pool scales to zero.
 // Provisioned environments (SetProvisioned) are started ahead of traffic
 // and never reclaimed while they are wanted.
@@ -161,12 +164,16 @@ type Options struct {
 	// Now is the clock of idle bookkeeping (tests inject one); time.Now
 	// when nil.
 	Now func() time.Time
+	// FreezeAfter is how long an idle environment keeps running before
+	// it is frozen (DefaultFreezeAfter when zero; negative: never).
+	FreezeAfter time.Duration
 }
 
 // Manager is the set of environment pools of one node. It is safe for
 // concurrent use.
 //
-// Lock order: Manager.mu, then a logCapture's mu (never the other way).
+// Lock order: an environment's fmu, then Manager.mu, then a logCapture's
+// mu (never the other way).
 type Manager struct {
 	opts        Options
 	log         *slog.Logger // component=pool
@@ -187,8 +194,12 @@ type Manager struct {
 	limits    Limits
 	keepAlive KeepAlive
 	provSem   chan struct{} // bounds provisioned starts in flight
-	now       func() time.Time
-	reserved  Reservations // never nil
+	// freezeAfter is how long an environment stays idle before the
+	// freezer freezes it (negative: never); freezeKick wakes the freezer.
+	freezeAfter time.Duration
+	freezeKick  chan struct{}
+	now         func() time.Time
+	reserved    Reservations // never nil
 
 	mu         sync.Mutex
 	hookReaped func(n int) // guarded by mu; tests: called after the reaper retired environments
@@ -284,6 +295,11 @@ func New(opts Options) (*Manager, error) {
 		now:         opts.Now,
 		reserved:    opts.Reservations,
 		provSem:     make(chan struct{}, maxProvisioningStarts),
+		freezeAfter: opts.FreezeAfter,
+		freezeKick:  make(chan struct{}, 1),
+	}
+	if m.freezeAfter == 0 {
+		m.freezeAfter = DefaultFreezeAfter
 	}
 	if opts.FunctionLog != nil {
 		m.fnLog = &lockedWriter{w: opts.FunctionLog}
@@ -311,8 +327,9 @@ func New(opts Options) (*Manager, error) {
 	} else {
 		m.launcher = sandbox.NewLauncher(spareInits)
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.reap()
+	go m.freezer()
 	m.log.Info("pool limits", "concurrency", lim.Concurrency, "memory_budget_mb", lim.MemoryMB,
 		"min_unreserved", lim.MinUnreserved())
 	return m, nil
@@ -595,16 +612,16 @@ func (m *Manager) retireLocked(p *fnPool) {
 	p.idle, p.provIdle = nil, nil
 }
 
-// release returns a busy environment to its pool, frozen, or destroys it.
+// release returns a busy environment to its pool (the freezer freezes
+// it once it has been idle for FreezeAfter), or destroys it.
 func (m *Manager) release(e *environment) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if e.state != stateBusy {
-		m.mu.Unlock()
 		return // already dead (killed during the invoke, or by Close)
 	}
 	if e.broken || e.exited() || e.pool.retired || m.closed {
 		m.killLocked(e)
-		m.mu.Unlock()
 		return
 	}
 	if e.provisioned && e.pool.provReady+e.pool.provStarting > e.pool.provWanted {
@@ -612,33 +629,19 @@ func (m *Manager) release(e *environment) {
 		e.provisioned = false
 		e.pool.provReady--
 	}
-	e.state = stateParking
-	m.mu.Unlock()
-
-	// Freeze outside the lock: it is cgroup I/O.
-	ferr := m.freeze(e)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e.state != stateParking {
-		return // killed meanwhile (Close, retire)
-	}
-	if ferr != nil {
-		m.log.Warn("freeze environment", "env_id", e.id, "err", ferr)
-		m.killLocked(e)
-		return
-	}
-	if e.pool.retired || m.closed {
-		m.killLocked(e)
-		return
-	}
 	e.state = stateIdle
 	e.lastUsed = m.now()
+	e.idleSince = time.Now()
+	e.frozenHint = false
 	if e.provisioned {
 		e.pool.provIdle = append(e.pool.provIdle, e)
-		return
+	} else {
+		e.pool.idle = append(e.pool.idle, e)
 	}
-	e.pool.idle = append(e.pool.idle, e)
+	select {
+	case m.freezeKick <- struct{}{}:
+	default:
+	}
 }
 
 // exitedWhileIdle is called by an environment's watcher when its process

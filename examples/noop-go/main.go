@@ -1,0 +1,60 @@
+// Command noop-go is the benchmark's Go function (nimbus bench): an
+// aws-lambda-go function that does nothing, unless its event asks it to
+// hold its environment for a while ("sleep_ms", for scale-out) or to
+// report its own memory ("rss", for the idle-environment measurement).
+//
+//	GOOS=linux CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./examples/noop-go
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+type event struct {
+	SleepMS int  `json:"sleep_ms"`
+	RSS     bool `json:"rss"`
+}
+
+// envID tells environments apart.
+var envID = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+func handle(_ context.Context, ev event) (any, error) {
+	switch {
+	case ev.SleepMS > 0:
+		started := time.Now().UnixNano()
+		time.Sleep(time.Duration(ev.SleepMS) * time.Millisecond)
+		return map[string]any{"started": started, "env": envID}, nil
+	case ev.RSS:
+		return map[string]any{"pss_kb": pssKB()}, nil
+	}
+	return nil, nil
+}
+
+// pssKB is this process's proportional set size.
+func pssKB() int {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
+}
+
+func main() { lambda.Start(handle) }

@@ -1,0 +1,738 @@
+// Package bench is `nimbus bench`: it starts a fresh node in-process (a
+// temporary data directory, loopback only), deploys no-op functions (Go on
+// provided.al2023 built from examples/noop-go with the local toolchain,
+// Python and Node on the host's interpreters) and measures what the design
+// goals name, each beside a baseline measured in the same run with the same
+// client: warm invoke latency against a plain Go HTTP echo server,
+// throughput at growing concurrency against the same echo, cold starts per
+// runtime, scale-out to many concurrent environments, and the memory an
+// idle environment costs beyond the function's own.
+//
+// Who may import it: cli. It imports daemon (to start the node), config,
+// runtimes and sandbox (to name the runtimes and the isolation measured).
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/daemon"
+	"github.com/nimbus-serverless/nimbus/internal/runtimes"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+)
+
+// Options sizes a run. Zero values take the defaults, which finish in
+// about two minutes on a 2-vCPU machine.
+type Options struct {
+	Requests    int           // warm latency samples per target (2,000)
+	Concurrency []int         // throughput levels (1, 2, 4, 8)
+	Duration    time.Duration // per throughput point (2 s)
+	ColdStarts  int           // per runtime (20)
+	ScaleOut    int           // environments started at once (50)
+	IdleEnvs    int           // idle environments per runtime for the memory figures (20)
+	// Runtimes to measure, of "go", "python", "node" (all available).
+	Runtimes []string
+	// GoSource is the directory of the Go no-op function (examples/noop-go
+	// of the source tree the command runs in when empty).
+	GoSource string
+	// Progress, when set, gets one line per step.
+	Progress io.Writer
+}
+
+// Long is a longer run (the --long flag).
+func Long() Options {
+	return Options{Requests: 20000, Concurrency: []int{1, 2, 4, 8, 16, 32}, Duration: 10 * time.Second,
+		ColdStarts: 100, ScaleOut: 100, IdleEnvs: 50}
+}
+
+func (o *Options) defaults() {
+	if o.Requests <= 0 {
+		o.Requests = 2000
+	}
+	if len(o.Concurrency) == 0 {
+		o.Concurrency = []int{1, 2, 4, 8}
+	}
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.ColdStarts <= 0 {
+		o.ColdStarts = 20
+	}
+	if o.ScaleOut <= 0 {
+		o.ScaleOut = 50
+	}
+	if o.IdleEnvs <= 0 {
+		o.IdleEnvs = 20
+	}
+	if len(o.Runtimes) == 0 {
+		o.Runtimes = []string{"go", "python", "node"}
+	}
+}
+
+// Report is the result of a run; times are in milliseconds.
+type Report struct {
+	Machine    Machine           `json:"machine"`
+	Warm       Warm              `json:"warm_latency"`
+	Throughput []ThroughputPoint `json:"throughput"`
+	ColdStarts []ColdStart       `json:"cold_starts"`
+	ScaleOut   ScaleOut          `json:"scale_out"`
+	Memory     []Memory          `json:"idle_memory"`
+	Skipped    []string          `json:"skipped,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs             int    `json:"cpus"`
+	MemoryMB         int    `json:"memory_mb"`
+	Sandbox          string `json:"sandbox"`
+	ConcurrencyLimit int    `json:"concurrency_limit"`
+	MemoryBudgetMB   int    `json:"memory_budget_mb"`
+}
+
+// Latency is a distribution.
+type Latency struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p99_9_ms"`
+}
+
+// Warm is the warm invoke latency at concurrency 1 of the Go no-op
+// function beside the echo server's round trip.
+type Warm struct {
+	Invoke   Latency `json:"invoke"`
+	Echo     Latency `json:"echo"`
+	RatioP50 float64 `json:"ratio_p50"`
+	RatioP99 float64 `json:"ratio_p99"`
+}
+
+// ThroughputPoint is requests per second of one target at one
+// concurrency; Ratio is against the echo at the same concurrency.
+type ThroughputPoint struct {
+	Target      string  `json:"target"`
+	Concurrency int     `json:"concurrency"`
+	RPS         float64 `json:"rps"`
+	Ratio       float64 `json:"ratio_to_echo"`
+	Errors      int     `json:"errors"`
+}
+
+// ColdStart is the cold-start distribution of one runtime: Init is the
+// REPORT line's Init Duration (sandbox start, runtime start, function
+// init: what the platform and the runtime add before the handler), Total
+// the client's round trip of the cold invoke.
+type ColdStart struct {
+	Runtime string  `json:"runtime"`
+	Init    Latency `json:"init"`
+	Total   Latency `json:"total"`
+}
+
+// ScaleOut is how fast a node starts environments: N invocations sent at
+// once to a function with no environment, each holding its environment,
+// until the last one's handler starts.
+type ScaleOut struct {
+	Environments int     `json:"environments"`
+	Distinct     int     `json:"distinct_environments"`
+	Seconds      float64 `json:"seconds"`
+	PerSecond    float64 `json:"environments_per_second"`
+}
+
+// Memory is what an idle environment of a runtime costs: the function's
+// own proportional set size, and the platform's overhead beyond it (the
+// sandbox init process and the node's own bookkeeping), and how many idle
+// environments fit the node: by the memory budget (MemorySize 128 MB each,
+// which the pool never overcommits) and by the actual footprint.
+type Memory struct {
+	Runtime            string  `json:"runtime"`
+	Environments       int     `json:"environments"`
+	FunctionPSSKB      int     `json:"function_pss_kb"`
+	PlatformOverheadKB float64 `json:"platform_overhead_kb"`
+	FitByBudget        int     `json:"fit_by_memory_budget"`
+	FitByFootprint     int     `json:"fit_by_footprint"`
+}
+
+// runner holds a run's node and clients.
+type runner struct {
+	opts    Options
+	region  string
+	creds   aws.Credentials
+	signer  *v4.Signer
+	api     string // http://host:port
+	lc      *lambda.Client
+	hc      *http.Client
+	runtime map[string]string // go/python/node -> Lambda runtime name
+	zips    map[string][]byte
+	handler map[string]string
+	limits  Machine
+	logf    func(format string, args ...any)
+}
+
+// Run starts a node, measures, stops the node and returns the report.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	opts.defaults()
+	dir, err := os.MkdirTemp("", "nimbus-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench data directory: %w", err)
+	}
+	defer os.RemoveAll(dir) //nolint:errcheck // temporary
+
+	r := &runner{opts: opts, region: config.DefaultRegion, signer: v4.NewSigner(),
+		runtime: map[string]string{}, zips: map[string][]byte{}, handler: map[string]string{}}
+	r.logf = func(format string, args ...any) {
+		if opts.Progress != nil {
+			_, _ = fmt.Fprintf(opts.Progress, format+"\n", args...)
+		}
+	}
+	key := make([]byte, 20)
+	_, _ = rand.Read(key)
+	r.creds = aws.Credentials{AccessKeyID: "AKIA" + strings.ToUpper(hex.EncodeToString(key[:8])), SecretAccessKey: hex.EncodeToString(key)}
+
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.AccessKeyID, cfg.SecretAccessKey = r.creds.AccessKeyID, r.creds.SecretAccessKey
+	nodeCtx, stopNode := context.WithCancel(ctx)
+	defer stopNode()
+	d, err := daemon.New(nodeCtx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("start the bench node: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(nodeCtx) }()
+	defer func() {
+		stopNode()
+		if err := <-done; err != nil && opts.Progress != nil {
+			_, _ = fmt.Fprintln(opts.Progress, "bench node shutdown:", err)
+		}
+	}()
+	r.api = "http://" + d.Addr()
+	r.hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
+	r.lc = lambda.New(lambda.Options{
+		Region:       r.region,
+		BaseEndpoint: aws.String(r.api),
+		Credentials:  credentials.StaticCredentialsProvider{Value: r.creds},
+		HTTPClient:   r.hc,
+	})
+	rep := &Report{}
+	if err := r.prepare(ctx, rep); err != nil {
+		return nil, err
+	}
+	r.limits.ConcurrencyLimit, r.limits.MemoryBudgetMB = d.Limits()
+	rep.Machine = r.limits
+	echo, stopEcho, err := startEcho()
+	if err != nil {
+		return nil, err
+	}
+	defer stopEcho()
+
+	steps := []func(context.Context, *Report, string) error{r.warm, r.throughput, r.coldStarts, r.scaleOut, r.memory}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := step(ctx, rep, echo); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// prepare finds the runtimes, builds and deploys the functions.
+func (r *runner) prepare(ctx context.Context, rep *Report) error {
+	supported := runtimes.Supported()
+	pick := func(prefix string) string {
+		var best string
+		for _, s := range supported {
+			if strings.HasPrefix(s, prefix) && (best == "" || runtimeVersionLess(best, s)) {
+				best = s
+			}
+		}
+		return best
+	}
+	for _, name := range r.opts.Runtimes {
+		switch name {
+		case "go":
+			r.logf("building the Go no-op function")
+			z, err := goNoopZip(ctx, r.opts.GoSource)
+			if err != nil {
+				return err
+			}
+			r.runtime["go"], r.zips["go"], r.handler["go"] = "provided.al2023", z, "bootstrap"
+		case "python":
+			rt := pick("python3.")
+			if rt == "" {
+				rep.Skipped = append(rep.Skipped, "python: no python3 on this host")
+				continue
+			}
+			z, err := zipFiles(map[string][]byte{"app.py": []byte(pythonNoop)}, false)
+			if err != nil {
+				return err
+			}
+			r.runtime["python"], r.zips["python"], r.handler["python"] = rt, z, "app.handler"
+		case "node":
+			rt := pick("nodejs")
+			if rt == "" {
+				rep.Skipped = append(rep.Skipped, "node: no node on this host")
+				continue
+			}
+			z, err := zipFiles(map[string][]byte{"index.mjs": []byte(nodeNoop)}, false)
+			if err != nil {
+				return err
+			}
+			r.runtime["node"], r.zips["node"], r.handler["node"] = rt, z, "index.handler"
+		default:
+			return fmt.Errorf("unknown runtime %q (go, python, node)", name)
+		}
+	}
+	if r.zips["go"] == nil {
+		return errors.New("the Go runtime is required (warm latency and scale-out use it)")
+	}
+	for _, name := range r.names() {
+		if err := r.deploy(ctx, "noop-"+name, name); err != nil {
+			return err
+		}
+	}
+	r.limits = Machine{CPUs: runtime.NumCPU(), MemoryMB: memTotalMB(), Sandbox: sandbox.Mode()}
+	return nil
+}
+
+// names are the prepared runtimes in a fixed order.
+func (r *runner) names() []string {
+	var out []string
+	for _, n := range []string{"go", "python", "node"} {
+		if r.zips[n] != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (r *runner) deploy(ctx context.Context, fn, rt string) error {
+	_, err := r.lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(fn),
+		Runtime:      types.Runtime(r.runtime[rt]),
+		Handler:      aws.String(r.handler[rt]),
+		Role:         aws.String("arn:aws:iam::000000000000:role/bench"),
+		Code:         &types.FunctionCode{ZipFile: r.zips[rt]},
+		MemorySize:   aws.Int32(128),
+		Timeout:      aws.Int32(30),
+	})
+	if err != nil {
+		return fmt.Errorf("create function %s: %w", fn, err)
+	}
+	return nil
+}
+
+// runtimeVersionLess orders python3.9 < python3.12 and nodejs18.x < nodejs20.x.
+func runtimeVersionLess(a, b string) bool {
+	num := func(s string) int {
+		d := regexp.MustCompile(`\d+`).FindAllString(s, -1)
+		n := 0
+		for _, x := range d {
+			v, _ := strconv.Atoi(x)
+			n = n*100 + v
+		}
+		return n
+	}
+	return num(a) < num(b)
+}
+
+// call sends one signed POST and returns its latency, body and headers.
+func (r *runner) call(ctx context.Context, url string, payload []byte, hdr map[string]string) (time.Duration, []byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	sum := sha256.Sum256(payload)
+	t0 := time.Now()
+	if err := r.signer.SignHTTP(ctx, r.creds, req, hex.EncodeToString(sum[:]), "lambda", r.region, t0); err != nil {
+		return 0, nil, nil, fmt.Errorf("sign request: %w", err)
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("request %s: %w", url, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	lat := time.Since(t0)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("read %s: %w", url, err)
+	}
+	if resp.StatusCode >= 300 {
+		return lat, body, resp.Header, fmt.Errorf("%s: %d %s: %s", url, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
+	}
+	return lat, body, resp.Header, nil
+}
+
+func (r *runner) invokeURL(fn string) string {
+	return r.api + "/2015-03-31/functions/" + fn + "/invocations"
+}
+
+// startEcho serves a plain Go HTTP echo (the body back) on loopback.
+func startEcho() (string, func(), error) {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("echo server: %w", err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String() + "/echo", func() {
+		_ = srv.Close()
+		<-done
+	}, nil
+}
+
+func latencyOf(samples []time.Duration) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	s := slices.Clone(samples)
+	slices.Sort(s)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		i = min(max(i, 0), len(s)-1)
+		return float64(s[i].Microseconds()) / 1000
+	}
+	return Latency{N: len(s), P50: q(0.50), P99: q(0.99), P999: q(0.999)}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return math.Round(a/b*100) / 100
+}
+
+// warm measures sequential round trips of the Go no-op and of the echo.
+func (r *runner) warm(ctx context.Context, rep *Report, echo string) error {
+	r.logf("warm latency: %d invokes and %d echo round trips at concurrency 1", r.opts.Requests, r.opts.Requests)
+	payload := []byte(`{}`)
+	url := r.invokeURL("noop-go")
+	if _, _, _, err := r.call(ctx, url, payload, nil); err != nil { // the cold start
+		return err
+	}
+	measure := func(u string) ([]time.Duration, error) {
+		out := make([]time.Duration, 0, r.opts.Requests)
+		for range r.opts.Requests / 10 { // warm-up
+			if _, _, _, err := r.call(ctx, u, payload, nil); err != nil {
+				return nil, err
+			}
+		}
+		for range r.opts.Requests {
+			lat, _, _, err := r.call(ctx, u, payload, nil)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, lat)
+		}
+		return out, nil
+	}
+	// Interleave the two in halves, so drift in the machine's load hits
+	// both alike.
+	var inv, ech []time.Duration
+	for range 2 {
+		a, err := measure(url)
+		if err != nil {
+			return err
+		}
+		b, err := measure(echo)
+		if err != nil {
+			return err
+		}
+		inv, ech = append(inv, a...), append(ech, b...)
+	}
+	rep.Warm = Warm{Invoke: latencyOf(inv), Echo: latencyOf(ech)}
+	rep.Warm.RatioP50 = ratio(rep.Warm.Invoke.P50, rep.Warm.Echo.P50)
+	rep.Warm.RatioP99 = ratio(rep.Warm.Invoke.P99, rep.Warm.Echo.P99)
+	return nil
+}
+
+// throughput runs c workers for Duration against each target.
+func (r *runner) throughput(ctx context.Context, rep *Report, echo string) error {
+	targets := []struct{ name, url string }{{"echo", echo}}
+	for _, n := range r.names() {
+		targets = append(targets, struct{ name, url string }{n, r.invokeURL("noop-" + n)})
+	}
+	echoRPS := map[int]float64{}
+	for _, c := range r.opts.Concurrency {
+		for _, t := range targets {
+			r.logf("throughput: %s at concurrency %d for %s", t.name, c, r.opts.Duration)
+			// Warm-up: c environments exist (c requests at once, twice,
+			// each round waited for), then a short unmeasured load.
+			for range 2 {
+				if err := r.burst(ctx, t.url, c); err != nil {
+					return err
+				}
+			}
+			if _, err := r.load(ctx, t.url, c, r.opts.Duration/5); err != nil {
+				return err
+			}
+			n, err := r.load(ctx, t.url, c, r.opts.Duration)
+			if err != nil {
+				return err
+			}
+			rps := float64(n.ok) / r.opts.Duration.Seconds()
+			if t.name == "echo" {
+				echoRPS[c] = rps
+			}
+			rep.Throughput = append(rep.Throughput, ThroughputPoint{Target: t.name, Concurrency: c,
+				RPS: math.Round(rps), Ratio: ratio(rps, echoRPS[c]), Errors: n.errs})
+		}
+	}
+	return nil
+}
+
+type counts struct{ ok, errs int }
+
+// burst sends c requests at once and waits for all.
+func (r *runner) burst(ctx context.Context, url string, c int) error {
+	errs := make([]error, c)
+	var wg sync.WaitGroup
+	for i := range c {
+		wg.Go(func() { _, _, _, errs[i] = r.call(ctx, url, []byte(`{}`), nil) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// load runs c workers sending requests to url for d.
+func (r *runner) load(ctx context.Context, url string, c int, d time.Duration) (counts, error) {
+	lctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var ok, errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	payload := []byte(`{}`)
+	for range c {
+		wg.Go(func() {
+			for lctx.Err() == nil {
+				_, _, _, err := r.call(lctx, url, payload, nil)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case lctx.Err() != nil:
+				default:
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	out := counts{ok: int(ok.Load()), errs: int(errs.Load())}
+	if err, _ := firstErr.Load().(error); err != nil && out.ok == 0 {
+		return out, err
+	}
+	return out, ctx.Err()
+}
+
+var initRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
+
+// coldStarts forces new environments by changing the configuration (a new
+// revision retires the old environments) and invokes each once.
+func (r *runner) coldStarts(ctx context.Context, rep *Report, _ string) error {
+	for _, n := range r.names() {
+		r.logf("cold starts: %d of %s", r.opts.ColdStarts, r.runtime[n])
+		fn := "noop-" + n
+		var inits, totals []time.Duration
+		for i := range r.opts.ColdStarts {
+			if _, err := r.lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+				FunctionName: aws.String(fn), Description: aws.String("cold start " + strconv.Itoa(i))}); err != nil {
+				return fmt.Errorf("update %s: %w", fn, err)
+			}
+			lat, _, hdr, err := r.call(ctx, r.invokeURL(fn), []byte(`{}`), map[string]string{"X-Amz-Log-Type": "Tail"})
+			if err != nil {
+				return err
+			}
+			tail, _ := base64.StdEncoding.DecodeString(hdr.Get("X-Amz-Log-Result"))
+			m := initRE.FindSubmatch(tail)
+			if m == nil {
+				return fmt.Errorf("cold invoke of %s reported no Init Duration:\n%s", fn, tail)
+			}
+			ms, _ := strconv.ParseFloat(string(m[1]), 64)
+			inits = append(inits, time.Duration(ms*float64(time.Millisecond)))
+			totals = append(totals, lat)
+		}
+		rep.ColdStarts = append(rep.ColdStarts, ColdStart{Runtime: r.runtime[n], Init: latencyOf(inits), Total: latencyOf(totals)})
+	}
+	return nil
+}
+
+// scaleOut sends ScaleOut invocations at once to a function with no
+// environment; each holds its environment 2 s (longer than the whole
+// scale-out here), so each needs its own. The time is from the first send
+// to the last handler's start.
+func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
+	n := r.opts.ScaleOut
+	r.logf("scale-out: %d concurrent environments", n)
+	if err := r.deploy(ctx, "scale-go", "go"); err != nil {
+		return err
+	}
+	hold := 2000 + 40*n // ms; generous so all overlap even on a slow machine
+	payload := []byte(`{"sleep_ms":` + strconv.Itoa(hold) + `}`)
+	type out struct {
+		Started int64  `json:"started"`
+		Env     string `json:"env"`
+	}
+	results := make([]out, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			_, body, _, err := r.call(ctx, r.invokeURL("scale-go"), payload, nil)
+			if err == nil {
+				err = json.Unmarshal(body, &results[i])
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("scale-out: %w", err)
+	}
+	var last int64
+	distinct := map[string]bool{}
+	for _, o := range results {
+		last = max(last, o.Started)
+		distinct[o.Env] = true
+	}
+	secs := time.Unix(0, last).Sub(t0).Seconds()
+	rep.ScaleOut = ScaleOut{Environments: n, Distinct: len(distinct), Seconds: math.Round(secs*1000) / 1000,
+		PerSecond: math.Round(float64(n) / secs)}
+	return nil
+}
+
+// memory starts IdleEnvs environments of each runtime and leaves them
+// idle (frozen), then reads the footprint: the function's own PSS (it
+// reports it), and the platform's: the growth of this process's RSS (the
+// node runs in it) and of the PSS of its children (the environments'
+// sandbox inits), per environment. Kernel memory (page tables, cgroup
+// structures) is not counted.
+func (r *runner) memory(ctx context.Context, rep *Report, _ string) error {
+	for _, n := range r.names() {
+		m := r.opts.IdleEnvs
+		r.logf("idle memory: %d environments of %s", m, r.runtime[n])
+		fn := "mem-" + n
+		if err := r.deploy(ctx, fn, n); err != nil {
+			return err
+		}
+		before := platformKB()
+		var wg sync.WaitGroup
+		errs := make([]error, m)
+		for i := range m {
+			wg.Go(func() {
+				_, _, _, errs[i] = r.call(ctx, r.invokeURL(fn), []byte(`{"sleep_ms":1500}`), nil)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("idle memory: %w", err)
+		}
+		after := platformKB()
+		_, body, _, err := r.call(ctx, r.invokeURL(fn), []byte(`{"rss":true}`), nil)
+		if err != nil {
+			return err
+		}
+		var pss struct {
+			PSS int `json:"pss_kb"`
+		}
+		_ = json.Unmarshal(body, &pss)
+		over := math.Round(float64(after-before)/float64(m)*10) / 10
+		mem := Memory{Runtime: r.runtime[n], Environments: m, FunctionPSSKB: pss.PSS, PlatformOverheadKB: over,
+			FitByBudget: r.limits.MemoryBudgetMB / 128}
+		if per := float64(pss.PSS) + max(over, 0); per > 0 {
+			mem.FitByFootprint = int(float64(memAvailableKB()) / per)
+		}
+		rep.Memory = append(rep.Memory, mem)
+	}
+	return nil
+}
+
+// platformKB is this process's RSS plus the PSS of its direct children.
+func platformKB() int {
+	runtime.GC()
+	debug.FreeOSMemory()
+	self := os.Getpid()
+	total := statusKB("/proc/self/status", "VmRSS:")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat") // #nosec G304 -- procfs
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == self && pid != self {
+			total += statusKB("/proc/"+e.Name()+"/smaps_rollup", "Pss:")
+		}
+	}
+	return total
+}
+
+func statusKB(path, key string) int {
+	b, err := os.ReadFile(path) // #nosec G304 -- procfs
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
+}
+
+func memTotalMB() int     { return statusKB("/proc/meminfo", "MemTotal:") / 1024 }
+func memAvailableKB() int { return statusKB("/proc/meminfo", "MemAvailable:") }

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-serverless/nimbus/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		opts        bench.Options
+		asJSON      bool
+		long        bool
+		concurrency string
+		rts         string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a fresh node: warm latency, throughput, cold starts, scale-out, idle memory",
+		Long: `Start a fresh Nimbus node in this process (temporary data directory,
+loopback only), deploy no-op functions (Go built from examples/noop-go with
+the local toolchain, Python and Node on the host's interpreters) and measure
+each figure beside a plain Go HTTP echo server measured in the same run with
+the same client. The default run takes about two minutes on 2 vCPUs; --long
+runs longer. Run it from the nimbus source tree (or pass --go-source).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := opts
+			if long {
+				l := bench.Long()
+				l.GoSource, l.Runtimes = o.GoSource, o.Runtimes
+				o = l
+			}
+			if concurrency != "" {
+				o.Concurrency = nil
+				for _, s := range strings.Split(concurrency, ",") {
+					n, err := strconv.Atoi(strings.TrimSpace(s))
+					if err != nil || n <= 0 {
+						return errors.New("--concurrency takes positive numbers separated by commas, e.g. 1,2,4,8")
+					}
+					o.Concurrency = append(o.Concurrency, n)
+				}
+			}
+			if rts != "" {
+				o.Runtimes = strings.Split(rts, ",")
+			}
+			if !asJSON {
+				o.Progress = cmd.ErrOrStderr()
+			}
+			rep, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return rep.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&long, "long", false, "a longer run (more samples, concurrency up to 32, 10 s per point)")
+	f.IntVar(&opts.Requests, "requests", 0, "warm latency samples per target (default 2000)")
+	f.StringVar(&concurrency, "concurrency", "", "throughput concurrency levels (default 1,2,4,8)")
+	f.DurationVar(&opts.Duration, "duration", 0, "time per throughput point (default 2s)")
+	f.IntVar(&opts.ColdStarts, "cold-starts", 0, "cold starts per runtime (default 20)")
+	f.IntVar(&opts.ScaleOut, "scale-out", 0, "environments started at once (default 50)")
+	f.IntVar(&opts.IdleEnvs, "idle-envs", 0, "idle environments per runtime for the memory figures (default 20)")
+	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node (default all available)")
+	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
+	return cmd
+}
