@@ -177,7 +177,8 @@ func (d *Daemon) asyncStats(ctx context.Context) (telemetry.AsyncStat, error) {
 }
 
 // componentMetrics exposes the counters other components keep on
-// /metrics: API Gateway's, the function-log writer's drops, the meter's.
+// /metrics: API Gateway's and the meter's (the log writer's are
+// registered by logsink.go).
 func (d *Daemon) componentMetrics() {
 	if d.metrics == nil {
 		return
@@ -199,9 +200,6 @@ func (d *Daemon) componentMetrics() {
 		} {
 			m.CounterFunc(c.name, c.help, c.read)
 		}
-	}
-	if d.logw != nil {
-		m.CounterFunc("nimbus_function_log_lines_dropped_total", "Function log lines lost because the log store fell behind or failed.", d.logw.Dropped)
 	}
 	if d.meter != nil {
 		m.CounterFunc("nimbus_metering_records_dropped_total", "Metering records dropped because too many waited for the backbone.", d.meter.Dropped)
