@@ -213,8 +213,10 @@ func (s *Store) Scan(ctx context.Context, q Query) ([]Event, bool, error) {
 					if !q.Last {
 						return out[:q.Limit], true, nil
 					}
-					out = append(out[:0], out[1:]...)
 					trimmed = true
+					if len(out) >= 2*q.Limit { // keep the last Limit, amortised
+						out = append(out[:0], out[len(out)-q.Limit:]...)
+					}
 				}
 			}
 			if seq == last || md.NumPending == 0 {
@@ -225,6 +227,9 @@ func (s *Store) Scan(ctx context.Context, q Query) ([]Event, bool, error) {
 			return nil, false, fmt.Errorf("scan log group %s: %w", q.Group, err)
 		}
 		if done || got == 0 {
+			if q.Last && q.Limit > 0 && len(out) > q.Limit {
+				out = out[len(out)-q.Limit:]
+			}
 			return out, trimmed, nil
 		}
 		if err := ctx.Err(); err != nil {
