@@ -69,6 +69,7 @@ type Gateway struct {
 	limits *limiters   // per-stage and per-route token buckets
 	cache  *respCache  // REST stage caches
 	authz  *authzCache // Lambda authorizer results
+	jwks   *jwksCache  // JWT issuers' key sets
 
 	stats counters
 }
@@ -112,6 +113,7 @@ func New(opts Options) *Gateway {
 	g.limits = newLimiters()
 	g.cache = newRespCache()
 	g.authz = newAuthzCache()
+	g.jwks = newJWKSCache()
 	return g
 }
 

@@ -110,7 +110,14 @@ type httpAuthorizer struct {
 	EnableSimpleResponses          bool     `json:"enableSimpleResponses"`
 	IdentitySource                 []string `json:"identitySource"`
 	IdentityValidationExpression   string   `json:"identityValidationExpression,omitempty"`
+	JwtConfiguration               *jwtConf `json:"jwtConfiguration,omitempty"`
 	Name                           string   `json:"name"`
+}
+
+// jwtConf is a JWT authorizer's jwtConfiguration.
+type jwtConf struct {
+	Audience []string `json:"audience,omitempty"`
+	Issuer   string   `json:"issuer,omitempty"`
 }
 
 func httpKey(id string) string { return httpKeyPrefix + id }
@@ -349,7 +356,15 @@ func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
 		return badRequest("Unable to create Route: an authorizerId is required for authorizationType CUSTOM.")
 	}
 	if r.AuthorizationType == "JWT" {
-		return badRequest("Nimbus does not support JWT authorizers yet; use a Lambda (CUSTOM) authorizer.")
+		a := d.authorizer(r.AuthorizerID)
+		if a == nil || a.AuthorizerType != "JWT" {
+			return badRequest("Unable to create Route: authorizationType JWT needs the authorizerId of a JWT authorizer.")
+		}
+	}
+	if r.AuthorizationType == "CUSTOM" {
+		if a := d.authorizer(r.AuthorizerID); a != nil && a.AuthorizerType != "REQUEST" {
+			return badRequest("Unable to create Route: authorizationType CUSTOM needs the authorizerId of a REQUEST authorizer.")
+		}
 	}
 	if in.AuthorizationScopes != nil {
 		r.AuthorizationScopes = in.AuthorizationScopes
@@ -862,6 +877,7 @@ type authorizerInput struct {
 	EnableSimpleResponses          *bool    `json:"enableSimpleResponses"`
 	IdentitySource                 []string `json:"identitySource"`
 	IdentityValidationExpression   *string  `json:"identityValidationExpression"`
+	JwtConfiguration               *jwtConf `json:"jwtConfiguration"`
 	Name                           *string  `json:"name"`
 }
 
@@ -877,8 +893,21 @@ func (g *Gateway) createAuthorizer(c *call) error {
 	if in.Name == nil || in.AuthorizerType == nil {
 		return badRequest("Invalid input: name and authorizerType are required.")
 	}
+	if *in.AuthorizerType == "JWT" {
+		a, err := newJWTAuthorizer(*in.Name, in.JwtConfiguration, in.IdentitySource)
+		if err != nil {
+			return err
+		}
+		if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+			d.Authorizers = append(d.Authorizers, a)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return c.json(http.StatusCreated, a)
+	}
 	if *in.AuthorizerType != "REQUEST" {
-		return badRequest("Nimbus supports Lambda (REQUEST) authorizers on HTTP APIs; got authorizerType %s.", *in.AuthorizerType)
+		return badRequest("Invalid authorizerType %s: HTTP API authorizers are REQUEST (Lambda) or JWT.", *in.AuthorizerType)
 	}
 	a := &httpAuthorizer{AuthorizerID: newID(6), Name: *in.Name, AuthorizerType: "REQUEST", AuthorizerPayloadFormatVersion: "2.0",
 		IdentitySource: in.IdentitySource}

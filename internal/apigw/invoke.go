@@ -151,6 +151,23 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		}
 		opts.IAM = id
 	}
+	if route.AuthorizationType == "JWT" {
+		a := doc.authorizer(route.AuthorizerID)
+		if a == nil {
+			httpInternal().Write(w)
+			return
+		}
+		claims, deny := g.authorizeJWT(r, a, route, now)
+		if deny != nil {
+			g.countRefusal(deny)
+			deny.Write(w)
+			return
+		}
+		opts.JWT = claims
+		if integ.PayloadFormatVersion == "1.0" {
+			opts.JWT, opts.Authorizer = nil, map[string]any{"claims": claims.Claims, "scopes": claims.Scopes}
+		}
+	}
 	if route.AuthorizationType == "CUSTOM" {
 		a := doc.authorizer(route.AuthorizerID)
 		if a == nil {

@@ -69,6 +69,7 @@ type oaAuthorizer struct {
 	IdentityValidationExpression   string          `json:"identityValidationExpression"`
 	AuthorizerPayloadFormatVersion string          `json:"authorizerPayloadFormatVersion"`
 	EnableSimpleResponses          bool            `json:"enableSimpleResponses"`
+	JwtConfiguration               *jwtConf        `json:"jwtConfiguration"`
 }
 
 type oaOperation struct {
@@ -479,6 +480,25 @@ func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 			switch {
 			case isSigV4(s):
 				r.AuthorizationType = "AWS_IAM"
+			case s.Authorizer != nil && strings.EqualFold(s.Authorizer.Type, "jwt"):
+				id, ok := authorizers[name]
+				if !ok {
+					var sources []string
+					var one string
+					if err := json.Unmarshal(s.Authorizer.IdentitySource, &one); err == nil && one != "" {
+						sources = []string{one}
+					} else {
+						_ = json.Unmarshal(s.Authorizer.IdentitySource, &sources)
+					}
+					a, err := newJWTAuthorizer(name, s.Authorizer.JwtConfiguration, sources)
+					if err != nil {
+						return err
+					}
+					doc.Authorizers = append(doc.Authorizers, a)
+					authorizers[name], id = a.AuthorizerID, a.AuthorizerID
+				}
+				r.AuthorizationType, r.AuthorizerID = "JWT", id
+				r.AuthorizationScopes = oa.scopes(o, name)
 			case s.Authorizer != nil && strings.EqualFold(s.Authorizer.Type, "request"):
 				id, ok := authorizers[name]
 				if !ok {
@@ -638,4 +658,21 @@ func (g *Gateway) reimportAPI(c *call) error {
 		return err
 	}
 	return c.json(http.StatusCreated, g.wireAPI(doc.API))
+}
+
+// scopes are the scopes an operation's security requirement lists for
+// the scheme name.
+func (d *oaDoc) scopes(o oaOp, name string) []string {
+	sec := o.op.Security
+	if sec == nil {
+		sec = d.Security
+	}
+	for _, req := range sec {
+		if raw, ok := req[name]; ok {
+			var out []string
+			_ = json.Unmarshal(raw, &out)
+			return out
+		}
+	}
+	return nil
 }

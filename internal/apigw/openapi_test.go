@@ -129,11 +129,15 @@ const samHTTP = `{
   "openapi": "3.0.1",
   "info": {"title": "sam-http", "version": "1.0"},
   "paths": {
+    "/private": {"get": {"security": [{"jwt": ["read"]}], "x-amazon-apigateway-integration": {"type": "aws_proxy", "payloadFormatVersion": "2.0",
+      "uri": "arn:aws:lambda:us-east-1:000000000000:function:f"}}},
     "/hello": {"get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "httpMethod": "POST", "payloadFormatVersion": "2.0",
       "uri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:f/invocations"}}},
     "/$default": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "payloadFormatVersion": "1.0",
       "uri": "arn:aws:lambda:us-east-1:000000000000:function:f"}}}
   },
+  "components": {"securitySchemes": {"jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {"type": "jwt",
+    "identitySource": "$request.header.Authorization", "jwtConfiguration": {"issuer": "https://issuer.example", "audience": ["app"]}}}}},
   "x-amazon-apigateway-cors": {"allowOrigins": ["https://a.example"], "allowMethods": ["GET"]}
 }`
 
@@ -157,8 +161,16 @@ func TestImportHTTPAPIFromOpenAPI(t *testing.T) {
 	}
 	var routes struct{ Items []httpRoute }
 	h.mgmt("GET", "/v2/apis/"+api.APIID+"/routes", nil, 200, &routes)
-	if len(routes.Items) != 2 {
+	if len(routes.Items) != 3 {
 		t.Errorf("routes = %+v", routes.Items)
+	}
+	for _, r := range routes.Items {
+		if r.RouteKey == "GET /private" && (r.AuthorizationType != "JWT" || len(r.AuthorizationScopes) != 1) {
+			t.Errorf("imported JWT route = %+v", r)
+		}
+	}
+	if w := h.call(api.APIID, "GET", "/private", nil); w.Code != 401 {
+		t.Errorf("JWT route without a token = %d", w.Code)
 	}
 	r := h.call(api.APIID, "OPTIONS", "/hello", map[string]string{"Origin": "https://a.example", "Access-Control-Request-Method": "GET"})
 	if r.Code != http.StatusNoContent || r.Header().Get("Access-Control-Allow-Origin") != "https://a.example" {

@@ -77,6 +77,8 @@ type Options struct {
 	// principalId for REST), IAM the SigV4 caller of an AWS_IAM route.
 	Authorizer map[string]any
 	IAM        *IAMIdentity
+	// JWT is what a JWT authorizer validated (HTTP APIs).
+	JWT *JWTClaims
 	// SourceIP overrides the client address taken from RemoteAddr.
 	SourceIP string
 }
@@ -340,8 +342,8 @@ func BuildV2(r *http.Request, body []byte, o Options) *V2Request {
 	if len(ev.StageVariables) == 0 {
 		ev.StageVariables = nil
 	}
-	if o.Authorizer != nil || o.IAM != nil {
-		ev.RequestContext.Authorizer = &V2Authorizer{Lambda: o.Authorizer, IAM: o.IAM}
+	if o.Authorizer != nil || o.IAM != nil || o.JWT != nil {
+		ev.RequestContext.Authorizer = &V2Authorizer{JWT: o.JWT, Lambda: o.Authorizer, IAM: o.IAM}
 	}
 	for _, kv := range headerList(r, body, &o) {
 		name := strings.ToLower(kv[0])

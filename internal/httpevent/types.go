@@ -56,8 +56,16 @@ type V2HTTP struct {
 // V2Authorizer is requestContext.authorizer: what a Lambda authorizer
 // returned as context, or the caller of an AWS_IAM-authorized request.
 type V2Authorizer struct {
+	JWT    *JWTClaims     `json:"jwt,omitempty"`
 	Lambda map[string]any `json:"lambda,omitempty"`
 	IAM    *IAMIdentity   `json:"iam,omitempty"`
+}
+
+// JWTClaims is what a JWT authorizer found in a token: its claims as
+// strings and its scopes (null when the token has none).
+type JWTClaims struct {
+	Claims map[string]string `json:"claims"`
+	Scopes []string          `json:"scopes"`
 }
 
 // IAMIdentity is the SigV4-authenticated caller (AWS_IAM authorization).
