@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -436,5 +437,50 @@ func TestEMFLineBecomesMetric(t *testing.T) {
 	}
 	if labels["service"] != "checkout" || labels["function"] != "emitter" || labels["version"] != "$LATEST" {
 		t.Errorf("labels %v", labels)
+	}
+}
+
+// Throttles and provisioned-concurrency invocations reach their families.
+func TestMetricsThrottleAndProvisioned(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := context.Background()
+	createGoFunction(t, n, "capped", nil)
+	if _, err := n.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
+		FunctionName: aws.String("capped"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("capped")}, func(o *lambda.Options) { o.RetryMaxAttempts = 1 })
+	var tmr *types.TooManyRequestsException
+	if !errors.As(err, &tmr) {
+		t.Fatalf("invoke with reserved 0: %v", err)
+	}
+
+	createGoFunction(t, n, "warm", nil)
+	v, err := n.client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("warm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{
+		FunctionName: aws.String("warm"), Qualifier: v.Version, ProvisionedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitProvisioned(t, n, "warm", aws.ToString(v.Version)); st.Status != types.ProvisionedConcurrencyStatusEnumReady {
+		t.Fatalf("provisioned status %s", st.Status)
+	}
+	invoke(t, n, "warm", aws.ToString(v.Version), map[string]any{"action": "echo"})
+
+	fams := scrapeMetrics(t, n)
+	if got := sample(fams, "nimbus_lambda_throttles_total", map[string]string{"function": "capped"}); got != 1 {
+		t.Errorf("throttles = %v, want 1", got)
+	}
+	if got := sample(fams, "nimbus_lambda_invocations_total", map[string]string{"function": "capped"}); got != 0 {
+		t.Errorf("a throttled invoke counted as an invocation: %v", got)
+	}
+	want := map[string]string{"function": "warm", "version": aws.ToString(v.Version)}
+	if got := sample(fams, "nimbus_lambda_provisioned_concurrency_invocations_total", want); got != 1 {
+		t.Errorf("provisioned invocations = %v, want 1", got)
+	}
+	if got := sample(fams, "nimbus_lambda_init_duration_seconds", want); got != 0 {
+		t.Errorf("a provisioned environment's invoke counted as a cold start: %v", got)
 	}
 }
