@@ -46,6 +46,8 @@ func hostile(mode string) int {
 		return inspect()
 	case "egress":
 		return egressHelper()
+	case "rootless":
+		return rootlessHelper()
 	case "remote":
 		return remoteHelper()
 	case "euid":

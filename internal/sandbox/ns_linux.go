@@ -185,6 +185,9 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 		if kind.netns {
 			attr.Cloneflags |= syscall.CLONE_NEWNET
 		}
+		if h.userns {
+			rootlessAttr(attr)
+		}
 	}
 	// GOMAXPROCS=1 keeps init (a Go program) to few threads and a small
 	// footprint; it only waits and forwards signals.
@@ -502,7 +505,8 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 		spec.Unhardened = true
 	}
 	kind := initKind{namespaced: h.namespaces && !spec.groupOnly}
-	kind.netns = kind.namespaced && !spec.Unhardened
+	// Rootless egress (no veth without root) shares the host's network.
+	kind.netns = kind.namespaced && !spec.Unhardened && !(h.userns && spec.Network == NetworkEgress)
 	var cfg *initConfig
 	if kind.namespaced {
 		cfg = &initConfig{
@@ -536,6 +540,30 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 		}
 	}
 	return s.configure(ctx, spec, cfg)
+}
+
+// rootlessAttr puts the init into a new user namespace in which the
+// server's own uid and gid are root (and nothing else is mapped): init
+// holds capabilities over its namespaces only.
+func rootlessAttr(attr *syscall.SysProcAttr) {
+	attr.Cloneflags |= syscall.CLONE_NEWUSER
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	attr.GidMappingsEnableSetgroups = false
+}
+
+// userNamespacesWork starts the init binary in every namespace an
+// environment gets, inside a new user namespace, and reports whether
+// that worked (distributions may forbid unprivileged user namespaces).
+func userNamespacesWork() error {
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET}
+	rootlessAttr(attr)
+	cmd := &exec.Cmd{Path: initExe(), Args: []string{initArg0}, Env: []string{initEnvKey + "=probe"}, SysProcAttr: attr}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("start a process in a user namespace: %w", err)
+	}
+	return nil
 }
 
 // Sandbox users: each environment's runtime runs as a uid (and gid) of its

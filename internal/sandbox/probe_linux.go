@@ -33,7 +33,13 @@ func probe() *host {
 
 func detect() host {
 	if os.Geteuid() != 0 || !hasCapSysAdmin() {
-		return host{mode: "process-group (not root: no namespaces, no cgroup limits)"}
+		if err := userNamespacesWork(); err != nil {
+			return host{mode: "process-group (not root, and no user namespaces: " + err.Error() + "; no isolation, no limits)"}
+		}
+		// Rootless: the namespace layers inside a user namespace; no
+		// cgroup of our own on v1 (cgroup v2 delegation is not used yet).
+		return host{namespaces: true, userns: true,
+			mode: "rootless: user, mount, pid, ipc, uts and network namespaces (no cgroup limits: not root)"}
 	}
 	h := host{namespaces: true}
 	cg, err := findCgroups("/proc/self/mountinfo")

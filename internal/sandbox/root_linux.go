@@ -168,8 +168,14 @@ func buildRoot(cfg *initConfig) (err error) {
 	if err := mountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m"); err != nil {
 		return stage("mount /dev/shm", err)
 	}
+	// /proc is mounted while the host's /proc is still in this mount
+	// namespace: in a user namespace the kernel allows a new proc mount
+	// only next to a fully visible one (mnt_too_revealing).
 	if err := mkdirInto(root, "/proc"); err != nil {
 		return stage("mkdir /proc", err)
+	}
+	if err := mountProc(newRoot + "/proc"); err != nil {
+		return err
 	}
 
 	// Enter it. pivot_root(".", ".") stacks the old root under the new
@@ -185,9 +191,6 @@ func buildRoot(cfg *initConfig) (err error) {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return stage("chdir /", err)
-	}
-	if err := mountProc(); err != nil {
-		return err
 	}
 	// Nothing more is written to the root.
 	if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|roFlags, ""); err != nil {
@@ -455,13 +458,14 @@ func writeIdentity(root, uid, gid int) error {
 	return writeInto(root, "/etc/group", []byte(group), 0o644)
 }
 
-// mountProc mounts this pid namespace's /proc (other users' processes
-// invisible where the kernel supports hidepid) and masks what runc masks.
-func mountProc() error {
+// mountProc mounts this pid namespace's proc at dir (other users'
+// processes invisible where the kernel supports hidepid) and masks what
+// runc masks.
+func mountProc(dir string) error {
 	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	var err error
 	for _, opts := range []string{"hidepid=invisible", "hidepid=2", ""} {
-		if err = unix.Mount("proc", "/proc", "proc", flags, opts); err == nil {
+		if err = unix.Mount("proc", dir, "proc", flags, opts); err == nil {
 			break
 		}
 	}
@@ -469,7 +473,7 @@ func mountProc() error {
 		return stage("mount /proc", err)
 	}
 	for _, p := range maskedProc {
-		path := "/proc/" + p
+		path := dir + "/" + p
 		fi, err := os.Lstat(path)
 		if err != nil {
 			continue
@@ -484,7 +488,7 @@ func mountProc() error {
 		}
 	}
 	for _, p := range readOnlyProc {
-		path := "/proc/" + p
+		path := dir + "/" + p
 		if _, err := os.Lstat(path); err != nil {
 			continue
 		}
