@@ -506,7 +506,8 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 	}
 	kind := initKind{namespaced: h.namespaces && !spec.groupOnly}
 	// Rootless egress (no veth without root) shares the host's network.
-	kind.netns = kind.namespaced && !spec.Unhardened && !(h.userns && spec.Network == NetworkEgress)
+	rootlessEgress := h.userns && spec.Network == NetworkEgress
+	kind.netns = kind.namespaced && !spec.Unhardened && !rootlessEgress
 	var cfg *initConfig
 	if kind.namespaced {
 		cfg = &initConfig{
