@@ -61,6 +61,9 @@ func parseSince(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		if days < 0 || days > 100000 {
+			return 0, strconv.ErrRange
+		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
