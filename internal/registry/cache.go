@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -75,10 +76,20 @@ type cache struct {
 	// changed gets a token (never blocking, coalesced) after every
 	// change; Registry.Changes hands it to its one consumer.
 	changed chan struct{}
+	// gen counts changes (signal); reserved memoises TotalReserved for
+	// the invoke path.
+	gen      atomic.Uint64
+	reserved struct {
+		mu       sync.Mutex
+		at       uint64 // gen the sum was computed at
+		sum      int
+		computed bool
+	}
 }
 
 // signal tells the Changes consumer that something changed.
 func (c *cache) signal() {
+	c.gen.Add(1)
 	select {
 	case c.changed <- struct{}{}:
 	default:

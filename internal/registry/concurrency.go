@@ -35,15 +35,29 @@ func (r *Registry) ReservedConcurrency(name string) (int, bool) {
 }
 
 // TotalReserved is the reserved concurrency of every function together.
+// The pool asks on every invoke, so the sum is computed once per change of
+// the cache.
 func (r *Registry) TotalReserved() int {
-	r.cache.mu.RLock()
-	defer r.cache.mu.RUnlock()
+	c := r.cache
+	g := c.gen.Load()
+	c.reserved.mu.Lock()
+	if c.reserved.computed && c.reserved.at == g {
+		n := c.reserved.sum
+		c.reserved.mu.Unlock()
+		return n
+	}
+	c.reserved.mu.Unlock()
+	c.mu.RLock()
 	n := 0
-	for _, e := range r.cache.fns {
+	for _, e := range c.fns {
 		if e.rec.Reserved != nil {
 			n += *e.rec.Reserved
 		}
 	}
+	c.mu.RUnlock()
+	c.reserved.mu.Lock()
+	c.reserved.at, c.reserved.sum, c.reserved.computed = g, n, true
+	c.reserved.mu.Unlock()
 	return n
 }
 
