@@ -91,6 +91,7 @@ exports.ctx = async (event, context) => ({
   fail: typeof context.fail,
   done: typeof context.done,
   trace: process.env._X_AMZN_TRACE_ID,
+  traceparent: process.env.TRACEPARENT,
   executionEnv: process.env.AWS_EXECUTION_ENV,
   nodePath: process.env.NODE_PATH,
 });
@@ -339,6 +340,7 @@ func TestNodeContext(t *testing.T) {
 				"fail":               legacy,
 				"done":               legacy,
 				"trace":              inv.TraceID,
+				"traceparent":        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
 				"executionEnv":       "AWS_Lambda_" + runtime,
 			}
 			for k, v := range want {
@@ -362,7 +364,7 @@ func TestNodeContext(t *testing.T) {
 			if err := json.Unmarshal([]byte(e.ok(`{}`)), &got2); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"trace", "identity", "clientContext"} {
+			for _, k := range []string{"trace", "traceparent", "identity", "clientContext"} {
 				if _, ok := got2[k]; ok {
 					t.Errorf("second invoke has %s = %v, want undefined", k, got2[k])
 				}

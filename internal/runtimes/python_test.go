@@ -67,6 +67,7 @@ def ctx(event, context):
         "custom": cc.custom if cc else None,
         "env": cc.env if cc else None,
         "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+        "traceparent": os.environ.get("TRACEPARENT"),
         "sys_path0": sys.path[0],
         "opt_python": "/opt/python" in sys.path,
         "execution_env": os.environ.get("AWS_EXECUTION_ENV"),
@@ -276,6 +277,7 @@ func TestPythonContext(t *testing.T) {
 		"custom":                   map[string]any{"k": "v"},
 		"env":                      map[string]any{"platform": "x"},
 		"trace":                    inv.TraceID,
+		"traceparent":              "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
 		"sys_path0":                e.taskRoot,
 		"opt_python":               true,
 		"execution_env":            "AWS_Lambda_python3.12",
@@ -298,7 +300,7 @@ func TestPythonContext(t *testing.T) {
 	if err := json.Unmarshal(r2.Payload, &got2); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"trace", "installation_id", "cognito_identity_id"} {
+	for _, k := range []string{"trace", "traceparent", "installation_id", "cognito_identity_id"} {
 		if got2[k] != nil {
 			t.Errorf("second invoke %s = %v, want None", k, got2[k])
 		}

@@ -55,6 +55,23 @@ function intoError(err) {
 }
 
 // The body posted to /error and /init/error: AWS's Node client sends
+// toTraceparent turns an X-Ray header (Root=1-<8 hex>-<24 hex>;Parent=<16
+// hex>;Sampled=0|1) into a W3C traceparent, or undefined.
+function toTraceparent(xray) {
+  const fields = {};
+  for (const part of (xray || '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) {
+      fields[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim().toLowerCase();
+    }
+  }
+  const root = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/.exec(fields.root || '');
+  if (!root || !/^[0-9a-f]{16}$/.test(fields.parent || '')) {
+    return undefined;
+  }
+  return `00-${root[1]}${root[2]}-${fields.parent}-${fields.sampled === '1' ? '01' : '00'}`;
+}
+
 // errorType, errorMessage and trace (not stackTrace).
 function toRapidResponse(error) {
   try {
@@ -725,6 +742,14 @@ class InvokeContext {
       process.env._X_AMZN_TRACE_ID = trace;
     } else {
       delete process.env._X_AMZN_TRACE_ID;
+    }
+    // The same ids as a W3C traceparent (OpenTelemetry's environment
+    // carrier), for code instrumented with OpenTelemetry; a Nimbus addition.
+    const traceparent = toTraceparent(trace);
+    if (traceparent) {
+      process.env.TRACEPARENT = traceparent;
+    } else {
+      delete process.env.TRACEPARENT;
     }
     const deadline = parseInt(this.headers['lambda-runtime-deadline-ms'], 10);
     return Object.assign(

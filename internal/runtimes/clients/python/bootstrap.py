@@ -689,6 +689,27 @@ def update_xray_env_variable(xray_trace_id):
         os.environ["_X_AMZN_TRACE_ID"] = xray_trace_id
     elif "_X_AMZN_TRACE_ID" in os.environ:
         del os.environ["_X_AMZN_TRACE_ID"]
+    # The same ids as a W3C traceparent (OpenTelemetry's environment
+    # carrier), for code instrumented with OpenTelemetry; a Nimbus addition.
+    traceparent = _traceparent(xray_trace_id)
+    if traceparent:
+        os.environ["TRACEPARENT"] = traceparent
+    elif "TRACEPARENT" in os.environ:
+        del os.environ["TRACEPARENT"]
+
+
+def _traceparent(xray_trace_id):
+    fields = {}
+    for part in (xray_trace_id or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        fields[key.strip().lower()] = value.strip().lower()
+    root, parent = fields.get("root", ""), fields.get("parent", "")
+    hexdigits = "0123456789abcdef"
+    if (len(root) != 35 or not root.startswith("1-") or root[10] != "-" or len(parent) != 16
+            or any(c not in hexdigits for c in root[2:10] + root[11:] + parent)):
+        return None
+    flags = "01" if fields.get("sampled") == "1" else "00"
+    return "00-" + root[2:10] + root[11:] + "-" + parent + "-" + flags
 
 
 def _setup_sys_path(task_root):
