@@ -140,19 +140,37 @@ func hash(name string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-func groupKey(group string) string           { return "g." + hash(group) }
-func streamKey(group, stream string) string  { return "s." + hash(group) + "." + hash(stream) }
-func subject(group, stream string) string    { return subjectPfx + hash(group) + "." + hash(stream) }
-func groupSubjects(group string) string      { return subjectPfx + hash(group) + ".*" }
-func streamKeyPrefix(group string) string    { return "s." + hash(group) + "." }
-func nowMillis(t time.Time) int64            { return t.UnixMilli() }
-func isKeyNotFound(err error) bool           { return errors.Is(err, jetstream.ErrKeyNotFound) }
-func isKeyExists(err error) bool             { return errors.Is(err, jetstream.ErrKeyExists) }
-func noKeys(err error) bool                  { return errors.Is(err, jetstream.ErrNoKeysFound) }
-func marshal(v any) []byte                   { b, _ := json.Marshal(v); return b }
-func validName(s string) bool                { return s != "" && !strings.ContainsRune(s, 0) }
-func (s *Store) isKnown(key string) bool     { s.mu.Lock(); defer s.mu.Unlock(); return s.known[key] }
-func (s *Store) setKnown(key string, v bool) { s.mu.Lock(); s.known[key] = v; s.mu.Unlock() }
+// Key and subject layout (see the package comment).
+func groupKey(group string) string          { return "g." + hash(group) }
+func streamKey(group, stream string) string { return "s." + hash(group) + "." + hash(stream) }
+func streamKeyPrefix(group string) string   { return "s." + hash(group) + "." }
+func subject(group, stream string) string   { return subjectPfx + hash(group) + "." + hash(stream) }
+func groupSubjects(group string) string     { return subjectPfx + hash(group) + ".*" }
+
+func nowMillis(t time.Time) int64  { return t.UnixMilli() }
+func isKeyNotFound(err error) bool { return errors.Is(err, jetstream.ErrKeyNotFound) }
+func isKeyExists(err error) bool   { return errors.Is(err, jetstream.ErrKeyExists) }
+func noKeys(err error) bool        { return errors.Is(err, jetstream.ErrNoKeysFound) }
+func validName(s string) bool      { return s != "" && !strings.ContainsRune(s, 0) }
+
+func marshal(v any) []byte {
+	b, _ := json.Marshal(v) // plain structs of strings and numbers
+	return b
+}
+
+// isKnown and setKnown cache which metadata keys exist, so the writer
+// touches the bucket once per new group or stream.
+func (s *Store) isKnown(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known[key]
+}
+
+func (s *Store) setKnown(key string, v bool) {
+	s.mu.Lock()
+	s.known[key] = v
+	s.mu.Unlock()
+}
 
 // CreateGroup creates a log group; ErrExists if it is there.
 func (s *Store) CreateGroup(ctx context.Context, name string, now time.Time) error {
