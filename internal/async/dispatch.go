@@ -138,11 +138,39 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		s.ack(msg, env)
 		return
 	}
+	if s.fullyThrottled(env.Function, err) {
+		// Reserved concurrency 0: Lambda sends the event to the failure
+		// destinations without retrying.
+		s.counters.exhausted.Add(1)
+		s.fail(ctx, msg, env, ConditionRetriesExhausted, settings)
+		return
+	}
 	// Throttled, or the platform failed: the event goes back on the queue.
 	env.Throttles++
 	s.counters.throttles.Add(1)
 	s.log.Debug("async invocation throttled or failed; retrying", "request_id", env.RequestID, "err", err)
 	s.requeue(ctx, msg, env, backoff(env.Throttles))
+}
+
+// reservations is the optional part of Functions that knows reserved
+// concurrency (*registry.Registry has it).
+type reservations interface {
+	ReservedConcurrency(name string) (int, bool)
+}
+
+// fullyThrottled reports whether err is a throttle of a function whose
+// reserved concurrency is 0.
+func (s *Service) fullyThrottled(name string, err error) bool {
+	e := awsapi.As(err)
+	if e == nil || e.Code != awsapi.CodeTooManyRequests {
+		return false
+	}
+	r, ok := s.fns.(reservations)
+	if !ok {
+		return false
+	}
+	n, set := r.ReservedConcurrency(name)
+	return set && n == 0
 }
 
 // invoke runs the event, telling the backbone the event is in progress

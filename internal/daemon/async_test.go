@@ -231,3 +231,71 @@ func TestAsyncRefusals(t *testing.T) {
 		t.Fatalf("refused invokes queued something: %+v", st)
 	}
 }
+
+// records returns the next n records the recorder stored, by request id.
+func (s *sink) records(t *testing.T, n int) map[string]async.Record {
+	t.Helper()
+	out := map[string]async.Record{}
+	for len(out) < n {
+		r := decodeRecord(t, s.next(t))
+		out[r.RequestContext.RequestID] = r
+	}
+	return out
+}
+
+func TestAsyncThrottledEventsWaitAndRetry(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "busy", nil)
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
+		FunctionName: aws.String("busy"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String("busy"),
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for range 4 {
+		ids[invokeEvent(t, n, "busy", `{"action":"sleep","ms":200}`)] = true
+	}
+	for id, r := range s.records(t, 4) {
+		if !ids[id] || r.RequestContext.Condition != async.ConditionSuccess || r.RequestContext.ApproximateInvokeCount != 1 {
+			t.Fatalf("record %+v: want Success after one invoke of one of %v", r.RequestContext, ids)
+		}
+	}
+	st, err := n.d.async.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Throttles == 0 || st.RetriesExhausted != 0 {
+		t.Fatalf("stats %+v: want throttle retries (reserved concurrency 1, 4 events at once) and no failures", st)
+	}
+}
+
+func TestAsyncReservedZeroGoesStraightToFailure(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "off", nil)
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
+		FunctionName: aws.String("off"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String("off"),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "off", `{"action":"echo"}`)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.RequestID != id || r.RequestContext.Condition != async.ConditionRetriesExhausted || r.RequestContext.ApproximateInvokeCount != 0 || r.ResponseContext != nil {
+		t.Fatalf("record %+v / %+v: want RetriesExhausted without an invoke", r.RequestContext, r.ResponseContext)
+	}
+}
