@@ -410,14 +410,19 @@ func BuildV1(r *http.Request, body []byte, o Options) *V1Request {
 			RequestID:         o.RequestID,
 			RequestTime:       o.Time.Format(timeLayout),
 			RequestTimeEpoch:  o.Time.UnixMilli(),
-			ResourceID:        o.ResourceID,
 			ResourcePath:      o.Resource,
 			Stage:             o.Stage,
 		},
 	}
-	if o.Kind != REST {
+	if o.Kind == REST {
+		ev.RequestContext.ResourceID = &o.ResourceID
+	} else {
+		// HTTP APIs have no resources, and always show an authorizer.
 		ev.Version = "1.0"
 		ev.Path = full
+		if ev.RequestContext.Authorizer == nil {
+			ev.RequestContext.Authorizer = map[string]any{"claims": nil, "scopes": nil}
+		}
 	}
 	if len(ev.PathParameters) == 0 {
 		ev.PathParameters = nil

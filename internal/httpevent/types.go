@@ -112,7 +112,7 @@ type V1Context struct {
 	RequestID         string         `json:"requestId"`
 	RequestTime       string         `json:"requestTime"`
 	RequestTimeEpoch  int64          `json:"requestTimeEpoch"`
-	ResourceID        string         `json:"resourceId"`
+	ResourceID        *string        `json:"resourceId"`
 	ResourcePath      string         `json:"resourcePath"`
 	Stage             string         `json:"stage"`
 }
