@@ -23,7 +23,9 @@ func (d *Daemon) executeAPIHosts(next http.Handler) http.Handler {
 }
 
 // apiGatewayManagement sends the API Gateway management APIs (/v2/apis...,
-// /restapis...) to the gateway and everything else to api.
+// /restapis...) to the gateway and everything else to api. The management
+// APIs are AWS APIs: they must stay behind the SigV4 wrapper with the
+// Lambda API (unlike executeAPIHosts, which sits in front of it).
 func (d *Daemon) apiGatewayManagement(api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if apigw.IsManagement(r) {
