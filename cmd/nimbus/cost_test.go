@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -64,6 +65,11 @@ func TestCostAndMetricsCommands(t *testing.T) {
 	}
 	if _, errOut, err := run(t, env, work, nimbusBin, "cost", "--since", "forever"); err == nil || !strings.Contains(errOut, "InvalidParameterValueException") {
 		t.Errorf("cost --since forever: %v %s", err, errOut)
+	}
+
+	out, errOut, err = run(t, env, work, nimbusBin, "metrics", "--function", "metered")
+	if err != nil || !strings.Contains(out, "INVOCATIONS") || !regexp.MustCompile(`(?m)^metered\s+\$LATEST\s+2\s+0\s+0\s+1\s`).MatchString(out) {
+		t.Errorf("nimbus metrics: %v\n%s%s", err, out, errOut)
 	}
 
 	resp, err := http.Get(endpoint + "/metrics")

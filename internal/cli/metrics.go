@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/spf13/cobra"
+)
+
+func newMetricsCmd(cf *clientFlags) *cobra.Command {
+	var fn string
+	cmd := &cobra.Command{
+		Use:   "metrics",
+		Short: "Show per-function invocation metrics from the node's /metrics",
+		Long: `Read the node's Prometheus endpoint (/metrics) and print, per function
+version: invocations, errors, throttles, cold starts, average and estimated
+p99 duration (from the histogram), invocations in flight and GB-seconds.
+Scrape /metrics with Prometheus for history; this is the node's view now.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fams, err := fetchMetrics(cmd.Context(), cf)
+			if err != nil {
+				return err
+			}
+			return printMetrics(cmd.OutOrStdout(), fams, fn)
+		},
+	}
+	cf.bind(cmd)
+	cmd.Flags().StringVar(&fn, "function", "", "only this function")
+	return cmd
+}
+
+func fetchMetrics(ctx context.Context, cf *clientFlags) (map[string]*dto.MetricFamily, error) {
+	c, err := cf.lambdaClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := aws.ToString(c.Options().BaseEndpoint)
+	if endpoint == "" {
+		return nil, fmt.Errorf("no Nimbus endpoint: set --endpoint-url or AWS_ENDPOINT_URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, fmt.Errorf("build metrics request: %w", err)
+	}
+	req.Header.Set("Accept", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("get metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	return fams, nil
+}
+
+// fnRow is one function version's numbers (aliases summed).
+type fnRow struct {
+	invocations, errors, throttles, coldStarts, concurrent, gbSeconds float64
+	durSum, durCount                                                  float64
+	buckets                                                           map[float64]float64 // upper bound -> cumulative count
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func printMetrics(w io.Writer, fams map[string]*dto.MetricFamily, only string) error {
+	rows := map[[2]string]*fnRow{}
+	row := func(m *dto.Metric) *fnRow {
+		k := [2]string{labelOf(m, "function"), labelOf(m, "version")}
+		if only != "" && k[0] != only {
+			return nil
+		}
+		r := rows[k]
+		if r == nil {
+			r = &fnRow{buckets: map[float64]float64{}}
+			rows[k] = r
+		}
+		return r
+	}
+	add := func(name string, f func(r *fnRow, m *dto.Metric)) {
+		for _, m := range fams[name].GetMetric() {
+			if r := row(m); r != nil {
+				f(r, m)
+			}
+		}
+	}
+	add("nimbus_lambda_invocations_total", func(r *fnRow, m *dto.Metric) { r.invocations += m.GetCounter().GetValue() })
+	add("nimbus_lambda_errors_total", func(r *fnRow, m *dto.Metric) { r.errors += m.GetCounter().GetValue() })
+	add("nimbus_lambda_throttles_total", func(r *fnRow, m *dto.Metric) { r.throttles += m.GetCounter().GetValue() })
+	add("nimbus_lambda_gb_seconds_total", func(r *fnRow, m *dto.Metric) { r.gbSeconds += m.GetCounter().GetValue() })
+	add("nimbus_lambda_concurrent_executions", func(r *fnRow, m *dto.Metric) { r.concurrent += m.GetGauge().GetValue() })
+	add("nimbus_lambda_init_duration_seconds", func(r *fnRow, m *dto.Metric) {
+		r.coldStarts += float64(m.GetHistogram().GetSampleCount())
+	})
+	add("nimbus_lambda_duration_seconds", func(r *fnRow, m *dto.Metric) {
+		h := m.GetHistogram()
+		r.durSum += h.GetSampleSum()
+		r.durCount += float64(h.GetSampleCount())
+		for _, b := range h.GetBucket() {
+			r.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+		}
+	})
+	keys := make([][2]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tVERSION\tINVOCATIONS\tERRORS\tTHROTTLES\tCOLD STARTS\tAVG MS\tP99 MS (EST)\tIN FLIGHT\tGB-SECONDS")
+	for _, k := range keys {
+		r := rows[k]
+		avg, p99 := "-", "-"
+		if r.durCount > 0 {
+			avg = fmt.Sprintf("%.2f", r.durSum/r.durCount*1000)
+			p99 = fmt.Sprintf("%.2f", quantile(0.99, r.buckets, r.durCount)*1000)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.0f\t%.3f\n", k[0], k[1], r.invocations, r.errors, r.throttles,
+			r.coldStarts, avg, p99, r.concurrent, r.gbSeconds)
+	}
+	return tw.Flush()
+}
+
+// quantile estimates the q-quantile from cumulative buckets, interpolating
+// linearly inside the bucket as Prometheus's histogram_quantile does.
+func quantile(q float64, buckets map[float64]float64, total float64) float64 {
+	bounds := make([]float64, 0, len(buckets))
+	for b := range buckets {
+		bounds = append(bounds, b)
+	}
+	sort.Float64s(bounds)
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range bounds {
+		c := buckets[b]
+		if c >= rank {
+			if math.IsInf(b, 1) {
+				return lower
+			}
+			if c == below {
+				return b
+			}
+			return lower + (b-lower)*(rank-below)/(c-below)
+		}
+		lower, below = b, c
+	}
+	return lower
+}
