@@ -90,7 +90,8 @@ func TestFunctionLogsThroughCloudWatchAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := len(ge.Events)
-	if all != 4 || aws.ToString(ge.Events[0].Message) != "START RequestId: "+rid1+" Version: $LATEST" {
+	if all != 4 || !strings.HasPrefix(aws.ToString(ge.Events[0].Message), "INIT_START Runtime Version: provided:al2023.nimbus\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:") ||
+		aws.ToString(ge.Events[1].Message) != "START RequestId: "+rid1+" Version: $LATEST" {
 		t.Fatalf("first page: %+v", ge.Events)
 	}
 	tok := ge.NextForwardToken
@@ -109,8 +110,8 @@ func TestFunctionLogsThroughCloudWatchAPI(t *testing.T) {
 		}
 		tok = ge.NextForwardToken
 	}
-	if all != 8 { // 2 x (START, action line, END, REPORT)
-		t.Errorf("paged through %d events, want 8", all)
+	if all != 9 { // INIT_START, 2 x (START, action line, END, REPORT)
+		t.Errorf("paged through %d events, want 9", all)
 	}
 	// The newest events by default; backward from there.
 	ge, err = cw.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/logged"),

@@ -263,6 +263,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.logs = logs
+	logs.platform(initStartEvent(fn))
 	e.logsWG.Add(1)
 	go func() {
 		defer e.logsWG.Done()

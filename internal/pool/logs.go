@@ -280,10 +280,12 @@ func (c *logCapture) lineLocked(line []byte, ev *platformEvent) {
 			now = ts
 		}
 	}
-	c.tail = append(c.tail, line...)
-	c.tail = append(c.tail, '\n')
-	if len(c.tail) > 2*function.MaxLogTail {
-		c.tail = append(c.tail[:0], c.tail[len(c.tail)-function.MaxLogTail:]...)
+	if ev == nil || !ev.noTail {
+		c.tail = append(c.tail, line...)
+		c.tail = append(c.tail, '\n')
+		if len(c.tail) > 2*function.MaxLogTail {
+			c.tail = append(c.tail[:0], c.tail[len(c.tail)-function.MaxLogTail:]...)
+		}
 	}
 	if c.fnLog != nil {
 		c.fnLog.writeLine(c.prefix, line)
@@ -352,6 +354,38 @@ type platformEvent struct {
 	text    string
 	record  any  // the JSON format's record; nil: the text is used as is
 	failure bool // an error or timeout (kept at SystemLogLevel WARN)
+	noTail  bool // stored, not part of an invocation's tail
+}
+
+// platform files a platform line outside an invocation (INIT_START).
+func (c *logCapture) platform(ev *platformEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lineLocked([]byte(ev.text), ev)
+}
+
+// initStartEvent is INIT_START (Text) or platform.initStart (JSON), at the
+// start of an environment's init. It goes to the stored log only: the
+// invocation tails keep starting with the init's own output, then START.
+func initStartEvent(fn *function.Config) *platformEvent {
+	// "python3.12" -> "python:3.12", "provided.al2023" -> "provided:al2023",
+	// "nodejs20.x" -> "nodejs:20.x"; the build is Nimbus's.
+	rt := fn.Runtime
+	if i := strings.IndexAny(rt, "0123456789."); i > 0 {
+		rt = rt[:i] + ":" + strings.TrimPrefix(rt[i:], ".")
+	}
+	version := rt + ".nimbus"
+	arn := ""
+	if fn.RuntimeVersionConfig != nil {
+		arn = fn.RuntimeVersionConfig.RuntimeVersionArn
+	}
+	return &platformEvent{
+		typ:  "platform.initStart",
+		text: "INIT_START Runtime Version: " + version + "\tRuntime Version ARN: " + arn,
+		record: map[string]any{"initializationType": "on-demand", "phase": "init", "runtimeVersion": version,
+			"runtimeVersionArn": arn, "functionName": fn.FunctionName, "functionVersion": fn.Version},
+		noTail: true,
+	}
 }
 
 func (ev *platformEvent) jsonLine(now time.Time) []byte {

@@ -54,6 +54,7 @@ func TestLogSinkText(t *testing.T) {
 	want := []struct {
 		msg, rid, typ string
 	}{
+		{"INIT_START Runtime Version: provided:al2023.nimbus\tRuntime Version ARN: ", "", "platform.initStart"},
 		{"init done", "", ""},
 		{"START RequestId: " + rid + " Version: $LATEST", rid, "platform.start"},
 		{"action=echo count=1", rid, ""},
@@ -97,7 +98,7 @@ func TestLogSinkJSONFormatAndLevels(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Message), &ev); err != nil || ev.Type != r.Type || ev.Time == "" {
 			t.Fatalf("platform record %q is not a JSON platform event: %v", r.Message, err)
 		}
-		if ev.Record["requestId"] != r.RequestID {
+		if ev.Type != "platform.initStart" && ev.Record["requestId"] != r.RequestID {
 			t.Errorf("%s record names request %v, want %s", ev.Type, ev.Record["requestId"], r.RequestID)
 		}
 		platform[ev.Type] = ev.Record
@@ -111,6 +112,9 @@ func TestLogSinkJSONFormatAndLevels(t *testing.T) {
 	if got := strings.Join(app, "\n"); strings.Contains(got, "debug detail") || !strings.Contains(got, "something bad") ||
 		!strings.Contains(got, "plain text line") {
 		t.Errorf("application lines at WARN:\n%s", got)
+	}
+	if is := platform["platform.initStart"]; is["functionName"] != "sinkjson" || is["phase"] != "init" || is["initializationType"] != "on-demand" {
+		t.Errorf("platform.initStart = %v", is)
 	}
 	if platform["platform.start"]["version"] != "$LATEST" {
 		t.Errorf("platform.start = %v", platform["platform.start"])
