@@ -102,8 +102,8 @@ func MapV2(payload []byte) (*Response, error) {
 type V1Options struct {
 	// REST is set for REST APIs: only the known members are accepted, and
 	// a base64 body is decoded only if BinaryMediaTypes has the request's
-	// first Accept type or the response's Content-Type. HTTP APIs always
-	// decode.
+	// first Accept type (otherwise the client gets the base64 text, as
+	// from API Gateway). HTTP APIs always decode.
 	REST             bool
 	BinaryMediaTypes []string
 	Accept           string
@@ -135,6 +135,9 @@ func MapV1(payload []byte, o V1Options) (*Response, error) {
 	decode := !o.REST
 	if o.REST {
 		first, _, _ := strings.Cut(o.Accept, ",")
+		if strings.TrimSpace(first) == "" {
+			first = "*/*" // no Accept: anything
+		}
 		decode = matchesMediaType(first, o.BinaryMediaTypes)
 	}
 	resp, err := structured(obj, decode)
@@ -154,15 +157,6 @@ func MapV1(payload []byte, o V1Options) (*Response, error) {
 				}
 				resp.Header.Add(k, s)
 			}
-		}
-	}
-	if o.REST && !decode && isTrue(obj["isBase64Encoded"]) {
-		if matchesMediaType(resp.Header.Get("Content-Type"), o.BinaryMediaTypes) {
-			b, err := base64.StdEncoding.DecodeString(string(resp.Body))
-			if err != nil {
-				return nil, fmt.Errorf("%w: body is not base64: %w", ErrMalformed, err)
-			}
-			resp.Body = b
 		}
 	}
 	return resp, nil

@@ -78,6 +78,10 @@ func TestMapV1(t *testing.T) {
 	if string(r.Body) != "AAH/" {
 		t.Errorf("REST without binary types: body %q, want the base64 text", r.Body)
 	}
+	// The first Accept type decides, not the response's Content-Type.
+	if r, _ := MapV1([]byte(p), V1Options{REST: true, BinaryMediaTypes: []string{"image/png"}, Accept: "text/html, image/png"}); string(r.Body) != "AAH/" {
+		t.Errorf("REST with Accept text/html first: body %q, want the base64 text", r.Body)
+	}
 	if got := r.Header.Values("Set-Cookie"); !slices.Equal(got, []string{"a=1", "b=2"}) {
 		t.Errorf("Set-Cookie = %q", got)
 	}
@@ -86,7 +90,7 @@ func TestMapV1(t *testing.T) {
 	}
 	for _, o := range []V1Options{
 		{REST: true, BinaryMediaTypes: []string{"image/png"}, Accept: "image/png"},
-		{REST: true, BinaryMediaTypes: []string{"image/*"}, Accept: "text/html"}, // by the response's Content-Type
+		{REST: true, BinaryMediaTypes: []string{"image/*"}, Accept: "image/png, text/html"},
 		{REST: true, BinaryMediaTypes: []string{"*/*"}},
 		{}, // HTTP APIs decode always
 	} {
