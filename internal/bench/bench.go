@@ -534,22 +534,24 @@ func (r *runner) burst(ctx context.Context, url string, c int) error {
 	return errors.Join(errs...)
 }
 
-// load runs c workers sending requests to url for d.
+// load runs c workers sending requests to url for d and counts the
+// answers that arrived within d. Requests still in flight at the end are
+// let finish (not canceled): a canceled invoke costs its environment, and
+// the next measurement would pay cold starts.
 func (r *runner) load(ctx context.Context, url string, c int, d time.Duration) (counts, error) {
-	lctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	end := time.Now().Add(d)
 	var ok, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	payload := []byte(`{}`)
 	for range c {
 		wg.Go(func() {
-			for lctx.Err() == nil {
-				_, _, _, err := r.call(lctx, url, payload, nil)
+			for ctx.Err() == nil && time.Now().Before(end) {
+				_, _, _, err := r.call(ctx, url, payload, nil)
 				switch {
-				case err == nil:
+				case err == nil && time.Now().Before(end):
 					ok.Add(1)
-				case lctx.Err() != nil:
+				case err == nil || ctx.Err() != nil:
 				default:
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
