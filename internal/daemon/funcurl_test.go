@@ -317,3 +317,20 @@ func TestInvokeWithResponseStream(t *testing.T) {
 		t.Errorf("chunks %q, complete %+v", chunks, complete)
 	}
 }
+
+// TestFunctionURLThrottled: a function with no concurrency to spare (its
+// reserved concurrency is 0) answers its URL's callers 429, as AWS does.
+func TestFunctionURLThrottled(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	id := urlFunction(t, n, "held", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
+	if _, err := n.client.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{
+		FunctionName: aws.String("held"), ReservedConcurrentExecutions: aws.Int32(0),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := urlRequest(t, n, id, "GET", "/hello", nil, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || string(b) != `{"Message":"Rate Exceeded."}` ||
+		resp.Header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" {
+		t.Errorf("throttled: %d %s %v", resp.StatusCode, b, resp.Header)
+	}
+}
