@@ -534,8 +534,10 @@ r = client.invoke(FunctionName="conf-go", Qualifier="live", Payload=b"{}")
 check(r["ExecutedVersion"] == "2", "invoke alias ran %r" % r.get("ExecutedVersion"))
 r = client.invoke(FunctionName="conf-go", InvocationType="DryRun")
 check(r["StatusCode"] == 204 and r["Payload"].read() == b"", "DryRun %r" % r)
-e = expect_error(client.invoke, "InvalidParameterValueException", 400, FunctionName="conf-go", InvocationType="Event", Payload=b"{}")
-check(e is not None and "Event" in e["Error"]["Message"], "Event error names the invocation type")
+r = client.invoke(FunctionName="conf-go", InvocationType="Event", Payload=b"{}")
+check(r["StatusCode"] == 202 and r["Payload"].read() == b"", "Event %r" % r)
+expect_error(client.invoke, "ResourceNotFoundException", 404, FunctionName="conf-missing", InvocationType="Event",
+             Payload=b"{}", message="Function not found: %sconf-missing" % ARN)
 expect_error(client.invoke, "InvalidRequestContentException", 400, FunctionName="conf-go", Payload=b"{nope",
              contains="Could not parse request body into json")
 expect_error(client.invoke, "ResourceNotFoundException", 404, FunctionName="conf-missing",
