@@ -29,10 +29,11 @@ type docs struct {
 	st  *store.Store
 	log *slog.Logger
 
-	mu   sync.RWMutex
-	http map[string]*httpDoc // guarded by mu
-	rest map[string]*restDoc // guarded by mu
-	rev  map[string]uint64   // guarded by mu; revision of each key applied
+	mu      sync.RWMutex
+	http    map[string]*httpDoc // guarded by mu
+	rest    map[string]*restDoc // guarded by mu
+	keysDoc *keysDoc            // guarded by mu; API keys and usage plans
+	rev     map[string]uint64   // guarded by mu; revision of each key applied
 }
 
 func newDocs(st *store.Store, log *slog.Logger) *docs {
@@ -62,6 +63,17 @@ func (d *docs) apply(key string, val []byte, rev uint64, deleted bool) {
 	}
 	d.rev[key] = rev
 	switch {
+	case key == keysKey:
+		if deleted {
+			d.keysDoc = nil
+			return
+		}
+		doc, err := decodeKeys(val)
+		if err != nil {
+			d.log.Warn("unreadable api keys document", "key", key, "err", err)
+			return
+		}
+		d.keysDoc = doc
 	case strings.HasPrefix(key, httpKeyPrefix):
 		id := key[len(httpKeyPrefix):]
 		if deleted {

@@ -70,6 +70,7 @@ type Gateway struct {
 	cache  *respCache  // REST stage caches
 	authz  *authzCache // Lambda authorizer results
 	jwks   *jwksCache  // JWT issuers' key sets
+	quota  *quotas     // usage plan quota counts
 
 	stats counters
 }
@@ -114,6 +115,7 @@ func New(opts Options) *Gateway {
 	g.cache = newRespCache()
 	g.authz = newAuthzCache()
 	g.jwks = newJWKSCache()
+	g.quota = &quotas{m: map[string]int{}}
 	return g
 }
 
@@ -122,10 +124,16 @@ func New(opts Options) *Gateway {
 func (g *Gateway) Run(ctx context.Context) error { return g.docs.run(ctx) }
 
 // IsManagement reports whether r is a call of the API Gateway management
-// APIs: paths /v2/apis... (apigatewayv2) and /restapis... (apigateway).
+// APIs: paths /v2/apis... (apigatewayv2) and /restapis..., /apikeys...,
+// /usageplans... (apigateway).
 func IsManagement(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/v2/apis" || strings.HasPrefix(p, "/v2/apis/") || p == "/restapis" || strings.HasPrefix(p, "/restapis/")
+	for _, prefix := range []string{"/v2/apis", "/restapis", "/apikeys", "/usageplans"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // InvokeHost returns the API id of a Host of the form

@@ -480,15 +480,6 @@ func TestNamedStageAndStageVariables(t *testing.T) {
 	if w := h.call(api.APIID, "GET", "/color", nil); w.Code != 404 {
 		t.Errorf("no $default stage: %d, want 404", w.Code)
 	}
-	var rest restAPI
-	h.mgmt("POST", "/restapis", map[string]any{"name": "k"}, 201, &rest)
-	var out struct {
-		Message string `json:"message"`
-	}
-	h.mgmt("PUT", "/restapis/"+rest.ID+"/resources/"+rest.RootResourceID+"/methods/GET", map[string]any{"authorizationType": "NONE", "apiKeyRequired": true}, 400, &out)
-	if !strings.Contains(out.Message, "API keys") {
-		t.Errorf("apiKeyRequired: %q", out.Message)
-	}
 }
 
 func TestHTTPAPICORS(t *testing.T) {
@@ -571,4 +562,55 @@ type ctxInvoker struct {
 
 func (c *ctxInvoker) Invoke(ctx context.Context, _ *function.Config, _ *invoke.Request) (*invoke.Result, error) {
 	return c.run(ctx)
+}
+
+func TestRESTAPIKeysAndUsagePlans(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = answer(map[string]any{"statusCode": 200, "body": "ok"})
+	id, _ := h.restAPI("f", map[string]any{"apiKeyRequired": true})
+	var key apiKey
+	h.mgmt("POST", "/apikeys", map[string]any{"name": "k", "enabled": true}, 201, &key)
+	if len(key.Value) < 20 {
+		t.Fatalf("CreateApiKey = %+v", key)
+	}
+	call := func(v string) *httptest.ResponseRecorder {
+		hdr := map[string]string{}
+		if v != "" {
+			hdr["X-API-Key"] = v
+		}
+		return h.call(id, "GET", "/prod/items/1", hdr)
+	}
+	if w := call(key.Value); w.Code != 403 {
+		t.Errorf("a key in no usage plan: %d", w.Code)
+	}
+	var plan usagePlan
+	h.mgmt("POST", "/usageplans", map[string]any{"name": "p", "apiStages": []map[string]string{{"apiId": id, "stage": "prod"}},
+		"quota": map[string]any{"limit": 2, "period": "DAY"}}, 201, &plan)
+	h.mgmt("POST", "/usageplans/"+plan.ID+"/keys", map[string]any{"keyId": key.ID, "keyType": "API_KEY"}, 201, nil)
+	if w := call(""); w.Code != 403 || w.Body.String() != `{"message":"Forbidden"}` {
+		t.Errorf("no key: %d %s", w.Code, w.Body)
+	}
+	if w := call("wrong-key-value-0000000000"); w.Code != 403 {
+		t.Errorf("unknown key: %d", w.Code)
+	}
+	for i := range 2 {
+		if w := call(key.Value); w.Code != 200 {
+			t.Fatalf("request %d within the quota: %d %s", i, w.Code, w.Body)
+		}
+	}
+	if w := call(key.Value); w.Code != 429 || w.Body.String() != `{"message":"Limit Exceeded"}` {
+		t.Errorf("over the quota: %d %s", w.Code, w.Body)
+	}
+	h.advance(24 * time.Hour) // the next day's quota
+	if w := call(key.Value); w.Code != 200 {
+		t.Errorf("next day: %d", w.Code)
+	}
+	var keys struct{ Item []apiKey }
+	h.mgmt("GET", "/apikeys", nil, 200, &keys)
+	if len(keys.Item) != 1 || keys.Item[0].Value != "" {
+		t.Errorf("GetApiKeys without includeValues shows %+v", keys.Item)
+	}
+	if h.fns.count("f") != 3 {
+		t.Errorf("function ran %d times, want 3", h.fns.count("f"))
+	}
 }

@@ -291,8 +291,11 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 			return err
 		}
 		m := &restMethod{HTTPMethod: o.method, AuthorizationType: "NONE"}
-		if name, s := oa.security(o); s != nil {
+		for _, name := range oa.securityNames(o) {
+			s := oa.securitySchemes()[name]
 			switch {
+			case s == nil:
+				return badRequest("Undefined security scheme %s on %s %s.", name, o.method, o.path)
 			case isSigV4(s):
 				m.AuthorizationType = "AWS_IAM"
 			case s.Authorizer != nil:
@@ -301,8 +304,10 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 					return err
 				}
 				m.AuthorizationType, m.AuthorizerID = "CUSTOM", id
+			case s.Type == "apiKey" && strings.EqualFold(s.Name, "x-api-key") && s.In == "header":
+				m.APIKeyRequired = true
 			default:
-				return badRequest("Unsupported security scheme %s on %s %s: Nimbus supports Lambda authorizers and sigv4.", name, o.method, o.path)
+				return badRequest("Unsupported security scheme %s on %s %s: Nimbus supports Lambda authorizers, sigv4 and API keys.", name, o.method, o.path)
 			}
 		}
 		vname := o.op.Validator
@@ -675,4 +680,22 @@ func (d *oaDoc) scopes(o oaOp, name string) []string {
 		}
 	}
 	return nil
+}
+
+// securityNames lists the schemes of an operation's (or the document's)
+// first security requirement, sorted.
+func (d *oaDoc) securityNames(o oaOp) []string {
+	sec := o.op.Security
+	if sec == nil {
+		sec = d.Security
+	}
+	if len(sec) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(sec[0]))
+	for n := range sec[0] {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -117,6 +117,22 @@ func TestImportRestAPIFromSwagger(t *testing.T) {
 	if got := strings.Join(paths, " "); strings.Contains(got, "/items/{id}") || !strings.Contains(got, "/things/{id}") {
 		t.Errorf("resources after overwrite: %s", got)
 	}
+	// SAM's Auth.ApiKeyRequired: an api_key scheme beside the authorizer.
+	withKey := strings.Replace(samREST, "        - tok: []", "        - tok: []\n          api_key: []", 1)
+	withKey = strings.Replace(withKey, "securityDefinitions:\n", "securityDefinitions:\n  api_key:\n    type: apiKey\n    name: x-api-key\n    in: header\n", 1)
+	w = httptest.NewRecorder()
+	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/restapis?mode=import", strings.NewReader(withKey)))
+	if w.Code != 201 {
+		t.Fatalf("import with api_key: %d %s", w.Code, w.Body)
+	}
+	var keyed restAPI
+	mustJSON(t, w.Body.Bytes(), &keyed)
+	h.mgmt("GET", "/restapis/"+keyed.ID+"/resources", nil, 200, &res)
+	for _, r := range res.Item {
+		if m := r.ResourceMethods["POST"]; r.Path == "/items" && (m == nil || !m.APIKeyRequired || m.AuthorizationType != "CUSTOM") {
+			t.Errorf("POST /items after import with api_key: %+v", m)
+		}
+	}
 	// A non-proxy integration is refused, not dropped.
 	w = httptest.NewRecorder()
 	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/restapis?mode=import", strings.NewReader(strings.Replace(samREST, "type: aws_proxy", "type: http", 1))))

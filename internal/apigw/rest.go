@@ -517,9 +517,6 @@ func (g *Gateway) putMethod(c *call) error {
 	m := &restMethod{HTTPMethod: method, AuthorizationType: *in.AuthorizationType, AuthorizerID: in.AuthorizerID,
 		APIKeyRequired: in.APIKeyRequired, OperationName: in.OperationName, RequestParameters: in.RequestParameters,
 		RequestModels: in.RequestModels, RequestValidatorID: in.RequestValidatorID, AuthorizationScopes: in.AuthorizationScopes}
-	if m.APIKeyRequired {
-		return badRequest("Nimbus does not support API keys and usage plans yet; set apiKeyRequired to false or protect the method with an authorizer.")
-	}
 	switch m.AuthorizationType {
 	case "NONE", "CUSTOM", "AWS_IAM":
 	case "COGNITO_USER_POOLS":

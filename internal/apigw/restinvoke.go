@@ -103,6 +103,15 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 			return
 		}
 	}
+	if m.APIKeyRequired {
+		if deny := g.checkAPIKey(r, doc.API.ID, stage.StageName, res.Path, r.Method, now); deny != nil {
+			if deny.StatusCode == http.StatusForbidden {
+				g.stats.denied.Add(1)
+			}
+			deny.Write(w)
+			return
+		}
+	}
 	body, ok := readBody(r)
 	if !ok {
 		restTooLarge().Write(w)
