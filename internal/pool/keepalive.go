@@ -115,5 +115,8 @@ func (m *Manager) dropPoolLocked(p *fnPool) {
 		}
 	}
 	delete(m.pools, p.key)
+	if m.revision[p.key.versionKey] == p.key.revision {
+		delete(m.revision, p.key.versionKey)
+	}
 	p.retired = true
 }
