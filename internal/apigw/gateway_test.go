@@ -466,7 +466,12 @@ func TestNamedStageAndStageVariables(t *testing.T) {
 		"integrationUri": "arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}"}, 201, &integ)
 	h.mgmt("POST", base+"/routes", map[string]any{"routeKey": "GET /color", "target": "integrations/" + integ.IntegrationID}, 201, nil)
 	h.mgmt("POST", base+"/stages", map[string]any{"stageName": "dev", "stageVariables": map[string]string{"fn": "blue"}}, 201, nil)
-	h.mgmt("POST", base+"/stages", map[string]any{"stageName": "prod", "stageVariables": map[string]string{"fn": "green"}}, 201, nil)
+	h.mgmt("POST", base+"/stages", map[string]any{"stageName": "prod", "autoDeploy": true, "stageVariables": map[string]string{"fn": "green"}}, 201, nil)
+	// A stage without autoDeploy serves nothing until a deployment.
+	if w := h.call(api.APIID, "GET", "/dev/color", nil); w.Code != 404 {
+		t.Errorf("undeployed dev: %d %s", w.Code, w.Body)
+	}
+	h.mgmt("POST", base+"/deployments", map[string]any{"stageName": "dev"}, 201, nil)
 	if w := h.call(api.APIID, "GET", "/dev/color", nil); w.Body.String() != "blue" {
 		t.Errorf("dev: %d %s", w.Code, w.Body)
 	}
@@ -479,6 +484,19 @@ func TestNamedStageAndStageVariables(t *testing.T) {
 	}
 	if w := h.call(api.APIID, "GET", "/color", nil); w.Code != 404 {
 		t.Errorf("no $default stage: %d, want 404", w.Code)
+	}
+	// A new route reaches the auto-deployed stage at once, the deployed
+	// one only with its next deployment.
+	h.mgmt("POST", base+"/routes", map[string]any{"routeKey": "GET /shade", "target": "integrations/" + integ.IntegrationID}, 201, nil)
+	if w := h.call(api.APIID, "GET", "/prod/shade", nil); w.Code != 200 {
+		t.Errorf("auto-deployed prod, new route: %d", w.Code)
+	}
+	if w := h.call(api.APIID, "GET", "/dev/shade", nil); w.Code != 404 {
+		t.Errorf("deployed dev, new route before a deployment: %d", w.Code)
+	}
+	h.mgmt("POST", base+"/deployments", map[string]any{"stageName": "dev"}, 201, nil)
+	if w := h.call(api.APIID, "GET", "/dev/shade", nil); w.Code != 200 {
+		t.Errorf("deployed dev after the deployment: %d", w.Code)
 	}
 }
 

@@ -1,6 +1,7 @@
 package apigw
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
@@ -14,15 +15,80 @@ type httpDoc struct {
 	Integrations []*httpIntegration `json:"integrations"`
 	Stages       []*httpStage       `json:"stages"`
 	Authorizers  []*httpAuthorizer  `json:"authorizers"`
+	Deployments  []*httpDeployment  `json:"deployments,omitempty"`
 
-	keys []routeKey // compiled Routes[i].RouteKey
+	live     *httpView            // the current routes, for auto-deployed stages
+	deployed map[string]*httpView // by deployment id
+}
+
+// httpDeployment is a snapshot of an HTTP API's routes, integrations and
+// authorizers that stages without autoDeploy serve.
+type httpDeployment struct {
+	AutoDeployed     bool               `json:"autoDeployed"`
+	CreatedDate      string             `json:"createdDate"`
+	DeploymentID     string             `json:"deploymentId"`
+	DeploymentStatus string             `json:"deploymentStatus"`
+	Description      string             `json:"description,omitempty"`
+	Routes           []*httpRoute       `json:"routes,omitempty"`
+	Integrations     []*httpIntegration `json:"integrations,omitempty"`
+	Authorizers      []*httpAuthorizer  `json:"authorizers,omitempty"`
+}
+
+// wire is a deployment as the API shows it.
+func (d httpDeployment) wire() httpDeployment {
+	d.Routes, d.Integrations, d.Authorizers = nil, nil, nil
+	return d
+}
+
+// httpView is what a stage serves: routes ready for matching.
+type httpView struct {
+	routes       []*httpRoute
+	keys         []routeKey
+	integrations []*httpIntegration
+	authorizers  []*httpAuthorizer
+}
+
+func newHTTPView(routes []*httpRoute, integ []*httpIntegration, auth []*httpAuthorizer) *httpView {
+	v := &httpView{routes: routes, integrations: integ, authorizers: auth, keys: make([]routeKey, len(routes))}
+	for i, r := range routes {
+		v.keys[i], _ = parseRouteKey(r.RouteKey)
+	}
+	return v
+}
+
+func (v *httpView) integration(id string) *httpIntegration {
+	for _, i := range v.integrations {
+		if i.IntegrationID == id {
+			return i
+		}
+	}
+	return nil
+}
+
+func (v *httpView) authorizer(id string) *httpAuthorizer {
+	for _, a := range v.authorizers {
+		if a.AuthorizerID == id {
+			return a
+		}
+	}
+	return nil
 }
 
 func (d *httpDoc) compile() {
-	d.keys = make([]routeKey, len(d.Routes))
-	for i, r := range d.Routes {
-		d.keys[i], _ = parseRouteKey(r.RouteKey)
+	d.live = newHTTPView(d.Routes, d.Integrations, d.Authorizers)
+	d.deployed = map[string]*httpView{}
+	for _, dep := range d.Deployments {
+		d.deployed[dep.DeploymentID] = newHTTPView(dep.Routes, dep.Integrations, dep.Authorizers)
 	}
+}
+
+// view is what stage st serves: the current routes when it auto-deploys,
+// else its deployment's (nil when it has none).
+func (d *httpDoc) view(st *httpStage) *httpView {
+	if st.AutoDeploy {
+		return d.live
+	}
+	return d.deployed[st.DeploymentID]
 }
 
 type httpAPI struct {
@@ -778,6 +844,9 @@ func (g *Gateway) createStage(c *call) error {
 		if d.stage(name) != nil {
 			return conflict("Stage %s already exists", name)
 		}
+		if s.DeploymentID != "" && !slices.ContainsFunc(d.Deployments, func(x *httpDeployment) bool { return x.DeploymentID == s.DeploymentID }) {
+			return badRequest("Invalid deployment identifier specified %s", s.DeploymentID)
+		}
 		d.Stages = append(d.Stages, s)
 		return nil
 	}); err != nil {
@@ -1010,8 +1079,8 @@ func (g *Gateway) deleteAuthorizer(c *call) error {
 	return c.noContent(http.StatusNoContent)
 }
 
-// createDeployment is accepted for compatibility: stages serve the API's
-// current routes (as with autoDeploy), so a deployment only gets an id.
+// createDeployment snapshots the API's routes, integrations and
+// authorizers; with stageName, that stage serves the snapshot.
 func (g *Gateway) createDeployment(c *call) error {
 	id, err := g.apiID(c)
 	if err != nil {
@@ -1024,21 +1093,49 @@ func (g *Gateway) createDeployment(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	dep := newID(6)
+	dep := &httpDeployment{DeploymentID: newID(6), DeploymentStatus: "DEPLOYED", CreatedDate: g.isoNow(), Description: in.Description}
 	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
 		if in.StageName != "" {
 			s := d.stage(in.StageName)
 			if s == nil {
 				return notFound("Invalid stage identifier specified %s", in.StageName)
 			}
-			s.DeploymentID = dep
+			if s.AutoDeploy {
+				return badRequest("Stage %s has autoDeploy enabled: it serves every change without a deployment.", in.StageName)
+			}
+			s.DeploymentID = dep.DeploymentID
 		}
+		dep.Routes, dep.Integrations, dep.Authorizers = copyJSON(d.Routes), copyJSON(d.Integrations), copyJSON(d.Authorizers)
+		d.Deployments = append(d.Deployments, dep)
 		return nil
 	}); err != nil {
 		return err
 	}
-	return c.json(http.StatusCreated, map[string]any{"deploymentId": dep, "deploymentStatus": "DEPLOYED",
-		"createdDate": g.isoNow(), "description": in.Description, "autoDeployed": false})
+	return c.json(http.StatusCreated, dep.wire())
+}
+
+func (g *Gateway) getDeploymentsV2(c *call) error {
+	id, err := g.apiID(c)
+	if err != nil {
+		return err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return mapNotFound(err, apiNotFound(id))
+	}
+	items := make([]httpDeployment, 0, len(doc.Deployments))
+	for _, d := range doc.Deployments {
+		items = append(items, d.wire())
+	}
+	return c.json(http.StatusOK, map[string]any{"items": items})
+}
+
+// copyJSON deep-copies a slice of stored objects.
+func copyJSON[T any](s []T) []T {
+	b, _ := json.Marshal(s)
+	var out []T
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
 func nonNil[T any](s []T) []T {

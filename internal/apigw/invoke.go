@@ -116,18 +116,23 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		httpNotFound().Write(w)
 		return
 	}
-	idx, params := matchRoutes(doc.keys, r.Method, rest, true)
+	view := doc.view(stage)
+	if view == nil { // a stage without autoDeploy that was never deployed
+		httpNotFound().Write(w)
+		return
+	}
+	idx, params := matchRoutes(view.keys, r.Method, rest, true)
 	if idx < 0 {
 		httpNotFound().Write(w)
 		return
 	}
-	route := doc.Routes[idx]
+	route := view.routes[idx]
 	if !g.allowHTTP(doc, stage, route, now) {
 		g.stats.throttled.Add(1)
 		httpTooMany().Write(w)
 		return
 	}
-	integ := doc.integration(strings.TrimPrefix(route.Target, "integrations/"))
+	integ := view.integration(strings.TrimPrefix(route.Target, "integrations/"))
 	if integ == nil {
 		httpNotFound().Write(w)
 		return
@@ -152,7 +157,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		opts.IAM = id
 	}
 	if route.AuthorizationType == "JWT" {
-		a := doc.authorizer(route.AuthorizerID)
+		a := view.authorizer(route.AuthorizerID)
 		if a == nil {
 			httpInternal().Write(w)
 			return
@@ -169,7 +174,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		}
 	}
 	if route.AuthorizationType == "CUSTOM" {
-		a := doc.authorizer(route.AuthorizerID)
+		a := view.authorizer(route.AuthorizerID)
 		if a == nil {
 			httpInternal().Write(w)
 			return

@@ -33,6 +33,7 @@ var mgmtRoutes = routeTable([]struct {
 	{"GET", "/v2/apis/{apiId}/authorizers/{authorizerId}", "GetAuthorizer", (*Gateway).getAuthorizer},
 	{"DELETE", "/v2/apis/{apiId}/authorizers/{authorizerId}", "DeleteAuthorizer", (*Gateway).deleteAuthorizer},
 	{"POST", "/v2/apis/{apiId}/deployments", "CreateDeployment", (*Gateway).createDeployment},
+	{"GET", "/v2/apis/{apiId}/deployments", "GetDeployments", (*Gateway).getDeploymentsV2},
 
 	// apigateway (REST APIs)
 	{"POST", "/restapis", "CreateRestApi", (*Gateway).createRestAPI},
