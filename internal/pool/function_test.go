@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -131,6 +132,16 @@ func handle(ctx context.Context, ev event) (any, error) {
 		fmt.Println("daemon started")
 		time.Sleep(time.Hour)
 		return nil, nil
+	case "netifs":
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		return map[string]any{"interfaces": names}, nil
 	case "spin":
 		fmt.Println("spinning")
 		for {

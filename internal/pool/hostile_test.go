@@ -7,6 +7,7 @@ package pool
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 )
@@ -124,4 +126,32 @@ func TestCPUSpinnerBesideLatencySensitive(t *testing.T) {
 		t.Error(err)
 	}
 	wg.Wait()
+}
+
+// A function's network follows its nimbus:network tag (Resolve's
+// Network), else the server's default: egress adds eth0 beside lo.
+func TestFunctionNetwork(t *testing.T) {
+	if !strings.HasPrefix(sandbox.Mode(), "namespaces") {
+		t.Skipf("sandbox mode %q: no network namespace per environment", sandbox.Mode())
+	}
+	t.Parallel()
+	for _, c := range []struct {
+		serverDefault, tag string
+		wantEth0           bool
+	}{
+		{"", "", false},
+		{"", function.NetworkEgress, true},
+		{function.NetworkEgress, "", true},
+		{function.NetworkEgress, function.NetworkNone, false},
+	} {
+		h := newHarness(t, func(o *Options) { o.Network = c.serverDefault })
+		fn := h.fn("net", nil)
+		fn.Network = c.tag
+		res, m := h.call(t, fn, map[string]any{"action": "netifs"})
+		wantOK(t, res)
+		ifs := fmt.Sprint(m["interfaces"])
+		if got := strings.Contains(ifs, "eth0"); got != c.wantEth0 || !strings.Contains(ifs, "lo") {
+			t.Errorf("server %q tag %q: interfaces %s, want eth0 %v", c.serverDefault, c.tag, ifs, c.wantEth0)
+		}
+	}
 }
