@@ -311,6 +311,10 @@ func functionFromURI(uri string) (awsapi.FunctionRef, error) {
 // integration or authorizer URI, as API Gateway does (a function name or
 // alias chosen per stage).
 func substituteStageVariables(s string, vars map[string]string) string {
+	return replaceStageVariables(s, func(name string) string { return vars[name] })
+}
+
+func replaceStageVariables(s string, value func(name string) string) string {
 	for {
 		i := strings.Index(s, "${stageVariables.")
 		if i < 0 {
@@ -320,25 +324,12 @@ func substituteStageVariables(s string, vars map[string]string) string {
 		if j < 0 {
 			return s
 		}
-		name := s[i+len("${stageVariables.") : i+j]
-		s = s[:i] + vars[name] + s[i+j+1:]
+		s = s[:i] + value(s[i+len("${stageVariables."):i+j]) + s[i+j+1:]
 	}
 }
 
 // checkFunctionURI checks at create time that uri names a Lambda function,
 // with any ${stageVariables.<name>} standing for a function name.
 func checkFunctionURI(uri string) (awsapi.FunctionRef, error) {
-	s := uri
-	for {
-		i := strings.Index(s, "${stageVariables.")
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			break
-		}
-		s = s[:i] + "stagevar" + s[i+j+1:]
-	}
-	return functionFromURI(s)
+	return functionFromURI(replaceStageVariables(uri, func(string) string { return "stagevar" }))
 }
