@@ -168,7 +168,8 @@ func (h *Handler) putProvisionedConcurrency(c *call) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	e, err := h.reg.PutProvisionedConcurrency(c.r.Context(), name, qualifier, *req.ProvisionedConcurrentExecutions)
+	e, err := h.reg.PutProvisionedConcurrency(c.r.Context(), name, qualifier, *req.ProvisionedConcurrentExecutions,
+		h.concurrency-h.minUnreserved(), h.minUnreserved())
 	if err != nil {
 		return err
 	}

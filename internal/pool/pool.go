@@ -458,15 +458,12 @@ func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a := admission{name: fn.FunctionName, unreserved: !hasReserved}
+	a := admission{name: fn.FunctionName}
 	if m.closed {
 		return a, nil, nil, errClosed
 	}
-	switch {
-	case hasReserved && m.inflight[a.name] >= reserved:
+	if hasReserved && m.inflight[a.name] >= reserved {
 		return a, nil, nil, errReservedLimit
-	case !hasReserved && m.unreserved >= m.limits.Concurrency-totalReserved:
-		return a, nil, nil, errAccountLimit
 	}
 	if rev, ok := m.revision[vk]; ok && rev != fn.RevisionId {
 		if old := m.pools[poolKey{vk, rev}]; old != nil {
@@ -478,6 +475,17 @@ func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool
 	e := p.takeIdleLocked(m)
 	if e != nil {
 		a.provisioned = e.provisioned
+	}
+	// A provisioned environment is concurrency set aside already (in the
+	// reservation, or in totalReserved for a function without one); the
+	// rest of a function without a reservation shares the unreserved pool.
+	a.unreserved = !hasReserved && !a.provisioned
+	if a.unreserved && m.unreserved >= m.limits.Concurrency-totalReserved {
+		if e != nil { // back where it was
+			e.state = stateIdle
+			p.idle = append(p.idle, e)
+		}
+		return a, nil, nil, errAccountLimit
 	}
 	a.spillover = !a.provisioned && p.provWanted > 0
 	if e == nil {

@@ -409,3 +409,48 @@ func TestFrozenTimerDoesNotFire(t *testing.T) {
 			time.Unix(0, fired), due, before)
 	}
 }
+
+// setAside reports no reservation but n units set aside (provisioned
+// concurrency of functions without one).
+type setAside int
+
+func (setAside) ReservedConcurrency(string) (int, bool) { return 0, false }
+func (s setAside) TotalReserved() int                   { return int(s) }
+
+// TestProvisionedOutsideUnreservedPool: provisioned concurrency of a
+// function without a reservation is set aside from the account's pool, and
+// invocations on it are not throttled when the rest of the pool is busy.
+func TestProvisionedOutsideUnreservedPool(t *testing.T) {
+	t.Parallel()
+	b := newBarrier(t)
+	h := newHarness(t, b.api, func(o *Options) {
+		o.ConcurrencyLimit = 3
+		o.Reservations = setAside(1)
+	})
+	ready := make(chan struct{}, 4)
+	h.m.mu.Lock()
+	h.m.hookProvisioned = func() { ready <- struct{}{} }
+	h.m.mu.Unlock()
+	prov := h.fn("aside", nil)
+	prov.Version, prov.FunctionArn = "1", prov.FunctionArn+":1"
+	h.m.SetProvisioned([]ProvisionedConfig{{FunctionName: "aside", Qualifier: "1",
+		Targets: []ProvisionedTarget{{Config: prov, Count: 1}}}})
+	<-ready
+	// The unreserved pool is 3 - 1 = 2: two busy invocations fill it.
+	o1 := h.invokeAsync(h.fn("busy1", nil), map[string]any{"action": "barrier"})
+	o2 := h.invokeAsync(h.fn("busy2", nil), map[string]any{"action": "barrier"})
+	<-b.reached(2)
+	_, err := h.m.Invoke(context.Background(), h.fn("other", nil), &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
+	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
+	res, _ := h.call(t, prov, map[string]any{"action": "echo"})
+	wantOK(t, res)
+	if !res.Provisioned {
+		t.Error("the invocation did not run on the provisioned environment")
+	}
+	b.release()
+	for _, o := range []<-chan error{o1, o2} {
+		if err := <-o; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

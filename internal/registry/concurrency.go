@@ -34,7 +34,9 @@ func (r *Registry) ReservedConcurrency(name string) (int, bool) {
 	return *e.rec.Reserved, true
 }
 
-// TotalReserved is the reserved concurrency of every function together.
+// TotalReserved is the concurrency set aside, all functions together:
+// each function's reserved concurrency, or, for a function without one,
+// its provisioned concurrency (which AWS takes from the unreserved pool).
 // The pool asks on every invoke, so the sum is computed once per change of
 // the cache.
 func (r *Registry) TotalReserved() int {
@@ -50,9 +52,7 @@ func (r *Registry) TotalReserved() int {
 	c.mu.RLock()
 	n := 0
 	for _, e := range c.fns {
-		if e.rec.Reserved != nil {
-			n += *e.rec.Reserved
-		}
+		n += setAside(e.rec)
 	}
 	c.mu.RUnlock()
 	c.reserved.mu.Lock()
@@ -90,8 +90,8 @@ func (r *Registry) PutFunctionConcurrency(ctx context.Context, name string, n, m
 	}
 	_, err := r.mutate(ctx, name, func(rec *record) error {
 		others := r.TotalReserved()
-		if cur := r.cache.function(name); cur != nil && cur.Reserved != nil {
-			others -= *cur.Reserved
+		if cur := r.cache.function(name); cur != nil {
+			others -= setAside(cur)
 		}
 		if others+n > maxReservable {
 			return awsapi.InvalidParameter("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", minUnreserved)
@@ -121,6 +121,15 @@ func (r *Registry) DeleteFunctionConcurrency(ctx context.Context, name string) e
 	return err
 }
 
+// setAside is the concurrency rec's function takes out of the account's
+// unreserved pool.
+func setAside(rec *record) int {
+	if rec.Reserved != nil {
+		return *rec.Reserved
+	}
+	return totalProvisioned(rec)
+}
+
 func totalProvisioned(rec *record) int {
 	n := 0
 	for _, p := range rec.Provisioned {
@@ -141,8 +150,10 @@ type ProvisionedEntry struct {
 // name:qualifier, a published version or an alias ($LATEST is refused, as
 // AWS refuses it). A version and an alias pointing at it cannot both have
 // one (ResourceConflictException); with reserved concurrency, the total
-// provisioned may not exceed it.
-func (r *Registry) PutProvisionedConcurrency(ctx context.Context, name, qualifier string, n int) (*ProvisionedEntry, error) {
+// provisioned may not exceed it; without, it comes out of the unreserved
+// pool, which must keep minUnreserved (all set-asides together at most
+// maxReservable).
+func (r *Registry) PutProvisionedConcurrency(ctx context.Context, name, qualifier string, n, maxReservable, minUnreserved int) (*ProvisionedEntry, error) {
 	if qualifier == function.LatestVersion {
 		return nil, awsapi.InvalidParameter("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
 	}
@@ -165,6 +176,15 @@ func (r *Registry) PutProvisionedConcurrency(ctx context.Context, name, qualifie
 		}
 		if rec.Reserved != nil && total > *rec.Reserved {
 			return awsapi.InvalidParameter("Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function")
+		}
+		if rec.Reserved == nil {
+			others := r.TotalReserved()
+			if cur := r.cache.function(name); cur != nil {
+				others -= setAside(cur)
+			}
+			if others+total > maxReservable {
+				return awsapi.InvalidParameter("Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [%d].", max(0, maxReservable+minUnreserved-others))
+			}
 		}
 		if rec.Provisioned == nil {
 			rec.Provisioned = map[string]*Provisioned{}

@@ -54,9 +54,9 @@ func TestProvisionedPlansFollowAliasWeights(t *testing.T) {
 	_, err = r.CreateAlias(ctx, "p", function.Alias{Name: "live", FunctionVersion: "1",
 		RoutingConfig: &function.RoutingConfig{AdditionalVersionWeights: map[string]float64{"2": 0.25}}})
 	must(t, err)
-	_, err = r.PutProvisionedConcurrency(ctx, "p", "live", 8)
+	_, err = r.PutProvisionedConcurrency(ctx, "p", "live", 8, 900, 100)
 	must(t, err)
-	_, err = r.PutProvisionedConcurrency(ctx, "p", "2", 1)
+	_, err = r.PutProvisionedConcurrency(ctx, "p", "2", 1, 900, 100)
 	wantAWSError(t, err, "ResourceConflictException", "Version is pointed by a Provisioned Concurrency alias")
 	plans := r.ProvisionedPlans()
 	if len(plans) != 1 || len(plans[0].Targets) != 2 {
@@ -69,6 +69,12 @@ func TestProvisionedPlansFollowAliasWeights(t *testing.T) {
 	if got["1"] != 6 || got["2"] != 2 {
 		t.Errorf("split %v, want 6 on version 1 and 2 on version 2", got)
 	}
+	// Without reserved concurrency it comes out of the unreserved pool.
+	if n := r.TotalReserved(); n != 8 {
+		t.Errorf("TotalReserved %d with 8 provisioned, want 8", n)
+	}
+	_, err = r.PutProvisionedConcurrency(ctx, "p", "live", 11, 10, 1)
+	wantAWSError(t, err, "InvalidParameterValueException", "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [11].")
 	// Deleting the alias deletes its configuration.
 	must(t, r.DeleteAlias(ctx, "p", "live"))
 	if plans := r.ProvisionedPlans(); len(plans) != 0 {
