@@ -217,6 +217,11 @@ func TestHTTPAPIInvokeMapping(t *testing.T) {
 	if w := h.call("nosuchapi1", "GET", "/", nil); w.Code != 404 || w.Body.String() != `{"message":"Not Found"}` {
 		t.Errorf("unknown API: %d %q", w.Code, w.Body)
 	}
+	id := h.quickAPI("ok")
+	h.mgmt("PATCH", "/v2/apis/"+id, map[string]any{"disableExecuteApiEndpoint": true}, 200, nil)
+	if w := h.call(id, "GET", "/", nil); w.Code != 403 {
+		t.Errorf("disabled execute-api endpoint: %d", w.Code)
+	}
 }
 
 func TestHTTPAPIThrottlingRefills(t *testing.T) {

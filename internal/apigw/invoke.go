@@ -30,10 +30,18 @@ const (
 func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID string) {
 	g.stats.requests.Add(1)
 	if doc := g.docs.httpAPI(apiID); doc != nil {
+		if doc.API.DisableExecuteAPIEndpoint {
+			httpForbidden().Write(w) // reachable only through a custom domain, which Nimbus has not
+			return
+		}
 		g.serveHTTPAPI(w, r, doc)
 		return
 	}
 	if doc := g.docs.restAPI(apiID); doc != nil {
+		if doc.API.DisableExecuteAPIEndpoint {
+			httpevent.Message(http.StatusForbidden, "Forbidden").Write(w)
+			return
+		}
 		g.serveREST(w, r, doc)
 		return
 	}
