@@ -12,7 +12,8 @@
 //
 // # Life of an event
 //
-//	Enqueue ──publish (group commit, fsynced)──> stream NIMBUS_ASYNC ──> 202
+//	Enqueue ──publish (group commit: one message, one fsync for all
+//	          the enqueues waiting)──> stream NIMBUS_ASYNC ──> 202
 //	dispatcher worker: pull ─┬─ not due yet (retry delay) ─> NakWithDelay
 //	                         ├─ older than MaximumEventAge ─> OnFailure/DLQ (EventAgeExceeded), ack
 //	                         └─ invoke ─┬─ success ─> OnSuccess, ack
@@ -32,6 +33,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +114,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	pub     *publisher
+	// slots bound the events running at once on this node (Concurrency).
+	slots chan struct{}
 
 	counters counters
 
@@ -187,6 +192,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("new async service: consumer %s: %w", consumerName, err)
 	}
 	s.pub = newPublisher(s.js)
+	s.slots = make(chan struct{}, s.workers)
 	return s, nil
 }
 
@@ -233,7 +239,8 @@ func (s *Service) Run(ctx context.Context) error {
 // stream.
 type Stats struct {
 	// QueueDepth is how many events are queued or running (including
-	// events waiting for a retry).
+	// events waiting for a retry, and the finished events of a group
+	// message whose other events still run).
 	QueueDepth uint64
 	// OldestEventAge is how long the oldest queued message has waited
 	// (a retried event counts from its latest retry).
@@ -268,11 +275,17 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		DestinationDeliveries: c.destDelivered.Load(),
 		DestinationFailures:   c.destFailed.Load(),
 	}
-	info, err := s.stream.Info(ctx)
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter("nimbus.async.>"))
 	if err != nil {
 		return st, fmt.Errorf("async stats: stream info: %w", err)
 	}
-	st.QueueDepth = info.State.Msgs
+	for subj, msgs := range info.State.Subjects {
+		n, err := strconv.Atoi(strings.TrimPrefix(subj, subject+"."))
+		if err != nil || n < 1 {
+			n = 1
+		}
+		st.QueueDepth += msgs * uint64(n)
+	}
 	if info.State.Msgs > 0 && !info.State.FirstTime.IsZero() {
 		st.OldestEventAge = max(s.now().Sub(info.State.FirstTime), 0)
 	}

@@ -63,6 +63,14 @@ func queued(t *testing.T, s *Service) []*envelope {
 		if err != nil {
 			continue // deleted
 		}
+		if isGroup(m.Data) {
+			envs, err := decodeGroup(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, envs...)
+			continue
+		}
 		env, err := decodeEnvelope(m.Data)
 		if err != nil {
 			t.Fatal(err)
@@ -121,34 +129,43 @@ func TestEnqueueConcurrentSharesCommits(t *testing.T) {
 
 func TestEnqueueDedup(t *testing.T) {
 	s := queueOnly(t)
-	ev := &Event{RequestID: "same", FunctionName: "f", InvokedFunctionArn: "arn", Payload: []byte(`{}`)}
-	// Alone, then inside a concurrent batch whose other members are new:
-	// the batch fails on the duplicate and falls back to single writes.
-	if err := s.Enqueue(context.Background(), ev); err != nil {
-		t.Fatal(err)
+	// A client's or the dispatcher's repeated publish of one event (same
+	// id, a message of its own) is stored once.
+	for range 3 {
+		ev := &Event{RequestID: "same", FunctionName: "f", InvokedFunctionArn: "arn", Payload: []byte(`{}`)}
+		if err := s.Enqueue(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e := *ev
-			if i%2 == 1 {
-				e.RequestID = fmt.Sprintf("other-%d", i)
-			}
-			if err := s.Enqueue(context.Background(), &e); err != nil {
-				t.Error(err)
-			}
-		}()
+	env := &envelope{RequestID: "r", Function: "f", InvokedArn: "arn", Payload: []byte(`{}`), Enqueued: 1, DedupID: "r", Gen: 2, NotBefore: 5}
+	for range 2 {
+		if err := s.publishDirect(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
 	}
-	wg.Wait()
-	envs := queued(t, s)
 	count := map[string]int{}
-	for _, e := range envs {
+	for _, e := range queued(t, s) {
 		count[e.RequestID]++
 	}
-	if count["same"] != 1 || len(envs) != 11 {
-		t.Fatalf("queue = %v, want one 'same' and ten others", count)
+	if count["same"] != 1 || count["r"] != 1 || len(count) != 2 {
+		t.Fatalf("queue = %v, want one 'same' and one 'r'", count)
+	}
+}
+
+func TestGroupDecode(t *testing.T) {
+	a := `{"requestId":"a","function":"f","dedupId":"a","enqueued":1,"payload":{"x":1}}`
+	b := `{"requestId":"b","function":"f","dedupId":"b","enqueued":2}`
+	envs, err := decodeGroup([]byte("[" + a + "," + b + "]"))
+	if err != nil || len(envs) != 2 || envs[0].RequestID != "a" || envs[1].RequestID != "b" || string(envs[1].Payload) != "{}" {
+		t.Fatalf("decodeGroup = %+v, %v", envs, err)
+	}
+	for _, bad := range []string{"[]", "[{}]", "[" + a + ",1]", "[" + a} {
+		if _, err := decodeGroup([]byte(bad)); err == nil {
+			t.Errorf("decodeGroup(%s) accepted", bad)
+		}
+	}
+	if !isGroup([]byte(" [")) || isGroup([]byte(a)) {
+		t.Error("isGroup")
 	}
 }
 
@@ -193,14 +210,23 @@ func TestUndeliverableTargets(t *testing.T) {
 	}
 }
 
-// FuzzDecodeEnvelope: whatever sits in the queue, decoding does not panic
-// and an accepted event has what the dispatcher needs.
+// FuzzDecodeEnvelope: whatever sits in the queue, decoding (of an event
+// or a group) does not panic and an accepted event has what the
+// dispatcher needs.
 func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"requestId":"r","function":"f","dedupId":"r","enqueued":1,"payload":{}}`))
 	f.Add([]byte(`{"requestId":"r","function":"f","dedupId":"r","enqueued":1,"last":{"statusCode":200,"payload":"x"}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`nope`))
+	f.Add([]byte(`[{"requestId":"r","function":"f","dedupId":"r","enqueued":1}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if isGroup(data) {
+			envs, err := decodeGroup(data)
+			if err == nil && len(envs) == 0 {
+				t.Fatal("accepted an empty group")
+			}
+			return
+		}
 		env, err := decodeEnvelope(data)
 		if err != nil {
 			return

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
@@ -123,7 +121,7 @@ func jsonPayload(p []byte) json.RawMessage {
 // deliver sends body to target. It reports whether the event may be
 // acknowledged: false means it was left for redelivery (after a pause)
 // because the destination failed in a way that may pass.
-func (s *Service) deliver(ctx context.Context, msg jetstream.Msg, env *envelope, target, kind string, body []byte) bool {
+func (s *Service) deliver(ctx context.Context, l lease, env *envelope, target, kind string, body []byte) bool {
 	d := &Delivery{TargetArn: target, Kind: kind, RequestID: env.RequestID, DedupID: env.DedupID + "/" + kind, Body: body}
 	dest := s.dests[arnService(target)]
 	var err error
@@ -146,7 +144,7 @@ func (s *Service) deliver(ctx context.Context, msg jetstream.Msg, env *envelope,
 		if ctx.Err() == nil {
 			s.log.Warn("deliver invocation record; will retry", "request_id", env.RequestID, "kind", kind,
 				"target", target, "err", err)
-			_ = msg.NakWithDelay(s.scaled(minBackoff))
+			l.later(ctx, env, s.scaled(minBackoff))
 		}
 		return false
 	}

@@ -67,7 +67,7 @@ func (s *Service) work(ctx context.Context, id int) {
 			}
 			continue
 		}
-		s.handle(ctx, msg)
+		s.handleMsg(ctx, msg)
 	}
 }
 
@@ -94,19 +94,13 @@ func (s *Service) pause(ctx context.Context, d time.Duration) bool {
 // handle takes one event through one step of its life (see the package
 // comment). If ctx ends meanwhile the event is left unacknowledged and
 // runs again later.
-func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
-	env, err := decodeEnvelope(msg.Data())
-	if err != nil {
-		s.log.Error("drop undecodable async event", "err", err)
-		_ = msg.TermWithReason("undecodable")
-		return
-	}
+func (s *Service) handle(ctx context.Context, l lease, env *envelope) {
 	settings := s.fns.AsyncSettings(env.Function, env.Qualifier)
 	now := s.now()
 	deadline := time.UnixMilli(env.Enqueued).Add(s.scaled(settings.MaxEventAge()))
 	if !now.Before(deadline) {
 		s.counters.droppedForAge.Add(1)
-		s.fail(ctx, msg, env, ConditionEventAgeExceeded, settings)
+		s.fail(ctx, l, env, ConditionEventAgeExceeded, settings)
 		return
 	}
 	if env.NotBefore > 0 {
@@ -114,19 +108,19 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 			if due.After(deadline) {
 				due = deadline
 			}
-			_ = msg.NakWithDelay(due.Sub(now))
+			l.later(ctx, env, due.Sub(now))
 			return
 		}
 	}
 	cfg, err := s.fns.Resolve(ctx, env.Function, env.Qualifier)
 	if err == nil {
 		var res *invoke.Result
-		res, err = s.invoke(ctx, msg, cfg, env)
+		res, err = s.invoke(ctx, l, cfg, env)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			s.done(ctx, msg, env, cfg, res, settings)
+			s.done(ctx, l, env, cfg, res, settings)
 			return
 		}
 	}
@@ -135,21 +129,21 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		s.counters.dropped.Add(1)
 		s.log.Warn("drop async event of a function that no longer exists",
 			"request_id", env.RequestID, "function", env.Function, "qualifier", env.Qualifier)
-		s.ack(msg, env)
+		l.ack(env)
 		return
 	}
 	if s.fullyThrottled(env.Function, err) {
 		// Reserved concurrency 0: Lambda sends the event to the failure
 		// destinations without retrying.
 		s.counters.exhausted.Add(1)
-		s.fail(ctx, msg, env, ConditionRetriesExhausted, settings)
+		s.fail(ctx, l, env, ConditionRetriesExhausted, settings)
 		return
 	}
 	// Throttled, or the platform failed: the event goes back on the queue.
 	env.Throttles++
 	s.counters.throttles.Add(1)
 	s.log.Debug("async invocation throttled or failed; retrying", "request_id", env.RequestID, "err", err)
-	s.requeue(ctx, msg, env, backoff(env.Throttles))
+	s.requeue(ctx, l, env, backoff(env.Throttles))
 }
 
 // reservations is the optional part of Functions that knows reserved
@@ -175,7 +169,7 @@ func (s *Service) fullyThrottled(name string, err error) bool {
 
 // invoke runs the event, telling the backbone the event is in progress
 // every AckWait/3 so a long function does not get it redelivered.
-func (s *Service) invoke(ctx context.Context, msg jetstream.Msg, cfg *function.Config, env *envelope) (*invoke.Result, error) {
+func (s *Service) invoke(ctx context.Context, l lease, cfg *function.Config, env *envelope) (*invoke.Result, error) {
 	stop := make(chan struct{})
 	beat := make(chan struct{})
 	go func() {
@@ -187,7 +181,7 @@ func (s *Service) invoke(ctx context.Context, msg jetstream.Msg, cfg *function.C
 			case <-stop:
 				return
 			case <-t.C:
-				_ = msg.InProgress()
+				l.inProgress()
 			}
 		}
 	}()
@@ -206,7 +200,7 @@ func (s *Service) invoke(ctx context.Context, msg jetstream.Msg, cfg *function.C
 }
 
 // done handles an invocation that reached the function.
-func (s *Service) done(ctx context.Context, msg jetstream.Msg, env *envelope, cfg *function.Config, res *invoke.Result, settings *function.EventInvokeConfig) {
+func (s *Service) done(ctx context.Context, l lease, env *envelope, cfg *function.Config, res *invoke.Result, settings *function.EventInvokeConfig) {
 	s.counters.invokes.Add(1)
 	env.Invokes++
 	executed := res.ExecutedVersion
@@ -217,43 +211,43 @@ func (s *Service) done(ctx context.Context, msg jetstream.Msg, env *envelope, cf
 	if res.FunctionError == "" {
 		s.counters.succeeded.Add(1)
 		if dest := settings.OnSuccessArn(); dest != "" {
-			if !s.deliver(ctx, msg, env, dest, "success", s.record(env, ConditionSuccess)) {
+			if !s.deliver(ctx, l, env, dest, "success", s.record(env, ConditionSuccess)) {
 				return
 			}
 		}
-		s.ack(msg, env)
+		l.ack(env)
 		return
 	}
 	env.Attempts++
 	if env.Attempts > settings.RetryAttempts() {
 		s.counters.exhausted.Add(1)
-		s.fail(ctx, msg, env, ConditionRetriesExhausted, settings)
+		s.fail(ctx, l, env, ConditionRetriesExhausted, settings)
 		return
 	}
 	if len(env.Last.Payload) > maxKeptResponse {
 		env.Last.Payload = nil
 	}
 	s.counters.retries.Add(1)
-	s.requeue(ctx, msg, env, functionErrorDelay(env.Attempts))
+	s.requeue(ctx, l, env, functionErrorDelay(env.Attempts))
 }
 
 // fail sends the failure record to OnFailure and the event to the
 // dead-letter target, if any, then acknowledges the event.
-func (s *Service) fail(ctx context.Context, msg jetstream.Msg, env *envelope, condition string, settings *function.EventInvokeConfig) {
+func (s *Service) fail(ctx context.Context, l lease, env *envelope, condition string, settings *function.EventInvokeConfig) {
 	if dest := settings.OnFailureArn(); dest != "" {
-		if !s.deliver(ctx, msg, env, dest, "failure", s.record(env, condition)) {
+		if !s.deliver(ctx, l, env, dest, "failure", s.record(env, condition)) {
 			return
 		}
 	}
 	if dlq := s.deadLetterTarget(ctx, env); dlq != "" {
 		// A dead-letter queue gets the event itself.
-		if !s.deliver(ctx, msg, env, dlq, "dlq", env.Payload) {
+		if !s.deliver(ctx, l, env, dlq, "dlq", env.Payload) {
 			return
 		}
 	}
 	s.log.Info("async event failed", "request_id", env.RequestID, "function", env.Function,
 		"condition", condition, "invokes", env.Invokes)
-	s.ack(msg, env)
+	l.ack(env)
 }
 
 // deadLetterTarget is the DeadLetterConfig of the version the event
@@ -267,28 +261,51 @@ func (s *Service) deadLetterTarget(ctx context.Context, env *envelope) string {
 }
 
 // requeue publishes the event's next generation, due after delay, then
-// acknowledges this one. If the publish fails the event is redelivered
-// after delay as it was.
-func (s *Service) requeue(ctx context.Context, msg jetstream.Msg, env *envelope, delay time.Duration) {
+// acknowledges this one. If the publish fails the event runs again later
+// as it was.
+func (s *Service) requeue(ctx context.Context, l lease, env *envelope, delay time.Duration) {
 	delay = s.scaled(delay)
 	env.Gen++
 	env.NotBefore = s.now().Add(delay).UnixMilli()
-	if err := s.publish(ctx, env); err != nil {
+	if err := s.publishDirect(ctx, env); err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("requeue async event", "request_id", env.RequestID, "err", err)
-			_ = msg.NakWithDelay(delay)
+			l.later(ctx, env, delay)
 		}
 		return
 	}
-	s.ack(msg, env)
+	l.ack(env)
 }
 
-// ack acknowledges the event and waits for the backbone to confirm. A
+// lease is one event's hold on the queue: a message of its own, or one
+// event of a group-committed message (see group.go). The handlers end
+// every event they finish with ack or later; an event they leave without
+// either (the node is stopping) runs again.
+type lease interface {
+	// ack: the event is done (its follow-ups are durable).
+	ack(env *envelope)
+	// later: run the event again, as it is, after d.
+	later(ctx context.Context, env *envelope, d time.Duration)
+	// inProgress: the event is still running.
+	inProgress()
+}
+
+// msgLease is an event that is a message of its own.
+type msgLease struct {
+	s   *Service
+	msg jetstream.Msg
+}
+
+// ack acknowledges the message and waits for the backbone to confirm. A
 // lost acknowledgement means the event runs again (at-least-once).
-func (s *Service) ack(msg jetstream.Msg, env *envelope) {
+func (m msgLease) ack(env *envelope) {
 	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil {
-		s.log.Warn("ack async event", "request_id", env.RequestID, "err", err)
+	if err := m.msg.DoubleAck(ctx); err != nil {
+		m.s.log.Warn("ack async event", "request_id", env.RequestID, "err", err)
 	}
 }
+
+func (m msgLease) later(_ context.Context, _ *envelope, d time.Duration) { _ = m.msg.NakWithDelay(d) }
+
+func (m msgLease) inProgress() { _ = m.msg.InProgress() }

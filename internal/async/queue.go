@@ -1,6 +1,7 @@
 package async
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,15 +12,19 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 // Queue layout. See docs/design/async.md for why each setting.
 const (
-	StreamName   = "NIMBUS_ASYNC"
+	StreamName = "NIMBUS_ASYNC"
+	// subject is the prefix of every message's subject,
+	// nimbus.async.event.<n>, where n is how many events the message
+	// holds (1, or a group's size): the stream's per-subject counts then
+	// give the number of events queued.
 	subject      = "nimbus.async.event"
+	subjects     = subject + ".>"
 	consumerName = "nimbus-dispatcher"
 	// dedupWindow is how long a Nats-Msg-Id is remembered: a client or
 	// dispatcher that retries a publish within it does not enqueue twice.
@@ -31,7 +36,7 @@ const (
 	// including those waiting out a retry delay (NakWithDelay).
 	maxAckPending = 100_000
 	// Group commit: at most this many events (and bytes) share one
-	// atomic batch, i.e. one fsync. The server allows 1,000 per batch.
+	// message, i.e. one fsync.
 	maxBatch      = 256
 	maxBatchBytes = 4 << 20
 )
@@ -40,7 +45,8 @@ func streamConfig(maxMsgs, maxBytes int64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Nimbus asynchronous invocations",
-		Subjects:    []string{subject},
+		// The bare subject is the format before groups, still drained.
+		Subjects: []string{subjects, subject},
 		// A message leaves the stream only when the dispatcher acks it.
 		Retention: jetstream.WorkQueuePolicy,
 		// A full queue refuses new events; it never deletes queued ones.
@@ -51,21 +57,19 @@ func streamConfig(maxMsgs, maxBytes int64) jetstream.StreamConfig {
 		Storage:    jetstream.FileStorage,
 		Replicas:   1,
 		Duplicates: dedupWindow,
-		// Concurrent enqueues are committed as one atomic batch.
-		AllowAtomicPublish: true,
 	}
 }
 
 func consumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       consumerName,
-		Description:   "Nimbus async dispatcher",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxDeliver:    -1, // retries are counted in the message, not here
-		MaxAckPending: maxAckPending,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: subject,
+		Durable:        consumerName,
+		Description:    "Nimbus async dispatcher",
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1, // retries are counted in the message, not here
+		MaxAckPending:  maxAckPending,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{subjects, subject},
 	}
 }
 
@@ -130,6 +134,9 @@ type outcome struct {
 // its eventual failure record.
 const maxKeptResponse = 256 << 10
 
+// subjectOf is the subject of a message holding n events.
+func subjectOf(n int) string { return subject + "." + strconv.Itoa(n) }
+
 func decodeEnvelope(data []byte) (*envelope, error) {
 	env := new(envelope)
 	if err := json.Unmarshal(data, env); err != nil {
@@ -157,7 +164,7 @@ func (e *envelope) message() (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.RequestID, err)
 	}
-	m := nats.NewMsg(subject)
+	m := nats.NewMsg(subjectOf(1))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, e.msgID())
 	return m, nil
@@ -194,35 +201,53 @@ func (s *Service) Enqueue(ctx context.Context, ev *Event) error {
 
 // publish writes env through the group-commit publisher.
 func (s *Service) publish(ctx context.Context, env *envelope) error {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", env.RequestID, err)
+	}
+	return s.pub.publish(ctx, data, env.msgID())
+}
+
+// publishDirect writes env as a message of its own (retries: they carry a
+// due time and a generation id that dedup relies on).
+func (s *Service) publishDirect(ctx context.Context, env *envelope) error {
 	m, err := env.message()
 	if err != nil {
 		return err
 	}
-	return s.pub.publish(ctx, m)
+	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish async event %s: %w", env.RequestID, err)
+	}
+	return nil
 }
 
-// publisher commits concurrent publishes together: one goroutine takes
-// every request waiting and writes them as one JetStream atomic batch,
-// which the server stores with one fsync. While a batch is being written
-// the next one gathers, so the batch size follows the load.
+// publisher commits concurrent enqueues together. JetStream fsyncs every
+// message (SyncAlways) and does not share fsyncs between concurrent
+// publishes, so one goroutine takes every enqueue waiting and writes them
+// as ONE message (a JSON array of envelopes): one write, one fsync, one
+// acknowledgement for all. While it is written the next group gathers, so
+// the group size follows the load. The dispatcher runs the events of a
+// group message side by side and acknowledges it when all are done (see
+// group.go).
 type publisher struct {
 	js   jetstream.JetStream
 	reqs chan *pubReq
-	// commits counts writes to the backbone (a batch counts once).
+	// commits counts writes to the backbone (a group counts once).
 	commits atomic.Uint64
 }
 
 type pubReq struct {
-	msg  *nats.Msg
-	done chan error // buffered, receives exactly once
+	data  []byte // the envelope's JSON
+	msgID string
+	done  chan error // buffered, receives exactly once
 }
 
 func newPublisher(js jetstream.JetStream) *publisher {
 	return &publisher{js: js, reqs: make(chan *pubReq, maxBatch)}
 }
 
-func (p *publisher) publish(ctx context.Context, m *nats.Msg) error {
-	r := &pubReq{msg: m, done: make(chan error, 1)}
+func (p *publisher) publish(ctx context.Context, data []byte, msgID string) error {
+	r := &pubReq{data: data, msgID: msgID, done: make(chan error, 1)}
 	select {
 	case p.reqs <- r:
 	case <-ctx.Done():
@@ -240,68 +265,70 @@ func (p *publisher) publish(ctx context.Context, m *nats.Msg) error {
 
 // run serves requests until ctx ends, then fails those still waiting.
 func (p *publisher) run(ctx context.Context) {
+	var carry *pubReq // taken from the channel but left for the next group
 	for {
-		var first *pubReq
-		select {
-		case first = <-p.reqs:
-		case <-ctx.Done():
-			for {
-				select {
-				case r := <-p.reqs:
-					r.done <- errors.New("async publisher stopped")
-				default:
-					return
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-p.reqs:
+			case <-ctx.Done():
+				for {
+					select {
+					case r := <-p.reqs:
+						r.done <- errors.New("async publisher stopped")
+					default:
+						return
+					}
 				}
 			}
 		}
-		batch := []*pubReq{first}
-		size := len(first.msg.Data)
+		group := []*pubReq{first}
+		size := len(first.data)
 	gather:
-		for len(batch) < maxBatch && size < maxBatchBytes {
+		for len(group) < maxBatch {
 			select {
 			case r := <-p.reqs:
-				batch = append(batch, r)
-				size += len(r.msg.Data)
+				if size+len(r.data) > maxBatchBytes {
+					carry = r
+					break gather
+				}
+				group = append(group, r)
+				size += len(r.data)
 			default:
 				break gather
 			}
 		}
-		p.commit(ctx, batch)
+		p.commit(ctx, group)
 	}
 }
 
-// commit writes batch: one message alone, more as an atomic batch. A batch
-// that fails as a whole (for one, a message id already in the stream after
-// a client's retry) is written message by message, where dedup answers
-// each duplicate with success.
-func (p *publisher) commit(ctx context.Context, batch []*pubReq) {
+// commit writes group: one event as a message of its own, more as one
+// group message whose Nats-Msg-Id is derived from its first event's.
+func (p *publisher) commit(ctx context.Context, group []*pubReq) {
 	p.commits.Add(1)
-	if len(batch) > 1 {
-		// Copies: the batch adds its headers to the messages it sends.
-		msgs := make([]*nats.Msg, len(batch))
-		for i, r := range batch {
-			msgs[i] = &nats.Msg{Subject: r.msg.Subject, Data: r.msg.Data, Header: cloneHeader(r.msg.Header)}
-		}
-		if _, err := jetstreamext.PublishMsgBatch(ctx, p.js, msgs); err == nil {
-			for _, r := range batch {
-				r.done <- nil
+	m := nats.NewMsg(subjectOf(len(group)))
+	if len(group) == 1 {
+		m.Data = group[0].data
+		m.Header.Set(jetstream.MsgIDHeader, group[0].msgID)
+	} else {
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i, r := range group {
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			return
+			b.Write(r.data)
 		}
+		b.WriteByte(']')
+		m.Data = b.Bytes()
+		m.Header.Set(jetstream.MsgIDHeader, "group:"+group[0].msgID+":"+strconv.Itoa(len(group)))
 	}
-	for _, r := range batch {
-		_, err := p.js.PublishMsg(ctx, r.msg)
-		if err != nil {
-			err = fmt.Errorf("publish async event: %w", err)
-		}
+	_, err := p.js.PublishMsg(ctx, m)
+	if err != nil {
+		err = fmt.Errorf("publish async events: %w", err)
+	}
+	for _, r := range group {
 		r.done <- err
 	}
-}
-
-func cloneHeader(h nats.Header) nats.Header {
-	out := make(nats.Header, len(h))
-	for k, v := range h {
-		out[k] = append([]string(nil), v...)
-	}
-	return out
 }
