@@ -661,8 +661,17 @@ func (m *Manager) exitedWhileIdle(e *environment) {
 	if e.state != stateIdle {
 		return
 	}
+	wasProvisioned := e.provisioned
 	e.pool.removeIdle(e)
 	m.killLocked(e)
+	if wasProvisioned && !m.closed {
+		// Replace it now rather than at the reaper's next tick.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.fillProvisioned()
+		}()
+	}
 }
 
 func (p *fnPool) removeIdle(e *environment) {

@@ -454,3 +454,43 @@ func TestProvisionedOutsideUnreservedPool(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionedReplacedWhenItDies: a provisioned environment whose
+// process dies while idle is replaced.
+func TestProvisionedReplacedWhenItDies(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ready := make(chan struct{}, 4)
+	h.m.mu.Lock()
+	h.m.hookProvisioned = func() { ready <- struct{}{} }
+	h.m.mu.Unlock()
+	fn := h.fn("phoenix", nil)
+	fn.Version, fn.FunctionArn = "1", fn.FunctionArn+":1"
+	h.m.SetProvisioned([]ProvisionedConfig{{FunctionName: "phoenix", Qualifier: "1",
+		Targets: []ProvisionedTarget{{Config: fn, Count: 1}}}})
+	<-ready
+	h.m.mu.Lock()
+	var victim *environment
+	for _, p := range h.m.pools {
+		if len(p.provIdle) == 1 {
+			victim = p.provIdle[0]
+		}
+	}
+	h.m.mu.Unlock()
+	if victim == nil {
+		t.Fatal("no idle provisioned environment")
+	}
+	if err := victim.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-ready // its replacement
+	st, _ := h.m.ProvisionedStatus("phoenix", "1")
+	if st.Status != ProvisionedReady || st.Allocated != 1 {
+		t.Fatalf("status %+v after the replacement", st)
+	}
+	res, env := h.call(t, fn, map[string]any{"action": "env"})
+	wantOK(t, res)
+	if !res.Provisioned || env["AWS_LAMBDA_INITIALIZATION_TYPE"] != "provisioned-concurrency" {
+		t.Errorf("the replacement is not provisioned: %v %v", res.Provisioned, env["AWS_LAMBDA_INITIALIZATION_TYPE"])
+	}
+}
