@@ -334,3 +334,36 @@ func TestFunctionURLThrottled(t *testing.T) {
 		t.Errorf("throttled: %d %s %v", resp.StatusCode, b, resp.Header)
 	}
 }
+
+// TestFunctionURLStreamTimeout: a function that times out in the middle
+// of its stream leaves the client with what was sent and a cut
+// connection, and the node serves the next request from a fresh
+// environment.
+func TestFunctionURLStreamTimeout(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	id := urlFunction(t, n, "stall", &lambda.CreateFunctionUrlConfigInput{
+		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream,
+	})
+	if _, err := n.client.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: aws.String("stall"), Timeout: aws.Int32(1),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(n.d.Addr())
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+n.d.Addr()+"/stall", nil)
+	req.Host = id + ".lambda-url.us-east-1.localhost:" + port
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "started\n" || err == nil {
+		t.Errorf("got %d %q, read error %v; want the first line and a cut stream", resp.StatusCode, b, err)
+	}
+	// The next request streams normally from a new environment.
+	resp2, b2 := urlRequest(t, n, id, "GET", "/stream", nil, nil)
+	if resp2.StatusCode != http.StatusAccepted || string(b2) != "chunk-1\nchunk-2 nogate\n" {
+		t.Errorf("after the timeout: %d %q", resp2.StatusCode, b2)
+	}
+}

@@ -108,6 +108,11 @@ func main() {
 		switch {
 		case strings.HasPrefix(ev.RawPath, "/stream"):
 			return stream(ctx, ev.QueryStringParameters["gate"] != ""), nil
+		case ev.RawPath == "/stall":
+			// A stream that never ends: the function times out mid-stream.
+			pr, pw := io.Pipe()
+			go func() { _, _ = io.WriteString(pw, "started\n") }()
+			return &events.LambdaFunctionURLStreamingResponse{StatusCode: 200, Body: pr}, nil
 		case ev.RawPath == "/fail":
 			return nil, errors.New("failed on purpose")
 		case ev.RawPath == "/event":
