@@ -190,3 +190,42 @@ func TestProvisionedConcurrencySDK(t *testing.T) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
+
+// TestWeightedAliasSplitsAcrossVersionPools: an alias routing half its
+// traffic to another version runs both versions, each in its own pool.
+func TestWeightedAliasSplitsAcrossVersionPools(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := context.Background()
+	createGoFunction(t, n, "split", nil)
+	for i := range 2 {
+		if i > 0 {
+			if _, err := n.client.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+				FunctionName: aws.String("split"), Description: aws.String("v2")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := n.client.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("split")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.client.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("split"), Name: aws.String("canary"),
+		FunctionVersion: aws.String("1"), RoutingConfig: &types.AliasRoutingConfiguration{
+			AdditionalVersionWeights: map[string]float64{"2": 0.5}}}); err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]int{}
+	// 40 invokes at 50%: both versions run unless a 1-in-10^12 chance.
+	for range 40 {
+		out, m := invoke(t, n, "split", "canary", map[string]any{"action": "echo"})
+		ran[aws.ToString(out.ExecutedVersion)]++
+		if m["version"] != aws.ToString(out.ExecutedVersion) {
+			t.Fatalf("ExecutedVersion %s but the function says %v", aws.ToString(out.ExecutedVersion), m["version"])
+		}
+	}
+	if ran["1"] == 0 || ran["2"] == 0 {
+		t.Fatalf("versions run: %v", ran)
+	}
+	if s := n.d.pool.Stats(); s.Environments < 2 {
+		t.Errorf("stats %+v: each version needs its own environment", s)
+	}
+}
