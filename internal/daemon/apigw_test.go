@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"errors"
@@ -282,9 +283,21 @@ func TestRESTAPIServesANetHTTPApp(t *testing.T) {
 	if r = callAPI(t, n, id, "POST", "/prod/echo", js, []byte(`{"name":"ok"}`)); r.status != 201 || r.body != `{"name":"ok"}` {
 		t.Errorf("valid body: %d %q, want 201 echo", r.status, r.body)
 	}
+	// Binary both ways: the request body goes base64 (a binary media
+	// type), the function's base64 answer is decoded for an Accept of
+	// that type, and left as base64 text for another.
+	bin := []byte{0x89, 'P', 'N', 'G', 0, 0xff, 1}
+	octet := http.Header{"Content-Type": {"application/octet-stream"}, "Accept": {"application/octet-stream"}}
+	if r = callAPI(t, n, id, "POST", "/prod/echo", octet, bin); r.status != 201 || r.body != string(bin) {
+		t.Errorf("binary echo: %d %q", r.status, r.body)
+	}
+	octet.Set("Accept", "text/plain")
+	if r = callAPI(t, n, id, "POST", "/prod/echo", octet, bin); r.status != 201 || r.body != base64.StdEncoding.EncodeToString(bin) {
+		t.Errorf("binary echo with Accept text/plain: %d %q, want the base64 text", r.status, r.body)
+	}
 	after := callAPI(t, n, id, "GET", "/prod/count", nil, nil).body
-	if atoi(after)-atoi(before) != 2 { // the valid POST and this GET
-		t.Errorf("function ran %d times across two refused and one valid request (want 2 incl. the count)", atoi(after)-atoi(before))
+	if atoi(after)-atoi(before) != 4 { // the valid POST, two binary echoes and this GET
+		t.Errorf("function ran %d times across two refused and three valid requests (want 4 incl. the count)", atoi(after)-atoi(before))
 	}
 
 	// TOKEN authorizer.
