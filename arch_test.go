@@ -94,6 +94,8 @@ var allowed = map[string][]string{
 	"internal/funcurl":    {"internal/awsapi", "internal/function", "internal/httpevent", "internal/invoke", "internal/trace"},
 	"internal/async":      {"internal/awsapi", "internal/function", "internal/invoke"},
 	"internal/bench":      {"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"},
+	"internal/sigv4":      {},
+	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }
 

@@ -27,8 +27,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-nimbus} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-nimbus} AWS_PAGER=
+# The node generated root credentials into its data directory on first
+# start; `nimbus env` exports them with the endpoint and region.
+echo "==> eval \"\$(nimbus env --data-dir $work/data)\""
+eval "$("$work/nimbus" env --data-dir "$work/data")"
+export AWS_PAGER=
 # Older AWS CLIs (Debian's v2.9) ignore AWS_ENDPOINT_URL; the flag works everywhere.
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 

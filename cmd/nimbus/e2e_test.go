@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,6 +41,11 @@ func TestMain(m *testing.M) {
 // server is a `nimbus server` process started by a test.
 type server struct {
 	endpoint string
+	// env are the exports `nimbus env --data-dir` prints for it: the root
+	// credentials the server generated, its endpoint and region.
+	env []string
+	// preamble is what the server printed up to its "listening" line.
+	preamble []string
 	cmd      *exec.Cmd
 	exited   chan error // receives cmd.Wait's result once
 	stopped  bool
@@ -66,6 +72,13 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 	t.Helper()
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
 	cmd := exec.Command(nimbusBin, args...)
+	// No NIMBUS_* from the test's environment: the server generates its
+	// root credentials into dataDir, as on a first start.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "NIMBUS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +126,9 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 		for sc.Scan() {
 			line := sc.Text()
 			t.Log("server: " + line)
+			if !found {
+				srv.preamble = append(srv.preamble, line)
+			}
 			if m := addrRE.FindStringSubmatch(line); m != nil && !found {
 				found = true
 				addr <- m[1]
@@ -130,6 +146,11 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 			t.Fatal("server exited before listening")
 		}
 		srv.endpoint = "http://" + a
+		srv.env = nimbusEnv(t, dataDir)
+		if got := envValue(srv.env, "AWS_ENDPOINT_URL"); got != srv.endpoint {
+			t.Fatalf("nimbus env: AWS_ENDPOINT_URL=%s, want %s", got, srv.endpoint)
+		}
+		serverEnvs.Store(srv.endpoint, srv.env)
 		return srv
 	case <-time.After(60 * time.Second):
 		t.Fatal("server did not report its address")
@@ -148,13 +169,63 @@ func (s *server) kill9(t *testing.T) {
 	s.stopped = true
 }
 
+// serverEnvs maps the endpoint of each started server to its exports.
+var serverEnvs sync.Map
+
+// awsEnv is the environment of a client of the server at endpoint (started
+// by startServer/startServerAt): this process's environment with the
+// server's `nimbus env` exports — its root credentials, endpoint and
+// region — and no AWS configuration files, so the AWS CLI, boto3 and
+// nimbus's client commands authenticate as the server's root.
 func awsEnv(endpoint string) []string {
-	return append(os.Environ(),
-		"AWS_ENDPOINT_URL="+endpoint,
-		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=secret",
-		"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-	)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "NIMBUS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true")
+	if e, ok := serverEnvs.Load(endpoint); ok {
+		return append(env, e.([]string)...)
+	}
+	return append(env, "AWS_ENDPOINT_URL="+endpoint, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1")
+}
+
+// nimbusEnv runs `nimbus env --data-dir dataDir` and returns its exports
+// as KEY=VALUE pairs.
+func nimbusEnv(t *testing.T, dataDir string) []string {
+	t.Helper()
+	cmd := exec.Command(nimbusBin, "env", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "NIMBUS_ACCESS_KEY_ID=", "NIMBUS_SECRET_ACCESS_KEY=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nimbus env: %v", err)
+	}
+	var env []string
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Fields(rest) {
+			k, v, _ := strings.Cut(kv, "=")
+			env = append(env, k+"="+strings.Trim(v, "'"))
+		}
+	}
+	if envValue(env, "AWS_ACCESS_KEY_ID") == "" || envValue(env, "AWS_SECRET_ACCESS_KEY") == "" {
+		t.Fatalf("nimbus env printed no credentials:\n%s", out)
+	}
+	return env
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func run(t *testing.T, env []string, dir string, name string, args ...string) (string, string, error) {

@@ -61,6 +61,7 @@ use the AWS CLI, an AWS SDK or the client commands below against it.`,
 		newMetricsCmd(cf),
 		newDoctorCmd(),
 		newLogsCmd(cf),
+		newEnvCmd(),
 		newVersionCmd(),
 		newBenchCmd(),
 	)

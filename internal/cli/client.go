@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +34,19 @@ func (cf *clientFlags) bind(cmd *cobra.Command) {
 // lambdaClient builds an aws-sdk-go-v2 Lambda client the way the AWS CLI
 // resolves its settings, with Nimbus's defaults where nothing is configured.
 func (cf *clientFlags) lambdaClient(ctx context.Context) (*lambda.Client, error) {
+	cfg, err := cf.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewFromConfig(cfg), nil
+}
+
+// awsConfig resolves region, credentials and endpoint the way the AWS CLI
+// does (flags, AWS_* variables, profiles), then falls back to the node on
+// this machine: its root credentials (NIMBUS_* or the data directory's)
+// and the endpoint it last listened on. Any service client can be built
+// from it (svc.NewFromConfig).
+func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if cf.profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(cf.profile))
@@ -44,29 +56,28 @@ func (cf *clientFlags) lambdaClient(ctx context.Context) (*lambda.Client, error)
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = config.DefaultRegion
 	}
+	node := config.FromEnv()
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		// No credentials anywhere: use the node's root keys if this shell
-		// has them, else placeholders (signatures are not enforced yet).
-		id, secret := os.Getenv("NIMBUS_ACCESS_KEY_ID"), os.Getenv("NIMBUS_SECRET_ACCESS_KEY")
-		if id == "" {
-			id, secret = "nimbus", "nimbus"
+		// No AWS credentials anywhere: on the node's own machine, use its
+		// root credentials (NIMBUS_* or the data directory's).
+		root, rerr := rootCredentials(node)
+		if rerr != nil {
+			return aws.Config{}, fmt.Errorf("no AWS credentials (%w); and %w", err, rerr)
 		}
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, "")
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, "")
 	}
-	endpoint := cf.endpoint
-	if endpoint == "" && cfg.BaseEndpoint == nil {
-		endpoint = "http://" + config.DefaultListen
+	switch {
+	case cf.endpoint != "":
+		cfg.BaseEndpoint = aws.String(cf.endpoint)
+	case cfg.BaseEndpoint == nil:
+		cfg.BaseEndpoint = aws.String(nodeEndpoint(node))
 	}
-	return lambda.NewFromConfig(cfg, func(o *lambda.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), nil
+	return cfg, nil
 }
 
 func newInvokeCmd(cf *clientFlags) *cobra.Command {

@@ -18,13 +18,21 @@ func newServerCmd() *cobra.Command {
 		Long: `Run a Nimbus node: the Lambda API and function execution on one endpoint,
 with state kept durably under --data-dir. Settings come from flags, then
 NIMBUS_* environment variables (NIMBUS_LISTEN, NIMBUS_DATA_DIR, NIMBUS_REGION,
-NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
+NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).
+
+Every API call must be signed with AWS Signature Version 4 by the root
+credentials (or a function's own credentials). Without NIMBUS_ACCESS_KEY_ID /
+NIMBUS_SECRET_ACCESS_KEY the first start generates root credentials into the
+data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(cmd.ErrOrStderr(), cfg)
 			d, err := daemon.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
+			}
+			if d.RootCredentialsCreated() {
+				tellRootCreated(cmd.ErrOrStderr(), cfg.DataDir)
 			}
 			return d.Run(cmd.Context())
 		},
@@ -35,6 +43,9 @@ NIMBUS_ACCOUNT_ID, NIMBUS_ACCESS_KEY_ID, NIMBUS_SECRET_ACCESS_KEY, ...).`,
 	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "use this external NATS server instead of the embedded one")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region used in ARNs and function environments")
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in ARNs")
+	f.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "root access key id (default $NIMBUS_ACCESS_KEY_ID, else generated into --data-dir)")
+	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", cfg.SecretAccessKey, "root secret access key (prefer $NIMBUS_SECRET_ACCESS_KEY: flags show in ps)")
+	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", cfg.InsecureNoAuth, "DANGEROUS: accept unsigned requests from anyone (throwaway local use only)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account-wide concurrent executions limit (0: derived from the node's memory and CPUs)")
 	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")

@@ -35,10 +35,13 @@ type Config struct {
 	Region    string
 	AccountID string
 	// AccessKeyID and SecretAccessKey are the root credentials
-	// (NIMBUS_ACCESS_KEY_ID / NIMBUS_SECRET_ACCESS_KEY). Signature
-	// enforcement arrives with the access-control issue.
+	// (NIMBUS_ACCESS_KEY_ID / NIMBUS_SECRET_ACCESS_KEY). When both are
+	// empty the node generates them into DataDir on first start.
 	AccessKeyID     string
 	SecretAccessKey string
+	// InsecureNoAuth disables signature verification: anyone who reaches
+	// Listen may use the API as root (NIMBUS_INSECURE_NO_AUTH=1).
+	InsecureNoAuth bool
 	// IdleTimeout reclaims execution environments unused this long.
 	IdleTimeout time.Duration
 	// FunctionLogs copies every function output line to the server's stdout.
@@ -80,6 +83,8 @@ type Config struct {
 	// (retry delays, throttle backoff, maximum event age): 1 is AWS's
 	// timing, 0.01 makes a 1-minute retry wait 0.6 s (for tests).
 	AsyncDelayScale float64
+
+	envErrs []error // malformed NIMBUS_* values, reported by Validate
 }
 
 // Default returns a Config with every default filled in.
@@ -154,6 +159,13 @@ func FromEnv() Config {
 	}
 	setInt(&c.ConcurrencyLimit, "NIMBUS_CONCURRENCY_LIMIT")
 	setInt(&c.MemoryBudgetMB, "NIMBUS_MEMORY_BUDGET_MB")
+	if v, ok := os.LookupEnv("NIMBUS_INSECURE_NO_AUTH"); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.envErrs = append(c.envErrs, fmt.Errorf("NIMBUS_INSECURE_NO_AUTH=%q is not a boolean", v))
+		}
+		c.InsecureNoAuth = b
+	}
 	return c
 }
 
@@ -164,7 +176,7 @@ var (
 
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := append([]error(nil), c.envErrs...)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
 	}

@@ -45,3 +45,18 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestInsecureNoAuthFromEnv(t *testing.T) {
+	t.Setenv("NIMBUS_INSECURE_NO_AUTH", "1")
+	if c := FromEnv(); !c.InsecureNoAuth || c.Validate() != nil {
+		t.Errorf("NIMBUS_INSECURE_NO_AUTH=1: %v %v", c.InsecureNoAuth, c.Validate())
+	}
+	t.Setenv("NIMBUS_INSECURE_NO_AUTH", "sure")
+	if c := FromEnv(); c.InsecureNoAuth || c.Validate() == nil {
+		t.Errorf("NIMBUS_INSECURE_NO_AUTH=sure must be refused, got %v %v", c.InsecureNoAuth, c.Validate())
+	}
+	t.Setenv("NIMBUS_INSECURE_NO_AUTH", "")
+	if c := FromEnv(); c.InsecureNoAuth {
+		t.Error("verification is on by default")
+	}
+}

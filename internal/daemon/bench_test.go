@@ -16,11 +16,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
 // The warm-invoke benchmark goes through the whole HTTP path — client,
@@ -29,6 +32,8 @@ import (
 // the same client, so the ratio means something on a shared, noisy machine:
 //
 //	go test -run '^$' -bench 'WarmInvoke|EchoBaseline' -benchtime 3000x ./internal/daemon/
+//
+// (WarmInvokeNoAuth beside WarmInvoke gives the cost of SigV4 verification.)
 //
 // Both report p50 and p99 latency (ns) as extra metrics. A warm invoke
 // crosses into the function's process and back, so a second baseline runs
@@ -146,8 +151,19 @@ func BenchmarkWarmInvokeTelemetryOff(b *testing.B) {
 	warmInvoke(b, func(c *config.Config) { c.Telemetry = false })
 }
 
+// BenchmarkWarmInvokeNoAuth sends the same signed requests as
+// BenchmarkWarmInvoke to a node started with --insecure-no-auth: the
+// ratio of the two is the cost of the server-side SigV4 check.
+func BenchmarkWarmInvokeNoAuth(b *testing.B) {
+	warmInvoke(b, func(c *config.Config) { c.InsecureNoAuth = true })
+}
+
 func warmInvoke(b *testing.B, mutate func(*config.Config)) {
 	n := startNodeWith(b, b.TempDir(), mutate)
+	if n.d.cfg.InsecureNoAuth { // sign with throwaway keys: same client work as the verified run
+		n.d.root = auth.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "bench"}
+		n.client = lambda.NewFromConfig(n.awsConfig())
+	}
 	ctx := context.Background()
 	zip := goZip(b, "./internal/daemon/testdata/fn")
 	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
@@ -156,7 +172,8 @@ func warmInvoke(b *testing.B, mutate func(*config.Config)) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	c := benchClient()
+	c := &http.Client{Transport: &sigv4test.Transport{Base: benchClient().Transport,
+		Creds: credentials.StaticCredentialsProvider{Value: n.creds()}, Region: "us-east-1", Service: "lambda"}}
 	url := "http://" + n.d.Addr() + "/2015-03-31/functions/bench/invocations"
 	body := []byte(`{"action":"echo","value":1}`)
 	if err := post(c, url, body); err != nil { // cold start outside the measurement

@@ -26,8 +26,10 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/async"
+	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -58,11 +60,14 @@ type Daemon struct {
 	prices  cost.Prices
 	// meterStop ends the meter's Run (started by Run); meterDone is closed
 	// when it has returned.
-	meterStop func()
-	meterDone chan struct{}
-	logs      *logstore.Store
-	logw      *logstore.Writer
-	sink      *logFanout
+	meterStop   func()
+	meterDone   chan struct{}
+	logs        *logstore.Store
+	logw        *logstore.Writer
+	sink        *logFanout
+	auth        *auth.Authenticator
+	root        auth.Credentials
+	rootCreated bool
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -80,6 +85,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 			d.closeAll()
 		}
 	}()
+	issuer, err := d.setupAuth()
+	if err != nil {
+		return nil, err
+	}
 	d.st, err = store.Open(ctx, store.Options{
 		DataDir: filepath.Join(cfg.DataDir, "state"),
 		NATSURL: cfg.NATSURL,
@@ -122,7 +131,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Runtimes:    runtimeCatalog{},
 		IdleTimeout: cfg.IdleTimeout,
 		LogSink:     d.sink,
-		Logger:      log, // the pool names its own component
+		Credentials: func(fn *function.Config) (pool.Credentials, error) {
+			c, err := issuer.Issue(fn.Role, fn.FunctionArn)
+			return pool.Credentials(c), err
+		},
+		Logger: log, // the pool names its own component
 
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		MemoryBudgetMB:   cfg.MemoryBudgetMB,
@@ -179,6 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Invoker:   d.pool,
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
+		Auth:      iamAuth{d.auth, cfg.AccountID, "lambda"},
 		Logger:    log.With("component", "funcurl"),
 	})
 	logsAPI := logsapi.New(logsapi.Options{
@@ -192,12 +206,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Port:      listenPort(d.ln.Addr()),
+		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
 		Logger:    log.With("component", "apigw"),
 	})
+	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
+		return nil, fmt.Errorf("record endpoint: %w", err)
+	}
 	d.srv = &http.Server{
 		// Tracing outermost: every front door's invocation gets its span tree.
 		Handler: d.tracer.Middleware(withFunctionURLs(urls,
-			d.executeAPIHosts(d.frontDoor(withLogsAPI(d.apiGatewayManagement(api), logsAPI))))),
+			d.executeAPIHosts(d.frontDoor(d.guard(withLogsAPI(d.apiGatewayManagement(api), logsAPI)))))),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -210,6 +228,63 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 func (d *Daemon) serveFunctionCall(w http.ResponseWriter, r *http.Request) {
 	d.srv.Handler.ServeHTTP(w, r)
 }
+
+// setupAuth loads or generates the root credentials and the session key,
+// and builds the authenticator and the issuer of function credentials.
+func (d *Daemon) setupAuth() (*auth.Issuer, error) {
+	cfg := d.cfg
+	if !cfg.InsecureNoAuth {
+		root, created, err := auth.EnsureRoot(cfg.DataDir, auth.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey})
+		if err != nil {
+			return nil, fmt.Errorf("root credentials: %w", err)
+		}
+		d.root, d.rootCreated = root, created
+	}
+	key, err := auth.LoadOrCreateSessionKey(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	issuer, err := auth.NewIssuer(key, 0, nil)
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	d.auth, err = auth.New(auth.Options{
+		Root:      d.root,
+		Issuer:    issuer,
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Insecure:  cfg.InsecureNoAuth,
+		Logger:    d.log.With("component", "auth"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create authenticator: %w", err)
+	}
+	return issuer, nil
+}
+
+// guard puts the AWS APIs behind SigV4 verification; code download links
+// carry their own signature. The front door (telemetry.go) sends
+// everything that is not telemetry here.
+func (d *Daemon) guard(api http.Handler) http.Handler {
+	guarded := d.auth.Wrap(api)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, lambdaapi.CodeRoutePrefix):
+			api.ServeHTTP(w, r)
+		default:
+			guarded.ServeHTTP(w, r)
+		}
+	})
+}
+
+// RootCredentials are the node's root credentials (empty with
+// InsecureNoAuth); RootCredentialsCreated reports that this start
+// generated them into the data directory.
+func (d *Daemon) RootCredentials() auth.Credentials { return d.root }
+
+// RootCredentialsCreated reports whether this start generated the root
+// credentials (so the user should be told how to use them).
+func (d *Daemon) RootCredentialsCreated() bool { return d.rootCreated }
 
 // functionEndpoint is the API URL functions on this node use: the listen
 // address, with loopback for an unspecified (all-interfaces) host.
@@ -288,8 +363,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("nimbus listening",
 		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
 		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),
-		"runtimes", runtimes.Supported())
+		"runtimes", runtimes.Supported(), "auth", d.authMode())
 	d.logProtections()
+	if d.cfg.InsecureNoAuth {
+		d.log.Warn("SIGNATURE VERIFICATION IS DISABLED (--insecure-no-auth): anyone who can reach this address can use the API as root; use it for throwaway local work only",
+			"addr", d.Addr())
+	}
 
 	var runErr error
 	select {
@@ -332,6 +411,13 @@ func (d *Daemon) logProtections() {
 	if len(off) > 0 {
 		d.log.Warn("sandbox protections missing", "inactive", strings.Join(off, "; "))
 	}
+}
+
+func (d *Daemon) authMode() string {
+	if d.cfg.InsecureNoAuth {
+		return "none (insecure)"
+	}
+	return "sigv4"
 }
 
 // closeAll releases what New built, in reverse order; safe on partial builds.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +33,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// node is an in-process Nimbus node for a test.
+// node is an in-process Nimbus node for a test. Its API requires SigV4:
+// use client (Lambda), awsConfig (any aws-sdk-go-v2 service client),
+// httpClient (plain net/http, signed) or creds.
 type node struct {
 	d      *Daemon
 	client *lambda.Client
@@ -39,10 +43,15 @@ type node struct {
 }
 
 // startNode starts a node on 127.0.0.1:0 with its state under dataDir and
-// returns an aws-sdk-go-v2 Lambda client pointed at it.
-func startNode(t testing.TB, dataDir string) *node {
+// returns an aws-sdk-go-v2 Lambda client pointed at it, signing with the
+// node's root credentials (generated into dataDir on first start).
+func startNode(t testing.TB, dataDir string, mutate ...func(*config.Config)) *node {
 	t.Helper()
-	return startNodeWith(t, dataDir, nil)
+	return startNodeWith(t, dataDir, func(c *config.Config) {
+		for _, f := range mutate {
+			f(c)
+		}
+	})
 }
 
 // startNodeWith is startNode with the configuration changed by mutate.
@@ -73,12 +82,34 @@ func startNodeWith(t testing.TB, dataDir string, mutate func(*config.Config)) *n
 		})
 	}
 	t.Cleanup(stop)
-	client := lambda.New(lambda.Options{
+	n := &node{d: d, stop: stop}
+	n.client = lambda.NewFromConfig(n.awsConfig())
+	return n
+}
+
+// endpoint is the node's URL, http://127.0.0.1:<port>.
+func (n *node) endpoint() string { return "http://" + n.d.Addr() }
+
+// creds are the node's root credentials.
+func (n *node) creds() aws.Credentials {
+	r := n.d.RootCredentials()
+	return aws.Credentials{AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey, Source: "nimbus root"}
+}
+
+// awsConfig is an aws-sdk-go-v2 configuration for the node (endpoint,
+// region, root credentials): pass it to any service's NewFromConfig.
+func (n *node) awsConfig() aws.Config {
+	return aws.Config{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + d.Addr()),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	})
-	return &node{d: d, client: client, stop: stop}
+		BaseEndpoint: aws.String(n.endpoint()),
+		Credentials:  credentials.StaticCredentialsProvider{Value: n.creds()},
+	}
+}
+
+// httpClient is a net/http client that signs every request with the root
+// credentials for service ("lambda", "logs", "apigateway", ...).
+func (n *node) httpClient(service string) *http.Client {
+	return sigv4test.Client(credentials.StaticCredentialsProvider{Value: n.creds()}, "us-east-1", service)
 }
 
 type testWriter struct{ t testing.TB }

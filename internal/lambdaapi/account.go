@@ -139,7 +139,11 @@ func (h *Handler) getAccountSettings(c *call) error {
 // signed with an HMAC of the code key and the expiry, so it works without
 // credentials (curl, a browser) and cannot be forged for other packages.
 const (
-	codeRoutePrefix = "/_nimbus/code/"
+	// CodeRoutePrefix starts the paths of code download links; the front
+	// door lets them through without SigV4 (they carry their own
+	// signature, like S3's presigned URLs).
+	CodeRoutePrefix = "/_nimbus/code/"
+	codeRoutePrefix = CodeRoutePrefix
 	codeURLLifetime = 10 * time.Minute
 	expiresParam    = "X-Nimbus-Expires"
 	signatureParam  = "X-Nimbus-Signature"

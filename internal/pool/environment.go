@@ -60,6 +60,9 @@ type environment struct {
 	// firstDeadline, when set, is the first invocation's deadline after a
 	// suppressed init (see start).
 	firstDeadline time.Time
+	// credsExpire is when the environment's AWS credentials expire (zero:
+	// none); set before the environment is first released.
+	credsExpire time.Time
 
 	memMB int // MemorySize, counted against the memory budget
 	// fmu serialises freezing and thawing; frozen is guarded by it.
@@ -270,10 +273,15 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		logs.run()
 	}()
 
+	creds, err := m.credentials(fn)
+	if err != nil {
+		return fail(err)
+	}
+	e.credsExpire = creds.Expiration
 	spec := sandbox.Spec{
 		ID:         e.id,
 		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
-		Env:        m.environ(fn, rt, stream, initType),
+		Env:        m.environ(fn, rt, stream, initType, creds),
 		Listeners:  m.listeners(fn),
 		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
 		Network:    m.network(fn),

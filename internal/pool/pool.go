@@ -167,6 +167,9 @@ type Options struct {
 	// FreezeAfter is how long an idle environment keeps running before
 	// it is frozen (DefaultFreezeAfter when zero; negative: never).
 	FreezeAfter time.Duration
+	// Credentials, when set, gives each new environment its AWS
+	// credentials (the function's role); without it none are set.
+	Credentials func(fn *function.Config) (Credentials, error)
 }
 
 // Manager is the set of environment pools of one node. It is safe for
@@ -522,7 +525,9 @@ func (p *fnPool) takeIdleLocked(m *Manager) *environment {
 			l := *list
 			e := l[len(l)-1]
 			*list = l[:len(l)-1]
-			if e.exited() {
+			// Not reused when its credentials would expire during the
+			// invocation: a new environment gets fresh ones.
+			if e.exited() || e.credentialsExpireBy(time.Now().Add(time.Duration(p.fn.TimeoutSeconds())*time.Second+time.Minute)) {
 				m.killLocked(e)
 				continue
 			}

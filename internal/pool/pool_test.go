@@ -181,6 +181,10 @@ func newHarness(t testing.TB, mutate ...func(*Options)) *harness {
 		AccountID:   "000000000000",
 		FunctionLog: h.fnLog,
 		Logger:      slog.New(slog.DiscardHandler),
+		Credentials: func(fn *function.Config) (Credentials, error) {
+			return Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "secret-of-" + fn.FunctionName,
+				SessionToken: "token-of-" + fn.FunctionArn, Expiration: time.Now().Add(12 * time.Hour)}, nil
+		},
 	}
 	for _, f := range mutate {
 		f(&opts)
@@ -608,9 +612,18 @@ func TestEnvironmentVariables(t *testing.T) {
 	} else if strings.HasPrefix(sandbox.Mode(), "namespaces") && s != "127.0.0.1:9001" {
 		t.Errorf("AWS_LAMBDA_RUNTIME_API %q, want Lambda's 127.0.0.1:9001 in the environment's network namespace", s)
 	}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LD_LIBRARY_PATH", "LAMBDA_RUNTIME_DIR"} {
+	for _, k := range []string{"PATH", "LD_LIBRARY_PATH", "LAMBDA_RUNTIME_DIR"} {
 		if env[k] == nil || env[k] == "" {
 			t.Errorf("%s not set", k)
+		}
+	}
+	// The credentials come from Options.Credentials, per function.
+	for k, want := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "ASIATEST", "AWS_ACCESS_KEY": "ASIATEST",
+		"AWS_SECRET_ACCESS_KEY": "secret-of-envfn", "AWS_SESSION_TOKEN": "token-of-" + fn.FunctionArn,
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %v, want %q", k, env[k], want)
 		}
 	}
 	// Nothing of the server's own environment leaks in; provided runtimes
@@ -827,5 +840,29 @@ func TestReport(t *testing.T) {
 	r = report{requestID: "id", duration: 3 * time.Second, memoryMB: 128, status: "error", errorType: "Runtime.ExitError"}
 	if got := r.String(); !strings.HasSuffix(got, "Max Memory Used: 0 MB\tStatus: error\tError Type: Runtime.ExitError\t") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// An environment whose credentials would expire during the next
+// invocation is not reused: a new one starts with fresh credentials.
+func TestExpiringCredentialsAreNotReused(t *testing.T) {
+	t.Parallel()
+	issued := 0
+	var mu sync.Mutex
+	h := newHarness(t, func(o *Options) {
+		o.Credentials = func(*function.Config) (Credentials, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			issued++
+			// Valid for 30 s: less than the timeout (3 s) plus a minute.
+			return Credentials{AccessKeyID: fmt.Sprintf("ASIA%d", issued), SecretAccessKey: "s", SessionToken: "t",
+				Expiration: time.Now().Add(30 * time.Second)}, nil
+		}
+	})
+	fn := h.fn("shortcreds", nil)
+	_, env1 := h.call(t, fn, map[string]any{"action": "env"})
+	_, env2 := h.call(t, fn, map[string]any{"action": "env"})
+	if env1["AWS_ACCESS_KEY_ID"] == env2["AWS_ACCESS_KEY_ID"] || env1["AWS_LAMBDA_LOG_STREAM_NAME"] == env2["AWS_LAMBDA_LOG_STREAM_NAME"] {
+		t.Errorf("environment with expiring credentials reused: %v then %v", env1["AWS_ACCESS_KEY_ID"], env2["AWS_ACCESS_KEY_ID"])
 	}
 }

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -22,19 +23,42 @@ var reserved = map[string]bool{
 	"AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
 }
 
-// Placeholder credentials until functions get real ones from their role.
-const (
-	placeholderAccessKey    = "ASIANIMBUSPLACEHOLDR"
-	placeholderSecretKey    = "nimbus/placeholder/secret/access/key0000"
-	placeholderSessionToken = "nimbus-placeholder-session-token"
-)
+// Credentials are the temporary AWS credentials an environment runs with
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): they
+// identify the function's role to the node's API. An environment is not
+// reused once its credentials would expire during an invocation.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+}
+
+// credentials returns the credentials of a new environment of fn (none
+// without Options.Credentials).
+func (m *Manager) credentials(fn *function.Config) (Credentials, error) {
+	if m.opts.Credentials == nil {
+		return Credentials{}, nil
+	}
+	c, err := m.opts.Credentials(fn)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("credentials for %s: %w", fn.FunctionArn, err)
+	}
+	return c, nil
+}
+
+// credentialsExpireBy reports whether e's credentials are no longer valid
+// at t.
+func (e *environment) credentialsExpireBy(t time.Time) bool {
+	return !e.credsExpire.IsZero() && !t.Before(e.credsExpire)
+}
 
 // environ is the complete environment of fn's runtime process: Lambda's
 // defaults, the runtime's own variables, the function's variables, and the
 // reserved variables on top.
 // AWS_LAMBDA_RUNTIME_API (and, with an APIHandler, AWS_ENDPOINT_URL) are
 // set by the sandbox once it has opened their listeners (see listeners).
-func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream, initType string) []string {
+func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream, initType string, creds Credentials) []string {
 	vars := map[string]string{
 		"LANG": "en_US.UTF-8",
 		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -81,12 +105,14 @@ func (m *Manager) environ(fn *function.Config, rt *runtimes.Runtime, stream, ini
 		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
 		"LAMBDA_TASK_ROOT":                sandbox.TaskRoot,
 		"LAMBDA_RUNTIME_DIR":              sandbox.RuntimeDir,
-		"AWS_ACCESS_KEY_ID":               placeholderAccessKey,
-		"AWS_ACCESS_KEY":                  placeholderAccessKey,
-		"AWS_SECRET_ACCESS_KEY":           placeholderSecretKey,
-		"AWS_SESSION_TOKEN":               placeholderSessionToken,
 	} {
 		vars[k] = v
+	}
+	if creds.AccessKeyID != "" {
+		vars["AWS_ACCESS_KEY_ID"] = creds.AccessKeyID
+		vars["AWS_ACCESS_KEY"] = creds.AccessKeyID
+		vars["AWS_SECRET_ACCESS_KEY"] = creds.SecretAccessKey
+		vars["AWS_SESSION_TOKEN"] = creds.SessionToken
 	}
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {

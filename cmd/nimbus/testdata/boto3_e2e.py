@@ -10,13 +10,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 endpoint, zip_path = sys.argv[1], sys.argv[2]
-client = boto3.client(
-    "lambda",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id="AKIDTEST",
-    aws_secret_access_key="secret",
-)
+# Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as a user's
+# shell after `eval "$(nimbus env)"` has them.
+client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1")
 
 
 def check(cond, msg):
@@ -75,3 +71,27 @@ except ClientError as e:
     check(e.response["Error"]["Code"] == "InvalidRequestContentException", e.response)
 
 print("boto3 e2e ok")
+
+
+# Signatures are checked: a wrong secret and an unknown key are refused with
+# AWS's error codes, and the refused delete changed nothing.
+import os  # noqa: E402
+
+from botocore.config import Config  # noqa: E402
+
+for key_id, secret, code in [
+    (os.environ["AWS_ACCESS_KEY_ID"], "wrong-secret", "InvalidSignatureException"),
+    ("AKIAUNKNOWNUNKNOWN00", os.environ["AWS_SECRET_ACCESS_KEY"], "UnrecognizedClientException"),
+]:
+    bad = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id=key_id, aws_secret_access_key=secret,
+                       config=Config(retries={"max_attempts": 1}))
+    try:
+        bad.delete_function(FunctionName="boto-py")
+        check(False, "delete_function with %s succeeded" % code)
+    except ClientError as e:
+        check(e.response["Error"]["Code"] == code, "bad credentials: %s, want %s" % (e.response["Error"], code))
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, "bad credentials: status %s" % e.response["ResponseMetadata"])
+check(client.get_function(FunctionName="boto-py")["Configuration"]["FunctionName"] == "boto-py",
+      "boto-py gone after refused deletes")
+print("boto3 bad-credential checks passed")

@@ -271,8 +271,8 @@ def make_client(validate_params=True):
         "lambda",
         endpoint_url=ENDPOINT,
         region_name=REGION,
-        aws_access_key_id="AKIDTEST",
-        aws_secret_access_key="secret",
+        # Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: the
+        # node's root credentials, which the test exports.
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=validate_params),
     )
     c.meta.events.register("before-parse.lambda.*", validate_response)

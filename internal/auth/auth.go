@@ -1,0 +1,211 @@
+// Package auth is access control at the front door: it owns the node's
+// root credentials (given or generated into the data directory), the
+// temporary credentials each function gets (session tokens bound to the
+// function's role), and the HTTP wrapper that verifies AWS Signature
+// Version 4 (package sigv4) on every AWS-compatible API call before it
+// reaches a handler, answering failures with the exception names and
+// messages of the request's protocol. Handlers read who called from the
+// request context (FromContext); policy evaluation is a later issue, so an
+// authenticated caller may do everything, but the identity (root, or the
+// function's role) is there for it.
+//
+// Who may import it: the daemon (wiring), the cli (nimbus env, client
+// credentials), and front doors that verify SigV4 themselves (function URLs
+// with AuthType AWS_IAM). It imports sigv4 and awsapi.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/sigv4"
+)
+
+// Identity is who made a verified request.
+type Identity struct {
+	// AccessKeyID of the signature ("" in insecure mode).
+	AccessKeyID string
+	// Root is set for the node's root credentials (and in insecure mode).
+	Root bool
+	// RoleArn and FunctionArn are set for a function's credentials.
+	RoleArn     string
+	FunctionArn string
+	// Principal is the caller's ARN: arn:aws:iam::<account>:root, or
+	// arn:aws:sts::<account>:assumed-role/<role name>/<function name>.
+	Principal string
+	// Service and Region are the credential scope's.
+	Service, Region string
+	// Insecure is set when the node runs with --insecure-no-auth.
+	Insecure bool
+}
+
+type ctxKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// FromContext returns the identity the front door put on a request.
+func FromContext(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}
+
+// Options configures an Authenticator.
+type Options struct {
+	// Root are the root credentials (required unless Insecure).
+	Root Credentials
+	// Issuer checks function credentials; nil accepts root only.
+	Issuer    *Issuer
+	Region    string
+	AccountID string
+	// Insecure disables verification: every request is treated as root.
+	Insecure bool
+	// MaxSkew of request times (sigv4.DefaultMaxSkew when zero).
+	MaxSkew time.Duration
+	// Now is the clock (time.Now when nil).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Authenticator verifies requests against the root and function
+// credentials of a node.
+type Authenticator struct {
+	opts Options
+	v    *sigv4.Verifier
+	log  *slog.Logger
+}
+
+// New returns an Authenticator.
+func New(opts Options) (*Authenticator, error) {
+	if !opts.Insecure && (opts.Root.AccessKeyID == "" || opts.Root.SecretAccessKey == "") {
+		return nil, errors.New("root credentials are required unless verification is disabled")
+	}
+	a := &Authenticator{opts: opts, log: opts.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.v = sigv4.New(sigv4.Options{Keys: keyStore{a}, Region: opts.Region, MaxSkew: opts.MaxSkew, Now: opts.Now})
+	return a, nil
+}
+
+// Insecure reports whether verification is disabled.
+func (a *Authenticator) Insecure() bool { return a.opts.Insecure }
+
+type principal struct {
+	root  bool
+	grant Grant
+}
+
+// keyStore is the sigv4.Keys of an Authenticator.
+type keyStore struct{ a *Authenticator }
+
+func (k keyStore) Lookup(_ context.Context, akid, token string) (sigv4.Key, error) {
+	root := k.a.opts.Root
+	if token == "" {
+		if root.AccessKeyID != "" && akid == root.AccessKeyID {
+			return sigv4.Key{Secret: root.SecretAccessKey, Principal: principal{root: true}}, nil
+		}
+		return sigv4.Key{}, fmt.Errorf("access key %s: %w", akid, sigv4.ErrUnknownKey)
+	}
+	if k.a.opts.Issuer == nil {
+		return sigv4.Key{}, fmt.Errorf("session token of %s: %w", akid, sigv4.ErrUnknownKey)
+	}
+	g, secret, err := k.a.opts.Issuer.Check(akid, token)
+	if err != nil {
+		return sigv4.Key{}, err
+	}
+	return sigv4.Key{Secret: secret, Principal: principal{grant: g}}, nil
+}
+
+// Verify checks r's signature for one of services (a credential scope
+// naming another service fails). On success the body of r has been read
+// and checked, and is replaced by a copy. The error is a *sigv4.Error for
+// a refused signature; WriteError answers it.
+//
+// Front doors that verify SigV4 themselves (function URLs with AuthType
+// AWS_IAM: service "lambda") call this.
+func (a *Authenticator) Verify(r *http.Request, services ...string) (Identity, error) {
+	if a.opts.Insecure {
+		return Identity{Root: true, Insecure: true, Principal: a.rootArn(), Region: a.opts.Region,
+			Service: firstOr(services, "")}, nil
+	}
+	res, err := a.v.Verify(r, services...)
+	if err != nil {
+		return Identity{}, err
+	}
+	id := Identity{AccessKeyID: res.AccessKeyID, Service: res.Scope.Service, Region: res.Scope.Region}
+	p, _ := res.Principal.(principal)
+	if p.root {
+		id.Root, id.Principal = true, a.rootArn()
+	} else {
+		id.RoleArn, id.FunctionArn = p.grant.RoleArn, p.grant.FunctionArn
+		id.Principal = assumedRoleArn(a.opts.AccountID, p.grant.RoleArn, p.grant.FunctionArn)
+	}
+	return id, nil
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
+
+func (a *Authenticator) rootArn() string { return "arn:aws:iam::" + a.opts.AccountID + ":root" }
+
+// assumedRoleArn is the ARN AWS gives a Lambda function's session:
+// arn:aws:sts::<account>:assumed-role/<role name>/<function name>.
+func assumedRoleArn(account, roleArn, functionArn string) string {
+	role := roleArn[strings.LastIndexByte(roleArn, '/')+1:]
+	fn := functionArn
+	if parts := strings.Split(functionArn, ":"); len(parts) >= 7 {
+		fn = parts[6]
+	}
+	return "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + fn
+}
+
+// Wrap returns next behind signature verification: a request that fails
+// is answered with the protocol's error (403) and never reaches next; one
+// that passes reaches next with its Identity in the context. The service
+// a request must be signed for is ServiceOf(r).
+func (a *Authenticator) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := a.Verify(r, ServiceOf(r))
+		if err != nil {
+			a.logFailure(r, err)
+			WriteError(w, r, a.log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+	})
+}
+
+func (a *Authenticator) logFailure(r *http.Request, err error) {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		a.log.Info("request refused", "kind", se.Kind.String(), "method", r.Method, "path", r.URL.Path,
+			"remote_addr", r.RemoteAddr)
+	}
+}
+
+// ServiceOf is the service a front-door request must be signed for, by the
+// front door's dispatch rules: X-Amz-Target Logs_20140328.* is "logs",
+// /v2/... and /restapis... (API Gateway management) are "apigateway",
+// everything else "lambda".
+func ServiceOf(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_") {
+		return "logs"
+	}
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/v2/") || p == "/v2" || strings.HasPrefix(p, "/restapis") {
+		return "apigateway"
+	}
+	return "lambda"
+}
