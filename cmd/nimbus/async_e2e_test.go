@@ -52,7 +52,8 @@ func sdkClient(endpoint string) *lambda.Client {
 	return lambda.New(lambda.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials: credentials.NewStaticCredentialsProvider(envValue(awsEnv(endpoint), "AWS_ACCESS_KEY_ID"),
+			envValue(awsEnv(endpoint), "AWS_SECRET_ACCESS_KEY"), ""),
 	})
 }
 
