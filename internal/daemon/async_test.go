@@ -299,3 +299,30 @@ func TestAsyncReservedZeroGoesStraightToFailure(t *testing.T) {
 		t.Fatalf("record %+v / %+v: want RetriesExhausted without an invoke", r.RequestContext, r.ResponseContext)
 	}
 }
+
+func TestInvokeAsyncAPI(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "old-api", nil)
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String("old-api"),
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := n.client.InvokeAsync(ctx, &lambda.InvokeAsyncInput{FunctionName: aws.String("old-api"),
+		InvokeArgs: strings.NewReader(`{"action":"echo","value":"old"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != http.StatusAccepted {
+		t.Fatalf("InvokeAsync status %d, want 202", out.Status)
+	}
+	id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.RequestID != id || r.RequestContext.Condition != async.ConditionSuccess || !strings.Contains(string(r.RequestPayload), `"old"`) {
+		t.Fatalf("record %+v payload %s; want Success of %s", r.RequestContext, r.RequestPayload, id)
+	}
+}
