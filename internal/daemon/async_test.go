@@ -312,7 +312,7 @@ func TestInvokeAsyncAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := n.client.InvokeAsync(ctx, &lambda.InvokeAsyncInput{FunctionName: aws.String("old-api"),
+	out, err := n.client.InvokeAsync(ctx, &lambda.InvokeAsyncInput{FunctionName: aws.String("old-api"), //nolint:staticcheck // the deprecated API is what this tests
 		InvokeArgs: strings.NewReader(`{"action":"echo","value":"old"}`)})
 	if err != nil {
 		t.Fatal(err)
