@@ -191,11 +191,11 @@ func (d *Daemon) componentMetrics() {
 			read       func() uint64
 		}{
 			{"nimbus_apigw_requests_total", "Requests to API Gateway invoke URLs.", func() uint64 { return gw.Stats().Requests }},
-			{"nimbus_apigw_throttled_total", "API Gateway requests refused by stage or route throttling (429).", func() uint64 { return gw.Stats().Throttled }},
+			{"nimbus_apigw_throttled_total", "API Gateway requests refused by stage, route or usage-plan throttling and quotas (429).", func() uint64 { return gw.Stats().Throttled }},
 			{"nimbus_apigw_cache_hits_total", "REST API stage cache hits.", func() uint64 { return gw.Stats().CacheHits }},
 			{"nimbus_apigw_cache_misses_total", "REST API stage cache misses.", func() uint64 { return gw.Stats().CacheMisses }},
 			{"nimbus_apigw_authorizer_cache_hits_total", "Lambda authorizer results served from cache.", func() uint64 { return gw.Stats().AuthorizerCacheHits }},
-			{"nimbus_apigw_denied_total", "API Gateway requests refused by an authorizer, AWS_IAM or validation.", func() uint64 { return gw.Stats().Denied }},
+			{"nimbus_apigw_denied_total", "API Gateway requests refused by an authorizer, AWS_IAM or an API key (401/403).", func() uint64 { return gw.Stats().Denied }},
 			{"nimbus_apigw_integration_errors_total", "API Gateway integrations that failed (function errors mapped to 5xx, timeouts).", func() uint64 { return gw.Stats().IntegrationErrors }},
 		} {
 			m.CounterFunc(c.name, c.help, c.read)
