@@ -286,6 +286,15 @@ func TestMeteringMatchesReportAndSums(t *testing.T) {
 	if errs != 1 {
 		t.Errorf("errors in rows = %d, want 1", errs)
 	}
+	// The report is behind the API's authentication.
+	resp, err := http.Get("http://" + n.d.Addr() + "/_nimbus/cost?since=1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned GET /_nimbus/cost: %d, want 403", resp.StatusCode)
+	}
 	all := costReport(t, n, "")
 	if all.Requests != int64(len(reports)) || len(all.Functions) != 2 {
 		t.Errorf("all functions: %d requests, %d functions", all.Requests, len(all.Functions))
