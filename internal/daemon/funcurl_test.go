@@ -367,3 +367,46 @@ func TestFunctionURLStreamTimeout(t *testing.T) {
 		t.Errorf("after the timeout: %d %q", resp2.StatusCode, b2)
 	}
 }
+
+// TestFunctionURLAWSIAM: an AWS_IAM URL serves SigV4-signed callers
+// (service lambda) and names them in the event; unsigned requests and
+// requests signed for another service are refused without invoking.
+func TestFunctionURLAWSIAM(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	id := urlFunction(t, n, "private", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeAwsIam})
+	_, port, _ := net.SplitHostPort(n.d.Addr())
+	host := id + ".lambda-url.us-east-1.localhost:" + port
+	call := func(c *http.Client, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+n.d.Addr()+"/event?x=1", strings.NewReader(body))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+
+	if code, b := call(http.DefaultClient, `{}`); code != http.StatusForbidden || string(b) != `{"Message":"Forbidden"}` {
+		t.Errorf("unsigned: %d %s", code, b)
+	}
+	if code, b := call(n.httpClient("execute-api"), `{}`); code != http.StatusForbidden {
+		t.Errorf("signed for execute-api: %d %s", code, b)
+	}
+	code, b := call(n.httpClient("lambda"), `{"signed":true}`)
+	if code != http.StatusOK {
+		t.Fatalf("signed: %d %s", code, b)
+	}
+	var ev events.LambdaFunctionURLRequest
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	iam := ev.RequestContext.Authorizer
+	if ev.Body != `{"signed":true}` || ev.RequestContext.AccountID != "000000000000" || iam == nil || iam.IAM == nil ||
+		iam.IAM.AccessKey != n.creds().AccessKeyID || iam.IAM.UserARN != "arn:aws:iam::000000000000:root" {
+		t.Errorf("event of a signed call: %s", b)
+	}
+}
