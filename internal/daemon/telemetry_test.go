@@ -384,18 +384,32 @@ func TestOTLPExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	invokeWithHeader(t, n, "spans", "X-Amzn-Trace-Id", "Root=1-5759e988-000000000000000000000001;Sampled=0", `{"action":"echo"}`)
+	// A function URL is a front door too: its invocation gets the same
+	// span tree, in the trace its caller named.
+	id := urlFunction(t, n, "urlspans", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
+	if ans, body := urlRequest(t, n, id, "GET", "/hello", map[string]string{"X-Amzn-Trace-Id": "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1"}, nil); ans.StatusCode != 200 {
+		t.Fatalf("function URL: %d %s", ans.StatusCode, body)
+	}
 	n.stop() // shutdown exports what is buffered
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	wantTrace, _ := hex.DecodeString("5759e988bd862e3fe1be46a994272793")
+	urlTrace, _ := hex.DecodeString("5759e98800000000000000000000abcd")
 	byName := map[string]*tracepb.Span{}
+	urlSpans := map[string]*tracepb.Span{}
 	for _, s := range recv.spans {
-		if !bytes.Equal(s.TraceId, wantTrace) {
+		switch {
+		case bytes.Equal(s.TraceId, urlTrace):
+			urlSpans[s.Name] = s
+		case !bytes.Equal(s.TraceId, wantTrace):
 			t.Errorf("span %s in trace %x (the unsampled invocation exported?)", s.Name, s.TraceId)
-			continue
+		default:
+			byName[s.Name] = s
 		}
-		byName[s.Name] = s
+	}
+	if d := urlSpans["nimbus.frontdoor GET"]; d == nil || hex.EncodeToString(d.ParentSpanId) != "1111111111111111" || urlSpans["nimbus.invoke"] == nil {
+		t.Errorf("function URL spans: %v", urlSpans)
 	}
 	door := byName["nimbus.frontdoor POST"]
 	if door == nil {
