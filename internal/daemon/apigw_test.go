@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,8 +14,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -444,5 +448,60 @@ func TestAPIGatewayWithTheAWSCLI(t *testing.T) {
 	res := cli("apigateway", "get-resources", "--rest-api-id", rest["id"].(string))
 	if items, _ := res["items"].([]any); len(items) != 1 || items[0].(map[string]any)["path"] != "/" {
 		t.Errorf("get-resources = %v", res)
+	}
+}
+
+// TestHTTPAPIAWSIAMRoute: an AWS_IAM route refuses unsigned and wrongly
+// scoped requests and lets a request SigV4-signed for execute-api through
+// the node's authenticator, with the caller in the event.
+func TestHTTPAPIAWSIAMRoute(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	fnArn := createWebFunction(t, n, "web")
+	ctx := context.Background()
+	c := n.apigwV2()
+	api, err := c.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("iam"), ProtocolType: "HTTP", Target: aws.String(fnArn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(api.ApiId)
+	routes, err := c.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateRoute(ctx, &apigatewayv2.UpdateRouteInput{ApiId: &id, RouteId: routes.Items[0].RouteId, AuthorizationType: "AWS_IAM"}); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := n.client.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(service string) int {
+		req, err := http.NewRequestWithContext(ctx, "GET", "http://"+n.d.Addr()+"/hello?name=iam", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = id + ".execute-api.us-east-1.localhost"
+		if service != "" {
+			empty := sha256.Sum256(nil)
+			if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), service, "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	if code := call(""); code != 403 {
+		t.Errorf("unsigned: %d, want 403", code)
+	}
+	if code := call("lambda"); code != 403 {
+		t.Errorf("signed for lambda: %d, want 403", code)
+	}
+	if code := call("execute-api"); code != 200 {
+		t.Errorf("signed for execute-api: %d, want 200", code)
 	}
 }
