@@ -201,6 +201,22 @@ func (d *Daemon) componentMetrics() {
 			m.CounterFunc(c.name, c.help, c.read)
 		}
 	}
+	if d.pool != nil {
+		p := d.pool
+		for _, g := range []struct {
+			name, help string
+			read       func(pool.Stats) int
+		}{
+			{"nimbus_pool_environments", "Execution environments alive (starting, idle or busy).", func(s pool.Stats) int { return s.Environments }},
+			{"nimbus_pool_idle_environments", "Execution environments idle, provisioned ones included.", func(s pool.Stats) int { return s.Idle }},
+			{"nimbus_pool_provisioned_environments", "Provisioned-concurrency environments, alive or starting.", func(s pool.Stats) int { return s.Provisioned }},
+			{"nimbus_pool_concurrent_executions", "Invocations running on this node, like Lambda's account-level ConcurrentExecutions.", func(s pool.Stats) int { return s.Concurrent }},
+			{"nimbus_pool_memory_bytes", "Memory size of live environments and starts under way.", func(s pool.Stats) int { return s.MemoryMB << 20 }},
+		} {
+			read := g.read
+			m.GaugeFunc(g.name, g.help, func() float64 { return float64(read(p.Stats())) })
+		}
+	}
 	if d.meter != nil {
 		m.CounterFunc("nimbus_metering_records_dropped_total", "Metering records dropped because too many waited for the backbone.", d.meter.Dropped)
 	}

@@ -138,7 +138,7 @@ func TestMetricsMoveWithInvocations(t *testing.T) {
 	createGoFunction(t, n, "counted", nil)
 	fn := map[string]string{"function": "counted", "version": "$LATEST"}
 	before := scrapeMetrics(t, n)
-	for _, name := range []string{"nimbus_apigw_requests_total", "nimbus_function_log_lines_dropped_total", "nimbus_metering_records_dropped_total"} {
+	for _, name := range []string{"nimbus_apigw_requests_total", "nimbus_function_log_lines_dropped_total", "nimbus_metering_records_dropped_total", "nimbus_pool_environments"} {
 		if before[name] == nil {
 			t.Errorf("%s missing", name)
 		}
@@ -166,6 +166,9 @@ func TestMetricsMoveWithInvocations(t *testing.T) {
 		if got := sample(fams, c.name, fn); got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
+	}
+	if got := sample(fams, "nimbus_pool_environments", nil); got != 1 {
+		t.Errorf("environments = %v, want the one warm environment", got)
 	}
 	if got := sample(fams, "nimbus_lambda_gb_seconds_total", fn); got <= 0 {
 		t.Errorf("gb-seconds = %v", got)

@@ -229,6 +229,12 @@ func (m *Metrics) CounterFunc(name, help string, read func() uint64) {
 		func() float64 { return float64(read()) }))
 }
 
+// GaugeFunc exposes a value another component keeps (read at each
+// scrape).
+func (m *Metrics) GaugeFunc(name, help string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
+}
+
 // GBSeconds is Lambda's compute unit: billed seconds times memory in GB
 // (1024 MB).
 func GBSeconds(billed time.Duration, memoryMB int) float64 {
