@@ -364,3 +364,19 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSDKSignBaseline signs the request BenchmarkVerify verifies with
+// aws-sdk-go-v2's signer: the client's cost of the same work, a baseline
+// for the verifier's (go test -bench 'Verify|SDKSign' ./internal/sigv4/).
+func BenchmarkSDKSignBaseline(b *testing.B) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	body := []byte(`{"name":"x"}`)
+	signer := v4.NewSigner()
+	creds := aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "http://127.0.0.1:4566/2015-03-31/functions/hello/invocations", bytes.NewReader(body))
+		if err := signer.SignHTTP(context.Background(), creds, req, hashOf(body), "lambda", region, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
