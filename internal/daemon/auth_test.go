@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -353,64 +352,5 @@ func TestInsecureNoAuth(t *testing.T) {
 	}
 	if _, err := os.Stat(auth.RootPath(n.d.cfg.DataDir)); err == nil {
 		t.Error("insecure node generated root credentials")
-	}
-}
-
-// TestFunctionURLAWSIAM: an AWS_IAM function URL refuses unsigned and
-// wrongly signed requests and serves one signed (service "lambda") with
-// the root's or a function's credentials, naming the caller in the event.
-func TestFunctionURLAWSIAM(t *testing.T) {
-	n := startNode(t, t.TempDir())
-	id := urlFunction(t, n, "private", &lambda.CreateFunctionUrlConfigInput{AuthType: "AWS_IAM"})
-	_, port, _ := net.SplitHostPort(n.d.Addr())
-	req := func() *http.Request {
-		r, err := http.NewRequestWithContext(context.Background(), http.MethodGet, n.endpoint()+"/event?x=1", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Host = id + ".lambda-url.us-east-1.localhost:" + port
-		return r
-	}
-	status := func(r *http.Request) (int, []byte) {
-		t.Helper()
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
-	if code, _ := status(req()); code != http.StatusForbidden {
-		t.Errorf("unsigned: %d, want 403", code)
-	}
-	bad := n.creds()
-	bad.SecretAccessKey = "wrong"
-	r := req()
-	if err := sigv4test.Sign(r, bad, "us-east-1", "lambda", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if code, _ := status(r); code != http.StatusForbidden {
-		t.Errorf("wrong secret: %d, want 403", code)
-	}
-	r = req()
-	if err := sigv4test.Sign(r, n.creds(), "us-east-1", "lambda", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	code, body := status(r)
-	var ev struct {
-		RequestContext struct {
-			Authorizer struct {
-				IAM struct {
-					AccessKey string `json:"accessKey"`
-					UserARN   string `json:"userArn"`
-				} `json:"iam"`
-			} `json:"authorizer"`
-		} `json:"requestContext"`
-	}
-	_ = json.Unmarshal(body, &ev)
-	if code != http.StatusOK || ev.RequestContext.Authorizer.IAM.AccessKey != n.creds().AccessKeyID ||
-		ev.RequestContext.Authorizer.IAM.UserARN != "arn:aws:iam::000000000000:root" {
-		t.Errorf("signed by root: %d %s", code, body)
 	}
 }
