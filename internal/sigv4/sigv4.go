@@ -144,16 +144,34 @@ func (v *Verifier) Verify(r *http.Request, services ...string) (*Result, error) 
 	case err != nil:
 		return nil, fmt.Errorf("look up access key: %w", err)
 	}
-	payloadHash, bodyHash, err := v.payload(r, sig)
+	declared, err := declaredPayload(r, sig)
 	if err != nil {
 		return nil, err
 	}
 	sk := v.signingKey(sig.AccessKeyID, key.Secret, sig.Scope)
-	if !v.matches(r, sig, amzDate, payloadHash, sk) {
-		return nil, newError(KindMismatch, msgMismatch)
-	}
-	if bodyHash != "" && payloadHash != UnsignedPayload && bodyHash != payloadHash {
-		return nil, newError(KindPayload, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	if declared != "" {
+		// The signature covers the declared hash: check it before reading
+		// a body that may be large, then the body against the hash.
+		if !v.matches(r, sig, amzDate, declared, sk) {
+			return nil, newError(KindMismatch, msgMismatch)
+		}
+		if declared != UnsignedPayload {
+			bodyHash, err := v.hashBody(r)
+			if err != nil {
+				return nil, err
+			}
+			if bodyHash != declared {
+				return nil, newError(KindPayload, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+			}
+		}
+	} else {
+		bodyHash, err := v.hashBody(r)
+		if err != nil {
+			return nil, err
+		}
+		if !v.matches(r, sig, amzDate, bodyHash, sk) {
+			return nil, newError(KindMismatch, msgMismatch)
+		}
 	}
 	return &Result{AccessKeyID: sig.AccessKeyID, SessionToken: token, Scope: sig.Scope,
 		Presigned: sig.Presigned, Principal: key.Principal}, nil
@@ -221,29 +239,19 @@ func (v *Verifier) checkTime(sig *Signature, t, now time.Time) error {
 	return nil
 }
 
-// payload returns the payload hash to sign with and, when the body was
-// read, the body's own hash. Presigned requests without a hash header may
-// use either the body's hash or UNSIGNED-PAYLOAD (signalled by payloadHash
-// == "" and handled in matches).
-func (v *Verifier) payload(r *http.Request, sig *Signature) (payloadHash, bodyHash string, err error) {
+// declaredPayload is the X-Amz-Content-Sha256 the client declared ("" when
+// none): UNSIGNED-PAYLOAD (presigned requests only) or a hex SHA-256.
+func declaredPayload(r *http.Request, sig *Signature) (string, error) {
 	declared := r.Header.Get(HeaderContentSHA256)
 	switch {
 	case declared == UnsignedPayload:
 		if !sig.Presigned {
-			return "", "", incomplete("UNSIGNED-PAYLOAD is only allowed for presigned requests.")
+			return "", incomplete("UNSIGNED-PAYLOAD is only allowed for presigned requests.")
 		}
-		return UnsignedPayload, "", nil
 	case declared != "" && !isHexHash(declared):
-		return "", "", incomplete("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256, got '%s'.", truncate(declared, 80))
+		return "", incomplete("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lower-case hex SHA-256, got '%s'.", truncate(declared, 80))
 	}
-	bodyHash, err = v.hashBody(r)
-	if err != nil {
-		return "", "", err
-	}
-	if declared != "" {
-		return declared, bodyHash, nil
-	}
-	return bodyHash, bodyHash, nil
+	return declared, nil
 }
 
 // hashBody reads the whole body (at most MaxBody), puts an in-memory copy

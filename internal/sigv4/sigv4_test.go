@@ -380,3 +380,33 @@ func BenchmarkSDKSignBaseline(b *testing.B) {
 		}
 	}
 }
+
+// countingReader counts the bytes read from it.
+type countingReader struct{ n int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.n += len(p)
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// A wrong signature over a declared payload hash is refused before the
+// body (here endless) is read.
+func TestDeclaredHashCheckedBeforeBody(t *testing.T) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	v := sigv4.New(sigv4.Options{Keys: keys{akid: secret}, Region: region, Now: func() time.Time { return now }})
+	body := &countingReader{}
+	req := httptest.NewRequest("PUT", "http://127.0.0.1:4566/2015-03-31/functions/f/code", body)
+	req.Header.Set("X-Amz-Content-Sha256", hashOf([]byte("small")))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: akid, SecretAccessKey: "wrong"},
+		req, hashOf([]byte("small")), "lambda", region, now); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Verify(req, "lambda")
+	var se *sigv4.Error
+	if !errors.As(err, &se) || se.Kind != sigv4.KindMismatch || body.n != 0 {
+		t.Fatalf("got %v after reading %d bytes; want a mismatch before any read", err, body.n)
+	}
+}
