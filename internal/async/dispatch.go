@@ -196,6 +196,7 @@ func (s *Service) invoke(ctx context.Context, l lease, cfg *function.Config, env
 		ClientContext:      env.ClientContext,
 		TraceID:            env.TraceID,
 		TenantID:           env.TenantID,
+		Enqueued:           time.UnixMilli(env.Enqueued),
 	})
 }
 

@@ -393,16 +393,29 @@ func TestOTLPExport(t *testing.T) {
 	if ans, body := urlRequest(t, n, id, "GET", "/hello", map[string]string{"X-Amzn-Trace-Id": "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1"}, nil); ans.StatusCode != 200 {
 		t.Fatalf("function URL: %d %s", ans.StatusCode, body)
 	}
+	// An asynchronous event: its spans start when it was queued.
+	createGoFunction(t, n, "asyncspans", nil)
+	if _, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("asyncspans"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"action":"echo"}`)}, func(o *lambda.Options) {
+		o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue("X-Amzn-Trace-Id", "Root=1-5759e988-0000000000000000000a5a5a;Sampled=1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, n, "nimbus_lambda_invocations_total", map[string]string{"function": "asyncspans"}, 1)
 	n.stop() // shutdown exports what is buffered
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	wantTrace, _ := hex.DecodeString("5759e988bd862e3fe1be46a994272793")
 	urlTrace, _ := hex.DecodeString("5759e98800000000000000000000abcd")
+	asyncTrace, _ := hex.DecodeString("5759e9880000000000000000000a5a5a")
 	byName := map[string]*tracepb.Span{}
 	urlSpans := map[string]*tracepb.Span{}
+	asyncSpans := map[string]*tracepb.Span{}
 	for _, s := range recv.spans {
 		switch {
+		case bytes.Equal(s.TraceId, asyncTrace):
+			asyncSpans[s.Name] = s
 		case bytes.Equal(s.TraceId, urlTrace):
 			urlSpans[s.Name] = s
 		case !bytes.Equal(s.TraceId, wantTrace):
@@ -410,6 +423,10 @@ func TestOTLPExport(t *testing.T) {
 		default:
 			byName[s.Name] = s
 		}
+	}
+	if a, q := asyncSpans["nimbus.async"], asyncSpans["nimbus.queue"]; a == nil || q == nil || asyncSpans["nimbus.invoke"] == nil ||
+		!bytes.Equal(q.ParentSpanId, a.SpanId) || q.StartTimeUnixNano != a.StartTimeUnixNano || asyncSpans["nimbus.frontdoor POST"] == nil {
+		t.Errorf("async spans: %v", asyncSpans)
 	}
 	if d := urlSpans["nimbus.frontdoor GET"]; d == nil || hex.EncodeToString(d.ParentSpanId) != "1111111111111111" || urlSpans["nimbus.invoke"] == nil {
 		t.Errorf("function URL spans: %v", urlSpans)
@@ -508,5 +525,21 @@ func TestMetricsThrottleAndProvisioned(t *testing.T) {
 	}
 	if got := sample(fams, "nimbus_lambda_init_duration_seconds", want); got != 0 {
 		t.Errorf("a provisioned environment's invoke counted as a cold start: %v", got)
+	}
+}
+
+// waitMetric polls /metrics, as a monitoring system would, until the
+// series reaches want (asynchronous work finishing), or fails after 60 s.
+func waitMetric(t *testing.T, n *node, name string, labels map[string]string, want float64) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(60 * time.Second)
+	for sample(scrapeMetrics(t, n), name, labels) < want {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s%v never reached %v", name, labels, want)
+		}
 	}
 }

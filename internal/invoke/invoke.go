@@ -32,6 +32,9 @@ type Request struct {
 	TenantID string
 	// LogTail asks for the last 4 KB of the invocation's log in the Result.
 	LogTail bool
+	// Enqueued is when an asynchronous event was accepted (zero for a
+	// synchronous invocation): the start of its queueing phase.
+	Enqueued time.Time
 	// Stream, when set, receives the response body as the function posts
 	// it (function URLs in RESPONSE_STREAM mode, up to
 	// function.MaxStreamedResponse) instead of Result.Payload.

@@ -10,8 +10,9 @@ import (
 // hands one to its observer when an invocation ends, whether it ran, failed
 // or was throttled.
 type Record struct {
-	// Start is when the worker took the invocation (before any init).
-	Start        time.Time
+	// Start is when the worker took the invocation (before any init);
+	// Enqueued when its asynchronous event was accepted (zero if sync).
+	Start, Enqueued time.Time
 	RequestID    string
 	FunctionName string
 	// FunctionArn is the unqualified ARN; Version the version that ran;

@@ -141,6 +141,7 @@ func (h *Handler) invoke(c *call) error {
 		if len(body) > function.MaxAsyncPayload {
 			return awsapi.TooLarge("%d byte payload is too large for the Event invocation type (limit %d bytes)", len(body), function.MaxAsyncPayload)
 		}
+		trace.Record(ctx, tr) // the front door's span; the event's own follow when it runs
 		return h.enqueue(c, &async.Event{
 			RequestID:          c.reqID,
 			FunctionName:       name,

@@ -51,6 +51,7 @@ func (m *Manager) observeStart(ctx context.Context, fn *function.Config, req *in
 func (m *Manager) observeDone(ctx context.Context, fn *function.Config, req *invoke.Request, t0 time.Time, res *invoke.Result, err error) {
 	rec := &invoke.Record{
 		Start:        t0,
+		Enqueued:     req.Enqueued,
 		RequestID:    req.RequestID,
 		FunctionName: fn.FunctionName,
 		FunctionArn:  fn.FunctionArn,

@@ -172,7 +172,19 @@ func (t *Tracer) InvokeDone(ctx context.Context, r *invoke.Record) {
 	if !ok {
 		return
 	}
-	t.phaseSpans(pctx, hd, r, r.Start, time.Time{})
+	if r.Enqueued.IsZero() || r.Enqueued.After(r.Start) {
+		t.phaseSpans(pctx, hd, r, r.Start, time.Time{})
+		return
+	}
+	// An asynchronous event: its whole life, the wait in the queue first.
+	end := r.Start.Add(r.InitDuration + r.Duration)
+	actx, span := t.tracer.Start(pctx, "nimbus.async", oteltrace.WithSpanKind(oteltrace.SpanKindConsumer),
+		oteltrace.WithTimestamp(r.Enqueued), oteltrace.WithAttributes(attribute.String("faas.invocation_id", r.RequestID),
+			attribute.String("faas.trigger", "other")))
+	_, q := t.tracer.Start(actx, "nimbus.queue", oteltrace.WithTimestamp(r.Enqueued))
+	q.End(oteltrace.WithTimestamp(r.Start))
+	t.phaseSpans(actx, hd, r, r.Start, time.Time{})
+	span.End(oteltrace.WithTimestamp(end))
 }
 
 // remoteParent is ctx with the caller's span (callerParent, or a made-up
