@@ -13,8 +13,8 @@ type Record struct {
 	// Start is when the worker took the invocation (before any init);
 	// Enqueued when its asynchronous event was accepted (zero if sync).
 	Start, Enqueued time.Time
-	RequestID    string
-	FunctionName string
+	RequestID       string
+	FunctionName    string
 	// FunctionArn is the unqualified ARN; Version the version that ran;
 	// Qualifier the alias or version the caller named ("" for none).
 	FunctionArn, Version, Qualifier string
