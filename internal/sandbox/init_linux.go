@@ -69,9 +69,20 @@ func runInit() int {
 		return 1
 	}
 
+	// In a network namespace of its own, bring the loopback up while
+	// waiting for the configuration (a spare does it ahead of the cold
+	// start): it takes the kernel's rtnl lock, which a network namespace
+	// being torn down elsewhere can hold for milliseconds.
+	var loErr error
+	if os.Getenv(netnsEnvKey) == "1" {
+		loErr = loopbackUp()
+	}
 	cfg, err := readConfig()
 	if err != nil {
 		return report(stage("read config", err))
+	}
+	if loErr != nil {
+		return report(stage("bring loopback up", loErr))
 	}
 	if !cfg.Namespaced {
 		return execGroupRuntime(sock, cfg, report)

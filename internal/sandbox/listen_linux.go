@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openListeners runs in init: it brings the loopback of the environment's
-// network namespace up (netns) and opens cfg.Listen on it, setting
+// openListeners runs in init: it opens cfg.Listen on the loopback of the
+// environment's network namespace (netns; runInit brought it up), setting
 // each listener's variable in cfg.Env. Without a network namespace the
 // listeners go on the host's loopback with kernel-chosen ports. The fds are
 // close-on-exec: the runtime never holds them.
@@ -30,11 +30,6 @@ func openListeners(cfg *initConfig, netns bool) (fds []int, err error) {
 			fds = nil
 		}
 	}()
-	if netns {
-		if err := loopbackUp(); err != nil {
-			return nil, stage("bring loopback up", err)
-		}
-	}
 	for _, l := range cfg.Listen {
 		port := l.Port
 		if !netns {

@@ -25,6 +25,8 @@ const (
 	initArg0   = "nimbus-sandbox-init"
 	initEnvKey = "_NIMBUS_SANDBOX_INIT"
 	initEnv    = initEnvKey + "=1"
+	// netnsEnvKey tells init it has a network namespace of its own.
+	netnsEnvKey = "_NIMBUS_SANDBOX_NETNS"
 )
 
 // initConfig is what the parent sends init once init is in its cgroup,
@@ -192,6 +194,9 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 	// GOMAXPROCS=1 keeps init (a Go program) to few threads and a small
 	// footprint; it only waits and forwards signals.
 	env := []string{initEnv, "GOMAXPROCS=1", "GOGC=50"}
+	if kind.netns {
+		env = append(env, netnsEnvKey+"=1")
+	}
 	if raceEnv != "" {
 		env = append(env, raceEnv)
 	}
