@@ -32,6 +32,12 @@ type sink struct {
 func newSink(t *testing.T, n *node) *sink {
 	t.Helper()
 	createGoFunction(t, n, "sink", nil)
+	return watchSink(t, n)
+}
+
+// watchSink watches an existing sink function.
+func watchSink(t *testing.T, n *node) *sink {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ch, err := n.d.st.Watch(ctx, "fn.sink")
@@ -324,5 +330,60 @@ func TestInvokeAsyncAPI(t *testing.T) {
 	r := decodeRecord(t, s.next(t))
 	if r.RequestContext.RequestID != id || r.RequestContext.Condition != async.ConditionSuccess || !strings.Contains(string(r.RequestPayload), `"old"`) {
 		t.Fatalf("record %+v payload %s; want Success of %s", r.RequestContext, r.RequestPayload, id)
+	}
+}
+
+// TestAsyncRetryStateSurvivesRestart stops the node while a failed event
+// waits for its retry: after the restart the event is retried, not
+// started over, and its record counts every attempt.
+func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	scale := func(c *config.Config) { c.AsyncDelayScale = 0.05 } // retries after 3 s, then 6 s
+	n := startNodeWith(t, dir, scale)
+	ctx := context.Background()
+	createGoFunction(t, n, "flaky", nil)
+	createGoFunction(t, n, "sink", nil)
+	zip := goZip(t, "./internal/daemon/testdata/recorder")
+	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("dest"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Timeout: aws.Int32(30), Code: &types.FunctionCode{ZipFile: zip},
+		Environment: &types.Environment{Variables: map[string]string{"NIMBUS_TEST_SINK": "sink"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String("flaky"),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:dest")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "flaky", `{"action":"error"}`)
+	// Wait for the first failure (its retry is then queued, due in 3 s).
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := n.d.async.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Retries == 1 {
+			break
+		}
+		<-tick.C
+	}
+	n.stop()
+
+	n = startNodeWith(t, dir, scale)
+	s := watchSink(t, n)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.RequestID != id || r.RequestContext.Condition != async.ConditionRetriesExhausted || r.RequestContext.ApproximateInvokeCount != 3 {
+		t.Fatalf("record %+v: want RetriesExhausted of %s after 3 invokes across the restart", r.RequestContext, id)
+	}
+	st, err := n.d.async.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Retries != 1 || st.RetriesExhausted != 1 {
+		t.Fatalf("restarted node's stats %+v: want the one remaining retry, then exhaustion", st)
 	}
 }
