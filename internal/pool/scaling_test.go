@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,21 @@ func (b *barrier) reached(n int) <-chan struct{} {
 	}
 	b.waits[n] = ch
 	return ch
+}
+
+// await waits until n requests wait at the barrier; an invocation of outs
+// that ends first (it can only have failed) fails the test instead of
+// leaving it waiting.
+func (b *barrier) await(t *testing.T, n int, outs ...<-chan error) {
+	t.Helper()
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(b.reached(n))}}
+	for _, o := range outs {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(o)})
+	}
+	i, v, _ := reflect.Select(cases)
+	if i > 0 {
+		t.Fatalf("invocation %d ended before %d reached the barrier: %v", i-1, n, v.Interface())
+	}
 }
 
 func (b *barrier) release() {
@@ -123,7 +139,7 @@ func TestManyConcurrentInvokesRunAtOnce(t *testing.T) {
 	}
 	// All n are inside the function at the same time: none can finish
 	// before the barrier opens, and it opens only when n have arrived.
-	<-b.reached(n)
+	b.await(t, n, outs...)
 	if got := h.m.ConcurrentExecutions(fn.FunctionName); got != n {
 		t.Errorf("ConcurrentExecutions %d, want %d", got, n)
 	}
@@ -150,7 +166,7 @@ func TestReservedConcurrencyLimitsAndThrottles(t *testing.T) {
 	for range k {
 		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier"}))
 	}
-	<-b.reached(k)
+	b.await(t, k, outs...)
 	// k are running: the next ones are throttled, with the reserved reason.
 	for range 3 {
 		_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
@@ -193,7 +209,7 @@ func TestAccountLimitThrottlesUnreserved(t *testing.T) {
 	fn := h.fn("shared", nil)
 	a1 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
 	a2 := h.invokeAsync(h.fn("shared2", nil), map[string]any{"action": "barrier"})
-	<-b.reached(2)
+	b.await(t, 2, a1, a2)
 	_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
 	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
 	// The reserved function still has its own concurrency.
@@ -235,7 +251,7 @@ func TestMemoryBudgetEvictsIdleLRU(t *testing.T) {
 	// A budget full of busy environments throttles.
 	o1 := h.invokeAsync(a, map[string]any{"action": "barrier"})
 	o2 := h.invokeAsync(bfn, map[string]any{"action": "barrier"})
-	<-bar.reached(2)
+	bar.await(t, 2, o1, o2)
 	_, err := h.m.Invoke(context.Background(), c, &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
 	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
 	bar.release()
@@ -268,7 +284,7 @@ func TestIdlePoolScalesToZero(t *testing.T) {
 	fn := h.fn("zero", nil)
 	o1 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
 	o2 := h.invokeAsync(fn, map[string]any{"action": "barrier"})
-	<-b.reached(2)
+	b.await(t, 2, o1, o2)
 	b.release()
 	for _, o := range []<-chan error{o1, o2} {
 		if err := <-o; err != nil {
@@ -339,7 +355,7 @@ func TestProvisionedConcurrency(t *testing.T) {
 	for range 3 {
 		outs = append(outs, h.invokeAsync(fn, map[string]any{"action": "barrier"}))
 	}
-	<-b.reached(3)
+	b.await(t, 3, outs...)
 	b.release()
 	for _, o := range outs {
 		if err := <-o; err != nil {
@@ -439,7 +455,7 @@ func TestProvisionedOutsideUnreservedPool(t *testing.T) {
 	// The unreserved pool is 3 - 1 = 2: two busy invocations fill it.
 	o1 := h.invokeAsync(h.fn("busy1", nil), map[string]any{"action": "barrier"})
 	o2 := h.invokeAsync(h.fn("busy2", nil), map[string]any{"action": "barrier"})
-	<-b.reached(2)
+	b.await(t, 2, o1, o2)
 	_, err := h.m.Invoke(context.Background(), h.fn("other", nil), &invoke.Request{Payload: []byte(`{"action":"echo"}`)})
 	wantThrottle(t, err, "ConcurrentInvocationLimitExceeded")
 	res, _ := h.call(t, prov, map[string]any{"action": "echo"})
@@ -480,7 +496,12 @@ func TestProvisionedReplacedWhenItDies(t *testing.T) {
 	if victim == nil {
 		t.Fatal("no idle provisioned environment")
 	}
-	if err := victim.proc.Kill(); err != nil {
+	// Killed as a crash would, outside the pool (under fmu, so not in
+	// the middle of a freeze).
+	victim.fmu.Lock()
+	err := victim.proc.Kill()
+	victim.fmu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	<-ready // its replacement
