@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,8 +343,22 @@ func TestAsyncAWSCLI(t *testing.T) {
 					t.Fatal("the event's OnSuccess record never reached the recorder")
 				}
 			}
+			// nimbus's own client: invoke --async prints the request id.
+			before = rec.count()
+			out, errOut, err := run(t, env, work, nimbusBin, "invoke", name, "--async", "--payload", `{"n":2}`)
+			if err != nil || !regexp.MustCompile(`^queued [0-9a-f-]{36}\n$`).MatchString(out) {
+				t.Fatalf("nimbus invoke --async: %v %q %s", err, out, errOut)
+			}
+			deadline = time.After(time.Minute) // hang guard
+			for rec.count() == before {
+				select {
+				case <-rec.added:
+				case <-deadline:
+					t.Fatal("nimbus invoke --async: the event never reached the function")
+				}
+			}
 			cli("lambda", "delete-function-event-invoke-config", "--function-name", name)
-			_, errOut, err := run(t, env, work, awsPath, "--endpoint-url", srv.endpoint, "lambda", "get-function-event-invoke-config", "--function-name", name)
+			_, errOut, err = run(t, env, work, awsPath, "--endpoint-url", srv.endpoint, "lambda", "get-function-event-invoke-config", "--function-name", name)
 			if err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
 				t.Fatalf("get after delete: %v %s", err, errOut)
 			}

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -82,13 +83,17 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 
 func newInvokeCmd(cf *clientFlags) *cobra.Command {
 	var payload, qualifier string
-	var tail bool
+	var tail, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke NAME",
 		Short: "Invoke a function and print its response",
 		Long: `Invoke a function synchronously and print its response to stdout. With
 --tail the last 4 KB of the invocation's log go to stderr. The exit status is
-2 when the function failed (its error JSON is still printed).`,
+2 when the function failed (its error JSON is still printed).
+
+With --async the event is queued (InvocationType Event): the command prints
+the request id once the event is stored durably and returns; the function
+runs later, with retries and destinations (see event invoke configs).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readPayload(payload, cmd.InOrStdin())
@@ -103,12 +108,20 @@ func newInvokeCmd(cf *clientFlags) *cobra.Command {
 			if qualifier != "" {
 				in.Qualifier = aws.String(qualifier)
 			}
-			if tail {
+			if tail && !async {
 				in.LogType = types.LogTypeTail
+			}
+			if async {
+				in.InvocationType = types.InvocationTypeEvent
 			}
 			out, err := c.Invoke(cmd.Context(), in)
 			if err != nil {
 				return err
+			}
+			if async {
+				id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+				fmt.Fprintf(cmd.OutOrStdout(), "queued %s\n", id)
+				return nil
 			}
 			if out.LogResult != nil {
 				logs, _ := base64.StdEncoding.DecodeString(*out.LogResult)
@@ -125,6 +138,7 @@ func newInvokeCmd(cf *clientFlags) *cobra.Command {
 	cmd.Flags().StringVar(&payload, "payload", "{}", "event JSON, @file, or @- for stdin")
 	cmd.Flags().StringVar(&qualifier, "qualifier", "", "version or alias to invoke")
 	cmd.Flags().BoolVar(&tail, "tail", false, "print the invocation's log tail to stderr")
+	cmd.Flags().BoolVar(&async, "async", false, "queue the event (InvocationType Event) and print its request id")
 	return cmd
 }
 
