@@ -222,6 +222,9 @@ func TestHostileEscapes(t *testing.T) {
 	if r.Status["NoNewPrivs"] != "1" || r.Status["Seccomp"] != "2" {
 		t.Errorf("NoNewPrivs %q Seccomp %q, want 1 and 2 (filter)", r.Status["NoNewPrivs"], r.Status["Seccomp"])
 	}
+	if !strings.Contains(" "+strings.Join(r.RootEntries, " ")+" ", " opt ") {
+		t.Errorf("no /opt in the environment's root %v", r.RootEntries)
+	}
 	for _, name := range r.RootEntries {
 		switch name {
 		case "usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32", "etc", "var", "opt", "tmp", "dev", "proc":

@@ -134,6 +134,12 @@ func buildRoot(cfg *initConfig) (err error) {
 			}
 		}
 	}
+	if cfg.OptDir == "" {
+		// Lambda's /opt exists without layers too (empty, read-only).
+		if err := mkdirInto(root, "/opt"); err != nil {
+			return stage("mkdir /opt", err)
+		}
+	}
 	if err := writeIdentity(root, cfg.UID, cfg.GID); err != nil {
 		return stage("write /etc/passwd", err)
 	}
