@@ -232,17 +232,17 @@ func (s *Service) done(ctx context.Context, l lease, env *envelope, cfg *functio
 	s.requeue(ctx, l, env, functionErrorDelay(env.Attempts))
 }
 
-// fail sends the failure record to OnFailure and the event to the
-// dead-letter target, if any, then acknowledges the event.
+// fail sends the event to the dead-letter target and the failure record
+// to OnFailure, if any, then acknowledges the event.
 func (s *Service) fail(ctx context.Context, l lease, env *envelope, condition string, settings *function.EventInvokeConfig) {
-	if dest := settings.OnFailureArn(); dest != "" {
-		if !s.deliver(ctx, l, env, dest, "failure", s.record(env, condition)) {
-			return
-		}
-	}
 	if dlq := s.deadLetterTarget(ctx, env); dlq != "" {
 		// A dead-letter queue gets the event itself.
 		if !s.deliver(ctx, l, env, dlq, "dlq", env.Payload) {
+			return
+		}
+	}
+	if dest := settings.OnFailureArn(); dest != "" {
+		if !s.deliver(ctx, l, env, dest, "failure", s.record(env, condition)) {
 			return
 		}
 	}

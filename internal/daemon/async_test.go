@@ -387,3 +387,36 @@ func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("restarted node's stats %+v: want the one remaining retry, then exhaustion", st)
 	}
 }
+
+// TestAsyncDeadLetterTargetWithoutService: a DeadLetterConfig naming an SQS
+// queue (which Nimbus does not have yet) is a counted, logged delivery
+// failure; the OnFailure record still goes out.
+func TestAsyncDeadLetterTargetWithoutService(t *testing.T) {
+	n := asyncNode(t)
+	s := newSink(t, n)
+	destArn := destination(t, n, s)
+	createGoFunction(t, n, "dlq", func(in *lambda.CreateFunctionInput) {
+		in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String("arn:aws:sqs:us-east-1:000000000000:dead")}
+	})
+	ctx := context.Background()
+	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:         aws.String("dlq"),
+		MaximumRetryAttempts: aws.Int32(0),
+		DestinationConfig:    &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String(destArn)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	id := invokeEvent(t, n, "dlq", `{"action":"error"}`)
+	r := decodeRecord(t, s.next(t))
+	if r.RequestContext.RequestID != id || r.RequestContext.Condition != async.ConditionRetriesExhausted || r.RequestContext.ApproximateInvokeCount != 1 {
+		t.Fatalf("record %+v: want RetriesExhausted of %s after 1 invoke (MaximumRetryAttempts 0)", r.RequestContext, id)
+	}
+	st, err := n.d.async.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dead-letter attempt comes before the OnFailure record.
+	if st.DestinationFailures != 1 || st.DestinationDeliveries == 0 {
+		t.Fatalf("stats %+v: want 1 failed dead-letter delivery and the delivered record", st)
+	}
+}
