@@ -246,6 +246,11 @@ type Process struct {
 
 	killOnce sync.Once
 
+	// freezeMu serialises Freeze/Thaw with Kill: a v1 freezer holds
+	// SIGKILL until thawed, so once Kill has begun no freeze may start.
+	freezeMu sync.Mutex
+	killing  bool // guarded by freezeMu
+
 	listeners []net.Listener // set by Start
 
 	egress *egressLink // guarded by mu; removed by wait
@@ -415,6 +420,11 @@ func (p *Process) Thaw() error {
 }
 
 func (p *Process) setFrozen(frozen bool) error {
+	p.freezeMu.Lock()
+	defer p.freezeMu.Unlock()
+	if p.killing {
+		return errors.New("environment is being killed")
+	}
 	select {
 	case <-p.done:
 		return errors.New("environment has exited")
@@ -443,6 +453,11 @@ func (p *Process) setFrozen(frozen bool) error {
 // idempotent and returns once Done is closed.
 func (p *Process) Kill() error {
 	p.killOnce.Do(func() {
+		// Wait for a freeze in progress, and forbid new ones, before the
+		// cgroup is thawed and killed.
+		p.freezeMu.Lock()
+		p.killing = true
+		p.freezeMu.Unlock()
 		if p.cg != nil {
 			_ = p.cg.kill()
 		}
