@@ -198,6 +198,19 @@ func (g *Gateway) apiID(c *call) (string, error) {
 	return id, nil
 }
 
+// httpDocOf reads the document of the HTTP API the request names.
+func (g *Gateway) httpDocOf(c *call) (*httpDoc, error) {
+	id, err := g.apiID(c)
+	if err != nil {
+		return nil, err
+	}
+	var doc httpDoc
+	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
+		return nil, mapNotFound(err, apiNotFound(id))
+	}
+	return &doc, nil
+}
+
 func (g *Gateway) wireAPI(a httpAPI) httpAPI {
 	if !a.DisableExecuteAPIEndpoint {
 		a.APIEndpoint = g.endpoint(a.APIID)
@@ -319,13 +332,9 @@ func (g *Gateway) createAPI(c *call) error {
 }
 
 func (g *Gateway) getAPI(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	return c.json(http.StatusOK, g.wireAPI(doc.API))
 }
@@ -519,13 +528,9 @@ func (g *Gateway) routeOp(c *call, change func(d *httpDoc, i int) error) (*httpR
 }
 
 func (g *Gateway) getRoute(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	for _, r := range doc.Routes {
 		if r.RouteID == c.params["routeId"] {
@@ -536,13 +541,9 @@ func (g *Gateway) getRoute(c *call) error {
 }
 
 func (g *Gateway) getRoutes(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Routes)})
 }
@@ -671,13 +672,9 @@ func (g *Gateway) integrationOp(c *call, change func(d *httpDoc, i int) error) (
 }
 
 func (g *Gateway) getIntegration(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	if x := doc.integration(c.params["integrationId"]); x != nil {
 		return c.json(http.StatusOK, x)
@@ -686,13 +683,9 @@ func (g *Gateway) getIntegration(c *call) error {
 }
 
 func (g *Gateway) getIntegrations(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Integrations)})
 }

@@ -168,13 +168,9 @@ func (g *Gateway) stageOp(c *call, change func(d *httpDoc, i int) error) (*httpS
 }
 
 func (g *Gateway) getStage(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	if s := doc.stage(c.params["stageName"]); s != nil {
 		return c.json(http.StatusOK, s)
@@ -183,13 +179,9 @@ func (g *Gateway) getStage(c *call) error {
 }
 
 func (g *Gateway) getStages(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Stages)})
 }
@@ -310,13 +302,9 @@ func (g *Gateway) createAuthorizer(c *call) error {
 }
 
 func (g *Gateway) getAuthorizer(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	if a := doc.authorizer(c.params["authorizerId"]); a != nil {
 		return c.json(http.StatusOK, a)
@@ -325,13 +313,9 @@ func (g *Gateway) getAuthorizer(c *call) error {
 }
 
 func (g *Gateway) getAuthorizers(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	return c.json(http.StatusOK, map[string]any{"items": nonNil(doc.Authorizers)})
 }
@@ -396,13 +380,9 @@ func (g *Gateway) createDeployment(c *call) error {
 }
 
 func (g *Gateway) getDeploymentsV2(c *call) error {
-	id, err := g.apiID(c)
+	doc, err := g.httpDocOf(c)
 	if err != nil {
 		return err
-	}
-	var doc httpDoc
-	if _, err := g.docs.get(c.r.Context(), httpKey(id), &doc); err != nil {
-		return mapNotFound(err, apiNotFound(id))
 	}
 	items := make([]httpDeployment, 0, len(doc.Deployments))
 	for _, d := range doc.Deployments {
