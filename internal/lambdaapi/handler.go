@@ -204,6 +204,17 @@ func (c *call) readBody(limit int64) ([]byte, error) {
 
 // decode reads a JSON request body of at most limit bytes into v. An empty
 // body is an empty object.
+// decodeValidated decodes a request body of at most maxRequest bytes into
+// req, then runs validate, which reports violations of the service model.
+func (c *call) decodeValidated(req any, validate func(*verrs)) error {
+	if err := c.decode(maxRequest, req); err != nil {
+		return err
+	}
+	var v verrs
+	validate(&v)
+	return v.err()
+}
+
 func (c *call) decode(limit int64, v any) error {
 	b, err := c.readBody(limit)
 	if err != nil {

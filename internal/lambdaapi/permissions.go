@@ -110,12 +110,7 @@ func (h *Handler) addPermission(c *call) error {
 		return err
 	}
 	var req addPermissionRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { req.validate(v) }); err != nil {
 		return err
 	}
 	if qualifier == function.LatestVersion {

@@ -159,12 +159,7 @@ func (h *Handler) createFunctionURLConfig(c *call) error {
 		return err
 	}
 	var req urlConfigRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v, true)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { req.validate(v, true) }); err != nil {
 		return err
 	}
 	u, err := h.reg.CreateURLConfig(c.r.Context(), name, function.URLConfig{
@@ -197,12 +192,7 @@ func (h *Handler) updateFunctionURLConfig(c *call) error {
 		return err
 	}
 	var req urlConfigRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v, false)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { req.validate(v, false) }); err != nil {
 		return err
 	}
 	u, err := h.reg.UpdateURLConfig(c.r.Context(), name, qualifier, func(u *function.URLConfig) {

@@ -106,12 +106,7 @@ func (h *Handler) createAlias(c *call) error {
 		return err
 	}
 	var req aliasRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v, true)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { req.validate(v, true) }); err != nil {
 		return err
 	}
 	a, err := h.reg.CreateAlias(c.r.Context(), name, function.Alias{
@@ -157,12 +152,7 @@ func (h *Handler) updateAlias(c *call) error {
 		return err
 	}
 	var req aliasRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v, false)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { req.validate(v, false) }); err != nil {
 		return err
 	}
 	a, err := h.reg.UpdateAlias(c.r.Context(), name, alias, deref(req.RevisionID), func(a *function.Alias) {
