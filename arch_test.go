@@ -95,6 +95,9 @@ var allowed = map[string][]string{
 	"internal/async":      {"internal/awsapi", "internal/function", "internal/invoke"},
 	"internal/bench":      {"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"},
 	"internal/sigv4":      {},
+	"internal/cfn":        {},
+	"internal/sam":        {"internal/cfn"},
+	"internal/stack":      {"internal/awsapi", "internal/cfn", "internal/sam"},
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }

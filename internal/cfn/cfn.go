@@ -1,0 +1,142 @@
+// Package cfn is the CloudFormation template language: it parses YAML
+// (with the short forms !Ref, !Sub, !GetAtt a.b, ...) and JSON templates
+// into one data model, validates parameters against their declarations,
+// evaluates conditions and the intrinsic functions, and orders resources
+// by the references between them.
+//
+// Values are the JSON data model: map[string]any, []any, string,
+// float64, bool and nil. YAML short forms become their long forms
+// ({"Ref": x}, {"Fn::GetAtt": [a, b]}, ...) when parsed, so nothing after
+// Parse sees YAML.
+//
+// Templates are untrusted input: every parser and the evaluator are fuzzed.
+// The package knows nothing of Nimbus; sam, stack and the CLI import it.
+package cfn
+
+import "errors"
+
+// Template is a parsed template. Sections keep their values as parsed;
+// nothing is evaluated.
+type Template struct {
+	FormatVersion string                `json:"AWSTemplateFormatVersion,omitempty"`
+	Description   string                `json:"Description,omitempty"`
+	Transform     []string              `json:"Transform,omitempty"`
+	Metadata      map[string]any        `json:"Metadata,omitempty"`
+	Globals       map[string]any        `json:"Globals,omitempty"`
+	Parameters    map[string]*Parameter `json:"Parameters,omitempty"`
+	Mappings      map[string]any        `json:"Mappings,omitempty"`
+	Conditions    map[string]any        `json:"Conditions,omitempty"`
+	Resources     map[string]*Resource  `json:"Resources"`
+	Outputs       map[string]*Output    `json:"Outputs,omitempty"`
+}
+
+// Parameter is one declared parameter.
+type Parameter struct {
+	Type                  string   `json:"Type"`
+	Default               any      `json:"Default,omitempty"`
+	AllowedValues         []any    `json:"AllowedValues,omitempty"`
+	AllowedPattern        string   `json:"AllowedPattern,omitempty"`
+	MinLength             *int     `json:"MinLength,omitempty"`
+	MaxLength             *int     `json:"MaxLength,omitempty"`
+	MinValue              *float64 `json:"MinValue,omitempty"`
+	MaxValue              *float64 `json:"MaxValue,omitempty"`
+	NoEcho                bool     `json:"NoEcho,omitempty"`
+	Description           string   `json:"Description,omitempty"`
+	ConstraintDescription string   `json:"ConstraintDescription,omitempty"`
+}
+
+// Resource is one entry of the Resources section.
+type Resource struct {
+	Type                string         `json:"Type"`
+	Properties          map[string]any `json:"Properties,omitempty"`
+	DependsOn           []string       `json:"DependsOn,omitempty"`
+	Condition           string         `json:"Condition,omitempty"`
+	DeletionPolicy      string         `json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy,omitempty"`
+	Metadata            map[string]any `json:"Metadata,omitempty"`
+}
+
+// Output is one entry of the Outputs section.
+type Output struct {
+	Description string  `json:"Description,omitempty"`
+	Value       any     `json:"Value"`
+	Export      *Export `json:"Export,omitempty"`
+	Condition   string  `json:"Condition,omitempty"`
+}
+
+// Export names an output other stacks may import (Fn::ImportValue).
+type Export struct {
+	Name any `json:"Name"`
+}
+
+// Pseudo holds the pseudo parameters' values (AWS::Region, ...).
+// Partition defaults to "aws" and URLSuffix to "amazonaws.com" when empty.
+type Pseudo struct {
+	Region, AccountID, StackName, StackID, Partition, URLSuffix string
+	NotificationARNs                                            []string
+}
+
+// ResourceResolver answers Ref and Fn::GetAtt on resources; the stack
+// engine implements it over the resources it has created.
+type ResourceResolver interface {
+	Ref(logicalID string) (any, error)
+	GetAtt(logicalID, attribute string) (any, error)
+}
+
+// Env is what evaluation needs besides the value itself.
+type Env struct {
+	Pseudo     Pseudo
+	Params     map[string]any  // resolved values: string, or []string for list types
+	Conditions map[string]bool // evaluated conditions
+	Mappings   map[string]any
+	// Resources answers Ref/GetAtt on resources; nil makes them errors.
+	Resources ResourceResolver
+	// ImportValue answers Fn::ImportValue; nil makes it an error.
+	ImportValue func(name string) (string, error)
+}
+
+// ErrNotImplemented marks the skeleton; it goes away with the package.
+var ErrNotImplemented = errors.New("cfn: not implemented")
+
+// Parse reads a YAML or JSON template. It refuses unknown top-level
+// sections, resources without a Type, malformed short forms and documents
+// that are not templates, with CloudFormation's "Template format error"
+// messages.
+func Parse(b []byte) (*Template, error) { return nil, ErrNotImplemented }
+
+// Marshal writes t as JSON (the form stored and shown by GetTemplate's
+// processed stage).
+func (t *Template) Marshal() ([]byte, error) { return nil, ErrNotImplemented }
+
+// ResolveParameters checks overrides against the declarations (unknown
+// names, AllowedValues, AllowedPattern, lengths, number ranges, missing
+// values without defaults) and returns every parameter's value plus the
+// pseudo parameters: string, or []string for List<...> and
+// CommaDelimitedList.
+func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo) (map[string]any, error) {
+	return nil, ErrNotImplemented
+}
+
+// EvalConditions evaluates the Conditions section (Fn::Equals, Fn::And,
+// Fn::Or, Fn::Not, Fn::If-free, Condition references) in env.
+func (t *Template) EvalConditions(env *Env) (map[string]bool, error) { return nil, ErrNotImplemented }
+
+// Eval evaluates every intrinsic function in v: Ref, Fn::GetAtt, Fn::Sub
+// (both forms), Fn::Join, Fn::Select, Fn::Split, Fn::If, Fn::Equals,
+// Fn::And/Or/Not, Fn::FindInMap, Fn::GetAZs, Fn::Base64, Fn::Cidr,
+// Fn::ImportValue, Fn::ToJsonString, Fn::Length and Condition. A
+// Ref to AWS::NoValue removes the enclosing key or list item.
+func Eval(v any, env *Env) (any, error) { return nil, ErrNotImplemented }
+
+// Dependencies lists, for each resource, the resources it needs: those
+// named by Ref, Fn::GetAtt, Fn::Sub variables and DependsOn in its
+// properties (parameters and pseudo parameters excluded). Unknown names
+// are an error, as CloudFormation reports them ("Unresolved resource
+// dependencies [X] in the Resources block of the template").
+func (t *Template) Dependencies() (map[string][]string, error) { return nil, ErrNotImplemented }
+
+// Order sorts the resources of deps so that each comes after what it
+// needs; ties are broken by name so the order is stable. A cycle is an
+// error naming the resources in it ("Circular dependency between
+// resources: [A, B]").
+func Order(deps map[string][]string) ([]string, error) { return nil, ErrNotImplemented }
