@@ -97,7 +97,7 @@ var allowed = map[string][]string{
 	"internal/sigv4":      {},
 	"internal/cfn":        {},
 	"internal/sam":        {"internal/cfn"},
-	"internal/stack":      {"internal/awsapi", "internal/cfn", "internal/sam"},
+	"internal/stack":      {"internal/awsapi", "internal/cfn", "internal/sam", "internal/store"},
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 }

@@ -7,12 +7,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// validCodeKey checks that key is a lowercase hex SHA-256 (function.CodeKey).
+// ArtifactKeyPrefix namespaces deployment artifacts (package stack) in
+// the code bucket: "artifact/<sha256>" lives apart from the function code
+// packages the registry collects, so a deleted function never takes an
+// artifact a stack's rollback still needs.
+const ArtifactKeyPrefix = "artifact/"
+
+// validCodeKey checks that key is a lowercase hex SHA-256 (function.CodeKey),
+// optionally after ArtifactKeyPrefix.
 func validCodeKey(key string) error {
+	key = strings.TrimPrefix(key, ArtifactKeyPrefix)
 	if len(key) != 2*sha256.Size {
 		return fmt.Errorf("%w %q: not a hex sha256", ErrInvalidKey, key)
 	}
@@ -25,13 +34,13 @@ func validCodeKey(key string) error {
 }
 
 // PutCode stores a code package under key, the lowercase hex SHA-256 of
-// data. It is idempotent: if key is already stored it does nothing. It
+// data (after ArtifactKeyPrefix for an artifact). It is idempotent: if key is already stored it does nothing. It
 // rejects data whose digest is not key, so a key always names its content.
 func (s *Store) PutCode(ctx context.Context, key string, data []byte) error {
 	if err := validCodeKey(key); err != nil {
 		return fmt.Errorf("put code: %w", err)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != key {
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != strings.TrimPrefix(key, ArtifactKeyPrefix) {
 		return fmt.Errorf("put code %s: content sha256 is %x", key, sum)
 	}
 	// Two concurrent uploads of one key would both write chunks, and the

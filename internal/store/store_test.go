@@ -538,7 +538,7 @@ func TestCode(t *testing.T) {
 	if err := s.PutCode(ctx, codeKey([]byte("other")), small); err == nil || errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("PutCode with a key that is not the content's sha256: err = %v", err)
 	}
-	for _, bad := range []string{"", "abc", strings.ToUpper(key), key + "0", "../" + key[3:]} {
+	for _, bad := range []string{"", "abc", strings.ToUpper(key), key + "0", "../" + key[3:], ArtifactKeyPrefix + "abc", "x/" + key} {
 		_, err := s.GetCode(ctx, bad)
 		wantErr(t, fmt.Sprintf("GetCode %q", bad), err, ErrInvalidKey)
 		wantErr(t, fmt.Sprintf("PutCode %q", bad), s.PutCode(ctx, bad, small), ErrInvalidKey)
