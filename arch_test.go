@@ -96,6 +96,7 @@ var allowed = map[string][]string{
 	"internal/bench":      {"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"},
 	"internal/sigv4":      {},
 	"internal/cfn":        {},
+	"internal/build":      {"internal/cfn"},
 	"internal/sam":        {"internal/cfn"},
 	"internal/stack":      {"internal/awsapi", "internal/cfn", "internal/sam", "internal/store"},
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
