@@ -1,10 +1,6 @@
 package stack
 
-import (
-	"context"
-	"errors"
-	"time"
-)
+import "time"
 
 // The contract between the engine and the CloudFormation API (cfnapi).
 // Errors are *awsapi.Error with CloudFormation's codes: ValidationError
@@ -96,63 +92,3 @@ type ParameterDeclaration struct {
 	Key, DefaultValue, Description string
 	NoEcho                         bool
 }
-
-var errSkeleton = errors.New("stack: not implemented")
-
-// Service is the engine. It is safe for concurrent use; operations on one
-// stack are serialised, different stacks proceed in parallel.
-type Service struct{}
-
-// CreateStack records the stack as CREATE_IN_PROGRESS and applies it in the
-// background; it returns the stack id at once, as CloudFormation does.
-func (s *Service) CreateStack(ctx context.Context, in CreateInput) (string, error) {
-	return "", errSkeleton
-}
-
-// UpdateStack applies a new template or parameters in the background.
-func (s *Service) UpdateStack(ctx context.Context, in UpdateInput) (string, error) {
-	return "", errSkeleton
-}
-
-// DeleteStack deletes a stack's resources in reverse order in the
-// background. Deleting a stack that does not exist is not an error.
-func (s *Service) DeleteStack(ctx context.Context, nameOrID string) error { return errSkeleton }
-
-// DescribeStacks returns one stack (by name or id; deleted ones only by
-// id) or, with an empty name, every live stack.
-func (s *Service) DescribeStacks(ctx context.Context, nameOrID string) ([]Stack, error) {
-	return nil, errSkeleton
-}
-
-// ListStacks lists stacks whose status is in filter (all if empty).
-func (s *Service) ListStacks(ctx context.Context, filter []string) ([]Summary, error) {
-	return nil, errSkeleton
-}
-
-// Events returns a stack's events, newest first.
-func (s *Service) Events(ctx context.Context, nameOrID string) ([]Event, error) {
-	return nil, errSkeleton
-}
-
-// Resources returns a stack's resources.
-func (s *Service) Resources(ctx context.Context, nameOrID string) ([]StackResource, error) {
-	return nil, errSkeleton
-}
-
-// Template returns a stack's template as submitted ("Original") or after
-// the SAM transform ("Processed").
-func (s *Service) Template(ctx context.Context, nameOrID, stage string) (string, error) {
-	return "", errSkeleton
-}
-
-// Exports lists every exported output of every live stack.
-func (s *Service) Exports(ctx context.Context) ([]Export, error) { return nil, errSkeleton }
-
-// Validate parses and checks a template without creating anything.
-func (s *Service) Validate(ctx context.Context, body string) (*Validation, error) {
-	return nil, errSkeleton
-}
-
-// Run resumes operations a previous process left in progress and returns
-// when ctx ends and every background operation has stopped.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }

@@ -1,0 +1,354 @@
+package stack
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/cfn"
+	"github.com/nimbus-serverless/nimbus/internal/sam"
+)
+
+// SAMTransform is the transform that marks a SAM template.
+const SAMTransform = "AWS::Serverless-2016-10-31"
+
+// Capabilities a template may require.
+const (
+	CapabilityIAM        = "CAPABILITY_IAM"
+	CapabilityNamedIAM   = "CAPABILITY_NAMED_IAM"
+	CapabilityAutoExpand = "CAPABILITY_AUTO_EXPAND"
+)
+
+// iamTypes are the resource types that need CAPABILITY_IAM, with the
+// property that names them (which needs CAPABILITY_NAMED_IAM instead).
+var iamTypes = map[string]string{
+	"AWS::IAM::AccessKey":               "",
+	"AWS::IAM::Group":                   "GroupName",
+	"AWS::IAM::InstanceProfile":         "InstanceProfileName",
+	"AWS::IAM::ManagedPolicy":           "ManagedPolicyName",
+	"AWS::IAM::Policy":                  "",
+	"AWS::IAM::Role":                    "RoleName",
+	"AWS::IAM::RolePolicy":              "",
+	"AWS::IAM::User":                    "UserName",
+	"AWS::IAM::UserPolicy":              "",
+	"AWS::IAM::GroupPolicy":             "",
+	"AWS::IAM::UserToGroupAddition":     "",
+	"AWS::IAM::ServiceLinkedRole":       "",
+	"AWS::IAM::OIDCProvider":            "",
+	"AWS::IAM::SAMLProvider":            "",
+	"AWS::IAM::ServerCertificate":       "",
+	"AWS::IAM::VirtualMFADevice":        "",
+	"AWS::IAM::ResourcePolicy":          "",
+	"AWS::IAM::RolePolicyAttachment":    "",
+	"AWS::IAM::ManagedPolicyAttachment": "",
+}
+
+// plan is a checked template, ready to apply: the synchronous part of
+// CreateStack and UpdateStack.
+type plan struct {
+	tmpl      *cfn.Template // after the transform
+	env       cfn.Env       // without Resources and ImportValue
+	dep       deployment    // what the stack records
+	deps      map[string][]string
+	skipped   map[string]string // logical id -> type left out (SkipUnsupported)
+	condFalse map[string]bool   // resources whose condition is false
+}
+
+// planInput is what prepare needs.
+type planInput struct {
+	name, stackID, body string
+	overrides           map[string]string
+	usePrevious         []string
+	prev                []param // the parameters of the stack's current deployment
+	capabilities        []string
+	skipUnsupported     bool
+}
+
+// templateError turns an error of cfn or sam into a ValidationError with
+// its message (they are written in CloudFormation's words).
+func templateError(err error) error {
+	if e := awsapi.As(err); e != nil {
+		return e
+	}
+	return validationError("%s", err.Error())
+}
+
+// prepare parses, transforms and checks a template with its parameters.
+// Every problem it finds is a client error: nothing has been recorded yet.
+func (s *Service) prepare(in planInput) (*plan, error) {
+	if strings.TrimSpace(in.body) == "" {
+		return nil, validationError("Either Template URL or Template Body must be specified.")
+	}
+	t, err := cfn.Parse([]byte(in.body))
+	if err != nil {
+		return nil, templateError(err)
+	}
+	isSAM := false
+	for _, tr := range t.Transform {
+		if tr != SAMTransform {
+			return nil, validationError("Transform %s is not supported by Nimbus (only %s is).", tr, SAMTransform)
+		}
+		isSAM = true
+	}
+	if isSAM && !slices.Contains(in.capabilities, CapabilityAutoExpand) {
+		return nil, cfnErr(CodeInsufficientCapabilities, "Requires capabilities : [%s]", CapabilityAutoExpand)
+	}
+
+	overrides := maps.Clone(in.overrides)
+	if overrides == nil {
+		overrides = map[string]string{}
+	}
+	for _, k := range in.usePrevious {
+		i := slices.IndexFunc(in.prev, func(p param) bool { return p.Key == k })
+		if i < 0 {
+			return nil, validationError("Invalid input for parameter key %s. Cannot specify usePreviousValue as true for a parameter key not in the previous template", k)
+		}
+		overrides[k] = in.prev[i].Value
+	}
+	pseudo := cfn.Pseudo{Region: s.region, AccountID: s.account, StackName: in.name, StackID: in.stackID}
+	params, err := t.ResolveParameters(overrides, pseudo)
+	if err != nil {
+		return nil, templateError(err)
+	}
+	dep := deployment{Template: in.body, Description: t.Description, Params: paramList(t, params)}
+
+	pt := t
+	if isSAM {
+		pt, err = sam.Transform(t, params, sam.Options{Region: s.region, AccountID: s.account, StackName: in.name, Partition: "aws"})
+		if err != nil {
+			if e := awsapi.As(err); e != nil {
+				return nil, e
+			}
+			return nil, validationError("Transform %s failed with: %v", SAMTransform, err)
+		}
+		b, err := pt.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("encode processed template: %w", err)
+		}
+		dep.Processed = string(b)
+		if pt.Description != "" {
+			dep.Description = pt.Description
+		}
+	}
+	p := &plan{tmpl: pt, skipped: map[string]string{}, condFalse: map[string]bool{}}
+	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings}
+	if p.env.Conditions, err = pt.EvalConditions(&p.env); err != nil {
+		return nil, templateError(err)
+	}
+	if p.deps, err = pt.Dependencies(); err != nil {
+		return nil, templateError(err)
+	}
+	order, err := cfn.Order(p.deps)
+	if err != nil {
+		return nil, templateError(err)
+	}
+
+	var unsupported []string
+	for _, id := range order {
+		r := pt.Resources[id]
+		if r == nil {
+			continue
+		}
+		if r.Condition != "" {
+			v, ok := p.env.Conditions[r.Condition]
+			if !ok {
+				return nil, validationError("Template format error: Unresolved dependencies [%s]. Cannot reference resources in the Conditions block of the template", r.Condition)
+			}
+			if !v {
+				p.condFalse[id] = true
+				continue
+			}
+		}
+		if _, ok := s.providers[r.Type]; !ok {
+			if !slices.Contains(unsupported, r.Type) {
+				unsupported = append(unsupported, r.Type)
+			}
+			p.skipped[id] = r.Type
+			continue
+		}
+		dep.Order = append(dep.Order, id)
+	}
+	if len(unsupported) > 0 {
+		if !in.skipUnsupported {
+			slices.Sort(unsupported)
+			return nil, validationError("Template contains resource types Nimbus does not support: [%s]. "+
+				"Deploy with --skip-unsupported to leave them out.", strings.Join(unsupported, ", "))
+		}
+		if err := p.checkSkipped(dep.Order); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkIAM(pt, dep.Order, in.capabilities); err != nil {
+		return nil, err
+	}
+	p.dep = dep
+	return p, nil
+}
+
+// checkSkipped refuses a template whose kept resources or outputs need a
+// resource that SkipUnsupported leaves out.
+func (p *plan) checkSkipped(kept []string) error {
+	for _, id := range kept {
+		for _, d := range p.deps[id] {
+			if typ, ok := p.skipped[d]; ok {
+				return validationError("Resource %s refers to %s, which is left out because Nimbus does not support %s.", id, d, typ)
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.tmpl.Outputs)) {
+		o := p.tmpl.Outputs[k]
+		for _, d := range refsIn([]any{o.Value, exportName(o)}) {
+			if typ, ok := p.skipped[d]; ok {
+				return validationError("Output %s refers to %s, which is left out because Nimbus does not support %s.", k, d, typ)
+			}
+		}
+	}
+	return nil
+}
+
+func exportName(o *cfn.Output) any {
+	if o.Export == nil {
+		return nil
+	}
+	return o.Export.Name
+}
+
+// checkIAM checks that the capabilities acknowledge the IAM resources
+// among ids.
+func checkIAM(t *cfn.Template, ids []string, caps []string) error {
+	need := ""
+	for _, id := range ids {
+		r := t.Resources[id]
+		nameProp, ok := iamTypes[r.Type]
+		if !ok {
+			continue
+		}
+		if _, named := r.Properties[nameProp]; named && nameProp != "" {
+			need = CapabilityNamedIAM
+			break
+		}
+		need = CapabilityIAM
+	}
+	switch {
+	case need == "":
+		return nil
+	case slices.Contains(caps, CapabilityNamedIAM):
+		return nil
+	case need == CapabilityIAM && slices.Contains(caps, CapabilityIAM):
+		return nil
+	}
+	return cfnErr(CodeInsufficientCapabilities, "Requires capabilities : [%s]", need)
+}
+
+// paramList is the template's parameters with their resolved values, by key.
+func paramList(t *cfn.Template, params map[string]any) []param {
+	out := make([]param, 0, len(t.Parameters))
+	for _, k := range slices.Sorted(maps.Keys(t.Parameters)) {
+		out = append(out, param{Key: k, Value: paramString(params[k]), NoEcho: t.Parameters[k].NoEcho})
+	}
+	return out
+}
+
+func paramString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []string:
+		return strings.Join(v, ",")
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// refsIn returns the logical names v refers to with Ref, Fn::GetAtt and
+// Fn::Sub variables (parameters and pseudo parameters included: callers
+// look the names up).
+func refsIn(v any) []string {
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			if len(v) == 1 {
+				for k, arg := range v {
+					switch k {
+					case "Ref":
+						if s, ok := arg.(string); ok {
+							out = append(out, s)
+						}
+					case "Fn::GetAtt":
+						switch a := arg.(type) {
+						case string:
+							out = append(out, strings.SplitN(a, ".", 2)[0])
+						case []any:
+							if len(a) > 0 {
+								if s, ok := a[0].(string); ok {
+									out = append(out, s)
+								}
+							}
+						}
+					case "Fn::Sub":
+						out = append(out, subVars(arg)...)
+					}
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// subVars returns the names of the ${Name} and ${Name.Attr} variables of
+// a Fn::Sub argument that its own variable map does not define.
+func subVars(arg any) []string {
+	var str string
+	var local map[string]any
+	switch a := arg.(type) {
+	case string:
+		str = a
+	case []any:
+		if len(a) > 0 {
+			str, _ = a[0].(string)
+		}
+		if len(a) > 1 {
+			local, _ = a[1].(map[string]any)
+		}
+	}
+	var out []string
+	for {
+		i := strings.Index(str, "${")
+		if i < 0 {
+			return out
+		}
+		str = str[i+2:]
+		j := strings.IndexByte(str, '}')
+		if j < 0 {
+			return out
+		}
+		name := str[:j]
+		str = str[j+1:]
+		if strings.HasPrefix(name, "!") {
+			continue
+		}
+		name = strings.SplitN(strings.TrimSpace(name), ".", 2)[0]
+		if _, ok := local[name]; !ok {
+			out = append(out, name)
+		}
+	}
+}
