@@ -13,8 +13,6 @@
 // The package knows nothing of Nimbus; sam, stack and the CLI import it.
 package cfn
 
-import "errors"
-
 // Template is a parsed template. Sections keep their values as parsed;
 // nothing is evaluated.
 type Template struct {
@@ -25,6 +23,7 @@ type Template struct {
 	Globals       map[string]any        `json:"Globals,omitempty"`
 	Parameters    map[string]*Parameter `json:"Parameters,omitempty"`
 	Mappings      map[string]any        `json:"Mappings,omitempty"`
+	Rules         map[string]any        `json:"Rules,omitempty"`
 	Conditions    map[string]any        `json:"Conditions,omitempty"`
 	Resources     map[string]*Resource  `json:"Resources"`
 	Outputs       map[string]*Output    `json:"Outputs,omitempty"`
@@ -54,6 +53,11 @@ type Resource struct {
 	DeletionPolicy      string         `json:"DeletionPolicy,omitempty"`
 	UpdateReplacePolicy string         `json:"UpdateReplacePolicy,omitempty"`
 	Metadata            map[string]any `json:"Metadata,omitempty"`
+	CreationPolicy      map[string]any `json:"CreationPolicy,omitempty"`
+	UpdatePolicy        map[string]any `json:"UpdatePolicy,omitempty"`
+	// IgnoreGlobals is SAM's resource attribute ("*" or a list of
+	// property names); plain CloudFormation refuses it.
+	IgnoreGlobals any `json:"IgnoreGlobals,omitempty"`
 }
 
 // Output is one entry of the Outputs section.
@@ -94,49 +98,3 @@ type Env struct {
 	// ImportValue answers Fn::ImportValue; nil makes it an error.
 	ImportValue func(name string) (string, error)
 }
-
-// ErrNotImplemented marks the skeleton; it goes away with the package.
-var ErrNotImplemented = errors.New("cfn: not implemented")
-
-// Parse reads a YAML or JSON template. It refuses unknown top-level
-// sections, resources without a Type, malformed short forms and documents
-// that are not templates, with CloudFormation's "Template format error"
-// messages.
-func Parse(b []byte) (*Template, error) { return nil, ErrNotImplemented }
-
-// Marshal writes t as JSON (the form stored and shown by GetTemplate's
-// processed stage).
-func (t *Template) Marshal() ([]byte, error) { return nil, ErrNotImplemented }
-
-// ResolveParameters checks overrides against the declarations (unknown
-// names, AllowedValues, AllowedPattern, lengths, number ranges, missing
-// values without defaults) and returns every parameter's value plus the
-// pseudo parameters: string, or []string for List<...> and
-// CommaDelimitedList.
-func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo) (map[string]any, error) {
-	return nil, ErrNotImplemented
-}
-
-// EvalConditions evaluates the Conditions section (Fn::Equals, Fn::And,
-// Fn::Or, Fn::Not, Fn::If-free, Condition references) in env.
-func (t *Template) EvalConditions(env *Env) (map[string]bool, error) { return nil, ErrNotImplemented }
-
-// Eval evaluates every intrinsic function in v: Ref, Fn::GetAtt, Fn::Sub
-// (both forms), Fn::Join, Fn::Select, Fn::Split, Fn::If, Fn::Equals,
-// Fn::And/Or/Not, Fn::FindInMap, Fn::GetAZs, Fn::Base64, Fn::Cidr,
-// Fn::ImportValue, Fn::ToJsonString, Fn::Length and Condition. A
-// Ref to AWS::NoValue removes the enclosing key or list item.
-func Eval(v any, env *Env) (any, error) { return nil, ErrNotImplemented }
-
-// Dependencies lists, for each resource, the resources it needs: those
-// named by Ref, Fn::GetAtt, Fn::Sub variables and DependsOn in its
-// properties (parameters and pseudo parameters excluded). Unknown names
-// are an error, as CloudFormation reports them ("Unresolved resource
-// dependencies [X] in the Resources block of the template").
-func (t *Template) Dependencies() (map[string][]string, error) { return nil, ErrNotImplemented }
-
-// Order sorts the resources of deps so that each comes after what it
-// needs; ties are broken by name so the order is stable. A cycle is an
-// error naming the resources in it ("Circular dependency between
-// resources: [A, B]").
-func Order(deps map[string][]string) ([]string, error) { return nil, ErrNotImplemented }

@@ -1,0 +1,158 @@
+package cfn_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-serverless/nimbus/internal/cfn"
+)
+
+func TestResolveParameters(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Parameters:
+  Name: {Type: String, Default: app, AllowedPattern: "[a-z]+", MinLength: 2, MaxLength: 8}
+  Env: {Type: String, Default: dev, AllowedValues: [dev, prod]}
+  Size: {Type: Number, Default: 128, MinValue: 128, MaxValue: 1024}
+  Zones: {Type: CommaDelimitedList, Default: "a, b ,c"}
+  Ports: {Type: "List<Number>", Default: "80,443"}
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>", Default: ""}
+  Vpc: {Type: "AWS::EC2::VPC::Id", Default: vpc-1}
+  Secret: {Type: String, NoEcho: true, Default: hunter2}
+  Retries: {Type: Number, Default: 3, AllowedValues: [1, 3, 5]}
+Resources: {R: {Type: X}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pseudo := cfn.Pseudo{Region: "eu-west-1", AccountID: "111122223333", StackName: "s", StackID: "id", NotificationARNs: []string{"arn:sns"}}
+	got, err := tmpl.ResolveParameters(map[string]string{"Env": "prod", "Size": "512"}, pseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"Name": "app", "Env": "prod", "Size": "512", "Zones": []string{"a", "b", "c"},
+		"Ports": []string{"80", "443"}, "Subnets": []string{}, "Vpc": "vpc-1", "Secret": "hunter2", "Retries": "3",
+		"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333", "AWS::StackName": "s", "AWS::StackId": "id",
+		"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": []string{"arn:sns"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ResolveParameters =\n%#v\nwant\n%#v", got, want)
+	}
+	masked := tmpl.MaskNoEcho(got)
+	if masked["Secret"] != "****" || masked["Name"] != "app" || got["Secret"] != "hunter2" {
+		t.Fatalf("MaskNoEcho = %v", masked)
+	}
+
+	bad := []struct {
+		name      string
+		overrides map[string]string
+		err       string
+	}{
+		{"unknown", map[string]string{"Nope": "x", "Also": "y"}, "Parameters: [Also, Nope] do not exist in the template"},
+		{"not allowed", map[string]string{"Env": "test"}, "Parameter 'Env' must be one of AllowedValues"},
+		{"pattern", map[string]string{"Name": "App1"}, "Parameter 'Name' must match pattern [a-z]+"},
+		{"pattern is anchored", map[string]string{"Name": "ab-c"}, "must match pattern"},
+		{"too short", map[string]string{"Name": "a"}, "Parameter 'Name' must contain at least 2 characters"},
+		{"too long", map[string]string{"Name": "abcdefghi"}, "Parameter 'Name' must contain at most 8 characters"},
+		{"not number", map[string]string{"Size": "big"}, "Parameter 'Size' must be a number"},
+		{"too small", map[string]string{"Size": "64"}, "Parameter 'Size' must be a number not less than 128"},
+		{"too large", map[string]string{"Size": "2048"}, "Parameter 'Size' must be a number not greater than 1024"},
+		{"list number", map[string]string{"Ports": "80,http"}, "Parameter 'Ports' must be a number"},
+		{"number allowed", map[string]string{"Retries": "4"}, "must be one of AllowedValues"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tmpl.ResolveParameters(tt.overrides, pseudo)
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error = %v; want %q", err, tt.err)
+			}
+		})
+	}
+	if _, err := tmpl.ResolveParameters(map[string]string{"Retries": "5.0"}, pseudo); err != nil {
+		t.Errorf("Retries 5.0: %v", err)
+	}
+}
+
+func TestResolveParametersMissingAndConstraintDescription(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Parameters:
+  A: {Type: String}
+  B: {Type: String}
+  C: {Type: String, Default: x, AllowedPattern: "[0-9]+", ConstraintDescription: must be digits}
+  D: {Type: "AWS::SSM::Parameter::Value<String>", Default: /my/param}
+Resources: {R: {Type: X}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tmpl.ResolveParameters(nil, cfn.Pseudo{})
+	if err == nil || err.Error() != "Parameters: [A, B] must have values" {
+		t.Fatalf("error = %v", err)
+	}
+	_, err = tmpl.ResolveParameters(map[string]string{"A": "", "B": "b"}, cfn.Pseudo{})
+	if err == nil || !strings.Contains(err.Error(), "Parameters [D] have SSM parameter types") {
+		t.Fatalf("error = %v", err)
+	}
+	delete(tmpl.Parameters, "D")
+	_, err = tmpl.ResolveParameters(map[string]string{"A": "", "B": "b"}, cfn.Pseudo{})
+	if err == nil || err.Error() != "Parameter 'C' failed to satisfy constraint: must be digits" {
+		t.Fatalf("error = %v", err)
+	}
+	got, err := tmpl.ResolveParameters(map[string]string{"A": "", "B": "b", "C": "42"}, cfn.Pseudo{})
+	if err != nil || got["A"] != "" || got["C"] != "42" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+}
+
+func TestEvalConditions(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Parameters:
+  Env: {Type: String, Default: prod}
+  Zones: {Type: CommaDelimitedList, Default: "a,b"}
+Mappings:
+  M: {prod: {Big: "true"}}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsDev: !Not [!Condition IsProd]
+  Big: !Equals [!FindInMap [M, !Ref Env, Big], "true"]
+  Both: !And [!Condition IsProd, !Condition Big, !Equals [!Select [1, !Ref Zones], b]]
+  Either: !Or [!Condition IsDev, !Equals [!Ref "AWS::Region", us-east-1]]
+  Alias: {Condition: Both}
+Resources: {R: {Type: X}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := tmpl.ResolveParameters(nil, testPseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tmpl.EvalConditions(&cfn.Env{Pseudo: testPseudo, Params: params, Mappings: tmpl.Mappings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"IsProd": true, "IsDev": false, "Big": true, "Both": true, "Either": true, "Alias": true}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("conditions = %v; want %v", got, want)
+	}
+
+	for _, tt := range []struct{ conds, err string }{
+		{"A: !Equals [!Ref R, x]", "Template format error: Unresolved dependencies [R]. Cannot reference resources in the Conditions block of the template"},
+		{"A: !Equals [!GetAtt R.Arn, x]", "Cannot reference resources in the Conditions block"},
+		{"A: !Not [!Condition B]\n  B: !Not [!Condition A]", "Circular dependency between conditions: [A, B]"},
+		{"A: !Not [!Condition Nope]", "Unresolved condition dependencies [Nope]"},
+		{"A: !Ref AWS::Region", "Conditions can only be boolean operations"},
+		{"A: true", "Conditions can only be boolean operations"},
+		{"A: !Not [abc]", "requires boolean parameters"},
+	} {
+		tm, err := cfn.Parse([]byte("Conditions:\n  " + tt.conds + "\nResources: {R: {Type: X}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tm.EvalConditions(&cfn.Env{Pseudo: testPseudo, Resources: mapResources{}})
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: error = %v; want %q", tt.conds, err, tt.err)
+		}
+	}
+}

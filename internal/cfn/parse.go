@@ -1,0 +1,388 @@
+package cfn
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits that keep a hostile template from exhausting the parser. The
+// size is CloudFormation's for a template read from S3; the others are far
+// above anything a real template needs.
+const (
+	// MaxTemplateBytes is the largest template Parse accepts.
+	MaxTemplateBytes = 1 << 20
+	// maxDepth bounds the nesting of maps and lists.
+	maxDepth = 128
+	// maxNodes bounds the values a document expands to (YAML aliases can
+	// repeat a subtree many times, so this counts after expansion).
+	maxNodes = 1 << 20
+	// maxScalarBytes bounds the bytes of scalars after alias expansion.
+	maxScalarBytes = 8 << 20
+)
+
+// formatError is CloudFormation's "Template format error".
+type formatError struct{ msg string }
+
+func (e formatError) Error() string { return "Template format error: " + e.msg }
+
+// formatErrorf builds a "Template format error: ..." error.
+func formatErrorf(format string, args ...any) error {
+	return formatError{fmt.Sprintf(format, args...)}
+}
+
+// decode reads b as JSON when it looks like JSON and parses as JSON, else
+// as YAML (a superset that also reads most JSON).
+func decode(b []byte) (any, error) {
+	if len(b) > MaxTemplateBytes {
+		return nil, formatErrorf("the template is %d bytes, more than the %d allowed", len(b), MaxTemplateBytes)
+	}
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimLeft(b, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		v, jerr := decodeJSON(b)
+		if jerr == nil {
+			return v, nil
+		}
+		var fe formatError
+		if errors.As(jerr, &fe) {
+			return nil, jerr // well-formed JSON that breaks a limit or has a duplicate key
+		}
+		// A YAML flow mapping also starts with '{'.
+		if v, yerr := decodeYAML(b); yerr == nil {
+			return v, nil
+		}
+		if errors.Is(jerr, io.EOF) || errors.Is(jerr, io.ErrUnexpectedEOF) {
+			return nil, formatErrorf("JSON not well-formed. (unexpected end of input)")
+		}
+		return nil, formatErrorf("JSON not well-formed. %v", jerr)
+	}
+	return decodeYAML(b)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	nodes := 0
+	v, err := jsonValue(d, 0, &nodes)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = &json.SyntaxError{Offset: d.InputOffset()}
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+func jsonValue(d *json.Decoder, depth int, nodes *int) (any, error) {
+	if depth > maxDepth {
+		return nil, formatErrorf("the template nests more than %d levels deep", maxDepth)
+	}
+	*nodes++
+	if *nodes > maxNodes {
+		return nil, formatErrorf("the template has more than %d values", maxNodes)
+	}
+	tok, err := d.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := map[string]any{}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, &json.SyntaxError{Offset: d.InputOffset()}
+				}
+				if _, dup := m[k]; dup {
+					return nil, formatErrorf("JSON not well-formed. Duplicate key %q (offset %d)", k, d.InputOffset())
+				}
+				v, err := jsonValue(d, depth+1, nodes)
+				if err != nil {
+					return nil, err
+				}
+				m[k] = v
+			}
+			if _, err := d.Token(); err != nil { // '}'
+				return nil, err
+			}
+			return m, nil
+		case '[':
+			l := []any{}
+			for d.More() {
+				v, err := jsonValue(d, depth+1, nodes)
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, v)
+			}
+			if _, err := d.Token(); err != nil { // ']'
+				return nil, err
+			}
+			return l, nil
+		}
+		return nil, &json.SyntaxError{Offset: d.InputOffset()}
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(t), 64); err == nil {
+			return f, nil
+		}
+		return string(t), nil // out of float64's range: keep the digits
+	default: // string, bool, nil
+		return t, nil
+	}
+}
+
+// shortForms maps a YAML tag (without "!") to the function it stands for.
+var shortForms = map[string]string{
+	"Ref":          "Ref",
+	"Condition":    "Condition",
+	"Base64":       "Fn::Base64",
+	"Cidr":         "Fn::Cidr",
+	"And":          "Fn::And",
+	"Equals":       "Fn::Equals",
+	"If":           "Fn::If",
+	"Not":          "Fn::Not",
+	"Or":           "Fn::Or",
+	"FindInMap":    "Fn::FindInMap",
+	"GetAtt":       "Fn::GetAtt",
+	"GetAZs":       "Fn::GetAZs",
+	"ImportValue":  "Fn::ImportValue",
+	"Join":         "Fn::Join",
+	"Select":       "Fn::Select",
+	"Split":        "Fn::Split",
+	"Sub":          "Fn::Sub",
+	"Transform":    "Fn::Transform",
+	"Length":       "Fn::Length",
+	"ToJsonString": "Fn::ToJsonString",
+}
+
+type yamlDecoder struct {
+	nodes, bytes int
+}
+
+func decodeYAML(b []byte) (v any, err error) {
+	var doc yaml.Node
+	// The YAML library has panicked on hostile input in the past; a
+	// template must never take the process down.
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, formatErrorf("YAML not well-formed")
+		}
+	}()
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		return nil, formatErrorf("YAML not well-formed. %s", msg)
+	}
+	if doc.Kind == 0 {
+		return nil, nil // empty document
+	}
+	d := &yamlDecoder{}
+	return d.value(&doc, 0)
+}
+
+func yamlErrorf(n *yaml.Node, format string, args ...any) error {
+	return formatErrorf("YAML not well-formed. (line %d, column %d) %s", n.Line, n.Column, fmt.Sprintf(format, args...))
+}
+
+func (d *yamlDecoder) count(n *yaml.Node, depth int) error {
+	if depth > maxDepth {
+		return formatErrorf("the template nests more than %d levels deep", maxDepth)
+	}
+	d.nodes++
+	d.bytes += len(n.Value)
+	if d.nodes > maxNodes || d.bytes > maxScalarBytes {
+		return formatErrorf("the template expands to more than %d values or %d bytes", maxNodes, maxScalarBytes)
+	}
+	return nil
+}
+
+func (d *yamlDecoder) value(n *yaml.Node, depth int) (any, error) {
+	if err := d.count(n, depth); err != nil {
+		return nil, err
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return d.value(n.Content[0], depth)
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, yamlErrorf(n, "unknown anchor")
+		}
+		return d.value(n.Alias, depth+1)
+	}
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		return d.shortForm(n, depth)
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return scalar(n), nil
+	case yaml.SequenceNode:
+		return d.sequence(n, depth)
+	case yaml.MappingNode:
+		return d.mapping(n, depth)
+	}
+	return nil, yamlErrorf(n, "unexpected node")
+}
+
+func (d *yamlDecoder) shortForm(n *yaml.Node, depth int) (any, error) {
+	name := n.Tag[1:]
+	fn, ok := shortForms[name]
+	if !ok {
+		return nil, yamlErrorf(n, "unknown tag !%s", name)
+	}
+	var arg any
+	var err error
+	switch n.Kind {
+	case yaml.ScalarNode:
+		arg = n.Value
+	case yaml.SequenceNode:
+		arg, err = d.sequence(n, depth)
+	case yaml.MappingNode:
+		arg, err = d.mapping(n, depth)
+	default:
+		return nil, yamlErrorf(n, "unexpected node after !%s", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := arg.(string); ok && fn == "Fn::GetAtt" {
+		// CloudFormation splits "Res.Attr.Sub" on the first dot: the
+		// attribute may itself contain dots (Outputs.Name).
+		res, attr, ok := strings.Cut(s, ".")
+		if !ok || res == "" || attr == "" {
+			return nil, yamlErrorf(n, "!GetAtt %q: expected LogicalId.Attribute", s)
+		}
+		arg = []any{res, attr}
+	}
+	return map[string]any{fn: arg}, nil
+}
+
+func (d *yamlDecoder) sequence(n *yaml.Node, depth int) ([]any, error) {
+	l := make([]any, 0, len(n.Content))
+	for _, c := range n.Content {
+		v, err := d.value(c, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, v)
+	}
+	return l, nil
+}
+
+func (d *yamlDecoder) mapping(n *yaml.Node, depth int) (map[string]any, error) {
+	m := make(map[string]any, len(n.Content)/2)
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.AliasNode && kn.Alias != nil {
+			kn = kn.Alias
+		}
+		if kn.Kind != yaml.ScalarNode {
+			return nil, yamlErrorf(kn, "a mapping key must be a scalar")
+		}
+		if strings.HasPrefix(kn.Tag, "!") && !strings.HasPrefix(kn.Tag, "!!") {
+			return nil, yamlErrorf(kn, "a mapping key cannot be %s", kn.Tag)
+		}
+		if kn.ShortTag() == "!!merge" {
+			merges = append(merges, vn)
+			continue
+		}
+		if _, dup := m[kn.Value]; dup {
+			return nil, yamlErrorf(kn, "duplicate key %q", kn.Value)
+		}
+		v, err := d.value(vn, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		m[kn.Value] = v
+	}
+	// Merge keys: explicit keys win, then earlier merged maps.
+	for _, mn := range merges {
+		var sources []*yaml.Node
+		if mn.Kind == yaml.SequenceNode {
+			sources = mn.Content
+		} else {
+			sources = []*yaml.Node{mn}
+		}
+		for _, s := range sources {
+			v, err := d.value(s, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			sm, ok := v.(map[string]any)
+			if !ok {
+				return nil, yamlErrorf(s, "a merge key needs a mapping or a list of mappings")
+			}
+			for k, v := range sm {
+				if _, ok := m[k]; !ok {
+					m[k] = v
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// scalar converts an untagged (or !!-tagged) scalar: numbers become
+// float64, true/false bool, null nil, and everything else, timestamps
+// included, stays the string written.
+func scalar(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return b
+		}
+	case "!!int":
+		return number(n.Value, true)
+	case "!!float":
+		return number(n.Value, false)
+	}
+	return n.Value
+}
+
+// number parses a YAML number, keeping the text when it is not a plain
+// finite number (.inf, .nan) or has a leading zero (an account ID like
+// 012345678901 must not turn into an octal number or lose its zero).
+func number(s string, integer bool) any {
+	digits := strings.TrimLeft(s, "+-")
+	if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
+		return s
+	}
+	if integer {
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return float64(i)
+		}
+		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+			return float64(u)
+		}
+	}
+	if strings.ContainsAny(s, "xXoObB_") || strings.Contains(strings.ToLower(s), "inf") || strings.Contains(strings.ToLower(s), "nan") {
+		return s
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f
+	}
+	return s
+}
