@@ -127,10 +127,16 @@ type DeadLetterConfig struct {
 	TargetArn string `json:"TargetArn,omitempty"`
 }
 
-// Layer is a layer reference in a configuration.
+// Layer is a layer version a function uses, in the order the function
+// lists them (later layers overwrite earlier ones' files in /opt).
 type Layer struct {
-	Arn      string `json:"Arn"`
+	Arn      string `json:"Arn"` // the layer version ARN
 	CodeSize int64  `json:"CodeSize"`
+
+	// CodeSha256 is the layer version's package; the registry's Resolve
+	// fills it for the worker. Not part of the AWS shape, never stored in
+	// the configuration.
+	CodeSha256 string `json:"-"`
 }
 
 // SnapStart is reported as off; Nimbus has no snapshots yet.

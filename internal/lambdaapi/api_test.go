@@ -115,7 +115,7 @@ func TestErrors(t *testing.T) {
 		{"not a zip", "POST", "/2015-03-31/functions", create(func(m map[string]any) { m["Code"] = map[string]any{"ZipFile": []byte("nope")} }), nil,
 			400, "InvalidParameterValueException", "Could not unzip uploaded file. Please check your file, then try to upload again."},
 		{"layers", "POST", "/2015-03-31/functions", create(func(m map[string]any) { m["Layers"] = []string{"arn:aws:lambda:us-east-1:000000000000:layer:l:1"} }), nil,
-			400, "InvalidParameterValueException", "Layers are not supported by Nimbus."},
+			400, "InvalidParameterValueException", "Layer version arn:aws:lambda:us-east-1:000000000000:layer:l:1 does not exist."},
 		{"malformed json", "POST", "/2015-03-31/functions", []byte(`{"FunctionName": nope}`), nil,
 			400, "InvalidRequestContentException", "Could not parse request body into json: Unrecognized token 'nope': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 22]"},
 		{"wrong type", "POST", "/2015-03-31/functions", []byte(`{"MemorySize": "big"}`), nil,

@@ -105,28 +105,30 @@ var s3NotSupported = awsapi.InvalidParameter("S3 code locations (S3Bucket, S3Key
 // imageNotSupported is the answer to container image functions.
 var imageNotSupported = awsapi.InvalidParameter("Container image functions (PackageType Image, ImageUri) are not supported by Nimbus; package the function as a .zip file (PackageType Zip).")
 
-// codeSource checks a FunctionCode and returns its zip, validated.
-func codeSource(fc *functionCode, op string) ([]byte, error) {
+// codeSource checks a FunctionCode and returns its zip, validated, and
+// the zip's unzipped size.
+func codeSource(fc *functionCode, op string) ([]byte, int64, error) {
 	switch {
 	case fc.ImageURI != nil:
-		return nil, imageNotSupported
+		return nil, 0, imageNotSupported
 	case fc.S3Bucket != nil || fc.S3Key != nil || fc.S3ObjectVersion != nil:
 		if fc.ZipFile != nil {
-			return nil, awsapi.InvalidParameter("Please do not provide other FunctionCode parameters when providing a ZipFile.")
+			return nil, 0, awsapi.InvalidParameter("Please do not provide other FunctionCode parameters when providing a ZipFile.")
 		}
-		return nil, s3NotSupported
+		return nil, 0, s3NotSupported
 	case fc.ZipFile == nil:
-		return nil, awsapi.InvalidParameter("Please provide a source for function code.")
+		return nil, 0, awsapi.InvalidParameter("Please provide a source for function code.")
 	case fc.SourceKMSKeyArn != nil && *fc.SourceKMSKeyArn != "":
-		return nil, notSupported("SourceKMSKeyArn is")
+		return nil, 0, notSupported("SourceKMSKeyArn is")
 	}
 	if len(fc.ZipFile) > function.MaxZippedSize {
-		return nil, tooLarge(maxCodeRequest, op)
+		return nil, 0, tooLarge(maxCodeRequest, op)
 	}
-	if _, err := code.Validate(fc.ZipFile, 0); err != nil {
-		return nil, err
+	info, err := code.Validate(fc.ZipFile, 0)
+	if err != nil {
+		return nil, 0, err
 	}
-	return fc.ZipFile, nil
+	return fc.ZipFile, info.UnzippedSize, nil
 }
 
 func (h *Handler) createFunction(c *call) error {
@@ -178,9 +180,15 @@ func (h *Handler) createFunction(c *call) error {
 	if err := checkTags(req.Tags); err != nil {
 		return err
 	}
-	zip, err := codeSource(req.Code, c.op)
+	zip, unzipped, err := codeSource(req.Code, c.op)
 	if err != nil {
 		return err
+	}
+	var layers []function.Layer
+	if len(req.Layers) > 0 {
+		if layers, err = h.functionLayers(c, req.Layers, nil, unzipped); err != nil {
+			return err
+		}
 	}
 
 	cfg := function.Config{
@@ -198,6 +206,7 @@ func (h *Handler) createFunction(c *call) error {
 		cfg.Architectures = req.Architectures
 	}
 	req.apply(&cfg)
+	cfg.Layers = layers
 	cfg.RuntimeVersionConfig = h.runtimeVersion(cfg.Runtime)
 	out, err := h.reg.CreateFunction(c.r.Context(), registry.CreateInput{Config: cfg, Zip: zip, Tags: req.Tags, Publish: req.Publish})
 	if err != nil {
@@ -298,8 +307,25 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 	if err := h.checkSettings(&req.settings); err != nil {
 		return err
 	}
+	var layers []function.Layer
+	if len(req.Layers) > 0 {
+		cur, err := h.reg.Config(c.r.Context(), name, "")
+		if err != nil {
+			return err
+		}
+		unzipped, err := h.unzippedSize(c, cur.CodeSha256)
+		if err != nil {
+			return err
+		}
+		if layers, err = h.functionLayers(c, req.Layers, cur.Layers, unzipped); err != nil {
+			return err
+		}
+	}
 	cfg, err := h.reg.UpdateConfiguration(c.r.Context(), name, deref(req.RevisionID), func(cfg *function.Config) error {
 		req.apply(cfg)
+		if req.Layers != nil { // [] removes every layer
+			cfg.Layers = layers
+		}
 		if req.Runtime != nil || cfg.RuntimeVersionConfig == nil {
 			cfg.RuntimeVersionConfig = h.runtimeVersion(cfg.Runtime)
 		}
@@ -340,9 +366,14 @@ func (h *Handler) updateFunctionCode(c *call) error {
 	if req.PublishTo != nil && *req.PublishTo != "" {
 		return notSupported("PublishTo is")
 	}
-	zip, err := codeSource(&req.functionCode, c.op)
+	zip, unzipped, err := codeSource(&req.functionCode, c.op)
 	if err != nil {
 		return err
+	}
+	if cur, err := h.reg.Config(c.r.Context(), name, ""); err == nil && len(cur.Layers) > 0 {
+		if err := checkCombinedSize(unzipped + h.reg.LayersUnzippedSize(cur.Layers)); err != nil {
+			return err
+		}
 	}
 	cfg, err := h.reg.UpdateCode(c.r.Context(), name, registry.CodeUpdate{
 		Zip: zip, Architectures: req.Architectures, RevisionID: deref(req.RevisionID),

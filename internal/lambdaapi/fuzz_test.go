@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
 // FuzzInvokeRequest feeds arbitrary headers and payloads to the Invoke
@@ -73,6 +74,10 @@ func FuzzRoute(f *testing.F) {
 		"/2021-10-31/functions/f/url", "/2021-10-31/functions/f/url?Qualifier=%24LATEST", "/2021-10-31/functions/f/urls?MaxItems=0",
 		"/2015-03-31/functions/f/policy", "/2015-03-31/functions/f/policy/sid?RevisionId=x",
 		"/2021-11-15/functions/f/response-streaming-invocations",
+		"/2018-10-31/layers", "/2018-10-31/layers?find=LayerVersion&Arn=arn:aws:lambda:us-east-1:000000000000:layer:l:1",
+		"/2018-10-31/layers?CompatibleRuntime=python3.12&MaxItems=1", "/2018-10-31/layers/l/versions",
+		"/2018-10-31/layers/arn:aws:lambda:us-east-1:000000000000:layer:l/versions/1",
+		"/2018-10-31/layers/l/versions/1/policy", "/2018-10-31/layers/l/versions/-1/policy/s",
 	} {
 		f.Add("GET", s)
 		f.Add("POST", s)
@@ -158,6 +163,39 @@ func FuzzEventInvokeConfig(f *testing.F) {
 		for _, arn := range []string{d.OnSuccess.Destination, d.OnFailure.Destination} {
 			if len(arn) > maxDestinationArn || !destinationArnRE.MatchString(arn) {
 				t.Fatalf("accepted destination %q", arn)
+			}
+		}
+	})
+}
+
+// FuzzLayerARN feeds arbitrary strings to the layer name and layer version
+// ARN parsers. They must not panic; what they accept must render back to
+// an ARN (or name) that parses to the same reference.
+func FuzzLayerARN(f *testing.F) {
+	for _, s := range []string{
+		"l", "arn:aws:lambda:us-east-1:000000000000:layer:l", "arn:aws:lambda:us-east-1:000000000000:layer:l:1",
+		"arn:aws-cn:lambda:cn-north-1:123456789012:layer:my-layer_2:007", "arn:aws:lambda:us-east-1:000000000000:layer:l:0",
+		"arn:aws:lambda:us-east-1:000000000000:layer:l:99999999999999999999", "arn:aws:lambda:::awslayer:x", "a:b", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ref, ok := function.ParseLayerVersionARN(s); ok {
+			if ref.Version < 1 || ref.Name == "" || ref.Account == "" || len(s) > function.MaxLayerName {
+				t.Fatalf("accepted %q as %+v", s, ref)
+			}
+			again, ok := function.ParseLayerVersionARN(ref.String())
+			if !ok || again != ref {
+				t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, ref, ref.String(), again, ok)
+			}
+		}
+		if ref, ok := function.ParseLayerName(s); ok {
+			if ref.Version != 0 || ref.Name == "" || len(s) > function.MaxLayerName {
+				t.Fatalf("accepted layer name %q as %+v", s, ref)
+			}
+			again, ok := function.ParseLayerName(ref.String())
+			if !ok || again != ref {
+				t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, ref, ref.String(), again, ok)
 			}
 		}
 	})

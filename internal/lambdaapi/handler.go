@@ -1,5 +1,5 @@
 // Package lambdaapi serves the AWS Lambda REST-JSON API (the control plane:
-// functions, versions, aliases, tags, account settings) and the Invoke
+// functions, versions, aliases, layers, tags, account settings) and the Invoke
 // endpoint, so the AWS CLI, boto3 and aws-sdk-go-v2 work against Nimbus
 // with only the endpoint changed. It parses and validates requests the way
 // Lambda does (ValidationException for violations of the service model,

@@ -56,6 +56,15 @@ var routes = compile([]route{
 	{method: "PUT", pattern: "/2021-10-31/functions/{fn}/url", op: "UpdateFunctionUrlConfig", handle: (*Handler).updateFunctionURLConfig},
 	{method: "DELETE", pattern: "/2021-10-31/functions/{fn}/url", op: "DeleteFunctionUrlConfig", handle: (*Handler).deleteFunctionURLConfig},
 	{method: "GET", pattern: "/2021-10-31/functions/{fn}/urls", op: "ListFunctionUrlConfigs", handle: (*Handler).listFunctionURLConfigs},
+	{method: "POST", pattern: "/2018-10-31/layers/{layer}/versions", op: "PublishLayerVersion", handle: (*Handler).publishLayerVersion},
+	{method: "GET", pattern: "/2018-10-31/layers/{layer}/versions", op: "ListLayerVersions", handle: (*Handler).listLayerVersions},
+	{method: "GET", pattern: "/2018-10-31/layers/{layer}/versions/{version}", op: "GetLayerVersion", handle: (*Handler).getLayerVersion},
+	{method: "DELETE", pattern: "/2018-10-31/layers/{layer}/versions/{version}", op: "DeleteLayerVersion", handle: (*Handler).deleteLayerVersion},
+	{method: "POST", pattern: "/2018-10-31/layers/{layer}/versions/{version}/policy", op: "AddLayerVersionPermission", handle: (*Handler).addLayerVersionPermission},
+	{method: "GET", pattern: "/2018-10-31/layers/{layer}/versions/{version}/policy", op: "GetLayerVersionPolicy", handle: (*Handler).getLayerVersionPolicy},
+	{method: "DELETE", pattern: "/2018-10-31/layers/{layer}/versions/{version}/policy/{sid}", op: "RemoveLayerVersionPermission", handle: (*Handler).removeLayerVersionPermission},
+	// ListLayers, and GetLayerVersionByArn with ?find=LayerVersion.
+	{method: "GET", pattern: "/2018-10-31/layers", op: "ListLayers", handle: (*Handler).listLayersOrFind},
 	{method: "GET", pattern: codeRoutePrefix + "{key}", op: "GetCode", handle: (*Handler).getCode},
 	{method: "GET", pattern: costPath, op: "GetCostReport", handle: (*Handler).getCostReport},
 })

@@ -237,8 +237,6 @@ func (h *Handler) checkSettings(s *settings) error {
 		}
 	}
 	switch {
-	case len(s.Layers) > 0:
-		return notSupported("Layers are")
 	case s.VpcConfig != nil && (len(s.VpcConfig.SubnetIDs) > 0 || len(s.VpcConfig.SecurityGroupIDs) > 0):
 		return notSupported("VpcConfig (subnets and security groups) is")
 	case len(s.FileSystemConfigs) > 0:

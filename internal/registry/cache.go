@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,8 @@ type cache struct {
 	vers map[string]map[int]*function.Config // guarded by mu
 	revs map[string]uint64                   // guarded by mu; key -> newest revision applied, deletes included
 	urls map[string]urlRef                   // guarded by mu; function URL id -> its function and qualifier
+	// layers are the layer records by name (layers.go).
+	layers map[string]*layerEntry // guarded by mu
 	// changed gets a token (never blocking, coalesced) after every
 	// change; Registry.Changes hands it to its one consumer.
 	changed chan struct{}
@@ -102,6 +105,7 @@ func newCache() *cache {
 		vers:    map[string]map[int]*function.Config{},
 		revs:    map[string]uint64{},
 		urls:    map[string]urlRef{},
+		layers:  map[string]*layerEntry{},
 		changed: make(chan struct{}, 1),
 	}
 }
@@ -130,6 +134,18 @@ func (c *cache) apply(u store.Update, log *slog.Logger) {
 			return
 		}
 		c.setRecordLocked(name, rec, u.Revision)
+	case strings.HasPrefix(u.Key, layerPrefix):
+		name := u.Key[len(layerPrefix):]
+		if u.Deleted {
+			delete(c.layers, name)
+			return
+		}
+		rec := new(layerRecord)
+		if err := json.Unmarshal(u.Value, rec); err != nil {
+			log.Warn("undecodable layer record", "key", u.Key, "err", err)
+			return
+		}
+		c.layers[name] = &layerEntry{rec: rec, rev: u.Revision}
 	case strings.HasPrefix(u.Key, verPrefix):
 		rest := u.Key[len(verPrefix):]
 		i := strings.LastIndexByte(rest, '.')
@@ -274,13 +290,48 @@ type snap struct {
 	versions []*function.Config // ascending
 }
 
-// codeReferenced reports whether any function or version may still use
-// the code package sha. It errs on the side of yes: a listed version whose
-// configuration has not arrived counts as a reference, and so does a
-// stored version no record lists.
+// codeReferenced reports whether any function, version or layer version
+// may still use the code package sha. It errs on the side of yes: a
+// listed version whose configuration has not arrived counts as a
+// reference, and so does a stored version no record lists. A deleted layer
+// version counts while a function or version lists it.
 func (c *cache) codeReferenced(sha string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	var deletedLayers []string // ARNs of deleted layer versions of sha
+	for _, e := range c.layers {
+		for _, v := range e.rec.Versions {
+			if v.Content == nil || v.Content.CodeSha256 != sha {
+				continue
+			}
+			if !v.Deleted {
+				return true
+			}
+			deletedLayers = append(deletedLayers, v.LayerVersionArn)
+		}
+	}
+	usesLayer := func(cfg *function.Config) bool {
+		for _, l := range cfg.Layers {
+			if slices.Contains(deletedLayers, l.Arn) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(deletedLayers) > 0 {
+		for _, e := range c.fns {
+			if usesLayer(&e.rec.Latest) {
+				return true
+			}
+		}
+		for _, m := range c.vers {
+			for _, cfg := range m {
+				if usesLayer(cfg) {
+					return true
+				}
+			}
+		}
+	}
 	for name, e := range c.fns {
 		if e.rec.Latest.CodeSha256 == sha {
 			return true
@@ -300,4 +351,57 @@ func (c *cache) codeReferenced(sha string) bool {
 		}
 	}
 	return false
+}
+
+// layerEntry is a cached layer record; rec is never modified once cached.
+type layerEntry struct {
+	rec *layerRecord
+	rev uint64
+}
+
+// putLayer caches a layer record this node just wrote at rev.
+func (c *cache) putLayer(name string, rec *layerRecord, rev uint64) {
+	defer c.signal()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := layerKey(name)
+	if rev <= c.revs[key] {
+		return
+	}
+	c.revs[key] = rev
+	c.layers[name] = &layerEntry{rec: rec, rev: rev}
+}
+
+// layer returns the cached record of layer name, or nil.
+func (c *cache) layer(name string) *layerRecord {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.layers[name]; e != nil {
+		return e.rec
+	}
+	return nil
+}
+
+// layerVersionByARN returns the layer version arn names, deleted or not,
+// or nil.
+func (c *cache) layerVersionByARN(arn string) *layerVersionRec {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.layerVersionByARNLocked(arn)
+}
+
+func (c *cache) layerVersionByARNLocked(arn string) *layerVersionRec {
+	ref, ok := function.ParseLayerVersionARN(arn)
+	if !ok {
+		return nil
+	}
+	e := c.layers[ref.Name]
+	if e == nil {
+		return nil
+	}
+	v := e.rec.Versions[strconv.FormatInt(ref.Version, 10)]
+	if v == nil || v.Content == nil || v.LayerVersionArn != arn {
+		return nil
+	}
+	return v
 }

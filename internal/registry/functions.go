@@ -133,10 +133,12 @@ var errRevision = awsapi.PreconditionFailed("The Revision Id provided does not m
 // aborts). revisionID, when set, must be the current RevisionId
 // (PreconditionFailedException otherwise). It returns the new $LATEST.
 func (r *Registry) UpdateConfiguration(ctx context.Context, name, revisionID string, apply func(cfg *function.Config) error) (*function.Config, error) {
+	var oldLayers []function.Layer
 	rec, err := r.mutate(ctx, name, func(rec *record) error {
 		if err := r.checkUpdatable(&rec.Latest, revisionID); err != nil {
 			return err
 		}
+		oldLayers = slices.Clone(rec.Latest.Layers)
 		if err := apply(&rec.Latest); err != nil {
 			return err
 		}
@@ -145,6 +147,10 @@ func (r *Registry) UpdateConfiguration(ctx context.Context, name, revisionID str
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A deleted layer version the function no longer uses may be unused.
+	for _, sha := range r.layerShas(oldLayers) {
+		r.gcCode(ctx, sha)
 	}
 	return clone(&rec.Latest), nil
 }
@@ -351,7 +357,7 @@ func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	shas := []string{rec.Latest.CodeSha256}
+	shas := append([]string{rec.Latest.CodeSha256}, r.layerShas(rec.Latest.Layers)...)
 	// Every version key, also ones a crash left behind.
 	keys, err := r.st.Keys(ctx, verKeyPrefix(name))
 	if err != nil {
@@ -366,6 +372,7 @@ func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
 	for _, n := range nums {
 		if cfg := r.cache.version(name, n); cfg != nil {
 			shas = append(shas, cfg.CodeSha256)
+			shas = append(shas, r.layerShas(cfg.Layers)...)
 		}
 		if err := r.deleteVersionKey(ctx, name, n); err != nil {
 			r.log.Warn("delete version of deleted function", "function", name, "version", n, "err", err)
@@ -426,6 +433,9 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, qualifier string) er
 	}
 	if cfg != nil {
 		r.gcCode(ctx, cfg.CodeSha256)
+		for _, sha := range r.layerShas(cfg.Layers) {
+			r.gcCode(ctx, sha)
+		}
 	}
 	return nil
 }

@@ -113,6 +113,9 @@ func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (*functi
 	if e := r.cache.fns[name]; e != nil {
 		network = e.rec.Tags[function.NetworkTag]
 	}
+	if cfg != nil {
+		cfg = r.withLayerCodeLocked(cfg)
+	}
 	r.cache.mu.RUnlock()
 	if cfg == nil {
 		return nil, r.functionNotFound(name, qualifier)
@@ -241,8 +244,8 @@ func (r *Registry) ListVersions(ctx context.Context, name string) ([]*function.C
 }
 
 // Usage reports the number of functions and the total size of their code
-// packages ($LATEST and every published version), as GetAccountSettings
-// does.
+// packages ($LATEST and every published version) and of the layer
+// versions, as GetAccountSettings does.
 func (r *Registry) Usage(ctx context.Context) (functions int, codeSize int64, err error) {
 	if err := r.waitReady(ctx); err != nil {
 		return 0, 0, err
@@ -254,6 +257,16 @@ func (r *Registry) Usage(ctx context.Context) (functions int, codeSize int64, er
 			codeSize += v.CodeSize
 		}
 	}
+	// Layer archives count too, as in AWS (live versions).
+	r.cache.mu.RLock()
+	for _, e := range r.cache.layers {
+		for _, v := range e.rec.Versions {
+			if !v.Deleted && v.Content != nil {
+				codeSize += v.Content.CodeSize
+			}
+		}
+	}
+	r.cache.mu.RUnlock()
 	return functions, codeSize, nil
 }
 

@@ -13,6 +13,8 @@
 //	fn.<name>       record: $LATEST config, tags, version counter, the list
 //	                of published versions, and the aliases
 //	ver.<name>.<n>  the frozen configuration of published version n
+//	layer.<name>    a layer: every version published, deleted ones as
+//	                tombstones (layers.go)
 //
 // Code packages are stored by content (PutCode under function.CodeKey).
 // Aliases live inside the function's record rather than under keys of their
@@ -173,7 +175,7 @@ func (r *Registry) Run(ctx context.Context) error {
 	// Watch first, then load: a change between the two is seen by the
 	// watch, and the revision check in apply drops what is already known.
 	var chans []<-chan store.Update
-	for _, prefix := range []string{fnPrefix, verPrefix} {
+	for _, prefix := range []string{fnPrefix, verPrefix, layerPrefix} {
 		ch, err := r.st.Watch(ctx, prefix)
 		if err != nil {
 			return fmt.Errorf("registry watch %s: %w", prefix, err)
@@ -227,7 +229,7 @@ func (r *Registry) consume(ctx context.Context, ch <-chan store.Update) error {
 
 // load reads every key once.
 func (r *Registry) load(ctx context.Context) error {
-	for _, prefix := range []string{fnPrefix, verPrefix} {
+	for _, prefix := range []string{fnPrefix, verPrefix, layerPrefix} {
 		keys, err := r.st.Keys(ctx, prefix)
 		if err != nil {
 			return fmt.Errorf("registry load %s: %w", prefix, err)
