@@ -99,6 +99,7 @@ var allowed = map[string][]string{
 	"internal/build":      {"internal/cfn"},
 	"internal/sam":        {"internal/cfn"},
 	"internal/stack":      {"internal/awsapi", "internal/cfn", "internal/sam", "internal/store"},
+	"internal/resource":   {"internal/stack", "internal/awsapi"},
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/cfnapi":     {"internal/awsapi", "internal/cfn", "internal/stack"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
