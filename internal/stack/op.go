@@ -197,6 +197,13 @@ func (o *op) apply() (*failure, error) {
 	if o.rec.Resources == nil {
 		o.rec.Resources = map[string]*resource{}
 	}
+	for _, id := range sortedKeys(o.plan.skipped) {
+		typ := o.plan.skipped[id]
+		reason := "Left out: Nimbus does not support " + typ + " (deployed with --skip-unsupported)"
+		if err := o.event(id, "", typ, StatusDeleteSkipped, reason, nil); err != nil {
+			return nil, err
+		}
+	}
 	for _, id := range o.target.Order {
 		if o.ctx.Err() != nil {
 			return nil, errAbandoned
