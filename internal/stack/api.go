@@ -147,18 +147,29 @@ func (s *Service) reserve(id string) error {
 	return nil
 }
 
-func (s *Service) release(id string) {
+// unmark lets other requests start operations on stack id again.
+func (s *Service) unmark(id string) {
 	s.mu.Lock()
 	delete(s.active, id)
 	s.mu.Unlock()
+}
+
+// release ends a reservation: unmark, and the goroutine is done.
+func (s *Service) release(id string) {
+	s.unmark(id)
 	s.wg.Done()
 }
 
 // launch runs fn on a reserved stack in the background.
 func (s *Service) launch(rec *record, rev uint64, p *plan, fn func(*op) error) {
 	go func() {
-		defer s.release(rec.UUID)
 		o := &op{s: s, ctx: s.base, rec: rec, rev: rev, plan: p}
+		defer func() {
+			if !o.unmarked {
+				s.unmark(rec.UUID)
+			}
+			s.wg.Done()
+		}()
 		switch err := fn(o); {
 		case err == nil:
 		case errors.Is(err, errAbandoned):

@@ -225,6 +225,7 @@ func TestCreateFailureRollsBack(t *testing.T) {
 	wantStatus(t, h.del("app"), StatusDeleteComplete)
 
 	// DisableRollback keeps what was made.
+	h.prov.setFail("create:C", "C is not allowed here")
 	id, err := h.svc.CreateStack(t.Context(), CreateInput{StackName: "kept", TemplateBody: threeThings, DisableRollback: true})
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +372,24 @@ func TestUpdateFailureOfAnUpdateRevertsIt(t *testing.T) {
 	}
 	if e := h.event("app", "B", StatusUpdateFailed); e.StatusReason != "B refuses" {
 		t.Fatalf("B's UPDATE_FAILED reason %q", e.StatusReason)
+	}
+}
+
+func TestUpdateRollbackFailed(t *testing.T) {
+	h := newHarness(t)
+	h.create("app", twoThings, nil)
+	h.prov.setFailN("update:A", "A is stuck", -1)
+	st := h.update("app", twoThings, map[string]string{"Greeting": "hey"})
+	wantStatus(t, st, StatusUpdateRollbackFailed)
+	if !strings.Contains(st.StatusReason, "failed to update: [A]") {
+		t.Fatalf("reason %q", st.StatusReason)
+	}
+	_, err := h.svc.UpdateStack(t.Context(), UpdateInput{CreateInput: CreateInput{StackName: "app", TemplateBody: twoThings}})
+	wantAPIError(t, err, CodeValidationError, "is in UPDATE_ROLLBACK_FAILED state and can not be updated.")
+	// It can still be deleted.
+	wantStatus(t, h.del("app"), StatusDeleteComplete)
+	if live := h.prov.liveIDs(); len(live) != 0 {
+		t.Fatalf("left behind %v", live)
 	}
 }
 

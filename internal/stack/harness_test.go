@@ -31,22 +31,31 @@ type fakeProvider struct {
 	calls []call
 	live  map[string]map[string]any // physical id -> properties
 	n     int
-	fail  map[string]string
+	fail  map[string]*failSpec
 	block map[string]chan struct{} // closed when the call starts; it then waits for its context
 }
 
 func newFake() *fakeProvider {
-	return &fakeProvider{live: map[string]map[string]any{}, fail: map[string]string{}, block: map[string]chan struct{}{}}
+	return &fakeProvider{live: map[string]map[string]any{}, fail: map[string]*failSpec{}, block: map[string]chan struct{}{}}
 }
 
-// setFail makes op:id fail with msg ("" clears it).
-func (f *fakeProvider) setFail(key, msg string) {
+// failSpec is a failure set on the fake: times calls fail (all if < 0).
+type failSpec struct {
+	msg   string
+	times int
+}
+
+// setFail makes the next call of op:id fail with msg ("" clears it).
+func (f *fakeProvider) setFail(key, msg string) { f.setFailN(key, msg, 1) }
+
+// setFailN makes the next n calls of op:id fail (every one if n < 0).
+func (f *fakeProvider) setFailN(key, msg string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if msg == "" {
 		delete(f.fail, key)
 	} else {
-		f.fail[key] = msg
+		f.fail[key] = &failSpec{msg: msg, times: n}
 	}
 }
 
@@ -65,9 +74,12 @@ func (f *fakeProvider) enter(ctx context.Context, op string, r *Request, physica
 	f.mu.Lock()
 	f.calls = append(f.calls, call{Op: op, LogicalID: r.LogicalID, Type: r.Type, PhysicalID: physical, Props: r.Properties})
 	key := op + ":" + r.LogicalID
-	if msg, ok := f.fail[key]; ok {
+	if fs, ok := f.fail[key]; ok {
+		if fs.times--; fs.times == 0 {
+			delete(f.fail, key)
+		}
 		f.mu.Unlock()
-		return errors.New(msg)
+		return errors.New(fs.msg)
 	}
 	ch, ok := f.block[key]
 	delete(f.block, key)

@@ -308,12 +308,13 @@ func (o *op) deleteAll(createRollback bool) ([]string, error) {
 		if r == nil {
 			continue
 		}
+		prevBad := false
 		if r.Replaced && r.Prev != nil {
 			bad, err := o.deletePhysical(id, r.Prev, "")
 			if err != nil {
 				return nil, err
 			}
-			if !bad {
+			if prevBad = bad; !bad {
 				r.Prev, r.Replaced = nil, false
 			}
 		}
@@ -325,7 +326,7 @@ func (o *op) deleteAll(createRollback bool) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bad || r.Prev != nil {
+		if bad || prevBad {
 			failed = append(failed, id)
 			o.setResource(r, StatusDeleteFailed, "")
 		} else {

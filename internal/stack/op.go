@@ -29,6 +29,9 @@ type op struct {
 	// target is the deployment being applied: &rec.Current for a create,
 	// rec.Pending for an update.
 	target *deployment
+	// unmarked is set once the op has let other requests in (its final
+	// status); the stack may then have another op.
+	unmarked bool
 }
 
 // failure is a resource that failed, as the stack's status reason tells it.
@@ -74,14 +77,23 @@ func (o *op) event(id, physical, typ, status, reason string, props map[string]an
 	return o.check(o.s.addEvents(o.ctx, o.rec.UUID, ev))
 }
 
-// status moves the stack to status, saves it and records the event.
+// status moves the stack to status: it records the event, then saves the
+// stack, so that whoever sees the status sees every event before it. A
+// final status ends the operation for other requests before it is saved.
 func (o *op) status(status, reason string) error {
 	o.rec.Status, o.rec.StatusReason = status, reason
+	if err := o.event(o.rec.Name, o.rec.ID, stackResourceType, status, reason, nil); err != nil {
+		return err
+	}
+	if !inProgress(status) && !o.unmarked {
+		o.s.unmark(o.rec.UUID)
+		o.unmarked = true
+	}
 	if err := o.save(); err != nil {
 		return err
 	}
 	o.s.log.Info("stack status", "stack", o.rec.Name, "status", status)
-	return o.event(o.rec.Name, o.rec.ID, stackResourceType, status, reason, nil)
+	return nil
 }
 
 // setResource records a resource's status.
