@@ -68,7 +68,12 @@ func deploy(t *cfn.Template, overrides map[string]string) (*resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &cfn.Env{Pseudo: testPseudo, Params: params, Mappings: t.Mappings}
+	env := &cfn.Env{Pseudo: testPseudo, Params: params, Mappings: t.Mappings, ImportValue: func(name string) (string, error) {
+		if name == "shared-vpc-id" {
+			return "vpc-0123456789abcdef0", nil
+		}
+		return "", fmt.Errorf("No export named %s found", name)
+	}}
 	conds, err := t.EvalConditions(env)
 	if err != nil {
 		return nil, err
@@ -141,7 +146,13 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := deploy(tmpl, nil)
+			var overrides map[string]string
+			if b, err := os.ReadFile(filepath.Join("testdata", name+".params.json")); err == nil {
+				if err := json.Unmarshal(b, &overrides); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := deploy(tmpl, overrides)
 			if err != nil {
 				t.Fatal(err)
 			}

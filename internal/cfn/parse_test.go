@@ -166,6 +166,7 @@ func TestParseErrors(t *testing.T) {
 		{"param bad attr", "Parameters: {P: {Type: String, Foo: 1}}\nResources: {R: {Type: X}}\n", "Invalid template parameter property 'Foo'"},
 		{"output no value", "Resources: {R: {Type: X}}\nOutputs: {O: {Description: x}}\n", "Every Outputs member must contain a Value object"},
 		{"output bad export", "Resources: {R: {Type: X}}\nOutputs: {O: {Value: x, Export: y}}\n", "Export must be an object"},
+		{"condition not string", "Resources: {R: {Type: X, Condition: [a]}}\n", "Template format error: Every Condition member must be a string"},
 		{"undefined condition", "Resources: {R: {Type: X, Condition: C}}\n", "Unresolved condition dependencies [C]"},
 		{"duplicate key", "Resources:\n  R: {Type: X}\n  R: {Type: Y}\n", "duplicate key \"R\""},
 		{"duplicate json key", `{"Resources": {"R": {"Type": "X"}, "R": {"Type": "Y"}}}`, "Duplicate key \"R\""},

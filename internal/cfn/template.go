@@ -323,10 +323,15 @@ func resource(name string, rm map[string]any) (*Resource, error) {
 			}
 		}
 	}
+	if v, ok := rm["Condition"]; ok && v != nil {
+		if r.Condition, ok = v.(string); !ok {
+			return nil, formatErrorf("Every Condition member must be a string")
+		}
+	}
 	strs := []struct {
 		key string
 		dst *string
-	}{{"Condition", &r.Condition}, {"DeletionPolicy", &r.DeletionPolicy}, {"UpdateReplacePolicy", &r.UpdateReplacePolicy}}
+	}{{"DeletionPolicy", &r.DeletionPolicy}, {"UpdateReplacePolicy", &r.UpdateReplacePolicy}}
 	for _, f := range strs {
 		if v, ok := rm[f.key]; ok && v != nil {
 			if *f.dst, ok = v.(string); !ok {
@@ -385,7 +390,7 @@ func outputs(v any) (map[string]*Output, error) {
 		}
 		if c, ok := om["Condition"]; ok && c != nil {
 			if o.Condition, ok = c.(string); !ok {
-				return nil, formatErrorf("[/Outputs/%s/Condition] Condition must be a string", name)
+				return nil, formatErrorf("Every Condition member must be a string")
 			}
 		}
 		if e, ok := om["Export"]; ok && e != nil {
