@@ -38,6 +38,9 @@ type evaluator struct {
 	// inConditions is set while evaluating the Conditions section, where
 	// resources cannot be referenced.
 	inConditions bool
+	// inRules is set while evaluating the Rules section, which has
+	// functions of its own.
+	inRules bool
 }
 
 func newEvaluator(env *Env) *evaluator {
@@ -170,6 +173,10 @@ func (e *evaluator) call(fn string, arg any, depth int) (any, error) {
 		return e.length(arg, depth)
 	case "Fn::ToJsonString":
 		return e.toJSONString(arg, depth)
+	case "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll":
+		if e.inRules {
+			return e.ruleFn(fn, arg, depth)
+		}
 	case "Fn::Transform":
 		return nil, errors.New("Template error: Fn::Transform is not supported: Nimbus runs no macros (AWS::Include included)") //nolint:staticcheck // CloudFormation-style message
 	}

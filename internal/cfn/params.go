@@ -102,7 +102,8 @@ func urlSuffix(p Pseudo) string {
 // names, AllowedValues, AllowedPattern, lengths, number ranges, missing
 // values without defaults) and returns every parameter's value plus the
 // pseudo parameters: string, or []string for List<...> and
-// CommaDelimitedList.
+// CommaDelimitedList. The Rules section's assertions are checked over the
+// values.
 func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo) (map[string]any, error) {
 	var unknown []string
 	for k := range overrides {
@@ -153,6 +154,9 @@ func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo)
 			return nil, err
 		}
 		out[name] = v
+	}
+	if err := t.checkRules(out, pseudo); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -156,3 +156,53 @@ Resources: {R: {Type: X}}
 		}
 	}
 }
+
+func TestRules(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Parameters:
+  Env: {Type: String, Default: test}
+  Size: {Type: String, Default: small}
+  Zones: {Type: CommaDelimitedList, Default: "a,b"}
+Rules:
+  ProdSize:
+    RuleCondition: !Equals [!Ref Env, prod]
+    Assertions:
+      - Assert: {"Fn::Contains": [[large, xlarge], !Ref Size]}
+        AssertDescription: prod needs a large size
+  ZonesKnown:
+    Assertions:
+      - Assert: {"Fn::EachMemberIn": [!Ref Zones, [a, b, c]]}
+      - Assert: !Not [{"Fn::EachMemberEquals": [!Ref Zones, c]}]
+        AssertDescription: not only c
+Resources: {R: {Type: X}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		overrides map[string]string
+		err       string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"Env": "prod", "Size": "large"}, ""},
+		{map[string]string{"Env": "prod"}, "Template error: Rule ProdSize failed: prod needs a large size"},
+		{map[string]string{"Zones": "a,d"}, "Template error: Rule ZonesKnown failed: Assertion failed"},
+		{map[string]string{"Zones": "c,c"}, "Template error: Rule ZonesKnown failed: not only c"},
+	} {
+		_, err := tmpl.ResolveParameters(tt.overrides, testPseudo)
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || err.Error() != tt.err) {
+			t.Errorf("%v: error = %v; want %q", tt.overrides, err, tt.err)
+		}
+	}
+	bad, err := cfn.Parse([]byte("Rules: {R: {Assertions: [{Assert: {\"Fn::RefAll\": AWS::EC2::VPC::Id}}]}}\nResources: {R: {Type: X}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.ResolveParameters(nil, testPseudo); err == nil || !strings.Contains(err.Error(), "Fn::RefAll is not supported") {
+		t.Errorf("Fn::RefAll: %v", err)
+	}
+	// Outside Rules, the rule functions do not exist.
+	if _, err := cfn.Eval(map[string]any{"Fn::Contains": []any{[]any{"a"}, "a"}}, testEnv()); err == nil || !strings.Contains(err.Error(), "Encountered unsupported function: Fn::Contains") {
+		t.Errorf("Fn::Contains outside Rules: %v", err)
+	}
+}
