@@ -70,11 +70,11 @@ func (h *Handler) putArtifact(r *http.Request, sha string) error {
 		r.Body = http.NoBody
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, MaxArtifactBytes+1))
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) || len(data) > MaxArtifactBytes {
+		return tooBig
+	}
 	if err != nil {
 		return fmt.Errorf("read artifact: %w", err)
-	}
-	if len(data) > MaxArtifactBytes {
-		return tooBig
 	}
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); got != sha {

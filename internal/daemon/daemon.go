@@ -1,11 +1,14 @@
 // Package daemon wires one Nimbus node together: the backbone store, the
-// function registry, the managed-runtime catalogue, the environment pool and
-// the HTTP front door. It is the only place components are constructed;
+// function registry, the managed-runtime catalogue, the environment pool,
+// the stack engine (CloudFormation) and the HTTP front door. It is the only place components are constructed;
 // tests start a whole node in-process through New and Run. Only cli and
 // tests import it.
 //
 // Shutdown order (reverse of start): stop accepting HTTP and wait for
-// in-flight requests (bounded), stop the async dispatcher (running async
+// in-flight requests (bounded), stop the stack engine (operations in
+// progress stop where they are, their stacks stay *_IN_PROGRESS and the
+// next start resumes them; they call the node's APIs in-process, so they
+// stop before anything those APIs use), stop the async dispatcher (running async
 // invocations are cancelled; their events stay queued), close the pool (kills every environment),
 // stop the registry watch, close the store (drains NATS, stops JetStream).
 package daemon
@@ -27,6 +30,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -38,6 +42,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/stack"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
@@ -53,6 +58,9 @@ type Daemon struct {
 	async *async.Service
 	gw    *apigw.Gateway
 	srv   *http.Server
+
+	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
+	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -209,6 +217,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
 		Logger:    log.With("component", "apigw"),
 	})
+	if err := d.newStacks(); err != nil {
+		return nil, err
+	}
 	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
@@ -264,13 +275,18 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 
 // guard puts the AWS APIs behind SigV4 verification; code download links
 // carry their own signature. The front door (telemetry.go) sends
-// everything that is not telemetry here.
+// everything that is not telemetry here. CloudFormation (query requests
+// to "/" and /nimbus/artifacts/) goes to its API, verified for service
+// "cloudformation" and answered in the query protocol's XML.
 func (d *Daemon) guard(api http.Handler) http.Handler {
 	guarded := d.auth.Wrap(api)
+	cfn := d.cloudFormationGuard(d.cfnAPI)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, lambdaapi.CodeRoutePrefix):
 			api.ServeHTTP(w, r)
+		case isCloudFormation(r):
+			cfn.ServeHTTP(w, r)
 		default:
 			guarded.ServeHTTP(w, r)
 		}
@@ -341,6 +357,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("api gateway watch ended", "err", err)
 		}
 	}()
+	stacksCtx, stopStacks := context.WithCancel(context.WithoutCancel(ctx))
+	stacksDone := make(chan struct{})
+	go func() {
+		defer close(stacksDone)
+		if err := d.stacks.Run(stacksCtx); err != nil {
+			d.log.Error("stack engine", "err", err)
+		}
+	}()
 	asyncCtx, stopAsync := context.WithCancel(context.WithoutCancel(ctx))
 	asyncDone := make(chan struct{})
 	go func() {
@@ -386,6 +410,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("http shutdown incomplete", "err", err)
 		_ = d.srv.Close()
 	}
+	stopStacks()
+	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
 	stopAsync()
 	<-asyncDone // running async invocations end before the pool closes
 	stopReg()
