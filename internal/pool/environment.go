@@ -228,6 +228,19 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		}
 		return nil, nil, awsapi.Service("The function's code package could not be loaded.")
 	}
+	optDir, err := m.optDir(ctx, fn.Layers)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		m.log.Error("layer package unavailable", "function", fn.FunctionName, "err", err)
+		var ae *awsapi.Error
+		if errors.As(err, &ae) {
+			return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidZipFile, Type: "User",
+				Message: "Lambda was unable to unzip the function's layers."}
+		}
+		return nil, nil, awsapi.Service("The function's layers could not be loaded.")
+	}
 
 	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB()}
 	m.mu.Lock()
@@ -278,14 +291,21 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.credsExpire = creds.Expiration
+	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)
+	if argv[0] == sandbox.TaskRoot+"/bootstrap" && !hasFile(codeDir, "bootstrap") && optDir != "" && hasFile(optDir, "bootstrap") {
+		// A custom runtime may come as a layer: Lambda runs
+		// /opt/bootstrap when the function has no bootstrap of its own.
+		argv[0] = "/opt/bootstrap"
+	}
 	spec := sandbox.Spec{
 		ID:         e.id,
-		Argv:       rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler),
+		Argv:       argv,
 		Env:        m.environ(fn, rt, stream, initType, creds),
 		Listeners:  m.listeners(fn),
 		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
 		Network:    m.network(fn),
 		CodeDir:    codeDir,
+		OptDir:     optDir,
 		RuntimeDir: m.runtimeDir,
 		TmpDir:     tmp,
 		TmpMB:      fn.EphemeralMB(),

@@ -185,6 +185,8 @@ type Manager struct {
 	runtimeDir  string
 	envsDir     string
 	code        *codeCache
+	optRoot     string        // merged layer trees (layers.go)
+	optMu       sync.Mutex    // serialises building merged layer trees
 	initTimeout time.Duration // InitTimeout; tests shorten it
 	fnLog       *lockedWriter // nil without Options.FunctionLog
 	launcher    *sandbox.Launcher
@@ -286,6 +288,7 @@ func New(opts Options) (*Manager, error) {
 		runtimes:    opts.Runtimes,
 		runtimeDir:  filepath.Join(opts.DataDir, "runtime"),
 		envsDir:     filepath.Join(opts.DataDir, "envs"),
+		optRoot:     filepath.Join(opts.DataDir, "opt"),
 		initTimeout: InitTimeout,
 		stop:        make(chan struct{}),
 		pools:       map[poolKey]*fnPool{},
@@ -308,7 +311,7 @@ func New(opts Options) (*Manager, error) {
 		m.fnLog = &lockedWriter{w: opts.FunctionLog}
 	}
 	codeDir := filepath.Join(opts.DataDir, "code")
-	for _, d := range []string{opts.DataDir, codeDir, m.runtimeDir} {
+	for _, d := range []string{opts.DataDir, codeDir, m.runtimeDir, m.optRoot} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create pool directory: %w", err)
 		}
