@@ -83,7 +83,10 @@ type Options struct {
 	// HostArch is the architecture functions must declare, in Lambda's
 	// names (default: this process's, x86_64 or arm64).
 	HostArch string
-	Logger   *slog.Logger
+	// NoBuild packages each code directory as it is, without compiling or
+	// installing anything (the CLI's --no-build, for code built already).
+	NoBuild bool
+	Logger  *slog.Logger
 }
 
 func (o *Options) defaults(templateDir string) {

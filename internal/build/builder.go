@@ -34,6 +34,11 @@ type builder struct {
 
 func newBuilder(u Unit, opts *Options) (*builder, error) {
 	k, out, err := classify(u, opts.HostArch)
+	if opts.NoBuild {
+		if fi, serr := os.Stat(u.Source); serr == nil && fi.IsDir() {
+			k, out, err = kindAsIs, "", nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
