@@ -45,6 +45,11 @@ var iamTypes = map[string]string{
 	"AWS::IAM::ManagedPolicyAttachment": "",
 }
 
+// maxTemplateBytes bounds a stack's template, original and processed
+// together: the stack record (templates, resources' properties, and their
+// previous values during an update) must fit one value of the store.
+const maxTemplateBytes = 256 << 10
+
 // plan is a checked template, ready to apply: the synchronous part of
 // CreateStack and UpdateStack.
 type plan struct {
@@ -131,6 +136,10 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 		if pt.Description != "" {
 			dep.Description = pt.Description
 		}
+	}
+	if n := len(dep.Template) + len(dep.Processed); n > maxTemplateBytes {
+		return nil, validationError("The template is %d bytes (%d after the transform); Nimbus keeps stacks of up to %d bytes of template. Split it into several stacks.",
+			len(dep.Template), len(dep.Processed), maxTemplateBytes)
 	}
 	p := &plan{tmpl: pt, skipped: map[string]string{}, condFalse: map[string]bool{}}
 	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings}
