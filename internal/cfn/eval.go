@@ -513,7 +513,7 @@ func (e *evaluator) boolFn(fn string, arg any, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return reflect.DeepEqual(comparable(x), comparable(y)), nil
+		return reflect.DeepEqual(equalForm(x), equalForm(y)), nil
 	case "Fn::Not":
 		a, err := args(arg, 1, 1, "Template error: every Fn::Not object requires one boolean parameter")
 		if err != nil {
@@ -543,21 +543,21 @@ func (e *evaluator) boolFn(fn string, arg any, depth int) (any, error) {
 	return result, nil
 }
 
-// comparable renders scalars as strings so that Fn::Equals compares
+// equalForm renders scalars as strings so that Fn::Equals compares
 // "3" and 3 (a parameter and a number in the template) as CloudFormation
 // does.
-func comparable(v any) any {
+func equalForm(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
-			out[k] = comparable(x)
+			out[k] = equalForm(x)
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
-			out[i] = comparable(x)
+			out[i] = equalForm(x)
 		}
 		return out
 	}
