@@ -133,6 +133,7 @@ func walkReferences(v any, add func(string), depth int) {
 // named by Ref, Fn::GetAtt and Fn::Sub variables in its Properties,
 // Metadata, CreationPolicy and UpdatePolicy (in both branches of Fn::If),
 // and by DependsOn. Parameters and pseudo parameters are not resources.
+// It also checks that every Fn::If names a condition of the template.
 // Unknown names, in resources or outputs, are an error, as CloudFormation
 // reports them ("Unresolved resource dependencies [X] in the Resources
 // block of the template").
@@ -169,6 +170,9 @@ func (t *Template) Dependencies() (map[string][]string, error) {
 	if len(unresolved) > 0 {
 		return nil, unresolvedError(slices.Sorted(maps.Keys(unresolved))...)
 	}
+	if err := t.checkIfConditions(); err != nil {
+		return nil, err
+	}
 	for _, o := range t.Outputs {
 		if o == nil {
 			continue
@@ -187,6 +191,59 @@ func (t *Template) Dependencies() (map[string][]string, error) {
 		return nil, fmt.Errorf("Template format error: Unresolved resource dependencies [%s] in the Outputs block of the template", strings.Join(slices.Sorted(maps.Keys(unresolved)), ", ")) //nolint:staticcheck // CloudFormation's wording
 	}
 	return deps, nil
+}
+
+// checkIfConditions checks, before anything is made, that every Fn::If
+// in resources and outputs names a condition of the template.
+func (t *Template) checkIfConditions() error {
+	missing := map[string]bool{}
+	check := func(v any) {
+		walkIfConditions(v, func(name string) {
+			if _, ok := t.Conditions[name]; !ok {
+				missing[name] = true
+			}
+		}, 0)
+	}
+	for _, id := range slices.Sorted(maps.Keys(t.Resources)) {
+		if r := t.Resources[id]; r != nil {
+			for _, v := range []any{r.Properties, r.Metadata, r.CreationPolicy, r.UpdatePolicy} {
+				check(v)
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(t.Outputs)) {
+		if o := t.Outputs[id]; o != nil {
+			check(o.Value)
+			if o.Export != nil {
+				check(o.Export.Name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("Template error: unresolved condition dependency %s in Fn::If", slices.Min(slices.Collect(maps.Keys(missing)))) //nolint:staticcheck // CloudFormation's wording
+	}
+	return nil
+}
+
+func walkIfConditions(v any, add func(string), depth int) {
+	if depth > maxEvalDepth {
+		return
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if l, ok := v["Fn::If"].([]any); ok && len(v) == 1 && len(l) > 0 {
+			if name, ok := l[0].(string); ok {
+				add(name)
+			}
+		}
+		for _, x := range v {
+			walkIfConditions(x, add, depth+1)
+		}
+	case []any:
+		for _, x := range v {
+			walkIfConditions(x, add, depth+1)
+		}
+	}
 }
 
 // Order sorts the resources of deps so that each comes after what it

@@ -61,6 +61,8 @@ func TestDependenciesUnresolved(t *testing.T) {
 		{"Resources:\n  A: {Type: X, DependsOn: Nope}\n", "Unresolved resource dependencies [Nope] in the Resources block"},
 		{"Resources:\n  A: {Type: X, Properties: {S: !Sub \"${HOME}/x\"}}\n", "Unresolved resource dependencies [HOME]"},
 		{"Resources:\n  A: {Type: X}\nOutputs: {O: {Value: !Ref B}}\n", "Unresolved resource dependencies [B] in the Outputs block of the template"},
+		{"Resources:\n  A: {Type: X, Properties: {P: [!If [Nope, a, b]]}}\n", "Template error: unresolved condition dependency Nope in Fn::If"},
+		{"Conditions: {C: !Equals [a, a]}\nResources:\n  A: {Type: X, Properties: {P: !If [C, a, b]}}\nOutputs: {O: {Value: !If [D, a, b]}}\n", "unresolved condition dependency D in Fn::If"},
 	} {
 		tmpl, err := cfn.Parse([]byte(tt.in))
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 // Fn::ToJsonString can each grow their input, so a small template could
 // otherwise ask for an exponential amount of memory.
 const (
-	maxEvalBytes = 16 << 20
+	maxEvalBytes = 4 << 20
 	maxEvalDepth = 256
 )
 
