@@ -1,0 +1,905 @@
+package sam
+
+import (
+	"strings"
+
+	"github.com/nimbus-serverless/nimbus/internal/cfn"
+)
+
+// restAPI is SamApi.to_cloudformation (ApiGenerator): the RestApi with its
+// definition, a Deployment named by a hash of the definition, the Stage,
+// and permissions for Lambda authorizers.
+func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
+	p := r.Properties
+	for _, name := range []string{"Domain", "UsagePlan"} {
+		if truthy(p[name]) {
+			return nil, invalidf("'%s' is not supported by Nimbus yet.", name)
+		}
+	}
+	if auth, _ := p["Auth"].(map[string]any); auth != nil && truthy(auth["UsagePlan"]) {
+		return nil, invalidf("'Auth.UsagePlan' is not supported by Nimbus yet (it needs API keys and usage plans).")
+	}
+	for _, name := range []string{"BinaryMediaTypes", "Auth"} {
+		v, err := tr.res.resolve(p[name])
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			p[name] = v
+		}
+	}
+	for _, name := range []string{"Auth", "Variables", "Tags", "Models", "GatewayResponses", "AccessLogSetting", "CanarySetting"} {
+		if _, err := optMap(p, name); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := optList(p, "MethodSettings"); err != nil {
+		return nil, err
+	}
+	if _, ok := p["StageName"]; !ok {
+		return nil, invalidf("Missing required property 'StageName'.")
+	}
+	body := p["DefinitionBody"]
+	uri := p["DefinitionUri"]
+	if truthy(uri) && truthy(body) {
+		return nil, invalidf("Specify either 'DefinitionUri' or 'DefinitionBody' property and not both.")
+	}
+	if truthy(uri) {
+		if merge, _ := p["MergeDefinitions"].(bool); merge {
+			return nil, invalidf("Cannot set 'MergeDefinitions' to True when using `DefinitionUri`.")
+		}
+	}
+	oav := p["OpenApiVersion"]
+	if oav != nil && !openAPIVersions.MatchString(pyStr(oav)) {
+		return nil, invalidf("The OpenApiVersion value must be of the format '3.0.0'.")
+	}
+
+	rest := &cfn.Resource{Type: "AWS::ApiGateway::RestApi", Properties: map[string]any{},
+		DependsOn: r.DependsOn, Condition: r.Condition, DeletionPolicy: r.DeletionPolicy,
+		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata}
+	rp := rest.Properties
+	if v := p["BinaryMediaTypes"]; v != nil {
+		rp["BinaryMediaTypes"] = v
+	}
+	if v := p["MinimumCompressionSize"]; v != nil {
+		rp["MinimumCompressionSize"] = v
+	}
+	if ec := p["EndpointConfiguration"]; truthy(ec) {
+		if err := setEndpointConfiguration(rp, ec); err != nil {
+			return nil, err
+		}
+	}
+	g := &restGen{tr: tr, id: id, p: p, body: body}
+	for _, step := range []func() error{g.cors, g.auth, g.gatewayResponses, g.binaryMediaTypes, g.models} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	if truthy(p["FailOnWarnings"]) {
+		rp["FailOnWarnings"] = p["FailOnWarnings"]
+	}
+	if v, ok := p["DisableExecuteApiEndpoint"]; ok && v != nil {
+		if !truthy(g.body) {
+			return nil, invalidf("DisableExecuteApiEndpoint works only within 'DefinitionBody' property.")
+		}
+		e, err := newEditor(g.body, false)
+		if err != nil {
+			return nil, err
+		}
+		doc := e.document()
+		if ver, ok := doc["openapi"]; ok && openAPI3.MatchString(pyStr(ver)) {
+			servers, _ := doc["servers"].([]any)
+			if len(servers) == 0 {
+				servers = []any{map[string]any{}}
+			}
+			for i, s := range servers {
+				sm, ok := s.(map[string]any)
+				if !ok {
+					return nil, invalidf("Invalid OpenAPI definition of 'servers[%d]'.", i)
+				}
+				ec, _ := sm["x-amazon-apigateway-endpoint-configuration"].(map[string]any)
+				if ec == nil {
+					ec = map[string]any{}
+				}
+				ec["disableExecuteApiEndpoint"] = v
+				sm["x-amazon-apigateway-endpoint-configuration"] = ec
+			}
+			doc["servers"] = servers
+		} else {
+			ec, _ := doc["x-amazon-apigateway-endpoint-configuration"].(map[string]any)
+			if ec == nil {
+				ec = map[string]any{}
+			}
+			ec["disableExecuteApiEndpoint"] = v
+			doc["x-amazon-apigateway-endpoint-configuration"] = ec
+		}
+		g.body = doc
+	}
+	var swagger any
+	if truthy(uri) {
+		loc, err := s3Location(uri, "DefinitionUri")
+		if err != nil {
+			return nil, err
+		}
+		bl := map[string]any{"Bucket": loc["S3Bucket"], "Key": loc["S3Key"]}
+		if v, ok := loc["S3ObjectVersion"]; ok {
+			bl["Version"] = v
+		}
+		rp["BodyS3Location"] = bl
+		swagger = bl
+	} else if truthy(g.body) {
+		bm, ok := g.body.(map[string]any)
+		if !ok {
+			return nil, invalidf("Property 'DefinitionBody' should be a map.")
+		}
+		g.body = g.openAPIPostprocess(bm)
+		rp["Body"] = g.body
+		swagger = g.body
+	}
+	for _, k := range []string{"Name", "Description", "Mode", "ApiKeySourceType", "Policy", "SecurityPolicy", "EndpointAccessMode"} {
+		if truthy(p[k]) {
+			rp[k] = p[k]
+		}
+	}
+
+	attrs := func(typ string) *cfn.Resource { return passthrough(r, typ) }
+	deploymentID := id + "Deployment"
+	deployment := attrs("AWS::ApiGateway::Deployment")
+	deployment.Properties["RestApiId"] = ref(id)
+	if oav == nil {
+		deployment.Properties["StageName"] = "Stage"
+	}
+
+	stageName := p["StageName"]
+	prefix, _ := stageName.(string)
+	stageID := id + prefix + "Stage"
+	if !isAlnum(prefix) {
+		stageID = logicalID(id+"Stage", prefix)
+	}
+	stage := attrs("AWS::ApiGateway::Stage")
+	sp := stage.Properties
+	sp["RestApiId"] = ref(id)
+	sp["StageName"] = stageName
+	for _, k := range []string{"CacheClusterEnabled", "CacheClusterSize", "Variables", "MethodSettings", "AccessLogSetting", "CanarySetting", "TracingEnabled"} {
+		if v := p[k]; v != nil {
+			sp[k] = v
+		}
+	}
+	if truthy(swagger) {
+		hashInput := pyJSON(swagger)
+		if oav != nil {
+			hashInput += "||" + pyStr(oav)
+		}
+		digest := sha1Hex(hashInput)
+		deploymentID += digest[:10]
+		deployment.Properties["Description"] = "RestApi deployment id: " + digest
+	}
+	sp["DeploymentId"] = ref(deploymentID)
+	if tags, _ := optMap(p, "Tags"); tags != nil {
+		sp["Tags"] = tagList(tags)
+	}
+
+	out := []generated{{id, rest}, {deploymentID, deployment}, {stageID, stage}}
+	perms, err := g.authorizerPermissions(r)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, perms...)
+	if truthy(p["PropagateTags"]) {
+		if tags, _ := optMap(p, "Tags"); len(tags) > 0 {
+			for _, o := range out {
+				if hasTagsProperty(o.r.Type) {
+					o.r.Properties["Tags"] = tagList(tags)
+				}
+			}
+		}
+	}
+	tr.addRef(id, "Stage", stageID)
+	tr.addRef(id, "Deployment", deploymentID)
+	return out, nil
+}
+
+func setEndpointConfiguration(rp map[string]any, v any) error {
+	if m, ok := v.(map[string]any); ok && truthy(m["Type"]) {
+		rp["Parameters"] = map[string]any{"endpointConfigurationTypes": m["Type"]}
+		ec := map[string]any{"Types": []any{m["Type"]}}
+		_, a := m["VPCEndpointIds"]
+		_, b := m["VpcEndpointIds"]
+		if a && b {
+			return invalidf("'VPCEndpointIds' and 'VpcEndpointIds' cannot be used together in EndpointConfiguration.")
+		}
+		if a || b {
+			ids := m["VPCEndpointIds"]
+			if !truthy(ids) {
+				ids = m["VpcEndpointIds"]
+			}
+			ec["VpcEndpointIds"] = ids
+		}
+		if t, ok := m["IpAddressType"]; ok {
+			ec["IpAddressType"] = t
+		}
+		rp["EndpointConfiguration"] = ec
+		return nil
+	}
+	rp["EndpointConfiguration"] = map[string]any{"Types": []any{v}}
+	rp["Parameters"] = map[string]any{"endpointConfigurationTypes": v}
+	return nil
+}
+
+// restGen carries a REST API's definition through the generator's steps.
+type restGen struct {
+	tr   *translator
+	id   string
+	p    map[string]any
+	body any
+}
+
+var corsKeys = []string{"AllowMethods", "AllowHeaders", "AllowOrigin", "MaxAge", "AllowCredentials"}
+
+func (g *restGen) cors() error {
+	c := g.p["Cors"]
+	if !truthy(c) {
+		return nil
+	}
+	if !truthy(g.body) {
+		return invalidf("Cors works only with inline Swagger specified in 'DefinitionBody' property.")
+	}
+	props := map[string]any{"AllowOrigin": "'*'", "AllowCredentials": false}
+	switch x := c.(type) {
+	case string:
+		props["AllowOrigin"] = x
+	case map[string]any:
+		if isIntrinsic(x) {
+			props["AllowOrigin"] = x
+			break
+		}
+		for _, k := range sortedKeys(x) {
+			if !contains(corsKeys, k) {
+				return invalidf("Invalid key '%s' for 'Cors' property.", k)
+			}
+			props[k] = x[k]
+		}
+	default:
+		return invalidf("Invalid value for 'Cors' property")
+	}
+	if !swaggerValid(g.body) {
+		return invalidf("Unable to add Cors configuration because 'DefinitionBody' does not contain a valid Swagger definition.")
+	}
+	if props["AllowCredentials"] == true && props["AllowOrigin"] == "'*'" {
+		return invalidf("Unable to add Cors configuration because 'AllowCredentials' can not be true when 'AllowOrigin' is \"'*'\" or not set")
+	}
+	e, err := newEditor(g.body, false)
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, path := range sortedKeys(e.paths) {
+		norm := path
+		if path != "/" {
+			norm = strings.TrimRight(path, "/")
+		}
+		if done[norm] {
+			continue
+		}
+		done[norm] = true
+		if err := addCORS(e, path, props); err != nil {
+			return err
+		}
+	}
+	g.body = e.document()
+	return nil
+}
+
+var allHTTPMethods = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// addCORS adds the OPTIONS mock integration SAM generates for CORS.
+func addCORS(e *editor, path string, props map[string]any) error {
+	items, err := e.pathItems(path)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if _, ok := it["options"]; ok {
+			continue
+		}
+		origin := props["AllowOrigin"]
+		if !truthy(origin) {
+			return invalidf("Invalid input. Value for AllowedOrigins is required")
+		}
+		methods := props["AllowMethods"]
+		if !truthy(methods) {
+			set := map[string]bool{"OPTIONS": true}
+			if _, ok := it[xAnyMethod]; ok {
+				for _, m := range allHTTPMethods {
+					set[m] = true
+				}
+			} else {
+				for k := range it {
+					set[strings.ToUpper(k)] = true
+				}
+			}
+			methods = "'" + strings.Join(sortedKeys(set), ",") + "'"
+		}
+		params := map[string]any{"method.response.header.Access-Control-Allow-Origin": origin}
+		headers := map[string]any{"Access-Control-Allow-Origin": map[string]any{"type": "string"}}
+		if h := props["AllowHeaders"]; truthy(h) {
+			params["method.response.header.Access-Control-Allow-Headers"] = h
+			headers["Access-Control-Allow-Headers"] = map[string]any{"type": "string"}
+		}
+		params["method.response.header.Access-Control-Allow-Methods"] = methods
+		headers["Access-Control-Allow-Methods"] = map[string]any{"type": "string"}
+		if ma, ok := props["MaxAge"]; ok && ma != nil {
+			params["method.response.header.Access-Control-Max-Age"] = ma
+			headers["Access-Control-Max-Age"] = map[string]any{"type": "integer"}
+		}
+		if props["AllowCredentials"] == true {
+			params["method.response.header.Access-Control-Allow-Credentials"] = "'true'"
+			headers["Access-Control-Allow-Credentials"] = map[string]any{"type": "string"}
+		}
+		it["options"] = map[string]any{
+			"summary":  "CORS support",
+			"consumes": []any{"application/json"},
+			"produces": []any{"application/json"},
+			xIntegration: map[string]any{
+				"type":             "mock",
+				"requestTemplates": map[string]any{"application/json": "{\n  \"statusCode\" : 200\n}\n"},
+				"responses": map[string]any{"default": map[string]any{
+					"statusCode":         "200",
+					"responseParameters": params,
+					"responseTemplates":  map[string]any{"application/json": "{}\n"},
+				}},
+			},
+			"responses": map[string]any{"200": map[string]any{
+				"description": "Default response for CORS method",
+				"headers":     headers,
+			}},
+		}
+	}
+	return nil
+}
+
+var authKeys = []string{"Authorizers", "DefaultAuthorizer", "InvokeRole", "AddDefaultAuthorizerToCorsPreflight",
+	"AddApiKeyRequiredToCorsPreflight", "ApiKeyRequired", "ResourcePolicy", "UsagePlan"}
+
+// restAuthorizer is samtranslator's ApiGatewayAuthorizer.
+type restAuthorizer struct {
+	name        string
+	iam         bool
+	userPool    any
+	functionArn any
+	identity    map[string]any
+	payload     string
+	invokeRole  any
+	scopes      any
+	noPerms     bool
+}
+
+func (g *restGen) authorizers(conf any, def any) (map[string]*restAuthorizer, []string, error) {
+	out := map[string]*restAuthorizer{}
+	var order []string
+	if def == "AWS_IAM" {
+		out["AWS_IAM"] = &restAuthorizer{name: "AWS_IAM", iam: true}
+		order = append(order, "AWS_IAM")
+	}
+	if !truthy(conf) {
+		return out, order, nil
+	}
+	cm, ok := conf.(map[string]any)
+	if !ok {
+		return nil, nil, invalidf("Property 'Auth.Authorizers' should be a map.")
+	}
+	for _, name := range sortedKeys(cm) {
+		a, ok := cm[name].(map[string]any)
+		if !ok {
+			return nil, nil, invalidf("Property 'Auth.Authorizers.%s' should be a map.", name)
+		}
+		ra := &restAuthorizer{name: name, userPool: a["UserPoolArn"], functionArn: a["FunctionArn"],
+			invokeRole: a["FunctionInvokeRole"], scopes: a["AuthorizationScopes"]}
+		if v, ok := a["Identity"]; ok && v != nil {
+			if ra.identity, ok = v.(map[string]any); !ok {
+				return nil, nil, invalidf("Auth.Authorizers.<Authorizer>.Identity must be a dict (LambdaTokenAuthorizationIdentity, LambdaRequestAuthorizationIdentity or CognitoAuthorizationIdentity).")
+			}
+		}
+		if v, ok := a["FunctionPayloadType"]; ok && v != nil {
+			s, _ := v.(string)
+			if s != "TOKEN" && s != "REQUEST" {
+				return nil, nil, invalidf("%s Authorizer has invalid 'FunctionPayloadType': %s.", name, pyStr(v))
+			}
+			ra.payload = s
+		}
+		if ra.payload == "REQUEST" && missingIdentitySource(ra.identity) {
+			return nil, nil, invalidf("%s Authorizer must specify Identity with at least one of Headers, QueryStrings, StageVariables, or Context.", name)
+		}
+		if ra.scopes != nil {
+			if _, ok := ra.scopes.([]any); !ok {
+				return nil, nil, invalidf("Property 'Authorizers.%s.AuthorizationScopes' should be a list.", name)
+			}
+		}
+		if v, ok := a["DisableFunctionDefaultPermissions"]; ok && v != nil {
+			b, isBool := v.(bool)
+			if !isBool {
+				return nil, nil, invalidf("Property 'Authorizers.%s.DisableFunctionDefaultPermissions' should be a boolean.", name)
+			}
+			ra.noPerms = b
+		}
+		if _, dup := out[name]; !dup {
+			order = append(order, name)
+		}
+		out[name] = ra
+	}
+	return out, order, nil
+}
+
+func missingIdentitySource(id map[string]any) bool {
+	if len(id) == 0 {
+		return true
+	}
+	missing := !truthy(id["Headers"]) && !truthy(id["QueryStrings"]) && !truthy(id["StageVariables"]) && !truthy(id["Context"])
+	ttl, ok := id["ReauthorizeEvery"].(float64)
+	if id["ReauthorizeEvery"] == nil || !ok {
+		return missing
+	}
+	return ttl > 0 && missing
+}
+
+func (a *restAuthorizer) kind() string {
+	switch {
+	case a.iam:
+		return "AWS_IAM"
+	case truthy(a.userPool):
+		return "COGNITO_USER_POOLS"
+	}
+	return "LAMBDA"
+}
+
+func (a *restAuthorizer) payloadType() string {
+	if a.payload == "" {
+		return "TOKEN"
+	}
+	return a.payload
+}
+
+func (g *restGen) swaggerFor(a *restAuthorizer) (map[string]any, error) {
+	kind := a.kind()
+	header := any("Authorization")
+	if truthy(a.identity["Header"]) {
+		header = a.identity["Header"]
+	}
+	if kind == "LAMBDA" && a.payloadType() == "REQUEST" {
+		header = "Unused"
+	}
+	authType := map[string]string{"AWS_IAM": "awsSigv4", "COGNITO_USER_POOLS": "cognito_user_pools", "LAMBDA": "custom"}[kind]
+	sw := map[string]any{"type": "apiKey", "name": header, "in": "header", "x-amazon-apigateway-authtype": authType}
+	var az map[string]any
+	switch kind {
+	case "COGNITO_USER_POOLS":
+		arns := a.userPool
+		if _, ok := arns.([]any); !ok {
+			arns = []any{arns}
+		}
+		az = map[string]any{"type": "cognito_user_pools", "providerARNs": arns}
+	case "LAMBDA":
+		typ := "token"
+		if a.payloadType() == "REQUEST" {
+			typ = "request"
+		}
+		az = map[string]any{"type": typ, "authorizerUri": fnSub(
+			"arn:"+g.tr.partition+":apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${__FunctionArn__}/invocations",
+			map[string]any{"__FunctionArn__": a.functionArn})}
+		if a.identity != nil {
+			if v, ok := a.identity["ReauthorizeEvery"]; ok && v != nil {
+				az["authorizerResultTtlInSeconds"] = v
+			}
+		}
+		if truthy(a.invokeRole) && a.invokeRole != "NONE" {
+			az["authorizerCredentials"] = a.invokeRole
+		}
+		if a.payloadType() == "REQUEST" {
+			src, err := identitySource(a)
+			if err != nil {
+				return nil, err
+			}
+			if src != "" {
+				az["identitySource"] = src
+			}
+		}
+	}
+	if az != nil {
+		sw["x-amazon-apigateway-authorizer"] = az
+	}
+	if kind == "COGNITO_USER_POOLS" || (kind == "LAMBDA" && a.payloadType() == "TOKEN") {
+		if v := a.identity["ValidationExpression"]; truthy(v) {
+			if az == nil {
+				az = map[string]any{}
+				sw["x-amazon-apigateway-authorizer"] = az
+			}
+			az["identityValidationExpression"] = v
+		}
+	}
+	return sw, nil
+}
+
+func identitySource(a *restAuthorizer) (string, error) {
+	var parts []string
+	for _, kp := range [][2]string{{"Headers", "method.request.header."}, {"QueryStrings", "method.request.querystring."},
+		{"StageVariables", "stageVariables."}, {"Context", "context."}} {
+		v := a.identity[kp[0]]
+		if !truthy(v) {
+			continue
+		}
+		l, ok := v.([]any)
+		if !ok {
+			return "", invalidf("Property 'Auth.Authorizers.%s.Identity.%s' should be a list.", a.name, kp[0])
+		}
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				return "", invalidf("Property 'Auth.Authorizers.%s.Identity.%s[%d]' should be a string.", a.name, kp[0], i)
+			}
+			parts = append(parts, kp[1]+s)
+		}
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func (g *restGen) auth() error {
+	auth, _ := g.p["Auth"].(map[string]any)
+	if len(auth) == 0 {
+		return nil
+	}
+	if !truthy(g.body) {
+		return invalidf("Auth works only with inline Swagger specified in 'DefinitionBody' property.")
+	}
+	for k := range auth {
+		if !contains(authKeys, k) {
+			return invalidf("Invalid value for 'Auth' property")
+		}
+	}
+	if !swaggerValid(g.body) {
+		return invalidf("Unable to add Auth configuration because 'DefinitionBody' does not contain a valid Swagger definition.")
+	}
+	e, err := newEditor(g.body, false)
+	if err != nil {
+		return err
+	}
+	def := auth["DefaultAuthorizer"]
+	azs, order, err := g.authorizers(auth["Authorizers"], def)
+	if err != nil {
+		return err
+	}
+	if len(azs) > 0 {
+		sd := securityDefinitions(e.doc)
+		for _, name := range order {
+			sw, err := g.swaggerFor(azs[name])
+			if err != nil {
+				return err
+			}
+			sd[name] = sw
+		}
+		if truthy(def) {
+			name, ok := def.(string)
+			if !ok {
+				return invalidf("DefaultAuthorizer is not a string.")
+			}
+			if azs[name] == nil && name != "AWS_IAM" {
+				return invalidf("Unable to set DefaultAuthorizer because '%s' was not defined in 'Authorizers'.", name)
+			}
+			preflight := true
+			if b, ok := auth["AddDefaultAuthorizerToCorsPreflight"].(bool); ok {
+				preflight = b
+			} else if v, ok := auth["AddDefaultAuthorizerToCorsPreflight"]; ok {
+				preflight = truthy(v)
+			}
+			for _, path := range sortedKeys(e.paths) {
+				if err := setDefaultAuthorizer(e, path, name, azs, preflight); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if truthy(auth["ApiKeyRequired"]) {
+		addAPIKeySecurityDefinition(e.doc)
+		preflight := true
+		if v, ok := auth["AddApiKeyRequiredToCorsPreflight"]; ok {
+			preflight = truthy(v)
+		}
+		for _, path := range sortedKeys(e.paths) {
+			if err := setDefaultAPIKey(e, path, preflight); err != nil {
+				return err
+			}
+		}
+	}
+	if truthy(auth["ResourcePolicy"]) {
+		return invalidf("'Auth.ResourcePolicy' is not supported by Nimbus yet.")
+	}
+	g.body = g.openAPIPostprocess(e.document())
+	return nil
+}
+
+func securityList(def map[string]any, path, method string) ([]map[string]any, error) {
+	v, ok := def["security"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return nil, invalidf("Type of security for path %s method %s must be a list", path, method)
+	}
+	out := make([]map[string]any, 0, len(l))
+	for _, s := range l {
+		m, ok := s.(map[string]any)
+		if !ok {
+			return nil, invalidf("%s in Security for path %s method %s is not a valid dictionary.", pyStr(s), path, method)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func setDefaultAuthorizer(e *editor, path, def string, azs map[string]*restAuthorizer, preflight bool) error {
+	names, defs, err := e.allMethodDefs(path)
+	if err != nil {
+		return err
+	}
+	for i, d := range defs {
+		method := names[i]
+		if !preflight && method == "options" {
+			continue
+		}
+		known := map[string]bool{"AWS_IAM": true}
+		for n := range azs {
+			known[n] = true
+		}
+		existing, err := securityList(d, path, method)
+		if err != nil {
+			return err
+		}
+		var nonAuth, auth []any
+		for _, s := range existing {
+			hit := false
+			for k := range s {
+				if known[k] {
+					hit = true
+				}
+			}
+			if hit {
+				auth = append(auth, s)
+			} else {
+				nonAuth = append(nonAuth, s)
+			}
+		}
+		noneIdx := -1
+		for j, s := range nonAuth {
+			if _, ok := s.(map[string]any)["NONE"]; ok {
+				noneIdx = j
+				break
+			}
+		}
+		var authSec []any
+		switch {
+		case noneIdx > -1:
+			nonAuth = append(nonAuth[:noneIdx:noneIdx], nonAuth[noneIdx+1:]...)
+		case len(auth) > 0:
+			authSec = auth
+		default:
+			var scopes any = []any{}
+			if a := azs[def]; a != nil && a.scopes != nil {
+				scopes = a.scopes
+			}
+			authSec = []any{map[string]any{def: scopes}}
+		}
+		sec := append(nonAuth, authSec...)
+		if len(sec) > 0 {
+			d["security"] = sec
+			if first, _ := sec[0].(map[string]any); first != nil {
+				if _, ok := first["AWS_IAM"]; ok {
+					addAWSIAMSecurityDefinition(e.doc)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func setDefaultAPIKey(e *editor, path string, preflight bool) error {
+	names, defs, err := e.allMethodDefs(path)
+	if err != nil {
+		return err
+	}
+	for i, d := range defs {
+		method := names[i]
+		existing, err := securityList(d, path, method)
+		if err != nil {
+			return err
+		}
+		var nonKey, key []any
+		for _, s := range existing {
+			_, a := s["api_key"]
+			_, b := s["api_key_false"]
+			if a || b {
+				key = append(key, s)
+			} else {
+				nonKey = append(nonKey, s)
+			}
+		}
+		falseIdx := -1
+		for j, s := range key {
+			if _, ok := s.(map[string]any)["api_key_false"]; ok {
+				falseIdx = j
+				break
+			}
+		}
+		var keySec []any
+		if falseIdx == -1 {
+			keySec = []any{map[string]any{"api_key": []any{}}}
+		}
+		sec := append(append([]any(nil), nonKey...), keySec...)
+		if method == "options" && !preflight {
+			sec = nonKey
+		}
+		if pyJSON(sec) != pyJSON(toAnySlice(existing)) {
+			d["security"] = sec
+		}
+	}
+	return nil
+}
+
+func toAnySlice(l []map[string]any) []any {
+	out := make([]any, len(l))
+	for i, m := range l {
+		out[i] = m
+	}
+	return out
+}
+
+func (g *restGen) gatewayResponses() error {
+	if truthy(g.p["GatewayResponses"]) {
+		return invalidf("'GatewayResponses' is not supported by Nimbus yet.")
+	}
+	return nil
+}
+
+func (g *restGen) binaryMediaTypes() error {
+	bmt := g.p["BinaryMediaTypes"]
+	if !truthy(bmt) || !truthy(g.body) {
+		return nil
+	}
+	e, err := newEditor(g.body, false)
+	if err != nil {
+		return err
+	}
+	e.doc["x-amazon-apigateway-binary-media-types"] = replaceTilde(deepCopy(bmt))
+	g.body = e.document()
+	return nil
+}
+
+func replaceTilde(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ReplaceAll(x, "~1", "/")
+	case []any:
+		for i, e := range x {
+			x[i] = replaceTilde(e)
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[strings.ReplaceAll(k, "~1", "/")] = replaceTilde(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (g *restGen) models() error {
+	models := g.p["Models"]
+	if !truthy(models) {
+		return nil
+	}
+	if !truthy(g.body) {
+		return invalidf("Models works only with inline Swagger specified in 'DefinitionBody' property.")
+	}
+	if !swaggerValid(g.body) {
+		return invalidf("Unable to add Models definitions because 'DefinitionBody' does not contain a valid Swagger definition.")
+	}
+	mm, _ := models.(map[string]any)
+	for _, v := range mm {
+		if _, ok := v.(map[string]any); !ok {
+			return invalidf("Invalid value for 'Models' property")
+		}
+	}
+	e, err := newEditor(g.body, false)
+	if err != nil {
+		return err
+	}
+	defs, _ := e.doc["definitions"].(map[string]any)
+	if defs == nil {
+		defs = map[string]any{}
+	}
+	for name, schema := range mm {
+		if !truthy(schema.(map[string]any)["type"]) {
+			return invalidf("'Models' schema is missing 'type'.")
+		}
+		defs[strings.ToLower(name)] = schema
+	}
+	e.doc["definitions"] = defs
+	g.body = g.openAPIPostprocess(e.document())
+	return nil
+}
+
+// openAPIPostprocess moves Swagger 2 sections to OpenAPI 3 places when
+// OpenApiVersion is 3.x (ApiGenerator._openapi_postprocess).
+func (g *restGen) openAPIPostprocess(body map[string]any) map[string]any {
+	if body["swagger"] != nil {
+		return body
+	}
+	version := g.p["OpenApiVersion"]
+	if body["openapi"] != nil && version == nil {
+		version = body["openapi"]
+	}
+	if version == nil || !openAPI3.MatchString(pyStr(version)) {
+		return body
+	}
+	if sd := body["securityDefinitions"]; truthy(sd) {
+		comp, _ := body["components"].(map[string]any)
+		if comp == nil {
+			comp = map[string]any{}
+		}
+		comp["securitySchemes"] = sd
+		body["components"] = comp
+		delete(body, "securityDefinitions")
+	}
+	if d := body["definitions"]; truthy(d) {
+		comp, _ := body["components"].(map[string]any)
+		if comp == nil {
+			comp = map[string]any{}
+		}
+		comp["schemas"] = d
+		body["components"] = comp
+		delete(body, "definitions")
+	}
+	paths, _ := body["paths"].(map[string]any)
+	for _, item := range paths {
+		im, _ := item.(map[string]any)
+		opts, ok := im["options"].(map[string]any)
+		if !ok {
+			continue
+		}
+		delete(opts, "produces")
+		delete(opts, "consumes")
+		resp, _ := opts["responses"].(map[string]any)
+		r200, _ := resp["200"].(map[string]any)
+		headers, _ := r200["headers"].(map[string]any)
+		for h, v := range headers {
+			headers[h] = map[string]any{"schema": v}
+		}
+	}
+	return body
+}
+
+func (g *restGen) authorizerPermissions(r *cfn.Resource) ([]generated, error) {
+	auth, _ := g.p["Auth"].(map[string]any)
+	if len(auth) == 0 {
+		return nil, nil
+	}
+	azs, order, err := g.authorizers(auth["Authorizers"], nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []generated
+	for _, name := range order {
+		a := azs[name]
+		if !truthy(a.functionArn) || a.noPerms {
+			continue
+		}
+		perm := passthrough(r, "AWS::Lambda::Permission")
+		perm.Properties["Action"] = "lambda:InvokeFunction"
+		perm.Properties["FunctionName"] = a.functionArn
+		perm.Properties["Principal"] = "apigateway.amazonaws.com"
+		perm.Properties["SourceArn"] = fnSub("arn:"+g.tr.partition+":execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/authorizers/*",
+			map[string]any{"__ApiId__": ref(g.id)})
+		out = append(out, generated{g.id + name + "AuthorizerPermission", perm})
+	}
+	return out, nil
+}

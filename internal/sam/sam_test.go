@@ -1,0 +1,495 @@
+package sam
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nimbus-serverless/nimbus/internal/cfn"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+var testOpts = Options{Region: "us-east-1", AccountID: "123456789012", StackName: "test", Partition: "aws"}
+
+// loadTemplate decodes a JSON template file into the cfn model. cfn.Parse
+// is used when it is implemented; until then the file is decoded directly
+// (Transform and DependsOn may be a string or a list, as in templates).
+func loadTemplate(t testing.TB, b []byte) *cfn.Template {
+	t.Helper()
+	if tmpl, err := cfn.Parse(b); err == nil {
+		return tmpl
+	} else if !errors.Is(err, cfn.ErrNotImplemented) {
+		t.Fatalf("cfn.Parse: %v", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := raw["Transform"].(string); ok {
+		raw["Transform"] = []any{s}
+	}
+	res, _ := raw["Resources"].(map[string]any)
+	for _, r := range res {
+		if m, ok := r.(map[string]any); ok {
+			if s, ok := m["DependsOn"].(string); ok {
+				m["DependsOn"] = []any{s}
+			}
+		}
+	}
+	nb, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl cfn.Template
+	if err := json.Unmarshal(nb, &tmpl); err != nil {
+		t.Fatalf("decode template: %v", err)
+	}
+	return &tmpl
+}
+
+// toJSONModel turns a transformed template into the JSON data model.
+func toJSONModel(t testing.TB, tmpl *cfn.Template) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+type pyResult struct {
+	Template map[string]any `json:"template"`
+	Error    string         `json:"error"`
+}
+
+var (
+	pyOnce    sync.Once
+	pyResults map[string]pyResult
+	pyErr     error
+)
+
+// samtranslator runs testdata/samtranslate.py once over every template in
+// testdata/templates and testdata/invalid.
+func samtranslator(t *testing.T) map[string]pyResult {
+	t.Helper()
+	if err := exec.Command("python3", "-c", "import samtranslator").Run(); err != nil {
+		t.Skipf("samtranslator is not importable: %v", err)
+	}
+	pyOnce.Do(func() {
+		var reqs []map[string]any
+		for _, dir := range []string{"templates", "invalid"} {
+			files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+			if err != nil {
+				pyErr = err
+				return
+			}
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					pyErr = err
+					return
+				}
+				reqs = append(reqs, map[string]any{"name": dir + "/" + filepath.Base(f), "template": json.RawMessage(b)})
+			}
+		}
+		in, err := json.Marshal(reqs)
+		if err != nil {
+			pyErr = err
+			return
+		}
+		cmd := exec.Command("python3", filepath.Join("testdata", "samtranslate.py"))
+		cmd.Stdin = bytes.NewReader(in)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			pyErr = fmt.Errorf("samtranslate.py: %w: %s", err, stderr.String())
+			return
+		}
+		pyErr = json.Unmarshal(out, &pyResults)
+	})
+	if pyErr != nil {
+		t.Fatal(pyErr)
+	}
+	return pyResults
+}
+
+var (
+	deploymentHash = regexp.MustCompile(`Deployment[0-9a-f]{10}\b`)
+	deploymentDesc = regexp.MustCompile(`RestApi deployment id: [0-9a-f]{40}`)
+)
+
+// normalize replaces the hash suffixes that Nimbus does not reproduce
+// (REST API deployments: samtranslator hashes Python's repr of the
+// definition) in every logical ID and reference.
+func normalize(v map[string]any) map[string]any {
+	b, _ := json.Marshal(v)
+	s := deploymentHash.ReplaceAllString(string(b), "Deployment<hash>")
+	s = deploymentDesc.ReplaceAllString(s, "RestApi deployment id: <hash>")
+	var out map[string]any
+	_ = json.Unmarshal([]byte(s), &out)
+	return out
+}
+
+func section(m map[string]any, name string) map[string]any {
+	s, _ := m[name].(map[string]any)
+	if s == nil {
+		return map[string]any{}
+	}
+	return s
+}
+
+// TestDifferential transforms every template in testdata/templates with
+// both this package and samtranslator and compares the resources: logical
+// IDs (with deployment hashes normalised), types, attributes and
+// properties, plus the Outputs and Conditions.
+func TestDifferential(t *testing.T) {
+	py := samtranslator(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "templates", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 15 {
+		t.Fatalf("only %d templates", len(files))
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, ok := py["templates/"+name]
+			if !ok {
+				t.Fatal("no samtranslator result")
+			}
+			if want.Error != "" {
+				t.Fatalf("samtranslator rejected the template: %s", want.Error)
+			}
+			got, err := Transform(loadTemplate(t, b), nil, testOpts)
+			if err != nil {
+				t.Fatalf("Transform: %v", err)
+			}
+			gm := normalize(toJSONModel(t, got))
+			wm := normalize(want.Template)
+			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
+			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
+			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
+			if _, ok := gm["Globals"]; ok {
+				t.Error("Globals left in the output")
+			}
+			if _, ok := gm["Transform"]; ok {
+				t.Error("Transform left in the output")
+			}
+			golden(t, name, got)
+		})
+	}
+}
+
+func compareSection(t *testing.T, name string, got, want map[string]any) {
+	t.Helper()
+	var missing, extra []string
+	for id := range want {
+		if _, ok := got[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("%s: missing %v, extra %v", name, missing, extra)
+	}
+	for _, id := range sortedKeys(want) {
+		g, ok := got[id]
+		if !ok {
+			continue
+		}
+		if !reflect.DeepEqual(g, want[id]) {
+			gb, _ := json.MarshalIndent(g, "", "  ")
+			wb, _ := json.MarshalIndent(want[id], "", "  ")
+			t.Errorf("%s.%s differs\n--- nimbus\n%s\n--- samtranslator\n%s", name, id, gb, wb)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, tmpl *cfn.Template) {
+	t.Helper()
+	got, err := json.MarshalIndent(tmpl, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run with -update after checking the diff)", path)
+	}
+}
+
+// TestDifferentialInvalid checks that templates samtranslator rejects are
+// rejected here too.
+func TestDifferentialInvalid(t *testing.T) {
+	py := samtranslator(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := py["invalid/"+name]
+			if want.Error == "" {
+				t.Fatal("samtranslator accepted the template")
+			}
+			_, err = Transform(loadTemplate(t, b), nil, testOpts)
+			if err == nil {
+				t.Fatalf("Transform accepted it; samtranslator said: %s", want.Error)
+			}
+			t.Logf("nimbus: %v\nsamtranslator: %s", err, want.Error)
+		})
+	}
+}
+
+// TestUnsupportedListsEveryEvent checks that one error names every event
+// and resource whose service Nimbus lacks, one line each.
+func TestUnsupportedListsEveryEvent(t *testing.T) {
+	b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+	  "Worker": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
+	    "Events": {"Queue": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:q"}},
+	               "Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}},
+	               "Web": {"Type": "Api", "Properties": {"Path": "/", "Method": "get"}}}}},
+	  "Other": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
+	    "Events": {"Bus": {"Type": "EventBridgeRule", "Properties": {"Pattern": {}}}}}},
+	  "Table": {"Type": "AWS::Serverless::SimpleTable"}}}`)
+	_, err := Transform(loadTemplate(t, b), nil, testOpts)
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want *UnsupportedError", err)
+	}
+	want := []string{
+		"Events of type EventBridgeRule (function Other, event Bus) need Amazon EventBridge, which Nimbus does not have yet",
+		"Resources of type AWS::Serverless::SimpleTable (resource Table) need Amazon DynamoDB, which Nimbus does not have yet",
+		"Events of type Schedule (function Worker, event Nightly) need Amazon EventBridge scheduled rules, which Nimbus does not have yet",
+		"Events of type SQS (function Worker, event Queue) need Amazon SQS, which Nimbus does not have yet",
+	}
+	if !reflect.DeepEqual(ue.Lines, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(ue.Lines, "\n"), strings.Join(want, "\n"))
+	}
+	if err.Error() != strings.Join(want, "\n") {
+		t.Errorf("Error() = %q", err.Error())
+	}
+}
+
+func TestWithoutTransformUnchanged(t *testing.T) {
+	tmpl := loadTemplate(t, []byte(`{"Resources": {"F": {"Type": "AWS::Serverless::Function"}}}`))
+	got, err := Transform(tmpl, nil, testOpts)
+	if err != nil || got != tmpl {
+		t.Fatalf("got %p, %v; want the same template back", got, err)
+	}
+}
+
+// TestTransformDoesNotModifyInput checks the input template is left as it
+// was (the engine keeps it as the original template).
+func TestTransformDoesNotModifyInput(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "templates", "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := loadTemplate(t, b)
+		before := toJSONModel(t, tmpl)
+		if _, err := Transform(tmpl, nil, testOpts); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if after := toJSONModel(t, tmpl); !reflect.DeepEqual(before, after) {
+			t.Errorf("%s: Transform modified its input", f)
+		}
+	}
+}
+
+// TestParametersOverrideDefaults checks params given to Transform win over
+// the template's defaults where SAM resolves them (AutoPublishAlias).
+func TestParametersOverrideDefaults(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "templates", "params_alias.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Transform(loadTemplate(t, b), map[string]any{"AliasName": "canary", "AWS::AccountId": "1"}, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := got.Resources["FnAliascanary"]
+	if alias == nil || alias.Properties["Name"] != "canary" {
+		t.Fatalf("no FnAliascanary alias: %v", sortedKeys(got.Resources))
+	}
+	if v := got.Outputs["Alias"].Value; !reflect.DeepEqual(v, map[string]any{"Ref": "FnAliascanary"}) {
+		t.Errorf("Outputs.Alias = %v", v)
+	}
+}
+
+func FuzzTransform(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
+	for _, file := range files {
+		if strings.Contains(file, "golden") {
+			continue
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"Transform":"AWS::Serverless-2016-10-31","Resources":{"F":{"Type":"AWS::Serverless::Function","Properties":{"Events":[1],"Policies":{"Fn::If":[1]}}}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tmpl cfn.Template
+		var raw map[string]any
+		if json.Unmarshal(b, &raw) != nil {
+			return
+		}
+		if s, ok := raw["Transform"].(string); ok {
+			raw["Transform"] = []any{s}
+		}
+		nb, _ := json.Marshal(raw)
+		if json.Unmarshal(nb, &tmpl) != nil {
+			return
+		}
+		out, err := Transform(&tmpl, map[string]any{"P": "x", "L": []string{"a", "b"}}, testOpts)
+		if err == nil && out == nil {
+			t.Fatal("nil template without an error")
+		}
+		if err == nil && HasTransform(&tmpl) {
+			for id, r := range out.Resources {
+				if strings.HasPrefix(r.Type, "AWS::Serverless::") {
+					t.Fatalf("%s is still %s", id, r.Type)
+				}
+			}
+		}
+	})
+}
+
+// shapes are the values FuzzTransformShapes puts in place of a template's
+// values: every JSON type, empty and odd intrinsics.
+var shapes = []any{nil, "", "x", "s3://b/k", 0.0, 1.5, -1.0, true, false, []any{}, []any{"x"}, []any{nil, 1.0},
+	map[string]any{}, map[string]any{"x": "y"}, map[string]any{"Ref": "P"}, map[string]any{"Ref": 1.0},
+	map[string]any{"Fn::If": []any{"C"}}, map[string]any{"Fn::If": "C"}, map[string]any{"Fn::Sub": 1.0},
+	map[string]any{"Fn::Sub": []any{}}, map[string]any{"Fn::GetAtt": []any{"A"}}, map[string]any{"Ref": "AWS::NoValue"},
+	map[string]any{"Fn::If": []any{"C", map[string]any{"Ref": "AWS::NoValue"}, "x"}}, "{proxy+}", "$default", "ANY"}
+
+// replaceNth replaces the n-th value of v (in a depth-first walk over
+// sorted keys) with s, returning the new value and how many it counted.
+func replaceNth(v any, n int, s any) (any, int) {
+	if n == 0 {
+		return s, 1
+	}
+	count := 1
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			nv, c := replaceNth(x[k], n-count, s)
+			x[k] = nv
+			count += c
+			if count > n {
+				break
+			}
+		}
+	case []any:
+		for i := range x {
+			nv, c := replaceNth(x[i], n-count, s)
+			x[i] = nv
+			count += c
+			if count > n {
+				break
+			}
+		}
+	}
+	return v, count
+}
+
+// FuzzTransformShapes replaces values anywhere in the test templates with
+// values of other shapes: Transform must return an error or a template,
+// never panic or leave SAM resources behind.
+func FuzzTransformShapes(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "templates", "*.json"))
+	var seeds []map[string]any
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, m)
+	}
+	for i := range seeds {
+		f.Add(uint8(i), uint16(40), uint8(3), uint16(0), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, seed uint8, at uint16, shape uint8, at2 uint16, shape2 uint8) {
+		m, _ := deepCopy(seeds[int(seed)%len(seeds)]).(map[string]any)
+		res, _ := m["Resources"].(map[string]any)
+		var v any = res
+		v, _ = replaceNth(v, int(at)+1, deepCopy(shapes[int(shape)%len(shapes)]))
+		v, _ = replaceNth(v, int(at2)+1, deepCopy(shapes[int(shape2)%len(shapes)]))
+		m["Resources"] = v
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw map[string]any
+		_ = json.Unmarshal(b, &raw)
+		raw["Transform"] = []any{TransformName}
+		nb, _ := json.Marshal(raw)
+		var tmpl cfn.Template
+		if json.Unmarshal(nb, &tmpl) != nil {
+			return
+		}
+		out, err := Transform(&tmpl, nil, testOpts)
+		if err != nil {
+			return
+		}
+		for id, r := range out.Resources {
+			if strings.HasPrefix(r.Type, "AWS::Serverless::") {
+				t.Fatalf("%s is still %s", id, r.Type)
+			}
+		}
+	})
+}
