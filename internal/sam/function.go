@@ -233,6 +233,7 @@ func (tr *translator) lambdaFunction(s *fnState) error {
 		DeletionPolicy:      r.DeletionPolicy,
 		UpdateReplacePolicy: r.UpdateReplacePolicy,
 		Metadata:            r.Metadata,
+		UpdatePolicy:        r.UpdatePolicy,
 	}
 	s.fn = fn
 	set := func(k string, v any) {

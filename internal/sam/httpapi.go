@@ -39,7 +39,7 @@ func (tr *translator) httpAPI(id string, r *cfn.Resource) ([]generated, error) {
 
 	api := &cfn.Resource{Type: "AWS::ApiGatewayV2::Api", Properties: map[string]any{},
 		DependsOn: r.DependsOn, Condition: r.Condition, DeletionPolicy: r.DeletionPolicy,
-		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata}
+		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata, UpdatePolicy: r.UpdatePolicy}
 	edit := func(f func(e *editor) error) error {
 		e, err := newEditor(body, true)
 		if err != nil {

@@ -396,7 +396,26 @@ func (tr *translator) applyGlobals(globals map[string]any) error {
 		if !ok {
 			continue
 		}
-		merged, _ := mergeGlobal(deepCopy(g), r.Properties).(map[string]any)
+		g, _ = deepCopy(g).(map[string]any)
+		switch ig := r.IgnoreGlobals.(type) {
+		case nil:
+		case string:
+			if ig != "*" {
+				return &Error{Causes: []string{fmt.Sprintf("Resource with id [%s] has invalid resource attribute 'IgnoreGlobals'.", id)}}
+			}
+			g = map[string]any{}
+		case []any:
+			for _, k := range ig {
+				ks, _ := k.(string)
+				if _, ok := g[ks]; !ok {
+					return &Error{Causes: []string{fmt.Sprintf("Resource with id [%s] has invalid resource attribute 'IgnoreGlobals' on item '%s'.", id, pyStr(k))}}
+				}
+				delete(g, ks)
+			}
+		default:
+			return &Error{Causes: []string{fmt.Sprintf("Resource with id [%s] has invalid resource attribute 'IgnoreGlobals'.", id)}}
+		}
+		merged, _ := mergeGlobal(g, r.Properties).(map[string]any)
 		r.Properties = merged
 	}
 	return nil

@@ -73,7 +73,7 @@ func (tr *translator) layer(id string, r *cfn.Resource) ([]generated, error) {
 
 	lv := &cfn.Resource{Type: "AWS::Lambda::LayerVersion", Properties: map[string]any{},
 		DependsOn: r.DependsOn, Condition: r.Condition, DeletionPolicy: deletion,
-		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata}
+		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata, UpdatePolicy: r.UpdatePolicy}
 	name := p["LayerName"]
 	if !truthy(name) {
 		name = id

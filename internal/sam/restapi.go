@@ -56,7 +56,7 @@ func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 
 	rest := &cfn.Resource{Type: "AWS::ApiGateway::RestApi", Properties: map[string]any{},
 		DependsOn: r.DependsOn, Condition: r.Condition, DeletionPolicy: r.DeletionPolicy,
-		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata}
+		UpdateReplacePolicy: r.UpdateReplacePolicy, Metadata: r.Metadata, UpdatePolicy: r.UpdatePolicy}
 	rp := rest.Properties
 	if v := p["BinaryMediaTypes"]; v != nil {
 		rp["BinaryMediaTypes"] = v

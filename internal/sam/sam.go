@@ -238,6 +238,9 @@ func copyResource(r *cfn.Resource) *cfn.Resource {
 	c := *r
 	c.Properties = copyMap(r.Properties)
 	c.Metadata = copyMap(r.Metadata)
+	c.CreationPolicy = copyMap(r.CreationPolicy)
+	c.UpdatePolicy = copyMap(r.UpdatePolicy)
+	c.IgnoreGlobals = deepCopy(r.IgnoreGlobals)
 	c.DependsOn = append([]string(nil), r.DependsOn...)
 	if len(c.DependsOn) == 0 {
 		c.DependsOn = nil
@@ -305,7 +308,9 @@ func (tr *translator) run() (*cfn.Template, error) {
 
 	for id, r := range tr.sam {
 		if !strings.HasPrefix(r.Type, "AWS::Serverless::") {
-			tr.out[id] = copyResource(r)
+			c := copyResource(r)
+			c.IgnoreGlobals = nil
+			tr.out[id] = c
 		}
 	}
 	for _, id := range tr.order() {
@@ -428,6 +433,7 @@ func (tr *translator) finish() *cfn.Template {
 		Metadata:      copyMap(src.Metadata),
 		Parameters:    src.Parameters,
 		Mappings:      copyMap(src.Mappings),
+		Rules:         copyMap(src.Rules),
 		Conditions:    tr.conditions,
 		Resources:     tr.out,
 	}

@@ -23,40 +23,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 var testOpts = Options{Region: "us-east-1", AccountID: "123456789012", StackName: "test", Partition: "aws"}
 
-// loadTemplate decodes a JSON template file into the cfn model. cfn.Parse
-// is used when it is implemented; until then the file is decoded directly
-// (Transform and DependsOn may be a string or a list, as in templates).
+// loadTemplate parses a template file with cfn.Parse, as the engine does.
 func loadTemplate(t testing.TB, b []byte) *cfn.Template {
 	t.Helper()
-	if tmpl, err := cfn.Parse(b); err == nil {
-		return tmpl
-	} else if !errors.Is(err, cfn.ErrNotImplemented) {
+	tmpl, err := cfn.Parse(b)
+	if err != nil {
 		t.Fatalf("cfn.Parse: %v", err)
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
-	if s, ok := raw["Transform"].(string); ok {
-		raw["Transform"] = []any{s}
-	}
-	res, _ := raw["Resources"].(map[string]any)
-	for _, r := range res {
-		if m, ok := r.(map[string]any); ok {
-			if s, ok := m["DependsOn"].(string); ok {
-				m["DependsOn"] = []any{s}
-			}
-		}
-	}
-	nb, err := json.Marshal(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tmpl cfn.Template
-	if err := json.Unmarshal(nb, &tmpl); err != nil {
-		t.Fatalf("decode template: %v", err)
-	}
-	return &tmpl
+	return tmpl
 }
 
 // toJSONModel turns a transformed template into the JSON data model.
@@ -379,23 +353,15 @@ func FuzzTransform(f *testing.F) {
 	}
 	f.Add([]byte(`{"Transform":"AWS::Serverless-2016-10-31","Resources":{"F":{"Type":"AWS::Serverless::Function","Properties":{"Events":[1],"Policies":{"Fn::If":[1]}}}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var tmpl cfn.Template
-		var raw map[string]any
-		if json.Unmarshal(b, &raw) != nil {
+		tmpl, err := cfn.Parse(b)
+		if err != nil {
 			return
 		}
-		if s, ok := raw["Transform"].(string); ok {
-			raw["Transform"] = []any{s}
-		}
-		nb, _ := json.Marshal(raw)
-		if json.Unmarshal(nb, &tmpl) != nil {
-			return
-		}
-		out, err := Transform(&tmpl, map[string]any{"P": "x", "L": []string{"a", "b"}}, testOpts)
+		out, err := Transform(tmpl, map[string]any{"P": "x", "L": []string{"a", "b"}}, testOpts)
 		if err == nil && out == nil {
 			t.Fatal("nil template without an error")
 		}
-		if err == nil && HasTransform(&tmpl) {
+		if err == nil && HasTransform(tmpl) {
 			for id, r := range out.Resources {
 				if strings.HasPrefix(r.Type, "AWS::Serverless::") {
 					t.Fatalf("%s is still %s", id, r.Type)
@@ -474,15 +440,11 @@ func FuzzTransformShapes(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var raw map[string]any
-		_ = json.Unmarshal(b, &raw)
-		raw["Transform"] = []any{TransformName}
-		nb, _ := json.Marshal(raw)
-		var tmpl cfn.Template
-		if json.Unmarshal(nb, &tmpl) != nil {
+		tmpl, err := cfn.Parse(b)
+		if err != nil {
 			return
 		}
-		out, err := Transform(&tmpl, nil, testOpts)
+		out, err := Transform(tmpl, nil, testOpts)
 		if err != nil {
 			return
 		}
@@ -492,4 +454,30 @@ func FuzzTransformShapes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestYAMLTemplate checks a YAML template with short forms transforms as
+// its JSON twin does.
+func TestYAMLTemplate(t *testing.T) {
+	y, err := os.ReadFile(filepath.Join("testdata", "hello_api.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := os.ReadFile(filepath.Join("testdata", "templates", "hello_api.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := Transform(loadTemplate(t, y), nil, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := Transform(loadTemplate(t, j), nil, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gy, gj := toJSONModel(t, fromYAML), toJSONModel(t, fromJSON)
+	delete(gy, "AWSTemplateFormatVersion")
+	if !reflect.DeepEqual(gy, gj) {
+		t.Errorf("YAML and JSON templates transform differently")
+	}
 }
