@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/resource"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 )
@@ -48,9 +49,18 @@ func (d *Daemon) newStacks() error {
 }
 
 // stackProviders are the resource providers of every supported type.
-// TODO(cfnapi): resource.Providers once package resource lands.
-func (d *Daemon) stackProviders(*stack.Artifacts) map[string]stack.Provider {
-	return map[string]stack.Provider{}
+// They call this node's APIs in-process, as its root.
+func (d *Daemon) stackProviders(arts *stack.Artifacts) map[string]stack.Provider {
+	hc, creds := d.providerClient()
+	return resource.Providers(resource.Options{
+		Endpoint:    functionEndpoint(d.ln.Addr()),
+		HTTPClient:  hc,
+		Credentials: creds,
+		Region:      d.cfg.Region,
+		AccountID:   d.cfg.AccountID,
+		Artifacts:   arts,
+		Logger:      d.log.With("component", "resource"),
+	})
 }
 
 // providerClient is the HTTP client resource providers reach the node's
