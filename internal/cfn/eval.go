@@ -64,7 +64,8 @@ func (e *evaluator) spend(n int) error {
 // Fn::ImportValue, Fn::ToJsonString, Fn::Length and Condition (inside
 // Fn::And, Fn::Or and Fn::Not). A Ref to AWS::NoValue removes the
 // enclosing key or list item (and makes a whole value nil). v itself is
-// not changed.
+// not changed. Dynamic references ({{resolve:ssm:...}}) are refused: there
+// is no parameter store to resolve them from.
 func Eval(v any, env *Env) (any, error) {
 	e := newEvaluator(env)
 	r, err := e.eval(v, 0)
@@ -74,7 +75,45 @@ func Eval(v any, env *Env) (any, error) {
 	if _, ok := r.(noValue); ok {
 		return nil, nil
 	}
+	if ref := dynamicReference(r, 0); ref != "" {
+		return nil, fmt.Errorf("Template error: dynamic reference %s cannot be resolved: Nimbus has no Systems Manager Parameter Store or Secrets Manager; pass the value as a NoEcho parameter instead", ref) //nolint:staticcheck // CloudFormation-style message
+	}
 	return r, nil
+}
+
+// dynamicReference returns the first {{resolve:...}} reference in v.
+func dynamicReference(v any, depth int) string {
+	if depth > maxEvalDepth {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		i := strings.Index(v, "{{resolve:")
+		if i < 0 {
+			return ""
+		}
+		ref := v[i:]
+		if j := strings.Index(ref, "}}"); j >= 0 {
+			ref = ref[:j+2]
+		}
+		if len(ref) > 100 {
+			ref = ref[:100] + "..."
+		}
+		return ref
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if ref := dynamicReference(v[k], depth+1); ref != "" {
+				return ref
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if ref := dynamicReference(x, depth+1); ref != "" {
+				return ref
+			}
+		}
+	}
+	return ""
 }
 
 // isFunction reports whether a one-key map with key k is a function call.

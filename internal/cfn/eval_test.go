@@ -217,6 +217,10 @@ func TestEval(t *testing.T) {
 		{name: "length string", in: `{"Fn::Length": abc}`, err: "Fn::Length requires a list"},
 		{name: "tojsonstring", in: `{"Fn::ToJsonString": {b: !Ref Stage, a: [1, true, "<x>"]}}`, want: `{"a":[1,true,"<x>"],"b":"prod"}`},
 		{name: "tojsonstring scalar", in: `{"Fn::ToJsonString": abc}`, err: "Fn::ToJsonString requires an object or a list"},
+		// Dynamic references
+		{name: "dynamic ssm", in: `{A: [x, "{{resolve:ssm:/app/key}}"]}`, err: "dynamic reference {{resolve:ssm:/app/key}} cannot be resolved"},
+		{name: "dynamic via sub", in: `!Sub "{{resolve:secretsmanager:${Stage}:SecretString:pw}}"`, err: "dynamic reference {{resolve:secretsmanager:prod:SecretString:pw}} cannot"},
+		{name: "not dynamic", in: `"{{resolve}} {{x}}"`, want: "{{resolve}} {{x}}"},
 		// Others
 		{name: "transform", in: `{"Fn::Transform": {Name: AWS::Include}}`, err: "Fn::Transform is not supported"},
 		{name: "unknown function", in: `{"Fn::Nope": 1}`, err: "Encountered unsupported function: Fn::Nope"},
