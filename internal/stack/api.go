@@ -40,6 +40,9 @@ type Options struct {
 	Logger            *slog.Logger
 	// Now is the clock of events and stack times; time.Now if nil.
 	Now func() time.Time
+	// ResourceTimeout bounds one provider call (default 10 minutes); a
+	// call that takes longer fails its resource.
+	ResourceTimeout time.Duration
 }
 
 // Service is the engine. It is safe for concurrent use; operations on one
@@ -57,6 +60,7 @@ type Service struct {
 	account   string
 	log       *slog.Logger
 	now       func() time.Time
+	timeout   time.Duration
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -77,6 +81,7 @@ func New(opts Options) (*Service, error) {
 		kv: opts.Store, providers: opts.Providers, artifacts: opts.Artifacts,
 		region: cmp.Or(opts.Region, "us-east-1"), account: cmp.Or(opts.AccountID, "000000000000"),
 		log: opts.Logger, now: opts.Now, active: map[string]bool{},
+		timeout: cmp.Or(opts.ResourceTimeout, 10*time.Minute),
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -379,4 +380,28 @@ func FuzzSplitStackARN(f *testing.F) {
 			t.Fatalf("splitStackARN(%q) = %q, %q", s, name, id)
 		}
 	})
+}
+
+func TestProviderPanicAndTimeout(t *testing.T) {
+	st := storetest.Open(t)
+	prov := newFake()
+	svc, stop := startServiceWith(t, st, prov, Options{ResourceTimeout: 20 * time.Millisecond})
+	h := &harness{t: t, st: st, svc: svc, prov: prov, stop: stop}
+
+	prov.setFail("create:B", "panic")
+	s := h.create("app", threeThings, nil)
+	wantStatus(t, s, StatusRollbackComplete)
+	if e := h.event("app", "B", StatusCreateFailed); e.StatusReason != "internal error in the resource provider" {
+		t.Fatalf("B's reason %q", e.StatusReason)
+	}
+
+	prov.blockOn("create:C")
+	s = h.create("slow", threeThings, nil)
+	wantStatus(t, s, StatusRollbackComplete)
+	if e := h.event("slow", "C", StatusCreateFailed); !strings.Contains(e.StatusReason, "Resource timed out waiting for completion") {
+		t.Fatalf("C's reason %q", e.StatusReason)
+	}
+	if live := prov.liveIDs(); len(live) != 0 {
+		t.Fatalf("left behind %v", live)
+	}
 }

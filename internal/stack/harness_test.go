@@ -74,6 +74,11 @@ func (f *fakeProvider) enter(ctx context.Context, op string, r *Request, physica
 	f.mu.Lock()
 	f.calls = append(f.calls, call{Op: op, LogicalID: r.LogicalID, Type: r.Type, PhysicalID: physical, Props: r.Properties})
 	key := op + ":" + r.LogicalID
+	if fs, ok := f.fail[key]; ok && fs.msg == "panic" {
+		delete(f.fail, key)
+		f.mu.Unlock()
+		panic("provider bug")
+	}
 	if fs, ok := f.fail[key]; ok {
 		if fs.times--; fs.times == 0 {
 			delete(f.fail, key)
@@ -184,11 +189,19 @@ var testTypes = []string{"Test::Thing", "Test::Other", "AWS::IAM::Role"}
 // the returned stop is called (or the test ends).
 func startService(t *testing.T, st *store.Store, prov Provider) (*Service, func()) {
 	t.Helper()
+	return startServiceWith(t, st, prov, Options{})
+}
+
+// startServiceWith is startService with opts (Store, Providers, Region and
+// AccountID are set).
+func startServiceWith(t *testing.T, st *store.Store, prov Provider, opts Options) (*Service, func()) {
+	t.Helper()
 	providers := map[string]Provider{}
 	for _, typ := range testTypes {
 		providers[typ] = prov
 	}
-	svc, err := New(Options{Store: st, Providers: providers, Region: "eu-west-1", AccountID: "123456789012"})
+	opts.Store, opts.Providers, opts.Region, opts.AccountID = st, providers, "eu-west-1", "123456789012"
+	svc, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -227,12 +228,11 @@ func (o *op) revert(id string, r *resource) (bool, error) {
 	if err := o.event(id, r.PhysicalID, prev.Type, StatusUpdateInProgress, "", nil); err != nil {
 		return false, err
 	}
-	p, ok := o.s.providers[prev.Type]
-	if !ok {
+	if _, ok := o.s.providers[prev.Type]; !ok {
 		return true, o.event(id, r.PhysicalID, prev.Type, StatusUpdateFailed, "Nimbus has no provider for "+prev.Type, nil)
 	}
 	cur := r.Resource
-	res, err := p.Update(o.ctx, o.request(id, prev.Type, prev.Properties), &cur)
+	res, err := o.update1(prev.Type, o.request(id, prev.Type, prev.Properties), &cur)
 	if err != nil {
 		if o.ctx.Err() != nil {
 			return false, errAbandoned
@@ -276,7 +276,7 @@ func (o *op) deletePhysical(id string, res *Resource, policy string) (bool, erro
 		return false, err
 	}
 	cur := *res
-	if err := p.Delete(o.ctx, o.request(id, res.Type, res.Properties), &cur); err != nil {
+	if err := o.call(func(ctx context.Context) error { return p.Delete(ctx, o.request(id, res.Type, res.Properties), &cur) }); err != nil {
 		if o.ctx.Err() != nil {
 			return false, errAbandoned
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -94,6 +95,40 @@ func (o *op) status(status, reason string) error {
 	}
 	o.s.log.Info("stack status", "stack", o.rec.Name, "status", status)
 	return nil
+}
+
+// call runs one provider call with the resource timeout, turning a panic
+// into an error (a provider's bug fails its resource, not the node).
+func (o *op) call(fn func(ctx context.Context) error) (err error) {
+	ctx, cancel := context.WithTimeout(o.ctx, o.s.timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			o.s.log.Error("resource provider panicked", "stack", o.rec.Name, "panic", fmt.Sprint(p), "trace", string(debug.Stack()))
+			err = errors.New("internal error in the resource provider")
+		}
+	}()
+	err = fn(ctx)
+	if err != nil && o.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("Resource timed out waiting for completion (%s)", o.s.timeout) //nolint:staticcheck // CloudFormation's wording
+	}
+	return err
+}
+
+func (o *op) create1(typ string, r *Request) (res *Result, err error) {
+	err = o.call(func(ctx context.Context) error {
+		res, err = o.s.providers[typ].Create(ctx, r)
+		return err
+	})
+	return res, err
+}
+
+func (o *op) update1(typ string, r *Request, prev *Resource) (res *Result, err error) {
+	err = o.call(func(ctx context.Context) error {
+		res, err = o.s.providers[typ].Update(ctx, r, prev)
+		return err
+	})
+	return res, err
 }
 
 // setResource records a resource's status.
@@ -264,7 +299,7 @@ func (o *op) create(id string, tr *cfn.Resource, props map[string]any) (*failure
 	if err := o.event(id, "", tr.Type, StatusCreateInProgress, "", tr.Properties); err != nil {
 		return nil, err
 	}
-	res, err := o.s.providers[tr.Type].Create(o.ctx, o.request(id, tr.Type, props))
+	res, err := o.create1(tr.Type, o.request(id, tr.Type, props))
 	if err == nil && (res == nil || res.PhysicalID == "") {
 		err = errors.New("the resource provider returned no physical id")
 	}
@@ -298,7 +333,7 @@ func (o *op) update(id string, tr *cfn.Resource, props map[string]any, cur *reso
 		return nil, err
 	}
 	given := prev
-	res, err := o.s.providers[tr.Type].Update(o.ctx, o.request(id, tr.Type, props), &given)
+	res, err := o.update1(tr.Type, o.request(id, tr.Type, props), &given)
 	if errors.Is(err, ErrReplace) {
 		cur.Prev = nil
 		return o.replace(id, tr, props, cur)
@@ -336,7 +371,7 @@ func (o *op) replace(id string, tr *cfn.Resource, props map[string]any, cur *res
 	if err := o.event(id, cur.PhysicalID, tr.Type, StatusUpdateInProgress, reasonReplacement, tr.Properties); err != nil {
 		return nil, err
 	}
-	res, err := o.s.providers[tr.Type].Create(o.ctx, o.request(id, tr.Type, props))
+	res, err := o.create1(tr.Type, o.request(id, tr.Type, props))
 	if err == nil && (res == nil || res.PhysicalID == "") {
 		err = errors.New("the resource provider returned no physical id")
 	}
