@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/smithy-go"
+)
+
+// samTemplate is a SAM application: a Python function from an uploaded
+// artifact with an alias and a public function URL, plus (when extra is
+// set) a resource type Nimbus does not have.
+func samTemplate(sha, extra string) string {
+	return `AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 10
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/` + sha + `
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      FunctionUrlConfig:
+        AuthType: NONE
+` + extra + `Outputs:
+  Url:
+    Value: !GetAtt HelloUrl.FunctionUrl
+`
+}
+
+// TestSAMStack deploys a SAM template through the CloudFormation API: the
+// transform, the function URL reached over HTTP, the processed template,
+// and an unsupported resource type refused unless the stack's
+// nimbus:skip-unsupported tag says to leave it out.
+func TestSAMStack(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	c := n.cfn()
+	sha := uploadArtifact(t, n, dirZip(t, "examples/hello-python"))
+	caps := []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand}
+
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("sam"), TemplateBody: aws.String(samTemplate(sha, "")), Capabilities: caps,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStack(t, c, "sam")
+	if s.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack = %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+	u := outputs(s)["Url"]
+	m := urlIDRE.FindStringSubmatch(u)
+	if m == nil {
+		t.Fatalf("Url output = %q", u)
+	}
+	ans, body := urlRequest(t, n, m[1], "GET", "/", nil, nil)
+	if ans.StatusCode != 200 || !bytes.Contains(body, []byte("Hello, world!")) {
+		t.Errorf("GET %s = %d %s", u, ans.StatusCode, body)
+	}
+	tpl, err := c.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String("sam"), TemplateStage: cfntypes.TemplateStageProcessed})
+	if err != nil || !strings.Contains(aws.ToString(tpl.TemplateBody), "AWS::Lambda::Url") || strings.Contains(aws.ToString(tpl.TemplateBody), "AWS::Serverless::Function") {
+		t.Errorf("processed template = %v\n%s", err, aws.ToString(tpl.TemplateBody))
+	}
+
+	queue := "  Queue:\n    Type: AWS::SQS::Queue\n"
+	_, err = c.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("withqueue"), TemplateBody: aws.String(samTemplate(sha, queue)), Capabilities: caps,
+	})
+	if err == nil {
+		s := waitStack(t, c, "withqueue")
+		if !strings.Contains(aws.ToString(s.StackStatusReason), "AWS::SQS::Queue") || s.StackStatus == cfntypes.StackStatusCreateComplete {
+			t.Errorf("a stack with an SQS queue = %s (%s), want it failed naming AWS::SQS::Queue", s.StackStatus, aws.ToString(s.StackStatusReason))
+		}
+	} else if ae := (smithy.APIError)(nil); !errors.As(err, &ae) || !strings.Contains(ae.ErrorMessage(), "AWS::SQS::Queue") {
+		t.Errorf("CreateStack with an SQS queue = %v, want an error naming AWS::SQS::Queue", err)
+	}
+
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("skipping"), TemplateBody: aws.String(samTemplate(sha, queue)), Capabilities: caps,
+		Tags: []cfntypes.Tag{{Key: aws.String("nimbus:skip-unsupported"), Value: aws.String("true")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s := waitStack(t, c, "skipping"); s.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("a stack skipping its queue = %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+	events, err := c.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String("skipping")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warned := false
+	for _, e := range events.StackEvents {
+		if aws.ToString(e.LogicalResourceId) == "Queue" {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no event for the skipped queue")
+	}
+}
