@@ -405,3 +405,69 @@ func TestProviderPanicAndTimeout(t *testing.T) {
 		t.Fatalf("left behind %v", live)
 	}
 }
+
+const samApp = `
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Handler: bootstrap
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/aaaa
+      Events:
+        Get:
+          Type: HttpApi
+          Properties:
+            Path: /hello
+            Method: get
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/bbbb
+Outputs:
+  Url:
+    Value: !Sub "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+`
+
+// TestSAMTemplate deploys a SAM template through the transform and
+// redeploys it with one function's code changed: only that function is
+// touched.
+func TestSAMTemplate(t *testing.T) {
+	h := newHarness(t)
+	s := h.create("app", samApp, nil)
+	wantStatus(t, s, StatusCreateComplete)
+	api := h.physical("app", "ServerlessHttpApi")
+	if api == "" || output(s, "Url") != "https://"+api+".execute-api.eu-west-1.amazonaws.com/" {
+		t.Fatalf("api %q, outputs %+v", api, s.Outputs)
+	}
+	for _, id := range []string{"Hello", "HelloRole", "HelloGetPermission", "Other", "OtherRole", "ServerlessHttpApiApiGatewayDefaultStage"} {
+		if h.physical("app", id) == "" {
+			t.Errorf("no %s", id)
+		}
+	}
+	hello := h.prov.props(h.physical("app", "Hello"))
+	if hello["Role"] != "arn:test:"+h.physical("app", "HelloRole") {
+		t.Fatalf("Hello's Role = %v", hello["Role"])
+	}
+	orig, err := h.svc.Template(t.Context(), "app", "Original")
+	if err != nil || orig != samApp {
+		t.Fatalf("Original template = %q, %v", orig, err)
+	}
+	proc, err := h.svc.Template(t.Context(), "app", "Processed")
+	if err != nil || !strings.Contains(proc, `"AWS::Lambda::Function"`) || strings.Contains(proc, "AWS::Serverless::Function") {
+		t.Fatalf("Processed template = %.300s, %v", proc, err)
+	}
+
+	h.prov.reset()
+	s = h.update("app", strings.Replace(samApp, "nimbus-artifacts/bbbb", "nimbus-artifacts/cccc", 1), nil)
+	wantStatus(t, s, StatusUpdateComplete)
+	if got := h.prov.order(); !slices.Equal(got, []string{"update:Other"}) {
+		t.Fatalf("provider calls %v, want only update:Other", got)
+	}
+	if code := h.prov.props(h.physical("app", "Other"))["Code"]; code.(map[string]any)["S3Key"] != "cccc" {
+		t.Fatalf("Other's Code = %v", code)
+	}
+}

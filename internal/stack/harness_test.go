@@ -183,7 +183,10 @@ func (f *fakeProvider) props(phys string) map[string]any {
 }
 
 // testTypes are the resource types the fake provider makes.
-var testTypes = []string{"Test::Thing", "Test::Other", "AWS::IAM::Role"}
+var testTypes = []string{
+	"Test::Thing", "Test::Other", "AWS::IAM::Role",
+	"AWS::Lambda::Function", "AWS::Lambda::Permission", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage",
+}
 
 // startService runs a Service over st with prov for the test types until
 // the returned stop is called (or the test ends).
