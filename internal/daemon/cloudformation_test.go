@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 )
 
@@ -109,6 +110,28 @@ func TestCloudFormationFrontDoor(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">`)) {
 		t.Errorf("signed DescribeStacks = %d\n%s", resp.StatusCode, body)
+	}
+	// GET with the form in the query string.
+	resp, err = n.httpClient("cloudformation").Get(n.endpoint() + "/?" + url.Values{"Action": {"ListExports"}, "Version": {"2010-05-15"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("<ListExportsResult>")) {
+		t.Errorf("GET ListExports = %d\n%s", resp.StatusCode, body)
+	}
+	// A body over the bound is refused before it is read whole.
+	big := url.Values{"Action": {"ValidateTemplate"}, "Version": {"2010-05-15"},
+		"TemplateBody": {strings.Repeat("{", cfnapi.MaxRequestBytes/3+1)}}.Encode()
+	resp, err = n.httpClient("cloudformation").Post(n.endpoint()+"/", "application/x-www-form-urlencoded", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if _, code, _ := readQueryError(t, body); resp.StatusCode != http.StatusRequestEntityTooLarge || code != "RequestEntityTooLarge" {
+		t.Errorf("oversized request = %d %s", resp.StatusCode, code)
 	}
 }
 

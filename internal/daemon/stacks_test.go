@@ -314,3 +314,38 @@ func TestStackWithTheAWSCLI(t *testing.T) {
 		t.Fatalf("after delete-stack: %s", s.StackStatus)
 	}
 }
+
+// TestStackSurvivesRestart: a stack and its function are there after the
+// node restarts on the same data directory, and can be deleted then.
+func TestStackSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	sha := uploadArtifact(t, n, dirZip(t, "examples/hello-python"))
+	if _, err := n.cfn().CreateStack(t.Context(), &cloudformation.CreateStackInput{
+		StackName: aws.String("kept"), TemplateBody: aws.String(functionTemplate(sha)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStack(t, n.cfn(), "kept")
+	if s.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack = %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+	n.stop()
+
+	n = startNode(t, dir)
+	c := n.cfn()
+	s = waitStack(t, c, "kept")
+	fnName := outputs(s)["FnName"]
+	if s.StackStatus != cfntypes.StackStatusCreateComplete || fnName == "" {
+		t.Fatalf("after restart: %s, outputs %v", s.StackStatus, outputs(s))
+	}
+	if inv, err := n.client.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String(fnName)}); err != nil || inv.FunctionError != nil {
+		t.Fatalf("Invoke after restart = %+v, %v", inv, err)
+	}
+	if _, err := c.DeleteStack(t.Context(), &cloudformation.DeleteStackInput{StackName: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	if s := waitStack(t, c, aws.ToString(s.StackId)); s.StackStatus != cfntypes.StackStatusDeleteComplete {
+		t.Fatalf("after delete: %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+}
