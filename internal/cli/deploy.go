@@ -183,7 +183,18 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 		return fmt.Errorf("write the packaged template: %w", err)
 	}
 	d := &stackClient{c: cloudformation.NewFromConfig(cfg), out: out}
-	return d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported)
+	return plainAPIError(d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported))
+}
+
+// plainAPIError shortens the SDK's "operation error CloudFormation:
+// CreateStack, https response error StatusCode: 400, RequestID: ..., api
+// error Code: message" to "Code: message".
+func plainAPIError(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return err
 }
 
 // buildArtifacts builds every unit of tpl, saying what it does.

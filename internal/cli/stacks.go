@@ -34,7 +34,7 @@ the command asks for confirmation on its standard input.`,
 			s := &stackClient{c: cloudformation.NewFromConfig(cfg), out: cmd.OutOrStdout()}
 			st, err := s.describe(ctx, name)
 			if err != nil {
-				return err
+				return plainAPIError(err)
 			}
 			if st == nil {
 				return fmt.Errorf("stack %s does not exist", name)
@@ -48,7 +48,7 @@ the command asks for confirmation on its standard input.`,
 				}
 			}
 			if err := s.deleteAndWait(ctx, st); err != nil {
-				return err
+				return plainAPIError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deleted stack %s\n", name)
 			return nil
@@ -81,7 +81,7 @@ func newStacksCmd(cf *clientFlags) *cobra.Command {
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
 				if err != nil {
-					return err
+					return plainAPIError(err)
 				}
 				for _, st := range page.Stacks {
 					if n > 0 {
