@@ -15,7 +15,7 @@ const layerARNPrefix = "arn:aws:lambda:us-east-1:000000000000:layer:"
 
 // layerProbe is a Python function that imports a module only its layers
 // provide and reports what it sees of /opt.
-const layerProbe = `import os, greet
+const layerProbe = `import os, greet, sitemod
 
 def handler(event, context):
     try:
@@ -25,6 +25,7 @@ def handler(event, context):
         writable = False
     return {
         "word": greet.WORD,
+        "site": sitemod.__file__,
         "from": greet.__file__,
         "opt": sorted(os.listdir("/opt")),
         "tool": open("/opt/bin/tool").read().strip() if os.path.exists("/opt/bin/tool") else "",
@@ -56,6 +57,8 @@ func TestLayersReachPythonFunctions(t *testing.T) {
 	one := publishLayer(t, n, "greet", map[string]zipEntry{
 		"python/greet.py": {data: []byte("WORD = 'one'\n")},
 		"bin/tool":        {data: []byte("from layer one\n"), mode: 0o755},
+		// Where pip --target puts packages for a layer.
+		"python/lib/python3.12/site-packages/sitemod.py": {data: []byte("")},
 	}, types.RuntimePython312)
 	two := publishLayer(t, n, "greet-override", map[string]zipEntry{
 		"python/greet.py": {data: []byte("WORD = 'two'\n")},
@@ -80,7 +83,8 @@ func TestLayersReachPythonFunctions(t *testing.T) {
 		return m
 	}
 	m := probe("one")
-	if m["from"] != "/opt/python/greet.py" || m["tool"] != "from layer one" || m["writable"] != false {
+	if m["from"] != "/opt/python/greet.py" || m["site"] != "/opt/python/lib/python3.12/site-packages/sitemod.py" ||
+		m["tool"] != "from layer one" || m["writable"] != false {
 		t.Errorf("first probe: %v", m)
 	}
 	if !strings.Contains(m["path"].(string), "/opt/bin") || !strings.Contains(m["ld"].(string), "/opt/lib") {

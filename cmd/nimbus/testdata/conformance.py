@@ -741,6 +741,68 @@ client.remove_permission(FunctionName="conf-go", StatementId="FunctionURLAllowPu
 expect_error(client.get_policy, "ResourceNotFoundException", 404, FunctionName="conf-go",
              message="The resource you requested does not exist.")
 
+# --- layers --------------------------------------------------------------------
+# (messages: localstack's provider, which mirrors AWS's; the rest is the model)
+
+import zipfile  # noqa: E402
+
+
+def zip_of(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    return buf.getvalue()
+
+
+LAYER = "arn:aws:lambda:%s:%s:layer:" % (REGION, ACCOUNT)
+layer_zip = zip_of({"python/conf_layer.py": "VALUE = 'from the layer'\n"})
+pl = client.publish_layer_version(LayerName="conf-layer", Content={"ZipFile": layer_zip}, CompatibleRuntimes=["python3.12"],
+                                  Description="conformance", LicenseInfo="MIT", CompatibleArchitectures=["x86_64"])
+check(pl["ResponseMetadata"]["HTTPStatusCode"] == 201 and pl["Version"] == 1 and pl["LayerVersionArn"] == LAYER + "conf-layer:1" and
+      pl["LayerArn"] == LAYER + "conf-layer" and pl["Content"]["CodeSize"] == len(layer_zip) and
+      LAST_MODIFIED_RE.match(pl["CreatedDate"]) is not None, "publish_layer_version %r" % pl)
+with urllib.request.urlopen(pl["Content"]["Location"]) as resp:  # noqa: S310 -- the node's own link
+    check(resp.read() == layer_zip, "layer Content.Location serves the zip")
+gl = client.get_layer_version(LayerName="conf-layer", VersionNumber=1)
+check(gl["Description"] == "conformance" and gl["CompatibleRuntimes"] == ["python3.12"], "get_layer_version %r" % gl)
+ga = client.get_layer_version_by_arn(Arn=LAYER + "conf-layer:1")
+check(ga["LayerVersionArn"] == LAYER + "conf-layer:1", "get_layer_version_by_arn %r" % ga)
+ls = client.list_layers(CompatibleRuntime="python3.12")["Layers"]
+check([x["LayerName"] for x in ls] == ["conf-layer"] and ls[0]["LatestMatchingVersion"]["Version"] == 1, "list_layers %r" % ls)
+lv = client.list_layer_versions(LayerName="conf-layer")["LayerVersions"]
+check([x["Version"] for x in lv] == [1], "list_layer_versions %r" % lv)
+expect_error(client.get_layer_version, "ResourceNotFoundException", 404, LayerName="conf-layer", VersionNumber=9,
+             message="The resource you requested does not exist.")
+ap = client.add_layer_version_permission(LayerName="conf-layer", VersionNumber=1, StatementId="everyone",
+                                         Action="lambda:GetLayerVersion", Principal="*")
+check(ap["ResponseMetadata"]["HTTPStatusCode"] == 201 and json.loads(ap["Statement"])["Resource"] == LAYER + "conf-layer:1",
+      "add_layer_version_permission %r" % ap)
+gp = client.get_layer_version_policy(LayerName="conf-layer", VersionNumber=1)
+check([x["Sid"] for x in json.loads(gp["Policy"])["Statement"]] == ["everyone"] and gp["RevisionId"] == ap["RevisionId"],
+      "get_layer_version_policy %r" % gp)
+d = client.remove_layer_version_permission(LayerName="conf-layer", VersionNumber=1, StatementId="everyone")
+check(d["ResponseMetadata"]["HTTPStatusCode"] == 204, "remove_layer_version_permission status")
+expect_error(client.get_layer_version_policy, "ResourceNotFoundException", 404, LayerName="conf-layer", VersionNumber=1,
+             message="No policy is associated with the given resource.")
+
+lf = client.create_function(FunctionName="conf-layered", Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": zip_of({"app.py": "import conf_layer\n\ndef handler(e, c):\n    return {'v': conf_layer.VALUE}\n"})},
+                            Layers=[LAYER + "conf-layer:1"])
+check(lf["Layers"] == [{"Arn": LAYER + "conf-layer:1", "CodeSize": len(layer_zip)}], "create_function Layers %r" % lf.get("Layers"))
+client.get_waiter("function_active_v2").wait(FunctionName="conf-layered", WaiterConfig=WAIT)
+out = client.invoke(FunctionName="conf-layered", Payload=b"{}")
+check(out.get("FunctionError") is None and json.loads(out["Payload"].read()) == {"v": "from the layer"}, "invoke with a layer %r" % out)
+expect_error(client.create_function, "InvalidParameterValueException", 400, FunctionName="conf-nolayer", Runtime="python3.12",
+             Handler="app.handler", Role=ROLE, Code={"ZipFile": py_zip}, Layers=[LAYER + "conf-layer:7"],
+             message="Layer version %sconf-layer:7 does not exist." % LAYER)
+d = client.delete_layer_version(LayerName="conf-layer", VersionNumber=1)
+check(d["ResponseMetadata"]["HTTPStatusCode"] == 204, "delete_layer_version status")
+check(client.list_layers()["Layers"] == [], "layers left after delete")
+out = client.invoke(FunctionName="conf-layered", Payload=b"{}")
+check(out.get("FunctionError") is None, "invoke after its layer version was deleted %r" % out)
+client.delete_function(FunctionName="conf-layered")
+
 # --- deletes -------------------------------------------------------------------
 
 d = client.delete_alias(FunctionName="conf-go", Name="beta")
@@ -763,7 +825,9 @@ SCOPE = {"CreateFunction", "GetFunction", "GetFunctionConfiguration", "ListFunct
          "UpdateFunctionConfiguration", "PublishVersion", "ListVersionsByFunction", "CreateAlias", "GetAlias",
          "UpdateAlias", "DeleteAlias", "ListAliases", "GetAccountSettings", "TagResource", "UntagResource", "ListTags",
          "Invoke", "DeleteFunction", "CreateFunctionUrlConfig", "GetFunctionUrlConfig", "UpdateFunctionUrlConfig",
-         "ListFunctionUrlConfigs", "DeleteFunctionUrlConfig", "AddPermission", "GetPolicy", "RemovePermission"}
+         "ListFunctionUrlConfigs", "DeleteFunctionUrlConfig", "AddPermission", "GetPolicy", "RemovePermission",
+         "PublishLayerVersion", "GetLayerVersion", "GetLayerVersionByArn", "ListLayers", "ListLayerVersions",
+         "DeleteLayerVersion", "AddLayerVersionPermission", "GetLayerVersionPolicy", "RemoveLayerVersionPermission"}
 check(SCOPE <= seen_ops, "operations never exercised: %s" % sorted(SCOPE - seen_ops))
 
 if failures:
