@@ -197,14 +197,16 @@ func (a *Authenticator) logFailure(r *http.Request, err error) {
 
 // ServiceOf is the service a front-door request must be signed for, by the
 // front door's dispatch rules: X-Amz-Target Logs_20140328.* is "logs",
-// /v2/... and /restapis... (API Gateway management) are "apigateway",
+// /v2/..., /restapis..., /apikeys... and /usageplans... (API Gateway
+// management) are "apigateway",
 // everything else "lambda".
 func ServiceOf(r *http.Request) string {
 	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_") {
 		return "logs"
 	}
 	p := r.URL.Path
-	if strings.HasPrefix(p, "/v2/") || p == "/v2" || strings.HasPrefix(p, "/restapis") {
+	if strings.HasPrefix(p, "/v2/") || p == "/v2" || strings.HasPrefix(p, "/restapis") ||
+		strings.HasPrefix(p, "/apikeys") || strings.HasPrefix(p, "/usageplans") {
 		return "apigateway"
 	}
 	return "lambda"
