@@ -600,24 +600,32 @@ func (tr *translator) invokeDestination(s *fnState, dc map[string]any, logical s
 		return nil, nil, nil, invalidf("'Type: %s' must be one of ['SQS', 'SNS', 'EventBridge', 'Lambda', 'S3Bucket']", pyStr(dc["Type"]))
 	}
 	destination := dc["Destination"]
+	propCond, destArn, err := tr.destinationCondition(destination, s.id+"EventInvokeConfig")
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var res *generated
-	if destination == nil {
+	if destination == nil || propCond != "" {
+		combined := tr.andConditions(s.sam.Condition, propCond, s.id)
+		var arn any
 		switch typ {
 		case "SQS":
-			q := passthrough(s.sam, "AWS::SQS::Queue")
-			res = &generated{logical + "Queue", q}
+			res = &generated{logical + "Queue", passthrough(s.sam, "AWS::SQS::Queue")}
 			tr.addRef(s.id, "DestinationQueue", res.id)
+			arn = getAtt(res.id, "Arn")
 		case "SNS":
-			t := passthrough(s.sam, "AWS::SNS::Topic")
-			res = &generated{logical + "Topic", t}
+			res = &generated{logical + "Topic", passthrough(s.sam, "AWS::SNS::Topic")}
 			tr.addRef(s.id, "DestinationTopic", res.id)
+			arn = ref(res.id)
 		default:
 			return nil, nil, nil, invalidf("Destination is required if Type is not ['SQS', 'SNS']")
 		}
-		if typ == "SQS" {
-			destination = getAtt(res.id, "Arn")
-		} else {
-			destination = ref(res.id)
+		if combined != "" {
+			res.r.Condition = combined
+		}
+		destination = arn
+		if propCond != "" {
+			destination = fnIf(propCond, arn, destArn)
 		}
 	}
 	var policy map[string]any
@@ -648,6 +656,62 @@ func (tr *translator) invokeDestination(s *fnState, dc map[string]any, logical s
 		}
 	}
 	return destination, policy, res, nil
+}
+
+// destinationCondition is _get_or_make_condition: for a destination
+// !If [C, arn, !Ref AWS::NoValue] SAM creates the queue or topic when C is
+// false, under a new condition NOT<C><hash>; for !If [C, NoValue, arn],
+// when C is true.
+func (tr *translator) destinationCondition(dest any, logical string) (string, any, error) {
+	if dest == nil || !isIntrinsicIf(dest) {
+		return "", nil, nil
+	}
+	cond, yes, no, ok := ifItems(dest)
+	if !ok {
+		return "", nil, invalidf("Resource with id [%s] is invalid. Malformed 'Destination' property: Fn::If requires 3 arguments.", logical)
+	}
+	switch {
+	case isNoValue(yes) && isNoValue(no):
+		return "", nil, nil
+	case isNoValue(yes):
+		return cond, no, nil
+	case isNoValue(no):
+		name := genConditionName("NOT"+cond, logical)
+		tr.setCondition(name, map[string]any{"Fn::Not": []any{map[string]any{"Condition": cond}}})
+		return name, yes, nil
+	}
+	return "", nil, nil
+}
+
+// andConditions is _make_and_conditions.
+func (tr *translator) andConditions(resourceCond, propCond, fnID string) string {
+	if resourceCond == "" {
+		return propCond
+	}
+	if propCond == "" {
+		return resourceCond
+	}
+	name := genConditionName(resourceCond+"AND"+propCond, fnID)
+	tr.setCondition(name, map[string]any{"Fn::And": []any{
+		map[string]any{"Condition": resourceCond}, map[string]any{"Condition": propCond}}})
+	return name
+}
+
+// genConditionName is _make_gen_condition_name: name plus a hash of
+// hashInput, at most 255 characters.
+func genConditionName(name, hashInput string) string {
+	n := name + dataHash(hashInput, 10)
+	if len(n) > 255 {
+		n = n[:255]
+	}
+	return n
+}
+
+func (tr *translator) setCondition(name string, v any) {
+	if tr.conditions == nil {
+		tr.conditions = map[string]any{}
+	}
+	tr.conditions[name] = v
 }
 
 // executionRole is _construct_role: <Fn>Role with the trust policy, the

@@ -164,6 +164,53 @@ tpls["plain_cfn_mixed"] = {"Transform": T, "Resources": {
   "Raw": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"ZipFile": "x"}, "Handler": "i.h", "Runtime": "python3.12", "Role": ga("Fn", "Arn")}},
   "Fn": dict(fn(Description=ref("AWS::StackName")), DependsOn=["Raw"], Metadata={"BuildMethod": "go1.x"}, DeletionPolicy="Retain")},
   "Outputs": {"Name": {"Value": ref("Fn"), "Export": {"Name": sub("${AWS::StackName}-fn")}}}}
+tpls["edge_conditions"] = {"Transform": T, "Parameters": {"S": {"Type": "String", "Default": "a"}},
+  "Conditions": {"C1": {"Fn::Equals": [ref("S"), "a"]}, "C2": {"Fn::Equals": [ref("S"), "b"]}, "C3": {"Fn::Equals": [ref("S"), "c"]}},
+  "Resources": {
+    "F1": dict(fn(Events={"G": {"Type": "Api", "Properties": {"Path": "/same", "Method": "get"}}, "H": {"Type": "HttpApi", "Properties": {"Path": "/h", "Method": "get"}}}), Condition="C1"),
+    "F2": dict(fn(Events={"P": {"Type": "Api", "Properties": {"Path": "/same", "Method": "post"}}, "H": {"Type": "HttpApi", "Properties": {"Path": "/h", "Method": "post"}}}), Condition="C2"),
+    "F3": dict(fn(FunctionUrlConfig={"AuthType": "NONE"}, AutoPublishAlias="live", EventInvokeConfig={"MaximumRetryAttempts": 2}), Condition="C3", DeletionPolicy="Retain", UpdateReplacePolicy="Retain")}}
+tpls["edge_policies"] = {"Transform": T, "Parameters": {"PolicyArn": {"Type": "String", "Default": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}, "Flag": {"Type": "String", "Default": "y"}},
+  "Conditions": {"On": {"Fn::Equals": [ref("Flag"), "y"]}},
+  "Resources": {"F": fn(Policies=[ref("PolicyArn"), {"Fn::If": ["On", "AmazonDynamoDBReadOnlyAccess", ref("AWS::NoValue")]},
+      {"Fn::If": ["On", {"S3ReadPolicy": {"BucketName": "b"}}, ref("AWS::NoValue")]},
+      {"Fn::If": ["On", {"Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}, ref("AWS::NoValue")]},
+      {"LambdaInvokePolicy": {"FunctionName": ref("G")}}, {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"}}]),
+    "G": fn(Policies={"Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]})}}
+tpls["edge_definition_uri"] = {"Transform": T, "Resources": {
+  "RestApi": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "v1.0", "DefinitionUri": "s3://bucket/swagger.yaml?versionId=3"}},
+  "HttpApi": {"Type": "AWS::Serverless::HttpApi", "Properties": {"StageName": "dev-1", "DefinitionUri": {"Bucket": "b", "Key": "openapi.yaml"}}},
+  "F": fn(Events={"R": {"Type": "Api", "Properties": {"Path": "/r", "Method": "get", "RestApiId": ref("RestApi")}},
+                  "H": {"Type": "HttpApi", "Properties": {"Path": "/h", "Method": "get", "ApiId": ref("HttpApi")}}})}}
+tpls["edge_stage_param"] = {"Transform": T, "Parameters": {"StageP": {"Type": "String", "Default": "beta"}},
+  "Resources": {
+    "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": ref("StageP"), "Auth": {"DefaultAuthorizer": "AWS_IAM", "InvokeRole": "CALLER_CREDENTIALS"}}},
+    "F": fn(Events={"R": {"Type": "Api", "Properties": {"Path": "/r", "Method": "get", "RestApiId": ref("Api")}},
+                    "S": {"Type": "Api", "Properties": {"Path": "/s", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "AWS_IAM", "InvokeRole": "arn:aws:iam::1:role/r"}}}})},
+  "Outputs": {"Stage": {"Value": ref("Api.Stage")}}}
+tpls["edge_merge_definitions"] = {"Transform": T, "Resources": {
+  "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod", "MergeDefinitions": True, "DefinitionBody": {
+     "swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"summary": "mine", "responses": {"200": {"description": "ok"}}}}}}}},
+  "F": fn(Events={"A": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get", "RestApiId": ref("Api")}},
+                  "B": {"Type": "Api", "Properties": {"Path": "/b", "Method": "post", "RestApiId": ref("Api")}}})}}
+tpls["edge_alias_all_properties"] = {"Transform": T, "Globals": {"Function": {"Tracing": "Active", "AutoPublishAlias": "live"}},
+  "Resources": {
+    "L": {"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "s3://b/l", "PublishLambdaVersion": True}},
+    "F": fn(AutoPublishAliasAllProperties=True, Layers=[ref("L")], Tracing="Disabled", SnapStart={"ApplyOn": "PublishedVersions"},
+            Events={"D": {"Type": "HttpApi"}, "P": {"Type": "HttpApi", "Properties": {"Path": "/p", "Method": "put", "RouteSettings": {"ThrottlingBurstLimit": 5}}}}),
+    "G": fn(SnapStart={"ApplyOn": "PublishedVersions"}, MemorySize=128)}}
+tpls["edge_cognito_auth"] = {"Transform": T, "Resources": {
+  "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod", "Cors": {"AllowOrigin": "'https://x'"},
+     "Auth": {"DefaultAuthorizer": "Pool", "AddDefaultAuthorizerToCorsPreflight": False, "Authorizers": {
+       "Pool": {"UserPoolArn": "arn:aws:cognito-idp:us-east-1:1:userpool/p", "AuthorizationScopes": ["email"], "Identity": {"Header": "Auth", "ValidationExpression": "x"}},
+       "Lam": {"FunctionArn": "arn:aws:lambda:us-east-1:1:function:a", "FunctionInvokeRole": "arn:aws:iam::1:role/r", "DisableFunctionDefaultPermissions": True}}}}},
+  "F": fn(Events={"A": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get", "RestApiId": ref("Api")}},
+                  "B": {"Type": "Api", "Properties": {"Path": "/b", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "Pool", "AuthorizationScopes": ["profile"]}}},
+                  "C": {"Type": "Api", "Properties": {"Path": "/c", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "Lam"}}}})}}
+tpls["edge_url_intrinsic"] = {"Transform": T, "Parameters": {"Auth": {"Type": "String", "Default": "NONE"}}, "Resources": {
+  "F": fn(FunctionUrlConfig={"AuthType": ref("Auth")}, EventInvokeConfig={"DestinationConfig": {"OnSuccess": {"Type": "SNS"}, "OnFailure": {"Type": "SQS"}}}),
+  "G": fn(Handler="g.h", InlineCode="x", CodeUri="s3://b/ignored", FunctionUrlConfig={"AuthType": "AWS_IAM", "Cors": {"AllowCredentials": True, "ExposeHeaders": ["x"]}})},
+  "Outputs": {"Topic": {"Value": ref("F.DestinationTopic")}, "Queue": {"Value": ga("F.DestinationQueue", "Arn")}}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {

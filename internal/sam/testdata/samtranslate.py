@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Expands SAM templates with aws-sam-translator, for the differential test.
 
-Reads a JSON list of {"name", "template", "parameters"} on stdin and writes
+Reads a JSON list of {"name", "template" or "yaml", "parameters"} on stdin and writes
 a JSON object mapping each name to {"template": <transformed>} or
 {"error": "<message>"}. The managed-policy loader knows no names, so nothing
 calls IAM: samtranslator then uses its bundled managed policy map, which is
@@ -15,6 +15,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
 from samtranslator.translator.transform import transform  # noqa: E402
+from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 
 class NoPolicyLoader:
@@ -26,7 +27,8 @@ def main():
     out = {}
     for req in json.load(sys.stdin):
         try:
-            result = transform(req["template"], req.get("parameters") or {}, NoPolicyLoader())
+            template = req["template"] if "template" in req else yaml_parse(req["yaml"])
+            result = transform(template, req.get("parameters") or {}, NoPolicyLoader())
             out[req["name"]] = {"template": result}
         except InvalidDocumentException as e:
             out[req["name"]] = {"error": "; ".join(str(c.message) for c in e.causes)}
