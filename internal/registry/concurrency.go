@@ -346,11 +346,11 @@ func (r *Registry) ProvisionedPlans() []ProvisionedPlan {
 				c = min(c, left)
 				left -= c
 				if cfg := r.cache.vers[name][versionNumber(v)]; cfg != nil && c > 0 {
-					plan.Targets = append(plan.Targets, ProvisionedTarget{Config: cfg, Count: c})
+					plan.Targets = append(plan.Targets, ProvisionedTarget{Config: r.withLayerCodeLocked(cfg), Count: c})
 				}
 			}
 			if cfg := r.cache.vers[name][versionNumber(primary)]; cfg != nil && left > 0 {
-				plan.Targets = append(plan.Targets, ProvisionedTarget{Config: cfg, Count: left})
+				plan.Targets = append(plan.Targets, ProvisionedTarget{Config: r.withLayerCodeLocked(cfg), Count: left})
 			}
 			out = append(out, plan)
 		}

@@ -102,3 +102,31 @@ func TestConcurrentLayerPublishNumbersAreUnique(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionedPlansCarryLayerPackages: provisioned environments start
+// from ProvisionedPlans, which must name each layer's package as Resolve
+// does.
+func TestProvisionedPlansCarryLayerPackages(t *testing.T) {
+	r := startRegistry(t, storetest.Open(t), nil)
+	ctx := context.Background()
+	lz := zipOf(t, map[string]string{"python/m.py": "x"})
+	lv, err := r.PublishLayerVersion(ctx, layerInput("lib", lz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newFunction("f", zipOf(t, map[string]string{"a": "1"}))
+	in.Config.Layers = []function.Layer{{Arn: lv.LayerVersionArn, CodeSize: lv.Content.CodeSize}}
+	in.Publish = true
+	mustCreate(t, r, in)
+	if _, err := r.PutProvisionedConcurrency(ctx, "f", "1", 1, 1000, 100); err != nil {
+		t.Fatal(err)
+	}
+	plans := r.ProvisionedPlans()
+	if len(plans) != 1 || len(plans[0].Targets) != 1 {
+		t.Fatalf("plans %+v", plans)
+	}
+	layers := plans[0].Targets[0].Config.Layers
+	if len(layers) != 1 || layers[0].CodeSha256 != function.CodeSha256(lz) {
+		t.Errorf("provisioned layers %+v", layers)
+	}
+}
