@@ -48,6 +48,10 @@ func TestSAMStack(t *testing.T) {
 	sha := uploadArtifact(t, n, dirZip(t, "examples/hello-python"))
 	caps := []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand}
 
+	v, err := c.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateBody: aws.String(samTemplate(sha, ""))})
+	if err != nil || len(v.DeclaredTransforms) != 1 || v.DeclaredTransforms[0] != "AWS::Serverless-2016-10-31" {
+		t.Errorf("ValidateTemplate of a SAM template = %+v, %v", v, err)
+	}
 	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName: aws.String("sam"), TemplateBody: aws.String(samTemplate(sha, "")), Capabilities: caps,
 	}); err != nil {

@@ -123,6 +123,12 @@ func TestStackWithTheSDK(t *testing.T) {
 		t.Fatalf("ValidateTemplate = %+v, %v", v, err)
 	}
 
+	sum, err := c.GetTemplateSummary(ctx, &cloudformation.GetTemplateSummaryInput{TemplateBody: aws.String(body)})
+	if err != nil || len(sum.ResourceTypes) != 1 || sum.ResourceTypes[0] != "AWS::Lambda::Function" || len(sum.Parameters) != 1 ||
+		aws.ToString(sum.Parameters[0].ParameterType) != "String" || aws.ToString(sum.Version) != "2010-09-09" {
+		t.Errorf("GetTemplateSummary = %+v, %v", sum, err)
+	}
+
 	created, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName: aws.String("app"), TemplateBody: aws.String(body),
 		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Who"), ParameterValue: aws.String("stacks")}},
