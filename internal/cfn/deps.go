@@ -41,6 +41,9 @@ func (t *Template) EvalConditions(env *Env) (map[string]bool, error) {
 				return false, fmt.Errorf("Template format error: Conditions can only be boolean operations on parameters and other conditions (condition %s)", name) //nolint:staticcheck // CloudFormation's wording
 			}
 		}
+		if len(path) >= maxEvalDepth {
+			return false, fmt.Errorf("Template format error: conditions refer to each other more than %d deep", maxEvalDepth) //nolint:staticcheck // CloudFormation-style message
+		}
 		visiting[name] = true
 		path = append(path, name)
 		b, err := e.boolArg(def, "Condition "+name, 0)

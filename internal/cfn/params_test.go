@@ -1,6 +1,7 @@
 package cfn_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,6 +145,7 @@ Resources: {R: {Type: X}}
 		{"A: !Not [!Condition Nope]", "Unresolved condition dependencies [Nope]"},
 		{"A: !Ref AWS::Region", "Conditions can only be boolean operations"},
 		{"A: true", "Conditions can only be boolean operations"},
+		{deepConditions(300), "conditions refer to each other more than 256 deep"},
 		{"A: !Not [abc]", "requires boolean parameters"},
 	} {
 		tm, err := cfn.Parse([]byte("Conditions:\n  " + tt.conds + "\nResources: {R: {Type: X}}\n"))
@@ -205,4 +207,14 @@ Resources: {R: {Type: X}}
 	if _, err := cfn.Eval(map[string]any{"Fn::Contains": []any{[]any{"a"}, "a"}}, testEnv()); err == nil || !strings.Contains(err.Error(), "Encountered unsupported function: Fn::Contains") {
 		t.Errorf("Fn::Contains outside Rules: %v", err)
 	}
+}
+
+// deepConditions writes n conditions, each naming the next.
+func deepConditions(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "C%d: !Not [!Condition C%d]\n  ", i, i+1)
+	}
+	fmt.Fprintf(&b, "C%d: !Equals [a, a]", n)
+	return b.String()
 }
