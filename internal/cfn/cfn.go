@@ -7,7 +7,9 @@
 // Values are the JSON data model: map[string]any, []any, string,
 // float64, bool and nil. YAML short forms become their long forms
 // ({"Ref": x}, {"Fn::GetAtt": [a, b]}, ...) when parsed, so nothing after
-// Parse sees YAML.
+// Parse sees YAML. Plain YAML scalars take the types YAML 1.1 gives them,
+// as in CloudFormation and samtranslator (yes/no/on/off are booleans),
+// except that timestamps stay the text written.
 //
 // Templates are untrusted input: every parser and the evaluator are fuzzed.
 // The package knows nothing of Nimbus; sam, stack and the CLI import it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -343,46 +344,135 @@ func (d *yamlDecoder) mapping(n *yaml.Node, depth int) (map[string]any, error) {
 	return m, nil
 }
 
-// scalar converts an untagged (or !!-tagged) scalar: numbers become
-// float64, true/false bool, null nil, and everything else, timestamps
-// included, stays the string written.
+// YAML 1.1's implicit types, which CloudFormation's parser (and
+// samtranslator's) use for plain scalars: yes/no/on/off are booleans, 0755
+// is octal, 1e3 (no dot, no exponent sign) is a string.
+var (
+	yaml11Bool  = regexp.MustCompile(`^(?:yes|Yes|YES|true|True|TRUE|on|On|ON|no|No|NO|false|False|FALSE|off|Off|OFF)$`)
+	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Float = regexp.MustCompile(`^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)$`)
+)
+
+const quotedOrTagged = yaml.TaggedStyle | yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+
+// scalar converts a scalar that is not a short form. A plain one takes its
+// type as YAML 1.1 resolves it: numbers become float64, booleans bool,
+// null nil; everything else, timestamps and .inf/.nan included, stays the
+// string written. Quoted and block scalars are strings; an explicit
+// !!int, !!float, !!bool or !!null tag converts when it can.
 func scalar(n *yaml.Node) any {
+	v := n.Value
+	if n.Style&quotedOrTagged == 0 {
+		switch {
+		case v == "" || v == "~" || v == "null" || v == "Null" || v == "NULL":
+			return nil
+		case yaml11Bool.MatchString(v):
+			return yaml11BoolValue(v)
+		case yaml11Int.MatchString(v):
+			return yaml11IntValue(v)
+		case yaml11Float.MatchString(v):
+			return yaml11FloatValue(v)
+		}
+		return v
+	}
+	if n.Style&yaml.TaggedStyle == 0 {
+		return v
+	}
 	switch n.ShortTag() {
 	case "!!null":
 		return nil
 	case "!!bool":
-		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
-			return b
+		if yaml11Bool.MatchString(v) {
+			return yaml11BoolValue(v)
 		}
 	case "!!int":
-		return number(n.Value, true)
+		if yaml11Int.MatchString(v) {
+			return yaml11IntValue(v)
+		}
 	case "!!float":
-		return number(n.Value, false)
+		if yaml11Float.MatchString(v) {
+			return yaml11FloatValue(v)
+		}
+		if yaml11Int.MatchString(v) {
+			return yaml11IntValue(v)
+		}
 	}
-	return n.Value
+	return v
 }
 
-// number parses a YAML number, keeping the text when it is not a plain
-// finite number (.inf, .nan) or has a leading zero (an account ID like
-// 012345678901 must not turn into an octal number or lose its zero).
-func number(s string, integer bool) any {
-	digits := strings.TrimLeft(s, "+-")
-	if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
-		return s
+func yaml11BoolValue(v string) bool {
+	switch strings.ToLower(v) {
+	case "yes", "true", "on":
+		return true
 	}
-	if integer {
-		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-			return float64(i)
+	return false
+}
+
+// yaml11IntValue converts what yaml11Int matched; a value too large for
+// an int64 keeps its text unless it is decimal.
+func yaml11IntValue(v string) any {
+	s := strings.ReplaceAll(v, "_", "")
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimLeft(s, "+-")
+	var f float64
+	switch {
+	case strings.Contains(s, ":"):
+		for part := range strings.SplitSeq(s, ":") {
+			d, err := strconv.ParseInt(part, 10, 64)
+			if err != nil {
+				return v
+			}
+			f = f*60 + float64(d)
 		}
-		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
-			return float64(u)
+	case strings.HasPrefix(s, "0b"), strings.HasPrefix(s, "0x"):
+		base := 2
+		if s[1] == 'x' {
+			base = 16
+		}
+		u, err := strconv.ParseUint(s[2:], base, 64)
+		if err != nil {
+			return v
+		}
+		f = float64(u)
+	case len(s) > 1 && s[0] == '0':
+		u, err := strconv.ParseUint(s[1:], 8, 64)
+		if err != nil {
+			return v
+		}
+		f = float64(u)
+	default:
+		var err error
+		if f, err = strconv.ParseFloat(s, 64); err != nil {
+			return v
 		}
 	}
-	if strings.ContainsAny(s, "xXoObB_") || strings.Contains(strings.ToLower(s), "inf") || strings.Contains(strings.ToLower(s), "nan") {
-		return s
+	if neg {
+		f = -f
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return f
+	return f
+}
+
+func yaml11FloatValue(v string) any {
+	s := strings.ReplaceAll(v, "_", "")
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimLeft(s, "+-")
+	var f float64
+	if strings.Contains(s, ":") {
+		for part := range strings.SplitSeq(s, ":") {
+			d, err := strconv.ParseFloat(part, 64)
+			if err != nil {
+				return v
+			}
+			f = f*60 + d
+		}
+	} else {
+		var err error
+		if f, err = strconv.ParseFloat(s, 64); err != nil {
+			return v
+		}
 	}
-	return s
+	if neg {
+		f = -f
+	}
+	return f
 }

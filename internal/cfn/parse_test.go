@@ -1,6 +1,7 @@
 package cfn_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -35,8 +36,15 @@ Resources:
       Hex: 0x1F
       Float: 1.5
       Zero: 0123
+      Account: 012345678901
+      Sexagesimal: 1:30
+      NoDotExp: 1e3
+      Exp: 1.5e+3
       Bool: true
       Yes: yes
+      Off: off
+      QuotedYes: "yes"
+      Tagged: !!int "12"
       Null: ~
       Inf: .inf
       Merged:
@@ -73,20 +81,27 @@ Conditions:
 		"Cond": map[string]any{"Fn::And": []any{
 			map[string]any{"Fn::Equals": []any{"a", "b"}},
 			map[string]any{"Fn::Or": []any{map[string]any{"Fn::Not": []any{map[string]any{"Condition": "C"}}}, map[string]any{"Condition": "D"}}}}},
-		"Map":       map[string]any{"Fn::FindInMap": []any{"M", map[string]any{"Ref": "A"}, "k"}},
-		"Cidr":      map[string]any{"Fn::Cidr": []any{"10.0.0.0/16", 1.0, 8.0}},
-		"Transform": map[string]any{"Fn::Transform": map[string]any{"Name": "AWS::Include", "Parameters": map[string]any{"Location": "x"}}},
-		"Date":      "2024-01-02",
-		"Quoted":    "12",
-		"Int":       12.0,
-		"Hex":       31.0,
-		"Float":     1.5,
-		"Zero":      "0123",
-		"Bool":      true,
-		"Yes":       "yes",
-		"Null":      nil,
-		"Inf":       ".inf",
-		"Merged":    map[string]any{"a": 1.0, "b": 3.0},
+		"Map":         map[string]any{"Fn::FindInMap": []any{"M", map[string]any{"Ref": "A"}, "k"}},
+		"Cidr":        map[string]any{"Fn::Cidr": []any{"10.0.0.0/16", 1.0, 8.0}},
+		"Transform":   map[string]any{"Fn::Transform": map[string]any{"Name": "AWS::Include", "Parameters": map[string]any{"Location": "x"}}},
+		"Date":        "2024-01-02",
+		"Quoted":      "12",
+		"Int":         12.0,
+		"Hex":         31.0,
+		"Float":       1.5,
+		"Zero":        83.0,
+		"Account":     "012345678901",
+		"Sexagesimal": 90.0,
+		"NoDotExp":    "1e3",
+		"Exp":         1500.0,
+		"Bool":        true,
+		"Yes":         true,
+		"Null":        nil,
+		"Off":         false,
+		"QuotedYes":   "yes",
+		"Tagged":      12.0,
+		"Inf":         ".inf",
+		"Merged":      map[string]any{"a": 1.0, "b": 3.0},
 	}
 	for k, w := range want {
 		if got := r.Properties[k]; !reflect.DeepEqual(got, w) {
@@ -218,5 +233,30 @@ Outputs: {O: {Value: !Ref R, Export: {Name: e}}}
 	cm, _ := c.Marshal()
 	if string(cm) == string(before) {
 		t.Fatal("the clone did not change")
+	}
+}
+
+// TestYAML11Scalars checks plain scalars against what PyYAML (the YAML 1.1
+// parser of samtranslator and cfn-lint) makes of them.
+func TestYAML11Scalars(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Resources:
+  R:
+    Type: X
+    Properties:
+      a: [1:30, 190:20:30, -0x1F, 0b101, +.5, 1.0e3, 1.0e+3, 1_000.5, Null, NULL, "~", y, n, Y, N, 1:30.5, 0:30, 09, 0777, -012, 0.5:1, 1., -1.5e-3, 1__0, 0x_1F, 0b, 0x, 12e, +0, -0.0, 00, 0_0]
+      b: [!!int "12", !!float "1", !!bool "yes", !!null "", !!str 12]
+      c: [Yes, ON, oFF, TRUE, tRUE]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(tmpl.Resources["R"].Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":[90,685230,-31,5,"+.5","1.0e3",1000,1000.5,null,null,"~","y","n","Y","N",90.5,"0:30","09",511,-10,"0.5:1",1,-0.0015,10,31,"0b","0x","12e",0,-0,0,0],"b":[12,1,true,null,"12"],"c":[true,true,"oFF",true,"tRUE"]}`
+	if string(got) != want {
+		t.Fatalf("scalars:\n got %s\nwant %s", got, want)
 	}
 }
