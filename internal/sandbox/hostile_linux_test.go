@@ -50,6 +50,8 @@ func hostile(mode string) int {
 		return rootlessHelper()
 	case "remote":
 		return remoteHelper()
+	case "opt":
+		return optHelper()
 	case "euid":
 		fmt.Println(os.Geteuid())
 		return 0
