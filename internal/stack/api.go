@@ -465,7 +465,7 @@ func (s *Service) Events(ctx context.Context, nameOrID string) ([]Event, error) 
 	if err != nil {
 		return nil, err
 	}
-	evs, _, err := s.events(ctx, rec.UUID)
+	evs, err := s.events(ctx, rec.UUID)
 	if evs == nil && err == nil {
 		evs = []Event{}
 	}

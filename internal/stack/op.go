@@ -191,6 +191,9 @@ func (r resolver) GetAtt(id, attr string) (any, error) {
 
 // importValue answers Fn::ImportValue and records the import.
 func (o *op) importValue(name string) (string, error) {
+	if len(name) > maxExportName {
+		return "", fmt.Errorf("No export named %s found.", name) //nolint:staticcheck // CloudFormation's wording
+	}
 	ex, _, err := o.s.export(o.ctx, name)
 	if err != nil {
 		return "", err
@@ -417,8 +420,8 @@ func (o *op) outputs() ([]Output, string) {
 				return nil, fmt.Sprintf("Output %s: export name: %v", k, err)
 			}
 			name, ok := n.(string)
-			if !ok || name == "" {
-				return nil, fmt.Sprintf("Output %s: the export name must be a non-empty string", k)
+			if !ok || name == "" || len(name) > maxExportName {
+				return nil, fmt.Sprintf("Output %s: the export name must be a string of 1 to %d characters", k, maxExportName)
 			}
 			out.ExportName = name
 		}

@@ -16,25 +16,17 @@ import (
 // Keys in the backbone's state bucket:
 //
 //	stack.rec.<uuid>      the stack record (JSON record)
-//	stack.events.<uuid>   its events, newest first, at most maxEvents
+//	stack.events.<uuid>   its latest events, newest first (events.go)
+//	stack.oldevents.<uuid> older events, newest first
 //	stack.name.<name>     the uuid of the live stack of that name
 //	stack.export.<hex>    an export (hex of its name): owner and value
 const (
 	keyRecord = "stack.rec."
-	keyEvents = "stack.events."
+	keyEvents    = "stack.events."
+	keyOldEvents = "stack.oldevents."
 	keyName   = "stack.name."
 	keyExport = "stack.export."
 )
-
-// maxEvents bounds the events kept per stack; older ones are dropped.
-const maxEvents = 1000
-
-// maxEventBytes bounds the stored events of one stack, under the bucket's
-// value limit.
-const maxEventBytes = 768 << 10
-
-// maxEventProps bounds the ResourceProperties kept in one event.
-const maxEventProps = 4 << 10
 
 // KV is the part of the backbone's key-value bucket the engine uses.
 // *store.Store implements it. Errors wrap store.ErrNotFound,
@@ -104,6 +96,10 @@ type resource struct {
 	// Created marks a resource the running operation made.
 	Created bool `json:",omitempty"`
 }
+
+// maxExportName bounds export names (CloudFormation's limit), which keeps
+// their keys (hex) within the store's.
+const maxExportName = 255
 
 // exportRecord is stored under keyExport.
 type exportRecord struct {
@@ -201,60 +197,4 @@ func (s *Service) saveRecord(ctx context.Context, rec *record, rev uint64) (uint
 		return 0, fmt.Errorf("save stack %s: %w", rec.Name, err)
 	}
 	return rev, nil
-}
-
-// events reads a stack's events, newest first.
-func (s *Service) events(ctx context.Context, id string) ([]Event, uint64, error) {
-	e, err := s.kv.Get(ctx, keyEvents+id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get stack events %s: %w", id, err)
-	}
-	var evs []Event
-	if err := json.Unmarshal(e.Value, &evs); err != nil {
-		return nil, 0, fmt.Errorf("decode stack events %s: %w", id, err)
-	}
-	return evs, e.Revision, nil
-}
-
-// addEvents prepends evs (oldest first) to the stored events of stack id,
-// keeping at most maxEvents and maxEventBytes.
-func (s *Service) addEvents(ctx context.Context, id string, evs ...Event) error {
-	for range 10 {
-		cur, rev, err := s.events(ctx, id)
-		if err != nil {
-			return err
-		}
-		all := make([]Event, 0, len(cur)+len(evs))
-		for i := len(evs) - 1; i >= 0; i-- {
-			all = append(all, evs[i])
-		}
-		all = append(all, cur...)
-		if len(all) > maxEvents {
-			all = all[:maxEvents]
-		}
-		b, err := json.Marshal(all)
-		for err == nil && len(b) > maxEventBytes && len(all) > 1 {
-			all = all[:len(all)*3/4]
-			b, err = json.Marshal(all)
-		}
-		if err != nil {
-			return fmt.Errorf("encode stack events %s: %w", id, err)
-		}
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, keyEvents+id, b)
-		} else {
-			_, err = s.kv.Update(ctx, keyEvents+id, b, rev)
-		}
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("save stack events %s: %w", id, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("save stack events %s: too many conflicts", id)
 }
