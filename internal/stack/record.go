@@ -21,11 +21,11 @@ import (
 //	stack.name.<name>     the uuid of the live stack of that name
 //	stack.export.<hex>    an export (hex of its name): owner and value
 const (
-	keyRecord = "stack.rec."
+	keyRecord    = "stack.rec."
 	keyEvents    = "stack.events."
 	keyOldEvents = "stack.oldevents."
-	keyName   = "stack.name."
-	keyExport = "stack.export."
+	keyName      = "stack.name."
+	keyExport    = "stack.export."
 )
 
 // KV is the part of the backbone's key-value bucket the engine uses.
