@@ -22,7 +22,8 @@ import (
 // a function with one layer gets that tree as its /opt, and a function
 // with several gets a merged tree, built once per ordered list of packages
 // under DataDir/opt/<digest> from hard links into the extracted layers
-// (the trees are never written to: the sandbox mounts /opt read-only).
+// (the trees are never written to: the sandbox mounts /opt read-only), and
+// dropped at every start of the pool.
 
 // optDir returns the directory to mount at /opt for layers ("" for none).
 func (m *Manager) optDir(ctx context.Context, layers []function.Layer) (string, error) {

@@ -311,10 +311,15 @@ func New(opts Options) (*Manager, error) {
 		m.fnLog = &lockedWriter{w: opts.FunctionLog}
 	}
 	codeDir := filepath.Join(opts.DataDir, "code")
-	for _, d := range []string{opts.DataDir, codeDir, m.runtimeDir, m.optRoot} {
+	for _, d := range []string{opts.DataDir, codeDir, m.runtimeDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create pool directory: %w", err)
 		}
+	}
+	// Merged layer trees are rebuilt on demand from the code cache; a
+	// restart drops them with any merge a crash left half done.
+	if err := os.RemoveAll(m.optRoot); err != nil {
+		return nil, fmt.Errorf("remove merged layers: %w", err)
 	}
 	// Environments do not survive a restart; their /tmp dirs are litter.
 	if err := os.RemoveAll(m.envsDir); err != nil {
@@ -322,6 +327,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if err := os.Mkdir(m.envsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create environments directory: %w", err)
+	}
+	if err := os.Mkdir(m.optRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("create merged layers directory: %w", err)
 	}
 	if err := m.runtimes.WriteFiles(m.runtimeDir); err != nil {
 		return nil, fmt.Errorf("write runtime files: %w", err)
