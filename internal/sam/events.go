@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -205,6 +206,11 @@ func (tr *translator) addSwaggerIntegration(s *fnState, evID, apiName string, ap
 			return err
 		}
 	}
+	if rm, _ := props["RequestModel"].(map[string]any); len(rm) > 0 {
+		if err := requestModel(e, evID, api, path, method, rm); err != nil {
+			return err
+		}
+	}
 	if err := tr.requestParameters(e, evID, path, method, props["RequestParameters"]); err != nil {
 		return err
 	}
@@ -250,6 +256,92 @@ func mergeDefinitions(src any, generatedDoc map[string]any, path, method string)
 	pathItem[method] = out
 	merged["paths"] = paths
 	return merged, nil
+}
+
+// requestModel is the Api event's RequestModel: the body parameter (or
+// OpenAPI 3 requestBody) naming one of the API's Models, and a request
+// validator when ValidateBody or ValidateParameters is set.
+func requestModel(e *editor, evID string, api *cfn.Resource, path, method string, rm map[string]any) error {
+	model := rm["Model"]
+	if !truthy(model) {
+		return nil
+	}
+	where := fmt.Sprintf("Unable to set RequestModel [%s] on API method [%s] for path [%s] because", pyStr(model), method, path)
+	models := api.Properties["Models"]
+	if !truthy(models) {
+		return eventErr(evID, "%s the related API does not define any Models.", where)
+	}
+	mm, isMap := models.(map[string]any)
+	if !isIntrinsic(models) && !isMap {
+		return eventErr(evID, "%s the related API Models defined is of invalid type.", where)
+	}
+	name, ok := model.(string)
+	if !ok {
+		return eventErr(evID, "%s the related API does not contain valid Models.", where)
+	}
+	if !truthy(mm[name]) {
+		return eventErr(evID, "%s it wasn't defined in the API's Models.", where)
+	}
+	lower := strings.ToLower(name)
+	required, hasRequired := rm["Required"]
+	defs, err := e.methodDefs(path, method, false)
+	if err != nil {
+		return err
+	}
+	for _, d := range defs {
+		if e.doc["swagger"] != nil {
+			params, _ := d["parameters"].([]any)
+			p := map[string]any{"in": "body", "name": lower, "schema": map[string]any{"$ref": "#/definitions/" + lower}}
+			if hasRequired && required != nil {
+				p["required"] = required
+			}
+			d["parameters"] = append(params, p)
+		} else if v, ok := e.doc["openapi"]; ok && openAPI3.MatchString(pyStr(v)) {
+			body := map[string]any{"content": map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"$ref": "#/components/schemas/" + lower}}}}
+			if hasRequired && required != nil {
+				body["required"] = required
+			}
+			d["requestBody"] = body
+		}
+	}
+	vb, hasVB := rm["ValidateBody"]
+	vp, hasVP := rm["ValidateParameters"]
+	if (!hasVB || vb == nil) && (!hasVP || vp == nil) {
+		return nil
+	}
+	if vb == nil {
+		vb = false
+	}
+	if vp == nil {
+		vp = false
+	}
+	b, ok1 := vb.(bool)
+	p, ok2 := vp.(bool)
+	if !ok1 || !ok2 {
+		return eventErr(evID, "Unable to set Validator to RequestModel [%s] on API method [%s] for path [%s] ValidateBody and ValidateParameters must be a boolean type, strings or intrinsics are not supported.", name, method, path)
+	}
+	validator := "no-validation"
+	switch {
+	case b && p:
+		validator = "body-and-params"
+	case b:
+		validator = "body-only"
+	case p:
+		validator = "params-only"
+	}
+	vs, _ := e.doc["x-amazon-apigateway-request-validators"].(map[string]any)
+	if vs == nil {
+		vs = map[string]any{}
+		e.doc["x-amazon-apigateway-request-validators"] = vs
+	}
+	if _, ok := vs[validator]; !ok {
+		vs[validator] = map[string]any{"validateRequestBody": b, "validateRequestParameters": p}
+	}
+	for _, d := range defs {
+		d["x-amazon-apigateway-request-validator"] = validator
+	}
+	return nil
 }
 
 var requestParamPattern = regexp.MustCompile(`^method\.request\.(querystring|path|header)\.`)

@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
@@ -752,12 +753,96 @@ func toAnySlice(l []map[string]any) []any {
 	return out
 }
 
+var gatewayResponseKeys = []string{"ResponseParameters", "ResponseTemplates", "StatusCode"}
+
+// gatewayResponses writes x-amazon-apigateway-gateway-responses.
 func (g *restGen) gatewayResponses() error {
-	if truthy(g.p["GatewayResponses"]) {
-		return invalidf("'GatewayResponses' is not supported by Nimbus yet.")
+	grs, _ := g.p["GatewayResponses"].(map[string]any)
+	if len(grs) == 0 {
+		return nil
 	}
+	if !truthy(g.body) {
+		return invalidf("GatewayResponses works only with inline Swagger specified in 'DefinitionBody' property.")
+	}
+	for _, name := range sortedKeys(grs) {
+		v := grs[name]
+		if isIntrinsic(v) {
+			return invalidf("Unable to set GatewayResponses attribute because intrinsic functions are not supported for this field.")
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return invalidf("Invalid property type for GatewayResponses. Expected an object of type 'GatewayResponse'.")
+		}
+		for _, k := range sortedKeys(m) {
+			if !contains(gatewayResponseKeys, k) {
+				return invalidf("Invalid property '%s' in 'GatewayResponses' property '%s'.", k, name)
+			}
+		}
+	}
+	if !swaggerValid(g.body) {
+		return invalidf("Unable to add Auth configuration because 'DefinitionBody' does not contain a valid Swagger definition.")
+	}
+	e, err := newEditor(g.body, false)
+	if err != nil {
+		return err
+	}
+	out, _ := e.doc["x-amazon-apigateway-gateway-responses"].(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for _, name := range sortedKeys(grs) {
+		r := grs[name].(map[string]any)
+		params := map[string]any{}
+		if rp := r["ResponseParameters"]; truthy(rp) {
+			rpm, ok := rp.(map[string]any)
+			if !ok {
+				return invalidf("Property 'GatewayResponses.%s.ResponseParameters' should be a map.", name)
+			}
+			for _, k := range sortedKeys(rpm) {
+				if k != "Headers" && k != "Paths" && k != "QueryStrings" {
+					return invalidf("Invalid gateway response parameter '%s'", k)
+				}
+			}
+			for _, kp := range [][2]string{{"Headers", "header."}, {"Paths", "path."}, {"QueryStrings", "querystring."}} {
+				v, ok := rpm[kp[0]]
+				if !ok {
+					continue
+				}
+				vm, ok := v.(map[string]any)
+				if !ok {
+					return invalidf("Property 'ResponseParameters.%s' should be a map.", kp[0])
+				}
+				for k, pv := range vm {
+					params["gatewayresponse."+kp[1]+k] = pv
+				}
+			}
+		}
+		sw := map[string]any{"responseParameters": params}
+		if rt := r["ResponseTemplates"]; truthy(rt) {
+			sw["responseTemplates"] = rt
+		} else {
+			sw["responseTemplates"] = map[string]any{}
+		}
+		if sc, ok := r["StatusCode"]; ok && sc != nil {
+			code := pyStr(sc)
+			if f, isNum := sc.(float64); isNum {
+				code = pyNumber(f)
+			}
+			if truthy(sc) && !statusCode.MatchString(code) {
+				return invalidf("Property 'StatusCode' must be numeric")
+			}
+			if code != "" {
+				sw["statusCode"] = code
+			}
+		}
+		out[name] = sw
+	}
+	e.doc["x-amazon-apigateway-gateway-responses"] = out
+	g.body = e.document()
 	return nil
 }
+
+var statusCode = regexp.MustCompile(`^[0-9]{1,3}$`)
 
 func (g *restGen) binaryMediaTypes() error {
 	bmt := g.p["BinaryMediaTypes"]

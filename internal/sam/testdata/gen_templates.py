@@ -211,6 +211,20 @@ tpls["edge_url_intrinsic"] = {"Transform": T, "Parameters": {"Auth": {"Type": "S
   "F": fn(FunctionUrlConfig={"AuthType": ref("Auth")}, EventInvokeConfig={"DestinationConfig": {"OnSuccess": {"Type": "SNS"}, "OnFailure": {"Type": "SQS"}}}),
   "G": fn(Handler="g.h", InlineCode="x", CodeUri="s3://b/ignored", FunctionUrlConfig={"AuthType": "AWS_IAM", "Cors": {"AllowCredentials": True, "ExposeHeaders": ["x"]}})},
   "Outputs": {"Topic": {"Value": ref("F.DestinationTopic")}, "Queue": {"Value": ga("F.DestinationQueue", "Arn")}}}
+_pt = json.load(open("../policy_templates.json"))["Templates"]
+tpls["all_policy_templates"] = {"Transform": T, "Resources": {"KitchenSink": fn(Policies=[
+    {name: {p: "v-" + p.lower() for p in sorted(t.get("Parameters", {}))}} for name, t in sorted(_pt.items())])}}
+tpls["request_models"] = {"Transform": T, "Resources": {
+  "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod", "Models": {
+      "User": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+      "Order": {"type": "object"}}}},
+  "Api3": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod", "OpenApiVersion": "3.0.1", "Models": {"User": {"type": "object"}},
+     "GatewayResponses": {"DEFAULT_4XX": {"ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'*'"}, "QueryStrings": {"q": "'x'"}}, "StatusCode": 404},
+                          "UNAUTHORIZED": {"ResponseTemplates": {"application/json": "{}"}, "StatusCode": "401"}, "THROTTLED": {}}}},
+  "F": fn(Events={"A": {"Type": "Api", "Properties": {"Path": "/users", "Method": "post", "RestApiId": ref("Api"), "RequestModel": {"Model": "User", "Required": True, "ValidateBody": True}}},
+                  "B": {"Type": "Api", "Properties": {"Path": "/orders", "Method": "post", "RestApiId": ref("Api"), "RequestModel": {"Model": "Order", "ValidateParameters": True},
+                        "RequestParameters": [{"method.request.header.X": {"Required": True}}]}},
+                  "C": {"Type": "Api", "Properties": {"Path": "/v3", "Method": "put", "RestApiId": ref("Api3"), "RequestModel": {"Model": "User", "Required": False}}}})}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {
