@@ -502,14 +502,14 @@ func (s *stackClient) follow(ctx context.Context, id, marker string) (*cfntypes.
 		}
 		for _, e := range events {
 			if !header {
-				fmt.Fprintf(s.out, "%-19s  %-28s  %-36s  %-28s  %s\n", "TIME", "STATUS", "TYPE", "LOGICAL ID", "REASON")
+				fmt.Fprintf(s.out, "%-19s  %-44s  %-32s  %-28s  %s\n", "TIME", "STATUS", "TYPE", "LOGICAL ID", "REASON")
 				header = true
 			}
 			reason := aws.ToString(e.ResourceStatusReason)
 			if reason == "" {
 				reason = "-"
 			}
-			fmt.Fprintf(s.out, "%-19s  %-28s  %-36s  %-28s  %s\n", aws.ToTime(e.Timestamp).Local().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(s.out, "%-19s  %-44s  %-32s  %-28s  %s\n", aws.ToTime(e.Timestamp).Local().Format("2006-01-02 15:04:05"),
 				e.ResourceStatus, aws.ToString(e.ResourceType), aws.ToString(e.LogicalResourceId), reason)
 			if strings.HasSuffix(string(e.ResourceStatus), "_FAILED") && aws.ToString(e.ResourceType) != "AWS::CloudFormation::Stack" {
 				failures = append(failures, fmt.Sprintf("%s (%s): %s", aws.ToString(e.LogicalResourceId), aws.ToString(e.ResourceType), reason))
