@@ -292,24 +292,9 @@ func randomID(n int) string {
 }
 
 // physicalName is the name CloudFormation generates for a resource that
-// has none: <stack>-<logicalId>-<13 random characters>, the stack name
-// and logical id shortened to fit max.
-// TODO(resource): use stack.PhysicalName once the engine lands it.
+// has none (stack.PhysicalName).
 func physicalName(stackName, logicalID string, maxLen int) string {
-	const suffix = 13
-	budget := maxLen - suffix - 2
-	s, l := stackName, logicalID
-	if budget < 2 {
-		return randomID(min(maxLen, suffix))
-	}
-	for len(s)+len(l) > budget {
-		if len(s) >= len(l) {
-			s = s[:len(s)-1]
-		} else {
-			l = l[:len(l)-1]
-		}
-	}
-	return s + "-" + l + "-" + randomID(suffix)
+	return stack.PhysicalName(stackName, logicalID, maxLen)
 }
 
 // tag is one entry of a CloudFormation Tags list.
