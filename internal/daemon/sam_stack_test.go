@@ -111,3 +111,58 @@ func TestSAMStack(t *testing.T) {
 		t.Errorf("no event for the skipped queue")
 	}
 }
+
+// TestSAMStackWithAPIs deploys a SAM function behind an HTTP API and a
+// REST API (the implicit ServerlessHttpApi and ServerlessRestApi) and
+// calls both through their execute-api hosts.
+func TestSAMStackWithAPIs(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	c := n.cfn()
+	// A proxy-integration answer, which REST APIs require.
+	app := "def handler(event, context):\n    return {'statusCode': 200, 'body': 'Hello, world! ' + event.get('path', event.get('rawPath', ''))}\n"
+	sha := uploadArtifact(t, n, zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}}))
+	body := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/` + sha + `
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Http:
+          Type: HttpApi
+          Properties:
+            Path: /hello
+            Method: GET
+        Rest:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: GET
+`
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("apis"), TemplateBody: aws.String(body),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s := waitStack(t, c, "apis"); s.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack = %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+	physical := func(logical string) string {
+		t.Helper()
+		r, err := c.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{StackName: aws.String("apis"), LogicalResourceId: aws.String(logical)})
+		if err != nil {
+			t.Fatalf("DescribeStackResource %s: %v", logical, err)
+		}
+		return aws.ToString(r.StackResourceDetail.PhysicalResourceId)
+	}
+	if r := callAPI(t, n, physical("ServerlessHttpApi"), "GET", "/hello", nil, nil); r.status != 200 || r.body != "Hello, world! /hello" {
+		t.Errorf("HTTP API GET /hello = %d %s", r.status, r.body)
+	}
+	if r := callAPI(t, n, physical("ServerlessRestApi"), "GET", "/Prod/hello", nil, nil); r.status != 200 || r.body != "Hello, world! /hello" {
+		t.Errorf("REST API GET /Prod/hello = %d %s", r.status, r.body)
+	}
+}
