@@ -386,3 +386,50 @@ func zipDeflated(t testing.TB, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// FuzzLayerBodies feeds arbitrary PublishLayerVersion and
+// AddLayerVersionPermission bodies to their handlers. Nothing may answer
+// 5xx; what is accepted must be within the model's bounds.
+func FuzzLayerBodies(f *testing.F) {
+	zip := zipOf(f, map[string]string{"python/m.py": "x"})
+	content, _ := json.Marshal(map[string]any{"ZipFile": zip})
+	for _, s := range []string{
+		`{"Content":` + string(content) + `}`,
+		`{"Content":` + string(content) + `,"CompatibleRuntimes":["python3.12"],"CompatibleArchitectures":["arm64","x86_64"],"LicenseInfo":"MIT"}`,
+		`{"Content":{"S3Bucket":"b","S3Key":"k"}}`, `{"Content":{}}`, `{"Content":null}`, `{"CompatibleRuntimes":"x"}`, `[]`, `{`,
+		`{"StatementId":"s","Action":"lambda:GetLayerVersion","Principal":"*","OrganizationId":"o-abcdefghij"}`,
+		`{"StatementId":"a b","Action":"lambda:GetLayerVersion","Principal":"123456789012"}`,
+	} {
+		f.Add("/2018-10-31/layers/l/versions", s)
+		f.Add("/2018-10-31/layers/l/versions/1/policy", s)
+	}
+	e := newEnv(f)
+	if r := e.doJSON(f, "POST", "/2018-10-31/layers/l/versions", map[string]any{"Content": map[string]any{"ZipFile": zip}}); r.status != 201 {
+		f.Fatalf("publish: %d %s", r.status, r.body)
+	}
+	f.Fuzz(func(t *testing.T, path, body string) {
+		switch path {
+		case "/2018-10-31/layers/l/versions", "/2018-10-31/layers/l/versions/1/policy":
+		default:
+			return
+		}
+		r := e.do(t, "POST", path, []byte(body), nil)
+		switch {
+		case r.status >= 500:
+			t.Fatalf("%s %q: %d %s", path, body, r.status, r.body)
+		case r.status >= 400:
+			return
+		}
+		if strings.HasSuffix(path, "/policy") {
+			_ = e.do(t, "DELETE", path+"/"+statementSidOf(r.body), nil, nil)
+			return
+		}
+		var lv function.LayerVersion
+		mustJSON(t, r.body, &lv)
+		if lv.Version < 2 || len(lv.CompatibleRuntimes) > function.MaxCompatibleRuntimes ||
+			len(lv.CompatibleArchitectures) > function.MaxCompatibleArchitectures || len(lv.LicenseInfo) > function.MaxLicenseInfo ||
+			lv.Content == nil || lv.Content.CodeSize == 0 {
+			t.Fatalf("accepted %q as %s", body, r.body)
+		}
+	})
+}
