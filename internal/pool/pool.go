@@ -12,8 +12,9 @@
 //	        Invoke finds no idle environment
 //	                     |
 //	                     v
-//	+-------------- starting: code extracted (cached per CodeSha256),
-//	|                 Runtime API listening, sandbox started, WaitInit
+//	+-------------- starting: code and layers extracted (cached per
+//	|                 CodeSha256; layers merged into /opt), Runtime API
+//	|                 listening, sandbox started, WaitInit
 //	|                 (10 s, then the function timeout: suppressed init)
 //	| init error,        |
 //	| exit, timeout      | first GET /next (the cold invoke runs at once)
