@@ -404,3 +404,62 @@ Outputs:
 		t.Errorf("redeploy after ROLLBACK_COMPLETE:\n%s", r.out)
 	}
 }
+
+// TestDeployLayerAndSamConfig deploys a Python function with a layer that
+// `nimbus deploy` builds (BuildMethod python3.12 puts it under python/),
+// taking the stack name and a parameter from samconfig.toml.
+func TestDeployLayerAndSamConfig(t *testing.T) {
+	requireDeployTools(t)
+	endpoint := startServer(t)
+	env := awsEnv(endpoint)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "layer", "greetings.py"), "def greet(name):\n    return 'Hi, ' + name\n")
+	writeFile(t, filepath.Join(dir, "fn", "app.py"), `import os
+import greetings
+
+
+def handler(event, context):
+    return {"greeting": greetings.greet(event.get("name", "?")), "mode": os.environ["MODE"]}
+`)
+	writeFile(t, filepath.Join(dir, "template.yml"), `Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Mode:
+    Type: String
+    Default: normal
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Metadata:
+      BuildMethod: python3.12
+    Properties:
+      ContentUri: layer/
+      CompatibleRuntimes: [python3.12]
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Runtime: python3.12
+      Layers: [!Ref Shared]
+      Environment:
+        Variables:
+          MODE: !Ref Mode
+Outputs:
+  GreeterName:
+    Value: !Ref Greeter
+`)
+	writeFile(t, filepath.Join(dir, "samconfig.toml"), `version = 0.1
+[default.deploy.parameters]
+stack_name = "from-samconfig"
+parameter_overrides = "Mode=\"from config\""
+`)
+	r := mustDeploy(t, env, dir)
+	name := r.outputs["GreeterName"]
+	if !strings.Contains(r.out, "Stack from-samconfig: CREATE_COMPLETE") || !strings.HasPrefix(name, "from-samconfig-Greeter-") {
+		t.Fatalf("deploy with samconfig.toml:\n%s", r.out)
+	}
+	out, errOut, err := run(t, env, dir, nimbusBin, "invoke", name, "--payload", `{"name":"layer"}`)
+	if err != nil || !strings.Contains(out, "Hi, layer") || !strings.Contains(out, "from config") {
+		t.Errorf("invoke %s: %v\n%s%s", name, err, out, errOut)
+	}
+}
