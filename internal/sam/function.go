@@ -217,7 +217,8 @@ func (tr *translator) function(id string, r *cfn.Resource) ([]generated, error) 
 // [{Key, Value}] list.
 func hasTagsProperty(typ string) bool {
 	switch typ {
-	case "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage":
+	case "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::ApiGateway::RestApi",
+		"AWS::ApiGateway::Stage", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey":
 		return true
 	}
 	return false

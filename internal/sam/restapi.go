@@ -12,13 +12,8 @@ import (
 // and permissions for Lambda authorizers.
 func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 	p := r.Properties
-	for _, name := range []string{"Domain", "UsagePlan"} {
-		if truthy(p[name]) {
-			return nil, invalidf("'%s' is not supported by Nimbus yet.", name)
-		}
-	}
-	if auth, _ := p["Auth"].(map[string]any); auth != nil && truthy(auth["UsagePlan"]) {
-		return nil, invalidf("'Auth.UsagePlan' is not supported by Nimbus yet (it needs API keys and usage plans).")
+	if truthy(p["Domain"]) {
+		return nil, invalidf("'Domain' is not supported by Nimbus yet (it needs custom domain names).")
 	}
 	for _, name := range []string{"BinaryMediaTypes", "Auth"} {
 		v, err := tr.res.resolve(p[name])
@@ -186,6 +181,13 @@ func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 		return nil, err
 	}
 	out = append(out, perms...)
+	if auth, _ := p["Auth"].(map[string]any); auth != nil {
+		plans, err := tr.usagePlan(id, r, auth, stageID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, plans...)
+	}
 	if truthy(p["PropagateTags"]) {
 		if tags, _ := optMap(p, "Tags"); len(tags) > 0 {
 			for _, o := range out {

@@ -197,6 +197,8 @@ type translator struct {
 	// refs maps a SAM resource and a referable property (Alias, Stage, ...)
 	// to the generated resource's logical ID.
 	refs map[string]map[string]string
+	// shared is the SHARED usage plan's state across REST APIs.
+	shared *sharedUsagePlan
 }
 
 func newTranslator(t *cfn.Template, params map[string]any, opts Options) *translator {

@@ -95,6 +95,14 @@ func samtranslator(t *testing.T) map[string]pyResult {
 			}
 			reqs = append(reqs, map[string]any{"name": "corpus/" + filepath.Base(f), "yaml": string(b)})
 		}
+		for name, tmpl := range exampleTemplates(t) {
+			b, err := tmpl.Marshal()
+			if err != nil {
+				pyErr = err
+				return
+			}
+			reqs = append(reqs, map[string]any{"name": "examples/" + name, "template": json.RawMessage(b)})
+		}
 		in, err := json.Marshal(reqs)
 		if err != nil {
 			pyErr = err
@@ -137,6 +145,7 @@ func normalize(v map[string]any) map[string]any {
 	s = doubleCondition.ReplaceAllString(s, `{"Condition":$1}`)
 	var out map[string]any
 	_ = json.Unmarshal([]byte(s), &out)
+	sortUnordered(out)
 	// The cfn model omits empty Properties; samtranslator writes {}.
 	// Tags lists are compared by key: the model keeps no key order, so the
 	// transform orders user tags by key where samtranslator keeps the
@@ -159,6 +168,25 @@ func normalize(v map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// sortUnordered sorts the lists whose order means nothing and that
+// samtranslator builds from sets or in its own resource order: a shared
+// usage plan's ApiStages and StageKeys, DependsOn and the items of Fn::Or.
+func sortUnordered(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if l, ok := e.([]any); ok && (k == "ApiStages" || k == "StageKeys" || k == "Fn::Or" || k == "DependsOn") {
+				sort.SliceStable(l, func(i, j int) bool { return pyJSON(l[i]) < pyJSON(l[j]) })
+			}
+			sortUnordered(e)
+		}
+	case []any:
+		for _, e := range x {
+			sortUnordered(e)
+		}
+	}
 }
 
 func section(m map[string]any, name string) map[string]any {
@@ -252,6 +280,60 @@ func TestDifferentialCorpus(t *testing.T) {
 			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
 			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
 			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
+		})
+	}
+}
+
+// exampleTemplates reads the repository's example SAM applications with
+// their code locations rewritten as the CLI does after uploading.
+func exampleTemplates(t testing.TB) map[string]*cfn.Template {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*cfn.Template{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := loadTemplate(t, b)
+		for id, r := range tmpl.Resources {
+			switch r.Type {
+			case typeFunction:
+				r.Properties["CodeUri"] = "s3://nimbus-artifacts/" + sha1Hex(id)
+			case typeLayer:
+				r.Properties["ContentUri"] = "s3://nimbus-artifacts/" + sha1Hex(id)
+			}
+		}
+		out[filepath.Base(filepath.Dir(f))] = tmpl
+	}
+	return out
+}
+
+// TestDifferentialExamples checks the example applications transform as
+// samtranslator transforms them.
+func TestDifferentialExamples(t *testing.T) {
+	py := samtranslator(t)
+	examples := exampleTemplates(t)
+	if len(examples) == 0 {
+		t.Skip("no examples")
+	}
+	for name, tmpl := range examples {
+		t.Run(name, func(t *testing.T) {
+			want := py["examples/"+name]
+			if want.Error != "" {
+				t.Fatalf("samtranslator rejected the example: %s", want.Error)
+			}
+			got, err := Transform(tmpl, nil, testOpts)
+			if err != nil {
+				t.Fatalf("Transform: %v", err)
+			}
+			gm := normalize(toJSONModel(t, got))
+			wm := normalize(want.Template)
+			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
+			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
 		})
 	}
 }

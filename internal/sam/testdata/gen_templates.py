@@ -225,6 +225,17 @@ tpls["request_models"] = {"Transform": T, "Resources": {
                   "B": {"Type": "Api", "Properties": {"Path": "/orders", "Method": "post", "RestApiId": ref("Api"), "RequestModel": {"Model": "Order", "ValidateParameters": True},
                         "RequestParameters": [{"method.request.header.X": {"Required": True}}]}},
                   "C": {"Type": "Api", "Properties": {"Path": "/v3", "Method": "put", "RestApiId": ref("Api3"), "RequestModel": {"Model": "User", "Required": False}}}})}}
+tpls["usage_plans"] = {"Transform": T, "Conditions": {"A": {"Fn::Equals": ["a", "a"]}, "B": {"Fn::Equals": ["a", "b"]}}, "Resources": {
+  "PerApi": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod", "Auth": {"ApiKeyRequired": True, "UsagePlan": {
+      "CreateUsagePlan": "PER_API", "Description": "per api", "Quota": {"Limit": 100, "Period": "DAY"}, "Throttle": {"BurstLimit": 5, "RateLimit": 10}, "UsagePlanName": "plan"}}}},
+  "Shared1": {"Type": "AWS::Serverless::Api", "Condition": "A", "DeletionPolicy": "Delete", "Properties": {"StageName": "one", "Auth": {"ApiKeyRequired": True, "UsagePlan": {"CreateUsagePlan": "SHARED"}}}},
+  "Shared2": {"Type": "AWS::Serverless::Api", "Condition": "B", "DeletionPolicy": "Retain", "Properties": {"StageName": "two", "Auth": {"UsagePlan": {"CreateUsagePlan": "SHARED"}}}},
+  "NoPlan": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "x", "Auth": {"UsagePlan": {"CreateUsagePlan": "NONE"}}}},
+  "F": fn(Events={"A": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get", "RestApiId": ref("PerApi")}},
+                  "B": {"Type": "Api", "Properties": {"Path": "/b", "Method": "get", "RestApiId": ref("Shared1"), "Auth": {"ApiKeyRequired": False}}},
+                  "C": {"Type": "Api", "Properties": {"Path": "/c", "Method": "get", "RestApiId": ref("Shared2")}},
+                  "D": {"Type": "Api", "Properties": {"Path": "/d", "Method": "get", "RestApiId": ref("NoPlan")}}})},
+  "Outputs": {"Key": {"Value": ref("PerApi.ApiKey")}, "Plan": {"Value": ref("Shared1.UsagePlan")}}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {
