@@ -463,3 +463,49 @@ parameter_overrides = "Mode=\"from config\""
 		t.Errorf("invoke %s: %v\n%s%s", name, err, out, errOut)
 	}
 }
+
+// TestDeployInlinesDefinitionUri deploys an HTTP API whose OpenAPI
+// document is a local file (DefinitionUri): deploy inlines it as
+// DefinitionBody, so both its own route and the one SAM adds from the
+// function's event answer.
+func TestDeployInlinesDefinitionUri(t *testing.T) {
+	requireDeployTools(t)
+	endpoint := startServer(t)
+	env := awsEnv(endpoint)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "src", "app.py"), "def handler(event, context):\n    return {'route': event['routeKey']}\n")
+	writeFile(t, filepath.Join(dir, "api", "openapi.yaml"), `openapi: "3.0.1"
+info:
+  title: from-a-file
+  version: "1.0"
+paths:
+  /fixed:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        payloadFormatVersion: "2.0"
+        uri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:defuri-fn/invocations
+`)
+	writeFile(t, filepath.Join(dir, "template.json"), `{
+  "Transform": "AWS::Serverless-2016-10-31",
+  "Resources": {
+    "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"DefinitionUri": "api/openapi.yaml"}},
+    "Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+      "FunctionName": "defuri-fn", "CodeUri": "src", "Handler": "app.handler", "Runtime": "python3.12",
+      "Events": {"Greet": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "Api"}, "Path": "/greet", "Method": "GET"}}}}}
+  },
+  "Outputs": {"Url": {"Value": {"Fn::Sub": "${Api.ApiEndpoint}/"}}}
+}`)
+	r := mustDeploy(t, env, dir, "--stack-name", "defuri")
+	u := r.outputs["Url"]
+	if u == "" {
+		t.Fatalf("no Url output:\n%s", r.out)
+	}
+	if got := curlJSON(t, u+"greet"); got["route"] != "GET /greet" {
+		t.Errorf("GET /greet = %v", got)
+	}
+	if got := curlJSON(t, u+"fixed"); got["route"] != "GET /fixed" {
+		t.Errorf("GET /fixed (the file's own route) = %v", got)
+	}
+}
