@@ -26,6 +26,9 @@ func (o *op) runCreate() error {
 		return err
 	}
 	if reason == "" {
+		for _, r := range o.rec.Resources {
+			r.Created = false
+		}
 		return o.status(StatusCreateComplete, "")
 	}
 	if o.rec.DisableRollback {
@@ -233,6 +236,11 @@ func (o *op) revert(id string, r *resource) (bool, error) {
 	}
 	cur := r.Resource
 	res, err := o.update1(prev.Type, o.request(id, prev.Type, prev.Properties), &cur)
+	if errors.Is(err, ErrReplace) {
+		// Going back needs replacement, so going forward did too: the
+		// provider changed nothing and the resource is as it was.
+		res, err = nil, nil
+	}
 	if err != nil {
 		if o.ctx.Err() != nil {
 			return false, errAbandoned
