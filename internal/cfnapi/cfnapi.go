@@ -15,7 +15,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,13 +134,17 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 		return "", &awsapi.Error{Status: http.StatusBadRequest, Code: "MissingAction", Type: "User", Message: "Missing Action"}
 	}
 	op, ok := operations[action]
-	if v := form.Get("Version"); !ok || (v != "" && v != Version) {
-		v := form.Get("Version")
+	v := form.Get("Version")
+	switch {
+	case v != "" && v != Version, !ok && !IsAction(action):
 		if v == "" {
 			v = Version
 		}
 		return action, &awsapi.Error{Status: http.StatusBadRequest, Code: "InvalidAction", Type: "User",
 			Message: "Could not find operation " + action + " for version " + v}
+	case !ok:
+		return action, &awsapi.Error{Status: http.StatusBadRequest, Code: "InvalidAction", Type: "User",
+			Message: "Nimbus does not support the CloudFormation operation " + action + " yet. It serves " + served + "."}
 	}
 	result, err := op(h, r.Context(), form)
 	if err != nil {
@@ -147,6 +153,12 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 	writeResult(w, action, result, reqID)
 	return action, nil
 }
+
+// served lists the operations served, for the message of the others.
+var served = func() string {
+	names := slices.Sorted(maps.Keys(operations))
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}()
 
 // IsAction reports whether action is an operation of the CloudFormation
 // API (any of its operations, implemented here or not), for routing
