@@ -2,6 +2,8 @@ package resource
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,4 +88,106 @@ func FuzzDecode(f *testing.F) {
 			_ = decode(m, dst)
 		}
 	})
+}
+
+// resolvePlaceholders replaces intrinsic functions ({"Ref": ...},
+// {"Fn::GetAtt": ...}) by a string, as the engine resolves them before a
+// provider sees the properties.
+func resolvePlaceholders(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 1 {
+			for k := range v {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					return "1" // fits a string or a number property
+				}
+			}
+		}
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = resolvePlaceholders(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = resolvePlaceholders(e)
+		}
+		return out
+	}
+	return v
+}
+
+// TestSAMOutputDecodes decodes every resource the SAM transform makes in
+// package sam's golden files with the properties of its provider: a
+// property the transform emits that a provider does not know would fail
+// every deploy of such a template.
+func TestSAMOutputDecodes(t *testing.T) {
+	decoders := map[string]func(map[string]any) error{
+		"AWS::Lambda::Function":          func(p map[string]any) error { return decode(p, &functionProps{}) },
+		"AWS::Lambda::Version":           func(p map[string]any) error { return decode(p, &versionProps{}) },
+		"AWS::Lambda::Alias":             func(p map[string]any) error { return decode(p, &aliasProps{}) },
+		"AWS::Lambda::Permission":        func(p map[string]any) error { return decode(p, &permissionProps{}) },
+		"AWS::Lambda::Url":               func(p map[string]any) error { return decode(p, &urlProps{}) },
+		"AWS::Lambda::EventInvokeConfig": func(p map[string]any) error { return decode(p, &eventInvokeConfigProps{}) },
+		"AWS::Lambda::LayerVersion":      func(p map[string]any) error { return decode(p, &layerVersionProps{}) },
+		"AWS::IAM::Role":                 func(p map[string]any) error { return decode(p, &roleProps{}) },
+		"AWS::Logs::LogGroup":            func(p map[string]any) error { return decode(p, &logGroupProps{}) },
+		"AWS::ApiGateway::RestApi":       func(p map[string]any) error { return decode(p, &restAPIProps{}) },
+		"AWS::ApiGateway::Deployment":    func(p map[string]any) error { return decode(p, &deploymentProps{}) },
+		"AWS::ApiGateway::Stage":         func(p map[string]any) error { _, err := decodeStage("X", p); return err },
+		"AWS::ApiGateway::Authorizer":    func(p map[string]any) error { return decode(p, &authorizerProps{}) },
+		"AWS::ApiGateway::Method":        func(p map[string]any) error { return decode(p, &methodProps{}) },
+		"AWS::ApiGateway::Resource":      func(p map[string]any) error { return decode(p, &restResourceProps{}) },
+		"AWS::ApiGateway::UsagePlan":     func(p map[string]any) error { return decode(p, &usagePlanProps{}) },
+		"AWS::ApiGateway::UsagePlanKey":  func(p map[string]any) error { return decode(p, &usagePlanKeyProps{}) },
+		"AWS::ApiGateway::ApiKey":        func(p map[string]any) error { return decode(p, &apiKeyProps{}) },
+		"AWS::ApiGatewayV2::Api":         func(p map[string]any) error { return decode(p, &httpAPIProps{}) },
+		"AWS::ApiGatewayV2::Stage":       func(p map[string]any) error { return decode(p, &httpStageProps{}) },
+		"AWS::ApiGatewayV2::Authorizer":  func(p map[string]any) error { return decode(p, &httpAuthorizerProps{}) },
+		"AWS::ApiGatewayV2::Route":       func(p map[string]any) error { return decode(p, &routeProps{}) },
+		"AWS::ApiGatewayV2::Integration": func(p map[string]any) error { return decode(p, &integrationV2Props{}) },
+	}
+	// Package sam's golden output, and real samtranslator output in package cfn's test data.
+	var files []string
+	for _, pattern := range []string{"../sam/testdata/golden/*.json", "../cfn/testdata/*.template.json", "../cfn/testdata/*.golden.json"} {
+		fs, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	if len(files) == 0 {
+		t.Skip("no SAM golden files")
+	}
+	seen := map[string]int{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties map[string]any
+			}
+		}
+		if err := json.Unmarshal(data, &tmpl); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for id, r := range tmpl.Resources {
+			dec, ok := decoders[r.Type]
+			if !ok {
+				continue
+			}
+			seen[r.Type]++
+			p, _ := resolvePlaceholders(r.Properties).(map[string]any)
+			if err := dec(p); err != nil {
+				t.Errorf("%s: %s (%s): %v", filepath.Base(f), id, r.Type, err)
+			}
+		}
+	}
+	if seen["AWS::Lambda::Function"] == 0 || seen["AWS::ApiGateway::RestApi"] == 0 || seen["AWS::ApiGatewayV2::Api"] == 0 {
+		t.Errorf("the golden files hold too few resources: %v", seen)
+	}
 }

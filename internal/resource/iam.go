@@ -39,12 +39,9 @@ type roleProps struct {
 	MaxSessionDuration       *int64
 	Path                     *string
 	PermissionsBoundary      *string
-	Policies                 []struct {
-		PolicyDocument any
-		PolicyName     string
-	}
-	RoleName *string
-	Tags     []tag
+	Policies                 []any // recorded
+	RoleName                 *string
+	Tags                     []tag
 }
 
 type roleProvider struct{ c *clients }

@@ -164,6 +164,13 @@ func (p *functionProvider) Update(ctx context.Context, r *stack.Request, prev *s
 	}
 	name := prev.PhysicalID
 	arn, _ := prev.Attrs["Arn"].(string)
+	if arn == "" {
+		cfg, err := p.c.lambda.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &name})
+		if err != nil {
+			return nil, apiError(svcLambda, err)
+		}
+		arn = aws.ToString(cfg.FunctionArn)
+	}
 	if anyChanged(ch, "Code", "Architectures") {
 		code, err := p.c.functionCode(ctx, r.LogicalID, fp)
 		if err != nil {

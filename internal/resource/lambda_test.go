@@ -33,10 +33,11 @@ func TestFunction(t *testing.T) {
 	const typ = "AWS::Lambda::Function"
 
 	fn := e.create(t, "Fn", typ, pyFunction("1", map[string]any{
-		"MemorySize":                   "256", // CloudFormation takes numbers as strings
-		"Timeout":                      float64(10),
-		"Environment":                  map[string]any{"Variables": map[string]any{"GREETING": "hello"}},
-		"Tags":                         []any{map[string]any{"Key": "team", "Value": "a"}, map[string]any{"Key": "old", "Value": "x"}},
+		"MemorySize":  "256", // CloudFormation takes numbers as strings
+		"Timeout":     float64(10),
+		"Environment": map[string]any{"Variables": map[string]any{"GREETING": "hello"}},
+		"Tags": []any{map[string]any{"Key": "team", "Value": "a"}, map[string]any{"Key": "old", "Value": "x"},
+			map[string]any{"Key": "lambda:createdBy", "Value": "SAM"}}, // as SAM tags its functions
 		"ReservedConcurrentExecutions": float64(5),
 		"Description":                  "first",
 	}))
@@ -55,7 +56,7 @@ func TestFunction(t *testing.T) {
 	if aws.ToInt32(c.MemorySize) != 256 || aws.ToInt32(c.Timeout) != 10 || aws.ToString(c.Description) != "first" {
 		t.Errorf("configuration = memory %d timeout %d description %q", aws.ToInt32(c.MemorySize), aws.ToInt32(c.Timeout), aws.ToString(c.Description))
 	}
-	if got.Tags["team"] != "a" || got.Tags["old"] != "x" {
+	if got.Tags["team"] != "a" || got.Tags["old"] != "x" || got.Tags["lambda:createdBy"] != "SAM" {
 		t.Errorf("tags = %v", got.Tags)
 	}
 	if got.Concurrency == nil || aws.ToInt32(got.Concurrency.ReservedConcurrentExecutions) != 5 {
