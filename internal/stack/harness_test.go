@@ -69,6 +69,13 @@ func (f *fakeProvider) blockOn(key string) <-chan struct{} {
 	return ch
 }
 
+// clearBlocks drops the blocks no call has hit.
+func (f *fakeProvider) clearBlocks() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.block)
+}
+
 // enter records a call and applies the failure or block set for it.
 func (f *fakeProvider) enter(ctx context.Context, op string, r *Request, physical string) error {
 	f.mu.Lock()

@@ -144,3 +144,79 @@ func TestRandomUpdates(t *testing.T) {
 		})
 	}
 }
+
+// TestRandomRestarts stops the service at a random provider call of a
+// random update (sometimes one that fails and rolls back) and starts
+// another on the same store: the stack ends updated or rolled back, and
+// consistent, whichever phase the stop hit.
+func TestRandomRestarts(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			h := newHarness(t)
+			body, _ := genTemplate(r)
+			wantStatus(t, h.create("app", body, nil), StatusCreateComplete)
+			for step := range 8 {
+				before := h.snapshot("app")
+				next, ids := genTemplate(r)
+				ops := []string{"create", "update", "delete"}
+				key := ops[r.IntN(3)] + ":" + fmt.Sprintf("R%d", r.IntN(6))
+				if r.IntN(3) == 0 {
+					h.prov.setFailN("create:"+ids[r.IntN(len(ids))], "injected failure", 1)
+					// Stop in the rollback: its reverts and its cleanup.
+					key = ops[1+r.IntN(2)] + ":" + ids[r.IntN(len(ids))]
+				}
+				started := h.prov.blockOn(key)
+				id, err := h.svc.UpdateStack(t.Context(), UpdateInput{CreateInput: CreateInput{StackName: "app", TemplateBody: next}})
+				if err != nil {
+					wantAPIError(t, err, CodeValidationError, "No updates are to be performed.")
+					h.prov.clearBlocks()
+					continue
+				}
+				hit := false
+				waitFor(t, h.svc, id, func(s Stack) bool {
+					select {
+					case <-started:
+						hit = true
+						return true
+					default:
+						return !inProgress(s.Status)
+					}
+				})
+				h.prov.clearBlocks()
+				if hit {
+					h.stop()
+					h.svc, h.stop = startService(t, h.st, h.prov)
+				}
+				st := h.wait(id)
+				if hit {
+					t.Logf("step %d: stopped at %s, resumed to %s", step, key, st.Status)
+				}
+				for _, k := range []string{"create", "update"} {
+					for i := range 6 {
+						h.prov.setFail(fmt.Sprintf("%s:R%d", k, i), "")
+					}
+				}
+				h.checkConsistent(step, "app")
+				after := h.snapshot("app")
+				switch st.Status {
+				case StatusUpdateComplete:
+					if got := slices.Sorted(maps.Keys(after)); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
+						t.Fatalf("step %d (stop at %s: %v): resources %v, template has %v", step, key, hit, got, ids)
+					}
+					body = next
+				case StatusUpdateRollbackComplete:
+					if !maps.Equal(before, after) {
+						t.Fatalf("step %d (stop at %s: %v): after rollback\n%v\nwant\n%v", step, key, hit, after, before)
+					}
+				default:
+					t.Fatalf("step %d (stop at %s: %v): status %s (%s)", step, key, hit, st.Status, st.StatusReason)
+				}
+			}
+			wantStatus(t, h.del("app"), StatusDeleteComplete)
+			if live := h.prov.liveIDs(); len(live) != 0 {
+				t.Fatalf("left behind %v", live)
+			}
+		})
+	}
+}
