@@ -154,8 +154,8 @@ func TestRandomRestarts(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 7))
 			h := newHarness(t)
-			body, _ := genTemplate(r)
-			wantStatus(t, h.create("app", body, nil), StatusCreateComplete)
+			first, _ := genTemplate(r)
+			wantStatus(t, h.create("app", first, nil), StatusCreateComplete)
 			for step := range 8 {
 				before := h.snapshot("app")
 				next, ids := genTemplate(r)
@@ -204,7 +204,6 @@ func TestRandomRestarts(t *testing.T) {
 					if got := slices.Sorted(maps.Keys(after)); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
 						t.Fatalf("step %d (stop at %s: %v): resources %v, template has %v", step, key, hit, got, ids)
 					}
-					body = next
 				case StatusUpdateRollbackComplete:
 					if !maps.Equal(before, after) {
 						t.Fatalf("step %d (stop at %s: %v): after rollback\n%v\nwant\n%v", step, key, hit, after, before)
