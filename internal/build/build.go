@@ -20,11 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -130,6 +132,7 @@ func Template(ctx context.Context, t *cfn.Template, templateDir string, params m
 	if err != nil {
 		return nil, err
 	}
+	opts.defaults(templateDir)
 	arts := make([]Artifact, 0, len(units))
 	for _, u := range units {
 		a, err := Build(ctx, u, opts)
@@ -138,10 +141,40 @@ func Template(ctx context.Context, t *cfn.Template, templateDir string, params m
 		}
 		arts = append(arts, *a)
 	}
+	if err := Prune(opts.CacheDir, CacheMaxAge); err != nil {
+		opts.Logger.Warn("build cache not pruned", "err", err)
+	}
 	return arts, nil
 }
 
-// Build builds one unit, or finds it in the cache.
+// CacheMaxAge is how long a build stays in the cache unused.
+const CacheMaxAge = 7 * 24 * time.Hour
+
+// Prune removes the builds of cacheDir not used for maxAge (a cache hit
+// counts as a use), and temporary directories that old.
+func Prune(cacheDir string, maxAge time.Duration) error {
+	entries, err := os.ReadDir(cacheDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-maxAge)
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !e.IsDir() || fi.ModTime().After(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(cacheDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Build builds one unit, or finds it in the cache (by default
+// .nimbus/build in the directory above the unit's code: set CacheDir).
 func Build(ctx context.Context, u Unit, opts Options) (*Artifact, error) {
 	opts.defaults(filepath.Dir(u.Source))
 	b, err := newBuilder(u, &opts)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -90,13 +91,13 @@ func goModule(t *testing.T) string {
 	dir := t.TempDir()
 	write(t, dir, "go.mod", "module example.com/app\n\ngo 1.22\n")
 	write(t, dir, "lib/lib.go", "package lib\n\nconst Greeting = \"hello\"\n")
-	write(t, dir, "fn/main.go", "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting) }\n")
+	write(t, dir, "cmd/fn/main.go", "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting) }\n")
 	return dir
 }
 
 func goTemplate() *cfn.Template {
 	return &cfn.Template{Resources: map[string]*cfn.Resource{
-		"Hello": fn(map[string]any{"CodeUri": "fn/", "Handler": "bootstrap", "Runtime": "provided.al2023"},
+		"Hello": fn(map[string]any{"CodeUri": "cmd/fn/", "Handler": "bootstrap", "Runtime": "provided.al2023"},
 			map[string]any{"BuildMethod": "go1.x"}),
 	}}
 }
@@ -142,7 +143,7 @@ func TestGoFunctionBuildsABootstrapAndCachesIt(t *testing.T) {
 func TestGoFunctionCompileErrorIsReported(t *testing.T) {
 	requireTool(t, "go")
 	dir := goModule(t)
-	write(t, dir, "fn/main.go", "package main\n\nfunc main() { undefinedThing() }\n")
+	write(t, dir, "cmd/fn/main.go", "package main\n\nfunc main() { undefinedThing() }\n")
 	_, err := Template(context.Background(), goTemplate(), dir, nil, Options{})
 	if err == nil || !strings.Contains(err.Error(), "build Hello") || !strings.Contains(err.Error(), "undefined: undefinedThing") {
 		t.Fatalf("err = %v", err)
@@ -169,7 +170,7 @@ func TestGlobalsAndParametersAreUsed(t *testing.T) {
 	tpl := &cfn.Template{
 		Parameters: map[string]*cfn.Parameter{"Arch": {Type: "String", Default: "arm64"}},
 		Globals: map[string]any{"Function": map[string]any{
-			"CodeUri": "fn", "Runtime": "provided.al2023", "Architectures": []any{map[string]any{"Ref": "Arch"}},
+			"CodeUri": "cmd/fn", "Runtime": "provided.al2023", "Architectures": []any{map[string]any{"Ref": "Arch"}},
 		}},
 		Resources: map[string]*cfn.Resource{
 			"A": fn(map[string]any{"Handler": "bootstrap"}, map[string]any{"BuildMethod": "go1.x"}),
@@ -183,7 +184,7 @@ func TestGlobalsAndParametersAreUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(units) != 2 || units[0].LogicalID != "A" || units[1].LogicalID != "B" ||
-		units[0].Source != filepath.Join(dir, "fn") || units[0].Arch != LambdaArch(runtime.GOARCH) || units[0].Runtime != "provided.al2023" {
+		units[0].Source != filepath.Join(dir, "cmd", "fn") || units[0].Arch != LambdaArch(runtime.GOARCH) || units[0].Runtime != "provided.al2023" {
 		t.Fatalf("units = %+v", units)
 	}
 	arts, err := Template(context.Background(), tpl, dir, map[string]string{"Arch": LambdaArch(runtime.GOARCH)}, Options{})
@@ -481,5 +482,52 @@ func TestSymlinkedFilesAreFollowed(t *testing.T) {
 	arts := buildAll(t, tpl, dir, Options{})
 	if f := readZip(t, arts[0].Zip); f["shared/util.py"].data != "U = 1\n" || len(f) != 2 {
 		t.Errorf("entries: %v", keys(f))
+	}
+}
+
+func TestNoBuildPackagesSourcesAsTheyAre(t *testing.T) {
+	dir := goModule(t)
+	units, err := Plan(goTemplate(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Build(context.Background(), units[0], Options{NoBuild: true, Env: []string{"PATH=/nonexistent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := readZip(t, a.Zip); len(f) != 1 || f["main.go"].data == "" {
+		t.Errorf("entries: %v, want main.go as it is", keys(f))
+	}
+}
+
+func TestPruneRemovesUnusedBuilds(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "code/app.py", "x")
+	tpl := &cfn.Template{Resources: map[string]*cfn.Resource{
+		"Fn": fn(map[string]any{"CodeUri": "code", "Runtime": "python3.12", "Handler": "app.h"}, nil),
+	}}
+	cache := filepath.Join(dir, ".nimbus", "build")
+	old := filepath.Join(cache, "0000old")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-2 * CacheMaxAge)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	a := buildAll(t, tpl, dir, Options{})[0]
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an entry unused for %v is still there: %v", 2*CacheMaxAge, err)
+	}
+	// An old entry that is hit is used again, and kept.
+	entry := filepath.Dir(a.Zip)
+	if err := os.Chtimes(entry, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if b := buildAll(t, tpl, dir, Options{})[0]; !b.Cached || b.SHA256 != a.SHA256 {
+		t.Errorf("second build: %+v", b)
+	}
+	if _, err := os.Stat(a.Zip); err != nil {
+		t.Errorf("the entry just used was pruned: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // cacheVersion changes when the layout of a build changes, so old cache
@@ -100,6 +101,11 @@ func (b *builder) run(ctx context.Context) (*Artifact, error) {
 	if err := writeZip(filepath.Join(tmp, "code.zip"), root); err != nil {
 		return nil, fmt.Errorf("zip: %w", err)
 	}
+	// The zip is the build; the tree it was made of would double the
+	// cache's size.
+	if err := os.RemoveAll(root); err != nil {
+		return nil, err
+	}
 	sum, size, err := fileSHA256(filepath.Join(tmp, "code.zip"))
 	if err != nil {
 		return nil, err
@@ -128,6 +134,8 @@ func (b *builder) cached(dir string) (*Artifact, bool) {
 	if err != nil {
 		return nil, false
 	}
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now) // used: not pruned for another CacheMaxAge
 	return &Artifact{Unit: b.u, Zip: filepath.Join(dir, "code.zip"), SHA256: strings.TrimSpace(string(sum)), Size: fi.Size(), Cached: true}, true
 }
 
