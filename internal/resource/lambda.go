@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -367,13 +366,12 @@ func (c *clients) artifact(ctx context.Context, logicalID, bucket, key string) (
 	return data, nil
 }
 
-var esmSyntax = regexp.MustCompile(`(?m)^\s*(import\s.*\sfrom\s|import\s*['"{*]|export\s)`)
-
 // inlineZip zips a function's inline source (Code.ZipFile) as
-// CloudFormation does: into one file named index, with the runtime's
-// extension (index.py for Python; index.js for Node.js, or index.mjs when
-// the source is an ES module). The zip is the same for the same source,
-// so an unchanged template does not change the function's CodeSha256.
+// CloudFormation does: into one file named index with the runtime's
+// extension, index.py for Python and index.js for Node.js (CloudFormation
+// documents that inline Node.js code is a CommonJS module: "ES modules
+// aren't supported for inline functions"). The zip is the same for the
+// same source, so an unchanged template keeps the function's CodeSha256.
 func inlineZip(src, runtime string) ([]byte, error) {
 	var name string
 	switch {
@@ -381,9 +379,6 @@ func inlineZip(src, runtime string) ([]byte, error) {
 		name = "index.py"
 	case strings.HasPrefix(runtime, "nodejs"):
 		name = "index.js"
-		if esmSyntax.MatchString(src) {
-			name = "index.mjs"
-		}
 	default:
 		return nil, fmt.Errorf("Code.ZipFile (inline source) needs a Node.js or Python runtime, not %q", runtime) //nolint:staticcheck // CloudFormation's wording
 	}

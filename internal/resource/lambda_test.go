@@ -169,3 +169,17 @@ func TestFunctionErrors(t *testing.T) {
 	_, err = p.Update(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("2", nil)), fn)
 	wantErr(t, err, "Resource handler returned message:", "Function not found", "Status Code: 404", "HandlerErrorCode: NotFound")
 }
+
+// TestInlineNodeFunction runs inline Node.js source, which CloudFormation
+// writes to index.js (a CommonJS module).
+func TestInlineNodeFunction(t *testing.T) {
+	e := newEnv(t)
+	fn := e.create(t, "NodeFn", "AWS::Lambda::Function", map[string]any{
+		"Runtime": "nodejs20.x", "Handler": "index.handler", "Role": testRole,
+		"Code": map[string]any{"ZipFile": "exports.handler = async (event) => ({ from: 'inline node' });\n"},
+	})
+	if out := e.invoke(t, fn.PhysicalID); out != `{"from":"inline node"}` {
+		t.Errorf("invoke = %s", out)
+	}
+	e.delete(t, fn)
+}
