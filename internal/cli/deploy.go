@@ -411,7 +411,6 @@ func (s *stackClient) deploy(ctx context.Context, name, body string, tpl *cfn.Te
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "Updating stack %s\n", name)
 	_, err = s.c.UpdateStack(ctx, &cloudformation.UpdateStackInput{
 		StackName: aws.String(id), TemplateBody: aws.String(body), Parameters: cparams,
 		Capabilities: caps, Tags: tags,
@@ -425,6 +424,7 @@ func (s *stackClient) deploy(ctx context.Context, name, body string, tpl *cfn.Te
 		}
 		return err
 	}
+	fmt.Fprintf(s.out, "Updating stack %s\n", name)
 	return s.finish(ctx, id, marker, cfntypes.StackStatusUpdateComplete)
 }
 
