@@ -34,7 +34,18 @@ func (tr *translator) functionEvents(s *fnState) error {
 			if svc, ok := UnsupportedEvents[typ]; ok {
 				return eventErr(evID, "Events of type %s need %s, which Nimbus does not have yet", typ, svc)
 			}
-			return eventErr(evID, "Type '%s' is not a supported event type.", pyStr(ev["Type"]))
+			switch typ {
+			case "SQS", "Kinesis", "DynamoDB":
+				err = tr.pullEvent(s, evID, typ, props)
+			case "Schedule", "CloudWatchEvent", "EventBridgeRule":
+				err = tr.ruleEvent(s, evID, typ, props)
+			case "SNS":
+				err = tr.snsEvent(s, evID, props)
+			case "ScheduleV2", "S3", "MSK", "MQ", "DocumentDB", "SelfManagedKafka", "IoTRule", "AlexaSkill", "Cognito", "CloudWatchLogs":
+				return eventErr(evID, "Events of type %s are not translated by Nimbus yet", typ)
+			default:
+				return eventErr(evID, "Type '%s' is not a supported event type.", pyStr(ev["Type"]))
+			}
 		}
 		if err != nil {
 			return err

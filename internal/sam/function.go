@@ -118,7 +118,10 @@ type fnState struct {
 	alias     *cfn.Resource
 	aliasID   string
 	aliasName string
-	out       []generated
+	// role is the generated execution role (also when the template gives
+	// its own Role: event sources still add to it, as in samtranslator).
+	role *cfn.Resource
+	out  []generated
 }
 
 // target is what events and URLs invoke: the alias if there is one.
@@ -195,6 +198,7 @@ func (tr *translator) function(id string, r *cfn.Resource) ([]generated, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.role = role
 	if err := tr.attachRole(s, role); err != nil {
 		return nil, err
 	}

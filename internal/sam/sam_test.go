@@ -67,7 +67,7 @@ func samtranslator(t *testing.T) map[string]pyResult {
 	}
 	pyOnce.Do(func() {
 		var reqs []map[string]any
-		for _, dir := range []string{"templates", "invalid"} {
+		for _, dir := range []string{"templates", "invalid", "eventsources"} {
 			files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 			if err != nil {
 				pyErr = err
@@ -395,6 +395,42 @@ func golden(t *testing.T, name string, tmpl *cfn.Template) {
 	}
 }
 
+// TestDifferentialEventSources checks the translations of event sources
+// whose services Nimbus does not have yet, as they will be once their
+// types leave UnsupportedEvents.
+func TestDifferentialEventSources(t *testing.T) {
+	py := samtranslator(t)
+	saved := UnsupportedEvents
+	UnsupportedEvents = map[string]string{}
+	defer func() { UnsupportedEvents = saved }()
+	files, err := filepath.Glob(filepath.Join("testdata", "eventsources", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := py["eventsources/"+name]
+			if want.Error != "" {
+				t.Fatalf("samtranslator rejected the template: %s", want.Error)
+			}
+			got, err := Transform(loadTemplate(t, b), nil, testOpts)
+			if err != nil {
+				t.Fatalf("Transform: %v", err)
+			}
+			gm := normalize(toJSONModel(t, got))
+			wm := normalize(want.Template)
+			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
+			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
+			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
+		})
+	}
+}
+
 // TestDifferentialInvalid checks that templates samtranslator rejects are
 // rejected here too.
 func TestDifferentialInvalid(t *testing.T) {
@@ -575,7 +611,20 @@ func replaceNth(v any, n int, s any) (any, int) {
 // values of other shapes: Transform must return an error or a template,
 // never panic or leave SAM resources behind.
 func FuzzTransformShapes(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "templates", "*.json"))
+	fuzzShapes(f, filepath.Join("testdata", "templates", "*.json"))
+}
+
+// FuzzEventSources does the same over the event sources Nimbus translates
+// but does not run yet.
+func FuzzEventSources(f *testing.F) {
+	saved := UnsupportedEvents
+	UnsupportedEvents = map[string]string{}
+	f.Cleanup(func() { UnsupportedEvents = saved })
+	fuzzShapes(f, filepath.Join("testdata", "eventsources", "*.json"))
+}
+
+func fuzzShapes(f *testing.F, glob string) {
+	files, _ := filepath.Glob(glob)
 	var seeds []map[string]any
 	for _, file := range files {
 		b, err := os.ReadFile(file)

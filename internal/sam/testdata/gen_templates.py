@@ -253,6 +253,34 @@ invalid["unknown_authorizer"] = {"Transform": T, "Resources": {
 invalid["alias_sub"] = {"Transform": T, "Parameters": {"Env": {"Type": "String", "Default": "prod"}}, "Resources": {"F": fn(AutoPublishAlias=sub("${Env}"))}}
 invalid["path_param_ref"] = {"Transform": T, "Parameters": {"P": {"Type": "String", "Default": "/x"}}, "Resources": {
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": ref("P"), "Method": "get"}}})}}
+events = {}
+events["pull"] = {"Transform": T, "Resources": {
+  "Worker": fn(AutoPublishAlias="live", Events={
+     "Queue": {"Type": "SQS", "Properties": {"Queue": ga("Q", "Arn"), "BatchSize": 5, "MaximumBatchingWindowInSeconds": 2, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+               "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"a": [1]})}]}, "ScalingConfig": {"MaximumConcurrency": 2}}},
+     "Stream": {"Type": "Kinesis", "Properties": {"Stream": "arn:aws:kinesis:us-east-1:1:stream/s", "StartingPosition": "LATEST", "ParallelizationFactor": 2,
+                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": "arn:aws:sqs:us-east-1:1:dlq"}}}},
+     "Table": {"Type": "DynamoDB", "Properties": {"Stream": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x", "StartingPosition": "TRIM_HORIZON", "Enabled": False,
+               "DestinationConfig": {"OnFailure": {"Type": "SNS", "Destination": "arn:aws:sns:us-east-1:1:t"}}}}}),
+  "Q": {"Type": "AWS::SQS::Queue"}}}
+events["rules"] = {"Transform": T, "Resources": {
+  "Cron": dict(fn(Events={
+     "Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)", "Input": "{}", "Enabled": False, "Name": "nightly", "Description": "d",
+                 "DeadLetterConfig": {"Type": "SQS"}, "RetryPolicy": {"MaximumRetryAttempts": 1}}},
+     "Bus": {"Type": "EventBridgeRule", "Properties": {"Pattern": {"source": ["app"]}, "EventBusName": "custom", "InputPath": "$.detail", "State": "ENABLED",
+             "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:1:d"}, "Target": {"Id": "MyTarget"}}},
+     "Old": {"Type": "CloudWatchEvent", "Properties": {"Pattern": {"source": ["aws.ec2"]}, "RuleName": "old",
+             "DeadLetterConfig": {"Type": "SQS", "QueueLogicalId": "OldDLQ"}, "InputTransformer": {"InputTemplate": "x"}}}}), Condition="C"),
+  "AVeryLongFunctionNameThatMakesTheTargetIdLongerThanSixtyFour": fn(Events={"ScheduleEventWithLongName": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}})},
+  "Conditions": {"C": {"Fn::Equals": ["a", "a"]}}}
+events["sns"] = {"Transform": T, "Resources": {
+  "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"FifoTopic": True}},
+  "Sub": fn(Events={
+     "Direct": {"Type": "SNS", "Properties": {"Topic": ref("Topic"), "FilterPolicy": {"k": ["v"]}, "Region": "us-east-1"}},
+     "ViaQueue": {"Type": "SNS", "Properties": {"Topic": ref("Topic"), "SqsSubscription": True}},
+     "OwnQueue": {"Type": "SNS", "Properties": {"Topic": "arn:aws:sns:us-east-1:1:t", "SqsSubscription": {"QueueArn": "arn:aws:sqs:us-east-1:1:q", "QueueUrl": "https://q", "BatchSize": 3, "QueuePolicyLogicalId": "MyPolicy"}}}})}}
+for name, t in events.items():
+    json.dump(t, open(f"eventsources/{name}.json", "w"), indent=1)
 for name, t in tpls.items():
     json.dump(t, open(f"templates/{name}.json", "w"), indent=1, ensure_ascii=False)
 for name, t in invalid.items():
