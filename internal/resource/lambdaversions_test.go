@@ -128,12 +128,42 @@ func TestVersionsAliasesAndURLs(t *testing.T) {
 	_, err = e.ps["AWS::Lambda::EventInvokeConfig"].Create(ctx, request("Eic2", "AWS::Lambda::EventInvokeConfig", map[string]any{"FunctionName": name}))
 	wantErr(t, err, "required key [Qualifier] not found")
 
+	// Replacements: a new alias name, a permission with another
+	// principal, a URL on $LATEST instead of the alias.
+	alias2 := e.replace(t, alias, map[string]any{"FunctionName": name, "FunctionVersion": ver3.Attrs["Version"], "Name": "stable"})
+	_, err = e.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &name, Name: aws.String("live")})
+	wantErr(t, err, "ResourceNotFoundException")
+	if alias2.PhysicalID != fn.Attrs["Arn"].(string)+":stable" {
+		t.Errorf("replacement alias = %s", alias2.PhysicalID)
+	}
+	perm := e.create(t, "Perm", "AWS::Lambda::Permission", map[string]any{
+		"Action": "lambda:InvokeFunction", "FunctionName": fn.Attrs["Arn"], "Principal": "s3.amazonaws.com",
+	})
+	perm2 := e.replace(t, perm, map[string]any{
+		"Action": "lambda:InvokeFunction", "FunctionName": fn.Attrs["Arn"], "Principal": "sns.amazonaws.com",
+	})
+	pol, err := e.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &name})
+	if err != nil || strings.Contains(aws.ToString(pol.Policy), perm.PhysicalID) || !strings.Contains(aws.ToString(pol.Policy), perm2.PhysicalID) {
+		t.Errorf("policy after replacing the permission = %v, %v", pol, err)
+	}
+	u2 := e.replace(t, u, map[string]any{"TargetFunctionArn": name, "AuthType": "NONE"})
+	if u2.PhysicalID != fn.Attrs["Arn"] {
+		t.Errorf("URL of $LATEST = %s %v", u2.PhysicalID, u2.Attrs)
+	}
+	if status, _ := e.getURL(t, u2.Attrs["FunctionUrl"].(string)); status != 200 {
+		t.Errorf("GET the $LATEST URL = %d", status)
+	}
+	u, alias = u2, alias2
+	e.delete(t, perm2)
+
 	for _, r := range []*stack.Resource{eic, u, alias, ver3, ver2} {
 		e.delete(t, r)
 	}
-	_, err = e.lambda.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: &name, Qualifier: aws.String("live")})
+	_, err = e.lambda.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: &name})
 	wantErr(t, err, "ResourceNotFoundException")
-	_, err = e.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &name, Name: aws.String("live")})
+	_, err = e.lambda.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: &name, Name: aws.String("stable")})
+	wantErr(t, err, "ResourceNotFoundException")
+	_, err = e.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &name})
 	wantErr(t, err, "ResourceNotFoundException")
 	vs, err := e.lambda.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: &name})
 	if err != nil || len(vs.Versions) != 1 { // $LATEST
