@@ -86,8 +86,9 @@ func (h *harness) checkConsistent(step int, name string) {
 // stack records, that a successful update made the template's resources,
 // and that a rolled-back one left everything as it was.
 func TestRandomUpdates(t *testing.T) {
-	for seed := range uint64(6) {
+	for seed := range seeds(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, 42))
 			h := newHarness(t)
 			body, _ := genTemplate(r)
@@ -150,8 +151,9 @@ func TestRandomUpdates(t *testing.T) {
 // another on the same store: the stack ends updated or rolled back, and
 // consistent, whichever phase the stop hit.
 func TestRandomRestarts(t *testing.T) {
-	for seed := range uint64(8) {
+	for seed := range seeds(8) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, 7))
 			h := newHarness(t)
 			first, _ := genTemplate(r)
@@ -218,4 +220,12 @@ func TestRandomRestarts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seeds is how many random sequences to run: n, or 2 with -short.
+func seeds(n uint64) uint64 {
+	if testing.Short() {
+		return 2
+	}
+	return n
 }
