@@ -362,6 +362,9 @@ func TestPhysicalName(t *testing.T) {
 	if len(long) != 64 || !strings.Contains(long, "-LLLL") || !strings.HasPrefix(long, "ssss") {
 		t.Fatalf("long name %q (%d)", long, len(long))
 	}
+	if got := PhysicalName("my-long-stack", "Fn", 25); strings.Contains(got, "--") || !strings.HasPrefix(got, "my-long-Fn-") {
+		t.Fatalf("cut at a hyphen: %q", got)
+	}
 	if got := PhysicalName("a", "b", 10); len(got) != 10 {
 		t.Fatalf("tiny limit: %q", got)
 	}

@@ -97,5 +97,7 @@ func PhysicalName(stackName, logicalID string, limit int) string {
 			l = l[:len(l)-1]
 		}
 	}
-	return s + "-" + l + "-" + suffix
+	// A cut may leave a hyphen at the end of a part; names do not have two
+	// in a row.
+	return strings.TrimRight(s, "-") + "-" + strings.TrimRight(l, "-") + "-" + suffix
 }
