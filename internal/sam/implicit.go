@@ -138,6 +138,7 @@ func (tr *translator) implicitEvent(k apiKind, fn *cfn.Resource, evID string, ev
 		ev["Properties"] = props
 	}
 	if _, ok := props[k.idProp]; !ok {
+		tr.propagateTagsToImplicitAPI(k, fn)
 		props[k.idProp] = ref(k.implicitID)
 	}
 	if k.http {
@@ -199,6 +200,34 @@ func (tr *translator) implicitEvent(k apiKind, fn *cfn.Resource, evID string, ev
 		}
 	}
 	return nil
+}
+
+// propagateTagsToImplicitAPI gives the implicit API the tags of a function
+// with PropagateTags that uses it (_add_tags_to_implicit_api_if_necessary).
+func (tr *translator) propagateTagsToImplicitAPI(k apiKind, fn *cfn.Resource) {
+	api := tr.sam[k.implicitID]
+	globals, _ := tr.src.Globals["Function"].(map[string]any)
+	propagate := fn.Properties["PropagateTags"]
+	if !truthy(propagate) {
+		propagate = globals["PropagateTags"]
+	}
+	tags := fn.Properties["Tags"]
+	if !truthy(tags) {
+		tags = globals["Tags"]
+	}
+	tm, ok := tags.(map[string]any)
+	if api == nil || !ok || len(tm) == 0 || !truthy(propagate) {
+		return
+	}
+	cur, _ := api.Properties["Tags"].(map[string]any)
+	if cur == nil {
+		cur = map[string]any{}
+	}
+	for key, v := range tm {
+		cur[key] = deepCopy(v)
+	}
+	api.Properties["Tags"] = cur
+	api.Properties["PropagateTags"] = true
 }
 
 func addRouteSettings(api *cfn.Resource, path, method string, rs any, condition string) error {

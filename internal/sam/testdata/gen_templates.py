@@ -236,6 +236,11 @@ tpls["usage_plans"] = {"Transform": T, "Conditions": {"A": {"Fn::Equals": ["a", 
                   "C": {"Type": "Api", "Properties": {"Path": "/c", "Method": "get", "RestApiId": ref("Shared2")}},
                   "D": {"Type": "Api", "Properties": {"Path": "/d", "Method": "get", "RestApiId": ref("NoPlan")}}})},
   "Outputs": {"Key": {"Value": ref("PerApi.ApiKey")}, "Plan": {"Value": ref("Shared1.UsagePlan")}}}
+tpls["propagate_tags"] = {"Transform": T, "Globals": {"Function": {"Tags": {"team": "g"}}}, "Resources": {
+  "Tagged": fn(PropagateTags=True, Tags={"app": "x"}, Events={"A": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get"}}, "H": {"Type": "HttpApi", "Properties": {"Path": "/h", "Method": "get"}}}),
+  "Plain": fn(Events={"B": {"Type": "Api", "Properties": {"Path": "/b", "Method": "get"}}}),
+  "Explicit": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "s", "PropagateTags": True, "Tags": {"k": "v"}}},
+  "E": fn(Events={"E": {"Type": "Api", "Properties": {"Path": "/e", "Method": "get", "RestApiId": ref("Explicit")}}})}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {
