@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The operations, each run by one goroutine per stack (see Service.start).
+// The operations, each run by one goroutine per stack (see Service.launch).
 // docs/design/deploy.md draws the state machine.
 
 // runCreate applies a new stack: CREATE_IN_PROGRESS -> CREATE_COMPLETE, or
@@ -34,13 +34,15 @@ func (o *op) runCreate() error {
 	if o.rec.DisableRollback {
 		return o.status(StatusCreateFailed, reason)
 	}
-	return o.rollbackCreate(reason)
+	return o.rollbackCreate(reason, reason+reasonRollbackRequested)
 }
 
-// rollbackCreate deletes everything a failed create made.
-func (o *op) rollbackCreate(reason string) error {
+// rollbackCreate deletes everything a failed create made. The stack is
+// ROLLBACK_IN_PROGRESS with reason started, then ROLLBACK_COMPLETE with
+// reason.
+func (o *op) rollbackCreate(reason, started string) error {
 	if o.rec.Status != StatusRollbackInProgress {
-		if err := o.status(StatusRollbackInProgress, reason+reasonRollbackRequested); err != nil {
+		if err := o.status(StatusRollbackInProgress, started); err != nil {
 			return err
 		}
 	}
@@ -55,7 +57,7 @@ func (o *op) rollbackCreate(reason string) error {
 		return o.check(err)
 	}
 	o.rec.Current.Outputs = nil
-	return o.status(StatusRollbackComplete, strings.TrimSuffix(reason, reasonRollbackRequested))
+	return o.status(StatusRollbackComplete, reason)
 }
 
 func deleteReason(ids []string) string {
@@ -385,9 +387,9 @@ func (o *op) resume() error {
 		if o.rec.DisableRollback {
 			return o.status(StatusCreateFailed, reasonInterrupted)
 		}
-		return o.rollbackCreate(reasonInterrupted + " ")
+		return o.rollbackCreate(reasonInterrupted, reasonInterrupted)
 	case StatusRollbackInProgress:
-		return o.rollbackCreate(o.rec.StatusReason)
+		return o.rollbackCreate(strings.TrimSuffix(o.rec.StatusReason, reasonRollbackRequested), o.rec.StatusReason)
 	case StatusUpdateInProgress:
 		return o.rollbackUpdate(reasonInterrupted)
 	case StatusUpdateRollbackInProgress:
