@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
@@ -84,8 +85,14 @@ func FuzzDecode(f *testing.F) {
 		for _, dst := range []any{
 			&functionProps{}, &versionProps{}, &aliasProps{}, &permissionProps{}, &urlProps{},
 			&eventInvokeConfigProps{}, &layerVersionProps{}, &roleProps{}, &logGroupProps{},
+			&restAPIProps{}, &deploymentProps{}, &methodProps{}, &usagePlanProps{}, &apiKeyProps{},
+			&httpAPIProps{}, &httpStageProps{}, &routeProps{}, &integrationV2Props{}, &httpAuthorizerProps{},
 		} {
 			_ = decode(m, dst)
+		}
+		_, _ = decodeStage("X", m)
+		for _, ms := range []methodSetting{{}, {ResourcePath: aws.String("/a/{b}"), HttpMethod: aws.String("GET")}} {
+			_ = ms.ops()
 		}
 	})
 }
