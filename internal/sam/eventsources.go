@@ -366,3 +366,112 @@ func (tr *translator) snsEvent(s *fnState, evID string, props map[string]any) er
 	s.out = append(s.out, queuePolicy(pid, queueArn, queueURL), subscription("sqs", queueArn))
 	return nil
 }
+
+var scheduleV2Properties = []string{"PermissionsBoundary", "ScheduleExpression", "FlexibleTimeWindow", "Name", "State",
+	"Description", "StartDate", "EndDate", "ScheduleExpressionTimezone", "GroupName", "KmsKeyArn", "Input", "RoleArn",
+	"DeadLetterConfig", "RetryPolicy", "OmitName"}
+
+// scheduleV2Event is the ScheduleV2 event source: an
+// AWS::Scheduler::Schedule invoking the function through a role SAM makes
+// unless RoleArn names one.
+func (tr *translator) scheduleV2Event(s *fnState, evID string, props map[string]any) error {
+	for _, k := range sortedKeys(props) {
+		if !contains(scheduleV2Properties, k) {
+			return eventErr(evID, "property %s not defined for resource of type ScheduleV2", k)
+		}
+	}
+	if _, ok := props["ScheduleExpression"]; !ok {
+		return eventErr(evID, "Missing required property 'ScheduleExpression'.")
+	}
+	for _, k := range []string{"FlexibleTimeWindow", "DeadLetterConfig", "RetryPolicy"} {
+		if _, err := optMap(props, k); err != nil {
+			return eventErr(evID, "%s", err.Error())
+		}
+	}
+	id := s.id + evID
+	sched := tr.eventResource(s, "AWS::Scheduler::Schedule")
+	sp := sched.Properties
+	sp["ScheduleExpression"] = props["ScheduleExpression"]
+	if truthy(props["State"]) {
+		sp["State"] = props["State"]
+	}
+	if omit, _ := props["OmitName"].(bool); omit {
+		if truthy(props["Name"]) {
+			return invalidf("Event with id [%s] is invalid. Name cannot be set when OmitName is True", id)
+		}
+	} else if truthy(props["Name"]) {
+		sp["Name"] = props["Name"]
+	} else {
+		sp["Name"] = id
+	}
+	for _, k := range []string{"Description", "StartDate", "EndDate", "ScheduleExpressionTimezone", "GroupName", "KmsKeyArn"} {
+		if v, ok := props[k]; ok && v != nil {
+			sp[k] = v
+		}
+	}
+	if ftw := props["FlexibleTimeWindow"]; truthy(ftw) {
+		sp["FlexibleTimeWindow"] = ftw
+	} else {
+		sp["FlexibleTimeWindow"] = map[string]any{"Mode": "OFF"}
+	}
+	out := []generated{{id, sched}}
+	var dlqArn any
+	if dlc, ok := props["DeadLetterConfig"].(map[string]any); ok {
+		_, hasArn := dlc["Arn"]
+		_, hasType := dlc["Type"]
+		switch {
+		case hasArn && hasType:
+			return invalidf("Event with id [%s] is invalid. You can either define 'Arn' or 'Type' property of DeadLetterConfig.", id)
+		case hasType && dlc["Type"] != "SQS":
+			return invalidf("Event with id [%s] is invalid. The only valid value for 'Type' property of DeadLetterConfig is 'SQS'.", id)
+		case !hasArn && !hasType:
+			return invalidf("Event with id [%s] is invalid. No 'Arn' or 'Type' property provided for DeadLetterConfig.", id)
+		}
+		if hasArn && dlc["Arn"] != nil {
+			dlqArn = dlc["Arn"]
+		} else {
+			qid := id + "Queue"
+			if v, ok := dlc["QueueLogicalId"]; ok && v != nil {
+				q, isStr := v.(string)
+				if !isStr {
+					return invalidf("Event with id [%s] is invalid. QueueLogicalId must be a string", id)
+				}
+				qid = q
+			}
+			out = append(out, generated{qid, tr.eventResource(s, "AWS::SQS::Queue")})
+			dlqArn = getAtt(qid, "Arn")
+		}
+	}
+	_, fnArn, _ := s.target()
+	roleArn := props["RoleArn"]
+	if !truthy(roleArn) {
+		role := tr.eventResource(s, "AWS::IAM::Role")
+		role.Properties["AssumeRolePolicyDocument"] = map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+			"Action": []any{"sts:AssumeRole"}, "Effect": "Allow", "Principal": map[string]any{"Service": []any{"scheduler.amazonaws.com"}}}}}
+		policies := []any{map[string]any{"PolicyName": id + "LambdaPolicy", "PolicyDocument": map[string]any{"Statement": []any{
+			map[string]any{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": fnArn}}}}}
+		if dlqArn != nil {
+			policies = append(policies, map[string]any{"PolicyName": id + "SQSPolicy", "PolicyDocument": map[string]any{"Statement": []any{
+				map[string]any{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": dlqArn}}}})
+		}
+		role.Properties["Policies"] = policies
+		if pb := props["PermissionsBoundary"]; truthy(pb) {
+			role.Properties["PermissionsBoundary"] = pb
+		}
+		out = append(out, generated{id + "Role", role})
+		roleArn = getAtt(id+"Role", "Arn")
+	}
+	target := map[string]any{"Arn": fnArn, "RoleArn": roleArn}
+	if v, ok := props["Input"]; ok && v != nil {
+		target["Input"] = v
+	}
+	if _, ok := props["DeadLetterConfig"]; ok && props["DeadLetterConfig"] != nil {
+		target["DeadLetterConfig"] = map[string]any{"Arn": dlqArn}
+	}
+	if v, ok := props["RetryPolicy"]; ok && v != nil {
+		target["RetryPolicy"] = v
+	}
+	sp["Target"] = target
+	s.out = append(s.out, out...)
+	return nil
+}

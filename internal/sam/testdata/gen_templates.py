@@ -284,6 +284,13 @@ events["sns"] = {"Transform": T, "Resources": {
      "Direct": {"Type": "SNS", "Properties": {"Topic": ref("Topic"), "FilterPolicy": {"k": ["v"]}, "Region": "us-east-1"}},
      "ViaQueue": {"Type": "SNS", "Properties": {"Topic": ref("Topic"), "SqsSubscription": True}},
      "OwnQueue": {"Type": "SNS", "Properties": {"Topic": "arn:aws:sns:us-east-1:1:t", "SqsSubscription": {"QueueArn": "arn:aws:sqs:us-east-1:1:q", "QueueUrl": "https://q", "BatchSize": 3, "QueuePolicyLogicalId": "MyPolicy"}}}})}}
+events["schedule_v2"] = {"Transform": T, "Resources": {
+  "F": fn(AutoPublishAlias="live", Events={
+     "Every": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)", "Input": "{}", "State": "ENABLED", "ScheduleExpressionTimezone": "UTC",
+               "FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5}, "DeadLetterConfig": {"Type": "SQS"}, "RetryPolicy": {"MaximumRetryAttempts": 2},
+               "PermissionsBoundary": "arn:aws:iam::1:policy/b", "GroupName": "g"}},
+     "Named": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "cron(0 12 * * ? *)", "Name": "noon", "RoleArn": "arn:aws:iam::1:role/r", "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:1:d"}}},
+     "NoName": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 hour)", "OmitName": True}}})}}
 for name, t in events.items():
     json.dump(t, open(f"eventsources/{name}.json", "w"), indent=1)
 for name, t in tpls.items():
