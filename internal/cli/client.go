@@ -10,6 +10,7 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/spf13/cobra"
@@ -48,7 +49,10 @@ func (cf *clientFlags) lambdaClient(ctx context.Context) (*lambda.Client, error)
 // and the endpoint it last listened on. Any service client can be built
 // from it (svc.NewFromConfig).
 func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+	// Instance metadata never holds a node's credentials: without this, a
+	// machine with no AWS credentials would first wait on (and warn about)
+	// an EC2 metadata endpoint before the node's root credentials are used.
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled)}
 	if cf.profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(cf.profile))
 	}
@@ -68,7 +72,7 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 		// root credentials (NIMBUS_* or the data directory's).
 		root, rerr := rootCredentials(node)
 		if rerr != nil {
-			return aws.Config{}, fmt.Errorf("no AWS credentials (%w); and %w", err, rerr)
+			return aws.Config{}, fmt.Errorf("no AWS credentials in the environment or the AWS configuration files, and %w", rerr)
 		}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, "")
 	}

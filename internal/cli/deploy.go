@@ -182,7 +182,7 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	if err != nil {
 		return fmt.Errorf("write the packaged template: %w", err)
 	}
-	d := &stackClient{c: cloudformation.NewFromConfig(cfg), out: out}
+	d := &stackClient{c: cloudformation.NewFromConfig(cfg), out: out, endpoint: aws.ToString(cfg.BaseEndpoint)}
 	return plainAPIError(d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported))
 }
 
@@ -322,6 +322,8 @@ func artifactRequest(ctx context.Context, cfg aws.Config, method, url, payloadHa
 type stackClient struct {
 	c   *cloudformation.Client
 	out io.Writer
+	// endpoint is the node's URL, for the local form of AWS URLs in outputs.
+	endpoint string
 	// poll is the interval between DescribeStackEvents calls.
 	poll time.Duration
 }
@@ -419,7 +421,7 @@ func (s *stackClient) deploy(ctx context.Context, name, body string, tpl *cfn.Te
 		var ae smithy.APIError
 		if errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), "No updates are to be performed") {
 			fmt.Fprintf(s.out, "No changes to deploy. Stack %s is up to date\n", name)
-			printOutputs(s.out, existing.Outputs)
+			printOutputs(s.out, existing.Outputs, s.endpoint)
 			return nil
 		}
 		return err
@@ -446,7 +448,7 @@ func (s *stackClient) finish(ctx context.Context, id, marker string, want cfntyp
 		return errors.New(msg)
 	}
 	fmt.Fprintf(s.out, "Stack %s: %s\n", aws.ToString(st.StackName), st.StackStatus)
-	printOutputs(s.out, st.Outputs)
+	printOutputs(s.out, st.Outputs, s.endpoint)
 	return nil
 }
 
@@ -563,8 +565,9 @@ func (s *stackClient) deleteAndWait(ctx context.Context, st *cfntypes.Stack) err
 	return nil
 }
 
-// printOutputs prints a stack's outputs as a table.
-func printOutputs(w io.Writer, outs []cfntypes.Output) {
+// printOutputs prints a stack's outputs as a table. An output that is an
+// AWS URL of an API the node serves gets a second line with its local URL.
+func printOutputs(w io.Writer, outs []cfntypes.Output, endpoint string) {
 	if len(outs) == 0 {
 		return
 	}
@@ -581,5 +584,8 @@ func printOutputs(w io.Writer, outs []cfntypes.Output) {
 	for _, o := range outs {
 		line := fmt.Sprintf("%-*s  %-*s  %s", kw, aws.ToString(o.OutputKey), vw, aws.ToString(o.OutputValue), aws.ToString(o.Description))
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		if local, ok := localURL(aws.ToString(o.OutputValue), endpoint); ok {
+			fmt.Fprintf(w, "%-*s  on this node: %s\n", kw, "", local)
+		}
 	}
 }

@@ -98,6 +98,9 @@ func newStacksCmd(cf *clientFlags) *cobra.Command {
 					}
 					for _, o := range st.Outputs {
 						fmt.Fprintf(w, "  %s  %s\n", aws.ToString(o.OutputKey), aws.ToString(o.OutputValue))
+						if local, ok := localURL(aws.ToString(o.OutputValue), aws.ToString(cfg.BaseEndpoint)); ok {
+							fmt.Fprintf(w, "  %s  on this node: %s\n", strings.Repeat(" ", len(aws.ToString(o.OutputKey))), local)
+						}
 					}
 				}
 			}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+)
+
+// awsURLHost matches the hosts of AWS URLs a template's outputs commonly
+// spell out by hand: API Gateway's execute-api endpoints and function URLs.
+var awsURLHost = regexp.MustCompile(`^([a-z0-9]+)\.(execute-api|lambda-url)\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$`)
+
+// localURL maps an AWS URL in a stack output to the same API on the node
+// at endpoint, for printing beside the output: SAM templates write
+// https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/
+// by hand, and Nimbus serves that API at
+// http://<id>.execute-api.<region>.localhost:<port>/Prod/. Only a node on
+// loopback has such names (*.localhost resolves to loopback); for any
+// other value, or a remote node, ok is false.
+func localURL(value, endpoint string) (string, bool) {
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", false
+	}
+	m := awsURLHost.FindStringSubmatch(u.Hostname())
+	if m == nil {
+		return "", false
+	}
+	e, err := url.Parse(endpoint)
+	if err != nil {
+		return "", false
+	}
+	if ip := net.ParseIP(e.Hostname()); e.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", false
+	}
+	port := e.Port()
+	if port == "" {
+		port = "80"
+	}
+	local := *u
+	local.Scheme = "http"
+	local.Host = net.JoinHostPort(m[1]+"."+m[2]+"."+m[3]+".localhost", port)
+	return local.String(), true
+}

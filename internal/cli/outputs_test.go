@@ -1,0 +1,24 @@
+package cli
+
+import "testing"
+
+func TestLocalURL(t *testing.T) {
+	const ep = "http://127.0.0.1:4566"
+	for _, c := range []struct {
+		value, endpoint, want string
+	}{
+		{"https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/", ep, "http://abc123.execute-api.us-east-1.localhost:4566/Prod/hello/"},
+		{"https://abc123.execute-api.cn-north-1.amazonaws.com.cn/Prod?x=1", "http://localhost:9000", "http://abc123.execute-api.cn-north-1.localhost:9000/Prod?x=1"},
+		{"https://xyz.lambda-url.eu-west-1.on.aws/", ep, "http://xyz.lambda-url.eu-west-1.localhost:4566/"},
+		{"https://abc123.execute-api.us-east-1.amazonaws.com/Prod/", "http://10.0.0.5:4566", ""}, // remote node
+		{"http://abc123.execute-api.us-east-1.localhost:4566/Prod/", ep, ""},                     // already local
+		{"arn:aws:lambda:us-east-1:000000000000:function:f", ep, ""},                             // not a URL
+		{"https://example.com/", ep, ""},                             // not AWS
+		{"https://a.b.execute-api.us-east-1.amazonaws.com/", ep, ""}, // not an API id
+	} {
+		got, ok := localURL(c.value, c.endpoint)
+		if ok != (c.want != "") || got != c.want {
+			t.Errorf("localURL(%q, %q) = %q, %v; want %q", c.value, c.endpoint, got, ok, c.want)
+		}
+	}
+}
