@@ -172,12 +172,14 @@ func normalize(v map[string]any) map[string]any {
 
 // sortUnordered sorts the lists whose order means nothing and that
 // samtranslator builds from sets or in its own resource order: a shared
-// usage plan's ApiStages and StageKeys, DependsOn and the items of Fn::Or.
+// usage plan's ApiStages and StageKeys, DependsOn, the items of Fn::Or and
+// an OpenAPI body's tags (samtranslator orders those by Python 2.7's dict
+// hashing, which it emulates for backward compatibility).
 func sortUnordered(v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if l, ok := e.([]any); ok && (k == "ApiStages" || k == "StageKeys" || k == "Fn::Or" || k == "DependsOn") {
+			if l, ok := e.([]any); ok && (k == "ApiStages" || k == "StageKeys" || k == "Fn::Or" || k == "DependsOn" || k == "tags") {
 				sort.SliceStable(l, func(i, j int) bool { return pyJSON(l[i]) < pyJSON(l[j]) })
 			}
 			sortUnordered(e)
