@@ -475,3 +475,30 @@ func (tr *translator) scheduleV2Event(s *fnState, evID string, props map[string]
 	s.out = append(s.out, out...)
 	return nil
 }
+
+// logsEvent is the CloudWatchLogs event source: a subscription filter on
+// the log group delivering to the function, and its permission.
+func (tr *translator) logsEvent(s *fnState, evID string, props map[string]any) error {
+	for _, k := range sortedKeys(props) {
+		if k != "LogGroupName" && k != "FilterPattern" {
+			return eventErr(evID, "property %s not defined for resource of type CloudWatchLogs", k)
+		}
+	}
+	for _, k := range []string{"LogGroupName", "FilterPattern"} {
+		if _, ok := props[k]; !ok {
+			return eventErr(evID, "Missing required property '%s'.", k)
+		}
+	}
+	id := s.id + evID
+	perm := tr.permission(s, id, "", fnSub("arn:"+tr.partition+":logs:${AWS::Region}:${AWS::AccountId}:log-group:${__LogGroupName__}:*",
+		map[string]any{"__LogGroupName__": props["LogGroupName"]}))
+	perm.r.Properties["Principal"] = "logs.amazonaws.com"
+	filter := tr.eventResource(s, "AWS::Logs::SubscriptionFilter")
+	filter.DependsOn = []string{perm.id}
+	filter.Properties["LogGroupName"] = props["LogGroupName"]
+	filter.Properties["FilterPattern"] = props["FilterPattern"]
+	_, arn, _ := s.target()
+	filter.Properties["DestinationArn"] = arn
+	s.out = append(s.out, perm, generated{id, filter})
+	return nil
+}

@@ -16,10 +16,10 @@
 // is Nimbus's own (samtranslator hashes Python's repr of the definition).
 //
 // Event sources of services Nimbus lacks (UnsupportedEvents) fail the
-// transform; SQS, Kinesis, DynamoDB, Schedule, ScheduleV2, EventBridgeRule,
-// CloudWatchEvent and SNS are nonetheless translated as samtranslator does,
-// so that removing a type from UnsupportedEvents is all it takes once its
-// service lands.
+// transform; SQS, Kinesis, DynamoDB, Schedule, ScheduleV2,
+// EventBridgeRule, CloudWatchEvent, SNS and CloudWatchLogs are nonetheless
+// translated as samtranslator does, so that removing a type from
+// UnsupportedEvents is all it takes once its service lands.
 //
 // It imports cfn only; the stack engine calls Transform.
 package sam

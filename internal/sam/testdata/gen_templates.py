@@ -291,6 +291,10 @@ events["schedule_v2"] = {"Transform": T, "Resources": {
                "PermissionsBoundary": "arn:aws:iam::1:policy/b", "GroupName": "g"}},
      "Named": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "cron(0 12 * * ? *)", "Name": "noon", "RoleArn": "arn:aws:iam::1:role/r", "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:1:d"}}},
      "NoName": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 hour)", "OmitName": True}}})}}
+events["logs"] = {"Transform": T, "Resources": {
+  "F": fn(Events={"Logs": {"Type": "CloudWatchLogs", "Properties": {"LogGroupName": ref("G"), "FilterPattern": "ERROR"}}}),
+  "A": fn(AutoPublishAlias="v1", Events={"L": {"Type": "CloudWatchLogs", "Properties": {"LogGroupName": "/app", "FilterPattern": ""}}}),
+  "G": {"Type": "AWS::Logs::LogGroup"}}}
 for name, t in events.items():
     json.dump(t, open(f"eventsources/{name}.json", "w"), indent=1)
 for name, t in tpls.items():
