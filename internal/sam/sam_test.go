@@ -694,3 +694,20 @@ func TestYAMLTemplate(t *testing.T) {
 		t.Errorf("YAML and JSON templates transform differently")
 	}
 }
+
+func BenchmarkTransform(b *testing.B) {
+	for _, name := range []string{"hello_api", "authorizers", "all_policy_templates"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "templates", name+".json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tmpl := loadTemplate(b, raw)
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Transform(tmpl, nil, testOpts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

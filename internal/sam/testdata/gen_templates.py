@@ -241,6 +241,16 @@ tpls["propagate_tags"] = {"Transform": T, "Globals": {"Function": {"Tags": {"tea
   "Plain": fn(Events={"B": {"Type": "Api", "Properties": {"Path": "/b", "Method": "get"}}}),
   "Explicit": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "s", "PropagateTags": True, "Tags": {"k": "v"}}},
   "E": fn(Events={"E": {"Type": "Api", "Properties": {"Path": "/e", "Method": "get", "RestApiId": ref("Explicit")}}})}}
+tpls["raw_apis"] = {"Transform": T, "Parameters": {"Region": {"Type": "String", "Default": "eu-west-1"}}, "Resources": {
+  "Raw": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "raw"}},
+  "RawV2": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"Name": "raw", "ProtocolType": "HTTP"}},
+  "Layer": dict({"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "s3://b/l", "LayerName": sub("deps-${Region}")}}, Condition="Always", DeletionPolicy="Delete"),
+  "F": fn(AutoPublishAlias=ref("AWS::Region"), Layers=[ref("Layer")],
+          Events={"R": {"Type": "Api", "Properties": {"Path": "/r", "Method": "get", "RestApiId": ref("Raw")}},
+                  "H": {"Type": "HttpApi", "Properties": {"Path": "/h", "Method": "get", "ApiId": ref("RawV2")}}}),
+  "Uses": {"Type": "AWS::Lambda::Permission", "DependsOn": ["F", "Layer"], "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": ref("F.Alias"), "Principal": "s3.amazonaws.com"}}},
+  "Conditions": {"Always": {"Fn::Equals": ["a", "a"]}},
+  "Outputs": {"LayerArn": {"Value": ref("Layer"), "Condition": "Always"}, "Alias": {"Value": {"Fn::Join": [":", [ref("F.Alias"), ga("F.Version", "Version")]]}}}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {
@@ -256,6 +266,7 @@ invalid["unknown_authorizer"] = {"Transform": T, "Resources": {
   "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "p", "Auth": {"Authorizers": {"A": {"FunctionArn": "arn:x"}}}}},
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": "/", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "B"}}}})}}
 invalid["alias_sub"] = {"Transform": T, "Parameters": {"Env": {"Type": "String", "Default": "prod"}}, "Resources": {"F": fn(AutoPublishAlias=sub("${Env}"))}}
+invalid["rest_api_id_unknown"] = {"Transform": T, "Resources": {"F": fn(Events={"X": {"Type": "Api", "Properties": {"Path": "/x", "Method": "get", "RestApiId": "abc123"}}})}}
 invalid["path_param_ref"] = {"Transform": T, "Parameters": {"P": {"Type": "String", "Default": "/x"}}, "Resources": {
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": ref("P"), "Method": "get"}}})}}
 events = {}
