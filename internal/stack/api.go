@@ -43,6 +43,9 @@ type Options struct {
 	// ResourceTimeout bounds one provider call (default 10 minutes); a
 	// call that takes longer fails its resource.
 	ResourceTimeout time.Duration
+	// Parallelism is how many resources of one stack are created or
+	// updated at once (default 4; 1 applies them one by one).
+	Parallelism int
 }
 
 // Service is the engine. It is safe for concurrent use; operations on one
@@ -61,6 +64,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	timeout   time.Duration
+	parallel  int
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -81,7 +85,8 @@ func New(opts Options) (*Service, error) {
 		kv: opts.Store, providers: opts.Providers, artifacts: opts.Artifacts,
 		region: cmp.Or(opts.Region, "us-east-1"), account: cmp.Or(opts.AccountID, "000000000000"),
 		log: opts.Logger, now: opts.Now, active: map[string]bool{},
-		timeout: cmp.Or(opts.ResourceTimeout, 10*time.Minute),
+		timeout:  cmp.Or(opts.ResourceTimeout, 10*time.Minute),
+		parallel: max(cmp.Or(opts.Parallelism, 4), 1),
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}

@@ -474,3 +474,45 @@ func TestSAMTemplate(t *testing.T) {
 		t.Fatalf("Other's Code = %v", code)
 	}
 }
+
+// TestIndependentResourcesInParallel: two resources that do not refer to
+// each other are made at the same time; one that needs both waits.
+func TestIndependentResourcesInParallel(t *testing.T) {
+	st := storetest.Open(t)
+	prov := newFake()
+	svc, stop := startService(t, st, prov)
+	const body = `
+Resources:
+  A:
+    Type: Test::Thing
+    Properties:
+      Name: a
+  B:
+    Type: Test::Thing
+    Properties:
+      Name: b
+  C:
+    Type: Test::Thing
+    Properties:
+      Name: c
+      Uses: [!Ref A, !Ref B]
+`
+	startedA, startedB := prov.blockOn("create:A"), prov.blockOn("create:B")
+	id, err := svc.CreateStack(t.Context(), CreateInput{StackName: "app", TemplateBody: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []<-chan struct{}{startedA, startedB} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("A and B were not both started while the other ran: %v", prov.order())
+		}
+	}
+	if got := prov.callsOf("create", "C"); len(got) != 0 {
+		t.Fatalf("C started before A and B were made")
+	}
+	stop()
+	svc2, _ := startService(t, st, prov)
+	wantStatus(t, waitFor(t, svc2, id, func(s Stack) bool { return !inProgress(s.Status) }), StatusRollbackComplete)
+}

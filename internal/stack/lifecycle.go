@@ -134,6 +134,9 @@ func (o *op) cleanupList(order []string) []string {
 // CloudFormation.
 func (o *op) finishCleanup(rollback bool) error {
 	for len(o.rec.Cleanup) > 0 {
+		if err := o.stopping(); err != nil {
+			return err
+		}
 		id := o.rec.Cleanup[0]
 		if r := o.rec.Resources[id]; r != nil {
 			switch {
@@ -190,6 +193,9 @@ func (o *op) rollbackUpdate(reason string) error {
 		}
 	}
 	for _, id := range o.revertOrder() {
+		if err := o.stopping(); err != nil {
+			return err
+		}
 		r := o.rec.Resources[id]
 		if r == nil || r.Prev == nil || r.Replaced {
 			continue
@@ -314,6 +320,9 @@ func (o *op) deleteAll(createRollback bool) ([]string, error) {
 	}
 	var failed []string
 	for _, id := range ids {
+		if err := o.stopping(); err != nil {
+			return nil, err
+		}
 		r := o.rec.Resources[id]
 		if r == nil {
 			continue

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -35,14 +36,24 @@ type op struct {
 	unmarked bool
 }
 
-// failure is a resource that failed, as the stack's status reason tells it.
+// failure is the resources that failed, as the stack's status reason
+// tells them.
 type failure struct {
-	verb string // "create", "update"
-	id   string
+	verb string // "create", "update": the first failure's
+	ids  []string
 }
 
 func (f *failure) reason() string {
-	return fmt.Sprintf("The following resource(s) failed to %s: [%s]. ", f.verb, f.id)
+	return fmt.Sprintf("The following resource(s) failed to %s: [%s]. ", f.verb, strings.Join(f.ids, ", "))
+}
+
+// add merges g into f.
+func (f *failure) add(g *failure) *failure {
+	if f == nil {
+		return g
+	}
+	f.ids = append(f.ids, g.ids...)
+	return f
 }
 
 // check turns a provider's or the store's error into errAbandoned when the
@@ -54,8 +65,28 @@ func (o *op) check(err error) error {
 	return err
 }
 
+// persistTimeout bounds a store write of a running operation.
+const persistTimeout = 30 * time.Second
+
+// persist is the context of the operation's record and event writes. It
+// outlives shutdown, so that a provider call that has returned is
+// recorded; the operation stops before its next provider call instead.
+func (o *op) persist() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(o.ctx), persistTimeout)
+}
+
+// stopping is errAbandoned once the service is stopping.
+func (o *op) stopping() error {
+	if o.ctx.Err() != nil {
+		return errAbandoned
+	}
+	return nil
+}
+
 func (o *op) save() error {
-	rev, err := o.s.saveRecord(o.ctx, o.rec, o.rev)
+	ctx, cancel := o.persist()
+	defer cancel()
+	rev, err := o.s.saveRecord(ctx, o.rec, o.rev)
 	if err != nil {
 		return o.check(err)
 	}
@@ -75,7 +106,9 @@ func (o *op) event(id, physical, typ, status, reason string, props map[string]an
 			ev.ResourceProperties = string(b)
 		}
 	}
-	return o.check(o.s.addEvents(o.ctx, o.rec.UUID, ev))
+	ctx, cancel := o.persist()
+	defer cancel()
+	return o.check(o.s.addEvents(ctx, o.rec.UUID, ev))
 }
 
 // status moves the stack to status: it records the event, then saves the
@@ -238,165 +271,6 @@ func sameProps(a, b map[string]any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
-}
-
-// apply creates, updates and replaces the resources of the target
-// deployment in order. Resources whose properties did not change are not
-// touched. It stops at the first resource that fails.
-func (o *op) apply() (*failure, error) {
-	if o.rec.Resources == nil {
-		o.rec.Resources = map[string]*resource{}
-	}
-	for _, id := range sortedKeys(o.plan.skipped) {
-		typ := o.plan.skipped[id]
-		reason := "Left out: Nimbus does not support " + typ + " (deployed with --skip-unsupported)"
-		if err := o.event(id, "", typ, StatusDeleteSkipped, reason, nil); err != nil {
-			return nil, err
-		}
-	}
-	for _, id := range o.target.Order {
-		if o.ctx.Err() != nil {
-			return nil, errAbandoned
-		}
-		tr := o.plan.tmpl.Resources[id]
-		cur := o.rec.Resources[id]
-		exists := cur != nil && cur.PhysicalID != ""
-		props, err := o.evalProps(tr)
-		if err != nil {
-			f := &failure{verb: "create", id: id}
-			status, physical := StatusCreateFailed, ""
-			if exists {
-				f.verb, status, physical = "update", StatusUpdateFailed, cur.PhysicalID
-			}
-			return f, o.event(id, physical, tr.Type, status, err.Error(), nil)
-		}
-		var f *failure
-		switch {
-		case !exists:
-			f, err = o.create(id, tr, props)
-		case cur.Type != tr.Type:
-			f, err = o.replace(id, tr, props, cur)
-		case sameProps(cur.Properties, props):
-			cur.DeletionPolicy, cur.UpdateReplacePolicy = tr.DeletionPolicy, tr.UpdateReplacePolicy
-		default:
-			f, err = o.update(id, tr, props, cur)
-		}
-		if f != nil || err != nil {
-			return f, err
-		}
-	}
-	return nil, nil
-}
-
-func (o *op) create(id string, tr *cfn.Resource, props map[string]any) (*failure, error) {
-	r := &resource{
-		Resource:       Resource{LogicalID: id, Type: tr.Type},
-		DeletionPolicy: tr.DeletionPolicy, UpdateReplacePolicy: tr.UpdateReplacePolicy,
-		Created: true,
-	}
-	o.setResource(r, StatusCreateInProgress, "")
-	o.rec.Resources[id] = r
-	if err := o.save(); err != nil {
-		return nil, err
-	}
-	if err := o.event(id, "", tr.Type, StatusCreateInProgress, "", tr.Properties); err != nil {
-		return nil, err
-	}
-	res, err := o.create1(tr.Type, o.request(id, tr.Type, props))
-	if err == nil && (res == nil || res.PhysicalID == "") {
-		err = errors.New("the resource provider returned no physical id")
-	}
-	if err != nil {
-		if o.ctx.Err() != nil {
-			return nil, errAbandoned
-		}
-		o.setResource(r, StatusCreateFailed, err.Error())
-		if err := o.save(); err != nil {
-			return nil, err
-		}
-		return &failure{verb: "create", id: id}, o.event(id, "", tr.Type, StatusCreateFailed, err.Error(), nil)
-	}
-	r.Result, r.Properties = *res, props
-	o.setResource(r, StatusCreateComplete, "")
-	if err := o.save(); err != nil {
-		return nil, err
-	}
-	return nil, o.event(id, r.PhysicalID, tr.Type, StatusCreateComplete, "", nil)
-}
-
-func (o *op) update(id string, tr *cfn.Resource, props map[string]any, cur *resource) (*failure, error) {
-	prev := cur.Resource
-	cur.Prev, cur.Replaced = &prev, false
-	cur.DeletionPolicy, cur.UpdateReplacePolicy = tr.DeletionPolicy, tr.UpdateReplacePolicy
-	o.setResource(cur, StatusUpdateInProgress, "")
-	if err := o.save(); err != nil {
-		return nil, err
-	}
-	if err := o.event(id, cur.PhysicalID, tr.Type, StatusUpdateInProgress, "", tr.Properties); err != nil {
-		return nil, err
-	}
-	given := prev
-	res, err := o.update1(tr.Type, o.request(id, tr.Type, props), &given)
-	if errors.Is(err, ErrReplace) {
-		cur.Prev = nil
-		return o.replace(id, tr, props, cur)
-	}
-	if err != nil {
-		if o.ctx.Err() != nil {
-			return nil, errAbandoned
-		}
-		// The rollback reverts from what may have been half applied.
-		cur.Properties = props
-		o.setResource(cur, StatusUpdateFailed, err.Error())
-		if err := o.save(); err != nil {
-			return nil, err
-		}
-		return &failure{verb: "update", id: id}, o.event(id, cur.PhysicalID, tr.Type, StatusUpdateFailed, err.Error(), nil)
-	}
-	cur.Properties = props
-	if res != nil {
-		keep := cur.PhysicalID
-		cur.Result = *res
-		if cur.PhysicalID == "" {
-			cur.PhysicalID = keep
-		}
-	}
-	o.setResource(cur, StatusUpdateComplete, "")
-	if err := o.save(); err != nil {
-		return nil, err
-	}
-	return nil, o.event(id, cur.PhysicalID, tr.Type, StatusUpdateComplete, "", nil)
-}
-
-// replace creates a new physical resource for id; the old one is deleted
-// in the cleanup phase (or the new one, if the update rolls back).
-func (o *op) replace(id string, tr *cfn.Resource, props map[string]any, cur *resource) (*failure, error) {
-	if err := o.event(id, cur.PhysicalID, tr.Type, StatusUpdateInProgress, reasonReplacement, tr.Properties); err != nil {
-		return nil, err
-	}
-	res, err := o.create1(tr.Type, o.request(id, tr.Type, props))
-	if err == nil && (res == nil || res.PhysicalID == "") {
-		err = errors.New("the resource provider returned no physical id")
-	}
-	if err != nil {
-		if o.ctx.Err() != nil {
-			return nil, errAbandoned
-		}
-		o.setResource(cur, StatusUpdateFailed, err.Error())
-		if err := o.save(); err != nil {
-			return nil, err
-		}
-		return &failure{verb: "update", id: id}, o.event(id, cur.PhysicalID, tr.Type, StatusUpdateFailed, err.Error(), nil)
-	}
-	old := cur.Resource
-	cur.Resource = Resource{LogicalID: id, Type: tr.Type, Properties: props, Result: *res}
-	cur.Prev, cur.Replaced = &old, true
-	cur.DeletionPolicy, cur.UpdateReplacePolicy = tr.DeletionPolicy, tr.UpdateReplacePolicy
-	o.setResource(cur, StatusUpdateComplete, "")
-	if err := o.save(); err != nil {
-		return nil, err
-	}
-	return nil, o.event(id, cur.PhysicalID, tr.Type, StatusUpdateComplete, "", nil)
 }
 
 // outputs evaluates the target deployment's outputs. A failure is
