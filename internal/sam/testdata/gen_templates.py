@@ -71,7 +71,9 @@ tpls["globals"] = {"Transform": T, "Globals": {
    "A": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"LOG": "debug", "X": "y"}},
          "Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:extra:2"], "Tags": {"fn": "a"},
          "Events": {"Get": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get"}}, "H": {"Type": "HttpApi", "Properties": {"Path": "/a", "Method": "get"}}}}},
-   "B": {"Type": "AWS::Serverless::Function", "Properties": {"Runtime": "python3.12", "Handler": "b.handler", "CodeUri": "s3://nimbus-artifacts/b", "Timeout": 3}}}}
+   "B": {"Type": "AWS::Serverless::Function", "Properties": {"Runtime": "python3.12", "Handler": "b.handler", "CodeUri": "s3://nimbus-artifacts/b", "Timeout": 3}},
+   "C": {"Type": "AWS::Serverless::Function", "IgnoreGlobals": "*", "Properties": {"Runtime": "python3.12", "Handler": "c.handler", "CodeUri": "s3://nimbus-artifacts/c"}},
+   "D": {"Type": "AWS::Serverless::Function", "IgnoreGlobals": ["Layers", "Tags"], "Properties": {}}}}
 tpls["event_invoke"] = {"Transform": T, "Resources": {
   "Target": fn(),
   "Async": fn(EventInvokeConfig={"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 1, "DestinationConfig": {
@@ -267,6 +269,7 @@ invalid["unknown_authorizer"] = {"Transform": T, "Resources": {
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": "/", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "B"}}}})}}
 invalid["alias_sub"] = {"Transform": T, "Parameters": {"Env": {"Type": "String", "Default": "prod"}}, "Resources": {"F": fn(AutoPublishAlias=sub("${Env}"))}}
 invalid["rest_api_id_unknown"] = {"Transform": T, "Resources": {"F": fn(Events={"X": {"Type": "Api", "Properties": {"Path": "/x", "Method": "get", "RestApiId": "abc123"}}})}}
+invalid["ignore_globals_unknown"] = {"Transform": T, "Globals": {"Function": {"Timeout": 3}}, "Resources": {"F": dict(fn(), IgnoreGlobals=["Layers"])}}
 invalid["path_param_ref"] = {"Transform": T, "Parameters": {"P": {"Type": "String", "Default": "/x"}}, "Resources": {
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": ref("P"), "Method": "get"}}})}}
 events = {}
