@@ -151,6 +151,21 @@ func (tr *translator) apiEvent(s *fnState, evID string, props map[string]any) er
 			return err
 		}
 	}
+	auth, _ := props["Auth"].(map[string]any)
+	if body := api.Properties["DefinitionBody"]; truthy(body) && truthy(auth["OverrideApiAuth"]) {
+		// The event's Auth applies to a definition the template wrote.
+		if !truthy(auth["Authorizer"]) && !truthy(auth["ApiKeyRequired"]) && !truthy(auth["ResourcePolicy"]) {
+			return eventErr(evID, "Must define one of: Authorizer, ApiKeyRequired or ResourcePolicy when using the OverrideApiAuth property.")
+		}
+		e, err := newEditor(body, false)
+		if err != nil {
+			return err
+		}
+		if err := tr.addMethodAuth(e, evID, api, path, method, auth); err != nil {
+			return err
+		}
+		api.Properties["DefinitionBody"] = e.document()
+	}
 	return nil
 }
 
@@ -472,6 +487,9 @@ func (tr *translator) addMethodAuth(e *editor, evID string, api *cfn.Resource, p
 		} else if !truthy(apiAuth["DefaultAuthorizer"]) {
 			return eventErr(evID, "Unable to set Authorizer on API method [%s] for path [%s] because 'NONE' is only a valid value when a DefaultAuthorizer on the API is specified.", method, path)
 		}
+	}
+	if truthy(auth["ResourcePolicy"]) {
+		return eventErr(evID, "'Auth.ResourcePolicy' is not supported by Nimbus yet.")
 	}
 	scopes := auth["AuthorizationScopes"]
 	if truthy(scopes) {

@@ -21,6 +21,16 @@
 // translated as samtranslator does, so that removing a type from
 // UnsupportedEvents is all it takes once its service lands.
 //
+// Where Nimbus differs from samtranslator, on purpose: lists built from
+// maps (Tags, an OpenAPI body's tags) are ordered by key, since the
+// template model keeps no key order; a conditional event-invoke
+// destination's Fn::And is written in the form CloudFormation accepts
+// (samtranslator wraps its conditions twice); and features that need what
+// Nimbus does not have are refused with a clear error instead of being
+// translated: custom domains (Domain), REST API resource policies
+// (Auth.ResourcePolicy, which Nimbus would not enforce), CodeDeploy
+// (DeploymentPreference), container images and Lambda managed instances.
+//
 // It imports cfn only; the stack engine calls Transform.
 package sam
 

@@ -253,6 +253,12 @@ tpls["raw_apis"] = {"Transform": T, "Parameters": {"Region": {"Type": "String", 
   "Uses": {"Type": "AWS::Lambda::Permission", "DependsOn": ["F", "Layer"], "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": ref("F.Alias"), "Principal": "s3.amazonaws.com"}}},
   "Conditions": {"Always": {"Fn::Equals": ["a", "a"]}},
   "Outputs": {"LayerArn": {"Value": ref("Layer"), "Condition": "Always"}, "Alias": {"Value": {"Fn::Join": [":", [ref("F.Alias"), ga("F.Version", "Version")]]}}}}
+tpls["override_api_auth"] = {"Transform": T, "Resources": {
+  "Api": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Prod",
+     "Auth": {"Authorizers": {"Tok": {"FunctionArn": "arn:aws:lambda:us-east-1:1:function:a"}}, "DefaultAuthorizer": "Tok"},
+     "DefinitionBody": {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"x-amazon-apigateway-integration": {
+        "type": "aws_proxy", "httpMethod": "POST", "uri": sub("arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${F.Arn}/invocations")}}}}}}},
+  "F": fn(Events={"A": {"Type": "Api", "Properties": {"Path": "/a", "Method": "get", "RestApiId": ref("Api"), "Auth": {"Authorizer": "NONE", "OverrideApiAuth": True}}}})}}
 invalid = {}
 invalid["local_codeuri"] = {"Transform": T, "Resources": {"F": fn(CodeUri="./src")}}
 invalid["duplicate_route"] = {"Transform": T, "Resources": {
