@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build Nimbus, start a node, deploy the example Go function with the AWS CLI
-# and invoke it. The node keeps running in the foreground (Ctrl-C stops it);
+# and invoke it, then deploy the example SAM application and call its API. The node keeps running in the foreground (Ctrl-C stops it);
 # with --exit the script stops it and exits after the invocation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +50,15 @@ aws lambda invoke --function-name hello "${binfmt[@]}" \
   --query 'LogResult' --output text | base64 -d
 echo "response: $(cat "$work/out.json")"
 grep -q '"message":"Hello, Nimbus!"' "$work/out.json"
+
+# The same node runs SAM applications: nimbus deploy builds the template's
+# Go functions, uploads them and creates the stack (an HTTP API in front).
+echo "==> (cd examples/sam-http-api-go && nimbus deploy --stack-name demo-http-api)"
+(cd examples/sam-http-api-go && "../../$work/nimbus" deploy --stack-name demo-http-api) | tee "$work/deploy.out"
+api=$(awk '$1 == "ApiUrl" {print $2}' "$work/deploy.out")
+echo "==> curl ${api}hello"
+curl -fsS "${api}hello"
+echo
 
 if $exit_after; then
   exit 0
