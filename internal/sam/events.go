@@ -93,7 +93,17 @@ func requiredString(props map[string]any, evID, name string) (string, error) {
 
 // apiEvent is the Api event source: the permission for API Gateway and,
 // for an API whose definition SAM manages, the aws_proxy integration.
+var (
+	apiEventProperties     = []string{"Path", "Method", "RestApiId", "Stage", "Auth", "RequestModel", "RequestParameters", "TimeoutInMillis", "ResponseTransferMode"}
+	httpAPIEventProperties = []string{"Path", "Method", "ApiId", "Stage", "Auth", "TimeoutInMillis", "RouteSettings", "PayloadFormatVersion"}
+)
+
 func (tr *translator) apiEvent(s *fnState, evID string, props map[string]any) error {
+	for _, k := range sortedKeys(props) {
+		if !contains(apiEventProperties, k) {
+			return eventErr(evID, "property %s not defined for resource of type Api", k)
+		}
+	}
 	path, err := requiredString(props, evID, "Path")
 	if err != nil {
 		return err
@@ -579,6 +589,11 @@ var fnArnPattern = regexp.MustCompile(`([A-Za-z0-9]+\.Arn)`)
 
 // httpAPIEvent is the HttpApi event source.
 func (tr *translator) httpAPIEvent(s *fnState, evID string, props map[string]any) error {
+	for _, k := range sortedKeys(props) {
+		if !contains(httpAPIEventProperties, k) {
+			return eventErr(evID, "property %s not defined for resource of type HttpApi", k)
+		}
+	}
 	path, _ := props["Path"].(string)
 	method, _ := props["Method"].(string)
 	if path == "" || method == "" {

@@ -276,6 +276,8 @@ invalid["unknown_authorizer"] = {"Transform": T, "Resources": {
 invalid["alias_sub"] = {"Transform": T, "Parameters": {"Env": {"Type": "String", "Default": "prod"}}, "Resources": {"F": fn(AutoPublishAlias=sub("${Env}"))}}
 invalid["rest_api_id_unknown"] = {"Transform": T, "Resources": {"F": fn(Events={"X": {"Type": "Api", "Properties": {"Path": "/x", "Method": "get", "RestApiId": "abc123"}}})}}
 invalid["ignore_globals_unknown"] = {"Transform": T, "Globals": {"Function": {"Timeout": 3}}, "Resources": {"F": dict(fn(), IgnoreGlobals=["Layers"])}}
+invalid["api_event_unknown_property"] = {"Transform": T, "Resources": {"F": fn(Events={"X": {"Type": "Api", "Properties": {"Path": "/x", "Method": "get", "Colour": "red"}}})}}
+invalid["http_event_unknown_property"] = {"Transform": T, "Resources": {"F": fn(Events={"X": {"Type": "HttpApi", "Properties": {"Path": "/x", "Method": "get", "RestApiId": "x"}}})}}
 invalid["path_param_ref"] = {"Transform": T, "Parameters": {"P": {"Type": "String", "Default": "/x"}}, "Resources": {
   "F": fn(Events={"E": {"Type": "Api", "Properties": {"Path": ref("P"), "Method": "get"}}})}}
 events = {}
