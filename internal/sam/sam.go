@@ -366,8 +366,10 @@ func (tr *translator) order() []string {
 			fns = append(fns, id)
 		case typeAPI, typeHTTPAPI:
 			apis = append(apis, id)
-		case typeLayer:
-			others = append(others, id)
+		default:
+			if strings.HasPrefix(tr.sam[id].Type, "AWS::Serverless::") {
+				others = append(others, id)
+			}
 		}
 	}
 	return append(append(fns, apis...), others...)
@@ -402,8 +404,12 @@ var knownProperties = map[string][]string{
 }
 
 func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error) {
+	known, ok := knownProperties[r.Type]
+	if !ok {
+		return nil, invalidf("Resource type %s is not one Nimbus can transform.", r.Type)
+	}
 	for _, k := range sortedKeys(r.Properties) {
-		if !contains(knownProperties[r.Type], k) {
+		if !contains(known, k) {
 			return nil, invalidf("property %s not defined for resource of type %s", k, r.Type)
 		}
 	}
@@ -417,7 +423,7 @@ func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error)
 	case typeLayer:
 		return tr.layer(id, r)
 	}
-	return nil, fmt.Errorf("sam: no translation for %s", r.Type)
+	return nil, invalidf("Resource type %s is not one Nimbus can transform.", r.Type)
 }
 
 func (tr *translator) addRef(samID, property, generatedID string) {

@@ -491,6 +491,23 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	}
 }
 
+// TestUnknownSAMTypeRefused checks an AWS::Serverless::* type the
+// transform does not know (or one taken out of UnsupportedResources
+// before its translation exists) is an error, not dropped.
+func TestUnknownSAMTypeRefused(t *testing.T) {
+	saved := UnsupportedResources
+	UnsupportedResources = map[string]string{}
+	defer func() { UnsupportedResources = saved }()
+	for _, typ := range []string{"AWS::Serverless::SimpleTable", "AWS::Serverless::Gizmo"} {
+		b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {"T": {"Type": "` + typ + `"}}}`)
+		_, err := Transform(loadTemplate(t, b), nil, testOpts)
+		var se *Error
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), typ) {
+			t.Errorf("%s: err = %v, want an *Error naming the type", typ, err)
+		}
+	}
+}
+
 func TestWithoutTransformUnchanged(t *testing.T) {
 	tmpl := loadTemplate(t, []byte(`{"Resources": {"F": {"Type": "AWS::Serverless::Function"}}}`))
 	got, err := Transform(tmpl, nil, testOpts)
