@@ -17,9 +17,10 @@
 //
 // Event sources of services Nimbus lacks (UnsupportedEvents) fail the
 // transform; SQS, Kinesis, DynamoDB, Schedule, ScheduleV2,
-// EventBridgeRule, CloudWatchEvent, SNS and CloudWatchLogs are nonetheless
-// translated as samtranslator does, so that removing a type from
-// UnsupportedEvents is all it takes once its service lands.
+// EventBridgeRule, CloudWatchEvent, SNS and CloudWatchLogs events and
+// SimpleTable resources are nonetheless translated as samtranslator does,
+// so that removing a type from UnsupportedEvents or UnsupportedResources is
+// all it takes once its service lands.
 //
 // Where Nimbus differs from samtranslator, on purpose: lists built from
 // maps (Tags, an OpenAPI body's tags) are ordered by key, since the
@@ -401,6 +402,8 @@ var knownProperties = map[string][]string{
 		"CorsConfiguration", "AccessLogSettings", "DefaultRouteSettings", "Auth", "RouteSettings", "Domain",
 		"FailOnWarnings", "Description", "DisableExecuteApiEndpoint"},
 	typeLayer: layerProperties,
+	typeSimpleTable: {"PointInTimeRecoverySpecification", "PrimaryKey", "ProvisionedThroughput", "TableName", "Tags",
+		"SSESpecification"},
 }
 
 func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error) {
@@ -422,6 +425,8 @@ func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error)
 		return tr.httpAPI(id, r)
 	case typeLayer:
 		return tr.layer(id, r)
+	case typeSimpleTable:
+		return tr.simpleTable(id, r)
 	}
 	return nil, invalidf("Resource type %s is not one Nimbus can transform.", r.Type)
 }

@@ -402,9 +402,9 @@ func golden(t *testing.T, name string, tmpl *cfn.Template) {
 // types leave UnsupportedEvents.
 func TestDifferentialEventSources(t *testing.T) {
 	py := samtranslator(t)
-	saved := UnsupportedEvents
-	UnsupportedEvents = map[string]string{}
-	defer func() { UnsupportedEvents = saved }()
+	saved, savedRes := UnsupportedEvents, UnsupportedResources
+	UnsupportedEvents, UnsupportedResources = map[string]string{}, map[string]string{}
+	defer func() { UnsupportedEvents, UnsupportedResources = saved, savedRes }()
 	files, err := filepath.Glob(filepath.Join("testdata", "eventsources", "*.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -498,7 +498,7 @@ func TestUnknownSAMTypeRefused(t *testing.T) {
 	saved := UnsupportedResources
 	UnsupportedResources = map[string]string{}
 	defer func() { UnsupportedResources = saved }()
-	for _, typ := range []string{"AWS::Serverless::SimpleTable", "AWS::Serverless::Gizmo"} {
+	for _, typ := range []string{"AWS::Serverless::StateMachine", "AWS::Serverless::Gizmo"} {
 		b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {"T": {"Type": "` + typ + `"}}}`)
 		_, err := Transform(loadTemplate(t, b), nil, testOpts)
 		var se *Error
@@ -636,9 +636,9 @@ func FuzzTransformShapes(f *testing.F) {
 // FuzzEventSources does the same over the event sources Nimbus translates
 // but does not run yet.
 func FuzzEventSources(f *testing.F) {
-	saved := UnsupportedEvents
-	UnsupportedEvents = map[string]string{}
-	f.Cleanup(func() { UnsupportedEvents = saved })
+	saved, savedRes := UnsupportedEvents, UnsupportedResources
+	UnsupportedEvents, UnsupportedResources = map[string]string{}, map[string]string{}
+	f.Cleanup(func() { UnsupportedEvents, UnsupportedResources = saved, savedRes })
 	fuzzShapes(f, filepath.Join("testdata", "eventsources", "*.json"))
 }
 

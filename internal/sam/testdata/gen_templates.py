@@ -317,6 +317,11 @@ events["logs"] = {"Transform": T, "Resources": {
   "F": fn(Events={"Logs": {"Type": "CloudWatchLogs", "Properties": {"LogGroupName": ref("G"), "FilterPattern": "ERROR"}}}),
   "A": fn(AutoPublishAlias="v1", Events={"L": {"Type": "CloudWatchLogs", "Properties": {"LogGroupName": "/app", "FilterPattern": ""}}}),
   "G": {"Type": "AWS::Logs::LogGroup"}}}
+events["simple_table"] = {"Transform": T, "Globals": {"SimpleTable": {"SSESpecification": {"SSEEnabled": True}}}, "Resources": {
+  "Plain": {"Type": "AWS::Serverless::SimpleTable"},
+  "Keyed": {"Type": "AWS::Serverless::SimpleTable", "DeletionPolicy": "Retain", "Properties": {"PrimaryKey": {"Name": "pk", "Type": "Number"}, "TableName": "t",
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}, "Tags": {"a": "b"}, "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}},
+  "F": fn(Policies=[{"DynamoDBCrudPolicy": {"TableName": ref("Plain")}}], Events={"S": {"Type": "DynamoDB", "Properties": {"Stream": ga("Keyed", "StreamArn"), "StartingPosition": "LATEST"}}})}}
 for name, t in events.items():
     json.dump(t, open(f"eventsources/{name}.json", "w"), indent=1)
 for name, t in tpls.items():
