@@ -296,12 +296,7 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 		return err
 	}
 	var req updateConfigurationRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validateModel(&v)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, req.validateModel); err != nil {
 		return err
 	}
 	if err := h.checkSettings(&req.settings); err != nil {
@@ -355,12 +350,7 @@ func (h *Handler) updateFunctionCode(c *call) error {
 		return err
 	}
 	var req updateCodeRequest
-	if err := c.decode(maxCodeRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	validateArchitectures(&v, req.Architectures)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidatedUpTo(maxCodeRequest, &req, func(v *verrs) { validateArchitectures(v, req.Architectures) }); err != nil {
 		return err
 	}
 	if req.PublishTo != nil && *req.PublishTo != "" {

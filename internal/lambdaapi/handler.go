@@ -202,12 +202,15 @@ func (c *call) readBody(limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// decode reads a JSON request body of at most limit bytes into v. An empty
-// body is an empty object.
 // decodeValidated decodes a request body of at most maxRequest bytes into
 // req, then runs validate, which reports violations of the service model.
 func (c *call) decodeValidated(req any, validate func(*verrs)) error {
-	if err := c.decode(maxRequest, req); err != nil {
+	return c.decodeValidatedUpTo(maxRequest, req, validate)
+}
+
+// decodeValidatedUpTo is decodeValidated for a body of up to limit bytes.
+func (c *call) decodeValidatedUpTo(limit int64, req any, validate func(*verrs)) error {
+	if err := c.decode(limit, req); err != nil {
 		return err
 	}
 	var v verrs
@@ -215,6 +218,8 @@ func (c *call) decodeValidated(req any, validate func(*verrs)) error {
 	return v.err()
 }
 
+// decode reads a JSON request body of at most limit bytes into v. An empty
+// body is an empty object.
 func (c *call) decode(limit int64, v any) error {
 	b, err := c.readBody(limit)
 	if err != nil {

@@ -59,6 +59,19 @@ func (h *Handler) ownLayer(ref function.LayerRef) error {
 	return nil
 }
 
+// layerVersionRef reads the {layer} and {version} path parameters.
+func (h *Handler) layerVersionRef(c *call) (string, int64, error) {
+	name, err := h.layerRef(c)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := layerVersionParam(c)
+	if err != nil {
+		return "", 0, err
+	}
+	return name, n, nil
+}
+
 // layerVersionParam reads the {version} path parameter.
 func layerVersionParam(c *call) (int64, error) {
 	s := c.params["version"]
@@ -139,12 +152,7 @@ func (h *Handler) publishLayerVersion(c *call) error {
 		return err
 	}
 	var req publishLayerRequest
-	if err := c.decode(maxCodeRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	req.validate(&v)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidatedUpTo(maxCodeRequest, &req, req.validate); err != nil {
 		return err
 	}
 	ct := req.Content
@@ -175,11 +183,7 @@ func (h *Handler) publishLayerVersion(c *call) error {
 }
 
 func (h *Handler) getLayerVersion(c *call) error {
-	name, err := h.layerRef(c)
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionParam(c)
+	name, n, err := h.layerVersionRef(c)
 	if err != nil {
 		return err
 	}
@@ -334,11 +338,7 @@ func leftPad20(n int64) string {
 }
 
 func (h *Handler) deleteLayerVersion(c *call) error {
-	name, err := h.layerRef(c)
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionParam(c)
+	name, n, err := h.layerVersionRef(c)
 	if err != nil {
 		return err
 	}
@@ -394,11 +394,7 @@ func (req *addLayerPermissionRequest) validate(v *verrs) {
 }
 
 func (h *Handler) addLayerVersionPermission(c *call) error {
-	name, err := h.layerRef(c)
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionParam(c)
+	name, n, err := h.layerVersionRef(c)
 	if err != nil {
 		return err
 	}
@@ -433,11 +429,7 @@ func (h *Handler) addLayerVersionPermission(c *call) error {
 }
 
 func (h *Handler) removeLayerVersionPermission(c *call) error {
-	name, err := h.layerRef(c)
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionParam(c)
+	name, n, err := h.layerVersionRef(c)
 	if err != nil {
 		return err
 	}
@@ -454,11 +446,7 @@ func (h *Handler) removeLayerVersionPermission(c *call) error {
 }
 
 func (h *Handler) getLayerVersionPolicy(c *call) error {
-	name, err := h.layerRef(c)
-	if err != nil {
-		return err
-	}
-	n, err := layerVersionParam(c)
+	name, n, err := h.layerVersionRef(c)
 	if err != nil {
 		return err
 	}
@@ -466,15 +454,7 @@ func (h *Handler) getLayerVersionPolicy(c *call) error {
 	if err != nil {
 		return err
 	}
-	doc, err := json.Marshal(struct {
-		Version   string            `json:"Version"`
-		ID        string            `json:"Id"`
-		Statement []json.RawMessage `json:"Statement"`
-	}{"2012-10-17", "default", stmts})
-	if err != nil {
-		return awsapi.Service("Could not encode the policy.")
-	}
-	return c.writeJSON(http.StatusOK, map[string]string{"Policy": string(doc), "RevisionId": rev})
+	return c.writePolicy(stmts, rev)
 }
 
 // Function layers.

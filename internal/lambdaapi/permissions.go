@@ -148,6 +148,12 @@ func (h *Handler) getPolicy(c *call) error {
 	if err != nil {
 		return err
 	}
+	return c.writePolicy(stmts, rev)
+}
+
+// writePolicy answers GetPolicy and GetLayerVersionPolicy: the statements
+// as a policy document, and its revision.
+func (c *call) writePolicy(stmts []json.RawMessage, rev string) error {
 	doc, err := json.Marshal(struct {
 		Version   string            `json:"Version"`
 		ID        string            `json:"Id"`

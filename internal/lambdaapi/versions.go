@@ -20,12 +20,7 @@ func (h *Handler) publishVersion(c *call) error {
 		return err
 	}
 	var req publishVersionRequest
-	if err := c.decode(maxRequest, &req); err != nil {
-		return err
-	}
-	var v verrs
-	v.maxLen(req.Description, "description", function.MaxDescription)
-	if err := v.err(); err != nil {
+	if err := c.decodeValidated(&req, func(v *verrs) { v.maxLen(req.Description, "description", function.MaxDescription) }); err != nil {
 		return err
 	}
 	if req.PublishTo != nil && *req.PublishTo != "" {
