@@ -375,6 +375,32 @@ func (e *evaluator) evalString(v any, depth int, msg string) (string, error) {
 	return s, nil
 }
 
+// evalStrings evaluates each of l with evalString.
+func (e *evaluator) evalStrings(l []any, depth int, msg string) ([]string, error) {
+	out := make([]string, len(l))
+	for i, v := range l {
+		s, err := e.evalString(v, depth, msg)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// evalList evaluates v and requires a list.
+func (e *evaluator) evalList(v any, depth int, msg string) ([]any, error) {
+	r, err := e.eval(v, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := r.([]any)
+	if !ok {
+		return nil, errors.New(msg)
+	}
+	return l, nil
+}
+
 const joinError = "Template error: every Fn::Join object requires two parameters, (1) a string delimiter and (2) a list of strings to be joined or a function that returns a list of strings (such as Fn::GetAZs) to be joined."
 
 var errJoin = errors.New(joinError) //nolint:staticcheck // CloudFormation's wording
@@ -392,13 +418,9 @@ func (e *evaluator) join(arg any, depth int) (any, error) {
 	if !ok {
 		return nil, errJoin
 	}
-	lv, err := e.eval(a[1], depth+1)
+	l, err := e.evalList(a[1], depth, joinError)
 	if err != nil {
 		return nil, err
-	}
-	l, ok := lv.([]any)
-	if !ok {
-		return nil, errJoin
 	}
 	parts := make([]string, len(l))
 	n := len(delim) * len(l)
@@ -431,13 +453,9 @@ func (e *evaluator) selectFn(arg any, depth int) (any, error) {
 	if !ok || f != float64(int(f)) {
 		return nil, errors.New("Template error: Fn::Select requires an integer index") //nolint:staticcheck // CloudFormation-style message
 	}
-	lv, err := e.eval(a[1], depth+1)
+	l, err := e.evalList(a[1], depth, selectError)
 	if err != nil {
 		return nil, err
-	}
-	l, ok := lv.([]any)
-	if !ok {
-		return nil, errors.New(selectError)
 	}
 	i := int(f)
 	if i < 0 || i >= len(l) {
@@ -613,11 +631,9 @@ func (e *evaluator) findInMap(arg any, depth int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var keys [3]string
-	for i := range keys {
-		if keys[i], err = e.evalString(a[i], depth, findInMapError); err != nil {
-			return nil, err
-		}
+	keys, err := e.evalStrings(a[:3], depth, findInMapError)
+	if err != nil {
+		return nil, err
 	}
 	var v any
 	found := false
@@ -685,13 +701,9 @@ func (e *evaluator) importValue(arg any, depth int) (any, error) {
 }
 
 func (e *evaluator) length(arg any, depth int) (any, error) {
-	v, err := e.eval(arg, depth+1)
+	l, err := e.evalList(arg, depth, "Template error: Fn::Length requires a list or a function that returns a list")
 	if err != nil {
 		return nil, err
-	}
-	l, ok := v.([]any)
-	if !ok {
-		return nil, errors.New("Template error: Fn::Length requires a list or a function that returns a list") //nolint:staticcheck // CloudFormation-style message
 	}
 	return float64(len(l)), nil
 }

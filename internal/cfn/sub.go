@@ -164,11 +164,9 @@ func (e *evaluator) cidr(arg any, depth int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s [3]string
-	for i := range s {
-		if s[i], err = e.evalString(a[i], depth, cidrError); err != nil {
-			return nil, err
-		}
+	s, err := e.evalStrings(a, depth, cidrError)
+	if err != nil {
+		return nil, err
 	}
 	prefix, err := netip.ParsePrefix(strings.TrimSpace(s[0]))
 	if err != nil {
