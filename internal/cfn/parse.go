@@ -411,40 +411,45 @@ func yaml11BoolValue(v string) bool {
 // yaml11IntValue converts what yaml11Int matched; a value too large for
 // an int64 keeps its text unless it is decimal.
 func yaml11IntValue(v string) any {
+	return yaml11Number(v, func(s string) (float64, error) {
+		switch {
+		case strings.Contains(s, ":"):
+			return sexagesimal(s, func(part string) (float64, error) {
+				d, err := strconv.ParseInt(part, 10, 64)
+				return float64(d), err
+			})
+		case strings.HasPrefix(s, "0b"), strings.HasPrefix(s, "0x"):
+			base := 2
+			if s[1] == 'x' {
+				base = 16
+			}
+			u, err := strconv.ParseUint(s[2:], base, 64)
+			return float64(u), err
+		case len(s) > 1 && s[0] == '0':
+			u, err := strconv.ParseUint(s[1:], 8, 64)
+			return float64(u), err
+		}
+		return strconv.ParseFloat(s, 64)
+	})
+}
+
+func yaml11FloatValue(v string) any {
+	return yaml11Number(v, func(s string) (float64, error) {
+		if strings.Contains(s, ":") {
+			return sexagesimal(s, func(part string) (float64, error) { return strconv.ParseFloat(part, 64) })
+		}
+		return strconv.ParseFloat(s, 64)
+	})
+}
+
+// yaml11Number converts a YAML 1.1 number: read gets it without
+// underscores and sign; v keeps its text when read fails.
+func yaml11Number(v string, read func(s string) (float64, error)) any {
 	s := strings.ReplaceAll(v, "_", "")
 	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimLeft(s, "+-")
-	var f float64
-	switch {
-	case strings.Contains(s, ":"):
-		for part := range strings.SplitSeq(s, ":") {
-			d, err := strconv.ParseInt(part, 10, 64)
-			if err != nil {
-				return v
-			}
-			f = f*60 + float64(d)
-		}
-	case strings.HasPrefix(s, "0b"), strings.HasPrefix(s, "0x"):
-		base := 2
-		if s[1] == 'x' {
-			base = 16
-		}
-		u, err := strconv.ParseUint(s[2:], base, 64)
-		if err != nil {
-			return v
-		}
-		f = float64(u)
-	case len(s) > 1 && s[0] == '0':
-		u, err := strconv.ParseUint(s[1:], 8, 64)
-		if err != nil {
-			return v
-		}
-		f = float64(u)
-	default:
-		var err error
-		if f, err = strconv.ParseFloat(s, 64); err != nil {
-			return v
-		}
+	f, err := read(strings.TrimLeft(s, "+-"))
+	if err != nil {
+		return v
 	}
 	if neg {
 		f = -f
@@ -452,27 +457,15 @@ func yaml11IntValue(v string) any {
 	return f
 }
 
-func yaml11FloatValue(v string) any {
-	s := strings.ReplaceAll(v, "_", "")
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimLeft(s, "+-")
+// sexagesimal reads a base 60 number ("1:30:00"), each part with read.
+func sexagesimal(s string, read func(part string) (float64, error)) (float64, error) {
 	var f float64
-	if strings.Contains(s, ":") {
-		for part := range strings.SplitSeq(s, ":") {
-			d, err := strconv.ParseFloat(part, 64)
-			if err != nil {
-				return v
-			}
-			f = f*60 + d
+	for part := range strings.SplitSeq(s, ":") {
+		d, err := read(part)
+		if err != nil {
+			return 0, err
 		}
-	} else {
-		var err error
-		if f, err = strconv.ParseFloat(s, 64); err != nil {
-			return v
-		}
+		f = f*60 + d
 	}
-	if neg {
-		f = -f
-	}
-	return f
+	return f, nil
 }
