@@ -7,21 +7,12 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
 
-func BenchmarkParseYAML(b *testing.B) {
-	src, err := os.ReadFile("testdata/conditions.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(src)))
-	for b.Loop() {
-		if _, err := cfn.Parse(src); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkParseYAML(b *testing.B) { benchmarkParse(b, "testdata/conditions.yaml") }
 
-func BenchmarkParseJSON(b *testing.B) {
-	src, err := os.ReadFile("testdata/sam-restapi.template.json")
+func BenchmarkParseJSON(b *testing.B) { benchmarkParse(b, "testdata/sam-restapi.template.json") }
+
+func benchmarkParse(b *testing.B, file string) {
+	src, err := os.ReadFile(file)
 	if err != nil {
 		b.Fatal(err)
 	}
