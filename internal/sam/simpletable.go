@@ -29,7 +29,8 @@ func (tr *translator) simpleTable(id string, r *cfn.Resource) ([]generated, erro
 		if typ == nil {
 			return nil, invalidf("Property 'PrimaryKey.Type' is required.")
 		}
-		conv, ok := map[any]string{"String": "S", "Number": "N", "Binary": "B"}[typ]
+		ts, _ := typ.(string)
+		conv, ok := map[string]string{"String": "S", "Number": "N", "Binary": "B"}[ts]
 		if !ok {
 			return nil, invalidf("Invalid 'Type' \"%s\".", pyStr(typ))
 		}
