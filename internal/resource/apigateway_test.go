@@ -1,9 +1,6 @@
 package resource_test
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -47,18 +44,7 @@ func openAPI(title, fnArn string, paths ...string) map[string]any {
 // call sends a request to an API by its execute-api host name.
 func (e *env) call(t *testing.T, apiID, method, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, "http://"+e.addr+path, bytes.NewReader(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = apiID + ".execute-api.us-east-1.localhost"
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return e.hostRequest(t, apiID+".execute-api.us-east-1.localhost", method, path)
 }
 
 // TestRestAPIFromBody deploys a REST API as SAM's AWS::Serverless::Api

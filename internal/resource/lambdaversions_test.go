@@ -1,8 +1,6 @@
 package resource_test
 
 import (
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -21,18 +19,7 @@ func (e *env) getURL(t *testing.T, raw string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+e.addr+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = u.Host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return e.hostRequest(t, u.Host, "GET", "/")
 }
 
 // TestVersionsAliasesAndURLs publishes versions, points an alias with

@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -217,4 +219,22 @@ func (e *env) invoke(t *testing.T, fn string) string {
 		t.Fatalf("invoke %s: %s: %s", fn, *out.FunctionError, out.Payload)
 	}
 	return string(out.Payload)
+}
+
+// hostRequest sends a request with Host host through the node's listener
+// and returns the status and body of the answer.
+func (e *env) hostRequest(t *testing.T, host, method, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, "http://"+e.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
