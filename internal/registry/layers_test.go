@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
-	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
@@ -22,26 +21,8 @@ func TestLayersAcrossNodesAndRestart(t *testing.T) {
 	st := storetest.Open(t)
 	ctx := context.Background()
 	a := startRegistry(t, st, nil)
-	seen := make(chan struct{}, 1)
-	b := startRegistry(t, st, func(r *Registry) {
-		r.afterApply = func(store.Update) {
-			select {
-			case seen <- struct{}{}:
-			default:
-			}
-		}
-	})
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for !cond() {
-			select {
-			case <-seen:
-			case <-timeout:
-				t.Fatalf("node b never saw %s", what)
-			}
-		}
-	}
+	w := newWatcher(t, 10*time.Second)
+	b := startRegistry(t, st, w.tweak)
 	lz := zipOf(t, map[string]string{"python/m.py": "x"})
 	lv, err := a.PublishLayerVersion(ctx, layerInput("lib", lz))
 	if err != nil || lv.Version != 1 || lv.LayerVersionArn != "arn:aws:lambda:"+region+":"+account+":layer:lib:1" {
@@ -50,12 +31,12 @@ func TestLayersAcrossNodesAndRestart(t *testing.T) {
 	in := newFunction("f", zipOf(t, map[string]string{"a": "1"}))
 	in.Config.Layers = []function.Layer{{Arn: lv.LayerVersionArn, CodeSize: lv.Content.CodeSize}}
 	mustCreate(t, a, in)
-	waitFor("the function's layer", func() bool {
+	w.waitFor("the function's layer", func() bool {
 		cfg, err := b.Resolve(ctx, "f", "")
 		return err == nil && len(cfg.Layers) == 1 && cfg.Layers[0].CodeSha256 == function.CodeSha256(lz)
 	})
 	must(t, a.DeleteLayerVersion(ctx, "lib", 1))
-	waitFor("the delete", func() bool { _, err := b.LayerVersion(ctx, "lib", 1); return err != nil })
+	w.waitFor("the delete", func() bool { _, err := b.LayerVersion(ctx, "lib", 1); return err != nil })
 
 	r := startRegistry(t, st, nil) // a restart: loads from the store
 	if _, err := r.LayerVersion(ctx, "lib", 1); err == nil {

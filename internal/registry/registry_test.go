@@ -131,6 +131,40 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// watcher follows the updates one node's watch applies: tweak (for
+// startRegistry or runRegistry) makes the node signal after each, and
+// waitFor waits until cond holds on it, re-checking after every update.
+type watcher struct {
+	t       *testing.T
+	timeout time.Duration
+	seen    chan struct{}
+}
+
+func newWatcher(t *testing.T, timeout time.Duration) *watcher {
+	return &watcher{t: t, timeout: timeout, seen: make(chan struct{}, 1)}
+}
+
+func (w *watcher) tweak(r *Registry) {
+	r.afterApply = func(store.Update) {
+		select {
+		case w.seen <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *watcher) waitFor(what string, cond func() bool) {
+	w.t.Helper()
+	timeout := time.After(w.timeout)
+	for !cond() {
+		select {
+		case <-w.seen:
+		case <-timeout:
+			w.t.Fatalf("node b never saw %s", what)
+		}
+	}
+}
+
 // revision returns the newest revision of key the cache has applied.
 func (c *cache) revision(key string) uint64 {
 	c.mu.RLock()
@@ -538,39 +572,19 @@ func TestConcurrentPublishNumbersAreUnique(t *testing.T) {
 func TestWatchKeepsNodesCurrent(t *testing.T) {
 	st := storetest.Open(t)
 	a := startRegistry(t, st, nil)
-	seen := make(chan struct{}, 1)
-	b := startRegistry(t, st, func(r *Registry) {
-		r.afterApply = func(store.Update) {
-			select {
-			case seen <- struct{}{}:
-			default:
-			}
-		}
-	})
+	w := newWatcher(t, 10*time.Second)
+	b := startRegistry(t, st, w.tweak)
 	ctx := context.Background()
-	// waitFor waits until node b's cache satisfies cond, re-checking after
-	// every update b's watch applies.
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for !cond() {
-			select {
-			case <-seen:
-			case <-timeout:
-				t.Fatalf("node b never saw %s", what)
-			}
-		}
-	}
 	mustCreate(t, a, newFunction("f", zipOf(t, map[string]string{"a": "1"})))
-	waitFor("the function", func() bool { _, err := b.Resolve(ctx, "f", ""); return err == nil })
+	w.waitFor("the function", func() bool { _, err := b.Resolve(ctx, "f", ""); return err == nil })
 	must(t, ignore(a.PublishVersion(ctx, "f", PublishInput{})))
 	must(t, ignore(a.CreateAlias(ctx, "f", function.Alias{Name: "live", FunctionVersion: "1"})))
-	waitFor("the alias", func() bool { cfg, err := b.Resolve(ctx, "f", "live"); return err == nil && cfg.Version == "1" })
+	w.waitFor("the alias", func() bool { cfg, err := b.Resolve(ctx, "f", "live"); return err == nil && cfg.Version == "1" })
 	if err := a.DeleteFunction(ctx, "f"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the delete", func() bool { _, err := b.Resolve(ctx, "f", ""); return err != nil })
-	waitFor("the version delete", func() bool { return b.cache.version("f", 1) == nil })
+	w.waitFor("the delete", func() bool { _, err := b.Resolve(ctx, "f", ""); return err != nil })
+	w.waitFor("the version delete", func() bool { return b.cache.version("f", 1) == nil })
 }
 
 func TestRestartLoadsEverything(t *testing.T) {

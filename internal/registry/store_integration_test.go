@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
-	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
@@ -23,30 +22,12 @@ func TestRealStore(t *testing.T) {
 	st := storetest.OpenDir(t, dir)
 	ctx := context.Background()
 	a, stopA := runRegistry(t, st, nil)
-	seen := make(chan struct{}, 1)
-	b, stopB := runRegistry(t, st, func(r *Registry) {
-		r.afterApply = func(store.Update) {
-			select {
-			case seen <- struct{}{}:
-			default:
-			}
-		}
-	})
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		timeout := time.After(20 * time.Second)
-		for !cond() {
-			select {
-			case <-seen:
-			case <-timeout:
-				t.Fatalf("node b never saw %s", what)
-			}
-		}
-	}
+	w := newWatcher(t, 20*time.Second)
+	b, stopB := runRegistry(t, st, w.tweak)
 
 	z := zipOf(t, map[string]string{"bootstrap": "#!/bin/sh\n"})
 	mustCreate(t, a, newFunction("real", z))
-	waitFor("the new function", func() bool { _, err := b.Resolve(ctx, "real", ""); return err == nil })
+	w.waitFor("the new function", func() bool { _, err := b.Resolve(ctx, "real", ""); return err == nil })
 
 	var wg sync.WaitGroup
 	const n = 8
@@ -71,7 +52,7 @@ func TestRealStore(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor("every update", func() bool {
+	w.waitFor("every update", func() bool {
 		cfg, err := b.Config(ctx, "real", "")
 		return err == nil && cfg.Environment != nil && cfg.Environment.Variables["N"] == strconv.Itoa(n)
 	})
@@ -83,7 +64,7 @@ func TestRealStore(t *testing.T) {
 	if _, err := a.CreateAlias(ctx, "real", function.Alias{Name: "live", FunctionVersion: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the alias", func() bool { c, err := b.Resolve(ctx, "real", "live"); return err == nil && c.Version == "1" })
+	w.waitFor("the alias", func() bool { c, err := b.Resolve(ctx, "real", "live"); return err == nil && c.Version == "1" })
 	data, err := b.Code(ctx, v.CodeSha256)
 	if err != nil || string(data) != string(z) {
 		t.Fatalf("Code: %v", err)
