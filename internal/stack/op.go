@@ -119,6 +119,14 @@ func (o *op) status(status, reason string) error {
 	if err := o.event(o.rec.Name, o.rec.ID, stackResourceType, status, reason, nil); err != nil {
 		return err
 	}
+	if !inProgress(status) {
+		// The executed change set records the outcome before the stack
+		// shows it.
+		ctx, cancel := o.persist()
+		o.s.afterFinalStatus(ctx, o.rec, o.rec.ChangeSet, status)
+		cancel()
+		o.rec.ChangeSet = ""
+	}
 	if !inProgress(status) && !o.unmarked {
 		o.s.unmark(o.rec.UUID)
 		o.unmarked = true

@@ -58,6 +58,8 @@ type record struct {
 	// Cleanup lists the resources the cleanup phase of an update (or of
 	// its rollback) has still to delete, in order.
 	Cleanup []string `json:",omitempty"`
+	// ChangeSet is the change set (uuid) the running operation executes.
+	ChangeSet string `json:",omitempty"`
 }
 
 // deployment is one version of a stack: a template with its parameters
@@ -112,8 +114,11 @@ func exportKey(name string) string {
 
 func newUUID() string { return uuid.NewString() }
 
-// inProgress reports whether status is one an operation is running in.
-func inProgress(status string) bool { return strings.HasSuffix(status, "_IN_PROGRESS") }
+// inProgress reports whether status is one an operation is running in
+// (REVIEW_IN_PROGRESS, a stack waiting for its first change set, is not).
+func inProgress(status string) bool {
+	return strings.HasSuffix(status, "_IN_PROGRESS") && status != StatusReviewInProgress
+}
 
 // loadRecord reads the record of stack uuid.
 func (s *Service) loadRecord(ctx context.Context, id string) (*record, uint64, error) {
