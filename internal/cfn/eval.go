@@ -388,6 +388,21 @@ func (e *evaluator) evalStrings(l []any, depth int, msg string) ([]string, error
 	return out, nil
 }
 
+// evalPair checks that arg is a list of two items and evaluates both.
+func (e *evaluator) evalPair(arg any, depth int, msg string) (x, y any, err error) {
+	a, err := args(arg, 2, 2, msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if x, err = e.eval(a[0], depth+1); err != nil {
+		return nil, nil, err
+	}
+	if y, err = e.eval(a[1], depth+1); err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
 // evalList evaluates v and requires a list.
 func (e *evaluator) evalList(v any, depth int, msg string) ([]any, error) {
 	r, err := e.eval(v, depth+1)
@@ -558,15 +573,7 @@ func (e *evaluator) boolArg(v any, fn string, depth int) (bool, error) {
 func (e *evaluator) boolFn(fn string, arg any, depth int) (any, error) {
 	switch fn {
 	case "Fn::Equals":
-		a, err := args(arg, 2, 2, "Template error: every Fn::Equals object requires a list of 2 string parameters.")
-		if err != nil {
-			return nil, err
-		}
-		x, err := e.eval(a[0], depth+1)
-		if err != nil {
-			return nil, err
-		}
-		y, err := e.eval(a[1], depth+1)
+		x, y, err := e.evalPair(arg, depth, "Template error: every Fn::Equals object requires a list of 2 string parameters.")
 		if err != nil {
 			return nil, err
 		}

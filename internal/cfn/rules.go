@@ -71,15 +71,7 @@ func (e *evaluator) ruleFn(fn string, arg any, depth int) (any, error) {
 		return nil, fmt.Errorf("Template error: %s is not supported: Nimbus has no EC2 resources to read", fn) //nolint:staticcheck // CloudFormation-style message
 	}
 	msg := fmt.Sprintf("Template error: every %s object requires two parameters", fn)
-	a, err := args(arg, 2, 2, msg)
-	if err != nil {
-		return nil, err
-	}
-	first, err := e.eval(a[0], depth+1)
-	if err != nil {
-		return nil, err
-	}
-	second, err := e.eval(a[1], depth+1)
+	first, second, err := e.evalPair(arg, depth, msg)
 	if err != nil {
 		return nil, err
 	}
