@@ -97,6 +97,15 @@ type oaOperation struct {
 		PayloadFormatVersion string   `json:"payloadFormatVersion"`
 		TimeoutInMillis      int      `json:"timeoutInMillis"`
 		CacheKeyParameters   []string `json:"cacheKeyParameters"`
+		// RequestTemplates and Responses are read for mock integrations
+		// (the CORS preflight methods SAM adds).
+		RequestTemplates    map[string]string `json:"requestTemplates"`
+		PassthroughBehavior string            `json:"passthroughBehavior"`
+		Responses           map[string]struct {
+			StatusCode         json.RawMessage   `json:"statusCode"`
+			ResponseParameters map[string]string `json:"responseParameters"`
+			ResponseTemplates  map[string]string `json:"responseTemplates"`
+		} `json:"responses"`
 	} `json:"x-amazon-apigateway-integration"`
 	Validator string `json:"x-amazon-apigateway-request-validator"`
 }
@@ -282,9 +291,14 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		return err
 	}
 	for _, o := range ops {
-		uri, _, err := o.integrationURI()
-		if err != nil {
-			return err
+		uri := ""
+		mock := o.op.Integration != nil && strings.EqualFold(o.op.Integration.Type, "mock")
+		if !mock {
+			u, _, err := o.integrationURI()
+			if err != nil {
+				return err
+			}
+			uri = u
 		}
 		res, err := ensureResource(doc, o.path)
 		if err != nil {
@@ -349,6 +363,9 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		}
 		m.MethodIntegration = &restIntegration{Type: "AWS_PROXY", HTTPMethod: "POST", URI: uri, PassthroughBehavior: "WHEN_NO_MATCH",
 			CacheNamespace: res.ID, CacheKeyParameters: nonNil(o.op.Integration.CacheKeyParameters), TimeoutInMillis: timeout}
+		if mock {
+			m.MethodIntegration = mockIntegration(res.ID, timeout, o)
+		}
 		if res.ResourceMethods == nil {
 			res.ResourceMethods = map[string]*restMethod{}
 		}

@@ -157,6 +157,10 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		restMissingToken().Write(w)
 		return
 	}
+	if integ.Type == "MOCK" {
+		mockResponse(integ, r).Write(w)
+		return
+	}
 	cacheKey, cacheTTL := "", 0
 	// The stage-wide */* setting caches GET only; a method's own setting
 	// caches that method.
