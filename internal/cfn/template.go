@@ -280,6 +280,9 @@ func resources(v any) (map[string]*Resource, error) {
 	out := make(map[string]*Resource, len(m))
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if !alphanumeric(name) {
+			if strings.HasPrefix(name, "Fn::ForEach::") {
+				return nil, formatErrorf("Resource name %s is a loop of the AWS::LanguageExtensions transform; Nimbus does not expand Fn::ForEach.", name)
+			}
 			return nil, formatErrorf("Resource name %s is non alphanumeric.", name)
 		}
 		rm, ok := m[name].(map[string]any)
@@ -368,6 +371,9 @@ func outputs(v any) (map[string]*Output, error) {
 	out := make(map[string]*Output, len(m))
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if !alphanumeric(name) {
+			if strings.HasPrefix(name, "Fn::ForEach::") {
+				return nil, formatErrorf("Output name %s is a loop of the AWS::LanguageExtensions transform; Nimbus does not expand Fn::ForEach.", name)
+			}
 			return nil, formatErrorf("Output name %s is non alphanumeric.", name)
 		}
 		om, ok := m[name].(map[string]any)
