@@ -2,7 +2,6 @@ package lambdaapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 )
@@ -218,16 +217,7 @@ func (h *Handler) listProvisionedConcurrency(c *call) error {
 	if l := q.Get("List"); l != "ALL" {
 		v.enum(&l, "list", "ALL")
 	}
-	maxItems := maxPage
-	if s := q.Get("MaxItems"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			v.add(s, "maxItems", "Member must be a number")
-		} else {
-			v.intRange(&n, "maxItems", 1, 50)
-			maxItems = min(max(n, 1), 50)
-		}
-	}
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), maxPage)
 	if err := v.err(); err != nil {
 		return err
 	}

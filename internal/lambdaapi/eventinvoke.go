@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -212,17 +211,8 @@ func (h *Handler) listEventInvokeConfigs(c *call) error {
 	}
 	q := c.r.URL.Query()
 	var v verrs
-	maxItems := maxPage
-	if n := q.Get("MaxItems"); n != "" {
-		// The model bounds this list at 50 (ListFunctions at 10,000).
-		m, err := strconv.Atoi(n)
-		if err != nil {
-			v.add(n, "maxItems", "Member must be a number")
-		} else {
-			v.intRange(&m, "maxItems", 1, maxPage)
-			maxItems = min(max(m, 1), maxPage)
-		}
-	}
+	// The model bounds this list at 50 (ListFunctions at 10,000).
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), maxPage)
 	if err := v.err(); err != nil {
 		return err
 	}

@@ -410,7 +410,7 @@ func (h *Handler) listFunctions(c *call) error {
 	if mr := q.Get("MasterRegion"); mr != "" && mr != "ALL" && !regionRE.MatchString(mr) {
 		v.add(mr, "masterRegion", "Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}")
 	}
-	maxItems := parseMaxItems(&v, q.Get("MaxItems"))
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), 10000)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -454,7 +454,10 @@ func leftPad(n int) string {
 // defaultPage and maxPage bound list pages, as Lambda does (50).
 const maxPage = 50
 
-func parseMaxItems(v *verrs, s string) int {
+// parseMaxItems reads MaxItems: the model allows 1 to modelMax (10,000
+// for functions, versions, aliases and URLs; 50 for layers); a page holds
+// at most maxPage.
+func parseMaxItems(v *verrs, s string, modelMax int) int {
 	if s == "" {
 		return maxPage
 	}
@@ -463,7 +466,7 @@ func parseMaxItems(v *verrs, s string) int {
 		v.add(s, "maxItems", "Member must be a number")
 		return maxPage
 	}
-	v.intRange(&n, "maxItems", 1, 10000)
+	v.intRange(&n, "maxItems", 1, modelMax)
 	return min(max(n, 1), maxPage)
 }
 

@@ -204,7 +204,7 @@ func (h *Handler) listLayersOrFind(c *call) error {
 	}
 	var v verrs
 	rt, arch := layerFilters(&v, q)
-	maxItems := parseLayerMaxItems(&v, q.Get("MaxItems"))
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), maxPage)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -284,20 +284,6 @@ func matchesFilters(lv *function.LayerVersion, rt, arch string) bool {
 		(arch == "" || slices.Contains(lv.CompatibleArchitectures, arch))
 }
 
-// parseLayerMaxItems reads MaxItems of the layer lists (1 to 50).
-func parseLayerMaxItems(v *verrs, s string) int {
-	if s == "" {
-		return maxPage
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		v.add(s, "maxItems", "Member must be a number")
-		return maxPage
-	}
-	v.intRange(&n, "maxItems", 1, maxPage)
-	return min(max(n, 1), maxPage)
-}
-
 func (h *Handler) listLayerVersions(c *call) error {
 	name, err := h.layerRef(c)
 	if err != nil {
@@ -306,7 +292,7 @@ func (h *Handler) listLayerVersions(c *call) error {
 	q := c.r.URL.Query()
 	var v verrs
 	rt, arch := layerFilters(&v, q)
-	maxItems := parseLayerMaxItems(&v, q.Get("MaxItems"))
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), maxPage)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -369,12 +355,7 @@ type addLayerPermissionRequest struct {
 }
 
 func (req *addLayerPermissionRequest) validate(v *verrs) {
-	if req.StatementID == nil {
-		v.add("null", "statementId", "Member must not be null")
-	} else {
-		v.maxLen(req.StatementID, "statementId", 100)
-		v.pattern(req.StatementID, "statementId", statementIDRE, statementIDPattern)
-	}
+	v.statementID(req.StatementID)
 	if req.Action == nil {
 		v.add("null", "action", "Member must not be null")
 	} else if *req.Action != layerActionPattern {

@@ -39,13 +39,18 @@ type addPermissionRequest struct {
 	FunctionURLAuthType *string `json:"FunctionUrlAuthType"`
 }
 
-func (req *addPermissionRequest) validate(v *verrs) {
-	if req.StatementID == nil {
+// statementID checks a permission's StatementId (required).
+func (v *verrs) statementID(p *string) {
+	if p == nil {
 		v.add("null", "statementId", "Member must not be null")
-	} else {
-		v.maxLen(req.StatementID, "statementId", 100)
-		v.pattern(req.StatementID, "statementId", statementIDRE, statementIDPattern)
+		return
 	}
+	v.maxLen(p, "statementId", 100)
+	v.pattern(p, "statementId", statementIDRE, statementIDPattern)
+}
+
+func (req *addPermissionRequest) validate(v *verrs) {
+	v.statementID(req.StatementID)
 	if req.Action == nil {
 		v.add("null", "action", "Member must not be null")
 	} else {

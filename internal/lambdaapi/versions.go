@@ -47,7 +47,7 @@ func (h *Handler) listVersions(c *call) error {
 	}
 	q := c.r.URL.Query()
 	var v verrs
-	maxItems := parseMaxItems(&v, q.Get("MaxItems"))
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), 10000)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (h *Handler) listAliases(c *call) error {
 	if fv != "" {
 		validateVersion(&v, &fv, "functionVersion", false)
 	}
-	maxItems := parseMaxItems(&v, q.Get("MaxItems"))
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), 10000)
 	if err := v.err(); err != nil {
 		return err
 	}
