@@ -48,6 +48,7 @@ type Stacks interface {
 	Template(ctx context.Context, nameOrID, stage string) (string, error)
 	Exports(ctx context.Context) ([]stack.Export, error)
 	Validate(ctx context.Context, body string) (*stack.Validation, error)
+	ChangeSets
 }
 
 // Artifacts is what the artifact endpoint needs of the artifact store;

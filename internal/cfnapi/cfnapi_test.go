@@ -81,7 +81,7 @@ func TestGolden(t *testing.T) {
 		{"validate-template", form("ValidateTemplate", "TemplateBody", sampleTemplate)},
 		{"validate-template-bad", form("ValidateTemplate", "TemplateBody", "bad")},
 		{"list-exports", form("ListExports")},
-		{"unsupported-action", form("CreateChangeSet", "StackName", "app")},
+		{"unsupported-action", form("CancelUpdateStack", "StackName", "app")},
 		{"unknown-action", form("CreateStacks", "StackName", "app")},
 		{"wrong-version", url.Values{"Action": {"DescribeStacks"}, "Version": {"2011-01-01"}}},
 		{"missing-action", url.Values{"Version": {"2010-05-15"}}},

@@ -35,6 +35,9 @@ type fakeStacks struct {
 	filters [][]string
 	events  []stack.Event
 	fail    error // returned by every call when set
+
+	changeSets []stack.ChangeSetInput
+	executes   []stack.ExecuteInput
 }
 
 func newFake() *fakeStacks {

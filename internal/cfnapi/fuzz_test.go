@@ -22,6 +22,12 @@ var formSeeds = []string{
 	"Tags=&Parameters.member.1.=x&Parameters.member..Key=y&%zz",
 	"Action=DescribeStackEvents&StackName=app&NextToken=ZXYtMw",
 	"StackStatusFilter.member.1=CREATE_COMPLETE&StackStatusFilter.member.1.x=y",
+	"Action=CreateChangeSet&Version=2010-05-15&StackName=app&ChangeSetName=cs&ChangeSetType=CREATE&TemplateBody=x&Tags=&NotificationARNs=",
+	"Action=CreateChangeSet&StackName=app&ChangeSetName=cs&UsePreviousTemplate=true&ResourcesToImport.member.1.LogicalResourceId=X",
+	"Action=DescribeChangeSet&ChangeSetName=arn%3Aaws%3Acloudformation%3Aus-east-1%3A000000000000%3AchangeSet%2Fcs%2F1&NextToken=Rm4",
+	"Action=ExecuteChangeSet&ChangeSetName=empty&StackName=app&DisableRollback=maybe",
+	"Action=DeleteChangeSet&ChangeSetName=cs&StackName=app",
+	"Action=ListChangeSets&StackName=app&NextToken=x",
 }
 
 // FuzzParseForm: any body parses or is refused with a client error; list
@@ -64,8 +70,8 @@ func FuzzRequest(f *testing.F) {
 	}
 	for _, a := range []string{"CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "ListStacks", "DescribeStackEvents",
 		"DescribeStackResources", "DescribeStackResource", "ListStackResources", "GetTemplate", "GetTemplateSummary",
-		"ValidateTemplate", "ListExports", "Nope"} {
-		f.Add("Action=" + a + "&Version=2010-05-15&StackName=app&TemplateBody=t&LogicalResourceId=Fn&PhysicalResourceId=app-Fn-ABCDEFGHIJKLM")
+		"ValidateTemplate", "ListExports", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "ListChangeSets", "Nope"} {
+		f.Add("Action=" + a + "&Version=2010-05-15&StackName=app&TemplateBody=t&LogicalResourceId=Fn&PhysicalResourceId=app-Fn-ABCDEFGHIJKLM&ChangeSetName=cs")
 	}
 	h := newHandler(newFake(), &fakeArtifacts{}, 2)
 	f.Fuzz(func(t *testing.T, body string) {

@@ -29,6 +29,11 @@ var operations = map[string]operation{
 	"GetTemplateSummary":     (*Handler).getTemplateSummary,
 	"ValidateTemplate":       (*Handler).validateTemplate,
 	"ListExports":            (*Handler).listExports,
+	"CreateChangeSet":        (*Handler).createChangeSet,
+	"DescribeChangeSet":      (*Handler).describeChangeSet,
+	"ExecuteChangeSet":       (*Handler).executeChangeSet,
+	"DeleteChangeSet":        (*Handler).deleteChangeSet,
+	"ListChangeSets":         (*Handler).listChangeSets,
 }
 
 // SkipUnsupportedTag is the stack tag that asks the engine to leave out
@@ -367,7 +372,7 @@ const (
 
 func (h *Handler) getTemplate(ctx context.Context, f Form) (any, error) {
 	if f.Get("ChangeSetName") != "" {
-		return nil, validation("Change sets are not supported by Nimbus yet.")
+		return nil, validation("GetTemplate of a change set is not supported by Nimbus yet: use DescribeChangeSet, or GetTemplate of the stack.")
 	}
 	name, err := f.required("StackName")
 	if err != nil {

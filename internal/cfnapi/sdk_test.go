@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/nimbus-serverless/nimbus/internal/stack"
 )
 
 // sdkClient is an aws-sdk-go-v2 CloudFormation client against the
@@ -142,8 +144,51 @@ func TestSDK(t *testing.T) {
 		t.Errorf("DeleteStack = %v (deletes %v)", err, f.deletes)
 	}
 
-	_, err = c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String("cs")})
+	ccs, err := c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String("cs"),
+		TemplateBody: aws.String(sampleTemplate), ChangeSetType: types.ChangeSetTypeUpdate})
+	if err != nil || aws.ToString(ccs.Id) != changeSetID || aws.ToString(ccs.StackId) != stackID {
+		t.Errorf("CreateChangeSet = %+v, %v", ccs, err)
+	}
+	// Changes come in pages (of 2 here).
+	var changes []types.Change
+	var token *string
+	for range 5 {
+		dcs, err := c.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(changeSetID), NextToken: token})
+		if err != nil || dcs.Status != types.ChangeSetStatusCreateComplete || dcs.ExecutionStatus != types.ExecutionStatusAvailable || dcs.CreationTime == nil {
+			t.Fatalf("DescribeChangeSet = %+v, %v", dcs, err)
+		}
+		changes = append(changes, dcs.Changes...)
+		if token = dcs.NextToken; token == nil {
+			break
+		}
+	}
+	if len(changes) != 4 || changes[2].ResourceChange.Replacement != types.ReplacementTrue ||
+		changes[1].ResourceChange.Details[1].Evaluation != types.EvaluationTypeDynamic || changes[3].ResourceChange.Action != types.ChangeActionRemove {
+		t.Errorf("DescribeChangeSet changes = %+v", changes)
+	}
+	_, err = c.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String("nope"), StackName: aws.String("app")})
+	var nf *types.ChangeSetNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("DescribeChangeSet of a missing change set = %v, want ChangeSetNotFoundException", err)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: aws.String(changeSetID)}); err != nil || len(f.executes) != 1 {
+		t.Errorf("ExecuteChangeSet = %v", err)
+	}
+	_, err = c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{ChangeSetName: aws.String("empty"), StackName: aws.String("app")})
+	var bad *types.InvalidChangeSetStatusException
+	if !errors.As(err, &bad) {
+		t.Errorf("ExecuteChangeSet of an empty change set = %v, want InvalidChangeSetStatusException", err)
+	}
+	lcs, err := c.ListChangeSets(ctx, &cloudformation.ListChangeSetsInput{StackName: aws.String("app")})
+	if err != nil || len(lcs.Summaries) != 2 || aws.ToString(lcs.Summaries[1].StatusReason) != stack.ReasonNoChanges {
+		t.Errorf("ListChangeSets = %+v, %v", lcs, err)
+	}
+	if _, err := c.DeleteChangeSet(ctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String("cs"), StackName: aws.String("app")}); err != nil {
+		t.Errorf("DeleteChangeSet = %v", err)
+	}
+
+	_, err = c.CancelUpdateStack(ctx, &cloudformation.CancelUpdateStackInput{StackName: aws.String("app")})
 	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidAction" {
-		t.Errorf("CreateChangeSet = %v, want InvalidAction", err)
+		t.Errorf("CancelUpdateStack = %v, want InvalidAction", err)
 	}
 }
