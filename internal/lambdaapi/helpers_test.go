@@ -196,7 +196,7 @@ func (e *env) doJSON(t testing.TB, method, path string, v any) response {
 	return e.do(t, method, path, b, nil)
 }
 
-// errorOf decodes an error response's message.
+// message decodes an error response's message.
 func (r response) message(t testing.TB) string {
 	t.Helper()
 	var body struct {
@@ -207,6 +207,23 @@ func (r response) message(t testing.TB) string {
 		t.Fatalf("error body %q: %v", r.body, err)
 	}
 	return body.Message
+}
+
+// wantError checks an error answer's status, X-Amzn-ErrorType and
+// message (one ending in "..." is a prefix).
+func (r response) wantError(t testing.TB, status int, code, message string) {
+	t.Helper()
+	if r.status != status || r.header.Get("X-Amzn-ErrorType") != code {
+		t.Fatalf("got %d %s %s, want %d %s", r.status, r.header.Get("X-Amzn-ErrorType"), r.body, status, code)
+	}
+	msg := r.message(t)
+	if p, ok := strings.CutSuffix(message, "..."); ok {
+		if !strings.HasPrefix(msg, p) {
+			t.Errorf("message %q, want prefix %q", msg, p)
+		}
+	} else if msg != message {
+		t.Errorf("message %q, want %q", msg, message)
+	}
 }
 
 func zipOf(t testing.TB, files map[string]string) []byte {
