@@ -443,12 +443,14 @@ func functionKey(cfg *function.Config) string {
 	if cfg.Version != function.LatestVersion {
 		n, _ = strconv.Atoi(cfg.Version)
 	}
-	return cfg.FunctionName + ":" + leftPad(n)
+	return cfg.FunctionName + ":" + leftPad(int64(n), 10)
 }
 
-func leftPad(n int) string {
-	s := strconv.Itoa(n)
-	return strings.Repeat("0", 10-min(len(s), 10)) + s
+// leftPad writes n with zeros in front to width digits, so that the
+// strings sort as the numbers do.
+func leftPad(n int64, width int) string {
+	s := strconv.FormatInt(n, 10)
+	return strings.Repeat("0", width-min(len(s), width)) + s
 }
 
 // defaultPage and maxPage bound list pages, as Lambda does (50).

@@ -307,7 +307,7 @@ func (h *Handler) listLayerVersions(c *call) error {
 		}
 	}
 	// Newest first; the marker orders descending versions ascending.
-	key := func(i function.LayerVersionsListItem) string { return leftPad20(math.MaxInt64 - i.Version) }
+	key := func(i function.LayerVersionsListItem) string { return leftPad(math.MaxInt64-i.Version, 20) }
 	page, next, err := paginate(items, key, q.Get("Marker"), maxItems)
 	if err != nil {
 		return err
@@ -316,11 +316,6 @@ func (h *Handler) listLayerVersions(c *call) error {
 		NextMarker    string                           `json:"NextMarker,omitempty"`
 		LayerVersions []function.LayerVersionsListItem `json:"LayerVersions"`
 	}{next, page})
-}
-
-func leftPad20(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	return strings.Repeat("0", 20-min(len(s), 20)) + s
 }
 
 func (h *Handler) deleteLayerVersion(c *call) error {
