@@ -505,10 +505,11 @@ func (s *Service) ExecuteChangeSet(ctx context.Context, in ExecuteInput) error {
 		}
 		return cfnErr(CodeInvalidChangeSetStatus, "ChangeSet [%s] cannot be executed in its current status of [%s]", c.ID, st)
 	}
-	if err := s.reserve(rec.UUID); err != nil {
+	id := rec.UUID
+	if err := s.reserve(id); err != nil {
 		return err
 	}
-	rec, rev, err := s.loadRecord(ctx, rec.UUID)
+	rec, rev, err := s.loadRecord(ctx, id)
 	if err == nil && s.executionStatus(rec, c) != ExecutionAvailable {
 		err = cfnErr(CodeInvalidChangeSetStatus, "ChangeSet [%s] cannot be executed in its current status of [%s]", c.ID, ExecutionObsolete)
 	}
@@ -524,7 +525,7 @@ func (s *Service) ExecuteChangeSet(ctx context.Context, in ExecuteInput) error {
 		})
 	}
 	if err != nil {
-		s.release(rec.UUID)
+		s.release(id)
 		return err
 	}
 	run := (*op).runUpdate
