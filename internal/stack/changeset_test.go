@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // ReplacementProperties: the fake replaces a resource when its Name changes.
@@ -392,4 +393,70 @@ func TestChangeSetLimit(t *testing.T) {
 	_, _, err := h.svc.CreateChangeSet(t.Context(), ChangeSetInput{ChangeSetName: "over",
 		UpdateInput: UpdateInput{CreateInput: CreateInput{StackName: "app", TemplateBody: csV2, Capabilities: allCaps}}})
 	wantAPIError(t, err, CodeLimitExceeded, "delete some with DeleteChangeSet")
+}
+
+// FuzzChanges predicts the changes of arbitrary templates against a stack
+// made from csV1: it never panics, refusals are 400s, and every change is
+// consistent with the stack and the template (Add only for new resources,
+// Modify and Remove only for existing ones, each resource at most once).
+func FuzzChanges(f *testing.F) {
+	for _, body := range []string{csV1, csV2, twoThings, threeThings, samApp, `{"Resources":{"A":{"Type":"Test::Other","Properties":{"Name":{"Fn::GetAtt":["B","Arn"]}}}}}`} {
+		f.Add(body, "hi")
+	}
+	providers := map[string]Provider{}
+	for _, typ := range testTypes {
+		providers[typ] = newFake()
+	}
+	s := &Service{kv: storetest.Open(f), providers: providers, region: "eu-west-1", account: "123456789012"}
+	stackID := stackARN("eu-west-1", "123456789012", "app", "6f1c3f5e-7a8b-4c1d-9e2f-0a1b2c3d4e5f")
+	p1, err := s.prepare(planInput{name: "app", stackID: stackID, body: csV1, capabilities: allCaps})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rec := &record{ID: stackID, Name: "app", Current: p1.dep, Resources: map[string]*resource{}}
+	for _, id := range p1.dep.Order {
+		rec.Resources[id] = &resource{Resource: Resource{LogicalID: id, Type: p1.tmpl.Resources[id].Type,
+			Properties: map[string]any{"Name": strings.ToLower(id)}, Result: Result{PhysicalID: "phys-" + id, Attrs: map[string]any{"Arn": "arn:" + id}}}}
+	}
+	f.Fuzz(func(t *testing.T, body, greeting string) {
+		p, err := s.prepare(planInput{name: "app", stackID: stackID, body: body, overrides: map[string]string{"Greeting": greeting},
+			prev: rec.Current.Params, capabilities: allCaps})
+		if err != nil {
+			var e *awsapi.Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Message == "" {
+				t.Fatalf("prepare error %v is not a 400 with a message", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, c := range s.changes(t.Context(), rec, p) {
+			if seen[c.LogicalID] {
+				t.Fatalf("%s changed twice", c.LogicalID)
+			}
+			seen[c.LogicalID] = true
+			_, existed := rec.Resources[c.LogicalID]
+			kept := slices.Contains(p.dep.Order, c.LogicalID)
+			switch c.Action {
+			case ActionAdd:
+				if existed || !kept || c.Replacement != "" {
+					t.Fatalf("Add %+v", c)
+				}
+			case ActionModify:
+				if !existed || !kept || !slices.Contains([]string{ReplacementTrue, ReplacementFalse, ReplacementConditional}, c.Replacement) {
+					t.Fatalf("Modify %+v", c)
+				}
+			case ActionRemove:
+				if !existed || kept || c.PhysicalID != "phys-"+c.LogicalID {
+					t.Fatalf("Remove %+v", c)
+				}
+			default:
+				t.Fatalf("change %+v", c)
+			}
+		}
+		for _, id := range p.dep.Order {
+			if _, existed := rec.Resources[id]; !existed && !seen[id] {
+				t.Fatalf("new resource %s not added", id)
+			}
+		}
+	})
 }
