@@ -174,3 +174,21 @@ func TestAWSCLICloudFormationDeploy(t *testing.T) {
 		})
 	}
 }
+
+// TestSAMDeploySequence makes the CloudFormation calls of `sam deploy`
+// (testdata/sam_deploy_sequence.py, after samcli's Deployer) with boto3:
+// a create, an update by parameter that changes only the function, and an
+// empty change set.
+func TestSAMDeploySequence(t *testing.T) {
+	requireBoto3(t)
+	endpoint := startServer(t)
+	work := t.TempDir()
+	tpl := filepath.Join(work, "template.yaml")
+	if err := os.WriteFile(tpl, []byte(greeterTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := run(t, awsEnv(endpoint), work, "python3", filepath.Join(moduleRoot(t), "cmd/nimbus/testdata/sam_deploy_sequence.py"), endpoint, tpl)
+	if err != nil || !strings.Contains(out, "sam deploy sequence: ok") {
+		t.Fatalf("sam deploy sequence: %v\n%s%s", err, out, errOut)
+	}
+}
