@@ -460,3 +460,67 @@ func FuzzChanges(f *testing.F) {
 		}
 	})
 }
+
+// TestChangeSetSurvivesRestart: change sets live in the backbone; a new
+// Service on the same store describes and executes them.
+func TestChangeSetSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	id, stackID := h.changeSet(ChangeSetInput{ChangeSetName: "cs", ChangeSetType: ChangeSetTypeCreate,
+		UpdateInput: UpdateInput{CreateInput: CreateInput{StackName: "app", TemplateBody: csV1}}})
+	h.stop()
+	h.svc, h.stop = startService(t, h.st, h.prov)
+	wantStatus(t, h.describe("app"), StatusReviewInProgress)
+	cs := h.describeCS("cs", "app")
+	wantCS(t, cs, ChangeSetCreateComplete, ExecutionAvailable)
+	if cs.ID != id || len(cs.Changes) != 4 {
+		t.Fatalf("change set after restart %+v", cs)
+	}
+	if err := h.svc.ExecuteChangeSet(t.Context(), ExecuteInput{ChangeSetName: id}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, h.wait(stackID), StatusCreateComplete)
+}
+
+// TestChangeSetExecuteRace: of two change sets of a stack executed at
+// once, exactly one runs.
+func TestChangeSetExecuteRace(t *testing.T) {
+	h := newHarness(t)
+	h.create("app", csV1, nil)
+	for _, g := range []string{"a", "b"} {
+		h.changeSet(ChangeSetInput{ChangeSetName: g, UpdateInput: UpdateInput{
+			CreateInput: CreateInput{StackName: "app", TemplateBody: csV1, Parameters: map[string]string{"Greeting": g}}}})
+	}
+	errs := make(chan error, 2)
+	for _, g := range []string{"a", "b"} {
+		go func() { errs <- h.svc.ExecuteChangeSet(t.Context(), ExecuteInput{ChangeSetName: g, StackName: "app"}) }()
+	}
+	ok := 0
+	for range 2 {
+		err := <-errs
+		var e *awsapi.Error
+		switch {
+		case err == nil:
+			ok++
+		case !errors.As(err, &e) || e.Status != 400:
+			t.Fatalf("the losing ExecuteChangeSet: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of two ExecuteChangeSet calls ran", ok)
+	}
+	st := h.wait("app")
+	wantStatus(t, st, StatusUpdateComplete)
+	ran := map[string]string{}
+	for _, g := range []string{"a", "b"} {
+		ran[g] = h.describeCS(g, "app").ExecutionStatus
+	}
+	want := map[string]string{st.Parameters[0].Value: ExecutionComplete}
+	for _, g := range []string{"a", "b"} {
+		if g != st.Parameters[0].Value {
+			want[g] = ExecutionObsolete
+		}
+	}
+	if ran["a"] != want["a"] || ran["b"] != want["b"] {
+		t.Fatalf("execution statuses %v, want %v", ran, want)
+	}
+}
