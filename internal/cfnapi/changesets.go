@@ -20,6 +20,7 @@ type ChangeSets interface {
 	ExecuteChangeSet(ctx context.Context, in stack.ExecuteInput) error
 	DeleteChangeSet(ctx context.Context, nameOrID, stackName string) error
 	ListChangeSets(ctx context.Context, stackName string) ([]stack.ChangeSet, error)
+	ChangeSetTemplate(ctx context.Context, nameOrID, stackName, stage string) (string, error)
 }
 
 // maxDescription is the limit of a change set's Description.

@@ -98,6 +98,16 @@ func (f *fakeStacks) ListChangeSets(_ context.Context, stackName string) ([]stac
 	return []stack.ChangeSet{*a, *b}, nil
 }
 
+func (f *fakeStacks) ChangeSetTemplate(_ context.Context, name, _, stage string) (string, error) {
+	if _, err := f.changeSet(name); err != nil {
+		return "", err
+	}
+	if stage == "Processed" {
+		return `{"Resources":{"Fn":{"Type":"AWS::Lambda::Function"}},"Description":"change set"}`, nil
+	}
+	return sampleTemplate, nil
+}
+
 // TestGoldenChangeSets checks the change-set operations' responses byte
 // for byte against testdata/*.xml (-update rewrites them).
 func TestGoldenChangeSets(t *testing.T) {
@@ -122,6 +132,8 @@ func TestGoldenChangeSets(t *testing.T) {
 		{"execute-change-set-empty", form("ExecuteChangeSet", "ChangeSetName", "empty", "StackName", "app")},
 		{"delete-change-set", form("DeleteChangeSet", "ChangeSetName", "cs", "StackName", "app")},
 		{"list-change-sets", form("ListChangeSets", "StackName", "app")},
+		{"get-template-change-set", form("GetTemplate", "ChangeSetName", changeSetID, "TemplateStage", "Processed")},
+		{"get-template-change-set-missing", form("GetTemplate", "ChangeSetName", "nope", "StackName", "app")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

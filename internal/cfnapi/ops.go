@@ -371,11 +371,9 @@ const (
 )
 
 func (h *Handler) getTemplate(ctx context.Context, f Form) (any, error) {
-	if f.Get("ChangeSetName") != "" {
-		return nil, validation("GetTemplate of a change set is not supported by Nimbus yet: use DescribeChangeSet, or GetTemplate of the stack.")
-	}
-	name, err := f.required("StackName")
-	if err != nil {
+	changeSet, name := f.Get("ChangeSetName"), f.Get("StackName")
+	if changeSet == "" && !f.has("StackName") {
+		_, err := f.required("StackName")
 		return nil, err
 	}
 	stage := f.Get("TemplateStage")
@@ -386,7 +384,13 @@ func (h *Handler) getTemplate(ctx context.Context, f Form) (any, error) {
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'templateStage' failed to satisfy constraint: Member must satisfy enum value set: [Original, Processed]", truncate(stage, 64))
 	}
-	body, err := h.opts.Stacks.Template(ctx, name, stage)
+	var body string
+	var err error
+	if changeSet != "" {
+		body, err = h.opts.Stacks.ChangeSetTemplate(ctx, changeSet, name, stage)
+	} else {
+		body, err = h.opts.Stacks.Template(ctx, name, stage)
+	}
 	if err != nil {
 		return nil, err
 	}

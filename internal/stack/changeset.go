@@ -97,6 +97,7 @@ type changeSetRecord struct {
 	// once the stack has been updated since, the change set is obsolete.
 	Base            time.Time         `json:",omitzero"`
 	Template        string            // as submitted (or the previous one)
+	Processed       string            `json:",omitempty"` // after the transform
 	Params          []param           // resolved
 	Capabilities    []string          `json:",omitempty"`
 	Tags            map[string]string `json:",omitempty"`
@@ -275,7 +276,7 @@ func (s *Service) newChangeSet(rec *record, in ChangeSetInput, p *plan, skip boo
 		UUID: id, ID: "arn:aws:cloudformation:" + s.region + ":" + s.account + ":" + changeSetARNResourcePrefix + in.ChangeSetName + "/" + id,
 		Name: in.ChangeSetName, StackUUID: rec.UUID, Type: in.ChangeSetType, Description: in.Description,
 		Status: ChangeSetCreateComplete, Execution: ExecutionAvailable, Created: s.now(), Base: rec.Updated,
-		Template: p.dep.Template, Params: p.dep.Params, Capabilities: in.Capabilities, Tags: tags, SkipUnsupported: skip,
+		Template: p.dep.Template, Processed: p.dep.Processed, Params: p.dep.Params, Capabilities: in.Capabilities, Tags: tags, SkipUnsupported: skip,
 	}
 }
 
@@ -455,6 +456,23 @@ func (s *Service) DescribeChangeSet(ctx context.Context, nameOrID, stackName str
 	}
 	v := s.changeSetView(rec, c, true)
 	return &v, nil
+}
+
+// ChangeSetTemplate returns a change set's template as submitted
+// ("Original", the default) or after the SAM transform ("Processed").
+func (s *Service) ChangeSetTemplate(ctx context.Context, nameOrID, stackName, stage string) (string, error) {
+	_, c, _, err := s.findChangeSet(ctx, nameOrID, stackName)
+	if err != nil {
+		return "", err
+	}
+	switch stage {
+	case "", "Original":
+		return c.Template, nil
+	case "Processed":
+		return cmp.Or(c.Processed, c.Template), nil
+	}
+	return "", validationError("1 validation error detected: Value '%s' at 'templateStage' failed to satisfy constraint: "+
+		"Member must satisfy enum value set: [Original, Processed]", truncate(stage, 64))
 }
 
 // ListChangeSets lists a stack's change sets, oldest first.

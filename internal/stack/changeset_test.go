@@ -213,6 +213,12 @@ func TestChangeSetUpdate(t *testing.T) {
 	if d := got["D"]; d.Action != ActionRemove || d.PhysicalID != oldD || d.Replacement != "" {
 		t.Fatalf("D %+v", d)
 	}
+	if body, err := h.svc.ChangeSetTemplate(t.Context(), id, "", "Original"); err != nil || body != csV2 {
+		t.Fatalf("ChangeSetTemplate = %q, %v", body, err)
+	}
+	if body, err := h.svc.ChangeSetTemplate(t.Context(), "greeting", "app", ""); err != nil || body != csV1 {
+		t.Fatalf("ChangeSetTemplate of a UsePreviousTemplate change set = %q, %v", body, err)
+	}
 	sums, err := h.svc.ListChangeSets(t.Context(), "app")
 	if err != nil || len(sums) != 2 || sums[0].Name != "v2" || sums[1].Name != "greeting" || sums[0].Changes != nil {
 		t.Fatalf("ListChangeSets = %+v, %v", sums, err)
