@@ -24,7 +24,7 @@ import (
 
 // uploadArtifact PUTs zip to /nimbus/artifacts/<sha256>, signed for
 // "cloudformation" as `nimbus deploy` does, and returns the sha.
-func uploadArtifact(t *testing.T, n *node, zip []byte) string {
+func uploadArtifact(t testing.TB, n *node, zip []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(zip)
 	sha := hex.EncodeToString(sum[:])
