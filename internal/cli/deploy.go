@@ -357,6 +357,14 @@ func (s *stackClient) deploy(ctx context.Context, name, body string, tpl *cfn.Te
 				return err
 			}
 			existing = nil
+		case st == string(cfntypes.StackStatusReviewInProgress):
+			// Made by a change set never executed (aws cloudformation deploy
+			// --no-execute-changeset): it has no resources yet.
+			fmt.Fprintf(s.out, "Stack %s is in %s (a change set was never executed): deleting it to create it again\n", name, st)
+			if err := s.deleteAndWait(ctx, existing); err != nil {
+				return err
+			}
+			existing = nil
 		case strings.HasSuffix(st, "_IN_PROGRESS"):
 			return fmt.Errorf("stack %s is %s: wait for that operation to end, then deploy again", name, st)
 		}
