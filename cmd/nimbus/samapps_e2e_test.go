@@ -91,9 +91,6 @@ func checkReadableError(t *testing.T, r deployResult) {
 			t.Errorf("deploy error output has %q:\n%s", noise, r.errOut)
 		}
 	}
-	if strings.Contains(r.errOut, "WARN") || strings.Contains(r.out, "WARN") {
-		t.Errorf("deploy printed an SDK warning:\n%s%s", r.out, r.errOut)
-	}
 }
 
 // TestDeploySAMApps deploys each application of testdata/samapps on one

@@ -66,6 +66,9 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = config.DefaultRegion
 	}
+	if cfg.HTTPClient != nil {
+		cfg.HTTPClient = bufferedBodies{next: cfg.HTTPClient}
+	}
 	node := config.FromEnv()
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		// No AWS credentials anywhere: on the node's own machine, use its
