@@ -219,7 +219,8 @@ func TestDeploySAMApps(t *testing.T) {
 		checkReadableError(t, r)
 	})
 
-	// An HTTP API whose default authorizer is a Lambda function.
+	// An HTTP API whose default authorizer is a Lambda function, with a
+	// route behind a JWT authorizer.
 	t.Run("http-auth", func(t *testing.T) {
 		r := mustDeploy(t, env, copySAMApp(t, "http-auth"))
 		stacks = append(stacks, "http-auth")
@@ -238,6 +239,13 @@ func TestDeploySAMApps(t *testing.T) {
 		}
 		if got := curlJSON(t, u+"/protected", "-H", "Authorization: allow-me"); got["route"] != "GET /protected" || got["user"] != "tester" {
 			t.Errorf("GET /protected with the token = %v", got)
+		}
+		// The JWT authorizer's route: no token, or one that is not a
+		// valid JWT of its issuer, is refused.
+		for _, h := range []string{"X-None: 1", "Authorization: Bearer not.a.jwt", "Authorization: allow-me"} {
+			if code := curlStatus(t, u+"/jwt", "-H", h); code != "401" {
+				t.Errorf("GET /jwt with %q: %s, want 401", h, code)
+			}
 		}
 	})
 
@@ -292,6 +300,9 @@ func TestDeploySAMApps(t *testing.T) {
 	t.Run("layers", func(t *testing.T) {
 		r := mustDeploy(t, env, copySAMApp(t, "layers"))
 		stacks = append(stacks, "layers")
+		if !strings.Contains(r.out, "Building SharedLayer (copied as is)") {
+			t.Errorf("deploy did not say the layer is copied:\n%s", r.out)
+		}
 		if r.outputs["LayerArn"] != "arn:aws:lambda:us-east-1:000000000000:layer:layers-shared:1" {
 			t.Errorf("outputs %v", r.outputs)
 		}

@@ -209,7 +209,11 @@ func buildArtifacts(ctx context.Context, out io.Writer, tpl *cfn.Template, dir s
 		if u.BuildMethod != "" && u.BuildMethod != u.Runtime {
 			what += ", " + u.BuildMethod
 		}
-		fmt.Fprintf(out, "Building %s (%s)", u.LogicalID, strings.TrimPrefix(what, ", "))
+		what = strings.TrimPrefix(what, ", ")
+		if what == "" {
+			what = "copied as is" // a layer without a BuildMethod
+		}
+		fmt.Fprintf(out, "Building %s (%s)", u.LogicalID, what)
 		a, err := build.Build(ctx, u, build.Options{CacheDir: filepath.Join(dir, ".nimbus", "build"), NoBuild: noBuild})
 		if err != nil {
 			fmt.Fprintln(out, ": failed")
