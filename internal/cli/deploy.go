@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,7 +276,7 @@ func uploadArtifact(ctx context.Context, cfg aws.Config, a build.Artifact) (bool
 		return false, nil
 	case http.StatusNotFound:
 	default:
-		return false, fmt.Errorf("HEAD %s: status %d %s", u, status, msg)
+		return false, fmt.Errorf("HEAD %s: %s", u, artifactRefusal(status, msg))
 	}
 	f, err := os.Open(a.Zip)
 	if err != nil {
@@ -287,7 +288,7 @@ func uploadArtifact(ctx context.Context, cfg aws.Config, a build.Artifact) (bool
 		return false, err
 	}
 	if status/100 != 2 {
-		return false, fmt.Errorf("PUT %s: status %d %s", u, status, msg)
+		return false, fmt.Errorf("PUT %s: %s", u, artifactRefusal(status, msg))
 	}
 	return true, nil
 }
@@ -315,6 +316,10 @@ func artifactRequest(ctx context.Context, cfg aws.Config, method, url, payloadHa
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			return 0, "", fmt.Errorf("cannot reach the node at %s: %w", aws.ToString(cfg.BaseEndpoint), ue.Err)
+		}
 		return 0, "", err
 	}
 	defer resp.Body.Close()
