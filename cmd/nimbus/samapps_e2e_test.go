@@ -97,6 +97,7 @@ func checkReadableError(t *testing.T, r deployResult) {
 // server, calls it, and deletes it.
 func TestDeploySAMApps(t *testing.T) {
 	requireDeployTools(t)
+	requireTool(t, "aws")
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
 	fnARN := func(stack, logicalID string) *regexp.Regexp {
@@ -266,6 +267,38 @@ func TestDeploySAMApps(t *testing.T) {
 			if !strings.Contains(pre, want) {
 				t.Errorf("preflight answer has no %q:\n%s", want, pre)
 			}
+		}
+	})
+
+	// APIs configured in Globals: CORS on both kinds, and an API key with
+	// a usage plan on the REST API (whose preflight needs the key too, as
+	// SAM's AddApiKeyRequiredToCorsPreflight defaults to true).
+	t.Run("api-keys", func(t *testing.T) {
+		r := mustDeploy(t, env, copySAMApp(t, "api-keys"))
+		stacks = append(stacks, "api-keys")
+		rest, httpURL := localURLs(r.out)["Rest"], localURLs(r.out)["Http"]
+		if code := curlStatus(t, rest+"bob"); code != "403" {
+			t.Errorf("REST call without a key: %s, want 403", code)
+		}
+		key, errOut, err := run(t, env, t.TempDir(), "aws", "apigateway", "get-api-key", "--api-key", r.outputs["Key"],
+			"--include-value", "--query", "value", "--output", "text")
+		if err != nil {
+			t.Fatalf("get-api-key: %v\n%s", err, errOut)
+		}
+		if got := curlJSON(t, rest+"bob", "-H", "x-api-key: "+strings.TrimSpace(key)); got["message"] != "Hi, bob" {
+			t.Errorf("REST call with the key = %v", got)
+		}
+		if got := curlJSON(t, httpURL+"ann"); got["message"] != "Hi, ann" {
+			t.Errorf("HTTP API call = %v", got)
+		}
+		pre := curlRaw(t, "-i", "-X", "OPTIONS", "-H", "Origin: https://x.example", "-H", "Access-Control-Request-Method: GET", httpURL+"ann")
+		if !strings.Contains(pre, "HTTP/1.1 204") || !strings.Contains(pre, "Access-Control-Allow-Origin: https://x.example") {
+			t.Errorf("HTTP API preflight:\n%s", pre)
+		}
+		pre = curlRaw(t, "-i", "-X", "OPTIONS", "-H", "Origin: https://a.example", "-H", "Access-Control-Request-Method: GET",
+			"-H", "x-api-key: "+strings.TrimSpace(key), rest+"bob")
+		if !strings.Contains(pre, "HTTP/1.1 200") || !strings.Contains(pre, "Access-Control-Allow-Origin: *") {
+			t.Errorf("REST preflight with the key:\n%s", pre)
 		}
 	})
 
