@@ -47,6 +47,12 @@ import (
 // Options are the values the transform needs that are not in the template.
 type Options struct {
 	Region, AccountID, StackName, Partition string
+	// TranslateUnsupported translates the SAM resources of services Nimbus
+	// lacks that have a plain CloudFormation form (SimpleTable ->
+	// AWS::DynamoDB::Table) instead of refusing them, for a deploy with
+	// --skip-unsupported: the engine then leaves the plain resource out,
+	// with a warning event. Unsupported events are refused regardless.
+	TranslateUnsupported bool
 }
 
 // TransformName is the value of Transform that marks a SAM template.
@@ -135,7 +141,7 @@ func Transform(t *cfn.Template, params map[string]any, opts Options) (*cfn.Templ
 	if !HasTransform(t) {
 		return t, nil
 	}
-	if err := checkSupported(t); err != nil {
+	if err := checkSupported(t, opts.TranslateUnsupported); err != nil {
 		return nil, err
 	}
 	tr := newTranslator(t, params, opts)
@@ -144,7 +150,7 @@ func Transform(t *cfn.Template, params map[string]any, opts Options) (*cfn.Templ
 
 // checkSupported lists every resource, event and property of t that needs
 // a service Nimbus does not have.
-func checkSupported(t *cfn.Template) error {
+func checkSupported(t *cfn.Template, translate bool) error {
 	var lines []string
 	globalFn, _ := t.Globals["Function"].(map[string]any)
 	for _, id := range sortedKeys(t.Resources) {
@@ -152,8 +158,12 @@ func checkSupported(t *cfn.Template) error {
 		if r == nil {
 			continue
 		}
-		if svc, ok := UnsupportedResources[r.Type]; ok {
-			lines = append(lines, fmt.Sprintf("Resources of type %s (resource %s) need %s, which Nimbus does not have yet", r.Type, id, svc))
+		if svc, ok := UnsupportedResources[r.Type]; ok && (!translate || r.Type != typeSimpleTable) {
+			line := fmt.Sprintf("Resources of type %s (resource %s) need %s, which Nimbus does not have yet", r.Type, id, svc)
+			if r.Type == typeSimpleTable {
+				line += " (--skip-unsupported leaves it out)"
+			}
+			lines = append(lines, line)
 			continue
 		}
 		if r.Type != typeFunction {

@@ -479,7 +479,7 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	}
 	want := []string{
 		"Events of type EventBridgeRule (function Other, event Bus) need Amazon EventBridge, which Nimbus does not have yet",
-		"Resources of type AWS::Serverless::SimpleTable (resource Table) need Amazon DynamoDB, which Nimbus does not have yet",
+		"Resources of type AWS::Serverless::SimpleTable (resource Table) need Amazon DynamoDB, which Nimbus does not have yet (--skip-unsupported leaves it out)",
 		"Events of type Schedule (function Worker, event Nightly) need Amazon EventBridge scheduled rules, which Nimbus does not have yet",
 		"Events of type SQS (function Worker, event Queue) need Amazon SQS, which Nimbus does not have yet",
 	}
@@ -488,6 +488,33 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	}
 	if err.Error() != strings.Join(want, "\n") {
 		t.Errorf("Error() = %q", err.Error())
+	}
+}
+
+// TestTranslateUnsupportedSimpleTable checks that a deploy with
+// --skip-unsupported gets SimpleTable as the plain AWS::DynamoDB::Table
+// (which the engine then leaves out), while unsupported events are still
+// refused.
+func TestTranslateUnsupportedSimpleTable(t *testing.T) {
+	b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+	  "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
+	    "Environment": {"Variables": {"TABLE": {"Ref": "Table"}}}}},
+	  "Table": {"Type": "AWS::Serverless::SimpleTable"}}}`)
+	opts := testOpts
+	opts.TranslateUnsupported = true
+	out, err := Transform(loadTemplate(t, b), nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Resources["Table"]; r == nil || r.Type != "AWS::DynamoDB::Table" {
+		t.Fatalf("Table = %+v", r)
+	}
+	withEvent := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+	  "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
+	    "Events": {"Q": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:q"}}}}}}}`)
+	var ue *UnsupportedError
+	if _, err := Transform(loadTemplate(t, withEvent), nil, opts); !errors.As(err, &ue) {
+		t.Fatalf("an SQS event with TranslateUnsupported: err = %v, want *UnsupportedError", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -55,6 +56,9 @@ func (o *op) apply() (*failure, error) {
 	for _, id := range sortedKeys(o.plan.skipped) {
 		typ := o.plan.skipped[id]
 		reason := "Left out: Nimbus does not support " + typ + " (deployed with --skip-unsupported)"
+		if refs := o.plan.referrers[id]; len(refs) > 0 {
+			reason += "; references to it from " + strings.Join(refs, ", ") + " resolve to placeholders (" + leftOutPrefix + id + ")"
+		}
 		if err := o.event(id, "", typ, StatusDeleteSkipped, reason, nil); err != nil {
 			return nil, err
 		}

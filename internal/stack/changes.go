@@ -132,7 +132,7 @@ type predictor struct {
 
 func (p *predictor) resource(id string) (*resource, error) {
 	if typ, ok := p.plan.skipped[id]; ok {
-		return nil, fmt.Errorf("resource %s (%s) is left out", id, typ)
+		return leftOut(id, typ), nil
 	}
 	r := p.rec.Resources[id]
 	if r == nil || r.PhysicalID == "" {
@@ -156,6 +156,9 @@ func (p *predictor) Ref(id string) (any, error) {
 }
 
 func (p *predictor) GetAtt(id, attr string) (any, error) {
+	if typ, ok := p.plan.skipped[id]; ok {
+		return leftOutAttr(id, typ, attr, p.s.region, p.s.account), nil
+	}
 	if p.unknown[id] {
 		return unknownValue, nil
 	}

@@ -308,13 +308,26 @@ Resources:
 		t.Fatalf("skip event %+v", e)
 	}
 
-	// Something that needs a left-out resource fails clearly.
-	refs := body + "  B:\n    Type: Test::Thing\n    Properties:\n      Queue: !GetAtt Q.Arn\n"
-	_, err = h.svc.CreateStack(ctx, CreateInput{StackName: "refs", TemplateBody: refs, SkipUnsupported: true})
-	wantAPIError(t, err, CodeValidationError, "Resource B refers to Q, which is left out because Nimbus does not support AWS::SQS::Queue.")
-	out := body + "Outputs:\n  QUrl:\n    Value: !Sub \"${Q}\"\n"
-	_, err = h.svc.CreateStack(ctx, CreateInput{StackName: "outs", TemplateBody: out, SkipUnsupported: true})
-	wantAPIError(t, err, CodeValidationError, "Output QUrl refers to Q")
+	// What refers to a left-out resource gets placeholders, and the
+	// left-out resource's event names every referrer.
+	refs := body + "  B:\n    Type: Test::Thing\n    Properties:\n      Queue: !GetAtt Q.Arn\n      Name: !Ref Q\n" +
+		"Outputs:\n  QUrl:\n    Value: !Sub \"${Q}\"\n"
+	id, err = h.svc.CreateStack(ctx, CreateInput{StackName: "refs", TemplateBody: refs, SkipUnsupported: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = h.wait(id)
+	wantStatus(t, st, StatusCreateComplete)
+	got := h.prov.props(h.physical("refs", "B"))
+	if got["Queue"] != "arn:aws:sqs:eu-west-1:123456789012:nimbus-left-out-Q" || got["Name"] != "nimbus-left-out-Q" {
+		t.Fatalf("B's properties %v", got)
+	}
+	if len(st.Outputs) != 1 || st.Outputs[0].Value != "nimbus-left-out-Q" {
+		t.Fatalf("outputs %+v", st.Outputs)
+	}
+	if e := h.event("refs", "Q", StatusDeleteSkipped); !strings.Contains(e.StatusReason, "references to it from B, Outputs.QUrl resolve to placeholders") {
+		t.Fatalf("skip event %+v", e)
+	}
 }
 
 func TestRequestErrors(t *testing.T) {

@@ -198,7 +198,7 @@ type resolver struct{ o *op }
 
 func (r resolver) resource(id string) (*resource, error) {
 	if typ, ok := r.o.plan.skipped[id]; ok {
-		return nil, fmt.Errorf("Resource %s (%s) was left out because Nimbus does not support %s", id, typ, typ) //nolint:staticcheck // shown to users as a sentence
+		return leftOut(id, typ), nil
 	}
 	res := r.o.rec.Resources[id]
 	if res == nil || res.PhysicalID == "" {
@@ -219,6 +219,9 @@ func (r resolver) Ref(id string) (any, error) {
 }
 
 func (r resolver) GetAtt(id, attr string) (any, error) {
+	if typ, ok := r.o.plan.skipped[id]; ok {
+		return leftOutAttr(id, typ, attr, r.o.s.region, r.o.s.account), nil
+	}
 	res, err := r.resource(id)
 	if err != nil {
 		return nil, err

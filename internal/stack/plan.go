@@ -53,12 +53,15 @@ const maxTemplateBytes = 256 << 10
 // plan is a checked template, ready to apply: the synchronous part of
 // CreateStack and UpdateStack.
 type plan struct {
-	tmpl      *cfn.Template // after the transform
-	env       cfn.Env       // without Resources and ImportValue
-	dep       deployment    // what the stack records
-	deps      map[string][]string
-	skipped   map[string]string // logical id -> type left out (SkipUnsupported)
-	condFalse map[string]bool   // resources whose condition is false
+	tmpl    *cfn.Template // after the transform
+	env     cfn.Env       // without Resources and ImportValue
+	dep     deployment    // what the stack records
+	deps    map[string][]string
+	skipped map[string]string // logical id -> type left out (SkipUnsupported)
+	// referrers lists, per left-out resource, the kept resources and
+	// outputs ("Outputs.X") whose references to it resolve to placeholders.
+	referrers map[string][]string
+	condFalse map[string]bool // resources whose condition is false
 }
 
 // planInput is what prepare needs.
@@ -121,7 +124,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 
 	pt := t
 	if isSAM {
-		pt, err = sam.Transform(t, params, sam.Options{Region: s.region, AccountID: s.account, StackName: in.name, Partition: "aws"})
+		pt, err = sam.Transform(t, params, sam.Options{Region: s.region, AccountID: s.account, StackName: in.name, Partition: "aws", TranslateUnsupported: in.skipUnsupported})
 		if err != nil {
 			if e := awsapi.As(err); e != nil {
 				return nil, e
@@ -141,7 +144,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 		return nil, validationError("The template is %d bytes (%d after the transform); Nimbus keeps stacks of up to %d bytes of template. Split it into several stacks.",
 			len(dep.Template), len(dep.Processed), maxTemplateBytes)
 	}
-	p := &plan{tmpl: pt, skipped: map[string]string{}, condFalse: map[string]bool{}}
+	p := &plan{tmpl: pt, skipped: map[string]string{}, referrers: map[string][]string{}, condFalse: map[string]bool{}}
 	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings}
 	if p.env.Conditions, err = pt.EvalConditions(&p.env); err != nil {
 		return nil, templateError(err)
@@ -185,9 +188,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 			return nil, validationError("Template contains resource types Nimbus does not support: [%s]. "+
 				"Deploy with --skip-unsupported to leave them out.", strings.Join(unsupported, ", "))
 		}
-		if err := p.checkSkipped(dep.Order); err != nil {
-			return nil, err
-		}
+		p.noteReferrers(dep.Order)
 	}
 	if err := checkIAM(pt, dep.Order, in.capabilities); err != nil {
 		return nil, err
@@ -196,25 +197,25 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	return p, nil
 }
 
-// checkSkipped refuses a template whose kept resources or outputs need a
-// resource that SkipUnsupported leaves out.
-func (p *plan) checkSkipped(kept []string) error {
+// noteReferrers records which kept resources and outputs refer to a
+// resource SkipUnsupported leaves out (their references resolve to
+// placeholders, see leftout.go).
+func (p *plan) noteReferrers(kept []string) {
 	for _, id := range kept {
 		for _, d := range p.deps[id] {
-			if typ, ok := p.skipped[d]; ok {
-				return validationError("Resource %s refers to %s, which is left out because Nimbus does not support %s.", id, d, typ)
+			if _, ok := p.skipped[d]; ok && !slices.Contains(p.referrers[d], id) {
+				p.referrers[d] = append(p.referrers[d], id)
 			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.tmpl.Outputs)) {
 		o := p.tmpl.Outputs[k]
 		for _, d := range refsIn([]any{o.Value, exportName(o)}) {
-			if typ, ok := p.skipped[d]; ok {
-				return validationError("Output %s refers to %s, which is left out because Nimbus does not support %s.", k, d, typ)
+			if _, ok := p.skipped[d]; ok && !slices.Contains(p.referrers[d], "Outputs."+k) {
+				p.referrers[d] = append(p.referrers[d], "Outputs."+k)
 			}
 		}
 	}
-	return nil
 }
 
 func exportName(o *cfn.Output) any {
