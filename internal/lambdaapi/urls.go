@@ -235,11 +235,7 @@ func (h *Handler) listFunctionURLConfigs(c *call) error {
 	}
 	q := c.r.URL.Query()
 	var v verrs
-	maxItems := parseMaxItems(&v, q.Get("MaxItems"), 10000)
-	if len(v) == 0 && maxItems == maxPage && q.Get("MaxItems") != "" {
-		n, _ := strconv.Atoi(q.Get("MaxItems"))
-		v.intRange(&n, "maxItems", 1, maxPage) // this operation's model caps it at 50
-	}
+	maxItems := parseMaxItems(&v, q.Get("MaxItems"), maxPage) // this operation's model caps it at 50
 	if err := v.err(); err != nil {
 		return err
 	}

@@ -199,6 +199,8 @@ func TestFunctionURLConfigErrors(t *testing.T) {
 		{"list missing function", "GET", "/2021-10-31/functions/nope/urls", nil, 404, "ResourceNotFoundException", "Function does not exist"},
 		{"list page over 50", "GET", "/2021-10-31/functions/f/urls?MaxItems=51", nil, 400, "ValidationException",
 			"1 validation error detected: Value '51' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50"},
+		{"list page far over 50", "GET", "/2021-10-31/functions/f/urls?MaxItems=20000", nil, 400, "ValidationException",
+			"1 validation error detected: Value '20000' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50"},
 		{"delete missing function", "DELETE", "/2021-10-31/functions/nope/url", nil, 404, "ResourceNotFoundException", "The resource you requested does not exist."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
