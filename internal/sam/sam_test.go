@@ -205,45 +205,64 @@ func section(m map[string]any, name string) map[string]any {
 // properties, plus the Outputs and Conditions.
 func TestDifferential(t *testing.T) {
 	py := samtranslator(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "templates", "*.json"))
+	n := eachTestdata(t, "templates", ".json", func(t *testing.T, key string, b []byte) {
+		want, ok := py[key]
+		if !ok {
+			t.Fatal("no samtranslator result")
+		}
+		if want.Error != "" {
+			t.Fatalf("samtranslator rejected the template: %s", want.Error)
+		}
+		got, err := Transform(loadTemplate(t, b), nil, testOpts)
+		if err != nil {
+			t.Fatalf("Transform: %v", err)
+		}
+		gm := compareTransforms(t, got, want.Template, "Resources", "Outputs", "Conditions")
+		if _, ok := gm["Globals"]; ok {
+			t.Error("Globals left in the output")
+		}
+		if _, ok := gm["Transform"]; ok {
+			t.Error("Transform left in the output")
+		}
+		golden(t, filepath.Base(key), got)
+	})
+	if n < 15 {
+		t.Fatalf("only %d templates", n)
+	}
+}
+
+// eachTestdata runs fn as a subtest for every testdata/<dir>/*<ext> file,
+// with the key samtranslate.py gives its result under ("<dir>/<file>") and
+// the file's content. It returns how many files there were.
+func eachTestdata(t *testing.T, dir, ext string, fn func(t *testing.T, key string, b []byte)) int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*"+ext))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 15 {
-		t.Fatalf("only %d templates", len(files))
-	}
 	for _, f := range files {
 		name := filepath.Base(f)
-		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+		t.Run(strings.TrimSuffix(name, ext), func(t *testing.T) {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, ok := py["templates/"+name]
-			if !ok {
-				t.Fatal("no samtranslator result")
-			}
-			if want.Error != "" {
-				t.Fatalf("samtranslator rejected the template: %s", want.Error)
-			}
-			got, err := Transform(loadTemplate(t, b), nil, testOpts)
-			if err != nil {
-				t.Fatalf("Transform: %v", err)
-			}
-			gm := normalize(toJSONModel(t, got))
-			wm := normalize(want.Template)
-			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
-			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
-			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
-			if _, ok := gm["Globals"]; ok {
-				t.Error("Globals left in the output")
-			}
-			if _, ok := gm["Transform"]; ok {
-				t.Error("Transform left in the output")
-			}
-			golden(t, name, got)
+			fn(t, dir+"/"+name, b)
 		})
 	}
+	return len(files)
+}
+
+// compareTransforms compares the named sections of this package's output
+// with samtranslator's (both normalised) and returns ours as a JSON model.
+func compareTransforms(t *testing.T, got *cfn.Template, want map[string]any, sections ...string) map[string]any {
+	t.Helper()
+	gm := normalize(toJSONModel(t, got))
+	wm := normalize(want)
+	for _, name := range sections {
+		compareSection(t, name, section(gm, name), section(wm, name))
+	}
+	return gm
 }
 
 // TestDifferentialCorpus does the same for YAML templates from
@@ -251,39 +270,24 @@ func TestDifferential(t *testing.T) {
 // here and by samtranslator's YAML loader there.
 func TestDifferentialCorpus(t *testing.T) {
 	py := samtranslator(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	eachTestdata(t, "corpus", ".yaml", func(t *testing.T, key string, b []byte) {
+		want := py[key]
+		tmpl := loadTemplate(t, b)
+		if !HasTransform(tmpl) {
+			tmpl.Transform = append(tmpl.Transform, TransformName)
+		}
+		got, err := Transform(tmpl, nil, testOpts)
+		if want.Error != "" {
+			if err == nil {
+				t.Fatalf("Transform accepted it; samtranslator said: %s", want.Error)
 			}
-			want := py["corpus/"+name]
-			tmpl := loadTemplate(t, b)
-			if !HasTransform(tmpl) {
-				tmpl.Transform = append(tmpl.Transform, TransformName)
-			}
-			got, err := Transform(tmpl, nil, testOpts)
-			if want.Error != "" {
-				if err == nil {
-					t.Fatalf("Transform accepted it; samtranslator said: %s", want.Error)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Transform: %v", err)
-			}
-			gm := normalize(toJSONModel(t, got))
-			wm := normalize(want.Template)
-			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
-			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
-			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
-		})
-	}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Transform: %v", err)
+		}
+		compareTransforms(t, got, want.Template, "Resources", "Outputs", "Conditions")
+	})
 }
 
 // exampleTemplates reads the repository's example SAM applications with
@@ -332,10 +336,7 @@ func TestDifferentialExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Transform: %v", err)
 			}
-			gm := normalize(toJSONModel(t, got))
-			wm := normalize(want.Template)
-			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
-			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
+			compareTransforms(t, got, want.Template, "Resources", "Outputs")
 		})
 	}
 }
@@ -405,60 +406,34 @@ func TestDifferentialEventSources(t *testing.T) {
 	saved, savedRes := UnsupportedEvents, UnsupportedResources
 	UnsupportedEvents, UnsupportedResources = map[string]string{}, map[string]string{}
 	defer func() { UnsupportedEvents, UnsupportedResources = saved, savedRes }()
-	files, err := filepath.Glob(filepath.Join("testdata", "eventsources", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := py["eventsources/"+name]
-			if want.Error != "" {
-				t.Fatalf("samtranslator rejected the template: %s", want.Error)
-			}
-			got, err := Transform(loadTemplate(t, b), nil, testOpts)
-			if err != nil {
-				t.Fatalf("Transform: %v", err)
-			}
-			gm := normalize(toJSONModel(t, got))
-			wm := normalize(want.Template)
-			compareSection(t, "Resources", section(gm, "Resources"), section(wm, "Resources"))
-			compareSection(t, "Outputs", section(gm, "Outputs"), section(wm, "Outputs"))
-			compareSection(t, "Conditions", section(gm, "Conditions"), section(wm, "Conditions"))
-		})
-	}
+	eachTestdata(t, "eventsources", ".json", func(t *testing.T, key string, b []byte) {
+		want := py[key]
+		if want.Error != "" {
+			t.Fatalf("samtranslator rejected the template: %s", want.Error)
+		}
+		got, err := Transform(loadTemplate(t, b), nil, testOpts)
+		if err != nil {
+			t.Fatalf("Transform: %v", err)
+		}
+		compareTransforms(t, got, want.Template, "Resources", "Outputs", "Conditions")
+	})
 }
 
 // TestDifferentialInvalid checks that templates samtranslator rejects are
 // rejected here too.
 func TestDifferentialInvalid(t *testing.T) {
 	py := samtranslator(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := py["invalid/"+name]
-			if want.Error == "" {
-				t.Fatal("samtranslator accepted the template")
-			}
-			_, err = Transform(loadTemplate(t, b), nil, testOpts)
-			if err == nil {
-				t.Fatalf("Transform accepted it; samtranslator said: %s", want.Error)
-			}
-			t.Logf("nimbus: %v\nsamtranslator: %s", err, want.Error)
-		})
-	}
+	eachTestdata(t, "invalid", ".json", func(t *testing.T, key string, b []byte) {
+		want := py[key]
+		if want.Error == "" {
+			t.Fatal("samtranslator accepted the template")
+		}
+		_, err := Transform(loadTemplate(t, b), nil, testOpts)
+		if err == nil {
+			t.Fatalf("Transform accepted it; samtranslator said: %s", want.Error)
+		}
+		t.Logf("nimbus: %v\nsamtranslator: %s", err, want.Error)
+	})
 }
 
 // TestUnsupportedListsEveryEvent checks that one error names every event
