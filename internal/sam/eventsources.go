@@ -205,26 +205,16 @@ func (tr *translator) ruleEvent(s *fnState, evID, typ string, props map[string]a
 	var out []generated
 	var dlqArn any
 	if dlc, ok := props["DeadLetterConfig"].(map[string]any); ok {
-		_, hasArn := dlc["Arn"]
-		_, hasType := dlc["Type"]
-		switch {
-		case hasArn && hasType:
-			return invalidf("Event with id [%s] is invalid. You can either define 'Arn' or 'Type' property of DeadLetterConfig.", id)
-		case hasType && dlc["Type"] != "SQS":
-			return invalidf("Event with id [%s] is invalid. The only valid value for 'Type' property of DeadLetterConfig is 'SQS'.", id)
-		case !hasArn && !hasType:
-			return invalidf("Event with id [%s] is invalid. No 'Arn' or 'Type' property provided for DeadLetterConfig.", id)
+		hasArn, err := checkDeadLetterConfig(id, dlc)
+		if err != nil {
+			return err
 		}
 		if hasArn {
 			dlqArn = dlc["Arn"]
 		} else {
-			qid := id + "Queue"
-			if v, ok := dlc["QueueLogicalId"]; ok && v != nil {
-				s, isStr := v.(string)
-				if !isStr {
-					return invalidf("Event with id [%s] is invalid. QueueLogicalId must be a string", id)
-				}
-				qid = s
+			qid, err := deadLetterQueueID(id, dlc)
+			if err != nil {
+				return err
 			}
 			queue := tr.eventResource(s, "AWS::SQS::Queue")
 			policy := tr.eventResource(s, "AWS::SQS::QueuePolicy")
@@ -417,26 +407,16 @@ func (tr *translator) scheduleV2Event(s *fnState, evID string, props map[string]
 	out := []generated{{id, sched}}
 	var dlqArn any
 	if dlc, ok := props["DeadLetterConfig"].(map[string]any); ok {
-		_, hasArn := dlc["Arn"]
-		_, hasType := dlc["Type"]
-		switch {
-		case hasArn && hasType:
-			return invalidf("Event with id [%s] is invalid. You can either define 'Arn' or 'Type' property of DeadLetterConfig.", id)
-		case hasType && dlc["Type"] != "SQS":
-			return invalidf("Event with id [%s] is invalid. The only valid value for 'Type' property of DeadLetterConfig is 'SQS'.", id)
-		case !hasArn && !hasType:
-			return invalidf("Event with id [%s] is invalid. No 'Arn' or 'Type' property provided for DeadLetterConfig.", id)
+		hasArn, err := checkDeadLetterConfig(id, dlc)
+		if err != nil {
+			return err
 		}
 		if hasArn && dlc["Arn"] != nil {
 			dlqArn = dlc["Arn"]
 		} else {
-			qid := id + "Queue"
-			if v, ok := dlc["QueueLogicalId"]; ok && v != nil {
-				q, isStr := v.(string)
-				if !isStr {
-					return invalidf("Event with id [%s] is invalid. QueueLogicalId must be a string", id)
-				}
-				qid = q
+			qid, err := deadLetterQueueID(id, dlc)
+			if err != nil {
+				return err
 			}
 			out = append(out, generated{qid, tr.eventResource(s, "AWS::SQS::Queue")})
 			dlqArn = getAtt(qid, "Arn")
@@ -501,4 +481,36 @@ func (tr *translator) logsEvent(s *fnState, evID string, props map[string]any) e
 	filter.Properties["DestinationArn"] = arn
 	s.out = append(s.out, perm, generated{id, filter})
 	return nil
+}
+
+// checkDeadLetterConfig checks an event's DeadLetterConfig as samtranslator
+// does: it names either an Arn (hasArn) or Type SQS, for which the
+// transform makes a queue (deadLetterQueueID).
+func checkDeadLetterConfig(id string, dlc map[string]any) (hasArn bool, err error) {
+	_, hasArn = dlc["Arn"]
+	_, hasType := dlc["Type"]
+	switch {
+	case hasArn && hasType:
+		return false, invalidf("Event with id [%s] is invalid. You can either define 'Arn' or 'Type' property of DeadLetterConfig.", id)
+	case hasType && dlc["Type"] != "SQS":
+		return false, invalidf("Event with id [%s] is invalid. The only valid value for 'Type' property of DeadLetterConfig is 'SQS'.", id)
+	case !hasArn && !hasType:
+		return false, invalidf("Event with id [%s] is invalid. No 'Arn' or 'Type' property provided for DeadLetterConfig.", id)
+	}
+	return hasArn, nil
+}
+
+// deadLetterQueueID is the logical id of the dead-letter queue the
+// transform makes for an event: QueueLogicalId, else the event's id +
+// "Queue".
+func deadLetterQueueID(id string, dlc map[string]any) (string, error) {
+	v, ok := dlc["QueueLogicalId"]
+	if !ok || v == nil {
+		return id + "Queue", nil
+	}
+	q, isStr := v.(string)
+	if !isStr {
+		return "", invalidf("Event with id [%s] is invalid. QueueLogicalId must be a string", id)
+	}
+	return q, nil
 }
