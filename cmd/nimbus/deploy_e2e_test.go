@@ -113,7 +113,8 @@ func mustDeploy(t *testing.T, env []string, dir string, args ...string) deployRe
 	return r
 }
 
-// parseOutputs reads the Outputs table deploy prints at the end.
+// parseOutputs reads the Outputs table deploy prints at the end; the local
+// URL printed under an AWS URL ("on this node: ...") is KEY.local.
 func parseOutputs(out string) map[string]string {
 	outputs := map[string]string{}
 	lines := strings.Split(out, "\n")
@@ -121,12 +122,18 @@ func parseOutputs(out string) map[string]string {
 		if l != "Outputs" || i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "KEY") {
 			continue
 		}
+		key := ""
 		for _, row := range lines[i+2:] {
+			if local, ok := strings.CutPrefix(strings.TrimSpace(row), "on this node: "); ok && key != "" {
+				outputs[key+".local"] = local
+				continue
+			}
 			f := strings.Fields(row)
 			if len(f) < 2 {
 				break
 			}
-			outputs[f[0]] = f[1]
+			key = f[0]
+			outputs[key] = f[1]
 		}
 	}
 	return outputs
@@ -165,8 +172,8 @@ func curlStatus(t *testing.T, u string, extra ...string) string {
 	return string(out)
 }
 
-// connectTo makes curl reach the node whatever the URL's port: the REST
-// example's output names the default port, 4566.
+// connectTo makes curl reach the node whatever the URL's host and port
+// (an AWS URL of an API the node serves, say).
 func connectTo(t *testing.T, endpoint string) []string {
 	t.Helper()
 	u, err := url.Parse(endpoint)
@@ -208,11 +215,14 @@ func TestDeploySAMExamples(t *testing.T) {
 
 	pyApp := copyExample(t, "sam-rest-api-python")
 	r = mustDeploy(t, env, pyApp, "--parameter-overrides", "Stage=Dev")
-	itemsURL := r.outputs["ItemsApiUrl"]
-	if !regexp.MustCompile(`^http://[a-z0-9]+\.execute-api\.us-east-1\.localhost:4566/Prod/items/$`).MatchString(itemsURL) {
-		t.Fatalf("ItemsApiUrl output %q; outputs %v", itemsURL, r.outputs)
+	if !regexp.MustCompile(`^https://[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com/Prod/items/$`).MatchString(r.outputs["ItemsApiUrl"]) {
+		t.Fatalf("ItemsApiUrl output; outputs %v", r.outputs)
 	}
-	if got := curlJSON(t, itemsURL+"42", connectTo(t, endpoint)...); got["id"] != "42" || got["stage"] != "Dev" || got["resource"] != "/items/{id}" {
+	itemsURL := r.outputs["ItemsApiUrl.local"]
+	if !regexp.MustCompile(`^http://[a-z0-9]+\.execute-api\.us-east-1\.localhost:\d+/Prod/items/$`).MatchString(itemsURL) {
+		t.Fatalf("ItemsApiUrl's local URL %q; outputs %v", itemsURL, r.outputs)
+	}
+	if got := curlJSON(t, itemsURL+"42"); got["id"] != "42" || got["stage"] != "Dev" || got["resource"] != "/items/{id}" {
 		t.Errorf("GET /Prod/items/42 = %v", got)
 	}
 
