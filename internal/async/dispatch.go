@@ -228,8 +228,11 @@ func (s *Service) done(ctx context.Context, l lease, env *envelope, cfg *functio
 	if len(env.Last.Payload) > maxKeptResponse {
 		env.Last.Payload = nil
 	}
-	s.counters.retries.Add(1)
-	s.requeue(ctx, l, env, functionErrorDelay(env.Attempts))
+	// Counted once the retry is durable, so the count never names a retry
+	// a stop could still undo (the event would then run again as it was).
+	if s.requeue(ctx, l, env, functionErrorDelay(env.Attempts)) {
+		s.counters.retries.Add(1)
+	}
 }
 
 // fail sends the event to the dead-letter target and the failure record
@@ -262,9 +265,9 @@ func (s *Service) deadLetterTarget(ctx context.Context, env *envelope) string {
 }
 
 // requeue publishes the event's next generation, due after delay, then
-// acknowledges this one. If the publish fails the event runs again later
-// as it was.
-func (s *Service) requeue(ctx context.Context, l lease, env *envelope, delay time.Duration) {
+// acknowledges this one, and reports whether it did. If the publish fails
+// the event runs again later as it was.
+func (s *Service) requeue(ctx context.Context, l lease, env *envelope, delay time.Duration) bool {
 	delay = s.scaled(delay)
 	env.Gen++
 	env.NotBefore = s.now().Add(delay).UnixMilli()
@@ -273,9 +276,10 @@ func (s *Service) requeue(ctx context.Context, l lease, env *envelope, delay tim
 			s.log.Warn("requeue async event", "request_id", env.RequestID, "err", err)
 			l.later(ctx, env, delay)
 		}
-		return
+		return false
 	}
 	l.ack(env)
+	return true
 }
 
 // lease is one event's hold on the queue: a message of its own, or one
