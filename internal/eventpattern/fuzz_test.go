@@ -1,0 +1,106 @@
+package eventpattern
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+)
+
+func addSeeds(f *testing.F) {
+	for _, c := range eventBridgeCases {
+		f.Add(c.pattern, c.event)
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "event-ruler-correctness-cases.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var cases []struct {
+		Rule  json.RawMessage `json:"rule"`
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add(string(c.Rule), string(c.Event))
+	}
+}
+
+// FuzzCompiledMatchesNaive compares the compiled matcher with the naive
+// evaluator on every pattern EventBridge accepts and every valid JSON event.
+func FuzzCompiledMatchesNaive(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, pattern, event string) {
+		p, err := Compile(EventBridge, []byte(pattern))
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Compile returned %T %v, want *Error", err, err)
+			}
+			return
+		}
+		if !json.Valid([]byte(event)) || !utf8.ValidString(event) || !utf8.ValidString(pattern) {
+			if _, err := p.Match([]byte(event)); err == nil && !json.Valid([]byte(event)) {
+				t.Fatalf("Match accepted invalid JSON %q", event)
+			}
+			return
+		}
+		got, err := p.Match([]byte(event))
+		if err != nil {
+			t.Fatalf("Match(%q): %v", event, err)
+		}
+		want, err := naiveMatch([]byte(pattern), []byte(event))
+		if err != nil {
+			t.Fatalf("naive: %v", err)
+		}
+		if got != want {
+			t.Fatalf("pattern %s\nevent %s\ncompiled %v, naive %v", pattern, event, got, want)
+		}
+	})
+}
+
+// FuzzCompileDialects feeds every dialect arbitrary patterns: each either
+// compiles or returns its dialect's AWS error, never panics.
+func FuzzCompileDialects(f *testing.F) {
+	for _, c := range errCases {
+		f.Add(c.pattern)
+	}
+	for _, c := range eventBridgeCases {
+		f.Add(c.pattern)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		for _, d := range []Dialect{EventBridge, SNSAttributes, SNSBody, Lambda} {
+			p, err := Compile(d, []byte(pattern))
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Code == "" || e.Message == "" {
+					t.Fatalf("%s: Compile returned %v", d, err)
+				}
+				continue
+			}
+			if _, err := p.Match([]byte(`{"a":[1,"x",{"b":null}],"detail":{"c":true}}`)); err != nil {
+				t.Fatalf("%s: Match: %v", d, err)
+			}
+		}
+	})
+}
+
+// FuzzEventParser checks the event parser accepts exactly the JSON that
+// encoding/json accepts.
+func FuzzEventParser(f *testing.F) {
+	for _, c := range eventBridgeCases {
+		f.Add(c.event)
+	}
+	f.Add(`{"a":"\ud800"}`)
+	f.Add(`[1, 2e5, -0.5E-3, "x\u00e9"]`)
+	p := MustCompile(EventBridge, `{"a":[{"exists":true}],"detail":{"c-count":[5]}}`)
+	f.Fuzz(func(t *testing.T, event string) {
+		_, err := p.Match([]byte(event))
+		if valid := json.Valid([]byte(event)); valid != (err == nil) {
+			t.Fatalf("event %q: json.Valid %v, parse error %v", event, valid, err)
+		}
+	})
+}

@@ -1,0 +1,422 @@
+package eventpattern
+
+import (
+	"bytes"
+	"math"
+	"net/netip"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+var (
+	negInf = math.Inf(-1)
+	posInf = math.Inf(1)
+)
+
+var eventPool = sync.Pool{New: func() any { return new(event) }}
+
+// Match reports whether the JSON event data matches the pattern. An event
+// that is not valid JSON returns a *SyntaxError. For SNSAttributes patterns
+// use MatchAttributes.
+func (p *Pattern) Match(data []byte) (bool, error) {
+	ev := eventPool.Get().(*event)
+	defer eventPool.Put(ev)
+	if err := ev.parse(data, p.dict); err != nil {
+		return false, err
+	}
+	e := evaluator{ev: ev}
+	return e.obj(p.root, ev.root), nil
+}
+
+// Set is a group of patterns matched against one parse of each event, as a
+// bus matches its rules. It is immutable and safe for concurrent use.
+type Set struct {
+	pats   []*Pattern
+	remaps [][]int32 // pattern key id -> set key id
+	dict   map[string]int32
+}
+
+// NewSet groups patterns; Match reports matches by their index here.
+func NewSet(patterns ...*Pattern) *Set {
+	s := &Set{pats: patterns, dict: map[string]int32{}}
+	for _, p := range patterns {
+		remap := make([]int32, len(p.keys))
+		for i, k := range p.keys {
+			id, ok := s.dict[k]
+			if !ok {
+				id = int32(len(s.dict)) //nolint:gosec // G115: keys of compiled patterns, far below 2^31
+				s.dict[k] = id
+			}
+			remap[i] = id
+		}
+		s.remaps = append(s.remaps, remap)
+	}
+	return s
+}
+
+// Len is the number of patterns in the set.
+func (s *Set) Len() int { return len(s.pats) }
+
+// Match appends to dst the indexes of the patterns that match the JSON event
+// data and returns it.
+func (s *Set) Match(data []byte, dst []int) ([]int, error) {
+	ev := eventPool.Get().(*event)
+	defer eventPool.Put(ev)
+	if err := ev.parse(data, s.dict); err != nil {
+		return dst, err
+	}
+	return s.matchParsed(ev, dst), nil
+}
+
+func (s *Set) matchParsed(ev *event, dst []int) []int {
+	for i, p := range s.pats {
+		e := evaluator{ev: ev, remap: s.remaps[i]}
+		if e.obj(p.root, ev.root) {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// evaluator walks a compiled pattern over a parsed event.
+type evaluator struct {
+	ev    *event
+	remap []int32 // nil: the event was parsed with the pattern's own ids
+}
+
+// lookup finds the member id of object n; the last of duplicate keys wins,
+// as in encoding/json.
+func (e *evaluator) lookup(n, id int32) int32 {
+	if n < 0 || e.ev.nodes[n].kind != kObj {
+		return -1
+	}
+	if e.remap != nil {
+		id = e.remap[id]
+	}
+	found := int32(-1)
+	nodes := e.ev.nodes
+	for c := nodes[n].child; c >= 0; c = nodes[c].next {
+		if nodes[c].id == id {
+			found = c
+		}
+	}
+	return found
+}
+
+// obj matches an object pattern against value n (-1: absent). Through an
+// array, the pattern must match within one element (event-ruler's
+// array-consistent matching); a value with no object in it is matched as if
+// every field were absent.
+func (e *evaluator) obj(p *objPat, n int32) bool {
+	if n >= 0 {
+		switch e.ev.nodes[n].kind {
+		case kObj:
+			return e.objDirect(p, n)
+		case kArr:
+			seen := false
+			if e.anyElement(p, n, &seen) {
+				return true
+			}
+			if seen {
+				return false
+			}
+		}
+	}
+	return e.objDirect(p, -1)
+}
+
+func (e *evaluator) anyElement(p *objPat, arr int32, seen *bool) bool {
+	nodes := e.ev.nodes
+	for c := nodes[arr].child; c >= 0; c = nodes[c].next {
+		switch nodes[c].kind {
+		case kObj:
+			*seen = true
+			if e.objDirect(p, c) {
+				return true
+			}
+		case kArr:
+			if e.anyElement(p, c, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (e *evaluator) objDirect(p *objPat, n int32) bool {
+	for i := range p.fields {
+		f := &p.fields[i]
+		c := e.lookup(n, f.id)
+		if f.obj != nil {
+			if !e.obj(f.obj, c) {
+				return false
+			}
+		} else if !e.leaf(f.leaf, c) {
+			return false
+		}
+	}
+	for _, alts := range p.ors {
+		ok := false
+		for _, a := range alts {
+			if e.objDirect(a, n) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// leaf matches a leaf field against value n: any leaf value (array elements
+// flattened, objects ignored) matching any member of the pattern array. A
+// field with no leaf values matches only {"exists": false}.
+func (e *evaluator) leaf(l *leafPat, n int32) bool {
+	if n < 0 {
+		return l.existsFalse
+	}
+	v := &e.ev.nodes[n]
+	switch v.kind {
+	case kObj:
+		return l.existsFalse
+	case kArr:
+		seen := false
+		if e.anyLeaf(l, n, &seen) {
+			return true
+		}
+		return !seen && l.existsFalse
+	default:
+		return l.existsTrue || l.value(v)
+	}
+}
+
+func (e *evaluator) anyLeaf(l *leafPat, arr int32, seen *bool) bool {
+	nodes := e.ev.nodes
+	for c := nodes[arr].child; c >= 0; c = nodes[c].next {
+		switch nodes[c].kind {
+		case kObj:
+		case kArr:
+			if e.anyLeaf(l, c, seen) {
+				return true
+			}
+		default:
+			*seen = true
+			if l.existsTrue || l.value(&nodes[c]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// value matches one leaf value.
+func (l *leafPat) value(v *node) bool {
+	switch v.kind {
+	case kStr:
+		for _, s := range l.strs {
+			if string(v.str) == s {
+				return true
+			}
+		}
+	case kNum:
+		for _, x := range l.nums {
+			if v.num == x {
+				return true
+			}
+		}
+	case kNull:
+		if l.null {
+			return true
+		}
+	case kTrue:
+		if l.isTrue {
+			return true
+		}
+	case kFalse:
+		if l.isFalse {
+			return true
+		}
+	}
+	for i := range l.ms {
+		if l.ms[i].match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *matcher) match(v *node) bool {
+	isStr := v.kind == kStr
+	switch m.kind {
+	case mPrefix:
+		return isStr && hasPrefix(v.str, m.strs[0])
+	case mPrefixFold:
+		return isStr && foldPrefix(v.str, m.strs[0]) >= 0
+	case mSuffix:
+		return isStr && hasSuffix(v.str, m.strs[0])
+	case mSuffixFold:
+		return isStr && foldSuffix(v.str, m.strs[0])
+	case mEqualsFold:
+		return isStr && foldPrefix(v.str, m.strs[0]) == len(v.str)
+	case mWildcard:
+		return isStr && m.wilds[0].match(v.str)
+	case mNumeric:
+		if v.kind != kNum {
+			return false
+		}
+		x := v.num
+		return (x > m.lo || (m.loIncl && x == m.lo)) && (x < m.hi || (m.hiIncl && x == m.hi))
+	case mCIDR:
+		if !isStr {
+			return false
+		}
+		a, err := netip.ParseAddr(string(v.str))
+		return err == nil && a.Zone() == "" && m.prefix.Contains(a)
+	case mNotStr:
+		if !isStr {
+			return true
+		}
+		for _, s := range m.strs {
+			if string(v.str) == s {
+				return false
+			}
+		}
+		return true
+	case mNotNum:
+		if v.kind != kNum {
+			return true
+		}
+		for _, x := range m.nums {
+			if v.num == x {
+				return false
+			}
+		}
+		return true
+	case mNotPrefix, mNotSuffix, mNotFold:
+		if !isStr {
+			return true
+		}
+		for _, s := range m.strs {
+			var hit bool
+			switch m.kind {
+			case mNotPrefix:
+				hit = hasPrefix(v.str, s)
+			case mNotSuffix:
+				hit = hasSuffix(v.str, s)
+			default:
+				hit = foldPrefix(v.str, s) == len(v.str)
+			}
+			if hit {
+				return false
+			}
+		}
+		return true
+	case mNotWildcard:
+		if !isStr {
+			return true
+		}
+		for i := range m.wilds {
+			if m.wilds[i].match(v.str) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+func hasSuffix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
+}
+
+func (w *wildcard) match(b []byte) bool {
+	parts := w.parts
+	if len(parts) == 1 {
+		return string(b) == parts[0]
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(b) < len(first)+len(last) || !hasPrefix(b, first) || !hasSuffix(b, last) {
+		return false
+	}
+	mid := b[len(first) : len(b)-len(last)]
+	for _, s := range parts[1 : len(parts)-1] {
+		j := indexString(mid, s)
+		if j < 0 {
+			return false
+		}
+		mid = mid[j+len(s):]
+	}
+	return true
+}
+
+// indexString is bytes.Index for a string needle, without converting it.
+func indexString(b []byte, s string) int {
+	if len(s) == 0 {
+		return 0
+	}
+	for i := 0; i+len(s) <= len(b); {
+		j := bytes.IndexByte(b[i:len(b)-len(s)+1], s[0])
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if string(b[i:i+len(s)]) == s {
+			return i
+		}
+		i++
+	}
+	return -1
+}
+
+// foldEqual reports whether two runes are equal under Unicode simple case
+// folding (strings.EqualFold's rule).
+func foldEqual(a, b rune) bool {
+	if a == b {
+		return true
+	}
+	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
+		if r == b {
+			return true
+		}
+	}
+	return false
+}
+
+// foldPrefix returns how many bytes of b match s rune by rune under case
+// folding, or -1 when b does not start with s.
+func foldPrefix(b []byte, s string) int {
+	i := 0
+	for _, r := range s {
+		if i >= len(b) {
+			return -1
+		}
+		r1, n := utf8.DecodeRune(b[i:])
+		if !foldEqual(r1, r) {
+			return -1
+		}
+		i += n
+	}
+	return i
+}
+
+func foldSuffix(b []byte, s string) bool {
+	for len(s) > 0 {
+		if len(b) == 0 {
+			return false
+		}
+		r1, n1 := utf8.DecodeLastRune(b)
+		r2, n2 := utf8.DecodeLastRuneInString(s)
+		if !foldEqual(r1, r2) {
+			return false
+		}
+		b, s = b[:len(b)-n1], s[:len(s)-n2]
+	}
+	return true
+}
