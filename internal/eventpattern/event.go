@@ -156,22 +156,14 @@ func (p *parser) number(skip bool) (int32, error) {
 	if p.s[p.i] == '-' {
 		p.i++
 	}
-	digits := func() int {
-		n := 0
-		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
-			n++
-		}
-		return n
-	}
 	if p.i < len(p.s) && p.s[p.i] == '0' {
 		p.i++
-	} else if digits() == 0 {
+	} else if p.digits() == 0 {
 		return -1, p.fail("invalid number")
 	}
 	if p.i < len(p.s) && p.s[p.i] == '.' {
 		p.i++
-		if digits() == 0 {
+		if p.digits() == 0 {
 			return -1, p.fail("invalid number")
 		}
 	}
@@ -180,7 +172,7 @@ func (p *parser) number(skip bool) (int32, error) {
 		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
 			p.i++
 		}
-		if digits() == 0 {
+		if p.digits() == 0 {
 			return -1, p.fail("invalid number")
 		}
 	}
@@ -193,6 +185,14 @@ func (p *parser) number(skip bool) (int32, error) {
 		return -1, p.fail("invalid number")
 	}
 	return p.add(node{kind: kNum, id: -1, next: -1, child: -1, num: f, str: text}), nil
+}
+
+func (p *parser) digits() int {
+	start := p.i
+	for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+		p.i++
+	}
+	return p.i - start
 }
 
 // str parses a string at p.i (the opening quote) and returns its value.

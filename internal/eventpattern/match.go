@@ -32,14 +32,13 @@ func (p *Pattern) Match(data []byte) (bool, error) {
 // Set is a group of patterns matched against one parse of each event, as a
 // bus matches its rules. It is immutable and safe for concurrent use.
 type Set struct {
-	pats   []*Pattern
-	remaps [][]int32 // pattern key id -> set key id
-	dict   map[string]int32
+	roots []*objPat // each pattern's tree with key ids renumbered for the set
+	dict  map[string]int32
 }
 
 // NewSet groups patterns; Match reports matches by their index here.
 func NewSet(patterns ...*Pattern) *Set {
-	s := &Set{pats: patterns, dict: map[string]int32{}}
+	s := &Set{dict: map[string]int32{}}
 	for _, p := range patterns {
 		remap := make([]int32, len(p.keys))
 		for i, k := range p.keys {
@@ -50,13 +49,33 @@ func NewSet(patterns ...*Pattern) *Set {
 			}
 			remap[i] = id
 		}
-		s.remaps = append(s.remaps, remap)
+		s.roots = append(s.roots, renumber(p.root, remap))
 	}
 	return s
 }
 
+// renumber copies the object levels of a pattern tree with key ids mapped
+// through remap; leaves are immutable and shared.
+func renumber(o *objPat, remap []int32) *objPat {
+	c := &objPat{fields: make([]fieldPat, len(o.fields))}
+	for i, f := range o.fields {
+		c.fields[i] = fieldPat{id: remap[f.id], leaf: f.leaf}
+		if f.obj != nil {
+			c.fields[i].obj = renumber(f.obj, remap)
+		}
+	}
+	for _, alts := range o.ors {
+		cs := make([]*objPat, len(alts))
+		for i, a := range alts {
+			cs[i] = renumber(a, remap)
+		}
+		c.ors = append(c.ors, cs)
+	}
+	return c
+}
+
 // Len is the number of patterns in the set.
-func (s *Set) Len() int { return len(s.pats) }
+func (s *Set) Len() int { return len(s.roots) }
 
 // Match appends to dst the indexes of the patterns that match the JSON event
 // data and returns it.
@@ -70,9 +89,9 @@ func (s *Set) Match(data []byte, dst []int) ([]int, error) {
 }
 
 func (s *Set) matchParsed(ev *event, dst []int) []int {
-	for i, p := range s.pats {
-		e := evaluator{ev: ev, remap: s.remaps[i]}
-		if e.obj(p.root, ev.root) {
+	e := evaluator{ev: ev}
+	for i, root := range s.roots {
+		if e.obj(root, ev.root) {
 			dst = append(dst, i)
 		}
 	}
@@ -81,8 +100,7 @@ func (s *Set) matchParsed(ev *event, dst []int) []int {
 
 // evaluator walks a compiled pattern over a parsed event.
 type evaluator struct {
-	ev    *event
-	remap []int32 // nil: the event was parsed with the pattern's own ids
+	ev *event
 }
 
 // lookup finds the member id of object n; the last of duplicate keys wins,
@@ -90,9 +108,6 @@ type evaluator struct {
 func (e *evaluator) lookup(n, id int32) int32 {
 	if n < 0 || e.ev.nodes[n].kind != kObj {
 		return -1
-	}
-	if e.remap != nil {
-		id = e.remap[id]
 	}
 	found := int32(-1)
 	nodes := e.ev.nodes
@@ -273,8 +288,8 @@ func (m *matcher) match(v *node) bool {
 		if !isStr {
 			return false
 		}
-		a, err := netip.ParseAddr(string(v.str))
-		return err == nil && a.Zone() == "" && m.prefix.Contains(a)
+		a, ok := parseIP(v.str)
+		return ok && m.prefix.Contains(a)
 	case mNotStr:
 		if !isStr {
 			return true
@@ -419,4 +434,41 @@ func foldSuffix(b []byte, s string) bool {
 		b, s = b[:len(b)-n1], s[:len(s)-n2]
 	}
 	return true
+}
+
+// parseIP parses an IP address without allocating for IPv4; IPv6 goes
+// through netip.ParseAddr. Zones are refused, as in patterns.
+func parseIP(b []byte) (netip.Addr, bool) {
+	if bytes.IndexByte(b, ':') >= 0 {
+		a, err := netip.ParseAddr(string(b))
+		return a, err == nil && a.Zone() == ""
+	}
+	var v4 [4]byte
+	part, digits, val := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && val == 0 {
+				return netip.Addr{}, false // a leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.':
+			if digits == 0 || part == 3 {
+				return netip.Addr{}, false
+			}
+			v4[part] = byte(val) //nolint:gosec // G115: val <= 255, checked above
+			part, digits, val = part+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if part != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	v4[3] = byte(val) //nolint:gosec // G115: val <= 255, checked above
+	return netip.AddrFrom4(v4), true
 }

@@ -260,7 +260,12 @@ func naiveOp(op string, arg, leaf any, ls string, lIsStr bool) bool {
 			return false
 		}
 		ip := net.ParseIP(ls)
-		return ip != nil && n.Contains(ip)
+		// An address matches only a network of its own family (an
+		// IPv4-mapped IPv6 address is IPv6).
+		if ip == nil || strings.Contains(ls, ":") != strings.Contains(arg.(string), ":") {
+			return false
+		}
+		return n.Contains(ip)
 	case "numeric":
 		x, ok := num(leaf)
 		if !ok {

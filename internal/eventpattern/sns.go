@@ -32,23 +32,21 @@ func (p *Pattern) MatchAttributes(attrs []Attribute) (bool, error) {
 		if base != "String.Array" {
 			base, _, _ = strings.Cut(a.Type, ".")
 		}
-		var val []byte
+		kind := attrSkip
 		switch base {
 		case "String":
-			val = appendJSONString(nil, a.Value)
+			kind = attrString
 		case "Number":
 			if validNumber(a.Value) {
-				val = []byte(a.Value)
-			} else {
-				continue
+				kind = attrRaw
 			}
 		case "String.Array":
+			kind = attrString
 			if validArray(a.Value) {
-				val = []byte(a.Value)
-			} else {
-				val = appendJSONString(nil, a.Value)
+				kind = attrRaw
 			}
-		default:
+		}
+		if kind == attrSkip {
 			continue
 		}
 		if n > 0 {
@@ -57,7 +55,11 @@ func (p *Pattern) MatchAttributes(attrs []Attribute) (bool, error) {
 		n++
 		doc = appendJSONString(doc, a.Name)
 		doc = append(doc, ':')
-		doc = append(doc, val...)
+		if kind == attrRaw {
+			doc = append(doc, a.Value...)
+		} else {
+			doc = appendJSONString(doc, a.Value)
+		}
 	}
 	doc = append(doc, '}')
 	ev.scratch = doc
@@ -72,7 +74,7 @@ func validNumber(s string) bool {
 	if s == "" {
 		return false
 	}
-	p := parser{s: []byte(strings.TrimSpace(s))}
+	p := parser{s: []byte(s)}
 	if _, err := p.number(true); err != nil {
 		return false
 	}
@@ -91,6 +93,12 @@ func validArray(s string) bool {
 	p.ws()
 	return p.i == len(p.s)
 }
+
+const (
+	attrSkip = iota
+	attrString
+	attrRaw
+)
 
 const hexDigits = "0123456789abcdef"
 
