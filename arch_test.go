@@ -103,6 +103,9 @@ var allowed = map[string][]string{
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/cfnapi":     {"internal/awsapi", "internal/cfn", "internal/stack"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
+
+	// leaves that services import
+	"internal/eventpattern": {},
 }
 
 // importedOnlyBy lists packages that only the named packages may import.

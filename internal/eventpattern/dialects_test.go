@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -218,6 +219,18 @@ func TestParseIPAgreesWithNetip(t *testing.T) {
 		got, ok := parseIP([]byte(s))
 		if ok != wantOK || (ok && got != want) {
 			t.Errorf("parseIP(%q) = %v %v, want %v %v", s, got, ok, want, wantOK)
+		}
+	}
+}
+
+func TestFoldPrefixAgreesWithEqualFold(t *testing.T) {
+	words := []string{"", "a", "A", "k", "K", "\u212a", "s", "S", "\u017f", "straße", "STRASSE", "Σίσυφος", "ΣΊΣΥΦΟΣ", "aws.EC2", "AWS.ec2", "a\xffb", "A\xffB", "é", "É"}
+	for _, a := range words {
+		for _, b := range words {
+			want := strings.EqualFold(a, b)
+			if got := foldPrefix([]byte(a), b) == len(a); got != want {
+				t.Errorf("fold-equal(%q, %q) = %v, strings.EqualFold %v", a, b, got, want)
+			}
 		}
 	}
 }

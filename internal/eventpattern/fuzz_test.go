@@ -10,7 +10,7 @@ import (
 )
 
 func addSeeds(f *testing.F) {
-	for _, c := range eventBridgeCases {
+	for _, c := range append(append([]matchCase{}, eventBridgeCases...), rulerTestCases...) {
 		f.Add(c.pattern, c.event)
 	}
 	b, err := os.ReadFile(filepath.Join("testdata", "event-ruler-correctness-cases.json"))

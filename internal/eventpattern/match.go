@@ -408,7 +408,23 @@ func foldEqual(a, b rune) bool {
 // folding, or -1 when b does not start with s.
 func foldPrefix(b []byte, s string) int {
 	i := 0
-	for _, r := range s {
+	for j := 0; j < len(s); j++ {
+		// ASCII against ASCII: equal under folding exactly when equal
+		// after lowering letters.
+		if c, d := s[j], byte(0xff); c < utf8.RuneSelf {
+			if i >= len(b) {
+				return -1
+			}
+			if d = b[i]; d < utf8.RuneSelf {
+				if c != d && lowerASCII(c) != lowerASCII(d) {
+					return -1
+				}
+				i++
+				continue
+			}
+		}
+		r, m := utf8.DecodeRuneInString(s[j:])
+		j += m - 1
 		if i >= len(b) {
 			return -1
 		}
@@ -419,6 +435,13 @@ func foldPrefix(b []byte, s string) int {
 		i += n
 	}
 	return i
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func foldSuffix(b []byte, s string) bool {
