@@ -411,11 +411,11 @@ func foldPrefix(b []byte, s string) int {
 	for j := 0; j < len(s); j++ {
 		// ASCII against ASCII: equal under folding exactly when equal
 		// after lowering letters.
-		if c, d := s[j], byte(0xff); c < utf8.RuneSelf {
+		if c := s[j]; c < utf8.RuneSelf {
 			if i >= len(b) {
 				return -1
 			}
-			if d = b[i]; d < utf8.RuneSelf {
+			if d := b[i]; d < utf8.RuneSelf {
 				if c != d && lowerASCII(c) != lowerASCII(d) {
 					return -1
 				}
