@@ -384,6 +384,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		srvErr <- d.srv.Serve(d.ln)
 	}()
+	if n := sandbox.OrphansRemoved(); n > 0 {
+		d.log.Warn("removed environments left running by nimbus servers that died without stopping them",
+			"environments", n)
+	}
 	d.log.Info("nimbus listening",
 		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
 		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +22,12 @@ import (
 //
 //	/sys/fs/cgroup/memory/nimbus/4242-1234567/<environment id>
 //
-// A process killed with SIGKILL cannot remove its cgroups; its environments
-// die with it (Pdeathsig, pid namespace), leaving empty directories. The
-// next nimbus process on the host removes the owner directories of
-// processes that no longer exist (sweepDeadOwners), and never touches a
-// live process's.
+// A process killed with SIGKILL cannot remove its cgroups. Its running
+// environments die with it (their init's parent-death signal, then the pid
+// namespace), but frozen ones cannot act on that signal until thawed. The
+// next nimbus process on the host, whatever its data directory, thaws,
+// kills and removes the environments of owners that no longer exist
+// (sweepDeadOwners), and never touches a live process's.
 const cgroupParent = "nimbus"
 
 // cgroupHost says where the cgroup hierarchies are.
@@ -34,6 +36,7 @@ type cgroupHost struct {
 	v1      map[string]string // controller -> mount point (v1)
 	v2      string            // mount point (v2)
 	owner   string            // this process's owner directory name
+	swept   int               // environments of dead owners killed by prepare
 }
 
 // findCgroups reads mountinfo and picks v1 when a v1 memory hierarchy is
@@ -140,8 +143,8 @@ func (h *cgroupHost) prepare() error {
 		}
 		h.owner = owner
 	}
+	h.swept += h.sweep()
 	if h.version == 2 {
-		sweepDeadOwners(filepath.Join(h.v2, cgroupParent))
 		for _, dir := range []string{h.v2, filepath.Join(h.v2, cgroupParent), filepath.Join(h.v2, cgroupParent, h.owner)} {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
@@ -153,7 +156,6 @@ func (h *cgroupHost) prepare() error {
 		return nil
 	}
 	for _, mnt := range h.v1 {
-		sweepDeadOwners(filepath.Join(mnt, cgroupParent))
 		if err := os.MkdirAll(filepath.Join(mnt, cgroupParent, h.owner), 0o755); err != nil {
 			return err
 		}
@@ -174,39 +176,130 @@ func ownerName(pid int) (string, error) {
 	return strconv.Itoa(pid) + "-" + f[19], nil
 }
 
-// sweepDeadOwners removes, under parent, the owner directories of nimbus
-// processes that are gone, with the (empty) environment cgroups in them.
-// Anything that is not an owner directory, belongs to a live process or
-// still holds processes is left alone; errors are ignored (best effort).
-func sweepDeadOwners(parent string) {
-	entries, err := os.ReadDir(parent)
-	if err != nil {
-		return
+// sweep removes the environments of dead owners in every hierarchy.
+func (h *cgroupHost) sweep() int {
+	if h.version == 2 {
+		return sweepDeadOwners(2, map[string]string{"": filepath.Join(h.v2, cgroupParent)})
 	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		pidStr, _, ok := strings.Cut(e.Name(), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 {
-			continue
-		}
-		if live, err := ownerName(pid); err == nil && live == e.Name() {
-			continue // its process is alive
-		}
-		dir := filepath.Join(parent, e.Name())
-		children, err := os.ReadDir(dir)
+	parents := map[string]string{}
+	for ctl, mnt := range h.v1 {
+		parents[ctl] = filepath.Join(mnt, cgroupParent)
+	}
+	return sweepDeadOwners(1, parents)
+}
+
+// sweepDeadOwners removes the environments of nimbus processes that are
+// gone: parents maps each controller (v1; "" on v2) to its hierarchy's
+// cgroupParent directory. An owner directory whose process no longer
+// exists (or whose pid now belongs to a later process) has each
+// environment cgroup in it thawed, its processes killed and the cgroup
+// removed, then the owner directory itself. A server killed with SIGKILL
+// leaves these: its running environments die with it (the parent-death
+// signal of their init), but a frozen one cannot act on any signal until
+// it is thawed, and idle environments are frozen most of their life.
+// Anything that is not an owner directory, or belongs to a live process,
+// is left alone. It returns the number of environments that still held
+// processes; errors are ignored (best effort, retried at the next start).
+func sweepDeadOwners(version int, parents map[string]string) int {
+	dead := map[string]bool{}
+	for _, parent := range parents {
+		entries, err := os.ReadDir(parent)
 		if err != nil {
 			continue
 		}
-		for _, c := range children {
-			if c.IsDir() {
-				_ = syscall.Rmdir(filepath.Join(dir, c.Name()))
+		for _, e := range entries {
+			if e.IsDir() && deadOwner(e.Name()) {
+				dead[e.Name()] = true
 			}
 		}
-		_ = syscall.Rmdir(dir)
 	}
+	killed := 0
+	for owner := range dead {
+		envs := map[string]bool{}
+		for _, parent := range parents {
+			entries, _ := os.ReadDir(filepath.Join(parent, owner))
+			for _, e := range entries {
+				if e.IsDir() {
+					envs[e.Name()] = true
+				}
+			}
+		}
+		for env := range envs {
+			paths := map[string]string{}
+			for ctl, parent := range parents {
+				paths[ctl] = filepath.Join(parent, owner, env)
+			}
+			if killOrphan(version, paths) {
+				killed++
+			}
+		}
+		for _, parent := range parents {
+			_ = syscall.Rmdir(filepath.Join(parent, owner))
+		}
+	}
+	return killed
+}
+
+// deadOwner reports whether name is an owner directory (<pid>-<start
+// time>) whose process is gone: no such pid, or a pid reused by a process
+// that started at another time.
+func deadOwner(name string) bool {
+	pidStr, start, ok := strings.Cut(name, "-")
+	pid, err := strconv.Atoi(pidStr)
+	if !ok || err != nil || pid <= 0 || start == "" {
+		return false
+	}
+	for _, c := range start {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	live, err := ownerName(pid)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return live != name
+}
+
+// killOrphan thaws the cgroup whose directories are paths (controller ->
+// dir), kills every process in it and removes it. It reports whether any
+// process was there.
+func killOrphan(version int, paths map[string]string) bool {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, d := range paths {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if _, err := os.Stat(d); err == nil {
+			dirs = append(dirs, d)
+		}
+	}
+	had := false
+	for _, d := range dirs {
+		if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			had = true
+		}
+	}
+	if had {
+		// Thaw first: a frozen task acts on no signal (v1), and the
+		// SIGKILL its init got when the server died is still pending.
+		if version == 2 {
+			d := paths[""]
+			_ = writeFile(filepath.Join(d, "cgroup.freeze"), "0")
+			_ = writeFile(filepath.Join(d, "cgroup.kill"), "1")
+		} else if d, ok := paths["freezer"]; ok {
+			_ = writeFile(filepath.Join(d, "freezer.state"), "THAWED")
+		}
+		for _, d := range dirs {
+			_ = killAll(filepath.Join(d, "cgroup.procs"))
+		}
+	}
+	for _, d := range dirs {
+		_ = rmdirRetry(d)
+	}
+	return had
 }
 
 // enableControllers turns on memory and pids (required) and cpu (best

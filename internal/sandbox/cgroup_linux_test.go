@@ -85,18 +85,17 @@ func TestSweepDeadOwners(t *testing.T) {
 	mk("2147483646-1", "env-a") // no such process: removed
 	mk("2147483646-2")          // no such process, no children: removed
 	wrongStart := strings.Split(self, "-")[0] + "-1"
-	mk(wrongStart, "env-b")                // our pid, another start time (a reused pid): removed
-	busy := mk("2147483645-1", "env-busy") // dead owner whose cgroup still holds something
-	if err := os.WriteFile(filepath.Join(busy, "cgroup.procs"), []byte("1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mk("legacy-env") // not an owner directory: kept
+	mk(wrongStart, "env-b") // our pid, another start time (a reused pid): removed
+	mk("legacy-env")        // not an owner directory: kept
+	mk("1-x", "env-c")      // not an owner directory either: kept
 
-	sweepDeadOwners(parent)
+	if n := sweepDeadOwners(1, map[string]string{"memory": parent}); n != 0 {
+		t.Errorf("sweep killed %d environments; none had processes", n)
+	}
 
 	for name, want := range map[string]bool{
 		self: true, "2147483646-1": false, "2147483646-2": false, wrongStart: false,
-		"2147483645-1": true, "legacy-env": true,
+		"legacy-env": true, "1-x": true,
 	} {
 		_, err := os.Stat(filepath.Join(parent, name))
 		if got := err == nil; got != want {

@@ -48,6 +48,8 @@ func hostile(mode string) int {
 		return egressHelper()
 	case "rootless":
 		return rootlessHelper()
+	case "server":
+		return orphanServer()
 	case "remote":
 		return remoteHelper()
 	case "opt":

@@ -69,6 +69,9 @@ func runInit() int {
 		return 1
 	}
 
+	if err := dieWithParent(3); err != nil {
+		return report(stage("watch the server", err))
+	}
 	// In a network namespace of its own, bring the loopback up while
 	// waiting for the configuration (a spare does it ahead of the cold
 	// start): it takes the kernel's rtnl lock, which a network namespace
@@ -178,6 +181,39 @@ func runInit() int {
 			return 1
 		}
 	}
+}
+
+// errServerGone is init finding that the server that started it has
+// already exited.
+var errServerGone = errors.New("the server that started this environment is gone")
+
+// dieWithParent makes the kernel SIGKILL init when the server that
+// started it exits, however it exits (the parent-death signal; the server
+// also asks for it at fork), and then checks that the server is still
+// there, since it may have died before the signal was armed. Inside a pid
+// namespace getppid() is 0, so the check is the sync socket (fd): the
+// server holds its other end for init's whole life, and its death hangs it
+// up. A frozen init acts on the signal only once thawed: the next server
+// to start on the host does that (sweepDeadOwners).
+func dieWithParent(fd int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}} // #nosec G115 -- a small fd
+	for {
+		_, err := unix.Poll(pfd, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("poll sync socket: %w", err)
+		}
+		break
+	}
+	if pfd[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+		return errServerGone
+	}
+	return nil
 }
 
 // readConfig receives the configuration (one JSON line) on the sync

@@ -18,6 +18,7 @@ import (
 type host struct {
 	namespaces bool
 	mode       string
+	orphans    int
 }
 
 func probe() *host {

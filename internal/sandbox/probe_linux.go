@@ -19,6 +19,7 @@ type host struct {
 	userns     bool        // rootless: namespaces inside a user namespace
 	cgroups    *cgroupHost // nil without usable cgroups
 	mode       string
+	orphans    int // environments of dead nimbus processes killed at the probe
 }
 
 var (
@@ -51,6 +52,7 @@ func detect() host {
 		return h
 	}
 	h.cgroups = cg
+	h.orphans = cg.swept
 	h.mode = "namespaces+cgroup-v" + strconv.Itoa(cg.version)
 	return h
 }

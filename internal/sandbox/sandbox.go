@@ -337,6 +337,12 @@ func (l *Launcher) Close() error {
 // ...)" or "process-group (...)".
 func Mode() string { return probe().mode }
 
+// OrphansRemoved is the number of environments of nimbus processes that
+// died without stopping them (kill -9, the OOM killer), on this host and
+// whatever their data directory, that this process's first use of the
+// sandbox thawed, killed and removed (see sweepDeadOwners).
+func OrphansRemoved() int { return probe().orphans }
+
 // Done is closed when the environment's init (or runtime) has exited, its
 // output has been delivered and its cgroup removed.
 func (p *Process) Done() <-chan struct{} { return p.done }
