@@ -88,9 +88,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	d = &Daemon{cfg: cfg, log: log}
+	built := d // the error returns below set d to nil
 	defer func() {
 		if err != nil {
-			d.closeAll()
+			built.closeAll()
 		}
 	}()
 	issuer, err := d.setupAuth()
