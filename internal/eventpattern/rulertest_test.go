@@ -62,7 +62,53 @@ var rulerTestCases = []matchCase{
 	// dotted keys are not paths (event-ruler's Ruler.matchesRule)
 	{"dotted key is one key", `{"detail":{"c.count":[5]}}`, `{"detail":{"c.count":5}}`, true},
 	{"flat dotted key is not nested", `{"detail":{"c":{"count":[5]}}}`, `{"detail.c.count":5}`, false},
+	// ACMachineTest (rulesForJSONEvent)
+	{"ac duplicated values ab", `{"foo":{"bar":["ab"]}}`, `{"foo":{"bar":["ab","cd"]}}`, true},
+	{"ac duplicated values cd", `{"foo":{"bar":["cd"]}}`, `{"foo":{"bar":["ab","cd"]}}`, true},
+	{"ac duplicate pattern key last wins y", `{"x":["y"],"x":["z"]}`, `{"x":"y"}`, false},
+	{"ac duplicate pattern key last wins z", `{"x":["y"],"x":["z"]}`, `{"x":"z"}`, true},
+	{"ac numeric operators", `{"a":[{"numeric":["=",0]}],"b":[{"numeric":["<",0]}],"c":[{"numeric":["<=",0]}],"x":[{"numeric":[">",0]}],"y":[{"numeric":[">=",0]}],"z":[{"numeric":[">",0,"<",1]}]}`,
+		`{"a":[0],"b":[-0.1],"c":[0],"x":[1],"y":[0],"z":[0.1]}`, true},
+	{"ac anything-but ignore case 1", `{"a":[{"anything-but":{"equals-ignore-case":["yes","please"]}}],"b":[{"anything-but":{"equals-ignore-case":"no"}}]}`, `{"a":"value","b":"nothing"}`, true},
+	{"ac anything-but ignore case 2", `{"a":[{"anything-but":{"equals-ignore-case":["yes","please"]}}],"b":[{"anything-but":{"equals-ignore-case":"no"}}]}`, `{"a":"yEs","b":"nothing"}`, false},
+	{"ac anything-but ignore case 5", `{"a":[{"anything-but":{"equals-ignore-case":["yes","please"]}}],"b":[{"anything-but":{"equals-ignore-case":"no"}}]}`, `{"a":"PLEASE","b":"nothing"}`, false},
+	{"ac anything-but ignore case 9", `{"a":[{"anything-but":{"equals-ignore-case":["yes","please"]}}],"b":[{"anything-but":{"equals-ignore-case":"no"}}]}`, `{"a":"please","b":"No!"}`, false},
+	{"ac anything-but wildcard foo", `{"a":[{"anything-but":{"wildcard":"*foo*"}}]}`, `{"a":"foo"}`, false},
+	{"ac anything-but wildcard barfoobar", `{"a":[{"anything-but":{"wildcard":"*foo*"}}]}`, `{"a":"barfoobar"}`, false},
+	{"ac anything-but wildcard barfobarobar", `{"a":[{"anything-but":{"wildcard":"*foo*"}}]}`, `{"a":"barfobarobar"}`, true},
+	{"ac anything-but vs exact ip", `{"ip":[{"anything-but":"10.0.1.200"}]}`, `{"ip":"10.0.1.200"}`, false},
+	{"ac anything-but prefix vs ip", `{"ip":[{"anything-but":{"prefix":"10.0."}}]}`, `{"ip":"10.0.1.200"}`, false},
+	{"ac anything-but suffix vs ip", `{"ip":[{"anything-but":{"suffix":"1.200"}}]}`, `{"ip":"10.0.1.200"}`, false},
+	{"ac numeric vs ip string", `{"ip":[{"numeric":[">",0,"<=",5]}]}`, `{"ip":"10.0.1.200"}`, false},
+	{"ac exists false matches absent", `{"abc":[{"exists":false}]}`, `{"xyz":"abc"}`, true},
+	{"ac exists true on value", `{"abc":[{"exists":true}]}`, `{"abc":"xyz"}`, true},
+	{"ac exists false in array element 1", acExistsFalseRule("interfaceName"), acExistsFalseEvent1, true},
+	{"ac exists false in array element 2", acExistsFalseRule("abc"), acExistsFalseEvent1, true},
+	{"ac exists false in array element 3", acExistsFalseRule("interfaceName"), acExistsFalseEvent2, false},
+	{"ac exists false in array element 4", acExistsFalseRule("abc"), acExistsFalseEvent2, true},
 }
+
+// testACWithExistFalseRule: exists:false inside arrays of objects holds for
+// the element that lacks the field.
+func acExistsFalseRule(leaf string) string {
+	return `{"requestContext":{"taskInstances":{"taskInstanceState":["ACTIVE"],"provider":{"id":["XXXXXXXXXXXX"]},
+		"resources":{"additionalContext":{"capabilityInterfaces":{"` + leaf + `":[{"exists":false}]}}}}}}`
+}
+
+const acExistsFalseEvent1 = `{"requestContext":{"taskInstances":[
+ {"taskInstanceId":"id1","taskInstanceState":"ACTIVE","provider":{"id":"XXXXXXXXXXXX","type":"XXXXXXXX"},
+  "resources":[{"legacyFocusCategory":"XXXXXFocus","endpointIdentifier":{"type":"XXXIdentifier","MaskedNumber":"XXXXXXXXXX"}}]},
+ {"taskInstanceId":"id1","taskInstanceState":"InACTIVE","provider":{"id":"SomeRandom","type":"XXXXXXXX"},
+  "resources":[{"legacyFocusCategory":"XXXXXFocus","endpointIdentifier":{"type":"XXXIdentifier","MaskedNumber":"XXXXXXXXXXXX"},
+   "additionalContext":{"capabilityInterfaces":[{"interfaceName":"Dummy.DummyDumDum"}]}}]}]}}`
+
+const acExistsFalseEvent2 = `{"requestContext":{"taskInstances":[
+ {"taskInstanceId":"id1","taskInstanceState":"ACTIVE","provider":{"id":"XXXXXXXXXXXX","type":"XXXXXXXX"},
+  "resources":[{"legacyFocusCategory":"XXXXXFocus","endpointIdentifier":{"type":"XXXIdentifier","MaskedNumber":"XXXXXXXXXX"},
+   "additionalContext":{"capabilityInterfaces":[{"interfaceName":"XXXX.XXXXXXXXXXXXXX"}]}}]},
+ {"taskInstanceId":"id1","taskInstanceState":"InACTIVE","provider":{"id":"SomeRandom","type":"XXXXXXXX"},
+  "resources":[{"legacyFocusCategory":"XXXXXFocus","endpointIdentifier":{"type":"XXXIdentifier","MaskedNumber":"XXXXXXXXXXXX"},
+   "additionalContext":{"capabilityInterfaces":[{"interfaceName":"XXXX.XXXXXXXXXXXXXX"}]}}]}]}}`
 
 func TestEventRulerRulerTest(t *testing.T) {
 	runCases(t, EventBridge, rulerTestCases)
