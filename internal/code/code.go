@@ -1,9 +1,16 @@
 // Package code checks and unpacks function code packages (zip files). The
-// control plane calls Validate before a package is stored; the worker calls
-// Extract to lay a stored package out as an environment's /var/task. Zips
-// are untrusted input: entries that escape the target directory, oversize
-// content and malformed archives are refused, and extraction enforces the
-// size limit on the bytes actually written, not on what headers claim.
+// control plane calls Validate before a package or layer is stored
+// (CreateFunction, UpdateFunctionCode, PublishLayerVersion); the worker
+// calls Extract to lay a stored package out as an environment's /var/task
+// or /opt. Zips are untrusted input, checked as a whole before anything is
+// written: names that are absolute or climb out with "..", entries beneath
+// a symbolic link or a file, names used twice, types other than files,
+// directories and links, content whose size or checksum differs from its
+// header, and more than the unzipped limit are refused, so that a package
+// Validate accepts is one Extract unpacks. Extract writes through
+// descriptors with which the kernel refuses symbolic links and paths
+// outside the target (docs/design/code-packages.md). It imports only
+// awsapi and function; lambdaapi and pool import it.
 package code
 
 import (
@@ -12,9 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path"
-	"path/filepath"
+	"math"
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -41,8 +46,10 @@ func (i *Info) HasFile(name string) bool {
 
 var errUnzip = awsapi.InvalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
 
-// Validate checks that data is a zip Lambda would accept, within limit bytes
-// unzipped (function.MaxUnzippedSize when limit is 0). Errors are
+// Validate checks that data is a zip Lambda would accept and that Extract
+// can unpack safely, within limit bytes unzipped (function.MaxUnzippedSize
+// when limit is 0). It reads every entry to the end, so the sizes and
+// checksums are the real ones, not what the headers claim. Errors are
 // InvalidParameterValueException *awsapi.Error values.
 func Validate(data []byte, limit int64) (*Info, error) {
 	if limit == 0 {
@@ -52,150 +59,99 @@ func Validate(data []byte, limit int64) (*Info, error) {
 	if err != nil {
 		return nil, errUnzip
 	}
+	l, err := planLayout(zr, limit)
+	if err != nil {
+		return nil, err
+	}
 	info := &Info{Sha256: function.CodeSha256(data), Size: int64(len(data))}
-	for _, f := range zr.File {
-		name, err := cleanName(f.Name)
+	remaining := limit
+	for _, it := range l.files {
+		n, err := copyEntry(io.Discard, it.file, remaining)
 		if err != nil {
 			return nil, err
 		}
-		// Compare before converting: a forged header can claim 2^64-1 bytes.
-		if f.UncompressedSize64 > uint64(limit) {
-			return nil, awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", limit)
-		}
-		info.UnzippedSize += int64(f.UncompressedSize64) // #nosec G115 -- bounded by limit above
-		if info.UnzippedSize > limit {
-			return nil, awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", limit)
-		}
-		if name != "" && f.Mode().IsRegular() {
-			info.Files = append(info.Files, name)
-		}
+		remaining -= n
+		info.Files = append(info.Files, it.name)
 	}
+	for _, it := range l.links {
+		target, err := linkTarget(it.file, remaining)
+		if err != nil {
+			return nil, err
+		}
+		remaining -= int64(len(target))
+	}
+	info.UnzippedSize = limit - remaining
 	return info, nil
 }
 
-// cleanName returns the slash-separated relative path of a zip entry, or an
-// error for absolute paths and entries that climb out with "..".
-func cleanName(n string) (string, error) {
-	n = strings.ReplaceAll(n, "\\", "/")
-	if strings.HasPrefix(n, "/") || strings.Contains(n, "\x00") {
-		return "", awsapi.InvalidParameter("Could not unzip uploaded file: entry %q has an absolute path.", n)
-	}
-	for _, part := range strings.Split(n, "/") {
-		if part == ".." {
-			return "", awsapi.InvalidParameter("Could not unzip uploaded file: entry %q escapes the package root.", n)
-		}
-	}
-	c := path.Clean(n)
-	if c == "." {
-		return "", nil
-	}
-	return c, nil
-}
-
-// Extract unpacks the zip in data into dir, which must not exist yet (it is
-// created; on failure it is removed). limit caps the bytes written
-// (function.MaxUnzippedSize when 0). Symlinks are kept only when they point
-// inside dir.
-func Extract(data []byte, dir string, limit int64) (err error) {
-	if limit == 0 {
-		limit = function.MaxUnzippedSize
-	}
+// UnzippedSize is the unzipped size of a package that Validate accepted
+// (the sum of the sizes its headers declare, which Validate checked), without
+// reading the content again.
+func UnzippedSize(data []byte) (int64, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return fmt.Errorf("extract code: %w", errUnzip)
+		return 0, errUnzip
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("extract code: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.RemoveAll(dir)
-		}
-	}()
-	remaining := limit
-	for _, f := range zr.File {
-		name, err := cleanName(f.Name)
-		if err != nil {
-			return err
-		}
-		if name == "" {
-			continue
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		mode := f.Mode()
-		switch {
-		case mode.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return fmt.Errorf("extract %s: %w", name, err)
-			}
-		case mode&os.ModeSymlink != 0:
-			if err := extractSymlink(f, dir, target); err != nil {
-				return err
-			}
-		case mode.IsRegular():
-			n, err := extractFile(f, target, remaining)
-			if err != nil {
-				return err
-			}
-			remaining -= n
-		}
-	}
-	return nil
-}
-
-func extractSymlink(f *zip.File, root, target string) error {
-	rc, err := f.Open()
+	l, err := planLayout(zr, math.MaxInt64)
 	if err != nil {
-		return fmt.Errorf("extract %s: %w", f.Name, errUnzip)
+		return 0, err
 	}
-	defer rc.Close()
-	dest, err := io.ReadAll(io.LimitReader(rc, 4096))
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", f.Name, errUnzip)
+	var n int64
+	for _, it := range l.files {
+		n += int64(it.file.UncompressedSize64) // #nosec G115 -- planLayout bounded the sum
 	}
-	link := string(dest)
-	resolved := link
-	if !filepath.IsAbs(link) {
-		resolved = filepath.Join(filepath.Dir(target), link)
-	}
-	if rel, err := filepath.Rel(root, resolved); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return awsapi.InvalidParameter("Could not unzip uploaded file: symlink %q points outside the package.", f.Name)
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return fmt.Errorf("extract %s: %w", f.Name, err)
-	}
-	return os.Symlink(link, target)
-}
-
-func extractFile(f *zip.File, target string, remaining int64) (int64, error) {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return 0, fmt.Errorf("extract %s: %w", f.Name, err)
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return 0, fmt.Errorf("extract %s: %w", f.Name, errUnzip)
-	}
-	defer rc.Close()
-	perm := f.Mode().Perm() | 0o444 // readable by the sandbox user
-	if perm&0o111 != 0 {
-		perm |= 0o111
-	}
-	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return 0, fmt.Errorf("extract %s: %w", f.Name, err)
-	}
-	n, err := io.Copy(out, io.LimitReader(rc, remaining+1))
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		if errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) {
-			return n, fmt.Errorf("extract %s: %w", f.Name, errUnzip)
-		}
-		return n, fmt.Errorf("extract %s: %w", f.Name, err)
-	}
-	if n > remaining {
-		return n, awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", remaining)
+	for _, it := range l.links {
+		n += int64(it.file.UncompressedSize64) // #nosec G115 -- planLayout bounded the sum
 	}
 	return n, nil
+}
+
+// copyEntry copies f's content to w, refusing more than remaining bytes
+// and content that does not match its header (size or CRC-32).
+func copyEntry(w io.Writer, f *zip.File, remaining int64) (int64, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return 0, unzipError(f.Name, err)
+	}
+	defer rc.Close() //nolint:errcheck // reading from memory
+	n, err := io.Copy(w, io.LimitReader(rc, remaining+1))
+	if err != nil {
+		return n, unzipError(f.Name, err)
+	}
+	if n > remaining {
+		return n, tooBig(remaining)
+	}
+	return n, nil
+}
+
+// linkTarget reads a symbolic link's target. Any target is allowed, as on
+// Lambda: it is never followed while extracting, and it resolves inside the
+// sandbox (a virtualenv's lib64 -> lib, a link into /opt).
+func linkTarget(f *zip.File, remaining int64) (string, error) {
+	var b bytes.Buffer
+	limit := min(remaining, maxLinkTarget)
+	if _, err := copyEntry(&b, f, limit); err != nil {
+		if b.Len() > int(limit) && limit == remaining {
+			return "", tooBig(remaining)
+		}
+		if b.Len() <= int(limit) {
+			return "", err
+		}
+	}
+	t := b.String()
+	if t == "" || len(t) > maxLinkTarget || strings.Contains(t, "\x00") {
+		return "", awsapi.InvalidParameter("Could not unzip uploaded file: symbolic link %q has an empty, overlong or malformed target.", f.Name)
+	}
+	return t, nil
+}
+
+// unzipError maps a read error of an entry to Lambda's answer; only the
+// archive's own faults (bad data, lying sizes, checksums, methods) come
+// here, as the archive is in memory.
+func unzipError(name string, err error) error {
+	var e *awsapi.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("unzip %s: %w: %w", name, errUnzip, err)
 }

@@ -499,9 +499,5 @@ func (h *Handler) unzippedSize(c *call, codeSha256 string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	info, err := code.Validate(data, math.MaxInt64)
-	if err != nil {
-		return 0, err
-	}
-	return info.UnzippedSize, nil
+	return code.UnzippedSize(data)
 }
