@@ -363,3 +363,14 @@ func TestOverlappingEntries(t *testing.T) {
 	}
 	checkOwnedByUs(t, dir)
 }
+
+// The package of issue 13, aimed at a real directory outside the root
+// (on the extractor before this one, that directory got the file).
+func TestChainedSymlinksCannotEscape(t *testing.T) {
+	outside := t.TempDir()
+	z := chainZip(t, 20, outside)
+	_, err := Validate(z, 0)
+	wantInvalidParameter(t, err)
+	wantInvalidParameter(t, Extract(z, filepath.Join(t.TempDir(), "code"), 0))
+	onlyEntries(t, outside)
+}
