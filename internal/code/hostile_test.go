@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -373,4 +374,48 @@ func TestChainedSymlinksCannotEscape(t *testing.T) {
 	wantInvalidParameter(t, err)
 	wantInvalidParameter(t, Extract(z, filepath.Join(t.TempDir(), "code"), 0))
 	onlyEntries(t, outside)
+}
+
+// The writing thread gets its credentials back and returns to the
+// scheduler: a thread that exited instead would kill every child it had
+// forked with Pdeathsig (the sandbox's spare inits) before it was locked.
+func TestThreadCredentialsRestored(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	status := func() string {
+		b, err := os.ReadFile("/proc/thread-self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") || strings.HasPrefix(l, "CapEff:") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before := status()
+		restore, err := dropThreadCredentials()
+		if err != nil {
+			t.Error(err)
+		}
+		during := status()
+		if err := restore(); err != nil {
+			t.Error(err)
+		}
+		if after := status(); after != before {
+			t.Errorf("thread credentials\n%s\nafter restore, were\n%s", after, before)
+		}
+		if during == before || !strings.Contains(during, "\t65534\n") && !strings.HasSuffix(during, "\t65534") {
+			t.Errorf("credentials while dropped:\n%s", during)
+		}
+	}()
+	<-done
 }

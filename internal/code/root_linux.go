@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,12 +44,16 @@ func probeBeneath(fd int) bool {
 }
 
 // unprivileged runs fn, which writes beneath r, and returns its error.
-// When the process is root, fn runs on a thread of its own whose
-// file-system uid and gid are ExtractUID and which has no supplementary
-// groups, so the kernel drops its file capabilities: it can write only
-// beneath r, which is chowned to ExtractUID for the purpose and handed back
-// to root (with everything fn created) once fn returns. The thread is never
-// given back to the Go scheduler: it exits with its goroutine.
+// When the process is root, fn runs on a locked thread whose file-system
+// uid and gid are ExtractUID and which has no supplementary groups, so the
+// kernel drops its file capabilities: it can write only beneath r, which is
+// chowned to ExtractUID for the purpose and handed back to root (with
+// everything fn created) once fn returns.
+//
+// The thread's credentials are restored before it is unlocked. It must not
+// simply exit with its goroutine: a child started with Pdeathsig (the
+// sandbox's inits) is killed when the thread that forked it exits, and
+// that may have been this thread, before it was locked here.
 func (r *root) unprivileged(fn func() error) error {
 	if os.Geteuid() != 0 {
 		return fn()
@@ -60,12 +65,15 @@ func (r *root) unprivileged(fn func() error) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
-		if err := dropThreadCredentials(); err != nil {
-			errc <- err
-			return
+		runtime.LockOSThread()
+		restore, err := dropThreadCredentials()
+		if err == nil {
+			err = fn()
 		}
-		errc <- fn()
+		if restore() == nil {
+			runtime.UnlockOSThread()
+		} // else the thread stays locked and dies with this goroutine
+		errc <- err
 	}()
 	err := <-errc
 	if cerr := r.chownBack(); err == nil {
@@ -75,24 +83,76 @@ func (r *root) unprivileged(fn func() error) error {
 }
 
 // dropThreadCredentials sets the calling thread's (only its) supplementary
-// groups, fsgid and fsuid, and checks that they took.
-func dropThreadCredentials() error {
-	// setgroups(2) itself is per thread; Go's syscall.Setgroups would
-	// change every thread of the process.
-	if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); errno != 0 {
-		return fmt.Errorf("extract code: drop groups: %w", errno)
+// groups, fsgid and fsuid, checks that they took, and returns the function
+// that puts back what the thread had (to be called in every case).
+func dropThreadCredentials() (restore func() error, err error) {
+	// setgroups(2) and setfs[ug]id(2) are per thread in the kernel; Go's
+	// syscall.Setgroups would change every thread of the process. Groups
+	// are dropped only where gid_t lists are the plain setgroups call's
+	// (64-bit platforms).
+	dropGroups := unsafe.Sizeof(uintptr(0)) == 8
+	groups, gerr := unix.Getgroups()
+	if gerr != nil {
+		dropGroups = false
 	}
-	if _, err := unix.SetfsgidRetGid(ExtractUID); err != nil {
-		return fmt.Errorf("extract code: setfsgid: %w", err)
+	prevGID, prevUID := -1, -1
+	restore = func() error {
+		if prevUID >= 0 {
+			if _, err := unix.SetfsuidRetUid(prevUID); err != nil {
+				return err
+			}
+			if cur, _ := unix.SetfsuidRetUid(prevUID); cur != prevUID {
+				return errors.New("fsuid not restored")
+			}
+		}
+		if prevGID >= 0 {
+			if _, err := unix.SetfsgidRetGid(prevGID); err != nil {
+				return err
+			}
+			if cur, _ := unix.SetfsgidRetGid(prevGID); cur != prevGID {
+				return errors.New("fsgid not restored")
+			}
+		}
+		if dropGroups {
+			return setThreadGroups(groups)
+		}
+		return nil
 	}
-	if _, err := unix.SetfsuidRetUid(ExtractUID); err != nil {
-		return fmt.Errorf("extract code: setfsuid: %w", err)
+	if dropGroups {
+		if err := setThreadGroups(nil); err != nil {
+			dropGroups = false
+			return restore, fmt.Errorf("extract code: drop groups: %w", err)
+		}
+	}
+	if prevGID, err = unix.SetfsgidRetGid(ExtractUID); err != nil {
+		prevGID = -1
+		return restore, fmt.Errorf("extract code: setfsgid: %w", err)
+	}
+	if prevUID, err = unix.SetfsuidRetUid(ExtractUID); err != nil {
+		prevUID = -1
+		return restore, fmt.Errorf("extract code: setfsuid: %w", err)
 	}
 	// Setting again returns the current value: check both took.
 	gid, _ := unix.SetfsgidRetGid(ExtractUID)
 	uid, _ := unix.SetfsuidRetUid(ExtractUID)
 	if uid != ExtractUID || gid != ExtractUID {
-		return errors.New("extract code: file-system ids did not change")
+		return restore, errors.New("extract code: file-system ids did not change")
+	}
+	return restore, nil
+}
+
+// setThreadGroups sets the calling thread's supplementary groups.
+func setThreadGroups(gids []int) error {
+	list := make([]uint32, len(gids))
+	for i, g := range gids {
+		list[i] = uint32(g) // #nosec G115 -- gids come from getgroups
+	}
+	var p unsafe.Pointer
+	if len(list) > 0 {
+		p = unsafe.Pointer(&list[0]) // #nosec G103 -- the kernel reads len(list) gid_t values
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(list)), uintptr(p), 0); errno != 0 {
+		return errno
 	}
 	return nil
 }
