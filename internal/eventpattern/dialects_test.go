@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -231,6 +232,35 @@ func TestFoldPrefixAgreesWithEqualFold(t *testing.T) {
 			if got := foldPrefix([]byte(a), b) == len(a); got != want {
 				t.Errorf("fold-equal(%q, %q) = %v, strings.EqualFold %v", a, b, got, want)
 			}
+		}
+	}
+}
+
+// TestSetAgreesWithPatterns: a Set (which pre-selects candidates by exact
+// strings) reports exactly the patterns that match one by one.
+func TestSetAgreesWithPatterns(t *testing.T) {
+	cases := append(append([]matchCase{}, eventBridgeCases...), rulerTestCases...)
+	var ps []*Pattern
+	for _, c := range cases {
+		ps = append(ps, MustCompile(EventBridge, c.pattern))
+	}
+	set := NewSet(ps...)
+	if len(set.indexes) == 0 || len(set.always) == 0 {
+		t.Fatalf("expected both indexed and unindexed patterns: %d indexes, %d always", len(set.indexes), len(set.always))
+	}
+	for _, c := range cases {
+		got, err := set.Match([]byte(c.event), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int
+		for i, p := range ps {
+			if ok, _ := p.Match([]byte(c.event)); ok {
+				want = append(want, i)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("event of %q: set matched %v, patterns one by one %v", c.name, got, want)
 		}
 	}
 }

@@ -15,8 +15,9 @@ import (
 // once its slices have grown.
 type event struct {
 	nodes   []node
-	buf     []byte // unescaped strings and keys
-	scratch []byte // synthetic documents (SNS attributes, decoded envelopes)
+	buf     []byte   // unescaped strings and keys
+	scratch []byte   // synthetic documents (SNS attributes, decoded envelopes)
+	marks   []uint64 // candidate patterns of a Set
 	root    int32
 }
 

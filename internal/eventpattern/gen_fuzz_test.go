@@ -2,6 +2,7 @@ package eventpattern
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,7 @@ func FuzzGenerated(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &gen{b: data}
 		pattern := g.patternObject(0)
+		other := g.patternObject(0)
 		event := g.eventValue(0, true)
 		p, err := Compile(EventBridge, []byte(pattern))
 		if err != nil {
@@ -32,6 +34,23 @@ func FuzzGenerated(f *testing.F) {
 		}
 		if got != want {
 			t.Fatalf("pattern %s\nevent   %s\ncompiled %v, naive %v", pattern, event, got, want)
+		}
+		// In a Set beside another pattern, the answer is the same.
+		q, err := Compile(EventBridge, []byte(other))
+		if err != nil {
+			return
+		}
+		qok, _ := q.Match([]byte(event))
+		var want2 []int
+		if got {
+			want2 = append(want2, 0)
+		}
+		if qok {
+			want2 = append(want2, 1)
+		}
+		inSet, err := NewSet(p, q).Match([]byte(event), nil)
+		if err != nil || !slices.Equal(inSet, want2) {
+			t.Fatalf("set of %s and %s on %s: %v %v, want %v", pattern, other, event, inSet, err, want2)
 		}
 	})
 }

@@ -3,7 +3,9 @@ package eventpattern
 import (
 	"bytes"
 	"math"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -34,6 +36,18 @@ func (p *Pattern) Match(data []byte) (bool, error) {
 type Set struct {
 	roots []*objPat // each pattern's tree with key ids renumbered for the set
 	dict  map[string]int32
+	// indexes pre-select candidates: a pattern that requires, along a
+	// path of AND-ed fields, one of a few exact strings is evaluated only
+	// for events holding one of them there. Patterns without such a field
+	// are in always.
+	indexes []keyIndex
+	always  []int32
+}
+
+// keyIndex is the exact strings patterns require at one path.
+type keyIndex struct {
+	path   []int32
+	values map[string][]int32 // value -> indexes of the patterns
 }
 
 // NewSet groups patterns; Match reports matches by their index here.
@@ -51,7 +65,50 @@ func NewSet(patterns ...*Pattern) *Set {
 		}
 		s.roots = append(s.roots, renumber(p.root, remap))
 	}
+	for i, root := range s.roots {
+		idx := int32(i) //nolint:gosec // G115: a set holds far fewer than 2^31 patterns
+		path, leaf := keyPath(root, nil)
+		if leaf == nil {
+			s.always = append(s.always, idx)
+			continue
+		}
+		ix := s.index(path)
+		for _, v := range leaf.strs {
+			if l := ix.values[v]; len(l) == 0 || l[len(l)-1] != idx {
+				ix.values[v] = append(l, idx)
+			}
+		}
+	}
 	return s
+}
+
+func (s *Set) index(path []int32) *keyIndex {
+	for i := range s.indexes {
+		if slices.Equal(s.indexes[i].path, path) {
+			return &s.indexes[i]
+		}
+	}
+	s.indexes = append(s.indexes, keyIndex{path: path, values: map[string][]int32{}})
+	return &s.indexes[len(s.indexes)-1]
+}
+
+// keyPath finds a field every match of o requires whose leaf holds exact
+// strings only, and returns its path.
+func keyPath(o *objPat, prefix []int32) ([]int32, *leafPat) {
+	for _, f := range o.fields {
+		path := append(slices.Clip(prefix), f.id)
+		if f.leaf != nil {
+			l := f.leaf
+			if len(l.strs) > 0 && len(l.nums) == 0 && len(l.ms) == 0 && !l.null && !l.isTrue && !l.isFalse && !l.existsTrue && !l.existsFalse {
+				return path, l
+			}
+			continue
+		}
+		if p, l := keyPath(f.obj, path); l != nil {
+			return p, l
+		}
+	}
+	return nil, nil
 }
 
 // renumber copies the object levels of a pattern tree with key ids mapped
@@ -89,13 +146,55 @@ func (s *Set) Match(data []byte, dst []int) ([]int, error) {
 }
 
 func (s *Set) matchParsed(ev *event, dst []int) []int {
+	words := (len(s.roots) + 63) / 64
+	if cap(ev.marks) < words {
+		ev.marks = make([]uint64, words)
+	}
+	marks := ev.marks[:words]
+	clear(marks)
+	for _, i := range s.always {
+		marks[i/64] |= 1 << (i % 64)
+	}
+	for i := range s.indexes {
+		ev.markCandidates(ev.root, &s.indexes[i], 0, marks)
+	}
 	e := evaluator{ev: ev}
-	for i, root := range s.roots {
-		if e.obj(root, ev.root) {
-			dst = append(dst, i)
+	for w, word := range marks {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			if e.obj(s.roots[i], ev.root) {
+				dst = append(dst, i)
+			}
 		}
 	}
 	return dst
+}
+
+// markCandidates marks the patterns of ix whose required string is among
+// the string leaves at ix.path below n (through any arrays).
+func (ev *event) markCandidates(n int32, ix *keyIndex, depth int, marks []uint64) {
+	if n < 0 {
+		return
+	}
+	v := &ev.nodes[n]
+	if v.kind == kArr {
+		for c := v.child; c >= 0; c = ev.nodes[c].next {
+			ev.markCandidates(c, ix, depth, marks)
+		}
+		return
+	}
+	if depth == len(ix.path) {
+		if v.kind == kStr {
+			for _, i := range ix.values[string(v.str)] {
+				marks[i/64] |= 1 << (i % 64)
+			}
+		}
+		return
+	}
+	if v.kind == kObj {
+		ev.markCandidates(ev.member(n, ix.path[depth]), ix, depth+1, marks)
+	}
 }
 
 // evaluator walks a compiled pattern over a parsed event.
@@ -105,12 +204,15 @@ type evaluator struct {
 
 // lookup finds the member id of object n; the last of duplicate keys wins,
 // as in encoding/json.
-func (e *evaluator) lookup(n, id int32) int32 {
-	if n < 0 || e.ev.nodes[n].kind != kObj {
+func (e *evaluator) lookup(n, id int32) int32 { return e.ev.member(n, id) }
+
+// member finds the member id of object n (-1: none).
+func (ev *event) member(n, id int32) int32 {
+	if n < 0 || ev.nodes[n].kind != kObj {
 		return -1
 	}
 	found := int32(-1)
-	nodes := e.ev.nodes
+	nodes := ev.nodes
 	for c := nodes[n].child; c >= 0; c = nodes[c].next {
 		if nodes[c].id == id {
 			found = c
