@@ -112,8 +112,12 @@ func TestLambdaFilters(t *testing.T) {
 			`,"attributes":{"ApproximateReceiveCount":"1"},"messageAttributes":{},"eventSource":"aws:sqs"}`)
 	}
 	kinesis := func(data string) []byte {
-		return []byte(`{"kinesis":{"partitionKey":"p"},"eventSource":"aws:kinesis","data":"` +
-			base64.StdEncoding.EncodeToString([]byte(data)) + `"}`)
+		return []byte(`{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"p","sequenceNumber":"1","data":"` +
+			base64.StdEncoding.EncodeToString([]byte(data)) + `","approximateArrivalTimestamp":1545084650.987},"eventSource":"aws:kinesis","eventName":"aws:kinesis:record"}`)
+	}
+	kafka := func(value string) []byte {
+		return []byte(`{"topic":"mytopic","partition":0,"offset":15,"timestamp":1545084650987,"timestampType":"CREATE_TIME","value":"` +
+			base64.StdEncoding.EncodeToString([]byte(value)) + `","headers":[]}`)
 	}
 	cases := []struct {
 		name    string
@@ -134,6 +138,12 @@ func TestLambdaFilters(t *testing.T) {
 		{"numeric in body", []string{`{"body":{"Price":[{"numeric":[">",10,"<=",20]}]}}`}, sqs(`{"Price":15}`), EnvelopeSQS, true},
 		{"kinesis data", []string{`{"data":{"tire_pressure":[{"numeric":["<",32]}]}}`}, kinesis(`{"tire_pressure":31}`), EnvelopeKinesis, true},
 		{"kinesis data mismatch", []string{`{"data":{"tire_pressure":[{"numeric":["<",32]}]}}`}, kinesis(`{"tire_pressure":33}`), EnvelopeKinesis, false},
+		{"kinesis filters see only data", []string{`{"kinesis":{"partitionKey":["p"]}}`}, kinesis(`{"a":1}`), EnvelopeKinesis, false},
+		{"kinesis filters see only data 2", []string{`{"eventSource":["aws:kinesis"]}`}, kinesis(`{"a":1}`), EnvelopeKinesis, false},
+		{"kinesis data absent key", []string{`{"data":{"a":[{"exists":false}]}}`}, kinesis(`{"b":1}`), EnvelopeKinesis, true},
+		{"kafka json value", []string{`{"value":{"device_ID":[{"prefix":"AB"}]}}`}, kafka(`{"device_ID":"AB1234","session":{"duration":162}}`), EnvelopeKafka, true},
+		{"kafka plain value", []string{`{"value":[{"prefix":"Hello"}]}`}, kafka("Hello, this is a test."), EnvelopeKafka, true},
+		{"kafka plain value mismatch", []string{`{"value":[{"prefix":"Bye"}]}`}, kafka("Hello, this is a test."), EnvelopeKafka, false},
 		{"dynamodb", []string{`{"eventName":["INSERT"],"dynamodb":{"NewImage":{"id":{"BOOL":[true]}}}}`},
 			[]byte(`{"eventName":"INSERT","dynamodb":{"Keys":{"id":{"S":"1"}},"NewImage":{"id":{"BOOL":true}}}}`), EnvelopeDynamoDB, true},
 		{"dynamodb mismatch", []string{`{"eventName":["MODIFY"]}`}, []byte(`{"eventName":"INSERT","dynamodb":{}}`), EnvelopeDynamoDB, false},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -101,6 +102,42 @@ func FuzzEventParser(f *testing.F) {
 		_, err := p.Match([]byte(event))
 		if valid := json.Valid([]byte(event)); valid != (err == nil) {
 			t.Fatalf("event %q: json.Valid %v, parse error %v", event, valid, err)
+		}
+	})
+}
+
+// FuzzLambdaSQSBody: an SQS record's body is untrusted; a filter sees it as
+// JSON when it is a JSON object or array and as a string otherwise, which
+// the naive evaluator checks on a document built with encoding/json.
+func FuzzLambdaSQSBody(f *testing.F) {
+	f.Add(`{"body":{"a":["x"]}}`, `{"a":"x"}`)
+	f.Add(`{"body":["hello"]}`, `hello`)
+	f.Add(`{"body":{"a":[{"exists":false}]}}`, ` [ {"b":1} ] `)
+	f.Add(`{"messageId":["1"],"body":[{"prefix":"{"}]}`, `{"a":`)
+	f.Fuzz(func(t *testing.T, pattern, body string) {
+		if !utf8.ValidString(body) || !utf8.ValidString(pattern) {
+			return
+		}
+		fl, err := CompileFilters([]string{pattern})
+		if err != nil {
+			return
+		}
+		rec, _ := json.Marshal(map[string]any{"messageId": "1", "body": body})
+		got, err := fl.Match(rec, EnvelopeSQS)
+		if err != nil {
+			t.Fatalf("Match(%s): %v", rec, err)
+		}
+		var bodyVal any = body
+		if trimmed := strings.TrimLeft(body, " \t\r\n"); json.Valid([]byte(body)) && (strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")) {
+			bodyVal, _ = decodeAny([]byte(body))
+		}
+		doc, _ := json.Marshal(map[string]any{"messageId": "1", "body": bodyVal})
+		want, err := naiveMatch([]byte(pattern), doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("pattern %s body %q: filters %v, naive %v", pattern, body, got, want)
 		}
 	})
 }

@@ -5,21 +5,29 @@ import (
 	"fmt"
 )
 
-// Envelope names the member of an event source's record whose content
-// Lambda filters as JSON: the SQS body, the Kinesis data (base64), the
-// Kafka value (base64), the Amazon MQ data (base64). DynamoDB stream records
-// have none; their "dynamodb" member is JSON already.
+// Envelope says where in an event source's record the payload Lambda
+// filters as JSON is, and what else a filter may see. SQS filters see the
+// whole message record with its body as JSON (when it is JSON); Kinesis,
+// Kafka and Amazon MQ mappings filter on their payload only ("only support
+// filtering on the data key" / "the value key"), base64-decoded; DynamoDB
+// stream records are JSON already and filtered whole.
 type Envelope struct {
-	Key    string
+	// Path leads from the record's root to the payload member.
+	Path []string
+	// Base64 payloads are decoded first.
 	Base64 bool
+	// Only: filters see {"<last element of Path>": payload} and nothing else
+	// of the record.
+	Only bool
 }
 
-// Envelopes of the event sources Lambda filters.
+// Envelopes of the event sources Lambda filters; records are the elements
+// of the event's Records array (for Kafka, of a topic-partition's array).
 var (
-	EnvelopeSQS      = Envelope{Key: "body"}
-	EnvelopeKinesis  = Envelope{Key: "data", Base64: true}
-	EnvelopeKafka    = Envelope{Key: "value", Base64: true}
-	EnvelopeMQ       = Envelope{Key: "data", Base64: true}
+	EnvelopeSQS      = Envelope{Path: []string{"body"}}
+	EnvelopeKinesis  = Envelope{Path: []string{"kinesis", "data"}, Base64: true, Only: true}
+	EnvelopeKafka    = Envelope{Path: []string{"value"}, Base64: true, Only: true}
+	EnvelopeMQ       = Envelope{Path: []string{"data"}, Base64: true, Only: true}
 	EnvelopeDynamoDB = Envelope{}
 )
 
@@ -45,17 +53,25 @@ func CompileFilters(patterns []string) (*Filters, error) {
 		}
 		ps = append(ps, p)
 	}
-	return &Filters{set: NewSet(ps...)}, nil
+	set := NewSet(ps...)
+	for _, env := range []Envelope{EnvelopeSQS, EnvelopeKinesis, EnvelopeKafka, EnvelopeMQ} {
+		for _, k := range env.Path {
+			if _, ok := set.dict[k]; !ok {
+				set.dict[k] = int32(len(set.dict)) //nolint:gosec // G115: a handful of keys
+			}
+		}
+	}
+	return &Filters{set: set}, nil
 }
 
 // Len is the number of filters.
 func (f *Filters) Len() int { return f.set.Len() }
 
 // Match reports whether a record (the JSON Lambda would put in the event's
-// Records array) passes the filters. When the envelope member holds a string
-// that is (after base64 decoding, for the sources that encode it) a JSON
-// object or array, patterns see it as that JSON; otherwise they see the
-// string as it is in the record.
+// Records array) passes the filters. When the payload is (after base64
+// decoding, for the sources that encode it) a JSON object or array,
+// patterns see it as that JSON; otherwise they see it as a string (decoded,
+// when base64 decodes).
 func (f *Filters) Match(record []byte, env Envelope) (bool, error) {
 	if f.set.Len() == 0 {
 		return true, nil
@@ -65,38 +81,55 @@ func (f *Filters) Match(record []byte, env Envelope) (bool, error) {
 	if err := ev.parse(record, f.set.dict); err != nil {
 		return false, err
 	}
-	if id, ok := f.set.dict[env.Key]; ok && env.Key != "" {
-		ev.expand(id, env.Base64, f.set.dict)
+	if len(env.Path) > 0 {
+		ev.expand(env, f.set.dict)
 	}
 	var dst [MaxFiltersPerMapping]int
 	return len(f.set.matchParsed(ev, dst[:0])) > 0, nil
 }
 
-// expand replaces the top-level string member id with the JSON it holds.
-func (e *event) expand(id int32, b64 bool, dict map[string]int32) {
-	if e.root < 0 || e.nodes[e.root].kind != kObj {
-		return
-	}
-	m := int32(-1)
-	for c := e.nodes[e.root].child; c >= 0; c = e.nodes[c].next {
-		if e.nodes[c].id == id {
-			m = c
+// expand replaces the payload string at env.Path with the JSON it holds and,
+// for Only envelopes, makes it the one member of a new root.
+func (e *event) expand(env Envelope, dict map[string]int32) {
+	n := e.root
+	for _, k := range env.Path {
+		id, ok := dict[k]
+		if !ok {
+			n = -1
+			break
 		}
+		n = e.member(n, id)
 	}
-	if m < 0 || e.nodes[m].kind != kStr {
+	if n >= 0 && e.nodes[n].kind == kStr {
+		e.decodePayload(n, env.Base64, dict)
+	}
+	if !env.Only {
 		return
 	}
-	payload := e.nodes[m].str
+	root := int32(len(e.nodes)) //nolint:gosec // G115: bounded by MaxEventSize
+	e.nodes = append(e.nodes, node{kind: kObj, id: -1, next: -1, child: -1})
+	if n >= 0 {
+		c := e.nodes[n]
+		c.next = -1
+		e.nodes = append(e.nodes, c)
+		e.nodes[root].child = root + 1
+	}
+	e.root = root
+}
+
+func (e *event) decodePayload(n int32, b64 bool, dict map[string]int32) {
+	payload := e.nodes[n].str
 	if b64 {
-		n := base64.StdEncoding.DecodedLen(len(payload))
-		if cap(e.scratch) < n {
-			e.scratch = make([]byte, n)
+		size := base64.StdEncoding.DecodedLen(len(payload))
+		if cap(e.scratch) < size {
+			e.scratch = make([]byte, size)
 		}
-		k, err := base64.StdEncoding.Decode(e.scratch[:n], payload)
+		k, err := base64.StdEncoding.Decode(e.scratch[:size], payload)
 		if err != nil {
 			return
 		}
 		payload = e.scratch[:k]
+		e.nodes[n].str = payload
 	}
 	p := parser{s: payload, ev: e, dict: dict}
 	p.ws()
@@ -115,7 +148,7 @@ func (e *event) expand(id int32, b64 bool, dict map[string]int32) {
 		e.nodes = e.nodes[:mark]
 		return
 	}
-	e.nodes[m].kind = e.nodes[sub].kind
-	e.nodes[m].child = e.nodes[sub].child
-	e.nodes[m].str = nil
+	e.nodes[n].kind = e.nodes[sub].kind
+	e.nodes[n].child = e.nodes[sub].child
+	e.nodes[n].str = nil
 }
