@@ -76,7 +76,12 @@ func ErrorFor(p Protocol, err error) *awsapi.Error {
 // is not a verification failure is logged and answered as a
 // ServiceException.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	p := ProtocolOf(r)
+	WriteErrorIn(w, ProtocolOf(r), log, err)
+}
+
+// WriteErrorIn answers a failed verification in protocol p (the front
+// door knows the protocol of the route it verified for).
+func WriteErrorIn(w http.ResponseWriter, p Protocol, log *slog.Logger, err error) {
 	e := ErrorFor(p, err)
 	if e == nil {
 		if log != nil {

@@ -224,10 +224,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
+	routes := d.routeTable(d.routeHandlers(api, urls, logsAPI))
 	d.srv = &http.Server{
 		// Tracing outermost: every front door's invocation gets its span tree.
-		Handler: d.tracer.Middleware(withFunctionURLs(urls,
-			d.executeAPIHosts(d.frontDoor(d.guard(withLogsAPI(d.apiGatewayManagement(api), logsAPI)))))),
+		Handler:           d.tracer.Middleware(routes),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -274,26 +274,6 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 	return issuer, nil
 }
 
-// guard puts the AWS APIs behind SigV4 verification; code download links
-// carry their own signature. The front door (telemetry.go) sends
-// everything that is not telemetry here. CloudFormation (query requests
-// to "/" and /nimbus/artifacts/) goes to its API, verified for service
-// "cloudformation" and answered in the query protocol's XML.
-func (d *Daemon) guard(api http.Handler) http.Handler {
-	guarded := d.auth.Wrap(api)
-	cfn := d.cloudFormationGuard(d.cfnAPI)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, lambdaapi.CodeRoutePrefix):
-			api.ServeHTTP(w, r)
-		case isCloudFormation(r):
-			cfn.ServeHTTP(w, r)
-		default:
-			guarded.ServeHTTP(w, r)
-		}
-	})
-}
-
 // RootCredentials are the node's root credentials (empty with
 // InsecureNoAuth); RootCredentialsCreated reports that this start
 // generated them into the data directory.
@@ -315,18 +295,6 @@ func functionEndpoint(a net.Addr) string {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
 	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
-}
-
-// withLogsAPI routes CloudWatch Logs calls (X-Amz-Target:
-// Logs_20140328.*) to the logs API and everything else to the Lambda API.
-func withLogsAPI(lambda, logs http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if logsapi.IsLogsRequest(r) {
-			logs.ServeHTTP(w, r)
-			return
-		}
-		lambda.ServeHTTP(w, r)
-	})
 }
 
 // AddLogSink attaches another consumer of every function log line (an

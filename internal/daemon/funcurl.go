@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
-	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 )
 
@@ -32,18 +31,4 @@ func (u iamAuth) Authenticate(r *http.Request) (*httpevent.IAMIdentity, error) {
 	}
 	return &httpevent.IAMIdentity{AccessKey: id.AccessKeyID, AccountID: u.account, CallerID: userID,
 		UserARN: id.Principal, UserID: userID}, nil
-}
-
-// withFunctionURLs sends requests whose Host names a function URL
-// (<url-id>.lambda-url.<region>.localhost[:port]) to urls, outside the
-// SigV4 wrapper (an AWS_IAM URL verifies its callers itself), and every
-// other request to next.
-func withFunctionURLs(urls *funcurl.Handler, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if funcurl.IsURLHost(r.Host) {
-			urls.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

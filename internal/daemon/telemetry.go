@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cost"
@@ -12,35 +11,6 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
-
-// frontDoor routes the telemetry paths (/metrics, /healthz, /readyz) to
-// telemetry and everything else to api. The telemetry paths need no
-// signature: they carry no customer data, and scrapers and probes do not
-// sign requests.
-func (d *Daemon) frontDoor(api http.Handler) http.Handler {
-	healthz := telemetry.Healthz()
-	readyz := telemetry.Readyz(d.readiness()...)
-	var metrics http.Handler
-	if d.metrics != nil {
-		metrics = d.metrics.Handler()
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz":
-			healthz.ServeHTTP(w, r)
-			return
-		case "/readyz":
-			readyz.ServeHTTP(w, r)
-			return
-		case "/metrics":
-			if metrics != nil {
-				metrics.ServeHTTP(w, r)
-				return
-			}
-		}
-		api.ServeHTTP(w, r)
-	})
-}
 
 // readiness: the store's connection is up, the registry has loaded every
 // function, the pool takes invocations.

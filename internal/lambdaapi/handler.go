@@ -156,9 +156,28 @@ type call struct {
 
 // ServeHTTP routes the request to its operation.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, params := match(r.Method, r.URL.EscapedPath())
+	h.serve(w, r, rt, params)
+}
+
+// CodeDownloads serves the code download links of GetFunction and
+// GetLayerVersion (GET /_nimbus/code/{key}, checked by their own HMAC) and
+// nothing else: the front door sends unsigned requests under
+// CodeRoutePrefix here, so no other operation may be reachable through it,
+// whatever the request's headers say.
+func (h *Handler) CodeDownloads() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, params := match(r.Method, r.URL.EscapedPath())
+		if rt != nil && rt.op != opGetCode {
+			rt = nil
+		}
+		h.serve(w, r, rt, params)
+	})
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route, params map[string]string) {
 	reqID := awsapi.NewRequestID()
 	w.Header().Set(awsapi.HeaderRequestID, reqID)
-	rt, params := match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		awsapi.WriteError(w, h.log, awsapi.UnknownOperation())
 		return

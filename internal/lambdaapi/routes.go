@@ -15,6 +15,10 @@ type route struct {
 	segs    []string
 }
 
+// opGetCode is the code download link's operation, the only one served
+// without SigV4 (see Handler.CodeDownloads).
+const opGetCode = "GetCode"
+
 var routes = compile([]route{
 	{method: "POST", pattern: "/2015-03-31/functions", op: "CreateFunction", handle: (*Handler).createFunction},
 	{method: "GET", pattern: "/2015-03-31/functions", op: "ListFunctions", handle: (*Handler).listFunctions},
@@ -65,7 +69,7 @@ var routes = compile([]route{
 	{method: "DELETE", pattern: "/2018-10-31/layers/{layer}/versions/{version}/policy/{sid}", op: "RemoveLayerVersionPermission", handle: (*Handler).removeLayerVersionPermission},
 	// ListLayers, and GetLayerVersionByArn with ?find=LayerVersion.
 	{method: "GET", pattern: "/2018-10-31/layers", op: "ListLayers", handle: (*Handler).listLayersOrFind},
-	{method: "GET", pattern: codeRoutePrefix + "{key}", op: "GetCode", handle: (*Handler).getCode},
+	{method: "GET", pattern: codeRoutePrefix + "{key}", op: opGetCode, handle: (*Handler).getCode},
 	{method: "GET", pattern: costPath, op: "GetCostReport", handle: (*Handler).getCostReport},
 })
 

@@ -1,0 +1,213 @@
+package daemon
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/nimbus-serverless/nimbus/internal/apigw"
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/logsapi"
+	"github.com/nimbus-serverless/nimbus/internal/telemetry"
+)
+
+// The front door's route table: every way into the node, in the order a
+// request is matched against it. The first entry whose recognizer accepts
+// a request serves it; the last one accepts everything. Each entry
+// declares how its requests authenticate, and the table enforces it:
+// an entry declared authSigV4 is only reachable through a verified
+// signature scoped to the entry's signing name, so no other entry (code
+// links, health probes, host-routed doors) can hand a request on to it.
+//
+// Order (top to bottom):
+//
+//	host-routed doors   function URLs, execute-api      (Host header)
+//	/_nimbus/ paths     code download links             (path prefix)
+//	X-Amz-Target        CloudWatch Logs                 (header prefix)
+//	path                CloudFormation, API Gateway management, telemetry, Lambda
+
+// authMode is how the requests of a route are authenticated.
+type authMode int
+
+const (
+	// authSigV4: the front door verifies AWS Signature Version 4 (header
+	// or presigned query) for the route's signing name before the handler
+	// runs; a request that fails never reaches it.
+	authSigV4 authMode = iota
+	// authLink: a link this node signed (an HMAC of the object and an
+	// expiry), checked by the handler: code download links.
+	authLink
+	// authPerResource: the handler authenticates by the resource's own
+	// configuration: function URLs (AuthType AWS_IAM verifies SigV4 for
+	// "lambda", NONE lets anyone in) and execute-api stages (authorizers,
+	// AWS_IAM for "execute-api", API keys, or none).
+	authPerResource
+	// authNone: no authentication: health and readiness probes, /metrics.
+	authNone
+)
+
+func (m authMode) String() string {
+	return [...]string{"SigV4", "own HMAC link", "per resource (IAM or none)", "none"}[m]
+}
+
+// route is one entry of the table.
+type route struct {
+	// name identifies the entry (a service or a door).
+	name string
+	// signing is the SigV4 service name requests must be scoped to
+	// (authSigV4 routes; "" for the others).
+	signing string
+	// protocol is the AWS protocol of the route's answers (refusals
+	// included).
+	protocol auth.Protocol
+	// auth is how the route's requests authenticate.
+	auth authMode
+	// match recognises the route's requests.
+	match func(*http.Request) bool
+	// handler serves the route's requests once authenticated.
+	handler http.Handler
+	// guard, for an authSigV4 route, replaces the default verification
+	// (requireSigV4) by one of the route's own that verifies signing.
+	guard func(http.Handler) http.Handler
+	// serve is handler behind the route's authentication (set by
+	// routeTable).
+	serve http.Handler
+}
+
+// routeHandlers are the handlers the table routes to, before any
+// authentication (routeTable adds it). A nil handler leaves its route out.
+type routeHandlers struct {
+	funcURL    http.Handler // function URL requests (Host <url-id>.lambda-url.<region>.<domain>)
+	executeAPI http.Handler // execute-api requests (Host <api-id>.execute-api.<region>.<domain>)
+	code       http.Handler // code download links only (lambdaapi.Handler.CodeDownloads)
+	healthz    http.Handler
+	readyz     http.Handler
+	metrics    http.Handler
+	logs       http.Handler // CloudWatch Logs (JSON 1.1)
+	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
+	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
+	lambda     http.Handler // Lambda (REST-JSON)
+}
+
+// routeTable builds the table over h. The SigV4 routes get their
+// verification here, from their declared signing name, so that a route's
+// declaration and its enforcement cannot differ.
+func (d *Daemon) routeTable(h routeHandlers) router {
+	rs := []route{
+		// Host-routed doors.
+		{name: "function-url", auth: authPerResource, protocol: auth.RESTJSON,
+			match: func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }, handler: h.funcURL},
+		{name: "execute-api", auth: authPerResource, protocol: auth.RESTJSON,
+			match: func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok }, handler: h.executeAPI},
+		// Nimbus's own paths. Code links carry their own HMAC; the handler
+		// serves the download operation and nothing else, whatever the
+		// request's other headers say.
+		{name: "code-download", auth: authLink, protocol: auth.RESTJSON, match: isCodeDownload, handler: h.code},
+		// X-Amz-Target services.
+		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: logsapi.IsLogsRequest, handler: h.logs},
+		// Paths.
+		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: isCloudFormation,
+			handler: h.cfn, guard: d.cloudFormationGuard},
+		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: apigw.IsManagement,
+			handler: h.apigw},
+		{name: "healthz", auth: authNone, match: pathIs("/healthz"), handler: h.healthz},
+		{name: "readyz", auth: authNone, match: pathIs("/readyz"), handler: h.readyz},
+		{name: "metrics", auth: authNone, match: pathIs("/metrics"), handler: h.metrics},
+		// The rest is Lambda's, or a request of another service that is
+		// refused in the protocol its headers suggest.
+		{name: "lambda", signing: "lambda", auth: authSigV4, protocol: protocolOfRequest,
+			match: func(*http.Request) bool { return true }, handler: h.lambda},
+	}
+	out := rs[:0]
+	for _, r := range rs {
+		if r.handler == nil {
+			continue
+		}
+		r.serve = r.handler
+		if r.auth == authSigV4 {
+			if r.guard != nil {
+				r.serve = r.guard(r.handler)
+			} else {
+				r.serve = d.requireSigV4(r.signing, r.protocol, r.handler)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// isCodeDownload recognises code download links: every path under
+// /_nimbus/code/, whatever the method (the handler answers anything but
+// GET with UnknownOperationException).
+func isCodeDownload(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, lambdaapi.CodeRoutePrefix)
+}
+
+func pathIs(p string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return r.URL.Path == p }
+}
+
+// protocolOfRequest, as a route's protocol, answers in the protocol the
+// request's headers suggest (auth.ProtocolOf).
+const protocolOfRequest auth.Protocol = -1
+
+// requireSigV4 puts next behind SigV4 verification for service: a request
+// that fails is answered in protocol p (403 with AWS's exception name) and
+// never reaches next; one that passes reaches next with its Identity in
+// the context. p may be protocolOfRequest.
+func (d *Daemon) requireSigV4(service string, p auth.Protocol, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := d.auth.Verify(r, service)
+		if err != nil {
+			d.log.Info("request refused", "service", service, "method", r.Method, "path", r.URL.Path,
+				"remote_addr", r.RemoteAddr)
+			if p == protocolOfRequest {
+				auth.WriteError(w, r, d.log, err)
+			} else {
+				auth.WriteErrorIn(w, p, d.log, err)
+			}
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+	})
+}
+
+// router serves a request with the first route of the table that
+// recognises it.
+type router []route
+
+func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for i := range rt {
+		if rt[i].match(r) {
+			rt[i].serve.ServeHTTP(w, r)
+			return
+		}
+	}
+	http.NotFound(w, r) // unreachable: the last route takes everything
+}
+
+// routeHandlers are the node's handlers for its route table: telemetry
+// paths need no signature (they carry no customer data, and scrapers and
+// probes do not sign requests); function URLs and execute-api check their
+// callers themselves.
+func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler, logs *logsapi.Handler) routeHandlers {
+	h := routeHandlers{
+		funcURL: urls,
+		executeAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, _ := apigw.InvokeHost(r.Host)
+			d.gw.ServeInvoke(w, r, id)
+		}),
+		code:    lambda.CodeDownloads(),
+		healthz: telemetry.Healthz(),
+		readyz:  telemetry.Readyz(d.readiness()...),
+		logs:    logs,
+		cfn:     d.cfnAPI,
+		apigw:   d.gw,
+		lambda:  lambda,
+	}
+	if d.metrics != nil {
+		h.metrics = d.metrics.Handler()
+	}
+	return h
+}

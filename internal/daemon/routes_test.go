@@ -1,0 +1,378 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/nimbus-serverless/nimbus/internal/apigw"
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
+)
+
+// routeDecl is what the test expects of a route, written independently of
+// the table: how its requests authenticate, the SigV4 service they must be
+// scoped to, and (for entries without SigV4) which requests are its own.
+type routeDecl struct {
+	auth    authMode
+	signing string
+	// owns recognises the route's own requests, for entries reachable
+	// without a signature.
+	owns func(*http.Request) bool
+}
+
+// declared lists every route of the table. A route the table gains must
+// be declared here (TestRouteTableDeclared fails otherwise), so every new
+// entry is attacked by the tests below.
+var declared = map[string]routeDecl{
+	"function-url": {auth: authPerResource, owns: func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }},
+	"execute-api": {auth: authPerResource, owns: func(r *http.Request) bool {
+		h, _, _ := strings.Cut(strings.ToLower(r.Host), ":")
+		parts := strings.Split(h, ".")
+		return len(parts) >= 3 && parts[1] == "execute-api"
+	}},
+	"code-download":  {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
+	"logs":           {auth: authSigV4, signing: "logs"},
+	"cloudformation": {auth: authSigV4, signing: "cloudformation"},
+	"apigateway":     {auth: authSigV4, signing: "apigateway"},
+	"healthz":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/healthz" }},
+	"readyz":         {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/readyz" }},
+	"metrics":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
+	"lambda":         {auth: authSigV4, signing: "lambda"},
+}
+
+var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
+
+type hitKey struct{}
+
+// recordingRouter is the node's route table with every handler replaced by
+// one that records its route's name in the request's context.
+func recordingRouter(t testing.TB) router {
+	t.Helper()
+	a, err := auth.New(auth.Options{Root: auth.Credentials{AccessKeyID: testRoot.AccessKeyID, SecretAccessKey: testRoot.SecretAccessKey},
+		Region: "us-east-1", AccountID: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{auth: a, log: slog.New(slog.DiscardHandler)}
+	rec := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			*r.Context().Value(hitKey{}).(*string) = name
+			w.WriteHeader(299)
+		})
+	}
+	return d.routeTable(routeHandlers{
+		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
+		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
+		logs: rec("logs"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+	})
+}
+
+// serveRoute routes r and returns the name of the handler it reached ("" if
+// refused before any) and the answer's status.
+func serveRoute(rt router, r *http.Request) (string, int) {
+	var hit string
+	r = r.WithContext(context.WithValue(r.Context(), hitKey{}, &hit))
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	return hit, w.Code
+}
+
+func TestRouteTableDeclared(t *testing.T) {
+	rt := recordingRouter(t)
+	seen := map[string]bool{}
+	for _, r := range rt {
+		decl, ok := declared[r.name]
+		if !ok {
+			t.Errorf("route %q is not declared in this test: declare how it authenticates", r.name)
+			continue
+		}
+		seen[r.name] = true
+		if decl.auth != r.auth || decl.signing != r.signing {
+			t.Errorf("route %q: table says %v %q, declared %v %q", r.name, r.auth, r.signing, decl.auth, decl.signing)
+		}
+		if (r.auth == authSigV4) != (r.signing != "") {
+			t.Errorf("route %q: a SigV4 route needs a signing name and only it has one", r.name)
+		}
+	}
+	for name := range declared {
+		if !seen[name] {
+			t.Errorf("declared route %q is not in the table", name)
+		}
+	}
+	if last := rt[len(rt)-1]; last.auth != authSigV4 {
+		t.Errorf("the catch-all route %q must require a signature", last.name)
+	}
+}
+
+const (
+	testFuncURLHost = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.localhost:9000"
+	testExecAPIHost = "a1b2c3d4e5.execute-api.us-east-1.localhost:9000"
+)
+
+// routeSample is a legitimate request of each route.
+type routeSample struct {
+	method, host, path, target, body, contentType, service string
+}
+
+var samples = map[string]routeSample{
+	"function-url":   {method: "GET", host: testFuncURLHost, path: "/hello"},
+	"execute-api":    {method: "POST", host: testExecAPIHost, path: "/prod/items", body: `{}`},
+	"code-download":  {method: "GET", path: "/_nimbus/code/functions/abc.zip?X-Nimbus-Expires=1&X-Nimbus-Signature=00"},
+	"logs":           {method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: `{}`, contentType: "application/x-amz-json-1.1", service: "logs"},
+	"cloudformation": {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
+	"apigateway":     {method: "GET", path: "/restapis", service: "apigateway"},
+	"healthz":        {method: "GET", path: "/healthz"},
+	"readyz":         {method: "GET", path: "/readyz"},
+	"metrics":        {method: "GET", path: "/metrics"},
+	"lambda":         {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
+}
+
+// signing is how a test request is signed.
+type signing struct {
+	name    string
+	service string // "" unsigned
+	creds   aws.Credentials
+	region  string
+	at      time.Duration // from now
+	presign bool
+	valid   bool // a correct signature, scoped to service in the node's region
+}
+
+func signings() []signing {
+	wrong := testRoot
+	wrong.SecretAccessKey = "not-the-secret"
+	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
+	ss := []signing{{name: "unsigned"}}
+	for _, svc := range []string{"lambda", "logs", "apigateway", "cloudformation", "execute-api", "sqs", "s3"} {
+		ss = append(ss,
+			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
+			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
+		)
+	}
+	ss = append(ss,
+		signing{name: "unknown key", service: "lambda", creds: unknown, region: "us-east-1"},
+		signing{name: "other region", service: "lambda", creds: testRoot, region: "eu-west-1"},
+		signing{name: "expired", service: "logs", creds: testRoot, region: "us-east-1", at: -time.Hour},
+		signing{name: "presigned valid lambda", service: "lambda", creds: testRoot, region: "us-east-1", presign: true, valid: true},
+		signing{name: "presigned valid logs", service: "logs", creds: testRoot, region: "us-east-1", presign: true, valid: true},
+		signing{name: "presigned wrong secret logs", service: "logs", creds: wrong, region: "us-east-1", presign: true},
+	)
+	return ss
+}
+
+// buildRequest makes the request of s on host (the node's own address when
+// empty), signed as sg.
+func buildRequest(t testing.TB, s routeSample, sg signing) *http.Request {
+	t.Helper()
+	host := s.host
+	if host == "" {
+		host = "127.0.0.1:9000"
+	}
+	var body io.Reader = http.NoBody
+	if s.body != "" {
+		body = strings.NewReader(s.body)
+	}
+	r, err := http.NewRequestWithContext(context.Background(), s.method, "http://"+host+s.path, body)
+	if err != nil {
+		t.Skipf("not an HTTP request: %v", err)
+	}
+	r.RequestURI = r.URL.RequestURI()
+	if s.target != "" {
+		r.Header.Set("X-Amz-Target", s.target)
+	}
+	if s.contentType != "" {
+		r.Header.Set("Content-Type", s.contentType)
+	}
+	if sg.service == "" {
+		return r
+	}
+	at := time.Now().Add(sg.at)
+	if !sg.presign {
+		if err := sigv4test.Sign(r, sg.creds, sg.region, sg.service, at); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	sum := sha256.Sum256([]byte(s.body))
+	u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), sg.creds, r, hex.EncodeToString(sum[:]), sg.service, sg.region, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.URL.RawQuery = pu.RawQuery
+	r.RequestURI = r.URL.RequestURI()
+	for k, v := range hdr {
+		r.Header[k] = v
+	}
+	if s.body != "" {
+		r.Body = io.NopCloser(strings.NewReader(s.body))
+	}
+	return r
+}
+
+// TestRoutesServeTheirSamples: a correctly signed request of each route
+// reaches that route's handler.
+func TestRoutesServeTheirSamples(t *testing.T) {
+	rt := recordingRouter(t)
+	for name, s := range samples {
+		sg := signing{name: "unsigned"}
+		if s.service != "" {
+			sg = signing{service: s.service, creds: testRoot, region: "us-east-1", valid: true}
+		}
+		if got, code := serveRoute(rt, buildRequest(t, s, sg)); got != name {
+			t.Errorf("routeSample of %s reached %q (status %d)", name, got, code)
+		}
+	}
+	for _, r := range rt {
+		if _, ok := samples[r.name]; !ok {
+			t.Errorf("route %q has no routeSample request", r.name)
+		}
+	}
+}
+
+// checkReach fails t when a request signed as sg reached handler hit
+// without the right to: a SigV4 route needs a valid signature scoped to
+// its signing name; any other route must own the request (its path or
+// host), so that nothing reachable without a signature leads elsewhere.
+func checkReach(t *testing.T, r *http.Request, sg signing, hit string) {
+	t.Helper()
+	if hit == "" {
+		return
+	}
+	decl, ok := declared[hit]
+	if !ok {
+		t.Fatalf("reached undeclared route %q", hit)
+	}
+	if decl.auth == authSigV4 {
+		if !sg.valid || sg.service != decl.signing {
+			t.Errorf("%s %s host %q target %q (%s) reached SigV4 route %q", r.Method, r.URL.Path, r.Host,
+				r.Header.Get("X-Amz-Target"), sg.name, hit)
+		}
+		return
+	}
+	if !decl.owns(r) {
+		t.Errorf("%s %s host %q target %q (%s) reached %q, which does not own it", r.Method, r.URL.Path, r.Host,
+			r.Header.Get("X-Amz-Target"), sg.name, hit)
+	}
+}
+
+// TestUnauthenticatedReachOnlyTheirOwnRoutes sends every combination of
+// misleading paths, hosts and X-Amz-Target headers, unsigned, wrongly
+// signed and wrongly scoped, and checks that each reaches only a route
+// declared reachable that way, and only that route's own handler.
+func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
+	rt := recordingRouter(t)
+	paths := []string{"/", "/_nimbus/code/x", "/_nimbus/code/", "/_nimbus/code", "/_nimbus/code/../2015-03-31/functions",
+		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
+		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
+		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
+		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x"}
+	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
+		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
+	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
+		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables"}
+	reached := map[string]int{}
+	n := 0
+	for _, p := range paths {
+		for _, h := range hosts {
+			for _, tg := range targets {
+				for _, m := range []string{"GET", "POST"} {
+					for _, sg := range signings() {
+						s := routeSample{method: m, host: h, path: p, target: tg}
+						if m == "POST" {
+							s.body = "Action=ListStacks"
+							s.contentType = "application/x-www-form-urlencoded"
+						}
+						r := buildRequest(t, s, sg)
+						hit, _ := serveRoute(rt, r)
+						checkReach(t, r, sg, hit)
+						reached[hit]++
+						n++
+					}
+				}
+			}
+		}
+	}
+	// The combinations must have exercised every route, or the matrix
+	// proves little.
+	for _, r := range rt {
+		if reached[r.name] == 0 {
+			t.Errorf("no combination reached route %q", r.name)
+		}
+	}
+	t.Logf("%d requests; reached %v", n, reached)
+}
+
+// FuzzRouteConfusion routes arbitrary combinations of method, host, path,
+// X-Amz-Target and signature and checks the same property as
+// TestUnauthenticatedReachOnlyTheirOwnRoutes.
+func FuzzRouteConfusion(f *testing.F) {
+	for _, s := range samples {
+		f.Add(s.method, s.host, s.path, s.target, s.body, uint8(0))
+	}
+	f.Add("POST", "", "/_nimbus/code/x", "Logs_20140328.DescribeLogGroups", "{}", uint8(0))
+	f.Add("POST", testFuncURLHost, "/_nimbus/code/x", "Logs_20140328.DeleteLogGroup", "{}", uint8(3))
+	f.Add("GET", "", "/metrics", "Logs_20140328.DescribeLogGroups", "", uint8(2))
+	f.Add("POST", "", "/", "", "Action=DeleteStack&StackName=x", uint8(1))
+	sgs := signings()
+	rt := recordingRouter(f)
+	f.Fuzz(func(t *testing.T, method, host, path, target, body string, mode uint8) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(host, "/?#@ \t\r\n") {
+			return
+		}
+		if _, err := url.ParseRequestURI(path); err != nil {
+			return
+		}
+		if !validMethod(method) || strings.ContainsAny(target, "\r\n\x00") {
+			return
+		}
+		sg := sgs[int(mode)%len(sgs)]
+		s := routeSample{method: method, host: host, path: path, target: target, body: body}
+		if strings.HasPrefix(body, "Action=") {
+			s.contentType = "application/x-www-form-urlencoded"
+		}
+		r := buildRequest(t, s, sg)
+		hit, _ := serveRoute(rt, r)
+		checkReach(t, r, sg, hit)
+	})
+}
+
+func validMethod(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < 'A' || m[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// An execute-api host is recognised by the same function the table uses;
+// the declaration's own reading must agree on the test hosts, or the
+// property above would be checked against the wrong owner.
+func TestRouteDeclarationsAgreeOnTestHosts(t *testing.T) {
+	if _, ok := apigw.InvokeHost(testExecAPIHost); !ok {
+		t.Fatal("test execute-api host not recognised")
+	}
+	if !funcurl.IsURLHost(testFuncURLHost) {
+		t.Fatal("test function URL host not recognised")
+	}
+}
