@@ -481,7 +481,9 @@ func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 			return badRequest("Invalid payloadFormatVersion %s on %s %s.", pfv, o.method, o.path)
 		}
 		key := o.method + " " + o.path
-		if o.path == "/$default" {
+		// SAM writes the $default route as the path "$default" (an HttpApi
+		// event with no Path and Method); "/$default" is also read.
+		if o.path == "$default" || o.path == "/$default" {
 			key = "$default"
 		}
 		if _, ok := parseRouteKey(key); !ok {

@@ -24,6 +24,7 @@ type clientFlags struct {
 	endpoint string
 	region   string
 	profile  string
+	dataDir  string
 }
 
 func (cf *clientFlags) bind(cmd *cobra.Command) {
@@ -31,6 +32,7 @@ func (cf *clientFlags) bind(cmd *cobra.Command) {
 	f.StringVar(&cf.endpoint, "endpoint-url", "", "node endpoint (default $AWS_ENDPOINT_URL, else http://"+config.DefaultListen+")")
 	f.StringVar(&cf.region, "region", "", "region (default from the AWS configuration, else "+config.DefaultRegion+")")
 	f.StringVar(&cf.profile, "profile", "", "AWS configuration profile to use")
+	f.StringVar(&cf.dataDir, "data-dir", "", "data directory of a node on this machine: use its root credentials and endpoint (default $NIMBUS_DATA_DIR)")
 }
 
 // lambdaClient builds an aws-sdk-go-v2 Lambda client the way the AWS CLI
@@ -45,8 +47,8 @@ func (cf *clientFlags) lambdaClient(ctx context.Context) (*lambda.Client, error)
 
 // awsConfig resolves region, credentials and endpoint the way the AWS CLI
 // does (flags, AWS_* variables, profiles), then falls back to the node on
-// this machine: its root credentials (NIMBUS_* or the data directory's)
-// and the endpoint it last listened on. Any service client can be built
+// this machine: its root credentials (NIMBUS_* or the data directory's,
+// --data-dir else $NIMBUS_DATA_DIR) and the endpoint it last listened on. Any service client can be built
 // from it (svc.NewFromConfig).
 func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	// Instance metadata never holds a node's credentials: without this, a
@@ -70,7 +72,12 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 		cfg.HTTPClient = bufferedBodies{next: cfg.HTTPClient}
 	}
 	node := config.FromEnv()
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+	if cf.dataDir != "" {
+		node.DataDir = cf.dataDir
+	}
+	// --data-dir names the node: its root credentials win over AWS ones
+	// (a profile given beside it still wins).
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil || (cf.dataDir != "" && cf.profile == "") {
 		// No AWS credentials anywhere: on the node's own machine, use its
 		// root credentials (NIMBUS_* or the data directory's).
 		root, rerr := rootCredentials(node)
@@ -82,7 +89,7 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	switch {
 	case cf.endpoint != "":
 		cfg.BaseEndpoint = aws.String(cf.endpoint)
-	case cfg.BaseEndpoint == nil:
+	case cfg.BaseEndpoint == nil || cf.dataDir != "":
 		cfg.BaseEndpoint = aws.String(nodeEndpoint(node))
 	}
 	return cfg, nil
