@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/nimbus-serverless/nimbus/internal/yamldoc"
 )
 
 // OpenAPI import: what SAM and CloudFormation send for an
@@ -25,13 +25,13 @@ import (
 // BadRequestException naming it, never silently dropped.
 
 type oaDoc struct {
-	Swagger  string `json:"swagger"`
-	OpenAPI  string `json:"openapi"`
+	Swagger  oaText `json:"swagger"`
+	OpenAPI  oaText `json:"openapi"`
 	BasePath string `json:"basePath"`
 	Info     struct {
-		Title       string `json:"title"`
+		Title       oaText `json:"title"`
 		Description string `json:"description"`
-		Version     string `json:"version"`
+		Version     oaText `json:"version"`
 	} `json:"info"`
 	Paths               map[string]map[string]json.RawMessage `json:"paths"`
 	Definitions         map[string]json.RawMessage            `json:"definitions"`
@@ -110,14 +110,38 @@ type oaOperation struct {
 	Validator string `json:"x-amazon-apigateway-request-validator"`
 }
 
+// oaText is a string that a YAML document may have written as a plain
+// number (swagger: 2.0, info: {version: 1.0}); API Gateway takes those as
+// their text.
+type oaText string
+
+func (t *oaText) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*t = oaText(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*t = oaText(n.String())
+	return nil
+}
+
 var oaMethods = map[string]string{
 	"get": "GET", "put": "PUT", "post": "POST", "delete": "DELETE", "patch": "PATCH", "head": "HEAD", "options": "OPTIONS",
 	"x-amazon-apigateway-any-method": "ANY",
 }
 
-// readOpenAPI reads a definition in JSON or YAML.
+// readOpenAPI reads a definition in JSON or YAML with the reader (and
+// limits) templates have: it is untrusted input.
 func readOpenAPI(b []byte) (*oaDoc, error) {
-	j, err := yaml.YAMLToJSON(b)
+	v, err := yamldoc.Decode(b, yamldoc.Options{MaxBytes: maxMgmtBody, Noun: "definition"})
+	if err != nil {
+		return nil, badRequest("Invalid OpenAPI input: %s", err.Error())
+	}
+	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, badRequest("Invalid OpenAPI input: %s", err.Error())
 	}
@@ -231,7 +255,7 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		doc.Models, doc.Validators, doc.Authorizers = nil, nil, nil
 	}
 	if oa.Info.Title != "" && !merge {
-		doc.API.Name = oa.Info.Title
+		doc.API.Name = string(oa.Info.Title)
 	}
 	if oa.Info.Description != "" {
 		doc.API.Description = oa.Info.Description
@@ -448,13 +472,13 @@ func importRESTAuthorizer(doc *restDoc, ids map[string]string, name string, s *o
 // authorizers from an OpenAPI 3 definition, replacing the old ones.
 func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 	if oa.Info.Title != "" {
-		doc.API.Name = oa.Info.Title
+		doc.API.Name = string(oa.Info.Title)
 	}
 	if oa.Info.Description != "" {
 		doc.API.Description = oa.Info.Description
 	}
 	if oa.Info.Version != "" {
-		doc.API.Version = oa.Info.Version
+		doc.API.Version = string(oa.Info.Version)
 	}
 	if oa.CORS != nil {
 		if err := checkCORS(oa.CORS); err != nil {
@@ -597,8 +621,8 @@ func (g *Gateway) importRestAPI(c *call) error {
 	if err != nil {
 		return err
 	}
-	doc := &restDoc{API: restAPI{ID: newID(10), Name: oa.Info.Title, CreatedDate: g.epoch(), APIKeySource: "HEADER",
-		EndpointConfiguration: endpointConfiguration{Types: []string{"EDGE"}, IPAddressType: "ipv4"}, Version: oa.Info.Version}}
+	doc := &restDoc{API: restAPI{ID: newID(10), Name: string(oa.Info.Title), CreatedDate: g.epoch(), APIKeySource: "HEADER",
+		EndpointConfiguration: endpointConfiguration{Types: []string{"EDGE"}, IPAddressType: "ipv4"}, Version: string(oa.Info.Version)}}
 	if doc.API.Name == "" {
 		return badRequest("Invalid OpenAPI input: info.title is required.")
 	}

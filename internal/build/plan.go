@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/nimbus-serverless/nimbus/internal/yamldoc"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -220,8 +220,9 @@ func Package(t *cfn.Template, templateDir string, arts []Artifact) error {
 		if err != nil {
 			return fmt.Errorf("%s DefinitionUri: %w", id, err)
 		}
-		var body any
-		if err := yaml.Unmarshal(raw, &body); err != nil {
+		// Read as API Gateway reads an uploaded definition: no short forms.
+		body, err := yamldoc.Decode(raw, yamldoc.Options{Noun: "definition"})
+		if err != nil {
 			return fmt.Errorf("%s DefinitionUri %s: %w", id, path, err)
 		}
 		if _, ok := body.(map[string]any); !ok {

@@ -25,7 +25,11 @@ func TestMain(m *testing.M) {
 	if sandbox.MaybeRunInit() {
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if sharedNodeStop != nil {
+		sharedNodeStop()
+	}
+	os.Exit(code)
 }
 
 // testNode is a real node started in-process, found by the client
@@ -40,6 +44,7 @@ var (
 	sharedNodeOnce sync.Once
 	sharedNodeVal  *testNode
 	sharedNodeErr  error
+	sharedNodeStop func() // stops the node and removes its data
 )
 
 // startTestNode starts one node for the package's tests (a node takes a
@@ -63,13 +68,20 @@ func startTestNode(t *testing.T) *testNode {
 		cfg := config.Default()
 		cfg.Listen = "127.0.0.1:0"
 		cfg.DataDir = dir
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		d, err := daemon.New(context.Background(), cfg, log)
+		ctx, cancel := context.WithCancel(context.Background())
+		d, err := daemon.New(ctx, cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
+			cancel()
 			sharedNodeErr = err
 			return
 		}
-		go func() { _ = d.Run(context.Background()) }() // lives as long as the test binary
+		done := make(chan struct{})
+		go func() { _ = d.Run(ctx); close(done) }() // stopped by TestMain
+		sharedNodeStop = func() {
+			cancel()
+			<-done
+			_ = os.RemoveAll(dir)
+		}
 		sharedNodeVal = &testNode{dataDir: dir, addr: d.Addr()}
 	})
 	if sharedNodeErr != nil {
@@ -189,4 +201,55 @@ Outputs:
 			t.Errorf("GET /any/path = %d %q", code, body)
 		}
 	})
+
+	// A REST API with a Name and a DefinitionBody whose info has no title
+	// (CloudFormation needs a title only when there is no Name), and one
+	// whose swagger version and info.version are unquoted numbers.
+	for name, head := range map[string]string{
+		"rest-no-title": "swagger: '2.0'\n        info:\n          version: '1.0'",
+		"rest-numbers":  "swagger: 2.0\n        info:\n          title: numbers\n          version: 1.0",
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := n.deployApp(t, name, map[string]string{"src/app.py": pyEcho, "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      Name: named-api
+      StageName: Prod
+      DefinitionBody:
+        ` + head + `
+        paths:
+          /hi:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Hi:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /hi
+            Method: get
+Outputs:
+  Api:
+    Value: !Sub https://${Api}.execute-api.${AWS::Region}.amazonaws.com/Prod/hi
+`})
+			u := localURLs(out)["Api"]
+			if u == "" {
+				t.Fatalf("no local URL for Api:\n%s", out)
+			}
+			if code, body := n.get(t, u); code != 200 || body != "hello /hi" {
+				t.Errorf("GET /Prod/hi = %d %q", code, body)
+			}
+		})
+	}
 }

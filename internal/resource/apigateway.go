@@ -13,6 +13,7 @@ import (
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
+	"github.com/nimbus-serverless/nimbus/internal/yamldoc"
 )
 
 const svcAPIGateway = "ApiGateway"
@@ -90,6 +91,9 @@ func (p *restAPIProvider) Create(ctx context.Context, r *stack.Request) (*stack.
 	}
 	var id, root string
 	if body != nil {
+		if rp.Name != nil {
+			body = withTitle(body, *rp.Name)
+		}
 		out, err := p.c.apigw.ImportRestApi(ctx, &apigateway.ImportRestApiInput{
 			Body: body, FailOnWarnings: aws.ToBool(rp.FailOnWarnings), Parameters: rp.Parameters,
 		})
@@ -124,6 +128,32 @@ func (p *restAPIProvider) Create(ctx context.Context, r *stack.Request) (*stack.
 		id, root = aws.ToString(out.Id), aws.ToString(out.RootResourceId)
 	}
 	return restAPIResult(id, root), nil
+}
+
+// withTitle gives a definition without info.title the API's Name as its
+// title: CloudFormation applies Name over the body and needs a title only
+// when there is no Name. A body it cannot read is returned as it is (the
+// import reports what is wrong with it).
+func withTitle(body []byte, name string) []byte {
+	v, err := yamldoc.Decode(body, yamldoc.Options{Noun: "definition"})
+	doc, ok := v.(map[string]any)
+	if err != nil || !ok {
+		return body
+	}
+	info, _ := doc["info"].(map[string]any)
+	if info == nil {
+		info = map[string]any{}
+	}
+	if t, _ := info["title"].(string); t != "" {
+		return body
+	}
+	info["title"] = name
+	doc["info"] = info
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return b
 }
 
 func restAPIResult(id, root string) *stack.Result {
