@@ -264,3 +264,19 @@ Resources:
 		t.Fatalf("scalars:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestSAMResourceAttributesDropped: keys beside Type and Properties that
+// samtranslator ignores on a SAM resource are dropped, as samtranslator
+// drops them; on other resources they stay refused.
+func TestSAMResourceAttributesDropped(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Description: d\n    OpenApiVersion: '3.0'\n    Properties: {Handler: h}\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if r := tmpl.Resources["F"]; r == nil || r.Properties["Handler"] != "h" {
+		t.Errorf("resource F = %+v", tmpl.Resources["F"])
+	}
+	if _, err := cfn.Parse([]byte("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Description: d\n")); err == nil || !strings.Contains(err.Error(), "Invalid template resource property 'Description'") {
+		t.Errorf("Parse of a plain resource with Description = %v", err)
+	}
+}

@@ -305,6 +305,12 @@ func resource(name string, rm map[string]any) (*Resource, error) {
 			bad = append(bad, k)
 		}
 	}
+	// samtranslator reads only the attributes it knows on a SAM resource
+	// and drops the rest (a Description beside Type and Properties, an
+	// OpenApiVersion outside Properties): CloudFormation never sees them.
+	if t, _ := rm["Type"].(string); strings.HasPrefix(t, "AWS::Serverless::") {
+		bad = nil
+	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
 		return nil, formatErrorf("Invalid template resource property '%s'", strings.Join(bad, ", "))
