@@ -3,10 +3,12 @@ package cfn
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2/v2"
 )
 
 // awsParameterTypes are CloudFormation's AWS-specific parameter types.
@@ -239,11 +241,11 @@ func (p *Parameter) checkOne(name, v string) error {
 		}
 	}
 	if p.AllowedPattern != "" {
-		re, err := regexp.Compile(`^(?:` + p.AllowedPattern + `)$`)
+		ok, err := matchesPattern(p.AllowedPattern, v)
 		if err != nil {
 			return fmt.Errorf("Template format error: AllowedPattern of parameter %s is not a valid regular expression", name) //nolint:staticcheck // CloudFormation's wording
 		}
-		if !re.MatchString(v) {
+		if !ok {
 			return p.fail(name, "must match pattern "+p.AllowedPattern)
 		}
 	}
@@ -260,4 +262,27 @@ func (p *Parameter) checkOne(name, v string) error {
 		return p.fail(name, "must be a number not greater than "+scalarString(*p.MaxValue))
 	}
 	return nil
+}
+
+// patternTimeout bounds one AllowedPattern match: a backtracking engine
+// can take exponential time on a hostile pattern, and a template is
+// untrusted input.
+const patternTimeout = time.Second
+
+// matchesPattern reports whether the whole of v matches an AllowedPattern.
+// CloudFormation reads the pattern as a Java regular expression
+// (lookahead, lookbehind, possessive and atomic groups), which RE2 cannot
+// express; regexp2 has that syntax. Java's String.matches needs the whole
+// value, hence \A and \z (a $ would also match before a final newline).
+func matchesPattern(pattern, v string) (bool, error) {
+	re, err := regexp2.Compile(`\A(?:`+pattern+`)\z`, regexp2.None)
+	if err != nil {
+		return false, err
+	}
+	re.MatchTimeout = patternTimeout
+	ok, err := re.MatchString(v)
+	if err != nil {
+		return false, fmt.Errorf("AllowedPattern: %w", err)
+	}
+	return ok, nil
 }

@@ -218,3 +218,42 @@ func deepConditions(n int) string {
 	fmt.Fprintf(&b, "C%d: !Equals [a, a]", n)
 	return b.String()
 }
+
+// TestAllowedPatternJavaSyntax: CloudFormation reads AllowedPattern as a
+// Java regular expression matched against the whole value; lookahead and
+// lookbehind, which RE2 lacks, are common in real templates.
+func TestAllowedPatternJavaSyntax(t *testing.T) {
+	tmpl, err := cfn.Parse([]byte(`
+Parameters:
+  Bucket: {Type: String, Default: my-bucket, AllowedPattern: "(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"}
+  Suffix: {Type: String, Default: ab, AllowedPattern: "[a-z]+(?<!-)"}
+  Line: {Type: String, Default: x, AllowedPattern: "x"}
+Resources: {R: {Type: X}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		values map[string]string
+		err    string
+	}{
+		{nil, ""},
+		{map[string]string{"Bucket": "xn--bucket"}, "Parameter 'Bucket' must match pattern"},
+		{map[string]string{"Bucket": "data-s3alias"}, "Parameter 'Bucket' must match pattern"},
+		{map[string]string{"Bucket": "my-bucket-2"}, ""},
+		{map[string]string{"Suffix": "ab-"}, "Parameter 'Suffix' must match pattern"},
+		{map[string]string{"Line": "x\n"}, "Parameter 'Line' must match pattern"}, // the whole value, as Java's matches()
+	} {
+		_, err := tmpl.ResolveParameters(tt.values, cfn.Pseudo{})
+		if (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ResolveParameters(%v) = %v, want %q", tt.values, err, tt.err)
+		}
+	}
+	bad, err := cfn.Parse([]byte("Parameters: {P: {Type: String, Default: x, AllowedPattern: \"(x\"}}\nResources: {R: {Type: X}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.ResolveParameters(nil, cfn.Pseudo{}); err == nil || !strings.Contains(err.Error(), "not a valid regular expression") {
+		t.Errorf("an invalid pattern = %v", err)
+	}
+}
