@@ -363,6 +363,13 @@ func TestOverlappingEntries(t *testing.T) {
 		}
 	}
 	checkOwnedByUs(t, dir)
+	// Each entry is under the limit; together they are not (a zip bomb of
+	// entries sharing their data).
+	_, err := Validate(z, 11)
+	wantInvalidParameter(t, err)
+	if !strings.HasSuffix(err.Error(), ": Unzipped size must be smaller than 11 bytes") {
+		t.Errorf("message %q", err)
+	}
 }
 
 // The package of issue 13, aimed at a real directory outside the root

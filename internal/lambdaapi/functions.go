@@ -186,7 +186,7 @@ func (h *Handler) createFunction(c *call) error {
 	}
 	var layers []function.Layer
 	if len(req.Layers) > 0 {
-		if layers, err = h.functionLayers(c, req.Layers, nil, unzipped); err != nil {
+		if layers, err = h.functionLayers(c, req.Layers, nil, unzipped, true); err != nil {
 			return err
 		}
 	}
@@ -312,7 +312,7 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 		if err != nil {
 			return err
 		}
-		if layers, err = h.functionLayers(c, req.Layers, cur.Layers, unzipped); err != nil {
+		if layers, err = h.functionLayers(c, req.Layers, cur.Layers, unzipped, false); err != nil {
 			return err
 		}
 	}
@@ -361,7 +361,7 @@ func (h *Handler) updateFunctionCode(c *call) error {
 		return err
 	}
 	if cur, err := h.reg.Config(c.r.Context(), name, ""); err == nil && len(cur.Layers) > 0 {
-		if err := checkCombinedSize(unzipped + h.reg.LayersUnzippedSize(cur.Layers)); err != nil {
+		if err := checkCodeBeside(unzipped, h.reg.LayersUnzippedSize(cur.Layers)); err != nil {
 			return err
 		}
 	}

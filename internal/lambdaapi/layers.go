@@ -439,8 +439,9 @@ func (h *Handler) getLayerVersionPolicy(c *call) error {
 // ARN of this account and region, at most 5, one version per layer, each
 // existing: keep lists versions the function already uses, which it may
 // keep after they are deleted) and that the function's code (unzipped
-// bytes) and the layers fit in function.MaxUnzippedSize together.
-func (h *Handler) functionLayers(c *call, arns []string, keep []function.Layer, codeUnzipped int64) ([]function.Layer, error) {
+// bytes) and the layers fit in function.MaxUnzippedSize together (newCode:
+// the code is being uploaded, and the error is worded as AWS words it then).
+func (h *Handler) functionLayers(c *call, arns []string, keep []function.Layer, codeUnzipped int64, newCode bool) ([]function.Layer, error) {
 	var v verrs
 	for _, a := range arns {
 		if _, ok := function.ParseLayerVersionARN(a); !ok {
@@ -472,16 +473,30 @@ func (h *Handler) functionLayers(c *call, arns []string, keep []function.Layer, 
 	if err != nil {
 		return nil, err
 	}
-	total := codeUnzipped
+	var layersSize int64
 	out := make([]function.Layer, 0, len(resolved))
 	for _, l := range resolved {
-		total += l.UnzippedSize
+		layersSize += l.UnzippedSize
 		out = append(out, function.Layer{Arn: l.Arn, CodeSize: l.CodeSize})
 	}
-	if err := checkCombinedSize(total); err != nil {
-		return nil, err
+	check := checkCombinedSize(codeUnzipped + layersSize)
+	if newCode {
+		check = checkCodeBeside(codeUnzipped, layersSize)
+	}
+	if check != nil {
+		return nil, check
 	}
 	return out, nil
+}
+
+// checkCodeBeside refuses uploaded code that does not fit beside the
+// function's layers in function.MaxUnzippedSize, as CreateFunction and
+// UpdateFunctionCode word it: the limit they name is what the layers leave.
+func checkCodeBeside(codeUnzipped, layersSize int64) error {
+	if codeUnzipped+layersSize > function.MaxUnzippedSize {
+		return awsapi.InvalidParameter("Unzipped size must be smaller than %d bytes", max(0, function.MaxUnzippedSize-layersSize))
+	}
+	return nil
 }
 
 // checkCombinedSize refuses a function whose code and layers take more

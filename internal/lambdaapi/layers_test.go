@@ -329,6 +329,17 @@ func TestLayerSizeLimit(t *testing.T) {
 	if r.status != 400 || !strings.HasPrefix(r.message(t), "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is ") {
 		t.Errorf("two big layers: %d %s", r.status, r.body)
 	}
+	// Uploaded code that does not fit beside the layers: AWS names the
+	// room the layers leave (262144000 - 136314880).
+	const want = "Unzipped size must be smaller than 125829120 bytes"
+	bigCode := zipDeflated(t, map[string]string{"app.py": "def handler(e, c): return e\n", "big": big})
+	r = e.doJSON(t, "POST", "/2015-03-31/functions", createBody(t, "fn2", func(m map[string]any) {
+		m["Layers"] = []string{layerPrefix + "big:1"}
+		m["Code"] = map[string]any{"ZipFile": bigCode}
+	}))
+	r.wantError(t, 400, "InvalidParameterValueException", want)
+	r = e.doJSON(t, "PUT", "/2015-03-31/functions/fn/code", map[string]any{"ZipFile": bigCode})
+	r.wantError(t, 400, "InvalidParameterValueException", want)
 }
 
 // TestLayerGolden pins the wire shapes of PublishLayerVersion,
