@@ -114,6 +114,9 @@ func Compile(d Dialect, pattern []byte) (*Pattern, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.wildcard && !wildcardsWithin(root, MaxWildcardComplexity) {
+		return nil, d.invalid("Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character")
+	}
 	if s.maxCombos > 0 && combos > s.maxCombos {
 		return nil, d.invalid("Filter policy is too complex")
 	}
@@ -559,7 +562,6 @@ type wildcard struct {
 func (c *compiler) wildcard(s string) (wildcard, error) {
 	var parts []string
 	var cur strings.Builder
-	stars := 0
 	prevStar := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -569,7 +571,6 @@ func (c *compiler) wildcard(s string) (wildcard, error) {
 			}
 			parts = append(parts, cur.String())
 			cur.Reset()
-			stars++
 			prevStar = true
 			continue
 		case '\\':
@@ -584,9 +585,6 @@ func (c *compiler) wildcard(s string) (wildcard, error) {
 		prevStar = false
 	}
 	parts = append(parts, cur.String())
-	if stars > MaxWildcardsPerValue {
-		return wildcard{}, c.d.invalid("Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character")
-	}
 	return wildcard{parts: parts}, nil
 }
 

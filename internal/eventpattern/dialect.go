@@ -44,9 +44,11 @@ const (
 	// MaxFiltersPerMapping is the default quota of filters in one event
 	// source mapping's FilterCriteria.
 	MaxFiltersPerMapping = 5
-	// MaxWildcardsPerValue is the most '*' one wildcard value may hold
-	// before EventBridge reports the rule as too complex.
-	MaxWildcardsPerValue = 5
+	// MaxWildcardComplexity bounds a rule's wildcards on one field: the
+	// most wildcard-pattern prefixes (event-ruler's measure) that one input
+	// string may match at once. Above it EventBridge reports the rule as too
+	// complex.
+	MaxWildcardComplexity = 10
 )
 
 // AWS error codes the dialects report.
