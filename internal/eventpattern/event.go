@@ -94,14 +94,11 @@ type parser struct {
 func (p *parser) fail(msg string) error { return &SyntaxError{Offset: p.i, msg: msg} }
 
 func (p *parser) ws() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
+	s, i := p.s, p.i
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
 	}
+	p.i = i
 }
 
 func (p *parser) add(n node) int32 {
@@ -189,31 +186,33 @@ func (p *parser) number(skip bool) (int32, error) {
 }
 
 func (p *parser) digits() int {
-	start := p.i
-	for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-		p.i++
+	s, i := p.s, p.i
+	start := i
+	for i < len(s) && s[i]-'0' <= 9 {
+		i++
 	}
-	return p.i - start
+	p.i = i
+	return i - start
 }
 
 // str parses a string at p.i (the opening quote) and returns its value.
 func (p *parser) str(skip bool) ([]byte, error) {
-	p.i++
-	start := p.i
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		switch {
+	s := p.s
+	start := p.i + 1
+	for i := start; i < len(s); i++ {
+		switch c := s[i]; {
 		case c == '"':
-			s := p.s[start:p.i]
-			p.i++
-			return s, nil
+			p.i = i + 1
+			return s[start:i], nil
 		case c == '\\':
+			p.i = i
 			return p.strEscaped(start, skip)
 		case c < 0x20:
+			p.i = i
 			return nil, p.fail("control character in string")
 		}
-		p.i++
 	}
+	p.i = len(s)
 	return nil, p.fail("unterminated string")
 }
 
