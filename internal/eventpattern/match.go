@@ -200,6 +200,11 @@ func (ev *event) markCandidates(n int32, ix *keyIndex, depth int, marks []uint64
 // evaluator walks a compiled pattern over a parsed event.
 type evaluator struct {
 	ev *event
+	// The last address parsed for a cidr match: the rules of a Set tend to
+	// look at the same value one after another.
+	ipNode *node
+	ip     netip.Addr
+	ipOK   bool
 }
 
 // lookup finds the member id of object n; the last of duplicate keys wins,
@@ -306,7 +311,7 @@ func (e *evaluator) leaf(l *leafPat, n int32) bool {
 		}
 		return !seen && l.existsFalse
 	default:
-		return l.existsTrue || l.value(v)
+		return l.existsTrue || l.value(e, v)
 	}
 }
 
@@ -321,7 +326,7 @@ func (e *evaluator) anyLeaf(l *leafPat, arr int32, seen *bool) bool {
 			}
 		default:
 			*seen = true
-			if l.existsTrue || l.value(&nodes[c]) {
+			if l.existsTrue || l.value(e, &nodes[c]) {
 				return true
 			}
 		}
@@ -330,7 +335,7 @@ func (e *evaluator) anyLeaf(l *leafPat, arr int32, seen *bool) bool {
 }
 
 // value matches one leaf value.
-func (l *leafPat) value(v *node) bool {
+func (l *leafPat) value(e *evaluator, v *node) bool {
 	switch v.kind {
 	case kStr:
 		for _, s := range l.strs {
@@ -358,14 +363,14 @@ func (l *leafPat) value(v *node) bool {
 		}
 	}
 	for i := range l.ms {
-		if l.ms[i].match(v) {
+		if l.ms[i].match(e, v) {
 			return true
 		}
 	}
 	return false
 }
 
-func (m *matcher) match(v *node) bool {
+func (m *matcher) match(e *evaluator, v *node) bool {
 	isStr := v.kind == kStr
 	switch m.kind {
 	case mPrefix:
@@ -390,8 +395,11 @@ func (m *matcher) match(v *node) bool {
 		if !isStr {
 			return false
 		}
-		a, ok := parseIP(v.str)
-		return ok && m.prefix.Contains(a)
+		if e.ipNode != v {
+			e.ipNode = v
+			e.ip, e.ipOK = parseIP(v.str)
+		}
+		return e.ipOK && m.prefix.Contains(e.ip)
 	case mNotStr:
 		if !isStr {
 			return true
