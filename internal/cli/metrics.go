@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -25,7 +26,9 @@ func newMetricsCmd(cf *clientFlags) *cobra.Command {
 		Long: `Read the node's Prometheus endpoint (/metrics) and print, per function
 version: invocations, errors, throttles, cold starts, average and estimated
 p99 duration (from the histogram), invocations in flight and GB-seconds.
-Scrape /metrics with Prometheus for history; this is the node's view now.`,
+Scrape /metrics with Prometheus for history; this is the node's view now.
+With a node started with --metrics-listen or --metrics-token, set
+NIMBUS_METRICS_LISTEN and NIMBUS_METRICS_TOKEN as for the server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fams, err := fetchMetrics(cmd.Context(), cf)
@@ -49,11 +52,19 @@ func fetchMetrics(ctx context.Context, cf *clientFlags) (map[string]*dto.MetricF
 	if endpoint == "" {
 		return nil, fmt.Errorf("no Nimbus endpoint: set --endpoint-url or AWS_ENDPOINT_URL")
 	}
+	// A node started with --metrics-listen / --metrics-token: the same
+	// environment variables tell the client where and with what to scrape.
+	if addr := os.Getenv("NIMBUS_METRICS_LISTEN"); addr != "" {
+		endpoint = "http://" + addr
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/metrics", nil)
 	if err != nil {
 		return nil, fmt.Errorf("build metrics request: %w", err)
 	}
 	req.Header.Set("Accept", "text/plain")
+	if tok := os.Getenv("NIMBUS_METRICS_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("get metrics: %w", err)

@@ -53,6 +53,8 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: none (loopback only) or egress (out through the host)")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "serve /metrics (and /healthz, /readyz) on this address of its own instead of --listen")
+	f.StringVar(&cfg.MetricsToken, "metrics-token", cfg.MetricsToken, "bearer token /metrics requires (prefer $NIMBUS_METRICS_TOKEN: flags show in ps); without one, /metrics on --listen answers loopback connections only")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export the platform's trace spans over OTLP/HTTP to this URL (default $NIMBUS_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT; off when empty)")
 	f.StringVar(&cfg.PriceFile, "price-file", cfg.PriceFile, "JSON price table for 'nimbus cost' (default: AWS us-east-1 prices)")
 	f.DurationVar(&cfg.LogMaxAge, "log-max-age", cfg.LogMaxAge, "forget stored function logs older than this (0: 30 days)")

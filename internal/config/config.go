@@ -58,6 +58,13 @@ type Config struct {
 	// Telemetry turns the Prometheus metrics (/metrics) and cost metering
 	// on (the default); off only for measuring their cost.
 	Telemetry bool
+	// MetricsListen, when set, serves /metrics (and /healthz, /readyz) on
+	// this address of its own instead of Listen (NIMBUS_METRICS_LISTEN).
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (Authorization: Bearer <token>; NIMBUS_METRICS_TOKEN). Without it,
+	// /metrics on Listen answers loopback connections only.
+	MetricsToken string
 	// OTLPEndpoint, when set, exports the platform's spans over OTLP/HTTP
 	// to this URL (NIMBUS_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT);
 	// empty: tracing off.
@@ -132,6 +139,8 @@ func FromEnv() Config {
 	set(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	set(&c.OTLPEndpoint, "NIMBUS_OTLP_ENDPOINT")
 	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
+	set(&c.MetricsListen, "NIMBUS_METRICS_LISTEN")
+	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
 	if v := os.Getenv("NIMBUS_CPU_QUOTA"); v == "true" || v == "1" || v == "on" {
 		c.CPUQuota = true
@@ -179,6 +188,11 @@ func (c *Config) Validate() error {
 	errs := append([]error(nil), c.envErrs...)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics listen address %q: %w", c.MetricsListen, err))
+		}
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))

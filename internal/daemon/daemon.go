@@ -58,6 +58,13 @@ type Daemon struct {
 	async *async.Service
 	gw    *apigw.Gateway
 	srv   *http.Server
+	// fnHandler serves functions' calls to the node's API (and resource
+	// providers'): the route table without the telemetry paths.
+	fnHandler http.Handler
+	// metricsLn and metricsSrv serve /metrics on --metrics-listen (nil
+	// without it).
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
@@ -224,7 +231,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
-	routes := d.routeTable(d.routeHandlers(api, urls, logsAPI))
+	handlers := d.routeHandlers(api, urls, logsAPI)
+	// Functions reach the node's API from inside their sandboxes through a
+	// table without the telemetry paths: a tenant must not read every
+	// function's names and metrics, nor probe the node.
+	fnHandlers := handlers
+	fnHandlers.healthz, fnHandlers.readyz, fnHandlers.metrics = nil, nil, nil
+	d.fnHandler = d.tracer.Middleware(d.routeTable(fnHandlers))
+	if err := d.newMetricsServer(ctx, &handlers); err != nil {
+		return nil, err
+	}
+	routes := d.routeTable(handlers)
 	d.srv = &http.Server{
 		// Tracing outermost: every front door's invocation gets its span tree.
 		Handler:           d.tracer.Middleware(routes),
@@ -238,7 +255,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 // serveFunctionCall serves a request a function made to the node's API
 // (see pool.Options.APIHandler) with the front door's handler.
 func (d *Daemon) serveFunctionCall(w http.ResponseWriter, r *http.Request) {
-	d.srv.Handler.ServeHTTP(w, r)
+	d.fnHandler.ServeHTTP(w, r)
 }
 
 // setupAuth loads or generates the root credentials and the session key,
@@ -357,6 +374,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("removed environments left running by nimbus servers that died without stopping them",
 			"environments", n)
 	}
+	if d.metricsSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.metricsSrv.Serve(d.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
 	d.log.Info("nimbus listening",
 		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
 		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),
@@ -382,6 +408,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Shutdown(shutCtx); err != nil {
 		d.log.Warn("http shutdown incomplete", "err", err)
 		_ = d.srv.Close()
+	}
+	if d.metricsSrv != nil {
+		_ = d.metricsSrv.Close()
 	}
 	stopStacks()
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
@@ -423,6 +452,9 @@ func (d *Daemon) authMode() string {
 func (d *Daemon) closeAll() {
 	if d.ln != nil {
 		_ = d.ln.Close()
+	}
+	if d.metricsLn != nil {
+		_ = d.metricsLn.Close()
 	}
 	if d.pool != nil {
 		if err := d.pool.Close(); err != nil {

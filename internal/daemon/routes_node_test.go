@@ -3,11 +3,15 @@ package daemon
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
 )
 
 // TestUnsignedCodePathReachesOnlyCodeDownloads is the regression test of
@@ -59,3 +63,110 @@ func TestUnsignedCodePathReachesOnlyCodeDownloads(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// TestTelemetryNotServedToFunctions: the node's API that functions reach
+// from inside their sandboxes never serves /metrics, /healthz or /readyz
+// (a tenant would read every function's names and metrics), while the
+// host's loopback still gets them.
+func TestTelemetryNotServedToFunctions(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	createGoFunction(t, n, "prober", nil)
+	get := func(path string) (int, string) {
+		t.Helper()
+		_, out := invoke(t, n, "prober", "", map[string]any{"action": "get", "value": path})
+		status, _ := out["status"].(float64)
+		body, _ := out["body"].(string)
+		return int(status), body
+	}
+	// The function does reach the API: an unsigned Lambda call is refused.
+	if status, body := get("/2015-03-31/functions"); status != http.StatusForbidden {
+		t.Fatalf("unsigned ListFunctions from the sandbox: %d %s, want 403", status, body)
+	}
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		status, body := get(p)
+		if status == http.StatusOK || strings.Contains(body, "nimbus_") || strings.Contains(body, "prober") {
+			t.Errorf("GET %s from inside the sandbox: %d %.200s", p, status, body)
+		}
+		resp, err := http.Get(n.endpoint() + p) //nolint:noctx // test
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on the host's loopback: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// TestMetricsListenAndToken: with --metrics-listen, /metrics moves to its
+// own address (the API's listener no longer serves it), and with
+// --metrics-token it needs the bearer token.
+func TestMetricsListenAndToken(t *testing.T) {
+	n := startNode(t, t.TempDir(), func(c *config.Config) {
+		c.MetricsListen = "127.0.0.1:0"
+		c.MetricsToken = "s3cret-token"
+	})
+	get := func(url, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	m := "http://" + n.d.MetricsAddr()
+	if status, body := get(n.endpoint()+"/metrics", "s3cret-token"); status == http.StatusOK || strings.Contains(body, "nimbus_") {
+		t.Errorf("/metrics on the API listener with --metrics-listen: %d %.200s", status, body)
+	}
+	if status, _ := get(m+"/metrics", ""); status != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", status)
+	}
+	if status, _ := get(m+"/metrics", "wrong"); status != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d, want 401", status)
+	}
+	if status, body := get(m+"/metrics", "s3cret-token"); status != http.StatusOK || !strings.Contains(body, "nimbus_") {
+		t.Errorf("/metrics with the token: %d %.200s", status, body)
+	}
+	if status, _ := get(m+"/healthz", ""); status != http.StatusOK {
+		t.Errorf("/healthz on the metrics listener: %d", status)
+	}
+}
+
+// TestMetricsGuard: without a token, /metrics on the API's listener answers
+// loopback connections only; with one, only requests that carry it.
+func TestMetricsGuard(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	at := func(ip string, header string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		return r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP(ip), Port: 4566}))
+	}
+	for _, c := range []struct {
+		token, ip, header string
+		want              int
+	}{
+		{"", "127.0.0.1", "", 200},
+		{"", "::1", "", 200},
+		{"", "10.1.2.3", "", 403},
+		{"", "0.0.0.0", "", 403},
+		{"tok", "10.1.2.3", "Bearer tok", 200},
+		{"tok", "127.0.0.1", "", 401},
+		{"tok", "127.0.0.1", "Bearer to", 401},
+		{"tok", "127.0.0.1", "Basic tok", 401},
+	} {
+		d := &Daemon{cfg: config.Config{MetricsToken: c.token}}
+		w := httptest.NewRecorder()
+		d.metricsGuard(ok, true).ServeHTTP(w, at(c.ip, c.header))
+		if w.Code != c.want {
+			t.Errorf("token %q from %s with %q: %d, want %d", c.token, c.ip, c.header, w.Code, c.want)
+		}
+	}
+}

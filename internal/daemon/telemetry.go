@@ -2,8 +2,13 @@ package daemon
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cost"
@@ -190,4 +195,81 @@ func (d *Daemon) componentMetrics() {
 	if d.meter != nil {
 		m.CounterFunc("nimbus_metering_records_dropped_total", "Metering records dropped because too many waited for the backbone.", d.meter.Dropped)
 	}
+}
+
+// newMetricsServer decides where /metrics is served. With --metrics-listen
+// it gets a listener of its own (with /healthz and /readyz beside it) and
+// leaves the API's route table; otherwise it stays on the API's listener.
+// Either way it is behind metricsGuard. Its output names functions,
+// versions and aliases, and the dimension values of EMF lines functions
+// print.
+func (d *Daemon) newMetricsServer(ctx context.Context, h *routeHandlers) error {
+	if h.metrics == nil {
+		return nil
+	}
+	if d.cfg.MetricsListen == "" {
+		h.metrics = d.metricsGuard(h.metrics, true)
+		return nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", d.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s: %w", d.cfg.MetricsListen, err)
+	}
+	d.metricsLn = ln
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metricsGuard(h.metrics, false))
+	mux.Handle("GET /healthz", h.healthz)
+	mux.Handle("GET /readyz", h.readyz)
+	d.metricsSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	h.metrics = nil
+	if d.cfg.MetricsToken == "" && !isLoopback(ln.Addr()) {
+		d.log.Warn("metrics are served without a token on a non-loopback address; they name functions and EMF dimension values (set NIMBUS_METRICS_TOKEN)",
+			"metrics_addr", ln.Addr().String())
+	}
+	return nil
+}
+
+// MetricsAddr is the address of the --metrics-listen listener ("" without
+// one).
+func (d *Daemon) MetricsAddr() string {
+	if d.metricsLn == nil {
+		return ""
+	}
+	return d.metricsLn.Addr().String()
+}
+
+// metricsGuard lets a scrape through when it carries the bearer token
+// (with --metrics-token), or, without a token, when it arrived on a
+// loopback address of the API's listener (apiListener) or on the metrics
+// listener the operator chose. Anything else is 401 (wrong or missing
+// token) or 403 (not loopback).
+func (d *Daemon) metricsGuard(next http.Handler, apiListener bool) http.Handler {
+	token := d.cfg.MetricsToken
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="nimbus metrics"`)
+				http.Error(w, "metrics need the bearer token (--metrics-token)", http.StatusUnauthorized)
+				return
+			}
+		} else if apiListener {
+			la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+			if la == nil || !isLoopback(la) {
+				http.Error(w, "metrics are served to loopback connections only; set --metrics-token or --metrics-listen", http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isLoopback reports whether a is a loopback TCP address.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

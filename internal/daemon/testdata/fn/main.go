@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -81,6 +82,15 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return "printed", nil
 	case "clientcontext":
 		return lc.ClientContext, nil
+	case "get": // an unsigned GET of the node's API at the path in value, from inside the sandbox
+		p, _ := ev.Value.(string)
+		resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL") + p) //nolint:gosec,noctx // test function
+		if err != nil {
+			return nil, fmt.Errorf("get %s: %w", p, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return map[string]any{"status": resp.StatusCode, "body": string(b)}, nil
 	}
 	return nil, fmt.Errorf("unknown action %q", ev.Action)
 }
