@@ -59,7 +59,7 @@ func (o *op) apply() (*failure, error) {
 		if refs := o.plan.referrers[id]; len(refs) > 0 {
 			reason += "; references to it from " + strings.Join(refs, ", ") + " resolve to placeholders (" + leftOutPrefix + id + ")"
 		}
-		if err := o.event(id, "", typ, StatusDeleteSkipped, reason, nil); err != nil {
+		if err := o.event(id, "", typ, StatusCreateSkipped, reason, nil); err != nil {
 			return nil, err
 		}
 	}

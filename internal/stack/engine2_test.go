@@ -304,7 +304,9 @@ Resources:
 	if got := h.prov.order(); !slices.Equal(got, []string{"create:A"}) {
 		t.Fatalf("provider calls %v", got)
 	}
-	if e := h.event("app", "Q", StatusDeleteSkipped); !strings.Contains(e.StatusReason, "AWS::SQS::Queue") {
+	// A left-out resource was never created: its event says so, not
+	// DELETE_SKIPPED (which reads as a retained resource).
+	if e := h.event("app", "Q", StatusCreateSkipped); !strings.Contains(e.StatusReason, "AWS::SQS::Queue") {
 		t.Fatalf("skip event %+v", e)
 	}
 
@@ -325,7 +327,7 @@ Resources:
 	if len(st.Outputs) != 1 || st.Outputs[0].Value != "nimbus-left-out-Q" {
 		t.Fatalf("outputs %+v", st.Outputs)
 	}
-	if e := h.event("refs", "Q", StatusDeleteSkipped); !strings.Contains(e.StatusReason, "references to it from B, Outputs.QUrl resolve to placeholders") {
+	if e := h.event("refs", "Q", StatusCreateSkipped); !strings.Contains(e.StatusReason, "references to it from B, Outputs.QUrl resolve to placeholders") {
 		t.Fatalf("skip event %+v", e)
 	}
 }
@@ -528,4 +530,65 @@ Resources:
 	stop()
 	svc2, _ := startService(t, st, prov)
 	wantStatus(t, waitFor(t, svc2, id, func(s Stack) bool { return !inProgress(s.Status) }), StatusRollbackComplete)
+}
+
+// TestIncludeRefusedBeforeCreate: Fn::Transform (AWS::Include, a macro)
+// anywhere in the template is refused when the stack is asked for, before
+// any resource exists, not when its resource's turn comes.
+func TestIncludeRefusedBeforeCreate(t *testing.T) {
+	h := newHarness(t)
+	for name, body := range map[string]string{
+		"property": `
+Resources:
+  A:
+    Type: Test::Thing
+    Properties:
+      Name: a
+  B:
+    Type: Test::Thing
+    DependsOn: A
+    Properties:
+      Name: b
+      Spec:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters:
+            Location: s3://bucket/spec.yaml
+`,
+		"sam": `
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  A:
+    Type: Test::Thing
+    Properties:
+      Name: a
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      DefinitionBody:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters:
+            Location: ./openapi.yaml
+`,
+		"output": `
+Resources:
+  A:
+    Type: Test::Thing
+    Properties:
+      Name: a
+Outputs:
+  O:
+    Value: !Transform {Name: MyMacro, Parameters: {}}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.svc.CreateStack(t.Context(), CreateInput{StackName: "inc-" + name, TemplateBody: body, Capabilities: allCaps})
+			wantAPIError(t, err, CodeValidationError, "Fn::Transform")
+			if got := h.prov.order(); len(got) != 0 {
+				t.Fatalf("provider calls %v", got)
+			}
+		})
+	}
 }

@@ -13,9 +13,13 @@ const (
 	StatusDeleteComplete     = "DELETE_COMPLETE"
 	StatusDeleteFailed       = "DELETE_FAILED"
 	StatusDeleteSkipped      = "DELETE_SKIPPED"
-	StatusUpdateInProgress   = "UPDATE_IN_PROGRESS"
-	StatusUpdateComplete     = "UPDATE_COMPLETE"
-	StatusUpdateFailed       = "UPDATE_FAILED"
+	// StatusCreateSkipped is Nimbus's own status for a resource left out
+	// with --skip-unsupported: it was never created. CloudFormation has no
+	// status for that; SDKs read an unknown status as its string.
+	StatusCreateSkipped    = "CREATE_SKIPPED"
+	StatusUpdateInProgress = "UPDATE_IN_PROGRESS"
+	StatusUpdateComplete   = "UPDATE_COMPLETE"
+	StatusUpdateFailed     = "UPDATE_FAILED"
 	// StatusUpdateCleanup is UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: the
 	// update succeeded and the resources it replaced or removed are being
 	// deleted.
