@@ -71,7 +71,19 @@ var configProps = []string{
 
 type functionProvider struct{ c *clients }
 
+// unsupportedFunctionProps are AWS::Lambda::Function properties for
+// features Nimbus does not have, refused by name (not as a schema error).
+var unsupportedFunctionProps = map[string]string{
+	"DurableConfig":          "Lambda durable functions",
+	"CapacityProviderConfig": "Lambda managed instances",
+}
+
 func (p *functionProvider) decode(r *stack.Request, props map[string]any) (*functionProps, error) {
+	for _, k := range slices.Sorted(maps.Keys(unsupportedFunctionProps)) {
+		if _, ok := props[k]; ok {
+			return nil, fmt.Errorf("%s: property %s needs %s, which Nimbus does not have yet", r.LogicalID, k, unsupportedFunctionProps[k])
+		}
+	}
 	var fp functionProps
 	if err := propsOf(r.LogicalID, props, &fp); err != nil {
 		return nil, err

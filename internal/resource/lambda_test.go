@@ -136,6 +136,10 @@ func TestFunctionErrors(t *testing.T) {
 	_, err = p.Create(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("1", map[string]any{"Bogus": "x"})))
 	wantErr(t, err, "extraneous key [Bogus] is not permitted")
 
+	// A feature Nimbus lacks is refused by name, not as a schema error.
+	_, err = p.Create(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("1", map[string]any{"DurableConfig": map[string]any{"ExecutionTimeout": 900.0}})))
+	wantErr(t, err, "Fn: property DurableConfig needs Lambda durable functions, which Nimbus does not have yet")
+
 	_, err = p.Create(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("1", map[string]any{"MemorySize": "lots"})))
 	wantErr(t, err, "#/MemorySize: expected type: Number, found: String")
 

@@ -98,6 +98,7 @@ var UnsupportedResources = map[string]string{
 var unsupportedProperties = map[string]string{
 	"DeploymentPreference":   "AWS CodeDeploy",
 	"CapacityProviderConfig": "Lambda managed instances",
+	"DurableConfig":          "Lambda durable functions",
 }
 
 // UnsupportedError lists every part of a template that needs a service

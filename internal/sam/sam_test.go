@@ -403,9 +403,9 @@ func golden(t *testing.T, name string, tmpl *cfn.Template) {
 // types leave UnsupportedEvents.
 func TestDifferentialEventSources(t *testing.T) {
 	py := samtranslator(t)
-	saved, savedRes := UnsupportedEvents, UnsupportedResources
-	UnsupportedEvents, UnsupportedResources = map[string]string{}, map[string]string{}
-	defer func() { UnsupportedEvents, UnsupportedResources = saved, savedRes }()
+	saved, savedRes, savedProps := UnsupportedEvents, UnsupportedResources, unsupportedProperties
+	UnsupportedEvents, UnsupportedResources, unsupportedProperties = map[string]string{}, map[string]string{}, map[string]string{}
+	defer func() { UnsupportedEvents, UnsupportedResources, unsupportedProperties = saved, savedRes, savedProps }()
 	eachTestdata(t, "eventsources", ".json", func(t *testing.T, key string, b []byte) {
 		want := py[key]
 		if want.Error != "" {
@@ -463,6 +463,21 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	}
 	if err.Error() != strings.Join(want, "\n") {
 		t.Errorf("Error() = %q", err.Error())
+	}
+}
+
+// TestUnsupportedDurableConfig: a durable function is refused by name
+// before the transform, as the other features Nimbus lacks are (its
+// translation is checked in testdata/eventsources/durable.json).
+func TestUnsupportedDurableConfig(t *testing.T) {
+	b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+	  "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
+	    "DurableConfig": {"ExecutionTimeout": 900}}}}}`)
+	_, err := Transform(loadTemplate(t, b), nil, testOpts)
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || len(ue.Lines) != 1 ||
+		ue.Lines[0] != "Property DurableConfig (function Fn) needs Lambda durable functions, which Nimbus does not have yet" {
+		t.Fatalf("err = %v", err)
 	}
 }
 
