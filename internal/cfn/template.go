@@ -564,3 +564,48 @@ func copyList(l []any) []any {
 	}
 	return c
 }
+
+// Macros lists where t uses Fn::Transform (AWS::Include or another
+// macro), as "/Resources/Id/Properties/Key (AWS::Include)", in order.
+func (t *Template) Macros() []string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil
+	}
+	var found []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if tr, ok := x["Fn::Transform"]; ok {
+				name := "a macro"
+				if tm, ok := tr.(map[string]any); ok {
+					if n, ok := tm["Name"].(string); ok {
+						name = n
+					}
+				}
+				found = append(found, fmt.Sprintf("%s (%s)", path, name))
+				return
+			}
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				walk(path+"/"+k, x[k])
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s/%d", path, i), e)
+			}
+		}
+	}
+	walk("", m)
+	return found
+}
+
+// MacroError is the refusal of a template whose Macros are where.
+func MacroError(where []string) string {
+	return "Fn::Transform is not supported: Nimbus runs no macros, AWS::Include included. Used at " +
+		strings.Join(where, ", ") + "; inline the included document."
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/build"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
+	"github.com/nimbus-serverless/nimbus/internal/sam"
 )
 
 // templateNames are the files deploy looks for when --template is not given.
@@ -165,6 +166,9 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
 	}
+	if err := checkBeforeBuild(tpl, df.skipUnsupported); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	}
 	cfg, err := cf.awsConfig(ctx)
 	if err != nil {
 		return err
@@ -185,6 +189,25 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	}
 	d := &stackClient{c: cloudformation.NewFromConfig(cfg), out: out, endpoint: aws.ToString(cfg.BaseEndpoint)}
 	return plainAPIError(d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported))
+}
+
+// checkBeforeBuild refuses, before anything is built, a template the node
+// would refuse for what Nimbus lacks: the SAM features and event sources
+// of services it does not have (all of them listed at once) and macros
+// (Fn::Transform). Building first would spend minutes, or stop at a build
+// error, without ever showing that list. Resource types the node has no
+// provider for are its to say, after the build.
+func checkBeforeBuild(tpl *cfn.Template, skipUnsupported bool) error {
+	if where := tpl.Macros(); len(where) > 0 {
+		return errors.New(cfn.MacroError(where))
+	}
+	var ue *sam.UnsupportedError
+	if err := sam.CheckSupported(tpl, skipUnsupported); errors.As(err, &ue) {
+		return fmt.Errorf("nothing was built: the application needs what Nimbus does not have yet:\n  %s", strings.Join(ue.Lines, "\n  "))
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // plainAPIError shortens the SDK's "operation error CloudFormation:

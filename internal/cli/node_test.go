@@ -253,3 +253,43 @@ Outputs:
 		})
 	}
 }
+
+// TestDeployChecksBeforeBuilding: what Nimbus lacks is listed before
+// anything is built, even when the build would fail.
+func TestDeployChecksBeforeBuilding(t *testing.T) {
+	n := startTestNode(t)
+	broken := map[string]string{"src/main.go": "package main\n\nthis does not compile\n"}
+	for name, tc := range map[string]struct{ resources, want string }{
+		"event": {`  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: go1.x}
+    Properties:
+      CodeUri: src/
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Events:
+        Skill:
+          Type: AlexaSkill
+`, "Events of type AlexaSkill (function Fn, event Skill) need Alexa Skills Kit, which Nimbus does not have yet"},
+		"include": {`  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Environment:
+        Fn::Transform: {Name: AWS::Include, Parameters: {Location: ./env.yaml}}
+`, "Fn::Transform is not supported"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"template.yaml": "Transform: AWS::Serverless-2016-10-31\nResources:\n" + tc.resources}
+			for k, v := range broken {
+				files[k] = v
+			}
+			out, code := n.run(t, writeApp(t, files), "deploy", "--stack-name", "check-"+name)
+			if code == 0 || !strings.Contains(out, tc.want) || strings.Contains(out, "Building") {
+				t.Errorf("deploy exited %d, want a refusal naming %q before any build:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}

@@ -149,6 +149,18 @@ func Transform(t *cfn.Template, params map[string]any, opts Options) (*cfn.Templ
 	return tr.run()
 }
 
+// CheckSupported is the check Transform makes first, for a client to make
+// before it builds anything: every resource, event and property of a SAM
+// template that needs a service Nimbus does not have, as one
+// *UnsupportedError. translate is Options.TranslateUnsupported. A template
+// without the SAM transform passes.
+func CheckSupported(t *cfn.Template, translate bool) error {
+	if !HasTransform(t) {
+		return nil
+	}
+	return checkSupported(t, translate)
+}
+
 // checkSupported lists every resource, event and property of t that needs
 // a service Nimbus does not have.
 func checkSupported(t *cfn.Template, translate bool) error {

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -372,42 +371,9 @@ func subVars(arg any) []string {
 // expands macros before it creates a resource, so a template Nimbus cannot
 // expand must fail whole, not after other resources exist.
 func refuseMacros(t *cfn.Template) error {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode template: %w", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("decode template: %w", err)
-	}
-	var found []string
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if tr, ok := x["Fn::Transform"]; ok {
-				name := "a macro"
-				if tm, ok := tr.(map[string]any); ok {
-					if n, ok := tm["Name"].(string); ok {
-						name = n
-					}
-				}
-				found = append(found, fmt.Sprintf("%s (%s)", path, name))
-				return
-			}
-			for _, k := range slices.Sorted(maps.Keys(x)) {
-				walk(path+"/"+k, x[k])
-			}
-		case []any:
-			for i, e := range x {
-				walk(fmt.Sprintf("%s/%d", path, i), e)
-			}
-		}
-	}
-	walk("", m)
+	found := t.Macros()
 	if len(found) == 0 {
 		return nil
 	}
-	return validationError("Fn::Transform is not supported: Nimbus runs no macros, AWS::Include included. Used at %s; inline the included document.",
-		strings.Join(found, ", "))
+	return validationError("%s", cfn.MacroError(found))
 }
