@@ -118,6 +118,56 @@ func defaultStackName(dir string) string {
 	return s
 }
 
+// readSamConfig reads samconfig.toml in dir, if there is one.
+func readSamConfig(dir string) (*samConfig, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "samconfig.toml"))
+	if err != nil {
+		return &samConfig{}, nil //nolint:nilerr // no samconfig.toml is the common case
+	}
+	return parseSamConfig(string(raw))
+}
+
+// stackNameFor is the stack a command means: --stack-name, else
+// samconfig.toml's stack_name, else the application directory's name.
+func stackNameFor(flag string, sc *samConfig, dir string) (string, error) {
+	name := flag
+	if name == "" {
+		name = sc.StackName
+	}
+	if name == "" {
+		name = defaultStackName(dir)
+	}
+	if !stackNameRE.MatchString(name) {
+		return "", fmt.Errorf("stack name %q: a stack name starts with a letter and has only letters, digits and hyphens (at most 128)", name)
+	}
+	return name, nil
+}
+
+// appStackName is the stack of the application in the current directory,
+// found as deploy finds it (--stack-name, else samconfig.toml beside the
+// template, else the template's directory name), for the commands that
+// act on a deployed application (delete, logs).
+func appStackName(flag, template string) (string, error) {
+	if flag != "" {
+		return stackNameFor(flag, &samConfig{}, ".")
+	}
+	dir := "."
+	if p, err := findTemplate(template, "."); err == nil {
+		dir = filepath.Dir(p)
+	} else if template != "" {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	sc, err := readSamConfig(abs)
+	if err != nil {
+		return "", err
+	}
+	return stackNameFor("", sc, abs)
+}
+
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
@@ -132,21 +182,13 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 		return err
 	}
 	dir := filepath.Dir(tplPath)
-	sc := &samConfig{}
-	if raw, err := os.ReadFile(filepath.Join(dir, "samconfig.toml")); err == nil {
-		if sc, err = parseSamConfig(string(raw)); err != nil {
-			return err
-		}
+	sc, err := readSamConfig(dir)
+	if err != nil {
+		return err
 	}
-	stackName := df.stackName
-	if stackName == "" {
-		stackName = sc.StackName
-	}
-	if stackName == "" {
-		stackName = defaultStackName(dir)
-	}
-	if !stackNameRE.MatchString(stackName) {
-		return fmt.Errorf("stack name %q: a stack name starts with a letter and has only letters, digits and hyphens (at most 128)", stackName)
+	stackName, err := stackNameFor(df.stackName, sc, dir)
+	if err != nil {
+		return err
 	}
 	var items []string
 	items = append(items, sc.ParameterOverrides...)

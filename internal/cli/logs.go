@@ -10,17 +10,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 )
 
 func newLogsCmd(cf *clientFlags) *cobra.Command {
-	var since, filter string
+	var since, filter, stackName, name string
 	var follow bool
 	var poll time.Duration
 	cmd := &cobra.Command{
-		Use:   "logs FUNCTION",
+		Use:   "logs FUNCTION | -n LOGICAL_ID [--stack-name NAME]",
 		Short: "Print a function's logs (and follow them)",
 		Long: `Print the log events of a function's log group (its LoggingConfig.LogGroup,
 by default /aws/lambda/FUNCTION) from --since ago, oldest first, as
@@ -28,18 +29,33 @@ by default /aws/lambda/FUNCTION) from --since ago, oldest first, as
 "quoted phrases", -exclusions, ?alternatives, { $.level = "ERROR" } JSON
 patterns, [a, b, ...] space-delimited patterns). --follow keeps printing new
 events until interrupted. It uses the CloudWatch Logs API, like
-'aws logs tail'.`,
-		Args: cobra.ExactArgs(1),
+'aws logs tail'.
+
+FUNCTION is a function name or ARN, or (as 'sam logs -n' takes it) a logical
+id of a function in the stack --stack-name names; without --stack-name, a
+logical id is looked up in the stack deploy makes from the current directory.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if name == "" {
+				return errors.New("name a function: nimbus logs FUNCTION, or -n LOGICAL_ID")
+			}
 			start, err := parseSince(since, time.Now())
 			if err != nil {
 				return err
 			}
-			lc, err := cf.lambdaClient(cmd.Context())
+			cfg, err := cf.awsConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
-			group, err := logGroupOf(cmd.Context(), lc, args[0])
+			lc := lambda.NewFromConfig(cfg)
+			fn, err := functionOf(cmd.Context(), cfg, lc, name, stackName)
+			if err != nil {
+				return err
+			}
+			group, err := logGroupOf(cmd.Context(), lc, fn)
 			if err != nil {
 				return err
 			}
@@ -55,11 +71,47 @@ events until interrupted. It uses the CloudWatch Logs API, like
 		},
 	}
 	cf.bind(cmd)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "function name, ARN or logical id (sam logs' -n)")
+	cmd.Flags().StringVar(&stackName, "stack-name", "", "stack whose logical id FUNCTION is (default: as deploy names it from the current directory)")
 	cmd.Flags().StringVar(&since, "since", "10m", "how far back to start (e.g. 30s, 10m, 2h, 1d, or an RFC 3339 time)")
 	cmd.Flags().StringVar(&filter, "filter", "", "CloudWatch Logs filter pattern")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new log events")
 	cmd.Flags().DurationVar(&poll, "poll-interval", time.Second, "how often --follow asks for new events")
 	return cmd
+}
+
+// functionOf resolves what the user named: a logical id of a function in
+// the stack (--stack-name, else the current directory's application),
+// else a function name or ARN as given.
+func functionOf(ctx context.Context, cfg aws.Config, lc *lambda.Client, name, stackName string) (string, error) {
+	if strings.HasPrefix(name, "arn:") {
+		return name, nil
+	}
+	explicit := stackName != ""
+	if !explicit {
+		// A function of that name wins over a logical id.
+		if _, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)}); err == nil {
+			return name, nil
+		}
+		var err error
+		if stackName, err = appStackName("", ""); err != nil {
+			return name, nil //nolint:nilerr // no application here: the name is a function name
+		}
+	}
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{
+		StackName: aws.String(stackName), LogicalResourceId: aws.String(name),
+	})
+	if err != nil {
+		if explicit {
+			return "", plainAPIError(err)
+		}
+		return name, nil
+	}
+	d := out.StackResourceDetail
+	if t := aws.ToString(d.ResourceType); t != "AWS::Lambda::Function" && t != "AWS::Serverless::Function" {
+		return "", fmt.Errorf("%s in stack %s is a %s, not a function", name, stackName, t)
+	}
+	return aws.ToString(d.PhysicalResourceId), nil
 }
 
 // parseSince reads "10m", "2h", "1d", "1w" (ago) or an RFC 3339 time.

@@ -293,3 +293,65 @@ func TestDeployChecksBeforeBuilding(t *testing.T) {
 		})
 	}
 }
+
+// TestAppLoopFromItsDirectory: after `nimbus deploy` in an application's
+// directory, `nimbus logs <LogicalId>` and `nimbus delete` there find the
+// stack as deploy named it (samconfig.toml's stack_name), and logs takes
+// a logical id with --stack-name from anywhere.
+func TestAppLoopFromItsDirectory(t *testing.T) {
+	n := startTestNode(t)
+	app := "import json\n\ndef handler(event, context):\n    print('served ' + event.get('rawPath', ''))\n    return {'statusCode': 200, 'body': 'ok'}\n"
+	dir := writeApp(t, map[string]string{"src/app.py": app, "samconfig.toml": "version = 0.1\n[default.deploy.parameters]\nstack_name = \"loop-app\"\n",
+		"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Any:
+          Type: HttpApi
+Outputs:
+  Api:
+    Value: !Sub https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/
+`})
+	out, code := n.run(t, dir, "deploy")
+	if code != 0 || !strings.Contains(out, "loop-app") {
+		t.Fatalf("deploy exited %d:\n%s", code, out)
+	}
+	u := localURLs(out)["Api"]
+	if c, _ := n.get(t, u+"logged"); c != 200 {
+		t.Fatalf("GET %s = %d", u, c)
+	}
+	logs := func(dir string, args ...string) string {
+		t.Helper()
+		// Function logs reach the log store asynchronously: ask again a
+		// bounded number of times.
+		var out string
+		for range 50 {
+			var code int
+			out, code = n.run(t, dir, append([]string{"logs"}, args...)...)
+			if code == 0 && strings.Contains(out, "served /logged") {
+				return out
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return out
+	}
+	if out := logs(dir, "HelloFunction"); !strings.Contains(out, "served /logged") {
+		t.Errorf("logs HelloFunction in the app's directory:\n%s", out)
+	}
+	elsewhere := t.TempDir()
+	if out := logs(elsewhere, "-n", "HelloFunction", "--stack-name", "loop-app"); !strings.Contains(out, "served /logged") {
+		t.Errorf("logs -n HelloFunction --stack-name loop-app:\n%s", out)
+	}
+	if out, code := n.run(t, elsewhere, "logs", "Nope", "--stack-name", "loop-app"); code == 0 || !strings.Contains(out, "Nope") {
+		t.Errorf("logs of an unknown logical id exited %d:\n%s", code, out)
+	}
+	out, code = n.run(t, dir, "delete", "--yes")
+	if code != 0 || !strings.Contains(out, "Deleted stack loop-app") {
+		t.Fatalf("delete in the app's directory exited %d:\n%s", code, out)
+	}
+}

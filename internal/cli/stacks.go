@@ -13,19 +13,24 @@ import (
 // newDeleteCmd is `nimbus delete --stack-name NAME`: delete a stack and
 // every resource it made, printing the events.
 func newDeleteCmd(cf *clientFlags) *cobra.Command {
-	var name string
+	var name, template string
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "delete --stack-name NAME",
+		Use:   "delete [--stack-name NAME]",
 		Short: "Delete a stack and the resources it created",
 		Long: `Delete a stack: its resources are deleted in the reverse order of their
 creation, printing the stack's events until it is gone. Unless --yes is given,
-the command asks for confirmation on its standard input.`,
+the command asks for confirmation on its standard input.
+
+Without --stack-name, the stack is the one deploy would make from the current
+directory: samconfig.toml's stack_name beside the template, else the template's
+directory name.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if name == "" {
-				return fmt.Errorf("--stack-name is required")
+			name, err := appStackName(name, template)
+			if err != nil {
+				return err
 			}
 			cfg, err := cf.awsConfig(ctx)
 			if err != nil {
@@ -55,7 +60,8 @@ the command asks for confirmation on its standard input.`,
 		},
 	}
 	cf.bind(cmd)
-	cmd.Flags().StringVar(&name, "stack-name", "", "name of the stack to delete")
+	cmd.Flags().StringVar(&name, "stack-name", "", "name of the stack to delete (default: as deploy names it from the current directory)")
+	cmd.Flags().StringVarP(&template, "template", "t", "", "the application's template, to find its samconfig.toml and directory (default template.yaml, ... in the current directory)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&yes, "no-prompts", false, "do not ask for confirmation (sam delete's name for --yes)")
 	return cmd
