@@ -44,7 +44,7 @@ func copyExample(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.HasSuffix(name, "-go") {
+	if _, err := os.Stat(filepath.Join(dst, "go.mod")); err != nil && strings.HasSuffix(name, "-go") {
 		mod, err := os.ReadFile(filepath.Join(moduleRoot(t), "go.mod"))
 		if err != nil {
 			t.Fatal(err)

@@ -123,6 +123,9 @@ func writeApp(t *testing.T, files map[string]string) string {
 
 var onThisNode = regexp.MustCompile(`(?m)^(\S+)\s+\S+.*\n\s+on this node: (\S+)`)
 
+// printedURL is a URL of the node's *.localhost names deploy printed.
+var printedURL = regexp.MustCompile(`http://[a-z0-9.-]+\.localhost:[0-9]+\S*`)
+
 // localURLs maps each output deploy printed to the local URL under it.
 func localURLs(out string) map[string]string {
 	urls := map[string]string{}
@@ -353,5 +356,42 @@ Outputs:
 	out, code = n.run(t, dir, "delete", "--yes")
 	if code != 0 || !strings.Contains(out, "Deleted stack loop-app") {
 		t.Fatalf("delete in the app's directory exited %d:\n%s", code, out)
+	}
+}
+
+// TestExamplesDeployFromACopy: each SAM example, copied out of the
+// repository as a user would (cp -r examples/<each> <tmp>), deploys with
+// `nimbus deploy` in that directory, and every URL it prints answers.
+func TestExamplesDeployFromACopy(t *testing.T) {
+	n := startTestNode(t)
+	templates, err := filepath.Glob(filepath.Join("..", "..", "examples", "*", "template.yaml"))
+	if err != nil || len(templates) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, tpl := range templates {
+		src := filepath.Dir(tpl)
+		name := filepath.Base(src)
+		t.Run(name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), name)
+			if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.RemoveAll(filepath.Join(dst, ".nimbus"))
+			out, code := n.run(t, dst, "deploy")
+			if code != 0 {
+				t.Fatalf("deploy of a copy of %s exited %d:\n%s", name, code, out)
+			}
+			t.Cleanup(func() { _, _ = n.run(t, dst, "delete", "--yes") })
+			urls := printedURL.FindAllString(out, -1)
+			if len(urls) == 0 {
+				t.Fatalf("deploy printed no local URL:\n%s", out)
+			}
+			for _, u := range urls {
+				// An API's base URL may have no route of its own (404).
+				if code, body := n.get(t, u); code >= 500 || code == 404 && !strings.HasSuffix(u, "/") {
+					t.Errorf("%s = %d %s", u, code, body)
+				}
+			}
+		})
 	}
 }
