@@ -73,9 +73,14 @@ type Config struct {
 	// replacing the built-in us-east-1 prices.
 	PriceFile string
 	// LogMaxAge and LogMaxBytes bound the stored function logs (all log
-	// groups together); the oldest are forgotten first. Zero: 30 days, 1 GiB.
+	// groups together); the oldest are forgotten first. Zero: 30 days, and
+	// an eighth of the storage JetStream may use (at most 1 GiB).
 	LogMaxAge   time.Duration
 	LogMaxBytes int64
+	// AsyncMaxBytes bounds the queue of asynchronous invocations (a full
+	// queue refuses new events). Zero: a quarter of the storage JetStream
+	// may use (at most 4 GiB).
+	AsyncMaxBytes int64
 	// ConcurrencyLimit is the account-wide concurrent executions limit of
 	// the node; 0 derives it from the node's memory and CPUs.
 	ConcurrencyLimit int
@@ -208,6 +213,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		errs = append(errs, errors.New("NIMBUS_ACCESS_KEY_ID and NIMBUS_SECRET_ACCESS_KEY must be set together"))
+	}
+	if c.AsyncMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("async max bytes %d is negative", c.AsyncMaxBytes))
 	}
 	if c.LogMaxAge < 0 || c.LogMaxBytes < 0 {
 		errs = append(errs, errors.New("log retention limits must not be negative"))

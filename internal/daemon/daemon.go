@@ -122,11 +122,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create registry: %w", err)
 	}
+	budget := d.st.StorageBudget()
+	logBytes, asyncBytes, err := streamLimits(cfg, budget)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("storage", "component", "store", "jetstream_max_bytes", budget,
+		"log_max_bytes", logBytes, "async_max_bytes", asyncBytes)
 	d.logs, err = logstore.Open(ctx, d.st.JetStream(), logstore.Options{
-		MaxAge: cfg.LogMaxAge, MaxBytes: cfg.LogMaxBytes, Logger: log,
+		MaxAge: cfg.LogMaxAge, MaxBytes: logBytes, Logger: log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open log store: %w", err)
+		return nil, fmt.Errorf("open log store: %w",
+			noRoom(err, "function log store (stream "+logstore.StreamName+")", "--log-max-bytes", logBytes, budget))
 	}
 	d.logw = logstore.NewWriter(d.logs, logstore.WriterOptions{})
 	d.sink = &logFanout{}
@@ -183,10 +191,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		AccountID:  cfg.AccountID,
 		DelayScale: cfg.AsyncDelayScale,
 		SingleNode: cfg.NATSURL == "",
+		MaxBytes:   asyncBytes,
 		Logger:     log.With("component", "async"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create async service: %w", err)
+		return nil, fmt.Errorf("create async service: %w",
+			noRoom(err, "async invocation queue (stream "+async.StreamName+")", "--async-max-bytes", asyncBytes, budget))
 	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,

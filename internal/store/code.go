@@ -52,12 +52,15 @@ func (s *Store) PutCode(ctx context.Context, key string, data []byte) error {
 	case !errors.Is(err, jetstream.ErrObjectNotFound):
 		return fmt.Errorf("put code %s: %w", key, err)
 	}
+	if err := s.StorageErr(); err != nil {
+		return fmt.Errorf("put code %s: %w", key, err)
+	}
 	meta := jetstream.ObjectMeta{
 		Name: key,
 		Opts: &jetstream.ObjectMetaOptions{ChunkSize: codeChunkSize},
 	}
 	if _, err := s.obj.Put(ctx, meta, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("put code %s: %w", key, err)
+		return fmt.Errorf("put code %s: %w", key, s.writeErr(err))
 	}
 	return nil
 }

@@ -108,12 +108,15 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 	if err := checkValue(key, val); err != nil {
 		return 0, fmt.Errorf("create: %w", err)
 	}
+	if err := s.StorageErr(); err != nil {
+		return 0, fmt.Errorf("create %s: %w", key, err)
+	}
 	rev, err := s.kv.Create(ctx, key, val)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("create %s: %w", key, ErrExists)
 		}
-		return 0, fmt.Errorf("create %s: %w", key, err)
+		return 0, fmt.Errorf("create %s: %w", key, s.writeErr(err))
 	}
 	return rev, nil
 }
@@ -134,12 +137,15 @@ func (s *Store) Update(ctx context.Context, key string, val []byte, lastRev uint
 	if err := s.expectRevision(ctx, "update", key, lastRev); err != nil {
 		return 0, err
 	}
+	if err := s.StorageErr(); err != nil {
+		return 0, fmt.Errorf("update %s: %w", key, err)
+	}
 	rev, err := s.kv.Update(ctx, key, val, lastRev)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return 0, s.classifyMismatch(ctx, "update", key)
 		}
-		return 0, fmt.Errorf("update %s: %w", key, err)
+		return 0, fmt.Errorf("update %s: %w", key, s.writeErr(err))
 	}
 	return rev, nil
 }
@@ -160,7 +166,7 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 			return fmt.Errorf("delete %s: %w", key, err)
 		}
 		if err := s.kv.Purge(ctx, key); err != nil {
-			return fmt.Errorf("delete %s: %w", key, err)
+			return fmt.Errorf("delete %s: %w", key, s.writeErr(err))
 		}
 		return nil
 	}
@@ -171,7 +177,7 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return s.classifyMismatch(ctx, "delete", key)
 		}
-		return fmt.Errorf("delete %s: %w", key, err)
+		return fmt.Errorf("delete %s: %w", key, s.writeErr(err))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +114,8 @@ type Store struct {
 
 	code keyedMutex
 
+	space spaceState // the embedded server's disk (space.go)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -169,11 +172,13 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 			return fmt.Errorf("open store %s: %w", opts.DataDir, err)
 		}
 		s.lock = lock
-		ns, err := startServer(ctx, opts.DataDir, s.log)
+		ns, err := startServer(ctx, opts.DataDir, s.log, s.space.noteWriteFailure)
 		if err != nil {
 			return fmt.Errorf("open store %s: %w", opts.DataDir, err)
 		}
 		s.ns = ns
+		s.space.dataDir = opts.DataDir
+		s.space.jsCfg = *ns.JetStreamConfig()
 		nc, err := nats.Connect("", append(connOpts, nats.InProcessServer(ns))...)
 		if err != nil {
 			return fmt.Errorf("open store: connect in-process: %w", err)
@@ -195,7 +200,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		Replicas:     1,
 	})
 	if err != nil {
-		return fmt.Errorf("open store: bucket %s: %w", StateBucket, err)
+		return fmt.Errorf("open store: bucket %s: %w", StateBucket, storageErr(err, s.StorageBudget()))
 	}
 	s.obj, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      CodeBucket,
@@ -204,18 +209,27 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		Replicas:    1,
 	})
 	if err != nil {
-		return fmt.Errorf("open store: bucket %s: %w", CodeBucket, err)
+		return fmt.Errorf("open store: bucket %s: %w", CodeBucket, storageErr(err, s.StorageBudget()))
+	}
+	if s.ns != nil {
+		s.watchers.Add(1)
+		go s.watchSpace()
 	}
 	return nil
 }
 
 // startServer starts an in-process nats-server with durable JetStream under
 // dataDir/jetstream and waits until it accepts connections.
-func startServer(ctx context.Context, dataDir string, log *slog.Logger) (*server.Server, error) {
+func startServer(ctx context.Context, dataDir string, log *slog.Logger, onNoSpace func()) (*server.Server, error) {
+	budget, err := storeBudget(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	sopts := &server.Options{
-		ServerName: "nimbus",
-		JetStream:  true,
-		StoreDir:   dataDir, // the server appends "jetstream"
+		ServerName:        "nimbus",
+		JetStream:         true,
+		JetStreamMaxStore: budget,
+		StoreDir:          dataDir, // the server appends "jetstream"
 		// Acknowledge a write only after it is fsynced (backbone.md §2.3).
 		SyncAlways: true,
 		DontListen: true,
@@ -226,7 +240,7 @@ func startServer(ctx context.Context, dataDir string, log *slog.Logger) (*server
 	if err != nil {
 		return nil, fmt.Errorf("new nats server: %w", err)
 	}
-	sl := &serverLogger{log: log.With("subsystem", "nats_server")}
+	sl := &serverLogger{log: log.With("subsystem", "nats_server"), onNoSpace: onNoSpace}
 	ns.SetLoggerV2(sl, false, false, false)
 
 	// Start returns once start-up is done (DontListen: no accept loop), or
@@ -310,7 +324,8 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 // It records the first Fatalf, which nats-server's own logger would turn
 // into os.Exit, so Open can fail instead.
 type serverLogger struct {
-	log *slog.Logger
+	log       *slog.Logger
+	onNoSpace func() // a write failed for lack of space (nil: ignored)
 
 	mu    sync.Mutex
 	fatal error // guarded by mu
@@ -318,9 +333,16 @@ type serverLogger struct {
 
 func (l *serverLogger) Noticef(format string, v ...any) { l.emit(slog.LevelInfo, format, v) }
 func (l *serverLogger) Warnf(format string, v ...any)   { l.emit(slog.LevelWarn, format, v) }
-func (l *serverLogger) Errorf(format string, v ...any)  { l.emit(slog.LevelError, format, v) }
-func (l *serverLogger) Debugf(format string, v ...any)  { l.emit(slog.LevelDebug, format, v) }
-func (l *serverLogger) Tracef(format string, v ...any)  { l.emit(slog.LevelDebug-4, format, v) }
+func (l *serverLogger) Errorf(format string, v ...any) {
+	// nats-server reports a failed write only in its log: the stream
+	// refuses every later write until it is reloaded (see space.go).
+	if l.onNoSpace != nil && strings.Contains(fmt.Sprintf(format, v...), "no space left on device") {
+		l.onNoSpace()
+	}
+	l.emit(slog.LevelError, format, v)
+}
+func (l *serverLogger) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
+func (l *serverLogger) Tracef(format string, v ...any) { l.emit(slog.LevelDebug-4, format, v) }
 
 func (l *serverLogger) Fatalf(format string, v ...any) {
 	err := fmt.Errorf(format, v...)
