@@ -93,13 +93,19 @@ type Options struct {
 	// target ARN ("sqs", "sns", "events", ...). Lambda functions are
 	// built in.
 	Destinations map[string]Destination
-	Logger       *slog.Logger
+	// Storage, when set, reports a full disk (store.Store.StorageErr):
+	// while it does, new events are refused at once with its error (the
+	// awsapi.Unavailable category: ServiceException saying storage is
+	// full) instead of after the publish times out.
+	Storage func() error
+	Logger  *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Service is one node's asynchronous invocation: queue and dispatcher.
 type Service struct {
+	storage func() error // nil: not watched
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	cons    jetstream.Consumer
@@ -136,6 +142,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		return nil, errors.New("new async service: JetStream, Functions and Invoker are required")
 	}
 	s := &Service{
+		storage: opts.Storage,
 		js:      opts.JetStream,
 		fns:     opts.Functions,
 		inv:     opts.Invoker,

@@ -191,8 +191,18 @@ func (s *Service) Enqueue(ctx context.Context, ev *Event) error {
 		Enqueued:      s.now().UnixMilli(),
 		DedupID:       dedup,
 	}
+	if s.storage != nil {
+		if err := s.storage(); err != nil {
+			return fmt.Errorf("enqueue async event %s: %w", ev.RequestID, err)
+		}
+	}
 	if err := s.publish(ctx, env); err != nil {
 		s.log.Warn("enqueue async event", "request_id", ev.RequestID, "function", ev.FunctionName, "err", err)
+		if s.storage != nil {
+			if serr := s.storage(); serr != nil {
+				return fmt.Errorf("enqueue async event %s: %w", ev.RequestID, serr)
+			}
+		}
 		return awsapi.Service("The asynchronous invocation could not be queued; retry the request.")
 	}
 	s.counters.enqueued.Add(1)

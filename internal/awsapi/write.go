@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -54,16 +55,33 @@ var capitalMessage = map[string]bool{
 	"SnapStartException": true, "SnapStartNotReadyException": true, "SnapStartTimeoutException": true,
 }
 
+// Unavailable is implemented by errors of the category "the node cannot
+// take this request now, for a reason the client may be told" (a full
+// disk: store.ErrStorageFull). Its message is written for clients.
+type Unavailable interface {
+	error
+	Unavailable() string
+}
+
 // WriteError writes err the way AWS rest-json services do. An err that is not
 // an *Error is logged and answered as a bare ServiceException so internal
-// text never reaches the client.
+// text never reaches the client; one of the Unavailable category gets that
+// category's message.
 func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	e := As(err)
 	if e == nil {
-		if log != nil {
-			log.Error("internal error", "err", err)
+		var u Unavailable
+		if errors.As(err, &u) {
+			if log != nil {
+				log.Warn("request refused: service unavailable", "err", err)
+			}
+			e = Service("%s", u.Unavailable())
+		} else {
+			if log != nil {
+				log.Error("internal error", "err", err)
+			}
+			e = Service("An internal error occurred. Try again.")
 		}
-		e = Service("An internal error occurred. Try again.")
 	}
 	h := w.Header()
 	h.Set("X-Amzn-ErrorType", e.Code)

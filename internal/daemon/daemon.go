@@ -192,6 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		DelayScale: cfg.AsyncDelayScale,
 		SingleNode: cfg.NATSURL == "",
 		MaxBytes:   asyncBytes,
+		Storage:    d.st.StorageErr,
 		Logger:     log.With("component", "async"),
 	})
 	if err != nil {
@@ -223,7 +224,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	})
 	logsAPI := logsapi.New(logsapi.Options{
 		Store: d.logs, Flush: d.logw.Flush, Region: cfg.Region, AccountID: cfg.AccountID,
-		Logger: log.With("component", "logsapi"),
+		Storage: d.st,
+		Logger:  log.With("component", "logsapi"),
 	})
 	d.gw = apigw.New(apigw.Options{
 		Store:     d.st,

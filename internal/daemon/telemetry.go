@@ -25,7 +25,7 @@ func (d *Daemon) readiness() []telemetry.Check {
 			if nc := d.st.Conn(); nc == nil || !nc.IsConnected() {
 				return errors.New("not connected to NATS")
 			}
-			return nil
+			return d.st.StorageErr() // writes fail while the disk is full
 		}},
 		{Name: "registry", Check: func(context.Context) error {
 			select {

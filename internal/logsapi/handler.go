@@ -41,6 +41,12 @@ type Options struct {
 	Logger            *slog.Logger
 	// Now is the clock (creation times); default time.Now.
 	Now func() time.Time
+	// Storage, when set, is the backbone's disk (*store.Store): while it
+	// is full, writes (CreateLogGroup, PutRetentionPolicy; deletes free
+	// space and go on) are refused, and a write that failed for lack of
+	// storage, like any error of the awsapi.Unavailable category, is
+	// answered ServiceUnavailableException saying storage is full.
+	Storage Storage
 }
 
 // Handler is the CloudWatch Logs API.
@@ -58,6 +64,25 @@ func New(opts Options) *Handler {
 		opts.Now = time.Now
 	}
 	return &Handler{opts: opts, log: opts.Logger}
+}
+
+// Storage reports the state of the backbone's disk.
+type Storage interface {
+	StorageErr() error
+	StorageFull(err error) bool
+}
+
+func (h *Handler) storageFull(err error) bool {
+	var u awsapi.Unavailable
+	return errors.As(err, &u) || h.opts.Storage != nil && h.opts.Storage.StorageFull(err)
+}
+
+// storageErr refuses a write while the disk is full.
+func (h *Handler) storageErr() error {
+	if h.opts.Storage == nil {
+		return nil
+	}
+	return h.opts.Storage.StorageErr()
 }
 
 // IsLogsRequest reports whether r is a CloudWatch Logs API call.
@@ -112,6 +137,10 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 			ae = errGroupNotFound
 		case errors.Is(err, logstore.ErrExists):
 			ae = errGroupExists
+		case h.storageFull(err):
+			h.log.Warn("request refused: storage is full", "err", err)
+			ae = &apiError{http.StatusInternalServerError, "ServiceUnavailableException",
+				"The service cannot complete the request: the node's storage is full. Retry once space has been freed."}
 		default:
 			h.log.Error("internal error", "err", err)
 			ae = &apiError{http.StatusInternalServerError, "ServiceUnavailableException", "The service cannot complete the request."}
@@ -326,6 +355,11 @@ func (h *Handler) groupOp(ctx context.Context, op string, in *groupIn) (any, err
 	name := *in.LogGroupName
 	if err := checkGroupName("logGroupName", name); err != nil {
 		return nil, err
+	}
+	if op == "CreateLogGroup" || op == "PutRetentionPolicy" {
+		if err := h.storageErr(); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	switch op {

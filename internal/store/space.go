@@ -44,8 +44,19 @@ const (
 )
 
 // ErrStorageFull is a write refused because the data directory's disk (or
-// JetStream's share of it) is full.
-var ErrStorageFull = errors.New("storage is full")
+// JetStream's share of it) is full. Its Unavailable method is the message
+// a client is told: the API edges (awsapi.WriteError) answer their own
+// server error with it instead of a bare internal error.
+var ErrStorageFull error = storageFull{}
+
+type storageFull struct{}
+
+func (storageFull) Error() string { return "storage is full" }
+
+// Unavailable is what a client is told.
+func (storageFull) Unavailable() string {
+	return "The request could not be stored: the node's storage is full. Retry once space has been freed."
+}
 
 // IsStorageFull reports whether err is a JetStream write that failed for
 // lack of storage: ErrStorageFull, JetStream's own resource errors, a
