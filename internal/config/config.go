@@ -173,6 +173,18 @@ func FromEnv() Config {
 	}
 	setInt(&c.ConcurrencyLimit, "NIMBUS_CONCURRENCY_LIMIT")
 	setInt(&c.MemoryBudgetMB, "NIMBUS_MEMORY_BUDGET_MB")
+	for _, b := range []struct {
+		dst  *int64
+		name string
+	}{{&c.LogMaxBytes, "NIMBUS_LOG_MAX_BYTES"}, {&c.AsyncMaxBytes, "NIMBUS_ASYNC_MAX_BYTES"}} {
+		if v, ok := os.LookupEnv(b.name); ok && v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q is not a number of bytes", b.name, v))
+			}
+			*b.dst = n
+		}
+	}
 	if v, ok := os.LookupEnv("NIMBUS_INSECURE_NO_AUTH"); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
