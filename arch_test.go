@@ -103,6 +103,7 @@ var allowed = map[string][]string{
 	"internal/resource":   {"internal/stack", "internal/awsapi", "internal/yamldoc"},
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/cfnapi":     {"internal/awsapi", "internal/cfn", "internal/stack"},
+	"internal/sqs":        {"internal/auth", "internal/awsapi"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 
 	// leaves that services import

@@ -42,6 +42,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
@@ -68,6 +69,7 @@ type Daemon struct {
 
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
+	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -227,6 +229,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Storage: d.st,
 		Logger:  log.With("component", "logsapi"),
 	})
+	queues, err := sqs.New(ctx, sqs.Options{
+		JetStream: d.st.JetStream(), Region: cfg.Region, AccountID: cfg.AccountID,
+		Logger: log.With("component", "sqs"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create sqs service: %w", err)
+	}
+	d.sqsAPI = sqs.NewHandler(queues)
 	d.gw = apigw.New(apigw.Options{
 		Store:     d.st,
 		Resolver:  d.reg,

@@ -9,6 +9,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
+	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
@@ -24,7 +25,7 @@ import (
 //
 //	host-routed doors   function URLs, execute-api      (Host header)
 //	/_nimbus/ paths     code download links             (path prefix)
-//	X-Amz-Target        CloudWatch Logs                 (header prefix)
+//	X-Amz-Target        CloudWatch Logs, SQS            (header prefix)
 //	path                CloudFormation, API Gateway management, telemetry, Lambda
 
 // authMode is how the requests of a route are authenticated.
@@ -85,6 +86,7 @@ type routeHandlers struct {
 	readyz     http.Handler
 	metrics    http.Handler
 	logs       http.Handler // CloudWatch Logs (JSON 1.1)
+	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
 	lambda     http.Handler // Lambda (REST-JSON)
@@ -106,6 +108,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "code-download", auth: authLink, protocol: auth.RESTJSON, match: isCodeDownload, handler: h.code},
 		// X-Amz-Target services.
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: logsapi.IsLogsRequest, handler: h.logs},
+		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: sqs.IsRequest, handler: h.sqs},
 		// Paths.
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: isCloudFormation,
 			handler: h.cfn, guard: d.cloudFormationGuard},
@@ -202,6 +205,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		healthz: telemetry.Healthz(),
 		readyz:  telemetry.Readyz(d.readiness()...),
 		logs:    logs,
+		sqs:     d.sqsAPI,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,
 		lambda:  lambda,

@@ -45,6 +45,7 @@ var declared = map[string]routeDecl{
 	}},
 	"code-download":  {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
 	"logs":           {auth: authSigV4, signing: "logs"},
+	"sqs":            {auth: authSigV4, signing: "sqs"},
 	"cloudformation": {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":     {auth: authSigV4, signing: "apigateway"},
 	"healthz":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/healthz" }},
@@ -76,7 +77,7 @@ func recordingRouter(t testing.TB) router {
 	return d.routeTable(routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 	})
 }
 
@@ -132,6 +133,7 @@ var samples = map[string]routeSample{
 	"execute-api":    {method: "POST", host: testExecAPIHost, path: "/prod/items", body: `{}`},
 	"code-download":  {method: "GET", path: "/_nimbus/code/functions/abc.zip?X-Nimbus-Expires=1&X-Nimbus-Signature=00"},
 	"logs":           {method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: `{}`, contentType: "application/x-amz-json-1.1", service: "logs"},
+	"sqs":            {method: "POST", path: "/", target: "AmazonSQS.ListQueues", body: `{}`, contentType: "application/x-amz-json-1.0", service: "sqs"},
 	"cloudformation": {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"apigateway":     {method: "GET", path: "/restapis", service: "apigateway"},
 	"healthz":        {method: "GET", path: "/healthz"},
@@ -286,7 +288,8 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
-		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables"}
+		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
+		"amazonsqs.ListQueues"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {
