@@ -1,7 +1,11 @@
 // Package build builds the code of a SAM or CloudFormation template on the
 // client, as `sam build` does: Go functions compiled with the local Go
 // toolchain, Node functions with their production dependencies installed
-// by npm, Python functions with their requirements installed by pip, and
+// by npm, Python functions with their requirements installed by pip,
+// BuildMethod esbuild bundled by esbuild's Go library in process
+// (esbuild.go), BuildMethod makefile run as `make build-<LogicalId>` with
+// ARTIFACTS_DIR, Java with a pom.xml built by `mvn package` (dotnet,
+// rust-cargolambda and Gradle are refused by name), and
 // code that needs no build (a bootstrap executable, a zip file, a layer
 // directory) packaged as it is. Each result is a deterministic zip and its
 // SHA-256, cached by a hash of everything that went into it under
@@ -12,7 +16,7 @@
 // definitions, as `sam package` does.
 //
 // Only the command line (internal/cli) imports it; it imports internal/cfn
-// for the template model.
+// for the template model and internal/yamldoc for OpenAPI files.
 package build
 
 import (
@@ -59,6 +63,8 @@ type Unit struct {
 	BuildMethod string
 	Arch        string // x86_64 or arm64
 	Handler     string
+	// BuildProperties is Metadata.BuildProperties (esbuild's options).
+	BuildProperties map[string]any
 }
 
 // Artifact is a built unit.
@@ -192,15 +198,18 @@ func Build(ctx context.Context, u Unit, opts Options) (*Artifact, error) {
 type kind int
 
 const (
-	kindAsIs   kind = iota // zip the directory as it is
-	kindZip                // the source is a zip already
-	kindGo                 // go build → bootstrap
-	kindNode               // copy, npm install
-	kindPython             // copy, pip install
+	kindAsIs    kind = iota // zip the directory as it is
+	kindZip                 // the source is a zip already
+	kindGo                  // go build → bootstrap
+	kindNode                // copy, npm install
+	kindPython              // copy, pip install
+	kindEsbuild             // npm install, esbuild bundle (in process)
+	kindMake                // make build-<LogicalId> ARTIFACTS_DIR=...
+	kindMaven               // mvn package, classes + runtime dependencies in lib/
 )
 
 func (k kind) String() string {
-	return [...]string{"as-is", "zip", "go", "node", "python"}[k]
+	return [...]string{"as-is", "zip", "go", "node", "python", "esbuild", "makefile", "maven"}[k]
 }
 
 // classify decides how u is built.
@@ -216,8 +225,16 @@ func classify(u Unit, hostArch string) (kind, string, error) {
 		return 0, "", fmt.Errorf("%s %s is neither a directory nor a .zip file", u.Property, u.Source)
 	}
 	method := u.BuildMethod
-	if strings.EqualFold(method, "makefile") {
-		return 0, "", fmt.Errorf("BuildMethod makefile (in Metadata) is %w by nimbus deploy: build the code yourself and point %s at the output directory", ErrUnsupported, u.Property)
+	switch lower := strings.ToLower(method); {
+	case lower == "makefile":
+		return kindMake, "", nil
+	case lower == "esbuild":
+		if _, err := readEsbuildProps(u.BuildProperties); err != nil {
+			return 0, "", err
+		}
+		return kindEsbuild, "", nil
+	case strings.HasPrefix(lower, "dotnet"), lower == "rust-cargolambda":
+		return 0, "", fmt.Errorf("BuildMethod %s is %w by nimbus deploy: build the code yourself (as sam build would) and point %s at the output directory or zip", method, ErrUnsupported, u.Property)
 	}
 	if method == "" && !isLayer(u.Type) {
 		method = u.Runtime
@@ -247,7 +264,15 @@ func classify(u Unit, hostArch string) (kind, string, error) {
 		return kindNode, "", nil
 	case strings.HasPrefix(method, "python"):
 		return kindPython, "", nil
-	case strings.HasPrefix(method, "java"), strings.HasPrefix(method, "dotnet"), strings.HasPrefix(method, "ruby"):
+	case strings.HasPrefix(method, "java"):
+		if _, err := os.Stat(filepath.Join(u.Source, "pom.xml")); err == nil {
+			return kindMaven, "", nil
+		}
+		if _, err := os.Stat(filepath.Join(u.Source, "build.gradle")); err == nil {
+			return 0, "", fmt.Errorf("building %s code with Gradle is %w by nimbus deploy (Maven is: a pom.xml); build it yourself and point %s at the zip", method, ErrUnsupported, u.Property)
+		}
+		return 0, "", fmt.Errorf("%s %s has no pom.xml: nimbus deploy builds %s code with Maven", u.Property, u.Source, method)
+	case strings.HasPrefix(method, "dotnet"), strings.HasPrefix(method, "ruby"):
 		return 0, "", fmt.Errorf("building %s code is %w by nimbus deploy", method, ErrUnsupported)
 	}
 	return 0, "", fmt.Errorf("unknown build method %q", method)

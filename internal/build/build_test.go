@@ -238,14 +238,18 @@ func TestBootstrapIsPackagedAsIs(t *testing.T) {
 
 func TestUnsupportedBuilds(t *testing.T) {
 	dir := t.TempDir()
-	write(t, dir, "code/Makefile", "build-Fn:\n")
+	write(t, dir, "code/build.gradle", "plugins { id 'java' }\n")
 	for name, tc := range map[string]struct {
 		r    *cfn.Resource
 		want string
 	}{
-		"makefile": {fn(map[string]any{"CodeUri": "code", "Runtime": "provided.al2023", "Handler": "x"}, map[string]any{"BuildMethod": "makefile"}), "makefile"},
-		"image":    {fn(map[string]any{"PackageType": "Image", "ImageUri": "x"}, nil), "PackageType Image"},
-		"java":     {fn(map[string]any{"CodeUri": "code", "Runtime": "java21", "Handler": "x"}, nil), "java21"},
+		"image":  {fn(map[string]any{"PackageType": "Image", "ImageUri": "x"}, nil), "PackageType Image"},
+		"gradle": {fn(map[string]any{"CodeUri": "code", "Runtime": "java21", "Handler": "x"}, nil), "building java21 code with Gradle"},
+		"dotnet": {fn(map[string]any{"CodeUri": "code", "Runtime": "dotnet8", "Handler": "x"}, map[string]any{"BuildMethod": "dotnet8"}), "BuildMethod dotnet8"},
+		"rust": {fn(map[string]any{"CodeUri": "code", "Runtime": "provided.al2023", "Handler": "x"}, map[string]any{"BuildMethod": "rust-cargolambda"}),
+			"BuildMethod rust-cargolambda"},
+		"esbuild property": {fn(map[string]any{"CodeUri": "code", "Runtime": "nodejs20.x", "Handler": "x"},
+			map[string]any{"BuildMethod": "esbuild", "BuildProperties": map[string]any{"EntryPoints": []any{"a.ts"}, "Tsconfig": "x"}}), "BuildProperties Tsconfig"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tpl := &cfn.Template{Resources: map[string]*cfn.Resource{"Fn": tc.r}}
@@ -529,5 +533,28 @@ func TestPruneRemovesUnusedBuilds(t *testing.T) {
 	}
 	if _, err := os.Stat(a.Zip); err != nil {
 		t.Errorf("the entry just used was pruned: %v", err)
+	}
+}
+
+// TestMavenBuild: a Java function with a pom.xml is built with mvn
+// package; where Maven or its repository is missing, the error names what
+// to provide.
+func TestMavenBuild(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "code/pom.xml", `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>ex</groupId><artifactId>h</artifactId><version>1</version>
+<properties><maven.compiler.release>17</maven.compiler.release></properties></project>
+`)
+	write(t, dir, "code/src/main/java/ex/H.java", "package ex; public class H { public String handleRequest(String s) { return s; } }\n")
+	tpl := &cfn.Template{Resources: map[string]*cfn.Resource{"Fn": fn(map[string]any{"CodeUri": "code", "Runtime": "java21", "Handler": "ex.H::handleRequest"}, nil)}}
+	arts, err := Template(context.Background(), tpl, dir, nil, Options{CacheDir: filepath.Join(dir, "cache")})
+	switch {
+	case err == nil:
+		if files := readZip(t, arts[0].Zip); files["ex/H.class"].data == "" {
+			t.Errorf("zip has no ex/H.class: %v", files)
+		}
+	case errors.Is(err, exec.ErrNotFound) || strings.Contains(err.Error(), "mvn is not installed"):
+	case !strings.Contains(err.Error(), "Maven fetches plugins and dependencies from its repository"):
+		t.Errorf("err = %v, want the remedy named", err)
 	}
 }

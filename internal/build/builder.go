@@ -94,6 +94,12 @@ func (b *builder) run(ctx context.Context) (*Artifact, error) {
 		err = b.nodeBuild(ctx, files, code)
 	case kindPython:
 		err = b.pythonBuild(ctx, files, code)
+	case kindEsbuild:
+		err = b.esbuildBuild(ctx, files, code)
+	case kindMake:
+		err = b.makeBuild(ctx, files, code)
+	case kindMaven:
+		err = b.mavenBuild(ctx, files, code)
 	}
 	if err != nil {
 		return nil, err
@@ -163,6 +169,21 @@ func (b *builder) key(ctx context.Context) (string, []file, error) {
 		if err == nil && len(requirements(b.u.Source)) > 0 {
 			py := pythonFor(ctx, b.u.Runtime, b.opts.Env)
 			err = toolVersions(ctx, h, b.opts.Env, []string{py, "--version"}, []string{py, "-m", "pip", "--version"})
+		}
+	case kindEsbuild:
+		files, err = walkTree(b.u.Source, "node_modules")
+		if err == nil {
+			err = b.esbuildKey(ctx, h)
+		}
+	case kindMake:
+		files, err = walkTree(b.u.Source)
+		if err == nil {
+			err = toolVersions(ctx, h, b.opts.Env, []string{"make", "--version"})
+		}
+	case kindMaven:
+		files, err = walkTree(b.u.Source, "target")
+		if err == nil {
+			err = toolVersions(ctx, h, b.opts.Env, []string{"mvn", "--version"})
 		}
 	default:
 		files, err = walkTree(b.u.Source)

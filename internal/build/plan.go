@@ -113,7 +113,8 @@ func (p *planner) unit(id string, r *cfn.Resource) (*Unit, error) {
 		return nil, nil
 	}
 	buildMethod, _ := r.Metadata["BuildMethod"].(string)
-	u := &Unit{LogicalID: id, Type: r.Type, BuildMethod: buildMethod}
+	buildProps, _ := r.Metadata["BuildProperties"].(map[string]any)
+	u := &Unit{LogicalID: id, Type: r.Type, BuildMethod: buildMethod, BuildProperties: buildProps}
 	var section string
 	switch r.Type {
 	case TypeServerlessFunction:

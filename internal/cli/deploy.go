@@ -47,7 +47,8 @@ func newDeployCmd(cf *clientFlags) *cobra.Command {
 		Use:   "deploy [KEY=VALUE ...]",
 		Short: "Build a SAM or CloudFormation template's code and deploy it as a stack",
 		Long: `Build the functions of a SAM template as 'sam build' does (Go with the local Go
-toolchain, Node with npm, Python with pip; cached under .nimbus/build beside
+toolchain, Node with npm, Python with pip, BuildMethod esbuild in process,
+BuildMethod makefile with make, Java with mvn; cached under .nimbus/build beside
 the template), upload their code to the node, and create or update the stack,
 printing its events as they happen and its outputs at the end. A stack whose
 code and configuration did not change is left as it is.

@@ -395,3 +395,86 @@ func TestExamplesDeployFromACopy(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildMethods deploys functions built as `sam build` builds them:
+// BuildMethod esbuild (TypeScript, bundled in process with a dependency
+// of the package's own) and BuildMethod makefile; each answers through
+// its HTTP API.
+func TestBuildMethods(t *testing.T) {
+	n := startTestNode(t)
+	api := "Outputs:\n  Api:\n    Value: !Sub https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/\n"
+	t.Run("esbuild", func(t *testing.T) {
+		out := n.deployApp(t, "esbuild-ts", map[string]string{
+			"src/package.json": `{"name": "app", "version": "1.0.0", "devDependencies": {}}`,
+			"src/greet.ts":     "export const greet = (who: string): string => `hello ${who} from TypeScript`;\n",
+			"src/app.ts": `import { greet } from './greet';
+interface Ev { rawPath: string }
+export const handler = async (event: Ev) => ({ statusCode: 200, body: greet(event.rawPath) });
+`,
+			"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        Minify: false
+        Target: es2020
+        Sourcemap: true
+        Banner: "js=// built by nimbus"
+        EntryPoints:
+          - app.ts
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Any:
+          Type: HttpApi
+` + api})
+		if code, body := n.get(t, localURLs(out)["Api"]+"ts"); code != 200 || body != "hello /ts from TypeScript" {
+			t.Errorf("GET /ts = %d %q\n%s", code, body, out)
+		}
+	})
+	t.Run("makefile", func(t *testing.T) {
+		out := n.deployApp(t, "makefile-app", map[string]string{
+			"src/Makefile": "build-Fn:\n\tcp app.py \"$(ARTIFACTS_DIR)/\"\n\techo 'GREETING = \"made\"' > \"$(ARTIFACTS_DIR)/generated.py\"\n",
+			"src/app.py":   "from generated import GREETING\n\ndef handler(event, context):\n    return {'statusCode': 200, 'body': GREETING}\n",
+			"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: makefile
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Any:
+          Type: HttpApi
+` + api})
+		if code, body := n.get(t, localURLs(out)["Api"]); code != 200 || body != "made" {
+			t.Errorf("GET / = %d %q\n%s", code, body, out)
+		}
+	})
+	for method, want := range map[string]string{"dotnet8": "BuildMethod dotnet8 is not supported", "rust-cargolambda": "BuildMethod rust-cargolambda is not supported"} {
+		t.Run(method, func(t *testing.T) {
+			dir := writeApp(t, map[string]string{"src/x": "x", "template.yaml": `Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: ` + method + `
+    Properties:
+      CodeUri: src/
+      Handler: bootstrap
+      Runtime: provided.al2023
+Transform: AWS::Serverless-2016-10-31
+`})
+			out, code := n.run(t, dir, "deploy", "--stack-name", "refused")
+			if code == 0 || !strings.Contains(out, want) {
+				t.Errorf("deploy exited %d, want %q:\n%s", code, want, out)
+			}
+		})
+	}
+}
