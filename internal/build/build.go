@@ -1,7 +1,8 @@
 // Package build builds the code of a SAM or CloudFormation template on the
 // client, as `sam build` does: Go functions compiled with the local Go
 // toolchain, Node functions with their production dependencies installed
-// by npm, Python functions with their requirements installed by pip,
+// by npm, Python functions with their requirements taken from the host's
+// Python when it has them all (hostpy.go), else installed by pip,
 // BuildMethod esbuild bundled by esbuild's Go library in process
 // (esbuild.go), BuildMethod makefile run as `make build-<LogicalId>` with
 // ARTIFACTS_DIR, Java with a pom.xml built by `mvn package` (dotnet,

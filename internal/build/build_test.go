@@ -558,3 +558,37 @@ func TestMavenBuild(t *testing.T) {
 		t.Errorf("err = %v, want the remedy named", err)
 	}
 }
+
+// TestPythonRequirementsFromTheHost: requirements the host's Python
+// already has (here jmespath, a dependency of boto3, and six) are copied
+// from it with no index reachable; one it lacks still goes to pip, whose
+// failure names the packages and the remedy.
+func TestPythonRequirementsFromTheHost(t *testing.T) {
+	py := pythonFor(context.Background(), "python3.12", os.Environ())
+	if err := exec.Command(py, "-c", "import jmespath, six").Run(); err != nil { //nolint:gosec // test
+		t.Skipf("the host's Python has no jmespath and six: %v", err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "app/app.py", "import jmespath\n")
+	write(t, dir, "app/requirements.txt", "# from the host\njmespath>=1.0\nsix ; python_version >= '3'\n")
+	tpl := &cfn.Template{Resources: map[string]*cfn.Resource{
+		"Fn": fn(map[string]any{"CodeUri": "app", "Runtime": "python3.12", "Handler": "app.handler"}, nil),
+	}}
+	// No index: pip would fail.
+	env := withEnv(os.Environ(), "PIP_INDEX_URL=http://127.0.0.1:1/simple", "PIP_NO_INDEX=1")
+	var out bytes.Buffer
+	arts := buildAll(t, tpl, dir, Options{Env: env, Output: &out})
+	files := readZip(t, arts[0].Zip)
+	if files["jmespath/__init__.py"].data == "" || files["six.py"].data == "" {
+		t.Errorf("entries: %v", keys(files))
+	}
+	if !strings.Contains(out.String(), "requirements satisfied from the host's Python") || !strings.Contains(out.String(), "jmespath==") {
+		t.Errorf("output %q", out.String())
+	}
+
+	write(t, dir, "app/requirements.txt", "jmespath\nno-such-package-on-this-host==9.9\n")
+	_, err := Template(context.Background(), tpl, dir, nil, Options{Env: env})
+	if err == nil || !strings.Contains(err.Error(), "no-such-package-on-this-host==9.9") || !strings.Contains(err.Error(), "PIP_INDEX_URL") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -169,6 +169,11 @@ func (b *builder) key(ctx context.Context) (string, []file, error) {
 		if err == nil && len(requirements(b.u.Source)) > 0 {
 			py := pythonFor(ctx, b.u.Runtime, b.opts.Env)
 			err = toolVersions(ctx, h, b.opts.Env, []string{py, "--version"}, []string{py, "-m", "pip", "--version"})
+			if err == nil {
+				var inv string
+				inv, err = hostPyKey(ctx, b.opts.Env, py)
+				fmt.Fprintf(h, "host packages %s\n", inv)
+			}
 		}
 	case kindEsbuild:
 		files, err = walkTree(b.u.Source, "node_modules")
@@ -468,6 +473,15 @@ func (b *builder) pythonBuild(ctx context.Context, files []file, code string) er
 	if err != nil {
 		return err
 	}
+	dists, err := b.fromHostPython(ctx, py, target, reqs)
+	if err == nil {
+		fmt.Fprintf(b.opts.Output, "%s: requirements satisfied from the host's Python, no index reached (%s)\n", b.u.LogicalID, strings.Join(dists, ", "))
+		return nil
+	}
+	if !errors.Is(err, errHostLacks) {
+		return err
+	}
+	b.opts.Logger.Debug("host python cannot satisfy requirements", "logical_id", b.u.LogicalID, "reason", err.Error())
 	var tail bytes.Buffer
 	cmd := command(ctx, b.opts.Env, b.u.Source, py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
 		"--no-warn-script-location", "-r", filepath.Join(b.u.Source, "requirements.txt"), "-t", target)
