@@ -169,7 +169,7 @@ func TestSignatureFailures(t *testing.T) {
 		}, "InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed."},
 		{"other region", func() *http.Request { return sign(deleteRequest(t, n, "keep"), root, "eu-west-1", "lambda", now) },
 			"InvalidSignatureException", "Credential should be scoped to a valid region, not 'eu-west-1'. "},
-		{"other service", func() *http.Request { return sign(deleteRequest(t, n, "keep"), root, "us-east-1", "sqs", now) },
+		{"other service", func() *http.Request { return sign(deleteRequest(t, n, "keep"), root, "us-east-1", "execute-api", now) },
 			"InvalidSignatureException", "Credential should be scoped to correct service: 'lambda'. "},
 		{"forged session token", func() *http.Request {
 			return sign(deleteRequest(t, n, "keep"), asAWS(forged), "us-east-1", "lambda", now)

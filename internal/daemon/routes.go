@@ -6,6 +6,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -21,12 +22,21 @@ import (
 // signature scoped to the entry's signing name, so no other entry (code
 // links, health probes, host-routed doors) can hand a request on to it.
 //
-// Order (top to bottom):
+// Order (top to bottom), so that no kind of request can shadow another
+// (path-style S3 buckets, SQS queue URLs and /metrics one day share "/"):
 //
-//	host-routed doors   function URLs, execute-api      (Host header)
-//	/_nimbus/ paths     code download links             (path prefix)
-//	X-Amz-Target        CloudWatch Logs, SQS            (header prefix)
-//	path                CloudFormation, API Gateway management, telemetry, Lambda
+//	host-routed doors   function URLs, execute-api          (Host header)
+//	Nimbus's paths      code download links, deploy artifacts, the rest
+//	                    of /_nimbus/                        (path prefix)
+//	X-Amz-Target        CloudWatch Logs, SQS; unserved services
+//	credential scope    lambda, logs, sqs, apigateway, cloudformation;
+//	                    unserved services
+//	path                CloudFormation (/ with Action, artifacts), API
+//	                    Gateway management, /healthz, /readyz, /metrics,
+//	                    then Lambda for everything else
+//
+// A service Nimbus does not serve (services.go) is answered in its own
+// protocol with an error naming it.
 
 // authMode is how the requests of a route are authenticated.
 type authMode int
@@ -65,7 +75,7 @@ type route struct {
 	// auth is how the route's requests authenticate.
 	auth authMode
 	// match recognises the route's requests.
-	match func(*http.Request) bool
+	match func(*http.Request, *reqFacts) bool
 	// handler serves the route's requests once authenticated.
 	handler http.Handler
 	// guard, for an authSigV4 route, replaces the default verification
@@ -90,6 +100,8 @@ type routeHandlers struct {
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
 	lambda     http.Handler // Lambda (REST-JSON)
+	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
+	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
 }
 
 // routeTable builds the table over h. The SigV4 routes get their
@@ -99,28 +111,46 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 	rs := []route{
 		// Host-routed doors.
 		{name: "function-url", auth: authPerResource, protocol: auth.RESTJSON,
-			match: func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }, handler: h.funcURL},
+			match: req(func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }), handler: h.funcURL},
 		{name: "execute-api", auth: authPerResource, protocol: auth.RESTJSON,
-			match: func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok }, handler: h.executeAPI},
+			match: req(func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok }), handler: h.executeAPI},
 		// Nimbus's own paths. Code links carry their own HMAC; the handler
 		// serves the download operation and nothing else, whatever the
-		// request's other headers say.
-		{name: "code-download", auth: authLink, protocol: auth.RESTJSON, match: isCodeDownload, handler: h.code},
-		// X-Amz-Target services.
-		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: logsapi.IsLogsRequest, handler: h.logs},
-		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: sqs.IsRequest, handler: h.sqs},
-		// Paths.
-		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: isCloudFormation,
+		// request's other headers say. The rest of /_nimbus/ (the cost
+		// report) is Lambda's, signed.
+		{name: "code-download", auth: authLink, protocol: auth.RESTJSON, match: req(isCodeDownload), handler: h.code},
+		// The deploy artifact endpoint (/nimbus/artifacts/, from before the
+		// /_nimbus/ prefix), signed for CloudFormation.
+		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: req(cfnapi.IsArtifactRequest),
 			handler: h.cfn, guard: d.cloudFormationGuard},
-		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: apigw.IsManagement,
+		{name: "nimbus", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
+			match: req(pathPrefix("/_nimbus/")), handler: h.nimbus},
+		// X-Amz-Target.
+		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: req(logsapi.IsLogsRequest), handler: h.logs},
+		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: req(sqs.IsRequest), handler: h.sqs},
+		// Services Nimbus does not serve, by X-Amz-Target or credential
+		// scope: an answer in their protocol that names them.
+		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
+		// The credential scope's service.
+		{name: "lambda", signing: "lambda", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("lambda"), handler: h.lambda},
+		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("logs"), handler: h.logs},
+		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("sqs"), handler: h.sqs},
+		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
-		{name: "healthz", auth: authNone, match: pathIs("/healthz"), handler: h.healthz},
-		{name: "readyz", auth: authNone, match: pathIs("/readyz"), handler: h.readyz},
-		{name: "metrics", auth: authNone, match: pathIs("/metrics"), handler: h.metrics},
+		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
+			handler: h.cfn, guard: d.cloudFormationGuard},
+		// Paths (unsigned requests, or scoped to no service above).
+		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: req(isCloudFormation),
+			handler: h.cfn, guard: d.cloudFormationGuard},
+		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: req(apigw.IsManagement),
+			handler: h.apigw},
+		{name: "healthz", auth: authNone, match: req(pathIs("/healthz")), handler: h.healthz},
+		{name: "readyz", auth: authNone, match: req(pathIs("/readyz")), handler: h.readyz},
+		{name: "metrics", auth: authNone, match: req(pathIs("/metrics")), handler: h.metrics},
 		// The rest is Lambda's, or a request of another service that is
 		// refused in the protocol its headers suggest.
 		{name: "lambda", signing: "lambda", auth: authSigV4, protocol: protocolOfRequest,
-			match: func(*http.Request) bool { return true }, handler: h.lambda},
+			match: func(*http.Request, *reqFacts) bool { return true }, handler: h.lambda},
 	}
 	out := rs[:0]
 	for _, r := range rs {
@@ -149,6 +179,39 @@ func isCodeDownload(r *http.Request) bool {
 
 func pathIs(p string) func(*http.Request) bool {
 	return func(r *http.Request) bool { return r.URL.Path == p }
+}
+
+func pathPrefix(p string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, p) }
+}
+
+// req adapts a recogniser that needs only the request.
+func req(f func(*http.Request) bool) func(*http.Request, *reqFacts) bool {
+	return func(r *http.Request, _ *reqFacts) bool { return f(r) }
+}
+
+// scopeIs recognises requests whose SigV4 credential scope names service.
+func scopeIs(service string) func(*http.Request, *reqFacts) bool {
+	return func(r *http.Request, f *reqFacts) bool {
+		s, ok := f.scope(r)
+		return ok && s == service
+	}
+}
+
+// reqFacts memoises what several recognisers read from one request (its
+// credential scope's service), so routing parses it once.
+type reqFacts struct {
+	parsed  bool
+	service string
+	scoped  bool
+}
+
+func (f *reqFacts) scope(r *http.Request) (string, bool) {
+	if !f.parsed {
+		f.service, f.scoped = scopeService(r)
+		f.parsed = true
+	}
+	return f.service, f.scoped
 }
 
 // protocolOfRequest, as a route's protocol, answers in the protocol the
@@ -181,8 +244,9 @@ func (d *Daemon) requireSigV4(service string, p auth.Protocol, next http.Handler
 type router []route
 
 func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var f reqFacts
 	for i := range rt {
-		if rt[i].match(r) {
+		if rt[i].match(r, &f) {
 			rt[i].serve.ServeHTTP(w, r)
 			return
 		}
@@ -209,6 +273,9 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,
 		lambda:  lambda,
+
+		unserved: unservedHandler(),
+		nimbus:   lambda,
 	}
 	if d.metrics != nil {
 		h.metrics = d.metrics.Handler()

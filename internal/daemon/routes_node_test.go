@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -167,6 +170,77 @@ func TestMetricsGuard(t *testing.T) {
 		d.metricsGuard(ok, true).ServeHTTP(w, at(c.ip, c.header))
 		if w.Code != c.want {
 			t.Errorf("token %q from %s with %q: %d, want %d", c.token, c.ip, c.header, w.Code, c.want)
+		}
+	}
+}
+
+// TestUnservedServicesAnswerInTheirProtocol: boto3 calls of services Nimbus
+// does not serve get, in each service's own protocol, an error that names
+// the service (not a signature error about Lambda), and are not retried.
+func TestUnservedServicesAnswerInTheirProtocol(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the host's python3 must have boto3 in CI: %v", err)
+		}
+		t.Skip("the host's python3 has no boto3")
+	}
+	n := startNode(t, t.TempDir())
+	script := `import boto3, botocore, json, sys
+calls = [("dynamodb", "list_tables", {}), ("sts", "get_caller_identity", {}),
+         ("s3", "list_buckets", {}), ("sns", "list_topics", {}), ("stepfunctions", "list_state_machines", {}),
+         ("kinesis", "list_streams", {}), ("secretsmanager", "list_secrets", {}), ("iam", "list_roles", {}),
+         ("cloudwatch", "list_metrics", {}), ("dynamodbstreams", "list_streams", {}), ("scheduler", "list_schedules", {})]
+out = {}
+for svc, op, args in calls:
+    c = boto3.client(svc, endpoint_url=sys.argv[1], region_name="us-east-1",
+                     config=botocore.config.Config(retries={"total_max_attempts": 3, "mode": "standard"}))
+    try:
+        getattr(c, op)(**args)
+        out[svc] = {"ok": True}
+    except botocore.exceptions.ClientError as e:
+        md = e.response.get("ResponseMetadata", {})
+        out[svc] = {"code": e.response["Error"].get("Code"), "message": e.response["Error"].get("Message"),
+                    "status": md.get("HTTPStatusCode"), "retries": md.get("RetryAttempts")}
+print(json.dumps(out))
+`
+	cmd := exec.Command("python3", "-c", script, n.endpoint())
+	c := n.creds()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+c.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	raw, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, raw)
+	}
+	var got map[string]struct {
+		OK      bool   `json:"ok"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Status  int    `json:"status"`
+		Retries int    `json:"retries"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	names := map[string]string{"dynamodb": "Amazon DynamoDB", "sts": "AWS Security Token Service",
+		"s3": "Amazon Simple Storage Service", "sns": "Amazon Simple Notification Service", "stepfunctions": "AWS Step Functions",
+		"kinesis": "Amazon Kinesis", "secretsmanager": "AWS Secrets Manager", "iam": "AWS Identity and Access Management",
+		"cloudwatch": "Amazon CloudWatch", "dynamodbstreams": "Amazon DynamoDB Streams", "scheduler": "Amazon EventBridge Scheduler"}
+	for svc, name := range names {
+		r, ok := got[svc]
+		wantCode := "NotImplemented"
+		switch {
+		case !ok || r.OK:
+			t.Errorf("%s: %+v, want an error", svc, r)
+		case r.Status != http.StatusNotImplemented || r.Code != wantCode || r.Retries != 0:
+			t.Errorf("%s: status %d code %q after %d retries, want 501 %s, not retried", svc, r.Status, r.Code, r.Retries, wantCode)
+		case !strings.Contains(r.Message, "Nimbus does not serve "+name) || !strings.Contains(r.Message, "AWS Lambda"):
+			t.Errorf("%s: message %q does not name the service and what is served", svc, r.Message)
 		}
 	}
 }

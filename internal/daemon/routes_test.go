@@ -44,6 +44,8 @@ var declared = map[string]routeDecl{
 		return len(parts) >= 3 && parts[1] == "execute-api"
 	}},
 	"code-download":  {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
+	"nimbus":         {auth: authSigV4, signing: "lambda"},
+	"unserved":       {auth: authNone, owns: namesUnservedService},
 	"logs":           {auth: authSigV4, signing: "logs"},
 	"sqs":            {auth: authSigV4, signing: "sqs"},
 	"cloudformation": {auth: authSigV4, signing: "cloudformation"},
@@ -52,6 +54,27 @@ var declared = map[string]routeDecl{
 	"readyz":         {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/readyz" }},
 	"metrics":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
 	"lambda":         {auth: authSigV4, signing: "lambda"},
+}
+
+// namesUnservedService: the request's X-Amz-Target or credential scope
+// names a service Nimbus does not serve (the unserved route only writes an
+// error naming it).
+func namesUnservedService(r *http.Request) bool {
+	for _, p := range []string{"DynamoDB_20120810.", "DynamoDBStreams_20120810.", "Kinesis_20131202.",
+		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "TrentService.", "AWSEvents.", "GraniteServiceVersion20100801.",
+		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
+			return true
+		}
+	}
+	svc, ok := scopeService(r)
+	switch {
+	case !ok:
+		return false
+	case svc == "execute-api":
+		return strings.HasPrefix(r.URL.Path, "/@connections")
+	}
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "apigateway" && svc != "cloudformation"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -78,6 +101,7 @@ func recordingRouter(t testing.TB) router {
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		unserved: rec("unserved"), nimbus: rec("nimbus"),
 	})
 }
 
@@ -140,6 +164,8 @@ var samples = map[string]routeSample{
 	"readyz":         {method: "GET", path: "/readyz"},
 	"metrics":        {method: "GET", path: "/metrics"},
 	"lambda":         {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
+	"nimbus":         {method: "GET", path: "/_nimbus/cost", service: "lambda"},
+	"unserved":       {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
 }
 
 // signing is how a test request is signed.
@@ -284,7 +310,8 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
 		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
-		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x"}
+		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x", "/@connections/abc",
+		"/my-bucket/key"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
