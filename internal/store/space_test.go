@@ -2,13 +2,17 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // smallDisk mounts a tmpfs of mb megabytes for the test (root only).
@@ -144,4 +148,31 @@ func TestDiskFullAndRecovery(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes, all readable after recovery", len(acked))
+}
+
+func TestIsStorageFull(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{ErrStorageFull, true},
+		{fmt.Errorf("create x: %w", ErrStorageFull), true},
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, true},
+		{&jetstream.APIError{Code: 500, ErrorCode: 10047, Description: "insufficient storage resources available"}, true},
+		{fmt.Errorf("stream: %w", &jetstream.APIError{Code: 500, ErrorCode: 10023, Description: "insufficient resources"}), true},
+		{&jetstream.APIError{Code: 404, ErrorCode: 10059, Description: "stream not found"}, false},
+		{jetstream.ErrJetStreamNotEnabled, true},
+		{errors.New("write: no space left on device"), true},
+		{context.DeadlineExceeded, false}, // only while the store is full (Store.StorageFull)
+		{ErrNotFound, false},
+	} {
+		if got := IsStorageFull(tc.err); got != tc.want {
+			t.Errorf("IsStorageFull(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	var u interface{ Unavailable() string }
+	if !errors.As(fmt.Errorf("put: %w", ErrStorageFull), &u) || !strings.Contains(u.Unavailable(), "storage is full") {
+		t.Error("ErrStorageFull does not carry the clients' message")
+	}
 }
