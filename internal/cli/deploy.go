@@ -209,6 +209,9 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
 	}
+	if err := build.InlineIncludes(tpl, dir); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	}
 	if err := checkBeforeBuild(tpl, df.skipUnsupported); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
 	}

@@ -281,7 +281,7 @@ func TestDeployChecksBeforeBuilding(t *testing.T) {
       Handler: bootstrap
       Runtime: provided.al2023
       Environment:
-        Fn::Transform: {Name: AWS::Include, Parameters: {Location: ./env.yaml}}
+        Fn::Transform: {Name: AWS::Include, Parameters: {Location: s3://bucket/env.yaml}}
 `, "Fn::Transform is not supported"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -476,5 +476,38 @@ Transform: AWS::Serverless-2016-10-31
 				t.Errorf("deploy exited %d, want %q:\n%s", code, want, out)
 			}
 		})
+	}
+}
+
+// TestIncludeLocalFile: an AWS::Include of a local file is included by
+// deploy (as sam deploy uploads it for CloudFormation to include), its
+// long-form intrinsics evaluated with the template.
+func TestIncludeLocalFile(t *testing.T) {
+	n := startTestNode(t)
+	app := "import os\n\ndef handler(event, context):\n    return {'statusCode': 200, 'body': os.environ['GREETING'] + ' ' + os.environ['STACK']}\n"
+	out := n.deployApp(t, "include-app", map[string]string{"src/app.py": app,
+		"env.yaml": "Variables:\n  GREETING: included\n  STACK: {Ref: AWS::StackName}\n",
+		"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters:
+            Location: ./env.yaml
+      Events:
+        Any:
+          Type: HttpApi
+Outputs:
+  Api:
+    Value: !Sub https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/
+`})
+	if code, body := n.get(t, localURLs(out)["Api"]); code != 200 || body != "included include-app" {
+		t.Errorf("GET / = %d %q", code, body)
 	}
 }
