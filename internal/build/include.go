@@ -69,7 +69,7 @@ func inlineAt(v any, dir string, depth int) (any, error) {
 			if !filepath.IsAbs(path) {
 				path = filepath.Join(dir, filepath.FromSlash(loc))
 			}
-			b, err := os.ReadFile(path)
+			b, err := os.ReadFile(path) //nolint:gosec // a file the user's own template names, as CodeUri does
 			if err != nil {
 				return nil, fmt.Errorf("AWS::Include Location %s: %w", loc, err)
 			}
