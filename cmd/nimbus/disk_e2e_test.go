@@ -108,27 +108,46 @@ func TestFullDiskAndRecovery(t *testing.T) {
 	}
 	ctx := context.Background()
 	lc, logs := sdkClient(srv.endpoint), logsClient(srv)
-	zip := pyZip(t, "marker", "def handler(event, context):\n    print('MARKER', event.get('m'), flush=True)\n    return event\n")
+	// fn0 runs each event for a second and prints its marker; its
+	// success records go to rec, which prints the marker again: events
+	// still running when the disk fills have their records written
+	// after it is freed.
+	zip := pyZip(t, "marker", "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    print('MARKER', event.get('m'), flush=True)\n    return event\n")
+	recZip := pyZip(t, "rec", "def handler(event, context):\n    print('RECORD', event['responsePayload']['m'], flush=True)\n")
 	create := func(name string) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
 			Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Code: &types.FunctionCode{ZipFile: zip},
+			Timeout: aws.Int32(30),
 		})
 		return err
 	}
-	event := func(m string) error {
+	event := func(m string, secs int) error {
 		_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn0"),
-			InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"m":"` + m + `"}`)})
+			InvocationType: types.InvocationTypeEvent, Payload: []byte(fmt.Sprintf(`{"m":%q,"s":%d}`, m, secs))})
 		return err
 	}
 	if err := create("fn0"); err != nil {
 		t.Fatal(err)
 	}
-	created := []string{"fn0"}
+	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("rec"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Code: &types.FunctionCode{ZipFile: recZip},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String("fn0"),
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{
+			Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:rec")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	created := []string{"fn0", "rec"}
 	queued := []string{}
 	for i := range 3 {
 		m := fmt.Sprintf("before-%d", i)
-		if err := event(m); err != nil {
+		if err := event(m, 2); err != nil {
 			t.Fatal(err)
 		}
 		queued = append(queued, m)
@@ -167,7 +186,7 @@ func TestFullDiskAndRecovery(t *testing.T) {
 		t.Errorf("/readyz on a full disk: %s", body)
 	}
 	wantServerErr("CreateFunction", create("refused"), 0, 500)
-	wantServerErr("async Invoke", event("refused"), 0, 500)
+	wantServerErr("async Invoke", event("refused", 0), 0, 500)
 	_, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/full/disk")})
 	wantServerErr("CreateLogGroup", err, 1, 500)
 
@@ -177,7 +196,7 @@ func TestFullDiskAndRecovery(t *testing.T) {
 	waitFor(t, "/readyz says ready again", func() bool { c, _ := readyz(t, srv); return c == http.StatusOK })
 	waitFor(t, "writes succeed again", func() bool { return create("after") == nil })
 	created = append(created, "after")
-	if err := event("after"); err != nil {
+	if err := event("after", 0); err != nil {
 		t.Fatalf("async Invoke after recovery: %v", err)
 	}
 	queued = append(queued, "after")
@@ -192,21 +211,23 @@ func TestFullDiskAndRecovery(t *testing.T) {
 			t.Errorf("function %s, created with success, is gone: %v", name, err)
 		}
 	}
-	waitFor(t, "every queued event ran", func() bool {
-		out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{
-			LogGroupName: aws.String("/aws/lambda/fn0"), FilterPattern: aws.String("MARKER")})
-		if err != nil {
-			return false
-		}
-		var all strings.Builder
-		for _, e := range out.Events {
-			all.WriteString(aws.ToString(e.Message))
-		}
-		for _, m := range queued {
-			if !strings.Contains(all.String(), "MARKER "+m) {
+	for group, word := range map[string]string{"/aws/lambda/fn0": "MARKER", "/aws/lambda/rec": "RECORD"} {
+		waitFor(t, "every queued event's "+word+" line is in "+group, func() bool {
+			out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{
+				LogGroupName: aws.String(group), FilterPattern: aws.String(word)})
+			if err != nil {
 				return false
 			}
-		}
-		return true
-	})
+			var all strings.Builder
+			for _, e := range out.Events {
+				all.WriteString(aws.ToString(e.Message))
+			}
+			for _, m := range queued {
+				if !strings.Contains(all.String(), word+" "+m) {
+					return false
+				}
+			}
+			return true
+		})
+	}
 }
