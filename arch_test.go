@@ -104,6 +104,7 @@ var allowed = map[string][]string{
 	"internal/auth":       {"internal/awsapi", "internal/sigv4"},
 	"internal/cfnapi":     {"internal/awsapi", "internal/cfn", "internal/stack"},
 	"internal/sqs":        {"internal/auth", "internal/awsapi"},
+	"internal/esm":        {"internal/awsapi", "internal/eventpattern", "internal/function", "internal/invoke"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 
 	// leaves that services import

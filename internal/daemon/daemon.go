@@ -33,6 +33,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
@@ -70,6 +71,7 @@ type Daemon struct {
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
+	esm    *esm.Service    // event source mappings and their pollers
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -237,6 +239,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create sqs service: %w", err)
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
+	d.esm, err = esm.New(ctx, esm.Options{
+		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
+		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create event source mappings: %w", err)
+	}
 	d.gw = apigw.New(apigw.Options{
 		Store:     d.st,
 		Resolver:  d.reg,
@@ -381,6 +390,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("async service", "err", err)
 		}
 	}()
+	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
+	esmDone := make(chan struct{})
+	go func() {
+		defer close(esmDone)
+		if err := d.esm.Run(esmCtx); err != nil {
+			d.log.Error("event source mappings", "err", err)
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -438,6 +455,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
 	stopAsync()
 	<-asyncDone // running async invocations end before the pool closes
+	stopESM()
+	<-esmDone // pollers' invocations end before the pool closes
 	stopReg()
 	d.closeAll()
 	wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -97,6 +98,7 @@ type routeHandlers struct {
 	metrics    http.Handler
 	logs       http.Handler // CloudWatch Logs (JSON 1.1)
 	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
+	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
 	lambda     http.Handler // Lambda (REST-JSON)
@@ -132,6 +134,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
 		// The credential scope's service.
+		{name: "event-source-mappings", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
+			match: func(r *http.Request, f *reqFacts) bool { return scopeIs("lambda")(r, f) && esm.IsRequest(r) }, handler: h.esm},
 		{name: "lambda", signing: "lambda", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("lambda"), handler: h.lambda},
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("logs"), handler: h.logs},
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("sqs"), handler: h.sqs},
@@ -144,6 +148,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.cfn, guard: d.cloudFormationGuard},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: req(apigw.IsManagement),
 			handler: h.apigw},
+		{name: "event-source-mappings", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(esm.IsRequest),
+			handler: h.esm},
 		{name: "healthz", auth: authNone, match: req(pathIs("/healthz")), handler: h.healthz},
 		{name: "readyz", auth: authNone, match: req(pathIs("/readyz")), handler: h.readyz},
 		{name: "metrics", auth: authNone, match: req(pathIs("/metrics")), handler: h.metrics},
@@ -270,6 +276,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		readyz:  telemetry.Readyz(d.readiness()...),
 		logs:    logs,
 		sqs:     d.sqsAPI,
+		esm:     d.esm,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,
 		lambda:  lambda,

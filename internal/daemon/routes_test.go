@@ -43,17 +43,18 @@ var declared = map[string]routeDecl{
 		parts := strings.Split(h, ".")
 		return len(parts) >= 3 && parts[1] == "execute-api"
 	}},
-	"code-download":  {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
-	"nimbus":         {auth: authSigV4, signing: "lambda"},
-	"unserved":       {auth: authNone, owns: namesUnservedService},
-	"logs":           {auth: authSigV4, signing: "logs"},
-	"sqs":            {auth: authSigV4, signing: "sqs"},
-	"cloudformation": {auth: authSigV4, signing: "cloudformation"},
-	"apigateway":     {auth: authSigV4, signing: "apigateway"},
-	"healthz":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/healthz" }},
-	"readyz":         {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/readyz" }},
-	"metrics":        {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
-	"lambda":         {auth: authSigV4, signing: "lambda"},
+	"code-download":         {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
+	"nimbus":                {auth: authSigV4, signing: "lambda"},
+	"unserved":              {auth: authNone, owns: namesUnservedService},
+	"logs":                  {auth: authSigV4, signing: "logs"},
+	"sqs":                   {auth: authSigV4, signing: "sqs"},
+	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
+	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
+	"apigateway":            {auth: authSigV4, signing: "apigateway"},
+	"healthz":               {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/healthz" }},
+	"readyz":                {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/readyz" }},
+	"metrics":               {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
+	"lambda":                {auth: authSigV4, signing: "lambda"},
 }
 
 // namesUnservedService: the request's X-Amz-Target or credential scope
@@ -100,7 +101,7 @@ func recordingRouter(t testing.TB) router {
 	return d.routeTable(routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"),
 	})
 }
@@ -153,19 +154,20 @@ type routeSample struct {
 }
 
 var samples = map[string]routeSample{
-	"function-url":   {method: "GET", host: testFuncURLHost, path: "/hello"},
-	"execute-api":    {method: "POST", host: testExecAPIHost, path: "/prod/items", body: `{}`},
-	"code-download":  {method: "GET", path: "/_nimbus/code/functions/abc.zip?X-Nimbus-Expires=1&X-Nimbus-Signature=00"},
-	"logs":           {method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: `{}`, contentType: "application/x-amz-json-1.1", service: "logs"},
-	"sqs":            {method: "POST", path: "/", target: "AmazonSQS.ListQueues", body: `{}`, contentType: "application/x-amz-json-1.0", service: "sqs"},
-	"cloudformation": {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
-	"apigateway":     {method: "GET", path: "/restapis", service: "apigateway"},
-	"healthz":        {method: "GET", path: "/healthz"},
-	"readyz":         {method: "GET", path: "/readyz"},
-	"metrics":        {method: "GET", path: "/metrics"},
-	"lambda":         {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
-	"nimbus":         {method: "GET", path: "/_nimbus/cost", service: "lambda"},
-	"unserved":       {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
+	"function-url":          {method: "GET", host: testFuncURLHost, path: "/hello"},
+	"execute-api":           {method: "POST", host: testExecAPIHost, path: "/prod/items", body: `{}`},
+	"code-download":         {method: "GET", path: "/_nimbus/code/functions/abc.zip?X-Nimbus-Expires=1&X-Nimbus-Signature=00"},
+	"logs":                  {method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: `{}`, contentType: "application/x-amz-json-1.1", service: "logs"},
+	"event-source-mappings": {method: "GET", path: "/2015-03-31/event-source-mappings", service: "lambda"},
+	"sqs":                   {method: "POST", path: "/", target: "AmazonSQS.ListQueues", body: `{}`, contentType: "application/x-amz-json-1.0", service: "sqs"},
+	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
+	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
+	"healthz":               {method: "GET", path: "/healthz"},
+	"readyz":                {method: "GET", path: "/readyz"},
+	"metrics":               {method: "GET", path: "/metrics"},
+	"lambda":                {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
+	"nimbus":                {method: "GET", path: "/_nimbus/cost", service: "lambda"},
+	"unserved":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
 }
 
 // signing is how a test request is signed.
@@ -309,7 +311,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 	paths := []string{"/", "/_nimbus/code/x", "/_nimbus/code/", "/_nimbus/code", "/_nimbus/code/../2015-03-31/functions",
 		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
 		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
-		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
+		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x", "/@connections/abc",
 		"/my-bucket/key"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",

@@ -312,7 +312,9 @@ func (s *Service) fetch(ctx context.Context, c jetstream.Consumer, n int, wait t
 	if len(msgs) > 0 || wait < 10*time.Millisecond {
 		return msgs, nil
 	}
-	b, err = c.Fetch(1, jetstream.FetchMaxWait(wait))
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	b, err = c.Fetch(1, jetstream.FetchContext(wctx))
 	if err != nil {
 		return nil, fmt.Errorf("fetch messages: %w", err)
 	}

@@ -471,3 +471,13 @@ func checkTags(all, added map[string]string) error {
 	}
 	return nil
 }
+
+// IsFIFO reports whether a queue exists (else QueueDoesNotExist) and is
+// a FIFO queue.
+func (s *Service) IsFIFO(ctx context.Context, account, name string) (bool, error) {
+	q, _, err := s.get(ctx, account, name)
+	if err != nil {
+		return false, err
+	}
+	return q.fifo(), nil
+}

@@ -1,0 +1,307 @@
+package esm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+)
+
+// Bucket holds the mappings, one key per UUID.
+const Bucket = "nimbus_esm"
+
+// Message is a record of an SQS source as a poller receives it.
+type Message struct {
+	MessageID         string
+	ReceiptHandle     string
+	Body              string
+	MD5OfBody         string
+	MD5OfAttributes   string
+	Attributes        map[string]string // system attributes
+	MessageAttributes map[string]MessageAttribute
+}
+
+// MessageAttribute is a message attribute.
+type MessageAttribute struct {
+	DataType    string
+	StringValue *string
+	BinaryValue []byte
+}
+
+// Queues is the SQS source: what a poller needs of the queue service.
+type Queues interface {
+	// IsFIFO reports whether the queue exists and is a FIFO queue.
+	IsFIFO(ctx context.Context, account, name string) (bool, error)
+	// Receive takes up to max messages, waiting up to wait for the first.
+	Receive(ctx context.Context, account, name string, max int, wait time.Duration) ([]Message, error)
+	// Delete deletes a received message.
+	Delete(ctx context.Context, account, name, receiptHandle string) error
+}
+
+// Functions resolves the function a mapping invokes (*registry.Registry).
+type Functions interface {
+	Resolve(ctx context.Context, name, qualifier string) (*function.Config, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	JetStream jetstream.JetStream
+	Functions Functions
+	Invoker   invoke.Invoker
+	Queues    Queues
+	Region    string
+	AccountID string
+	Logger    *slog.Logger
+}
+
+// Service keeps the mappings and runs their pollers on this node.
+type Service struct {
+	kv      jetstream.KeyValue
+	fns     Functions
+	inv     invoke.Invoker
+	queues  Queues
+	region  string
+	account string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]*poller // by UUID; guarded by mu
+}
+
+// New opens the mapping bucket.
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.JetStream == nil || o.Functions == nil || o.Invoker == nil || o.Queues == nil {
+		return nil, errors.New("new event source mappings: JetStream, Functions, Invoker and Queues are required")
+	}
+	kv, err := o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Storage: jetstream.FileStorage, History: 1})
+	if err != nil {
+		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
+	}
+	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
+		log: o.Logger, running: map[string]*poller{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+func (s *Service) get(ctx context.Context, id string) (*stored, uint64, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, 0, errNotFound(id)
+	}
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, errNotFound(id)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read event source mapping: %w", err)
+	}
+	var m stored
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return nil, 0, fmt.Errorf("decode event source mapping: %w", err)
+	}
+	return &m, e.Revision(), nil
+}
+
+func (s *Service) put(ctx context.Context, m *stored, rev uint64) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode event source mapping: %w", err)
+	}
+	if rev == 0 {
+		_, err = s.kv.Create(ctx, m.UUID, b)
+	} else {
+		_, err = s.kv.Update(ctx, m.UUID, b, rev)
+	}
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return awsapi.Conflict("The operation cannot be performed at this time. The event source mapping is being modified.")
+		}
+		return fmt.Errorf("write event source mapping: %w", err)
+	}
+	return nil
+}
+
+// functionArn resolves a FunctionName parameter to the ARN a mapping
+// keeps (qualified when the name was).
+func (s *Service) functionArn(ctx context.Context, name string) (string, error) {
+	ref, err := awsapi.ParseFunctionRef(name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.fns.Resolve(ctx, ref.Name, ref.Qualifier); err != nil {
+		return "", err
+	}
+	return awsapi.FunctionARN(s.region, s.account, ref.Name, ref.Qualifier), nil
+}
+
+func (s *Service) source(ctx context.Context, arn string) (fifo bool, err error) {
+	acct, name, ok := sqsQueue(arn)
+	if !ok {
+		return false, awsapi.InvalidParameter("Nimbus serves event source mappings for Amazon SQS queues only; %s is not an SQS queue ARN.", arn)
+	}
+	fifo, err = s.queues.IsFIFO(ctx, acct, name)
+	if err != nil {
+		return false, awsapi.InvalidParameter("Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.")
+	}
+	return fifo, nil
+}
+
+// Create stores a new mapping (state Creating in the answer).
+func (s *Service) Create(ctx context.Context, body []byte) (*Mapping, error) {
+	r, err := decodeRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	if r.EventSourceArn == nil || *r.EventSourceArn == "" {
+		return nil, awsapi.InvalidParameter("Unrecognized event source, must be kinesis, dynamodb stream, sqs, msk, or mq.")
+	}
+	if r.FunctionName == nil {
+		return nil, awsapi.InvalidParameter("FunctionName is required.")
+	}
+	fifo, err := s.source(ctx, *r.EventSourceArn)
+	if err != nil {
+		return nil, err
+	}
+	fnArn, err := s.functionArn(ctx, *r.FunctionName)
+	if err != nil {
+		return nil, err
+	}
+	id := uuid.NewString()
+	m := &stored{Enabled: true}
+	m.UUID = id
+	m.EventSourceMappingArn = "arn:aws:lambda:" + s.region + ":" + s.account + ":event-source-mapping:" + id
+	m.EventSourceArn = *r.EventSourceArn
+	m.FunctionArn = fnArn
+	m.BatchSize = 10
+	if err := r.apply(m, fifo); err != nil {
+		return nil, err
+	}
+	m.LastModified = nowSeconds(time.Now())
+	if err := s.put(ctx, m, 0); err != nil {
+		return nil, err
+	}
+	state := "Creating"
+	return m.view(state), nil
+}
+
+// Get answers one mapping.
+func (s *Service) Get(ctx context.Context, id string) (*Mapping, error) {
+	m, _, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return m.view(""), nil
+}
+
+// Update changes a mapping (state Updating in the answer).
+func (s *Service) Update(ctx context.Context, id string, body []byte) (*Mapping, error) {
+	r, err := decodeRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	if r.EventSourceArn != nil {
+		return nil, awsapi.InvalidParameter("EventSourceArn cannot be updated.")
+	}
+	m, rev, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	fifo, err := s.source(ctx, m.EventSourceArn)
+	if err != nil {
+		return nil, err
+	}
+	if r.FunctionName != nil {
+		if m.FunctionArn, err = s.functionArn(ctx, *r.FunctionName); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.apply(m, fifo); err != nil {
+		return nil, err
+	}
+	m.LastModified = nowSeconds(time.Now())
+	if err := s.put(ctx, m, rev); err != nil {
+		return nil, err
+	}
+	return m.view("Updating"), nil
+}
+
+// Delete removes a mapping (state Deleting in the answer); its pollers
+// stop on every node.
+func (s *Service) Delete(ctx context.Context, id string) (*Mapping, error) {
+	m, rev, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
+		return nil, fmt.Errorf("delete event source mapping: %w", err)
+	}
+	return m.view("Deleting"), nil
+}
+
+// List answers the mappings of a source and/or function, ordered by UUID.
+func (s *Service) List(ctx context.Context, sourceArn, functionName, marker string, maxItems int) ([]*Mapping, string, error) {
+	var fnArn string
+	if functionName != "" {
+		ref, err := awsapi.ParseFunctionRef(functionName)
+		if err != nil {
+			return nil, "", err
+		}
+		fnArn = awsapi.FunctionARN(s.region, s.account, ref.Name, ref.Qualifier)
+	}
+	all, err := s.all(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*Mapping
+	for _, m := range all {
+		if sourceArn != "" && m.EventSourceArn != sourceArn || fnArn != "" && m.FunctionArn != fnArn {
+			continue
+		}
+		if marker != "" && m.UUID <= marker {
+			continue
+		}
+		out = append(out, m.view(""))
+	}
+	if maxItems <= 0 || maxItems > 100 {
+		maxItems = 100
+	}
+	next := ""
+	if len(out) > maxItems {
+		out = out[:maxItems]
+		next = out[maxItems-1].UUID
+	}
+	return out, next, nil
+}
+
+func (s *Service) all(ctx context.Context) ([]*stored, error) {
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list event source mappings: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []*stored
+	for _, k := range keys {
+		m, _, err := s.get(ctx, k)
+		if err != nil {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
