@@ -30,11 +30,12 @@ import (
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
 //	X-Amz-Target        CloudWatch Logs, SQS; unserved services
-//	credential scope    lambda, logs, sqs, apigateway, cloudformation;
-//	                    unserved services
+//	credential scope    lambda (event source mappings first), logs, sqs,
+//	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
-//	                    Gateway management, /healthz, /readyz, /metrics,
-//	                    then Lambda for everything else
+//	                    Gateway management, event source mappings,
+//	                    /healthz, /readyz, /metrics, then Lambda for
+//	                    everything else
 //
 // A service Nimbus does not serve (services.go) is answered in its own
 // protocol with an error naming it.
