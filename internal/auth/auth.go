@@ -69,6 +69,13 @@ type Options struct {
 	Insecure bool
 	// MaxSkew of request times (sigv4.DefaultMaxSkew when zero).
 	MaxSkew time.Duration
+	// SpoolDir, MaxSpooled and SpoolWait bound the bodies held while
+	// their hash is checked (see sigv4.Options): large ones go to unlinked
+	// files in SpoolDir, at most MaxSpooled at once, and a body that waits
+	// longer than SpoolWait for a slot is refused with 503.
+	SpoolDir   string
+	MaxSpooled int
+	SpoolWait  time.Duration
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -91,7 +98,8 @@ func New(opts Options) (*Authenticator, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	a.v = sigv4.New(sigv4.Options{Keys: keyStore{a}, Region: opts.Region, MaxSkew: opts.MaxSkew, Now: opts.Now})
+	a.v = sigv4.New(sigv4.Options{Keys: keyStore{a}, Region: opts.Region, MaxSkew: opts.MaxSkew, Now: opts.Now,
+		SpoolDir: opts.SpoolDir, MaxSpooled: opts.MaxSpooled, SpoolWait: opts.SpoolWait})
 	return a, nil
 }
 
@@ -126,8 +134,10 @@ func (k keyStore) Lookup(_ context.Context, akid, token string) (sigv4.Key, erro
 
 // Verify checks r's signature for one of services (a credential scope
 // naming another service fails). On success the body of r has been read
-// and checked, and is replaced by a copy. The error is a *sigv4.Error for
-// a refused signature; WriteError answers it.
+// and checked, and is replaced by a copy (see sigv4.Verifier.Verify: a
+// large body is spooled to disk, and nothing is read before the checks that
+// need no body have passed). The error is a *sigv4.Error for a refused
+// signature; WriteError answers it and every other error Verify returns.
 //
 // Front doors that verify SigV4 themselves (function URLs with AuthType
 // AWS_IAM: service "lambda") call this.

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -51,10 +52,19 @@ var names = map[sigv4.Kind][2]string{
 }
 
 // ErrorFor is the client error for a failed verification in protocol p:
-// 403 with AWS's exception name, 413 for a body too large to check, 500
-// ServiceException for anything else.
+// 403 with AWS's exception name, 413 for a body too large to check, 503
+// when too many large bodies are being checked at once (clients retry it),
+// 408 for a body that arrived too slowly, 400 for one that could not be
+// read; nil (the caller answers 500) for anything else.
 func ErrorFor(p Protocol, err error) *awsapi.Error {
 	var se *sigv4.Error
+	var ne net.Error
+	pick := func(json, query string) string {
+		if p == Query {
+			return query
+		}
+		return json
+	}
 	switch {
 	case errors.As(err, &se):
 		n, ok := names[se.Kind]
@@ -68,6 +78,15 @@ func ErrorFor(p Protocol, err error) *awsapi.Error {
 		return &awsapi.Error{Status: http.StatusForbidden, Code: code, Type: "User", Message: se.Message}
 	case errors.Is(err, sigv4.ErrBodyTooLarge):
 		return awsapi.TooLarge("Request must be smaller than %d bytes.", sigv4.DefaultMaxBody)
+	case errors.Is(err, sigv4.ErrBusy):
+		return &awsapi.Error{Status: http.StatusServiceUnavailable, Code: pick("ServiceUnavailableException", "ServiceUnavailable"),
+			Type: "Service", Message: "Too many large requests are being received at once. Retry the request.", RetryAfterSeconds: 1}
+	case errors.Is(err, sigv4.ErrBodyRead) && errors.As(err, &ne) && ne.Timeout():
+		return &awsapi.Error{Status: http.StatusRequestTimeout, Code: pick("RequestTimeoutException", "RequestTimeout"), Type: "User",
+			Message: "Your socket connection to the server was not read from or written to within the timeout period."}
+	case errors.Is(err, sigv4.ErrBodyRead):
+		return &awsapi.Error{Status: http.StatusBadRequest, Code: "IncompleteBody", Type: "User",
+			Message: "The request body ended before its declared length, or could not be read."}
 	}
 	return nil
 }

@@ -63,6 +63,12 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "server log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "server log level: debug, info, warn, error")
 	f.Float64Var(&cfg.AsyncDelayScale, "async-delay-scale", cfg.AsyncDelayScale, "multiply async retry delays and event ages by this (0.01 = 100x faster, for tests)")
+	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "close a connection whose request headers take longer than this")
+	f.DurationVar(&cfg.ConnIdleTimeout, "conn-idle-timeout", cfg.ConnIdleTimeout, "close a keep-alive connection idle this long")
+	f.Int64Var(&cfg.BodyMinRate, "body-min-rate", cfg.BodyMinRate, "disconnect a client whose request body arrives slower than this many bytes/s on average after --body-grace")
+	f.DurationVar(&cfg.BodyGrace, "body-grace", cfg.BodyGrace, "allowance before --body-min-rate applies, and the longest pause within a request body")
+	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "answer 503 to connections beyond this many open (0: half the file-descriptor limit, at most 16384)")
+	f.IntVar(&cfg.BodySpoolSlots, "body-spool-slots", cfg.BodySpoolSlots, "large request bodies held on disk at once while their signature is checked")
 	return cmd
 }
 

@@ -21,6 +21,11 @@ const (
 	DefaultListen    = "127.0.0.1:4566"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "000000000000"
+
+	// DefaultBodyMinRate is 1 KiB/s (8 kbit/s): slower than any link a
+	// code package is uploaded over, fast enough that holding a connection
+	// costs a client bandwidth.
+	DefaultBodyMinRate = 1 << 10
 )
 
 // Config is everything `nimbus server` needs to run a node.
@@ -96,6 +101,26 @@ type Config struct {
 	// timing, 0.01 makes a 1-minute retry wait 0.6 s (for tests).
 	AsyncDelayScale float64
 
+	// HeaderTimeout bounds reading a request's headers; ConnIdleTimeout
+	// closes a keep-alive connection that sends no new request this long.
+	HeaderTimeout   time.Duration
+	ConnIdleTimeout time.Duration
+	// BodyMinRate (bytes/s) and BodyGrace bound how slowly a request body
+	// may arrive: after BodyGrace from its first byte it must average
+	// BodyMinRate, and it may never pause longer than BodyGrace; a slower
+	// client is disconnected. A body of declared length L so has at most
+	// BodyGrace + L/BodyMinRate.
+	BodyMinRate int64
+	BodyGrace   time.Duration
+	// MaxConnections bounds the open client connections; more are answered
+	// 503 and closed. 0: half the process's file-descriptor limit, at most
+	// 16,384.
+	MaxConnections int
+	// BodySpoolSlots bounds the large request bodies (over 256 KiB) held
+	// on disk at once, under DataDir, while their signature is checked;
+	// a body that finds no slot within BodyGrace is answered 503.
+	BodySpoolSlots int
+
 	envErrs []error // malformed NIMBUS_* values, reported by Validate
 }
 
@@ -113,6 +138,12 @@ func Default() Config {
 		LogLevel:        "info",
 
 		AsyncDelayScale: 1,
+
+		HeaderTimeout:   30 * time.Second,
+		ConnIdleTimeout: 2 * time.Minute,
+		BodyMinRate:     DefaultBodyMinRate,
+		BodyGrace:       30 * time.Second,
+		BodySpoolSlots:  8,
 	}
 }
 
@@ -248,6 +279,19 @@ func (c *Config) Validate() error {
 	}
 	if !(c.AsyncDelayScale > 0 && c.AsyncDelayScale <= 1) {
 		errs = append(errs, fmt.Errorf("async delay scale %v must be a number in (0, 1]", c.AsyncDelayScale))
+	}
+	if c.HeaderTimeout <= 0 || c.ConnIdleTimeout <= 0 || c.BodyGrace <= 0 {
+		errs = append(errs, fmt.Errorf("header timeout %s, connection idle timeout %s and body grace %s must be positive",
+			c.HeaderTimeout, c.ConnIdleTimeout, c.BodyGrace))
+	}
+	if c.BodyMinRate <= 0 {
+		errs = append(errs, fmt.Errorf("body minimum rate %d bytes/s must be positive", c.BodyMinRate))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max connections %d must not be negative (0: from the file-descriptor limit)", c.MaxConnections))
+	}
+	if c.BodySpoolSlots <= 0 {
+		errs = append(errs, fmt.Errorf("body spool slots %d must be positive", c.BodySpoolSlots))
 	}
 	switch c.LogFormat {
 	case "text", "json":

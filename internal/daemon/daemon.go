@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
@@ -36,6 +37,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/ingress"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
@@ -85,6 +87,7 @@ type Daemon struct {
 	logw        *logstore.Writer
 	sink        *logFanout
 	auth        *auth.Authenticator
+	conns       *ingress.Conns // open client connections, bounded
 	root        auth.Credentials
 	rootCreated bool
 }
@@ -262,25 +265,47 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
+	d.conns = ingress.NewConns(maxConnections(cfg.MaxConnections))
+	bodyRate := ingress.BodyRate{MinRate: cfg.BodyMinRate, Grace: cfg.BodyGrace}
 	handlers := d.routeHandlers(api, urls, logsAPI)
 	// Functions reach the node's API from inside their sandboxes through a
 	// table without the telemetry paths: a tenant must not read every
 	// function's names and metrics, nor probe the node.
 	fnHandlers := handlers
 	fnHandlers.healthz, fnHandlers.readyz, fnHandlers.metrics = nil, nil, nil
-	d.fnHandler = d.tracer.Middleware(d.routeTable(fnHandlers))
+	d.fnHandler = bodyRate.Wrap(d.tracer.Middleware(d.routeTable(fnHandlers)))
 	if err := d.newMetricsServer(ctx, &handlers); err != nil {
 		return nil, err
 	}
 	routes := d.routeTable(handlers)
 	d.srv = &http.Server{
-		// Tracing outermost: every front door's invocation gets its span tree.
-		Handler:           d.tracer.Middleware(routes),
-		ReadHeaderTimeout: 30 * time.Second,
+		// The body rate outermost (it needs the server's own
+		// ResponseWriter to set read deadlines), then tracing: every front
+		// door's invocation gets its span tree.
+		Handler:           bodyRate.Wrap(d.tracer.Middleware(routes)),
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		IdleTimeout:       cfg.ConnIdleTimeout,
+		ConnState:         d.conns.ConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	d.componentMetrics()
 	return d, nil
+}
+
+// maxConnections is the configured bound on open client connections, or
+// half the process's file-descriptor limit (Go raises the soft limit to the
+// hard one at start), at most 16,384: the rest stays for environments,
+// the store and code files.
+func maxConnections(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	const ceiling = 16384
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur/2 > ceiling {
+		return ceiling
+	}
+	return max(int(lim.Cur/2), 64)
 }
 
 // serveFunctionCall serves a request a function made to the node's API
@@ -300,6 +325,12 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 		}
 		d.root, d.rootCreated = root, created
 	}
+	// Large request bodies wait here, in unlinked files, while their
+	// signature is checked (never in memory: see docs/design/access-control.md).
+	spool := filepath.Join(cfg.DataDir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, fmt.Errorf("create spool directory: %w", err)
+	}
 	key, err := auth.LoadOrCreateSessionKey(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("session key: %w", err)
@@ -315,6 +346,10 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 		AccountID: cfg.AccountID,
 		Insecure:  cfg.InsecureNoAuth,
 		Logger:    d.log.With("component", "auth"),
+
+		SpoolDir:   spool,
+		MaxSpooled: cfg.BodySpoolSlots,
+		SpoolWait:  cfg.BodyGrace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create authenticator: %w", err)
@@ -407,7 +442,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		srvErr <- d.srv.Serve(d.ln)
+		srvErr <- d.srv.Serve(d.conns.Listener(d.ln))
 	}()
 	if n := sandbox.OrphansRemoved(); n > 0 {
 		d.log.Warn("removed environments left running by nimbus servers that died without stopping them",

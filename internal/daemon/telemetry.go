@@ -192,6 +192,11 @@ func (d *Daemon) componentMetrics() {
 			m.GaugeFunc(g.name, g.help, func() float64 { return float64(read(p.Stats())) })
 		}
 	}
+	if d.conns != nil {
+		c := d.conns
+		m.GaugeFunc("nimbus_http_connections_open", "Client connections open on the API endpoint.", func() float64 { return float64(c.Open()) })
+		m.CounterFunc("nimbus_http_connections_refused_total", "Client connections answered 503 and closed because --max-connections were open.", c.Refused)
+	}
 	if d.meter != nil {
 		m.CounterFunc("nimbus_metering_records_dropped_total", "Metering records dropped because too many waited for the backbone.", d.meter.Dropped)
 	}

@@ -12,14 +12,12 @@
 package sigv4
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,13 +60,24 @@ type Options struct {
 	// zero).
 	MaxSkew time.Duration
 	MaxBody int64
+	// Bodies whose hash must be computed before the signature can be
+	// checked are held in memory up to MemBody bytes (DefaultMemBody when
+	// zero); larger ones, and those of undeclared length, are spooled to
+	// unlinked temporary files in SpoolDir (os.TempDir() when empty), at
+	// most MaxSpooled at once (DefaultMaxSpooled when zero). A body that
+	// finds no free slot within SpoolWait is refused with ErrBusy.
+	MemBody    int64
+	SpoolDir   string
+	MaxSpooled int
+	SpoolWait  time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Verifier checks request signatures. It is safe for concurrent use.
 type Verifier struct {
-	opts Options
+	opts  Options
+	spool *spooler
 
 	mu   sync.Mutex
 	keys map[string]signingKey // guarded by mu; cache of derived keys
@@ -89,10 +98,16 @@ func New(opts Options) *Verifier {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
+	if opts.MemBody <= 0 {
+		opts.MemBody = DefaultMemBody
+	}
+	if opts.MaxSpooled <= 0 {
+		opts.MaxSpooled = DefaultMaxSpooled
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Verifier{opts: opts, keys: map[string]signingKey{}}
+	return &Verifier{opts: opts, keys: map[string]signingKey{}, spool: newSpooler(opts)}
 }
 
 // Result is a verified request's identity.
@@ -105,9 +120,16 @@ type Result struct {
 }
 
 // Verify checks r's signature for one of services (the first is the one
-// named in the scope-mismatch message). On success the body of r has been
-// read, checked against the signed payload hash, and replaced by an
-// in-memory copy. Failures are *Error (or ErrBodyTooLarge, or a read error).
+// named in the scope-mismatch message). Everything that can be checked
+// without the body is checked first: the signature's form, date, scope and
+// key, and the signature itself when the payload hash is declared
+// (X-Amz-Content-Sha256) or unsigned. The body is read only when its hash
+// is needed, and then at most MaxBody bytes of it (a larger declared length
+// is refused unread). On success a body that was read has been checked
+// against the signed payload hash and replaced by a copy (in memory, or in
+// a spool file released at EOF, on Close, or when the request's context
+// ends). Failures are *Error, ErrBodyTooLarge, ErrBusy, an error wrapping
+// ErrBodyRead, or (the server's fault) another error.
 func (v *Verifier) Verify(r *http.Request, services ...string) (*Result, error) {
 	sig, amzDate, err := v.parse(r)
 	if err != nil {
@@ -149,32 +171,63 @@ func (v *Verifier) Verify(r *http.Request, services ...string) (*Result, error) 
 		return nil, err
 	}
 	sk := v.signingKey(sig.AccessKeyID, key.Secret, sig.Scope)
-	if declared != "" {
-		// The signature covers the declared hash: check it before reading
-		// a body that may be large, then the body against the hash.
-		if !v.matches(r, sig, amzDate, declared, sk) {
-			return nil, newError(KindMismatch, msgMismatch)
-		}
-		if declared != UnsignedPayload {
-			bodyHash, err := v.hashBody(r)
-			if err != nil {
-				return nil, err
-			}
-			if bodyHash != declared {
-				return nil, newError(KindPayload, "The provided 'x-amz-content-sha256' header does not match what was computed.")
-			}
-		}
-	} else {
-		bodyHash, err := v.hashBody(r)
-		if err != nil {
-			return nil, err
-		}
-		if !v.matches(r, sig, amzDate, bodyHash, sk) {
-			return nil, newError(KindMismatch, msgMismatch)
-		}
+	if err := v.checkPayload(r, sig, amzDate, declared, sk); err != nil {
+		return nil, err
 	}
 	return &Result{AccessKeyID: sig.AccessKeyID, SessionToken: token, Scope: sig.Scope,
 		Presigned: sig.Presigned, Principal: key.Principal}, nil
+}
+
+// checkPayload checks the signature and the body against each other, reading
+// the body only when the signature cannot be checked without it.
+func (v *Verifier) checkPayload(r *http.Request, sig *Signature, amzDate, declared string, key []byte) error {
+	c, ok := v.canonical(r, sig)
+	if !ok {
+		return newError(KindMismatch, msgMismatch) // a signed header is absent
+	}
+	switch {
+	case declared == UnsignedPayload:
+		if !c.matches(amzDate, declared, key) {
+			return newError(KindMismatch, msgMismatch)
+		}
+		return nil
+	case declared != "":
+		// The signature covers the declared hash: check it before reading
+		// a body that may be large, then the body against the hash.
+		if !c.matches(amzDate, declared, key) {
+			return newError(KindMismatch, msgMismatch)
+		}
+		bodyHash, err := v.spool.hashBody(r)
+		if err != nil {
+			return err
+		}
+		if bodyHash != declared {
+			discard(r)
+			return newError(KindPayload, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+		}
+		return nil
+	case sig.Presigned && c.matches(amzDate, UnsignedPayload, key):
+		// A presigned URL without a hash header may have been signed with
+		// UNSIGNED-PAYLOAD: then the body need not be read.
+		return nil
+	}
+	bodyHash, err := v.spool.hashBody(r)
+	if err != nil {
+		return err
+	}
+	if !c.matches(amzDate, bodyHash, key) {
+		discard(r)
+		return newError(KindMismatch, msgMismatch)
+	}
+	return nil
+}
+
+// discard releases the copy of a refused request's body at once.
+func discard(r *http.Request) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+		r.Body = http.NoBody
+	}
 }
 
 // parse finds the signature (header or query form) and X-Amz-Date, and
@@ -254,26 +307,6 @@ func declaredPayload(r *http.Request, sig *Signature) (string, error) {
 	return declared, nil
 }
 
-// hashBody reads the whole body (at most MaxBody), puts an in-memory copy
-// back and returns its hex SHA-256.
-func (v *Verifier) hashBody(r *http.Request) (string, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return emptyHash, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, v.opts.MaxBody+1))
-	_ = r.Body.Close()
-	if err != nil {
-		return "", fmt.Errorf("read request body: %w", err)
-	}
-	if int64(len(body)) > v.opts.MaxBody {
-		return "", ErrBodyTooLarge
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:]), nil
-}
-
 var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
 
 func isHexHash(s string) bool {
@@ -296,38 +329,48 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// matches rebuilds the canonical request and compares signatures. For
-// paths with dot segments or empty segments it also accepts the
-// normalised form (botocore normalises, the Go and JS SDKs do not); a
-// presigned request without a hash header may have been signed with the
-// body's hash or UNSIGNED-PAYLOAD.
-func (v *Verifier) matches(r *http.Request, sig *Signature, amzDate, payloadHash string, key []byte) bool {
+// canonicalParts is a request's canonical request without its payload
+// hash: one per accepted form of the path. For paths with dot segments or
+// empty segments the normalised form is accepted too (botocore normalises,
+// the Go and JS SDKs do not).
+type canonicalParts struct {
+	prefixes []string // method, path, query, headers, signed headers
+	sig      *Signature
+	want     []byte
+}
+
+// canonical builds r's canonical parts. It reports false when a signed
+// header is absent or the signature is not hex.
+func (v *Verifier) canonical(r *http.Request, sig *Signature) (canonicalParts, bool) {
 	want, err := hex.DecodeString(sig.Signature)
 	if err != nil {
-		return false
+		return canonicalParts{}, false
+	}
+	headers, ok := canonicalHeaders(r, sig.SignedHeaders)
+	if !ok {
+		return canonicalParts{}, false
 	}
 	path := rawPath(r)
 	paths := []string{escapePath(path)}
 	if n := normalizePath(path); n != path {
 		paths = append(paths, escapePath(n))
 	}
-	hashes := []string{payloadHash}
-	if sig.Presigned && r.Header.Get(HeaderContentSHA256) == "" {
-		hashes = append(hashes, UnsignedPayload)
-	}
 	query := canonicalQuery(r.URL.RawQuery, sig.Presigned)
-	headers, ok := canonicalHeaders(r, sig.SignedHeaders)
-	if !ok {
-		return false
-	}
 	signed := strings.Join(sig.SignedHeaders, ";")
+	c := canonicalParts{sig: sig, want: want}
 	for _, p := range paths {
-		for _, h := range hashes {
-			creq := r.Method + "\n" + p + "\n" + query + "\n" + headers + "\n" + signed + "\n" + h
-			got := Sign(key, StringToSign(amzDate, sig.Scope, creq))
-			if hmac.Equal(got, want) {
-				return true
-			}
+		c.prefixes = append(c.prefixes, r.Method+"\n"+p+"\n"+query+"\n"+headers+"\n"+signed+"\n")
+	}
+	return c, true
+}
+
+// matches reports whether the signature is that of the canonical request
+// with payloadHash.
+func (c canonicalParts) matches(amzDate, payloadHash string, key []byte) bool {
+	for _, p := range c.prefixes {
+		got := Sign(key, StringToSign(amzDate, c.sig.Scope, p+payloadHash))
+		if hmac.Equal(got, c.want) {
+			return true
 		}
 	}
 	return false

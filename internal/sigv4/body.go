@@ -1,0 +1,199 @@
+package sigv4
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// DefaultMemBody is the largest body held in memory while its hash is
+// checked; larger bodies (and bodies of undeclared length) are spooled to
+// a temporary file.
+const DefaultMemBody = 256 << 10
+
+// DefaultMaxSpooled bounds the bodies spooled at once.
+const DefaultMaxSpooled = 8
+
+// ErrBusy is returned when a body must be spooled and no spool slot came
+// free within Options.SpoolWait: the client should retry later.
+var ErrBusy = errors.New("too many large request bodies are being verified at once")
+
+// ErrBodyRead wraps a failure to read the request body (the client went
+// away, or sent it too slowly): the client's fault, not the server's.
+var ErrBodyRead = errors.New("read request body")
+
+// spooler holds request bodies while their hash is checked: small ones in
+// memory, large ones in unlinked temporary files, at most slots of those
+// at once. Memory per request is therefore bounded by MemBody (plus a copy
+// buffer) whatever the declared length, and disk by slots × MaxBody.
+type spooler struct {
+	dir     string
+	mem     int64
+	max     int64
+	wait    time.Duration
+	slots   chan struct{}
+	bufPool sync.Pool
+}
+
+func newSpooler(o Options) *spooler {
+	return &spooler{dir: o.SpoolDir, mem: o.MemBody, max: o.MaxBody, wait: o.SpoolWait,
+		slots:   make(chan struct{}, o.MaxSpooled),
+		bufPool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+// hashBody reads r's body (at most MaxBody bytes, refused before reading
+// when the declared length is larger), puts a replayable copy back as
+// r.Body and returns its hex SHA-256. A spooled copy releases its file and
+// slot at EOF, on Close, or when the request's context ends, whichever
+// comes first.
+func (s *spooler) hashBody(r *http.Request) (string, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return emptyHash, nil
+	}
+	if r.ContentLength > s.max {
+		return "", ErrBodyTooLarge
+	}
+	if r.ContentLength > 0 && r.ContentLength <= s.mem {
+		return s.inMemory(r)
+	}
+	return s.spool(r)
+}
+
+func (s *spooler) inMemory(r *http.Request) (string, error) {
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBodyRead, err)
+	}
+	// Nothing may follow the declared length (net/http enforces it; a
+	// caller handing another reader gets the same rule).
+	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
+		return "", ErrBodyTooLarge
+	}
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// spool copies the body to an unlinked temporary file while hashing it.
+// The slot is taken before the first byte is read, so time spent waiting
+// for one is not charged to the client's transfer rate.
+func (s *spooler) spool(r *http.Request) (string, error) {
+	if err := s.acquire(r.Context()); err != nil {
+		return "", err
+	}
+	f, err := s.tempFile()
+	if err != nil {
+		s.release()
+		return "", err
+	}
+	sb := &spooledBody{f: f, release: s.release}
+	h := sha256.New()
+	bp := s.bufPool.Get().(*[]byte)
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(readerOnly{r.Body}, s.max+1), *bp)
+	s.bufPool.Put(bp)
+	if err == nil && n > s.max {
+		err = ErrBodyTooLarge
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+		if err != nil {
+			err = fmt.Errorf("rewind spooled body: %w", err)
+		}
+	} else if !errors.Is(err, ErrBodyTooLarge) && !isWriteErr(err, f) {
+		err = fmt.Errorf("%w: %w", ErrBodyRead, err)
+	}
+	if err != nil {
+		_ = sb.Close()
+		return "", err
+	}
+	_ = r.Body.Close()
+	r.Body = sb
+	context.AfterFunc(r.Context(), func() { _ = sb.Close() })
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readerOnly hides WriterTo so that io.CopyBuffer uses the pooled buffer.
+type readerOnly struct{ io.Reader }
+
+// isWriteErr reports whether err came from writing the spool file (a full
+// disk), as opposed to reading the client's body.
+func isWriteErr(err error, f *os.File) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && pe.Path == f.Name()
+}
+
+func (s *spooler) acquire(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if s.wait <= 0 {
+		return ErrBusy
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrBodyRead, context.Cause(ctx))
+	}
+}
+
+func (s *spooler) release() { <-s.slots }
+
+// tempFile creates a file in the spool directory and unlinks it at once:
+// it lives as long as the descriptor, so a crash leaves nothing behind.
+func (s *spooler) tempFile() (*os.File, error) {
+	f, err := os.CreateTemp(s.dir, "body-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool request body: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("spool request body: %w", err)
+	}
+	return f, nil
+}
+
+// spooledBody is a verified body read back from its spool file. Reads
+// after EOF or Close return EOF or an error; the file and the slot are
+// released once.
+type spooledBody struct {
+	f       *os.File
+	release func()
+
+	once sync.Once
+}
+
+func (b *spooledBody) Read(p []byte) (int, error) {
+	n, err := b.f.Read(p)
+	if errors.Is(err, io.EOF) {
+		_ = b.Close()
+		return n, io.EOF
+	}
+	if errors.Is(err, os.ErrClosed) {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *spooledBody) Close() error {
+	b.once.Do(func() {
+		_ = b.f.Close()
+		b.release()
+	})
+	return nil
+}
