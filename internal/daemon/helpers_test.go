@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(echoServerEnv) == "1" {
 		runEchoServer() // never returns
 	}
+	if os.Getenv(nodeProcessEnv) == "1" {
+		runNodeProcess() // never returns
+	}
 	os.Exit(m.Run())
 }
 

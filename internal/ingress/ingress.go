@@ -76,8 +76,12 @@ func (b BodyRate) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r.Body = &rateBody{rc: r.Body, ctl: ctl, rate: b}
-		next.ServeHTTP(w, r)
+		// A shallow copy, as Request.WithContext makes: the server's own
+		// request keeps its body, so that after the handler it still
+		// knows how much is unread (and closes rather than drains).
+		r2 := *r
+		r2.Body = &rateBody{rc: r.Body, ctl: ctl, rate: b}
+		next.ServeHTTP(w, &r2)
 	})
 }
 
@@ -108,7 +112,8 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF):
 		// The server starts its own read to notice a closed connection;
 		// it must not inherit the body's deadline (it would cancel the
-		// request's context during a long invoke).
+		// request's context during a long invoke). net/http clears it
+		// too as it starts that read; this covers any other server.
 		_ = b.ctl.SetReadDeadline(time.Time{})
 		b.err = io.EOF
 	case errors.Is(err, os.ErrDeadlineExceeded):

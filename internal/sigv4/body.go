@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,10 @@ const DefaultMemBody = 256 << 10
 // DefaultMaxSpooled bounds the bodies spooled at once.
 const DefaultMaxSpooled = 8
 
+// DefaultMemBudget bounds the bytes of all bodies held in memory at once;
+// a body that would exceed it is spooled instead.
+const DefaultMemBudget = 64 << 20
+
 // ErrBusy is returned when a body must be spooled and no spool slot came
 // free within Options.SpoolWait: the client should retry later.
 var ErrBusy = errors.New("too many large request bodies are being verified at once")
@@ -31,20 +36,24 @@ var ErrBusy = errors.New("too many large request bodies are being verified at on
 var ErrBodyRead = errors.New("read request body")
 
 // spooler holds request bodies while their hash is checked: small ones in
-// memory, large ones in unlinked temporary files, at most slots of those
-// at once. Memory per request is therefore bounded by MemBody (plus a copy
-// buffer) whatever the declared length, and disk by slots × MaxBody.
+// memory (all together at most memBudget bytes), others in unlinked
+// temporary files, at most slots of those at once. Memory is therefore
+// bounded by memBudget plus a copy buffer per spooling request, whatever
+// the number of clients or the lengths they declare, and disk by slots ×
+// MaxBody.
 type spooler struct {
-	dir     string
-	mem     int64
-	max     int64
-	wait    time.Duration
-	slots   chan struct{}
-	bufPool sync.Pool
+	dir       string
+	mem       int64
+	memBudget int64
+	memUsed   atomic.Int64
+	max       int64
+	wait      time.Duration
+	slots     chan struct{}
+	bufPool   sync.Pool
 }
 
 func newSpooler(o Options) *spooler {
-	return &spooler{dir: o.SpoolDir, mem: o.MemBody, max: o.MaxBody, wait: o.SpoolWait,
+	return &spooler{dir: o.SpoolDir, mem: o.MemBody, memBudget: o.MemBudget, max: o.MaxBody, wait: o.SpoolWait,
 		slots:   make(chan struct{}, o.MaxSpooled),
 		bufPool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
 }
@@ -56,31 +65,74 @@ func newSpooler(o Options) *spooler {
 // comes first.
 func (s *spooler) hashBody(r *http.Request) (string, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		if r.Body != nil {
+			r.Body = http.NoBody // a declared length of 0 is an empty body
+		}
 		return emptyHash, nil
 	}
 	if r.ContentLength > s.max {
 		return "", ErrBodyTooLarge
 	}
-	if r.ContentLength > 0 && r.ContentLength <= s.mem {
+	if r.ContentLength > 0 && r.ContentLength <= s.mem && s.reserve(r.ContentLength) {
 		return s.inMemory(r)
 	}
 	return s.spool(r)
 }
 
+// reserve takes n bytes of the memory budget, if they are there.
+func (s *spooler) reserve(n int64) bool {
+	for {
+		used := s.memUsed.Load()
+		if used+n > s.memBudget {
+			return false
+		}
+		if s.memUsed.CompareAndSwap(used, used+n) {
+			return true
+		}
+	}
+}
+
 func (s *spooler) inMemory(r *http.Request) (string, error) {
-	body := make([]byte, r.ContentLength)
+	n := r.ContentLength
+	mb := &memBody{release: func() { s.memUsed.Add(-n) }}
+	body := make([]byte, n)
 	if _, err := io.ReadFull(r.Body, body); err != nil {
+		_ = mb.Close()
 		return "", fmt.Errorf("%w: %w", ErrBodyRead, err)
 	}
 	// Nothing may follow the declared length (net/http enforces it; a
 	// caller handing another reader gets the same rule).
 	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
+		_ = mb.Close()
 		return "", ErrBodyTooLarge
 	}
 	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	mb.r = bytes.NewReader(body)
+	r.Body = mb
+	context.AfterFunc(r.Context(), func() { _ = mb.Close() })
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// memBody is a verified body held in memory; its bytes count against the
+// budget until EOF, Close or the end of the request's context.
+type memBody struct {
+	r       *bytes.Reader
+	release func()
+	once    sync.Once
+}
+
+func (b *memBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		_ = b.Close()
+	}
+	return n, err
+}
+
+func (b *memBody) Close() error {
+	b.once.Do(b.release)
+	return nil
 }
 
 // spool copies the body to an unlinked temporary file while hashing it.
@@ -100,8 +152,11 @@ func (s *spooler) spool(r *http.Request) (string, error) {
 	bp := s.bufPool.Get().(*[]byte)
 	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(readerOnly{r.Body}, s.max+1), *bp)
 	s.bufPool.Put(bp)
-	if err == nil && n > s.max {
+	switch {
+	case err == nil && n > s.max:
 		err = ErrBodyTooLarge
+	case err == nil && r.ContentLength >= 0 && n != r.ContentLength:
+		err = io.ErrUnexpectedEOF // shorter (or longer) than declared
 	}
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)

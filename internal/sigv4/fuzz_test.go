@@ -1,15 +1,20 @@
 package sigv4_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
 func FuzzParseAuthorization(f *testing.F) {
@@ -99,5 +104,61 @@ func FuzzVerify(f *testing.F) {
 		if _, err := v.Verify(req, "lambda"); err == nil {
 			t.Fatalf("accepted a request with a made-up signature: %q %q %q", path, query, auth)
 		}
+	})
+}
+
+// FuzzVerifyPayload signs one body and sends another, with any
+// X-Amz-Content-Sha256 value and a declared length that may lie, through
+// the memory and the spool paths: a request is accepted only when the body
+// it declares is the one signed, and the handler then reads exactly that.
+func FuzzVerifyPayload(f *testing.F) {
+	f.Add([]byte(`{"a":1}`), []byte(`{"a":1}`), "", false, uint8(0))
+	f.Add([]byte(`{"a":1}`), []byte(`{"a":2}`), "", false, uint8(3))
+	f.Add([]byte("0123456789"), []byte("01234"), "", true, uint8(2))
+	f.Add([]byte("0123456789"), []byte("0123456789abc"), "", true, uint8(200))
+	f.Add([]byte("x"), []byte("x"), hashOf([]byte("x")), false, uint8(0))
+	f.Add([]byte("x"), []byte("y"), hashOf([]byte("x")), false, uint8(1))
+	f.Add([]byte(""), []byte(""), sigv4.UnsignedPayload, false, uint8(1))
+	f.Add([]byte("x"), []byte("x"), strings.ToUpper(hashOf([]byte("x"))), false, uint8(1))
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	dir := f.TempDir()
+	creds := aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}
+	f.Fuzz(func(t *testing.T, signed, sent []byte, declared string, lie bool, mem uint8) {
+		v := sigv4.New(sigv4.Options{Keys: keys{akid: secret}, Region: region, Now: func() time.Time { return now },
+			MemBody: int64(mem%64) + 1, MaxBody: 4096, SpoolDir: dir, MaxSpooled: 1})
+		req, err := http.NewRequestWithContext(context.Background(), "POST", "http://127.0.0.1:4566/2015-03-31/functions", bytes.NewReader(signed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if declared != "" {
+			req.Header.Set(sigv4.HeaderContentSHA256, declared)
+		}
+		if strings.ContainsAny(declared, "\r\n\x00") {
+			return // not a header value a server would receive
+		}
+		if err := sigv4test.Sign(req, creds, region, "lambda", now); err != nil {
+			t.Fatal(err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+		if !lie {
+			req.ContentLength = int64(len(sent))
+		}
+		_, err = v.Verify(req, "lambda")
+		consistent := bytes.Equal(signed, sent) && len(signed) <= 4096 &&
+			(declared == "" || declared == hashOf(signed))
+		if err != nil {
+			if consistent {
+				t.Fatalf("refused a request whose body is the one signed: %v", err)
+			}
+			return
+		}
+		// The handler reads what was signed, and only bytes that were sent
+		// (a declared length shorter than the data ends the body there, as
+		// net/http does).
+		got, err := io.ReadAll(req.Body)
+		if err != nil || !bytes.Equal(got, signed) || !bytes.HasPrefix(sent, got) {
+			t.Fatalf("sent %q signed %q: handler read %q (%v)", sent, signed, got, err)
+		}
+		_ = req.Body.Close()
 	})
 }

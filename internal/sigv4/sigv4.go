@@ -62,11 +62,14 @@ type Options struct {
 	MaxBody int64
 	// Bodies whose hash must be computed before the signature can be
 	// checked are held in memory up to MemBody bytes (DefaultMemBody when
-	// zero); larger ones, and those of undeclared length, are spooled to
+	// zero), all together at most MemBudget bytes (DefaultMemBudget when
+	// zero); larger ones, those beyond the budget and those of undeclared
+	// length are spooled to
 	// unlinked temporary files in SpoolDir (os.TempDir() when empty), at
 	// most MaxSpooled at once (DefaultMaxSpooled when zero). A body that
 	// finds no free slot within SpoolWait is refused with ErrBusy.
 	MemBody    int64
+	MemBudget  int64
 	SpoolDir   string
 	MaxSpooled int
 	SpoolWait  time.Duration
@@ -100,6 +103,9 @@ func New(opts Options) *Verifier {
 	}
 	if opts.MemBody <= 0 {
 		opts.MemBody = DefaultMemBody
+	}
+	if opts.MemBudget <= 0 {
+		opts.MemBudget = DefaultMemBudget
 	}
 	if opts.MaxSpooled <= 0 {
 		opts.MaxSpooled = DefaultMaxSpooled
