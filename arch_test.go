@@ -95,6 +95,7 @@ var allowed = map[string][]string{
 	"internal/async":      {"internal/awsapi", "internal/function", "internal/invoke"},
 	"internal/bench":      {"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"},
 	"internal/sigv4":      {},
+	"internal/ingress":    {},
 	"internal/cfn":        {"internal/yamldoc"},
 	"internal/yamldoc":    {},
 	"internal/build":      {"internal/cfn", "internal/yamldoc"},
@@ -120,6 +121,7 @@ var importedOnlyBy = map[string][]string{
 	"internal/telemetry": {"internal/daemon"},
 	"internal/cost":      {"internal/daemon", "internal/cli"},
 	"internal/logsapi":   {"internal/daemon"},
+	"internal/ingress":   {"internal/daemon"},
 	"internal/logstore":  {"internal/daemon", "internal/logsapi"},
 }
 

@@ -207,7 +207,7 @@ func FromEnv() Config {
 	for _, b := range []struct {
 		dst  *int64
 		name string
-	}{{&c.LogMaxBytes, "NIMBUS_LOG_MAX_BYTES"}, {&c.AsyncMaxBytes, "NIMBUS_ASYNC_MAX_BYTES"}} {
+	}{{&c.LogMaxBytes, "NIMBUS_LOG_MAX_BYTES"}, {&c.AsyncMaxBytes, "NIMBUS_ASYNC_MAX_BYTES"}, {&c.BodyMinRate, "NIMBUS_BODY_MIN_RATE"}} {
 		if v, ok := os.LookupEnv(b.name); ok && v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -216,6 +216,20 @@ func FromEnv() Config {
 			*b.dst = n
 		}
 	}
+	setInt(&c.MaxConnections, "NIMBUS_MAX_CONNECTIONS")
+	setInt(&c.BodySpoolSlots, "NIMBUS_BODY_SPOOL_SLOTS")
+	setDuration := func(dst *time.Duration, name string) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q is not a duration like 30s", name, v))
+			}
+			*dst = d
+		}
+	}
+	setDuration(&c.HeaderTimeout, "NIMBUS_HEADER_TIMEOUT")
+	setDuration(&c.ConnIdleTimeout, "NIMBUS_CONN_IDLE_TIMEOUT")
+	setDuration(&c.BodyGrace, "NIMBUS_BODY_GRACE")
 	if v, ok := os.LookupEnv("NIMBUS_INSECURE_NO_AUTH"); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

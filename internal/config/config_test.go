@@ -60,3 +60,26 @@ func TestInsecureNoAuthFromEnv(t *testing.T) {
 		t.Error("verification is on by default")
 	}
 }
+
+func TestClientBounds(t *testing.T) {
+	t.Setenv("NIMBUS_BODY_MIN_RATE", "4096")
+	t.Setenv("NIMBUS_BODY_GRACE", "5s")
+	t.Setenv("NIMBUS_MAX_CONNECTIONS", "100")
+	c := FromEnv()
+	if err := c.Validate(); err != nil || c.BodyMinRate != 4096 || c.BodyGrace.String() != "5s" || c.MaxConnections != 100 {
+		t.Fatalf("from env: %+v %v", c, err)
+	}
+	t.Setenv("NIMBUS_BODY_GRACE", "soon")
+	bad := FromEnv()
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "NIMBUS_BODY_GRACE") {
+		t.Fatalf("malformed grace: %v", err)
+	}
+	c = Default()
+	c.BodyMinRate, c.HeaderTimeout, c.MaxConnections, c.BodySpoolSlots = 0, 0, -1, 0
+	err := c.Validate()
+	for _, want := range []string{"body minimum rate", "header timeout", "max connections", "spool slots"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -279,8 +280,8 @@ func connClosed(c net.Conn) bool {
 	if err == nil {
 		return true // EOF
 	}
-	ne, ok := err.(net.Error)
-	return !ok || !ne.Timeout()
+	var ne net.Error
+	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // TestTricklingClientDisconnected: a client that sends a wrongly signed

@@ -305,7 +305,7 @@ func maxConnections(configured int) int {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur/2 > ceiling {
 		return ceiling
 	}
-	return max(int(lim.Cur/2), 64)
+	return max(int(lim.Cur/2), 64) //nolint:gosec // G115: at most ceiling, checked above
 }
 
 // serveFunctionCall serves a request a function made to the node's API
