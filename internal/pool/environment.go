@@ -188,7 +188,10 @@ func (e *environment) serve(lns []net.Listener) {
 	e.apiSrv = &http.Server{
 		Handler:           e.m.opts.APIHandler,
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(e.m.log.Handler(), slog.LevelWarn),
+		// A function's idle keep-alive connections to the node's API
+		// would otherwise hold the node's descriptors for ever.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(e.m.log.Handler(), slog.LevelWarn),
 	}
 	e.serveWG.Add(1)
 	go func() {

@@ -37,7 +37,8 @@ var ErrBodyRead = errors.New("read request body")
 
 // spooler holds request bodies while their hash is checked: small ones in
 // memory (all together at most memBudget bytes), others in unlinked
-// temporary files, at most slots of those at once. Memory is therefore
+// temporary files, at most slots of those at once from callers whose
+// signature could not be checked yet. Memory is therefore
 // bounded by memBudget plus a copy buffer per spooling request, whatever
 // the number of clients or the lengths they declare, and disk by slots ×
 // MaxBody.
@@ -62,8 +63,11 @@ func newSpooler(o Options) *spooler {
 // when the declared length is larger), puts a replayable copy back as
 // r.Body and returns its hex SHA-256. A spooled copy releases its file and
 // slot at EOF, on Close, or when the request's context ends, whichever
-// comes first.
-func (s *spooler) hashBody(r *http.Request) (string, error) {
+// comes first. signed says the signature has already been verified (the
+// payload hash was declared): such a body is the caller's own, and is
+// spooled without waiting for a slot, which only bodies from callers not
+// yet authenticated compete for.
+func (s *spooler) hashBody(r *http.Request, signed bool) (string, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		if r.Body != nil {
 			r.Body = http.NoBody // a declared length of 0 is an empty body
@@ -76,7 +80,7 @@ func (s *spooler) hashBody(r *http.Request) (string, error) {
 	if r.ContentLength > 0 && r.ContentLength <= s.mem && s.reserve(r.ContentLength) {
 		return s.inMemory(r)
 	}
-	return s.spool(r)
+	return s.spool(r, signed)
 }
 
 // reserve takes n bytes of the memory budget, if they are there.
@@ -138,16 +142,20 @@ func (b *memBody) Close() error {
 // spool copies the body to an unlinked temporary file while hashing it.
 // The slot is taken before the first byte is read, so time spent waiting
 // for one is not charged to the client's transfer rate.
-func (s *spooler) spool(r *http.Request) (string, error) {
-	if err := s.acquire(r.Context()); err != nil {
-		return "", err
+func (s *spooler) spool(r *http.Request, signed bool) (string, error) {
+	release := func() {}
+	if !signed {
+		if err := s.acquire(r.Context()); err != nil {
+			return "", err
+		}
+		release = s.release
 	}
 	f, err := s.tempFile()
 	if err != nil {
-		s.release()
+		release()
 		return "", err
 	}
-	sb := &spooledBody{f: f, release: s.release}
+	sb := &spooledBody{f: f, release: release}
 	h := sha256.New()
 	bp := s.bufPool.Get().(*[]byte)
 	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(readerOnly{r.Body}, s.max+1), *bp)

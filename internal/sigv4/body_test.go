@@ -331,3 +331,26 @@ func TestVerifyMemoryBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyDeclaredHashNeedsNoSlot: a body whose declared hash the
+// signature already covers is its verified caller's, and is spooled even
+// when every slot is held by callers not yet authenticated.
+func TestVerifyDeclaredHashNeedsNoSlot(t *testing.T) {
+	v, _ := bodyVerifier(t, nil)
+	body := randomBody(1 << 20)
+	held := signedRequest(t, body, nil)
+	if _, err := v.Verify(held, "lambda"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(signedRequest(t, body, nil), "lambda"); !errors.Is(err, sigv4.ErrBusy) {
+		t.Fatalf("undeclared hash with the slot held: %v, want ErrBusy", err)
+	}
+	r := signedRequest(t, body, map[string]string{sigv4.HeaderContentSHA256: hashOf(body)})
+	if _, err := v.Verify(r, "lambda"); err != nil {
+		t.Fatalf("declared hash with the slot held: %v", err)
+	}
+	if got, _ := io.ReadAll(r.Body); !bytes.Equal(got, body) {
+		t.Fatal("body read back wrong")
+	}
+	_ = held.Body.Close()
+}

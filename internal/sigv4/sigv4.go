@@ -203,7 +203,7 @@ func (v *Verifier) checkPayload(r *http.Request, sig *Signature, amzDate, declar
 		if !c.matches(amzDate, declared, key) {
 			return newError(KindMismatch, msgMismatch)
 		}
-		bodyHash, err := v.spool.hashBody(r)
+		bodyHash, err := v.spool.hashBody(r, true)
 		if err != nil {
 			return err
 		}
@@ -217,7 +217,7 @@ func (v *Verifier) checkPayload(r *http.Request, sig *Signature, amzDate, declar
 		// UNSIGNED-PAYLOAD: then the body need not be read.
 		return nil
 	}
-	bodyHash, err := v.spool.hashBody(r)
+	bodyHash, err := v.spool.hashBody(r, false)
 	if err != nil {
 		return err
 	}
