@@ -111,12 +111,12 @@ func wronglySigned(ctx context.Context, t *testing.T, endpoint, akid string, bod
 // all of it when bodies were buffered.
 func TestWrongSignatureMemoryBounded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("sends 512 MiB over loopback")
+		t.Skip("sends 192 MiB over loopback")
 	}
 	const (
-		clients = 8
-		size    = 64 << 20
-		ceiling = 128 << 20 // growth of peak RSS allowed; buffering needs > clients*size
+		clients = 6
+		size    = 32 << 20
+		ceiling = 96 << 20 // growth of peak RSS allowed; buffering needs > clients*size
 	)
 	dir := t.TempDir()
 	akid, secret := "AKIDMEMORYTEST000001", "memorytestsecretmemorytestsecret00000001"
