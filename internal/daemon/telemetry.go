@@ -228,6 +228,7 @@ func (d *Daemon) newMetricsServer(ctx context.Context, h *routeHandlers) error {
 	d.metricsSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       d.cfg.ConnIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	h.metrics = nil
