@@ -139,7 +139,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			match: func(r *http.Request, f *reqFacts) bool { return scopeIs("lambda")(r, f) && esm.IsRequest(r) }, handler: h.esm},
 		{name: "lambda", signing: "lambda", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("lambda"), handler: h.lambda},
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("logs"), handler: h.logs},
-		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: scopeIs("sqs"), handler: h.sqs},
+		// SQS by scope: JSON, or the query protocol of older SDKs (answered,
+		// refusals included, in the protocol the request speaks).
+		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("sqs"), handler: h.sqs},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),

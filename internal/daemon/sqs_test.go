@@ -3,6 +3,9 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -95,6 +98,24 @@ print(json.dumps({"body": got[0]["Body"], "missing": missing}))
 	_, err = unsigned.ListQueues(ctx, &awssqs.ListQueuesInput{})
 	if err == nil || !strings.Contains(err.Error(), "MissingAuthenticationToken") {
 		t.Fatalf("unsigned ListQueues: %v", err)
+	}
+	// The query protocol of older SDKs, signed for sqs, answered in XML;
+	// a bad signature is refused in XML too.
+	form := url.Values{"Action": {"GetQueueUrl"}, "QueueName": {"frontdoor"}, "Version": {"2012-11-05"}}
+	for _, hc := range []*http.Client{n.httpClient("sqs"), http.DefaultClient} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint()+"/", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		signed := hc != http.DefaultClient
+		if signed && (resp.StatusCode != 200 || !strings.Contains(string(b), "<QueueUrl>"+*q.QueueUrl+"</QueueUrl>")) ||
+			!signed && (resp.StatusCode != 403 || !strings.Contains(string(b), "<ErrorResponse>")) {
+			t.Fatalf("query GetQueueUrl (signed %v): %d %s", signed, resp.StatusCode, b)
+		}
 	}
 	var dne *sqstypes.QueueDoesNotExist
 	if _, err := c.DeleteQueue(ctx, &awssqs.DeleteQueueInput{QueueUrl: aws.String(n.endpoint() + "/000000000000/nope")}); !errors.As(err, &dne) {

@@ -41,6 +41,10 @@ func NewHandler(s *Service) *Handler { return &Handler{s: s} }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := awsapi.NewRequestID()
 	w.Header().Set(awsapi.HeaderRequestID, reqID)
+	if isQuery(r) {
+		h.serveQuery(w, r, reqID)
+		return
+	}
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 	if r.Method != http.MethodPost {
 		h.writeErr(w, newErr(http.StatusBadRequest, "UnsupportedOperation", "SQS's JSON protocol takes POST requests."))
