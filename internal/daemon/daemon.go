@@ -457,10 +457,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// The first lines say where Nimbus listens, where its data is, how to
+	// get credentials and which protections are active (the embedded NATS
+	// server's banner is at debug level).
 	d.log.Info("nimbus listening",
 		"addr", d.Addr(), "data_dir", d.cfg.DataDir, "region", d.cfg.Region,
-		"account_id", d.cfg.AccountID, "sandbox", sandbox.Mode(),
-		"runtimes", runtimes.Supported(), "auth", d.authMode())
+		"account_id", d.cfg.AccountID, "runtimes", runtimes.Supported())
+	if !d.cfg.InsecureNoAuth {
+		d.log.Info("credentials", "get_them_with", `eval "$(nimbus env --data-dir `+d.cfg.DataDir+`)"`,
+			"access_key_id", d.root.AccessKeyID)
+	}
+	d.log.Info("protections", "auth", d.authMode(), "metrics", d.metricsMode(), "sandbox", sandbox.Mode(),
+		"function_network", d.cfg.FunctionNetwork)
 	d.logProtections()
 	if d.cfg.InsecureNoAuth {
 		d.log.Warn("SIGNATURE VERIFICATION IS DISABLED (--insecure-no-auth): anyone who can reach this address can use the API as root; use it for throwaway local work only",
@@ -515,6 +523,21 @@ func (d *Daemon) logProtections() {
 	if len(off) > 0 {
 		d.log.Warn("sandbox protections missing", "inactive", strings.Join(off, "; "))
 	}
+}
+
+// metricsMode says who may read /metrics.
+func (d *Daemon) metricsMode() string {
+	switch {
+	case d.metrics == nil:
+		return "off"
+	case d.cfg.MetricsListen != "" && d.cfg.MetricsToken != "":
+		return "on " + d.MetricsAddr() + " with a bearer token"
+	case d.cfg.MetricsListen != "":
+		return "on " + d.MetricsAddr() + " without a token"
+	case d.cfg.MetricsToken != "":
+		return "bearer token"
+	}
+	return "loopback connections only"
 }
 
 func (d *Daemon) authMode() string {

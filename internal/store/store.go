@@ -331,7 +331,9 @@ type serverLogger struct {
 	fatal error // guarded by mu
 }
 
-func (l *serverLogger) Noticef(format string, v ...any) { l.emit(slog.LevelInfo, format, v) }
+// Noticef is debug: the embedded server's notices are its start-up banner
+// and settings, which would bury the lines that say where Nimbus listens.
+func (l *serverLogger) Noticef(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
 func (l *serverLogger) Warnf(format string, v ...any)   { l.emit(slog.LevelWarn, format, v) }
 func (l *serverLogger) Errorf(format string, v ...any) {
 	// nats-server reports a failed write only in its log: the stream
