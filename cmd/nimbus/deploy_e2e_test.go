@@ -114,7 +114,8 @@ func mustDeploy(t *testing.T, env []string, dir string, args ...string) deployRe
 }
 
 // parseOutputs reads the Outputs table deploy prints at the end; the local
-// URL printed under an AWS URL ("on this node: ...") is KEY.local.
+// URL printed under an AWS URL ("on this node: ...") is KEY.local, its
+// path-style form ("path-style: ...") KEY.path.
 func parseOutputs(out string) map[string]string {
 	outputs := map[string]string{}
 	lines := strings.Split(out, "\n")
@@ -126,6 +127,10 @@ func parseOutputs(out string) map[string]string {
 		for _, row := range lines[i+2:] {
 			if local, ok := strings.CutPrefix(strings.TrimSpace(row), "on this node: "); ok && key != "" {
 				outputs[key+".local"] = local
+				continue
+			}
+			if p, ok := strings.CutPrefix(strings.TrimSpace(row), "path-style: "); ok && key != "" {
+				outputs[key+".path"] = p
 				continue
 			}
 			f := strings.Fields(row)

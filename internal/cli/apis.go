@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,7 +33,15 @@ func newAPIsCmd(cf *clientFlags) *cobra.Command {
 				port = u.Port()
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TYPE\tID\tNAME\tSTAGE\tURL")
+			fmt.Fprintln(w, "TYPE\tID\tNAME\tSTAGE\tURL\tPATH-STYLE URL")
+			endpoint := strings.TrimRight(aws.ToString(o.BaseEndpoint), "/")
+			pathStyle := func(id, stage string) string {
+				u := endpoint + "/_aws/execute-api/" + id + "/"
+				if stage != "" && stage != "$default" {
+					u += stage + "/"
+				}
+				return u
+			}
 			apis, err := v2.GetApis(ctx, &apigatewayv2.GetApisInput{})
 			if err != nil {
 				return fmt.Errorf("get HTTP APIs: %w", err)
@@ -50,7 +59,8 @@ func newAPIsCmd(cf *clientFlags) *cobra.Command {
 					if name := aws.ToString(s.StageName); name != "$default" {
 						u += name + "/"
 					}
-					fmt.Fprintf(w, "HTTP\t%s\t%s\t%s\t%s\n", aws.ToString(a.ApiId), aws.ToString(a.Name), aws.ToString(s.StageName), u)
+					fmt.Fprintf(w, "HTTP\t%s\t%s\t%s\t%s\t%s\n", aws.ToString(a.ApiId), aws.ToString(a.Name), aws.ToString(s.StageName), u,
+						pathStyle(aws.ToString(a.ApiId), aws.ToString(s.StageName)))
 				}
 			}
 			rest, err := v1.GetRestApis(ctx, &apigateway.GetRestApisInput{})
@@ -70,7 +80,8 @@ func newAPIsCmd(cf *clientFlags) *cobra.Command {
 					if port != "" && port != "80" {
 						host += ":" + port
 					}
-					fmt.Fprintf(w, "REST\t%s\t%s\t%s\thttp://%s/%s/\n", aws.ToString(a.Id), aws.ToString(a.Name), aws.ToString(s.StageName), host, aws.ToString(s.StageName))
+					fmt.Fprintf(w, "REST\t%s\t%s\t%s\thttp://%s/%s/\t%s\n", aws.ToString(a.Id), aws.ToString(a.Name), aws.ToString(s.StageName), host,
+						aws.ToString(s.StageName), pathStyle(aws.ToString(a.Id), aws.ToString(s.StageName)))
 				}
 			}
 			return w.Flush()

@@ -673,5 +673,8 @@ func printOutputs(w io.Writer, outs []cfntypes.Output, endpoint string) {
 		if local, ok := localURL(aws.ToString(o.OutputValue), endpoint); ok {
 			fmt.Fprintf(w, "%-*s  on this node: %s\n", kw, "", local)
 		}
+		if p, ok := pathStyleURL(aws.ToString(o.OutputValue), endpoint); ok {
+			fmt.Fprintf(w, "%-*s  path-style: %s\n", kw, "", p)
+		}
 	}
 }

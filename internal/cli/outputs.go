@@ -42,3 +42,32 @@ func localURL(value, endpoint string) (string, bool) {
 	local.Host = net.JoinHostPort(m[1]+"."+m[2]+"."+m[3]+".localhost", port)
 	return local.String(), true
 }
+
+// pathStyleURL is localURL's path-style form, which needs no *.localhost
+// name (Node's fetch and Python's urllib cannot resolve those):
+// <endpoint>/_aws/execute-api/<id>/Prod/ or <endpoint>/_aws/lambda-url/<id>/.
+// It works on any node, loopback or not.
+func pathStyleURL(value, endpoint string) (string, bool) {
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", false
+	}
+	m := awsURLHost.FindStringSubmatch(u.Hostname())
+	if m == nil {
+		return "", false
+	}
+	e, err := url.Parse(endpoint)
+	if err != nil || e.Host == "" {
+		return "", false
+	}
+	p := *u
+	p.Scheme, p.Host = e.Scheme, e.Host
+	p.Path = "/_aws/" + m[2] + "/" + m[1] + u.Path
+	if u.RawPath != "" {
+		p.RawPath = "/_aws/" + m[2] + "/" + m[1] + u.RawPath
+	}
+	if u.Path == "" {
+		p.Path += "/"
+	}
+	return p.String(), true
+}

@@ -22,3 +22,22 @@ func TestLocalURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPathStyleURL(t *testing.T) {
+	const ep = "http://127.0.0.1:4566"
+	for _, c := range []struct {
+		value, endpoint, want string
+	}{
+		{"https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/", ep, ep + "/_aws/execute-api/abc123/Prod/hello/"},
+		{"https://abc123.execute-api.us-east-1.amazonaws.com/Prod?x=1", "http://10.0.0.5:4566", "http://10.0.0.5:4566/_aws/execute-api/abc123/Prod?x=1"},
+		{"https://xyz.lambda-url.eu-west-1.on.aws/", ep, ep + "/_aws/lambda-url/xyz/"},
+		{"https://xyz.lambda-url.eu-west-1.on.aws", ep, ep + "/_aws/lambda-url/xyz/"},
+		{"arn:aws:lambda:us-east-1:000000000000:function:f", ep, ""},
+		{"https://example.com/", ep, ""},
+	} {
+		got, ok := pathStyleURL(c.value, c.endpoint)
+		if ok != (c.want != "") || got != c.want {
+			t.Errorf("pathStyleURL(%q, %q) = %q, %v; want %q", c.value, c.endpoint, got, ok, c.want)
+		}
+	}
+}

@@ -107,6 +107,9 @@ func newStacksCmd(cf *clientFlags) *cobra.Command {
 						if local, ok := localURL(aws.ToString(o.OutputValue), aws.ToString(cfg.BaseEndpoint)); ok {
 							fmt.Fprintf(w, "  %s  on this node: %s\n", strings.Repeat(" ", len(aws.ToString(o.OutputKey))), local)
 						}
+						if p, ok := pathStyleURL(aws.ToString(o.OutputValue), aws.ToString(cfg.BaseEndpoint)); ok {
+							fmt.Fprintf(w, "  %s  path-style: %s\n", strings.Repeat(" ", len(aws.ToString(o.OutputKey))), p)
+						}
 					}
 				}
 			}

@@ -19,7 +19,9 @@ type iamAuth struct {
 }
 
 func (u iamAuth) Authenticate(r *http.Request) (*httpevent.IAMIdentity, error) {
-	id, err := u.a.Verify(r, u.service)
+	var id auth.Identity
+	var err error
+	withOriginalTarget(r, func() { id, err = u.a.Verify(r, u.service) })
 	if err != nil {
 		return nil, err
 	}

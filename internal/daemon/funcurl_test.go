@@ -410,3 +410,45 @@ func TestFunctionURLAWSIAM(t *testing.T) {
 		t.Errorf("event of a signed call: %s", b)
 	}
 }
+
+// TestFunctionURLPathStyle: a function URL answers at
+// /_aws/lambda-url/<url-id>/<path> on the node's own address (for clients
+// that cannot resolve *.localhost), with the event a host-style call
+// gets; an AWS_IAM URL there takes signatures over the path-style
+// address and refuses unsigned calls.
+func TestFunctionURLPathStyle(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	public := urlFunction(t, n, "public", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
+	private := urlFunction(t, n, "private", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeAwsIam})
+	call := func(c *http.Client, id, path, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(context.Background(), "POST", n.endpoint()+"/_aws/lambda-url/"+id+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	code, b := call(http.DefaultClient, public, "/event?x=1", `{"n":1}`)
+	var ev events.LambdaFunctionURLRequest
+	if code != http.StatusOK || json.Unmarshal(b, &ev) != nil {
+		t.Fatalf("public path-style: %d %s", code, b)
+	}
+	if ev.RawPath != "/event" || ev.RawQueryString != "x=1" || ev.Body != `{"n":1}` ||
+		!strings.HasPrefix(ev.RequestContext.DomainName, public+".lambda-url.") {
+		t.Errorf("event of a path-style call: rawPath %q query %q body %q domain %q", ev.RawPath, ev.RawQueryString, ev.Body,
+			ev.RequestContext.DomainName)
+	}
+	if code, b := call(http.DefaultClient, private, "/event", `{}`); code != http.StatusForbidden {
+		t.Errorf("unsigned AWS_IAM path-style: %d %s", code, b)
+	}
+	if code, b := call(n.httpClient("lambda"), private, "/event", `{"signed":true}`); code != http.StatusOK {
+		t.Errorf("signed AWS_IAM path-style: %d %s", code, b)
+	}
+	if code, _ := call(http.DefaultClient, "doesnotexist0000000000000000000000", "/", `{}`); code == http.StatusOK {
+		t.Errorf("unknown url id answered %d", code)
+	}
+}

@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
 	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
@@ -29,6 +33,7 @@ import (
 //	host-routed doors   function URLs, execute-api          (Host header)
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
+//	/_aws/ paths        path-style function URLs and execute-api
 //	X-Amz-Target        CloudWatch Logs, SQS; unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs,
 //	                    apigateway, cloudformation; unserved services
@@ -105,6 +110,9 @@ type routeHandlers struct {
 	lambda     http.Handler // Lambda (REST-JSON)
 	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
 	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
+
+	awsLambdaURL  http.Handler // /_aws/lambda-url/<url-id>/...: funcURL behind pathStyleDoor
+	awsExecuteAPI http.Handler // /_aws/execute-api/<api-id>/...: executeAPI behind pathStyleDoor
 }
 
 // routeTable builds the table over h. The SigV4 routes get their
@@ -126,6 +134,12 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// /_nimbus/ prefix), signed for CloudFormation.
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: req(cfnapi.IsArtifactRequest),
 			handler: h.cfn, guard: d.cloudFormationGuard},
+		// Path-style forms of the host-routed doors, for clients that
+		// cannot resolve *.localhost names (Node's fetch, Python's urllib).
+		{name: "aws-lambda-url", auth: authPerResource, protocol: auth.RESTJSON, match: req(pathPrefix(awsLambdaURLPrefix)),
+			handler: h.awsLambdaURL},
+		{name: "aws-execute-api", auth: authPerResource, protocol: auth.RESTJSON, match: req(pathPrefix(awsExecuteAPIPrefix)),
+			handler: h.awsExecuteAPI},
 		{name: "nimbus", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
 			match: req(pathPrefix("/_nimbus/")), handler: h.nimbus},
 		// X-Amz-Target.
@@ -287,8 +301,76 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		unserved: unservedHandler(),
 		nimbus:   lambda,
 	}
+	h.awsLambdaURL = pathStyleDoor(awsLambdaURLPrefix, func(id string) string {
+		return id + ".lambda-url." + d.cfg.Region + ".localhost"
+	}, h.funcURL)
+	h.awsExecuteAPI = pathStyleDoor(awsExecuteAPIPrefix, func(id string) string {
+		return id + ".execute-api." + d.cfg.Region + ".localhost"
+	}, h.executeAPI)
 	if d.metrics != nil {
 		h.metrics = d.metrics.Handler()
 	}
 	return h
+}
+
+// The path-style forms of the host-routed doors:
+// /_aws/lambda-url/<url-id>/<path> is <url-id>.lambda-url.<region>.localhost/<path>,
+// /_aws/execute-api/<api-id>/<path> is <api-id>.execute-api.<region>.localhost/<path>.
+const (
+	awsLambdaURLPrefix  = "/_aws/lambda-url/"
+	awsExecuteAPIPrefix = "/_aws/execute-api/"
+)
+
+// originalTarget is the Host and URL a client sent a path-style request
+// to, kept for verifying its SigV4 signature (AWS_IAM function URLs and
+// routes), which covers them.
+type originalTarget struct {
+	host string
+	url  *url.URL
+}
+
+type originalTargetKey struct{}
+
+// pathStyleDoor serves prefix<id>/<path> as the host-routed door next
+// serves host(id)/<path>: the request next sees has that Host and path
+// (the event's rawPath is <path>), and the original ones stay in the
+// context for signature checks (withOriginalTarget).
+func pathStyleDoor(prefix string, host func(id string) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		esc := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
+		id, tail, _ := strings.Cut(esc, "/")
+		tail = "/" + tail
+		p, err := url.PathUnescape(tail)
+		if id == "" || err != nil {
+			w.Header().Set("X-Amzn-ErrorType", "NotFoundException")
+			awsapi.WriteJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+			return
+		}
+		h := host(strings.ToLower(id))
+		if _, port, err := net.SplitHostPort(r.Host); err == nil {
+			h = net.JoinHostPort(h, port)
+		}
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		if tail != u.EscapedPath() {
+			u.RawPath = tail
+		}
+		r2 := r.WithContext(context.WithValue(r.Context(), originalTargetKey{}, originalTarget{host: r.Host, url: r.URL}))
+		r2.URL, r2.Host, r2.RequestURI = &u, h, u.RequestURI()
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// withOriginalTarget runs f with r's Host and URL as the client sent them
+// when r came through a path-style door, and puts them back after.
+func withOriginalTarget(r *http.Request, f func()) {
+	o, ok := r.Context().Value(originalTargetKey{}).(originalTarget)
+	if !ok {
+		f()
+		return
+	}
+	host, u, uri := r.Host, r.URL, r.RequestURI
+	r.Host, r.URL, r.RequestURI = o.host, o.url, o.url.RequestURI()
+	defer func() { r.Host, r.URL, r.RequestURI = host, u, uri }()
+	f()
 }

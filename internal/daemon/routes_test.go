@@ -43,8 +43,12 @@ var declared = map[string]routeDecl{
 		parts := strings.Split(h, ".")
 		return len(parts) >= 3 && parts[1] == "execute-api"
 	}},
-	"code-download":         {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
-	"nimbus":                {auth: authSigV4, signing: "lambda"},
+	"code-download":  {auth: authLink, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_nimbus/code/") }},
+	"nimbus":         {auth: authSigV4, signing: "lambda"},
+	"aws-lambda-url": {auth: authPerResource, owns: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/_aws/lambda-url/") }},
+	"aws-execute-api": {auth: authPerResource, owns: func(r *http.Request) bool {
+		return strings.HasPrefix(r.URL.Path, "/_aws/execute-api/")
+	}},
 	"unserved":              {auth: authNone, owns: namesUnservedService},
 	"logs":                  {auth: authSigV4, signing: "logs"},
 	"sqs":                   {auth: authSigV4, signing: "sqs"},
@@ -103,6 +107,7 @@ func recordingRouter(t testing.TB) router {
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"),
+		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	})
 }
 
@@ -167,6 +172,8 @@ var samples = map[string]routeSample{
 	"metrics":               {method: "GET", path: "/metrics"},
 	"lambda":                {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
 	"nimbus":                {method: "GET", path: "/_nimbus/cost", service: "lambda"},
+	"aws-lambda-url":        {method: "GET", path: "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/hello"},
+	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
 	"unserved":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
 }
 
@@ -312,7 +319,8 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
 		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
-		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x", "/@connections/abc",
+		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
+		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
 		"/my-bucket/key"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
@@ -406,5 +414,48 @@ func TestRouteDeclarationsAgreeOnTestHosts(t *testing.T) {
 	}
 	if !funcurl.IsURLHost(testFuncURLHost) {
 		t.Fatal("test function URL host not recognised")
+	}
+}
+
+// TestPathStyleDoor: /_aws/<door>/<id>/<path> reaches the door as
+// <id>.<door>.<region>.localhost/<path>, escapes and query kept, and the
+// original target stays available for signature checks.
+func TestPathStyleDoor(t *testing.T) {
+	var got *http.Request
+	var orig string
+	door := pathStyleDoor(awsLambdaURLPrefix, func(id string) string { return id + ".lambda-url.us-east-1.localhost" },
+		http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			got = r
+			withOriginalTarget(r, func() { orig = r.Host + r.URL.RequestURI() })
+		}))
+	for _, c := range []struct{ target, host, path, raw, query string }{
+		{"/_aws/lambda-url/ABC123/hello/world?x=1", "abc123.lambda-url.us-east-1.localhost:4566", "/hello/world", "/hello/world", "x=1"},
+		{"/_aws/lambda-url/abc123/", "abc123.lambda-url.us-east-1.localhost:4566", "/", "/", ""},
+		{"/_aws/lambda-url/abc123", "abc123.lambda-url.us-east-1.localhost:4566", "/", "/", ""},
+		{"/_aws/lambda-url/abc123/a%2Fb%20c", "abc123.lambda-url.us-east-1.localhost:4566", "/a/b c", "/a%2Fb%20c", ""},
+	} {
+		got, orig = nil, ""
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:4566"+c.target, nil)
+		w := httptest.NewRecorder()
+		door.ServeHTTP(w, r)
+		if got == nil {
+			t.Errorf("%s: not served (%d)", c.target, w.Code)
+			continue
+		}
+		if got.Host != c.host || got.URL.Path != c.path || got.URL.EscapedPath() != c.raw || got.URL.RawQuery != c.query {
+			t.Errorf("%s: host %q path %q (%q) query %q", c.target, got.Host, got.URL.Path, got.URL.EscapedPath(), got.URL.RawQuery)
+		}
+		if orig != "127.0.0.1:4566"+c.target {
+			t.Errorf("%s: original target %q", c.target, orig)
+		}
+		if got.Host != c.host {
+			t.Errorf("%s: the original target was not put back: %q", c.target, got.Host)
+		}
+	}
+	w := httptest.NewRecorder()
+	got = nil
+	door.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:4566/_aws/lambda-url//x", nil))
+	if got != nil || w.Code != http.StatusNotFound {
+		t.Errorf("empty id: served %v, %d", got != nil, w.Code)
 	}
 }
