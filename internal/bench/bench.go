@@ -450,14 +450,14 @@ func (r *runner) warm(ctx context.Context, rep *Report, echo string) error {
 	if _, _, _, err := r.call(ctx, url, payload, nil); err != nil { // the cold start
 		return err
 	}
-	measure := func(u string) ([]time.Duration, error) {
-		out := make([]time.Duration, 0, r.opts.Requests)
-		for range r.opts.Requests / 10 { // warm-up
+	measure := func(u string, n int) ([]time.Duration, error) {
+		out := make([]time.Duration, 0, n)
+		for range n / 10 { // warm-up
 			if _, _, _, err := r.call(ctx, u, payload, nil); err != nil {
 				return nil, err
 			}
 		}
-		for range r.opts.Requests {
+		for range n {
 			lat, _, _, err := r.call(ctx, u, payload, nil)
 			if err != nil {
 				return nil, err
@@ -467,14 +467,14 @@ func (r *runner) warm(ctx context.Context, rep *Report, echo string) error {
 		return out, nil
 	}
 	// Interleave the two in halves, so drift in the machine's load hits
-	// both alike.
+	// both alike: Requests samples of each in all.
 	var inv, ech []time.Duration
-	for range 2 {
-		a, err := measure(url)
+	for _, n := range []int{r.opts.Requests / 2, r.opts.Requests - r.opts.Requests/2} {
+		a, err := measure(url, n)
 		if err != nil {
 			return err
 		}
-		b, err := measure(echo)
+		b, err := measure(echo, n)
 		if err != nil {
 			return err
 		}

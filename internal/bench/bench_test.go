@@ -2,9 +2,16 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 func TestLatencyPercentiles(t *testing.T) {
@@ -41,6 +48,39 @@ func TestWriteText(t *testing.T) {
 	for _, want := range []string{"5.00×", "25%", "provided.al2023", "9000", "1500"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// warm takes Requests samples of each target in all (two interleaved
+// halves), not Requests per half.
+func TestWarmSampleCount(t *testing.T) {
+	var invokes, echoes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/echo" {
+			echoes.Add(1)
+		} else {
+			invokes.Add(1)
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	for _, n := range []int{50, 51} {
+		invokes.Store(0)
+		echoes.Store(0)
+		r := &runner{opts: Options{Requests: n}, region: "us-east-1", signer: v4.NewSigner(), api: srv.URL, hc: srv.Client(),
+			creds: aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"}, logf: func(string, ...any) {}}
+		rep := &Report{}
+		if err := r.warm(context.Background(), rep, srv.URL+"/echo"); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Warm.Invoke.N != n || rep.Warm.Echo.N != n {
+			t.Errorf("--requests %d: n = %d invokes, %d echoes", n, rep.Warm.Invoke.N, rep.Warm.Echo.N)
+		}
+		// One cold start, a tenth of each half as warm-up, the samples.
+		want := int64(1 + n/2/10 + (n-n/2)/10 + n)
+		if invokes.Load() != want {
+			t.Errorf("--requests %d: %d invokes sent, want %d", n, invokes.Load(), want)
 		}
 	}
 }

@@ -24,8 +24,10 @@ func newMetricsCmd(cf *clientFlags) *cobra.Command {
 		Use:   "metrics",
 		Short: "Show per-function invocation metrics from the node's /metrics",
 		Long: `Read the node's Prometheus endpoint (/metrics) and print, per function
-version: invocations, errors, throttles, cold starts, average and estimated
-p99 duration (from the histogram), invocations in flight and GB-seconds.
+version: invocations, errors, throttles, cold starts, average, p99 and
+maximum duration, invocations in flight and GB-seconds. The p99 is estimated
+from the duration histogram's buckets, within the shortest and longest
+duration observed; an estimate is marked with "~".
 Scrape /metrics with Prometheus for history; this is the node's view now.
 With a node started with --metrics-listen or --metrics-token, set
 NIMBUS_METRICS_LISTEN and NIMBUS_METRICS_TOKEN as for the server.`,
@@ -85,6 +87,7 @@ func fetchMetrics(ctx context.Context, cf *clientFlags) (map[string]*dto.MetricF
 type fnRow struct {
 	invocations, errors, throttles, coldStarts, concurrent, gbSeconds float64
 	durSum, durCount                                                  float64
+	durMin, durMax                                                    float64             // NaN until a node reports them
 	buckets                                                           map[float64]float64 // upper bound -> cumulative count
 }
 
@@ -106,7 +109,7 @@ func printMetrics(w io.Writer, fams map[string]*dto.MetricFamily, only string) e
 		}
 		r := rows[k]
 		if r == nil {
-			r = &fnRow{buckets: map[float64]float64{}}
+			r = &fnRow{buckets: map[float64]float64{}, durMin: math.NaN(), durMax: math.NaN()}
 			rows[k] = r
 		}
 		return r
@@ -134,6 +137,18 @@ func printMetrics(w io.Writer, fams map[string]*dto.MetricFamily, only string) e
 			r.buckets[b.GetUpperBound()] += float64(b.GetCumulativeCount())
 		}
 	})
+	// Aliases of a version are summed: the version's bounds are the
+	// smallest min and the largest max.
+	add("nimbus_lambda_duration_min_seconds", func(r *fnRow, m *dto.Metric) {
+		if v := m.GetGauge().GetValue(); math.IsNaN(r.durMin) || v < r.durMin {
+			r.durMin = v
+		}
+	})
+	add("nimbus_lambda_duration_max_seconds", func(r *fnRow, m *dto.Metric) {
+		if v := m.GetGauge().GetValue(); math.IsNaN(r.durMax) || v > r.durMax {
+			r.durMax = v
+		}
+	})
 	keys := make([][2]string, 0, len(rows))
 	for k := range rows {
 		keys = append(keys, k)
@@ -145,42 +160,73 @@ func printMetrics(w io.Writer, fams map[string]*dto.MetricFamily, only string) e
 		return keys[i][1] < keys[j][1]
 	})
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FUNCTION\tVERSION\tINVOCATIONS\tERRORS\tTHROTTLES\tCOLD STARTS\tAVG MS\tP99 MS (EST)\tIN FLIGHT\tGB-SECONDS")
+	fmt.Fprintln(tw, "FUNCTION\tVERSION\tINVOCATIONS\tERRORS\tTHROTTLES\tCOLD STARTS\tAVG MS\tP99 MS\tMAX MS\tIN FLIGHT\tGB-SECONDS")
+	estimated := false
 	for _, k := range keys {
 		r := rows[k]
-		avg, p99 := "-", "-"
+		avg, p99, mx := "-", "-", "-"
 		if r.durCount > 0 {
 			avg = fmt.Sprintf("%.2f", r.durSum/r.durCount*1000)
-			p99 = fmt.Sprintf("%.2f", quantile(0.99, r.buckets, r.durCount)*1000)
+			v, exact := quantile(0.99, r.buckets, r.durCount, r.durMin, r.durMax)
+			p99 = fmt.Sprintf("%.2f", v*1000)
+			if !exact {
+				p99, estimated = "~"+p99, true
+			}
+			if !math.IsNaN(r.durMax) {
+				mx = fmt.Sprintf("%.2f", r.durMax*1000)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.0f\t%.3f\n", k[0], k[1], r.invocations, r.errors, r.throttles,
-			r.coldStarts, avg, p99, r.concurrent, r.gbSeconds)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%.0f\t%.3f\n", k[0], k[1], r.invocations, r.errors, r.throttles,
+			r.coldStarts, avg, p99, mx, r.concurrent, r.gbSeconds)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if estimated {
+		_, err := fmt.Fprintln(w, "~ estimated from the duration histogram's buckets, within the shortest and longest duration observed")
+		return err
+	}
+	return nil
 }
 
 // quantile estimates the q-quantile from cumulative buckets, interpolating
-// linearly inside the bucket as Prometheus's histogram_quantile does.
-func quantile(q float64, buckets map[float64]float64, total float64) float64 {
+// linearly inside the bucket as Prometheus's histogram_quantile does, but
+// within the real bounds of the data: lo and hi, the smallest and largest
+// observation (NaN when the node does not report them), narrow the bucket
+// the quantile falls in. Exact is true when the figure is not an estimate
+// (every observation had the same value).
+func quantile(q float64, buckets map[float64]float64, total, lo, hi float64) (v float64, exact bool) {
+	if !math.IsNaN(lo) && !math.IsNaN(hi) && lo == hi {
+		return hi, true
+	}
 	bounds := make([]float64, 0, len(buckets))
 	for b := range buckets {
 		bounds = append(bounds, b)
 	}
 	sort.Float64s(bounds)
+	clamp := func(x float64) float64 {
+		if !math.IsNaN(lo) && x < lo {
+			x = lo
+		}
+		if !math.IsNaN(hi) && x > hi {
+			x = hi
+		}
+		return x
+	}
 	rank := q * total
 	lower, below := 0.0, 0.0
 	for _, b := range bounds {
 		c := buckets[b]
-		if c >= rank {
-			if math.IsInf(b, 1) {
-				return lower
+		if c >= rank && c > below {
+			// The quantile is in (lower, b]; the data in it lies within
+			// [lo, hi] too.
+			from, to := clamp(lower), clamp(b)
+			if math.IsInf(to, 1) {
+				return from, false // no known upper end: the bucket's lower bound
 			}
-			if c == below {
-				return b
-			}
-			return lower + (b-lower)*(rank-below)/(c-below)
+			return from + (to-from)*(rank-below)/(c-below), false
 		}
 		lower, below = b, c
 	}
-	return lower
+	return clamp(lower), false
 }

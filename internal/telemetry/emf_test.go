@@ -229,3 +229,23 @@ func TestAsyncFamilies(t *testing.T) {
 		t.Errorf("destination failures %v", v)
 	}
 }
+
+// The duration's min and max gauges are the real bounds a quantile
+// estimated from the histogram is clamped to.
+func TestDurationBounds(t *testing.T) {
+	m := NewMetrics(MetricsOptions{})
+	for _, d := range []time.Duration{7 * time.Millisecond, 0, 1003 * time.Millisecond, 20 * time.Millisecond} {
+		r := invoke.Record{FunctionName: "f", Version: "1", Duration: d}
+		m.InvokeStart(context.Background(), &function.Config{FunctionName: "f", Version: "1"}, nil)
+		m.InvokeDone(context.Background(), &r)
+	}
+	// A throttle ran no code: it does not move the bounds.
+	m.InvokeDone(context.Background(), &invoke.Record{FunctionName: "f", Version: "1", Throttled: true, Duration: time.Hour})
+	fams := scrape(t, m)
+	for name, want := range map[string]float64{"nimbus_lambda_duration_min_seconds": 0, "nimbus_lambda_duration_max_seconds": 1.003} {
+		f := fams[name]
+		if f == nil || len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != want {
+			t.Errorf("%s = %v, want %v", name, f, want)
+		}
+	}
+}

@@ -63,6 +63,8 @@ type Metrics struct {
 	throttles    *prometheus.CounterVec
 	platformErrs *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
+	durationMin  *prometheus.GaugeVec
+	durationMax  *prometheus.GaugeVec
 	billed       *prometheus.CounterVec
 	gbSeconds    *prometheus.CounterVec
 	initDuration *prometheus.HistogramVec
@@ -83,6 +85,30 @@ type fnSeriesKey struct{ fn, ver, alias, arch string }
 type series struct {
 	invocations, errors, throttles, platformErrs, billed, gbSeconds, provisioned, spillover prometheus.Counter
 	duration                                                                                prometheus.Observer
+
+	// The smallest and largest Duration observed, the bounds a quantile
+	// estimated from the histogram's buckets is clamped to.
+	mu                       sync.Mutex
+	observed                 bool
+	minSeconds, maxSeconds   float64
+	durationMin, durationMax prometheus.Gauge
+}
+
+// observe records one invocation's duration in the histogram and the
+// min/max gauges.
+func (s *series) observe(seconds float64) {
+	s.duration.Observe(seconds)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.observed || seconds < s.minSeconds {
+		s.minSeconds = seconds
+		s.durationMin.Set(seconds)
+	}
+	if !s.observed || seconds > s.maxSeconds {
+		s.maxSeconds = seconds
+		s.durationMax.Set(seconds)
+	}
+	s.observed = true
 }
 
 type versionKey struct{ fn, ver string }
@@ -107,6 +133,8 @@ func (m *Metrics) series(fn, ver, alias, arch string) *series {
 		provisioned:  m.provisioned.WithLabelValues(fn, ver, alias),
 		spillover:    m.spillover.WithLabelValues(fn, ver, alias),
 		duration:     m.duration.WithLabelValues(fn, ver, alias),
+		durationMin:  m.durationMin.WithLabelValues(fn, ver, alias),
+		durationMax:  m.durationMax.WithLabelValues(fn, ver, alias),
 	}
 	v, _ := m.byFunction.LoadOrStore(k, s)
 	return v.(*series)
@@ -156,6 +184,15 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		Name: "nimbus_lambda_duration_seconds", Help: "Time the function code spent on an invocation (REPORT's Duration).",
 		Buckets: durationBuckets,
 	}, fnLabels)
+	// The histogram's buckets only bound a quantile to a bucket; the
+	// observed min and max are the real bounds (nimbus metrics clamps its
+	// estimate to them). A series appears with its first invocation.
+	m.durationMin = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nimbus_lambda_duration_min_seconds", Help: "Shortest Duration observed since the node started.",
+	}, fnLabels)
+	m.durationMax = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nimbus_lambda_duration_max_seconds", Help: "Longest Duration observed since the node started.",
+	}, fnLabels)
 	m.initDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "nimbus_lambda_init_duration_seconds", Help: "Init phase of cold starts (REPORT's Init Duration); the count is the number of cold starts.",
 		Buckets: durationBuckets,
@@ -163,7 +200,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 	m.concurrent = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "nimbus_lambda_concurrent_executions", Help: "Invocations in flight, like Lambda's ConcurrentExecutions.",
 	}, []string{"function", "version"})
-	m.reg.MustRegister(m.duration, m.initDuration, m.concurrent)
+	m.reg.MustRegister(m.duration, m.durationMin, m.durationMax, m.initDuration, m.concurrent)
 	m.reg.MustRegister(&asyncCollector{read: opts.Async})
 	m.emf = newEMFCollector(opts.MaxEMFSeries)
 	m.reg.MustRegister(m.emf, m.emf.invalid, m.emf.dropped)
@@ -208,7 +245,7 @@ func (m *Metrics) InvokeDone(_ context.Context, r *invoke.Record) {
 	if r.FunctionError != "" {
 		s.errors.Inc()
 	}
-	s.duration.Observe(r.Duration.Seconds())
+	s.observe(r.Duration.Seconds())
 	if r.ColdStart {
 		v.initDuration.Observe(r.InitDuration.Seconds())
 	}
