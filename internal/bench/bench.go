@@ -5,8 +5,9 @@
 // goals name, each beside a baseline measured in the same run with the same
 // client: warm invoke latency against a plain Go HTTP echo server,
 // throughput at growing concurrency against the same echo, cold starts per
-// runtime, scale-out to many concurrent environments, and the memory an
-// idle environment costs beyond the function's own.
+// runtime, scale-out to many concurrent environments, the memory an idle
+// environment costs beyond the function's own, and the CLI's start time
+// (`nimbus version`) against /bin/true.
 //
 // Who may import it: cli. It imports daemon (to start the node), config,
 // runtimes and sandbox (to name the runtimes and the isolation measured).
@@ -59,6 +60,10 @@ type Options struct {
 	ColdStarts  int           // per runtime (20)
 	ScaleOut    int           // environments started at once (50)
 	IdleEnvs    int           // idle environments per runtime for the memory figures (20)
+	CLIStarts   int           // runs of `nimbus version` for the CLI start time (20)
+	// CLI is the nimbus binary whose start time is measured (this one when
+	// empty).
+	CLI string
 	// Runtimes to measure, of "go", "python", "node" (all available).
 	Runtimes []string
 	// GoSource is the directory of the Go no-op function (examples/noop-go
@@ -71,7 +76,7 @@ type Options struct {
 // Long is a longer run (the --long flag).
 func Long() Options {
 	return Options{Requests: 20000, Concurrency: []int{1, 2, 4, 8, 16, 32}, Duration: 10 * time.Second,
-		ColdStarts: 100, ScaleOut: 100, IdleEnvs: 50}
+		ColdStarts: 100, ScaleOut: 100, IdleEnvs: 50, CLIStarts: 100}
 }
 
 func (o *Options) defaults() {
@@ -93,6 +98,9 @@ func (o *Options) defaults() {
 	if o.IdleEnvs <= 0 {
 		o.IdleEnvs = 20
 	}
+	if o.CLIStarts <= 0 {
+		o.CLIStarts = 20
+	}
 	if len(o.Runtimes) == 0 {
 		o.Runtimes = []string{"go", "python", "node"}
 	}
@@ -101,6 +109,7 @@ func (o *Options) defaults() {
 // Report is the result of a run; times are in milliseconds.
 type Report struct {
 	Machine    Machine           `json:"machine"`
+	CLIStart   CLIStart          `json:"cli_start"`
 	Warm       Warm              `json:"warm_latency"`
 	Throughput []ThroughputPoint `json:"throughput"`
 	ColdStarts []ColdStart       `json:"cold_starts"`
@@ -215,6 +224,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	_, _ = rand.Read(key)
 	r.creds = aws.Credentials{AccessKeyID: "AKIA" + strings.ToUpper(hex.EncodeToString(key[:8])), SecretAccessKey: hex.EncodeToString(key)}
 
+	// The CLI's start time first, before the node loads the machine.
+	bin, baseline, err := cliStartDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if opts.CLI != "" {
+		bin = opts.CLI
+	}
+	r.logf("CLI start: %d runs of %s version beside %s", opts.CLIStarts, bin, baseline)
+	cli, err := cliStart(ctx, bin, baseline, opts.CLIStarts)
+	if err != nil {
+		return nil, err
+	}
+
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
@@ -241,7 +264,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Credentials:  credentials.StaticCredentialsProvider{Value: r.creds},
 		HTTPClient:   r.hc,
 	})
-	rep := &Report{}
+	rep := &Report{CLIStart: cli}
 	if err := r.prepare(ctx, rep); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func TestRuntimeVersionOrder(t *testing.T) {
 
 func TestWriteText(t *testing.T) {
 	rep := &Report{
+		CLIStart:   CLIStart{Runs: 5, P50: 12.5, Baseline: "/bin/true", BaselineP50: 0.5, Ratio: 25, MaxRSSKB: 31000},
 		Warm:       Warm{Invoke: Latency{N: 1, P50: 0.5}, Echo: Latency{N: 1, P50: 0.1}, RatioP50: 5},
 		Throughput: []ThroughputPoint{{Target: "go", Concurrency: 4, RPS: 1000, Ratio: 0.25}},
 		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 3, P50: 5}}},
@@ -45,7 +46,7 @@ func TestWriteText(t *testing.T) {
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"5.00×", "25%", "provided.al2023", "9000", "1500"} {
+	for _, want := range []string{"CLI START", "12.50", "25.00×", "31000", "5.00×", "25%", "provided.al2023", "9000", "1500"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}
@@ -82,5 +83,27 @@ func TestWarmSampleCount(t *testing.T) {
 		if invokes.Load() != want {
 			t.Errorf("--requests %d: %d invokes sent, want %d", n, invokes.Load(), want)
 		}
+	}
+}
+
+func TestCLIStart(t *testing.T) {
+	bin, base, err := cliStartDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bin == "" || base == "" {
+		t.Fatalf("defaults %q %q", bin, base)
+	}
+	// true(1) stands in for nimbus: it exits 0 whatever its arguments.
+	c, err := cliStart(context.Background(), base, base, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Runs != 3 || c.P50 <= 0 || c.BaselineP50 <= 0 || c.MaxRSSKB <= 0 || c.Command != base+" version" {
+		t.Errorf("cliStart = %+v", c)
+	}
+	// A command that fails is an error, not a time.
+	if _, err := cliStart(context.Background(), "/nonexistent/nimbus", base, 1); err == nil {
+		t.Error("a missing binary was timed")
 	}
 }

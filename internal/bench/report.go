@@ -14,6 +14,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	m := rep.Machine
 	p("machine: %d CPUs, %d MB; sandbox %s; concurrency limit %d, memory budget %d MB", m.CPUs, m.MemoryMB, m.Sandbox, m.ConcurrencyLimit, m.MemoryBudgetMB)
 	p("")
+	c := rep.CLIStart
+	p("CLI START (median wall time of %d runs)\tms\tpeak RSS KB", c.Runs)
+	p("nimbus version\t%.2f\t%d", c.P50, c.MaxRSSKB)
+	p("%s (baseline)\t%.2f\t", c.Baseline, c.BaselineP50)
+	p("ratio\t%.2f×\t", c.Ratio)
+	p("")
 	p("WARM INVOKE LATENCY (concurrency 1)\tn\tp50 ms\tp99 ms\tp99.9 ms")
 	wl := rep.Warm
 	p("Go no-op invoke\t%d\t%.3f\t%.3f\t%.3f", wl.Invoke.N, wl.Invoke.P50, wl.Invoke.P99, wl.Invoke.P999)
@@ -26,8 +32,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	p("")
 	p("COLD START\tn\tinit p50 ms\tinit p99 ms\ttotal p50 ms\ttotal p99 ms")
-	for _, c := range rep.ColdStarts {
-		p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", c.Runtime, c.Init.N, c.Init.P50, c.Init.P99, c.Total.P50, c.Total.P99)
+	for _, cs := range rep.ColdStarts {
+		p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", cs.Runtime, cs.Init.N, cs.Init.P50, cs.Init.P99, cs.Total.P50, cs.Total.P99)
 	}
 	p("")
 	s := rep.ScaleOut

@@ -21,12 +21,13 @@ func newBenchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure a fresh node: warm latency, throughput, cold starts, scale-out, idle memory",
+		Short: "Measure a fresh node: CLI start, warm latency, throughput, cold starts, scale-out, idle memory",
 		Long: `Start a fresh Nimbus node in this process (temporary data directory,
 loopback only), deploy no-op functions (Go built from examples/noop-go with
 the local toolchain, Python and Node on the host's interpreters) and measure
 each figure beside a plain Go HTTP echo server measured in the same run with
-the same client. The default run takes about two minutes on 2 vCPUs; --long
+the same client. The CLI's start time is the median wall time of
+'nimbus version' beside /bin/true, measured first. The default run takes about two minutes on 2 vCPUs; --long
 runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +74,7 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.IntVar(&opts.ColdStarts, "cold-starts", 0, "cold starts per runtime (default 20)")
 	f.IntVar(&opts.ScaleOut, "scale-out", 0, "environments started at once (default 50)")
 	f.IntVar(&opts.IdleEnvs, "idle-envs", 0, "idle environments per runtime for the memory figures (default 20)")
+	f.IntVar(&opts.CLIStarts, "cli-starts", 0, "runs of `nimbus version` for the CLI start time (default 20)")
 	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node (default all available)")
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
 	return cmd
