@@ -1,0 +1,201 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultBus is the bus every account has.
+const DefaultBus = "default"
+
+// AWS's RetryPolicy defaults.
+const (
+	DefaultMaxRetries  = 185
+	DefaultMaxEventAge = 86_400 // seconds
+)
+
+// Clock is the time source of schedules and retries; tests drive it.
+type Clock interface {
+	Now() time.Time
+	// After fires once d has passed on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options configures New.
+type Options struct {
+	JetStream jetstream.JetStream // required
+	Functions Functions           // required
+	Async     Enqueuer            // required: Lambda targets are invoked through it
+	Region    string
+	AccountID string
+	// Deliverers deliver to targets of other services, by the service
+	// field of the target's ARN ("sqs", "sns", "states", ...).
+	Deliverers map[string]Deliverer
+	// DelayScale multiplies retry delays (1 = AWS's timing).
+	DelayScale float64
+	// SingleNode says this node is the only router: events a killed
+	// process had pulled are redelivered at start instead of after the
+	// ack wait.
+	SingleNode bool
+	Logger     *slog.Logger
+	// Clock is the time source; the real one when nil.
+	Clock Clock
+}
+
+// Service is one node's EventBridge: API, router and scheduler.
+type Service struct {
+	js         jetstream.JetStream
+	kv         jetstream.KeyValue
+	stream     jetstream.Stream
+	cons       jetstream.Consumer
+	fns        Functions
+	async      Enqueuer
+	deliverers map[string]Deliverer
+	arns       arns
+	region     string
+	account    string
+	scale      float64
+	log        *slog.Logger
+	clock      Clock
+	cache      *cache
+	ready      chan struct{} // closed once the cache holds the stored rules
+
+	counters counters
+
+	runMu   sync.Mutex
+	running bool // guarded by runMu
+}
+
+// counters are the service's monotonic counts, named as EventBridge's
+// metrics.
+type counters struct {
+	putEvents, matched, invocations, failed, deadLetters, triggered atomic.Uint64
+}
+
+// Stats are the counters (for /metrics and tests).
+type Stats struct {
+	PutEvents, MatchedEvents, Invocations, FailedInvocations, DeadLetterInvocations, TriggeredRules uint64
+}
+
+// Stats reads the counters.
+func (s *Service) Stats() Stats {
+	return Stats{
+		PutEvents:             s.counters.putEvents.Load(),
+		MatchedEvents:         s.counters.matched.Load(),
+		Invocations:           s.counters.invocations.Load(),
+		FailedInvocations:     s.counters.failed.Load(),
+		DeadLetterInvocations: s.counters.deadLetters.Load(),
+		TriggeredRules:        s.counters.triggered.Load(),
+	}
+}
+
+// New creates (or updates) the bucket, the stream and the router's
+// consumer, and makes sure the default bus exists. Nothing is routed or
+// fired until Run.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	if opts.JetStream == nil || opts.Functions == nil || opts.Async == nil {
+		return nil, errors.New("new events service: JetStream, Functions and Async are required")
+	}
+	s := &Service{
+		js:         opts.JetStream,
+		fns:        opts.Functions,
+		async:      opts.Async,
+		deliverers: map[string]Deliverer{},
+		arns:       arns{region: opts.Region, account: opts.AccountID},
+		region:     opts.Region,
+		account:    opts.AccountID,
+		scale:      opts.DelayScale,
+		log:        opts.Logger,
+		clock:      opts.Clock,
+		cache:      newCache(),
+		ready:      make(chan struct{}),
+	}
+	for k, d := range opts.Deliverers {
+		s.deliverers[k] = d
+	}
+	if s.scale <= 0 {
+		s.scale = 1
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	var err error
+	if s.kv, err = openConfig(ctx, s.js); err != nil {
+		return nil, fmt.Errorf("new events service: %w", err)
+	}
+	if err := s.ensureDefaultBus(ctx); err != nil {
+		return nil, fmt.Errorf("new events service: %w", err)
+	}
+	if s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig()); err != nil {
+		return nil, fmt.Errorf("new events service: stream %s: %w", StreamName, err)
+	}
+	if opts.SingleNode {
+		// Messages a killed process had pulled wait out the ack wait on
+		// the old consumer; a fresh one on the work queue delivers them now.
+		if err := s.stream.DeleteConsumer(ctx, consumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("new events service: reset consumer: %w", err)
+		}
+	}
+	if s.cons, err = s.stream.CreateOrUpdateConsumer(ctx, consumerConfig()); err != nil {
+		return nil, fmt.Errorf("new events service: consumer: %w", err)
+	}
+	return s, nil
+}
+
+// Run keeps the rule cache current, routes events and fires schedules
+// until ctx ends; it returns when all three have stopped.
+func (s *Service) Run(ctx context.Context) error {
+	s.runMu.Lock()
+	if s.running {
+		s.runMu.Unlock()
+		return errors.New("events service already running")
+	}
+	s.running = true
+	s.runMu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs <- s.cache.watch(ctx, s.kv, s.ready) })
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		wg.Wait()
+		return nil
+	case err := <-errs:
+		wg.Wait()
+		return err
+	}
+	wg.Go(func() { errs <- s.route(ctx) })
+	wg.Go(func() { errs <- s.runScheduler(ctx) })
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+		cancel()
+	}
+	wg.Wait()
+	return first
+}
+
+func (s *Service) now() time.Time { return s.clock.Now() }
+
+func (s *Service) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.scale)
+}
