@@ -8,7 +8,8 @@
 // in-flight requests (bounded), stop the stack engine (operations in
 // progress stop where they are, their stacks stay *_IN_PROGRESS and the
 // next start resumes them; they call the node's APIs in-process, so they
-// stop before anything those APIs use), stop the async dispatcher (running async
+// stop before anything those APIs use), stop the EventBridge router and
+// scheduler and the async dispatcher (running async
 // invocations are cancelled; their events stay queued), close the pool (kills every environment),
 // stop the registry watch, close the store (drains NATS, stops JetStream).
 package daemon
@@ -35,6 +36,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
+	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/ingress"
@@ -60,8 +62,10 @@ type Daemon struct {
 	reg   *registry.Registry
 	pool  *pool.Manager
 	async *async.Service
-	gw    *apigw.Gateway
-	srv   *http.Server
+	// events is EventBridge: its API, router and scheduler.
+	events *events.Service
+	gw     *apigw.Gateway
+	srv    *http.Server
 	// fnHandler serves functions' calls to the node's API (and resource
 	// providers'): the route table without the telemetry paths.
 	fnHandler http.Handler
@@ -205,6 +209,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create async service: %w",
 			noRoom(err, "async invocation queue (stream "+async.StreamName+")", "--async-max-bytes", asyncBytes, budget))
+	}
+	d.events, err = events.New(ctx, events.Options{
+		JetStream:  d.st.JetStream(),
+		Functions:  d.reg,
+		Async:      d.async,
+		Region:     cfg.Region,
+		AccountID:  cfg.AccountID,
+		DelayScale: cfg.AsyncDelayScale,
+		SingleNode: cfg.NATSURL == "",
+		Logger:     log.With("component", "events"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create events service: %w", err)
 	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,
@@ -425,6 +442,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("async service", "err", err)
 		}
 	}()
+	eventsDone := make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		if err := d.events.Run(asyncCtx); err != nil {
+			d.log.Error("events service", "err", err)
+		}
+	}()
 	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
 	esmDone := make(chan struct{})
 	go func() {
@@ -497,7 +521,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopStacks()
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
 	stopAsync()
-	<-asyncDone // running async invocations end before the pool closes
+	<-eventsDone // the router stops enqueueing before the async path goes
+	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
 	<-esmDone // pollers' invocations end before the pool closes
 	stopReg()

@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
+	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -34,8 +35,8 @@ import (
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
-//	X-Amz-Target        CloudWatch Logs, SQS; unserved services
-//	credential scope    lambda (event source mappings first), logs, sqs,
+//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge; unserved services
+//	credential scope    lambda (event source mappings first), logs, sqs, events,
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -104,6 +105,7 @@ type routeHandlers struct {
 	metrics    http.Handler
 	logs       http.Handler // CloudWatch Logs (JSON 1.1)
 	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
+	events     http.Handler // EventBridge (JSON 1.1, X-Amz-Target AWSEvents.*)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -145,6 +147,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// X-Amz-Target.
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: req(logsapi.IsLogsRequest), handler: h.logs},
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: req(sqs.IsRequest), handler: h.sqs},
+		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: req(events.IsEventsRequest), handler: h.events},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -156,6 +159,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// SQS by scope: JSON, or the query protocol of older SDKs (answered,
 		// refusals included, in the protocol the request speaks).
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("sqs"), handler: h.sqs},
+		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: scopeIs("events"), handler: h.events},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -293,6 +297,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		readyz:  telemetry.Readyz(d.readiness()...),
 		logs:    logs,
 		sqs:     d.sqsAPI,
+		events:  d.events,
 		esm:     d.esm,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,

@@ -52,6 +52,7 @@ var declared = map[string]routeDecl{
 	"unserved":              {auth: authNone, owns: namesUnservedService},
 	"logs":                  {auth: authSigV4, signing: "logs"},
 	"sqs":                   {auth: authSigV4, signing: "sqs"},
+	"events":                {auth: authSigV4, signing: "events"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -66,7 +67,7 @@ var declared = map[string]routeDecl{
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
 	for _, p := range []string{"DynamoDB_20120810.", "DynamoDBStreams_20120810.", "Kinesis_20131202.",
-		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "TrentService.", "AWSEvents.", "GraniteServiceVersion20100801.",
+		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "TrentService.", "GraniteServiceVersion20100801.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
 			return true
@@ -79,7 +80,7 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "apigateway" && svc != "cloudformation"
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "apigateway" && svc != "cloudformation"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -105,7 +106,7 @@ func recordingRouter(t testing.TB) router {
 	return d.routeTable(routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	})
@@ -165,6 +166,7 @@ var samples = map[string]routeSample{
 	"logs":                  {method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: `{}`, contentType: "application/x-amz-json-1.1", service: "logs"},
 	"event-source-mappings": {method: "GET", path: "/2015-03-31/event-source-mappings", service: "lambda"},
 	"sqs":                   {method: "POST", path: "/", target: "AmazonSQS.ListQueues", body: `{}`, contentType: "application/x-amz-json-1.0", service: "sqs"},
+	"events":                {method: "POST", path: "/", target: "AWSEvents.ListEventBuses", body: `{}`, contentType: "application/x-amz-json-1.1", service: "events"},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
 	"healthz":               {method: "GET", path: "/healthz"},
@@ -193,7 +195,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "apigateway", "cloudformation", "execute-api", "sqs", "s3"} {
+	for _, svc := range []string{"lambda", "logs", "events", "apigateway", "cloudformation", "execute-api", "sqs", "s3"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -326,7 +328,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
-		"amazonsqs.ListQueues"}
+		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {

@@ -34,6 +34,7 @@ var servedServices = []awsService{
 	{id: "logs", name: "Amazon CloudWatch Logs", signing: "logs", protocol: awsapi.ProtocolJSON11, target: "Logs_20140328."},
 	{id: "sqs", name: "Amazon Simple Queue Service", signing: "sqs", protocol: awsapi.ProtocolJSON10, target: "AmazonSQS.",
 		queryErrorPrefix: "AWS.SimpleQueueService."},
+	{id: "events", name: "Amazon EventBridge", signing: "events", protocol: awsapi.ProtocolJSON11, target: "AWSEvents."},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 }
@@ -44,7 +45,6 @@ var servedServices = []awsService{
 // signature error about another service.
 var unservedServices = []awsService{
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
-	{id: "events", name: "Amazon EventBridge", signing: "events", protocol: awsapi.ProtocolJSON11, target: "AWSEvents."},
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
