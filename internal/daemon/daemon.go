@@ -210,7 +210,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create async service: %w",
 			noRoom(err, "async invocation queue (stream "+async.StreamName+")", "--async-max-bytes", asyncBytes, budget))
 	}
+	evBytes, err := eventsBytes(budget)
+	if err != nil {
+		return nil, err
+	}
 	d.events, err = events.New(ctx, events.Options{
+		MaxBytes:   evBytes,
 		JetStream:  d.st.JetStream(),
 		Functions:  d.reg,
 		Async:      d.async,
@@ -221,7 +226,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Logger:     log.With("component", "events"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create events service: %w", err)
+		return nil, fmt.Errorf("create events service: %w",
+			noRoom(err, "EventBridge event stream (stream "+events.StreamName+")", "--async-max-bytes", evBytes, budget))
 	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -18,9 +19,19 @@ import (
 // minimums below is refused at startup with the store and the space it
 // needs named.
 const (
-	minLogBytes   = 2 << 20
-	minAsyncBytes = 8 << 20
+	minLogBytes    = 2 << 20
+	minAsyncBytes  = 8 << 20
+	minEventsBytes = 1 << 20
 )
+
+// eventsBytes sizes EventBridge's stream of events not yet routed: a
+// sixteenth of the budget, at most events.DefaultMaxBytes (it holds events
+// only until they are routed, so it stays small).
+func eventsBytes(budget int64) (int64, error) {
+	s := streamBytes{name: "EventBridge event stream (stream " + events.StreamName + ")", flag: "--async-max-bytes or --log-max-bytes lower",
+		share: 16, max: events.DefaultMaxBytes, min: minEventsBytes}
+	return s.size(budget)
+}
 
 // streamBytes is one stream's byte limit: the flag's value, or its share
 // of budget (-1: unknown, an external NATS: the package default).

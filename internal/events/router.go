@@ -52,7 +52,10 @@ type retryMsg struct {
 	Gen       int             `json:"gen"`
 }
 
-func streamConfig() jetstream.StreamConfig {
+// DefaultMaxBytes bounds the stream when Options.MaxBytes is 0.
+const DefaultMaxBytes = 1 << 30
+
+func streamConfig(maxBytes int64) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Nimbus EventBridge events accepted and not yet delivered",
@@ -60,7 +63,7 @@ func streamConfig() jetstream.StreamConfig {
 		Retention:   jetstream.WorkQueuePolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxMsgs:     1_000_000,
-		MaxBytes:    4 << 30,
+		MaxBytes:    maxBytes,
 		MaxMsgSize:  2 << 20,
 		Storage:     jetstream.FileStorage,
 		Replicas:    1,

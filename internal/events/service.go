@@ -43,6 +43,10 @@ type Options struct {
 	// Deliverers deliver to targets of other services, by the service
 	// field of the target's ARN ("sqs", "sns", "states", ...).
 	Deliverers map[string]Deliverer
+	// MaxBytes bounds the stream of events not yet routed (reserved out
+	// of JetStream's storage when it is created); a full stream refuses
+	// PutEvents rather than dropping events. 0: DefaultMaxBytes.
+	MaxBytes int64
 	// DelayScale multiplies retry delays (1 = AWS's timing).
 	DelayScale float64
 	// SingleNode says this node is the only router: events a killed
@@ -141,7 +145,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err := s.ensureDefaultBus(ctx); err != nil {
 		return nil, fmt.Errorf("new events service: %w", err)
 	}
-	if s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig()); err != nil {
+	maxBytes := opts.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig(maxBytes)); err != nil {
 		return nil, fmt.Errorf("new events service: stream %s: %w", StreamName, err)
 	}
 	if opts.SingleNode {
