@@ -358,3 +358,48 @@ func TestIdleKeepAliveClosed(t *testing.T) {
 		t.Fatal("idle keep-alive connection never closed")
 	}
 }
+
+// countingBody counts the bytes read from it.
+type countingBody struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func (c *countingBody) Close() error { return nil }
+
+// TestRoutingUnsignedFormReadsLittle: telling an unsigned form POST to "/"
+// apart (CloudFormation or not) reads only the start of its body, which the
+// handler still gets whole.
+func TestRoutingUnsignedFormReadsLittle(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		cfn  bool
+	}{
+		{"Action=CreateStack&Version=2010-05-15&TemplateBody=" + strings.Repeat("x", 1<<20), true},
+		{"Action=SendMessage&Version=2012-11-05&MessageBody=" + strings.Repeat("x", 1<<20), false},
+		{"Version=2010-05-15&" + strings.Repeat("Tags.member.1.Key=k&", 1<<16) + "Action=CreateStack", false}, // Action past the peek
+		{"Action=DescribeStacks", true},
+	} {
+		body := &countingBody{r: strings.NewReader(c.body)}
+		r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:4566/", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if got := isCloudFormation(r); got != c.cfn {
+			t.Errorf("%.40s…: CloudFormation %v, want %v", c.body, got, c.cfn)
+		}
+		if body.n > actionPeek {
+			t.Errorf("%.40s…: read %d bytes to route it, more than %d", c.body, body.n, actionPeek)
+		}
+		if all, _ := io.ReadAll(r.Body); string(all) != c.body {
+			t.Errorf("%.40s…: handler gets %d bytes, want %d", c.body, len(all), len(c.body))
+		}
+	}
+}

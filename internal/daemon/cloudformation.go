@@ -79,7 +79,10 @@ func (d *Daemon) providerClient() (*http.Client, aws.CredentialsProvider) {
 // whose SigV4 credential scope names "cloudformation" (other query
 // services may share "/" one day: the scope tells them apart) or, when
 // unsigned, whose Action is a CloudFormation operation. An unsigned POST's
-// body is read (bounded) to find its Action and put back.
+// body is peeked at (its first actionPeek bytes, where the SDKs and the AWS
+// CLI put Action) to find its Action, and put back: routing an unsigned
+// request, which is refused anyway unless signing is off, must not make
+// the server hold megabytes per connection.
 func isCloudFormation(r *http.Request) bool {
 	if cfnapi.IsArtifactRequest(r) {
 		return true
@@ -97,7 +100,7 @@ func isCloudFormation(r *http.Request) bool {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" || r.Body == nil {
 		return false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, cfnapi.MaxRequestBytes+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, actionPeek))
 	r.Body = struct {
 		io.Reader
 		io.Closer
@@ -105,9 +108,15 @@ func isCloudFormation(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
+	if len(body) == actionPeek { // cut: keep whole parameters only
+		body = body[:max(bytes.LastIndexByte(body, '&'), 0)]
+	}
 	form, err := url.ParseQuery(string(body))
 	return err == nil && cfnapi.IsAction(form.Get("Action"))
 }
+
+// actionPeek bounds what isCloudFormation reads of an unsigned body.
+const actionPeek = 16 << 10
 
 // scopeService is the service of r's SigV4 credential scope (header or
 // presigned form), if r carries a parsable one.
