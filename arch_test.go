@@ -106,6 +106,7 @@ var allowed = map[string][]string{
 	"internal/cfnapi":     {"internal/awsapi", "internal/cfn", "internal/stack"},
 	"internal/sqs":        {"internal/auth", "internal/awsapi"},
 	"internal/esm":        {"internal/awsapi", "internal/eventpattern", "internal/function", "internal/invoke"},
+	"internal/events":     {"internal/async", "internal/awsapi", "internal/eventpattern", "internal/function"},
 	"internal/pool":       {"internal/awsapi", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 
 	// leaves that services import
@@ -121,6 +122,7 @@ var importedOnlyBy = map[string][]string{
 	"internal/telemetry": {"internal/daemon"},
 	"internal/cost":      {"internal/daemon", "internal/cli"},
 	"internal/logsapi":   {"internal/daemon"},
+	"internal/events":    {"internal/daemon"},
 	"internal/ingress":   {"internal/daemon"},
 	"internal/logstore":  {"internal/daemon", "internal/logsapi"},
 }
