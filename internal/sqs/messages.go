@@ -159,10 +159,19 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 		fut jetstream.PubAckFuture
 	}
 	var waits []pending
+	var group []*nats.Msg
+	var groupIdx []int
+	var groupKeys []string
 	for i, m := range in {
 		msg, key, err := s.prepare(q, m)
 		if err != nil {
 			errs[i] = err
+			continue
+		}
+		if !q.fifo() && groupCommit && len(in) > 1 {
+			group = append(group, msg)
+			groupIdx = append(groupIdx, i)
+			groupKeys = append(groupKeys, key)
 			continue
 		}
 		fut, err := s.js.PublishMsgAsync(msg)
@@ -172,20 +181,20 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 		}
 		waits = append(waits, pending{i, key, fut})
 	}
+	if len(group) > 0 {
+		for j, err := range s.publishGroup(ctx, q, group) {
+			i := groupIdx[j]
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			results[i] = s.sendResult(q, in[i], groupKeys[j], 0)
+		}
+	}
 	for _, w := range waits {
 		select {
 		case ack := <-w.fut.Ok():
-			r := &SendResult{MD5OfBody: md5Hex([]byte(in[w.i].Body)), MD5OfAttributes: md5OfAttributes(in[w.i].Attributes)}
-			if in[w.i].TraceHeader != "" {
-				r.MD5OfSystemAttrs = md5OfAttributes(map[string]AttributeValue{"AWSTraceHeader": {DataType: "String", StringValue: &in[w.i].TraceHeader}})
-			}
-			if q.fifo() {
-				r.MessageID = fifoMessageID(q, w.key, ack.Sequence)
-				r.SequenceNumber = fmt.Sprintf("%020d", ack.Sequence)
-			} else {
-				r.MessageID = w.key
-			}
-			results[w.i] = r
+			results[w.i] = s.sendResult(q, in[w.i], w.key, ack.Sequence)
 		case err := <-w.fut.Err():
 			errs[w.i] = fmt.Errorf("publish message: %w", err)
 		case <-ctx.Done():
@@ -193,6 +202,20 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 		}
 	}
 	return results, errs, nil
+}
+
+// sendResult is the answer to a stored message: key is its MessageId
+// (standard) or deduplication key (FIFO, stored at sequence seq).
+func (s *Service) sendResult(q *queue, in *SendInput, key string, seq uint64) *SendResult {
+	r := &SendResult{MD5OfBody: md5Hex([]byte(in.Body)), MD5OfAttributes: md5OfAttributes(in.Attributes), MessageID: key}
+	if in.TraceHeader != "" {
+		r.MD5OfSystemAttrs = md5OfAttributes(map[string]AttributeValue{"AWSTraceHeader": {DataType: "String", StringValue: &in.TraceHeader}})
+	}
+	if q.fifo() {
+		r.MessageID = fifoMessageID(q, key, seq)
+		r.SequenceNumber = fmt.Sprintf("%020d", seq)
+	}
+	return r
 }
 
 // ReceiveInput is a ReceiveMessage request.

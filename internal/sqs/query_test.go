@@ -62,9 +62,9 @@ func TestQueryProtocol(t *testing.T) {
 		"AttributeName.1": {"All"}, "MessageAttributeName.1": {"All"}})
 	var recv struct {
 		Msgs []struct {
-			Body   string `xml:"Body"`
-			ID     string `xml:"MessageId"`
-			MD5A   string `xml:"MD5OfMessageAttributes"`
+			Body   string                         `xml:"Body"`
+			ID     string                         `xml:"MessageId"`
+			MD5A   string                         `xml:"MD5OfMessageAttributes"`
 			Attrs  []struct{ Name, Value string } `xml:"Attribute"`
 			MAttrs []struct {
 				Name  string

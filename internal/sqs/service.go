@@ -50,6 +50,8 @@ type Service struct {
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // by stream name; guarded by mu
 	fifoGates map[string]*sync.Mutex        // by stream name; guarded by mu
+	// committers group concurrent batches per standard queue (commit.go).
+	committers map[string]*committer // by stream name; guarded by mu
 }
 
 // New opens (creating if needed) the queue bucket.
@@ -63,6 +65,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
 		log: o.Logger, now: o.Now, consumers: map[string]jetstream.Consumer{}, fifoGates: map[string]*sync.Mutex{},
+		committers: map[string]*committer{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -141,6 +144,8 @@ func streamConfig(q *queue) jetstream.StreamConfig {
 		MaxAge:     retention,
 		Duplicates: dup,
 		MaxMsgSize: 2 << 20, // 1 MiB body plus attributes and headers
+		// Group commit of standard queues' batches (commit.go).
+		AllowAtomicPublish: !q.fifo(),
 	}
 }
 
@@ -248,6 +253,7 @@ func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {
 	s.mu.Lock()
 	delete(s.consumers, q.streamName())
 	delete(s.fifoGates, q.streamName())
+	delete(s.committers, q.streamName())
 	s.mu.Unlock()
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +21,7 @@ const testAccount = "000000000000"
 
 // serve runs the SQS API of st on a real HTTP server and returns an
 // aws-sdk-go-v2 client for it (which verifies SQS's MD5 digests).
-func serve(t *testing.T, st *store.Store) *awssqs.Client {
+func serve(t testing.TB, st *store.Store) *awssqs.Client {
 	t.Helper()
 	svc, err := New(t.Context(), Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: testAccount})
 	if err != nil {
@@ -35,7 +36,7 @@ func serve(t *testing.T, st *store.Store) *awssqs.Client {
 	})
 }
 
-func createQueue(t *testing.T, c *awssqs.Client, name string, attrs map[string]string) string {
+func createQueue(t testing.TB, c *awssqs.Client, name string, attrs map[string]string) string {
 	t.Helper()
 	out, err := c.CreateQueue(t.Context(), &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
@@ -247,15 +248,33 @@ func TestMessagesSurviveRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// And batches, written by group commit, from concurrent senders.
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var entries []types.SendMessageBatchRequestEntry
+			for i := range 10 {
+				entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+					MessageBody: aws.String(strconv.Itoa(100 + g*10 + i))})
+			}
+			out, err := c.SendMessageBatch(context.Background(), &awssqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+			if err != nil || len(out.Successful) != 10 {
+				t.Errorf("batch %d: %v %+v", g, err, out)
+			}
+		}()
+	}
+	wg.Wait()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	c = serve(t, storetest.OpenDir(t, dir))
 	got := map[string]bool{}
-	for len(got) < 5 {
+	for len(got) < 45 {
 		msgs := receive(t, c, url, 10, 2)
 		if len(msgs) == 0 {
-			t.Fatalf("after restart only %d of 5 messages", len(got))
+			t.Fatalf("after restart only %d of 45 messages", len(got))
 		}
 		for _, m := range msgs {
 			got[*m.Body] = true
