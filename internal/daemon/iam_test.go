@@ -1,0 +1,50 @@
+package daemon
+
+import "testing"
+
+// TestIAMMappings pins the operations whose IAM action is not a rename of
+// the operation (AWS's Service Authorization Reference), and their
+// resources.
+func TestIAMMappings(t *testing.T) {
+	const region, account = "us-east-1", "000000000000"
+	for _, c := range []struct {
+		service, op string
+		params      map[string]string
+		action      string
+		resource    string
+	}{
+		{"lambda", "Invoke", map[string]string{"function": "f", "qualifier": "live"}, "lambda:InvokeFunction",
+			"arn:aws:lambda:us-east-1:000000000000:function:f:live"},
+		{"lambda", "InvokeWithResponseStream", map[string]string{"function": "f"}, "lambda:InvokeFunction",
+			"arn:aws:lambda:us-east-1:000000000000:function:f"},
+		{"lambda", "GetLayerVersionByArn", map[string]string{"layer": "l", "version": "3"}, "lambda:GetLayerVersion",
+			"arn:aws:lambda:us-east-1:000000000000:layer:l:3"},
+		{"lambda", "CreateFunction", map[string]string{"function": "f"}, "lambda:CreateFunction",
+			"arn:aws:lambda:us-east-1:000000000000:function:f"},
+		{"lambda", "ListFunctions", nil, "lambda:ListFunctions", "*"},
+		{"s3", "HeadObject", map[string]string{"bucket": "b", "key": "k/x"}, "s3:GetObject", "arn:aws:s3:::b/k/x"},
+		{"s3", "ListObjectsV2", map[string]string{"bucket": "b"}, "s3:ListBucket", "arn:aws:s3:::b"},
+		{"s3", "ListBuckets", nil, "s3:ListAllMyBuckets", "*"},
+		{"dynamodbstreams", "GetRecords", map[string]string{"table": "t", "stream": "2026-01-01T00:00:00.000"}, "dynamodb:GetRecords",
+			"arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026-01-01T00:00:00.000"},
+		{"execute-api", "Invoke", map[string]string{"api": "a1b2c3", "stage": "prod", "method": "GET", "path": "/items/1"},
+			"execute-api:Invoke", "arn:aws:execute-api:us-east-1:000000000000:a1b2c3/prod/GET/items/1"},
+		{"apigatewaymanagementapi", "PostToConnection", map[string]string{"api": "a1b2c3", "stage": "prod", "connection": "c1"},
+			"execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:000000000000:a1b2c3/prod/POST/@connections/c1"},
+		{"sqs", "SendMessageBatch", map[string]string{"queue": "q"}, "sqs:SendMessage", "arn:aws:sqs:us-east-1:000000000000:q"},
+		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", ""},
+		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
+	} {
+		a := iamAction(c.service, c.op)
+		if a != c.action {
+			t.Errorf("%s.%s: action %q, want %q", c.service, c.op, a, c.action)
+			continue
+		}
+		if c.resource == "" {
+			continue
+		}
+		if r := iamResource(a, region, account, c.params); r != c.resource {
+			t.Errorf("%s.%s: resource %q, want %q", c.service, c.op, r, c.resource)
+		}
+	}
+}
