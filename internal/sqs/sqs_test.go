@@ -301,3 +301,57 @@ func TestLongPollWakesOnSend(t *testing.T) {
 		t.Fatalf("long poll got %+v", msgs)
 	}
 }
+
+func TestListTagsPurgeDelete(t *testing.T) {
+	c := serve(t, storetest.Open(t))
+	ctx := t.Context()
+	for i := range 5 {
+		createQueue(t, c, "list-"+strconv.Itoa(i), nil)
+	}
+	createQueue(t, c, "other", nil)
+	var urls []string
+	p := awssqs.NewListQueuesPaginator(c, &awssqs.ListQueuesInput{QueueNamePrefix: aws.String("list-"), MaxResults: aws.Int32(2)})
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		urls = append(urls, out.QueueUrls...)
+	}
+	if len(urls) != 5 || pages != 3 {
+		t.Fatalf("listed %d queues in %d pages: %v", len(urls), pages, urls)
+	}
+	url := urls[0]
+	if _, err := c.TagQueue(ctx, &awssqs.TagQueueInput{QueueUrl: aws.String(url), Tags: map[string]string{"a": "1", "b": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagQueue(ctx, &awssqs.UntagQueueInput{QueueUrl: aws.String(url), TagKeys: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.ListQueueTags(ctx, &awssqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+	if err != nil || len(tags.Tags) != 1 || tags.Tags["b"] != "2" {
+		t.Fatalf("tags %v %v", tags, err)
+	}
+	if _, err := c.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PurgeQueue(ctx, &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	var inProgress *types.PurgeQueueInProgress
+	if _, err := c.PurgeQueue(ctx, &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)}); !errors.As(err, &inProgress) {
+		t.Fatalf("second purge within 60 s: %v", err)
+	}
+	if msgs := receive(t, c, url, 10, 0); len(msgs) != 0 {
+		t.Fatalf("purged queue still holds %d", len(msgs))
+	}
+	if _, err := c.DeleteQueue(ctx, &awssqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	var recently *types.QueueDeletedRecently
+	if _, err := c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("list-0")}); !errors.As(err, &recently) {
+		t.Fatalf("re-create within 60 s of delete: %v", err)
+	}
+}
