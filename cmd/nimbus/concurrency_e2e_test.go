@@ -85,11 +85,16 @@ func TestConcurrencyWithAWSCLI(t *testing.T) {
 func TestBenchSmoke(t *testing.T) {
 	out, errOut, err := run(t, nil, moduleRoot(t), nimbusBin, "bench", "--json", "--runtimes", "go",
 		"--requests", "50", "--duration", "200ms", "--concurrency", "1", "--cold-starts", "2",
-		"--scale-out", "4", "--idle-envs", "2")
+		"--scale-out", "4", "--idle-envs", "2", "--cli-starts", "2")
 	if err != nil {
 		t.Fatalf("nimbus bench: %v\n%s%s", err, out, errOut)
 	}
 	var rep struct {
+		CLIStart struct {
+			Runs        int     `json:"runs"`
+			P50         float64 `json:"p50_ms"`
+			BaselineP50 float64 `json:"baseline_p50_ms"`
+		} `json:"cli_start"`
 		Warm struct {
 			Invoke, Echo struct {
 				N   int     `json:"n"`
@@ -112,8 +117,12 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench JSON: %v\n%s", err, out)
 	}
-	if rep.Warm.Invoke.N != 100 || rep.Warm.Invoke.P50 <= 0 || rep.Warm.Echo.P50 <= 0 || len(rep.Throughput) != 2 ||
+	// --requests 50: 50 samples of each (two interleaved halves of 25).
+	if rep.Warm.Invoke.N != 50 || rep.Warm.Echo.N != 50 || rep.Warm.Invoke.P50 <= 0 || rep.Warm.Echo.P50 <= 0 || len(rep.Throughput) != 2 ||
 		len(rep.ColdStarts) != 1 || rep.ColdStarts[0].Init.N != 2 || rep.ScaleOut.Distinct != 4 || len(rep.Memory) != 1 {
 		t.Errorf("bench report: %s", out)
+	}
+	if rep.CLIStart.Runs != 2 || rep.CLIStart.P50 <= 0 || rep.CLIStart.BaselineP50 <= 0 {
+		t.Errorf("bench CLI start: %+v", rep.CLIStart)
 	}
 }
