@@ -210,25 +210,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create async service: %w",
 			noRoom(err, "async invocation queue (stream "+async.StreamName+")", "--async-max-bytes", asyncBytes, budget))
 	}
-	evBytes, err := eventsBytes(budget)
-	if err != nil {
-		return nil, err
-	}
-	d.events, err = events.New(ctx, events.Options{
-		MaxBytes:   evBytes,
-		JetStream:  d.st.JetStream(),
-		Functions:  d.reg,
-		Async:      d.async,
-		Region:     cfg.Region,
-		AccountID:  cfg.AccountID,
-		DelayScale: cfg.AsyncDelayScale,
-		SingleNode: cfg.NATSURL == "",
-		Logger:     log.With("component", "events"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create events service: %w",
-			noRoom(err, "EventBridge event stream (stream "+events.StreamName+")", "--async-max-bytes", evBytes, budget))
-	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,
 		Invoker:   d.pool,
@@ -265,6 +246,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create sqs service: %w", err)
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
+	evBytes, err := eventsBytes(budget)
+	if err != nil {
+		return nil, err
+	}
+	d.events, err = events.New(ctx, events.Options{
+		MaxBytes:   evBytes,
+		JetStream:  d.st.JetStream(),
+		Functions:  d.reg,
+		Async:      d.async,
+		Region:     cfg.Region,
+		AccountID:  cfg.AccountID,
+		DelayScale: cfg.AsyncDelayScale,
+		SingleNode: cfg.NATSURL == "",
+		Deliverers: map[string]events.Deliverer{"sqs": sqsTargets{queues}},
+		Logger:     log.With("component", "events"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create events service: %w",
+			noRoom(err, "EventBridge event stream (stream "+events.StreamName+")", "--async-max-bytes", evBytes, budget))
+	}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
 		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	awssqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // TestEventBridgeRuleInvokesFunction: on a real node, a rule's pattern
@@ -106,5 +108,69 @@ print(json.dumps({"arn": arn, "failed": out["FailedEntryCount"], "code": out["En
 	if got.Arn != "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/app/r" || got.Failed != 1 ||
 		got.Code != "MalformedDetail" || !got.Match || got.Bad != "ValidationException" || strings.Join(got.Rules, ",") != "r" {
 		t.Errorf("boto3 saw %s", b)
+	}
+}
+
+// TestEventBridgeToSQS: a rule delivers to an SQS queue, and a target that
+// cannot be delivered (its function does not exist) sends the event to its
+// SQS dead-letter queue with the rule named; events are put with the AWS
+// CLI.
+func TestEventBridgeToSQS(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	q := awssqs.NewFromConfig(n.awsConfig())
+	eb := eventbridge.NewFromConfig(n.awsConfig())
+	queueArn := func(name string) (string, string) {
+		out, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *out.QueueUrl, "arn:aws:sqs:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":" + name
+	}
+	targetURL, target := queueArn("target")
+	dlqURL, dlq := queueArn("dlq")
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventPattern: aws.String(`{"source":["cli"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r"), Targets: []ebtypes.Target{
+		{Id: aws.String("queue"), Arn: aws.String(target), InputPath: aws.String("$.detail")},
+		{Id: aws.String("gone"), Arn: aws.String("arn:aws:lambda:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":function:gone"),
+			DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String(dlq)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	needTool(t, "aws", "--version")
+	cmd := exec.Command("aws", "--endpoint-url", n.endpoint(), "events", "put-events", "--output", "json",
+		"--entries", `[{"Source":"cli","DetailType":"t","Detail":"{\"n\":1}"}]`)
+	cmd.Env = n.toolEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"FailedEntryCount": 0`) {
+		t.Fatalf("aws events put-events: %v\n%s", err, out)
+	}
+	receive := func(url string) awssqstypes.Message {
+		t.Helper()
+		for range 30 { // each a 1 s long poll: a hang guard, not a timing assertion
+			r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1,
+				MessageAttributeNames: []string{"All"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Messages) > 0 {
+				return r.Messages[0]
+			}
+		}
+		t.Fatalf("nothing reached %s", url)
+		return awssqstypes.Message{}
+	}
+	if m := receive(targetURL); aws.ToString(m.Body) != `{"n":1}` {
+		t.Errorf("the queue target received %s, want the event's detail", aws.ToString(m.Body))
+	}
+	m := receive(dlqURL)
+	var env struct{ Source string }
+	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil || env.Source != "cli" {
+		t.Errorf("dead letter %s", aws.ToString(m.Body))
+	}
+	if a := m.MessageAttributes["RULE_ARN"]; aws.ToString(a.StringValue) != "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/r" {
+		t.Errorf("dead letter attributes %v", m.MessageAttributes)
 	}
 }

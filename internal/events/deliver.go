@@ -26,6 +26,8 @@ type Delivery struct {
 	// DedupID is the same for every attempt of one (event, rule, target).
 	DedupID string
 	Body    []byte
+	// GroupID is a FIFO queue target's MessageGroupId.
+	GroupID string
 	// Attributes travel beside the body where the target has them (SQS
 	// message attributes of a dead letter).
 	Attributes map[string]string
@@ -108,7 +110,11 @@ func (s *Service) deliver(ctx context.Context, t *Target, rm *retryMsg) error {
 		if d == nil {
 			return fmt.Errorf("%w: no deliverer for %s", ErrUndeliverable, svc)
 		}
-		return d.Deliver(ctx, &Delivery{TargetArn: t.Arn, DedupID: dedup, Body: rm.Input})
+		del := &Delivery{TargetArn: t.Arn, DedupID: dedup, Body: rm.Input}
+		if t.SqsParameters != nil {
+			del.GroupID = t.SqsParameters.MessageGroupID
+		}
+		return d.Deliver(ctx, del)
 	}
 	name, qualifier, ok := async.ParseFunctionArn(t.Arn)
 	if !ok {

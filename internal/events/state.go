@@ -51,6 +51,12 @@ type Target struct {
 	InputTransformer *InputTransformer `json:"InputTransformer,omitempty"`
 	RetryPolicy      *RetryPolicy      `json:"RetryPolicy,omitempty"`
 	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
+	SqsParameters    *SqsParameters    `json:"SqsParameters,omitempty"`
+}
+
+// SqsParameters is an SQS target's FIFO message group.
+type SqsParameters struct {
+	MessageGroupID string `json:"MessageGroupId,omitempty"`
 }
 
 // InputTransformer is a target's InputPathsMap and InputTemplate.

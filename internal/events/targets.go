@@ -29,6 +29,10 @@ func (s *Service) checkTarget(t *Target) error {
 	if ok, why := s.canDeliver(t.Arn); !ok {
 		return validation("%s", why)
 	}
+	if arnService(t.Arn) == "sqs" && strings.HasSuffix(t.Arn, ".fifo") &&
+		(t.SqsParameters == nil || t.SqsParameters.MessageGroupID == "") {
+		return validation("Parameter(s) SqsParameters must be specified for target: %s.", t.ID)
+	}
 	n := 0
 	if t.Input != nil {
 		n++
