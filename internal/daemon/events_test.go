@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -56,6 +58,17 @@ func TestEventBridgeRuleInvokesFunction(t *testing.T) {
 	}
 	if st := n.d.events.Stats(); st.MatchedEvents != 1 || st.Invocations != 1 {
 		t.Errorf("stats %+v: want one matched event and one invocation", st)
+	}
+	if n.d.metrics != nil {
+		resp, err := http.Get(n.endpoint() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if !strings.Contains(string(b), "nimbus_events_matched_events_total 1") {
+			t.Errorf("/metrics lacks the EventBridge counters:\n%s", b)
+		}
 	}
 }
 

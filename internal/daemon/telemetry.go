@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
@@ -174,6 +175,23 @@ func (d *Daemon) componentMetrics() {
 			{"nimbus_apigw_integration_errors_total", "API Gateway integrations that failed (function errors mapped to 5xx, timeouts).", func() uint64 { return gw.Stats().IntegrationErrors }},
 		} {
 			m.CounterFunc(c.name, c.help, c.read)
+		}
+	}
+	if d.events != nil {
+		ev := d.events
+		for _, c := range []struct {
+			name, help string
+			read       func(events.Stats) uint64
+		}{
+			{"nimbus_events_put_events_total", "EventBridge entries accepted by PutEvents (stored before the answer).", func(s events.Stats) uint64 { return s.PutEvents }},
+			{"nimbus_events_matched_events_total", "EventBridge events that matched a rule, counted per rule (MatchedEvents).", func(s events.Stats) uint64 { return s.MatchedEvents }},
+			{"nimbus_events_invocations_total", "EventBridge deliveries to targets that succeeded (Invocations).", func(s events.Stats) uint64 { return s.Invocations }},
+			{"nimbus_events_failed_invocations_total", "EventBridge delivery attempts that failed (FailedInvocations).", func(s events.Stats) uint64 { return s.FailedInvocations }},
+			{"nimbus_events_dead_letter_invocations_total", "EventBridge events sent to a target's dead-letter queue (DeadLetterInvocations).", func(s events.Stats) uint64 { return s.DeadLetterInvocations }},
+			{"nimbus_events_triggered_rules_total", "Scheduled-rule firings this node published (TriggeredRules; the backbone keeps one per tick across nodes).", func(s events.Stats) uint64 { return s.TriggeredRules }},
+		} {
+			read := c.read
+			m.CounterFunc(c.name, c.help, func() uint64 { return read(ev.Stats()) })
 		}
 	}
 	if d.pool != nil {
