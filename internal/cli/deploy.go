@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,7 +100,7 @@ func findTemplate(flag, dir string) (string, error) {
 	return "", fmt.Errorf("no template: none of %s in %s (use --template)", strings.Join(templateNames, ", "), dir)
 }
 
-var stackNameRE = regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]{0,127}$`)
+var stackNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]{0,127}$`) })
 
 // defaultStackName makes a valid stack name of a directory's name.
 func defaultStackName(dir string) string {
@@ -138,7 +139,7 @@ func stackNameFor(flag string, sc *samConfig, dir string) (string, error) {
 	if name == "" {
 		name = defaultStackName(dir)
 	}
-	if !stackNameRE.MatchString(name) {
+	if !stackNameRE().MatchString(name) {
 		return "", fmt.Errorf("stack name %q: a stack name starts with a letter and has only letters, digits and hyphens (at most 128)", name)
 	}
 	return name, nil

@@ -4,11 +4,14 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"sync"
 )
 
 // awsURLHost matches the hosts of AWS URLs a template's outputs commonly
 // spell out by hand: API Gateway's execute-api endpoints and function URLs.
-var awsURLHost = regexp.MustCompile(`^([a-z0-9]+)\.(execute-api|lambda-url)\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$`)
+var awsURLHost = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-z0-9]+)\.(execute-api|lambda-url)\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$`)
+})
 
 // localURL maps an AWS URL in a stack output to the same API on the node
 // at endpoint, for printing beside the output: SAM templates write
@@ -22,7 +25,7 @@ func localURL(value, endpoint string) (string, bool) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", false
 	}
-	m := awsURLHost.FindStringSubmatch(u.Hostname())
+	m := awsURLHost().FindStringSubmatch(u.Hostname())
 	if m == nil {
 		return "", false
 	}
@@ -52,7 +55,7 @@ func pathStyleURL(value, endpoint string) (string, bool) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", false
 	}
-	m := awsURLHost.FindStringSubmatch(u.Hostname())
+	m := awsURLHost().FindStringSubmatch(u.Hostname())
 	if m == nil {
 		return "", false
 	}

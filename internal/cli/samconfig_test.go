@@ -101,7 +101,7 @@ func TestDefaultStackName(t *testing.T) {
 		if got != want && dir != "/" {
 			t.Errorf("defaultStackName(%q) = %q, want %q", dir, got, want)
 		}
-		if !stackNameRE.MatchString(got) {
+		if !stackNameRE().MatchString(got) {
 			t.Errorf("defaultStackName(%q) = %q is not a valid stack name", dir, got)
 		}
 	}

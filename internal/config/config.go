@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -241,8 +242,8 @@ func FromEnv() Config {
 }
 
 var (
-	regionRE  = regexp.MustCompile(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}$`)
-	accountRE = regexp.MustCompile(`^\d{12}$`)
+	regionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}$`) })
+	accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{12}$`) })
 )
 
 // Validate reports every problem at once.
@@ -262,10 +263,10 @@ func (c *Config) Validate() error {
 	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" {
 		errs = append(errs, fmt.Errorf("function network %q is not none or egress", c.FunctionNetwork))
 	}
-	if !regionRE.MatchString(c.Region) {
+	if !regionRE().MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q is not a region name like us-east-1", c.Region))
 	}
-	if !accountRE.MatchString(c.AccountID) {
+	if !accountRE().MatchString(c.AccountID) {
 		errs = append(errs, fmt.Errorf("account id %q must be 12 digits", c.AccountID))
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {

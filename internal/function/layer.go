@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Layer limits from the Lambda API reference.
@@ -90,15 +91,15 @@ const (
 )
 
 var (
-	layerNameRE       = regexp.MustCompile(`^(?:` + LayerNamePattern + `)$`)
-	layerVersionARNRE = regexp.MustCompile(`^` + LayerVersionARNPattern + `$`)
+	layerNameRE       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:` + LayerNamePattern + `)$`) })
+	layerVersionARNRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + LayerVersionARNPattern + `$`) })
 )
 
 // ParseLayerName parses a LayerName parameter: a layer name or a layer
 // ARN (without a version). ok is false when s breaks the model's pattern
 // or length (1 to 140).
 func ParseLayerName(s string) (LayerRef, bool) {
-	if len(s) < 1 || len(s) > MaxLayerName || !layerNameRE.MatchString(s) {
+	if len(s) < 1 || len(s) > MaxLayerName || !layerNameRE().MatchString(s) {
 		return LayerRef{}, false
 	}
 	if !strings.HasPrefix(s, "arn:") {
@@ -113,7 +114,7 @@ func ParseLayerName(s string) (LayerRef, bool) {
 // when s breaks the model's pattern or length (1 to 140), or the version
 // is not a number from 1 to 2^63-1.
 func ParseLayerVersionARN(s string) (LayerRef, bool) {
-	if len(s) < 1 || len(s) > MaxLayerName || !layerVersionARNRE.MatchString(s) {
+	if len(s) < 1 || len(s) > MaxLayerName || !layerVersionARNRE().MatchString(s) {
 		return LayerRef{}, false
 	}
 	p := strings.Split(s, ":")

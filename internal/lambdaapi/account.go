@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -16,13 +17,13 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 )
 
-var taggableRE = regexp.MustCompile(`^` + taggableARNPattern + `$`)
+var taggableRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + taggableARNPattern + `$`) })
 
 // tagTarget reads the {arn} of the tagging operations: the full ARN of a
 // function (unqualified: AWS tags functions, not versions or aliases).
 func (h *Handler) tagTarget(c *call) (string, error) {
 	arn := c.params["arn"]
-	if len(arn) > 256 || !taggableRE.MatchString(arn) {
+	if len(arn) > 256 || !taggableRE().MatchString(arn) {
 		var v verrs
 		v.add(arn, "resource", "Member must satisfy regular expression pattern: "+taggableARNPattern)
 		return "", v.err()

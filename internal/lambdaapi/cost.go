@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -23,7 +24,7 @@ type CostReporter interface {
 const costPath = "/_nimbus/cost"
 
 // costFunctionRE is a plain function name (Lambda's, at most 64 characters).
-var costFunctionRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+var costFunctionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`) })
 
 // maxCostSince bounds the report's period (the records' retention).
 const maxCostSince = 366 * 24 * time.Hour
@@ -43,7 +44,7 @@ func (h *Handler) getCostReport(c *call) error {
 		since = d
 	}
 	fn := q.Get("function")
-	if fn != "" && !costFunctionRE.MatchString(fn) {
+	if fn != "" && !costFunctionRE().MatchString(fn) {
 		return awsapi.InvalidParameter("function %q is not a function name.", fn)
 	}
 	rep, err := h.cost.CostReport(c.r.Context(), since, fn)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -19,7 +20,7 @@ const (
 	maxDestinationArn     = 350
 )
 
-var destinationArnRE = regexp.MustCompile(`^(?:` + destinationArnPattern + `)$`)
+var destinationArnRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:` + destinationArnPattern + `)$`) })
 
 // eventInvokeRequest is the body of Put and Update.
 type eventInvokeRequest struct {
@@ -51,7 +52,7 @@ func parseEventInvokeConfig(body []byte) (*eventInvokeRequest, error) {
 			}
 			if len(m.on.Destination) > maxDestinationArn {
 				v.add(m.on.Destination, m.member, "Member must have length less than or equal to 350")
-			} else if !destinationArnRE.MatchString(m.on.Destination) {
+			} else if !destinationArnRE().MatchString(m.on.Destination) {
 				v.add(m.on.Destination, m.member, "Member must satisfy regular expression pattern: "+destinationArnPattern)
 			}
 		}

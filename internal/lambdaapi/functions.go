@@ -46,7 +46,7 @@ func (h *Handler) functionRef(c *call, withQuery bool) (name, qualifier string, 
 			var v verrs
 			if len(q) > 128 {
 				v.add(q, "qualifier", "Member must have length less than or equal to 128")
-			} else if !qualifierRE.MatchString(q) {
+			} else if !qualifierRE().MatchString(q) {
 				v.add(q, "qualifier", "Member must satisfy regular expression pattern: "+qualifierPattern)
 			}
 			if err := v.err(); err != nil {
@@ -407,7 +407,7 @@ func (h *Handler) listFunctions(c *call) error {
 		v.enum(&fv, "functionVersion", "ALL")
 		all = fv == "ALL"
 	}
-	if mr := q.Get("MasterRegion"); mr != "" && mr != "ALL" && !regionRE.MatchString(mr) {
+	if mr := q.Get("MasterRegion"); mr != "" && mr != "ALL" && !regionRE().MatchString(mr) {
 		v.add(mr, "masterRegion", "Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}")
 	}
 	maxItems := parseMaxItems(&v, q.Get("MaxItems"), 10000)

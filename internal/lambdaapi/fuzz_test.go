@@ -161,7 +161,7 @@ func FuzzEventInvokeConfig(f *testing.F) {
 		}
 		d := normalizeDestinations(req.DestinationConfig)
 		for _, arn := range []string{d.OnSuccess.Destination, d.OnFailure.Destination} {
-			if len(arn) > maxDestinationArn || !destinationArnRE.MatchString(arn) {
+			if len(arn) > maxDestinationArn || !destinationArnRE().MatchString(arn) {
 				t.Fatalf("accepted destination %q", arn)
 			}
 		}

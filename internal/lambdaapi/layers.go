@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/code"
@@ -338,8 +339,8 @@ const (
 )
 
 var (
-	layerPrincipalRE = regexp.MustCompile(`^(?:` + layerPrincipalPattern + `)$`)
-	organizationIDRE = regexp.MustCompile(`^` + organizationIDPattern + `$`)
+	layerPrincipalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:` + layerPrincipalPattern + `)$`) })
+	organizationIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + organizationIDPattern + `$`) })
 )
 
 type addLayerPermissionRequest struct {
@@ -359,12 +360,12 @@ func (req *addLayerPermissionRequest) validate(v *verrs) {
 	if req.Principal == nil {
 		v.add("null", "principal", "Member must not be null")
 	} else {
-		v.pattern(req.Principal, "principal", layerPrincipalRE, layerPrincipalPattern)
+		v.pattern(req.Principal, "principal", layerPrincipalRE(), layerPrincipalPattern)
 	}
 	if req.OrganizationID != nil {
 		v.maxLen(req.OrganizationID, "organizationId", 34)
 		if len(*req.OrganizationID) <= 34 {
-			v.pattern(req.OrganizationID, "organizationId", organizationIDRE, organizationIDPattern)
+			v.pattern(req.OrganizationID, "organizationId", organizationIDRE(), organizationIDPattern)
 		}
 	}
 }
@@ -410,7 +411,7 @@ func (h *Handler) removeLayerVersionPermission(c *call) error {
 		return err
 	}
 	sid := c.params["sid"]
-	if len(sid) > 100 || !statementIDRE.MatchString(sid) {
+	if len(sid) > 100 || !statementIDRE().MatchString(sid) {
 		var v verrs
 		v.add(sid, "statementId", "Member must satisfy regular expression pattern: "+statementIDPattern)
 		return v.err()

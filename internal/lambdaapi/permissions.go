@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -22,9 +23,9 @@ const (
 )
 
 var (
-	statementIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-	actionRE      = regexp.MustCompile(`^` + actionPattern + `$`)
-	accountRE     = regexp.MustCompile(`^\d{12}$`)
+	statementIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_-]+$`) })
+	actionRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + actionPattern + `$`) })
+	accountRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{12}$`) })
 )
 
 type addPermissionRequest struct {
@@ -46,7 +47,7 @@ func (v *verrs) statementID(p *string) {
 		return
 	}
 	v.maxLen(p, "statementId", 100)
-	v.pattern(p, "statementId", statementIDRE, statementIDPattern)
+	v.pattern(p, "statementId", statementIDRE(), statementIDPattern)
 }
 
 func (req *addPermissionRequest) validate(v *verrs) {
@@ -54,7 +55,7 @@ func (req *addPermissionRequest) validate(v *verrs) {
 	if req.Action == nil {
 		v.add("null", "action", "Member must not be null")
 	} else {
-		v.pattern(req.Action, "action", actionRE, actionPattern)
+		v.pattern(req.Action, "action", actionRE(), actionPattern)
 	}
 	if req.Principal == nil {
 		v.add("null", "principal", "Member must not be null")
@@ -69,7 +70,7 @@ func (req *addPermissionRequest) statement(resource string) ([]byte, error) {
 	switch {
 	case p == "*":
 		principal = "*"
-	case accountRE.MatchString(p):
+	case accountRE().MatchString(p):
 		principal = map[string]string{"AWS": "arn:aws:iam::" + p + ":root"}
 	case strings.HasPrefix(p, "arn:"):
 		principal = map[string]string{"AWS": p}

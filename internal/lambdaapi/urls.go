@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
@@ -20,7 +21,7 @@ const (
 	urlQualifierNumberPattern = `(^\$LATEST$)|((?!^[0-9]+$)([a-zA-Z0-9-_]+))`
 )
 
-var urlQualifierRE = regexp.MustCompile(`^[0-9a-zA-Z_-]+$`)
+var urlQualifierRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-zA-Z_-]+$`) })
 
 type corsRequest struct {
 	AllowCredentials *bool    `json:"AllowCredentials"`
@@ -142,9 +143,9 @@ func (h *Handler) urlRef(c *call) (name, qualifier string, err error) {
 	switch {
 	case qualifier == function.LatestVersion:
 		v.add(qualifier, "qualifier", "Member must satisfy regular expression pattern: "+urlQualifierPattern)
-	case digitsRE.MatchString(qualifier):
+	case digitsRE().MatchString(qualifier):
 		v.add(qualifier, "qualifier", "Member must satisfy regular expression pattern: "+urlQualifierNumberPattern)
-	case !urlQualifierRE.MatchString(qualifier):
+	case !urlQualifierRE().MatchString(qualifier):
 		v.add(qualifier, "qualifier", "Member must satisfy regular expression pattern: "+urlQualifierPattern)
 	}
 	if err := v.err(); err != nil {

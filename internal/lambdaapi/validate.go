@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -81,15 +82,15 @@ const (
 )
 
 var (
-	roleRE      = regexp.MustCompile(`^` + rolePattern + `$`)
-	handlerRE   = regexp.MustCompile(`^` + handlerPattern + `$`)
-	envKeyRE    = regexp.MustCompile(`^` + envKeyPattern + `$`)
-	logGroupRE  = regexp.MustCompile(`^` + logGroupPattern + `$`)
-	aliasNameRE = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`) // and not all digits
-	versionRE   = regexp.MustCompile(`^` + versionPattern + `$`)
-	qualifierRE = regexp.MustCompile(`^[a-zA-Z0-9$_-]*$`)
-	digitsRE    = regexp.MustCompile(`^[0-9]+$`)
-	regionRE    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d{1}$`)
+	roleRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + rolePattern + `$`) })
+	handlerRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + handlerPattern + `$`) })
+	envKeyRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + envKeyPattern + `$`) })
+	logGroupRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + logGroupPattern + `$`) })
+	aliasNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9-_]+$`) }) // and not all digits
+	versionRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + versionPattern + `$`) })
+	qualifierRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9$_-]*$`) })
+	digitsRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
+	regionRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d{1}$`) })
 )
 
 // modelRuntimes is the service model's Runtime enum, used when no
@@ -172,13 +173,13 @@ func present(raw json.RawMessage) bool {
 
 // validateModel adds the service-model violations of s to v.
 func (s *settings) validateModel(v *verrs) {
-	if s.Role != nil && !roleRE.MatchString(*s.Role) {
+	if s.Role != nil && !roleRE().MatchString(*s.Role) {
 		v.add(*s.Role, "role", "Member must satisfy regular expression pattern: "+rolePattern)
 	}
 	if s.Handler != nil {
 		v.maxLen(s.Handler, "handler", 128)
 		if len(*s.Handler) <= 128 && *s.Handler != "" {
-			v.pattern(s.Handler, "handler", handlerRE, handlerPattern)
+			v.pattern(s.Handler, "handler", handlerRE(), handlerPattern)
 		}
 	}
 	v.maxLen(s.Description, "description", function.MaxDescription)
@@ -186,7 +187,7 @@ func (s *settings) validateModel(v *verrs) {
 	v.intRange(s.MemorySize, "memorySize", function.MinMemorySize, 32768)
 	if s.Environment != nil {
 		for k := range s.Environment.Variables {
-			if !envKeyRE.MatchString(k) {
+			if !envKeyRE().MatchString(k) {
 				v.addRaw("Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: " + envKeyPattern + "]")
 				break
 			}
@@ -212,7 +213,7 @@ func (s *settings) validateModel(v *verrs) {
 			if len(*lc.LogGroup) < 1 || len(*lc.LogGroup) > 512 {
 				v.add(*lc.LogGroup, "loggingConfig.logGroup", "Member must have length less than or equal to 512")
 			} else {
-				v.pattern(lc.LogGroup, "loggingConfig.logGroup", logGroupRE, logGroupPattern)
+				v.pattern(lc.LogGroup, "loggingConfig.logGroup", logGroupRE(), logGroupPattern)
 			}
 		}
 	}
@@ -424,7 +425,7 @@ func validateRouting(v *verrs, weights map[string]float64) {
 	for _, k := range keys {
 		w := weights[k]
 		shown := "{" + k + "=" + formatWeight(w) + "}"
-		if len(k) < 1 || len(k) > 1024 || !digitsRE.MatchString(k) {
+		if len(k) < 1 || len(k) > 1024 || !digitsRE().MatchString(k) {
 			v.addRaw("Value '" + shown + "' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]")
 		}
 		if w < 0 || w >= 1 || w != w {
@@ -443,7 +444,7 @@ func validateAliasName(v *verrs, name *string, member string) {
 		v.add(*name, member, "Member must have length less than or equal to 128")
 		return
 	}
-	if !aliasNameRE.MatchString(*name) || digitsRE.MatchString(*name) {
+	if !aliasNameRE().MatchString(*name) || digitsRE().MatchString(*name) {
 		v.add(*name, member, "Member must satisfy regular expression pattern: "+aliasPattern)
 	}
 }
@@ -460,5 +461,5 @@ func validateVersion(v *verrs, ver *string, member string, required bool) {
 		v.add(*ver, member, "Member must have length less than or equal to 1024")
 		return
 	}
-	v.pattern(ver, member, versionRE, versionPattern)
+	v.pattern(ver, member, versionRE(), versionPattern)
 }

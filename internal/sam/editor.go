@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // editor edits a Swagger 2.0 / OpenAPI 3 definition the way samtranslator's
@@ -22,7 +23,7 @@ const (
 	defaultPath  = "$default"
 )
 
-var openAPI3 = regexp.MustCompile(`\A3(\.\d)(\.\d)?$`)
+var openAPI3 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\A3(\.\d)(\.\d)?$`) })
 
 // pyStr is Python's str() of a scalar parsed from a template.
 func pyStr(v any) string {
@@ -77,7 +78,7 @@ func swaggerValid(v any) bool {
 		return true
 	}
 	if truthy(m["openapi"]) {
-		return openAPI3.MatchString(pyStr(m["openapi"]))
+		return openAPI3().MatchString(pyStr(m["openapi"]))
 	}
 	return false
 }
@@ -91,7 +92,7 @@ func openAPIValid(v any) bool {
 	if _, ok := m["paths"].(map[string]any); !ok || !truthy(m["openapi"]) {
 		return false
 	}
-	return openAPI3.MatchString(pyStr(m["openapi"]))
+	return openAPI3().MatchString(pyStr(m["openapi"]))
 }
 
 func newEditor(doc any, http bool) (*editor, error) {
@@ -380,17 +381,17 @@ func (e *editor) makePathConditional(path, condition string) {
 
 // greedyPath is get_path_without_trailing_slash: path parameters become *.
 var (
-	greedyREST = regexp.MustCompile(`\{([a-zA-Z0-9._-]+|[a-zA-Z0-9._-]+\+|proxy\+)\}`)
-	greedyHTTP = regexp.MustCompile(`\{([a-zA-Z0-9._-]+|proxy\+)\}`)
-	trailing   = regexp.MustCompile(`^(.+)/$`)
+	greedyREST = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([a-zA-Z0-9._-]+|[a-zA-Z0-9._-]+\+|proxy\+)\}`) })
+	greedyHTTP = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([a-zA-Z0-9._-]+|proxy\+)\}`) })
+	trailing   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.+)/$`) })
 )
 
 func permissionPath(path string, http bool) string {
-	path = trailing.ReplaceAllString(path, "$1")
+	path = trailing().ReplaceAllString(path, "$1")
 	if http {
-		return greedyHTTP.ReplaceAllString(path, "*")
+		return greedyHTTP().ReplaceAllString(path, "*")
 	}
-	return greedyREST.ReplaceAllString(path, "*")
+	return greedyREST().ReplaceAllString(path, "*")
 }
 
 func (e *editor) addTimeout(path, method string, timeout any) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -336,7 +337,7 @@ func requestModel(e *editor, evID string, api *cfn.Resource, path, method string
 				p["required"] = required
 			}
 			d["parameters"] = append(params, p)
-		} else if v, ok := e.doc["openapi"]; ok && openAPI3.MatchString(pyStr(v)) {
+		} else if v, ok := e.doc["openapi"]; ok && openAPI3().MatchString(pyStr(v)) {
 			body := map[string]any{"content": map[string]any{"application/json": map[string]any{
 				"schema": map[string]any{"$ref": "#/components/schemas/" + lower}}}}
 			if hasRequired && required != nil {
@@ -384,7 +385,7 @@ func requestModel(e *editor, evID string, api *cfn.Resource, path, method string
 	return nil
 }
 
-var requestParamPattern = regexp.MustCompile(`^method\.request\.(querystring|path|header)\.`)
+var requestParamPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^method\.request\.(querystring|path|header)\.`) })
 
 func (tr *translator) requestParameters(e *editor, evID, path, method string, v any) error {
 	if !truthy(v) {
@@ -405,7 +406,7 @@ func (tr *translator) requestParameters(e *editor, evID, path, method string, v 
 				name, val = k, v
 				break
 			}
-			if !requestParamPattern.MatchString(name) {
+			if !requestParamPattern().MatchString(name) {
 				return eventErr(evID, "Invalid value for 'RequestParameters' property. Keys must be in the format 'method.request.[querystring|path|header].{value}', e.g 'method.request.header.Authorization'.")
 			}
 			vm, ok := val.(map[string]any)
@@ -424,7 +425,7 @@ func (tr *translator) requestParameters(e *editor, evID, path, method string, v 
 			}
 			settings["Name"] = name
 		case string:
-			if !requestParamPattern.MatchString(x) {
+			if !requestParamPattern().MatchString(x) {
 				return eventErr(evID, "Invalid value for 'RequestParameters' property. Keys must be in the format 'method.request.[querystring|path|header].{value}', e.g 'method.request.header.Authorization'.")
 			}
 			settings["Name"] = x
@@ -585,7 +586,7 @@ func addAPIKeySecurityDefinition(doc map[string]any) {
 	}
 }
 
-var fnArnPattern = regexp.MustCompile(`([A-Za-z0-9]+\.Arn)`)
+var fnArnPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z0-9]+\.Arn)`) })
 
 // httpAPIEvent is the HttpApi event source.
 func (tr *translator) httpAPIEvent(s *fnState, evID string, props map[string]any) error {
@@ -613,7 +614,7 @@ func (tr *translator) httpAPIEvent(s *fnState, evID string, props map[string]any
 		return eventErr(evID, "%s", err.Error())
 	}
 
-	permPath := trailing.ReplaceAllString(path, "$1")
+	permPath := trailing().ReplaceAllString(path, "$1")
 	var e *editor
 	if body := api.Properties["DefinitionBody"]; truthy(body) {
 		var err error
@@ -669,7 +670,7 @@ func (tr *translator) httpAPIEvent(s *fnState, evID string, props map[string]any
 			return err
 		}
 	}
-	if params := pathParams.FindAllStringSubmatch(path, -1); len(params) > 0 {
+	if params := pathParams().FindAllStringSubmatch(path, -1); len(params) > 0 {
 		defs, err := e.methodDefs(path, method, false)
 		if err != nil {
 			return err
@@ -708,7 +709,7 @@ func (tr *translator) httpAPIEvent(s *fnState, evID string, props map[string]any
 	return nil
 }
 
-var pathParams = regexp.MustCompile(`\{(.*?)\}`)
+var pathParams = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{(.*?)\}`) })
 
 // defaultRouteIsFunction reports whether the API's $default route already
 // integrates this function, whose permission then covers every path.
@@ -734,7 +735,7 @@ func (tr *translator) defaultRouteIsFunction(e *editor, fnID string) bool {
 		for _, c := range contents {
 			cm, _ := c.(map[string]any)
 			arn, _ := cm["Fn::Sub"].(string)
-			m := fnArnPattern.FindStringSubmatch(arn)
+			m := fnArnPattern().FindStringSubmatch(arn)
 			if m == nil || strings.Split(m[1], ".Arn")[0] != fnID {
 				return false
 			}

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -92,10 +93,12 @@ func s3Location(v any, prop string) (map[string]any, error) {
 	return code, nil
 }
 
-var ssmRef = regexp.MustCompile(`\{\{resolve:(ssm|ssm-secure|secretsmanager):[a-zA-Z0-9_.\-/]+(:\d+)?\}\}`)
+var ssmRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\{\{resolve:(ssm|ssm-secure|secretsmanager):[a-zA-Z0-9_.\-/]+(:\d+)?\}\}`)
+})
 
 func parseS3URI(s string) (bucket, key, version string, ok bool) {
-	if m := ssmRef.FindString(s); m != "" && strings.Contains(m, "/") {
+	if m := ssmRef().FindString(s); m != "" && strings.Contains(m, "/") {
 		return "", "", "", false
 	}
 	u, err := url.Parse(s)
@@ -132,8 +135,8 @@ func (s *fnState) target() (id string, arn any, name any) {
 	return s.id, getAtt(s.id, "Arn"), ref(s.id)
 }
 
-var aliasPattern = regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`)
-var allDigits = regexp.MustCompile(`^[0-9]+$`)
+var aliasPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`) })
+var allDigits = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
 
 // function is SamFunction.to_cloudformation.
 func (tr *translator) function(id string, r *cfn.Resource) ([]generated, error) {
@@ -421,7 +424,7 @@ func (tr *translator) versionAndAlias(s *fnState) error {
 		version.Properties["Description"] = d
 	}
 
-	if !aliasPattern.MatchString(name) || allDigits.MatchString(name) {
+	if !aliasPattern().MatchString(name) || allDigits().MatchString(name) {
 		return invalidf("AutoPublishAlias name ('%s') must contain only alphanumeric characters, hyphens, or underscores matching (?!^[0-9]+$)([a-zA-Z0-9-_]+) pattern.", name)
 	}
 	aliasID := s.id + "Alias" + strings.NewReplacer("-", "D", "_", "U").Replace(name)

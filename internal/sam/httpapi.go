@@ -5,11 +5,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
 
-var openAPIVersions = regexp.MustCompile(`\A[2-3](\.\d)(\.\d)?$`)
+var openAPIVersions = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\A[2-3](\.\d)(\.\d)?$`) })
 
 // httpAPI is SamHttpApi.to_cloudformation (HttpApiGenerator): the
 // ApiGatewayV2 Api with its OpenAPI body, the stage ($default with

@@ -495,7 +495,7 @@ func (tr *translator) fixOpenAPIVersions() {
 			continue
 		}
 		v, ok := r.Properties["OpenApiVersion"]
-		if !ok || !openAPI3.MatchString(pyStr(v)) {
+		if !ok || !openAPI3().MatchString(pyStr(v)) {
 			continue
 		}
 		if _, isStr := v.(string); !isStr {

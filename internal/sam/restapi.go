@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
@@ -48,7 +49,7 @@ func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 		}
 	}
 	oav := p["OpenApiVersion"]
-	if oav != nil && !openAPIVersions.MatchString(pyStr(oav)) {
+	if oav != nil && !openAPIVersions().MatchString(pyStr(oav)) {
 		return nil, invalidf("The OpenApiVersion value must be of the format '3.0.0'.")
 	}
 
@@ -85,7 +86,7 @@ func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 			return nil, err
 		}
 		doc := e.document()
-		if ver, ok := doc["openapi"]; ok && openAPI3.MatchString(pyStr(ver)) {
+		if ver, ok := doc["openapi"]; ok && openAPI3().MatchString(pyStr(ver)) {
 			servers, _ := doc["servers"].([]any)
 			if len(servers) == 0 {
 				servers = []any{map[string]any{}}
@@ -443,7 +444,7 @@ func (g *restGen) gatewayResponses() error {
 			if f, isNum := sc.(float64); isNum {
 				code = pyNumber(f)
 			}
-			if truthy(sc) && !statusCode.MatchString(code) {
+			if truthy(sc) && !statusCode().MatchString(code) {
 				return invalidf("Property 'StatusCode' must be numeric")
 			}
 			if code != "" {
@@ -457,7 +458,7 @@ func (g *restGen) gatewayResponses() error {
 	return nil
 }
 
-var statusCode = regexp.MustCompile(`^[0-9]{1,3}$`)
+var statusCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,3}$`) })
 
 func (g *restGen) binaryMediaTypes() error {
 	bmt := g.p["BinaryMediaTypes"]
@@ -538,7 +539,7 @@ func (g *restGen) openAPIPostprocess(body map[string]any) map[string]any {
 	if body["openapi"] != nil && version == nil {
 		version = body["openapi"]
 	}
-	if version == nil || !openAPI3.MatchString(pyStr(version)) {
+	if version == nil || !openAPI3().MatchString(pyStr(version)) {
 		return body
 	}
 	if sd := body["securityDefinitions"]; truthy(sd) {

@@ -650,7 +650,7 @@ func toAnyList(s []string) []any {
 // subReplace applies f to every ${name} of an Fn::Sub's string.
 func subReplace(arg any, f func(full, name string) string) (any, bool) {
 	repl := func(s string) string {
-		return subRefPattern.ReplaceAllStringFunc(s, func(full string) string {
+		return subRefPattern().ReplaceAllStringFunc(s, func(full string) string {
 			return f(full, full[2:len(full)-1])
 		})
 	}

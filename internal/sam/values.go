@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 )
 
@@ -294,7 +295,7 @@ func shorthand(v any) string {
 // substituted; everything else is left alone. Like samtranslator it
 // changes maps and lists in place and returns the replacement for v.
 
-var subRefPattern = regexp.MustCompile(`\$\{([A-Za-z0-9\.]+|AWS::[A-Z][A-Za-z]*)\}`)
+var subRefPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z0-9\.]+|AWS::[A-Z][A-Za-z]*)\}`) })
 
 type resolver struct {
 	params map[string]any
@@ -350,7 +351,7 @@ func (r *resolver) resolveOne(v any) (any, error) {
 	}
 	replace := func(s string) (string, error) {
 		var err error
-		out := subRefPattern.ReplaceAllStringFunc(s, func(full string) string {
+		out := subRefPattern().ReplaceAllStringFunc(s, func(full string) string {
 			name := full[2 : len(full)-1]
 			p, ok := r.param(name)
 			if !ok {

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -360,9 +361,15 @@ func (d *reader) mapping(n *yaml.Node, depth int) (map[string]any, error) {
 // samtranslator's) use for plain scalars: yes/no/on/off are booleans, 0755
 // is octal, 1e3 (no dot, no exponent sign) is a string.
 var (
-	yaml11Bool  = regexp.MustCompile(`^(?:yes|Yes|YES|true|True|TRUE|on|On|ON|no|No|NO|false|False|FALSE|off|Off|OFF)$`)
-	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
-	yaml11Float = regexp.MustCompile(`^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)$`)
+	yaml11Bool = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:yes|Yes|YES|true|True|TRUE|on|On|ON|no|No|NO|false|False|FALSE|off|Off|OFF)$`)
+	})
+	yaml11Int = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	})
+	yaml11Float = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)$`)
+	})
 )
 
 const quotedOrTagged = yaml.TaggedStyle | yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
@@ -378,11 +385,11 @@ func scalar(n *yaml.Node) any {
 		switch {
 		case v == "" || v == "~" || v == "null" || v == "Null" || v == "NULL":
 			return nil
-		case yaml11Bool.MatchString(v):
+		case yaml11Bool().MatchString(v):
 			return yaml11BoolValue(v)
-		case yaml11Int.MatchString(v):
+		case yaml11Int().MatchString(v):
 			return yaml11IntValue(v)
-		case yaml11Float.MatchString(v):
+		case yaml11Float().MatchString(v):
 			return yaml11FloatValue(v)
 		}
 		return v
@@ -394,18 +401,18 @@ func scalar(n *yaml.Node) any {
 	case "!!null":
 		return nil
 	case "!!bool":
-		if yaml11Bool.MatchString(v) {
+		if yaml11Bool().MatchString(v) {
 			return yaml11BoolValue(v)
 		}
 	case "!!int":
-		if yaml11Int.MatchString(v) {
+		if yaml11Int().MatchString(v) {
 			return yaml11IntValue(v)
 		}
 	case "!!float":
-		if yaml11Float.MatchString(v) {
+		if yaml11Float().MatchString(v) {
 			return yaml11FloatValue(v)
 		}
-		if yaml11Int.MatchString(v) {
+		if yaml11Int().MatchString(v) {
 			return yaml11IntValue(v)
 		}
 	}
