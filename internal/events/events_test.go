@@ -642,3 +642,51 @@ func TestBusesRulesAndPatternsThroughTheAPI(t *testing.T) {
 		t.Errorf("an event without its envelope: %v", err)
 	}
 }
+
+// TestConcurrentPutEventsAllDelivered: calls that share a group commit
+// each get their own ids, and every event reaches the target once.
+func TestConcurrentPutEventsAllDelivered(t *testing.T) {
+	h := start(t, storetest.Open(t), nil, true)
+	putRuleWithTarget(t, h, &eventbridge.PutRuleInput{Name: aws.String("all"), EventPattern: aws.String(`{"source":["c"]}`)},
+		ebtypes.Target{Id: aws.String("fn"), Arn: aws.String(fnArn)})
+	const calls = 32
+	ids := make(chan string, calls*2)
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() {
+			out, err := h.client.PutEvents(t.Context(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+				{Source: aws.String("c"), DetailType: aws.String("x"), Detail: aws.String(`{}`)},
+				{Source: aws.String("c"), DetailType: aws.String("x"), Detail: aws.String(`{}`)}}})
+			if err != nil || out.FailedEntryCount != 0 {
+				t.Errorf("PutEvents: %v", err)
+				return
+			}
+			for _, e := range out.Entries {
+				ids <- *e.EventId
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	if len(want) != calls*2 {
+		t.Fatalf("%d distinct ids for %d entries", len(want), calls*2)
+	}
+	h.rec.wait(t, calls*2)
+	h.drained(t)
+	got := h.rec.all()
+	if len(got) != calls*2 {
+		t.Fatalf("%d deliveries for %d events", len(got), calls*2)
+	}
+	for _, ev := range got {
+		var env Envelope
+		_ = json.Unmarshal(ev.Payload, &env)
+		if !want[env.ID] {
+			t.Errorf("delivered unknown event %s", env.ID)
+		}
+		delete(want, env.ID)
+	}
+}

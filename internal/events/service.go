@@ -77,6 +77,7 @@ type Service struct {
 	ready      chan struct{} // closed once the cache holds the stored rules
 
 	counters counters
+	commit   committer
 
 	runMu   sync.Mutex
 	running bool // guarded by runMu

@@ -283,7 +283,7 @@ func (s *Service) putEvents(r *http.Request, body []byte) (any, error) {
 		results[i] = res
 	}
 	if len(accepted) > 0 {
-		if err := s.publish(ctx, subjectPut, &putMsg{Events: accepted}, "put/"+uuid.NewString()); err != nil {
+		if err := s.store(ctx, accepted); err != nil {
 			s.log.Warn("store events", "err", err)
 			return nil, &apiError{http.StatusInternalServerError, "InternalException", "The events could not be stored; retry the request."}
 		}
