@@ -244,6 +244,21 @@ func TestAsyncKill9LosesNoEvent(t *testing.T) {
 		len(accepted), acceptedBeforeKill, dups, dupsBefore, rec.reruns(accepted))
 }
 
+// describeMissing names a few ids without a record and how often the
+// flood function ran each: 0 means the event itself never ran, more means
+// its record was lost on the way to the recorder.
+func (r *records) describeMissing(ids map[string]bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for id := range ids {
+		if r.seen[id] == 0 && len(out) < 5 {
+			out = append(out, id+" ran "+strconv.Itoa(r.runs[id])+"×")
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // waitDelivered returns once every id has a record; it fails the test if
 // that does not happen within a generous bound (a hang guard, not a timing
 // assertion).
@@ -258,7 +273,7 @@ func waitDelivered(t *testing.T, rec *records, ids map[string]bool) {
 		select {
 		case <-rec.added:
 		case <-deadline:
-			t.Fatalf("%d of %d accepted events never reached the function", missing, len(ids))
+			t.Fatalf("%d of %d accepted events never reached the function (%s)", missing, len(ids), rec.describeMissing(ids))
 		}
 	}
 }

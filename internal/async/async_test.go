@@ -152,6 +152,47 @@ func TestEnqueueDedup(t *testing.T) {
 	}
 }
 
+// TestGroupsSharingAFirstEventAreBothStored: after a crash, a group
+// message that ran again re-queues its finished events' destination
+// records, which form new groups. A new group whose first event (and size)
+// equals an older group's holds other events: it must be stored, not taken
+// for a duplicate of the older one, or its other events (records, or
+// events a client was answered 202 for) are lost.
+func TestGroupsSharingAFirstEventAreBothStored(t *testing.T) {
+	s := queueOnly(t)
+	req := func(id string) *pubReq {
+		env := &envelope{RequestID: id, Function: "f", InvokedArn: "arn", Payload: []byte(`{}`), Enqueued: 1, DedupID: id}
+		data, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pubReq{data: data, msgID: env.msgID(), done: make(chan error, 1)}
+	}
+	commit := func(ids ...string) {
+		t.Helper()
+		group := make([]*pubReq, len(ids))
+		for i, id := range ids {
+			group[i] = req(id)
+		}
+		s.pub.commit(context.Background(), group)
+		for _, r := range group {
+			if err := <-r.done; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	commit("x/success", "a")
+	commit("x/success", "b") // x's record again (the group ran twice), beside a new event
+	commit("x/success", "a") // the same group again: a true duplicate
+	count := map[string]int{}
+	for _, e := range queued(t, s) {
+		count[e.RequestID]++
+	}
+	if count["a"] != 1 || count["b"] != 1 || count["x/success"] != 2 || len(count) != 3 {
+		t.Fatalf("queue = %v, want x/success twice, a and b once", count)
+	}
+}
+
 func TestGroupDecode(t *testing.T) {
 	a := `{"requestId":"a","function":"f","dedupId":"a","enqueued":1,"payload":{"x":1}}`
 	b := `{"requestId":"b","function":"f","dedupId":"b","enqueued":2}`

@@ -3,6 +3,9 @@ package async
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -314,7 +317,7 @@ func (p *publisher) run(ctx context.Context) {
 }
 
 // commit writes group: one event as a message of its own, more as one
-// group message whose Nats-Msg-Id is derived from its first event's.
+// group message whose Nats-Msg-Id is derived from all its events' ids.
 func (p *publisher) commit(ctx context.Context, group []*pubReq) {
 	p.commits.Add(1)
 	m := nats.NewMsg(subjectOf(len(group)))
@@ -332,7 +335,7 @@ func (p *publisher) commit(ctx context.Context, group []*pubReq) {
 		}
 		b.WriteByte(']')
 		m.Data = b.Bytes()
-		m.Header.Set(jetstream.MsgIDHeader, "group:"+group[0].msgID+":"+strconv.Itoa(len(group)))
+		m.Header.Set(jetstream.MsgIDHeader, groupMsgID(group))
 	}
 	_, err := p.js.PublishMsg(ctx, m)
 	if err != nil {
@@ -341,4 +344,20 @@ func (p *publisher) commit(ctx context.Context, group []*pubReq) {
 	for _, r := range group {
 		r.done <- err
 	}
+}
+
+// groupMsgID is the Nats-Msg-Id of a group message: a digest of every
+// event's id in order, so only a group of exactly the same events is a
+// duplicate. (An id made of the first event's id and the size would make
+// a later group that starts with the same event, such as a destination
+// record queued again after a crash, a "duplicate" JetStream acknowledges
+// without storing, losing the other events in it.)
+func groupMsgID(group []*pubReq) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, r := range group {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(r.msgID)))])
+		h.Write([]byte(r.msgID))
+	}
+	return "group:" + strconv.Itoa(len(group)) + ":" + hex.EncodeToString(h.Sum(nil))
 }
