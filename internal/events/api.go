@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
@@ -162,10 +163,14 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
+// The model's patterns, compiled on first use (not at every start of the
+// binary).
 var (
-	busNamePattern  = regexp.MustCompile(`^[/\.\-_A-Za-z0-9]{1,256}$`)
-	ruleNamePattern = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	busArnPattern   = regexp.MustCompile(`^arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/([/\.\-_A-Za-z0-9]+)$`)
+	busNamePattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[/\.\-_A-Za-z0-9]{1,256}$`) })
+	ruleNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`) })
+	busArnPattern   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/([/\.\-_A-Za-z0-9]+)$`)
+	})
 )
 
 // constraint is AWS's message for a member that breaks its model.
@@ -174,7 +179,7 @@ func constraint(value, member, rule string) *apiError {
 }
 
 func checkRuleName(name, member string) error {
-	if !ruleNamePattern.MatchString(name) {
+	if !ruleNamePattern().MatchString(name) {
 		if name == "" || len(name) > 64 {
 			return constraint(name, member, "Member must have length between 1 and 64")
 		}
@@ -189,10 +194,10 @@ func (s *Service) busName(v, member string) (string, error) {
 	if v == "" {
 		return DefaultBus, nil
 	}
-	if m := busArnPattern.FindStringSubmatch(v); m != nil {
+	if m := busArnPattern().FindStringSubmatch(v); m != nil {
 		return m[1], nil
 	}
-	if !busNamePattern.MatchString(v) {
+	if !busNamePattern().MatchString(v) {
 		return "", constraint(v, member, `Member must satisfy regular expression pattern: (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+`)
 	}
 	return v, nil

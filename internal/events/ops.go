@@ -75,7 +75,7 @@ func (s *Service) createEventBus(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if !busNamePattern.MatchString(in.Name) {
+	if !busNamePattern().MatchString(in.Name) {
 		return nil, constraint(in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
 	switch {
@@ -133,7 +133,7 @@ func (s *Service) deleteEventBus(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if !busNamePattern.MatchString(in.Name) {
+	if !busNamePattern().MatchString(in.Name) {
 		return nil, constraint(in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
 	if in.Name == DefaultBus {

@@ -7,20 +7,21 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
 
 var (
-	targetIDPattern = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	pathsKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,256}$`)
+	targetIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`) })
+	pathsKeyPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_\-]{1,256}$`) })
 )
 
 // checkTarget validates one target as PutTargets does; the error is a
 // ValidationException naming the target.
 func (s *Service) checkTarget(t *Target) error {
-	if !targetIDPattern.MatchString(t.ID) {
+	if !targetIDPattern().MatchString(t.ID) {
 		return constraint(t.ID, "targets.member.id", `Member must satisfy regular expression pattern: [\.\-_A-Za-z0-9]+`)
 	}
 	if t.Arn == "" || len(t.Arn) > 1600 {
@@ -61,7 +62,7 @@ func (s *Service) checkTarget(t *Target) error {
 			return validation("Target %s: InputPathsMap has more than %d entries.", t.ID, maxPathsMap)
 		}
 		for k, p := range it.InputPathsMap {
-			if !pathsKeyPattern.MatchString(k) {
+			if !pathsKeyPattern().MatchString(k) {
 				return validation("Target %s: InputPathsMap key %s is not valid.", t.ID, k)
 			}
 			if strings.HasPrefix(k, "aws.") {
