@@ -198,3 +198,34 @@ func TestRollupsEqualRecords(t *testing.T) {
 		t.Errorf("second rollup moved the marker to %v", again)
 	}
 }
+
+// An asynchronous event's retry runs under the event's request id, a
+// minute after the first attempt (within the dedup window): its record,
+// alone in its batch as the first attempt's was, is a second invocation to
+// bill, not a retried publish of the first batch.
+func TestMeterStoresEveryAttemptOfARequestID(t *testing.T) {
+	st := storetest.Open(t)
+	ctx := context.Background()
+	m, err := New(ctx, Options{JetStream: st.JetStream()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	now := time.Now()
+	for i := range 3 {
+		m.InvokeDone(ctx, rec("retried", "f", now.Add(time.Duration(i)*time.Minute), 3*time.Millisecond, 128, 20))
+		if err := m.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := m.Records(ctx, now.Add(-time.Minute), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 {
+		t.Fatalf("%d records of three attempts of one request id, want 3", len(all))
+	}
+}

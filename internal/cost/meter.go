@@ -13,6 +13,8 @@ package cost
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,8 +294,11 @@ func (m *Meter) flushOnce(ctx context.Context) bool {
 	return more
 }
 
-// publish stores batch as one message, with an id (first request id and
-// length) that a retry of the same batch repeats.
+// publish stores batch as one message, with an id (a digest of its
+// contents) that a retry of the same batch repeats and no other batch
+// has. (Not the first request id and the length: an asynchronous event's
+// retry runs under the same request id within the dedup window, and its
+// batch was taken for a duplicate and dropped.)
 func (m *Meter) publish(ctx context.Context, batch []*Record) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -303,7 +308,8 @@ func (m *Meter) publish(ctx context.Context, batch []*Record) error {
 		}
 	}
 	msg := &nats.Msg{Subject: batchSubject, Data: buf.Bytes(), Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s/%d", batch[0].RequestID, len(batch)))
+	sum := sha256.Sum256(buf.Bytes())
+	msg.Header.Set(jetstream.MsgIDHeader, "batch:"+hex.EncodeToString(sum[:]))
 	if _, err := m.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("store %d records: %w", len(batch), err)
 	}
