@@ -89,6 +89,9 @@ type Options struct {
 	// backbone): events left in flight by a previous process are
 	// redelivered at start instead of after AckWait.
 	SingleNode bool
+	// Replicas is how many copies the queue stream keeps (0 means 1; 3
+	// on a three-server cluster).
+	Replicas int
 	// Destinations deliver invocation records by the service of the
 	// target ARN ("sqs", "sns", "events", ...). Lambda functions are
 	// built in.
@@ -182,7 +185,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		maxBytes = DefaultMaxBytes
 	}
 	var err error
-	s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig(maxMsgs, maxBytes))
+	s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig(maxMsgs, maxBytes, opts.Replicas))
 	if err != nil {
 		return nil, fmt.Errorf("new async service: stream %s: %w", StreamName, err)
 	}

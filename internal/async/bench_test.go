@@ -88,7 +88,7 @@ func BenchmarkPublishConcurrentBaseline(b *testing.B) {
 // Kept as baselines, on streams beside the queue with the same settings.
 func batchStream(b *testing.B, s *Service, name string, atomic bool) {
 	b.Helper()
-	cfg := streamConfig(DefaultMaxMsgs, DefaultMaxBytes)
+	cfg := streamConfig(DefaultMaxMsgs, DefaultMaxBytes, 1)
 	cfg.Name, cfg.Subjects = name, []string{"bench." + name}
 	cfg.AllowAtomicPublish, cfg.AllowBatchPublish = atomic, !atomic
 	if _, err := s.js.CreateStream(context.Background(), cfg); err != nil {

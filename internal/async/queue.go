@@ -44,7 +44,7 @@ const (
 	maxBatchBytes = 4 << 20
 )
 
-func streamConfig(maxMsgs, maxBytes int64) jetstream.StreamConfig {
+func streamConfig(maxMsgs, maxBytes int64, replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Nimbus asynchronous invocations",
@@ -58,7 +58,7 @@ func streamConfig(maxMsgs, maxBytes int64) jetstream.StreamConfig {
 		MaxBytes:   maxBytes,
 		MaxMsgSize: maxMsgSize,
 		Storage:    jetstream.FileStorage,
-		Replicas:   1,
+		Replicas:   max(replicas, 1),
 		Duplicates: dedupWindow,
 	}
 }

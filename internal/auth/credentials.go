@@ -155,3 +155,14 @@ func writePrivate(path string, data []byte, exclusive bool) error {
 	}
 	return nil
 }
+
+// SaveRoot replaces the root credentials stored in dataDir (0600): a
+// cluster node keeps the cluster's there, so `nimbus env` on its machine
+// prints the credentials every node accepts.
+func SaveRoot(dataDir string, c Credentials) error {
+	data, _ := json.MarshalIndent(c, "", "  ") //nolint:gosec // G117: storing the credentials is the point (0600 file)
+	if err := writePrivate(RootPath(dataDir), append(data, '\n'), false); err != nil {
+		return fmt.Errorf("store root credentials: %w", err)
+	}
+	return nil
+}

@@ -153,3 +153,16 @@ func (i *Issuer) parse(token string) (Grant, error) {
 	}
 	return Grant{AccessKeyID: f[1], Expiration: time.Unix(exp, 0), RoleArn: f[3], FunctionArn: f[4]}, nil
 }
+
+// SaveSessionKey replaces the session key stored in dataDir (0600): a
+// cluster node keeps the cluster's there, so credentials any node issued
+// verify on every node.
+func SaveSessionKey(dataDir string, key []byte) error {
+	if len(key) < 32 {
+		return errors.New("store session key: shorter than 32 bytes")
+	}
+	if err := writePrivate(filepath.Join(dataDir, Dir, sessionKeyFile), key, false); err != nil {
+		return fmt.Errorf("store session key: %w", err)
+	}
+	return nil
+}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := config.FromEnv()
+	var routes, secretFile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Nimbus node (AWS-compatible API on --listen)",
@@ -26,6 +29,9 @@ NIMBUS_SECRET_ACCESS_KEY the first start generates root credentials into the
 data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyClusterFlags(&cfg, routes, secretFile); err != nil {
+				return err
+			}
 			log := newLogger(cmd.ErrOrStderr(), cfg)
 			d, err := daemon.New(cmd.Context(), cfg, log)
 			if err != nil {
@@ -38,6 +44,12 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.Cluster.Name, "cluster-name", cfg.Cluster.Name, "join a cluster of this name: the embedded NATS server routes to its peers (see docs/design/cluster.md)")
+	f.StringVar(&cfg.Cluster.Listen, "cluster-listen", cfg.Cluster.Listen, "HOST:PORT the embedded NATS server accepts cluster routes on")
+	f.StringVar(&routes, "routes", strings.Join(cfg.Cluster.Routes, ","), "comma-separated peer routes nats://HOST:PORT (this node's own may be listed: one list for every node)")
+	f.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster's route secret (default $NIMBUS_CLUSTER_SECRET); the same on every node")
+	f.StringVar(&cfg.Cluster.NodeName, "node-name", cfg.Cluster.NodeName, "this node's name in the cluster (default: generated once into --data-dir)")
+	f.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "copies JetStream keeps of every stream (0: 3 on a cluster of three or more servers, else 1)")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the API endpoint")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for state, code and environments")
 	f.StringVar(&cfg.NATSURL, "nats", cfg.NATSURL, "use this external NATS server instead of the embedded one")
@@ -70,6 +82,19 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "answer 503 to connections beyond this many open (0: half the file-descriptor limit, at most 16384)")
 	f.IntVar(&cfg.BodySpoolSlots, "body-spool-slots", cfg.BodySpoolSlots, "large request bodies held on disk at once while their signature is checked")
 	return cmd
+}
+
+// applyClusterFlags folds the flags that need parsing into cfg.
+func applyClusterFlags(cfg *config.Config, routes, secretFile string) error {
+	cfg.Cluster.Routes = config.SplitRoutes(routes)
+	if secretFile != "" {
+		b, err := os.ReadFile(secretFile) //nolint:gosec // the operator names the file
+		if err != nil {
+			return fmt.Errorf("cluster secret: %w", err)
+		}
+		cfg.Cluster.Secret = strings.TrimSpace(string(b))
+	}
+	return nil
 }
 
 func newLogger(w interface{ Write([]byte) (int, error) }, cfg config.Config) *slog.Logger {

@@ -121,9 +121,38 @@ type Config struct {
 	// on disk at once, under DataDir, while their signature is checked;
 	// a body that finds no slot within BodyGrace is answered 503.
 	BodySpoolSlots int
+	// Cluster, when its Name is set, makes the embedded NATS server join
+	// peers over routes (see docs/design/cluster.md).
+	Cluster Cluster
+	// Replicas is how many copies JetStream keeps of the control-plane,
+	// event and lease streams: 0 chooses (3 in a cluster of three or more
+	// servers, else 1); asking more than the cluster has is refused.
+	Replicas int
 
 	envErrs []error // malformed NIMBUS_* values, reported by Validate
 }
+
+// Cluster is the embedded NATS server's clustering (NIMBUS_CLUSTER_*).
+type Cluster struct {
+	// Name every node of the cluster shares; a peer with another name is
+	// refused.
+	Name string
+	// Listen is the host:port of the route listener peers connect to.
+	Listen string
+	// Routes are the peers' route URLs (nats://host:port); a node's own
+	// URL may be among them (one list for every node).
+	Routes []string
+	// Secret authenticates routes: a peer without it is refused. It is
+	// the one secret set by hand on every node; the rest (root
+	// credentials, session key) are shared through the backbone.
+	Secret string
+	// NodeName names this node among its peers; empty: a name kept in the
+	// data directory ("<hostname>-<6 hex>").
+	NodeName string
+}
+
+// Enabled reports whether clustering is asked for.
+func (c Cluster) Enabled() bool { return c.Name != "" || c.Listen != "" || len(c.Routes) > 0 }
 
 // Default returns a Config with every default filled in.
 func Default() Config {
@@ -187,6 +216,13 @@ func FromEnv() Config {
 	}
 	set(&c.LogFormat, "NIMBUS_LOG_FORMAT")
 	set(&c.LogLevel, "NIMBUS_LOG_LEVEL")
+	set(&c.Cluster.Name, "NIMBUS_CLUSTER_NAME")
+	set(&c.Cluster.Listen, "NIMBUS_CLUSTER_LISTEN")
+	set(&c.Cluster.Secret, "NIMBUS_CLUSTER_SECRET")
+	set(&c.Cluster.NodeName, "NIMBUS_NODE_NAME")
+	if v := os.Getenv("NIMBUS_ROUTES"); v != "" {
+		c.Cluster.Routes = SplitRoutes(v)
+	}
 	if v := os.Getenv("NIMBUS_ASYNC_DELAY_SCALE"); v != "" {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			c.AsyncDelayScale = f
@@ -231,6 +267,7 @@ func FromEnv() Config {
 	setDuration(&c.HeaderTimeout, "NIMBUS_HEADER_TIMEOUT")
 	setDuration(&c.ConnIdleTimeout, "NIMBUS_CONN_IDLE_TIMEOUT")
 	setDuration(&c.BodyGrace, "NIMBUS_BODY_GRACE")
+	setInt(&c.Replicas, "NIMBUS_REPLICAS")
 	if v, ok := os.LookupEnv("NIMBUS_INSECURE_NO_AUTH"); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -308,6 +345,7 @@ func (c *Config) Validate() error {
 	if c.BodySpoolSlots <= 0 {
 		errs = append(errs, fmt.Errorf("body spool slots %d must be positive", c.BodySpoolSlots))
 	}
+	errs = append(errs, c.validateCluster()...)
 	switch c.LogFormat {
 	case "text", "json":
 	default:

@@ -94,7 +94,9 @@ type Options struct {
 	JetStream jetstream.JetStream
 	// Retention of the records (DefaultRetention when zero).
 	Retention time.Duration
-	Logger    *slog.Logger
+	// Replicas is how many copies the stream and bucket keep (0 means 1).
+	Replicas int
+	Logger   *slog.Logger
 }
 
 // Meter stores invocation records durably. It is safe for concurrent use;
@@ -137,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Meter, error) {
 	}
 	kv, err := opts.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: RollupBucket, Description: "hourly usage sums of the metering records",
-		History: 1, Storage: jetstream.FileStorage, TTL: RollupRetention,
+		History: 1, Storage: jetstream.FileStorage, TTL: RollupRetention, Replicas: max(opts.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", RollupBucket, err)
@@ -152,6 +154,7 @@ func New(ctx context.Context, opts Options) (*Meter, error) {
 		Discard:    jetstream.DiscardOld,
 		MaxAge:     opts.Retention,
 		Duplicates: 2 * time.Minute,
+		Replicas:   max(opts.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)

@@ -5,7 +5,8 @@
 // tests import it.
 //
 // Shutdown order (reverse of start): stop accepting HTTP and wait for
-// in-flight requests (bounded), stop the stack engine (operations in
+// in-flight requests (bounded), leave the coordinator lease (released
+// while the store is up, so another node takes over at once), stop the stack engine (operations in
 // progress stop where they are, their stacks stay *_IN_PROGRESS and the
 // next start resumes them; they call the node's APIs in-process, so they
 // stop before anything those APIs use), stop the EventBridge router and
@@ -41,6 +42,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/ingress"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/lease"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
@@ -94,6 +96,10 @@ type Daemon struct {
 	conns       *ingress.Conns // open client connections, bounded
 	root        auth.Credentials
 	rootCreated bool
+	// clusterRootCreated: this node generated the cluster's root
+	// credentials; leases is nil on a single node (cluster.go).
+	clusterRootCreated bool
+	leases             *lease.Leases
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -112,17 +118,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 			built.closeAll()
 		}
 	}()
+	d.st, err = store.Open(ctx, storeOptions(cfg, log))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := d.shareSecrets(ctx); err != nil {
+		return nil, err
+	}
 	issuer, err := d.setupAuth()
 	if err != nil {
 		return nil, err
-	}
-	d.st, err = store.Open(ctx, store.Options{
-		DataDir: filepath.Join(cfg.DataDir, "state"),
-		NATSURL: cfg.NATSURL,
-		Logger:  log, // the store names its own component
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
 	}
 	d.reg, err = registry.New(registry.Options{
 		Store:     d.st,
@@ -141,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	log.Info("storage", "component", "store", "jetstream_max_bytes", budget,
 		"log_max_bytes", logBytes, "async_max_bytes", asyncBytes)
 	d.logs, err = logstore.Open(ctx, d.st.JetStream(), logstore.Options{
-		MaxAge: cfg.LogMaxAge, MaxBytes: logBytes, Logger: log,
+		MaxAge: cfg.LogMaxAge, MaxBytes: logBytes, Replicas: d.st.Replicas(), Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open log store: %w",
@@ -201,7 +206,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Region:     cfg.Region,
 		AccountID:  cfg.AccountID,
 		DelayScale: cfg.AsyncDelayScale,
-		SingleNode: cfg.NATSURL == "",
+		SingleNode: !d.shared(),
+		Replicas:   d.st.Replicas(),
+		AckWait:    d.asyncAckWait(),
 		MaxBytes:   asyncBytes,
 		Storage:    d.st.StorageErr,
 		Logger:     log.With("component", "async"),
@@ -388,7 +395,7 @@ func (d *Daemon) RootCredentials() auth.Credentials { return d.root }
 
 // RootCredentialsCreated reports whether this start generated the root
 // credentials (so the user should be told how to use them).
-func (d *Daemon) RootCredentialsCreated() bool { return d.rootCreated }
+func (d *Daemon) RootCredentialsCreated() bool { return d.rootCreated || d.clusterRootCreated }
 
 // functionEndpoint is the API URL functions on this node use: the listen
 // address, with loopback for an unspecified (all-interfaces) host.
@@ -469,6 +476,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.provision(regCtx)
 	}()
+	coordCtx, stopCoord := context.WithCancel(context.WithoutCancel(ctx))
+	coordDone := make(chan struct{})
+	go func() {
+		defer close(coordDone)
+		d.runCoordinator(coordCtx)
+	}()
 	srvErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -525,6 +538,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.metricsSrv != nil {
 		_ = d.metricsSrv.Close()
 	}
+	stopCoord()
+	<-coordDone // the coordinator lease is released while the store is up
 	stopStacks()
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
 	stopAsync()

@@ -109,6 +109,7 @@ type routeHandlers struct {
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
+	cluster    http.Handler // GET /_nimbus/cluster (nimbus cluster status)
 	lambda     http.Handler // Lambda (REST-JSON)
 	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
 	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
@@ -171,6 +172,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.apigw},
 		{name: "event-source-mappings", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(esm.IsRequest),
 			handler: h.esm},
+		{name: "cluster-status", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(pathIs(clusterPath)),
+			handler: h.cluster},
 		{name: "healthz", auth: authNone, match: req(pathIs("/healthz")), handler: h.healthz},
 		{name: "readyz", auth: authNone, match: req(pathIs("/readyz")), handler: h.readyz},
 		{name: "metrics", auth: authNone, match: req(pathIs("/metrics")), handler: h.metrics},
@@ -301,6 +304,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		esm:     d.esm,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,
+		cluster: d.clusterAPI(),
 		lambda:  lambda,
 
 		unserved: unservedHandler(),

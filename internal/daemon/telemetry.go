@@ -42,6 +42,7 @@ func (d *Daemon) readiness() []telemetry.Check {
 			}
 			return nil
 		}},
+		d.quorumCheck(),
 	}
 }
 
@@ -69,7 +70,7 @@ func (d *Daemon) newTelemetry(ctx context.Context) (pool.Observer, error) {
 		Async:  d.asyncStats,
 		Logger: d.log.With("component", "telemetry"),
 	})
-	m, err := cost.New(ctx, cost.Options{JetStream: d.st.JetStream(), Logger: d.log.With("component", "cost")})
+	m, err := cost.New(ctx, cost.Options{JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), Logger: d.log.With("component", "cost")})
 	if err != nil {
 		return nil, fmt.Errorf("create cost meter: %w", err)
 	}

@@ -64,6 +64,8 @@ type Options struct {
 	// MaxAge and MaxBytes are the stream's limits (defaults above).
 	MaxAge   time.Duration
 	MaxBytes int64
+	// Replicas is how many copies the stream and bucket keep (0 means 1).
+	Replicas int
 	Logger   *slog.Logger
 }
 
@@ -116,7 +118,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		MaxAge:      opts.MaxAge,
 		MaxBytes:    opts.MaxBytes,
 		MaxMsgSize:  maxBatchBytes + 64<<10,
-		Replicas:    1,
+		Replicas:    max(opts.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open log store: stream %s: %w", StreamName, err)
@@ -125,7 +127,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		Bucket:      MetaBucket,
 		Description: "Nimbus log groups and streams",
 		Storage:     jetstream.FileStorage,
-		Replicas:    1,
+		Replicas:    max(opts.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open log store: bucket %s: %w", MetaBucket, err)

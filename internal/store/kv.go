@@ -88,6 +88,9 @@ func (s *Store) Get(ctx context.Context, key string) (Entry, error) {
 	if err := validKey(key); err != nil {
 		return Entry{}, fmt.Errorf("get: %w", err)
 	}
+	if s.leaderReads {
+		return s.leaderGet(ctx, key)
+	}
 	e, err := s.kv.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {

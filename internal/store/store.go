@@ -79,6 +79,12 @@ type Options struct {
 	// Logger receives the store's and the embedded server's logs. Nil
 	// discards them.
 	Logger *slog.Logger
+	// Cluster, when set, makes the embedded server join its peers over
+	// routes (see cluster.go). Exclusive with NATSURL.
+	Cluster *ClusterOptions
+	// Replicas is how many copies the buckets keep (0 means 1). Streams
+	// other packages create should use [Store.Replicas] too.
+	Replicas int
 }
 
 // Entry is a key's current value in the KV bucket.
@@ -106,6 +112,12 @@ type Store struct {
 	kv    jetstream.KeyValue
 	obj   jetstream.ObjectStore
 	lock  *os.File // nil with Options.NATSURL
+
+	replicas int
+	node     string // the embedded server's name ("" with NATSURL)
+	// leaderReads: Get asks the stream leader (on a cluster; see
+	// leaderGet).
+	leaderReads bool
 
 	mu       sync.Mutex
 	closed   bool          // guarded by mu
@@ -136,6 +148,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		closing: make(chan struct{}),
 	}
 	s.code.init()
+	s.replicas = max(opts.Replicas, 1)
+	s.leaderReads = opts.Cluster != nil || opts.NATSURL != ""
 	if err := s.open(ctx, opts); err != nil {
 		return nil, errors.Join(err, s.teardown())
 	}
@@ -172,13 +186,21 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 			return fmt.Errorf("open store %s: %w", opts.DataDir, err)
 		}
 		s.lock = lock
-		ns, err := startServer(ctx, opts.DataDir, s.log, s.space.noteWriteFailure)
+		sopts, err := serverOptions(opts)
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", opts.DataDir, err)
+		}
+		s.node = sopts.ServerName
+		ns, err := startServer(ctx, sopts, s.log, s.space.noteWriteFailure)
 		if err != nil {
 			return fmt.Errorf("open store %s: %w", opts.DataDir, err)
 		}
 		s.ns = ns
 		s.space.dataDir = opts.DataDir
 		s.space.jsCfg = *ns.JetStreamConfig()
+		if sopts.Username != "" {
+			connOpts = append(connOpts, nats.UserInfo(sopts.Username, sopts.Password))
+		}
 		nc, err := nats.Connect("", append(connOpts, nats.InProcessServer(ns))...)
 		if err != nil {
 			return fmt.Errorf("open store: connect in-process: %w", err)
@@ -186,30 +208,50 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		s.nc = nc
 	}
 
-	js, err := jetstream.New(s.nc)
+	// On a cluster a JetStream request waits for Raft: a new stream's
+	// group elects its leader before the create answers, and a write
+	// waits for a majority. Give requests without a deadline of their own
+	// more than the client's 5 s default.
+	var jsOpts []jetstream.JetStreamOpt
+	if opts.Cluster != nil || opts.NATSURL != "" {
+		jsOpts = append(jsOpts, jetstream.WithDefaultTimeout(clusterRequestTimeout))
+	}
+	js, err := jetstream.New(s.nc, jsOpts...)
 	if err != nil {
 		return fmt.Errorf("open store: jetstream: %w", err)
 	}
-	s.js = js
-	s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       StateBucket,
-		Description:  "Nimbus control-plane state",
-		History:      stateHistory,
-		MaxValueSize: MaxValueSize + headerRoom,
-		Storage:      jetstream.FileStorage,
-		Replicas:     1,
-	})
-	if err != nil {
-		return fmt.Errorf("open store: bucket %s: %w", StateBucket, storageErr(err, s.StorageBudget()))
+	if opts.Cluster != nil || opts.NATSURL != "" {
+		js = clusterJS{js}
 	}
-	s.obj, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      CodeBucket,
-		Description: "Nimbus code packages by sha256",
-		Storage:     jetstream.FileStorage,
-		Replicas:    1,
+	s.js = js
+	// In a cluster the first bucket waits for JetStream's meta leader:
+	// until a majority of the servers is up, creating it fails.
+	err = s.waitQuorum(ctx, opts.Cluster != nil, func(ctx context.Context) error {
+		var err error
+		s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:       StateBucket,
+			Description:  "Nimbus control-plane state",
+			History:      stateHistory,
+			MaxValueSize: MaxValueSize + headerRoom,
+			Storage:      jetstream.FileStorage,
+			Replicas:     s.replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("open store: bucket %s: %w", StateBucket, storageErr(err, s.StorageBudget()))
+		}
+		s.obj, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      CodeBucket,
+			Description: "Nimbus code packages by sha256",
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("open store: bucket %s: %w", CodeBucket, storageErr(err, s.StorageBudget()))
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("open store: bucket %s: %w", CodeBucket, storageErr(err, s.StorageBudget()))
+		return err
 	}
 	if s.ns != nil {
 		s.watchers.Add(1)
@@ -218,29 +260,14 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// startServer starts an in-process nats-server with durable JetStream under
-// dataDir/jetstream and waits until it accepts connections.
-func startServer(ctx context.Context, dataDir string, log *slog.Logger, onNoSpace func()) (*server.Server, error) {
-	budget, err := storeBudget(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	sopts := &server.Options{
-		ServerName:        "nimbus",
-		JetStream:         true,
-		JetStreamMaxStore: budget,
-		StoreDir:          dataDir, // the server appends "jetstream"
-		// Acknowledge a write only after it is fsynced (backbone.md §2.3).
-		SyncAlways: true,
-		DontListen: true,
-		NoSigs:     true,
-		MaxPayload: MaxPayload,
-	}
+// startServer starts an in-process nats-server with durable JetStream
+// and waits until it accepts connections.
+func startServer(ctx context.Context, sopts *server.Options, log *slog.Logger, onNoSpace func()) (*server.Server, error) {
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("new nats server: %w", err)
 	}
-	sl := &serverLogger{log: log.With("subsystem", "nats_server"), onNoSpace: onNoSpace}
+	sl := &serverLogger{log: log.With("subsystem", "nats_server"), base: log, onNoSpace: onNoSpace}
 	ns.SetLoggerV2(sl, false, false, false)
 
 	// Start returns once start-up is done (DontListen: no accept loop), or
@@ -314,6 +341,17 @@ func (s *Store) teardown() error {
 // Conn returns the store's NATS connection. Do not close it; Close does.
 func (s *Store) Conn() *nats.Conn { return s.nc }
 
+// Replicas is how many copies streams on this backbone keep.
+func (s *Store) Replicas() int { return s.replicas }
+
+// NodeName is the embedded NATS server's name: unique in its cluster and
+// stable across restarts ("" with an external NATS).
+func (s *Store) NodeName() string { return s.node }
+
+// Server is the embedded NATS server (nil with an external NATS), for
+// cluster status and quorum checks.
+func (s *Store) Server() *server.Server { return s.ns }
+
 // JetStream returns a JetStream context on the store's connection, for
 // streams beyond the two buckets owned here (e.g. the async invoke queue).
 // Follow backbone.md §2.3 for their settings: file storage, never
@@ -325,7 +363,8 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 // into os.Exit, so Open can fail instead.
 type serverLogger struct {
 	log       *slog.Logger
-	onNoSpace func() // a write failed for lack of space (nil: ignored)
+	base      *slog.Logger // the store's logger, for cluster events in our words
+	onNoSpace func()       // a write failed for lack of space (nil: ignored)
 
 	mu    sync.Mutex
 	fatal error // guarded by mu

@@ -1,0 +1,207 @@
+package clustertest
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// The flood function's OnSuccess destination is the recorder, which prints
+// the request id of every event that ran; --function-logs copies the
+// line to the stdout of whichever node ran it.
+const (
+	recorderPy = `def handler(event, context):
+    rc = event["requestContext"]
+    print("NIMBUS-RECORD", rc["requestId"], rc["condition"], flush=True)
+    return {}
+`
+	floodPy = `def handler(event, context):
+    return {"n": event.get("n")}
+`
+)
+
+func pyZip(t *testing.T, src string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("app.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// recorded collects the request ids the recorder printed on any node.
+type recorded struct {
+	mu   sync.Mutex
+	seen map[string]int // guarded by mu
+}
+
+func (r *recorded) line(_ *Node, l string) {
+	i := strings.Index(l, "NIMBUS-RECORD ")
+	if i < 0 {
+		return
+	}
+	if f := strings.Fields(l[i:]); len(f) >= 3 && f[2] == "Success" {
+		r.mu.Lock()
+		r.seen[f[1]]++
+		r.mu.Unlock()
+	}
+}
+
+func (r *recorded) missing(ids map[string]bool) (missing, dups int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range ids {
+		switch n := r.seen[id]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	return missing, dups
+}
+
+// TestClusterKill9LosesNoAsyncEvent: three nodes take asynchronous
+// invokes from clients spread over them; one node is killed with SIGKILL
+// mid-flood and never restarted. Every event a node answered 202 runs
+// (its OnSuccess record reaches the recorder) on the survivors: events
+// queued on the R3 stream, and events the dead node had pulled, which are
+// redelivered when their AckWait passes. Duplicates (at-least-once) are
+// reported, not failed.
+func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nimbus processes")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	const total, workers = 600, 12
+	rec := &recorded{seen: map[string]int{}}
+	c := Start(t, Options{Binary: nimbusBin, Stdout: rec.line,
+		Args: []string{"--function-logs", "--async-delay-scale", "0.01"}})
+	creds := c.Credentials(t)
+	client := func(n *Node) *lambda.Client {
+		return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint),
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
+			RetryMaxAttempts: 1})
+	}
+	ctx := t.Context()
+	admin := client(c.Nodes[0])
+	for name, src := range map[string]string{"recorder": recorderPy, "flood": floodPy} {
+		if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName: aws.String(name), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
+			Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Timeout: aws.Int32(30),
+			Code: &types.FunctionCode{ZipFile: pyZip(t, src)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := admin.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String("flood"),
+		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{
+			Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:recorder")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	invoke := func(n *Node, i int64) (string, error) {
+		out, err := client(n).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("flood"),
+			InvocationType: types.InvocationTypeEvent, Payload: fmt.Appendf(nil, `{"n":%d}`, i)})
+		if err != nil {
+			return "", err
+		}
+		id, _ := awsmw.GetRequestIDMetadata(out.ResultMetadata)
+		return id, nil
+	}
+
+	// Warm up: every node knows the functions (its registry watch has
+	// them) and has run an event, so the kill finds work everywhere.
+	warm := map[string]bool{}
+	for i, n := range c.Nodes {
+		Eventually(t, time.Minute, n.Name+" accepts an async invoke of flood", func() bool {
+			id, err := invoke(n, int64(-i-1))
+			if err == nil {
+				warm[id] = true
+			}
+			return err == nil
+		})
+	}
+	Eventually(t, 3*time.Minute, "the warm-up events run", func() bool {
+		missing, _ := rec.missing(warm)
+		return missing == 0
+	})
+
+	victim := c.Nodes[2]
+	var (
+		mu       sync.Mutex
+		accepted = map[string]bool{} // guarded by mu: request ids answered 202
+		next     atomic.Int64
+		killed   atomic.Bool
+		killedAt time.Time
+		once     sync.Once
+		wg       sync.WaitGroup
+		failures atomic.Int64 // invokes refused or cut off (never accepted)
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > total {
+					return
+				}
+				n := c.Nodes[(int(i)+w)%len(c.Nodes)]
+				if n == victim && killed.Load() {
+					n = c.Nodes[int(i)%2]
+				}
+				id, err := invoke(n, i)
+				if err != nil {
+					if n != victim || !killed.Load() {
+						t.Errorf("invoke %d on %s: %v", i, n.Name, err)
+					}
+					failures.Add(1)
+					continue
+				}
+				mu.Lock()
+				accepted[id] = true
+				half := len(accepted) == total/2
+				mu.Unlock()
+				if half {
+					once.Do(func() {
+						killed.Store(true)
+						victim.Kill9(t)
+						killedAt = time.Now()
+					})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	Eventually(t, 5*time.Minute, "every accepted event runs on the surviving nodes", func() bool {
+		missing, _ := rec.missing(accepted)
+		return missing == 0
+	})
+	_, dups := rec.missing(accepted)
+	t.Logf("accepted %d events, %d invokes cut off by the kill; all had run %s after the kill (the flood went on after it); %d duplicate records",
+		len(accepted), failures.Load(), time.Since(killedAt).Round(100*time.Millisecond), dups)
+}

@@ -1,0 +1,174 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/cluster"
+)
+
+var nimbusBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	bin, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	nimbusBin = bin
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// TestThreeNodeCluster forms a three-node cluster and checks what every
+// later cluster test relies on: one meta group of three with R3 streams,
+// one set of secrets (the root credentials one node generated verify on
+// every node), the coordinator lease taken over with a larger fencing
+// token after its holder is killed with SIGKILL, /readyz false on the
+// last node once it has lost quorum, and killed nodes rejoining.
+func TestThreeNodeCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nimbus processes")
+	}
+	c := Start(t, Options{Binary: nimbusBin})
+	creds := c.Credentials(t)
+	ctx := t.Context()
+
+	root0, err := auth.LoadRoot(c.Nodes[0].DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key0, err := auth.LoadOrCreateSessionKey(c.Nodes[0].DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes[1:] {
+		root, err := auth.LoadRoot(n.DataDir)
+		if err != nil || root != root0 {
+			t.Fatalf("%s root credentials %v (%v), want the cluster's %s", n.Name, root.AccessKeyID, err, root0.AccessKeyID)
+		}
+		// Function credentials are signed with the session key: one key,
+		// so what one node issues verifies on every node.
+		if key, err := auth.LoadOrCreateSessionKey(n.DataDir); err != nil || !bytes.Equal(key, key0) {
+			t.Fatalf("%s has its own session key (%v)", n.Name, err)
+		}
+	}
+
+	// Credentials a function gets on one node (signed with the session
+	// key) are accepted by another; with any other key they are refused.
+	issue := func(key []byte) aws.Credentials {
+		iss, err := auth.NewIssuer(key, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc, err := iss.Issue("arn:aws:iam::000000000000:role/fn", "arn:aws:lambda:us-east-1:000000000000:function:fn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.Credentials{AccessKeyID: fc.AccessKeyID, SecretAccessKey: fc.SecretAccessKey, SessionToken: fc.SessionToken}
+	}
+	Eventually(t, time.Minute, "node2 accepts function credentials of the cluster's session key", func() bool {
+		code, _, err := c.Nodes[2].Get(ctx, issue(key0), "/_nimbus/cluster")
+		return err == nil && code == http.StatusOK
+	})
+	if code, _, err := c.Nodes[2].Get(ctx, issue(bytes.Repeat([]byte{7}, 32)), "/_nimbus/cluster"); err != nil || code != http.StatusForbidden {
+		t.Fatalf("credentials of a foreign session key: %d %v, want 403", code, err)
+	}
+
+	// Every node accepts the cluster's credentials and sees three nodes,
+	// a coordinator and R3 streams.
+	var first *cluster.Status
+	var lastStatus string
+	defer func() {
+		if t.Failed() {
+			t.Log("last status: " + lastStatus)
+		}
+	}()
+	Eventually(t, time.Minute, "every node sees three current nodes and a coordinator", func() bool {
+		for _, n := range c.Nodes {
+			st, err := n.Status(ctx, creds)
+			lastStatus = fmt.Sprintf("%s: %+v %v", n.Name, st, err)
+			if err != nil || !st.Quorum || st.Coordinator == nil || len(st.Nodes) != 3 {
+				return false
+			}
+			first = &st
+		}
+		return true
+	})
+	for _, s := range first.Streams {
+		if s.Replicas != 3 || s.Leader == "" || len(s.Peers) != 2 {
+			t.Errorf("stream %s: replicas %d, leader %q, peers %v; want R3 with a leader", s.Name, s.Replicas, s.Leader, s.Peers)
+		}
+	}
+	for _, want := range []string{"KV_nimbus_state", "KV_nimbus_leases", "KV_nimbus_secrets"} {
+		if !strings.Contains(fmt.Sprint(first.Streams), want) {
+			t.Errorf("no stream %s in %v", want, first.Streams)
+		}
+	}
+
+	// Kill the coordinator; another node takes the lease over with a
+	// larger fencing token.
+	holder := c.Node(first.Coordinator.Holder)
+	if holder == nil {
+		t.Fatalf("coordinator %q is not a node of the cluster", first.Coordinator.Holder)
+	}
+	token := first.Coordinator.Token
+	killed := time.Now()
+	holder.Kill9(t)
+	survivors := c.Live()
+	var next *cluster.Status
+	Eventually(t, 2*time.Minute, "a surviving node takes over the coordinator lease", func() bool {
+		st, err := survivors[0].Status(ctx, creds)
+		if err != nil || st.Coordinator == nil || st.Coordinator.Holder == holder.Name {
+			return false
+		}
+		next = &st
+		return true
+	})
+	t.Logf("coordinator %s (token %d) killed; %s took over (token %d) %s later",
+		holder.Name, token, next.Coordinator.Holder, next.Coordinator.Token, time.Since(killed).Round(100*time.Millisecond))
+	if next.Coordinator.Token <= token {
+		t.Fatalf("fencing token went from %d to %d; it must increase", token, next.Coordinator.Token)
+	}
+	for _, n := range survivors {
+		if !n.Ready(ctx) {
+			t.Errorf("%s not ready with two of three nodes up", n.Name)
+		}
+	}
+
+	// Two of three down: the last node has no quorum and says so.
+	last := survivors[1]
+	survivors[0].Kill9(t)
+	Eventually(t, 2*time.Minute, last.Name+" reports not ready without quorum", func() bool {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return !last.Ready(ctx)
+	})
+
+	// The killed nodes come back and the cluster serves again.
+	holder.Start(t)
+	survivors[0].Start(t)
+	Eventually(t, 2*time.Minute, "all three nodes ready after the restart", func() bool {
+		for _, n := range c.Nodes {
+			if !n.Ready(ctx) {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -1,0 +1,310 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ClusterOptions make the embedded server one of a NATS cluster: it
+// listens for routes on Listen, connects to Routes, and JetStream keeps
+// its streams on the cluster (Raft per stream). docs/design/cluster.md
+// has the why.
+type ClusterOptions struct {
+	// Name is the cluster's name; peers with another name are refused.
+	Name string
+	// Listen is the route listener's host:port.
+	Listen string
+	// Routes are the peers' nats://host:port URLs (this node's own may be
+	// among them).
+	Routes []string
+	// Secret authenticates routes both ways (required).
+	Secret string
+	// NodeName is this server's name in the cluster; empty: generated
+	// once into the data directory (file node-name) and kept.
+	NodeName string
+}
+
+const (
+	routeUser           = "nimbus-route"
+	nodeNameFile        = "node-name"
+	clusterReadyTimeout = 2 * time.Minute
+	// clusterRequestTimeout bounds a JetStream request that has no
+	// deadline of its own on a cluster.
+	clusterRequestTimeout = 30 * time.Second
+)
+
+// serverOptions are the embedded server's options for opts: in-process
+// only on one node; with Cluster, a route listener and (because
+// nats-server starts routing only after its client listener) a client
+// listener on a random loopback port that only this process's random
+// credentials open.
+func serverOptions(opts Options) (*server.Options, error) {
+	budget, err := storeBudget(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	sopts := &server.Options{
+		ServerName:        "nimbus",
+		JetStream:         true,
+		JetStreamMaxStore: budget,
+		StoreDir:          opts.DataDir, // the server appends "jetstream"
+		// Acknowledge a write only after it is fsynced (backbone.md §2.3).
+		SyncAlways: true,
+		DontListen: true,
+		NoSigs:     true,
+		MaxPayload: MaxPayload,
+	}
+	c := opts.Cluster
+	if c == nil {
+		return sopts, nil
+	}
+	if c.Secret == "" {
+		return nil, errors.New("cluster: a route secret is required")
+	}
+	name := c.NodeName
+	if name == "" {
+		if name, err = loadNodeName(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cluster listen %q: %w", c.Listen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("cluster listen %q: port: %w", c.Listen, err)
+	}
+	routes := make([]*url.URL, 0, len(c.Routes))
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("cluster route %q is not nats://host:port", r)
+		}
+		u.User = url.UserPassword(routeUser, c.Secret)
+		routes = append(routes, u)
+	}
+	sopts.ServerName = name
+	sopts.DontListen = false
+	sopts.Host, sopts.Port = "127.0.0.1", server.RANDOM_PORT
+	sopts.Username, sopts.Password = "nimbus-local", randomHex(24)
+	sopts.NoLog = false
+	sopts.Cluster = server.ClusterOpts{
+		Name:     c.Name,
+		Host:     host,
+		Port:     p,
+		Username: routeUser,
+		Password: c.Secret,
+	}
+	sopts.Routes = routes
+	return sopts, nil
+}
+
+// loadNodeName returns the node name kept in dataDir, creating
+// "<hostname>-<6 hex>" on first use.
+func loadNodeName(dataDir string) (string, error) {
+	p := filepath.Join(dataDir, nodeNameFile)
+	b, err := os.ReadFile(p) //nolint:gosec // under the data directory
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read node name: %w", err)
+	}
+	h, _ := os.Hostname()
+	h = regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(h, "-")
+	if len(h) > 40 {
+		h = h[:40]
+	}
+	if h == "" {
+		h = "nimbus"
+	}
+	name := h + "-" + randomHex(3)
+	if err := os.WriteFile(p, []byte(name+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store node name: %w", err)
+	}
+	return name, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// waitQuorum runs create until it succeeds. On one node that is the first
+// try; in a cluster JetStream answers only once a majority of the servers
+// has elected a meta leader, so it retries (saying once what it waits
+// for) until ctx ends or clusterReadyTimeout passes.
+func (s *Store) waitQuorum(ctx context.Context, cluster bool, create func(context.Context) error) error {
+	if !cluster {
+		return create(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterReadyTimeout)
+	defer cancel()
+	told := false
+	for {
+		tctx, tcancel := context.WithTimeout(ctx, clusterRequestTimeout/2)
+		err := create(tctx)
+		tcancel()
+		if err == nil {
+			if told {
+				s.log.Info("cluster quorum reached")
+			}
+			return nil
+		}
+		if !told {
+			s.log.Info("waiting for a majority of the cluster's servers", "err", err)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no cluster quorum: %w", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// peerRefusal matches the nats-server errors that mean a peer was refused
+// for its cluster name or credentials.
+var (
+	nameConflictRE = regexp.MustCompile(`(?i)cluster name .* does not match|cluster name conflict`)
+	routeAuthRE    = regexp.MustCompile(`(?i)(authorization|authentication) (violation|error)`)
+)
+
+// clusterEvent says in Nimbus's words when a cluster peer is refused, on
+// the refusing and (from the error it is sent) the refused side.
+func (l *serverLogger) clusterEvent(detail string) {
+	switch {
+	case nameConflictRE.MatchString(detail):
+		l.base.Error("cluster peer refused: its cluster name differs from this node's (check --cluster-name on both)", "detail", detail)
+	case routeAuthRE.MatchString(detail) && strings.Contains(strings.ToLower(detail), "rid:"):
+		l.base.Error("cluster peer refused: wrong cluster secret (NIMBUS_CLUSTER_SECRET must be the same on every node)", "detail", detail)
+	}
+}
+
+// clusterJS is the JetStream context of a node on a cluster. When several
+// nodes start together they create the same streams at the same moment,
+// and nats-server (2.15) can leave all but one of those identical creates
+// unanswered although the stream exists; a create asked again is answered
+// at once. So creates and updates of streams and buckets are retried with
+// a short timeout per try, until the caller's context (or
+// clusterReadyTimeout) ends. They are idempotent.
+type clusterJS struct {
+	jetstream.JetStream
+}
+
+const createTry = 10 * time.Second
+
+func retryCreate[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, clusterReadyTimeout)
+	defer cancel()
+	for {
+		tctx, tcancel := context.WithTimeout(ctx, createTry)
+		v, err := create(tctx)
+		tcancel()
+		if err == nil || ctx.Err() != nil || !retryable(err) {
+			return v, err
+		}
+	}
+}
+
+// retryable: the request timed out or JetStream had no leader yet.
+func retryable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 503 // "JetStream system temporarily unavailable"
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+}
+
+func (j clusterJS) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	return retryCreate(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+		return j.JetStream.CreateOrUpdateStream(ctx, cfg)
+	})
+}
+
+func (j clusterJS) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return j.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+	})
+}
+
+func (j clusterJS) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	return retryCreate(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return j.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+	})
+}
+
+func (j clusterJS) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retryCreate(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return j.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+	})
+}
+
+// leaderGet reads key from the state bucket's stream leader. nats.go
+// reads KV buckets with direct get, which any replica answers, so on a
+// cluster a node could miss a write it has just made (a majority that need
+// not include its replica acknowledged it) and a read-modify-write would
+// fail with "not found". The registry reads the store only to write (its
+// watch-fed cache serves every other read), so the hop to the leader
+// costs little.
+func (s *Store) leaderGet(ctx context.Context, key string) (Entry, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + StateBucket + "." + key})
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, clusterRequestTimeout)
+		defer cancel()
+	}
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+StateBucket, req)
+	if err != nil {
+		return Entry{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	var resp struct {
+		Message *struct {
+			Sequence uint64 `json:"seq"`
+			Header   []byte `json:"hdrs"`
+			Data     []byte `json:"data"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return Entry{}, fmt.Errorf("get %s: decode: %w", key, err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+			return Entry{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		}
+		return Entry{}, fmt.Errorf("get %s: %w", key, resp.Error)
+	}
+	if resp.Message == nil {
+		return Entry{}, fmt.Errorf("get %s: empty answer", key)
+	}
+	if len(resp.Message.Header) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Header)
+		if err != nil {
+			return Entry{}, fmt.Errorf("get %s: headers: %w", key, err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			return Entry{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+		}
+	}
+	return Entry{Key: key, Value: resp.Message.Data, Revision: resp.Message.Sequence}, nil
+}

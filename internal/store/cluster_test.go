@@ -1,0 +1,194 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// freePorts returns n loopback ports free at the time of the call.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return ports
+}
+
+// syncBuffer is a log destination tests read while servers write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func clusterOpts(name, secret string, self int, ports []int) *ClusterOptions {
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	return &ClusterOptions{
+		Name: name, Secret: secret, Routes: routes,
+		Listen:   fmt.Sprintf("127.0.0.1:%d", ports[self]),
+		NodeName: fmt.Sprintf("n%d", self),
+	}
+}
+
+// openCluster opens n stores clustered over loopback routes, concurrently
+// (each waits for a majority), with replicas R.
+func openCluster(t *testing.T, n, replicas int) []*Store {
+	t.Helper()
+	ports := freePorts(t, n)
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			stores[i], errs[i] = Open(t.Context(), Options{
+				DataDir: t.TempDir(), Logger: testLogger(t), Replicas: replicas,
+				Cluster: clusterOpts("test", "0123456789abcdef", i, ports),
+			})
+		})
+	}
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Fatalf("open node %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { _ = s.Close() })
+	}
+	return stores
+}
+
+// TestClusterSharesStateAtThreeReplicas: three embedded servers form one
+// JetStream cluster; a write on one node is read on another, and the
+// buckets keep three copies, one per server.
+func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three servers")
+	}
+	s := openCluster(t, 3, 3)
+	ctx := t.Context()
+	if _, err := s[0].Create(ctx, "fn.shared", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	// Reads go to the stream leader: a write acknowledged on one node is
+	// read at once on every node (read-modify-write needs that).
+	for i := range 20 {
+		key := fmt.Sprintf("fn.k%d", i)
+		if _, err := s[i%3].Create(ctx, key, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		for j, n := range s {
+			if e, err := n.Get(ctx, key); err != nil || string(e.Value) != "v" {
+				t.Fatalf("node %d reads %s as %q, %v right after node %d wrote it", j, key, e.Value, err, i%3)
+			}
+		}
+	}
+	if e, err := s[2].Get(ctx, "fn.shared"); err != nil || string(e.Value) != "v1" {
+		t.Fatalf("node 2 reads %q, %v; want v1", e.Value, err)
+	}
+	e, err := s[1].Get(ctx, "fn.k0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s[1].Delete(ctx, "fn.k0", e.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s[0].Get(ctx, "fn.k0"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a deleted key reads %v on another node, want ErrNotFound", err)
+	}
+	info, err := s[1].kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas; got != 3 {
+		t.Fatalf("state bucket replicas = %d, want 3", got)
+	}
+	ci := info.(*jetstream.KeyValueBucketStatus).StreamInfo().Cluster
+	if ci == nil || ci.Leader == "" || len(ci.Replicas) != 2 {
+		t.Fatalf("state bucket cluster info = %+v, want a leader and two other replicas", ci)
+	}
+	if s[0].NodeName() != "n0" || s[0].Replicas() != 3 {
+		t.Fatalf("node 0: name %q replicas %d", s[0].NodeName(), s[0].Replicas())
+	}
+}
+
+// TestClusterRefusesWrongNameAndSecret: a server with another cluster name,
+// or with the right name and a wrong secret, never joins; the refusal is
+// logged in Nimbus's words.
+func TestClusterRefusesWrongNameAndSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	for _, tc := range []struct {
+		name, cluster, secret, want string
+	}{
+		{"wrong name", "other", "0123456789abcdef", "cluster peer refused: its cluster name differs"},
+		{"wrong secret", "test", "fedcba9876543210", "cluster peer refused: wrong cluster secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good := openCluster(t, 3, 3)
+			var badLog syncBuffer
+			var goodRoutes []string
+			for _, g := range good {
+				goodRoutes = append(goodRoutes, "nats://"+g.Server().ClusterAddr().String())
+			}
+			port := freePorts(t, 1)[0]
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			defer cancel()
+			bad, err := Open(ctx, Options{
+				DataDir: t.TempDir(), Replicas: 3,
+				Logger: slog.New(slog.NewTextHandler(&badLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				Cluster: &ClusterOptions{Name: tc.cluster, Secret: tc.secret, Routes: goodRoutes,
+					Listen: fmt.Sprintf("127.0.0.1:%d", port), NodeName: "intruder"},
+			})
+			if err == nil {
+				_ = bad.Close()
+				t.Fatal("a refused node reached a quorum")
+			}
+			if !strings.Contains(badLog.String(), tc.want) {
+				t.Errorf("refused side logged no %q:\n%s", tc.want, badLog.String())
+			}
+			for i, g := range good {
+				if !g.Server().JetStreamIsLeader() {
+					continue // only the meta leader lists peers
+				}
+				if peers := g.Server().JetStreamClusterPeers(); len(peers) != 3 || slices.Contains(peers, "intruder") {
+					t.Errorf("meta leader (node %d) has peers %v, want its three", i, peers)
+				}
+			}
+		})
+	}
+}
