@@ -381,6 +381,7 @@ func (l *serverLogger) Errorf(format string, v ...any) {
 		l.onNoSpace()
 	}
 	l.emit(slog.LevelError, format, v)
+	l.clusterEvent(fmt.Sprintf(format, v...))
 }
 func (l *serverLogger) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
 func (l *serverLogger) Tracef(format string, v ...any) { l.emit(slog.LevelDebug-4, format, v) }
