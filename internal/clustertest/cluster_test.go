@@ -82,8 +82,13 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 		return aws.Credentials{AccessKeyID: fc.AccessKeyID, SecretAccessKey: fc.SecretAccessKey, SessionToken: fc.SessionToken}
 	}
+	var lastAnswer string
 	Eventually(t, time.Minute, "node2 accepts function credentials of the cluster's session key", func() bool {
-		code, _, err := c.Nodes[2].Get(ctx, issue(key0), "/_nimbus/cluster")
+		code, body, err := c.Nodes[2].Get(ctx, issue(key0), "/_nimbus/cluster")
+		lastAnswer = fmt.Sprintf("%d %s %v", code, body, err)
+		if code != http.StatusOK {
+			t.Log(lastAnswer)
+		}
 		return err == nil && code == http.StatusOK
 	})
 	if code, _, err := c.Nodes[2].Get(ctx, issue(bytes.Repeat([]byte{7}, 32)), "/_nimbus/cluster"); err != nil || code != http.StatusForbidden {

@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	})
 	queues, err := sqs.New(ctx, sqs.Options{
 		JetStream: d.st.JetStream(), Region: cfg.Region, AccountID: cfg.AccountID,
-		Logger: log.With("component", "sqs"),
+		Replicas: d.st.Replicas(), Logger: log.With("component", "sqs"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create sqs service: %w", err)

@@ -143,6 +143,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.awsLambdaURL},
 		{name: "aws-execute-api", auth: authPerResource, protocol: auth.RESTJSON, match: req(pathPrefix(awsExecuteAPIPrefix)),
 			handler: h.awsExecuteAPI},
+		// The cluster's status (nimbus cluster status), signed.
+		{name: "cluster-status", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(pathIs(clusterPath)),
+			handler: h.cluster},
 		{name: "nimbus", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
 			match: req(pathPrefix("/_nimbus/")), handler: h.nimbus},
 		// X-Amz-Target.
@@ -172,8 +175,6 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.apigw},
 		{name: "event-source-mappings", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(esm.IsRequest),
 			handler: h.esm},
-		{name: "cluster-status", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(pathIs(clusterPath)),
-			handler: h.cluster},
 		{name: "healthz", auth: authNone, match: req(pathIs("/healthz")), handler: h.healthz},
 		{name: "readyz", auth: authNone, match: req(pathIs("/readyz")), handler: h.readyz},
 		{name: "metrics", auth: authNone, match: req(pathIs("/metrics")), handler: h.metrics},

@@ -33,6 +33,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
+	// Replicas of the bucket and of every queue's stream (0 means 1; 3
+	// on a three-server cluster).
+	Replicas int
 }
 
 // Service is the SQS engine of a node: queues in a KV bucket, messages
@@ -46,6 +49,8 @@ type Service struct {
 	account string
 	log     *slog.Logger
 	now     func() time.Time
+	// replicas of every queue's stream.
+	replicas int
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // by stream name; guarded by mu
@@ -57,14 +62,14 @@ type Service struct {
 // New opens (creating if needed) the queue bucket.
 func New(ctx context.Context, o Options) (*Service, error) {
 	kv, err := o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: Bucket, Storage: jetstream.FileStorage, History: 1,
+		Bucket: Bucket, Storage: jetstream.FileStorage, History: 1, Replicas: max(o.Replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open sqs bucket: %w", err)
 	}
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
-		log: o.Logger, now: o.Now, consumers: map[string]jetstream.Consumer{}, fifoGates: map[string]*sync.Mutex{},
+		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, fifoGates: map[string]*sync.Mutex{},
 		committers: map[string]*committer{},
 	}
 	if s.log == nil {
@@ -127,6 +132,13 @@ func (s *Service) resolveDLQ(ctx context.Context) func(string) (bool, bool) {
 		}
 		return true, q.fifo()
 	}
+}
+
+// streamConfig is q's stream with this node's replica count.
+func (s *Service) streamConfig(q *queue) jetstream.StreamConfig {
+	cfg := streamConfig(q)
+	cfg.Replicas = s.replicas
+	return cfg
 }
 
 func streamConfig(q *queue) jetstream.StreamConfig {
@@ -214,7 +226,7 @@ func (s *Service) CreateQueue(ctx context.Context, account, name string, attrs, 
 	// The stream first: a record is only written for a queue whose
 	// messages have somewhere to go. A crash in between leaves an
 	// unreferenced stream.
-	st, err := s.js.CreateStream(ctx, streamConfig(q))
+	st, err := s.js.CreateStream(ctx, s.streamConfig(q))
 	if err != nil {
 		return nil, fmt.Errorf("create queue stream: %w", err)
 	}
@@ -298,7 +310,7 @@ func (s *Service) SetAttributes(ctx context.Context, account, name string, attrs
 		}
 		q.Updated = s.now().Unix()
 		if q.Attrs["MessageRetentionPeriod"] != oldRet {
-			if _, err := s.js.UpdateStream(ctx, streamConfig(q)); err != nil {
+			if _, err := s.js.UpdateStream(ctx, s.streamConfig(q)); err != nil {
 				return fmt.Errorf("update queue stream: %w", err)
 			}
 		}
