@@ -207,8 +207,14 @@ func (l *serverLogger) clusterEvent(detail string) {
 // at once. So creates and updates of streams and buckets are retried with
 // a short timeout per try, until the caller's context (or
 // clusterReadyTimeout) ends. They are idempotent.
+//
+// It also gives every stream and bucket created through it at least the
+// store's replica count: on a cluster, a stream with one copy on a server
+// that dies would stop every node that uses it, so the backbone's policy
+// is N copies for everything, whatever a package asked.
 type clusterJS struct {
 	jetstream.JetStream
+	replicas int
 }
 
 const createTry = 10 * time.Second
@@ -236,18 +242,21 @@ func retryable(err error) bool {
 }
 
 func (j clusterJS) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
 	return retryCreate(ctx, func(ctx context.Context) (jetstream.Stream, error) {
 		return j.JetStream.CreateOrUpdateStream(ctx, cfg)
 	})
 }
 
 func (j clusterJS) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
 	return retryCreate(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return j.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
 	})
 }
 
 func (j clusterJS) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
 	return retryCreate(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
 		return j.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
 	})
@@ -307,4 +316,19 @@ func (s *Store) leaderGet(ctx context.Context, key string) (Entry, error) {
 		}
 	}
 	return Entry{Key: key, Value: resp.Message.Data, Revision: resp.Message.Sequence}, nil
+}
+
+func (j clusterJS) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
+	return j.JetStream.CreateStream(ctx, cfg)
+}
+
+func (j clusterJS) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
+	return j.JetStream.UpdateStream(ctx, cfg)
+}
+
+func (j clusterJS) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = max(cfg.Replicas, j.replicas)
+	return j.JetStream.CreateKeyValue(ctx, cfg)
 }

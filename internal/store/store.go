@@ -221,7 +221,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		return fmt.Errorf("open store: jetstream: %w", err)
 	}
 	if opts.Cluster != nil || opts.NATSURL != "" {
-		js = clusterJS{js}
+		js = clusterJS{JetStream: js, replicas: s.replicas}
 	}
 	s.js = js
 	// In a cluster the first bucket waits for JetStream's meta leader:
