@@ -102,7 +102,7 @@ func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
 	creds := c.Credentials(t)
 	client := func(n *Node) *lambda.Client {
 		return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint),
-			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
+			Credentials:      aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
 			RetryMaxAttempts: 1})
 	}
 	ctx := t.Context()
