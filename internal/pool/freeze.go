@@ -88,6 +88,12 @@ func (m *Manager) freezeIdle(e *environment) {
 	}
 	if err := f.Freeze(); err != nil {
 		m.log.Warn("freeze environment", "env_id", e.id, "err", err)
+		// A freeze that did not settle may still be under way (cgroup v1
+		// goes on from FREEZING to FROZEN): count e as frozen, so an
+		// invoke that took it meanwhile (waiting on fmu) thaws it, or
+		// fails it as broken, instead of handing its event to a stopped
+		// runtime that answers only with the function's timeout.
+		e.frozen = true
 		m.mu.Lock()
 		if e.state == stateIdle {
 			e.pool.removeIdle(e)
