@@ -245,6 +245,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return nil, nil, awsapi.Service("The function's layers could not be loaded.")
 	}
 
+	// From here until it is busy (or destroyed) e belongs to this
+	// goroutine alone: Close skips starting environments, cancels sctx and
+	// waits for this start on m.wg.
 	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB()}
 	m.mu.Lock()
 	if m.closed {
@@ -253,14 +256,20 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	}
 	m.envs[e] = struct{}{}
 	m.countLocked(e)
+	m.wg.Add(1)
+	hook := m.hookLaunch
 	m.mu.Unlock()
+	defer m.wg.Done()
+	if hook != nil {
+		hook()
+	}
 	fail := func(err error) (*environment, *invoke.Result, error) {
 		m.markDead(e)
 		m.destroy(e)
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		if errors.Is(err, errClosed) {
+		if errors.Is(err, errClosed) || m.closing() {
 			return nil, nil, errClosed
 		}
 		m.log.Error("environment start failed", "function", fn.FunctionName, "env_id", e.id, "err", err)
@@ -325,6 +334,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	fnTimeout := time.Duration(fn.TimeoutSeconds()) * time.Second
 	sctx, cancel := context.WithTimeout(ctx, m.initTimeout+fnTimeout)
 	defer cancel()
+	defer context.AfterFunc(m.stopCtx, cancel)()
 	// Init Duration runs from here (Lambda's: not the code download).
 	t0 := time.Now()
 	proc, err := m.launcher.Start(sctx, spec)
@@ -345,16 +355,17 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	e.proc = proc
 	e.serve(proc.Listeners())
 	e.exitCtx, e.exitStop = context.WithCancel(context.Background())
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
+	watching := m.goroutine(func() {
 		select {
 		case <-proc.Done():
 			e.exitStop()
 			m.exitedWhileIdle(e)
 		case <-e.exitCtx.Done(): // destroyed
 		}
-	}()
+	})
+	if !watching {
+		return fail(errClosed)
+	}
 
 	// Init: the runtime's first GET /next, within the init budget.
 	ictx, icancel := context.WithCancelCause(sctx)

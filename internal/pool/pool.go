@@ -212,15 +212,18 @@ type Manager struct {
 	// tests: called after an environment is destroyed / a provisioned
 	// start ended; guarded by mu (read under it, called outside)
 	hookDestroyed, hookProvisioned func()
-	closed                         bool                      // guarded by mu
-	pools                          map[poolKey]*fnPool       // guarded by mu
-	revision                       map[versionKey]string     // guarded by mu: newest RevisionId seen
-	envs                           map[*environment]struct{} // guarded by mu: every environment not yet destroyed
-	inflight                       map[string]int            // guarded by mu: admitted invocations per function name
-	unreserved                     int                       // guarded by mu: admitted invocations of functions without a reservation
-	liveMB                         int                       // guarded by mu: MemorySize of envs whose memory is counted
-	pendingMB                      int                       // guarded by mu: MemorySize of cold starts admitted, not yet in envs
-	prov                           map[provKey]*provState    // guarded by mu: provisioned concurrency wanted (SetProvisioned)
+	// hookLaunch, when set, is called by start between registering an
+	// environment and launching its sandbox (tests); guarded by mu.
+	hookLaunch func()
+	closed     bool                      // guarded by mu; once set, no goroutine joins wg (goLocked)
+	pools      map[poolKey]*fnPool       // guarded by mu
+	revision   map[versionKey]string     // guarded by mu: newest RevisionId seen
+	envs       map[*environment]struct{} // guarded by mu: every environment not yet destroyed
+	inflight   map[string]int            // guarded by mu: admitted invocations per function name
+	unreserved int                       // guarded by mu: admitted invocations of functions without a reservation
+	liveMB     int                       // guarded by mu: MemorySize of envs whose memory is counted
+	pendingMB  int                       // guarded by mu: MemorySize of cold starts admitted, not yet in envs
+	prov       map[provKey]*provState    // guarded by mu: provisioned concurrency wanted (SetProvisioned)
 }
 
 // versionKey names a function version; poolKey a configuration revision
@@ -352,6 +355,12 @@ func New(opts Options) (*Manager, error) {
 
 // Close kills every environment and waits for every goroutine the Manager
 // started. Invocations in flight fail with ServiceException.
+//
+// Each environment has one owner that destroys it: while it is starting,
+// the goroutine in start (Close cancels its context and waits for it, as
+// m.wg counts every start); from then on, Close for those alive when it
+// begins, else whoever killed it (killLocked). Once Close has begun no
+// goroutine joins m.wg (goLocked refuses), so wg.Wait cannot race an Add.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -363,7 +372,9 @@ func (m *Manager) Close() error {
 	m.cancelCtx()
 	all := make([]*environment, 0, len(m.envs))
 	for e := range m.envs {
-		all = append(all, e)
+		if e.state != stateStarting {
+			all = append(all, e)
+		}
 		e.state = stateDead
 	}
 	m.pools = map[poolKey]*fnPool{}
@@ -681,14 +692,32 @@ func (m *Manager) exitedWhileIdle(e *environment) {
 	wasProvisioned := e.provisioned
 	e.pool.removeIdle(e)
 	m.killLocked(e)
-	if wasProvisioned && !m.closed {
+	if wasProvisioned {
 		// Replace it now rather than at the reaper's next tick.
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.fillProvisioned()
-		}()
+		m.goLocked(m.fillProvisioned)
 	}
+}
+
+// goLocked runs f in a goroutine that Close waits for, unless Close has
+// begun (nats-server's startGoRoutine gate); it reports whether f runs.
+// m.mu must be held.
+func (m *Manager) goLocked(f func()) bool {
+	if m.closed {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// goroutine is goLocked for a caller not holding m.mu.
+func (m *Manager) goroutine(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.goLocked(f)
 }
 
 func (p *fnPool) removeIdle(e *environment) {
@@ -702,13 +731,12 @@ func (p *fnPool) removeIdle(e *environment) {
 	}
 }
 
-// goDestroy tears e down in the background (off the invoke path).
+// goDestroy tears e down in the background (off the invoke path); m.mu
+// must be held. After Close has begun it does nothing: Close destroys
+// every environment that is not starting, and a starting one is destroyed
+// by its start.
 func (m *Manager) goDestroy(e *environment) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.destroy(e)
-	}()
+	m.goLocked(func() { m.destroy(e) })
 }
 
 // destroy kills e's process tree and releases everything it holds. It is

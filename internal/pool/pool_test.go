@@ -866,3 +866,83 @@ func TestExpiringCredentialsAreNotReused(t *testing.T) {
 		t.Errorf("environment with expiring credentials reused: %v then %v", env1["AWS_ACCESS_KEY_ID"], env2["AWS_ACCESS_KEY_ID"])
 	}
 }
+
+// Close during a cold start whose environment is registered but not yet
+// launched, with an init that never finishes: the start owns the
+// environment, so Close cancels it, waits for it and leaves no process
+// behind. Before starts had one owner, Close destroyed the environment
+// before it had a process (a no-op), the launch went on, and Close waited
+// for the hanging runtime forever.
+func TestCloseDuringColdStart(t *testing.T) {
+	const hangLimit = 2 * time.Minute
+	t.Parallel()
+	h := newHarness(t)
+	token := randHex(8)
+	fn := h.fn("close-cold", map[string]string{"POOL_TEST_INIT": "hang", "TOKEN": token})
+	fn.Timeout = 600
+	registered := make(chan struct{})
+	h.m.mu.Lock()
+	h.m.hookLaunch = func() {
+		close(registered)
+		<-h.m.stop // launch once Close has begun
+	}
+	h.m.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{RequestID: newRequestID(), Payload: []byte("{}")})
+		errc <- err
+	}()
+	<-registered
+	closed := make(chan error, 1)
+	go func() { closed <- h.m.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hangLimit): // a hang, not a timing assertion
+		t.Fatalf("Close still blocked after %v; %d function processes alive", hangLimit, processesWith("TOKEN="+token))
+	}
+	var ae *awsapi.Error
+	if err := <-errc; !errors.As(err, &ae) || ae.Code != awsapi.CodeService {
+		t.Errorf("cold invoke during Close: %v, want ServiceException", err)
+	}
+	if n := processesWith("TOKEN=" + token); n != 0 {
+		t.Errorf("%d function processes survived Close", n)
+	}
+	if ents, _ := os.ReadDir(h.m.envsDir); len(ents) != 0 {
+		t.Errorf("environment directories left: %v", ents)
+	}
+}
+
+// Close while a hanging init is waited for: the start sees Close and
+// destroys its environment.
+func TestCloseDuringHangingInit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	token := randHex(8)
+	fn := h.fn("close-init", map[string]string{"POOL_TEST_INIT": "hang", "TOKEN": token})
+	fn.Timeout = 600
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{RequestID: newRequestID(), Payload: []byte("{}")})
+		errc <- err
+	}()
+	for processesWith("TOKEN="+token) == 0 {
+		select {
+		case err := <-errc:
+			t.Fatalf("invoke ended before its init hung: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := h.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ae *awsapi.Error
+	if err := <-errc; !errors.As(err, &ae) || ae.Code != awsapi.CodeService {
+		t.Errorf("cold invoke during Close: %v, want ServiceException", err)
+	}
+	if n := processesWith("TOKEN=" + token); n != 0 {
+		t.Errorf("%d function processes survived Close", n)
+	}
+}

@@ -139,9 +139,7 @@ func (m *Manager) fillProvisioned() {
 	}
 	sem := m.provSem
 	for _, j := range jobs {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
+		ok := m.goroutine(func() {
 			select {
 			case sem <- struct{}{}:
 			case <-m.stop:
@@ -150,7 +148,10 @@ func (m *Manager) fillProvisioned() {
 			}
 			defer func() { <-sem }()
 			m.provision(j.p, j.fn)
-		}()
+		})
+		if !ok { // Close has begun
+			m.provisionDone(j.p, j.fn, nil, "")
+		}
 	}
 }
 
