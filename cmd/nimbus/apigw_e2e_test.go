@@ -14,6 +14,7 @@ import (
 // CLI against the binary, finds their URLs with `nimbus apis` and calls
 // them with plain curl on their *.localhost names, as the README says.
 func TestAPIGatewayWithCurl(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "aws")
 	requireTool(t, "curl")
 	endpoint := startServer(t)

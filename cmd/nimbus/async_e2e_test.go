@@ -137,6 +137,8 @@ func (r *records) missing(ids map[string]bool) (missing, dups int) {
 // record arrives at a destination function, which prints it. Duplicates
 // (at-least-once) are reported, not failed.
 func TestAsyncKill9LosesNoEvent(t *testing.T) {
+	requireSoak(t)
+	t.Parallel()
 	requireTool(t, "python3")
 	const total, workers = 2000, 32
 	dataDir := t.TempDir()
@@ -284,6 +286,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // with each AWS CLI on this machine; the invoke's OnSuccess record reaches
 // the recorder function.
 func TestAsyncAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	requireTool(t, "python3")
 	rec := &records{seen: map[string]int{}, runs: map[string]int{}, added: make(chan struct{}, 1)}

@@ -12,6 +12,7 @@ import (
 // credentials (owner-only) and says once how to use them; `nimbus env`
 // exports what the AWS CLI needs; a restart keeps them and says nothing.
 func TestRootCredentialsAndNimbusEnv(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	srv := startServerAt(t, dataDir)
 	banner := strings.Join(srv.preamble, "\n")
@@ -50,6 +51,7 @@ func TestRootCredentialsAndNimbusEnv(t *testing.T) {
 // unknown key gets AWS's errors and changes nothing; unsigned requests
 // (no credentials at all) too.
 func TestAWSCLIRefusesBadCredentials(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	awsPath := clis["v2"]
 	if awsPath == "" {

@@ -48,6 +48,7 @@ var changeSetARNRE = regexp.MustCompile(`arn:aws:cloudformation:[a-z0-9-]+:\d{12
 // then an unchanged redeploy ("No changes to deploy", exit 0 with
 // --no-fail-on-empty-changeset).
 func TestAWSCLICloudFormationDeploy(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	requireTool(t, "curl")
 	endpoint := startServer(t)
@@ -180,6 +181,7 @@ func TestAWSCLICloudFormationDeploy(t *testing.T) {
 // a create, an update by parameter that changes only the function, and an
 // empty change set.
 func TestSAMDeploySequence(t *testing.T) {
+	t.Parallel()
 	requireBoto3(t)
 	endpoint := startServer(t)
 	work := t.TempDir()

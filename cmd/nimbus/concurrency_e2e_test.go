@@ -9,6 +9,7 @@ import (
 
 // TestConcurrencyWithAWSCLI drives the concurrency APIs with the AWS CLIs.
 func TestConcurrencyWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	endpoint := startServer(t)
 	env := append(awsEnv(endpoint), "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard")

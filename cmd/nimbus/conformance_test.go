@@ -16,6 +16,7 @@ import (
 // shapes) and the values AWS answers, with real invocations of a Go, a
 // Python and a Node.js function.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	requireBoto3(t)
 	endpoint := startServer(t)
 	goZip, pyZip, nodeZip := helloZip(t, "hello-go"), helloZip(t, "hello-python"), helloZip(t, "hello-node")
@@ -31,6 +32,7 @@ func TestConformance(t *testing.T) {
 // 2.9 at /usr/bin/aws, which needs --endpoint-url) the way a deploy script
 // does, checking the CLI's parsed output and its error exit codes.
 func TestAWSCLIv2Flow(t *testing.T) {
+	t.Parallel()
 	aws, ok := awsCLIs(t)["v2"]
 	if !ok {
 		t.Skip("AWS CLI v2 not installed")

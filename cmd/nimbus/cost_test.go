@@ -15,6 +15,7 @@ import (
 // /metrics counts them, with real clients (the AWS CLI to deploy, the
 // nimbus CLI to invoke and report).
 func TestCostAndMetricsCommands(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	awsPath := clis["v2"]
 	if awsPath == "" {

@@ -198,6 +198,7 @@ func requireDeployTools(t *testing.T) {
 // URL of its outputs, redeploys it unchanged, lists the stacks and deletes
 // them.
 func TestDeploySAMExamples(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
@@ -308,6 +309,7 @@ func eventLines(out, logicalID string) []string {
 // its invocation count going on). Then an update that fails on one
 // resource rolls back, and the previous version still serves.
 func TestDeployUpdateKeepsUntouchedFunctionsWarm(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
@@ -370,6 +372,7 @@ func TestDeployUpdateKeepsUntouchedFunctionsWarm(t *testing.T) {
 // --skip-unsupported. A stack whose creation failed (ROLLBACK_COMPLETE)
 // is deleted and created again by the next deploy, as sam deploy does.
 func TestDeployUnsupportedResourceType(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
@@ -424,6 +427,7 @@ Outputs:
 // `nimbus deploy` builds (BuildMethod python3.12 puts it under python/),
 // taking the stack name and a parameter from samconfig.toml.
 func TestDeployLayerAndSamConfig(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
@@ -484,6 +488,7 @@ parameter_overrides = "Mode=\"from config\""
 // DefinitionBody, so both its own route and the one SAM adds from the
 // function's event answer.
 func TestDeployInlinesDefinitionUri(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)

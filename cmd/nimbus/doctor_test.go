@@ -10,6 +10,7 @@ import (
 // `nimbus doctor` lists the protections and proves them by starting an
 // environment.
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	out, stderr, err := run(t, os.Environ(), "", nimbusBin, "doctor")
 	if err != nil || !strings.Contains(out, "check: ok") {
 		t.Fatalf("nimbus doctor: %v\n%s%s", err, out, stderr)

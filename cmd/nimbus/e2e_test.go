@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,21 +26,63 @@ import (
 
 var nimbusBin string
 
+// TestMain builds the binary, points TMPDIR at one directory of this run
+// (t.TempDir's directories and the servers' data live under it) and
+// removes it at the end. A timeout panic runs no cleanup, so shortly
+// before the package timeout a watchdog kills the servers and removes the
+// directory itself; the servers die with this process in any case
+// (startTied).
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nimbus-e2e-")
+	flag.Parse()
+	// The tests mostly wait (on the AWS CLI's waiters, on retry delays, on
+	// servers starting), so more of them run at once than there are CPUs,
+	// unless -parallel says otherwise.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+	}
+	root, err := os.MkdirTemp("", "nimbus-e2e-")
 	if err != nil {
 		panic(err)
 	}
-	nimbusBin = filepath.Join(dir, "nimbus")
+	if err := os.Setenv("TMPDIR", root); err != nil {
+		panic(err)
+	}
+	nimbusBin = filepath.Join(root, "nimbus")
 	out, err := exec.Command("go", "build", "-o", nimbusBin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}
+	if d := testTimeout(); d > 0 {
+		margin := min(max(d/20, 5*time.Second), 30*time.Second)
+		time.AfterFunc(d-margin, func() {
+			fmt.Fprintf(os.Stderr, "e2e: the package timeout (%v) is near: killing the servers and removing %s\n", d, root)
+			running.Range(func(k, _ any) bool {
+				_ = k.(*exec.Cmd).Process.Kill()
+				return true
+			})
+			_ = os.RemoveAll(root)
+		})
+	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(root)
 	os.Exit(code)
 }
+
+// testTimeout is the -test.timeout of this run (0: none).
+func testTimeout() time.Duration {
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return 0
+	}
+	d, _ := f.Value.(flag.Getter).Get().(time.Duration)
+	return d
+}
+
+// running holds the server processes not yet waited for (keys *exec.Cmd).
+var running sync.Map
 
 // server is a `nimbus server` process started by a test.
 type server struct {
@@ -99,9 +145,11 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 	} else {
 		close(stdoutDone)
 	}
-	if err := cmd.Start(); err != nil {
+	gone := make(chan struct{}) // closed once cmd.Wait has returned
+	if err := startTied(cmd, gone); err != nil {
 		t.Fatal(err)
 	}
+	running.Store(cmd, nil)
 	srv := &server{cmd: cmd, exited: make(chan error, 1)}
 	t.Cleanup(func() {
 		if srv.stopped {
@@ -138,7 +186,10 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 			close(addr)
 		}
 		<-stdoutDone // Wait closes the pipes: read them to the end first
-		srv.exited <- cmd.Wait()
+		err := cmd.Wait()
+		running.Delete(cmd)
+		close(gone)
+		srv.exited <- err
 	}()
 	select {
 	case a, ok := <-addr:
@@ -228,14 +279,33 @@ func envValue(env []string, key string) string {
 	return ""
 }
 
+// run runs a command to its end (tied to this process: startTied).
 func run(t *testing.T, env []string, dir string, name string, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env, cmd.Dir = env, dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	done := make(chan struct{})
+	defer close(done)
+	if err := startTied(cmd, done); err != nil {
+		return "", "", err
+	}
+	err := cmd.Wait()
 	return out.String(), errb.String(), err
+}
+
+// soakEnv turns on the long soak and kill tests (.ci/run sets it); the
+// README's test command leaves them out to keep each package inside its
+// budget.
+const soakEnv = "NIMBUS_TEST_SOAK"
+
+// requireSoak skips a soak or kill test unless soakEnv is set.
+func requireSoak(t *testing.T) {
+	t.Helper()
+	if os.Getenv(soakEnv) == "" {
+		t.Skipf("a soak/kill test: set %s=1 to run it (CI does)", soakEnv)
+	}
 }
 
 func moduleRoot(t *testing.T) string {
@@ -329,6 +399,7 @@ func requireBoto3(t *testing.T) {
 }
 
 func TestAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)
@@ -418,6 +489,8 @@ func testAWSCLI(t *testing.T, awsPath, version, endpoint string, env []string, z
 // the AWS CLI got its answers, starts a new server on the same data
 // directory and expects every function, version and alias to be there.
 func TestKill9KeepsAcknowledgedState(t *testing.T) {
+	requireSoak(t)
+	t.Parallel()
 	clis := awsCLIs(t)
 	awsPath := clis["v2"]
 	if awsPath == "" {
@@ -457,6 +530,7 @@ func TestKill9KeepsAcknowledgedState(t *testing.T) {
 }
 
 func TestBoto3(t *testing.T) {
+	t.Parallel()
 	requireBoto3(t)
 	endpoint := startServer(t)
 	zip := helloZip(t, "hello-python")
@@ -469,6 +543,7 @@ func TestBoto3(t *testing.T) {
 // `nimbus invoke` exits 1 on an API error and 2 on a function error, whose
 // error JSON it still prints.
 func TestInvokeExitCodeOnFunctionError(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	awsPath := clis["v2"]
 	if awsPath == "" {

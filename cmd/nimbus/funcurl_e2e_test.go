@@ -12,6 +12,7 @@ import (
 // the machine and calls it with plain curl on its *.localhost name, as the
 // README tells users to.
 func TestFunctionURLWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	requireTool(t, "curl")
 	endpoint := startServer(t)

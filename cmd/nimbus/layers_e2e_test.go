@@ -13,6 +13,7 @@ import (
 // nodejs function that requires the layer's module from
 // /opt/nodejs/node_modules.
 func TestLayersWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	endpoint := startServer(t)
 	env := awsEnv(endpoint)

@@ -82,6 +82,7 @@ func startFollower(t *testing.T, env []string, name string, args ...string) *lin
 // (filter-log-events, logs tail --follow) and `nimbus logs` with their
 // request ids, in the Text and the JSON log formats.
 func TestFunctionLogsWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	clis := awsCLIs(t)
 	requireTool(t, "python3")
 	endpoint := startServer(t)

@@ -96,6 +96,7 @@ func checkReadableError(t *testing.T, r deployResult) {
 // TestDeploySAMApps deploys each application of testdata/samapps on one
 // server, calls it, and deletes it.
 func TestDeploySAMApps(t *testing.T) {
+	t.Parallel()
 	requireDeployTools(t)
 	requireTool(t, "aws")
 	endpoint := startServer(t)

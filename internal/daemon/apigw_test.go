@@ -86,6 +86,7 @@ func integrationURI(fnArn string) string {
 // parameters, cookies, binary bodies, function errors, a payload 1.0
 // route, a Lambda authorizer and throttling.
 func TestHTTPAPIServesANetHTTPApp(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	fnArn := createWebFunction(t, n, "web")
 	authArn := createWebFunction(t, n, "auth")
@@ -196,6 +197,7 @@ func listenPortOf(n *node) string {
 // a stage), and checks payload 1.0, request validation, the stage cache,
 // a TOKEN authorizer and throttling.
 func TestRESTAPIServesANetHTTPApp(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	fnArn := createWebFunction(t, n, "web")
 	authArn := createWebFunction(t, n, "auth")
@@ -369,6 +371,7 @@ func atoi(s string) int {
 // TestAPIGatewayWithTheAWSCLI drives the management API with the AWS CLI
 // (botocore's parsers): quick create, get-apis, REST API create and list.
 func TestAPIGatewayWithTheAWSCLI(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("aws"); err != nil {
 		t.Skip("no aws CLI")
 	}
@@ -455,6 +458,7 @@ func TestAPIGatewayWithTheAWSCLI(t *testing.T) {
 // scoped requests and lets a request SigV4-signed for execute-api through
 // the node's authenticator, with the caller in the event.
 func TestHTTPAPIAWSIAMRoute(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	fnArn := createWebFunction(t, n, "web")
 	ctx := context.Background()

@@ -125,6 +125,7 @@ func decodeRecord(t *testing.T, b []byte) async.Record {
 }
 
 func TestAsyncInvokeReachesFunctionAndOnSuccess(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -157,6 +158,7 @@ func TestAsyncInvokeReachesFunctionAndOnSuccess(t *testing.T) {
 }
 
 func TestAsyncFailureRetriesThenOnFailure(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -190,6 +192,7 @@ func TestAsyncFailureRetriesThenOnFailure(t *testing.T) {
 }
 
 func TestAsyncEventAgeExceeded(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -212,6 +215,7 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 }
 
 func TestAsyncRefusals(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	createGoFunction(t, n, "f", nil)
 	ctx := context.Background()
@@ -250,6 +254,7 @@ func (s *sink) records(t *testing.T, n int) map[string]async.Record {
 }
 
 func TestAsyncThrottledEventsWaitAndRetry(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -284,6 +289,7 @@ func TestAsyncThrottledEventsWaitAndRetry(t *testing.T) {
 }
 
 func TestAsyncReservedZeroGoesStraightToFailure(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -307,6 +313,7 @@ func TestAsyncReservedZeroGoesStraightToFailure(t *testing.T) {
 }
 
 func TestInvokeAsyncAPI(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
@@ -337,6 +344,7 @@ func TestInvokeAsyncAPI(t *testing.T) {
 // waits for its retry: after the restart the event is retried, not
 // started over, and its record counts every attempt.
 func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	scale := func(c *config.Config) { c.AsyncDelayScale = 0.05 } // retries after 3 s, then 6 s
 	n := startNodeWith(t, dir, scale)
@@ -392,6 +400,7 @@ func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
 // queue (which Nimbus does not have yet) is a counted, logged delivery
 // failure; the OnFailure record still goes out.
 func TestAsyncDeadLetterTargetWithoutService(t *testing.T) {
+	t.Parallel()
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)

@@ -82,6 +82,7 @@ func createRequest(t *testing.T, n *node, name string) *http.Request {
 // signature can be wrong, expects AWS's 403 answer, and checks that
 // nothing changed.
 func TestSignatureFailures(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "keep", nil)
 	root := n.creds()
@@ -216,6 +217,7 @@ var emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 // TestSDKClientsWithBadCredentials drives aws-sdk-go-v2 with a wrong secret
 // and an unknown key: the SDK sees AWS's error codes.
 func TestSDKClientsWithBadCredentials(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -242,6 +244,7 @@ func TestSDKClientsWithBadCredentials(t *testing.T) {
 // query-protocol call without valid signatures get their protocol's error
 // shapes.
 func TestOtherProtocolsRefuseInTheirShape(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, n.endpoint()+"/", strings.NewReader("{}"))
 	req.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
@@ -279,6 +282,7 @@ func TestOtherProtocolsRefuseInTheirShape(t *testing.T) {
 // TestFunctionCredentials: an environment's AWS_* credentials are
 // accepted by the node's API and are not the root's.
 func TestFunctionCredentials(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "creds", nil)
 	_, env := invoke(t, n, "creds", "", map[string]any{"action": "env"})
@@ -309,6 +313,7 @@ func TestFunctionCredentials(t *testing.T) {
 // owner-only, and the same after a restart; given credentials win and are
 // not written.
 func TestRootCredentialsPersist(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := startNode(t, dir)
 	first := n.creds()
@@ -341,6 +346,7 @@ func TestRootCredentialsPersist(t *testing.T) {
 
 // TestInsecureNoAuth: with verification off, unsigned requests are served.
 func TestInsecureNoAuth(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir(), func(c *config.Config) { c.InsecureNoAuth = true })
 	resp, err := http.Get(n.endpoint() + "/2015-03-31/functions") //nolint:noctx // test
 	if err != nil {

@@ -44,6 +44,7 @@ Outputs:
 // set (the stack REVIEW_IN_PROGRESS), executed; an UPDATE change set that
 // lists only the function; an empty one, FAILED.
 func TestChangeSetsWithTheSDK(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := t.Context()
 	c := n.cfn()

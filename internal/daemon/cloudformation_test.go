@@ -44,6 +44,7 @@ func readQueryError(t *testing.T, body []byte) (typ, code, msg string) {
 // through the front door, behind SigV4 for service "cloudformation", with
 // query-protocol errors; the Lambda API beside it is unaffected.
 func TestCloudFormationFrontDoor(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := t.Context()
 	c := n.cfn()
@@ -139,6 +140,7 @@ func TestCloudFormationFrontDoor(t *testing.T) {
 // node, signed for "cloudformation"; the content is checked against the
 // name and stored in the backbone.
 func TestArtifactUpload(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	hc := n.httpClient("cloudformation")
 	zip := zipFiles(t, map[string]zipEntry{"app.py": {data: []byte("def handler(e, c):\n    return e\n")}})
@@ -198,6 +200,7 @@ func TestArtifactUpload(t *testing.T) {
 // requests with the node's front door without a socket (the endpoint's
 // host does not resolve), signed and verified like any client's.
 func TestInProcessTransport(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	hc, creds := n.d.providerClient()
 	c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://in-process.invalid"),
@@ -226,6 +229,7 @@ func TestInProcessTransport(t *testing.T) {
 // TestInProcessTransportInsecure: with --insecure-no-auth the providers
 // sign with any static credentials and are served.
 func TestInProcessTransportInsecure(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir(), func(c *config.Config) { c.InsecureNoAuth = true })
 	hc, creds := n.d.providerClient()
 	c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://in-process.invalid"),

@@ -26,6 +26,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // with aws-sdk-go-v2 and checks the throttle it gets is the typed
 // exception its retryer retries.
 func TestReservedConcurrencySDK(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	createGoFunction(t, n, "capped", nil)
@@ -117,6 +118,7 @@ func waitProvisioned(t *testing.T, n *node, name, qualifier string) *lambda.GetP
 }
 
 func TestProvisionedConcurrencySDK(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := startNode(t, dir)
 	ctx := context.Background()
@@ -194,6 +196,7 @@ func TestProvisionedConcurrencySDK(t *testing.T) {
 // TestWeightedAliasSplitsAcrossVersionPools: an alias routing half its
 // traffic to another version runs both versions, each in its own pool.
 func TestWeightedAliasSplitsAcrossVersionPools(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	createGoFunction(t, n, "split", nil)

@@ -90,6 +90,7 @@ func logTail(t *testing.T, out *lambda.InvokeOutput) string {
 }
 
 func TestGoFunctionLifecycle(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	cr := createGoFunction(t, n, "lifecycle", func(in *lambda.CreateFunctionInput) {
@@ -249,6 +250,7 @@ func TestGoFunctionLifecycle(t *testing.T) {
 }
 
 func TestConcurrentInvokesRunInParallel(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "parallel", func(in *lambda.CreateFunctionInput) { in.Timeout = aws.Int32(30) })
 	// Two invokes that each sleep; both must succeed even though each
@@ -273,6 +275,7 @@ func TestConcurrentInvokesRunInParallel(t *testing.T) {
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	n := startNode(t, dir)
@@ -322,6 +325,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 }
 
 func TestManagedRuntimes(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	cases := []struct {
 		name, runtime, handler, dir string
@@ -361,6 +365,7 @@ func goZipOr(t *testing.T, dir string) []byte {
 }
 
 func TestOutOfMemory(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("memory limits need root (cgroups)")
 	}
@@ -377,6 +382,7 @@ func TestOutOfMemory(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	createGoFunction(t, n, "victim", nil)
@@ -448,6 +454,7 @@ func TestBadInput(t *testing.T) {
 // node's API on their own loopback as AWS_ENDPOINT_URL, so boto3 inside a
 // Python function lists the node's functions with no code change.
 func TestFunctionCallsNimbusWithItsSDK(t *testing.T) {
+	t.Parallel()
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("the host's python3 must have boto3 in CI: %v", err)

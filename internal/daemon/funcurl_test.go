@@ -87,6 +87,7 @@ func urlRequest(t testing.TB, n *node, id, method, path string, hdr map[string]s
 // wrote it, binary bodies survive, the platform answers CORS, and failures
 // are answered as AWS answers them.
 func TestFunctionURLEndToEnd(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	id := urlFunction(t, n, "web", &lambda.CreateFunctionUrlConfigInput{
 		AuthType: types.FunctionUrlAuthTypeNone,
@@ -204,6 +205,7 @@ func TestFunctionURLEndToEnd(t *testing.T) {
 // the function, which it polls through the node's API), so a buffered
 // implementation cannot pass.
 func TestFunctionURLStreaming(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	id := urlFunction(t, n, "streamer", &lambda.CreateFunctionUrlConfigInput{
 		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream,
@@ -288,6 +290,7 @@ func BenchmarkFunctionURL(b *testing.B) {
 // TestInvokeWithResponseStream streams a real function's response through
 // the Lambda API's event stream, read with aws-sdk-go-v2.
 func TestInvokeWithResponseStream(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	urlFunction(t, n, "streamer", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
 	out, err := n.client.InvokeWithResponseStream(context.Background(), &lambda.InvokeWithResponseStreamInput{
@@ -321,6 +324,7 @@ func TestInvokeWithResponseStream(t *testing.T) {
 // TestFunctionURLThrottled: a function with no concurrency to spare (its
 // reserved concurrency is 0) answers its URL's callers 429, as AWS does.
 func TestFunctionURLThrottled(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	id := urlFunction(t, n, "held", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeNone})
 	if _, err := n.client.PutFunctionConcurrency(context.Background(), &lambda.PutFunctionConcurrencyInput{
@@ -340,6 +344,7 @@ func TestFunctionURLThrottled(t *testing.T) {
 // connection, and the node serves the next request from a fresh
 // environment.
 func TestFunctionURLStreamTimeout(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	id := urlFunction(t, n, "stall", &lambda.CreateFunctionUrlConfigInput{
 		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream,
@@ -372,6 +377,7 @@ func TestFunctionURLStreamTimeout(t *testing.T) {
 // (service lambda) and names them in the event; unsigned requests and
 // requests signed for another service are refused without invoking.
 func TestFunctionURLAWSIAM(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	id := urlFunction(t, n, "private", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeAwsIam})
 	_, port, _ := net.SplitHostPort(n.d.Addr())

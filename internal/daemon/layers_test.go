@@ -52,6 +52,7 @@ func publishLayer(t *testing.T, n *node, name string, files map[string]zipEntry,
 // deleted layer version, and a function's layers change with
 // UpdateFunctionConfiguration.
 func TestLayersReachPythonFunctions(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	one := publishLayer(t, n, "greet", map[string]zipEntry{
@@ -139,6 +140,7 @@ func TestLayersReachPythonFunctions(t *testing.T) {
 // TestCustomRuntimeFromLayer: a provided.al2023 function without a
 // bootstrap of its own runs the layer's /opt/bootstrap, as on Lambda.
 func TestCustomRuntimeFromLayer(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	bootstrap := goZip(t, "./internal/daemon/testdata/fn")
 	out, err := n.client.PublishLayerVersion(context.Background(), &lambda.PublishLayerVersionInput{

@@ -30,6 +30,7 @@ var lambdaStreamRE = regexp.MustCompile(`^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{3
 // CloudWatch Logs API with their request ids, in a group and stream named
 // as Lambda names them.
 func TestFunctionLogsThroughCloudWatchAPI(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	cw := logsClient(n)
 	ctx := context.Background()
@@ -177,6 +178,7 @@ func TestFunctionLogsThroughCloudWatchAPI(t *testing.T) {
 // JSON with the request id, the platform records as JSON, and JSON filter
 // patterns select them.
 func TestJSONLogFormat(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	cw := logsClient(n)
 	ctx := context.Background()

@@ -42,6 +42,7 @@ Resources:
 // and an unsupported resource type refused unless the stack's
 // nimbus:skip-unsupported tag says to leave it out.
 func TestSAMStack(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := t.Context()
 	c := n.cfn()
@@ -116,6 +117,7 @@ func TestSAMStack(t *testing.T) {
 // REST API (the implicit ServerlessHttpApi and ServerlessRestApi) and
 // calls both through their execute-api hosts.
 func TestSAMStackWithAPIs(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := t.Context()
 	c := n.cfn()

@@ -112,6 +112,7 @@ func outputs(s cfntypes.Stack) map[string]string {
 // with aws-sdk-go-v2's CloudFormation client against a real node: create,
 // outputs, invoke, events, resources, exports, template, update, delete.
 func TestStackWithTheSDK(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := t.Context()
 	c := n.cfn()
@@ -232,6 +233,7 @@ func contains(s []string, v string) bool {
 // create-stack --template-body file://, describe-stacks, list-exports,
 // describe-stack-events, delete-stack.
 func TestStackWithTheAWSCLI(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("aws"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("the AWS CLI is required in CI")
@@ -324,6 +326,7 @@ func TestStackWithTheAWSCLI(t *testing.T) {
 // TestStackSurvivesRestart: a stack and its function are there after the
 // node restarts on the same data directory, and can be deleted then.
 func TestStackSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n := startNode(t, dir)
 	sha := uploadArtifact(t, n, dirZip(t, "examples/hello-python"))

@@ -59,6 +59,7 @@ func invokeWithHeader(t *testing.T, n *node, name, header, value string, payload
 // sampling decision kept and the parent replaced by the platform's span;
 // with none, Active tracing makes a sampled one.
 func TestTraceHeaderReachesFunction(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "traced", nil)
 	root := "1-5759e988-bd862e3fe1be46a994272793"
@@ -134,6 +135,7 @@ next:
 }
 
 func TestMetricsMoveWithInvocations(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "counted", nil)
 	fn := map[string]string{"function": "counted", "version": "$LATEST"}
@@ -230,6 +232,7 @@ func parseReport(t *testing.T, tail string) reportLine {
 // Every invocation is metered with the REPORT line's numbers, and the
 // cost report's sums are the sums of those records.
 func TestMeteringMatchesReportAndSums(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "billed", func(in *lambda.CreateFunctionInput) { in.MemorySize = aws.Int32(256) })
 	createGoFunction(t, n, "other", func(in *lambda.CreateFunctionInput) {
@@ -375,6 +378,7 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the invocation's X-Ray trace, with the function's Parent as the invoke
 // span; an unsampled one exports nothing.
 func TestOTLPExport(t *testing.T) {
+	t.Parallel()
 	recv := &otlpReceiver{}
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
@@ -459,6 +463,7 @@ func TestOTLPExport(t *testing.T) {
 // An Embedded Metric Format line a function prints (as Powertools Metrics
 // does) becomes a metric on /metrics with its dimensions.
 func TestEMFLineBecomesMetric(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "emitter", nil)
 	line := `{"_aws":{"Timestamp":1732700000000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{"Name":"Orders","Unit":"Count"}]}]},"service":"checkout","Orders":3}`
@@ -485,6 +490,7 @@ func TestEMFLineBecomesMetric(t *testing.T) {
 
 // Throttles and provisioned-concurrency invocations reach their families.
 func TestMetricsThrottleAndProvisioned(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	createGoFunction(t, n, "capped", nil)
