@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
@@ -35,7 +35,7 @@ func (f *fakeFunctions) Resolve(_ context.Context, name, qualifier string) (*fun
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fns[name] == nil {
-		return nil, awsapi.NotFound("Function not found: %s", name)
+		return nil, errdefs.NotFound("Function not found: %s", name)
 	}
 	return &function.Config{FunctionName: name, Version: "$LATEST"}, nil
 }
@@ -190,7 +190,7 @@ func TestHTTPAPIInvokeMapping(t *testing.T) {
 		return &invoke.Result{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"x"}`)}, nil
 	}
 	h.fns.fns["throttled"] = func([]byte) (*invoke.Result, error) {
-		return nil, awsapi.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+		return nil, errdefs.Throttled("ReservedFunctionConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
 	}
 	for _, tc := range []struct {
 		fn     string

@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -124,7 +124,7 @@ func (s *Service) handle(ctx context.Context, l lease, env *envelope) {
 			return
 		}
 	}
-	if e := awsapi.As(err); e != nil && e.Code == awsapi.CodeResourceNotFound {
+	if errors.Is(err, errdefs.ErrNotFound) {
 		// The function, version or alias was deleted since.
 		s.counters.dropped.Add(1)
 		s.log.Warn("drop async event of a function that no longer exists",
@@ -155,8 +155,7 @@ type reservations interface {
 // fullyThrottled reports whether err is a throttle of a function whose
 // reserved concurrency is 0.
 func (s *Service) fullyThrottled(name string, err error) bool {
-	e := awsapi.As(err)
-	if e == nil || e.Code != awsapi.CodeTooManyRequests {
+	if !errors.Is(err, errdefs.ErrThrottled) {
 		return false
 	}
 	r, ok := s.fns.(reservations)

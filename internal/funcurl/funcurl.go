@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
@@ -242,12 +243,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp.Write(w)
 }
 
+// invokeFailed answers an invocation the core refused: the one table of
+// this edge from error categories (errdefs) to what a function URL answers.
+// Every category not named is the function's failure to the client.
 func (h *Handler) invokeFailed(w http.ResponseWriter, urlID string, err error) {
-	e := awsapi.As(err)
 	switch {
-	case e != nil && e.Code == awsapi.CodeTooManyRequests:
+	case errors.Is(err, errdefs.ErrThrottled):
 		writeMessage(w, http.StatusTooManyRequests, awsapi.CodeTooManyRequests, str("Rate Exceeded."))
-	case e != nil && e.Code == awsapi.CodeResourceNotFound:
+	case errors.Is(err, errdefs.ErrNotFound):
 		unknownURL(w)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/httpevent"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
@@ -232,9 +232,9 @@ func TestResponses(t *testing.T) {
 		{"function error", &invoke.Result{Payload: []byte(`{"errorMessage":"x","errorType":"E"}`), FunctionError: "Unhandled"}, nil,
 			502, nil, "Internal Server Error", nil},
 		{"malformed", okResult(`{"statusCode":"abc"}`), nil, 502, nil, "Internal Server Error", nil},
-		{"throttled", nil, awsapi.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 0, "Rate Exceeded."), 429,
+		{"throttled", nil, errdefs.Throttled("ReservedFunctionConcurrentInvocationLimitExceeded", 0, "Rate Exceeded."), 429,
 			map[string]string{"X-Amzn-ErrorType": "TooManyRequestsException"}, `{"Message":"Rate Exceeded."}`, nil},
-		{"platform failure", nil, awsapi.Service("environment failed"), 502, nil, "Internal Server Error", nil},
+		{"platform failure", nil, errdefs.EnvironmentFailed("environment failed"), 502, nil, "Internal Server Error", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.inv.mu.Lock()

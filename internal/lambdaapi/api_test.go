@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -328,7 +328,7 @@ func TestInvoke(t *testing.T) {
 
 	// Platform errors from the invoker are passed through.
 	e.inv.mu.Lock()
-	e.inv.err = awsapi.TooManyRequests("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+	e.inv.err = errdefs.Throttled("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
 	e.inv.mu.Unlock()
 	r = e.do(t, "POST", "/2015-03-31/functions/f/invocations", nil, nil)
 	if r.status != 429 || r.header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" || r.header.Get("Retry-After") != "1" {

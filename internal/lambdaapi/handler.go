@@ -184,6 +184,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route, param
 	}
 	c := &call{w: w, r: r, op: rt.op, reqID: reqID, params: params}
 	if err := rt.handle(h, c); err != nil {
+		err = wireError(err)
 		if e := awsapi.As(err); e != nil {
 			h.log.Debug("request refused", "op", c.op, "code", e.Code, "request_id", reqID)
 		}

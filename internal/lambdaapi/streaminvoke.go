@@ -151,7 +151,7 @@ func (h *Handler) invokeWithResponseStream(c *call) error {
 	switch {
 	case err != nil:
 		complete.ErrorCode, complete.ErrorDetails = "ServiceException", "The invocation failed."
-		if e := awsapi.As(err); e != nil {
+		if e := awsapi.As(wireError(err)); e != nil {
 			complete.ErrorCode, complete.ErrorDetails = e.Code, e.Message
 		}
 	case res.FunctionError != "":

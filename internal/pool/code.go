@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/code"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 )
 
 // codeCache lays out code packages under dir/<key>, once per key: the
@@ -93,6 +95,9 @@ func (c *codeCache) fetch(ctx context.Context, key, final string) error {
 	defer os.RemoveAll(tmp) //nolint:errcheck // empty after a successful rename
 	tree := filepath.Join(tmp, "tree")
 	if err := code.Extract(data, tree, 0); err != nil {
+		if awsapi.As(err) != nil { // the package is at fault, not the node
+			return fmt.Errorf("extract code %s: %w: %w", key, errdefs.ErrBadCode, err)
+		}
 		return fmt.Errorf("extract code %s: %w", key, err)
 	}
 	if err := os.Rename(tree, final); err != nil {

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/runtimeapi"
@@ -211,12 +211,11 @@ var (
 func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool, initType string) (*environment, *invoke.Result, error) {
 	rt, err := m.runtimes.Lookup(fn.Runtime)
 	if err != nil {
-		return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidRuntime, Type: "User",
-			Message: fmt.Sprintf("The runtime parameter of %s is not supported on this Nimbus server.", fn.Runtime)}
+		return nil, nil, errdefs.BadRuntime("The runtime parameter of %s is not supported on this Nimbus server.", fn.Runtime)
 	}
 	key := function.CodeKey(fn.CodeSha256)
 	if key == "" {
-		return nil, nil, awsapi.Service("The function's code package is invalid.")
+		return nil, nil, errdefs.BadCode("The function's code package is invalid.")
 	}
 	codeDir, err := m.code.get(ctx, key)
 	if err != nil {
@@ -224,12 +223,10 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return nil, nil, ctx.Err()
 		}
 		m.log.Error("code package unavailable", "function", fn.FunctionName, "code_key", key, "err", err)
-		var ae *awsapi.Error
-		if errors.As(err, &ae) {
-			return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidZipFile, Type: "User",
-				Message: "Lambda was unable to unzip the function's code package."}
+		if errors.Is(err, errdefs.ErrBadCode) {
+			return nil, nil, errdefs.BadCode("Lambda was unable to unzip the function's code package.")
 		}
-		return nil, nil, awsapi.Service("The function's code package could not be loaded.")
+		return nil, nil, errdefs.EnvironmentFailed("The function's code package could not be loaded.")
 	}
 	optDir, err := m.optDir(ctx, fn.Layers)
 	if err != nil {
@@ -237,12 +234,10 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return nil, nil, ctx.Err()
 		}
 		m.log.Error("layer package unavailable", "function", fn.FunctionName, "err", err)
-		var ae *awsapi.Error
-		if errors.As(err, &ae) {
-			return nil, nil, &awsapi.Error{Status: http.StatusBadGateway, Code: awsapi.CodeInvalidZipFile, Type: "User",
-				Message: "Lambda was unable to unzip the function's layers."}
+		if errors.Is(err, errdefs.ErrBadCode) {
+			return nil, nil, errdefs.BadCode("Lambda was unable to unzip the function's layers.")
 		}
-		return nil, nil, awsapi.Service("The function's layers could not be loaded.")
+		return nil, nil, errdefs.EnvironmentFailed("The function's layers could not be loaded.")
 	}
 
 	// From here until it is busy (or destroyed) e belongs to this
@@ -273,7 +268,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return nil, nil, errClosed
 		}
 		m.log.Error("environment start failed", "function", fn.FunctionName, "env_id", e.id, "err", err)
-		return nil, nil, awsapi.Service("The function's execution environment could not be started.")
+		return nil, nil, errdefs.EnvironmentFailed("The function's execution environment could not be started.")
 	}
 
 	e.dir = filepath.Join(m.envsDir, e.id)
@@ -550,7 +545,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	default:
-		return nil, awsapi.Service("The function's execution environment failed.")
+		return nil, errdefs.EnvironmentFailed("The function's execution environment failed.")
 	}
 }
 

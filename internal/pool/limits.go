@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -98,12 +98,12 @@ func (noReservations) TotalReserved() int                     { return 0 }
 
 // The throttles, as Lambda answers them (429, Reason, Retry-After).
 var (
-	errReservedLimit = awsapi.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
-	errAccountLimit  = awsapi.TooManyRequests("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+	errReservedLimit = errdefs.Throttled("ReservedFunctionConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+	errAccountLimit  = errdefs.Throttled("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
 	// errMemoryLimit: the node's memory budget is full of busy or
 	// provisioned environments. Lambda has no such reason; to a client
 	// it is the account's concurrency running out.
-	errMemoryLimit = awsapi.TooManyRequests("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
+	errMemoryLimit = errdefs.Throttled("ConcurrentInvocationLimitExceeded", 1, "Rate Exceeded.")
 )
 
 // Limits returns the limits in force.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -79,12 +79,8 @@ func (m *Manager) observeDone(ctx context.Context, fn *function.Config, req *inv
 	m.opts.Observer.InvokeDone(ctx, rec)
 }
 
-// isThrottle reports a concurrency limit's refusal (the throttling
-// contract: TooManyRequestsException from Invoke).
-func isThrottle(err error) bool {
-	var ae *awsapi.Error
-	return errors.As(err, &ae) && ae.Code == awsapi.CodeTooManyRequests
-}
+// isThrottle reports a concurrency limit's refusal.
+func isThrottle(err error) bool { return errors.Is(err, errdefs.ErrThrottled) }
 
 // qualifierOf is the alias or version an invoked ARN names, "" for none.
 func qualifierOf(arn string) string {

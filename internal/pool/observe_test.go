@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -36,7 +36,7 @@ func TestObserveDoneClassifies(t *testing.T) {
 	res := &invoke.Result{Duration: 1500 * time.Microsecond, InitDuration: 4 * time.Millisecond, BilledDuration: 6 * time.Millisecond,
 		MaxMemoryUsedMB: 30, FunctionError: "Unhandled", ErrorType: "Runtime.ExitError"}
 	m.observeDone(context.Background(), fn, req, t0, res, nil)
-	m.observeDone(context.Background(), fn, req, t0, nil, awsapi.TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded", 0, "Rate Exceeded."))
+	m.observeDone(context.Background(), fn, req, t0, nil, errdefs.Throttled("ReservedFunctionConcurrentInvocationLimitExceeded", 0, "Rate Exceeded."))
 	m.observeDone(context.Background(), fn, req, t0, nil, errors.Join(errClosed))
 	if len(o.recs) != 3 {
 		t.Fatalf("%d records", len(o.recs))

@@ -69,7 +69,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
@@ -393,7 +393,7 @@ func (m *Manager) Close() error {
 	return m.launcher.Close()
 }
 
-var errClosed = awsapi.Service("The Nimbus server is shutting down.")
+var errClosed = errdefs.ShuttingDown("The Nimbus server is shutting down.")
 
 // closing reports whether Close has begun.
 func (m *Manager) closing() bool {
@@ -407,12 +407,13 @@ func (m *Manager) closing() bool {
 
 // Invoke runs req on an environment of fn: an idle one, or a new one. A
 // function failure (error, timeout, crash, out of memory, init failure) is
-// a Result with FunctionError set; errors are platform failures
-// (*awsapi.Error: TooManyRequestsException over a concurrency or memory
-// limit, ServiceException) or ctx's.
+// a Result with FunctionError set; errors are platform failures, as
+// errdefs categories (ErrThrottled with Lambda's Reason over a concurrency
+// or memory limit, ErrShuttingDown, ErrEnvironmentFailed, ErrBadCode,
+// ErrBadRuntime), or ctx's.
 func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.Request) (res *invoke.Result, err error) {
 	if fn == nil || req == nil {
-		return nil, awsapi.Service("invalid invocation")
+		return nil, errdefs.EnvironmentFailed("invalid invocation")
 	}
 	if req.RequestID == "" {
 		req.RequestID = newRequestID()
@@ -438,7 +439,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		m.log.Warn("thaw environment", "function", fn.FunctionName, "env_id", e.id, "err", err)
 		m.markBroken(e)
 		m.release(e)
-		return nil, awsapi.Service("The function's execution environment failed.")
+		return nil, errdefs.EnvironmentFailed("The function's execution environment failed.")
 	}
 	res, err = e.invoke(ctx, fn, req, 0)
 	m.release(e)

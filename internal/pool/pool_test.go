@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
@@ -737,9 +737,8 @@ func TestCloseKillsEverything(t *testing.T) {
 	if err := h.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ae *awsapi.Error
-	if err := <-errc; !errors.As(err, &ae) || ae.Code != awsapi.CodeService {
-		t.Errorf("in-flight invoke after Close: %v, want ServiceException", err)
+	if err := <-errc; !errors.Is(err, errdefs.ErrShuttingDown) {
+		t.Errorf("in-flight invoke after Close: %v, want errdefs.ErrShuttingDown", err)
 	}
 	if n := processesWith("TOKEN=" + token); n != 0 {
 		t.Errorf("%d function processes survived Close", n)
@@ -825,9 +824,8 @@ func TestBadCodePackage(t *testing.T) {
 	fn := h.fn("badcode", nil)
 	fn.CodeSha256 = function.CodeSha256([]byte("not stored"))
 	_, err := h.m.Invoke(context.Background(), fn, &invoke.Request{RequestID: newRequestID(), Payload: []byte("{}")})
-	var ae *awsapi.Error
-	if !errors.As(err, &ae) {
-		t.Fatalf("err %v, want an *awsapi.Error", err)
+	if !errors.Is(err, errdefs.ErrEnvironmentFailed) {
+		t.Fatalf("err %v, want errdefs.ErrEnvironmentFailed (the code is not stored)", err)
 	}
 }
 
@@ -903,9 +901,8 @@ func TestCloseDuringColdStart(t *testing.T) {
 	case <-time.After(hangLimit): // a hang, not a timing assertion
 		t.Fatalf("Close still blocked after %v; %d function processes alive", hangLimit, processesWith("TOKEN="+token))
 	}
-	var ae *awsapi.Error
-	if err := <-errc; !errors.As(err, &ae) || ae.Code != awsapi.CodeService {
-		t.Errorf("cold invoke during Close: %v, want ServiceException", err)
+	if err := <-errc; !errors.Is(err, errdefs.ErrShuttingDown) {
+		t.Errorf("cold invoke during Close: %v, want errdefs.ErrShuttingDown", err)
 	}
 	if n := processesWith("TOKEN=" + token); n != 0 {
 		t.Errorf("%d function processes survived Close", n)
@@ -938,9 +935,8 @@ func TestCloseDuringHangingInit(t *testing.T) {
 	if err := h.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ae *awsapi.Error
-	if err := <-errc; !errors.As(err, &ae) || ae.Code != awsapi.CodeService {
-		t.Errorf("cold invoke during Close: %v, want ServiceException", err)
+	if err := <-errc; !errors.Is(err, errdefs.ErrShuttingDown) {
+		t.Errorf("cold invoke during Close: %v, want errdefs.ErrShuttingDown", err)
 	}
 	if n := processesWith("TOKEN=" + token); n != 0 {
 		t.Errorf("%d function processes survived Close", n)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -163,8 +163,8 @@ func (m *Manager) provision(p *fnPool, fn *function.Config) {
 	switch {
 	case err != nil && !errors.Is(err, errClosed) && m.stopCtx.Err() == nil:
 		reason = "The execution environment could not be started."
-		if ae := awsapi.As(err); ae != nil {
-			reason = ae.Message
+		if e := errdefs.As(err); e != nil {
+			reason = e.Message
 		}
 	case err == nil && res != nil:
 		var ep invoke.ErrorPayload

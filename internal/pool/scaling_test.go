@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -120,10 +120,9 @@ func (h *harness) invokeAsync(fn *function.Config, ev map[string]any) <-chan err
 
 func wantThrottle(t *testing.T, err error, reason string) {
 	t.Helper()
-	ae := awsapi.As(err)
-	if ae == nil || ae.Code != "TooManyRequestsException" || ae.Status != http.StatusTooManyRequests ||
-		ae.Reason != reason || ae.RetryAfterSeconds <= 0 {
-		t.Fatalf("got %v (%+v), want TooManyRequestsException with Reason %s and a Retry-After", err, ae, reason)
+	e := errdefs.As(err)
+	if !errors.Is(err, errdefs.ErrThrottled) || e.Reason != reason || e.RetryAfterSeconds <= 0 {
+		t.Fatalf("got %v (%+v), want errdefs.ErrThrottled with Reason %s and a Retry-After", err, e, reason)
 	}
 }
 

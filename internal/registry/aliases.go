@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -22,7 +24,7 @@ func (r *Registry) CreateAlias(ctx context.Context, name string, a function.Alia
 	_, err := r.mutate(ctx, name, func(rec *record) error {
 		found = true
 		if old := rec.Aliases[a.Name]; old != nil {
-			return awsapi.Conflict("Alias already exists: %s", old.AliasArn)
+			return errdefs.Conflict("Alias already exists: %s", old.AliasArn)
 		}
 		na := cloneAlias(&a)
 		na.AliasArn = r.arn(name, a.Name)
@@ -37,7 +39,7 @@ func (r *Registry) CreateAlias(ctx context.Context, name string, a function.Alia
 		out = na
 		return nil
 	})
-	if e := awsapi.As(err); e != nil && e.Code == awsapi.CodeResourceNotFound && !found {
+	if errors.Is(err, errdefs.ErrNotFound) && !found {
 		// AWS names the version the alias was to point at
 		// (localstack's AWS-recorded snapshot, routing_config_exc_fn_doesnotexist).
 		return nil, r.functionNotFound(name, a.FunctionVersion)
@@ -56,7 +58,7 @@ func (r *Registry) UpdateAlias(ctx context.Context, name, aliasName, revisionID 
 	_, err := r.mutate(ctx, name, func(rec *record) error {
 		old := rec.Aliases[aliasName]
 		if old == nil {
-			return awsapi.NotFound("Cannot find alias arn: %s", r.arn(name, aliasName))
+			return errdefs.NotFound("Cannot find alias arn: %s", r.arn(name, aliasName))
 		}
 		if revisionID != "" && revisionID != old.RevisionId {
 			return errRevision
@@ -123,7 +125,7 @@ func (r *Registry) GetAlias(ctx context.Context, name, aliasName string) (*funct
 	}
 	a := rec.Aliases[aliasName]
 	if a == nil {
-		return nil, awsapi.NotFound("Cannot find alias arn: %s", r.arn(name, aliasName))
+		return nil, errdefs.NotFound("Cannot find alias arn: %s", r.arn(name, aliasName))
 	}
 	return cloneAlias(a), nil
 }
@@ -142,7 +144,7 @@ func (r *Registry) DeleteAlias(ctx context.Context, name, aliasName string) erro
 		delete(rec.Provisioned, aliasName) // its provisioned concurrency goes with it, as in AWS
 		return nil
 	})
-	if awsapi.As(err) != nil && awsapi.As(err).Code == awsapi.CodeResourceNotFound {
+	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
 	}
 	return err

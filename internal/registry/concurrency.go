@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -165,9 +166,9 @@ func (r *Registry) PutProvisionedConcurrency(ctx context.Context, name, qualifie
 		for q := range rec.Provisioned {
 			if q != qualifier && r.sameTarget(rec, q, qualifier) {
 				if isVersionQualifier(qualifier) {
-					return awsapi.Conflict("Version is pointed by a Provisioned Concurrency alias")
+					return errdefs.Conflict("Version is pointed by a Provisioned Concurrency alias")
 				}
-				return awsapi.Conflict("Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
+				return errdefs.Conflict("Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version")
 			}
 		}
 		total := n + totalProvisioned(rec)
@@ -210,7 +211,7 @@ func (r *Registry) checkProvisionedQualifier(name string, rec *record, qualifier
 		return nil
 	}
 	if rec.Aliases[qualifier] == nil {
-		return awsapi.NotFound("Cannot find alias arn: %s", r.arn(name, qualifier))
+		return errdefs.NotFound("Cannot find alias arn: %s", r.arn(name, qualifier))
 	}
 	return nil
 }

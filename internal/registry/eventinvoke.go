@@ -2,9 +2,10 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"slices"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -23,7 +24,7 @@ func eicKey(qualifier string) string {
 }
 
 func (r *Registry) noEventInvokeConfig(name, qualifier string) error {
-	return awsapi.NotFound("The function %s doesn't have an EventInvokeConfig", r.arn(name, eicKey(qualifier)))
+	return errdefs.NotFound("The function %s doesn't have an EventInvokeConfig", r.arn(name, eicKey(qualifier)))
 }
 
 // qualifierExists reports whether q ($LATEST, a version number or an
@@ -151,7 +152,7 @@ func (r *Registry) DeleteEventInvokeConfig(ctx context.Context, name, qualifier 
 		delete(rec.EventInvokeConfigs, key)
 		return nil
 	})
-	if e := awsapi.As(err); e != nil && e.Code == awsapi.CodeResourceNotFound && !found {
+	if errors.Is(err, errdefs.ErrNotFound) && !found {
 		return r.noEventInvokeConfig(name, qualifier)
 	}
 	return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -71,7 +72,7 @@ func (r *Registry) CreateFunction(ctx context.Context, in CreateInput) (*functio
 	rev, err := r.st.Create(ctx, fnKey(name), val)
 	if errors.Is(err, store.ErrExists) {
 		r.gcCodeLocked(ctx, sha)
-		return nil, awsapi.Conflict("Function already exist: %s", name)
+		return nil, errdefs.Conflict("Function already exist: %s", name)
 	}
 	if err != nil {
 		r.gcCodeLocked(ctx, sha)
@@ -115,10 +116,10 @@ func (r *Registry) versionOf(latest *function.Config, n int, description string)
 // created or updated, and a RevisionId that is not the current one.
 func (r *Registry) checkUpdatable(cfg *function.Config, revisionID string) error {
 	if cfg.State == function.StatePending {
-		return awsapi.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", cfg.State)
+		return errdefs.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", cfg.State)
 	}
 	if cfg.LastUpdateStatus == function.UpdateInProgress {
-		return awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", cfg.FunctionArn)
+		return errdefs.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", cfg.FunctionArn)
 	}
 	if revisionID != "" && revisionID != cfg.RevisionId {
 		return errRevision
@@ -348,7 +349,7 @@ func (r *Registry) deleteRecord(ctx context.Context, name string) (*record, erro
 		r.cache.dropRecord(name, rev)
 		return cur, nil
 	}
-	return nil, awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
+	return nil, errdefs.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
 }
 
 // DeleteFunction deletes a function with all its versions and aliases.
@@ -414,7 +415,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, qualifier string) er
 		}
 		if len(users) > 0 {
 			slices.Sort(users)
-			return awsapi.Conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(users, ", "))
+			return errdefs.Conflict("Unable to delete version because the following aliases reference it: [%s]", strings.Join(users, ", "))
 		}
 		rec.Versions = slices.DeleteFunc(rec.Versions, func(v int) bool { return v == n })
 		delete(rec.EventInvokeConfigs, qualifier)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 )
 
 // Layer version permissions (AddLayerVersionPermission and friends) are
@@ -31,7 +32,7 @@ func (r *Registry) AddLayerVersionPermission(ctx context.Context, name string, n
 		}
 		for _, s := range np.Statements {
 			if statementSid(s) == st.Sid {
-				return awsapi.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
+				return errdefs.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
 			}
 		}
 		if revisionID != "" && (old == nil || old.RevisionID != revisionID) {
@@ -66,7 +67,7 @@ func (r *Registry) RemoveLayerVersionPermission(ctx context.Context, name string
 			i = slices.IndexFunc(old.Statements, func(s json.RawMessage) bool { return statementSid(s) == sid })
 		}
 		if i < 0 {
-			return awsapi.NotFound("Statement %s is not found in resource policy.", sid)
+			return errdefs.NotFound("Statement %s is not found in resource policy.", sid)
 		}
 		np := &policy{Statements: slices.Delete(slices.Clone(old.Statements), i, i+1), RevisionID: r.newRevID()}
 		if len(np.Statements) == 0 {
@@ -93,7 +94,7 @@ func (r *Registry) LayerVersionPolicy(ctx context.Context, name string, n int64)
 	}
 	p := rec.live(n).Policy
 	if p == nil || len(p.Statements) == 0 {
-		return nil, "", awsapi.NotFound("No policy is associated with the given resource.")
+		return nil, "", errdefs.NotFound("No policy is associated with the given resource.")
 	}
 	return slices.Clone(p.Statements), p.RevisionID, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -65,13 +66,13 @@ func (rec *layerRecord) live(n int64) *layerVersionRec {
 }
 
 // errLayerNotFound is AWS's answer to a layer version that does not exist.
-var errLayerNotFound = awsapi.NotFound("The resource you requested does not exist.")
+var errLayerNotFound = errdefs.NotFound("The resource you requested does not exist.")
 
 // errNoLayer is mutateLayer's answer when the layer has no record.
 var errNoLayer = errors.New("no such layer")
 
 func (r *Registry) layerVersionNotFound(name string, n int64) error {
-	return awsapi.NotFound("Layer version %s does not exist.", function.LayerVersionARN(r.region, r.account, name, n))
+	return errdefs.NotFound("Layer version %s does not exist.", function.LayerVersionARN(r.region, r.account, name, n))
 }
 
 // LayerInput is a PublishLayerVersion request, validated.
@@ -351,7 +352,7 @@ func (r *Registry) mutateLayer(ctx context.Context, name string, create bool, ch
 		r.cache.putLayer(name, rec, newRev)
 		return rec, nil
 	}
-	return nil, awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", function.LayerARN(r.region, r.account, name))
+	return nil, errdefs.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", function.LayerARN(r.region, r.account, name))
 }
 
 func cloneLayerVersion(v *function.LayerVersion) *function.LayerVersion {

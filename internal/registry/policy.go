@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -27,7 +27,7 @@ type Statement struct {
 	JSON json.RawMessage
 }
 
-var errNoPolicy = awsapi.NotFound("The resource you requested does not exist.")
+var errNoPolicy = errdefs.NotFound("The resource you requested does not exist.")
 
 func statementSid(raw json.RawMessage) string {
 	var s struct{ Sid string }
@@ -72,7 +72,7 @@ func (r *Registry) AddPermission(ctx context.Context, name, qualifier string, st
 		}
 		for _, s := range np.Statements {
 			if statementSid(s) == st.Sid {
-				return awsapi.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
+				return errdefs.Conflict("The statement id (%s) provided already exists. Please provide a new statement id, or remove the existing statement.", st.Sid)
 			}
 		}
 		np.Statements = append(np.Statements, st.JSON)
@@ -96,14 +96,14 @@ func (r *Registry) RemovePermission(ctx context.Context, name, qualifier, sid, r
 		}
 		old := rec.Policies[q]
 		if old == nil || len(old.Statements) == 0 {
-			return awsapi.NotFound("No policy is associated with the given resource.")
+			return errdefs.NotFound("No policy is associated with the given resource.")
 		}
 		if revisionID != "" && old.RevisionID != revisionID {
 			return errRevision
 		}
 		i := slices.IndexFunc(old.Statements, func(s json.RawMessage) bool { return statementSid(s) == sid })
 		if i < 0 {
-			return awsapi.NotFound("Statement %s is not found in resource policy.", sid)
+			return errdefs.NotFound("Statement %s is not found in resource policy.", sid)
 		}
 		np := &policy{Statements: slices.Delete(slices.Clone(old.Statements), i, i+1), RevisionID: r.newRevID()}
 		if len(np.Statements) == 0 {

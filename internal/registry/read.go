@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -121,7 +121,7 @@ func (r *Registry) Resolve(ctx context.Context, name, qualifier string) (*functi
 		return nil, r.functionNotFound(name, qualifier)
 	}
 	if cfg.State == function.StatePending {
-		return nil, awsapi.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", cfg.State)
+		return nil, errdefs.Conflict("The operation cannot be performed at this time. The function is currently in the following state: %s", cfg.State)
 	}
 	out := *cfg
 	out.Network = network
@@ -275,11 +275,11 @@ func (r *Registry) Usage(ctx context.Context) (functions int, codeSize int64, er
 func (r *Registry) Code(ctx context.Context, codeSha256 string) ([]byte, error) {
 	key := function.CodeKey(codeSha256)
 	if key == "" {
-		return nil, awsapi.NotFound("Code package not found: %s", codeSha256)
+		return nil, errdefs.NotFound("Code package not found: %s", codeSha256)
 	}
 	data, err := r.st.GetCode(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, awsapi.NotFound("Code package not found: %s", codeSha256)
+		return nil, errdefs.NotFound("Code package not found: %s", codeSha256)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read code %s: %w", key, err)

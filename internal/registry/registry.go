@@ -66,6 +66,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
@@ -269,7 +270,7 @@ func (r *Registry) arn(name, qualifier string) string {
 }
 
 func (r *Registry) functionNotFound(name, qualifier string) error {
-	return awsapi.NotFound("Function not found: %s", r.arn(name, qualifier))
+	return errdefs.NotFound("Function not found: %s", r.arn(name, qualifier))
 }
 
 // lockFunction locks the stripe of function name and returns its unlock.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -92,9 +93,22 @@ func newFunction(name string, zip []byte) CreateInput {
 	}
 }
 
-// wantAWSError checks err is a client error with that code and message.
+// wantAWSError checks err is a client error with that code and message:
+// an errdefs category, named by the exception Lambda answers for it, or an
+// *awsapi.Error (validation) with that code.
 func wantAWSError(t *testing.T, err error, code, msg string) {
 	t.Helper()
+	categories := map[string]error{
+		awsapi.CodeResourceNotFound: errdefs.ErrNotFound,
+		awsapi.CodeResourceConflict: errdefs.ErrConflict,
+	}
+	if cat, ok := categories[code]; ok {
+		e := errdefs.As(err)
+		if e == nil || !errors.Is(err, cat) || (msg != "" && e.Message != msg) {
+			t.Fatalf("error %v, want %v %q", err, cat, msg)
+		}
+		return
+	}
 	e := awsapi.As(err)
 	if e == nil {
 		t.Fatalf("error %v, want %s", err, code)
@@ -618,7 +632,7 @@ func TestReadsWaitForLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := r.Resolve(ctx, "f", ""); err == nil || awsapi.As(err) != nil {
+	if _, err := r.Resolve(ctx, "f", ""); err == nil || awsapi.As(err) != nil || errdefs.As(err) != nil {
 		t.Fatalf("Resolve before Run = %v, want an internal not-ready error", err)
 	}
 }

@@ -2,10 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -50,8 +51,8 @@ func (c *cache) urlIDTaken(id string) bool {
 }
 
 var (
-	errURLFunctionMissing = awsapi.NotFound("Function does not exist")
-	errURLMissing         = awsapi.NotFound("The resource you requested does not exist.")
+	errURLFunctionMissing = errdefs.NotFound("Function does not exist")
+	errURLMissing         = errdefs.NotFound("The resource you requested does not exist.")
 )
 
 // urlQualifier is the key of a URL in the record: $LATEST for none.
@@ -76,7 +77,7 @@ func (r *Registry) CreateURLConfig(ctx context.Context, name string, u function.
 			arn = r.arn(name, q)
 		}
 		if rec.URLs[q] != nil {
-			return awsapi.Conflict("Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", arn)
+			return errdefs.Conflict("Failed to create function url config for [functionArn = %s]. Error message:  FunctionUrlConfig exists for this Lambda function", arn)
 		}
 		if q != function.LatestVersion && rec.Aliases[q] == nil {
 			return errURLFunctionMissing
@@ -202,10 +203,7 @@ func (r *Registry) ResolveURL(ctx context.Context, urlID string) (string, *funct
 	return ref.name, e.rec.URLs[ref.qualifier].Clone(), nil
 }
 
-func isNotFound(err error) bool {
-	e := awsapi.As(err)
-	return e != nil && e.Code == awsapi.CodeResourceNotFound
-}
+func isNotFound(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
 
 // isURLError reports whether err is one of the URL-specific answers
 // (rather than the registry's generic "Function not found").

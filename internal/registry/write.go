@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
@@ -87,7 +87,7 @@ func (r *Registry) mutate(ctx context.Context, name string, change func(rec *rec
 		r.cache.putRecord(name, rec, newRev)
 		return rec, nil
 	}
-	return nil, awsapi.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
+	return nil, errdefs.Conflict("The operation cannot be performed at this time. An update is in progress for resource: %s", r.arn(name, ""))
 }
 
 // writeVersion stores the configuration of version n, whose number the
