@@ -100,3 +100,25 @@ type ErrorPayload struct {
 	ErrorType    string   `json:"errorType"`
 	StackTrace   []string `json:"stackTrace,omitempty"`
 }
+
+// ErrorType names a failure the platform reports on a function's behalf,
+// in Result.ErrorType and the errorType of the payload: a closed set, as
+// the AWS emulator's fatalerror package has it. A function's own errors
+// carry whatever type its runtime reported.
+type ErrorType string
+
+// The platform's function error types, as Lambda names them.
+const (
+	// ErrorRuntimeExit: the runtime process exited during init or an
+	// invocation.
+	ErrorRuntimeExit ErrorType = "Runtime.ExitError"
+	// ErrorOutOfMemory: the runtime was killed for exceeding MemorySize.
+	ErrorOutOfMemory ErrorType = "Runtime.OutOfMemory"
+	// ErrorInvalidEntrypoint: the bootstrap is missing or cannot be run.
+	ErrorInvalidEntrypoint ErrorType = "Runtime.InvalidEntrypoint"
+	// ErrorTimedOut: the init or the invocation ran past its timeout.
+	ErrorTimedOut ErrorType = "Sandbox.Timedout"
+	// ErrorResponseTooLarge: the response exceeded the synchronous
+	// payload limit.
+	ErrorResponseTooLarge ErrorType = "Function.ResponseSizeTooLarge"
+)

@@ -340,7 +340,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			// Lambda answers a missing or unusable bootstrap as a function
 			// error (Runtime.InvalidEntrypoint), not as an API error.
 			msg := fmt.Sprintf("RequestId: %s Error: %v", req.RequestID, execMessage(spec.Argv[0], err))
-			res := e.failResult(fn, req, 0, time.Since(t0), "Runtime.InvalidEntrypoint", msg, true)
+			res := e.failResult(fn, req, 0, time.Since(t0), invoke.ErrorInvalidEntrypoint, msg, true)
 			m.markDead(e)
 			m.destroy(e)
 			return nil, res, nil
@@ -404,7 +404,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(errClosed)
 	case errors.Is(sctx.Err(), context.DeadlineExceeded):
 		msg := fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", req.RequestID, fnTimeout.Seconds())
-		res = e.failResult(fn, req, 0, initDur, "Sandbox.Timedout", msg, false)
+		res = e.failResult(fn, req, 0, initDur, invoke.ErrorTimedOut, msg, false)
 	case errors.Is(err, runtimeapi.ErrClosed):
 		return fail(errClosed)
 	default:
@@ -456,10 +456,10 @@ func execMessage(argv0 string, err error) string {
 
 // exitError is the error type and message for a runtime that exited (the
 // process must be done).
-func (e *environment) exitError(requestID string) (string, string) {
-	errType := "Runtime.ExitError"
+func (e *environment) exitError(requestID string) (invoke.ErrorType, string) {
+	errType := invoke.ErrorRuntimeExit
 	if e.proc.OOMKilled() {
-		errType = "Runtime.OutOfMemory"
+		errType = invoke.ErrorOutOfMemory
 	}
 	if err := e.proc.ExitErr(); err != nil {
 		return errType, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %v", requestID, err)
@@ -519,7 +519,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 		// The runtime was answered 413; aws-lambda-go exits on that, so
 		// the environment is not trusted with the next invocation.
 		e.broken = true
-		return e.failResult(fn, req, dur, initDur, "Function.ResponseSizeTooLarge",
+		return e.failResult(fn, req, dur, initDur, invoke.ErrorResponseTooLarge,
 			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", function.MaxSyncResponse), false), nil
 	}
 	e.broken = true
@@ -529,10 +529,10 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	case errors.Is(cause, errTimedOut):
 		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 		res := &invoke.Result{
-			Payload:       errorPayload("Sandbox.Timedout", "RequestId: "+req.RequestID+" Error: "+msg),
+			Payload:       errorPayload(invoke.ErrorTimedOut, "RequestId: "+req.RequestID+" Error: "+msg),
 			ContentType:   "application/json",
 			FunctionError: "Unhandled", ExecutedVersion: fn.Version, Duration: dur, InitDuration: initDur,
-			ErrorType: "Sandbox.Timedout",
+			ErrorType: string(invoke.ErrorTimedOut),
 		}
 		line := time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + req.RequestID + " " + msg
 		e.finishLog(res, fn, req, dur, initDur, &report{status: "timeout"}, line)
@@ -552,7 +552,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 // failResult is an "Unhandled" function error with Lambda's payload; with
 // logLines the message and type are also written to the log, as Lambda
 // does for runtime exits.
-func (e *environment) failResult(fn *function.Config, req *invoke.Request, dur, initDur time.Duration, errType, msg string, logLines bool) *invoke.Result {
+func (e *environment) failResult(fn *function.Config, req *invoke.Request, dur, initDur time.Duration, errType invoke.ErrorType, msg string, logLines bool) *invoke.Result {
 	res := &invoke.Result{
 		Payload:       errorPayload(errType, msg),
 		ContentType:   "application/json",
@@ -560,9 +560,9 @@ func (e *environment) failResult(fn *function.Config, req *invoke.Request, dur, 
 	}
 	var lines []string
 	if logLines {
-		lines = []string{msg, errType}
+		lines = []string{msg, string(errType)}
 	}
-	e.finishLog(res, fn, req, dur, initDur, &report{status: "error", errorType: errType}, lines...)
+	e.finishLog(res, fn, req, dur, initDur, &report{status: "error", errorType: string(errType)}, lines...)
 	return res
 }
 
@@ -610,7 +610,7 @@ func (e *environment) finishLog(res *invoke.Result, fn *function.Config, req *in
 	}
 }
 
-func errorPayload(errType, msg string) []byte {
-	b, _ := json.Marshal(invoke.ErrorPayload{ErrorMessage: msg, ErrorType: errType})
+func errorPayload(errType invoke.ErrorType, msg string) []byte {
+	b, _ := json.Marshal(invoke.ErrorPayload{ErrorMessage: msg, ErrorType: string(errType)})
 	return b
 }
