@@ -88,8 +88,9 @@ type Result struct {
 
 // Invoker runs one invocation of the function version fn. Errors are
 // platform failures (throttling, environments that cannot start) as
-// *awsapi.Error values; ctx carries the caller's cancellation, and the
-// function's own timeout is applied by the Invoker.
+// errdefs categories, which each edge maps to its wire answer; ctx carries
+// the caller's cancellation, and the function's own timeout is applied by
+// the Invoker.
 type Invoker interface {
 	Invoke(ctx context.Context, fn *function.Config, req *Request) (*Result, error)
 }
