@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 )
@@ -224,7 +224,7 @@ func TestLayersSDK(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.reg.Code(ctx, function.CodeSha256(zipB)); awsapi.As(err) == nil || awsapi.As(err).Code != awsapi.CodeResourceNotFound {
+	if _, err := e.reg.Code(ctx, function.CodeSha256(zipB)); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("package of an unused deleted layer version: %v", err)
 	}
 	cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("uses")})
