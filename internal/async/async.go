@@ -7,7 +7,7 @@
 // records go to.
 //
 // Who may import it: the daemon (wiring) and lambdaapi (the Invoke edge,
-// for Event). It imports function, invoke and awsapi, and reaches the
+// for Event). It imports function, invoke, errdefs and awsapi, and reaches the
 // backbone only through the jetstream.JetStream it is given.
 //
 // # Life of an event

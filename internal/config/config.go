@@ -1,7 +1,7 @@
 // Package config holds the server's configuration: one Config struct with
 // defaults, environment overrides and Validate. Precedence is flags >
 // NIMBUS_* environment > defaults; the cli package binds flags onto a Config
-// that FromEnv filled first. Only the daemon and the cli import it.
+// that FromEnv filled first. Only the daemon, the cli and bench import it.
 package config
 
 import (

@@ -6,8 +6,8 @@
 // batched off the invoke path into one group commit per flush. Report sums
 // them per function, version and hour with a price table (the public AWS
 // us-east-1 prices by default, or a JSON file) and what right-sizing
-// memory would save. Only daemon imports it (and lambdaapi's handler
-// reaches Report through an interface).
+// memory would save. Only daemon and cli (the cost command's report)
+// import it (and lambdaapi's handler reaches Report through an interface).
 package cost
 
 import (

@@ -1,8 +1,8 @@
 // Package daemon wires one Nimbus node together: the backbone store, the
 // function registry, the managed-runtime catalogue, the environment pool,
 // the stack engine (CloudFormation) and the HTTP front door. It is the only place components are constructed;
-// tests start a whole node in-process through New and Run. Only cli and
-// tests import it.
+// tests start a whole node in-process through New and Run. Only cli, bench
+// (which starts a node to measure) and tests import it.
 //
 // Shutdown order (reverse of start): stop accepting HTTP and wait for
 // in-flight requests (bounded), leave the coordinator lease (released

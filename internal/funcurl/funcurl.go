@@ -9,7 +9,7 @@
 // It owns the request path of a function URL; the events and response
 // mapping are package httpevent's, the URL configurations the registry's
 // (created through lambdaapi). Who may import it: the daemon (wiring). It
-// imports awsapi, function, invoke, httpevent and trace.
+// imports awsapi, errdefs, function, invoke, httpevent and trace.
 package funcurl
 
 import (

@@ -9,8 +9,8 @@
 // fields are null, which are left out); they unmarshal into the types of
 // github.com/aws/aws-lambda-go/events, which the golden tests check.
 //
-// Who may import it: the HTTP front doors (internal/apigw, the function-URL
-// handler). It imports nothing of Nimbus.
+// Who may import it: the HTTP front doors (internal/apigw, internal/funcurl)
+// and the daemon (wiring). It imports nothing of Nimbus.
 package httpevent
 
 // V2Request is a payload format 2.0 event (HTTP APIs and function URLs).

@@ -7,7 +7,7 @@
 // keeps the state in the registry and hands invocations to an
 // invoke.Invoker.
 //
-// Who may import it: the daemon (wiring). It imports registry, invoke,
+// Who may import it: the daemon (wiring). It imports registry, errdefs, invoke,
 // function, awsapi, code and, for the Runtimes interface's types, runtimes;
 // InvokeWithResponseStream frames its events with aws-sdk-go-v2's
 // eventstream encoder.

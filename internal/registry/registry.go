@@ -6,7 +6,8 @@
 //
 // Who may import it: lambdaapi (the control plane and the Invoke edge), the
 // daemon (wiring), and later other front doors that resolve functions. It
-// imports store (types only), function, awsapi and code.
+// imports store (types only), function, awsapi and errdefs (its errors are
+// categories the edges map).
 //
 // # Keys
 //

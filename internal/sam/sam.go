@@ -32,7 +32,8 @@
 // (Auth.ResourcePolicy, which Nimbus would not enforce), CodeDeploy
 // (DeploymentPreference), container images and Lambda managed instances.
 //
-// It imports cfn only; the stack engine calls Transform.
+// It imports cfn only; the stack engine calls Transform, and the cli
+// (deploy) asks it what a template uses that Nimbus lacks.
 package sam
 
 import (

@@ -40,9 +40,10 @@
 // TMPDIR set to TmpDir. Mode says which one is in use, Protections lists
 // every layer and whether it applies here.
 //
-// Only the worker side (internal/pool), the daemon and the CLI (startup
-// report, `nimbus doctor`) and cmd/nimbus (MaybeRunInit) import this
-// package. It imports x/sys and go-seccomp-bpf only.
+// Only the worker side (internal/pool), the daemon, the cli (startup
+// report, `nimbus doctor`), bench (to name the isolation measured) and
+// cmd/nimbus (MaybeRunInit) import this package. It imports x/sys,
+// go-seccomp-bpf, and nftables and netlink (the egress network) only.
 package sandbox
 
 import (

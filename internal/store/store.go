@@ -9,8 +9,9 @@
 // testable here; see shared/reference/backbone.md §2.4).
 //
 // Who may import it: internal/registry (control-plane state), the daemon
-// (wiring) and later backbone users such as the async invoke queue, which
-// use [Store.JetStream] and [Store.Conn]. Nothing on the invoke hot path
+// (wiring), internal/apigw and internal/stack (their state documents),
+// storetest (a store for tests) and later backbone users such as the async
+// invoke queue, which use [Store.JetStream] and [Store.Conn]. Nothing on the invoke hot path
 // should read the KV bucket directly; it goes through the registry's cache.
 //
 // Lifecycle:
