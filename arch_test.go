@@ -107,7 +107,6 @@ var (
 	nats      = "github.com/nats-io/"
 	xsys      = "golang.org/x/sys"
 	uuid      = "github.com/google/uuid"
-	everyone  []string // importers: anyone
 	noImports = []string{}
 )
 
