@@ -12,7 +12,8 @@
 // except that timestamps stay the text written.
 //
 // Templates are untrusted input: every parser and the evaluator are fuzzed.
-// The package knows nothing of Nimbus; sam, stack and the CLI import it.
+// Of Nimbus it imports only yamldoc (its document reader); sam, stack and
+// the CLI import it.
 package cfn
 
 // Template is a parsed template. Sections keep their values as parsed;
