@@ -80,6 +80,7 @@ func wantInvalidParameterValue(t *testing.T, what string, err error) {
 // PublishLayerVersion (aws-sdk-go-v2 against a real server), and nothing is
 // written outside the code directory, not even when the package is invoked.
 func TestHostilePackagesRefusedAtUpload(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "python3")
 	dataDir, outside := t.TempDir(), t.TempDir()
 	srv := startServerAt(t, dataDir)
@@ -142,6 +143,7 @@ func noEscape(t *testing.T, dataDir, outside string) {
 // (a virtualenv's lib64 -> lib) deploys, and the function imports a
 // module through the link and reads it back as a link.
 func TestSymlinkPackageDeploys(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "python3")
 	srv := startServerAt(t, t.TempDir())
 	client := sdkClient(srv.endpoint)

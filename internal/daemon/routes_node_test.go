@@ -23,6 +23,7 @@ import (
 // deleting other functions' logs). On a real node, each such request must
 // be refused, and none of them may change anything.
 func TestUnsignedCodePathReachesOnlyCodeDownloads(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	ctx := context.Background()
 	logs := cloudwatchlogs.NewFromConfig(n.awsConfig())
@@ -72,6 +73,7 @@ func strPtr(s string) *string { return &s }
 // (a tenant would read every function's names and metrics), while the
 // host's loopback still gets them.
 func TestTelemetryNotServedToFunctions(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir())
 	createGoFunction(t, n, "prober", nil)
 	get := func(path string) (int, string) {
@@ -105,6 +107,7 @@ func TestTelemetryNotServedToFunctions(t *testing.T) {
 // own address (the API's listener no longer serves it), and with
 // --metrics-token it needs the bearer token.
 func TestMetricsListenAndToken(t *testing.T) {
+	t.Parallel()
 	n := startNode(t, t.TempDir(), func(c *config.Config) {
 		c.MetricsListen = "127.0.0.1:0"
 		c.MetricsToken = "s3cret-token"
@@ -144,6 +147,7 @@ func TestMetricsListenAndToken(t *testing.T) {
 // TestMetricsGuard: without a token, /metrics on the API's listener answers
 // loopback connections only; with one, only requests that carry it.
 func TestMetricsGuard(t *testing.T) {
+	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	at := func(ip string, header string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
