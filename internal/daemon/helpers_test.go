@@ -4,15 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -36,15 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(nodeProcessEnv) == "1" {
 		runNodeProcess() // never returns
 	}
-	// Every test runs its own node and mostly waits (on builds of test
-	// functions, cold starts, retry delays, fsyncs), so more of them run
-	// at once than there are CPUs, unless -parallel says otherwise.
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
-	}
+	// Tests run in parallel (each with its own node), as many at once as
+	// there are CPUs: more in-process nodes at once starve each other's
+	// backbone calls into timeouts on a loaded machine.
 	os.Exit(m.Run())
 }
 
