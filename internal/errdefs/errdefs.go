@@ -38,6 +38,10 @@ var (
 	ErrTooLarge = errors.New("too large")
 )
 
+// Categories is the closed set, for edges to check their tables cover it.
+var Categories = []error{ErrNotFound, ErrConflict, ErrThrottled, ErrShuttingDown,
+	ErrEnvironmentFailed, ErrBadCode, ErrBadRuntime, ErrTooLarge}
+
 // Error is a categorised failure with a message phrased for the client.
 type Error struct {
 	Category error  // one of the Err* categories
