@@ -6,8 +6,9 @@
 // and the destinations (OnSuccess, OnFailure, dead-letter) that invocation
 // records go to.
 //
-// Who may import it: the daemon (wiring) and lambdaapi (the Invoke edge,
-// for Event). It imports function, invoke, errdefs and awsapi, and reaches the
+// Who may import it: the daemon (wiring), lambdaapi (the Invoke edge, for
+// Event) and events (EventBridge's Lambda targets). It imports function,
+// invoke, errdefs and awsapi, and reaches the
 // backbone only through the jetstream.JetStream it is given.
 //
 // # Life of an event

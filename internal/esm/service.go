@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -141,6 +142,9 @@ func (s *Service) functionArn(ctx context.Context, name string) (string, error) 
 		return "", err
 	}
 	if _, err := s.fns.Resolve(ctx, ref.Name, ref.Qualifier); err != nil {
+		if e := errdefs.As(err); e != nil && errors.Is(err, errdefs.ErrNotFound) {
+			return "", awsapi.NotFound("%s", e.Message) // the registry's category, as Lambda answers it
+		}
 		return "", err
 	}
 	return awsapi.FunctionARN(s.region, s.account, ref.Name, ref.Qualifier), nil

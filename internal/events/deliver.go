@@ -8,6 +8,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -121,8 +122,7 @@ func (s *Service) deliver(ctx context.Context, t *Target, rm *retryMsg) error {
 		return fmt.Errorf("%w: %s is not a function ARN", ErrUndeliverable, t.Arn)
 	}
 	if _, err := s.fns.Resolve(ctx, name, qualifier); err != nil {
-		var ae *awsapi.Error
-		if errors.As(err, &ae) && ae.Code == awsapi.CodeResourceNotFound {
+		if errors.Is(err, errdefs.ErrNotFound) {
 			return fmt.Errorf("%w: function %s does not exist", ErrUndeliverable, t.Arn)
 		}
 		return fmt.Errorf("resolve %s: %w", t.Arn, err)

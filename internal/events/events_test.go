@@ -18,6 +18,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -34,7 +35,7 @@ type functions map[string]bool
 
 func (f functions) Resolve(_ context.Context, name, _ string) (*function.Config, error) {
 	if !f[name] {
-		return nil, awsapi.NotFound("Function not found: %s", name)
+		return nil, errdefs.NotFound("Function not found: %s", name)
 	}
 	return &function.Config{FunctionName: name}, nil
 }
