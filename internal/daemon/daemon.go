@@ -265,7 +265,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		Region:     cfg.Region,
 		AccountID:  cfg.AccountID,
 		DelayScale: cfg.AsyncDelayScale,
-		SingleNode: cfg.NATSURL == "",
+		SingleNode: !d.shared(),
 		Deliverers: map[string]events.Deliverer{"sqs": sqsTargets{queues}},
 		Logger:     log.With("component", "events"),
 	})
