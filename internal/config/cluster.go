@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,8 +18,8 @@ import (
 const MaxReplicas = 5
 
 var (
-	clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	nodeNameRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	clusterNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
+	nodeNameRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`) })
 )
 
 // SplitRoutes splits a comma-separated route list, dropping empty items.
@@ -123,10 +124,10 @@ func (c *Config) validateCluster() []error {
 	if c.NATSURL != "" {
 		return append(errs, errors.New("--nats and --cluster-* are exclusive: the embedded server clusters, an external one is clustered on its own"))
 	}
-	if !clusterNameRE.MatchString(cl.Name) {
+	if !clusterNameRE().MatchString(cl.Name) {
 		errs = append(errs, fmt.Errorf("cluster name %q must be 1-64 letters, digits, '-' or '_'", cl.Name))
 	}
-	if cl.NodeName != "" && !nodeNameRE.MatchString(cl.NodeName) {
+	if cl.NodeName != "" && !nodeNameRE().MatchString(cl.NodeName) {
 		errs = append(errs, fmt.Errorf("node name %q must be 1-64 letters, digits, '.', '-' or '_'", cl.NodeName))
 	}
 	if _, p, err := net.SplitHostPort(cl.Listen); err != nil {

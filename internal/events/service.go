@@ -160,7 +160,10 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 			return nil, fmt.Errorf("new events service: reset consumer: %w", err)
 		}
 	}
-	if s.cons, err = s.stream.CreateOrUpdateConsumer(ctx, consumerConfig()); err != nil {
+	// Through s.js, not s.stream: on a cluster the store's JetStream
+	// retries a create that the meta leader left unanswered while the
+	// nodes were still forming (store.clusterJS).
+	if s.cons, err = s.js.CreateOrUpdateConsumer(ctx, StreamName, consumerConfig()); err != nil {
 		return nil, fmt.Errorf("new events service: consumer: %w", err)
 	}
 	return s, nil
