@@ -679,60 +679,55 @@ func receivedJSON(m *Received, sys, attrNames []string) map[string]any {
 func (c *call) deleteMessageBatch() (any, error) {
 	var in struct {
 		QueueURL string `json:"QueueUrl"`
-		Entries  []struct {
-			ID            string `json:"Id"`
-			ReceiptHandle string
-		}
+		Entries  []deleteEntry
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	acct, name, err := c.parseQueueURL(in.QueueURL)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.ID
-	}
-	if err := checkBatch(ids); err != nil {
-		return nil, err
-	}
-	q, _, err := c.h.s.get(c.ctx, acct, name)
-	if err != nil {
-		return nil, err
-	}
-	ok := []map[string]string{}
-	var failed []batchFailure
-	for _, e := range in.Entries {
-		if err := c.h.s.deleteIn(c.ctx, q, e.ReceiptHandle); err != nil {
-			failed = append(failed, failure(e.ID, err))
-			continue
-		}
-		ok = append(ok, map[string]string{"Id": e.ID})
-	}
-	return map[string]any{"Successful": ok, "Failed": nonNil(failed)}, nil
+	return runBatch(c, in.QueueURL, in.Entries,
+		func(e deleteEntry) string { return e.ID },
+		func(q *queue, e deleteEntry) error { return c.h.s.deleteIn(c.ctx, q, e.ReceiptHandle) })
+}
+
+// deleteEntry is one entry of DeleteMessageBatch.
+type deleteEntry struct {
+	ID            string `json:"Id"`
+	ReceiptHandle string
 }
 
 func (c *call) changeVisibilityBatch() (any, error) {
 	var in struct {
 		QueueURL string `json:"QueueUrl"`
-		Entries  []struct {
-			ID                string `json:"Id"`
-			ReceiptHandle     string
-			VisibilityTimeout int
-		}
+		Entries  []visibilityEntry
 	}
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	acct, name, err := c.parseQueueURL(in.QueueURL)
+	return runBatch(c, in.QueueURL, in.Entries,
+		func(e visibilityEntry) string { return e.ID },
+		func(q *queue, e visibilityEntry) error {
+			return c.h.s.changeVisibilityIn(q, e.ReceiptHandle, e.VisibilityTimeout)
+		})
+}
+
+// visibilityEntry is one entry of ChangeMessageVisibilityBatch.
+type visibilityEntry struct {
+	ID                string `json:"Id"`
+	ReceiptHandle     string
+	VisibilityTimeout int
+}
+
+// runBatch checks a batch's ids, finds its queue and applies do to each
+// entry, answering the Successful and Failed lists every *Batch action of
+// SQS answers.
+func runBatch[E any](c *call, queueURL string, entries []E, id func(E) string, do func(*queue, E) error) (any, error) {
+	acct, name, err := c.parseQueueURL(queueURL)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.ID
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = id(e)
 	}
 	if err := checkBatch(ids); err != nil {
 		return nil, err
@@ -743,12 +738,12 @@ func (c *call) changeVisibilityBatch() (any, error) {
 	}
 	ok := []map[string]string{}
 	var failed []batchFailure
-	for _, e := range in.Entries {
-		if err := c.h.s.changeVisibilityIn(q, e.ReceiptHandle, e.VisibilityTimeout); err != nil {
-			failed = append(failed, failure(e.ID, err))
+	for _, e := range entries {
+		if err := do(q, e); err != nil {
+			failed = append(failed, failure(id(e), err))
 			continue
 		}
-		ok = append(ok, map[string]string{"Id": e.ID})
+		ok = append(ok, map[string]string{"Id": id(e)})
 	}
 	return map[string]any{"Successful": ok, "Failed": nonNil(failed)}, nil
 }
