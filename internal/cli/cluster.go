@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-serverless/nimbus/internal/cluster"
@@ -53,38 +48,9 @@ holder and every stream's replicas and leader.`,
 
 // fetchClusterStatus calls GET /_nimbus/cluster, signed like the API.
 func fetchClusterStatus(ctx context.Context, cf *clientFlags) (*cluster.Status, []byte, error) {
-	c, err := cf.lambdaClient(ctx)
+	body, err := getNimbus(ctx, cf, "/_nimbus/cluster", "cluster status", 16<<20)
 	if err != nil {
 		return nil, nil, err
-	}
-	o := c.Options()
-	endpoint := aws.ToString(o.BaseEndpoint)
-	if endpoint == "" {
-		return nil, nil, fmt.Errorf("no Nimbus endpoint: set --endpoint-url or AWS_ENDPOINT_URL")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/_nimbus/cluster", nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("build cluster status request: %w", err)
-	}
-	creds, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "lambda", o.Region, time.Now()); err != nil {
-		return nil, nil, fmt.Errorf("sign cluster status request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("get cluster status: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read cluster status: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("cluster status: %s %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	var st cluster.Status
 	if err := json.Unmarshal(body, &st); err != nil {

@@ -55,48 +55,13 @@ plus 25% would save at the same durations.`,
 // fetchCost calls GET /_nimbus/cost, signed with SigV4 like the AWS API
 // calls (same credentials, region and endpoint as the Lambda client).
 func fetchCost(ctx context.Context, cf *clientFlags, since, fn string) (*cost.Report, []byte, error) {
-	c, err := cf.lambdaClient(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	o := c.Options()
-	endpoint := aws.ToString(o.BaseEndpoint)
-	if endpoint == "" {
-		return nil, nil, fmt.Errorf("no Nimbus endpoint: set --endpoint-url or AWS_ENDPOINT_URL")
-	}
 	q := url.Values{"since": {since}}
 	if fn != "" {
 		q.Set("function", fn)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+"/_nimbus/cost?"+q.Encode(), nil)
+	body, err := getNimbus(ctx, cf, "/_nimbus/cost?"+q.Encode(), "cost report", 64<<20)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build cost request: %w", err)
-	}
-	creds, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "lambda", o.Region, time.Now()); err != nil {
-		return nil, nil, fmt.Errorf("sign cost request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("get cost report: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read cost report: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-			Msg     string `json:"Message"`
-		}
-		_ = json.Unmarshal(body, &e)
-		return nil, nil, fmt.Errorf("cost report: %s %s%s", resp.Header.Get("X-Amzn-ErrorType"), e.Message, e.Msg)
+		return nil, nil, err
 	}
 	var rep cost.Report
 	if err := json.Unmarshal(body, &rep); err != nil {
@@ -135,4 +100,52 @@ func printCost(w io.Writer, rep *cost.Report, hourly bool) error {
 			r.Architecture, r.MemoryMB, r.Requests, r.Errors, r.BilledMs, r.GBSeconds, r.Cost)
 	}
 	return tw.Flush()
+}
+
+// getNimbus calls GET path on the node, signed with SigV4 like the AWS API
+// calls (same credentials, region and endpoint as the Lambda client), and
+// returns the body of a 200 answer of at most limit bytes; any other
+// answer is an error naming what (its AWS error type and message).
+func getNimbus(ctx context.Context, cf *clientFlags, path, what string, limit int64) ([]byte, error) {
+	c, err := cf.lambdaClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := c.Options()
+	endpoint := aws.ToString(o.BaseEndpoint)
+	if endpoint == "" {
+		return nil, fmt.Errorf("no Nimbus endpoint: set --endpoint-url or AWS_ENDPOINT_URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(endpoint, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: %w", what, err)
+	}
+	creds, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("retrieve credentials: %w", err)
+	}
+	empty := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "lambda", o.Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("sign %s request: %w", what, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Message string `json:"message"`
+			Msg     string `json:"Message"`
+		}
+		if json.Unmarshal(body, &e) != nil || e.Message+e.Msg == "" {
+			return nil, fmt.Errorf("%s: %s %s", what, resp.Status, strings.TrimSpace(string(body)))
+		}
+		return nil, fmt.Errorf("%s: %s %s%s", what, resp.Header.Get("X-Amzn-ErrorType"), e.Message, e.Msg)
+	}
+	return body, nil
 }
