@@ -60,6 +60,7 @@ var declared = map[string]routeDecl{
 	"readyz":                {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/readyz" }},
 	"metrics":               {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
 	"lambda":                {auth: authSigV4, signing: "lambda"},
+	"cluster-status":        {auth: authSigV4, signing: "lambda"},
 }
 
 // namesUnservedService: the request's X-Amz-Target or credential scope
@@ -107,7 +108,7 @@ func recordingRouter(t testing.TB) router {
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
-		unserved: rec("unserved"), nimbus: rec("nimbus"),
+		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	})
 }
@@ -174,6 +175,7 @@ var samples = map[string]routeSample{
 	"metrics":               {method: "GET", path: "/metrics"},
 	"lambda":                {method: "GET", path: "/2015-03-31/functions", service: "lambda"},
 	"nimbus":                {method: "GET", path: "/_nimbus/cost", service: "lambda"},
+	"cluster-status":        {method: "GET", path: "/_nimbus/cluster", service: "lambda"},
 	"aws-lambda-url":        {method: "GET", path: "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/hello"},
 	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
 	"unserved":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
@@ -319,7 +321,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 	rt := recordingRouter(t)
 	paths := []string{"/", "/_nimbus/code/x", "/_nimbus/code/", "/_nimbus/code", "/_nimbus/code/../2015-03-31/functions",
 		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
-		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
+		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/cluster", "/_nimbus/cluster/x", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
