@@ -24,11 +24,11 @@ const MaxArtifactBytes = 256 << 20
 
 // serveArtifact answers PUT (upload, the content's SHA-256 must be the
 // path's) and HEAD (200 if present, 404 if not) of
-// /nimbus/artifacts/<sha256 hex>.
+// /_nimbus/artifacts/<sha256 hex>.
 func (h *Handler) serveArtifact(w http.ResponseWriter, r *http.Request, reqID string) {
 	sha := strings.TrimPrefix(r.URL.Path, ArtifactPrefix)
 	if !isSHA256Hex(sha) {
-		WriteError(w, reqID, validation("An artifact is named by the lowercase hex SHA-256 of its content: /nimbus/artifacts/<64 hex digits>."))
+		WriteError(w, reqID, validation("An artifact is named by the lowercase hex SHA-256 of its content: /_nimbus/artifacts/<64 hex digits>."))
 		return
 	}
 	if h.opts.Artifacts == nil {

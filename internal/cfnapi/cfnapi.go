@@ -3,7 +3,7 @@
 // GET with the same query string) answered in the XML of botocore's
 // cloudformation 2010-05-15 model, in front of the stack engine; and the
 // artifact endpoint `nimbus deploy` uploads function code to
-// (PUT/HEAD /nimbus/artifacts/<sha256>).
+// (PUT/HEAD /_nimbus/artifacts/<sha256>).
 //
 // It does not verify signatures: the daemon puts it behind SigV4 (service
 // "cloudformation") and routes requests here with IsRequest. Only the
@@ -33,7 +33,7 @@ const Version = "2010-05-15"
 const Namespace = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 
 // ArtifactPrefix is the path under which artifacts are uploaded.
-const ArtifactPrefix = "/nimbus/artifacts/"
+const ArtifactPrefix = "/_nimbus/artifacts/"
 
 // Stacks is what the API needs of the stack engine; *stack.Service
 // implements it.

@@ -308,34 +308,34 @@ func TestArtifacts(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(method, path, r))
 		return rec
 	}
-	if rec := do(http.MethodHead, "/nimbus/artifacts/"+sha, nil); rec.Code != http.StatusNotFound {
+	if rec := do(http.MethodHead, "/_nimbus/artifacts/"+sha, nil); rec.Code != http.StatusNotFound {
 		t.Errorf("HEAD before upload = %d", rec.Code)
 	}
-	if rec := do(http.MethodPut, "/nimbus/artifacts/"+sha, append([]byte("x"), zip...)); rec.Code != http.StatusBadRequest ||
+	if rec := do(http.MethodPut, "/_nimbus/artifacts/"+sha, append([]byte("x"), zip...)); rec.Code != http.StatusBadRequest ||
 		!strings.Contains(rec.Body.String(), "not "+sha) {
 		t.Errorf("PUT with wrong content = %d\n%s", rec.Code, rec.Body)
 	}
 	if ok, _ := a.Has(t.Context(), sha); ok {
 		t.Fatal("a mismatching upload was stored")
 	}
-	if rec := do(http.MethodPut, "/nimbus/artifacts/"+sha, zip); rec.Code != http.StatusOK {
+	if rec := do(http.MethodPut, "/_nimbus/artifacts/"+sha, zip); rec.Code != http.StatusOK {
 		t.Fatalf("PUT = %d\n%s", rec.Code, rec.Body)
 	}
 	if !bytes.Equal(a.data[sha], zip) {
 		t.Errorf("stored %q", a.data[sha])
 	}
-	if rec := do(http.MethodHead, "/nimbus/artifacts/"+sha, nil); rec.Code != http.StatusOK {
+	if rec := do(http.MethodHead, "/_nimbus/artifacts/"+sha, nil); rec.Code != http.StatusOK {
 		t.Errorf("HEAD after upload = %d", rec.Code)
 	}
-	for _, p := range []string{"/nimbus/artifacts/", "/nimbus/artifacts/" + strings.ToUpper(sha), "/nimbus/artifacts/" + sha + "/x", "/nimbus/artifacts/../" + sha} {
+	for _, p := range []string{"/_nimbus/artifacts/", "/_nimbus/artifacts/" + strings.ToUpper(sha), "/_nimbus/artifacts/" + sha + "/x", "/_nimbus/artifacts/../" + sha} {
 		if rec := do(http.MethodPut, p, zip); rec.Code != http.StatusBadRequest {
 			t.Errorf("PUT %s = %d", p, rec.Code)
 		}
 	}
-	if rec := do(http.MethodDelete, "/nimbus/artifacts/"+sha, nil); rec.Code != http.StatusMethodNotAllowed {
+	if rec := do(http.MethodDelete, "/_nimbus/artifacts/"+sha, nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE = %d", rec.Code)
 	}
-	req := httptest.NewRequest(http.MethodPut, "/nimbus/artifacts/"+sha, bytes.NewReader(zip))
+	req := httptest.NewRequest(http.MethodPut, "/_nimbus/artifacts/"+sha, bytes.NewReader(zip))
 	req.ContentLength = cfnapi.MaxArtifactBytes + 1
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

@@ -336,7 +336,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 // puts it if not, SigV4-signed as the cloudformation service. It reports
 // whether it uploaded.
 func uploadArtifact(ctx context.Context, cfg aws.Config, a build.Artifact) (bool, error) {
-	u := strings.TrimSuffix(aws.ToString(cfg.BaseEndpoint), "/") + "/nimbus/artifacts/" + a.SHA256
+	u := strings.TrimSuffix(aws.ToString(cfg.BaseEndpoint), "/") + "/_nimbus/artifacts/" + a.SHA256
 	status, msg, err := artifactRequest(ctx, cfg, http.MethodHead, u, emptySHA256, nil, 0)
 	if err != nil {
 		return false, err

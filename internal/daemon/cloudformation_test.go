@@ -136,7 +136,7 @@ func TestCloudFormationFrontDoor(t *testing.T) {
 	}
 }
 
-// TestArtifactUpload: PUT and HEAD /nimbus/artifacts/<sha256> on a real
+// TestArtifactUpload: PUT and HEAD /_nimbus/artifacts/<sha256> on a real
 // node, signed for "cloudformation"; the content is checked against the
 // name and stored in the backbone.
 func TestArtifactUpload(t *testing.T) {
@@ -152,7 +152,7 @@ func TestArtifactUpload(t *testing.T) {
 	}
 	do := func(c *http.Client, method, sha string, body []byte) answer {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), method, n.endpoint()+"/nimbus/artifacts/"+sha, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), method, n.endpoint()+"/_nimbus/artifacts/"+sha, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

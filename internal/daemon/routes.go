@@ -133,8 +133,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// request's other headers say. The rest of /_nimbus/ (the cost
 		// report) is Lambda's, signed.
 		{name: "code-download", auth: authLink, protocol: auth.RESTJSON, match: req(isCodeDownload), handler: h.code},
-		// The deploy artifact endpoint (/nimbus/artifacts/, from before the
-		// /_nimbus/ prefix), signed for CloudFormation.
+		// The deploy artifact endpoint (/_nimbus/artifacts/), signed for
+		// CloudFormation. It sits under /_nimbus/ because no S3 bucket name
+		// can start with "_", so path-style S3 never shadows it.
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: req(cfnapi.IsArtifactRequest),
 			handler: h.cfn, guard: d.cloudFormationGuard},
 		// Path-style forms of the host-routed doors, for clients that

@@ -22,13 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
-// uploadArtifact PUTs zip to /nimbus/artifacts/<sha256>, signed for
+// uploadArtifact PUTs zip to /_nimbus/artifacts/<sha256>, signed for
 // "cloudformation" as `nimbus deploy` does, and returns the sha.
 func uploadArtifact(t testing.TB, n *node, zip []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(zip)
 	sha := hex.EncodeToString(sum[:])
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, n.endpoint()+"/nimbus/artifacts/"+sha, bytes.NewReader(zip))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, n.endpoint()+"/_nimbus/artifacts/"+sha, bytes.NewReader(zip))
 	if err != nil {
 		t.Fatal(err)
 	}
