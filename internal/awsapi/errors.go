@@ -140,6 +140,20 @@ func UnknownOperation() *Error {
 	return newErr(http.StatusNotFound, CodeUnknownOperation, "User", "Unknown operation")
 }
 
+// ErrorCode is the exception name, as smithy's APIError names it, so that
+// HasCode reads Nimbus's errors and the SDK's alike.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// HasCode reports whether err (or an error it wraps) is an AWS exception
+// named code: a Nimbus error (*Error, or any service's error type with an
+// ErrorCode method) or an error an AWS SDK client returned. It is the one
+// place exception names are compared; services and clients call it
+// rather than reading a Code field.
+func HasCode(err error, code string) bool {
+	var c interface{ ErrorCode() string }
+	return errors.As(err, &c) && c.ErrorCode() == code
+}
+
 // As returns err as a client-visible *Error, or nil if it is not one.
 func As(err error) *Error {
 	var e *Error

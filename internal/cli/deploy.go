@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/build"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 	"github.com/nimbus-serverless/nimbus/internal/sam"
@@ -412,7 +413,7 @@ func (s *stackClient) describe(ctx context.Context, nameOrID string) (*cfntypes.
 	res, err := s.c.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(nameOrID)})
 	if err != nil {
 		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "ValidationError" && strings.Contains(ae.ErrorMessage(), "does not exist") {
+		if errors.As(err, &ae) && awsapi.HasCode(err, "ValidationError") && strings.Contains(ae.ErrorMessage(), "does not exist") {
 			return nil, nil
 		}
 		return nil, err

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 func newLogsCmd(cf *clientFlags) *cobra.Command {
@@ -192,8 +194,7 @@ func (t *tailer) poll(ctx context.Context) (int, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			var nf interface{ ErrorCode() string }
-			if errors.As(err, &nf) && nf.ErrorCode() == "ResourceNotFoundException" {
+			if awsapi.HasCode(err, "ResourceNotFoundException") {
 				return printed, nil // no log yet: the function has not run
 			}
 			return printed, err

@@ -17,6 +17,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Msg }
 
+// ErrorCode is the exception's shape name (awsapi.HasCode reads it).
+func (e *Error) ErrorCode() string { return e.Code }
+
 // Sender reports whether the fault is the caller's.
 func (e *Error) Sender() bool { return e.Status < 500 }
 

@@ -65,8 +65,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 	c := &call{h: h, r: r, ctx: r.Context(), body: js, host: r.Host}
 	out, err := c.dispatch(op)
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == "UnknownOperationException" {
+		if isCode(err, "UnknownOperationException") {
 			err = newErr(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this endpoint.", op)
 		}
 		h.writeQueryErr(w, reqID, err)

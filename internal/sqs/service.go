@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 // Bucket is the KV bucket holding queue records (key q.<account>.<name>)
@@ -244,10 +246,7 @@ func (s *Service) CreateQueue(ctx context.Context, account, name string, attrs, 
 	return q, nil
 }
 
-func isCode(err error, code string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
-}
+func isCode(err error, code string) bool { return awsapi.HasCode(err, code) }
 
 // DeleteQueue deletes a queue and its messages.
 func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {

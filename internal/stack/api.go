@@ -374,7 +374,7 @@ func (s *Service) DeleteStack(ctx context.Context, nameOrID string) error {
 
 func (s *Service) tryDelete(ctx context.Context, nameOrID string) error {
 	rec, rev, err := s.lookup(ctx, nameOrID)
-	if e := awsapi.As(err); e != nil && e.Code == CodeValidationError {
+	if awsapi.HasCode(err, CodeValidationError) {
 		return nil
 	}
 	if err != nil {

@@ -169,11 +169,11 @@ func (s *Service) createChangeSetNew(ctx context.Context, in ChangeSetInput) (st
 	}
 	rec, _, err := s.lookup(ctx, in.StackName)
 	isNew := false
-	switch e := awsapi.As(err); {
+	switch {
 	case err == nil && rec.Status != StatusReviewInProgress:
 		return "", "", cfnErr(CodeAlreadyExists, "Stack [%s] already exists and cannot be created again with the changeSet [%s].", in.StackName, in.ChangeSetName)
 	case err == nil:
-	case e != nil && e.Code == CodeValidationError:
+	case awsapi.HasCode(err, CodeValidationError):
 		if err := s.nameFree(ctx, in.StackName); err != nil {
 			return "", "", err
 		}
@@ -229,7 +229,7 @@ func (s *Service) recordReview(ctx context.Context, rec *record) error {
 // createChangeSetUpdate makes an UPDATE change set of an existing stack.
 func (s *Service) createChangeSetUpdate(ctx context.Context, in ChangeSetInput) (string, string, error) {
 	rec, _, err := s.lookup(ctx, in.StackName)
-	if e := awsapi.As(err); e != nil && e.Code == CodeValidationError {
+	if awsapi.HasCode(err, CodeValidationError) {
 		return "", "", validationError("Stack [%s] does not exist", in.StackName)
 	}
 	if err != nil {
