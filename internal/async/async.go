@@ -42,6 +42,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -93,10 +94,11 @@ type Options struct {
 	// Replicas is how many copies the queue stream keeps (0 means 1; 3
 	// on a three-server cluster).
 	Replicas int
-	// Destinations deliver invocation records by the service of the
-	// target ARN ("sqs", "sns", "events", ...). Lambda functions are
-	// built in.
-	Destinations map[string]Destination
+	// Targets delivers invocation records to OnSuccess/OnFailure
+	// destinations and events to DeadLetterConfig targets (SQS queues,
+	// SNS topics, functions). Nil: a router of Lambda functions only.
+	// Without a "lambda" deliverer, this service registers its own.
+	Targets *deliver.Router
 	// Storage, when set, reports a full disk (store.Store.StorageErr):
 	// while it does, new events are refused at once with its error (the
 	// awsapi.Unavailable category: ServiceException saying storage is
@@ -120,7 +122,7 @@ type Service struct {
 	scale   float64
 	workers int
 	ackWait time.Duration
-	dests   map[string]Destination
+	targets *deliver.Router
 	log     *slog.Logger
 	now     func() time.Time
 	pub     *publisher
@@ -155,7 +157,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		scale:   opts.DelayScale,
 		workers: opts.Concurrency,
 		ackWait: opts.AckWait,
-		dests:   map[string]Destination{},
+		targets: opts.Targets,
 		log:     opts.Logger,
 		now:     opts.Now,
 	}
@@ -174,10 +176,12 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for svc, d := range opts.Destinations {
-		s.dests[svc] = d
+	if s.targets == nil {
+		s.targets = deliver.NewRouter()
 	}
-	s.dests["lambda"] = lambdaDestination{s: s}
+	if !s.targets.Has("lambda") {
+		s.targets.Handle("lambda", FunctionTarget(s, s.fns))
+	}
 	maxMsgs, maxBytes := opts.MaxMsgs, opts.MaxBytes
 	if maxMsgs <= 0 {
 		maxMsgs = DefaultMaxMsgs

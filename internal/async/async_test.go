@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -242,8 +243,8 @@ func TestRecordShape(t *testing.T) {
 
 func TestUndeliverableTargets(t *testing.T) {
 	for arn, svc := range map[string]string{"arn:aws:sqs:us-east-1:000000000000:q": "sqs", "arn:aws:lambda:us-east-1:000000000000:function:f": "lambda", "nope": ""} {
-		if got := arnService(arn); got != svc {
-			t.Errorf("arnService(%q) = %q, want %q", arn, got, svc)
+		if got := deliver.Service(arn); got != svc {
+			t.Errorf("deliver.Service(%q) = %q, want %q", arn, got, svc)
 		}
 	}
 	if name, q, ok := ParseFunctionArn("arn:aws:lambda:us-east-1:000000000000:function:f:live"); !ok || name != "f" || q != "live" {
@@ -292,7 +293,7 @@ func FuzzParseFunctionArn(f *testing.F) {
 		if !ok {
 			return
 		}
-		if name == "" || strings.Contains(name, ":") || strings.Contains(q, ":") || arnService(arn) != "lambda" {
+		if name == "" || strings.Contains(name, ":") || strings.Contains(q, ":") || deliver.Service(arn) != "lambda" {
 			t.Fatalf("ParseFunctionArn(%q) = %q, %q", arn, name, q)
 		}
 	})

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 )
 
@@ -18,33 +19,9 @@ const (
 	ConditionEventAgeExceeded = "EventAgeExceeded"
 )
 
-// Destination delivers invocation records (or, as a dead-letter target,
-// events) to one kind of target: a Lambda function today; queues, topics
-// and event buses plug in through Options.Destinations as they arrive.
-type Destination interface {
-	// Deliver hands d over durably. An error wrapping ErrUndeliverable
-	// means it can never succeed (the record is logged and dropped);
-	// any other error is retried later.
-	Deliver(ctx context.Context, d *Delivery) error
-}
-
-// Delivery is one record on its way to a destination.
-type Delivery struct {
-	// TargetArn is the destination's ARN.
-	TargetArn string
-	// Kind is "success", "failure" or "dlq".
-	Kind string
-	// RequestID is the id of the invocation the record is about.
-	RequestID string
-	// DedupID is unique per (event, kind): a delivery repeated after a
-	// crash carries the same one.
-	DedupID string
-	// Body is the record JSON (for "dlq", the event itself).
-	Body []byte
-}
-
-// ErrUndeliverable marks a delivery that cannot succeed.
-var ErrUndeliverable = errors.New("undeliverable")
+// ErrUndeliverable marks a delivery that cannot succeed (the shared
+// deliver.ErrUndeliverable).
+var ErrUndeliverable = deliver.ErrUndeliverable
 
 // Record is the invocation record Lambda sends to destinations.
 type Record struct {
@@ -122,14 +99,8 @@ func jsonPayload(p []byte) json.RawMessage {
 // acknowledged: false means it was left for redelivery (after a pause)
 // because the destination failed in a way that may pass.
 func (s *Service) deliver(ctx context.Context, l lease, env *envelope, target, kind string, body []byte) bool {
-	d := &Delivery{TargetArn: target, Kind: kind, RequestID: env.RequestID, DedupID: env.DedupID + "/" + kind, Body: body}
-	dest := s.dests[arnService(target)]
-	var err error
-	if dest == nil {
-		err = fmt.Errorf("%w: Nimbus has no %q service for %s", ErrUndeliverable, arnService(target), target)
-	} else {
-		err = dest.Deliver(ctx, d)
-	}
+	d := &deliver.Delivery{TargetArn: target, DedupID: env.DedupID + "/" + kind, Body: body}
+	err := s.targets.Deliver(ctx, d)
 	switch {
 	case err == nil:
 		s.counters.destDelivered.Add(1)
@@ -150,46 +121,46 @@ func (s *Service) deliver(ctx context.Context, l lease, env *envelope, target, k
 	}
 }
 
-// arnService is the service field of an ARN ("lambda", "sqs", ...).
-func arnService(arn string) string {
-	parts := strings.SplitN(arn, ":", 4)
-	if len(parts) < 4 || parts[0] != "arn" {
-		return ""
-	}
-	return parts[2]
+// Enqueuer queues an asynchronous invocation (*Service implements it).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, ev *Event) error
 }
 
-// lambdaDestination invokes a function asynchronously with the record, as
-// Lambda does: the record is queued durably like any event (with its own
-// retries and destinations) before the source event is acknowledged.
-type lambdaDestination struct{ s *Service }
+// Resolver finds a function version (*registry.Registry).
+type Resolver interface {
+	Resolve(ctx context.Context, name, qualifier string) (*function.Config, error)
+}
 
-func (l lambdaDestination) Deliver(ctx context.Context, d *Delivery) error {
-	name, qualifier, ok := ParseFunctionArn(d.TargetArn)
-	if !ok {
-		return fmt.Errorf("%w: %s is not a function ARN", ErrUndeliverable, d.TargetArn)
-	}
-	return l.s.Enqueue(ctx, &Event{
-		RequestID:          awsapi.NewRequestID(),
-		FunctionName:       name,
-		Qualifier:          qualifier,
-		InvokedFunctionArn: d.TargetArn,
-		Payload:            d.Body,
-		DedupID:            d.DedupID,
+// FunctionTarget is the deliverer of Lambda function ARNs (with a
+// version or alias, or none): it invokes the function asynchronously
+// with the payload, as Lambda, EventBridge and SNS do. The event is
+// queued durably (with the function's own retries and destinations)
+// before Deliver returns; the delivery's DedupID makes a repeated
+// attempt queue once. A function that does not exist is undeliverable.
+func FunctionTarget(q Enqueuer, fns Resolver) deliver.Deliverer {
+	return deliver.Func(func(ctx context.Context, d *deliver.Delivery) error {
+		name, qualifier, ok := ParseFunctionArn(d.TargetArn)
+		if !ok {
+			return deliver.Undeliverable("%s is not a function ARN", d.TargetArn)
+		}
+		if _, err := fns.Resolve(ctx, name, qualifier); err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return deliver.Undeliverable("function %s does not exist", d.TargetArn)
+			}
+			return fmt.Errorf("resolve %s: %w", d.TargetArn, err)
+		}
+		return q.Enqueue(ctx, &Event{
+			RequestID:          awsapi.NewRequestID(),
+			FunctionName:       name,
+			Qualifier:          qualifier,
+			InvokedFunctionArn: d.TargetArn,
+			Payload:            d.Body,
+			DedupID:            d.DedupID,
+		})
 	})
 }
 
 // ParseFunctionArn splits arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>].
 func ParseFunctionArn(arn string) (name, qualifier string, ok bool) {
-	p := strings.Split(arn, ":")
-	if len(p) < 7 || len(p) > 8 || p[0] != "arn" || p[2] != "lambda" || p[5] != "function" || p[6] == "" {
-		return "", "", false
-	}
-	if len(p) == 8 {
-		if p[7] == "" {
-			return "", "", false
-		}
-		qualifier = p[7]
-	}
-	return p[6], qualifier, true
+	return deliver.FunctionName(arn)
 }

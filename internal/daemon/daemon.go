@@ -36,6 +36,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -199,7 +200,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
+	// One delivery router for the node: async destinations, EventBridge
+	// targets and SNS subscriptions hand payloads to ARNs through it.
+	targets := deliver.NewRouter()
 	d.async, err = async.New(ctx, async.Options{
+		Targets:    targets,
 		JetStream:  d.st.JetStream(),
 		Functions:  d.reg,
 		Invoker:    d.pool,
@@ -253,6 +258,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		return nil, fmt.Errorf("create sqs service: %w", err)
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
+	targets.Handle("sqs", sqsTargets{queues})
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err
@@ -266,7 +272,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		AccountID:  cfg.AccountID,
 		DelayScale: cfg.AsyncDelayScale,
 		SingleNode: !d.shared(),
-		Deliverers: map[string]events.Deliverer{"sqs": sqsTargets{queues}},
+		Targets:    targets,
 		Logger:     log.With("component", "events"),
 	})
 	if err != nil {

@@ -8,19 +8,20 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nimbus-serverless/nimbus/internal/events"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 )
 
-// sqsTargets delivers EventBridge targets and dead letters to SQS queues
-// (events.Deliverer for ARNs of service "sqs").
+// sqsTargets delivers to SQS queues (the deliver.Deliverer of ARNs of
+// service "sqs"): EventBridge targets and dead letters, async
+// destinations and DeadLetterConfig, SNS subscriptions.
 type sqsTargets struct{ s *sqs.Service }
 
-func (q sqsTargets) Deliver(ctx context.Context, d *events.Delivery) error {
+func (q sqsTargets) Deliver(ctx context.Context, d *deliver.Delivery) error {
 	// arn:aws:sqs:<region>:<account>:<name>
 	p := strings.Split(d.TargetArn, ":")
 	if len(p) != 6 || p[5] == "" {
-		return fmt.Errorf("%w: %s is not a queue ARN", events.ErrUndeliverable, d.TargetArn)
+		return deliver.Undeliverable("%s is not a queue ARN", d.TargetArn)
 	}
 	in := &sqs.SendInput{Body: string(d.Body), GroupID: d.GroupID}
 	if strings.HasSuffix(p[5], ".fifo") {
@@ -31,7 +32,13 @@ func (q sqsTargets) Deliver(ctx context.Context, d *events.Delivery) error {
 	if len(d.Attributes) > 0 {
 		in.Attributes = map[string]sqs.AttributeValue{}
 		for k, v := range d.Attributes {
-			in.Attributes[k] = sqs.AttributeValue{DataType: "String", StringValue: &v}
+			av := sqs.AttributeValue{DataType: v.DataType}
+			if strings.HasPrefix(v.DataType, "Binary") {
+				av.BinaryValue = v.BinaryValue
+			} else {
+				av.StringValue = &v.StringValue
+			}
+			in.Attributes[k] = av
 		}
 	}
 	_, errs, err := q.s.Send(ctx, p[4], p[5], []*sqs.SendInput{in})
@@ -40,7 +47,7 @@ func (q sqsTargets) Deliver(ctx context.Context, d *events.Delivery) error {
 	}
 	var se *sqs.Error
 	if errors.As(err, &se) && se.Status < 500 {
-		return fmt.Errorf("%w: %w", events.ErrUndeliverable, err)
+		return fmt.Errorf("%w: %w", deliver.ErrUndeliverable, err)
 	}
 	return err
 }

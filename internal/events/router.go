@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
 
 // Stream layout. A put message holds the accepted entries of one
@@ -266,20 +268,15 @@ func (s *Service) deadLetter(ctx context.Context, t *Target, rm *retryMsg, cause
 	if t.DeadLetterConfig == nil || t.DeadLetterConfig.Arn == "" {
 		return
 	}
-	d := s.deliverers[arnService(t.DeadLetterConfig.Arn)]
-	if d == nil {
-		s.log.Error("dead-letter target not served", "arn", t.DeadLetterConfig.Arn)
-		return
-	}
-	err := d.Deliver(ctx, &Delivery{
+	err := s.deliveries.Deliver(ctx, &Delivery{
 		TargetArn: t.DeadLetterConfig.Arn,
 		DedupID:   "dlq/" + rm.EventID + "/" + rm.Rule + "/" + rm.TargetID,
 		Body:      rm.Event.Event,
-		Attributes: map[string]string{
+		Attributes: deliver.Strings(map[string]string{
 			"RULE_ARN":      s.arns.rule(splitRuleID(rm.Rule)),
 			"TARGET_ARN":    t.Arn,
 			"ERROR_MESSAGE": cause.Error(),
-		},
+		}),
 	})
 	if err != nil {
 		s.log.Error("dead-letter delivery failed", "arn", t.DeadLetterConfig.Arn, "err", err)

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/async"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
 
 // DefaultBus is the bus every account has.
@@ -40,9 +43,11 @@ type Options struct {
 	Async     Enqueuer            // required: Lambda targets are invoked through it
 	Region    string
 	AccountID string
-	// Deliverers deliver to targets of other services, by the service
-	// field of the target's ARN ("sqs", "sns", "states", ...).
-	Deliverers map[string]Deliverer
+	// Targets is the node's shared delivery router (internal/deliver):
+	// every target and dead letter goes through it. Nil: a router of
+	// Lambda functions only (through Async). Without a "lambda"
+	// deliverer, one through Async and Functions is registered.
+	Targets *deliver.Router
 	// MaxBytes bounds the stream of events not yet routed (reserved out
 	// of JetStream's storage when it is created); a full stream refuses
 	// PutEvents rather than dropping events. 0: DefaultMaxBytes.
@@ -66,7 +71,7 @@ type Service struct {
 	cons       jetstream.Consumer
 	fns        Functions
 	async      Enqueuer
-	deliverers map[string]Deliverer
+	deliveries *deliver.Router
 	arns       arns
 	region     string
 	account    string
@@ -117,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		js:         opts.JetStream,
 		fns:        opts.Functions,
 		async:      opts.Async,
-		deliverers: map[string]Deliverer{},
+		deliveries: opts.Targets,
 		arns:       arns{region: opts.Region, account: opts.AccountID},
 		region:     opts.Region,
 		account:    opts.AccountID,
@@ -127,8 +132,11 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		cache:      newCache(),
 		ready:      make(chan struct{}),
 	}
-	for k, d := range opts.Deliverers {
-		s.deliverers[k] = d
+	if s.deliveries == nil {
+		s.deliveries = deliver.NewRouter()
+	}
+	if !s.deliveries.Has("lambda") {
+		s.deliveries.Handle("lambda", async.FunctionTarget(opts.Async, opts.Functions))
 	}
 	if s.scale <= 0 {
 		s.scale = 1

@@ -88,7 +88,7 @@ func (s *Service) checkTarget(t *Target) error {
 		if arnService(d.Arn) != "sqs" {
 			return validation("Target %s: DeadLetterConfig Arn %s is not an SQS queue ARN.", t.ID, d.Arn)
 		}
-		if s.deliverers["sqs"] == nil {
+		if !s.deliveries.Has("sqs") {
 			return validation("Target %s: Nimbus does not serve Amazon SQS yet, so DeadLetterConfig %s cannot receive events.", t.ID, d.Arn)
 		}
 	}

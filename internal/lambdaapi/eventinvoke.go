@@ -80,7 +80,7 @@ func normalizeDestinations(d *function.DestinationConfig) *function.DestinationC
 
 // checkDestinations refuses targets Nimbus cannot deliver to: a function
 // that does not exist or is the function itself (AWS's words), and the
-// services Nimbus does not have yet.
+// services Nimbus does not deliver records to yet (event buses, S3).
 func (h *Handler) checkDestinations(c *call, name string, d *function.DestinationConfig) error {
 	if d == nil {
 		return nil
@@ -106,8 +106,14 @@ func (h *Handler) checkDestinations(c *call, name string, d *function.Destinatio
 			if _, err := h.reg.Config(c.r.Context(), ref.Name, ref.Qualifier); err != nil {
 				return awsapi.InvalidParameter("The destination ARN %s is invalid.", arn)
 			}
-		case "sqs", "sns", "events", "s3":
-			return awsapi.InvalidParameter("The destination ARN %s is invalid: Nimbus has no %s service yet, so it cannot deliver invocation records there. Use a Lambda function ARN as the destination.", arn, parts[2])
+		case "sqs", "sns":
+			// Delivered through the node's router (internal/deliver);
+			// like AWS, the queue or topic is not looked up here.
+			if len(parts) != 6 || parts[5] == "" || strings.ContainsAny(parts[5], ":/") {
+				return awsapi.InvalidParameter("The destination ARN %s is invalid.", arn)
+			}
+		case "events", "s3":
+			return awsapi.InvalidParameter("The destination ARN %s is invalid: Nimbus has no %s destinations yet, so it cannot deliver invocation records there. Use a Lambda function, SQS queue or SNS topic ARN as the destination.", arn, parts[2])
 		default:
 			return invalidDestinations(d)
 		}

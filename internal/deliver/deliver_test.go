@@ -1,0 +1,96 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRouter(t *testing.T) {
+	r := NewRouter()
+	var got []string
+	r.Handle("sqs", Func(func(_ context.Context, d *Delivery) error {
+		got = append(got, d.TargetArn)
+		return nil
+	}))
+	if err := r.Deliver(t.Context(), &Delivery{TargetArn: "arn:aws:sqs:us-east-1:000000000000:q"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("delivered %v", got)
+	}
+	err := r.Deliver(t.Context(), &Delivery{TargetArn: "arn:aws:states:us-east-1:000000000000:stateMachine:m"})
+	if !errors.Is(err, ErrUndeliverable) || !strings.Contains(err.Error(), "AWS Step Functions") {
+		t.Fatalf("unserved service: %v", err)
+	}
+	for arn, ok := range map[string]bool{
+		"arn:aws:sqs:us-east-1:000000000000:q":                 true,
+		"arn:aws:sqs:us-east-1:000000000000:q/x":               false,
+		"arn:aws:sqs:us-east-1:000000000000:":                  false,
+		"arn:aws:lambda:us-east-1:000000000000:function:f":     false, // not registered
+		"arn:aws:sns:us-east-1:000000000000:t":                 false,
+		"nope":                                                 false,
+		"arn:aws:states:us-east-1:000000000000:stateMachine:m": false,
+	} {
+		if err := r.Check(arn); (err == nil) != ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", arn, err, ok)
+		}
+	}
+	r.Handle("lambda", Func(func(context.Context, *Delivery) error { return nil }))
+	if err := r.Check("arn:aws:lambda:us-east-1:000000000000:function:f:live"); err != nil {
+		t.Error(err)
+	}
+	if err := r.Check("arn:aws:lambda:us-east-1:000000000000:layer:f"); err == nil {
+		t.Error("a layer ARN passed as a function")
+	}
+}
+
+func TestRetry(t *testing.T) {
+	n := 0
+	flaky := Func(func(context.Context, *Delivery) error {
+		n++
+		if n < 3 {
+			return errors.New("busy")
+		}
+		return nil
+	})
+	p := Policy{Attempts: 5, Backoff: func(int) time.Duration { return 0 }}
+	if err := Retry(t.Context(), flaky, &Delivery{}, p); err != nil || n != 3 {
+		t.Fatalf("Retry = %v after %d attempts, want success on the 3rd", err, n)
+	}
+	n = 0
+	never := Func(func(context.Context, *Delivery) error { n++; return Undeliverable("gone") })
+	if err := Retry(t.Context(), never, &Delivery{}, p); !errors.Is(err, ErrUndeliverable) || n != 1 {
+		t.Fatalf("undeliverable retried: %v after %d", err, n)
+	}
+	n = 0
+	busy := Func(func(context.Context, *Delivery) error { n++; return errors.New("busy") })
+	if err := Retry(t.Context(), busy, &Delivery{}, p); err == nil || n != 5 {
+		t.Fatalf("Retry = %v after %d attempts, want failure after 5", err, n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	n = 0
+	if err := Retry(ctx, busy, &Delivery{}, Policy{Attempts: 5, Backoff: func(int) time.Duration { return time.Hour }}); !errors.Is(err, context.Canceled) || n != 1 {
+		t.Fatalf("cancelled Retry = %v after %d", err, n)
+	}
+}
+
+// FuzzParse: target ARNs come from clients.
+func FuzzParse(f *testing.F) {
+	f.Add("arn:aws:sqs:us-east-1:000000000000:q")
+	f.Add("arn:aws:lambda:us-east-1:000000000000:function:f:1")
+	f.Add("arn::::::")
+	f.Fuzz(func(t *testing.T, arn string) {
+		a, ok := Parse(arn)
+		if ok && "arn:"+a.Partition+":"+a.Service+":"+a.Region+":"+a.Account+":"+a.Resource != arn {
+			t.Fatalf("Parse(%q) = %+v does not rebuild the ARN", arn, a)
+		}
+		if name, _, ok := FunctionName(arn); ok && (name == "" || strings.Contains(name, ":")) {
+			t.Fatalf("FunctionName(%q) = %q", arn, name)
+		}
+		_ = NewRouter().Check(arn)
+	})
+}
