@@ -62,6 +62,7 @@ const (
 	CodeUnknownOperation       = "UnknownOperationException"
 	CodeValidation             = "ValidationException"
 	CodeSerializedRequestLarge = "SerializedRequestEntityTooLargeException"
+	CodeSerialization          = "SerializationException"
 )
 
 // NotFound is 404 ResourceNotFoundException.

@@ -13,10 +13,8 @@ package logsapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -53,6 +51,7 @@ type Options struct {
 type Handler struct {
 	opts Options
 	log  *slog.Logger
+	svc  *awsapi.JSONService
 }
 
 // New returns the API handler.
@@ -63,7 +62,9 @@ func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Handler{opts: opts, log: opts.Logger}
+	h := &Handler{opts: opts, log: opts.Logger}
+	h.svc = h.service()
+	return h
 }
 
 // Storage reports the state of the backbone's disk.
@@ -111,103 +112,59 @@ var (
 
 const maxBody = 1 << 20
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsapi.NewRequestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
-	out, err := h.serve(r)
-	if err != nil {
-		h.writeError(w, err)
-		return
+// ServeHTTP answers one request through the shared JSON-protocol server.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.svc.ServeHTTP(w, r) }
+
+// service is the JSON 1.1 protocol server over the operations.
+func (h *Handler) service() *awsapi.JSONService {
+	group := func(op string) awsapi.JSONOp {
+		return awsapi.Op(func(ctx context.Context, in *groupIn) (any, error) { return h.groupOp(ctx, op, in) })
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	b, err := json.Marshal(out)
-	if err != nil {
-		h.writeError(w, err)
-		return
+	return &awsapi.JSONService{
+		Prefix: TargetPrefix, Protocol: awsapi.ProtocolJSON11, Name: "CloudWatch Logs",
+		Ops: map[string]awsapi.JSONOp{
+			"DescribeLogGroups":     awsapi.Op(h.describeGroups),
+			"DescribeLogStreams":    awsapi.Op(h.describeStreams),
+			"GetLogEvents":          awsapi.Op(h.getEvents),
+			"FilterLogEvents":       awsapi.Op(h.filterEvents),
+			"CreateLogGroup":        group("CreateLogGroup"),
+			"DeleteLogGroup":        group("DeleteLogGroup"),
+			"DeleteRetentionPolicy": group("DeleteRetentionPolicy"),
+			"PutRetentionPolicy":    group("PutRetentionPolicy"),
+		},
+		Refused: map[string]string{
+			"PutLogEvents":          "writes from outside a function (functions' output is their log)",
+			"CreateLogStream":       "log streams made through the API (a function's streams are made as it runs)",
+			"StartLiveTail":         "live tail sessions (`nimbus logs -f` follows a function's log)",
+			"StartQuery":            "Logs Insights queries",
+			"PutMetricFilter":       "metric filters",
+			"PutSubscriptionFilter": "subscription filters",
+		},
+		MaxBody:  maxBody,
+		TooLarge: &awsapi.Error{Status: http.StatusBadRequest, Code: "InvalidParameterException", Type: "User", Message: fmt.Sprintf("The request body is larger than %d bytes.", maxBody)},
+		MapError: h.mapError,
+		Internal: "ServiceUnavailableException",
+		Log:      h.log,
 	}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, err error) {
+// mapError turns the store's and this package's errors into the client's.
+func (h *Handler) mapError(err error) *awsapi.Error {
 	var ae *apiError
-	if !errors.As(err, &ae) {
-		switch {
-		case errors.Is(err, logstore.ErrNotFound):
-			ae = errGroupNotFound
-		case errors.Is(err, logstore.ErrExists):
-			ae = errGroupExists
-		case h.storageFull(err):
-			h.log.Warn("request refused: storage is full", "err", err)
-			ae = &apiError{http.StatusInternalServerError, "ServiceUnavailableException",
-				"The service cannot complete the request: the node's storage is full. Retry once space has been freed."}
-		default:
-			h.log.Error("internal error", "err", err)
-			ae = &apiError{http.StatusInternalServerError, "ServiceUnavailableException", "The service cannot complete the request."}
-		}
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", ae.typ)
-	w.WriteHeader(ae.status)
-	b, _ := json.Marshal(map[string]string{"__type": ae.typ, "message": ae.msg})
-	_, _ = w.Write(b)
-}
-
-func (h *Handler) serve(r *http.Request) (any, error) {
-	if r.Method != http.MethodPost {
-		return nil, &apiError{http.StatusBadRequest, "UnknownOperationException", "Only POST is supported."}
-	}
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, invalidParam("The request body could not be read.")
-	}
-	if len(body) > maxBody {
-		return nil, invalidParam("The request body is larger than %d bytes.", maxBody)
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	decode := func(v any) error {
-		if err := json.Unmarshal(body, v); err != nil {
-			return &apiError{http.StatusBadRequest, "SerializationException", "The request body is not valid JSON for " + op + "."}
-		}
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, logstore.ErrNotFound):
+		ae = errGroupNotFound
+	case errors.Is(err, logstore.ErrExists):
+		ae = errGroupExists
+	case h.storageFull(err):
+		h.log.Warn("request refused: storage is full", "err", err)
+		ae = &apiError{http.StatusInternalServerError, "ServiceUnavailableException",
+			"The service cannot complete the request: the node's storage is full. Retry once space has been freed."}
+	default:
 		return nil
 	}
-	ctx := r.Context()
-	switch op {
-	case "DescribeLogGroups":
-		var in describeGroupsIn
-		if err := decode(&in); err != nil {
-			return nil, err
-		}
-		return h.describeGroups(ctx, &in)
-	case "DescribeLogStreams":
-		var in describeStreamsIn
-		if err := decode(&in); err != nil {
-			return nil, err
-		}
-		return h.describeStreams(ctx, &in)
-	case "GetLogEvents":
-		var in getEventsIn
-		if err := decode(&in); err != nil {
-			return nil, err
-		}
-		return h.getEvents(ctx, &in)
-	case "FilterLogEvents":
-		var in filterEventsIn
-		if err := decode(&in); err != nil {
-			return nil, err
-		}
-		return h.filterEvents(ctx, &in)
-	case "CreateLogGroup", "DeleteLogGroup", "DeleteRetentionPolicy", "PutRetentionPolicy":
-		var in groupIn
-		if err := decode(&in); err != nil {
-			return nil, err
-		}
-		return h.groupOp(ctx, op, &in)
-	}
-	return nil, &apiError{http.StatusBadRequest, "UnknownOperationException", "The operation " + op + " is not supported by Nimbus."}
+	return &awsapi.Error{Status: ae.status, Code: ae.typ, Message: ae.msg, Type: "User"}
 }
 
 // --- validation ---
