@@ -113,42 +113,42 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		}
 		w = &corsWriter{ResponseWriter: w, c: c, r: r}
 	}
+	g.httpAPIResponse(r, doc, reqID).Write(w)
+}
+
+// httpAPIResponse is an HTTP API's answer to r: the function's mapped
+// response, or API Gateway's own refusal. Every way a request can fail
+// returns here, and serveHTTPAPI writes the one answer.
+func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *httpevent.Response {
 	now := g.now()
 	raw, ok := splitPath(r.URL.EscapedPath())
 	if !ok {
-		httpNotFound().Write(w)
-		return
+		return httpNotFound()
 	}
 	stage, stageName, rest := pickStage(raw, doc.stage)
 	if stage == nil {
-		httpNotFound().Write(w)
-		return
+		return httpNotFound()
 	}
 	view := doc.view(stage)
 	if view == nil { // a stage without autoDeploy that was never deployed
-		httpNotFound().Write(w)
-		return
+		return httpNotFound()
 	}
 	idx, params := matchRoutes(view.keys, r.Method, rest, true)
 	if idx < 0 {
-		httpNotFound().Write(w)
-		return
+		return httpNotFound()
 	}
 	route := view.routes[idx]
 	if !g.allowHTTP(doc, stage, route, now) {
 		g.stats.throttled.Add(1)
-		httpTooMany().Write(w)
-		return
+		return httpTooMany()
 	}
 	integ := view.integration(strings.TrimPrefix(route.Target, "integrations/"))
 	if integ == nil {
-		httpNotFound().Write(w)
-		return
+		return httpNotFound()
 	}
 	body, ok := readBody(r)
 	if !ok {
-		httpTooLarge().Write(w)
-		return
+		return httpTooLarge()
 	}
 	opts := httpevent.Options{
 		Kind: httpevent.HTTPAPI, RequestID: reqID, Time: now, AccountID: g.account, APIID: doc.API.APIID,
@@ -159,22 +159,19 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		id, deny := g.authenticate(r)
 		if deny {
 			g.stats.denied.Add(1)
-			httpForbidden().Write(w)
-			return
+			return httpForbidden()
 		}
 		opts.IAM = id
 	}
 	if route.AuthorizationType == "JWT" {
 		a := view.authorizer(route.AuthorizerID)
 		if a == nil {
-			httpInternal().Write(w)
-			return
+			return httpInternal()
 		}
 		claims, deny := g.authorizeJWT(r, a, route, now)
 		if deny != nil {
 			g.countRefusal(deny)
-			deny.Write(w)
-			return
+			return deny
 		}
 		opts.JWT = claims
 		if integ.PayloadFormatVersion == "1.0" {
@@ -184,14 +181,12 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	if route.AuthorizationType == "CUSTOM" {
 		a := view.authorizer(route.AuthorizerID)
 		if a == nil {
-			httpInternal().Write(w)
-			return
+			return httpInternal()
 		}
 		res, deny := g.authorizeHTTP(r, doc, a, stageName, route, opts, now)
 		if deny != nil {
 			g.countRefusal(deny)
-			deny.Write(w)
-			return
+			return deny
 		}
 		opts.Authorizer = res.context
 		if integ.PayloadFormatVersion == "1.0" {
@@ -206,8 +201,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	cfg, arn, err := g.resolveFunction(ctx, integ.IntegrationURI, stage.StageVariables)
 	if err != nil {
 		g.log.Debug("integration function unavailable", "api_id", doc.API.APIID, "err", err)
-		httpInternal().Write(w)
-		return
+		return httpInternal()
 	}
 	tr := traceOf(r, cfg, now)
 	r.Header.Set(trace.HeaderXRay, tr)
@@ -218,8 +212,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 		payload, err = httpevent.Marshal(httpevent.BuildV2(r, body, opts))
 	}
 	if err != nil || len(payload) > maxEvent {
-		httpTooLarge().Write(w)
-		return
+		return httpTooLarge()
 	}
 	ictx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -227,17 +220,14 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	switch {
 	case err != nil && ictx.Err() != nil && ctx.Err() == nil:
 		g.stats.integrationErrors.Add(1)
-		httpUnavailable().Write(w)
-		return
+		return httpUnavailable()
 	case err != nil:
 		g.log.Debug("invoke refused", "api_id", doc.API.APIID, "err", err)
 		g.stats.integrationErrors.Add(1)
-		httpInternal().Write(w)
-		return
+		return httpInternal()
 	case res.FunctionError != "":
 		g.stats.integrationErrors.Add(1)
-		httpBadGateway().Write(w)
-		return
+		return httpBadGateway()
 	}
 	var resp *httpevent.Response
 	if integ.PayloadFormatVersion == "1.0" {
@@ -248,10 +238,9 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request, doc *http
 	if err != nil {
 		g.log.Debug("malformed proxy response", "api_id", doc.API.APIID, "err", err)
 		g.stats.integrationErrors.Add(1)
-		httpBadGateway().Write(w)
-		return
+		return httpBadGateway()
 	}
-	resp.Write(w)
+	return resp
 }
 
 // routePath is a route key's path ("GET /items/{id}" -> "/items/{id}").

@@ -50,21 +50,25 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	reqID := awsapi.NewRequestID()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	w.Header().Set("X-Amz-Apigw-Id", httpRequestID())
+	g.restResponse(r, doc, reqID).Write(w)
+}
+
+// restResponse is a REST API's answer to r: the integration's response,
+// a cached one, or API Gateway's own refusal. Every way a request can
+// fail returns here, and serveREST writes the one answer.
+func (g *Gateway) restResponse(r *http.Request, doc *restDoc, reqID string) *httpevent.Response {
 	now := g.now()
 	raw, ok := splitPath(r.URL.EscapedPath())
 	if !ok || len(raw) == 0 {
-		restMissingToken().Write(w)
-		return
+		return restMissingToken()
 	}
 	stage := doc.stage(raw[0])
 	if stage == nil {
-		restMissingToken().Write(w)
-		return
+		return restMissingToken()
 	}
 	dep := doc.deployed[stage.DeploymentID]
 	if dep == nil {
-		restMissingToken().Write(w)
-		return
+		return restMissingToken()
 	}
 	rest := raw[1:]
 	// The most specific resource whose path matches, with a method for
@@ -86,8 +90,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		}
 	}
 	if best < 0 {
-		restMissingToken().Write(w)
-		return
+		return restMissingToken()
 	}
 	res := dep.resources[best]
 	m := res.ResourceMethods[r.Method]
@@ -99,8 +102,7 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		rl, bl := setting.ThrottlingRateLimit, setting.ThrottlingBurstLimit
 		if !g.limits.allow(doc.API.ID+"/"+stage.StageName+"/"+settingKey(res.Path, r.Method, stage), &rl, &bl, now) {
 			g.stats.throttled.Add(1)
-			restTooMany().Write(w)
-			return
+			return restTooMany()
 		}
 	}
 	if m.APIKeyRequired {
@@ -108,14 +110,12 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 			if deny.StatusCode == http.StatusForbidden {
 				g.stats.denied.Add(1)
 			}
-			deny.Write(w)
-			return
+			return deny
 		}
 	}
 	body, ok := readBody(r)
 	if !ok {
-		restTooLarge().Write(w)
-		return
+		return restTooLarge()
 	}
 	opts := httpevent.Options{
 		Kind: httpevent.REST, RequestID: reqID, Time: now, AccountID: g.account, APIID: doc.API.ID,
@@ -127,39 +127,33 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		id, deny := g.authenticate(r)
 		if deny {
 			g.stats.denied.Add(1)
-			restMissingToken().Write(w)
-			return
+			return restMissingToken()
 		}
 		opts.IAM = id
 	}
 	if m.AuthorizationType == "CUSTOM" {
 		a := doc.authorizer(m.AuthorizerID)
 		if a == nil {
-			restAuthorizerError().Write(w)
-			return
+			return restAuthorizerError()
 		}
 		res, deny := g.authorizeREST(r, doc, a, stage, methodArn, opts, now)
 		if deny != nil {
 			g.countRefusal(deny)
-			deny.Write(w)
-			return
+			return deny
 		}
 		opts.Authorizer = res.v1Context()
 	}
 	if msg := validateRequest(doc, m, r, body, params); msg != "" {
 		resp := httpevent.Message(http.StatusBadRequest, msg)
 		resp.Header.Set("X-Amzn-ErrorType", "BadRequestException")
-		resp.Write(w)
-		return
+		return resp
 	}
 	integ := m.MethodIntegration
 	if integ == nil {
-		restMissingToken().Write(w)
-		return
+		return restMissingToken()
 	}
 	if integ.Type == "MOCK" {
-		mockResponse(integ, r).Write(w)
-		return
+		return mockResponse(integ, r)
 	}
 	cacheKey, cacheTTL := "", 0
 	// The stage-wide */* setting caches GET only; a method's own setting
@@ -170,15 +164,13 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 		cacheKey, cacheTTL = restCacheKey(doc.API.ID, stage.StageName, r, res, integ.CacheKeyParameters, params), setting.CacheTTLInSeconds
 		if hit, ok := g.cache.get(cacheKey, now); ok {
 			g.stats.cacheHits.Add(1)
-			hit.Write(w)
-			return
+			return hit
 		}
 		g.stats.cacheMisses.Add(1)
 	}
 	payload, err := httpevent.Marshal(httpevent.BuildV1(r, body, opts))
 	if err != nil || len(payload) > maxEvent {
-		restTooLarge().Write(w)
-		return
+		return restTooLarge()
 	}
 	timeout := time.Duration(integ.TimeoutInMillis) * time.Millisecond
 	if timeout <= 0 {
@@ -190,29 +182,25 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	switch {
 	case errors.Is(err, errFunction):
 		g.stats.integrationErrors.Add(1)
-		httpevent.BadGateway().Write(w)
-		return
+		return httpevent.BadGateway()
 	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
 		g.stats.integrationErrors.Add(1)
-		restTimeout().Write(w)
-		return
+		return restTimeout()
 	case err != nil:
 		g.log.Debug("invoke refused", "api_id", doc.API.ID, "err", err)
 		g.stats.integrationErrors.Add(1)
-		httpevent.InvokeFailed().Write(w)
-		return
+		return httpevent.InvokeFailed()
 	}
 	resp, err := httpevent.MapV1(out, httpevent.V1Options{REST: true, BinaryMediaTypes: doc.API.BinaryMediaTypes, Accept: r.Header.Get("Accept")})
 	if err != nil {
 		g.log.Debug("malformed proxy response", "api_id", doc.API.ID, "err", err)
 		g.stats.integrationErrors.Add(1)
-		httpevent.BadGateway().Write(w)
-		return
+		return httpevent.BadGateway()
 	}
 	if cacheKey != "" && resp.StatusCode < 300 {
 		g.cache.put(cacheKey, resp, now.Add(time.Duration(cacheTTL)*time.Second), now)
 	}
-	resp.Write(w)
+	return resp
 }
 
 // settingKey is the methodSettings key of a resource path and method:
