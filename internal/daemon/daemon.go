@@ -106,6 +106,16 @@ type Daemon struct {
 // New opens the store, builds every component and binds the listener (so
 // Addr is known before Run), but serves nothing until Run.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, err error) {
+	return newDaemon(ctx, cfg, log, hooks{})
+}
+
+// hooks are what tests may replace in a node: the clock that schedules
+// fire on (nil: the real one).
+type hooks struct {
+	clock events.Clock
+}
+
+func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks) (d *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -274,6 +284,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (d *Daemon, e
 		SingleNode: !d.shared(),
 		Targets:    targets,
 		Logger:     log.With("component", "events"),
+		Clock:      h.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create events service: %w",

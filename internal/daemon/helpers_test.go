@@ -63,6 +63,13 @@ func startNode(t testing.TB, dataDir string, mutate ...func(*config.Config)) *no
 // startNodeWith is startNode with the configuration changed by mutate.
 func startNodeWith(t testing.TB, dataDir string, mutate func(*config.Config)) *node {
 	t.Helper()
+	return startNodeHooked(t, dataDir, mutate, hooks{})
+}
+
+// startNodeHooked is startNodeWith with parts of the node replaced (a
+// clock the test moves).
+func startNodeHooked(t testing.TB, dataDir string, mutate func(*config.Config), h hooks) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dataDir
@@ -71,7 +78,7 @@ func startNodeWith(t testing.TB, dataDir string, mutate func(*config.Config)) *n
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := New(ctx, cfg, log)
+	d, err := newDaemon(ctx, cfg, log, h)
 	if err != nil {
 		cancel()
 		t.Fatalf("start node: %v", err)

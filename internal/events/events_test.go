@@ -691,3 +691,30 @@ func TestConcurrentPutEventsAllDelivered(t *testing.T) {
 		delete(want, env.ID)
 	}
 }
+
+// TestTargetInAnotherAccountOrRegion (attack): a target or dead-letter ARN
+// naming another account or region is refused, so an event can never
+// reach this account's resource of the same name; nothing is stored.
+func TestTargetInAnotherAccountOrRegion(t *testing.T) {
+	h := start(t, storetest.Open(t), nil, true)
+	ctx := t.Context()
+	c := h.client
+	if _, err := c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventPattern: aws.String(`{"source":["a"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []string{
+		"arn:aws:lambda:us-east-1:999999999999:function:handler",
+		"arn:aws:lambda:eu-west-1:000000000000:function:handler",
+		"arn:aws:lambda:us-east-1::function:handler",
+	} {
+		_, err := c.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r"), Targets: []ebtypes.Target{
+			{Id: aws.String("x"), Arn: aws.String(arn)}}})
+		if apiCode(err) != "ValidationException" || !strings.Contains(err.Error(), "its own account") {
+			t.Errorf("target %s: %v", arn, err)
+		}
+	}
+	ts, err := c.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String("r")})
+	if err != nil || len(ts.Targets) != 0 {
+		t.Errorf("a refused target was stored: %+v %v", ts, err)
+	}
+}

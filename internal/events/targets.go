@@ -27,6 +27,9 @@ func (s *Service) checkTarget(t *Target) error {
 	if t.Arn == "" || len(t.Arn) > 1600 {
 		return constraint(t.Arn, "targets.member.arn", "Member must have length between 1 and 1600")
 	}
+	if err := s.ownArn(t.ID, "Arn", t.Arn); err != nil {
+		return err
+	}
 	if ok, why := s.canDeliver(t.Arn); !ok {
 		return validation("%s", why)
 	}
@@ -88,9 +91,28 @@ func (s *Service) checkTarget(t *Target) error {
 		if arnService(d.Arn) != "sqs" {
 			return validation("Target %s: DeadLetterConfig Arn %s is not an SQS queue ARN.", t.ID, d.Arn)
 		}
+		if err := s.ownArn(t.ID, "DeadLetterConfig Arn", d.Arn); err != nil {
+			return err
+		}
 		if !s.deliveries.Has("sqs") {
 			return validation("Target %s: Nimbus does not serve Amazon SQS yet, so DeadLetterConfig %s cannot receive events.", t.ID, d.Arn)
 		}
+	}
+	return nil
+}
+
+// ownArn refuses an ARN of another account or region: this node holds
+// one account in one region, and delivering by the resource's name alone
+// would hand another account's event to this account's resource of the
+// same name.
+func (s *Service) ownArn(id, what, arn string) error {
+	p := strings.SplitN(arn, ":", 6)
+	if len(p) < 6 || p[0] != "arn" {
+		return validation("Target %s: %s %s is not an ARN.", id, what, arn)
+	}
+	if p[3] != s.region || p[4] != s.account {
+		return validation("Target %s: %s %s is in account %q, region %q; Nimbus delivers only to resources of its own account %s in region %s.",
+			id, what, arn, p[4], p[3], s.account, s.region)
 	}
 	return nil
 }

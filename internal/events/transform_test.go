@@ -87,3 +87,26 @@ func bytesContainQuoteOrBackslash(s string) bool {
 	}
 	return false
 }
+
+// TestTemplateInjection (attack): an event's values cannot add keys to,
+// or break out of, the template they are placed in, and a value that
+// looks like a placeholder is not expanded again.
+func TestTemplateInjection(t *testing.T) {
+	ev := json.RawMessage(`{"detail":{"name":"\", \"admin\": true, \"x\": \"<n>","n":7}}`)
+	target := &Target{InputTransformer: &InputTransformer{
+		InputPathsMap: map[string]string{"name": "$.detail.name", "n": "$.detail.n"},
+		InputTemplate: `{"name": "<name>", "raw": <name>, "n": <n>}`,
+	}}
+	out, err := transformInput(target, ev, &Rule{Name: "r", Bus: DefaultBus}, arns{region: "us-east-1", account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("transformed input is not JSON: %s", out)
+	}
+	want := `", "admin": true, "x": "<n>`
+	if len(got) != 3 || got["name"] != want || got["raw"] != want || got["n"] != 7.0 {
+		t.Errorf("transformed input %s", out)
+	}
+}

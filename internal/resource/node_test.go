@@ -54,7 +54,11 @@ type env struct {
 	apigw     *apigateway.Client
 	apigw2    *apigatewayv2.Client
 	logs      *cloudwatchlogs.Client
+	cfg       aws.Config
 }
+
+// awsConfig is an SDK configuration for the node (any service's client).
+func (e *env) awsConfig() aws.Config { return e.cfg }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -95,6 +99,7 @@ func newEnv(t *testing.T) *env {
 		apigw:     apigateway.NewFromConfig(awsCfg),
 		apigw2:    apigatewayv2.NewFromConfig(awsCfg),
 		logs:      cloudwatchlogs.NewFromConfig(awsCfg),
+		cfg:       awsCfg,
 	}
 }
 

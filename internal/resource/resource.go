@@ -1,7 +1,8 @@
 // Package resource holds the resource providers of the deployment engine:
 // one stack.Provider for each CloudFormation resource type Nimbus
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
-// AWS::Logs::LogGroup, and AWS::IAM::* recorded for access control).
+// AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, and AWS::IAM::*
+// recorded for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
 
@@ -60,6 +62,7 @@ type clients struct {
 	apigw  *apigateway.Client
 	apigw2 *apigatewayv2.Client
 	logs   *cloudwatchlogs.Client
+	events *eventbridge.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -89,10 +92,11 @@ func Providers(opts Options) map[string]stack.Provider {
 		apigw:  apigateway.NewFromConfig(cfg),
 		apigw2: apigatewayv2.NewFromConfig(cfg),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
+		events: eventbridge.NewFromConfig(cfg),
 	}
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs,
+		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents,
 	} {
 		add(c, ps)
 	}

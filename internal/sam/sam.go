@@ -64,10 +64,7 @@ const TransformName = "AWS::Serverless-2016-10-31"
 // and the translation of the event is written.
 var UnsupportedEvents = map[string]string{
 	"SQS":              "Amazon SQS",
-	"Schedule":         "Amazon EventBridge scheduled rules",
 	"ScheduleV2":       "Amazon EventBridge Scheduler",
-	"EventBridgeRule":  "Amazon EventBridge",
-	"CloudWatchEvent":  "Amazon EventBridge",
 	"S3":               "Amazon S3",
 	"SNS":              "Amazon SNS",
 	"DynamoDB":         "Amazon DynamoDB Streams",

@@ -442,10 +442,10 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
 	  "Worker": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
 	    "Events": {"Queue": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:q"}},
-	               "Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}},
+	               "Nightly": {"Type": "Kinesis", "Properties": {"Stream": "arn:aws:kinesis:us-east-1:1:stream/s"}},
 	               "Web": {"Type": "Api", "Properties": {"Path": "/", "Method": "get"}}}}},
 	  "Other": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
-	    "Events": {"Bus": {"Type": "EventBridgeRule", "Properties": {"Pattern": {}}}}}},
+	    "Events": {"Bus": {"Type": "MQ", "Properties": {}}}}},
 	  "Table": {"Type": "AWS::Serverless::SimpleTable"}}}`)
 	_, err := Transform(loadTemplate(t, b), nil, testOpts)
 	var ue *UnsupportedError
@@ -453,9 +453,9 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 		t.Fatalf("err = %v, want *UnsupportedError", err)
 	}
 	want := []string{
-		"Events of type EventBridgeRule (function Other, event Bus) need Amazon EventBridge, which Nimbus does not have yet",
+		"Events of type MQ (function Other, event Bus) need Amazon MQ, which Nimbus does not have yet",
 		"Resources of type AWS::Serverless::SimpleTable (resource Table) need Amazon DynamoDB, which Nimbus does not have yet (--skip-unsupported leaves it out)",
-		"Events of type Schedule (function Worker, event Nightly) need Amazon EventBridge scheduled rules, which Nimbus does not have yet",
+		"Events of type Kinesis (function Worker, event Nightly) need Amazon Kinesis, which Nimbus does not have yet",
 		"Events of type SQS (function Worker, event Queue) need Amazon SQS, which Nimbus does not have yet",
 	}
 	if !reflect.DeepEqual(ue.Lines, want) {

@@ -1,0 +1,205 @@
+package daemon
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+)
+
+// testClock is a clock the test moves by hand (events.Clock).
+type testClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []clockWaiter
+}
+
+type clockWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, clockWaiter{c.now.Add(d), ch})
+	return ch
+}
+
+// Advance moves the clock and fires the waiters that came due.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+			continue
+		}
+		kept = append(kept, w)
+	}
+	c.waiters = kept
+}
+
+// waitFor waits until something waits for a time within d of now (a
+// scheduler that has seen its schedule); a hang guard bounds it.
+func (c *testClock) waitFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	for range 3000 {
+		c.mu.Lock()
+		for _, w := range c.waiters {
+			if !w.at.After(c.now.Add(d)) {
+				c.mu.Unlock()
+				return
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // polling the clock's state, not asserting on time
+	}
+	t.Fatal("the scheduler never waited on the clock")
+}
+
+// eventsSAMTemplate is a SAM application with a custom bus and one
+// function that a schedule and an event pattern on that bus invoke.
+func eventsSAMTemplate(sha string) string {
+	return `AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: orders
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/` + sha + `
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Role: ` + testRole + `
+      Timeout: 30
+      Environment:
+        Variables:
+          NIMBUS_TEST_SINK: sink
+      Events:
+        Tick:
+          Type: Schedule
+          Properties:
+            Schedule: rate(5 minutes)
+            Input: '{"from": "schedule"}'
+        Paid:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref Orders
+            Pattern:
+              source: [shop]
+              detail:
+                status: [paid]
+            InputTransformer:
+              InputPathsMap:
+                id: $.detail.id
+              InputTemplate: '{"from": "pattern", "order": <id>}'
+Outputs:
+  PaidRef:
+    Value: !Ref RecorderPaid
+  PaidArn:
+    Value: !GetAtt RecorderPaid.Arn
+  TickRef:
+    Value: !Ref RecorderTick
+`
+}
+
+// TestSAMEventsDeployAndInvoke deploys a SAM application whose function
+// has a Schedule and an EventBridgeRule event through CloudFormation: the
+// rules, their targets and the Lambda permissions are made, the pattern
+// rule on the custom bus invokes the function with the transformed input,
+// the schedule invokes it when the node's clock reaches its due time, and
+// deleting the stack removes the rules.
+func TestSAMEventsDeployAndInvoke(t *testing.T) {
+	clock := &testClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	n := startNodeHooked(t, t.TempDir(), func(c *config.Config) { c.AsyncDelayScale = 0.01 }, hooks{clock: clock})
+	s := newSink(t, n)
+	ctx := t.Context()
+	c := n.cfn()
+	sha := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/recorder"))
+	cs, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String("events"), TemplateBody: aws.String(eventsSAMTemplate(sha)),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitStack(t, c, "events")
+	if st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack = %s (%s)", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	out := outputs(st)
+	name, ok := strings.CutPrefix(out["PaidRef"], "orders|")
+	if !ok || name == "" || out["PaidArn"] != "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/orders/"+name {
+		t.Fatalf("outputs %v: Ref of a rule on a custom bus is bus|name and its Arn names both", out)
+	}
+	eb := eventbridge.NewFromConfig(n.awsConfig())
+	rule, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(out["TickRef"])})
+	if err != nil || aws.ToString(rule.ScheduleExpression) != "rate(5 minutes)" || rule.State != ebtypes.RuleStateEnabled {
+		t.Fatalf("scheduled rule: %+v %v", rule, err)
+	}
+
+	pe, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String("orders"), Source: aws.String("shop"), DetailType: aws.String("Order"),
+		Detail: aws.String(`{"status": "paid", "id": 42}`)}}})
+	if err != nil || pe.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents: %+v %v", pe, err)
+	}
+	if rec := s.next(t); !jsonEqual(rec, `{"from": "pattern", "order": 42}`) {
+		t.Errorf("the pattern rule delivered %s", rec)
+	}
+
+	clock.waitFor(t, 5*time.Minute)
+	clock.Advance(5 * time.Minute)
+	if rec := s.next(t); !jsonEqual(rec, `{"from": "schedule"}`) {
+		t.Errorf("the schedule delivered %s", rec)
+	}
+
+	if _, err := c.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("events")}); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStack(t, c, aws.ToString(cs.StackId)); st.StackStatus != cfntypes.StackStatusDeleteComplete {
+		t.Fatalf("delete: %s (%s)", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	if _, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(out["TickRef"])}); err == nil {
+		t.Error("the scheduled rule outlived its stack")
+	}
+	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("orders")}); err == nil {
+		t.Error("the bus outlived its stack")
+	}
+}
+
+func jsonEqual(a []byte, b string) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return string(xb) == string(yb)
+}

@@ -1,0 +1,92 @@
+package resource_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+)
+
+// TestEventsRuleProvider: a rule with a pattern given as an object and a
+// target with an input transformer, retry policy and dead-letter queue;
+// an update that changes the pattern, drops one target and adds another
+// (in place), a rename (replacement), a schedule, and refusals that
+// store nothing.
+func TestEventsRuleProvider(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	eb := eventbridge.NewFromConfig(e.awsConfig())
+	fnArn := "arn:aws:lambda:us-east-1:000000000000:function:handler"
+	bus := e.create(t, "Bus", "AWS::Events::EventBus", map[string]any{"Name": "app"})
+	if bus.PhysicalID != "app" || bus.Attrs["Arn"] != "arn:aws:events:us-east-1:000000000000:event-bus/app" {
+		t.Fatalf("bus = %+v", bus.Result)
+	}
+	props := map[string]any{
+		"EventBusName": "app",
+		"EventPattern": map[string]any{"source": []any{"shop"}},
+		"Targets": []any{
+			map[string]any{"Id": "a", "Arn": fnArn,
+				"InputTransformer": map[string]any{"InputPathsMap": map[string]any{"s": "$.source"}, "InputTemplate": `{"s": <s>}`},
+				"RetryPolicy":      map[string]any{"MaximumRetryAttempts": "3", "MaximumEventAgeInSeconds": 120.0}},
+			map[string]any{"Id": "b", "Arn": fnArn, "Input": `{"k": 1}`},
+		},
+	}
+	rule := e.create(t, "Rule", "AWS::Events::Rule", props)
+	name := rule.PhysicalID[len("app|"):]
+	if rule.PhysicalID[:4] != "app|" || rule.Attrs["Arn"] != "arn:aws:events:us-east-1:000000000000:rule/app/"+name {
+		t.Fatalf("rule = %+v", rule.Result)
+	}
+	ts, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: &name, EventBusName: aws.String("app")})
+	if err != nil || len(ts.Targets) != 2 || aws.ToInt32(ts.Targets[0].RetryPolicy.MaximumRetryAttempts) != 3 ||
+		aws.ToString(ts.Targets[0].InputTransformer.InputTemplate) != `{"s": <s>}` {
+		t.Fatalf("targets = %+v, %v", ts, err)
+	}
+
+	props2 := map[string]any{
+		"EventBusName": "app",
+		"EventPattern": `{"source": ["store"]}`,
+		"State":        "DISABLED",
+		"Targets":      []any{map[string]any{"Id": "c", "Arn": fnArn}},
+	}
+	rule = e.update(t, rule, props2)
+	d, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: &name, EventBusName: aws.String("app")})
+	if err != nil || aws.ToString(d.EventPattern) != `{"source": ["store"]}` || d.State != "DISABLED" {
+		t.Fatalf("after update: %+v %v", d, err)
+	}
+	ts, err = eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: &name, EventBusName: aws.String("app")})
+	if err != nil || len(ts.Targets) != 1 || aws.ToString(ts.Targets[0].Id) != "c" {
+		t.Fatalf("targets after update = %+v, %v", ts, err)
+	}
+	props3 := map[string]any{"Name": "renamed", "EventBusName": "app", "EventPattern": `{"source": ["store"]}`,
+		"Targets": []any{map[string]any{"Id": "c", "Arn": fnArn}}}
+	rule = e.replace(t, rule, props3)
+	if rule.PhysicalID != "app|renamed" {
+		t.Fatalf("replaced rule = %q", rule.PhysicalID)
+	}
+	if _, err := eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: &name, EventBusName: aws.String("app")}); err == nil {
+		t.Error("the replaced rule is still there")
+	}
+	e.delete(t, rule)
+
+	sched := e.create(t, "Tick", "AWS::Events::Rule", map[string]any{"ScheduleExpression": "cron(0 12 * * ? *)",
+		"Targets": []any{map[string]any{"Id": "t", "Arn": fnArn}}})
+	if sched.Attrs["Arn"] != "arn:aws:events:us-east-1:000000000000:rule/"+sched.PhysicalID {
+		t.Errorf("a default-bus rule's Ref is its name: %+v", sched.Result)
+	}
+	e.delete(t, sched)
+
+	_, err = e.ps["AWS::Events::Rule"].Create(ctx, request("Bad", "AWS::Events::Rule", map[string]any{"ScheduleExpression": "rate(1 minutes)"}))
+	wantErr(t, err, "ScheduleExpression is not valid", "HandlerErrorCode: InvalidRequest")
+	_, err = e.ps["AWS::Events::Rule"].Create(ctx, request("Bad", "AWS::Events::Rule", map[string]any{"EventPattern": map[string]any{"source": []any{"x"}},
+		"Targets": []any{map[string]any{"Id": "t", "Arn": "arn:aws:kinesis:us-east-1:000000000000:stream/s"}}}))
+	wantErr(t, err, "Kinesis")
+	if l, err := eb.ListRules(ctx, &eventbridge.ListRulesInput{}); err != nil || len(l.Rules) != 0 {
+		t.Errorf("a refused rule was left behind: %+v %v", l, err)
+	}
+	_, err = e.ps["AWS::Events::Rule"].Create(ctx, request("Bad", "AWS::Events::Rule", map[string]any{"Description": "x"}))
+	wantErr(t, err, "EventPattern or ScheduleExpression")
+	e.delete(t, bus)
+	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("app")}); err == nil {
+		t.Error("the bus is still there")
+	}
+}
