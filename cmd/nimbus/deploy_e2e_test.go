@@ -169,6 +169,32 @@ func curlJSON(t *testing.T, u string, extra ...string) map[string]any {
 	return v
 }
 
+// clientJSON GETs u with Node's fetch or Python's urllib (neither
+// resolves *.localhost names) and decodes the JSON object answered.
+func clientJSON(t *testing.T, client, u string) map[string]any {
+	t.Helper()
+	var cmd *exec.Cmd
+	switch client {
+	case "node":
+		cmd = exec.Command("node", "-e", `fetch(process.argv[1]).then(async r => { if (!r.ok) throw new Error("status " + r.status); process.stdout.write(await r.text()) }).catch(e => { console.error(String(e)); process.exit(1) })`, u) //nolint:gosec // test
+	default:
+		cmd = exec.Command("python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=60).read().decode())", u) //nolint:gosec // test
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s GET %s: %v\n%s", client, u, err, stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("%s GET %s: %v\n%s", client, u, err, out)
+	}
+	return m
+}
+
 // curlStatus is the HTTP status curl gets for u ("000" when it cannot connect).
 func curlStatus(t *testing.T, u string, extra ...string) string {
 	t.Helper()
@@ -208,6 +234,7 @@ func TestDeploySAMExamples(t *testing.T) {
 	if !strings.Contains(r.out, "Stack sam-http-api-go: CREATE_COMPLETE") {
 		t.Errorf("deploy did not report CREATE_COMPLETE")
 	}
+	pathOutputs := map[string]string{"ApiUrl": r.outputs["ApiUrl.path"]}
 	apiURL := r.outputs["ApiUrl"]
 	if !regexp.MustCompile(`^http://[a-z0-9]+\.execute-api\.us-east-1\.localhost:\d+/$`).MatchString(apiURL) {
 		t.Fatalf("ApiUrl output %q; outputs %v", apiURL, r.outputs)
@@ -225,6 +252,7 @@ func TestDeploySAMExamples(t *testing.T) {
 		t.Fatalf("ItemsApiUrl output; outputs %v", r.outputs)
 	}
 	itemsURL := r.outputs["ItemsApiUrl.local"]
+	pathOutputs["ItemsApiUrl"] = r.outputs["ItemsApiUrl.path"]
 	if !regexp.MustCompile(`^http://[a-z0-9]+\.execute-api\.us-east-1\.localhost:\d+/Prod/items/$`).MatchString(itemsURL) {
 		t.Fatalf("ItemsApiUrl's local URL %q; outputs %v", itemsURL, r.outputs)
 	}
@@ -235,11 +263,32 @@ func TestDeploySAMExamples(t *testing.T) {
 	nodeApp := copyExample(t, "sam-function-url-node")
 	r = mustDeploy(t, env, nodeApp, "--stack-name", "url-app")
 	fnURL := r.outputs["HelloFunctionUrl"]
+	pathOutputs["HelloFunctionUrl"] = r.outputs["HelloFunctionUrl.path"]
 	if !regexp.MustCompile(`^http://[a-z0-9]{32}\.lambda-url\.us-east-1\.localhost:\d+/$`).MatchString(fnURL) {
 		t.Fatalf("HelloFunctionUrl output %q; outputs %v", fnURL, r.outputs)
 	}
 	if got := curlJSON(t, fnURL+"?name=node"); got["message"] != "Hello, node!" || got["method"] != "GET" {
 		t.Errorf("GET function URL = %v", got)
+	}
+
+	// The path-style forms answer the HTTP clients of test suites, which
+	// do not resolve *.localhost names: Node's fetch and Python's urllib.
+	requireTool(t, "node")
+	for _, c := range []struct{ key, suffix, field, want string }{
+		{"ApiUrl", "hello?name=fetch", "message", "Hello, fetch!"},
+		{"ItemsApiUrl", "7", "id", "7"},
+		{"HelloFunctionUrl", "?name=urllib", "message", "Hello, urllib!"},
+	} {
+		u := pathOutputs[c.key]
+		if !strings.Contains(u, "/_aws/") {
+			t.Errorf("%s has no path-style form: %q", c.key, u)
+			continue
+		}
+		for _, client := range []string{"node", "python3"} {
+			if got := clientJSON(t, client, u+c.suffix); got[c.field] != c.want {
+				t.Errorf("%s GET %s%s = %v", client, u, c.suffix, got)
+			}
+		}
 	}
 
 	// Unchanged: nothing is built, uploaded or updated.

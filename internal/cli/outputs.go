@@ -13,6 +13,12 @@ var awsURLHost = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^([a-z0-9]+)\.(execute-api|lambda-url)\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$`)
 })
 
+// nodeURLHost matches the same doors under the node's own *.localhost
+// names, which GetAtt answers (an HTTP API's ApiEndpoint, a function URL).
+var nodeURLHost = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-z0-9]+)\.(execute-api|lambda-url)\.([a-z0-9-]+)\.localhost$`)
+})
+
 // localURL maps an AWS URL in a stack output to the same API on the node
 // at endpoint, for printing beside the output: SAM templates write
 // https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/
@@ -49,13 +55,17 @@ func localURL(value, endpoint string) (string, bool) {
 // pathStyleURL is localURL's path-style form, which needs no *.localhost
 // name (Node's fetch and Python's urllib cannot resolve those):
 // <endpoint>/_aws/execute-api/<id>/Prod/ or <endpoint>/_aws/lambda-url/<id>/.
-// It works on any node, loopback or not.
+// It works on any node, loopback or not, for an AWS URL and for a URL
+// under the node's own *.localhost names alike.
 func pathStyleURL(value, endpoint string) (string, bool) {
 	u, err := url.Parse(value)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return "", false
 	}
 	m := awsURLHost().FindStringSubmatch(u.Hostname())
+	if m == nil {
+		m = nodeURLHost().FindStringSubmatch(u.Hostname())
+	}
 	if m == nil {
 		return "", false
 	}

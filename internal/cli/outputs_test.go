@@ -34,6 +34,11 @@ func TestPathStyleURL(t *testing.T) {
 		{"https://xyz.lambda-url.eu-west-1.on.aws", ep, ep + "/_aws/lambda-url/xyz/"},
 		{"arn:aws:lambda:us-east-1:000000000000:function:f", ep, ""},
 		{"https://example.com/", ep, ""},
+		// The node's own names, as GetAtt ApiEndpoint and FunctionUrl answer.
+		{"http://abc123.execute-api.us-east-1.localhost:4566/", ep, ep + "/_aws/execute-api/abc123/"},
+		{"http://xyz.lambda-url.us-east-1.localhost:4566/", ep, ep + "/_aws/lambda-url/xyz/"},
+		{"http://abc123.execute-api.us-east-1.localhost.evil.com/", ep, ""},
+		{"http://localhost:4566/", ep, ""},
 	} {
 		got, ok := pathStyleURL(c.value, c.endpoint)
 		if ok != (c.want != "") || got != c.want {
