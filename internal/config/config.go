@@ -45,6 +45,12 @@ type Config struct {
 	// empty the node generates them into DataDir on first start.
 	AccessKeyID     string
 	SecretAccessKey string
+	// MasterKeyFile, when set, holds the node's master key, which seals
+	// KMS key material (and so every secret and SecureString) at rest:
+	// 32 bytes, raw, hex or base64 (NIMBUS_MASTER_KEY_FILE). Without it a
+	// cluster derives the key from its shared secret and a single node
+	// keeps one in DataDir/master.key (mode 0600). docs/design/secrets.md.
+	MasterKeyFile string
 	// InsecureNoAuth disables signature verification: anyone who reaches
 	// Listen may use the API as root (NIMBUS_INSECURE_NO_AUTH=1).
 	InsecureNoAuth bool
@@ -205,6 +211,7 @@ func FromEnv() Config {
 	set(&c.OTLPEndpoint, "OTEL_EXPORTER_OTLP_ENDPOINT")
 	set(&c.OTLPEndpoint, "NIMBUS_OTLP_ENDPOINT")
 	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
+	set(&c.MasterKeyFile, "NIMBUS_MASTER_KEY_FILE")
 	set(&c.MetricsListen, "NIMBUS_METRICS_LISTEN")
 	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")

@@ -42,6 +42,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/ingress"
+	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/lease"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -81,6 +82,7 @@ type Daemon struct {
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
 	esm    *esm.Service    // event source mappings and their pollers
+	kms    *kms.Service    // KMS: keys, and the sealing of secrets at rest
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -269,6 +271,9 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
 	targets.Handle("sqs", sqsTargets{queues})
+	if err := d.newSecrets(ctx); err != nil {
+		return nil, err
+	}
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err

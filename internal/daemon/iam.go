@@ -83,7 +83,8 @@ func iamAction(service, op string) string {
 func iamResource(action, region, account string, p map[string]string) string {
 	switch action {
 	case "lambda:ListFunctions", "lambda:ListLayers", "lambda:GetAccountSettings", "lambda:ListEventSourceMappings",
-		"sqs:ListQueues", "s3:ListAllMyBuckets", "logs:DescribeLogGroups", "cloudformation:ListStacks":
+		"sqs:ListQueues", "s3:ListAllMyBuckets", "logs:DescribeLogGroups", "cloudformation:ListStacks",
+		"kms:CreateKey", "kms:ListKeys", "kms:ListAliases", "kms:GenerateRandom":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
@@ -116,6 +117,12 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:dynamodb:" + region + ":" + account + ":table/" + p["table"] + "/stream/" + p["stream"]
 	case service == "dynamodb":
 		return "arn:aws:dynamodb:" + region + ":" + account + ":table/" + p["table"]
+	case service == "kms" && p["alias"] != "":
+		// CreateAlias, UpdateAlias and DeleteAlias authorise on the alias
+		// and on its key (p["key"]) both.
+		return "arn:aws:kms:" + region + ":" + account + ":" + p["alias"]
+	case service == "kms":
+		return "arn:aws:kms:" + region + ":" + account + ":key/" + p["key"]
 	case service == "cloudformation":
 		return "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + p["stack"] + "/*"
 	case service == "apigateway":

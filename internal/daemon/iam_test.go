@@ -32,6 +32,10 @@ func TestIAMMappings(t *testing.T) {
 		{"apigatewaymanagementapi", "PostToConnection", map[string]string{"api": "a1b2c3", "stage": "prod", "connection": "c1"},
 			"execute-api:ManageConnections", "arn:aws:execute-api:us-east-1:000000000000:a1b2c3/prod/POST/@connections/c1"},
 		{"sqs", "SendMessageBatch", map[string]string{"queue": "q"}, "sqs:SendMessage", "arn:aws:sqs:us-east-1:000000000000:q"},
+		{"kms", "Decrypt", map[string]string{"key": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "kms:Decrypt",
+			"arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+		{"kms", "CreateAlias", map[string]string{"alias": "alias/app"}, "kms:CreateAlias", "arn:aws:kms:us-east-1:000000000000:alias/app"},
+		{"kms", "ListKeys", nil, "kms:ListKeys", "*"},
 		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", ""},
 		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
 	} {

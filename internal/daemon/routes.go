@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
@@ -35,8 +36,8 @@ import (
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
-//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge; unserved services
-//	credential scope    lambda (event source mappings first), logs, sqs, events,
+//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS; unserved services
+//	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -106,6 +107,7 @@ type routeHandlers struct {
 	logs       http.Handler // CloudWatch Logs (JSON 1.1)
 	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
 	events     http.Handler // EventBridge (JSON 1.1, X-Amz-Target AWSEvents.*)
+	kms        http.Handler // KMS (JSON 1.1, X-Amz-Target TrentService.*)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -153,6 +155,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: req(logsapi.IsLogsRequest), handler: h.logs},
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: req(sqs.IsRequest), handler: h.sqs},
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: req(events.IsEventsRequest), handler: h.events},
+		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: req(kms.IsRequest), handler: h.kms},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -165,6 +168,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// refusals included, in the protocol the request speaks).
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("sqs"), handler: h.sqs},
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: scopeIs("events"), handler: h.events},
+		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kms"), handler: h.kms},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -303,6 +307,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		logs:    logs,
 		sqs:     d.sqsAPI,
 		events:  d.events,
+		kms:     d.kms,
 		esm:     d.esm,
 		cfn:     d.cfnAPI,
 		apigw:   d.gw,

@@ -54,6 +54,7 @@ var declared = map[string]routeDecl{
 	"logs":                  {auth: authSigV4, signing: "logs"},
 	"sqs":                   {auth: authSigV4, signing: "sqs"},
 	"events":                {auth: authSigV4, signing: "events"},
+	"kms":                   {auth: authSigV4, signing: "kms"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -69,7 +70,7 @@ var declared = map[string]routeDecl{
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
 	for _, p := range []string{"DynamoDB_20120810.", "DynamoDBStreams_20120810.", "Kinesis_20131202.",
-		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "TrentService.", "GraniteServiceVersion20100801.",
+		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "GraniteServiceVersion20100801.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
 			return true
@@ -82,7 +83,7 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "apigateway" && svc != "cloudformation"
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "apigateway" && svc != "cloudformation"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -108,7 +109,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
@@ -178,6 +179,7 @@ var samples = map[string]routeSample{
 	"event-source-mappings": {method: "GET", path: "/2015-03-31/event-source-mappings", service: "lambda"},
 	"sqs":                   {method: "POST", path: "/", target: "AmazonSQS.ListQueues", body: `{}`, contentType: "application/x-amz-json-1.0", service: "sqs"},
 	"events":                {method: "POST", path: "/", target: "AWSEvents.ListEventBuses", body: `{}`, contentType: "application/x-amz-json-1.1", service: "events"},
+	"kms":                   {method: "POST", path: "/", target: "TrentService.ListKeys", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kms"},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
 	"healthz":               {method: "GET", path: "/healthz"},
@@ -207,7 +209,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "apigateway", "cloudformation", "execute-api", "sqs", "s3"} {
+	for _, svc := range []string{"lambda", "logs", "events", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -340,7 +342,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
-		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule"}
+		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {

@@ -35,6 +35,7 @@ var servedServices = []awsService{
 	{id: "sqs", name: "Amazon Simple Queue Service", signing: "sqs", protocol: awsapi.ProtocolJSON10, target: "AmazonSQS.",
 		queryErrorPrefix: "AWS.SimpleQueueService."},
 	{id: "events", name: "Amazon EventBridge", signing: "events", protocol: awsapi.ProtocolJSON11, target: "AWSEvents."},
+	{id: "kms", name: "AWS Key Management Service", signing: "kms", protocol: awsapi.ProtocolJSON11, target: "TrentService."},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 }
@@ -57,7 +58,6 @@ var unservedServices = []awsService{
 	{id: "sts", name: "AWS Security Token Service", signing: "sts", protocol: awsapi.ProtocolQuery},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
 	{id: "ssm", name: "AWS Systems Manager", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
-	{id: "kms", name: "AWS Key Management Service", signing: "kms", protocol: awsapi.ProtocolJSON11, target: "TrentService."},
 	{id: "cloudwatch", name: "Amazon CloudWatch", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR, target: "GraniteServiceVersion20100801."},
 	{id: "xray", name: "AWS X-Ray", signing: "xray", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cognito-idp", name: "Amazon Cognito user pools", signing: "cognito-idp", protocol: awsapi.ProtocolJSON11, target: "AWSCognitoIdentityProviderService."},
