@@ -128,6 +128,7 @@ var rules = map[string]rule{
 		importers: []string{"internal/pool", "internal/daemon"}},
 	"internal/runtimes":     {imports: []string{"internal/awsapi"}, thirdParty: noImports},
 	"internal/eventpattern": {imports: noImports, thirdParty: noImports},
+	"internal/policy":       {imports: noImports, thirdParty: noImports},
 	"internal/deliver":      {imports: noImports, thirdParty: noImports},
 	"internal/cfn":          {imports: []string{"internal/yamldoc"}, anyThirdParty: true},
 	"internal/yamldoc":      {imports: noImports, anyThirdParty: true},
