@@ -37,6 +37,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -83,6 +84,10 @@ type Daemon struct {
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
 	esm    *esm.Service    // event source mappings and their pollers
 	kms    *kms.Service    // KMS: keys, and the sealing of secrets at rest
+	// tables is DynamoDB and DynamoDB Streams (tables in the node's own
+	// store, docs/design/tables.md); tablesAPI its handler.
+	tables    *dynamodb.Service
+	tablesAPI *dynamodb.Handler
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -274,6 +279,14 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err := d.newSecrets(ctx); err != nil {
 		return nil, err
 	}
+	d.tables, err = dynamodb.New(ctx, dynamodb.Options{
+		Dir: filepath.Join(cfg.DataDir, "dynamodb"), Region: cfg.Region, AccountID: cfg.AccountID,
+		JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), Logger: log.With("component", "dynamodb"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create dynamodb service: %w", err)
+	}
+	d.tablesAPI = dynamodb.NewHandler(d.tables)
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err
@@ -634,6 +647,11 @@ func (d *Daemon) closeAll() {
 		d.logw.Close() // stores the lines of the environments just killed
 	}
 	d.stopTracer()
+	if d.tables != nil {
+		if err := d.tables.Close(); err != nil {
+			d.log.Warn("close tables", "err", err)
+		}
+	}
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {
 			d.log.Warn("close store", "err", err)

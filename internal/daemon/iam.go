@@ -51,6 +51,11 @@ var iamRenames = map[string]string{
 	"sqs.SendMessageBatch":             "sqs:SendMessage",
 	"sqs.DeleteMessageBatch":           "sqs:DeleteMessage",
 	"sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	// DynamoDB's transactions authorise each of their items under the
+	// item's own action (dynamodb:PutItem, UpdateItem, DeleteItem,
+	// ConditionCheckItem, GetItem): no one action covers the request.
+	"dynamodb.TransactWriteItems": "",
+	"dynamodb.TransactGetItems":   "",
 	// API Gateway's data plane.
 	"execute-api.Invoke":                       "execute-api:Invoke",
 	"apigatewaymanagementapi.PostToConnection": "execute-api:ManageConnections",
@@ -84,7 +89,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 	switch action {
 	case "lambda:ListFunctions", "lambda:ListLayers", "lambda:GetAccountSettings", "lambda:ListEventSourceMappings",
 		"sqs:ListQueues", "s3:ListAllMyBuckets", "logs:DescribeLogGroups", "cloudformation:ListStacks",
-		"kms:CreateKey", "kms:ListKeys", "kms:ListAliases", "kms:GenerateRandom":
+		"kms:CreateKey", "kms:ListKeys", "kms:ListAliases", "kms:GenerateRandom",
+		"dynamodb:ListTables", "dynamodb:ListStreams", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]

@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
@@ -36,8 +37,10 @@ import (
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
-//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS; unserved services
+//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
+//	                    Streams); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
+//	                    dynamodb,
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -108,6 +111,7 @@ type routeHandlers struct {
 	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
 	events     http.Handler // EventBridge (JSON 1.1, X-Amz-Target AWSEvents.*)
 	kms        http.Handler // KMS (JSON 1.1, X-Amz-Target TrentService.*)
+	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -156,6 +160,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: req(sqs.IsRequest), handler: h.sqs},
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: req(events.IsEventsRequest), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: req(kms.IsRequest), handler: h.kms},
+		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: req(dynamodb.IsRequest), handler: h.dynamodb},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -169,6 +174,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: protocolOfRequest, match: scopeIs("sqs"), handler: h.sqs},
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: scopeIs("events"), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kms"), handler: h.kms},
+		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: scopeIs("dynamodb"), handler: h.dynamodb},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -301,18 +307,19 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 			id, _ := apigw.InvokeHost(r.Host)
 			d.gw.ServeInvoke(w, r, id)
 		}),
-		code:    lambda.CodeDownloads(),
-		healthz: telemetry.Healthz(),
-		readyz:  telemetry.Readyz(d.readiness()...),
-		logs:    logs,
-		sqs:     d.sqsAPI,
-		events:  d.events,
-		kms:     d.kms,
-		esm:     d.esm,
-		cfn:     d.cfnAPI,
-		apigw:   d.gw,
-		cluster: d.clusterAPI(),
-		lambda:  lambda,
+		code:     lambda.CodeDownloads(),
+		healthz:  telemetry.Healthz(),
+		readyz:   telemetry.Readyz(d.readiness()...),
+		logs:     logs,
+		sqs:      d.sqsAPI,
+		events:   d.events,
+		kms:      d.kms,
+		esm:      d.esm,
+		cfn:      d.cfnAPI,
+		apigw:    d.gw,
+		cluster:  d.clusterAPI(),
+		dynamodb: d.tablesAPI,
+		lambda:   lambda,
 
 		unserved: unservedHandler(),
 		nimbus:   lambda,

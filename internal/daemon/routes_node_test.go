@@ -190,10 +190,10 @@ func TestUnservedServicesAnswerInTheirProtocol(t *testing.T) {
 	}
 	n := startNode(t, t.TempDir())
 	script := `import boto3, botocore, json, sys
-calls = [("dynamodb", "list_tables", {}), ("sts", "get_caller_identity", {}),
+calls = [("sts", "get_caller_identity", {}),
          ("s3", "list_buckets", {}), ("sns", "list_topics", {}), ("stepfunctions", "list_state_machines", {}),
          ("kinesis", "list_streams", {}), ("secretsmanager", "list_secrets", {}), ("iam", "list_roles", {}),
-         ("cloudwatch", "list_metrics", {}), ("dynamodbstreams", "list_streams", {}), ("scheduler", "list_schedules", {})]
+         ("cloudwatch", "list_metrics", {}), ("scheduler", "list_schedules", {})]
 out = {}
 for svc, op, args in calls:
     c = boto3.client(svc, endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -231,10 +231,10 @@ print(json.dumps(out))
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("%v: %s", err, raw)
 	}
-	names := map[string]string{"dynamodb": "Amazon DynamoDB", "sts": "AWS Security Token Service",
+	names := map[string]string{"sts": "AWS Security Token Service",
 		"s3": "Amazon Simple Storage Service", "sns": "Amazon Simple Notification Service", "stepfunctions": "AWS Step Functions",
 		"kinesis": "Amazon Kinesis", "secretsmanager": "AWS Secrets Manager", "iam": "AWS Identity and Access Management",
-		"cloudwatch": "Amazon CloudWatch", "dynamodbstreams": "Amazon DynamoDB Streams", "scheduler": "Amazon EventBridge Scheduler"}
+		"cloudwatch": "Amazon CloudWatch", "scheduler": "Amazon EventBridge Scheduler"}
 	for svc, name := range names {
 		r, ok := got[svc]
 		wantCode := "NotImplemented"

@@ -55,6 +55,7 @@ var declared = map[string]routeDecl{
 	"sqs":                   {auth: authSigV4, signing: "sqs"},
 	"events":                {auth: authSigV4, signing: "events"},
 	"kms":                   {auth: authSigV4, signing: "kms"},
+	"dynamodb":              {auth: authSigV4, signing: "dynamodb"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -69,7 +70,7 @@ var declared = map[string]routeDecl{
 // names a service Nimbus does not serve (the unserved route only writes an
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
-	for _, p := range []string{"DynamoDB_20120810.", "DynamoDBStreams_20120810.", "Kinesis_20131202.",
+	for _, p := range []string{"Kinesis_20131202.",
 		"AWSStepFunctions.", "secretsmanager.", "AmazonSSM.", "GraniteServiceVersion20100801.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
@@ -83,7 +84,8 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "apigateway" && svc != "cloudformation"
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "apigateway" && svc != "cloudformation" &&
+		svc != "dynamodb"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -109,7 +111,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), dynamodb: rec("dynamodb"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
@@ -190,7 +192,8 @@ var samples = map[string]routeSample{
 	"cluster-status":        {method: "GET", path: "/_nimbus/cluster", service: "lambda"},
 	"aws-lambda-url":        {method: "GET", path: "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/hello"},
 	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
-	"unserved":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0"},
+	"unserved":              {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1"},
+	"dynamodb":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0", service: "dynamodb"},
 }
 
 // signing is how a test request is signed.
@@ -209,7 +212,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms"} {
+	for _, svc := range []string{"lambda", "logs", "events", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -342,7 +345,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
-		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt"}
+		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {

@@ -36,6 +36,8 @@ var servedServices = []awsService{
 		queryErrorPrefix: "AWS.SimpleQueueService."},
 	{id: "events", name: "Amazon EventBridge", signing: "events", protocol: awsapi.ProtocolJSON11, target: "AWSEvents."},
 	{id: "kms", name: "AWS Key Management Service", signing: "kms", protocol: awsapi.ProtocolJSON11, target: "TrentService."},
+	{id: "dynamodb", name: "Amazon DynamoDB", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDB_20120810."},
+	{id: "dynamodbstreams", name: "Amazon DynamoDB Streams", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDBStreams_20120810."},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 }
@@ -49,8 +51,6 @@ var unservedServices = []awsService{
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
-	{id: "dynamodb", name: "Amazon DynamoDB", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDB_20120810."},
-	{id: "dynamodbstreams", name: "Amazon DynamoDB Streams", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDBStreams_20120810."},
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
 	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},

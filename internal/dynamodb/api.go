@@ -1,0 +1,225 @@
+package dynamodb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+)
+
+// The X-Amz-Target prefixes of the two APIs.
+const (
+	TargetPrefix        = "DynamoDB_20120810."
+	StreamsTargetPrefix = "DynamoDBStreams_20120810."
+)
+
+// maxRequestBody bounds a request body: a TransactWriteItems or a
+// BatchWriteItem of 16 MB plus its JSON.
+const maxRequestBody = 20 << 20
+
+// IsRequest recognises DynamoDB's and DynamoDB Streams' requests.
+func IsRequest(r *http.Request) bool {
+	t := r.Header.Get("X-Amz-Target")
+	return strings.HasPrefix(t, TargetPrefix) || strings.HasPrefix(t, StreamsTargetPrefix)
+}
+
+// Handler serves the two APIs for a node.
+type Handler struct{ s *Service }
+
+// NewHandler returns the HTTP handler of s.
+func NewHandler(s *Service) *Handler { return &Handler{s: s} }
+
+// ServeHTTP serves one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(awsapi.HeaderRequestID, awsapi.NewRequestID())
+	target := r.Header.Get("X-Amz-Target")
+	if r.Method != http.MethodPost {
+		h.writeErr(w, newErr(http.StatusBadRequest, "UnknownOperationException", "DynamoDB's JSON protocol takes POST requests."))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err != nil {
+		h.writeErr(w, newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request must be smaller than %d bytes for the DynamoDB API.", maxRequestBody))
+		return
+	}
+	var out any
+	if op, ok := strings.CutPrefix(target, StreamsTargetPrefix); ok {
+		out, err = h.s.dispatchStreams(r, op, body)
+	} else {
+		out, err = h.s.dispatch(r, strings.TrimPrefix(target, TargetPrefix), body)
+	}
+	if err != nil {
+		h.writeErr(w, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(out); err != nil {
+		h.s.log.Error("encode dynamodb answer", "err", err)
+		h.writeErr(w, errInternal())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *Handler) writeErr(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if ae := awsapi.As(err); ae != nil {
+			e = &Error{Status: ae.Status, Code: ae.Code, Msg: ae.Message}
+		} else {
+			h.s.log.Error("dynamodb request failed", "err", err)
+			e = errInternal()
+		}
+	}
+	body := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + e.Code, "message": e.Msg}
+	if e.Item != nil {
+		body["Item"] = e.Item
+	}
+	if e.Reasons != nil {
+		body["CancellationReasons"] = e.Reasons
+		body["Message"] = e.Msg
+		delete(body, "message")
+	}
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// decode reads a request body into v, mapping JSON and AttributeValue
+// problems to ValidationException / SerializationException.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return newErr(http.StatusBadRequest, "SerializationException", "Unexpected value type in payload: field %s", te.Field)
+		}
+		return newErr(http.StatusBadRequest, "SerializationException", "Start of structure or map found where not expected.")
+	}
+	return nil
+}
+
+func (s *Service) dispatch(r *http.Request, op string, body []byte) (any, error) {
+	ctx := r.Context()
+	switch op {
+	case "CreateTable":
+		var in createTableInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.createTable(ctx, &in)
+	case "DescribeTable", "DeleteTable", "DescribeTimeToLive", "DescribeContinuousBackups":
+		var in tableNameInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		if err := checkTableName("tableName", in.TableName); err != nil {
+			return nil, err
+		}
+		switch op {
+		case "DescribeTable":
+			return s.describeTable(&in)
+		case "DeleteTable":
+			return s.deleteTable(ctx, &in)
+		case "DescribeContinuousBackups":
+			if _, ok := s.e.table(in.TableName); !ok {
+				return nil, newErr(http.StatusBadRequest, "TableNotFoundException", "Table not found: %s", in.TableName)
+			}
+			return map[string]any{"ContinuousBackupsDescription": map[string]any{"ContinuousBackupsStatus": "DISABLED",
+				"PointInTimeRecoveryDescription": map[string]any{"PointInTimeRecoveryStatus": "DISABLED"}}}, nil
+		}
+		return s.describeTTL(&in)
+	case "ListTables":
+		var in listTablesInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.listTables(&in)
+	case "UpdateTable":
+		var in updateTableInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.updateTable(ctx, &in)
+	case "UpdateTimeToLive":
+		var in ttlInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.updateTTL(ctx, &in)
+	case "TagResource", "UntagResource", "ListTagsOfResource":
+		var in tagInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		if op == "ListTagsOfResource" {
+			return s.listTags(&in)
+		}
+		return s.tagResource(ctx, &in, op == "UntagResource")
+	case "DescribeLimits":
+		return s.describeLimits()
+	case "DescribeEndpoints":
+		return map[string]any{"Endpoints": []map[string]any{{"Address": r.Host, "CachePeriodInMinutes": 1440}}}, nil
+	case "PutItem", "UpdateItem", "DeleteItem", "GetItem":
+		var in itemInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		if err := checkTableName("tableName", in.TableName); err != nil {
+			return nil, err
+		}
+		if op == "GetItem" {
+			return s.getItem(&in)
+		}
+		return s.writeOne(ctx, strings.TrimSuffix(op, "Item"), &in)
+	case "Query", "Scan":
+		var in readInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		if err := checkTableName("tableName", in.TableName); err != nil {
+			return nil, err
+		}
+		return s.read(&in, op == "Query")
+	case "BatchGetItem":
+		var in batchGetInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.batchGet(&in)
+	case "BatchWriteItem":
+		var in batchWriteInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.batchWrite(ctx, &in)
+	case "TransactWriteItems":
+		var in transactWriteInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.transactWrite(ctx, &in, body)
+	case "TransactGetItems":
+		var in transactGetInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.transactGet(&in)
+	case "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction":
+		return nil, validationf("Nimbus does not serve PartiQL (%s) yet: use the item operations", op)
+	}
+	return nil, errUnknownOperation(op)
+}

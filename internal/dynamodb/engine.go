@@ -1,0 +1,426 @@
+package dynamodb
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// The store's buckets.
+var (
+	bucketTables = []byte("tables") // name -> tableDesc JSON
+	bucketStats  = []byte("stats")  // name -> item count, bytes (2 x uint64)
+	bucketOutbox = []byte("outbox") // sequence -> stream record, until relayed
+	bucketTokens = []byte("tokens") // ClientRequestToken -> its request's digest and time
+)
+
+func itemsBucket(table string) []byte { return []byte("items\x00" + table) }
+func indexBucket(table, index string) []byte {
+	return []byte("index\x00" + table + "\x00" + index)
+}
+
+// engine is the table store: a bbolt file and the table records cached
+// in memory. Writes go through one committer goroutine that runs every
+// queued write in one transaction (group commit: one fsync for all).
+type engine struct {
+	db *bolt.DB
+
+	mu     sync.RWMutex
+	tables map[string]*tableDesc // guarded by mu; records as stored
+
+	writes chan *writeReq
+	// committed is signalled after every commit that wrote stream
+	// records (the relay waits on it).
+	committed chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+type writeReq struct {
+	fn   func(*wtx) error
+	done chan error
+}
+
+// openEngine opens (or creates) the store file under dir.
+func openEngine(dir string) (*engine, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create table store directory: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "tables.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open table store: %w", err)
+	}
+	e := &engine{db: db, tables: map[string]*tableDesc{}, writes: make(chan *writeReq, 1024),
+		committed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketTables, bucketStats, bucketOutbox, bucketTokens} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketTables).ForEach(func(k, v []byte) error {
+			var t tableDesc
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("decode table %s: %w", k, err)
+			}
+			e.tables[t.TableName] = &t
+			return nil
+		})
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("load table store: %w", err)
+	}
+	go e.commitLoop()
+	return e, nil
+}
+
+// close stops the committer and closes the file.
+func (e *engine) close() error {
+	close(e.stop)
+	<-e.done
+	return e.db.Close()
+}
+
+// table returns a table's record (a copy the caller may keep).
+func (e *engine) table(name string) (*tableDesc, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t, ok := e.tables[name]
+	if !ok {
+		return nil, false
+	}
+	c := *t
+	return &c, true
+}
+
+func (e *engine) tableNames() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]string, 0, len(e.tables))
+	for n := range e.tables {
+		out = append(out, n)
+	}
+	return out
+}
+
+// write runs fn in a write transaction, committed (fsync) before it
+// returns. fn may run more than once (after another write of its group
+// failed) and must compute everything from the transaction.
+func (e *engine) write(ctx context.Context, fn func(*wtx) error) error {
+	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	select {
+	case e.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.stop:
+		return errors.New("table store closed")
+	}
+	// Once queued, the write happens: wait for its outcome.
+	return <-r.done
+}
+
+func (e *engine) commitLoop() {
+	defer close(e.done)
+	for {
+		var batch []*writeReq
+		select {
+		case r := <-e.writes:
+			batch = append(batch, r)
+		case <-e.stop:
+			return
+		}
+	drain:
+		for len(batch) < 256 {
+			select {
+			case r := <-e.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		e.runBatch(batch)
+	}
+}
+
+// runBatch commits a group of writes in one transaction; if one fails,
+// the group is rolled back and each write runs alone.
+func (e *engine) runBatch(batch []*writeReq) {
+	var streamed bool
+	if len(batch) > 1 {
+		var failed bool
+		err := e.db.Update(func(tx *bolt.Tx) error {
+			pending := map[string]*tableDesc{}
+			tx.OnCommit(func() { e.setPending(pending) })
+			for _, r := range batch {
+				w := &wtx{tx: tx, e: e, pending: pending}
+				if err := r.fn(w); err != nil {
+					failed = true
+					return err
+				}
+				streamed = streamed || w.streamed
+			}
+			return nil
+		})
+		if err == nil {
+			for _, r := range batch {
+				r.done <- nil
+			}
+			e.notify(streamed)
+			return
+		}
+		if !failed {
+			for _, r := range batch {
+				r.done <- fmt.Errorf("commit table store: %w", err)
+			}
+			return
+		}
+	}
+	for _, r := range batch {
+		var s bool
+		err := e.db.Update(func(tx *bolt.Tx) error {
+			pending := map[string]*tableDesc{}
+			tx.OnCommit(func() { e.setPending(pending) })
+			w := &wtx{tx: tx, e: e, pending: pending}
+			err := r.fn(w)
+			s = w.streamed
+			return err
+		})
+		r.done <- err
+		if err == nil {
+			e.notify(s)
+		}
+	}
+}
+
+func (e *engine) notify(streamed bool) {
+	if !streamed {
+		return
+	}
+	select {
+	case e.committed <- struct{}{}:
+	default:
+	}
+}
+
+// view runs fn in a read transaction (a consistent snapshot).
+func (e *engine) view(fn func(tx *bolt.Tx) error) error { return e.db.View(fn) }
+
+// wtx is one write of a group: it reads and writes through the group's
+// transaction.
+type wtx struct {
+	tx *bolt.Tx
+	e  *engine
+	// pending are the table records this transaction's group changed
+	// (nil: deleted), cached once it commits.
+	pending map[string]*tableDesc
+	// streamed: the write appended stream records.
+	streamed bool
+}
+
+func getItem(tx *bolt.Tx, table string, key []byte) (Item, error) {
+	b := tx.Bucket(itemsBucket(table))
+	if b == nil {
+		return nil, errTableNotFound(table)
+	}
+	v := b.Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	return decodeItem(v)
+}
+
+func (w *wtx) get(t *tableDesc, key []byte) (Item, error) { return getItem(w.tx, t.TableName, key) }
+
+// change is one item written or deleted, for the indexes, the table's
+// statistics and its stream.
+type change struct {
+	key      []byte
+	old, new Item // nil: absent
+	// ttl: a deletion by Time to Live (the stream record's userIdentity).
+	ttl bool
+}
+
+// apply writes a change: the item, its index entries, the statistics
+// and, if the table has a stream, its stream record. Every check that can
+// fail (index key types) happens before anything is written.
+func (w *wtx) apply(t *tableDesc, c change) error {
+	items := w.tx.Bucket(itemsBucket(t.TableName))
+	if items == nil {
+		return errTableNotFound(t.TableName)
+	}
+	type ixKeys struct {
+		b        *bolt.Bucket
+		old, new []byte
+	}
+	var ixs []ixKeys
+	for _, ix := range t.indexes() {
+		var k ixKeys
+		k.b = w.tx.Bucket(indexBucket(t.TableName, ix.IndexName))
+		if k.b == nil {
+			continue
+		}
+		var err error
+		if c.old != nil {
+			if k.old, err = indexKey(t, ix, c.old, c.key); err != nil {
+				k.old = nil
+			}
+		}
+		if c.new != nil {
+			if k.new, err = indexKey(t, ix, c.new, c.key); err != nil {
+				return err
+			}
+		}
+		ixs = append(ixs, k)
+	}
+	var oldSize, newSize int
+	var enc []byte
+	if c.new != nil {
+		enc = encodeItem(c.new)
+		newSize = itemSize(c.new)
+	}
+	if c.old != nil {
+		oldSize = itemSize(c.old)
+	}
+	if c.new != nil {
+		if err := items.Put(c.key, enc); err != nil {
+			return fmt.Errorf("put item: %w", err)
+		}
+	} else if err := items.Delete(c.key); err != nil {
+		return fmt.Errorf("delete item: %w", err)
+	}
+	for _, k := range ixs {
+		if k.old != nil {
+			if err := k.b.Delete(k.old); err != nil {
+				return fmt.Errorf("delete index entry: %w", err)
+			}
+		}
+		if k.new != nil {
+			if err := k.b.Put(k.new, c.key); err != nil {
+				return fmt.Errorf("put index entry: %w", err)
+			}
+		}
+	}
+	var dn int64
+	switch {
+	case c.old == nil && c.new != nil:
+		dn = 1
+	case c.old != nil && c.new == nil:
+		dn = -1
+	}
+	if err := w.addStats(t.TableName, dn, int64(newSize-oldSize)); err != nil {
+		return err
+	}
+	if t.StreamSpecification != nil && t.StreamSpecification.StreamEnabled && (c.old != nil || c.new != nil) {
+		if err := w.appendRecord(t, c); err != nil {
+			return err
+		}
+		w.streamed = true
+	}
+	return nil
+}
+
+func (w *wtx) addStats(table string, dn, dbytes int64) error {
+	b := w.tx.Bucket(bucketStats)
+	cur := b.Get([]byte(table))
+	var n, sz int64
+	if len(cur) == 16 {
+		n, sz = int64(binary.BigEndian.Uint64(cur)), int64(binary.BigEndian.Uint64(cur[8:])) //nolint:gosec // counters kept non-negative below
+	}
+	n, sz = max(n+dn, 0), max(sz+dbytes, 0)
+	var out [16]byte
+	binary.BigEndian.PutUint64(out[:], uint64(n))   //nolint:gosec // non-negative
+	binary.BigEndian.PutUint64(out[8:], uint64(sz)) //nolint:gosec // non-negative
+	return b.Put([]byte(table), out[:])
+}
+
+// stats reads a table's item count and size.
+func (e *engine) stats(table string) (n, size int64) {
+	_ = e.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketStats).Get([]byte(table))
+		if len(cur) == 16 {
+			n, size = int64(binary.BigEndian.Uint64(cur)), int64(binary.BigEndian.Uint64(cur[8:])) //nolint:gosec // non-negative counters
+		}
+		return nil
+	})
+	return n, size
+}
+
+// putTable stores a table record (and creates its buckets on create).
+func (w *wtx) putTable(t *tableDesc, create bool) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode table: %w", err)
+	}
+	if create {
+		if _, err := w.tx.CreateBucket(itemsBucket(t.TableName)); err != nil {
+			return fmt.Errorf("create table bucket: %w", err)
+		}
+	}
+	for _, ix := range t.indexes() {
+		if _, err := w.tx.CreateBucketIfNotExists(indexBucket(t.TableName, ix.IndexName)); err != nil {
+			return fmt.Errorf("create index bucket: %w", err)
+		}
+	}
+	c := *t
+	w.pending[t.TableName] = &c
+	return w.tx.Bucket(bucketTables).Put([]byte(t.TableName), b)
+}
+
+// dropTable deletes a table's record, items and indexes.
+func (w *wtx) dropTable(t *tableDesc) error {
+	for _, ix := range t.indexes() {
+		if err := w.tx.DeleteBucket(indexBucket(t.TableName, ix.IndexName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return fmt.Errorf("drop index: %w", err)
+		}
+	}
+	if err := w.tx.DeleteBucket(itemsBucket(t.TableName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		return fmt.Errorf("drop table: %w", err)
+	}
+	if err := w.tx.Bucket(bucketStats).Delete([]byte(t.TableName)); err != nil {
+		return err
+	}
+	w.pending[t.TableName] = nil
+	return w.tx.Bucket(bucketTables).Delete([]byte(t.TableName))
+}
+
+// setPending caches the table records a committed group changed.
+func (e *engine) setPending(p map[string]*tableDesc) {
+	if len(p) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for name, t := range p {
+		if t == nil {
+			delete(e.tables, name)
+		} else {
+			e.tables[name] = t
+		}
+	}
+}
+
+// table is a table's record as this transaction sees it.
+func (w *wtx) table(name string) (*tableDesc, error) {
+	if t, ok := w.pending[name]; ok {
+		if t == nil {
+			return nil, errNotFound()
+		}
+		c := *t
+		return &c, nil
+	}
+	t, ok := w.e.table(name)
+	if !ok {
+		return nil, errNotFound()
+	}
+	return t, nil
+}

@@ -1,0 +1,110 @@
+package dynamodb
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func fuzzEnv() *exprEnv {
+	return newEnv(map[string]string{"#a": "a", "#b": "b.c", "#s": "status"},
+		map[string]*Value{":n": {K: KindN, S: "1"}, ":s": {K: KindS, S: "x"}, ":l": {K: KindL, L: []*Value{{K: KindS, S: "y"}}},
+			":ss": {K: KindSS, SS: []string{"p"}}, ":t": {K: KindS, S: "S"}})
+}
+
+func fuzzItem() Item {
+	return Item{"a": {K: KindN, S: "5"}, "b.c": {K: KindS, S: "xyz"},
+		"m":  {K: KindM, M: map[string]*Value{"l": {K: KindL, L: []*Value{{K: KindN, S: "1"}}}}},
+		"ss": {K: KindSS, SS: []string{"p", "q"}}}
+}
+
+// FuzzCondition: any condition text parses or is refused with a
+// ValidationException, and a parsed one evaluates without panicking.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{"a = :n", "#a < :n AND NOT (b.c > :s OR m.l[0] IN (:n, :s))", "attribute_exists(#s)",
+		"size(m.l) BETWEEN :n AND :n", "begins_with(#b, :s) OR contains(ss, :s)", "attribute_type(a, :t)",
+		"((((a = :n))))", "NOT NOT a <> :n", "a[1] = :n", "foo(a)", "a = = :n", ":n = a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseCondition("ConditionExpression", s, fuzzEnv())
+		if err != nil {
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "ValidationException" {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		evalCond(fuzzItem(), c)
+		evalCond(nil, c)
+	})
+}
+
+// FuzzUpdate: any update text parses or is refused, and a parsed one
+// applies or fails with a ValidationException.
+func FuzzUpdate(f *testing.F) {
+	for _, s := range []string{"SET a = a + :n, m.l[5] = :s REMOVE #b ADD ss :ss", "SET x = list_append(if_not_exists(x, :l), :l)",
+		"DELETE ss :ss", "REMOVE m.l[0], m.l[1]", "SET a = :n - a", "set #a = :n", "SET m.z.y = :n", "ADD a :n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		acts, err := parseUpdate(s, fuzzEnv())
+		if err != nil {
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "ValidationException" {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if err := applyUpdate(fuzzItem(), acts); err != nil {
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Code != "ValidationException" {
+				t.Fatalf("%q: %v", s, err)
+			}
+		}
+	})
+}
+
+// FuzzProjection and key conditions.
+func FuzzProjection(f *testing.F) {
+	for _, s := range []string{"a, #b, m.l[0]", "m", "a, a", "m.l[0].x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseProjection(s, fuzzEnv())
+		if err != nil {
+			return
+		}
+		project(fuzzItem(), p)
+		if c, err := parseCondition("KeyConditionExpression", s, fuzzEnv()); err == nil {
+			_, _ = keyCondition(c, schema{hash: "a", hashType: KindN, rng: "b.c", rngType: KindS})
+		}
+	})
+}
+
+// FuzzAttributeValue: the decoder accepts or refuses any JSON, and what
+// it accepts encodes and decodes to an equal value.
+func FuzzAttributeValue(f *testing.F) {
+	for _, s := range []string{`{"S":"x"}`, `{"N":"-1.5e10"}`, `{"M":{"a":{"L":[{"NULL":true},{"BOOL":false}]}}}`,
+		`{"SS":["a","a"]}`, `{"NS":["1","01"]}`, `{"B":"AAE="}`, `{"BS":["AA=="]}`, `{"N":"1e126"}`, `{"S":"x","N":"1"}`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v Value
+		if err := json.Unmarshal(b, &v); err != nil {
+			return
+		}
+		enc, err := json.Marshal(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w Value
+		if err := json.Unmarshal(enc, &w); err != nil {
+			t.Fatalf("re-decode %s: %v", enc, err)
+		}
+		if !equal(&v, &w) {
+			t.Fatalf("%s != %s", b, enc)
+		}
+		_ = valueSize(&v)
+		if v.K == KindN || v.K == KindS || v.K == KindB {
+			_ = appendComponent(nil, &v)
+		}
+	})
+}
