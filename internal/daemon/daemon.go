@@ -310,6 +310,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
+		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets),
 		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 	})
 	if err != nil {

@@ -211,7 +211,7 @@ func (s *Service) dispatch(r *http.Request, op string, body []byte) (any, error)
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
-		return s.transactWrite(ctx, &in, body)
+		return s.transactWrite(ctx, &in)
 	case "TransactGetItems":
 		var in transactGetInput
 		if err := decode(body, &in); err != nil {

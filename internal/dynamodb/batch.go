@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -240,7 +241,7 @@ func errTransactionCanceled(reasons []CancellationReason) *Error {
 	return e
 }
 
-func (s *Service) transactWrite(ctx context.Context, in *transactWriteInput, body []byte) (any, error) {
+func (s *Service) transactWrite(ctx context.Context, in *transactWriteInput) (any, error) {
 	n := len(in.TransactItems)
 	if n == 0 || n > maxTransactItems {
 		return nil, validationf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to %d", maxTransactItems)
@@ -289,8 +290,14 @@ func (s *Service) transactWrite(ctx context.Context, in *transactWriteInput, bod
 	if size > maxTransactBytes {
 		return nil, validationf("Transaction request cannot be larger than 4 MB")
 	}
-	digest := sha256.Sum256(body)
-	err := s.e.write(ctx, func(w *wtx) error {
+	// The digest of the request as decoded and re-encoded in canonical
+	// order (clients serialise maps in any order).
+	canon, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode request digest: %w", err)
+	}
+	digest := sha256.Sum256(canon)
+	err = s.e.write(ctx, func(w *wtx) error {
 		if in.ClientRequestToken != "" {
 			done, err := w.token(in.ClientRequestToken, digest[:], s.opts.Now())
 			if err != nil || done {

@@ -34,10 +34,11 @@ type StreamData struct {
 }
 
 // UserIdentity marks a record written by the service itself (Time to
-// Live deletions).
+// Live deletions), in the Streams API's shape (Lambda's event writes it
+// in lower case: LambdaEvent).
 type UserIdentity struct {
-	PrincipalID string `json:"principalId"`
-	Type        string `json:"type"`
+	PrincipalID string `json:"PrincipalId"`
+	Type        string `json:"Type"`
 }
 
 // outboxEntry is a stream record waiting in the store to be relayed to
@@ -104,4 +105,33 @@ func (w *wtx) appendRecord(t *tableDesc, c change) error {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
 	return ob.Put(k[:], b)
+}
+
+// lambdaRecord is a stream record as Lambda's DynamoDB event carries it
+// (userIdentity in lower case, the stream's ARN added).
+type lambdaRecord struct {
+	EventID        string          `json:"eventID"`
+	EventName      string          `json:"eventName"`
+	EventVersion   string          `json:"eventVersion"`
+	EventSource    string          `json:"eventSource"`
+	AwsRegion      string          `json:"awsRegion"`
+	Dynamodb       StreamData      `json:"dynamodb"`
+	EventSourceARN string          `json:"eventSourceARN"`
+	UserIdentity   *lambdaIdentity `json:"userIdentity,omitempty"`
+}
+
+type lambdaIdentity struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+}
+
+// LambdaEvent is the record as an element of Lambda's event Records,
+// for a mapping of stream arn.
+func (r *StreamRecord) LambdaEvent(arn string) ([]byte, error) {
+	l := lambdaRecord{EventID: r.EventID, EventName: r.EventName, EventVersion: r.EventVersion, EventSource: r.EventSource,
+		AwsRegion: r.AwsRegion, Dynamodb: r.Dynamodb, EventSourceARN: arn}
+	if r.UserIdentity != nil {
+		l.UserIdentity = &lambdaIdentity{Type: r.UserIdentity.Type, PrincipalID: r.UserIdentity.PrincipalID}
+	}
+	return json.Marshal(l)
 }

@@ -44,8 +44,8 @@ func jsSubject(arn string) string {
 	return "nimbus.ddbstream." + hex.EncodeToString(h[:10])
 }
 
-// shardID is the one shard of a table stream.
-func shardID(arn string) string {
+// ShardID is the one shard of a table stream.
+func ShardID(arn string) string {
 	h := sha256.Sum256([]byte(arn))
 	return "shardId-00000000000000000001-" + hex.EncodeToString(h[:4])
 }
@@ -246,7 +246,7 @@ func (s *Service) dispatchStreams(r *http.Request, op string, body []byte) (any,
 		if ref.Disabled != 0 {
 			status = "DISABLED"
 		}
-		shard := map[string]any{"ShardId": shardID(ref.Arn), "SequenceNumberRange": map[string]string{"StartingSequenceNumber": seqText(1)}}
+		shard := map[string]any{"ShardId": ShardID(ref.Arn), "SequenceNumberRange": map[string]string{"StartingSequenceNumber": seqText(1)}}
 		if st, err := s.relay.ensure(ctx, ref.Arn); err == nil {
 			if info, err := st.Info(ctx); err == nil && info.State.FirstSeq > 0 {
 				shard["SequenceNumberRange"] = map[string]string{"StartingSequenceNumber": seqText(info.State.FirstSeq)}
@@ -262,7 +262,7 @@ func (s *Service) dispatchStreams(r *http.Request, op string, body []byte) (any,
 		if t == nil {
 			return nil, errStreamNotFound(in.StreamArn)
 		}
-		if in.ShardID != shardID(ref.Arn) {
+		if in.ShardID != ShardID(ref.Arn) {
 			return nil, newErr(http.StatusBadRequest, "ResourceNotFoundException", "Requested resource not found: Shard: %s in Stream: %s not found", in.ShardID, in.StreamArn)
 		}
 		st, err := s.relay.ensure(ctx, ref.Arn)
@@ -404,4 +404,10 @@ func decodeIterator(s string) (*shardIterator, error) {
 		return nil, validationf("Invalid ShardIterator")
 	}
 	return &it, nil
+}
+
+// SequenceOf reads a record's SequenceNumber (0 if it is not one).
+func SequenceOf(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
 }

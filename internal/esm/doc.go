@@ -8,6 +8,8 @@
 // to the source after its visibility timeout and reach its dead-letter
 // queue by its redrive policy.
 //
-// Sources are an interface (Queues): SQS today. The daemon wires it; only
+// Sources are interfaces: Queues (SQS) and Streams (DynamoDB Streams,
+// stream.go: one ordered worker per mapping with a checkpoint, retries,
+// bisection and an on-failure destination). The daemon wires it; only
 // the daemon imports it.
 package esm

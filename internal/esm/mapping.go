@@ -23,10 +23,17 @@ type Mapping struct {
 	FilterCriteria                 *FilterSpec    `json:"FilterCriteria,omitempty"`
 	FunctionResponseTypes          []string       `json:"FunctionResponseTypes,omitempty"`
 	ScalingConfig                  *ScalingConfig `json:"ScalingConfig,omitempty"`
-	LastModified                   float64        `json:"LastModified"`
-	LastProcessingResult           string         `json:"LastProcessingResult,omitempty"`
-	State                          string         `json:"State"`
-	StateTransitionReason          string         `json:"StateTransitionReason"`
+	// The stream sources' settings (DynamoDB Streams; stream.go).
+	StartingPosition           string             `json:"StartingPosition,omitempty"`
+	MaximumRetryAttempts       *int               `json:"MaximumRetryAttempts,omitempty"`
+	MaximumRecordAgeInSeconds  *int               `json:"MaximumRecordAgeInSeconds,omitempty"`
+	BisectBatchOnFunctionError *bool              `json:"BisectBatchOnFunctionError,omitempty"`
+	ParallelizationFactor      *int               `json:"ParallelizationFactor,omitempty"`
+	DestinationConfig          *DestinationConfig `json:"DestinationConfig,omitempty"`
+	LastModified               float64            `json:"LastModified"`
+	LastProcessingResult       string             `json:"LastProcessingResult,omitempty"`
+	State                      string             `json:"State"`
+	StateTransitionReason      string             `json:"StateTransitionReason"`
 	// Enabled is stored; the API answers State.
 	Enabled bool `json:"-"`
 }
@@ -47,6 +54,9 @@ type ScalingConfig struct {
 type stored struct {
 	Mapping
 	Enabled bool `json:"enabled"`
+	// StartSeq is where a stream mapping without a checkpoint starts
+	// (its StartingPosition, resolved when it was created).
+	StartSeq uint64 `json:"startSeq,omitempty"`
 }
 
 // request is the body of CreateEventSourceMapping and
@@ -61,13 +71,15 @@ type request struct {
 	FilterCriteria                 *FilterSpec    `json:"FilterCriteria"`
 	FunctionResponseTypes          *[]string      `json:"FunctionResponseTypes"`
 	ScalingConfig                  *ScalingConfig `json:"ScalingConfig"`
+	streamRequest
 }
 
 // known are the request members Nimbus implements for SQS.
 var known = map[string]bool{
 	"EventSourceArn": true, "FunctionName": true, "Enabled": true, "BatchSize": true,
 	"MaximumBatchingWindowInSeconds": true, "FilterCriteria": true, "FunctionResponseTypes": true,
-	"ScalingConfig": true,
+	"ScalingConfig": true, "StartingPosition": true, "MaximumRetryAttempts": true, "MaximumRecordAgeInSeconds": true,
+	"BisectBatchOnFunctionError": true, "ParallelizationFactor": true, "DestinationConfig": true,
 }
 
 func decodeRequest(body []byte) (*request, error) {
@@ -128,13 +140,16 @@ func (r *request) apply(m *stored, fifo bool) error {
 		return awsapi.InvalidParameter("1 validation error detected: Value '%d' at 'maximumBatchingWindowInSeconds' failed to satisfy constraint: Member must have value less than or equal to 300", m.MaximumBatchingWindowInSeconds)
 	case fifo && m.MaximumBatchingWindowInSeconds > 0:
 		return awsapi.InvalidParameter("Batching window is not supported for FIFO queues.")
-	case m.BatchSize > 10 && m.MaximumBatchingWindowInSeconds < 1:
+	case !isStreamArn(m.EventSourceArn) && m.BatchSize > 10 && m.MaximumBatchingWindowInSeconds < 1:
 		return awsapi.InvalidParameter("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
 	}
 	for _, t := range m.FunctionResponseTypes {
 		if t != "ReportBatchItemFailures" {
 			return awsapi.InvalidParameter("1 validation error detected: Value '[%s]' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [ReportBatchItemFailures]]", t)
 		}
+	}
+	if err := r.applyStream(m); err != nil {
+		return err
 	}
 	if sc := m.ScalingConfig; sc != nil && (sc.MaximumConcurrency < 2 || sc.MaximumConcurrency > 1000) {
 		return awsapi.InvalidParameter("1 validation error detected: Value '%d' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value between 2 and 1000", sc.MaximumConcurrency)

@@ -80,6 +80,20 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := &poller{rev: e.Revision(), cancel: cancel, done: make(chan struct{})}
+	if isStreamArn(m.EventSourceArn) {
+		if !s.ownsStream(m.EventSourceArn) {
+			cancel()
+			return
+		}
+		go func() {
+			defer close(p.done)
+			s.workStream(pctx, &m, f)
+		}()
+		s.mu.Lock()
+		s.running[id] = p
+		s.mu.Unlock()
+		return
+	}
 	n := defaultConcurrency
 	if m.ScalingConfig != nil && m.ScalingConfig.MaximumConcurrency > 0 {
 		n = min(m.ScalingConfig.MaximumConcurrency, n)

@@ -61,6 +61,11 @@ type Options struct {
 	Functions Functions
 	Invoker   invoke.Invoker
 	Queues    Queues
+	// Streams is the DynamoDB Streams source (nil: refused).
+	Streams Streams
+	// OnFailure sends a stream mapping's failure record to its
+	// DestinationConfig.OnFailure ARN (nil: destinations refused).
+	OnFailure func(ctx context.Context, arn string, body []byte) error
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
@@ -72,6 +77,9 @@ type Service struct {
 	fns     Functions
 	inv     invoke.Invoker
 	queues  Queues
+	streams Streams
+	onFail  func(ctx context.Context, arn string, body []byte) error
+	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
 	region  string
 	account string
 	log     *slog.Logger
@@ -90,7 +98,12 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
 	}
 	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
-		log: o.Logger, running: map[string]*poller{}}
+		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure}
+	if o.Streams != nil {
+		if s.pos, err = o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: PositionBucket, Storage: jetstream.FileStorage, History: 1}); err != nil {
+			return nil, fmt.Errorf("open event source mapping positions: %w", err)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +164,12 @@ func (s *Service) functionArn(ctx context.Context, name string) (string, error) 
 }
 
 func (s *Service) source(ctx context.Context, arn string) (fifo bool, err error) {
+	if isStreamArn(arn) {
+		if s.streams == nil || !s.streams.Exists(arn) {
+			return false, awsapi.InvalidParameter("Stream not found: %s", arn)
+		}
+		return false, nil
+	}
 	acct, name, ok := sqsQueue(arn)
 	if !ok {
 		return false, awsapi.InvalidParameter("Nimbus serves event source mappings for Amazon SQS queues only; %s is not an SQS queue ARN.", arn)
@@ -189,8 +208,19 @@ func (s *Service) Create(ctx context.Context, body []byte) (*Mapping, error) {
 	m.EventSourceArn = *r.EventSourceArn
 	m.FunctionArn = fnArn
 	m.BatchSize = 10
+	if isStreamArn(m.EventSourceArn) {
+		m.BatchSize = 100
+		if r.StartingPosition == nil {
+			return nil, awsapi.InvalidParameter("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null")
+		}
+	}
 	if err := r.apply(m, fifo); err != nil {
 		return nil, err
+	}
+	if isStreamArn(m.EventSourceArn) {
+		if m.StartSeq, err = s.startSeq(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	m.LastModified = nowSeconds(time.Now())
 	if err := s.put(ctx, m, 0); err != nil {
@@ -251,6 +281,7 @@ func (s *Service) Delete(ctx context.Context, id string) (*Mapping, error) {
 	if err := s.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
 		return nil, fmt.Errorf("delete event source mapping: %w", err)
 	}
+	s.deletePosition(ctx, id)
 	return m.view("Deleting"), nil
 }
 

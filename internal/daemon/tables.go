@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
+	"github.com/nimbus-serverless/nimbus/internal/esm"
+)
+
+// tableStreams is DynamoDB Streams as the event source mappings see it
+// (esm.Streams): the node's own tables' streams.
+type tableStreams struct{ s *dynamodb.Service }
+
+func (t tableStreams) Exists(arn string) bool { return t.s.StreamExists(arn) }
+
+func (t tableStreams) Latest(ctx context.Context, arn string) (uint64, error) {
+	return t.s.LatestSequence(ctx, arn)
+}
+
+func (t tableStreams) Read(ctx context.Context, arn string, from uint64, n int) ([]esm.StreamRecord, uint64, error) {
+	recs, next, err := t.s.ReadStream(ctx, arn, from, n)
+	if err != nil {
+		return nil, from, err
+	}
+	out := make([]esm.StreamRecord, 0, len(recs))
+	shard := dynamodb.ShardID(arn)
+	for i := range recs {
+		ev, err := recs[i].LambdaEvent(arn)
+		if err != nil {
+			return nil, from, err
+		}
+		seq := recs[i].Dynamodb.SequenceNumber
+		out = append(out, esm.StreamRecord{Sequence: dynamodb.SequenceOf(seq), SequenceNumber: seq, Event: ev,
+			Created: time.Unix(int64(recs[i].Dynamodb.ApproximateCreationDateTime), 0), ShardID: shard})
+	}
+	return out, next, nil
+}
+
+// onFailureTo sends stream mappings' failure records through the node's
+// delivery router (SQS queues, SNS topics when served).
+func onFailureTo(r *deliver.Router) func(ctx context.Context, arn string, body []byte) error {
+	return func(ctx context.Context, arn string, body []byte) error {
+		return r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, Body: body})
+	}
+}
