@@ -167,6 +167,7 @@ var rules = map[string]rule{
 	"internal/esm":         {imports: []string{"internal/awsapi", "internal/errdefs", "internal/eventpattern", "internal/function", "internal/invoke"}, anyThirdParty: true},
 	"internal/events":      {imports: []string{"internal/async", "internal/awsapi", "internal/deliver", "internal/errdefs", "internal/eventpattern", "internal/function"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/kms":         {imports: []string{"internal/awsapi", "internal/store"}, thirdParty: []string{uuid}, importers: []string{"internal/daemon", "internal/secretsmanager", "internal/ssm"}},
+	"internal/sfn":         {imports: []string{"internal/awsapi"}, thirdParty: []string{nats, "github.com/theory/jsonpath"}, importers: []string{"internal/daemon"}},
 	"internal/ingress":     {imports: noImports, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/lease":       {imports: noImports, anyThirdParty: true},
 	"internal/clustertest": {imports: nil, anyThirdParty: true},

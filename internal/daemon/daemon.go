@@ -10,7 +10,8 @@
 // progress stop where they are, their stacks stay *_IN_PROGRESS and the
 // next start resumes them; they call the node's APIs in-process, so they
 // stop before anything those APIs use), stop the EventBridge router and
-// scheduler and the async dispatcher (running async
+// scheduler, the event source mappings and the Step Functions runner (runs stop where their
+// journals are; the next start resumes them) and the async dispatcher (running async
 // invocations are cancelled; their events stay queued), close the pool (kills every environment),
 // stop the registry watch, close the store (drains NATS, stops JetStream).
 package daemon
@@ -52,6 +53,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -88,6 +90,7 @@ type Daemon struct {
 	// store, docs/design/tables.md); tablesAPI its handler.
 	tables    *dynamodb.Service
 	tablesAPI *dynamodb.Handler
+	sfn       *sfn.Service // Step Functions: API and the runner of executions
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -316,6 +319,13 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err != nil {
 		return nil, fmt.Errorf("create event source mappings: %w", err)
 	}
+	d.sfn, err = sfn.New(ctx, sfn.Options{
+		JetStream: d.st.JetStream(), Tasks: d.sfnTasks(), Region: cfg.Region, AccountID: cfg.AccountID,
+		Replicas: d.st.Replicas(), SingleNode: !d.shared(), Logger: log.With("component", "sfn"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create step functions service: %w", err)
+	}
 	d.gw = apigw.New(apigw.Options{
 		Store:     d.st,
 		Resolver:  d.reg,
@@ -507,6 +517,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("event source mappings", "err", err)
 		}
 	}()
+	sfnDone := make(chan struct{})
+	go func() {
+		defer close(sfnDone)
+		if err := d.sfn.Run(esmCtx); err != nil {
+			d.log.Error("step functions runner", "err", err)
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -583,6 +600,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
 	<-esmDone // pollers' invocations end before the pool closes
+	<-sfnDone // executions' runs stop (their journals resume them) before the pool closes
 	stopReg()
 	d.closeAll()
 	wg.Wait()

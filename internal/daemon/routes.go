@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
+	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
@@ -38,9 +39,9 @@ import (
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
 //	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
-//	                    Streams); unserved services
+//	                    Streams), Step Functions; unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    dynamodb,
+//	                    dynamodb, states,
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -112,6 +113,7 @@ type routeHandlers struct {
 	events     http.Handler // EventBridge (JSON 1.1, X-Amz-Target AWSEvents.*)
 	kms        http.Handler // KMS (JSON 1.1, X-Amz-Target TrentService.*)
 	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
+	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -161,6 +163,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: req(events.IsEventsRequest), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: req(kms.IsRequest), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: req(dynamodb.IsRequest), handler: h.dynamodb},
+		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: req(sfn.IsRequest), handler: h.sfn},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -175,6 +178,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: scopeIs("events"), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kms"), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: scopeIs("dynamodb"), handler: h.dynamodb},
+		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: scopeIs("states"), handler: h.sfn},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -319,6 +323,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		apigw:    d.gw,
 		cluster:  d.clusterAPI(),
 		dynamodb: d.tablesAPI,
+		sfn:      d.sfn,
 		lambda:   lambda,
 
 		unserved: unservedHandler(),

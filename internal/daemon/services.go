@@ -38,6 +38,7 @@ var servedServices = []awsService{
 	{id: "kms", name: "AWS Key Management Service", signing: "kms", protocol: awsapi.ProtocolJSON11, target: "TrentService."},
 	{id: "dynamodb", name: "Amazon DynamoDB", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDB_20120810."},
 	{id: "dynamodbstreams", name: "Amazon DynamoDB Streams", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDBStreams_20120810."},
+	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 }
@@ -53,7 +54,6 @@ var unservedServices = []awsService{
 	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
-	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
 	{id: "iam", name: "AWS Identity and Access Management", signing: "iam", protocol: awsapi.ProtocolQuery},
 	{id: "sts", name: "AWS Security Token Service", signing: "sts", protocol: awsapi.ProtocolQuery},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},

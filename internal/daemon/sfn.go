@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/nimbus-serverless/nimbus/internal/sfn"
+)
+
+// sfnTasks are the integrations Step Functions' Task states call: the
+// node's own Lambda, SQS and EventBridge APIs, in-process, signed with the
+// root credentials (as resource providers call them).
+func (d *Daemon) sfnTasks() sfn.Tasks {
+	hc, creds := d.providerClient()
+	cfg := aws.Config{Region: d.cfg.Region, BaseEndpoint: aws.String(functionEndpoint(d.ln.Addr())), Credentials: creds, HTTPClient: hc}
+	return sfn.Tasks{
+		Lambda: sfnLambda{lambda.NewFromConfig(cfg)},
+		Call:   &sfnCaller{hc: hc, creds: creds, region: d.cfg.Region, endpoint: functionEndpoint(d.ln.Addr())},
+		Region: d.cfg.Region,
+	}
+}
+
+// sfnLambda invokes functions through the Lambda API.
+type sfnLambda struct{ c *lambda.Client }
+
+func (l sfnLambda) Invoke(ctx context.Context, in *sfn.LambdaInput) (*sfn.LambdaOutput, error) {
+	li := &lambda.InvokeInput{FunctionName: aws.String(in.Function), Payload: in.Payload}
+	if in.Qualifier != "" {
+		li.Qualifier = aws.String(in.Qualifier)
+	}
+	if in.Async {
+		li.InvocationType = lambdatypes.InvocationTypeEvent
+	}
+	out, err := l.c.Invoke(ctx, li)
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			return nil, &sfn.APIError{Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+		}
+		return nil, err
+	}
+	res := &sfn.LambdaOutput{StatusCode: int(out.StatusCode), Payload: out.Payload, ExecutedVersion: aws.ToString(out.ExecutedVersion)}
+	if out.FunctionError != nil {
+		res.FunctionError = *out.FunctionError
+	}
+	return res, nil
+}
+
+// sfnCaller calls the JSON-protocol services (SQS, EventBridge) of this
+// node, signed as the root.
+type sfnCaller struct {
+	hc       *http.Client
+	creds    aws.CredentialsProvider
+	region   string
+	endpoint string
+}
+
+// sfnTargets are the X-Amz-Target prefix and content type of the
+// services a Task calls.
+var sfnTargets = map[string][2]string{
+	"sqs":    {"AmazonSQS.", "application/x-amz-json-1.0"},
+	"events": {"AWSEvents.", "application/x-amz-json-1.1"},
+}
+
+func (c *sfnCaller) Call(ctx context.Context, service, op string, body []byte) ([]byte, error) {
+	t, ok := sfnTargets[service]
+	if !ok {
+		return nil, fmt.Errorf("no in-process client for %s", service)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Amz-Target", t[0]+op)
+	req.Header.Set("Content-Type", t[1])
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, c.region, time.Now()); err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(rb, &e)
+		if e.Type == "" {
+			e.Type = resp.Header.Get("X-Amzn-ErrorType")
+		}
+		return nil, &sfn.APIError{Code: e.Type, Message: e.Message}
+	}
+	return rb, nil
+}

@@ -1,0 +1,117 @@
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// inlineMapConcurrency is how many iterations an inline Map runs at once
+// when MaxConcurrency is 0 (AWS: up to 40).
+const inlineMapConcurrency = 40
+
+// mapState runs the item processor over the items ItemsPath selects.
+func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any, env *intrinsicEnv) (any, *Event, error) {
+	itemsV, err := applyOptPath(st.ItemsPath, effective, env.ctx, "ItemsPath")
+	if err != nil {
+		return nil, nil, err
+	}
+	items, ok := itemsV.([]any)
+	if !ok {
+		return nil, nil, &Failure{Name: ErrRuntime, Cause: "Map state input must be an array; the ItemsPath selected a " + jsonType(itemsV) + "."}
+	}
+	limit := int(st.MaxConcurrency)
+	if st.MaxConcurrencyPath != nil {
+		v, err := st.MaxConcurrencyPath.eval(effective, env.ctx)
+		n, ok := intArg(v)
+		if err != nil || !ok || n < 0 {
+			return nil, nil, &Failure{Name: ErrRuntime, Cause: "MaxConcurrencyPath does not reference a non-negative integer"}
+		}
+		limit = int(n)
+	}
+	if limit == 0 || limit > inlineMapConcurrency {
+		limit = inlineMapConcurrency
+	}
+	if _, err := r.j.emit(b, "MapStateStarted", map[string]any{"length": len(items)}); err != nil {
+		return nil, nil, err
+	}
+	outs := make([]any, len(items))
+	var mu sync.Mutex
+	failed := 0
+	tolerant := st.ToleratedFailureCount > 0 || st.ToleratedFailurePct > 0
+	err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
+		input := items[i]
+		if st.ItemSelector != nil {
+			ictx := map[string]any{}
+			for k, v := range env.ctx.(map[string]any) {
+				ictx[k] = v
+			}
+			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": json.Number(strconv.Itoa(i)), "Value": items[i]}}
+			var err error
+			if input, err = st.ItemSelector.eval(&intrinsicEnv{input: effective, ctx: ictx, rand: r.rng(cb)}); err != nil {
+				return err
+			}
+		}
+		if _, err := r.j.emit(cb, "MapIterationStarted", map[string]any{"name": st.Name, "index": i}); err != nil {
+			return err
+		}
+		o, err := r.machine(ctx, cb, st.Processor, input)
+		var f *Failure
+		if errors.As(err, &f) {
+			if _, eerr := r.j.emit(cb, "MapIterationFailed", map[string]any{"name": st.Name, "index": i}); eerr != nil {
+				return eerr
+			}
+			if tolerant {
+				mu.Lock()
+				failed++
+				n := failed
+				mu.Unlock()
+				if int64(n) <= st.ToleratedFailureCount || float64(n)*100 <= st.ToleratedFailurePct*float64(len(items)) {
+					outs[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
+					return nil
+				}
+				return &Failure{Name: ErrExceedToleratedFailure, Cause: "The specified tolerated failure threshold was exceeded"}
+			}
+			return f
+		}
+		if err != nil {
+			return err
+		}
+		outs[i] = o
+		_, err = r.j.emit(cb, "MapIterationSucceeded", map[string]any{"name": st.Name, "index": i})
+		return err
+	})
+	var f *Failure
+	if errors.As(err, &f) {
+		ev, eerr := r.j.emit(b, "MapStateFailed", nil)
+		if eerr != nil {
+			return nil, nil, eerr
+		}
+		return nil, ev, f
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := r.j.emit(b, "MapStateSucceeded", nil); err != nil {
+		return nil, nil, err
+	}
+	return outs, nil, nil
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "null"
+}
