@@ -90,7 +90,10 @@ func iamResource(action, region, account string, p map[string]string) string {
 	case "lambda:ListFunctions", "lambda:ListLayers", "lambda:GetAccountSettings", "lambda:ListEventSourceMappings",
 		"sqs:ListQueues", "s3:ListAllMyBuckets", "logs:DescribeLogGroups", "cloudformation:ListStacks",
 		"kms:CreateKey", "kms:ListKeys", "kms:ListAliases", "kms:GenerateRandom",
-		"dynamodb:ListTables", "dynamodb:ListStreams", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints":
+		"dynamodb:ListTables", "dynamodb:ListStreams", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
+
+		"states:ListStateMachines", "states:ValidateStateMachineDefinition", "states:SendTaskSuccess",
+		"states:SendTaskFailure", "states:SendTaskHeartbeat":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
@@ -129,6 +132,12 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:kms:" + region + ":" + account + ":" + p["alias"]
 	case service == "kms":
 		return "arn:aws:kms:" + region + ":" + account + ":key/" + p["key"]
+	case service == "states" && p["execution"] != "":
+		// DescribeExecution, StopExecution, GetExecutionHistory,
+		// DescribeStateMachineForExecution.
+		return "arn:aws:states:" + region + ":" + account + ":execution:" + p["stateMachine"] + ":" + p["execution"]
+	case service == "states":
+		return "arn:aws:states:" + region + ":" + account + ":stateMachine:" + p["stateMachine"]
 	case service == "cloudformation":
 		return "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + p["stack"] + "/*"
 	case service == "apigateway":

@@ -39,6 +39,12 @@ func TestIAMMappings(t *testing.T) {
 			"arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
 		{"kms", "CreateAlias", map[string]string{"alias": "alias/app"}, "kms:CreateAlias", "arn:aws:kms:us-east-1:000000000000:alias/app"},
 		{"kms", "ListKeys", nil, "kms:ListKeys", "*"},
+		{"stepfunctions", "StartExecution", map[string]string{"stateMachine": "m"}, "states:StartExecution",
+			"arn:aws:states:us-east-1:000000000000:stateMachine:m"},
+		{"stepfunctions", "GetExecutionHistory", map[string]string{"stateMachine": "m", "execution": "e1"}, "states:GetExecutionHistory",
+			"arn:aws:states:us-east-1:000000000000:execution:m:e1"},
+		{"stepfunctions", "SendTaskSuccess", nil, "states:SendTaskSuccess", "*"},
+		{"stepfunctions", "ListStateMachines", nil, "states:ListStateMachines", "*"},
 		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", ""},
 		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
 	} {
