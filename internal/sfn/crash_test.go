@@ -1,0 +1,206 @@
+package sfn_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/sfn"
+	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
+)
+
+// crashChildEnv makes the test binary run crashChild (see TestMain).
+const crashChildEnv = "NIMBUS_SFN_CRASH_CHILD_DIR"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		os.Exit(crashChild(dir))
+	}
+	os.Exit(m.Run())
+}
+
+// The crash test's machines: one waits (durably) between two Lambda
+// tasks; one waits for a callback after sending its token to a queue.
+const (
+	waitDef = `{"StartAt": "One", "States": {
+	  "One": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:one", "ResultPath": "$.one", "Next": "W"},
+	  "W": {"Type": "Wait", "Seconds": 2, "Next": "Two"},
+	  "Two": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:two", "ResultPath": "$.two", "End": true}}}`
+	tokenDef = `{"StartAt": "Ask", "States": {
+	  "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+	    "Parameters": {"QueueUrl": "http://q/123456789012/approvals", "MessageBody": {"token.$": "$$.Task.Token"}}, "End": true}}}`
+)
+
+// queueCaller records the bodies a task sends to SQS and reports each
+// task token on report.
+type queueCaller struct {
+	report func(string)
+}
+
+func (q queueCaller) Call(_ context.Context, service, op string, body []byte) ([]byte, error) {
+	var m struct{ MessageBody string }
+	_ = json.Unmarshal(body, &m)
+	var b struct{ Token string }
+	_ = json.Unmarshal([]byte(m.MessageBody), &b)
+	q.report("token " + b.Token)
+	return []byte(`{"MessageId": "m-1", "MD5OfMessageBody": "x"}`), nil
+}
+
+func crashLambda(report func(string)) *fakeLambda {
+	return &fakeLambda{calls: map[string]int{}, fns: map[string]func(map[string]any, int) (any, string){
+		"one": func(map[string]any, int) (any, string) { report("one"); return "1", "" },
+		"two": func(map[string]any, int) (any, string) { report("two"); return "2", "" },
+	}}
+}
+
+func crashOptions(st *store.Store, report func(string)) sfn.Options {
+	return sfn.Options{JetStream: st.JetStream(), Tasks: sfn.Tasks{Lambda: crashLambda(report), Call: queueCaller{report}},
+		Region: "us-east-1", AccountID: "123456789012", SingleNode: true, InlineWait: 100 * time.Millisecond}
+}
+
+// crashChild starts both executions, reports when the first is in its
+// Wait and the second has sent its token, and then waits to be killed.
+func crashChild(dir string) int {
+	out := os.NewFile(3, "report")
+	var mu sync.Mutex
+	report := func(s string) { mu.Lock(); fmt.Fprintln(out, s); mu.Unlock() }
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	svc, err := sfn.New(ctx, crashOptions(st, report))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	go func() { _ = svc.Run(ctx) }()
+	srv := httptest.NewServer(svc)
+	c := awssfn.New(awssfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}})
+	for _, m := range []struct{ name, def string }{{"waiter", waitDef}, {"asker", tokenDef}} {
+		o, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String(m.name), Definition: aws.String(m.def),
+			RoleArn: aws.String("arn:aws:iam::123456789012:role/r")})
+		if err == nil {
+			_, err = c.StartExecution(ctx, &awssfn.StartExecutionInput{StateMachineArn: o.StateMachineArn, Name: aws.String("e1"),
+				Input: aws.String(`{"n": 1}`)})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	arn := "arn:aws:states:us-east-1:123456789012:execution:waiter:e1"
+	for {
+		h, err := c.GetExecutionHistory(ctx, &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
+		if err == nil && len(h.Events) > 0 && h.Events[len(h.Events)-1].Type == types.HistoryEventTypeWaitStateEntered {
+			report("waiting")
+			select {}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestKillDuringWaitAndCallback: kill -9 while one execution is in a Wait
+// and another waits for its task token; after the restart the first
+// resumes after its Wait without calling its first task again, and the
+// token, sent after the restart, completes the second.
+func TestKillDuringWaitAndCallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // re-executes this test binary
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	cmd.ExtraFiles = []*os.File{w}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	var token string
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		line := sc.Text()
+		if tok, ok := strings.CutPrefix(line, "token "); ok {
+			token = tok
+		}
+		seen[line]++
+		if seen["waiting"] > 0 && token != "" {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	_ = cmd.Wait()
+	if seen["waiting"] == 0 || token == "" || seen["one"] != 1 {
+		t.Fatalf("child reported %v before it died: %s", seen, stderr.String())
+	}
+
+	st := storetest.OpenDir(t, dir)
+	var mu sync.Mutex
+	after := map[string]int{}
+	report := func(s string) { mu.Lock(); after[s]++; mu.Unlock() }
+	svc, err := sfn.New(t.Context(), crashOptions(st, report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	e := &env{svc: svc, client: awssfn.New(awssfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}})}
+
+	d := e.wait(t, "arn:aws:states:us-east-1:123456789012:execution:waiter:e1")
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("waiter: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	jsonEq(t, *d.Output, `{"n": 1, "one": "1", "two": "2"}`)
+	mu.Lock()
+	if after["one"] != 0 || after["two"] != 1 {
+		t.Errorf("after the restart: task one called %d times (want 0), task two %d (want 1)", after["one"], after["two"])
+	}
+	mu.Unlock()
+
+	// A forged token (another execution's key, the right shape) is refused.
+	forged := token[:len(token)-4] + "AAAA"
+	if _, err := e.client.SendTaskSuccess(t.Context(), &awssfn.SendTaskSuccessInput{TaskToken: aws.String(forged), Output: aws.String(`{}`)}); apiCode(err) != "InvalidToken" {
+		t.Errorf("forged token: %v, want InvalidToken", err)
+	}
+	if _, err := e.client.SendTaskSuccess(t.Context(), &awssfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"approved": true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	d = e.wait(t, "arn:aws:states:us-east-1:123456789012:execution:asker:e1")
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("asker: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	jsonEq(t, *d.Output, `{"approved": true}`)
+	if _, err := e.client.SendTaskSuccess(t.Context(), &awssfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{}`)}); apiCode(err) != "TaskTimedOut" {
+		t.Errorf("second answer to one token: %v, want TaskTimedOut", err)
+	}
+}

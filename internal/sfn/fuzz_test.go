@@ -1,0 +1,121 @@
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzParse: no definition text panics the parser or yields a machine
+// that fails to run (every valid definition runs to an end or a failure
+// on any input, without tasks: they are refused by the empty Tasks).
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`,
+		`{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Variable":"$.x","NumericEquals":1,"Next":"A"}],"Default":"A"},"A":{"Type":"Succeed"}}}`,
+		`{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}],"End":true}}}`,
+		`{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.i","ItemProcessor":{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},"End":true}}}`,
+		`{"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"States.Format('{}', $.a)"}}}`,
+		`{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"States.ArrayRange(1, 9, 2)"},"ResultPath":"$.r[0]","End":true}}}`,
+		strings.Repeat(`{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[`, 40),
+	} {
+		f.Add(s, `{"x":1,"i":[1,2],"a":"b"}`)
+	}
+	f.Fuzz(func(t *testing.T, def, input string) {
+		d, err := Parse(def, false)
+		if err != nil {
+			if _, ok := err.(*DefinitionError); !ok {
+				t.Fatalf("Parse error is %T", err)
+			}
+			return
+		}
+		if _, err := decodeJSON([]byte(input)); err != nil {
+			input = "{}"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		j, _ := openJournal(ctx, &memJournal{}, time.Now)
+		r := &run{x: &Execution{ARN: "arn:aws:states:us-east-1:1:execution:m:e", Input: input, Def: d, Seed: []byte("01234567")},
+			j: j, tasks: &Tasks{}, now: time.Now, after: func(time.Duration) <-chan time.Time { return time.After(0) }}
+		if _, err := r.exec(ctx); err != nil && ctx.Err() == nil {
+			t.Fatalf("run of a valid definition: %v", err)
+		}
+	})
+}
+
+// FuzzIntrinsic: parsing and evaluating any call neither panics nor
+// returns anything but a value or a States.* failure.
+func FuzzIntrinsic(f *testing.F) {
+	for _, s := range []string{
+		"States.Format('a {} b \\{ {}', $.a, 3)", "States.StringToJson($.s)", "States.JsonToString($)",
+		"States.Array(1, 'x', true, null, $.a)", "States.ArrayPartition($.l, 2)", "States.ArrayContains($.l, 3)",
+		"States.ArrayRange(1, 10, 3)", "States.ArrayGetItem($.l, 1)", "States.ArrayLength($.l)", "States.ArrayUnique($.l)",
+		"States.Base64Encode('abc')", "States.Base64Decode('YWJj')", "States.Hash($.a, 'SHA-256')",
+		"States.JsonMerge($.o, $.o, false)", "States.MathRandom(1, 10)", "States.MathAdd(1, -3)",
+		"States.StringSplit('a,b', ',')", "States.UUID()", "States.Format(States.Format('{}', 1))",
+	} {
+		f.Add(s)
+	}
+	input := map[string]any{"a": "x", "s": `{"k":1}`, "l": []any{json.Number("1"), json.Number("3"), json.Number("3")}, "o": map[string]any{"k": "v"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseIntrinsic(s)
+		if err != nil {
+			return
+		}
+		n := uint64(0)
+		v, err := c.eval(&intrinsicEnv{input: input, ctx: map[string]any{}, rand: func() uint64 { n++; return splitmix(n) }})
+		if err != nil {
+			f, ok := err.(*Failure)
+			if !ok || !strings.HasPrefix(f.Name, "States.") {
+				t.Fatalf("%q: error %v", s, err)
+			}
+			return
+		}
+		_ = encodeJSON(v)
+	})
+}
+
+// FuzzPaths: compiling and applying any path or reference path does not
+// panic, and a reference path writes where a query then finds it.
+func FuzzPaths(f *testing.F) {
+	for _, s := range []string{"$", "$.a", "$.a.b[0]", "$['a b']", "$..x", "$.a[*]", "$.l[?(@ > 1)]", "$$.Execution.Id", "$.a[1:2]"} {
+		f.Add(s)
+	}
+	doc := map[string]any{"a": map[string]any{"b": []any{json.Number("1")}}, "l": []any{json.Number("1"), json.Number("2")}}
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, err := compilePath(s); err == nil {
+			_, _ = p.eval(doc, doc)
+		}
+		rp, err := parseRefPath(s)
+		if err != nil {
+			return
+		}
+		out, err := rp.set(doc, "v")
+		if err != nil {
+			return
+		}
+		if len(rp.steps) == 0 {
+			if out != "v" {
+				t.Fatalf("%q: set gave %v", s, out)
+			}
+			return
+		}
+		// Read back through the same steps.
+		cur := out
+		for _, st := range rp.steps {
+			switch c := cur.(type) {
+			case map[string]any:
+				cur = c[st.name]
+			case []any:
+				cur = c[st.index]
+			default:
+				t.Fatalf("%q: path broken at %v in %v", s, st, out)
+			}
+		}
+		if cur != "v" {
+			t.Fatalf("%q: wrote %v, read %v", s, "v", cur)
+		}
+	})
+}
