@@ -3,6 +3,7 @@ package sfn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, def, input string) {
 		d, err := Parse(def, false)
 		if err != nil {
-			if _, ok := err.(*DefinitionError); !ok {
+			var de *DefinitionError
+			if !errors.As(err, &de) {
 				t.Fatalf("Parse error is %T", err)
 			}
 			return
@@ -67,8 +69,8 @@ func FuzzIntrinsic(f *testing.F) {
 		n := uint64(0)
 		v, err := c.eval(&intrinsicEnv{input: input, ctx: map[string]any{}, rand: func() uint64 { n++; return splitmix(n) }})
 		if err != nil {
-			f, ok := err.(*Failure)
-			if !ok || !strings.HasPrefix(f.Name, "States.") {
+			var f *Failure
+			if !errors.As(err, &f) || !strings.HasPrefix(f.Name, "States.") {
 				t.Fatalf("%q: error %v", s, err)
 			}
 			return
