@@ -94,6 +94,11 @@ func (d *Daemon) nodeName() string {
 	return d.cfg.Cluster.NodeName
 }
 
+// schedulerLease is the lease whose holder fires EventBridge Scheduler's
+// schedules (the backbone's dedup keeps one firing per due time even
+// when two nodes believe they hold it).
+const schedulerLease = "scheduler"
+
 // runCoordinator takes part in the coordinator lease until ctx ends: the
 // holder is the node that runs cluster-wide singleton work, shown by
 // `nimbus cluster status`.

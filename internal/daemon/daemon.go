@@ -53,6 +53,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/scheduler"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -71,6 +72,7 @@ type Daemon struct {
 	async *async.Service
 	// events is EventBridge: its API, router and scheduler.
 	events *events.Service
+	sched  *scheduler.Service
 	gw     *apigw.Gateway
 	srv    *http.Server
 	// fnHandler serves functions' calls to the node's API (and resource
@@ -311,6 +313,25 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create events service: %w",
 			noRoom(err, "EventBridge event stream (stream "+events.StreamName+")", "--async-max-bytes", evBytes, budget))
 	}
+	schedBytes, err := schedulerBytes(budget)
+	if err != nil {
+		return nil, err
+	}
+	var schedLease func(context.Context, func(context.Context) error) error
+	if d.leases != nil {
+		schedLease = func(ctx context.Context, fn func(context.Context) error) error {
+			return d.leases.Run(ctx, schedulerLease, func(ctx context.Context, _ uint64) error { return fn(ctx) })
+		}
+	}
+	d.sched, err = scheduler.New(ctx, scheduler.Options{
+		JetStream: d.st.JetStream(), Targets: targets, Bus: d.events, Region: cfg.Region, AccountID: cfg.AccountID,
+		MaxBytes: schedBytes, Lease: schedLease, SingleNode: !d.shared(), DelayScale: cfg.AsyncDelayScale,
+		Clock: h.clock, Logger: log.With("component", "scheduler"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create scheduler: %w",
+			noRoom(err, "EventBridge Scheduler stream (stream "+scheduler.StreamName+")", "--async-max-bytes", schedBytes, budget))
+	}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
 		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets),
@@ -509,6 +530,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("events service", "err", err)
 		}
 	}()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := d.sched.Run(asyncCtx); err != nil {
+			d.log.Error("scheduler", "err", err)
+		}
+	}()
 	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
 	esmDone := make(chan struct{})
 	go func() {
@@ -597,6 +625,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
 	stopAsync()
 	<-eventsDone // the router stops enqueueing before the async path goes
+	<-schedDone  // so does the scheduler's delivery
 	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
 	<-esmDone // pollers' invocations end before the pool closes

@@ -93,7 +93,9 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"dynamodb:ListTables", "dynamodb:ListStreams", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
 
 		"states:ListStateMachines", "states:ValidateStateMachineDefinition", "states:SendTaskSuccess",
-		"states:SendTaskFailure", "states:SendTaskHeartbeat":
+		"states:SendTaskFailure", "states:SendTaskHeartbeat",
+		"events:ListEventBuses", "events:ListRules", "events:TestEventPattern", "events:ListArchives", "events:ListReplays",
+		"scheduler:ListSchedules", "scheduler:ListScheduleGroups":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
@@ -142,6 +144,30 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + p["stack"] + "/*"
 	case service == "apigateway":
 		return "arn:aws:apigateway:" + region + "::" + p["path"]
+	case service == "events" && p["rule"] != "":
+		// A rule on the default bus is rule/<name>; on another rule/<bus>/<name>.
+		if b := p["bus"]; b != "" && b != "default" {
+			return "arn:aws:events:" + region + ":" + account + ":rule/" + b + "/" + p["rule"]
+		}
+		return "arn:aws:events:" + region + ":" + account + ":rule/" + p["rule"]
+	case service == "events" && p["archive"] != "":
+		return "arn:aws:events:" + region + ":" + account + ":archive/" + p["archive"]
+	case service == "events" && p["replay"] != "":
+		return "arn:aws:events:" + region + ":" + account + ":replay/" + p["replay"]
+	case service == "events":
+		b := p["bus"]
+		if b == "" {
+			b = "default"
+		}
+		return "arn:aws:events:" + region + ":" + account + ":event-bus/" + b
+	case service == "scheduler" && p["schedule"] != "":
+		g := p["group"]
+		if g == "" {
+			g = "default"
+		}
+		return "arn:aws:scheduler:" + region + ":" + account + ":schedule/" + g + "/" + p["schedule"]
+	case service == "scheduler":
+		return "arn:aws:scheduler:" + region + ":" + account + ":schedule-group/" + p["group"]
 	}
 	return ""
 }

@@ -13,6 +13,15 @@ func TestIAMMappings(t *testing.T) {
 		action      string
 		resource    string
 	}{
+		{"events", "PutRule", map[string]string{"bus": "app", "rule": "r"}, "events:PutRule", "arn:aws:events:us-east-1:000000000000:rule/app/r"},
+		{"events", "PutTargets", map[string]string{"rule": "r"}, "events:PutTargets", "arn:aws:events:us-east-1:000000000000:rule/r"},
+		{"events", "PutEvents", map[string]string{}, "events:PutEvents", "arn:aws:events:us-east-1:000000000000:event-bus/default"},
+		{"events", "ListRules", map[string]string{}, "events:ListRules", "*"},
+		{"scheduler", "CreateSchedule", map[string]string{"schedule": "s"}, "scheduler:CreateSchedule",
+			"arn:aws:scheduler:us-east-1:000000000000:schedule/default/s"},
+		{"scheduler", "GetScheduleGroup", map[string]string{"group": "g"}, "scheduler:GetScheduleGroup",
+			"arn:aws:scheduler:us-east-1:000000000000:schedule-group/g"},
+		{"scheduler", "ListSchedules", map[string]string{}, "scheduler:ListSchedules", "*"},
 		{"lambda", "Invoke", map[string]string{"function": "f", "qualifier": "live"}, "lambda:InvokeFunction",
 			"arn:aws:lambda:us-east-1:000000000000:function:f:live"},
 		{"lambda", "InvokeWithResponseStream", map[string]string{"function": "f"}, "lambda:InvokeFunction",

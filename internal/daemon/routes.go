@@ -41,7 +41,7 @@ import (
 //	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
 //	                    Streams), Step Functions; unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    dynamodb, states,
+//	                    dynamodb, states, scheduler,
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -114,6 +114,7 @@ type routeHandlers struct {
 	kms        http.Handler // KMS (JSON 1.1, X-Amz-Target TrentService.*)
 	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
 	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
+	scheduler  http.Handler // EventBridge Scheduler (REST-JSON, /schedules, /schedule-groups)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -179,6 +180,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kms"), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: scopeIs("dynamodb"), handler: h.dynamodb},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: scopeIs("states"), handler: h.sfn},
+		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -311,20 +313,21 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 			id, _ := apigw.InvokeHost(r.Host)
 			d.gw.ServeInvoke(w, r, id)
 		}),
-		code:     lambda.CodeDownloads(),
-		healthz:  telemetry.Healthz(),
-		readyz:   telemetry.Readyz(d.readiness()...),
-		logs:     logs,
-		sqs:      d.sqsAPI,
-		events:   d.events,
-		kms:      d.kms,
-		esm:      d.esm,
-		cfn:      d.cfnAPI,
-		apigw:    d.gw,
-		cluster:  d.clusterAPI(),
-		dynamodb: d.tablesAPI,
-		sfn:      d.sfn,
-		lambda:   lambda,
+		code:      lambda.CodeDownloads(),
+		healthz:   telemetry.Healthz(),
+		readyz:    telemetry.Readyz(d.readiness()...),
+		logs:      logs,
+		sqs:       d.sqsAPI,
+		events:    d.events,
+		kms:       d.kms,
+		esm:       d.esm,
+		cfn:       d.cfnAPI,
+		apigw:     d.gw,
+		cluster:   d.clusterAPI(),
+		dynamodb:  d.tablesAPI,
+		sfn:       d.sfn,
+		scheduler: d.sched,
+		lambda:    lambda,
 
 		unserved: unservedHandler(),
 		nimbus:   lambda,

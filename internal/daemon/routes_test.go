@@ -57,6 +57,7 @@ var declared = map[string]routeDecl{
 	"kms":                   {auth: authSigV4, signing: "kms"},
 	"dynamodb":              {auth: authSigV4, signing: "dynamodb"},
 	"states":                {auth: authSigV4, signing: "states"},
+	"scheduler":             {auth: authSigV4, signing: "scheduler"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -85,7 +86,7 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "apigateway" && svc != "cloudformation" &&
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
 		svc != "dynamodb" && svc != "states"
 }
 
@@ -112,7 +113,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), dynamodb: rec("dynamodb"), sfn: rec("states"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
@@ -184,6 +185,7 @@ var samples = map[string]routeSample{
 	"events":                {method: "POST", path: "/", target: "AWSEvents.ListEventBuses", body: `{}`, contentType: "application/x-amz-json-1.1", service: "events"},
 	"kms":                   {method: "POST", path: "/", target: "TrentService.ListKeys", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kms"},
 	"states":                {method: "POST", path: "/", target: "AWSStepFunctions.ListStateMachines", body: `{}`, contentType: "application/x-amz-json-1.0", service: "states"},
+	"scheduler":             {method: "GET", path: "/schedules", service: "scheduler"},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
 	"healthz":               {method: "GET", path: "/healthz"},
@@ -214,7 +216,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},

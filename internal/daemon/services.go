@@ -39,6 +39,7 @@ var servedServices = []awsService{
 	{id: "dynamodb", name: "Amazon DynamoDB", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDB_20120810."},
 	{id: "dynamodbstreams", name: "Amazon DynamoDB Streams", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDBStreams_20120810."},
 	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
+	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 }
@@ -49,7 +50,6 @@ var servedServices = []awsService{
 // signature error about another service.
 var unservedServices = []awsService{
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
-	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},

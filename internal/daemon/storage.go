@@ -7,6 +7,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
+	"github.com/nimbus-serverless/nimbus/internal/scheduler"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
@@ -27,6 +28,14 @@ const (
 // eventsBytes sizes EventBridge's stream of events not yet routed: a
 // sixteenth of the budget, at most events.DefaultMaxBytes (it holds events
 // only until they are routed, so it stays small).
+// schedulerBytes is the limit of the Scheduler's stream of firings not
+// yet delivered: a 64th of the budget, at most scheduler.DefaultMaxBytes.
+func schedulerBytes(budget int64) (int64, error) {
+	s := streamBytes{name: "EventBridge Scheduler stream (stream " + scheduler.StreamName + ")", flag: "--async-max-bytes or --log-max-bytes lower",
+		share: 64, max: scheduler.DefaultMaxBytes, min: minEventsBytes}
+	return s.size(budget)
+}
+
 func eventsBytes(budget int64) (int64, error) {
 	s := streamBytes{name: "EventBridge event stream (stream " + events.StreamName + ")", flag: "--async-max-bytes or --log-max-bytes lower",
 		share: 16, max: events.DefaultMaxBytes, min: minEventsBytes}

@@ -26,6 +26,7 @@
 // plug in as Deliverers and are refused, by name, until they do.
 // Patterns compile with internal/eventpattern (dialect EventBridge).
 //
-// Only the daemon (wiring) imports this package. docs/design/event-bus.md
-// explains the decisions.
+// The daemon (wiring) imports this package, and internal/scheduler for
+// its schedule expressions (ParseSchedule) and Clock.
+// docs/design/event-bus.md explains the decisions.
 package events

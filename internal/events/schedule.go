@@ -84,6 +84,42 @@ func (s *Schedule) Next(anchor, t time.Time) (next time.Time, ok bool) {
 	return s.cron.next(t.UTC())
 }
 
+// NextIn is Next with a cron read on loc's wall clock, as EventBridge
+// Scheduler reads one with a ScheduleExpressionTimezone: cron(0 9 * * ? *)
+// in Europe/Paris fires at 09:00 Paris time, summer and winter. A wall
+// time that a daylight-saving jump skips fires at the same offset after
+// the jump (02:30 on a spring-forward night fires at 03:30); a wall time
+// that occurs twice fires at its first occurrence only. A rate ignores
+// loc.
+func (s *Schedule) NextIn(anchor, t time.Time, loc *time.Location) (time.Time, bool) {
+	if s.period > 0 || loc == nil || loc == time.UTC {
+		return s.Next(anchor, t)
+	}
+	w := t.In(loc)
+	wall := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
+	// A wall minute after t's can still map to an instant before t in
+	// the repeated hour of a fall-back night: step on (at most an hour's
+	// worth of minutes).
+	for range 24 * 60 {
+		n, ok := s.cron.next(wall)
+		if !ok {
+			return time.Time{}, false
+		}
+		at := time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute(), 0, 0, loc)
+		if w := at.In(loc); w.Hour() != n.Hour() || w.Minute() != n.Minute() {
+			// n is skipped on loc's clock; time.Date may have read it
+			// with the offset before the jump: move by what its wall
+			// clock is short of n.
+			at = at.Add(n.Sub(time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), 0, 0, time.UTC)))
+		}
+		if at.After(t) {
+			return at, true
+		}
+		wall = n
+	}
+	return time.Time{}, false
+}
+
 // cronSpec is a parsed six-field cron expression.
 type cronSpec struct {
 	minutes, hours uint64 // bit i: minute/hour i

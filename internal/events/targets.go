@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
 
 var (
@@ -296,7 +299,7 @@ func (s *Service) putEvents(r *http.Request, body []byte) (any, error) {
 	failed := 0
 	for i := range in.Entries {
 		e := &in.Entries[i]
-		res, ev := s.checkEntry(r, e, now, buses)
+		res, ev := s.checkEntry(ctx, e, now, buses)
 		if ev == nil {
 			failed++
 			results[i] = res
@@ -315,9 +318,26 @@ func (s *Service) putEvents(r *http.Request, body []byte) (any, error) {
 	return map[string]any{"FailedEntryCount": failed, "Entries": results}, nil
 }
 
+// PutEvent puts one event on bus as PutEvents puts an entry, stored
+// before it returns (EventBridge Scheduler's event-bus targets). A
+// refusal of the entry (no such bus, detail not a JSON object) wraps
+// deliver.ErrUndeliverable.
+func (s *Service) PutEvent(ctx context.Context, bus, source, detailType, detail string, resources []string) error {
+	e := putEntry{Source: &source, DetailType: &detailType, Detail: &detail, Resources: resources, EventBusName: bus}
+	res, ev := s.checkEntry(ctx, &e, s.now(), map[string]error{})
+	if ev == nil {
+		return deliver.Undeliverable("%s: %s", res.ErrorCode, res.ErrorMessage)
+	}
+	if err := s.store(ctx, []stored{*ev}); err != nil {
+		return fmt.Errorf("store event: %w", err)
+	}
+	s.counters.putEvents.Add(1)
+	return nil
+}
+
 // checkEntry validates one entry and builds its stored event (nil when
 // the entry failed, with the result saying why).
-func (s *Service) checkEntry(r *http.Request, e *putEntry, now time.Time, buses map[string]error) (entryResult, *stored) {
+func (s *Service) checkEntry(ctx context.Context, e *putEntry, now time.Time, buses map[string]error) (entryResult, *stored) {
 	switch {
 	case e.Source == nil || *e.Source == "":
 		return invalidArg("Source"), nil
@@ -336,7 +356,7 @@ func (s *Service) checkEntry(r *http.Request, e *putEntry, now time.Time, buses 
 	}
 	berr, seen := buses[bus]
 	if !seen {
-		_, berr = s.getBus(r.Context(), bus)
+		_, berr = s.getBus(ctx, bus)
 		buses[bus] = berr
 	}
 	if berr != nil {
