@@ -124,7 +124,7 @@ func (s *Service) flex(e *entry, due time.Time) time.Duration {
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", e.st.Arn, due.UnixMilli()))
 	window := uint64(*w.MaximumWindowInMinutes) * 60 //nolint:gosec // 1..1440, checked at create
-	return time.Duration(binary.BigEndian.Uint64(sum[:8])%window) * time.Second
+	return time.Duration(binary.BigEndian.Uint64(sum[:8])%window) * time.Second //nolint:gosec // below 86,400
 }
 
 // pass fires everything due and returns a timer for the next due time.
