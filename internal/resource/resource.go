@@ -1,8 +1,8 @@
 // Package resource holds the resource providers of the deployment engine:
 // one stack.Provider for each CloudFormation resource type Nimbus
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
-// AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, and AWS::IAM::*
-// recorded for access control).
+// AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
+// and AWS::IAM::* recorded for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go"
@@ -63,6 +64,8 @@ type clients struct {
 	apigw2 *apigatewayv2.Client
 	logs   *cloudwatchlogs.Client
 	events *eventbridge.Client
+	// dynamodb is DynamoDB (dynamodb.go).
+	dynamodb *dynamodb.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -94,9 +97,10 @@ func Providers(opts Options) map[string]stack.Provider {
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
 	}
+	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents,
+		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings,
 	} {
 		add(c, ps)
 	}

@@ -50,7 +50,8 @@ type Options struct {
 	Region, AccountID, StackName, Partition string
 	// TranslateUnsupported translates the SAM resources of services Nimbus
 	// lacks that have a plain CloudFormation form (SimpleTable ->
-	// AWS::DynamoDB::Table) instead of refusing them, for a deploy with
+	// AWS::DynamoDB::Table was the one, until DynamoDB was served)
+	// instead of refusing them, for a deploy with
 	// --skip-unsupported: the engine then leaves the plain resource out,
 	// with a warning event. Unsupported events are refused regardless.
 	TranslateUnsupported bool
@@ -67,7 +68,6 @@ var UnsupportedEvents = map[string]string{
 	"ScheduleV2":       "Amazon EventBridge Scheduler",
 	"S3":               "Amazon S3",
 	"SNS":              "Amazon SNS",
-	"DynamoDB":         "Amazon DynamoDB Streams",
 	"Kinesis":          "Amazon Kinesis",
 	"MSK":              "Amazon MSK",
 	"MQ":               "Amazon MQ",
@@ -82,7 +82,6 @@ var UnsupportedEvents = map[string]string{
 // UnsupportedResources maps each AWS::Serverless::* type whose service
 // Nimbus does not have yet to the service it needs.
 var UnsupportedResources = map[string]string{
-	"AWS::Serverless::SimpleTable":      "Amazon DynamoDB",
 	"AWS::Serverless::StateMachine":     "AWS Step Functions",
 	"AWS::Serverless::Application":      "nested stacks from the AWS Serverless Application Repository",
 	"AWS::Serverless::GraphQLApi":       "AWS AppSync",

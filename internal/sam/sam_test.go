@@ -445,8 +445,7 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	               "Nightly": {"Type": "Kinesis", "Properties": {"Stream": "arn:aws:kinesis:us-east-1:1:stream/s"}},
 	               "Web": {"Type": "Api", "Properties": {"Path": "/", "Method": "get"}}}}},
 	  "Other": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
-	    "Events": {"Bus": {"Type": "MQ", "Properties": {}}}}},
-	  "Table": {"Type": "AWS::Serverless::SimpleTable"}}}`)
+	    "Events": {"Bus": {"Type": "MQ", "Properties": {}}}}}}}`)
 	_, err := Transform(loadTemplate(t, b), nil, testOpts)
 	var ue *UnsupportedError
 	if !errors.As(err, &ue) {
@@ -454,7 +453,6 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	}
 	want := []string{
 		"Events of type MQ (function Other, event Bus) need Amazon MQ, which Nimbus does not have yet",
-		"Resources of type AWS::Serverless::SimpleTable (resource Table) need Amazon DynamoDB, which Nimbus does not have yet (--skip-unsupported leaves it out)",
 		"Events of type Kinesis (function Worker, event Nightly) need Amazon Kinesis, which Nimbus does not have yet",
 		"Events of type SQS (function Worker, event Queue) need Amazon SQS, which Nimbus does not have yet",
 	}
@@ -481,10 +479,9 @@ func TestUnsupportedDurableConfig(t *testing.T) {
 	}
 }
 
-// TestTranslateUnsupportedSimpleTable checks that a deploy with
-// --skip-unsupported gets SimpleTable as the plain AWS::DynamoDB::Table
-// (which the engine then leaves out), while unsupported events are still
-// refused.
+// TestTranslateUnsupportedSimpleTable checks that SimpleTable becomes the
+// plain AWS::DynamoDB::Table (with --skip-unsupported too), while
+// unsupported events are still refused.
 func TestTranslateUnsupportedSimpleTable(t *testing.T) {
 	b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
 	  "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
