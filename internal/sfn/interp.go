@@ -35,6 +35,9 @@ type run struct {
 	now        func() time.Time
 	// after is the clock's timer.
 	after func(time.Duration) <-chan time.Time
+
+	inputOnce sync.Once
+	input     any // the execution's input, decoded once for $$.Execution.Input
 }
 
 // Execution is what a run needs to know about its execution.
@@ -155,7 +158,8 @@ func (r *run) machine(ctx context.Context, b *branch, d *Definition, input any) 
 // ctxObject is the context object ($$) of a state.
 func (r *run) ctxObject(st *State, entered time.Time, retry int, extra map[string]any) map[string]any {
 	x := r.x
-	in, _ := decodeJSON([]byte(x.Input))
+	r.inputOnce.Do(func() { r.input, _ = decodeJSON([]byte(x.Input)) })
+	in := r.input
 	c := map[string]any{
 		"Execution": map[string]any{
 			"Id": x.ARN, "Input": in, "Name": x.Name, "RoleArn": x.RoleARN,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -127,7 +128,7 @@ func (j *journal) emit(b *branch, typ string, details map[string]any) (*Event, e
 		b.prev = ev.ID
 		return ev, nil
 	}
-	if j.lastID >= MaxHistoryEvents {
+	if j.lastID >= MaxHistoryEvents && !strings.HasPrefix(typ, "Execution") {
 		return nil, errHistoryFull
 	}
 	j.lastID++
@@ -171,11 +172,12 @@ func (j *journal) flush(ctx context.Context) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for len(j.pending) > 0 {
-		pos, err := j.store.append(ctx, j.pending, j.pos)
+		n := batchLen(j.pending)
+		pos, err := j.store.append(ctx, j.pending[:n], j.pos)
 		if err == nil {
 			j.pos = pos
-			j.pending = nil
-			return nil
+			j.pending = j.pending[n:]
+			continue
 		}
 		if !errors.Is(err, errConflict) {
 			return err
@@ -222,6 +224,28 @@ func (j *journal) flush(ctx context.Context) error {
 		_ = fresh
 	}
 	return nil
+}
+
+// maxBatchBytes bounds one journal message (the history stream takes 8 MB).
+const maxBatchBytes = 4 << 20
+
+// batchLen is how many of evs go in the next message: at least one, and
+// no more than fit in maxBatchBytes (inputs and outputs dominate).
+func batchLen(evs []*Event) int {
+	size := 0
+	for i, e := range evs {
+		sz := 200
+		for _, v := range e.Details {
+			if s, ok := v.(string); ok {
+				sz += len(s) + len(s)/8
+			}
+		}
+		if i > 0 && size+sz > maxBatchBytes {
+			return i
+		}
+		size += sz
+	}
+	return len(evs)
 }
 
 // branch is one thread of an execution: the top level, a Parallel

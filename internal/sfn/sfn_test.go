@@ -14,6 +14,8 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -90,8 +92,21 @@ func start(t *testing.T, st *store.Store, lambda *fakeLambda) *env {
 	t.Cleanup(func() { srv.Close(); e.stop() })
 	e.client = awssfn.New(awssfn.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{},
-	}, func(o *awssfn.Options) { o.EndpointOptions.DisableHTTPS = true })
+	}, noHostPrefix)
 	return e
+}
+
+// noHostPrefix keeps StartSyncExecution's "sync-" host prefix off the
+// node's address (AWS serves it at sync-states.<region>.amazonaws.com;
+// a client of a local endpoint turns the prefix off, as botocore's
+// inject_host_prefix=False does).
+func noHostPrefix(o *awssfn.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("NoHostPrefix",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+			}), middleware.Before)
+	})
 }
 
 func (e *env) stop() {
@@ -361,5 +376,40 @@ func TestExecutionNames(t *testing.T) {
 		if c := apiCode(err); c != "InvalidName" && c != "ValidationException" {
 			t.Errorf("name %q: %v", name, err)
 		}
+	}
+}
+
+// TestExpress: StartSyncExecution answers with the execution's end;
+// EXPRESS machines refuse callbacks; StartSyncExecution refuses STANDARD.
+func TestExpress(t *testing.T) {
+	e := start(t, storetest.Open(t), nil)
+	out, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{
+		Name: aws.String("fast"), Type: types.StateMachineTypeExpress, RoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
+		Definition: aws.String(`{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, 1)"}, "Next": "F"},
+		  "F": {"Type": "Choice", "Choices": [{"Variable": "$.sum", "NumericGreaterThan": 10, "Next": "Big"}], "Default": "Small"},
+		  "Big": {"Type": "Fail", "Error": "TooBig", "Cause": "over ten"}, "Small": {"Type": "Succeed"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: out.StateMachineArn, Input: aws.String(`{"a": 2}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != types.SyncExecutionStatusSucceeded || aws.ToString(s.Output) != `{"sum":3}` || !strings.Contains(*s.ExecutionArn, ":express:fast:") {
+		t.Errorf("sync: %s %s %s", s.Status, aws.ToString(s.Output), aws.ToString(s.ExecutionArn))
+	}
+	s, err = e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: out.StateMachineArn, Input: aws.String(`{"a": 20}`)})
+	if err != nil || s.Status != types.SyncExecutionStatusFailed || aws.ToString(s.Error) != "TooBig" || aws.ToString(s.Cause) != "over ten" {
+		t.Errorf("sync failure: %+v %v", s, err)
+	}
+	_, err = e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{
+		Name: aws.String("cb"), Type: types.StateMachineTypeExpress, RoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
+		Definition: aws.String(`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "Parameters": {"FunctionName": "f"}, "End": true}}}`)})
+	if apiCode(err) != "InvalidDefinition" {
+		t.Errorf("express with a callback: %v", err)
+	}
+	std := e.machine(t, "std", `{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}`)
+	if _, err := e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: aws.String(std)}); apiCode(err) != "StateMachineTypeNotSupported" {
+		t.Errorf("sync on standard: %v", err)
 	}
 }
