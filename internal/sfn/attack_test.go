@@ -26,6 +26,7 @@ func nestedParallel(depth int) string {
 // request over the body limit are refused before anything is stored or
 // run; a nesting AWS accepts still runs.
 func TestDefinitionBombs(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	create := func(name, def string) error {
 		_, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{Name: aws.String(name),
@@ -73,14 +74,15 @@ func TestDefinitionBombs(t *testing.T) {
 // holds ends (the history's 25,000-event cap fails it, as on AWS) instead
 // of running every item at once; an input over 256 KB is refused.
 func TestMapWithUnboundedItems(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	arn := e.machine(t, "many", `{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
 	  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}`)
-	items := strings.TrimSuffix(strings.Repeat("0,", 120000), ",")
+	items := strings.TrimSuffix(strings.Repeat("0,", 10000), ",")
 	input := `{"items": [` + items + `]}`
 	d := e.run(t, arn, input)
 	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "States.Runtime" || !strings.Contains(aws.ToString(d.Cause), "25000") {
-		t.Errorf("120,000 items: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+		t.Errorf("10,000 items: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
 	_, err := e.client.StartExecution(t.Context(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(arn),
 		Input: aws.String(`{"items": [` + strings.Repeat(`"xxxxxxxx",`, 30000) + `0]}`)})
@@ -89,17 +91,18 @@ func TestMapWithUnboundedItems(t *testing.T) {
 	}
 }
 
-// TestLargePayloadsThroughManyStates: 100 states each passing on 200 KB
+// TestLargePayloadsThroughManyStates: 20 states each passing on 200 KB (8 MB of history)
 // are journaled in several messages (one would pass the stream's message
 // limit) and the execution ends.
 func TestLargePayloadsThroughManyStates(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	var sb strings.Builder
 	sb.WriteString(`{"StartAt": "S0", "States": {`)
-	for i := range 100 {
+	for i := range 20 {
 		fmt.Fprintf(&sb, `"S%d": {"Type": "Pass", "Next": "S%d"}, `, i, i+1)
 	}
-	sb.WriteString(`"S100": {"Type": "Succeed"}}}`)
+	sb.WriteString(`"S20": {"Type": "Succeed"}}}`)
 	arn := e.machine(t, "big", sb.String())
 	d := e.run(t, arn, `{"blob": "`+strings.Repeat("x", 200<<10)+`"}`)
 	if d.Status != types.ExecutionStatusSucceeded || len(aws.ToString(d.Output)) < 200<<10 {
@@ -107,7 +110,7 @@ func TestLargePayloadsThroughManyStates(t *testing.T) {
 	}
 	h, err := e.client.GetExecutionHistory(t.Context(), &awssfn.GetExecutionHistoryInput{ExecutionArn: d.ExecutionArn, MaxResults: 1000,
 		IncludeExecutionData: aws.Bool(false)})
-	if err != nil || len(h.Events) != 1+2*100+2+1 {
+	if err != nil || len(h.Events) != 1+2*20+2+1 {
 		t.Fatalf("history: %d events, %v", len(h.Events), err)
 	}
 }

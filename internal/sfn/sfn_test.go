@@ -178,6 +178,7 @@ func apiCode(err error) string {
 // ResultPath, OutputPath and the context object (AWS's documented
 // input/output processing example).
 func TestPathsAndPass(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	arn := e.machine(t, "paths", `{
 	  "StartAt": "P",
@@ -197,6 +198,7 @@ func TestPathsAndPass(t *testing.T) {
 
 // TestChoiceWaitSucceedFail covers Choice operators, a Wait and both ends.
 func TestChoiceWaitSucceedFail(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	arn := e.machine(t, "choice", `{
 	  "StartAt": "C",
@@ -240,6 +242,7 @@ func TestChoiceWaitSucceedFail(t *testing.T) {
 // TestSagaRetryCatch: a trip booking saga. The flight fails twice with a
 // retriable error, then for good; Catch compensates the hotel in reverse.
 func TestSagaRetryCatch(t *testing.T) {
+	t.Parallel()
 	lam := &fakeLambda{calls: map[string]int{}, fns: map[string]func(map[string]any, int) (any, string){
 		"reserveHotel": func(in map[string]any, _ int) (any, string) { return map[string]any{"hotel": "H1"}, "" },
 		"reserveFlight": func(in map[string]any, n int) (any, string) {
@@ -297,6 +300,7 @@ func TestSagaRetryCatch(t *testing.T) {
 
 // TestParallelAndMap runs branches and iterations and keeps their order.
 func TestParallelAndMap(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	arn := e.machine(t, "pm", `{
 	  "StartAt": "Par",
@@ -321,6 +325,7 @@ func TestParallelAndMap(t *testing.T) {
 // TestInvalidDefinitions: CreateStateMachine answers InvalidDefinition
 // with AWS's wording, and nothing is created.
 func TestInvalidDefinitions(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	cases := []struct{ def, want string }{
 		{`{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}`, "MISSING_TRANSITION_TARGET: Missing 'Next' target: B at /States/A/Next"},
@@ -351,6 +356,7 @@ func TestInvalidDefinitions(t *testing.T) {
 // TestExecutionNames: idempotent start while running, ExecutionAlreadyExists
 // otherwise, and names over 80 characters or with forbidden characters.
 func TestExecutionNames(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	arn := e.machine(t, "names", `{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}`)
 	in := &awssfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String("once"), Input: aws.String(`{"a":1}`)}
@@ -382,6 +388,7 @@ func TestExecutionNames(t *testing.T) {
 // TestExpress: StartSyncExecution answers with the execution's end;
 // EXPRESS machines refuse callbacks; StartSyncExecution refuses STANDARD.
 func TestExpress(t *testing.T) {
+	t.Parallel()
 	e := start(t, storetest.Open(t), nil)
 	out, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{
 		Name: aws.String("fast"), Type: types.StateMachineTypeExpress, RoleArn: aws.String("arn:aws:iam::123456789012:role/r"),
