@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// TestStepFunctionsSagaWithRealFunctions: a trip-booking saga on the node
+// calls real Python functions through the Lambda API; the flight's
+// custom exception is the error Catch sees (its errorType), the hotel is
+// compensated, and an SQS callback step gets its token through a real
+// queue and completes on SendTaskSuccess.
+func TestStepFunctionsSagaWithRealFunctions(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	app := `
+class NoSeats(Exception):
+    pass
+
+def hotel(event, context):
+    return {"hotel": "H-" + str(event["trip"])}
+
+def flight(event, context):
+    raise NoSeats("no seats on " + str(event["trip"]))
+
+def cancel(event, context):
+    return {"cancelled": event["hotel"]["hotel"]}
+`
+	for _, h := range []string{"hotel", "flight", "cancel"} {
+		create(t, n, &lambda.CreateFunctionInput{
+			FunctionName: aws.String(h), Runtime: types.RuntimePython312, Handler: aws.String("app." + h),
+			Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}})},
+		})
+	}
+	q := awssqs.NewFromConfig(n.awsConfig())
+	qu, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("approvals")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := awssfn.NewFromConfig(n.awsConfig())
+	def := `{
+	  "StartAt": "Approve",
+	  "States": {
+	    "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+	      "Parameters": {"QueueUrl": "` + *qu.QueueUrl + `", "MessageBody": {"token.$": "$$.Task.Token", "trip.$": "$.trip"}},
+	      "ResultPath": "$.approval", "HeartbeatSeconds": 600, "Next": "Hotel"},
+	    "Hotel": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+	      "Parameters": {"FunctionName": "hotel", "Payload.$": "$"}, "ResultSelector": {"hotel.$": "$.Payload.hotel"},
+	      "ResultPath": "$.hotel", "Next": "Flight"},
+	    "Flight": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:flight",
+	      "Retry": [{"ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException"], "MaxAttempts": 2}],
+	      "Catch": [{"ErrorEquals": ["NoSeats"], "ResultPath": "$.error", "Next": "Cancel"}], "End": true},
+	    "Cancel": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+	      "Parameters": {"FunctionName": "cancel", "Payload.$": "$"}, "OutputPath": "$.Payload", "Next": "Done"},
+	    "Done": {"Type": "Succeed"}
+	  }}`
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("trip"), Definition: aws.String(def),
+		RoleArn: aws.String(testRole)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StartExecution(ctx, &awssfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Input: aws.String(`{"trip": 42}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: qu.QueueUrl, WaitTimeSeconds: 20})
+	if err != nil || len(msg.Messages) != 1 {
+		t.Fatalf("approval message: %+v %v", msg, err)
+	}
+	var body struct {
+		Token string `json:"token"`
+		Trip  int    `json:"trip"`
+	}
+	if err := json.Unmarshal([]byte(*msg.Messages[0].Body), &body); err != nil || body.Token == "" || body.Trip != 42 {
+		t.Fatalf("message body %s: %v", *msg.Messages[0].Body, err)
+	}
+	if _, err := c.SendTaskHeartbeat(ctx, &awssfn.SendTaskHeartbeatInput{TaskToken: aws.String(body.Token)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendTaskSuccess(ctx, &awssfn.SendTaskSuccessInput{TaskToken: aws.String(body.Token), Output: aws.String(`{"ok": true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitExecution(ctx, t, c, *st.ExecutionArn)
+	if d.Status != sfntypes.ExecutionStatusSucceeded || aws.ToString(d.Output) != `{"cancelled":"H-42"}` {
+		t.Fatalf("execution %s: output %s error %s cause %s", d.Status, aws.ToString(d.Output), aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	h, err := c.GetExecutionHistory(ctx, &awssfn.GetExecutionHistoryInput{ExecutionArn: st.ExecutionArn, MaxResults: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, ev := range h.Events {
+		seen = append(seen, string(ev.Type))
+		if ev.Type == sfntypes.HistoryEventTypeLambdaFunctionFailed {
+			if d := ev.LambdaFunctionFailedEventDetails; d == nil || aws.ToString(d.Error) != "NoSeats" || !strings.Contains(aws.ToString(d.Cause), "no seats on 42") {
+				t.Errorf("LambdaFunctionFailed details %+v", d)
+			}
+		}
+	}
+	for _, want := range []string{"TaskScheduled,TaskStarted,TaskSubmitted,TaskSucceeded", "LambdaFunctionScheduled,LambdaFunctionStarted,LambdaFunctionFailed"} {
+		if !strings.Contains(strings.Join(seen, ","), want) {
+			t.Errorf("history lacks %s: %v", want, seen)
+		}
+	}
+}
+
+func waitExecution(ctx context.Context, t *testing.T, c *awssfn.Client, arn string) *awssfn.DescribeExecutionOutput {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := c.DescribeExecution(ctx, &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning || time.Now().After(deadline) {
+			return d
+		}
+		time.Sleep(50 * time.Millisecond) // polling the execution's status, as a client does
+	}
+}
