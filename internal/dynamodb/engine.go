@@ -99,8 +99,7 @@ func (e *engine) table(name string) (*tableDesc, bool) {
 	if !ok {
 		return nil, false
 	}
-	c := *t
-	return &c, true
+	return t.clone(), true
 }
 
 func (e *engine) tableNames() []string {
@@ -371,8 +370,7 @@ func (w *wtx) putTable(t *tableDesc, create bool) error {
 			return fmt.Errorf("create index bucket: %w", err)
 		}
 	}
-	c := *t
-	w.pending[t.TableName] = &c
+	w.pending[t.TableName] = t.clone()
 	return w.tx.Bucket(bucketTables).Put([]byte(t.TableName), b)
 }
 
@@ -415,8 +413,7 @@ func (w *wtx) table(name string) (*tableDesc, error) {
 		if t == nil {
 			return nil, errNotFound()
 		}
-		c := *t
-		return &c, nil
+		return t.clone(), nil
 	}
 	t, ok := w.e.table(name)
 	if !ok {

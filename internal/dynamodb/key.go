@@ -119,9 +119,6 @@ func indexKey(t *tableDesc, ix *indexDesc, it Item, tableKey []byte) ([]byte, er
 	if s.rng != "" {
 		rv = it[s.rng]
 	}
-	if hv == nil || (s.rng != "" && rv == nil) {
-		return nil, nil
-	}
 	for _, kv := range []struct {
 		name string
 		want Kind
@@ -136,6 +133,9 @@ func indexKey(t *tableDesc, ix *indexDesc, it Item, tableKey []byte) ([]byte, er
 		if (kv.v.K == KindS && kv.v.S == "") || (kv.v.K == KindB && len(kv.v.B) == 0) {
 			return nil, validationf("One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty %s value. IndexName: %s, IndexKey: %s", emptyKind(kv.v.K), ix.IndexName, kv.name)
 		}
+	}
+	if hv == nil || (s.rng != "" && rv == nil) {
+		return nil, nil // sparse: not in the index
 	}
 	k := appendComponent(nil, hv)
 	if rv != nil {

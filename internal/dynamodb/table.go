@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -430,9 +431,22 @@ func (t *tableDesc) setArns(region, account, id string, now float64) {
 }
 
 // describe is the table's TableDescription (the record without its
-// stored-only fields).
+// stored-only fields), a copy the caller may change.
 func (t *tableDesc) describe() *tableDesc {
-	c := *t
+	c := t.clone()
 	c.StoredTags, c.StoredTTL, c.StoredTTLOn, c.StreamHistory = nil, "", false, nil
+	return c
+}
+
+// clone copies a record deeply enough that changing the copy's indexes,
+// tags and stream history leaves the original as it was.
+func (t *tableDesc) clone() *tableDesc {
+	c := *t
+	c.AttributeDefinitions = slices.Clone(t.AttributeDefinitions)
+	c.KeySchema = slices.Clone(t.KeySchema)
+	c.GlobalSecondaryIndexes = slices.Clone(t.GlobalSecondaryIndexes)
+	c.LocalSecondaryIndexes = slices.Clone(t.LocalSecondaryIndexes)
+	c.StoredTags = slices.Clone(t.StoredTags)
+	c.StreamHistory = slices.Clone(t.StreamHistory)
 	return &c
 }
