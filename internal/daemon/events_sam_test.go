@@ -107,6 +107,12 @@ Resources:
           Properties:
             Schedule: rate(5 minutes)
             Input: '{"from": "schedule"}'
+        Once:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: at(2026-06-01T14:07:00)
+            ScheduleExpressionTimezone: Europe/Paris
+            Input: '{"from": "scheduler"}'
         Paid:
           Type: EventBridgeRule
           Properties:
@@ -130,7 +136,8 @@ Outputs:
 }
 
 // TestSAMEventsDeployAndInvoke deploys a SAM application whose function
-// has a Schedule and an EventBridgeRule event through CloudFormation: the
+// has a Schedule, a ScheduleV2 and an EventBridgeRule event through
+// CloudFormation: the
 // rules, their targets and the Lambda permissions are made, the pattern
 // rule on the custom bus invokes the function with the transformed input,
 // the schedule invokes it when the node's clock reaches its due time, and
@@ -178,6 +185,11 @@ func TestSAMEventsDeployAndInvoke(t *testing.T) {
 	clock.Advance(5 * time.Minute)
 	if rec := s.next(t); !jsonEqual(rec, `{"from": "schedule"}`) {
 		t.Errorf("the schedule delivered %s", rec)
+	}
+	// The ScheduleV2 event's one-time schedule: 14:07 in Paris is 12:07 UTC.
+	clock.Advance(2 * time.Minute)
+	if rec := s.next(t); !jsonEqual(rec, `{"from": "scheduler"}`) {
+		t.Errorf("the EventBridge Scheduler schedule delivered %s", rec)
 	}
 
 	if _, err := c.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("events")}); err != nil {

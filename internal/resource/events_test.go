@@ -1,6 +1,7 @@
 package resource_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -89,4 +90,44 @@ func TestEventsRuleProvider(t *testing.T) {
 	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("app")}); err == nil {
 		t.Error("the bus is still there")
 	}
+}
+
+// TestSchedulerProviders: a schedule group and a schedule in it (dates as
+// CloudFormation writes them), an in-place update, a rename (replaced),
+// a refused schedule (nothing stored), and deletes that tolerate what is
+// already gone.
+func TestSchedulerProviders(t *testing.T) {
+	e := newEnv(t)
+	fnArn := "arn:aws:lambda:us-east-1:000000000000:function:handler"
+	group := e.create(t, "Group", "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "team"})
+	if group.PhysicalID != "team" || group.Attrs["Arn"] != "arn:aws:scheduler:us-east-1:000000000000:schedule-group/team" ||
+		group.Attrs["State"] != "ACTIVE" {
+		t.Fatalf("group = %+v", group.Result)
+	}
+	props := map[string]any{
+		"GroupName": "team", "ScheduleExpression": "rate(5 minutes)", "StartDate": "2030-01-01T00:00:00Z",
+		"FlexibleTimeWindow": map[string]any{"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5.0},
+		"Target": map[string]any{"Arn": fnArn, "RoleArn": "arn:aws:iam::000000000000:role/s", "Input": `{"k": 1}`},
+	}
+	sched := e.create(t, "Tick", "AWS::Scheduler::Schedule", props)
+	if !strings.HasPrefix(sched.Attrs["Arn"].(string), "arn:aws:scheduler:us-east-1:000000000000:schedule/team/") {
+		t.Fatalf("schedule = %+v", sched.Result)
+	}
+	props["State"] = "DISABLED"
+	sched = e.update(t, sched, props)
+	renamed := map[string]any{}
+	for k, v := range props {
+		renamed[k] = v
+	}
+	renamed["Name"] = "tock"
+	sched = e.replace(t, sched, renamed)
+	if sched.PhysicalID != "tock" {
+		t.Errorf("replaced schedule = %q", sched.PhysicalID)
+	}
+	_, err := e.ps["AWS::Scheduler::Schedule"].Create(t.Context(), request("Bad", "AWS::Scheduler::Schedule", map[string]any{
+		"ScheduleExpression": "cron(0 0 30 2 ? *)", "FlexibleTimeWindow": map[string]any{"Mode": "OFF"},
+		"Target": map[string]any{"Arn": fnArn, "RoleArn": "arn:aws:iam::000000000000:role/s"}}))
+	wantErr(t, err, "Invalid Schedule Expression", "HandlerErrorCode: InvalidRequest")
+	e.delete(t, sched)
+	e.delete(t, group)
 }

@@ -2,7 +2,8 @@
 // one stack.Provider for each CloudFormation resource type Nimbus
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
 // AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
-// and AWS::IAM::* recorded for access control).
+// AWS::Scheduler::Schedule and ScheduleGroup, and AWS::IAM::* recorded
+// for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -100,7 +101,7 @@ func Providers(opts Options) map[string]stack.Provider {
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings,
+		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler,
 	} {
 		add(c, ps)
 	}

@@ -65,7 +65,6 @@ const TransformName = "AWS::Serverless-2016-10-31"
 // and the translation of the event is written.
 var UnsupportedEvents = map[string]string{
 	"SQS":              "Amazon SQS",
-	"ScheduleV2":       "Amazon EventBridge Scheduler",
 	"S3":               "Amazon S3",
 	"SNS":              "Amazon SNS",
 	"Kinesis":          "Amazon Kinesis",
