@@ -107,7 +107,7 @@ func TestSchedulerProviders(t *testing.T) {
 	props := map[string]any{
 		"GroupName": "team", "ScheduleExpression": "rate(5 minutes)", "StartDate": "2030-01-01T00:00:00Z",
 		"FlexibleTimeWindow": map[string]any{"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5.0},
-		"Target": map[string]any{"Arn": fnArn, "RoleArn": "arn:aws:iam::000000000000:role/s", "Input": `{"k": 1}`},
+		"Target":             map[string]any{"Arn": fnArn, "RoleArn": "arn:aws:iam::000000000000:role/s", "Input": `{"k": 1}`},
 	}
 	sched := e.create(t, "Tick", "AWS::Scheduler::Schedule", props)
 	if !strings.HasPrefix(sched.Attrs["Arn"].(string), "arn:aws:scheduler:us-east-1:000000000000:schedule/team/") {
