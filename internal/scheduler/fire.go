@@ -123,7 +123,7 @@ func (s *Service) flex(e *entry, due time.Time) time.Duration {
 		return 0
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", e.st.Arn, due.UnixMilli()))
-	window := uint64(*w.MaximumWindowInMinutes) * 60 //nolint:gosec // 1..1440, checked at create
+	window := uint64(*w.MaximumWindowInMinutes) * 60                            //nolint:gosec // 1..1440, checked at create
 	return time.Duration(binary.BigEndian.Uint64(sum[:8])%window) * time.Second //nolint:gosec // below 86,400
 }
 
