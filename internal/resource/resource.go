@@ -2,8 +2,8 @@
 // one stack.Provider for each CloudFormation resource type Nimbus
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
 // AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
-// AWS::Scheduler::Schedule and ScheduleGroup, and AWS::IAM::* recorded
-// for access control).
+// AWS::Scheduler::Schedule and ScheduleGroup, AWS::StepFunctions::StateMachine,
+// and AWS::IAM::* recorded for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -67,6 +68,7 @@ type clients struct {
 	events *eventbridge.Client
 	// dynamodb is DynamoDB (dynamodb.go).
 	dynamodb *dynamodb.Client
+	sfn      *awssfn.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -96,12 +98,13 @@ func Providers(opts Options) map[string]stack.Provider {
 		apigw:  apigateway.NewFromConfig(cfg),
 		apigw2: apigatewayv2.NewFromConfig(cfg),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
+		sfn:    awssfn.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler,
+		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler,
 	} {
 		add(c, ps)
 	}
