@@ -75,6 +75,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.Int64Var(&cfg.AsyncMaxBytes, "async-max-bytes", cfg.AsyncMaxBytes, "bound the queue of asynchronous invocations to this many bytes (0: a quarter of the data directory's storage, at most 4 GiB)")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "server log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "server log level: debug, info, warn, error")
+	f.Float64Var(&cfg.AlarmPeriodScale, "alarm-period-scale", cfg.AlarmPeriodScale, "multiply CloudWatch alarm periods and evaluation by this (0.1 = a 60 s period lasts 6 s, for tests)")
 	f.Float64Var(&cfg.AsyncDelayScale, "async-delay-scale", cfg.AsyncDelayScale, "multiply async retry delays and event ages by this (0.01 = 100x faster, for tests)")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "close a connection whose request headers take longer than this")
 	f.DurationVar(&cfg.ConnIdleTimeout, "conn-idle-timeout", cfg.ConnIdleTimeout, "close a keep-alive connection idle this long")

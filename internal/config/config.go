@@ -107,6 +107,10 @@ type Config struct {
 	// (retry delays, throttle backoff, maximum event age): 1 is AWS's
 	// timing, 0.01 makes a 1-minute retry wait 0.6 s (for tests).
 	AsyncDelayScale float64
+	// AlarmPeriodScale multiplies every CloudWatch alarm period and
+	// evaluation interval: 1 is AWS's timing, 0.1 makes a 60-second
+	// period 6 s (for tests).
+	AlarmPeriodScale float64
 
 	// HeaderTimeout bounds reading a request's headers; ConnIdleTimeout
 	// closes a keep-alive connection that sends no new request this long.
@@ -173,7 +177,8 @@ func Default() Config {
 		LogFormat:       "text",
 		LogLevel:        "info",
 
-		AsyncDelayScale: 1,
+		AsyncDelayScale:  1,
+		AlarmPeriodScale: 1,
 
 		HeaderTimeout:   30 * time.Second,
 		ConnIdleTimeout: 2 * time.Minute,
@@ -235,6 +240,13 @@ func FromEnv() Config {
 			c.AsyncDelayScale = f
 		} else {
 			c.AsyncDelayScale = -1 // Validate reports it
+		}
+	}
+	if v := os.Getenv("NIMBUS_ALARM_PERIOD_SCALE"); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			c.AlarmPeriodScale = f
+		} else {
+			c.AlarmPeriodScale = -1 // Validate reports it
 		}
 	}
 	setInt := func(dst *int, name string) {
@@ -338,6 +350,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.AsyncDelayScale > 0 && c.AsyncDelayScale <= 1) {
 		errs = append(errs, fmt.Errorf("async delay scale %v must be a number in (0, 1]", c.AsyncDelayScale))
+	}
+	if !(c.AlarmPeriodScale > 0 && c.AlarmPeriodScale <= 1) {
+		errs = append(errs, fmt.Errorf("alarm period scale %v must be a number in (0, 1]", c.AlarmPeriodScale))
 	}
 	if c.HeaderTimeout <= 0 || c.ConnIdleTimeout <= 0 || c.BodyGrace <= 0 {
 		errs = append(errs, fmt.Errorf("header timeout %s, connection idle timeout %s and body grace %s must be positive",

@@ -9,7 +9,9 @@
 // while the store is up, so another node takes over at once), stop the stack engine (operations in
 // progress stop where they are, their stacks stay *_IN_PROGRESS and the
 // next start resumes them; they call the node's APIs in-process, so they
-// stop before anything those APIs use), stop the EventBridge router and
+// stop before anything those APIs use), stop CloudWatch (alarm
+// evaluation, whose actions go through the async path and EventBridge;
+// the last batch of Nimbus's own metrics is published), stop the EventBridge router and
 // scheduler, the event source mappings and the Step Functions runner (runs stop where their
 // journals are; the next start resumes them) and the async dispatcher (running async
 // invocations are cancelled; their events stay queued), close the pool (kills every environment),
@@ -35,6 +37,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/cost"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
@@ -92,7 +95,9 @@ type Daemon struct {
 	// store, docs/design/tables.md); tablesAPI its handler.
 	tables    *dynamodb.Service
 	tablesAPI *dynamodb.Handler
-	sfn       *sfn.Service // Step Functions: API and the runner of executions
+	sfn       *sfn.Service        // Step Functions: API and the runner of executions
+	cw        *cloudwatch.Service // CloudWatch metrics, alarms and dashboards
+	cwObs     *cwObserver         // AWS/Lambda metrics of every invocation
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -178,6 +183,11 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.logw = logstore.NewWriter(d.logs, logstore.WriterOptions{})
 	d.sink = &logFanout{}
 	d.sink.Add(logStoreSink{d.logw})
+	d.cwObs = newCWObserver()
+	if err := d.newCloudWatch(ctx, budget); err != nil {
+		return nil, err
+	}
+	d.sink.Add(cwEMFSink{d.cw}) // EMF lines in function logs become CloudWatch metrics
 	d.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -209,9 +219,11 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}
-	if popts.Observer, err = d.newTelemetry(ctx); err != nil {
+	obs, err := d.newTelemetry(ctx)
+	if err != nil {
 		return nil, err
 	}
+	popts.Observer = observers(obs, d.cwObs)
 	if d.metrics != nil {
 		d.sink.Add(emfSink{d.metrics}) // EMF lines in function logs become metrics
 		if err := registerLogMetrics(d.metrics.Registry(), d.logw); err != nil {
@@ -332,6 +344,8 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create scheduler: %w",
 			noRoom(err, "EventBridge Scheduler stream (stream "+scheduler.StreamName+")", "--async-max-bytes", schedBytes, budget))
 	}
+	d.cw.SetActions(cwActions{targets})
+	d.cw.SetEvents(d.cwEvents)
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
 		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets),
@@ -537,6 +551,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("scheduler", "err", err)
 		}
 	}()
+	cwCtx, stopCW := context.WithCancel(context.WithoutCancel(ctx))
+	cwDone := make(chan struct{})
+	go func() {
+		defer close(cwDone)
+		if err := d.cw.Run(cwCtx, d.runOnce); err != nil {
+			d.log.Error("cloudwatch service", "err", err)
+		}
+	}()
 	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
 	esmDone := make(chan struct{})
 	go func() {
@@ -623,6 +645,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-coordDone // the coordinator lease is released while the store is up
 	stopStacks()
 	<-stacksDone // stack operations stop (and resume at the next start) before the APIs they call go
+	stopCW()
+	<-cwDone // alarm evaluation (its actions go through async and EventBridge) ends first
 	stopAsync()
 	<-eventsDone // the router stops enqueueing before the async path goes
 	<-schedDone  // so does the scheduler's delivery

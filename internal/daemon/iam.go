@@ -95,7 +95,11 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"states:ListStateMachines", "states:ValidateStateMachineDefinition", "states:SendTaskSuccess",
 		"states:SendTaskFailure", "states:SendTaskHeartbeat",
 		"events:ListEventBuses", "events:ListRules", "events:TestEventPattern", "events:ListArchives", "events:ListReplays",
-		"scheduler:ListSchedules", "scheduler:ListScheduleGroups":
+		"scheduler:ListSchedules", "scheduler:ListScheduleGroups",
+		// CloudWatch's metric operations and listings have no resource type.
+		"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+		"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
+		"cloudwatch:ListDashboards":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
@@ -142,6 +146,10 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:states:" + region + ":" + account + ":stateMachine:" + p["stateMachine"]
 	case service == "cloudformation":
 		return "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + p["stack"] + "/*"
+	case service == "cloudwatch" && p["dashboard"] != "":
+		return "arn:aws:cloudwatch::" + account + ":dashboard/" + p["dashboard"]
+	case service == "cloudwatch":
+		return "arn:aws:cloudwatch:" + region + ":" + account + ":alarm:" + p["alarm"]
 	case service == "apigateway":
 		return "arn:aws:apigateway:" + region + "::" + p["path"]
 	case service == "events" && p["rule"] != "":

@@ -54,7 +54,14 @@ func TestIAMMappings(t *testing.T) {
 			"arn:aws:states:us-east-1:000000000000:execution:m:e1"},
 		{"stepfunctions", "SendTaskSuccess", nil, "states:SendTaskSuccess", "*"},
 		{"stepfunctions", "ListStateMachines", nil, "states:ListStateMachines", "*"},
-		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", ""},
+		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", "*"},
+		{"cloudwatch", "GetMetricData", nil, "cloudwatch:GetMetricData", "*"},
+		{"cloudwatch", "PutMetricAlarm", map[string]string{"alarm": "high-errors"}, "cloudwatch:PutMetricAlarm",
+			"arn:aws:cloudwatch:us-east-1:000000000000:alarm:high-errors"},
+		{"cloudwatch", "SetAlarmState", map[string]string{"alarm": "a"}, "cloudwatch:SetAlarmState",
+			"arn:aws:cloudwatch:us-east-1:000000000000:alarm:a"},
+		{"cloudwatch", "PutDashboard", map[string]string{"dashboard": "ops"}, "cloudwatch:PutDashboard",
+			"arn:aws:cloudwatch::000000000000:dashboard/ops"},
 		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
 	} {
 		a := iamAction(c.service, c.op)

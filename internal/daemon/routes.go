@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
 	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
@@ -39,10 +40,11 @@ import (
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
 //	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
-//	                    Streams), Step Functions; unserved services
+//	                    Streams), Step Functions, CloudWatch (and its RPC v2
+//	                    CBOR path); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    dynamodb, states, scheduler,
-//	                    apigateway, cloudformation; unserved services
+//	                    dynamodb, states, scheduler, monitoring (CloudWatch's
+//	                    query protocol), apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
 //	                    /healthz, /readyz, /metrics, then Lambda for
@@ -115,6 +117,7 @@ type routeHandlers struct {
 	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
 	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
 	scheduler  http.Handler // EventBridge Scheduler (REST-JSON, /schedules, /schedule-groups)
+	cloudwatch http.Handler // CloudWatch (RPC v2 CBOR, JSON 1.0, query)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -165,6 +168,10 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: req(kms.IsRequest), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: req(dynamodb.IsRequest), handler: h.dynamodb},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: req(sfn.IsRequest), handler: h.sfn},
+		// CloudWatch by X-Amz-Target (JSON 1.0) or RPC v2 CBOR's path;
+		// refusals in the protocol the request speaks.
+		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
+			match: req(cloudwatch.IsRequest), handler: h.cloudwatch, guard: d.cloudWatchGuard},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -181,6 +188,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: scopeIs("dynamodb"), handler: h.dynamodb},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: scopeIs("states"), handler: h.sfn},
 		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
+		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
+			match: scopeIs(cloudwatch.SigningName), handler: h.cloudwatch, guard: d.cloudWatchGuard},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -313,21 +322,22 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 			id, _ := apigw.InvokeHost(r.Host)
 			d.gw.ServeInvoke(w, r, id)
 		}),
-		code:      lambda.CodeDownloads(),
-		healthz:   telemetry.Healthz(),
-		readyz:    telemetry.Readyz(d.readiness()...),
-		logs:      logs,
-		sqs:       d.sqsAPI,
-		events:    d.events,
-		kms:       d.kms,
-		esm:       d.esm,
-		cfn:       d.cfnAPI,
-		apigw:     d.gw,
-		cluster:   d.clusterAPI(),
-		dynamodb:  d.tablesAPI,
-		sfn:       d.sfn,
-		scheduler: d.sched,
-		lambda:    lambda,
+		code:       lambda.CodeDownloads(),
+		healthz:    telemetry.Healthz(),
+		readyz:     telemetry.Readyz(d.readiness()...),
+		logs:       logs,
+		sqs:        d.sqsAPI,
+		events:     d.events,
+		kms:        d.kms,
+		cloudwatch: cloudwatch.NewHandler(d.cw),
+		esm:        d.esm,
+		cfn:        d.cfnAPI,
+		apigw:      d.gw,
+		cluster:    d.clusterAPI(),
+		dynamodb:   d.tablesAPI,
+		sfn:        d.sfn,
+		scheduler:  d.sched,
+		lambda:     lambda,
 
 		unserved: unservedHandler(),
 		nimbus:   lambda,

@@ -58,6 +58,7 @@ var declared = map[string]routeDecl{
 	"dynamodb":              {auth: authSigV4, signing: "dynamodb"},
 	"states":                {auth: authSigV4, signing: "states"},
 	"scheduler":             {auth: authSigV4, signing: "scheduler"},
+	"cloudwatch":            {auth: authSigV4, signing: "monitoring"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -73,7 +74,7 @@ var declared = map[string]routeDecl{
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
 	for _, p := range []string{"Kinesis_20131202.",
-		"secretsmanager.", "AmazonSSM.", "GraniteServiceVersion20100801.",
+		"secretsmanager.", "AmazonSSM.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
 			return true
@@ -87,7 +88,7 @@ func namesUnservedService(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
 	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
-		svc != "dynamodb" && svc != "states"
+		svc != "dynamodb" && svc != "states" && svc != "monitoring"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -113,7 +114,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
@@ -187,6 +188,7 @@ var samples = map[string]routeSample{
 	"states":                {method: "POST", path: "/", target: "AWSStepFunctions.ListStateMachines", body: `{}`, contentType: "application/x-amz-json-1.0", service: "states"},
 	"scheduler":             {method: "GET", path: "/schedules", service: "scheduler"},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
+	"cloudwatch":            {method: "POST", path: "/", target: "GraniteServiceVersion20100801.ListMetrics", body: `{}`, contentType: "application/x-amz-json-1.0", service: "monitoring"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
 	"healthz":               {method: "GET", path: "/healthz"},
 	"readyz":                {method: "GET", path: "/readyz"},
@@ -216,7 +218,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler", "monitoring"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -344,12 +346,13 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/_nimbus/artifacts/abc", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
-		"/my-bucket/key"}
+		"/my-bucket/key", "/service/GraniteServiceVersion20100801/operation/ListMetrics"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
-		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords"}
+		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords",
+		"GraniteServiceVersion20100801.PutMetricData"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {

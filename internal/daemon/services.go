@@ -42,6 +42,8 @@ var servedServices = []awsService{
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
+	{id: "cloudwatch", name: "Amazon CloudWatch (metrics, alarms, dashboards)", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR,
+		target: "GraniteServiceVersion20100801."},
 }
 
 // unservedServices are AWS APIs Nimbus does not serve (yet): a request
@@ -58,7 +60,6 @@ var unservedServices = []awsService{
 	{id: "sts", name: "AWS Security Token Service", signing: "sts", protocol: awsapi.ProtocolQuery},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
 	{id: "ssm", name: "AWS Systems Manager", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
-	{id: "cloudwatch", name: "Amazon CloudWatch", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR, target: "GraniteServiceVersion20100801."},
 	{id: "xray", name: "AWS X-Ray", signing: "xray", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cognito-idp", name: "Amazon Cognito user pools", signing: "cognito-idp", protocol: awsapi.ProtocolJSON11, target: "AWSCognitoIdentityProviderService."},
 	{id: "appsync", name: "AWS AppSync", signing: "appsync", protocol: awsapi.ProtocolRESTJSON},

@@ -1,0 +1,240 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	nimbusinvoke "github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/pool"
+	"github.com/nimbus-serverless/nimbus/internal/telemetry"
+)
+
+// minMetricsBytes is the smallest metrics stream the node starts with.
+const minMetricsBytes = 4 << 20
+
+// metricsBytes sizes CloudWatch's metrics stream: a sixteenth of the
+// budget, at most cloudwatch.DefaultMaxBytes.
+func metricsBytes(budget int64) (int64, error) {
+	s := streamBytes{name: "CloudWatch metrics stream (stream " + cloudwatch.StreamName + ")", flag: "--log-max-bytes or --async-max-bytes lower",
+		share: 16, max: cloudwatch.DefaultMaxBytes, min: minMetricsBytes}
+	return s.size(budget)
+}
+
+// newCloudWatch builds the CloudWatch service; its actions and events
+// are wired by wireCloudWatch once the delivery router and EventBridge
+// exist.
+func (d *Daemon) newCloudWatch(ctx context.Context, budget int64) error {
+	n, err := metricsBytes(budget)
+	if err != nil {
+		return err
+	}
+	d.cw, err = cloudwatch.New(ctx, cloudwatch.Options{
+		JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), MaxBytes: n,
+		Region: d.cfg.Region, AccountID: d.cfg.AccountID, PeriodScale: d.cfg.AlarmPeriodScale,
+		Logger: d.log.With("component", "cloudwatch"),
+	})
+	if err != nil {
+		return fmt.Errorf("create cloudwatch service: %w",
+			noRoom(err, "CloudWatch metrics stream (stream "+cloudwatch.StreamName+")", "--log-max-bytes", n, budget))
+	}
+	d.cwObs.svc.Store(d.cw)
+	return nil
+}
+
+// cwActions delivers alarm actions through the node's delivery router.
+type cwActions struct{ r *deliver.Router }
+
+func (a cwActions) Deliver(ctx context.Context, arn, subject string, body []byte) error {
+	return a.r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, DedupID: uuid.NewString(), Body: body, Subject: subject})
+}
+
+func (a cwActions) Check(arn string) error { return a.r.Check(arn) }
+
+// cwEvents puts an event on the default bus through EventBridge's own
+// PutEvents, in-process.
+func (d *Daemon) cwEvents(ctx context.Context, source, detailType string, resources []string, detail []byte) error {
+	body, err := json.Marshal(map[string]any{"Entries": []map[string]any{{
+		"Source": source, "DetailType": detailType, "Resources": resources, "Detail": string(detail),
+	}}})
+	if err != nil {
+		return err
+	}
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	rec := httptest.NewRecorder()
+	d.events.ServeHTTP(rec, req)
+	var out struct{ FailedEntryCount int }
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil || out.FailedEntryCount != 0 {
+		return fmt.Errorf("put event %s: status %d: %s", detailType, rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	return nil
+}
+
+// cwObserver records the AWS/Lambda metrics of every invocation in
+// CloudWatch: Invocations, Errors, Throttles, Duration and
+// ConcurrentExecutions, by FunctionName, by FunctionName and Resource
+// (function:qualifier) when a qualifier was named, and for the account.
+type cwObserver struct {
+	svc atomic.Pointer[cloudwatch.Service]
+
+	mu      sync.Mutex
+	running map[string]int // guarded by mu: invocations in flight by function
+	total   int            // guarded by mu
+}
+
+func newCWObserver() *cwObserver { return &cwObserver{running: map[string]int{}} }
+
+func (o *cwObserver) concurrency(fn string, delta int) (int, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.running[fn] += delta
+	o.total += delta
+	n := o.running[fn]
+	if n <= 0 {
+		delete(o.running, fn)
+	}
+	return n, o.total
+}
+
+// InvokeStart implements pool.Observer.
+func (o *cwObserver) InvokeStart(_ context.Context, fn *function.Config, _ *nimbusinvoke.Request) {
+	s := o.svc.Load()
+	if s == nil {
+		return
+	}
+	n, total := o.concurrency(fn.FunctionName, 1)
+	s.Record("AWS/Lambda", "ConcurrentExecutions", "Count", []cloudwatch.Dimension{{Name: "FunctionName", Value: fn.FunctionName}}, float64(n))
+	s.Record("AWS/Lambda", "ConcurrentExecutions", "Count", nil, float64(total))
+}
+
+// InvokeDone implements pool.Observer.
+func (o *cwObserver) InvokeDone(_ context.Context, r *nimbusinvoke.Record) {
+	s := o.svc.Load()
+	if s == nil {
+		return
+	}
+	if !r.Throttled {
+		o.concurrency(r.FunctionName, -1)
+	}
+	dimSets := [][]cloudwatch.Dimension{nil, {{Name: "FunctionName", Value: r.FunctionName}}}
+	if r.Qualifier != "" {
+		dimSets = append(dimSets, []cloudwatch.Dimension{{Name: "FunctionName", Value: r.FunctionName},
+			{Name: "Resource", Value: r.FunctionName + ":" + r.Qualifier}})
+	}
+	for _, dims := range dimSets {
+		if r.Throttled {
+			s.Record("AWS/Lambda", "Throttles", "Count", dims, 1)
+			continue
+		}
+		if r.PlatformError {
+			continue
+		}
+		s.Record("AWS/Lambda", "Invocations", "Count", dims, 1)
+		s.Record("AWS/Lambda", "Errors", "Count", dims, b2f(r.FunctionError != ""))
+		s.Record("AWS/Lambda", "Duration", "Milliseconds", dims, float64(r.Duration.Microseconds())/1000)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cwEMFSink turns the EMF lines of function logs into CloudWatch
+// metrics, as CloudWatch Logs does.
+type cwEMFSink struct{ svc *cloudwatch.Service }
+
+func (s cwEMFSink) Log(rec pool.LogRecord) {
+	if rec.Platform || !strings.Contains(rec.Message, `"_aws"`) {
+		return
+	}
+	ms, err := telemetry.ParseEMF([]byte(rec.Message))
+	if err != nil {
+		return
+	}
+	for _, m := range ms {
+		dims := make([]cloudwatch.Dimension, len(m.Dimensions))
+		for i, d := range m.Dimensions {
+			dims[i] = cloudwatch.Dimension{Name: d.Name, Value: d.Value}
+		}
+		for _, v := range m.Values {
+			s.svc.Record(m.Namespace, m.Name, m.Unit, dims, v)
+		}
+	}
+}
+
+// observers joins the pool's observers, leaving out nil ones.
+func observers(obs ...pool.Observer) pool.Observer {
+	var out pool.Observers
+	for _, o := range obs {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// runOnce runs fn on one node of the cluster (the holder of lease name;
+// on a single node, here) until ctx ends.
+func (d *Daemon) runOnce(ctx context.Context, name string, fn func(context.Context) error) error {
+	if d.leases == nil {
+		return fn(ctx)
+	}
+	return d.leases.Run(ctx, name, func(ctx context.Context, _ uint64) error { return fn(ctx) })
+}
+
+// cloudWatchGuard verifies SigV4 for "monitoring" and answers refusals in
+// the protocol the request speaks (RPC v2 CBOR, JSON 1.0 or query), with
+// the body bounded before the signature check reads it.
+func (d *Daemon) cloudWatchGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, cloudwatch.MaxRequestBytes)
+		}
+		id, err := d.auth.Verify(r, cloudwatch.SigningName)
+		if err == nil {
+			next.ServeHTTP(w, r.WithContext(auth.WithIdentity(r.Context(), id)))
+			return
+		}
+		p, ap := awsapi.ProtocolQuery, auth.Query
+		switch {
+		case strings.EqualFold(r.Header.Get("Smithy-Protocol"), "rpc-v2-cbor") || cloudwatch.IsCBOR(r):
+			p, ap = awsapi.ProtocolRPCv2CBOR, auth.JSON
+		case r.Header.Get("X-Amz-Target") != "":
+			p, ap = awsapi.ProtocolJSON10, auth.JSON
+		}
+		var mbe *http.MaxBytesError
+		e := auth.ErrorFor(ap, err)
+		switch {
+		case errors.As(err, &mbe):
+			e = &awsapi.Error{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge", Type: "User",
+				Message: fmt.Sprintf("Request must be smaller than %d bytes.", cloudwatch.MaxRequestBytes)}
+		case e == nil:
+			d.log.Error("verify request", "err", err)
+			e = &awsapi.Error{Status: http.StatusInternalServerError, Code: "InternalServiceFault", Type: "Service",
+				Message: "The request could not be completed; retry it."}
+		default:
+			d.log.Info("request refused", "service", cloudwatch.SigningName, "method", r.Method, "path", r.URL.Path,
+				"remote_addr", r.RemoteAddr, "status", e.Status)
+		}
+		awsapi.WriteProtocolError(w, p, awsapi.ProtocolError{Error: e})
+	})
+}
