@@ -33,7 +33,3 @@ func errNextToken() *awsapi.Error {
 func errLimit(msg string) *awsapi.Error {
 	return &awsapi.Error{Status: http.StatusBadRequest, Code: "LimitExceededFault", Type: "User", Message: msg}
 }
-
-func errNotFound(msg string) *awsapi.Error {
-	return &awsapi.Error{Status: http.StatusNotFound, Code: "ResourceNotFound", Type: "User", Message: msg}
-}

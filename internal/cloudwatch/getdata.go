@@ -110,8 +110,7 @@ func (s *Service) evalQueries(qs []MetricDataQuery, start, end time.Time) (map[s
 		}
 		return out
 	}
-	var resolve func(id string) (mval, error)
-	resolve = func(id string) (mval, error) {
+	resolve := func(id string) (mval, error) {
 		if v, ok := vals[id]; ok {
 			return v, nil
 		}

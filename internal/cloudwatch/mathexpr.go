@@ -275,7 +275,7 @@ func (p *parser) primary(d int) (*node, error) {
 		if p.peek().kind == 'o' && p.peek().text == "(" {
 			p.next()
 			call := &node{kind: 'c', str: strings.ToUpper(t.text)}
-			if !(p.peek().kind == 'o' && p.peek().text == ")") {
+			if p.peek().kind != 'o' || p.peek().text != ")" {
 				for {
 					a, err := p.or(d + 1)
 					if err != nil {
@@ -754,7 +754,7 @@ func (e *evalEnv) ifThen(args []mval) (mval, error) {
 	}
 	out := &tseries{label: c.label, period: c.period}
 	for i, t := range c.t {
-		src := mval{kind: 'n', num: math.NaN()}
+		var src mval
 		switch {
 		case c.v[i] != 0:
 			src = args[1]

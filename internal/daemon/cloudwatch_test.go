@@ -38,10 +38,9 @@ func TestCloudWatchGoSDK(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Minute).Add(-10 * time.Minute)
 	dims := []cwt.Dimension{{Name: aws.String("Service"), Value: aws.String("checkout")}}
-	var a, b []float64
+	var a []float64
 	for i := 1; i <= 100; i++ {
 		a = append(a, float64(i))
-		b = append(b, float64(2*i+1))
 	}
 	_, err := cw.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Shop"), MetricData: []cwt.MetricDatum{
 		{MetricName: aws.String("Latency"), Dimensions: dims, Timestamp: aws.Time(now), Values: a[:50], Unit: cwt.StandardUnitMilliseconds},
