@@ -181,6 +181,8 @@ func queryCode(shape string) string {
 		return "InternalServiceError"
 	case "LimitExceededFault":
 		return "LimitExceeded"
+	case "InvalidFormatFault":
+		return "InvalidFormat"
 	case "DashboardNotFoundError":
 		return "ResourceNotFound"
 	case "DashboardInvalidInputError":

@@ -61,7 +61,8 @@ func FuzzDecodeQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, in := range []any{&PutMetricDataInput{}, &GetMetricDataInput{}, &GetMetricStatisticsInput{}, &ListMetricsInput{}} {
+		for _, in := range []any{&PutMetricDataInput{}, &GetMetricDataInput{}, &GetMetricStatisticsInput{}, &ListMetricsInput{},
+			&PutMetricAlarmInput{}, &DescribeAlarmsInput{}, &PutDashboardInput{}, &PutCompositeAlarmInput{}} {
 			if err := decodeQuery(form, in); err != nil && !strings.Contains(err.Error(), "InvalidParameterValue") {
 				t.Fatalf("%T: %v", in, err)
 			}
@@ -74,8 +75,37 @@ func FuzzDecodeCBOR(f *testing.F) {
 	f.Add([]byte{0xa1, 0x69, 'N', 'a', 'm', 'e', 's', 'p', 'a', 'c', 'e', 0x61, 'N'})
 	f.Add([]byte{0xa1, 0x69, 'S', 't', 'a', 'r', 't', 'T', 'i', 'm', 'e', 0xc1, 0xfb, 0x41, 0xd9, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, in := range []any{&PutMetricDataInput{}, &GetMetricDataInput{}} {
+		for _, in := range []any{&PutMetricDataInput{}, &GetMetricDataInput{}, &PutMetricAlarmInput{}} {
 			_ = cborDec.Unmarshal(body, in)
+		}
+	})
+}
+
+// FuzzParseRule: any composite alarm rule parses and evaluates, or
+// fails, without panicking.
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{`ALARM("a") AND NOT OK(b)`, "TRUE OR FALSE", `INSUFFICIENT_DATA("arn:aws:cloudwatch:us-east-1:1:alarm:x")`, "ALARM(", "1 + 2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rule string) {
+		st, _ := evaluateRule(rule, map[string]string{"a": StateAlarm, "b": StateOK})
+		if st != StateAlarm && st != StateOK && st != StateInsufficientData {
+			t.Fatalf("state %q", st)
+		}
+		_ = ruleRefs(rule)
+	})
+}
+
+// FuzzDashboardBody: any body is either refused with messages or stored.
+func FuzzDashboardBody(f *testing.F) {
+	f.Add(`{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"metrics":[["AWS/Lambda","Errors"]]}}]}`)
+	f.Add(`{"widgets":[{"type":"log","properties":{}}, {"type":"bogus"}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		errs, _ := checkDashboardBody(body)
+		for _, e := range errs {
+			if e.Message == "" {
+				t.Fatal("an error without a message")
+			}
 		}
 	})
 }

@@ -272,5 +272,20 @@ func (s *Service) operations() map[string]operation {
 		"GetMetricStatistics": op(s.getMetricStatistics),
 		"ListMetrics":         op(s.listMetrics),
 		"GetMetricData":       op(s.getMetricData),
+
+		"PutMetricAlarm":          op(s.putMetricAlarm),
+		"PutCompositeAlarm":       op(s.putCompositeAlarm),
+		"DescribeAlarms":          op(s.describeAlarms),
+		"DescribeAlarmsForMetric": op(s.describeAlarmsForMetric),
+		"DescribeAlarmHistory":    op(s.describeAlarmHistory),
+		"DeleteAlarms":            op(s.deleteAlarms),
+		"EnableAlarmActions":      op(s.enableAlarmActions),
+		"DisableAlarmActions":     op(s.disableAlarmActions),
+		"SetAlarmState":           op(s.setAlarmState),
+
+		"PutDashboard":     op(s.putDashboard),
+		"GetDashboard":     op(s.getDashboard),
+		"DeleteDashboards": op(s.deleteDashboards),
+		"ListDashboards":   op(s.listDashboards),
 	}
 }

@@ -87,6 +87,36 @@ func TestCloudWatchCLIs(t *testing.T) {
 		if len(lm.Metrics) != 1 || lm.Metrics[0].MetricName != "Hits" || len(lm.Metrics[0].Dimensions) != 1 {
 			t.Errorf("%s: list-metrics %+v", cli, lm)
 		}
+		alarm := ns + "-hits"
+		cliCloudWatch(t, n, cli, nil, "put-metric-alarm", "--alarm-name", alarm, "--namespace", ns, "--metric-name", "Hits",
+			"--dimensions", "Name=Page,Value=home", "--statistic", "Sum", "--period", "60", "--evaluation-periods", "2",
+			"--datapoints-to-alarm", "1", "--threshold", "100", "--comparison-operator", "GreaterThanThreshold",
+			"--treat-missing-data", "notBreaching")
+		var da struct {
+			MetricAlarms []struct {
+				AlarmName, StateValue, ComparisonOperator string
+				EvaluationPeriods, DatapointsToAlarm      int
+				Threshold                                 float64
+				Dimensions                                []struct{ Name, Value string }
+			}
+		}
+		cliCloudWatch(t, n, cli, &da, "describe-alarms", "--alarm-name-prefix", ns)
+		if len(da.MetricAlarms) != 1 || da.MetricAlarms[0].AlarmName != alarm || da.MetricAlarms[0].Threshold != 100 ||
+			da.MetricAlarms[0].EvaluationPeriods != 2 || da.MetricAlarms[0].DatapointsToAlarm != 1 || len(da.MetricAlarms[0].Dimensions) != 1 {
+			t.Errorf("%s: describe-alarms %+v", cli, da)
+		}
+		var pd struct{ DashboardValidationMessages []struct{ DataPath, Message string } }
+		cliCloudWatch(t, n, cli, &pd, "put-dashboard", "--dashboard-name", ns+"-ops", "--dashboard-body",
+			`{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"metrics":[["`+ns+`","Hits","Page","home"]],"period":60,"stat":"Sum"}},
+			  {"type":"log","properties":{"query":"fields @message"}}]}`)
+		if len(pd.DashboardValidationMessages) != 1 || pd.DashboardValidationMessages[0].DataPath != "/widgets/1/type" {
+			t.Errorf("%s: put-dashboard %+v, want one message about the log widget", cli, pd)
+		}
+		var gdb struct{ DashboardName, DashboardBody, DashboardArn string }
+		cliCloudWatch(t, n, cli, &gdb, "get-dashboard", "--dashboard-name", ns+"-ops")
+		if !strings.Contains(gdb.DashboardBody, `"Hits"`) || !strings.HasSuffix(gdb.DashboardArn, ":dashboard/"+ns+"-ops") {
+			t.Errorf("%s: get-dashboard %+v", cli, gdb)
+		}
 	}
 }
 
