@@ -87,7 +87,7 @@ func TestAlarmOnFunctionErrors(t *testing.T) {
 		AlarmName: aws.String("flaky-errors"), AlarmDescription: aws.String("flaky fails"),
 		Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Errors"),
 		Dimensions: []cwt.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("flaky")}},
-		Statistic: cwt.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(2),
+		Statistic:  cwt.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(2),
 		ComparisonOperator: cwt.ComparisonOperatorGreaterThanOrEqualToThreshold, TreatMissingData: aws.String("notBreaching"),
 		AlarmActions: []string{responder}, OKActions: []string{responder},
 	})

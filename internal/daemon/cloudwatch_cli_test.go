@@ -105,7 +105,9 @@ func TestCloudWatchCLIs(t *testing.T) {
 			da.MetricAlarms[0].EvaluationPeriods != 2 || da.MetricAlarms[0].DatapointsToAlarm != 1 || len(da.MetricAlarms[0].Dimensions) != 1 {
 			t.Errorf("%s: describe-alarms %+v", cli, da)
 		}
-		var pd struct{ DashboardValidationMessages []struct{ DataPath, Message string } }
+		var pd struct {
+			DashboardValidationMessages []struct{ DataPath, Message string }
+		}
 		cliCloudWatch(t, n, cli, &pd, "put-dashboard", "--dashboard-name", ns+"-ops", "--dashboard-body",
 			`{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"metrics":[["`+ns+`","Hits","Page","home"]],"period":60,"stat":"Sum"}},
 			  {"type":"log","properties":{"query":"fields @message"}}]}`)
