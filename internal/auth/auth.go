@@ -150,6 +150,11 @@ func (a *Authenticator) Verify(r *http.Request, services ...string) (Identity, e
 	if err != nil {
 		return Identity{}, err
 	}
+	return a.identity(res), nil
+}
+
+// identity is the Identity of a verified signature.
+func (a *Authenticator) identity(res *sigv4.Result) Identity {
 	id := Identity{AccessKeyID: res.AccessKeyID, Service: res.Scope.Service, Region: res.Scope.Region}
 	p, _ := res.Principal.(principal)
 	if p.root {
@@ -158,7 +163,7 @@ func (a *Authenticator) Verify(r *http.Request, services ...string) (Identity, e
 		id.RoleArn, id.FunctionArn = p.grant.RoleArn, p.grant.FunctionArn
 		id.Principal = assumedRoleArn(a.opts.AccountID, p.grant.RoleArn, p.grant.FunctionArn)
 	}
-	return id, nil
+	return id
 }
 
 func firstOr(s []string, def string) string {
@@ -220,4 +225,27 @@ func ServiceOf(r *http.Request) string {
 		return "apigateway"
 	}
 	return "lambda"
+}
+
+// VerifyS3 checks the signature of an S3 request without reading its body
+// (sigv4.Verifier.VerifyS3) and returns its identity and how its body must
+// be checked as it is stored. With verification disabled every request is
+// root's and its chunks are decoded but not checked.
+func (a *Authenticator) VerifyS3(r *http.Request) (Identity, *sigv4.S3Payload, error) {
+	if a.opts.Insecure {
+		mode := r.Header.Get(sigv4.HeaderContentSHA256)
+		if mode == "" {
+			mode = sigv4.UnsignedPayload
+		}
+		if err := sigv4.ValidS3PayloadMode(mode, true); err != nil {
+			return Identity{}, nil, err
+		}
+		return Identity{Root: true, Insecure: true, Principal: a.rootArn(), Region: a.opts.Region, Service: "s3"},
+			&sigv4.S3Payload{Mode: mode}, nil
+	}
+	res, p, err := a.v.VerifyS3(r)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	return a.identity(res), p, nil
 }

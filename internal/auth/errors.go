@@ -26,6 +26,9 @@ const (
 	// SignatureDoesNotMatch where the JSON protocols say
 	// InvalidSignatureException.
 	Query
+	// RESTXML: S3. An XML <Error> with the query protocols' codes (S3's
+	// own route answers its refusals itself, with S3's codes).
+	RESTXML
 )
 
 // ProtocolOf guesses r's protocol from its headers.
@@ -60,7 +63,7 @@ func ErrorFor(p Protocol, err error) *awsapi.Error {
 	var se *sigv4.Error
 	var ne net.Error
 	pick := func(json, query string) string {
-		if p == Query {
+		if p == Query || p == RESTXML {
 			return query
 		}
 		return json
@@ -72,7 +75,7 @@ func ErrorFor(p Protocol, err error) *awsapi.Error {
 			n = [2]string{"InvalidSignatureException", "SignatureDoesNotMatch"}
 		}
 		code := n[0]
-		if p == Query {
+		if p == Query || p == RESTXML {
 			code = n[1]
 		}
 		return &awsapi.Error{Status: http.StatusForbidden, Code: code, Type: "User", Message: se.Message}
@@ -135,6 +138,8 @@ func WriteErrorIn(w http.ResponseWriter, p Protocol, log *slog.Logger, err error
 		w.WriteHeader(e.Status)
 		_, _ = w.Write([]byte(xml.Header))
 		_ = xml.NewEncoder(w).Encode(body)
+	case RESTXML:
+		awsapi.WriteProtocolError(w, awsapi.ProtocolRESTXML, awsapi.ProtocolError{Error: e})
 	default:
 		awsapi.WriteError(w, log, e)
 	}

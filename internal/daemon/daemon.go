@@ -55,6 +55,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
+	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 	"github.com/nimbus-serverless/nimbus/internal/scheduler"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
@@ -89,6 +90,7 @@ type Daemon struct {
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
+	s3     *s3.Service     // S3 (buckets on the backbone, objects on this node)
 	esm    *esm.Service    // event source mappings and their pollers
 	kms    *kms.Service    // KMS: keys, and the sealing of secrets at rest
 	// tables is DynamoDB and DynamoDB Streams (tables in the node's own
@@ -361,6 +363,9 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err != nil {
 		return nil, fmt.Errorf("create step functions service: %w", err)
 	}
+	if err := d.newS3(targets); err != nil {
+		return nil, err
+	}
 	d.gw = apigw.New(apigw.Options{
 		Store:     d.st,
 		Resolver:  d.reg,
@@ -559,6 +564,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("cloudwatch service", "err", err)
 		}
 	}()
+	s3Done := make(chan struct{})
+	go func() {
+		defer close(s3Done)
+		if err := d.s3.Run(asyncCtx); err != nil {
+			d.log.Error("s3 notifications", "err", err)
+		}
+	}()
 	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
 	esmDone := make(chan struct{})
 	go func() {
@@ -650,6 +662,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopAsync()
 	<-eventsDone // the router stops enqueueing before the async path goes
 	<-schedDone  // so does the scheduler's delivery
+	<-s3Done     // so do S3's notifications
 	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
 	<-esmDone // pollers' invocations end before the pool closes
@@ -722,6 +735,11 @@ func (d *Daemon) closeAll() {
 	if d.tables != nil {
 		if err := d.tables.Close(); err != nil {
 			d.log.Warn("close tables", "err", err)
+		}
+	}
+	if d.s3 != nil {
+		if err := d.s3.Close(); err != nil {
+			d.log.Warn("close object storage", "err", err)
 		}
 	}
 	if d.st != nil {

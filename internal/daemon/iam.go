@@ -47,6 +47,7 @@ var iamRenames = map[string]string{
 	"s3.DeleteObjects":                      "s3:DeleteObject",
 	"s3.GetBucketNotificationConfiguration": "s3:GetBucketNotification",
 	"s3.PutBucketNotificationConfiguration": "s3:PutBucketNotification",
+	"s3.DeleteBucketTagging":                "s3:PutBucketTagging",
 	// SQS batches authorise as their single forms.
 	"sqs.SendMessageBatch":             "sqs:SendMessage",
 	"sqs.DeleteMessageBatch":           "sqs:DeleteMessage",
@@ -101,7 +102,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
 		"cloudwatch:ListDashboards":
 		return "*"
-	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject":
+	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
 	case "execute-api:Invoke":
 		return "arn:aws:execute-api:" + region + ":" + account + ":" + p["api"] + "/" + p["stage"] + "/" + p["method"] + p["path"]

@@ -35,7 +35,8 @@ import (
 // Order (top to bottom), so that no kind of request can shadow another
 // (path-style S3 buckets, SQS queue URLs and /metrics one day share "/"):
 //
-//	host-routed doors   function URLs, execute-api          (Host header)
+//	host-routed doors   function URLs, execute-api, virtual-hosted S3
+//	                    buckets                             (Host header)
 //	Nimbus's paths      code download links, deploy artifacts, the rest
 //	                    of /_nimbus/                        (path prefix)
 //	/_aws/ paths        path-style function URLs and execute-api
@@ -44,7 +45,7 @@ import (
 //	                    CBOR path); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
 //	                    dynamodb, states, scheduler, monitoring (CloudWatch's
-//	                    query protocol), apigateway, cloudformation; unserved services
+//	                    query protocol), s3 (path-style), apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
 //	                    /healthz, /readyz, /metrics, then Lambda for
@@ -122,6 +123,7 @@ type routeHandlers struct {
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
 	cluster    http.Handler // GET /_nimbus/cluster (nimbus cluster status)
+	s3         http.Handler // S3 (REST-XML): virtual-hosted by Host, path-style by credential scope
 	lambda     http.Handler // Lambda (REST-JSON)
 	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
 	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
@@ -140,6 +142,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			match: req(func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }), handler: h.funcURL},
 		{name: "execute-api", auth: authPerResource, protocol: auth.RESTJSON,
 			match: req(func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok }), handler: h.executeAPI},
+		// Virtual-hosted S3 (<bucket>.s3[.<region>].localhost): the Host
+		// names a bucket, whatever the path says.
+		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: req(isS3Host), handler: h.s3, guard: d.s3Guard},
 		// Nimbus's own paths. Code links carry their own HMAC; the handler
 		// serves the download operation and nothing else, whatever the
 		// request's other headers say. The rest of /_nimbus/ (the cost
@@ -190,6 +195,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
 			match: scopeIs(cloudwatch.SigningName), handler: h.cloudwatch, guard: d.cloudWatchGuard},
+		// Path-style S3 (/<bucket>/<key>), signed for "s3" in the
+		// Authorization header or a presigned X-Amz-Credential.
+		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: scopeIs("s3"), handler: h.s3, guard: d.s3Guard},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
@@ -337,6 +345,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		dynamodb:   d.tablesAPI,
 		sfn:        d.sfn,
 		scheduler:  d.sched,
+		s3:         d.s3,
 		lambda:     lambda,
 
 		unserved: unservedHandler(),

@@ -67,6 +67,7 @@ var declared = map[string]routeDecl{
 	"metrics":               {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == "/metrics" }},
 	"lambda":                {auth: authSigV4, signing: "lambda"},
 	"cluster-status":        {auth: authSigV4, signing: "lambda"},
+	"s3":                    {auth: authSigV4, signing: "s3"},
 }
 
 // namesUnservedService: the request's X-Amz-Target or credential scope
@@ -88,7 +89,7 @@ func namesUnservedService(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
 	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
-		svc != "dynamodb" && svc != "states" && svc != "monitoring"
+		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -115,7 +116,7 @@ func recordingRouter(t testing.TB) router {
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
-		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"),
+		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
 	// A nil handler leaves its route out of the table, and so out of every
@@ -169,6 +170,7 @@ func TestRouteTableDeclared(t *testing.T) {
 const (
 	testFuncURLHost = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.localhost:9000"
 	testExecAPIHost = "a1b2c3d4e5.execute-api.us-east-1.localhost:9000"
+	testS3Host      = "my-bucket.s3.us-east-1.localhost:9000"
 )
 
 // routeSample is a legitimate request of each route.
@@ -200,7 +202,12 @@ var samples = map[string]routeSample{
 	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
 	"unserved":              {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1"},
 	"dynamodb":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0", service: "dynamodb"},
+	"s3":                    {method: "PUT", path: "/my-bucket/some/key.txt", body: "hello", service: "s3"},
 }
+
+// s3HostSample is a virtual-hosted S3 request (the route table's other
+// "s3" entry).
+var s3HostSample = routeSample{method: "GET", host: testS3Host, path: "/some/key.txt", service: "s3"}
 
 // signing is how a test request is signed.
 type signing struct {
@@ -231,6 +238,8 @@ func signings() []signing {
 		signing{name: "presigned valid lambda", service: "lambda", creds: testRoot, region: "us-east-1", presign: true, valid: true},
 		signing{name: "presigned valid logs", service: "logs", creds: testRoot, region: "us-east-1", presign: true, valid: true},
 		signing{name: "presigned wrong secret logs", service: "logs", creds: wrong, region: "us-east-1", presign: true},
+		signing{name: "presigned valid s3", service: "s3", creds: testRoot, region: "us-east-1", presign: true, valid: true},
+		signing{name: "presigned wrong secret s3", service: "s3", creds: wrong, region: "us-east-1", presign: true},
 	)
 	return ss
 }
@@ -306,6 +315,10 @@ func TestRoutesServeTheirSamples(t *testing.T) {
 			t.Errorf("route %q has no routeSample request", r.name)
 		}
 	}
+	sg := signing{service: "s3", creds: testRoot, region: "us-east-1", valid: true}
+	if got, code := serveRoute(rt, buildRequest(t, s3HostSample, sg)); got != "s3" {
+		t.Errorf("virtual-hosted S3 sample reached %q (status %d)", got, code)
+	}
 }
 
 // checkReach fails t when a request signed as sg reached handler hit
@@ -346,9 +359,10 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/_nimbus/artifacts/abc", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
-		"/my-bucket/key", "/service/GraniteServiceVersion20100801/operation/ListMetrics"}
+		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
-		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com"}
+		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",
+		testS3Host, "my-bucket.s3.localhost.evil.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
 		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords",

@@ -44,6 +44,7 @@ var servedServices = []awsService{
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 	{id: "cloudwatch", name: "Amazon CloudWatch (metrics, alarms, dashboards)", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR,
 		target: "GraniteServiceVersion20100801."},
+	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
 }
 
 // unservedServices are AWS APIs Nimbus does not serve (yet): a request
@@ -53,7 +54,6 @@ var servedServices = []awsService{
 var unservedServices = []awsService{
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
-	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
 	{id: "iam", name: "AWS Identity and Access Management", signing: "iam", protocol: awsapi.ProtocolQuery},

@@ -3,7 +3,8 @@
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
 // AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
 // AWS::Scheduler::Schedule and ScheduleGroup, AWS::StepFunctions::StateMachine,
-// and AWS::IAM::* recorded for access control).
+// AWS::S3::Bucket and BucketPolicy, and AWS::IAM::* recorded for access
+// control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -32,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 
@@ -69,6 +71,7 @@ type clients struct {
 	// dynamodb is DynamoDB (dynamodb.go).
 	dynamodb *dynamodb.Client
 	sfn      *awssfn.Client
+	s3       *s3.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -100,11 +103,12 @@ func Providers(opts Options) map[string]stack.Provider {
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
 		sfn:    awssfn.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler,
+		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addS3,
 	} {
 		add(c, ps)
 	}

@@ -46,7 +46,9 @@ func (tr *translator) functionEvents(s *fnState) error {
 				err = tr.scheduleV2Event(s, evID, props)
 			case "CloudWatchLogs":
 				err = tr.logsEvent(s, evID, props)
-			case "S3", "MSK", "MQ", "DocumentDB", "SelfManagedKafka", "IoTRule", "AlexaSkill", "Cognito":
+			case "S3":
+				err = tr.s3Event(s, evID, props)
+			case "MSK", "MQ", "DocumentDB", "SelfManagedKafka", "IoTRule", "AlexaSkill", "Cognito":
 				return eventErr(evID, "Events of type %s are not translated by Nimbus yet", typ)
 			default:
 				return eventErr(evID, "Type '%s' is not a supported event type.", pyStr(ev["Type"]))

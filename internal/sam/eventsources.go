@@ -514,3 +514,67 @@ func deadLetterQueueID(id string, dlc map[string]any) (string, error) {
 	}
 	return q, nil
 }
+
+// s3Event is the S3 event source (samtranslator's push.S3): a permission
+// for s3.amazonaws.com from this account, and one LambdaConfigurations
+// entry per event type on the bucket, which must be declared in the same
+// template and comes to depend on the permission.
+func (tr *translator) s3Event(s *fnState, evID string, props map[string]any) error {
+	for _, k := range sortedKeys(props) {
+		if !contains([]string{"Bucket", "Events", "Filter"}, k) {
+			return eventErr(evID, "property %s not defined for resource of type S3", k)
+		}
+	}
+	for _, k := range []string{"Bucket", "Events"} {
+		if v, ok := props[k]; !ok || v == nil {
+			return eventErr(evID, "Missing required property '%s'.", k)
+		}
+	}
+	bucketID, ok := apiID(props["Bucket"]).(string)
+	bucket := tr.out[bucketID]
+	if !ok || bucket == nil || bucket.Type != "AWS::S3::Bucket" {
+		return eventErr(evID, "S3 events must reference an S3 bucket in the same template.")
+	}
+	var events []any
+	switch e := props["Events"].(type) {
+	case string:
+		events = []any{e}
+	case []any:
+		events = e
+	default:
+		return eventErr(evID, "Type of property 'Events' is invalid.")
+	}
+	perm := tr.permission(s, s.id+evID, "", nil)
+	perm.r.Properties["Principal"] = "s3.amazonaws.com"
+	delete(perm.r.Properties, "SourceArn")
+	perm.r.Properties["SourceAccount"] = map[string]any{"Ref": "AWS::AccountId"}
+	if !contains(bucket.DependsOn, perm.id) {
+		bucket.DependsOn = append(bucket.DependsOn, perm.id)
+	}
+	if bucket.Properties == nil {
+		bucket.Properties = map[string]any{}
+	}
+	nc, _ := bucket.Properties["NotificationConfiguration"].(map[string]any)
+	if nc == nil {
+		if bucket.Properties["NotificationConfiguration"] != nil {
+			return invalidf("Resource with id [%s] is invalid. Invalid type for NotificationConfiguration. Must be a map.", bucketID)
+		}
+		nc = map[string]any{}
+		bucket.Properties["NotificationConfiguration"] = nc
+	}
+	lcs, ok := nc["LambdaConfigurations"].([]any)
+	if !ok && nc["LambdaConfigurations"] != nil {
+		return invalidf("Resource with id [%s] is invalid. Invalid type for LambdaConfigurations. Must be a list.", bucketID)
+	}
+	_, arn, _ := s.target()
+	for _, e := range events {
+		m := map[string]any{"Event": e, "Function": arn}
+		if f, ok := props["Filter"]; ok && f != nil {
+			m["Filter"] = deepCopy(f)
+		}
+		lcs = append(lcs, m)
+	}
+	nc["LambdaConfigurations"] = lcs
+	s.out = append(s.out, perm)
+	return nil
+}

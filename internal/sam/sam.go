@@ -65,7 +65,6 @@ const TransformName = "AWS::Serverless-2016-10-31"
 // and the translation of the event is written.
 var UnsupportedEvents = map[string]string{
 	"SQS":              "Amazon SQS",
-	"S3":               "Amazon S3",
 	"SNS":              "Amazon SNS",
 	"Kinesis":          "Amazon Kinesis",
 	"MSK":              "Amazon MSK",

@@ -31,6 +31,9 @@ const (
 	KindScope
 	// KindPayload: the body does not hash to the signed payload hash.
 	KindPayload
+	// KindPayloadMode: an S3 request's x-amz-content-sha256 is missing or
+	// names no mode S3 knows (or SigV4a, which Nimbus does not verify).
+	KindPayloadMode
 )
 
 func (k Kind) String() string {
@@ -51,6 +54,8 @@ func (k Kind) String() string {
 		return "scope"
 	case KindPayload:
 		return "payload"
+	case KindPayloadMode:
+		return "payload-mode"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

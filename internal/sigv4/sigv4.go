@@ -137,40 +137,9 @@ type Result struct {
 // ends). Failures are *Error, ErrBodyTooLarge, ErrBusy, an error wrapping
 // ErrBodyRead, or (the server's fault) another error.
 func (v *Verifier) Verify(r *http.Request, services ...string) (*Result, error) {
-	sig, amzDate, err := v.parse(r)
+	sig, amzDate, key, token, err := v.authenticate(r, services)
 	if err != nil {
 		return nil, err
-	}
-	now := v.opts.Now().UTC()
-	t, err := time.Parse(timeFormat, amzDate)
-	if err != nil {
-		return nil, incomplete("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
-	}
-	if sig.Scope.Date != amzDate[:8] {
-		return nil, newError(KindScope, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
-			sig.Scope.Date, amzDate[:8], amzDate)
-	}
-	if sig.Scope.Region != v.opts.Region {
-		return nil, newError(KindScope, "Credential should be scoped to a valid region, not '%s'. ", sig.Scope.Region)
-	}
-	if len(services) > 0 && !slices.Contains(services, sig.Scope.Service) {
-		return nil, newError(KindScope, "Credential should be scoped to correct service: '%s'. ", services[0])
-	}
-	if err := v.checkTime(sig, t, now); err != nil {
-		return nil, err
-	}
-	token := r.Header.Get(HeaderSecurityToken)
-	if sig.Presigned {
-		token = r.URL.Query().Get(QuerySecurityToken)
-	}
-	key, err := v.opts.Keys.Lookup(r.Context(), sig.AccessKeyID, token)
-	switch {
-	case errors.Is(err, ErrExpiredToken):
-		return nil, newError(KindExpiredToken, msgExpiredToken)
-	case errors.Is(err, ErrUnknownKey):
-		return nil, newError(KindUnknownKey, msgUnknownKey)
-	case err != nil:
-		return nil, fmt.Errorf("look up access key: %w", err)
 	}
 	declared, err := declaredPayload(r, sig)
 	if err != nil {
@@ -182,6 +151,49 @@ func (v *Verifier) Verify(r *http.Request, services ...string) (*Result, error) 
 	}
 	return &Result{AccessKeyID: sig.AccessKeyID, SessionToken: token, Scope: sig.Scope,
 		Presigned: sig.Presigned, Principal: key.Principal}, nil
+}
+
+// authenticate checks everything of r's signature but the signature
+// itself and the payload: its form, date, scope, clock skew or expiry, and
+// key. It returns the parsed signature, the request time, the key and the
+// session token.
+func (v *Verifier) authenticate(r *http.Request, services []string) (*Signature, string, Key, string, error) {
+	sig, amzDate, err := v.parse(r)
+	if err != nil {
+		return nil, "", Key{}, "", err
+	}
+	now := v.opts.Now().UTC()
+	t, err := time.Parse(timeFormat, amzDate)
+	if err != nil {
+		return nil, "", Key{}, "", incomplete("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+	}
+	if sig.Scope.Date != amzDate[:8] {
+		return nil, "", Key{}, "", newError(KindScope, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+			sig.Scope.Date, amzDate[:8], amzDate)
+	}
+	if sig.Scope.Region != v.opts.Region {
+		return nil, "", Key{}, "", newError(KindScope, "Credential should be scoped to a valid region, not '%s'. ", sig.Scope.Region)
+	}
+	if len(services) > 0 && !slices.Contains(services, sig.Scope.Service) {
+		return nil, "", Key{}, "", newError(KindScope, "Credential should be scoped to correct service: '%s'. ", services[0])
+	}
+	if err := v.checkTime(sig, t, now); err != nil {
+		return nil, "", Key{}, "", err
+	}
+	token := r.Header.Get(HeaderSecurityToken)
+	if sig.Presigned {
+		token = r.URL.Query().Get(QuerySecurityToken)
+	}
+	key, err := v.opts.Keys.Lookup(r.Context(), sig.AccessKeyID, token)
+	switch {
+	case errors.Is(err, ErrExpiredToken):
+		return nil, "", Key{}, "", newError(KindExpiredToken, msgExpiredToken)
+	case errors.Is(err, ErrUnknownKey):
+		return nil, "", Key{}, "", newError(KindUnknownKey, msgUnknownKey)
+	case err != nil:
+		return nil, "", Key{}, "", fmt.Errorf("look up access key: %w", err)
+	}
+	return sig, amzDate, key, token, nil
 }
 
 // checkPayload checks the signature and the body against each other, reading

@@ -12,6 +12,7 @@
 // (wiring), internal/apigw and internal/stack (their state documents),
 // internal/kms, internal/secretsmanager and internal/ssm (keys, secrets and
 // parameters, sealed before they reach the store),
+// internal/s3 (bucket records),
 // storetest (a store for tests) and later backbone users such as the async
 // invoke queue, which use [Store.JetStream] and [Store.Conn]. Nothing on the invoke hot path
 // should read the KV bucket directly; it goes through the registry's cache.

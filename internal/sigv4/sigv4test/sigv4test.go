@@ -38,6 +38,9 @@ func Sign(req *http.Request, creds aws.Credentials, region, service string, at t
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if service == "s3" && req.Header.Get("X-Amz-Content-Sha256") == "" {
+		req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:])) // S3 requires it, as its SDKs send it
+	}
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
 		return fmt.Errorf("sign request: %w", err)
 	}

@@ -1,0 +1,305 @@
+package resource
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/stack"
+)
+
+const svcS3 = "S3"
+
+func addS3(c *clients, ps map[string]stack.Provider) {
+	ps["AWS::S3::Bucket"] = &bucketProvider{c}
+	ps["AWS::S3::BucketPolicy"] = &bucketPolicyProvider{c}
+}
+
+// --- AWS::S3::Bucket ----------------------------------------------------
+
+type s3Filter struct {
+	S3Key *struct {
+		Rules []struct{ Name, Value string }
+	}
+}
+
+type s3NotificationConfiguration struct {
+	EventBridgeConfiguration *struct{ EventBridgeEnabled bool }
+	LambdaConfigurations     []struct {
+		Event    string
+		Filter   *s3Filter
+		Function string
+	}
+	QueueConfigurations []struct {
+		Event  string
+		Filter *s3Filter
+		Queue  string
+	}
+	TopicConfigurations []struct {
+		Event  string
+		Filter *s3Filter
+		Topic  string
+	}
+}
+
+// bucketProps are AWS::S3::Bucket's properties. Those configuring what
+// Nimbus does not implement are accepted by the schema and refused by
+// name; PublicAccessBlockConfiguration and OwnershipControls are accepted
+// as they are what Nimbus does anyway (no public access, no ACLs).
+type bucketProps struct {
+	BucketName                     *string
+	NotificationConfiguration      *s3NotificationConfiguration
+	VersioningConfiguration        *struct{ Status string }
+	Tags                           []tag
+	PublicAccessBlockConfiguration *struct {
+		BlockPublicAcls, BlockPublicPolicy, IgnorePublicAcls, RestrictPublicBuckets *bool
+	}
+	OwnershipControls *struct {
+		Rules []struct{ ObjectOwnership string }
+	}
+	AccessControl                    *string
+	AccelerateConfiguration          any
+	AnalyticsConfigurations          any
+	BucketEncryption                 any
+	CorsConfiguration                any
+	IntelligentTieringConfigurations any
+	InventoryConfigurations          any
+	LifecycleConfiguration           any
+	LoggingConfiguration             any
+	MetadataTableConfiguration       any
+	MetricsConfigurations            any
+	ObjectLockConfiguration          any
+	ObjectLockEnabled                any
+	ReplicationConfiguration         any
+	WebsiteConfiguration             any
+}
+
+// refusals names the properties Nimbus does not implement.
+func (bp *bucketProps) refusals(logicalID string) error {
+	for _, x := range []struct {
+		name string
+		set  bool
+	}{
+		{"AccelerateConfiguration", bp.AccelerateConfiguration != nil}, {"AnalyticsConfigurations", bp.AnalyticsConfigurations != nil},
+		{"BucketEncryption (Nimbus does not encrypt object bodies at rest)", bp.BucketEncryption != nil},
+		{"CorsConfiguration", bp.CorsConfiguration != nil}, {"IntelligentTieringConfigurations", bp.IntelligentTieringConfigurations != nil},
+		{"InventoryConfigurations", bp.InventoryConfigurations != nil}, {"LifecycleConfiguration", bp.LifecycleConfiguration != nil},
+		{"LoggingConfiguration", bp.LoggingConfiguration != nil}, {"MetadataTableConfiguration", bp.MetadataTableConfiguration != nil},
+		{"MetricsConfigurations", bp.MetricsConfigurations != nil}, {"ObjectLockConfiguration", bp.ObjectLockConfiguration != nil},
+		{"ObjectLockEnabled", bp.ObjectLockEnabled != nil}, {"ReplicationConfiguration", bp.ReplicationConfiguration != nil},
+		{"WebsiteConfiguration", bp.WebsiteConfiguration != nil},
+		{"AccessControl other than Private (ACLs)", bp.AccessControl != nil && *bp.AccessControl != "Private"},
+		{"VersioningConfiguration Status Enabled (object versions)", bp.VersioningConfiguration != nil && bp.VersioningConfiguration.Status == "Enabled"},
+	} {
+		if x.set {
+			return fmt.Errorf("%s: Nimbus does not implement the S3 bucket property %s yet", logicalID, x.name)
+		}
+	}
+	return nil
+}
+
+type bucketProvider struct{ c *clients }
+
+// bucketName is a bucket's generated name, as CloudFormation makes it:
+// <stack>-<logical id>-<random>, lower-cased, at most 63 characters.
+func bucketName(stackName, logicalID string) string {
+	n := strings.ToLower(physicalName(stackName, logicalID, 63))
+	var b strings.Builder
+	for _, c := range n {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' {
+			b.WriteRune(c)
+		}
+	}
+	return strings.Trim(b.String(), "-.")
+}
+
+func (p *bucketProvider) attrs(r *stack.Request, name string) map[string]any {
+	return map[string]any{
+		"Arn":                 "arn:aws:s3:::" + name,
+		"DomainName":          name + ".s3.localhost",
+		"DualStackDomainName": name + ".s3.dualstack." + r.Region + ".localhost",
+		"RegionalDomainName":  name + ".s3." + r.Region + ".localhost",
+	}
+}
+
+func (p *bucketProvider) Create(ctx context.Context, r *stack.Request) (*stack.Result, error) {
+	var bp bucketProps
+	if err := props(r, &bp); err != nil {
+		return nil, err
+	}
+	if err := bp.refusals(r.LogicalID); err != nil {
+		return nil, err
+	}
+	name := aws.ToString(bp.BucketName)
+	if name == "" {
+		name = bucketName(r.StackName, r.LogicalID)
+	}
+	in := &s3.CreateBucketInput{Bucket: &name}
+	if r.Region != "" && r.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r.Region)}
+	}
+	if _, err := p.c.s3.CreateBucket(ctx, in); err != nil {
+		return nil, apiError(svcS3, err)
+	}
+	if err := p.configure(ctx, name, &bp, nil); err != nil {
+		if _, derr := p.c.s3.DeleteBucket(context.WithoutCancel(ctx), &s3.DeleteBucketInput{Bucket: &name}); derr != nil {
+			p.c.log.Warn("undo bucket create", "bucket", name, "err", derr)
+		}
+		return nil, err
+	}
+	return &stack.Result{PhysicalID: name, Attrs: p.attrs(r, name)}, nil
+}
+
+// configure applies the notification configuration and tags (those that
+// changed from prev, all when prev is nil).
+func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketProps, ch map[string]bool) error {
+	if ch == nil || ch["NotificationConfiguration"] {
+		if _, err := p.c.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &name,
+			NotificationConfiguration: notificationConfiguration(bp.NotificationConfiguration)}); err != nil {
+			return apiError(svcS3, err)
+		}
+	}
+	if ch == nil || ch["Tags"] {
+		if len(bp.Tags) == 0 {
+			if ch != nil {
+				if _, err := p.c.s3.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &name}); err != nil {
+					return apiError(svcS3, err)
+				}
+			}
+			return nil
+		}
+		ts := make([]s3types.Tag, 0, len(bp.Tags))
+		for _, t := range bp.Tags {
+			ts = append(ts, s3types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+		}
+		if _, err := p.c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
+			return apiError(svcS3, err)
+		}
+	}
+	return nil
+}
+
+func s3FilterOf(f *s3Filter) *s3types.NotificationConfigurationFilter {
+	if f == nil || f.S3Key == nil {
+		return nil
+	}
+	out := &s3types.NotificationConfigurationFilter{Key: &s3types.S3KeyFilter{}}
+	for _, r := range f.S3Key.Rules {
+		out.Key.FilterRules = append(out.Key.FilterRules, s3types.FilterRule{Name: s3types.FilterRuleName(strings.ToLower(r.Name)), Value: aws.String(r.Value)})
+	}
+	return out
+}
+
+func notificationConfiguration(nc *s3NotificationConfiguration) *s3types.NotificationConfiguration {
+	out := &s3types.NotificationConfiguration{}
+	if nc == nil {
+		return out
+	}
+	for _, l := range nc.LambdaConfigurations {
+		out.LambdaFunctionConfigurations = append(out.LambdaFunctionConfigurations, s3types.LambdaFunctionConfiguration{
+			LambdaFunctionArn: aws.String(l.Function), Events: []s3types.Event{s3types.Event(l.Event)}, Filter: s3FilterOf(l.Filter)})
+	}
+	for _, q := range nc.QueueConfigurations {
+		out.QueueConfigurations = append(out.QueueConfigurations, s3types.QueueConfiguration{
+			QueueArn: aws.String(q.Queue), Events: []s3types.Event{s3types.Event(q.Event)}, Filter: s3FilterOf(q.Filter)})
+	}
+	for _, t := range nc.TopicConfigurations {
+		out.TopicConfigurations = append(out.TopicConfigurations, s3types.TopicConfiguration{
+			TopicArn: aws.String(t.Topic), Events: []s3types.Event{s3types.Event(t.Event)}, Filter: s3FilterOf(t.Filter)})
+	}
+	if eb := nc.EventBridgeConfiguration; eb != nil && eb.EventBridgeEnabled {
+		out.EventBridgeConfiguration = &s3types.EventBridgeConfiguration{}
+	}
+	return out
+}
+
+func (p *bucketProvider) Update(ctx context.Context, r *stack.Request, prev *stack.Resource) (*stack.Result, error) {
+	var bp bucketProps
+	if err := props(r, &bp); err != nil {
+		return nil, err
+	}
+	if err := bp.refusals(r.LogicalID); err != nil {
+		return nil, err
+	}
+	ch := changed(prev.Properties, r.Properties)
+	if anyChanged(ch, "BucketName") {
+		return nil, replace(r.LogicalID, "BucketName")
+	}
+	if err := p.configure(ctx, prev.PhysicalID, &bp, ch); err != nil {
+		return nil, err
+	}
+	return &stack.Result{PhysicalID: prev.PhysicalID, Attrs: p.attrs(r, prev.PhysicalID)}, nil
+}
+
+// Delete removes the bucket; like CloudFormation, it fails on a bucket
+// that still holds objects (BucketNotEmpty).
+func (p *bucketProvider) Delete(ctx context.Context, _ *stack.Request, cur *stack.Resource) error {
+	if cur.PhysicalID == "" {
+		return nil
+	}
+	_, err := p.c.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &cur.PhysicalID})
+	return ignoreNotFound(svcS3, err)
+}
+
+// --- AWS::S3::BucketPolicy ----------------------------------------------
+
+type bucketPolicyProps struct {
+	Bucket         string
+	PolicyDocument any
+}
+
+type bucketPolicyProvider struct{ c *clients }
+
+func (p *bucketPolicyProvider) put(ctx context.Context, r *stack.Request) (string, error) {
+	var bp bucketPolicyProps
+	if err := props(r, &bp); err != nil {
+		return "", err
+	}
+	if err := requireProps(r.LogicalID, r.Properties, "Bucket", "PolicyDocument"); err != nil {
+		return "", err
+	}
+	doc, ok := bp.PolicyDocument.(string)
+	if !ok {
+		b, err := json.Marshal(bp.PolicyDocument)
+		if err != nil {
+			return "", fmt.Errorf("encode PolicyDocument: %w", err)
+		}
+		doc = string(b)
+	}
+	if _, err := p.c.s3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &bp.Bucket, Policy: &doc}); err != nil {
+		return "", apiError(svcS3, err)
+	}
+	return bp.Bucket, nil
+}
+
+func (p *bucketPolicyProvider) Create(ctx context.Context, r *stack.Request) (*stack.Result, error) {
+	b, err := p.put(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &stack.Result{PhysicalID: b}, nil
+}
+
+func (p *bucketPolicyProvider) Update(ctx context.Context, r *stack.Request, prev *stack.Resource) (*stack.Result, error) {
+	if anyChanged(changed(prev.Properties, r.Properties), "Bucket") {
+		return nil, replace(r.LogicalID, "Bucket")
+	}
+	b, err := p.put(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &stack.Result{PhysicalID: b}, nil
+}
+
+func (p *bucketPolicyProvider) Delete(ctx context.Context, _ *stack.Request, cur *stack.Resource) error {
+	if cur.PhysicalID == "" {
+		return nil
+	}
+	_, err := p.c.s3.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &cur.PhysicalID})
+	return ignoreNotFound(svcS3, err)
+}

@@ -1,0 +1,794 @@
+package s3
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+)
+
+// maxKeyBytes is S3's key length limit.
+const maxKeyBytes = 1024
+
+// maxUserMeta is S3's limit on user metadata (names and values, UTF-8).
+const maxUserMeta = 2 << 10
+
+func checkKey(k string) error {
+	if len(k) > maxKeyBytes {
+		return errorf(http.StatusBadRequest, "KeyTooLongError", "Your key is too long")
+	}
+	if !utf8.ValidString(k) {
+		return invalidArgument("Object key must be valid UTF-8.")
+	}
+	return nil
+}
+
+func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q url.Values) error {
+	if err := checkKey(t.key); err != nil {
+		return err
+	}
+	switch r.Method {
+	case http.MethodPut:
+		switch {
+		case q.Has("uploadId") || q.Has("partNumber"):
+			return s.uploadPart(w, r, t, q)
+		case q.Has("tagging"):
+			return s.putObjectTagging(w, r, t)
+		}
+		if err := unsupported(q); err != nil {
+			return err
+		}
+		if r.Header.Get("x-amz-copy-source") != "" {
+			return s.copyObject(w, r, t)
+		}
+		return s.putObject(w, r, t)
+	case http.MethodGet, http.MethodHead:
+		switch {
+		case q.Has("uploadId") && r.Method == http.MethodGet:
+			return s.listParts(w, r, t, q)
+		case q.Has("tagging") && r.Method == http.MethodGet:
+			return s.getObjectTagging(w, r, t)
+		}
+		if err := unsupported(q); err != nil {
+			return err
+		}
+		return s.getObject(w, r, t, q)
+	case http.MethodDelete:
+		switch {
+		case q.Has("uploadId"):
+			return s.abortUpload(w, r, t, q)
+		case q.Has("tagging"):
+			return s.deleteObjectTagging(w, r, t)
+		}
+		if err := unsupported(q); err != nil {
+			return err
+		}
+		return s.deleteObject(w, r, t)
+	case http.MethodPost:
+		switch {
+		case q.Has("uploads"):
+			return s.createUpload(w, r, t)
+		case q.Has("uploadId"):
+			return s.completeUpload(w, r, t, q)
+		}
+		if err := unsupported(q); err != nil {
+			return err
+		}
+	}
+	return errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+}
+
+// objectHeaders reads the content headers, user metadata and tags a
+// request gives a new object.
+func objectHeaders(h http.Header) (*objectMeta, error) {
+	om := &objectMeta{
+		ContentType:        h.Get("Content-Type"),
+		ContentEncoding:    h.Get("Content-Encoding"),
+		ContentDisposition: h.Get("Content-Disposition"),
+		ContentLanguage:    h.Get("Content-Language"),
+		CacheControl:       h.Get("Cache-Control"),
+		Expires:            h.Get("Expires"),
+	}
+	// aws-chunked is the transfer's encoding, not the object's.
+	if ce := om.ContentEncoding; ce != "" {
+		var keep []string
+		for p := range strings.SplitSeq(ce, ",") {
+			if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "aws-chunked") {
+				keep = append(keep, p)
+			}
+		}
+		om.ContentEncoding = strings.Join(keep, ",")
+	}
+	size := 0
+	for name, vals := range h {
+		n, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-meta-")
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		if om.UserMeta == nil {
+			om.UserMeta = map[string]string{}
+		}
+		om.UserMeta[n] = strings.Join(vals, ",")
+		size += len(n) + len(om.UserMeta[n])
+	}
+	if size > maxUserMeta {
+		return nil, errorf(http.StatusBadRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
+	}
+	if tg := h.Get("x-amz-tagging"); tg != "" {
+		vals, err := url.ParseQuery(tg)
+		if err != nil {
+			return nil, invalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+		}
+		var tags []Tag
+		for k, vs := range vals {
+			if len(vs) != 1 {
+				return nil, invalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+			}
+			tags = append(tags, Tag{Key: k, Value: vs[0]})
+		}
+		if err := checkTags(tags, 10); err != nil {
+			return nil, err
+		}
+		om.Tags = tagMap(tags)
+	}
+	return om, nil
+}
+
+func tagMap(tags []Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+// writeCondition is a conditional write's precondition (If-None-Match: *
+// or If-Match: <etag>), checked before the body is read and again at
+// commit.
+type writeCondition struct{ ifNoneMatch, ifMatch string }
+
+func writeConditionOf(h http.Header) (writeCondition, error) {
+	c := writeCondition{ifNoneMatch: h.Get("If-None-Match"), ifMatch: h.Get("If-Match")}
+	if c.ifNoneMatch != "" && c.ifNoneMatch != "*" {
+		return c, errorf(http.StatusNotImplemented, "NotImplemented",
+			"A header you provided implies functionality that is not implemented").with("Header", "If-None-Match")
+	}
+	return c, nil
+}
+
+func (c writeCondition) check(old *objectMeta, key string) error {
+	if c.ifNoneMatch == "*" && old != nil {
+		return preconditionFailed("If-None-Match")
+	}
+	if c.ifMatch != "" {
+		if old == nil {
+			return noSuchKey(key)
+		}
+		if !etagMatches(c.ifMatch, old.ETag) {
+			return preconditionFailed("If-Match")
+		}
+	}
+	return nil
+}
+
+// etagMatches reports whether an If-Match/If-None-Match list names etag.
+func etagMatches(list, etag string) bool {
+	for p := range strings.SplitSeq(list, ",") {
+		p = strings.TrimSpace(p)
+		p = strings.TrimPrefix(p, "W/")
+		if p == "*" || strings.Trim(p, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) error {
+	b, err := s.localBucket(r.Context(), t.bucket)
+	if err != nil {
+		return err
+	}
+	cond, err := writeConditionOf(r.Header)
+	if err != nil {
+		return err
+	}
+	om, err := objectHeaders(r.Header)
+	if err != nil {
+		return err
+	}
+	if cond != (writeCondition{}) {
+		old, err := s.meta.object(t.bucket, t.key)
+		if err != nil {
+			return err
+		}
+		if err := cond.check(old, t.key); err != nil {
+			return err
+		}
+	}
+	body, err := newBody(r, payloadOf(r), s.opts.MaxObjectSize)
+	if err != nil {
+		return err
+	}
+	id, n, err := s.disk.write(body)
+	if err != nil {
+		return bodyError(err)
+	}
+	om.File, om.Size, om.ETag, om.Modified = id, n, body.ETag(), s.now()
+	if body.alg != "" {
+		om.ChecksumAlg, om.Checksum, om.ChecksumType = body.alg, body.Checksum, "FULL_OBJECT"
+	}
+	reqID := awsapi.NewRequestID()
+	if err := s.commitObject(r, b, t, om, cond, "ObjectCreated:Put", reqID); err != nil {
+		s.disk.remove(id)
+		return err
+	}
+	h := w.Header()
+	h.Set("ETag", `"`+om.ETag+`"`)
+	h.Set("x-amz-request-id", reqID)
+	if om.ChecksumAlg != "" {
+		h.Set(checksumHeader(om.ChecksumAlg), om.Checksum)
+		h.Set("x-amz-checksum-type", om.ChecksumType)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// bodyError is the client's error of a failed body store (an *Error from
+// the checks, or a read failure), or the server's.
+func bodyError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return entityTooLarge()
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("store object body: %w", err)
+	}
+	return errIncompleteBody
+}
+
+// commitObject makes om the current object of t in one transaction with
+// the condition's check and the notification's record, then removes the
+// body it replaced.
+func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *objectMeta, cond writeCondition, event, reqID string) error {
+	var replaced string
+	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
+		replaced = ""
+		old, err := getObject(tx, t.bucket, t.key)
+		if err != nil {
+			return err
+		}
+		if err := cond.check(old, t.key); err != nil {
+			return err
+		}
+		if err := putObject(tx, t.bucket, t.key, om); err != nil {
+			return err
+		}
+		if old != nil && old.File != om.File {
+			replaced = old.File
+		}
+		return s.recordEvent(tx, b, event, t.key, om, reqID, r)
+	})
+	if err != nil {
+		return err
+	}
+	s.kick()
+	if replaced != "" {
+		s.disk.remove(replaced)
+	}
+	return nil
+}
+
+// objectResponseHeaders sets the headers of a GET/HEAD answer.
+func objectResponseHeaders(h http.Header, om *objectMeta, q url.Values, checksums bool) {
+	ct := om.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	h.Set("ETag", `"`+om.ETag+`"`)
+	h.Set("Last-Modified", om.Modified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	for name, v := range map[string]string{"Content-Encoding": om.ContentEncoding, "Content-Disposition": om.ContentDisposition,
+		"Content-Language": om.ContentLanguage, "Cache-Control": om.CacheControl, "Expires": om.Expires} {
+		if v != "" {
+			h.Set(name, v)
+		}
+	}
+	for k, v := range om.UserMeta {
+		h["x-amz-meta-"+k] = []string{v}
+	}
+	if len(om.Tags) > 0 {
+		h.Set("x-amz-tagging-count", strconv.Itoa(len(om.Tags)))
+	}
+	if checksums && om.ChecksumAlg != "" {
+		h.Set(checksumHeader(om.ChecksumAlg), om.Checksum)
+		h.Set("x-amz-checksum-type", om.ChecksumType)
+	}
+	// Overrides a presigned GET may ask for.
+	for param, header := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+		"response-expires": "Expires", "response-cache-control": "Cache-Control", "response-content-disposition": "Content-Disposition",
+		"response-content-encoding": "Content-Encoding"} {
+		if v := q.Get(param); v != "" {
+			h.Set(header, v)
+		}
+	}
+}
+
+// readCondition evaluates GET/HEAD's conditional headers: 412, 304 or
+// nothing.
+func readCondition(h http.Header, om *objectMeta) (int, error) {
+	mod := om.Modified.Truncate(time.Second)
+	im, inm := h.Get("If-Match"), h.Get("If-None-Match")
+	if im != "" {
+		if !etagMatches(im, om.ETag) {
+			return http.StatusPreconditionFailed, nil
+		}
+	} else if v := h.Get("If-Unmodified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil && mod.After(t) {
+			return http.StatusPreconditionFailed, nil
+		}
+	}
+	if inm != "" {
+		if etagMatches(inm, om.ETag) {
+			return http.StatusNotModified, nil
+		}
+	} else if v := h.Get("If-Modified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil && !mod.After(t) {
+			return http.StatusNotModified, nil
+		}
+	}
+	return 0, nil
+}
+
+// parseRange parses a single-range Range header against size: the first
+// byte and the length; ok false means serve the whole object, and a
+// *Error an unsatisfiable range.
+func parseRange(v string, size int64) (start, length int64, ok bool, err error) {
+	spec, found := strings.CutPrefix(v, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, nil
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, nil
+	}
+	unsat := errorf(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable").
+		with("RangeRequested", v).with("ActualObjectSize", strconv.FormatInt(size, 10))
+	if a == "" {
+		n, perr := strconv.ParseInt(b, 10, 64)
+		if perr != nil || n < 0 {
+			return 0, 0, false, nil
+		}
+		if n == 0 {
+			return 0, 0, false, unsat
+		}
+		n = min(n, size)
+		return size - n, n, true, nil
+	}
+	first, perr := strconv.ParseInt(a, 10, 64)
+	if perr != nil || first < 0 {
+		return 0, 0, false, nil
+	}
+	if first >= size {
+		return 0, 0, false, unsat
+	}
+	last := size - 1
+	if b != "" {
+		l, perr := strconv.ParseInt(b, 10, 64)
+		if perr != nil || l < first {
+			return 0, 0, false, nil
+		}
+		last = min(l, size-1)
+	}
+	return first, last - first + 1, true, nil
+}
+
+func (s *Service) getObject(w http.ResponseWriter, r *http.Request, t target, q url.Values) error {
+	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+		return err
+	}
+	om, err := s.meta.object(t.bucket, t.key)
+	if err != nil {
+		return err
+	}
+	if om == nil {
+		return noSuchKey(t.key)
+	}
+	if pn := q.Get("partNumber"); pn != "" {
+		if n, err := strconv.Atoi(pn); err != nil || n < 1 || n > maxParts {
+			return invalidArgument("Part number must be an integer between 1 and 10000, inclusive").with("ArgumentName", "partNumber")
+		} else if n != 1 || om.Parts > 1 {
+			return notImplemented("GetObject and HeadObject of one part of a multipart object (partNumber)")
+		}
+	}
+	h := w.Header()
+	switch status, _ := readCondition(r.Header, om); status {
+	case http.StatusPreconditionFailed:
+		return preconditionFailed("If-Match")
+	case http.StatusNotModified:
+		h.Set("ETag", `"`+om.ETag+`"`)
+		h.Set("Last-Modified", om.Modified.UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	f, err := s.disk.open(om.File)
+	if err != nil {
+		return fmt.Errorf("open object %s/%s: %w", t.bucket, t.key, err)
+	}
+	defer func() { _ = f.Close() }()
+	start, length, ranged, err := parseRange(r.Header.Get("Range"), om.Size)
+	if err != nil {
+		return err
+	}
+	objectResponseHeaders(h, om, q, strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") && !ranged)
+	status := http.StatusOK
+	if !ranged {
+		start, length = 0, om.Size
+	} else {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, om.Size))
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		return nil //nolint:nilerr // the answer has started: the client sees a short body
+	}
+	_, _ = io.Copy(w, io.LimitReader(f, length))
+	return nil
+}
+
+func (s *Service) deleteObject(w http.ResponseWriter, r *http.Request, t target) error {
+	b, err := s.localBucket(r.Context(), t.bucket)
+	if err != nil {
+		return err
+	}
+	if _, err := s.removeObject(r, b, t.key, r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// removeObject deletes one object (absent ones too, as S3 does) and
+// records its notification; ifMatch, when set, must match its ETag.
+func (s *Service) removeObject(r *http.Request, b *bucketRecord, key, ifMatch string) (bool, error) {
+	var removed string
+	reqID := awsapi.NewRequestID()
+	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
+		removed = ""
+		old, err := getObject(tx, b.Name, key)
+		if err != nil || old == nil {
+			if err == nil && ifMatch != "" {
+				return noSuchKey(key)
+			}
+			return err
+		}
+		if ifMatch != "" && !etagMatches(ifMatch, old.ETag) {
+			return preconditionFailed("If-Match")
+		}
+		if err := deleteObject(tx, b.Name, key); err != nil {
+			return err
+		}
+		removed = old.File
+		return s.recordEvent(tx, b, "ObjectRemoved:Delete", key, nil, reqID, r)
+	})
+	if err != nil {
+		return false, err
+	}
+	if removed != "" {
+		s.kick()
+		s.disk.remove(removed)
+	}
+	return removed != "", nil
+}
+
+type deleteRequest struct {
+	XMLName xml.Name `xml:"Delete"`
+	Quiet   bool     `xml:"Quiet"`
+	Objects []struct {
+		Key       string `xml:"Key"`
+		VersionID string `xml:"VersionId"`
+		ETag      string `xml:"ETag"`
+	} `xml:"Object"`
+}
+
+type deletedEntry struct {
+	Key string `xml:"Key"`
+}
+
+type deleteErrorEntry struct {
+	Key     string `xml:"Key"`
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
+func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket string) error {
+	b, err := s.localBucket(r.Context(), bucket)
+	if err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := readXML(r, &req, false); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return malformedXML()
+	}
+	out := struct {
+		XMLName xml.Name           `xml:"DeleteResult"`
+		Xmlns   string             `xml:"xmlns,attr"`
+		Deleted []deletedEntry     `xml:"Deleted"`
+		Errors  []deleteErrorEntry `xml:"Error"`
+	}{Xmlns: xmlns}
+	for _, o := range req.Objects {
+		if err := checkKey(o.Key); err != nil || o.Key == "" {
+			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: "InvalidArgument", Message: "Invalid key"})
+			continue
+		}
+		if o.VersionID != "" && o.VersionID != "null" {
+			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: "NoSuchVersion",
+				Message: "The specified version does not exist."})
+			continue
+		}
+		if _, err := s.removeObject(r, b, o.Key, o.ETag); err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = errInternal
+			}
+			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: e.Code, Message: e.Message})
+			continue
+		}
+		if !req.Quiet {
+			out.Deleted = append(out.Deleted, deletedEntry{Key: o.Key})
+		}
+	}
+	return writeXML(w, http.StatusOK, out)
+}
+
+// copySource parses x-amz-copy-source: [/]bucket/key[?versionId=...],
+// URL-encoded.
+func copySource(v string) (target, error) {
+	src, ver, _ := strings.Cut(v, "?")
+	dec, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	if err != nil {
+		return target{}, invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
+	}
+	b, k, ok := strings.Cut(dec, "/")
+	if !ok || b == "" || k == "" {
+		return target{}, invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
+	}
+	if vid := strings.TrimPrefix(ver, "versionId="); ver != "" && vid != "null" {
+		return target{}, errorf(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
+	}
+	return target{bucket: b, key: k}, checkKey(k)
+}
+
+// copyCondition evaluates x-amz-copy-source-if-* against the source.
+func copyCondition(h http.Header, om *objectMeta) error {
+	c := http.Header{}
+	for _, n := range []string{"Match", "None-Match", "Modified-Since", "Unmodified-Since"} {
+		if v := h.Get("x-amz-copy-source-if-" + n); v != "" {
+			c.Set("If-"+n, v)
+		}
+	}
+	if status, _ := readCondition(c, om); status != 0 {
+		return preconditionFailed("x-amz-copy-source-If")
+	}
+	return nil
+}
+
+// sourceObject finds a copy's source object, local to this node.
+func (s *Service) sourceObject(r *http.Request) (target, *objectMeta, error) {
+	src, err := copySource(r.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		return src, nil, err
+	}
+	if _, err := s.localBucket(r.Context(), src.bucket); err != nil {
+		return src, nil, err
+	}
+	om, err := s.meta.object(src.bucket, src.key)
+	if err != nil {
+		return src, nil, err
+	}
+	if om == nil {
+		return src, nil, noSuchKey(src.key)
+	}
+	if err := copyCondition(r.Header, om); err != nil {
+		return src, nil, err
+	}
+	return src, om, nil
+}
+
+// linkFile gives a stored body a second name (bodies are never modified,
+// so a copy shares the file).
+func (s *Service) linkFile(id string) (string, error) {
+	nid := newID()
+	if err := os.MkdirAll(s.disk.path(nid)[:len(s.disk.path(nid))-len(nid)-1], 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Link(s.disk.path(id), s.disk.path(nid)); err != nil {
+		f, err := s.disk.open(id)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = f.Close() }()
+		nid, _, err = s.disk.write(f)
+		return nid, err
+	}
+	return nid, nil
+}
+
+func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) error {
+	b, err := s.localBucket(r.Context(), t.bucket)
+	if err != nil {
+		return err
+	}
+	src, som, err := s.sourceObject(r)
+	if err != nil {
+		return err
+	}
+	if som.Size > MaxObjectSize {
+		return invalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
+	}
+	cond, err := writeConditionOf(r.Header)
+	if err != nil {
+		return err
+	}
+	directive := r.Header.Get("x-amz-metadata-directive")
+	if directive != "" && directive != "COPY" && directive != "REPLACE" {
+		return invalidArgument("Unknown metadata directive.").with("ArgumentName", "x-amz-metadata-directive")
+	}
+	om := *som
+	if directive == "REPLACE" {
+		nm, err := objectHeaders(r.Header)
+		if err != nil {
+			return err
+		}
+		nm.ChecksumAlg, nm.Checksum, nm.ChecksumType, nm.Parts = som.ChecksumAlg, som.Checksum, som.ChecksumType, som.Parts
+		nm.Size, nm.ETag = som.Size, som.ETag
+		om = *nm
+	} else if src == t {
+		return invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	if td := r.Header.Get("x-amz-tagging-directive"); td == "REPLACE" {
+		nm, err := objectHeaders(http.Header{"X-Amz-Tagging": r.Header.Values("x-amz-tagging")})
+		if err != nil {
+			return err
+		}
+		om.Tags = nm.Tags
+	}
+	om.Modified = s.now()
+	om.File, err = s.linkFile(som.File)
+	if err != nil {
+		return fmt.Errorf("copy object body: %w", err)
+	}
+	reqID := awsapi.NewRequestID()
+	if err := s.commitObject(r, b, t, &om, cond, "ObjectCreated:Copy", reqID); err != nil {
+		s.disk.remove(om.File)
+		return err
+	}
+	res := struct {
+		XMLName      xml.Name `xml:"CopyObjectResult"`
+		Xmlns        string   `xml:"xmlns,attr"`
+		ETag         string   `xml:"ETag"`
+		LastModified string   `xml:"LastModified"`
+		checksumFields
+	}{Xmlns: xmlns, ETag: `"` + om.ETag + `"`, LastModified: om.Modified.Format(timeFormatXML)}
+	res.set(om.ChecksumAlg, om.Checksum, om.ChecksumType)
+	return writeXML(w, http.StatusOK, res)
+}
+
+// checksumFields are the Checksum* elements of XML answers.
+type checksumFields struct {
+	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
+	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
+	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
+}
+
+func (c *checksumFields) set(alg, v, typ string) {
+	switch alg {
+	case "crc32":
+		c.ChecksumCRC32 = v
+	case "crc32c":
+		c.ChecksumCRC32C = v
+	case "crc64nvme":
+		c.ChecksumCRC64NVME = v
+	case "sha1":
+		c.ChecksumSHA1 = v
+	case "sha256":
+		c.ChecksumSHA256 = v
+	default:
+		return
+	}
+	c.ChecksumType = typ
+}
+
+func (s *Service) putObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+		return err
+	}
+	var tg tagging
+	if err := readXML(r, &tg, false); err != nil {
+		return err
+	}
+	if err := checkTags(tg.Tags, 10); err != nil {
+		return err
+	}
+	return s.updateObject(w, t, func(om *objectMeta) { om.Tags = tagMap(tg.Tags) })
+}
+
+func (s *Service) deleteObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+		return err
+	}
+	if err := s.updateObject(nil, t, func(om *objectMeta) { om.Tags = nil }); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// updateObject changes an object's metadata in place (tags).
+func (s *Service) updateObject(w http.ResponseWriter, t target, f func(*objectMeta)) error {
+	err := s.meta.db.Update(func(tx *bolt.Tx) error {
+		om, err := getObject(tx, t.bucket, t.key)
+		if err != nil {
+			return err
+		}
+		if om == nil {
+			return noSuchKey(t.key)
+		}
+		f(om)
+		return putObject(tx, t.bucket, t.key, om)
+	})
+	if err != nil {
+		return err
+	}
+	if w != nil {
+		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+func (s *Service) getObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+		return err
+	}
+	om, err := s.meta.object(t.bucket, t.key)
+	if err != nil {
+		return err
+	}
+	if om == nil {
+		return noSuchKey(t.key)
+	}
+	out := tagging{Xmlns: xmlns, Tags: []Tag{}}
+	for k, v := range om.Tags {
+		out.Tags = append(out.Tags, Tag{Key: k, Value: v})
+	}
+	return writeXML(w, http.StatusOK, out)
+}
