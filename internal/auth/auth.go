@@ -229,9 +229,11 @@ func ServiceOf(r *http.Request) string {
 
 // VerifyS3 checks the signature of an S3 request without reading its body
 // (sigv4.Verifier.VerifyS3) and returns its identity and how its body must
-// be checked as it is stored. With verification disabled every request is
-// root's and its chunks are decoded but not checked.
-func (a *Authenticator) VerifyS3(r *http.Request) (Identity, *sigv4.S3Payload, error) {
+// be checked as it is stored. A Signature Version 2 presigned URL (what
+// botocore presigns by default) is checked too; vhostBucket is the bucket
+// its Host names ("" for path-style). With verification disabled every
+// request is root's and its chunks are decoded but not checked.
+func (a *Authenticator) VerifyS3(r *http.Request, vhostBucket string) (Identity, *sigv4.S3Payload, error) {
 	if a.opts.Insecure {
 		mode := r.Header.Get(sigv4.HeaderContentSHA256)
 		if mode == "" {
@@ -242,6 +244,13 @@ func (a *Authenticator) VerifyS3(r *http.Request) (Identity, *sigv4.S3Payload, e
 		}
 		return Identity{Root: true, Insecure: true, Principal: a.rootArn(), Region: a.opts.Region, Service: "s3"},
 			&sigv4.S3Payload{Mode: mode}, nil
+	}
+	if sigv4.IsS3V2Presigned(r) && r.URL.Query().Get(sigv4.QueryAlgorithm) == "" {
+		res, err := a.v.VerifyS3V2Presigned(r, vhostBucket)
+		if err != nil {
+			return Identity{}, nil, err
+		}
+		return a.identity(res), &sigv4.S3Payload{Mode: sigv4.UnsignedPayload}, nil
 	}
 	res, p, err := a.v.VerifyS3(r)
 	if err != nil {

@@ -198,6 +198,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// Path-style S3 (/<bucket>/<key>), signed for "s3" in the
 		// Authorization header or a presigned X-Amz-Credential.
 		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: scopeIs("s3"), handler: h.s3, guard: d.s3Guard},
+		// S3's Signature Version 2 presigned URLs (boto3's default).
+		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: req(isS3V2Presigned), handler: h.s3, guard: d.s3Guard},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),

@@ -359,7 +359,8 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/_nimbus/artifacts/abc", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
-		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics"}
+		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+		"/my-bucket/key?AWSAccessKeyId=AKIAROUTETESTROOT000&Signature=c2lnbmF0dXJl&Expires=4102444800"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",
 		testS3Host, "my-bucket.s3.localhost.evil.com"}

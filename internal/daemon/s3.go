@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/s3"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4"
 )
 
 // newS3 opens the node's object store (under <data dir>/s3) and its
@@ -39,7 +40,8 @@ func (d *Daemon) newS3(targets *deliver.Router) error {
 // SignatureDoesNotMatch, ...).
 func (d *Daemon) s3Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, p, err := d.auth.VerifyS3(r)
+		vb, _ := s3.VirtualHostBucket(r.Host)
+		id, p, err := d.auth.VerifyS3(r, vb)
 		if err != nil {
 			d.log.Info("request refused", "service", "s3", "method", r.Method, "path", r.URL.Path, "remote_addr", r.RemoteAddr)
 			s3.WriteError(w, r, s3.AuthError(err))
@@ -48,6 +50,13 @@ func (d *Daemon) s3Guard(next http.Handler) http.Handler {
 		ctx := auth.WithIdentity(r.Context(), id)
 		next.ServeHTTP(w, r.WithContext(s3.WithPayload(ctx, p)))
 	})
+}
+
+// isS3V2Presigned recognises S3 Signature Version 2 presigned URLs
+// (AWSAccessKeyId, Signature and Expires in the query): S3 is the only
+// service that takes them.
+func isS3V2Presigned(r *http.Request) bool {
+	return sigv4.IsS3V2Presigned(r) && r.URL.Query().Get(sigv4.QueryAlgorithm) == ""
 }
 
 // isS3Host recognises virtual-hosted S3 requests (<bucket>.s3.localhost,

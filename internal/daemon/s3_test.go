@@ -336,8 +336,21 @@ s3.put_object(Bucket="py-bucket", Key="dir/v.txt", Body=b"v")
 keys = [o["Key"] for o in s3.list_objects(Bucket="py-bucket", Prefix="dir/")["Contents"]]
 assert keys == ["dir/v.txt"], keys
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "py-bucket", "Key": "k1"}, ExpiresIn=60)
-import urllib.request
+import urllib.request, urllib.error
 assert urllib.request.urlopen(url).read() == b"from python"
+# botocore's default presigned URL (Signature Version 2), then expired and forged ones.
+v2 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}))
+url = v2.generate_presigned_url("get_object", Params={"Bucket": "py-bucket", "Key": "k1"}, ExpiresIn=60)
+assert "AWSAccessKeyId=" in url and "X-Amz-" not in url, url
+assert urllib.request.urlopen(url).read() == b"from python"
+for bad in [v2.generate_presigned_url("get_object", Params={"Bucket": "py-bucket", "Key": "k1"}, ExpiresIn=-10),
+            url.replace("/k1?", "/k2?"), url.replace("Signature=", "Signature=AA")]:
+    try:
+        urllib.request.urlopen(bad)
+        sys.exit("accepted " + bad)
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, (bad, e.code)
+        assert b"<Code>" in e.read()
 print("ok")
 `
 	env := n.toolEnv()
