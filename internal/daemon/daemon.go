@@ -295,6 +295,14 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
 	targets.Handle("sqs", sqsTargets{queues})
+	d.sfn, err = sfn.New(ctx, sfn.Options{
+		JetStream: d.st.JetStream(), Tasks: d.sfnTasks(), Region: cfg.Region, AccountID: cfg.AccountID,
+		Replicas: d.st.Replicas(), SingleNode: !d.shared(), Logger: log.With("component", "sfn"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create step functions service: %w", err)
+	}
+	targets.Handle("states", statesTargets{d.sfn})
 	if err := d.newSecrets(ctx); err != nil {
 		return nil, err
 	}
@@ -355,13 +363,6 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create event source mappings: %w", err)
-	}
-	d.sfn, err = sfn.New(ctx, sfn.Options{
-		JetStream: d.st.JetStream(), Tasks: d.sfnTasks(), Region: cfg.Region, AccountID: cfg.AccountID,
-		Replicas: d.st.Replicas(), SingleNode: !d.shared(), Logger: log.With("component", "sfn"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create step functions service: %w", err)
 	}
 	if err := d.newS3(targets); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 )
 
@@ -116,4 +117,16 @@ func (c *sfnCaller) Call(ctx context.Context, service, op string, body []byte) (
 		return nil, &sfn.APIError{Code: e.Type, Message: e.Message}
 	}
 	return rb, nil
+}
+
+// statesTargets starts executions for EventBridge rules and schedules
+// whose target is a state machine (deliver.Deliverer for "states").
+type statesTargets struct{ s *sfn.Service }
+
+func (t statesTargets) Deliver(ctx context.Context, d *deliver.Delivery) error {
+	_, err := t.s.Start(ctx, d.TargetArn, string(d.Body))
+	if sfn.IsRefusal(err) {
+		return deliver.Undeliverable("%s", err.Error())
+	}
+	return err
 }

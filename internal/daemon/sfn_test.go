@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -127,5 +131,134 @@ func waitExecution(ctx context.Context, t *testing.T, c *awssfn.Client, arn stri
 			return d
 		}
 		time.Sleep(50 * time.Millisecond) // polling the execution's status, as a client does
+	}
+}
+
+// TestSAMStateMachineDeploysAndRuns: a SAM saga (a Python function, an
+// AWS::Serverless::StateMachine with Retry and Catch, Policies,
+// DefinitionSubstitutions and an EventBridgeRule event) deploys through
+// CloudFormation; an event on the bus starts an execution, which books
+// and compensates.
+func TestSAMStateMachineDeploysAndRuns(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	zip := zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(`
+class PaymentDeclined(Exception):
+    pass
+
+def handler(event, context):
+    if event.get("step") == "pay":
+        raise PaymentDeclined("card declined for " + event["order"])
+    return {"step": event.get("step"), "order": event.get("order")}
+`)}})
+	sha := uploadArtifact(t, n, zip)
+	body := `AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Step:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://nimbus-artifacts/` + sha + `
+      Handler: app.handler
+      Runtime: python3.12
+  Saga:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Policies:
+        - LambdaInvokePolicy:
+            FunctionName: !Ref Step
+      DefinitionSubstitutions:
+        StepArn: !GetAtt Step.Arn
+      Definition:
+        StartAt: Reserve
+        States:
+          Reserve:
+            Type: Task
+            Resource: arn:aws:states:::lambda:invoke
+            Parameters:
+              FunctionName: ${StepArn}
+              Payload:
+                step: reserve
+                order.$: $.detail.order
+            ResultSelector:
+              reserved.$: $.Payload.step
+            ResultPath: $.reserve
+            Next: Pay
+          Pay:
+            Type: Task
+            Resource: ${StepArn}
+            Parameters:
+              step: pay
+              order.$: $.detail.order
+            Retry:
+              - ErrorEquals: [Lambda.ServiceException]
+                MaxAttempts: 2
+            Catch:
+              - ErrorEquals: [PaymentDeclined]
+                ResultPath: $.error
+                Next: Release
+            End: true
+          Release:
+            Type: Task
+            Resource: ${StepArn}
+            Parameters:
+              step: release
+              order.$: $.detail.order
+              why.$: $.error.Error
+            End: true
+      Events:
+        Ordered:
+          Type: EventBridgeRule
+          Properties:
+            Pattern:
+              source: [shop]
+Outputs:
+  SagaArn:
+    Value: !Ref Saga
+  SagaName:
+    Value: !GetAtt Saga.Name
+`
+	c := n.cfn()
+	cs, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("saga"), TemplateBody: aws.String(body),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityAutoExpand}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitStack(t, c, *cs.StackId)
+	if st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack %s: %s", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	out := outputs(st)
+	if !strings.HasPrefix(out["SagaArn"], "arn:aws:states:us-east-1:000000000000:stateMachine:") || !strings.HasSuffix(out["SagaArn"], ":"+out["SagaName"]) {
+		t.Fatalf("outputs %v", out)
+	}
+	eb := eventbridge.NewFromConfig(n.awsConfig())
+	pe, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		Source: aws.String("shop"), DetailType: aws.String("order"), Detail: aws.String(`{"order": "o-7"}`)}}})
+	if err != nil || pe.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents: %+v %v", pe, err)
+	}
+	sc := awssfn.NewFromConfig(n.awsConfig())
+	var execArn string
+	deadline := time.Now().Add(60 * time.Second)
+	for execArn == "" && time.Now().Before(deadline) {
+		l, err := sc.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: aws.String(out["SagaArn"])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Executions) > 0 {
+			execArn = *l.Executions[0].ExecutionArn
+		}
+		time.Sleep(50 * time.Millisecond) // waiting for the rule to deliver
+	}
+	if execArn == "" {
+		t.Fatal("the rule started no execution")
+	}
+	d := waitExecution(ctx, t, sc, execArn)
+	var res map[string]string
+	_ = json.Unmarshal([]byte(aws.ToString(d.Output)), &res)
+	if d.Status != sfntypes.ExecutionStatusSucceeded || res["step"] != "release" || res["order"] != "o-7" {
+		t.Fatalf("execution %s: %s %s %s", d.Status, aws.ToString(d.Output), aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
 }

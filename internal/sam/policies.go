@@ -138,7 +138,7 @@ func policiesList(v any) []any {
 func (tr *translator) expandPolicyTemplates() {
 	for _, id := range sortedKeys(tr.sam) {
 		r := tr.sam[id]
-		if r.Type != typeFunction {
+		if r.Type != typeFunction && r.Type != typeStateMachine {
 			continue
 		}
 		list := policiesList(r.Properties["Policies"])

@@ -80,7 +80,6 @@ var UnsupportedEvents = map[string]string{
 // UnsupportedResources maps each AWS::Serverless::* type whose service
 // Nimbus does not have yet to the service it needs.
 var UnsupportedResources = map[string]string{
-	"AWS::Serverless::StateMachine":     "AWS Step Functions",
 	"AWS::Serverless::Application":      "nested stacks from the AWS Serverless Application Repository",
 	"AWS::Serverless::GraphQLApi":       "AWS AppSync",
 	"AWS::Serverless::Connector":        "SAM connectors (IAM policies between resources)",
@@ -419,7 +418,8 @@ var knownProperties = map[string][]string{
 	typeHTTPAPI: {"Name", "StageName", "Tags", "PropagateTags", "DefinitionBody", "DefinitionUri", "StageVariables",
 		"CorsConfiguration", "AccessLogSettings", "DefaultRouteSettings", "Auth", "RouteSettings", "Domain",
 		"FailOnWarnings", "Description", "DisableExecuteApiEndpoint"},
-	typeLayer: layerProperties,
+	typeLayer:        layerProperties,
+	typeStateMachine: stateMachineProperties,
 	typeSimpleTable: {"PointInTimeRecoverySpecification", "PrimaryKey", "ProvisionedThroughput", "TableName", "Tags",
 		"SSESpecification"},
 }
@@ -445,6 +445,8 @@ func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error)
 		return tr.layer(id, r)
 	case typeSimpleTable:
 		return tr.simpleTable(id, r)
+	case typeStateMachine:
+		return tr.stateMachine(id, r)
 	}
 	return nil, invalidf("Resource type %s is not one Nimbus can transform.", r.Type)
 }

@@ -420,3 +420,23 @@ func detailsField(typ string) string {
 	}
 	return string(typ[0]+('a'-'A')) + typ[1:] + "EventDetails"
 }
+
+// Start starts an execution of the state machine arn with input, as
+// StartExecution does with a generated name: for EventBridge rules and
+// schedules whose target is a state machine. A refusal is an error whose
+// text is the API's.
+func (s *Service) Start(ctx context.Context, arn, input string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"stateMachineArn": arn, "input": input})
+	out, err := s.startExecution(ctx, body)
+	if err != nil {
+		return "", err
+	}
+	return out.(map[string]any)["executionArn"].(string), nil
+}
+
+// IsRefusal reports whether err is the API's refusal (the state machine
+// does not exist, the input is not JSON, ...), which no retry changes.
+func IsRefusal(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status < 500
+}
