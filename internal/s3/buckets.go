@@ -83,6 +83,9 @@ func (s *Service) bucket(ctx context.Context, name string) (*bucketRecord, error
 	if !validBucketName(name) {
 		return nil, noSuchBucket(name)
 	}
+	if b, ok := s.buckets.get(name); ok {
+		return b, nil
+	}
 	e, err := s.st.Get(ctx, bucketKeyPrefix+name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchBucket(name)
@@ -125,8 +128,9 @@ func (s *Service) updateBucket(ctx context.Context, name string, f func(*bucketR
 			return err
 		}
 		v, _ := json.Marshal(b)
-		_, err = s.st.Update(ctx, bucketKeyPrefix+name, v, b.rev)
+		rev, err := s.st.Update(ctx, bucketKeyPrefix+name, v, b.rev)
 		if errors.Is(err, store.ErrConflict) {
+			s.buckets.remove(name, 0) // read the current record from the backbone
 			continue
 		}
 		if errors.Is(err, store.ErrNotFound) {
@@ -135,6 +139,8 @@ func (s *Service) updateBucket(ctx context.Context, name string, f func(*bucketR
 		if err != nil {
 			return fmt.Errorf("update bucket %s: %w", name, err)
 		}
+		b.rev = rev
+		s.buckets.put(b)
 		return nil
 	}
 	return errorf(http.StatusConflict, "OperationAborted", "A conflicting conditional operation is currently in progress against this resource. Please try again.")
@@ -284,7 +290,7 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 	}
 	rec := bucketRecord{Name: name, Created: s.now(), Region: s.opts.Region, Node: s.opts.Node}
 	v, _ := json.Marshal(rec)
-	_, err := s.st.Create(r.Context(), bucketKeyPrefix+name, v)
+	rev, err := s.st.Create(r.Context(), bucketKeyPrefix+name, v)
 	if errors.Is(err, store.ErrExists) {
 		return errorf(http.StatusConflict, "BucketAlreadyOwnedByYou",
 			"Your previous request to create the named bucket succeeded and you already own it.").with("BucketName", name)
@@ -292,6 +298,8 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", name, err)
 	}
+	rec.rev = rev
+	s.buckets.put(&rec)
 	w.Header().Set("Location", "/"+name)
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -310,11 +318,17 @@ func (s *Service) deleteBucket(w http.ResponseWriter, r *http.Request, name stri
 		return errorf(http.StatusConflict, "BucketNotEmpty", "The bucket you tried to delete is not empty").with("BucketName", name)
 	}
 	if err := s.st.Delete(r.Context(), bucketKeyPrefix+name, b.rev); err != nil {
+		s.buckets.remove(name, 0)
 		if errors.Is(err, store.ErrNotFound) {
 			return noSuchBucket(name)
 		}
+		if errors.Is(err, store.ErrConflict) {
+			return errorf(http.StatusConflict, "OperationAborted",
+				"A conflicting conditional operation is currently in progress against this resource. Please try again.")
+		}
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
+	s.buckets.remove(name, b.rev+1)
 	files, err := s.meta.dropBucket(name)
 	if err != nil {
 		return err

@@ -67,6 +67,10 @@ type Service struct {
 	st   *store.Store
 
 	wake chan struct{} // notifications are waiting in the outbox
+
+	buckets   *bucketCache
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // New opens the node's object store under opts.Dir.
@@ -91,12 +95,24 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store,
-		wake: make(chan struct{}, 1)}, nil
+	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store,
+		wake: make(chan struct{}, 1), buckets: newBucketCache(), watchDone: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWatch = cancel
+	go func() {
+		defer close(s.watchDone)
+		s.buckets.watch(ctx, s.st)
+	}()
+	return s, nil
 }
 
-// Close closes the metadata store (after Run has returned).
-func (s *Service) Close() error { return s.meta.Close() }
+// Close stops the bucket watch and closes the metadata store (after Run
+// has returned).
+func (s *Service) Close() error {
+	s.stopWatch()
+	<-s.watchDone
+	return s.meta.Close()
+}
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
