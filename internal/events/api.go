@@ -106,11 +106,18 @@ var operations = map[string]opFunc{
 	"ListTargetsByRule":     (*Service).listTargetsByRule,
 	"PutEvents":             (*Service).putEvents,
 	"TestEventPattern":      (*Service).testEventPattern,
+	"CreateArchive":         (*Service).createArchive,
+	"DescribeArchive":       (*Service).describeArchive,
+	"ListArchives":          (*Service).listArchives,
+	"UpdateArchive":         (*Service).updateArchive,
+	"DeleteArchive":         (*Service).deleteArchive,
+	"StartReplay":           (*Service).startReplay,
+	"DescribeReplay":        (*Service).describeReplay,
+	"ListReplays":           (*Service).listReplays,
+	"CancelReplay":          (*Service).cancelReplay,
 }
 
 var refused = map[string]string{
-	"Archive":            "EventBridge archives",
-	"Replay":             "EventBridge replays",
 	"ApiDestination":     "EventBridge API destinations",
 	"Connection":         "EventBridge connections",
 	"Endpoint":           "EventBridge global endpoints",

@@ -47,6 +47,9 @@ func (s *Service) canDeliver(arn string) (bool, string) {
 // the dedup id makes a repeated attempt enqueue once.
 func (s *Service) deliver(ctx context.Context, t *Target, rm *retryMsg) error {
 	d := &Delivery{TargetArn: t.Arn, DedupID: "events/" + rm.EventID + "/" + rm.Rule + "/" + rm.TargetID, Body: rm.Input}
+	if rm.Event.Replay != "" {
+		d.DedupID += "/replay/" + rm.Event.Replay // a replay delivers the event again, by design
+	}
 	if t.SqsParameters != nil {
 		d.GroupID = t.SqsParameters.MessageGroupID
 	}

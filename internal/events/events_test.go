@@ -582,8 +582,9 @@ func TestRefusals(t *testing.T) {
 		strings.Join(codes, ",") != ",InvalidArgument,MalformedDetail,ResourceNotFoundException" {
 		t.Errorf("per-entry results: %d failed, codes %v", out.FailedEntryCount, codes)
 	}
-	_, err = c.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("a"), EventSourceArn: aws.String("arn:aws:events:us-east-1:000000000000:event-bus/default")})
-	check("archive", err, "UnsupportedOperationException", "archives")
+	_, err = c.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{Name: aws.String("d"), ConnectionArn: aws.String("arn:aws:events:us-east-1:000000000000:connection/c/x"),
+		InvocationEndpoint: aws.String("http://127.0.0.1/"), HttpMethod: "POST"})
+	check("api destination", err, "UnsupportedOperationException", "API destinations")
 }
 
 func TestBusesRulesAndPatternsThroughTheAPI(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,6 +35,11 @@ type stored struct {
 	Rule string `json:"rule,omitempty"`
 	// Accepted is when PutEvents accepted it (Unix ms): its age.
 	Accepted int64 `json:"accepted"`
+	// Replay names the replay that put the event back ("" otherwise):
+	// it is not archived again, and goes only to the bus's pattern rules,
+	// or to Rules (ids bus/name) when the replay has FilterArns.
+	Replay string   `json:"replay,omitempty"`
+	Rules  []string `json:"rules,omitempty"`
 }
 
 // putMsg is a put message's body.
@@ -175,6 +181,21 @@ func (s *Service) routeEvent(ctx context.Context, ev *stored) bool {
 		}
 	}
 	eventID := eventIDOf(ev.Event)
+	if ev.Replay == "" && ev.Rule == "" {
+		if err := s.archive(ctx, ev, eventID); err != nil {
+			s.log.Warn("event not archived; will retry", "bus", ev.Bus, "err", err)
+			return false
+		}
+	}
+	if len(ev.Rules) > 0 {
+		kept := rules[:0]
+		for _, cr := range rules {
+			if slices.Contains(ev.Rules, ruleID(cr.rule.Bus, cr.rule.Name)) {
+				kept = append(kept, cr)
+			}
+		}
+		rules = kept
+	}
 	for _, cr := range rules {
 		s.counters.matched.Add(1)
 		for i := range cr.rule.Targets {

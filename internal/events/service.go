@@ -84,6 +84,14 @@ type Service struct {
 	counters counters
 	commit   committer
 
+	archives   archiveSet
+	archiveStr jetstream.Stream
+
+	replayMu  sync.Mutex
+	replayCtx context.Context // guarded by replayMu: set while Run runs
+	replaying map[string]bool // guarded by replayMu: replays running here
+	replayWG  sync.WaitGroup
+
 	runMu   sync.Mutex
 	running bool // guarded by runMu
 }
@@ -130,6 +138,8 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		log:        opts.Logger,
 		clock:      opts.Clock,
 		cache:      newCache(),
+		archives:   archiveSet{m: map[string]*compiledArchive{}},
+		replaying:  map[string]bool{},
 		ready:      make(chan struct{}),
 	}
 	if s.deliveries == nil {
@@ -161,6 +171,20 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if s.stream, err = s.js.CreateOrUpdateStream(ctx, streamConfig(maxBytes)); err != nil {
 		return nil, fmt.Errorf("new events service: stream %s: %w", StreamName, err)
 	}
+	if s.archiveStr, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        ArchiveStream,
+		Description: "Nimbus EventBridge archives (one subject per archive)",
+		Subjects:    []string{"nimbus.archive.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld, // a full store drops an archive's oldest events
+		MaxBytes:    maxBytes / 2,
+		MaxMsgSize:  2 << 20,
+		Storage:     jetstream.FileStorage,
+		Replicas:    1,
+		Duplicates:  dedupWindow,
+	}); err != nil {
+		return nil, fmt.Errorf("new events service: stream %s: %w", ArchiveStream, err)
+	}
 	if opts.SingleNode {
 		// Messages a killed process had pulled wait out the ack wait on
 		// the old consumer; a fresh one on the work queue delivers them now.
@@ -190,17 +214,33 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	var wg sync.WaitGroup
+	archivesReady := make(chan struct{})
 	wg.Go(func() { errs <- s.cache.watch(ctx, s.kv, s.ready) })
-	select {
-	case <-s.ready:
-	case <-ctx.Done():
-		wg.Wait()
-		return nil
-	case err := <-errs:
-		wg.Wait()
-		return err
+	wg.Go(func() { errs <- s.watchArchives(ctx, archivesReady) })
+	for _, ready := range []chan struct{}{s.ready, archivesReady} {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case err := <-errs:
+			cancel()
+			wg.Wait()
+			return err
+		}
+	}
+	s.replayMu.Lock()
+	s.replayCtx = ctx
+	s.replayMu.Unlock()
+	defer s.replayWG.Wait()
+	if rps, err := s.replays(ctx); err == nil {
+		for _, rp := range rps {
+			if activeReplay(rp.State) {
+				s.runReplay(rp.ReplayName) // resumed: repeats within the dedup window are dropped
+			}
+		}
 	}
 	wg.Go(func() { errs <- s.route(ctx) })
 	wg.Go(func() { errs <- s.runScheduler(ctx) })

@@ -18,6 +18,7 @@ const svcEvents = "EventBridge"
 func addEvents(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::Events::Rule"] = &ruleProvider{c}
 	ps["AWS::Events::EventBus"] = &eventBusProvider{c}
+	ps["AWS::Events::Archive"] = &archiveProvider{c}
 }
 
 // --- AWS::Events::Rule --------------------------------------------------
@@ -371,5 +372,78 @@ func (p *eventBusProvider) Delete(ctx context.Context, _ *stack.Request, cur *st
 		return nil
 	}
 	_, err := p.c.events.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: &cur.PhysicalID})
+	return ignoreNotFound(svcEvents, err)
+}
+
+// --- AWS::Events::Archive -------------------------------------------------
+
+type archiveProps struct {
+	ArchiveName      *string
+	SourceArn        *string
+	Description      *string
+	EventPattern     any
+	RetentionDays    *int64
+	KmsKeyIdentifier *string
+}
+
+type archiveProvider struct{ c *clients }
+
+func (p *archiveProvider) Create(ctx context.Context, r *stack.Request) (*stack.Result, error) {
+	var ap archiveProps
+	if err := props(r, &ap); err != nil {
+		return nil, err
+	}
+	if err := requireProps(r.LogicalID, r.Properties, "SourceArn"); err != nil {
+		return nil, err
+	}
+	name := aws.ToString(ap.ArchiveName)
+	if name == "" {
+		name = physicalName(r.StackName, r.LogicalID, 48)
+	}
+	pattern, err := patternText(ap.EventPattern)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.c.events.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: &name, EventSourceArn: ap.SourceArn,
+		Description: ap.Description, EventPattern: pattern, RetentionDays: i32(ap.RetentionDays), KmsKeyIdentifier: ap.KmsKeyIdentifier})
+	if err != nil {
+		return nil, apiError(svcEvents, err)
+	}
+	return &stack.Result{PhysicalID: name, Attrs: map[string]any{"Arn": aws.ToString(out.ArchiveArn)}}, nil
+}
+
+func (p *archiveProvider) Update(ctx context.Context, r *stack.Request, prev *stack.Resource) (*stack.Result, error) {
+	var ap archiveProps
+	if err := props(r, &ap); err != nil {
+		return nil, err
+	}
+	if anyChanged(changed(prev.Properties, r.Properties), "ArchiveName", "SourceArn") {
+		return nil, replace(r.LogicalID, "ArchiveName or SourceArn")
+	}
+	pattern, err := patternText(ap.EventPattern)
+	if err != nil {
+		return nil, err
+	}
+	if pattern == nil {
+		pattern = aws.String("")
+	}
+	retention := i32(ap.RetentionDays)
+	if retention == nil {
+		retention = aws.Int32(0)
+	}
+	out, err := p.c.events.UpdateArchive(ctx, &eventbridge.UpdateArchiveInput{ArchiveName: &prev.PhysicalID,
+		Description: aws.String(aws.ToString(ap.Description)), EventPattern: pattern, RetentionDays: retention,
+		KmsKeyIdentifier: ap.KmsKeyIdentifier})
+	if err != nil {
+		return nil, apiError(svcEvents, err)
+	}
+	return &stack.Result{PhysicalID: prev.PhysicalID, Attrs: map[string]any{"Arn": aws.ToString(out.ArchiveArn)}}, nil
+}
+
+func (p *archiveProvider) Delete(ctx context.Context, _ *stack.Request, cur *stack.Resource) error {
+	if cur.PhysicalID == "" {
+		return nil
+	}
+	_, err := p.c.events.DeleteArchive(ctx, &eventbridge.DeleteArchiveInput{ArchiveName: &cur.PhysicalID})
 	return ignoreNotFound(svcEvents, err)
 }

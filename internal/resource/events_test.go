@@ -86,6 +86,17 @@ func TestEventsRuleProvider(t *testing.T) {
 	}
 	_, err = e.ps["AWS::Events::Rule"].Create(ctx, request("Bad", "AWS::Events::Rule", map[string]any{"Description": "x"}))
 	wantErr(t, err, "EventPattern or ScheduleExpression")
+	arch := e.create(t, "Archive", "AWS::Events::Archive", map[string]any{"SourceArn": bus.Attrs["Arn"],
+		"EventPattern": map[string]any{"source": []any{"shop"}}, "RetentionDays": 3.0})
+	if arch.Attrs["Arn"] != "arn:aws:events:us-east-1:000000000000:archive/"+arch.PhysicalID {
+		t.Errorf("archive = %+v", arch.Result)
+	}
+	arch = e.update(t, arch, map[string]any{"SourceArn": bus.Attrs["Arn"], "RetentionDays": 5.0})
+	if d, err := eb.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(arch.PhysicalID)}); err != nil ||
+		aws.ToInt32(d.RetentionDays) != 5 || aws.ToString(d.EventPattern) != "" {
+		t.Errorf("archive after update = %+v, %v", d, err)
+	}
+	e.delete(t, arch)
 	e.delete(t, bus)
 	if _, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("app")}); err == nil {
 		t.Error("the bus is still there")
