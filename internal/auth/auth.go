@@ -32,9 +32,18 @@ type Identity struct {
 	AccessKeyID string
 	// Root is set for the node's root credentials (and in insecure mode).
 	Root bool
-	// RoleArn and FunctionArn are set for a function's credentials.
+	// RoleArn and FunctionArn are set for a function's credentials;
+	// RoleArn and SessionName for an AssumeRole session.
 	RoleArn     string
 	FunctionArn string
+	SessionName string
+	// UserName is set for an IAM user's access key (and its
+	// GetSessionToken sessions).
+	UserName string
+	// SessionPolicy is an AssumeRole session policy (JSON), if any.
+	SessionPolicy string
+	// Expiration of temporary credentials (zero for long-term keys).
+	Expiration time.Time
 	// Principal is the caller's ARN: arn:aws:iam::<account>:root, or
 	// arn:aws:sts::<account>:assumed-role/<role name>/<function name>.
 	Principal string
@@ -62,7 +71,13 @@ type Options struct {
 	// Root are the root credentials (required unless Insecure).
 	Root Credentials
 	// Issuer checks function credentials; nil accepts root only.
-	Issuer    *Issuer
+	Issuer *Issuer
+	// Users, if set, resolves an IAM user's long-term access key id to
+	// the user's name and ARN (its secret is Issuer.UserSecret(id)).
+	Users func(accessKeyID string) (name, arn string, ok bool)
+	// UserArn, if set, is the ARN of an IAM user (for GetSessionToken
+	// sessions).
+	UserArn   func(name string) (string, bool)
 	Region    string
 	AccountID string
 	// Insecure disables verification: every request is treated as root.
@@ -107,8 +122,10 @@ func New(opts Options) (*Authenticator, error) {
 func (a *Authenticator) Insecure() bool { return a.opts.Insecure }
 
 type principal struct {
-	root  bool
-	grant Grant
+	root    bool
+	grant   Grant
+	user    string
+	userArn string
 }
 
 // keyStore is the sigv4.Keys of an Authenticator.
@@ -119,6 +136,11 @@ func (k keyStore) Lookup(_ context.Context, akid, token string) (sigv4.Key, erro
 	if token == "" {
 		if root.AccessKeyID != "" && akid == root.AccessKeyID {
 			return sigv4.Key{Secret: root.SecretAccessKey, Principal: principal{root: true}}, nil
+		}
+		if u := k.a.opts.Users; u != nil && k.a.opts.Issuer != nil {
+			if name, arn, ok := u(akid); ok {
+				return sigv4.Key{Secret: k.a.opts.Issuer.UserSecret(akid), Principal: principal{user: name, userArn: arn}}, nil
+			}
 		}
 		return sigv4.Key{}, fmt.Errorf("access key %s: %w", akid, sigv4.ErrUnknownKey)
 	}
@@ -157,11 +179,28 @@ func (a *Authenticator) Verify(r *http.Request, services ...string) (Identity, e
 func (a *Authenticator) identity(res *sigv4.Result) Identity {
 	id := Identity{AccessKeyID: res.AccessKeyID, Service: res.Scope.Service, Region: res.Scope.Region}
 	p, _ := res.Principal.(principal)
-	if p.root {
+	switch {
+	case p.root:
 		id.Root, id.Principal = true, a.rootArn()
-	} else {
+	case p.user != "":
+		id.UserName, id.Principal = p.user, p.userArn
+	case p.grant.UserName != "":
+		// A GetSessionToken session acts as its user.
+		id.UserName, id.Expiration = p.grant.UserName, p.grant.Expiration
+		id.Principal = "arn:aws:iam::" + a.opts.AccountID + ":user/" + p.grant.UserName
+		if u := a.opts.UserArn; u != nil {
+			if arn, ok := u(p.grant.UserName); ok {
+				id.Principal = arn
+			}
+		}
+	default:
 		id.RoleArn, id.FunctionArn = p.grant.RoleArn, p.grant.FunctionArn
-		id.Principal = assumedRoleArn(a.opts.AccountID, p.grant.RoleArn, p.grant.FunctionArn)
+		id.SessionName, id.SessionPolicy, id.Expiration = p.grant.SessionName, p.grant.Policy, p.grant.Expiration
+		session := p.grant.FunctionArn
+		if p.grant.SessionName != "" {
+			session = p.grant.SessionName
+		}
+		id.Principal = assumedRoleArn(a.opts.AccountID, p.grant.RoleArn, session)
 	}
 	return id
 }

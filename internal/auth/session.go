@@ -33,7 +33,13 @@ import (
 // are valid for up to 12 hours as well).
 const DefaultSessionTTL = 12 * time.Hour
 
-const grantVersion = "v1"
+// Grant versions: v1 (a function's session: key, expiry, role, function)
+// and v2 (v1's fields, then the session name, the user name and the
+// session policy, base64url).
+const (
+	grantVersion   = "v1"
+	grantVersionV2 = "v2"
+)
 
 // Grant is what a session token says.
 type Grant struct {
@@ -41,6 +47,13 @@ type Grant struct {
 	Expiration  time.Time
 	RoleArn     string
 	FunctionArn string
+	// SessionName is an AssumeRole session's name (a function's session
+	// is named after the function).
+	SessionName string
+	// UserName is set for GetSessionToken's sessions of an IAM user.
+	UserName string
+	// Policy is an AssumeRole session policy (JSON), if one was passed.
+	Policy string
 }
 
 // Issuer issues and checks function credentials.
@@ -101,9 +114,35 @@ func (i *Issuer) Issue(roleArn, functionArn string) (Credentials, error) {
 		Expiration: g.Expiration}, nil
 }
 
+// IssueSession returns credentials for an STS session (AssumeRole of
+// roleArn as sessionName, or GetSessionToken of userName), valid for ttl,
+// limited by the session policy if not "".
+func (i *Issuer) IssueSession(g Grant, ttl time.Duration) (Credentials, error) {
+	for _, f := range []string{g.RoleArn, g.SessionName, g.UserName} {
+		if strings.Contains(f, "|") {
+			return Credentials{}, errors.New("issue session credentials: a name contains '|'")
+		}
+	}
+	g.AccessKeyID = NewAccessKeyID("ASIA")
+	g.Expiration = i.now().Add(ttl).Truncate(time.Second).UTC()
+	return Credentials{AccessKeyID: g.AccessKeyID, SecretAccessKey: i.secret(g.AccessKeyID), SessionToken: i.token(g),
+		Expiration: g.Expiration}, nil
+}
+
+// UserSecret is the secret of an IAM user's long-term access key id:
+// derived from the session key, never stored.
+func (i *Issuer) UserSecret(akid string) string {
+	return base64.StdEncoding.EncodeToString(i.mac("user-key", akid))[:40]
+}
+
 // token is the session token of g.
 func (i *Issuer) token(g Grant) string {
-	payload := strings.Join([]string{grantVersion, g.AccessKeyID, strconv.FormatInt(g.Expiration.Unix(), 10), g.RoleArn, g.FunctionArn}, "|")
+	fields := []string{grantVersion, g.AccessKeyID, strconv.FormatInt(g.Expiration.Unix(), 10), g.RoleArn, g.FunctionArn}
+	if g.SessionName != "" || g.UserName != "" || g.Policy != "" {
+		fields[0] = grantVersionV2
+		fields = append(fields, g.SessionName, g.UserName, base64.RawURLEncoding.EncodeToString([]byte(g.Policy)))
+	}
+	payload := strings.Join(fields, "|")
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(payload)) + "." + enc.EncodeToString(i.mac("token", payload))
 }
@@ -144,14 +183,24 @@ func (i *Issuer) parse(token string) (Grant, error) {
 		return Grant{}, errors.New("bad MAC")
 	}
 	f := strings.Split(string(payload), "|")
-	if len(f) != 5 || f[0] != grantVersion {
+	v1 := len(f) == 5 && f[0] == grantVersion
+	v2 := len(f) == 8 && f[0] == grantVersionV2
+	if !v1 && !v2 {
 		return Grant{}, errors.New("bad grant")
 	}
 	exp, err := strconv.ParseInt(f[2], 10, 64)
 	if err != nil {
 		return Grant{}, errors.New("bad expiry")
 	}
-	return Grant{AccessKeyID: f[1], Expiration: time.Unix(exp, 0), RoleArn: f[3], FunctionArn: f[4]}, nil
+	g := Grant{AccessKeyID: f[1], Expiration: time.Unix(exp, 0), RoleArn: f[3], FunctionArn: f[4]}
+	if len(f) == 8 {
+		pol, err := base64.RawURLEncoding.DecodeString(f[7])
+		if err != nil {
+			return Grant{}, errors.New("bad policy")
+		}
+		g.SessionName, g.UserName, g.Policy = f[5], f[6], string(pol)
+	}
+	return g, nil
 }
 
 // SaveSessionKey replaces the session key stored in dataDir (0600): a

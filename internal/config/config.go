@@ -54,6 +54,11 @@ type Config struct {
 	// InsecureNoAuth disables signature verification: anyone who reaches
 	// Listen may use the API as root (NIMBUS_INSECURE_NO_AUTH=1).
 	InsecureNoAuth bool
+	// IAM is how IAM policies are applied to every authenticated call
+	// (NIMBUS_IAM): "enforce" (denials are refused with AWS's
+	// AccessDenied), "audit" (denials are logged and allowed) or "off".
+	// InsecureNoAuth implies off.
+	IAM string
 	// IdleTimeout reclaims execution environments unused this long.
 	IdleTimeout time.Duration
 	// FunctionLogs copies every function output line to the server's stdout.
@@ -164,6 +169,25 @@ type Cluster struct {
 // Enabled reports whether clustering is asked for.
 func (c Cluster) Enabled() bool { return c.Name != "" || c.Listen != "" || len(c.Routes) > 0 }
 
+// The IAM modes (Config.IAM).
+const (
+	IAMEnforce = "enforce"
+	IAMAudit   = "audit"
+	IAMOff     = "off"
+)
+
+// IAMMode is the effective IAM mode: off with InsecureNoAuth, audit when
+// unset.
+func (c *Config) IAMMode() string {
+	switch {
+	case c.InsecureNoAuth:
+		return IAMOff
+	case c.IAM == "":
+		return IAMAudit
+	}
+	return c.IAM
+}
+
 // Default returns a Config with every default filled in.
 func Default() Config {
 	return Config{
@@ -174,6 +198,7 @@ func Default() Config {
 		IdleTimeout:     10 * time.Minute,
 		Telemetry:       true,
 		FunctionNetwork: "none",
+		IAM:             IAMAudit,
 		LogFormat:       "text",
 		LogLevel:        "info",
 
@@ -287,6 +312,9 @@ func FromEnv() Config {
 	setDuration(&c.ConnIdleTimeout, "NIMBUS_CONN_IDLE_TIMEOUT")
 	setDuration(&c.BodyGrace, "NIMBUS_BODY_GRACE")
 	setInt(&c.Replicas, "NIMBUS_REPLICAS")
+	if v, ok := os.LookupEnv("NIMBUS_IAM"); ok && v != "" {
+		c.IAM = v
+	}
 	if v, ok := os.LookupEnv("NIMBUS_INSECURE_NO_AUTH"); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -315,6 +343,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	switch c.IAM {
+	case IAMEnforce, IAMAudit, IAMOff, "":
+	default:
+		errs = append(errs, fmt.Errorf("--iam %q is not enforce, audit or off", c.IAM))
 	}
 	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" {
 		errs = append(errs, fmt.Errorf("function network %q is not none or egress", c.FunctionNetwork))

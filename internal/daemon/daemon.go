@@ -46,6 +46,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/ingress"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
@@ -107,12 +108,17 @@ type Daemon struct {
 	prices  cost.Prices
 	// meterStop ends the meter's Run (started by Run); meterDone is closed
 	// when it has returned.
-	meterStop   func()
-	meterDone   chan struct{}
-	logs        *logstore.Store
-	logw        *logstore.Writer
-	sink        *logFanout
-	auth        *auth.Authenticator
+	meterStop func()
+	meterDone chan struct{}
+	logs      *logstore.Store
+	logw      *logstore.Writer
+	sink      *logFanout
+	auth      *auth.Authenticator
+	// iam is the account's IAM (roles, users, policies) and the
+	// authorizer the front door asks on every call; issuer signs STS
+	// sessions and functions' credentials.
+	iam         *iam.Service
+	issuer      *auth.Issuer
 	conns       *ingress.Conns // open client connections, bounded
 	root        auth.Credentials
 	rootCreated bool
@@ -155,9 +161,18 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err := d.shareSecrets(ctx); err != nil {
 		return nil, err
 	}
+	d.iam, err = iam.New(ctx, iam.Options{Store: d.st, AccountID: cfg.AccountID, Region: cfg.Region,
+		Logger: log.With("component", "iam")})
+	if err != nil {
+		return nil, fmt.Errorf("create iam: %w", err)
+	}
 	issuer, err := d.setupAuth()
 	if err != nil {
 		return nil, err
+	}
+	d.issuer = issuer
+	if !cfg.InsecureNoAuth {
+		d.iam.SetSecrets(issuer.UserSecret, func() string { return auth.NewAccessKeyID("AKIA") })
 	}
 	d.reg, err = registry.New(registry.Options{
 		Store:     d.st,
@@ -314,6 +329,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create dynamodb service: %w", err)
 	}
 	d.tablesAPI = dynamodb.NewHandler(d.tables)
+	d.registerResourcePolicies(queues)
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err
@@ -460,6 +476,8 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 	d.auth, err = auth.New(auth.Options{
 		Root:      d.root,
 		Issuer:    issuer,
+		Users:     d.userKey,
+		UserArn:   func(name string) (string, bool) { return d.iam.UserArn(name) },
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Insecure:  cfg.InsecureNoAuth,
@@ -742,6 +760,9 @@ func (d *Daemon) closeAll() {
 		if err := d.s3.Close(); err != nil {
 			d.log.Warn("close object storage", "err", err)
 		}
+	}
+	if d.iam != nil {
+		d.iam.Close()
 	}
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {

@@ -124,6 +124,8 @@ type routeHandlers struct {
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
 	cluster    http.Handler // GET /_nimbus/cluster (nimbus cluster status)
 	s3         http.Handler // S3 (REST-XML): virtual-hosted by Host, path-style by credential scope
+	iam        http.Handler // IAM (query)
+	sts        http.Handler // STS (query)
 	lambda     http.Handler // Lambda (REST-JSON)
 	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
 	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
@@ -204,6 +206,8 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.apigw},
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: scopeIs(cfnService),
 			handler: h.cfn, guard: d.cloudFormationGuard},
+		{name: "iam", signing: "iam", auth: authSigV4, protocol: auth.Query, match: scopeIs("iam"), handler: h.iam},
+		{name: "sts", signing: "sts", auth: authSigV4, protocol: auth.Query, match: scopeIs("sts"), handler: h.sts},
 		// Paths (unsigned requests, or scoped to no service above).
 		{name: "cloudformation", signing: cfnService, auth: authSigV4, protocol: auth.Query, match: req(isCloudFormation),
 			handler: h.cfn, guard: d.cloudFormationGuard},
@@ -226,10 +230,13 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		}
 		r.serve = r.handler
 		if r.auth == authSigV4 {
+			// IAM evaluation runs behind the signature check, so it
+			// always knows who called.
+			h := d.authorized(r.name, r.protocol, r.handler)
 			if r.guard != nil {
-				r.serve = r.guard(r.handler)
+				r.serve = r.guard(h)
 			} else {
-				r.serve = d.requireSigV4(r.signing, r.protocol, r.handler)
+				r.serve = d.requireSigV4(r.signing, r.protocol, h)
 			}
 		}
 		out = append(out, r)
@@ -348,6 +355,8 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		sfn:        d.sfn,
 		scheduler:  d.sched,
 		s3:         d.s3,
+		iam:        d.iam,
+		sts:        d.iam.STS(d.issuer),
 		lambda:     lambda,
 
 		unserved: unservedHandler(),

@@ -68,6 +68,8 @@ var declared = map[string]routeDecl{
 	"lambda":                {auth: authSigV4, signing: "lambda"},
 	"cluster-status":        {auth: authSigV4, signing: "lambda"},
 	"s3":                    {auth: authSigV4, signing: "s3"},
+	"iam":                   {auth: authSigV4, signing: "iam"},
+	"sts":                   {auth: authSigV4, signing: "sts"},
 }
 
 // namesUnservedService: the request's X-Amz-Target or credential scope
@@ -89,7 +91,8 @@ func namesUnservedService(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
 	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
-		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3"
+		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3" &&
+		svc != "iam" && svc != "sts"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -116,7 +119,7 @@ func recordingRouter(t testing.TB) router {
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
-		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"),
+		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
 	// A nil handler leaves its route out of the table, and so out of every
@@ -203,6 +206,8 @@ var samples = map[string]routeSample{
 	"unserved":              {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1"},
 	"dynamodb":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0", service: "dynamodb"},
 	"s3":                    {method: "PUT", path: "/my-bucket/some/key.txt", body: "hello", service: "s3"},
+	"iam":                   {method: "POST", path: "/", body: "Action=ListRoles&Version=2010-05-08", contentType: "application/x-www-form-urlencoded", service: "iam"},
+	"sts":                   {method: "POST", path: "/", body: "Action=GetCallerIdentity&Version=2011-06-15", contentType: "application/x-www-form-urlencoded", service: "sts"},
 }
 
 // s3HostSample is a virtual-hosted S3 request (the route table's other
@@ -230,6 +235,12 @@ func signings() []signing {
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
 		)
+	}
+	// IAM and STS share the query protocol's shape with CloudFormation,
+	// whose wrong secrets are tried above: their valid scopes suffice to
+	// reach (only) their routes, and keep the matrix from growing.
+	for _, svc := range []string{"iam", "sts"} {
+		ss = append(ss, signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true})
 	}
 	ss = append(ss,
 		signing{name: "unknown key", service: "lambda", creds: unknown, region: "us-east-1"},

@@ -45,6 +45,8 @@ var servedServices = []awsService{
 	{id: "cloudwatch", name: "Amazon CloudWatch (metrics, alarms, dashboards)", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR,
 		target: "GraniteServiceVersion20100801."},
 	{id: "s3", name: "Amazon Simple Storage Service", signing: "s3", protocol: awsapi.ProtocolRESTXML},
+	{id: "iam", name: "AWS Identity and Access Management", signing: "iam", protocol: awsapi.ProtocolQuery},
+	{id: "sts", name: "AWS Security Token Service", signing: "sts", protocol: awsapi.ProtocolQuery},
 }
 
 // unservedServices are AWS APIs Nimbus does not serve (yet): a request
@@ -56,8 +58,6 @@ var unservedServices = []awsService{
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
-	{id: "iam", name: "AWS Identity and Access Management", signing: "iam", protocol: awsapi.ProtocolQuery},
-	{id: "sts", name: "AWS Security Token Service", signing: "sts", protocol: awsapi.ProtocolQuery},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
 	{id: "ssm", name: "AWS Systems Manager", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
 	{id: "xray", name: "AWS X-Ray", signing: "xray", protocol: awsapi.ProtocolRESTJSON},

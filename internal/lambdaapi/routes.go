@@ -122,3 +122,15 @@ func match(method, escapedPath string) (*route, map[string]string) {
 	}
 	return nil, nil
 }
+
+// Operation names the Lambda operation of a request by its method and
+// escaped path, with its path parameters ("fn", "alias", "layer",
+// "version", "arn", "sid"), for the front door's IAM evaluation. ok is
+// false for a path no operation serves.
+func Operation(method, escapedPath string) (op string, params map[string]string, ok bool) {
+	rt, ps := match(method, escapedPath)
+	if rt == nil {
+		return "", nil, false
+	}
+	return rt.op, ps, true
+}

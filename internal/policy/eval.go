@@ -43,10 +43,11 @@ const (
 	IdentityBased Type = iota
 	ResourceBased
 	PermissionsBoundary
+	SessionPolicy
 )
 
 func (t Type) String() string {
-	return [...]string{"identity-based policy", "resource-based policy", "permissions boundary"}[t]
+	return [...]string{"identity-based policy", "resource-based policy", "permissions boundary", "session policy"}[t]
 }
 
 // Decision is the result of Evaluate.
@@ -398,4 +399,13 @@ func expand(s string, r *Request, escape bool) (string, bool) {
 			return "", false
 		}
 	}
+}
+
+// Grants reports whether p, as a resource policy, has an Allow that
+// applies to r (its principal included, by any principal form) and no
+// Deny that does: a role's trust policy must grant the caller itself,
+// whatever the caller's own policies allow.
+func (p *Policy) Grants(r *Request) bool {
+	r.action = strings.ToLower(r.Action)
+	return p.allows(r) != noMatch && !p.denies(r)
 }

@@ -12,7 +12,8 @@
 // (wiring), internal/apigw and internal/stack (their state documents),
 // internal/kms, internal/secretsmanager and internal/ssm (keys, secrets and
 // parameters, sealed before they reach the store),
-// internal/s3 (bucket records),
+// internal/s3 (bucket records), internal/iam (roles, users, policies and
+// access keys),
 // storetest (a store for tests) and later backbone users such as the async
 // invoke queue, which use [Store.JetStream] and [Store.Conn]. Nothing on the invoke hot path
 // should read the KV bucket directly; it goes through the registry's cache.

@@ -1,0 +1,443 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/esm"
+	"github.com/nimbus-serverless/nimbus/internal/iam"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/policy"
+	"github.com/nimbus-serverless/nimbus/internal/sqs"
+)
+
+// IAM evaluation at the front door (docs/design/access-control.md): every
+// SigV4 route's handler is wrapped by authorized, which names the
+// request's operation, maps it to its IAM action and resource
+// (iamAction, iamResource in iam.go), and asks the IAM service whether the
+// caller's policies, with the resource's own policy, allow it. Root, and
+// every caller with --iam off or --insecure-no-auth, pass untouched (no
+// body is read, nothing is evaluated).
+
+// operation is what the front door knows of one request for IAM.
+type operation struct {
+	service string            // model id ("lambda", "sqs", ...)
+	name    string            // operation name ("DeleteFunction")
+	params  map[string]string // iamResource's parameters
+	// action and resource, when set, replace iamAction/iamResource.
+	action, resource string
+}
+
+// maxPeek bounds the body the front door parses to find an operation's
+// resource; a larger body is evaluated against resource "*" (which only a
+// policy allowing "*" allows).
+const maxPeek = 8 << 20
+
+// peekBody returns r's body and puts an unread copy back. The body has
+// been verified (and so held) by SigV4 already.
+func peekBody(r *http.Request) []byte {
+	if r.Body == nil || r.ContentLength > maxPeek {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxPeek+1))
+	rest := r.Body
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), rest), rest}
+	if err != nil || len(b) > maxPeek {
+		return nil
+	}
+	return b
+}
+
+// jsonField reads top-level string fields of a JSON body.
+func jsonFields(body []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	return m
+}
+
+func str(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+// queryForm is the query-protocol form of r (URL and body).
+func queryForm(r *http.Request) url.Values {
+	vals, _ := url.ParseQuery(r.URL.RawQuery)
+	if r.Method == http.MethodPost {
+		if b := peekBody(r); b != nil {
+			bv, _ := url.ParseQuery(string(b))
+			for k, v := range bv {
+				vals[k] = v
+			}
+		}
+	}
+	return vals
+}
+
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
+
+// operationOf names the operation of a request routed to route.
+func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
+	target := r.Header.Get("X-Amz-Target")
+	_, opFromTarget, _ := strings.Cut(target, ".")
+	switch route {
+	case "lambda", "nimbus":
+		op, ps, ok := lambdaapi.Operation(r.Method, r.URL.EscapedPath())
+		if !ok {
+			return operation{}, false
+		}
+		o := operation{service: "lambda", name: op, params: map[string]string{}}
+		switch op {
+		case "GetCostReport":
+			o.action, o.resource = "nimbus:GetCostReport", "*"
+			return o, true
+		case "CreateFunction":
+			ps = map[string]string{"fn": str(jsonFields(peekBody(r)), "FunctionName")}
+		case "TagResource", "UntagResource", "ListTags":
+			o.resource = ps["arn"]
+		}
+		if fn := ps["fn"]; fn != "" {
+			ref, err := awsapi.ParseFunctionRef(fn)
+			if err != nil {
+				return operation{}, false
+			}
+			o.params["function"], o.params["qualifier"] = ref.Name, ref.Qualifier
+			if q := r.URL.Query().Get("Qualifier"); q != "" {
+				o.params["qualifier"] = q
+			}
+		}
+		if a := ps["alias"]; a != "" && o.params["qualifier"] == "" {
+			o.params["qualifier"] = a
+		}
+		if l := ps["layer"]; l != "" {
+			o.params["layer"], o.params["version"] = l, ps["version"]
+		}
+		return o, true
+	case "cluster-status":
+		return operation{action: "nimbus:GetClusterStatus", resource: "*"}, true
+	case "event-source-mappings":
+		id := strings.Trim(strings.TrimPrefix(r.URL.Path, esm.PathPrefix), "/")
+		o := operation{service: "lambda", resource: "*"}
+		switch {
+		case id == "" && r.Method == http.MethodPost:
+			o.name = "CreateEventSourceMapping"
+		case id == "":
+			o.name = "ListEventSourceMappings"
+		case r.Method == http.MethodGet:
+			o.name = "GetEventSourceMapping"
+		case r.Method == http.MethodPut:
+			o.name = "UpdateEventSourceMapping"
+		case r.Method == http.MethodDelete:
+			o.name = "DeleteEventSourceMapping"
+		default:
+			return operation{}, false
+		}
+		if id != "" {
+			o.resource = "arn:aws:lambda:" + d.cfg.Region + ":" + d.cfg.AccountID + ":event-source-mapping:" + id
+		}
+		return o, true
+	case "logs":
+		m := jsonFields(peekBody(r))
+		g := str(m, "logGroupName")
+		if id := str(m, "logGroupIdentifier"); g == "" && id != "" {
+			g = id
+			if strings.HasPrefix(id, "arn:") {
+				parts := strings.SplitN(id, ":", 7)
+				if len(parts) == 7 {
+					g = strings.TrimSuffix(parts[6], ":*")
+				}
+			}
+		}
+		o := operation{service: "logs", name: opFromTarget, params: map[string]string{"logGroup": g}}
+		if g == "" {
+			o.resource = "*"
+		}
+		return o, true
+	case "sqs":
+		var name, queueURL string
+		var op string
+		if target != "" {
+			m := jsonFields(peekBody(r))
+			op, queueURL, name = opFromTarget, str(m, "QueueUrl"), str(m, "QueueName")
+		} else {
+			f := queryForm(r)
+			op, queueURL, name = f.Get("Action"), f.Get("QueueUrl"), f.Get("QueueName")
+			if queueURL == "" && r.URL.Path != "/" {
+				queueURL = r.URL.Path
+			}
+		}
+		if queueURL != "" {
+			name = lastSegment(strings.TrimRight(queueURL, "/"))
+		}
+		o := operation{service: "sqs", name: op, params: map[string]string{"queue": name}}
+		if name == "" {
+			o.resource = "*"
+		}
+		return o, op != ""
+	case "events":
+		m := jsonFields(peekBody(r))
+		o := operation{service: "events", name: opFromTarget, resource: "*"}
+		arn := "arn:aws:events:" + d.cfg.Region + ":" + d.cfg.AccountID + ":"
+		bus := str(m, "EventBusName")
+		if strings.HasPrefix(bus, "arn:") {
+			bus = lastSegment(bus)
+		}
+		switch {
+		case str(m, "Rule") != "" || (str(m, "Name") != "" && strings.Contains(opFromTarget, "Rule")):
+			rule := str(m, "Rule")
+			if rule == "" {
+				rule = str(m, "Name")
+			}
+			if bus != "" && bus != "default" {
+				rule = bus + "/" + rule
+			}
+			o.resource = arn + "rule/" + rule
+		case opFromTarget == "PutEvents":
+			o.resource = arn + "event-bus/default"
+			if es, ok := m["Entries"].([]any); ok && len(es) > 0 {
+				if e, ok := es[0].(map[string]any); ok && str(e, "EventBusName") != "" {
+					o.resource = arn + "event-bus/" + lastSegment(str(e, "EventBusName"))
+				}
+			}
+		case str(m, "Name") != "" && strings.Contains(opFromTarget, "EventBus"):
+			o.resource = arn + "event-bus/" + str(m, "Name")
+		case bus != "":
+			o.resource = arn + "event-bus/" + bus
+		}
+		return o, opFromTarget != ""
+	case "apigateway":
+		return operation{service: "apigateway", name: r.Method, params: map[string]string{"path": r.URL.Path}}, true
+	case "cloudformation":
+		if strings.HasPrefix(r.URL.Path, "/nimbus/artifacts") {
+			if r.Method == http.MethodGet {
+				return operation{action: "nimbus:GetArtifact", resource: "*"}, true
+			}
+			return operation{action: "nimbus:PutArtifact", resource: "*"}, true
+		}
+		f := queryForm(r)
+		o := operation{service: "cloudformation", name: f.Get("Action"), params: map[string]string{"stack": f.Get("StackName")}}
+		if s := f.Get("StackName"); s == "" {
+			o.resource = "*"
+		} else if strings.HasPrefix(s, "arn:") {
+			o.resource = s
+		}
+		return o, o.name != ""
+	case "iam":
+		f := queryForm(r)
+		o := operation{service: "iam", name: f.Get("Action"), resource: "*"}
+		acct := "arn:aws:iam::" + d.cfg.AccountID + ":"
+		path := f.Get("Path")
+		if path == "" {
+			path = "/"
+		}
+		switch {
+		case f.Get("RoleName") != "":
+			o.resource = acct + "role" + path + f.Get("RoleName")
+			if arn, ok := d.iam.EntityArn(iam.KindRole, f.Get("RoleName")); ok {
+				o.resource = arn
+			}
+		case f.Get("UserName") != "":
+			o.resource = acct + "user" + path + f.Get("UserName")
+			if arn, ok := d.iam.EntityArn(iam.KindUser, f.Get("UserName")); ok {
+				o.resource = arn
+			}
+		case f.Get("GroupName") != "":
+			o.resource = acct + "group" + path + f.Get("GroupName")
+			if arn, ok := d.iam.EntityArn(iam.KindGroup, f.Get("GroupName")); ok {
+				o.resource = arn
+			}
+		case f.Get("PolicyArn") != "":
+			o.resource = f.Get("PolicyArn")
+		case f.Get("PolicyName") != "" && o.name == "CreatePolicy":
+			o.resource = acct + "policy" + path + f.Get("PolicyName")
+		}
+		return o, o.name != ""
+	}
+	// A service whose operations this table does not name yet: the
+	// operation from X-Amz-Target or the query Action, resource "*".
+	if opFromTarget != "" {
+		return operation{service: route, name: opFromTarget, resource: "*"}, true
+	}
+	if a := queryForm(r).Get("Action"); a != "" {
+		return operation{service: route, name: a, resource: "*"}, true
+	}
+	return operation{}, false
+}
+
+// authorized wraps a SigV4 route's handler with IAM evaluation.
+func (d *Daemon) authorized(route string, p auth.Protocol, next http.Handler) http.Handler {
+	mode := d.cfg.IAMMode()
+	if mode == config.IAMOff || d.iam == nil || route == "sts" {
+		// STS evaluates AssumeRole itself (the role's trust policy with
+		// the caller's), and GetCallerIdentity is always allowed.
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := auth.FromContext(r.Context())
+		if !ok || id.Root || id.Insecure {
+			next.ServeHTTP(w, r)
+			return
+		}
+		action, resource, denied := d.evaluate(route, r, id)
+		if denied == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mode == config.IAMAudit {
+			d.log.Warn("iam audit: would deny", "principal", id.Principal, "action", action, "resource", resource,
+				"reason", denied)
+			next.ServeHTTP(w, r)
+			return
+		}
+		d.log.Info("iam: denied", "principal", id.Principal, "action", action, "resource", resource)
+		writeAccessDenied(w, r, route, p, denied)
+	})
+}
+
+// evaluate decides one request; denied is AWS's message ("" if allowed).
+func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (action, resource, denied string) {
+	op, ok := d.operationOf(route, r)
+	switch {
+	case !ok:
+		// An operation the front door cannot name: the handler answers it
+		// (UnknownOperationException and the like) and it touches nothing.
+		return "", "", ""
+	case op.action != "":
+		action = op.action
+	default:
+		action = iamAction(op.service, op.name)
+	}
+	if action == "" {
+		return "", "", ""
+	}
+	resource = op.resource
+	if resource == "" {
+		resource = iamResource(action, d.cfg.Region, d.cfg.AccountID, op.params)
+	}
+	if resource == "" {
+		resource = "*"
+	}
+	req := &policy.Request{Action: action, Resource: resource}
+	now := time.Now().UTC()
+	req.Set("aws:CurrentTime", now.Format(time.RFC3339))
+	req.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	req.Set("aws:SecureTransport", strconv.FormatBool(r.TLS != nil))
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		req.Set("aws:SourceIp", host)
+	}
+	req.Set("aws:RequestedRegion", d.cfg.Region)
+	if id.FunctionArn != "" {
+		req.Set("lambda:SourceFunctionArn", id.FunctionArn)
+	}
+	if !id.Expiration.IsZero() {
+		req.Set("aws:MultiFactorAuthPresent", "false")
+	}
+	caller := iam.Caller{ARN: id.Principal, RoleArn: id.RoleArn, UserName: id.UserName}
+	if id.SessionPolicy != "" {
+		sp, err := policy.Parse([]byte(id.SessionPolicy), policy.Identity)
+		if err == nil {
+			caller.SessionPolicy = sp
+		}
+	}
+	prefix, _, _ := strings.Cut(action, ":")
+	res, err := d.iam.ResourcePolicy(r.Context(), prefix, resource)
+	if err != nil {
+		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
+	}
+	dec := d.iam.Authorize(caller, req, res)
+	if dec.Allowed {
+		return action, resource, ""
+	}
+	return action, resource, dec.Message(id.Principal, action, resource)
+}
+
+// writeAccessDenied answers a denial as the route's service does:
+// AccessDeniedException (403) for Lambda and the REST-JSON services,
+// AccessDeniedException (400, as their models leave it) for CloudWatch
+// Logs and EventBridge, SQS's AccessDenied (403, query code too),
+// AccessDenied (403) for the query services, AuthorizationError (403) for
+// SNS, S3's AccessDenied (403, XML).
+func writeAccessDenied(w http.ResponseWriter, r *http.Request, route string, p auth.Protocol, msg string) {
+	e := &awsapi.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Type: "User", Message: msg}
+	pe := awsapi.ProtocolError{Error: e}
+	proto := awsapi.ProtocolRESTJSON
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case route == "sns":
+		e.Code, proto = "AuthorizationError", awsapi.ProtocolQuery
+	case route == "s3":
+		e.Code, proto = "AccessDenied", awsapi.ProtocolRESTXML
+	case route == "sqs" && target != "":
+		proto, pe.QueryCode = awsapi.ProtocolJSON10, "AccessDenied"
+	case route == "logs" || route == "events":
+		e.Status, proto = http.StatusBadRequest, awsapi.ProtocolJSON11
+	case target != "":
+		proto = awsapi.ProtocolJSON11
+		if strings.HasPrefix(target, "DynamoDB") || strings.HasPrefix(target, "AWSStepFunctions") {
+			proto = awsapi.ProtocolJSON10
+		}
+	case p == auth.Query || auth.ProtocolOf(r) == auth.Query || route == "iam" || route == "cloudformation":
+		e.Code, proto = "AccessDenied", awsapi.ProtocolQuery
+	}
+	awsapi.WriteProtocolError(w, proto, pe)
+}
+
+// userKey resolves an IAM user's access key for the authenticator.
+func (d *Daemon) userKey(akid string) (name, arn string, ok bool) {
+	if d.iam == nil {
+		return "", "", false
+	}
+	name, ok = d.iam.AccessKeyOwner(akid)
+	if !ok {
+		return "", "", false
+	}
+	arn, ok = d.iam.UserArn(name)
+	return name, arn, ok
+}
+
+// registerResourcePolicies gives the IAM service the resource policies of
+// the services this node serves: Lambda's function permissions
+// (AddPermission) and SQS queue policies.
+func (d *Daemon) registerResourcePolicies(queues *sqs.Service) {
+	d.iam.RegisterResourcePolicies("lambda", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
+		parts := strings.Split(arn, ":")
+		if len(parts) < 7 || parts[5] != "function" {
+			return "", nil
+		}
+		q := ""
+		if len(parts) == 8 {
+			q = parts[7]
+		}
+		stmts, _, err := d.reg.Policy(ctx, parts[6], q)
+		if err != nil || len(stmts) == 0 {
+			return "", nil // no function, or no policy: nothing granted by it
+		}
+		doc, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Id": "default", "Statement": stmts})
+		return string(doc), err
+	}))
+	d.iam.RegisterResourcePolicies("sqs", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
+		parts := strings.Split(arn, ":")
+		if len(parts) != 6 {
+			return "", nil
+		}
+		attrs, err := queues.Attributes(ctx, parts[4], parts[5], []string{"Policy"})
+		if err != nil {
+			return "", nil // no queue: the handler answers that
+		}
+		return attrs["Policy"], nil
+	}))
+}
