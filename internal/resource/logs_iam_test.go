@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 )
@@ -63,10 +65,13 @@ func TestLogGroup(t *testing.T) {
 	}
 }
 
-// TestIAMIsRecorded checks the names, ARNs and ids of roles and policies,
-// which are recorded (Nimbus has no IAM service yet).
-func TestIAMIsRecorded(t *testing.T) {
+// TestIAMProvidersMakeRealEntities checks the names, ARNs and ids of roles
+// and policies, and that they exist in the node's IAM with their policies
+// (so the front door evaluates them), and are gone after delete.
+func TestIAMProvidersMakeRealEntities(t *testing.T) {
 	e := newEnv(t)
+	ic := awsiam.NewFromConfig(e.cfg)
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}}}
 	trust := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
 		"Effect": "Allow", "Principal": map[string]any{"Service": []any{"lambda.amazonaws.com"}}, "Action": []any{"sts:AssumeRole"},
 	}}}
@@ -83,30 +88,44 @@ func TestIAMIsRecorded(t *testing.T) {
 	if id, _ := role.Attrs["RoleId"].(string); !regexp.MustCompile(`^AROA[A-Z0-9]{17}$`).MatchString(id) {
 		t.Errorf("RoleId = %q", id)
 	}
-	// Policies change in place; the ids stay.
+	att, err := ic.ListAttachedRolePolicies(t.Context(), &awsiam.ListAttachedRolePoliciesInput{RoleName: aws.String(role.PhysicalID)})
+	if err != nil || len(att.AttachedPolicies) != 1 || aws.ToString(att.AttachedPolicies[0].PolicyName) != "AWSLambdaBasicExecutionRole" {
+		t.Errorf("attached policies: %v %v", att, err)
+	}
+	// Policies change in place; the ids stay (the update drops the
+	// managed policy: it is detached).
 	updated := e.update(t, role, map[string]any{
 		"AssumeRolePolicyDocument": trust, "Path": "/service/",
-		"Policies": []any{map[string]any{"PolicyName": "p", "PolicyDocument": map[string]any{"Statement": []any{}}}},
+		"Policies": []any{map[string]any{"PolicyName": "p", "PolicyDocument": doc}},
 	})
 	if updated.PhysicalID != role.PhysicalID || updated.Attrs["RoleId"] != role.Attrs["RoleId"] {
 		t.Errorf("in-place update changed the role: %v -> %v", role.Result, updated.Result)
+	}
+	if _, err := ic.GetRolePolicy(t.Context(), &awsiam.GetRolePolicyInput{RoleName: aws.String(role.PhysicalID), PolicyName: aws.String("p")}); err != nil {
+		t.Errorf("inline policy of the updated role: %v", err)
 	}
 	named := e.replace(t, updated, map[string]any{"AssumeRolePolicyDocument": trust, "RoleName": "my-role"})
 	if named.PhysicalID != "my-role" || named.Attrs["Arn"] != "arn:aws:iam::000000000000:role/my-role" {
 		t.Errorf("named role = %v", named.Result)
 	}
-	_, err := e.ps["AWS::IAM::Role"].Create(t.Context(), request("R", "AWS::IAM::Role", map[string]any{"RoleName": "x"}))
+	if _, err := ic.GetRole(t.Context(), &awsiam.GetRoleInput{RoleName: aws.String(role.PhysicalID)}); err == nil {
+		t.Error("the replaced role still exists")
+	}
+	_, err = e.ps["AWS::IAM::Role"].Create(t.Context(), request("R", "AWS::IAM::Role", map[string]any{"RoleName": "x"}))
 	wantErr(t, err, "required key [AssumeRolePolicyDocument] not found")
 	_, err = e.ps["AWS::IAM::Role"].Create(t.Context(), request("R", "AWS::IAM::Role", map[string]any{"AssumeRolePolicyDocument": trust, "Path": "nope"}))
 	wantErr(t, err, `Path "nope" must begin and end with /`)
 
 	pol := e.create(t, "FnPolicy", "AWS::IAM::Policy", map[string]any{
-		"PolicyName": "inline", "PolicyDocument": map[string]any{"Statement": []any{}}, "Roles": []any{"my-role"},
+		"PolicyName": "inline", "PolicyDocument": doc, "Roles": []any{"my-role"},
 	})
+	if _, err := ic.GetRolePolicy(t.Context(), &awsiam.GetRolePolicyInput{RoleName: aws.String("my-role"), PolicyName: aws.String("inline")}); err != nil {
+		t.Errorf("AWS::IAM::Policy on my-role: %v", err)
+	}
 	if !strings.HasPrefix(pol.PhysicalID, "teststack-FnPol-") {
 		t.Errorf("inline policy id %s", pol.PhysicalID)
 	}
-	mp := e.create(t, "Managed", "AWS::IAM::ManagedPolicy", map[string]any{"PolicyDocument": map[string]any{"Statement": []any{}}})
+	mp := e.create(t, "Managed", "AWS::IAM::ManagedPolicy", map[string]any{"PolicyDocument": doc, "Roles": []any{"my-role"}})
 	if !strings.HasPrefix(mp.PhysicalID, "arn:aws:iam::000000000000:policy/teststack-Managed-") || mp.Attrs["PolicyArn"] != mp.PhysicalID {
 		t.Errorf("managed policy = %v", mp.Result)
 	}
@@ -117,4 +136,12 @@ func TestIAMIsRecorded(t *testing.T) {
 	for _, r := range []*stack.Resource{mp, pol, named} {
 		e.delete(t, r)
 	}
+	if _, err := ic.GetRole(t.Context(), &awsiam.GetRoleInput{RoleName: aws.String("my-role")}); err == nil {
+		t.Error("the deleted role still exists")
+	}
+	if _, err := ic.GetPolicy(t.Context(), &awsiam.GetPolicyInput{PolicyArn: aws.String(mp.PhysicalID)}); err == nil {
+		t.Error("the deleted managed policy still exists")
+	}
+	_, err = e.ps["AWS::IAM::InstanceProfile"].Create(t.Context(), request("IP", "AWS::IAM::InstanceProfile", map[string]any{"Roles": []any{"r"}}))
+	wantErr(t, err, "Nimbus does not support AWS::IAM::InstanceProfile")
 }

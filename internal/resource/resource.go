@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -72,6 +73,8 @@ type clients struct {
 	dynamodb *dynamodb.Client
 	sfn      *awssfn.Client
 	s3       *s3.Client
+	// iam is IAM (iam.go).
+	iam *awsiam.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -104,6 +107,7 @@ func Providers(opts Options) map[string]stack.Provider {
 		sfn:    awssfn.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
 		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		iam:    awsiam.NewFromConfig(cfg),
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
