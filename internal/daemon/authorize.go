@@ -37,6 +37,10 @@ type operation struct {
 	params  map[string]string // iamResource's parameters
 	// action and resource, when set, replace iamAction/iamResource.
 	action, resource string
+	// passRole is a role the call hands to Lambda (CreateFunction's and
+	// UpdateFunctionConfiguration's Role): the caller needs iam:PassRole
+	// on it too.
+	passRole string
 }
 
 // maxPeek bounds the body the front door parses to find an operation's
@@ -106,7 +110,11 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			o.action, o.resource = "nimbus:GetCostReport", "*"
 			return o, true
 		case "CreateFunction":
-			ps = map[string]string{"fn": str(jsonFields(peekBody(r)), "FunctionName")}
+			m := jsonFields(peekBody(r))
+			ps = map[string]string{"fn": str(m, "FunctionName")}
+			o.passRole = str(m, "Role")
+		case "UpdateFunctionConfiguration":
+			o.passRole = str(jsonFields(peekBody(r)), "Role")
 		case "TagResource", "UntagResource", "ListTags":
 			o.resource = ps["arn"]
 		}
@@ -267,15 +275,56 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		}
 		return o, o.name != ""
 	}
-	// A service whose operations this table does not name yet: the
-	// operation from X-Amz-Target or the query Action, resource "*".
+	// A service whose operations this table does not name one by one
+	// (DynamoDB, KMS, and the services landing beside this one): the
+	// operation from X-Amz-Target or the query Action, the resource from
+	// the parameters AWS's APIs name it by (genericResource), else "*".
 	if opFromTarget != "" {
-		return operation{service: route, name: opFromTarget, resource: "*"}, true
+		return operation{service: route, name: opFromTarget, resource: d.genericResource(route, jsonFields(peekBody(r)))}, true
 	}
-	if a := queryForm(r).Get("Action"); a != "" {
-		return operation{service: route, name: a, resource: "*"}, true
+	if f := queryForm(r); f.Get("Action") != "" {
+		m := map[string]any{}
+		for k, v := range f {
+			m[k] = v[0]
+		}
+		return operation{service: route, name: f.Get("Action"), resource: d.genericResource(route, m)}, true
 	}
 	return operation{}, false
+}
+
+// genericResource finds an operation's resource ARN among the request
+// parameters AWS's APIs use for it: an ARN parameter as it is, a DynamoDB
+// TableName, a KMS key id, an SSM parameter name; "*" when none.
+func (d *Daemon) genericResource(service string, m map[string]any) string {
+	for _, k := range []string{"TopicArn", "TargetArn", "stateMachineArn", "executionArn", "activityArn", "TableArn", "StreamArn",
+		"ResourceArn", "SecretId", "KeyId", "Name", "StreamName"} {
+		if v := str(m, k); strings.HasPrefix(v, "arn:") {
+			return v
+		}
+	}
+	acct := d.cfg.Region + ":" + d.cfg.AccountID + ":"
+	switch service {
+	case "dynamodb":
+		if t := str(m, "TableName"); t != "" {
+			return "arn:aws:dynamodb:" + acct + "table/" + t
+		}
+	case "kms":
+		if k := str(m, "KeyId"); k != "" {
+			if strings.HasPrefix(k, "alias/") {
+				return "arn:aws:kms:" + acct + k
+			}
+			return "arn:aws:kms:" + acct + "key/" + k
+		}
+	case "ssm":
+		if n := str(m, "Name"); n != "" {
+			return "arn:aws:ssm:" + acct + "parameter/" + strings.TrimPrefix(n, "/")
+		}
+	case "secretsmanager":
+		if n := str(m, "SecretId"); n != "" {
+			return "arn:aws:secretsmanager:" + acct + "secret:" + n + "-??????"
+		}
+	}
+	return "*"
 }
 
 // authorized wraps a SigV4 route's handler with IAM evaluation.
@@ -359,10 +408,17 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
 	}
 	dec := d.iam.Authorize(caller, req, res)
-	if dec.Allowed {
-		return action, resource, ""
+	if !dec.Allowed {
+		return action, resource, dec.Message(id.Principal, action, resource)
 	}
-	return action, resource, dec.Message(id.Principal, action, resource)
+	if op.passRole != "" {
+		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: req.Keys}
+		pr.Set("iam:PassedToService", "lambda.amazonaws.com")
+		if dec := d.iam.Authorize(caller, pr); !dec.Allowed {
+			return "iam:PassRole", op.passRole, dec.Message(id.Principal, "iam:PassRole", op.passRole)
+		}
+	}
+	return action, resource, ""
 }
 
 // writeAccessDenied answers a denial as the route's service does:

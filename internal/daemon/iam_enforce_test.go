@@ -169,6 +169,15 @@ func TestRoleEscalationOnlyWhenAllowed(t *testing.T) {
 		"User: arn:aws:sts::"+n.d.cfg.AccountID+":assumed-role/app-role/mine is not authorized to perform: lambda:DeleteFunction on resource: arn:aws:lambda:us-east-1:"+
 			n.d.cfg.AccountID+":function:mine with an explicit deny in an identity-based policy")
 
+	// Escalation through a new function: lambda:CreateFunction is granted
+	// (NotAction iam:*), but handing it a role needs iam:PassRole.
+	code := zipFiles(t, map[string]zipEntry{"bootstrap": {data: []byte("#!/bin/sh\nexit 1\n"), mode: 0o755}})
+	_, err = c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("escalate"), Runtime: types.RuntimeProvidedal2023,
+		Handler: aws.String("bootstrap"), Role: aws.String(roleArn), Code: &types.FunctionCode{ZipFile: code}})
+	wantDenied(t, "CreateFunction passing a role without iam:PassRole", err, "AccessDeniedException", 403,
+		"User: arn:aws:sts::"+n.d.cfg.AccountID+":assumed-role/app-role/mine is not authorized to perform: iam:PassRole on resource: "+roleArn+
+			" because no identity-based policy allows the iam:PassRole action")
+
 	// Root grants exactly PutRolePolicy on this role: now it works.
 	root := awsiam.NewFromConfig(n.awsConfig())
 	if _, err := root.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"), PolicyName: aws.String("self"),

@@ -71,6 +71,22 @@ type inlinePolicy struct {
 	PolicyDocument any
 }
 
+// inlinePolicies reads a role's Policies (after the engine resolved their
+// intrinsics; entries that are not objects, like a resolved AWS::NoValue,
+// are skipped).
+func inlinePolicies(l []any) []inlinePolicy {
+	var out []inlinePolicy
+	for _, v := range l {
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["PolicyName"].(string)
+		out = append(out, inlinePolicy{PolicyName: name, PolicyDocument: m["PolicyDocument"]})
+	}
+	return out
+}
+
 func (c *clients) awsManagedMissing(arn string, err error) bool {
 	var ae smithy.APIError
 	if strings.HasPrefix(arn, "arn:aws:iam::aws:policy/") && errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity" {
@@ -89,7 +105,7 @@ type roleProps struct {
 	MaxSessionDuration       *int64
 	Path                     *string
 	PermissionsBoundary      *string
-	Policies                 []inlinePolicy
+	Policies                 []any // {PolicyName, PolicyDocument} each (inlinePolicies)
 	RoleName                 *string
 	Tags                     []tag
 }
@@ -146,7 +162,8 @@ func (p *roleProvider) sync(ctx context.Context, name string, prev, cur *rolePro
 	if prev != nil {
 		before = *prev
 	}
-	for _, ip := range cur.Policies {
+	curPolicies, oldPolicies := inlinePolicies(cur.Policies), inlinePolicies(before.Policies)
+	for _, ip := range curPolicies {
 		doc, err := policyJSON(ip.PolicyDocument)
 		if err != nil {
 			return err
@@ -156,8 +173,8 @@ func (p *roleProvider) sync(ctx context.Context, name string, prev, cur *rolePro
 			return apiError("Iam", err)
 		}
 	}
-	for _, old := range before.Policies {
-		if !slices.ContainsFunc(cur.Policies, func(x inlinePolicy) bool { return x.PolicyName == old.PolicyName }) {
+	for _, old := range oldPolicies {
+		if !slices.ContainsFunc(curPolicies, func(x inlinePolicy) bool { return x.PolicyName == old.PolicyName }) {
 			if _, err := p.c.iam.DeleteRolePolicy(ctx, &awsiam.DeleteRolePolicyInput{RoleName: aws.String(name),
 				PolicyName: aws.String(old.PolicyName)}); ignoreNotFound("Iam", err) != nil {
 				return apiError("Iam", err)

@@ -17,7 +17,6 @@ package resource
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -296,19 +295,6 @@ func equalJSON(a, b any) bool {
 // replace is the error of an update that needs a new resource.
 func replace(logicalID string, names ...string) error {
 	return fmt.Errorf("%s: changing %s: %w", logicalID, strings.Join(names, ", "), stack.ErrReplace)
-}
-
-const nameAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-// randomID is n random characters of A-Z0-9, as CloudFormation's
-// generated names end with.
-func randomID(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	for i := range b {
-		b[i] = nameAlphabet[int(b[i])%len(nameAlphabet)]
-	}
-	return string(b)
 }
 
 // physicalName is the name CloudFormation generates for a resource that
