@@ -200,6 +200,13 @@ func TestS3Multipart(t *testing.T) {
 	if err != nil || aws.ToInt64(h.ContentLength) != 5<<20+4 {
 		t.Fatalf("head: %v %+v", err, h)
 	}
+	attrs, err := c.GetObjectAttributes(ctx, &awss3.GetObjectAttributesInput{Bucket: aws.String("big"), Key: aws.String("obj"),
+		ObjectAttributes: []s3types.ObjectAttributes{s3types.ObjectAttributesEtag, s3types.ObjectAttributesObjectSize,
+			s3types.ObjectAttributesObjectParts, s3types.ObjectAttributesChecksum}})
+	if err != nil || aws.ToInt64(attrs.ObjectSize) != 5<<20+4 || attrs.ObjectParts == nil || aws.ToInt32(attrs.ObjectParts.TotalPartsCount) != 2 ||
+		attrs.Checksum == nil || !strings.HasSuffix(aws.ToString(attrs.Checksum.ChecksumCRC32), "-2") {
+		t.Errorf("attributes: %v %+v", err, attrs)
+	}
 	// A part below 5 MiB that is not the last is refused at Complete.
 	up2, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("big"), Key: aws.String("small")})
 	if err != nil {
@@ -389,6 +396,17 @@ print("ok")
 	aws("s3", "cp", "s3://cli-bucket/big.bin", back)
 	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("downloaded %d bytes, %v", len(got), err)
+	}
+	// aws s3 presign's URL is fetched by a plain HTTP client.
+	u := strings.TrimSpace(aws("s3", "presign", "s3://cli-bucket/big.bin", "--expires-in", "60"))
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Errorf("aws s3 presign %s: %d, %d bytes", u, resp.StatusCode, len(got))
 	}
 	aws("s3", "rm", "s3://cli-bucket/big.bin")
 	aws("s3", "rb", "s3://cli-bucket")

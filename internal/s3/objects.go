@@ -59,6 +59,8 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 			return s.listParts(w, r, t, q)
 		case q.Has("tagging") && r.Method == http.MethodGet:
 			return s.getObjectTagging(w, r, t)
+		case q.Has("attributes") && r.Method == http.MethodGet:
+			return s.getObjectAttributes(w, r, t)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -790,5 +792,72 @@ func (s *Service) getObjectTagging(w http.ResponseWriter, r *http.Request, t tar
 	for k, v := range om.Tags {
 		out.Tags = append(out.Tags, Tag{Key: k, Value: v})
 	}
+	return writeXML(w, http.StatusOK, out)
+}
+
+// getObjectAttributes answers GetObjectAttributes with the attributes
+// x-amz-object-attributes names.
+func (s *Service) getObjectAttributes(w http.ResponseWriter, r *http.Request, t target) error {
+	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+		return err
+	}
+	if v := r.URL.Query().Get("versionId"); v != "" && v != "null" {
+		return errorf(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
+	}
+	want := map[string]bool{}
+	for _, a := range r.Header.Values("x-amz-object-attributes") {
+		for p := range strings.SplitSeq(a, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				want[p] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		return invalidArgument("Invalid attribute name specified.").with("ArgumentName", "x-amz-object-attributes")
+	}
+	for a := range want {
+		switch a {
+		case "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize":
+		default:
+			return invalidArgument("Invalid attribute name specified.").with("ArgumentName", "x-amz-object-attributes").with("ArgumentValue", a)
+		}
+	}
+	om, err := s.meta.object(t.bucket, t.key)
+	if err != nil {
+		return err
+	}
+	if om == nil {
+		return noSuchKey(t.key)
+	}
+	type parts struct {
+		TotalPartsCount int `xml:"PartsCount"`
+	}
+	out := struct {
+		XMLName      xml.Name        `xml:"GetObjectAttributesResponse"`
+		Xmlns        string          `xml:"xmlns,attr"`
+		ETag         string          `xml:"ETag,omitempty"`
+		Checksum     *checksumFields `xml:"Checksum,omitempty"`
+		ObjectParts  *parts          `xml:"ObjectParts,omitempty"`
+		StorageClass string          `xml:"StorageClass,omitempty"`
+		ObjectSize   *int64          `xml:"ObjectSize,omitempty"`
+	}{Xmlns: xmlns}
+	if want["ETag"] {
+		out.ETag = om.ETag
+	}
+	if want["Checksum"] && om.ChecksumAlg != "" {
+		out.Checksum = &checksumFields{}
+		out.Checksum.set(om.ChecksumAlg, om.Checksum, om.ChecksumType)
+	}
+	if want["ObjectParts"] && om.Parts > 0 {
+		out.ObjectParts = &parts{TotalPartsCount: om.Parts}
+	}
+	if want["StorageClass"] {
+		out.StorageClass = "STANDARD"
+	}
+	if want["ObjectSize"] {
+		size := om.Size
+		out.ObjectSize = &size
+	}
+	w.Header().Set("Last-Modified", om.Modified.UTC().Format(http.TimeFormat))
 	return writeXML(w, http.StatusOK, out)
 }

@@ -200,7 +200,7 @@ func unsupported(q url.Values) error {
 	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "encryption", "ownershipControls",
 		"publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
 		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "cors", "lifecycle", "tagging", "versions",
-		"versioning", "attributes"} {
+		"versioning"} {
 		if q.Has(sub) {
 			return notImplemented("the S3 ?" + sub + " subresource")
 		}
