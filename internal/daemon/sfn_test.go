@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,74 @@ Outputs:
 	_ = json.Unmarshal([]byte(aws.ToString(d.Output)), &res)
 	if d.Status != sfntypes.ExecutionStatusSucceeded || res["step"] != "release" || res["order"] != "o-7" {
 		t.Fatalf("execution %s: %s %s %s", d.Status, aws.ToString(d.Output), aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+}
+
+// TestStepFunctionsWithBoto3AndTheCLI: boto3 creates a machine, starts
+// an execution (a second start with the same name and another input is
+// its modeled ExecutionAlreadyExists), runs a synchronous Express
+// execution with the host prefix off, reads the history; the AWS CLI
+// lists the machine and describes the execution.
+func TestStepFunctionsWithBoto3AndTheCLI(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	needTool(t, "python3", "-c", "import boto3")
+	script := `
+import boto3, botocore, json, time
+c = boto3.client("stepfunctions")
+role = "arn:aws:iam::000000000000:role/r"
+d = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"v.$": "States.Format('hi {}', $.who)"}, "End": True}}})
+arn = c.create_state_machine(name="hello", definition=d, roleArn=role)["stateMachineArn"]
+e = c.start_execution(stateMachineArn=arn, name="run-1", input='{"who": "ana"}')["executionArn"]
+try:
+    c.start_execution(stateMachineArn=arn, name="run-1", input='{"who": "bo"}')
+    dup = "no error"
+except c.exceptions.ExecutionAlreadyExists as err:
+    dup = err.response["Error"]["Code"]
+while c.describe_execution(executionArn=e)["status"] == "RUNNING":
+    time.sleep(0.05)
+out = c.describe_execution(executionArn=e)
+hist = [ev["type"] for ev in c.get_execution_history(executionArn=e)["events"]]
+x = c.create_state_machine(name="quick", definition=d, roleArn=role, type="EXPRESS")["stateMachineArn"]
+sync = boto3.client("stepfunctions", config=botocore.config.Config(inject_host_prefix=False))
+s = sync.start_sync_execution(stateMachineArn=x, input='{"who": "cy"}')
+try:
+    c.create_state_machine(name="bad", definition='{"StartAt": "X", "States": {"A": {"Type": "Pass", "End": true}}}', roleArn=role)
+    bad = "no error"
+except c.exceptions.InvalidDefinition as err:
+    bad = err.response["Error"]["Message"]
+print(json.dumps({"status": out["status"], "output": out["output"], "dup": dup, "hist": hist,
+                  "sync": s["status"], "syncOut": s.get("output"), "bad": bad}))
+`
+	cmd := exec.Command("python3", "-c", script)
+	cmd.Env = n.toolEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+	var res struct {
+		Status, Output, Dup, Sync, SyncOut, Bad string
+		Hist                                    []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Status != "SUCCEEDED" || res.Output != `{"v":"hi ana"}` ||
+		res.Dup != "ExecutionAlreadyExists" || res.Sync != "SUCCEEDED" || res.SyncOut != `{"v":"hi cy"}` ||
+		!strings.Contains(res.Bad, "MISSING_TRANSITION_TARGET") ||
+		strings.Join(res.Hist, ",") != "ExecutionStarted,PassStateEntered,PassStateExited,ExecutionSucceeded" {
+		t.Fatalf("boto3 answered %s (%v)", out, err)
+	}
+
+	needTool(t, "aws", "--version")
+	cmd = exec.Command("aws", "stepfunctions", "list-state-machines", "--output", "json")
+	cmd.Env = n.toolEnv()
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"name": "hello"`) || !strings.Contains(string(out), `"type": "EXPRESS"`) {
+		t.Fatalf("aws cli list: %v\n%s", err, out)
+	}
+	cmd = exec.Command("aws", "stepfunctions", "describe-execution", "--output", "json",
+		"--execution-arn", "arn:aws:states:us-east-1:000000000000:execution:hello:run-1")
+	cmd.Env = n.toolEnv()
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"status": "SUCCEEDED"`) {
+		t.Fatalf("aws cli describe: %v\n%s", err, out)
 	}
 }
