@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -100,6 +102,20 @@ print(json.dumps({"arn": got["Arn"], "tz": got["ScheduleExpressionTimezone"], "m
 	clock.Advance(5 * time.Minute)
 	if rec := s.next(t); !jsonEqual(rec, `{"from": "scheduler"}`) {
 		t.Errorf("the function received %s from the schedule", rec)
+	}
+	if st := n.d.sched.Stats(); st.Fired < 1 || st.Invocations < 1 {
+		t.Errorf("scheduler stats %+v", st)
+	}
+	if n.d.metrics != nil {
+		resp, err := http.Get(n.endpoint() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if !strings.Contains(string(b), "nimbus_scheduler_invocations_total") {
+			t.Errorf("/metrics lacks the Scheduler counters")
+		}
 	}
 	// 14:10 in Paris (summer time) is 12:10 UTC.
 	clock.waitFor(t, 5*time.Minute)

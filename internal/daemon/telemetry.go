@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
+	"github.com/nimbus-serverless/nimbus/internal/scheduler"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
@@ -193,6 +194,21 @@ func (d *Daemon) componentMetrics() {
 		} {
 			read := c.read
 			m.CounterFunc(c.name, c.help, func() uint64 { return read(ev.Stats()) })
+		}
+	}
+	if d.sched != nil {
+		sc := d.sched
+		for _, c := range []struct {
+			name, help string
+			read       func(scheduler.Stats) uint64
+		}{
+			{"nimbus_scheduler_fired_total", "EventBridge Scheduler due times this node recorded (the backbone keeps one per due time across nodes).", func(s scheduler.Stats) uint64 { return s.Fired }},
+			{"nimbus_scheduler_invocations_total", "EventBridge Scheduler deliveries to targets that succeeded (InvocationAttemptCount's successes).", func(s scheduler.Stats) uint64 { return s.Invocations }},
+			{"nimbus_scheduler_failed_invocations_total", "EventBridge Scheduler delivery attempts that failed (TargetErrorCount).", func(s scheduler.Stats) uint64 { return s.FailedInvocations }},
+			{"nimbus_scheduler_dead_letters_total", "EventBridge Scheduler firings sent to a dead-letter queue (InvocationsSentToDeadLetterCount).", func(s scheduler.Stats) uint64 { return s.DeadLetters }},
+		} {
+			read := c.read
+			m.CounterFunc(c.name, c.help, func() uint64 { return read(sc.Stats()) })
 		}
 	}
 	if d.pool != nil {

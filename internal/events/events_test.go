@@ -508,6 +508,8 @@ func TestRefusals(t *testing.T) {
 	check("rate", err, "ValidationException", "ScheduleExpression")
 	_, err = c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("bad"), ScheduleExpression: aws.String("cron(0 12 * * * *)")})
 	check("cron both days", err, "ValidationException", "ScheduleExpression")
+	_, err = c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("bad"), ScheduleExpression: aws.String("cron(0 0 30 2 ? *)")})
+	check("cron that never fires", err, "ValidationException", "never fires")
 	_, err = c.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("bad")})
 	check("neither", err, "ValidationException", "EventPattern or ScheduleExpression")
 	if _, err := c.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String("bad")}); apiCode(err) != "ResourceNotFoundException" {

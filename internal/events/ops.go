@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -315,8 +316,14 @@ func (s *Service) putRule(r *http.Request, body []byte) (any, error) {
 		if len(in.ScheduleExpression) > 256 {
 			return nil, constraint(in.ScheduleExpression, "scheduleExpression", "Member must have length less than or equal to 256")
 		}
-		if _, err := ParseSchedule(in.ScheduleExpression); err != nil {
+		sch, err := ParseSchedule(in.ScheduleExpression)
+		if err != nil {
 			return nil, validation("Parameter ScheduleExpression is not valid.")
+		}
+		if now := s.now(); !hasNext(sch, now) {
+			// cron(0 0 30 2 ? *), or years that have passed: it would
+			// never fire.
+			return nil, validation("Parameter ScheduleExpression is not valid: it never fires.")
 		}
 	}
 	ctx := r.Context()
@@ -548,4 +555,10 @@ func (s *Service) listRuleNamesByTarget(r *http.Request, body []byte) (any, erro
 		out["NextToken"] = next
 	}
 	return out, nil
+}
+
+// hasNext reports whether sch fires after now.
+func hasNext(sch *Schedule, now time.Time) bool {
+	_, ok := sch.Next(now, now)
+	return ok
 }
