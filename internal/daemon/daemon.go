@@ -48,6 +48,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/ingress"
+	"github.com/nimbus-serverless/nimbus/internal/kinesis"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/lease"
@@ -101,6 +102,8 @@ type Daemon struct {
 	sfn       *sfn.Service        // Step Functions: API and the runner of executions
 	cw        *cloudwatch.Service // CloudWatch metrics, alarms and dashboards
 	cwObs     *cwObserver         // AWS/Lambda metrics of every invocation
+	// kinesisAPI is Kinesis Data Streams (streams on the backbone).
+	kinesisAPI http.Handler
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -330,6 +333,12 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.tablesAPI = dynamodb.NewHandler(d.tables)
 	d.registerResourcePolicies(queues)
+	streams, err := kinesis.New(ctx, kinesis.Options{JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), Region: cfg.Region,
+		AccountID: cfg.AccountID, Logger: log.With("component", "kinesis")})
+	if err != nil {
+		return nil, fmt.Errorf("create kinesis service: %w", err)
+	}
+	d.kinesisAPI = streams.Handler()
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err

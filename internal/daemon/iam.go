@@ -92,7 +92,7 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"sqs:ListQueues", "s3:ListAllMyBuckets", "logs:DescribeLogGroups", "cloudformation:ListStacks",
 		"kms:CreateKey", "kms:ListKeys", "kms:ListAliases", "kms:GenerateRandom",
 		"dynamodb:ListTables", "dynamodb:ListStreams", "dynamodb:DescribeLimits", "dynamodb:DescribeEndpoints",
-
+		"kinesis:ListStreams",
 		"states:ListStateMachines", "states:ValidateStateMachineDefinition", "states:SendTaskSuccess",
 		"states:SendTaskFailure", "states:SendTaskHeartbeat",
 		"events:ListEventBuses", "events:ListRules", "events:TestEventPattern", "events:ListArchives", "events:ListReplays",
@@ -132,6 +132,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:logs:" + region + ":" + account + ":log-group:" + p["logGroup"] + ":*"
 	case service == "dynamodb" && p["stream"] != "":
 		return "arn:aws:dynamodb:" + region + ":" + account + ":table/" + p["table"] + "/stream/" + p["stream"]
+	case service == "kinesis":
+		return "arn:aws:kinesis:" + region + ":" + account + ":stream/" + p["stream"]
 	case service == "dynamodb":
 		return "arn:aws:dynamodb:" + region + ":" + account + ":table/" + p["table"]
 	case service == "kms" && p["alias"] != "":

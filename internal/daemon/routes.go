@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
+	"github.com/nimbus-serverless/nimbus/internal/kinesis"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
@@ -115,6 +116,7 @@ type routeHandlers struct {
 	sqs        http.Handler // SQS (JSON 1.0, X-Amz-Target AmazonSQS.*)
 	events     http.Handler // EventBridge (JSON 1.1, X-Amz-Target AWSEvents.*)
 	kms        http.Handler // KMS (JSON 1.1, X-Amz-Target TrentService.*)
+	kinesis    http.Handler // Kinesis Data Streams (JSON 1.1, X-Amz-Target Kinesis_20131202.*)
 	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
 	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
 	scheduler  http.Handler // EventBridge Scheduler (REST-JSON, /schedules, /schedule-groups)
@@ -174,6 +176,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: req(events.IsEventsRequest), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: req(kms.IsRequest), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: req(dynamodb.IsRequest), handler: h.dynamodb},
+		{name: "kinesis", signing: "kinesis", auth: authSigV4, protocol: auth.JSON, match: req(kinesis.IsRequest), handler: h.kinesis},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: req(sfn.IsRequest), handler: h.sfn},
 		// CloudWatch by X-Amz-Target (JSON 1.0) or RPC v2 CBOR's path;
 		// refusals in the protocol the request speaks.
@@ -193,6 +196,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "events", signing: "events", auth: authSigV4, protocol: auth.JSON, match: scopeIs("events"), handler: h.events},
 		{name: "kms", signing: "kms", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kms"), handler: h.kms},
 		{name: "dynamodb", signing: "dynamodb", auth: authSigV4, protocol: auth.JSON, match: scopeIs("dynamodb"), handler: h.dynamodb},
+		{name: "kinesis", signing: "kinesis", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kinesis"), handler: h.kinesis},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: scopeIs("states"), handler: h.sfn},
 		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
@@ -352,6 +356,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		apigw:      d.gw,
 		cluster:    d.clusterAPI(),
 		dynamodb:   d.tablesAPI,
+		kinesis:    d.kinesisAPI,
 		sfn:        d.sfn,
 		scheduler:  d.sched,
 		s3:         d.s3,

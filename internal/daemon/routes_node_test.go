@@ -191,7 +191,7 @@ func TestUnservedServicesAnswerInTheirProtocol(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	script := `import boto3, botocore, json, sys
 calls = [("sns", "list_topics", {}),
-         ("kinesis", "list_streams", {}), ("secretsmanager", "list_secrets", {}),
+         ("secretsmanager", "list_secrets", {}),
          ("pipes", "list_pipes", {})]
 out = {}
 for svc, op, args in calls:
@@ -231,9 +231,9 @@ print(json.dumps(out))
 		t.Fatalf("%v: %s", err, raw)
 	}
 	names := map[string]string{
-		"sns":     "Amazon Simple Notification Service",
-		"kinesis": "Amazon Kinesis", "secretsmanager": "AWS Secrets Manager",
-		"pipes": "Amazon EventBridge Pipes"}
+		"sns":            "Amazon Simple Notification Service",
+		"secretsmanager": "AWS Secrets Manager",
+		"pipes":          "Amazon EventBridge Pipes"}
 	for svc, name := range names {
 		r, ok := got[svc]
 		wantCode := "NotImplemented"

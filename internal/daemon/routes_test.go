@@ -56,6 +56,7 @@ var declared = map[string]routeDecl{
 	"events":                {auth: authSigV4, signing: "events"},
 	"kms":                   {auth: authSigV4, signing: "kms"},
 	"dynamodb":              {auth: authSigV4, signing: "dynamodb"},
+	"kinesis":               {auth: authSigV4, signing: "kinesis"},
 	"states":                {auth: authSigV4, signing: "states"},
 	"scheduler":             {auth: authSigV4, signing: "scheduler"},
 	"cloudwatch":            {auth: authSigV4, signing: "monitoring"},
@@ -76,7 +77,7 @@ var declared = map[string]routeDecl{
 // names a service Nimbus does not serve (the unserved route only writes an
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
-	for _, p := range []string{"Kinesis_20131202.",
+	for _, p := range []string{
 		"secretsmanager.", "AmazonSSM.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
@@ -92,7 +93,7 @@ func namesUnservedService(r *http.Request) bool {
 	}
 	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
 		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3" &&
-		svc != "iam" && svc != "sts"
+		svc != "iam" && svc != "sts" && svc != "kinesis"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -118,7 +119,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
@@ -203,7 +204,8 @@ var samples = map[string]routeSample{
 	"cluster-status":        {method: "GET", path: "/_nimbus/cluster", service: "lambda"},
 	"aws-lambda-url":        {method: "GET", path: "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/hello"},
 	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
-	"unserved":              {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1"},
+	"unserved":              {method: "POST", path: "/", target: "AmazonSSM.DescribeParameters", body: `{}`, contentType: "application/x-amz-json-1.1"},
+	"kinesis":               {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kinesis"},
 	"dynamodb":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0", service: "dynamodb"},
 	"s3":                    {method: "PUT", path: "/my-bucket/some/key.txt", body: "hello", service: "s3"},
 	"iam":                   {method: "POST", path: "/", body: "Action=ListRoles&Version=2010-05-08", contentType: "application/x-www-form-urlencoded", service: "iam"},
@@ -230,7 +232,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler", "monitoring"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},

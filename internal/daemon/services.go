@@ -38,6 +38,7 @@ var servedServices = []awsService{
 	{id: "kms", name: "AWS Key Management Service", signing: "kms", protocol: awsapi.ProtocolJSON11, target: "TrentService."},
 	{id: "dynamodb", name: "Amazon DynamoDB", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDB_20120810."},
 	{id: "dynamodbstreams", name: "Amazon DynamoDB Streams", signing: "dynamodb", protocol: awsapi.ProtocolJSON10, target: "DynamoDBStreams_20120810."},
+	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
@@ -56,7 +57,6 @@ var servedServices = []awsService{
 var unservedServices = []awsService{
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
-	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
 	{id: "ssm", name: "AWS Systems Manager", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
