@@ -1,0 +1,37 @@
+package sfn
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkExpressPassChain runs a 100-state chain of Pass states in
+// memory (an Express execution); it reports state transitions per second.
+func BenchmarkExpressPassChain(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"StartAt": "S0", "States": {`)
+	for i := range 100 {
+		fmt.Fprintf(&sb, `"S%d": {"Type": "Pass", "Parameters": {"n.$": "$.n", "i": %d}, "Next": "S%d"}, `, i, i, i+1)
+	}
+	sb.WriteString(`"S100": {"Type": "Succeed"}}}`)
+	def, err := Parse(sb.String(), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		j, _ := openJournal(ctx, &memJournal{}, time.Now)
+		r := &run{x: &Execution{ARN: "arn:aws:states:us-east-1:1:express:m:e:1", Input: `{"n": 1}`, Def: def, Seed: []byte("01234567")},
+			j: j, tasks: &Tasks{}, now: time.Now, after: time.After}
+		if _, err := r.exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n += 101
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "transitions/s")
+}
