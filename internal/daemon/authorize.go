@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
+	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 )
 
@@ -229,6 +230,8 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		return o, opFromTarget != ""
 	case "apigateway":
 		return operation{service: "apigateway", name: r.Method, params: map[string]string{"path": r.URL.Path}}, true
+	case "s3":
+		return s3Operation(r), true
 	case "cloudformation":
 		if strings.HasPrefix(r.URL.Path, "/nimbus/artifacts") {
 			if r.Method == http.MethodGet {
@@ -496,4 +499,77 @@ func (d *Daemon) registerResourcePolicies(queues *sqs.Service) {
 		}
 		return attrs["Policy"], nil
 	}))
+}
+
+// s3Operation names an S3 request's operation from its method, bucket
+// (virtual host or first path segment), key and subresource, without
+// reading its body (S3 verifies bodies as they stream).
+func s3Operation(r *http.Request) operation {
+	bucket, ok := s3.VirtualHostBucket(r.Host)
+	key := strings.TrimPrefix(r.URL.Path, "/")
+	if !ok {
+		bucket, key, _ = strings.Cut(key, "/")
+	}
+	q := r.URL.Query()
+	o := operation{service: "s3", params: map[string]string{"bucket": bucket, "key": key}}
+	m := r.Method
+	switch {
+	case bucket == "":
+		o.name = "ListBuckets"
+	case key != "":
+		switch {
+		case m == http.MethodGet && q.Has("uploadId"):
+			o.name = "ListParts"
+		case m == http.MethodGet || m == http.MethodHead:
+			o.name = "GetObject"
+		case m == http.MethodPut:
+			o.name = "PutObject"
+		case m == http.MethodDelete && q.Has("uploadId"):
+			o.name = "AbortMultipartUpload"
+		case m == http.MethodDelete:
+			o.name = "DeleteObject"
+		default: // POST ?uploads, ?uploadId: multipart, authorised as PutObject
+			o.name = "PutObject"
+		}
+	default:
+		sub := ""
+		for _, s := range []string{"policy", "notification", "versioning", "tagging", "cors", "lifecycle", "acl", "location",
+			"encryption", "website", "uploads", "versions", "delete"} {
+			if q.Has(s) {
+				sub = s
+				break
+			}
+		}
+		switch {
+		case sub == "delete":
+			o.name = "DeleteObjects"
+		case sub == "uploads":
+			o.name = "ListMultipartUploads"
+		case sub == "versions":
+			o.name = "ListObjectVersions"
+		case sub == "location":
+			o.name = "GetBucketLocation"
+		case sub == "notification" && m == http.MethodPut:
+			o.name = "PutBucketNotificationConfiguration"
+		case sub == "notification":
+			o.name = "GetBucketNotificationConfiguration"
+		case sub == "cors" || sub == "lifecycle" || sub == "acl" || sub == "encryption" || sub == "website" || sub == "policy" ||
+			sub == "versioning" || sub == "tagging":
+			verb := map[string]string{http.MethodPut: "Put", http.MethodDelete: "Delete"}[m]
+			if verb == "" {
+				verb = "Get"
+			}
+			name := map[string]string{"cors": "BucketCORS", "lifecycle": "LifecycleConfiguration", "acl": "BucketAcl",
+				"encryption": "EncryptionConfiguration", "website": "BucketWebsite", "policy": "BucketPolicy",
+				"versioning": "BucketVersioning", "tagging": "BucketTagging"}[sub]
+			o.name = verb + name
+		case m == http.MethodPut:
+			o.name = "CreateBucket"
+		case m == http.MethodDelete:
+			o.name = "DeleteBucket"
+		default:
+			o.name = "ListObjectsV2"
+		}
+	}
+	return o
 }

@@ -16,6 +16,7 @@ import (
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -377,4 +378,35 @@ func TestQueryDenialShapes(t *testing.T) {
 			t.Errorf("%s query denial: %d %s", svc, resp.StatusCode, b.String())
 		}
 	}
+}
+
+// TestS3ObjectPolicy: a role allowed s3:GetObject under one prefix reads
+// there, and is refused writes and other buckets with S3's AccessDenied.
+func TestS3ObjectPolicy(t *testing.T) {
+	t.Parallel()
+	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/public/*"}]}`)
+	ctx := context.Background()
+	pathStyle := func(o *s3.Options) { o.UsePathStyle = true }
+	root := s3.NewFromConfig(n.awsConfig(), pathStyle)
+	for _, b := range []string{"data", "other"} {
+		if _, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"public/a.txt", "private/b.txt"} {
+		if _, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(k), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fc := s3.NewFromConfig(functionConfig(t, n, roleArn, "mine"), pathStyle)
+	if _, err := fc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("public/a.txt")}); err != nil {
+		t.Errorf("GetObject under the allowed prefix: %v", err)
+	}
+	_, err := fc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("private/b.txt")})
+	wantDenied(t, "GetObject outside the prefix", err, "AccessDenied", 403, "")
+	_, err = fc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String("public/c.txt"), Body: strings.NewReader("y")})
+	wantDenied(t, "PutObject", err, "AccessDenied", 403, "")
+	_, err = fc.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("other")})
+	wantDenied(t, "DeleteBucket(other)", err, "AccessDenied", 403, "")
 }
