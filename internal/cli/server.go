@@ -65,6 +65,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
 	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: none (loopback only) or egress (out through the host)")
+	f.StringVar(&cfg.SNSAllowedHosts, "sns-allowed-hosts", cfg.SNSAllowedHosts, "comma-separated hosts (host or host:port) of http/https SNS endpoints that may be subscribed besides loopback ones")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "serve /metrics (and /healthz, /readyz) on this address of its own instead of --listen")

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -67,6 +68,10 @@ type Config struct {
 	// nimbus:network tag: "none" (the default: the environment's loopback
 	// only) or "egress" (out through the host; NIMBUS_FUNCTION_NETWORK).
 	FunctionNetwork string
+	// SNSAllowedHosts are the hosts (host or host:port, comma-separated)
+	// of http/https SNS endpoints that may be subscribed besides loopback
+	// ones (NIMBUS_SNS_ALLOWED_HOSTS). Empty: loopback endpoints only.
+	SNSAllowedHosts string
 	// CPUQuota caps each environment's CPU in proportion to its memory
 	// after init, as Lambda does (1,769 MB = one vCPU; NIMBUS_CPU_QUOTA).
 	// Off, environments get a proportional CPU weight only: all the CPU
@@ -245,6 +250,7 @@ func FromEnv() Config {
 	set(&c.MetricsListen, "NIMBUS_METRICS_LISTEN")
 	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
+	set(&c.SNSAllowedHosts, "NIMBUS_SNS_ALLOWED_HOSTS")
 	if v := os.Getenv("NIMBUS_CPU_QUOTA"); v == "true" || v == "1" || v == "on" {
 		c.CPUQuota = true
 	}
@@ -412,4 +418,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log level %q must be debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// SplitList splits a comma-separated list, dropping empty items and
+// surrounding spaces.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

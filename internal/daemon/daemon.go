@@ -61,6 +61,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 	"github.com/nimbus-serverless/nimbus/internal/scheduler"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
+	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -93,6 +94,7 @@ type Daemon struct {
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
 	s3     *s3.Service     // S3 (buckets on the backbone, objects on this node)
+	sns    *sns.Service    // SNS (topics on the backbone, fan-out)
 	esm    *esm.Service    // event source mappings and their pollers
 	kms    *kms.Service    // KMS: keys, and the sealing of secrets at rest
 	// tables is DynamoDB and DynamoDB Streams (tables in the node's own
@@ -339,6 +341,15 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create kinesis service: %w", err)
 	}
 	d.kinesisAPI = streams.Handler()
+	d.sns, err = sns.New(ctx, sns.Options{
+		JetStream: d.st.JetStream(), Targets: targets, Region: cfg.Region, AccountID: cfg.AccountID,
+		Endpoint: functionEndpoint(d.ln.Addr()), AllowedHosts: config.SplitList(cfg.SNSAllowedHosts),
+		Replicas: d.st.Replicas(), DelayScale: cfg.AsyncDelayScale, Logger: log.With("component", "sns"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create sns service: %w", err)
+	}
+	targets.Handle("sns", d.sns.Deliverer())
 	evBytes, err := eventsBytes(budget)
 	if err != nil {
 		return nil, err
@@ -599,6 +610,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("s3 notifications", "err", err)
 		}
 	}()
+	snsDone := make(chan struct{})
+	go func() {
+		defer close(snsDone)
+		if err := d.sns.Run(asyncCtx); err != nil {
+			d.log.Error("sns service", "err", err)
+		}
+	}()
 	esmCtx, stopESM := context.WithCancel(context.WithoutCancel(ctx))
 	esmDone := make(chan struct{})
 	go func() {
@@ -691,6 +709,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-eventsDone // the router stops enqueueing before the async path goes
 	<-schedDone  // so does the scheduler's delivery
 	<-s3Done     // so do S3's notifications
+	<-snsDone    // the fan-out stops enqueueing before the async path goes
 	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
 	<-esmDone // pollers' invocations end before the pool closes

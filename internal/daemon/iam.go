@@ -57,6 +57,8 @@ var iamRenames = map[string]string{
 	// ConditionCheckItem, GetItem): no one action covers the request.
 	"dynamodb.TransactWriteItems": "",
 	"dynamodb.TransactGetItems":   "",
+	// SNS: a batch authorises as its single form.
+	"sns.PublishBatch": "sns:Publish",
 	// API Gateway's data plane.
 	"execute-api.Invoke":                       "execute-api:Invoke",
 	"apigatewaymanagementapi.PostToConnection": "execute-api:ManageConnections",
@@ -100,7 +102,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 		// CloudWatch's metric operations and listings have no resource type.
 		"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
 		"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
-		"cloudwatch:ListDashboards":
+		"cloudwatch:ListDashboards",
+		"sns:ListTopics", "sns:ListSubscriptions":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
 		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts":
@@ -128,6 +131,11 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:s3:::" + p["bucket"]
 	case service == "sqs":
 		return "arn:aws:sqs:" + region + ":" + account + ":" + p["queue"]
+	case service == "sns":
+		// Subscription operations (Unsubscribe, Get/SetSubscriptionAttributes,
+		// ConfirmSubscription) authorise on the subscription's topic: pass
+		// the topic's name from the subscription ARN.
+		return "arn:aws:sns:" + region + ":" + account + ":" + p["topic"]
 	case service == "logs":
 		return "arn:aws:logs:" + region + ":" + account + ":log-group:" + p["logGroup"] + ":*"
 	case service == "dynamodb" && p["stream"] != "":

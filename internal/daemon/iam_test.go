@@ -66,6 +66,10 @@ func TestIAMMappings(t *testing.T) {
 			"arn:aws:cloudwatch:us-east-1:000000000000:alarm:a"},
 		{"cloudwatch", "PutDashboard", map[string]string{"dashboard": "ops"}, "cloudwatch:PutDashboard",
 			"arn:aws:cloudwatch::000000000000:dashboard/ops"},
+		{"sns", "PublishBatch", map[string]string{"topic": "t.fifo"}, "sns:Publish", "arn:aws:sns:us-east-1:000000000000:t.fifo"},
+		{"sns", "Unsubscribe", map[string]string{"topic": "t"}, "sns:Unsubscribe", "arn:aws:sns:us-east-1:000000000000:t"},
+		{"sns", "ListTopics", nil, "sns:ListTopics", "*"},
+		{"sns", "ListSubscriptions", nil, "sns:ListSubscriptions", "*"},
 		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
 	} {
 		a := iamAction(c.service, c.op)

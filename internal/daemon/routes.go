@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
+	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
@@ -38,14 +39,15 @@ import (
 //
 //	host-routed doors   function URLs, execute-api, virtual-hosted S3
 //	                    buckets                             (Host header)
-//	Nimbus's paths      code download links, deploy artifacts, the rest
-//	                    of /_nimbus/                        (path prefix)
+//	Nimbus's paths      code download links, deploy artifacts, SNS's
+//	                    signing certificate, the rest of /_nimbus/ (path prefix);
+//	                    SNS SubscribeURL links (GET / with a token)
 //	/_aws/ paths        path-style function URLs and execute-api
 //	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
 //	                    Streams), Step Functions, CloudWatch (and its RPC v2
 //	                    CBOR path); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    dynamodb, states, scheduler, monitoring (CloudWatch's
+//	                    dynamodb, states, scheduler, sns, monitoring (CloudWatch's
 //	                    query protocol), s3 (path-style), apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
@@ -121,6 +123,9 @@ type routeHandlers struct {
 	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
 	scheduler  http.Handler // EventBridge Scheduler (REST-JSON, /schedules, /schedule-groups)
 	cloudwatch http.Handler // CloudWatch (RPC v2 CBOR, JSON 1.0, query)
+	sns        http.Handler // SNS (query, signed for sns)
+	snsConfirm http.Handler // SNS SubscribeURL links (ConfirmSubscription by token)
+	snsCert    http.Handler // SNS's signing certificate
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -168,8 +173,14 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// The cluster's status (nimbus cluster status), signed.
 		{name: "cluster-status", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON, match: req(pathIs(clusterPath)),
 			handler: h.cluster},
+		// SNS's signing certificate (public), before the rest of /_nimbus/.
+		{name: "sns-cert", auth: authNone, match: req(pathIs(sns.CertPath)), handler: h.snsCert},
 		{name: "nimbus", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
 			match: req(pathPrefix("/_nimbus/")), handler: h.nimbus},
+		// An SNS SubscribeURL (GET /?Action=ConfirmSubscription&Token=…,
+		// unsigned): the subscription's secret token authenticates it, and
+		// the handler serves that operation and nothing else.
+		{name: "sns-confirm", auth: authLink, protocol: auth.Query, match: req(sns.IsConfirmLink), handler: h.snsConfirm},
 		// X-Amz-Target.
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: req(logsapi.IsLogsRequest), handler: h.logs},
 		{name: "sqs", signing: "sqs", auth: authSigV4, protocol: auth.JSON, match: req(sqs.IsRequest), handler: h.sqs},
@@ -201,6 +212,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
 			match: scopeIs(cloudwatch.SigningName), handler: h.cloudwatch, guard: d.cloudWatchGuard},
+		{name: "sns", signing: "sns", auth: authSigV4, protocol: auth.Query, match: scopeIs("sns"), handler: h.sns},
 		// Path-style S3 (/<bucket>/<key>), signed for "s3" in the
 		// Authorization header or a presigned X-Amz-Credential.
 		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: scopeIs("s3"), handler: h.s3, guard: d.s3Guard},
@@ -363,9 +375,12 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		iam:        d.iam,
 		sts:        d.iam.STS(d.issuer),
 		lambda:     lambda,
+		sns:        d.sns,
 
-		unserved: unservedHandler(),
-		nimbus:   lambda,
+		snsConfirm: d.sns.ConfirmLinks(),
+		snsCert:    d.sns.CertHandler(),
+		unserved:   unservedHandler(),
+		nimbus:     lambda,
 	}
 	h.awsLambdaURL = pathStyleDoor(awsLambdaURLPrefix, func(id string) string {
 		return id + ".lambda-url." + d.cfg.Region + ".localhost"

@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/funcurl"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
+	"github.com/nimbus-serverless/nimbus/internal/sns"
 )
 
 // routeDecl is what the test expects of a route, written independently of
@@ -50,16 +51,21 @@ var declared = map[string]routeDecl{
 	"aws-execute-api": {auth: authPerResource, owns: func(r *http.Request) bool {
 		return strings.HasPrefix(r.URL.Path, "/_aws/execute-api/")
 	}},
-	"unserved":              {auth: authNone, owns: namesUnservedService},
-	"logs":                  {auth: authSigV4, signing: "logs"},
-	"sqs":                   {auth: authSigV4, signing: "sqs"},
-	"events":                {auth: authSigV4, signing: "events"},
-	"kms":                   {auth: authSigV4, signing: "kms"},
-	"dynamodb":              {auth: authSigV4, signing: "dynamodb"},
-	"kinesis":               {auth: authSigV4, signing: "kinesis"},
-	"states":                {auth: authSigV4, signing: "states"},
-	"scheduler":             {auth: authSigV4, signing: "scheduler"},
-	"cloudwatch":            {auth: authSigV4, signing: "monitoring"},
+	"unserved":   {auth: authNone, owns: namesUnservedService},
+	"logs":       {auth: authSigV4, signing: "logs"},
+	"sqs":        {auth: authSigV4, signing: "sqs"},
+	"events":     {auth: authSigV4, signing: "events"},
+	"kms":        {auth: authSigV4, signing: "kms"},
+	"dynamodb":   {auth: authSigV4, signing: "dynamodb"},
+	"kinesis":    {auth: authSigV4, signing: "kinesis"},
+	"states":     {auth: authSigV4, signing: "states"},
+	"scheduler":  {auth: authSigV4, signing: "scheduler"},
+	"cloudwatch": {auth: authSigV4, signing: "monitoring"},
+	"sns":        {auth: authSigV4, signing: "sns"},
+	"sns-cert":   {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == sns.CertPath }},
+	"sns-confirm": {auth: authLink, owns: func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/" && r.URL.Query().Get("Action") == "ConfirmSubscription"
+	}},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -93,7 +99,7 @@ func namesUnservedService(r *http.Request) bool {
 	}
 	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
 		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3" &&
-		svc != "iam" && svc != "sts" && svc != "kinesis"
+		svc != "iam" && svc != "sts" && svc != "kinesis" && svc != "sns"
 }
 
 var testRoot = aws.Credentials{AccessKeyID: "AKIAROUTETESTROOT000", SecretAccessKey: "route-test-secret"}
@@ -121,6 +127,7 @@ func recordingRouter(t testing.TB) router {
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
 		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
+		sns: rec("sns"), snsConfirm: rec("sns-confirm"), snsCert: rec("sns-cert"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
 	}
 	// A nil handler leaves its route out of the table, and so out of every
@@ -193,6 +200,9 @@ var samples = map[string]routeSample{
 	"kms":                   {method: "POST", path: "/", target: "TrentService.ListKeys", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kms"},
 	"states":                {method: "POST", path: "/", target: "AWSStepFunctions.ListStateMachines", body: `{}`, contentType: "application/x-amz-json-1.0", service: "states"},
 	"scheduler":             {method: "GET", path: "/schedules", service: "scheduler"},
+	"sns":                   {method: "POST", path: "/", body: "Action=ListTopics&Version=2010-03-31", contentType: "application/x-www-form-urlencoded", service: "sns"},
+	"sns-confirm":           {method: "GET", path: "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=abc"},
+	"sns-cert":              {method: "GET", path: sns.CertPath},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"cloudwatch":            {method: "POST", path: "/", target: "GraniteServiceVersion20100801.ListMetrics", body: `{}`, contentType: "application/x-amz-json-1.0", service: "monitoring"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
@@ -232,7 +242,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "sns", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -373,7 +383,9 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
 		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics",
-		"/my-bucket/key?AWSAccessKeyId=AKIAROUTETESTROOT000&Signature=c2lnbmF0dXJl&Expires=4102444800"}
+		"/my-bucket/key?AWSAccessKeyId=AKIAROUTETESTROOT000&Signature=c2lnbmF0dXJl&Expires=4102444800",
+		"/?Action=ConfirmSubscription&TopicArn=t&Token=forged", "/?Action=Publish&TopicArn=t&Message=m",
+		"/?Action=ConfirmSubscription&Token=x&X-Amz-Signature=0", sns.CertPath, sns.CertPath + "/../cost"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",
 		testS3Host, "my-bucket.s3.localhost.evil.com"}
