@@ -438,19 +438,19 @@ Resources:
       Runtime: python3.12
       MemorySize: 128
   Queue:
-    Type: AWS::SQS::Queue
+    Type: AWS::AppSync::GraphQLApi
 Outputs:
   WorkerName:
     Value: !Ref Worker
 `
 	writeFile(t, filepath.Join(dir, "template.yaml"), tpl)
 	r := deploy(t, env, dir, "--stack-name", "with-queue")
-	if r.err == nil || !strings.Contains(r.errOut, "AWS::SQS::Queue") || !strings.Contains(r.errOut, "--skip-unsupported") {
-		t.Fatalf("deploy with an SQS queue: %v\n%s%s", r.err, r.out, r.errOut)
+	if r.err == nil || !strings.Contains(r.errOut, "AWS::AppSync::GraphQLApi") || !strings.Contains(r.errOut, "--skip-unsupported") {
+		t.Fatalf("deploy with an AppSync API: %v\n%s%s", r.err, r.out, r.errOut)
 	}
 	r = mustDeploy(t, env, dir, "--stack-name", "with-queue", "--skip-unsupported")
 	name := r.outputs["WorkerName"]
-	if ev := eventLines(r.out, "Queue"); !strings.HasPrefix(name, "with-queue-Worker-") || len(ev) == 0 || !strings.Contains(ev[0], "AWS::SQS::Queue") {
+	if ev := eventLines(r.out, "Queue"); !strings.HasPrefix(name, "with-queue-Worker-") || len(ev) == 0 || !strings.Contains(ev[0], "AWS::AppSync::GraphQLApi") {
 		t.Fatalf("outputs %v; output:\n%s", r.outputs, r.out)
 	}
 	out, errOut, err := run(t, env, dir, nimbusBin, "invoke", name, "--payload", `{"queue":"q"}`)

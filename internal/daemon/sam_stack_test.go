@@ -76,17 +76,17 @@ func TestSAMStack(t *testing.T) {
 		t.Errorf("processed template = %v\n%s", err, aws.ToString(tpl.TemplateBody))
 	}
 
-	queue := "  Queue:\n    Type: AWS::SQS::Queue\n"
+	queue := "  Queue:\n    Type: AWS::AppSync::GraphQLApi\n"
 	_, err = c.CreateStack(ctx, &cloudformation.CreateStackInput{
 		StackName: aws.String("withqueue"), TemplateBody: aws.String(samTemplate(sha, queue)), Capabilities: caps,
 	})
 	if err == nil {
 		s := waitStack(t, c, "withqueue")
-		if !strings.Contains(aws.ToString(s.StackStatusReason), "AWS::SQS::Queue") || s.StackStatus == cfntypes.StackStatusCreateComplete {
-			t.Errorf("a stack with an SQS queue = %s (%s), want it failed naming AWS::SQS::Queue", s.StackStatus, aws.ToString(s.StackStatusReason))
+		if !strings.Contains(aws.ToString(s.StackStatusReason), "AWS::AppSync::GraphQLApi") || s.StackStatus == cfntypes.StackStatusCreateComplete {
+			t.Errorf("a stack with an AppSync API = %s (%s), want it failed naming AWS::AppSync::GraphQLApi", s.StackStatus, aws.ToString(s.StackStatusReason))
 		}
-	} else if ae := (smithy.APIError)(nil); !errors.As(err, &ae) || !strings.Contains(ae.ErrorMessage(), "AWS::SQS::Queue") {
-		t.Errorf("CreateStack with an SQS queue = %v, want an error naming AWS::SQS::Queue", err)
+	} else if ae := (smithy.APIError)(nil); !errors.As(err, &ae) || !strings.Contains(ae.ErrorMessage(), "AWS::AppSync::GraphQLApi") {
+		t.Errorf("CreateStack with an AppSync API = %v, want an error naming AWS::AppSync::GraphQLApi", err)
 	}
 
 	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{

@@ -3,8 +3,9 @@
 // supports (AWS::Lambda::*, AWS::ApiGateway::*, AWS::ApiGatewayV2::*,
 // AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
 // AWS::Scheduler::Schedule and ScheduleGroup, AWS::StepFunctions::StateMachine,
-// AWS::S3::Bucket and BucketPolicy, and AWS::IAM::* recorded for access
-// control).
+// AWS::S3::Bucket and BucketPolicy, AWS::SQS::Queue and QueuePolicy,
+// AWS::SNS::Topic, Subscription and TopicPolicy, and AWS::IAM::* recorded
+// for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -35,6 +36,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -74,6 +77,8 @@ type clients struct {
 	s3       *s3.Client
 	// iam is IAM (iam.go).
 	iam *awsiam.Client
+	sqs *sqs.Client
+	sns *sns.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -107,11 +112,14 @@ func Providers(opts Options) map[string]stack.Provider {
 		events: eventbridge.NewFromConfig(cfg),
 		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		iam:    awsiam.NewFromConfig(cfg),
+		sqs:    sqs.NewFromConfig(cfg),
+		sns:    sns.NewFromConfig(cfg),
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
 		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addS3,
+		addQueues, addTopics,
 	} {
 		add(c, ps)
 	}

@@ -64,8 +64,6 @@ const TransformName = "AWS::Serverless-2016-10-31"
 // have yet to the service it needs. Remove an entry when its service lands
 // and the translation of the event is written.
 var UnsupportedEvents = map[string]string{
-	"SQS":              "Amazon SQS",
-	"SNS":              "Amazon SNS",
 	"Kinesis":          "Amazon Kinesis",
 	"MSK":              "Amazon MSK",
 	"MQ":               "Amazon MQ",

@@ -454,7 +454,6 @@ func TestUnsupportedListsEveryEvent(t *testing.T) {
 	want := []string{
 		"Events of type MQ (function Other, event Bus) need Amazon MQ, which Nimbus does not have yet",
 		"Events of type Kinesis (function Worker, event Nightly) need Amazon Kinesis, which Nimbus does not have yet",
-		"Events of type SQS (function Worker, event Queue) need Amazon SQS, which Nimbus does not have yet",
 	}
 	if !reflect.DeepEqual(ue.Lines, want) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(ue.Lines, "\n"), strings.Join(want, "\n"))
@@ -498,10 +497,10 @@ func TestTranslateUnsupportedSimpleTable(t *testing.T) {
 	}
 	withEvent := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {
 	  "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k", "Handler": "h", "Runtime": "python3.12",
-	    "Events": {"Q": {"Type": "SQS", "Properties": {"Queue": "arn:aws:sqs:us-east-1:1:q"}}}}}}}`)
+	    "Events": {"Q": {"Type": "MQ", "Properties": {"Broker": "arn:aws:mq:us-east-1:1:broker:b", "Queues": ["q"]}}}}}}}`)
 	var ue *UnsupportedError
 	if _, err := Transform(loadTemplate(t, withEvent), nil, opts); !errors.As(err, &ue) {
-		t.Fatalf("an SQS event with TranslateUnsupported: err = %v, want *UnsupportedError", err)
+		t.Fatalf("an MQ event with TranslateUnsupported: err = %v, want *UnsupportedError", err)
 	}
 }
 

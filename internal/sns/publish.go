@@ -34,7 +34,7 @@ const (
 var (
 	batchIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`) })
 	attrNamePat    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,256}$`) })
-	idPattern      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("^[\\x21-\\x7e]{1,128}$") })
+	idPattern      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\x21-\x7e]{1,128}$`) })
 )
 
 // message is one accepted message as the stream keeps it.
@@ -221,7 +221,8 @@ func (s *Service) store(ctx context.Context, t *topic, ms []*message) ([]publish
 		nm.Header.Set(jetstream.MsgIDHeader, msgID(t, m))
 		futs[i], errs[i] = s.js.PublishMsgAsync(nm)
 	}
-	for i, f := range futs {
+	for i := range ms {
+		f := futs[i]
 		if f == nil {
 			continue
 		}
@@ -260,7 +261,7 @@ func (s *Service) publishTopic(r *http.Request, f url.Values) (*topic, error) {
 	}
 	account, name, ok := s.parseTopicArn(arn)
 	if !ok {
-		return nil, invalidParameter("TopicArn")
+		return nil, s.badTopicArn(arn, "TopicArn", "Publish")
 	}
 	t, _, err := s.getTopic(r.Context(), account, name)
 	return t, err

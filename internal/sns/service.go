@@ -261,7 +261,7 @@ func validSubID(id string) bool {
 		return false
 	}
 	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
+		if !isHexOrDash(c) {
 			return false
 		}
 	}
@@ -275,7 +275,7 @@ func validTopicName(n string) bool {
 		return false
 	}
 	for _, c := range base {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !isNameChar(c) {
 			return false
 		}
 	}
@@ -386,4 +386,20 @@ func (s *Service) subscriptions(ctx context.Context, account, topicName string) 
 		out = append(out, &sub)
 	}
 	return out, nil
+}
+
+func isHexOrDash(c rune) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-' }
+
+func isNameChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// badTopicArn is the error for a member that names no topic of this node:
+// AuthorizationError for a topic of another account or region (as AWS
+// answers a caller without access to it), InvalidParameter otherwise.
+func (s *Service) badTopicArn(arn, member, action string) error {
+	if a, ok := deliver.Parse(arn); ok && a.Service == "sns" && validTopicName(a.Resource) && (a.Account != s.account || a.Region != s.region) {
+		return authorizationError("User: arn:aws:iam::%s:root is not authorized to perform: SNS:%s on resource: %s", s.account, action, arn)
+	}
+	return invalidParameter("%s", member)
 }

@@ -447,8 +447,11 @@ func TestAttacks(t *testing.T) {
 		wantAPIError(t, err, "InvalidParameter", "FilterPolicy")
 		_ = name
 	}
+	// A topic of another account.
+	_, err := h.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:111111111111:t"), Message: aws.String("x")})
+	wantAPIError(t, err, "AuthorizationError", "is not authorized to perform: SNS:Publish")
 	// A Publish over 256 KiB.
-	_, err := h.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(strings.Repeat("x", MaxMessageBytes+1))})
+	_, err = h.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(strings.Repeat("x", MaxMessageBytes+1))})
 	wantAPIError(t, err, "InvalidParameter", "Message too long")
 	// Attributes count toward the limit.
 	_, err = h.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(strings.Repeat("x", MaxMessageBytes-10)),

@@ -202,7 +202,7 @@ func (s *Service) topicFromForm(r *http.Request, f url.Values, member string) (*
 	}
 	account, name, ok := s.parseTopicArn(arn)
 	if !ok {
-		return nil, 0, invalidParameter("%s", member)
+		return nil, 0, s.badTopicArn(arn, member, f.Get("Action"))
 	}
 	return s.getTopic(r.Context(), account, name)
 }
