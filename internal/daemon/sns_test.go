@@ -61,6 +61,9 @@ func TestSNSFanOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(r.Messages) > 0 {
+				if _, err := q.DeleteMessage(ctx, &awssqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: r.Messages[0].ReceiptHandle}); err != nil {
+					t.Fatal(err)
+				}
 				var env map[string]any
 				if err := json.Unmarshal([]byte(aws.ToString(r.Messages[0].Body)), &env); err != nil {
 					t.Fatalf("envelope %s: %v", aws.ToString(r.Messages[0].Body), err)
@@ -90,6 +93,13 @@ func TestSNSFanOut(t *testing.T) {
 	if r := ev.Records[0]; r.EventSource != "aws:sns" || r.Sns.Message != "hello" || r.Sns.TopicArn != topic ||
 		r.Sns.MessageAttributes["kind"].Value != "test" {
 		t.Fatalf("function record %+v", r)
+	}
+	fams := scrapeMetrics(t, n)
+	if v := sample(fams, "nimbus_sns_number_of_messages_published_total", nil); v != 1 {
+		t.Errorf("NumberOfMessagesPublished = %v, want 1", v)
+	}
+	if v := sample(fams, "nimbus_sns_number_of_notifications_delivered_total", nil); v < 2 {
+		t.Errorf("NumberOfNotificationsDelivered = %v, want 2 (queue and function)", v)
 	}
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err == nil {
 		py := exec.Command("python3", "-c", `import boto3, sys

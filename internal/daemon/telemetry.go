@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/scheduler"
+	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
@@ -209,6 +210,22 @@ func (d *Daemon) componentMetrics() {
 		} {
 			read := c.read
 			m.CounterFunc(c.name, c.help, func() uint64 { return read(sc.Stats()) })
+		}
+	}
+	if d.sns != nil {
+		topics := d.sns
+		for _, c := range []struct {
+			name, help string
+			read       func(sns.Stats) uint64
+		}{
+			{"nimbus_sns_number_of_messages_published_total", "SNS messages accepted by Publish and PublishBatch, stored before the answer (NumberOfMessagesPublished).", func(s sns.Stats) uint64 { return s.NumberOfMessagesPublished }},
+			{"nimbus_sns_number_of_notifications_delivered_total", "SNS notifications delivered to a subscription (NumberOfNotificationsDelivered).", func(s sns.Stats) uint64 { return s.NumberOfNotificationsDelivered }},
+			{"nimbus_sns_number_of_notifications_failed_total", "SNS delivery attempts that failed, retried ones included (NumberOfNotificationsFailed).", func(s sns.Stats) uint64 { return s.NumberOfNotificationsFailed }},
+			{"nimbus_sns_number_of_notifications_filtered_out_total", "SNS notifications a subscription's filter policy rejected (NumberOfNotificationsFilteredOut).", func(s sns.Stats) uint64 { return s.NumberOfNotificationsFilteredOut }},
+			{"nimbus_sns_number_of_notifications_redriven_to_dlq_total", "SNS notifications moved to a subscription's dead-letter queue (NumberOfNotificationsRedrivenToDlq).", func(s sns.Stats) uint64 { return s.NumberOfNotificationsRedrivenToDlq }},
+		} {
+			read := c.read
+			m.CounterFunc(c.name, c.help, func() uint64 { return read(topics.Stats()) })
 		}
 	}
 	if d.pool != nil {
