@@ -4,8 +4,9 @@
 // AWS::Logs::LogGroup, AWS::Events::Rule and EventBus, AWS::DynamoDB::Table,
 // AWS::Scheduler::Schedule and ScheduleGroup, AWS::StepFunctions::StateMachine,
 // AWS::S3::Bucket and BucketPolicy, AWS::SQS::Queue and QueuePolicy,
-// AWS::SNS::Topic, Subscription and TopicPolicy, and AWS::IAM::* recorded
-// for access control).
+// AWS::SNS::Topic, Subscription and TopicPolicy, AWS::CloudWatch::Alarm,
+// CompositeAlarm and Dashboard, and AWS::IAM::* recorded for access
+// control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -29,6 +30,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -79,6 +81,8 @@ type clients struct {
 	iam *awsiam.Client
 	sqs *sqs.Client
 	sns *sns.Client
+	// cloudwatch is CloudWatch (alarms and dashboards, cloudwatch.go).
+	cloudwatch *cloudwatch.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -116,10 +120,12 @@ func Providers(opts Options) map[string]stack.Provider {
 		sns:    sns.NewFromConfig(cfg),
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
+	c.cloudwatch = cloudwatch.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
 		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addS3,
 		addQueues, addTopics,
+		addCloudWatch,
 	} {
 		add(c, ps)
 	}
