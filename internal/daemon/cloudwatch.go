@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -237,4 +239,78 @@ func (d *Daemon) cloudWatchGuard(next http.Handler) http.Handler {
 		}
 		awsapi.WriteProtocolError(w, p, awsapi.ProtocolError{Error: e})
 	})
+}
+
+// callJSON calls a JSON-protocol handler of the node in-process (the
+// samplers' reads of SQS).
+func callJSON(ctx context.Context, h http.Handler, target, contentType string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("%s: status %d", target, rec.Code)
+	}
+	return json.Unmarshal(rec.Body.Bytes(), out)
+}
+
+// sampleServiceMetrics records, once a (scaled) minute, the AWS/Events
+// counters' increase (Invocations, FailedInvocations, MatchedEvents,
+// TriggeredRules, DeadLetterInvocations, for the account) and each
+// queue's AWS/SQS depth (ApproximateNumberOfMessagesVisible,
+// NotVisible and Delayed, by QueueName), until ctx ends.
+func (d *Daemon) sampleServiceMetrics(ctx context.Context) {
+	every := time.Duration(float64(time.Minute) * d.cfg.AlarmPeriodScale)
+	every = max(every, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := d.events.Stats()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st := d.events.Stats()
+		for _, m := range []struct {
+			name      string
+			now, prev uint64
+		}{{"Invocations", st.Invocations, last.Invocations}, {"FailedInvocations", st.FailedInvocations, last.FailedInvocations},
+			{"MatchedEvents", st.MatchedEvents, last.MatchedEvents}, {"TriggeredRules", st.TriggeredRules, last.TriggeredRules},
+			{"DeadLetterInvocations", st.DeadLetterInvocations, last.DeadLetterInvocations}} {
+			if m.now > m.prev {
+				d.cw.Record("AWS/Events", m.name, "Count", nil, float64(m.now-m.prev))
+			}
+		}
+		last = st
+		d.sampleQueues(ctx)
+	}
+}
+
+func (d *Daemon) sampleQueues(ctx context.Context) {
+	var list struct{ QueueUrls []string }
+	if err := callJSON(ctx, d.sqsAPI, "AmazonSQS.ListQueues", "application/x-amz-json-1.0", map[string]any{"MaxResults": 1000}, &list); err != nil {
+		return
+	}
+	for _, u := range list.QueueUrls {
+		var attrs struct{ Attributes map[string]string }
+		if err := callJSON(ctx, d.sqsAPI, "AmazonSQS.GetQueueAttributes", "application/x-amz-json-1.0",
+			map[string]any{"QueueUrl": u, "AttributeNames": []string{"All"}}, &attrs); err != nil {
+			continue
+		}
+		name := u[strings.LastIndexByte(u, '/')+1:]
+		dims := []cloudwatch.Dimension{{Name: "QueueName", Value: name}}
+		for attr, metric := range map[string]string{"ApproximateNumberOfMessages": "ApproximateNumberOfMessagesVisible",
+			"ApproximateNumberOfMessagesNotVisible": "ApproximateNumberOfMessagesNotVisible",
+			"ApproximateNumberOfMessagesDelayed":    "ApproximateNumberOfMessagesDelayed"} {
+			if v, err := strconv.ParseFloat(attrs.Attributes[attr], 64); err == nil {
+				d.cw.Record("AWS/SQS", metric, "Count", dims, v)
+			}
+		}
+	}
 }

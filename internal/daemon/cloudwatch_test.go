@@ -13,7 +13,10 @@ import (
 	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
 )
 
 func cloudwatchClient(n *node) *cloudwatch.Client {
@@ -269,4 +272,38 @@ func TestLambdaMetricsInCloudWatch(t *testing.T) {
 	if got := sumOver(t, cw, "Orders", "Basket", []cwt.Dimension{{Name: aws.String("Shop"), Value: aws.String("north")}}, 15); got != 15 {
 		t.Errorf("EMF Basket = %v, want 15", got)
 	}
+}
+
+// TestSQSMetricsInCloudWatch: a queue's depth is sampled into AWS/SQS
+// (every scaled minute).
+func TestSQSMetricsInCloudWatch(t *testing.T) {
+	n := startNode(t, t.TempDir(), func(c *config.Config) { c.AlarmPeriodScale = 0.02 })
+	ctx := context.Background()
+	q := awssqs.NewFromConfig(n.awsConfig())
+	out, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("depth")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := q.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: aws.String("m")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cw := cloudwatchClient(n)
+	for range 300 { // a hang guard, not a timing assertion
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/SQS"), MetricName: aws.String("ApproximateNumberOfMessagesVisible"),
+			Dimensions: []cwt.Dimension{{Name: aws.String("QueueName"), Value: aws.String("depth")}},
+			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)),
+			Period: aws.Int32(3600), Statistics: []cwt.Statistic{cwt.StatisticMaximum},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Datapoints) == 1 && *st.Datapoints[0].Maximum == 3 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("AWS/SQS ApproximateNumberOfMessagesVisible never showed the 3 messages")
 }

@@ -599,9 +599,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cwDone := make(chan struct{})
 	go func() {
 		defer close(cwDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { d.sampleServiceMetrics(cwCtx) })
 		if err := d.cw.Run(cwCtx, d.runOnce); err != nil {
 			d.log.Error("cloudwatch service", "err", err)
 		}
+		wg.Wait()
 	}()
 	s3Done := make(chan struct{})
 	go func() {
