@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -570,3 +571,48 @@ func finite(ts []Time, vs []float64) ([]Time, []float64) {
 }
 
 var _ = time.Second
+
+// RequestTarget names the operation of a CloudWatch request and the alarm
+// or dashboard it acts on, for the front door's IAM evaluation. body is
+// the request's body as sent (gzip inflated here, bounded); a name is ""
+// when the request names none, or several.
+func RequestTarget(r *http.Request, body []byte) (op, alarm, dashboard string) {
+	if strings.EqualFold(strings.TrimSpace(r.Header.Get("Content-Encoding")), "gzip") {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return "", "", ""
+		}
+		body, _ = io.ReadAll(io.LimitReader(zr, MaxDecodedBytes))
+	}
+	var in struct {
+		AlarmName      string   `json:"AlarmName"`
+		AlarmNames     []string `json:"AlarmNames"`
+		DashboardName  string   `json:"DashboardName"`
+		DashboardNames []string `json:"DashboardNames"`
+	}
+	switch {
+	case IsCBOR(r):
+		op = strings.TrimPrefix(r.URL.Path, cborPathPrefix)
+		_ = cborDec.Unmarshal(body, &in)
+	case r.Header.Get("X-Amz-Target") != "":
+		op = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
+		_ = json.Unmarshal(body, &in)
+	default:
+		form, _ := url.ParseQuery(string(body))
+		for k, v := range r.URL.Query() {
+			if _, ok := form[k]; !ok {
+				form[k] = v
+			}
+		}
+		op = form.Get("Action")
+		_ = decodeQuery(form, &in)
+	}
+	alarm, dashboard = in.AlarmName, in.DashboardName
+	if alarm == "" && len(in.AlarmNames) == 1 {
+		alarm = in.AlarmNames[0]
+	}
+	if dashboard == "" && len(in.DashboardNames) == 1 {
+		dashboard = in.DashboardNames[0]
+	}
+	return op, alarm, dashboard
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
@@ -176,6 +177,13 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			o.resource = "*"
 		}
 		return o, true
+	case "cloudwatch":
+		op, alarm, dashboard := cloudwatch.RequestTarget(r, peekBody(r))
+		o := operation{service: "cloudwatch", name: op, params: map[string]string{"alarm": alarm, "dashboard": dashboard}}
+		if alarm == "" && dashboard == "" {
+			o.resource = "*"
+		}
+		return o, op != ""
 	case "sqs":
 		var name, queueURL string
 		var op string
@@ -442,6 +450,17 @@ func writeAccessDenied(w http.ResponseWriter, r *http.Request, route string, p a
 		e.Code, proto = "AccessDenied", awsapi.ProtocolRESTXML
 	case route == "sqs" && target != "":
 		proto, pe.QueryCode = awsapi.ProtocolJSON10, "AccessDenied"
+	case route == "cloudwatch":
+		e.Code, pe.QueryCode = "AccessDenied", "AccessDenied"
+		switch {
+		case cloudwatch.IsCBOR(r):
+			proto = awsapi.ProtocolRPCv2CBOR
+			w.Header().Set("x-amzn-query-error", "AccessDenied;Sender")
+		case target != "":
+			proto = awsapi.ProtocolJSON10
+		default:
+			proto = awsapi.ProtocolQuery
+		}
 	case route == "logs" || route == "events":
 		e.Status, proto = http.StatusBadRequest, awsapi.ProtocolJSON11
 	case target != "":
