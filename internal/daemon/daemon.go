@@ -60,9 +60,11 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 	"github.com/nimbus-serverless/nimbus/internal/scheduler"
+	"github.com/nimbus-serverless/nimbus/internal/secretsmanager"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
+	"github.com/nimbus-serverless/nimbus/internal/ssm"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
@@ -106,6 +108,9 @@ type Daemon struct {
 	cwObs     *cwObserver         // AWS/Lambda metrics of every invocation
 	// kinesisAPI is Kinesis Data Streams (streams on the backbone).
 	kinesisAPI http.Handler
+	// secrets is Secrets Manager (its rotations stop at closeAll).
+	secrets *secretsmanager.Service
+	params  *ssm.Service // Parameter Store
 
 	metrics *telemetry.Metrics // nil with telemetry off
 	meter   *cost.Meter        // nil with telemetry off
@@ -766,6 +771,9 @@ func (d *Daemon) authMode() string {
 
 // closeAll releases what New built, in reverse order; safe on partial builds.
 func (d *Daemon) closeAll() {
+	if d.secrets != nil {
+		d.secrets.Close() // running rotations end before the pool goes
+	}
 	if d.ln != nil {
 		_ = d.ln.Close()
 	}

@@ -103,7 +103,9 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
 		"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
 		"cloudwatch:ListDashboards",
-		"sns:ListTopics", "sns:ListSubscriptions":
+		"sns:ListTopics", "sns:ListSubscriptions",
+		"secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword", "secretsmanager:BatchGetSecretValue",
+		"ssm:DescribeParameters":
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
 		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts":
@@ -156,6 +158,15 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:states:" + region + ":" + account + ":execution:" + p["stateMachine"] + ":" + p["execution"]
 	case service == "states":
 		return "arn:aws:states:" + region + ":" + account + ":stateMachine:" + p["stateMachine"]
+	case service == "ssm":
+		// GetParametersByPath authorises on the path as a parameter ARN.
+		n := p["parameter"]
+		if !strings.HasPrefix(n, "/") {
+			n = "/" + n
+		}
+		return "arn:aws:ssm:" + region + ":" + account + ":parameter" + n
+	case service == "secretsmanager":
+		return "arn:aws:secretsmanager:" + region + ":" + account + ":secret:" + p["secret"]
 	case service == "cloudformation":
 		return "arn:aws:cloudformation:" + region + ":" + account + ":stack/" + p["stack"] + "/*"
 	case service == "cloudwatch" && p["dashboard"] != "":

@@ -70,6 +70,13 @@ func TestIAMMappings(t *testing.T) {
 		{"sns", "Unsubscribe", map[string]string{"topic": "t"}, "sns:Unsubscribe", "arn:aws:sns:us-east-1:000000000000:t"},
 		{"sns", "ListTopics", nil, "sns:ListTopics", "*"},
 		{"sns", "ListSubscriptions", nil, "sns:ListSubscriptions", "*"},
+		{"secretsmanager", "GetSecretValue", map[string]string{"secret": "prod/db-AbCdEf"}, "secretsmanager:GetSecretValue",
+			"arn:aws:secretsmanager:us-east-1:000000000000:secret:prod/db-AbCdEf"},
+		{"secretsmanager", "ListSecrets", nil, "secretsmanager:ListSecrets", "*"},
+		{"ssm", "GetParameter", map[string]string{"parameter": "/app/db/host"}, "ssm:GetParameter",
+			"arn:aws:ssm:us-east-1:000000000000:parameter/app/db/host"},
+		{"ssm", "GetParameter", map[string]string{"parameter": "top"}, "ssm:GetParameter", "arn:aws:ssm:us-east-1:000000000000:parameter/top"},
+		{"cloudwatch", "PutMetricData", nil, "cloudwatch:PutMetricData", ""},
 		{"apigateway", "get", map[string]string{"path": "/restapis/a1"}, "apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis/a1"},
 	} {
 		a := iamAction(c.service, c.op)

@@ -20,9 +20,11 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
+	"github.com/nimbus-serverless/nimbus/internal/secretsmanager"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
+	"github.com/nimbus-serverless/nimbus/internal/ssm"
 	"github.com/nimbus-serverless/nimbus/internal/telemetry"
 )
 
@@ -43,12 +45,13 @@ import (
 //	                    signing certificate, the rest of /_nimbus/ (path prefix);
 //	                    SNS SubscribeURL links (GET / with a token)
 //	/_aws/ paths        path-style function URLs and execute-api
-//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, DynamoDB (and
-//	                    Streams), Step Functions, CloudWatch (and its RPC v2
-//	                    CBOR path); unserved services
+//	X-Amz-Target        CloudWatch Logs, SQS, EventBridge, KMS, Secrets Manager,
+//	                    SSM, DynamoDB (and Streams), Step Functions, CloudWatch
+//	                    (and its RPC v2 CBOR path); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    dynamodb, states, scheduler, sns, monitoring (CloudWatch's
-//	                    query protocol), s3 (path-style), apigateway, cloudformation; unserved services
+//	                    secretsmanager, ssm, dynamodb, states, scheduler, sns,
+//	                    monitoring (CloudWatch's query protocol), s3 (path-style),
+//	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
 //	                    Gateway management, event source mappings,
 //	                    /healthz, /readyz, /metrics, then Lambda for
@@ -126,6 +129,8 @@ type routeHandlers struct {
 	sns        http.Handler // SNS (query, signed for sns)
 	snsConfirm http.Handler // SNS SubscribeURL links (ConfirmSubscription by token)
 	snsCert    http.Handler // SNS's signing certificate
+	secrets    http.Handler // Secrets Manager (JSON 1.1, X-Amz-Target secretsmanager.*)
+	ssm        http.Handler // SSM Parameter Store (JSON 1.1, X-Amz-Target AmazonSSM.*)
 	esm        http.Handler // Lambda's event source mappings (REST-JSON)
 	cfn        http.Handler // CloudFormation (query) and the artifact endpoint
 	apigw      http.Handler // API Gateway management (REST-JSON, v1 and v2)
@@ -193,6 +198,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		// refusals in the protocol the request speaks.
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
 			match: req(cloudwatch.IsRequest), handler: h.cloudwatch, guard: d.cloudWatchGuard},
+		{name: "secretsmanager", signing: "secretsmanager", auth: authSigV4, protocol: auth.JSON, match: req(secretsmanager.IsRequest),
+			handler: h.secrets},
+		{name: "ssm", signing: "ssm", auth: authSigV4, protocol: auth.JSON, match: req(ssm.IsRequest), handler: h.ssm},
 		// Services Nimbus does not serve, by X-Amz-Target or credential
 		// scope: an answer in their protocol that names them.
 		{name: "unserved", auth: authNone, match: isUnserved, handler: h.unserved},
@@ -213,6 +221,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
 			match: scopeIs(cloudwatch.SigningName), handler: h.cloudwatch, guard: d.cloudWatchGuard},
 		{name: "sns", signing: "sns", auth: authSigV4, protocol: auth.Query, match: scopeIs("sns"), handler: h.sns},
+		{name: "secretsmanager", signing: "secretsmanager", auth: authSigV4, protocol: auth.JSON, match: scopeIs("secretsmanager"),
+			handler: h.secrets},
+		{name: "ssm", signing: "ssm", auth: authSigV4, protocol: auth.JSON, match: scopeIs("ssm"), handler: h.ssm},
 		// Path-style S3 (/<bucket>/<key>), signed for "s3" in the
 		// Authorization header or a presigned X-Amz-Credential.
 		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: scopeIs("s3"), handler: h.s3, guard: d.s3Guard},
@@ -362,6 +373,8 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		sqs:        d.sqsAPI,
 		events:     d.events,
 		kms:        d.kms,
+		secrets:    d.secrets,
+		ssm:        d.params,
 		cloudwatch: cloudwatch.NewHandler(d.cw),
 		esm:        d.esm,
 		cfn:        d.cfnAPI,

@@ -190,7 +190,7 @@ func TestUnservedServicesAnswerInTheirProtocol(t *testing.T) {
 	}
 	n := startNode(t, t.TempDir())
 	script := `import boto3, botocore, json, sys
-calls = [("secretsmanager", "list_secrets", {}),
+calls = [("athena", "list_work_groups", {}),
          ("pipes", "list_pipes", {})]
 out = {}
 for svc, op, args in calls:
@@ -230,8 +230,8 @@ print(json.dumps(out))
 		t.Fatalf("%v: %s", err, raw)
 	}
 	names := map[string]string{
-		"secretsmanager": "AWS Secrets Manager",
-		"pipes":          "Amazon EventBridge Pipes"}
+		"athena": "Amazon Athena",
+		"pipes":  "Amazon EventBridge Pipes"}
 	for svc, name := range names {
 		r, ok := got[svc]
 		wantCode := "NotImplemented"

@@ -66,6 +66,8 @@ var declared = map[string]routeDecl{
 	"sns-confirm": {auth: authLink, owns: func(r *http.Request) bool {
 		return r.Method == http.MethodGet && r.URL.Path == "/" && r.URL.Query().Get("Action") == "ConfirmSubscription"
 	}},
+	"secretsmanager":        {auth: authSigV4, signing: "secretsmanager"},
+	"ssm":                   {auth: authSigV4, signing: "ssm"},
 	"event-source-mappings": {auth: authSigV4, signing: "lambda"},
 	"cloudformation":        {auth: authSigV4, signing: "cloudformation"},
 	"apigateway":            {auth: authSigV4, signing: "apigateway"},
@@ -84,7 +86,6 @@ var declared = map[string]routeDecl{
 // error naming it).
 func namesUnservedService(r *http.Request) bool {
 	for _, p := range []string{
-		"secretsmanager.", "AmazonSSM.",
 		"Firehose_20150804.", "AWSCognitoIdentityProviderService.", "AmazonEC2ContainerRegistry_V20150921.", "AmazonAthena."} {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) {
 			return true
@@ -97,7 +98,7 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "secretsmanager" && svc != "ssm" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
 		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3" &&
 		svc != "iam" && svc != "sts" && svc != "kinesis" && svc != "sns"
 }
@@ -125,7 +126,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), secrets: rec("secretsmanager"), ssm: rec("ssm"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
 		sns: rec("sns"), snsConfirm: rec("sns-confirm"), snsCert: rec("sns-cert"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
@@ -203,6 +204,8 @@ var samples = map[string]routeSample{
 	"sns":                   {method: "POST", path: "/", body: "Action=ListTopics&Version=2010-03-31", contentType: "application/x-www-form-urlencoded", service: "sns"},
 	"sns-confirm":           {method: "GET", path: "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=abc"},
 	"sns-cert":              {method: "GET", path: sns.CertPath},
+	"secretsmanager":        {method: "POST", path: "/", target: "secretsmanager.ListSecrets", body: `{}`, contentType: "application/x-amz-json-1.1", service: "secretsmanager"},
+	"ssm":                   {method: "POST", path: "/", target: "AmazonSSM.DescribeParameters", body: `{}`, contentType: "application/x-amz-json-1.1", service: "ssm"},
 	"cloudformation":        {method: "POST", path: "/", body: "Action=ListStacks&Version=2010-05-15", contentType: "application/x-www-form-urlencoded", service: "cloudformation"},
 	"cloudwatch":            {method: "POST", path: "/", target: "GraniteServiceVersion20100801.ListMetrics", body: `{}`, contentType: "application/x-amz-json-1.0", service: "monitoring"},
 	"apigateway":            {method: "GET", path: "/restapis", service: "apigateway"},
@@ -242,7 +245,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "sns", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "sns", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis", "secretsmanager", "ssm"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},
@@ -392,7 +395,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
 		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords",
-		"GraniteServiceVersion20100801.PutMetricData"}
+		"GraniteServiceVersion20100801.PutMetricData", "secretsmanager.GetSecretValue", "AmazonSSM.GetParameter"}
 	reached := map[string]int{}
 	n := 0
 	for _, p := range paths {

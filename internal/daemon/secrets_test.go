@@ -1,18 +1,29 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
+	"github.com/google/uuid"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 )
@@ -131,4 +142,198 @@ func unb64(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// syncBuffer is a log sink tests can read while the node writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSecretsManagerThroughTheFrontDoor: Secrets Manager behind the front
+// door with aws-sdk-go-v2, boto3 and the AWS CLI; a real rotation
+// function (testdata/rotator, AWS's four steps through the SDK) rotates a
+// secret; the secret's plaintext is found in no file under the data
+// directory and in no line of the node's log, even at debug level.
+func TestSecretsManagerThroughTheFrontDoor(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	cfg := config.Default()
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", dir
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := New(ctx, cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	n := &node{d: d}
+	n.client = lambda.NewFromConfig(n.awsConfig())
+	c := sm.NewFromConfig(n.awsConfig())
+
+	plain := "s3cr3t-" + uuid.NewString()
+	cr, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String(plain)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// boto3 reads it and catches a deleted secret's refusal by class.
+	needTool(t, "python3", "-c", "import boto3")
+	script := `
+import boto3, json
+sm = boto3.client("secretsmanager")
+v = sm.get_secret_value(SecretId="app/db")["SecretString"]
+sm.create_secret(Name="gone", SecretString="x")
+sm.delete_secret(SecretId="gone", RecoveryWindowInDays=7)
+try:
+    sm.get_secret_value(SecretId="gone")
+    gone = "no error"
+except sm.exceptions.InvalidRequestException as e:
+    gone = e.response["Error"]["Message"]
+try:
+    sm.get_secret_value(SecretId="never")
+    never = "no error"
+except sm.exceptions.ResourceNotFoundException as e:
+    never = e.response["Error"]["Code"]
+print(json.dumps({"value": v, "gone": gone, "never": never}))
+`
+	cmd := exec.Command("python3", "-c", script)
+	cmd.Env = n.toolEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+	var res map[string]string
+	if err := json.Unmarshal(out, &res); err != nil || res["value"] != plain || res["never"] != "ResourceNotFoundException" ||
+		res["gone"] != "You can't perform this operation on the secret because it was marked for deletion." {
+		t.Fatalf("boto3 answered %s (%v)", out, err)
+	}
+	// The AWS CLI puts a new version.
+	needTool(t, "aws", "--version")
+	cmd = exec.Command("aws", "--endpoint-url", n.endpoint(), "secretsmanager", "put-secret-value", "--secret-id", "app/db",
+		"--secret-string", plain+"-2", "--output", "json")
+	cmd.Env = n.toolEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("aws secretsmanager put-secret-value: %v\n%s", err, out)
+	}
+
+	// A real rotation function drives the four steps.
+	fn := create(t, n, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("rotator"), Runtime: ltypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: aws.String(testRole), Timeout: aws.Int32(30),
+		Code: &ltypes.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/rotator")},
+	})
+	rot, err := c.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: cr.ARN, RotationLambdaARN: fn.FunctionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		desc, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: cr.ARN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.LastRotatedDate != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rotation did not finish: %+v\nlog:\n%s", desc.VersionIdsToStages, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cur, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: cr.ARN})
+	if err != nil || *cur.VersionId != *rot.VersionId || !strings.HasPrefix(*cur.SecretString, "rotated:") {
+		t.Fatalf("current after rotation: %v %v", cur, err)
+	}
+	prev, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: cr.ARN, VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil || *prev.SecretString != plain+"-2" {
+		t.Fatalf("previous after rotation: %v", err)
+	}
+
+	// The plaintexts appear in no file of the data directory and in no
+	// line of the node's log.
+	for _, p := range []string{plain, *cur.SecretString} {
+		err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return nil //nolint:nilerr // files come and go under a running node
+			}
+			raw, err := os.ReadFile(path) //nolint:gosec // G122: the test's own data directory
+			if err == nil && bytes.Contains(raw, []byte(p)) {
+				t.Errorf("%s holds a secret value in plain text", path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), p) {
+			t.Error("the node's log holds a secret value")
+		}
+	}
+}
+
+// TestSSMThroughTheFrontDoor: Parameter Store behind the front door: the
+// AWS CLI puts a SecureString, boto3 reads it with and without decryption
+// and by path, aws-sdk-go-v2 reads a Secrets Manager secret through
+// /aws/reference/secretsmanager/.
+func TestSSMThroughTheFrontDoor(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	needTool(t, "aws", "--version")
+	cmd := exec.Command("aws", "--endpoint-url", n.endpoint(), "ssm", "put-parameter", "--name", "/app/token",
+		"--value", "tok-123", "--type", "SecureString", "--output", "json")
+	cmd.Env = n.toolEnv()
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"Version": 1`) {
+		t.Fatalf("aws ssm put-parameter: %v\n%s", err, out)
+	}
+	needTool(t, "python3", "-c", "import boto3")
+	script := `
+import boto3, json
+ssm = boto3.client("ssm")
+ssm.put_parameter(Name="/app/host", Value="db1", Type="String")
+enc = ssm.get_parameter(Name="/app/token")["Parameter"]["Value"]
+dec = ssm.get_parameter(Name="/app/token", WithDecryption=True)["Parameter"]["Value"]
+names = [p["Name"] for p in ssm.get_parameters_by_path(Path="/app")["Parameters"]]
+try:
+    ssm.get_parameter(Name="/app/none")
+    missing = "no error"
+except ssm.exceptions.ParameterNotFound as e:
+    missing = e.response["Error"]["Code"]
+print(json.dumps({"enc": enc, "dec": dec, "names": names, "missing": missing}))
+`
+	cmd = exec.Command("python3", "-c", script)
+	cmd.Env = n.toolEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3: %v\n%s", err, out)
+	}
+	var res struct {
+		Enc, Dec, Missing string
+		Names             []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Dec != "tok-123" || res.Enc == "tok-123" || res.Missing != "ParameterNotFound" ||
+		len(res.Names) != 2 {
+		t.Fatalf("boto3 answered %s (%v)", out, err)
+	}
+	if _, err := sm.NewFromConfig(n.awsConfig()).CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("ref"), SecretString: aws.String("via-ssm")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := ssm.NewFromConfig(n.awsConfig()).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/aws/reference/secretsmanager/ref"),
+		WithDecryption: aws.Bool(true)})
+	if err != nil || *g.Parameter.Value != "via-ssm" {
+		t.Fatalf("reference: %v", err)
+	}
 }

@@ -42,6 +42,8 @@ var servedServices = []awsService{
 	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
+	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
+	{id: "ssm", name: "AWS Systems Manager (Parameter Store)", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
 	{id: "apigateway", name: "Amazon API Gateway (v1 and v2 management)", signing: "apigateway", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cloudformation", name: "AWS CloudFormation", signing: "cloudformation", protocol: awsapi.ProtocolQuery},
 	{id: "cloudwatch", name: "Amazon CloudWatch (metrics, alarms, dashboards)", signing: "monitoring", protocol: awsapi.ProtocolRPCv2CBOR,
@@ -58,8 +60,6 @@ var servedServices = []awsService{
 var unservedServices = []awsService{
 	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
-	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
-	{id: "ssm", name: "AWS Systems Manager", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
 	{id: "xray", name: "AWS X-Ray", signing: "xray", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cognito-idp", name: "Amazon Cognito user pools", signing: "cognito-idp", protocol: awsapi.ProtocolJSON11, target: "AWSCognitoIdentityProviderService."},
 	{id: "appsync", name: "AWS AppSync", signing: "appsync", protocol: awsapi.ProtocolRESTJSON},
