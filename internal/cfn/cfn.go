@@ -100,4 +100,7 @@ type Env struct {
 	Resources ResourceResolver
 	// ImportValue answers Fn::ImportValue; nil makes it an error.
 	ImportValue func(name string) (string, error)
+	// Dynamic answers dynamic references ({{resolve:...}}); nil refuses
+	// them.
+	Dynamic DynamicResolver
 }

@@ -64,8 +64,8 @@ func (e *evaluator) spend(n int) error {
 // Fn::ImportValue, Fn::ToJsonString, Fn::Length and Condition (inside
 // Fn::And, Fn::Or and Fn::Not). A Ref to AWS::NoValue removes the
 // enclosing key or list item (and makes a whole value nil). v itself is
-// not changed. Dynamic references ({{resolve:ssm:...}}) are refused: there
-// is no parameter store to resolve them from.
+// not changed. Dynamic references ({{resolve:ssm:...}}) are answered by
+// env.Dynamic, and refused without it.
 func Eval(v any, env *Env) (any, error) {
 	e := newEvaluator(env)
 	r, err := e.eval(v, 0)
@@ -74,6 +74,10 @@ func Eval(v any, env *Env) (any, error) {
 	}
 	if _, ok := r.(noValue); ok {
 		return nil, nil
+	}
+	if env != nil && env.Dynamic != nil {
+		n := 0
+		return resolveDynamic(r, env.Dynamic, 0, &n)
 	}
 	if ref := dynamicReference(r, 0); ref != "" {
 		return nil, fmt.Errorf("Template error: dynamic reference %s cannot be resolved: Nimbus has no Systems Manager Parameter Store or Secrets Manager; pass the value as a NoEcho parameter instead", ref) //nolint:staticcheck // CloudFormation-style message

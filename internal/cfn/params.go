@@ -107,6 +107,19 @@ func urlSuffix(p Pseudo) string {
 // CommaDelimitedList. The Rules section's assertions are checked over the
 // values.
 func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo) (map[string]any, error) {
+	return t.ResolveParametersWith(overrides, pseudo, nil)
+}
+
+// SSMReader reads a Parameter Store parameter's value (its name, as a
+// parameter of type AWS::SSM::Parameter::Value<...> holds it).
+type SSMReader func(name string) (string, error)
+
+// ResolveParametersWith is ResolveParameters with the values of
+// parameters of type AWS::SSM::Parameter::Value<...> read through ssm (a
+// nil ssm refuses them). Their given value is the parameter's name; the
+// list forms (Value<List<...>>, Value<CommaDelimitedList>) split the
+// value at commas.
+func (t *Template) ResolveParametersWith(overrides map[string]string, pseudo Pseudo, ssm SSMReader) (map[string]any, error) {
 	var unknown []string
 	for k := range overrides {
 		if _, ok := t.Parameters[k]; !ok {
@@ -139,18 +152,35 @@ func (t *Template) ResolveParameters(overrides map[string]string, pseudo Pseudo)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("Parameters: [%s] must have values", strings.Join(missing, ", ")) //nolint:staticcheck // CloudFormation's wording
 	}
-	var ssm []string
+	var ssmNames []string
 	for _, name := range names {
 		if isSSMType(t.Parameters[name].Type) {
-			ssm = append(ssm, name)
+			ssmNames = append(ssmNames, name)
 		}
 	}
-	if len(ssm) > 0 {
-		return nil, fmt.Errorf("Parameters [%s] have SSM parameter types (AWS::SSM::Parameter::Value<...>), which Nimbus does not support: it has no Systems Manager Parameter Store; declare them as String and pass the value", strings.Join(ssm, ", ")) //nolint:staticcheck // CloudFormation-style message
+	if len(ssmNames) > 0 && ssm == nil {
+		return nil, fmt.Errorf("Parameters [%s] have SSM parameter types (AWS::SSM::Parameter::Value<...>), which Nimbus does not support: it has no Systems Manager Parameter Store; declare them as String and pass the value", strings.Join(ssmNames, ", ")) //nolint:staticcheck // CloudFormation-style message
 	}
 	out := PseudoParams(pseudo)
 	for _, name := range names {
 		p := t.Parameters[name]
+		if isSSMType(p.Type) {
+			v, err := ssm(raw[name])
+			if err != nil {
+				return nil, fmt.Errorf("Parameter %s: %w", name, err) //nolint:staticcheck // CloudFormation's wording
+			}
+			inner := strings.TrimSuffix(strings.TrimPrefix(p.Type, "AWS::SSM::Parameter::Value<"), ">")
+			if isListType(inner) {
+				items := strings.Split(v, ",")
+				for i := range items {
+					items[i] = strings.TrimSpace(items[i])
+				}
+				out[name] = items
+			} else {
+				out[name] = v
+			}
+			continue
+		}
 		v, err := p.check(name, raw[name])
 		if err != nil {
 			return nil, err

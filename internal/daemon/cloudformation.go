@@ -38,6 +38,7 @@ func (d *Daemon) newStacks() error {
 		Region:    d.cfg.Region,
 		AccountID: d.cfg.AccountID,
 		Logger:    d.log.With("component", "stack"),
+		Secrets:   templateSecrets{d},
 	})
 	if err != nil {
 		return fmt.Errorf("create stack engine: %w", err)

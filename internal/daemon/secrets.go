@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/cfn"
 	nimbusinvoke "github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/secretsmanager"
@@ -64,4 +66,75 @@ func (r rotationInvoker) InvokeRotation(ctx context.Context, arn string, payload
 		return "", fmt.Errorf("invoke rotation function %s: %w", ref.Name, err)
 	}
 	return res.FunctionError, nil
+}
+
+// templateSecrets answers templates' dynamic references and SSM
+// parameter types from this node's Parameter Store and Secrets Manager.
+type templateSecrets struct{ d *Daemon }
+
+// clientMessage is an API error's message, or a generic one.
+func clientMessage(err error) string {
+	if e := awsapi.As(err); e != nil {
+		return e.Code + ": " + e.Message
+	}
+	return "the value could not be read"
+}
+
+func (t templateSecrets) Resolve(ctx context.Context, ref cfn.DynamicRef) (string, error) {
+	switch ref.Service {
+	case "ssm":
+		name := ref.Name
+		if ref.Version != "" {
+			name += ":" + ref.Version
+		}
+		p, err := t.d.params.Get(ctx, name, false)
+		if err != nil {
+			return "", fmt.Errorf("dynamic reference %s: %s", ref.Text, clientMessage(err))
+		}
+		if p.Type == "SecureString" {
+			return "", fmt.Errorf("dynamic reference %s: the parameter is a SecureString; use ssm-secure where CloudFormation allows it", ref.Text)
+		}
+		return p.Value, nil
+	case "ssm-secure":
+		// CloudFormation resolves ssm-secure only in a few properties of
+		// resource types (RDS, Redshift, IAM user passwords, ...) that
+		// Nimbus does not serve.
+		return "", fmt.Errorf("SSM Secure reference is not supported in: %s (CloudFormation allows ssm-secure only in a few password properties of resource types Nimbus does not serve; use {{resolve:secretsmanager:...}})", ref.Text)
+	case "secretsmanager":
+		str, _, _, _, err := t.d.secrets.GetValue(ctx, ref.Name, ref.VersionID, ref.VersionStage)
+		if err != nil {
+			return "", fmt.Errorf("dynamic reference %s: %s", ref.Text, clientMessage(err))
+		}
+		if str == nil {
+			return "", fmt.Errorf("dynamic reference %s: the secret's value is binary; a dynamic reference reads SecretString only", ref.Text)
+		}
+		if ref.JSONKey == "" {
+			return *str, nil
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(*str), &m) != nil {
+			return "", fmt.Errorf("dynamic reference %s: the secret's value is not a JSON object, so it has no key %s", ref.Text, ref.JSONKey)
+		}
+		v, ok := m[ref.JSONKey]
+		if !ok {
+			return "", fmt.Errorf("dynamic reference %s: the secret has no key %s", ref.Text, ref.JSONKey)
+		}
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		b, _ := json.Marshal(v)
+		return string(b), nil
+	}
+	return "", fmt.Errorf("dynamic reference %s: unknown service %s", ref.Text, ref.Service)
+}
+
+func (t templateSecrets) Parameter(ctx context.Context, name string) (string, error) {
+	p, err := t.d.params.Get(ctx, name, false)
+	if err != nil {
+		return "", fmt.Errorf("%s", clientMessage(err))
+	}
+	if p.Type == "SecureString" {
+		return "", fmt.Errorf("parameter %s is a SecureString, which SSM parameter types cannot read", name)
+	}
+	return p.Value, nil
 }

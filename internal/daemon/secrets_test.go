@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -336,4 +338,109 @@ print(json.dumps({"enc": enc, "dec": dec, "names": names, "missing": missing}))
 	if err != nil || *g.Parameter.Value != "via-ssm" {
 		t.Fatalf("reference: %v", err)
 	}
+}
+
+// TestStackResolvesDynamicReferences: a template whose function
+// environment uses {{resolve:ssm:...}} (latest and a version),
+// {{resolve:secretsmanager:...}} with a JSON key, and a parameter of type
+// AWS::SSM::Parameter::Value<String>, deploys with the resolved values;
+// ssm-secure is refused, as CloudFormation refuses it outside a few
+// password properties.
+func TestStackResolvesDynamicReferences(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	p := ssm.NewFromConfig(n.awsConfig())
+	for _, v := range []string{"v1", "v2"} {
+		if _, err := p.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/app/greeting"), Value: aws.String(v),
+			Type: "String", Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/app/who"), Value: aws.String("world"), Type: "String"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.NewFromConfig(n.awsConfig()).CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("app/db"),
+		SecretString: aws.String(`{"user":"admin","password":"pw-123"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sha := uploadArtifact(t, n, dirZip(t, "examples/hello-python"))
+	body := `AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Who:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /app/who
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: ` + testRole + `
+      Code:
+        S3Bucket: nimbus-artifacts
+        S3Key: ` + sha + `
+      Environment:
+        Variables:
+          LATEST: "{{resolve:ssm:/app/greeting}}"
+          FIRST: "say {{resolve:ssm:/app/greeting:1}}!"
+          DB_PASSWORD: "{{resolve:secretsmanager:app/db:SecretString:password}}"
+          WHO: !Ref Who
+Outputs:
+  FnName:
+    Value: !Ref Fn
+`
+	c := n.cfn()
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("dyn"), TemplateBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitStack(t, c, "dyn")
+	if s.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack = %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+	}
+	fn, err := n.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(outputs(s)["FnName"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := fn.Configuration.Environment.Variables
+	if env["LATEST"] != "v2" || env["FIRST"] != "say v1!" || env["DB_PASSWORD"] != "pw-123" || env["WHO"] != "world" {
+		t.Fatalf("environment %v", env)
+	}
+	// The template CloudFormation keeps holds the reference, not the value.
+	tmpl, err := c.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String("dyn")})
+	if err != nil || strings.Contains(aws.ToString(tmpl.TemplateBody), "pw-123") {
+		t.Fatalf("GetTemplate holds the secret (%v)", err)
+	}
+	events, err := c.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String("dyn")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.StackEvents {
+		if strings.Contains(aws.ToString(e.ResourceProperties), "pw-123") || strings.Contains(aws.ToString(e.ResourceStatusReason), "pw-123") {
+			t.Fatal("a stack event holds the secret")
+		}
+	}
+
+	bad := strings.Replace(body, `"{{resolve:ssm:/app/greeting}}"`, `"{{resolve:ssm-secure:/app/greeting}}"`, 1)
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("secure"), TemplateBody: aws.String(bad)}); err == nil {
+		s := waitStack(t, c, "secure")
+		if s.StackStatus == cfntypes.StackStatusCreateComplete || !strings.Contains(aws.ToString(s.StackStatusReason)+stackReasons(t, c, "secure"), "SSM Secure reference is not supported") {
+			t.Fatalf("ssm-secure: %s (%s)", s.StackStatus, aws.ToString(s.StackStatusReason))
+		}
+	} else if !strings.Contains(err.Error(), "SSM Secure reference is not supported") {
+		t.Fatalf("ssm-secure: %v", err)
+	}
+}
+
+// stackReasons joins the status reasons of a stack's events.
+func stackReasons(t *testing.T, c *cloudformation.Client, name string) string {
+	t.Helper()
+	ev, err := c.DescribeStackEvents(t.Context(), &cloudformation.DescribeStackEventsInput{StackName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ev.StackEvents {
+		b.WriteString(aws.ToString(e.ResourceStatusReason) + "\n")
+	}
+	return b.String()
 }

@@ -239,8 +239,8 @@ func (s *Service) Put(ctx context.Context, in PutInput) (int64, string, error) {
 	return nv.Version, nv.Tier, nil
 }
 
-// wireParam is AWS's Parameter.
-type wireParam struct {
+// Parameter is AWS's Parameter (GetParameter's answer).
+type Parameter struct {
 	Name             string
 	Type             string
 	Value            string
@@ -255,7 +255,7 @@ type wireParam struct {
 // Get reads a parameter by name (with an optional :version or :label
 // selector), as GetParameter does. CloudFormation's {{resolve:ssm:...}}
 // references call it.
-func (s *Service) Get(ctx context.Context, raw string, decrypt bool) (*wireParam, error) {
+func (s *Service) Get(ctx context.Context, raw string, decrypt bool) (*Parameter, error) {
 	name, sel := selector(raw)
 	if strings.HasPrefix(name, referencePrefix) {
 		return s.reference(ctx, name, sel, decrypt)
@@ -283,7 +283,7 @@ func (s *Service) Get(ctx context.Context, raw string, decrypt bool) (*wireParam
 	if err != nil {
 		return nil, err
 	}
-	w := &wireParam{Name: name, Type: v.Type, Value: val, Version: v.Version, LastModifiedDate: awsapi.Epoch(v.Modified),
+	w := &Parameter{Name: name, Type: v.Type, Value: val, Version: v.Version, LastModifiedDate: awsapi.Epoch(v.Modified),
 		ARN: s.arn(name), DataType: v.DataType}
 	if sel != "" {
 		w.Selector = ":" + sel
@@ -293,7 +293,7 @@ func (s *Service) Get(ctx context.Context, raw string, decrypt bool) (*wireParam
 
 // reference reads /aws/reference/secretsmanager/<secret id>[:stage] from
 // Secrets Manager, as Parameter Store does.
-func (s *Service) reference(ctx context.Context, name, sel string, decrypt bool) (*wireParam, error) {
+func (s *Service) reference(ctx context.Context, name, sel string, decrypt bool) (*Parameter, error) {
 	if !decrypt {
 		return nil, validation("WithDecryption flag must be True for retrieving a Secret Manager secret.")
 	}
@@ -323,7 +323,7 @@ func (s *Service) reference(ctx context.Context, name, sel string, decrypt bool)
 		val = string(bin)
 	}
 	src, _ := json.Marshal(map[string]any{"ARN": arn, "Name": id, "VersionId": ver})
-	w := &wireParam{Name: name, Type: typeSecureString, Value: val, Version: 0, SourceResult: string(src),
+	w := &Parameter{Name: name, Type: typeSecureString, Value: val, Version: 0, SourceResult: string(src),
 		LastModifiedDate: awsapi.Epoch(s.now()), ARN: arn, DataType: "text"}
 	if sel != "" {
 		w.Selector = ":" + sel
@@ -357,7 +357,7 @@ func (s *Service) getParameters(ctx context.Context, body []byte) (any, error) {
 	if len(in.Names) == 0 || len(in.Names) > 10 {
 		return nil, validation("1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10")
 	}
-	ps := []*wireParam{}
+	ps := []*Parameter{}
 	invalid := []string{}
 	for _, n := range in.Names {
 		p, err := s.Get(ctx, n, in.WithDecryption)
@@ -580,7 +580,7 @@ func (s *Service) getParametersByPath(ctx context.Context, body []byte) (any, er
 	if err != nil {
 		return nil, err
 	}
-	out := []*wireParam{}
+	out := []*Parameter{}
 	for _, p := range got {
 		w, err := s.Get(ctx, p.Name, in.WithDecryption)
 		if err != nil {

@@ -46,6 +46,17 @@ type Options struct {
 	// Parallelism is how many resources of one stack are created or
 	// updated at once (default 4; 1 applies them one by one).
 	Parallelism int
+	// Secrets answers dynamic references ({{resolve:...}}) and parameters
+	// of type AWS::SSM::Parameter::Value<...>; nil refuses them.
+	Secrets SecretSource
+}
+
+// SecretSource reads Parameter Store and Secrets Manager for templates.
+type SecretSource interface {
+	// Resolve answers a dynamic reference with its value.
+	Resolve(ctx context.Context, ref cfn.DynamicRef) (string, error)
+	// Parameter reads a parameter's current value.
+	Parameter(ctx context.Context, name string) (string, error)
 }
 
 // Service is the engine. It is safe for concurrent use; operations on one
@@ -65,6 +76,7 @@ type Service struct {
 	now       func() time.Time
 	timeout   time.Duration
 	parallel  int
+	secrets   SecretSource
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -87,6 +99,7 @@ func New(opts Options) (*Service, error) {
 		log: opts.Logger, now: opts.Now, active: map[string]bool{},
 		timeout:  cmp.Or(opts.ResourceTimeout, 10*time.Minute),
 		parallel: max(cmp.Or(opts.Parallelism, 4), 1),
+		secrets:  opts.Secrets,
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}

@@ -1,10 +1,12 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
@@ -119,7 +121,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 		overrides[k] = in.prev[i].Value
 	}
 	pseudo := cfn.Pseudo{Region: s.region, AccountID: s.account, StackName: in.name, StackID: in.stackID}
-	params, err := t.ResolveParameters(overrides, pseudo)
+	params, err := t.ResolveParametersWith(overrides, pseudo, s.ssmReader())
 	if err != nil {
 		return nil, templateError(err)
 	}
@@ -148,7 +150,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 			len(dep.Template), len(dep.Processed), maxTemplateBytes)
 	}
 	p := &plan{tmpl: pt, skipped: map[string]string{}, referrers: map[string][]string{}, condFalse: map[string]bool{}}
-	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings}
+	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings, Dynamic: s.dynamicResolver()}
 	if p.env.Conditions, err = pt.EvalConditions(&p.env); err != nil {
 		return nil, templateError(err)
 	}
@@ -376,4 +378,33 @@ func refuseMacros(t *cfn.Template) error {
 		return nil
 	}
 	return validationError("%s", cfn.MacroError(found))
+}
+
+// secretTimeout bounds one read of a parameter or secret for a template.
+const secretTimeout = 30 * time.Second
+
+// ssmReader reads parameters of type AWS::SSM::Parameter::Value<...>
+// (nil without a SecretSource: they are refused).
+func (s *Service) ssmReader() cfn.SSMReader {
+	if s.secrets == nil {
+		return nil
+	}
+	return func(name string) (string, error) {
+		ctx, cancel := context.WithTimeout(s.base, secretTimeout)
+		defer cancel()
+		return s.secrets.Parameter(ctx, name)
+	}
+}
+
+// dynamicResolver answers {{resolve:...}} (nil without a SecretSource:
+// they are refused).
+func (s *Service) dynamicResolver() cfn.DynamicResolver {
+	if s.secrets == nil {
+		return nil
+	}
+	return func(ref cfn.DynamicRef) (string, error) {
+		ctx, cancel := context.WithTimeout(s.base, secretTimeout)
+		defer cancel()
+		return s.secrets.Resolve(ctx, ref)
+	}
 }
