@@ -217,7 +217,7 @@ var samples = map[string]routeSample{
 	"cluster-status":        {method: "GET", path: "/_nimbus/cluster", service: "lambda"},
 	"aws-lambda-url":        {method: "GET", path: "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/hello"},
 	"aws-execute-api":       {method: "POST", path: "/_aws/execute-api/a1b2c3d4e5/prod/items", body: `{}`},
-	"unserved":              {method: "POST", path: "/", target: "AmazonSSM.DescribeParameters", body: `{}`, contentType: "application/x-amz-json-1.1"},
+	"unserved":              {method: "POST", path: "/", target: "Firehose_20150804.ListDeliveryStreams", body: `{}`, contentType: "application/x-amz-json-1.1"},
 	"kinesis":               {method: "POST", path: "/", target: "Kinesis_20131202.ListStreams", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kinesis"},
 	"dynamodb":              {method: "POST", path: "/", target: "DynamoDB_20120810.ListTables", body: `{}`, contentType: "application/x-amz-json-1.0", service: "dynamodb"},
 	"s3":                    {method: "PUT", path: "/my-bucket/some/key.txt", body: "hello", service: "s3"},
