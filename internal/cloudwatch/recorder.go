@@ -96,7 +96,7 @@ func (r *recorder) flush(ctx context.Context) {
 			b.Points = append(b.Points, *p)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := r.s.publish(pctx, &b); err != nil {
+		if _, err := r.s.appendBatch(pctx, &b); err != nil {
 			r.s.log.Warn("publish own metrics", "namespace", ns, "err", err)
 		}
 		cancel()

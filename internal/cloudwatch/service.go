@@ -234,22 +234,34 @@ func (s *Service) followOnce(ctx context.Context) error {
 	}
 }
 
-// publish stores b on the backbone and waits until this node has folded
-// it in (so a read after a write on the same node sees it).
-func (s *Service) publish(ctx context.Context, b *batch) error {
+// appendBatch stores b on the backbone and returns its stream sequence.
+// Nimbus's own metrics are stored so, without waiting for this node to
+// fold them in (no caller reads them back at once, and at a stop the
+// reader is already gone: waiting would only hold the stop up).
+func (s *Service) appendBatch(ctx context.Context, b *batch) (uint64, error) {
 	data, err := json.Marshal(b)
 	if err != nil {
-		return fmt.Errorf("encode metrics: %w", err)
+		return 0, fmt.Errorf("encode metrics: %w", err)
 	}
 	ack, err := s.js.Publish(ctx, streamSubject, data, jetstream.WithMsgID(uuid.NewString()))
 	if err != nil {
-		return fmt.Errorf("publish metrics: %w", err)
+		return 0, fmt.Errorf("publish metrics: %w", err)
+	}
+	return ack.Sequence, nil
+}
+
+// publish stores b on the backbone and waits until this node has folded
+// it in (so a read after a write on the same node sees it).
+func (s *Service) publish(ctx context.Context, b *batch) error {
+	seq, err := s.appendBatch(ctx, b)
+	if err != nil {
+		return err
 	}
 	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for {
 		s.mu.Lock()
-		done, ch := s.applied >= ack.Sequence, s.notify
+		done, ch := s.applied >= seq, s.notify
 		s.mu.Unlock()
 		if done {
 			return nil
