@@ -269,8 +269,11 @@ func (n *Node) start() error {
 		return nil
 	case <-exited:
 		return fmt.Errorf("%s exited before listening:\n%s", n.Name, n.Logs())
-	case <-time.After(3 * time.Minute):
-		return fmt.Errorf("%s did not listen within 3 minutes:\n%s", n.Name, n.Logs())
+	case <-time.After(6 * time.Minute):
+		// A node creates every service's replicated streams before it
+		// listens; with three nodes under -race on two loaded cores that
+		// took over 3 minutes in CI.
+		return fmt.Errorf("%s did not listen within 6 minutes:\n%s", n.Name, n.Logs())
 	}
 }
 

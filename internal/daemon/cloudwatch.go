@@ -27,7 +27,7 @@ import (
 )
 
 // minMetricsBytes is the smallest metrics stream the node starts with.
-const minMetricsBytes = 4 << 20
+const minMetricsBytes = 1 << 20
 
 // metricsBytes sizes CloudWatch's metrics stream: a sixteenth of the
 // budget, at most cloudwatch.DefaultMaxBytes.

@@ -346,8 +346,12 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create kinesis service: %w", err)
 	}
 	d.kinesisAPI = streams.Handler()
+	snsMax, err := snsBytes(budget)
+	if err != nil {
+		return nil, err
+	}
 	d.sns, err = sns.New(ctx, sns.Options{
-		JetStream: d.st.JetStream(), Targets: targets, Region: cfg.Region, AccountID: cfg.AccountID,
+		JetStream: d.st.JetStream(), Targets: targets, MaxBytes: snsMax, Region: cfg.Region, AccountID: cfg.AccountID,
 		Endpoint: functionEndpoint(d.ln.Addr()), AllowedHosts: config.SplitList(cfg.SNSAllowedHosts),
 		Replicas: d.st.Replicas(), DelayScale: cfg.AsyncDelayScale, Logger: log.With("component", "sns"),
 	})

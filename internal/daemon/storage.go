@@ -8,6 +8,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/events"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/scheduler"
+	"github.com/nimbus-serverless/nimbus/internal/sns"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
@@ -29,10 +30,18 @@ const (
 // sixteenth of the budget, at most events.DefaultMaxBytes (it holds events
 // only until they are routed, so it stays small).
 // schedulerBytes is the limit of the Scheduler's stream of firings not
-// yet delivered: a 64th of the budget, at most scheduler.DefaultMaxBytes.
+// yet delivered: a 32nd of the budget, at most scheduler.DefaultMaxBytes.
 func schedulerBytes(budget int64) (int64, error) {
 	s := streamBytes{name: "EventBridge Scheduler stream (stream " + scheduler.StreamName + ")", flag: "--async-max-bytes or --log-max-bytes lower",
-		share: 64, max: scheduler.DefaultMaxBytes, min: minEventsBytes}
+		share: 32, max: scheduler.DefaultMaxBytes, min: minEventsBytes}
+	return s.size(budget)
+}
+
+// snsBytes is the limit of SNS's stream of messages not yet fanned out:
+// a sixteenth of the budget, at most sns.DefaultMaxBytes.
+func snsBytes(budget int64) (int64, error) {
+	s := streamBytes{name: "SNS message stream (stream NIMBUS_SNS)", flag: "--async-max-bytes or --log-max-bytes lower",
+		share: 16, max: sns.DefaultMaxBytes, min: minEventsBytes}
 	return s.size(budget)
 }
 

@@ -126,6 +126,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.shutdown()
 	recs, err := s.records(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a stop is not a failure
+		}
 		return fmt.Errorf("resume stacks: %w", err)
 	}
 	for _, r := range recs {
