@@ -73,7 +73,11 @@ func (r *recorder) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			r.flush(context.WithoutCancel(ctx))
+			// The last batch, bounded: a node that lost its cluster's
+			// quorum must not hold its stop up on metrics.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			r.flush(fctx)
+			cancel()
 			return
 		case <-t.C:
 			r.flush(ctx)
