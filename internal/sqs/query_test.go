@@ -58,8 +58,10 @@ func TestQueryProtocol(t *testing.T) {
 	if code != 200 || xml.Unmarshal([]byte(body), &sent) != nil || sent.MD5 != md5Hex([]byte("<hi & bye>")) || sent.MD5A == "" || sent.MsgID == "" {
 		t.Fatalf("SendMessage: %d %s", code, body)
 	}
+	// A long poll: a short one may sample no consumer that has the message
+	// yet, as SQS's own short polls may.
 	code, body = postForm(t, srv.URL, url.Values{"Action": {"ReceiveMessage"}, "QueueUrl": {created.URL},
-		"AttributeName.1": {"All"}, "MessageAttributeName.1": {"All"}})
+		"AttributeName.1": {"All"}, "MessageAttributeName.1": {"All"}, "WaitTimeSeconds": {"10"}})
 	var recv struct {
 		Msgs []struct {
 			Body   string                         `xml:"Body"`
