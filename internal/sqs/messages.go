@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,6 +68,9 @@ func (s *Service) prepare(q *queue, in *SendInput) (*nats.Msg, string, error) {
 		return nil, "", errInvalidParameter("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", limit)
 	}
 	m := nats.NewMsg(q.subject())
+	if q.fifo() {
+		m.Subject = q.groupSubject(in.GroupID)
+	}
 	m.Data = []byte(in.Body)
 	now := s.now()
 	m.Header.Set(hdrSent, strconv.FormatInt(now.UnixMilli(), 10))
@@ -248,28 +250,11 @@ func (s *Service) Receive(ctx context.Context, account, name string, in ReceiveI
 		return nil, err
 	}
 	if q.fifo() {
-		// One receive batch in flight per FIFO queue (on this node): a
-		// group's next messages are not handed out while earlier ones may
-		// still come back.
-		gate := s.fifoGate(q)
-		gate.Lock()
-		defer gate.Unlock()
+		return s.receiveFIFO(ctx, q, c, in)
 	}
 	deadline := s.now().Add(in.Wait)
 	var out []*Received
 	for len(out) == 0 {
-		if q.fifo() {
-			info, err := c.Info(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("read queue consumer: %w", err)
-			}
-			if info.NumAckPending > 0 {
-				if !s.waitTick(ctx, deadline) {
-					return nil, nil
-				}
-				continue
-			}
-		}
 		msgs, err := s.fetch(ctx, c, in.Max, time.Until(deadline))
 		if err != nil {
 			return nil, err
@@ -284,15 +269,15 @@ func (s *Service) Receive(ctx context.Context, account, name string, in ReceiveI
 				out = append(out, r)
 			}
 		}
-		if len(out) == 0 && (len(msgs) == 0 && !q.fifo() || !s.now().Before(deadline)) {
+		if len(out) == 0 && (len(msgs) == 0 || !s.now().Before(deadline)) {
 			break
 		}
 	}
 	return out, nil
 }
 
-// waitTick waits a little (a FIFO queue with messages in flight) and
-// reports whether time remains before deadline.
+// waitTick waits a little (a FIFO queue whose fetched messages were all
+// held back) and reports whether time remains before deadline.
 func (s *Service) waitTick(ctx context.Context, deadline time.Time) bool {
 	if !s.now().Before(deadline) {
 		return false
@@ -305,17 +290,6 @@ func (s *Service) waitTick(ctx context.Context, deadline time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-func (s *Service) fifoGate(q *queue) *sync.Mutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.fifoGates[q.streamName()]
-	if g == nil {
-		g = new(sync.Mutex)
-		s.fifoGates[q.streamName()] = g
-	}
-	return g
 }
 
 // fetch pulls up to n messages, waiting up to wait for the first.
@@ -361,6 +335,9 @@ func (s *Service) take(ctx context.Context, q *queue, m jetstream.Msg, visibilit
 	}
 	h := m.Headers()
 	count := int(meta.NumDelivered) //nolint:gosec // delivery counts are small
+	if q.fifo() && count > 1 {
+		count -= s.heldCount(ctx, q, meta.Sequence.Stream) // holds were not receives (fifo.go)
+	}
 	if due, _ := strconv.ParseInt(h.Get(hdrDue), 10, 64); due > 0 {
 		if wait := time.UnixMilli(due).Sub(s.now()); wait > 0 {
 			return nil, m.NakWithDelay(wait)
@@ -430,6 +407,9 @@ func (s *Service) moveToDLQ(ctx context.Context, q *queue, m jetstream.Msg, meta
 		return m.NakWithDelay(ackWait(q.intAttr("VisibilityTimeout")))
 	}
 	out := nats.NewMsg(dlq.subject())
+	if dlq.fifo() {
+		out.Subject = dlq.groupSubject(m.Headers().Get(hdrGroup))
+	}
 	out.Data = m.Data()
 	for k, v := range m.Headers() {
 		if k == jetstream.MsgIDHeader || k == hdrDue || strings.HasPrefix(k, "Nats-") {

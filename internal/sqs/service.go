@@ -56,7 +56,10 @@ type Service struct {
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // by stream name; guarded by mu
-	fifoGates map[string]*sync.Mutex        // by stream name; guarded by mu
+	streams   map[string]jetstream.Stream   // by stream name; guarded by mu
+	// holds counts the deliveries of FIFO messages held back behind
+	// their group's earlier messages (fifo.go).
+	holds jetstream.KeyValue
 	// committers group concurrent batches per standard queue (commit.go).
 	committers map[string]*committer // by stream name; guarded by mu
 }
@@ -69,9 +72,16 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqs bucket: %w", err)
 	}
+	holds, err := o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: HoldsBucket, Storage: jetstream.FileStorage, History: 1, Replicas: max(o.Replicas, 1),
+		TTL: holdsTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open sqs holds bucket: %w", err)
+	}
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
-		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, fifoGates: map[string]*sync.Mutex{},
+		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds,
 		committers: map[string]*committer{},
 	}
 	if s.log == nil {
@@ -170,6 +180,10 @@ func ackWait(visibility int) time.Duration {
 }
 
 func consumerConfig(q *queue) jetstream.ConsumerConfig {
+	filter := q.subject()
+	if q.fifo() {
+		filter = "" // every group's subject (fifo.go)
+	}
 	return jetstream.ConsumerConfig{
 		Durable:         consumerName,
 		AckPolicy:       jetstream.AckExplicitPolicy,
@@ -178,7 +192,7 @@ func consumerConfig(q *queue) jetstream.ConsumerConfig {
 		MaxAckPending:   120000, // SQS's in-flight limit
 		MaxWaiting:      4096,
 		MaxRequestBatch: maxBatchEntries,
-		FilterSubject:   q.subject(),
+		FilterSubject:   filter,
 	}
 }
 
@@ -263,7 +277,7 @@ func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {
 	}
 	s.mu.Lock()
 	delete(s.consumers, q.streamName())
-	delete(s.fifoGates, q.streamName())
+	delete(s.streams, q.streamName())
 	delete(s.committers, q.streamName())
 	s.mu.Unlock()
 	return nil
@@ -357,6 +371,16 @@ func (s *Service) consumer(ctx context.Context, q *queue) (jetstream.Consumer, e
 	c, err := s.js.Consumer(ctx, q.streamName(), consumerName)
 	if err != nil {
 		return nil, fmt.Errorf("open queue consumer: %w", err)
+	}
+	if want := consumerConfig(q).FilterSubject; c.CachedInfo().Config.FilterSubject != want {
+		// A FIFO queue created before group subjects: widen its filter.
+		st, err := s.js.Stream(ctx, q.streamName())
+		if err != nil {
+			return nil, fmt.Errorf("open queue stream: %w", err)
+		}
+		if c, err = st.CreateOrUpdateConsumer(ctx, consumerConfig(q)); err != nil {
+			return nil, fmt.Errorf("update queue consumer: %w", err)
+		}
 	}
 	s.mu.Lock()
 	s.consumers[q.streamName()] = c
