@@ -3,8 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,6 +290,21 @@ func TestSQSMetricsInCloudWatch(t *testing.T) {
 	for range 3 {
 		if _, err := q.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: aws.String("m")}); err != nil {
 			t.Fatal(err)
+		}
+	}
+	if n.d.metrics != nil {
+		// The same depth on /metrics, under AWS/SQS's names.
+		resp, err := http.Get(n.endpoint() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		for _, want := range []string{`nimbus_sqs_approximate_number_of_messages_visible{account="` + n.d.cfg.AccountID + `",queue="depth"} 3`,
+			`nimbus_sqs_number_of_messages_sent_total{account="` + n.d.cfg.AccountID + `",queue="depth"} 3`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	}
 	cw := cloudwatchClient(n)

@@ -319,6 +319,9 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create sqs service: %w", err)
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
+	if d.metrics != nil {
+		d.metrics.Registry().MustRegister(queues.Collector()) // AWS/SQS's names on /metrics
+	}
 	targets.Handle("sqs", sqsTargets{queues})
 	d.sfn, err = sfn.New(ctx, sfn.Options{
 		JetStream: d.st.JetStream(), Tasks: d.sfnTasks(), Region: cfg.Region, AccountID: cfg.AccountID,

@@ -203,6 +203,13 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 			errs[w.i] = ctx.Err()
 		}
 	}
+	var sent uint64
+	for _, r := range results {
+		if r != nil {
+			sent++
+		}
+	}
+	s.countersOf(q.Account, q.Name).sent.Add(sent)
 	return results, errs, nil
 }
 
@@ -245,6 +252,18 @@ func (s *Service) Receive(ctx context.Context, account, name string, in ReceiveI
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.receive(ctx, q, in)
+	if err == nil {
+		n := s.countersOf(q.Account, q.Name)
+		n.received.Add(uint64(len(out)))
+		if len(out) == 0 {
+			n.emptyReceives.Add(1)
+		}
+	}
+	return out, err
+}
+
+func (s *Service) receive(ctx context.Context, q *queue, in ReceiveInput) ([]*Received, error) {
 	c, err := s.consumer(ctx, q)
 	if err != nil {
 		return nil, err
@@ -490,6 +509,7 @@ func (s *Service) deleteIn(ctx context.Context, q *queue, handle string) error {
 	if _, err := s.nc.RequestWithContext(ctx, subj, []byte("+ACK")); err != nil && !errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("acknowledge message: %w", err)
 	}
+	s.countersOf(q.Account, q.Name).deleted.Add(1)
 	return nil
 }
 

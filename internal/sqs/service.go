@@ -60,6 +60,9 @@ type Service struct {
 	// holds counts the deliveries of FIFO messages held back behind
 	// their group's earlier messages (fifo.go).
 	holds jetstream.KeyValue
+	// counters are this node's per-queue counters (stats.go), by
+	// "<account>/<name>"; guarded by mu.
+	counters map[string]*counters
 	// committers group concurrent batches per standard queue (commit.go).
 	committers map[string]*committer // by stream name; guarded by mu
 }
@@ -81,7 +84,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
-		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds,
+		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds, counters: map[string]*counters{},
 		committers: map[string]*committer{},
 	}
 	if s.log == nil {
@@ -278,6 +281,7 @@ func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {
 	s.mu.Lock()
 	delete(s.consumers, q.streamName())
 	delete(s.streams, q.streamName())
+	delete(s.counters, account+"/"+name)
 	delete(s.committers, q.streamName())
 	s.mu.Unlock()
 	return nil
