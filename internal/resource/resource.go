@@ -5,8 +5,9 @@
 // AWS::Scheduler::Schedule and ScheduleGroup, AWS::StepFunctions::StateMachine,
 // AWS::S3::Bucket and BucketPolicy, AWS::SQS::Queue and QueuePolicy,
 // AWS::SNS::Topic, Subscription and TopicPolicy, AWS::CloudWatch::Alarm,
-// CompositeAlarm and Dashboard, and AWS::IAM::* recorded for access
-// control).
+// CompositeAlarm and Dashboard, AWS::SecretsManager::Secret,
+// RotationSchedule and ResourcePolicy, AWS::SSM::Parameter, AWS::KMS::Key
+// and Alias, and AWS::IAM::* recorded for access control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -35,11 +36,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -83,6 +87,10 @@ type clients struct {
 	sns *sns.Client
 	// cloudwatch is CloudWatch (alarms and dashboards, cloudwatch.go).
 	cloudwatch *cloudwatch.Client
+	// secrets, ssm and kms serve secrets.go.
+	secrets *secretsmanager.Client
+	ssm     *ssm.Client
+	kms     *kms.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -121,11 +129,12 @@ func Providers(opts Options) map[string]stack.Provider {
 	}
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	c.cloudwatch = cloudwatch.NewFromConfig(cfg)
+	c.secrets, c.ssm, c.kms = secretsmanager.NewFromConfig(cfg), ssm.NewFromConfig(cfg), kms.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
 		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addS3,
 		addQueues, addTopics,
-		addCloudWatch,
+		addCloudWatch, addSecrets,
 	} {
 		add(c, ps)
 	}
