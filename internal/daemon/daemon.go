@@ -331,7 +331,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create step functions service: %w", err)
 	}
 	targets.Handle("states", statesTargets{d.sfn})
-	if err := d.newSecrets(ctx); err != nil {
+	if err := d.newSecrets(ctx, h.clock); err != nil {
 		return nil, err
 	}
 	d.tables, err = dynamodb.New(ctx, dynamodb.Options{
@@ -607,6 +607,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("scheduler", "err", err)
 		}
 	}()
+	rotDone := make(chan struct{})
+	go func() {
+		defer close(rotDone)
+		d.runRotations(asyncCtx)
+	}()
 	cwCtx, stopCW := context.WithCancel(context.WithoutCancel(ctx))
 	cwDone := make(chan struct{})
 	go func() {
@@ -723,6 +728,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopAsync()
 	<-eventsDone // the router stops enqueueing before the async path goes
 	<-schedDone  // so does the scheduler's delivery
+	<-rotDone    // scheduled rotations stop starting (running ones end at secrets.Close)
 	<-s3Done     // so do S3's notifications
 	<-snsDone    // the fan-out stops enqueueing before the async path goes
 	<-asyncDone  // running async invocations end before the pool closes

@@ -138,12 +138,14 @@ Outputs:
 // TestSAMSecretsApp deploys secretsTemplate:
 // the reader function gets the generated secret and the parameter through
 // the SDK with only what SAM's policy templates grant, the rotation
-// schedule rotates the secret through the rotation function, and deleting
+// schedule rotates the secret through the rotation function at once and
+// again when the node's clock passes 30 days, and deleting
 // the stack deletes the secret and the parameter and schedules the key's
 // deletion.
 func TestSAMSecretsApp(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, t.TempDir())
+	clock := &testClock{now: time.Now()}
+	n := startNodeHooked(t, t.TempDir(), nil, hooks{clock: clock})
 	ctx := t.Context()
 	reader := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/secretreader"))
 	rotator := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/rotator"))
@@ -188,6 +190,22 @@ func TestSAMSecretsApp(t *testing.T) {
 		t.Fatalf("rotation settings %+v", desc)
 	}
 
+	// 30 days later (on the node's clock) the schedule rotates it again.
+	first := aws.ToString(mustCurrent(t, smc, out["SecretArn"]).VersionId)
+	clock.Advance(30 * 24 * time.Hour)
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		cur := mustCurrent(t, smc, out["SecretArn"])
+		if aws.ToString(cur.VersionId) != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the schedule did not rotate the secret 30 days later")
+		}
+		clock.Advance(2 * time.Minute) // the rotation check waits a minute on this clock
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	inv, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(out["Reader"])})
 	if err != nil || inv.FunctionError != nil {
 		t.Fatalf("invoke reader: %v %s", err, inv.Payload)
@@ -214,4 +232,13 @@ func TestSAMSecretsApp(t *testing.T) {
 	if err != nil || k.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion {
 		t.Fatalf("key after the stack: %+v %v", k, err)
 	}
+}
+
+func mustCurrent(t *testing.T, c *sm.Client, id string) *sm.GetSecretValueOutput {
+	t.Helper()
+	v, err := c.GetSecretValue(t.Context(), &sm.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
+	"github.com/nimbus-serverless/nimbus/internal/events"
 	nimbusinvoke "github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/secretsmanager"
@@ -21,7 +22,7 @@ import (
 // cluster's shared secret (every node derives the same), else from the
 // data directory (docs/design/secrets.md); a node whose key is not the
 // one the backbone's keys are sealed with refuses to start.
-func (d *Daemon) newSecrets(ctx context.Context) error {
+func (d *Daemon) newSecrets(ctx context.Context, clock events.Clock) error {
 	mo := kms.MasterKeyOptions{DataDir: d.cfg.DataDir, File: d.cfg.MasterKeyFile}
 	if d.cfg.Cluster.Enabled() {
 		mo.ClusterSecret, mo.ClusterName = d.cfg.Cluster.Secret, d.cfg.Cluster.Name
@@ -35,8 +36,12 @@ func (d *Daemon) newSecrets(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create kms: %w", err)
 	}
-	d.secrets, err = secretsmanager.New(secretsmanager.Options{Store: d.st, Keys: d.kms, Functions: rotationInvoker{d},
-		Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.log.With("component", "secretsmanager")})
+	so := secretsmanager.Options{Store: d.st, Keys: d.kms, Functions: rotationInvoker{d},
+		Region: d.cfg.Region, AccountID: d.cfg.AccountID, Logger: d.log.With("component", "secretsmanager")}
+	if clock != nil {
+		so.Now, so.After = clock.Now, clock.After
+	}
+	d.secrets, err = secretsmanager.New(so)
 	if err != nil {
 		return fmt.Errorf("create secretsmanager: %w", err)
 	}
@@ -46,6 +51,19 @@ func (d *Daemon) newSecrets(ctx context.Context) error {
 		return fmt.Errorf("create ssm: %w", err)
 	}
 	return nil
+}
+
+// rotationLease is the lease whose holder starts scheduled secret
+// rotations (a secret's record moves its next rotation time in the same
+// compare-and-swap that starts one, so two holders start it once).
+const rotationLease = "secrets-rotation"
+
+// runRotations starts Secrets Manager's scheduled rotations on one node
+// of the cluster until ctx ends.
+func (d *Daemon) runRotations(ctx context.Context) {
+	_ = d.runOnce(ctx, rotationLease, func(ctx context.Context) error {
+		return d.secrets.RunRotations(ctx, 0)
+	})
 }
 
 // rotationInvoker invokes rotation functions synchronously on this node,

@@ -27,6 +27,7 @@
 // Patterns compile with internal/eventpattern (dialect EventBridge).
 //
 // The daemon (wiring) imports this package, and internal/scheduler for
-// its schedule expressions (ParseSchedule) and Clock.
+// its schedule expressions (ParseSchedule) and Clock, internal/secretsmanager
+// for rotation schedules (ParseSchedule).
 // docs/design/event-bus.md explains the decisions.
 package events

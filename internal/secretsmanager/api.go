@@ -486,8 +486,14 @@ func (s *Service) describe(sec *secret) map[string]any {
 	if !sec.LastRotated.IsZero() {
 		out["LastRotatedDate"] = epoch(sec.LastRotated)
 	}
-	if sec.Rotation && sec.Rules != nil && sec.Rules.AutomaticallyAfterDays != nil && !sec.LastRotated.IsZero() {
-		out["NextRotationDate"] = epoch(sec.LastRotated.Add(time.Duration(*sec.Rules.AutomaticallyAfterDays) * 24 * time.Hour))
+	switch {
+	case !sec.Rotation:
+	case !sec.NextRotation.IsZero():
+		out["NextRotationDate"] = epoch(sec.NextRotation)
+	case sec.Rules != nil && !sec.LastRotated.IsZero():
+		if next := nextRotation(sec.Rules, sec.LastRotated); !next.IsZero() {
+			out["NextRotationDate"] = epoch(next)
+		}
 	}
 	if len(sec.Tags) > 0 {
 		out["Tags"] = sec.Tags

@@ -32,13 +32,8 @@ func (s *Service) rotateSecret(ctx context.Context, body []byte) (any, error) {
 	} else if err := checkToken(token); err != nil {
 		return nil, err
 	}
-	if r := in.RotationRules; r != nil {
-		if r.AutomaticallyAfterDays != nil && (*r.AutomaticallyAfterDays < 1 || *r.AutomaticallyAfterDays > 1000) {
-			return nil, invalidParam("AutomaticallyAfterDays must be between 1 and 1000.")
-		}
-		if r.AutomaticallyAfterDays != nil && r.ScheduleExpression != nil {
-			return nil, invalidParam("You can't specify both AutomaticallyAfterDays and ScheduleExpression.")
-		}
+	if err := checkRules(in.RotationRules); err != nil {
+		return nil, err
 	}
 	sec, rev, err := s.live(ctx, in.SecretID)
 	if err != nil {
@@ -73,12 +68,13 @@ func (s *Service) rotateSecret(ctx context.Context, body []byte) (any, error) {
 	}
 	sec.Rotation = true
 	sec.LastChanged = s.now().UTC()
+	sec.NextRotation = nextRotation(sec.Rules, sec.LastChanged)
 	if _, err := s.save(ctx, sec, rev); err != nil {
 		return nil, err
 	}
 	out := map[string]any{"ARN": sec.ARN, "Name": sec.Name}
 	if !rotateNow {
-		return out, nil // only testSecret would run on AWS; the schedule is not driven (docs/design/secrets.md)
+		return out, nil // AWS would run testSecret alone; the schedule (schedule.go) rotates later
 	}
 	out["VersionId"] = token
 	s.rotations.Add(1)
@@ -128,6 +124,9 @@ func (s *Service) rotate(ctx context.Context, arn, fn, token string) {
 		v.Stages = slices.DeleteFunc(v.Stages, func(x string) bool { return x == stagePending })
 	}
 	sec.LastRotated = s.now().UTC()
+	if sec.Rotation {
+		sec.NextRotation = nextRotation(sec.Rules, sec.LastRotated)
+	}
 	if _, err := s.save(ctx, sec, rev); err != nil {
 		s.log.Warn("secret rotation: record it", "secret", arn, "err", err)
 	}
@@ -143,6 +142,7 @@ func (s *Service) cancelRotateSecret(ctx context.Context, body []byte) (any, err
 		return nil, err
 	}
 	sec.Rotation = false
+	sec.NextRotation = time.Time{}
 	sec.LastChanged = s.now().UTC()
 	if _, err := s.save(ctx, sec, rev); err != nil {
 		return nil, err

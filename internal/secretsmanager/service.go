@@ -19,6 +19,10 @@
 //	                 with {SecretId, ClientRequestToken, Step}; a failure
 //	                 stops the rotation (AWSPENDING stays, as on AWS)
 //
+// Rotation schedules are driven by RunRotations (schedule.go), which the
+// daemon runs on one node of a cluster; the next rotation time is stored
+// in the secret's record.
+//
 // Only the daemon (wiring) and internal/ssm (the /aws/reference/
 // secretsmanager/ parameters) import this package. docs/design/secrets.md
 // explains the decisions.
@@ -85,8 +89,12 @@ type Options struct {
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
-	// Now is the clock of recovery windows (time.Now when nil).
+	// Now is the clock of recovery windows and rotation schedules
+	// (time.Now when nil).
 	Now func() time.Time
+	// After fires once d has passed on the clock of Now (time.After when
+	// nil): RunRotations waits on it.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Service is the node's Secrets Manager.
@@ -98,6 +106,7 @@ type Service struct {
 	account string
 	log     *slog.Logger
 	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
 	api     *awsapi.JSONService
 
 	rotations sync.WaitGroup // running rotations (Close waits)
@@ -110,12 +119,16 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil || o.Keys == nil {
 		return nil, errors.New("new secretsmanager: Store and Keys are required")
 	}
-	s := &Service{kv: o.Store, keys: o.Keys, fns: o.Functions, region: o.Region, account: o.AccountID, log: o.Logger, now: o.Now}
+	s := &Service{kv: o.Store, keys: o.Keys, fns: o.Functions, region: o.Region, account: o.AccountID, log: o.Logger, now: o.Now,
+		after: o.After}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.after == nil {
+		s.after = time.After
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.api = s.handler()
@@ -180,8 +193,11 @@ type secret struct {
 	RotationARN  string         `json:",omitempty"`
 	Rules        *RotationRules `json:",omitempty"`
 	LastRotated  time.Time      `json:",omitzero"`
-	Tags         []Tag          `json:",omitempty"`
-	Policy       string         `json:",omitempty"`
+	// NextRotation is when the schedule rotates the secret next (zero:
+	// not scheduled); schedule.go.
+	NextRotation time.Time `json:",omitzero"`
+	Tags         []Tag     `json:",omitempty"`
+	Policy       string    `json:",omitempty"`
 	Versions     []*version
 }
 
@@ -331,11 +347,19 @@ func (s *Service) get(ctx context.Context, name string) (*secret, uint64, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	var sec secret
-	if err := json.Unmarshal(e.Value, &sec); err != nil {
-		return nil, 0, fmt.Errorf("secret record: %w", err)
+	sec, err := decodeSecret(e.Value)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &sec, e.Revision, nil
+	return sec, e.Revision, nil
+}
+
+func decodeSecret(b []byte) (*secret, error) {
+	var sec secret
+	if err := json.Unmarshal(b, &sec); err != nil {
+		return nil, fmt.Errorf("secret record: %w", err)
+	}
+	return &sec, nil
 }
 
 // purge deletes a secret and its values.
