@@ -235,7 +235,8 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 			c, err := issuer.Issue(fn.Role, fn.FunctionArn)
 			return pool.Credentials(c), err
 		},
-		Logger: log, // the pool names its own component
+		OpenEnvironment: envKeys{d}.open,
+		Logger:          log, // the pool names its own component
 
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		MemoryBudgetMB:   cfg.MemoryBudgetMB,
@@ -297,6 +298,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		ConcurrentExecutions: d.pool.Limits().Concurrency,
 		MinUnreserved:        d.pool.Limits().MinUnreserved(),
 		Concurrency:          provisionedStatus{d.pool},
+		Keys:                 envKeys{d},
 	})
 	urls := funcurl.New(funcurl.Options{
 		Registry:  d.reg,

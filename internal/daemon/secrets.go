@@ -3,13 +3,16 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/uuid"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 	"github.com/nimbus-serverless/nimbus/internal/events"
+	"github.com/nimbus-serverless/nimbus/internal/function"
 	nimbusinvoke "github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/kms"
 	"github.com/nimbus-serverless/nimbus/internal/secretsmanager"
@@ -155,4 +158,75 @@ func (t templateSecrets) Parameter(ctx context.Context, name string) (string, er
 		return "", fmt.Errorf("parameter %s is a SecureString, which SSM parameter types cannot read", name)
 	}
 	return p.Value, nil
+}
+
+// envKeys encrypt functions' environment variables under their
+// KMSKeyArn with the node's KMS (envelope encryption, encryption context
+// {"LambdaFunctionName": name} as Lambda uses), and answer KMS's refusals
+// as Lambda does.
+type envKeys struct{ d *Daemon }
+
+func (k envKeys) ectx(name string) map[string]string {
+	return map[string]string{"LambdaFunctionName": name}
+}
+
+func (k envKeys) SealEnvironment(ctx context.Context, keyArn, name string, vars map[string]string) ([]byte, error) {
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	plain, err := json.Marshal(vars)
+	if err != nil {
+		return nil, fmt.Errorf("encode environment: %w", err)
+	}
+	sealed, _, err := k.d.kms.SealValue(ctx, keyArn, plain, k.ectx(name))
+	if err != nil {
+		if e := awsapi.As(err); e != nil {
+			return nil, awsapi.InvalidParameter("Lambda was unable to configure access to your environment variables because the KMS key is invalid for Encrypt. Please check your KMS key settings. KMS Exception: %s KMS Message: %s", e.Code, e.Message)
+		}
+		return nil, err
+	}
+	return sealed, nil
+}
+
+func (k envKeys) OpenEnvironment(ctx context.Context, name string, sealed []byte) (map[string]string, error) {
+	plain, _, err := k.d.kms.OpenValue(ctx, sealed, k.ectx(name))
+	if err != nil {
+		return nil, lambdaKMSError(err)
+	}
+	var vars map[string]string
+	if err := json.Unmarshal(plain, &vars); err != nil {
+		return nil, fmt.Errorf("decode environment: %w", err)
+	}
+	return vars, nil
+}
+
+func (k envKeys) open(ctx context.Context, fn *function.Config) (map[string]string, error) {
+	return k.OpenEnvironment(ctx, fn.FunctionName, fn.Environment.Sealed)
+}
+
+// lambdaKMSError is a KMS refusal as Lambda answers an invoke whose
+// environment variables cannot be decrypted (502, the KMS* errors of
+// Lambda's model).
+func lambdaKMSError(err error) error {
+	const check = " Please check the function's KMS key settings."
+	e := awsapi.As(err)
+	switch {
+	case e == nil && !errors.Is(err, kms.ErrSealed):
+		return err
+	case e == nil:
+		return &awsapi.Error{Status: http.StatusBadGateway, Code: "KMSAccessDeniedException", Type: "Service",
+			Message: "Lambda was unable to decrypt the environment variables because KMS access was denied." + check + " KMS Exception: InvalidCiphertextException"}
+	case e.Code == "DisabledException":
+		return &awsapi.Error{Status: http.StatusBadGateway, Code: "KMSDisabledException", Type: "Service",
+			Message: "Lambda was unable to decrypt the environment variables because the KMS key used is disabled." + check}
+	case e.Code == "KMSInvalidStateException":
+		return &awsapi.Error{Status: http.StatusBadGateway, Code: "KMSInvalidStateException", Type: "Service",
+			Message: "Lambda was unable to decrypt the environment variables because the KMS key used is in an invalid state for Decrypt." + check}
+	case e.Code == "NotFoundException":
+		return &awsapi.Error{Status: http.StatusBadGateway, Code: "KMSNotFoundException", Type: "Service",
+			Message: "Lambda was unable to decrypt the environment variables because the KMS key was not found." + check}
+	}
+	return &awsapi.Error{Status: http.StatusBadGateway, Code: "KMSAccessDeniedException", Type: "Service",
+		Message: "Lambda was unable to decrypt the environment variables because KMS access was denied." + check +
+			" KMS Exception: " + e.Code + " KMS Message: " + e.Message}
 }

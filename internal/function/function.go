@@ -83,6 +83,9 @@ type Config struct {
 	Layers                     []Layer               `json:"Layers,omitempty"`
 	SnapStart                  *SnapStart            `json:"SnapStart,omitempty"`
 	RuntimeVersionConfig       *RuntimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
+	// KMSKeyArn is the customer managed KMS key the environment
+	// variables are encrypted with at rest (Environment.Sealed).
+	KMSKeyArn string `json:"KMSKeyArn,omitempty"`
 
 	// Network is the function's outbound network policy, from its
 	// NetworkTag tag ("" for the server's default); Resolve fills it. Not
@@ -102,6 +105,20 @@ const (
 // Environment is the function's environment variables.
 type Environment struct {
 	Variables map[string]string `json:"Variables"`
+	// Sealed holds the variables encrypted under the function's KMSKeyArn
+	// when it has one (Variables is then nil): the stored form. The API
+	// answers the opened Variables, or Error when they cannot be opened;
+	// an environment opens them when it starts.
+	Sealed []byte `json:"Sealed,omitempty"`
+	// Error is why the API could not open Sealed (EnvironmentError).
+	Error *EnvironmentError `json:"Error,omitempty"`
+}
+
+// EnvironmentError is Lambda's EnvironmentError: the variables could not
+// be decrypted.
+type EnvironmentError struct {
+	ErrorCode string `json:"ErrorCode"`
+	Message   string `json:"Message"`
 }
 
 // TracingConfig is the X-Ray mode: Active or PassThrough.

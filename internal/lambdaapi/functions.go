@@ -208,6 +208,9 @@ func (h *Handler) createFunction(c *call) error {
 	req.apply(&cfg)
 	cfg.Layers = layers
 	cfg.RuntimeVersionConfig = h.runtimeVersion(cfg.Runtime)
+	if err := h.sealEnvironment(c.r.Context(), &cfg, ""); err != nil {
+		return err
+	}
 	out, err := h.reg.CreateFunction(c.r.Context(), registry.CreateInput{Config: cfg, Zip: zip, Tags: req.Tags, Publish: req.Publish})
 	if err != nil {
 		return err
@@ -220,7 +223,7 @@ func (h *Handler) createFunction(c *call) error {
 	// Nor does its answer have a LastUpdateStatus: a new function has not
 	// been updated yet (GetFunction reports Successful from then on).
 	out.LastUpdateStatus, out.LastUpdateStatusReason, out.LastUpdateStatusReasonCode = "", "", ""
-	return c.writeJSON(http.StatusCreated, out)
+	return c.writeJSON(http.StatusCreated, h.reveal(c.r.Context(), out))
 }
 
 // runtimeVersion is the RuntimeVersionConfig AWS reports for a managed
@@ -263,7 +266,7 @@ func (h *Handler) getFunction(c *call) error {
 		return err
 	}
 	resp := getFunctionResponse{
-		Configuration: cfg,
+		Configuration: h.reveal(c.r.Context(), cfg),
 		Code:          &codeLocation{RepositoryType: "S3", Location: h.codeURL(c.r, cfg.CodeSha256)},
 		Tags:          tags,
 	}
@@ -282,7 +285,7 @@ func (h *Handler) getFunctionConfiguration(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, cfg)
+	return c.writeJSON(http.StatusOK, h.reveal(c.r.Context(), cfg))
 }
 
 type updateConfigurationRequest struct {
@@ -317,6 +320,7 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 		}
 	}
 	cfg, err := h.reg.UpdateConfiguration(c.r.Context(), name, deref(req.RevisionID), func(cfg *function.Config) error {
+		prevKey := cfg.KMSKeyArn
 		req.apply(cfg)
 		if req.Layers != nil { // [] removes every layer
 			cfg.Layers = layers
@@ -327,12 +331,12 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 		if cfg.PackageType == "Zip" && cfg.Handler == "" {
 			return awsapi.InvalidParameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
 		}
-		return nil
+		return h.sealEnvironment(c.r.Context(), cfg, prevKey)
 	})
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, cfg)
+	return c.writeJSON(http.StatusOK, h.reveal(c.r.Context(), cfg))
 }
 
 type updateCodeRequest struct {
@@ -372,7 +376,7 @@ func (h *Handler) updateFunctionCode(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusOK, cfg)
+	return c.writeJSON(http.StatusOK, h.reveal(c.r.Context(), cfg))
 }
 
 func (h *Handler) deleteFunction(c *call) error {
@@ -425,6 +429,7 @@ func (h *Handler) listFunctions(c *call) error {
 	for _, f := range page {
 		listView(f)
 	}
+	h.revealAll(c.r.Context(), page)
 	return c.writeJSON(http.StatusOK, listFunctionsResponse{Functions: page, NextMarker: next})
 }
 

@@ -85,6 +85,9 @@ type Options struct {
 	URLPort string
 	// Cost answers GET /_nimbus/cost (`nimbus cost`); nil: metering off.
 	Cost CostReporter
+	// Keys encrypt environment variables under a function's KMSKeyArn;
+	// without them KMSKeyArn is refused.
+	Keys EnvironmentKeys
 }
 
 // Handler is the Lambda API as an http.Handler.
@@ -103,6 +106,7 @@ type Handler struct {
 	now         func() time.Time
 	urlPortCfg  string
 	cost        CostReporter
+	keys        EnvironmentKeys
 }
 
 // New returns the API handler. Registry is required.
@@ -122,6 +126,7 @@ func New(opts Options) *Handler {
 		now:         opts.Now,
 		urlPortCfg:  opts.URLPort,
 		cost:        opts.Cost,
+		keys:        opts.Keys,
 	}
 	if h.region == "" && h.reg != nil {
 		h.region = h.reg.Region()

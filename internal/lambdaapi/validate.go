@@ -244,12 +244,15 @@ func (h *Handler) checkSettings(s *settings) error {
 		return notSupported("FileSystemConfigs (EFS) are")
 	case present(s.ImageConfig):
 		return notSupported("ImageConfig (container image functions) is")
-	case s.KMSKeyArn != nil && *s.KMSKeyArn != "":
-		return notSupported("KMSKeyArn (customer managed keys) is")
 	case present(s.CapacityProviderConfig):
 		return notSupported("CapacityProviderConfig is")
 	case present(s.DurableConfig):
 		return notSupported("DurableConfig (durable functions) is")
+	}
+	if s.KMSKeyArn != nil {
+		if err := h.checkKMSKeyArn(*s.KMSKeyArn); err != nil {
+			return err
+		}
 	}
 	if s.Runtime != nil {
 		if err := h.checkRuntime(*s.Runtime); err != nil {
@@ -330,6 +333,9 @@ func (s *settings) apply(cfg *function.Config) {
 			vars[k] = v
 		}
 		cfg.Environment = &function.Environment{Variables: vars}
+	}
+	if s.KMSKeyArn != nil {
+		cfg.KMSKeyArn = *s.KMSKeyArn
 	}
 	if s.DeadLetterConfig != nil {
 		if s.DeadLetterConfig.TargetArn == "" {

@@ -32,7 +32,7 @@ func (h *Handler) publishVersion(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.writeJSON(http.StatusCreated, cfg)
+	return c.writeJSON(http.StatusCreated, h.reveal(c.r.Context(), cfg))
 }
 
 type listVersionsResponse struct {
@@ -62,6 +62,7 @@ func (h *Handler) listVersions(c *call) error {
 	for _, cfg := range page {
 		listView(cfg)
 	}
+	h.revealAll(c.r.Context(), page)
 	return c.writeJSON(http.StatusOK, listVersionsResponse{Versions: page, NextMarker: next})
 }
 

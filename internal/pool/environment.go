@@ -240,6 +240,22 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return nil, nil, errdefs.EnvironmentFailed("The function's layers could not be loaded.")
 	}
 
+	// Variables encrypted under the function's KMS key are opened now,
+	// as Lambda decrypts them when an environment starts; a key that is
+	// disabled, pending deletion or gone fails the invoke with KMS's error.
+	if fn.Environment != nil && fn.Environment.Sealed != nil {
+		if m.opts.OpenEnvironment == nil {
+			return nil, nil, errdefs.EnvironmentFailed("This node cannot decrypt the function's environment variables.")
+		}
+		vars, err := m.opts.OpenEnvironment(ctx, fn)
+		if err != nil {
+			return nil, nil, err
+		}
+		opened := *fn
+		opened.Environment = &function.Environment{Variables: vars}
+		fn = &opened
+	}
+
 	// From here until it is busy (or destroyed) e belongs to this
 	// goroutine alone: Close skips starting environments, cancels sctx and
 	// waits for this start on m.wg.

@@ -171,6 +171,11 @@ type Options struct {
 	// Credentials, when set, gives each new environment its AWS
 	// credentials (the function's role); without it none are set.
 	Credentials func(fn *function.Config) (Credentials, error)
+	// OpenEnvironment decrypts the variables of a function whose
+	// Environment is sealed under its KMSKeyArn, when an environment
+	// starts; its error (Lambda's KMS errors) is the invoke's. Without it
+	// such a function cannot start.
+	OpenEnvironment func(ctx context.Context, fn *function.Config) (map[string]string, error)
 }
 
 // Manager is the set of environment pools of one node. It is safe for
