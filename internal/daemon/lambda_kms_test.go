@@ -121,7 +121,7 @@ func TestFunctionKMSKeyArn(t *testing.T) {
 	// A key that does not exist is refused at once.
 	_, err = n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("nokey"), Runtime: ltypes.RuntimeProvidedal2023,
 		Handler: aws.String("bootstrap"), Role: aws.String(testRole), Code: &ltypes.FunctionCode{ZipFile: code},
-		KMSKeyArn: aws.String("arn:aws:kms:us-east-1:" + n.d.cfg.AccountID + ":key/" + uuid.NewString()),
+		KMSKeyArn:   aws.String("arn:aws:kms:us-east-1:" + n.d.cfg.AccountID + ":key/" + uuid.NewString()),
 		Environment: &ltypes.Environment{Variables: map[string]string{"AB": "b"}}})
 	var bad *ltypes.InvalidParameterValueException
 	if !errors.As(err, &bad) {
