@@ -391,6 +391,7 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	if resource == "" {
 		resource = "*"
 	}
+	resource = d.kmsResource(r, action, resource) // kmsauth.go
 	req := &policy.Request{Action: action, Resource: resource}
 	now := time.Now().UTC()
 	req.Set("aws:CurrentTime", now.Format(time.RFC3339))
@@ -400,6 +401,7 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		req.Set("aws:SourceIp", host)
 	}
 	req.Set("aws:RequestedRegion", d.cfg.Region)
+	d.resourceKeys(r.Context(), action, resource, req)
 	if id.FunctionArn != "" {
 		req.Set("lambda:SourceFunctionArn", id.FunctionArn)
 	}
@@ -419,6 +421,9 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
 	}
 	dec := d.iam.Authorize(caller, req, res)
+	if prefix == "kms" {
+		dec = kmsKeyPolicy(dec, req, res, d.cfg.AccountID) // a key policy is KMS's primary control
+	}
 	if !dec.Allowed {
 		return action, resource, dec.Message(id.Principal, action, resource)
 	}

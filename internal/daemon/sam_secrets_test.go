@@ -13,6 +13,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
 )
 
 // secretsTemplate is a SAM application that keeps its configuration as
@@ -83,10 +85,6 @@ Resources:
         - AWSSecretsManagerRotationPolicy:
             FunctionName: orders-rotator
         - KMSDecryptPolicy: {KeyId: !Ref Key}
-        - Statement:
-            - Effect: Allow
-              Action: [kms:GenerateDataKey, secretsmanager:GetRandomPassword]
-              Resource: "*"
   RotatorPermission:
     Type: AWS::Lambda::Permission
     Properties:
@@ -135,7 +133,7 @@ Outputs:
 `
 }
 
-// TestSAMSecretsApp deploys secretsTemplate:
+// TestSAMSecretsApp deploys secretsTemplate on a node that enforces IAM:
 // the reader function gets the generated secret and the parameter through
 // the SDK with only what SAM's policy templates grant, the rotation
 // schedule rotates the secret through the rotation function at once and
@@ -145,7 +143,7 @@ Outputs:
 func TestSAMSecretsApp(t *testing.T) {
 	t.Parallel()
 	clock := &testClock{now: time.Now()}
-	n := startNodeHooked(t, t.TempDir(), nil, hooks{clock: clock})
+	n := startNodeHooked(t, t.TempDir(), func(c *config.Config) { c.IAM = config.IAMEnforce }, hooks{clock: clock})
 	ctx := t.Context()
 	reader := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/secretreader"))
 	rotator := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/rotator"))

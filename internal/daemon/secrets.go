@@ -53,6 +53,9 @@ func (d *Daemon) newSecrets(ctx context.Context, clock events.Clock) error {
 	if err != nil {
 		return fmt.Errorf("create ssm: %w", err)
 	}
+	if d.iam != nil {
+		d.registerKeyPolicies()
+	}
 	return nil
 }
 
