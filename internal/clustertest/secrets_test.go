@@ -1,0 +1,143 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/google/uuid"
+)
+
+// TestClusterSecretsAndKill9 (docs/design/secrets.md): a secret, a
+// SecureString and a KMS ciphertext written on one node are read on the
+// others (every node derives the same master key from the cluster
+// secret); then the node taking PutSecretValue calls is killed with
+// SIGKILL mid-stream: every acknowledged version is still there with its
+// value, read on another node and on the killed node once it is back, and
+// exactly one version is AWSCURRENT.
+func TestClusterSecretsAndKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nimbus processes")
+	}
+	c := Start(t, Options{Binary: nimbusBin})
+	creds := c.Credentials(t)
+	provider := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
+	smc := func(n *Node) *sm.Client {
+		return sm.New(sm.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint), Credentials: provider, RetryMaxAttempts: 1})
+	}
+	ctx := t.Context()
+	a, b, d := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+
+	// Written on one node, read on the others.
+	var arn string
+	Eventually(t, time.Minute, "node0 creates a secret", func() bool {
+		out, err := smc(a).CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("shared"), SecretString: aws.String("v0")})
+		if err == nil {
+			arn = aws.ToString(out.ARN)
+		}
+		return err == nil
+	})
+	for _, n := range []*Node{b, d} {
+		v, err := smc(n).GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(arn)})
+		if err != nil || aws.ToString(v.SecretString) != "v0" {
+			t.Fatalf("%s reads the secret: %v %v", n.Name, v, err)
+		}
+	}
+	ssmc := func(n *Node) *ssm.Client {
+		return ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint), Credentials: provider})
+	}
+	if _, err := ssmc(b).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/shared/token"), Value: aws.String("tok"),
+		Type: "SecureString"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := ssmc(d).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/shared/token"), WithDecryption: aws.Bool(true)}); err != nil ||
+		aws.ToString(p.Parameter.Value) != "tok" {
+		t.Fatalf("node2 reads node1's SecureString: %v", err)
+	}
+	kc := func(n *Node) *kms.Client {
+		return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint), Credentials: provider})
+	}
+	key, err := kc(d).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := kc(d).Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("across")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := kc(a).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob.CiphertextBlob}); err != nil || string(p.Plaintext) != "across" {
+		t.Fatalf("node0 decrypts node2's ciphertext: %v", err)
+	}
+
+	// PutSecretValue on node1 from two writers; node1 is killed after
+	// some have been acknowledged.
+	var mu sync.Mutex
+	acked := map[string]string{} // version id -> value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tok, val := uuid.NewString(), fmt.Sprintf("w%d-%d-%s", w, i, uuid.NewString()[:8])
+				out, err := smc(b).PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String(arn),
+					ClientRequestToken: aws.String(tok), SecretString: aws.String(val)})
+				if err != nil {
+					continue // refused, or not acknowledged before the kill
+				}
+				mu.Lock()
+				acked[aws.ToString(out.VersionId)] = val
+				mu.Unlock()
+			}
+		})
+	}
+	Eventually(t, 2*time.Minute, "ten PutSecretValue acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 10
+	})
+	b.Kill9(t)
+	close(stop)
+	wg.Wait()
+	if len(acked) > 90 {
+		t.Fatalf("%d versions acknowledged: more than Secrets Manager keeps (100), the check would be void", len(acked))
+	}
+	check := func(n *Node) {
+		t.Helper()
+		var desc *sm.DescribeSecretOutput
+		Eventually(t, 2*time.Minute, n.Name+" describes the secret", func() bool {
+			desc, err = smc(n).DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(arn)})
+			return err == nil
+		})
+		current := 0
+		for _, stages := range desc.VersionIdsToStages {
+			if slices.Contains(stages, "AWSCURRENT") {
+				current++
+			}
+		}
+		if current != 1 {
+			t.Errorf("%s: %d versions are AWSCURRENT: %v", n.Name, current, desc.VersionIdsToStages)
+		}
+		for id, val := range acked {
+			v, err := smc(n).GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(arn), VersionId: aws.String(id)})
+			if err != nil || aws.ToString(v.SecretString) != val {
+				t.Errorf("%s: acknowledged version %s lost: %v", n.Name, id, err)
+			}
+		}
+	}
+	check(d)
+	b.Start(t)
+	check(b)
+	t.Logf("%d versions acknowledged before the kill", len(acked))
+}
