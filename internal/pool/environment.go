@@ -63,6 +63,11 @@ type environment struct {
 	// credsExpire is when the environment's AWS credentials expire (zero:
 	// none); set before the environment is first released.
 	credsExpire time.Time
+	// deadline is the last invocation's; extensions must be ready by it.
+	deadline time.Time
+	// shutdownReason is the SHUTDOWN event's reason when e goes
+	// (runtimeapi.ShutdownSpindown when empty).
+	shutdownReason string
 
 	memMB int // MemorySize, counted against the memory budget
 	// fmu serialises freezing and thawing; frozen is guarded by it.
@@ -295,13 +300,20 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	if err := os.Chmod(tmp, 0o1777); err != nil {
 		return fail(err)
 	}
-	e.api = runtimeapi.New(m.baseLog.With("env_id", e.id), runtimeapi.Options{})
+	exts := externalExtensions(optDir)
+	e.api = runtimeapi.New(m.baseLog.With("env_id", e.id), runtimeapi.Options{
+		FunctionName: fn.FunctionName, FunctionVersion: fn.Version, Handler: fn.Handler, AccountID: m.opts.AccountID,
+		ExternalExtensions: exts,
+		Dial:               e.dial,
+		ReservedPorts:      []int{RuntimeAPIPort, APIPort},
+	})
 	stream := logStreamName(time.Now(), fn.Version, e.id)
 	logs, w, err := newLogCapture(newLogMeta(fn, e.id, stream), m.fnLog, m.opts.LogSink)
 	if err != nil {
 		return fail(err)
 	}
 	e.logs = logs
+	logs.publish = e.api.Publish
 	logs.platform(initStartEvent(fn))
 	e.logsWG.Add(1)
 	go func() {
@@ -335,6 +347,14 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		MemoryMB:   fn.MemoryMB(),
 		Stdout:     w,
 		Stderr:     w,
+	}
+	if len(exts) > 0 {
+		spec.Extensions = make([]string, len(exts))
+		for i, n := range exts {
+			spec.Extensions[i] = "/opt/extensions/" + n
+		}
+		spec.ExtensionEnv = extensionEnv(spec.Env)
+		spec.Dialers = 1
 	}
 	// Lambda gives init 10 s; an init that takes longer is run again as
 	// part of the first invocation, under the function timeout ("suppressed
@@ -383,8 +403,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	defer icancel(nil)
 	stop := context.AfterFunc(e.exitCtx, func() { icancel(errExited) })
 	defer stop()
+	defer onClose(proc.ExtensionExited(), func() { icancel(errExtensionExited) })()
 	initErr, err := e.api.WaitInit(ictx)
-	if err != nil && errors.Is(context.Cause(ictx), errExited) {
+	if err != nil && (errors.Is(context.Cause(ictx), errExited) || errors.Is(context.Cause(ictx), errExtensionExited)) {
 		// A runtime reports /init/error and then exits; prefer the report.
 		if ie, err2 := e.api.WaitInit(canceledCtx); err2 == nil {
 			initErr, err = ie, nil
@@ -398,6 +419,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return fail(errClosed)
 		}
 		e.initDuration = initDur
+		e.api.Publish("platform.initRuntimeDone", map[string]any{"initializationType": initType, "phase": "init", "status": "success"})
+		e.api.Publish("platform.initReport", map[string]any{"initializationType": initType, "phase": "init", "status": "success",
+			"metrics": map[string]any{"durationMs": roundMs(initDur)}})
 		if m.opts.CPUQuota {
 			if err := proc.LimitCPU(fn.MemoryMB()); err != nil {
 				m.log.Warn("cpu quota not applied", "function", fn.FunctionName, "env_id", e.id, "err", err)
@@ -414,6 +438,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	case errors.Is(context.Cause(ictx), errExited) && !m.closing():
 		errType, msg := e.exitError(req.RequestID)
 		res = e.failResult(fn, req, 0, initDur, errType, msg, true)
+	case errors.Is(context.Cause(ictx), errExtensionExited) && !m.closing():
+		msg := fmt.Sprintf("RequestId: %s Error: an extension exited during init", req.RequestID)
+		res = e.failResult(fn, req, 0, initDur, errExtensionCrash, msg, true)
 	case ctx.Err() != nil:
 		return fail(ctx.Err())
 	case m.closing():
@@ -500,6 +527,7 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 	if !e.firstDeadline.IsZero() { // after a suppressed init
 		deadline, e.firstDeadline = e.firstDeadline, time.Time{}
 	}
+	e.deadline = deadline
 	tctx, tcancel := context.WithDeadlineCause(ictx, deadline, errTimedOut)
 	defer tcancel()
 	arn := req.InvokedFunctionArn
@@ -539,10 +567,12 @@ func (e *environment) invoke(ctx context.Context, fn *function.Config, req *invo
 			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", function.MaxSyncResponse), false), nil
 	}
 	e.broken = true
+	e.shutdownReason = runtimeapi.ShutdownFailure
 	switch cause := context.Cause(tctx); {
 	case e.m.closing():
 		return nil, errClosed
 	case errors.Is(cause, errTimedOut):
+		e.shutdownReason = runtimeapi.ShutdownTimeout
 		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 		res := &invoke.Result{
 			Payload:       errorPayload(invoke.ErrorTimedOut, "RequestId: "+req.RequestID+" Error: "+msg),

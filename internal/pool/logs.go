@@ -51,6 +51,10 @@ type logCapture struct {
 	partial   []byte // guarded by mu: an unterminated line
 	tail      []byte // guarded by mu: the current invocation's log, capped
 	requestID string // guarded by mu: the invocation the output belongs to
+	// publish, when set, hands each function line and platform record to
+	// the environment's Telemetry API subscribers; it never blocks. Set
+	// before run.
+	publish func(typ string, record any)
 }
 
 // logMeta is what every record of one environment carries, and its
@@ -289,6 +293,14 @@ func (c *logCapture) lineLocked(line []byte, ev *platformEvent) {
 	}
 	if c.fnLog != nil {
 		c.fnLog.writeLine(c.prefix, line)
+	}
+	if c.publish != nil {
+		switch {
+		case ev == nil:
+			c.publish("function", string(line))
+		case ev.record != nil:
+			c.publish(ev.typ, ev.record)
+		}
 	}
 	if c.sink != nil {
 		c.sink.Log(LogRecord{

@@ -447,7 +447,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		return nil, errdefs.EnvironmentFailed("The function's execution environment failed.")
 	}
 	res, err = e.invoke(ctx, fn, req, 0)
-	m.release(e)
+	m.releaseInvoked(e)
 	return res, err
 }
 
@@ -460,7 +460,7 @@ func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invo
 		return res, err
 	}
 	res, err = e.invoke(ctx, fn, req, e.initDuration)
-	m.release(e)
+	m.releaseInvoked(e)
 	return res, err
 }
 
@@ -751,6 +751,7 @@ func (m *Manager) destroy(e *environment) {
 	e.destroyOnce.Do(func() {
 		// A frozen process cannot act on SIGKILL until it is thawed.
 		_ = m.thaw(e)
+		e.shutdown() // SHUTDOWN to extensions, SIGTERM, within Lambda's budget
 		e.close()
 		m.mu.Lock()
 		delete(m.envs, e)

@@ -109,6 +109,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) route(w http.ResponseWriter, r *http.Request) (string, error) {
 	rest, ok := strings.CutPrefix(r.URL.Path, pathPrefix)
 	if !ok {
+		if rest, ok := strings.CutPrefix(r.URL.Path, extPrefix); ok {
+			return s.routeExtension(w, r, rest)
+		}
+		if r.URL.Path == telemetryPath || r.URL.Path == logsPath {
+			if r.Method != http.MethodPut {
+				return "telemetry", errMethod(http.MethodPut)
+			}
+			return "telemetry", s.handleSubscribe(w, r, r.URL.Path == logsPath)
+		}
 		return "unknown", errNotFound
 	}
 	switch rest {
@@ -175,9 +184,8 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch s.phase {
 	case phaseInitializing:
-		s.phase = phaseReady
-		close(s.gen.initDone)
-		s.log.Debug("runtime init done", "generation", s.gen.n)
+		// Init ends once every extension is ready too (checkInitLocked).
+		s.runtimeNext = true
 	case phaseReady:
 		if c := s.cur; c != nil && c.step != stepQueued {
 			s.mu.Unlock()
@@ -190,6 +198,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	}
 	wt := &waiter{ch: make(chan *call, 1)}
 	s.waiters = append(s.waiters, wt)
+	s.checkInitLocked()
 	s.dispatchLocked()
 	g := s.gen
 	s.mu.Unlock()
@@ -397,7 +406,7 @@ func (s *Server) handleInitError(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 		return errEnded
 	}
-	if s.phase != phaseInitializing {
+	if s.phase != phaseInitializing || s.runtimeNext {
 		p := s.phase
 		s.mu.Unlock()
 		return errInvalidState("Init errors can only be reported during init; the runtime is in state %s", p)
@@ -428,12 +437,13 @@ func (s *Server) handleInitError(w http.ResponseWriter, r *http.Request) error {
 		s.mu.Unlock()
 		return errEnded
 	}
-	s.phase = phaseInitFailed
-	g.initErr = er
-	close(g.initDone)
-	if s.cur != nil {
-		s.completeLocked(s.cur, nil, &InitError{Response: er})
+	if s.phase != phaseInitReporting {
+		// An extension's init error got there first.
+		s.mu.Unlock()
+		writeAccepted(w)
+		return nil
 	}
+	s.failInitLocked(er)
 	s.mu.Unlock()
 	s.log.Info("runtime reported init error", "error_type", er.ErrorType, "generation", g.n)
 	if reply != nil {

@@ -412,7 +412,10 @@ func TestRouting(t *testing.T) {
 		{http.MethodGet, "/2018-06-01/runtime/invocation//response", http.StatusNotFound, ""},
 		{http.MethodPost, "/2018-06-01/runtime/invocation/abc/respond", http.StatusNotFound, ""},
 		{http.MethodPost, "/2018-06-01/runtime/invocation/a/b/response", http.StatusNotFound, ""},
-		{http.MethodGet, "/2020-01-01/extension/event/next", http.StatusNotFound, ""},
+		{http.MethodGet, "/2020-01-01/extension/event/next", http.StatusForbidden, ""}, // no identifier
+		{http.MethodGet, "/2020-01-01/extension/events/next", http.StatusNotFound, ""},
+		{http.MethodGet, "/2020-01-01/extension/register", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/2022-07-01/telemetry", http.StatusMethodNotAllowed, "PUT"},
 		{http.MethodPost, "/2018-06-01/runtime/invocation/next", http.StatusMethodNotAllowed, "GET"},
 		{http.MethodHead, "/2018-06-01/runtime/invocation/next", http.StatusMethodNotAllowed, "GET"},
 		{http.MethodGet, "/2018-06-01/runtime/init/error", http.StatusMethodNotAllowed, "POST"},

@@ -159,6 +159,21 @@ type Options struct {
 	// MaxStreamResponse is the largest body passed to an Invocation's
 	// Stream. Default DefaultMaxStreamResponse.
 	MaxStreamResponse int64
+
+	// FunctionName, FunctionVersion, Handler and AccountID answer an
+	// extension's registration.
+	FunctionName, FunctionVersion, Handler, AccountID string
+	// ExternalExtensions names the extensions started from /opt/extensions
+	// (their file names). Init waits for each to register, and a
+	// registration under one of these names is an external extension;
+	// others are internal (registered by the runtime process).
+	ExternalExtensions []string
+	// Dial connects to a port on the environment's own loopback, for
+	// Telemetry API deliveries; nil refuses subscriptions.
+	Dial func(ctx context.Context, port int) (net.Conn, error)
+	// ReservedPorts may not be a subscription's destination (the Runtime
+	// API's own port, the node's API).
+	ReservedPorts []int
 }
 
 // Server is one execution environment's Runtime API server and state
@@ -189,6 +204,19 @@ type Server struct {
 	cur     *call               // guarded by mu; the invocation given to Invoke, nil if none
 	waiters []*waiter           // guarded by mu; parked GET /next, oldest first
 	conns   map[net.Conn]uint64 // guarded by mu; live connections and their generation
+
+	// Extensions and telemetry (extensions.go, telemetry.go), reset with
+	// the generation.
+	exts        []*extension    // guarded by mu; registration order
+	expected    map[string]bool // guarded by mu; external extensions not yet registered
+	runtimeNext bool            // guarded by mu; the runtime called /next during init
+	extErr      *ErrorResponse  // guarded by mu; the first /extension/exit/error
+	extWake     chan struct{}   // guarded by mu; closed when an extension's readiness changes
+	tel         *telemetry      // guarded by mu; nil until the first subscription
+	stoppedTel  []*telemetry    // guarded by mu; ended by Reset, waited for by Close
+	hasTel      atomic.Bool     // tel != nil: Publish's fast path
+	keepEarly   atomic.Bool     // init is on: Publish keeps records for later subscribers
+	early       []earlyRecord   // guarded by mu; records published during init
 }
 
 type phase int
@@ -246,7 +274,10 @@ func New(log *slog.Logger, opts Options) *Server {
 		serveDone: make(chan struct{}),
 		gen:       newGeneration(1),
 		conns:     make(map[net.Conn]uint64),
+		extWake:   make(chan struct{}),
 	}
+	s.expected = s.expectedExtensions()
+	s.keepEarly.Store(true)
 	// No read/write/header timeouts: GET /next long-polls and the runtime
 	// may be frozen for seconds at any point. A runtime can only stall its
 	// own environment; memory stays bounded by MaxConns, MaxHeaderBytes and
@@ -311,7 +342,13 @@ func (s *Server) Close() error {
 	s.waiters = nil
 	close(s.gen.done)
 	started := s.started
+	s.stopTelemetryLocked()
+	tels := s.stoppedTel
+	s.stoppedTel = nil
 	s.mu.Unlock()
+	for _, t := range tels {
+		t.wg.Wait()
+	}
 
 	err := s.srv.Close()
 	if started {
@@ -378,4 +415,14 @@ type limitConn struct {
 func (c *limitConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
+}
+
+// expectedExtensions is the set of external extensions a new generation
+// waits for.
+func (s *Server) expectedExtensions() map[string]bool {
+	m := make(map[string]bool, len(s.opts.ExternalExtensions))
+	for _, n := range s.opts.ExternalExtensions {
+		m[n] = true
+	}
+	return m
 }

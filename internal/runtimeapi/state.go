@@ -26,8 +26,9 @@ type call struct {
 	cognito       []byte         // compacted JSON or nil
 	stream        *guardedStream // nil unless the invocation streams
 
-	step      step // guarded by mu
-	abandoned bool // guarded by mu; Invoke returned before the runtime answered
+	step        step // guarded by mu
+	abandoned   bool // guarded by mu; Invoke returned before the runtime answered
+	extNotified bool // guarded by mu; extensions got its INVOKE event
 
 	done chan struct{}
 	resp *Response
@@ -240,6 +241,12 @@ func (s *Server) Reset() {
 	s.waiters = nil
 	s.phase = phaseInitializing
 	s.gen = newGeneration(old.n + 1)
+	s.exts, s.runtimeNext, s.extErr = nil, false, nil
+	s.expected = s.expectedExtensions()
+	s.stopTelemetryLocked()
+	s.early = nil
+	s.keepEarly.Store(true)
+	s.extChangedLocked()
 	close(old.done)
 	for c, n := range s.conns {
 		if n < s.gen.n {
@@ -259,6 +266,7 @@ func (s *Server) dispatchLocked() {
 	s.waiters[0] = nil
 	s.waiters = s.waiters[1:]
 	c.step = stepDelivered
+	s.notifyInvokeLocked(c)
 	w.ch <- c
 }
 

@@ -108,6 +108,15 @@ func runInit() int {
 	if err := sendListeners(sock, lfds); err != nil {
 		return report(stage("pass listeners", err))
 	}
+	if cfg.Dialers > 0 {
+		dfds, err := openDialers(min(cfg.Dialers, 8))
+		if err != nil {
+			return report(err)
+		}
+		if err := sendDialers(sock, dfds); err != nil {
+			return report(stage("pass dialers", err))
+		}
+	}
 	if cfg.Egress != nil {
 		if err := configureEgress(cfg.Egress); err != nil {
 			return report(err)
@@ -133,6 +142,11 @@ func runInit() int {
 	// receives signals it handles.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	// External extensions start before the runtime, as on Lambda.
+	extPids, err := startExtensions(cfg.Extensions, cfg.ExtEnv, "/", cred, true)
+	if err != nil {
+		return report(err)
+	}
 	var pid int
 	err = retryBusy(func() error {
 		var err error
@@ -156,6 +170,9 @@ func runInit() int {
 			_ = syscall.Kill(pid, s.(syscall.Signal))
 		}
 	}()
+	if cfg.NetNS {
+		go serveDialers(sock)
+	}
 	// Reap every child; when the runtime exits, report its status and exit,
 	// which tears down the pid namespace.
 	for {
@@ -168,6 +185,12 @@ func runInit() int {
 			return 1
 		}
 		if wpid != pid {
+			for i, ep := range extPids {
+				if ep == wpid {
+					idx := i
+					_ = enc.Encode(&initMsg{ExtExit: &idx})
+				}
+			}
 			continue
 		}
 		st := int(ws)
@@ -291,6 +314,11 @@ func execGroupRuntime(sock *os.File, cfg *initConfig, report func(error) int) in
 	}
 	if err := os.Chdir(cfg.Dir); err != nil {
 		return report(stage("chdir", err))
+	}
+	// Extensions become the runtime's children once it is exec'd; they are
+	// in its process group, so Kill ends them with it.
+	if _, err := startExtensions(cfg.Extensions, cfg.ExtEnv, cfg.Dir, nil, false); err != nil {
+		return report(err)
 	}
 	err = retryBusy(func() error { return syscall.Exec(path, cfg.Argv, cfg.Env) })
 	return report(stage("exec", fmt.Errorf("%s: %w", cfg.Argv[0], err)))
@@ -488,4 +516,47 @@ func closeExtraFDs() error {
 		}
 	}
 	return nil
+}
+
+// startExtensions forks each external extension with env, in dir, as
+// cred; with pdeath they die with init.
+func startExtensions(paths, env []string, dir string, cred *syscall.Credential, pdeath bool) ([]int, error) {
+	pids := make([]int, 0, len(paths))
+	for _, p := range paths {
+		attr := &syscall.SysProcAttr{Credential: cred}
+		if pdeath {
+			attr.Pdeathsig = syscall.SIGKILL
+		}
+		var pid int
+		err := retryBusy(func() error {
+			var err error
+			pid, err = syscall.ForkExec(p, []string{p}, &syscall.ProcAttr{Dir: dir, Env: env, Files: []uintptr{0, 1, 2}, Sys: attr})
+			return err
+		})
+		if err != nil {
+			return pids, stage("exec extension", fmt.Errorf("%s: %w", p, err))
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// serveDialers answers the server's requests for more dialer sockets
+// (Process.Dial) until the socket closes.
+func serveDialers(sock *os.File) {
+	dec := json.NewDecoder(sock)
+	for {
+		var req initMsg
+		if err := dec.Decode(&req); err != nil {
+			return
+		}
+		if req.Dialers <= 0 || req.Dialers > 8 {
+			continue
+		}
+		fds, err := openDialers(req.Dialers)
+		if err != nil {
+			continue
+		}
+		_ = sendDialers(sock, fds)
+	}
 }

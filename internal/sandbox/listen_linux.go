@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,6 +48,9 @@ func openListeners(cfg *initConfig, netns bool) (fds []int, err error) {
 				v = "http://" + addr
 			}
 			cfg.Env = setEnv(cfg.Env, l.Env, v)
+			if len(cfg.Extensions) > 0 {
+				cfg.ExtEnv = setEnv(cfg.ExtEnv, l.Env, v)
+			}
 		}
 	}
 	return fds, nil
@@ -230,4 +235,85 @@ func closeListeners(lns []net.Listener) {
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
+}
+
+// openDialers runs in init: n unconnected TCP sockets of the environment's
+// network namespace, for the server's Process.Dial.
+func openDialers(n int) ([]int, error) {
+	fds := make([]int, 0, n)
+	for range n {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			for _, fd := range fds {
+				_ = unix.Close(fd)
+			}
+			return nil, stage("open dialer socket", err)
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}
+
+// sendDialers sends the dialer fds to the parent and closes them.
+func sendDialers(sock *os.File, fds []int) error {
+	if len(fds) == 0 {
+		return nil
+	}
+	defer func() {
+		for _, fd := range fds {
+			_ = unix.Close(fd)
+		}
+	}()
+	data := []byte(`{"dialers":` + strconv.Itoa(len(fds)) + "}\n")
+	return sendWithFDs(sock, data, fds...)
+}
+
+// takeFiles turns the first n received fds into files.
+func (r *msgReader) takeFiles(n int) ([]*os.File, error) {
+	if n > len(r.fds) {
+		return nil, fmt.Errorf("init announced %d sockets and passed %d fds", n, len(r.fds))
+	}
+	fds := r.fds[:n]
+	r.fds = r.fds[n:]
+	fs := make([]*os.File, 0, n)
+	for _, fd := range fds {
+		fs = append(fs, os.NewFile(uintptr(fd), "dialer"))
+	}
+	return fs, nil
+}
+
+// dialTimeout bounds a connect to a listener inside an environment whose
+// backlog is full (a frozen subscriber).
+const dialTimeout = 2 * time.Second
+
+// dialFile connects the unconnected socket f to 127.0.0.1:port (in the
+// namespace f was created in) and returns it as a net.Conn; f is closed.
+func dialFile(ctx context.Context, f *os.File, port int) (net.Conn, error) {
+	defer f.Close() //nolint:errcheck // FileConn holds its own dup
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cerr error
+	err = rc.Control(func(fd uintptr) {
+		tv := unix.NsecToTimeval(dialTimeout.Nanoseconds())
+		_ = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+		sa := &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+		for {
+			cerr = unix.Connect(int(fd), sa)
+			if !errors.Is(cerr, unix.EINTR) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("connect to 127.0.0.1:%d in the environment: %w", port, cerr)
+	}
+	return net.FileConn(f)
 }

@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -55,6 +57,11 @@ type initConfig struct {
 	HostPaths []string      `json:"host_paths,omitempty"`
 	Egress    *egressConfig `json:"egress,omitempty"`
 	OptDir    string        `json:"opt_dir,omitempty"`
+	// Extensions are started before the runtime with ExtEnv (Spec.Extensions).
+	Extensions []string `json:"extensions,omitempty"`
+	ExtEnv     []string `json:"ext_env,omitempty"`
+	// Dialers: unconnected sockets to open in the network namespace.
+	Dialers int `json:"dialers,omitempty"`
 }
 
 // initMsg is what init sends back: first either ready (with the runtime's
@@ -68,8 +75,13 @@ type initMsg struct {
 	Exit  *int   `json:"exit,omitempty"` // syscall.WaitStatus
 	// Listeners announces that many listener fds passed with the message.
 	Listeners int `json:"listeners,omitempty"`
+	// Dialers announces that many dialer sockets passed with the message.
+	Dialers int `json:"dialers,omitempty"`
+	// ExtExit reports that an extension process exited (its index).
+	ExtExit *int `json:"ext_exit,omitempty"`
 
-	lns []net.Listener // the parent's: the listeners, delivered with ready
+	lns     []net.Listener // the parent's: the listeners, delivered with ready
+	dialers []*os.File     // the parent's: the dialer sockets, delivered with ready
 }
 
 func (m *initMsg) err() error {
@@ -215,7 +227,7 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 		_ = parentEnd.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	p := &Process{cmd: cmd, pid: cmd.Process.Pid, cg: cg, done: make(chan struct{})}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, cg: cg, done: make(chan struct{}), sock: parentEnd, dialWake: make(chan struct{})}
 	l := &launched{p: p, namespaced: namespaced, sock: parentEnd, ready: make(chan initMsg, 1)}
 
 	// From here on the wait goroutine owns cmd; failures kill and wait.
@@ -224,7 +236,7 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 	go func() {
 		defer close(readerDone)
 		defer parentEnd.Close() //nolint:errcheck // the reader owns it
-		readInit(parentEnd, !namespaced, l.ready, status)
+		readInit(parentEnd, !namespaced, l.ready, status, p)
 	}()
 	go p.wait(func() (syscall.WaitStatus, bool) {
 		// init is gone, so the socket reaches EOF and the reader ends.
@@ -286,6 +298,12 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.Namespaced && len(cfg.Extensions) > 0 {
+		p.mu.Lock()
+		p.extAlive = len(cfg.Extensions)
+		p.extExited, p.extAllDone = make(chan struct{}), make(chan struct{})
+		p.mu.Unlock()
+	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return fail(err)
@@ -309,6 +327,10 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 			return fail(fmt.Errorf("sandbox init passed %d of %d listeners", len(m.lns), len(cfg.Listen)))
 		}
 		p.listeners = m.lns
+		p.mu.Lock()
+		p.dialers = m.dialers
+		p.direct = !cfg.NetNS
+		p.mu.Unlock()
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -422,14 +444,16 @@ func sendWithFDs(sock *os.File, data []byte, fds ...int) error {
 // without a value if init dies first), with the listeners init passed
 // before it; an exit status goes to status. With eofReady, a clean EOF
 // first means init exec'd the runtime (the socket is close-on-exec).
-func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- syscall.WaitStatus) {
+func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- syscall.WaitStatus, evs initEvents) {
 	r := &msgReader{f: f}
 	defer r.close()
 	first := true
 	var lns []net.Listener
+	var dialers []*os.File
 	defer func() {
 		if first {
 			closeListeners(lns)
+			closeFiles(dialers)
 			close(ready)
 		}
 	}()
@@ -438,7 +462,7 @@ func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- sys
 		if err != nil {
 			if first && eofReady && errors.Is(err, io.EOF) {
 				first = false
-				ready <- initMsg{Ready: true, lns: lns}
+				ready <- initMsg{Ready: true, lns: lns, dialers: dialers}
 			}
 			return
 		}
@@ -454,12 +478,21 @@ func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- sys
 			lns = append(lns, l...)
 			continue
 		}
+		if m.Dialers > 0 && first {
+			fs, err := r.takeFiles(m.Dialers)
+			if err != nil {
+				return
+			}
+			dialers = append(dialers, fs...)
+			continue
+		}
 		if first {
 			first = false
 			if m.Ready {
-				m.lns = lns
+				m.lns, m.dialers = lns, dialers
 			} else {
 				closeListeners(lns)
+				closeFiles(dialers)
 			}
 			ready <- m
 			if !m.Ready {
@@ -470,6 +503,16 @@ func readInit(f *os.File, eofReady bool, ready chan<- initMsg, status chan<- sys
 		if m.Exit != nil {
 			status <- syscall.WaitStatus(*m.Exit) // #nosec G115 -- a wait status from our own init
 			return
+		}
+		if m.Dialers > 0 { // more sockets, asked for by Dial
+			fs, err := r.takeFiles(m.Dialers)
+			if err != nil {
+				return
+			}
+			evs.addDialers(fs)
+		}
+		if m.ExtExit != nil {
+			evs.extensionExited()
 		}
 	}
 }
@@ -522,9 +565,13 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 			Argv:       spec.Argv, Env: spec.Env,
 			CodeDir: spec.CodeDir, RuntimeDir: spec.RuntimeDir,
 			TmpDir: spec.TmpDir, TmpMB: spec.TmpMB,
-			Listen:    spec.Listeners,
-			HostPaths: spec.HostPaths,
-			OptDir:    spec.OptDir,
+			Listen:     spec.Listeners,
+			HostPaths:  spec.HostPaths,
+			OptDir:     spec.OptDir,
+			Extensions: spec.Extensions, ExtEnv: spec.ExtensionEnv,
+		}
+		if kind.netns {
+			cfg.Dialers = spec.Dialers
 		}
 		if cfg.Hardened && !h.userns {
 			cfg.UID = allocUID()
@@ -533,6 +580,7 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 	} else {
 		argv, env := groupView(spec)
 		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env, Listen: spec.Listeners}
+		cfg.Extensions, cfg.ExtEnv = groupExtensions(spec)
 	}
 	var s *launched
 	if l != nil && kind == l.spareKind(h) {
@@ -640,4 +688,67 @@ func (l *Launcher) closeSpares() {
 		_ = s.p.Kill()
 	}
 	l.wg.Wait()
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+// groupExtensions is spec's extensions and their environment for
+// process-group mode: /opt is the host's OptDir.
+func groupExtensions(spec *Spec) ([]string, []string) {
+	if len(spec.Extensions) == 0 || spec.OptDir == "" {
+		return nil, nil
+	}
+	paths := make([]string, 0, len(spec.Extensions))
+	for _, p := range spec.Extensions {
+		if rest, ok := strings.CutPrefix(p, "/opt/"); ok {
+			paths = append(paths, filepath.Join(spec.OptDir, rest))
+		}
+	}
+	_, env := groupView(&Spec{Env: spec.ExtensionEnv, CodeDir: spec.CodeDir, RuntimeDir: spec.RuntimeDir, TmpDir: spec.TmpDir})
+	return paths, env
+}
+
+// addDialers stores sockets init sent after the start and wakes Dial.
+func (p *Process) addDialers(fs []*os.File) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		closeFiles(fs)
+		return
+	}
+	p.dialers = append(p.dialers, fs...)
+	close(p.dialWake)
+	p.dialWake = make(chan struct{})
+}
+
+// askDialers asks init for n more dialer sockets.
+func (p *Process) askDialers(n int) error {
+	p.dialMu.Lock()
+	defer p.dialMu.Unlock()
+	_, err := p.sock.Write([]byte(`{"dialers":` + strconv.Itoa(n) + "}\n"))
+	return err
+}
+
+// initEvents receives what init reports after the start.
+type initEvents interface {
+	addDialers(fs []*os.File)
+	extensionExited()
+}
+
+// extensionExited counts an extension process that exited.
+func (p *Process) extensionExited() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.extExited == nil || p.extAlive <= 0 {
+		return
+	}
+	p.extAlive--
+	p.extOnce.Do(func() { close(p.extExited) })
+	if p.extAlive == 0 {
+		close(p.extAllDone)
+	}
 }

@@ -37,7 +37,7 @@ func FuzzReadInit(f *testing.F) {
 		}()
 		ready := make(chan initMsg, 1)
 		status := make(chan syscall.WaitStatus, 1)
-		readInit(r, eofReady, ready, status)
+		readInit(r, eofReady, ready, status, noEvents{})
 		_ = r.Close()
 		select {
 		case m, ok := <-ready:
@@ -49,3 +49,8 @@ func FuzzReadInit(f *testing.F) {
 		}
 	})
 }
+
+type noEvents struct{}
+
+func (noEvents) addDialers(fs []*os.File) { closeFiles(fs) }
+func (noEvents) extensionExited()         {}

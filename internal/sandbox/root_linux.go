@@ -236,6 +236,11 @@ func openRootSources(cfg *initConfig) ([]rootSource, error) {
 			if err != nil {
 				return stage("read "+src, err)
 			}
+			if dst == "/etc/hosts" {
+				// Lambda's name for the environment's own address, where
+				// Telemetry API subscribers listen.
+				b = append(append([]byte(nil), b...), "\n127.0.0.1\tsandbox.localdomain sandbox\n"...)
+			}
 			srcs = append(srcs, rootSource{dst: dst, fd: -1, content: b})
 			return nil
 		}

@@ -120,6 +120,17 @@ type Spec struct {
 	// Stdout and Stderr receive the function's output; nil discards it. An
 	// *os.File is handed to the process as is (no copying goroutine).
 	Stdout, Stderr io.Writer
+	// Extensions are executables (paths as seen inside, /opt/extensions/...)
+	// that init starts before the runtime, with ExtensionEnv as their
+	// environment, the runtime's uid and limits, and / as their directory:
+	// Lambda's external extensions. Init reaps them; they end with the
+	// environment.
+	Extensions   []string
+	ExtensionEnv []string
+	// Dialers is how many unconnected TCP sockets init opens in the
+	// environment's network namespace for Process.Dial (the server's way
+	// to reach a listener inside, such as a Telemetry API subscriber).
+	Dialers int
 
 	groupOnly bool // tests: process-group mode even where namespaces work
 }
@@ -253,6 +264,22 @@ type Process struct {
 	killing  bool // guarded by freezeMu
 
 	listeners []net.Listener // set by Start
+	// dialers are unconnected sockets of the environment's network
+	// namespace (Spec.Dialers); guarded by mu. direct: no namespace of its
+	// own, Dial uses the host's loopback.
+	dialers  []*os.File
+	direct   bool
+	dialWake chan struct{} // guarded by mu; closed when init sent more dialers
+	sock     *os.File      // the sync socket's parent end (namespaced); nil otherwise
+	dialMu   sync.Mutex    // serialises requests on sock
+
+	// Extension processes (Spec.Extensions), tracked where init reports
+	// their exits (namespaced mode): extExited closes at the first exit,
+	// extAllDone once none is left; both nil when not tracked.
+	extAlive   int // guarded by mu
+	extOnce    sync.Once
+	extExited  chan struct{}
+	extAllDone chan struct{}
 
 	egress *egressLink // guarded by mu; removed by wait
 
@@ -455,6 +482,62 @@ func (p *Process) setFrozen(frozen bool) error {
 	return syscall.Kill(-p.pid, sig)
 }
 
+// Terminate sends SIGTERM to the runtime alone (init forwards it; in
+// process-group mode the runtime is the leader), as Lambda does at
+// shutdown. It does nothing once the runtime has exited.
+func (p *Process) Terminate() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	return syscall.Kill(p.pid, syscall.SIGTERM)
+}
+
+// Dial connects to 127.0.0.1:port inside the environment's network
+// namespace with one of the sockets init opened there (Spec.Dialers);
+// without a namespace of its own it dials the host's loopback. Each
+// connection uses up a socket: keep it open.
+func (p *Process) Dial(ctx context.Context, port int) (net.Conn, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p.mu.Lock()
+	if p.direct {
+		p.mu.Unlock()
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	for len(p.dialers) == 0 {
+		if p.reaped || p.sock == nil {
+			p.mu.Unlock()
+			return nil, errors.New("no socket left in the environment's network namespace")
+		}
+		wake := p.dialWake
+		p.mu.Unlock()
+		if err := p.askDialers(2); err != nil {
+			return nil, fmt.Errorf("ask the sandbox init for sockets: %w", err)
+		}
+		select {
+		case <-wake:
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	f := p.dialers[0]
+	p.dialers = p.dialers[1:]
+	p.mu.Unlock()
+	return dialFile(ctx, f, port)
+}
+
+// ExtensionExited is closed when the first extension process exits, and
+// ExtensionsDone when all have; both are nil where extension processes
+// are not tracked (no extensions, or process-group mode).
+func (p *Process) ExtensionExited() <-chan struct{} { return p.extExited }
+
+// ExtensionsDone: see ExtensionExited.
+func (p *Process) ExtensionsDone() <-chan struct{} { return p.extAllDone }
+
 // Kill SIGKILLs every process of the environment (its cgroup, process group
 // and pid namespace), waits for init to exit and removes the cgroup. It is
 // idempotent and returns once Done is closed.
@@ -497,6 +580,10 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 	err := p.cmd.Wait()
 	p.mu.Lock()
 	p.reaped = true
+	for _, f := range p.dialers {
+		_ = f.Close()
+	}
+	p.dialers = nil
 	ends := p.copyEnds
 	p.mu.Unlock()
 	p.waitCopiers(ends)

@@ -1,0 +1,137 @@
+package pool
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/function"
+	"github.com/nimbus-serverless/nimbus/internal/invoke"
+)
+
+// probeExtension is an external extension as a layer ships it
+// (extensions/<name>, a Python script): it registers for INVOKE and
+// SHUTDOWN, subscribes to the Telemetry API with an HTTP listener on
+// sandbox.localdomain, checks that a destination outside the environment
+// is refused, prints each event, and takes 300 ms to shut down.
+const probeExtension = `#!/usr/bin/python3
+import http.server, json, os, sys, threading, time, urllib.error, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+name = os.path.basename(sys.argv[0])
+base = "http://%s/2020-01-01/extension" % api
+
+def call(method, url, body=None, headers=None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    return urllib.request.urlopen(req)
+
+r = call("POST", base + "/register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(), {"Lambda-Extension-Name": name})
+ext_id = r.headers["Lambda-Extension-Identifier"]
+info = json.load(r)
+print("[probe] registered %s handler=%s hidden=%s" % (info["functionName"], info["handler"], "_HANDLER" not in os.environ), flush=True)
+try:
+    call("POST", base + "/register", b'{"events":["INVOKE"]}', {"Lambda-Extension-Name": name})
+    print("[probe] duplicate accepted", flush=True)
+except urllib.error.HTTPError as e:
+    print("[probe] duplicate refused %d %s" % (e.code, json.load(e)["errorType"]), flush=True)
+
+seen = set()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        for rec in json.loads(self.rfile.read(n)):
+            if rec["type"] not in seen:
+                seen.add(rec["type"])
+                print("[probe] telemetry %s" % rec["type"], flush=True)
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+
+srv = http.server.HTTPServer(("sandbox.localdomain", 4243), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+tel = "http://%s/2022-07-01/telemetry" % api
+sub = {"schemaVersion": "2022-12-13", "types": ["platform", "function"], "buffering": {"timeoutMs": 25},
+       "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/telemetry"}}
+try:
+    bad = dict(sub, destination={"protocol": "HTTP", "URI": "http://169.254.169.254:80/"})
+    call("PUT", tel, json.dumps(bad).encode(), {"Lambda-Extension-Identifier": ext_id})
+    print("[probe] outside destination accepted", flush=True)
+except urllib.error.HTTPError as e:
+    print("[probe] outside destination refused %d" % e.code, flush=True)
+call("PUT", tel, json.dumps(sub).encode(), {"Lambda-Extension-Identifier": ext_id})
+
+while True:
+    ev = json.load(call("GET", base + "/event/next", headers={"Lambda-Extension-Identifier": ext_id}))
+    if ev["eventType"] == "INVOKE":
+        print("[probe] INVOKE %s" % ev["requestId"], flush=True)
+    else:
+        print("[probe] SHUTDOWN %s" % ev["shutdownReason"], flush=True)
+        time.sleep(0.3)
+        print("[probe] shutdown done", flush=True)
+        sys.exit(0)
+`
+
+// TestExtensionLayer runs a function with an extension layer in the
+// sandbox: the extension registers during init, gets an INVOKE event per
+// invocation, receives platform.start, function and platform.report
+// records over the Telemetry API, and gets SHUTDOWN when the node stops,
+// finishing its 300 ms of cleanup within the 2 s budget.
+func TestExtensionLayer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	layer, err := makeZip(map[string][]byte{"extensions/probe": []byte(probeExtension)}, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := h.fn("extfn", nil)
+	fn.Layers = []function.Layer{{Arn: "arn:aws:lambda:us-east-1:000000000000:layer:probe:1", CodeSha256: h.code.put(layer)}}
+
+	var ids []string
+	for i := range 3 {
+		res, _ := h.call(t, fn, map[string]any{"action": "echo", "value": i})
+		wantOK(t, res)
+		ids = append(ids, lastRequestID(t, res))
+	}
+	for _, line := range []string{
+		"[extfn] [probe] registered extfn handler=bootstrap hidden=True",
+		"[extfn] [probe] duplicate refused 403 Extension.", // RegistrationClosed: init is over for an internal one
+		"[extfn] [probe] outside destination refused 400",
+		"[extfn] [probe] INVOKE " + ids[0],
+		"[extfn] [probe] INVOKE " + ids[2],
+		"[extfn] [probe] telemetry platform.start",
+		"[extfn] [probe] telemetry function",
+		"[extfn] [probe] telemetry platform.report",
+	} {
+		select {
+		case <-h.fnLog.waitFor(line):
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no line %q in the log:\n%s", line, h.fnLog.String())
+		}
+	}
+	if err := h.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log := h.fnLog.String()
+	for _, line := range []string{"[extfn] [probe] SHUTDOWN spindown", "[extfn] [probe] shutdown done"} {
+		if !strings.Contains(log, line) {
+			t.Errorf("no line %q after Close:\n%s", line, log)
+		}
+	}
+}
+
+func lastRequestID(t *testing.T, res *invoke.Result) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(res.Payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := m["request_id"].(string)
+	return id
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
