@@ -222,6 +222,9 @@ func (s *Server) handleExtNext(w http.ResponseWriter, r *http.Request) error {
 	s.checkInitLocked()
 	s.extChangedLocked()
 	s.mu.Unlock()
+	if s.hookExtParked != nil {
+		s.hookExtParked()
+	}
 
 	select {
 	case ev := <-ch:

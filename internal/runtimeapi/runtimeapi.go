@@ -194,6 +194,7 @@ type Server struct {
 	hookQueued     func() // Invoke queued its invocation
 	hookWaitInit   func() // WaitInit picked its generation
 	hookNextParked func() // a GET /next registered as a waiter
+	hookExtParked  func() // a GET /extension/event/next parked
 
 	mu      sync.Mutex
 	addr    string              // guarded by mu
