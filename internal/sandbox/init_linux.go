@@ -170,7 +170,7 @@ func runInit() int {
 			_ = syscall.Kill(pid, s.(syscall.Signal))
 		}
 	}()
-	if cfg.NetNS {
+	if cfg.Dialers > 0 {
 		go serveDialers(sock)
 	}
 	// Reap every child; when the runtime exits, report its status and exit,

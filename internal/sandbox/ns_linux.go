@@ -330,6 +330,7 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 		p.mu.Lock()
 		p.dialers = m.dialers
 		p.direct = !cfg.NetNS
+		p.moreDialers = cfg.Dialers > 0
 		p.mu.Unlock()
 	case <-ctx.Done():
 		return fail(ctx.Err())

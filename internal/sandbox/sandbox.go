@@ -271,7 +271,9 @@ type Process struct {
 	direct   bool
 	dialWake chan struct{} // guarded by mu; closed when init sent more dialers
 	sock     *os.File      // the sync socket's parent end (namespaced); nil otherwise
-	dialMu   sync.Mutex    // serialises requests on sock
+	// moreDialers: init serves requests for more dialers (Spec.Dialers > 0).
+	moreDialers bool
+	dialMu      sync.Mutex // serialises requests on sock
 
 	// Extension processes (Spec.Extensions), tracked where init reports
 	// their exits (namespaced mode): extExited closes at the first exit,
@@ -507,7 +509,7 @@ func (p *Process) Dial(ctx context.Context, port int) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", addr)
 	}
 	for len(p.dialers) == 0 {
-		if p.reaped || p.sock == nil {
+		if p.reaped || p.sock == nil || !p.moreDialers {
 			p.mu.Unlock()
 			return nil, errors.New("no socket left in the environment's network namespace")
 		}
