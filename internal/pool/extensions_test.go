@@ -2,12 +2,18 @@ package pool
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 )
 
 // probeExtension is an external extension as a layer ships it
@@ -79,6 +85,7 @@ while True:
 // finishing its 300 ms of cleanup within the 2 s budget.
 func TestExtensionLayer(t *testing.T) {
 	t.Parallel()
+	t.Logf("sandbox mode: %s", sandbox.Mode())
 	h := newHarness(t)
 	layer, err := makeZip(map[string][]byte{"extensions/probe": []byte(probeExtension)}, 0o755)
 	if err != nil {
@@ -134,4 +141,41 @@ func (l *lineLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// TestExtensionLayerRootless runs TestExtensionLayer as an ordinary user
+// (nobody): the sandbox is then a user namespace, and the extension, the
+// dialer sockets and the shutdown work the same.
+func TestExtensionLayerRootless(t *testing.T) {
+	if os.Geteuid() != 0 || runtime.GOOS != "linux" {
+		t.Skip("runs the test binary as nobody: needs root to switch users")
+	}
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "nimbus-ext-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir) //nolint:errcheck // test
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	bin := filepath.Join(dir, "pool.test")
+	if out, err := exec.Command("cp", self, bin).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestExtensionLayer$", "-test.v", "-test.count=1")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp", "GORACE=atexit_sleep_ms=0"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	if strings.Contains(out, "sandbox mode: process-group") {
+		t.Skipf("no unprivileged user namespaces on this machine:\n%s", out)
+	}
+	if err != nil || !strings.Contains(out, "sandbox mode: rootless") || !strings.Contains(out, "--- PASS: TestExtensionLayer") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
 }

@@ -32,6 +32,18 @@
 // is withdrawn; after delivery it is abandoned: the environment stays Busy
 // until the runtime answers, and the answer is dropped.
 //
+// Extensions (extensions.go) and telemetry (telemetry.go): the same
+// listener serves the Extensions API (/2020-01-01/extension/...) and the
+// Telemetry and Logs APIs (/2022-07-01/telemetry, /2020-08-15/logs). Init
+// (Initializing above) ends only when the runtime has called /next, every
+// external extension named in Options has registered and every registered
+// extension has called /event/next; registration closes to others at the
+// runtime's first /next. Delivering an invocation also queues its INVOKE
+// event for the extensions registered for it; the owner waits for them with
+// WaitExtensions before reusing the environment, and sends SHUTDOWN with
+// Shutdown. Publish hands platform and function records to the
+// subscriptions, each delivered by a goroutine the Server owns.
+//
 // Generations: every connection is tagged with the generation current when
 // it was accepted. Reset and Close end the generation: parked /next
 // handlers answer 500 ("Runtime should exit promptly"), connections of the
