@@ -69,6 +69,10 @@ type Options struct {
 	// GoSource is the directory of the Go no-op function (examples/noop-go
 	// of the source tree the command runs in when empty).
 	GoSource string
+	// Only "queues" measures just the queues and topics section (after
+	// the CLI start time); NoQueues leaves that section out.
+	Only     string
+	NoQueues bool
 	// Progress, when set, gets one line per step.
 	Progress io.Writer
 }
@@ -115,6 +119,7 @@ type Report struct {
 	ColdStarts []ColdStart       `json:"cold_starts"`
 	ScaleOut   ScaleOut          `json:"scale_out"`
 	Memory     []Memory          `json:"idle_memory"`
+	Queues     *Queues           `json:"queues,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
 }
 
@@ -277,6 +282,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer stopEcho()
 
 	steps := []func(context.Context, *Report, string) error{r.warm, r.throughput, r.coldStarts, r.scaleOut, r.memory}
+	if opts.Only == "queues" {
+		steps = []func(context.Context, *Report, string) error{r.queues}
+	} else if !opts.NoQueues {
+		steps = append(steps, r.queues)
+	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -107,3 +107,20 @@ func TestCLIStart(t *testing.T) {
 		t.Error("a missing binary was timed")
 	}
 }
+
+func TestWriteTextQueues(t *testing.T) {
+	rep := &Report{Queues: &Queues{Clients: 16, EchoRPS: 4000, SendSingle: 400, RatioSingle: 0.1, SendBatch10: 2000, RatioBatch10: 0.5,
+		DrainN: 6000, Drain: 1000, DrainRatio: 0.25, SendToDone: Latency{N: 50, P50: 11.5}, FanOutRatio: 1.68}}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"QUEUES AND TOPICS (16 clients)", "SendMessageBatch of 10", "50%", "6000 msgs", "11.50", "1.68×"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "WARM INVOKE") {
+		t.Errorf("a queues-only report prints the empty warm-latency section:\n%s", buf.String())
+	}
+}

@@ -20,32 +20,45 @@ func (rep *Report) WriteText(w io.Writer) error {
 	p("%s (baseline)\t%.2f\t", c.Baseline, c.BaselineP50)
 	p("ratio\t%.2f×\t", c.Ratio)
 	p("")
-	p("WARM INVOKE LATENCY (concurrency 1)\tn\tp50 ms\tp99 ms\tp99.9 ms")
-	wl := rep.Warm
-	p("Go no-op invoke\t%d\t%.3f\t%.3f\t%.3f", wl.Invoke.N, wl.Invoke.P50, wl.Invoke.P99, wl.Invoke.P999)
-	p("Go HTTP echo (baseline)\t%d\t%.3f\t%.3f\t%.3f", wl.Echo.N, wl.Echo.P50, wl.Echo.P99, wl.Echo.P999)
-	p("ratio invoke/echo\t\t%.2f×\t%.2f×\t", wl.RatioP50, wl.RatioP99)
-	p("")
-	p("THROUGHPUT (no-op)\tconcurrency\treq/s\tof echo\terrors")
-	for _, t := range rep.Throughput {
-		p("%s\t%d\t%.0f\t%.0f%%\t%d", t.Target, t.Concurrency, t.RPS, t.Ratio*100, t.Errors)
+	if rep.Warm.Invoke.N > 0 {
+		p("WARM INVOKE LATENCY (concurrency 1)\tn\tp50 ms\tp99 ms\tp99.9 ms")
+		wl := rep.Warm
+		p("Go no-op invoke\t%d\t%.3f\t%.3f\t%.3f", wl.Invoke.N, wl.Invoke.P50, wl.Invoke.P99, wl.Invoke.P999)
+		p("Go HTTP echo (baseline)\t%d\t%.3f\t%.3f\t%.3f", wl.Echo.N, wl.Echo.P50, wl.Echo.P99, wl.Echo.P999)
+		p("ratio invoke/echo\t\t%.2f×\t%.2f×\t", wl.RatioP50, wl.RatioP99)
+		p("")
 	}
-	p("")
-	p("COLD START\tn\tinit p50 ms\tinit p99 ms\ttotal p50 ms\ttotal p99 ms")
-	for _, cs := range rep.ColdStarts {
-		p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", cs.Runtime, cs.Init.N, cs.Init.P50, cs.Init.P99, cs.Total.P50, cs.Total.P99)
+	if len(rep.Throughput) > 0 {
+		p("THROUGHPUT (no-op)\tconcurrency\treq/s\tof echo\terrors")
+		for _, t := range rep.Throughput {
+			p("%s\t%d\t%.0f\t%.0f%%\t%d", t.Target, t.Concurrency, t.RPS, t.Ratio*100, t.Errors)
+		}
+		p("")
 	}
-	p("")
-	s := rep.ScaleOut
-	p("SCALE-OUT\tenvironments\tdistinct\tseconds\tenvironments/s")
-	p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f", s.Environments, s.Distinct, s.Seconds, s.PerSecond)
-	p("")
-	p("IDLE ENVIRONMENT MEMORY\tenvironments\tfunction PSS KB\tplatform overhead KB\tfit (budget)\tfit (footprint)")
-	for _, mm := range rep.Memory {
-		p("%s\t%d\t%d\t%.0f\t%d\t%d", mm.Runtime, mm.Environments, mm.FunctionPSSKB, mm.PlatformOverheadKB, mm.FitByBudget, mm.FitByFootprint)
+	if len(rep.ColdStarts) > 0 {
+		p("COLD START\tn\tinit p50 ms\tinit p99 ms\ttotal p50 ms\ttotal p99 ms")
+		for _, cs := range rep.ColdStarts {
+			p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", cs.Runtime, cs.Init.N, cs.Init.P50, cs.Init.P99, cs.Total.P50, cs.Total.P99)
+		}
+		p("")
+	}
+	if s := rep.ScaleOut; s.Environments > 0 {
+		p("SCALE-OUT\tenvironments\tdistinct\tseconds\tenvironments/s")
+		p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f", s.Environments, s.Distinct, s.Seconds, s.PerSecond)
+		p("")
+	}
+	if len(rep.Memory) > 0 {
+		p("IDLE ENVIRONMENT MEMORY\tenvironments\tfunction PSS KB\tplatform overhead KB\tfit (budget)\tfit (footprint)")
+		for _, mm := range rep.Memory {
+			p("%s\t%d\t%d\t%.0f\t%d\t%d", mm.Runtime, mm.Environments, mm.FunctionPSSKB, mm.PlatformOverheadKB, mm.FitByBudget, mm.FitByFootprint)
+		}
+		p("")
+	}
+	if rep.Queues != nil {
+		writeQueues(p, rep.Queues)
+		p("")
 	}
 	if len(rep.Skipped) > 0 {
-		p("")
 		p("skipped: %s", strings.Join(rep.Skipped, "; "))
 	}
 	return tw.Flush()

@@ -277,14 +277,23 @@ func (s *Service) process(ctx context.Context, m *Mapping, f *eventpattern.Filte
 			failed[id] = true
 		}
 	}
+	// The deletes are independent acknowledgements: sent together (up
+	// to 10 at once), they share the backbone's round trips and fsyncs.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 10)
 	for _, r := range records {
 		if failed[r.MessageID] {
 			continue
 		}
-		if err := s.queues.Delete(ctx, acct, name, r.ReceiptHandle); err != nil {
-			s.log.Warn("delete processed message", "uuid", m.UUID, "err", err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := s.queues.Delete(ctx, acct, name, r.ReceiptHandle); err != nil {
+				s.log.Warn("delete processed message", "uuid", m.UUID, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	return nil
 }
 

@@ -732,7 +732,7 @@ func runBatch[E any](c *call, queueURL string, entries []E, id func(E) string, d
 	if err := checkBatch(ids); err != nil {
 		return nil, err
 	}
-	q, _, err := c.h.s.get(c.ctx, acct, name)
+	q, err := c.h.s.cached(c.ctx, acct, name)
 	if err != nil {
 		return nil, err
 	}

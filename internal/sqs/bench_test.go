@@ -59,3 +59,37 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBackboneFloor is the floor under BenchmarkSend: 16 goroutines
+// publishing straight to a stream configured as a queue's (SyncAlways
+// store, each publish awaited), no HTTP, no SQS. Run the two together
+// and compare msgs/s:
+//
+//	go test -run x -bench 'BenchmarkSend/group|BenchmarkBackboneFloor' -benchtime 3s ./internal/sqs
+func BenchmarkBackboneFloor(b *testing.B) {
+	st := storetest.Open(b)
+	js := st.JetStream()
+	q := &queue{ID: "floor", Attrs: defaultAttrs(false)}
+	if _, err := js.CreateStream(b.Context(), streamConfig(q)); err != nil {
+		b.Fatal(err)
+	}
+	const clients = 16
+	work := make(chan struct{}, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for range work {
+				if _, err := js.Publish(b.Context(), q.subject(), []byte("payload of a benchmark message")); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for b.Loop() {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}

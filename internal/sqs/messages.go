@@ -149,7 +149,7 @@ func fifoMessageID(q *queue, key string, seq uint64) string {
 // PubAck, written with SyncAlways) before it is returned. results[i] or
 // errs[i] is set for each input.
 func (s *Service) Send(ctx context.Context, account, name string, in []*SendInput) ([]*SendResult, []error, error) {
-	q, _, err := s.get(ctx, account, name)
+	q, err := s.cached(ctx, account, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,9 +204,14 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 		}
 	}
 	var sent uint64
-	for _, r := range results {
+	for i, r := range results {
 		if r != nil {
 			sent++
+		} else if errors.Is(errs[i], nats.ErrNoResponders) || errors.Is(errs[i], jetstream.ErrNoStreamResponse) {
+			// The queue was deleted (on another node) since its record
+			// was cached.
+			s.uncache(account, name)
+			return nil, nil, errQueueDoesNotExist()
 		}
 	}
 	s.countersOf(q.Account, q.Name).sent.Add(sent)
@@ -248,7 +253,7 @@ type Received struct {
 // Receive takes up to in.Max visible messages, waiting up to in.Wait for
 // the first.
 func (s *Service) Receive(ctx context.Context, account, name string, in ReceiveInput) ([]*Received, error) {
-	q, _, err := s.get(ctx, account, name)
+	q, err := s.cached(ctx, account, name)
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +497,7 @@ func ackSubject(q *queue, handle string) (string, error) {
 // Delete deletes the message a receipt handle names. A handle of a
 // message already deleted succeeds, as SQS's does.
 func (s *Service) Delete(ctx context.Context, account, name, handle string) error {
-	q, _, err := s.get(ctx, account, name)
+	q, err := s.cached(ctx, account, name)
 	if err != nil {
 		return err
 	}
@@ -516,7 +521,7 @@ func (s *Service) deleteIn(ctx context.Context, q *queue, handle string) error {
 // ChangeVisibility makes the message of a receipt handle visible again
 // after seconds (0: now).
 func (s *Service) ChangeVisibility(ctx context.Context, account, name, handle string, seconds int) error {
-	q, _, err := s.get(ctx, account, name)
+	q, err := s.cached(ctx, account, name)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,9 @@ type Service struct {
 	// counters are this node's per-queue counters (stats.go), by
 	// "<account>/<name>"; guarded by mu.
 	counters map[string]*counters
+	// records caches queue records for the message paths (cached);
+	// guarded by mu.
+	records map[string]cachedRecord
 	// committers group concurrent batches per standard queue (commit.go).
 	committers map[string]*committer // by stream name; guarded by mu
 }
@@ -84,7 +87,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
-		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds, counters: map[string]*counters{},
+		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds, counters: map[string]*counters{}, records: map[string]cachedRecord{},
 		committers: map[string]*committer{},
 	}
 	if s.log == nil {
@@ -120,6 +123,7 @@ func (s *Service) get(ctx context.Context, account, name string) (*queue, uint64
 }
 
 func (s *Service) put(ctx context.Context, q *queue, rev uint64) error {
+	s.uncache(q.Account, q.Name)
 	b, err := json.Marshal(q)
 	if err != nil {
 		return fmt.Errorf("encode queue %s: %w", q.Name, err)
@@ -271,6 +275,7 @@ func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {
 	if err != nil {
 		return err
 	}
+	s.uncache(account, name)
 	if err := s.kv.Delete(ctx, queueKey(account, name), jetstream.LastRevision(rev)); err != nil {
 		return fmt.Errorf("delete queue %s: %w", name, err)
 	}
@@ -525,4 +530,43 @@ func (s *Service) IsFIFO(ctx context.Context, account, name string) (bool, error
 		return false, err
 	}
 	return q.fifo(), nil
+}
+
+// recordTTL is how long the message paths (send, receive, delete, change
+// visibility) reuse a queue record read from the bucket: one KV read per
+// queue per second instead of one per request. This node's own writes
+// drop it at once; another node's show within recordTTL, well within the
+// 60 s AWS gives attribute changes to propagate.
+const recordTTL = time.Second
+
+type cachedRecord struct {
+	q  *queue
+	at time.Time
+}
+
+// cached is get for the message paths.
+func (s *Service) cached(ctx context.Context, account, name string) (*queue, error) {
+	k := account + "/" + name
+	now := time.Now()
+	s.mu.Lock()
+	c, ok := s.records[k]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < recordTTL {
+		return c.q, nil
+	}
+	q, _, err := s.get(ctx, account, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.records[k] = cachedRecord{q, now}
+	s.mu.Unlock()
+	return q, nil
+}
+
+// uncache drops a queue's cached record (it changed or is gone).
+func (s *Service) uncache(account, name string) {
+	s.mu.Lock()
+	delete(s.records, account+"/"+name)
+	s.mu.Unlock()
 }
