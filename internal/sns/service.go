@@ -1,6 +1,7 @@
 package sns
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,11 @@ type Options struct {
 	MaxBytes int64
 	// Replicas of the bucket and the stream (0 means 1).
 	Replicas int
+	// FanoutAckWait is how long a message a node took for fan-out stays
+	// its own before another node (or this one restarted) takes it again:
+	// 2 minutes when 0 (tests shorten it). One value per cluster: the
+	// consumer is shared.
+	FanoutAckWait time.Duration
 	// DelayScale multiplies retry delays (1 = AWS's timing; tests).
 	DelayScale float64
 	Logger     *slog.Logger
@@ -171,7 +177,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		Durable:       consumerName,
 		Description:   "Nimbus SNS fan-out",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       fanoutAckWait,
+		AckWait:       cmp.Or(o.FanoutAckWait, fanoutAckWait),
 		MaxDeliver:    -1,
 		MaxAckPending: 10_000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
