@@ -236,6 +236,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 			return pool.Credentials(c), err
 		},
 		OpenEnvironment: envKeys{d}.open,
+		ParamsSecrets:   paramsSecrets(cfg.Region),
 		Logger:          log, // the pool names its own component
 
 		ConcurrencyLimit: cfg.ConcurrencyLimit,

@@ -46,6 +46,11 @@ type environment struct {
 	exitStop context.CancelFunc
 
 	apiSrv *http.Server // the node's API on the environment's loopback; nil without Options.APIHandler
+	// secretsSrv serves the Parameters and Secrets extension's protocol
+	// (paramsecrets.go); nil unless the function has its layer.
+	secretsSrv *http.Server
+	secrets    http.Handler // set by start before serve
+	apiPort    int          // the node API listener's port as Process.Dial reaches it
 
 	destroyOnce sync.Once
 	logsWG      sync.WaitGroup // the log reader
@@ -100,6 +105,9 @@ func (e *environment) close() {
 	}
 	if e.apiSrv != nil {
 		_ = e.apiSrv.Close()
+	}
+	if e.secretsSrv != nil {
+		_ = e.secretsSrv.Close()
 	}
 	e.serveWG.Wait()
 	e.logsWG.Wait()
@@ -203,6 +211,12 @@ func (e *environment) serve(lns []net.Listener) {
 		defer e.serveWG.Done()
 		_ = e.apiSrv.Serve(lns[1])
 	}()
+	if a, ok := lns[1].Addr().(*net.TCPAddr); ok {
+		e.apiPort = a.Port
+	}
+	if e.secrets != nil && len(lns) > 2 {
+		e.serveParamsSecrets(e.secrets, lns[2])
+	}
 }
 
 // Errors that end an invocation's context.
@@ -347,6 +361,12 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		MemoryMB:   fn.MemoryMB(),
 		Stdout:     w,
 		Stderr:     w,
+	}
+	if wantsParamsSecrets(fn) {
+		if e.secrets = e.paramsSecretsHandler(fn, creds); e.secrets != nil {
+			spec.Listeners = append(spec.Listeners, sandbox.Listener{Port: paramsSecretsPort(fn)})
+			spec.Dialers = 1
+		}
 	}
 	if len(exts) > 0 {
 		spec.Extensions = make([]string, len(exts))

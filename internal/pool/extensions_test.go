@@ -1,19 +1,25 @@
 package pool
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
+	"github.com/nimbus-serverless/nimbus/internal/secretsext"
 )
 
 // probeExtension is an external extension as a layer ships it
@@ -177,5 +183,56 @@ func TestExtensionLayerRootless(t *testing.T) {
 	}
 	if err != nil || !strings.Contains(out, "sandbox mode: rootless") || !strings.Contains(out, "--- PASS: TestExtensionLayer") {
 		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+}
+
+// TestParamsSecretsExtension: a function with a layer named
+// AWS-Parameters-and-Secrets-Lambda-Extension reaches the extension's
+// protocol on 127.0.0.1:2773, which fetches through the node's API with
+// the function's credentials; without the session token it is refused.
+func TestParamsSecretsExtension(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" ||
+			!strings.Contains(r.Header.Get("Authorization"), "Credential=ASIATEST/") ||
+			r.Header.Get("X-Amz-Security-Token") == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write([]byte(`{"Name":"db","SecretString":"hunter2","VersionStages":["AWSCURRENT"]}`))
+	})
+	h := newHarness(t, func(o *Options) {
+		o.APIHandler = api
+		o.ParamsSecrets = func(fn *function.Config, creds Credentials, client *http.Client, endpoint string) (http.Handler, error) {
+			return secretsext.New(secretsext.Options{Token: creds.SessionToken, Fetch: &secretsext.HTTPFetcher{
+				Endpoint: endpoint, Region: "us-east-1", Client: client,
+				Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+					return aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken}, nil
+				}),
+			}})
+		}
+	})
+	layer, err := makeZip(map[string][]byte{"README": []byte("the extension is served by Nimbus")}, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := h.fn("secfn", nil)
+	fn.Layers = []function.Layer{{Arn: "arn:aws:lambda:us-east-1:000000000000:layer:AWS-Parameters-and-Secrets-Lambda-Extension:11", CodeSha256: h.code.put(layer)}}
+	url := "http://127.0.0.1:2773/secretsmanager/get?secretId=db"
+	res, out := h.call(t, fn, map[string]any{"action": "get", "url": url, "value": "token"})
+	wantOK(t, res)
+	if out["status"] != float64(200) || !strings.Contains(out["body"].(string), `"SecretString":"hunter2"`) {
+		t.Fatalf("with the token: %v", out)
+	}
+	res, out = h.call(t, fn, map[string]any{"action": "get", "url": url})
+	wantOK(t, res)
+	if out["status"] != float64(401) {
+		t.Fatalf("without the token: %v", out)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("the node's API was called %d times, want 1 (the second answer is cached or refused)", calls.Load())
 	}
 }

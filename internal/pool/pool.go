@@ -171,6 +171,10 @@ type Options struct {
 	// Credentials, when set, gives each new environment its AWS
 	// credentials (the function's role); without it none are set.
 	Credentials func(fn *function.Config) (Credentials, error)
+	// ParamsSecrets, when set, serves the AWS Parameters and Secrets
+	// Lambda Extension's protocol in environments of functions with its
+	// layer (paramsecrets.go).
+	ParamsSecrets ParamsSecretsFactory
 	// OpenEnvironment decrypts the variables of a function whose
 	// Environment is sealed under its KMSKeyArn, when an environment
 	// starts; its error (Lambda's KMS errors) is the invoke's. Without it
