@@ -221,6 +221,10 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	if err != nil {
 		return err
 	}
+	cfc := cloudformation.NewFromConfig(cfg)
+	if err := validateBeforeBuild(ctx, cfc, tpl, df.skipUnsupported); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	}
 	arts, err := buildArtifacts(ctx, out, tpl, dir, params, df.noBuild)
 	if err != nil {
 		return err
@@ -235,20 +239,15 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	if err != nil {
 		return fmt.Errorf("write the packaged template: %w", err)
 	}
-	d := &stackClient{c: cloudformation.NewFromConfig(cfg), out: out, endpoint: aws.ToString(cfg.BaseEndpoint)}
+	d := &stackClient{c: cfc, out: out, endpoint: aws.ToString(cfg.BaseEndpoint)}
 	return plainAPIError(d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported))
 }
 
-// checkBeforeBuild refuses, before anything is built, a template the node
-// would refuse for what Nimbus lacks: the SAM features and event sources
-// of services it does not have (all of them listed at once) and macros
-// (Fn::Transform). Building first would spend minutes, or stop at a build
-// error, without ever showing that list. Resource types the node has no
-// provider for are its to say, after the build.
+// checkBeforeBuild refuses, before anything is built, a template with
+// SAM features and event sources of services Nimbus does not have (all of
+// them listed at once). Building first would spend minutes, or stop at a
+// build error, without ever showing that list.
 func checkBeforeBuild(tpl *cfn.Template, skipUnsupported bool) error {
-	if where := tpl.Macros(); len(where) > 0 {
-		return errors.New(cfn.MacroError(where))
-	}
 	var ue *sam.UnsupportedError
 	if err := sam.CheckSupported(tpl, skipUnsupported); errors.As(err, &ue) {
 		return fmt.Errorf("nothing was built: the application needs what Nimbus does not have yet:\n  %s", strings.Join(ue.Lines, "\n  "))
@@ -256,6 +255,31 @@ func checkBeforeBuild(tpl *cfn.Template, skipUnsupported bool) error {
 		return err
 	}
 	return nil
+}
+
+// unsupportedTypesPrefix starts the node's refusal of resource types it
+// has no provider for, which --skip-unsupported leaves to the deploy.
+const unsupportedTypesPrefix = "Template contains resource types Nimbus does not support"
+
+// validateBeforeBuild asks the node to validate the template (as
+// ValidateTemplate) before anything is built: the node refuses the plain
+// CloudFormation resource types it has no provider for, macros it does
+// not run, and AWS::Include snippets it cannot read from a bucket, all of
+// which it would otherwise say only after the build.
+func validateBeforeBuild(ctx context.Context, c *cloudformation.Client, tpl *cfn.Template, skipUnsupported bool) error {
+	body, err := tpl.Marshal()
+	if err != nil {
+		return fmt.Errorf("encode the template: %w", err)
+	}
+	_, err = c.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateBody: aws.String(string(body))})
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		if skipUnsupported && strings.HasPrefix(ae.ErrorMessage(), unsupportedTypesPrefix) {
+			return nil
+		}
+		return fmt.Errorf("nothing was built: %s", ae.ErrorMessage())
+	}
+	return err
 }
 
 // plainAPIError shortens the SDK's "operation error CloudFormation:

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/daemon"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
@@ -282,6 +285,28 @@ func TestDeployChecksBeforeBuilding(t *testing.T) {
       Runtime: provided.al2023
       Environment:
         Fn::Transform: {Name: AWS::Include, Parameters: {Location: s3://bucket/env.yaml}}
+`, "Location s3://bucket/env.yaml: NoSuchBucket"},
+		"type": {`  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: go1.x}
+    Properties:
+      CodeUri: src/
+      Handler: bootstrap
+      Runtime: provided.al2023
+  Users:
+    Type: AWS::Cognito::UserPool
+  Graph:
+    Type: AWS::AppSync::GraphQLApi
+    Properties: {Name: g, AuthenticationType: API_KEY}
+`, "Template contains resource types Nimbus does not support: [AWS::AppSync::GraphQLApi, AWS::Cognito::UserPool]"},
+		"macro": {`  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: go1.x}
+    Properties:
+      CodeUri: src/
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Environment: {"Fn::Transform": {Name: MyMacro}}
 `, "Fn::Transform is not supported"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -509,5 +534,49 @@ Outputs:
 `})
 	if code, body := n.get(t, localURLs(out)["Api"]); code != 200 || body != "included include-app" {
 		t.Errorf("GET / = %d %q", code, body)
+	}
+}
+
+// TestIncludeFromBucket: an AWS::Include whose Location is in a bucket of
+// the node's S3 is included when the stack is created, as CloudFormation
+// does.
+func TestIncludeFromBucket(t *testing.T) {
+	n := startTestNode(t)
+	ctx := t.Context()
+	cfg, err := (&clientFlags{dataDir: n.dataDir}).awsConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("snippets")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("snippets"), Key: aws.String("env/vars.yaml"),
+		Body: strings.NewReader("Variables:\n  GREETING: from-a-bucket\n  STACK: {Ref: AWS::StackName}\n")}); err != nil {
+		t.Fatal(err)
+	}
+	app := "import os\n\ndef handler(event, context):\n    return {'statusCode': 200, 'body': os.environ['GREETING'] + ' ' + os.environ['STACK']}\n"
+	out := n.deployApp(t, "bucket-include", map[string]string{"src/app.py": app, "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Fn::Transform:
+          Name: AWS::Include
+          Parameters:
+            Location: s3://snippets/env/vars.yaml
+      Events:
+        Any:
+          Type: HttpApi
+Outputs:
+  Api:
+    Value: !Sub https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com/
+`})
+	if code, body := n.get(t, localURLs(out)["Api"]); code != 200 || body != "from-a-bucket bucket-include" {
+		t.Errorf("GET / = %d %q\n%s", code, body, out)
 	}
 }

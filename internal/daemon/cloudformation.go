@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -39,6 +42,7 @@ func (d *Daemon) newStacks() error {
 		AccountID: d.cfg.AccountID,
 		Logger:    d.log.With("component", "stack"),
 		Secrets:   templateSecrets{d},
+		Includes:  d.includeReader(arts),
 	})
 	if err != nil {
 		return fmt.Errorf("create stack engine: %w", err)
@@ -63,6 +67,35 @@ func (d *Daemon) stackProviders(arts *stack.Artifacts) map[string]stack.Provider
 		Logger:      d.log.With("component", "resource"),
 	})
 }
+
+// includeReader reads the snippets templates include with AWS::Include
+// from this node's S3, as the root (CloudFormation reads them with the
+// caller's rights in AWS; here the caller already may deploy anything),
+// and from the artifact bucket `nimbus deploy` uploads to.
+func (d *Daemon) includeReader(arts *stack.Artifacts) stack.IncludeReader {
+	hc, creds := d.providerClient()
+	c := awss3.NewFromConfig(aws.Config{Region: d.cfg.Region, BaseEndpoint: aws.String(functionEndpoint(d.ln.Addr())),
+		Credentials: creds, HTTPClient: hc}, func(o *awss3.Options) { o.UsePathStyle = true })
+	return func(ctx context.Context, bucket, key string) ([]byte, error) {
+		if bucket == stack.ArtifactBucket {
+			return arts.Get(ctx, key)
+		}
+		out, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			var ae smithy.APIError
+			if errors.As(err, &ae) {
+				return nil, fmt.Errorf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
+			}
+			return nil, err
+		}
+		defer out.Body.Close()
+		return io.ReadAll(io.LimitReader(out.Body, maxIncludeBytes+1))
+	}
+}
+
+// maxIncludeBytes is what includeReader reads of one object: enough for
+// the engine to refuse a snippet above its own limit (1 MiB).
+const maxIncludeBytes = 1 << 20
 
 // providerClient is the HTTP client resource providers reach the node's
 // APIs with, and the credentials they sign with: the root credentials

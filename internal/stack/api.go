@@ -49,6 +49,9 @@ type Options struct {
 	// Secrets answers dynamic references ({{resolve:...}}) and parameters
 	// of type AWS::SSM::Parameter::Value<...>; nil refuses them.
 	Secrets SecretSource
+	// Includes reads the snippets AWS::Include names in a bucket; nil
+	// refuses them.
+	Includes IncludeReader
 }
 
 // SecretSource reads Parameter Store and Secrets Manager for templates.
@@ -77,6 +80,7 @@ type Service struct {
 	timeout   time.Duration
 	parallel  int
 	secrets   SecretSource
+	includes  IncludeReader
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -99,7 +103,7 @@ func New(opts Options) (*Service, error) {
 		log: opts.Logger, now: opts.Now, active: map[string]bool{},
 		timeout:  cmp.Or(opts.ResourceTimeout, 10*time.Minute),
 		parallel: max(cmp.Or(opts.Parallelism, 4), 1),
-		secrets:  opts.Secrets,
+		secrets:  opts.Secrets, includes: opts.Includes,
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}
@@ -520,7 +524,7 @@ func (s *Service) Resources(ctx context.Context, nameOrID string) ([]StackResour
 }
 
 // Template returns a stack's template as submitted ("Original", the
-// default) or after the SAM transform ("Processed").
+// default) or after the SAM transform and AWS::Include ("Processed").
 func (s *Service) Template(ctx context.Context, nameOrID, stage string) (string, error) {
 	rec, _, err := s.lookup(ctx, nameOrID)
 	if err != nil {
@@ -568,6 +572,15 @@ func (s *Service) Validate(_ context.Context, body string) (*Validation, error) 
 	t, err := cfn.Parse([]byte(body))
 	if err != nil {
 		return nil, templateError(err)
+	}
+	if t, _, err = s.expandIncludes(t); err != nil {
+		return nil, err
+	}
+	if err := refuseMacros(t); err != nil {
+		return nil, err
+	}
+	if err := s.checkTypes(t); err != nil {
+		return nil, err
 	}
 	v := &Validation{Description: t.Description}
 	for _, k := range sortedKeys(t.Parameters) {

@@ -585,7 +585,7 @@ Outputs:
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := h.svc.CreateStack(t.Context(), CreateInput{StackName: "inc-" + name, TemplateBody: body, Capabilities: allCaps})
-			wantAPIError(t, err, CodeValidationError, "Fn::Transform")
+			wantAPIError(t, err, CodeValidationError, "AWS::Include")
 			if got := h.prov.order(); len(got) != 0 {
 				t.Fatalf("provider calls %v", got)
 			}

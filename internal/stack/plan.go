@@ -95,6 +95,10 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	if err != nil {
 		return nil, templateError(err)
 	}
+	t, included, err := s.expandIncludes(t)
+	if err != nil {
+		return nil, err
+	}
 	if err := refuseMacros(t); err != nil {
 		return nil, err
 	}
@@ -128,6 +132,13 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	dep := deployment{Template: in.body, Description: t.Description, Params: paramList(t, params)}
 
 	pt := t
+	if included {
+		b, err := t.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("encode processed template: %w", err)
+		}
+		dep.Processed = string(b)
+	}
 	if isSAM {
 		pt, err = sam.Transform(t, params, sam.Options{Region: s.region, AccountID: s.account, StackName: in.name, Partition: "aws", TranslateUnsupported: in.skipUnsupported})
 		if err != nil {
@@ -189,9 +200,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	}
 	if len(unsupported) > 0 {
 		if !in.skipUnsupported {
-			slices.Sort(unsupported)
-			return nil, validationError("Template contains resource types Nimbus does not support: [%s]. "+
-				"Deploy with --skip-unsupported to leave them out.", strings.Join(unsupported, ", "))
+			return nil, unsupportedTypes(unsupported)
 		}
 		p.noteReferrers(dep.Order)
 	}
