@@ -90,7 +90,7 @@ func (d *Daemon) cwEvents(ctx context.Context, source, detailType string, resour
 
 // cwObserver records the AWS/Lambda metrics of every invocation in
 // CloudWatch: Invocations, Errors, Throttles, Duration and
-// ConcurrentExecutions, by FunctionName, by FunctionName and Resource
+// ConcurrentExecutions (and Nimbus/Lambda ColdStarts), by FunctionName, by FunctionName and Resource
 // (function:qualifier) when a qualifier was named, and for the account.
 type cwObserver struct {
 	svc atomic.Pointer[cloudwatch.Service]
@@ -150,6 +150,11 @@ func (o *cwObserver) InvokeDone(_ context.Context, r *nimbusinvoke.Record) {
 		s.Record("AWS/Lambda", "Invocations", "Count", dims, 1)
 		s.Record("AWS/Lambda", "Errors", "Count", dims, b2f(r.FunctionError != ""))
 		s.Record("AWS/Lambda", "Duration", "Milliseconds", dims, float64(r.Duration.Microseconds())/1000)
+		if r.ColdStart {
+			// AWS/Lambda has no cold-start metric; Nimbus's own namespace
+			// does (nimbus top reads it).
+			s.Record("Nimbus/Lambda", "ColdStarts", "Count", dims, 1)
+		}
 	}
 }
 
