@@ -152,7 +152,7 @@ func (t *topView) frame(ctx context.Context) ([]topRow, time.Time, time.Time, er
 
 // read asks GetMetricData for the rows of names.
 func (t *topView) read(ctx context.Context, names []string, start, end time.Time) ([]topRow, error) {
-	period := int32(end.Sub(start) / time.Second)
+	period := int32(end.Sub(start) / time.Second) //nolint:gosec // --window is at most 3 h
 	stat := func(id, ns, metric, fn, s string) cwtypes.MetricDataQuery {
 		return cwtypes.MetricDataQuery{Id: aws.String(id), MetricStat: &cwtypes.MetricStat{
 			Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String(metric),

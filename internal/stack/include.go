@@ -87,7 +87,7 @@ func (s *Service) expandIncludes(t *cfn.Template) (*cfn.Template, bool, error) {
 				}
 				snippet, err := s.readInclude(bucket, key)
 				if err != nil {
-					return nil, fmt.Errorf("Location %s: %w", loc, err)
+					return nil, fmt.Errorf("Location %s: %w", loc, err) //nolint:staticcheck // CloudFormation names the parameter
 				}
 				return expand(snippet, depth+1)
 			}
