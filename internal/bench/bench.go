@@ -6,8 +6,9 @@
 // client: warm invoke latency against a plain Go HTTP echo server,
 // throughput at growing concurrency against the same echo, cold starts per
 // runtime, scale-out to many concurrent environments, the memory an idle
-// environment costs beyond the function's own, and the CLI's start time
-// (`nimbus version`) against /bin/true.
+// environment costs beyond the function's own, the CLI's start time
+// (`nimbus version`) against /bin/true, and CloudWatch's PutMetricData
+// datapoints/s and GetMetricData latency against the same echo.
 //
 // Who may import it: cli. It imports daemon (to start the node), config,
 // runtimes and sandbox (to name the runtimes and the isolation measured).
@@ -69,8 +70,9 @@ type Options struct {
 	// GoSource is the directory of the Go no-op function (examples/noop-go
 	// of the source tree the command runs in when empty).
 	GoSource string
-	// Only "queues" measures just the queues and topics section (after
-	// the CLI start time); NoQueues leaves that section out.
+	// Only "queues" measures just the queues and topics section,
+	// "cloudwatch" just CloudWatch's (after the CLI start time); NoQueues
+	// leaves the queues section out.
 	Only     string
 	NoQueues bool
 	// Progress, when set, gets one line per step.
@@ -120,6 +122,7 @@ type Report struct {
 	ScaleOut   ScaleOut          `json:"scale_out"`
 	Memory     []Memory          `json:"idle_memory"`
 	Queues     *Queues           `json:"queues,omitempty"`
+	CloudWatch *CloudWatch       `json:"cloudwatch,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
 }
 
@@ -282,10 +285,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer stopEcho()
 
 	steps := []func(context.Context, *Report, string) error{r.warm, r.throughput, r.coldStarts, r.scaleOut, r.memory}
-	if opts.Only == "queues" {
+	switch {
+	case opts.Only == "queues":
 		steps = []func(context.Context, *Report, string) error{r.queues}
-	} else if !opts.NoQueues {
-		steps = append(steps, r.queues)
+	case opts.Only == "cloudwatch":
+		steps = []func(context.Context, *Report, string) error{r.metrics}
+	case !opts.NoQueues:
+		steps = append(steps, r.queues, r.metrics)
+	default:
+		steps = append(steps, r.metrics)
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

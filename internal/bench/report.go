@@ -58,6 +58,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 		writeQueues(p, rep.Queues)
 		p("")
 	}
+	if cw := rep.CloudWatch; cw != nil {
+		p("")
+		p("CLOUDWATCH PutMetricData (%d datapoints a request)	concurrency	req/s	datapoints/s	of echo	errors", cw.DatapointsPerRequest)
+		p("PutMetricData	%d	%.0f	%.0f	%.0f%%	%d", cw.Concurrency, cw.PutRequestsPerSecond, cw.DatapointsPerSecond, cw.PutRatio*100, cw.PutErrors)
+		p("Go HTTP echo, same bodies (baseline)	%d	%.0f			", cw.Concurrency, cw.EchoRequestsPerSec)
+		p("CLOUDWATCH GetMetricData (%d metrics × %d points, 1 min)	n	p50 ms	p99 ms	p99.9 ms", cw.GetMetrics, cw.GetPointsPerMetric)
+		p("GetMetricData	%d	%.3f	%.3f	%.3f", cw.Get.N, cw.Get.P50, cw.Get.P99, cw.Get.P999)
+		p("Go HTTP echo, same request (baseline)	%d	%.3f	%.3f	%.3f", cw.GetEcho.N, cw.GetEcho.P50, cw.GetEcho.P99, cw.GetEcho.P999)
+		p("ratio		%.2f×		", cw.GetRatioP50)
+	}
 	if len(rep.Skipped) > 0 {
 		p("skipped: %s", strings.Join(rep.Skipped, "; "))
 	}

@@ -21,12 +21,13 @@ func newBenchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure a fresh node: CLI start, warm latency, throughput, cold starts, scale-out, idle memory",
+		Short: "Measure a fresh node: CLI start, warm latency, throughput, cold starts, scale-out, idle memory, CloudWatch",
 		Long: `Start a fresh Nimbus node in this process (temporary data directory,
 loopback only), deploy no-op functions (Go built from examples/noop-go with
 the local toolchain, Python and Node on the host's interpreters) and measure
 each figure beside a plain Go HTTP echo server measured in the same run with
-the same client. The CLI's start time is the median wall time of
+the same client, CloudWatch's PutMetricData datapoints/s and GetMetricData latency
+(20 metrics over 3 h at 1-minute resolution) included. The CLI's start time is the median wall time of
 'nimbus version' beside /bin/true, measured first. The default run takes about two minutes on 2 vCPUs; --long
 runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 		Args: cobra.NoArgs,
@@ -77,7 +78,7 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.IntVar(&opts.CLIStarts, "cli-starts", 0, "runs of `nimbus version` for the CLI start time (default 20)")
 	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node (default all available)")
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
-	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out)`)
+	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out) or "cloudwatch" (PutMetricData, GetMetricData)`)
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
 	return cmd
 }
