@@ -333,3 +333,17 @@ func replaceStageVariables(s string, value func(name string) string) string {
 func checkFunctionURI(uri string) (awsapi.FunctionRef, error) {
 	return functionFromURI(replaceStageVariables(uri, func(string) string { return "stagevar" }))
 }
+
+// MetricsIdentity says how CloudWatch's AWS/ApiGateway metrics name the
+// API id: REST APIs by their name (dimension ApiName, metrics 4XXError and
+// 5XXError), HTTP APIs by their id (dimension ApiId, metrics 4xx and
+// 5xx). ok is false for an id that names no API.
+func (g *Gateway) MetricsIdentity(id string) (dim, value string, rest, ok bool) {
+	if doc := g.docs.httpAPI(id); doc != nil {
+		return "ApiId", id, false, true
+	}
+	if doc := g.docs.restAPI(id); doc != nil {
+		return "ApiName", doc.API.Name, true, true
+	}
+	return "", "", false, false
+}

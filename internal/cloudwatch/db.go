@@ -94,6 +94,18 @@ type series struct {
 	unit  string
 	last  int64 // unix seconds of the newest datum
 	tiers [4]map[int64]*bucket
+	// saved maps the hours loaded from the roll-up stream to the last
+	// datapoint-stream sequence each includes (rollups.go); nil once the
+	// replay is past them.
+	saved map[int64]uint64
+}
+
+func newSeries(key, ns, name string, dims []Dimension) *series {
+	s := &series{key: key, ns: ns, name: name, dims: sortedDims(dims)}
+	for t := range s.tiers {
+		s.tiers[t] = map[int64]*bucket{}
+	}
+	return s
 }
 
 // db is the node's view of every metric: the stream folded into
@@ -104,6 +116,14 @@ type db struct {
 	// allFine keeps the 1 s tier for every datum (alarm-period scale
 	// below 1: scaled periods are seconds long).
 	allFine bool
+	// seq is the last datapoint-stream sequence folded in; guarded by mu.
+	seq uint64
+	// dirty lists, by series key, the hours whose long tiers changed
+	// since they were last taken for the roll-up stream; guarded by mu.
+	dirty map[string]map[int64]struct{}
+	// savedUpto is the highest sequence a loaded hour includes (0 when
+	// none is pending); guarded by mu.
+	savedUpto uint64
 }
 
 func newDB(allFine bool) *db { return &db{series: map[string]*series{}, allFine: allFine} }
@@ -141,19 +161,20 @@ func (db *db) has(key string) bool {
 	return db.series[key] != nil
 }
 
-// apply folds a batch into the roll-ups.
-func (db *db) apply(b *batch, now time.Time) {
+// apply folds a batch, the datapoint stream's message seq, into the
+// roll-ups.
+func (db *db) apply(b *batch, seq uint64, now time.Time) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
+	if seq > db.seq {
+		db.seq = seq
+	}
 	for i := range b.Points {
 		p := &b.Points[i]
 		key := seriesKey(b.NS, p.Name, p.Dims)
 		s := db.series[key]
 		if s == nil {
-			s = &series{key: key, ns: b.NS, name: p.Name, dims: sortedDims(p.Dims)}
-			for t := range s.tiers {
-				s.tiers[t] = map[int64]*bucket{}
-			}
+			s = newSeries(key, b.NS, p.Name, p.Dims)
 			db.series[key] = s
 		}
 		if p.Unit != "" {
@@ -163,12 +184,20 @@ func (db *db) apply(b *batch, now time.Time) {
 		if sec > s.last {
 			s.last = sec
 		}
+		hour := sec - mod(sec, hourSeconds)
+		upto, saved := s.saved[hour]
 		for t, res := range tierRes {
 			if t == 0 && p.Res != 1 && !db.allFine {
 				continue
 			}
 			if now.Sub(time.Unix(sec, 0)) > tierKeep[t] {
 				continue
+			}
+			if t >= rollupTierFive {
+				if saved && seq <= upto {
+					continue // the loaded hour includes this message
+				}
+				db.touch(key, hour)
 			}
 			k := sec - mod(sec, res)
 			bk := s.tiers[t][k]
@@ -178,6 +207,13 @@ func (db *db) apply(b *batch, now time.Time) {
 			}
 			bk.addPoint(p)
 		}
+	}
+	if db.savedUpto > 0 && seq >= db.savedUpto {
+		// Every later message is newer than every saved hour.
+		for _, s := range db.series {
+			s.saved = nil
+		}
+		db.savedUpto = 0
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,6 +47,9 @@ type Options struct {
 	Replicas  int
 	// MaxBytes bounds the metrics stream (default DefaultMaxBytes).
 	MaxBytes int64
+	// RollupMaxBytes bounds the roll-up stream of the long tiers
+	// (default DefaultRollupMaxBytes).
+	RollupMaxBytes int64
 	// MaxSeries bounds the metrics kept (default DefaultMaxSeries); a
 	// PutMetricData that would create more is refused.
 	MaxSeries int
@@ -70,8 +74,10 @@ type Service struct {
 	log    *slog.Logger
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	kv     jetstream.KeyValue
-	db     *db
+	// rollups is the compacted stream of the long tiers (rollups.go).
+	rollups jetstream.Stream
+	kv      jetstream.KeyValue
+	db      *db
 
 	mu      sync.Mutex
 	applied uint64        // guarded by mu: last stream sequence folded in
@@ -113,6 +119,13 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
+	if opts.RollupMaxBytes <= 0 {
+		opts.RollupMaxBytes = DefaultRollupMaxBytes
+	}
+	rollups, err := createRollupStream(ctx, opts.JetStream, opts.RollupMaxBytes, opts.Replicas)
+	if err != nil {
+		return nil, err
+	}
 	kv, err := opts.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: Bucket, Description: "CloudWatch alarms, alarm history and dashboards",
 		History: 1, Storage: jetstream.FileStorage, Replicas: max(opts.Replicas, 1),
@@ -120,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %s: %w", Bucket, err)
 	}
-	s := &Service{opts: opts, log: opts.Logger, js: opts.JetStream, stream: st, kv: kv,
+	s := &Service{opts: opts, log: opts.Logger, js: opts.JetStream, stream: st, rollups: rollups, kv: kv,
 		db: newDB(opts.PeriodScale < 1), notify: make(chan struct{})}
 	s.own = newRecorder(s)
 	return s, nil
@@ -145,8 +158,30 @@ const AlarmLease = "cloudwatch-alarms"
 // Nimbus's own metrics, and evaluates the alarms when once gives this
 // node the work, until ctx ends.
 func (s *Service) Run(ctx context.Context, once RunOnce) error {
+	// The saved long tiers first: the replay of the datapoint stream
+	// leaves out what they already include.
+	if err := s.loadRollups(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("load metric roll-ups", "err", err)
+	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	var holder atomic.Bool
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		err := once(ctx, RollupLease, func(ctx context.Context) error {
+			holder.Store(true)
+			defer holder.Store(false)
+			<-ctx.Done()
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("metric roll-up lease", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		s.runRollups(ctx, &holder)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := once(ctx, AlarmLease, s.evaluateAlarms); err != nil && ctx.Err() == nil {
@@ -222,7 +257,7 @@ func (s *Service) followOnce(ctx context.Context) error {
 		}
 		var b batch
 		if err := json.Unmarshal(msg.Data(), &b); err == nil {
-			s.db.apply(&b, s.now())
+			s.db.apply(&b, md.Sequence.Stream, s.now())
 		}
 		s.mu.Lock()
 		if md.Sequence.Stream > s.applied {

@@ -22,6 +22,7 @@ import (
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	agv2types "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -169,6 +170,15 @@ func TestHTTPAPIServesANetHTTPApp(t *testing.T) {
 	}
 	if r = callAPI(t, n, id, "GET", "/items/1", nil, nil); r.status != 200 {
 		t.Fatalf("another route = %d, want 200 (throttling is per route)", r.status)
+	}
+
+	// Each answer is counted under AWS/ApiGateway by ApiId (401, 403 and
+	// 429 are 4xx; the function error's 502 is a 5xx).
+	cw := cloudwatchClient(n)
+	for metric, want := range map[string]float64{"Count": 10, "4xx": 3, "5xx": 1} {
+		if got := sumOver(t, cw, "AWS/ApiGateway", metric, []cwt.Dimension{{Name: aws.String("ApiId"), Value: aws.String(id)}}, want); got != want {
+			t.Errorf("AWS/ApiGateway %s = %v, want %v", metric, got, want)
+		}
 	}
 
 	// Management reads back what was made.

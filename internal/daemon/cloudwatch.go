@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,15 @@ func metricsBytes(budget int64) (int64, error) {
 	return s.size(budget)
 }
 
+// rollupBytes sizes CloudWatch's roll-up stream (the 5 min and 1 h tiers
+// kept across restarts): a 32nd of the budget, at most
+// cloudwatch.DefaultRollupMaxBytes.
+func rollupBytes(budget int64) (int64, error) {
+	s := streamBytes{name: "CloudWatch roll-up stream (stream " + cloudwatch.RollupStreamName + ")", flag: "--log-max-bytes or --async-max-bytes lower",
+		share: 32, max: cloudwatch.DefaultRollupMaxBytes, min: minMetricsBytes}
+	return s.size(budget)
+}
+
 // newCloudWatch builds the CloudWatch service; its actions and events
 // are wired by wireCloudWatch once the delivery router and EventBridge
 // exist.
@@ -45,8 +55,12 @@ func (d *Daemon) newCloudWatch(ctx context.Context, budget int64) error {
 	if err != nil {
 		return err
 	}
+	r, err := rollupBytes(budget)
+	if err != nil {
+		return err
+	}
 	d.cw, err = cloudwatch.New(ctx, cloudwatch.Options{
-		JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), MaxBytes: n,
+		JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), MaxBytes: n, RollupMaxBytes: r,
 		Region: d.cfg.Region, AccountID: d.cfg.AccountID, PeriodScale: d.cfg.AlarmPeriodScale,
 		Logger: d.log.With("component", "cloudwatch"),
 	})
@@ -157,6 +171,70 @@ func (o *cwObserver) InvokeDone(_ context.Context, r *nimbusinvoke.Record) {
 		}
 	}
 }
+
+// recordIteratorAge records AWS/Lambda IteratorAge (milliseconds) of a
+// stream event source mapping's batch, by FunctionName, and by
+// FunctionName and Resource when the mapping names a qualifier.
+func (d *Daemon) recordIteratorAge(functionArn string, age time.Duration) {
+	ref, err := awsapi.ParseFunctionRef(functionArn)
+	if err != nil || d.cw == nil {
+		return
+	}
+	ms := float64(max(age, 0).Microseconds()) / 1000
+	fn := []cloudwatch.Dimension{{Name: "FunctionName", Value: ref.Name}}
+	d.cw.Record("AWS/Lambda", "IteratorAge", "Milliseconds", fn, ms)
+	if ref.Qualifier != "" {
+		d.cw.Record("AWS/Lambda", "IteratorAge", "Milliseconds", append(fn, cloudwatch.Dimension{Name: "Resource", Value: ref.Name + ":" + ref.Qualifier}), ms)
+	}
+}
+
+// serveExecuteAPI serves a request to an API's invoke URL and records
+// its AWS/ApiGateway metrics: Count, the 4XX and 5XX errors (REST APIs'
+// 4XXError/5XXError by ApiName, HTTP APIs' 4xx/5xx by ApiId) and Latency
+// (ms, the gateway's whole answer).
+func (d *Daemon) serveExecuteAPI(w http.ResponseWriter, r *http.Request, apiID string) {
+	sw := &statusWriter{ResponseWriter: w}
+	t0 := time.Now()
+	d.gw.ServeInvoke(sw, r, apiID)
+	lat := time.Since(t0)
+	dim, value, rest, ok := d.gw.MetricsIdentity(apiID)
+	if !ok || d.cw == nil {
+		return
+	}
+	dims := []cloudwatch.Dimension{{Name: dim, Value: value}}
+	e4, e5 := "4xx", "5xx"
+	if rest {
+		e4, e5 = "4XXError", "5XXError"
+	}
+	status := cmp.Or(sw.status, http.StatusOK)
+	d.cw.Record("AWS/ApiGateway", "Count", "Count", dims, 1)
+	d.cw.Record("AWS/ApiGateway", e4, "Count", dims, b2f(status >= 400 && status < 500))
+	d.cw.Record("AWS/ApiGateway", e5, "Count", dims, b2f(status >= 500))
+	d.cw.Record("AWS/ApiGateway", "Latency", "Milliseconds", dims, float64(lat.Microseconds())/1000)
+}
+
+// statusWriter notes the status an http.Handler answers with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func b2f(b bool) float64 {
 	if b {

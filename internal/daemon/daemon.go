@@ -409,7 +409,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.cw.SetEvents(d.cwEvents)
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
-		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets),
+		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge,
 		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 	})
 	if err != nil {

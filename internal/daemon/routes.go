@@ -364,7 +364,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		funcURL: urls,
 		executeAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, _ := apigw.InvokeHost(r.Host)
-			d.gw.ServeInvoke(w, r, id)
+			d.serveExecuteAPI(w, r, id)
 		}),
 		code:       lambda.CodeDownloads(),
 		healthz:    telemetry.Healthz(),

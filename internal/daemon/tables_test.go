@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -129,4 +131,27 @@ func TestDynamoDBStreamEventSourceMapping(t *testing.T) {
 		rec.RequestContext.ApproximateInvokeCount != 2 || rec.Info.BatchSize != 1 || rec.Info.StreamArn != streamArn || rec.Info.Start == "" {
 		t.Fatalf("failure record %s (%v)", *msg.Messages[0].Body, err)
 	}
+	// Each batch sent records the age of its last record as AWS/Lambda
+	// IteratorAge: the record written before the mapping existed is older
+	// than nothing.
+	cw := cloudwatchClient(n)
+	for range 300 { // a hang guard, not a timing assertion
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("IteratorAge"),
+			Dimensions: []cwt.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("ddbworker")}},
+			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)),
+			Period: aws.Int32(3600), Statistics: []cwt.Statistic{cwt.StatisticSampleCount, cwt.StatisticMaximum},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Datapoints) == 1 && *st.Datapoints[0].SampleCount >= 3 {
+			if dp := st.Datapoints[0]; *dp.Maximum <= 0 || dp.Unit != cwt.StandardUnitMilliseconds {
+				t.Errorf("IteratorAge %+v", dp)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("AWS/Lambda IteratorAge of ddbworker never showed its batches")
 }

@@ -66,9 +66,12 @@ type Options struct {
 	// OnFailure sends a stream mapping's failure record to its
 	// DestinationConfig.OnFailure ARN (nil: destinations refused).
 	OnFailure func(ctx context.Context, arn string, body []byte) error
-	Region    string
-	AccountID string
-	Logger    *slog.Logger
+	// IteratorAge, when set, hears the age of the last record of each
+	// stream batch as it is sent to the function (AWS/Lambda IteratorAge).
+	IteratorAge func(functionArn string, age time.Duration)
+	Region      string
+	AccountID   string
+	Logger      *slog.Logger
 }
 
 // Service keeps the mappings and runs their pollers on this node.
@@ -79,6 +82,7 @@ type Service struct {
 	queues  Queues
 	streams Streams
 	onFail  func(ctx context.Context, arn string, body []byte) error
+	iterAge func(functionArn string, age time.Duration)
 	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
 	region  string
 	account string
@@ -98,7 +102,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
 	}
 	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
-		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure}
+		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge}
 	if o.Streams != nil {
 		if s.pos, err = o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: PositionBucket, Storage: jetstream.FileStorage, History: 1}); err != nil {
 			return nil, fmt.Errorf("open event source mapping positions: %w", err)

@@ -286,6 +286,9 @@ func (s *Service) invokeStream(ctx context.Context, m *stored, batch []StreamRec
 	if err != nil {
 		return 0, fmt.Errorf("resolve function: %w", err)
 	}
+	if s.iterAge != nil {
+		s.iterAge(m.FunctionArn, time.Since(batch[len(batch)-1].Created))
+	}
 	res, err := s.inv.Invoke(ctx, cfg, &invoke.Request{RequestID: uuid.NewString(), InvokedFunctionArn: m.FunctionArn, Payload: payload, Enqueued: time.Now()})
 	if err != nil {
 		return 0, fmt.Errorf("invoke: %w", err)
