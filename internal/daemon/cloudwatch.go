@@ -236,6 +236,25 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// statesMetrics names the AWS/States count of each execution event.
+var statesMetrics = map[string]string{"STARTED": "ExecutionsStarted", "SUCCEEDED": "ExecutionsSucceeded",
+	"FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted"}
+
+// recordExecution records a Step Functions execution's start or end in
+// AWS/States by StateMachineArn: the count of its event and, at an end,
+// ExecutionTime (ms).
+func (d *Daemon) recordExecution(machineArn, status string, elapsed time.Duration) {
+	name, ok := statesMetrics[status]
+	if !ok || d.cw == nil {
+		return
+	}
+	dims := []cloudwatch.Dimension{{Name: "StateMachineArn", Value: machineArn}}
+	d.cw.Record("AWS/States", name, "Count", dims, 1)
+	if status != "STARTED" {
+		d.cw.Record("AWS/States", "ExecutionTime", "Milliseconds", dims, float64(max(elapsed, 0).Microseconds())/1000)
+	}
+}
+
 func b2f(b bool) float64 {
 	if b {
 		return 1

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -116,6 +117,14 @@ def cancel(event, context):
 	for _, want := range []string{"TaskScheduled,TaskStarted,TaskSubmitted,TaskSucceeded", "LambdaFunctionScheduled,LambdaFunctionStarted,LambdaFunctionFailed"} {
 		if !strings.Contains(strings.Join(seen, ","), want) {
 			t.Errorf("history lacks %s: %v", want, seen)
+		}
+	}
+	// The execution is counted in AWS/States by StateMachineArn.
+	cw := cloudwatchClient(n)
+	dims := []cwt.Dimension{{Name: aws.String("StateMachineArn"), Value: m.StateMachineArn}}
+	for metric, want := range map[string]float64{"ExecutionsStarted": 1, "ExecutionsSucceeded": 1} {
+		if got := sumOver(t, cw, "AWS/States", metric, dims, want); got != want {
+			t.Errorf("AWS/States %s = %v, want %v", metric, got, want)
 		}
 	}
 }

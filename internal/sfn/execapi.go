@@ -69,10 +69,14 @@ func (s *Service) startExecution(ctx context.Context, body []byte) (any, error) 
 			defer s.bg.Done()
 			ctx, cancel := context.WithTimeout(s.bgCtx, syncTimeout)
 			defer cancel()
-			if _, _, err := s.runInMemory(ctx, x); err != nil {
+			oc, _, err := s.runInMemory(ctx, x)
+			if err != nil {
 				s.log.Warn("express execution ended early", "execution", arn, "err", err)
+				return
 			}
+			s.observed(m.ARN, statusOf(oc), s.now().Sub(now))
 		}()
+		s.observed(m.ARN, "STARTED", 0)
 		return map[string]any{"executionArn": arn, "startDate": epoch(now)}, nil
 	}
 	rec := &execRecord{ARN: s.executionARN(m.Name, in.Name), Name: in.Name, StateMachineARN: m.ARN, StateMachineName: m.Name,
@@ -96,6 +100,7 @@ func (s *Service) startExecution(ctx context.Context, body []byte) (any, error) 
 	if err := s.schedule(ctx, rec.ARN, now, rec.ARN+"#start"); err != nil {
 		return nil, err
 	}
+	s.observed(m.ARN, "STARTED", 0)
 	return map[string]any{"executionArn": rec.ARN, "startDate": epoch(now)}, nil
 }
 
@@ -131,10 +136,12 @@ func (s *Service) startSyncExecution(ctx context.Context, body []byte) (any, err
 		Input: input, StartTime: now, Def: def, Seed: newSecret()}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
 	defer cancel()
+	s.observed(m.ARN, "STARTED", 0)
 	oc, _, err := s.runInMemory(rctx, x)
 	if err != nil {
 		return nil, err
 	}
+	s.observed(m.ARN, statusOf(oc), s.now().Sub(now))
 	out := map[string]any{
 		"executionArn": arn, "stateMachineArn": m.ARN, "name": in.Name, "startDate": epoch(now), "stopDate": epoch(s.now()),
 		"input": input, "inputDetails": map[string]any{"included": true},
@@ -289,6 +296,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 			}
 			return nil, err
 		}
+		s.observed(rec.StateMachineARN, StatusAborted, rec.Stop.Sub(rec.Start))
 		d := map[string]any{}
 		if in.Error != "" {
 			d["error"] = in.Error

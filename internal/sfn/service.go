@@ -30,6 +30,10 @@ type Options struct {
 	InlineWait time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Observe, when set, hears each execution start (status "STARTED")
+	// and end (its final status and how long it ran), for CloudWatch's
+	// AWS/States metrics.
+	Observe func(stateMachineArn, status string, elapsed time.Duration)
 }
 
 // DefaultInlineWait: waits up to this long hold a goroutine; longer ones
@@ -50,6 +54,7 @@ type Service struct {
 	inlineWait time.Duration
 	now        func() time.Time
 	log        *slog.Logger
+	observe    func(stateMachineArn, status string, elapsed time.Duration)
 
 	mu sync.Mutex
 	// active are the executions this node is running: a run request for
@@ -74,7 +79,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{
 		js: opts.JetStream, tasks: opts.Tasks, region: opts.Region, account: opts.AccountID,
 		singleNode: opts.SingleNode, inlineWait: opts.InlineWait, now: opts.Now, log: opts.Logger,
-		active: map[string]*activeRun{},
+		active: map[string]*activeRun{}, observe: opts.Observe,
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -269,8 +274,27 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			}
 			return err
 		}
+		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
 		return nil
 	}
+}
+
+// observed tells Options.Observe of a start or an end.
+func (s *Service) observed(machineArn, status string, elapsed time.Duration) {
+	if s.observe != nil {
+		s.observe(machineArn, status, elapsed)
+	}
+}
+
+// statusOf is the final status of an outcome.
+func statusOf(oc outcome) string {
+	switch {
+	case oc.failure == nil:
+		return StatusSucceeded
+	case oc.failure.Name == ErrTimeout && oc.failure.Cause == "The execution timed out.":
+		return StatusTimedOut
+	}
+	return StatusFailed
 }
 
 // Execution statuses.
