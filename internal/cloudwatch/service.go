@@ -158,11 +158,6 @@ const AlarmLease = "cloudwatch-alarms"
 // Nimbus's own metrics, and evaluates the alarms when once gives this
 // node the work, until ctx ends.
 func (s *Service) Run(ctx context.Context, once RunOnce) error {
-	// The saved long tiers first: the replay of the datapoint stream
-	// leaves out what they already include.
-	if err := s.loadRollups(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("load metric roll-ups", "err", err)
-	}
 	var wg sync.WaitGroup
 	var holder atomic.Bool
 	wg.Add(5)
@@ -205,6 +200,11 @@ func (s *Service) Run(ctx context.Context, once RunOnce) error {
 			}
 		}
 	}()
+	// The saved long tiers before the datapoint stream: its replay leaves
+	// out what they already include.
+	if err := s.loadRollups(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("load metric roll-ups", "err", err)
+	}
 	err := s.follow(ctx)
 	wg.Wait()
 	if ctx.Err() != nil {
