@@ -255,6 +255,36 @@ func (d *Daemon) recordExecution(machineArn, status string, elapsed time.Duratio
 	}
 }
 
+// recordTableRequest records a DynamoDB request in AWS/DynamoDB:
+// SuccessfulRequestLatency (ms) by TableName and Operation; UserErrors
+// (4xx, for the account, as AWS counts them), ConditionalCheckFailedRequests
+// by TableName, SystemErrors (5xx) by TableName and Operation.
+func (d *Daemon) recordTableRequest(op, table string, elapsed time.Duration, status int, code string) {
+	if d.cw == nil {
+		return
+	}
+	if i := strings.LastIndex(table, ":table/"); i >= 0 {
+		table = table[i+len(":table/"):]
+	}
+	var byOp []cloudwatch.Dimension
+	if table != "" {
+		byOp = []cloudwatch.Dimension{{Name: "Operation", Value: op}, {Name: "TableName", Value: table}}
+	}
+	switch {
+	case status == 0:
+		if byOp != nil {
+			d.cw.Record("AWS/DynamoDB", "SuccessfulRequestLatency", "Milliseconds", byOp, float64(elapsed.Microseconds())/1000)
+		}
+	case status < 500:
+		d.cw.Record("AWS/DynamoDB", "UserErrors", "Count", nil, 1)
+		if code == "ConditionalCheckFailedException" && table != "" {
+			d.cw.Record("AWS/DynamoDB", "ConditionalCheckFailedRequests", "Count", []cloudwatch.Dimension{{Name: "TableName", Value: table}}, 1)
+		}
+	case byOp != nil:
+		d.cw.Record("AWS/DynamoDB", "SystemErrors", "Count", byOp, 1)
+	}
+}
+
 func b2f(b bool) float64 {
 	if b {
 		return 1

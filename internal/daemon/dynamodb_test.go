@@ -5,9 +5,12 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -79,6 +82,28 @@ print(json.dumps({"total": str(got["total"]), "o2": str(scan[0]["total"]), "n": 
 	out, err = cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"N": "0.3"`) {
 		t.Fatalf("aws cli: %v\n%s", err, out)
+	}
+
+	// The requests are in AWS/DynamoDB: the two PutItems that succeeded
+	// by TableName and Operation, the conditional one that failed as a
+	// user error and a failed condition check.
+	cw := cloudwatchClient(n)
+	table := []cwt.Dimension{{Name: aws.String("TableName"), Value: aws.String("orders")}}
+	for metric, want := range map[string]float64{"UserErrors": 1, "ConditionalCheckFailedRequests": 1} {
+		dims := table
+		if metric == "UserErrors" {
+			dims = nil
+		}
+		if got := sumOver(t, cw, "AWS/DynamoDB", metric, dims, want); got != want {
+			t.Errorf("AWS/DynamoDB %s = %v, want %v", metric, got, want)
+		}
+	}
+	lat, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/DynamoDB"),
+		MetricName: aws.String("SuccessfulRequestLatency"), Dimensions: append(table, cwt.Dimension{Name: aws.String("Operation"), Value: aws.String("PutItem")}),
+		StartTime: aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)),
+		Period: aws.Int32(3600), Statistics: []cwt.Statistic{cwt.StatisticSampleCount}})
+	if err != nil || len(lat.Datapoints) != 1 || *lat.Datapoints[0].SampleCount != 2 {
+		t.Errorf("PutItem SuccessfulRequestLatency: %v %+v", err, lat)
 	}
 
 	// A restart keeps the table and its items.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
@@ -28,10 +29,22 @@ func IsRequest(r *http.Request) bool {
 }
 
 // Handler serves the two APIs for a node.
-type Handler struct{ s *Service }
+type Handler struct {
+	s       *Service
+	observe Observer
+}
+
+// Observer hears each DynamoDB request once answered: its operation, the
+// table it named (TableName; "" for none), how long it took, and the
+// status and error code of a failure (0 and "" on success). CloudWatch's
+// AWS/DynamoDB metrics come from it.
+type Observer func(op, table string, elapsed time.Duration, status int, code string)
 
 // NewHandler returns the HTTP handler of s.
 func NewHandler(s *Service) *Handler { return &Handler{s: s} }
+
+// SetObserver sets the Observer; call it before serving.
+func (h *Handler) SetObserver(o Observer) { h.observe = o }
 
 // ServeHTTP serves one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +63,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op, ok := strings.CutPrefix(target, StreamsTargetPrefix); ok {
 		out, err = h.s.dispatchStreams(r, op, body)
 	} else {
-		out, err = h.s.dispatch(r, strings.TrimPrefix(target, TargetPrefix), body)
+		op = strings.TrimPrefix(target, TargetPrefix)
+		t0 := time.Now()
+		out, err = h.s.dispatch(r, op, body)
+		h.observed(op, body, time.Since(t0), err)
 	}
 	if err != nil {
 		h.writeErr(w, err)
@@ -65,6 +81,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// observed tells the Observer of a request.
+func (h *Handler) observed(op string, body []byte, elapsed time.Duration, err error) {
+	if h.observe == nil {
+		return
+	}
+	var named struct{ TableName string }
+	_ = json.Unmarshal(body, &named)
+	status, code := 0, ""
+	if err != nil {
+		var e *Error
+		switch {
+		case errors.As(err, &e):
+			status, code = e.Status, e.Code
+		case awsapi.As(err) != nil:
+			status, code = awsapi.As(err).Status, awsapi.As(err).Code
+		default:
+			status, code = http.StatusInternalServerError, "InternalServerError"
+		}
+	}
+	h.observe(op, named.TableName, elapsed, status, code)
 }
 
 func (h *Handler) writeErr(w http.ResponseWriter, err error) {
