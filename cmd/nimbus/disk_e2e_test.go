@@ -80,7 +80,7 @@ func readyz(t *testing.T, s *server) (int, string) {
 // start with the store and the space it needs named (not a panic).
 func TestTinyDiskRefusedAtStart(t *testing.T) {
 	disk := smallDisk(t, 12)
-	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(disk, "d"))
+	cmd := exec.Command(nimbusBin, "server", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(disk, "d"), "--runtime-sdks", "off")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("server started on a 12 MB disk:\n%s", out)

@@ -116,7 +116,9 @@ func startServerAt(t *testing.T, dataDir string) *server {
 // (function output with --function-logs).
 func startServerWith(t *testing.T, dataDir string, stdout func(line string), extra ...string) *server {
 	t.Helper()
-	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	// The runtime SDKs are installed by the tests that need them (npm ci of
+	// 70 MB per server would dominate the package); a later flag wins.
+	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--runtime-sdks", "off"}, extra...)
 	cmd := exec.Command(nimbusBin, args...)
 	// No NIMBUS_* from the test's environment: the server generates its
 	// root credentials into dataDir, as on a first start.

@@ -7,11 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/daemon"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
 )
 
 func newDoctorCmd() *cobra.Command {
 	var noVerify bool
+	cfg := config.FromEnv()
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Show which sandbox protections function environments get on this machine",
@@ -39,6 +42,13 @@ the user that runs 'nimbus server'. Exit status 1 when the check fails.`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
+			fmt.Fprintln(out)
+			if err := applyInterpreters(cfg); err != nil {
+				return err
+			}
+			if err := printRuntimes(out, daemon.RuntimeDir(cfg.DataDir)); err != nil {
+				return err
+			}
 			if noVerify {
 				return nil
 			}
@@ -50,6 +60,8 @@ the user that runs 'nimbus server'. Exit status 1 when the check fails.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the node (for the runtime SDKs it holds)")
+	cmd.Flags().StringVar(&cfg.RuntimeInterpreters, "runtime-interpreter", cfg.RuntimeInterpreters, "RUNTIME=/path/to/interpreter, comma-separated (as 'nimbus server' takes it)")
 	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "only list the protections; do not start an environment")
 	return cmd
 }

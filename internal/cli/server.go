@@ -32,6 +32,9 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 			if err := applyClusterFlags(&cfg, routes, secretFile); err != nil {
 				return err
 			}
+			if err := applyInterpreters(cfg); err != nil {
+				return err
+			}
 			log := newLogger(cmd.ErrOrStderr(), cfg)
 			d, err := daemon.New(cmd.Context(), cfg, log)
 			if err != nil {
@@ -40,6 +43,8 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 			if d.RootCredentialsCreated() {
 				tellRootCreated(cmd.ErrOrStderr(), cfg.DataDir)
 			}
+			waitSDKs := startSDKInstall(cmd.Context(), cfg, log)
+			defer waitSDKs()
 			return d.Run(cmd.Context())
 		},
 	}
@@ -65,6 +70,10 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
 	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: none (loopback only) or egress (out through the host)")
+	f.StringVar(&cfg.FunctionAllowHosts, "function-allow-host", cfg.FunctionAllowHosts, "comma-separated host loopback ports (127.0.0.1:5432) every function reaches at the same address inside its environment")
+	f.StringVar(&cfg.RuntimeSDKs, "runtime-sdks", cfg.RuntimeSDKs, "auto: install the AWS SDKs the Node.js and Python runtimes provide at start when missing (see 'nimbus runtimes install'); off: do not")
+	f.StringVar(&cfg.RuntimeInterpreters, "runtime-interpreter", cfg.RuntimeInterpreters, "RUNTIME=/path/to/interpreter, comma-separated (python3.12=/usr/bin/python3.12); python3.X and nodeNN on PATH are found without it")
+	f.StringVar(&cfg.RuntimeVersionCheck, "runtime-version-check", cfg.RuntimeVersionCheck, "when a runtime's interpreter is older than the runtime: warn (CreateFunction succeeds, the server logs it) or refuse (CreateFunction fails)")
 	f.StringVar(&cfg.SNSAllowedHosts, "sns-allowed-hosts", cfg.SNSAllowedHosts, "comma-separated hosts (host or host:port) of http/https SNS endpoints that may be subscribed besides loopback ones")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")

@@ -127,7 +127,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		node.args = append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", node.DataDir,
 			"--cluster-name", c.Name, "--cluster-listen", node.ClusterAddr,
 			// Every node gets the same list, its own route included.
-			"--routes", strings.Join(routes, ","), "--node-name", node.Name,
+			"--routes", strings.Join(routes, ","), "--node-name", node.Name, "--runtime-sdks", "off",
 		}, o.Args...)
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "NIMBUS_") && !strings.HasPrefix(kv, "AWS_") {

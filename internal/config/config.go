@@ -68,6 +68,21 @@ type Config struct {
 	// nimbus:network tag: "none" (the default: the environment's loopback
 	// only) or "egress" (out through the host; NIMBUS_FUNCTION_NETWORK).
 	FunctionNetwork string
+	// FunctionAllowHosts are host loopback ports (127.0.0.1:5432, comma-
+	// separated) every function may reach at the same address inside its
+	// environment (NIMBUS_FUNCTION_ALLOW_HOSTS). Only the server sets it.
+	FunctionAllowHosts string
+	// RuntimeSDKs is "auto" (install the AWS SDKs the runtimes provide at
+	// start when they are missing) or "off" (NIMBUS_RUNTIME_SDKS).
+	RuntimeSDKs string
+	// RuntimeInterpreters maps runtimes to interpreters
+	// ("python3.12=/usr/bin/python3.12,nodejs22.x=/opt/node22/bin/node";
+	// NIMBUS_RUNTIME_INTERPRETERS), over the ones found on PATH.
+	RuntimeInterpreters string
+	// RuntimeVersionCheck is what CreateFunction does when a runtime's
+	// interpreter is older than the runtime: "warn" (the default) or
+	// "refuse" (NIMBUS_RUNTIME_VERSION_CHECK).
+	RuntimeVersionCheck string
 	// SNSAllowedHosts are the hosts (host or host:port, comma-separated)
 	// of http/https SNS endpoints that may be subscribed besides loopback
 	// ones (NIMBUS_SNS_ALLOWED_HOSTS). Empty: loopback endpoints only.
@@ -196,16 +211,18 @@ func (c *Config) IAMMode() string {
 // Default returns a Config with every default filled in.
 func Default() Config {
 	return Config{
-		Listen:          DefaultListen,
-		DataDir:         defaultDataDir(),
-		Region:          DefaultRegion,
-		AccountID:       DefaultAccountID,
-		IdleTimeout:     10 * time.Minute,
-		Telemetry:       true,
-		FunctionNetwork: "none",
-		IAM:             IAMAudit,
-		LogFormat:       "text",
-		LogLevel:        "info",
+		Listen:              DefaultListen,
+		DataDir:             defaultDataDir(),
+		Region:              DefaultRegion,
+		AccountID:           DefaultAccountID,
+		IdleTimeout:         10 * time.Minute,
+		Telemetry:           true,
+		FunctionNetwork:     "none",
+		RuntimeSDKs:         "auto",
+		RuntimeVersionCheck: "warn",
+		IAM:                 IAMAudit,
+		LogFormat:           "text",
+		LogLevel:            "info",
 
 		AsyncDelayScale:  1,
 		AlarmPeriodScale: 1,
@@ -251,6 +268,10 @@ func FromEnv() Config {
 	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
 	set(&c.SNSAllowedHosts, "NIMBUS_SNS_ALLOWED_HOSTS")
+	set(&c.FunctionAllowHosts, "NIMBUS_FUNCTION_ALLOW_HOSTS")
+	set(&c.RuntimeSDKs, "NIMBUS_RUNTIME_SDKS")
+	set(&c.RuntimeInterpreters, "NIMBUS_RUNTIME_INTERPRETERS")
+	set(&c.RuntimeVersionCheck, "NIMBUS_RUNTIME_VERSION_CHECK")
 	if v := os.Getenv("NIMBUS_CPU_QUOTA"); v == "true" || v == "1" || v == "on" {
 		c.CPUQuota = true
 	}
@@ -357,6 +378,18 @@ func (c *Config) Validate() error {
 	}
 	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" {
 		errs = append(errs, fmt.Errorf("function network %q is not none or egress", c.FunctionNetwork))
+	}
+	if c.RuntimeSDKs != "" && c.RuntimeSDKs != "auto" && c.RuntimeSDKs != "off" {
+		errs = append(errs, fmt.Errorf("--runtime-sdks %q is not auto or off", c.RuntimeSDKs))
+	}
+	if c.RuntimeVersionCheck != "" && c.RuntimeVersionCheck != "warn" && c.RuntimeVersionCheck != "refuse" {
+		errs = append(errs, fmt.Errorf("--runtime-version-check %q is not warn or refuse", c.RuntimeVersionCheck))
+	}
+	if _, err := ParseAllowHosts(c.FunctionAllowHosts); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseInterpreters(c.RuntimeInterpreters); err != nil {
+		errs = append(errs, err)
 	}
 	if !regionRE().MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q is not a region name like us-east-1", c.Region))

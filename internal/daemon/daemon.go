@@ -224,7 +224,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		// Functions reach the node's API on their own loopback, through
 		// the same front door (and authentication) as any client.
 		APIHandler:  http.HandlerFunc(d.serveFunctionCall),
-		DataDir:     filepath.Join(cfg.DataDir, "worker"),
+		DataDir:     workerDir(cfg.DataDir),
 		Code:        d.st,
 		Region:      cfg.Region,
 		AccountID:   cfg.AccountID,
@@ -245,6 +245,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	popts.CPUQuota = cfg.CPUQuota
 	popts.Network = cfg.FunctionNetwork
+	popts.AllowHosts, _ = config.ParseAllowHosts(cfg.FunctionAllowHosts) // Validate has checked it
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}
@@ -289,7 +290,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Registry:  d.reg,
 		Invoker:   d.pool,
 		Async:     d.async,
-		Runtimes:  runtimeCatalog{},
+		Runtimes:  runtimeCatalog{versionCheck: cfg.RuntimeVersionCheck, log: log.With("component", "lambdaapi")},
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Logger:    log.With("component", "lambdaapi"),

@@ -51,6 +51,7 @@ type environment struct {
 	secretsSrv *http.Server
 	secrets    http.Handler // set by start before serve
 	apiPort    int          // the node API listener's port as Process.Dial reaches it
+	proxies    []*hostProxy // Options.AllowHosts, in order
 
 	destroyOnce sync.Once
 	logsWG      sync.WaitGroup // the log reader
@@ -108,6 +109,9 @@ func (e *environment) close() {
 	}
 	if e.secretsSrv != nil {
 		_ = e.secretsSrv.Close()
+	}
+	for _, p := range e.proxies {
+		p.close()
 	}
 	e.serveWG.Wait()
 	e.logsWG.Wait()
@@ -188,34 +192,50 @@ func (m *Manager) hostPaths(argv0 string) []string {
 	return out
 }
 
-// serve serves the listeners the sandbox opened: the Runtime API, then the
-// node's API.
+// serve serves the listeners the sandbox opened, in the order start asked
+// for them: the Runtime API, the node's API (with an APIHandler), the
+// Parameters and Secrets extension's (with its layer), then the allowed
+// host ports.
 func (e *environment) serve(lns []net.Listener) {
 	if len(lns) == 0 {
 		return // cannot happen: the sandbox opens all or fails
 	}
 	e.api.Start(lns[0])
-	if len(lns) < 2 {
-		return
+	rest := lns[1:]
+	if e.m.opts.APIHandler != nil && len(rest) > 0 {
+		e.apiSrv = &http.Server{
+			Handler:           e.m.opts.APIHandler,
+			ReadHeaderTimeout: 30 * time.Second,
+			// A function's idle keep-alive connections to the node's API
+			// would otherwise hold the node's descriptors for ever.
+			IdleTimeout: 2 * time.Minute,
+			ErrorLog:    slog.NewLogLogger(e.m.log.Handler(), slog.LevelWarn),
+		}
+		ln := rest[0]
+		e.serveWG.Add(1)
+		go func() {
+			defer e.serveWG.Done()
+			_ = e.apiSrv.Serve(ln)
+		}()
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			e.apiPort = a.Port
+		}
+		rest = rest[1:]
 	}
-	e.apiSrv = &http.Server{
-		Handler:           e.m.opts.APIHandler,
-		ReadHeaderTimeout: 30 * time.Second,
-		// A function's idle keep-alive connections to the node's API
-		// would otherwise hold the node's descriptors for ever.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(e.m.log.Handler(), slog.LevelWarn),
+	if e.secrets != nil && len(rest) > 0 {
+		e.serveParamsSecrets(e.secrets, rest[0])
+		rest = rest[1:]
 	}
-	e.serveWG.Add(1)
-	go func() {
-		defer e.serveWG.Done()
-		_ = e.apiSrv.Serve(lns[1])
-	}()
-	if a, ok := lns[1].Addr().(*net.TCPAddr); ok {
-		e.apiPort = a.Port
-	}
-	if e.secrets != nil && len(lns) > 2 {
-		e.serveParamsSecrets(e.secrets, lns[2])
+	e.startProxies(rest)
+}
+
+// startProxies forwards the allowed host ports' listeners (see
+// allowhost.go).
+func (e *environment) startProxies(lns []net.Listener) {
+	for i, ln := range lns {
+		if i < len(e.m.opts.AllowHosts) {
+			e.proxies = append(e.proxies, startHostProxy(ln, e.m.opts.AllowHosts[i].String(), e.m.log))
+		}
 	}
 }
 
@@ -328,7 +348,12 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	}
 	e.logs = logs
 	logs.publish = e.api.Publish
-	logs.platform(initStartEvent(fn))
+	logs.netHint = m.netHint(m.network(fn))
+	var interpreterVersion string
+	if ip := rt.Interpreter(); ip != nil {
+		interpreterVersion = ip.Version
+	}
+	logs.platform(initStartEvent(fn, interpreterVersion))
 	e.logsWG.Add(1)
 	go func() {
 		defer e.logsWG.Done()
@@ -367,6 +392,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			spec.Listeners = append(spec.Listeners, sandbox.Listener{Port: paramsSecretsPort(fn)})
 			spec.Dialers = 1
 		}
+	}
+	for _, ap := range m.opts.AllowHosts {
+		spec.Listeners = append(spec.Listeners, sandbox.Listener{Port: int(ap.Port())})
 	}
 	if len(exts) > 0 {
 		spec.Extensions = make([]string, len(exts))

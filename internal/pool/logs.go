@@ -54,7 +54,9 @@ type logCapture struct {
 	// publish, when set, hands each function line and platform record to
 	// the environment's Telemetry API subscribers; it never blocks. Set
 	// before run.
-	publish func(typ string, record any)
+	publish   func(typ string, record any)
+	netHint   string // the network line (nethint.go); "" for none
+	netHinted bool   // guarded by mu: netHint has been written
 }
 
 // logMeta is what every record of one environment carries, and its
@@ -309,6 +311,9 @@ func (c *logCapture) lineLocked(line []byte, ev *platformEvent) {
 			Message: string(line), Platform: ev != nil, Type: typ,
 		})
 	}
+	if ev == nil {
+		c.noteNetFailureLocked(line)
+	}
 }
 
 // begin starts a new invocation's log with its START line; with keep (the
@@ -379,12 +384,18 @@ func (c *logCapture) platform(ev *platformEvent) {
 // initStartEvent is INIT_START (Text) or platform.initStart (JSON), at the
 // start of an environment's init. It goes to the stored log only: the
 // invocation tails keep starting with the init's own output, then START.
-func initStartEvent(fn *function.Config) *platformEvent {
-	// "python3.12" -> "python:3.12", "provided.al2023" -> "provided:al2023",
-	// "nodejs20.x" -> "nodejs:20.x"; the build is Nimbus's.
+func initStartEvent(fn *function.Config, interpreterVersion string) *platformEvent {
+	// "provided.al2023" -> "provided:al2023"; "python3.12" -> "python:3.11.7"
+	// and "nodejs20.x" -> "nodejs:20.20.2", the version of the interpreter
+	// that really runs it (see runtimes.Runtime.Interpreter); the build is
+	// Nimbus's.
 	rt := fn.Runtime
 	if i := strings.IndexAny(rt, "0123456789."); i > 0 {
-		rt = rt[:i] + ":" + strings.TrimPrefix(rt[i:], ".")
+		if interpreterVersion != "" {
+			rt = rt[:i] + ":" + interpreterVersion
+		} else {
+			rt = rt[:i] + ":" + strings.TrimPrefix(rt[i:], ".")
+		}
 	}
 	version := rt + ".nimbus"
 	arn := ""

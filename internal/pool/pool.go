@@ -64,6 +64,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -134,6 +135,10 @@ type Options struct {
 	// Endpoint, without APIHandler, is given to functions as
 	// AWS_ENDPOINT_URL as is (reachable only without a network namespace).
 	Endpoint string
+	// AllowHosts are host loopback ports every environment reaches at the
+	// same address on its own loopback (the server's
+	// --function-allow-host; see allowhost.go).
+	AllowHosts []netip.AddrPort
 	// Observer, when set, is told about every invocation (telemetry and
 	// cost metering; see observe.go).
 	Observer Observer
@@ -346,6 +351,13 @@ func New(opts Options) (*Manager, error) {
 	}
 	if err := m.runtimes.WriteFiles(m.runtimeDir); err != nil {
 		return nil, fmt.Errorf("write runtime files: %w", err)
+	}
+	// Without a minimal root (process-group mode) an ES module import
+	// looks for node_modules above the code's directory: this link makes
+	// it find the runtime's AWS SDK there, as /node_modules does inside a
+	// sandbox (see runtimes.NodeSDKLink).
+	if link := filepath.Join(codeDir, "node_modules"); !linkExists(link) {
+		_ = os.Symlink(filepath.Join("..", "runtime", "node_modules"), link)
 	}
 	m.stopCtx, m.cancelCtx = context.WithCancel(context.Background())
 	m.code = newCodeCache(codeDir, opts.Code)
@@ -781,4 +793,9 @@ func newEnvID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func linkExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

@@ -17,11 +17,18 @@
 //     provided.al2: AWS blocks creating functions on it since 2024, but its
 //     contract (an executable ./bootstrap) is unchanged and refusing it
 //     would only stop old zips from running.
-//   - python3.9 ... python3.14 all run on the host's python3, and
-//     nodejs18.x ... nodejs24.x on the host's node, whatever their versions
-//     (see Interpreters; python3 >= 3.8 and node >= 16 are required).
-//     Code that needs a newer language version than the host's fails as it
-//     would on that version. The clients read AWS_EXECUTION_ENV to keep the
+//   - python3.9 ... python3.14 and nodejs18.x ... nodejs24.x each run on
+//     the interpreter the operator maps to them (SetInterpreters, the
+//     server's --runtime-interpreter python3.12=/usr/bin/python3.12), else
+//     on an executable on PATH named for their version that reports it
+//     (python3.12, node22), else on the host's python3 / node whatever its
+//     version (python3 >= 3.8 and node >= 16 are required). The version
+//     that really runs is reported (Runtime.Interpreter: INIT_START,
+//     `nimbus doctor`, `nimbus runtimes`), and Runtime.OlderInterpreter
+//     says when it is older than the runtime's (the Lambda API warns or,
+//     with --runtime-version-check refuse, refuses). Code that needs a
+//     newer language version than the interpreter's fails as it would on
+//     that version. The clients read AWS_EXECUTION_ENV to keep the
 //     per-runtime differences of AWS's own clients: python3.12+ writes
 //     non-ASCII JSON unescaped; nodejs24.x refuses callback handlers
 //     (Runtime.CallbackHandlerDeprecated), uses a sync handler's return
@@ -44,8 +51,16 @@
 // 128 after an unhandled rejection). They need only the standard library of
 // the host interpreter.
 //
-// Known differences from AWS: the AWS SDKs bundled in AWS's runtimes
-// (boto3, @aws-sdk/*) are not provided, so functions must ship them; logs
+// # AWS SDKs
+//
+// As on Lambda, the Node.js runtimes provide the AWS SDK for JavaScript v3
+// at /var/runtime/node_modules and the Python runtimes boto3, after the
+// function's own copy and its layers (sdk.go): InstallNodeSDK runs npm ci
+// of the package-lock.json in sdk/nodejs, InstallPythonSDK copies boto3
+// from a host interpreter. `nimbus runtimes install` and the server's
+// first start call them.
+//
+// Known differences from AWS: logs
 // go to stdout, never to a telemetry file descriptor; Python Decimal
 // results are written as int or float (AWS's simplejson writes them
 // exactly); Node heap limits are left to node's own cgroup detection.

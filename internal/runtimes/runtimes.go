@@ -65,7 +65,7 @@ var unsupported = []string{
 func Lookup(name string) (*Runtime, error) {
 	i := slices.IndexFunc(catalogue, func(r Runtime) bool { return r.Name == name })
 	if i >= 0 {
-		if ip := interpreterFor(catalogue[i].Family); ip == nil || ip.Err == nil {
+		if ip := interpreterOf(&catalogue[i]); ip == nil || ip.Err == nil {
 			rt := catalogue[i]
 			return &rt, nil
 		}
@@ -73,7 +73,7 @@ func Lookup(name string) (*Runtime, error) {
 	supported := Supported()
 	list := "[" + strings.Join(supported, ", ") + "]"
 	if i >= 0 {
-		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server: %v. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, interpreterFor(catalogue[i].Family).Err, name, list)
+		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server: %v. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, interpreterOf(&catalogue[i]).Err, name, list)
 	}
 	if family, ok := deprecated[name]; ok {
 		advice := "a supported runtime"
@@ -91,8 +91,8 @@ func Lookup(name string) (*Runtime, error) {
 // Supported lists the runtimes this host can run, sorted.
 func Supported() []string {
 	var names []string
-	for _, r := range catalogue {
-		if ip := interpreterFor(r.Family); ip != nil && ip.Err != nil {
+	for i, r := range catalogue {
+		if ip := interpreterOf(&catalogue[i]); ip != nil && ip.Err != nil {
 			continue
 		}
 		names = append(names, r.Name)
@@ -164,10 +164,10 @@ func (r *Runtime) Command(runtimeDir, taskRoot, handler string) []string {
 	_ = handler
 	switch r.Family {
 	case FamilyPython:
-		return []string{interpreterPath(FamilyPython), strings.TrimSuffix(runtimeDir, "/") + "/" + PythonBootstrap}
+		return []string{interpreterPath(r), strings.TrimSuffix(runtimeDir, "/") + "/" + PythonBootstrap}
 	case FamilyNode:
 		// The flags are those of AWS's own /var/runtime/bootstrap for Node.
-		return []string{interpreterPath(FamilyNode), "--expose-gc", "--max-http-header-size=81920",
+		return []string{interpreterPath(r), "--expose-gc", "--max-http-header-size=81920",
 			strings.TrimSuffix(runtimeDir, "/") + "/" + NodeBootstrap}
 	}
 	return []string{strings.TrimSuffix(taskRoot, "/") + "/bootstrap"}

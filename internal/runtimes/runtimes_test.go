@@ -12,6 +12,20 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
+// interpreterFor is the family's default interpreter (python3, node).
+func interpreterFor(family string) *Interpreter {
+	detectHost()
+	hostMu.Lock()
+	defer hostMu.Unlock()
+	switch family {
+	case FamilyPython:
+		return &hostPython
+	case FamilyNode:
+		return &hostNode
+	}
+	return nil
+}
+
 func hostCan(family string) bool {
 	ip := interpreterFor(family)
 	return ip == nil || ip.Err == nil
@@ -141,10 +155,17 @@ func TestLookupCurrentAWSRuntimeThisHostCannotRun(t *testing.T) {
 }
 
 func TestLookupMissingInterpreter(t *testing.T) {
-	saved := hostPython
 	detectHost()
+	hostMu.Lock()
+	saved, savedExact := hostPython, hostExact
 	hostPython = Interpreter{Family: FamilyPython, Err: errors.New("no python3 interpreter found on this host")}
-	t.Cleanup(func() { hostPython = saved })
+	hostExact = nil
+	hostMu.Unlock()
+	t.Cleanup(func() {
+		hostMu.Lock()
+		hostPython, hostExact = saved, savedExact
+		hostMu.Unlock()
+	})
 
 	ae := lookupErr(t, "python3.12")
 	if !strings.Contains(ae.Message, "python3.12 is not supported on this Nimbus server: no python3 interpreter found on this host") {
@@ -166,8 +187,8 @@ func TestCommand(t *testing.T) {
 	}{
 		{"provided.al2023", []string{"/var/task/bootstrap"}},
 		{"provided", []string{"/var/task/bootstrap"}},
-		{"python3.12", []string{hostPython.Path, "/var/runtime/python/bootstrap.py"}},
-		{"nodejs20.x", []string{hostNode.Path, "--expose-gc", "--max-http-header-size=81920", "/var/runtime/nodejs/bootstrap.js"}},
+		{"python3.12", []string{interpreterOf(&Runtime{Name: "python3.12", Family: FamilyPython}).Path, "/var/runtime/python/bootstrap.py"}},
+		{"nodejs20.x", []string{interpreterOf(&Runtime{Name: "nodejs20.x", Family: FamilyNode}).Path, "--expose-gc", "--max-http-header-size=81920", "/var/runtime/nodejs/bootstrap.js"}},
 	} {
 		r := &Runtime{Name: tc.name, Family: familyOf(tc.name)}
 		if !hostCan(r.Family) {

@@ -276,6 +276,12 @@ func openRootSources(cfg *initConfig) ([]rootSource, error) {
 	if err = add(RuntimeDir, cfg.RuntimeDir, false); err != nil {
 		return srcs, err
 	}
+	// ES module imports do not read NODE_PATH: they look for node_modules
+	// in the directories above the importing file (/var/task/node_modules,
+	// /var/node_modules, /node_modules). This link lets an unbundled
+	// import of the runtime's AWS SDK (/var/runtime/node_modules) resolve
+	// after the function's own copy, as on Lambda.
+	srcs = append(srcs, rootSource{dst: "/node_modules", fd: -1, link: RuntimeDir + "/node_modules"})
 	if cfg.OptDir != "" {
 		if err = add("/opt", cfg.OptDir, false); err != nil {
 			return srcs, err

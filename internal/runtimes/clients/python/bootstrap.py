@@ -713,8 +713,10 @@ def _traceparent(xray_trace_id):
 
 
 def _setup_sys_path(task_root):
-    # As on AWS: the task root first, then the layer paths; the runtime's own
-    # directory is not importable.
+    # As on AWS: the task root first, then the layer paths, then the runtime's
+    # boto3 (Nimbus keeps it in sdk/python of the runtime directory; see
+    # internal/runtimes/sdk.go), all before the interpreter's own
+    # site-packages; the runtime client's directory is not importable.
     here = os.path.dirname(os.path.realpath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != here]
     host = "%d.%d" % sys.version_info[:2]
@@ -723,6 +725,7 @@ def _setup_sys_path(task_root):
     if declared and declared != host:
         front.append("/opt/python/lib/python%s/site-packages" % declared)
     front.append("/opt/python")
+    front.append(os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime"), "sdk", "python"))
     sys.path[0:0] = [p for p in front if p not in sys.path]
 
 
