@@ -38,8 +38,8 @@ type Interpreter struct {
 var (
 	hostMu      sync.Mutex
 	hostDone    bool                    // guarded by hostMu
-	hostPython  Interpreter             // guarded by hostMu
-	hostNode    Interpreter             // guarded by hostMu
+	hostPython  *Interpreter            // guarded by hostMu; never changed once published
+	hostNode    *Interpreter            // guarded by hostMu; never changed once published
 	hostExact   map[string]*Interpreter // runtime name -> interpreter; guarded by hostMu
 	hostMapping map[string]string       // runtime name -> path (SetInterpreters); guarded by hostMu
 )
@@ -79,7 +79,7 @@ func Interpreters() []Interpreter {
 	detectHost()
 	hostMu.Lock()
 	defer hostMu.Unlock()
-	out := []Interpreter{hostPython, hostNode}
+	out := []Interpreter{*hostPython, *hostNode}
 	for _, name := range slices.Sorted(maps.Keys(hostExact)) {
 		out = append(out, *hostExact[name])
 	}
@@ -97,9 +97,9 @@ func interpreterOf(r *Runtime) *Interpreter {
 	}
 	switch r.Family {
 	case FamilyPython:
-		return &hostPython
+		return hostPython
 	case FamilyNode:
-		return &hostNode
+		return hostNode
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func detectHost() {
 
 	hostMu.Lock()
 	defer hostMu.Unlock()
-	hostPython, hostNode, hostExact, hostDone = py, node, exact, true
+	hostPython, hostNode, hostExact, hostDone = &py, &node, exact, true
 }
 
 // sameVersion reports whether version ("3.12.1") is of want ("3.12").

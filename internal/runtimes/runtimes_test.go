@@ -19,9 +19,9 @@ func interpreterFor(family string) *Interpreter {
 	defer hostMu.Unlock()
 	switch family {
 	case FamilyPython:
-		return &hostPython
+		return hostPython
 	case FamilyNode:
-		return &hostNode
+		return hostNode
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func TestLookupMissingInterpreter(t *testing.T) {
 	detectHost()
 	hostMu.Lock()
 	saved, savedExact := hostPython, hostExact
-	hostPython = Interpreter{Family: FamilyPython, Err: errors.New("no python3 interpreter found on this host")}
+	hostPython = &Interpreter{Family: FamilyPython, Err: errors.New("no python3 interpreter found on this host")}
 	hostExact = nil
 	hostMu.Unlock()
 	t.Cleanup(func() {
