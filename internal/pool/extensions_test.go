@@ -122,9 +122,11 @@ func TestExtensionLayer(t *testing.T) {
 			t.Fatalf("no line %q in the log:\n%s", line, h.fnLog.String())
 		}
 	}
+	t0 := time.Now()
 	if err := h.m.Close(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("node stop with the extension's 300 ms shutdown: %v", time.Since(t0)) // a figure, not an assertion
 	log := h.fnLog.String()
 	for _, line := range []string{"[extfn] [probe] SHUTDOWN spindown", "[extfn] [probe] shutdown done"} {
 		if !strings.Contains(log, line) {
@@ -234,5 +236,59 @@ func TestParamsSecretsExtension(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Fatalf("the node's API was called %d times, want 1 (the second answer is cached or refused)", calls.Load())
+	}
+}
+
+// stuckExtension registers, calls /event/next once (init ends) and never
+// again after its first INVOKE event.
+const stuckExtension = `#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
+id=$(python3 -c '
+import json, sys, urllib.request
+r = urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/register", data=b"{\"events\":[\"INVOKE\",\"SHUTDOWN\"]}", headers={"Lambda-Extension-Name": "stuck"}, method="POST"))
+print(r.headers["Lambda-Extension-Identifier"])' "$api")
+python3 -c '
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/event/next", headers={"Lambda-Extension-Identifier": sys.argv[2]})).read()
+print("[stuck] got an event, never calling next again", flush=True)' "$api" "$id"
+exec sleep 3600
+`
+
+// TestExtensionNeverCallsNext: the caller gets its answer at once; the
+// environment, whose extension never finishes the invocation, is not
+// reused but shut down once the invocation's deadline passes, and the
+// SIGKILL after the shutdown budget ends it (the node is not blocked).
+func TestExtensionNeverCallsNext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	destroyed := make(chan struct{}, 4)
+	h.m.mu.Lock()
+	h.m.hookDestroyed = func() { destroyed <- struct{}{} }
+	h.m.mu.Unlock()
+	layer, err := makeZip(map[string][]byte{"extensions/stuck": []byte(stuckExtension)}, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := h.fn("stuckfn", nil)
+	fn.Timeout = 1
+	fn.Layers = []function.Layer{{Arn: "arn:aws:lambda:us-east-1:000000000000:layer:stuck:1", CodeSha256: h.code.put(layer)}}
+	res, out := h.call(t, fn, map[string]any{"action": "echo", "value": 1})
+	wantOK(t, res)
+	if out["count"] != float64(1) {
+		t.Fatalf("echo %v", out)
+	}
+	select {
+	case <-destroyed:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the environment was never shut down:\n%s", h.fnLog.String())
+	}
+	if !strings.Contains(h.fnLog.String(), "[stuck] got an event") {
+		t.Fatalf("the extension got no INVOKE event:\n%s", h.fnLog.String())
+	}
+	// The next invoke initialises a new environment.
+	res, out = h.call(t, fn, map[string]any{"action": "echo", "value": 2})
+	wantOK(t, res)
+	if out["count"] != float64(1) || res.InitDuration == 0 {
+		t.Fatalf("second invoke ran on a reused environment: %v init %v", out, res.InitDuration)
 	}
 }
