@@ -26,7 +26,7 @@ import (
 // (extensions/<name>, a Python script): it registers for INVOKE and
 // SHUTDOWN, subscribes to the Telemetry API with an HTTP listener on
 // sandbox.localdomain, checks that a destination outside the environment
-// is refused, prints each event, and takes 300 ms to shut down.
+// is refused, prints each event, and takes 1 s to shut down.
 const probeExtension = `#!/usr/bin/python3
 import http.server, json, os, sys, threading, time, urllib.error, urllib.request
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -79,7 +79,7 @@ while True:
         print("[probe] INVOKE %s" % ev["requestId"], flush=True)
     else:
         print("[probe] SHUTDOWN %s" % ev["shutdownReason"], flush=True)
-        time.sleep(0.3)
+        time.sleep(1.0)
         print("[probe] shutdown done", flush=True)
         sys.exit(0)
 `
@@ -88,7 +88,7 @@ while True:
 // sandbox: the extension registers during init, gets an INVOKE event per
 // invocation, receives platform.start, function and platform.report
 // records over the Telemetry API, and gets SHUTDOWN when the node stops,
-// finishing its 300 ms of cleanup within the 2 s budget.
+// finishing its 1 s of cleanup within the 2 s budget (telemetry still undelivered is flushed before SHUTDOWN).
 func TestExtensionLayer(t *testing.T) {
 	t.Parallel()
 	t.Logf("sandbox mode: %s", sandbox.Mode())
@@ -112,9 +112,6 @@ func TestExtensionLayer(t *testing.T) {
 		"[extfn] [probe] outside destination refused 400",
 		"[extfn] [probe] INVOKE " + ids[0],
 		"[extfn] [probe] INVOKE " + ids[2],
-		"[extfn] [probe] telemetry platform.start",
-		"[extfn] [probe] telemetry function",
-		"[extfn] [probe] telemetry platform.report",
 	} {
 		select {
 		case <-h.fnLog.waitFor(line):
@@ -126,9 +123,13 @@ func TestExtensionLayer(t *testing.T) {
 	if err := h.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("node stop with the extension's 300 ms shutdown: %v", time.Since(t0)) // a figure, not an assertion
+	t.Logf("node stop with the extension's 1 s shutdown: %v", time.Since(t0)) // a figure, not an assertion
 	log := h.fnLog.String()
-	for _, line := range []string{"[extfn] [probe] SHUTDOWN spindown", "[extfn] [probe] shutdown done"} {
+	// Telemetry goes out when its buffer's timeout passes while the
+	// environment runs (a frozen one gets it at its next thaw, as on
+	// Lambda), and what is left before SHUTDOWN.
+	for _, line := range []string{"[extfn] [probe] SHUTDOWN spindown", "[extfn] [probe] shutdown done",
+		"[extfn] [probe] telemetry platform.start", "[extfn] [probe] telemetry function", "[extfn] [probe] telemetry platform.report"} {
 		if !strings.Contains(log, line) {
 			t.Errorf("no line %q after Close:\n%s", line, log)
 		}
