@@ -35,10 +35,18 @@ export AWS_PAGER=
 # Older AWS CLIs (Debian's v2.9) ignore AWS_ENDPOINT_URL; the flag works everywhere.
 aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 
+# IAM policies are enforced: the function runs as a role of its own (it
+# makes no AWS calls, so the role needs no policy).
+echo "==> aws iam create-role --role-name hello-role"
+aws iam get-role --role-name hello-role >/dev/null 2>&1 || aws iam create-role --role-name hello-role \
+  --assume-role-policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}' \
+  --query Role.Arn --output text
+role=$(aws iam get-role --role-name hello-role --query Role.Arn --output text)
+
 echo "==> aws lambda create-function --function-name hello --runtime provided.al2023"
 aws lambda delete-function --function-name hello >/dev/null 2>&1 || true
 aws lambda create-function --function-name hello --runtime provided.al2023 --handler bootstrap \
-  --role arn:aws:iam::000000000000:role/lambda --zip-file "fileb://$work/hello.zip" \
+  --role "$role" --zip-file "fileb://$work/hello.zip" \
   --query '{FunctionArn: FunctionArn, State: State}'
 aws lambda wait function-active-v2 --function-name hello
 

@@ -63,7 +63,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.StringVar(&cfg.AccessKeyID, "access-key-id", cfg.AccessKeyID, "root access key id (default $NIMBUS_ACCESS_KEY_ID, else generated into --data-dir)")
 	f.StringVar(&cfg.SecretAccessKey, "secret-access-key", cfg.SecretAccessKey, "root secret access key (prefer $NIMBUS_SECRET_ACCESS_KEY: flags show in ps)")
 	f.StringVar(&cfg.MasterKeyFile, "master-key-file", cfg.MasterKeyFile, "file holding the master key that seals KMS keys, secrets and SecureStrings at rest (default $NIMBUS_MASTER_KEY_FILE; else derived from the cluster secret, or generated into --data-dir/master.key); the same on every node")
-	f.StringVar(&cfg.IAM, "iam", cfg.IAM, "IAM policy evaluation of every call: enforce (deny with AWS's AccessDenied), audit (log would-be denials, allow) or off; --insecure-no-auth implies off (default $NIMBUS_IAM, else audit)")
+	f.StringVar(&cfg.IAM, "iam", cfg.IAM, "IAM policy evaluation of every call: enforce (deny with AWS's AccessDenied), audit (log would-be denials, allow) or off; --insecure-no-auth implies off (default $NIMBUS_IAM, else enforce)")
 	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", cfg.InsecureNoAuth, "DANGEROUS: accept unsigned requests from anyone (throwaway local use only)")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account-wide concurrent executions limit (0: derived from the node's memory and CPUs)")

@@ -196,14 +196,14 @@ const (
 	IAMOff     = "off"
 )
 
-// IAMMode is the effective IAM mode: off with InsecureNoAuth, audit when
-// unset.
+// IAMMode is the effective IAM mode: off with InsecureNoAuth, enforce
+// when unset.
 func (c *Config) IAMMode() string {
 	switch {
 	case c.InsecureNoAuth:
 		return IAMOff
 	case c.IAM == "":
-		return IAMAudit
+		return IAMEnforce
 	}
 	return c.IAM
 }
@@ -220,7 +220,7 @@ func Default() Config {
 		FunctionNetwork:     "none",
 		RuntimeSDKs:         "auto",
 		RuntimeVersionCheck: "warn",
-		IAM:                 IAMAudit,
+		IAM:                 IAMEnforce,
 		LogFormat:           "text",
 		LogLevel:            "info",
 

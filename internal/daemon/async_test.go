@@ -83,13 +83,20 @@ func asyncNode(t *testing.T) *node {
 	return startNodeWith(t, t.TempDir(), func(c *config.Config) { c.AsyncDelayScale = 0.01 })
 }
 
+// recorderRole is the role of a testdata/recorder function: it may
+// update the sink function's configuration, nothing else.
+func recorderRole(t *testing.T, n *node, sink string) string {
+	t.Helper()
+	return createRole(t, n, "recorder-"+sink, allow([]string{"lambda:UpdateFunctionConfiguration"}, "arn:aws:lambda:*:*:function:"+sink))
+}
+
 // destination creates the recorder function that receives records and
 // stores them in s.
 func destination(t *testing.T, n *node, s *sink) string {
 	t.Helper()
 	out := create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("dest"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Timeout: aws.Int32(30),
+		Role: aws.String(recorderRole(t, n, s.name)), Timeout: aws.Int32(30),
 		Code:        &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/recorder")},
 		Environment: &types.Environment{Variables: map[string]string{"NIMBUS_TEST_SINK": s.name}},
 	})
@@ -355,7 +362,7 @@ func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
 	zip := goZip(t, "./internal/daemon/testdata/recorder")
 	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("dest"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Timeout: aws.Int32(30), Code: &types.FunctionCode{ZipFile: zip},
+		Role: aws.String(recorderRole(t, n, "sink")), Timeout: aws.Int32(30), Code: &types.FunctionCode{ZipFile: zip},
 		Environment: &types.Environment{Variables: map[string]string{"NIMBUS_TEST_SINK": "sink"}},
 	}); err != nil {
 		t.Fatal(err)

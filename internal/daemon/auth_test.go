@@ -284,7 +284,8 @@ func TestOtherProtocolsRefuseInTheirShape(t *testing.T) {
 func TestFunctionCredentials(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, t.TempDir())
-	createGoFunction(t, n, "creds", nil)
+	role := createRole(t, n, "creds-role", allow([]string{"lambda:GetFunction"}, "arn:aws:lambda:*:*:function:creds"))
+	createGoFunction(t, n, "creds", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(role) })
 	_, env := invoke(t, n, "creds", "", map[string]any{"action": "env"})
 	id, _ := env["AWS_ACCESS_KEY_ID"].(string)
 	secret, _ := env["AWS_SECRET_ACCESS_KEY"].(string)
@@ -296,7 +297,7 @@ func TestFunctionCredentials(t *testing.T) {
 	cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, token)
 	c := lambda.NewFromConfig(cfg)
 	out, err := c.GetFunction(context.Background(), &lambda.GetFunctionInput{FunctionName: aws.String("creds")})
-	if err != nil || aws.ToString(out.Configuration.Role) != testRole {
+	if err != nil || aws.ToString(out.Configuration.Role) != role {
 		t.Fatalf("GetFunction with the function's credentials: %v", err)
 	}
 	// Without the token the key is unknown.

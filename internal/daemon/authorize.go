@@ -494,8 +494,32 @@ func (d *Daemon) userKey(akid string) (name, arn string, ok bool) {
 
 // registerResourcePolicies gives the IAM service the resource policies of
 // the services this node serves: Lambda's function permissions
-// (AddPermission) and SQS queue policies.
+// (AddPermission), SQS queue policies, S3 bucket policies, SNS topic
+// policies and Secrets Manager resource policies. The services created
+// after this call are read through d when a call is evaluated.
 func (d *Daemon) registerResourcePolicies(queues *sqs.Service) {
+	d.iam.RegisterResourcePolicies("s3", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
+		rest, ok := strings.CutPrefix(arn, "arn:aws:s3:::")
+		if !ok || d.s3 == nil {
+			return "", nil
+		}
+		bucket, _, _ := strings.Cut(rest, "/")
+		return d.s3.BucketPolicy(ctx, bucket), nil
+	}))
+	d.iam.RegisterResourcePolicies("sns", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
+		if d.sns == nil {
+			return "", nil
+		}
+		return d.sns.TopicPolicy(ctx, arn), nil
+	}))
+	d.iam.RegisterResourcePolicies("secretsmanager", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
+		if d.secrets == nil {
+			return "", nil
+		}
+		// A secret named by its name is evaluated on name-?????? (the
+		// random suffix AWS adds): look it up by the name.
+		return d.secrets.ResourcePolicy(ctx, strings.TrimSuffix(arn, "-??????")), nil
+	}))
 	d.iam.RegisterResourcePolicies("lambda", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
 		parts := strings.Split(arn, ":")
 		if len(parts) < 7 || parts[5] != "function" {
@@ -596,4 +620,36 @@ func s3Operation(r *http.Request) operation {
 		}
 	}
 	return o
+}
+
+// warnMissingRoles says, at start under --iam enforce, which functions
+// name a role that does not exist in IAM: they still run, but every AWS
+// call they make with their own credentials is denied (a data directory
+// from before enforce became the default has such functions).
+func (d *Daemon) warnMissingRoles(ctx context.Context) {
+	if d.iam == nil || d.cfg.IAMMode() != config.IAMEnforce {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	fns, err := d.reg.ListFunctions(ctx, false)
+	if err != nil {
+		return
+	}
+	var missing []string
+	for _, f := range fns {
+		if d.iam.Role(f.Role) == nil {
+			missing = append(missing, f.FunctionName)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	shown := missing
+	if len(shown) > 10 {
+		shown = shown[:10]
+	}
+	d.log.Warn("iam: functions whose role does not exist: their own AWS calls are denied under --iam enforce (the default); "+
+		"create each role with the policies it needs (aws iam create-role, put-role-policy), or run with --iam audit to log instead",
+		"count", len(missing), "functions", strings.Join(shown, ", "))
 }

@@ -697,9 +697,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("credentials", "get_them_with", `eval "$(nimbus env --data-dir `+d.cfg.DataDir+`)"`,
 			"access_key_id", d.root.AccessKeyID)
 	}
-	d.log.Info("protections", "auth", d.authMode(), "metrics", d.metricsMode(), "sandbox", sandbox.Mode(),
+	d.log.Info("protections", "auth", d.authMode(), "iam", d.cfg.IAMMode(), "metrics", d.metricsMode(), "sandbox", sandbox.Mode(),
 		"function_network", d.cfg.FunctionNetwork)
 	d.logProtections()
+	d.warnMissingRoles(ctx)
 	if d.cfg.InsecureNoAuth {
 		d.log.Warn("SIGNATURE VERIFICATION IS DISABLED (--insecure-no-auth): anyone who can reach this address can use the API as root; use it for throwaway local work only",
 			"addr", d.Addr())

@@ -494,7 +494,7 @@ def handler(event, context):
 `
 	create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("sdk-caller"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-		Role: aws.String(testRole), Timeout: aws.Int32(60),
+		Role: aws.String(createRole(t, n, "sdk-caller", allow([]string{"lambda:ListFunctions"}, "*"))), Timeout: aws.Int32(60),
 		Code:        &types.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(app)}})},
 		Environment: &types.Environment{Variables: map[string]string{"NODE_ADDR": n.d.Addr()}},
 	})

@@ -96,8 +96,12 @@ Resources:
       CodeUri: s3://nimbus-artifacts/` + sha + `
       Handler: bootstrap
       Runtime: provided.al2023
-      Role: ` + testRole + `
       Timeout: 30
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: lambda:UpdateFunctionConfiguration
+              Resource: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:sink"
       Environment:
         Variables:
           NIMBUS_TEST_SINK: sink

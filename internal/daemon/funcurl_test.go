@@ -29,7 +29,8 @@ func urlFunction(t testing.TB, n *node, name string, in *lambda.CreateFunctionUr
 	ctx := context.Background()
 	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/urlfn")},
+		Role:    aws.String(createRole(t, n, name+"-role", allow([]string{"lambda:ListTags"}, "arn:aws:lambda:*:*:function:"+name))),
+		Code:    &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/urlfn")},
 		Timeout: aws.Int32(30),
 	}); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
@@ -243,4 +245,31 @@ func moduleRoot(t testing.TB) string {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
 	return filepath.Dir(string(bytes.TrimSpace(out)))
+}
+
+// createRole creates role name through the IAM API, assumable by Lambda,
+// with the given inline policy (none if ""), and returns its ARN: what a
+// user does so a function's own calls are allowed under --iam enforce.
+func createRole(t testing.TB, n *node, name, inline string) string {
+	t.Helper()
+	ctx := context.Background()
+	ic := awsiam.NewFromConfig(n.awsConfig())
+	role, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustLambda)})
+	if err != nil {
+		t.Fatalf("CreateRole %s: %v", name, err)
+	}
+	if inline != "" {
+		if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(name),
+			PolicyDocument: aws.String(inline)}); err != nil {
+			t.Fatalf("PutRolePolicy %s: %v", name, err)
+		}
+	}
+	return aws.ToString(role.Role.Arn)
+}
+
+// allow is a policy document allowing actions on resources.
+func allow(actions []string, resources ...string) string {
+	a, _ := json.Marshal(actions)
+	r, _ := json.Marshal(resources)
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":` + string(a) + `,"Resource":` + string(r) + `}]}`
 }

@@ -40,6 +40,11 @@ func topicsTemplate(sha string) string {
       Handler: bootstrap
       Runtime: provided.al2023
       Timeout: 30
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: lambda:UpdateFunctionConfiguration
+              Resource: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:` + sink + `"
       Environment:
         Variables:
           NIMBUS_TEST_SINK: ` + sink + `

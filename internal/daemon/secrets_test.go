@@ -235,8 +235,14 @@ print(json.dumps({"value": v, "gone": gone, "never": never}))
 	// A real rotation function drives the four steps.
 	fn := create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("rotator"), Runtime: ltypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Timeout: aws.Int32(30),
-		Code: &ltypes.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/rotator")},
+		// The rotation role of AWS's rotation templates: the four steps on
+		// this secret, random passwords from anywhere.
+		Role: aws.String(createRole(t, n, "rotator", `{"Version":"2012-10-17","Statement":[
+		 {"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:GetSecretValue","secretsmanager:PutSecretValue",
+		  "secretsmanager:UpdateSecretVersionStage"],"Resource":"arn:aws:secretsmanager:*:*:secret:app/db-*"},
+		 {"Effect":"Allow","Action":"secretsmanager:GetRandomPassword","Resource":"*"}]}`)),
+		Timeout: aws.Int32(30),
+		Code:    &ltypes.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/rotator")},
 	})
 	rot, err := c.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: cr.ARN, RotationLambdaARN: fn.FunctionArn})
 	if err != nil {

@@ -48,7 +48,8 @@ func TestDynamoDBStreamEventSourceMapping(t *testing.T) {
 	}
 	create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("ddbworker"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/ddbworker")},
+		Role:        aws.String(createRole(t, n, "ddbworker", allow([]string{"dynamodb:PutItem"}, "arn:aws:dynamodb:*:*:table/seen"))),
+		Code:        &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/ddbworker")},
 		Environment: &types.Environment{Variables: map[string]string{"SEEN_TABLE": "seen"}},
 	})
 	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("ddbworker"),

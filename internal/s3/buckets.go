@@ -527,3 +527,13 @@ func (s *Service) deleteBucketTagging(w http.ResponseWriter, r *http.Request, na
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// BucketPolicy is the policy document of bucket name ("" when it has none
+// or does not exist), for IAM's evaluation of calls on it.
+func (s *Service) BucketPolicy(ctx context.Context, name string) string {
+	b, err := s.bucket(ctx, name)
+	if err != nil {
+		return ""
+	}
+	return b.Policy
+}

@@ -552,3 +552,14 @@ func checkToken(t string) error {
 	}
 	return nil
 }
+
+// ResourcePolicy is the resource policy of the secret id (its name or
+// ARN; "" when it has none or does not exist), for IAM's evaluation of
+// calls on it.
+func (s *Service) ResourcePolicy(ctx context.Context, id string) string {
+	sec, _, err := s.load(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return sec.Policy
+}

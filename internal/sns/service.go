@@ -409,3 +409,17 @@ func (s *Service) badTopicArn(arn, member, action string) error {
 	}
 	return invalidParameter("%s", member)
 }
+
+// TopicPolicy is the access policy set on the topic arn ("" when none was
+// set or the topic does not exist), for IAM's evaluation of calls on it.
+func (s *Service) TopicPolicy(ctx context.Context, arn string) string {
+	account, name, ok := s.parseTopicArn(arn)
+	if !ok {
+		return ""
+	}
+	t, _, err := s.getTopic(ctx, account, name)
+	if err != nil {
+		return ""
+	}
+	return t.Attrs["Policy"]
+}
