@@ -39,10 +39,55 @@ type operation struct {
 	params  map[string]string // iamResource's parameters
 	// action and resource, when set, replace iamAction/iamResource.
 	action, resource string
-	// passRole is a role the call hands to Lambda (CreateFunction's and
-	// UpdateFunctionConfiguration's Role): the caller needs iam:PassRole
-	// on it too.
-	passRole string
+	// passRole is a role the call hands to a service (CreateFunction's
+	// and UpdateFunctionConfiguration's Role, a schedule's target
+	// RoleArn): the caller needs iam:PassRole on it too, with
+	// iam:PassedToService passTo (lambda.amazonaws.com when empty).
+	passRole, passTo string
+}
+
+// schedulerOperation names an EventBridge Scheduler request (REST-JSON:
+// /schedules/{Name}, /schedule-groups/{Name}, /tags/{ResourceArn}) and its
+// resource; a schedule's target RoleArn must be passable by the caller.
+func (d *Daemon) schedulerOperation(r *http.Request) (operation, bool) {
+	parts := strings.SplitN(strings.Trim(r.URL.Path, "/"), "/", 2)
+	kind, name := parts[0], ""
+	if len(parts) == 2 {
+		if n, err := url.PathUnescape(parts[1]); err == nil {
+			name = n
+		}
+	}
+	arn := "arn:aws:scheduler:" + d.cfg.Region + ":" + d.cfg.AccountID + ":"
+	verb := map[string]string{http.MethodPost: "Create", http.MethodGet: "Get", http.MethodPut: "Update", http.MethodDelete: "Delete"}[r.Method]
+	o := operation{service: "scheduler", resource: "*"}
+	switch {
+	case kind == "schedules" && name == "" && r.Method == http.MethodGet:
+		o.name = "ListSchedules"
+	case kind == "schedule-groups" && name == "" && r.Method == http.MethodGet:
+		o.name = "ListScheduleGroups"
+	case kind == "schedules" && name != "" && verb != "":
+		o.name = verb + "Schedule"
+		group := r.URL.Query().Get("groupName")
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			m := jsonFields(peekBody(r))
+			group = str(m, "GroupName")
+			if t, ok := m["Target"].(map[string]any); ok {
+				o.passRole, o.passTo = str(t, "RoleArn"), "scheduler.amazonaws.com"
+			}
+		}
+		if group == "" {
+			group = "default"
+		}
+		o.resource = arn + "schedule/" + group + "/" + name
+	case kind == "schedule-groups" && name != "" && verb != "" && verb != "Update":
+		o.name = verb + "ScheduleGroup"
+		o.resource = arn + "schedule-group/" + name
+	case kind == "tags" && name != "":
+		o.name = map[string]string{http.MethodGet: "ListTagsForResource", http.MethodPost: "TagResource",
+			http.MethodDelete: "UntagResource"}[r.Method]
+		o.resource = name
+	}
+	return o, o.name != ""
 }
 
 // maxPeek bounds the body the front door parses to find an operation's
@@ -238,6 +283,8 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		return o, opFromTarget != ""
 	case "apigateway":
 		return operation{service: "apigateway", name: r.Method, params: map[string]string{"path": r.URL.Path}}, true
+	case "scheduler":
+		return d.schedulerOperation(r)
 	case "s3":
 		return s3Operation(r), true
 	case "cloudformation":
@@ -429,7 +476,11 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	}
 	if op.passRole != "" {
 		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: req.Keys}
-		pr.Set("iam:PassedToService", "lambda.amazonaws.com")
+		to := op.passTo
+		if to == "" {
+			to = "lambda.amazonaws.com"
+		}
+		pr.Set("iam:PassedToService", to)
 		if dec := d.iam.Authorize(caller, pr); !dec.Allowed {
 			return "iam:PassRole", op.passRole, dec.Message(id.Principal, "iam:PassRole", op.passRole)
 		}

@@ -267,6 +267,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	// One delivery router for the node: async destinations, EventBridge
 	// targets and SNS subscriptions hand payloads to ARNs through it.
 	targets := deliver.NewRouter()
+	targets.Guard(d.deliveryGuard) // service principals and roles (iam_deliver.go)
 	d.async, err = async.New(ctx, async.Options{
 		Targets:    targets,
 		JetStream:  d.st.JetStream(),

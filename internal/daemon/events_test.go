@@ -25,10 +25,12 @@ func TestEventBridgeRuleInvokesFunction(t *testing.T) {
 	dest := destination(t, n, s)
 	eb := eventbridge.NewFromConfig(n.awsConfig())
 	ctx := t.Context()
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("orders"),
-		EventPattern: aws.String(`{"source":["shop"],"detail":{"status":["paid"]}}`)}); err != nil {
+	rule, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("orders"),
+		EventPattern: aws.String(`{"source":["shop"],"detail":{"status":["paid"]}}`)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	permit(t, n, "dest", "events.amazonaws.com", aws.ToString(rule.RuleArn))
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("orders"),
 		Targets: []ebtypes.Target{{Id: aws.String("dest"), Arn: aws.String(dest)}}}); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,4 +274,16 @@ func allow(actions []string, resources ...string) string {
 	a, _ := json.Marshal(actions)
 	r, _ := json.Marshal(resources)
 	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":` + string(a) + `,"Resource":` + string(r) + `}]}`
+}
+
+// permit adds to function fn's resource policy a statement letting the
+// service principal invoke it for sourceArn (aws lambda add-permission),
+// as a user does before S3, SNS or EventBridge may invoke a function.
+func permit(t testing.TB, n *node, fn, principal, sourceArn string) {
+	t.Helper()
+	if _, err := n.client.AddPermission(context.Background(), &lambda.AddPermissionInput{FunctionName: aws.String(fn),
+		StatementId: aws.String(strings.ReplaceAll(principal, ".", "-") + "-" + strconv.Itoa(int(time.Now().UnixNano()%1e9))),
+		Action:      aws.String("lambda:InvokeFunction"), Principal: aws.String(principal), SourceArn: aws.String(sourceArn)}); err != nil {
+		t.Fatalf("AddPermission %s for %s: %v", fn, principal, err)
+	}
 }

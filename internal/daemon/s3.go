@@ -80,12 +80,32 @@ func (x s3Deliverer) Deliver(ctx context.Context, arn, dedupID string, body []by
 	if deliver.Service(arn) == "events" {
 		err = x.putEvent(ctx, body)
 	} else {
-		err = x.targets.Deliver(ctx, &deliver.Delivery{TargetArn: arn, DedupID: dedupID, Body: body})
+		err = x.targets.Deliver(ctx, &deliver.Delivery{TargetArn: arn, DedupID: dedupID, Body: body, Source: x.source(body)})
 	}
 	if errors.Is(err, deliver.ErrUndeliverable) {
 		return fmt.Errorf("%w: %w", s3.ErrUndeliverable, err)
 	}
 	return err
+}
+
+// source is S3 acting for the bucket a notification comes from (its
+// record names it): a function it invokes is judged by its resource
+// policy with that bucket as aws:SourceArn.
+func (x s3Deliverer) source(body []byte) *deliver.Source {
+	var ev struct {
+		Records []struct {
+			S3 struct {
+				Bucket struct {
+					Arn string `json:"arn"`
+				} `json:"bucket"`
+			} `json:"s3"`
+		} `json:"Records"`
+	}
+	src := &deliver.Source{Service: "s3.amazonaws.com", Account: x.d.cfg.AccountID}
+	if json.Unmarshal(body, &ev) == nil && len(ev.Records) > 0 {
+		src.Arn = ev.Records[0].S3.Bucket.Arn
+	}
+	return src
 }
 
 // putEvent puts an S3 event (a PutEvents entry) on the default bus

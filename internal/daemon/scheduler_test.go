@@ -36,6 +36,9 @@ func TestSchedulerWithCLIAndBoto3(t *testing.T) {
 	s := newSink(t, n)
 	dest := destination(t, n, s)
 	ctx := t.Context()
+	// The schedule's role may invoke the function; the rule on the bus
+	// may too (the function's resource policy).
+	createRole(t, n, "scheduler", allow([]string{"lambda:InvokeFunction"}, dest))
 
 	cmd := exec.Command("aws", "--endpoint-url", n.endpoint(), "--output", "json", "scheduler", "create-schedule",
 		"--name", "tick", "--schedule-expression", "rate(5 minutes)", "--flexible-time-window", "Mode=OFF",
@@ -54,10 +57,12 @@ func TestSchedulerWithCLIAndBoto3(t *testing.T) {
 	}
 
 	eb := eventbridge.NewFromConfig(n.awsConfig())
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("from-scheduler"),
-		EventPattern: aws.String(`{"source": ["nimbus.test"]}`)}); err != nil {
+	rule, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("from-scheduler"),
+		EventPattern: aws.String(`{"source": ["nimbus.test"]}`)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	permit(t, n, "dest", "events.amazonaws.com", aws.ToString(rule.RuleArn))
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("from-scheduler"),
 		Targets: []ebtypes.Target{{Id: aws.String("dest"), Arn: aws.String(dest)}}}); err != nil {
 		t.Fatal(err)

@@ -27,6 +27,27 @@ type Delivery struct {
 	// Attributes travel beside the body where the target has them (SQS
 	// and SNS message attributes).
 	Attributes map[string]Attribute
+	// Source, when set, is on whose behalf the payload is handed over;
+	// the router's Guard decides whether that source may reach the
+	// target (IAM: a service principal against the target's resource
+	// policy, a role against its own policies).
+	Source *Source
+}
+
+// Source is who hands a delivery over: a service acting for one of its
+// resources (S3 for a bucket, SNS for a topic, EventBridge for a rule),
+// judged by the target's resource policy with aws:SourceArn and
+// aws:SourceAccount; or a role the service acts as (a schedule's or a
+// target's RoleArn), judged by the role's policies.
+type Source struct {
+	// Service is the service principal ("s3.amazonaws.com").
+	Service string
+	// Arn is the resource the service acts for (aws:SourceArn).
+	Arn string
+	// Account owns that resource (aws:SourceAccount).
+	Account string
+	// RoleArn is the role the service acts as, when it acts as one.
+	RoleArn string
 }
 
 // Attribute is one message attribute (SQS's and SNS's shape).
@@ -76,8 +97,18 @@ func Undeliverable(format string, args ...any) error {
 // Router delivers to any ARN through the Deliverer registered for its
 // service. It is safe for concurrent use; register before delivering.
 type Router struct {
-	mu sync.RWMutex
-	m  map[string]Deliverer // guarded by mu
+	mu    sync.RWMutex
+	m     map[string]Deliverer                         // guarded by mu
+	guard func(ctx context.Context, d *Delivery) error // guarded by mu
+}
+
+// Guard makes g decide every delivery that has a Source before it is
+// handed over: an error refuses it (wrap ErrUndeliverable when it can
+// never pass, as an access denial cannot until a policy changes).
+func (r *Router) Guard(g func(ctx context.Context, d *Delivery) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.guard = g
 }
 
 // NewRouter returns a router with no services.
@@ -102,10 +133,15 @@ func (r *Router) Has(svc string) bool {
 func (r *Router) Deliver(ctx context.Context, d *Delivery) error {
 	svc := Service(d.TargetArn)
 	r.mu.RLock()
-	dl := r.m[svc]
+	dl, guard := r.m[svc], r.guard
 	r.mu.RUnlock()
 	if dl == nil {
 		return Undeliverable("Nimbus does not deliver to %s (%s)", ServiceName(svc), d.TargetArn)
+	}
+	if guard != nil && d.Source != nil {
+		if err := guard(ctx, d); err != nil {
+			return err
+		}
 	}
 	return dl.Deliver(ctx, d)
 }

@@ -94,3 +94,36 @@ func FuzzParse(f *testing.F) {
 		_ = NewRouter().Check(arn)
 	})
 }
+
+// TestRouterGuard: a delivery with a Source reaches its target only when
+// the guard lets it; one without a Source is not asked about.
+func TestRouterGuard(t *testing.T) {
+	r := NewRouter()
+	var got []string
+	r.Handle("lambda", Func(func(_ context.Context, d *Delivery) error {
+		got = append(got, string(d.Body))
+		return nil
+	}))
+	var asked []string
+	r.Guard(func(_ context.Context, d *Delivery) error {
+		asked = append(asked, d.Source.Arn)
+		if d.Source.Arn != "arn:aws:s3:::allowed" {
+			return Undeliverable("denied")
+		}
+		return nil
+	})
+	fn := "arn:aws:lambda:us-east-1:000000000000:function:f"
+	if err := r.Deliver(t.Context(), &Delivery{TargetArn: fn, Body: []byte("ok"), Source: &Source{Service: "s3.amazonaws.com", Arn: "arn:aws:s3:::allowed"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Deliver(t.Context(), &Delivery{TargetArn: fn, Body: []byte("evil"), Source: &Source{Service: "s3.amazonaws.com", Arn: "arn:aws:s3:::other"}})
+	if !errors.Is(err, ErrUndeliverable) {
+		t.Errorf("refused delivery: %v", err)
+	}
+	if err := r.Deliver(t.Context(), &Delivery{TargetArn: fn, Body: []byte("internal")}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "ok,internal" || len(asked) != 2 {
+		t.Errorf("delivered %v, guard asked about %v", got, asked)
+	}
+}

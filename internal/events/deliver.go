@@ -53,6 +53,13 @@ func (s *Service) deliver(ctx context.Context, t *Target, rm *retryMsg) error {
 	if t.SqsParameters != nil {
 		d.GroupID = t.SqsParameters.MessageGroupID
 	}
+	// EventBridge invokes a function as events.amazonaws.com for the rule
+	// (the function's resource policy decides); other targets with a
+	// RoleArn are reached as that role.
+	d.Source = &deliver.Source{Service: "events.amazonaws.com", Arn: s.arns.rule(splitRuleID(rm.Rule)), Account: s.account}
+	if arnService(t.Arn) != "lambda" {
+		d.Source.RoleArn = t.RoleArn
+	}
 	return s.deliveries.Deliver(ctx, d)
 }
 

@@ -115,7 +115,10 @@ func input(fm *fireMsg, attempt int) []byte {
 // deliverOnce hands body to the firing's target.
 func (s *Service) deliverOnce(ctx context.Context, fm *fireMsg, body []byte) error {
 	t := fm.Target
-	d := &deliver.Delivery{TargetArn: t.Arn, DedupID: "scheduler/" + fm.ExecutionID, Body: body}
+	d := &deliver.Delivery{TargetArn: t.Arn, DedupID: "scheduler/" + fm.ExecutionID, Body: body,
+		// Scheduler reaches the target as the schedule's role: the role's
+		// policies must allow the target's action.
+		Source: &deliver.Source{Service: "scheduler.amazonaws.com", Arn: fm.ScheduleArn, Account: s.account, RoleArn: t.RoleArn}}
 	if rest, ok := strings.CutPrefix(t.Arn, "arn:aws:scheduler:::aws-sdk:"); ok {
 		if err := s.universal(rest, body, d); err != nil {
 			return err

@@ -378,6 +378,9 @@ func (s *Service) deliverOnce(ctx context.Context, t *topic, d *delivery) error 
 	case "lambda":
 		return s.targets.Deliver(ctx, &deliver.Delivery{
 			TargetArn: d.sub.Endpoint, DedupID: "sns/" + d.msgID + "/" + d.sub.ID, Body: s.lambdaPayload(d, version),
+			// SNS invokes the function as sns.amazonaws.com for the topic:
+			// the function's resource policy decides.
+			Source: &deliver.Source{Service: "sns.amazonaws.com", Arn: d.topicArn, Account: s.account},
 		})
 	case "http", "https":
 		return s.postNotification(ctx, d, version, raw)

@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
+)
+
+// TestServicePrincipalsNeedThePermission: S3, SNS and EventBridge invoke a
+// function only for the bucket, topic or rule its resource policy names
+// (AddPermission with SourceArn), and Scheduler only as a role whose
+// policies allow lambda:InvokeFunction. An attacker's bucket, topic or
+// rule, another service, and a role without the policy (or no role) are
+// refused as undeliverable with AWS's message.
+func TestServicePrincipalsNeedThePermission(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := context.Background()
+	createGoFunction(t, n, "target", nil)
+	acct := n.d.cfg.AccountID
+	fn := "arn:aws:lambda:us-east-1:" + acct + ":function:target"
+	topic := func(name string) string { return "arn:aws:sns:us-east-1:" + acct + ":" + name }
+	rule := func(name string) string { return "arn:aws:events:us-east-1:" + acct + ":rule/" + name }
+	permit(t, n, "target", "s3.amazonaws.com", "arn:aws:s3:::uploads")
+	permit(t, n, "target", "sns.amazonaws.com", topic("news"))
+	permit(t, n, "target", "events.amazonaws.com", rule("orders"))
+	strong := createRole(t, n, "sched-strong", allow([]string{"lambda:InvokeFunction"}, fn))
+	weak := createRole(t, n, "sched-weak", allow([]string{"lambda:GetFunction"}, fn))
+
+	for _, c := range []struct {
+		name string
+		src  deliver.Source
+		ok   bool
+	}{
+		{"S3 for the permitted bucket", deliver.Source{Service: "s3.amazonaws.com", Arn: "arn:aws:s3:::uploads", Account: acct}, true},
+		{"S3 for another bucket", deliver.Source{Service: "s3.amazonaws.com", Arn: "arn:aws:s3:::attacker", Account: acct}, false},
+		{"S3 for no bucket", deliver.Source{Service: "s3.amazonaws.com", Account: acct}, false},
+		{"SNS for the permitted topic", deliver.Source{Service: "sns.amazonaws.com", Arn: topic("news"), Account: acct}, true},
+		{"SNS for another topic", deliver.Source{Service: "sns.amazonaws.com", Arn: topic("attacker"), Account: acct}, false},
+		{"SNS claiming the bucket's permission", deliver.Source{Service: "sns.amazonaws.com", Arn: "arn:aws:s3:::uploads", Account: acct}, false},
+		{"EventBridge for the permitted rule", deliver.Source{Service: "events.amazonaws.com", Arn: rule("orders"), Account: acct}, true},
+		{"EventBridge for another rule", deliver.Source{Service: "events.amazonaws.com", Arn: rule("orders-2"), Account: acct}, false},
+		{"a service with no statement", deliver.Source{Service: "sqs.amazonaws.com", Arn: "arn:aws:sqs:us-east-1:" + acct + ":q", Account: acct}, false},
+		{"Scheduler as a role allowed to invoke", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: strong}, true},
+		{"Scheduler as a role without the permission", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: weak}, false},
+		{"Scheduler as a role that does not exist", deliver.Source{Service: "scheduler.amazonaws.com",
+			RoleArn: "arn:aws:iam::" + acct + ":role/made-up"}, false},
+	} {
+		src := c.src
+		err := n.d.deliveryGuard(ctx, &deliver.Delivery{TargetArn: fn, Body: []byte("{}"), Source: &src})
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case !c.ok && err == nil:
+			t.Errorf("%s: allowed", c.name)
+		case !c.ok && (!errors.Is(err, deliver.ErrUndeliverable) ||
+			!strings.Contains(err.Error(), "is not authorized to perform: lambda:InvokeFunction on resource: "+fn)):
+			t.Errorf("%s: %v, want an undeliverable AccessDenied", c.name, err)
+		}
+	}
+	// A function that does not exist is the target's to answer.
+	if err := n.d.deliveryGuard(ctx, &deliver.Delivery{TargetArn: fn + "-gone",
+		Source: &deliver.Source{Service: "events.amazonaws.com", Arn: rule("orders")}}); err != nil {
+		t.Errorf("guard on a missing function: %v", err)
+	}
+}
+
+// TestEventBridgeRuleWithoutPermission: end to end, a rule that targets a
+// function whose resource policy does not name it never invokes it; the
+// event goes to the target's dead-letter queue with the denial.
+func TestEventBridgeRuleWithoutPermission(t *testing.T) {
+	t.Parallel()
+	n := asyncNode(t)
+	ctx := t.Context()
+	createGoFunction(t, n, "victim", nil)
+	q := awssqs.NewFromConfig(n.awsConfig())
+	dlq, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("denied")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(n.awsConfig())
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("attacker"), EventPattern: aws.String(`{"source":["x"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	acct := n.d.cfg.AccountID
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("attacker"), Targets: []ebtypes.Target{{
+		Id: aws.String("victim"), Arn: aws.String("arn:aws:lambda:us-east-1:" + acct + ":function:victim"),
+		DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String("arn:aws:sqs:us-east-1:" + acct + ":denied")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+		{Source: aws.String("x"), DetailType: aws.String("t"), Detail: aws.String(`{}`)}}}); err != nil || out.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents: %v", err)
+	}
+	for range 60 { // each a 1 s long poll: a hang guard, not a timing assertion
+		r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Messages) == 0 {
+			continue
+		}
+		msg := aws.ToString(r.Messages[0].MessageAttributes["ERROR_MESSAGE"].StringValue)
+		if !strings.Contains(msg, "User: events.amazonaws.com is not authorized to perform: lambda:InvokeFunction") {
+			t.Errorf("dead letter's ERROR_MESSAGE %q", msg)
+		}
+		if st := n.d.events.Stats(); st.Invocations != 0 {
+			t.Errorf("events stats %+v: the function was invoked", st)
+		}
+		return
+	}
+	t.Fatal("the denied event never reached the dead-letter queue")
+}
+
+// TestSchedulerCallsEvaluated: Scheduler's REST API is evaluated like the
+// others: a function's role without scheduler permissions cannot create
+// or delete schedules; with scheduler:CreateSchedule it still cannot
+// hand the schedule a role it may not pass (iam:PassRole with
+// iam:PassedToService scheduler.amazonaws.com).
+func TestSchedulerCallsEvaluated(t *testing.T) {
+	t.Parallel()
+	n, roleArn := iamNode(t, config.IAMEnforce, "")
+	ctx := context.Background()
+	acct := n.d.cfg.AccountID
+	target := createRole(t, n, "sched-target", allow([]string{"lambda:InvokeFunction"}, "*"))
+	body := `{"ScheduleExpression":"rate(5 minutes)","FlexibleTimeWindow":{"Mode":"OFF"},` +
+		`"Target":{"Arn":"arn:aws:lambda:us-east-1:` + acct + `:function:victim","RoleArn":"` + target + `"}}`
+	call := func(creds aws.Credentials, method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, n.endpoint()+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := sigv4test.Sign(req, creds, "us-east-1", "scheduler", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, b := call(n.creds(), http.MethodPost, "/schedules/existing", body); st != http.StatusOK {
+		t.Fatalf("root CreateSchedule: %d %s", st, b)
+	}
+	fcreds, err := functionConfig(t, n, roleArn, "mine").Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	principal := "arn:aws:sts::" + acct + ":assumed-role/app-role/mine"
+	for _, c := range []struct{ method, path, body, action, resource string }{
+		{http.MethodPost, "/schedules/evil", body, "scheduler:CreateSchedule", "arn:aws:scheduler:us-east-1:" + acct + ":schedule/default/evil"},
+		{http.MethodDelete, "/schedules/existing", "", "scheduler:DeleteSchedule", "arn:aws:scheduler:us-east-1:" + acct + ":schedule/default/existing"},
+		{http.MethodGet, "/schedules", "", "scheduler:ListSchedules", "*"},
+	} {
+		st, b := call(fcreds, c.method, c.path, c.body)
+		want := "User: " + principal + " is not authorized to perform: " + c.action + " on resource: " + c.resource
+		if st != http.StatusForbidden || !strings.Contains(b, "AccessDeniedException") || !strings.Contains(b, want) {
+			t.Errorf("%s %s with the function's credentials: %d %s", c.method, c.path, st, b)
+		}
+	}
+	// Allowed to create schedules, but not to pass the target's role.
+	if _, err := awsiam.NewFromConfig(n.awsConfig()).PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"),
+		PolicyName: aws.String("sched"), PolicyDocument: aws.String(allow([]string{"scheduler:CreateSchedule"}, "*"))}); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := call(fcreds, http.MethodPost, "/schedules/evil", body); st != http.StatusForbidden ||
+		!strings.Contains(b, "is not authorized to perform: iam:PassRole on resource: "+target) {
+		t.Errorf("CreateSchedule handing over a role not passable: %d %s", st, b)
+	}
+	if _, err := awsiam.NewFromConfig(n.awsConfig()).PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"),
+		PolicyName: aws.String("pass"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+			`"Action":"iam:PassRole","Resource":"` + target + `","Condition":{"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := call(fcreds, http.MethodPost, "/schedules/evil", body); st != http.StatusOK {
+		t.Errorf("CreateSchedule with both permissions: %d %s", st, b)
+	}
+}
