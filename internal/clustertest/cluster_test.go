@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/cluster"
@@ -71,6 +73,18 @@ func TestThreeNodeCluster(t *testing.T) {
 
 	// Credentials a function gets on one node (signed with the session
 	// key) are accepted by another; with any other key they are refused.
+	// Its role (made on node 0, replicated) may read the cluster's status
+	// under the default --iam enforce.
+	ic := awsiam.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(c.Nodes[0].Endpoint),
+		Credentials: credentials.StaticCredentialsProvider{Value: creds}})
+	if _, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("fn"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("fn"), PolicyName: aws.String("status"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"nimbus:GetClusterStatus","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	issue := func(key []byte) aws.Credentials {
 		iss, err := auth.NewIssuer(key, 0, nil)
 		if err != nil {

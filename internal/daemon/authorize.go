@@ -683,16 +683,7 @@ func (d *Daemon) warnMissingRoles(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	fns, err := d.reg.ListFunctions(ctx, false)
-	if err != nil {
-		return
-	}
-	var missing []string
-	for _, f := range fns {
-		if d.iam.Role(f.Role) == nil {
-			missing = append(missing, f.FunctionName)
-		}
-	}
+	missing := d.missingRoles(ctx)
 	if len(missing) == 0 {
 		return
 	}
@@ -703,4 +694,19 @@ func (d *Daemon) warnMissingRoles(ctx context.Context) {
 	d.log.Warn("iam: functions whose role does not exist: their own AWS calls are denied under --iam enforce (the default); "+
 		"create each role with the policies it needs (aws iam create-role, put-role-policy), or run with --iam audit to log instead",
 		"count", len(missing), "functions", strings.Join(shown, ", "))
+}
+
+// missingRoles names the functions whose role does not exist in IAM.
+func (d *Daemon) missingRoles(ctx context.Context) []string {
+	fns, err := d.reg.ListFunctions(ctx, false)
+	if err != nil {
+		return nil
+	}
+	var missing []string
+	for _, f := range fns {
+		if d.iam.Role(f.Role) == nil {
+			missing = append(missing, f.FunctionName)
+		}
+	}
+	return missing
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
@@ -153,7 +154,7 @@ func TestSchedulerCallsEvaluated(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType") + " " + string(b)
 	}
 	if st, b := call(n.creds(), http.MethodPost, "/schedules/existing", body); st != http.StatusOK {
 		t.Fatalf("root CreateSchedule: %d %s", st, b)
@@ -190,5 +191,19 @@ func TestSchedulerCallsEvaluated(t *testing.T) {
 	}
 	if st, b := call(fcreds, http.MethodPost, "/schedules/evil", body); st != http.StatusOK {
 		t.Errorf("CreateSchedule with both permissions: %d %s", st, b)
+	}
+}
+
+// TestMissingRolesNamed: the functions a start under enforce warns about
+// are those whose role does not exist (a made-up role from before enforce
+// was the default), not those with a real one.
+func TestMissingRolesNamed(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	role := createRole(t, n, "real", "")
+	createGoFunction(t, n, "old", nil) // testRole: not in IAM
+	createGoFunction(t, n, "new", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(role) })
+	if got := n.d.missingRoles(t.Context()); strings.Join(got, ",") != "old" {
+		t.Errorf("missing roles named %v, want [old]", got)
 	}
 }
