@@ -54,6 +54,13 @@ func TestRuntimeSDKsUnbundled(t *testing.T) {
 		}
 		return v
 	}
+	// The functions' role may make the calls they make (IAM is enforced).
+	cli("iam", "create-role", "--role-name", "sdk", "--assume-role-policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	cli("iam", "put-role-policy", "--role-name", "sdk", "--policy-name", "sdk", "--policy-document", `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":["lambda:ListFunctions","dynamodb:ListTables"],"Resource":"*"},
+	 {"Effect":"Allow","Action":"lambda:GetFunction","Resource":"arn:aws:lambda:*:*:function:sdk-*"},
+	 {"Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:GetItem","dynamodb:DescribeTable"],"Resource":"arn:aws:dynamodb:*:*:table/sdk-table"}]}`)
 	cli("dynamodb", "create-table", "--table-name", "sdk-table",
 		"--attribute-definitions", "AttributeName=id,AttributeType=S",
 		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
