@@ -19,6 +19,9 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
+	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/iam"
+	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/resource"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -77,6 +80,9 @@ func (d *Daemon) includeReader(arts *stack.Artifacts) stack.IncludeReader {
 	c := awss3.NewFromConfig(aws.Config{Region: d.cfg.Region, BaseEndpoint: aws.String(functionEndpoint(d.ln.Addr())),
 		Credentials: creds, HTTPClient: hc}, func(o *awss3.Options) { o.UsePathStyle = true })
 	return func(ctx context.Context, bucket, key string) ([]byte, error) {
+		if denied := d.mayRead(ctx, bucket, key); denied != "" {
+			return nil, errors.New("AccessDenied: " + denied)
+		}
 		if bucket == stack.ArtifactBucket {
 			return arts.Get(ctx, key)
 		}
@@ -91,6 +97,42 @@ func (d *Daemon) includeReader(arts *stack.Artifacts) stack.IncludeReader {
 		defer out.Body.Close()
 		return io.ReadAll(io.LimitReader(out.Body, maxIncludeBytes+1))
 	}
+}
+
+// mayRead judges whether the caller on ctx may s3:GetObject the object
+// an AWS::Include names ("" if so, else AWS's denial). The reader itself
+// signs as root, so this is the check that keeps a caller who may create
+// stacks from reading, through an include, an object IAM or the bucket's
+// policy keeps from them.
+func (d *Daemon) mayRead(ctx context.Context, bucket, key string) string {
+	id, ok := auth.FromContext(ctx)
+	if !ok || id.Root || id.Insecure || d.iam == nil || d.cfg.IAMMode() == config.IAMOff {
+		return ""
+	}
+	action, resource := "s3:GetObject", "arn:aws:s3:::"+bucket+"/"+key
+	req := &policy.Request{Action: action, Resource: resource}
+	req.Set("aws:RequestedRegion", d.cfg.Region)
+	req.Set("s3:ExistingObjectTag", "") // no object tags are evaluated here
+	caller := iam.Caller{ARN: id.Principal, RoleArn: id.RoleArn, UserName: id.UserName}
+	if id.SessionPolicy != "" {
+		if sp, err := policy.Parse([]byte(id.SessionPolicy), policy.Identity); err == nil {
+			caller.SessionPolicy = sp
+		}
+	}
+	res, err := d.iam.ResourcePolicy(ctx, "s3", resource)
+	if err != nil {
+		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
+	}
+	dec := d.iam.Authorize(caller, req, res)
+	if dec.Allowed {
+		return ""
+	}
+	msg := dec.Message(id.Principal, action, resource)
+	if d.cfg.IAMMode() == config.IAMAudit {
+		d.log.Warn("iam audit: would deny", "principal", id.Principal, "action", action, "resource", resource, "reason", msg)
+		return ""
+	}
+	return msg
 }
 
 // maxIncludeBytes is what includeReader reads of one object: enough for

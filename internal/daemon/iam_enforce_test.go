@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -409,4 +410,44 @@ func TestS3ObjectPolicy(t *testing.T) {
 	wantDenied(t, "PutObject", err, "AccessDenied", 403, "")
 	_, err = fc.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("other")})
 	wantDenied(t, "DeleteBucket(other)", err, "AccessDenied", 403, "")
+}
+
+// TestIncludeReadsAsTheCaller: the node reads an AWS::Include snippet with
+// root's credentials, so it must judge the caller's s3:GetObject itself —
+// a caller who may validate or create stacks must not read, through an
+// include, an object IAM keeps from them.
+func TestIncludeReadsAsTheCaller(t *testing.T) {
+	t.Parallel()
+	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":"cloudformation:ValidateTemplate","Resource":"*"},
+	 {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/public/*"}]}`)
+	ctx := context.Background()
+	root := s3.NewFromConfig(n.awsConfig(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"public/snip.yaml", "private/snip.yaml"} {
+		if _, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(k),
+			Body: strings.NewReader("QueueName: q1\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl := func(key string) *string {
+		return aws.String("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      Fn::Transform:\n        Name: AWS::Include\n        Parameters:\n          Location: s3://data/" + key + "\n")
+	}
+	fc := cloudformation.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
+	if _, err := fc.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateBody: tmpl("public/snip.yaml")}); err != nil {
+		t.Errorf("ValidateTemplate including a readable object: %v", err)
+	}
+	_, err := fc.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateBody: tmpl("private/snip.yaml")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationError" || !strings.Contains(ae.ErrorMessage(), "AccessDenied") ||
+		!strings.Contains(ae.ErrorMessage(), "s3:GetObject") {
+		t.Errorf("ValidateTemplate including an object the caller may not read: %v, want a ValidationError naming the denial", err)
+	}
+	// Root reads anything.
+	if _, err := cloudformation.NewFromConfig(n.awsConfig()).ValidateTemplate(ctx,
+		&cloudformation.ValidateTemplateInput{TemplateBody: tmpl("private/snip.yaml")}); err != nil {
+		t.Errorf("ValidateTemplate as root: %v", err)
+	}
 }

@@ -279,7 +279,7 @@ func (s *Service) CreateStack(ctx context.Context, in CreateInput) (string, erro
 	arn := stackARN(s.region, s.account, in.StackName, id)
 	skip := skipUnsupported(in.SkipUnsupported, in.Tags)
 	p, err := s.prepare(planInput{
-		name: in.StackName, stackID: arn, body: in.TemplateBody,
+		ctx: ctx, name: in.StackName, stackID: arn, body: in.TemplateBody,
 		overrides: in.Parameters, usePrevious: in.UsePrevious,
 		capabilities: in.Capabilities, skipUnsupported: skip,
 	})
@@ -352,7 +352,7 @@ func (s *Service) tryUpdate(ctx context.Context, in UpdateInput) (string, error)
 	}
 	skip := skipUnsupported(in.SkipUnsupported, tags)
 	p, err := s.prepare(planInput{
-		name: rec.Name, stackID: rec.ID, body: body,
+		ctx: ctx, name: rec.Name, stackID: rec.ID, body: body,
 		overrides: in.Parameters, usePrevious: in.UsePrevious, prev: rec.Current.Params,
 		capabilities: in.Capabilities, skipUnsupported: skip,
 	})
@@ -565,7 +565,7 @@ func (s *Service) Exports(ctx context.Context) ([]Export, error) {
 }
 
 // Validate parses and checks a template without creating anything.
-func (s *Service) Validate(_ context.Context, body string) (*Validation, error) {
+func (s *Service) Validate(ctx context.Context, body string) (*Validation, error) {
 	if strings.TrimSpace(body) == "" {
 		return nil, validationError("Either Template URL or Template Body must be specified.")
 	}
@@ -573,7 +573,7 @@ func (s *Service) Validate(_ context.Context, body string) (*Validation, error) 
 	if err != nil {
 		return nil, templateError(err)
 	}
-	if t, _, err = s.expandIncludes(t); err != nil {
+	if t, _, err = s.expandIncludes(ctx, t); err != nil {
 		return nil, err
 	}
 	if err := refuseMacros(t); err != nil {

@@ -186,7 +186,7 @@ func (s *Service) createChangeSetNew(ctx context.Context, in ChangeSetInput) (st
 	}
 	skip := skipUnsupported(in.SkipUnsupported, in.Tags)
 	p, err := s.prepare(planInput{
-		name: in.StackName, stackID: rec.ID, body: in.TemplateBody, overrides: in.Parameters,
+		ctx: ctx, name: in.StackName, stackID: rec.ID, body: in.TemplateBody, overrides: in.Parameters,
 		capabilities: in.Capabilities, skipUnsupported: skip,
 	})
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *Service) createChangeSetUpdate(ctx context.Context, in ChangeSetInput) 
 	}
 	skip := skipUnsupported(in.SkipUnsupported, tags)
 	p, err := s.prepare(planInput{
-		name: rec.Name, stackID: rec.ID, body: body,
+		ctx: ctx, name: rec.Name, stackID: rec.ID, body: body,
 		overrides: in.Parameters, usePrevious: in.UsePrevious, prev: rec.Current.Params,
 		capabilities: in.Capabilities, skipUnsupported: skip,
 	})
@@ -538,7 +538,7 @@ func (s *Service) ExecuteChangeSet(ctx context.Context, in ExecuteInput) error {
 			overrides[prm.Key] = prm.Value
 		}
 		p, err = s.prepare(planInput{
-			name: rec.Name, stackID: rec.ID, body: c.Template, overrides: overrides, prev: rec.Current.Params,
+			ctx: ctx, name: rec.Name, stackID: rec.ID, body: c.Template, overrides: overrides, prev: rec.Current.Params,
 			capabilities: c.Capabilities, skipUnsupported: c.SkipUnsupported,
 		})
 	}

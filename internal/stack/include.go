@@ -22,7 +22,11 @@ import (
 // back operation never reads the bucket again. Other macros, and a
 // Location that is not an s3:// URI, stay refused (refuseMacros).
 
-// IncludeReader reads the object an AWS::Include Location names.
+// IncludeReader reads the object an AWS::Include Location names. ctx
+// carries the identity of the caller whose request names it (CreateStack,
+// UpdateStack, CreateChangeSet, ExecuteChangeSet, ValidateTemplate): the
+// reader reads as that caller, as CloudFormation does, so a template
+// cannot include an object its author may not read.
 type IncludeReader func(ctx context.Context, bucket, key string) ([]byte, error)
 
 const (
@@ -59,7 +63,7 @@ func s3Include(m map[string]any) (bucket, key string, ok bool) {
 // expandIncludes returns t with every AWS::Include of an s3:// Location
 // replaced by the snippet it names (t itself if it has none). A snippet
 // that cannot be read or parsed refuses the template.
-func (s *Service) expandIncludes(t *cfn.Template) (*cfn.Template, bool, error) {
+func (s *Service) expandIncludes(ctx context.Context, t *cfn.Template) (*cfn.Template, bool, error) {
 	if len(t.Macros()) == 0 {
 		return t, false, nil
 	}
@@ -85,7 +89,7 @@ func (s *Service) expandIncludes(t *cfn.Template) (*cfn.Template, bool, error) {
 				case n > maxIncludes:
 					return nil, fmt.Errorf("the template includes more than %d snippets", maxIncludes)
 				}
-				snippet, err := s.readInclude(bucket, key)
+				snippet, err := s.readInclude(ctx, bucket, key)
 				if err != nil {
 					return nil, fmt.Errorf("Location %s: %w", loc, err) //nolint:staticcheck // CloudFormation names the parameter
 				}
@@ -135,14 +139,17 @@ func (s *Service) expandIncludes(t *cfn.Template) (*cfn.Template, bool, error) {
 
 // readInclude reads and parses one snippet (JSON or YAML, without the
 // short forms, as CloudFormation reads a snippet).
-func (s *Service) readInclude(bucket, key string) (any, error) {
+func (s *Service) readInclude(caller context.Context, bucket, key string) (any, error) {
 	if bucket == "" || key == "" {
 		return nil, errors.New("the Location must name an object: s3://bucket/key")
 	}
 	if s.includes == nil {
 		return nil, errors.New("this node reads no buckets")
 	}
-	ctx, cancel := context.WithTimeout(s.base, includeTimeout)
+	if caller == nil {
+		caller = s.base
+	}
+	ctx, cancel := context.WithTimeout(caller, includeTimeout)
 	defer cancel()
 	b, err := s.includes(ctx, bucket, key)
 	if err != nil {

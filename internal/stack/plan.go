@@ -68,6 +68,9 @@ type plan struct {
 
 // planInput is what prepare needs.
 type planInput struct {
+	// ctx is the caller's request: AWS::Include snippets are read with its
+	// identity (nil: the service's own context, as tests and resumes use).
+	ctx                 context.Context
 	name, stackID, body string
 	overrides           map[string]string
 	usePrevious         []string
@@ -95,7 +98,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	if err != nil {
 		return nil, templateError(err)
 	}
-	t, included, err := s.expandIncludes(t)
+	t, included, err := s.expandIncludes(in.ctx, t)
 	if err != nil {
 		return nil, err
 	}
