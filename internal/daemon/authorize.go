@@ -14,6 +14,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
@@ -288,7 +289,7 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 	case "s3":
 		return s3Operation(r), true
 	case "cloudformation":
-		if strings.HasPrefix(r.URL.Path, "/nimbus/artifacts") {
+		if cfnapi.IsArtifactRequest(r) {
 			if r.Method == http.MethodGet {
 				return operation{action: "nimbus:GetArtifact", resource: "*"}, true
 			}
@@ -420,9 +421,14 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	op, ok := d.operationOf(route, r)
 	switch {
 	case !ok:
-		// An operation the front door cannot name: the handler answers it
-		// (UnknownOperationException and the like) and it touches nothing.
-		return "", "", ""
+		// An operation the front door cannot name is refused to every
+		// caller but root (fail closed): a route whose operations this
+		// table does not name would otherwise let any caller do anything
+		// its handler serves (Scheduler's API was open that way). Root
+		// still gets the handler's own answer (UnknownOperationException
+		// and the like).
+		return "", "*", "User: " + id.Principal + " is not authorized to perform this operation: Nimbus cannot name it " +
+			"for IAM evaluation, so only the account's root credentials may call it"
 	case op.action != "":
 		action = op.action
 	default:

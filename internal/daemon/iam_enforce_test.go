@@ -451,3 +451,35 @@ func TestIncludeReadsAsTheCaller(t *testing.T) {
 		t.Errorf("ValidateTemplate as root: %v", err)
 	}
 }
+
+// TestUnnamedOperationsFailClosed: a request whose operation the front
+// door cannot name is refused to everyone but root, even a caller allowed
+// everything ("*"), so a route without a naming table is never an open
+// door; root still gets the handler's own answer.
+func TestUnnamedOperationsFailClosed(t *testing.T) {
+	t.Parallel()
+	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	c, err := n.d.issuer.Issue(roleArn, "arn:aws:lambda:us-east-1:"+n.d.cfg.AccountID+":function:mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(creds aws.CredentialsProvider) (int, string) {
+		hc := sigv4test.Client(creds, "us-east-1", "lambda")
+		resp, err := hc.Post(n.endpoint()+"/2015-03-31/functions/mine/made-up-operation", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype") + " " + b.String()
+	}
+	if code, body := call(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)); code != http.StatusForbidden ||
+		!strings.Contains(body, "AccessDeniedException") || !strings.Contains(body, "cannot name it") {
+		t.Errorf("unnamed operation with a function's credentials: %d %s, want 403 AccessDeniedException", code, body)
+	}
+	root := n.awsConfig().Credentials
+	if code, body := call(root); code == http.StatusForbidden {
+		t.Errorf("unnamed operation as root: %d %s, want the handler's own answer", code, body)
+	}
+}
