@@ -160,7 +160,7 @@ var rules = map[string]rule{
 	"internal/bench": {imports: []string{"internal/config", "internal/daemon", "internal/runtimes", "internal/sandbox"}, anyThirdParty: true, importers: []string{"internal/cli"}},
 	"internal/build": {imports: []string{"internal/cfn", "internal/yamldoc"}, anyThirdParty: true, importers: []string{"internal/cli"}},
 	"internal/sam":   {imports: []string{"internal/cfn"}, thirdParty: noImports, importers: []string{"internal/stack", "internal/cli"}},
-	"internal/stack": {imports: []string{"internal/awsapi", "internal/cfn", "internal/sam", "internal/store"}, thirdParty: []string{uuid},
+	"internal/stack": {imports: []string{"internal/awsapi", "internal/cfn", "internal/sam", "internal/store", "internal/yamldoc"}, thirdParty: []string{uuid},
 		importers: []string{"internal/cfnapi", "internal/daemon", "internal/resource"}},
 	"internal/resource":   {imports: []string{"internal/stack", "internal/awsapi", "internal/yamldoc"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/auth":       {imports: []string{"internal/awsapi", "internal/sigv4"}, thirdParty: noImports},
