@@ -365,7 +365,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.credsExpire = creds.Expiration
-	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)
+	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler, fn.MemoryMB())
 	if argv[0] == sandbox.TaskRoot+"/bootstrap" && !hasFile(codeDir, "bootstrap") && optDir != "" && hasFile(optDir, "bootstrap") {
 		// A custom runtime may come as a layer: Lambda runs
 		// /opt/bootstrap when the function has no bootstrap of its own.
@@ -376,7 +376,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		Argv:       argv,
 		Env:        m.environ(fn, rt, stream, initType, creds),
 		Listeners:  m.listeners(fn),
-		HostPaths:  m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler)[0]),
+		HostPaths:  append(m.hostPaths(rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler, 0)[0]), rt.HostPaths()...),
 		Network:    m.network(fn),
 		CodeDir:    codeDir,
 		OptDir:     optDir,

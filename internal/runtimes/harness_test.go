@@ -124,7 +124,7 @@ func startEnv(t *testing.T, runtime string, files map[string]string, handler str
 	}
 	// A guard against hanging forever, not a timing assertion.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	argv := rt.Command(runtimeDir, taskRoot, handler)
+	argv := rt.Command(runtimeDir, taskRoot, handler, 128)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // test runs the runtime under test
 	cmd.Dir = taskRoot
 	for k, v := range vars {
@@ -167,7 +167,7 @@ func startEnv(t *testing.T, runtime string, files map[string]string, handler str
 }
 
 func familyOf(name string) string {
-	for _, f := range []string{FamilyPython, FamilyNode} {
+	for _, f := range []string{FamilyPython, FamilyNode, FamilyJava} {
 		if strings.HasPrefix(name, f) {
 			return f
 		}

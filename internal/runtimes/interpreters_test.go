@@ -32,7 +32,7 @@ func TestSetInterpretersReportsRealVersion(t *testing.T) {
 	if ip == nil || ip.Path != host.Path || ip.Version != host.Version {
 		t.Fatalf("python3.14 interpreter %+v, want the real %s %s", ip, host.Path, host.Version)
 	}
-	if got := r.Command("/var/runtime", "/var/task", "app.handler")[0]; got != host.Path {
+	if got := r.Command("/var/runtime", "/var/task", "app.handler", 128)[0]; got != host.Path {
 		t.Errorf("Command runs %s", got)
 	}
 	if msg := r.OlderInterpreter(); !strings.Contains(msg, "python3.14 runs on Python "+host.Version) {

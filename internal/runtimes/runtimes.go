@@ -19,7 +19,7 @@ const (
 // Runtime is one managed runtime of the catalogue.
 type Runtime struct {
 	Name   string // e.g. "python3.12"
-	Family string // FamilyProvided, FamilyPython or FamilyNode
+	Family string // FamilyProvided, FamilyPython, FamilyNode or FamilyJava
 }
 
 // catalogue is every runtime Nimbus knows how to run, given an interpreter.
@@ -37,6 +37,9 @@ var catalogue = []Runtime{
 	{"nodejs20.x", FamilyNode},
 	{"nodejs22.x", FamilyNode},
 	{"nodejs24.x", FamilyNode},
+	{"java17", FamilyJava},
+	{"java21", FamilyJava},
+	{"java25", FamilyJava},
 }
 
 // deprecated are AWS runtime identifiers AWS no longer lets functions be
@@ -48,13 +51,13 @@ var deprecated = map[string]string{
 	"nodejs8.10": FamilyNode, "nodejs10.x": FamilyNode, "nodejs12.x": FamilyNode, "nodejs14.x": FamilyNode,
 	"nodejs16.x": FamilyNode,
 	"go1.x":      FamilyProvided,
-	"java8":      "", "dotnetcore1.0": "", "dotnetcore2.0": "", "dotnetcore2.1": "", "dotnetcore3.1": "",
+	"java8":      FamilyJava, "dotnetcore1.0": "", "dotnetcore2.0": "", "dotnetcore2.1": "", "dotnetcore3.1": "",
 	"dotnet5.0": "", "dotnet6": "", "dotnet7": "", "ruby2.5": "", "ruby2.7": "",
 }
 
 // unsupported are current AWS runtimes whose languages Nimbus does not run.
 var unsupported = []string{
-	"java8.al2", "java11", "java17", "java21", "java25",
+	"java8.al2", "java11",
 	"dotnet8", "dotnet9", "dotnet10",
 	"ruby3.2", "ruby3.3", "ruby3.4",
 }
@@ -64,16 +67,14 @@ var unsupported = []string{
 // the runtimes this host can run.
 func Lookup(name string) (*Runtime, error) {
 	i := slices.IndexFunc(catalogue, func(r Runtime) bool { return r.Name == name })
-	if i >= 0 {
-		if ip := interpreterOf(&catalogue[i]); ip == nil || ip.Err == nil {
-			rt := catalogue[i]
-			return &rt, nil
-		}
+	if i >= 0 && hostErr(catalogue[i]) == nil {
+		rt := catalogue[i]
+		return &rt, nil
 	}
 	supported := Supported()
 	list := "[" + strings.Join(supported, ", ") + "]"
 	if i >= 0 {
-		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server: %v. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, interpreterOf(&catalogue[i]).Err, name, list)
+		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server: %v. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, hostErr(catalogue[i]), name, list)
 	}
 	if family, ok := deprecated[name]; ok {
 		advice := "a supported runtime"
@@ -83,7 +84,7 @@ func Lookup(name string) (*Runtime, error) {
 		return nil, awsapi.InvalidParameter("The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use %s while creating or updating functions. Runtimes supported on this Nimbus server: %s", name, advice, list)
 	}
 	if slices.Contains(unsupported, name) {
-		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server, which runs only the provided, python and nodejs runtimes. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, name, list)
+		return nil, awsapi.InvalidParameter("The runtime parameter of %s is not supported on this Nimbus server, which runs only the provided, python, nodejs and java17/java21/java25 runtimes. Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, name, list)
 	}
 	return nil, awsapi.InvalidParameter("Value '%s' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %s", name, list)
 }
@@ -91,14 +92,26 @@ func Lookup(name string) (*Runtime, error) {
 // Supported lists the runtimes this host can run, sorted.
 func Supported() []string {
 	var names []string
-	for i, r := range catalogue {
-		if ip := interpreterOf(&catalogue[i]); ip != nil && ip.Err != nil {
+	for _, r := range catalogue {
+		if hostErr(r) != nil {
 			continue
 		}
 		names = append(names, r.Name)
 	}
 	slices.Sort(names)
 	return names
+}
+
+// hostErr says why this host cannot run r; nil if it can.
+func hostErr(r Runtime) error {
+	if r.Family == FamilyJava {
+		_, err := jdkFor(r.Name)
+		return err
+	}
+	if ip := interpreterOf(&r); ip != nil {
+		return ip.Err
+	}
+	return nil
 }
 
 // newestOf returns the newest runtime of family among names, "" if none.
@@ -145,6 +158,8 @@ func (r *Runtime) Version() string {
 		return strings.TrimPrefix(r.Name, "python")
 	case FamilyNode:
 		return strings.TrimSuffix(strings.TrimPrefix(r.Name, "nodejs"), ".x")
+	case FamilyJava:
+		return strings.TrimPrefix(r.Name, FamilyJava)
 	}
 	return ""
 }
@@ -160,9 +175,12 @@ const (
 // and whose code is at taskRoot. The process should start with its working
 // directory at taskRoot, as on AWS. handler is the function's Handler; the
 // clients read it from _HANDLER, so it does not appear in the argv.
-func (r *Runtime) Command(runtimeDir, taskRoot, handler string) []string {
+// memoryMB is the function's memory, which sizes the Java heap.
+func (r *Runtime) Command(runtimeDir, taskRoot, handler string, memoryMB int) []string {
 	_ = handler
 	switch r.Family {
+	case FamilyJava:
+		return javaCommand(r.Name, runtimeDir, memoryMB)
 	case FamilyPython:
 		return []string{interpreterPath(r), strings.TrimSuffix(runtimeDir, "/") + "/" + PythonBootstrap}
 	case FamilyNode:
@@ -180,6 +198,8 @@ func (r *Runtime) Env() map[string]string {
 	env := map[string]string{}
 	switch r.Family {
 	case FamilyPython:
+		env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + r.Name
+	case FamilyJava:
 		env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + r.Name
 	case FamilyNode:
 		env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + r.Name

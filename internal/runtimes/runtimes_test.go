@@ -194,7 +194,7 @@ func TestCommand(t *testing.T) {
 		if !hostCan(r.Family) {
 			continue
 		}
-		if got := r.Command("/var/runtime", "/var/task", "app.handler"); !slices.Equal(got, tc.want) {
+		if got := r.Command("/var/runtime", "/var/task", "app.handler", 128); !slices.Equal(got, tc.want) {
 			t.Errorf("%s Command = %q, want %q", tc.name, got, tc.want)
 		}
 	}
