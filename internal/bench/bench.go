@@ -1,7 +1,7 @@
 // Package bench is `nimbus bench`: it starts a fresh node in-process (a
 // temporary data directory, loopback only), deploys no-op functions (Go on
 // provided.al2023 built from examples/noop-go with the local toolchain,
-// Python and Node on the host's interpreters) and measures what the design
+// Python, Node and Java on the host's interpreters and JDK) and measures what the design
 // goals name, each beside a baseline measured in the same run with the same
 // client: warm invoke latency against a plain Go HTTP echo server,
 // throughput at growing concurrency against the same echo, cold starts per
@@ -65,7 +65,7 @@ type Options struct {
 	// CLI is the nimbus binary whose start time is measured (this one when
 	// empty).
 	CLI string
-	// Runtimes to measure, of "go", "python", "node" (all available).
+	// Runtimes to measure, of "go", "python", "node", "java" (all available).
 	Runtimes []string
 	// GoSource is the directory of the Go no-op function (examples/noop-go
 	// of the source tree the command runs in when empty).
@@ -108,7 +108,7 @@ func (o *Options) defaults() {
 		o.CLIStarts = 20
 	}
 	if len(o.Runtimes) == 0 {
-		o.Runtimes = []string{"go", "python", "node"}
+		o.Runtimes = []string{"go", "python", "node", "java"}
 	}
 }
 
@@ -349,8 +349,23 @@ func (r *runner) prepare(ctx context.Context, rep *Report) error {
 				return err
 			}
 			r.runtime["node"], r.zips["node"], r.handler["node"] = rt, z, "index.handler"
+		case "java":
+			rt := pick("java")
+			var homes []string
+			for _, j := range runtimes.JDKs() {
+				homes = append(homes, j.Home)
+			}
+			z, err := javaNoopZip(ctx, homes)
+			if err != nil {
+				return err
+			}
+			if rt == "" || z == nil {
+				rep.Skipped = append(rep.Skipped, "java: no JDK 17 or newer with javac on this host")
+				continue
+			}
+			r.runtime["java"], r.zips["java"], r.handler["java"] = rt, z, "bench.Noop::handle"
 		default:
-			return fmt.Errorf("unknown runtime %q (go, python, node)", name)
+			return fmt.Errorf("unknown runtime %q (go, python, node, java)", name)
 		}
 	}
 	if r.zips["go"] == nil {
@@ -368,7 +383,7 @@ func (r *runner) prepare(ctx context.Context, rep *Report) error {
 // names are the prepared runtimes in a fixed order.
 func (r *runner) names() []string {
 	var out []string
-	for _, n := range []string{"go", "python", "node"} {
+	for _, n := range []string{"go", "python", "node", "java"} {
 		if r.zips[n] != nil {
 			out = append(out, n)
 		}

@@ -114,3 +114,74 @@ func goNoopZip(ctx context.Context, src string) ([]byte, error) {
 	}
 	return zipFiles(map[string][]byte{"bootstrap": data}, true)
 }
+
+// javaNoop is the Java no-op function, a Class::method handler of maps
+// that needs no library (aws-lambda-java-core is only needed for Context).
+const javaNoop = `package bench;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+public class Noop {
+    public Map<String, Object> handle(Map<String, Object> event) throws Exception {
+        if (event != null && event.get("sleep_ms") instanceof Number) {
+            long started = System.currentTimeMillis() * 1_000_000L;
+            Thread.sleep(((Number) event.get("sleep_ms")).longValue());
+            return Map.of("started", started, "env", ProcessHandle.current().pid());
+        }
+        if (event != null && Boolean.TRUE.equals(event.get("rss"))) {
+            long pss = 0;
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/smaps_rollup"))) {
+                    if (line.startsWith("Pss:")) {
+                        pss = Long.parseLong(line.split("\\s+")[1]);
+                    }
+                }
+            } catch (Exception e) {
+                // not Linux
+            }
+            return Map.of("pss_kb", pss);
+        }
+        return null;
+    }
+}
+`
+
+// javaNoopZip compiles javaNoop with the javac of the oldest JDK that has
+// one; "" with a nil error when this host has none.
+func javaNoopZip(ctx context.Context, jdks []string) ([]byte, error) {
+	var javac string
+	for _, home := range jdks {
+		if p := filepath.Join(home, "bin", "javac"); fileExists(p) {
+			javac = p
+			break
+		}
+	}
+	if javac == "" {
+		return nil, nil
+	}
+	dir, err := os.MkdirTemp("", "nimbus-bench-java-")
+	if err != nil {
+		return nil, fmt.Errorf("build the Java no-op function: %w", err)
+	}
+	defer os.RemoveAll(dir) //nolint:errcheck // temporary
+	src := filepath.Join(dir, "Noop.java")
+	if err := os.WriteFile(src, []byte(javaNoop), 0o600); err != nil {
+		return nil, fmt.Errorf("build the Java no-op function: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, javac, "--release", "17", "-d", filepath.Join(dir, "classes"), src).CombinedOutput() // #nosec G204 -- the host's javac, fixed arguments
+	if err != nil {
+		return nil, fmt.Errorf("build the Java no-op function: %w\n%s", err, out)
+	}
+	class, err := os.ReadFile(filepath.Join(dir, "classes", "bench", "Noop.class")) // #nosec G304 -- our temp file
+	if err != nil {
+		return nil, fmt.Errorf("build the Java no-op function: %w", err)
+	}
+	return zipFiles(map[string][]byte{"bench/Noop.class": class}, false)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}

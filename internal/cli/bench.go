@@ -76,7 +76,7 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.IntVar(&opts.ScaleOut, "scale-out", 0, "environments started at once (default 50)")
 	f.IntVar(&opts.IdleEnvs, "idle-envs", 0, "idle environments per runtime for the memory figures (default 20)")
 	f.IntVar(&opts.CLIStarts, "cli-starts", 0, "runs of `nimbus version` for the CLI start time (default 20)")
-	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node (default all available)")
+	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node,java (default all available)")
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
 	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out) or "cloudwatch" (PutMetricData, GetMetricData)`)
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")

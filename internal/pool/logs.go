@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
@@ -145,17 +143,10 @@ func appLine(line []byte) (int, time.Time) {
 // newLogCapture returns the capture and the pipe's write end, to be given
 // to the environment's process (and closed by the caller after the start).
 func newLogCapture(meta logMeta, fnLog *lockedWriter, sink LogSink) (*logCapture, *os.File, error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+	r, w, fd, err := openLogPipe()
+	if err != nil {
 		return nil, nil, fmt.Errorf("create log pipe: %w", err)
 	}
-	if err := unix.SetNonblock(p[0], true); err != nil {
-		_ = unix.Close(p[0])
-		_ = unix.Close(p[1])
-		return nil, nil, fmt.Errorf("create log pipe: %w", err)
-	}
-	r := os.NewFile(uintptr(p[0]), "function-log")
-	w := os.NewFile(uintptr(p[1]), "function-log-w")
 	rc, err := r.SyscallConn()
 	if err != nil {
 		_ = r.Close()
@@ -163,7 +154,7 @@ func newLogCapture(meta logMeta, fnLog *lockedWriter, sink LogSink) (*logCapture
 		return nil, nil, fmt.Errorf("create log pipe: %w", err)
 	}
 	c := &logCapture{
-		f: r, fd: p[0], rc: rc, fnLog: fnLog, sink: sink, meta: meta,
+		f: r, fd: fd, rc: rc, fnLog: fnLog, sink: sink, meta: meta,
 		prefix: []byte("[" + meta.function + "] "),
 		done:   make(chan struct{}),
 		buf:    make([]byte, 32*1024),
@@ -180,7 +171,7 @@ func (c *logCapture) run() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			n, err := c.readLocked()
-			if errors.Is(err, unix.EAGAIN) {
+			if errors.Is(err, syscall.EAGAIN) {
 				return false // wait for more
 			}
 			eof = n == 0 || err != nil
@@ -200,8 +191,8 @@ func (c *logCapture) run() {
 // readLocked reads once from the pipe and files what it got.
 func (c *logCapture) readLocked() (int, error) {
 	for {
-		n, err := unix.Read(c.fd, c.buf)
-		if errors.Is(err, unix.EINTR) {
+		n, err := readPipe(c.fd, c.buf)
+		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if n > 0 {

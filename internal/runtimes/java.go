@@ -87,7 +87,7 @@ func readJDK(home string) (JDK, bool) {
 	if runtime.GOOS == "windows" {
 		launcher += ".exe"
 	}
-	if fi, err := os.Stat(launcher); err != nil || fi.IsDir() {
+	if fi, err := os.Stat(launcher); err != nil || fi.IsDir() { //nolint:gosec // a JDK found on this host
 		return JDK{}, false
 	}
 	f, err := os.Open(filepath.Join(home, "release")) //nolint:gosec // a JDK's release file

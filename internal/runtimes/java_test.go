@@ -399,3 +399,23 @@ func TestJavaRuntimeRefusedWithoutJDK(t *testing.T) {
 		t.Errorf("jdkFor(java99) = %v", err)
 	}
 }
+
+// The launch line is AWS's (heap 85% of memory, serial GC, C1) with our client.
+func TestJavaCommand(t *testing.T) {
+	rt := javaRuntimes(t)[0]
+	r, err := Lookup(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Command("/var/runtime", "/var/task", "example.Hello", 512)
+	j, _ := jdkFor(rt)
+	want := []string{filepath.Join(j.Home, "bin", "java"), "-XX:MaxHeapSize=445644k", "-XX:+UseSerialGC", "-Xshare:auto",
+		"-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true", "-XX:+ErrorFileToStderr",
+		"-classpath", "/var/runtime/java/nimbus-java-runtime.jar", "nimbus.runtime.Bootstrap"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Command = %q\nwant %q", got, want)
+	}
+	if r.Env()["AWS_EXECUTION_ENV"] != "AWS_Lambda_"+rt {
+		t.Errorf("Env = %v", r.Env())
+	}
+}

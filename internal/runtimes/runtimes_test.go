@@ -27,6 +27,9 @@ func interpreterFor(family string) *Interpreter {
 }
 
 func hostCan(family string) bool {
+	if family == FamilyJava {
+		return hostErr(Runtime{Name: "java25", Family: FamilyJava}) == nil
+	}
 	ip := interpreterFor(family)
 	return ip == nil || ip.Err == nil
 }
@@ -120,7 +123,7 @@ func TestLookupDeprecated(t *testing.T) {
 		{"nodejs12.x", "nodejs24.x"},
 		{"nodejs16.x", "nodejs24.x"},
 		{"go1.x", "provided.al2023"},
-		{"java8", ""},
+		{"java8", "java25"},
 		{"dotnetcore3.1", ""},
 		{"ruby2.7", ""},
 	} {
@@ -145,7 +148,7 @@ func TestLookupDeprecated(t *testing.T) {
 }
 
 func TestLookupCurrentAWSRuntimeThisHostCannotRun(t *testing.T) {
-	for _, name := range []string{"java21", "java8.al2", "dotnet8", "ruby3.3"} {
+	for _, name := range []string{"java11", "java8.al2", "dotnet8", "ruby3.3"} {
 		ae := lookupErr(t, name)
 		if !strings.Contains(ae.Message, "The runtime parameter of "+name+" is not supported on this Nimbus server") ||
 			!strings.HasSuffix(ae.Message, "Member must satisfy enum value set: ["+strings.Join(Supported(), ", ")+"]") {
@@ -174,7 +177,7 @@ func TestLookupMissingInterpreter(t *testing.T) {
 	if slices.ContainsFunc(Supported(), func(s string) bool { return strings.HasPrefix(s, "python") }) {
 		t.Errorf("Supported() = %v lists python runtimes without an interpreter", Supported())
 	}
-	if !strings.Contains(ae.Message, "[nodejs") && hostCan(FamilyNode) {
+	if !strings.Contains(ae.Message, "nodejs20.x") && hostCan(FamilyNode) {
 		t.Errorf("message %q does not list what the host can run", ae.Message)
 	}
 }
