@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 )
 
@@ -59,11 +58,7 @@ func timeRun(ctx context.Context, bin string, args ...string) (time.Duration, in
 	if err != nil {
 		return 0, 0, fmt.Errorf("run %s: %w", bin, err)
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss // KB on Linux
-	}
-	return d, rss, nil
+	return d, maxRSSKB(cmd.ProcessState), nil
 }
 
 // cliStartDefaults are the binary measured (this one) and the baseline.

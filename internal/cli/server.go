@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,6 +31,9 @@ NIMBUS_SECRET_ACCESS_KEY the first start generates root credentials into the
 data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runtime.GOOS == "windows" {
+				return errors.New("nimbus server does not run on Windows (functions need Unix processes): run it on Linux, macOS or in WSL 2, and point the client commands here at it with --endpoint-url or AWS_ENDPOINT_URL")
+			}
 			if err := applyClusterFlags(&cfg, routes, secretFile); err != nil {
 				return err
 			}

@@ -27,10 +27,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/apigw"
@@ -473,11 +473,11 @@ func maxConnections(configured int) int {
 		return configured
 	}
 	const ceiling = 16384
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur/2 > ceiling {
+	lim, ok := fdLimit()
+	if !ok || lim/2 > ceiling {
 		return ceiling
 	}
-	return max(int(lim.Cur/2), 64) //nolint:gosec // G115: at most ceiling, checked above
+	return max(int(lim/2), 64) //nolint:gosec // G115: at most ceiling, checked above
 }
 
 // serveFunctionCall serves a request a function made to the node's API
@@ -762,6 +762,10 @@ func (d *Daemon) logProtections() {
 		}
 	}
 	d.log.Info("sandbox protections", "active", strings.Join(on, ", "))
+	if !strings.HasPrefix(sandbox.Mode(), "namespaces") && goruntime.GOOS != "linux" {
+		d.log.Warn("NO SANDBOX: functions run as plain process groups of this user, with its access to every file and the network; run only code you trust",
+			"os", goruntime.GOOS, "sandbox", sandbox.Mode())
+	}
 	if len(off) > 0 {
 		d.log.Warn("sandbox protections missing", "inactive", strings.Join(off, "; "))
 	}

@@ -78,7 +78,7 @@ func startDirect(spec *Spec, argv, env []string) (*Process, error) {
 		Dir:         spec.CodeDir,
 		Stdout:      writerOrDiscard(spec.Stdout),
 		Stderr:      writerOrDiscard(spec.Stderr),
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		SysProcAttr: sessionAttr(),
 		WaitDelay:   time.Second,
 	}
 	if err := cmd.Start(); err != nil {

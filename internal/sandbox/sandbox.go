@@ -202,7 +202,7 @@ func (e *ExitError) Error() string {
 		}
 		return s
 	default:
-		return "exit status unknown (" + strconv.FormatUint(uint64(e.Status), 16) + ")"
+		return "exit status unknown (" + strconv.FormatUint(rawStatus(e.Status), 16) + ")"
 	}
 }
 
@@ -472,16 +472,16 @@ func (p *Process) setFrozen(frozen bool) error {
 			return err
 		}
 	}
-	sig := syscall.SIGCONT
+	sig := sigCont
 	if frozen {
-		sig = syscall.SIGSTOP
+		sig = sigStop
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reaped {
 		return errors.New("environment has exited")
 	}
-	return syscall.Kill(-p.pid, sig)
+	return kill(-p.pid, sig)
 }
 
 // Terminate sends SIGTERM to the runtime alone (init forwards it; in
@@ -557,8 +557,8 @@ func (p *Process) Kill() error {
 		if !p.reaped {
 			// The leader is not reaped yet, so its pid (= the group id)
 			// cannot have been reused.
-			_ = syscall.Kill(-p.pid, syscall.SIGKILL)
-			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+			_ = kill(-p.pid, syscall.SIGKILL)
+			_ = kill(p.pid, syscall.SIGKILL)
 		}
 		p.mu.Unlock()
 	})
@@ -575,7 +575,7 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 	defer close(p.done)
 	if waitNoReap(p.pid) {
 		p.mu.Lock()
-		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		_ = kill(-p.pid, syscall.SIGKILL)
 		p.reaped = true
 		p.mu.Unlock()
 	}
@@ -622,8 +622,8 @@ func (p *Process) wait(status func() (syscall.WaitStatus, bool)) {
 		}
 		_ = p.cg.kill()
 		_ = p.cg.remove()
-	} else if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
-		p.peakBytes = uint64(ru.Maxrss) << 10 // KiB on Linux
+	} else if v := maxRSSBytes(p.cmd.ProcessState); v > 0 {
+		p.peakBytes = v
 	}
 }
 
