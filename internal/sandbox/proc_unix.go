@@ -34,6 +34,3 @@ func maxRSSBytes(ps *os.ProcessState) uint64 {
 	}
 	return uint64(ru.Maxrss) << 10
 }
-
-// sessionAttr starts a process as the leader of a new session and group.
-func sessionAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
