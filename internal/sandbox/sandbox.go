@@ -493,7 +493,7 @@ func (p *Process) Terminate() error {
 	if p.reaped {
 		return nil
 	}
-	return syscall.Kill(p.pid, syscall.SIGTERM)
+	return kill(p.pid, syscall.SIGTERM)
 }
 
 // Dial connects to 127.0.0.1:port inside the environment's network
