@@ -267,7 +267,13 @@ func Catalogue() []RuntimeInfo {
 	for i := range catalogue {
 		r := &catalogue[i]
 		info := RuntimeInfo{Name: r.Name}
-		if ip := interpreterOf(r); ip != nil {
+		if r.Family == FamilyJava {
+			if j, err := jdkFor(r.Name); err != nil {
+				info.Note = "cannot run: " + err.Error()
+			} else {
+				info.Interpreter, info.InterpreterVersion = filepath.Join(j.Home, "bin", "java"), j.Version
+			}
+		} else if ip := interpreterOf(r); ip != nil {
 			info.Interpreter, info.InterpreterVersion = ip.Path, ip.Version
 			switch {
 			case ip.Err != nil:
