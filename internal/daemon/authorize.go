@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/pipes"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
@@ -282,6 +283,21 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			o.resource = arn + "event-bus/" + bus
 		}
 		return o, opFromTarget != ""
+	case "pipes":
+		op, name, ok := pipes.Operation(r.Method, r.URL.EscapedPath())
+		if u, err := url.PathUnescape(name); err == nil {
+			name = u
+		}
+		o := operation{service: "pipes", name: op, params: map[string]string{"pipe": name}}
+		switch {
+		case op == "ListPipes":
+			o.resource = "*"
+		case strings.HasPrefix(name, "arn:"):
+			o.resource = name // the tag operations name the pipe by ARN
+		case op == "CreatePipe" || op == "UpdatePipe":
+			o.passRole = str(jsonFields(peekBody(r)), "RoleArn")
+		}
+		return o, ok
 	case "apigateway":
 		return operation{service: "apigateway", name: r.Method, params: map[string]string{"path": r.URL.Path}}, true
 	case "scheduler":

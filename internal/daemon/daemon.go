@@ -54,6 +54,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/lease"
 	"github.com/nimbus-serverless/nimbus/internal/logsapi"
 	"github.com/nimbus-serverless/nimbus/internal/logstore"
+	"github.com/nimbus-serverless/nimbus/internal/pipes"
 	"github.com/nimbus-serverless/nimbus/internal/pool"
 	"github.com/nimbus-serverless/nimbus/internal/registry"
 	"github.com/nimbus-serverless/nimbus/internal/runtimes"
@@ -98,6 +99,7 @@ type Daemon struct {
 	s3     *s3.Service     // S3 (buckets on the backbone, objects on this node)
 	sns    *sns.Service    // SNS (topics on the backbone, fan-out)
 	esm    *esm.Service    // event source mappings and their pollers
+	pipes  *pipes.Service  // EventBridge Pipes and their runner
 	kms    *kms.Service    // KMS: keys, and the sealing of secrets at rest
 	// tables is DynamoDB and DynamoDB Streams (tables in the node's own
 	// store, docs/design/tables.md); tablesAPI its handler.
@@ -410,13 +412,17 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.cw.SetActions(cwActions{targets})
 	d.cw.SetEvents(d.cwEvents)
+	srcStreams := streamSources{tables: tableStreams{d.tables}, kinesis: streams, region: cfg.Region}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
-		Streams: tableStreams{d.tables}, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge,
+		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge,
 		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create event source mappings: %w", err)
+	}
+	if err := d.newPipes(ctx, queues, srcStreams, targets); err != nil {
+		return nil, err
 	}
 	if err := d.newS3(targets); err != nil {
 		return nil, err
@@ -651,6 +657,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("event source mappings", "err", err)
 		}
 	}()
+	pipesDone := make(chan struct{})
+	go func() {
+		defer close(pipesDone)
+		if err := d.pipes.Run(esmCtx); err != nil {
+			d.log.Error("pipes", "err", err)
+		}
+	}()
 	sfnDone := make(chan struct{})
 	go func() {
 		defer close(sfnDone)
@@ -740,8 +753,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-snsDone    // the fan-out stops enqueueing before the async path goes
 	<-asyncDone  // running async invocations end before the pool closes
 	stopESM()
-	<-esmDone // pollers' invocations end before the pool closes
-	<-sfnDone // executions' runs stop (their journals resume them) before the pool closes
+	<-esmDone   // pollers' invocations end before the pool closes
+	<-pipesDone // so do the pipes'
+	<-sfnDone   // executions' runs stop (their journals resume them) before the pool closes
 	stopReg()
 	d.closeAll()
 	wg.Wait()

@@ -98,7 +98,7 @@ func iamResource(action, region, account string, p map[string]string) string {
 		"states:ListStateMachines", "states:ValidateStateMachineDefinition", "states:SendTaskSuccess",
 		"states:SendTaskFailure", "states:SendTaskHeartbeat",
 		"events:ListEventBuses", "events:ListRules", "events:TestEventPattern", "events:ListArchives", "events:ListReplays",
-		"scheduler:ListSchedules", "scheduler:ListScheduleGroups",
+		"scheduler:ListSchedules", "scheduler:ListScheduleGroups", "pipes:ListPipes",
 		// CloudWatch's metric operations and listings have no resource type.
 		"cloudwatch:PutMetricData", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
 		"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmHistory",
@@ -199,6 +199,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "arn:aws:scheduler:" + region + ":" + account + ":schedule/" + g + "/" + p["schedule"]
 	case service == "scheduler":
 		return "arn:aws:scheduler:" + region + ":" + account + ":schedule-group/" + p["group"]
+	case service == "pipes":
+		return "arn:aws:pipes:" + region + ":" + account + ":pipe/" + p["pipe"]
 	}
 	return ""
 }

@@ -22,6 +22,8 @@ func TestIAMMappings(t *testing.T) {
 		{"scheduler", "GetScheduleGroup", map[string]string{"group": "g"}, "scheduler:GetScheduleGroup",
 			"arn:aws:scheduler:us-east-1:000000000000:schedule-group/g"},
 		{"scheduler", "ListSchedules", map[string]string{}, "scheduler:ListSchedules", "*"},
+		{"pipes", "CreatePipe", map[string]string{"pipe": "p"}, "pipes:CreatePipe", "arn:aws:pipes:us-east-1:000000000000:pipe/p"},
+		{"pipes", "ListPipes", map[string]string{}, "pipes:ListPipes", "*"},
 		{"lambda", "Invoke", map[string]string{"function": "f", "qualifier": "live"}, "lambda:InvokeFunction",
 			"arn:aws:lambda:us-east-1:000000000000:function:f:live"},
 		{"lambda", "InvokeWithResponseStream", map[string]string{"function": "f"}, "lambda:InvokeFunction",

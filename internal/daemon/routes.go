@@ -49,7 +49,7 @@ import (
 //	                    SSM, DynamoDB (and Streams), Step Functions, CloudWatch
 //	                    (and its RPC v2 CBOR path); unserved services
 //	credential scope    lambda (event source mappings first), logs, sqs, events, kms,
-//	                    secretsmanager, ssm, dynamodb, states, scheduler, sns,
+//	                    secretsmanager, ssm, dynamodb, states, scheduler, pipes, sns,
 //	                    monitoring (CloudWatch's query protocol), s3 (path-style),
 //	                    apigateway, cloudformation; unserved services
 //	path                CloudFormation (/ with Action, artifacts), API
@@ -125,6 +125,7 @@ type routeHandlers struct {
 	dynamodb   http.Handler // DynamoDB and DynamoDB Streams (JSON 1.0, DynamoDB_20120810.*, DynamoDBStreams_20120810.*)
 	sfn        http.Handler // Step Functions (JSON 1.0, X-Amz-Target AWSStepFunctions.*)
 	scheduler  http.Handler // EventBridge Scheduler (REST-JSON, /schedules, /schedule-groups)
+	pipes      http.Handler // EventBridge Pipes (REST-JSON, /v1/pipes)
 	cloudwatch http.Handler // CloudWatch (RPC v2 CBOR, JSON 1.0, query)
 	sns        http.Handler // SNS (query, signed for sns)
 	snsConfirm http.Handler // SNS SubscribeURL links (ConfirmSubscription by token)
@@ -218,6 +219,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "kinesis", signing: "kinesis", auth: authSigV4, protocol: auth.JSON, match: scopeIs("kinesis"), handler: h.kinesis},
 		{name: "states", signing: "states", auth: authSigV4, protocol: auth.JSON, match: scopeIs("states"), handler: h.sfn},
 		{name: "scheduler", signing: "scheduler", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("scheduler"), handler: h.scheduler},
+		{name: "pipes", signing: "pipes", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("pipes"), handler: h.pipes},
 		{name: "cloudwatch", signing: cloudwatch.SigningName, auth: authSigV4, protocol: protocolOfRequest,
 			match: scopeIs(cloudwatch.SigningName), handler: h.cloudwatch, guard: d.cloudWatchGuard},
 		{name: "sns", signing: "sns", auth: authSigV4, protocol: auth.Query, match: scopeIs("sns"), handler: h.sns},
@@ -384,6 +386,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		kinesis:    d.kinesisAPI,
 		sfn:        d.sfn,
 		scheduler:  d.sched,
+		pipes:      d.pipes,
 		s3:         d.s3,
 		iam:        d.iam,
 		sts:        d.iam.STS(d.issuer),

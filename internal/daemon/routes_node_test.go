@@ -191,7 +191,7 @@ func TestUnservedServicesAnswerInTheirProtocol(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	script := `import boto3, botocore, json, sys
 calls = [("athena", "list_work_groups", {}),
-         ("pipes", "list_pipes", {})]
+         ("xray", "get_sampling_rules", {})]
 out = {}
 for svc, op, args in calls:
     c = boto3.client(svc, endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -231,7 +231,7 @@ print(json.dumps(out))
 	}
 	names := map[string]string{
 		"athena": "Amazon Athena",
-		"pipes":  "Amazon EventBridge Pipes"}
+		"xray":   "AWS X-Ray"}
 	for svc, name := range names {
 		r, ok := got[svc]
 		wantCode := "NotImplemented"

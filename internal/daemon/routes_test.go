@@ -60,6 +60,7 @@ var declared = map[string]routeDecl{
 	"kinesis":    {auth: authSigV4, signing: "kinesis"},
 	"states":     {auth: authSigV4, signing: "states"},
 	"scheduler":  {auth: authSigV4, signing: "scheduler"},
+	"pipes":      {auth: authSigV4, signing: "pipes"},
 	"cloudwatch": {auth: authSigV4, signing: "monitoring"},
 	"sns":        {auth: authSigV4, signing: "sns"},
 	"sns-cert":   {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == sns.CertPath }},
@@ -98,7 +99,7 @@ func namesUnservedService(r *http.Request) bool {
 	case svc == "execute-api":
 		return strings.HasPrefix(r.URL.Path, "/@connections")
 	}
-	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "secretsmanager" && svc != "ssm" && svc != "scheduler" && svc != "apigateway" && svc != "cloudformation" &&
+	return svc != "lambda" && svc != "logs" && svc != "sqs" && svc != "events" && svc != "kms" && svc != "secretsmanager" && svc != "ssm" && svc != "scheduler" && svc != "pipes" && svc != "apigateway" && svc != "cloudformation" &&
 		svc != "dynamodb" && svc != "states" && svc != "monitoring" && svc != "s3" &&
 		svc != "iam" && svc != "sts" && svc != "kinesis" && svc != "sns"
 }
@@ -126,7 +127,7 @@ func recordingRouter(t testing.TB) router {
 	h := routeHandlers{
 		funcURL: rec("function-url"), executeAPI: rec("execute-api"), code: rec("code-download"),
 		healthz: rec("healthz"), readyz: rec("readyz"), metrics: rec("metrics"),
-		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), secrets: rec("secretsmanager"), ssm: rec("ssm"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
+		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), secrets: rec("secretsmanager"), ssm: rec("ssm"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), pipes: rec("pipes"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
 		sns: rec("sns"), snsConfirm: rec("sns-confirm"), snsCert: rec("sns-cert"),
 		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
@@ -201,6 +202,7 @@ var samples = map[string]routeSample{
 	"kms":                   {method: "POST", path: "/", target: "TrentService.ListKeys", body: `{}`, contentType: "application/x-amz-json-1.1", service: "kms"},
 	"states":                {method: "POST", path: "/", target: "AWSStepFunctions.ListStateMachines", body: `{}`, contentType: "application/x-amz-json-1.0", service: "states"},
 	"scheduler":             {method: "GET", path: "/schedules", service: "scheduler"},
+	"pipes":                 {method: "GET", path: "/v1/pipes", service: "pipes"},
 	"sns":                   {method: "POST", path: "/", body: "Action=ListTopics&Version=2010-03-31", contentType: "application/x-www-form-urlencoded", service: "sns"},
 	"sns-confirm":           {method: "GET", path: "/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=abc"},
 	"sns-cert":              {method: "GET", path: sns.CertPath},
@@ -245,7 +247,7 @@ func signings() []signing {
 	wrong.SecretAccessKey = "not-the-secret"
 	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: testRoot.SecretAccessKey}
 	ss := []signing{{name: "unsigned"}}
-	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "sns", "s3", "kms", "dynamodb", "scheduler", "monitoring", "kinesis", "secretsmanager", "ssm"} {
+	for _, svc := range []string{"lambda", "logs", "events", "states", "apigateway", "cloudformation", "execute-api", "sqs", "sns", "s3", "kms", "dynamodb", "scheduler", "pipes", "monitoring", "kinesis", "secretsmanager", "ssm"} {
 		ss = append(ss,
 			signing{name: "valid " + svc, service: svc, creds: testRoot, region: "us-east-1", valid: true},
 			signing{name: "wrong secret " + svc, service: svc, creds: wrong, region: "us-east-1"},

@@ -41,6 +41,7 @@ var servedServices = []awsService{
 	{id: "kinesis", name: "Amazon Kinesis", signing: "kinesis", protocol: awsapi.ProtocolJSON11, target: "Kinesis_20131202."},
 	{id: "stepfunctions", name: "AWS Step Functions", signing: "states", protocol: awsapi.ProtocolJSON10, target: "AWSStepFunctions."},
 	{id: "scheduler", name: "Amazon EventBridge Scheduler", signing: "scheduler", protocol: awsapi.ProtocolRESTJSON},
+	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "sns", name: "Amazon Simple Notification Service", signing: "sns", protocol: awsapi.ProtocolQuery},
 	{id: "secretsmanager", name: "AWS Secrets Manager", signing: "secretsmanager", protocol: awsapi.ProtocolJSON11, target: "secretsmanager."},
 	{id: "ssm", name: "AWS Systems Manager (Parameter Store)", signing: "ssm", protocol: awsapi.ProtocolJSON11, target: "AmazonSSM."},
@@ -58,7 +59,6 @@ var servedServices = []awsService{
 // service's own protocol with an error that names it, instead of a
 // signature error about another service.
 var unservedServices = []awsService{
-	{id: "pipes", name: "Amazon EventBridge Pipes", signing: "pipes", protocol: awsapi.ProtocolRESTJSON},
 	{id: "firehose", name: "Amazon Data Firehose", signing: "firehose", protocol: awsapi.ProtocolJSON11, target: "Firehose_20150804."},
 	{id: "xray", name: "AWS X-Ray", signing: "xray", protocol: awsapi.ProtocolRESTJSON},
 	{id: "cognito-idp", name: "Amazon Cognito user pools", signing: "cognito-idp", protocol: awsapi.ProtocolJSON11, target: "AWSCognitoIdentityProviderService."},

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
-	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
@@ -98,17 +96,14 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	if m.ScalingConfig != nil && m.ScalingConfig.MaximumConcurrency > 0 {
 		n = min(m.ScalingConfig.MaximumConcurrency, n)
 	}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.work(pctx, &m.Mapping, f)
-		}()
-	}
+	src := &QueueSource{Queues: s.queues, Arn: m.EventSourceArn, Region: s.region, BatchSize: m.BatchSize,
+		Window: m.MaximumBatchingWindowInSeconds, Concurrency: n, Filters: f, Log: s.log.With("uuid", id)}
+	mp := m.Mapping
 	go func() {
-		wg.Wait()
-		close(p.done)
+		defer close(p.done)
+		src.Run(pctx, func(ctx context.Context, records []json.RawMessage) ([]string, error) {
+			return s.invokeBatch(ctx, &mp, records)
+		})
 	}()
 	s.mu.Lock()
 	s.running[id] = p
@@ -128,28 +123,6 @@ func (s *Service) stopAll() {
 	}
 }
 
-// work polls, filters, invokes and deletes until ctx ends.
-func (s *Service) work(ctx context.Context, m *Mapping, f *eventpattern.Filters) {
-	acct, name, _ := sqsQueue(m.EventSourceArn)
-	for ctx.Err() == nil {
-		batch, err := s.gather(ctx, m, acct, name)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("event source mapping cannot receive", "uuid", m.UUID, "err", err)
-				pause(ctx, 5*time.Second)
-			}
-			continue
-		}
-		if len(batch) == 0 {
-			continue
-		}
-		if err := s.process(ctx, m, f, acct, name, batch); err != nil && ctx.Err() == nil {
-			s.log.Info("event source mapping batch failed", "uuid", m.UUID, "messages", len(batch), "err", err)
-			pause(ctx, time.Second)
-		}
-	}
-}
-
 func pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -157,29 +130,6 @@ func pause(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// gather receives one batch: up to BatchSize messages, for up to the
-// batching window once the first arrived (receives of at most 10).
-func (s *Service) gather(ctx context.Context, m *Mapping, acct, name string) ([]Message, error) {
-	first, err := s.queues.Receive(ctx, acct, name, min(m.BatchSize, 10), pollWait)
-	if err != nil || len(first) == 0 || m.MaximumBatchingWindowInSeconds == 0 || len(first) >= m.BatchSize {
-		return first, err
-	}
-	deadline := time.Now().Add(time.Duration(m.MaximumBatchingWindowInSeconds) * time.Second)
-	batch := first
-	for len(batch) < m.BatchSize && ctx.Err() == nil {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		more, err := s.queues.Receive(ctx, acct, name, min(m.BatchSize-len(batch), 10), min(left, pollWait))
-		if err != nil {
-			break
-		}
-		batch = append(batch, more...)
-	}
-	return batch, nil
 }
 
 // sqsRecord is a record of Lambda's SQS event.
@@ -204,97 +154,37 @@ type recordAttr struct {
 	DataType         string   `json:"dataType"`
 }
 
-func (s *Service) record(m *Mapping, msg *Message) sqsRecord {
-	r := sqsRecord{MessageID: msg.MessageID, ReceiptHandle: msg.ReceiptHandle, Body: msg.Body, Attributes: msg.Attributes,
-		MessageAttributes: map[string]recordAttr{}, MD5OfBody: msg.MD5OfBody, EventSource: "aws:sqs",
-		EventSourceARN: m.EventSourceArn, AWSRegion: s.region}
-	if msg.MD5OfAttributes != "" {
-		r.MD5OfMessageAttributes = &msg.MD5OfAttributes
-	}
-	for k, v := range msg.MessageAttributes {
-		r.MessageAttributes[k] = recordAttr{StringValue: v.StringValue, BinaryValue: v.BinaryValue,
-			StringListValues: []string{}, BinaryListValues: []string{}, DataType: v.DataType}
-	}
-	if r.Attributes == nil {
-		r.Attributes = map[string]string{}
-	}
-	return r
-}
-
-// process filters a batch, invokes the function and deletes what is
-// done. Records the filters reject are deleted (as Lambda does).
-func (s *Service) process(ctx context.Context, m *Mapping, f *eventpattern.Filters, acct, name string, batch []Message) error {
-	var records []sqsRecord
-	for i := range batch {
-		r := s.record(m, &batch[i])
-		raw, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode record: %w", err)
-		}
-		ok, err := f.Match(raw, eventpattern.EnvelopeSQS)
-		if err != nil || !ok {
-			_ = s.queues.Delete(ctx, acct, name, r.ReceiptHandle)
-			continue
-		}
-		records = append(records, r)
-	}
-	if len(records) == 0 {
-		return nil
-	}
+// invokeBatch invokes a mapping's function with a batch and answers the
+// records to retry: none, or those a ReportBatchItemFailures response
+// names (an error fails the whole batch).
+func (s *Service) invokeBatch(ctx context.Context, m *Mapping, records []json.RawMessage) ([]string, error) {
 	payload, err := json.Marshal(map[string]any{"Records": records})
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return nil, fmt.Errorf("encode event: %w", err)
 	}
 	ref, err := awsapi.ParseFunctionRef(m.FunctionArn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := s.fns.Resolve(ctx, ref.Name, ref.Qualifier)
 	if err != nil {
-		return fmt.Errorf("resolve function: %w", err)
+		return nil, fmt.Errorf("resolve function: %w", err)
 	}
 	res, err := s.inv.Invoke(ctx, cfg, &invoke.Request{RequestID: uuid.NewString(), InvokedFunctionArn: m.FunctionArn, Payload: payload, Enqueued: time.Now()})
 	if err != nil {
-		return fmt.Errorf("invoke: %w", err)
+		return nil, fmt.Errorf("invoke: %w", err)
 	}
 	if res.FunctionError != "" {
-		return errors.New("function error: the batch returns to the queue")
+		return nil, errors.New("function error: the batch is retried")
 	}
-	failed := map[string]bool{}
-	if len(m.FunctionResponseTypes) > 0 {
-		ids, ok := batchItemFailures(res.Payload)
-		if !ok {
-			return errors.New("malformed batchItemFailures response: the whole batch returns to the queue")
-		}
-		known := map[string]bool{}
-		for _, r := range records {
-			known[r.MessageID] = true
-		}
-		for _, id := range ids {
-			if !known[id] {
-				return errors.New("batchItemFailures names a message not in the batch: the whole batch returns to the queue")
-			}
-			failed[id] = true
-		}
+	if len(m.FunctionResponseTypes) == 0 {
+		return nil, nil
 	}
-	// The deletes are independent acknowledgements: sent together (up
-	// to 10 at once), they share the backbone's round trips and fsyncs.
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, 10)
-	for _, r := range records {
-		if failed[r.MessageID] {
-			continue
-		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := s.queues.Delete(ctx, acct, name, r.ReceiptHandle); err != nil {
-				s.log.Warn("delete processed message", "uuid", m.UUID, "err", err)
-			}
-		})
+	ids, ok := batchItemFailures(res.Payload)
+	if !ok {
+		return nil, errors.New("malformed batchItemFailures response: the whole batch is retried")
 	}
-	wg.Wait()
-	return nil
+	return ids, nil
 }
 
 // batchItemFailures reads a ReportBatchItemFailures response. An empty
@@ -334,3 +224,8 @@ func batchItemFailures(payload []byte) (ids []string, ok bool) {
 	}
 	return ids, true
 }
+
+// BatchItemFailures reads a ReportBatchItemFailures response (EventBridge
+// Pipes' Lambda targets answer the same way): the identifiers to retry,
+// ok false when the whole batch fails.
+func BatchItemFailures(payload []byte) (ids []string, ok bool) { return batchItemFailures(payload) }

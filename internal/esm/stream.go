@@ -14,7 +14,6 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
-	"github.com/nimbus-serverless/nimbus/internal/invoke"
 )
 
 // Stream sources (DynamoDB Streams). A stream mapping runs one worker, on
@@ -79,9 +78,24 @@ type streamRequest struct {
 }
 
 // isStreamArn recognises a DynamoDB stream ARN
-// (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>).
+// (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>) or a
+// Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>).
 func isStreamArn(arn string) bool {
-	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, "/stream/")
+	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, "/stream/") || IsKinesisArn(arn)
+}
+
+// IsKinesisArn recognises a Kinesis stream ARN.
+func IsKinesisArn(arn string) bool {
+	p := strings.Split(arn, ":")
+	return len(p) == 6 && p[0] == "arn" && p[2] == "kinesis" && strings.HasPrefix(p[5], "stream/") && len(p[5]) > len("stream/")
+}
+
+// envelopeOf is where the filters of a stream source's records look.
+func envelopeOf(arn string) eventpattern.Envelope {
+	if IsKinesisArn(arn) {
+		return eventpattern.EnvelopeKinesis
+	}
+	return eventpattern.EnvelopeDynamoDB
 }
 
 func (s *Service) ownsStream(arn string) bool { return s.streams != nil && s.streams.Exists(arn) }
@@ -104,7 +118,7 @@ func (r *request) applyStream(m *stored) error {
 		switch *sr.StartingPosition {
 		case "TRIM_HORIZON", "LATEST":
 		case "AT_TIMESTAMP":
-			return awsapi.InvalidParameter("Unsupported starting position for DynamoDB streams: AT_TIMESTAMP.")
+			return awsapi.InvalidParameter("Nimbus does not implement StartingPosition AT_TIMESTAMP on event source mappings yet.")
 		default:
 			return awsapi.InvalidParameter("1 validation error detected: Value '%s' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [AT_TIMESTAMP, LATEST, TRIM_HORIZON]", *sr.StartingPosition)
 		}
@@ -175,162 +189,30 @@ func (s *Service) setCheckpoint(ctx context.Context, id string, seq uint64) {
 
 // workStream processes a stream mapping until ctx ends.
 func (s *Service) workStream(ctx context.Context, m *stored, f *eventpattern.Filters) {
-	pos := s.checkpoint(ctx, m)
-	limit := m.BatchSize
-	attempts := 0
-	for ctx.Err() == nil {
-		batch, next, err := s.gatherStream(ctx, m, pos, limit)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("event source mapping cannot read its stream", "uuid", m.UUID, "err", err)
-				pause(ctx, time.Second)
-			}
-			continue
-		}
-		if len(batch) == 0 {
-			if next > pos {
-				pos = next
-				s.setCheckpoint(ctx, m.UUID, pos)
-			}
-			pause(ctx, streamIdle)
-			continue
-		}
-		// Records the filters reject are skipped, as Lambda does.
-		var kept []StreamRecord
-		for _, r := range batch {
-			if ok, err := f.Match(r.Event, eventpattern.EnvelopeDynamoDB); err == nil && ok {
-				kept = append(kept, r)
-			}
-		}
-		if len(kept) == 0 {
-			pos = next
-			s.setCheckpoint(ctx, m.UUID, pos)
-			continue
-		}
-		failedAt, err := s.invokeStream(ctx, m, kept)
-		if err == nil && failedAt == 0 {
-			pos, limit, attempts = next, m.BatchSize, 0
-			s.setCheckpoint(ctx, m.UUID, pos)
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		attempts++
-		if failedAt > 0 {
-			pos = failedAt // ReportBatchItemFailures: retry from the first failed record
-		}
-		if s.exhausted(m, attempts, kept) {
-			s.sendFailure(ctx, m, kept, attempts)
-			pos, limit, attempts = next, m.BatchSize, 0
-			s.setCheckpoint(ctx, m.UUID, pos)
-			continue
-		}
-		s.setCheckpoint(ctx, m.UUID, pos)
-		if m.BisectBatchOnFunctionError != nil && *m.BisectBatchOnFunctionError && len(batch) > 1 {
-			limit = max(1, len(batch)/2)
-		}
-		pause(ctx, 100*time.Millisecond)
-	}
-}
-
-// gatherStream reads up to limit records from pos, waiting up to the
-// batching window for a full batch.
-func (s *Service) gatherStream(ctx context.Context, m *stored, pos uint64, limit int) ([]StreamRecord, uint64, error) {
-	batch, next, err := s.streams.Read(ctx, m.EventSourceArn, pos, min(limit, 1000))
-	if err != nil || len(batch) == 0 || m.MaximumBatchingWindowInSeconds == 0 {
-		return batch, next, err
-	}
-	deadline := time.Now().Add(time.Duration(m.MaximumBatchingWindowInSeconds) * time.Second)
-	for len(batch) < limit && time.Now().Before(deadline) && ctx.Err() == nil {
-		more, n, err := s.streams.Read(ctx, m.EventSourceArn, next, min(limit-len(batch), 1000))
-		if err != nil {
-			break
-		}
-		batch, next = append(batch, more...), n
-		if len(more) == 0 {
-			pause(ctx, min(streamIdle*5, time.Until(deadline)))
-		}
-	}
-	return batch, next, nil
-}
-
-// exhausted reports whether a failing batch has used its retries or its
-// oldest record is too old.
-func (s *Service) exhausted(m *stored, attempts int, batch []StreamRecord) bool {
-	if r := m.MaximumRetryAttempts; r != nil && *r >= 0 && attempts > *r {
-		return true
-	}
-	if a := m.MaximumRecordAgeInSeconds; a != nil && *a > 0 && time.Since(batch[0].Created) > time.Duration(*a)*time.Second {
-		return true
-	}
-	return false
-}
-
-// invokeStream invokes the function with a batch. failedAt is the
-// sequence of the first record a ReportBatchItemFailures answer names.
-func (s *Service) invokeStream(ctx context.Context, m *stored, batch []StreamRecord) (failedAt uint64, err error) {
-	events := make([]json.RawMessage, len(batch))
-	for i, r := range batch {
-		events[i] = r.Event
-	}
-	payload, err := json.Marshal(map[string]any{"Records": events})
-	if err != nil {
-		return 0, fmt.Errorf("encode event: %w", err)
-	}
-	ref, err := awsapi.ParseFunctionRef(m.FunctionArn)
-	if err != nil {
-		return 0, err
-	}
-	cfg, err := s.fns.Resolve(ctx, ref.Name, ref.Qualifier)
-	if err != nil {
-		return 0, fmt.Errorf("resolve function: %w", err)
-	}
+	src := &StreamSource{Streams: s.streams, Arn: m.EventSourceArn, BatchSize: m.BatchSize, Window: m.MaximumBatchingWindowInSeconds,
+		MaximumRetryAttempts: m.MaximumRetryAttempts, MaximumRecordAgeInSeconds: m.MaximumRecordAgeInSeconds,
+		Bisect: m.BisectBatchOnFunctionError != nil && *m.BisectBatchOnFunctionError, Filters: f, Envelope: envelopeOf(m.EventSourceArn),
+		Checkpoint:    func(ctx context.Context) uint64 { return s.checkpoint(ctx, m) },
+		SetCheckpoint: func(ctx context.Context, seq uint64) { s.setCheckpoint(ctx, m.UUID, seq) },
+		OnFailure: func(ctx context.Context, batch []StreamRecord, attempts int, condition string) {
+			s.sendFailure(ctx, m, batch, attempts, condition)
+		},
+		Log: s.log.With("uuid", m.UUID)}
 	if s.iterAge != nil {
-		s.iterAge(m.FunctionArn, time.Since(batch[len(batch)-1].Created))
+		src.IteratorAge = func(age time.Duration) { s.iterAge(m.FunctionArn, age) }
 	}
-	res, err := s.inv.Invoke(ctx, cfg, &invoke.Request{RequestID: uuid.NewString(), InvokedFunctionArn: m.FunctionArn, Payload: payload, Enqueued: time.Now()})
-	if err != nil {
-		return 0, fmt.Errorf("invoke: %w", err)
-	}
-	if res.FunctionError != "" {
-		return 0, errors.New("function error")
-	}
-	if len(m.FunctionResponseTypes) == 0 {
-		return 0, nil
-	}
-	ids, ok := batchItemFailures(res.Payload)
-	if !ok {
-		return 0, errors.New("malformed batchItemFailures response")
-	}
-	for _, id := range ids {
-		found := false
-		for _, r := range batch {
-			if r.SequenceNumber == id {
-				found = true
-				if failedAt == 0 || r.Sequence < failedAt {
-					failedAt = r.Sequence
-				}
-			}
-		}
-		if !found {
-			return 0, errors.New("batchItemFailures names a record not in the batch")
-		}
-	}
-	return failedAt, nil
+	mp := m.Mapping
+	src.Run(ctx, func(ctx context.Context, records []json.RawMessage) ([]string, error) {
+		return s.invokeBatch(ctx, &mp, records)
+	})
 }
 
 // sendFailure sends a batch's failure record (Lambda's shape for stream
 // sources) to the OnFailure destination, if the mapping has one.
-func (s *Service) sendFailure(ctx context.Context, m *stored, batch []StreamRecord, attempts int) {
-	s.log.Info("event source mapping dropped a failing batch", "uuid", m.UUID, "records", len(batch), "attempts", attempts)
+func (s *Service) sendFailure(ctx context.Context, m *stored, batch []StreamRecord, attempts int, condition string) {
 	d := m.DestinationConfig
 	if d == nil || d.OnFailure == nil || d.OnFailure.Destination == "" || s.onFail == nil {
 		return
-	}
-	condition := "RetryAttemptsExhausted"
-	if a := m.MaximumRecordAgeInSeconds; a != nil && *a > 0 && time.Since(batch[0].Created) > time.Duration(*a)*time.Second {
-		condition = "RecordAgeExceeded"
 	}
 	first, last := batch[0], batch[len(batch)-1]
 	rec := map[string]any{
@@ -339,7 +221,7 @@ func (s *Service) sendFailure(ctx context.Context, m *stored, batch []StreamReco
 		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
 		"version":         "1.0",
 		"timestamp":       time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		"DDBStreamBatchInfo": map[string]any{
+		batchInfoKey(m.EventSourceArn): map[string]any{
 			"shardId": first.ShardID, "startSequenceNumber": first.SequenceNumber, "endSequenceNumber": last.SequenceNumber,
 			"approximateArrivalOfFirstRecord": first.Created.UTC().Format("2006-01-02T15:04:05Z"),
 			"approximateArrivalOfLastRecord":  last.Created.UTC().Format("2006-01-02T15:04:05Z"),
@@ -353,6 +235,14 @@ func (s *Service) sendFailure(ctx context.Context, m *stored, batch []StreamReco
 	if err := s.onFail(ctx, d.OnFailure.Destination, b); err != nil {
 		s.log.Warn("send failure record", "uuid", m.UUID, "destination", d.OnFailure.Destination, "err", err)
 	}
+}
+
+// batchInfoKey names the batch in a failure record, by source.
+func batchInfoKey(arn string) string {
+	if IsKinesisArn(arn) {
+		return "KinesisBatchInfo"
+	}
+	return "DDBStreamBatchInfo"
 }
 
 // deletePosition forgets a deleted mapping's checkpoint.

@@ -223,3 +223,21 @@ func writeValue(out *bytes.Buffer, v json.RawMessage, inString bool) {
 
 // ingestionTime formats a time as the envelope's time field.
 func ingestionTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// FillTemplate fills the <name> placeholders of an input template from
+// vals with EventBridge's quoting rules (see fillTemplate). EventBridge
+// Pipes' InputTemplate shares them.
+func FillTemplate(tmpl string, vals map[string]json.RawMessage) json.RawMessage {
+	return fillTemplate(tmpl, vals)
+}
+
+// PathValue is the JSON at a path of the InputPath subset ($, .name,
+// ['name'], [index]) in doc: nil when absent, an error when the path
+// does not parse.
+func PathValue(path string, doc json.RawMessage) (json.RawMessage, error) {
+	p, err := parsePath(path)
+	if err != nil {
+		return nil, err
+	}
+	return p.eval(doc), nil
+}
