@@ -26,15 +26,17 @@ func addScheduler(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::Scheduler::ScheduleGroup"] = &scheduleGroupProvider{c}
 }
 
-// schedulerError is a Scheduler API refusal.
+// schedulerError is a refusal of a REST-JSON API called through
+// restJSON (Scheduler, Pipes).
 type schedulerError struct {
+	svc       string
 	status    int
 	code, msg string
 	requestID string
 }
 
 func (e *schedulerError) Error() string {
-	detail := fmt.Sprintf("Service: %s, Status Code: %d", svcScheduler, e.status)
+	detail := fmt.Sprintf("Service: %s, Status Code: %d", e.svc, e.status)
 	if e.requestID != "" {
 		detail += ", Request ID: " + e.requestID
 	}
@@ -47,6 +49,12 @@ func (e *schedulerError) Error() string {
 // aws-sdk-go-v2 client for Scheduler, so this is the SDK's SigV4 signer
 // over net/http, as the SDK would send it.
 func (c *clients) scheduler(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return c.restJSON(ctx, "scheduler", svcScheduler, method, path, query, in, out)
+}
+
+// restJSON calls a REST-JSON API of the node signed for signing (svc
+// names it in errors), through the SDK's SigV4 signer over net/http.
+func (c *clients) restJSON(ctx context.Context, signing, svc, method, path string, query url.Values, in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -60,18 +68,18 @@ func (c *clients) scheduler(ctx context.Context, method, path string, query url.
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("scheduler request: %w", err)
+		return fmt.Errorf("%s request: %w", svc, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.opts.Credentials != nil {
 		creds, err := c.opts.Credentials.Retrieve(ctx)
 		if err != nil {
-			return fmt.Errorf("scheduler credentials: %w", err)
+			return fmt.Errorf("%s credentials: %w", svc, err)
 		}
 		if creds.HasKeys() {
 			sum := sha256.Sum256(body)
-			if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "scheduler", c.opts.Region, time.Now()); err != nil {
-				return fmt.Errorf("sign scheduler request: %w", err)
+			if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signing, c.opts.Region, time.Now()); err != nil {
+				return fmt.Errorf("sign %s request: %w", svc, err)
 			}
 		}
 	}
@@ -81,25 +89,25 @@ func (c *clients) scheduler(ctx context.Context, method, path string, query url.
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("call %s: %w", svcScheduler, err)
+		return fmt.Errorf("call %s: %w", svc, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return fmt.Errorf("read %s answer: %w", svcScheduler, err)
+		return fmt.Errorf("read %s answer: %w", svc, err)
 	}
 	if resp.StatusCode >= 300 {
-		var e struct{ Message string }
+		var e struct{ Message string } // Message or message: json matches either
 		_ = json.Unmarshal(b, &e)
 		code, _, _ := strings.Cut(resp.Header.Get("X-Amzn-ErrorType"), ":")
 		if e.Message == "" {
 			e.Message = code
 		}
-		return &schedulerError{status: resp.StatusCode, code: code, msg: e.Message, requestID: resp.Header.Get("X-Amzn-RequestId")}
+		return &schedulerError{svc: svc, status: resp.StatusCode, code: code, msg: e.Message, requestID: resp.Header.Get("X-Amzn-RequestId")}
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("decode %s answer: %w", svcScheduler, err)
+			return fmt.Errorf("decode %s answer: %w", svc, err)
 		}
 	}
 	return nil
