@@ -155,11 +155,29 @@ func transformInput(t *Target, ev json.RawMessage, r *Rule, a arns) (json.RawMes
 		}
 		_ = json.Unmarshal(ev, &env)
 		vals[varIngestionTime], _ = json.Marshal(env.Time)
-		vals[varEvent] = ev
+		vals[varEvent] = withoutDetail(ev)
 		vals[varEventJSON] = ev
 		return fillTemplate(t.InputTransformer.InputTemplate, vals), nil
 	}
 	return ev, nil
+}
+
+// withoutDetail is the event without its detail field
+// (aws.events.event; aws.events.event.json is the whole event).
+func withoutDetail(ev json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(ev, &m) != nil {
+		return ev
+	}
+	if _, ok := m["detail"]; !ok {
+		return ev
+	}
+	delete(m, "detail")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return ev
+	}
+	return b
 }
 
 // fillTemplate substitutes <name> placeholders with AWS's quoting rules:

@@ -110,3 +110,43 @@ func TestTemplateInjection(t *testing.T) {
 		t.Errorf("transformed input %s", out)
 	}
 }
+
+// TestInputTransformerAWSExamples: the examples of EventBridge's user
+// guide ("Input transform examples", "Predefined variables") and of the
+// InputTransformer API reference, over their EC2 state-change event. The
+// template's own whitespace is kept.
+func TestInputTransformerAWSExamples(t *testing.T) {
+	ev := json.RawMessage(`{"version":"0","id":"7bf73129-1428-4cd3-a780-95db273d1602","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"123456789012","time":"2015-11-11T21:29:54Z","region":"us-east-2","resources":["arn:aws:ec2:us-east-2:123456789012:instance/i-abcd1111"],"detail":{"instance-id":"i-0123456789","state":"RUNNING"}}`)
+	noDetail := `{"account":"123456789012","detail-type":"EC2 Instance State-change Notification","id":"7bf73129-1428-4cd3-a780-95db273d1602","region":"us-east-2","resources":["arn:aws:ec2:us-east-2:123456789012:instance/i-abcd1111"],"source":"aws.ec2","time":"2015-11-11T21:29:54Z","version":"0"}`
+	paths := map[string]string{"instance": "$.detail.instance-id", "state": "$.detail.state"}
+	rule := &Rule{Name: "example", Bus: DefaultBus}
+	a := arns{region: "us-east-2", account: "123456789012"}
+	for _, c := range []struct{ name, tmpl, want string }{
+		{"simple JSON", "{\n  \"instance\" : <instance>,\n  \"state\": <state>\n}",
+			"{\n  \"instance\" : \"i-0123456789\",\n  \"state\": \"RUNNING\"\n}"},
+		{"JSON with variables and static information", "{\n  \"instance\" : <instance>,\n  \"state\": [ 9, <state>, true ],\n  \"Transformed\" : \"Yes\"\n}",
+			"{\n  \"instance\" : \"i-0123456789\",\n  \"state\": [ 9, \"RUNNING\", true ],\n  \"Transformed\" : \"Yes\"\n}"},
+		{"reserved variables in JSON", "{\n  \"instance\" : <instance>,\n  \"state\": <state>,\n  \"ruleArn\" : <aws.events.rule-arn>,\n  \"ruleName\" : <aws.events.rule-name>,\n  \"originalEvent\" : <aws.events.event>\n}",
+			"{\n  \"instance\" : \"i-0123456789\",\n  \"state\": \"RUNNING\",\n  \"ruleArn\" : \"arn:aws:events:us-east-2:123456789012:rule/example\",\n  \"ruleName\" : \"example\",\n  \"originalEvent\" : " + noDetail + "\n}"},
+		{"reserved variables in a string", `"<aws.events.rule-name> triggered"`, `"example triggered"`},
+		{"simple string", `"instance <instance> is in <state>"`, `"instance i-0123456789 is in RUNNING"`},
+		{"string with escaped quotes", `"instance \"<instance>\" is in <state>"`, `"instance \"i-0123456789\" is in RUNNING"`},
+		{"API reference: JSON with variables in quotes or out", `{"myInstance": <instance>,"myStatus": "<instance> is in state \"<state>\""}`,
+			`{"myInstance": "i-0123456789","myStatus": "i-0123456789 is in state \"RUNNING\""}`},
+		{"the whole event", `{"event": <aws.events.event.json>}`, `{"event": ` + string(ev) + `}`},
+		{"ingestion time", `"at <aws.events.event.ingestion-time>"`, `"at 2015-11-11T21:29:54Z"`},
+	} {
+		tgt := &Target{InputTransformer: &InputTransformer{InputPathsMap: paths, InputTemplate: c.tmpl}}
+		got, err := transformInput(tgt, ev, rule, a)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if string(got) != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+		if !json.Valid(got) {
+			t.Errorf("%s: %s is not JSON", c.name, got)
+		}
+	}
+}
