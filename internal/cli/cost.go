@@ -107,6 +107,11 @@ func printCost(w io.Writer, rep *cost.Report, hourly bool) error {
 // returns the body of a 200 answer of at most limit bytes; any other
 // answer is an error naming what (its AWS error type and message).
 func getNimbus(ctx context.Context, cf *clientFlags, path, what string, limit int64) ([]byte, error) {
+	return getSigned(ctx, cf, "lambda", path, what, limit)
+}
+
+// getSigned GETs path from the node, signed for service signing.
+func getSigned(ctx context.Context, cf *clientFlags, signing, path, what string, limit int64) ([]byte, error) {
 	c, err := cf.lambdaClient(ctx)
 	if err != nil {
 		return nil, err
@@ -125,7 +130,7 @@ func getNimbus(ctx context.Context, cf *clientFlags, path, what string, limit in
 		return nil, fmt.Errorf("retrieve credentials: %w", err)
 	}
 	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "lambda", o.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), signing, o.Region, time.Now()); err != nil {
 		return nil, fmt.Errorf("sign %s request: %w", what, err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -73,3 +73,27 @@ func (e *Expr) Next(anchor, t time.Time) (time.Time, bool) {
 	}
 	return e.sched.NextIn(anchor, t, e.loc)
 }
+
+// NextFiring is when a schedule as GetSchedule answers it next comes due
+// after now (the firing loop's rule: due times from StartDate, else the
+// creation, up to EndDate); ok is false when it has none left or its
+// expression does not parse. `nimbus schedules` prints it.
+func NextFiring(s *Schedule, now time.Time) (time.Time, bool) {
+	e, err := ParseExpr(s.ScheduleExpression, s.ScheduleExpressionTimezone)
+	if err != nil {
+		return time.Time{}, false
+	}
+	anchor := fromEpoch(s.CreationDate)
+	from := now
+	if s.StartDate != nil {
+		anchor = fromEpoch(*s.StartDate)
+		if start := anchor.Add(-time.Millisecond); start.After(from) {
+			from = start
+		}
+	}
+	due, ok := e.Next(anchor, from)
+	if !ok || s.EndDate != nil && due.After(fromEpoch(*s.EndDate)) {
+		return time.Time{}, false
+	}
+	return due, true
+}
