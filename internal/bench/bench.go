@@ -123,6 +123,7 @@ type Report struct {
 	Memory     []Memory          `json:"idle_memory"`
 	Queues     *Queues           `json:"queues,omitempty"`
 	CloudWatch *CloudWatch       `json:"cloudwatch,omitempty"`
+	Events     *Events           `json:"events,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
 }
 
@@ -284,12 +285,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer stopEcho()
 
-	steps := []func(context.Context, *Report, string) error{r.warm, r.throughput, r.coldStarts, r.scaleOut, r.memory}
+	steps := []func(context.Context, *Report, string) error{r.warm, r.throughput, r.events, r.coldStarts, r.scaleOut, r.memory}
 	switch {
 	case opts.Only == "queues":
 		steps = []func(context.Context, *Report, string) error{r.queues}
 	case opts.Only == "cloudwatch":
 		steps = []func(context.Context, *Report, string) error{r.metrics}
+	case opts.Only == "events":
+		steps = []func(context.Context, *Report, string) error{r.events}
 	case !opts.NoQueues:
 		steps = append(steps, r.queues, r.metrics)
 	default:
@@ -423,6 +426,11 @@ func runtimeVersionLess(a, b string) bool {
 
 // call sends one signed POST and returns its latency, body and headers.
 func (r *runner) call(ctx context.Context, url string, payload []byte, hdr map[string]string) (time.Duration, []byte, http.Header, error) {
+	return r.callAs(ctx, "lambda", url, payload, hdr)
+}
+
+// callAs is call signed for service.
+func (r *runner) callAs(ctx context.Context, service, url string, payload []byte, hdr map[string]string) (time.Duration, []byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("build request: %w", err)
@@ -432,7 +440,7 @@ func (r *runner) call(ctx context.Context, url string, payload []byte, hdr map[s
 	}
 	sum := sha256.Sum256(payload)
 	t0 := time.Now()
-	if err := r.signer.SignHTTP(ctx, r.creds, req, hex.EncodeToString(sum[:]), "lambda", r.region, t0); err != nil {
+	if err := r.signer.SignHTTP(ctx, r.creds, req, hex.EncodeToString(sum[:]), service, r.region, t0); err != nil {
 		return 0, nil, nil, fmt.Errorf("sign request: %w", err)
 	}
 	resp, err := r.hc.Do(req)
@@ -559,10 +567,10 @@ func (r *runner) throughput(ctx context.Context, rep *Report, echo string) error
 					return err
 				}
 			}
-			if _, err := r.load(ctx, t.url, c, r.opts.Duration/5); err != nil {
+			if _, err := r.load(ctx, c, r.opts.Duration/5, r.post(t.url)); err != nil {
 				return err
 			}
-			n, err := r.load(ctx, t.url, c, r.opts.Duration)
+			n, err := r.load(ctx, c, r.opts.Duration, r.post(t.url))
 			if err != nil {
 				return err
 			}
@@ -590,20 +598,27 @@ func (r *runner) burst(ctx context.Context, url string, c int) error {
 	return errors.Join(errs...)
 }
 
-// load runs c workers sending requests to url for d and counts the
-// answers that arrived within d. Requests still in flight at the end are
-// let finish (not canceled): a canceled invoke costs its environment, and
-// the next measurement would pay cold starts.
-func (r *runner) load(ctx context.Context, url string, c int, d time.Duration) (counts, error) {
+// post is a request of the throughput runs: {} to url, signed for lambda.
+func (r *runner) post(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, _, _, err := r.call(ctx, url, []byte(`{}`), nil)
+		return err
+	}
+}
+
+// load runs c workers sending requests (do) for d and counts the answers
+// that arrived within d. Requests still in flight at the end are let
+// finish (not canceled): a canceled invoke costs its environment, and the
+// next measurement would pay cold starts.
+func (r *runner) load(ctx context.Context, c int, d time.Duration, do func(context.Context) error) (counts, error) {
 	end := time.Now().Add(d)
 	var ok, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	payload := []byte(`{}`)
 	for range c {
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(end) {
-				_, _, _, err := r.call(ctx, url, payload, nil)
+				err := do(ctx)
 				switch {
 				case err == nil && time.Now().Before(end):
 					ok.Add(1)

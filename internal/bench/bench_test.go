@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,5 +123,31 @@ func TestWriteTextQueues(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "WARM INVOKE") {
 		t.Errorf("a queues-only report prints the empty warm-latency section:\n%s", buf.String())
+	}
+}
+
+// TestEventsBenchRules: the bench's 100 rules compile and its events
+// match some of them (the matcher's figure is not of a matcher that
+// rejects everything at once).
+func TestEventsBenchRules(t *testing.T) {
+	var pats []*eventpattern.Pattern
+	for i := range eventRules {
+		p, err := eventpattern.Compile(eventpattern.EventBridge, []byte(benchRule(i)))
+		if err != nil {
+			t.Fatalf("rule %d %s: %v", i, benchRule(i), err)
+		}
+		pats = append(pats, p)
+	}
+	set := eventpattern.NewSet(pats...)
+	matched := 0
+	for i := range 1000 {
+		got, err := set.Match(benchEvent(i), nil)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		matched += len(got)
+	}
+	if matched < 1000 || matched > 1000*eventRules/2 {
+		t.Fatalf("1000 events matched %d times against %d rules", matched, eventRules)
 	}
 }

@@ -176,10 +176,10 @@ func (r *runner) queues(ctx context.Context, rep *Report, echo string) error {
 	qs := &Queues{Clients: queueClients}
 	rep.Queues = qs
 	r.logf("queues: echo at %d clients for %s", queueClients, d)
-	if _, err := r.load(ctx, echo, queueClients, d/5); err != nil {
+	if _, err := r.load(ctx, queueClients, d/5, r.post(echo)); err != nil {
 		return err
 	}
-	n, err := r.load(ctx, echo, queueClients, d)
+	n, err := r.load(ctx, queueClients, d, r.post(echo))
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,13 @@ func (rep *Report) WriteText(w io.Writer) error {
 		}
 		p("")
 	}
+	if ev := rep.Events; ev != nil {
+		p("EVENTBRIDGE (%d clients, %d rules)\tper second\tof echo\terrors", ev.Clients, ev.Rules)
+		p("PutEvents entries, durable\t%.0f\t%.0f%%\t%d", ev.EntriesPerSecond, ev.Ratio*100, ev.Errors)
+		p("Go HTTP echo (baseline)\t%.0f\t\t", ev.EchoRPS)
+		p("matcher: events against %d rules\t%.0f\t\t", ev.Rules, ev.MatchesPerSecond)
+		p("")
+	}
 	if len(rep.ColdStarts) > 0 {
 		p("COLD START\tn\tinit p50 ms\tinit p99 ms\ttotal p50 ms\ttotal p99 ms")
 		for _, cs := range rep.ColdStarts {
