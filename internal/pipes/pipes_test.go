@@ -3,7 +3,9 @@ package pipes
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -440,4 +442,74 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("render(%q, %s) = %s: not JSON", tmpl, ev, out)
 		}
 	})
+}
+
+// memStream is a stream source of fixed records (the shape the daemon's
+// Kinesis adapter gives: Lambda's Kinesis records).
+type memStream struct{ recs []esm.StreamRecord }
+
+func (m *memStream) Exists(string) bool { return true }
+func (m *memStream) Latest(context.Context, string) (uint64, error) {
+	return uint64(len(m.recs)) + 1, nil
+}
+func (m *memStream) Read(_ context.Context, _ string, from uint64, n int) ([]esm.StreamRecord, uint64, error) {
+	var out []esm.StreamRecord
+	next := from
+	for _, r := range m.recs {
+		if r.Sequence >= from && len(out) < n {
+			out = append(out, r)
+			next = r.Sequence + 1
+		}
+	}
+	return out, next, nil
+}
+
+// TestPipeFromKinesis: a Kinesis source's records reach the target
+// flattened (Pipes' shape), filtered on their data, in order, and the
+// checkpoint moves past them.
+func TestPipeFromKinesis(t *testing.T) {
+	e := newEnv(t)
+	const arn = "arn:aws:kinesis:us-east-1:000000000000:stream/clicks"
+	var recs []esm.StreamRecord
+	for i, data := range []string{`{"kind":"click","n":1}`, `{"kind":"view","n":2}`, `{"kind":"click","n":3}`} {
+		seq := uint64(i + 1)
+		ev, _ := json.Marshal(map[string]any{"kinesis": map[string]any{"kinesisSchemaVersion": "1.0", "partitionKey": "k",
+			"sequenceNumber": fmt.Sprint(seq), "data": base64.StdEncoding.EncodeToString([]byte(data))},
+			"eventSource": "aws:kinesis", "eventSourceARN": arn})
+		recs = append(recs, esm.StreamRecord{Sequence: seq, SequenceNumber: fmt.Sprint(seq), Event: ev, Created: time.Now(), ShardID: "shardId-000000000000"})
+	}
+	e.s.streams = &memStream{recs: recs}
+	if st, out, code := e.call(t, http.MethodPost, "/v1/pipes/clicks", map[string]any{
+		"Source": arn, "RoleArn": role, "Target": targetFn,
+		"SourceParameters": map[string]any{
+			"FilterCriteria":          map[string]any{"Filters": []any{map[string]any{"Pattern": `{"data":{"kind":["click"]}}`}}},
+			"KinesisStreamParameters": map[string]any{"StartingPosition": "TRIM_HORIZON", "BatchSize": 10},
+		},
+		"TargetParameters": map[string]any{"InputTemplate": `{"n": <$.data.n>, "key": "<$.partitionKey>"}`},
+	}); st != 200 {
+		t.Fatalf("create: %d %s %v", st, code, out)
+	}
+	select {
+	case <-e.fns.got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the target got nothing")
+	}
+	e.fns.mu.Lock()
+	got := e.fns.batches[0]
+	e.fns.mu.Unlock()
+	if len(got) != 2 || string(got[0]) != `{"n": 1, "key": "k"}` || string(got[1]) != `{"n": 3, "key": "k"}` {
+		t.Fatalf("target got %s", got)
+	}
+	for i := 0; ; i++ {
+		if v, err := e.s.pos.Get(t.Context(), "clicks"); err == nil && string(v.Value()) == "4" {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the checkpoint did not move past the batch")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, _, code := e.call(t, http.MethodPost, "/v1/pipes/nostart", map[string]any{"Source": arn, "RoleArn": role, "Target": targetFn}); st != 400 || code != "ValidationException" {
+		t.Fatalf("a stream source without StartingPosition: %d %s", st, code)
+	}
 }
