@@ -115,6 +115,8 @@ var operations = map[string]opFunc{
 	"DescribeReplay":        (*Service).describeReplay,
 	"ListReplays":           (*Service).listReplays,
 	"CancelReplay":          (*Service).cancelReplay,
+	"PutPermission":         (*Service).putPermission,
+	"RemovePermission":      (*Service).removePermission,
 }
 
 var refused = map[string]string{
@@ -123,7 +125,6 @@ var refused = map[string]string{
 	"Endpoint":           "EventBridge global endpoints",
 	"PartnerEventSource": "partner event sources",
 	"EventSource":        "partner event sources",
-	"Permission":         "event bus policies",
 	"Tag":                "tags on EventBridge resources",
 	"UpdateEventBus":     "updating an event bus",
 	"PutPartnerEvents":   "partner event sources",

@@ -19,6 +19,7 @@ func addEvents(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::Events::Rule"] = &ruleProvider{c}
 	ps["AWS::Events::EventBus"] = &eventBusProvider{c}
 	ps["AWS::Events::Archive"] = &archiveProvider{c}
+	ps["AWS::Events::EventBusPolicy"] = &eventBusPolicyProvider{c}
 }
 
 // --- AWS::Events::Rule --------------------------------------------------
@@ -329,8 +330,6 @@ func (p *eventBusProvider) Create(ctx context.Context, r *stack.Request) (*stack
 		return nil, err
 	}
 	switch {
-	case bp.Policy != nil:
-		return nil, fmt.Errorf("%s: Nimbus does not implement event bus policies (Policy) yet", r.LogicalID)
 	case bp.LogConfig != nil:
 		return nil, fmt.Errorf("%s: Nimbus does not implement event bus logging (LogConfig) yet", r.LogicalID)
 	case len(bp.Tags) > 0:
@@ -344,6 +343,16 @@ func (p *eventBusProvider) Create(ctx context.Context, r *stack.Request) (*stack
 	out, err := p.c.events.CreateEventBus(ctx, in)
 	if err != nil {
 		return nil, apiError(svcEvents, err)
+	}
+	if bp.Policy != nil {
+		pol, ok := bp.Policy.(string)
+		if !ok {
+			b, _ := json.Marshal(bp.Policy)
+			pol = string(b)
+		}
+		if _, err := p.c.events.PutPermission(ctx, &eventbridge.PutPermissionInput{EventBusName: bp.Name, Policy: aws.String(pol)}); err != nil {
+			return nil, apiError(svcEvents, err)
+		}
 	}
 	return &stack.Result{PhysicalID: *bp.Name, Attrs: map[string]any{"Arn": aws.ToString(out.EventBusArn), "Name": *bp.Name}}, nil
 }

@@ -142,3 +142,34 @@ func TestSchedulerProviders(t *testing.T) {
 	e.delete(t, sched)
 	e.delete(t, group)
 }
+
+// TestEventBusPolicyProvider: a statement given as an object and one in
+// PutPermission's older form both land in the bus's policy; deleting one
+// removes only its statement.
+func TestEventBusPolicyProvider(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	eb := eventbridge.NewFromConfig(e.awsConfig())
+	e.create(t, "Bus", "AWS::Events::EventBus", map[string]any{"Name": "shared"})
+	a := e.create(t, "AllowAcct", "AWS::Events::EventBusPolicy", map[string]any{"EventBusName": "shared", "StatementId": "acct",
+		"Statement": map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::111122223333:root"},
+			"Action": "events:PutEvents", "Resource": "arn:aws:events:us-east-1:000000000000:event-bus/shared"}})
+	e.create(t, "AllowOrg", "AWS::Events::EventBusPolicy", map[string]any{"EventBusName": "shared", "StatementId": "org",
+		"Action": "events:PutEvents", "Principal": "*",
+		"Condition": map[string]any{"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": "o-abc"}})
+	d, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("shared")})
+	if err != nil || d.Policy == nil || !strings.Contains(*d.Policy, `"Sid":"acct"`) || !strings.Contains(*d.Policy, `"Sid":"org"`) {
+		t.Fatalf("policy %v %v", d, err)
+	}
+	e.create(t, "Bus2", "AWS::Events::EventBus", map[string]any{"Name": "withpolicy", "Policy": map[string]any{
+		"Version": "2012-10-17", "Statement": []any{map[string]any{"Sid": "p", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
+			"Resource": "arn:aws:events:us-east-1:000000000000:event-bus/withpolicy"}}}})
+	if d, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("withpolicy")}); err != nil || d.Policy == nil || !strings.Contains(*d.Policy, `"Sid":"p"`) {
+		t.Fatalf("bus Policy %v %v", d, err)
+	}
+	e.delete(t, a)
+	d, err = eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("shared")})
+	if err != nil || d.Policy == nil || strings.Contains(*d.Policy, `"Sid":"acct"`) || !strings.Contains(*d.Policy, `"Sid":"org"`) {
+		t.Fatalf("policy after delete %v %v", aws.ToString(d.Policy), err)
+	}
+}
