@@ -28,6 +28,7 @@
 //
 // The daemon (wiring) imports this package, and internal/scheduler for
 // its schedule expressions (ParseSchedule) and Clock, internal/secretsmanager
-// for rotation schedules (ParseSchedule).
+// for rotation schedules (ParseSchedule), internal/pipes for its input
+// templates (FillTemplate, PathValue).
 // docs/design/event-bus.md explains the decisions.
 package events

@@ -13,5 +13,6 @@
 // restart, and why each (schedule, due time) is fired once across nodes.
 //
 // It imports internal/deliver and internal/events (expressions only);
-// the daemon builds it and routes to it.
+// the daemon builds it and routes to it; internal/cli reads schedules'
+// next firing times with NextFiring (`nimbus schedules`).
 package scheduler
