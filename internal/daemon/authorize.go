@@ -295,7 +295,7 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		case strings.HasPrefix(name, "arn:"):
 			o.resource = name // the tag operations name the pipe by ARN
 		case op == "CreatePipe" || op == "UpdatePipe":
-			o.passRole = str(jsonFields(peekBody(r)), "RoleArn")
+			o.passRole, o.passTo = str(jsonFields(peekBody(r)), "RoleArn"), "pipes.amazonaws.com"
 		}
 		return o, ok
 	case "apigateway":
