@@ -38,6 +38,11 @@ Resources:
       Handler: bootstrap
       Runtime: provided.al2023
       Timeout: 30
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: lambda:UpdateFunctionConfiguration
+              Resource: !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:sinkp"
       Environment:
         Variables:
           NIMBUS_TEST_SINK: sinkp
