@@ -415,7 +415,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	srcStreams := streamSources{tables: tableStreams{d.tables}, kinesis: streams, region: cfg.Region}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
-		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge,
+		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge, Lease: d.esmLease(),
 		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 	})
 	if err != nil {

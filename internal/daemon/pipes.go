@@ -139,3 +139,14 @@ type kinesisData struct {
 	Data           string  `json:"data"`
 	Arrival        float64 `json:"approximateArrivalTimestamp"`
 }
+
+// esmLease runs a Kinesis event source mapping's reader on one node of a
+// cluster at a time (nil without leases: every mapping runs here).
+func (d *Daemon) esmLease() func(context.Context, string, func(context.Context) error) error {
+	if d.leases == nil {
+		return nil
+	}
+	return func(ctx context.Context, name string, fn func(context.Context) error) error {
+		return d.leases.Run(ctx, name, func(ctx context.Context, _ uint64) error { return fn(ctx) })
+	}
+}

@@ -69,9 +69,13 @@ type Options struct {
 	// IteratorAge, when set, hears the age of the last record of each
 	// stream batch as it is sent to the function (AWS/Lambda IteratorAge).
 	IteratorAge func(functionArn string, age time.Duration)
-	Region      string
-	AccountID   string
-	Logger      *slog.Logger
+	// Lease, when set, runs fn only while this node holds the named lease
+	// (internal/lease): a Kinesis stream is the cluster's, so each of its
+	// mappings is read by one node at a time. nil runs every mapping here.
+	Lease     func(ctx context.Context, name string, fn func(context.Context) error) error
+	Region    string
+	AccountID string
+	Logger    *slog.Logger
 }
 
 // Service keeps the mappings and runs their pollers on this node.
@@ -83,6 +87,7 @@ type Service struct {
 	streams Streams
 	onFail  func(ctx context.Context, arn string, body []byte) error
 	iterAge func(functionArn string, age time.Duration)
+	lease   func(ctx context.Context, name string, fn func(context.Context) error) error
 	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
 	region  string
 	account string
@@ -102,7 +107,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
 	}
 	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
-		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge}
+		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge, lease: o.Lease}
 	if o.Streams != nil {
 		if s.pos, err = o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: PositionBucket, Storage: jetstream.FileStorage, History: 1}); err != nil {
 			return nil, fmt.Errorf("open event source mapping positions: %w", err)

@@ -202,10 +202,27 @@ func (s *Service) workStream(ctx context.Context, m *stored, f *eventpattern.Fil
 		src.IteratorAge = func(age time.Duration) { s.iterAge(m.FunctionArn, age) }
 	}
 	mp := m.Mapping
-	src.Run(ctx, func(ctx context.Context, records []json.RawMessage) ([]string, error) {
-		return s.invokeBatch(ctx, &mp, records)
-	})
+	run := func(ctx context.Context) error {
+		src.Run(ctx, func(ctx context.Context, records []json.RawMessage) ([]string, error) {
+			return s.invokeBatch(ctx, &mp, records)
+		})
+		return nil
+	}
+	if s.lease == nil || !IsKinesisArn(m.EventSourceArn) {
+		// A DynamoDB stream is this node's own table's (tables are per
+		// node, docs/design/tables.md): every node reads its own.
+		_ = run(ctx)
+		return
+	}
+	// A Kinesis stream is the cluster's: one node reads each mapping, from
+	// the shared checkpoint, and another takes over when it dies.
+	if err := s.lease(ctx, StreamLeaseName(m.UUID), run); err != nil && ctx.Err() == nil {
+		s.log.Warn("stream mapping lease", "uuid", m.UUID, "err", err)
+	}
 }
+
+// StreamLeaseName is the lease a Kinesis mapping's reader holds.
+func StreamLeaseName(uuid string) string { return "esm-" + uuid }
 
 // sendFailure sends a batch's failure record (Lambda's shape for stream
 // sources) to the OnFailure destination, if the mapping has one.
