@@ -137,3 +137,18 @@ func (r LayerRef) String() string {
 	}
 	return s
 }
+
+// ParamsSecretsLayer is the name of AWS's Parameters and Secrets Lambda
+// Extension layer ("-Arm64" for arm64). AWS publishes it from accounts of
+// its own (177933569100 in us-east-1); Nimbus serves its protocol itself
+// (package secretsext), so a function may name AWS's ARN unchanged.
+const ParamsSecretsLayer = "AWS-Parameters-and-Secrets-Lambda-Extension"
+
+// IsBuiltinLayer reports whether ref is a layer Nimbus provides itself
+// rather than stores: AWS's Parameters and Secrets extension, named by an
+// ARN of another account than own (a layer of that name published in
+// this account is an ordinary layer).
+func IsBuiltinLayer(ref LayerRef, own string) bool {
+	return ref.Account != "" && ref.Account != own &&
+		(ref.Name == ParamsSecretsLayer || ref.Name == ParamsSecretsLayer+"-Arm64")
+}

@@ -458,8 +458,16 @@ func (h *Handler) functionLayers(c *call, arns []string, keep []function.Layer, 
 	}
 	refs := make([]function.LayerRef, 0, len(arns))
 	seen := map[string]string{}
+	var builtin []function.Layer // AWS's Parameters and Secrets extension: no content, served by Nimbus
 	for _, a := range arns {
 		ref, _ := function.ParseLayerVersionARN(a)
+		if function.IsBuiltinLayer(ref, h.account) {
+			if ref.Region != h.region {
+				return nil, awsapi.InvalidParameter("Layers are not in the same region as the function. Layers are expected to be in region %s.", h.region)
+			}
+			builtin = append(builtin, function.Layer{Arn: a})
+			continue
+		}
 		if err := h.ownLayer(ref); err != nil {
 			return nil, err
 		}
@@ -475,11 +483,12 @@ func (h *Handler) functionLayers(c *call, arns []string, keep []function.Layer, 
 		return nil, err
 	}
 	var layersSize int64
-	out := make([]function.Layer, 0, len(resolved))
+	out := make([]function.Layer, 0, len(resolved)+len(builtin))
 	for _, l := range resolved {
 		layersSize += l.UnzippedSize
 		out = append(out, function.Layer{Arn: l.Arn, CodeSize: l.CodeSize})
 	}
+	out = append(out, builtin...)
 	check := checkCombinedSize(codeUnzipped + layersSize)
 	if newCode {
 		check = checkCodeBeside(codeUnzipped, layersSize)

@@ -433,3 +433,27 @@ func FuzzLayerBodies(f *testing.F) {
 		}
 	})
 }
+
+// TestAWSParamsSecretsLayer: AWS's Parameters and Secrets extension layer,
+// named by AWS's own ARN, is accepted as it is (Nimbus serves the
+// extension itself); in another region it is refused as AWS refuses it,
+// and another layer of AWS's account stays refused.
+func TestAWSParamsSecretsLayer(t *testing.T) {
+	e := newEnv(t)
+	const awsARN = "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension:12"
+	e.create(t, "fn", func(m map[string]any) { m["Layers"] = []string{awsARN} })
+	r := e.do(t, "GET", "/2015-03-31/functions/fn/configuration", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), awsARN) {
+		t.Fatalf("configuration: %d %s", r.status, r.body)
+	}
+	for _, tc := range []struct{ arn, msg string }{
+		{"arn:aws:lambda:eu-west-1:015030872274:layer:AWS-Parameters-and-Secrets-Lambda-Extension:12",
+			"Layers are not in the same region as the function. Layers are expected to be in region us-east-1."},
+		{"arn:aws:lambda:us-east-1:177933569100:layer:Another-Layer:1", "Layer arn:aws:lambda:us-east-1:177933569100:layer:Another-Layer:1 belongs to account 177933569100"},
+	} {
+		r := e.doJSON(t, "PUT", "/2015-03-31/functions/fn/configuration", map[string]any{"Layers": []string{tc.arn}})
+		if r.status != 400 || !strings.HasPrefix(r.message(t), tc.msg) {
+			t.Errorf("%s: %d %s", tc.arn, r.status, r.body)
+		}
+	}
+}

@@ -238,6 +238,15 @@ func TestParamsSecretsExtension(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("the node's API was called %d times, want 1 (the second answer is cached or refused)", calls.Load())
 	}
+	// AWS's own layer ARN, which the Lambda API accepts with no content:
+	// nothing to mount, and the extension is served all the same.
+	fnAWS := h.fn("secfn-aws", nil)
+	fnAWS.Layers = []function.Layer{{Arn: "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension:12"}}
+	res, out = h.call(t, fnAWS, map[string]any{"action": "get", "url": url, "value": "token"})
+	wantOK(t, res)
+	if out["status"] != float64(200) || !strings.Contains(out["body"].(string), `"SecretString":"hunter2"`) {
+		t.Fatalf("AWS's layer ARN: %v", out)
+	}
 }
 
 // stuckExtension registers, calls /event/next once (init ends) and never

@@ -33,6 +33,9 @@ func (m *Manager) optDir(ctx context.Context, layers []function.Layer) (string, 
 	dirs := make([]string, 0, len(layers))
 	keys := make([]string, 0, len(layers))
 	for _, l := range layers {
+		if l.CodeSha256 == "" && strings.Contains(l.Arn, ":layer:"+function.ParamsSecretsLayer) {
+			continue // AWS's extension layer, served by Nimbus itself (paramsecrets.go): no files
+		}
 		key := function.CodeKey(l.CodeSha256)
 		if key == "" {
 			return "", fmt.Errorf("layer %s: %w", l.Arn, errLayerUnknown)
@@ -44,7 +47,10 @@ func (m *Manager) optDir(ctx context.Context, layers []function.Layer) (string, 
 		dirs = append(dirs, dir)
 		keys = append(keys, key)
 	}
-	if len(dirs) == 1 {
+	switch len(dirs) {
+	case 0:
+		return "", nil
+	case 1:
 		return dirs[0], nil
 	}
 	sum := sha256.Sum256([]byte(strings.Join(keys, "\n")))
