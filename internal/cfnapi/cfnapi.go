@@ -72,6 +72,9 @@ type Options struct {
 	// ParseTemplate parses templates for ValidateTemplate's and
 	// GetTemplateSummary's details (cfn.Parse when nil).
 	ParseTemplate func([]byte) (*cfn.Template, error)
+	// ReadObject reads the object a TemplateURL names, as the caller on
+	// ctx (nil: TemplateURL is refused).
+	ReadObject func(ctx context.Context, bucket, key string) ([]byte, error)
 }
 
 // Handler serves the CloudFormation API and the artifact endpoint.

@@ -118,7 +118,7 @@ func (h *Handler) createChangeSet(ctx context.Context, f Form) (any, error) {
 	if cs.UsePreviousTemplate, err = f.Bool("UsePreviousTemplate"); err != nil {
 		return nil, err
 	}
-	if cs.TemplateBody, err = template(f, !cs.UsePreviousTemplate); err != nil {
+	if cs.TemplateBody, err = h.template(ctx, f, !cs.UsePreviousTemplate); err != nil {
 		return nil, err
 	}
 	if cs.UsePreviousTemplate && cs.TemplateBody != "" {

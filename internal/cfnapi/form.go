@@ -16,11 +16,11 @@ import (
 
 // Request limits.
 const (
-	// MaxTemplateBytes bounds a TemplateBody. CloudFormation takes 51,200
-	// bytes inline and 1 MB through TemplateURL (S3); `nimbus deploy`
-	// inlines OpenAPI definitions (DefinitionUri) into the template and
-	// has no S3 to put a large template in, so the inline body gets the
-	// TemplateURL bound.
+	// MaxTemplateBytes bounds a TemplateBody and a template read through
+	// TemplateURL. CloudFormation takes 51,200 bytes inline and 1 MB
+	// through TemplateURL (S3); `nimbus deploy` inlines OpenAPI
+	// definitions (DefinitionUri) into the template, so the inline body
+	// gets the TemplateURL bound too.
 	MaxTemplateBytes = 1 << 20
 	// MaxRequestBytes bounds a query request's body: a template of
 	// MaxTemplateBytes percent-encoded (3 bytes per byte at worst) and

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -46,13 +47,16 @@ var capabilities = []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILIT
 // maxTags is CloudFormation's limit of tags on a stack.
 const maxTags = 50
 
-// template reads TemplateBody (TemplateURL is refused: Nimbus has no S3
-// to fetch it from).
-func template(f Form, required bool) (string, error) {
-	if f.Get("TemplateURL") != "" {
-		return "", validation("TemplateURL is not supported: Nimbus has no S3 to read templates from. Send the template inline as TemplateBody (aws cloudformation ... --template-body file://template.yaml).")
+// template reads TemplateBody, or the object TemplateURL names in one of
+// the node's buckets (read as the caller: Options.ReadObject).
+func (h *Handler) template(ctx context.Context, f Form, required bool) (string, error) {
+	body, url := f.Get("TemplateBody"), f.Get("TemplateURL")
+	if url != "" {
+		if body != "" {
+			return "", validation("Specify exactly one of TemplateBody or TemplateUrl.")
+		}
+		return h.templateFromURL(ctx, url)
 	}
-	body := f.Get("TemplateBody")
 	if body == "" && required {
 		return "", validation("Either Template URL or Template Body must be specified.")
 	}
@@ -60,6 +64,64 @@ func template(f Form, required bool) (string, error) {
 		return "", validation("1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to %d", MaxTemplateBytes)
 	}
 	return body, nil
+}
+
+// templateFromURL reads a TemplateURL: an S3 URL in any of AWS's forms
+// (virtual-hosted or path-style, with or without a region) or the node's
+// own S3 address (what `aws cloudformation deploy --s3-bucket` builds from
+// its endpoint), naming a bucket of this node; at most 1 MB, as
+// CloudFormation takes through S3.
+func (h *Handler) templateFromURL(ctx context.Context, raw string) (string, error) {
+	if len(raw) > 1024 {
+		return "", validation("1 validation error detected: Value at 'templateURL' failed to satisfy constraint: Member must have length less than or equal to 1024")
+	}
+	bucket, key, ok := ParseTemplateURL(raw)
+	if !ok {
+		return "", validation("TemplateURL must be a supported URL.")
+	}
+	if h.opts.ReadObject == nil {
+		return "", validation("TemplateURL is not supported by this node: it reads no buckets. Send the template inline as TemplateBody.")
+	}
+	b, err := h.opts.ReadObject(ctx, bucket, key)
+	if err != nil {
+		return "", validation("S3 error: %v", err)
+	}
+	if len(b) > MaxTemplateBytes {
+		return "", validation("Template may not exceed %d bytes in size.", MaxTemplateBytes)
+	}
+	return string(b), nil
+}
+
+// ParseTemplateURL finds the bucket and key a TemplateURL names:
+// https://<bucket>.s3[.<region>|-<region>].amazonaws.com/<key>,
+// https://s3[.<region>|-<region>].amazonaws.com/<bucket>/<key>, or the
+// node's own address (localhost, 127.0.0.1, *.localhost) virtual-hosted
+// (<bucket>.s3[.<region>].localhost) or path-style.
+func ParseTemplateURL(raw string) (bucket, key string, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	path := strings.TrimPrefix(u.Path, "/")
+	local := host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasSuffix(host, ".localhost")
+	aws := strings.HasSuffix(host, ".amazonaws.com")
+	if !local && !aws {
+		return "", "", false
+	}
+	switch {
+	case strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-"):
+		i := strings.Index(host, ".s3")
+		bucket, key = host[:i], path
+	case aws && !(strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-")):
+		return "", "", false
+	default:
+		bucket, key, _ = strings.Cut(path, "/")
+	}
+	if bucket == "" || key == "" {
+		return "", "", false
+	}
+	return bucket, key, true
 }
 
 // stackInput reads the members CreateStack and UpdateStack share.
@@ -138,7 +200,7 @@ func (h *Handler) createStack(ctx context.Context, f Form) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.TemplateBody, err = template(f, true); err != nil {
+	if in.TemplateBody, err = h.template(ctx, f, true); err != nil {
 		return nil, err
 	}
 	id, err := h.opts.Stacks.CreateStack(ctx, in)
@@ -157,7 +219,7 @@ func (h *Handler) updateStack(ctx context.Context, f Form) (any, error) {
 	if up.UsePreviousTemplate, err = f.Bool("UsePreviousTemplate"); err != nil {
 		return nil, err
 	}
-	if up.TemplateBody, err = template(f, !up.UsePreviousTemplate); err != nil {
+	if up.TemplateBody, err = h.template(ctx, f, !up.UsePreviousTemplate); err != nil {
 		return nil, err
 	}
 	if up.UsePreviousTemplate && up.TemplateBody != "" {
@@ -398,7 +460,7 @@ func (h *Handler) getTemplate(ctx context.Context, f Form) (any, error) {
 }
 
 func (h *Handler) validateTemplate(ctx context.Context, f Form) (any, error) {
-	body, err := template(f, true)
+	body, err := h.template(ctx, f, true)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +485,7 @@ func (h *Handler) getTemplateSummary(ctx context.Context, f Form) (any, error) {
 	if f.Get("StackSetName") != "" {
 		return nil, validation("Stack sets are not supported by Nimbus.")
 	}
-	body, err := template(f, false)
+	body, err := h.template(ctx, f, false)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ const cfnService = "cloudformation"
 // CloudFormation API in front of it.
 func (d *Daemon) newStacks() error {
 	arts := &stack.Artifacts{Code: d.st}
+	objects := d.includeReader(arts) // AWS::Include snippets and TemplateURL, read as the caller
 	var err error
 	d.stacks, err = stack.New(stack.Options{
 		Store:     d.st,
@@ -45,13 +46,14 @@ func (d *Daemon) newStacks() error {
 		AccountID: d.cfg.AccountID,
 		Logger:    d.log.With("component", "stack"),
 		Secrets:   templateSecrets{d},
-		Includes:  d.includeReader(arts),
+		Includes:  objects,
 	})
 	if err != nil {
 		return fmt.Errorf("create stack engine: %w", err)
 	}
 	d.cfnAPI = cfnapi.New(cfnapi.Options{
 		Stacks: d.stacks, Artifacts: arts, Logger: d.log.With("component", "cfnapi"),
+		ReadObject: objects, // TemplateURL: read as the caller, as includes are
 	})
 	return nil
 }

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
@@ -61,9 +63,40 @@ func TestCloudFormationFrontDoor(t *testing.T) {
 	if ex, err := c.ListExports(ctx, &cloudformation.ListExportsInput{}); err != nil || len(ex.Exports) != 0 {
 		t.Errorf("ListExports = %+v, %v", ex, err)
 	}
+	// TemplateURL names an object in one of the node's buckets: in AWS's
+	// URL forms, or the node's own path-style address (what `aws
+	// cloudformation deploy --s3-bucket` builds from its endpoint).
 	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("s"), TemplateURL: aws.String("https://s3.amazonaws.com/b/t")}); !errors.As(err, &ae) ||
-		ae.ErrorCode() != "ValidationError" || !strings.Contains(ae.ErrorMessage(), "TemplateURL is not supported") {
-		t.Errorf("CreateStack with a TemplateURL = %v", err)
+		ae.ErrorCode() != "ValidationError" || !strings.Contains(ae.ErrorMessage(), "S3 error: NoSuchBucket") {
+		t.Errorf("CreateStack with a TemplateURL of a missing bucket = %v", err)
+	}
+	s3c := s3.NewFromConfig(n.awsConfig(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("templates")}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: from-url\n"
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("templates"), Key: aws.String("app/t.yaml"), Body: strings.NewReader(tmpl)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"https://templates.s3.us-east-1.amazonaws.com/app/t.yaml", n.endpoint() + "/templates/app/t.yaml"} {
+		v, err := c.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateURL: aws.String(u)})
+		if err != nil || v == nil {
+			t.Errorf("ValidateTemplate(%s) = %v", u, err)
+		}
+	}
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("from-url"),
+		TemplateURL: aws.String(n.endpoint() + "/templates/app/t.yaml")}); err != nil {
+		t.Fatalf("CreateStack from a TemplateURL: %v", err)
+	}
+	if err := cloudformation.NewStackCreateCompleteWaiter(c).Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("from-url")}, 2*time.Minute); err != nil {
+		t.Fatalf("stack from a TemplateURL: %v", err)
+	}
+	if got, err := c.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String("from-url")}); err != nil || !strings.Contains(aws.ToString(got.TemplateBody), "from-url") {
+		t.Errorf("GetTemplate of a stack made from a TemplateURL = %v, %v", got, err)
+	}
+	if _, err := c.ValidateTemplate(ctx, &cloudformation.ValidateTemplateInput{TemplateURL: aws.String("https://example.com/templates/app/t.yaml")}); !errors.As(err, &ae) ||
+		ae.ErrorMessage() != "TemplateURL must be a supported URL." {
+		t.Errorf("ValidateTemplate of a URL outside S3 = %v", err)
 	}
 	if _, err := n.client.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
 		t.Errorf("the Lambda API beside it: %v", err)
