@@ -24,13 +24,29 @@ func addIAMUsers(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::IAM::UserToGroupAddition"] = &groupAdditionProvider{c}
 }
 
-// entityPolicies puts and deletes the inline policies and attaches and
-// detaches the managed policies of one user or group.
+// entityPolicies lists, puts and deletes the inline policies and lists,
+// attaches and detaches the managed policies of one user or group.
 type entityPolicies struct {
 	put    func(ctx context.Context, name, doc string) error
 	del    func(ctx context.Context, name string) error
 	attach func(ctx context.Context, arn string) error
 	detach func(ctx context.Context, arn string) error
+	// list names its inline policies and the ARNs of its managed ones.
+	list func(ctx context.Context) (inline, arns []string, err error)
+}
+
+// dropPolicies deletes every inline policy of an entity and detaches every
+// managed one, as its deletion needs (those made outside the stack too).
+func (c *clients) dropPolicies(ctx context.Context, e entityPolicies) error {
+	names, arns, err := e.list(ctx)
+	if err != nil {
+		return ignoreNotFound("Iam", err)
+	}
+	inline := make([]any, 0, len(names))
+	for _, pn := range names {
+		inline = append(inline, map[string]any{"PolicyName": pn})
+	}
+	return c.syncPolicies(ctx, e, inline, nil, arns, nil)
 }
 
 // syncPolicies makes an entity's inline policies cur and its managed
@@ -104,6 +120,17 @@ func (p *userProvider) ops(name string) entityPolicies {
 		detach: func(ctx context.Context, arn string) error {
 			_, err := iam.DetachUserPolicy(ctx, &awsiam.DetachUserPolicyInput{UserName: n, PolicyArn: aws.String(arn)})
 			return err
+		},
+		list: func(ctx context.Context) ([]string, []string, error) {
+			pols, err := iam.ListUserPolicies(ctx, &awsiam.ListUserPoliciesInput{UserName: n})
+			if err != nil {
+				return nil, nil, err
+			}
+			att, err := iam.ListAttachedUserPolicies(ctx, &awsiam.ListAttachedUserPoliciesInput{UserName: n})
+			if err != nil {
+				return nil, nil, err
+			}
+			return pols.PolicyNames, attachedArns(att.AttachedPolicies), nil
 		},
 	}
 }
@@ -201,23 +228,7 @@ func (p *userProvider) Update(ctx context.Context, r *stack.Request, prev *stack
 
 func (p *userProvider) Delete(ctx context.Context, _ *stack.Request, prev *stack.Resource) error {
 	name := aws.String(prev.PhysicalID)
-	pols, err := p.c.iam.ListUserPolicies(ctx, &awsiam.ListUserPoliciesInput{UserName: name})
-	if err != nil {
-		return ignoreNotFound("Iam", err)
-	}
-	var inline []any
-	for _, pn := range pols.PolicyNames {
-		inline = append(inline, map[string]any{"PolicyName": pn})
-	}
-	att, err := p.c.iam.ListAttachedUserPolicies(ctx, &awsiam.ListAttachedUserPoliciesInput{UserName: name})
-	if err != nil {
-		return ignoreNotFound("Iam", err)
-	}
-	var arns []string
-	for _, a := range att.AttachedPolicies {
-		arns = append(arns, aws.ToString(a.PolicyArn))
-	}
-	if err := p.c.syncPolicies(ctx, p.ops(prev.PhysicalID), inline, nil, arns, nil); err != nil {
+	if err := p.c.dropPolicies(ctx, p.ops(prev.PhysicalID)); err != nil {
 		return err
 	}
 	gs, err := p.c.iam.ListGroupsForUser(ctx, &awsiam.ListGroupsForUserInput{UserName: name})
@@ -267,6 +278,17 @@ func (p *groupProvider) ops(name string) entityPolicies {
 			_, err := iam.DetachGroupPolicy(ctx, &awsiam.DetachGroupPolicyInput{GroupName: n, PolicyArn: aws.String(arn)})
 			return err
 		},
+		list: func(ctx context.Context) ([]string, []string, error) {
+			pols, err := iam.ListGroupPolicies(ctx, &awsiam.ListGroupPoliciesInput{GroupName: n})
+			if err != nil {
+				return nil, nil, err
+			}
+			att, err := iam.ListAttachedGroupPolicies(ctx, &awsiam.ListAttachedGroupPoliciesInput{GroupName: n})
+			if err != nil {
+				return nil, nil, err
+			}
+			return pols.PolicyNames, attachedArns(att.AttachedPolicies), nil
+		},
 	}
 }
 
@@ -312,23 +334,7 @@ func (p *groupProvider) Update(ctx context.Context, r *stack.Request, prev *stac
 
 func (p *groupProvider) Delete(ctx context.Context, _ *stack.Request, prev *stack.Resource) error {
 	name := aws.String(prev.PhysicalID)
-	pols, err := p.c.iam.ListGroupPolicies(ctx, &awsiam.ListGroupPoliciesInput{GroupName: name})
-	if err != nil {
-		return ignoreNotFound("Iam", err)
-	}
-	var inline []any
-	for _, pn := range pols.PolicyNames {
-		inline = append(inline, map[string]any{"PolicyName": pn})
-	}
-	att, err := p.c.iam.ListAttachedGroupPolicies(ctx, &awsiam.ListAttachedGroupPoliciesInput{GroupName: name})
-	if err != nil {
-		return ignoreNotFound("Iam", err)
-	}
-	var arns []string
-	for _, a := range att.AttachedPolicies {
-		arns = append(arns, aws.ToString(a.PolicyArn))
-	}
-	if err := p.c.syncPolicies(ctx, p.ops(prev.PhysicalID), inline, nil, arns, nil); err != nil {
+	if err := p.c.dropPolicies(ctx, p.ops(prev.PhysicalID)); err != nil {
 		return err
 	}
 	if g, err := p.c.iam.GetGroup(ctx, &awsiam.GetGroupInput{GroupName: name}); err == nil {
@@ -338,7 +344,7 @@ func (p *groupProvider) Delete(ctx context.Context, _ *stack.Request, prev *stac
 			}
 		}
 	}
-	_, err = p.c.iam.DeleteGroup(ctx, &awsiam.DeleteGroupInput{GroupName: name})
+	_, err := p.c.iam.DeleteGroup(ctx, &awsiam.DeleteGroupInput{GroupName: name})
 	return ignoreNotFound("Iam", err)
 }
 
@@ -481,4 +487,13 @@ func (p *groupAdditionProvider) ReplacementProperties(string) []string { return 
 // ReplacementProperties: see userProvider.
 func (p *accessKeyProvider) ReplacementProperties(string) []string {
 	return []string{"UserName", "Serial"}
+}
+
+// attachedArns are the ARNs of attached managed policies.
+func attachedArns(att []iamtypes.AttachedPolicy) []string {
+	arns := make([]string, 0, len(att))
+	for _, a := range att {
+		arns = append(arns, aws.ToString(a.PolicyArn))
+	}
+	return arns
 }
