@@ -477,13 +477,7 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	if !id.Expiration.IsZero() {
 		req.Set("aws:MultiFactorAuthPresent", "false")
 	}
-	caller := iam.Caller{ARN: id.Principal, RoleArn: id.RoleArn, UserName: id.UserName}
-	if id.SessionPolicy != "" {
-		sp, err := policy.Parse([]byte(id.SessionPolicy), policy.Identity)
-		if err == nil {
-			caller.SessionPolicy = sp
-		}
-	}
+	caller := callerOf(id)
 	prefix, _, _ := strings.Cut(action, ":")
 	res, err := d.iam.ResourcePolicy(r.Context(), prefix, resource)
 	if err != nil {
@@ -731,4 +725,17 @@ func (d *Daemon) missingRoles(ctx context.Context) []string {
 		}
 	}
 	return missing
+}
+
+// callerOf is the IAM caller an authenticated identity is: its ARN, the
+// role behind a session, the user behind a key, and an AssumeRole session
+// policy (one that does not parse limits nothing more: STS checked it).
+func callerOf(id auth.Identity) iam.Caller {
+	c := iam.Caller{ARN: id.Principal, RoleArn: id.RoleArn, UserName: id.UserName}
+	if id.SessionPolicy != "" {
+		if sp, err := policy.Parse([]byte(id.SessionPolicy), policy.Identity); err == nil {
+			c.SessionPolicy = sp
+		}
+	}
+	return c
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
-	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/resource"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
@@ -115,12 +114,7 @@ func (d *Daemon) mayRead(ctx context.Context, bucket, key string) string {
 	req := &policy.Request{Action: action, Resource: resource}
 	req.Set("aws:RequestedRegion", d.cfg.Region)
 	req.Set("s3:ExistingObjectTag", "") // no object tags are evaluated here
-	caller := iam.Caller{ARN: id.Principal, RoleArn: id.RoleArn, UserName: id.UserName}
-	if id.SessionPolicy != "" {
-		if sp, err := policy.Parse([]byte(id.SessionPolicy), policy.Identity); err == nil {
-			caller.SessionPolicy = sp
-		}
-	}
+	caller := callerOf(id)
 	res, err := d.iam.ResourcePolicy(ctx, "s3", resource)
 	if err != nil {
 		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
