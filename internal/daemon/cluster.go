@@ -99,6 +99,21 @@ func (d *Daemon) nodeName() string {
 // when two nodes believe they hold it).
 const schedulerLease = "scheduler"
 
+// archiveLease is the lease whose holder sweeps EventBridge archives
+// (retention and size).
+const archiveLease = "events-archives"
+
+// leaseRunner runs fn on the holder of lease name; nil on a single node
+// (no leases: fn runs here).
+func (d *Daemon) leaseRunner(name string) func(context.Context, func(context.Context) error) error {
+	if d.leases == nil {
+		return nil
+	}
+	return func(ctx context.Context, fn func(context.Context) error) error {
+		return d.leases.Run(ctx, name, func(ctx context.Context, _ uint64) error { return fn(ctx) })
+	}
+}
+
 // runCoordinator takes part in the coordinator lease until ctx ends: the
 // holder is the node that runs cluster-wide singleton work, shown by
 // `nimbus cluster status`.

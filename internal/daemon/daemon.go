@@ -386,6 +386,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Targets:    targets,
 		Logger:     log.With("component", "events"),
 		Clock:      h.clock,
+		Lease:      d.leaseRunner(archiveLease),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create events service: %w",

@@ -181,7 +181,7 @@ func (s *Service) archiveOut(ctx context.Context, a *Archive, full bool) map[str
 	if info, err := s.archiveStr.Info(ctx, jetstream.WithSubjectFilter(archiveSubject(a.ArchiveName))); err == nil {
 		count = info.State.Subjects[archiveSubject(a.ArchiveName)]
 	}
-	out["EventCount"], out["SizeBytes"] = count, 0
+	out["EventCount"], out["SizeBytes"] = count, s.archiveSize(ctx, a.ArchiveName)
 	if full {
 		out["ArchiveArn"] = s.arns.archive(a.ArchiveName)
 		if a.Description != "" {
@@ -416,6 +416,9 @@ func (s *Service) deleteArchive(r *http.Request, body []byte) (any, error) {
 	s.waitArchive(ctx, in.ArchiveName, false)
 	if err := s.archiveStr.Purge(ctx, jetstream.WithPurgeSubject(archiveSubject(in.ArchiveName))); err != nil {
 		return nil, fmt.Errorf("purge archive: %w", err)
+	}
+	if err := s.kv.Delete(ctx, archiveStatsKey(in.ArchiveName)); err != nil {
+		return nil, fmt.Errorf("delete archive size: %w", err)
 	}
 	return struct{}{}, nil
 }

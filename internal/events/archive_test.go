@@ -123,3 +123,61 @@ func TestArchiveAndReplay(t *testing.T) {
 		t.Errorf("a deleted archive: %v", err)
 	}
 }
+
+// TestArchiveRetentionSweep: the sweep (driven by the service's clock)
+// deletes the events older than RetentionDays from the archive itself and
+// reports the rest's SizeBytes and EventCount.
+func TestArchiveRetentionSweep(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	h := start(t, storetest.Open(t), clock, true)
+	ctx := t.Context()
+	c := h.client
+	waitWaiters(t, clock) // the first sweep (no archives) is done
+	if _, err := c.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("short"),
+		EventSourceArn: aws.String("arn:aws:events:us-east-1:000000000000:event-bus/default"), RetentionDays: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	put := func() {
+		t.Helper()
+		if _, err := c.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("shop"),
+			DetailType: aws.String("Order"), Detail: aws.String(`{"n": 1}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	describe := func() *eventbridge.DescribeArchiveOutput {
+		t.Helper()
+		d, err := c.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String("short")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := describe(); d.EventCount != 0 || d.SizeBytes != 0 {
+		t.Fatalf("new archive: EventCount %d, SizeBytes %d", d.EventCount, d.SizeBytes)
+	}
+	put()
+	put()
+	h.drained(t)
+	clock.Advance(12 * time.Hour) // a sweep: nothing expired yet
+	waitWaiters(t, clock)
+	two := describe()
+	if two.EventCount != 2 || two.SizeBytes <= 0 {
+		t.Fatalf("after 12h: EventCount %d, SizeBytes %d", two.EventCount, two.SizeBytes)
+	}
+	put()
+	h.drained(t)
+	clock.Advance(18 * time.Hour) // the first two are 30h old, the third 18h
+	waitWaiters(t, clock)
+	one := describe()
+	if one.EventCount != 1 || 2*one.SizeBytes != two.SizeBytes {
+		t.Fatalf("after 30h: EventCount %d, SizeBytes %d (two events were %d bytes)", one.EventCount, one.SizeBytes, two.SizeBytes)
+	}
+	list, err := c.ListArchives(ctx, &eventbridge.ListArchivesInput{})
+	if err != nil || len(list.Archives) != 1 || list.Archives[0].EventCount != 1 || list.Archives[0].SizeBytes != one.SizeBytes {
+		t.Fatalf("ListArchives = %+v, %v", list, err)
+	}
+	info, err := h.svc.archiveStr.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Fatalf("archive stream holds %d messages (%v); want the one retained", info.State.Msgs, err)
+	}
+}

@@ -61,6 +61,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// Clock is the time source; the real one when nil.
 	Clock Clock
+	// Lease runs fn on one node of the cluster at a time (internal/lease):
+	// the archive retention sweep. Nil: fn runs here (a single node).
+	Lease func(ctx context.Context, fn func(context.Context) error) error
 }
 
 // Service is one node's EventBridge: API, router and scheduler.
@@ -78,6 +81,7 @@ type Service struct {
 	scale      float64
 	log        *slog.Logger
 	clock      Clock
+	lease      func(context.Context, func(context.Context) error) error
 	cache      *cache
 	ready      chan struct{} // closed once the cache holds the stored rules
 
@@ -137,6 +141,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		scale:      opts.DelayScale,
 		log:        opts.Logger,
 		clock:      opts.Clock,
+		lease:      opts.Lease,
 		cache:      newCache(),
 		archives:   archiveSet{m: map[string]*compiledArchive{}},
 		replaying:  map[string]bool{},
@@ -201,8 +206,8 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Run keeps the rule cache current, routes events and fires schedules
-// until ctx ends; it returns when all three have stopped.
+// Run keeps the rule cache current, routes events, fires schedules and
+// sweeps archives until ctx ends; it returns when all have stopped.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
 	if s.running {
@@ -214,7 +219,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 4)
+	errs := make(chan error, 8)
 	var wg sync.WaitGroup
 	archivesReady := make(chan struct{})
 	wg.Go(func() { errs <- s.cache.watch(ctx, s.kv, s.ready) })
@@ -244,6 +249,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { errs <- s.route(ctx) })
 	wg.Go(func() { errs <- s.runScheduler(ctx) })
+	wg.Go(func() { errs <- s.runArchiveSweep(ctx) })
 	var first error
 	select {
 	case <-ctx.Done():
