@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nimbus-serverless/nimbus/internal/build"
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
 
@@ -31,8 +32,12 @@ Resources:
 	if err != nil {
 		t.Fatal(err)
 	}
+	units, err := build.Plan(tpl, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	arts, err := buildArtifacts(context.Background(), &out, tpl, dir, nil, false)
+	arts, err := buildArtifacts(context.Background(), &out, units, build.Options{CacheDir: filepath.Join(dir, ".nimbus", "build")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,23 +175,48 @@ func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 
 func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-	tplPath, err := findTemplate(df.template, ".")
+	a, err := loadApp(df)
 	if err != nil {
 		return err
 	}
-	tplPath, err = filepath.Abs(tplPath)
+	cfg, err := cf.awsConfig(ctx)
 	if err != nil {
 		return err
+	}
+	return a.deploy(ctx, cmd.OutOrStdout(), cfg, df)
+}
+
+// app is an application as deploy finds it: its template (parsed, with
+// AWS::Include snippets of local files inlined), directory, stack name
+// and parameter values.
+type app struct {
+	tplPath   string
+	dir       string
+	stackName string
+	params    map[string]string
+	tpl       *cfn.Template
+}
+
+// loadApp finds and reads the application df names (--template, else the
+// current directory's template; --stack-name, else samconfig.toml's, else
+// the directory's name).
+func loadApp(df *deployFlags) (*app, error) {
+	tplPath, err := findTemplate(df.template, ".")
+	if err != nil {
+		return nil, err
+	}
+	tplPath, err = filepath.Abs(tplPath)
+	if err != nil {
+		return nil, err
 	}
 	dir := filepath.Dir(tplPath)
 	sc, err := readSamConfig(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stackName, err := stackNameFor(df.stackName, sc, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var items []string
 	items = append(items, sc.ParameterOverrides...)
@@ -200,47 +225,74 @@ func runDeploy(cmd *cobra.Command, cf *clientFlags, df *deployFlags) error {
 	}
 	params, err := parseOverrides(items)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	a := &app{tplPath: tplPath, dir: dir, stackName: stackName, params: params}
+	if err := a.reload(df.skipUnsupported); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
 
-	raw, err := os.ReadFile(tplPath)
+// reload reads and checks the template again.
+func (a *app) reload(skipUnsupported bool) error {
+	raw, err := os.ReadFile(a.tplPath)
 	if err != nil {
 		return err
 	}
 	tpl, err := cfn.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+		return fmt.Errorf("%s: %w", filepath.Base(a.tplPath), err)
 	}
-	if err := build.InlineIncludes(tpl, dir); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	if err := build.InlineIncludes(tpl, a.dir); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(a.tplPath), err)
 	}
-	if err := checkBeforeBuild(tpl, df.skipUnsupported); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	if err := checkBeforeBuild(tpl, skipUnsupported); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(a.tplPath), err)
 	}
-	cfg, err := cf.awsConfig(ctx)
-	if err != nil {
-		return err
-	}
+	a.tpl = tpl
+	return nil
+}
+
+// buildOptions are the options of every build of the application's code.
+func (a *app) buildOptions(noBuild bool) build.Options {
+	return build.Options{CacheDir: filepath.Join(a.dir, ".nimbus", "build"), NoBuild: noBuild}
+}
+
+// deploy validates, builds, uploads and deploys the application's
+// template as its stack. It rewrites a.tpl's code locations (reload
+// reads the template again).
+func (a *app) deploy(ctx context.Context, out io.Writer, cfg aws.Config, df *deployFlags) error {
+	_, err := a.deployArtifacts(ctx, out, cfg, df)
+	return err
+}
+
+// deployArtifacts is deploy, returning the artifacts it deployed.
+func (a *app) deployArtifacts(ctx context.Context, out io.Writer, cfg aws.Config, df *deployFlags) ([]build.Artifact, error) {
 	cfc := cloudformation.NewFromConfig(cfg)
-	if err := validateBeforeBuild(ctx, cfc, tpl, df.skipUnsupported); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(tplPath), err)
+	if err := validateBeforeBuild(ctx, cfc, a.tpl, df.skipUnsupported); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(a.tplPath), err)
 	}
-	arts, err := buildArtifacts(ctx, out, tpl, dir, params, df.noBuild)
+	units, err := build.Plan(a.tpl, a.dir, a.params)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	arts, err := buildArtifacts(ctx, out, units, a.buildOptions(df.noBuild))
+	if err != nil {
+		return nil, err
 	}
 	if err := uploadArtifacts(ctx, out, cfg, arts); err != nil {
-		return err
+		return nil, err
 	}
-	if err := build.Package(tpl, dir, arts); err != nil {
-		return err
+	if err := build.Package(a.tpl, a.dir, arts); err != nil {
+		return nil, err
 	}
-	body, err := tpl.Marshal()
+	body, err := a.tpl.Marshal()
 	if err != nil {
-		return fmt.Errorf("write the packaged template: %w", err)
+		return nil, fmt.Errorf("write the packaged template: %w", err)
 	}
 	d := &stackClient{c: cfc, out: out, endpoint: aws.ToString(cfg.BaseEndpoint)}
-	return plainAPIError(d.deploy(ctx, stackName, string(body), tpl, params, df.skipUnsupported))
+	return arts, plainAPIError(d.deploy(ctx, a.stackName, string(body), a.tpl, a.params, df.skipUnsupported))
 }
 
 // checkBeforeBuild refuses, before anything is built, a template with
@@ -293,12 +345,8 @@ func plainAPIError(err error) error {
 	return err
 }
 
-// buildArtifacts builds every unit of tpl, saying what it does.
-func buildArtifacts(ctx context.Context, out io.Writer, tpl *cfn.Template, dir string, params map[string]string, noBuild bool) ([]build.Artifact, error) {
-	units, err := build.Plan(tpl, dir, params)
-	if err != nil {
-		return nil, err
-	}
+// buildArtifacts builds units, saying what it does.
+func buildArtifacts(ctx context.Context, out io.Writer, units []build.Unit, opts build.Options) ([]build.Artifact, error) {
 	arts := make([]build.Artifact, 0, len(units))
 	for _, u := range units {
 		what := u.Runtime
@@ -310,7 +358,7 @@ func buildArtifacts(ctx context.Context, out io.Writer, tpl *cfn.Template, dir s
 			what = "copied as is" // a layer without a BuildMethod
 		}
 		fmt.Fprintf(out, "Building %s (%s)", u.LogicalID, what)
-		a, err := build.Build(ctx, u, build.Options{CacheDir: filepath.Join(dir, ".nimbus", "build"), NoBuild: noBuild})
+		a, err := build.Build(ctx, u, opts)
 		if err != nil {
 			fmt.Fprintln(out, ": failed")
 			return nil, err

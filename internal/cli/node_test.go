@@ -54,7 +54,7 @@ var (
 // few hundred milliseconds to start and the tests use distinct stacks).
 // The environment holds no AWS credentials or endpoint, so the commands
 // must find both from --data-dir.
-func startTestNode(t *testing.T) *testNode {
+func startTestNode(t testing.TB) *testNode {
 	t.Helper()
 	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
 		"AWS_ENDPOINT_URL", "NIMBUS_ACCESS_KEY_ID", "NIMBUS_SECRET_ACCESS_KEY", "NIMBUS_DATA_DIR"} {
@@ -95,7 +95,7 @@ func startTestNode(t *testing.T) *testNode {
 
 // run runs a nimbus command against the node from dir and returns what
 // it printed and its exit status.
-func (n *testNode) run(t *testing.T, dir string, args ...string) (string, int) {
+func (n *testNode) run(t testing.TB, dir string, args ...string) (string, int) {
 	t.Helper()
 	if dir != "" {
 		t.Chdir(dir)
@@ -140,7 +140,7 @@ func localURLs(out string) map[string]string {
 
 // get requests a URL deploy printed (a *.localhost name) through the
 // node's address with that Host.
-func (n *testNode) get(t *testing.T, raw string) (int, string) {
+func (n *testNode) get(t testing.TB, raw string) (int, string) {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
