@@ -42,19 +42,20 @@ func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool)
 	}
 }
 
-// devSession is `nimbus dev` running in process in a copy of the Python
-// REST API example.
+// devSession is `nimbus dev` running in process in a copy of an example.
 type devSession struct {
-	dir   string // the copy
-	items string // the local URL of /items/
-	out   *lockedBuffer
-	stop  func() int
+	dir  string // the copy
+	url  string // the local URL of the output the session was asked for
+	out  *lockedBuffer
+	stop func() int
 }
 
-func startDev(tb testing.TB, n *testNode, stack string) *devSession {
+// startDev copies an example, runs `nimbus dev` in the copy until it
+// watches functions, and finds the local URL of output.
+func startDev(tb testing.TB, n *testNode, example, stack string, functions int, output string) *devSession {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "app")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "sam-rest-api-python"))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", example))); err != nil {
 		tb.Fatal(err)
 	}
 	_ = os.RemoveAll(filepath.Join(dir, ".nimbus"))
@@ -80,13 +81,39 @@ func startDev(tb testing.TB, n *testNode, stack string) *devSession {
 			tb.Fatalf("dev exited %d:\n%s", c, out)
 		default:
 		}
-		return strings.Contains(out.String(), "Watching 1 function(s) of stack "+stack)
+		return strings.Contains(out.String(), fmt.Sprintf("Watching %d function(s) of stack %s", functions, stack))
 	})
-	s.items = localURLs(out.String())["ItemsApiUrl"]
-	if s.items == "" {
-		tb.Fatalf("dev printed no ItemsApiUrl:\n%s", out)
+	s.url = localURLs(out.String())[output]
+	for line := range strings.Lines(out.String()) {
+		if f := strings.Fields(line); s.url == "" && len(f) > 1 && f[0] == output {
+			s.url = printedURL.FindString(line)
+		}
+	}
+	if s.url == "" {
+		tb.Fatalf("dev printed no %s:\n%s", output, out)
 	}
 	return s
+}
+
+// editGo rewrites the Go example's hello handler so that its greeting
+// reads "Hello, <word> <name>!".
+func (s *devSession) editGo(tb testing.TB, word string) {
+	tb.Helper()
+	p := filepath.Join(s.dir, "hello", "main.go")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	src := string(raw)
+	i := strings.Index(src, `os.Getenv("GREETING") + ", "`)
+	j := strings.Index(src[max(i, 0):], "+ name +")
+	if i < 0 || j < 0 {
+		tb.Fatalf("the example's handler changed shape:\n%s", src)
+	}
+	src = src[:i] + `os.Getenv("GREETING") + ", ` + word + ` " ` + src[i+j:]
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // edit rewrites the handler so that it names items "<word> <id>" and
@@ -100,7 +127,7 @@ func (s *devSession) edit(tb testing.TB, word string) {
 	}
 	src := string(raw)
 	i := strings.Index(src, `"name": f"`)
-	j := strings.Index(src[i:], "{item_id}")
+	j := strings.Index(src[max(i, 0):], "{item_id}")
 	if i < 0 || j < 0 {
 		tb.Fatalf("the example's handler changed shape:\n%s", src)
 	}
@@ -117,14 +144,14 @@ func (s *devSession) edit(tb testing.TB, word string) {
 // the new handler's log line is printed.
 func TestDevUpdatesAnEditedFunction(t *testing.T) {
 	n := startTestNode(t)
-	s := startDev(t, n, "dev-python")
-	if code, body := n.get(t, s.items+"7"); code != 200 || !strings.Contains(body, `"item 7"`) {
+	s := startDev(t, n, "sam-rest-api-python", "dev-python", 1, "ItemsApiUrl")
+	if code, body := n.get(t, s.url+"7"); code != 200 || !strings.Contains(body, `"item 7"`) {
 		t.Fatalf("before the edit: %d %s", code, body)
 	}
 	before := strings.Count(s.out.String(), "UPDATE_COMPLETE")
 	s.edit(t, "edited")
 	waitFor(t, 2*time.Minute, "the edited handler to be served", func() bool {
-		code, body := n.get(t, s.items+"7")
+		code, body := n.get(t, s.url+"7")
 		return code == 200 && strings.Contains(body, `"edited 7"`)
 	})
 	waitFor(t, time.Minute, "the edited handler's log line", func() bool {
@@ -144,15 +171,55 @@ func TestDevUpdatesAnEditedFunction(t *testing.T) {
 // UpdateFunctionCode, a new environment's cold start).
 func BenchmarkDevEditToServed(b *testing.B) {
 	n := startTestNode(b)
-	s := startDev(b, n, "dev-bench")
+	s := startDev(b, n, "sam-rest-api-python", "dev-bench", 1, "ItemsApiUrl")
 	i := 0
 	for b.Loop() {
 		i++
 		word := fmt.Sprintf("v%d", i)
 		s.edit(b, word)
 		waitFor(b, 2*time.Minute, "the edited handler to be served", func() bool {
-			code, body := n.get(b, s.items+"1")
+			code, body := n.get(b, s.url+"1")
 			return code == 200 && strings.Contains(body, `"`+word+` 1"`)
+		})
+	}
+}
+
+// TestDevUpdatesAnEditedGoFunction: with the Go example (two functions
+// in one module), an edit of one function's code rebuilds and updates
+// that function alone.
+func TestDevUpdatesAnEditedGoFunction(t *testing.T) {
+	n := startTestNode(t)
+	s := startDev(t, n, "sam-http-api-go", "dev-go", 2, "ApiUrl")
+	if code, body := n.get(t, s.url+"hello"); code != 200 || !strings.Contains(body, "Hello, world!") {
+		t.Fatalf("before the edit: %d %s", code, body)
+	}
+	s.editGo(t, "edited")
+	waitFor(t, 3*time.Minute, "the edited Go handler to be served", func() bool {
+		code, body := n.get(t, s.url+"hello")
+		return code == 200 && strings.Contains(body, "Hello, edited world!")
+	})
+	out := s.out.String()
+	if !strings.Contains(out, "Updated HelloFunction") || strings.Count(out, "Building ClockFunction") != 1 {
+		t.Errorf("want HelloFunction alone rebuilt and updated:\n%s", out)
+	}
+	if code, _ := n.get(t, s.url+"time"); code != 200 {
+		t.Errorf("GET /time after the edit = %d", code)
+	}
+}
+
+// BenchmarkDevEditToServedGo is BenchmarkDevEditToServed for a Go
+// function (an incremental go build instead of a copy).
+func BenchmarkDevEditToServedGo(b *testing.B) {
+	n := startTestNode(b)
+	s := startDev(b, n, "sam-http-api-go", "dev-bench-go", 2, "ApiUrl")
+	i := 0
+	for b.Loop() {
+		i++
+		word := fmt.Sprintf("v%d", i)
+		s.editGo(b, word)
+		waitFor(b, 2*time.Minute, "the edited Go handler to be served", func() bool {
+			code, body := n.get(b, s.url+"hello")
+			return code == 200 && strings.Contains(body, "Hello, "+word+" world!")
 		})
 	}
 }
