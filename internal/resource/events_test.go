@@ -110,11 +110,13 @@ func TestEventsRuleProvider(t *testing.T) {
 func TestSchedulerProviders(t *testing.T) {
 	e := newEnv(t)
 	fnArn := "arn:aws:lambda:us-east-1:000000000000:function:handler"
-	group := e.create(t, "Group", "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "team"})
+	group := e.create(t, "Group", "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "team",
+		"Tags": []any{map[string]any{"Key": "env", "Value": "dev"}}})
 	if group.PhysicalID != "team" || group.Attrs["Arn"] != "arn:aws:scheduler:us-east-1:000000000000:schedule-group/team" ||
 		group.Attrs["State"] != "ACTIVE" {
 		t.Fatalf("group = %+v", group.Result)
 	}
+	group = e.update(t, group, map[string]any{"Name": "team", "Tags": []any{map[string]any{"Key": "team", "Value": "a"}}})
 	props := map[string]any{
 		"GroupName": "team", "ScheduleExpression": "rate(5 minutes)", "StartDate": "2030-01-01T00:00:00Z",
 		"FlexibleTimeWindow": map[string]any{"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5.0},

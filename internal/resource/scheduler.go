@@ -132,14 +132,15 @@ func (p *scheduleGroupProvider) Create(ctx context.Context, r *stack.Request) (*
 	if err := props(r, &gp); err != nil {
 		return nil, err
 	}
-	if len(gp.Tags) > 0 {
-		return nil, fmt.Errorf("%s: Nimbus does not implement tags on EventBridge Scheduler resources yet", r.LogicalID)
-	}
 	name := aws.ToString(gp.Name)
 	if name == "" {
 		name = physicalName(r.StackName, r.LogicalID, 64)
 	}
-	if err := p.c.scheduler(ctx, http.MethodPost, "/schedule-groups/"+url.PathEscape(name), nil, struct{}{}, nil); err != nil {
+	in := map[string]any{}
+	if len(gp.Tags) > 0 {
+		in["Tags"] = gp.Tags
+	}
+	if err := p.c.scheduler(ctx, http.MethodPost, "/schedule-groups/"+url.PathEscape(name), nil, in, nil); err != nil {
 		return nil, err
 	}
 	return p.result(ctx, name)
@@ -164,9 +165,41 @@ func (p *scheduleGroupProvider) Update(ctx context.Context, r *stack.Request, pr
 		return nil, replace(r.LogicalID, "Name")
 	}
 	if ch["Tags"] {
-		return nil, fmt.Errorf("%s: Nimbus does not implement tags on EventBridge Scheduler resources yet", r.LogicalID)
+		if err := p.retag(ctx, r, prev); err != nil {
+			return nil, err
+		}
 	}
 	return p.result(ctx, prev.PhysicalID)
+}
+
+// retag makes the group's tags the template's: removes the keys it no
+// longer has, then sets the rest.
+func (p *scheduleGroupProvider) retag(ctx context.Context, r *stack.Request, prev *stack.Resource) error {
+	var gp scheduleGroupProps
+	if err := props(r, &gp); err != nil {
+		return err
+	}
+	var out struct{ Tags []tag }
+	path := "/tags/" + url.PathEscape("arn:aws:scheduler:"+r.Region+":"+r.AccountID+":schedule-group/"+prev.PhysicalID)
+	if err := p.c.scheduler(ctx, http.MethodGet, path, nil, nil, &out); err != nil {
+		return err
+	}
+	want := tagMap(gp.Tags)
+	var gone []string
+	for _, t := range out.Tags {
+		if _, ok := want[t.Key]; !ok {
+			gone = append(gone, t.Key)
+		}
+	}
+	if len(gone) > 0 {
+		if err := p.c.scheduler(ctx, http.MethodDelete, path, url.Values{"TagKeys": gone}, nil, nil); err != nil {
+			return err
+		}
+	}
+	if len(gp.Tags) > 0 {
+		return p.c.scheduler(ctx, http.MethodPost, path, nil, map[string]any{"Tags": gp.Tags}, nil)
+	}
+	return nil
 }
 
 func (p *scheduleGroupProvider) Delete(ctx context.Context, _ *stack.Request, cur *stack.Resource) error {

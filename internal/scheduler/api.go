@@ -110,7 +110,7 @@ func (s *Service) serve(r *http.Request) (any, error) {
 	case path == "/schedule-groups" && r.Method == http.MethodGet:
 		return s.listGroups(r, q)
 	case strings.HasPrefix(path, "/tags/"):
-		return nil, validation("Nimbus does not implement tags on EventBridge Scheduler resources yet.")
+		return s.serveTags(r, body)
 	}
 	if name, ok := seg("/schedules/"); ok {
 		switch r.Method {
@@ -162,15 +162,15 @@ func (s *Service) createGroup(r *http.Request, name string, body []byte) (any, e
 	}
 	var in struct {
 		ClientToken string
-		Tags        []json.RawMessage
+		Tags        []Tag
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, validation("The request body is not valid JSON.")
 		}
 	}
-	if len(in.Tags) > 0 {
-		return nil, validation("Nimbus does not implement tags on EventBridge Scheduler resources yet.")
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
 	}
 	ks, err := keys(r.Context(), s.kv, "group.>")
 	if err != nil {
@@ -180,9 +180,14 @@ func (s *Service) createGroup(r *http.Request, name string, body []byte) (any, e
 		return nil, &apiError{http.StatusPaymentRequired, "ServiceQuotaExceededException", "The schedule group quota (500) is reached."}
 	}
 	now := epoch(s.clock.Now())
-	g := Group{Name: name, Arn: s.groupArn(name), State: "ACTIVE", CreationDate: now, LastModificationDate: now}
+	g := Group{Name: name, Arn: s.groupArn(name), State: "ACTIVE", CreationDate: now, LastModificationDate: now, Tags: in.Tags}
+	prior, done, err := s.claimToken(r.Context(), in.ClientToken, requestDigest("CreateScheduleGroup", name, body), g.Arn)
+	if err != nil || done {
+		return map[string]string{"ScheduleGroupArn": prior}, err
+	}
 	b, _ := json.Marshal(g)
 	if _, err := s.kv.Create(r.Context(), groupKey(name), b); err != nil {
+		s.releaseToken(r.Context(), in.ClientToken)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, conflict("Schedule group %s already exists.", name)
 		}
@@ -206,7 +211,12 @@ func (s *Service) getGroup(r *http.Request, name string) (any, error) {
 	if err := checkName(name, "name"); err != nil {
 		return nil, err
 	}
-	return s.group(r, name)
+	g, err := s.group(r, name)
+	if err != nil {
+		return nil, err
+	}
+	g.Tags = nil // ListTagsForResource's
+	return g, nil
 }
 
 func (s *Service) deleteGroup(r *http.Request, name string) (any, error) {
@@ -285,6 +295,7 @@ func (s *Service) listGroups(r *http.Request, q url.Values) (any, error) {
 			continue // deleted meanwhile
 		}
 		if strings.HasPrefix(g.Name, prefix) {
+			g.Tags = nil
 			gs = append(gs, g)
 		}
 	}
@@ -357,8 +368,13 @@ func (s *Service) putSchedule(r *http.Request, name string, body []byte, create 
 			return nil, &apiError{http.StatusPaymentRequired, "ServiceQuotaExceededException", "The schedule quota is reached."}
 		}
 		sch.CreationDate, sch.LastModificationDate = now, now
+		prior, done, err := s.claimToken(ctx, in.ClientToken, requestDigest("CreateSchedule", name, body), sch.Arn)
+		if err != nil || done {
+			return map[string]string{"ScheduleArn": prior}, err
+		}
 		b, _ := json.Marshal(stored{Schedule: *sch})
 		if _, err := s.kv.Create(ctx, key, b); err != nil {
+			s.releaseToken(ctx, in.ClientToken)
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				return nil, conflict("Schedule %s already exists.", name)
 			}

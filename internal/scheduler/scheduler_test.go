@@ -317,9 +317,72 @@ func TestRefusals(t *testing.T) {
 	if code, out := h.call(t, "POST", "/schedules/"+strings.Repeat("n", 65), schedule("rate(5 minutes)", lambdaTarget(""), nil)); code != 400 {
 		t.Errorf("a 65-character name: %d %v", code, out)
 	}
-	if code, out := h.call(t, "POST", "/tags/arn:aws:scheduler:us-east-1:000000000000:schedule/default/x", map[string]any{}); code != 400 ||
-		!strings.Contains(fmt.Sprint(out["Message"]), "tags") {
-		t.Errorf("TagResource: %d %v", code, out)
+	// Schedules take no tags on AWS: only a schedule group's ARN is a resource.
+	if code, out := h.call(t, "POST", "/tags/arn:aws:scheduler:us-east-1:000000000000:schedule/default/x", map[string]any{"Tags": []any{}}); code != 400 ||
+		out["__type"] != "ValidationException" || !strings.Contains(fmt.Sprint(out["Message"]), "resourceArn") {
+		t.Errorf("TagResource on a schedule: %d %v", code, out)
+	}
+}
+
+// TestClientTokenAndGroupTags: a create repeated with its ClientToken
+// answers the first result and stores one schedule; the token with
+// another request is a ConflictException; schedule groups take tags.
+func TestClientTokenAndGroupTags(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	h := start(t, storetest.Open(t), clock, newRecorder())
+	body := schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "tok-1"})
+	for range 2 {
+		if code, out := h.call(t, "POST", "/schedules/once", body); code != 200 ||
+			out["ScheduleArn"] != "arn:aws:scheduler:us-east-1:000000000000:schedule/default/once" {
+			t.Fatalf("CreateSchedule with ClientToken: %d %v", code, out)
+		}
+	}
+	if code, out := h.call(t, "POST", "/schedules/once", schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "tok-2"})); code != 409 ||
+		out["__type"] != "ConflictException" {
+		t.Errorf("a second create of the name with another token: %d %v", code, out)
+	}
+	other := schedule("rate(7 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "tok-1"})
+	if code, out := h.call(t, "POST", "/schedules/other", other); code != 409 || out["__type"] != "ConflictException" {
+		t.Errorf("the token with another request: %d %v", code, out)
+	}
+	if code, _ := h.call(t, "GET", "/schedules/other", nil); code != 404 {
+		t.Errorf("the refused request stored a schedule: %d", code)
+	}
+	if code, out := h.call(t, "POST", "/schedules/x", schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "bad token!"})); code != 400 {
+		t.Errorf("a malformed token: %d %v", code, out)
+	}
+	if _, out := h.call(t, "GET", "/schedules", nil); len(out["Schedules"].([]any)) != 1 {
+		t.Errorf("ListSchedules = %v; want the one schedule", out)
+	}
+
+	arn := "arn:aws:scheduler:us-east-1:000000000000:schedule-group/team"
+	if code, out := h.call(t, "POST", "/schedule-groups/team", map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "dev"}}}); code != 200 {
+		t.Fatalf("CreateScheduleGroup with tags: %d %v", code, out)
+	}
+	if code, out := h.call(t, "POST", "/tags/"+arn, map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "a"}}}); code != 200 {
+		t.Fatalf("TagResource: %d %v", code, out)
+	}
+	if _, out := h.call(t, "GET", "/tags/"+arn, nil); fmt.Sprint(out["Tags"]) != "[map[Key:env Value:prod] map[Key:team Value:a]]" {
+		t.Errorf("ListTagsForResource = %v", out)
+	}
+	if code, out := h.call(t, "DELETE", "/tags/"+arn+"?TagKeys=env&TagKeys=none", nil); code != 200 {
+		t.Fatalf("UntagResource: %d %v", code, out)
+	}
+	if _, out := h.call(t, "GET", "/tags/"+arn, nil); fmt.Sprint(out["Tags"]) != "[map[Key:team Value:a]]" {
+		t.Errorf("after UntagResource: %v", out)
+	}
+	if _, out := h.call(t, "GET", "/schedule-groups/team", nil); out["Tags"] != nil {
+		t.Errorf("GetScheduleGroup answers tags: %v", out)
+	}
+	if code, out := h.call(t, "GET", "/tags/arn:aws:scheduler:us-east-1:000000000000:schedule-group/none", nil); code != 404 ||
+		out["__type"] != "ResourceNotFoundException" {
+		t.Errorf("tags of a missing group: %d %v", code, out)
+	}
+	if code, out := h.call(t, "GET", "/tags/arn:aws:scheduler:us-east-1:999999999999:schedule-group/team", nil); code != 404 {
+		t.Errorf("tags of another account's group: %d %v", code, out)
+	}
+	if code, out := h.call(t, "POST", "/tags/"+arn, map[string]any{"Tags": []map[string]string{{"Key": "", "Value": "v"}}}); code != 400 {
+		t.Errorf("an empty tag key: %d %v", code, out)
 	}
 }
 

@@ -65,6 +65,7 @@ type Options struct {
 type Service struct {
 	js         jetstream.JetStream
 	kv         jetstream.KeyValue
+	tokens     jetstream.KeyValue // ClientTokens of recent creates (TokenBucket)
 	cons       jetstream.Consumer
 	deliveries *deliver.Router
 	bus        BusPutter
@@ -119,6 +120,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	var err error
 	if s.kv, err = openBucket(ctx, s.js); err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	if s.tokens, err = openTokens(ctx, s.js); err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
 	}
 	now := epoch(s.clock.Now())

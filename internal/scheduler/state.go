@@ -30,6 +30,7 @@ type Group struct {
 	State                string
 	CreationDate         float64
 	LastModificationDate float64
+	Tags                 []Tag `json:",omitempty"` // not part of GetScheduleGroup's answer
 }
 
 // Schedule is a schedule as the API answers it (GetSchedule).
