@@ -105,7 +105,7 @@ func (s *devSession) editGo(tb testing.TB, word string) {
 		tb.Fatal(err)
 	}
 	src := string(raw)
-	i := strings.Index(src, `os.Getenv("GREETING") + ", "`)
+	i := strings.Index(src, `os.Getenv("GREETING") + ", `)
 	j := strings.Index(src[max(i, 0):], "+ name +")
 	if i < 0 || j < 0 {
 		tb.Fatalf("the example's handler changed shape:\n%s", src)
