@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -319,7 +320,11 @@ func within(path, source string) bool {
 // changed, sends the new code with UpdateFunctionCode.
 func (d *devLoop) update(ctx context.Context, u build.Unit) error {
 	start := time.Now()
-	arts, err := buildArtifacts(ctx, d.out, []build.Unit{u}, d.app.buildOptions(false))
+	// The build's line is written in two parts: buffer it so that log
+	// lines printed meanwhile do not split it.
+	var line bytes.Buffer
+	arts, err := buildArtifacts(ctx, &line, []build.Unit{u}, d.app.buildOptions(false))
+	_, _ = d.out.Write(line.Bytes())
 	if err != nil {
 		return err
 	}
