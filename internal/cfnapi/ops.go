@@ -113,7 +113,7 @@ func ParseTemplateURL(raw string) (bucket, key string, ok bool) {
 	case strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-"):
 		i := strings.Index(host, ".s3")
 		bucket, key = host[:i], path
-	case aws && !(strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-")):
+	case aws && !strings.HasPrefix(host, "s3.") && !strings.HasPrefix(host, "s3-"):
 		return "", "", false
 	default:
 		bucket, key, _ = strings.Cut(path, "/")
