@@ -2,7 +2,9 @@ package kms
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -375,5 +377,45 @@ func TestLoadMasterKey(t *testing.T) {
 	}
 	if _, err := LoadMasterKey(MasterKeyOptions{File: p}); err == nil {
 		t.Fatal("a short key was accepted")
+	}
+}
+
+// laggingKV answers Create with "exists" and the first reads with "not
+// found", as a cluster does while another node's create is not yet
+// applied where the read is served.
+type laggingKV struct {
+	KV
+	misses int
+}
+
+func (k *laggingKV) Create(ctx context.Context, key string, val []byte) (uint64, error) {
+	if _, err := k.KV.Create(ctx, key, val); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("create %s: %w", key, store.ErrExists)
+}
+
+func (k *laggingKV) Get(ctx context.Context, key string) (store.Entry, error) {
+	if k.misses > 0 {
+		k.misses--
+		return store.Entry{}, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
+	}
+	return k.KV.Get(ctx, key)
+}
+
+func TestMasterKeyCheckWaitsForALaggingRead(t *testing.T) {
+	kv := &laggingKV{KV: storetest.Open(t), misses: 2}
+	mk := bytes.Repeat([]byte{7}, MasterKeySize)
+	if _, err := New(t.Context(), Options{Store: kv, MasterKey: mk, Region: "us-east-1", AccountID: testAccount}); err != nil {
+		t.Fatalf("new with a lagging read: %v", err)
+	}
+	if kv.misses != 0 {
+		t.Fatalf("reads not retried: %d misses left", kv.misses)
+	}
+	// The retry still compares: another key is refused.
+	kv.misses = 1
+	_, err := New(t.Context(), Options{Store: kv, MasterKey: bytes.Repeat([]byte{8}, MasterKeySize), Region: "us-east-1", AccountID: testAccount})
+	if !errors.Is(err, ErrMasterKeyMismatch) {
+		t.Fatalf("other master key after a lagging read: %v", err)
 	}
 }

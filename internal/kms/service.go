@@ -83,23 +83,53 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	want := checkValue(o.MasterKey)
-	if _, err := s.kv.Create(ctx, checkKey, want); err != nil {
-		if !errors.Is(err, store.ErrExists) {
-			return nil, fmt.Errorf("new kms: store the master key's check value: %w", err)
-		}
-		e, err := s.kv.Get(ctx, checkKey)
-		if err != nil {
-			return nil, fmt.Errorf("new kms: read the master key's check value: %w", err)
-		}
-		if subtle.ConstantTimeCompare(e.Value, want) != 1 {
-			return nil, fmt.Errorf("%w: this node's master key is not the one the backbone's KMS keys, secrets and "+
-				"SecureString parameters are sealed with: give every node the same --master-key-file (or the same "+
-				"cluster secret), or restore %s in the data directory", ErrMasterKeyMismatch, MasterKeyFile)
-		}
+	if err := s.checkMasterKey(ctx, checkValue(o.MasterKey)); err != nil {
+		return nil, err
 	}
 	s.api = s.handler()
 	return s, nil
+}
+
+// checkMasterKey stores want as the backbone's check value on first start,
+// or compares it with the stored one. On a cluster whose nodes start
+// together, Create can answer "exists" while the read that follows still
+// finds nothing: another node's create is not yet applied where the read
+// is served, or this node's own publish landed, lost its acknowledgement
+// under load and was retried. Both settle, so "exists but not found" is
+// retried, for at most two minutes.
+func (s *Service) checkMasterKey(ctx context.Context, want []byte) error {
+	const maxWait = time.Second
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		_, err := s.kv.Create(ctx, checkKey, want)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("new kms: store the master key's check value: %w", err)
+		}
+		e, err := s.kv.Get(ctx, checkKey)
+		if err == nil {
+			if subtle.ConstantTimeCompare(e.Value, want) != 1 {
+				return fmt.Errorf("%w: this node's master key is not the one the backbone's KMS keys, secrets and "+
+					"SecureString parameters are sealed with: give every node the same --master-key-file (or the same "+
+					"cluster secret), or restore %s in the data directory", ErrMasterKeyMismatch, MasterKeyFile)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("new kms: read the master key's check value: %w", err)
+		}
+		s.log.Info("master key check value exists but is not readable yet; retrying", "wait", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("new kms: read the master key's check value: %w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxWait)
+	}
 }
 
 // ServeHTTP serves the KMS API.
