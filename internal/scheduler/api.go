@@ -121,7 +121,7 @@ func (s *Service) serve(r *http.Request) (any, error) {
 		case http.MethodGet:
 			return s.getSchedule(r, name, q.Get("groupName"))
 		case http.MethodDelete:
-			return s.deleteSchedule(r, name, q.Get("groupName"))
+			return s.deleteSchedule(r, name, q.Get("groupName"), q.Get("clientToken"))
 		}
 	}
 	if name, ok := seg("/schedule-groups/"); ok {
@@ -181,7 +181,8 @@ func (s *Service) createGroup(r *http.Request, name string, body []byte) (any, e
 	}
 	now := epoch(s.clock.Now())
 	g := Group{Name: name, Arn: s.groupArn(name), State: "ACTIVE", CreationDate: now, LastModificationDate: now, Tags: in.Tags}
-	prior, done, err := s.claimToken(r.Context(), in.ClientToken, requestDigest("CreateScheduleGroup", name, body), g.Arn)
+	digest := requestDigest("CreateScheduleGroup", name, body)
+	prior, done, err := s.claimToken(r.Context(), in.ClientToken, digest, g.Arn)
 	if err != nil || done {
 		return map[string]string{"ScheduleGroupArn": prior}, err
 	}
@@ -193,6 +194,7 @@ func (s *Service) createGroup(r *http.Request, name string, body []byte) (any, e
 		}
 		return nil, fmt.Errorf("create group: %w", err)
 	}
+	s.finishToken(r.Context(), in.ClientToken, digest, g.Arn)
 	return map[string]string{"ScheduleGroupArn": g.Arn}, nil
 }
 
@@ -368,7 +370,8 @@ func (s *Service) putSchedule(r *http.Request, name string, body []byte, create 
 			return nil, &apiError{http.StatusPaymentRequired, "ServiceQuotaExceededException", "The schedule quota is reached."}
 		}
 		sch.CreationDate, sch.LastModificationDate = now, now
-		prior, done, err := s.claimToken(ctx, in.ClientToken, requestDigest("CreateSchedule", name, body), sch.Arn)
+		digest := requestDigest("CreateSchedule", name, body)
+		prior, done, err := s.claimToken(ctx, in.ClientToken, digest, sch.Arn)
 		if err != nil || done {
 			return map[string]string{"ScheduleArn": prior}, err
 		}
@@ -380,6 +383,7 @@ func (s *Service) putSchedule(r *http.Request, name string, body []byte, create 
 			}
 			return nil, fmt.Errorf("create schedule: %w", err)
 		}
+		s.finishToken(ctx, in.ClientToken, digest, sch.Arn)
 		return map[string]string{"ScheduleArn": sch.Arn}, nil
 	}
 	var old stored
@@ -597,7 +601,10 @@ func (s *Service) getSchedule(r *http.Request, name, group string) (any, error) 
 	return st.Schedule, nil
 }
 
-func (s *Service) deleteSchedule(r *http.Request, name, group string) (any, error) {
+// deleteSchedule deletes a schedule. With a ClientToken, a repeat of a
+// delete that succeeded succeeds again (the SDKs retry with the token)
+// rather than answer ResourceNotFoundException.
+func (s *Service) deleteSchedule(r *http.Request, name, group, token string) (any, error) {
 	if group == "" {
 		group = DefaultGroup
 	}
@@ -607,16 +614,25 @@ func (s *Service) deleteSchedule(r *http.Request, name, group string) (any, erro
 	if err := checkName(group, "groupName"); err != nil {
 		return nil, err
 	}
+	ctx := r.Context()
+	arn := s.scheduleArn(group, name)
+	digest := requestDigest("DeleteSchedule", group+"/"+name, nil)
+	if _, done, err := s.claimToken(ctx, token, digest, arn); err != nil || done {
+		return struct{}{}, err
+	}
 	key := schedKey(group, name)
-	if _, err := s.kv.Get(r.Context(), key); err != nil {
+	if _, err := s.kv.Get(ctx, key); err != nil {
+		s.releaseToken(ctx, token)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, notFound("Schedule %s does not exist.", name)
 		}
 		return nil, fmt.Errorf("get schedule: %w", err)
 	}
-	if err := s.kv.Delete(r.Context(), key); err != nil {
+	if err := s.kv.Delete(ctx, key); err != nil {
+		s.releaseToken(ctx, token)
 		return nil, fmt.Errorf("delete schedule: %w", err)
 	}
+	s.finishToken(ctx, token, digest, arn)
 	return struct{}{}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,6 +384,85 @@ func TestClientTokenAndGroupTags(t *testing.T) {
 	}
 	if code, out := h.call(t, "POST", "/tags/"+arn, map[string]any{"Tags": []map[string]string{{"Key": "", "Value": "v"}}}); code != 400 {
 		t.Errorf("an empty tag key: %d %v", code, out)
+	}
+}
+
+// TestClientTokenWaitsForItsRequest: a request whose ClientToken another
+// request holds does not answer before that request finished (and then
+// answers its ARN); a DeleteSchedule repeated with its token succeeds
+// again, without the token it is a ResourceNotFoundException.
+func TestClientTokenWaitsForItsRequest(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	h := start(t, storetest.Open(t), clock, newRecorder())
+	ctx := t.Context()
+	body := schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "race-1"})
+	raw, _ := json.Marshal(body)
+	digest := requestDigest("CreateSchedule", "raced", raw)
+	arn := "arn:aws:scheduler:us-east-1:000000000000:schedule/default/raced"
+	// The first request has claimed the token and not finished.
+	if _, done, err := h.svc.claimToken(ctx, "race-1", digest, arn); err != nil || done {
+		t.Fatalf("claim: done %v, %v", done, err)
+	}
+	var finished atomic.Bool
+	type answer struct {
+		code     int
+		out      map[string]any
+		finished bool
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		code, out := h.call(t, "POST", "/schedules/raced", body)
+		answered <- answer{code, out, finished.Load()}
+	}()
+	// The first request's work, then its finish.
+	b, _ := json.Marshal(stored{Schedule: Schedule{Name: "raced", GroupName: DefaultGroup, Arn: arn, ScheduleExpression: "rate(5 minutes)", State: "ENABLED"}})
+	if _, err := h.svc.kv.Create(ctx, schedKey(DefaultGroup, "raced"), b); err != nil {
+		t.Fatal(err)
+	}
+	finished.Store(true)
+	h.svc.finishToken(ctx, "race-1", digest, arn)
+	a := <-answered
+	if a.code != 200 || a.out["ScheduleArn"] != arn {
+		t.Fatalf("the racing create: %d %v; want the first request's ARN", a.code, a.out)
+	}
+	if !a.finished {
+		t.Error("the racing create answered the ARN before the first request finished")
+	}
+
+	// A released claim lets the waiting request run itself.
+	body2 := schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "race-2"})
+	raw2, _ := json.Marshal(body2)
+	if _, _, err := h.svc.claimToken(ctx, "race-2", requestDigest("CreateSchedule", "second", raw2), "x"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		code, out := h.call(t, "POST", "/schedules/second", body2)
+		answered <- answer{code: code, out: out}
+	}()
+	h.svc.releaseToken(ctx, "race-2")
+	if a := <-answered; a.code != 200 || a.out["ScheduleArn"] != "arn:aws:scheduler:us-east-1:000000000000:schedule/default/second" {
+		t.Fatalf("the create after a released claim: %d %v", a.code, a.out)
+	}
+	if code, _ := h.call(t, "GET", "/schedules/second", nil); code != 200 {
+		t.Errorf("the create after a released claim stored nothing: %d", code)
+	}
+
+	for i := range 2 {
+		if code, out := h.call(t, "DELETE", "/schedules/raced?clientToken=del-1", nil); code != 200 {
+			t.Fatalf("DeleteSchedule with ClientToken, call %d: %d %v", i+1, code, out)
+		}
+	}
+	if code, out := h.call(t, "DELETE", "/schedules/raced", nil); code != 404 || out["__type"] != "ResourceNotFoundException" {
+		t.Errorf("DeleteSchedule of the deleted schedule without a token: %d %v", code, out)
+	}
+	if code, out := h.call(t, "DELETE", "/schedules/second?clientToken=del-1", nil); code != 409 || out["__type"] != "ConflictException" {
+		t.Errorf("the delete token reused for another schedule: %d %v", code, out)
+	}
+	if code, _ := h.call(t, "GET", "/schedules/second", nil); code != 200 {
+		t.Errorf("the refused delete deleted the schedule: %d", code)
+	}
+	if code, out := h.call(t, "DELETE", "/schedules/none?clientToken=del-2", nil); code != 404 {
+		t.Errorf("DeleteSchedule of a missing schedule: %d %v", code, out)
 	}
 }
 

@@ -122,15 +122,33 @@ func (s *Service) serveTags(r *http.Request, body []byte) (any, error) {
 // request answers the first request's result, with another request a
 // ConflictException.
 
-// TokenBucket holds the ClientTokens of recent creates (entries expire
-// after tokenTTL).
+// TokenBucket holds the ClientTokens of recent creates and deletes
+// (entries expire after tokenTTL).
 const TokenBucket = "nimbus_scheduler_tokens"
 
-const tokenTTL = time.Hour
+const (
+	tokenTTL = time.Hour
+	// tokenWait bounds how long a request waits for another request with
+	// its ClientToken to finish before answering ConflictException.
+	tokenWait = 10 * time.Second
+	// tokenStale is how long a claim may stay pending before another
+	// request with the token takes it over (its node died mid-request).
+	tokenStale = 30 * time.Second
+)
 
+// tokenRecord is a ClientToken's claim. A request claims its token
+// pending, does its work and records it done; a second request with the
+// token waits while the claim is pending, so it never answers an ARN
+// whose create has not finished.
+//
+//	claim (create-if-absent) ──► pending ──finishToken──► done (answered to repeats)
+//	                               │ └──── work failed: releaseToken ──► (absent)
+//	                               └─ pending past tokenStale: taken over by a repeat
 type tokenRecord struct {
 	Request string // sha256 of the operation, name and body without ClientToken
 	Arn     string
+	Pending bool      `json:",omitempty"`
+	Claimed time.Time `json:",omitzero"`
 }
 
 func openTokens(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
@@ -160,9 +178,12 @@ func requestDigest(op, name string, body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// claimToken records token for the request (digest) that creates arn.
-// It returns the earlier result's ARN when token was already used by the
-// same request (done true), ConflictException when by another one.
+// claimToken records token for the request (digest) that makes arn. It
+// returns the earlier result's ARN when token was already used by the
+// same request (done true; if that request is still running, once it
+// finished), ConflictException when by another one. A caller that gets
+// neither does the work, then calls finishToken, or releaseToken if the
+// work failed.
 func (s *Service) claimToken(ctx context.Context, token, digest, arn string) (prior string, done bool, err error) {
 	if token == "" {
 		return "", false, nil
@@ -170,25 +191,85 @@ func (s *Service) claimToken(ctx context.Context, token, digest, arn string) (pr
 	if !clientTokenPattern().MatchString(token) {
 		return "", false, validation("1 validation error detected: Value '%s' at 'clientToken' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9-_]+$ and have length between 1 and 64", token)
 	}
-	b, _ := json.Marshal(tokenRecord{Request: digest, Arn: arn})
-	_, err = s.tokens.Create(ctx, hexName(token), b)
-	if err == nil {
-		return "", false, nil
+	key := hexName(token)
+	claim, _ := json.Marshal(tokenRecord{Request: digest, Arn: arn, Pending: true, Claimed: s.clock.Now().UTC()})
+	wctx, cancel := context.WithTimeout(ctx, tokenWait)
+	defer cancel()
+	for {
+		_, err = s.tokens.Create(wctx, key, claim)
+		if err == nil {
+			return "", false, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return "", false, fmt.Errorf("record client token: %w", err)
+		}
+		prior, done, retry, err := s.awaitToken(wctx, token, key, digest, claim)
+		if !retry {
+			return prior, done, err
+		}
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return "", false, fmt.Errorf("record client token: %w", err)
-	}
-	var rec tokenRecord
-	if _, err := getJSON(ctx, s.tokens, hexName(token), &rec); err != nil {
-		return "", false, fmt.Errorf("read client token: %w", err)
-	}
-	if rec.Request != digest {
-		return "", false, conflict("The ClientToken %s was already used with a different request.", token)
-	}
-	return rec.Arn, true, nil
 }
 
-// releaseToken forgets token after its create failed, so a retry runs.
+// awaitToken follows a claimed token until its request is done (its
+// result), released (retry: claim again) or stale (taken over: the
+// caller does the work).
+func (s *Service) awaitToken(ctx context.Context, token, key, digest string, claim []byte) (prior string, done, retry bool, err error) {
+	w, err := s.tokens.Watch(ctx, key)
+	if err != nil {
+		return "", false, false, fmt.Errorf("watch client token: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	seen := false
+	for {
+		select {
+		case <-ctx.Done():
+			if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				return "", false, false, err
+			}
+			return "", false, false, conflict("A request with the ClientToken %s is still in progress; retry.", token)
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return "", false, true, nil
+			case e == nil && !seen:
+				return "", false, true, nil // gone (expired) before the watch: claim it again
+			case e == nil:
+				continue
+			case e.Operation() != jetstream.KeyValuePut:
+				return "", false, true, nil // released: claim it again
+			}
+			seen = true
+			var rec tokenRecord
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				return "", false, false, fmt.Errorf("read client token: %w", err)
+			}
+			if rec.Request != digest {
+				return "", false, false, conflict("The ClientToken %s was already used with a different request.", token)
+			}
+			if !rec.Pending {
+				return rec.Arn, true, false, nil
+			}
+			if s.clock.Now().Sub(rec.Claimed) > tokenStale {
+				if _, err := s.tokens.Update(ctx, key, claim, e.Revision()); err == nil {
+					return "", false, false, nil
+				}
+			}
+		}
+	}
+}
+
+// finishToken records token's request as done: repeats answer arn.
+func (s *Service) finishToken(ctx context.Context, token, digest, arn string) {
+	if token == "" {
+		return
+	}
+	b, _ := json.Marshal(tokenRecord{Request: digest, Arn: arn})
+	if _, err := s.tokens.Put(ctx, hexName(token), b); err != nil {
+		s.log.Warn("record client token done", "err", err)
+	}
+}
+
+// releaseToken forgets token after its request failed, so a retry runs.
 func (s *Service) releaseToken(ctx context.Context, token string) {
 	if token != "" {
 		_ = s.tokens.Delete(ctx, hexName(token))
