@@ -417,7 +417,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
 		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge, Lease: d.esmLease(),
-		Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
+		Node: d.nodeName(), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create event source mappings: %w", err)

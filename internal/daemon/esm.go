@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/esm"
@@ -41,4 +42,14 @@ func (q sqsSource) Receive(ctx context.Context, account, name string, n int, wai
 			MD5OfAttributes: m.MD5OfAttrs, Attributes: sys, MessageAttributes: attrs}
 	}
 	return out, nil
+}
+
+// Depth is the queue's visible messages, by which mappings scale their
+// pollers (esm.QueueDepth).
+func (q sqsSource) Depth(ctx context.Context, account, name string) (int, error) {
+	a, err := q.s.Attributes(ctx, account, name, []string{"ApproximateNumberOfMessages"})
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(a["ApproximateNumberOfMessages"])
 }

@@ -6,7 +6,8 @@
 // Lambda's event and deletes what succeeded (all of it, or what a
 // ReportBatchItemFailures response does not name). Failed records return
 // to the source after its visibility timeout and reach its dead-letter
-// queue by its redrive policy.
+// queue by its redrive policy. SQS pollers scale with the queue's
+// backlog within a cluster-wide ceiling (scale.go).
 //
 // Sources are interfaces: Queues (SQS) and Streams (DynamoDB Streams,
 // stream.go: one ordered worker per mapping with a checkpoint, retries,

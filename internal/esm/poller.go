@@ -92,12 +92,15 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 		s.mu.Unlock()
 		return
 	}
-	n := defaultConcurrency
-	if m.ScalingConfig != nil && m.ScalingConfig.MaximumConcurrency > 0 {
-		n = min(m.ScalingConfig.MaximumConcurrency, n)
-	}
+	ceil := s.ceiling(&m)
 	src := &QueueSource{Queues: s.queues, Arn: m.EventSourceArn, Region: s.region, BatchSize: m.BatchSize,
-		Window: m.MaximumBatchingWindowInSeconds, Concurrency: n, Filters: f, Log: s.log.With("uuid", id)}
+		Window: m.MaximumBatchingWindowInSeconds, Concurrency: min(defaultConcurrency, ceil), MaxConcurrency: ceil,
+		Filters: f, Log: s.log.With("uuid", id)}
+	if d, ok := s.queues.(QueueDepth); ok {
+		acct, name, _ := sqsQueue(m.EventSourceArn)
+		src.Depth = func(ctx context.Context) (int, error) { return d.Depth(ctx, acct, name) }
+		src.Slots = &kvSlots{kv: s.slots, key: id, node: s.node, max: ceil, now: time.Now}
+	}
 	mp := m.Mapping
 	go func() {
 		defer close(p.done)
@@ -108,6 +111,38 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	s.running[id] = p
 	s.mu.Unlock()
+}
+
+// QueueDepth is what scaling needs of an SQS source besides Queues: the
+// queue's visible messages (ApproximateNumberOfMessages). A Queues
+// without it polls with a fixed number of workers.
+type QueueDepth interface {
+	Depth(ctx context.Context, account, name string) (int, error)
+}
+
+// reservedConcurrency is what a Functions may tell of a function's
+// reserved concurrency (*registry.Registry does).
+type reservedConcurrency interface {
+	ReservedConcurrency(name string) (int, bool)
+}
+
+// ceiling is the most batches mapping m processes at once, cluster-wide:
+// Lambda's 1,000, ScalingConfig.MaximumConcurrency, and the function's
+// reserved concurrency (pollers beyond it would only be throttled, and a
+// throttled batch counts toward the queue's maxReceiveCount), at least 1.
+func (s *Service) ceiling(m *stored) int {
+	n := maxBatches
+	if m.ScalingConfig != nil && m.ScalingConfig.MaximumConcurrency > 0 {
+		n = min(n, m.ScalingConfig.MaximumConcurrency)
+	}
+	if rc, ok := s.fns.(reservedConcurrency); ok {
+		if ref, err := awsapi.ParseFunctionRef(m.FunctionArn); err == nil {
+			if r, set := rc.ReservedConcurrency(ref.Name); set {
+				n = min(n, r)
+			}
+		}
+	}
+	return max(n, 1)
 }
 
 func (s *Service) stopAll() {

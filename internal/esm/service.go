@@ -72,7 +72,9 @@ type Options struct {
 	// Lease, when set, runs fn only while this node holds the named lease
 	// (internal/lease): a Kinesis stream is the cluster's, so each of its
 	// mappings is read by one node at a time. nil runs every mapping here.
-	Lease     func(ctx context.Context, name string, fn func(context.Context) error) error
+	Lease func(ctx context.Context, name string, fn func(context.Context) error) error
+	// Node names this node in the mappings' concurrency claims (scale.go).
+	Node      string
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
@@ -89,6 +91,8 @@ type Service struct {
 	iterAge func(functionArn string, age time.Duration)
 	lease   func(ctx context.Context, name string, fn func(context.Context) error) error
 	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
+	slots   jetstream.KeyValue // SQS mappings' concurrency claims, by UUID
+	node    string
 	region  string
 	account string
 	log     *slog.Logger
@@ -107,7 +111,13 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
 	}
 	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
-		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge, lease: o.Lease}
+		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge, lease: o.Lease, node: o.Node}
+	if s.node == "" {
+		s.node = "local"
+	}
+	if s.slots, err = openSlots(ctx, o.JetStream); err != nil {
+		return nil, err
+	}
 	if o.Streams != nil {
 		if s.pos, err = o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: PositionBucket, Storage: jetstream.FileStorage, History: 1}); err != nil {
 			return nil, fmt.Errorf("open event source mapping positions: %w", err)

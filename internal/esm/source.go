@@ -32,12 +32,25 @@ type QueueSource struct {
 	Arn, Region string
 	// BatchSize and Window (seconds) bound a batch.
 	BatchSize, Window int
-	// Concurrency is the batches in flight at once (default five).
+	// Concurrency is the batches in flight at once (default five); with
+	// Depth and a larger MaxConcurrency, the number it starts at.
 	Concurrency int
+	// MaxConcurrency, with Depth, makes the source scale with its
+	// backlog up to this many batches at once (scale.go).
+	MaxConcurrency int
+	// Depth reads the queue's visible messages (nil: no scaling).
+	Depth func(ctx context.Context) (int, error)
+	// Slots shares MaxConcurrency with other nodes' sources of the same
+	// mapping (nil: this node alone).
+	Slots Slots
+	// Tick paces scaling decisions (nil: every scaleEvery); tests drive it.
+	Tick <-chan time.Time
 	// Filters drop records (deleted from the queue, as Lambda does); nil
 	// keeps every record.
 	Filters *eventpattern.Filters
 	Log     *slog.Logger
+
+	pool workers
 }
 
 // Run polls until ctx ends and returns once every worker has stopped.
@@ -49,16 +62,23 @@ func (q *QueueSource) Run(ctx context.Context, h Handler) {
 	if n <= 0 {
 		n = defaultConcurrency
 	}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() { q.work(ctx, h) })
+	run := func(i int) { q.work(ctx, h, i) }
+	if q.Depth != nil && (q.MaxConcurrency > n || q.Slots != nil) {
+		q.scale(ctx, n, max(q.MaxConcurrency, n), run)
+		return
 	}
-	wg.Wait()
+	q.pool.resize(n, run)
+	<-ctx.Done()
+	q.pool.resize(0, run)
+	q.pool.wg.Wait()
 }
 
-func (q *QueueSource) work(ctx context.Context, h Handler) {
+// Running is the number of workers polling now.
+func (q *QueueSource) Running() int { return q.pool.running() }
+
+func (q *QueueSource) work(ctx context.Context, h Handler, i int) {
 	acct, name, _ := sqsQueue(q.Arn)
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && q.pool.keep(i) {
 		batch, err := q.gather(ctx, acct, name)
 		if err != nil {
 			if ctx.Err() == nil {

@@ -1,0 +1,233 @@
+package esm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-serverless/nimbus/internal/sqs"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
+)
+
+// realQueues is the real SQS service as a poller sees it.
+type realQueues struct{ s *sqs.Service }
+
+func (q realQueues) IsFIFO(ctx context.Context, a, n string) (bool, error) {
+	return q.s.IsFIFO(ctx, a, n)
+}
+func (q realQueues) Delete(ctx context.Context, a, n, h string) error {
+	return q.s.Delete(ctx, a, n, h)
+}
+func (q realQueues) Receive(ctx context.Context, a, n string, max int, wait time.Duration) ([]Message, error) {
+	got, err := q.s.Receive(ctx, a, n, sqs.ReceiveInput{Max: max, Wait: wait})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, len(got))
+	for i, m := range got {
+		out[i] = Message{MessageID: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, MD5OfBody: m.MD5OfBody}
+	}
+	return out, nil
+}
+
+func (q realQueues) Depth(ctx context.Context, a, n string) (int, error) {
+	attrs, err := q.s.Attributes(ctx, a, n, []string{"ApproximateNumberOfMessages"})
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(attrs["ApproximateNumberOfMessages"])
+}
+
+// gauge counts handlers running at once; each holds its batch until
+// released.
+type gauge struct {
+	mu       sync.Mutex
+	now, top int
+	changed  chan struct{}
+	release  chan struct{}
+}
+
+func newGauge() *gauge {
+	return &gauge{changed: make(chan struct{}, 10000), release: make(chan struct{})}
+}
+
+func (g *gauge) handle(ctx context.Context, _ []json.RawMessage) ([]string, error) {
+	g.mu.Lock()
+	g.now++
+	g.top = max(g.top, g.now)
+	g.mu.Unlock()
+	g.changed <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	g.now--
+	g.mu.Unlock()
+	return nil, nil
+}
+
+func (g *gauge) counts() (now, top int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.now, g.top
+}
+
+// waitRunning waits until n handlers run at once (a hang guard, not a
+// timing check).
+func (g *gauge) waitRunning(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		if now, _ := g.counts(); now >= n {
+			return
+		}
+		select {
+		case <-g.changed:
+		case <-timeout:
+			now, _ := g.counts()
+			t.Fatalf("%d batches in flight, want %d", now, n)
+		}
+	}
+}
+
+func newQueue(t *testing.T, msgs int) (realQueues, string) {
+	t.Helper()
+	st := storetest.Open(t)
+	ctx := t.Context()
+	q, err := sqs.New(ctx, sqs.Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.CreateQueue(ctx, "000000000000", "work", map[string]string{"VisibilityTimeout": "300"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < msgs; i += 10 {
+		var batch []*sqs.SendInput
+		for j := range 10 {
+			batch = append(batch, &sqs.SendInput{Body: fmt.Sprint(i + j)})
+		}
+		if _, _, err := q.Send(ctx, "000000000000", "work", batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return realQueues{q}, "arn:aws:sqs:us-east-1:000000000000:work"
+}
+
+// TestPollersGrowWithTheBacklog: a mapping starts with five batches at
+// once; while messages wait, each scaling look adds workers, up to the
+// ceiling and never past it; an empty queue brings them back to five.
+func TestPollersGrowWithTheBacklog(t *testing.T) {
+	qs, arn := newQueue(t, 200)
+	g := newGauge()
+	tick := make(chan time.Time)
+	src := &QueueSource{Queues: qs, Arn: arn, Region: "us-east-1", BatchSize: 1, Concurrency: 5, MaxConcurrency: 17,
+		Depth: func(ctx context.Context) (int, error) { return qs.Depth(ctx, "000000000000", "work") }, Tick: tick}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); src.Run(ctx, g.handle) }()
+	defer func() { cancel(); <-done }()
+
+	g.waitRunning(t, 5)
+	if now, top := g.counts(); now != 5 || top != 5 || src.Running() != 5 {
+		t.Fatalf("before any scaling look: %d batches in flight (most %d), %d workers; want the starting 5", now, top, src.Running())
+	}
+	for range 3 { // 5 -> 10 -> 15 -> 17
+		tick <- time.Now()
+	}
+	tick <- time.Now() // a send returns once the look before it is done
+	g.waitRunning(t, 17)
+	if _, top := g.counts(); top != 17 || src.Running() != 17 {
+		t.Errorf("with a backlog: most %d batches at once, %d workers; want the ceiling 17", top, src.Running())
+	}
+
+	// Drain: every held batch goes, the rest flow through.
+	close(g.release)
+	for {
+		n, err := qs.Depth(t.Context(), "000000000000", "work")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-t.Context().Done():
+			t.Fatal("the queue did not drain")
+		}
+	}
+	for range 4 { // 17 -> 12 -> 7 -> 5; the last send waits for the look before it
+		tick <- time.Now()
+	}
+	if n := src.pool.wanted(); n != 5 {
+		t.Errorf("with the queue empty: %d workers wanted, want back to 5", n)
+	}
+	if _, top := g.counts(); top > 17 {
+		t.Errorf("most batches at once %d, past the ceiling 17", top)
+	}
+}
+
+// TestConcurrencyIsTheMappingsAcrossNodes: two nodes' sources of one
+// mapping share its ceiling through the claims record: together they
+// never run more batches than MaximumConcurrency; when one node stops,
+// the other grows into its share.
+func TestConcurrencyIsTheMappingsAcrossNodes(t *testing.T) {
+	qs, arn := newQueue(t, 100)
+	st := storetest.Open(t)
+	kv, err := openSlots(t.Context(), st.JetStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGauge()
+	const ceil = 8
+	type node struct {
+		src    *QueueSource
+		tick   chan time.Time
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	start := func(name string) *node {
+		n := &node{tick: make(chan time.Time), done: make(chan struct{})}
+		n.src = &QueueSource{Queues: qs, Arn: arn, BatchSize: 1, Concurrency: 5, MaxConcurrency: ceil,
+			Depth: func(ctx context.Context) (int, error) { return qs.Depth(ctx, "000000000000", "work") },
+			Slots: &kvSlots{kv: kv, key: "mapping-1", node: name, max: ceil, now: time.Now}, Tick: n.tick}
+		var ctx context.Context
+		ctx, n.cancel = context.WithCancel(t.Context())
+		go func() { defer close(n.done); n.src.Run(ctx, g.handle) }()
+		return n
+	}
+	a := start("a")
+	g.waitRunning(t, 5)
+	b := start("b")
+	g.waitRunning(t, ceil)
+	for range 4 { // the last sends wait for the looks before them
+		a.tick <- time.Now()
+		b.tick <- time.Now()
+	}
+	if _, top := g.counts(); top != ceil || a.src.Running()+b.src.Running() != ceil {
+		t.Fatalf("two nodes with a backlog: most %d batches at once, %d+%d workers; want %d in all",
+			top, a.src.Running(), b.src.Running(), ceil)
+	}
+	// Node a stops (its batches are released first); b takes its share.
+	stopped := make(chan struct{})
+	go func() { a.cancel(); <-a.done; close(stopped) }()
+	<-stopped
+	for range 3 {
+		b.tick <- time.Now()
+	}
+	g.waitRunning(t, ceil)
+	if _, top := g.counts(); top > ceil {
+		t.Errorf("most %d batches at once, past MaximumConcurrency %d", top, ceil)
+	}
+	if n := b.src.Running(); n != ceil {
+		t.Errorf("after node a stopped, node b runs %d workers; want all %d", n, ceil)
+	}
+	close(g.release)
+	b.cancel()
+	<-b.done
+}
