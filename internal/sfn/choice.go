@@ -18,6 +18,12 @@ type ChoiceRule struct {
 	ByPath   bool   // the operator's ...Path form: Value comes from ValuePath
 	Value    any
 	Path     *path
+
+	// JSONata: the rule's Condition, and what a matching rule assigns
+	// and outputs.
+	Condition *jexpr
+	Assign    *assign
+	Output    *jtmpl
 }
 
 // comparisons are the operators and the type of value each compares.
@@ -46,6 +52,10 @@ func (p *parser) choice(s *State, raw map[string]json.RawMessage, loc string) {
 	}
 	for i, r := range rules {
 		l := fmt.Sprintf("%s/Choices[%d]", loc, i)
+		if s.JSONata {
+			s.Choices = append(s.Choices, p.jsonataRule(r, l))
+			continue
+		}
 		rule := p.rule(r, l, true, 0)
 		if rule != nil {
 			s.Choices = append(s.Choices, rule)
@@ -54,6 +64,40 @@ func (p *parser) choice(s *State, raw map[string]json.RawMessage, loc string) {
 	if d, ok := raw["Default"]; ok {
 		p.str(d, loc+"/Default", "Default", &s.Default)
 	}
+}
+
+// jsonataRule parses a JSONata Choice rule: Condition, Next, and
+// optionally Assign and Output.
+func (p *parser) jsonataRule(raw map[string]json.RawMessage, loc string) *ChoiceRule {
+	r := &ChoiceRule{}
+	for _, k := range sortedKeys(raw) {
+		switch k {
+		case "Next", "Comment", "Condition", "Assign", "Output":
+		default:
+			p.schema(loc, "Field '%s' is not supported when QueryLanguage is JSONata", k)
+		}
+	}
+	if v, ok := raw["Next"]; ok {
+		p.str(v, loc+"/Next", "Next", &r.Next)
+	} else {
+		p.schema(loc, "These fields are required: [Next]")
+	}
+	var cond string
+	if v, ok := raw["Condition"]; !ok {
+		p.schema(loc, "These fields are required: [Condition]")
+	} else if !p.str(v, loc+"/Condition", "Condition", &cond) {
+	} else if !isJSONataString(cond) {
+		p.schema(loc+"/Condition", "The value for the field 'Condition' must be a JSONata expression: {%% ... %%}")
+	} else {
+		r.Condition = p.jexpr(cond, loc+"/Condition", "Condition")
+	}
+	if v, ok := raw["Assign"]; ok {
+		r.Assign = p.assign(v, loc+"/Assign", true)
+	}
+	if v, ok := raw["Output"]; ok {
+		r.Output = p.jsonataTmpl(v, loc+"/Output", "Output")
+	}
+	return r
 }
 
 func (p *parser) rule(raw map[string]json.RawMessage, loc string, top bool, depth int) *ChoiceRule {
@@ -75,6 +119,12 @@ func (p *parser) rule(raw map[string]json.RawMessage, loc string, top bool, dept
 	for _, k := range sortedKeys(raw) {
 		switch k {
 		case "Next", "Comment", "Variable":
+		case "Assign":
+			if !top {
+				p.schema(loc, "Field 'Assign' is not supported in a nested Choice rule")
+				continue
+			}
+			r.Assign = p.assign(raw[k], loc+"/Assign", false)
 		case "And", "Or":
 			ops = append(ops, k)
 			var subs []map[string]json.RawMessage
@@ -163,11 +213,11 @@ func valueIs(v any, typ string) bool {
 }
 
 // eval decides the rule against input.
-func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
+func (r *ChoiceRule) eval(input, ctxObj any, vars *scope) (bool, error) {
 	switch {
 	case r.And != nil:
 		for _, c := range r.And {
-			ok, err := c.eval(input, ctxObj)
+			ok, err := c.eval(input, ctxObj, vars)
 			if err != nil || !ok {
 				return false, err
 			}
@@ -175,17 +225,20 @@ func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
 		return true, nil
 	case r.Or != nil:
 		for _, c := range r.Or {
-			ok, err := c.eval(input, ctxObj)
+			ok, err := c.eval(input, ctxObj, vars)
 			if err != nil || ok {
 				return ok, err
 			}
 		}
 		return false, nil
 	case r.Not != nil:
-		ok, err := r.Not.eval(input, ctxObj)
+		ok, err := r.Not.eval(input, ctxObj, vars)
 		return !ok && err == nil, err
 	}
-	v, err := r.Variable.eval(input, ctxObj)
+	if r.Variable == nil {
+		return false, nil
+	}
+	v, err := r.Variable.eval(input, ctxObj, vars)
 	if err != nil {
 		if r.Op == "IsPresent" {
 			return r.Value == false, nil
@@ -195,7 +248,7 @@ func (r *ChoiceRule) eval(input, ctxObj any) (bool, error) {
 	}
 	want := r.Value
 	if r.ByPath {
-		want, err = r.Path.eval(input, ctxObj)
+		want, err = r.Path.eval(input, ctxObj, vars)
 		if err != nil {
 			return false, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf(
 				"Invalid path '%s': The choice state's condition path references an invalid value.", r.Path.src)}

@@ -35,6 +35,19 @@ type State struct {
 	Name, Type string
 	Next       string
 	End        bool
+	// JSONata: the state's QueryLanguage is JSONata (its own, or the
+	// machine's); its JSONata fields follow, JSONPath ones are unset.
+	JSONata bool
+
+	// Assign (both languages; JSONPath: "key.$" templates).
+	Assign *assign
+	// JSONata fields.
+	Arguments, Output, Items *jtmpl
+	ItemSelectorJ            *jtmpl
+	// JSONata expressions standing for a number or string field.
+	TimeoutExpr, HeartbeatExpr, SecondsExpr, TimestampExpr *jexpr
+	MaxConcurrencyExpr, TolCountExpr, TolPctExpr           *jexpr
+	ErrorExpr, CauseExpr                                   *jexpr
 
 	InputPath, OutputPath optPath
 	ResultPath            optRef
@@ -97,6 +110,8 @@ type Catcher struct {
 	ErrorEquals []string
 	Next        string
 	ResultPath  optRef
+	Output      *jtmpl // JSONata
+	Assign      *assign
 }
 
 // optPath is an InputPath/OutputPath/ItemsPath: absent ($), null
@@ -145,6 +160,8 @@ type parser struct {
 	states int
 	// express: the machine is EXPRESS (no .sync or .waitForTaskToken).
 	express bool
+	// jsonata: the machine's QueryLanguage is JSONata.
+	jsonata bool
 }
 
 func (p *parser) fail(code, loc, format string, args ...any) {
@@ -178,11 +195,11 @@ func Parse(text string, express bool) (*Definition, error) {
 	if ql, ok := raw["QueryLanguage"]; ok {
 		var s string
 		_ = json.Unmarshal(ql, &s)
-		if s == "JSONata" {
-			return nil, &DefinitionError{[]diag{{Code: "SCHEMA_VALIDATION_FAILED", Location: "/QueryLanguage",
-				Message: "Nimbus does not support QueryLanguage JSONata yet; use JSONPath"}}}
-		}
-		if s != "JSONPath" {
+		switch s {
+		case "JSONata":
+			p.jsonata = true
+		case "JSONPath":
+		default:
 			p.schema("/QueryLanguage", "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]")
 		}
 	}
@@ -323,6 +340,26 @@ func (s *State) targets() []target {
 	return ts
 }
 
+// jsonPathOnly are the fields a JSONata state does not accept.
+var jsonPathOnly = map[string]bool{"InputPath": true, "OutputPath": true, "ResultPath": true, "Parameters": true,
+	"ResultSelector": true, "Result": true, "ItemsPath": true, "SecondsPath": true, "TimestampPath": true,
+	"TimeoutSecondsPath": true, "HeartbeatSecondsPath": true, "ErrorPath": true, "CausePath": true,
+	"MaxConcurrencyPath": true, "ToleratedFailureCountPath": true, "ToleratedFailurePercentagePath": true}
+
+// jsonataOnly are the fields only a JSONata state accepts.
+var jsonataOnly = map[string]bool{"Arguments": true, "Output": true, "Items": true}
+
+// jsonataFields are the JSONata-only fields of each state type.
+var jsonataFields = map[string][]string{
+	"Pass": {"Output"}, "Task": {"Arguments", "Output"}, "Choice": {"Output"}, "Wait": {"Output"},
+	"Succeed": {"Output"}, "Parallel": {"Arguments", "Output"}, "Map": {"Items", "Output"},
+}
+
+// assignFields: the state types that may assign variables.
+var assignFields = map[string][]string{
+	"Pass": {"Assign"}, "Task": {"Assign"}, "Choice": {"Assign"}, "Wait": {"Assign"}, "Parallel": {"Assign"}, "Map": {"Assign"},
+}
+
 // The fields each state type accepts (beyond Type and Comment).
 var stateFields = map[string][]string{
 	"Pass":     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
@@ -355,17 +392,71 @@ func (p *parser) state(name string, b json.RawMessage, loc string, depth int) *S
 		p.schema(loc+"/Type", "The value for the field 'Type' must be one of [Choice, Fail, Map, Parallel, Pass, Succeed, Task, Wait]")
 		return nil
 	}
-	allowed := map[string]bool{"Type": true, "Comment": true}
+	s.JSONata = p.jsonata
+	if v, ok := raw["QueryLanguage"]; ok {
+		var ql string
+		_ = json.Unmarshal(v, &ql)
+		switch {
+		case ql == "JSONata":
+			s.JSONata = true
+		case ql == "JSONPath" && p.jsonata:
+			p.schema(loc+"/QueryLanguage", "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata")
+		case ql != "JSONPath":
+			p.schema(loc+"/QueryLanguage", "The value for the field 'QueryLanguage' must be one of [JSONPath, JSONata]")
+		}
+	}
+	allowed := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
 	for _, f := range fields {
+		allowed[f] = !s.JSONata || !jsonPathOnly[f]
+	}
+	for _, f := range assignFields[s.Type] {
 		allowed[f] = true
+	}
+	if s.JSONata {
+		for _, f := range jsonataFields[s.Type] {
+			allowed[f] = true
+		}
 	}
 	for _, k := range sortedKeys(raw) {
 		switch {
-		case k == "Assign" || k == "Arguments" || k == "Output" || k == "Items" || k == "QueryLanguage":
-			p.schema(loc, "Field '%s' belongs to JSONata or to variables, which Nimbus does not support yet", k)
-		case !allowed[k]:
+		case allowed[k]:
+		case s.JSONata && jsonPathOnly[k]:
+			p.schema(loc, "Field '%s' is not supported when QueryLanguage is JSONata", k)
+		case !s.JSONata && jsonataOnly[k]:
+			p.schema(loc, "Field '%s' is only supported when QueryLanguage is JSONata", k)
+		default:
 			p.schema(loc, "Field '%s' is not supported", k)
 		}
+	}
+	if s.JSONata {
+		// Number and string fields may be expressions instead.
+		for _, f := range []struct {
+			name string
+			dst  **jexpr
+		}{{"TimeoutSeconds", &s.TimeoutExpr}, {"HeartbeatSeconds", &s.HeartbeatExpr}, {"Seconds", &s.SecondsExpr},
+			{"Timestamp", &s.TimestampExpr}, {"MaxConcurrency", &s.MaxConcurrencyExpr}, {"ToleratedFailureCount", &s.TolCountExpr},
+			{"ToleratedFailurePercentage", &s.TolPctExpr}, {"Error", &s.ErrorExpr}, {"Cause", &s.CauseExpr}} {
+			var str string
+			if v, ok := raw[f.name]; ok && allowed[f.name] && json.Unmarshal(v, &str) == nil && isJSONataString(str) {
+				*f.dst = p.jexpr(str, loc+"/"+f.name, f.name)
+				delete(raw, f.name)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			dst  **jtmpl
+		}{{"Arguments", &s.Arguments}, {"Output", &s.Output}, {"Items", &s.Items}} {
+			if v, ok := raw[f.name]; ok && allowed[f.name] {
+				*f.dst = p.jsonataTmpl(v, loc+"/"+f.name, f.name)
+			}
+		}
+		if v, ok := raw["ItemSelector"]; ok {
+			s.ItemSelectorJ = p.jsonataTmpl(v, loc+"/ItemSelector", "ItemSelector")
+			delete(raw, "ItemSelector")
+		}
+	}
+	if v, ok := raw["Assign"]; ok && allowed["Assign"] {
+		s.Assign = p.assign(v, loc+"/Assign", s.JSONata)
 	}
 	// Transitions.
 	if s.Type != "Choice" && s.Type != "Succeed" && s.Type != "Fail" {
@@ -426,7 +517,7 @@ func (p *parser) state(name string, b json.RawMessage, loc string, depth int) *S
 		s.Retry = p.retry(v, loc+"/Retry")
 	}
 	if v, ok := raw["Catch"]; ok {
-		s.Catch = p.catch(v, loc+"/Catch")
+		s.Catch = p.catch(v, loc+"/Catch", s.JSONata)
 	}
 	return s
 }
@@ -473,6 +564,12 @@ func (p *parser) task(s *State, raw map[string]json.RawMessage, loc string) {
 
 func (p *parser) wait(s *State, raw map[string]json.RawMessage, loc string) {
 	n := 0
+	if s.SecondsExpr != nil {
+		n++
+	}
+	if s.TimestampExpr != nil {
+		n++
+	}
 	if v, ok := raw["Seconds"]; ok {
 		n++
 		s.HasSeconds = p.posInt(v, loc+"/Seconds", "Seconds", &s.Seconds, 0, 99999999)
@@ -665,7 +762,7 @@ func (p *parser) retry(b json.RawMessage, loc string) []*Retrier {
 	return out
 }
 
-func (p *parser) catch(b json.RawMessage, loc string) []*Catcher {
+func (p *parser) catch(b json.RawMessage, loc string, jsonataState bool) []*Catcher {
 	var raws []map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raws); err != nil {
 		p.schema(loc, "The field 'Catch' must be an array of objects")
@@ -677,7 +774,15 @@ func (p *parser) catch(b json.RawMessage, loc string) []*Catcher {
 		c := &Catcher{}
 		for _, k := range sortedKeys(raw) {
 			switch k {
-			case "ErrorEquals", "Next", "ResultPath", "Comment":
+			case "ErrorEquals", "Next", "Comment", "Assign":
+			case "ResultPath":
+				if jsonataState {
+					p.schema(l, "Field 'ResultPath' is not supported when QueryLanguage is JSONata")
+				}
+			case "Output":
+				if !jsonataState {
+					p.schema(l, "Field 'Output' is only supported when QueryLanguage is JSONata")
+				}
 			default:
 				p.schema(l, "Field '%s' is not supported", k)
 			}
@@ -688,8 +793,14 @@ func (p *parser) catch(b json.RawMessage, loc string) []*Catcher {
 		} else {
 			p.schema(l, "These fields are required: [Next]")
 		}
-		if v, ok := raw["ResultPath"]; ok {
+		if v, ok := raw["ResultPath"]; ok && !jsonataState {
 			c.ResultPath = p.optRef(v, l+"/ResultPath")
+		}
+		if v, ok := raw["Output"]; ok && jsonataState {
+			c.Output = p.jsonataTmpl(v, l+"/Output", "Output")
+		}
+		if v, ok := raw["Assign"]; ok {
+			c.Assign = p.assign(v, l+"/Assign", jsonataState)
 		}
 		out = append(out, c)
 	}

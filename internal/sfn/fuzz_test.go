@@ -21,6 +21,10 @@ func FuzzParse(f *testing.F) {
 		`{"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"States.Format('{}', $.a)"}}}`,
 		`{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"States.ArrayRange(1, 9, 2)"},"ResultPath":"$.r[0]","End":true}}}`,
 		strings.Repeat(`{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[`, 40),
+		`{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"v":"{% $states.input.x %}"},"Output":{"o":"{% $v %}"},"Next":"C"},` +
+			`"C":{"Type":"Choice","Choices":[{"Condition":"{% $v > 0 %}","Next":"W"}],"Default":"W"},"W":{"Type":"Wait","Seconds":"{% 0 %}","End":true}}}`,
+		`{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"v.$":"$.x"},"Next":"B"},"B":{"Type":"Pass","Parameters":{"a.$":"$v"},"End":true}}}`,
+		`{"QueryLanguage":"JSONata","StartAt":"M","States":{"M":{"Type":"Map","Items":"{% $states.input.i %}","ItemProcessor":{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},"Output":"{% $states.result %}","End":true}}}`,
 	} {
 		f.Add(s, `{"x":1,"i":[1,2],"a":"b"}`)
 	}
@@ -88,7 +92,7 @@ func FuzzPaths(f *testing.F) {
 	doc := map[string]any{"a": map[string]any{"b": []any{json.Number("1")}}, "l": []any{json.Number("1"), json.Number("2")}}
 	f.Fuzz(func(t *testing.T, s string) {
 		if p, err := compilePath(s); err == nil {
-			_, _ = p.eval(doc, doc)
+			_, _ = p.eval(doc, doc, nil)
 		}
 		rp, err := parseRefPath(s)
 		if err != nil {
@@ -118,6 +122,49 @@ func FuzzPaths(f *testing.F) {
 		}
 		if cur != "v" {
 			t.Fatalf("%q: wrote %v, read %v", s, "v", cur)
+		}
+	})
+}
+
+// FuzzJSONata: no "{% ... %}" string panics the compiler or an
+// evaluation; an evaluation ends in a JSON value or a
+// States.QueryEvaluationError.
+func FuzzJSONata(f *testing.F) {
+	for _, s := range []string{"{% $states.input.a %}", "{% $partition([1,2,3], 2) %}", "{% $range(1, 5, 1) %}",
+		"{% $hash('x', 'MD5') %}", "{% $random(1) %}", "{% $uuid() %}", "{% $parse('[1]') %}", "{% $v.b[0] %}",
+		"{% ($x := 3; $x * $x) %}", "{% $map([1,2], function($i) { $i * 2 }) %}", "{% $now('[Y0001]') %}",
+		"{% $assert(false, 'no') %}", "{% $states.context.Execution.Id %}", "{% {'a': $states.input} %}", "{% %}", "{%%}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isJSONataString(s) {
+			if strings.HasPrefix(s, "{%") && strings.HasSuffix(s, "%}") && len(s) >= 4 {
+				t.Fatalf("%q is an expression", s)
+			}
+			return
+		}
+		x, err := compileJSONata(s)
+		if err != nil {
+			return
+		}
+		sc := &scope{}
+		sc.set(map[string]any{"v": map[string]any{"b": []any{json.Number("1")}}})
+		var n uint64
+		env := &jenv{input: map[string]any{"a": json.Number("2")}, ctx: map[string]any{"Execution": map[string]any{"Id": "x"}}, vars: sc,
+			rand: func() uint64 { n++; return splitmix(n) }, now: time.Unix(1700000000, 0)}
+		v, err := x.eval(env, "Output")
+		var fl *Failure
+		switch {
+		case errors.As(err, &fl):
+			if fl.Name != ErrQueryEvaluationError {
+				t.Fatalf("%q failed with %s", s, fl.Name)
+			}
+		case err != nil:
+			t.Fatalf("%q: %v", s, err)
+		default:
+			if _, err := json.Marshal(v); err != nil {
+				t.Fatalf("%q returned %T", s, v)
+			}
 		}
 	})
 }

@@ -87,7 +87,7 @@ func (r *run) exec(ctx context.Context) (outcome, error) {
 		rctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	out, err := r.machine(rctx, root, x.Def, input)
+	out, err := r.machine(rctx, root, x.Def, input, &scope{})
 	var sus *suspended
 	var fail *Failure
 	switch {
@@ -137,14 +137,14 @@ func (r *run) finish(ctx context.Context, root *branch, typ string, out any, fai
 }
 
 // machine runs a definition (the top level, a branch, an iteration).
-func (r *run) machine(ctx context.Context, b *branch, d *Definition, input any) (any, error) {
+func (r *run) machine(ctx context.Context, b *branch, d *Definition, input any, sc *scope) (any, error) {
 	cur := d.StartAt
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		st := d.States[cur]
-		out, next, err := r.state(ctx, b, st, input)
+		out, next, err := r.state(ctx, b, st, input, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -195,8 +195,8 @@ func checkSize(v string, what string) error {
 }
 
 // state runs one state and returns its output and the next state's name
-// ("" when the branch ends).
-func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (any, string, error) {
+// ("" when the branch ends). What it assigns is set in sc as it leaves.
+func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any, sc *scope) (any, string, error) {
 	inText := encodeJSON(rawInput)
 	if err := checkSize(inText, st.Name); err != nil {
 		return nil, "", err
@@ -207,17 +207,48 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (an
 		return nil, "", err
 	}
 	ctxObj := r.ctxObject(st, entered.Time, 0, nil)
-	env := &intrinsicEnv{ctx: ctxObj, rand: r.rng(b)}
+	env := &intrinsicEnv{ctx: ctxObj, rand: r.rng(b), vars: sc}
+	if st.JSONata {
+		env.j = &jenv{input: rawInput, ctx: ctxObj, vars: sc, rand: env.rand, now: entered.Time}
+	}
+	var out any
+	var next string
+	var assigned map[string]any
+	if st.JSONata {
+		out, next, assigned, err = r.jsonataState(ctx, b, st, rawInput, env, entered)
+	} else {
+		out, next, assigned, err = r.jsonPathState(ctx, b, st, rawInput, env, entered)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	outText := encodeJSON(out)
+	if err := checkSize(outText, st.Name); err != nil {
+		return nil, "", err
+	}
+	if _, err := r.j.emit(b, st.Type+"StateExited", map[string]any{"name": st.Name, "output": outText, "outputDetails": map[string]any{"truncated": false}}); err != nil {
+		return nil, "", err
+	}
+	sc.set(assigned)
+	return out, next, nil
+}
 
+// jsonPathState does a JSONPath state's work: InputPath, the state's
+// own processing, OutputPath, and its Assign.
+func (r *run) jsonPathState(ctx context.Context, b *branch, st *State, rawInput any, env *intrinsicEnv, entered *Event) (any, string, map[string]any, error) {
+	ctxObj := env.ctx.(map[string]any)
+	sc := env.vars
 	// InputPath.
 	effective := rawInput
+	var err error
 	if st.Type != "Fail" {
-		effective, err = applyOptPath(st.InputPath, rawInput, ctxObj, "InputPath")
+		effective, err = applyOptPath(st.InputPath, rawInput, ctxObj, sc, "InputPath")
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 	}
 	var out any
+	var assigned map[string]any
 	next := st.Next
 	if st.End {
 		next = ""
@@ -228,14 +259,17 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (an
 		if st.Parameters != nil {
 			env.input = effective
 			if res, err = st.Parameters.eval(env); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 		}
 		if st.HasResult {
 			res = st.Result
 		}
+		if assigned, err = st.Assign.eval(res, env, nil); err != nil {
+			return nil, "", nil, err
+		}
 		if out, err = applyResultPath(st.ResultPath, rawInput, res); err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 	case "Succeed":
 		out = effective
@@ -246,27 +280,28 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (an
 		if st.ErrorPath != nil {
 			v, err := st.ErrorPath.eval(env)
 			if err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			f.Name, _ = v.(string)
 		}
 		if st.CausePath != nil {
 			v, err := st.CausePath.eval(env)
 			if err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			f.Cause, _ = v.(string)
 		}
-		return nil, "", f
+		return nil, "", nil, f
 	case "Choice":
 		next = ""
+		as := st.Assign
 		for _, c := range st.Choices {
-			ok, err := c.eval(effective, ctxObj)
+			ok, err := c.eval(effective, ctxObj, sc)
 			if err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 			if ok {
-				next = c.Next
+				next, as = c.Next, c.Assign
 				break
 			}
 		}
@@ -274,24 +309,30 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (an
 			next = st.Default
 		}
 		if next == "" {
-			return nil, "", &Failure{Name: ErrNoChoiceMatched, Cause: "No Choice Rules matched and no Default was specified."}
+			return nil, "", nil, &Failure{Name: ErrNoChoiceMatched, Cause: "No Choice Rules matched and no Default was specified."}
+		}
+		if assigned, err = as.eval(effective, env, nil); err != nil {
+			return nil, "", nil, err
 		}
 		out = effective
 	case "Wait":
-		until, err := waitUntil(st, entered.Time, effective, ctxObj)
+		until, err := waitUntil(st, entered.Time, effective, ctxObj, sc)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if err := r.waitUntil(ctx, until); err != nil {
-			return nil, "", err
+			return nil, "", nil, err
+		}
+		if assigned, err = st.Assign.eval(effective, env, nil); err != nil {
+			return nil, "", nil, err
 		}
 		out = effective
 	case "Task", "Parallel", "Map":
 		var caught bool
 		var to string
-		out, to, caught, err = r.withRetry(ctx, b, st, rawInput, effective, ctxObj, entered)
+		out, to, caught, assigned, err = r.withRetry(ctx, b, st, rawInput, effective, env, entered)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if caught {
 			next = to
@@ -299,28 +340,21 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any) (an
 	}
 	// OutputPath.
 	if st.Type != "Fail" {
-		if out, err = applyOptPath(st.OutputPath, out, ctxObj, "OutputPath"); err != nil {
-			return nil, "", err
+		if out, err = applyOptPath(st.OutputPath, out, ctxObj, sc, "OutputPath"); err != nil {
+			return nil, "", nil, err
 		}
 	}
-	outText := encodeJSON(out)
-	if err := checkSize(outText, st.Name); err != nil {
-		return nil, "", err
-	}
-	if _, err := r.j.emit(b, st.Type+"StateExited", map[string]any{"name": st.Name, "output": outText, "outputDetails": map[string]any{"truncated": false}}); err != nil {
-		return nil, "", err
-	}
-	return out, next, nil
+	return out, next, assigned, nil
 }
 
-func applyOptPath(op optPath, v, ctxObj any, field string) (any, error) {
+func applyOptPath(op optPath, v, ctxObj any, vars *scope, field string) (any, error) {
 	switch {
 	case op.null:
 		return map[string]any{}, nil
 	case op.p == nil:
 		return v, nil
 	}
-	res, err := op.p.eval(v, ctxObj)
+	res, err := op.p.eval(v, ctxObj, vars)
 	if err != nil {
 		return nil, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("An error occurred while executing the state. Invalid path '%s' : No results for path: %s", op.p.src, op.p.src)}
 	}
@@ -342,21 +376,21 @@ func applyResultPath(rp optRef, input, result any) (any, error) {
 }
 
 // waitUntil is when a Wait state entered at entered ends.
-func waitUntil(st *State, entered time.Time, input, ctxObj any) (time.Time, error) {
+func waitUntil(st *State, entered time.Time, input, ctxObj any, vars *scope) (time.Time, error) {
 	switch {
 	case st.HasSeconds:
 		return entered.Add(time.Duration(st.Seconds) * time.Second), nil
 	case st.HasTimestamp:
 		return st.Timestamp, nil
 	case st.SecondsPath != nil:
-		v, err := st.SecondsPath.eval(input, ctxObj)
+		v, err := st.SecondsPath.eval(input, ctxObj, vars)
 		n, ok := intArg(v)
 		if err != nil || !ok || n < 0 || n > 99999999 {
 			return time.Time{}, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("The SecondsPath parameter does not reference a valid integer: %s", st.SecondsPath.src)}
 		}
 		return entered.Add(time.Duration(n) * time.Second), nil
 	}
-	v, err := st.TimestampPath.eval(input, ctxObj)
+	v, err := st.TimestampPath.eval(input, ctxObj, vars)
 	s, ok := v.(string)
 	if err != nil || !ok {
 		return time.Time{}, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s", st.TimestampPath.src)}
@@ -390,29 +424,52 @@ func (r *run) waitUntil(ctx context.Context, t time.Time) error {
 // Catch: it returns the state's output (ResultSelector and ResultPath
 // applied) and next state, or, when a Catcher took the error, the
 // catcher's output and Next with caught set.
-func (r *run) withRetry(ctx context.Context, b *branch, st *State, rawInput, effective any, ctxObj map[string]any, entered *Event) (any, string, bool, error) {
+func (r *run) withRetry(ctx context.Context, b *branch, st *State, rawInput, effective any, base *intrinsicEnv, entered *Event) (any, string, bool, map[string]any, error) {
+	ctxObj := base.ctx.(map[string]any)
+	je := base.j
 	attempts := make([]int64, len(st.Retry))
 	retries := 0
 	for {
 		ctxObj["State"].(map[string]any)["RetryCount"] = json.Number(strconv.Itoa(retries))
-		env := &intrinsicEnv{input: effective, ctx: ctxObj, rand: r.rng(b)}
+		env := &intrinsicEnv{input: effective, ctx: ctxObj, rand: r.rng(b), vars: base.vars, j: je}
+		if je != nil {
+			je.rand, je.bound, je.hasResult, je.hasErrorOut = env.rand, nil, false, false
+		}
 		res, failedAt, err := r.work(ctx, b, st, effective, env)
 		var f *Failure
 		if err == nil {
+			if je != nil {
+				je.setResult(res)
+				out := res
+				if st.Output != nil {
+					if out, err = st.Output.eval(je, "Output"); err != nil {
+						return nil, "", false, nil, err
+					}
+				}
+				assigned, err := st.Assign.eval(nil, nil, je)
+				if err != nil {
+					return nil, "", false, nil, err
+				}
+				return out, st.Next, false, assigned, nil
+			}
 			if st.ResultSelector != nil {
 				env.input = res
 				if res, err = st.ResultSelector.eval(env); err != nil {
-					return nil, "", false, err
+					return nil, "", false, nil, err
 				}
+			}
+			assigned, err := st.Assign.eval(res, env, nil)
+			if err != nil {
+				return nil, "", false, nil, err
 			}
 			out, err := applyResultPath(st.ResultPath, rawInput, res)
 			if err != nil {
-				return nil, "", false, err
+				return nil, "", false, nil, err
 			}
-			return out, st.Next, false, nil
+			return out, st.Next, false, assigned, nil
 		}
 		if !errors.As(err, &f) {
-			return nil, "", false, err
+			return nil, "", false, nil, err
 		}
 		// Retry.
 		if i, ok := matchRetrier(st.Retry, f); ok && attempts[i] < st.Retry[i].MaxAttempts {
@@ -431,7 +488,7 @@ func (r *run) withRetry(ctx context.Context, b *branch, st *State, rawInput, eff
 				from = failedAt.Time
 			}
 			if err := r.waitUntil(ctx, from.Add(time.Duration(delay*float64(time.Second)))); err != nil {
-				return nil, "", false, err
+				return nil, "", false, nil, err
 			}
 			continue
 		}
@@ -440,13 +497,32 @@ func (r *run) withRetry(ctx context.Context, b *branch, st *State, rawInput, eff
 			if !matchAny(c.ErrorEquals, f) {
 				continue
 			}
-			out, err := applyResultPath(c.ResultPath, rawInput, map[string]any{"Error": f.Name, "Cause": f.Cause})
-			if err != nil {
-				return nil, "", false, err
+			errOut := map[string]any{"Error": f.Name, "Cause": f.Cause}
+			if je != nil {
+				je.setError(f)
+				var out any = errOut
+				if c.Output != nil {
+					if out, err = c.Output.eval(je, "Output"); err != nil {
+						return nil, "", false, nil, err
+					}
+				}
+				assigned, err := c.Assign.eval(nil, nil, je)
+				if err != nil {
+					return nil, "", false, nil, err
+				}
+				return out, c.Next, true, assigned, nil
 			}
-			return out, c.Next, true, nil
+			assigned, err := c.Assign.eval(errOut, env, nil)
+			if err != nil {
+				return nil, "", false, nil, err
+			}
+			out, err := applyResultPath(c.ResultPath, rawInput, errOut)
+			if err != nil {
+				return nil, "", false, nil, err
+			}
+			return out, c.Next, true, assigned, nil
 		}
-		return nil, "", false, f
+		return nil, "", false, nil, f
 	}
 }
 
@@ -482,32 +558,39 @@ func (r *run) work(ctx context.Context, b *branch, st *State, effective any, env
 		// TaskStarted and TaskSubmitted.
 		env.ctx.(map[string]any)["Task"] = map[string]any{"Token": r.x.token(b.path + "/" + strconv.Itoa(b.n+3))}
 	}
-	params := effective
-	if st.Parameters != nil {
-		var err error
-		if params, err = st.Parameters.eval(env); err != nil {
-			return nil, nil, err
-		}
+	params, err := payload(st, env, effective)
+	if err != nil {
+		return nil, nil, err
 	}
 	return r.task(ctx, b, st, params, env)
+}
+
+// payload is what a Task sends or a Parallel's branches start with:
+// Parameters (JSONPath) or Arguments (JSONata) built from the input,
+// or the (effective) input itself.
+func payload(st *State, env *intrinsicEnv, effective any) (any, error) {
+	switch {
+	case env.j != nil && st.Arguments != nil:
+		return st.Arguments.eval(env.j, "Arguments")
+	case st.Parameters != nil:
+		return st.Parameters.eval(env)
+	}
+	return effective, nil
 }
 
 // parallel runs every branch on the state's input; the result is their
 // outputs in order. A failing branch stops the others.
 func (r *run) parallel(ctx context.Context, b *branch, st *State, effective any, env *intrinsicEnv) (any, *Event, error) {
-	input := effective
-	if st.Parameters != nil {
-		var err error
-		if input, err = st.Parameters.eval(env); err != nil {
-			return nil, nil, err
-		}
+	input, err := payload(st, env, effective)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := r.j.emit(b, "ParallelStateStarted", nil); err != nil {
 		return nil, nil, err
 	}
 	outs := make([]any, len(st.Branches))
-	err := r.fanOut(ctx, b, "p", len(st.Branches), 0, func(ctx context.Context, cb *branch, i int) error {
-		o, err := r.machine(ctx, cb, st.Branches[i], input)
+	err = r.fanOut(ctx, b, "p", len(st.Branches), 0, func(ctx context.Context, cb *branch, i int) error {
+		o, err := r.machine(ctx, cb, st.Branches[i], input, env.vars.child())
 		outs[i] = o
 		return err
 	})

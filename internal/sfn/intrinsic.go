@@ -250,6 +250,8 @@ func (p *iparser) arg(depth int) (iArg, error) {
 type intrinsicEnv struct {
 	input, ctx any
 	rand       func() uint64
+	vars       *scope
+	j          *jenv // a JSONata state's environment
 }
 
 // intrinsicError is States.IntrinsicFailure.
@@ -268,7 +270,7 @@ func (c *intrinsic) eval(env *intrinsicEnv) (any, error) {
 			}
 			args[i] = v
 		case a.path != nil:
-			v, err := a.path.eval(env.input, env.ctx)
+			v, err := a.path.eval(env.input, env.ctx, env.vars)
 			if err != nil {
 				return nil, intrinsicError("The JsonPath argument for the field '%s' could not be found in the input", a.path.src)
 			}

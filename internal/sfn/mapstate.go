@@ -14,17 +14,49 @@ const inlineMapConcurrency = 40
 
 // mapState runs the item processor over the items ItemsPath selects.
 func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any, env *intrinsicEnv) (any, *Event, error) {
-	itemsV, err := applyOptPath(st.ItemsPath, effective, env.ctx, "ItemsPath")
+	var itemsV any
+	var err error
+	if st.Items != nil {
+		itemsV, err = st.Items.eval(env.j, "Items")
+	} else {
+		itemsV, err = applyOptPath(st.ItemsPath, effective, env.ctx, env.vars, "ItemsPath")
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	items, ok := itemsV.([]any)
 	if !ok {
+		if st.JSONata {
+			return nil, nil, &Failure{Name: ErrQueryEvaluationError, Cause: "The Map state's items must be an array; they are a " + jsonType(itemsV) + "."}
+		}
 		return nil, nil, &Failure{Name: ErrRuntime, Cause: "Map state input must be an array; the ItemsPath selected a " + jsonType(itemsV) + "."}
 	}
 	limit := int(st.MaxConcurrency)
+	tolCount, tolPct := st.ToleratedFailureCount, st.ToleratedFailurePct
+	for _, f := range []struct {
+		e    *jexpr
+		name string
+		set  func(float64)
+		max  float64
+	}{{st.MaxConcurrencyExpr, "MaxConcurrency", func(v float64) { limit = int(v) }, 1<<31 - 1},
+		{st.TolCountExpr, "ToleratedFailureCount", func(v float64) { tolCount = int64(v) }, 1<<31 - 1},
+		{st.TolPctExpr, "ToleratedFailurePercentage", func(v float64) { tolPct = v }, 100}} {
+		if f.e == nil {
+			continue
+		}
+		v, err := f.e.eval(env.j, f.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		n, ok := v.(json.Number)
+		fv, ferr := n.Float64()
+		if !ok || ferr != nil || fv < 0 || fv > f.max || (f.name != "ToleratedFailurePercentage" && fv != float64(int64(fv))) {
+			return nil, nil, queryError(f.name, f.e.src, "the value must be a non-negative number not above %v", f.max)
+		}
+		f.set(fv)
+	}
 	if st.MaxConcurrencyPath != nil {
-		v, err := st.MaxConcurrencyPath.eval(effective, env.ctx)
+		v, err := st.MaxConcurrencyPath.eval(effective, env.ctx, env.vars)
 		n, ok := intArg(v)
 		if err != nil || !ok || n < 0 {
 			return nil, nil, &Failure{Name: ErrRuntime, Cause: "MaxConcurrencyPath does not reference a non-negative integer"}
@@ -40,24 +72,31 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 	outs := make([]any, len(items))
 	var mu sync.Mutex
 	failed := 0
-	tolerant := st.ToleratedFailureCount > 0 || st.ToleratedFailurePct > 0
+	tolerant := tolCount > 0 || tolPct > 0
 	err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
 		input := items[i]
-		if st.ItemSelector != nil {
+		if st.ItemSelector != nil || st.ItemSelectorJ != nil {
 			ictx := map[string]any{}
 			for k, v := range env.ctx.(map[string]any) {
 				ictx[k] = v
 			}
 			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": json.Number(strconv.Itoa(i)), "Value": items[i]}}
 			var err error
-			if input, err = st.ItemSelector.eval(&intrinsicEnv{input: effective, ctx: ictx, rand: r.rng(cb)}); err != nil {
+			if st.ItemSelectorJ != nil {
+				je := *env.j
+				je.ctx, je.bound, je.rand = ictx, nil, r.rng(cb)
+				input, err = st.ItemSelectorJ.eval(&je, "ItemSelector")
+			} else {
+				input, err = st.ItemSelector.eval(&intrinsicEnv{input: effective, ctx: ictx, rand: r.rng(cb), vars: env.vars})
+			}
+			if err != nil {
 				return err
 			}
 		}
 		if _, err := r.j.emit(cb, "MapIterationStarted", map[string]any{"name": st.Name, "index": i}); err != nil {
 			return err
 		}
-		o, err := r.machine(ctx, cb, st.Processor, input)
+		o, err := r.machine(ctx, cb, st.Processor, input, env.vars.child())
 		var f *Failure
 		if errors.As(err, &f) {
 			if _, eerr := r.j.emit(cb, "MapIterationFailed", map[string]any{"name": st.Name, "index": i}); eerr != nil {
@@ -68,7 +107,7 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 				failed++
 				n := failed
 				mu.Unlock()
-				if int64(n) <= st.ToleratedFailureCount || float64(n)*100 <= st.ToleratedFailurePct*float64(len(items)) {
+				if int64(n) <= tolCount || float64(n)*100 <= tolPct*float64(len(items)) {
 					outs[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
 					return nil
 				}

@@ -24,7 +24,8 @@ import (
 // path is a compiled query path.
 type path struct {
 	src      string
-	context  bool // starts with $$: queries the context object
+	context  bool   // starts with $$: queries the context object
+	variable string // starts with $name: queries a workflow variable
 	p        *jsonpath.Path
 	singular bool
 }
@@ -36,9 +37,20 @@ func compilePath(src string) (*path, error) {
 	}
 	q := src
 	ctx := false
+	variable := ""
 	if strings.HasPrefix(src, "$$") {
 		ctx = true
 		q = src[1:]
+	} else if len(src) > 1 && (src[1] == '_' || (src[1]|0x20 >= 'a' && src[1]|0x20 <= 'z')) {
+		i := 1
+		for i < len(src) && src[i] != '.' && src[i] != '[' {
+			i++
+		}
+		variable = src[1:i]
+		if !validVarName(variable) {
+			return nil, fmt.Errorf("the path %q names an invalid variable", src)
+		}
+		q = "$" + src[i:]
 	}
 	if len(q) > 1 && q[1] != '.' && q[1] != '[' {
 		return nil, fmt.Errorf("the path %q is not a valid JSONPath", src)
@@ -47,7 +59,7 @@ func compilePath(src string) (*path, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the path %q is not a valid JSONPath", src)
 	}
-	return &path{src: src, context: ctx, p: p, singular: p.Query().Singular() != nil}, nil
+	return &path{src: src, context: ctx, variable: variable, p: p, singular: p.Query().Singular() != nil}, nil
 }
 
 // errPathMissing is a query that selected nothing.
@@ -55,11 +67,19 @@ type errPathMissing struct{ path string }
 
 func (e errPathMissing) Error() string { return "no value at " + e.path }
 
-// eval applies the path to input (or to the context object).
-func (p *path) eval(input, ctxObj any) (any, error) {
+// eval applies the path to input (or to the context object, or to a
+// variable of vars).
+func (p *path) eval(input, ctxObj any, vars *scope) (any, error) {
 	doc := input
-	if p.context {
+	switch {
+	case p.context:
 		doc = ctxObj
+	case p.variable != "":
+		v, ok := vars.get(p.variable)
+		if !ok {
+			return nil, errPathMissing{p.src}
+		}
+		doc = v
 	}
 	nodes := p.p.Select(doc)
 	if p.singular {

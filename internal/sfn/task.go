@@ -156,7 +156,7 @@ func (r *run) task(ctx context.Context, b *branch, st *State, params any, env *i
 	}
 	timeout := st.TimeoutSeconds
 	if st.TimeoutSecondsPath != nil {
-		v, err := st.TimeoutSecondsPath.eval(env.input, env.ctx)
+		v, err := st.TimeoutSecondsPath.eval(env.input, env.ctx, env.vars)
 		n, ok := intArg(v)
 		if err != nil || !ok || n <= 0 {
 			return nil, nil, &Failure{Name: ErrRuntime, Cause: "TimeoutSecondsPath does not reference a positive integer"}
@@ -164,8 +164,26 @@ func (r *run) task(ctx context.Context, b *branch, st *State, params any, env *i
 		timeout = n
 	}
 	heartbeat := st.HeartbeatSeconds
+	for _, f := range []struct {
+		e    *jexpr
+		name string
+		dst  *int64
+	}{{st.TimeoutExpr, "TimeoutSeconds", &timeout}, {st.HeartbeatExpr, "HeartbeatSeconds", &heartbeat}} {
+		if f.e == nil {
+			continue
+		}
+		v, err := f.e.eval(env.j, f.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		n, ok := intArg(v)
+		if !ok || n <= 0 || n > 99999999 {
+			return nil, nil, queryError(f.name, f.e.src, "the value must be a positive integer")
+		}
+		*f.dst = n
+	}
 	if st.HeartbeatSecondsPath != nil {
-		v, err := st.HeartbeatSecondsPath.eval(env.input, env.ctx)
+		v, err := st.HeartbeatSecondsPath.eval(env.input, env.ctx, env.vars)
 		n, ok := intArg(v)
 		if err != nil || !ok || n <= 0 {
 			return nil, nil, &Failure{Name: ErrRuntime, Cause: "HeartbeatSecondsPath does not reference a positive integer"}

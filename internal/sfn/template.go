@@ -70,10 +70,6 @@ func (p *parser) compileTmpl(v any, loc string, depth int) *tmpl {
 // a path or an intrinsic function.
 func (p *parser) dynamic(s, loc, field string) *tmpl {
 	if strings.HasPrefix(s, "$") {
-		if len(s) > 1 && s[1] != '.' && s[1] != '[' && s[1] != '$' {
-			p.schema(loc, "Nimbus does not support variables (%s) yet", s)
-			return nil
-		}
 		pp, err := compilePath(s)
 		if err != nil {
 			p.schema(loc, "The value for the field '%s' must be a valid JSONPath", field)
@@ -103,7 +99,7 @@ func (t *tmpl) eval(env *intrinsicEnv) (any, error) {
 	case t.isLit:
 		return t.lit, nil
 	case t.path != nil:
-		v, err := t.path.eval(env.input, env.ctx)
+		v, err := t.path.eval(env.input, env.ctx, env.vars)
 		if err != nil {
 			return nil, &Failure{Name: ErrRuntime, Cause: "An error occurred while executing the state. The JsonPath argument for the field '" +
 				t.path.src + "' could not be found in the input '" + truncate(encodeJSON(env.input), 1000) + "'"}

@@ -1,0 +1,144 @@
+package sfn
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+
+	"github.com/blues/jsonata-go/jparse"
+)
+
+// A JSONata expression is code from whoever may create a state machine,
+// and the library evaluates it with neither a recursion limit nor a
+// budget: a recursive function would overflow the Go stack (which kills
+// the process) and [1..10000000] ranges nested in a path would exhaust
+// memory. guard rewrites the expression before it is compiled so each
+// user function's body counts its depth and the calls of the whole
+// evaluation, and each range counts its items:
+//
+//	function($x){ body }  ->  function($x){ $__enter() ? $__exit(true, body) : null }
+//	[a..b]                ->  [a..$__range(a, b)]
+//
+// ($__enter fails the evaluation with States.QueryEvaluationError past
+// the limits, so its "null" branch is never taken.) Names starting with
+// "__" are reserved for this.
+const (
+	maxJSONataDepth      = 1000
+	maxJSONataCalls      = 100000
+	maxJSONataRangeItems = 1000000
+
+	guardEnter = "__enter"
+	guardExit  = "__exit"
+	guardRange = "__range"
+)
+
+var nodeType = reflect.TypeFor[jparse.Node]()
+
+// guard returns body rewritten with its budget checks (body itself when
+// it defines no function and holds no range).
+func guard(body string) (string, error) {
+	root, err := jparse.Parse(body)
+	if err != nil {
+		return "", err
+	}
+	g := &guarder{}
+	root = g.node(root)
+	if g.reserved {
+		return "", errors.New("names starting with '$__' are reserved")
+	}
+	if !g.changed {
+		return body, nil
+	}
+	return root.String(), nil
+}
+
+type guarder struct{ changed, reserved bool }
+
+func call(name string, args ...jparse.Node) jparse.Node {
+	return &jparse.FunctionCallNode{Func: &jparse.VariableNode{Name: name}, Args: args}
+}
+
+func (g *guarder) lambda(l *jparse.LambdaNode) {
+	l.Body = &jparse.ConditionalNode{If: call(guardEnter), Then: call(guardExit, &jparse.BooleanNode{Value: true}, g.node(l.Body)), Else: &jparse.NullNode{}}
+	g.changed = true
+}
+
+func (g *guarder) node(n jparse.Node) jparse.Node {
+	switch x := n.(type) {
+	case nil:
+		return nil
+	case *jparse.VariableNode:
+		if strings.HasPrefix(x.Name, "__") {
+			g.reserved = true
+		}
+		return n
+	case *jparse.AssignmentNode:
+		if strings.HasPrefix(x.Name, "__") {
+			g.reserved = true
+		}
+	case *jparse.LambdaNode:
+		g.lambda(x)
+		return n
+	case *jparse.TypedLambdaNode:
+		g.lambda(x.LambdaNode)
+		return n
+	case *jparse.RangeNode:
+		x.LHS, x.RHS = g.node(x.LHS), g.node(x.RHS)
+		x.RHS = call(guardRange, x.LHS, x.RHS)
+		g.changed = true
+		return n
+	}
+	v := reflect.ValueOf(n)
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+		g.fields(v.Elem())
+	}
+	return n
+}
+
+// fields rewrites the child nodes among a node's exported fields.
+func (g *guarder) fields(s reflect.Value) {
+	for i := range s.NumField() {
+		f := s.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch {
+		case f.Type() == nodeType:
+			if !f.IsNil() {
+				f.Set(reflect.ValueOf(g.node(f.Interface().(jparse.Node))))
+			}
+		case f.Kind() == reflect.Slice || f.Kind() == reflect.Array:
+			for j := range f.Len() {
+				e := f.Index(j)
+				switch {
+				case e.Type() == nodeType:
+					if !e.IsNil() {
+						e.Set(reflect.ValueOf(g.node(e.Interface().(jparse.Node))))
+					}
+				case e.Kind() == reflect.Array || e.Kind() == reflect.Struct:
+					g.elems(e)
+				}
+			}
+		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct:
+			if l, ok := f.Interface().(*jparse.LambdaNode); ok {
+				g.lambda(l)
+				continue
+			}
+			g.fields(f.Elem())
+		}
+	}
+}
+
+// elems rewrites the nodes of a [2]Node pair or a SortTerm.
+func (g *guarder) elems(e reflect.Value) {
+	if e.Kind() == reflect.Struct {
+		g.fields(e)
+		return
+	}
+	for k := range e.Len() {
+		x := e.Index(k)
+		if x.Type() == nodeType && !x.IsNil() {
+			x.Set(reflect.ValueOf(g.node(x.Interface().(jparse.Node))))
+		}
+	}
+}
