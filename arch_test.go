@@ -176,7 +176,7 @@ var rules = map[string]rule{
 	"internal/esm":         {imports: []string{"internal/awsapi", "internal/errdefs", "internal/eventpattern", "internal/function", "internal/invoke"}, anyThirdParty: true},
 	"internal/events":      {imports: []string{"internal/async", "internal/awsapi", "internal/deliver", "internal/errdefs", "internal/eventpattern", "internal/function"}, anyThirdParty: true, importers: []string{"internal/daemon", "internal/scheduler", "internal/secretsmanager", "internal/pipes"}},
 	"internal/kms":         {imports: []string{"internal/awsapi", "internal/store"}, thirdParty: []string{uuid}, importers: []string{"internal/daemon", "internal/secretsmanager", "internal/ssm"}},
-	"internal/sfn":         {imports: []string{"internal/awsapi"}, thirdParty: []string{nats, "github.com/theory/jsonpath"}, importers: []string{"internal/daemon"}},
+	"internal/sfn":         {imports: []string{"internal/awsapi"}, thirdParty: []string{nats, "github.com/theory/jsonpath", "github.com/blues/jsonata-go"}, importers: []string{"internal/daemon"}},
 	"internal/scheduler":   {imports: []string{"internal/awsapi", "internal/deliver", "internal/events"}, anyThirdParty: true, importers: []string{"internal/daemon", "internal/cli"}},
 	"internal/pipes":       {imports: []string{"internal/awsapi", "internal/deliver", "internal/esm", "internal/eventpattern", "internal/events"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/ssm":         {imports: []string{"internal/awsapi", "internal/kms", "internal/store"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
