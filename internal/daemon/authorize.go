@@ -674,6 +674,9 @@ func s3Operation(r *http.Request) operation {
 			if verb == "" {
 				verb = "Get"
 			}
+			if verb == "Delete" && (sub == "cors" || sub == "lifecycle" || sub == "encryption") {
+				verb = "Put" // IAM has no Delete action for these: S3 authorises the delete as the Put
+			}
 			name := map[string]string{"cors": "BucketCORS", "lifecycle": "LifecycleConfiguration", "acl": "BucketAcl",
 				"encryption": "EncryptionConfiguration", "website": "BucketWebsite", "policy": "BucketPolicy",
 				"versioning": "BucketVersioning", "tagging": "BucketTagging"}[sub]

@@ -46,6 +46,12 @@ func (d *Daemon) newStacks() error {
 		Logger:    d.log.With("component", "stack"),
 		Secrets:   templateSecrets{d},
 		Includes:  objects,
+		CodeAccess: func(ctx context.Context, bucket, key string) error {
+			if denied := d.mayRead(ctx, bucket, key); denied != "" {
+				return errors.New(denied)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("create stack engine: %w", err)

@@ -304,6 +304,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		MinUnreserved:        d.pool.Limits().MinUnreserved(),
 		Concurrency:          provisionedStatus{d.pool},
 		Keys:                 envKeys{d},
+		Objects:              s3Code{d: d, arts: &stack.Artifacts{Code: d.st}},
 	})
 	urls := funcurl.New(funcurl.Options{
 		Registry:  d.reg,

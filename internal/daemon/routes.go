@@ -227,8 +227,11 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 			handler: h.secrets},
 		{name: "ssm", signing: "ssm", auth: authSigV4, protocol: auth.JSON, match: scopeIs("ssm"), handler: h.ssm},
 		// Path-style S3 (/<bucket>/<key>), signed for "s3" in the
-		// Authorization header or a presigned X-Amz-Credential.
-		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: scopeIs("s3"), handler: h.s3, guard: d.s3Guard},
+		// Authorization header or a presigned X-Amz-Credential; a CORS
+		// preflight, unsigned, is answered by s3Guard from the bucket's rules.
+		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: func(r *http.Request, f *reqFacts) bool {
+			return scopeIs("s3")(r, f) || isS3Preflight(r)
+		}, handler: h.s3, guard: d.s3Guard},
 		// S3's Signature Version 2 presigned URLs (boto3's default).
 		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: req(isS3V2Presigned), handler: h.s3, guard: d.s3Guard},
 		{name: "apigateway", signing: "apigateway", auth: authSigV4, protocol: auth.RESTJSON, match: scopeIs("apigateway"),

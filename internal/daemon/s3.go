@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
+	"github.com/nimbus-serverless/nimbus/internal/stack"
 )
 
 // newS3 opens the node's object store (under <data dir>/s3) and its
@@ -40,6 +44,16 @@ func (d *Daemon) newS3(targets *deliver.Router) error {
 // SignatureDoesNotMatch, ...).
 func (d *Daemon) s3Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s3.IsPreflight(r) {
+			// Browsers send CORS preflights unsigned; the bucket's CORS
+			// rules answer them, and they reach nothing else.
+			if d.s3 == nil {
+				s3.WriteError(w, r, s3.AuthError(nil))
+				return
+			}
+			d.s3.Preflight(w, r)
+			return
+		}
 		vb, _ := s3.VirtualHostBucket(r.Host)
 		id, p, err := d.auth.VerifyS3(r, vb)
 		if err != nil {
@@ -57,6 +71,17 @@ func (d *Daemon) s3Guard(next http.Handler) http.Handler {
 // service that takes them.
 func isS3V2Presigned(r *http.Request) bool {
 	return sigv4.IsS3V2Presigned(r) && r.URL.Query().Get(sigv4.QueryAlgorithm) == ""
+}
+
+// isS3Preflight recognises an unsigned path-style CORS preflight
+// (OPTIONS /<bucket>/... with Origin and Access-Control-Request-Method):
+// s3Guard answers it from the bucket's CORS rules.
+func isS3Preflight(r *http.Request) bool {
+	if !s3.IsPreflight(r) || r.Header.Get("Origin") == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	b, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return b != "" && !strings.HasPrefix(b, "_")
 }
 
 // isS3Host recognises virtual-hosted S3 requests (<bucket>.s3.localhost,
@@ -166,4 +191,37 @@ func (x s3Deliverer) Check(ctx context.Context, arn string) error {
 		}
 	}
 	return nil
+}
+
+// s3Code reads Lambda's S3 code locations (CreateFunction,
+// UpdateFunctionCode, PublishLayerVersion) from this node's S3 as the
+// caller: the caller must be allowed s3:GetObject on the object (IAM and
+// the bucket's policy, judged as for AWS::Include), since the read itself
+// checks no permission. The artifact bucket `nimbus deploy` uploads to is
+// read from the artifact store.
+type s3Code struct {
+	d    *Daemon
+	arts *stack.Artifacts
+}
+
+func (c s3Code) ReadCode(ctx context.Context, bucket, key, version string, limit int64) ([]byte, error) {
+	if denied := c.d.mayRead(ctx, bucket, key); denied != "" {
+		return nil, &lambdaapi.S3Error{Code: "AccessDenied", Message: denied}
+	}
+	if bucket == stack.ArtifactBucket {
+		b, err := c.arts.Get(ctx, key)
+		if errors.Is(err, stack.ErrArtifactNotFound) || awsapi.As(err) != nil {
+			return nil, &lambdaapi.S3Error{Code: "NoSuchKey", Message: "The specified key does not exist."}
+		}
+		return b, err
+	}
+	if c.d.s3 == nil {
+		return nil, &lambdaapi.S3Error{Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
+	}
+	b, err := c.d.s3.ReadObject(ctx, bucket, key, version, limit)
+	var se *s3.Error
+	if errors.As(err, &se) {
+		return nil, &lambdaapi.S3Error{Code: se.Code, Message: se.Message}
+	}
+	return b, err
 }

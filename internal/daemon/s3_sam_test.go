@@ -24,6 +24,12 @@ Resources:
       Tags:
         - Key: team
           Value: media
+      CorsConfiguration:
+        CorsRules:
+          - AllowedOrigins: ["http://app.localhost:3000"]
+            AllowedMethods: [PUT]
+            AllowedHeaders: ["*"]
+            MaxAge: "300"
   UploadsPolicy:
     Type: AWS::S3::BucketPolicy
     Properties:
@@ -105,6 +111,10 @@ func TestSAMS3EventDeployAndInvoke(t *testing.T) {
 	nc, err := sc.GetBucketNotificationConfiguration(ctx, &awss3.GetBucketNotificationConfigurationInput{Bucket: &bucket})
 	if err != nil || len(nc.LambdaFunctionConfigurations) != 1 {
 		t.Fatalf("notification configuration: %+v %v", nc, err)
+	}
+	if cors, err := sc.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: &bucket}); err != nil || len(cors.CORSRules) != 1 ||
+		aws.ToInt32(cors.CORSRules[0].MaxAgeSeconds) != 300 || cors.CORSRules[0].AllowedMethods[0] != "PUT" {
+		t.Errorf("CorsConfiguration: %+v %v", cors, err)
 	}
 	if pol, err := sc.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: &bucket}); err != nil || !strings.Contains(aws.ToString(pol.Policy), "s3:DeleteObject") {
 		t.Errorf("bucket policy: %v %v", pol, err)

@@ -96,7 +96,7 @@ func TestErrors(t *testing.T) {
 		{"architectures", "POST", "/2015-03-31/functions", create(func(m map[string]any) { m["Architectures"] = []string{"sparc"} }), nil,
 			400, "ValidationException", "1 validation error detected: Value '[sparc]' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"},
 		{"s3 code", "POST", "/2015-03-31/functions", create(func(m map[string]any) { m["Code"] = map[string]any{"S3Bucket": "b", "S3Key": "k.zip"} }), nil,
-			400, "InvalidParameterValueException", "S3 code locations (S3Bucket, S3Key, S3ObjectVersion) are not supported until Nimbus has an object store..."},
+			400, "InvalidParameterValueException", "S3 code locations (S3Bucket, S3Key, S3ObjectVersion) are not served by this node. Upload the .zip inline instead (ZipFile)."},
 		{"image", "POST", "/2015-03-31/functions", create(func(m map[string]any) { m["PackageType"] = "Image"; m["Code"] = map[string]any{"ImageUri": "x"} }), nil,
 			400, "InvalidParameterValueException", "Container image functions (PackageType Image, ImageUri) are not supported by Nimbus..."},
 		{"no handler", "POST", "/2015-03-31/functions", create(func(m map[string]any) { delete(m, "Handler") }), nil,

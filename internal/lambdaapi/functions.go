@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -99,15 +100,13 @@ type createFunctionRequest struct {
 	TenancyConfig        json.RawMessage   `json:"TenancyConfig"`
 }
 
-// s3NotSupported is the answer to code in S3.
-var s3NotSupported = awsapi.InvalidParameter("S3 code locations (S3Bucket, S3Key, S3ObjectVersion) are not supported until Nimbus has an object store. Upload the .zip inline instead: ZipFile in the request (aws lambda create-function/update-function-code --zip-file fileb://function.zip).")
-
 // imageNotSupported is the answer to container image functions.
 var imageNotSupported = awsapi.InvalidParameter("Container image functions (PackageType Image, ImageUri) are not supported by Nimbus; package the function as a .zip file (PackageType Zip).")
 
-// codeSource checks a FunctionCode and returns its zip, validated, and
-// the zip's unzipped size.
-func codeSource(fc *functionCode, op string) ([]byte, int64, error) {
+// codeSource checks a FunctionCode and returns its zip (inline, or read
+// from the node's S3 as the caller), validated, and the zip's unzipped
+// size.
+func (h *Handler) codeSource(ctx context.Context, fc *functionCode, op string) ([]byte, int64, error) {
 	switch {
 	case fc.ImageURI != nil:
 		return nil, 0, imageNotSupported
@@ -115,7 +114,18 @@ func codeSource(fc *functionCode, op string) ([]byte, int64, error) {
 		if fc.ZipFile != nil {
 			return nil, 0, awsapi.InvalidParameter("Please do not provide other FunctionCode parameters when providing a ZipFile.")
 		}
-		return nil, 0, s3NotSupported
+		if fc.SourceKMSKeyArn != nil && *fc.SourceKMSKeyArn != "" {
+			return nil, 0, notSupported("SourceKMSKeyArn is")
+		}
+		zip, err := h.s3Code(ctx, fc.S3Bucket, fc.S3Key, fc.S3ObjectVersion)
+		if err != nil {
+			return nil, 0, err
+		}
+		info, err := code.Validate(zip, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		return zip, info.UnzippedSize, nil
 	case fc.ZipFile == nil:
 		return nil, 0, awsapi.InvalidParameter("Please provide a source for function code.")
 	case fc.SourceKMSKeyArn != nil && *fc.SourceKMSKeyArn != "":
@@ -180,7 +190,7 @@ func (h *Handler) createFunction(c *call) error {
 	if err := checkTags(req.Tags); err != nil {
 		return err
 	}
-	zip, unzipped, err := codeSource(req.Code, c.op)
+	zip, unzipped, err := h.codeSource(c.r.Context(), req.Code, c.op)
 	if err != nil {
 		return err
 	}
@@ -360,7 +370,7 @@ func (h *Handler) updateFunctionCode(c *call) error {
 	if req.PublishTo != nil && *req.PublishTo != "" {
 		return notSupported("PublishTo is")
 	}
-	zip, unzipped, err := codeSource(&req.functionCode, c.op)
+	zip, unzipped, err := h.codeSource(c.r.Context(), &req.functionCode, c.op)
 	if err != nil {
 		return err
 	}

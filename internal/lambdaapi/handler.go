@@ -88,6 +88,9 @@ type Options struct {
 	// Keys encrypt environment variables under a function's KMSKeyArn;
 	// without them KMSKeyArn is refused.
 	Keys EnvironmentKeys
+	// Objects reads code from S3 code locations; without it they are
+	// refused.
+	Objects CodeObjects
 }
 
 // Handler is the Lambda API as an http.Handler.
@@ -107,6 +110,7 @@ type Handler struct {
 	urlPortCfg  string
 	cost        CostReporter
 	keys        EnvironmentKeys
+	objects     CodeObjects
 }
 
 // New returns the API handler. Registry is required.
@@ -127,6 +131,7 @@ func New(opts Options) *Handler {
 		urlPortCfg:  opts.URLPort,
 		cost:        opts.Cost,
 		keys:        opts.Keys,
+		objects:     opts.Objects,
 	}
 	if h.region == "" && h.reg != nil {
 		h.region = h.reg.Region()

@@ -101,9 +101,6 @@ type publishLayerRequest struct {
 	CompatibleArchitectures []string           `json:"CompatibleArchitectures"`
 }
 
-// s3LayerNotSupported is the answer to layer content in S3.
-var s3LayerNotSupported = awsapi.InvalidParameter("S3 content locations (S3Bucket, S3Key, S3ObjectVersion) are not supported until Nimbus has an object store. Upload the .zip inline instead: Content.ZipFile in the request (aws lambda publish-layer-version --zip-file fileb://layer.zip).")
-
 func (req *publishLayerRequest) validate(v *verrs) {
 	v.maxLen(req.Description, "description", function.MaxDescription)
 	if req.Content == nil {
@@ -157,23 +154,26 @@ func (h *Handler) publishLayerVersion(c *call) error {
 		return err
 	}
 	ct := req.Content
+	zip := ct.ZipFile
 	switch {
 	case ct.S3Bucket != nil || ct.S3Key != nil || ct.S3ObjectVersion != nil:
 		if ct.ZipFile != nil {
 			return awsapi.InvalidParameter("Please do not provide other LayerVersionContentInput parameters when providing a ZipFile.")
 		}
-		return s3LayerNotSupported
+		if zip, err = h.s3Code(c.r.Context(), ct.S3Bucket, ct.S3Key, ct.S3ObjectVersion); err != nil {
+			return err
+		}
 	case ct.ZipFile == nil:
-		return awsapi.InvalidParameter("Please provide a source for the layer content: Content.ZipFile.")
+		return awsapi.InvalidParameter("Please provide a source for the layer content: Content.ZipFile or Content.S3Bucket and S3Key.")
 	case len(ct.ZipFile) > function.MaxZippedSize:
 		return tooLarge(maxCodeRequest, c.op)
 	}
-	info, err := code.Validate(ct.ZipFile, 0)
+	info, err := code.Validate(zip, 0)
 	if err != nil {
 		return err
 	}
 	lv, err := h.reg.PublishLayerVersion(c.r.Context(), registry.LayerInput{
-		Name: name, Zip: ct.ZipFile, UnzippedSize: info.UnzippedSize,
+		Name: name, Zip: zip, UnzippedSize: info.UnzippedSize,
 		Description: deref(req.Description), LicenseInfo: deref(req.LicenseInfo),
 		CompatibleRuntimes: req.CompatibleRuntimes, CompatibleArchitectures: req.CompatibleArchitectures,
 	})

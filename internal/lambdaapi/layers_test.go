@@ -261,7 +261,7 @@ func TestLayerErrors(t *testing.T) {
 		{"no content", "POST", "/2018-10-31/layers/x/versions", []byte(`{}`),
 			400, "ValidationException", "1 validation error detected: Value null at 'content' failed to satisfy constraint: Member must not be null"},
 		{"s3 content", "POST", "/2018-10-31/layers/x/versions", []byte(`{"Content":{"S3Bucket":"b","S3Key":"k"}}`),
-			400, "InvalidParameterValueException", "S3 content locations (S3Bucket, S3Key, S3ObjectVersion) are not supported until Nimbus has an object store. Upload the .zip inline instead: Content.ZipFile in the request (aws lambda publish-layer-version --zip-file fileb://layer.zip)."},
+			400, "InvalidParameterValueException", "S3 code locations (S3Bucket, S3Key, S3ObjectVersion) are not served by this node. Upload the .zip inline instead (ZipFile)."},
 		{"not a zip", "POST", "/2018-10-31/layers/x/versions", []byte(`{"Content":{"ZipFile":"bm9wZQ=="}}`),
 			400, "InvalidParameterValueException", "Could not unzip uploaded file. Please check your file, then try to upload again."},
 		{"bad runtime", "POST", "/2018-10-31/layers/x/versions", []byte(`{"Content":{"ZipFile":"bm9wZQ=="},"CompatibleRuntimes":["cobol"]}`),

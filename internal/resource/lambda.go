@@ -352,22 +352,23 @@ func (c *clients) functionCode(ctx context.Context, logicalID string, fp *functi
 		return &types.FunctionCode{ZipFile: zf}, nil
 	case code.ImageUri != nil:
 		return &types.FunctionCode{ImageUri: code.ImageUri}, nil
-	case code.S3Bucket != nil:
+	case code.S3Bucket != nil && *code.S3Bucket == stack.ArtifactBucket:
 		zf, err := c.artifact(ctx, logicalID, *code.S3Bucket, aws.ToString(code.S3Key))
 		if err != nil {
 			return nil, err
 		}
 		return &types.FunctionCode{ZipFile: zf}, nil
+	case code.S3Bucket != nil:
+		// A bucket of the node's S3: Lambda reads it (the stack engine
+		// checked, when the stack was asked for, that its caller may).
+		return &types.FunctionCode{S3Bucket: code.S3Bucket, S3Key: code.S3Key, S3ObjectVersion: code.S3ObjectVersion}, nil
 	}
 	return nil, fmt.Errorf("Properties validation failed for resource %s with message: #/Code: one of [ZipFile, S3Bucket, ImageUri] is required", logicalID) //nolint:staticcheck // CloudFormation's wording
 }
 
-// artifact reads s3://bucket/key, which must be an artifact `nimbus
-// deploy` uploaded: Nimbus has no S3.
+// artifact reads s3://nimbus-artifacts/key, an artifact `nimbus deploy`
+// uploaded.
 func (c *clients) artifact(ctx context.Context, logicalID, bucket, key string) ([]byte, error) {
-	if bucket != stack.ArtifactBucket {
-		return nil, fmt.Errorf("%s: S3 bucket %s: Nimbus has no S3 yet; deploy with nimbus deploy, which uploads code", logicalID, bucket)
-	}
 	if c.opts.Artifacts == nil {
 		return nil, fmt.Errorf("%s: no artifact store for s3://%s/%s", logicalID, bucket, key)
 	}

@@ -149,7 +149,7 @@ func TestFunctionErrors(t *testing.T) {
 	_, err = p.Create(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("1", map[string]any{
 		"Code": map[string]any{"S3Bucket": "my-bucket", "S3Key": "code.zip"},
 	})))
-	wantErr(t, err, "S3 bucket my-bucket: Nimbus has no S3 yet; deploy with nimbus deploy, which uploads code")
+	wantErr(t, err, "Error occurred while GetObject. S3 Error Code: NoSuchBucket")
 
 	_, err = p.Create(ctx, request("Fn", "AWS::Lambda::Function", pyFunction("1", map[string]any{
 		"Code": map[string]any{"S3Bucket": "nimbus-artifacts", "S3Key": strings.Repeat("a", 64)},

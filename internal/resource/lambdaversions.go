@@ -421,16 +421,20 @@ func (p *layerVersionProvider) Create(ctx context.Context, r *stack.Request) (*s
 	if err := requireProps(r.LogicalID, r.Properties, "Content"); err != nil {
 		return nil, err
 	}
-	zf, err := p.c.artifact(ctx, r.LogicalID, aws.ToString(lp.Content.S3Bucket), aws.ToString(lp.Content.S3Key))
-	if err != nil {
-		return nil, err
+	content := &types.LayerVersionContentInput{S3Bucket: lp.Content.S3Bucket, S3Key: lp.Content.S3Key, S3ObjectVersion: lp.Content.S3ObjectVersion}
+	if aws.ToString(lp.Content.S3Bucket) == stack.ArtifactBucket {
+		zf, err := p.c.artifact(ctx, r.LogicalID, stack.ArtifactBucket, aws.ToString(lp.Content.S3Key))
+		if err != nil {
+			return nil, err
+		}
+		content = &types.LayerVersionContentInput{ZipFile: zf}
 	}
 	name := aws.ToString(lp.LayerName)
 	if name == "" {
 		name = physicalName(r.StackName, r.LogicalID, 140)
 	}
 	out, err := p.c.lambda.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{
-		LayerName: &name, Content: &types.LayerVersionContentInput{ZipFile: zf},
+		LayerName: &name, Content: content,
 		CompatibleArchitectures: lp.CompatibleArchitectures, CompatibleRuntimes: lp.CompatibleRuntimes,
 		Description: lp.Description, LicenseInfo: lp.LicenseInfo,
 	})

@@ -208,7 +208,7 @@ func TestLayerVersion(t *testing.T) {
 	_, err = e.ps["AWS::Lambda::LayerVersion"].Create(ctx, request("L", "AWS::Lambda::LayerVersion", map[string]any{
 		"Content": map[string]any{"S3Bucket": "elsewhere", "S3Key": "layer.zip"},
 	}))
-	wantErr(t, err, "S3 bucket elsewhere: Nimbus has no S3 yet")
+	wantErr(t, err, "Error occurred while GetObject. S3 Error Code: NoSuchBucket")
 	e.delete(t, layer2)
 	vs, err := e.lambda.ListLayerVersions(ctx, &lambda.ListLayerVersionsInput{LayerName: &layerName})
 	if err != nil || len(vs.LayerVersions) != 0 {

@@ -62,11 +62,17 @@ type bucketProps struct {
 	OwnershipControls *struct {
 		Rules []struct{ ObjectOwnership string }
 	}
-	AccessControl                    *string
-	AccelerateConfiguration          any
-	AnalyticsConfigurations          any
-	BucketEncryption                 any
-	CorsConfiguration                any
+	AccessControl           *string
+	AccelerateConfiguration any
+	AnalyticsConfigurations any
+	BucketEncryption        any
+	CorsConfiguration       *struct {
+		CorsRules []struct {
+			AllowedHeaders, AllowedMethods, AllowedOrigins, ExposedHeaders []string
+			ID                                                             *string
+			MaxAge                                                         *int32
+		}
+	}
 	IntelligentTieringConfigurations any
 	InventoryConfigurations          any
 	LifecycleConfiguration           any
@@ -87,7 +93,7 @@ func (bp *bucketProps) refusals(logicalID string) error {
 	}{
 		{"AccelerateConfiguration", bp.AccelerateConfiguration != nil}, {"AnalyticsConfigurations", bp.AnalyticsConfigurations != nil},
 		{"BucketEncryption (Nimbus does not encrypt object bodies at rest)", bp.BucketEncryption != nil},
-		{"CorsConfiguration", bp.CorsConfiguration != nil}, {"IntelligentTieringConfigurations", bp.IntelligentTieringConfigurations != nil},
+		{"IntelligentTieringConfigurations", bp.IntelligentTieringConfigurations != nil},
 		{"InventoryConfigurations", bp.InventoryConfigurations != nil}, {"LifecycleConfiguration", bp.LifecycleConfiguration != nil},
 		{"LoggingConfiguration", bp.LoggingConfiguration != nil}, {"MetadataTableConfiguration", bp.MetadataTableConfiguration != nil},
 		{"MetricsConfigurations", bp.MetricsConfigurations != nil}, {"ObjectLockConfiguration", bp.ObjectLockConfiguration != nil},
@@ -164,6 +170,11 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 			return apiError(svcS3, err)
 		}
 	}
+	if ch == nil || ch["CorsConfiguration"] {
+		if err := p.putCORS(ctx, name, bp, ch != nil); err != nil {
+			return err
+		}
+	}
 	if ch == nil || ch["Tags"] {
 		if len(bp.Tags) == 0 {
 			if ch != nil {
@@ -180,6 +191,29 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 		if _, err := p.c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
 			return apiError(svcS3, err)
 		}
+	}
+	return nil
+}
+
+// putCORS applies CorsConfiguration (removing the rules when it is gone
+// and there were some).
+func (p *bucketProvider) putCORS(ctx context.Context, name string, bp *bucketProps, update bool) error {
+	if bp.CorsConfiguration == nil || len(bp.CorsConfiguration.CorsRules) == 0 {
+		if update {
+			if _, err := p.c.s3.DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: &name}); err != nil {
+				return apiError(svcS3, err)
+			}
+		}
+		return nil
+	}
+	var rules []s3types.CORSRule
+	for _, r := range bp.CorsConfiguration.CorsRules {
+		rules = append(rules, s3types.CORSRule{AllowedHeaders: r.AllowedHeaders, AllowedMethods: r.AllowedMethods,
+			AllowedOrigins: r.AllowedOrigins, ExposeHeaders: r.ExposedHeaders, ID: r.ID, MaxAgeSeconds: r.MaxAge})
+	}
+	if _, err := p.c.s3.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &name,
+		CORSConfiguration: &s3types.CORSConfiguration{CORSRules: rules}}); err != nil {
+		return apiError(svcS3, err)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type bucketRecord struct {
 	Notification *NotificationConfiguration `json:"notification,omitempty"`
 	Policy       string                     `json:"policy,omitempty"`
 	Tags         []Tag                      `json:"tags,omitempty"`
+	CORS         *CORSConfiguration         `json:"cors,omitempty"`
 	rev          uint64
 }
 
@@ -156,6 +157,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.putPolicy(w, r, name)
 		case q.Has("tagging"):
 			return s.putBucketTagging(w, r, name)
+		case q.Has("cors"):
+			return s.putCORS(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -171,6 +174,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.getPolicy(w, r, name)
 		case q.Has("tagging"):
 			return s.getBucketTagging(w, r, name)
+		case q.Has("cors"):
+			return s.getCORS(w, r, name)
 		case q.Has("uploads"):
 			return s.listUploads(w, r, name, q)
 		case q.Get("list-type") == "2":
@@ -201,6 +206,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deletePolicy(w, r, name)
 		case q.Has("tagging"):
 			return s.deleteBucketTagging(w, r, name)
+		case q.Has("cors"):
+			return s.deleteCORS(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err

@@ -183,6 +183,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	if r.Method == http.MethodOptions {
+		return s.preflight(w, r)
+	}
+	s.corsHeaders(w, r, t.bucket)
 	if t.bucket == "" {
 		if r.Method == http.MethodGet {
 			return s.listBuckets(w, r)
@@ -199,7 +203,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 func unsupported(q url.Values) error {
 	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "encryption", "ownershipControls",
 		"publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
-		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "cors", "lifecycle", "tagging", "versions",
+		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "lifecycle", "tagging", "versions",
 		"versioning"} {
 		if q.Has(sub) {
 			return notImplemented("the S3 ?" + sub + " subresource")

@@ -52,6 +52,9 @@ type Options struct {
 	// Includes reads the snippets AWS::Include names in a bucket; nil
 	// refuses them.
 	Includes IncludeReader
+	// CodeAccess judges the caller's access to code locations in the
+	// node's buckets (Lambda functions and layers); nil allows all.
+	CodeAccess CodeAccess
 }
 
 // SecretSource reads Parameter Store and Secrets Manager for templates.
@@ -70,17 +73,18 @@ type SecretSource interface {
 // stack *_IN_PROGRESS in the store, and the next Run resumes it (rolling a
 // create or an update back, finishing a cleanup or a delete).
 type Service struct {
-	kv        KV
-	providers map[string]Provider
-	artifacts *Artifacts
-	region    string
-	account   string
-	log       *slog.Logger
-	now       func() time.Time
-	timeout   time.Duration
-	parallel  int
-	secrets   SecretSource
-	includes  IncludeReader
+	kv         KV
+	providers  map[string]Provider
+	artifacts  *Artifacts
+	region     string
+	account    string
+	log        *slog.Logger
+	now        func() time.Time
+	timeout    time.Duration
+	parallel   int
+	secrets    SecretSource
+	includes   IncludeReader
+	codeAccess CodeAccess
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -103,7 +107,7 @@ func New(opts Options) (*Service, error) {
 		log: opts.Logger, now: opts.Now, active: map[string]bool{},
 		timeout:  cmp.Or(opts.ResourceTimeout, 10*time.Minute),
 		parallel: max(cmp.Or(opts.Parallelism, 4), 1),
-		secrets:  opts.Secrets, includes: opts.Includes,
+		secrets:  opts.Secrets, includes: opts.Includes, codeAccess: opts.CodeAccess,
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}

@@ -210,6 +210,9 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 	if err := checkIAM(pt, dep.Order, in.capabilities); err != nil {
 		return nil, err
 	}
+	if err := s.checkCodeAccess(in.ctx, pt, &p.env, dep.Order); err != nil {
+		return nil, err
+	}
 	p.dep = dep
 	return p, nil
 }
