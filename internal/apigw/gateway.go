@@ -47,8 +47,14 @@ type Options struct {
 	Port string
 	// Auth verifies callers of AWS_IAM routes and methods; with none,
 	// every request to one is refused (403).
-	Auth   Authenticator
-	Logger *slog.Logger
+	Auth Authenticator
+	// AWS calls the node's own services for REST AWS integrations, as
+	// their credentials role; with none, those integrations fail (500).
+	AWS AWSCaller
+	// HTTPHosts are the host names HTTP integrations may call besides
+	// loopback addresses.
+	HTTPHosts []string
+	Logger    *slog.Logger
 	// Now is the clock of throttling, caches and timestamps; time.Now
 	// when nil.
 	Now func() time.Time
@@ -63,8 +69,11 @@ type Gateway struct {
 	account string
 	port    string
 	auth    Authenticator
+	aws     AWSCaller
 	log     *slog.Logger
-	now     func() time.Time
+
+	httpHosts []string
+	now       func() time.Time
 
 	limits *limiters   // per-stage and per-route token buckets
 	cache  *respCache  // REST stage caches
@@ -102,7 +111,7 @@ func (g *Gateway) Stats() Stats {
 func New(opts Options) *Gateway {
 	g := &Gateway{
 		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
-		port: opts.Port, auth: opts.Auth, log: opts.Logger, now: opts.Now,
+		port: opts.Port, auth: opts.Auth, aws: opts.AWS, log: opts.Logger, now: opts.Now, httpHosts: opts.HTTPHosts,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

@@ -1,105 +1,90 @@
 package apigw
 
 import (
-	"encoding/json"
-	"net/http"
-	"regexp"
-	"slices"
-	"strconv"
+	"errors"
 	"strings"
 
-	"github.com/nimbus-serverless/nimbus/internal/httpevent"
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
-// Mock integrations of REST APIs, as imported from OpenAPI: the OPTIONS
-// methods SAM adds for an API's Cors setting are mock integrations whose
-// request template picks a status code and whose integration response
-// sets the Access-Control-* headers to literal values. Nimbus answers them
-// itself, without invoking anything. Mapping templates are not evaluated:
-// a response template is sent as it is, and a response parameter must be
-// a quoted literal ('value'); other mappings are ignored.
-
-// mockIntegration is the integration of an imported mock operation.
-func mockIntegration(cacheNamespace string, timeout int, o oaOp) *restIntegration {
+// importIntegration is the integration of an imported operation
+// (x-amazon-apigateway-integration), of any type: the SAM CORS preflight
+// mocks, Lambda proxy and non-proxy, AWS service, HTTP and HTTP_PROXY
+// integrations. Its responses are keyed by selection pattern ("default"
+// for none). It goes through the checks PutIntegration makes.
+func importIntegration(cacheNamespace string, o oaOp, m *restMethod) (*restIntegration, error) {
 	x := o.op.Integration
-	integ := &restIntegration{Type: "MOCK", PassthroughBehavior: "WHEN_NO_MATCH", CacheNamespace: cacheNamespace,
-		CacheKeyParameters: []string{}, TimeoutInMillis: timeout, RequestTemplates: x.RequestTemplates}
-	if x.PassthroughBehavior != "" {
-		integ.PassthroughBehavior = strings.ToUpper(x.PassthroughBehavior)
+	if x == nil {
+		return nil, badRequest("Unable to put integration on '%s' for resource at path '%s': no x-amazon-apigateway-integration.", o.method, o.path)
+	}
+	typ := strings.ToUpper(x.Type)
+	var timeout *int
+	if x.TimeoutInMillis >= 50 && x.TimeoutInMillis <= 29000 {
+		timeout = &x.TimeoutInMillis
+	}
+	in := restIntegrationInput{Type: &typ, HTTPMethod: x.HTTPMethod, URI: x.URI, Credentials: x.Credentials,
+		RequestParameters: x.RequestParameters, RequestTemplates: x.RequestTemplates, PassthroughBehavior: x.PassthroughBehavior,
+		CacheNamespace: cacheNamespace, CacheKeyParameters: x.CacheKeyParameters, ContentHandling: x.ContentHandling,
+		TimeoutInMillis: timeout, ConnectionType: x.ConnectionType, ConnectionID: x.ConnectionID}
+	if typ == "AWS_PROXY" && in.HTTPMethod == "" {
+		in.HTTPMethod = "POST"
+	}
+	integ, err := newIntegration(in, m)
+	if err != nil {
+		return nil, badRequest("%s %s: %s", o.method, o.path, errorMessage(err))
 	}
 	for pattern, r := range x.Responses {
 		code := strings.Trim(string(r.StatusCode), `"`)
 		if code == "" {
 			code = "200"
 		}
-		if integ.IntegrationResponses == nil {
-			integ.IntegrationResponses = map[string]*integrationResponse{}
-		}
-		ir := &integrationResponse{StatusCode: code, ResponseParameters: r.ResponseParameters, ResponseTemplates: r.ResponseTemplates}
+		ir := &integrationResponse{StatusCode: code, ResponseParameters: r.ResponseParameters, ResponseTemplates: r.ResponseTemplates,
+			ContentHandling: r.ContentHandling}
 		if pattern != "default" {
 			ir.SelectionPattern = pattern
 		}
+		if !validStatus(code) {
+			return nil, badRequest("%s %s: Invalid status code specified: %s", o.method, o.path, code)
+		}
+		if err := checkIntegrationResponse(ir); err != nil {
+			return nil, badRequest("%s %s: %s", o.method, o.path, errorMessage(err))
+		}
+		if integ.IntegrationResponses == nil {
+			integ.IntegrationResponses = map[string]*integrationResponse{}
+		}
 		integ.IntegrationResponses[code] = ir
 	}
-	return integ
+	return integ, nil
 }
 
-var mockStatusRE = regexp.MustCompile(`"statusCode"\s*:\s*(\d{3})`)
-
-// mockResponse is what a mock integration answers: the integration
-// response whose selection pattern matches the status code of the request
-// template (the default one otherwise), with its literal header values and
-// template.
-func mockResponse(integ *restIntegration, r *http.Request) *httpevent.Response {
-	tpl := integ.RequestTemplates["application/json"]
-	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); integ.RequestTemplates[strings.TrimSpace(ct)] != "" {
-		tpl = integ.RequestTemplates[strings.TrimSpace(ct)]
-	}
-	status := "200"
-	if m := mockStatusRE.FindStringSubmatch(tpl); m != nil {
-		status = m[1]
-	}
-	codes := make([]string, 0, len(integ.IntegrationResponses))
-	for c := range integ.IntegrationResponses {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	var chosen *integrationResponse
-	for _, c := range codes {
-		ir := integ.IntegrationResponses[c]
-		if ir.SelectionPattern == "" && chosen == nil {
-			chosen = ir
-		}
-		if ir.SelectionPattern != "" {
-			if re, err := regexp.Compile("^(?:" + ir.SelectionPattern + ")$"); err == nil && re.MatchString(status) {
-				chosen = ir
-				break
-			}
-		}
-	}
-	if chosen == nil {
-		return httpevent.Message(http.StatusInternalServerError, "Internal server error")
-	}
-	code, err := strconv.Atoi(chosen.StatusCode)
-	if err != nil || code < 100 || code > 599 {
-		code = http.StatusOK
-	}
-	h := http.Header{}
-	for k, v := range chosen.ResponseParameters {
-		name, ok := strings.CutPrefix(k, "method.response.header.")
-		if !ok || len(v) < 2 || v[0] != '\'' || v[len(v)-1] != '\'' {
+// importMethodResponses are an operation's documented responses: the
+// method responses integration responses map to, with their headers.
+func importMethodResponses(o oaOp) map[string]*methodResponse {
+	var out map[string]*methodResponse
+	for code, r := range o.op.Responses {
+		if !validStatus(code) {
 			continue
 		}
-		h.Set(name, v[1:len(v)-1])
+		mr := &methodResponse{StatusCode: code}
+		for h := range r.Headers {
+			if mr.ResponseParameters == nil {
+				mr.ResponseParameters = map[string]bool{}
+			}
+			mr.ResponseParameters["method.response.header."+h] = false
+		}
+		if out == nil {
+			out = map[string]*methodResponse{}
+		}
+		out[code] = mr
 	}
-	h.Set("Content-Type", "application/json")
-	body := chosen.ResponseTemplates["application/json"]
-	if body == "" {
-		// API Gateway's passthrough of an empty mock body.
-		body = "{}"
+	return out
+}
+
+// errorMessage is the client-facing message of a management error.
+func errorMessage(err error) string {
+	var ae *awsapi.Error
+	if errors.As(err, &ae) {
+		return ae.Message
 	}
-	if !json.Valid([]byte(body)) {
-		h.Del("Content-Type")
-	}
-	return &httpevent.Response{StatusCode: code, Header: h, Body: []byte(body)}
+	return err.Error()
 }

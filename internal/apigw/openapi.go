@@ -97,16 +97,25 @@ type oaOperation struct {
 		PayloadFormatVersion string   `json:"payloadFormatVersion"`
 		TimeoutInMillis      int      `json:"timeoutInMillis"`
 		CacheKeyParameters   []string `json:"cacheKeyParameters"`
-		// RequestTemplates and Responses are read for mock integrations
-		// (the CORS preflight methods SAM adds).
+		// The rest is read for REST non-proxy integrations (restinteg.go).
+		Credentials         string            `json:"credentials"`
+		RequestParameters   map[string]string `json:"requestParameters"`
 		RequestTemplates    map[string]string `json:"requestTemplates"`
 		PassthroughBehavior string            `json:"passthroughBehavior"`
+		ContentHandling     string            `json:"contentHandling"`
+		ConnectionType      string            `json:"connectionType"`
+		ConnectionID        string            `json:"connectionId"`
 		Responses           map[string]struct {
 			StatusCode         json.RawMessage   `json:"statusCode"`
 			ResponseParameters map[string]string `json:"responseParameters"`
 			ResponseTemplates  map[string]string `json:"responseTemplates"`
+			ContentHandling    string            `json:"contentHandling"`
 		} `json:"responses"`
 	} `json:"x-amazon-apigateway-integration"`
+	// Responses are the operation's method responses (REST).
+	Responses map[string]struct {
+		Headers map[string]json.RawMessage `json:"headers"`
+	} `json:"responses"`
 	Validator string `json:"x-amazon-apigateway-request-validator"`
 }
 
@@ -315,14 +324,8 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		return err
 	}
 	for _, o := range ops {
-		uri := ""
-		mock := o.op.Integration != nil && strings.EqualFold(o.op.Integration.Type, "mock")
-		if !mock {
-			u, _, err := o.integrationURI()
-			if err != nil {
-				return err
-			}
-			uri = u
+		if o.op.Integration == nil {
+			return badRequest("Unable to put integration on '%s' for resource at path '%s': no x-amazon-apigateway-integration.", o.method, o.path)
 		}
 		res, err := ensureResource(doc, o.path)
 		if err != nil {
@@ -381,15 +384,12 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 				m.RequestModels[ct] = n
 			}
 		}
-		timeout := 29000
-		if t := o.op.Integration.TimeoutInMillis; t >= 50 && t <= 29000 {
-			timeout = t
+		m.MethodResponses = importMethodResponses(o)
+		integ, err := importIntegration(res.ID, o, m)
+		if err != nil {
+			return err
 		}
-		m.MethodIntegration = &restIntegration{Type: "AWS_PROXY", HTTPMethod: "POST", URI: uri, PassthroughBehavior: "WHEN_NO_MATCH",
-			CacheNamespace: res.ID, CacheKeyParameters: nonNil(o.op.Integration.CacheKeyParameters), TimeoutInMillis: timeout}
-		if mock {
-			m.MethodIntegration = mockIntegration(res.ID, timeout, o)
-		}
+		m.MethodIntegration = integ
 		if res.ResourceMethods == nil {
 			res.ResourceMethods = map[string]*restMethod{}
 		}

@@ -133,10 +133,10 @@ func TestImportRestAPIFromSwagger(t *testing.T) {
 			t.Errorf("POST /items after import with api_key: %+v", m)
 		}
 	}
-	// A non-proxy integration is refused, not dropped.
+	// An http integration whose uri is a Lambda function's is refused, not dropped.
 	w = httptest.NewRecorder()
 	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/restapis?mode=import", strings.NewReader(strings.Replace(samREST, "type: aws_proxy", "type: http", 1))))
-	if w.Code != 400 || !bytes.Contains(w.Body.Bytes(), []byte("aws_proxy")) {
+	if w.Code != 400 || !bytes.Contains(w.Body.Bytes(), []byte("Invalid HTTP endpoint")) {
 		t.Errorf("http integration: %d %s", w.Code, w.Body)
 	}
 }

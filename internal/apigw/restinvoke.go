@@ -3,6 +3,7 @@ package apigw
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -152,8 +153,9 @@ func (g *Gateway) restResponse(r *http.Request, doc *restDoc, reqID string) *htt
 	if integ == nil {
 		return restMissingToken()
 	}
-	if integ.Type == "MOCK" {
-		return mockResponse(integ, r)
+	if integ.Type != "AWS_PROXY" {
+		return g.restNonProxy(r, &methodRequest{r: r, body: body, path: params, doc: doc, stage: stage, res: res, method: m,
+			opts: opts, now: now, stageVar: stage.Variables})
 	}
 	cacheKey, cacheTTL := "", 0
 	// The stage-wide */* setting caches GET only; a method's own setting
@@ -342,4 +344,18 @@ func (g *Gateway) authorizeREST(r *http.Request, doc *restDoc, a *restAuthorizer
 func isUnauthorizedError(payload []byte) bool {
 	return strings.Contains(string(payload), `"errorMessage":"Unauthorized"`) ||
 		strings.Contains(string(payload), `"errorMessage": "Unauthorized"`)
+}
+
+// restNonProxy runs a non-proxy integration; its execution log goes to
+// the node's log at debug level.
+func (g *Gateway) restNonProxy(r *http.Request, mr *methodRequest) *httpevent.Response {
+	var lg *execLog
+	if g.log.Enabled(r.Context(), slog.LevelDebug) {
+		lg = &execLog{now: g.now}
+	}
+	resp := g.runIntegration(r.Context(), mr, lg)
+	if lg != nil {
+		g.log.Debug("execution log", "api_id", mr.doc.API.ID, "request_id", mr.opts.RequestID, "log", lg.b.String())
+	}
+	return resp
 }

@@ -437,6 +437,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		AccountID: cfg.AccountID,
 		Port:      listenPort(d.ln.Addr()),
 		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
+		AWS:       apigwAWS{d},
 		Logger:    log.With("component", "apigw"),
 	})
 	if err := d.newStacks(); err != nil {
