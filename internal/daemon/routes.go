@@ -184,8 +184,9 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "nimbus", signing: "lambda", auth: authSigV4, protocol: auth.RESTJSON,
 			match: req(pathPrefix("/_nimbus/")), handler: h.nimbus},
 		// An SNS SubscribeURL (GET /?Action=ConfirmSubscription&Token=…,
-		// unsigned): the subscription's secret token authenticates it, and
-		// the handler serves that operation and nothing else.
+		// unsigned) or UnsubscribeURL (…Action=Unsubscribe&SubscriptionArn=…):
+		// the secret token or the ARN's random id authenticates it, and the
+		// handler serves those two operations and nothing else.
 		{name: "sns-confirm", auth: authLink, protocol: auth.Query, match: req(sns.IsConfirmLink), handler: h.snsConfirm},
 		// X-Amz-Target.
 		{name: "logs", signing: "logs", auth: authSigV4, protocol: auth.JSON, match: req(logsapi.IsLogsRequest), handler: h.logs},

@@ -65,7 +65,8 @@ var declared = map[string]routeDecl{
 	"sns":        {auth: authSigV4, signing: "sns"},
 	"sns-cert":   {auth: authNone, owns: func(r *http.Request) bool { return r.URL.Path == sns.CertPath }},
 	"sns-confirm": {auth: authLink, owns: func(r *http.Request) bool {
-		return r.Method == http.MethodGet && r.URL.Path == "/" && r.URL.Query().Get("Action") == "ConfirmSubscription"
+		a := r.URL.Query().Get("Action")
+		return r.Method == http.MethodGet && r.URL.Path == "/" && (a == "ConfirmSubscription" || a == "Unsubscribe")
 	}},
 	"secretsmanager":        {auth: authSigV4, signing: "secretsmanager"},
 	"ssm":                   {auth: authSigV4, signing: "ssm"},
@@ -390,6 +391,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics",
 		"/my-bucket/key?AWSAccessKeyId=AKIAROUTETESTROOT000&Signature=c2lnbmF0dXJl&Expires=4102444800",
 		"/?Action=ConfirmSubscription&TopicArn=t&Token=forged", "/?Action=Publish&TopicArn=t&Message=m",
+		"/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At%3Ax", "/?Action=Unsubscribe&SubscriptionArn=x&X-Amz-Signature=0",
 		"/?Action=ConfirmSubscription&Token=x&X-Amz-Signature=0", sns.CertPath, sns.CertPath + "/../cost"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",

@@ -12,34 +12,52 @@ import (
 // percent-encoded three times over, with room for attributes.
 const maxRequestBody = 1 << 20
 
-// IsConfirmLink recognises the SubscribeURL a confirmation message
-// carries (GET /?Action=ConfirmSubscription&TopicArn=…&Token=…): the
-// token authenticates it, as in AWS, so it needs no signature.
+// IsConfirmLink recognises the links SNS's messages carry, which need no
+// signature, as in AWS: a SubscribeURL (GET
+// /?Action=ConfirmSubscription&TopicArn=…&Token=…), authenticated by its
+// token, and an UnsubscribeURL (GET /?Action=Unsubscribe&SubscriptionArn=…),
+// authenticated by the subscription ARN's random id (a subscription
+// confirmed with AuthenticateOnUnsubscribe refuses it).
 func IsConfirmLink(r *http.Request) bool {
 	if r.Method != http.MethodGet || r.URL.Path != "/" {
 		return false
 	}
 	q := r.URL.Query()
-	return q.Get("Action") == "ConfirmSubscription" && q.Has("Token") && q.Get("X-Amz-Signature") == "" &&
-		q.Get("X-Amz-Credential") == "" && r.Header.Get("Authorization") == ""
+	if q.Get("X-Amz-Signature") != "" || q.Get("X-Amz-Credential") != "" || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	switch q.Get("Action") {
+	case "ConfirmSubscription":
+		return q.Has("Token")
+	case "Unsubscribe":
+		return q.Has("SubscriptionArn")
+	}
+	return false
 }
 
-// ConfirmLinks serves only ConfirmSubscription, from its query string
-// (the SubscribeURL's GET).
+// ConfirmLinks serves only ConfirmSubscription and Unsubscribe, from their
+// query strings (the SubscribeURL's and UnsubscribeURL's GET).
 func (s *Service) ConfirmLinks() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := awsapi.NewRequestID()
 		q := r.URL.Query()
-		if q.Get("Action") != "ConfirmSubscription" {
-			writeError(w, s.log, reqID, newErr(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this endpoint.", q.Get("Action")))
-			return
+		var (
+			out func(*xw)
+			err error
+		)
+		switch op := q.Get("Action"); op {
+		case "ConfirmSubscription":
+			out, err = s.confirmSubscription(r, q, false)
+		case "Unsubscribe":
+			out, err = s.unsubscribe(r, q, false)
+		default:
+			err = newErr(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this endpoint.", op)
 		}
-		out, err := s.confirmSubscription(r, q, false)
 		if err != nil {
 			writeError(w, s.log, reqID, err)
 			return
 		}
-		s.write(w, "ConfirmSubscription", reqID, out)
+		s.write(w, q.Get("Action"), reqID, out)
 	})
 }
 
@@ -113,7 +131,7 @@ func (s *Service) dispatch(r *http.Request, op string, f url.Values) (func(*xw),
 	case "Subscribe":
 		return s.subscribe(r, f)
 	case "Unsubscribe":
-		return s.unsubscribe(r, f)
+		return s.unsubscribe(r, f, true)
 	case "ConfirmSubscription":
 		return s.confirmSubscription(r, f, true)
 	case "ListSubscriptions":

@@ -36,11 +36,13 @@ type retryMsg struct {
 	NotBefore int64   `json:"notBefore"`
 }
 
-// confirmJob sends a subscription's SubscriptionConfirmation.
+// confirmJob sends a subscription's SubscriptionConfirmation, or, when
+// Unsubscribed, the UnsubscribeConfirmation of its tombstone.
 type confirmJob struct {
-	Account string `json:"account"`
-	Topic   string `json:"topic"`
-	ID      string `json:"id"`
+	Account      string `json:"account"`
+	Topic        string `json:"topic"`
+	ID           string `json:"id"`
+	Unsubscribed bool   `json:"unsubscribed,omitempty"`
 }
 
 // publishJob writes body durably under msgID.

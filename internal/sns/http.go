@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
@@ -124,8 +125,12 @@ func (s *Service) postNotification(ctx context.Context, d *delivery, version str
 	return s.post(ctx, d.sub.Endpoint, body, headers)
 }
 
-// sendConfirmation posts a pending subscription's SubscriptionConfirmation.
+// sendConfirmation posts a pending subscription's SubscriptionConfirmation
+// (or an unsubscribed one's UnsubscribeConfirmation).
 func (s *Service) sendConfirmation(ctx context.Context, job *confirmJob) error {
+	if job.Unsubscribed {
+		return s.sendUnsubscribed(ctx, job)
+	}
 	sub, _, err := s.getSub(ctx, job.Account, job.Topic, job.ID)
 	if err != nil {
 		var e *Error
@@ -152,5 +157,41 @@ func (s *Service) sendConfirmation(ctx context.Context, job *confirmJob) error {
 		"x-amz-sns-message-type": "SubscriptionConfirmation",
 		"x-amz-sns-message-id":   e.MessageID,
 		"x-amz-sns-topic-arn":    arn,
+	})
+}
+
+// sendUnsubscribed posts an UnsubscribeConfirmation to an unsubscribed
+// endpoint: its SubscribeURL (ConfirmSubscription with the tombstone's
+// token) restores the subscription. Nothing is sent once the tombstone is
+// gone (restored, or expired).
+func (s *Service) sendUnsubscribed(ctx context.Context, job *confirmJob) error {
+	e, err := s.kv.Get(ctx, removedKey(job.Account, job.Topic, job.ID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read unsubscribed %s: %w", job.ID, err)
+	}
+	var tomb removed
+	if err := json.Unmarshal(e.Value(), &tomb); err != nil || s.now().UnixMilli() > tomb.Expires {
+		return nil
+	}
+	t, _, _ := s.getTopic(ctx, job.Account, job.Topic)
+	arn := s.topicArn(job.Account, job.Topic)
+	subArn := s.subArn(&tomb.Sub)
+	env := &envelope{
+		Type: "UnsubscribeConfirmation", MessageID: uuid.NewString(), Token: tomb.Token, TopicArn: arn,
+		Message:      "You have chosen to deactivate subscription " + subArn + ".\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+		SubscribeURL: s.endpoint + "/?Action=ConfirmSubscription&TopicArn=" + url.QueryEscape(arn) + "&Token=" + tomb.Token,
+		Timestamp:    timestamp(s.now().UnixMilli()), SignatureVersion: s.signatureVersion(t),
+		SigningCertURL: s.endpoint + CertPath,
+	}
+	env.Signature = s.signer.sign(env, env.SignatureVersion)
+	body, _ := json.Marshal(env)
+	return s.post(ctx, tomb.Sub.Endpoint, body, map[string]string{
+		"x-amz-sns-message-type":     "UnsubscribeConfirmation",
+		"x-amz-sns-message-id":       env.MessageID,
+		"x-amz-sns-topic-arn":        arn,
+		"x-amz-sns-subscription-arn": subArn,
 	})
 }

@@ -331,7 +331,11 @@ func verifySignature(t *testing.T, h *harness, env map[string]any) {
 		t.Fatal(err)
 	}
 	var s strings.Builder
-	for _, k := range []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"} {
+	keys := []string{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
+	if env["Type"] != "Notification" { // SNS's canonical string of confirmation messages
+		keys = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
+	}
+	for _, k := range keys {
 		if v, ok := env[k].(string); ok {
 			s.WriteString(k + "\n" + v + "\n")
 		}
@@ -414,6 +418,79 @@ func TestHTTPSubscription(t *testing.T) {
 		!strings.HasPrefix(n.headers.Get("Content-Type"), "text/plain") {
 		t.Fatalf("notification %v %v", n.headers, n.body)
 	}
+
+	// The UnsubscribeURL, unsigned, removes the subscription; the endpoint
+	// gets an UnsubscribeConfirmation whose SubscribeURL restores it.
+	unsub := n.body["UnsubscribeURL"].(string)
+	if code := get(t, unsub); code != http.StatusOK {
+		t.Fatalf("GET UnsubscribeURL: %d", code)
+	}
+	if l, err := h.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)}); err != nil || len(l.Subscriptions) != 0 {
+		t.Fatalf("after the UnsubscribeURL: %v %v", l, err)
+	}
+	u := next()
+	if u.headers.Get("x-amz-sns-message-type") != "UnsubscribeConfirmation" || u.headers.Get("x-amz-sns-subscription-arn") != subArn ||
+		u.body["Type"] != "UnsubscribeConfirmation" || u.body["Token"] == "" || !strings.Contains(u.body["Message"].(string), subArn) {
+		t.Fatalf("unsubscribe confirmation %v %v", u.headers, u.body)
+	}
+	verifySignature(t, h, u.body)
+	if code := get(t, u.body["SubscribeURL"].(string)); code != http.StatusOK {
+		t.Fatalf("GET the UnsubscribeConfirmation's SubscribeURL: %d", code)
+	}
+	l, err := h.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})
+	if err != nil || len(l.Subscriptions) != 1 || aws.ToString(l.Subscriptions[0].SubscriptionArn) != subArn {
+		t.Fatalf("after restoring: %v %v; want %s back", l, err, subArn)
+	}
+	if code := get(t, u.body["SubscribeURL"].(string)); code != http.StatusBadRequest {
+		t.Errorf("the restoring link worked twice: %d", code)
+	}
+	if _, err := h.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("again")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n.body["Message"] != "again" {
+		t.Fatalf("after restoring: %v", n.body)
+	}
+
+	// A subscription confirmed with AuthenticateOnUnsubscribe refuses the
+	// unsigned link; a signed Unsubscribe works, and its restoring link
+	// expires with its token.
+	acct, tname, id, _ := h.svc.parseSubArn(subArn)
+	sub, rev, err := h.svc.getSub(ctx, acct, tname, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Authenticated = true
+	if err := h.svc.putSub(ctx, sub, rev); err != nil {
+		t.Fatal(err)
+	}
+	if code := get(t, unsub); code != http.StatusForbidden {
+		t.Fatalf("unsigned UnsubscribeURL of an AuthenticateOnUnsubscribe subscription: %d", code)
+	}
+	if _, err := h.client.Unsubscribe(ctx, &awssns.UnsubscribeInput{SubscriptionArn: aws.String(subArn)}); err != nil {
+		t.Fatal(err)
+	}
+	u = next()
+	if u.body["Type"] != "UnsubscribeConfirmation" {
+		t.Fatalf("after a signed Unsubscribe: %v", u.body)
+	}
+	h.svc.now = func() time.Time { return time.Now().Add(tokenLifetime + time.Minute) }
+	if code := get(t, u.body["SubscribeURL"].(string)); code != http.StatusBadRequest {
+		t.Errorf("an expired restoring link: %d", code)
+	}
+	if l, _ := h.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)}); len(l.Subscriptions) != 0 {
+		t.Errorf("an expired restoring link restored: %v", l.Subscriptions)
+	}
+}
+
+// get GETs an unsigned link and answers its status.
+func get(t *testing.T, link string) int {
+	t.Helper()
+	resp, err := http.Get(link) //nolint:noctx // test
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestAttacks: what an attacker (or a careless client) sends is refused.

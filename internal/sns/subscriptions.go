@@ -1,6 +1,7 @@
 package sns
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -244,13 +245,83 @@ func (s *Service) subFromForm(r *http.Request, f url.Values) (*subscription, uin
 	return s.getSub(r.Context(), account, topicName, id)
 }
 
-func (s *Service) unsubscribe(r *http.Request, f url.Values) (func(*xw), error) {
+// unsubscribe deletes a subscription. An http/https endpoint is sent an
+// UnsubscribeConfirmation whose SubscribeURL restores the subscription:
+// the deleted record is kept as a tombstone (removedKey) with a fresh
+// token until tokenLifetime ends. signed is false for the UnsubscribeURL's
+// unsigned GET, which a subscription confirmed with
+// AuthenticateOnUnsubscribe refuses.
+func (s *Service) unsubscribe(r *http.Request, f url.Values, signed bool) (func(*xw), error) {
+	ctx := r.Context()
 	sub, _, err := s.subFromForm(r, f)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.kv.Delete(r.Context(), subKey(sub.Account, sub.Topic, sub.ID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if !signed && sub.Authenticated {
+		return nil, newErr(http.StatusForbidden, "AuthorizationError",
+			"The subscription requires authentication to unsubscribe (AuthenticateOnUnsubscribe); sign the Unsubscribe request.")
+	}
+	notify := sub.Confirmed && (sub.Protocol == "http" || sub.Protocol == "https")
+	if notify {
+		tomb := removed{Sub: *sub, Token: newToken(), Expires: s.now().Add(tokenLifetime).UnixMilli()}
+		b, _ := json.Marshal(tomb)
+		if _, err := s.kv.Put(ctx, removedKey(sub.Account, sub.Topic, sub.ID), b); err != nil {
+			return nil, fmt.Errorf("record unsubscribed %s: %w", sub.ID, err)
+		}
+		defer func() {
+			job := &confirmJob{Account: sub.Account, Topic: sub.Topic, ID: sub.ID, Unsubscribed: true}
+			if err := s.publishJob(ctx, subjectConfirm, job, "unsubscribe/"+sub.ID+"/"+tomb.Token[:16]); err != nil {
+				s.log.Warn("unsubscribe confirmation not queued", "topic", sub.Topic, "err", err)
+			}
+		}()
+	}
+	if err := s.kv.Delete(ctx, subKey(sub.Account, sub.Topic, sub.ID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("delete subscription %s: %w", sub.ID, err)
+	}
+	return nil, nil
+}
+
+// removed is an unsubscribed http/https subscription, restorable by the
+// SubscribeURL of its UnsubscribeConfirmation until Expires (Unix ms).
+type removed struct {
+	Sub     subscription `json:"sub"`
+	Token   string       `json:"token"`
+	Expires int64        `json:"expires"`
+}
+
+func removedKey(account, topic, id string) string {
+	return "u." + account + "." + keyName(topic) + "." + id
+}
+
+// restore brings back the unsubscribed subscription of topic t whose
+// UnsubscribeConfirmation carried token (nil when none does). Expired
+// tombstones met on the way are removed.
+func (s *Service) restore(ctx context.Context, t *topic, token string) (*subscription, error) {
+	vals, err := s.entries(ctx, "u."+t.Account+"."+keyName(t.Name)+".*")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UnixMilli()
+	for _, v := range vals {
+		var tomb removed
+		if json.Unmarshal(v, &tomb) != nil {
+			continue
+		}
+		key := removedKey(tomb.Sub.Account, tomb.Sub.Topic, tomb.Sub.ID)
+		if now > tomb.Expires {
+			_ = s.kv.Delete(ctx, key)
+			continue
+		}
+		if tomb.Token == "" || subtle.ConstantTimeCompare([]byte(tomb.Token), []byte(token)) != 1 {
+			continue
+		}
+		sub := tomb.Sub
+		sub.Confirmed, sub.Token, sub.TokenExpires = true, "", 0
+		if err := s.putSub(ctx, &sub, 0); err != nil {
+			return nil, err
+		}
+		_ = s.kv.Delete(ctx, key)
+		return &sub, nil
 	}
 	return nil, nil
 }
@@ -290,6 +361,16 @@ func (s *Service) confirmSubscription(r *http.Request, f url.Values, signed bool
 			return nil, err
 		}
 		arn := s.subArn(cur)
+		return func(x *xw) { x.elem("SubscriptionArn", arn) }, nil
+	}
+	// The SubscribeURL of an UnsubscribeConfirmation restores what was
+	// unsubscribed.
+	sub, err := s.restore(ctx, t, token)
+	if err != nil {
+		return nil, err
+	}
+	if sub != nil {
+		arn := s.subArn(sub)
 		return func(x *xw) { x.elem("SubscriptionArn", arn) }, nil
 	}
 	return nil, invalidParameter("Token")

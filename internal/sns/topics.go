@@ -226,6 +226,17 @@ func (s *Service) deleteTopic(r *http.Request, f url.Values) (func(*xw), error) 
 			return nil, fmt.Errorf("delete subscription %s: %w", sub.ID, err)
 		}
 	}
+	// Unsubscribed subscriptions can no longer be restored.
+	tombs, err := s.entries(ctx, "u."+account+"."+keyName(name)+".*")
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range tombs {
+		var tomb removed
+		if json.Unmarshal(v, &tomb) == nil {
+			_ = s.kv.Delete(ctx, removedKey(account, name, tomb.Sub.ID))
+		}
+	}
 	return nil, nil
 }
 
