@@ -16,6 +16,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
@@ -30,7 +32,8 @@ func (d *Daemon) sfnTasks() sfn.Tasks {
 	cfg := aws.Config{Region: d.cfg.Region, BaseEndpoint: aws.String(functionEndpoint(d.ln.Addr())), Credentials: creds, HTTPClient: hc}
 	return sfn.Tasks{
 		Lambda: sfnLambda{lambda.NewFromConfig(cfg)},
-		Call:   &sfnCaller{hc: hc, creds: creds, region: d.cfg.Region, endpoint: functionEndpoint(d.ln.Addr())},
+		Call: &sfnCaller{hc: hc, creds: creds, region: d.cfg.Region, endpoint: functionEndpoint(d.ln.Addr()),
+			sns: sns.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })},
 		Region: d.cfg.Region,
 	}
 }
@@ -61,23 +64,38 @@ func (l sfnLambda) Invoke(ctx context.Context, in *sfn.LambdaInput) (*sfn.Lambda
 	return res, nil
 }
 
-// sfnCaller calls the JSON-protocol services (SQS, EventBridge) of this
-// node, signed as the root.
+// sfnCaller calls the services of this node a Task reaches, signed as
+// the root: the JSON-protocol ones directly, SNS (query) and S3
+// (REST-XML) through their SDK clients (sfn_sdk.go).
 type sfnCaller struct {
 	hc       *http.Client
 	creds    aws.CredentialsProvider
 	region   string
 	endpoint string
+	sns      *sns.Client
+	s3       *s3.Client
 }
 
 // sfnTargets are the X-Amz-Target prefix and content type of the
-// services a Task calls.
+// JSON-protocol services a Task calls.
 var sfnTargets = map[string][2]string{
-	"sqs":    {"AmazonSQS.", "application/x-amz-json-1.0"},
-	"events": {"AWSEvents.", "application/x-amz-json-1.1"},
+	"sqs":            {"AmazonSQS.", "application/x-amz-json-1.0"},
+	"events":         {"AWSEvents.", "application/x-amz-json-1.1"},
+	"dynamodb":       {"DynamoDB_20120810.", "application/x-amz-json-1.0"},
+	"states":         {"AWSStepFunctions.", "application/x-amz-json-1.0"},
+	"kinesis":        {"Kinesis_20131202.", "application/x-amz-json-1.1"},
+	"secretsmanager": {"secretsmanager.", "application/x-amz-json-1.1"},
+	"ssm":            {"AmazonSSM.", "application/x-amz-json-1.1"},
+	"kms":            {"TrentService.", "application/x-amz-json-1.1"},
 }
 
 func (c *sfnCaller) Call(ctx context.Context, service, op string, body []byte) ([]byte, error) {
+	switch service {
+	case "sns":
+		return c.callSNS(ctx, op, body)
+	case "s3":
+		return c.callS3(ctx, op, body)
+	}
 	t, ok := sfnTargets[service]
 	if !ok {
 		return nil, fmt.Errorf("no in-process client for %s", service)

@@ -332,7 +332,11 @@ func TestInvalidDefinitions(t *testing.T) {
 		{`{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}}`, `MISSING_TRANSITION_TARGET: State "B" is not reachable. at /States/B`},
 		{`{"States": {}}`, "SCHEMA_VALIDATION_FAILED: These fields are required: [StartAt] at /"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Bogus", "End": true}}}`, "SCHEMA_VALIDATION_FAILED: The value for the field 'Type' must be one of"},
-		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": true}}}`, "Nimbus does not support the Amazon SNS integration"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": true}}}`, "Nimbus does not support the '.sync' integration pattern"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask", "End": true}}}`, "Nimbus does not support the Amazon ECS integration"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ec2:describeInstances", "End": true}}}`, "Nimbus does not serve the service 'ec2' for the AWS SDK integration"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:createBucket", "End": true}}}`, "Nimbus does not support the AWS SDK integration action s3:createBucket"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:GetItem", "End": true}}}`, "the action in camelCase"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}`, "SCHEMA_VALIDATION_FAILED"},
 		{`not json`, "INVALID_JSON_DESCRIPTION"},
 	}

@@ -65,6 +65,9 @@ type integration struct {
 	token    bool   // .waitForTaskToken
 	rtype    string // resourceType of the history events
 	action   string // resource of the history events
+	// An AWS SDK integration: the service Tasks.Call knows and the
+	// prefix of its errors.
+	sdkService, sdkPrefix string
 }
 
 // classify recognises a Task's Resource; unsupported ones are refused
@@ -99,14 +102,24 @@ func classify(resource string) (integration, error) {
 		in.kind = "sqs"
 	case "events:putEvents":
 		in.kind = "events"
+	case "sns:publish":
+		in.kind = "sns"
+	case "dynamodb:getItem", "dynamodb:putItem", "dynamodb:updateItem", "dynamodb:deleteItem":
+		in.kind = "dynamodb"
+	case "states:startExecution":
+		in.kind = "states"
 	default:
+		if svc == "aws-sdk" {
+			return sdkIntegration(in, action)
+		}
 		names := map[string]string{"sns": "Amazon SNS", "dynamodb": "Amazon DynamoDB", "s3": "Amazon S3", "states": "Step Functions",
 			"ecs": "Amazon ECS", "batch": "AWS Batch", "glue": "AWS Glue", "aws-sdk": "AWS SDK"}
 		name := names[svc]
 		if name == "" {
 			name = svc
 		}
-		return integration{}, refuse("Nimbus does not support the %s integration (%s) yet; Lambda, SQS sendMessage and EventBridge putEvents are supported", name, resource)
+		return integration{}, refuse("Nimbus does not support the %s integration (%s) yet; it supports lambda:invoke, sqs:sendMessage, sns:publish, "+
+			"events:putEvents, dynamodb:getItem/putItem/updateItem/deleteItem, states:startExecution and aws-sdk:<service>:<action> for %s", name, resource, sdkServiceList())
 	}
 	return in, nil
 }
@@ -378,6 +391,14 @@ func (r *run) callIntegration(ctx context.Context, in integration, params any) (
 		return r.callSQS(ctx, params)
 	case "events":
 		return r.callEvents(ctx, params)
+	case "sns":
+		return r.callSNS(ctx, params)
+	case "dynamodb":
+		return r.callDynamoDB(ctx, in, params)
+	case "states":
+		return r.callStartExecution(ctx, params)
+	case "sdk":
+		return r.callSDK(ctx, in, params)
 	}
 	return nil, &Failure{Name: ErrRuntime, Cause: "unsupported integration"}
 }

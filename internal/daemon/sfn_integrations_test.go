@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// TestStepFunctionsServiceIntegrations: one JSONata workflow on a real
+// node writes, updates and reads a DynamoDB item through the optimized
+// integrations, publishes to an SNS topic whose SQS subscriber receives
+// the message, puts and gets an S3 object and lists the bucket through
+// aws-sdk:s3, catches DynamoDB's refusal as
+// DynamoDb.ResourceNotFoundException through aws-sdk:dynamodb, and
+// starts a child execution that runs to its end.
+func TestStepFunctionsServiceIntegrations(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	cfg := n.awsConfig()
+	ddb := dynamodb.NewFromConfig(cfg)
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("orders"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("receipts")}); err != nil {
+		t.Fatal(err)
+	}
+	sn := awssns.NewFromConfig(cfg)
+	topic, err := sn.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("shipped")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := awssqs.NewFromConfig(cfg)
+	qu, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("shipping")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qa, err := q.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: qu.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"]),
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := awssfn.NewFromConfig(cfg)
+	child, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("child"), RoleArn: aws.String(testRole),
+		Definition: aws.String(`{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "child done", "End": true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := `{"QueryLanguage": "JSONata", "StartAt": "Put", "States": {
+	  "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+	    "Arguments": {"TableName": "orders", "Item": {"id": {"S": "{% $states.input.id %}"}, "n": {"N": "1"}}}, "Assign": {"id": "{% $states.input.id %}"}, "Next": "Update"},
+	  "Update": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+	    "Arguments": {"TableName": "orders", "Key": {"id": {"S": "{% $id %}"}}, "UpdateExpression": "SET n = n + :one",
+	      "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"},
+	    "Next": "Get"},
+	  "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+	    "Arguments": {"TableName": "orders", "Key": {"id": {"S": "{% $id %}"}}}, "Assign": {"n": "{% $states.result.Item.n.N %}"}, "Next": "Publish"},
+	  "Publish": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+	    "Arguments": {"TopicArn": "` + *topic.TopicArn + `", "Message": {"order": "{% $id %}", "n": "{% $n %}"}},
+	    "Assign": {"messageId": "{% $states.result.MessageId %}"}, "Next": "PutObject"},
+	  "PutObject": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+	    "Arguments": {"Bucket": "receipts", "Key": "{% $id & '.txt' %}", "Body": "{% 'order ' & $id %}"}, "Next": "GetObject"},
+	  "GetObject": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+	    "Arguments": {"Bucket": "receipts", "Key": "{% $id & '.txt' %}"}, "Assign": {"body": "{% $states.result.Body %}"}, "Next": "List"},
+	  "List": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+	    "Arguments": {"Bucket": "receipts"}, "Assign": {"keys": "{% $states.result.Contents.Key %}"}, "Next": "Missing"},
+	  "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+	    "Arguments": {"TableName": "nope", "Key": {"id": {"S": "x"}}},
+	    "Catch": [{"ErrorEquals": ["DynamoDb.ResourceNotFoundException"], "Assign": {"caught": "{% $states.errorOutput.Error %}"}, "Next": "Child"}],
+	    "Next": "Child"},
+	  "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+	    "Arguments": {"StateMachineArn": "` + *child.StateMachineArn + `", "Input": {"from": "{% $id %}"}},
+	    "Output": {"n": "{% $n %}", "body": "{% $body %}", "keys": "{% $keys %}", "caught": "{% $caught %}", "hasMessage": "{% $exists($messageId) %}",
+	      "child": "{% $states.result.ExecutionArn %}"}, "End": true}}}`
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(testRole)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StartExecution(ctx, &awssfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Input: aws.String(`{"id": "o-1"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := waitExecution(ctx, t, c, *st.ExecutionArn)
+	if d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	out := aws.ToString(d.Output)
+	for _, want := range []string{`"n":"2"`, `"body":"order o-1"`, `"keys":"o-1.txt"`, `"caught":"DynamoDb.ResourceNotFoundException"`, `"hasMessage":true`, `:execution:child:`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %s lacks %s", out, want)
+		}
+	}
+	msg, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: qu.QueueUrl, WaitTimeSeconds: 20})
+	if err != nil || len(msg.Messages) != 1 || aws.ToString(msg.Messages[0].Body) != `{"n":"2","order":"o-1"}` {
+		t.Errorf("SNS message through SQS: %+v %v", msg, err)
+	}
+	l, err := c.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: child.StateMachineArn})
+	if err != nil || len(l.Executions) != 1 {
+		t.Fatalf("child executions: %+v %v", l, err)
+	}
+	cd := waitExecution(ctx, t, c, *l.Executions[0].ExecutionArn)
+	if cd.Status != sfntypes.ExecutionStatusSucceeded || aws.ToString(cd.Output) != `"child done"` || aws.ToString(cd.Input) != `{"from":"o-1"}` {
+		t.Errorf("child: %s %s %s", cd.Status, aws.ToString(cd.Input), aws.ToString(cd.Output))
+	}
+}

@@ -1,0 +1,147 @@
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// The optimized integrations beyond Lambda, SQS and EventBridge, and the
+// AWS SDK integrations (arn:aws:states:::aws-sdk:<service>:<action>):
+// each calls the node's own service API through Tasks.Call.
+//
+// An AWS SDK integration takes the action's request with its members
+// named as the API names them (PascalCase for every service served here)
+// and answers with the API's response; a refusal becomes
+// "<Service>.<Code>" with "Exception" appended when the code lacks it
+// (DynamoDb.ConditionalCheckFailedException, S3.NoSuchKeyException), as
+// AWS names the SDK's exceptions.
+
+// sdkServices are the services the aws-sdk integration reaches: the
+// name in the ARN, the name Tasks.Call knows, and the prefix of errors.
+var sdkServices = map[string]struct{ call, prefix string }{
+	"dynamodb":       {"dynamodb", "DynamoDb"},
+	"sqs":            {"sqs", "Sqs"},
+	"eventbridge":    {"events", "EventBridge"},
+	"kinesis":        {"kinesis", "Kinesis"},
+	"secretsmanager": {"secretsmanager", "SecretsManager"},
+	"ssm":            {"ssm", "Ssm"},
+	"kms":            {"kms", "Kms"},
+	"sns":            {"sns", "Sns"},
+	"s3":             {"s3", "S3"},
+}
+
+// sdkS3Actions are the S3 actions the aws-sdk integration serves.
+var sdkS3Actions = map[string]bool{"getObject": true, "putObject": true, "deleteObject": true, "headObject": true,
+	"listObjectsV2": true, "copyObject": true}
+
+// sdkSNSActions are the SNS actions the aws-sdk integration serves.
+var sdkSNSActions = map[string]bool{"publish": true}
+
+func sdkServiceList() string {
+	names := make([]string, 0, len(sdkServices))
+	for n := range sdkServices {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// sdkIntegration classifies aws-sdk:<service>:<action>.
+func sdkIntegration(in integration, rest string) (integration, error) {
+	svc, action, ok := strings.Cut(rest, ":")
+	s, known := sdkServices[svc]
+	switch {
+	case !ok || action == "" || !unicode.IsLower(rune(action[0])):
+		return integration{}, refusal(fmt.Sprintf("The resource '%s' is not an AWS SDK integration: arn:aws:states:::aws-sdk:<service>:<action>, the action in camelCase", in.resource))
+	case !known:
+		return integration{}, refusal(fmt.Sprintf("Nimbus does not serve the service '%s' for the AWS SDK integration (%s); it serves %s", svc, in.resource, sdkServiceList()))
+	case svc == "s3" && !sdkS3Actions[action], svc == "sns" && !sdkSNSActions[action]:
+		return integration{}, refusal(fmt.Sprintf("Nimbus does not support the AWS SDK integration action %s:%s (%s) yet", svc, action, in.resource))
+	}
+	in.kind, in.rtype, in.action = "sdk", "aws-sdk:"+svc, action
+	in.sdkService, in.sdkPrefix = s.call, s.prefix
+	return in, nil
+}
+
+func (r *run) callSDK(ctx context.Context, in integration, params any) (any, *Failure) {
+	m, ok := params.(map[string]any)
+	if !ok && params != nil {
+		return nil, &Failure{Name: ErrRuntime, Cause: "The Parameters of " + in.resource + " must be an object"}
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	op := strings.ToUpper(in.action[:1]) + in.action[1:]
+	res, f := r.callService(ctx, in.sdkService, op, in.sdkPrefix, m)
+	if f != nil && !strings.HasSuffix(f.Name, "Exception") && strings.HasPrefix(f.Name, in.sdkPrefix+".") {
+		f.Name += "Exception"
+	}
+	return res, f
+}
+
+func (r *run) callSNS(ctx context.Context, params any) (any, *Failure) {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return nil, &Failure{Name: ErrRuntime, Cause: "The Parameters of arn:aws:states:::sns:publish must be an object"}
+	}
+	body := copyMap(m)
+	stringify(body, "Message")
+	return r.callService(ctx, "sns", "Publish", "SNS", body)
+}
+
+func (r *run) callDynamoDB(ctx context.Context, in integration, params any) (any, *Failure) {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return nil, &Failure{Name: ErrRuntime, Cause: "The Parameters of " + in.resource + " must be an object"}
+	}
+	op := strings.ToUpper(in.action[:1]) + in.action[1:]
+	return r.callService(ctx, "dynamodb", op, "DynamoDB", m)
+}
+
+// callStartExecution starts another execution (request-response: the
+// answer is the new execution's ARN and start date, as AWS's
+// states:startExecution returns them).
+func (r *run) callStartExecution(ctx context.Context, params any) (any, *Failure) {
+	m, ok := params.(map[string]any)
+	if !ok {
+		return nil, &Failure{Name: ErrRuntime, Cause: "The Parameters of arn:aws:states:::states:startExecution must be an object"}
+	}
+	body := map[string]any{}
+	for k, v := range m {
+		switch k {
+		case "StateMachineArn", "Name", "TraceHeader":
+			body[strings.ToLower(k[:1])+k[1:]] = v
+		case "Input":
+			if _, isStr := v.(string); !isStr {
+				v = encodeJSON(v)
+			}
+			body["input"] = v
+		default:
+			return nil, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("The field '%s' is not supported by arn:aws:states:::states:startExecution", k)}
+		}
+	}
+	res, f := r.callService(ctx, "states", "StartExecution", "StepFunctions", body)
+	if f != nil {
+		return nil, f
+	}
+	out := map[string]any{}
+	if rm, ok := res.(map[string]any); ok {
+		out["ExecutionArn"] = rm["executionArn"]
+		if sd, ok := rm["startDate"].(json.Number); ok {
+			out["StartDate"] = sd
+		}
+	}
+	return out, nil
+}
+
+func copyMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
