@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
@@ -31,6 +32,17 @@ func sdkError(err error) error {
 
 func badParams(op string, err error) error {
 	return &sfn.APIError{Code: "ValidationException", Message: fmt.Sprintf("the parameters of %s: %v", op, err)}
+}
+
+// callCreds are the credentials of one call: c.creds retrieved for this
+// call's context (so a provider that signs as the caller's role is
+// asked per call; the SDK clients would cache the first answer).
+func (c *sfnCaller) callCreds(ctx context.Context) (aws.CredentialsProvider, error) {
+	cr, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewStaticCredentialsProvider(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken), nil
 }
 
 // callSNS serves sns:publish (the only SNS action a Task calls).
@@ -69,7 +81,11 @@ func (c *sfnCaller) callSNS(ctx context.Context, op string, body []byte) ([]byte
 			pi.MessageAttributes[k] = v
 		}
 	}
-	out, err := c.sns.Publish(ctx, pi)
+	creds, err := c.callCreds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.sns.Publish(ctx, pi, func(o *sns.Options) { o.Credentials = creds })
 	if err != nil {
 		return nil, sdkError(err)
 	}
@@ -110,10 +126,15 @@ func (c *sfnCaller) callS3(ctx context.Context, op string, body []byte) ([]byte,
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, badParams("s3:"+op, err)
 	}
+	creds, err := c.callCreds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	as := func(o *s3.Options) { o.Credentials = creds }
 	res := map[string]any{}
 	switch op {
 	case "GetObject":
-		out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId), Range: optional(p.Range)})
+		out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId), Range: optional(p.Range)}, as)
 		if err != nil {
 			return nil, sdkError(err)
 		}
@@ -137,7 +158,7 @@ func (c *sfnCaller) callS3(ctx context.Context, op string, body []byte) ([]byte,
 			data = []byte(s) // a string body is stored as its text, anything else as JSON
 		}
 		out, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), Body: bytes.NewReader(data),
-			ContentType: optional(p.ContentType), Metadata: p.Metadata})
+			ContentType: optional(p.ContentType), Metadata: p.Metadata}, as)
 		if err != nil {
 			return nil, sdkError(err)
 		}
@@ -146,18 +167,18 @@ func (c *sfnCaller) callS3(ctx context.Context, op string, body []byte) ([]byte,
 			res["VersionId"] = *out.VersionId
 		}
 	case "DeleteObject":
-		if _, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId)}); err != nil {
+		if _, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId)}, as); err != nil {
 			return nil, sdkError(err)
 		}
 	case "HeadObject":
-		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId)})
+		out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), VersionId: optional(p.VersionId)}, as)
 		if err != nil {
 			return nil, sdkError(err)
 		}
 		res["ContentLength"], res["ContentType"], res["ETag"] = aws.ToInt64(out.ContentLength), aws.ToString(out.ContentType), aws.ToString(out.ETag)
 		res["LastModified"], res["Metadata"] = httpDate(out.LastModified), out.Metadata
 	case "CopyObject":
-		out, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), CopySource: aws.String(p.CopySource)})
+		out, err := c.s3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(p.Bucket), Key: aws.String(p.Key), CopySource: aws.String(p.CopySource)}, as)
 		if err != nil {
 			return nil, sdkError(err)
 		}
@@ -170,7 +191,7 @@ func (c *sfnCaller) callS3(ctx context.Context, op string, body []byte) ([]byte,
 		if p.MaxKeys > 0 {
 			in.MaxKeys = aws.Int32(p.MaxKeys)
 		}
-		out, err := c.s3.ListObjectsV2(ctx, in)
+		out, err := c.s3.ListObjectsV2(ctx, in, as)
 		if err != nil {
 			return nil, sdkError(err)
 		}
