@@ -355,7 +355,14 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 	// operation from X-Amz-Target or the query Action, the resource from
 	// the parameters AWS's APIs name it by (genericResource), else "*".
 	if opFromTarget != "" {
-		return operation{service: route, name: opFromTarget, resource: d.genericResource(route, jsonFields(peekBody(r)))}, true
+		m := jsonFields(peekBody(r))
+		o := operation{service: route, name: opFromTarget, resource: d.genericResource(route, m)}
+		if route == "states" && (opFromTarget == "CreateStateMachine" || opFromTarget == "UpdateStateMachine") {
+			// The machine's Tasks act as its role: handing it over needs
+			// iam:PassRole, as AWS asks.
+			o.passRole, o.passTo = str(m, "roleArn"), "states.amazonaws.com"
+		}
+		return o, true
 	}
 	if f := queryForm(r); f.Get("Action") != "" {
 		m := map[string]any{}

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -20,26 +22,82 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
+	"github.com/nimbus-serverless/nimbus/internal/auth"
+	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 )
 
 // sfnTasks are the integrations Step Functions' Task states call: the
-// node's own Lambda, SQS and EventBridge APIs, in-process, signed with the
-// root credentials (as resource providers call them).
+// node's own Lambda, SQS and EventBridge APIs, in-process, signed with a
+// session of the state machine's role (sfnCredentials), so the front door
+// evaluates each call against that role's policies as AWS does.
 func (d *Daemon) sfnTasks() sfn.Tasks {
-	hc, creds := d.providerClient()
+	hc, _ := d.providerClient()
+	creds := sfnCredentials{d}
 	cfg := aws.Config{Region: d.cfg.Region, BaseEndpoint: aws.String(functionEndpoint(d.ln.Addr())), Credentials: creds, HTTPClient: hc}
 	return sfn.Tasks{
-		Lambda: sfnLambda{lambda.NewFromConfig(cfg)},
+		Lambda: sfnLambda{c: lambda.NewFromConfig(cfg), creds: creds},
 		Call: &sfnCaller{hc: hc, creds: creds, region: d.cfg.Region, endpoint: functionEndpoint(d.ln.Addr()),
 			sns: sns.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })},
 		Region: d.cfg.Region,
 	}
 }
 
+// sfnSessionTTL bounds the credentials of one Task's call.
+const sfnSessionTTL = 15 * time.Minute
+
+// sfnCredentials signs a Task's call: with a session of the state
+// machine's role (principal
+// arn:aws:sts::<account>:assumed-role/<role>/<execution name>) when IAM is
+// evaluated, else with the root credentials resource providers use. A
+// role that does not exist, or whose trust policy does not let
+// states.amazonaws.com assume it, yields a session that is allowed
+// nothing.
+type sfnCredentials struct{ d *Daemon }
+
+// Retrieve implements aws.CredentialsProvider for the call on ctx.
+func (c sfnCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	d := c.d
+	caller, ok := sfn.CallerOf(ctx)
+	if !ok || d.cfg.InsecureNoAuth || d.cfg.IAMMode() == config.IAMOff || d.iam == nil || d.issuer == nil {
+		_, root := d.providerClient()
+		return root.Retrieve(ctx)
+	}
+	if !d.iam.CanAssume(caller.RoleArn, "states.amazonaws.com") && d.cfg.IAMMode() == config.IAMEnforce {
+		return aws.Credentials{}, &sfn.APIError{Code: "AccessDeniedException", Message: "Neither the global service principal " +
+			"states.amazonaws.com, nor the regional one is authorized to assume the provided role " + caller.RoleArn}
+	}
+	session := sessionName(caller.ExecutionName)
+	cr, err := d.issuer.IssueSession(auth.Grant{RoleArn: caller.RoleArn, SessionName: session}, sfnSessionTTL)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("credentials for %s: %w", caller.RoleArn, err)
+	}
+	return aws.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken,
+		CanExpire: true, Expires: cr.Expiration, Source: "nimbus-states"}, nil
+}
+
+// sessionName is an STS role session name made of s: at most 64 of the
+// characters [\w+=,.@-], "states" when none is left.
+func sessionName(s string) string {
+	b := make([]byte, 0, 64)
+	for i := 0; i < len(s) && len(b) < 64; i++ {
+		ch := s[i]
+		if ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte("_+=,.@-", ch) >= 0 {
+			b = append(b, ch)
+		}
+	}
+	if len(b) == 0 {
+		return "states"
+	}
+	return string(b)
+}
+
 // sfnLambda invokes functions through the Lambda API.
-type sfnLambda struct{ c *lambda.Client }
+type sfnLambda struct {
+	c     *lambda.Client
+	creds aws.CredentialsProvider
+}
 
 func (l sfnLambda) Invoke(ctx context.Context, in *sfn.LambdaInput) (*sfn.LambdaOutput, error) {
 	li := &lambda.InvokeInput{FunctionName: aws.String(in.Function), Payload: in.Payload}
@@ -49,7 +107,14 @@ func (l sfnLambda) Invoke(ctx context.Context, in *sfn.LambdaInput) (*sfn.Lambda
 	if in.Async {
 		li.InvocationType = lambdatypes.InvocationTypeEvent
 	}
-	out, err := l.c.Invoke(ctx, li)
+	// Each call's own credentials (the SDK would cache the first role's).
+	creds, err := l.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := l.c.Invoke(ctx, li, func(o *lambda.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
+	})
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
@@ -65,8 +130,9 @@ func (l sfnLambda) Invoke(ctx context.Context, in *sfn.LambdaInput) (*sfn.Lambda
 }
 
 // sfnCaller calls the services of this node a Task reaches, signed as
-// the root: the JSON-protocol ones directly, SNS (query) and S3
-// (REST-XML) through their SDK clients (sfn_sdk.go).
+// the state machine's role (sfnCredentials): the JSON-protocol ones
+// directly, SNS (query) and S3 (REST-XML) through their SDK clients
+// (sfn_sdk.go).
 type sfnCaller struct {
 	hc       *http.Client
 	creds    aws.CredentialsProvider

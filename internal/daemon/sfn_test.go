@@ -55,6 +55,11 @@ def cancel(event, context):
 		t.Fatal(err)
 	}
 	c := awssfn.NewFromConfig(n.awsConfig())
+	// The Tasks call as the machine's role: it may invoke the functions
+	// and send to the approvals queue.
+	sagaRole := createServiceRole(t, n, "saga-role", "states.amazonaws.com", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:000000000000:function:*"},
+	  {"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:000000000000:approvals"}]}`)
 	def := `{
 	  "StartAt": "Approve",
 	  "States": {
@@ -72,7 +77,7 @@ def cancel(event, context):
 	    "Done": {"Type": "Succeed"}
 	  }}`
 	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("trip"), Definition: aws.String(def),
-		RoleArn: aws.String(testRole)})
+		RoleArn: aws.String(sagaRole)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,12 +235,17 @@ func (s *Service) Trust(arn string) *policy.Policy {
 
 // CanLambdaAssume reports whether the role arn exists and its trust
 // policy lets lambda.amazonaws.com call sts:AssumeRole.
-func (s *Service) CanLambdaAssume(arn string) bool {
+func (s *Service) CanLambdaAssume(arn string) bool { return s.CanAssume(arn, "lambda.amazonaws.com") }
+
+// CanAssume reports whether the role arn exists and its trust policy lets
+// the service principal (lambda.amazonaws.com, states.amazonaws.com, ...)
+// call sts:AssumeRole: what AWS checks before a service acts as a role.
+func (s *Service) CanAssume(arn, service string) bool {
 	t := s.Trust(arn)
 	if t == nil {
 		return false
 	}
 	d := policy.Evaluate(&policy.Policies{Resource: []*policy.Policy{t}},
-		&policy.Request{Principal: policy.Principal{Service: "lambda.amazonaws.com"}, Action: "sts:AssumeRole", Resource: arn})
+		&policy.Request{Principal: policy.Principal{Service: service}, Action: "sts:AssumeRole", Resource: arn})
 	return d.Allowed
 }

@@ -384,6 +384,7 @@ func (r *run) tokenTask(ctx context.Context, b *branch, in integration, params a
 
 // callIntegration calls the Task's service.
 func (r *run) callIntegration(ctx context.Context, in integration, params any) (any, *Failure) {
+	ctx = withCaller(ctx, r.x) // the call is signed as the machine's role (caller.go)
 	switch in.kind {
 	case "function", "lambda":
 		return r.callLambda(ctx, in, params)
