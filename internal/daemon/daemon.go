@@ -419,6 +419,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
 		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge, Lease: d.esmLease(),
 		Node: d.nodeName(), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
+		Authorize: d.pollerAccess,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create event source mappings: %w", err)

@@ -37,7 +37,10 @@ func TestSQSEventSourceMapping(t *testing.T) {
 	}
 	create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("worker"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: aws.String(testRole), Code: &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/sqsworker")},
+		// The poller reads as the function's role (AWSLambdaSQSQueueExecutionRole's actions).
+		Role: aws.String(createRole(t, n, "worker", allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+			"arn:aws:sqs:us-east-1:000000000000:esm-src"))),
+		Code: &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/sqsworker")},
 	})
 	// Refusals first: a source Nimbus does not poll, a FIFO-only limit.
 	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"),

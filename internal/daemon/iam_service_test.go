@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -134,4 +136,76 @@ func TestStepFunctionsTasksActAsTheirRole(t *testing.T) {
 	wantDenied(t, "CreateStateMachine without iam:PassRole", err, "AccessDeniedException", 403,
 		"User: arn:aws:iam::"+acct+":user/builder is not authorized to perform: iam:PassRole on resource: "+role+
 			" because no identity-based policy allows the iam:PassRole action")
+}
+
+// TestPollersReadAsTheFunctionsRole is the exfiltration an event source
+// mapping opened: Lambda's poller read any queue for any function, so a
+// caller allowed to create mappings could drain another team's queue into
+// its own function. Now the poller reads as the function's execution
+// role: a mapping on a queue the role may not read is refused with AWS's
+// message, and a mapping whose role loses the permission reads nothing
+// (LastProcessingResult says why) until it has it again.
+func TestPollersReadAsTheFunctionsRole(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	acct := n.d.cfg.AccountID
+	queueArn := func(name string) string { return "arn:aws:sqs:us-east-1:" + acct + ":" + name }
+	q := awssqs.NewFromConfig(n.awsConfig())
+	for _, name := range []string{"payroll", "own"} {
+		if _, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	role := createRole(t, n, "reader", allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}, queueArn("own")))
+	createGoFunction(t, n, "mine", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(role) })
+	lc := n.client
+
+	_, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("mine"),
+		EventSourceArn: aws.String(queueArn("payroll"))})
+	wantDenied(t, "a mapping on a queue the role may not read", err, "InvalidParameterValueException", 400,
+		"The provided execution role does not have permissions to call ReceiveMessage on SQS")
+
+	// Allowed when created; the permission is then taken away before
+	// the mapping is enabled.
+	m, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("mine"),
+		EventSourceArn: aws.String(queueArn("own")), Enabled: aws.Bool(false)})
+	if err != nil {
+		t.Fatalf("a mapping on the queue the role may read: %v", err)
+	}
+	ic := awsiam.NewFromConfig(n.awsConfig())
+	if _, err := ic.DeleteRolePolicy(ctx, &awsiam.DeleteRolePolicyInput{RoleName: aws.String("reader"), PolicyName: aws.String("reader")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, Enabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var result string
+	for time.Now().Before(deadline) {
+		g, err := lc.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if result = aws.ToString(g.LastProcessingResult); strings.HasPrefix(result, "PROBLEM:") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling the mapping, as a client does
+	}
+	if result != "PROBLEM: The provided execution role does not have permissions to call ReceiveMessage on SQS" {
+		t.Fatalf("LastProcessingResult %q", result)
+	}
+	own, err := q.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String("own")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: own.QueueUrl, MessageBody: aws.String("salary")}); err != nil {
+		t.Fatal(err)
+	}
+	// The poller never received it: the first receive is ours.
+	r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: own.QueueUrl, WaitTimeSeconds: 5,
+		MessageSystemAttributeNames: []awssqstypes.MessageSystemAttributeName{"ApproximateReceiveCount"}})
+	if err != nil || len(r.Messages) != 1 || r.Messages[0].Attributes["ApproximateReceiveCount"] != "1" {
+		t.Fatalf("the message was read by a poller without the permission: %+v %v", r, err)
+	}
 }

@@ -48,7 +48,13 @@ func TestDynamoDBStreamEventSourceMapping(t *testing.T) {
 	}
 	create(t, n, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("ddbworker"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role:        aws.String(createRole(t, n, "ddbworker", allow([]string{"dynamodb:PutItem"}, "arn:aws:dynamodb:*:*:table/seen"))),
+		// The poller reads the stream as the function's role, and sends
+		// failures to the destination as it.
+		Role: aws.String(createRole(t, n, "ddbworker", `{"Version":"2012-10-17","Statement":[
+		  {"Effect":"Allow","Action":"dynamodb:PutItem","Resource":"arn:aws:dynamodb:*:*:table/seen"},
+		  {"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],
+		   "Resource":"*"},
+		  {"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:*:*:ddb-failures"}]}`)),
 		Code:        &types.FunctionCode{ZipFile: goZip(t, "./internal/daemon/testdata/ddbworker")},
 		Environment: &types.Environment{Variables: map[string]string{"SEEN_TABLE": "seen"}},
 	})

@@ -65,6 +65,9 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 		<-old.done
 	}
 	if e.Operation() != jetstream.KeyValuePut {
+		s.mu.Lock()
+		delete(s.problems, id)
+		s.mu.Unlock()
 		return
 	}
 	var m stored
@@ -95,7 +98,7 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	ceil := s.ceiling(&m)
 	src := &QueueSource{Queues: s.queues, Arn: m.EventSourceArn, Region: s.region, BatchSize: m.BatchSize,
 		Window: m.MaximumBatchingWindowInSeconds, Concurrency: min(defaultConcurrency, ceil), MaxConcurrency: ceil,
-		Filters: f, Log: s.log.With("uuid", id)}
+		Filters: f, Log: s.log.With("uuid", id), Check: s.pollCheck(&m)}
 	if d, ok := s.queues.(QueueDepth); ok {
 		acct, name, _ := sqsQueue(m.EventSourceArn)
 		src.Depth = func(ctx context.Context) (int, error) { return d.Depth(ctx, acct, name) }

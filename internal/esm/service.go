@@ -66,6 +66,14 @@ type Options struct {
 	// OnFailure sends a stream mapping's failure record to its
 	// DestinationConfig.OnFailure ARN (nil: destinations refused).
 	OnFailure func(ctx context.Context, arn string, body []byte) error
+	// Authorize, when set, decides whether the mapping's function may read
+	// its source: the function's execution role must allow what Lambda's
+	// poller calls (sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes;
+	// the stream's GetRecords, GetShardIterator, DescribeStream, ...). Its
+	// error is AWS's message. It is asked at Create and Update (refused as
+	// InvalidParameterValueException) and before every poll (the mapping
+	// reads nothing and its LastProcessingResult says why).
+	Authorize func(ctx context.Context, functionArn, sourceArn string) error
 	// IteratorAge, when set, hears the age of the last record of each
 	// stream batch as it is sent to the function (AWS/Lambda IteratorAge).
 	IteratorAge func(functionArn string, age time.Duration)
@@ -90,6 +98,7 @@ type Service struct {
 	onFail  func(ctx context.Context, arn string, body []byte) error
 	iterAge func(functionArn string, age time.Duration)
 	lease   func(ctx context.Context, name string, fn func(context.Context) error) error
+	authz   func(ctx context.Context, functionArn, sourceArn string) error
 	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
 	slots   jetstream.KeyValue // SQS mappings' concurrency claims, by UUID
 	node    string
@@ -99,6 +108,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]*poller // by UUID; guarded by mu
+	// problems are this node's pollers' reasons for reading nothing, by
+	// UUID (the API's LastProcessingResult); guarded by mu.
+	problems map[string]string
 }
 
 // New opens the mapping bucket.
@@ -111,7 +123,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open event source mapping bucket: %w", err)
 	}
 	s := &Service{kv: kv, fns: o.Functions, inv: o.Invoker, queues: o.Queues, region: o.Region, account: o.AccountID,
-		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge, lease: o.Lease, node: o.Node}
+		log: o.Logger, running: map[string]*poller{}, streams: o.Streams, onFail: o.OnFailure, iterAge: o.IteratorAge, lease: o.Lease, node: o.Node,
+		authz: o.Authorize, problems: map[string]string{}}
 	if s.node == "" {
 		s.node = "local"
 	}
@@ -220,6 +233,9 @@ func (s *Service) Create(ctx context.Context, body []byte) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.canRead(ctx, fnArn, *r.EventSourceArn); err != nil {
+		return nil, err
+	}
 	id := uuid.NewString()
 	m := &stored{Enabled: true}
 	m.UUID = id
@@ -255,7 +271,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.view(""), nil
+	return s.withProblem(m.view("")), nil
 }
 
 // Update changes a mapping (state Updating in the answer).
@@ -277,6 +293,9 @@ func (s *Service) Update(ctx context.Context, id string, body []byte) (*Mapping,
 	}
 	if r.FunctionName != nil {
 		if m.FunctionArn, err = s.functionArn(ctx, *r.FunctionName); err != nil {
+			return nil, err
+		}
+		if err := s.canRead(ctx, m.FunctionArn, m.EventSourceArn); err != nil {
 			return nil, err
 		}
 	}
@@ -326,7 +345,7 @@ func (s *Service) List(ctx context.Context, sourceArn, functionName, marker stri
 		if marker != "" && m.UUID <= marker {
 			continue
 		}
-		out = append(out, m.view(""))
+		out = append(out, s.withProblem(m.view("")))
 	}
 	if maxItems <= 0 || maxItems > 100 {
 		maxItems = 100
@@ -358,4 +377,46 @@ func (s *Service) all(ctx context.Context) ([]*stored, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// canRead refuses a mapping whose function's role may not read its
+// source, with AWS's message as InvalidParameterValueException.
+func (s *Service) canRead(ctx context.Context, functionArn, sourceArn string) error {
+	if s.authz == nil {
+		return nil
+	}
+	if err := s.authz(ctx, functionArn, sourceArn); err != nil {
+		return awsapi.InvalidParameter("%s", err.Error())
+	}
+	return nil
+}
+
+// pollCheck is a mapping's poller's check before each poll: nil while
+// the function's role may read the source; otherwise the reason, kept as
+// the mapping's LastProcessingResult on this node.
+func (s *Service) pollCheck(m *stored) func(ctx context.Context) error {
+	if s.authz == nil {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		err := s.authz(ctx, m.FunctionArn, m.EventSourceArn)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			s.problems[m.UUID] = "PROBLEM: " + err.Error()
+		} else {
+			delete(s.problems, m.UUID)
+		}
+		return err
+	}
+}
+
+// withProblem shows a poller's problem on this node in m.
+func (s *Service) withProblem(m *Mapping) *Mapping {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.problems[m.UUID]; ok {
+		m.LastProcessingResult = p
+	}
+	return m
 }

@@ -48,10 +48,16 @@ type QueueSource struct {
 	// Filters drop records (deleted from the queue, as Lambda does); nil
 	// keeps every record.
 	Filters *eventpattern.Filters
-	Log     *slog.Logger
+	// Check, when set, is asked before each poll: an error (the reader's
+	// role may not read the queue) reads nothing and waits.
+	Check func(ctx context.Context) error
+	Log   *slog.Logger
 
 	pool workers
 }
+
+// checkWait is how long a source whose Check fails waits to ask again.
+const checkWait = 5 * time.Second
 
 // Run polls until ctx ends and returns once every worker has stopped.
 func (q *QueueSource) Run(ctx context.Context, h Handler) {
@@ -79,6 +85,13 @@ func (q *QueueSource) Running() int { return q.pool.running() }
 func (q *QueueSource) work(ctx context.Context, h Handler, i int) {
 	acct, name, _ := sqsQueue(q.Arn)
 	for ctx.Err() == nil && q.pool.keep(i) {
+		if q.Check != nil {
+			if err := q.Check(ctx); err != nil {
+				q.Log.Warn("queue source may not read", "source", q.Arn, "err", err)
+				pause(ctx, checkWait)
+				continue
+			}
+		}
 		batch, err := q.gather(ctx, acct, name)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -217,7 +230,10 @@ type StreamSource struct {
 	// IteratorAge, when set, hears the age of each batch's last record as
 	// the batch is handed over (AWS/Lambda IteratorAge).
 	IteratorAge func(age time.Duration)
-	Log         *slog.Logger
+	// Check, when set, is asked before each read: an error (the reader's
+	// role may not read the stream) reads nothing and waits.
+	Check func(ctx context.Context) error
+	Log   *slog.Logger
 }
 
 // Run processes the stream until ctx ends.
@@ -229,6 +245,13 @@ func (s *StreamSource) Run(ctx context.Context, h Handler) {
 	limit := s.BatchSize
 	attempts := 0
 	for ctx.Err() == nil {
+		if s.Check != nil {
+			if err := s.Check(ctx); err != nil {
+				s.Log.Warn("stream source may not read", "source", s.Arn, "err", err)
+				pause(ctx, checkWait)
+				continue
+			}
+		}
 		batch, next, err := s.gather(ctx, pos, limit)
 		if err != nil {
 			if ctx.Err() == nil {

@@ -197,7 +197,7 @@ func (s *Service) workStream(ctx context.Context, m *stored, f *eventpattern.Fil
 		OnFailure: func(ctx context.Context, batch []StreamRecord, attempts int, condition string) {
 			s.sendFailure(ctx, m, batch, attempts, condition)
 		},
-		Log: s.log.With("uuid", m.UUID)}
+		Log: s.log.With("uuid", m.UUID), Check: s.pollCheck(m)}
 	if s.iterAge != nil {
 		src.IteratorAge = func(age time.Duration) { s.iterAge(m.FunctionArn, age) }
 	}
