@@ -100,6 +100,15 @@ func TestClusterQueuesAndTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The queue's policy lets the topic send to it (SNS delivers as
+	// sns.amazonaws.com, which the queue must allow).
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},` +
+		`"Action":"sqs:SendMessage","Resource":"` + arn.Attributes["QueueArn"] + `",` +
+		`"Condition":{"ArnEquals":{"aws:SourceArn":"` + aws.ToString(topic.TopicArn) + `"}}}]}`
+	if _, err := n0.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: aws.String(sink),
+		Attributes: map[string]string{"Policy": policy}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p1.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
 		Endpoint: aws.String(arn.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
 		t.Fatal(err)

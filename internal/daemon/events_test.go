@@ -147,6 +147,9 @@ func TestEventBridgeToSQS(t *testing.T) {
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventPattern: aws.String(`{"source":["cli"]}`)}); err != nil {
 		t.Fatal(err)
 	}
+	// The queue's policy lets the rule send (as the console or SAM adds it).
+	allowService(t, n, targetURL, target, "events.amazonaws.com", "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/r")
+	allowService(t, n, dlqURL, dlq, "events.amazonaws.com", "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/r")
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r"), Targets: []ebtypes.Target{
 		{Id: aws.String("queue"), Arn: aws.String(target), InputPath: aws.String("$.detail")},
 		{Id: aws.String("gone"), Arn: aws.String("arn:aws:lambda:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":function:gone"),

@@ -20,10 +20,11 @@ import (
 // before the target gets it.
 //
 //   - A service acting for one of its resources (S3 for a bucket, SNS for
-//     a topic, EventBridge for a rule) invoking a function is judged by the
-//     function's resource policy alone (AddPermission,
-//     AWS::Lambda::Permission), with Principal.Service, aws:SourceArn and
-//     aws:SourceAccount, as Lambda does.
+//     a topic, EventBridge for a rule) invoking a function, sending to a
+//     queue or publishing to a topic is judged by the target's resource
+//     policy alone (AddPermission, AWS::Lambda::Permission; the queue's
+//     or topic's Policy), with Principal.Service, aws:SourceArn and
+//     aws:SourceAccount, as Lambda, SQS and SNS do.
 //   - A service acting as a role (a schedule's RoleArn, an EventBridge
 //     target's RoleArn) is judged by the role's policies for the target's
 //     action (lambda:InvokeFunction, sqs:SendMessage, sns:Publish,
@@ -83,10 +84,15 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 		}
 		principal = "arn:aws:sts::" + d.cfg.AccountID + ":assumed-role/" + role + "/" + session
 		dec = d.iam.Authorize(iam.Caller{ARN: principal, RoleArn: src.RoleArn}, req, res)
-	case src.Service != "" && deliver.Service(del.TargetArn) == "lambda":
-		if name, q, ok := deliver.FunctionName(del.TargetArn); !ok || !d.functionExists(ctx, name, q) {
+	case src.Service != "" && (deliver.Service(del.TargetArn) == "lambda" || deliver.Service(del.TargetArn) == "sqs" ||
+		deliver.Service(del.TargetArn) == "sns"):
+		if name, q, ok := deliver.FunctionName(del.TargetArn); ok && !d.functionExists(ctx, name, q) {
 			return nil // the target answers that it does not exist
 		}
+		// A queue or topic, like a function, takes a service's delivery
+		// only when its own policy names the service (and, as AWS
+		// advises, the source): the queue policy SAM writes for an SNS
+		// subscription or an EventBridge target.
 		principal = src.Service
 		req.Principal = policy.Principal{Service: src.Service}
 		if src.Arn != "" {

@@ -94,6 +94,8 @@ func TestEventBridgeRuleWithoutPermission(t *testing.T) {
 		t.Fatal(err)
 	}
 	eb := eventbridge.NewFromConfig(n.awsConfig())
+	allowService(t, n, aws.ToString(dlq.QueueUrl), "arn:aws:sqs:us-east-1:"+n.d.cfg.AccountID+":denied", "events.amazonaws.com",
+		"arn:aws:events:us-east-1:"+n.d.cfg.AccountID+":rule/attacker")
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("attacker"), EventPattern: aws.String(`{"source":["x"]}`)}); err != nil {
 		t.Fatal(err)
 	}

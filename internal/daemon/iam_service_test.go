@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +12,12 @@ import (
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	awssqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
 
 // trustOf is a trust policy letting service principal svc assume a role.
@@ -207,5 +211,122 @@ func TestPollersReadAsTheFunctionsRole(t *testing.T) {
 		MessageSystemAttributeNames: []awssqstypes.MessageSystemAttributeName{"ApproximateReceiveCount"}})
 	if err != nil || len(r.Messages) != 1 || r.Messages[0].Attributes["ApproximateReceiveCount"] != "1" {
 		t.Fatalf("the message was read by a poller without the permission: %+v %v", r, err)
+	}
+}
+
+// allowService sets queueURL's policy to let service principal svc send
+// to it for sourceArn, as a user (or SAM) does before SNS, S3 or
+// EventBridge may deliver to a queue.
+func allowService(t testing.TB, n *node, queueURL, queueArn, svc, sourceArn string) {
+	t.Helper()
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"` + svc + `"},"Action":"sqs:SendMessage",` +
+		`"Resource":"` + queueArn + `","Condition":{"ArnEquals":{"aws:SourceArn":"` + sourceArn + `"}}}]}`
+	if _, err := awssqs.NewFromConfig(n.awsConfig()).SetQueueAttributes(context.Background(), &awssqs.SetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL), Attributes: map[string]string{"Policy": doc}}); err != nil {
+		t.Fatalf("SetQueueAttributes Policy: %v", err)
+	}
+}
+
+// TestQueuesAndTopicsTakeServiceDeliveriesByPolicy is the injection SNS,
+// S3 and EventBridge opened: any topic subscribed to a queue, any bucket
+// or rule pointed at it, wrote into it. Now a queue (or topic) takes a
+// service's delivery only when its own policy names that service and
+// source, as SQS and SNS do: another topic, another service and a queue
+// with no policy are refused; end to end, a topic an attacker subscribes
+// to a victim's queue delivers nothing there (the message goes to the
+// subscription's dead-letter queue with the denial).
+func TestQueuesAndTopicsTakeServiceDeliveriesByPolicy(t *testing.T) {
+	t.Parallel()
+	n := asyncNode(t)
+	ctx := t.Context()
+	acct := n.d.cfg.AccountID
+	q := awssqs.NewFromConfig(n.awsConfig())
+	queue := func(name string) (url, arn string) {
+		out, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.QueueUrl), "arn:aws:sqs:us-east-1:" + acct + ":" + name
+	}
+	topicArn := func(name string) string { return "arn:aws:sns:us-east-1:" + acct + ":" + name }
+	payrollURL, payroll := queue("payroll")
+	_, bare := queue("bare")
+	allowService(t, n, payrollURL, payroll, "sns.amazonaws.com", topicArn("news"))
+	sc := awssns.NewFromConfig(n.awsConfig())
+	for _, name := range []string{"news", "alerts"} {
+		if _, err := sc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sc.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: aws.String(topicArn("alerts")),
+		AttributeName: aws.String("Policy"), AttributeValue: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+			`"Principal":{"Service":"events.amazonaws.com"},"Action":"sns:Publish","Resource":"` + topicArn("alerts") + `",` +
+			`"Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:events:us-east-1:` + acct + `:rule/orders"}}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, target string
+		src          deliver.Source
+		ok           bool
+	}{
+		{"SNS for the topic the queue policy names", payroll, deliver.Source{Service: "sns.amazonaws.com", Arn: topicArn("news"), Account: acct}, true},
+		{"SNS for another topic", payroll, deliver.Source{Service: "sns.amazonaws.com", Arn: topicArn("attacker"), Account: acct}, false},
+		{"S3 for a bucket", payroll, deliver.Source{Service: "s3.amazonaws.com", Arn: "arn:aws:s3:::uploads", Account: acct}, false},
+		{"EventBridge for a rule", payroll, deliver.Source{Service: "events.amazonaws.com", Arn: "arn:aws:events:us-east-1:" + acct + ":rule/r",
+			Account: acct}, false},
+		{"SNS to a queue with no policy", bare, deliver.Source{Service: "sns.amazonaws.com", Arn: topicArn("news"), Account: acct}, false},
+		{"EventBridge for the rule the topic policy names", topicArn("alerts"), deliver.Source{Service: "events.amazonaws.com",
+			Arn: "arn:aws:events:us-east-1:" + acct + ":rule/orders", Account: acct}, true},
+		{"EventBridge for another rule to the topic", topicArn("alerts"), deliver.Source{Service: "events.amazonaws.com",
+			Arn: "arn:aws:events:us-east-1:" + acct + ":rule/other", Account: acct}, false},
+		{"S3 to a topic whose policy names EventBridge", topicArn("alerts"), deliver.Source{Service: "s3.amazonaws.com",
+			Arn: "arn:aws:s3:::uploads", Account: acct}, false},
+	} {
+		src := c.src
+		err := n.d.deliveryGuard(ctx, &deliver.Delivery{TargetArn: c.target, Body: []byte("{}"), Source: &src})
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case !c.ok && err == nil:
+			t.Errorf("%s: allowed", c.name)
+		case !c.ok && (!errors.Is(err, deliver.ErrUndeliverable) ||
+			!strings.Contains(err.Error(), "User: "+src.Service+" is not authorized to perform: ")):
+			t.Errorf("%s: %v, want an undeliverable AccessDenied", c.name, err)
+		}
+	}
+
+	// End to end: the attacker's topic, subscribed to the payroll queue.
+	dlqURL, dlq := queue("attacker-dlq")
+	allowService(t, n, dlqURL, dlq, "sns.amazonaws.com", topicArn("attacker"))
+	at, err := sc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("attacker")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: at.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(payroll),
+		Attributes: map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + dlq + `"}`, "RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Publish(ctx, &awssns.PublishInput{TopicArn: at.TopicArn, Message: aws.String("pay me")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []awssqstypes.Message
+	for range 60 { // each a 1 s long poll: a hang guard, not a timing assertion
+		r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = r.Messages; len(got) > 0 {
+			break
+		}
+	}
+	if len(got) != 1 || aws.ToString(got[0].Body) != "pay me" ||
+		!strings.Contains(aws.ToString(got[0].MessageAttributes["ErrorMessage"].StringValue),
+			"User: sns.amazonaws.com is not authorized to perform: sqs:SendMessage on resource: "+payroll) {
+		t.Fatalf("dead-lettered %+v", got)
+	}
+	r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(payrollURL)})
+	if err != nil || len(r.Messages) != 0 {
+		t.Fatalf("the attacker's message reached the payroll queue: %+v %v", r.Messages, err)
 	}
 }

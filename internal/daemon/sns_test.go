@@ -40,6 +40,7 @@ func TestSNSFanOut(t *testing.T) {
 	}
 	topic := aws.ToString(tout.TopicArn)
 	permit(t, n, "dest", "sns.amazonaws.com", topic)
+	allowService(t, n, queueURL, queueArn, "sns.amazonaws.com", topic)
 	for proto, ep := range map[string]string{"sqs": queueArn, "lambda": fnArn} {
 		if _, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String(proto), Endpoint: aws.String(ep)}); err != nil {
 			t.Fatal(err)

@@ -298,6 +298,9 @@ func (s *Service) deadLetter(ctx context.Context, t *Target, rm *retryMsg, cause
 			"TARGET_ARN":    t.Arn,
 			"ERROR_MESSAGE": cause.Error(),
 		}),
+		// EventBridge sends as events.amazonaws.com for the rule: the
+		// dead-letter queue's policy must allow it, as AWS requires.
+		Source: &deliver.Source{Service: "events.amazonaws.com", Arn: s.arns.rule(splitRuleID(rm.Rule)), Account: s.account},
 	})
 	if err != nil {
 		s.log.Error("dead-letter delivery failed", "arn", t.DeadLetterConfig.Arn, "err", err)

@@ -86,7 +86,10 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 			Body: body, Attributes: deliver.Strings(map[string]string{
 				"ERROR_CODE": code, "ERROR_MESSAGE": err.Error(), "EXECUTION_ID": fm.ExecutionID,
 				"RETRY_ATTEMPTS": strconv.Itoa(attempt - 1), "TARGET_ARN": fm.Target.Arn, "SCHEDULE_ARN": fm.ScheduleArn,
-			})})
+			}),
+			// Scheduler sends to the dead-letter queue as the schedule's
+			// role, whose policies must allow sqs:SendMessage on it.
+			Source: &deliver.Source{Service: "scheduler.amazonaws.com", Arn: fm.ScheduleArn, Account: s.account, RoleArn: fm.Target.RoleArn}})
 		if derr != nil && !errors.Is(derr, deliver.ErrUndeliverable) {
 			_ = m.NakWithDelay(s.backoff(1))
 			return

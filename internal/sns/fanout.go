@@ -366,7 +366,10 @@ func (s *Service) deliverOnce(ctx context.Context, t *topic, d *delivery) error 
 	raw := d.sub.Attrs["RawMessageDelivery"] == "true"
 	switch d.sub.Protocol {
 	case "sqs":
-		del := &deliver.Delivery{TargetArn: d.sub.Endpoint, DedupID: "sns/" + d.msgID + "/" + d.sub.ID}
+		del := &deliver.Delivery{TargetArn: d.sub.Endpoint, DedupID: "sns/" + d.msgID + "/" + d.sub.ID,
+			// SNS sends as sns.amazonaws.com for the topic: the queue's
+			// policy decides.
+			Source: &deliver.Source{Service: "sns.amazonaws.com", Arn: d.topicArn, Account: s.account}}
 		if strings.HasSuffix(d.sub.Endpoint, ".fifo") {
 			del.GroupID = d.msg.GroupID
 		}
@@ -429,6 +432,9 @@ func (s *Service) deadLetter(ctx context.Context, t *topic, d *delivery, cause e
 		TargetArn: rp.DeadLetterTargetArn, DedupID: "sns-dlq/" + d.msgID + "/" + d.sub.ID, Body: body,
 		Attributes: deliver.Strings(map[string]string{"ErrorCode": code, "ErrorMessage": truncate(cause.Error(), 1024),
 			"TopicArn": d.topicArn, "SubscriptionArn": d.subArn}),
+		// SNS sends as sns.amazonaws.com for the topic: the dead-letter
+		// queue's policy must allow it, as AWS requires.
+		Source: &deliver.Source{Service: "sns.amazonaws.com", Arn: d.topicArn, Account: s.account},
 	}
 	if strings.HasSuffix(rp.DeadLetterTargetArn, ".fifo") {
 		del.GroupID = d.msg.GroupID
