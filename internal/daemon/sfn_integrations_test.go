@@ -51,12 +51,18 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// SNS delivers as sns.amazonaws.com: the queue's policy allows the topic.
+	allowService(t, n, *qu.QueueUrl, qa.Attributes["QueueArn"], "sns.amazonaws.com", *topic.TopicArn)
 	if _, err := sn.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"]),
 		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
 		t.Fatal(err)
 	}
 	c := awssfn.NewFromConfig(cfg)
-	child, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("child"), RoleArn: aws.String(testRole),
+	// The Tasks call as the machine's role, which allows what they do.
+	role := createServiceRole(t, n, "integrations-role", "states.amazonaws.com", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+	  "Action":["dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:GetItem","sns:Publish","s3:PutObject","s3:GetObject","s3:ListBucket",
+	    "states:StartExecution"],"Resource":"*"}]}`)
+	child, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("child"), RoleArn: aws.String(role),
 		Definition: aws.String(`{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "child done", "End": true}}}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +93,7 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	    "Arguments": {"StateMachineArn": "` + *child.StateMachineArn + `", "Input": {"from": "{% $id %}"}},
 	    "Output": {"n": "{% $n %}", "body": "{% $body %}", "keys": "{% $keys %}", "caught": "{% $caught %}", "hasMessage": "{% $exists($messageId) %}",
 	      "child": "{% $states.result.ExecutionArn %}"}, "End": true}}}`
-	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(testRole)})
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(role)})
 	if err != nil {
 		t.Fatal(err)
 	}
