@@ -183,6 +183,7 @@ var rules = map[string]rule{
 	"internal/ingress":     {imports: noImports, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/lease":       {imports: noImports, anyThirdParty: true},
 	"internal/clustertest": {imports: nil, anyThirdParty: true},
+	"internal/crashtest":   {imports: noImports, thirdParty: noImports},
 	"internal/cluster":     {imports: nil, anyThirdParty: true},
 	"internal/pool": {imports: []string{"internal/awsapi", "internal/errdefs", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 		thirdParty: []string{xsys}, importers: []string{"internal/daemon"}},

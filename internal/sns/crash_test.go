@@ -1,14 +1,11 @@
 package sns
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/nimbus-serverless/nimbus/internal/crashtest"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -27,12 +25,7 @@ import (
 // crashChildEnv makes the test binary run crashChild (see TestMain).
 const crashChildEnv = "NIMBUS_SNS_CRASH_CHILD_DIR"
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(crashChildEnv); dir != "" {
-		os.Exit(crashChild(dir))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { crashtest.Main(m, crashChildEnv, crashChild) }
 
 // queueTargets delivers to real SQS queues (what the daemon wires).
 type queueTargets struct{ q *sqs.Service }
@@ -86,7 +79,7 @@ func (childTB) Helper() {}
 // raw delivery) from four publishers until it is killed, reporting every
 // message whose Publish was answered on fd 3.
 func crashChild(dir string) int {
-	acks := os.NewFile(3, "acks")
+	acks := crashtest.Report()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{DataDir: dir})
 	if err != nil {
@@ -107,7 +100,6 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -117,9 +109,7 @@ func crashChild(dir string) int {
 					fmt.Fprintln(os.Stderr, err)
 					return
 				}
-				mu.Lock()
-				fmt.Fprintln(acks, body)
-				mu.Unlock()
+				acks.Line(body)
 			}
 		})
 	}
@@ -135,36 +125,11 @@ func TestSIGKILLDeliversAnsweredPublishes(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // re-executes this test binary
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.ExtraFiles = []*os.File{w}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
 	acked := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	killed := false
-	for sc.Scan() {
-		acked[sc.Text()] = true
-		if !killed && len(acked) >= 200 {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended after %d acks: %s", len(acked), stderr.String())
-	}
+	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
+		acked[line] = true
+		return len(acked) >= 200
+	})
 	st := storetest.OpenDir(t, dir)
 	_, queues, stop := crashNode(t, st)
 	defer stop()

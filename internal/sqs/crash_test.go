@@ -1,16 +1,14 @@
 package sqs
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/crashtest"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -18,18 +16,13 @@ import (
 // crashChildEnv makes the test binary run crashChild (see TestMain).
 const crashChildEnv = "NIMBUS_SQS_CRASH_CHILD_DIR"
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(crashChildEnv); dir != "" {
-		os.Exit(crashChild(dir))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { crashtest.Main(m, crashChildEnv, crashChild) }
 
 // crashChild sends to queue "crash" from four senders (single sends and
 // batches, so group commit runs) until it is killed, reporting every
 // body whose send was answered on fd 3.
 func crashChild(dir string) int {
-	acks := os.NewFile(3, "acks")
+	acks := crashtest.Report()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{DataDir: dir})
 	if err != nil {
@@ -44,7 +37,6 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -61,13 +53,11 @@ func crashChild(dir string) int {
 					fmt.Fprintln(os.Stderr, err)
 					return
 				}
-				mu.Lock()
 				for j, e := range errs {
 					if e == nil {
-						fmt.Fprintln(acks, in[j].Body)
+						acks.Line(in[j].Body)
 					}
 				}
-				mu.Unlock()
 			}
 		}()
 	}
@@ -82,36 +72,11 @@ func TestSIGKILLKeepsAnsweredSends(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // re-executes this test binary
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.ExtraFiles = []*os.File{w}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
 	acked := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	killed := false
-	for sc.Scan() {
-		acked[sc.Text()] = true
-		if !killed && len(acked) >= 300 {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended after %d acks: %s", len(acked), stderr.String())
-	}
+	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
+		acked[line] = true
+		return len(acked) >= 300
+	})
 	st := storetest.OpenDir(t, dir)
 	s, err := New(t.Context(), Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: testAccount})
 	if err != nil {
