@@ -1,17 +1,15 @@
 package dynamodb
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/crashtest"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -19,18 +17,13 @@ import (
 // crashChildEnv makes the test binary run crashChild (see TestMain).
 const crashChildEnv = "NIMBUS_DDB_CRASH_CHILD_DIR"
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(crashChildEnv); dir != "" {
-		os.Exit(crashChild(dir))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { crashtest.Main(m, crashChildEnv, crashChild) }
 
 // crashChild writes items to table "crash" (which has a stream) from
 // eight writers until it is killed, reporting every key whose PutItem was
 // answered on fd 3.
 func crashChild(dir string) int {
-	acks := os.NewFile(3, "acks")
+	acks := crashtest.Report()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{DataDir: filepath.Join(dir, "state")})
 	if err != nil {
@@ -47,7 +40,6 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -60,9 +52,7 @@ func crashChild(dir string) int {
 					fmt.Fprintln(os.Stderr, err)
 					return
 				}
-				mu.Lock()
-				fmt.Fprintln(acks, id)
-				mu.Unlock()
+				acks.Line(id)
 			}
 		}()
 	}
@@ -77,36 +67,11 @@ func TestSIGKILLKeepsAnsweredWrites(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // re-executes this test binary
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.ExtraFiles = []*os.File{w}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
 	acked := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	killed := false
-	for sc.Scan() {
-		acked[sc.Text()] = true
-		if !killed && len(acked) >= 500 {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	_ = cmd.Wait()
-	if !killed {
-		t.Fatalf("child ended after %d acks: %s", len(acked), stderr.String())
-	}
+	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
+		acked[line] = true
+		return len(acked) >= 500
+	})
 	st := storetest.OpenDir(t, filepath.Join(dir, "state"))
 	s, err := New(t.Context(), Options{Dir: filepath.Join(dir, "tables"), JetStream: st.JetStream(), Region: "us-east-1", AccountID: testAccount})
 	if err != nil {

@@ -1,14 +1,11 @@
 package sfn_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/nimbus-serverless/nimbus/internal/crashtest"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -26,12 +24,7 @@ import (
 // crashChildEnv makes the test binary run crashChild (see TestMain).
 const crashChildEnv = "NIMBUS_SFN_CRASH_CHILD_DIR"
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(crashChildEnv); dir != "" {
-		os.Exit(crashChild(dir))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { crashtest.Main(m, crashChildEnv, crashChild) }
 
 // The crash test's machines: one waits (durably) between two Lambda
 // tasks; one waits for a callback after sending its token to a queue.
@@ -75,9 +68,7 @@ func crashOptions(st *store.Store, report func(string)) sfn.Options {
 // crashChild starts both executions, reports when the first is in its
 // Wait and the second has sent its token, and then waits to be killed.
 func crashChild(dir string) int {
-	out := os.NewFile(3, "report")
-	var mu sync.Mutex
-	report := func(s string) { mu.Lock(); fmt.Fprintln(out, s); mu.Unlock() }
+	report := crashtest.Report().Line
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{DataDir: dir})
 	if err != nil {
@@ -124,40 +115,22 @@ func TestKillDuringWaitAndCallback(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$") //nolint:gosec // re-executes this test binary
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	cmd.ExtraFiles = []*os.File{w}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
 	var token string
 	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
+	killed := false
+	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
+		if killed {
+			return true // what the child wrote before it died
+		}
 		if tok, ok := strings.CutPrefix(line, "token "); ok {
 			token = tok
 		}
 		seen[line]++
-		if seen["waiting"] > 0 && token != "" {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	_ = cmd.Wait()
+		killed = seen["waiting"] > 0 && token != ""
+		return killed
+	})
 	if seen["waiting"] == 0 || token == "" || seen["one"] != 1 {
-		t.Fatalf("child reported %v before it died: %s", seen, stderr.String())
+		t.Fatalf("child reported %v before it was killed", seen)
 	}
 
 	st := storetest.OpenDir(t, dir)
