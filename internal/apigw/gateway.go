@@ -45,6 +45,8 @@ type Options struct {
 	// Port is the listener's port, for the ApiEndpoint of HTTP APIs
 	// (http://<id>.execute-api.<region>.localhost:<port>).
 	Port string
+	// HTTPS: the node serves HTTPS, so endpoints are https://.
+	HTTPS bool
 	// Auth verifies callers of AWS_IAM routes and methods; with none,
 	// every request to one is refused (403).
 	Auth Authenticator
@@ -68,6 +70,7 @@ type Gateway struct {
 	region  string
 	account string
 	port    string
+	https   bool
 	auth    Authenticator
 	aws     AWSCaller
 	log     *slog.Logger
@@ -111,7 +114,7 @@ func (g *Gateway) Stats() Stats {
 func New(opts Options) *Gateway {
 	g := &Gateway{
 		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
-		port: opts.Port, auth: opts.Auth, aws: opts.AWS, log: opts.Logger, now: opts.Now, httpHosts: opts.HTTPHosts,
+		port: opts.Port, https: opts.HTTPS, auth: opts.Auth, aws: opts.AWS, log: opts.Logger, now: opts.Now, httpHosts: opts.HTTPHosts,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -162,8 +165,12 @@ func InvokeHost(host string) (string, bool) {
 
 // endpoint is the URL an API is reached at.
 func (g *Gateway) endpoint(id string) string {
-	u := "http://" + id + ".execute-api." + g.region + ".localhost"
-	if g.port != "" && g.port != "80" {
+	scheme, defaultPort := "http://", "80"
+	if g.https {
+		scheme, defaultPort = "https://", "443"
+	}
+	u := scheme + id + ".execute-api." + g.region + ".localhost"
+	if g.port != "" && g.port != defaultPort {
 		u += ":" + g.port
 	}
 	return u

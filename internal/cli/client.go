@@ -2,12 +2,19 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -16,6 +23,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/daemon"
+	"github.com/nimbus-serverless/nimbus/internal/tlscert"
 )
 
 // clientFlags locate and authenticate against a node, like the AWS CLI's
@@ -68,9 +77,6 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = config.DefaultRegion
 	}
-	if cfg.HTTPClient != nil {
-		cfg.HTTPClient = bufferedBodies{next: cfg.HTTPClient}
-	}
 	node := config.FromEnv()
 	if cf.dataDir != "" {
 		node.DataDir = cf.dataDir
@@ -92,7 +98,60 @@ func (cf *clientFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	case cfg.BaseEndpoint == nil || cf.dataDir != "":
 		cfg.BaseEndpoint = aws.String(nodeEndpoint(node))
 	}
+	if err := trustNodeCA(&cfg, node); err != nil {
+		return aws.Config{}, err
+	}
+	if cfg.HTTPClient != nil {
+		cfg.HTTPClient = bufferedBodies{next: cfg.HTTPClient}
+	}
 	return cfg, nil
+}
+
+// nodeHTTP is the HTTP client of an AWS client's configuration (it trusts
+// the node's development CA), else the default one.
+func nodeHTTP(c aws.HTTPClient) aws.HTTPClient {
+	if c == nil {
+		return http.DefaultClient
+	}
+	return c
+}
+
+// nodeCA is the development certificate authority of a node started with
+// --tls-self-signed in cfg's data directory ("" when there is none).
+func nodeCA(cfg config.Config) string {
+	p := filepath.Join(cfg.DataDir, daemon.TLSDir, tlscert.CAFile)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// trustNodeCA makes cfg's client trust the node's development certificate
+// authority when cfg calls that node over HTTPS, beside the bundle
+// AWS_CA_BUNDLE names, if any (a custom pool replaces the system's roots,
+// so it is used only for the node's own endpoint).
+func trustNodeCA(cfg *aws.Config, node config.Config) error {
+	ca := nodeCA(node)
+	if ca == "" || aws.ToString(cfg.BaseEndpoint) != nodeEndpoint(node) || !strings.HasPrefix(nodeEndpoint(node), "https://") {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if b := os.Getenv("AWS_CA_BUNDLE"); b != "" && b != ca {
+		if pem, err := os.ReadFile(b); err == nil { //nolint:gosec // the user's own bundle
+			pool.AppendCertsFromPEM(pem)
+		}
+	}
+	pem, err := os.ReadFile(ca) //nolint:gosec // the node's own data directory
+	if err != nil {
+		return fmt.Errorf("read the node's CA %s: %w", ca, err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("the node's CA %s holds no certificate", ca)
+	}
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	})
+	return nil
 }
 
 func newInvokeCmd(cf *clientFlags) *cobra.Command {

@@ -133,7 +133,7 @@ func getSigned(ctx context.Context, cf *clientFlags, signing, path, what string,
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), signing, o.Region, time.Now()); err != nil {
 		return nil, fmt.Errorf("sign %s request: %w", what, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := nodeHTTP(o.HTTPClient).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", what, err)
 	}

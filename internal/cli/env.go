@@ -46,6 +46,9 @@ owner only). The endpoint is the one the node last listened on.`,
 				{"AWS_REGION", cfg.Region},
 				{"AWS_DEFAULT_REGION", cfg.Region},
 			}
+			if ca := nodeCA(cfg); ca != "" && strings.HasPrefix(endpoint, "https://") {
+				vars = append(vars, [2]string{"AWS_CA_BUNDLE", ca})
+			}
 			parts := make([]string, len(vars))
 			for i, v := range vars {
 				parts[i] = v[0] + "=" + shellQuote(v[1])

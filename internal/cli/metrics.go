@@ -67,7 +67,7 @@ func fetchMetrics(ctx context.Context, cf *clientFlags) (map[string]*dto.MetricF
 	if tok := os.Getenv("NIMBUS_METRICS_TOKEN"); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req) //nolint:gosec // the user's own node address
+	resp, err := nodeHTTP(c.Options().HTTPClient).Do(req) //nolint:gosec // the user's own node address
 	if err != nil {
 		return nil, fmt.Errorf("get metrics: %w", err)
 	}

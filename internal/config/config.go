@@ -95,6 +95,14 @@ type Config struct {
 	// Telemetry turns the Prometheus metrics (/metrics) and cost metering
 	// on (the default); off only for measuring their cost.
 	Telemetry bool
+	// TLSCert and TLSKey, when set, are PEM files of the certificate
+	// (with its chain) and key every door is served with over HTTPS
+	// (NIMBUS_TLS_CERT, NIMBUS_TLS_KEY); they are read again when they
+	// change.
+	TLSCert, TLSKey string
+	// TLSSelfSigned serves HTTPS with a development certificate made into
+	// the data directory's tls/ on first start (clients trust its ca.pem).
+	TLSSelfSigned bool
 	// MetricsListen, when set, serves /metrics (and /healthz, /readyz) on
 	// this address of its own instead of Listen (NIMBUS_METRICS_LISTEN).
 	MetricsListen string
@@ -265,6 +273,8 @@ func FromEnv() Config {
 	set(&c.PriceFile, "NIMBUS_PRICE_FILE")
 	set(&c.MasterKeyFile, "NIMBUS_MASTER_KEY_FILE")
 	set(&c.MetricsListen, "NIMBUS_METRICS_LISTEN")
+	set(&c.TLSCert, "NIMBUS_TLS_CERT")
+	set(&c.TLSKey, "NIMBUS_TLS_KEY")
 	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
 	set(&c.SNSAllowedHosts, "NIMBUS_SNS_ALLOWED_HOSTS")
@@ -352,6 +362,9 @@ func FromEnv() Config {
 	return c
 }
 
+// TLS reports whether the node serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
+
 var (
 	regionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}$`) })
 	accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{12}$`) })
@@ -367,6 +380,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("metrics listen address %q: %w", c.MetricsListen, err))
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.TLSSelfSigned && c.TLSCert != "" {
+		errs = append(errs, errors.New("--tls-self-signed and --tls-cert exclude each other"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))

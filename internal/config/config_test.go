@@ -21,11 +21,14 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Region = "Mars"
 	c.AccountID = "12"
 	c.AccessKeyID = "AKID"
+	c.TLSCert = "cert.pem"
+	c.TLSSelfSigned = true
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("want error")
 	}
-	for _, want := range []string{"listen address", "region", "account id", "must be set together"} {
+	for _, want := range []string{"listen address", "region", "account id", "must be set together", "--tls-cert and --tls-key go together",
+		"--tls-self-signed and --tls-cert exclude each other"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -20,6 +20,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,6 +77,7 @@ type Daemon struct {
 	cfg   config.Config
 	log   *slog.Logger
 	ln    net.Listener
+	tls   *tls.Config // HTTPS on ln (nil: plain HTTP)
 	st    *store.Store
 	reg   *registry.Registry
 	pool  *pool.Manager
@@ -221,6 +223,9 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if d.tls, err = serverTLS(cfg, log); err != nil {
+		return nil, err
+	}
 	popts := pool.Options{
 		Endpoint: functionEndpoint(d.ln.Addr()),
 		// Functions reach the node's API on their own loopback, through
@@ -299,6 +304,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Logger:    log.With("component", "lambdaapi"),
 		Cost:      d.costReporter(),
 		URLPort:   listenPort(d.ln.Addr()),
+		URLHTTPS:  cfg.TLS(),
 
 		ConcurrentExecutions: d.pool.Limits().Concurrency,
 		MinUnreserved:        d.pool.Limits().MinUnreserved(),
@@ -364,7 +370,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.sns, err = sns.New(ctx, sns.Options{
 		JetStream: d.st.JetStream(), Targets: targets, MaxBytes: snsMax, Region: cfg.Region, AccountID: cfg.AccountID,
-		Endpoint: functionEndpoint(d.ln.Addr()), AllowedHosts: config.SplitList(cfg.SNSAllowedHosts),
+		Endpoint: d.publicEndpoint(), AllowedHosts: config.SplitList(cfg.SNSAllowedHosts),
 		Replicas: d.st.Replicas(), DelayScale: cfg.AsyncDelayScale, Logger: log.With("component", "sns"),
 	})
 	if err != nil {
@@ -437,6 +443,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
 		Port:      listenPort(d.ln.Addr()),
+		HTTPS:     cfg.TLS(),
 		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
 		AWS:       apigwAWS{d},
 		Logger:    log.With("component", "apigw"),
@@ -444,7 +451,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err := d.newStacks(); err != nil {
 		return nil, err
 	}
-	if err := auth.WriteEndpoint(cfg.DataDir, functionEndpoint(d.ln.Addr())); err != nil {
+	if err := auth.WriteEndpoint(cfg.DataDir, d.publicEndpoint()); err != nil {
 		return nil, fmt.Errorf("record endpoint: %w", err)
 	}
 	d.conns = ingress.NewConns(maxConnections(cfg.MaxConnections))
@@ -552,6 +559,17 @@ func (d *Daemon) RootCredentialsCreated() bool { return d.rootCreated || d.clust
 
 // functionEndpoint is the API URL functions on this node use: the listen
 // address, with loopback for an unspecified (all-interfaces) host.
+// publicEndpoint is the node's endpoint as clients reach it: https:// when
+// it serves HTTPS (functionEndpoint stays http://: the node's in-process
+// callers never go through TLS).
+func (d *Daemon) publicEndpoint() string {
+	e := functionEndpoint(d.ln.Addr())
+	if d.tls != nil {
+		e = "https://" + strings.TrimPrefix(e, "http://")
+	}
+	return e
+}
+
 func functionEndpoint(a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
@@ -690,7 +708,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		srvErr <- d.srv.Serve(d.conns.Listener(d.ln))
+		ln := d.conns.Listener(d.ln)
+		if d.tls != nil {
+			ln = d.conns.TLSListener(d.ln, d.tls)
+		}
+		srvErr <- d.srv.Serve(ln)
 	}()
 	if n := sandbox.OrphansRemoved(); n > 0 {
 		d.log.Warn("removed environments left running by nimbus servers that died without stopping them",

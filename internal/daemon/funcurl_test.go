@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
-var urlIDRE = regexp.MustCompile(`^http://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$`)
+var urlIDRE = regexp.MustCompile(`^https?://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$`)
 
 // urlFunction deploys testdata/urlfn as name with a function URL and
 // returns the URL's id.

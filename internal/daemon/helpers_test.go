@@ -50,6 +50,9 @@ type node struct {
 	d      *Daemon
 	client *lambda.Client
 	stop   func()
+	// tlsHTTP: the node serves HTTPS (--tls-self-signed) and this client
+	// trusts its development CA.
+	tlsHTTP *http.Client
 }
 
 // startNode starts a node on 127.0.0.1:0 with its state under dataDir and
@@ -100,12 +103,20 @@ func startNodeHooked(t testing.TB, dataDir string, mutate func(*config.Config), 
 	}
 	t.Cleanup(stop)
 	n := &node{d: d, stop: stop}
+	if cfg.TLSSelfSigned {
+		n.tlsHTTP = trustingClient(t, filepath.Join(dataDir, TLSDir, "ca.pem"), "")
+	}
 	n.client = lambda.NewFromConfig(n.awsConfig())
 	return n
 }
 
 // endpoint is the node's URL, http://127.0.0.1:<port>.
-func (n *node) endpoint() string { return "http://" + n.d.Addr() }
+func (n *node) endpoint() string {
+	if n.tlsHTTP != nil {
+		return "https://" + n.d.Addr()
+	}
+	return "http://" + n.d.Addr()
+}
 
 // creds are the node's root credentials.
 func (n *node) creds() aws.Credentials {
@@ -116,11 +127,15 @@ func (n *node) creds() aws.Credentials {
 // awsConfig is an aws-sdk-go-v2 configuration for the node (endpoint,
 // region, root credentials): pass it to any service's NewFromConfig.
 func (n *node) awsConfig() aws.Config {
-	return aws.Config{
+	c := aws.Config{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(n.endpoint()),
 		Credentials:  credentials.StaticCredentialsProvider{Value: n.creds()},
 	}
+	if n.tlsHTTP != nil {
+		c.HTTPClient = n.tlsHTTP
+	}
+	return c
 }
 
 // httpClient is a net/http client that signs every request with the root

@@ -119,9 +119,16 @@ func URLDomain(urlID, region string) string {
 	return urlID + ".lambda-url." + region + ".localhost"
 }
 
-// URL is the FunctionUrl of a function URL served on port: http://<domain>:<port>/.
-func URL(urlID, region, port string) string {
+// URL is the FunctionUrl of a function URL served on port:
+// http://<domain>:<port>/, or https:// when the node serves HTTPS.
+func URL(urlID, region, port string, https bool) string {
 	host := URLDomain(urlID, region)
+	if https {
+		if port != "" && port != "443" {
+			host += ":" + port
+		}
+		return "https://" + host + "/"
+	}
 	if port != "" && port != "80" {
 		host += ":" + port
 	}

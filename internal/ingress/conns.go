@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -34,6 +35,13 @@ func (c *Conns) Refused() uint64 { return c.refused.Load() }
 // does not fill with clients that wait forever).
 func (c *Conns) Listener(ln net.Listener) net.Listener { return &limitListener{Listener: ln, c: c} }
 
+// TLSListener is Listener serving TLS with cfg; a connection beyond the
+// maximum is closed without an answer (a TLS client could not read the
+// plain-text 503).
+func (c *Conns) TLSListener(ln net.Listener, cfg *tls.Config) net.Listener {
+	return tls.NewListener(&limitListener{Listener: ln, c: c, quiet: true}, cfg)
+}
+
 // ConnState is the http.Server ConnState hook that ends a connection's
 // count.
 func (c *Conns) ConnState(_ net.Conn, s http.ConnState) {
@@ -44,7 +52,8 @@ func (c *Conns) ConnState(_ net.Conn, s http.ConnState) {
 
 type limitListener struct {
 	net.Listener
-	c *Conns
+	c     *Conns
+	quiet bool // close refused connections without the 503
 }
 
 var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n")
@@ -65,8 +74,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.c.refused.Add(1)
 		// A fresh socket's send buffer takes this at once; the deadline
 		// covers a peer that never reads.
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = conn.Write(busyResponse)
+		if !l.quiet {
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = conn.Write(busyResponse)
+		}
 		_ = conn.Close()
 	}
 }

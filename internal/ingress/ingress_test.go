@@ -3,11 +3,13 @@ package ingress_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,5 +248,32 @@ func TestConnsLimit(t *testing.T) {
 	c := dial(t, addr)
 	if code, err := request(c); err != nil || code != http.StatusOK {
 		t.Fatalf("after one closed: %v", err)
+	}
+}
+
+// TestConnsLimitTLS: over TLS, a connection beyond the maximum is closed
+// without a byte (no plain-text 503 a TLS client would take for a broken
+// handshake), and the connections within it are served.
+func TestConnsLimitTLS(t *testing.T) {
+	srvTLS := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: srvTLS.TLS.Certificates}
+	srvTLS.Close()
+	conns := ingress.NewConns(1)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	addr := serve(t, ok, func(srv *http.Server, ln net.Listener) net.Listener {
+		srv.ConnState = conns.ConnState
+		return conns.TLSListener(ln, cfg)
+	})
+	first := tls.Client(dial(t, addr), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // httptest's own certificate
+	if err := first.Handshake(); err != nil {
+		t.Fatalf("connection within the limit: %v", err)
+	}
+	extra := dial(t, addr)
+	n, err := extra.Read(make([]byte, 64))
+	if err == nil || n != 0 {
+		t.Fatalf("connection over the limit read %d bytes, %v", n, err)
+	}
+	if conns.Refused() != 1 {
+		t.Fatalf("refused %d, want 1", conns.Refused())
 	}
 }

@@ -83,6 +83,8 @@ type Options struct {
 	// URLPort is the port function URLs are served on, named in each
 	// FunctionUrl; when empty, the port the client reached the API on.
 	URLPort string
+	// URLHTTPS: the node serves HTTPS, so function URLs are https://.
+	URLHTTPS bool
 	// Cost answers GET /_nimbus/cost (`nimbus cost`); nil: metering off.
 	Cost CostReporter
 	// Keys encrypt environment variables under a function's KMSKeyArn;
@@ -108,6 +110,7 @@ type Handler struct {
 	conc        Concurrency
 	now         func() time.Time
 	urlPortCfg  string
+	urlHTTPS    bool
 	cost        CostReporter
 	keys        EnvironmentKeys
 	objects     CodeObjects
@@ -129,6 +132,7 @@ func New(opts Options) *Handler {
 		conc:        opts.Concurrency,
 		now:         opts.Now,
 		urlPortCfg:  opts.URLPort,
+		urlHTTPS:    opts.URLHTTPS,
 		cost:        opts.Cost,
 		keys:        opts.Keys,
 		objects:     opts.Objects,

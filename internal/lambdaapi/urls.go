@@ -119,7 +119,7 @@ func (h *Handler) urlPort(r *http.Request) string {
 
 func (h *Handler) urlView(r *http.Request, u *function.URLConfig, withModified bool) urlConfigResponse {
 	out := urlConfigResponse{
-		FunctionURL: function.URL(u.URLID, h.region, h.urlPort(r)),
+		FunctionURL: function.URL(u.URLID, h.region, h.urlPort(r), h.urlHTTPS),
 		FunctionArn: u.FunctionArn, AuthType: u.AuthType, Cors: u.Cors,
 		CreationTime: u.CreationTime, InvokeMode: u.Mode(),
 	}
