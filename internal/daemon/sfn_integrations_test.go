@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -122,5 +124,94 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	cd := waitExecution(ctx, t, c, *l.Executions[0].ExecutionArn)
 	if cd.Status != sfntypes.ExecutionStatusSucceeded || aws.ToString(cd.Output) != `"child done"` || aws.ToString(cd.Input) != `{"from":"o-1"}` {
 		t.Errorf("child: %s %s %s", cd.Status, aws.ToString(cd.Input), aws.ToString(cd.Output))
+	}
+}
+
+// TestStepFunctionsDistributedMap: a distributed Map reads a CSV object
+// from the node's S3 (header row), batches two items per iteration,
+// sums each batch and writes its results back to the bucket; a second
+// Map lists the bucket's objects under a prefix.
+func TestStepFunctionsDistributedMap(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := t.Context()
+	cfg := n.awsConfig()
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	for key, body := range map[string]string{"in/items.csv": "sku,qty\na,1\nb,2\nc,3\nd,4\ne,5\n", "in/x.json": "[]"} {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := awssfn.NewFromConfig(cfg)
+	def := `{"StartAt": "Sum", "States": {
+	  "Sum": {"Type": "Map", "Label": "sum",
+	    "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+	      "Parameters": {"Bucket": "data", "Key.$": "$.key"}},
+	    "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"unit": "pcs"}},
+	    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "Add", "States": {
+	      "Add": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $sum($states.input.Items.$number(qty)) & ' ' & $states.input.BatchInput.unit %}", "End": true}}},
+	    "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "data", "Prefix": "out"}},
+	    "ResultPath": "$.written", "Next": "List"},
+	  "List": {"Type": "Map",
+	    "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "in/"}},
+	    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "K", "States": {
+	      "K": {"Type": "Pass", "OutputPath": "$.Key", "End": true}}},
+	    "ResultPath": "$.keys", "End": true}}}`
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("dmap"), Definition: aws.String(def), RoleArn: aws.String(testRole)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StartExecution(ctx, &awssfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Input: aws.String(`{"key": "in/items.csv"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := waitExecution(ctx, t, c, *st.ExecutionArn)
+	if d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	var out struct {
+		Written struct {
+			MapRunArn           string
+			ResultWriterDetails struct{ Bucket, Key string }
+		} `json:"written"`
+		Keys []string `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.Written.MapRunArn, ":mapRun:dmap/sum:") || out.Written.ResultWriterDetails.Bucket != "data" ||
+		!strings.HasSuffix(out.Written.ResultWriterDetails.Key, "/manifest.json") || strings.Join(out.Keys, ",") != "in/items.csv,in/x.json" {
+		t.Fatalf("output %s", aws.ToString(d.Output))
+	}
+	get := func(key string) string {
+		o, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		defer o.Body.Close()
+		b, _ := io.ReadAll(o.Body)
+		return string(b)
+	}
+	var manifest struct {
+		MapRunArn   string
+		ResultFiles map[string][]struct{ Key string }
+	}
+	if err := json.Unmarshal([]byte(get(out.Written.ResultWriterDetails.Key)), &manifest); err != nil || manifest.MapRunArn != out.Written.MapRunArn ||
+		len(manifest.ResultFiles["SUCCEEDED"]) != 1 {
+		t.Fatalf("manifest %+v %v", manifest, err)
+	}
+	var results []struct{ Output, Status string }
+	if err := json.Unmarshal([]byte(get(manifest.ResultFiles["SUCCEEDED"][0].Key)), &results); err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for _, r := range results {
+		outs = append(outs, r.Status+" "+r.Output)
+	}
+	if strings.Join(outs, ";") != `SUCCEEDED "3 pcs";SUCCEEDED "7 pcs";SUCCEEDED "5 pcs"` {
+		t.Errorf("results %v", outs)
 	}
 }

@@ -93,6 +93,10 @@ type State struct {
 	ToleratedFailureCount int64
 	ToleratedFailurePct   float64
 	Distributed           bool
+	Reader                *itemReader
+	Batcher               *itemBatcher
+	Writer                *resultWriter
+	Label                 string
 }
 
 // Retrier is one entry of a Retry field.
@@ -643,11 +647,6 @@ func (p *parser) parallel(s *State, raw map[string]json.RawMessage, loc string, 
 }
 
 func (p *parser) mapState(s *State, raw map[string]json.RawMessage, loc string, depth int) {
-	for _, f := range []string{"ItemReader", "ItemBatcher", "ResultWriter"} {
-		if _, ok := raw[f]; ok {
-			p.schema(loc+"/"+f, "Nimbus does not support '%s' (a distributed Map reading or writing a bucket) yet", f)
-		}
-	}
 	var procRaw map[string]json.RawMessage
 	field := "ItemProcessor"
 	if v, ok := raw["ItemProcessor"]; ok {
@@ -674,10 +673,16 @@ func (p *parser) mapState(s *State, raw map[string]json.RawMessage, loc string, 
 		case "", "INLINE":
 		case "DISTRIBUTED":
 			s.Distributed = true
+			switch cfg.ExecutionType {
+			case "STANDARD", "EXPRESS":
+			default:
+				p.schema(loc+"/"+field+"/ProcessorConfig/ExecutionType", "The value for the field 'ExecutionType' must be one of [STANDARD, EXPRESS]")
+			}
 		default:
 			p.schema(loc+"/"+field+"/ProcessorConfig/Mode", "The value for the field 'Mode' must be one of [INLINE, DISTRIBUTED]")
 		}
 	}
+	p.distributed(s, raw, loc)
 	s.Processor = p.machine(procRaw, loc+"/"+field, depth+1,
 		map[string]bool{"Comment": true, "StartAt": true, "States": true, "ProcessorConfig": true})
 	if v, ok := raw["ItemsPath"]; ok {

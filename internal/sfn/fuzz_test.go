@@ -168,3 +168,39 @@ func FuzzJSONata(f *testing.F) {
 		}
 	})
 }
+
+// FuzzItemReader: no object panics the ItemReader's parsers; a CSV's
+// items are objects with one string per header.
+func FuzzItemReader(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n3,4\n", "a;b\n\"x;y\",2\n", "[1, {\"a\": 2}]", "{\"a\":1}\n{\"a\":2}\n", "a\n\"unterminated", "a,b\n1,2,3\n", ""} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		rd := &itemReader{delimiter: ','}
+		switch kind % 4 {
+		case 0:
+			rd.inputType, rd.headerFirst = "CSV", true
+		case 1:
+			rd.inputType, rd.headers, rd.delimiter = "CSV", []string{"x", "y"}, ';'
+		case 2:
+			rd.inputType = "JSON"
+		case 3:
+			rd.inputType = "JSONL"
+		}
+		items, err := parseItems(data, rd)
+		if err != nil || rd.inputType != "CSV" {
+			return
+		}
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				t.Fatalf("a CSV item is %T", it)
+			}
+			for k, v := range m {
+				if _, ok := v.(string); !ok {
+					t.Fatalf("field %q is %T", k, v)
+				}
+			}
+		}
+	})
+}

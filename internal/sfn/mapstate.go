@@ -16,7 +16,9 @@ const inlineMapConcurrency = 40
 func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any, env *intrinsicEnv) (any, *Event, error) {
 	var itemsV any
 	var err error
-	if st.Items != nil {
+	if st.Reader != nil {
+		itemsV, err = r.readItems(ctx, st, env, effective)
+	} else if st.Items != nil {
 		itemsV, err = st.Items.eval(env.j, "Items")
 	} else {
 		itemsV, err = applyOptPath(st.ItemsPath, effective, env.ctx, env.vars, "ItemsPath")
@@ -30,6 +32,18 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 			return nil, nil, &Failure{Name: ErrQueryEvaluationError, Cause: "The Map state's items must be an array; they are a " + jsonType(itemsV) + "."}
 		}
 		return nil, nil, &Failure{Name: ErrRuntime, Cause: "Map state input must be an array; the ItemsPath selected a " + jsonType(itemsV) + "."}
+	}
+	if st.Batcher != nil {
+		if st.ItemSelector != nil || st.ItemSelectorJ != nil {
+			for i := range items {
+				if items[i], err = r.selectItem(st, env, effective, items, i, r.rng(b)); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		if items, err = r.batch(st, env, effective, items); err != nil {
+			return nil, nil, err
+		}
 	}
 	limit := int(st.MaxConcurrency)
 	tolCount, tolPct := st.ToleratedFailureCount, st.ToleratedFailurePct
@@ -63,33 +77,29 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 		}
 		limit = int(n)
 	}
-	if limit == 0 || limit > inlineMapConcurrency {
+	switch {
+	case st.Distributed && (limit == 0 || limit > maxDistributedConcurrency):
+		limit = maxDistributedConcurrency
+	case !st.Distributed && (limit == 0 || limit > inlineMapConcurrency):
 		limit = inlineMapConcurrency
+	}
+	var runARN string
+	if st.Distributed {
+		runARN = r.mapRunARN(st, b)
 	}
 	if _, err := r.j.emit(b, "MapStateStarted", map[string]any{"length": len(items)}); err != nil {
 		return nil, nil, err
 	}
 	outs := make([]any, len(items))
+	failedAt := make([]bool, len(items))
 	var mu sync.Mutex
 	failed := 0
 	tolerant := tolCount > 0 || tolPct > 0
 	err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
 		input := items[i]
-		if st.ItemSelector != nil || st.ItemSelectorJ != nil {
-			ictx := map[string]any{}
-			for k, v := range env.ctx.(map[string]any) {
-				ictx[k] = v
-			}
-			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": json.Number(strconv.Itoa(i)), "Value": items[i]}}
+		if st.Batcher == nil && (st.ItemSelector != nil || st.ItemSelectorJ != nil) {
 			var err error
-			if st.ItemSelectorJ != nil {
-				je := *env.j
-				je.ctx, je.bound, je.rand = ictx, nil, r.rng(cb)
-				input, err = st.ItemSelectorJ.eval(&je, "ItemSelector")
-			} else {
-				input, err = st.ItemSelector.eval(&intrinsicEnv{input: effective, ctx: ictx, rand: r.rng(cb), vars: env.vars})
-			}
-			if err != nil {
+			if input, err = r.selectItem(st, env, effective, items, i, r.rng(cb)); err != nil {
 				return err
 			}
 		}
@@ -109,6 +119,7 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 				mu.Unlock()
 				if int64(n) <= tolCount || float64(n)*100 <= tolPct*float64(len(items)) {
 					outs[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
+					failedAt[i] = true
 					return nil
 				}
 				return &Failure{Name: ErrExceedToleratedFailure, Cause: "The specified tolerated failure threshold was exceeded"}
@@ -136,7 +147,30 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 	if _, err := r.j.emit(b, "MapStateSucceeded", nil); err != nil {
 		return nil, nil, err
 	}
+	if st.Writer != nil {
+		res, err := r.writeResults(ctx, st, env, effective, runARN, items, outs, failedAt)
+		if err != nil {
+			return nil, nil, err
+		}
+		return res, nil, nil
+	}
 	return outs, nil, nil
+}
+
+// selectItem applies ItemSelector to item i (the context object's
+// Map.Item is the item and its index).
+func (r *run) selectItem(st *State, env *intrinsicEnv, effective any, items []any, i int, rnd func() uint64) (any, error) {
+	ictx := map[string]any{}
+	for k, v := range env.ctx.(map[string]any) {
+		ictx[k] = v
+	}
+	ictx["Map"] = map[string]any{"Item": map[string]any{"Index": json.Number(strconv.Itoa(i)), "Value": items[i]}}
+	if st.ItemSelectorJ != nil {
+		je := *env.j
+		je.ctx, je.bound, je.rand = ictx, nil, rnd
+		return st.ItemSelectorJ.eval(&je, "ItemSelector")
+	}
+	return st.ItemSelector.eval(&intrinsicEnv{input: effective, ctx: ictx, rand: rnd, vars: env.vars})
 }
 
 func jsonType(v any) string {
