@@ -15,6 +15,11 @@ type restDoc struct {
 	Authorizers []*restAuthorizer `json:"authorizers"`
 	Deployments []*restDeployment `json:"deployments"`
 	Stages      []*restStage      `json:"stages"`
+	// GatewayResponses, DocumentationParts and DocumentationVersions are
+	// restextra.go's.
+	GatewayResponses      map[string]*gatewayResponse `json:"gatewayResponses,omitempty"`
+	DocumentationParts    []*docPart                  `json:"documentationParts,omitempty"`
+	DocumentationVersions []*docVersion               `json:"documentationVersions,omitempty"`
 
 	deployed map[string]*compiledDeployment // by deployment id
 	schemas  *schemaSet

@@ -51,7 +51,14 @@ func (g *Gateway) serveREST(w http.ResponseWriter, r *http.Request, doc *restDoc
 	reqID := awsapi.NewRequestID()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	w.Header().Set("X-Amz-Apigw-Id", httpRequestID())
-	g.restResponse(r, doc, reqID).Write(w)
+	resp := g.restResponse(r, doc, reqID)
+	var stageVars map[string]string
+	if raw, ok := splitPath(r.URL.EscapedPath()); ok && len(raw) > 0 {
+		if st := doc.stage(raw[0]); st != nil {
+			stageVars = st.Variables
+		}
+	}
+	doc.customize(resp, r, stageVars, reqID).Write(w)
 }
 
 // restResponse is a REST API's answer to r: the integration's response,

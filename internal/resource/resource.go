@@ -132,7 +132,7 @@ func Providers(opts Options) map[string]stack.Provider {
 	c.secrets, c.ssm, c.kms = secretsmanager.NewFromConfig(cfg), ssm.NewFromConfig(cfg), kms.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayV2, addIAM, addIAMUsers, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addPipes, addS3,
+		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayExtra, addAPIGatewayV2, addIAM, addIAMUsers, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addPipes, addS3,
 		addQueues, addTopics,
 		addCloudWatch, addSecrets,
 	} {
