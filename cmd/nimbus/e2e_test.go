@@ -205,7 +205,7 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 		}
 		serverEnvs.Store(srv.endpoint, srv.env)
 		return srv
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute): // a guard against a hang: a restart that recovers state on a loaded machine takes minutes
 		t.Fatal("server did not report its address")
 	}
 	return nil

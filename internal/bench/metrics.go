@@ -125,22 +125,21 @@ func (r *runner) metrics(ctx context.Context, rep *Report, echo string) error {
 	}
 	put := func(i int) error { _, _, err := r.cwCall(ctx, "PutMetricData", bodies[i]); return err }
 	toEcho := func(i int) error { _, err := r.echoCall(ctx, echo, bodies[i]); return err }
-	if _, _, err := loadFor(ctx, c, r.opts.Duration/5, put); err != nil { // warm-up
+	if _, _, _, err := loadFor(ctx, c, r.opts.Duration/5, put); err != nil { // warm-up
 		return err
 	}
-	n, errs, err := loadFor(ctx, c, r.opts.Duration, put)
+	n, errs, putTime, err := loadFor(ctx, c, r.opts.Duration, put)
 	if err != nil {
 		return err
 	}
-	e, _, err := loadFor(ctx, c, r.opts.Duration, toEcho)
+	e, _, echoTime, err := loadFor(ctx, c, r.opts.Duration, toEcho)
 	if err != nil {
 		return err
 	}
-	secs := r.opts.Duration.Seconds()
-	cw.PutRequestsPerSecond = math.Round(float64(n) / secs)
-	cw.DatapointsPerSecond = math.Round(float64(n*cw.DatapointsPerRequest) / secs)
-	cw.EchoRequestsPerSec = math.Round(float64(e) / secs)
-	cw.PutRatio = ratio(float64(n), float64(e))
+	cw.PutRequestsPerSecond = math.Round(float64(n) / putTime.Seconds())
+	cw.DatapointsPerSecond = math.Round(float64(n*cw.DatapointsPerRequest) / putTime.Seconds())
+	cw.EchoRequestsPerSec = math.Round(float64(e) / echoTime.Seconds())
+	cw.PutRatio = ratio(float64(n)/putTime.Seconds(), float64(e)/echoTime.Seconds())
 	cw.PutErrors = errs
 
 	// 20 metrics with a datapoint a minute for the last 3 hours.
@@ -218,10 +217,14 @@ func (r *runner) metrics(ctx context.Context, rep *Report, echo string) error {
 	return nil
 }
 
-// loadFor runs c workers calling f(worker) for d and counts the calls
-// that succeeded within d, and those that failed.
-func loadFor(ctx context.Context, c int, d time.Duration, f func(worker int) error) (int, int, error) {
-	end := time.Now().Add(d)
+// loadFor runs c workers each calling f(worker) until d has passed, and
+// counts the calls that succeeded and those that failed, with the time
+// until the last call ended: a call started within d counts, so on a slow
+// machine whose calls outlast d the rate is still measured, over the
+// longer time.
+func loadFor(ctx context.Context, c int, d time.Duration, f func(worker int) error) (int, int, time.Duration, error) {
+	start := time.Now()
+	end := start.Add(d)
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -230,9 +233,9 @@ func loadFor(ctx context.Context, c int, d time.Duration, f func(worker int) err
 			for ctx.Err() == nil && time.Now().Before(end) {
 				err := f(w)
 				switch {
-				case err == nil && time.Now().Before(end):
+				case err == nil:
 					ok.Add(1)
-				case err == nil || ctx.Err() != nil:
+				case ctx.Err() != nil:
 				default:
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -241,11 +244,12 @@ func loadFor(ctx context.Context, c int, d time.Duration, f func(worker int) err
 		})
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	if err, _ := firstErr.Load().(error); err != nil && ok.Load() == 0 {
-		return 0, int(failed.Load()), err
+		return 0, int(failed.Load()), elapsed, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, 0, err
+		return 0, 0, elapsed, err
 	}
-	return int(ok.Load()), int(failed.Load()), nil
+	return int(ok.Load()), int(failed.Load()), elapsed, nil
 }

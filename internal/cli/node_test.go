@@ -101,7 +101,9 @@ func (n *testNode) run(t testing.TB, dir string, args ...string) (string, int) {
 		t.Chdir(dir)
 	}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	// A guard against a hang, not a measurement: a deploy on a loaded
+	// 2-core machine can take minutes.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	args = append(args, "--data-dir", n.dataDir)
 	code := Main(ctx, args, &out, &out)
