@@ -182,6 +182,7 @@ var rules = map[string]rule{
 	"internal/ssm":         {imports: []string{"internal/awsapi", "internal/kms", "internal/store"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/ingress":     {imports: noImports, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/lease":       {imports: noImports, anyThirdParty: true},
+	"internal/tlscert":     {imports: noImports, thirdParty: noImports, importers: []string{"internal/daemon", "internal/cli"}},
 	"internal/clustertest": {imports: nil, anyThirdParty: true},
 	"internal/crashtest":   {imports: noImports, thirdParty: noImports},
 	"internal/cluster":     {imports: nil, anyThirdParty: true},

@@ -11,6 +11,9 @@
 // server certificate it signs for loopback and the wildcard host names
 // Nimbus serves (function URLs, APIs, buckets, the console). Clients trust
 // the authority's certificate with --ca-bundle or AWS_CA_BUNDLE.
+//
+// It imports only the standard library; daemon serves with it and cli
+// trusts the development authority it makes.
 package tlscert
 
 import (
