@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -71,7 +72,13 @@ func (s *Store) GetCode(ctx context.Context, key string) ([]byte, error) {
 	if err := validCodeKey(key); err != nil {
 		return nil, fmt.Errorf("get code: %w", err)
 	}
+	// A read is idempotent: one that timed out on a loaded machine (the
+	// JetStream API's default request timeout, not the caller's context)
+	// is tried again, twice.
 	data, err := s.obj.GetBytes(ctx, key)
+	for try := 0; try < 2 && err != nil && ctx.Err() == nil && errors.Is(err, nats.ErrTimeout); try++ {
+		data, err = s.obj.GetBytes(ctx, key)
+	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return nil, fmt.Errorf("get code %s: %w", key, ErrNotFound)
