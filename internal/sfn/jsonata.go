@@ -38,8 +38,9 @@ const maxJSONataNesting = 100
 
 // jexpr is one compiled "{% ... %}" expression.
 type jexpr struct {
-	src string
-	e   *jsonata.Expr
+	src  string
+	e    *jsonata.Expr
+	uses []string // the Step Functions functions and guards it calls
 }
 
 // isJSONataString reports whether s is an expression: "{%" first and
@@ -67,26 +68,27 @@ func compileJSONata(s string) (*jexpr, error) {
 	if most > maxJSONataNesting {
 		return nil, fmt.Errorf("the expression nests more than %d levels deep", maxJSONataNesting)
 	}
-	e, err := compileGuarded(body)
+	e, uses, err := compileGuarded(body)
 	if err != nil {
 		return nil, err
 	}
-	return &jexpr{src: s, e: e}, nil
+	return &jexpr{src: s, e: e, uses: uses}, nil
 }
 
 // compileGuarded guards and compiles an expression, turning a panic in
 // the library's parser (the fuzz test finds some) into an error.
-func compileGuarded(body string) (e *jsonata.Expr, err error) {
+func compileGuarded(body string) (e *jsonata.Expr, uses []string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			e, err = nil, fmt.Errorf("the expression cannot be parsed: %v", p)
 		}
 	}()
-	guarded, err := guard(body)
+	guarded, uses, err := guard(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return jsonata.Compile(guarded)
+	e, err = jsonata.Compile(guarded)
+	return e, uses, err
 }
 
 // jtmpl is a JSONata template (Arguments, Output, Assign, ItemSelector,
@@ -206,8 +208,15 @@ func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 	if err := cp.RegisterVars(env.binding()); err != nil {
 		return nil, queryError(field, x.src, "%v", err)
 	}
-	if err := cp.RegisterExts(awsFunctions(env, field, x.src)); err != nil {
-		return nil, queryError(field, x.src, "%v", err)
+	if len(x.uses) > 0 {
+		all := awsFunctions(env, field, x.src)
+		exts := make(map[string]jsonata.Extension, len(x.uses))
+		for _, n := range x.uses {
+			exts[n] = all[n]
+		}
+		if err := cp.RegisterExts(exts); err != nil {
+			return nil, queryError(field, x.src, "%v", err)
+		}
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -35,24 +35,41 @@ const (
 var nodeType = reflect.TypeFor[jparse.Node]()
 
 // guard returns body rewritten with its budget checks (body itself when
-// it defines no function and holds no range).
-func guard(body string) (string, error) {
+// it defines no function and holds no range), and the names of the
+// Step Functions functions (and guards) it uses, which are the only ones
+// an evaluation then registers.
+func guard(body string) (string, []string, error) {
 	root, err := jparse.Parse(body)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	g := &guarder{}
+	g := &guarder{names: map[string]bool{}}
 	root = g.node(root)
 	if g.reserved {
-		return "", errors.New("names starting with '$__' are reserved")
+		return "", nil, errors.New("names starting with '$__' are reserved")
 	}
-	if !g.changed {
-		return body, nil
+	var uses []string
+	for n := range g.names {
+		if awsFunctionNames[n] {
+			uses = append(uses, n)
+		}
 	}
-	return root.String(), nil
+	if g.changed {
+		uses = append(uses, guardEnter, guardExit, guardRange)
+		body = root.String()
+	}
+	return body, uses, nil
 }
 
-type guarder struct{ changed, reserved bool }
+// awsFunctionNames are the functions awsFunctions defines (the guards
+// apart).
+var awsFunctionNames = map[string]bool{"partition": true, "range": true, "hash": true, "uuid": true, "parse": true,
+	"random": true, "assert": true, "millis": true, "now": true}
+
+type guarder struct {
+	changed, reserved bool
+	names             map[string]bool // every variable named
+}
 
 func call(name string, args ...jparse.Node) jparse.Node {
 	return &jparse.FunctionCallNode{Func: &jparse.VariableNode{Name: name}, Args: args}
@@ -71,6 +88,7 @@ func (g *guarder) node(n jparse.Node) jparse.Node {
 		if strings.HasPrefix(x.Name, "__") {
 			g.reserved = true
 		}
+		g.names[x.Name] = true
 		return n
 	case *jparse.AssignmentNode:
 		if strings.HasPrefix(x.Name, "__") {

@@ -39,7 +39,7 @@ func TestGuardKeepsMeaning(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, werr := orig.Eval(nil)
-		g, err := guard(src)
+		g, _, err := guard(src)
 		if err != nil {
 			t.Fatalf("guard %s: %v", src, err)
 		}
