@@ -147,10 +147,11 @@ func TestAsyncKill9LosesNoEvent(t *testing.T) {
 	srv := startServerWith(t, dataDir, rec.line, flags...)
 	client := sdkClient(srv.endpoint)
 	ctx := context.Background()
+	role := invokerRole(t, srv.endpoint)
 	for name, src := range map[string]string{"recorder": recorderPy, "flood": floodPy} {
 		if _, err := client.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-			Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Timeout: aws.Int32(30),
+			Role: aws.String(role), Timeout: aws.Int32(30),
 			Code: &types.FunctionCode{ZipFile: pyZip(t, name, src)},
 		}); err != nil {
 			t.Fatal(err)
@@ -293,9 +294,10 @@ func TestAsyncAWSCLI(t *testing.T) {
 	srv := startServerWith(t, t.TempDir(), rec.line, "--function-logs", "--async-delay-scale", "0.01")
 	env := awsEnv(srv.endpoint)
 	client := sdkClient(srv.endpoint)
+	role := invokerRole(t, srv.endpoint)
 	if _, err := client.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("recorder"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-		Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Code: &types.FunctionCode{ZipFile: pyZip(t, "recorder", recorderPy)},
+		Role: aws.String(role), Code: &types.FunctionCode{ZipFile: pyZip(t, "recorder", recorderPy)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +318,7 @@ func TestAsyncAWSCLI(t *testing.T) {
 			}
 			name := "async-" + version
 			cli("lambda", "create-function", "--function-name", name, "--runtime", "python3.12", "--handler", "app.handler",
-				"--role", "arn:aws:iam::000000000000:role/lambda", "--zip-file", "fileb://"+floodZip)
+				"--role", role, "--zip-file", "fileb://"+floodZip)
 			dest := "arn:aws:lambda:us-east-1:000000000000:function:recorder"
 			out := cli("lambda", "put-function-event-invoke-config", "--function-name", name, "--maximum-retry-attempts", "1",
 				"--destination-config", `{"OnSuccess":{"Destination":"`+dest+`"}}`)

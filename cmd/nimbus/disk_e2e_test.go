@@ -108,6 +108,7 @@ func TestFullDiskAndRecovery(t *testing.T) {
 	}
 	ctx := context.Background()
 	lc, logs := sdkClient(srv.endpoint), logsClient(srv)
+	role := invokerRole(t, srv.endpoint) // fn0's records reach rec as fn0's role
 	// fn0 runs each event for a second and prints its marker; its
 	// success records go to rec, which prints the marker again: events
 	// still running when the disk fills have their records written
@@ -117,7 +118,7 @@ func TestFullDiskAndRecovery(t *testing.T) {
 	create := func(name string) error {
 		_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-			Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Code: &types.FunctionCode{ZipFile: zip},
+			Role: aws.String(role), Code: &types.FunctionCode{ZipFile: zip},
 			Timeout: aws.Int32(30),
 		})
 		return err

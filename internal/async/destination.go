@@ -100,6 +100,15 @@ func jsonPayload(p []byte) json.RawMessage {
 // because the destination failed in a way that may pass.
 func (s *Service) deliver(ctx context.Context, l lease, env *envelope, target, kind string, body []byte) bool {
 	d := &deliver.Delivery{TargetArn: target, DedupID: env.DedupID + "/" + kind, Body: body}
+	// Lambda sends a record (and a dead-lettered event) as the function's
+	// execution role: the router's guard asks the role's policies.
+	// A function that is gone has no role: nothing its records name
+	// allows the Lambda service itself.
+	d.Source = &deliver.Source{Service: "lambda.amazonaws.com", Arn: awsapi.FunctionARN(s.region, s.account, env.Function, ""),
+		Account: s.account}
+	if cfg, err := s.fns.Resolve(ctx, env.Function, env.Qualifier); err == nil {
+		d.Source.RoleArn = cfg.Role
+	}
 	err := s.targets.Deliver(ctx, d)
 	switch {
 	case err == nil:

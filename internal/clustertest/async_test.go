@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -107,10 +108,23 @@ func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
 	}
 	ctx := t.Context()
 	admin := client(c.Nodes[0])
+	// flood's records reach the recorder as flood's role (--iam enforce):
+	// a role that may invoke functions, seen by every node.
+	ic := awsiam.New(awsiam.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.Nodes[0].Endpoint),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })})
+	role, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("invoker"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("invoker"), PolicyName: aws.String("invoke"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	for name, src := range map[string]string{"recorder": recorderPy, "flood": floodPy} {
 		if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-			Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Timeout: aws.Int32(30),
+			Role: role.Role.Arn, Timeout: aws.Int32(30),
 			Code: &types.FunctionCode{ZipFile: pyZip(t, src)},
 		}); err != nil {
 			t.Fatal(err)

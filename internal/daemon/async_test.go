@@ -137,7 +137,7 @@ func TestAsyncInvokeReachesFunctionAndOnSuccess(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "work", nil)
+	createGoFunction(t, n, "work", sendsAs(t, n))
 	ctx := context.Background()
 	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName:      aws.String("work"),
@@ -170,7 +170,7 @@ func TestAsyncFailureRetriesThenOnFailure(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "bad", nil)
+	createGoFunction(t, n, "bad", sendsAs(t, n))
 	ctx := context.Background()
 	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName:         aws.String("bad"),
@@ -204,7 +204,7 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "old", nil)
+	createGoFunction(t, n, "old", sendsAs(t, n))
 	// 60 s of age scaled by 0.01 is 0.6 s: shorter than the first retry
 	// delay (1 min, scaled 0.6 s, counted from the failure), so the event
 	// expires before it can be retried.
@@ -225,7 +225,7 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 func TestAsyncRefusals(t *testing.T) {
 	t.Parallel()
 	n := asyncNode(t)
-	createGoFunction(t, n, "f", nil)
+	createGoFunction(t, n, "f", sendsAs(t, n))
 	ctx := context.Background()
 	check := func(err error, code string) {
 		t.Helper()
@@ -266,7 +266,7 @@ func TestAsyncThrottledEventsWaitAndRetry(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "busy", nil)
+	createGoFunction(t, n, "busy", sendsAs(t, n))
 	ctx := context.Background()
 	if _, err := n.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 		FunctionName: aws.String("busy"), ReservedConcurrentExecutions: aws.Int32(1)}); err != nil {
@@ -301,7 +301,7 @@ func TestAsyncReservedZeroGoesStraightToFailure(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "off", nil)
+	createGoFunction(t, n, "off", sendsAs(t, n))
 	ctx := context.Background()
 	if _, err := n.client.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
 		FunctionName: aws.String("off"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
@@ -325,7 +325,7 @@ func TestInvokeAsyncAPI(t *testing.T) {
 	n := asyncNode(t)
 	s := newSink(t, n)
 	destArn := destination(t, n, s)
-	createGoFunction(t, n, "old-api", nil)
+	createGoFunction(t, n, "old-api", sendsAs(t, n))
 	ctx := context.Background()
 	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName:      aws.String("old-api"),
@@ -357,7 +357,7 @@ func TestAsyncRetryStateSurvivesRestart(t *testing.T) {
 	scale := func(c *config.Config) { c.AsyncDelayScale = 0.05 } // retries after 3 s, then 6 s
 	n := startNodeWith(t, dir, scale)
 	ctx := context.Background()
-	createGoFunction(t, n, "flaky", nil)
+	createGoFunction(t, n, "flaky", sendsAs(t, n))
 	createGoFunction(t, n, "sink", nil)
 	zip := goZip(t, "./internal/daemon/testdata/recorder")
 	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
@@ -423,6 +423,7 @@ func TestAsyncDeadLetterAndDestinationToSQS(t *testing.T) {
 	deadURL, deadArn := queue("dead")
 	failURL, failArn := queue("failures")
 	createGoFunction(t, n, "dlq", func(in *lambda.CreateFunctionInput) {
+		sendsAs(t, n)(in)
 		in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: aws.String(deadArn)}
 	})
 	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{

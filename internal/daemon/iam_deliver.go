@@ -26,7 +26,8 @@ import (
 //     or topic's Policy), with Principal.Service, aws:SourceArn and
 //     aws:SourceAccount, as Lambda, SQS and SNS do.
 //   - A service acting as a role (a schedule's RoleArn, an EventBridge
-//     target's RoleArn) is judged by the role's policies for the target's
+//     target's RoleArn, a function's execution role for its async
+//     destinations and dead-letter queue) is judged by the role's policies for the target's
 //     action (lambda:InvokeFunction, sqs:SendMessage, sns:Publish,
 //     states:StartExecution, events:PutEvents), with the target's resource
 //     policy.
@@ -79,6 +80,9 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 	case src.RoleArn != "":
 		role := src.RoleArn[strings.LastIndexByte(src.RoleArn, '/')+1:]
 		session := strings.TrimSuffix(src.Service, ".amazonaws.com")
+		if fn, _, ok := deliver.FunctionName(src.Arn); ok && src.Service == "lambda.amazonaws.com" {
+			session = fn // a function's session is named after it
+		}
 		if session == "" {
 			session = "nimbus"
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -329,4 +331,83 @@ func TestQueuesAndTopicsTakeServiceDeliveriesByPolicy(t *testing.T) {
 	if err != nil || len(r.Messages) != 0 {
 		t.Fatalf("the attacker's message reached the payroll queue: %+v %v", r.Messages, err)
 	}
+}
+
+// senders are the "sender" role of each node (sendsAs).
+var senders sync.Map // *node -> role ARN
+
+// sendsAs gives a function the node's "sender" role, which may invoke
+// functions, send to queues and publish to topics and buses: Lambda sends
+// a function's async records and dead-lettered events as its role.
+func sendsAs(t testing.TB, n *node) func(*lambda.CreateFunctionInput) {
+	t.Helper()
+	arn, ok := senders.Load(n)
+	if !ok {
+		arn, _ = senders.LoadOrStore(n, createRole(t, n, "sender",
+			allow([]string{"lambda:InvokeFunction", "sqs:SendMessage", "sns:Publish", "events:PutEvents"}, "*")))
+	}
+	return func(in *lambda.CreateFunctionInput) { in.Role = aws.String(arn.(string)) }
+}
+
+// TestAsyncDestinationsSendAsTheFunctionsRole is the injection an async
+// destination opened: Lambda sent a function's invocation records to any
+// queue, topic or function its DestinationConfig named. Now it sends as
+// the function's execution role: a destination the role may not reach
+// gets nothing (the record counts as a failed delivery), one it may gets
+// the record.
+func TestAsyncDestinationsSendAsTheFunctionsRole(t *testing.T) {
+	t.Parallel()
+	n := asyncNode(t)
+	ctx := t.Context()
+	acct := n.d.cfg.AccountID
+	q := awssqs.NewFromConfig(n.awsConfig())
+	queue := func(name string) (url, arn string) {
+		out, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.QueueUrl), "arn:aws:sqs:us-east-1:" + acct + ":" + name
+	}
+	payrollURL, payroll := queue("payroll")
+	ownURL, own := queue("own")
+	role := createRole(t, n, "mine-role", allow([]string{"sqs:SendMessage"}, own))
+	createGoFunction(t, n, "mine", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(role) })
+	setDest := func(arn string) {
+		t.Helper()
+		if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("mine"),
+			DestinationConfig: &lambdatypes.DestinationConfig{OnSuccess: &lambdatypes.OnSuccess{Destination: aws.String(arn)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDest(payroll)
+	invokeEvent(t, n, "mine", `{}`)
+	failed := 0.0
+	for range 600 { // a hang guard, not a timing assertion
+		if failed = sample(scrapeMetrics(t, n), "nimbus_lambda_destination_delivery_failures_total", nil); failed > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for the dispatcher
+	}
+	if failed != 1 {
+		t.Fatalf("destination failures = %v, want 1", failed)
+	}
+	if r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(payrollURL)}); err != nil || len(r.Messages) != 0 {
+		t.Fatalf("the record reached a queue the role may not send to: %+v %v", r, err)
+	}
+	// The role's own queue gets its records.
+	setDest(own)
+	id := invokeEvent(t, n, "mine", `{}`)
+	for range 60 { // each a 1 s long poll: a hang guard, not a timing assertion
+		r, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(ownURL), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Messages) > 0 {
+			if !strings.Contains(aws.ToString(r.Messages[0].Body), id) {
+				t.Fatalf("record %s, want request %s", aws.ToString(r.Messages[0].Body), id)
+			}
+			return
+		}
+	}
+	t.Fatal("the record never reached the role's own queue")
 }

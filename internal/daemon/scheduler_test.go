@@ -37,8 +37,11 @@ func TestSchedulerWithCLIAndBoto3(t *testing.T) {
 	dest := destination(t, n, s)
 	ctx := t.Context()
 	// The schedule's role may invoke the function; the rule on the bus
-	// may too (the function's resource policy).
-	createRole(t, n, "scheduler", allow([]string{"lambda:InvokeFunction"}, dest))
+	// may too (the function's resource policy). The role may put events
+	// on the default bus, where the to-bus schedule puts as it.
+	createRole(t, n, "scheduler", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"`+dest+`"},
+	  {"Effect":"Allow","Action":"events:PutEvents","Resource":"arn:aws:events:`+n.d.cfg.Region+`:`+n.d.cfg.AccountID+`:event-bus/default"}]}`)
 
 	cmd := exec.Command("aws", "--endpoint-url", n.endpoint(), "--output", "json", "scheduler", "create-schedule",
 		"--name", "tick", "--schedule-expression", "rate(5 minutes)", "--flexible-time-window", "Mode=OFF",

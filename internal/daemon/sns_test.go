@@ -120,7 +120,7 @@ except c.exceptions.NotFoundException as e:
 		}
 	}
 	// An async destination that is the topic.
-	createGoFunction(t, n, "ok", nil)
+	createGoFunction(t, n, "ok", sendsAs(t, n))
 	if _, err := n.client.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName:      aws.String("ok"),
 		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{Destination: aws.String(topic)}},

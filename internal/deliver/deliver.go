@@ -146,6 +146,23 @@ func (r *Router) Deliver(ctx context.Context, d *Delivery) error {
 	return dl.Deliver(ctx, d)
 }
 
+// Authorize asks the router's Guard about d without delivering it: for a
+// service that hands d to its target another way (Scheduler putting an
+// event on a bus directly) but must be judged like any delivery. nil when
+// d has no Source or the router no Guard.
+func (r *Router) Authorize(ctx context.Context, d *Delivery) error {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	guard := r.guard
+	r.mu.RUnlock()
+	if guard == nil || d.Source == nil {
+		return nil
+	}
+	return guard(ctx, d)
+}
+
 // Check reports why arn cannot be a target of this router, or nil: the
 // ARN must be well formed and its service served. It does not look the
 // target up (a queue may be created after the rule that names it).

@@ -127,3 +127,24 @@ func TestRouterGuard(t *testing.T) {
 		t.Errorf("delivered %v, guard asked about %v", got, asked)
 	}
 }
+
+// TestRouterAuthorize: a service that hands a delivery over another way
+// (Scheduler putting on a bus) asks the guard through Authorize.
+func TestRouterAuthorize(t *testing.T) {
+	r := NewRouter()
+	d := &Delivery{TargetArn: "arn:aws:events:us-east-1:000000000000:event-bus/default", Source: &Source{RoleArn: "arn:aws:iam::000000000000:role/r"}}
+	if err := r.Authorize(context.Background(), d); err != nil {
+		t.Fatalf("no guard: %v", err)
+	}
+	r.Guard(func(context.Context, *Delivery) error { return Undeliverable("denied") })
+	if err := r.Authorize(context.Background(), d); !errors.Is(err, ErrUndeliverable) {
+		t.Fatalf("guarded: %v", err)
+	}
+	if err := r.Authorize(context.Background(), &Delivery{TargetArn: d.TargetArn}); err != nil {
+		t.Fatalf("no source: %v", err)
+	}
+	var none *Router
+	if err := none.Authorize(context.Background(), d); err != nil {
+		t.Fatalf("nil router: %v", err)
+	}
+}

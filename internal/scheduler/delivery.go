@@ -137,6 +137,11 @@ func (s *Service) deliverOnce(ctx context.Context, fm *fireMsg, body []byte) err
 		if i < 0 || p == nil {
 			return deliver.Undeliverable("%s is not an event bus target", t.Arn)
 		}
+		// Put directly, but judged like every delivery: the schedule's
+		// role must allow events:PutEvents on the bus.
+		if err := s.deliveries.Authorize(ctx, d); err != nil {
+			return err
+		}
 		return s.bus.PutEvent(ctx, t.Arn[i+len(":event-bus/"):], p.Source, p.DetailType, string(body), []string{fm.ScheduleArn})
 	}
 	if t.SqsParameters != nil {
