@@ -160,7 +160,10 @@ func TestStepFunctionsDistributedMap(t *testing.T) {
 	    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "K", "States": {
 	      "K": {"Type": "Pass", "OutputPath": "$.Key", "End": true}}},
 	    "ResultPath": "$.keys", "End": true}}}`
-	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("dmap"), Definition: aws.String(def), RoleArn: aws.String(testRole)})
+	// The ItemReader and ResultWriter read and write as the machine's role.
+	role := createServiceRole(t, n, "dmap-role", "states.amazonaws.com",
+		allow([]string{"s3:GetObject", "s3:PutObject", "s3:ListBucket"}, "arn:aws:s3:::data", "arn:aws:s3:::data/*"))
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("dmap"), Definition: aws.String(def), RoleArn: aws.String(role)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -499,6 +499,7 @@ func (r *run) callService(ctx context.Context, service, op, prefix string, body 
 	if r.tasks == nil || r.tasks.Call == nil {
 		return nil, &Failure{Name: prefix + ".ServiceException", Cause: service + " is not available on this node"}
 	}
+	ctx = withCaller(ctx, r.x) // as the machine's role, for Tasks and a Map's ItemReader/ResultWriter alike
 	resp, err := r.tasks.Call.Call(ctx, service, op, []byte(encodeJSON(body)))
 	if err != nil {
 		var ae *APIError
