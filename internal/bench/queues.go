@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -234,6 +235,9 @@ func (r *runner) drain(ctx context.Context, qs *Queues) error {
 	if err := r.sqs(ctx, "GetQueueAttributes", map[string]any{"QueueUrl": q, "AttributeNames": []string{"QueueArn"}}, &attrs); err != nil {
 		return err
 	}
+	if err := r.benchRoleReadsQueues(ctx); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	if _, err := r.signedLambda(ctx, "/2015-03-31/event-source-mappings/", map[string]any{
 		"EventSourceArn": attrs.Attributes["QueueArn"], "FunctionName": "noop-go", "BatchSize": 10}); err != nil {
@@ -312,6 +316,12 @@ func (r *runner) fanOut(ctx context.Context, qs *Queues) error {
 		}
 		var attrs struct{ Attributes map[string]string }
 		if err := r.sqs(ctx, "GetQueueAttributes", map[string]any{"QueueUrl": queues[i], "AttributeNames": []string{"QueueArn"}}, &attrs); err != nil {
+			return err
+		}
+		// The queue takes the topic's deliveries only if its policy says so.
+		policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},` +
+			`"Action":"sqs:SendMessage","Resource":"` + attrs.Attributes["QueueArn"] + `","Condition":{"ArnEquals":{"aws:SourceArn":"` + topic + `"}}}]}`
+		if err := r.sqs(ctx, "SetQueueAttributes", map[string]any{"QueueUrl": queues[i], "Attributes": map[string]string{"Policy": policy}}, nil); err != nil {
 			return err
 		}
 		if _, err := r.sns(ctx, url.Values{"Action": {"Subscribe"}, "TopicArn": {topic}, "Protocol": {"sqs"},
@@ -410,4 +420,24 @@ func writeQueues(p func(string, ...any), q *Queues) {
 	p("SNS publish → 1st of 20 SQS deliveries\t%d\t%.2f\t%.2f", q.FanOutFirst.N, q.FanOutFirst.P50, q.FanOutFirst.P99)
 	p("SNS publish → 20th of 20 SQS deliveries\t%d\t%.2f\t%.2f", q.FanOutLast.N, q.FanOutLast.P50, q.FanOutLast.P99)
 	p("20th / 1st (median of publishes)\t\t%.2f×\t", q.FanOutRatio)
+}
+
+// benchRoleReadsQueues lets the functions' execution role (role/bench)
+// do what Lambda's SQS poller does: the poller reads as the role.
+func (r *runner) benchRoleReadsQueues(ctx context.Context) error {
+	call := func(form url.Values) error {
+		form.Set("Version", "2010-05-08")
+		_, err := r.signed(ctx, "iam", []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		return err
+	}
+	err := call(url.Values{"Action": {"CreateRole"}, "RoleName": {"bench"},
+		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`}})
+	if err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
+		return fmt.Errorf("create the bench role: %w", err)
+	}
+	if err := call(url.Values{"Action": {"PutRolePolicy"}, "RoleName": {"bench"}, "PolicyName": {"poll-queues"},
+		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`}}); err != nil {
+		return fmt.Errorf("let the bench role read queues: %w", err)
+	}
+	return nil
 }

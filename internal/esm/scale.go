@@ -16,7 +16,13 @@ import (
 // batches; while messages wait in the queue it adds up to 300 a minute
 // (scaleStep every scaleEvery), up to 1,000 batches, ScalingConfig's
 // MaximumConcurrency or the function's reserved concurrency, whichever is
-// least; when the queue is empty it steps back to five.
+// least; when the queue is empty it steps back to five, and when the
+// function throttles a batch it halves them (not below five). Growth also
+// has to pay: a look grows the workers only if more batches were handled
+// since the last look than in the look before, and steps them back when
+// markedly fewer were (Lambda's pollers are bounded by the function's
+// concurrency; a node is bounded by its cores and environments, so
+// workers that only wait would hold messages invisible for nothing).
 //
 // The ceiling is the mapping's, not a node's: on several nodes each node
 // claims its share of it in a KV record per mapping (bucket
@@ -199,6 +205,7 @@ func (s *kvSlots) Release(ctx context.Context) {
 func (q *QueueSource) scale(ctx context.Context, floor, ceil int, run func(i int)) {
 	w := &q.pool
 	want := floor
+	var prevHandled int64
 	granted := func(n int) int {
 		if q.Slots == nil {
 			return n
@@ -230,15 +237,25 @@ func (q *QueueSource) scale(ctx context.Context, floor, ceil int, run func(i int
 			return
 		case <-tick:
 		}
-		if depth, err := q.Depth(ctx); err != nil {
+		handled := q.handled.Swap(0)
+		if q.throttled.Swap(false) {
+			// The function cannot take more: back off, as Lambda does.
+			want = max(floor, want/2)
+		} else if depth, err := q.Depth(ctx); err != nil {
 			if ctx.Err() == nil {
 				q.Log.Warn("queue source cannot read the queue's depth", "source", q.Arn, "err", err)
 			}
-		} else if depth > 0 {
+		} else if depth == 0 {
+			want = max(floor, want-scaleStep)
+		} else if handled > prevHandled {
+			// Messages wait and the last step paid: grow.
 			want = min(ceil, want+scaleStep)
-		} else {
+		} else if handled < prevHandled*4/5 {
+			// More workers made less progress (a machine's cores or the
+			// function's environments are the limit): step back.
 			want = max(floor, want-scaleStep)
 		}
+		prevHandled = handled
 		// Workers past want stop after their batch: the claim covers
 		// them until then.
 		w.resize(min(want, granted(max(want, w.running()))), run)

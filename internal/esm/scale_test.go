@@ -47,27 +47,53 @@ func (q realQueues) Depth(ctx context.Context, a, n string) (int, error) {
 type gauge struct {
 	mu       sync.Mutex
 	now, top int
+	held     chan struct{} // closed to release the batches held now; guarded by mu
 	changed  chan struct{}
 	release  chan struct{}
 }
 
 func newGauge() *gauge {
-	return &gauge{changed: make(chan struct{}, 10000), release: make(chan struct{})}
+	return &gauge{changed: make(chan struct{}, 10000), release: make(chan struct{}), held: make(chan struct{})}
+}
+
+// releaseHeld lets the batches held now finish.
+func (g *gauge) releaseHeld() {
+	g.mu.Lock()
+	close(g.held)
+	g.held = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// waitHandled waits until src has handled n batches since its last look
+// (a hang guard, not a timing check).
+func waitHandled(t *testing.T, g *gauge, src *QueueSource, n int64) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for src.handled.Load() < n {
+		select {
+		case <-g.changed:
+		case <-timeout:
+			t.Fatalf("%d batches handled, want %d", src.handled.Load(), n)
+		}
+	}
 }
 
 func (g *gauge) handle(ctx context.Context, _ []json.RawMessage) ([]string, error) {
 	g.mu.Lock()
 	g.now++
 	g.top = max(g.top, g.now)
+	held := g.held
 	g.mu.Unlock()
 	g.changed <- struct{}{}
 	select {
 	case <-g.release:
+	case <-held:
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
 	g.now--
 	g.mu.Unlock()
+	g.changed <- struct{}{}
 	return nil, nil
 }
 
@@ -136,11 +162,14 @@ func TestPollersGrowWithTheBacklog(t *testing.T) {
 	if now, top := g.counts(); now != 5 || top != 5 || src.Running() != 5 {
 		t.Fatalf("before any scaling look: %d batches in flight (most %d), %d workers; want the starting 5", now, top, src.Running())
 	}
-	for range 3 { // 5 -> 10 -> 15 -> 17
+	// Before each look every held batch is done (more handled than in
+	// the look before): 5 -> 10 -> 15 -> 17.
+	for i, n := range []int{10, 15, 17} {
+		g.releaseHeld()
+		waitHandled(t, g, src, int64(5+5*i))
 		tick <- time.Now()
+		g.waitRunning(t, n)
 	}
-	tick <- time.Now() // a send returns once the look before it is done
-	g.waitRunning(t, 17)
 	if _, top := g.counts(); top != 17 || src.Running() != 17 {
 		t.Errorf("with a backlog: most %d batches at once, %d workers; want the ceiling 17", top, src.Running())
 	}
@@ -217,9 +246,9 @@ func TestConcurrencyIsTheMappingsAcrossNodes(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { a.cancel(); <-a.done; close(stopped) }()
 	<-stopped
-	for range 3 {
-		b.tick <- time.Now()
-	}
+	g.releaseHeld() // b's batches finish: growing pays
+	waitHandled(t, g, b.src, int64(b.src.Running()))
+	b.tick <- time.Now()
 	g.waitRunning(t, ceil)
 	if _, top := g.counts(); top > ceil {
 		t.Errorf("most %d batches at once, past MaximumConcurrency %d", top, ceil)

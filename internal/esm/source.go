@@ -3,11 +3,14 @@ package esm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
 )
 
@@ -54,6 +57,11 @@ type QueueSource struct {
 	Log   *slog.Logger
 
 	pool workers
+	// throttled is set when a batch was throttled since the last
+	// scaling look: the source then shrinks instead of growing.
+	throttled atomic.Bool
+	// handled counts the batches handled since the last scaling look.
+	handled atomic.Int64
 }
 
 // checkWait is how long a source whose Check fails waits to ask again.
@@ -104,6 +112,9 @@ func (q *QueueSource) work(ctx context.Context, h Handler, i int) {
 			continue
 		}
 		if err := q.process(ctx, acct, name, batch, h); err != nil && ctx.Err() == nil {
+			if errors.Is(err, errdefs.ErrThrottled) {
+				q.throttled.Store(true)
+			}
 			q.Log.Info("queue source batch failed", "source", q.Arn, "messages", len(batch), "err", err)
 			pause(ctx, time.Second)
 		}
@@ -163,6 +174,7 @@ func (q *QueueSource) process(ctx context.Context, acct, name string, batch []Me
 	if err != nil {
 		return err
 	}
+	q.handled.Add(1)
 	retry := map[string]bool{}
 	for _, id := range failed {
 		if _, ok := handles[id]; !ok {
