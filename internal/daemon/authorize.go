@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
@@ -46,7 +47,13 @@ type operation struct {
 	// RoleArn): the caller needs iam:PassRole on it too, with
 	// iam:PassedToService passTo (lambda.amazonaws.com when empty).
 	passRole, passTo string
+	// also are further actions on further resources the call needs, all
+	// allowed (a DynamoDB transaction's or PartiQL batch's other tables).
+	also []check
 }
+
+// check is one action on one resource.
+type check struct{ action, resource string }
 
 // schedulerOperation names an EventBridge Scheduler request (REST-JSON:
 // /schedules/{Name}, /schedule-groups/{Name}, /tags/{ResourceArn}) and its
@@ -355,6 +362,11 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 	// operation from X-Amz-Target or the query Action, the resource from
 	// the parameters AWS's APIs name it by (genericResource), else "*".
 	if opFromTarget != "" {
+		if route == "dynamodb" {
+			if acc, ok := dynamodb.Accesses(opFromTarget, peekBody(r)); ok {
+				return d.tableOperation(opFromTarget, acc), true
+			}
+		}
 		m := jsonFields(peekBody(r))
 		o := operation{service: route, name: opFromTarget, resource: d.genericResource(route, m)}
 		if route == "states" && (opFromTarget == "CreateStateMachine" || opFromTarget == "UpdateStateMachine") {
@@ -372,6 +384,32 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		return operation{service: route, name: f.Get("Action"), resource: d.genericResource(route, m)}, true
 	}
 	return operation{}, false
+}
+
+// tableOperation is a DynamoDB request that names its tables in its body
+// (PartiQL statements, transactions, batches): each statement's or
+// item's action on its table (or index), all needed. None (a statement
+// that does not parse): the operation's own refusal answers.
+func (d *Daemon) tableOperation(op string, acc []dynamodb.Access) operation {
+	o := operation{service: "dynamodb", name: op}
+	seen := map[check]bool{}
+	for _, a := range acc {
+		arn := "arn:aws:dynamodb:" + d.cfg.Region + ":" + d.cfg.AccountID + ":table/" + a.Table
+		if a.Index != "" {
+			arn += "/index/" + a.Index
+		}
+		c := check{a.Action, arn}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if o.action == "" {
+			o.action, o.resource = c.action, c.resource
+		} else {
+			o.also = append(o.also, c)
+		}
+	}
+	return o
 }
 
 // genericResource finds an operation's resource ARN among the request
@@ -496,6 +534,16 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	}
 	if !dec.Allowed {
 		return action, resource, dec.Message(id.Principal, action, resource)
+	}
+	for _, c := range op.also {
+		req.Action, req.Resource = c.action, c.resource
+		res, err := d.iam.ResourcePolicy(r.Context(), prefix, c.resource)
+		if err != nil {
+			d.log.Warn("iam: read resource policy", "resource", c.resource, "err", err)
+		}
+		if dec := d.iam.Authorize(caller, req, res); !dec.Allowed {
+			return c.action, c.resource, dec.Message(id.Principal, c.action, c.resource)
+		}
 	}
 	if op.passRole != "" {
 		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: req.Keys}

@@ -351,6 +351,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.tables, err = dynamodb.New(ctx, dynamodb.Options{
 		Dir: filepath.Join(cfg.DataDir, "dynamodb"), Region: cfg.Region, AccountID: cfg.AccountID,
 		JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), Logger: log.With("component", "dynamodb"),
+		Cluster: d.shared(), Conn: d.st.Conn(), Node: d.nodeName(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create dynamodb service: %w", err)

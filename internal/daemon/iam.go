@@ -54,9 +54,15 @@ var iamRenames = map[string]string{
 	"sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 	// DynamoDB's transactions authorise each of their items under the
 	// item's own action (dynamodb:PutItem, UpdateItem, DeleteItem,
-	// ConditionCheckItem, GetItem): no one action covers the request.
-	"dynamodb.TransactWriteItems": "",
-	"dynamodb.TransactGetItems":   "",
+	// ConditionCheckItem, GetItem), and PartiQL each statement under
+	// dynamodb:PartiQLSelect, PartiQLInsert, PartiQLUpdate or
+	// PartiQLDelete, on the statement's table (or index): no one action
+	// covers the request; the front door checks each (tableOperation).
+	"dynamodb.TransactWriteItems":    "",
+	"dynamodb.TransactGetItems":      "",
+	"dynamodb.ExecuteStatement":      "",
+	"dynamodb.BatchExecuteStatement": "",
+	"dynamodb.ExecuteTransaction":    "",
 	// SNS: a batch authorises as its single form.
 	"sns.PublishBatch": "sns:Publish",
 	// API Gateway's data plane.

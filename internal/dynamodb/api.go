@@ -2,11 +2,13 @@ package dynamodb
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -31,7 +33,7 @@ func IsRequest(r *http.Request) bool {
 // Handler serves the two APIs for a node.
 type Handler struct {
 	s       *Service
-	observe Observer
+	observe atomic.Pointer[Observer]
 }
 
 // Observer hears each DynamoDB request once answered: its operation, the
@@ -41,12 +43,13 @@ type Handler struct {
 type Observer func(op, table string, elapsed time.Duration, status int, code string)
 
 // NewHandler returns the HTTP handler of s.
-func NewHandler(s *Service) *Handler { return &Handler{s: s} }
+func NewHandler(s *Service) *Handler { return s.h }
 
-// SetObserver sets the Observer; call it before serving.
-func (h *Handler) SetObserver(o Observer) { h.observe = o }
+// SetObserver sets the Observer.
+func (h *Handler) SetObserver(o Observer) { h.observe.Store(&o) }
 
-// ServeHTTP serves one request.
+// ServeHTTP serves one request: here, or on the cluster's table node
+// (cluster.go) when this node is not it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(awsapi.HeaderRequestID, awsapi.NewRequestID())
 	target := r.Header.Get("X-Amz-Target")
@@ -59,33 +62,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request must be smaller than %d bytes for the DynamoDB API.", maxRequestBody))
 		return
 	}
+	var a answer
+	if h.s.peer != nil && !h.s.peer.isHome() {
+		a = h.s.peer.forward(r.Context(), target, r.Host, body)
+	} else {
+		a = h.serve(r.Context(), target, r.Host, body)
+	}
+	if a.errType != "" {
+		w.Header().Set("X-Amzn-ErrorType", a.errType)
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// answer is a request's answer: its status, error type ("" on success)
+// and JSON body.
+type answer struct {
+	status  int
+	errType string
+	body    []byte
+}
+
+// serve runs one request on this node's tables.
+func (h *Handler) serve(ctx context.Context, target, host string, body []byte) answer {
 	var out any
+	var err error
 	if op, ok := strings.CutPrefix(target, StreamsTargetPrefix); ok {
-		out, err = h.s.dispatchStreams(r, op, body)
+		out, err = h.s.dispatchStreams(ctx, op, body)
 	} else {
 		op = strings.TrimPrefix(target, TargetPrefix)
 		t0 := time.Now()
-		out, err = h.s.dispatch(r, op, body)
+		out, err = h.s.dispatch(ctx, host, op, body)
 		h.observed(op, body, time.Since(t0), err)
 	}
 	if err != nil {
-		h.writeErr(w, err)
-		return
+		return h.errAnswer(err)
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(out); err != nil {
 		h.s.log.Error("encode dynamodb answer", "err", err)
-		h.writeErr(w, errInternal())
-		return
+		return h.errAnswer(errInternal())
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	return answer{status: http.StatusOK, body: buf.Bytes()}
 }
 
 // observed tells the Observer of a request.
 func (h *Handler) observed(op string, body []byte, elapsed time.Duration, err error) {
-	if h.observe == nil {
+	observe := h.observe.Load()
+	if observe == nil || *observe == nil {
 		return
 	}
 	var named struct{ TableName string }
@@ -102,10 +127,19 @@ func (h *Handler) observed(op string, body []byte, elapsed time.Duration, err er
 			status, code = http.StatusInternalServerError, "InternalServerError"
 		}
 	}
-	h.observe(op, named.TableName, elapsed, status, code)
+	(*observe)(op, named.TableName, elapsed, status, code)
 }
 
 func (h *Handler) writeErr(w http.ResponseWriter, err error) {
+	a := h.errAnswer(err)
+	w.Header().Set("X-Amzn-ErrorType", a.errType)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// errAnswer is err as the client sees it.
+func (h *Handler) errAnswer(err error) answer {
 	var e *Error
 	if !errors.As(err, &e) {
 		if ae := awsapi.As(err); ae != nil {
@@ -124,10 +158,8 @@ func (h *Handler) writeErr(w http.ResponseWriter, err error) {
 		body["Message"] = e.Msg
 		delete(body, "message")
 	}
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(body)
+	b, _ := json.Marshal(body)
+	return answer{status: e.Status, errType: e.Code, body: append(b, '\n')}
 }
 
 // decode reads a request body into v, mapping JSON and AttributeValue
@@ -150,8 +182,7 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-func (s *Service) dispatch(r *http.Request, op string, body []byte) (any, error) {
-	ctx := r.Context()
+func (s *Service) dispatch(ctx context.Context, host, op string, body []byte) (any, error) {
 	switch op {
 	case "CreateTable":
 		var in createTableInput
@@ -210,7 +241,7 @@ func (s *Service) dispatch(r *http.Request, op string, body []byte) (any, error)
 	case "DescribeLimits":
 		return s.describeLimits()
 	case "DescribeEndpoints":
-		return map[string]any{"Endpoints": []map[string]any{{"Address": r.Host, "CachePeriodInMinutes": 1440}}}, nil
+		return map[string]any{"Endpoints": []map[string]any{{"Address": host, "CachePeriodInMinutes": 1440}}}, nil
 	case "PutItem", "UpdateItem", "DeleteItem", "GetItem":
 		var in itemInput
 		if err := decode(body, &in); err != nil {
@@ -256,8 +287,24 @@ func (s *Service) dispatch(r *http.Request, op string, body []byte) (any, error)
 			return nil, err
 		}
 		return s.transactGet(&in)
-	case "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction":
-		return nil, validationf("Nimbus does not serve PartiQL (%s) yet: use the item operations", op)
+	case "ExecuteStatement":
+		var in executeStatementInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.executeStatement(ctx, &in)
+	case "BatchExecuteStatement":
+		var in batchStatementInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.batchExecuteStatement(ctx, &in)
+	case "ExecuteTransaction":
+		var in executeTransactionInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		return s.executeTransaction(ctx, &in)
 	}
 	return nil, errUnknownOperation(op)
 }

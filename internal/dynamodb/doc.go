@@ -13,7 +13,11 @@
 // event source mappings read. Numbers are 38-digit decimals
 // (cockroachdb/apd), never float64. Expressions (ConditionExpression,
 // UpdateExpression, ProjectionExpression, KeyConditionExpression,
-// FilterExpression) are parsed by the grammar in expr*.go.
+// FilterExpression) are parsed by the grammar in expr*.go; PartiQL
+// statements (partiql*.go) are translated into those operations and
+// expressions. On a cluster
+// one node holds the tables and every other node forwards its DynamoDB
+// requests to it over the backbone (cluster.go).
 // docs/design/tables.md explains the choices and the cluster boundary.
 //
 // The daemon wires it into the front door; the resource providers reach it

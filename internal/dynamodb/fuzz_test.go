@@ -108,3 +108,69 @@ func FuzzAttributeValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPartiQL: any statement parses or is refused with a
+// ValidationException; a parsed one renders to expressions that the
+// expression grammar parses or refuses the same way, never panicking.
+func FuzzPartiQL(f *testing.F) {
+	for _, s := range []string{
+		`SELECT OrderID, Total FROM "Orders" WHERE OrderID IN [1, 2, 3] ORDER BY OrderID DESC`,
+		`SELECT a.b[0]."c" FROM t WHERE pk = ? AND (x BETWEEN 1 AND 2 OR begins_with(y, 'z')) AND z IS NOT MISSING`,
+		`INSERT INTO t VALUE {'k': ?, 'm': {'l': [1, 'two', <<'a', 'b'>>, TRUE, NULL]}}`,
+		`UPDATE t SET a = a + 1, b = list_append(b, [2]) SET s = set_add(s, <<1>>) REMOVE c[3] WHERE k = 'x' RETURNING ALL NEW *`,
+		`DELETE FROM t WHERE k = 1 AND NOT size(x) > 3 RETURNING ALL OLD *`,
+		`EXISTS(SELECT * FROM t WHERE k = 'a' AND v IS MISSING)`,
+		`select * from t where a != -1.5e3 -- comment`, `SELECT`, `'`, `"`, `<<>>`, `SELECT * FROM t WHERE ((((a = 1))))`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		isValidation := func(err error) bool {
+			e := (*Error)(nil)
+			return errors.As(err, &e) && e.Code == "ValidationException"
+		}
+		st, err := parsePartiQL(s)
+		if err != nil {
+			if !isValidation(err) {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		params := make([]*Value, st.params)
+		for i := range params {
+			params[i] = &Value{K: KindS, S: "p"}
+		}
+		e := newPQEnv(params)
+		var exprs []string
+		if st.where != nil {
+			c, err := e.cond(st.where)
+			if err != nil && !isValidation(err) {
+				t.Fatalf("%q: render: %v", s, err)
+			}
+			exprs = append(exprs, c)
+		}
+		if st.kind == "UPDATE" {
+			if _, err := e.updateExpr(st); err != nil && !isValidation(err) {
+				t.Fatalf("%q: render update: %v", s, err)
+			}
+		}
+		if st.value != nil {
+			if _, err := e.eval(st.value); err != nil && !isValidation(err) {
+				t.Fatalf("%q: value: %v", s, err)
+			}
+		}
+		for _, x := range exprs {
+			if x == "" {
+				continue
+			}
+			c, err := parseCondition("ConditionExpression", x, newEnv(e.names, e.values))
+			if err != nil {
+				if !isValidation(err) {
+					t.Fatalf("%q renders %q: %v", s, x, err)
+				}
+				continue
+			}
+			evalCond(fuzzItem(), c)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,6 +29,12 @@ type Options struct {
 	// TTLInterval is how often expired items are deleted (30 s by
 	// default).
 	TTLInterval time.Duration
+	// Cluster: this node shares its backbone with other nodes, which
+	// all serve the tables of one of them (cluster.go); Conn is the
+	// backbone's connection and Node this node's name in the cluster.
+	Cluster bool
+	Conn    *nats.Conn
+	Node    string
 }
 
 // Service is DynamoDB and DynamoDB Streams for one node.
@@ -36,6 +43,9 @@ type Service struct {
 	e     *engine
 	log   *slog.Logger
 	relay *relay
+	h     *Handler
+	// peer is the node's part in a cluster's tables (nil on one node).
+	peer *peer
 
 	ttlStop, ttlDone chan struct{}
 }
@@ -59,6 +69,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{opts: o, e: e, log: o.Logger}
 	if o.JetStream != nil {
 		s.relay = newRelay(s)
+	}
+	s.h = &Handler{s: s}
+	if o.Cluster && o.Conn != nil && o.JetStream != nil && o.Node != "" {
+		if s.peer, err = joinCluster(ctx, s.h, o); err != nil {
+			_ = e.close()
+			return nil, err
+		}
+	}
+	if s.relay != nil {
 		s.relay.start(ctx)
 	}
 	s.startTTL()
@@ -67,6 +86,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 
 // Close stops the background work and closes the store.
 func (s *Service) Close() error {
+	if s.peer != nil {
+		s.peer.stop()
+	}
 	s.stopTTL()
 	if s.relay != nil {
 		s.relay.stop()

@@ -212,7 +212,7 @@ func errStreamNotFound(arn string) *Error {
 	return newErr(http.StatusBadRequest, "ResourceNotFoundException", "Requested resource not found: Stream: %s not found", arn)
 }
 
-func (s *Service) dispatchStreams(r *http.Request, op string, body []byte) (any, error) {
+func (s *Service) dispatchStreams(ctx context.Context, op string, body []byte) (any, error) {
 	if s.relay == nil {
 		return nil, validationf("DynamoDB Streams are not available on this node")
 	}
@@ -220,7 +220,6 @@ func (s *Service) dispatchStreams(r *http.Request, op string, body []byte) (any,
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
 	switch op {
 	case "ListStreams":
 		var out []map[string]string
@@ -380,8 +379,36 @@ func (s *Service) LatestSequence(ctx context.Context, arn string) (uint64, error
 	return info.State.LastSeq + 1, nil
 }
 
-// StreamExists reports whether arn is a table stream of this node.
+// StreamExists reports whether arn is a table stream this node serves
+// (on a cluster, one of the table node's: every node reads the records
+// from the backbone).
 func (s *Service) StreamExists(arn string) bool {
+	if s.peer != nil && !s.peer.isHome() {
+		// ListStreams of the table: unlike DescribeStream, it does not
+		// wait for the records' JetStream stream.
+		i := strings.Index(arn, ":table/")
+		if i < 0 {
+			return false
+		}
+		name, _, _ := strings.Cut(arn[i+7:], "/")
+		b, err := json.Marshal(map[string]string{"TableName": name})
+		if err != nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(s.peer.ctx, 30*time.Second)
+		defer cancel()
+		a := s.peer.forward(ctx, StreamsTargetPrefix+"ListStreams", "", b)
+		var out struct{ Streams []struct{ StreamArn string } }
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &out) != nil {
+			return false
+		}
+		for _, st := range out.Streams {
+			if st.StreamArn == arn {
+				return true
+			}
+		}
+		return false
+	}
 	t, _ := s.findStream(arn)
 	return t != nil
 }

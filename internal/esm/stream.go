@@ -16,8 +16,8 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
 )
 
-// Stream sources (DynamoDB Streams). A stream mapping runs one worker, on
-// the node whose Streams source has the stream, that reads the shard in
+// Stream sources (DynamoDB Streams). A stream mapping runs one worker (on
+// a cluster, on the holder of its lease), that reads the shard in
 // order from its checkpoint (KV bucket nimbus_esm_pos, by UUID; at
 // creation, TRIM_HORIZON or LATEST), invokes the function with up to
 // BatchSize records, and moves the checkpoint past the batch when the
@@ -208,20 +208,20 @@ func (s *Service) workStream(ctx context.Context, m *stored, f *eventpattern.Fil
 		})
 		return nil
 	}
-	if s.lease == nil || !IsKinesisArn(m.EventSourceArn) {
-		// A DynamoDB stream is this node's own table's (tables are per
-		// node, docs/design/tables.md): every node reads its own.
+	if s.lease == nil {
 		_ = run(ctx)
 		return
 	}
-	// A Kinesis stream is the cluster's: one node reads each mapping, from
-	// the shared checkpoint, and another takes over when it dies.
+	// A stream is the cluster's (a Kinesis stream, or a table stream whose
+	// records the table node relays to the backbone): one node reads each
+	// mapping, from the shared checkpoint, and another takes over when it
+	// dies.
 	if err := s.lease(ctx, StreamLeaseName(m.UUID), run); err != nil && ctx.Err() == nil {
 		s.log.Warn("stream mapping lease", "uuid", m.UUID, "err", err)
 	}
 }
 
-// StreamLeaseName is the lease a Kinesis mapping's reader holds.
+// StreamLeaseName is the lease a stream mapping's reader holds.
 func StreamLeaseName(uuid string) string { return "esm-" + uuid }
 
 // sendFailure sends a batch's failure record (Lambda's shape for stream

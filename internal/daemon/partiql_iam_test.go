@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/config"
+)
+
+// TestPartiQLAndTransactionsAuthorisePerTable is the attack on requests
+// that name their tables in the body: a caller allowed dynamodb:
+// PartiQLSelect on "public" only cannot read "secret" through a SELECT, a
+// batch that hides it behind an allowed statement, an index of it, or
+// write it through INSERT, a transaction (in either case of its members)
+// or a batch write; its own table still answers.
+func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
+	t.Parallel()
+	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"}]}`)
+	ctx := context.Background()
+	root := awsddb.NewFromConfig(n.awsConfig())
+	for _, name := range []string{"public", "secret"} {
+		if _, err := root.CreateTable(ctx, &awsddb.CreateTableInput{TableName: aws.String(name),
+			AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+			KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: ddbtypes.KeyTypeHash}},
+			BillingMode:          ddbtypes.BillingModePayPerRequest}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{
+			Statement: aws.String(`INSERT INTO "` + name + `" VALUE {'k': 'a', 'v': 'data of ` + name + `'}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fc := awsddb.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
+	out, err := fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: aws.String(`SELECT * FROM public WHERE k = 'a'`)})
+	if err != nil || len(out.Items) != 1 {
+		t.Fatalf("SELECT on the allowed table: %v", err)
+	}
+	stmt := func(s string) *string { return aws.String(s) }
+	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)})
+	wantDenied(t, "SELECT on secret", err, "AccessDeniedException", 403, "")
+	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`select * from "secret"."idx"`)})
+	wantDenied(t, "SELECT on an index of secret", err, "AccessDeniedException", 403, "")
+	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`INSERT INTO public VALUE {'k': 'b'}`)})
+	wantDenied(t, "INSERT without PartiQLInsert", err, "AccessDeniedException", 403, "")
+	_, err = fc.BatchExecuteStatement(ctx, &awsddb.BatchExecuteStatementInput{Statements: []ddbtypes.BatchStatementRequest{
+		{Statement: stmt(`SELECT * FROM public WHERE k = 'a'`)}, {Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)}}})
+	wantDenied(t, "a batch hiding secret", err, "AccessDeniedException", 403, "")
+	_, err = fc.ExecuteTransaction(ctx, &awsddb.ExecuteTransactionInput{TransactStatements: []ddbtypes.ParameterizedStatement{
+		{Statement: stmt(`SELECT * FROM public WHERE k = 'a'`)}, {Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)}}})
+	wantDenied(t, "a transaction hiding secret", err, "AccessDeniedException", 403, "")
+	put := func(table string) ddbtypes.TransactWriteItem {
+		return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(table),
+			Item: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "x"}}}}
+	}
+	_, err = fc.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{put("public"), put("secret")}})
+	wantDenied(t, "TransactWriteItems into secret", err, "AccessDeniedException", 403, "")
+	_, err = fc.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{
+		"secret": {{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "x"}}}}}}})
+	wantDenied(t, "BatchWriteItem into secret", err, "AccessDeniedException", 403, "")
+
+	// The same, by hand: lower-case members and a body padded past what
+	// the front door reads.
+	cfg := functionConfig(t, n, roleArn, "mine")
+	for what, body := range map[string]string{
+		"lower-case put": `{"TransactItems":[{"put":{"TableName":"secret","Item":{"k":{"S":"y"}}}}]}`,
+		"padded":         `{"Statement":"SELECT * FROM secret"` + strings.Repeat(" ", 9<<20) + `}`,
+	} {
+		op := "TransactWriteItems"
+		if what == "padded" {
+			op = "ExecuteStatement"
+		}
+		status, resp := signedTarget(t, n, cfg, "DynamoDB_20120810."+op, body)
+		if status != http.StatusForbidden || !strings.Contains(resp, "AccessDeniedException") {
+			t.Errorf("%s: %d %s", what, status, resp)
+		}
+	}
+	got, err := root.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("secret"), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "y"}}})
+	if err != nil || got.Item != nil {
+		t.Errorf("secret was written: %v %v", got.Item, err)
+	}
+}
+
+// signedTarget posts a DynamoDB JSON body for target, signed with cfg's
+// credentials, and returns the status and body of the answer.
+func signedTarget(t *testing.T, n *node, cfg aws.Config, target, body string) (int, string) {
+	t.Helper()
+	ctx := t.Context()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint()+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "dynamodb", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
