@@ -71,7 +71,8 @@ type Options struct {
 	// of the source tree the command runs in when empty).
 	GoSource string
 	// Only "queues" measures just the queues and topics section,
-	// "cloudwatch" just CloudWatch's (after the CLI start time); NoQueues
+	// "tables" just DynamoDB's, "cloudwatch" just CloudWatch's (after the
+	// CLI start time); NoQueues
 	// leaves the queues section out.
 	Only     string
 	NoQueues bool
@@ -122,6 +123,7 @@ type Report struct {
 	ScaleOut   ScaleOut          `json:"scale_out"`
 	Memory     []Memory          `json:"idle_memory"`
 	Queues     *Queues           `json:"queues,omitempty"`
+	Tables     *Tables           `json:"tables,omitempty"`
 	CloudWatch *CloudWatch       `json:"cloudwatch,omitempty"`
 	Events     *Events           `json:"events,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
@@ -293,8 +295,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		steps = []func(context.Context, *Report, string) error{r.metrics}
 	case opts.Only == "events":
 		steps = []func(context.Context, *Report, string) error{r.events}
+	case opts.Only == "tables":
+		steps = []func(context.Context, *Report, string) error{r.tables}
 	case !opts.NoQueues:
-		steps = append(steps, r.queues, r.metrics)
+		steps = append(steps, r.queues, r.tables, r.metrics)
 	default:
 		steps = append(steps, r.metrics)
 	}

@@ -65,6 +65,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		writeQueues(p, rep.Queues)
 		p("")
 	}
+	if rep.Tables != nil {
+		writeTables(p, rep.Tables)
+		p("")
+	}
 	if cw := rep.CloudWatch; cw != nil {
 		p("")
 		p("CLOUDWATCH PutMetricData (%d datapoints a request)	concurrency	req/s	datapoints/s	of echo	errors", cw.DatapointsPerRequest)

@@ -78,7 +78,7 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.IntVar(&opts.CLIStarts, "cli-starts", 0, "runs of `nimbus version` for the CLI start time (default 20)")
 	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node,java (default all available)")
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
-	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "cloudwatch" (PutMetricData, GetMetricData) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
+	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "tables" (DynamoDB PutItem, GetItem), "cloudwatch" (PutMetricData, GetMetricData) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
 	return cmd
 }
