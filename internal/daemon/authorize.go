@@ -690,12 +690,16 @@ func s3Operation(r *http.Request) operation {
 		switch {
 		case m == http.MethodGet && q.Has("uploadId"):
 			o.name = "ListParts"
+		case (m == http.MethodGet || m == http.MethodHead) && q.Has("versionId"):
+			o.name = "GetObjectVersion"
 		case m == http.MethodGet || m == http.MethodHead:
 			o.name = "GetObject"
 		case m == http.MethodPut:
 			o.name = "PutObject"
 		case m == http.MethodDelete && q.Has("uploadId"):
 			o.name = "AbortMultipartUpload"
+		case m == http.MethodDelete && q.Has("versionId"):
+			o.name = "DeleteObjectVersion"
 		case m == http.MethodDelete:
 			o.name = "DeleteObject"
 		default: // POST ?uploads, ?uploadId: multipart, authorised as PutObject

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -75,14 +77,19 @@ type bucketProps struct {
 	}
 	IntelligentTieringConfigurations any
 	InventoryConfigurations          any
-	LifecycleConfiguration           any
-	LoggingConfiguration             any
-	MetadataTableConfiguration       any
-	MetricsConfigurations            any
-	ObjectLockConfiguration          any
-	ObjectLockEnabled                any
-	ReplicationConfiguration         any
-	WebsiteConfiguration             any
+	LifecycleConfiguration           *struct {
+		Rules []lifecycleRuleProps
+		// TransitionDefaultMinimumObjectSize is about transitions, which
+		// Nimbus refuses: accepted and ignored.
+		TransitionDefaultMinimumObjectSize *string
+	}
+	LoggingConfiguration       any
+	MetadataTableConfiguration any
+	MetricsConfigurations      any
+	ObjectLockConfiguration    any
+	ObjectLockEnabled          any
+	ReplicationConfiguration   any
+	WebsiteConfiguration       any
 }
 
 // refusals names the properties Nimbus does not implement.
@@ -94,13 +101,12 @@ func (bp *bucketProps) refusals(logicalID string) error {
 		{"AccelerateConfiguration", bp.AccelerateConfiguration != nil}, {"AnalyticsConfigurations", bp.AnalyticsConfigurations != nil},
 		{"BucketEncryption (Nimbus does not encrypt object bodies at rest)", bp.BucketEncryption != nil},
 		{"IntelligentTieringConfigurations", bp.IntelligentTieringConfigurations != nil},
-		{"InventoryConfigurations", bp.InventoryConfigurations != nil}, {"LifecycleConfiguration", bp.LifecycleConfiguration != nil},
+		{"InventoryConfigurations", bp.InventoryConfigurations != nil},
 		{"LoggingConfiguration", bp.LoggingConfiguration != nil}, {"MetadataTableConfiguration", bp.MetadataTableConfiguration != nil},
 		{"MetricsConfigurations", bp.MetricsConfigurations != nil}, {"ObjectLockConfiguration", bp.ObjectLockConfiguration != nil},
 		{"ObjectLockEnabled", bp.ObjectLockEnabled != nil}, {"ReplicationConfiguration", bp.ReplicationConfiguration != nil},
 		{"WebsiteConfiguration", bp.WebsiteConfiguration != nil},
 		{"AccessControl other than Private (ACLs)", bp.AccessControl != nil && *bp.AccessControl != "Private"},
-		{"VersioningConfiguration Status Enabled (object versions)", bp.VersioningConfiguration != nil && bp.VersioningConfiguration.Status == "Enabled"},
 	} {
 		if x.set {
 			return fmt.Errorf("%s: Nimbus does not implement the S3 bucket property %s yet", logicalID, x.name)
@@ -170,6 +176,21 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 			return apiError(svcS3, err)
 		}
 	}
+	if vc := bp.VersioningConfiguration; (ch == nil && vc != nil) || (ch != nil && ch["VersioningConfiguration"]) {
+		status := s3types.BucketVersioningStatusSuspended // a versioned bucket never returns to unversioned
+		if vc != nil {
+			status = s3types.BucketVersioningStatus(vc.Status)
+		}
+		if _, err := p.c.s3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &name,
+			VersioningConfiguration: &s3types.VersioningConfiguration{Status: status}}); err != nil {
+			return apiError(svcS3, err)
+		}
+	}
+	if ch == nil || ch["LifecycleConfiguration"] {
+		if err := p.putLifecycle(ctx, name, bp, ch != nil); err != nil {
+			return err
+		}
+	}
 	if ch == nil || ch["CorsConfiguration"] {
 		if err := p.putCORS(ctx, name, bp, ch != nil); err != nil {
 			return err
@@ -191,6 +212,127 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 		if _, err := p.c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
 			return apiError(svcS3, err)
 		}
+	}
+	return nil
+}
+
+// lifecycleRuleProps is a rule of AWS::S3::Bucket's LifecycleConfiguration.
+type lifecycleRuleProps struct {
+	ID                                string
+	Prefix                            *string
+	Status                            string
+	ExpirationInDays                  *int32
+	ExpirationDate                    *string
+	ExpiredObjectDeleteMarker         *bool
+	NoncurrentVersionExpirationInDays *int32
+	NoncurrentVersionExpiration       *struct {
+		NoncurrentDays          *int32
+		NewerNoncurrentVersions *int32
+	}
+	AbortIncompleteMultipartUpload *struct{ DaysAfterInitiation *int32 }
+	TagFilters                     []tag
+	ObjectSizeGreaterThan          *string
+	ObjectSizeLessThan             *string
+	Transitions                    any
+	Transition                     any
+	NoncurrentVersionTransitions   any
+	NoncurrentVersionTransition    any
+}
+
+// lifecycleRule is the S3 API's form of a template's rule.
+func lifecycleRule(r lifecycleRuleProps) (s3types.LifecycleRule, error) {
+	out := s3types.LifecycleRule{ID: aws.String(r.ID), Status: s3types.ExpirationStatus(r.Status)}
+	if r.ID == "" {
+		out.ID = nil
+	}
+	if r.Transitions != nil || r.Transition != nil || r.NoncurrentVersionTransitions != nil || r.NoncurrentVersionTransition != nil {
+		return out, fmt.Errorf("Nimbus does not implement lifecycle transitions (one storage class)") //nolint:staticcheck // a sentence
+	}
+	size := func(v *string) (*int64, error) {
+		if v == nil {
+			return nil, nil
+		}
+		n, err := strconv.ParseInt(*v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("ObjectSize %q is not a number", *v)
+		}
+		return &n, nil
+	}
+	gt, err := size(r.ObjectSizeGreaterThan)
+	if err != nil {
+		return out, err
+	}
+	lt, err := size(r.ObjectSizeLessThan)
+	if err != nil {
+		return out, err
+	}
+	and := &s3types.LifecycleRuleAndOperator{Prefix: r.Prefix, ObjectSizeGreaterThan: gt, ObjectSizeLessThan: lt}
+	for _, t := range r.TagFilters {
+		and.Tags = append(and.Tags, s3types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	n := len(and.Tags)
+	for _, set := range []bool{r.Prefix != nil, gt != nil, lt != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		out.Filter = &s3types.LifecycleRuleFilter{And: and}
+	case len(and.Tags) == 1:
+		out.Filter = &s3types.LifecycleRuleFilter{Tag: &and.Tags[0]}
+	case gt != nil:
+		out.Filter = &s3types.LifecycleRuleFilter{ObjectSizeGreaterThan: gt}
+	case lt != nil:
+		out.Filter = &s3types.LifecycleRuleFilter{ObjectSizeLessThan: lt}
+	default:
+		out.Filter = &s3types.LifecycleRuleFilter{Prefix: aws.String(aws.ToString(r.Prefix))}
+	}
+	if r.ExpirationInDays != nil || r.ExpirationDate != nil || r.ExpiredObjectDeleteMarker != nil {
+		out.Expiration = &s3types.LifecycleExpiration{Days: r.ExpirationInDays, ExpiredObjectDeleteMarker: r.ExpiredObjectDeleteMarker}
+		if r.ExpirationDate != nil {
+			d, err := time.Parse(time.RFC3339, *r.ExpirationDate)
+			if err != nil {
+				if d, err = time.Parse("2006-01-02", *r.ExpirationDate); err != nil {
+					return out, fmt.Errorf("ExpirationDate %q is not an ISO 8601 date", *r.ExpirationDate)
+				}
+			}
+			out.Expiration.Date = &d
+		}
+	}
+	if ne := r.NoncurrentVersionExpiration; ne != nil {
+		out.NoncurrentVersionExpiration = &s3types.NoncurrentVersionExpiration{NoncurrentDays: ne.NoncurrentDays, NewerNoncurrentVersions: ne.NewerNoncurrentVersions}
+	} else if r.NoncurrentVersionExpirationInDays != nil {
+		out.NoncurrentVersionExpiration = &s3types.NoncurrentVersionExpiration{NoncurrentDays: r.NoncurrentVersionExpirationInDays}
+	}
+	if a := r.AbortIncompleteMultipartUpload; a != nil {
+		out.AbortIncompleteMultipartUpload = &s3types.AbortIncompleteMultipartUpload{DaysAfterInitiation: a.DaysAfterInitiation}
+	}
+	return out, nil
+}
+
+// putLifecycle applies LifecycleConfiguration (removing the rules when it
+// is gone and there were some).
+func (p *bucketProvider) putLifecycle(ctx context.Context, name string, bp *bucketProps, update bool) error {
+	if bp.LifecycleConfiguration == nil || len(bp.LifecycleConfiguration.Rules) == 0 {
+		if update {
+			if _, err := p.c.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: &name}); err != nil {
+				return apiError(svcS3, err)
+			}
+		}
+		return nil
+	}
+	var rules []s3types.LifecycleRule
+	for _, r := range bp.LifecycleConfiguration.Rules {
+		lr, err := lifecycleRule(r)
+		if err != nil {
+			return fmt.Errorf("LifecycleConfiguration: %w", err)
+		}
+		rules = append(rules, lr)
+	}
+	if _, err := p.c.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: &name,
+		LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: rules}}); err != nil {
+		return apiError(svcS3, err)
 	}
 	return nil
 }

@@ -33,7 +33,10 @@ type bucketRecord struct {
 	Policy       string                     `json:"policy,omitempty"`
 	Tags         []Tag                      `json:"tags,omitempty"`
 	CORS         *CORSConfiguration         `json:"cors,omitempty"`
-	rev          uint64
+	// Versioning is "", Enabled or Suspended.
+	Versioning string                  `json:"versioning,omitempty"`
+	Lifecycle  *LifecycleConfiguration `json:"lifecycle,omitempty"`
+	rev        uint64
 }
 
 // Tag is an S3 tag.
@@ -159,6 +162,10 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.putBucketTagging(w, r, name)
 		case q.Has("cors"):
 			return s.putCORS(w, r, name)
+		case q.Has("versioning"):
+			return s.putVersioning(w, r, name)
+		case q.Has("lifecycle"):
+			return s.putLifecycle(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -181,13 +188,11 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 		case q.Get("list-type") == "2":
 			return s.listObjectsV2(w, r, name, q)
 		case q.Has("versioning"):
-			if _, err := s.bucket(r.Context(), name); err != nil {
-				return err
-			}
-			return writeXML(w, http.StatusOK, struct {
-				XMLName xml.Name `xml:"VersioningConfiguration"`
-				Xmlns   string   `xml:"xmlns,attr"`
-			}{Xmlns: xmlns})
+			return s.getVersioning(w, r, name)
+		case q.Has("lifecycle"):
+			return s.getLifecycle(w, r, name)
+		case q.Has("versions"):
+			return s.listObjectVersions(w, r, name, q)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -208,6 +213,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deleteBucketTagging(w, r, name)
 		case q.Has("cors"):
 			return s.deleteCORS(w, r, name)
+		case q.Has("lifecycle"):
+			return s.deleteLifecycle(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err

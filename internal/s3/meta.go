@@ -16,6 +16,7 @@ import (
 //	uploads/<upload id>/meta       uploadMeta
 //	uploads/<upload id>/p<00001>   partMeta
 //	outbox/<sequence>              a notification not yet delivered
+//	versions/<bucket>/<key>/<^seq> every version of a key (versions.go)
 //
 // Every acknowledged write is one committed transaction (bbolt fsyncs on
 // commit; concurrent writers share a commit through Batch).
@@ -44,6 +45,11 @@ type objectMeta struct {
 	Parts              int               `json:"p,omitempty"`
 	PartSizes          []int64           `json:"ps,omitempty"`
 	Tags               map[string]string `json:"t,omitempty"`
+	// VersionID is the version's id ("" for the "null" version).
+	VersionID    string `json:"v,omitempty"`
+	DeleteMarker bool   `json:"dm,omitempty"`
+	// Seq orders the key's versions (0: not in the version tree yet).
+	Seq uint64 `json:"q,omitempty"`
 }
 
 // uploadMeta is a multipart upload in progress.
@@ -75,7 +81,7 @@ func openMeta(path string) (*metaDB, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{rootObjects, rootUploads, rootOutbox} {
+		for _, b := range [][]byte{rootObjects, rootUploads, rootOutbox, rootVersions} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -143,13 +149,15 @@ func (m *metaDB) object(bucket, key string) (*objectMeta, error) {
 	return om, err
 }
 
-// bucketEmpty reports whether a bucket holds no object and no upload.
+// bucketEmpty reports whether a bucket holds no object and no version.
 func (m *metaDB) bucketEmpty(bucket string) (bool, error) {
 	empty := true
 	err := m.db.View(func(tx *bolt.Tx) error {
-		if b := objectsOf(tx, bucket); b != nil {
-			if k, _ := b.Cursor().First(); k != nil {
-				empty = false
+		for _, b := range []*bolt.Bucket{objectsOf(tx, bucket), tx.Bucket(rootVersions).Bucket([]byte(bucket))} {
+			if b != nil {
+				if k, _ := b.Cursor().First(); k != nil {
+					empty = false
+				}
 			}
 		}
 		return nil
@@ -164,6 +172,11 @@ func (m *metaDB) dropBucket(bucket string) ([]string, error) {
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		if objectsOf(tx, bucket) != nil {
 			if err := tx.Bucket(rootObjects).DeleteBucket([]byte(bucket)); err != nil {
+				return err
+			}
+		}
+		if tx.Bucket(rootVersions).Bucket([]byte(bucket)) != nil {
+			if err := tx.Bucket(rootVersions).DeleteBucket([]byte(bucket)); err != nil {
 				return err
 			}
 		}

@@ -332,7 +332,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 	}
 	_ = total
 	reqID := awsapi.NewRequestID()
-	var replaced string
+	var replaced []string
 	var partFiles []string
 	err = s.meta.db.Update(func(tx *bolt.Tx) error {
 		ups := tx.Bucket(rootUploads)
@@ -347,9 +347,6 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 		if err := cond.check(old, t.key); err != nil {
 			return err
 		}
-		if old != nil {
-			replaced = old.File
-		}
 		partFiles = partFiles[:0]
 		_ = ub.ForEach(func(k, v []byte) error {
 			var pm partMeta
@@ -361,7 +358,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 		if err := ups.DeleteBucket([]byte(id)); err != nil {
 			return err
 		}
-		if err := putObject(tx, t.bucket, t.key, &om); err != nil {
+		if replaced, err = setCurrent(tx, b, t.key, &om, old); err != nil {
 			return err
 		}
 		return s.recordEvent(tx, b, "ObjectCreated:CompleteMultipartUpload", t.key, &om, reqID, r)
@@ -372,9 +369,8 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 	}
 	s.kick()
 	s.disk.remove(partFiles...)
-	if replaced != "" {
-		s.disk.remove(replaced)
-	}
+	s.disk.remove(replaced...)
+	setVersionHeader(w.Header(), b, &om)
 	res := struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		Xmlns    string   `xml:"xmlns,attr"`

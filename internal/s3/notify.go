@@ -317,7 +317,7 @@ type eventObject struct {
 
 // recordEvent records, in the write's own transaction, the notifications
 // b's configuration asks for event on key (om is the new object, nil for
-// a removal).
+// a removal; a delete marker, or a version removed, names the version).
 func (s *Service) recordEvent(tx *bolt.Tx, b *bucketRecord, event, key string, om *objectMeta, reqID string, r *http.Request) error {
 	cfg := b.Notification
 	if cfg == nil {
@@ -348,9 +348,12 @@ func (s *Service) recordEvent(tx *bolt.Tx, b *bucketRecord, event, key string, o
 		return err
 	}
 	now := s.now()
-	src := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(src); err == nil {
-		src = h
+	src := "s3.amazonaws.com" // the lifecycle's own removals have no request
+	if r != nil {
+		src = r.RemoteAddr
+		if h, _, err := net.SplitHostPort(src); err == nil {
+			src = h
+		}
 	}
 	rec := eventRecord{EventVersion: "2.1", EventSource: "aws:s3", AwsRegion: s.opts.Region, EventTime: now.Format(timeFormatXML),
 		EventName: event, UserIdentity: map[string]string{"principalId": "AWS:" + s.opts.AccountID},
@@ -359,9 +362,12 @@ func (s *Service) recordEvent(tx *bolt.Tx, b *bucketRecord, event, key string, o
 		S3: eventS3{SchemaVersion: "1.0", Bucket: eventBucket{Name: b.Name, OwnerIdentity: map[string]string{"principalId": s.opts.AccountID},
 			Arn: "arn:aws:s3:::" + b.Name},
 			Object: eventObject{Key: eventKey(key), Sequencer: fmt.Sprintf("%016X", seq)}}}
-	if om != nil {
+	if om != nil && !om.DeleteMarker {
 		size := om.Size
 		rec.S3.Object.Size, rec.S3.Object.ETag = &size, om.ETag
+	}
+	if om != nil && om.VersionID != "" {
+		rec.S3.Object.VersionID = om.VersionID
 	}
 	for _, t := range ts {
 		rec.S3.ConfigurationID = t.id
@@ -398,12 +404,19 @@ func (s *Service) eventBridgeEvent(b *bucketRecord, event, key string, om *objec
 		detailType, reason = "Object Deleted", "DeleteObject"
 	}
 	obj := map[string]any{"key": key, "sequencer": fmt.Sprintf("%016X", seq)}
-	if om != nil {
+	if om != nil && !om.DeleteMarker {
 		obj["size"], obj["etag"] = om.Size, om.ETag
+	}
+	if om != nil && om.VersionID != "" {
+		obj["version-id"] = om.VersionID
 	}
 	detail := map[string]any{"version": "0", "bucket": map[string]string{"name": b.Name}, "object": obj,
 		"request-id": reqID, "requester": s.opts.AccountID, "source-ip-address": src, "reason": reason}
-	if om == nil {
+	switch {
+	case event == "ObjectRemoved:DeleteMarkerCreated":
+		detailType, reason = "Object Deleted", "DeleteObject"
+		detail["reason"], detail["deletion-type"] = reason, "Delete Marker Created"
+	case om == nil || om.DeleteMarker:
 		detail["deletion-type"] = "Permanently Deleted"
 	}
 	d, _ := json.Marshal(detail)
@@ -420,11 +433,18 @@ func (s *Service) kick() {
 	}
 }
 
-// Run delivers the outbox's notifications until ctx ends: in order,
+// Run delivers the outbox's notifications and applies lifecycle rules
+// (runLifecycle, which it waits for) until ctx ends. Notifications go in order,
 // each at least once (an entry leaves the outbox only once its
 // destination accepted it, or refused it for good), retrying with
 // backoff. Entries left by a previous run (a crash) go first.
 func (s *Service) Run(ctx context.Context) error {
+	lifecycleDone := make(chan struct{})
+	go func() {
+		defer close(lifecycleDone)
+		s.runLifecycle(ctx)
+	}()
+	defer func() { <-lifecycleDone }()
 	backoff := time.Duration(0)
 	for {
 		n, err := s.deliverSome(ctx)

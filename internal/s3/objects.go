@@ -38,6 +38,9 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 	if err := checkKey(t.key); err != nil {
 		return err
 	}
+	if q.Has("versionId") {
+		return s.versionOp(w, r, t, q)
+	}
 	switch r.Method {
 	case http.MethodPut:
 		switch {
@@ -241,6 +244,7 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 	h := w.Header()
 	h.Set("ETag", `"`+om.ETag+`"`)
 	h.Set("x-amz-request-id", reqID)
+	setVersionHeader(h, b, om)
 	if om.ChecksumAlg != "" {
 		h.Set(checksumHeader(om.ChecksumAlg), om.Checksum)
 		h.Set("x-amz-checksum-type", om.ChecksumType)
@@ -271,9 +275,9 @@ func bodyError(err error) error {
 // the condition's check and the notification's record, then removes the
 // body it replaced.
 func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *objectMeta, cond writeCondition, event, reqID string) error {
-	var replaced string
+	var freed []string
 	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
-		replaced = ""
+		freed = nil
 		old, err := getObject(tx, t.bucket, t.key)
 		if err != nil {
 			return err
@@ -281,11 +285,8 @@ func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *o
 		if err := cond.check(old, t.key); err != nil {
 			return err
 		}
-		if err := putObject(tx, t.bucket, t.key, om); err != nil {
+		if freed, err = setCurrent(tx, b, t.key, om, old); err != nil {
 			return err
-		}
-		if old != nil && old.File != om.File {
-			replaced = old.File
 		}
 		return s.recordEvent(tx, b, event, t.key, om, reqID, r)
 	})
@@ -293,10 +294,32 @@ func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *o
 		return err
 	}
 	s.kick()
-	if replaced != "" {
-		s.disk.remove(replaced)
-	}
+	s.disk.remove(freed...)
 	return nil
+}
+
+// setCurrent makes om key's current object in tx: in place of old in an
+// unversioned bucket (old's body is returned, to be freed after the
+// commit), as its newest version otherwise.
+func setCurrent(tx *bolt.Tx, b *bucketRecord, key string, om, old *objectMeta) ([]string, error) {
+	if b.Versioning == "" {
+		if err := putObject(tx, b.Name, key, om); err != nil {
+			return nil, err
+		}
+		if old != nil && old.File != om.File {
+			return []string{old.File}, nil
+		}
+		return nil, nil
+	}
+	return putVersioned(tx, b.Versioning, b.Name, key, om)
+}
+
+// setVersionHeader names om's version in an answer, as S3 does for
+// buckets that have had versioning.
+func setVersionHeader(h http.Header, b *bucketRecord, om *objectMeta) {
+	if b.Versioning != "" || om.VersionID != "" {
+		h.Set("x-amz-version-id", versionOf(om))
+	}
 }
 
 // objectResponseHeaders sets the headers of a GET/HEAD answer.
@@ -405,7 +428,8 @@ func parseRange(v string, size int64) (start, length int64, ok bool, err error) 
 }
 
 func (s *Service) getObject(w http.ResponseWriter, r *http.Request, t target, q url.Values) error {
-	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+	b, err := s.localBucket(r.Context(), t.bucket)
+	if err != nil {
 		return err
 	}
 	om, err := s.meta.object(t.bucket, t.key)
@@ -413,8 +437,20 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, t target, q 
 		return err
 	}
 	if om == nil {
+		if b.Versioning != "" {
+			// A delete marker hides the key: S3 says so in the headers.
+			if nm, err := s.meta.newest(t.bucket, t.key); err == nil && nm != nil && nm.DeleteMarker {
+				w.Header().Set("x-amz-delete-marker", "true")
+				w.Header().Set("x-amz-version-id", versionOf(nm))
+			}
+		}
 		return noSuchKey(t.key)
 	}
+	return s.serveObject(w, r, b, t, q, om)
+}
+
+// serveObject answers GET or HEAD of om, one version of t.
+func (s *Service) serveObject(w http.ResponseWriter, r *http.Request, b *bucketRecord, t target, q url.Values, om *objectMeta) error {
 	if pn := q.Get("partNumber"); pn != "" {
 		if n, err := strconv.Atoi(pn); err != nil || n < 1 || n > maxParts {
 			return invalidArgument("Part number must be an integer between 1 and 10000, inclusive").with("ArgumentName", "partNumber")
@@ -442,6 +478,7 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, t target, q 
 		return err
 	}
 	objectResponseHeaders(h, om, q, strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") && !ranged)
+	setVersionHeader(h, b, om)
 	status := http.StatusOK
 	if !ranged {
 		start, length = 0, om.Size
@@ -466,44 +503,104 @@ func (s *Service) deleteObject(w http.ResponseWriter, r *http.Request, t target)
 	if err != nil {
 		return err
 	}
-	if _, err := s.removeObject(r, b, t.key, r.Header.Get("If-Match")); err != nil {
+	res, err := s.removeObject(r, b, t.key, r.Header.Get("If-Match"))
+	if err != nil {
 		return err
 	}
+	res.headers(w.Header())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// deleted is what a delete did: the version it removed or the delete
+// marker it made.
+type deleted struct {
+	removed   bool
+	versionID string // "" in a bucket that never had versioning
+	marker    bool   // a delete marker was made, or removed
+}
+
+func (d deleted) headers(h http.Header) {
+	if d.versionID != "" {
+		h.Set("x-amz-version-id", d.versionID)
+	}
+	if d.marker {
+		h.Set("x-amz-delete-marker", "true")
+	}
+}
+
 // removeObject deletes one object (absent ones too, as S3 does) and
-// records its notification; ifMatch, when set, must match its ETag.
-func (s *Service) removeObject(r *http.Request, b *bucketRecord, key, ifMatch string) (bool, error) {
-	var removed string
+// records its notification; ifMatch, when set, must match its ETag. In a
+// bucket with versioning it makes a delete marker instead, and every
+// version stays.
+func (s *Service) removeObject(r *http.Request, b *bucketRecord, key, ifMatch string) (deleted, error) {
+	var freed []string
+	var res deleted
 	reqID := awsapi.NewRequestID()
 	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
-		removed = ""
+		freed, res = nil, deleted{}
 		old, err := getObject(tx, b.Name, key)
-		if err != nil || old == nil {
-			if err == nil && ifMatch != "" {
-				return noSuchKey(key)
-			}
+		if err != nil {
 			return err
 		}
-		if ifMatch != "" && !etagMatches(ifMatch, old.ETag) {
-			return preconditionFailed("If-Match")
+		if ifMatch != "" {
+			if old == nil {
+				return noSuchKey(key)
+			}
+			if !etagMatches(ifMatch, old.ETag) {
+				return preconditionFailed("If-Match")
+			}
+		}
+		if b.Versioning != "" {
+			marker := &objectMeta{DeleteMarker: true, Modified: s.now()}
+			if freed, err = putVersioned(tx, b.Versioning, b.Name, key, marker); err != nil {
+				return err
+			}
+			res = deleted{removed: true, versionID: versionOf(marker), marker: true}
+			return s.recordEvent(tx, b, "ObjectRemoved:DeleteMarkerCreated", key, marker, reqID, r)
+		}
+		if old == nil {
+			return nil
 		}
 		if err := deleteObject(tx, b.Name, key); err != nil {
 			return err
 		}
-		removed = old.File
+		freed, res = []string{old.File}, deleted{removed: true}
 		return s.recordEvent(tx, b, "ObjectRemoved:Delete", key, nil, reqID, r)
 	})
 	if err != nil {
-		return false, err
+		return deleted{}, err
 	}
-	if removed != "" {
+	if res.removed {
 		s.kick()
-		s.disk.remove(removed)
+		s.disk.remove(freed...)
 	}
-	return removed != "", nil
+	return res, nil
+}
+
+// removeVersion deletes one version of key for good (a delete marker
+// too) and records the notification.
+func (s *Service) removeVersion(r *http.Request, b *bucketRecord, key, vid string) (deleted, error) {
+	var freed []string
+	var res deleted
+	reqID := awsapi.NewRequestID()
+	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
+		freed, res = nil, deleted{versionID: vid}
+		gone, f, err := deleteVersion(tx, b.Name, key, vid)
+		if err != nil || gone == nil {
+			return err
+		}
+		freed, res = f, deleted{removed: true, versionID: vid, marker: gone.DeleteMarker}
+		return s.recordEvent(tx, b, "ObjectRemoved:Delete", key, &objectMeta{DeleteMarker: true, VersionID: gone.VersionID}, reqID, r)
+	})
+	if err != nil {
+		return deleted{}, err
+	}
+	if res.removed {
+		s.kick()
+		s.disk.remove(freed...)
+	}
+	return res, nil
 }
 
 type deleteRequest struct {
@@ -517,7 +614,10 @@ type deleteRequest struct {
 }
 
 type deletedEntry struct {
-	Key string `xml:"Key"`
+	Key                   string `xml:"Key"`
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type deleteErrorEntry struct {
@@ -549,12 +649,16 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: "InvalidArgument", Message: "Invalid key"})
 			continue
 		}
-		if o.VersionID != "" && o.VersionID != "null" {
-			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: "NoSuchVersion",
-				Message: "The specified version does not exist."})
-			continue
+		var res deleted
+		switch {
+		case o.VersionID != "" && !validVersionID(o.VersionID):
+			err = invalidVersionID()
+		case o.VersionID != "":
+			res, err = s.removeVersion(r, b, o.Key, o.VersionID)
+		default:
+			res, err = s.removeObject(r, b, o.Key, o.ETag)
 		}
-		if _, err := s.removeObject(r, b, o.Key, o.ETag); err != nil {
+		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				e = errInternal
@@ -563,28 +667,39 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 			continue
 		}
 		if !req.Quiet {
-			out.Deleted = append(out.Deleted, deletedEntry{Key: o.Key})
+			e := deletedEntry{Key: o.Key, VersionID: o.VersionID}
+			if res.marker {
+				e.DeleteMarker = true
+				if o.VersionID == "" {
+					e.DeleteMarkerVersionID = res.versionID
+				}
+			}
+			out.Deleted = append(out.Deleted, e)
 		}
 	}
 	return writeXML(w, http.StatusOK, out)
 }
 
 // copySource parses x-amz-copy-source: [/]bucket/key[?versionId=...],
-// URL-encoded.
-func copySource(v string) (target, error) {
+// URL-encoded; the version id is "" when none is named.
+func copySource(v string) (target, string, error) {
 	src, ver, _ := strings.Cut(v, "?")
 	dec, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
 	if err != nil {
-		return target{}, invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
+		return target{}, "", invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
 	}
 	b, k, ok := strings.Cut(dec, "/")
 	if !ok || b == "" || k == "" {
-		return target{}, invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
+		return target{}, "", invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
 	}
-	if vid := strings.TrimPrefix(ver, "versionId="); ver != "" && vid != "null" {
-		return target{}, errorf(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
+	vid := ""
+	if ver != "" {
+		var found bool
+		if vid, found = strings.CutPrefix(ver, "versionId="); !found || !validVersionID(vid) {
+			return target{}, "", invalidVersionID()
+		}
 	}
-	return target{bucket: b, key: k}, checkKey(k)
+	return target{bucket: b, key: k}, vid, checkKey(k)
 }
 
 // copyCondition evaluates x-amz-copy-source-if-* against the source.
@@ -603,19 +718,30 @@ func copyCondition(h http.Header, om *objectMeta) error {
 
 // sourceObject finds a copy's source object, local to this node.
 func (s *Service) sourceObject(r *http.Request) (target, *objectMeta, error) {
-	src, err := copySource(r.Header.Get("x-amz-copy-source"))
+	src, vid, err := copySource(r.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		return src, nil, err
 	}
 	if _, err := s.localBucket(r.Context(), src.bucket); err != nil {
 		return src, nil, err
 	}
-	om, err := s.meta.object(src.bucket, src.key)
+	var om *objectMeta
+	if vid != "" {
+		om, _, err = s.meta.version(src.bucket, src.key, vid)
+		if err == nil && om == nil {
+			return src, nil, noSuchVersion(src.key, vid)
+		}
+		if err == nil && om.DeleteMarker {
+			return src, nil, invalidRequest("The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
+	} else {
+		om, err = s.meta.object(src.bucket, src.key)
+		if err == nil && om == nil {
+			return src, nil, noSuchKey(src.key)
+		}
+	}
 	if err != nil {
 		return src, nil, err
-	}
-	if om == nil {
-		return src, nil, noSuchKey(src.key)
 	}
 	if err := copyCondition(r.Header, om); err != nil {
 		return src, nil, err
@@ -682,6 +808,7 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 		om.Tags = nm.Tags
 	}
 	om.Modified = s.now()
+	om.VersionID, om.Seq, om.DeleteMarker = "", 0, false
 	om.File, err = s.linkFile(som.File)
 	if err != nil {
 		return fmt.Errorf("copy object body: %w", err)
@@ -690,6 +817,10 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 	if err := s.commitObject(r, b, t, &om, cond, "ObjectCreated:Copy", reqID); err != nil {
 		s.disk.remove(om.File)
 		return err
+	}
+	setVersionHeader(w.Header(), b, &om)
+	if som.VersionID != "" {
+		w.Header().Set("x-amz-copy-source-version-id", som.VersionID)
 	}
 	res := struct {
 		XMLName      xml.Name `xml:"CopyObjectResult"`

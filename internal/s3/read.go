@@ -9,9 +9,9 @@ import (
 
 // ReadObject returns the body of bucket/key as the node's other services
 // read it (Lambda's S3Bucket/S3Key code locations): an object of at most
-// limit bytes, read on this node. versionID "" is the current version;
-// Nimbus's objects have the version id "null" until a bucket enables
-// versioning. It checks no permission: the caller judges whether its own
+// limit bytes, read on this node. versionID "" is the current version
+// ("null" names an object written while the bucket was unversioned). It
+// checks no permission: the caller judges whether its own
 // caller may s3:GetObject the object. Errors are *Error with S3's code
 // (NoSuchBucket, NoSuchKey, NoSuchVersion, EntityTooLarge, ...).
 func (s *Service) ReadObject(ctx context.Context, bucket, key, versionID string, limit int64) ([]byte, error) {
@@ -21,15 +21,22 @@ func (s *Service) ReadObject(ctx context.Context, bucket, key, versionID string,
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	om, err := s.meta.object(bucket, key)
+	var om *objectMeta
+	var err error
+	switch {
+	case versionID == "":
+		if om, err = s.meta.object(bucket, key); err == nil && om == nil {
+			return nil, noSuchKey(key)
+		}
+	case !validVersionID(versionID):
+		return nil, invalidVersionID()
+	default:
+		if om, _, err = s.meta.version(bucket, key, versionID); err == nil && (om == nil || om.DeleteMarker) {
+			return nil, noSuchVersion(key, versionID)
+		}
+	}
 	if err != nil {
 		return nil, err
-	}
-	if versionID != "" && versionID != "null" {
-		return nil, errorf(http.StatusBadRequest, "InvalidArgument", "Invalid version id specified").with("ArgumentName", "versionId")
-	}
-	if om == nil {
-		return nil, noSuchKey(key)
 	}
 	if om.Size > limit {
 		return nil, errorf(http.StatusBadRequest, "EntityTooLarge",

@@ -55,6 +55,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// LifecycleInterval is how often lifecycle rules are applied (an
+	// hour when zero; also at start and when a configuration changes).
+	LifecycleInterval time.Duration
 }
 
 // Service is one node's S3. Its ServeHTTP serves requests the front door
@@ -66,7 +69,8 @@ type Service struct {
 	meta *metaDB
 	st   *store.Store
 
-	wake chan struct{} // notifications are waiting in the outbox
+	wake          chan struct{} // notifications are waiting in the outbox
+	lifecycleWake chan struct{} // a lifecycle configuration changed
 
 	buckets   *bucketCache
 	stopWatch context.CancelFunc
@@ -96,7 +100,7 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store,
-		wake: make(chan struct{}, 1), buckets: newBucketCache(), watchDone: make(chan struct{})}
+		wake: make(chan struct{}, 1), lifecycleWake: make(chan struct{}, 1), buckets: newBucketCache(), watchDone: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWatch = cancel
 	go func() {
@@ -203,7 +207,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 func unsupported(q url.Values) error {
 	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "encryption", "ownershipControls",
 		"publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
-		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "lifecycle", "tagging", "versions",
+		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "tagging", "versions",
 		"versioning"} {
 		if q.Has(sub) {
 			return notImplemented("the S3 ?" + sub + " subresource")
