@@ -118,6 +118,7 @@ func (x s3Deliverer) Deliver(ctx context.Context, arn, dedupID string, body []by
 // policy with that bucket as aws:SourceArn.
 func (x s3Deliverer) source(body []byte) *deliver.Source {
 	var ev struct {
+		Bucket  string // s3:TestEvent names its bucket here
 		Records []struct {
 			S3 struct {
 				Bucket struct {
@@ -127,8 +128,13 @@ func (x s3Deliverer) source(body []byte) *deliver.Source {
 		} `json:"Records"`
 	}
 	src := &deliver.Source{Service: "s3.amazonaws.com", Account: x.d.cfg.AccountID}
-	if json.Unmarshal(body, &ev) == nil && len(ev.Records) > 0 {
-		src.Arn = ev.Records[0].S3.Bucket.Arn
+	if json.Unmarshal(body, &ev) == nil {
+		switch {
+		case len(ev.Records) > 0:
+			src.Arn = ev.Records[0].S3.Bucket.Arn
+		case ev.Bucket != "":
+			src.Arn = "arn:aws:s3:::" + ev.Bucket
+		}
 	}
 	return src
 }
