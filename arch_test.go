@@ -165,6 +165,7 @@ var rules = map[string]rule{
 		importers: []string{"internal/cfnapi", "internal/daemon", "internal/resource"}},
 	"internal/resource":   {imports: []string{"internal/stack", "internal/awsapi", "internal/yamldoc"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/auth":       {imports: []string{"internal/awsapi", "internal/sigv4"}, thirdParty: noImports},
+	"internal/console":    {imports: []string{"internal/auth"}, thirdParty: []string{aws}, importers: []string{"internal/daemon"}},
 	"internal/cfnapi":     {imports: []string{"internal/awsapi", "internal/cfn", "internal/stack"}, thirdParty: noImports, importers: []string{"internal/daemon"}},
 	"internal/cloudwatch": {imports: []string{"internal/awsapi"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/sqs":        {imports: []string{"internal/auth", "internal/awsapi"}, anyThirdParty: true, importers: []string{"internal/daemon"}},

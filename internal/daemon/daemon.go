@@ -140,6 +140,9 @@ type Daemon struct {
 	// credentials; leases is nil on a single node (cluster.go).
 	clusterRootCreated bool
 	leases             *lease.Leases
+
+	// consoleFront is the route table the console's calls go through.
+	consoleFront http.Handler
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -462,12 +465,13 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	// table without the telemetry paths: a tenant must not read every
 	// function's names and metrics, nor probe the node.
 	fnHandlers := handlers
-	fnHandlers.healthz, fnHandlers.readyz, fnHandlers.metrics = nil, nil, nil
+	fnHandlers.healthz, fnHandlers.readyz, fnHandlers.metrics, fnHandlers.console = nil, nil, nil, nil
 	d.fnHandler = bodyRate.Wrap(d.tracer.Middleware(d.routeTable(fnHandlers)))
 	if err := d.newMetricsServer(ctx, &handlers); err != nil {
 		return nil, err
 	}
 	routes := d.routeTable(handlers)
+	d.consoleFront = routes
 	d.srv = &http.Server{
 		// The body rate outermost (it needs the server's own
 		// ResponseWriter to set read deadlines), then tracing: every front

@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/cloudwatch"
+	"github.com/nimbus-serverless/nimbus/internal/console"
 	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/events"
@@ -39,8 +40,9 @@ import (
 // Order (top to bottom), so that no kind of request can shadow another
 // (path-style S3 buckets, SQS queue URLs and /metrics one day share "/"):
 //
-//	host-routed doors   function URLs, execute-api, virtual-hosted S3
-//	                    buckets                             (Host header)
+//	host-routed doors   the console (console.localhost, and its path
+//	                    /_nimbus/console/), function URLs, execute-api,
+//	                    virtual-hosted S3 buckets           (Host header)
 //	Nimbus's paths      code download links, deploy artifacts, SNS's
 //	                    signing certificate, the rest of /_nimbus/ (path prefix);
 //	                    SNS SubscribeURL links (GET / with a token)
@@ -78,10 +80,15 @@ const (
 	authPerResource
 	// authNone: no authentication: health and readiness probes, /metrics.
 	authNone
+	// authSession: the web console's own session cookie (signed in with
+	// an access key pair or a one-time link), checked by the console,
+	// whose calls then go through this table signed as the session's
+	// caller.
+	authSession
 )
 
 func (m authMode) String() string {
-	return [...]string{"SigV4", "own HMAC link", "per resource (IAM or none)", "none"}[m]
+	return [...]string{"SigV4", "own HMAC link", "per resource (IAM or none)", "none", "console session"}[m]
 }
 
 // route is one entry of the table.
@@ -142,6 +149,7 @@ type routeHandlers struct {
 	lambda     http.Handler // Lambda (REST-JSON)
 	unserved   http.Handler // services Nimbus does not serve (unservedHandler)
 	nimbus     http.Handler // the rest of /_nimbus/: Lambda's handler (the cost report)
+	console    http.Handler // the web console (Host console.localhost, /_nimbus/console/)
 
 	awsLambdaURL  http.Handler // /_aws/lambda-url/<url-id>/...: funcURL behind pathStyleDoor
 	awsExecuteAPI http.Handler // /_aws/execute-api/<api-id>/...: executeAPI behind pathStyleDoor
@@ -153,6 +161,7 @@ type routeHandlers struct {
 func (d *Daemon) routeTable(h routeHandlers) router {
 	rs := []route{
 		// Host-routed doors.
+		{name: "console", auth: authSession, match: req(console.IsRequest), handler: h.console},
 		{name: "function-url", auth: authPerResource, protocol: auth.RESTJSON,
 			match: req(func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }), handler: h.funcURL},
 		{name: "execute-api", auth: authPerResource, protocol: auth.RESTJSON,
@@ -401,6 +410,7 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 		snsCert:    d.sns.CertHandler(),
 		unserved:   unservedHandler(),
 		nimbus:     lambda,
+		console:    d.consoleHandler(&d.consoleFront),
 	}
 	h.awsLambdaURL = pathStyleDoor(awsLambdaURLPrefix, func(id string) string {
 		return id + ".lambda-url." + d.cfg.Region + ".localhost"

@@ -81,6 +81,10 @@ var declared = map[string]routeDecl{
 	"s3":                    {auth: authSigV4, signing: "s3"},
 	"iam":                   {auth: authSigV4, signing: "iam"},
 	"sts":                   {auth: authSigV4, signing: "sts"},
+	"console": {auth: authSession, owns: func(r *http.Request) bool {
+		h, _, _ := strings.Cut(strings.ToLower(r.Host), ":")
+		return h == "console.localhost" || r.URL.Path == "/_nimbus/console" || strings.HasPrefix(r.URL.Path, "/_nimbus/console/")
+	}},
 }
 
 // namesUnservedService: the request's X-Amz-Target or credential scope
@@ -131,7 +135,7 @@ func recordingRouter(t testing.TB) router {
 		logs: rec("logs"), sqs: rec("sqs"), events: rec("events"), kms: rec("kms"), secrets: rec("secretsmanager"), ssm: rec("ssm"), cloudwatch: rec("cloudwatch"), dynamodb: rec("dynamodb"), kinesis: rec("kinesis"), sfn: rec("states"), scheduler: rec("scheduler"), pipes: rec("pipes"), esm: rec("event-source-mappings"), cfn: rec("cloudformation"), apigw: rec("apigateway"), lambda: rec("lambda"),
 		unserved: rec("unserved"), nimbus: rec("nimbus"), cluster: rec("cluster-status"), s3: rec("s3"), iam: rec("iam"), sts: rec("sts"),
 		sns: rec("sns"), snsConfirm: rec("sns-confirm"), snsCert: rec("sns-cert"),
-		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"),
+		awsLambdaURL: rec("aws-lambda-url"), awsExecuteAPI: rec("aws-execute-api"), console: rec("console"),
 	}
 	// A nil handler leaves its route out of the table, and so out of every
 	// test here: each handler of the node must be given one.
@@ -226,6 +230,7 @@ var samples = map[string]routeSample{
 	"s3":                    {method: "PUT", path: "/my-bucket/some/key.txt", body: "hello", service: "s3"},
 	"iam":                   {method: "POST", path: "/", body: "Action=ListRoles&Version=2010-05-08", contentType: "application/x-www-form-urlencoded", service: "iam"},
 	"sts":                   {method: "POST", path: "/", body: "Action=GetCallerIdentity&Version=2011-06-15", contentType: "application/x-www-form-urlencoded", service: "sts"},
+	"console":               {method: "GET", path: "/_nimbus/console/"},
 }
 
 // s3HostSample is a virtual-hosted S3 request (the route table's other
@@ -392,10 +397,11 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/my-bucket/key?AWSAccessKeyId=AKIAROUTETESTROOT000&Signature=c2lnbmF0dXJl&Expires=4102444800",
 		"/?Action=ConfirmSubscription&TopicArn=t&Token=forged", "/?Action=Publish&TopicArn=t&Message=m",
 		"/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At%3Ax", "/?Action=Unsubscribe&SubscriptionArn=x&X-Amz-Signature=0",
-		"/?Action=ConfirmSubscription&Token=x&X-Amz-Signature=0", sns.CertPath, sns.CertPath + "/../cost"}
+		"/?Action=ConfirmSubscription&Token=x&X-Amz-Signature=0", sns.CertPath, sns.CertPath + "/../cost",
+		"/_nimbus/console/api/aws", "/_nimbus/consolex"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",
-		testS3Host, "my-bucket.s3.localhost.evil.com"}
+		testS3Host, "my-bucket.s3.localhost.evil.com", "console.localhost:9000", "console.localhost.evil.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
 		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords",

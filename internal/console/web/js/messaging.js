@@ -1,0 +1,42 @@
+// Queues (SQS), event buses with their rules (EventBridge) and schedules
+// (EventBridge Scheduler).
+import { h, panel, table, guarded } from "./ui.js";
+import { json, rest } from "./api.js";
+
+export async function queues(root) {
+  root.append(h("h1", {}, "Queues"));
+  const slot = h("div", {});
+  root.append(slot);
+  await guarded(slot, "list queues", async () => {
+    const r = await json("sqs", "AmazonSQS.ListQueues", {});
+    const rows = [];
+    for (const url of r.QueueUrls || []) {
+      const a = (await json("sqs", "AmazonSQS.GetQueueAttributes", { QueueUrl: url, AttributeNames: ["All"] })).Attributes || {};
+      rows.push([url.split("/").pop(), a.ApproximateNumberOfMessages ?? "", a.ApproximateNumberOfMessagesNotVisible ?? "", a.ApproximateNumberOfMessagesDelayed ?? "",
+        a.VisibilityTimeout ?? "", a.RedrivePolicy ? JSON.parse(a.RedrivePolicy).deadLetterTargetArn.split(":").pop() : ""]);
+    }
+    return table(["Queue", "Visible", "In flight", "Delayed", "Visibility timeout (s)", "Dead-letter queue"], rows, "No queues.");
+  });
+}
+
+export async function events(root) {
+  root.append(h("h1", {}, "Event buses and schedules"));
+  const buses = h("div", {}), scheds = h("div", {});
+  root.append(panel("Event buses and rules", buses), panel("Schedules", scheds));
+  await Promise.all([
+    guarded(buses, "list event buses", async () => {
+      const r = await json("events", "AWSEvents.ListEventBuses", {});
+      const out = [];
+      for (const b of r.EventBuses || []) {
+        const rules = await json("events", "AWSEvents.ListRules", { EventBusName: b.Name });
+        out.push(h("h3", {}, b.Name), table(["Rule", "State", "Pattern or schedule"], (rules.Rules || []).map(x =>
+          [x.Name, x.State, h("code", {}, x.EventPattern || x.ScheduleExpression || "")]), "No rules."));
+      }
+      return out;
+    }),
+    guarded(scheds, "list schedules", async () => {
+      const r = await rest("scheduler", "GET", "/schedules");
+      return table(["Schedule", "Group", "State", "Target"], (r.Schedules || []).map(s => [s.Name, s.GroupName, s.State, h("code", {}, s.Target?.Arn || "")]), "No schedules.");
+    }),
+  ]);
+}

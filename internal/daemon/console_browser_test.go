@@ -1,0 +1,482 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwt "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// The console in a real browser: Debian's chromium, headless, driven
+// through the DevTools protocol. One browser for the whole test, reused
+// by its steps (the machine is shared).
+
+// chromiumPath finds the browser; under CI=true a missing browser fails
+// the test (.ci/run installs it), elsewhere it skips with a message.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed: the console's browser tests need it (apt-get install chromium; .ci/run installs it)")
+	}
+	t.Skip("chromium is not installed: skipping the console's browser tests (apt-get install chromium to run them)")
+	return ""
+}
+
+// browser is one headless chromium and the console messages its page wrote.
+type browser struct {
+	ctx   context.Context
+	shots string // where screenshots go
+	mu    sync.Mutex
+	msg   []string // guarded by mu: errors and exceptions the page wrote
+}
+
+func newBrowser(t testing.TB) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromiumPath(t)), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 900), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelA() })
+	b := &browser{ctx: ctx}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				b.mu.Lock()
+				b.msg = append(b.msg, m.String())
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// errors returns and forgets the errors the page wrote so far.
+func (b *browser) errors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := b.msg
+	b.msg = nil
+	return m
+}
+
+// do runs actions, bounded by a hang guard.
+func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		if b.shots != "" {
+			sctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+			defer cancel()
+			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
+				_ = os.WriteFile(filepath.Join(b.shots, "failed.png"), png, 0o600)
+			}
+			if txt, err := chromedp.Run(sctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`)); err == nil {
+				t.Logf("page at failure: %.2000s", txt)
+			}
+		}
+		t.Fatalf("%s: %v (screenshot failed.png in %s)", what, err, b.shots)
+	}
+}
+
+func eval[T any](t testing.TB, b *browser, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// poll waits until the expression is true (a hang guard of 90 s).
+func poll(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second))(ctx, tg)
+		return err
+	})
+}
+
+// pageReady: the view finished loading.
+const pageReady = `document.querySelector('#page[aria-busy="false"]') !== null`
+
+// screenshot saves the page to NIMBUS_CONSOLE_SCREENSHOTS (or a
+// temporary directory) as name.png.
+func (b *browser) screenshot(t *testing.T, dir, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const pyConsoleFunction = `import json
+def handler(event, context):
+    print("console-line " + str(event.get("marker", "")))
+    if event.get("fail"):
+        raise Exception("asked to fail")
+    return {"ok": True}
+`
+
+// consoleLinkPath asks the node for a one-time link, signed as root.
+func consoleLinkPath(t *testing.T, n *node) string {
+	t.Helper()
+	resp, err := n.httpClient("lambda").Post(n.endpoint()+"/_nimbus/console/api/link", "", http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l struct{ Path string }
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || l.Path == "" {
+		t.Fatalf("link: %d %v", resp.StatusCode, err)
+	}
+	return l.Path
+}
+
+func invokeConsoleFn(t *testing.T, n *node, payload string) {
+	t.Helper()
+	if _, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(payload)}); err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+}
+
+func TestConsoleInBrowser(t *testing.T) {
+	chromiumPath(t)
+	n := startNode(t, t.TempDir())
+	ctx := context.Background()
+	create(t, n, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("hello"), Runtime: lambdatypes.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String(testRole), Code: &lambdatypes.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(pyConsoleFunction)}})},
+	})
+	for i := range 4 {
+		invokeConsoleFn(t, n, fmt.Sprintf(`{"marker":"warm-%d","fail":%v}`, i, i == 3))
+	}
+	cw := cloudwatch.NewFromConfig(n.awsConfig())
+	if _, err := cw.PutDashboard(ctx, &cloudwatch.PutDashboardInput{DashboardName: aws.String("ops"), DashboardBody: aws.String(`{"widgets":[
+		{"type":"text","x":0,"y":0,"width":24,"height":2,"properties":{"markdown":"# Operations\nThe **hello** function."}},
+		{"type":"metric","x":0,"y":2,"width":12,"height":6,"properties":{"metrics":[["AWS/Lambda","Invocations","FunctionName","hello"]],"period":60,"stat":"Sum","title":"hello invocations"}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("NIMBUS_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	b.shots = shots
+	_, port, _ := strings.Cut(n.d.Addr(), ":")
+	pathBase := n.endpoint() + "/_nimbus/console/"
+	hostBase := "http://console.localhost:" + port + "/"
+	root := n.creds()
+
+	t.Run("sign-in required, wrong key refused", func(t *testing.T) {
+		b.do(t, "open", chromedp.Navigate(pathBase), chromedp.WaitVisible("#signin"))
+		if hidden := eval[bool](t, b, `document.getElementById("nav").hidden`); !hidden {
+			t.Error("the navigation shows before signing in")
+		}
+		b.do(t, "wrong key", chromedp.SendKeys(`input[name=accessKeyId]`, root.AccessKeyID),
+			chromedp.SendKeys(`input[name=secretAccessKey]`, "wrong-secret-wrong-secret"), chromedp.Click(`#signin button[type=submit]`),
+			poll(`document.getElementById("signin-error").textContent !== ""`))
+		if msg := eval[string](t, b, `document.getElementById("signin-error").textContent`); !strings.Contains(msg, "not valid") {
+			t.Errorf("wrong key: %q", msg)
+		}
+		b.screenshot(t, shots, "signin")
+		b.errors() // the refused sign-in's 403 is logged by the browser
+		if s := eval[bool](t, b, `fetch("api/session").then(r => r.json()).then(s => s.principal !== "")`); s {
+			t.Error("a session after a wrong key")
+		}
+	})
+
+	t.Run("one-time link works once", func(t *testing.T) {
+		link := hostBase + consoleLinkPath(t, n)
+		b.do(t, "open link", chromedp.Navigate(link), poll(pageReady))
+		if who := eval[string](t, b, `document.getElementById("who").textContent`); !strings.HasSuffix(who, ":root") {
+			t.Errorf("signed in as %q", who)
+		}
+		res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{hostBase}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range res.Cookies {
+			if c.Name == "nimbus_console" {
+				found = true
+				if !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
+					t.Errorf("cookie HttpOnly %v SameSite %q", c.HTTPOnly, c.SameSite)
+				}
+			}
+		}
+		if !found {
+			t.Error("no session cookie")
+		}
+		if v := eval[string](t, b, `document.cookie`); strings.Contains(v, "nimbus_console") {
+			t.Error("a script can read the session cookie")
+		}
+		if errs := b.errors(); len(errs) > 0 {
+			t.Errorf("console errors: %v", errs)
+		}
+		b.do(t, "open link again", chromedp.Navigate(link), chromedp.WaitVisible("h1"))
+		if body := eval[string](t, b, `document.body.textContent`); !strings.Contains(body, "used already or has expired") {
+			t.Errorf("second use of the link: %.200q", body)
+		}
+		b.errors() // the refused link's 403
+	})
+
+	pages := []string{"overview", "functions", "functions/hello", "graphs/hello", "logs", "stacks", "apis", "queues", "events", "buckets",
+		"tables", "workflows", "dashboards", "dashboards/ops"}
+	t.Run("pages load without console errors", func(t *testing.T) {
+		for _, p := range pages {
+			b.do(t, p, chromedp.Navigate(hostBase+"#/"+p), poll(pageReady))
+			if p == "graphs/hello" || p == "dashboards/ops" {
+				b.do(t, p+" graph", poll(`document.querySelector(".chart canvas") !== null`))
+			}
+			if errs := b.errors(); len(errs) > 0 {
+				t.Errorf("%s: console errors: %v", p, errs)
+			}
+			if denied := eval[int](t, b, `document.querySelectorAll("[data-denied]").length`); denied > 0 {
+				t.Errorf("%s: root was denied something", p)
+			}
+			b.screenshot(t, shots, strings.ReplaceAll(p, "/", "-"))
+		}
+		t.Logf("screenshots in %s", shots)
+	})
+
+	t.Run("graphs hold GetMetricData's points", func(t *testing.T) {
+		b.do(t, "graphs", chromedp.Navigate(hostBase+"#/graphs/hello"), poll(pageReady),
+			poll(`Number(document.querySelector('[aria-label="Invocations"]')?.dataset.points || 0) > 0`))
+		// The page redraws every second; compare one drawing with the
+		// API's answer for the same queries and period (metrics may still
+		// arrive for a moment: a few tries, as a hang guard).
+		var last string
+		for range 20 {
+			raw := eval[string](t, b, `JSON.stringify([...document.querySelectorAll(".chart")].map(c => c.dataset))`)
+			var charts []struct{ Series, Queries, Start, End string }
+			if err := json.Unmarshal([]byte(raw), &charts); err != nil || len(charts) != 6 {
+				t.Fatalf("charts: %v %s", err, raw)
+			}
+			if last = compareCharts(t, cw, charts); last == "" {
+				return
+			}
+			time.Sleep(500 * time.Millisecond) // a retry's pause (the page redraws every second), not a synchronisation
+		}
+		t.Error(last)
+	})
+
+	t.Run("live tail shows a new line", func(t *testing.T) {
+		b.do(t, "logs", chromedp.Navigate(hostBase+"#/logs/"+url.PathEscape("/aws/lambda/hello")), poll(pageReady),
+			chromedp.Click("#tail"), poll(`document.getElementById("tail").getAttribute("aria-pressed") === "true"`))
+		marker := fmt.Sprintf("tail-%d", time.Now().UnixNano())
+		invokeConsoleFn(t, n, `{"marker":"`+marker+`"}`)
+		b.do(t, "tail", poll(`document.getElementById("log-lines").textContent.includes("console-line `+marker+`")`))
+		b.screenshot(t, shots, "live-tail")
+		if errs := b.errors(); len(errs) > 0 {
+			t.Errorf("console errors: %v", errs)
+		}
+	})
+
+	t.Run("a tab walk reaches every control", func(t *testing.T) {
+		for _, p := range []string{"functions/hello", "logs"} {
+			b.do(t, p, chromedp.Navigate(hostBase+"#/"+p), poll(pageReady))
+			total := eval[int](t, b, `(() => { let i = 0; for (const e of document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])")) {
+				if (e.disabled || e.closest("[hidden]") || e.getClientRects().length === 0) continue; e.dataset.tw = String(i++); } return i; })()`)
+			if total < 10 {
+				t.Fatalf("%s: only %d controls", p, total)
+			}
+			_ = eval[bool](t, b, `(document.activeElement?.blur(), true)`)
+			seen := map[string]bool{}
+			for range total + 3 {
+				b.do(t, "tab", chromedp.KeyEvent(kb.Tab))
+				seen[eval[string](t, b, `document.activeElement?.dataset?.tw ?? ""`)] = true
+			}
+			for i := range total {
+				if !seen[fmt.Sprint(i)] {
+					t.Errorf("%s: tab never reached control %d: %s", p, i, eval[string](t, b, fmt.Sprintf(`document.querySelector('[data-tw="%d"]').outerHTML.slice(0, 120)`, i)))
+				}
+			}
+		}
+	})
+
+	t.Run("cross-site POST refused", func(t *testing.T) {
+		marker := fmt.Sprintf("csrf-%d", time.Now().UnixNano())
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<form id=f method=POST action="%sapi/aws" enctype="text/plain"><input name='{"service":"lambda","method":"POST","path":"/2015-03-31/functions/hello/invocations","body":"{\"marker\":\"%s\"}","x":"' value='"}'></form><script>document.getElementById("f").submit()</script>`, hostBase, marker)
+		}))
+		defer evil.Close()
+		b.do(t, "attack", chromedp.Navigate(evil.URL), poll(`location.href.startsWith("`+hostBase+`")`), chromedp.WaitReady("body"))
+		body := eval[string](t, b, `document.body.textContent`)
+		if !strings.Contains(body, "SignInRequired") && !strings.Contains(body, "CSRFRefused") {
+			t.Errorf("cross-site POST answered %.300q", body)
+		}
+		b.errors()
+		if logsContain(t, n, marker) {
+			t.Error("the cross-site POST invoked the function")
+		}
+	})
+
+	t.Run("a limited user sees an access-denied panel", func(t *testing.T) {
+		ic := awsiam.NewFromConfig(n.awsConfig())
+		if _, err := ic.CreateUser(ctx, &awsiam.CreateUserInput{UserName: aws.String("viewer")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ic.PutUserPolicy(ctx, &awsiam.PutUserPolicyInput{UserName: aws.String("viewer"), PolicyName: aws.String("list"),
+			PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:ListFunctions","Resource":"*"}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		k, err := ic.CreateAccessKey(ctx, &awsiam.CreateAccessKeyInput{UserName: aws.String("viewer")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.do(t, "open", chromedp.Navigate(hostBase+"#/overview"), poll(pageReady))
+		b.do(t, "sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
+		b.do(t, "sign in", chromedp.SendKeys(`input[name=accessKeyId]`, aws.ToString(k.AccessKey.AccessKeyId)),
+			chromedp.SendKeys(`input[name=secretAccessKey]`, aws.ToString(k.AccessKey.SecretAccessKey)),
+			chromedp.Click(`#signin button[type=submit]`), poll(pageReady))
+		if who := eval[string](t, b, `document.getElementById("who").textContent`); !strings.HasSuffix(who, ":user/viewer") {
+			t.Fatalf("signed in as %q", who)
+		}
+		b.do(t, "functions", chromedp.Navigate(hostBase+"#/functions"), poll(pageReady))
+		if txt := eval[string](t, b, `document.getElementById("page").textContent`); !strings.Contains(txt, "hello") {
+			t.Errorf("the user's function list: %.200q", txt)
+		}
+		b.do(t, "logs", chromedp.Navigate(hostBase+"#/logs"), poll(pageReady))
+		txt := eval[string](t, b, `document.querySelector("[data-denied]")?.textContent ?? ""`)
+		if !strings.Contains(txt, "Access denied") || strings.Contains(eval[string](t, b, `document.getElementById("page").textContent`), "console-line") {
+			t.Errorf("the user's logs page: %.300q", txt)
+		}
+		b.screenshot(t, shots, "denied")
+		b.errors()
+	})
+}
+
+// logsContain reports whether the function's log holds s.
+func logsContain(t *testing.T, n *node, s string) bool {
+	t.Helper()
+	resp, err := n.httpClient("logs").Do(mustReq(t, n.endpoint(), `{"logGroupName":"/aws/lambda/hello","filterPattern":"\"`+s+`\""}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Events []struct{ Message string } }
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return len(out.Events) > 0
+}
+
+func mustReq(t *testing.T, endpoint, body string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequestWithContext(context.Background(), "POST", endpoint+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("X-Amz-Target", "Logs_20140328.FilterLogEvents")
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	return r
+}
+
+// compareCharts asks GetMetricData for each chart's queries and period
+// and returns a difference ("" when every chart holds exactly the API's
+// points).
+func compareCharts(t *testing.T, cw *cloudwatch.Client, charts []struct{ Series, Queries, Start, End string }) string {
+	t.Helper()
+	for _, c := range charts {
+		var qs []struct {
+			ID         string `json:"Id"`
+			MetricStat struct {
+				Metric struct {
+					Namespace, MetricName string
+					Dimensions            []struct{ Name, Value string }
+				}
+				Period int32
+				Stat   string
+			}
+		}
+		var series []struct {
+			ID string    `json:"id"`
+			T  []float64 `json:"t"`
+			V  []float64 `json:"v"`
+		}
+		if err := json.Unmarshal([]byte(c.Queries), &qs); err != nil {
+			t.Fatalf("queries %q: %v", c.Queries, err)
+		}
+		if err := json.Unmarshal([]byte(c.Series), &series); err != nil {
+			t.Fatalf("series %q: %v", c.Series, err)
+		}
+		var start, end int64
+		fmt.Sscan(c.Start, &start)
+		fmt.Sscan(c.End, &end)
+		in := &cloudwatch.GetMetricDataInput{StartTime: aws.Time(time.UnixMilli(start)), EndTime: aws.Time(time.UnixMilli(end)), ScanBy: cwt.ScanByTimestampAscending}
+		for _, q := range qs {
+			var dims []cwt.Dimension
+			for _, d := range q.MetricStat.Metric.Dimensions {
+				dims = append(dims, cwt.Dimension{Name: aws.String(d.Name), Value: aws.String(d.Value)})
+			}
+			in.MetricDataQueries = append(in.MetricDataQueries, cwt.MetricDataQuery{Id: aws.String(q.ID), MetricStat: &cwt.MetricStat{
+				Metric: &cwt.Metric{Namespace: aws.String(q.MetricStat.Metric.Namespace), MetricName: aws.String(q.MetricStat.Metric.MetricName), Dimensions: dims},
+				Period: aws.Int32(q.MetricStat.Period), Stat: aws.String(q.MetricStat.Stat)}})
+		}
+		out, err := cw.GetMetricData(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]int{}
+		for i, s := range series {
+			byID[s.ID] = i
+		}
+		for _, r := range out.MetricDataResults {
+			i, ok := byID[aws.ToString(r.Id)]
+			if !ok {
+				return fmt.Sprintf("chart %s lacks series %s", c.Queries, aws.ToString(r.Id))
+			}
+			s := series[i]
+			if len(s.V) != len(r.Values) || len(s.T) != len(r.Timestamps) {
+				return fmt.Sprintf("series %s: page %v, API %v", aws.ToString(r.Id), s.V, r.Values)
+			}
+			for j := range r.Values {
+				if math.Abs(s.V[j]-r.Values[j]) > 1e-9 || int64(s.T[j]) != r.Timestamps[j].Unix() {
+					return fmt.Sprintf("series %s point %d: page %v@%v, API %v@%v", aws.ToString(r.Id), j, s.V[j], s.T[j], r.Values[j], r.Timestamps[j])
+				}
+			}
+		}
+	}
+	return ""
+}
