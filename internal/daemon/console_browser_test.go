@@ -22,6 +22,7 @@ import (
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -479,4 +480,67 @@ func compareCharts(t *testing.T, cw *cloudwatch.Client, charts []struct{ Series,
 		}
 	}
 	return ""
+}
+
+// BenchmarkConsoleFirstGraph measures the console's first load on
+// loopback in a real browser with an empty cache: the time from navigating
+// to the live-graphs page until its first graph holds data, against a
+// baseline in the same run (the browser fetching one static file, app.css),
+// and the bytes the first load transfers (compressed bodies of the page
+// and its files, the API calls' data excluded).
+//
+//	go test -run '^$' -bench BenchmarkConsoleFirstGraph -benchtime 10x ./internal/daemon
+func BenchmarkConsoleFirstGraph(b *testing.B) {
+	n := startNode(b, b.TempDir())
+	ctx := context.Background()
+	if _, err := n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("hello"), Runtime: lambdatypes.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String(testRole), Code: &lambdatypes.FunctionCode{ZipFile: zipFiles(b, map[string]zipEntry{"app.py": {data: []byte(pyConsoleFunction)}})},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	w := lambda.NewFunctionActiveV2Waiter(n.client)
+	if err := w.Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("hello")}, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{}`)}); err != nil {
+		b.Fatal(err)
+	}
+	br := newBrowser(b)
+	_, port, _ := strings.Cut(n.d.Addr(), ":")
+	hostBase := "http://console.localhost:" + port + "/"
+	resp, err := n.httpClient("lambda").Post(n.endpoint()+"/_nimbus/console/api/link", "", http.NoBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var l struct{ Path string }
+	_ = json.NewDecoder(resp.Body).Decode(&l)
+	resp.Body.Close()
+	br.do(b, "sign in", chromedp.Navigate(hostBase+l.Path), poll(pageReady))
+	clear := func() {
+		if _, err := chromedp.Call(br.ctx, network.ClearBrowserCache, cdp.Empty{}); err != nil {
+			b.Fatal(err)
+		}
+		br.do(b, "blank", chromedp.Navigate("about:blank"))
+	}
+	var graph, static time.Duration
+	var bytes float64
+	for b.Loop() {
+		clear()
+		t0 := time.Now()
+		br.do(b, "static", chromedp.Navigate(hostBase+"app.css"))
+		static += time.Since(t0)
+		clear()
+		t0 = time.Now()
+		br.do(b, "graph", chromedp.Navigate(hostBase+"#/graphs/hello"),
+			poll(`Number(document.querySelector('[aria-label="Invocations"]')?.dataset.points || 0) > 0 && document.querySelector(".chart canvas") !== null`))
+		graph += time.Since(t0)
+		bytes += eval[float64](b, br, `[performance.getEntriesByType("navigation")[0], ...performance.getEntriesByType("resource")]
+			.filter(e => !e.name.includes("/api/")).reduce((n, e) => n + e.encodedBodySize, 0)`)
+	}
+	k := float64(b.N)
+	b.ReportMetric(float64(graph.Milliseconds())/k, "first-graph-ms")
+	b.ReportMetric(float64(static.Milliseconds())/k, "static-fetch-ms")
+	b.ReportMetric(float64(graph)/float64(static), "graph/static")
+	b.ReportMetric(bytes/k/1024, "first-load-KB-gz")
 }
