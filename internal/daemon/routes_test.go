@@ -398,10 +398,10 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 		"/?Action=ConfirmSubscription&TopicArn=t&Token=forged", "/?Action=Publish&TopicArn=t&Message=m",
 		"/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At%3Ax", "/?Action=Unsubscribe&SubscriptionArn=x&X-Amz-Signature=0",
 		"/?Action=ConfirmSubscription&Token=x&X-Amz-Signature=0", sns.CertPath, sns.CertPath + "/../cost",
-		"/_nimbus/console/api/aws", "/_nimbus/consolex"}
+		"/_nimbus/console/api/aws"}
 	hosts := []string{"", "localhost", testFuncURLHost, testExecAPIHost, "lambda-url.us-east-1.localhost",
 		"x.lambda-url.localhost", "a1b2c3d4e5.execute-api", "execute-api.us-east-1.localhost", "logs.us-east-1.amazonaws.com",
-		testS3Host, "my-bucket.s3.localhost.evil.com", "console.localhost:9000", "console.localhost.evil.com"}
+		testS3Host, "my-bucket.s3.localhost.evil.com"}
 	targets := []string{"", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", "logs_20140328.DescribeLogGroups",
 		" Logs_20140328.FilterLogEvents", "AWSLambda.Invoke", "DynamoDB_20120810.ListTables", "AmazonSQS.DeleteQueue",
 		"amazonsqs.ListQueues", "AWSEvents.PutEvents", "awsevents.PutRule", "TrentService.Decrypt", "DynamoDBStreams_20120810.GetRecords",
