@@ -123,9 +123,12 @@ func consoleLink(ctx context.Context, cf *clientFlags) (string, error) {
 	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
 		port := u.Port()
 		if port == "" {
+			port = map[string]string{"https": "443"}[u.Scheme]
+		}
+		if port == "" {
 			port = "80"
 		}
-		return "http://" + net.JoinHostPort("console.localhost", port) + "/" + q, nil
+		return u.Scheme + "://" + net.JoinHostPort("console.localhost", port) + "/" + q, nil
 	}
 	return endpoint + "/_nimbus/console/" + q, nil
 }

@@ -135,7 +135,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, base string) {
 		apiError(w, http.StatusForbidden, "SignInRefused", "No console session can be issued for these credentials: "+err.Error())
 		return
 	}
-	c.setCookie(w, base, s)
+	c.setCookie(w, r, base, s)
 	writeJSON(w, map[string]any{"principal": s.Principal, "csrf": c.csrf(s), "expires": s.Expires})
 }
 
@@ -171,7 +171,7 @@ func (c *Console) serveLink(w http.ResponseWriter, r *http.Request, base string)
 			base, msg, base)
 		return
 	}
-	c.setCookie(w, base, s)
+	c.setCookie(w, r, base, s)
 	http.Redirect(w, r, base, http.StatusSeeOther)
 }
 

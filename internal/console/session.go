@@ -104,7 +104,11 @@ func sameOrigin(r *http.Request) bool {
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" {
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != scheme+r.Host {
 		return false
 	}
 	return true
@@ -138,9 +142,9 @@ func (c *Console) credentials(s session) aws.Credentials {
 // setCookie gives the browser s: HttpOnly (no script reads it),
 // SameSite=Strict (no other site's page sends it), scoped to the
 // console's path, gone when the session ends.
-func (c *Console) setCookie(w http.ResponseWriter, base string, s session) {
-	//nolint:gosec // G124: Secure is impossible on the node's plain-HTTP loopback listener; HttpOnly and SameSite=Strict are set
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.encode(s), Path: base, HttpOnly: true,
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, base string, s session) {
+	//nolint:gosec // G124: Secure on HTTPS only (a plain-HTTP loopback listener could not set it); HttpOnly and SameSite=Strict always
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: c.encode(s), Path: base, HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(s.Expires - c.opts.Now().Unix())})
 }
 
