@@ -39,6 +39,10 @@ func TestIAMMappings(t *testing.T) {
 		{"s3", "DeleteBucketTagging", map[string]string{"bucket": "b"}, "s3:PutBucketTagging", "arn:aws:s3:::b"},
 		{"s3", "ListParts", map[string]string{"bucket": "b", "key": "k"}, "s3:ListMultipartUploadParts", "arn:aws:s3:::b/k"},
 		{"s3", "AbortMultipartUpload", map[string]string{"bucket": "b", "key": "k"}, "s3:AbortMultipartUpload", "arn:aws:s3:::b/k"},
+		// A version's actions apply to the object, not the bucket: a policy
+		// on the bucket's ARN alone must not reach its objects' versions.
+		{"s3", "GetObjectVersion", map[string]string{"bucket": "b", "key": "k"}, "s3:GetObjectVersion", "arn:aws:s3:::b/k"},
+		{"s3", "DeleteObjectVersion", map[string]string{"bucket": "b", "key": "k"}, "s3:DeleteObjectVersion", "arn:aws:s3:::b/k"},
 		{"s3", "CreateBucket", map[string]string{"bucket": "b"}, "s3:CreateBucket", "arn:aws:s3:::b"},
 		{"dynamodbstreams", "GetRecords", map[string]string{"table": "t", "stream": "2026-01-01T00:00:00.000"}, "dynamodb:GetRecords",
 			"arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026-01-01T00:00:00.000"},
