@@ -56,6 +56,12 @@ type Options struct {
 	// HTTPHosts are the host names HTTP integrations may call besides
 	// loopback addresses.
 	HTTPHosts []string
+	// ConnAuth authorizes calls of WebSocket APIs' @connections API; with
+	// none, every call is refused (403).
+	ConnAuth ConnectionsAuthorizer
+	// WebSocket bounds WebSocket connections (API Gateway's limits when
+	// zero).
+	WebSocket WSOptions
 	Logger    *slog.Logger
 	// Now is the clock of throttling, caches and timestamps; time.Now
 	// when nil.
@@ -64,16 +70,18 @@ type Options struct {
 
 // Gateway serves the API Gateway management APIs and the APIs themselves.
 type Gateway struct {
-	docs    *docs
-	res     Resolver
-	inv     invoke.Invoker
-	region  string
-	account string
-	port    string
-	https   bool
-	auth    Authenticator
-	aws     AWSCaller
-	log     *slog.Logger
+	docs     *docs
+	res      Resolver
+	inv      invoke.Invoker
+	region   string
+	account  string
+	port     string
+	https    bool
+	auth     Authenticator
+	aws      AWSCaller
+	connAuth ConnectionsAuthorizer
+	ws       *wsHub // WebSocket connections
+	log      *slog.Logger
 
 	httpHosts []string
 	now       func() time.Time
@@ -114,7 +122,8 @@ func (g *Gateway) Stats() Stats {
 func New(opts Options) *Gateway {
 	g := &Gateway{
 		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
-		port: opts.Port, https: opts.HTTPS, auth: opts.Auth, aws: opts.AWS, log: opts.Logger, now: opts.Now, httpHosts: opts.HTTPHosts,
+		port: opts.Port, https: opts.HTTPS, auth: opts.Auth, aws: opts.AWS, connAuth: opts.ConnAuth, log: opts.Logger, now: opts.Now,
+		httpHosts: opts.HTTPHosts,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -128,12 +137,34 @@ func New(opts Options) *Gateway {
 	g.authz = newAuthzCache()
 	g.jwks = newJWKSCache()
 	g.quota = &quotas{m: map[string]int{}}
+	g.ws = newWSHub(g, opts.Store, opts.WebSocket)
 	return g
 }
 
 // Run keeps the in-memory copy of the API definitions current from the
-// backbone until ctx ends.
-func (g *Gateway) Run(ctx context.Context) error { return g.docs.run(ctx) }
+// backbone until ctx ends, and takes part in the cluster's registry of
+// WebSocket connections (wshub.go). Call CloseConnections before ctx
+// ends to close the node's WebSocket connections cleanly.
+func (g *Gateway) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	wsDone := make(chan struct{})
+	go func() {
+		defer close(wsDone)
+		if err := g.ws.runCluster(ctx); err != nil {
+			g.log.Warn("websocket connections refused", "err", err)
+		}
+	}()
+	err := g.docs.run(ctx)
+	cancel()
+	<-wsDone
+	return err
+}
+
+// CloseConnections closes the node's WebSocket connections (1001, going
+// away) and waits, within ctx, for their $disconnect integrations. The
+// node refuses new connections from then on. Its hijacked connections
+// are not the HTTP server's to close: call it beside http.Server.Shutdown.
+func (g *Gateway) CloseConnections(ctx context.Context) { g.ws.closeAll(ctx) }
 
 // IsManagement reports whether r is a call of the API Gateway management
 // APIs: paths /v2/apis... (apigatewayv2) and /restapis..., /apikeys...,

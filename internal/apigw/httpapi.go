@@ -14,6 +14,8 @@ type httpDoc struct {
 	Stages       []*httpStage       `json:"stages"`
 	Authorizers  []*httpAuthorizer  `json:"authorizers"`
 	Deployments  []*httpDeployment  `json:"deployments,omitempty"`
+	// RouteResponses are a WebSocket API's route responses (wsapi.go).
+	RouteResponses []*routeResponse `json:"routeResponses,omitempty"`
 
 	live     *httpView            // the current routes, for auto-deployed stages
 	deployed map[string]*httpView // by deployment id
@@ -30,11 +32,12 @@ type httpDeployment struct {
 	Routes           []*httpRoute       `json:"routes,omitempty"`
 	Integrations     []*httpIntegration `json:"integrations,omitempty"`
 	Authorizers      []*httpAuthorizer  `json:"authorizers,omitempty"`
+	RouteResponses   []*routeResponse   `json:"routeResponses,omitempty"`
 }
 
 // wire is a deployment as the API shows it.
 func (d httpDeployment) wire() httpDeployment {
-	d.Routes, d.Integrations, d.Authorizers = nil, nil, nil
+	d.Routes, d.Integrations, d.Authorizers, d.RouteResponses = nil, nil, nil, nil
 	return d
 }
 
@@ -44,10 +47,11 @@ type httpView struct {
 	keys         []routeKey
 	integrations []*httpIntegration
 	authorizers  []*httpAuthorizer
+	responses    []*routeResponse // WebSocket route responses
 }
 
-func newHTTPView(routes []*httpRoute, integ []*httpIntegration, auth []*httpAuthorizer) *httpView {
-	v := &httpView{routes: routes, integrations: integ, authorizers: auth, keys: make([]routeKey, len(routes))}
+func newHTTPView(routes []*httpRoute, integ []*httpIntegration, auth []*httpAuthorizer, resp []*routeResponse) *httpView {
+	v := &httpView{routes: routes, integrations: integ, authorizers: auth, responses: resp, keys: make([]routeKey, len(routes))}
 	for i, r := range routes {
 		v.keys[i], _ = parseRouteKey(r.RouteKey)
 	}
@@ -73,10 +77,10 @@ func (v *httpView) authorizer(id string) *httpAuthorizer {
 }
 
 func (d *httpDoc) compile() {
-	d.live = newHTTPView(d.Routes, d.Integrations, d.Authorizers)
+	d.live = newHTTPView(d.Routes, d.Integrations, d.Authorizers, d.RouteResponses)
 	d.deployed = map[string]*httpView{}
 	for _, dep := range d.Deployments {
-		d.deployed[dep.DeploymentID] = newHTTPView(dep.Routes, dep.Integrations, dep.Authorizers)
+		d.deployed[dep.DeploymentID] = newHTTPView(dep.Routes, dep.Integrations, dep.Authorizers, dep.RouteResponses)
 	}
 }
 
@@ -127,6 +131,10 @@ type httpRoute struct {
 	RouteID             string         `json:"routeId"`
 	RouteKey            string         `json:"routeKey"`
 	Target              string         `json:"target,omitempty"`
+	// WebSocket routes only.
+	ModelSelectionExpression         string            `json:"modelSelectionExpression,omitempty"`
+	RequestModels                    map[string]string `json:"requestModels,omitempty"`
+	RouteResponseSelectionExpression string            `json:"routeResponseSelectionExpression,omitempty"`
 }
 
 type httpIntegration struct {
@@ -140,6 +148,9 @@ type httpIntegration struct {
 	PayloadFormatVersion string            `json:"payloadFormatVersion"`
 	RequestParameters    map[string]string `json:"requestParameters,omitempty"`
 	TimeoutInMillis      int               `json:"timeoutInMillis"`
+	// WebSocket integrations only.
+	ContentHandlingStrategy string `json:"contentHandlingStrategy,omitempty"`
+	PassthroughBehavior     string `json:"passthroughBehavior,omitempty"`
 }
 
 type routeSettings struct {
@@ -266,8 +277,15 @@ func (in *apiInput) apply(a *httpAPI) error {
 	if in.APIKeySelectionExpression != nil {
 		a.APIKeySelectionExpression = *in.APIKeySelectionExpression
 	}
-	if in.RouteSelectionExpression != nil && *in.RouteSelectionExpression != "${request.method} ${request.path}" {
-		return badRequest("Invalid routeSelectionExpression: HTTP APIs support only ${request.method} ${request.path}.")
+	if in.RouteSelectionExpression != nil {
+		if a.ProtocolType == protocolWebSocket {
+			if _, ok := parseSelectionExpression(*in.RouteSelectionExpression); !ok {
+				return badRequest("Invalid routeSelectionExpression %s: a WebSocket API selects routes by $request.body.<json path> (e.g. $request.body.action).", *in.RouteSelectionExpression)
+			}
+			a.RouteSelectionExpression = *in.RouteSelectionExpression
+		} else if *in.RouteSelectionExpression != "${request.method} ${request.path}" {
+			return badRequest("Invalid routeSelectionExpression: HTTP APIs support only ${request.method} ${request.path}.")
+		}
 	}
 	return nil
 }
@@ -283,10 +301,10 @@ func (g *Gateway) createAPI(c *call) error {
 	if in.ProtocolType == nil {
 		return badRequest("Invalid input: protocolType is required.")
 	}
+	if *in.ProtocolType == protocolWebSocket {
+		return g.createWebSocketAPI(c, &in)
+	}
 	if *in.ProtocolType != "HTTP" {
-		if *in.ProtocolType == "WEBSOCKET" {
-			return badRequest("Nimbus does not support WEBSOCKET APIs; create an HTTP API.")
-		}
 		return badRequest("Invalid protocolType %s: must be HTTP or WEBSOCKET.", *in.ProtocolType)
 	}
 	now := g.isoNow()
@@ -388,9 +406,16 @@ type routeInput struct {
 	RequestParameters   map[string]any `json:"requestParameters"`
 	RouteKey            *string        `json:"routeKey"`
 	Target              *string        `json:"target"`
+
+	ModelSelectionExpression         *string           `json:"modelSelectionExpression"`
+	RequestModels                    map[string]string `json:"requestModels"`
+	RouteResponseSelectionExpression *string           `json:"routeResponseSelectionExpression"`
 }
 
 func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
+	if d.API.ProtocolType == protocolWebSocket {
+		return in.applyWebSocket(d, r)
+	}
 	if in.RouteKey != nil {
 		if _, ok := parseRouteKey(*in.RouteKey); !ok {
 			return badRequest("Unable to create Route: invalid RouteKey %s. A route key is $default or an HTTP method (or ANY) and a path like /items/{id} or /{proxy+}.", *in.RouteKey)
@@ -562,6 +587,8 @@ func (g *Gateway) updateRoute(c *call) error {
 
 func (g *Gateway) deleteRoute(c *call) error {
 	if _, err := g.routeOp(c, func(d *httpDoc, i int) error {
+		rid := d.Routes[i].RouteID
+		d.RouteResponses = slices.DeleteFunc(d.RouteResponses, func(x *routeResponse) bool { return x.RouteID == rid })
 		d.Routes = slices.Delete(d.Routes, i, i+1)
 		return nil
 	}); err != nil {
@@ -580,9 +607,19 @@ type integrationInput struct {
 	PayloadFormatVersion *string           `json:"payloadFormatVersion"`
 	RequestParameters    map[string]string `json:"requestParameters"`
 	TimeoutInMillis      *int              `json:"timeoutInMillis"`
+
+	ContentHandlingStrategy     *string           `json:"contentHandlingStrategy"`
+	CredentialsArn              *string           `json:"credentialsArn"`
+	IntegrationSubtype          *string           `json:"integrationSubtype"`
+	PassthroughBehavior         *string           `json:"passthroughBehavior"`
+	RequestTemplates            map[string]string `json:"requestTemplates"`
+	TemplateSelectionExpression *string           `json:"templateSelectionExpression"`
 }
 
-func (in *integrationInput) apply(x *httpIntegration) error {
+func (in *integrationInput) apply(x *httpIntegration, ws bool) error {
+	if ws {
+		return in.applyWebSocket(x)
+	}
 	if in.IntegrationType != nil {
 		if *in.IntegrationType != "AWS_PROXY" {
 			return badRequest("Nimbus supports integrationType AWS_PROXY (Lambda proxy) only; got %s.", *in.IntegrationType)
@@ -638,13 +675,14 @@ func (g *Gateway) createIntegration(c *call) error {
 		return badRequest("Invalid input: integrationType is required.")
 	}
 	x := &httpIntegration{IntegrationID: newID(7), IntegrationMethod: "POST", ConnectionType: "INTERNET", TimeoutInMillis: 30000}
-	if in.PayloadFormatVersion == nil {
-		return badRequest("Invalid input: payloadFormatVersion is required for Lambda proxy integrations (1.0 or 2.0).")
-	}
-	if err := in.apply(x); err != nil {
-		return err
-	}
 	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		ws := d.API.ProtocolType == protocolWebSocket
+		if in.PayloadFormatVersion == nil && !ws {
+			return badRequest("Invalid input: payloadFormatVersion is required for Lambda proxy integrations (1.0 or 2.0).")
+		}
+		if err := in.apply(x, ws); err != nil {
+			return err
+		}
 		d.Integrations = append(d.Integrations, x)
 		return nil
 	}); err != nil {
@@ -695,7 +733,9 @@ func (g *Gateway) updateIntegration(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	x, err := g.integrationOp(c, func(d *httpDoc, i int) error { return in.apply(d.Integrations[i]) })
+	x, err := g.integrationOp(c, func(d *httpDoc, i int) error {
+		return in.apply(d.Integrations[i], d.API.ProtocolType == protocolWebSocket)
+	})
 	if err != nil {
 		return err
 	}

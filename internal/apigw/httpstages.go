@@ -371,6 +371,7 @@ func (g *Gateway) createDeployment(c *call) error {
 			s.DeploymentID = dep.DeploymentID
 		}
 		dep.Routes, dep.Integrations, dep.Authorizers = copyJSON(d.Routes), copyJSON(d.Integrations), copyJSON(d.Authorizers)
+		dep.RouteResponses = copyJSON(d.RouteResponses)
 		d.Deployments = append(d.Deployments, dep)
 		return nil
 	}); err != nil {

@@ -34,6 +34,10 @@ func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID stri
 			httpForbidden().Write(w) // reachable only through a custom domain, which Nimbus has not
 			return
 		}
+		if doc.API.ProtocolType == protocolWebSocket {
+			g.serveWebSocket(w, r, doc)
+			return
+		}
 		g.serveHTTPAPI(w, r, doc)
 		return
 	}

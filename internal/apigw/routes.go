@@ -34,6 +34,12 @@ var mgmtRoutes = routeTable([]struct {
 	{"DELETE", "/v2/apis/{apiId}/authorizers/{authorizerId}", "DeleteAuthorizer", (*Gateway).deleteAuthorizer},
 	{"POST", "/v2/apis/{apiId}/deployments", "CreateDeployment", (*Gateway).createDeployment},
 	{"GET", "/v2/apis/{apiId}/deployments", "GetDeployments", (*Gateway).getDeploymentsV2},
+	{"DELETE", "/v2/apis/{apiId}/deployments/{deploymentId}", "DeleteDeployment", (*Gateway).deleteDeploymentV2},
+	{"POST", "/v2/apis/{apiId}/routes/{routeId}/routeresponses", "CreateRouteResponse", (*Gateway).createRouteResponse},
+	{"GET", "/v2/apis/{apiId}/routes/{routeId}/routeresponses", "GetRouteResponses", (*Gateway).getRouteResponses},
+	{"GET", "/v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}", "GetRouteResponse", (*Gateway).getRouteResponse},
+	{"PATCH", "/v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}", "UpdateRouteResponse", (*Gateway).updateRouteResponse},
+	{"DELETE", "/v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}", "DeleteRouteResponse", (*Gateway).deleteRouteResponse},
 
 	// apigateway (REST APIs)
 	{"POST", "/restapis", "CreateRestApi", (*Gateway).createRestAPI},

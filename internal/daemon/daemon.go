@@ -5,7 +5,8 @@
 // (which starts a node to measure) and tests import it.
 //
 // Shutdown order (reverse of start): stop accepting HTTP and wait for
-// in-flight requests (bounded), leave the coordinator lease (released
+// in-flight requests (bounded), close WebSocket connections (their
+// $disconnect runs, within the same bound), leave the coordinator lease (released
 // while the store is up, so another node takes over at once), stop the stack engine (operations in
 // progress stop where they are, their stacks stay *_IN_PROGRESS and the
 // next start resumes them; they call the node's APIs in-process, so they
@@ -450,6 +451,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		HTTPS:     cfg.TLS(),
 		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
 		AWS:       apigwAWS{d},
+		ConnAuth:  connectionsAuth{d},
 		Logger:    log.With("component", "apigw"),
 	})
 	if err := d.newStacks(); err != nil {
@@ -767,6 +769,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("http shutdown incomplete", "err", err)
 		_ = d.srv.Close()
 	}
+	d.gw.CloseConnections(shutCtx) // WebSocket connections (hijacked: not the server's), their $disconnect
 	if d.metricsSrv != nil {
 		_ = d.metricsSrv.Close()
 	}

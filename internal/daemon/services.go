@@ -94,8 +94,9 @@ func unservedByScope(r *http.Request, f *reqFacts) (awsService, bool) {
 		}
 	}
 	if svc == "execute-api" {
-		// IAM-signed calls of execute-api APIs route by host or /_aws/;
-		// the @connections management API is not served.
+		// IAM-signed calls of execute-api APIs route by host or /_aws/
+		// (the @connections API of a WebSocket API too); a bare
+		// /@connections path names no API.
 		if !strings.HasPrefix(r.URL.Path, "/@connections") {
 			return awsService{}, false
 		}
