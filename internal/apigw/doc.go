@@ -5,7 +5,10 @@
 // with Lambda proxy integrations: route matching with API Gateway's
 // precedence, Lambda authorizers (TOKEN and REQUEST, with result caching),
 // request validation against JSON Schema models, per-stage and per-route
-// throttling, and REST stage response caching. Events and responses are
+// throttling, and REST stage response caching; and WebSocket APIs
+// (wsapi.go, wsconn.go, wshub.go: connections, the @connections API, and
+// the registry that lets any node reach a connection and clean up after
+// a dead holder; docs/design/websockets.md). Events and responses are
 // built by package httpevent.
 //
 // State: each API is one JSON document in the backbone's KV bucket

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -410,11 +411,14 @@ func (g *Gateway) connections(w http.ResponseWriter, r *http.Request, doc *httpD
 	if len(rest) != 1 {
 		return forbiddenErr()
 	}
+	id, err := url.PathUnescape(rest[0]) // SDKs send the id's "=" as %3D
+	if err != nil {
+		return forbiddenErr()
+	}
 	op := map[string]string{http.MethodPost: "post", http.MethodGet: "get", http.MethodDelete: "delete"}[r.Method]
 	if op == "" {
 		return forbiddenErr()
 	}
-	id := rest[0]
 	resource := "arn:aws:execute-api:" + g.region + ":" + g.account + ":" + doc.API.APIID + "/" + stage + "/" + r.Method + "/@connections/" + id
 	if g.connAuth == nil {
 		return forbiddenErr()

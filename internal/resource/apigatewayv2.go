@@ -20,6 +20,7 @@ func addAPIGatewayV2(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::ApiGatewayV2::Integration"] = &integrationProvider{c}
 	ps["AWS::ApiGatewayV2::Deployment"] = &httpDeploymentProvider{c}
 	ps["AWS::ApiGatewayV2::Authorizer"] = &httpAuthorizerProvider{c}
+	ps["AWS::ApiGatewayV2::RouteResponse"] = &routeResponseProvider{c}
 }
 
 // --- AWS::ApiGatewayV2::Api -------------------------------------------
@@ -532,5 +533,64 @@ func (p *httpAuthorizerProvider) Delete(ctx context.Context, r *stack.Request, c
 		return nil
 	}
 	_, err := p.c.apigw2.DeleteAuthorizer(ctx, &apigatewayv2.DeleteAuthorizerInput{ApiId: &api, AuthorizerId: &cur.PhysicalID})
+	return ignoreNotFound(svcAPIGatewayV2, err)
+}
+
+// --- AWS::ApiGatewayV2::RouteResponse ---------------------------------
+
+type routeResponseProps struct {
+	ApiId                    *string //nolint:revive // CloudFormation's name
+	ModelSelectionExpression *string
+	ResponseModels           map[string]string
+	ResponseParameters       map[string]v2types.ParameterConstraints
+	RouteId                  *string //nolint:revive // CloudFormation's name
+	RouteResponseKey         *string
+}
+
+// routeResponseProvider makes a WebSocket route two-way.
+type routeResponseProvider struct{ c *clients }
+
+func (p *routeResponseProvider) Create(ctx context.Context, r *stack.Request) (*stack.Result, error) {
+	var rp routeResponseProps
+	if err := props(r, &rp); err != nil {
+		return nil, err
+	}
+	if err := requireProps(r.LogicalID, r.Properties, "ApiId", "RouteId", "RouteResponseKey"); err != nil {
+		return nil, err
+	}
+	out, err := p.c.apigw2.CreateRouteResponse(ctx, &apigatewayv2.CreateRouteResponseInput{
+		ApiId: rp.ApiId, RouteId: rp.RouteId, RouteResponseKey: rp.RouteResponseKey,
+		ModelSelectionExpression: rp.ModelSelectionExpression, ResponseModels: rp.ResponseModels, ResponseParameters: rp.ResponseParameters,
+	})
+	if err != nil {
+		return nil, apiError(svcAPIGatewayV2, err)
+	}
+	return &stack.Result{PhysicalID: aws.ToString(out.RouteResponseId)}, nil
+}
+
+func (p *routeResponseProvider) Update(ctx context.Context, r *stack.Request, prev *stack.Resource) (*stack.Result, error) {
+	var rp routeResponseProps
+	if err := props(r, &rp); err != nil {
+		return nil, err
+	}
+	if anyChanged(changed(prev.Properties, r.Properties), "ApiId", "RouteId") {
+		return nil, replace(r.LogicalID, "ApiId or RouteId")
+	}
+	if _, err := p.c.apigw2.UpdateRouteResponse(ctx, &apigatewayv2.UpdateRouteResponseInput{
+		ApiId: rp.ApiId, RouteId: rp.RouteId, RouteResponseId: &prev.PhysicalID, RouteResponseKey: rp.RouteResponseKey,
+		ModelSelectionExpression: rp.ModelSelectionExpression, ResponseModels: rp.ResponseModels, ResponseParameters: rp.ResponseParameters,
+	}); err != nil {
+		return nil, apiError(svcAPIGatewayV2, err)
+	}
+	return &stack.Result{PhysicalID: prev.PhysicalID}, nil
+}
+
+func (p *routeResponseProvider) Delete(ctx context.Context, r *stack.Request, cur *stack.Resource) error {
+	api, _ := cur.Properties["ApiId"].(string)
+	route, _ := cur.Properties["RouteId"].(string)
+	if api == "" || route == "" || cur.PhysicalID == "" {
+		return nil
+	}
+	_, err := p.c.apigw2.DeleteRouteResponse(ctx, &apigatewayv2.DeleteRouteResponseInput{ApiId: &api, RouteId: &route, RouteResponseId: &cur.PhysicalID})
 	return ignoreNotFound(svcAPIGatewayV2, err)
 }

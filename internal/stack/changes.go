@@ -88,6 +88,7 @@ var replaceProps = map[string][]string{
 	"AWS::Lambda::LayerVersion":             {"*"},
 	"AWS::Lambda::LayerVersionPermission":   {"*"},
 	"AWS::Logs::LogGroup":                   {"LogGroupName", "LogGroupClass", "KmsKeyId"},
+	"AWS::ApiGatewayV2::RouteResponse":      {"ApiId", "RouteId"},
 }
 
 // recreation is RequiresRecreation of a property of a type.
