@@ -2,6 +2,7 @@ package resource
 
 import (
 	"context"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -480,6 +481,11 @@ func (p *httpDeploymentProvider) Delete(ctx context.Context, r *stack.Request, c
 		return nil
 	}
 	_, err := p.c.apigw2.DeleteDeployment(ctx, &apigatewayv2.DeleteDeploymentInput{ApiId: &api, DeploymentId: &cur.PhysicalID})
+	if err != nil && strings.Contains(err.Error(), "Active stages pointing to this deployment") {
+		// A replaced deployment a stage still serves stays (API Gateway
+		// refuses to delete it); it goes with the API.
+		return nil
+	}
 	return ignoreNotFound(svcAPIGatewayV2, err)
 }
 
