@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -185,19 +186,40 @@ func TestClusterTables(t *testing.T) {
 
 	// A stream mapping created through node1; changes to one item made
 	// through all three nodes reach the function in order.
+	// The function's role may read the stream: Lambda's poller reads as
+	// the role under the default --iam enforce.
+	ic := awsiam.New(awsiam.Options{Region: "us-east-1", BaseEndpoint: aws.String(n1.Endpoint), Credentials: provider})
+	if _, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("on-order"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("on-order"), PolicyName: aws.String("stream"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords",` +
+			`"dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	lc := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n1.Endpoint), Credentials: provider})
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("on-order"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-		Role: aws.String("arn:aws:iam::000000000000:role/lambda"), Timeout: aws.Int32(30),
+		Role: aws.String("arn:aws:iam::000000000000:role/on-order"), Timeout: aws.Int32(30),
 		Code: &types.FunctionCode{ZipFile: pyZip(t, streamPy)},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
-		FunctionName: aws.String("on-order"), EventSourceArn: aws.String(streamArn),
-		StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(3),
-	}); err != nil {
-		t.Fatalf("stream mapping through node1: %v", err)
+	// The role's policy reaches node1's watch-fed cache shortly after the
+	// write: until then the mapping is refused for want of permission.
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		_, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{
+			FunctionName: aws.String("on-order"), EventSourceArn: aws.String(streamArn),
+			StartingPosition: types.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(3),
+		})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || !strings.Contains(err.Error(), "InvalidParameterValueException") {
+			t.Fatalf("stream mapping through node1: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	const changes = 12
 	for i := 1; i <= changes; i++ {
