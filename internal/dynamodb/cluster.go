@@ -80,7 +80,18 @@ func joinCluster(ctx context.Context, h *Handler, o Options) (*peer, error) {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("choose the table node: %w", err)
 		}
+		// On a cluster starting together, "exists" can come before the
+		// winner's write is readable where this read is served (direct
+		// gets are answered by any replica): wait for it, within bounds.
 		e, err := kv.Get(ctx, homeKey)
+		for wait, end := 50*time.Millisecond, time.Now().Add(2*time.Minute); errors.Is(err, jetstream.ErrKeyNotFound) && time.Now().Before(end); wait = min(2*wait, time.Second) {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("read the table node: %w", ctx.Err())
+			case <-time.After(wait):
+			}
+			e, err = kv.Get(ctx, homeKey)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read the table node: %w", err)
 		}
