@@ -106,7 +106,8 @@ func (s *Service) bucket(ctx context.Context, name string) (*bucketRecord, error
 }
 
 // localBucket is bucket for operations on its objects, which live on the
-// node that created it.
+// node that created it (others relay such requests to it; this refuses
+// one that reached the wrong node anyway, e.g. relayed on a stale record).
 func (s *Service) localBucket(ctx context.Context, name string) (*bucketRecord, error) {
 	b, err := s.bucket(ctx, name)
 	if err != nil {
@@ -114,7 +115,7 @@ func (s *Service) localBucket(ctx context.Context, name string) (*bucketRecord, 
 	}
 	if b.Node != s.opts.Node {
 		return nil, errorf(http.StatusServiceUnavailable, "ServiceUnavailable",
-			"The objects of bucket %s live on node %s; this Nimbus node (%s) cannot serve them: send the request to that node "+
+			"The objects of bucket %s live on node %s, not on this Nimbus node (%s); please try again "+
 				"(see docs/design/object-storage.md).", name, b.Node, s.opts.Node)
 	}
 	return b, nil

@@ -437,8 +437,15 @@ func (s *Service) kick() {
 // (runLifecycle, which it waits for) until ctx ends. Notifications go in order,
 // each at least once (an entry leaves the outbox only once its
 // destination accepted it, or refused it for good), retrying with
-// backoff. Entries left by a previous run (a crash) go first.
+// backoff. Entries left by a previous run (a crash) go first. It also
+// serves the requests other nodes relay to this one for the buckets it
+// holds (relay.go).
 func (s *Service) Run(ctx context.Context) error {
+	stopRelays, err := s.serveRelays(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRelays()
 	lifecycleDone := make(chan struct{})
 	go func() {
 		defer close(lifecycleDone)

@@ -722,8 +722,13 @@ func (s *Service) sourceObject(r *http.Request) (target, *objectMeta, error) {
 	if err != nil {
 		return src, nil, err
 	}
-	if _, err := s.localBucket(r.Context(), src.bucket); err != nil {
+	b, err := s.bucket(r.Context(), src.bucket)
+	if err != nil {
 		return src, nil, err
+	}
+	if b.Node != s.opts.Node {
+		return src, nil, notImplemented(fmt.Sprintf("a copy from bucket %s, whose objects node %s holds, into a bucket this node (%s) "+
+			"holds (copy with GetObject and PutObject; see docs/design/object-storage.md)", src.bucket, b.Node, s.opts.Node))
 	}
 	var om *objectMeta
 	if vid != "" {

@@ -9,16 +9,20 @@ import (
 
 // ReadObject returns the body of bucket/key as the node's other services
 // read it (Lambda's S3Bucket/S3Key code locations): an object of at most
-// limit bytes, read on this node. versionID "" is the current version
+// limit bytes, read on this node or, for a bucket another node holds,
+// from that node. versionID "" is the current version
 // ("null" names an object written while the bucket was unversioned). It
 // checks no permission: the caller judges whether its own
 // caller may s3:GetObject the object. Errors are *Error with S3's code
 // (NoSuchBucket, NoSuchKey, NoSuchVersion, EntityTooLarge, ...).
 func (s *Service) ReadObject(ctx context.Context, bucket, key, versionID string, limit int64) ([]byte, error) {
-	if _, err := s.localBucket(ctx, bucket); err != nil {
+	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	if err := checkKey(key); err != nil {
+	if node, ok := s.holderElsewhere(ctx, bucket); ok {
+		return s.readRemote(ctx, node, bucket, key, versionID, limit)
+	}
+	if _, err := s.localBucket(ctx, bucket); err != nil {
 		return nil, err
 	}
 	var om *objectMeta

@@ -7,7 +7,9 @@
 // objects live on the node that created it: bodies as files under the
 // node's data directory (written, fsynced and renamed into place, named by
 // random ids so no key can name a path), metadata in an embedded ordered
-// store (bbolt), so that listings are a seek and a scan. Notifications are
+// store (bbolt), so that listings are a seek and a scan. Other nodes relay
+// requests for a bucket to the node holding it, streaming the bodies over
+// the backbone (relay.go). Notifications are
 // recorded in the same transaction as the write they report and delivered
 // from that outbox at least once (Lambda functions through their
 // asynchronous invocation, SQS queues), also across a crash.
@@ -189,6 +191,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if r.Method == http.MethodOptions {
 		return s.preflight(w, r)
+	}
+	if t.bucket != "" {
+		if node, ok := s.holderElsewhere(r.Context(), t.bucket); ok {
+			return s.relay(w, r, t.bucket, node)
+		}
 	}
 	s.corsHeaders(w, r, t.bucket)
 	if t.bucket == "" {
