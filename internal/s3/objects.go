@@ -47,7 +47,7 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 		case q.Has("uploadId") || q.Has("partNumber"):
 			return s.uploadPart(w, r, t, q)
 		case q.Has("tagging"):
-			return s.putObjectTagging(w, r, t)
+			return s.putObjectTagging(w, r, t, "")
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -61,9 +61,9 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 		case q.Has("uploadId") && r.Method == http.MethodGet:
 			return s.listParts(w, r, t, q)
 		case q.Has("tagging") && r.Method == http.MethodGet:
-			return s.getObjectTagging(w, r, t)
+			return s.getObjectTagging(w, r, t, "")
 		case q.Has("attributes") && r.Method == http.MethodGet:
-			return s.getObjectAttributes(w, r, t)
+			return s.getObjectAttributes(w, r, t, "")
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -74,7 +74,7 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 		case q.Has("uploadId"):
 			return s.abortUpload(w, r, t, q)
 		case q.Has("tagging"):
-			return s.deleteObjectTagging(w, r, t)
+			return s.deleteObjectTagging(w, r, t, "")
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -866,7 +866,7 @@ func (c *checksumFields) set(alg, v, typ string) {
 	c.ChecksumType = typ
 }
 
-func (s *Service) putObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+func (s *Service) putObjectTagging(w http.ResponseWriter, r *http.Request, t target, vid string) error {
 	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
 		return err
 	}
@@ -877,68 +877,49 @@ func (s *Service) putObjectTagging(w http.ResponseWriter, r *http.Request, t tar
 	if err := checkTags(tg.Tags, 10); err != nil {
 		return err
 	}
-	return s.updateObject(w, t, func(om *objectMeta) { om.Tags = tagMap(tg.Tags) })
+	v, err := s.updateVersion(w, r, t, vid, func(om *objectMeta) { om.Tags = tagMap(tg.Tags) })
+	if err != nil {
+		return err
+	}
+	w.Header().Set("x-amz-version-id", v)
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
-func (s *Service) deleteObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+func (s *Service) deleteObjectTagging(w http.ResponseWriter, r *http.Request, t target, vid string) error {
 	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
 		return err
 	}
-	if err := s.updateObject(nil, t, func(om *objectMeta) { om.Tags = nil }); err != nil {
+	v, err := s.updateVersion(w, r, t, vid, func(om *objectMeta) { om.Tags = nil })
+	if err != nil {
 		return err
 	}
+	w.Header().Set("x-amz-version-id", v)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// updateObject changes an object's metadata in place (tags).
-func (s *Service) updateObject(w http.ResponseWriter, t target, f func(*objectMeta)) error {
-	err := s.meta.db.Update(func(tx *bolt.Tx) error {
-		om, err := getObject(tx, t.bucket, t.key)
-		if err != nil {
-			return err
-		}
-		if om == nil {
-			return noSuchKey(t.key)
-		}
-		f(om)
-		return putObject(tx, t.bucket, t.key, om)
-	})
-	if err != nil {
-		return err
-	}
-	if w != nil {
-		w.WriteHeader(http.StatusOK)
-	}
-	return nil
-}
-
-func (s *Service) getObjectTagging(w http.ResponseWriter, r *http.Request, t target) error {
+func (s *Service) getObjectTagging(w http.ResponseWriter, r *http.Request, t target, vid string) error {
 	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
 		return err
 	}
-	om, err := s.meta.object(t.bucket, t.key)
+	om, err := s.objectVersion(w, r, t, vid)
 	if err != nil {
 		return err
-	}
-	if om == nil {
-		return noSuchKey(t.key)
 	}
 	out := tagging{Xmlns: xmlns, Tags: []Tag{}}
 	for k, v := range om.Tags {
 		out.Tags = append(out.Tags, Tag{Key: k, Value: v})
 	}
+	w.Header().Set("x-amz-version-id", versionOf(om))
 	return writeXML(w, http.StatusOK, out)
 }
 
 // getObjectAttributes answers GetObjectAttributes with the attributes
 // x-amz-object-attributes names.
-func (s *Service) getObjectAttributes(w http.ResponseWriter, r *http.Request, t target) error {
+func (s *Service) getObjectAttributes(w http.ResponseWriter, r *http.Request, t target, vid string) error {
 	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
 		return err
-	}
-	if v := r.URL.Query().Get("versionId"); v != "" && v != "null" {
-		return errorf(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
 	}
 	want := map[string]bool{}
 	for _, a := range r.Header.Values("x-amz-object-attributes") {
@@ -958,12 +939,12 @@ func (s *Service) getObjectAttributes(w http.ResponseWriter, r *http.Request, t 
 			return invalidArgument("Invalid attribute name specified.").with("ArgumentName", "x-amz-object-attributes").with("ArgumentValue", a)
 		}
 	}
-	om, err := s.meta.object(t.bucket, t.key)
+	om, err := s.objectVersion(w, r, t, vid)
 	if err != nil {
 		return err
 	}
-	if om == nil {
-		return noSuchKey(t.key)
+	if om.VersionID != "" || vid != "" {
+		w.Header().Set("x-amz-version-id", versionOf(om))
 	}
 	type parts struct {
 		TotalPartsCount int `xml:"PartsCount"`

@@ -59,14 +59,25 @@ func (s *Service) getVersioning(w http.ResponseWriter, r *http.Request, name str
 }
 
 // versionOp serves the object operations that name a version
-// (?versionId=): GetObject, HeadObject and DeleteObject.
+// (?versionId=): GetObject, HeadObject, DeleteObject, Get/Put/
+// DeleteObjectTagging and GetObjectAttributes.
 func (s *Service) versionOp(w http.ResponseWriter, r *http.Request, t target, q url.Values) error {
 	vid := q.Get("versionId")
 	switch {
-	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete:
-		return notImplemented("?versionId on this operation (only GetObject, HeadObject and DeleteObject take a version)")
-	case q.Has("tagging") || q.Has("attributes") || q.Has("uploadId") || q.Has("acl"):
-		return notImplemented("?versionId on this operation (only GetObject, HeadObject and DeleteObject take a version)")
+	case q.Has("tagging") && r.Method == http.MethodPut:
+		return s.putObjectTagging(w, r, t, vid)
+	case q.Has("tagging") && r.Method == http.MethodGet:
+		return s.getObjectTagging(w, r, t, vid)
+	case q.Has("tagging") && r.Method == http.MethodDelete:
+		return s.deleteObjectTagging(w, r, t, vid)
+	case q.Has("attributes") && r.Method == http.MethodGet:
+		return s.getObjectAttributes(w, r, t, vid)
+	case q.Has("acl"):
+		return unsupported(q)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete,
+		q.Has("tagging") || q.Has("attributes") || q.Has("uploadId"):
+		return notImplemented("?versionId on this operation (GetObject, HeadObject, DeleteObject, the object tagging calls " +
+			"and GetObjectAttributes take a version)")
 	}
 	if err := unsupported(q); err != nil {
 		return err
