@@ -114,3 +114,52 @@ func TestLargePayloadsThroughManyStates(t *testing.T) {
 		t.Fatalf("history: %d events, %v", len(h.Events), err)
 	}
 }
+
+// TestJSONataMemoryBombs: a state machine whose JSONata asks for
+// gigabytes in one built-in call, or spells out one value shared many
+// times, fails with States.QueryEvaluationError instead of exhausting
+// the node.
+func TestJSONataMemoryBombs(t *testing.T) {
+	t.Parallel()
+	e := start(t, storetest.Open(t), nil)
+	for i, expr := range []string{
+		`$pad('', 1e9)`,
+		`($a := $map([1..100], function() { $pad('', 1000, 'x') }); $join($map([1..100], function() { $join($a) })))`,
+		`($a := [1..1000]; $b := $map([1..1000], function() { $a }); $string($map([1..1000], function() { $b })))`,
+		`($a := [1..1000]; $b := $map([1..1000], function() { $a }); $count($map([1..1000], function() { $b }).$.$))`,
+		`($f := function($s, $n) { $n = 0 ? $s : $f($s & $s, $n - 1) }; $length($f('x', 40)))`,
+		`$replace($pad('', 100000, 'a'), 'a', $pad('', 1000, 'b'))`,
+	} {
+		def := `{"QueryLanguage": "JSONata", "StartAt": "B", "States": {
+		  "B": {"Type": "Pass", "Output": "{% ` + expr + ` %}", "End": true}}}`
+		out, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{Name: aws.String(fmt.Sprintf("bomb%d", i)),
+			Type: types.StateMachineTypeExpress, Definition: aws.String(def), RoleArn: aws.String("arn:aws:iam::123456789012:role/r")})
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		s, err := e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: out.StateMachineArn})
+		if err != nil || s.Status != types.SyncExecutionStatusFailed || aws.ToString(s.Error) != "States.QueryEvaluationError" ||
+			!strings.Contains(aws.ToString(s.Cause), "than") {
+			t.Errorf("%s: %v %+v", expr, err, s)
+		}
+	}
+}
+
+// TestVariablesTotalLimit: states that each assign 250 KB to a new
+// variable fail the execution with States.DataLimitExceeded once the
+// variables pass AWS's 10 MiB.
+func TestVariablesTotalLimit(t *testing.T) {
+	t.Parallel()
+	e := start(t, storetest.Open(t), nil)
+	var sb strings.Builder
+	sb.WriteString(`{"QueryLanguage": "JSONata", "StartAt": "S0", "States": {`)
+	for i := range 44 {
+		fmt.Fprintf(&sb, `"S%d": {"Type": "Pass", "Assign": {"v%d": "{%% $pad('', 250000, 'x') %%}"}, "Next": "S%d"}, `, i, i, i+1)
+	}
+	sb.WriteString(`"S44": {"Type": "Succeed"}}}`)
+	arn := e.machine(t, "vars", sb.String())
+	d := e.run(t, arn, `{}`)
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "States.DataLimitExceeded" {
+		t.Errorf("%s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +136,10 @@ func FuzzJSONata(f *testing.F) {
 	for _, s := range []string{"{% $states.input.a %}", "{% $partition([1,2,3], 2) %}", "{% $range(1, 5, 1) %}",
 		"{% $hash('x', 'MD5') %}", "{% $random(1) %}", "{% $uuid() %}", "{% $parse('[1]') %}", "{% $v.b[0] %}",
 		"{% ($x := 3; $x * $x) %}", "{% $map([1,2], function($i) { $i * 2 }) %}", "{% $now('[Y0001]') %}",
-		"{% $assert(false, 'no') %}", "{% $states.context.Execution.Id %}", "{% {'a': $states.input} %}", "{% %}", "{%%}"} {
+		"{% $assert(false, 'no') %}", "{% $states.context.Execution.Id %}", "{% {'a': $states.input} %}", "{% %}", "{%%}",
+		"{% $pad('', 1e9) %}", "{% $join($map([1..100], function() { 'x' })) %}", "{% $string([[1,2],[3]]) %}",
+		"{% $replace('aaa', /a/, 'bb') %}", "{% $split('a,b', ',') %}", "{% $append([1], [2]) %}", "{% $lookup($v, 'b') %}",
+		"{% ($a := [1..10]; $a.$a) %}", "{% 'a' & 'b' %}", "{% $spread({'a': 1}) %}", "{% $zip([1], [2]) %}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -153,19 +159,77 @@ func FuzzJSONata(f *testing.F) {
 		env := &jenv{input: map[string]any{"a": json.Number("2")}, ctx: map[string]any{"Execution": map[string]any{"Id": "x"}}, vars: sc,
 			rand: func() uint64 { n++; return splitmix(n) }, now: time.Unix(1700000000, 0)}
 		v, err := x.eval(env, "Output")
-		var fl *Failure
-		switch {
-		case errors.As(err, &fl):
-			if fl.Name != ErrQueryEvaluationError {
-				t.Fatalf("%q failed with %s", s, fl.Name)
-			}
-		case err != nil:
-			t.Fatalf("%q: %v", s, err)
-		default:
-			if _, err := json.Marshal(v); err != nil {
-				t.Fatalf("%q returned %T", s, v)
-			}
+		checkBudgeted(t, s, env, v, err)
+	})
+}
+
+// checkBudgeted: an evaluation fails as Step Functions names it or
+// returns JSON within the limit, having built no more than its budget
+// (plus the one string or array that passed it).
+func checkBudgeted(t *testing.T, s string, env *jenv, v any, err error) {
+	t.Helper()
+	var fl *Failure
+	switch {
+	case errors.As(err, &fl):
+		if fl.Name != ErrQueryEvaluationError && fl.Name != ErrDataLimitExceeded {
+			t.Fatalf("%q failed with %s", s, fl.Name)
 		}
+	case err != nil:
+		t.Fatalf("%q: %v", s, err)
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("%q returned %T", s, v)
+		}
+		if len(b) > maxJSONataString {
+			t.Fatalf("%q returned %d bytes", s, len(b))
+		}
+	}
+	if env.budget.bytes > maxJSONataBytes+2*maxJSONataString {
+		t.Fatalf("%q built %d bytes", s, env.budget.bytes)
+	}
+}
+
+// FuzzJSONataBuiltins calls the built-ins whose output can outgrow
+// their input with fuzzed arguments: each stays within its budget.
+func FuzzJSONataBuiltins(f *testing.F) {
+	f.Add(uint8(0), "ab", "c", 5.0, 3)
+	f.Add(uint8(1), "", "x", 1e9, 1000)
+	f.Add(uint8(3), "aaaa", "a", 2.0, 100)
+	f.Add(uint8(6), "a,b", ",", -1.0, 10)
+	f.Fuzz(func(t *testing.T, fn uint8, a, b string, n float64, k int) {
+		k %= 3000
+		q := func(s string) string { return strconv.Quote(s) }
+		args := fmt.Sprintf("$pad(%s, %g, %s)", q(a), n, q(b))
+		switch fn % 10 {
+		case 1:
+			args = fmt.Sprintf("$join($map([1..%d], function() { %s }), %s)", k, q(a), q(b))
+		case 2:
+			args = fmt.Sprintf("($x := $map([1..%d], function() { %s }); $string($map([1..%d], function() { $x })))", k, q(a), k)
+		case 3:
+			if b != "" {
+				args = fmt.Sprintf("$replace(%s, %s, $pad(%s, %d, 'z'))", q(strings.Repeat(a, max(k, 0)%200)), q(b), q(a), k)
+			}
+		case 4:
+			args = fmt.Sprintf("$split($pad(%s, %d, 'a'), %s)", q(a), k*k, q(b))
+		case 5:
+			args = fmt.Sprintf("($x := $map([1..%d], function() { [1..%d] }); $count($x.$x))", k, k)
+		case 6:
+			args = fmt.Sprintf("($f := function($s, $n) { $n <= 0 ? $s : $f($s & $s, $n - 1) }; $length($f(%s, %d)))", q(a), k%64)
+		case 7:
+			args = fmt.Sprintf("($f := function($a, $n) { $n <= 0 ? $count($a) : $f($append($a, $a), $n - 1) }; $f([%s], %d))", q(a), k%64)
+		case 8:
+			args = fmt.Sprintf("($o := {%s: [1..%d]}; $lookup($map([1..%d], function() { $o }), %s))", q(a), k, k, q(a))
+		case 9:
+			args = fmt.Sprintf("$replace(%s, /%s/, %s)", q(strings.Repeat(a, max(k, 0)%500)), regexp.QuoteMeta(strings.ReplaceAll(b, "/", "")), q(strings.Repeat(b, 10)))
+		}
+		x, err := compileJSONata("{% " + args + " %}")
+		if err != nil {
+			return
+		}
+		env := &jenv{vars: &scope{}, rand: func() uint64 { return 1 }, now: time.Unix(1700000000, 0)}
+		v, err := x.eval(env, "Output")
+		checkBudgeted(t, args, env, v, err)
 	})
 }
 

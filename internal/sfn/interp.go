@@ -226,6 +226,9 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any, sc 
 	if err := checkSize(outText, st.Name); err != nil {
 		return nil, "", err
 	}
+	if err := sc.checkTotal(assigned); err != nil {
+		return nil, "", err
+	}
 	if _, err := r.j.emit(b, st.Type+"StateExited", map[string]any{"name": st.Name, "output": outText, "outputDetails": map[string]any{"truncated": false}}); err != nil {
 		return nil, "", err
 	}

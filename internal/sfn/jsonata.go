@@ -164,9 +164,10 @@ type jenv struct {
 	now                    time.Time
 	bound                  map[string]any // the variables as JSONata sees them; built on first use
 
-	// The evaluation's budget (see guard).
+	// The evaluation's budget (see guard and jsonata_budget.go).
 	depth, calls int
 	rangeItems   float64
+	budget       jbudget
 }
 
 func (e *jenv) setResult(v any) { e.result, e.hasResult, e.bound = v, true, nil }
@@ -209,10 +210,20 @@ func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 		return nil, queryError(field, x.src, "%v", err)
 	}
 	if len(x.uses) > 0 {
-		all := awsFunctions(env, field, x.src)
+		var aws, bud map[string]jsonata.Extension
 		exts := make(map[string]jsonata.Extension, len(x.uses))
 		for _, n := range x.uses {
-			exts[n] = all[n]
+			if aws == nil {
+				aws = awsFunctions(env, field, x.src)
+			}
+			ext, ok := aws[n]
+			if !ok {
+				if bud == nil {
+					bud = budgetFunctions(env, field, x.src)
+				}
+				ext = bud[n]
+			}
+			exts[n] = ext
 		}
 		if err := cp.RegisterExts(exts); err != nil {
 			return nil, queryError(field, x.src, "%v", err)
@@ -232,6 +243,9 @@ func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 		return nil, queryError(field, x.src, "the expression returned nothing (undefined)")
 	case err != nil:
 		return nil, queryError(field, x.src, "%v", err)
+	}
+	if n := jsonSize(reflect.ValueOf(v), maxJSONataString); n > maxJSONataString {
+		return nil, &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The JSONata expression '%s' in the field '%s' returned a value larger than %d bytes.", truncate(x.src, 256), field, maxJSONataString)}
 	}
 	res, cerr := fromJSONata(v)
 	if cerr != nil {

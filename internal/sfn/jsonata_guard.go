@@ -43,7 +43,7 @@ func guard(body string) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	g := &guarder{names: map[string]bool{}}
+	g := &guarder{names: map[string]bool{}, exts: map[string]bool{}}
 	root = g.node(root)
 	if g.reserved {
 		return "", nil, errors.New("names starting with '$__' are reserved")
@@ -56,6 +56,11 @@ func guard(body string) (string, []string, error) {
 	}
 	if g.changed {
 		uses = append(uses, guardEnter, guardExit, guardRange)
+	}
+	for n := range g.exts {
+		uses = append(uses, n)
+	}
+	if g.changed || len(g.exts) > 0 {
 		body = root.String()
 	}
 	return body, uses, nil
@@ -69,6 +74,16 @@ var awsFunctionNames = map[string]bool{"partition": true, "range": true, "hash":
 type guarder struct {
 	changed, reserved bool
 	names             map[string]bool // every variable named
+	exts              map[string]bool // the budget's functions and checks inserted
+}
+
+// rename gives a budgeted built-in's name its budgeted version's.
+func (g *guarder) rename(name string) string {
+	if !budgetedBuiltins[name] {
+		return name
+	}
+	g.exts["__"+name] = true
+	return "__" + name
 }
 
 func call(name string, args ...jparse.Node) jparse.Node {
@@ -76,6 +91,9 @@ func call(name string, args ...jparse.Node) jparse.Node {
 }
 
 func (g *guarder) lambda(l *jparse.LambdaNode) {
+	for i, p := range l.ParamNames {
+		l.ParamNames[i] = g.rename(p)
+	}
 	l.Body = &jparse.ConditionalNode{If: call(guardEnter), Then: call(guardExit, &jparse.BooleanNode{Value: true}, g.node(l.Body)), Else: &jparse.NullNode{}}
 	g.changed = true
 }
@@ -89,11 +107,26 @@ func (g *guarder) node(n jparse.Node) jparse.Node {
 			g.reserved = true
 		}
 		g.names[x.Name] = true
+		x.Name = g.rename(x.Name)
 		return n
 	case *jparse.AssignmentNode:
 		if strings.HasPrefix(x.Name, "__") {
 			g.reserved = true
 		}
+		x.Name = g.rename(x.Name)
+	case *jparse.StringConcatenationNode:
+		x.LHS, x.RHS = g.node(x.LHS), g.node(x.RHS)
+		g.exts[guardConcat] = true
+		return call(guardConcat, x)
+	case *jparse.PathNode:
+		for i, s := range x.Steps {
+			x.Steps[i] = g.node(s)
+			if i > 0 && countsItems(x.Steps[i]) {
+				x.Steps[i] = call(guardItems, x.Steps[i])
+				g.exts[guardItems] = true
+			}
+		}
+		return n
 	case *jparse.LambdaNode:
 		g.lambda(x)
 		return n
@@ -111,6 +144,17 @@ func (g *guarder) node(n jparse.Node) jparse.Node {
 		g.fields(v.Elem())
 	}
 	return n
+}
+
+// countsItems reports whether a path step's values are counted: any
+// step that may fan out (a constructed array or object is one value).
+func countsItems(n jparse.Node) bool {
+	switch n.(type) {
+	case *jparse.ArrayNode, *jparse.ObjectNode, *jparse.GroupNode, *jparse.SortNode,
+		*jparse.StringNode, *jparse.NumberNode, *jparse.BooleanNode, *jparse.NullNode:
+		return false
+	}
+	return true
 }
 
 // fields rewrites the child nodes among a node's exported fields.

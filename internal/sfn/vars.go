@@ -16,8 +16,14 @@ import (
 // recomputes them from the journal's recorded results, as it recomputes
 // every state's output.
 
-// maxAssignBytes is AWS's limit on the values one Assign sets (256 KiB).
-const maxAssignBytes = 256 * 1024
+// maxAssignBytes is AWS's limit on the values one Assign sets (256 KiB),
+// and maxVariablesBytes its limit on all the variables an execution
+// holds (10 MiB). The total is taken over the variables a state sees
+// (its own scope and those around it).
+const (
+	maxAssignBytes    = 256 * 1024
+	maxVariablesBytes = 10 << 20
+)
 
 // scope holds the variables of one level (the execution, a branch, an
 // iteration). A scope is written only by the goroutine running its
@@ -65,6 +71,27 @@ func (s *scope) set(vals map[string]any) {
 	for k, v := range vals {
 		s.vals[k] = v
 	}
+}
+
+// checkTotal fails with States.DataLimitExceeded when the variables
+// visible in s, with assigned set, would exceed maxVariablesBytes.
+func (s *scope) checkTotal(assigned map[string]any) error {
+	if len(assigned) == 0 {
+		return nil
+	}
+	n := 0
+	for k, v := range s.all() {
+		if _, ok := assigned[k]; !ok {
+			n += len(k) + len(encodeJSON(v))
+		}
+	}
+	for k, v := range assigned {
+		n += len(k) + len(encodeJSON(v))
+	}
+	if n > maxVariablesBytes {
+		return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The variables of the execution would exceed the limit of %d bytes", maxVariablesBytes)}
+	}
+	return nil
 }
 
 // assign is a state's (or a Choice rule's, or a Catcher's) Assign: a
