@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -516,6 +517,7 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	}
 	req.Set("aws:RequestedRegion", d.cfg.Region)
 	d.resourceKeys(r.Context(), action, resource, req)
+	req.Resolve = d.iam.TagResolver(r.Context(), d.tagSource(route, op.name, r, resource)) // iam_tags.go
 	if id.FunctionArn != "" {
 		req.Set("lambda:SourceFunctionArn", id.FunctionArn)
 	}
@@ -537,6 +539,8 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	}
 	for _, c := range op.also {
 		req.Action, req.Resource = c.action, c.resource
+		forgetResourceTags(req)
+		req.Resolve = d.iam.TagResolver(r.Context(), d.tagSource(route, op.name, r, c.resource))
 		res, err := d.iam.ResourcePolicy(r.Context(), prefix, c.resource)
 		if err != nil {
 			d.log.Warn("iam: read resource policy", "resource", c.resource, "err", err)
@@ -546,7 +550,9 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		}
 	}
 	if op.passRole != "" {
-		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: req.Keys}
+		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: maps.Clone(req.Keys)}
+		forgetResourceTags(pr)
+		pr.Resolve = d.iam.TagResolver(r.Context(), iam.TagSource{Resource: op.passRole}) // the role's tags
 		to := op.passTo
 		if to == "" {
 			to = "lambda.amazonaws.com"

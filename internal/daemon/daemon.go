@@ -363,6 +363,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.tablesAPI = dynamodb.NewHandler(d.tables)
 	d.tablesAPI.SetObserver(d.recordTableRequest)
 	d.registerResourcePolicies(queues)
+	d.registerResourceTags(queues)
 	streams, err := kinesis.New(ctx, kinesis.Options{JetStream: d.st.JetStream(), Replicas: d.st.Replicas(), Region: cfg.Region,
 		AccountID: cfg.AccountID, Logger: log.With("component", "kinesis")})
 	if err != nil {

@@ -155,7 +155,8 @@ type Service struct {
 	compiled map[string]compiledDoc
 	cmu      sync.Mutex
 
-	res resourceSources
+	res  resourceSources
+	tags tagSources
 	// secretOf derives user access keys' secrets; newKeyID makes their ids.
 	secretOf SecretOf
 	newKeyID func() string

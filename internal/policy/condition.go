@@ -253,9 +253,9 @@ func parseDate(s string) (time.Time, bool) {
 
 // eval is the condition's result for request r.
 func (c *condition) eval(r *Request) bool {
-	vals, present := r.Keys[c.key]
+	vals, present := r.lookup(c.key)
 	if c.kind == opNull {
-		absent := !present || len(vals) == 0
+		absent := !present
 		for _, v := range c.values {
 			if strings.EqualFold(v, "true") == absent {
 				return true
@@ -263,7 +263,7 @@ func (c *condition) eval(r *Request) bool {
 		}
 		return false
 	}
-	if !present || len(vals) == 0 {
+	if !present {
 		switch {
 		case c.set == forAllValues:
 			return true

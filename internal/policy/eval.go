@@ -15,8 +15,34 @@ type Request struct {
 	// lower-cased (use Set): aws:CurrentTime, aws:SourceIp,
 	// aws:PrincipalArn, aws:username, aws:PrincipalTag/<key>, ...
 	Keys map[string][]string
+	// Resolve, when set, supplies a condition key that Keys lacks, the
+	// first time a policy reads it: keys that cost a lookup (a
+	// resource's tags, a request body's tags) are found only when some
+	// statement tests them. It may set other keys of the same source at
+	// once (r.Set); a key it leaves unset is absent, and not asked again.
+	Resolve func(r *Request, key string)
 
 	action string // lower-cased Action
+}
+
+// lookup is the values of condition key (lower-cased), resolving it on
+// first use.
+func (r *Request) lookup(key string) ([]string, bool) {
+	if v, ok := r.Keys[key]; ok {
+		return v, len(v) > 0
+	}
+	if r.Resolve == nil {
+		return nil, false
+	}
+	r.Resolve(r, key)
+	v, ok := r.Keys[key]
+	if !ok {
+		if r.Keys == nil {
+			r.Keys = map[string][]string{}
+		}
+		r.Keys[key] = nil // absent: not asked again
+	}
+	return v, len(v) > 0
 }
 
 // Set sets condition key name (any case) to vals.
@@ -29,8 +55,8 @@ func (r *Request) Set(name string, vals ...string) {
 
 // Get is the first value of condition key name (any case).
 func (r *Request) Get(name string) (string, bool) {
-	v, ok := r.Keys[strings.ToLower(name)]
-	if !ok || len(v) == 0 {
+	v, ok := r.lookup(strings.ToLower(name))
+	if !ok {
 		return "", false
 	}
 	return v[0], true
@@ -389,7 +415,7 @@ func expand(s string, r *Request, escape bool) (string, bool) {
 				name, def, hasDef = strings.TrimSpace(k), d[1:len(d)-1], true
 			}
 		}
-		v, ok := r.Keys[strings.ToLower(name)]
+		v, ok := r.lookup(strings.ToLower(name))
 		switch {
 		case ok && len(v) == 1:
 			lit(v[0])
