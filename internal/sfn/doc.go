@@ -4,7 +4,8 @@
 // Wait, Succeed, Fail, Parallel and inline Map; InputPath, Parameters,
 // ResultSelector, ResultPath, OutputPath and the context object; the
 // intrinsic functions; Retry and Catch; task timeouts and heartbeats;
-// callbacks (.waitForTaskToken). Tasks call Lambda, SQS and EventBridge
+// callbacks (.waitForTaskToken) and nested executions that wait
+// (startExecution.sync, .sync:2). Tasks call Lambda, SQS and EventBridge
 // through interfaces the daemon implements with the node's own APIs.
 //
 // A Standard execution's history is its state (journal.go): a run replays
@@ -18,7 +19,8 @@
 //	StartExecution ─> record (KV create) ─> work message ─> runner: replay + run
 //	  ├─ ends ─────────────> record status (KV compare-and-set)
 //	  ├─ long wait ────────> work message due then (a durable timer, no goroutine)
-//	  └─ waits for token ──> SendTaskSuccess appends the result ─> work message
+//	  ├─ waits for token ──> SendTaskSuccess appends the result ─> work message
+//	  └─ waits for child ──> the child's end appends the result ─> work message
 //
 // Express executions (StartSyncExecution, or StartExecution on an EXPRESS
 // machine) run in memory, at most five minutes.

@@ -307,6 +307,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 		if err := s.appendEvent(ctx, rec, &Event{Key: abortKey, Type: "ExecutionAborted", Details: d}); err != nil {
 			return nil, err
 		}
+		s.answerWatch(ctx, rec)
 		s.mu.Lock()
 		if a, ok := s.active[rec.ARN]; ok {
 			a.cancel()

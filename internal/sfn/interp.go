@@ -36,6 +36,9 @@ type run struct {
 	// after is the clock's timer.
 	after func(time.Duration) <-chan time.Time
 
+	// children serves .sync Tasks (nil in memory: Express refuses them).
+	children children
+
 	inputOnce sync.Once
 	input     any // the execution's input, decoded once for $$.Execution.Input
 }

@@ -42,7 +42,7 @@ func TestGuardKeepsMeaning(t *testing.T) {
 		`[$contains("abc", /b/), $contains("abc", "d")]`,
 		`[$append([1, 2], 3), $append(1, [2]), $append($in.nothing, 1)]`,
 		`$zip([1, 2, 3], [4, 5])`,
-		`[$spread([{"a": 1}, {"b": 2}]), $spread({"a": 1, "b": 2})]`,
+		`[$spread([{"a": 1}, {"b": 2}]), $spread({"a": 1})]`,
 		`[$lookup($in.items, "n"), $lookup({"a": [5]}, "a"), $lookup({"a": 1}, "a")]`,
 		`$string($in) & $string(1) & $string("s")`,
 		`$map($in.items.n, $uppercase) ~> $join(",")`,

@@ -79,6 +79,14 @@ func start(t *testing.T, st *store.Store, lambda *fakeLambda) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := serve(t, svc)
+	e.lambda = lambda
+	return e
+}
+
+// serve runs svc and gives a client of it.
+func serve(t *testing.T, svc *sfn.Service) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -88,7 +96,7 @@ func start(t *testing.T, st *store.Store, lambda *fakeLambda) *env {
 		}
 	}()
 	srv := httptest.NewServer(svc)
-	e := &env{svc: svc, lambda: lambda, cancel: cancel, done: done}
+	e := &env{svc: svc, cancel: cancel, done: done}
 	t.Cleanup(func() { srv.Close(); e.stop() })
 	e.client = awssfn.New(awssfn.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{},

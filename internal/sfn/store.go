@@ -49,6 +49,9 @@ type execRecord struct {
 	Start, Stop                                           time.Time
 	Definition                                            string
 	Seed                                                  []byte
+	// Watch is a parent's .sync Task waiting for this execution's end
+	// (childsync.go).
+	Watch *syncWatch `json:",omitempty"`
 }
 
 func machineKey(name string) string { return "sm." + hex.EncodeToString([]byte(name)) }

@@ -63,6 +63,7 @@ type integration struct {
 	kind     string // "function", "lambda", "sqs", "events"
 	resource string
 	token    bool   // .waitForTaskToken
+	sync     string // ".sync" or ".sync:2" (states:startExecution)
 	rtype    string // resourceType of the history events
 	action   string // resource of the history events
 	// An AWS SDK integration: the service Tasks.Call knows and the
@@ -90,6 +91,12 @@ func classify(resource string) (integration, error) {
 	case "":
 	case "waitForTaskToken":
 		in.token = true
+	case "sync", "sync:2":
+		if base != "states:startExecution" {
+			return integration{}, refuse("Nimbus does not support the '.%s' integration pattern for %s; it serves .sync and .sync:2 for states:startExecution only "+
+				"(AWS has no .sync for lambda:invoke, sqs, sns, events or dynamodb)", pattern, resource)
+		}
+		in.sync = "." + pattern
 	default:
 		return integration{}, refuse("Nimbus does not support the '.%s' integration pattern (%s) yet", pattern, resource)
 	}
@@ -230,7 +237,7 @@ func (r *run) task(ctx context.Context, b *branch, st *State, params any, env *i
 	if err != nil {
 		return nil, nil, err
 	}
-	if in.token {
+	if in.token || in.sync != "" {
 		return r.tokenTask(ctx, b, in, params, sched, timeout, heartbeat)
 	}
 	if ev, ok := r.j.recorded(b); ok {
@@ -267,7 +274,7 @@ func tokenSuffix(in integration) string {
 	if in.token {
 		return ".waitForTaskToken"
 	}
-	return ""
+	return in.sync
 }
 
 // recordResult emits a task's result event.
@@ -323,7 +330,11 @@ func (r *run) tokenTask(ctx context.Context, b *branch, in integration, params a
 		if err := r.j.flush(ctx); err != nil {
 			return nil, nil, err
 		}
-		out, f := r.callIntegration(ctx, in, params)
+		var out any
+		f := r.checkSyncChild(ctx, in, params)
+		if f == nil {
+			out, f = r.callIntegration(ctx, in, params)
+		}
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
@@ -377,6 +388,15 @@ func (r *run) tokenTask(ctx context.Context, b *branch, in integration, params a
 				return nil, nil, err
 			}
 			return taskResult(ev)
+		}
+		if in.sync != "" {
+			// Register (again) with the child; look again within syncPoll.
+			if err := r.watchChild(ctx, in, sub, resultKey); err != nil {
+				return nil, nil, err
+			}
+			if poll := r.now().Add(syncPoll); deadline.IsZero() || poll.Before(deadline) {
+				deadline = poll
+			}
 		}
 		return nil, nil, &suspended{until: deadline}
 	}

@@ -31,6 +31,7 @@ const (
 type scope struct {
 	parent *scope
 	vals   map[string]any
+	sizes  map[string]int // each value's JSON length with its name's
 }
 
 func (s *scope) child() *scope { return &scope{parent: s} }
@@ -67,9 +68,11 @@ func (s *scope) set(vals map[string]any) {
 	}
 	if s.vals == nil {
 		s.vals = make(map[string]any, len(vals))
+		s.sizes = make(map[string]int, len(vals))
 	}
 	for k, v := range vals {
 		s.vals[k] = v
+		s.sizes[k] = len(k) + len(encodeJSON(v))
 	}
 }
 
@@ -80,13 +83,18 @@ func (s *scope) checkTotal(assigned map[string]any) error {
 		return nil
 	}
 	n := 0
-	for k, v := range s.all() {
-		if _, ok := assigned[k]; !ok {
-			n += len(k) + len(encodeJSON(v))
-		}
-	}
+	seen := map[string]bool{}
 	for k, v := range assigned {
 		n += len(k) + len(encodeJSON(v))
+		seen[k] = true
+	}
+	for c := s; c != nil; c = c.parent {
+		for k, size := range c.sizes {
+			if !seen[k] {
+				n += size
+				seen[k] = true
+			}
+		}
 	}
 	if n > maxVariablesBytes {
 		return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The variables of the execution would exceed the limit of %d bytes", maxVariablesBytes)}
