@@ -88,7 +88,8 @@ func (r *recorded) missing(ids map[string]bool) (missing, dups int) {
 // (its OnSuccess record reaches the recorder) on the survivors: events
 // queued on the R3 stream, and events the dead node had pulled, which are
 // redelivered when their AckWait passes. Duplicates (at-least-once) are
-// reported, not failed.
+// reported, not failed. Before the flood, the same cluster checks that a
+// function's reserved concurrency holds across the nodes.
 func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nimbus processes")
@@ -130,6 +131,9 @@ func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A step of its own on the same cluster (a harness start costs
+	// minutes): cluster-wide reserved concurrency.
+	reservedConcurrency(t, c, client, role.Role.Arn)
 	if _, err := admin.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
 		FunctionName: aws.String("flood"),
 		DestinationConfig: &types.DestinationConfig{OnSuccess: &types.OnSuccess{

@@ -81,8 +81,40 @@ func (d *Daemon) shareSecrets(ctx context.Context) error {
 	if err2 != nil {
 		return fmt.Errorf("open leases: %w", err2)
 	}
+	if err := d.shareLimits(ctx); err != nil {
+		return err
+	}
 	d.log.Info("cluster member", "cluster", d.cfg.Cluster.Name, "node", d.nodeName(),
 		"replicas", d.st.Replicas(), "servers", d.cfg.Servers())
+	return nil
+}
+
+// limitsBucket holds every node's share of the cluster-wide concurrency
+// limits (lease.Tokens: the account's unreserved concurrency and each
+// function's reserved concurrency).
+const limitsBucket = "nimbus_concurrency"
+
+// shareLimits opens the shares of the cluster-wide concurrency limits and
+// starts renewing them; stopTokens ends that after the pool has closed.
+func (d *Daemon) shareLimits(ctx context.Context) error {
+	b, err := lease.OpenShares(ctx, lease.ShareOptions{
+		JetStream: d.st.JetStream(), Bucket: limitsBucket, Replicas: d.st.Replicas(), Node: d.nodeName(),
+		// A claim counts until what it admitted may have ended: Lambda's
+		// longest timeout plus the init budget.
+		MaxHold:     16 * time.Minute,
+		Description: "Nimbus concurrency limits: each node's share, by function and for the account",
+	})
+	if err != nil {
+		return fmt.Errorf("open concurrency shares: %w", err)
+	}
+	d.tokens = lease.NewTokens(b, d.log)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.tokens.Run(runCtx)
+	}()
+	d.stopTokens = func() { cancel(); <-done }
 	return nil
 }
 

@@ -141,6 +141,11 @@ type Daemon struct {
 	// credentials; leases is nil on a single node (cluster.go).
 	clusterRootCreated bool
 	leases             *lease.Leases
+	// tokens share the concurrency limits with the other nodes (nil on
+	// a single node); stopTokens ends their renewals and gives the
+	// shares back, after the pool has closed.
+	tokens     *lease.Tokens
+	stopTokens func()
 
 	// consoleFront is the route table the console's calls go through.
 	consoleFront http.Handler
@@ -253,6 +258,9 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		MemoryBudgetMB:   cfg.MemoryBudgetMB,
 		Reservations:     d.reg,
+	}
+	if d.tokens != nil {
+		popts.Cluster = d.tokens
 	}
 	popts.CPUQuota = cfg.CPUQuota
 	popts.Network = cfg.FunctionNetwork
@@ -857,6 +865,9 @@ func (d *Daemon) closeAll() {
 		if err := d.pool.Close(); err != nil {
 			d.log.Warn("close pool", "err", err)
 		}
+	}
+	if d.stopTokens != nil {
+		d.stopTokens() // after the pool: no invocation holds a token any more
 	}
 	d.stopMeter() // after the pool: its last invocations are metered
 	if d.logw != nil {

@@ -102,7 +102,7 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	if d, ok := s.queues.(QueueDepth); ok {
 		acct, name, _ := sqsQueue(m.EventSourceArn)
 		src.Depth = func(ctx context.Context) (int, error) { return d.Depth(ctx, acct, name) }
-		src.Slots = &kvSlots{kv: s.slots, key: id, node: s.node, max: ceil, now: time.Now}
+		src.Slots = s.slots.Share(id, ceil)
 	}
 	mp := m.Mapping
 	go func() {

@@ -2,13 +2,13 @@ package esm
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/lease"
 )
 
 // Scaling of SQS pollers, as Lambda's (docs: "Configuring scaling behavior
@@ -32,8 +32,9 @@ import (
 // claim only after its surplus workers stopped, so the batches in flight
 // cluster-wide never exceed it. A node renews its claim every few
 // seconds; a claim not renewed for slotTTL (its node died) no longer
-// counts. Like internal/lease, that assumes the nodes' clocks agree to
-// well within slotTTL.
+// counts. The record is internal/lease's shared ceiling (lease.Share,
+// which the cluster's concurrency limits use too). Like internal/lease,
+// that assumes the nodes' clocks agree to well within slotTTL.
 //
 //	worker slots of one node:
 //	   claim(want) ─ granted g ─► workers 0..g-1 run
@@ -112,92 +113,13 @@ func (w *workers) running() int {
 	return w.n
 }
 
-// kvSlots is Slots on a KV record shared by the nodes.
-type kvSlots struct {
-	kv   jetstream.KeyValue
-	key  string
-	node string
-	max  int
-	now  func() time.Time
-
-	mu      sync.Mutex
-	granted int       // guarded by mu
-	until   time.Time // guarded by mu: when the written claim lapses
-}
-
-type slotClaim struct {
-	N     int   `json:"n"`
-	Until int64 `json:"until"` // Unix ms
-}
-
-func openSlots(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: SlotBucket, Storage: jetstream.FileStorage,
-		History: 1, TTL: 4 * slotTTL, Description: "Nimbus event source mappings' concurrency claims, by mapping"})
+func openSlots(ctx context.Context, js jetstream.JetStream, node string) (*lease.ShareBucket, error) {
+	b, err := lease.OpenShares(ctx, lease.ShareOptions{JetStream: js, Bucket: SlotBucket, Node: node, TTL: slotTTL,
+		Description: "Nimbus event source mappings' concurrency claims, by mapping"})
 	if err != nil {
 		return nil, fmt.Errorf("open event source mapping slots: %w", err)
 	}
-	return kv, nil
-}
-
-func (s *kvSlots) Claim(ctx context.Context, want int) (int, error) {
-	for range 20 {
-		now := s.now()
-		e, err := s.kv.Get(ctx, s.key)
-		claims := map[string]slotClaim{}
-		var rev uint64
-		switch {
-		case err == nil:
-			rev = e.Revision()
-			if json.Unmarshal(e.Value(), &claims) != nil {
-				claims = map[string]slotClaim{}
-			}
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return 0, fmt.Errorf("read concurrency claims: %w", err)
-		}
-		others := 0
-		for node, c := range claims {
-			if node == s.node {
-				continue
-			}
-			if c.Until < now.UnixMilli() {
-				delete(claims, node) // its node stopped renewing
-				continue
-			}
-			others += c.N
-		}
-		grant := max(0, min(want, s.max-others))
-		s.mu.Lock()
-		fresh := s.granted == grant && s.until.Sub(now) > slotTTL/2
-		s.mu.Unlock()
-		if c, ok := claims[s.node]; fresh && ok && c.N == grant {
-			return grant, nil
-		}
-		until := now.Add(slotTTL)
-		claims[s.node] = slotClaim{N: grant, Until: until.UnixMilli()}
-		b, _ := json.Marshal(claims)
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, s.key, b)
-		} else {
-			_, err = s.kv.Update(ctx, s.key, b, rev)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, fmt.Errorf("write concurrency claim: %w", err)
-			}
-			continue // another node wrote meanwhile: read again
-		}
-		s.mu.Lock()
-		s.granted, s.until = grant, until
-		s.mu.Unlock()
-		return grant, nil
-	}
-	return 0, errors.New("write concurrency claim: the record kept changing")
-}
-
-func (s *kvSlots) Release(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	_, _ = s.Claim(ctx, 0)
+	return b, nil
 }
 
 // scale runs a source's workers, resizing them with the backlog, until

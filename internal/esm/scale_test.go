@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-serverless/nimbus/internal/lease"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -208,9 +209,13 @@ func TestPollersGrowWithTheBacklog(t *testing.T) {
 func TestConcurrencyIsTheMappingsAcrossNodes(t *testing.T) {
 	qs, arn := newQueue(t, 100)
 	st := storetest.Open(t)
-	kv, err := openSlots(t.Context(), st.JetStream())
-	if err != nil {
-		t.Fatal(err)
+	buckets := map[string]*lease.ShareBucket{}
+	for _, name := range []string{"a", "b"} {
+		b, err := openSlots(t.Context(), st.JetStream(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buckets[name] = b
 	}
 	g := newGauge()
 	const ceil = 8
@@ -224,7 +229,7 @@ func TestConcurrencyIsTheMappingsAcrossNodes(t *testing.T) {
 		n := &node{tick: make(chan time.Time), done: make(chan struct{})}
 		n.src = &QueueSource{Queues: qs, Arn: arn, BatchSize: 1, Concurrency: 5, MaxConcurrency: ceil,
 			Depth: func(ctx context.Context) (int, error) { return qs.Depth(ctx, "000000000000", "work") },
-			Slots: &kvSlots{kv: kv, key: "mapping-1", node: name, max: ceil, now: time.Now}, Tick: n.tick}
+			Slots: buckets[name].Share("mapping-1", ceil), Tick: n.tick}
 		var ctx context.Context
 		ctx, n.cancel = context.WithCancel(t.Context())
 		go func() { defer close(n.done); n.src.Run(ctx, g.handle) }()

@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/invoke"
+	"github.com/nimbus-serverless/nimbus/internal/lease"
 )
 
 // Bucket holds the mappings, one key per UUID.
@@ -100,7 +101,7 @@ type Service struct {
 	lease   func(ctx context.Context, name string, fn func(context.Context) error) error
 	authz   func(ctx context.Context, functionArn, sourceArn string) error
 	pos     jetstream.KeyValue // stream mappings' checkpoints, by UUID
-	slots   jetstream.KeyValue // SQS mappings' concurrency claims, by UUID
+	slots   *lease.ShareBucket // SQS mappings' concurrency claims, by UUID
 	node    string
 	region  string
 	account string
@@ -128,7 +129,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.node == "" {
 		s.node = "local"
 	}
-	if s.slots, err = openSlots(ctx, o.JetStream); err != nil {
+	if s.slots, err = openSlots(ctx, o.JetStream, s.node); err != nil {
 		return nil, err
 	}
 	if o.Streams != nil {

@@ -2,10 +2,13 @@ package pool
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/errdefs"
 	"github.com/nimbus-serverless/nimbus/internal/function"
@@ -146,4 +149,87 @@ func (m *Manager) Stats() Stats {
 		s.Concurrent += c
 	}
 	return s
+}
+
+// ClusterLimits shares concurrency limits among the nodes of a cluster
+// (lease.Tokens implements it): a token of a key is one running
+// invocation under that key's cluster-wide ceiling.
+type ClusterLimits interface {
+	// TryTake takes a token from this node's share without waiting.
+	TryTake(key string, ceiling int, hold time.Duration) bool
+	// Take takes a token, asking the cluster for a larger share if need
+	// be; false when the ceiling is reached or cannot be checked.
+	Take(ctx context.Context, key string, ceiling int, hold time.Duration) bool
+	// Put gives a token back.
+	Put(key string)
+}
+
+// The cluster-wide keys: a function's reserved concurrency, and the
+// account's concurrency not reserved by any function.
+const (
+	reservedKeyPrefix = "reserved."
+	accountKey        = "account"
+)
+
+// needToken is acquire's answer when this node's share of a cluster-wide
+// limit is used up: admit asks the cluster for more and tries again.
+type needToken struct {
+	key      string
+	ceiling  int
+	throttle error
+}
+
+func (n *needToken) Error() string { return "no cluster-wide token of " + n.key }
+
+// clusterTokenLocked takes the cluster-wide token a's invocation needs:
+// of the function's reservation, or of the account's unreserved
+// concurrency (none on a provisioned environment of a function without a
+// reservation: its concurrency is set aside already). held is a token
+// admit took already.
+func (m *Manager) clusterTokenLocked(fn *function.Config, a *admission, hasReserved bool, reserved, totalReserved int, held string) error {
+	var key string
+	var ceiling int
+	var throttle error
+	switch {
+	case hasReserved:
+		key, ceiling, throttle = reservedKeyPrefix+fn.FunctionName, reserved, errReservedLimit
+	case a.unreserved:
+		key, ceiling, throttle = accountKey, m.limits.Concurrency-totalReserved, errAccountLimit
+	default:
+		return nil
+	}
+	if key == held {
+		a.token = key
+		return nil
+	}
+	if !m.opts.Cluster.TryTake(key, ceiling, m.tokenHold(fn)) {
+		return &needToken{key: key, ceiling: ceiling, throttle: throttle}
+	}
+	a.token = key
+	return nil
+}
+
+// tokenHold is how long an invocation of fn admitted now may run: its
+// init and its timeout.
+func (m *Manager) tokenHold(fn *function.Config) time.Duration {
+	return m.initTimeout + time.Duration(fn.TimeoutSeconds())*time.Second
+}
+
+// admit is acquire with the cluster's limits: when this node's share of
+// one is used up, it asks the cluster for more (a backbone round trip,
+// off the warm path) and tries once more.
+func (m *Manager) admit(ctx context.Context, fn *function.Config) (admission, *environment, *fnPool, error) {
+	a, e, p, err := m.acquire(fn, "")
+	var need *needToken
+	if !errors.As(err, &need) {
+		return a, e, p, err
+	}
+	if !m.opts.Cluster.Take(ctx, need.key, need.ceiling, m.tokenHold(fn)) {
+		return a, nil, nil, need.throttle
+	}
+	a, e, p, err = m.acquire(fn, need.key)
+	if errors.As(err, &need) {
+		return a, nil, nil, need.throttle
+	}
+	return a, e, p, err
 }

@@ -164,6 +164,10 @@ type Options struct {
 	// Reservations reports reserved concurrency; nil means no function
 	// has any.
 	Reservations Reservations
+	// Cluster, on a node of a cluster, shares the account's and the
+	// functions' reserved concurrency with the other nodes (nil: this
+	// node's limits are the only ones).
+	Cluster ClusterLimits
 	// KeepAlive decides when idle environments are reclaimed;
 	// FixedKeepAlive{IdleTimeout} when nil.
 	KeepAlive KeepAlive
@@ -443,7 +447,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		t0 := m.observeStart(ctx, fn, req)
 		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
-	a, e, p, err := m.acquire(fn)
+	a, e, p, err := m.admit(ctx, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +488,8 @@ func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invo
 type admission struct {
 	name       string
 	unreserved bool
-	coldMB     int // memory set aside for a cold start (0 on a warm one)
+	token      string // the cluster-wide token held ("" on one node, or for a provisioned environment)
+	coldMB     int    // memory set aside for a cold start (0 on a warm one)
 	// provisioned: it runs on a provisioned environment; spillover: the
 	// version has provisioned concurrency, all of it busy.
 	provisioned, spillover bool
@@ -496,7 +501,15 @@ type admission struct {
 // environments if the budget needs it) and returns nil with the pool to
 // start it in. The pools of older revisions of the same version are
 // retired.
-func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool, error) {
+func (m *Manager) acquire(fn *function.Config, held string) (admission, *environment, *fnPool, error) {
+	a, e, p, err := m.acquireLocked(fn, held)
+	if held != "" && (err != nil || a.token != held) {
+		m.opts.Cluster.Put(held) // taken for another kind of admission than this one
+	}
+	return a, e, p, err
+}
+
+func (m *Manager) acquireLocked(fn *function.Config, held string) (a admission, _ *environment, _ *fnPool, err error) {
 	vk := versionKey{fn.FunctionArn, fn.Version}
 	k := poolKey{vk, fn.RevisionId}
 	reserved, hasReserved := m.reserved.ReservedConcurrency(fn.FunctionName)
@@ -506,7 +519,7 @@ func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a := admission{name: fn.FunctionName}
+	a = admission{name: fn.FunctionName}
 	if m.closed {
 		return a, nil, nil, errClosed
 	}
@@ -535,10 +548,27 @@ func (m *Manager) acquire(fn *function.Config) (admission, *environment, *fnPool
 		}
 		return a, nil, nil, errAccountLimit
 	}
+	if m.opts.Cluster != nil {
+		if err := m.clusterTokenLocked(fn, &a, hasReserved, reserved, totalReserved, held); err != nil {
+			if e != nil { // back where it was
+				e.state = stateIdle
+				if e.provisioned {
+					p.provIdle = append(p.provIdle, e)
+				} else {
+					p.idle = append(p.idle, e)
+				}
+			}
+			return a, nil, nil, err
+		}
+	}
 	a.spillover = !a.provisioned && p.provWanted > 0
 	if e == nil {
 		mb := fn.MemoryMB()
 		if !m.makeRoomLocked(mb) {
+			if a.token != "" && a.token != held {
+				m.opts.Cluster.Put(a.token)
+			}
+			a.token = ""
 			return a, nil, nil, errMemoryLimit
 		}
 		m.pendingMB += mb
@@ -594,6 +624,9 @@ func (m *Manager) finish(a admission) {
 	}
 	if a.unreserved {
 		m.unreserved--
+	}
+	if a.token != "" {
+		m.opts.Cluster.Put(a.token)
 	}
 }
 
