@@ -11,6 +11,8 @@
 //	c := clustertest.Start(t, clustertest.Options{Binary: bin})
 //	c.Nodes[0].Kill9(t)
 //
+// Each node runs the command line of deploy/systemd/nimbus.service (unit.go).
+//
 // Only tests import it.
 package clustertest
 
@@ -116,6 +118,14 @@ func Start(t testing.TB, o Options) *Cluster {
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
+	unit, credential, err := UnitCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	envKeys, err := UnitEnvKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		node := &Node{
 			Name:        fmt.Sprintf("node%d", i),
@@ -124,17 +134,39 @@ func Start(t testing.TB, o Options) *Cluster {
 			bin:         o.Binary,
 			stdout:      o.Stdout,
 		}
-		node.args = append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", node.DataDir,
-			"--cluster-name", c.Name, "--cluster-listen", node.ClusterAddr,
+		// What nimbus.env and LoadCredential give the unit on a real node.
+		credDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(credDir, credential), []byte(c.Secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		vars := map[string]string{
+			"NODE_NAME": node.Name, "NODE_DATA_DIR": node.DataDir, "NODE_LISTEN": "127.0.0.1:0",
+			"NODE_CLUSTER": c.Name, "NODE_CLUSTER_LISTEN": node.ClusterAddr,
 			// Every node gets the same list, its own route included.
-			"--routes", strings.Join(routes, ","), "--node-name", node.Name, "--runtime-sdks", "off",
-		}, o.Args...)
+			"NODE_ROUTES": strings.Join(routes, ","),
+		}
+		for _, k := range envKeys {
+			if _, ok := vars[k]; !ok {
+				t.Fatalf("clustertest: deploy/systemd/nimbus.env sets %s, which the harness does not fill in", k)
+			}
+		}
+		unitEnv := make([]string, 0, len(vars)+1)
+		for k, v := range vars {
+			unitEnv = append(unitEnv, k+"="+v)
+		}
+		vars["CREDENTIALS_DIRECTORY"] = credDir
+		unitEnv = append(unitEnv, "CREDENTIALS_DIRECTORY="+credDir)
+		args, err := expandUnit(unit, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.args = append(append(args, "--runtime-sdks", "off"), o.Args...)
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "NIMBUS_") && !strings.HasPrefix(kv, "AWS_") {
 				node.env = append(node.env, kv)
 			}
 		}
-		node.env = append(append(node.env, "NIMBUS_CLUSTER_SECRET="+c.Secret), o.Env...)
+		node.env = append(append(node.env, unitEnv...), o.Env...)
 		c.Nodes = append(c.Nodes, node)
 	}
 	t.Cleanup(func() {
