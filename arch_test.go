@@ -174,7 +174,7 @@ var rules = map[string]rule{
 	"internal/s3":          {imports: []string{"internal/awsapi", "internal/sigv4", "internal/store"}, thirdParty: []string{"go.etcd.io/bbolt"}, importers: []string{"internal/daemon"}},
 	"internal/kinesis":     {imports: []string{"internal/awsapi"}, thirdParty: []string{nats}, importers: []string{"internal/daemon"}},
 	"internal/sns":         {imports: []string{"internal/awsapi", "internal/deliver", "internal/eventpattern"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
-	"internal/esm":         {imports: []string{"internal/awsapi", "internal/errdefs", "internal/eventpattern", "internal/function", "internal/invoke"}, anyThirdParty: true},
+	"internal/esm":         {imports: []string{"internal/awsapi", "internal/errdefs", "internal/eventpattern", "internal/function", "internal/invoke", "internal/lease"}, anyThirdParty: true},
 	"internal/events":      {imports: []string{"internal/async", "internal/awsapi", "internal/deliver", "internal/errdefs", "internal/eventpattern", "internal/function"}, anyThirdParty: true, importers: []string{"internal/daemon", "internal/scheduler", "internal/secretsmanager", "internal/pipes"}},
 	"internal/kms":         {imports: []string{"internal/awsapi", "internal/store"}, thirdParty: []string{uuid}, importers: []string{"internal/daemon", "internal/secretsmanager", "internal/ssm"}},
 	"internal/sfn":         {imports: []string{"internal/awsapi"}, thirdParty: []string{nats, "github.com/theory/jsonpath", "github.com/blues/jsonata-go"}, importers: []string{"internal/daemon"}},
