@@ -58,6 +58,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.StringVar(&cfg.Cluster.Listen, "cluster-listen", cfg.Cluster.Listen, "HOST:PORT the embedded NATS server accepts cluster routes on")
 	f.StringVar(&routes, "routes", strings.Join(cfg.Cluster.Routes, ","), "comma-separated peer routes nats://HOST:PORT (this node's own may be listed: one list for every node)")
 	f.StringVar(&secretFile, "cluster-secret-file", "", "file holding the cluster's route secret (default $NIMBUS_CLUSTER_SECRET); the same on every node")
+	f.StringVar(&cfg.Cluster.Advertise, "cluster-advertise", cfg.Cluster.Advertise, "HOST:PORT peers learn to reach this node's routes at (default: --cluster-listen's)")
 	f.StringVar(&cfg.Cluster.NodeName, "node-name", cfg.Cluster.NodeName, "this node's name in the cluster (default: generated once into --data-dir)")
 	f.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "copies JetStream keeps of every stream (0: 3 on a cluster of three or more servers, else 1)")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the API endpoint")

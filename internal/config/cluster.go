@@ -135,6 +135,13 @@ func (c *Config) validateCluster() []error {
 	} else if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("cluster listen address %q needs a port (1-65535)", cl.Listen))
 	}
+	if cl.Advertise != "" {
+		if h, p, err := net.SplitHostPort(cl.Advertise); err != nil || h == "" {
+			errs = append(errs, fmt.Errorf("cluster advertise address %q must be HOST:PORT", cl.Advertise))
+		} else if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("cluster advertise address %q needs a port (1-65535)", cl.Advertise))
+		}
+	}
 	if len(cl.Secret) < 16 {
 		errs = append(errs, errors.New("a cluster needs a shared secret of at least 16 characters (NIMBUS_CLUSTER_SECRET or --cluster-secret-file): routes without one would let anyone who reaches the cluster port read every function's state"))
 	}

@@ -192,6 +192,10 @@ type Cluster struct {
 	// NodeName names this node among its peers; empty: a name kept in the
 	// data directory ("<hostname>-<6 hex>").
 	NodeName string
+	// Advertise is the host:port peers are told to reach this node's
+	// route listener at (behind NAT, a proxy or a pod address); empty:
+	// Listen's.
+	Advertise string
 }
 
 // Enabled reports whether clustering is asked for.
@@ -294,6 +298,7 @@ func FromEnv() Config {
 	set(&c.Cluster.Listen, "NIMBUS_CLUSTER_LISTEN")
 	set(&c.Cluster.Secret, "NIMBUS_CLUSTER_SECRET")
 	set(&c.Cluster.NodeName, "NIMBUS_NODE_NAME")
+	set(&c.Cluster.Advertise, "NIMBUS_CLUSTER_ADVERTISE")
 	if v := os.Getenv("NIMBUS_ROUTES"); v != "" {
 		c.Cluster.Routes = SplitRoutes(v)
 	}

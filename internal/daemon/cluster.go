@@ -46,7 +46,7 @@ func storeOptions(cfg config.Config, log *slog.Logger) store.Options {
 	}
 	if c := cfg.Cluster; c.Enabled() {
 		o.Cluster = &store.ClusterOptions{
-			Name: c.Name, Listen: c.Listen, Routes: c.Routes, Secret: c.Secret, NodeName: c.NodeName,
+			Name: c.Name, Listen: c.Listen, Routes: c.Routes, Secret: c.Secret, NodeName: c.NodeName, Advertise: c.Advertise,
 		}
 	}
 	return o

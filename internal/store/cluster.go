@@ -39,6 +39,9 @@ type ClusterOptions struct {
 	// NodeName is this server's name in the cluster; empty: generated
 	// once into the data directory (file node-name) and kept.
 	NodeName string
+	// Advertise is the host:port peers learn this node's routes at
+	// (gossip of implicit routes); empty: Listen's.
+	Advertise string
 }
 
 const (
@@ -107,11 +110,12 @@ func serverOptions(opts Options) (*server.Options, error) {
 	sopts.Username, sopts.Password = "nimbus-local", randomHex(24)
 	sopts.NoLog = false
 	sopts.Cluster = server.ClusterOpts{
-		Name:     c.Name,
-		Host:     host,
-		Port:     p,
-		Username: routeUser,
-		Password: c.Secret,
+		Name:      c.Name,
+		Host:      host,
+		Port:      p,
+		Username:  routeUser,
+		Password:  c.Secret,
+		Advertise: c.Advertise,
 	}
 	sopts.Routes = routes
 	return sopts, nil
