@@ -140,14 +140,18 @@ type httpRoute struct {
 type httpIntegration struct {
 	APIGatewayManaged    bool              `json:"apiGatewayManaged,omitempty"`
 	ConnectionType       string            `json:"connectionType"`
+	CredentialsArn       string            `json:"credentialsArn,omitempty"`
 	Description          string            `json:"description,omitempty"`
 	IntegrationID        string            `json:"integrationId"`
+	IntegrationSubtype   string            `json:"integrationSubtype,omitempty"`
 	IntegrationMethod    string            `json:"integrationMethod,omitempty"`
 	IntegrationType      string            `json:"integrationType"`
 	IntegrationURI       string            `json:"integrationUri"`
 	PayloadFormatVersion string            `json:"payloadFormatVersion"`
 	RequestParameters    map[string]string `json:"requestParameters,omitempty"`
-	TimeoutInMillis      int               `json:"timeoutInMillis"`
+	// ResponseParameters are HTTP APIs' response mappings, by status code.
+	ResponseParameters map[string]map[string]string `json:"responseParameters,omitempty"`
+	TimeoutInMillis    int                          `json:"timeoutInMillis"`
 	// WebSocket integrations only.
 	ContentHandlingStrategy string `json:"contentHandlingStrategy,omitempty"`
 	PassthroughBehavior     string `json:"passthroughBehavior,omitempty"`
@@ -608,58 +612,20 @@ type integrationInput struct {
 	RequestParameters    map[string]string `json:"requestParameters"`
 	TimeoutInMillis      *int              `json:"timeoutInMillis"`
 
-	ContentHandlingStrategy     *string           `json:"contentHandlingStrategy"`
-	CredentialsArn              *string           `json:"credentialsArn"`
-	IntegrationSubtype          *string           `json:"integrationSubtype"`
-	PassthroughBehavior         *string           `json:"passthroughBehavior"`
-	RequestTemplates            map[string]string `json:"requestTemplates"`
-	TemplateSelectionExpression *string           `json:"templateSelectionExpression"`
+	ResponseParameters          map[string]map[string]string `json:"responseParameters"`
+	ContentHandlingStrategy     *string                      `json:"contentHandlingStrategy"`
+	CredentialsArn              *string                      `json:"credentialsArn"`
+	IntegrationSubtype          *string                      `json:"integrationSubtype"`
+	PassthroughBehavior         *string                      `json:"passthroughBehavior"`
+	RequestTemplates            map[string]string            `json:"requestTemplates"`
+	TemplateSelectionExpression *string                      `json:"templateSelectionExpression"`
 }
 
 func (in *integrationInput) apply(x *httpIntegration, ws bool) error {
 	if ws {
 		return in.applyWebSocket(x)
 	}
-	if in.IntegrationType != nil {
-		if *in.IntegrationType != "AWS_PROXY" {
-			return badRequest("Nimbus supports integrationType AWS_PROXY (Lambda proxy) only; got %s.", *in.IntegrationType)
-		}
-		x.IntegrationType = *in.IntegrationType
-	}
-	if in.IntegrationURI != nil {
-		if _, err := checkFunctionURI(*in.IntegrationURI); err != nil {
-			return badRequest("Invalid integrationUri %s: an AWS_PROXY integration needs a Lambda function ARN.", *in.IntegrationURI)
-		}
-		x.IntegrationURI = *in.IntegrationURI
-	}
-	if in.PayloadFormatVersion != nil {
-		if *in.PayloadFormatVersion != "1.0" && *in.PayloadFormatVersion != "2.0" {
-			return badRequest("Invalid payloadFormatVersion %s: must be 1.0 or 2.0.", *in.PayloadFormatVersion)
-		}
-		x.PayloadFormatVersion = *in.PayloadFormatVersion
-	}
-	if in.TimeoutInMillis != nil {
-		if *in.TimeoutInMillis < 50 || *in.TimeoutInMillis > 30000 {
-			return badRequest("Invalid timeoutInMillis %d: must be between 50 and 30000.", *in.TimeoutInMillis)
-		}
-		x.TimeoutInMillis = *in.TimeoutInMillis
-	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
-	if in.IntegrationMethod != nil {
-		x.IntegrationMethod = *in.IntegrationMethod
-	}
-	if in.ConnectionType != nil {
-		x.ConnectionType = *in.ConnectionType
-	}
-	if in.RequestParameters != nil {
-		x.RequestParameters = in.RequestParameters
-	}
-	if x.IntegrationURI == "" {
-		return badRequest("Invalid input: integrationUri is required for AWS_PROXY integrations.")
-	}
-	return nil
+	return in.applyHTTP(x)
 }
 
 func (g *Gateway) createIntegration(c *call) error {
@@ -677,8 +643,11 @@ func (g *Gateway) createIntegration(c *call) error {
 	x := &httpIntegration{IntegrationID: newID(7), IntegrationMethod: "POST", ConnectionType: "INTERNET", TimeoutInMillis: 30000}
 	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
 		ws := d.API.ProtocolType == protocolWebSocket
-		if in.PayloadFormatVersion == nil && !ws {
+		if in.PayloadFormatVersion == nil && !ws && *in.IntegrationType == "AWS_PROXY" && in.IntegrationSubtype == nil {
 			return badRequest("Invalid input: payloadFormatVersion is required for Lambda proxy integrations (1.0 or 2.0).")
+		}
+		if !ws && *in.IntegrationType == "HTTP_PROXY" && in.IntegrationMethod == nil {
+			return badRequest("Invalid input: integrationMethod is required for HTTP_PROXY integrations.")
 		}
 		if err := in.apply(x, ws); err != nil {
 			return err

@@ -198,10 +198,17 @@ func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *
 		}
 	}
 	ctx := r.Context()
-	timeout := time.Duration(integ.TimeoutInMillis) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 30 * time.Second
+	timeout := integrationTimeout(integ)
+	env := &mapEnv{r: r, body: body, path: opts.Path, params: params, stageVars: stage.StageVariables, context: httpContextVars(r, &opts)}
+	if integ.IntegrationType == "HTTP_PROXY" || integ.IntegrationSubtype != "" {
+		ictx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if integ.IntegrationType == "HTTP_PROXY" {
+			return g.httpProxy(ictx, r, body, integ, route, env)
+		}
+		return g.callSubtype(ictx, r, integ, env)
 	}
+	r = mapLambdaRequest(r, integ, env, &opts)
 	cfg, arn, err := g.resolveFunction(ctx, integ.IntegrationURI, stage.StageVariables)
 	if err != nil {
 		g.log.Debug("integration function unavailable", "api_id", doc.API.APIID, "err", err)
@@ -243,6 +250,12 @@ func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *
 		g.log.Debug("malformed proxy response", "api_id", doc.API.APIID, "err", err)
 		g.stats.integrationErrors.Add(1)
 		return httpBadGateway()
+	}
+	if len(integ.ResponseParameters) > 0 {
+		if resp.Header == nil {
+			resp.Header = http.Header{}
+		}
+		return g.mapHTTPResponse(integ, env, resp.StatusCode, resp.Header, resp.Body)
 	}
 	return resp
 }

@@ -2,12 +2,14 @@ package apigw
 
 import (
 	"encoding/json"
+	"errors"
 
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/yamldoc"
 )
 
@@ -97,6 +99,9 @@ type oaOperation struct {
 		PayloadFormatVersion string   `json:"payloadFormatVersion"`
 		TimeoutInMillis      int      `json:"timeoutInMillis"`
 		CacheKeyParameters   []string `json:"cacheKeyParameters"`
+		// HTTP APIs' service and HTTP proxy integrations (httpinteg.go).
+		IntegrationSubtype string          `json:"integrationSubtype"`
+		ResponseParameters json.RawMessage `json:"responseParameters"`
 		// The rest is read for REST non-proxy integrations (restinteg.go).
 		Credentials         string            `json:"credentials"`
 		RequestParameters   map[string]string `json:"requestParameters"`
@@ -494,16 +499,6 @@ func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 	integrations := map[string]*httpIntegration{}
 	authorizers := map[string]string{}
 	for _, o := range ops {
-		uri, pfv, err := o.integrationURI()
-		if err != nil {
-			return err
-		}
-		if pfv == "" {
-			pfv = "1.0"
-		}
-		if pfv != "1.0" && pfv != "2.0" {
-			return badRequest("Invalid payloadFormatVersion %s on %s %s.", pfv, o.method, o.path)
-		}
 		key := o.method + " " + o.path
 		// SAM writes the $default route as the path "$default" (an HttpApi
 		// event with no Path and Method); "/$default" is also read.
@@ -513,7 +508,25 @@ func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 		if _, ok := parseRouteKey(key); !ok {
 			return badRequest("Invalid route %s.", key)
 		}
-		x := integrations[uri+"|"+pfv]
+		var x *httpIntegration
+		uri, pfv, err := "", "", error(nil)
+		if ox := o.op.Integration; ox != nil && (strings.EqualFold(ox.Type, "http_proxy") || ox.IntegrationSubtype != "") {
+			if x, err = importHTTPIntegration(o); err != nil {
+				return err
+			}
+			doc.Integrations = append(doc.Integrations, x)
+		} else if uri, pfv, err = o.integrationURI(); err != nil {
+			return err
+		}
+		if pfv == "" {
+			pfv = "1.0"
+		}
+		if pfv != "1.0" && pfv != "2.0" {
+			return badRequest("Invalid payloadFormatVersion %s on %s %s.", pfv, o.method, o.path)
+		}
+		if x == nil {
+			x = integrations[uri+"|"+pfv]
+		}
 		if x == nil {
 			x = &httpIntegration{IntegrationID: newID(7), IntegrationType: "AWS_PROXY", IntegrationURI: uri, IntegrationMethod: "POST",
 				PayloadFormatVersion: pfv, ConnectionType: "INTERNET", TimeoutInMillis: 30000}
@@ -741,4 +754,53 @@ func (d *oaDoc) securityNames(o oaOp) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// importHTTPIntegration reads an HTTP API operation's HTTP_PROXY or AWS
+// service (integrationSubtype) integration through the checks
+// CreateIntegration applies.
+func importHTTPIntegration(o oaOp) (*httpIntegration, error) {
+	ox := o.op.Integration
+	typ := strings.ToUpper(ox.Type)
+	in := integrationInput{IntegrationType: &typ, RequestParameters: ox.RequestParameters}
+	if ox.IntegrationSubtype != "" {
+		in.IntegrationSubtype = &ox.IntegrationSubtype
+	}
+	if ox.URI != "" {
+		in.IntegrationURI = &ox.URI
+	}
+	if ox.HTTPMethod != "" {
+		in.IntegrationMethod = &ox.HTTPMethod
+	}
+	if ox.Credentials != "" {
+		in.CredentialsArn = &ox.Credentials
+	}
+	if ox.PayloadFormatVersion != "" {
+		in.PayloadFormatVersion = &ox.PayloadFormatVersion
+	}
+	if ox.ConnectionType != "" {
+		in.ConnectionType = &ox.ConnectionType
+	}
+	if ox.TimeoutInMillis != 0 {
+		in.TimeoutInMillis = &ox.TimeoutInMillis
+	}
+	if len(ox.ResponseParameters) > 0 {
+		if err := json.Unmarshal(ox.ResponseParameters, &in.ResponseParameters); err != nil {
+			return nil, badRequest("Invalid responseParameters on %s %s: a map of status codes to mappings.", o.method, o.path)
+		}
+	}
+	if typ == "HTTP_PROXY" && ox.HTTPMethod == "" {
+		return nil, badRequest("Invalid integration on %s %s: an http_proxy integration needs httpMethod.", o.method, o.path)
+	}
+	x := &httpIntegration{IntegrationID: newID(7), ConnectionType: "INTERNET", TimeoutInMillis: 30000}
+	if err := in.applyHTTP(x); err != nil {
+		var ae *awsapi.Error
+		if errors.As(err, &ae) {
+			e := *ae
+			e.Message = o.method + " " + o.path + ": " + e.Message
+			return nil, &e
+		}
+		return nil, err
+	}
+	return x, nil
 }

@@ -3,12 +3,15 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	agtypes "github.com/aws/aws-sdk-go-v2/service/apigateway/types"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	v2types "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -133,5 +136,49 @@ func TestRESTAWSIntegrationActsAsItsRole(t *testing.T) {
 	ti, err = ag.TestInvokeMethod(ctx, &apigateway.TestInvokeMethodInput{RestApiId: api.Id, ResourceId: res.Id, HttpMethod: aws.String("POST"), Body: aws.String(`{}`)})
 	if err != nil || ti.Status != 500 || !strings.Contains(aws.ToString(ti.Log), "API Gateway does not have permission to assume the provided role") {
 		t.Errorf("TestInvokeMethod with an unassumable role = %v %+v", err, ti)
+	}
+
+	// The same through an HTTP API's first-class SQS-SendMessage
+	// integration (integrationSubtype, no mapping template).
+	hv := n.apigwV2()
+	happ, err := hv.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("direct-http"), ProtocolType: v2types.ProtocolTypeHttp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, err := hv.CreateIntegration(ctx, &apigatewayv2.CreateIntegrationInput{ApiId: happ.ApiId, IntegrationType: v2types.IntegrationTypeAwsProxy,
+		IntegrationSubtype: aws.String("SQS-SendMessage"), CredentialsArn: aws.String(sender), PayloadFormatVersion: aws.String("1.0"),
+		RequestParameters: map[string]string{"QueueUrl": aws.ToString(q.QueueUrl), "MessageBody": "$request.body.order"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hv.CreateRoute(ctx, &apigatewayv2.CreateRouteInput{ApiId: happ.ApiId, RouteKey: aws.String("POST /orders"), Target: aws.String("integrations/" + aws.ToString(hi.IntegrationId))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hv.CreateStage(ctx, &apigatewayv2.CreateStageInput{ApiId: happ.ApiId, StageName: aws.String("$default"), AutoDeploy: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	r := callAPI(t, n, *happ.ApiId, "POST", "/orders", jsonHdr, []byte(`{"order": {"n": 9}}`))
+	if r.status != 200 || !strings.Contains(r.body, `"SendMessageResponse"`) || !strings.Contains(r.body, `"MessageId"`) {
+		t.Fatalf("HTTP API SQS-SendMessage = %d %s", r.status, r.body)
+	}
+	msgs, err = sq.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10})
+	if err != nil || !slices.ContainsFunc(msgs.Messages, func(m sqstypes.Message) bool { return aws.ToString(m.Body) == `{"n":9}` }) {
+		t.Fatalf("queue after the HTTP API call: %+v %v", msgs, err)
+	}
+	setCreds := func(arn string) {
+		t.Helper()
+		if _, err := hv.UpdateIntegration(ctx, &apigatewayv2.UpdateIntegrationInput{ApiId: happ.ApiId, IntegrationId: hi.IntegrationId, CredentialsArn: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A role without sqs:SendMessage: SQS's own AccessDenied reaches the client.
+	setCreds(mute)
+	if r := callAPI(t, n, *happ.ApiId, "POST", "/orders", jsonHdr, []byte(`{"order": 1}`)); r.status != 403 || !strings.Contains(r.body, "AccessDenied") {
+		t.Errorf("HTTP API with a role without SendMessage: %d %s", r.status, r.body)
+	}
+	// A role API Gateway may not assume: 500.
+	setCreds(lambdaOnly)
+	if r := callAPI(t, n, *happ.ApiId, "POST", "/orders", jsonHdr, []byte(`{"order": 1}`)); r.status != 500 || r.body != `{"message":"Internal Server Error"}` {
+		t.Errorf("HTTP API with a role that does not trust API Gateway: %d %s", r.status, r.body)
 	}
 }

@@ -152,3 +152,54 @@ func TestHTTPAPIFromResources(t *testing.T) {
 		t.Error("deleted API still exists")
 	}
 }
+
+// TestHTTPAPIServiceIntegrationsDeploy deploys what a SAM HttpApi with
+// direct integrations becomes: a Body with an SQS-SendMessage service
+// integration and an HTTP proxy, and a plain AWS::ApiGatewayV2::Integration
+// of subtype EventBridge-PutEvents with parameter mappings; an AppConfig
+// subtype is refused by name.
+func TestHTTPAPIServiceIntegrationsDeploy(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	role := "arn:aws:iam::000000000000:role/apigw-direct"
+	body := map[string]any{"openapi": "3.0.1", "info": map[string]any{"title": "direct", "version": "1"},
+		"paths": map[string]any{
+			"/orders": map[string]any{"post": map[string]any{"x-amazon-apigateway-integration": map[string]any{
+				"type": "aws_proxy", "integrationSubtype": "SQS-SendMessage", "credentials": role, "payloadFormatVersion": "1.0",
+				"requestParameters": map[string]any{"QueueUrl": "http://q/000000000000/orders", "MessageBody": "$request.body"}}}},
+			"/up/{proxy+}": map[string]any{"x-amazon-apigateway-any-method": map[string]any{"x-amazon-apigateway-integration": map[string]any{
+				"type": "http_proxy", "httpMethod": "ANY", "uri": "http://127.0.0.1:9/{proxy}", "payloadFormatVersion": "1.0"}}},
+		}}
+	api := e.create(t, "HttpApi", "AWS::ApiGatewayV2::Api", map[string]any{"Body": body})
+	id := api.PhysicalID
+	integ := e.create(t, "Events", "AWS::ApiGatewayV2::Integration", map[string]any{
+		"ApiId": id, "IntegrationType": "AWS_PROXY", "IntegrationSubtype": "EventBridge-PutEvents", "CredentialsArn": role,
+		"PayloadFormatVersion": "1.0",
+		"RequestParameters":    map[string]any{"Detail": "$request.body", "DetailType": "placed", "Source": "shop"},
+		"ResponseParameters":   map[string]any{"200": map[string]any{"overwrite:statuscode": "204"}},
+	})
+	out, err := e.apigw2.GetIntegrations(ctx, &apigatewayv2.GetIntegrationsInput{ApiId: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, x := range out.Items {
+		seen[string(x.IntegrationType)+"/"+aws.ToString(x.IntegrationSubtype)+"/"+aws.ToString(x.CredentialsArn)] = true
+		if aws.ToString(x.IntegrationId) == integ.PhysicalID && x.ResponseParameters["200"]["overwrite:statuscode"] != "204" {
+			t.Errorf("response parameters = %v", x.ResponseParameters)
+		}
+	}
+	for _, k := range []string{"AWS_PROXY/SQS-SendMessage/" + role, "HTTP_PROXY//", "AWS_PROXY/EventBridge-PutEvents/" + role} {
+		if !seen[k] {
+			t.Errorf("integration %s missing: %v", k, seen)
+		}
+	}
+	p := e.ps["AWS::ApiGatewayV2::Integration"]
+	if _, err := p.Create(ctx, request("Cfg", "AWS::ApiGatewayV2::Integration", map[string]any{"ApiId": id, "IntegrationType": "AWS_PROXY",
+		"IntegrationSubtype": "AppConfig-GetConfiguration", "CredentialsArn": role, "PayloadFormatVersion": "1.0",
+		"RequestParameters": map[string]any{"Application": "a", "Environment": "e", "Configuration": "c", "ClientId": "x"}})); err == nil || !strings.Contains(err.Error(), "AppConfig") {
+		t.Errorf("AppConfig subtype = %v", err)
+	}
+	e.delete(t, integ)
+	e.delete(t, api)
+}
