@@ -51,7 +51,7 @@ func protections(h *host) []Protection {
 	add("rlimits", true, "RLIMIT_NOFILE 1024, RLIMIT_CORE 0"+pick(ns && !h.userns, ", RLIMIT_NPROC 1024", ""))
 	exe := initExe()
 	sealed := exe != "/proc/self/exe"
-	add("sealed init binary", sealed, pick(sealed, "inits run a sealed memfd copy of nimbus (CVE-2019-5736)", initExeErrText()))
+	add("sealed init binary", sealed, pick(sealed, "inits run a sealed memfd copy of "+pick(initFromImg, "the small init image", "nimbus")+" (CVE-2019-5736)", initExeErrText()))
 	add("fd hygiene", true, "every fd but stdin, stdout and stderr closed before the runtime's exec; environment variables: the function's only")
 	return ps
 }

@@ -1,9 +1,11 @@
 // Package sandbox starts and stops one execution environment's process tree.
 //
-// On Linux as root the nimbus binary re-executes itself as the
-// environment's init (the pattern runc uses), from a sealed in-memory copy
-// (memfd) so that no process can rewrite the server's binary through
-// /proc/<pid>/exe. The parent starts init in new mount, pid, ipc, uts and
+// On Linux as root each environment's init is a small program of its own
+// (initbin: this package and its main, embedded in nimbus as a gzipped
+// image on linux/amd64; elsewhere the nimbus binary re-executes itself, the
+// pattern runc uses), run from a sealed in-memory copy (memfd) so that no
+// process can rewrite it through /proc/<pid>/exe. Init stays resident as
+// pid 1, so its own footprint is each idle environment's overhead. The parent starts init in new mount, pid, ipc, uts and
 // network namespaces, moves it into a per-environment cgroup (v1 or v2:
 // memory limit without swap, pids.max 1024, a CPU weight proportional to
 // memory, a freezer) and only then sends it its configuration, with the
@@ -42,7 +44,7 @@
 //
 // Only the worker side (internal/pool), the daemon, the cli (startup
 // report, `nimbus doctor`), bench (to name the isolation measured) and
-// cmd/nimbus (MaybeRunInit) import this package. It imports x/sys,
+// cmd/nimbus and initbin (MaybeRunInit) import this package. It imports x/sys,
 // go-seccomp-bpf, and nftables and netlink (the egress network) only.
 package sandbox
 
@@ -61,6 +63,10 @@ import (
 	"syscall"
 	"time"
 )
+
+// The embedded init image (see initbin) is rebuilt by:
+//
+//go:generate env NIMBUS_WRITE_INIT_IMAGE=1 go test -run ^TestInitImageIsCurrent$ -count=1 .
 
 // Paths of the code and the runtime files as the environment sees them.
 const (
