@@ -251,7 +251,9 @@ func (c *Console) proxy(w http.ResponseWriter, r *http.Request, s session) {
 		apiError(w, http.StatusBadRequest, "ValidationException", err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Minute)
+	// A call lasts at most as long as the session (an invoke is bounded
+	// by its function's timeout; a live tail streams until then).
+	ctx, cancel := context.WithDeadline(r.Context(), time.Unix(s.Expires, 0))
 	defer cancel()
 	u := "http://" + frontHost(r) + k.Path
 	if k.Query != "" {
@@ -288,13 +290,12 @@ func (c *Console) proxy(w http.ResponseWriter, r *http.Request, s session) {
 			return
 		}
 	}
-	bw := &bufWriter{h: http.Header{}, limit: maxCall}
+	bw := &bufWriter{h: http.Header{}, limit: maxCall, out: w}
 	c.opts.Front.ServeHTTP(bw, req)
-	for _, h := range answered {
-		if v := bw.h.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
+	if bw.streaming {
+		return
 	}
+	copyAnswered(w, bw.h)
 	if bw.over {
 		apiError(w, http.StatusBadGateway, "ResponseTooLarge", "The answer is larger than the console shows.")
 		return
@@ -306,26 +307,53 @@ func (c *Console) proxy(w http.ResponseWriter, r *http.Request, s session) {
 	_, _ = w.Write(bw.buf)
 }
 
-// bufWriter holds a front-door answer in memory, up to limit bytes.
+func copyAnswered(w http.ResponseWriter, from http.Header) {
+	for _, h := range answered {
+		if v := from.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+}
+
+// eventStreamType is the content type of an AWS event stream answer
+// (StartLiveTail, InvokeWithResponseStream): the proxy passes it on to
+// the page as it comes, each flush at once, instead of holding it.
+const eventStreamType = "application/vnd.amazon.eventstream"
+
+// bufWriter holds a front-door answer in memory, up to limit bytes; an
+// event stream answer goes straight on to out as it is written.
 type bufWriter struct {
 	h     http.Header
 	code  int
 	buf   []byte
 	limit int
 	over  bool
+
+	out       http.ResponseWriter
+	streaming bool
 }
 
 func (b *bufWriter) Header() http.Header { return b.h }
 
 func (b *bufWriter) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
+	if b.code != 0 {
+		return
+	}
+	b.code = code
+	if code == http.StatusOK && b.out != nil && strings.HasPrefix(b.h.Get("Content-Type"), eventStreamType) {
+		b.streaming = true
+		copyAnswered(b.out, b.h)
+		b.out.WriteHeader(code)
+		_ = http.NewResponseController(b.out).Flush()
 	}
 }
 
 func (b *bufWriter) Write(p []byte) (int, error) {
 	if b.code == 0 {
-		b.code = http.StatusOK
+		b.WriteHeader(http.StatusOK)
+	}
+	if b.streaming {
+		return b.out.Write(p)
 	}
 	if len(b.buf)+len(p) > b.limit {
 		b.over = true
@@ -335,5 +363,9 @@ func (b *bufWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush lets handlers that stream (they flush as they go) write here.
-func (b *bufWriter) Flush() {}
+// Flush passes a streaming answer's flush on; a held answer waits.
+func (b *bufWriter) Flush() {
+	if b.streaming {
+		_ = http.NewResponseController(b.out).Flush()
+	}
+}

@@ -231,6 +231,9 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		if g == "" {
 			o.resource = "*"
 		}
+		if opFromTarget == "StartLiveTail" {
+			o = liveTailOperation(o, m, "arn:aws:logs:"+d.cfg.Region+":"+d.cfg.AccountID+":log-group:")
+		}
 		return o, true
 	case "cloudwatch":
 		op, alarm, dashboard := cloudwatch.RequestTarget(r, peekBody(r))
@@ -806,4 +809,23 @@ func callerOf(id auth.Identity) iam.Caller {
 		}
 	}
 	return c
+}
+
+// liveTailOperation: StartLiveTail is allowed on every log group it tails
+// (logGroupIdentifiers, names or ARNs).
+func liveTailOperation(o operation, m map[string]any, arnPrefix string) operation {
+	ids, _ := m["logGroupIdentifiers"].([]any)
+	for _, v := range ids {
+		g, _ := v.(string)
+		if _, rest, ok := strings.Cut(g, ":log-group:"); ok && strings.HasPrefix(g, "arn:") {
+			g = strings.TrimSuffix(rest, ":*")
+		}
+		c := check{"logs:StartLiveTail", arnPrefix + g + ":*"}
+		if o.action == "" {
+			o.action, o.resource = c.action, c.resource
+		} else {
+			o.also = append(o.also, c)
+		}
+	}
+	return o
 }

@@ -305,7 +305,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("live tail shows a new line", func(t *testing.T) {
 		b.do(t, "logs", chromedp.Navigate(hostBase+"#/logs/"+url.PathEscape("/aws/lambda/hello")), poll(pageReady),
-			chromedp.Click("#tail"), poll(`document.getElementById("tail").getAttribute("aria-pressed") === "true"`))
+			chromedp.Click("#tail"), poll(`document.getElementById("tail").dataset.session === "open"`))
 		marker := fmt.Sprintf("tail-%d", time.Now().UnixNano())
 		invokeConsoleFn(t, n, `{"marker":"`+marker+`"}`)
 		b.do(t, "tail", poll(`document.getElementById("log-lines").textContent.includes("console-line `+marker+`")`))

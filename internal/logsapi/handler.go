@@ -3,8 +3,9 @@
 // `aws logs get-log-events` need, over the JSON 1.1 protocol (POST / with
 // X-Amz-Target: Logs_20140328.<Operation>): DescribeLogGroups,
 // DescribeLogStreams, GetLogEvents, FilterLogEvents (with the filter-pattern
-// syntax in pattern.go), CreateLogGroup, DeleteLogGroup, PutRetentionPolicy
-// and DeleteRetentionPolicy. Errors travel as CloudWatch Logs sends them:
+// syntax in pattern.go), StartLiveTail (an event stream, livetail.go),
+// CreateLogGroup, DeleteLogGroup, PutRetentionPolicy and
+// DeleteRetentionPolicy. Errors travel as CloudWatch Logs sends them:
 // HTTP 400 with {"__type": ..., "message": ...}.
 //
 // It reads from internal/logstore and makes the lines logged before a
@@ -20,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -52,6 +54,9 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 	svc  *awsapi.JSONService
+
+	liveTails  atomic.Int64  // StartLiveTail sessions open
+	tailLength time.Duration // a live tail session's length (LiveTailSessionLength; tests shorten it)
 }
 
 // New returns the API handler.
@@ -62,7 +67,7 @@ func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{opts: opts, log: opts.Logger}
+	h := &Handler{opts: opts, log: opts.Logger, tailLength: LiveTailSessionLength}
 	h.svc = h.service()
 	return h
 }
@@ -113,7 +118,15 @@ var (
 const maxBody = 1 << 20
 
 // ServeHTTP answers one request through the shared JSON-protocol server.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.svc.ServeHTTP(w, r) }
+// StartLiveTail answers an event stream, written as it goes
+// (livetail.go).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") == TargetPrefix+"StartLiveTail" {
+		h.serveLiveTail(w, r)
+		return
+	}
+	h.svc.ServeHTTP(w, r)
+}
 
 // service is the JSON 1.1 protocol server over the operations.
 func (h *Handler) service() *awsapi.JSONService {
@@ -135,7 +148,6 @@ func (h *Handler) service() *awsapi.JSONService {
 		Refused: map[string]string{
 			"PutLogEvents":          "writes from outside a function (functions' output is their log)",
 			"CreateLogStream":       "log streams made through the API (a function's streams are made as it runs)",
-			"StartLiveTail":         "live tail sessions (`nimbus logs -f` follows a function's log)",
 			"StartQuery":            "Logs Insights queries",
 			"PutMetricFilter":       "metric filters",
 			"PutSubscriptionFilter": "subscription filters",

@@ -237,3 +237,13 @@ func (s *Store) Scan(ctx context.Context, q Query) ([]Event, bool, error) {
 		}
 	}
 }
+
+// End is the position after the last stored event: every event stored
+// later is at End or after it (a live tail reads on from here).
+func (s *Store) End(ctx context.Context) (Position, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return Position{}, fmt.Errorf("log store end: %w", err)
+	}
+	return Position{Seq: info.State.LastSeq + 1}, nil
+}

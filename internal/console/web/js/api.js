@@ -51,6 +51,60 @@ function errorMessage(text) {
   return m ? m[1] : "";
 }
 
+// stream makes one AWS API call whose answer is an AWS event stream
+// (application/vnd.amazon.eventstream) and calls onEvent(type, payload,
+// messageType) for each message as it arrives; it resolves when the
+// stream ends and stops when signal aborts.
+export async function stream(k, onEvent, signal) {
+  const r = await fetch("api/aws", { method: "POST", headers: { "Content-Type": "application/json", "X-Nimbus-Csrf": csrf }, body: JSON.stringify(k), signal });
+  if (r.status === 401) throw new SignedOut();
+  if (!r.ok || !r.body) {
+    const text = await r.text();
+    const type = r.headers.get("X-Amzn-Errortype") || "";
+    if (/AccessDenied/i.test(type) || /AccessDenied|is not authorized/.test(text)) throw new Denied(errorMessage(text) || "Access denied");
+    throw new Error(errorMessage(text) || `${k.service} answered ${r.status}`);
+  }
+  const reader = r.body.getReader();
+  let buf = new Uint8Array(0);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    const joined = new Uint8Array(buf.length + value.length);
+    joined.set(buf); joined.set(value, buf.length);
+    buf = joined;
+    while (buf.length >= 12) {
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      const total = dv.getUint32(0), hlen = dv.getUint32(4);
+      if (total < 16 || hlen > total - 16) throw new Error("The event stream is malformed.");
+      if (buf.length < total) break;
+      const m = decodeMessage(buf.subarray(0, total), hlen);
+      buf = buf.slice(total);
+      onEvent(m.headers[":event-type"] || m.headers[":exception-type"] || "", m.payload, m.headers[":message-type"] || "");
+    }
+  }
+}
+
+// decodeMessage reads one event stream message: its headers (strings
+// kept, other types skipped) and its payload as text.
+function decodeMessage(b, hlen) {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength), td = new TextDecoder();
+  const headers = {};
+  let i = 12;
+  const end = 12 + hlen;
+  while (i < end) {
+    const nlen = b[i]; const name = td.decode(b.subarray(i + 1, i + 1 + nlen)); i += 1 + nlen;
+    const type = b[i++];
+    const fixed = { 0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16 };
+    if (type === 6 || type === 7) {
+      const len = dv.getUint16(i); i += 2;
+      if (type === 7) headers[name] = td.decode(b.subarray(i, i + len));
+      i += len;
+    } else if (type in fixed) i += fixed[type];
+    else throw new Error("The event stream is malformed.");
+  }
+  return { headers, payload: td.decode(b.subarray(end, b.length - 4)) };
+}
+
 const j10 = "application/x-amz-json-1.0", j11 = "application/x-amz-json-1.1";
 
 // json calls a JSON-protocol operation (X-Amz-Target).

@@ -1,6 +1,6 @@
 // Logs: a log group's events through FilterLogEvents with CloudWatch
-// Logs' filter-pattern language, and a live tail that polls every second
-// for events after the last one shown.
+// Logs' filter-pattern language, and a live tail: a StartLiveTail
+// session, its event stream read as it comes (a sessionUpdate a second).
 import { h, param, failure, fmtTime, select } from "./ui.js";
 import * as api from "./api.js";
 
@@ -32,11 +32,9 @@ export default async function logs(root, { onLeave }) {
   root.append(form, status, out);
   if (!group) { status.textContent = "No log groups yet."; return; }
   const seen = new Set();
-  let last = 0, timer = null;
   const show = e => {
     if (seen.has(e.eventId)) return;
     seen.add(e.eventId);
-    last = Math.max(last, e.timestamp);
     out.append(`${fmtTime(e.timestamp)} ${e.logStreamName}  ${e.message.replace(/\n$/, "")}\n`);
   };
   const fetchEvents = async startTime => {
@@ -54,7 +52,6 @@ export default async function logs(root, { onLeave }) {
   const run = async () => {
     out.replaceChildren();
     seen.clear();
-    last = 0;
     try {
       await fetchEvents(Date.now() - Number(since.value) * 60000);
       status.textContent = `${seen.size} events.`;
@@ -64,19 +61,41 @@ export default async function logs(root, { onLeave }) {
       status.replaceChildren(failure("read this log group", err));
     }
   };
-  const stopTail = () => { clearInterval(timer); timer = null; tailBtn.setAttribute("aria-pressed", "false"); tailBtn.textContent = "Live tail"; };
-  tailBtn.addEventListener("click", () => {
-    if (timer) { stopTail(); status.textContent = "Live tail stopped."; return; }
+  let session = null; // the open live tail's AbortController
+  const stopTail = () => {
+    session?.abort(); session = null;
+    tailBtn.setAttribute("aria-pressed", "false"); tailBtn.textContent = "Live tail"; delete tailBtn.dataset.session;
+  };
+  tailBtn.addEventListener("click", async () => {
+    if (session) { stopTail(); status.textContent = "Live tail stopped."; return; }
+    const ctl = new AbortController();
+    session = ctl;
     tailBtn.setAttribute("aria-pressed", "true");
     tailBtn.textContent = "Stop tail";
-    status.textContent = "Live tail: new events appear within a second.";
-    if (!last) last = Date.now() - 60000;
-    let busy = false;
-    timer = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      try { await fetchEvents(last); out.scrollTop = out.scrollHeight; } catch (err) { status.replaceChildren(failure("tail this log group", err)); stopTail(); } finally { busy = false; }
-    }, 1000);
+    status.textContent = "Starting a live tail session…";
+    const body = { logGroupIdentifiers: [group] };
+    if (pattern.value.trim()) body.logEventFilterPattern = pattern.value.trim();
+    try {
+      await api.stream({ service: "logs", method: "POST", path: "/", target: "Logs_20140328.StartLiveTail", contentType: "application/x-amz-json-1.1", body: JSON.stringify(body) },
+        (type, payload, kind) => {
+          const v = payload ? JSON.parse(payload) : {};
+          if (kind === "exception") { status.replaceChildren(h("span", { class: "error", role: "alert" }, `${type}: ${v.message || ""}`)); return; }
+          if (type === "sessionStart") {
+            tailBtn.dataset.session = "open";
+            status.textContent = `Live tail session ${v.sessionId}: new events arrive every second.`;
+          } else if (type === "sessionUpdate") {
+            for (const e of v.sessionResults || []) out.append(`${fmtTime(e.timestamp)} ${e.logStreamName}  ${String(e.message).replace(/\n$/, "")}\n`);
+            if ((v.sessionResults || []).length) out.scrollTop = out.scrollHeight;
+            if (v.sessionMetadata?.sampled) status.textContent = "Live tail: more than 500 events a second, sampled.";
+          }
+        }, ctl.signal);
+      if (session === ctl) { stopTail(); status.append(" The live tail session ended."); }
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      if (err.name === "SignedOut") throw err;
+      if (session === ctl) stopTail();
+      status.replaceChildren(failure("tail this log group", err));
+    }
   });
   onLeave(stopTail);
   form.addEventListener("submit", e => { e.preventDefault(); run(); });
