@@ -167,7 +167,7 @@ func (c *Console) serveLink(w http.ResponseWriter, r *http.Request, base string)
 		if err != nil {
 			msg = html.EscapeString(err.Error())
 		}
-		_, _ = fmt.Fprintf(w, "<!doctype html><title>Nimbus console</title><link rel=stylesheet href=\"%sapp.css\"><main class=signin><h1>Sign-in link refused</h1><p role=alert>%s</p><p><a href=\"%s\">Sign in</a></p></main>",
+		_, _ = fmt.Fprintf(w, "<!doctype html><title>Nimbus console</title><link rel=icon href=data:,><link rel=stylesheet href=\"%sapp.css\"><main class=signin><h1>Sign-in link refused</h1><p role=alert>%s</p><p><a href=\"%s\">Sign in</a></p></main>",
 			base, msg, base)
 		return
 	}

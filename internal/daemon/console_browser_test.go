@@ -197,6 +197,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		{"type":"metric","x":0,"y":2,"width":12,"height":6,"properties":{"metrics":[["AWS/Lambda","Invocations","FunctionName","hello"]],"period":60,"stat":"Sum","title":"hello invocations"}}]}`)}); err != nil {
 		t.Fatal(err)
 	}
+	data := seedConsole(t, n)
 	shots := os.Getenv("NIMBUS_CONSOLE_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -263,21 +264,60 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.errors() // the refused link's 403
 	})
 
-	pages := []string{"overview", "functions", "functions/hello", "graphs/hello", "logs", "stacks", "apis", "queues", "events", "buckets",
-		"tables", "workflows", "dashboards", "dashboards/ops"}
-	t.Run("pages load without console errors", func(t *testing.T) {
+	type pageCheck struct {
+		path  string
+		wants []string // texts the page shows
+		js    string   // further check: an expression true when the page is right
+	}
+	wf := "workflows/" + url.PathEscape(data.machineArn)
+	pages := []pageCheck{
+		{"overview", []string{"healthy", "Functions", "Protection"}, ""},
+		{"functions", []string{"hello", "python3.12"}, ""},
+		{"functions/hello", []string{"app.handler", "Last invocations", "$LATEST"}, `document.querySelectorAll("#page table code").length >= 4`},
+		{"graphs/hello", []string{"Invocations", "Errors", "Cold starts"}, ""},
+		{"logs", []string{"console-line warm-0"}, ""},
+		{"stacks", []string{"console-stack", "CREATE_COMPLETE"}, ""},
+		{"stacks/console-stack", []string{"Jobs", "AWS::SQS::Queue", "JobsUrl", "console-stack-jobs", "CREATE_COMPLETE"}, ""},
+		{"apis", []string{"console-api", "GET /console-route"}, ""},
+		{"queues", []string{"console-queue", "console-stack-jobs"},
+			`[...document.querySelectorAll("#page tr")].some(r => r.cells[0]?.textContent === "console-queue" && r.cells[1].textContent === "2")`},
+		{"events", []string{"console-bus", "console-rule", "console.test", "console-schedule", "rate(1 hour)"}, ""},
+		{"buckets", []string{"console-bucket"}, ""},
+		{"buckets/console-bucket", []string{"reports/a.txt", "reports/b.txt"}, ""},
+		{"tables", []string{"console-table"}, ""},
+		{"tables/console-table", []string{"item-1", "item-2", "item-3", "pk (HASH)"}, ""},
+		{"workflows", []string{"console-flow"}, ""},
+		{wf, []string{"console-run", "FAILED"}, `document.querySelectorAll("svg.sm g[data-state]").length === 4`},
+		{wf + "/" + url.PathEscape(data.execArn), []string{"Execution console-run", "FAILED"},
+			// The path coloured: entered states green, the failed one red, Done (never entered) plain.
+			`(() => { const fill = n => getComputedStyle(document.querySelector('svg.sm g[data-state="' + n + '"] rect')).fill;
+			  return fill("Prepare") === "rgb(215, 242, 208)" && fill("Check") === "rgb(215, 242, 208)" && fill("Broken") === "rgb(253, 226, 220)" &&
+			    fill("Done") !== fill("Prepare") && fill("Done") !== fill("Broken"); })()`},
+		{"dashboards", []string{"ops"}, ""},
+		{"dashboards/ops", []string{"Operations", "hello invocations"}, ""},
+	}
+	t.Run("every page shows its data without console errors", func(t *testing.T) {
 		for _, p := range pages {
-			b.do(t, p, chromedp.Navigate(hostBase+"#/"+p), poll(pageReady))
-			if p == "graphs/hello" || p == "dashboards/ops" {
-				b.do(t, p+" graph", poll(`document.querySelector(".chart canvas") !== null`))
+			b.do(t, p.path, chromedp.Navigate(hostBase+"#/"+p.path), poll(pageReady))
+			if p.path == "graphs/hello" || p.path == "dashboards/ops" {
+				b.do(t, p.path+" graph", poll(`document.querySelector(".chart canvas") !== null`))
+			}
+			txt := eval[string](t, b, `document.getElementById("page").innerText`)
+			for _, w := range p.wants {
+				if !strings.Contains(txt, w) {
+					t.Errorf("%s: the page lacks %q: %.600q", p.path, w, txt)
+				}
+			}
+			if p.js != "" && !eval[bool](t, b, p.js) {
+				t.Errorf("%s: %s is false; page: %.600q", p.path, p.js, txt)
 			}
 			if errs := b.errors(); len(errs) > 0 {
-				t.Errorf("%s: console errors: %v", p, errs)
+				t.Errorf("%s: console errors: %v", p.path, errs)
 			}
-			if denied := eval[int](t, b, `document.querySelectorAll("[data-denied]").length`); denied > 0 {
-				t.Errorf("%s: root was denied something", p)
+			if denied := eval[int](t, b, `document.querySelectorAll("[data-denied], #page [role=alert]").length`); denied > 0 {
+				t.Errorf("%s: a failure panel: %.300q", p.path, eval[string](t, b, `document.querySelector("[data-denied], #page [role=alert]").textContent`))
 			}
-			b.screenshot(t, shots, strings.ReplaceAll(p, "/", "-"))
+			b.screenshot(t, shots, strings.ReplaceAll(strings.ReplaceAll(p.path, "/", "-"), "%", ""))
 		}
 		t.Logf("screenshots in %s", shots)
 	})
@@ -315,23 +355,33 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("a tab walk reaches every control", func(t *testing.T) {
-		for _, p := range []string{"functions/hello", "logs"} {
-			b.do(t, p, chromedp.Navigate(hostBase+"#/"+p), poll(pageReady))
-			total := eval[int](t, b, `(() => { let i = 0; for (const e of document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])")) {
+	t.Run("a tab walk on every page reaches every control, each visibly focused", func(t *testing.T) {
+		for _, p := range pages {
+			b.do(t, p.path, chromedp.Navigate(hostBase+"#/"+p.path), poll(pageReady))
+			total := eval[int](t, b, `(() => { let i = 0; for (const e of document.querySelectorAll("a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1'])")) {
 				if (e.disabled || e.closest("[hidden]") || e.getClientRects().length === 0) continue; e.dataset.tw = String(i++); } return i; })()`)
 			if total < 10 {
-				t.Fatalf("%s: only %d controls", p, total)
+				t.Fatalf("%s: only %d controls", p.path, total)
 			}
 			_ = eval[bool](t, b, `(document.activeElement?.blur(), true)`)
 			seen := map[string]bool{}
+			// total+3 presses: a page that traps focus (or skips a control)
+			// leaves some control unreached.
 			for range total + 3 {
 				b.do(t, "tab", chromedp.KeyEvent(kb.Tab))
-				seen[eval[string](t, b, `document.activeElement?.dataset?.tw ?? ""`)] = true
+				f := eval[string](t, b, `(() => { const e = document.activeElement; if (!e || e === document.body) return "";
+					const s = getComputedStyle(e);
+					const visible = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+					return (e.dataset.tw ?? "?") + (visible ? "" : " unmarked " + e.outerHTML.slice(0, 100)); })()`)
+				if id, rest, ok := strings.Cut(f, " unmarked "); ok {
+					t.Errorf("%s: control %s has no visible focus: %s", p.path, id, rest)
+					f = id
+				}
+				seen[f] = true
 			}
 			for i := range total {
 				if !seen[fmt.Sprint(i)] {
-					t.Errorf("%s: tab never reached control %d: %s", p, i, eval[string](t, b, fmt.Sprintf(`document.querySelector('[data-tw="%d"]').outerHTML.slice(0, 120)`, i)))
+					t.Errorf("%s: tab never reached control %d: %s", p.path, i, eval[string](t, b, fmt.Sprintf(`document.querySelector('[data-tw="%d"]').outerHTML.slice(0, 120)`, i)))
 				}
 			}
 		}

@@ -11,10 +11,11 @@ export default async function apis(root) {
     guarded(v2, "list HTTP APIs", async () => {
       const r = await rest("apigateway", "GET", "/v2/apis");
       const out = [];
-      for (const a of r.Items || []) {
-        const routes = await rest("apigateway", "GET", `/v2/apis/${encodeURIComponent(a.ApiId)}/routes`);
-        out.push(h("h3", {}, `${a.Name} (${a.ProtocolType}) `, h("code", {}, a.ApiEndpoint || a.ApiId)),
-          table(["Route", "Target", "Authorization"], (routes.Items || []).map(x => [h("code", {}, x.RouteKey), x.Target || "", x.AuthorizationType || "NONE"])));
+      // API Gateway v2's REST-JSON members are lower camel case on the wire.
+      for (const a of r.items || []) {
+        const routes = await rest("apigateway", "GET", `/v2/apis/${encodeURIComponent(a.apiId)}/routes`);
+        out.push(h("h3", {}, `${a.name} (${a.protocolType}) `, h("code", {}, a.apiEndpoint || a.apiId)),
+          table(["Route", "Target", "Authorization"], (routes.items || []).map(x => [h("code", {}, x.routeKey), x.target || "", x.authorizationType || "NONE"]), "No routes."));
       }
       return out.length ? out : h("p", { class: "muted" }, "No HTTP APIs.");
     }),

@@ -36,7 +36,14 @@ export async function events(root) {
     }),
     guarded(scheds, "list schedules", async () => {
       const r = await rest("scheduler", "GET", "/schedules");
-      return table(["Schedule", "Group", "State", "Target"], (r.Schedules || []).map(s => [s.Name, s.GroupName, s.State, h("code", {}, s.Target?.Arn || "")]), "No schedules.");
+      const rows = [];
+      // ListSchedules' summaries lack the expression: GetSchedule has it.
+      for (const s of r.Schedules || []) {
+        const g = s.GroupName || "default";
+        const d = await rest("scheduler", "GET", `/schedules/${encodeURIComponent(s.Name)}`, "groupName=" + encodeURIComponent(g));
+        rows.push([s.Name, g, s.State, h("code", {}, d.ScheduleExpression || ""), h("code", {}, s.Target?.Arn || "")]);
+      }
+      return table(["Schedule", "Group", "State", "Expression", "Target"], rows, "No schedules.");
     }),
   ]);
 }
