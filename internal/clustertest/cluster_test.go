@@ -3,6 +3,7 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/cluster"
@@ -42,12 +44,13 @@ func TestMain(m *testing.M) {
 // one set of secrets (the root credentials one node generated verify on
 // every node), the coordinator lease taken over with a larger fencing
 // token after its holder is killed with SIGKILL, /readyz false on the
-// last node once it has lost quorum, and killed nodes rejoining.
+// last node once it has lost quorum, killed nodes rejoining, and a
+// partition: one node's routes to both others cut.
 func TestThreeNodeCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nimbus processes")
 	}
-	c := Start(t, Options{Binary: nimbusBin})
+	c := Start(t, Options{Binary: nimbusBin, Partitionable: true})
 	creds := c.Credentials(t)
 	ctx := t.Context()
 
@@ -190,4 +193,55 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 		return true
 	})
+
+	// A partition: node2's routes to both others cut (both ways). The
+	// majority keeps serving; node2 reports not ready and refuses writes
+	// rather than diverge; healed, it catches up with what the majority
+	// wrote meanwhile, and all three agree on what the minority tried.
+	minority := c.Nodes[2]
+	iamOn := func(n *Node) *awsiam.Client {
+		return awsiam.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint),
+			Credentials: credentials.StaticCredentialsProvider{Value: creds}, RetryMaxAttempts: 1})
+	}
+	trust := aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	c.Partition(t, minority)
+	Eventually(t, 2*time.Minute, minority.Name+" reports not ready once cut off", func() bool {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return !minority.Ready(ctx)
+	})
+	for _, n := range c.Nodes[:2] {
+		Eventually(t, 2*time.Minute, n.Name+" stays ready on the majority side", func() bool { return n.Ready(ctx) })
+	}
+	Eventually(t, 2*time.Minute, "the majority takes a write", func() bool {
+		_, err := iamOn(c.Nodes[0]).CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("during-partition"), AssumeRolePolicyDocument: trust})
+		var exists *iamtypes.EntityAlreadyExistsException
+		return err == nil || errors.As(err, &exists) // an earlier try went through
+	})
+	mctx, cancel := context.WithTimeout(ctx, time.Minute)
+	_, err = iamOn(minority).CreateRole(mctx, &awsiam.CreateRoleInput{RoleName: aws.String("on-the-minority"), AssumeRolePolicyDocument: trust})
+	cancel()
+	if err == nil {
+		t.Errorf("%s accepted a write while cut off from the majority", minority.Name)
+	} else {
+		t.Logf("%s refused a write while cut off: %v", minority.Name, err)
+	}
+	c.Heal(t, minority)
+	Eventually(t, 2*time.Minute, minority.Name+" ready again after the partition heals", func() bool { return minority.Ready(ctx) })
+	Eventually(t, 2*time.Minute, minority.Name+" catches up with the majority's write", func() bool {
+		_, err := iamOn(minority).GetRole(ctx, &awsiam.GetRoleInput{RoleName: aws.String("during-partition")})
+		return err == nil
+	})
+	var seen []bool
+	for _, n := range c.Nodes {
+		_, err := iamOn(n).GetRole(ctx, &awsiam.GetRoleInput{RoleName: aws.String("on-the-minority")})
+		var missing *iamtypes.NoSuchEntityException
+		if err != nil && !errors.As(err, &missing) {
+			t.Fatalf("%s: GetRole: %v", n.Name, err)
+		}
+		seen = append(seen, err == nil)
+	}
+	if seen[0] != seen[1] || seen[1] != seen[2] {
+		t.Errorf("the nodes disagree after the partition about the role the minority tried to create: %v", seen)
+	}
 }

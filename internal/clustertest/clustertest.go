@@ -73,6 +73,9 @@ type Options struct {
 	// Stdout, when set, gets each line a node prints on stdout (function
 	// output with --function-logs).
 	Stdout func(node *Node, line string)
+	// Partitionable routes every pair of nodes through a proxy the test
+	// can cut (Cluster.Partition, partition.go).
+	Partitionable bool
 }
 
 // Cluster is a running cluster of nimbus processes.
@@ -80,6 +83,8 @@ type Cluster struct {
 	Name   string
 	Secret string
 	Nodes  []*Node
+
+	links [][]*link // links[i][j]: node i's route to node j (Partitionable)
 }
 
 // Node is one nimbus server process (which may be stopped and started).
@@ -114,9 +119,16 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	c := &Cluster{Name: "test-" + randomHex(3), Secret: randomHex(16)}
 	ports := freePorts(t, n)
-	var routes []string
+	var routes, addrs []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	var linkRoutes [][]string
+	var extra []string
+	if o.Partitionable {
+		linkRoutes = c.partitionRoutes(t, addrs)
+		extra = []string{"--cluster-advertise", sink(t)}
 	}
 	unit, credential, err := UnitCommand()
 	if err != nil {
@@ -145,6 +157,9 @@ func Start(t testing.TB, o Options) *Cluster {
 			// Every node gets the same list, its own route included.
 			"NODE_ROUTES": strings.Join(routes, ","),
 		}
+		if linkRoutes != nil {
+			vars["NODE_ROUTES"] = strings.Join(linkRoutes[i], ",")
+		}
 		for _, k := range envKeys {
 			if _, ok := vars[k]; !ok {
 				t.Fatalf("clustertest: deploy/systemd/nimbus.env sets %s, which the harness does not fill in", k)
@@ -160,7 +175,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node.args = append(append(args, "--runtime-sdks", "off"), o.Args...)
+		node.args = append(append(append(args, "--runtime-sdks", "off"), extra...), o.Args...)
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "NIMBUS_") && !strings.HasPrefix(kv, "AWS_") {
 				node.env = append(node.env, kv)
