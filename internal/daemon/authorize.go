@@ -420,7 +420,7 @@ func (d *Daemon) tableOperation(op string, acc []dynamodb.Access) operation {
 // parameters AWS's APIs use for it: an ARN parameter as it is, a DynamoDB
 // TableName, a KMS key id, an SSM parameter name; "*" when none.
 func (d *Daemon) genericResource(service string, m map[string]any) string {
-	for _, k := range []string{"TopicArn", "TargetArn", "stateMachineArn", "executionArn", "activityArn", "TableArn", "StreamArn",
+	for _, k := range []string{"TopicArn", "TargetArn", "stateMachineArn", "executionArn", "mapRunArn", "activityArn", "TableArn", "StreamArn",
 		"ResourceArn", "SecretId", "KeyId", "Name", "StreamName"} {
 		if v := str(m, k); strings.HasPrefix(v, "arn:") {
 			return v

@@ -93,6 +93,9 @@ var operations = map[string]opFunc{
 	"SendTaskSuccess":                  (*Service).sendTaskSuccess,
 	"SendTaskFailure":                  (*Service).sendTaskFailure,
 	"SendTaskHeartbeat":                (*Service).sendTaskHeartbeat,
+	"ListMapRuns":                      (*Service).listMapRuns,
+	"DescribeMapRun":                   (*Service).describeMapRun,
+	"UpdateMapRun":                     (*Service).updateMapRun,
 	"TagResource":                      (*Service).tagResource,
 	"UntagResource":                    (*Service).untagResource,
 	"ListTagsForResource":              (*Service).listTagsForResource,
@@ -104,7 +107,7 @@ var refused = map[string]string{
 	"StateMachineVersion":        "state machine versions",
 	"StateMachineAlias":          "state machine aliases",
 	"PublishStateMachineVersion": "state machine versions",
-	"MapRun":                     "distributed Map runs",
+	"RedriveMapRun":              "redriving Map Runs",
 	"RedriveExecution":           "redriving executions",
 	"TestState":                  "TestState",
 	"GetActivityTask":            "activities",
@@ -317,6 +320,7 @@ type pageInput struct {
 	NextToken       string `json:"nextToken"`
 	StateMachineArn string `json:"stateMachineArn"`
 	StatusFilter    string `json:"statusFilter"`
+	MapRunArn       string `json:"mapRunArn"`
 }
 
 // page cuts a list at the token's offset.

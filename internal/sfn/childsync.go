@@ -102,10 +102,21 @@ func (s *Service) answerWatch(ctx context.Context, child *execRecord) {
 	}
 	d := syncDescription(child, strings.HasSuffix(w.Resource, ":2"))
 	ev := &Event{Key: key, Details: map[string]any{"resourceType": "states", "resource": w.Resource}}
-	if child.Status == StatusSucceeded {
+	switch {
+	case w.Resource == "mapRun" && child.Status == StatusSucceeded:
+		ev.Type = "_ChildSucceeded"
+		ev.Details = map[string]any{"output": child.Output}
+	case w.Resource == "mapRun":
+		ev.Type = "_ChildFailed"
+		e, c := child.Error, child.Cause
+		if child.Status == StatusAborted && e == "" {
+			e = "States.Aborted"
+		}
+		ev.Details = map[string]any{"error": e, "cause": c}
+	case child.Status == StatusSucceeded:
 		ev.Type = "TaskSucceeded"
 		ev.Details["output"], ev.Details["outputDetails"] = encodeJSON(d), map[string]any{"truncated": false}
-	} else {
+	default:
 		ev.Type = "TaskFailed"
 		ev.Details["error"], ev.Details["cause"] = ErrTaskFailed, encodeJSON(d)
 	}

@@ -97,6 +97,10 @@ type State struct {
 	Batcher               *itemBatcher
 	Writer                *resultWriter
 	Label                 string
+	// A distributed Map's ExecutionType, and its ItemProcessor as the
+	// definition of its child executions (maprun.go).
+	ExecutionType string
+	ChildDef      string
 }
 
 // Retrier is one entry of a Retry field.
@@ -673,6 +677,8 @@ func (p *parser) mapState(s *State, raw map[string]json.RawMessage, loc string, 
 		case "", "INLINE":
 		case "DISTRIBUTED":
 			s.Distributed = true
+			s.ExecutionType = cfg.ExecutionType
+			s.ChildDef = childDefinition(procRaw, s.JSONata)
 			switch cfg.ExecutionType {
 			case "STANDARD", "EXPRESS":
 			default:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -188,6 +189,9 @@ func (rec *execRecord) describe() map[string]any {
 	if rec.Error != "" || rec.Cause != "" {
 		out["error"], out["cause"] = rec.Error, rec.Cause
 	}
+	if rec.MapRunARN != "" {
+		out["mapRunArn"] = rec.MapRunARN
+	}
 	return out
 }
 
@@ -221,26 +225,40 @@ func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) 
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	m, _, err := s.getMachine(ctx, in.StateMachineArn)
-	if err != nil {
-		return nil, err
-	}
-	if m.Type == "EXPRESS" {
-		return nil, bad("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine")
+	var prefix string
+	if in.MapRunArn != "" {
+		if in.StateMachineArn != "" {
+			return nil, validation("Only one of stateMachineArn and mapRunArn may be given")
+		}
+		run, err := s.getMapRun(ctx, in.MapRunArn)
+		if err != nil {
+			return nil, err
+		}
+		machine := run.StateMachineARN[strings.Index(run.StateMachineARN, ":stateMachine:")+len(":stateMachine:"):]
+		prefix = execKey(machine, "")
+	} else {
+		m, _, err := s.getMachine(ctx, in.StateMachineArn)
+		if err != nil {
+			return nil, err
+		}
+		if m.Type == "EXPRESS" {
+			return nil, bad("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine")
+		}
+		prefix = execKey(m.Name, "")
 	}
 	switch in.StatusFilter {
 	case "", StatusRunning, StatusSucceeded, StatusFailed, StatusTimedOut, StatusAborted, "PENDING_REDRIVE":
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", in.StatusFilter)
 	}
-	keys, err := s.keys(ctx, execKey(m.Name, "")+"*")
+	keys, err := s.keys(ctx, prefix+"*")
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, err
 	}
 	var recs []*execRecord
 	for _, k := range keys {
 		r, _, err := getJSON[execRecord](ctx, s.kv, k)
-		if err != nil || (in.StatusFilter != "" && r.Status != in.StatusFilter) {
+		if err != nil || (in.StatusFilter != "" && r.Status != in.StatusFilter) || r.MapRunARN != in.MapRunArn {
 			continue
 		}
 		recs = append(recs, r)
@@ -259,6 +277,9 @@ func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) 
 	for _, r := range recs[from:to] {
 		it := map[string]any{"executionArn": r.ARN, "stateMachineArn": r.StateMachineARN, "name": r.Name, "status": r.Status,
 			"startDate": epoch(r.Start), "redriveCount": 0}
+		if r.MapRunARN != "" {
+			it["mapRunArn"] = r.MapRunARN
+		}
 		if r.Status != StatusRunning {
 			it["stopDate"] = epoch(r.Stop)
 		}
@@ -307,6 +328,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 		if err := s.appendEvent(ctx, rec, &Event{Key: abortKey, Type: "ExecutionAborted", Details: d}); err != nil {
 			return nil, err
 		}
+		s.countChildEnd(ctx, rec)
 		s.answerWatch(ctx, rec)
 		s.mu.Lock()
 		if a, ok := s.active[rec.ARN]; ok {
@@ -328,8 +350,9 @@ func (s *Service) appendEvent(ctx context.Context, rec *execRecord, ev *Event) e
 			return err
 		}
 		var last int64
+		once := ev.Type != "" && (ev.Type[0] != '_' || strings.HasPrefix(ev.Type, "_Child"))
 		for _, e := range evs {
-			if e.Key == ev.Key && !ev.hidden() {
+			if e.Key == ev.Key && once {
 				return errRecorded
 			}
 			last = max(last, e.ID)

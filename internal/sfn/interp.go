@@ -38,6 +38,8 @@ type run struct {
 
 	// children serves .sync Tasks (nil in memory: Express refuses them).
 	children children
+	// mapRuns serves distributed Maps' child executions (maprun.go).
+	mapRuns mapRuns
 
 	inputOnce sync.Once
 	input     any // the execution's input, decoded once for $$.Execution.Input

@@ -140,6 +140,19 @@ func (j *journal) emit(b *branch, typ string, details map[string]any) (*Event, e
 	return ev, nil
 }
 
+// hide records a bookkeeping event (id 0, not in the history) at key,
+// unless one is there.
+func (j *journal) hide(key, typ string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.byKey[key]; ok {
+		return
+	}
+	ev := &Event{Key: key, Type: typ, Time: j.now().UTC()}
+	j.byKey[key] = ev
+	j.pending = append(j.pending, ev)
+}
+
 // recorded returns the branch's next event if the journal has it (a
 // result recorded by an earlier run or by SendTaskSuccess), consuming
 // its key; otherwise it consumes nothing.

@@ -18,12 +18,11 @@ import (
 // s3:listObjectsV2), groups them (ItemBatcher) and writes its results to
 // S3 (ResultWriter), all through the node's S3 API as a Task calls it.
 //
-// Its iterations run in the parent execution, as an inline Map's do
-// (up to maxDistributedConcurrency at once), not as child executions:
-// ListMapRuns, DescribeMapRun and child executions are not served, and
-// the journal's 25,000 events bound how many items one run can take.
-// On a resume after a crash the reader is read again; an object changed
-// in between changes the items not yet run.
+// With ExecutionType STANDARD each item (or batch) runs as a child
+// execution of a Map Run (maprun.go); with EXPRESS the iterations run in
+// the parent's runner, in memory (up to maxDistributedConcurrency at
+// once). On a resume after a crash the reader is read again; an object
+// changed in between changes the items not yet run.
 
 // maxDistributedConcurrency is how many iterations a distributed Map
 // runs at once when MaxConcurrency is 0 (AWS: 10,000 child executions;
@@ -446,9 +445,20 @@ func (r *run) writeResults(ctx context.Context, st *State, env *intrinsicEnv, ef
 	}
 	dir += runID + "/"
 	var ok, bad []any
+	label := st.Label
+	if label == "" {
+		label = st.Name
+	}
+	children := st.ExecutionType == "STANDARD" && r.mapRuns != nil
 	for i := range outs {
 		rec := map[string]any{"Input": encodeJSON(inputs[i]), "InputDetails": map[string]any{"Included": true},
 			"Name": strconv.Itoa(i), "StateMachineArn": r.x.StateMachineARN, "ExecutionArn": r.x.ARN + "/" + strconv.Itoa(i)}
+		if children {
+			name := childName(mapRunARN, i)
+			machine := r.x.StateMachineARN + "/" + label
+			rec["Name"], rec["StateMachineArn"] = name, machine
+			rec["ExecutionArn"] = strings.Replace(machine, ":stateMachine:", ":execution:", 1) + ":" + name
+		}
 		if failed[i] {
 			f, _ := outs[i].(map[string]any)
 			rec["Status"], rec["Error"], rec["Cause"] = "FAILED", f["Error"], f["Cause"]

@@ -95,44 +95,48 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 	var mu sync.Mutex
 	failed := 0
 	tolerant := tolCount > 0 || tolPct > 0
-	err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
-		input := items[i]
-		if st.Batcher == nil && (st.ItemSelector != nil || st.ItemSelectorJ != nil) {
-			var err error
-			if input, err = r.selectItem(st, env, effective, items, i, r.rng(cb)); err != nil {
+	if st.Distributed && st.ExecutionType == "STANDARD" && r.mapRuns != nil {
+		err = r.childRuns(ctx, b, st, items, limit, tolCount, tolPct, runARN, outs, failedAt)
+	} else {
+		err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
+			input := items[i]
+			if st.Batcher == nil && (st.ItemSelector != nil || st.ItemSelectorJ != nil) {
+				var err error
+				if input, err = r.selectItem(st, env, effective, items, i, r.rng(cb)); err != nil {
+					return err
+				}
+			}
+			if _, err := r.j.emit(cb, "MapIterationStarted", map[string]any{"name": st.Name, "index": i}); err != nil {
 				return err
 			}
-		}
-		if _, err := r.j.emit(cb, "MapIterationStarted", map[string]any{"name": st.Name, "index": i}); err != nil {
-			return err
-		}
-		o, err := r.machine(ctx, cb, st.Processor, input, env.vars.child())
-		var f *Failure
-		if errors.As(err, &f) {
-			if _, eerr := r.j.emit(cb, "MapIterationFailed", map[string]any{"name": st.Name, "index": i}); eerr != nil {
-				return eerr
-			}
-			if tolerant {
-				mu.Lock()
-				failed++
-				n := failed
-				mu.Unlock()
-				if int64(n) <= tolCount || float64(n)*100 <= tolPct*float64(len(items)) {
-					outs[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
-					failedAt[i] = true
-					return nil
+			o, err := r.machine(ctx, cb, st.Processor, input, env.vars.child())
+			var f *Failure
+			if errors.As(err, &f) {
+				if _, eerr := r.j.emit(cb, "MapIterationFailed", map[string]any{"name": st.Name, "index": i}); eerr != nil {
+					return eerr
 				}
-				return &Failure{Name: ErrExceedToleratedFailure, Cause: "The specified tolerated failure threshold was exceeded"}
+				if tolerant {
+					mu.Lock()
+					failed++
+					n := failed
+					mu.Unlock()
+					if int64(n) <= tolCount || float64(n)*100 <= tolPct*float64(len(items)) {
+						outs[i] = map[string]any{"Error": f.Name, "Cause": f.Cause}
+						failedAt[i] = true
+						return nil
+					}
+					return &Failure{Name: ErrExceedToleratedFailure, Cause: "The specified tolerated failure threshold was exceeded"}
+				}
+				return f
 			}
-			return f
-		}
-		if err != nil {
+			if err != nil {
+				return err
+			}
+			outs[i] = o
+			_, err = r.j.emit(cb, "MapIterationSucceeded", map[string]any{"name": st.Name, "index": i})
 			return err
-		}
-		outs[i] = o
-		_, err = r.j.emit(cb, "MapIterationSucceeded", map[string]any{"name": st.Name, "index": i})
-		return err
-	})
+		})
+	}
 	var f *Failure
 	if errors.As(err, &f) {
 		ev, eerr := r.j.emit(b, "MapStateFailed", nil)

@@ -222,7 +222,7 @@ func (s *Service) drive(ctx context.Context, arn string) error {
 	if _, aborted := j.get(abortKey); aborted {
 		return nil
 	}
-	r := &run{x: rec.execution(def), j: j, tasks: &s.tasks, durable: true, inlineWait: s.inlineWait, now: s.now, after: time.After, children: s}
+	r := &run{x: rec.execution(def), j: j, tasks: &s.tasks, durable: true, inlineWait: s.inlineWait, now: s.now, after: time.After, children: s, mapRuns: s}
 	oc, err := r.exec(ctx)
 	if err != nil {
 		return err
@@ -275,6 +275,7 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			return err
 		}
 		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
+		s.countChildEnd(ctx, cur)
 		s.answerWatch(ctx, cur)
 		return nil
 	}

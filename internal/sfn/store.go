@@ -52,6 +52,8 @@ type execRecord struct {
 	// Watch is a parent's .sync Task waiting for this execution's end
 	// (childsync.go).
 	Watch *syncWatch `json:",omitempty"`
+	// MapRunARN names the Map Run of a distributed Map's child.
+	MapRunARN string `json:",omitempty"`
 }
 
 func machineKey(name string) string { return "sm." + hex.EncodeToString([]byte(name)) }
