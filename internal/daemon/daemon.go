@@ -100,6 +100,7 @@ type Daemon struct {
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
 	s3     *s3.Service     // S3 (buckets on the backbone, objects on this node)
+	s3Key  []byte          // seals SSE-S3 data keys (derived from the master key)
 	sns    *sns.Service    // SNS (topics on the backbone, fan-out)
 	esm    *esm.Service    // event source mappings and their pollers
 	pipes  *pipes.Service  // EventBridge Pipes and their runner

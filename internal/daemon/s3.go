@@ -12,8 +12,10 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
+	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/s3"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
 	"github.com/nimbus-serverless/nimbus/internal/stack"
@@ -31,11 +33,82 @@ func (d *Daemon) newS3(targets *deliver.Router) error {
 		AccountID: d.cfg.AccountID,
 		Deliverer: s3Deliverer{d: d, targets: targets},
 		Logger:    d.log.With("component", "s3"),
+		SSEKey:    d.s3Key,
+		Keys:      s3Keys{d},
 	})
 	if err != nil {
 		return fmt.Errorf("open object storage: %w", err)
 	}
 	return nil
+}
+
+// s3Keys seals and opens the data keys of SSE-KMS objects with the
+// node's KMS, judging the request's caller as AWS does: writing needs
+// kms:GenerateDataKey on the key, reading (and uploading a part) needs
+// kms:Decrypt, by IAM and the key's policy.
+type s3Keys struct{ d *Daemon }
+
+func (k s3Keys) SealKey(ctx context.Context, keyID string, dataKey []byte, ectx map[string]string) ([]byte, string, error) {
+	if k.d.kms == nil {
+		return nil, "", s3.AccessDenied("This node has no KMS.")
+	}
+	if keyID == "" {
+		keyID = "alias/aws/s3"
+	}
+	arn, err := k.d.kms.KeyARN(ctx, keyID)
+	if err != nil {
+		return nil, "", err
+	}
+	if msg := k.d.mayUseKey(ctx, "kms:GenerateDataKey", arn, ectx); msg != "" {
+		return nil, "", s3.AccessDenied(msg)
+	}
+	return k.d.kms.SealValue(ctx, arn, dataKey, ectx)
+}
+
+func (k s3Keys) OpenKey(ctx context.Context, sealed []byte, ectx map[string]string) ([]byte, string, error) {
+	if k.d.kms == nil {
+		return nil, "", s3.AccessDenied("This node has no KMS.")
+	}
+	dk, arn, err := k.d.kms.OpenValue(ctx, sealed, ectx)
+	if err != nil {
+		return nil, "", err
+	}
+	if msg := k.d.mayUseKey(ctx, "kms:Decrypt", arn, ectx); msg != "" {
+		clear(dk)
+		return nil, "", s3.AccessDenied(msg)
+	}
+	return dk, arn, nil
+}
+
+// mayUseKey judges whether the caller in ctx may do action (kms:Decrypt,
+// kms:GenerateDataKey) with the KMS key keyArn, by IAM and the key's
+// policy, for a service acting in the caller's name ("" when allowed,
+// else the refusal's message).
+func (d *Daemon) mayUseKey(ctx context.Context, action, keyArn string, ectx map[string]string) string {
+	id, ok := auth.FromContext(ctx)
+	if !ok || id.Root || id.Insecure || d.iam == nil || d.cfg.IAMMode() == config.IAMOff {
+		return ""
+	}
+	req := &policy.Request{Action: action, Resource: keyArn}
+	req.Set("aws:RequestedRegion", d.cfg.Region)
+	req.Set("kms:ViaService", "s3."+d.cfg.Region+".amazonaws.com")
+	for k, v := range ectx {
+		req.Set("kms:EncryptionContext:"+k, v)
+	}
+	res, err := d.iam.ResourcePolicy(ctx, "kms", keyArn)
+	if err != nil {
+		d.log.Warn("iam: read key policy", "resource", keyArn, "err", err)
+	}
+	dec := d.iam.Authorize(callerOf(id), req, res)
+	if dec.Allowed {
+		return ""
+	}
+	msg := dec.Message(id.Principal, action, keyArn)
+	if d.cfg.IAMMode() == config.IAMAudit {
+		d.log.Warn("iam audit: would deny", "principal", id.Principal, "action", action, "resource", keyArn, "reason", msg)
+		return ""
+	}
+	return msg
 }
 
 // s3Guard verifies an S3 request's signature without reading its body

@@ -18,9 +18,19 @@ func s3SAMTemplate(sha string) string {
 	return `AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Resources:
+  UploadsKey:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: uploads at rest
   Uploads:
     Type: AWS::S3::Bucket
     Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: aws:kms
+              KMSMasterKeyID: !GetAtt UploadsKey.Arn
+            BucketKeyEnabled: true
       Tags:
         - Key: team
           Value: media
@@ -116,12 +126,20 @@ func TestSAMS3EventDeployAndInvoke(t *testing.T) {
 		aws.ToInt32(cors.CORSRules[0].MaxAgeSeconds) != 300 || cors.CORSRules[0].AllowedMethods[0] != "PUT" {
 		t.Errorf("CorsConfiguration: %+v %v", cors, err)
 	}
+	if enc, err := sc.GetBucketEncryption(ctx, &awss3.GetBucketEncryptionInput{Bucket: &bucket}); err != nil ||
+		!strings.HasPrefix(aws.ToString(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID), "arn:aws:kms:") {
+		t.Errorf("BucketEncryption: %+v %v", enc, err)
+	}
 	if pol, err := sc.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: &bucket}); err != nil || !strings.Contains(aws.ToString(pol.Policy), "s3:DeleteObject") {
 		t.Errorf("bucket policy: %v %v", pol, err)
 	}
 	for _, k := range []string{"incoming/skip.png", "other/skip.txt", "incoming/report 1.txt"} {
-		if _, err := sc.PutObject(ctx, &awss3.PutObjectInput{Bucket: &bucket, Key: aws.String(k), Body: strings.NewReader("data")}); err != nil {
+		put, err := sc.PutObject(ctx, &awss3.PutObjectInput{Bucket: &bucket, Key: aws.String(k), Body: strings.NewReader("data")})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if put.ServerSideEncryption != "aws:kms" {
+			t.Errorf("PutObject into the template's bucket: encryption %q", put.ServerSideEncryption)
 		}
 	}
 	var ev struct {

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +35,11 @@ func (d *Daemon) newSecrets(ctx context.Context, clock events.Clock) error {
 	mk, err := kms.LoadMasterKey(mo)
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
+	}
+	// S3 seals SSE-S3 data keys under a key of its own, derived from the
+	// master key (docs/design/object-storage.md).
+	if d.s3Key, err = hkdf.Key(sha256.New, mk, nil, "nimbus s3 sse-s3 key v1", 32); err != nil {
+		return fmt.Errorf("derive s3 key: %w", err)
 	}
 	d.kms, err = kms.New(ctx, kms.Options{Store: d.st, MasterKey: mk, Region: d.cfg.Region, AccountID: d.cfg.AccountID,
 		Logger: d.log.With("component", "kms")})

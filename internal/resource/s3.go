@@ -67,8 +67,16 @@ type bucketProps struct {
 	AccessControl           *string
 	AccelerateConfiguration any
 	AnalyticsConfigurations any
-	BucketEncryption        any
-	CorsConfiguration       *struct {
+	BucketEncryption        *struct {
+		ServerSideEncryptionConfiguration []struct {
+			ServerSideEncryptionByDefault *struct {
+				SSEAlgorithm   string
+				KMSMasterKeyID *string
+			}
+			BucketKeyEnabled *bool
+		}
+	}
+	CorsConfiguration *struct {
 		CorsRules []struct {
 			AllowedHeaders, AllowedMethods, AllowedOrigins, ExposedHeaders []string
 			ID                                                             *string
@@ -99,7 +107,6 @@ func (bp *bucketProps) refusals(logicalID string) error {
 		set  bool
 	}{
 		{"AccelerateConfiguration", bp.AccelerateConfiguration != nil}, {"AnalyticsConfigurations", bp.AnalyticsConfigurations != nil},
-		{"BucketEncryption (Nimbus does not encrypt object bodies at rest)", bp.BucketEncryption != nil},
 		{"IntelligentTieringConfigurations", bp.IntelligentTieringConfigurations != nil},
 		{"InventoryConfigurations", bp.InventoryConfigurations != nil},
 		{"LoggingConfiguration", bp.LoggingConfiguration != nil}, {"MetadataTableConfiguration", bp.MetadataTableConfiguration != nil},
@@ -196,6 +203,11 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 			return err
 		}
 	}
+	if (ch == nil && bp.BucketEncryption != nil) || (ch != nil && ch["BucketEncryption"]) {
+		if err := p.putEncryption(ctx, name, bp); err != nil {
+			return err
+		}
+	}
 	if ch == nil || ch["Tags"] {
 		if len(bp.Tags) == 0 {
 			if ch != nil {
@@ -212,6 +224,31 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 		if _, err := p.c.s3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: ts}}); err != nil {
 			return apiError(svcS3, err)
 		}
+	}
+	return nil
+}
+
+// putEncryption applies BucketEncryption (its removal returns the bucket
+// to S3's default, SSE-S3).
+func (p *bucketProvider) putEncryption(ctx context.Context, name string, bp *bucketProps) error {
+	if bp.BucketEncryption == nil {
+		if _, err := p.c.s3.DeleteBucketEncryption(ctx, &s3.DeleteBucketEncryptionInput{Bucket: &name}); err != nil {
+			return apiError(svcS3, err)
+		}
+		return nil
+	}
+	var rules []s3types.ServerSideEncryptionRule
+	for _, r := range bp.BucketEncryption.ServerSideEncryptionConfiguration {
+		rule := s3types.ServerSideEncryptionRule{BucketKeyEnabled: r.BucketKeyEnabled}
+		if d := r.ServerSideEncryptionByDefault; d != nil {
+			rule.ApplyServerSideEncryptionByDefault = &s3types.ServerSideEncryptionByDefault{
+				SSEAlgorithm: s3types.ServerSideEncryption(d.SSEAlgorithm), KMSMasterKeyID: d.KMSMasterKeyID}
+		}
+		rules = append(rules, rule)
+	}
+	if _, err := p.c.s3.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: &name,
+		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: rules}}); err != nil {
+		return apiError(svcS3, err)
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ type bucketRecord struct {
 	// Versioning is "", Enabled or Suspended.
 	Versioning string                  `json:"versioning,omitempty"`
 	Lifecycle  *LifecycleConfiguration `json:"lifecycle,omitempty"`
+	// Encryption is the default encryption (nil: SSE-S3).
+	Encryption *encryptionRule `json:"encryption,omitempty"`
 	rev        uint64
 }
 
@@ -167,6 +169,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.putVersioning(w, r, name)
 		case q.Has("lifecycle"):
 			return s.putLifecycle(w, r, name)
+		case q.Has("encryption"):
+			return s.putEncryption(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -192,6 +196,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.getVersioning(w, r, name)
 		case q.Has("lifecycle"):
 			return s.getLifecycle(w, r, name)
+		case q.Has("encryption"):
+			return s.getEncryption(w, r, name)
 		case q.Has("versions"):
 			return s.listObjectVersions(w, r, name, q)
 		}
@@ -216,6 +222,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deleteCORS(w, r, name)
 		case q.Has("lifecycle"):
 			return s.deleteLifecycle(w, r, name)
+		case q.Has("encryption"):
+			return s.deleteEncryption(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err

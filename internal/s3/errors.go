@@ -37,6 +37,13 @@ func (e *Error) with(name, value string) *Error {
 	return &c
 }
 
+// AccessDenied is S3's refusal of the caller (403 AccessDenied) with msg,
+// for what the node's other services refuse in a request's name (the
+// KMS key of an SSE-KMS object).
+func AccessDenied(msg string) *Error {
+	return errorf(http.StatusForbidden, "AccessDenied", "%s", msg)
+}
+
 // The errors S3 answers most, with its status codes and messages.
 func noSuchBucket(b string) *Error {
 	return errorf(http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist").with("BucketName", b)

@@ -50,6 +50,9 @@ type objectMeta struct {
 	DeleteMarker bool   `json:"dm,omitempty"`
 	// Seq orders the key's versions (0: not in the version tree yet).
 	Seq uint64 `json:"q,omitempty"`
+	// SSE is how the body is encrypted (nil: in the clear, written before
+	// Nimbus encrypted bodies).
+	SSE *sseMeta `json:"x,omitempty"`
 }
 
 // uploadMeta is a multipart upload in progress.
@@ -70,6 +73,7 @@ type partMeta struct {
 	ETag     string    `json:"e"`
 	Modified time.Time `json:"m"`
 	Checksum string    `json:"k,omitempty"`
+	IV       []byte    `json:"iv,omitempty"` // the part file's CTR start, under its upload's data key
 }
 
 type metaDB struct{ db *bolt.DB }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,11 +61,19 @@ func (m *metaDB) upload(id string, t target) (*uploadMeta, map[int]*partMeta, er
 }
 
 func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, t target) error {
-	if _, err := s.localBucket(r.Context(), t.bucket); err != nil {
+	b, err := s.localBucket(r.Context(), t.bucket)
+	if err != nil {
 		return err
 	}
 	om, err := objectHeaders(r.Header)
 	if err != nil {
+		return err
+	}
+	rule, err := requestEncryption(r.Header, b)
+	if err != nil {
+		return err
+	}
+	if _, om.SSE, err = s.newDataKey(r.Context(), t.bucket, t.key, rule); err != nil {
 		return err
 	}
 	alg := strings.ToLower(r.Header.Get("x-amz-checksum-algorithm"))
@@ -104,6 +111,7 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, t target)
 		w.Header().Set("x-amz-checksum-algorithm", upperAlg(alg))
 		w.Header().Set("x-amz-checksum-type", typ)
 	}
+	sseHeaders(w.Header(), om.SSE)
 	return writeXML(w, http.StatusOK, struct {
 		XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
 		Xmlns    string   `xml:"xmlns,attr"`
@@ -135,10 +143,17 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 	if err != nil {
 		return err
 	}
+	var dk []byte
+	if um.Object != nil && um.Object.SSE != nil {
+		// On AWS too a part of an SSE-KMS upload needs kms:Decrypt.
+		if dk, err = s.openDataKey(r.Context(), t.bucket, t.key, um.Object.SSE); err != nil {
+			return err
+		}
+	}
 	pm := &partMeta{Modified: s.now()}
 	var copyRes bool
 	if r.Header.Get("x-amz-copy-source") != "" {
-		if err := s.copyPart(r, pm); err != nil {
+		if err := s.copyPart(r, pm, dk); err != nil {
 			return err
 		}
 		copyRes = true
@@ -153,11 +168,11 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 		if b.alg == "" && um.ChecksumAlg != "" {
 			b.alg, b.sum = um.ChecksumAlg, newChecksum(um.ChecksumAlg)
 		}
-		fid, size, err := s.disk.write(b)
+		fid, size, iv, err := s.writeIn(b, dk)
 		if err != nil {
 			return bodyError(err)
 		}
-		pm.File, pm.Size, pm.ETag, pm.Checksum = fid, size, b.ETag(), b.Checksum
+		pm.File, pm.Size, pm.ETag, pm.Checksum, pm.IV = fid, size, b.ETag(), b.Checksum, iv
 	}
 	var replaced string
 	err = s.meta.db.Batch(func(tx *bolt.Tx) error {
@@ -180,6 +195,9 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 	if replaced != "" && replaced != pm.File {
 		s.disk.remove(replaced)
 	}
+	if um.Object != nil {
+		sseHeaders(w.Header(), um.Object.SSE)
+	}
 	if copyRes {
 		res := struct {
 			XMLName      xml.Name `xml:"CopyPartResult"`
@@ -198,9 +216,10 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 	return nil
 }
 
-// copyPart fills pm with a copy of (a range of) the copy source.
-func (s *Service) copyPart(r *http.Request, pm *partMeta) error {
-	_, som, err := s.sourceObject(r)
+// copyPart fills pm with a copy of (a range of) the copy source,
+// encrypted with dk.
+func (s *Service) copyPart(r *http.Request, pm *partMeta, dk []byte) error {
+	src, som, err := s.sourceObject(r)
 	if err != nil {
 		return err
 	}
@@ -216,20 +235,20 @@ func (s *Service) copyPart(r *http.Request, pm *partMeta) error {
 	if length > MaxObjectSize {
 		return invalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
 	}
-	f, err := s.disk.open(som.File)
+	f, err := s.bodyReader(r.Context(), src.bucket, src.key, som)
 	if err != nil {
-		return fmt.Errorf("open copy source: %w", err)
+		return err
 	}
 	defer func() { _ = f.Close() }()
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return fmt.Errorf("seek copy source: %w", err)
 	}
 	h := md5.New() //nolint:gosec // G401: S3's ETag
-	fid, n, err := s.disk.write(io.TeeReader(io.LimitReader(f, length), h))
+	fid, n, iv, err := s.writeIn(io.TeeReader(io.LimitReader(f, length), h), dk)
 	if err != nil {
 		return fmt.Errorf("copy part: %w", err)
 	}
-	pm.File, pm.Size, pm.ETag = fid, n, hex.EncodeToString(h.Sum(nil))
+	pm.File, pm.Size, pm.ETag, pm.IV = fid, n, hex.EncodeToString(h.Sum(nil)), iv
 	return nil
 }
 
@@ -268,7 +287,13 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 			"One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.").
 			with("UploadId", id).with("PartNumber", strconv.Itoa(n))
 	}
-	var files []*os.File
+	var dk []byte
+	if um.Object != nil && um.Object.SSE != nil {
+		if dk, err = s.openDataKey(r.Context(), t.bucket, t.key, um.Object.SSE); err != nil {
+			return err
+		}
+	}
+	var files []io.Closer
 	defer func() {
 		for _, f := range files {
 			_ = f.Close()
@@ -297,7 +322,14 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 		}
 		raw, _ := hex.DecodeString(pm.ETag)
 		etags.Write(raw)
-		f, err := s.disk.open(pm.File)
+		if dk != nil && pm.IV == nil {
+			return fmt.Errorf("part %d of upload %s: stored without encryption", p.PartNumber, id)
+		}
+		var pdk []byte
+		if pm.IV != nil {
+			pdk = dk
+		}
+		f, err := s.openFile(pm.File, pdk, pm.IV)
 		if err != nil {
 			return fmt.Errorf("open part %d: %w", p.PartNumber, err)
 		}
@@ -315,12 +347,17 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 	if full != nil {
 		src = io.TeeReader(src, full)
 	}
-	fid, n, err := s.disk.write(src)
+	fid, n, iv, err := s.writeIn(src, dk)
 	if err != nil {
 		return fmt.Errorf("assemble upload %s: %w", id, err)
 	}
 	om := *um.Object
 	om.File, om.Size, om.Modified, om.Parts, om.PartSizes = fid, n, s.now(), len(req.Parts), sizes
+	if om.SSE != nil {
+		sse := *om.SSE
+		sse.IV = iv
+		om.SSE = &sse
+	}
 	om.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(req.Parts))
 	if um.ChecksumAlg != "" {
 		om.ChecksumAlg, om.ChecksumType = um.ChecksumAlg, um.ChecksumType
@@ -371,6 +408,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 	s.disk.remove(partFiles...)
 	s.disk.remove(replaced...)
 	setVersionHeader(w.Header(), b, &om)
+	sseHeaders(w.Header(), om.SSE)
 	res := struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		Xmlns    string   `xml:"xmlns,attr"`

@@ -224,15 +224,24 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 			return err
 		}
 	}
+	rule, err := requestEncryption(r.Header, b)
+	if err != nil {
+		return err
+	}
+	dk, sse, err := s.newDataKey(r.Context(), t.bucket, t.key, rule)
+	if err != nil {
+		return err
+	}
 	body, err := newBody(r, payloadOf(r), s.opts.MaxObjectSize)
 	if err != nil {
 		return err
 	}
-	id, n, err := s.disk.write(body)
+	id, n, iv, err := s.writeFile(body, dk)
 	if err != nil {
 		return bodyError(err)
 	}
-	om.File, om.Size, om.ETag, om.Modified = id, n, body.ETag(), s.now()
+	sse.IV = iv
+	om.File, om.Size, om.ETag, om.Modified, om.SSE = id, n, body.ETag(), s.now(), sse
 	if body.alg != "" {
 		om.ChecksumAlg, om.Checksum, om.ChecksumType = body.alg, body.Checksum, "FULL_OBJECT"
 	}
@@ -245,6 +254,7 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 	h.Set("ETag", `"`+om.ETag+`"`)
 	h.Set("x-amz-request-id", reqID)
 	setVersionHeader(h, b, om)
+	sseHeaders(h, om.SSE)
 	if om.ChecksumAlg != "" {
 		h.Set(checksumHeader(om.ChecksumAlg), om.Checksum)
 		h.Set("x-amz-checksum-type", om.ChecksumType)
@@ -468,17 +478,26 @@ func (s *Service) serveObject(w http.ResponseWriter, r *http.Request, b *bucketR
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	f, err := s.disk.open(om.File)
-	if err != nil {
-		return fmt.Errorf("open object %s/%s: %w", t.bucket, t.key, err)
-	}
-	defer func() { _ = f.Close() }()
 	start, length, ranged, err := parseRange(r.Header.Get("Range"), om.Size)
 	if err != nil {
 		return err
 	}
+	var f io.ReadSeekCloser
+	if r.Method == http.MethodHead {
+		if f, err = s.disk.open(om.File); err != nil {
+			return fmt.Errorf("open object %s/%s: %w", t.bucket, t.key, err)
+		}
+	} else if f, err = s.bodyReader(r.Context(), t.bucket, t.key, om); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return fmt.Errorf("open object %s/%s: %w", t.bucket, t.key, err)
+	}
+	defer func() { _ = f.Close() }()
 	objectResponseHeaders(h, om, q, strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") && !ranged)
 	setVersionHeader(h, b, om)
+	sseHeaders(h, om.SSE)
 	status := http.StatusOK
 	if !ranged {
 		start, length = 0, om.Size
@@ -754,23 +773,29 @@ func (s *Service) sourceObject(r *http.Request) (target, *objectMeta, error) {
 	return src, om, nil
 }
 
-// linkFile gives a stored body a second name (bodies are never modified,
-// so a copy shares the file).
-func (s *Service) linkFile(id string) (string, error) {
-	nid := newID()
-	if err := os.MkdirAll(s.disk.path(nid)[:len(s.disk.path(nid))-len(nid)-1], 0o700); err != nil {
-		return "", err
+// copyBody stores a copy of som's body (of src) for t, encrypted as the
+// request or t's bucket says: a copy has its own data key, bound to its
+// own name.
+func (s *Service) copyBody(r *http.Request, b *bucketRecord, src, t target, som *objectMeta) (string, *sseMeta, error) {
+	rule, err := requestEncryption(r.Header, b)
+	if err != nil {
+		return "", nil, err
 	}
-	if err := os.Link(s.disk.path(id), s.disk.path(nid)); err != nil {
-		f, err := s.disk.open(id)
-		if err != nil {
-			return "", err
-		}
-		defer func() { _ = f.Close() }()
-		nid, _, err = s.disk.write(f)
-		return nid, err
+	in, err := s.bodyReader(r.Context(), src.bucket, src.key, som)
+	if err != nil {
+		return "", nil, err
 	}
-	return nid, nil
+	defer func() { _ = in.Close() }()
+	dk, sse, err := s.newDataKey(r.Context(), t.bucket, t.key, rule)
+	if err != nil {
+		return "", nil, err
+	}
+	id, _, iv, err := s.writeFile(in, dk)
+	if err != nil {
+		return "", nil, fmt.Errorf("copy object body: %w", err)
+	}
+	sse.IV = iv
+	return id, sse, nil
 }
 
 func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) error {
@@ -802,7 +827,7 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 		nm.ChecksumAlg, nm.Checksum, nm.ChecksumType, nm.Parts = som.ChecksumAlg, som.Checksum, som.ChecksumType, som.Parts
 		nm.Size, nm.ETag = som.Size, som.ETag
 		om = *nm
-	} else if src == t {
+	} else if src == t && r.Header.Get("x-amz-server-side-encryption") == "" {
 		return invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if td := r.Header.Get("x-amz-tagging-directive"); td == "REPLACE" {
@@ -814,9 +839,8 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 	}
 	om.Modified = s.now()
 	om.VersionID, om.Seq, om.DeleteMarker = "", 0, false
-	om.File, err = s.linkFile(som.File)
-	if err != nil {
-		return fmt.Errorf("copy object body: %w", err)
+	if om.File, om.SSE, err = s.copyBody(r, b, src, t, som); err != nil {
+		return err
 	}
 	reqID := awsapi.NewRequestID()
 	if err := s.commitObject(r, b, t, &om, cond, "ObjectCreated:Copy", reqID); err != nil {
@@ -824,6 +848,7 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 		return err
 	}
 	setVersionHeader(w.Header(), b, &om)
+	sseHeaders(w.Header(), om.SSE)
 	if som.VersionID != "" {
 		w.Header().Set("x-amz-copy-source-version-id", som.VersionID)
 	}

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,8 +47,12 @@ func (s *Service) ReadObject(ctx context.Context, bucket, key, versionID string,
 		return nil, errorf(http.StatusBadRequest, "EntityTooLarge",
 			"The object is %d bytes, more than the %d bytes this reader takes.", om.Size, limit)
 	}
-	f, err := s.disk.open(om.File)
+	f, err := s.bodyReader(ctx, bucket, key, om)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("open object %s/%s: %w", bucket, key, err)
 	}
 	defer func() { _ = f.Close() }()

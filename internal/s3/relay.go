@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
 )
 
@@ -83,7 +84,11 @@ type relayOpen struct {
 	Header        http.Header
 	ContentLength int64
 	Payload       *sigv4.S3Payload
-	Reply         string // the relay's inbox for the answer
+	// Caller is who the front door authenticated: the holder judges
+	// what the request asks of other services in its name (SSE-KMS's
+	// kms:GenerateDataKey and kms:Decrypt).
+	Caller *auth.Identity
+	Reply  string // the relay's inbox for the answer
 }
 
 // relayHead is the answer's status and headers.
@@ -156,8 +161,11 @@ func (s *Service) roundTrip(ctx context.Context, node, bucket string, r *http.Re
 	if r.Body == nil || r.Body == http.NoBody {
 		cl = 0
 	}
-	open, err := json.Marshal(relayOpen{Method: r.Method, URI: uri, Host: r.Host, Header: r.Header, ContentLength: cl,
-		Payload: payloadOf(r), Reply: inbox})
+	o := relayOpen{Method: r.Method, URI: uri, Host: r.Host, Header: r.Header, ContentLength: cl, Payload: payloadOf(r), Reply: inbox}
+	if id, ok := auth.FromContext(ctx); ok {
+		o.Caller = &id
+	}
+	open, err := json.Marshal(o)
 	if err != nil {
 		_ = sub.Unsubscribe()
 		return nil, nil, err
@@ -403,6 +411,9 @@ func (s *Service) openRelay(ctx context.Context, m *nats.Msg, done func()) error
 		return fmt.Errorf("answer relayed request: %w", err)
 	}
 	rctx := context.WithValue(WithPayload(ctx, o.Payload), relayedKey{}, true)
+	if o.Caller != nil {
+		rctx = auth.WithIdentity(rctx, *o.Caller)
+	}
 	req := (&http.Request{Method: o.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: o.Header,
 		Body: body, ContentLength: o.ContentLength, Host: o.Host, RequestURI: o.URI, RemoteAddr: "relay"}).WithContext(rctx)
 	go func() {

@@ -5,7 +5,8 @@
 // Buckets are records in the backbone's KV store (every node of a cluster
 // sees the same buckets, and a bucket name is taken once); a bucket's
 // objects live on the node that created it: bodies as files under the
-// node's data directory (written, fsynced and renamed into place, named by
+// node's data directory (encrypted with a data key per object, SSE-S3 or
+// SSE-KMS; written, fsynced and renamed into place, named by
 // random ids so no key can name a path), metadata in an embedded ordered
 // store (bbolt), so that listings are a seek and a scan. Other nodes relay
 // requests for a bucket to the node holding it, streaming the bodies over
@@ -60,6 +61,11 @@ type Options struct {
 	// LifecycleInterval is how often lifecycle rules are applied (an
 	// hour when zero; also at start and when a configuration changes).
 	LifecycleInterval time.Duration
+	// SSEKey (32 bytes) seals SSE-S3 data keys; when nil, a key file in
+	// Dir is used (created on first start).
+	SSEKey []byte
+	// Keys seals SSE-KMS data keys (nil: SSE-KMS is refused).
+	Keys Keys
 }
 
 // Service is one node's S3. Its ServeHTTP serves requests the front door
@@ -70,6 +76,8 @@ type Service struct {
 	disk *disk
 	meta *metaDB
 	st   *store.Store
+	// sseKey seals SSE-S3 data keys.
+	sseKey []byte
 
 	wake          chan struct{} // notifications are waiting in the outbox
 	lifecycleWake chan struct{} // a lifecycle configuration changed
@@ -97,11 +105,17 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	sseKey := opts.SSEKey
+	if len(sseKey) != 32 {
+		if sseKey, err = loadSSEKey(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	m, err := openMeta(filepath.Join(opts.Dir, "meta.db"))
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store,
+	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store, sseKey: sseKey,
 		wake: make(chan struct{}, 1), lifecycleWake: make(chan struct{}, 1), buckets: newBucketCache(), watchDone: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWatch = cancel
@@ -212,7 +226,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 
 // unsupported names the subresources Nimbus does not serve yet.
 func unsupported(q url.Values) error {
-	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "encryption", "ownershipControls",
+	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "ownershipControls",
 		"publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
 		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "tagging", "versions",
 		"versioning"} {
