@@ -76,6 +76,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(a.body)
 }
 
+// rawAnswer is an operation's whole JSON answer, already encoded (a
+// GetItem's stored item).
+type rawAnswer []byte
+
 // answer is a request's answer: its status, error type ("" on success)
 // and JSON body.
 type answer struct {
@@ -93,11 +97,15 @@ func (h *Handler) serve(ctx context.Context, target, host string, body []byte) a
 	} else {
 		op = strings.TrimPrefix(target, TargetPrefix)
 		t0 := time.Now()
-		out, err = h.s.dispatch(ctx, host, op, body)
-		h.observed(op, body, time.Since(t0), err)
+		var named tableNamed
+		out, err = h.s.dispatch(ctx, host, op, body, &named)
+		h.observed(op, body, &named, time.Since(t0), err)
 	}
 	if err != nil {
 		return h.errAnswer(err)
+	}
+	if raw, ok := out.(rawAnswer); ok {
+		return answer{status: http.StatusOK, body: raw}
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(out); err != nil {
@@ -107,14 +115,29 @@ func (h *Handler) serve(ctx context.Context, target, host string, body []byte) a
 	return answer{status: http.StatusOK, body: buf.Bytes()}
 }
 
+// tableNamed is the TableName of a request, once dispatch has decoded
+// it (known false: the operation's input has none of its own, or it was
+// not decoded).
+type tableNamed struct {
+	name  string
+	known bool
+}
+
+func (n *tableNamed) set(name string) { n.name, n.known = name, true }
+
 // observed tells the Observer of a request.
-func (h *Handler) observed(op string, body []byte, elapsed time.Duration, err error) {
+func (h *Handler) observed(op string, body []byte, named *tableNamed, elapsed time.Duration, err error) {
 	observe := h.observe.Load()
 	if observe == nil || *observe == nil {
 		return
 	}
-	var named struct{ TableName string }
-	_ = json.Unmarshal(body, &named)
+	if !named.known {
+		// Read it from the body (an operation that names no table, or
+		// one that failed before its input was decoded).
+		var in struct{ TableName string }
+		_ = json.Unmarshal(body, &in)
+		named.name = in.TableName
+	}
 	status, code := 0, ""
 	if err != nil {
 		var e *Error
@@ -127,7 +150,7 @@ func (h *Handler) observed(op string, body []byte, elapsed time.Duration, err er
 			status, code = http.StatusInternalServerError, "InternalServerError"
 		}
 	}
-	(*observe)(op, named.TableName, elapsed, status, code)
+	(*observe)(op, named.name, elapsed, status, code)
 }
 
 func (h *Handler) writeErr(w http.ResponseWriter, err error) {
@@ -182,19 +205,21 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-func (s *Service) dispatch(ctx context.Context, host, op string, body []byte) (any, error) {
+func (s *Service) dispatch(ctx context.Context, host, op string, body []byte, named *tableNamed) (any, error) {
 	switch op {
 	case "CreateTable":
 		var in createTableInput
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		return s.createTable(ctx, &in)
 	case "DescribeTable", "DeleteTable", "DescribeTimeToLive", "DescribeContinuousBackups":
 		var in tableNameInput
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		if err := checkTableName("tableName", in.TableName); err != nil {
 			return nil, err
 		}
@@ -222,12 +247,14 @@ func (s *Service) dispatch(ctx context.Context, host, op string, body []byte) (a
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		return s.updateTable(ctx, &in)
 	case "UpdateTimeToLive":
 		var in ttlInput
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		return s.updateTTL(ctx, &in)
 	case "TagResource", "UntagResource", "ListTagsOfResource":
 		var in tagInput
@@ -247,11 +274,12 @@ func (s *Service) dispatch(ctx context.Context, host, op string, body []byte) (a
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		if err := checkTableName("tableName", in.TableName); err != nil {
 			return nil, err
 		}
 		if op == "GetItem" {
-			return s.getItem(&in)
+			return s.getItem(&in, true)
 		}
 		return s.writeOne(ctx, strings.TrimSuffix(op, "Item"), &in)
 	case "Query", "Scan":
@@ -259,6 +287,7 @@ func (s *Service) dispatch(ctx context.Context, host, op string, body []byte) (a
 		if err := decode(body, &in); err != nil {
 			return nil, err
 		}
+		named.set(in.TableName)
 		if err := checkTableName("tableName", in.TableName); err != nil {
 			return nil, err
 		}

@@ -325,7 +325,9 @@ func (s *Service) writeOne(ctx context.Context, op string, in *itemInput) (any, 
 	return withCapacity(out, consumed(in.ReturnConsumedCapacity, in.TableName, writeUnits(size))), nil
 }
 
-func (s *Service) getItem(in *itemInput) (any, error) {
+// getItem answers a GetItem. raw: the caller takes a rawAnswer, which a
+// request for the whole item without capacity gets.
+func (s *Service) getItem(in *itemInput, raw bool) (any, error) {
 	t, ok := s.e.table(in.TableName)
 	if !ok {
 		return nil, errNotFound()
@@ -340,6 +342,30 @@ func (s *Service) getItem(in *itemInput) (any, error) {
 	key, err := keyParam(t.schema(), in.Key)
 	if err != nil {
 		return nil, err
+	}
+	cc := in.ReturnConsumedCapacity == "TOTAL" || in.ReturnConsumedCapacity == "INDEXES"
+	if raw && proj == nil && !cc {
+		// The whole item, no capacity: the answer is the stored JSON
+		// (the wire's own AttributeValues), never decoded.
+		var a rawAnswer
+		err = s.e.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(itemsBucket(t.TableName))
+			if b == nil {
+				return errTableNotFound(t.TableName)
+			}
+			if v := b.Get(key); v != nil {
+				a = make(rawAnswer, 0, len(v)+len(`{"Item":}`)+1)
+				a = append(append(append(a, `{"Item":`...), v...), "}\n"...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			a = rawAnswer("{}\n")
+		}
+		return a, nil
 	}
 	var it Item
 	err = s.e.view(func(tx *bolt.Tx) error {

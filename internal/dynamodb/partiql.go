@@ -863,7 +863,7 @@ func (s *Service) batchExecuteStatement(ctx context.Context, in *batchStatementI
 			if it, err = s.getInput(st, b.Parameters); err == nil {
 				it.ConsistentRead = b.ConsistentRead
 				var out any
-				if out, err = s.getItem(it); err == nil {
+				if out, err = s.getItem(it, false); err == nil {
 					if m, ok := out.(map[string]any); ok && m["Item"] != nil {
 						r["Item"] = m["Item"]
 					}

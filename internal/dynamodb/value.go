@@ -278,9 +278,21 @@ func appendItemJSON(buf *bytes.Buffer, m Item) {
 	buf.WriteByte('}')
 }
 
+// writeJSONString writes s as encoding/json does (HTML characters
+// escaped, invalid UTF-8 replaced): printable ASCII needing no escape as
+// it is, anything else through json.Marshal.
 func writeJSONString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			buf.Write(b)
+			return
+		}
+	}
+	buf.Grow(len(s) + 2)
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }
 
 // encodeItem is the stored form of an item.
