@@ -571,7 +571,7 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 // writeAccessDenied answers a denial as the route's service does:
 // AccessDeniedException (403) for Lambda and the REST-JSON services,
 // AccessDeniedException (400, as their models leave it) for CloudWatch
-// Logs and EventBridge, SQS's AccessDenied (403, query code too),
+// Logs, EventBridge, DynamoDB (and its Streams) and Kinesis, SQS's AccessDenied (403, query code too),
 // AccessDenied (403) for the query services, AuthorizationError (403) for
 // SNS, S3's AccessDenied (403, XML).
 func writeAccessDenied(w http.ResponseWriter, r *http.Request, route string, p auth.Protocol, msg string) {
@@ -603,6 +603,11 @@ func writeAccessDenied(w http.ResponseWriter, r *http.Request, route string, p a
 		proto = awsapi.ProtocolJSON11
 		if strings.HasPrefix(target, "DynamoDB") || strings.HasPrefix(target, "AWSStepFunctions") {
 			proto = awsapi.ProtocolJSON10
+		}
+		if strings.HasPrefix(target, "DynamoDB") || strings.HasPrefix(target, "Kinesis_") {
+			// DynamoDB's error table lists AccessDeniedException under
+			// 400; Kinesis's model leaves its status to the default, 400.
+			e.Status = http.StatusBadRequest
 		}
 	case p == auth.Query || auth.ProtocolOf(r) == auth.Query || route == "iam" || route == "cloudformation":
 		e.Code, proto = "AccessDenied", awsapi.ProtocolQuery

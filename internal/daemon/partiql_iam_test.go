@@ -14,6 +14,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 )
@@ -49,26 +51,31 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	}
 	stmt := func(s string) *string { return aws.String(s) }
 	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)})
-	wantDenied(t, "SELECT on secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "SELECT on secret", err, "AccessDeniedException", 400, "")
 	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`select * from "secret"."idx"`)})
-	wantDenied(t, "SELECT on an index of secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "SELECT on an index of secret", err, "AccessDeniedException", 400, "")
 	_, err = fc.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: stmt(`INSERT INTO public VALUE {'k': 'b'}`)})
-	wantDenied(t, "INSERT without PartiQLInsert", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "INSERT without PartiQLInsert", err, "AccessDeniedException", 400, "")
 	_, err = fc.BatchExecuteStatement(ctx, &awsddb.BatchExecuteStatementInput{Statements: []ddbtypes.BatchStatementRequest{
 		{Statement: stmt(`SELECT * FROM public WHERE k = 'a'`)}, {Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)}}})
-	wantDenied(t, "a batch hiding secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "a batch hiding secret", err, "AccessDeniedException", 400, "")
 	_, err = fc.ExecuteTransaction(ctx, &awsddb.ExecuteTransactionInput{TransactStatements: []ddbtypes.ParameterizedStatement{
 		{Statement: stmt(`SELECT * FROM public WHERE k = 'a'`)}, {Statement: stmt(`SELECT * FROM secret WHERE k = 'a'`)}}})
-	wantDenied(t, "a transaction hiding secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "a transaction hiding secret", err, "AccessDeniedException", 400, "")
 	put := func(table string) ddbtypes.TransactWriteItem {
 		return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(table),
 			Item: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "x"}}}}
 	}
 	_, err = fc.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{put("public"), put("secret")}})
-	wantDenied(t, "TransactWriteItems into secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "TransactWriteItems into secret", err, "AccessDeniedException", 400, "")
 	_, err = fc.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{
 		"secret": {{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "x"}}}}}}})
-	wantDenied(t, "BatchWriteItem into secret", err, "AccessDeniedException", 403, "")
+	wantDenied(t, "BatchWriteItem into secret", err, "AccessDeniedException", 400, "")
+	// DynamoDB Streams and Kinesis answer a denial 400 too, as AWS does.
+	_, err = dynamodbstreams.NewFromConfig(functionConfig(t, n, roleArn, "mine")).ListStreams(ctx, &dynamodbstreams.ListStreamsInput{})
+	wantDenied(t, "ListStreams", err, "AccessDeniedException", 400, "")
+	_, err = kinesis.NewFromConfig(functionConfig(t, n, roleArn, "mine")).ListStreams(ctx, &kinesis.ListStreamsInput{})
+	wantDenied(t, "Kinesis ListStreams", err, "AccessDeniedException", 400, "")
 
 	// The same, by hand: lower-case members and a body padded past what
 	// the front door reads.
@@ -82,7 +89,7 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 			op = "ExecuteStatement"
 		}
 		status, resp := signedTarget(t, n, cfg, "DynamoDB_20120810."+op, body)
-		if status != http.StatusForbidden || !strings.Contains(resp, "AccessDeniedException") {
+		if status != http.StatusBadRequest || !strings.Contains(resp, "AccessDeniedException") {
 			t.Errorf("%s: %d %s", what, status, resp)
 		}
 	}
