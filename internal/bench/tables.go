@@ -8,18 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Tables is DynamoDB's figures: durable PutItem and GetItem of a 1 KB item
-// from 16 clients, beside the echo server at 16 clients in the same run.
+// from 16 clients, beside the echo server at 16 clients in the same run
+// and two floors measured with the same signing client: the echo of the
+// PutItem's 1 KB body, and DescribeLimits (the front door's SigV4 check,
+// IAM and routing to the DynamoDB handler, no store).
 type Tables struct {
-	Clients  int     `json:"clients"`
-	EchoRPS  float64 `json:"echo_rps"`
-	PutItem  float64 `json:"put_items_per_s"`
-	GetItem  float64 `json:"get_items_per_s"`
-	PutRatio float64 `json:"ratio_put_to_echo"`
-	GetRatio float64 `json:"ratio_get_to_echo"`
-	Errors   int     `json:"errors"`
+	Clients        int     `json:"clients"`
+	EchoRPS        float64 `json:"echo_rps"`
+	EchoKBRPS      float64 `json:"echo_1kb_rps"`
+	DescribeLimits float64 `json:"describe_limits_per_s"`
+	PutItem        float64 `json:"put_items_per_s"`
+	GetItem        float64 `json:"get_items_per_s"`
+	PutRatio       float64 `json:"ratio_put_to_echo"`
+	GetRatio       float64 `json:"ratio_get_to_echo"`
+	Errors         int     `json:"errors"`
 }
 
 const tableClients = 16
@@ -30,8 +36,28 @@ func (r *runner) ddb(ctx context.Context, op string, in any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", op, err)
 	}
-	_, err = r.signed(ctx, "dynamodb", b, map[string]string{"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"})
+	return r.ddbBody(ctx, op, b)
+}
+
+// ddbBody calls one DynamoDB operation with an encoded body (the load
+// loops build theirs by hand: the load generator shares the server's
+// cores, so its CPU per request is kept small).
+func (r *runner) ddbBody(ctx context.Context, op string, b []byte) error {
+	_, err := r.signed(ctx, "dynamodb", b, map[string]string{"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"})
 	return err
+}
+
+// measureLoad is a warm-up of d/5, then d at tableClients: answers per
+// second and errors.
+func (r *runner) measureLoad(ctx context.Context, d time.Duration, do func(context.Context) error) (float64, int, error) {
+	if _, err := r.load(ctx, tableClients, d/5, do); err != nil {
+		return 0, 0, err
+	}
+	n, err := r.load(ctx, tableClients, d, do)
+	if err != nil {
+		return 0, 0, err
+	}
+	return math.Round(float64(n.ok) / d.Seconds()), n.errs, nil
 }
 
 // tables measures PutItem and GetItem against the echo server.
@@ -40,14 +66,10 @@ func (r *runner) tables(ctx context.Context, rep *Report, echo string) error {
 	ts := &Tables{Clients: tableClients}
 	rep.Tables = ts
 	r.logf("tables: echo at %d clients for %s", tableClients, d)
-	if _, err := r.load(ctx, tableClients, d/5, r.post(echo)); err != nil {
+	var err error
+	if ts.EchoRPS, _, err = r.measureLoad(ctx, d, r.post(echo)); err != nil {
 		return err
 	}
-	n, err := r.load(ctx, tableClients, d, r.post(echo))
-	if err != nil {
-		return err
-	}
-	ts.EchoRPS = math.Round(float64(n.ok) / d.Seconds())
 	const table = "bench-items"
 	if err := r.ddb(ctx, "CreateTable", map[string]any{"TableName": table, "BillingMode": "PAY_PER_REQUEST",
 		"AttributeDefinitions": []map[string]string{{"AttributeName": "pk", "AttributeType": "S"}},
@@ -55,39 +77,42 @@ func (r *runner) tables(ctx context.Context, rep *Report, echo string) error {
 		return fmt.Errorf("create table: %w", err)
 	}
 	data := strings.Repeat("x", 1000)
+	putBody := func(i int64) []byte {
+		return []byte(`{"TableName":"` + table + `","Item":{"pk":{"S":"k` + strconv.FormatInt(i, 10) + `"},"d":{"S":"` + data + `"}}}`)
+	}
+	r.logf("tables: echo of a signed 1 KB body at %d clients for %s", tableClients, d)
+	kb := putBody(1)
+	if ts.EchoKBRPS, _, err = r.measureLoad(ctx, d, func(ctx context.Context) error {
+		_, _, _, err := r.callAs(ctx, "dynamodb", echo, kb, map[string]string{"Content-Type": "application/x-amz-json-1.0"})
+		return err
+	}); err != nil {
+		return err
+	}
+	r.logf("tables: DescribeLimits at %d clients for %s", tableClients, d)
+	if ts.DescribeLimits, _, err = r.measureLoad(ctx, d, func(ctx context.Context) error {
+		return r.ddbBody(ctx, "DescribeLimits", []byte(`{}`))
+	}); err != nil {
+		return err
+	}
 	var seq atomic.Int64
-	put := func(ctx context.Context) error {
-		i := seq.Add(1)
-		return r.ddb(ctx, "PutItem", map[string]any{"TableName": table, "Item": map[string]any{
-			"pk": map[string]string{"S": "k" + strconv.FormatInt(i, 10)}, "d": map[string]string{"S": data}}})
-	}
+	put := func(ctx context.Context) error { return r.ddbBody(ctx, "PutItem", putBody(seq.Add(1))) }
 	r.logf("tables: PutItem (1 KB, durable) from %d clients for %s", tableClients, d)
-	if _, err := r.load(ctx, tableClients, d/5, put); err != nil {
+	var errs int
+	if ts.PutItem, errs, err = r.measureLoad(ctx, d, put); err != nil {
 		return err
 	}
-	n, err = r.load(ctx, tableClients, d, put)
-	if err != nil {
-		return err
-	}
-	ts.Errors += n.errs
-	ts.PutItem = math.Round(float64(n.ok) / d.Seconds())
+	ts.Errors += errs
 	written := seq.Load()
 	var rd atomic.Int64
 	get := func(ctx context.Context) error {
 		i := rd.Add(1)%written + 1
-		return r.ddb(ctx, "GetItem", map[string]any{"TableName": table, "Key": map[string]any{
-			"pk": map[string]string{"S": "k" + strconv.FormatInt(i, 10)}}})
+		return r.ddbBody(ctx, "GetItem", []byte(`{"TableName":"`+table+`","Key":{"pk":{"S":"k`+strconv.FormatInt(i, 10)+`"}}}`))
 	}
 	r.logf("tables: GetItem (1 KB) from %d clients for %s", tableClients, d)
-	if _, err := r.load(ctx, tableClients, d/5, get); err != nil {
+	if ts.GetItem, errs, err = r.measureLoad(ctx, d, get); err != nil {
 		return err
 	}
-	n, err = r.load(ctx, tableClients, d, get)
-	if err != nil {
-		return err
-	}
-	ts.Errors += n.errs
-	ts.GetItem = math.Round(float64(n.ok) / d.Seconds())
+	ts.Errors += errs
 	ts.PutRatio, ts.GetRatio = ratio(ts.PutItem, ts.EchoRPS), ratio(ts.GetItem, ts.EchoRPS)
 	return nil
 }
@@ -97,4 +122,6 @@ func writeTables(p func(string, ...any), t *Tables) {
 	p("PutItem (durable)\t%d\t%.0f\t%.0f%%\t%d", t.Clients, t.PutItem, t.PutRatio*100, t.Errors)
 	p("GetItem\t%d\t%.0f\t%.0f%%\t", t.Clients, t.GetItem, t.GetRatio*100)
 	p("Go HTTP echo (baseline)\t%d\t%.0f\t\t", t.Clients, t.EchoRPS)
+	p("echo of the 1 KB PutItem body (floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.EchoKBRPS, ratio(t.EchoKBRPS, t.EchoRPS)*100)
+	p("DescribeLimits (front door floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.DescribeLimits, ratio(t.DescribeLimits, t.EchoRPS)*100)
 }
