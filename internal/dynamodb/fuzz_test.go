@@ -3,6 +3,7 @@ package dynamodb
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -173,4 +174,40 @@ func FuzzPartiQL(f *testing.F) {
 			evalCond(fuzzItem(), c)
 		}
 	})
+}
+
+// FuzzFastValue: what the fast AttributeValue decoder accepts, the
+// general one accepts as the same value (the fast one declines the rest,
+// so the errors are always the general decoder's).
+func FuzzFastValue(f *testing.F) {
+	for _, s := range []string{`{"S":"x"}`, ` { "N" : "-001.50" } `, `{"M":{"a":{"L":[{"NULL":true},{"BOOL":false}]},"a":{"S":"dup"}}}`,
+		`{"SS":["a","b"]}`, `{"SS":["a","a"]}`, `{"NS":["1","1.0"]}`, `{"NS":["1","2"]}`, `{"B":"AAE="}`, `{"B":""}`, `{"BS":["AA==","AQ=="]}`,
+		`{"BS":["AA==","AA=="]}`, `{"S":"é\u00e9"}`, "{\"S\":\"\xff\"}", `{"S":"x","N":"1"}`, `{}`, `{"M":{}}`, `{"L":[]}`, `{"SS":[]}`,
+		`{"NULL":false}`, `{"s":"x"}`, `{"S":null}`, `{"M":{"a":null}}`, `{"BOOL":true}`, `{"N":"1e126"}`, `{"S":"a"} x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := fastValue(b)
+		if !ok {
+			return
+		}
+		var general Value
+		if err := general.unmarshalGeneral(b); err != nil {
+			t.Fatalf("%q: fast decoded %+v, general refused: %v", b, fast, err)
+		}
+		if !reflect.DeepEqual(fast, general) {
+			t.Fatalf("%q: fast %+v, general %+v", b, fast, general)
+		}
+	})
+}
+
+// TestFastValueTakesCommonShapes: the shapes SDKs send take the fast
+// decoder (a regression here costs PutItem's CPU, not correctness).
+func TestFastValueTakesCommonShapes(t *testing.T) {
+	for _, s := range []string{`{"S":"order-1"}`, `{"N":"12.5"}`, `{"B":"AAE="}`, `{"BOOL":true}`, `{"NULL":true}`,
+		`{"M":{"a":{"L":[{"S":"x"},{"N":"1"}]}}}`, `{"SS":["a","b"]}`, `{"NS":["1","2"]}`, `{"BS":["AA=="]}`, `{"S":"ünïcode"}`} {
+		if _, ok := fastValue([]byte(s)); !ok {
+			t.Errorf("%s declined", s)
+		}
+	}
 }

@@ -81,8 +81,19 @@ type wireValue struct {
 }
 
 // UnmarshalJSON decodes a wire AttributeValue and checks it as DynamoDB
-// does (exactly one type, numbers, sets without duplicates).
+// does (exactly one type, numbers, sets without duplicates): the fast
+// decoder (value_fast.go) for what it reads, the general one for the rest.
 func (v *Value) UnmarshalJSON(b []byte) error {
+	if f, ok := fastValue(b); ok {
+		*v = f
+		return nil
+	}
+	return v.unmarshalGeneral(b)
+}
+
+// unmarshalGeneral is UnmarshalJSON through encoding/json: every shape,
+// and every error's text.
+func (v *Value) unmarshalGeneral(b []byte) error {
 	var w wireValue
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
