@@ -18,6 +18,7 @@ func newBenchCmd() *cobra.Command {
 		long        bool
 		concurrency string
 		rts         string
+		nodes       int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -32,6 +33,9 @@ the same client, CloudWatch's PutMetricData datapoints/s and GetMetricData laten
 runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nodes > 0 {
+				return benchCluster(cmd, bench.ClusterOptions{Nodes: nodes, Duration: opts.Duration, GoSource: opts.GoSource}, asJSON)
+			}
 			o := opts
 			if long {
 				l := bench.Long()
@@ -79,6 +83,23 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node,java (default all available)")
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
 	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "tables" (DynamoDB PutItem, GetItem), "cloudwatch" (PutMetricData, GetMetricData) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
+	f.IntVar(&nodes, "cluster", 0, "measure a cluster of this many nimbus processes on this machine instead (3): warm throughput on one node vs all, cross-node reserved concurrency, lease takeover after kill -9")
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
 	return cmd
+}
+
+func benchCluster(cmd *cobra.Command, o bench.ClusterOptions, asJSON bool) error {
+	if !asJSON {
+		o.Progress = cmd.ErrOrStderr()
+	}
+	rep, err := bench.RunCluster(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteText(cmd.OutOrStdout())
 }
