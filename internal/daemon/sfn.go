@@ -153,6 +153,7 @@ var sfnTargets = map[string][2]string{
 	"secretsmanager": {"secretsmanager.", "application/x-amz-json-1.1"},
 	"ssm":            {"AmazonSSM.", "application/x-amz-json-1.1"},
 	"kms":            {"TrentService.", "application/x-amz-json-1.1"},
+	"logs":           {"Logs_20140328.", "application/x-amz-json-1.1"},
 }
 
 func (c *sfnCaller) Call(ctx context.Context, service, op string, body []byte) ([]byte, error) {

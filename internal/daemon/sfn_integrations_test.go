@@ -63,7 +63,7 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	// The Tasks call as the machine's role, which allows what they do.
 	role := createServiceRole(t, n, "integrations-role", "states.amazonaws.com", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 	  "Action":["dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:GetItem","sns:Publish","s3:PutObject","s3:GetObject","s3:ListBucket",
-	    "states:StartExecution"],"Resource":"*"}]}`)
+	    "states:StartExecution","logs:CreateLogGroup","logs:DescribeLogGroups"],"Resource":"*"}]}`)
 	child, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("child"), RoleArn: aws.String(role),
 		Definition: aws.String(`{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "child done", "End": true}}}`)})
 	if err != nil {
@@ -89,11 +89,15 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	    "Arguments": {"Bucket": "receipts"}, "Assign": {"keys": "{% $states.result.Contents.Key %}"}, "Next": "Missing"},
 	  "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
 	    "Arguments": {"TableName": "nope", "Key": {"id": {"S": "x"}}},
-	    "Catch": [{"ErrorEquals": ["DynamoDb.ResourceNotFoundException"], "Assign": {"caught": "{% $states.errorOutput.Error %}"}, "Next": "Child"}],
-	    "Next": "Child"},
+	    "Catch": [{"ErrorEquals": ["DynamoDb.ResourceNotFoundException"], "Assign": {"caught": "{% $states.errorOutput.Error %}"}, "Next": "LogGroup"}],
+	    "Next": "LogGroup"},
+	  "LogGroup": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:cloudwatchlogs:createLogGroup",
+	    "Arguments": {"LogGroupName": "{% '/sfn/' & $id %}"}, "Next": "LogGroups"},
+	  "LogGroups": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:cloudwatchlogs:describeLogGroups",
+	    "Arguments": {"LogGroupNamePrefix": "/sfn/"}, "Assign": {"groups": "{% $states.result.LogGroups.LogGroupName %}"}, "Next": "Child"},
 	  "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
 	    "Arguments": {"StateMachineArn": "` + *child.StateMachineArn + `", "Input": {"from": "{% $id %}"}},
-	    "Output": {"n": "{% $n %}", "body": "{% $body %}", "keys": "{% $keys %}", "caught": "{% $caught %}", "hasMessage": "{% $exists($messageId) %}",
+	    "Output": {"n": "{% $n %}", "body": "{% $body %}", "keys": "{% $keys %}", "caught": "{% $caught %}", "groups": "{% $groups %}", "hasMessage": "{% $exists($messageId) %}",
 	      "child": "{% $states.result.ExecutionArn %}"}, "End": true}}}`
 	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(role)})
 	if err != nil {
@@ -108,7 +112,7 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 		t.Fatalf("execution %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
 	out := aws.ToString(d.Output)
-	for _, want := range []string{`"n":"2"`, `"body":"order o-1"`, `"keys":"o-1.txt"`, `"caught":"DynamoDb.ResourceNotFoundException"`, `"hasMessage":true`, `:execution:child:`} {
+	for _, want := range []string{`"n":"2"`, `"body":"order o-1"`, `"keys":"o-1.txt"`, `"caught":"DynamoDb.ResourceNotFoundException"`, `"hasMessage":true`, `:execution:child:`, `"groups":"/sfn/o-1"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output %s lacks %s", out, want)
 		}

@@ -128,3 +128,43 @@ func TestStartExecutionSync(t *testing.T) {
 		t.Errorf("lambda:invoke.sync: %v", err)
 	}
 }
+
+// TestSDKStepFunctions: aws-sdk:sfn takes and answers PascalCase names
+// (the API's are camelCase) and names a refusal Sfn.<Code>Exception.
+func TestSDKStepFunctions(t *testing.T) {
+	t.Parallel()
+	caller := &selfCaller{}
+	svc, err := sfn.New(t.Context(), sfn.Options{JetStream: storetest.Open(t).JetStream(), Tasks: sfn.Tasks{Call: caller},
+		Region: "us-east-1", AccountID: "123456789012", SingleNode: true, InlineWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.h = svc
+	e := serve(t, svc)
+	child := e.machine(t, "target", `{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}`)
+	arn := e.machine(t, "sdk", `{"StartAt": "Start", "States": {
+	  "Start": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+	    "Parameters": {"StateMachineArn": "`+child+`", "Name": "from-sdk", "Input": "{\"x\": 1}"}, "ResultSelector": {"arn.$": "$.ExecutionArn"}, "ResultPath": "$.started", "Next": "Describe"},
+	  "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+	    "Parameters": {"StateMachineArn": "`+child+`"}, "ResultSelector": {"name.$": "$.Name", "type.$": "$.Type"}, "ResultPath": "$.machine", "Next": "Missing"},
+	  "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+	    "Parameters": {"ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:target:nope"},
+	    "Catch": [{"ErrorEquals": ["Sfn.ExecutionDoesNotExistException"], "ResultPath": "$.caught", "Next": "Done"}], "Next": "Done"},
+	  "Done": {"Type": "Succeed"}}}`)
+	d := e.run(t, arn, `{}`)
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("%s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	var out struct {
+		Started struct{ Arn string }
+		Machine struct{ Name, Type string }
+		Caught  struct{ Error string }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.Started.Arn, ":execution:target:from-sdk") || out.Machine.Name != "target" || out.Machine.Type != "STANDARD" ||
+		out.Caught.Error != "Sfn.ExecutionDoesNotExistException" {
+		t.Errorf("output %s", aws.ToString(d.Output))
+	}
+}

@@ -34,7 +34,8 @@ import (
 // and the tolerated failures, read again at each of the parent's steps)
 // serve the record; ListExecutions with mapRunArn lists the children.
 // ExecutionType EXPRESS runs its iterations in the parent's runner, in
-// memory, as Express executions run (counted in the record at the end).
+// memory, as Express executions run (counted in the record at the end;
+// UpdateMapRun does not change a run under way).
 
 // mapRunRecord is a Map Run.
 type mapRunRecord struct {
@@ -77,6 +78,7 @@ type mapRuns interface {
 	startChild(ctx context.Context, run *mapRunRecord, parent *Execution, def, name, input string, w syncWatch) error
 	closeMapRun(ctx context.Context, arn, status string) error
 	countStarted(ctx context.Context, arn string, n int) error
+	closeExpress(ctx context.Context, arn, status string, succeeded, failed, aborted int) error
 }
 
 // openMapRun creates the run's record, or reads it when a replay finds
@@ -298,6 +300,64 @@ func (r *run) childRuns(ctx context.Context, b *branch, st *State, items []any, 
 		return err
 	}
 	return &suspended{until: r.now().Add(syncPoll)}
+}
+
+// openExpressRun records the Map Run of a distributed Map whose
+// iterations run in the parent's runner (ExecutionType EXPRESS).
+func (r *run) openExpressRun(ctx context.Context, b *branch, st *State, runARN string, limit int, tolCount int64, tolPct float64, n int) error {
+	label := st.Label
+	if label == "" {
+		label = st.Name
+	}
+	if _, err := r.j.emit(b, "MapRunStarted", map[string]any{"mapRunArn": runARN}); err != nil {
+		return err
+	}
+	if err := r.j.flush(ctx); err != nil {
+		return err
+	}
+	_, err := r.mapRuns.openMapRun(ctx, &mapRunRecord{ARN: runARN, ExecutionARN: r.x.ARN, StateMachineARN: r.x.StateMachineARN + "/" + label,
+		Status: StatusRunning, Start: r.now().UTC(), MaxConcurrency: limit, TolCount: tolCount, TolPct: tolPct, Total: n, Started: n,
+		ExecutionType: "EXPRESS"})
+	return err
+}
+
+// closeExpressRun records the end of an EXPRESS run (nothing while the
+// iterations are suspended).
+func (r *run) closeExpressRun(ctx context.Context, b *branch, runARN string, n, succeeded, failed int, err error) error {
+	var f *Failure
+	switch {
+	case err == nil:
+	case errors.As(err, &f):
+		if failed == 0 {
+			failed = 1
+		}
+	default:
+		return nil
+	}
+	typ, status := "MapRunSucceeded", StatusSucceeded
+	if f != nil {
+		typ, status = "MapRunFailed", StatusFailed
+	}
+	if _, err := r.j.emit(b, typ, nil); err != nil {
+		return err
+	}
+	if err := r.j.flush(ctx); err != nil {
+		return err
+	}
+	return r.mapRuns.closeExpress(ctx, runARN, status, succeeded, failed, n-succeeded-failed)
+}
+
+// closeExpress records an EXPRESS run's counts and end.
+func (s *Service) closeExpress(ctx context.Context, arn, status string, succeeded, failed, aborted int) error {
+	_, err := s.updateMapRunRecord(ctx, arn, func(r *mapRunRecord) bool {
+		if r.Status != StatusRunning {
+			return false
+		}
+		r.Status, r.Stop = status, s.now().UTC()
+		r.Succeeded, r.Failed, r.Aborted = succeeded, failed, max(aborted, 0)
+		return true
+	})
+	return err
 }
 
 // Map Run API.

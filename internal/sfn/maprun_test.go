@@ -123,6 +123,20 @@ func TestDistributedMapChildren(t *testing.T) {
 	if err != nil || dr.MaxConcurrency != 4 || dr.ItemCounts.Succeeded != 4 {
 		t.Errorf("after UpdateMapRun: %+v %v", dr, err)
 	}
+	// EXPRESS children run in the parent's runner; the run is recorded.
+	quick := e.machine(t, "quick", strings.Replace(def(1), `"ExecutionType": "STANDARD"`, `"ExecutionType": "EXPRESS"`, 1))
+	qd := e.run(t, quick, `{"items": [{"n": 1}, {"fail": true}, {"n": 3}]}`)
+	if qd.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("quick: %s %s", qd.Status, aws.ToString(qd.Cause))
+	}
+	ql, err := e.client.ListMapRuns(t.Context(), &awssfn.ListMapRunsInput{ExecutionArn: qd.ExecutionArn})
+	if err != nil || len(ql.MapRuns) != 1 {
+		t.Fatalf("quick map runs: %+v %v", ql, err)
+	}
+	qr, err := e.client.DescribeMapRun(t.Context(), &awssfn.DescribeMapRunInput{MapRunArn: ql.MapRuns[0].MapRunArn})
+	if err != nil || qr.Status != types.MapRunStatusSucceeded || qr.ItemCounts.Succeeded != 2 || qr.ItemCounts.Failed != 1 || qr.ItemCounts.Total != 3 {
+		t.Errorf("quick run: %+v %v", qr, err)
+	}
 	if _, err := e.client.DescribeMapRun(t.Context(), &awssfn.DescribeMapRunInput{MapRunArn: aws.String(strings.Replace(*runArn, "/work:", "/work:0", 1))}); apiCode(err) != "ResourceNotFound" {
 		t.Errorf("a missing map run: %v", err)
 	}

@@ -98,6 +98,13 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 	if st.Distributed && st.ExecutionType == "STANDARD" && r.mapRuns != nil {
 		err = r.childRuns(ctx, b, st, items, limit, tolCount, tolPct, runARN, outs, failedAt)
 	} else {
+		express := st.Distributed && r.mapRuns != nil
+		if express {
+			if err := r.openExpressRun(ctx, b, st, runARN, limit, tolCount, tolPct, len(items)); err != nil {
+				return nil, nil, err
+			}
+		}
+		succeeded := 0
 		err = r.fanOut(ctx, b, "m", len(items), limit, func(ctx context.Context, cb *branch, i int) error {
 			input := items[i]
 			if st.Batcher == nil && (st.ItemSelector != nil || st.ItemSelectorJ != nil) {
@@ -134,8 +141,16 @@ func (r *run) mapState(ctx context.Context, b *branch, st *State, effective any,
 			}
 			outs[i] = o
 			_, err = r.j.emit(cb, "MapIterationSucceeded", map[string]any{"name": st.Name, "index": i})
+			mu.Lock()
+			succeeded++
+			mu.Unlock()
 			return err
 		})
+		if express {
+			if cerr := r.closeExpressRun(ctx, b, runARN, len(items), succeeded, failed, err); cerr != nil {
+				return nil, nil, cerr
+			}
+		}
 	}
 	var f *Failure
 	if errors.As(err, &f) {

@@ -69,6 +69,7 @@ type integration struct {
 	// An AWS SDK integration: the service Tasks.Call knows and the
 	// prefix of its errors.
 	sdkService, sdkPrefix string
+	sdkCamel              bool // the API names members in camelCase
 }
 
 // classify recognises a Task's Resource; unsupported ones are refused

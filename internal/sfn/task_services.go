@@ -14,24 +14,32 @@ import (
 // each calls the node's own service API through Tasks.Call.
 //
 // An AWS SDK integration takes the action's request with its members
-// named as the API names them (PascalCase for every service served here)
-// and answers with the API's response; a refusal becomes
+// in PascalCase, as AWS's SDK integrations do for every service, and
+// answers with the API's response in PascalCase too: the services whose
+// APIs name members in camelCase (sfn, cloudwatchlogs) have the names
+// of the request turned to camelCase and those of the answer back (the
+// keys inside a "Tags" object are user data and stay). A refusal becomes
 // "<Service>.<Code>" with "Exception" appended when the code lacks it
 // (DynamoDb.ConditionalCheckFailedException, S3.NoSuchKeyException), as
 // AWS names the SDK's exceptions.
 
 // sdkServices are the services the aws-sdk integration reaches: the
 // name in the ARN, the name Tasks.Call knows, and the prefix of errors.
-var sdkServices = map[string]struct{ call, prefix string }{
-	"dynamodb":       {"dynamodb", "DynamoDb"},
-	"sqs":            {"sqs", "Sqs"},
-	"eventbridge":    {"events", "EventBridge"},
-	"kinesis":        {"kinesis", "Kinesis"},
-	"secretsmanager": {"secretsmanager", "SecretsManager"},
-	"ssm":            {"ssm", "Ssm"},
-	"kms":            {"kms", "Kms"},
-	"sns":            {"sns", "Sns"},
-	"s3":             {"s3", "S3"},
+var sdkServices = map[string]struct {
+	call, prefix string
+	camel        bool
+}{
+	"dynamodb":       {"dynamodb", "DynamoDb", false},
+	"sqs":            {"sqs", "Sqs", false},
+	"eventbridge":    {"events", "EventBridge", false},
+	"kinesis":        {"kinesis", "Kinesis", false},
+	"secretsmanager": {"secretsmanager", "SecretsManager", false},
+	"ssm":            {"ssm", "Ssm", false},
+	"kms":            {"kms", "Kms", false},
+	"sns":            {"sns", "Sns", false},
+	"s3":             {"s3", "S3", false},
+	"sfn":            {"states", "Sfn", true},
+	"cloudwatchlogs": {"logs", "CloudWatchLogs", true},
 }
 
 // sdkS3Actions are the S3 actions the aws-sdk integration serves.
@@ -63,7 +71,7 @@ func sdkIntegration(in integration, rest string) (integration, error) {
 		return integration{}, refusal(fmt.Sprintf("Nimbus does not support the AWS SDK integration action %s:%s (%s) yet", svc, action, in.resource))
 	}
 	in.kind, in.rtype, in.action = "sdk", "aws-sdk:"+svc, action
-	in.sdkService, in.sdkPrefix = s.call, s.prefix
+	in.sdkService, in.sdkPrefix, in.sdkCamel = s.call, s.prefix, s.camel
 	return in, nil
 }
 
@@ -76,11 +84,48 @@ func (r *run) callSDK(ctx context.Context, in integration, params any) (any, *Fa
 		m = map[string]any{}
 	}
 	op := strings.ToUpper(in.action[:1]) + in.action[1:]
-	res, f := r.callService(ctx, in.sdkService, op, in.sdkPrefix, m)
+	var body any = m
+	if in.sdkCamel {
+		body = recase(m, unicode.ToLower)
+	}
+	res, f := r.callService(ctx, in.sdkService, op, in.sdkPrefix, body)
 	if f != nil && !strings.HasSuffix(f.Name, "Exception") && strings.HasPrefix(f.Name, in.sdkPrefix+".") {
 		f.Name += "Exception"
 	}
+	if f == nil && in.sdkCamel {
+		res = recase(res, unicode.ToUpper)
+	}
 	return res, f
+}
+
+// recase changes the first letter of every member name in v (not the
+// keys of a "Tags" object, which are data).
+func recase(v any, to func(rune) rune) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			nk := k
+			if k != "" {
+				r := []rune(k)
+				r[0] = to(r[0])
+				nk = string(r)
+			}
+			if tags, ok := e.(map[string]any); ok && strings.EqualFold(k, "tags") {
+				out[nk] = tags
+				continue
+			}
+			out[nk] = recase(e, to)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = recase(e, to)
+		}
+		return out
+	}
+	return v
 }
 
 func (r *run) callSNS(ctx context.Context, params any) (any, *Failure) {
