@@ -135,6 +135,9 @@ func (c *Config) validateCluster() []error {
 	} else if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("cluster listen address %q needs a port (1-65535)", cl.Listen))
 	}
+	if n := btoi(cl.TLSCert != "") + btoi(cl.TLSKey != "") + btoi(cl.TLSCA != ""); n != 0 && n != 3 {
+		errs = append(errs, errors.New("route TLS needs --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca together"))
+	}
 	if cl.Advertise != "" {
 		if h, p, err := net.SplitHostPort(cl.Advertise); err != nil || h == "" {
 			errs = append(errs, fmt.Errorf("cluster advertise address %q must be HOST:PORT", cl.Advertise))
@@ -156,4 +159,11 @@ func (c *Config) validateCluster() []error {
 			c.Replicas, c.Replicas, n, n-1))
 	}
 	return errs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -58,6 +58,8 @@ func TestClusterRefusals(t *testing.T) {
 		{"bad node name", func(c *Config) { c.Cluster.NodeName = "a/b" }, "node name"},
 		{"nats and cluster", func(c *Config) { c.NATSURL = "nats://x:4222" }, "exclusive"},
 		{"too many replicas", func(c *Config) { c.Replicas = 7 }, "between 1 and 5"},
+		{"route TLS without its CA", func(c *Config) { c.Cluster.TLSCert, c.Cluster.TLSKey = "c.pem", "k.pem" }, "--cluster-tls-ca"},
+		{"advertise without a port", func(c *Config) { c.Cluster.Advertise = "10.0.0.1" }, "cluster advertise address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := clusterConfig("nats://127.0.0.1:6223")

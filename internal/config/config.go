@@ -196,6 +196,10 @@ type Cluster struct {
 	// route listener at (behind NAT, a proxy or a pod address); empty:
 	// Listen's.
 	Advertise string
+	// TLSCert, TLSKey and TLSCA (PEM files, all or none) encrypt the
+	// routes with mutual TLS: each node presents its certificate and
+	// accepts only peers whose certificate TLSCA signed.
+	TLSCert, TLSKey, TLSCA string
 }
 
 // Enabled reports whether clustering is asked for.
@@ -299,6 +303,9 @@ func FromEnv() Config {
 	set(&c.Cluster.Secret, "NIMBUS_CLUSTER_SECRET")
 	set(&c.Cluster.NodeName, "NIMBUS_NODE_NAME")
 	set(&c.Cluster.Advertise, "NIMBUS_CLUSTER_ADVERTISE")
+	set(&c.Cluster.TLSCert, "NIMBUS_CLUSTER_TLS_CERT")
+	set(&c.Cluster.TLSKey, "NIMBUS_CLUSTER_TLS_KEY")
+	set(&c.Cluster.TLSCA, "NIMBUS_CLUSTER_TLS_CA")
 	if v := os.Getenv("NIMBUS_ROUTES"); v != "" {
 		c.Cluster.Routes = SplitRoutes(v)
 	}

@@ -47,6 +47,7 @@ func storeOptions(cfg config.Config, log *slog.Logger) store.Options {
 	if c := cfg.Cluster; c.Enabled() {
 		o.Cluster = &store.ClusterOptions{
 			Name: c.Name, Listen: c.Listen, Routes: c.Routes, Secret: c.Secret, NodeName: c.NodeName, Advertise: c.Advertise,
+			TLSCert: c.TLSCert, TLSKey: c.TLSKey, TLSCA: c.TLSCA,
 		}
 	}
 	return o

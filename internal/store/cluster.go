@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -42,6 +44,10 @@ type ClusterOptions struct {
 	// Advertise is the host:port peers learn this node's routes at
 	// (gossip of implicit routes); empty: Listen's.
 	Advertise string
+	// TLSCert, TLSKey and TLSCA are PEM files: with them the routes use
+	// mutual TLS (each side presents its certificate and accepts only
+	// one TLSCA signed). Read at start.
+	TLSCert, TLSKey, TLSCA string
 }
 
 const (
@@ -116,6 +122,13 @@ func serverOptions(opts Options) (*server.Options, error) {
 		Username:  routeUser,
 		Password:  c.Secret,
 		Advertise: c.Advertise,
+	}
+	if c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" {
+		tc, err := routeTLS(c.TLSCert, c.TLSKey, c.TLSCA)
+		if err != nil {
+			return nil, err
+		}
+		sopts.Cluster.TLSConfig, sopts.Cluster.TLSTimeout = tc, 5
 	}
 	sopts.Routes = routes
 	return sopts, nil
@@ -335,4 +348,25 @@ func (j clusterJS) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig)
 func (j clusterJS) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = max(cfg.Replicas, j.replicas)
 	return j.JetStream.CreateKeyValue(ctx, cfg)
+}
+
+// routeTLS is the routes' mutual TLS: this node's pair, peers verified
+// against ca both ways.
+func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster route certificate: %w", err)
+	}
+	pem, err := os.ReadFile(caFile) //nolint:gosec // the operator names the file
+	if err != nil {
+		return nil, fmt.Errorf("cluster route CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cluster route CA %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair},
+		RootCAs: pool, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+	}, nil
 }

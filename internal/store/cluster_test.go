@@ -1,12 +1,17 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +19,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/tlscert"
 )
 
 // freePorts returns n loopback ports free at the time of the call.
@@ -69,6 +76,12 @@ func clusterOpts(name, secret string, self int, ports []int) *ClusterOptions {
 // (each waits for a majority), with replicas R.
 func openCluster(t *testing.T, n, replicas int) []*Store {
 	t.Helper()
+	return openClusterWith(t, n, replicas, func(*ClusterOptions) {})
+}
+
+// openClusterWith is openCluster with each node's options changed by edit.
+func openClusterWith(t *testing.T, n, replicas int, edit func(*ClusterOptions)) []*Store {
+	t.Helper()
 	ports := freePorts(t, n)
 	stores := make([]*Store, n)
 	errs := make([]error, n)
@@ -77,7 +90,11 @@ func openCluster(t *testing.T, n, replicas int) []*Store {
 		wg.Go(func() {
 			stores[i], errs[i] = Open(t.Context(), Options{
 				DataDir: t.TempDir(), Logger: testLogger(t), Replicas: replicas,
-				Cluster: clusterOpts("test", "0123456789abcdef", i, ports),
+				Cluster: func() *ClusterOptions {
+					o := clusterOpts("test", "0123456789abcdef", i, ports)
+					edit(o)
+					return o
+				}(),
 			})
 		})
 	}
@@ -92,14 +109,50 @@ func openCluster(t *testing.T, n, replicas int) []*Store {
 }
 
 // TestClusterSharesStateAtThreeReplicas: three embedded servers form one
-// JetStream cluster; a write on one node is read on another, and the
-// buckets keep three copies, one per server.
+// JetStream cluster over mutual-TLS routes; a write on one node is read
+// on another, and the buckets keep three copies, one per server. A
+// route port asks for TLS before anything else.
 func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three servers")
 	}
-	s := openCluster(t, 3, 3)
+	dir := t.TempDir()
+	if err := tlscert.Generate(dir, []string{"127.0.0.1", "localhost"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s := openClusterWith(t, 3, 3, func(o *ClusterOptions) {
+		o.TLSCert, o.TLSKey, o.TLSCA = filepath.Join(dir, tlscert.CertFile), filepath.Join(dir, tlscert.KeyFile), filepath.Join(dir, tlscert.CAFile)
+	})
 	ctx := t.Context()
+	// A peer must present a certificate the CA signed: without one the
+	// route port hangs up; with one it greets (INFO).
+	caPEM, err := os.ReadFile(filepath.Join(dir, tlscert.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, tlscert.CertFile), filepath.Join(dir, tlscert.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	greet := func(certs []tls.Certificate) (string, error) {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second},
+			Config: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: certs, ServerName: "127.0.0.1"}}
+		c, err := d.DialContext(ctx, "tcp", s[1].Server().ClusterAddr().String())
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		return bufio.NewReader(c).ReadString('\n')
+	}
+	if g, err := greet(nil); err == nil {
+		t.Fatalf("a route port greeted a peer without a certificate: %q", g)
+	}
+	if g, err := greet([]tls.Certificate{pair}); err != nil || !strings.HasPrefix(g, "INFO ") {
+		t.Fatalf("a route port with the CA's certificate: %q, %v; want INFO", g, err)
+	}
 	if _, err := s[0].Create(ctx, "fn.shared", []byte("v1")); err != nil {
 		t.Fatal(err)
 	}
