@@ -216,8 +216,13 @@ func (s *Service) describeStateMachineForExecution(ctx context.Context, body []b
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"stateMachineArn": rec.StateMachineARN, "name": rec.StateMachineName, "definition": rec.Definition,
-		"roleArn": rec.RoleARN, "updateDate": epoch(rec.Start)}, nil
+	out := map[string]any{"stateMachineArn": rec.StateMachineARN, "name": rec.StateMachineName, "definition": rec.Definition,
+		"roleArn": rec.RoleARN, "updateDate": epoch(rec.Start)}
+	if rec.MapRunARN != "" {
+		// A Map Run's child: its machine is the Map's ItemProcessor.
+		out["mapRunArn"], out["label"] = rec.MapRunARN, rec.StateMachineName[strings.LastIndexByte(rec.StateMachineName, '/')+1:]
+	}
+	return out, nil
 }
 
 func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) {

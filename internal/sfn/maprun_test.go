@@ -74,6 +74,11 @@ func TestDistributedMapChildren(t *testing.T) {
 	if err != nil || aws.ToString(child.MapRunArn) != aws.ToString(run.MapRunArn) || aws.ToString(child.StateMachineArn) != arn+"/work" {
 		t.Errorf("child: %+v %v", child, err)
 	}
+	sm, err := e.client.DescribeStateMachineForExecution(t.Context(), &awssfn.DescribeStateMachineForExecutionInput{ExecutionArn: kids.Executions[0].ExecutionArn})
+	if err != nil || aws.ToString(sm.MapRunArn) != aws.ToString(run.MapRunArn) || aws.ToString(sm.Label) != "work" ||
+		!strings.Contains(aws.ToString(sm.Definition), `"StartAt":"C"`) {
+		t.Errorf("the child's machine: %+v %v", sm, err)
+	}
 	own, err := e.client.ListExecutions(t.Context(), &awssfn.ListExecutionsInput{StateMachineArn: aws.String(arn)})
 	if err != nil || len(own.Executions) != 1 {
 		t.Errorf("the machine's executions: %+v %v", own, err)
