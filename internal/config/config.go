@@ -28,6 +28,10 @@ const (
 	// code package is uploaded over, fast enough that holding a connection
 	// costs a client bandwidth.
 	DefaultBodyMinRate = 1 << 10
+
+	// NetworkAuto is FunctionNetwork's default: egress where the sandbox
+	// can filter it (root), none otherwise.
+	NetworkAuto = "auto"
 )
 
 // Config is everything `nimbus server` needs to run a node.
@@ -65,8 +69,10 @@ type Config struct {
 	// FunctionLogs copies every function output line to the server's stdout.
 	FunctionLogs bool
 	// FunctionNetwork is the outbound network of functions without a
-	// nimbus:network tag: "none" (the default: the environment's loopback
-	// only) or "egress" (out through the host; NIMBUS_FUNCTION_NETWORK).
+	// nimbus:network tag: "none" (the environment's loopback only),
+	// "egress" (out through the host, as a Lambda function outside a VPC;
+	// NIMBUS_FUNCTION_NETWORK) or "auto" (the default: egress where it can
+	// be had filtered, as root; none otherwise).
 	FunctionNetwork string
 	// FunctionAllowHosts are host loopback ports (127.0.0.1:5432, comma-
 	// separated) every function may reach at the same address inside its
@@ -233,7 +239,7 @@ func Default() Config {
 		AccountID:           DefaultAccountID,
 		IdleTimeout:         10 * time.Minute,
 		Telemetry:           true,
-		FunctionNetwork:     "none",
+		FunctionNetwork:     NetworkAuto,
 		RuntimeSDKs:         "auto",
 		RuntimeVersionCheck: "warn",
 		IAM:                 IAMEnforce,
@@ -407,8 +413,8 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--iam %q is not enforce, audit or off", c.IAM))
 	}
-	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" {
-		errs = append(errs, fmt.Errorf("function network %q is not none or egress", c.FunctionNetwork))
+	if c.FunctionNetwork != "" && c.FunctionNetwork != "none" && c.FunctionNetwork != "egress" && c.FunctionNetwork != NetworkAuto {
+		errs = append(errs, fmt.Errorf("function network %q is not auto, none or egress", c.FunctionNetwork))
 	}
 	if c.RuntimeSDKs != "" && c.RuntimeSDKs != "auto" && c.RuntimeSDKs != "off" {
 		errs = append(errs, fmt.Errorf("--runtime-sdks %q is not auto or off", c.RuntimeSDKs))

@@ -96,6 +96,10 @@ type Daemon struct {
 	metricsLn  net.Listener
 	metricsSrv *http.Server
 
+	// network is the outbound network of functions without a tag (cfg's
+	// "auto" resolved at start).
+	network string
+
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
@@ -265,6 +269,17 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	popts.CPUQuota = cfg.CPUQuota
 	popts.Network = cfg.FunctionNetwork
+	if popts.Network == config.NetworkAuto || popts.Network == "" {
+		// Lambda functions outside a VPC reach the internet: so do these,
+		// where the sandbox can keep them off the host and its networks.
+		popts.Network = function.NetworkEgress
+		if err := sandbox.EgressAvailable(); err != nil {
+			popts.Network = function.NetworkNone
+			d.log.Info("functions have no outbound network by default", "why", err.Error(),
+				"change_with", "--function-network egress, or the tag nimbus:network=egress")
+		}
+	}
+	d.network = popts.Network
 	popts.AllowHosts, _ = config.ParseAllowHosts(cfg.FunctionAllowHosts) // Validate has checked it
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
@@ -755,7 +770,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			"access_key_id", d.root.AccessKeyID)
 	}
 	d.log.Info("protections", "auth", d.authMode(), "iam", d.cfg.IAMMode(), "metrics", d.metricsMode(), "sandbox", sandbox.Mode(),
-		"function_network", d.cfg.FunctionNetwork)
+		"function_network", d.network)
 	d.logProtections()
 	d.warnMissingRoles(ctx)
 	if d.cfg.InsecureNoAuth {

@@ -49,9 +49,9 @@ func (m *Manager) netHint(network string) string {
 		strings.HasPrefix(sandbox.Mode(), "rootless") && network == sandbox.NetworkEgress:
 		return "" // the host's network, unfiltered
 	case network == sandbox.NetworkEgress:
-		return "[nimbus] A connection or lookup failed. This function's network is egress: the internet is reachable, but the Nimbus host, other environments, 169.254.0.0/16 and private ranges are refused; host ports are reachable only at 127.0.0.1 when the server lists them in --function-allow-host" + allow + "."
+		return "[nimbus] A connection or lookup failed. This function's network is egress (--function-network, or the tag nimbus:network): the internet and the host's name servers are reachable, but the Nimbus host, other environments, 169.254.0.0/16 and private ranges (10/8, 172.16/12, 192.168/16, 100.64/10) are refused; host ports are reachable only at 127.0.0.1 when the server lists them in --function-allow-host" + allow + "."
 	default:
-		return "[nimbus] A connection or lookup failed. This function has no network (--function-network none, the server's default, or the tag nimbus:network=none): only the Nimbus API (AWS_ENDPOINT_URL) and host ports listed in --function-allow-host" + allow + " are reachable, at 127.0.0.1. Start the server with --function-network egress, or tag the function nimbus:network=egress, for outbound access."
+		return "[nimbus] A connection or lookup failed. This function has no network (--function-network none, the default where egress cannot be filtered (rootless), or the tag nimbus:network=none): only the Nimbus API (AWS_ENDPOINT_URL) and host ports listed in --function-allow-host" + allow + " are reachable, at 127.0.0.1. Start the server with --function-network egress, or tag the function nimbus:network=egress, for outbound access."
 	}
 }
 

@@ -369,6 +369,9 @@ func New(opts Options) (*Manager, error) {
 		m.launcher = sandbox.NewUnhardenedLauncher(spareInits)
 	} else {
 		m.launcher = sandbox.NewLauncher(spareInits)
+		if opts.Network == function.NetworkEgress {
+			m.launcher.SpareNetwork(sandbox.NetworkEgress)
+		}
 	}
 	m.wg.Add(2)
 	go m.reap()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/google/nftables"
@@ -173,8 +174,16 @@ func ensureNAT() error {
 	// input: an environment may answer the host, never call it.
 	c.AddRule(&nftables.Rule{Table: t, Chain: input, Exprs: concat(fromEnv, ctEstablished(), verdict(expr.VerdictAccept))})
 	c.AddRule(&nftables.Rule{Table: t, Chain: input, Exprs: concat(fromEnv, verdict(expr.VerdictDrop))})
-	// forward: not to other environments, not to link-local addresses.
-	for _, p := range []netip.Prefix{egressRange, netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("127.0.0.0/8")} {
+	// forward: the host's name servers on port 53, even on a private
+	// address; then nothing to other environments, link-local addresses,
+	// loopback or private ranges.
+	for _, ns := range egressResolvers() {
+		for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: forward, Exprs: concat(fromEnv, daddrIn(netip.PrefixFrom(ns, 32)),
+				dport(proto, 53), verdict(expr.VerdictAccept))})
+		}
+	}
+	for _, p := range egressRefused() {
 		c.AddRule(&nftables.Rule{Table: t, Chain: forward, Exprs: concat(fromEnv, daddrIn(p), verdict(expr.VerdictDrop))})
 	}
 	// postrouting: out with the host's address.
@@ -234,11 +243,108 @@ func addrIn(offset uint32, p netip.Prefix) []expr.Any {
 	}
 }
 
+// dport matches a transport protocol and destination port.
+func dport(proto byte, port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
+	}
+}
+
+// egressRefused is where egress never goes: other environments, loopback,
+// link-local addresses (metadata services), the private and shared
+// address ranges (the host's LAN and its provider's network) and
+// "this network".
+func egressRefused() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{egressRange.String(), "169.254.0.0/16", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
+		"192.168.0.0/16", "100.64.0.0/10", "0.0.0.0/8"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// The host's resolver configuration; a host whose resolv.conf names only
+// loopback servers (systemd-resolved's 127.0.0.53 stub, which an
+// environment cannot reach) has its upstream servers in resolvedConf.
+var (
+	hostResolvConf = "/etc/resolv.conf"
+	resolvedConf   = "/run/systemd/resolve/resolv.conf"
+)
+
+// egressResolvConf is the resolv.conf an environment gets: the host's,
+// or systemd-resolved's upstream list when the host's names loopback
+// servers only.
+func egressResolvConf(host []byte) []byte {
+	ns := nameservers(host)
+	if len(ns) == 0 {
+		return host
+	}
+	for _, a := range ns {
+		if !a.IsLoopback() {
+			return host
+		}
+	}
+	if b, err := os.ReadFile(resolvedConf); err == nil && len(nameservers(b)) > 0 { // #nosec G304 -- a fixed system path
+		return b
+	}
+	return host
+}
+
+// egressResolvers are the IPv4 name servers an environment's resolv.conf
+// names: the forward rules let them through on port 53.
+func egressResolvers() []netip.Addr {
+	b, err := os.ReadFile(hostResolvConf)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range nameservers(egressResolvConf(b)) {
+		if a.Is4() && !a.IsLoopback() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// nameservers parses the nameserver lines of a resolv.conf.
+func nameservers(conf []byte) []netip.Addr {
+	var out []netip.Addr
+	for line := range strings.SplitSeq(string(conf), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		host, _, _ := strings.Cut(f[1], "%") // a zone
+		if a, err := netip.ParseAddr(host); err == nil {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
+}
+
 func saddrIn(p netip.Prefix) []expr.Any { return addrIn(12, p) }
 func daddrIn(p netip.Prefix) []expr.Any { return addrIn(16, p) }
 
 func verdict(k expr.VerdictKind) []expr.Any {
 	return []expr.Any{&expr.Verdict{Kind: k}}
+}
+
+// EgressAvailable says whether NetworkEgress works here: as root with
+// namespaces, once the nftables table is written (which also turns IPv4
+// forwarding on). Rootless, egress would be the host's network unfiltered.
+func EgressAvailable() error {
+	h := probe()
+	switch {
+	case !h.namespaces:
+		return errors.New("no network namespaces (" + h.mode + ")")
+	case h.userns:
+		return errors.New("rootless: a veth pair needs root, and the host's network would be unfiltered")
+	}
+	natOnce.Do(func() { natErr = ensureNAT() })
+	return natErr
 }
 
 // configureEgress runs in init, inside the namespace: it names its end of

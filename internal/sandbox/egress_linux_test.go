@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -28,6 +29,22 @@ func egressHelper() int {
 		b, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
 		fmt.Printf("remote: %s\n", b)
+	}
+	if u := os.Getenv("PRIVATE_URL"); u != "" {
+		client.Timeout = 2 * time.Second
+		resp, err := client.Get(u)
+		if err != nil {
+			fmt.Println("private: unreachable:", err)
+		} else {
+			_ = resp.Body.Close()
+			fmt.Println("private: reachable")
+		}
+	}
+	if name := os.Getenv("LOOKUP"); name != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := net.DefaultResolver.LookupHost(ctx, name)
+		cancel()
+		fmt.Println("dns:", err == nil, err)
 	}
 	c, err := net.DialTimeout("tcp", os.Getenv("HOST_ADDR"), 2*time.Second)
 	if err == nil {
@@ -82,9 +99,9 @@ func remoteHelper() int {
 }
 
 // startRemote starts remoteHelper in a new network namespace linked to the
-// host by a veth pair on 10.199.<n>.0/30 and returns its URL and the
-// host's address on that link.
-func startRemote(t *testing.T) (url, hostAddr string) {
+// host by a veth pair on <prefix>.<n>.0/30 (prefix is the first two octets) and
+// returns its URL and the host's address on that link.
+func startRemote(t *testing.T, prefix string) (url, hostAddr string) {
 	t.Helper()
 	self, _ := os.Executable()
 	cmd := exec.Command(self)
@@ -118,7 +135,7 @@ func startRemote(t *testing.T) (url, hostAddr string) {
 		t.Fatal(err)
 	}
 	hl, _ := netlink.LinkByName(host)
-	hostIP := "10.199." + strconv.Itoa(n) + ".1"
+	hostIP := prefix + "." + strconv.Itoa(n) + ".1"
 	addr, _ := netlink.ParseAddr(hostIP + "/30")
 	if err := netlink.AddrAdd(hl, addr); err != nil {
 		t.Fatal(err)
@@ -126,7 +143,7 @@ func startRemote(t *testing.T) (url, hostAddr string) {
 	if err := netlink.LinkSetUp(hl); err != nil {
 		t.Fatal(err)
 	}
-	remoteIP := "10.199." + strconv.Itoa(n) + ".2"
+	remoteIP := prefix + "." + strconv.Itoa(n) + ".2"
 	fmt.Fprintf(stdin, "%s %s/30\n", veth.PeerName, remoteIP)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "listening" {
@@ -139,7 +156,10 @@ func startRemote(t *testing.T) (url, hostAddr string) {
 // host, never the host itself; one without egress reaches nothing.
 func TestEgress(t *testing.T) {
 	requireHardened(t)
-	remoteURL, hostIP := startRemote(t)
+	// 198.18.0.0/15 (benchmarking) plays the internet; 10.199.0.0/16 a
+	// machine on the host's private network, which egress refuses.
+	remoteURL, hostIP := startRemote(t, "198.18")
+	privateURL, _ := startRemote(t, "10.199")
 	// Something on the host, listening on all addresses.
 	ln, err := net.Listen("tcp", "0.0.0.0:0")
 	if err != nil {
@@ -156,8 +176,14 @@ func TestEgress(t *testing.T) {
 		}
 	}()
 	hostAddr := net.JoinHostPort(hostIP, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	// The host's name servers stay reachable (often on a private address):
+	// checked where the host itself resolves names.
+	const lookup = "proxy.golang.org"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, dnsErr := net.DefaultResolver.LookupHost(ctx, lookup)
+	cancel()
 	for _, network := range []string{NetworkEgress, NetworkNone} {
-		e := newEnv(t, "egress", "REMOTE_URL="+remoteURL, "HOST_ADDR="+hostAddr)
+		e := newEnv(t, "egress", "REMOTE_URL="+remoteURL, "PRIVATE_URL="+privateURL, "HOST_ADDR="+hostAddr, "LOOKUP="+lookup)
 		e.spec.Network = network
 		p := start(t, e)
 		waitDone(t, p)
@@ -171,8 +197,89 @@ func TestEgress(t *testing.T) {
 		if network == NetworkNone && !strings.Contains(out, "remote: unreachable") {
 			t.Errorf("none: the remote machine is reachable: %q", out)
 		}
+		if network == NetworkEgress && dnsErr == nil && !strings.Contains(out, "dns: true") {
+			t.Errorf("egress: the host resolves %s, the environment does not: %q", lookup, out)
+		}
+		if network == NetworkNone && !strings.Contains(out, "dns: false") {
+			t.Errorf("none: the environment resolves names: %q", out)
+		}
+		if !strings.Contains(out, "private: unreachable") {
+			t.Errorf("%s: a private address (10.199.0.0/16) is reachable from the environment: %q", network, out)
+		}
 		if !strings.Contains(out, "host: unreachable") {
 			t.Errorf("%s: the host itself is reachable from the environment: %q", network, out)
+		}
+	}
+}
+
+func TestEgressResolvConf(t *testing.T) {
+	dir := t.TempDir()
+	old := resolvedConf
+	resolvedConf = dir + "/resolved.conf"
+	t.Cleanup(func() { resolvedConf = old })
+	stub := []byte("# stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n")
+	if got := egressResolvConf(stub); string(got) != string(stub) {
+		t.Errorf("without systemd-resolved's list the host's file stays: %q", got)
+	}
+	upstream := []byte("nameserver 10.255.255.53\nnameserver fe80::1%eth0\n")
+	if err := os.WriteFile(resolvedConf, upstream, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := egressResolvConf(stub); string(got) != string(upstream) {
+		t.Errorf("a loopback-only resolv.conf gives %q, want systemd-resolved's upstream list", got)
+	}
+	direct := []byte("nameserver 192.168.1.1\nnameserver 127.0.0.1\n")
+	if got := egressResolvConf(direct); string(got) != string(direct) {
+		t.Errorf("a resolv.conf naming a reachable server changed: %q", got)
+	}
+	if got := fmt.Sprint(nameservers(upstream)); got != "[10.255.255.53 fe80::1]" {
+		t.Errorf("nameservers %s", got)
+	}
+}
+
+func FuzzNameservers(f *testing.F) {
+	f.Add([]byte("nameserver 10.0.0.1\nnameserver ::1%lo\n"))
+	f.Add([]byte("nameserver\nnameserver x y\n\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, a := range nameservers(b) {
+			if !a.IsValid() {
+				t.Fatalf("invalid address from %q", b)
+			}
+		}
+	})
+}
+
+// TestEgressFromSpares: a Launcher whose spares are readied for egress
+// gives egress to an environment that asks for it, and takes it away from
+// one that does not.
+func TestEgressFromSpares(t *testing.T) {
+	requireHardened(t)
+	remoteURL, _ := startRemote(t, "198.18")
+	l := NewLauncher(1)
+	l.SpareNetwork(NetworkEgress)
+	t.Cleanup(func() { _ = l.Close() })
+	for i, network := range []string{NetworkEgress, NetworkNone, NetworkEgress, NetworkNone} {
+		// Wait for the spare (started in the background) before each claim.
+		for range 200 {
+			l.mu.Lock()
+			ready := len(l.spare) > 0 && l.spare[0].egress != nil
+			l.mu.Unlock()
+			if ready {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		e := newEnv(t, "egress", "REMOTE_URL="+remoteURL, "HOST_ADDR=127.0.0.1:1")
+		e.spec.Network = network
+		p, err := l.Start(context.Background(), e.spec)
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		waitDone(t, p)
+		out := e.out.String()
+		reached := strings.Contains(out, "remote: hello from the remote side")
+		if reached != (network == NetworkEgress) {
+			t.Errorf("start %d (%s): remote reached %v: %q", i, network, reached, out)
 		}
 	}
 }

@@ -176,6 +176,9 @@ type launched struct {
 	namespaced bool
 	sock       *os.File     // parent end of the sync socket; closed by the reader
 	ready      chan initMsg // init's first answer; closed if it dies first
+	// egress is the veth pair a spare got ahead of its claim (the
+	// Launcher's SpareNetwork is egress); nil otherwise.
+	egress *egressLink
 }
 
 // launch starts init (in new namespaces when namespaced, in a fresh cgroup
@@ -294,8 +297,15 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 			return fail(fmt.Errorf("set cgroup limits: %w", err))
 		}
 	}
+	if l.egress != nil && (spec.Network != NetworkEgress || !cfg.NetNS) {
+		l.egress.remove() // a spare readied for egress, claimed without it
+		l.egress = nil
+	}
 	if spec.Network == NetworkEgress && cfg.NetNS {
-		link, err := setupEgress(p.pid)
+		link, err := l.egress, error(nil)
+		if link == nil {
+			link, err = setupEgress(p.pid)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("set up egress: %w", err))
 		}
@@ -677,7 +687,13 @@ func (l *Launcher) refill() {
 		go func() {
 			defer l.wg.Done()
 			h := probe()
-			s, err := launch(h, l.spareKind(h))
+			kind := l.spareKind(h)
+			s, err := launch(h, kind)
+			if err == nil && kind.netns && l.spareNet.Load() {
+				// The veth pair too, off the cold start; a failure here is
+				// tried again at the claim.
+				s.egress, _ = setupEgress(s.p.pid)
+			}
 			l.mu.Lock()
 			l.pending--
 			if err != nil || l.closed {

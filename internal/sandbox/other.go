@@ -26,6 +26,9 @@ func probe() *host {
 	return &host{mode: "process-group (not Linux: no namespaces, no cgroup limits)"}
 }
 
+// EgressAvailable: egress needs Linux's network namespaces.
+func EgressAvailable() error { return errors.New("not Linux: no network namespaces") }
+
 // MaybeRunInit returns false: there is no sandbox init outside Linux.
 func MaybeRunInit() bool { return false }
 

@@ -236,6 +236,9 @@ func openRootSources(cfg *initConfig) ([]rootSource, error) {
 			if err != nil {
 				return stage("read "+src, err)
 			}
+			if dst == "/etc/resolv.conf" {
+				b = egressResolvConf(b)
+			}
 			if dst == "/etc/hosts" {
 				// Lambda's name for the environment's own address, where
 				// Telemetry API subscribers listen.

@@ -60,6 +60,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -324,6 +325,10 @@ type Launcher struct {
 	unhardened bool           // every environment is Spec.Unhardened
 	wg         sync.WaitGroup // spares being started
 
+	// spareNet: spares get their egress link ahead of the claim (most
+	// environments have the server's default network).
+	spareNet atomic.Bool
+
 	mu      sync.Mutex
 	spare   []*launched // guarded by mu
 	pending int         // guarded by mu: spares being started
@@ -343,6 +348,12 @@ func NewUnhardenedLauncher(spares int) *Launcher {
 	l := &Launcher{spares: spares, unhardened: true}
 	l.refill()
 	return l
+}
+
+// SpareNetwork says which network most environments will ask for: with
+// NetworkEgress, spare inits get their veth pair before they are claimed.
+func (l *Launcher) SpareNetwork(network string) {
+	l.spareNet.Store(network == NetworkEgress)
 }
 
 // Start starts an environment, from a spare init when one is ready.
