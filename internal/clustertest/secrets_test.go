@@ -2,8 +2,11 @@ package clustertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +24,9 @@ import (
 // secret); then the node taking PutSecretValue calls is killed with
 // SIGKILL mid-stream: every acknowledged version is still there with its
 // value, read on another node and on the killed node once it is back, and
-// exactly one version is AWSCURRENT.
+// exactly one version is AWSCURRENT. On the way, a web console session
+// signed in on one node is accepted by another (the nodes share the
+// session key its cookies are MAC'd with).
 func TestClusterSecretsAndKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nimbus processes")
@@ -75,6 +80,8 @@ func TestClusterSecretsAndKill9(t *testing.T) {
 	if p, err := kc(a).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob.CiphertextBlob}); err != nil || string(p.Plaintext) != "across" {
 		t.Fatalf("node0 decrypts node2's ciphertext: %v", err)
 	}
+
+	consoleSessionOnEveryNode(t, a, d, creds)
 
 	// PutSecretValue on node1 from two writers; node1 is killed after
 	// some have been acknowledged.
@@ -155,4 +162,55 @@ func TestClusterSecretsAndKill9(t *testing.T) {
 	b.Start(t)
 	check(b)
 	t.Logf("%d versions acknowledged before the kill", len(acked))
+}
+
+// consoleSessionOnEveryNode signs in to node a's web console with the
+// root keys and uses the session cookie on node b: b knows the session
+// and serves a call made with it.
+func consoleSessionOnEveryNode(t *testing.T, a, b *Node, creds aws.Credentials) {
+	t.Helper()
+	ctx := t.Context()
+	body := fmt.Sprintf(`{"accessKeyId":%q,"secretAccessKey":%q}`, creds.AccessKeyID, creds.SecretAccessKey)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.Endpoint+"/_nimbus/console/api/signin", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "nimbus_console" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || cookie == nil {
+		t.Fatalf("console sign-in on %s: %d, cookie %v", a.Name, resp.StatusCode, cookie)
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, b.Endpoint+"/_nimbus/console/api/session", nil)
+	req.AddCookie(cookie)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct{ Principal, Csrf string }
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	resp.Body.Close()
+	if err != nil || !strings.HasSuffix(s.Principal, ":root") || s.Csrf == "" {
+		t.Fatalf("%s's console does not know %s's session: %+v %v", b.Name, a.Name, s, err)
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, b.Endpoint+"/_nimbus/console/api/aws",
+		strings.NewReader(`{"service":"secretsmanager","method":"POST","path":"/","target":"secretsmanager.ListSecrets","contentType":"application/x-amz-json-1.1","body":"{}"}`))
+	req.AddCookie(cookie)
+	req.Header.Set("X-Nimbus-Csrf", s.Csrf)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ SecretList []struct{ Name string } }
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || len(out.SecretList) == 0 {
+		t.Fatalf("a call with %s's session on %s: %d %v %+v", a.Name, b.Name, resp.StatusCode, err, out)
+	}
 }

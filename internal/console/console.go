@@ -14,7 +14,9 @@ package console
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,6 +75,12 @@ type Options struct {
 	Root func() aws.Credentials
 	// Node describes the node for the overview page (protections, modes).
 	Node func(ctx context.Context) any
+	// Key is the secret the session cookies' MAC key is derived from: the
+	// node's session key, which a cluster's nodes share through the
+	// backbone, so a session signed in on one node is accepted by every
+	// node (behind one load-balanced name, the browser sends its cookie
+	// to any of them). Nil: a random key at each start.
+	Key []byte
 	// Region of the node (the proxy signs for it).
 	Region string
 	// Now is the clock (time.Now when nil).
@@ -83,15 +91,15 @@ type Options struct {
 // Console serves the console. Its zero value is not usable; use New.
 type Console struct {
 	opts Options
-	key  []byte // MAC key of session cookies and CSRF tokens; new at each start
+	key  []byte // MAC key of session cookies and CSRF tokens (derived from Options.Key)
 	log  *slog.Logger
 
 	mu    sync.Mutex
 	links map[string]pendingLink // guarded by mu: one-time link tokens not used yet
 }
 
-// New returns a console. Its session key is new at each start, so a
-// node's restart signs everyone out.
+// New returns a console. Its cookies' MAC key is derived from
+// opts.Key (random when nil).
 func New(opts Options) *Console {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -101,6 +109,11 @@ func New(opts Options) *Console {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	if len(opts.Key) > 0 {
+		m := hmac.New(sha256.New, opts.Key)
+		m.Write([]byte("nimbus console session cookie v1"))
+		key = m.Sum(nil)
+	}
 	return &Console{opts: opts, key: key, log: opts.Logger, links: map[string]pendingLink{}}
 }
 

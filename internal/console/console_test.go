@@ -153,3 +153,34 @@ func TestStaticAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedKey: consoles given the same key (a cluster's nodes, which
+// share the session key) accept each other's sessions; another key's
+// console does not, nor one without a key.
+func TestSharedKey(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	mk := func(key []byte) *Console {
+		c := testConsole(&now)
+		return New(Options{Front: c.opts.Front, Credentials: c.opts.Credentials, Root: c.opts.Root, Region: "us-east-1",
+			Now: c.opts.Now, Key: key})
+	}
+	shared := []byte("0123456789abcdef0123456789abcdef")
+	a, b := mk(shared), mk(append([]byte(nil), shared...))
+	other, none := mk([]byte("another key, another cluster....")), mk(nil)
+	s, err := a.newSession(auth.Identity{Root: true, Principal: "arn:aws:iam::000000000000:root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := a.encode(s)
+	if got, err := b.decode(v); err != nil || got.Principal != s.Principal {
+		t.Errorf("a node with the same key: %v %+v", err, got)
+	}
+	if b.csrf(s) != a.csrf(s) {
+		t.Error("the CSRF token differs between nodes with the same key")
+	}
+	for name, c := range map[string]*Console{"another key": other, "no key": none} {
+		if _, err := c.decode(v); err == nil {
+			t.Errorf("%s accepted the session", name)
+		}
+	}
+}

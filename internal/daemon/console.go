@@ -31,6 +31,7 @@ func (d *Daemon) consoleHandler(front *http.Handler) http.Handler {
 			return aws.Credentials{AccessKeyID: d.root.AccessKeyID, SecretAccessKey: d.root.SecretAccessKey}
 		},
 		Node:   d.consoleNode,
+		Key:    d.sessionKey,
 		Region: d.cfg.Region,
 		Logger: d.log.With("component", "console"),
 	})

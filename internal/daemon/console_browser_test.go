@@ -194,9 +194,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	cw := cloudwatch.NewFromConfig(n.awsConfig())
 	if _, err := cw.PutDashboard(ctx, &cloudwatch.PutDashboardInput{DashboardName: aws.String("ops"), DashboardBody: aws.String(`{"widgets":[
 		{"type":"text","x":0,"y":0,"width":24,"height":2,"properties":{"markdown":"# Operations\nThe **hello** function."}},
-		{"type":"metric","x":0,"y":2,"width":12,"height":6,"properties":{"metrics":[["AWS/Lambda","Invocations","FunctionName","hello"]],"period":60,"stat":"Sum","title":"hello invocations"}}]}`)}); err != nil {
+		{"type":"metric","x":0,"y":2,"width":12,"height":6,"properties":{"metrics":[["AWS/Lambda","Invocations","FunctionName","hello"]],"period":60,"stat":"Sum","title":"hello invocations"}},
+		{"type":"metric","x":12,"y":2,"width":6,"height":3,"properties":{"view":"singleValue","setPeriodToTimeRange":true,"metrics":[["AWS/Lambda","Invocations","FunctionName","hello",{"label":"Calls"}]],"stat":"Sum","title":"hello calls"}},
+		{"type":"alarm","x":18,"y":2,"width":6,"height":3,"properties":{"title":"Alarms","alarms":["arn:aws:cloudwatch:us-east-1:000000000000:alarm:hello-errors"]}},
+		{"type":"log","x":12,"y":5,"width":12,"height":3,"properties":{"query":"SOURCE '/aws/lambda/hello' | fields @message","title":"hello log query"}}]}`)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("hello-errors"), Namespace: aws.String("AWS/Lambda"),
+		MetricName: aws.String("Errors"), Dimensions: []cwt.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("hello")}},
+		Statistic: cwt.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(100),
+		ComparisonOperator: cwt.ComparisonOperatorGreaterThanThreshold}); err != nil {
+		t.Fatal(err)
+	}
+	invokedDay := time.Now().UTC().YearDay()
 	data := seedConsole(t, n)
 	shots := os.Getenv("NIMBUS_CONSOLE_SCREENSHOTS")
 	if shots == "" {
@@ -271,7 +281,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	wf := "workflows/" + url.PathEscape(data.machineArn)
 	pages := []pageCheck{
-		{"overview", []string{"healthy", "Functions", "Protection"}, ""},
+		// Today's cost counts the four invocations (unless the day turned since).
+		{"overview", []string{"healthy", "Functions", "Protection", "since 00:00 UTC"},
+			fmt.Sprintf(`%v || document.getElementById("cost-today").textContent.includes(" for 4 requests ")`, time.Now().UTC().YearDay() != invokedDay)},
 		{"functions", []string{"hello", "python3.12"}, ""},
 		{"functions/hello", []string{"app.handler", "Last invocations", "$LATEST"}, `document.querySelectorAll("#page table code").length >= 4`},
 		{"graphs/hello", []string{"Invocations", "Errors", "Cold starts"}, ""},
@@ -294,7 +306,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			  return fill("Prepare") === "rgb(215, 242, 208)" && fill("Check") === "rgb(215, 242, 208)" && fill("Broken") === "rgb(253, 226, 220)" &&
 			    fill("Done") !== fill("Prepare") && fill("Done") !== fill("Broken"); })()`},
 		{"dashboards", []string{"ops"}, ""},
-		{"dashboards/ops", []string{"Operations", "hello invocations"}, ""},
+		{"dashboards/ops", []string{"Operations", "hello invocations", "hello calls", "Calls", "hello-errors", "hello log query",
+			"Log widgets (CloudWatch Logs Insights queries): not supported by Nimbus."},
+			`document.querySelector(".single-value").dataset.value === "4" && ["OK", "INSUFFICIENT_DATA", "ALARM"].includes(document.querySelector("[data-state]")?.dataset.state)`},
 	}
 	t.Run("every page shows its data without console errors", func(t *testing.T) {
 		for _, p := range pages {
@@ -358,7 +372,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("a tab walk on every page reaches every control, each visibly focused", func(t *testing.T) {
 		for _, p := range pages {
 			b.do(t, p.path, chromedp.Navigate(hostBase+"#/"+p.path), poll(pageReady))
-			total := eval[int](t, b, `(() => { let i = 0; for (const e of document.querySelectorAll("a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1'])")) {
+			// The controls, and the scrolled boxes without controls in them
+			// (the browser makes those tab stops, so their content can be
+			// scrolled by keyboard), in document order.
+			total := eval[int](t, b, `(() => { const ctl = "a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1'])";
+				const scroller = e => { const s = getComputedStyle(e); return (/(auto|scroll)/.test(s.overflowY) && e.scrollHeight > e.clientHeight ||
+					/(auto|scroll)/.test(s.overflowX) && e.scrollWidth > e.clientWidth) && !e.querySelector(ctl); };
+				let i = 0; for (const e of document.querySelectorAll("body *")) {
+				if (!e.matches(ctl) && !scroller(e)) continue;
 				if (e.disabled || e.closest("[hidden]") || e.getClientRects().length === 0) continue; e.dataset.tw = String(i++); } return i; })()`)
 			if total < 10 {
 				t.Fatalf("%s: only %d controls", p.path, total)
@@ -372,12 +393,15 @@ func TestConsoleInBrowser(t *testing.T) {
 				f := eval[string](t, b, `(() => { const e = document.activeElement; if (!e || e === document.body) return "";
 					const s = getComputedStyle(e);
 					const visible = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
-					return (e.dataset.tw ?? "?") + (visible ? "" : " unmarked " + e.outerHTML.slice(0, 100)); })()`)
+					return (e.dataset.tw ?? "? " + e.outerHTML.slice(0, 100)) + (visible ? "" : " unmarked " + e.outerHTML.slice(0, 100)); })()`)
 				if id, rest, ok := strings.Cut(f, " unmarked "); ok {
 					t.Errorf("%s: control %s has no visible focus: %s", p.path, id, rest)
 					f = id
 				}
 				seen[f] = true
+				if strings.HasPrefix(f, "? ") {
+					t.Logf("%s: a tab stop the walk did not count: %s", p.path, f)
+				}
 			}
 			for i := range total {
 				if !seen[fmt.Sprint(i)] {

@@ -154,6 +154,9 @@ type Daemon struct {
 
 	// consoleFront is the route table the console's calls go through.
 	consoleFront http.Handler
+	// sessionKey is the session key (a cluster's nodes share it); the
+	// console derives its cookies' key from it.
+	sessionKey []byte
 }
 
 // New opens the store, builds every component and binds the listener (so
@@ -556,6 +559,7 @@ func (d *Daemon) setupAuth() (*auth.Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session key: %w", err)
 	}
+	d.sessionKey = key
 	issuer, err := auth.NewIssuer(key, 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("session key: %w", err)

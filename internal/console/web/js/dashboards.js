@@ -1,6 +1,7 @@
 // Dashboards: CloudWatch dashboards (PutDashboard bodies) drawn as
-// CloudWatch draws them: a 24-column grid of metric widgets (line graphs)
-// and text widgets (markdown).
+// CloudWatch draws them: a 24-column grid of metric widgets (line graphs,
+// or single values), text widgets (markdown) and alarm widgets (their
+// states); what Nimbus cannot draw says so.
 import { h, table, guarded, param, link } from "./ui.js";
 import { json, metricData } from "./api.js";
 import { chart } from "./charts.js";
@@ -83,7 +84,7 @@ async function one(root, name, onLeave) {
     await guarded(grid, "read this dashboard", () => { throw err; });
     return;
   }
-  const charts = [];
+  const charts = [], singles = [], range = 3 * 3600e3;
   let y = 0;
   for (const w of body.widgets || []) {
     const width = w.width || 6, height = w.height || 6;
@@ -91,24 +92,61 @@ async function one(root, name, onLeave) {
     y = Math.max(y, wy + height);
     let cell;
     const p = w.properties || {};
+    const view = p.view || "timeSeries";
     if (w.type === "text") cell = h("div", { class: "panel" }, markdown(p.markdown || ""));
-    else if (w.type === "metric") {
+    else if (w.type === "metric" && view === "timeSeries") {
       const qs = metricQueries(p.metrics, p.stat || "Average", p.period || 300);
       const c = chart(p.title || qs.map(q => q.Label).join(", "), qs.filter(q => q.ReturnData !== false).map(q => q.Label || q.Id), Math.max(120, height * 46 - 60));
       charts.push({ c, qs, period: p.period || 300 });
       cell = c.el;
-    } else cell = h("div", { class: "panel muted" }, `A ${w.type} widget: the console draws metric and text widgets.`);
+    } else if (w.type === "metric" && view === "singleValue") {
+      // The latest datapoint of each metric (or, with setPeriodToTimeRange,
+      // the statistic over the whole time range), as CloudWatch shows it.
+      const period = p.setPeriodToTimeRange ? range / 1000 : p.period || 300;
+      const qs = metricQueries(p.metrics, p.stat || "Average", period).map(q => q.MetricStat && p.setPeriodToTimeRange ? { ...q, MetricStat: { ...q.MetricStat, Period: period } } : q);
+      const values = h("div", { class: "singles" });
+      cell = h("div", { class: "panel single", role: "figure", "aria-label": p.title || "Single value" }, h("h3", {}, p.title || ""), values);
+      singles.push({ qs, values });
+    } else if (w.type === "alarm") {
+      cell = h("div", { class: "panel", role: "figure", "aria-label": p.title || "Alarms" }, h("h3", {}, p.title || "Alarms"));
+      const slot = h("div", {});
+      cell.append(slot);
+      const names = (p.alarms || []).map(a => String(a).split(":alarm:").pop());
+      guarded(slot, "describe these alarms", async () => {
+        const r = names.length ? await json("monitoring", T + "DescribeAlarms", { AlarmNames: names }) : {};
+        const byName = new Map([...(r.MetricAlarms || []), ...(r.CompositeAlarms || [])].map(a => [a.AlarmName, a]));
+        let rows = names.map(n => byName.get(n) || { AlarmName: n, StateValue: "not found" });
+        if (p.states) rows = rows.filter(a => p.states.includes(a.StateValue));
+        if (p.sortBy === "stateUpdatedTimestamp") rows.sort((a, b) => String(b.StateUpdatedTimestamp).localeCompare(String(a.StateUpdatedTimestamp)));
+        else if (p.sortBy === "state") rows.sort((a, b) => ["ALARM", "INSUFFICIENT_DATA", "OK"].indexOf(a.StateValue) - ["ALARM", "INSUFFICIENT_DATA", "OK"].indexOf(b.StateValue));
+        return table(["Alarm", "State", "Reason"], rows.map(a => [a.AlarmName, h("span", { class: a.StateValue === "ALARM" ? "bad" : a.StateValue === "OK" ? "ok" : "muted", "data-state": a.StateValue }, a.StateValue), a.StateReason || ""]), "No alarms in the states shown.");
+      });
+    } else {
+      // What Nimbus cannot draw honestly is said, not left blank.
+      const what = w.type === "metric" ? `The ${view} view of metric widgets` : w.type === "log" ? "Log widgets (CloudWatch Logs Insights queries)" : `${w.type} widgets`;
+      cell = h("div", { class: "panel muted unsupported", role: "note" }, h("h3", {}, p.title || w.type), h("p", {}, `${what}: not supported by Nimbus.`));
+    }
     cell.style.gridColumn = `${wx + 1} / span ${width}`;
     cell.style.gridRow = `${wy + 1} / span ${height}`;
     grid.append(cell);
   }
   const refresh = async () => {
-    const end = Date.now(), start = end - 3 * 3600e3;
+    const end = Date.now(), start = end - range;
     for (const { c, qs } of charts) {
       try {
         const res = await metricData(qs, start, end);
         c.update(res.filter((r, i) => qs[i].ReturnData !== false), start, end);
       } catch (err) { c.el.append(h("p", { class: "error", role: "alert" }, err.message)); }
+    }
+    for (const { qs, values } of singles) {
+      await guarded(values, "read these metrics", async () => {
+        const res = await metricData(qs, start, end);
+        return res.filter((r, i) => qs[i].ReturnData !== false).map((r, i) => {
+          const last = r.Values.length ? r.Values[r.Values.length - 1] : null;
+          return h("div", { class: "single-value", "data-value": last ?? "" }, h("div", { class: "muted" }, qs[i].Label || r.Id),
+            h("div", { class: "n" }, last == null ? "no data" : String(Math.round(last * 1000) / 1000)));
+        });
+      });
     }
   };
   await refresh();

@@ -31,13 +31,25 @@ export default async function overview(root) {
       return [h("div", { class: "muted" }, "Concurrency in use (max, last minute)"), h("div", { class: "n" }, `${v}${limit}`)];
     }),
     guarded(cost, "read the cost report", async () => {
+      // Today is the report's hourly rows from 00:00 UTC on: the report
+      // counts closed hours whole, so asking for "since midnight" could
+      // bring in the hour before it; the rows' hours say exactly which.
       const now = new Date(), midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
-      const mins = Math.max(1, Math.ceil((now - midnight) / 60000));
-      const r = await api.call({ service: "lambda", method: "GET", path: "/_nimbus/cost", query: "since=" + mins + "m" });
+      const r = await api.call({ service: "lambda", method: "GET", path: "/_nimbus/cost", query: "since=" + (now - midnight + 3600e3) + "ms" });
       const rep = JSON.parse(r.text);
-      return [h("p", {}, h("strong", {}, `${(rep.Cost ?? 0).toFixed(6)} ${rep.Prices?.Currency || "USD"}`),
-        ` for ${rep.Requests ?? 0} requests and ${(rep.GBSeconds ?? 0).toFixed(3)} GB-seconds since 00:00 UTC.`),
-      table(["Function", "Requests", "GB-seconds", "Cost"], (rep.Functions || []).map(f => [f.Function ?? f.FunctionName ?? "", String(f.Requests ?? ""), (f.GBSeconds ?? 0).toFixed(3), (f.Cost ?? 0).toFixed(6)]), "No invocations today.")];
+      const rows = (rep.Rows || []).filter(x => Date.parse(x.Hour) >= midnight);
+      const byFn = new Map();
+      let cost = 0, reqs = 0, gbs = 0;
+      for (const x of rows) {
+        cost += x.Cost || 0; reqs += x.Requests || 0; gbs += x.GBSeconds || 0;
+        const f = byFn.get(x.Function) || { Requests: 0, GBSeconds: 0, Cost: 0 };
+        f.Requests += x.Requests || 0; f.GBSeconds += x.GBSeconds || 0; f.Cost += x.Cost || 0;
+        byFn.set(x.Function, f);
+      }
+      const cur = rep.Prices?.Currency || "USD";
+      return [h("p", { id: "cost-today" }, h("strong", {}, `${cost.toFixed(6)} ${cur}`),
+        ` for ${reqs} requests and ${gbs.toFixed(3)} GB-seconds since 00:00 UTC, at AWS Lambda's on-demand prices in ${rep.Prices?.Region || "us-east-1"} (free tier not deducted).`),
+      table(["Function", "Requests", "GB-seconds", "Cost"], [...byFn].map(([n, f]) => [n, String(f.Requests), f.GBSeconds.toFixed(3), f.Cost.toFixed(6)]), "No invocations today.")];
     }),
   ]);
   prot.append(h("p", {}, `Authentication: ${n.auth}; IAM: ${n.iam}; sandbox: ${n.sandbox}; region ${n.region}; account ${n.account}.`),
