@@ -335,6 +335,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 		}
 		s.countChildEnd(ctx, rec)
 		s.answerWatch(ctx, rec)
+		s.abortMapRuns(ctx, rec)
 		s.mu.Lock()
 		if a, ok := s.active[rec.ARN]; ok {
 			a.cancel()

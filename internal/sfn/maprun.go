@@ -149,6 +149,26 @@ func (s *Service) closeMapRun(ctx context.Context, arn, status string) error {
 	return nil
 }
 
+// abortMapRuns ends the running Map Runs of an execution that ended
+// without them (stopped, failed, timed out), stopping their children.
+func (s *Service) abortMapRuns(ctx context.Context, rec *execRecord) {
+	if !strings.Contains(rec.Definition, "DISTRIBUTED") {
+		return
+	}
+	keys, err := s.keys(ctx, "mr.*")
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		r, _, err := getJSON[mapRunRecord](ctx, s.kv, k)
+		if err == nil && r.ExecutionARN == rec.ARN && r.Status == StatusRunning {
+			if err := s.closeMapRun(ctx, r.ARN, StatusAborted); err != nil {
+				s.log.Warn("abort a map run", "map_run", r.ARN, "err", err)
+			}
+		}
+	}
+}
+
 // childName is the name of a run's i-th child: a UUID derived from the
 // run and the index, so a replay names the same child.
 func childName(runARN string, i int) string {

@@ -128,6 +128,32 @@ func TestDistributedMapChildren(t *testing.T) {
 	if err != nil || dr.MaxConcurrency != 4 || dr.ItemCounts.Succeeded != 4 {
 		t.Errorf("after UpdateMapRun: %+v %v", dr, err)
 	}
+	// Stopping the parent aborts its Map Run and the children running.
+	stuck := e.machine(t, "stuck", strings.Replace(def(0), `"Seconds": 1`, `"Seconds": 3600`, 1))
+	st2, err := e.client.StartExecution(t.Context(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(stuck),
+		Input: aws.String(`{"items": [{"n": 1}, {"n": 2}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stopRun *string
+	for deadline := time.Now().Add(30 * time.Second); stopRun == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if l, err := e.client.ListMapRuns(t.Context(), &awssfn.ListMapRunsInput{ExecutionArn: st2.ExecutionArn}); err == nil && len(l.MapRuns) == 1 {
+			stopRun = l.MapRuns[0].MapRunArn
+		}
+	}
+	if stopRun == nil {
+		t.Fatal("no map run to stop")
+	}
+	if _, err := e.client.StopExecution(t.Context(), &awssfn.StopExecutionInput{ExecutionArn: st2.ExecutionArn}); err != nil {
+		t.Fatal(err)
+	}
+	if dr, err := e.client.DescribeMapRun(t.Context(), &awssfn.DescribeMapRunInput{MapRunArn: stopRun}); err != nil || dr.Status != types.MapRunStatusAborted {
+		t.Errorf("the stopped parent's run: %+v %v", dr, err)
+	}
+	if l, err := e.client.ListExecutions(t.Context(), &awssfn.ListExecutionsInput{MapRunArn: stopRun, StatusFilter: types.ExecutionStatusRunning}); err != nil || len(l.Executions) != 0 {
+		t.Errorf("children still running: %+v %v", l, err)
+	}
+
 	// EXPRESS children run in the parent's runner; the run is recorded.
 	quick := e.machine(t, "quick", strings.Replace(def(1), `"ExecutionType": "STANDARD"`, `"ExecutionType": "EXPRESS"`, 1))
 	qd := e.run(t, quick, `{"items": [{"n": 1}, {"fail": true}, {"n": 3}]}`)

@@ -277,6 +277,9 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
 		s.countChildEnd(ctx, cur)
 		s.answerWatch(ctx, cur)
+		if cur.Status != StatusSucceeded {
+			s.abortMapRuns(ctx, cur)
+		}
 		return nil
 	}
 }
