@@ -255,7 +255,7 @@ func (h *Handler) tailOnce(ctx context.Context, lt *liveTail, positions []logsto
 	if err != nil {
 		return nil, err
 	}
-	var out []tailEvent
+	out := []tailEvent{} // an update with nothing new says so with an empty list
 	for i, g := range lt.groups {
 		if !positions[i].Less(end) {
 			continue

@@ -1,9 +1,14 @@
 package logsapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +99,7 @@ func TestStartLiveTail(t *testing.T) {
 	// The next update is empty: nothing new (an update comes every second
 	// all the same).
 	ev = <-st.Events()
-	if up, ok := ev.(*types.StartLiveTailResponseStreamMemberSessionUpdate); !ok || len(up.Value.SessionResults) != 0 {
+	if up, ok := ev.(*types.StartLiveTailResponseStreamMemberSessionUpdate); !ok || up.Value.SessionResults == nil || len(up.Value.SessionResults) != 0 {
 		t.Errorf("second update %+v", ev)
 	}
 }
@@ -187,4 +192,60 @@ func FuzzParseLiveTail(f *testing.F) {
 			lt.match(string(body))
 		}
 	})
+}
+
+// boto3's reading of the same stream: it skips the initial-response,
+// yields sessionStart, then sessionUpdates, an empty one as an empty list.
+const boto3LiveTail = `
+import sys, json, boto3
+from botocore.config import Config
+c = boto3.client("logs", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKID", aws_secret_access_key="SECRET",
+                 config=Config(inject_host_prefix=False))
+st = c.start_live_tail(logGroupIdentifiers=["/boto"])["responseStream"]
+for ev in st:
+    if "sessionStart" in ev:
+        print("started", flush=True)
+    elif ev["sessionUpdate"]["sessionResults"]:
+        print(json.dumps(ev["sessionUpdate"]["sessionResults"]), flush=True)
+        break
+`
+
+func TestStartLiveTailBoto3(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil || exec.Command("python3", "-c", "import boto3").Run() != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 with boto3 is required in CI")
+		}
+		t.Skip("python3 with boto3 is not installed")
+	}
+	h, w := newTestAPI(t)
+	w.Log(logstore.Line{Group: "/boto", Stream: "s", Time: time.Now(), Message: "before"})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "python3", "-c", boto3LiveTail, srv.URL)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "started" {
+		t.Fatalf("boto3: %q %s", sc.Text(), stderr.String())
+	}
+	w.Log(logstore.Line{Group: "/boto", Stream: "s", Time: time.Now(), Message: "from boto3's session"})
+	if !sc.Scan() {
+		t.Fatalf("boto3 read no events: %s", stderr.String())
+	}
+	var evs []struct{ Message, LogStreamName, LogGroupIdentifier string }
+	if err := json.Unmarshal(sc.Bytes(), &evs); err != nil || len(evs) != 1 || evs[0].Message != "from boto3's session" || evs[0].LogGroupIdentifier != "/boto" {
+		t.Errorf("boto3 events %s: %v", sc.Text(), err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("boto3: %v %s", err, stderr.String())
+	}
 }
