@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -92,9 +94,38 @@ type server struct {
 	env []string
 	// preamble is what the server printed up to its "listening" line.
 	preamble []string
-	cmd      *exec.Cmd
-	exited   chan error // receives cmd.Wait's result once
-	stopped  bool
+	// stderr is every line it printed there so far (guarded by mu).
+	mu      sync.Mutex
+	stderr  []string
+	cmd     *exec.Cmd
+	exited  chan error // receives cmd.Wait's result once
+	stopped bool
+}
+
+// waitLine waits (up to a minute) for a line of the server's stderr that
+// contains every one of parts, and returns it ("" if none came).
+func (s *server) waitLine(parts ...string) string {
+	for range 600 {
+		s.mu.Lock()
+		lines := slices.Clone(s.stderr)
+		s.mu.Unlock()
+		for _, l := range lines {
+			if containsAll(l, parts) {
+				return l
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return ""
+}
+
+func containsAll(l string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(l, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // startServer runs `nimbus server` on a free loopback port with a fresh data
@@ -116,6 +147,12 @@ func startServerAt(t *testing.T, dataDir string) *server {
 // (function output with --function-logs).
 func startServerWith(t *testing.T, dataDir string, stdout func(line string), extra ...string) *server {
 	t.Helper()
+	return startServerAs(t, nil, dataDir, stdout, extra...)
+}
+
+// startServerAs is startServerWith run as cred (nil: as this process).
+func startServerAs(t *testing.T, cred *syscall.Credential, dataDir string, stdout func(line string), extra ...string) *server {
+	t.Helper()
 	// The runtime SDKs are installed by the tests that need them (npm ci of
 	// 70 MB per server would dominate the package); a later flag wins.
 	args := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--runtime-sdks", "off"}, extra...)
@@ -126,6 +163,18 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 		if !strings.HasPrefix(kv, "NIMBUS_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if cred != nil {
+		// Another user: its home and temporary files in its data directory.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		tmp := filepath.Join(dataDir, "tmp")
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(tmp, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, "HOME="+dataDir, "TMPDIR="+tmp)
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -176,6 +225,9 @@ func startServerWith(t *testing.T, dataDir string, stdout func(line string), ext
 		for sc.Scan() {
 			line := sc.Text()
 			t.Log("server: " + line)
+			srv.mu.Lock()
+			srv.stderr = append(srv.stderr, line)
+			srv.mu.Unlock()
 			if !found {
 				srv.preamble = append(srv.preamble, line)
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -30,14 +31,56 @@ func installSDKs(t *testing.T, dataDir string) {
 // credentials. A function's bundled copy wins over the runtime's.
 func TestRuntimeSDKsUnbundled(t *testing.T) {
 	t.Parallel()
+	dataDir := t.TempDir()
+	installSDKs(t, dataDir)
+	runSDKsUnbundled(t, startServerAt(t, dataDir))
+}
+
+// TestRuntimeSDKsUnbundledRootless is the same with the server run as
+// nobody: environments in user namespaces, with no network but the node's
+// API (the default network is none without root).
+func TestRuntimeSDKsUnbundledRootless(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("not root: TestRuntimeSDKsUnbundled already runs rootless")
+	}
+	const nobody = 65534
+	// nobody reaches the binary and its data directory, nothing else here.
+	if err := os.Chmod(filepath.Dir(nimbusBin), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	dataDir, err := os.MkdirTemp(filepath.Dir(nimbusBin), "rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dataDir) })
+	installSDKs(t, dataDir)
+	err = filepath.WalkDir(dataDir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServerAs(t, &syscall.Credential{Uid: nobody, Gid: nobody}, dataDir, nil)
+	prot := srv.waitLine("msg=protections")
+	if !strings.Contains(prot, "rootless") {
+		t.Skipf("the server as nobody is not rootless here (user namespaces forbidden?): %s", prot)
+	}
+	if !strings.Contains(prot, "function_network=none") {
+		t.Errorf("a rootless server's default network is not none: %s", prot)
+	}
+	runSDKsUnbundled(t, srv)
+}
+
+func runSDKsUnbundled(t *testing.T, srv *server) {
 	clis := awsCLIs(t)
 	aws := clis["v2"]
 	if aws == "" {
 		aws = clis["v1"]
 	}
-	dataDir := t.TempDir()
-	installSDKs(t, dataDir)
-	srv := startServerAt(t, dataDir)
 	env := awsEnv(srv.endpoint)
 	work := t.TempDir()
 	cli := func(args ...string) map[string]any {
