@@ -28,8 +28,13 @@
 //	   │   delete)        ▼ ▼
 //	   └────────────── stopped (fn's context cancelled, fn returned)
 //
+// The package also divides a ceiling among the nodes (shares.go, tokens.go):
+// a function's reserved concurrency, the account's, an event source
+// mapping's MaximumConcurrency, never exceeded cluster-wide.
+//
 // Who may import it: the daemon and any service that needs one runner per
-// cluster (schedules, queue pollers, workflow timers).
+// cluster (schedules, queue pollers, workflow timers) or a cluster-wide
+// ceiling (internal/esm).
 package lease
 
 import (
