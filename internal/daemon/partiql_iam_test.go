@@ -80,13 +80,23 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	// The same, by hand: lower-case members and a body padded past what
 	// the front door reads.
 	cfg := functionConfig(t, n, roleArn, "mine")
+	publicArn := "arn:aws:dynamodb:us-east-1:" + n.d.cfg.AccountID + ":table/public"
 	for what, body := range map[string]string{
 		"lower-case put": `{"TransactItems":[{"put":{"TableName":"secret","Item":{"k":{"S":"y"}}}}]}`,
 		"padded":         `{"Statement":"SELECT * FROM secret"` + strings.Repeat(" ", 9<<20) + `}`,
+		// One table for IAM, another for the operation: a second member
+		// differing in case (the operation's decoding matches members
+		// case-insensitively, the last one winning), or an ARN member
+		// PutItem does not have.
+		"case twin":  `{"TableName":"public","tablename":"secret","Item":{"k":{"S":"y"}}}`,
+		"arn member": `{"TableName":"secret","TableArn":"` + publicArn + `","ResourceArn":"` + publicArn + `","Item":{"k":{"S":"y"}}}`,
 	} {
 		op := "TransactWriteItems"
-		if what == "padded" {
+		switch what {
+		case "padded":
 			op = "ExecuteStatement"
+		case "case twin", "arn member":
+			op = "PutItem"
 		}
 		status, resp := signedTarget(t, n, cfg, "DynamoDB_20120810."+op, body)
 		if status != http.StatusBadRequest || !strings.Contains(resp, "AccessDeniedException") {

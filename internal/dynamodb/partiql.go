@@ -965,8 +965,8 @@ func (s *Service) executeTransaction(ctx context.Context, in *executeTransaction
 }
 
 // Access is one action a request needs on one table (or index): the
-// actions of PartiQL statements and of multi-item requests, which name
-// their tables in the body rather than in TableName.
+// table named by TableName, and the tables of PartiQL statements and of
+// multi-item requests, which name theirs deeper in the body.
 type Access struct {
 	Action string // dynamodb:PartiQLSelect, dynamodb:PutItem, ...
 	Table  string
@@ -974,7 +974,8 @@ type Access struct {
 }
 
 // Accesses are the accesses a request of operation op with body needs;
-// ok is false for an operation whose TableName says it all. A statement
+// ok is false for an operation that names no table in its body (its
+// resource is an ARN parameter: tags, streams). A statement
 // that does not parse needs nothing (the operation refuses it); a body
 // that does not decode (or was too large to read) needs dynamodb:<op> on
 // every table, so a caller without it is refused.
@@ -1038,6 +1039,19 @@ func Accesses(op string, body []byte) (out []Access, ok bool) {
 			for t := range in.RequestItems {
 				out = append(out, Access{Action: "dynamodb:" + op, Table: t})
 			}
+		}
+	case "PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "CreateTable", "DescribeTable", "DeleteTable",
+		"UpdateTable", "UpdateTimeToLive", "DescribeTimeToLive", "DescribeContinuousBackups":
+		// The table the operation will use: TableName decoded as the
+		// operation decodes it (members match case-insensitively, the
+		// last one winning), whatever other members the body has.
+		var in struct{ TableName string }
+		if err = json.Unmarshal(body, &in); err == nil {
+			t := in.TableName
+			if t == "" {
+				t = "*" // refused by the operation itself
+			}
+			out = append(out, Access{Action: "dynamodb:" + op, Table: t})
 		}
 	default:
 		return nil, false

@@ -284,7 +284,16 @@ func TestPartiQLAccesses(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := Accesses("PutItem", []byte(`{}`)); ok {
-		t.Error("PutItem's TableName says it all")
+	// TableName as the operation decodes it: the last of members that
+	// match case-insensitively.
+	if got, ok := Accesses("PutItem", []byte(`{"TableName":"a","tablename":"b","TableArn":"arn:aws:dynamodb:us-east-1:1:table/a"}`)); !ok ||
+		len(got) != 1 || got[0] != (Access{Action: "dynamodb:PutItem", Table: "b"}) {
+		t.Errorf("PutItem with a case twin: %v %v", got, ok)
+	}
+	if got, _ := Accesses("GetItem", []byte(`{}`)); len(got) != 1 || got[0].Table != "*" {
+		t.Errorf("GetItem without TableName: %v", got)
+	}
+	if _, ok := Accesses("TagResource", []byte(`{}`)); ok {
+		t.Error("TagResource names its table by ResourceArn")
 	}
 }
