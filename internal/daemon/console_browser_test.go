@@ -299,7 +299,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		{"tables", []string{"console-table"}, ""},
 		{"tables/console-table", []string{"item-1", "item-2", "item-3", "pk (HASH)"}, ""},
 		{"workflows", []string{"console-flow"}, ""},
-		{wf, []string{"console-run", "FAILED"}, `document.querySelectorAll("svg.sm g[data-state]").length === 4`},
+		{wf, []string{"console-run", "FAILED"}, `document.querySelectorAll("svg.sm g[data-state]").length === 4 &&
+			/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/.test([...document.querySelectorAll("#page td")].at(-1).textContent)`},
 		{wf + "/" + url.PathEscape(data.execArn), []string{"Execution console-run", "FAILED"},
 			// The path coloured: entered states green, the failed one red, Done (never entered) plain.
 			`(() => { const fill = n => getComputedStyle(document.querySelector('svg.sm g[data-state="' + n + '"] rect')).fill;

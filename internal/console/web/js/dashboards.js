@@ -2,7 +2,7 @@
 // CloudWatch draws them: a 24-column grid of metric widgets (line graphs,
 // or single values), text widgets (markdown) and alarm widgets (their
 // states); what Nimbus cannot draw says so.
-import { h, table, guarded, param, link } from "./ui.js";
+import { h, table, guarded, param, link, fmtEpoch } from "./ui.js";
 import { json, metricData } from "./api.js";
 import { chart } from "./charts.js";
 
@@ -17,7 +17,7 @@ export default async function dashboards(root, { onLeave }) {
   await guarded(slot, "list dashboards", async () => {
     const r = await json("monitoring", T + "ListDashboards", {});
     return table(["Dashboard", "Last modified", "Size"], (r.DashboardEntries || []).map(d => [link("#/dashboards/" + encodeURIComponent(d.DashboardName), d.DashboardName),
-      String(d.LastModified ?? ""), String(d.Size ?? "")]), "No dashboards: create one with aws cloudwatch put-dashboard.");
+      fmtEpoch(d.LastModified), String(d.Size ?? "")]), "No dashboards: create one with aws cloudwatch put-dashboard.");
   });
 }
 

@@ -47,6 +47,10 @@ export async function guarded(slot, what, f) {
 }
 
 export const fmtTime = ms => new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+
+// fmtEpoch formats a JSON protocol timestamp (epoch seconds, or an ISO
+// string from a query-protocol answer).
+export const fmtEpoch = v => v == null || v === "" ? "" : fmtTime(typeof v === "number" ? v * 1000 : Date.parse(v));
 export const link = (href, text) => h("a", { href }, text);
 
 // select builds a labelled <select>.

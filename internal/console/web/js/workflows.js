@@ -1,6 +1,6 @@
 // Workflows: Step Functions state machines, drawn as a graph, with an
 // execution's path coloured (visited green, failed red, running blue).
-import { h, panel, table, guarded, param, link } from "./ui.js";
+import { h, panel, table, guarded, param, link, fmtEpoch } from "./ui.js";
 import { json } from "./api.js";
 
 const T = "AWSStepFunctions.";
@@ -14,7 +14,7 @@ export default async function workflows(root) {
   await guarded(slot, "list state machines", async () => {
     const r = await json("states", T + "ListStateMachines", {});
     return table(["State machine", "Type", "Created"], (r.stateMachines || []).map(m =>
-      [link("#/workflows/" + encodeURIComponent(m.stateMachineArn), m.name), m.type, String(m.creationDate ?? "")]), "No state machines.");
+      [link("#/workflows/" + encodeURIComponent(m.stateMachineArn), m.name), m.type, fmtEpoch(m.creationDate)]), "No state machines.");
   });
 }
 
@@ -102,6 +102,6 @@ async function one(root, arn, execArn) {
   await guarded(ex, "list executions", async () => {
     const r = await json("states", T + "ListExecutions", { stateMachineArn: arn, maxResults: 50 });
     return table(["Execution", "Status", "Started"], (r.executions || []).map(e =>
-      [link(`#/workflows/${encodeURIComponent(arn)}/${encodeURIComponent(e.executionArn)}`, e.name), e.status, String(e.startDate ?? "")]), "No executions.");
+      [link(`#/workflows/${encodeURIComponent(arn)}/${encodeURIComponent(e.executionArn)}`, e.name), e.status, fmtEpoch(e.startDate)]), "No executions.");
   });
 }
