@@ -102,7 +102,11 @@ func (s *Service) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	if d, ok := s.queues.(QueueDepth); ok {
 		acct, name, _ := sqsQueue(m.EventSourceArn)
 		src.Depth = func(ctx context.Context) (int, error) { return d.Depth(ctx, acct, name) }
-		src.Slots = s.slots.Share(id, ceil)
+		// The function's reserved concurrency may change while the
+		// mapping runs: the pollers read the ceiling at every look.
+		src.Concurrency = defaultConcurrency
+		src.Ceiling = func() int { return s.ceiling(&m) }
+		src.Slots = &shareSlots{b: s.slots, key: id, ceiling: src.Ceiling}
 	}
 	mp := m.Mapping
 	go func() {

@@ -16,8 +16,13 @@ import (
 // batches; while messages wait in the queue it adds up to 300 a minute
 // (scaleStep every scaleEvery), up to 1,000 batches, ScalingConfig's
 // MaximumConcurrency or the function's reserved concurrency, whichever is
-// least; when the queue is empty it steps back to five, and when the
-// function throttles a batch it halves them (not below five). Growth also
+// least; when the queue is empty it steps back to two pollers (AWS's
+// minimum on a quiet queue) and returns to five at the first look that
+// finds messages again; when the function throttles a batch it halves
+// them (not below five). The ceiling is read at every look, so a change
+// of the function's reserved concurrency (PutFunctionConcurrency,
+// DeleteFunctionConcurrency) reaches running pollers within a look,
+// without restarting the mapping. Growth also
 // has to pay: a look grows the workers only if more batches were handled
 // since the last look than in the look before, and steps them back when
 // markedly fewer were (Lambda's pollers are bounded by the function's
@@ -43,6 +48,8 @@ import (
 const (
 	// maxBatches is the most batches a mapping processes at once.
 	maxBatches = 1000
+	// quietBatches is the pollers a mapping keeps on an empty queue.
+	quietBatches = 2
 	// scaleEvery is how often a source looks at its queue's depth.
 	scaleEvery = time.Second
 	// scaleStep is the workers added or removed per look (300 a minute).
@@ -122,11 +129,41 @@ func openSlots(ctx context.Context, js jetstream.JetStream, node string) (*lease
 	return b, nil
 }
 
+// shareSlots is Slots on the cluster's share bucket under a ceiling that
+// may move (the function's reserved concurrency): a claim under a new
+// ceiling is written through a share of that ceiling.
+type shareSlots struct {
+	b       *lease.ShareBucket
+	key     string
+	ceiling func() int
+
+	mu  sync.Mutex
+	cur *lease.Share // guarded by mu
+	at  int          // guarded by mu: cur's ceiling
+}
+
+func (s *shareSlots) share() *lease.Share {
+	c := max(s.ceiling(), 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.at != c {
+		s.cur, s.at = s.b.Share(s.key, c), c
+	}
+	return s.cur
+}
+
+func (s *shareSlots) Claim(ctx context.Context, want int) (int, error) {
+	return s.share().Claim(ctx, want)
+}
+
+func (s *shareSlots) Release(ctx context.Context) { s.share().Release(ctx) }
+
 // scale runs a source's workers, resizing them with the backlog, until
-// ctx ends.
-func (q *QueueSource) scale(ctx context.Context, floor, ceil int, run func(i int)) {
+// ctx ends. start is the batches a mapping starts with (five).
+func (q *QueueSource) scale(ctx context.Context, start int, run func(i int)) {
 	w := &q.pool
-	want := floor
+	ceil := q.ceiling()
+	want := min(start, ceil)
 	var prevHandled int64
 	granted := func(n int) int {
 		if q.Slots == nil {
@@ -159,27 +196,44 @@ func (q *QueueSource) scale(ctx context.Context, floor, ceil int, run func(i int
 			return
 		case <-tick:
 		}
+		// The ceiling may have moved (the function's reserved
+		// concurrency): read it at every look.
+		ceil = q.ceiling()
+		busy, quiet := min(start, ceil), min(quietBatches, ceil)
 		handled := q.handled.Swap(0)
 		if q.throttled.Swap(false) {
 			// The function cannot take more: back off, as Lambda does.
-			want = max(floor, want/2)
+			want = max(busy, want/2)
 		} else if depth, err := q.Depth(ctx); err != nil {
 			if ctx.Err() == nil {
 				q.Log.Warn("queue source cannot read the queue's depth", "source", q.Arn, "err", err)
 			}
 		} else if depth == 0 {
-			want = max(floor, want-scaleStep)
+			want = max(quiet, want-scaleStep)
+		} else if want < busy {
+			// Messages again after a quiet spell: five at once, as a
+			// mapping starts.
+			want = busy
 		} else if handled > prevHandled {
 			// Messages wait and the last step paid: grow.
-			want = min(ceil, want+scaleStep)
+			want += scaleStep
 		} else if handled < prevHandled*4/5 {
 			// More workers made less progress (a machine's cores or the
 			// function's environments are the limit): step back.
-			want = max(floor, want-scaleStep)
+			want = max(busy, want-scaleStep)
 		}
+		want = min(want, ceil)
 		prevHandled = handled
 		// Workers past want stop after their batch: the claim covers
 		// them until then.
 		w.resize(min(want, granted(max(want, w.running()))), run)
 	}
+}
+
+// ceiling is the most batches the source may run now.
+func (q *QueueSource) ceiling() int {
+	if q.Ceiling != nil {
+		return max(q.Ceiling(), 1)
+	}
+	return max(q.MaxConcurrency, 1)
 }

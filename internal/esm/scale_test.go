@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,7 +148,7 @@ func newQueue(t *testing.T, msgs int) (realQueues, string) {
 
 // TestPollersGrowWithTheBacklog: a mapping starts with five batches at
 // once; while messages wait, each scaling look adds workers, up to the
-// ceiling and never past it; an empty queue brings them back to five.
+// ceiling and never past it; an empty queue brings them down to two.
 func TestPollersGrowWithTheBacklog(t *testing.T) {
 	qs, arn := newQueue(t, 200)
 	g := newGauge()
@@ -191,11 +192,11 @@ func TestPollersGrowWithTheBacklog(t *testing.T) {
 			t.Fatal("the queue did not drain")
 		}
 	}
-	for range 4 { // 17 -> 12 -> 7 -> 5; the last send waits for the look before it
+	for range 4 { // 17 -> 12 -> 7 -> 2 -> 2; the last send waits for the look before it
 		tick <- time.Now()
 	}
-	if n := src.pool.wanted(); n != 5 {
-		t.Errorf("with the queue empty: %d workers wanted, want back to 5", n)
+	if n := src.pool.wanted(); n != 2 {
+		t.Errorf("with the queue empty: %d workers wanted, want AWS's 2", n)
 	}
 	if _, top := g.counts(); top > 17 {
 		t.Errorf("most batches at once %d, past the ceiling 17", top)
@@ -264,4 +265,109 @@ func TestConcurrencyIsTheMappingsAcrossNodes(t *testing.T) {
 	close(g.release)
 	b.cancel()
 	<-b.done
+}
+
+// waitWorkers waits until src runs n workers (a hang guard, not a timing
+// check: workers past the wanted number stop after their batch).
+func waitWorkers(t *testing.T, src *QueueSource, n int) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for src.Running() != n {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-timeout:
+			t.Fatalf("%d workers, want %d", src.Running(), n)
+		}
+	}
+}
+
+// waitWanted waits until the scaling look under way set src's wanted
+// workers to n (a hang guard: the tick's send returns before the look
+// has run).
+func waitWanted(t *testing.T, src *QueueSource, n int) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for src.pool.wanted() != n {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-timeout:
+			t.Fatalf("%d workers wanted, want %d", src.pool.wanted(), n)
+		}
+	}
+}
+
+// TestPollersFollowReservedConcurrencyAndQuiet: a running mapping's
+// ceiling follows the function's reserved concurrency (read at every
+// look, no restart): lowered, the workers past it stop after their batch
+// and no more batches run at once; removed, the workers grow again. A
+// quiet queue brings the pollers down to two, and the first look that
+// finds messages again brings back five.
+func TestPollersFollowReservedConcurrencyAndQuiet(t *testing.T) {
+	qs, arn := newQueue(t, 300)
+	g := newGauge()
+	tick := make(chan time.Time)
+	var reserved, depthOverride atomic.Int64
+	reserved.Store(17)
+	depthOverride.Store(-1)
+	src := &QueueSource{Queues: qs, Arn: arn, Region: "us-east-1", BatchSize: 1, Concurrency: 5, MaxConcurrency: 17,
+		Ceiling: func() int { return int(reserved.Load()) },
+		Depth: func(ctx context.Context) (int, error) {
+			if d := depthOverride.Load(); d >= 0 {
+				return int(d), nil
+			}
+			return qs.Depth(ctx, "000000000000", "work")
+		}, Tick: tick}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); src.Run(ctx, g.handle) }()
+	defer func() { close(g.release); cancel(); <-done }()
+	g.waitRunning(t, 5)
+
+	// PutFunctionConcurrency 3: the next look lowers the ceiling.
+	reserved.Store(3)
+	tick <- time.Now()
+	waitWanted(t, src, 3)
+	g.releaseHeld() // the five batches finish; workers 3 and 4 stop
+	waitWorkers(t, src, 3)
+	g.waitRunning(t, 3)
+	if now, _ := g.counts(); now != 3 {
+		t.Fatalf("after reserved concurrency 3: %d batches at once, want 3", now)
+	}
+
+	// DeleteFunctionConcurrency: the ceiling is the mapping's again: back
+	// to five at the next look, and growing past with a backlog.
+	reserved.Store(17)
+	g.releaseHeld()
+	waitHandled(t, g, src, 3)
+	tick <- time.Now()
+	g.waitRunning(t, 5)
+	// Growing must pay: more batches handled before the next look than
+	// before this one (at most 8).
+	g.releaseHeld()
+	waitHandled(t, g, src, 5)
+	g.waitRunning(t, 5)
+	g.releaseHeld()
+	waitHandled(t, g, src, 10)
+	tick <- time.Now()
+	g.waitRunning(t, 10)
+	if n := src.Running(); n != 10 {
+		t.Fatalf("after the reserved concurrency was removed: %d workers, want 10", n)
+	}
+
+	// A quiet queue: 10 -> 5 -> 2.
+	depthOverride.Store(0)
+	tick <- time.Now()
+	waitWanted(t, src, 5)
+	tick <- time.Now()
+	waitWanted(t, src, 2)
+	g.releaseHeld()
+	waitWorkers(t, src, 2)
+
+	// Messages again: five at once.
+	depthOverride.Store(-1)
+	tick <- time.Now()
+	g.waitRunning(t, 5)
+	if n := src.Running(); n != 5 {
+		t.Fatalf("when messages came back: %d workers, want 5", n)
+	}
 }

@@ -41,6 +41,9 @@ type QueueSource struct {
 	// MaxConcurrency, with Depth, makes the source scale with its
 	// backlog up to this many batches at once (scale.go).
 	MaxConcurrency int
+	// Ceiling, when set, is MaxConcurrency read at every scaling look
+	// (it follows the function's reserved concurrency).
+	Ceiling func() int
 	// Depth reads the queue's visible messages (nil: no scaling).
 	Depth func(ctx context.Context) (int, error)
 	// Slots shares MaxConcurrency with other nodes' sources of the same
@@ -77,8 +80,8 @@ func (q *QueueSource) Run(ctx context.Context, h Handler) {
 		n = defaultConcurrency
 	}
 	run := func(i int) { q.work(ctx, h, i) }
-	if q.Depth != nil && (q.MaxConcurrency > n || q.Slots != nil) {
-		q.scale(ctx, n, max(q.MaxConcurrency, n), run)
+	if q.Depth != nil && (q.MaxConcurrency > n || q.Slots != nil || q.Ceiling != nil) {
+		q.scale(ctx, n, run)
 		return
 	}
 	q.pool.resize(n, run)
