@@ -2,87 +2,31 @@ package events
 
 import (
 	"context"
-	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
 // Group commit. JetStream fsyncs every message (SyncAlways) and concurrent
 // publishes do not share an fsync, so concurrent PutEvents calls share one
-// put message: the first caller to find no write under way writes every
-// call waiting (its own included) as one message, answers them all, and
-// repeats while more arrived meanwhile; the others wait for their answer.
-// No goroutine of its own: the writer is always a caller.
-const (
-	maxGroupEvents = 256
-	maxGroupBytes  = 1 << 20
-)
+// put message through a store.Group: the calls that wait while a write is
+// under way are written by one of them as one message (one fsync) and all
+// answered once it is stored. The Group is the one shared with the queue
+// service's batches (package store).
+var commitLimits = store.GroupLimits{MaxItems: 256, MaxBytes: 1 << 20}
 
-type commitReq struct {
-	events []stored
-	size   int
-	done   chan error
+// newCommitter returns the service's group commit of put messages.
+func (s *Service) newCommitter() *store.Group[stored] {
+	return store.NewGroup(func(ctx context.Context, events []stored) error {
+		return s.publish(ctx, subjectPut, &putMsg{Events: events}, "put/"+uuid.NewString())
+	}, func(e stored) int { return len(e.Event) + 64 }, commitLimits)
 }
 
-type committer struct {
-	mu      sync.Mutex
-	pending []*commitReq // guarded by mu
-	writing bool         // guarded by mu: a caller is writing
-}
-
-// store writes events durably, sharing the write with concurrent calls.
+// store writes events durably (one call's events in one put message),
+// sharing the write with concurrent calls. If ctx ends first the events
+// may not be written: the caller is told to retry (PutEvents is
+// at-least-once on a retry, as on AWS).
 func (s *Service) store(ctx context.Context, events []stored) error {
-	req := &commitReq{events: events, done: make(chan error, 1)}
-	for _, e := range events {
-		req.size += len(e.Event) + 64
-	}
-	c := &s.commit
-	c.mu.Lock()
-	c.pending = append(c.pending, req)
-	if c.writing {
-		c.mu.Unlock()
-		select {
-		case err := <-req.done:
-			return err
-		case <-ctx.Done():
-			// The write may still happen: the caller is told to retry
-			// (PutEvents is at-least-once on a retry, as on AWS).
-			return ctx.Err()
-		}
-	}
-	c.writing = true
-	for {
-		group, rest := takeGroup(c.pending)
-		c.pending = rest
-		if len(group) == 0 {
-			c.writing = false
-			c.mu.Unlock()
-			break
-		}
-		c.mu.Unlock()
-		var msg putMsg
-		for _, r := range group {
-			msg.Events = append(msg.Events, r.events...)
-		}
-		// The leader's own context must not cancel the others' write.
-		err := s.publish(context.WithoutCancel(ctx), subjectPut, &msg, "put/"+uuid.NewString())
-		for _, r := range group {
-			r.done <- err
-		}
-		c.mu.Lock()
-	}
-	return <-req.done
-}
-
-// takeGroup splits off the requests that fit one message (at least one).
-func takeGroup(pending []*commitReq) (group, rest []*commitReq) {
-	n, size := 0, 0
-	for i, r := range pending {
-		if i > 0 && (n+len(r.events) > maxGroupEvents || size+r.size > maxGroupBytes) {
-			return pending[:i:i], pending[i:]
-		}
-		n += len(r.events)
-		size += r.size
-	}
-	return pending, nil
+	return s.commit.Do(ctx, events)
 }

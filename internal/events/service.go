@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
 // DefaultBus is the bus every account has.
@@ -86,7 +87,7 @@ type Service struct {
 	ready      chan struct{} // closed once the cache holds the stored rules
 
 	counters counters
-	commit   committer
+	commit   *store.Group[stored] // group commit of put messages (commit.go)
 
 	archives   archiveSet
 	archiveStr jetstream.Stream
@@ -147,6 +148,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		replaying:  map[string]bool{},
 		ready:      make(chan struct{}),
 	}
+	s.commit = s.newCommitter()
 	if s.deliveries == nil {
 		s.deliveries = deliver.NewRouter()
 	}

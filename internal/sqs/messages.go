@@ -184,8 +184,10 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 		waits = append(waits, pending{i, key, fut})
 	}
 	if len(group) > 0 {
-		for j, err := range s.publishGroup(ctx, q, group) {
-			i := groupIdx[j]
+		// One request's messages are stored together (or not at all)
+		// in a commit shared with concurrent sends.
+		err := s.committer(q).Do(ctx, group)
+		for j, i := range groupIdx {
 			if err != nil {
 				errs[i] = err
 				continue

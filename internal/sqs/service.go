@@ -16,9 +16,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
 	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
+	"github.com/nimbus-serverless/nimbus/internal/store"
 )
 
 // Bucket is the KV bucket holding queue records (key q.<account>.<name>)
@@ -66,8 +67,8 @@ type Service struct {
 	// records caches queue records for the message paths (cached);
 	// guarded by mu.
 	records map[string]cachedRecord
-	// committers group concurrent batches per standard queue (commit.go).
-	committers map[string]*committer // by stream name; guarded by mu
+	// committers group concurrent sends per standard queue (commit.go).
+	committers map[string]*store.Group[*nats.Msg] // by stream name; guarded by mu
 }
 
 // New opens (creating if needed) the queue bucket.
@@ -88,7 +89,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		js: o.JetStream, nc: o.JetStream.Conn(), kv: kv, region: o.Region, account: o.AccountID,
 		log: o.Logger, now: o.Now, replicas: max(o.Replicas, 1), consumers: map[string]jetstream.Consumer{}, streams: map[string]jetstream.Stream{}, holds: holds, counters: map[string]*counters{}, records: map[string]cachedRecord{},
-		committers: map[string]*committer{},
+		committers: map[string]*store.Group[*nats.Msg]{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -13,10 +13,14 @@
 // internal/kms, internal/secretsmanager and internal/ssm (keys, secrets and
 // parameters, sealed before they reach the store),
 // internal/s3 (bucket records), internal/iam (roles, users, policies and
-// access keys),
+// access keys), internal/sqs and internal/events (the shared group commit,
+// [Group], and [PublishAtomic]),
 // storetest (a store for tests) and later backbone users such as the async
 // invoke queue, which use [Store.JetStream] and [Store.Conn]. Nothing on the invoke hot path
 // should read the KV bucket directly; it goes through the registry's cache.
+//
+// Group commit (group.go): concurrent writes to one stream share one
+// commit and one fsync, and each writer is answered once it is durable.
 //
 // Lifecycle:
 //
