@@ -18,9 +18,10 @@ const crashChildEnv = "NIMBUS_SQS_CRASH_CHILD_DIR"
 
 func TestMain(m *testing.M) { crashtest.Main(m, crashChildEnv, crashChild) }
 
-// crashChild sends to queue "crash" from four senders (single sends and
-// batches, so group commit runs) until it is killed, reporting every
-// body whose send was answered on fd 3.
+// crashChild sends to queue "crash" from eight senders (single sends and
+// batches of 10, so group commit runs, and groups of 32 messages or more
+// are atomic batches) until it is killed, reporting every body whose
+// send was answered on fd 3.
 func crashChild(dir string) int {
 	acks := crashtest.Report()
 	ctx := context.Background()
@@ -38,7 +39,7 @@ func crashChild(dir string) int {
 		return 2
 	}
 	var wg sync.WaitGroup
-	for g := range 4 {
+	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
