@@ -131,7 +131,7 @@ func (s *Service) serve(r *http.Request) (any, error) {
 		case http.MethodGet:
 			return s.getGroup(r, name)
 		case http.MethodDelete:
-			return s.deleteGroup(r, name)
+			return s.deleteGroup(r, name, q.Get("clientToken"))
 		}
 	}
 	return nil, &apiError{http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("No EventBridge Scheduler operation is %s %s.", r.Method, r.URL.Path)}
@@ -221,30 +221,49 @@ func (s *Service) getGroup(r *http.Request, name string) (any, error) {
 	return g, nil
 }
 
-func (s *Service) deleteGroup(r *http.Request, name string) (any, error) {
+// deleteGroup deletes a schedule group and its schedules. With a
+// ClientToken, a repeat of a delete that succeeded succeeds again (the
+// SDKs retry with the token), as DeleteSchedule's.
+func (s *Service) deleteGroup(r *http.Request, name, token string) (any, error) {
 	if err := checkName(name, "name"); err != nil {
 		return nil, err
 	}
 	if name == DefaultGroup {
 		return nil, validation("The default schedule group cannot be deleted.")
 	}
-	if _, err := s.group(r, name); err != nil {
+	ctx := r.Context()
+	arn := s.groupArn(name)
+	digest := requestDigest("DeleteScheduleGroup", name, nil)
+	if _, done, err := s.claimToken(ctx, token, digest, arn); err != nil || done {
+		return struct{}{}, err
+	}
+	if err := s.deleteGroupNow(r, name); err != nil {
+		s.releaseToken(ctx, token)
 		return nil, err
+	}
+	s.finishToken(ctx, token, digest, arn)
+	return struct{}{}, nil
+}
+
+func (s *Service) deleteGroupNow(r *http.Request, name string) error {
+	ctx := r.Context()
+	if _, err := s.group(r, name); err != nil {
+		return err
 	}
 	// Its schedules go with it, as on AWS.
-	ks, err := keys(r.Context(), s.kv, "sched."+hexName(name)+".>")
+	ks, err := keys(ctx, s.kv, "sched."+hexName(name)+".>")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range ks {
-		if err := s.kv.Delete(r.Context(), k); err != nil {
-			return nil, fmt.Errorf("delete %s: %w", k, err)
+		if err := s.kv.Delete(ctx, k); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
 		}
 	}
-	if err := s.kv.Delete(r.Context(), groupKey(name)); err != nil {
-		return nil, fmt.Errorf("delete group: %w", err)
+	if err := s.kv.Delete(ctx, groupKey(name)); err != nil {
+		return fmt.Errorf("delete group: %w", err)
 	}
-	return struct{}{}, nil
+	return nil
 }
 
 // page returns the items after the token's name, at most limit of them,

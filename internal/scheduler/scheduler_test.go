@@ -464,6 +464,33 @@ func TestClientTokenWaitsForItsRequest(t *testing.T) {
 	if code, out := h.call(t, "DELETE", "/schedules/none?clientToken=del-2", nil); code != 404 {
 		t.Errorf("DeleteSchedule of a missing schedule: %d %v", code, out)
 	}
+
+	// DeleteScheduleGroup honours its ClientToken the same way.
+	for _, g := range []string{"g1", "g2"} {
+		if code, out := h.call(t, "POST", "/schedule-groups/"+g, map[string]any{}); code != 200 {
+			t.Fatalf("create group %s: %d %v", g, code, out)
+		}
+	}
+	for i := range 2 {
+		if code, out := h.call(t, "DELETE", "/schedule-groups/g1?clientToken=gdel-1", nil); code != 200 {
+			t.Fatalf("DeleteScheduleGroup with ClientToken, call %d: %d %v", i+1, code, out)
+		}
+	}
+	if code, out := h.call(t, "DELETE", "/schedule-groups/g1", nil); code != 404 || out["__type"] != "ResourceNotFoundException" {
+		t.Errorf("DeleteScheduleGroup of the deleted group without a token: %d %v", code, out)
+	}
+	if code, out := h.call(t, "DELETE", "/schedule-groups/g2?clientToken=gdel-1", nil); code != 409 || out["__type"] != "ConflictException" {
+		t.Errorf("the group delete token reused for another group: %d %v", code, out)
+	}
+	if code, _ := h.call(t, "GET", "/schedule-groups/g2", nil); code != 200 {
+		t.Errorf("the refused group delete deleted the group: %d", code)
+	}
+	if code, out := h.call(t, "DELETE", "/schedule-groups/none?clientToken=gdel-2", nil); code != 404 {
+		t.Errorf("DeleteScheduleGroup of a missing group: %d %v", code, out)
+	}
+	if code, out := h.call(t, "DELETE", "/schedule-groups/g2?clientToken=bad%20token", nil); code != 400 || out["__type"] != "ValidationException" {
+		t.Errorf("DeleteScheduleGroup with a malformed token: %d %v", code, out)
+	}
 }
 
 // TestScheduleFiresOnTheClock: a rate schedule fires at its due times on
