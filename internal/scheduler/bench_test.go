@@ -120,3 +120,107 @@ func BenchmarkAtScheduleLateness(b *testing.B) {
 	}
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkSchedulerMinute is the issue's figure: 1,000 one-time at()
+// schedules due over one minute (about 17 a second), created through the
+// API before the first is due (16 concurrent creators; creating them
+// took more than 30 s at load ~40, so the minute starts 150 s after the
+// run), each firing's
+// lateness measured from its due time to the target's delivery. The
+// baseline in the same run is a Go timer per due time.
+//
+//	go test -run x -bench BenchmarkSchedulerMinute -benchtime 1x -timeout 10m ./internal/scheduler
+func BenchmarkSchedulerMinute(b *testing.B) {
+	st := storetest.Open(b)
+	router := deliver.NewRouter()
+	const n, spread, lead = 1000, 60, 150 * time.Second
+	rec := &lateness{at: map[string]time.Time{}, seen: make(chan struct{}, n)}
+	router.Handle("lambda", rec)
+	svc, err := New(b.Context(), Options{JetStream: st.JetStream(), Targets: router, Region: region, AccountID: account, SingleNode: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var late, timer []time.Duration
+	var tmu sync.Mutex
+	round := 0
+	for b.Loop() {
+		round++
+		base := time.Now().Truncate(time.Second).Add(lead)
+		dues := make([]time.Time, n)
+		names := make([]string, n)
+		for i := range n {
+			dues[i] = base.Add(time.Duration(i*spread/n) * time.Second)
+			names[i] = fmt.Sprintf("m%d-%d", round, i)
+		}
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for i := range work {
+					body, _ := json.Marshal(map[string]any{
+						"ScheduleExpression": "at(" + dues[i].UTC().Format("2006-01-02T15:04:05") + ")", "FlexibleTimeWindow": map[string]string{"Mode": "OFF"},
+						"ActionAfterCompletion": "DELETE",
+						"Target":                map[string]string{"Arn": fnArn, "RoleArn": role, "Input": `{"at": "` + names[i] + `"}`},
+					})
+					resp, err := http.Post(srv.URL+"/schedules/"+names[i], "application/json", bytes.NewReader(body)) //nolint:noctx // a benchmark's loopback call
+					if err != nil {
+						b.Error(err)
+						continue
+					}
+					_ = resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("CreateSchedule %s: %d", names[i], resp.StatusCode)
+					}
+				}
+			})
+		}
+		for i := range n {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+		if time.Now().After(base) {
+			b.Fatalf("creating %d schedules took longer than the %s lead: the first were due before they existed", n, lead)
+		}
+		for i := range n {
+			due := dues[i]
+			time.AfterFunc(time.Until(due), func() {
+				tmu.Lock()
+				timer = append(timer, time.Since(due))
+				tmu.Unlock()
+			})
+		}
+		for range n {
+			select {
+			case <-rec.seen:
+			case <-time.After(spread*time.Second + lead + 30*time.Second):
+				b.Fatal("a schedule did not fire within 30 s of the minute's end")
+			}
+		}
+		rec.mu.Lock()
+		for i := range n {
+			late = append(late, rec.at[names[i]].Sub(dues[i]))
+		}
+		rec.mu.Unlock()
+	}
+	tmu.Lock()
+	defer tmu.Unlock()
+	q := func(ds []time.Duration, p float64) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(q(late, 0.50), "p50-ms")
+	b.ReportMetric(q(late, 0.99), "p99-ms")
+	b.ReportMetric(q(late, 1), "max-ms")
+	b.ReportMetric(q(timer, 0.50), "timer-p50-ms")
+	b.ReportMetric(q(timer, 0.99), "timer-p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
