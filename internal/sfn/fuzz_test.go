@@ -197,11 +197,18 @@ func FuzzJSONataBuiltins(f *testing.F) {
 	f.Add(uint8(1), "", "x", 1e9, 1000)
 	f.Add(uint8(3), "aaaa", "a", 2.0, 100)
 	f.Add(uint8(6), "a,b", ",", -1.0, 10)
+	f.Add(uint8(10), "#,##0;o", "", 1234567.0, 0)
+	f.Add(uint8(11), "0", "9", 1e300, 2000)
+	f.Add(uint8(12), "four million, and one", "w", 0.0, 0)
+	f.Add(uint8(13), "", "Ww;o", 1e308, 0)
+	f.Add(uint8(13), "", "I", 1e9, 0)
+	f.Add(uint8(14), "é", "\u0100", 0.0, 50)
+	f.Add(uint8(15), "xy", "", 0.0, 2000)
 	f.Fuzz(func(t *testing.T, fn uint8, a, b string, n float64, k int) {
 		k %= 3000
 		q := func(s string) string { return strconv.Quote(s) }
 		args := fmt.Sprintf("$pad(%s, %g, %s)", q(a), n, q(b))
-		switch fn % 10 {
+		switch fn % 16 {
 		case 1:
 			args = fmt.Sprintf("$join($map([1..%d], function() { %s }), %s)", k, q(a), q(b))
 		case 2:
@@ -222,6 +229,18 @@ func FuzzJSONataBuiltins(f *testing.F) {
 			args = fmt.Sprintf("($o := {%s: [1..%d]}; $lookup($map([1..%d], function() { $o }), %s))", q(a), k, k, q(a))
 		case 9:
 			args = fmt.Sprintf("$replace(%s, /%s/, %s)", q(strings.Repeat(a, max(k, 0)%500)), regexp.QuoteMeta(strings.ReplaceAll(b, "/", "")), q(strings.Repeat(b, 10)))
+		case 10:
+			args = fmt.Sprintf("$formatInteger(%g, %s)", n, q(a))
+		case 11:
+			args = fmt.Sprintf("$formatInteger(%g, $pad(%s, %d, %s))", n, q(a), k, q(b))
+		case 12:
+			args = fmt.Sprintf("$parseInteger(%s, %s)", q(a), q(b))
+		case 13:
+			args = fmt.Sprintf("$parseInteger($formatInteger(%g, %s), %s)", n, q(b), q(b))
+		case 14:
+			args = fmt.Sprintf("$base64decode($base64encode($pad(%s, %d, %s)))", q(a), k*k, q(b))
+		case 15:
+			args = fmt.Sprintf("($x := $map([1..%d], function() { %s }); $clone($map([1..%d], function() { $x })))", k, q(a), k)
 		}
 		x, err := compileJSONata("{% " + args + " %}")
 		if err != nil {

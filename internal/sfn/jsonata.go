@@ -210,20 +210,26 @@ func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 		return nil, queryError(field, x.src, "%v", err)
 	}
 	if len(x.uses) > 0 {
-		var aws, bud map[string]jsonata.Extension
+		var aws, v2, bud map[string]jsonata.Extension
 		exts := make(map[string]jsonata.Extension, len(x.uses))
 		for _, n := range x.uses {
-			if aws == nil {
-				aws = awsFunctions(env, field, x.src)
-			}
-			ext, ok := aws[n]
-			if !ok {
+			switch {
+			case jsonata2Names[n]:
+				if v2 == nil {
+					v2 = jsonata2Functions(env, field, x.src)
+				}
+				exts[n] = v2[n]
+			case awsFunctionNames[n] || n == guardEnter || n == guardExit || n == guardRange:
+				if aws == nil {
+					aws = awsFunctions(env, field, x.src)
+				}
+				exts[n] = aws[n]
+			default:
 				if bud == nil {
 					bud = budgetFunctions(env, field, x.src)
 				}
-				ext = bud[n]
+				exts[n] = bud[n]
 			}
-			exts[n] = ext
 		}
 		if err := cp.RegisterExts(exts); err != nil {
 			return nil, queryError(field, x.src, "%v", err)

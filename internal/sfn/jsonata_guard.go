@@ -50,7 +50,7 @@ func guard(body string) (string, []string, error) {
 	}
 	var uses []string
 	for n := range g.names {
-		if awsFunctionNames[n] {
+		if awsFunctionNames[n] || jsonata2Names[n] {
 			uses = append(uses, n)
 		}
 	}
