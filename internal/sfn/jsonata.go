@@ -17,7 +17,8 @@ import (
 // expression, evaluated with github.com/blues/jsonata-go (JSONata 1.5's
 // language and function library, which covers what Step Functions'
 // examples use) plus the functions Step Functions adds ($partition,
-// $range, $hash, $random with a seed, $uuid, $parse) and $assert. Every
+// $range, $hash, $random with a seed, $uuid, $parse) and $assert, and the
+// JSONata 2.0 functions the library lacks (jsonata_fn2.go). Every
 // expression sees:
 //
 //	$states.input        the state's raw input

@@ -72,10 +72,10 @@ func jsonata2Functions(env *jenv, field, src string) map[string]jsonata.Extensio
 			for _, r := range s {
 				if r > 0xffff {
 					hi, lo := utf16Pair(r)
-					b = append(b, byte(hi), byte(lo))
+					b = append(b, byte(hi&0xff), byte(lo&0xff))
 					continue
 				}
-				b = append(b, byte(r))
+				b = append(b, byte(r&0xff))
 			}
 			if err := env.chargeString(field, src, base64.StdEncoding.EncodedLen(len(b))); err != nil {
 				return "", err
