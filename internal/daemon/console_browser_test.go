@@ -286,7 +286,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			fmt.Sprintf(`%v || document.getElementById("cost-today").textContent.includes(" for 4 requests ")`, time.Now().UTC().YearDay() != invokedDay)},
 		{"functions", []string{"hello", "python3.12"}, ""},
 		{"functions/hello", []string{"app.handler", "Last invocations", "$LATEST"}, `document.querySelectorAll("#page table code").length >= 4`},
-		{"graphs/hello", []string{"Invocations", "Errors", "Cold starts"}, ""},
+		// Each series' legend entry is a keyboard control (the x axis' is not).
+		{"graphs/hello", []string{"Invocations", "Errors", "Cold starts"}, `[...document.querySelectorAll(".chart")].every(c =>
+			c.querySelectorAll(".u-series[role=button][tabindex='0']").length === JSON.parse(c.dataset.series).length)`},
 		{"logs", []string{"console-line warm-0"}, ""},
 		{"stacks", []string{"console-stack", "CREATE_COMPLETE"}, ""},
 		{"stacks/console-stack", []string{"Jobs", "AWS::SQS::Queue", "JobsUrl", "console-stack-jobs", "CREATE_COMPLETE"}, ""},
@@ -409,6 +411,16 @@ func TestConsoleInBrowser(t *testing.T) {
 					t.Errorf("%s: tab never reached control %d: %s", p.path, i, eval[string](t, b, fmt.Sprintf(`document.querySelector('[data-tw="%d"]').outerHTML.slice(0, 120)`, i)))
 				}
 			}
+		}
+	})
+
+	t.Run("a graph's series toggles from the keyboard", func(t *testing.T) {
+		b.do(t, "graphs", chromedp.Navigate(hostBase+"#/graphs/hello"), poll(pageReady), poll(`document.querySelector(".u-series[role=button]") !== null`))
+		_ = eval[bool](t, b, `(document.querySelector('.chart[aria-label="Invocations"] .u-series[role=button]').focus(), true)`)
+		b.do(t, "enter", chromedp.KeyEvent(kb.Enter))
+		if got := eval[string](t, b, `(() => { const e = document.querySelector('.chart[aria-label="Invocations"] .u-series[role=button]');
+			return e.getAttribute("aria-pressed") + " " + e.classList.contains("u-off"); })()`); got != "false true" {
+			t.Errorf("after Enter on the legend entry: aria-pressed, hidden = %s", got)
 		}
 	})
 

@@ -35,6 +35,19 @@ export function chart(title, labels, height = 180) {
         legend: { live: false },
         cursor: { show: false },
       }, data, plotEl);
+      // uPlot's legend entries toggle their series on a click; make each a
+      // keyboard control too (Tab to it, Enter or Space to toggle).
+      // (With legend.live off, uPlot lists only the data series.)
+      plotEl.querySelectorAll(".u-legend .u-series").forEach(tr => {
+        const label = tr.textContent.trim();
+        Object.assign(tr, { tabIndex: 0 });
+        tr.setAttribute("role", "button");
+        tr.setAttribute("aria-label", `Show or hide ${label}`);
+        const sync = () => tr.setAttribute("aria-pressed", String(!tr.classList.contains("u-off")));
+        sync();
+        tr.addEventListener("click", () => setTimeout(sync));
+        tr.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); (tr.querySelector("th") || tr).click(); } });
+      });
     } else {
       plot.setScale("x", { min: start / 1000, max: end / 1000 });
       plot.setData(data, false);
