@@ -256,6 +256,7 @@ func startServerAs(t *testing.T, cred *syscall.Credential, dataDir string, stdou
 			t.Fatalf("nimbus env: AWS_ENDPOINT_URL=%s, want %s", got, srv.endpoint)
 		}
 		serverEnvs.Store(srv.endpoint, srv.env)
+		createTestRoles(t, srv.env, srv.endpoint) // roles_e2e_test.go
 		return srv
 	case <-time.After(5 * time.Minute): // a guard against a hang: a restart that recovers state on a loaded machine takes minutes
 		t.Fatal("server did not report its address")

@@ -31,3 +31,23 @@ func invokerRole(t *testing.T, endpoint string) string {
 	}
 	return aws.ToString(r.Role.Arn)
 }
+
+// testRoles are the roles the tests name for their functions
+// (arn:aws:iam::000000000000:role/lambda, …/net): every server the
+// tests start creates them, as a user creates a function's role, since
+// under --iam enforce (the default) CreateFunction refuses a role Lambda
+// cannot assume. A server that refuses (--insecure-no-auth, a restart
+// that has them) is left as it is.
+var testRoles = []string{"lambda", "net"}
+
+func createTestRoles(t *testing.T, env []string, endpoint string) {
+	t.Helper()
+	c := awsiam.New(awsiam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(envValue(env, "AWS_ACCESS_KEY_ID"), envValue(env, "AWS_SECRET_ACCESS_KEY"), "")})
+	for _, name := range testRoles {
+		if _, err := c.CreateRole(context.Background(), &awsiam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+			t.Logf("create test role %s: %v", name, err)
+		}
+	}
+}

@@ -213,6 +213,9 @@ type runner struct {
 	handler map[string]string
 	limits  Machine
 	logf    func(format string, args ...any)
+
+	roleOnce sync.Once // the functions' role, created before the first
+	roleErr  error
 }
 
 // Run starts a node, measures, stops the node and returns the report.
@@ -399,6 +402,10 @@ func (r *runner) names() []string {
 }
 
 func (r *runner) deploy(ctx context.Context, fn, rt string) error {
+	r.roleOnce.Do(func() { r.roleErr = r.createBenchRole(ctx) })
+	if r.roleErr != nil {
+		return r.roleErr
+	}
 	_, err := r.lc.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String(fn),
 		Runtime:      types.Runtime(r.runtime[rt]),

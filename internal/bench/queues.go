@@ -422,18 +422,31 @@ func writeQueues(p func(string, ...any), q *Queues) {
 	p("20th / 1st (median of publishes)\t\t%.2f×\t", q.FanOutRatio)
 }
 
-// benchRoleReadsQueues lets the functions' execution role (role/bench)
-// do what Lambda's SQS poller does: the poller reads as the role.
-func (r *runner) benchRoleReadsQueues(ctx context.Context) error {
-	call := func(form url.Values) error {
-		form.Set("Version", "2010-05-08")
-		_, err := r.signed(ctx, "iam", []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-		return err
-	}
-	err := call(url.Values{"Action": {"CreateRole"}, "RoleName": {"bench"},
+// iamCall makes one IAM query call as root.
+func (r *runner) iamCall(ctx context.Context, form url.Values) error {
+	form.Set("Version", "2010-05-08")
+	_, err := r.signed(ctx, "iam", []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	return err
+}
+
+// createBenchRole creates the functions' execution role (role/bench),
+// which Lambda must be able to assume (CreateFunction refuses one it
+// cannot under --iam enforce).
+func (r *runner) createBenchRole(ctx context.Context) error {
+	err := r.iamCall(ctx, url.Values{"Action": {"CreateRole"}, "RoleName": {"bench"},
 		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`}})
 	if err != nil && !strings.Contains(err.Error(), "EntityAlreadyExists") {
 		return fmt.Errorf("create the bench role: %w", err)
+	}
+	return nil
+}
+
+// benchRoleReadsQueues lets the functions' execution role (role/bench)
+// do what Lambda's SQS poller does: the poller reads as the role.
+func (r *runner) benchRoleReadsQueues(ctx context.Context) error {
+	call := func(form url.Values) error { return r.iamCall(ctx, form) }
+	if err := r.createBenchRole(ctx); err != nil {
+		return err
 	}
 	if err := call(url.Values{"Action": {"PutRolePolicy"}, "RoleName": {"bench"}, "PolicyName": {"poll-queues"},
 		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`}}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -28,9 +29,15 @@ func TestTopOnce(t *testing.T) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	role, err := awsiam.NewFromConfig(cfg).CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("top"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+			`"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	lc := lambda.NewFromConfig(cfg)
 	if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("top-fn"), Runtime: lambdatypes.RuntimePython312,
-		Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::000000000000:role/top"), Code: &lambdatypes.FunctionCode{ZipFile: buf.Bytes()}}); err != nil {
+		Handler: aws.String("app.handler"), Role: role.Role.Arn, Code: &lambdatypes.FunctionCode{ZipFile: buf.Bytes()}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("top-fn")}) })

@@ -342,6 +342,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Concurrency:          provisionedStatus{d.pool},
 		Keys:                 envKeys{d},
 		Objects:              s3Code{d: d, arts: &stack.Artifacts{Code: d.st}},
+		Roles:                d.lambdaRoles(), // iam_tags.go
 	})
 	urls := funcurl.New(funcurl.Options{
 		Registry:  d.reg,

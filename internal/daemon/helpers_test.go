@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/sandbox"
@@ -107,6 +109,17 @@ func startNodeHooked(t testing.TB, dataDir string, mutate func(*config.Config), 
 		n.tlsHTTP = trustingClient(t, filepath.Join(dataDir, TLSDir, "ca.pem"), "")
 	}
 	n.client = lambda.NewFromConfig(n.awsConfig())
+	if cfg.IAMMode() == config.IAMEnforce {
+		// testRole exists, as a user's role does: under enforce Lambda
+		// refuses a role it cannot assume.
+		ic := awsiam.NewFromConfig(n.awsConfig())
+		_, err := ic.CreateRole(context.Background(), &awsiam.CreateRoleInput{RoleName: aws.String("lambda"),
+			AssumeRolePolicyDocument: aws.String(trustLambda)})
+		var ae smithy.APIError
+		if err != nil && (!errors.As(err, &ae) || ae.ErrorCode() != "EntityAlreadyExists") {
+			t.Fatalf("create the test role: %v", err)
+		}
+	}
 	return n
 }
 

@@ -14,6 +14,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
@@ -203,9 +204,30 @@ func TestMissingRolesNamed(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, t.TempDir())
 	role := createRole(t, n, "real", "")
-	createGoFunction(t, n, "old", nil) // testRole: not in IAM
+	gone := createRole(t, n, "gone", "")
+	createGoFunction(t, n, "old", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(gone) })
 	createGoFunction(t, n, "new", func(in *lambda.CreateFunctionInput) { in.Role = aws.String(role) })
+	// A role deleted after its function was made (or one from a data
+	// directory from before enforce, which CreateFunction now refuses).
+	if _, err := awsiam.NewFromConfig(n.awsConfig()).DeleteRole(t.Context(), &awsiam.DeleteRoleInput{RoleName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
 	if got := n.d.missingRoles(t.Context()); strings.Join(got, ",") != "old" {
 		t.Errorf("missing roles named %v, want [old]", got)
+	}
+
+	// CreateFunction and UpdateFunctionConfiguration refuse a role that
+	// does not exist (the one just deleted, a made-up one) or that does
+	// not trust lambda.amazonaws.com, with AWS's answer, even for root.
+	states := createServiceRole(t, n, "states-only", "states.amazonaws.com", "")
+	const msg = "The role defined for the function cannot be assumed by Lambda."
+	code := zipFiles(t, map[string]zipEntry{"bootstrap": {data: []byte("#!/bin/sh\nexit 1\n"), mode: 0o755}})
+	for _, r := range []string{gone, "arn:aws:iam::" + n.d.cfg.AccountID + ":role/made-up", states} {
+		_, err := n.client.CreateFunction(t.Context(), &lambda.CreateFunctionInput{FunctionName: aws.String("refused"),
+			Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Role: aws.String(r), Code: &types.FunctionCode{ZipFile: code}})
+		wantDenied(t, "CreateFunction with "+r, err, "InvalidParameterValueException", 400, msg)
+		_, err = n.client.UpdateFunctionConfiguration(t.Context(), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("new"),
+			Role: aws.String(r)})
+		wantDenied(t, "UpdateFunctionConfiguration to "+r, err, "InvalidParameterValueException", 400, msg)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
+	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/sqs"
 )
@@ -144,4 +146,16 @@ func forgetResourceTags(r *policy.Request) {
 			delete(r.Keys, k)
 		}
 	}
+}
+
+// lambdaRoles is what checks, under --iam enforce, that Lambda can assume
+// a function's role at CreateFunction and UpdateFunctionConfiguration
+// (AWS's "The role defined for the function cannot be assumed by
+// Lambda."); nil (no check) under audit and off, where a function's role
+// limits nothing.
+func (d *Daemon) lambdaRoles() lambdaapi.Roles {
+	if d.iam == nil || d.cfg.IAMMode() != config.IAMEnforce {
+		return nil
+	}
+	return d.iam
 }

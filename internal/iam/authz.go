@@ -249,3 +249,24 @@ func (s *Service) CanAssume(arn, service string) bool {
 		&policy.Request{Principal: policy.Principal{Service: service}, Action: "sts:AssumeRole", Resource: arn})
 	return d.Allowed
 }
+
+// LambdaCanAssume is CanLambdaAssume for a role that may have been
+// created on another node a moment ago: a role this node's cache does
+// not let Lambda assume is read from the backbone once before the answer
+// is no (the cache follows the KV watch, which may lag behind a
+// CreateRole answered elsewhere).
+func (s *Service) LambdaCanAssume(ctx context.Context, arn string) bool {
+	if s.CanLambdaAssume(arn) {
+		return true
+	}
+	if !strings.HasPrefix(arn, "arn:aws:iam::"+s.opts.AccountID+":role/") {
+		return false
+	}
+	key := entityKey(KindRole, nameFromArn(arn))
+	e, err := s.st.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	s.apply(key, e.Value, e.Revision, false)
+	return s.CanLambdaAssume(arn)
+}

@@ -187,6 +187,9 @@ func (h *Handler) createFunction(c *call) error {
 	if err := h.checkSettings(&req.settings); err != nil {
 		return err
 	}
+	if err := h.checkRole(c.r.Context(), req.Role); err != nil {
+		return err
+	}
 	if err := checkTags(req.Tags); err != nil {
 		return err
 	}
@@ -298,6 +301,14 @@ func (h *Handler) getFunctionConfiguration(c *call) error {
 	return c.writeJSON(http.StatusOK, h.reveal(c.r.Context(), cfg))
 }
 
+// checkRole refuses a role Lambda cannot assume (with Options.Roles).
+func (h *Handler) checkRole(ctx context.Context, role *string) error {
+	if h.roles == nil || role == nil || h.roles.LambdaCanAssume(ctx, *role) {
+		return nil
+	}
+	return awsapi.InvalidParameter("The role defined for the function cannot be assumed by Lambda.")
+}
+
 type updateConfigurationRequest struct {
 	settings
 	RevisionID *string `json:"RevisionId"`
@@ -313,6 +324,9 @@ func (h *Handler) updateFunctionConfiguration(c *call) error {
 		return err
 	}
 	if err := h.checkSettings(&req.settings); err != nil {
+		return err
+	}
+	if err := h.checkRole(c.r.Context(), req.Role); err != nil {
 		return err
 	}
 	var layers []function.Layer

@@ -93,6 +93,18 @@ type Options struct {
 	// Objects reads code from S3 code locations; without it they are
 	// refused.
 	Objects CodeObjects
+	// Roles, when set, must let Lambda assume a function's Role on
+	// CreateFunction and UpdateFunctionConfiguration (the role exists and
+	// its trust policy names lambda.amazonaws.com), as AWS checks; the
+	// node sets it under --iam enforce.
+	Roles Roles
+}
+
+// Roles answers whether Lambda may assume a role.
+type Roles interface {
+	// LambdaCanAssume reports whether the role arn exists and trusts
+	// lambda.amazonaws.com.
+	LambdaCanAssume(ctx context.Context, arn string) bool
 }
 
 // Handler is the Lambda API as an http.Handler.
@@ -114,6 +126,7 @@ type Handler struct {
 	cost        CostReporter
 	keys        EnvironmentKeys
 	objects     CodeObjects
+	roles       Roles
 }
 
 // New returns the API handler. Registry is required.
@@ -136,6 +149,7 @@ func New(opts Options) *Handler {
 		cost:        opts.Cost,
 		keys:        opts.Keys,
 		objects:     opts.Objects,
+		roles:       opts.Roles,
 	}
 	if h.region == "" && h.reg != nil {
 		h.region = h.reg.Region()

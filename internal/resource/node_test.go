@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
@@ -88,6 +89,13 @@ func newEnv(t *testing.T) *env {
 	endpoint := "http://" + d.Addr()
 	arts := &stack.Artifacts{Code: storetest.Open(t)}
 	awsCfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds}
+	// testRole exists and trusts Lambda: CreateFunction refuses a role
+	// Lambda cannot assume.
+	if _, err := awsiam.NewFromConfig(awsCfg).CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("test"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+			`"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatalf("create the test role: %v", err)
+	}
 	return &env{
 		ps: resource.Providers(resource.Options{
 			Endpoint: endpoint, Credentials: creds, Region: "us-east-1", AccountID: "000000000000",
