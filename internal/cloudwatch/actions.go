@@ -122,7 +122,7 @@ func (s *Service) act(ctx context.Context, r, prev *alarmRecord, at Time) {
 			body = snsMessage
 		}
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := s.opts.Actions.Deliver(dctx, target, subject, body)
+		err := s.opts.Actions.Deliver(dctx, arn, target, subject, body)
 		cancel()
 		summary := fmt.Sprintf("Successfully executed action %s", target)
 		status := "Succeeded"

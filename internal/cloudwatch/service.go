@@ -33,7 +33,9 @@ const (
 // Deliverer hands alarm notifications to ARNs (internal/deliver's
 // Router).
 type Deliverer interface {
-	Deliver(ctx context.Context, targetArn, subject string, body []byte) error
+	// alarmArn is the alarm whose action it is: the delivery is made as
+	// CloudWatch for it (the target's resource policy decides).
+	Deliver(ctx context.Context, alarmArn, targetArn, subject string, body []byte) error
 	// Check reports why arn cannot be an action target, or nil.
 	Check(arn string) error
 }

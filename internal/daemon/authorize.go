@@ -646,7 +646,7 @@ func (d *Daemon) registerResourcePolicies(queues *sqs.Service) {
 		if d.sns == nil {
 			return "", nil
 		}
-		return d.sns.TopicPolicy(ctx, arn), nil
+		return d.sns.AccessPolicy(ctx, arn), nil // the default policy when none is set
 	}))
 	d.iam.RegisterResourcePolicies("secretsmanager", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
 		if d.secrets == nil {

@@ -72,11 +72,28 @@ func (d *Daemon) newCloudWatch(ctx context.Context, budget int64) error {
 	return nil
 }
 
-// cwActions delivers alarm actions through the node's delivery router.
+// cwActions delivers alarm actions through the node's delivery router,
+// as CloudWatch for the alarm: a function target's resource policy must
+// allow lambda.alarms.cloudwatch.amazonaws.com (AWS's principal for
+// Lambda alarm actions) with the alarm as aws:SourceArn, a topic's
+// policy cloudwatch.amazonaws.com — the default topic policy does, for
+// the account's own alarms (AWS:SourceOwner), as in AWS.
 type cwActions struct{ r *deliver.Router }
 
-func (a cwActions) Deliver(ctx context.Context, arn, subject string, body []byte) error {
-	return a.r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, DedupID: uuid.NewString(), Body: body, Subject: subject})
+func (a cwActions) Deliver(ctx context.Context, alarmArn, arn, subject string, body []byte) error {
+	src := &deliver.Source{Service: "cloudwatch.amazonaws.com", Arn: alarmArn, Account: accountOfArn(alarmArn)}
+	if deliver.Service(arn) == "lambda" {
+		src.Service = "lambda.alarms.cloudwatch.amazonaws.com"
+	}
+	return a.r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, DedupID: uuid.NewString(), Body: body, Subject: subject, Source: src})
+}
+
+// accountOfArn is the account field of an ARN.
+func accountOfArn(arn string) string {
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
 }
 
 func (a cwActions) Check(arn string) error { return a.r.Check(arn) }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 )
@@ -83,13 +84,39 @@ func TestAlarmOnFunctionErrors(t *testing.T) {
 	responder := "arn:aws:lambda:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":function:responder"
 	cw := cloudwatchClient(n)
 	ctx := context.Background()
-	_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+	// An alarm action is CloudWatch invoking the function: its resource
+	// policy must allow lambda.alarms.cloudwatch.amazonaws.com for the
+	// alarm, as in AWS. "bystander" has no such permission, and a topic
+	// whose own policy does not name CloudWatch refuses it; a topic with
+	// the default policy takes the account's own alarms.
+	alarmArn := "arn:aws:cloudwatch:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":alarm:flaky-errors"
+	if _, err := n.client.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("responder"), StatementId: aws.String("alarms"),
+		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("lambda.alarms.cloudwatch.amazonaws.com"),
+		SourceArn: aws.String(alarmArn)}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, n, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("bystander"), Runtime: lambdatypes.RuntimePython312, Handler: aws.String("app.handler"),
+		Role: aws.String(testRole), Code: &lambdatypes.FunctionCode{ZipFile: zipFiles(t, map[string]zipEntry{"app.py": {data: []byte(pyResponder)}})},
+	})
+	bystander := "arn:aws:lambda:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":function:bystander"
+	sc := sns.NewFromConfig(n.awsConfig())
+	open, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("ops")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("closed"), Attributes: map[string]string{"Policy": `{"Version":"2012-10-17",` +
+		`"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + n.d.cfg.AccountID + `:root"},"Action":"sns:Publish","Resource":"*"}]}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String("flaky-errors"), AlarmDescription: aws.String("flaky fails"),
 		Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Errors"),
 		Dimensions: []cwt.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("flaky")}},
 		Statistic:  cwt.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(2),
 		ComparisonOperator: cwt.ComparisonOperatorGreaterThanOrEqualToThreshold, TreatMissingData: aws.String("notBreaching"),
-		AlarmActions: []string{responder}, OKActions: []string{responder},
+		AlarmActions: []string{responder, bystander, aws.ToString(open.TopicArn), aws.ToString(closed.TopicArn)}, OKActions: []string{responder},
 	})
 	if err != nil {
 		t.Fatalf("PutMetricAlarm: %v", err)
@@ -124,6 +151,18 @@ func TestAlarmOnFunctionErrors(t *testing.T) {
 	}
 	if kinds[cwt.HistoryItemTypeConfigurationUpdate] != 1 || kinds[cwt.HistoryItemTypeStateUpdate] < 3 || kinds[cwt.HistoryItemTypeAction] < 2 {
 		t.Errorf("history %v", kinds)
+	}
+	actions := map[string]bool{}
+	for _, it := range h.AlarmHistoryItems {
+		if it.HistoryItemType == cwt.HistoryItemTypeAction {
+			actions[aws.ToString(it.HistorySummary)] = true
+		}
+	}
+	for _, want := range []string{"Successfully executed action " + responder, "Failed to execute action " + bystander,
+		"Successfully executed action " + aws.ToString(open.TopicArn), "Failed to execute action " + aws.ToString(closed.TopicArn)} {
+		if !actions[want] {
+			t.Errorf("no history item %q in %v", want, actions)
+		}
 	}
 
 	// SetAlarmState, DisableAlarmActions, DescribeAlarmsForMetric, a

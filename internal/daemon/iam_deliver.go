@@ -105,6 +105,12 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 		if src.Account != "" {
 			req.Set("aws:SourceAccount", src.Account)
 		}
+		if strings.HasSuffix(src.Service, "cloudwatch.amazonaws.com") && src.Account != "" {
+			// SNS's legacy key: the account a service publishes for. Only
+			// CloudWatch's alarm actions carry it, so the default topic
+			// policy admits the account's own alarms and nothing else.
+			req.Set("AWS:SourceOwner", src.Account)
+		}
 		ps := &policy.Policies{}
 		if res != nil {
 			ps.Resource = append(ps.Resource, res)
