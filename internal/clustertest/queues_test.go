@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -158,6 +159,18 @@ func TestClusterQueuesAndTopics(t *testing.T) {
 	}
 	in := queueArn(pipeIn)
 	account := strings.Split(in, ":")[4]
+	// The pipe reads and sends as its role (--iam enforce), which Pipes
+	// may assume and every node sees.
+	ic := awsiam.New(awsiam.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.Nodes[0].Endpoint), Credentials: provider})
+	if _, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("pipe"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pipes.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("pipe"), PolicyName: aws.String("relay"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage",` +
+			`"sqs:GetQueueAttributes","sqs:SendMessage"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	if code, out := pipes(c.Nodes[0], http.MethodPost, "/v1/pipes/relay", map[string]any{
 		"Source": in, "Target": queueArn(pipeOut), "RoleArn": "arn:aws:iam::" + account + ":role/pipe", "TargetParameters": map[string]any{"InputTemplate": `{"relayed": <$.body>}`},
 	}); code != 200 {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -149,6 +150,10 @@ func TestWrongSignatureMemoryBounded(t *testing.T) {
 	client := lambda.NewFromConfig(cfg)
 	ctx := context.Background()
 	if _, err := client.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := awsiam.NewFromConfig(cfg).CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("lambda"),
+		AssumeRolePolicyDocument: aws.String(trustLambda)}); err != nil { // testRole, for the CreateFunction below
 		t.Fatal(err)
 	}
 	base := procStatus(t, pid, "VmRSS")

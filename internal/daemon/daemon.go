@@ -457,7 +457,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	srcStreams := streamSources{tables: tableStreams{d.tables}, kinesis: streams, region: cfg.Region}
 	d.esm, err = esm.New(ctx, esm.Options{
 		JetStream: d.st.JetStream(), Functions: d.reg, Invoker: d.pool, Queues: sqsSource{queues},
-		Streams: srcStreams, OnFailure: onFailureTo(targets), IteratorAge: d.recordIteratorAge, Lease: d.esmLease(),
+		Streams: srcStreams, OnFailure: d.onFailureTo(targets), IteratorAge: d.recordIteratorAge, Lease: d.esmLease(),
 		Node: d.nodeName(), Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "esm"),
 		Authorize: d.pollerAccess,
 	})

@@ -87,6 +87,14 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 			session = "nimbus"
 		}
 		principal = "arn:aws:sts::" + d.cfg.AccountID + ":assumed-role/" + role + "/" + session
+		if src.Service != "" && !d.iam.CanAssume(src.RoleArn, src.Service) {
+			// The service cannot become the role (it does not exist, or
+			// its trust policy does not name the service): nothing it
+			// would do as the role happens.
+			return d.guardDenied(mode, src, src.Service, "sts:AssumeRole", src.RoleArn, src.Service+
+				" is not authorized to perform: sts:AssumeRole on resource: "+src.RoleArn+
+				" (the role does not exist or its trust policy does not name the service)")
+		}
 		dec = d.iam.Authorize(iam.Caller{ARN: principal, RoleArn: src.RoleArn}, req, res)
 	case src.Service != "" && (deliver.Service(del.TargetArn) == "lambda" || deliver.Service(del.TargetArn) == "sqs" ||
 		deliver.Service(del.TargetArn) == "sns"):
@@ -122,13 +130,18 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 	if dec.Allowed {
 		return nil
 	}
-	msg := dec.Message(principal, action, del.TargetArn)
+	return d.guardDenied(mode, src, principal, action, del.TargetArn, dec.Message(principal, action, del.TargetArn))
+}
+
+// guardDenied is a delivery's denial: logged and let through under
+// --iam audit, else undeliverable with AWS's message.
+func (d *Daemon) guardDenied(mode string, src *deliver.Source, principal, action, resource, msg string) error {
 	if mode == config.IAMAudit {
-		d.log.Warn("iam audit: would deny", "principal", principal, "action", action, "resource", del.TargetArn,
+		d.log.Warn("iam audit: would deny", "principal", principal, "action", action, "resource", resource,
 			"source", src.Arn, "reason", msg)
 		return nil
 	}
-	d.log.Warn("iam: delivery denied", "principal", principal, "action", action, "resource", del.TargetArn, "source", src.Arn)
+	d.log.Warn("iam: delivery denied", "principal", principal, "action", action, "resource", resource, "source", src.Arn)
 	return deliver.Undeliverable("%s", msg)
 }
 

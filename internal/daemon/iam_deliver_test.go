@@ -40,8 +40,11 @@ func TestServicePrincipalsNeedThePermission(t *testing.T) {
 	permit(t, n, "target", "s3.amazonaws.com", "arn:aws:s3:::uploads")
 	permit(t, n, "target", "sns.amazonaws.com", topic("news"))
 	permit(t, n, "target", "events.amazonaws.com", rule("orders"))
-	strong := createRole(t, n, "sched-strong", allow([]string{"lambda:InvokeFunction"}, fn))
-	weak := createRole(t, n, "sched-weak", allow([]string{"lambda:GetFunction"}, fn))
+	strong := createServiceRole(t, n, "sched-strong", "scheduler.amazonaws.com", allow([]string{"lambda:InvokeFunction"}, fn))
+	weak := createServiceRole(t, n, "sched-weak", "scheduler.amazonaws.com", allow([]string{"lambda:GetFunction"}, fn))
+	// Allowed to invoke, but Scheduler may not assume it (its trust
+	// policy names Lambda): a schedule cannot borrow a function's role.
+	lambdaOnly := createRole(t, n, "lambda-only", allow([]string{"lambda:InvokeFunction"}, fn))
 
 	for _, c := range []struct {
 		name string
@@ -61,6 +64,10 @@ func TestServicePrincipalsNeedThePermission(t *testing.T) {
 		{"Scheduler as a role without the permission", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: weak}, false},
 		{"Scheduler as a role that does not exist", deliver.Source{Service: "scheduler.amazonaws.com",
 			RoleArn: "arn:aws:iam::" + acct + ":role/made-up"}, false},
+		{"Scheduler as a role that does not trust it", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: lambdaOnly}, false},
+		{"EventBridge as a role that does not trust it", deliver.Source{Service: "events.amazonaws.com", RoleArn: lambdaOnly}, false},
+		{"Pipes as a role that does not trust it", deliver.Source{Service: "pipes.amazonaws.com", RoleArn: lambdaOnly}, false},
+		{"Lambda as the function's role", deliver.Source{Service: "lambda.amazonaws.com", RoleArn: lambdaOnly}, true},
 	} {
 		src := c.src
 		err := n.d.deliveryGuard(ctx, &deliver.Delivery{TargetArn: fn, Body: []byte("{}"), Source: &src})
@@ -70,9 +77,28 @@ func TestServicePrincipalsNeedThePermission(t *testing.T) {
 		case !c.ok && err == nil:
 			t.Errorf("%s: allowed", c.name)
 		case !c.ok && (!errors.Is(err, deliver.ErrUndeliverable) ||
-			!strings.Contains(err.Error(), "is not authorized to perform: lambda:InvokeFunction on resource: "+fn)):
+			(!strings.Contains(err.Error(), "is not authorized to perform: lambda:InvokeFunction on resource: "+fn) &&
+				!strings.Contains(err.Error(), "is not authorized to perform: sts:AssumeRole on resource: "+c.src.RoleArn))):
 			t.Errorf("%s: %v, want an undeliverable AccessDenied", c.name, err)
 		}
+	}
+	// A stream mapping's OnFailure record goes as the function's role:
+	// "target" (testRole, no policies) may not send to a queue, a
+	// function whose role may does.
+	var sent []string
+	r := deliver.NewRouter()
+	r.Guard(n.d.deliveryGuard)
+	r.Handle("sqs", deliverFunc(func(_ context.Context, d *deliver.Delivery) error { sent = append(sent, d.TargetArn); return nil }))
+	queue := "arn:aws:sqs:us-east-1:" + acct + ":failures"
+	createGoFunction(t, n, "sender", func(in *lambda.CreateFunctionInput) {
+		in.Role = aws.String(createRole(t, n, "sender", allow([]string{"sqs:SendMessage"}, queue)))
+	})
+	onFailure := n.d.onFailureTo(r)
+	if err := onFailure(ctx, fn, queue, []byte("{}")); !errors.Is(err, deliver.ErrUndeliverable) {
+		t.Errorf("OnFailure record of a function whose role may not send: %v", err)
+	}
+	if err := onFailure(ctx, "arn:aws:lambda:us-east-1:"+acct+":function:sender", queue, []byte("{}")); err != nil || len(sent) != 1 {
+		t.Errorf("OnFailure record of a function whose role may send: %v, sent %v", err, sent)
 	}
 	// A function that does not exist is the target's to answer.
 	if err := n.d.deliveryGuard(ctx, &deliver.Delivery{TargetArn: fn + "-gone",
@@ -231,3 +257,8 @@ func TestMissingRolesNamed(t *testing.T) {
 		wantDenied(t, "UpdateFunctionConfiguration to "+r, err, "InvalidParameterValueException", 400, msg)
 	}
 }
+
+// deliverFunc adapts a function to deliver.Deliverer.
+type deliverFunc func(ctx context.Context, d *deliver.Delivery) error
+
+func (f deliverFunc) Deliver(ctx context.Context, d *deliver.Delivery) error { return f(ctx, d) }

@@ -107,3 +107,39 @@ func (d *Daemon) pollerAccess(ctx context.Context, functionArn, sourceArn string
 	}
 	return nil
 }
+
+// pipeAccess is pipes.Options.Authorize: nil when a pipe's role trusts
+// pipes.amazonaws.com and may read sourceArn as the pipe's poller does
+// (the actions Lambda's pollers need), else why not (under --iam audit
+// the denial is logged and allowed).
+func (d *Daemon) pipeAccess(ctx context.Context, roleArn, sourceArn string) error {
+	mode := d.cfg.IAMMode()
+	if d.iam == nil || mode == config.IAMOff || d.cfg.InsecureNoAuth {
+		return nil
+	}
+	denied := ""
+	action, res := "sts:AssumeRole", roleArn
+	if !d.iam.CanAssume(roleArn, "pipes.amazonaws.com") {
+		denied = "pipes.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: " + roleArn +
+			" (the role does not exist or its trust policy does not name the service)"
+	} else {
+		actions, _ := pollerActions(sourceArn)
+		for _, a := range actions {
+			action, res = a, sourceArn
+			if a == "dynamodb:ListStreams" {
+				res = "*"
+			}
+			if denied = d.roleMay(ctx, roleArn, "pipes", a, res); denied != "" {
+				break
+			}
+		}
+	}
+	if denied == "" {
+		return nil
+	}
+	if mode == config.IAMAudit {
+		d.log.Warn("iam audit: would deny", "principal", roleArn, "action", action, "resource", res, "reason", denied)
+		return nil
+	}
+	return errors.New(denied)
+}

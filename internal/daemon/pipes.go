@@ -34,7 +34,7 @@ func (d *Daemon) newPipes(ctx context.Context, queues *sqs.Service, streams esm.
 	var err error
 	d.pipes, err = pipes.New(ctx, pipes.Options{
 		JetStream: d.st.JetStream(), Queues: sqsSource{queues}, Streams: streams, Invoker: syncInvoker{d},
-		Targets: targets, Bus: d.events, Lease: lease, Region: d.cfg.Region, AccountID: d.cfg.AccountID,
+		Targets: targets, Bus: d.events, Lease: lease, Authorize: d.pipeAccess, Region: d.cfg.Region, AccountID: d.cfg.AccountID,
 		Logger: d.log.With("component", "pipes"),
 	})
 	if err != nil {

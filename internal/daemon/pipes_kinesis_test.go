@@ -49,6 +49,10 @@ func TestPipeFromARealKinesisStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	queueArn := "arn:aws:sqs:us-east-1:" + n.d.cfg.AccountID + ":pipe-out"
+	// The pipe reads and sends as its role, which Pipes may assume.
+	createServiceRole(t, n, "pipe", "pipes.amazonaws.com", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["kinesis:GetRecords","kinesis:GetShardIterator","kinesis:DescribeStream","kinesis:ListShards"],"Resource":"`+streamArn+`"},
+	  {"Effect":"Allow","Action":"sqs:SendMessage","Resource":"`+queueArn+`"}]}`)
 
 	pc := n.httpClient("pipes")
 	call := func(method, path string, body any) (int, map[string]any) {

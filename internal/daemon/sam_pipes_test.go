@@ -46,10 +46,30 @@ Resources:
       Environment:
         Variables:
           NIMBUS_TEST_SINK: sinkp
+  PipeRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: pipes.amazonaws.com}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: pipe
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes]
+                Resource: !GetAtt Orders.Arn
+              - Effect: Allow
+                Action: lambda:InvokeFunction
+                Resource: [!GetAtt Enrich.Arn, !GetAtt Worker.Arn]
   Pipe:
     Type: AWS::Pipes::Pipe
     Properties:
-      RoleArn: arn:aws:iam::000000000000:role/pipe
+      RoleArn: !GetAtt PipeRole.Arn
       Source: !GetAtt Orders.Arn
       SourceParameters:
         FilterCriteria:

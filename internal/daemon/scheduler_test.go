@@ -39,7 +39,7 @@ func TestSchedulerWithCLIAndBoto3(t *testing.T) {
 	// The schedule's role may invoke the function; the rule on the bus
 	// may too (the function's resource policy). The role may put events
 	// on the default bus, where the to-bus schedule puts as it.
-	createRole(t, n, "scheduler", `{"Version":"2012-10-17","Statement":[
+	createServiceRole(t, n, "scheduler", "scheduler.amazonaws.com", `{"Version":"2012-10-17","Statement":[
 	  {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"`+dest+`"},
 	  {"Effect":"Allow","Action":"events:PutEvents","Resource":"arn:aws:events:`+n.d.cfg.Region+`:`+n.d.cfg.AccountID+`:event-bus/default"}]}`)
 

@@ -39,9 +39,18 @@ func (t tableStreams) Read(ctx context.Context, arn string, from uint64, n int) 
 }
 
 // onFailureTo sends stream mappings' failure records through the node's
-// delivery router (SQS queues, SNS topics when served).
-func onFailureTo(r *deliver.Router) func(ctx context.Context, arn string, body []byte) error {
-	return func(ctx context.Context, arn string, body []byte) error {
-		return r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, Body: body})
+// delivery router (SQS queues, SNS topics when served) as Lambda acting
+// as the mapping's function's execution role, as AWS sends them: the
+// role must allow sqs:SendMessage or sns:Publish on the destination. A
+// function that is gone has no role, and its records reach nothing.
+func (d *Daemon) onFailureTo(r *deliver.Router) func(ctx context.Context, functionArn, arn string, body []byte) error {
+	return func(ctx context.Context, functionArn, arn string, body []byte) error {
+		src := &deliver.Source{Service: "lambda.amazonaws.com", Arn: functionArn, Account: d.cfg.AccountID}
+		if name, q, ok := deliver.FunctionName(functionArn); ok {
+			if fn, err := d.reg.Resolve(ctx, name, q); err == nil {
+				src.RoleArn = fn.Role
+			}
+		}
+		return r.Deliver(ctx, &deliver.Delivery{TargetArn: arn, Body: body, Source: src})
 	}
 }

@@ -65,8 +65,9 @@ type Options struct {
 	// Streams is the DynamoDB Streams source (nil: refused).
 	Streams Streams
 	// OnFailure sends a stream mapping's failure record to its
-	// DestinationConfig.OnFailure ARN (nil: destinations refused).
-	OnFailure func(ctx context.Context, arn string, body []byte) error
+	// DestinationConfig.OnFailure ARN (nil: destinations refused), as
+	// the mapping's function (Lambda sends it as the function's role).
+	OnFailure func(ctx context.Context, functionArn, arn string, body []byte) error
 	// Authorize, when set, decides whether the mapping's function may read
 	// its source: the function's execution role must allow what Lambda's
 	// poller calls (sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes;
@@ -96,7 +97,7 @@ type Service struct {
 	inv     invoke.Invoker
 	queues  Queues
 	streams Streams
-	onFail  func(ctx context.Context, arn string, body []byte) error
+	onFail  func(ctx context.Context, functionArn, arn string, body []byte) error
 	iterAge func(functionArn string, age time.Duration)
 	lease   func(ctx context.Context, name string, fn func(context.Context) error) error
 	authz   func(ctx context.Context, functionArn, sourceArn string) error

@@ -249,7 +249,7 @@ func (s *Service) sendFailure(ctx context.Context, m *stored, batch []StreamReco
 	if err != nil {
 		return
 	}
-	if err := s.onFail(ctx, d.OnFailure.Destination, b); err != nil {
+	if err := s.onFail(ctx, m.FunctionArn, d.OnFailure.Destination, b); err != nil {
 		s.log.Warn("send failure record", "uuid", m.UUID, "destination", d.OnFailure.Destination, "err", err)
 	}
 }

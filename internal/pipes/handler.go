@@ -85,6 +85,9 @@ func (s *Service) enrich(ctx context.Context, p *stored, events []json.RawMessag
 		}
 	}
 	payload := jsonArray(in)
+	if err := s.mayCall(ctx, p, p.Enrichment); err != nil {
+		return nil, err
+	}
 	out, fnErr, err := s.inv.InvokeSync(ctx, p.Enrichment, payload)
 	if err != nil {
 		return nil, fmt.Errorf("invoke enrichment: %w", err)
@@ -119,7 +122,10 @@ func (s *Service) deliverTarget(ctx context.Context, p *stored, events []json.Ra
 	case "lambda":
 		batch := jsonArray(events)
 		if lp := tp.LambdaFunctionParameters; lp != nil && lp.InvocationType == "FIRE_AND_FORGET" {
-			return nil, s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: batch})
+			return nil, s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: batch, Source: s.as(p)})
+		}
+		if err := s.mayCall(ctx, p, p.Target); err != nil {
+			return nil, err
 		}
 		out, fnErr, err := s.inv.InvokeSync(ctx, p.Target, batch)
 		if err != nil {
@@ -134,7 +140,7 @@ func (s *Service) deliverTarget(ctx context.Context, p *stored, events []json.Ra
 		}
 		return ids, nil
 	case "states":
-		return nil, s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: jsonArray(events)})
+		return nil, s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: jsonArray(events), Source: s.as(p)})
 	case "events":
 		if s.bus == nil {
 			return nil, errors.New("event-bus targets are not wired on this node")
@@ -150,6 +156,9 @@ func (s *Service) deliverTarget(ctx context.Context, p *stored, events []json.Ra
 		if detailType == "" {
 			detailType = "Event from " + sourceLabel(p.Source)
 		}
+		if err := s.mayCall(ctx, p, p.Target); err != nil {
+			return nil, err
+		}
 		bus := p.Target[strings.Index(p.Target, ":event-bus/")+len(":event-bus/"):]
 		for _, ev := range events {
 			if err := s.bus.PutEvent(ctx, bus, source, detailType, string(ev), bp.Resources); err != nil {
@@ -160,7 +169,7 @@ func (s *Service) deliverTarget(ctx context.Context, p *stored, events []json.Ra
 	}
 	// SQS and SNS: one message per event.
 	for _, ev := range events {
-		d := &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: messageBody(ev)}
+		d := &deliver.Delivery{TargetArn: p.Target, DedupID: uuid.NewString(), Body: messageBody(ev), Source: s.as(p)}
 		if qp := tp.SqsQueueParameters; qp != nil {
 			d.GroupID = dynamic(qp.MessageGroupId, ev)
 			if id := dynamic(qp.MessageDeduplicationId, ev); id != "" {

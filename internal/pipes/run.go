@@ -173,7 +173,8 @@ func (s *Service) start(ctx context.Context, p *stored) error {
 			cancel()
 			return fmt.Errorf("the source queue %s does not exist", p.Source)
 		}
-		q := &esm.QueueSource{Queues: s.queues, Arn: p.Source, Region: s.region, BatchSize: 10, Filters: f, Log: log}
+		q := &esm.QueueSource{Queues: s.queues, Arn: p.Source, Region: s.region, BatchSize: 10, Filters: f, Log: log,
+			Check: s.sourceCheck(p)}
 		if sp := p.SourceParameters; sp != nil && sp.SqsQueueParameters != nil {
 			if b := sp.SqsQueueParameters.BatchSize; b != nil {
 				q.BatchSize = *b
@@ -214,7 +215,8 @@ func (s *Service) start(ctx context.Context, p *stored) error {
 			},
 			OnFailure: func(ctx context.Context, batch []esm.StreamRecord, attempts int, condition string) {
 				s.deadLetter(ctx, p, sp, batch, attempts, condition)
-			}}
+			},
+			Check: s.sourceCheck(p)}
 		if sp.BatchSize != nil {
 			src.BatchSize = *sp.BatchSize
 		}
@@ -267,7 +269,30 @@ func (s *Service) deadLetter(ctx context.Context, p *stored, sp *StreamParameter
 	if err != nil {
 		return
 	}
-	if err := s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: sp.DeadLetterConfig.Arn, DedupID: uuid.NewString(), Body: b}); err != nil {
+	if err := s.targets.Deliver(ctx, &deliver.Delivery{TargetArn: sp.DeadLetterConfig.Arn, DedupID: uuid.NewString(), Body: b,
+		Source: s.as(p)}); err != nil {
 		s.log.Warn("pipe dead-letter delivery failed", "pipe", p.Name, "err", err)
 	}
+}
+
+// sourceCheck is the source's Check: the pipe's role may read it.
+func (s *Service) sourceCheck(p *stored) func(ctx context.Context) error {
+	if s.authz == nil {
+		return nil
+	}
+	return func(ctx context.Context) error { return s.authz(ctx, p.RoleArn, p.Source) }
+}
+
+// as is who a pipe's deliveries come from: EventBridge Pipes acting as
+// the pipe's role, which must trust pipes.amazonaws.com and be allowed
+// the target's action (the router's guard decides).
+func (s *Service) as(p *stored) *deliver.Source {
+	return &deliver.Source{Service: "pipes.amazonaws.com", Arn: s.arn(p.Name), Account: s.account, RoleArn: p.RoleArn}
+}
+
+// mayCall asks the router's guard whether the pipe's role may call arn
+// (a function invoked synchronously, an event bus): calls the router
+// does not make itself.
+func (s *Service) mayCall(ctx context.Context, p *stored, arn string) error {
+	return s.targets.Authorize(ctx, &deliver.Delivery{TargetArn: arn, Source: s.as(p)})
 }

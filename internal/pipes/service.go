@@ -69,6 +69,11 @@ type Options struct {
 	// Lease, when set, runs fn only while this node holds the pipes'
 	// lease (a cluster runs each pipe on one node); nil runs it here.
 	Lease     func(ctx context.Context, fn func(context.Context) error) error
+	// Authorize, when set, decides before each poll whether the pipe's
+	// role may read its source (as Lambda's pollers read as a function's
+	// role); an error reads nothing and waits. Targets, enrichments and
+	// dead-letter queues are reached as the role through Targets' guard.
+	Authorize func(ctx context.Context, roleArn, sourceArn string) error
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
@@ -84,6 +89,7 @@ type Service struct {
 	targets *deliver.Router
 	bus     BusPutter
 	lease   func(ctx context.Context, fn func(context.Context) error) error
+	authz   func(ctx context.Context, roleArn, sourceArn string) error
 	region  string
 	account string
 	log     *slog.Logger
@@ -106,7 +112,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, fmt.Errorf("open pipe positions: %w", err)
 	}
 	s := &Service{kv: kv, pos: pos, queues: o.Queues, streams: o.Streams, inv: o.Invoker, targets: o.Targets, bus: o.Bus,
-		lease: o.Lease, region: o.Region, account: o.AccountID, log: o.Logger, running: map[string]*runner{}}
+		lease: o.Lease, authz: o.Authorize, region: o.Region, account: o.AccountID, log: o.Logger, running: map[string]*runner{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
