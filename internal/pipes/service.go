@@ -68,7 +68,7 @@ type Options struct {
 	Bus BusPutter
 	// Lease, when set, runs fn only while this node holds the pipes'
 	// lease (a cluster runs each pipe on one node); nil runs it here.
-	Lease     func(ctx context.Context, fn func(context.Context) error) error
+	Lease func(ctx context.Context, fn func(context.Context) error) error
 	// Authorize, when set, decides before each poll whether the pipe's
 	// role may read its source (as Lambda's pollers read as a function's
 	// role); an error reads nothing and waits. Targets, enrichments and
