@@ -69,6 +69,7 @@ func (d *Daemon) deliveryGuard(ctx context.Context, del *deliver.Delivery) error
 	now := time.Now().UTC()
 	req.Set("aws:CurrentTime", now.Format(time.RFC3339))
 	req.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	req.Resolve = d.iam.TagResolver(ctx, iam.TagSource{Resource: del.TargetArn}) // the target's tags, if a policy asks
 	prefix, _, _ := strings.Cut(action, ":")
 	res, err := d.iam.ResourcePolicy(ctx, prefix, del.TargetArn)
 	if err != nil {

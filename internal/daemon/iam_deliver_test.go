@@ -45,6 +45,14 @@ func TestServicePrincipalsNeedThePermission(t *testing.T) {
 	// Allowed to invoke, but Scheduler may not assume it (its trust
 	// policy names Lambda): a schedule cannot borrow a function's role.
 	lambdaOnly := createRole(t, n, "lambda-only", allow([]string{"lambda:InvokeFunction"}, fn))
+	// Tag conditions hold for services acting as roles too: a role
+	// allowed to invoke, except what is tagged env=prod.
+	if _, err := n.client.TagResource(ctx, &lambda.TagResourceInput{Resource: aws.String(fn), Tags: map[string]string{"env": "prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	notProd := createServiceRole(t, n, "sched-not-prod", "scheduler.amazonaws.com", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"*"},
+	  {"Effect":"Deny","Action":"lambda:InvokeFunction","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}`)
 
 	for _, c := range []struct {
 		name string
@@ -65,6 +73,7 @@ func TestServicePrincipalsNeedThePermission(t *testing.T) {
 		{"Scheduler as a role that does not exist", deliver.Source{Service: "scheduler.amazonaws.com",
 			RoleArn: "arn:aws:iam::" + acct + ":role/made-up"}, false},
 		{"Scheduler as a role that does not trust it", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: lambdaOnly}, false},
+		{"Scheduler as a role denied prod-tagged targets", deliver.Source{Service: "scheduler.amazonaws.com", RoleArn: notProd}, false},
 		{"EventBridge as a role that does not trust it", deliver.Source{Service: "events.amazonaws.com", RoleArn: lambdaOnly}, false},
 		{"Pipes as a role that does not trust it", deliver.Source{Service: "pipes.amazonaws.com", RoleArn: lambdaOnly}, false},
 		{"Lambda as the function's role", deliver.Source{Service: "lambda.amazonaws.com", RoleArn: lambdaOnly}, true},

@@ -61,6 +61,7 @@ func (d *Daemon) roleMay(ctx context.Context, roleArn, session, action, resource
 	now := time.Now().UTC()
 	req.Set("aws:CurrentTime", now.Format(time.RFC3339))
 	req.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	req.Resolve = d.iam.TagResolver(ctx, iam.TagSource{Resource: resource}) // the source's tags, if a policy asks
 	prefix, _, _ := strings.Cut(action, ":")
 	res, err := d.iam.ResourcePolicy(ctx, prefix, resource)
 	if err != nil {
