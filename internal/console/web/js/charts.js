@@ -76,7 +76,8 @@ export function live(defs, minutes, period, onLeave, onError) {
       onError(err);
     } finally { busy = false; }
   };
-  tick();
+  const first = tick();
   const t = setInterval(tick, 1000);
   onLeave(() => clearInterval(t));
+  return first; // the view is ready once the first drawing is done
 }

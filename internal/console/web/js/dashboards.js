@@ -84,7 +84,7 @@ async function one(root, name, onLeave) {
     await guarded(grid, "read this dashboard", () => { throw err; });
     return;
   }
-  const charts = [], singles = [], range = 3 * 3600e3;
+  const charts = [], singles = [], pending = [], range = 3 * 3600e3;
   let y = 0;
   for (const w of body.widgets || []) {
     const width = w.width || 6, height = w.height || 6;
@@ -112,7 +112,7 @@ async function one(root, name, onLeave) {
       const slot = h("div", {});
       cell.append(slot);
       const names = (p.alarms || []).map(a => String(a).split(":alarm:").pop());
-      guarded(slot, "describe these alarms", async () => {
+      pending.push(guarded(slot, "describe these alarms", async () => {
         const r = names.length ? await json("monitoring", T + "DescribeAlarms", { AlarmNames: names }) : {};
         const byName = new Map([...(r.MetricAlarms || []), ...(r.CompositeAlarms || [])].map(a => [a.AlarmName, a]));
         let rows = names.map(n => byName.get(n) || { AlarmName: n, StateValue: "not found" });
@@ -120,7 +120,7 @@ async function one(root, name, onLeave) {
         if (p.sortBy === "stateUpdatedTimestamp") rows.sort((a, b) => String(b.StateUpdatedTimestamp).localeCompare(String(a.StateUpdatedTimestamp)));
         else if (p.sortBy === "state") rows.sort((a, b) => ["ALARM", "INSUFFICIENT_DATA", "OK"].indexOf(a.StateValue) - ["ALARM", "INSUFFICIENT_DATA", "OK"].indexOf(b.StateValue));
         return table(["Alarm", "State", "Reason"], rows.map(a => [a.AlarmName, h("span", { class: a.StateValue === "ALARM" ? "bad" : a.StateValue === "OK" ? "ok" : "muted", "data-state": a.StateValue }, a.StateValue), a.StateReason || ""]), "No alarms in the states shown.");
-      });
+      }));
     } else {
       // What Nimbus cannot draw honestly is said, not left blank.
       const what = w.type === "metric" ? `The ${view} view of metric widgets` : w.type === "log" ? "Log widgets (CloudWatch Logs Insights queries)" : `${w.type} widgets`;
@@ -149,7 +149,7 @@ async function one(root, name, onLeave) {
       });
     }
   };
-  await refresh();
+  await Promise.all([refresh(), ...pending]);
   const t = setInterval(refresh, 60000);
   onLeave(() => clearInterval(t));
 }

@@ -36,7 +36,7 @@ export default async function graphs(root, { onLeave }) {
   const errSlot = h("div", {});
   const defs = lambdaCharts(fn);
   root.append(errSlot, h("div", { class: "grid" }, defs.map(d => d.chart.el)));
-  live(defs, minutes, 60, onLeave, err => {
+  await live(defs, minutes, 60, onLeave, err => {
     if (err.name === "SignedOut") throw err;
     errSlot.replaceChildren(failure("read metrics", err));
   });
