@@ -417,7 +417,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("a graph's series toggles from the keyboard", func(t *testing.T) {
 		b.do(t, "graphs", chromedp.Navigate(hostBase+"#/graphs/hello"), poll(pageReady), poll(`document.querySelector(".u-series[role=button]") !== null`))
 		_ = eval[bool](t, b, `(document.querySelector('.chart[aria-label="Invocations"] .u-series[role=button]').focus(), true)`)
-		b.do(t, "enter", chromedp.KeyEvent(kb.Enter))
+		b.do(t, "enter", chromedp.KeyEvent(kb.Enter),
+			poll(`document.querySelector('.chart[aria-label="Invocations"] .u-series[role=button]').classList.contains("u-off")`))
 		if got := eval[string](t, b, `(() => { const e = document.querySelector('.chart[aria-label="Invocations"] .u-series[role=button]');
 			return e.getAttribute("aria-pressed") + " " + e.classList.contains("u-off"); })()`); got != "false true" {
 			t.Errorf("after Enter on the legend entry: aria-pressed, hidden = %s", got)

@@ -45,7 +45,7 @@ export function chart(title, labels, height = 180) {
         tr.setAttribute("aria-label", `Show or hide ${label}`);
         const sync = () => tr.setAttribute("aria-pressed", String(!tr.classList.contains("u-off")));
         sync();
-        tr.addEventListener("click", () => setTimeout(sync));
+        tr.addEventListener("click", sync); // after uPlot's own handler on the cell
         tr.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); (tr.querySelector("th") || tr).click(); } });
       });
     } else {
