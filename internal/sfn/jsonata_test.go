@@ -35,6 +35,18 @@ func TestJSONataAndVariables(t *testing.T) {
 			  "sameSeed": "{% $random(7) = $random(7) %}", "unit": "{% $random() < 1 and $random() >= 0 %}",
 			  "sum": "{% $sum([1.5, 2.5]) %}", "upper": "{% $uppercase('abc') %}", "big": 12345678901234567890}, "End": true}}}`,
 			want: `{"partition":[[1,2,3],[4,5,6],[7,8,9]],"range":[0,2,4,6,8,10],"hash":"aaff4a450a104cd177d28d18d74485e8cae074b7","parsed":2,"sameSeed":true,"unit":true,"sum":4,"upper":"ABC","big":12345678901234567890}`},
+		{name: "JSONata 2.0 functions the library lacks, through a variable", input: `{}`, def: `{"QueryLanguage": "JSONata", "StartAt": "F", "States": {
+			"F": {"Type": "Pass", "Assign": {"words": "{% $formatInteger(21, 'w;o') %}"}, "Next": "G"},
+			"G": {"Type": "Pass", "Output": {"words": "{% $words %}", "back": "{% $parseInteger($words, 'w;o') %}"}, "End": true}}}`,
+			want: `{"words":"twenty-first","back":21}`},
+		{name: "JSONata 2.0 functions' outputs", input: `{"n": 1234567, "b": "aGk="}`, def: `{"QueryLanguage": "JSONata", "StartAt": "F", "States": {
+			"F": {"Type": "Pass", "Output": {"grouped": "{% $formatInteger($states.input.n, '#,##0') %}",
+			  "roman": "{% $formatInteger(1984, 'I') %}", "parsed": "{% $parseInteger('twelve', 'w') %}", "decoded": "{% $base64decode($states.input.b) %}",
+			  "encoded": "{% $base64encode('hi') %}", "clone": "{% $clone($states.input).n %}"}, "End": true}}}`,
+			want: `{"grouped":"1,234,567","roman":"MCMLXXXIV","parsed":12,"decoded":"hi","encoded":"aGk=","clone":1234567}`},
+		{name: "a picture jsonata-js cannot format fails the state", input: `{}`, def: `{"QueryLanguage": "JSONata", "StartAt": "F", "States": {
+			"F": {"Type": "Pass", "Output": "{% $formatInteger(3, '#') %}", "End": true}}}`,
+			want: `!States.QueryEvaluationError: as a sequence`},
 		{name: "Assign sees the values from state entry", input: `{}`, def: `{"QueryLanguage": "JSONata", "StartAt": "A", "States": {
 			"A": {"Type": "Pass", "Assign": {"x": 1}, "Next": "B"},
 			"B": {"Type": "Pass", "Assign": {"x": "{% $x + 1 %}", "y": "{% $x %}"}, "Output": {"x": "{% $x %}"}, "Next": "C"},
