@@ -110,7 +110,7 @@ func TestDistributedMapChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runArn *string
-	for deadline := time.Now().Add(30 * time.Second); runArn == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); runArn == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if l, err := e.client.ListMapRuns(t.Context(), &awssfn.ListMapRunsInput{ExecutionArn: st.ExecutionArn}); err == nil && len(l.MapRuns) == 1 {
 			runArn = l.MapRuns[0].MapRunArn
 		}
@@ -136,7 +136,7 @@ func TestDistributedMapChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stopRun *string
-	for deadline := time.Now().Add(30 * time.Second); stopRun == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); stopRun == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if l, err := e.client.ListMapRuns(t.Context(), &awssfn.ListMapRunsInput{ExecutionArn: st2.ExecutionArn}); err == nil && len(l.MapRuns) == 1 {
 			stopRun = l.MapRuns[0].MapRunArn
 		}

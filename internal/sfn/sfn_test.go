@@ -142,9 +142,11 @@ func (e *env) run(t *testing.T, arn, input string) *awssfn.DescribeExecutionOutp
 	return e.wait(t, *st.ExecutionArn)
 }
 
+// wait waits for the execution to end; the deadline is a guard against a
+// hang (a loaded CI machine resumes a restarted node slowly), not a timing.
 func (e *env) wait(t *testing.T, arn string) *awssfn.DescribeExecutionOutput {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		d, err := e.client.DescribeExecution(t.Context(), &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
