@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -92,37 +91,10 @@ func (h *Handler) templateFromURL(ctx context.Context, raw string) (string, erro
 	return string(b), nil
 }
 
-// ParseTemplateURL finds the bucket and key a TemplateURL names:
-// https://<bucket>.s3[.<region>|-<region>].amazonaws.com/<key>,
-// https://s3[.<region>|-<region>].amazonaws.com/<bucket>/<key>, or the
-// node's own address (localhost, 127.0.0.1, *.localhost) virtual-hosted
-// (<bucket>.s3[.<region>].localhost) or path-style.
-func ParseTemplateURL(raw string) (bucket, key string, ok bool) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return "", "", false
-	}
-	host := strings.ToLower(u.Hostname())
-	path := strings.TrimPrefix(u.Path, "/")
-	local := host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasSuffix(host, ".localhost")
-	aws := strings.HasSuffix(host, ".amazonaws.com")
-	if !local && !aws {
-		return "", "", false
-	}
-	switch {
-	case strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-"):
-		i := strings.Index(host, ".s3")
-		bucket, key = host[:i], path
-	case aws && !strings.HasPrefix(host, "s3.") && !strings.HasPrefix(host, "s3-"):
-		return "", "", false
-	default:
-		bucket, key, _ = strings.Cut(path, "/")
-	}
-	if bucket == "" || key == "" {
-		return "", "", false
-	}
-	return bucket, key, true
-}
+// ParseTemplateURL finds the bucket and key a TemplateURL names
+// (stack.ParseTemplateURL: the engine judges nested stacks' TemplateURL
+// too).
+func ParseTemplateURL(raw string) (bucket, key string, ok bool) { return stack.ParseTemplateURL(raw) }
 
 // stackInput reads the members CreateStack and UpdateStack share.
 func stackInput(f Form, update bool) (stack.CreateInput, error) {

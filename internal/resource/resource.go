@@ -7,7 +7,9 @@
 // AWS::SNS::Topic, Subscription and TopicPolicy, AWS::CloudWatch::Alarm,
 // CompositeAlarm and Dashboard, AWS::SecretsManager::Secret,
 // RotationSchedule and ResourcePolicy, AWS::SSM::Parameter, AWS::KMS::Key
-// and Alias, and AWS::IAM::* recorded for access control).
+// and Alias, AWS::CloudFormation::Stack (nested stacks, made through the
+// node's own CloudFormation API), and AWS::IAM::* recorded for access
+// control).
 // Providers make resources by calling the node's own AWS APIs through
 // aws-sdk-go-v2 clients, so every resource a stack makes is validated as a
 // user's call is, and an API's error becomes the resource's failure
@@ -31,6 +33,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -91,6 +94,8 @@ type clients struct {
 	secrets *secretsmanager.Client
 	ssm     *ssm.Client
 	kms     *kms.Client
+	// cfn is CloudFormation itself (nested stacks, nested.go).
+	cfn *cloudformation.Client
 }
 
 // Providers returns a provider for every supported resource type, keyed by
@@ -130,11 +135,12 @@ func Providers(opts Options) map[string]stack.Provider {
 	c.dynamodb = dynamodb.NewFromConfig(cfg)
 	c.cloudwatch = cloudwatch.NewFromConfig(cfg)
 	c.secrets, c.ssm, c.kms = secretsmanager.NewFromConfig(cfg), ssm.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+	c.cfn = cloudformation.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
 		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayExtra, addAPIGatewayV2, addIAM, addIAMUsers, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addPipes, addS3,
 		addQueues, addTopics,
-		addCloudWatch, addSecrets,
+		addCloudWatch, addSecrets, addNestedStacks,
 	} {
 		add(c, ps)
 	}

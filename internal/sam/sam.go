@@ -78,7 +78,6 @@ var UnsupportedEvents = map[string]string{
 // UnsupportedResources maps each AWS::Serverless::* type whose service
 // Nimbus does not have yet to the service it needs.
 var UnsupportedResources = map[string]string{
-	"AWS::Serverless::Application":      "nested stacks from the AWS Serverless Application Repository",
 	"AWS::Serverless::GraphQLApi":       "AWS AppSync",
 	"AWS::Serverless::Connector":        "SAM connectors (IAM policies between resources)",
 	"AWS::Serverless::WebSocketApi":     "API Gateway WebSocket APIs",
@@ -169,6 +168,10 @@ func checkSupported(t *cfn.Template, translate bool) error {
 				line += " (--skip-unsupported leaves it out)"
 			}
 			lines = append(lines, line)
+			continue
+		}
+		if sarLocation(r) {
+			lines = append(lines, sarLine(id))
 			continue
 		}
 		if r.Type != typeFunction {
@@ -418,6 +421,7 @@ var knownProperties = map[string][]string{
 		"FailOnWarnings", "Description", "DisableExecuteApiEndpoint"},
 	typeLayer:        layerProperties,
 	typeStateMachine: stateMachineProperties,
+	typeApplication:  applicationProperties,
 	typeSimpleTable: {"PointInTimeRecoverySpecification", "PrimaryKey", "ProvisionedThroughput", "TableName", "Tags",
 		"SSESpecification"},
 }
@@ -445,6 +449,8 @@ func (tr *translator) translate(id string, r *cfn.Resource) ([]generated, error)
 		return tr.simpleTable(id, r)
 	case typeStateMachine:
 		return tr.stateMachine(id, r)
+	case typeApplication:
+		return tr.application(id, r)
 	}
 	return nil, invalidf("Resource type %s is not one Nimbus can transform.", r.Type)
 }

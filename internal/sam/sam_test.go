@@ -511,7 +511,7 @@ func TestUnknownSAMTypeRefused(t *testing.T) {
 	saved := UnsupportedResources
 	UnsupportedResources = map[string]string{}
 	defer func() { UnsupportedResources = saved }()
-	for _, typ := range []string{"AWS::Serverless::Application", "AWS::Serverless::Gizmo"} {
+	for _, typ := range []string{"AWS::Serverless::Gizmo"} {
 		b := []byte(`{"Transform": "AWS::Serverless-2016-10-31", "Resources": {"T": {"Type": "` + typ + `"}}}`)
 		_, err := Transform(loadTemplate(t, b), nil, testOpts)
 		var se *Error

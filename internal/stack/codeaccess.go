@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/nimbus-serverless/nimbus/internal/cfn"
 )
@@ -32,6 +34,20 @@ func (s *Service) checkCodeAccess(ctx context.Context, t *cfn.Template, env *cfn
 	e.Dynamic = nil
 	for _, id := range order {
 		r := t.Resources[id]
+		if r.Type == stackResourceType {
+			// A nested stack is made with the node's credentials: its
+			// template is read here as the caller.
+			v, err := cfn.Eval(r.Properties["TemplateURL"], &e)
+			raw, _ := v.(string)
+			b, k, ok := ParseTemplateURL(raw)
+			if err != nil || !ok {
+				continue
+			}
+			if err := s.codeAccess(ctx, b, k); err != nil {
+				return validationError("Resource %s: TemplateURL %s: Your access has been denied by S3, please make sure your request credentials have permission to GetObject for %s/%s. S3 Error Code: AccessDenied. S3 Error Message: %v", id, raw, b, k, err)
+			}
+			continue
+		}
 		prop, ok := codeLocations[r.Type]
 		if !ok {
 			continue
@@ -52,4 +68,36 @@ func (s *Service) checkCodeAccess(ctx context.Context, t *cfn.Template, env *cfn
 		}
 	}
 	return nil
+}
+
+// ParseTemplateURL finds the bucket and key a TemplateURL names:
+// https://<bucket>.s3[.<region>|-<region>].amazonaws.com/<key>,
+// https://s3[.<region>|-<region>].amazonaws.com/<bucket>/<key>, or the
+// node's own address (localhost, 127.0.0.1, *.localhost) virtual-hosted
+// (<bucket>.s3[.<region>].localhost) or path-style.
+func ParseTemplateURL(raw string) (bucket, key string, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	path := strings.TrimPrefix(u.Path, "/")
+	local := host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasSuffix(host, ".localhost")
+	aws := strings.HasSuffix(host, ".amazonaws.com")
+	if !local && !aws {
+		return "", "", false
+	}
+	switch {
+	case strings.Contains(host, ".s3.") || strings.Contains(host, ".s3-"):
+		i := strings.Index(host, ".s3")
+		bucket, key = host[:i], path
+	case aws && !strings.HasPrefix(host, "s3.") && !strings.HasPrefix(host, "s3-"):
+		return "", "", false
+	default:
+		bucket, key, _ = strings.Cut(path, "/")
+	}
+	if bucket == "" || key == "" {
+		return "", "", false
+	}
+	return bucket, key, true
 }
