@@ -594,6 +594,23 @@ func BenchmarkConsoleFirstGraph(b *testing.B) {
 	if _, err := n.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{}`)}); err != nil {
 		b.Fatal(err)
 	}
+	// The invocation's metric is in GetMetricData before the timing starts
+	// (the page waits for a point; a metric still on its way is not the
+	// console's time).
+	cw := cloudwatch.NewFromConfig(n.awsConfig())
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		out, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: aws.Time(time.Now().Add(-30 * time.Minute)), EndTime: aws.Time(time.Now()),
+			MetricDataQueries: []cwt.MetricDataQuery{{Id: aws.String("i"), MetricStat: &cwt.MetricStat{Period: aws.Int32(60), Stat: aws.String("Sum"),
+				Metric: &cwt.Metric{Namespace: aws.String("AWS/Lambda"), MetricName: aws.String("Invocations"),
+					Dimensions: []cwt.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("hello")}}}}}}})
+		if err == nil && len(out.MetricDataResults) == 1 && len(out.MetricDataResults[0].Values) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the invocation's metric never appeared: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the API (bounded above)
+	}
 	br := newBrowser(b)
 	_, port, _ := strings.Cut(n.d.Addr(), ":")
 	hostBase := "http://console.localhost:" + port + "/"
