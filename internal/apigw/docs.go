@@ -30,14 +30,15 @@ type docs struct {
 	log *slog.Logger
 
 	mu      sync.RWMutex
-	http    map[string]*httpDoc // guarded by mu
-	rest    map[string]*restDoc // guarded by mu
-	keysDoc *keysDoc            // guarded by mu; API keys and usage plans
-	rev     map[string]uint64   // guarded by mu; revision of each key applied
+	http    map[string]*httpDoc   // guarded by mu
+	rest    map[string]*restDoc   // guarded by mu
+	domains map[string]*domainDoc // guarded by mu; custom domain names
+	keysDoc *keysDoc              // guarded by mu; API keys and usage plans
+	rev     map[string]uint64     // guarded by mu; revision of each key applied
 }
 
 func newDocs(st *store.Store, log *slog.Logger) *docs {
-	return &docs{st: st, log: log, http: map[string]*httpDoc{}, rest: map[string]*restDoc{}, rev: map[string]uint64{}}
+	return &docs{st: st, log: log, http: map[string]*httpDoc{}, rest: map[string]*restDoc{}, domains: map[string]*domainDoc{}, rev: map[string]uint64{}}
 }
 
 // run applies the store's changes to the in-memory copy until ctx ends.
@@ -87,6 +88,18 @@ func (d *docs) apply(key string, val []byte, rev uint64, deleted bool) {
 		}
 		doc.compile()
 		d.http[id] = &doc
+	case strings.HasPrefix(key, domainKeyPrefix):
+		name := key[len(domainKeyPrefix):]
+		if deleted {
+			delete(d.domains, name)
+			return
+		}
+		var doc domainDoc
+		if err := json.Unmarshal(val, &doc); err != nil {
+			d.log.Warn("unreadable domain name document", "key", key, "err", err)
+			return
+		}
+		d.domains[name] = &doc
 	case strings.HasPrefix(key, restKeyPrefix):
 		id := key[len(restKeyPrefix):]
 		if deleted {
@@ -107,6 +120,12 @@ func (d *docs) httpAPI(id string) *httpDoc {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.http[id]
+}
+
+func (d *docs) domain(name string) *domainDoc {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.domains[name]
 }
 
 func (d *docs) restAPI(id string) *restDoc {
@@ -265,6 +284,9 @@ func tooBig() error {
 }
 
 // mapNotFound turns the store's not-found into the API's own error.
+// isExists reports a create of a key that exists.
+func isExists(err error) bool { return errors.Is(err, store.ErrExists) }
+
 func mapNotFound(err, nf error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return nf

@@ -167,11 +167,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) CloseConnections(ctx context.Context) { g.ws.closeAll(ctx) }
 
 // IsManagement reports whether r is a call of the API Gateway management
-// APIs: paths /v2/apis... (apigatewayv2) and /restapis..., /apikeys...,
-// /usageplans... (apigateway).
+// APIs: paths /v2/apis..., /v2/domainnames... (apigatewayv2) and
+// /restapis..., /apikeys..., /usageplans..., /domainnames... (apigateway).
 func IsManagement(r *http.Request) bool {
 	p := r.URL.Path
-	for _, prefix := range []string{"/v2/apis", "/restapis", "/apikeys", "/usageplans"} {
+	for _, prefix := range []string{"/v2/apis", "/restapis", "/apikeys", "/usageplans", "/domainnames", "/v2/domainnames"} {
 		if p == prefix || strings.HasPrefix(p, prefix+"/") {
 			return true
 		}

@@ -29,9 +29,10 @@ const (
 // ServeInvoke serves a request to the API apiID (see InvokeHost).
 func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID string) {
 	g.stats.requests.Add(1)
+	_, viaDomain := mappedStage(r)
 	if doc := g.docs.httpAPI(apiID); doc != nil {
-		if doc.API.DisableExecuteAPIEndpoint {
-			httpForbidden().Write(w) // reachable only through a custom domain, which Nimbus has not
+		if doc.API.DisableExecuteAPIEndpoint && !viaDomain {
+			httpForbidden().Write(w) // reachable only through a custom domain name
 			return
 		}
 		if doc.API.ProtocolType == protocolWebSocket {
@@ -42,7 +43,7 @@ func (g *Gateway) ServeInvoke(w http.ResponseWriter, r *http.Request, apiID stri
 		return
 	}
 	if doc := g.docs.restAPI(apiID); doc != nil {
-		if doc.API.DisableExecuteAPIEndpoint {
+		if doc.API.DisableExecuteAPIEndpoint && !viaDomain {
 			httpevent.Message(http.StatusForbidden, "Forbidden").Write(w)
 			return
 		}
@@ -130,6 +131,9 @@ func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *
 		return httpNotFound()
 	}
 	stage, stageName, rest := pickStage(raw, doc.stage)
+	if name, ok := mappedStage(r); ok { // through a custom domain name
+		stage, stageName, rest = doc.stage(name), name, raw
+	}
 	if stage == nil {
 		return httpNotFound()
 	}

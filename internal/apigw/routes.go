@@ -6,6 +6,16 @@ var mgmtRoutes = routeTable([]struct {
 	handle              func(*Gateway, *call) error
 }{
 	// apigatewayv2 (HTTP APIs)
+	{"POST", "/v2/domainnames", "CreateDomainName", (*Gateway).createDomainV2},
+	{"GET", "/v2/domainnames", "GetDomainNames", (*Gateway).getDomainsV2},
+	{"GET", "/v2/domainnames/{domainName}", "GetDomainName", (*Gateway).getDomainV2},
+	{"PATCH", "/v2/domainnames/{domainName}", "UpdateDomainName", (*Gateway).updateDomainV2},
+	{"DELETE", "/v2/domainnames/{domainName}", "DeleteDomainName", (*Gateway).deleteDomainV2},
+	{"POST", "/v2/domainnames/{domainName}/apimappings", "CreateApiMapping", (*Gateway).createAPIMapping},
+	{"GET", "/v2/domainnames/{domainName}/apimappings", "GetApiMappings", (*Gateway).getAPIMappings},
+	{"GET", "/v2/domainnames/{domainName}/apimappings/{apiMappingId}", "GetApiMapping", (*Gateway).getAPIMapping},
+	{"PATCH", "/v2/domainnames/{domainName}/apimappings/{apiMappingId}", "UpdateApiMapping", (*Gateway).updateAPIMapping},
+	{"DELETE", "/v2/domainnames/{domainName}/apimappings/{apiMappingId}", "DeleteApiMapping", (*Gateway).deleteAPIMapping},
 	{"POST", "/v2/apis", "CreateApi", (*Gateway).createAPI},
 	{"PUT", "/v2/apis", "ImportApi", (*Gateway).importAPI},
 	{"PUT", "/v2/apis/{apiId}", "ReimportApi", (*Gateway).reimportAPI},
@@ -42,6 +52,16 @@ var mgmtRoutes = routeTable([]struct {
 	{"DELETE", "/v2/apis/{apiId}/routes/{routeId}/routeresponses/{routeResponseId}", "DeleteRouteResponse", (*Gateway).deleteRouteResponse},
 
 	// apigateway (REST APIs)
+	{"POST", "/domainnames", "CreateDomainName", (*Gateway).createDomainV1},
+	{"GET", "/domainnames", "GetDomainNames", (*Gateway).getDomainsV1},
+	{"GET", "/domainnames/{domain_name}", "GetDomainName", (*Gateway).getDomainV1},
+	{"PATCH", "/domainnames/{domain_name}", "UpdateDomainName", (*Gateway).updateDomainV1},
+	{"DELETE", "/domainnames/{domain_name}", "DeleteDomainName", (*Gateway).deleteDomainV1},
+	{"POST", "/domainnames/{domain_name}/basepathmappings", "CreateBasePathMapping", (*Gateway).createBasePathMapping},
+	{"GET", "/domainnames/{domain_name}/basepathmappings", "GetBasePathMappings", (*Gateway).getBasePathMappings},
+	{"GET", "/domainnames/{domain_name}/basepathmappings/{base_path}", "GetBasePathMapping", (*Gateway).getBasePathMapping},
+	{"PATCH", "/domainnames/{domain_name}/basepathmappings/{base_path}", "UpdateBasePathMapping", (*Gateway).updateBasePathMapping},
+	{"DELETE", "/domainnames/{domain_name}/basepathmappings/{base_path}", "DeleteBasePathMapping", (*Gateway).deleteBasePathMapping},
 	{"POST", "/restapis", "CreateRestApi", (*Gateway).createRestAPI},
 	{"PUT", "/restapis/{restapi_id}", "PutRestApi", (*Gateway).putRestAPI},
 	{"GET", "/restapis", "GetRestApis", (*Gateway).getRestAPIs},

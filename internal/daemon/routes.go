@@ -165,7 +165,7 @@ func (d *Daemon) routeTable(h routeHandlers) router {
 		{name: "function-url", auth: authPerResource, protocol: auth.RESTJSON,
 			match: req(func(r *http.Request) bool { return funcurl.IsURLHost(r.Host) }), handler: h.funcURL},
 		{name: "execute-api", auth: authPerResource, protocol: auth.RESTJSON,
-			match: req(func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok }), handler: h.executeAPI},
+			match: req(func(r *http.Request) bool { _, ok := apigw.InvokeHost(r.Host); return ok || d.gw.IsDomainHost(r.Host) }), handler: h.executeAPI},
 		// Virtual-hosted S3 (<bucket>.s3[.<region>].localhost): the Host
 		// names a bucket, whatever the path says.
 		{name: "s3", signing: "s3", auth: authSigV4, protocol: auth.RESTXML, match: req(isS3Host), handler: h.s3, guard: d.s3Guard},
@@ -378,7 +378,13 @@ func (d *Daemon) routeHandlers(lambda *lambdaapi.Handler, urls *funcurl.Handler,
 	h := routeHandlers{
 		funcURL: urls,
 		executeAPI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id, _ := apigw.InvokeHost(r.Host)
+			id, ok := apigw.InvokeHost(r.Host)
+			if !ok { // a custom domain name: its API mapping picks the API and stage
+				if id, r, ok = d.gw.DomainRequest(r); !ok {
+					apigw.DomainForbidden(w)
+					return
+				}
+			}
 			d.serveExecuteAPI(w, r, id)
 		}),
 		code:       lambda.CodeDownloads(),

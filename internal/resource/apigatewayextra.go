@@ -24,10 +24,6 @@ func addAPIGatewayExtra(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::ApiGateway::DocumentationVersion"] = &docVersionProvider{c}
 	ps["AWS::ApiGateway::VpcLink"] = refusedProvider("Nimbus does not support AWS::ApiGateway::VpcLink: there is no VPC; " +
 		"HTTP integrations reach loopback or allowed hosts directly")
-	ps["AWS::ApiGateway::DomainName"] = refusedProvider("Nimbus does not support AWS::ApiGateway::DomainName yet: " +
-		"call APIs at <api-id>.execute-api.<region>.localhost")
-	ps["AWS::ApiGateway::BasePathMapping"] = refusedProvider("Nimbus does not support AWS::ApiGateway::BasePathMapping yet " +
-		"(custom domain names are not served)")
 	ps["AWS::ApiGateway::ClientCertificate"] = refusedProvider("Nimbus does not support AWS::ApiGateway::ClientCertificate: " +
 		"integrations are not called over mutual TLS")
 }

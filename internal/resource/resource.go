@@ -138,7 +138,7 @@ func Providers(opts Options) map[string]stack.Provider {
 	c.cfn = cloudformation.NewFromConfig(cfg)
 	ps := map[string]stack.Provider{}
 	for _, add := range []func(*clients, map[string]stack.Provider){
-		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayExtra, addAPIGatewayV2, addIAM, addIAMUsers, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addPipes, addS3,
+		addLambda, addLambdaVersions, addStepFunctions, addAPIGateway, addAPIGatewayExtra, addAPIGatewayDomains, addAPIGatewayV2, addIAM, addIAMUsers, addLogs, addEvents, addDynamoDB, addEventSourceMappings, addScheduler, addPipes, addS3,
 		addQueues, addTopics,
 		addCloudWatch, addSecrets, addNestedStacks,
 	} {
