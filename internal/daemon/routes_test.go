@@ -390,7 +390,7 @@ func TestUnauthenticatedReachOnlyTheirOwnRoutes(t *testing.T) {
 	paths := []string{"/", "/_nimbus/code/x", "/_nimbus/code/", "/_nimbus/code", "/_nimbus/code/../2015-03-31/functions",
 		"/_nimbus/code/x/../../2015-03-31/functions", "//_nimbus/code/x", "/_NIMBUS/code/x", "/%5fnimbus/code/x",
 		"/_nimbus/code%2fx", "/_nimbus/cost", "/_nimbus/cluster", "/_nimbus/cluster/x", "/_nimbus/", "/healthz", "/readyz", "/metrics", "/metrics/",
-		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/_nimbus/artifacts/abc", "/nimbus/artifacts/abc",
+		"/2015-03-31/functions", "/2015-03-31/functions/f/invocations", "/2015-03-31/event-source-mappings", "/v2/apis", "/restapis", "/domainnames", "/v2/domainnames", "/_nimbus/artifacts/abc", "/nimbus/artifacts/abc",
 		"/_aws/execute-api/a1b2c3d4e5/prod/x", "/_aws/lambda-url/abcdefghijklmnopqrstuvwxyz012345/x",
 		"/_aws/lambda-url/x/../../_nimbus/cost", "/_aws/execute-api/../2015-03-31/functions", "/_AWS/lambda-url/x", "/@connections/abc",
 		"/my-bucket/key", "/my-bucket/../2015-03-31/functions", "/service/GraniteServiceVersion20100801/operation/ListMetrics",
