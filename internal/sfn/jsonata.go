@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	jsonata "github.com/blues/jsonata-go"
@@ -204,6 +205,14 @@ func queryError(field, src string, format string, args ...any) *Failure {
 		src, field, fmt.Sprintf(format, args...))}
 }
 
+// jsonataEvalMu makes JSONata evaluations one at a time. The library's
+// built-in functions are shared callables that every call writes to
+// (evalFunctionCall sets their name and context), so two evaluations at
+// once race, whatever Expr they belong to (a Map's iterations evaluate
+// concurrently). Each evaluation is bounded by the guard and the budget,
+// so none holds the lock for long.
+var jsonataEvalMu sync.Mutex
+
 // eval evaluates one expression; field names it in errors.
 func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 	cp := *x.e // the compiled Expr's registry stays nil: a copy is private to this evaluation
@@ -241,7 +250,11 @@ func (x *jexpr) eval(env *jenv, field string) (out any, err error) {
 			out, err = nil, queryError(field, x.src, "%v", p)
 		}
 	}()
-	v, err := cp.Eval(nil)
+	v, err := func() (any, error) {
+		jsonataEvalMu.Lock()
+		defer jsonataEvalMu.Unlock() // also when the library panics
+		return cp.Eval(nil)
+	}()
 	var f *Failure
 	switch {
 	case errors.As(err, &f):
