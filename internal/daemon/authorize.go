@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/dynamodb"
 	"github.com/nimbus-serverless/nimbus/internal/esm"
 	"github.com/nimbus-serverless/nimbus/internal/iam"
+	"github.com/nimbus-serverless/nimbus/internal/kinesis"
 	"github.com/nimbus-serverless/nimbus/internal/lambdaapi"
 	"github.com/nimbus-serverless/nimbus/internal/pipes"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
@@ -369,6 +370,11 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		if route == "dynamodb" {
 			if acc, ok := dynamodb.Accesses(opFromTarget, peekBody(r)); ok {
 				return d.tableOperation(opFromTarget, acc), true
+			}
+		}
+		if route == "kinesis" {
+			if res := kinesis.Resource(d.cfg.Region, d.cfg.AccountID, peekBody(r)); res != "" {
+				return operation{service: route, name: opFromTarget, resource: res}, true
 			}
 		}
 		m := jsonFields(peekBody(r))

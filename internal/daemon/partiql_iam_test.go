@@ -29,7 +29,8 @@ import (
 func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	t.Parallel()
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
-	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"}]}`)
+	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"},
+	 {"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:us-east-1:*:stream/public"}]}`)
 	ctx := context.Background()
 	root := awsddb.NewFromConfig(n.awsConfig())
 	for _, name := range []string{"public", "secret"} {
@@ -74,8 +75,29 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	// DynamoDB Streams and Kinesis answer a denial 400 too, as AWS does.
 	_, err = dynamodbstreams.NewFromConfig(functionConfig(t, n, roleArn, "mine")).ListStreams(ctx, &dynamodbstreams.ListStreamsInput{})
 	wantDenied(t, "ListStreams", err, "AccessDeniedException", 400, "")
-	_, err = kinesis.NewFromConfig(functionConfig(t, n, roleArn, "mine")).ListStreams(ctx, &kinesis.ListStreamsInput{})
+	kc := kinesis.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
+	_, err = kc.ListStreams(ctx, &kinesis.ListStreamsInput{})
 	wantDenied(t, "Kinesis ListStreams", err, "AccessDeniedException", 400, "")
+	// Kinesis is judged on the stream the operation uses: the one its
+	// StreamName names, not an added StreamArn member.
+	rootK := kinesis.NewFromConfig(n.awsConfig())
+	for _, name := range []string{"public", "secret"} {
+		if _, err := rootK.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("public"), PartitionKey: aws.String("k"), Data: []byte("x")}); err != nil {
+		t.Errorf("PutRecord to the allowed stream: %v", err)
+	}
+	_, err = kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("secret"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	wantDenied(t, "PutRecord to secret", err, "AccessDeniedException", 400, "")
+	kcfg := functionConfig(t, n, roleArn, "mine")
+	publicStream := "arn:aws:kinesis:us-east-1:" + n.d.cfg.AccountID + ":stream/public"
+	if status, resp := signedTargetAs(t, n, kcfg, "kinesis", "Kinesis_20131202.PutRecord",
+		`{"StreamName":"secret","StreamArn":"`+publicStream+`","PartitionKey":"k","Data":"eA=="}`); status != http.StatusBadRequest ||
+		!strings.Contains(resp, "AccessDeniedException") {
+		t.Errorf("PutRecord to secret with a StreamArn member of public: %d %s", status, resp)
+	}
 
 	// The same, by hand: lower-case members and a body padded past what
 	// the front door reads.
@@ -114,6 +136,12 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 // credentials, and returns the status and body of the answer.
 func signedTarget(t *testing.T, n *node, cfg aws.Config, target, body string) (int, string) {
 	t.Helper()
+	return signedTargetAs(t, n, cfg, "dynamodb", target, body)
+}
+
+// signedTargetAs is signedTarget signed for service.
+func signedTargetAs(t *testing.T, n *node, cfg aws.Config, service, target, body string) (int, string) {
+	t.Helper()
 	ctx := t.Context()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint()+"/", strings.NewReader(body))
 	if err != nil {
@@ -126,7 +154,7 @@ func signedTarget(t *testing.T, n *node, cfg aws.Config, target, body string) (i
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "dynamodb", "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -157,6 +157,28 @@ type streamRef struct {
 	StreamARN  *string `json:"StreamARN"`
 }
 
+// Resource is the ARN of the stream a request's body names, as the
+// operation resolves it (StreamName first, else the name in StreamARN;
+// members matched as the operation's decoding matches them), for IAM;
+// "" when the body names none (or does not decode).
+func Resource(region, account string, body []byte) string {
+	var r streamRef
+	if json.Unmarshal(body, &r) != nil {
+		return ""
+	}
+	n := ""
+	switch {
+	case r.StreamName != nil:
+		n = *r.StreamName
+	case r.StreamARN != nil:
+		_, n, _ = strings.Cut(*r.StreamARN, ":stream/")
+	}
+	if n == "" {
+		return ""
+	}
+	return "arn:aws:kinesis:" + region + ":" + account + ":stream/" + n
+}
+
 // name resolves a request's StreamName or StreamARN.
 func (s *Service) name(r streamRef) (string, error) {
 	switch {
