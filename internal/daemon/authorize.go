@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
@@ -422,6 +423,62 @@ func (d *Daemon) tableOperation(op string, acc []dynamodb.Access) operation {
 	return o
 }
 
+// foldedTwins returns two top-level member names of a JSON object body
+// that are equal without regard to case ("" when there are none, or the
+// body is not an object).
+func foldedTwins(body []byte) (string, string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", ""
+	}
+	seen := map[string]string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		k, _ := t.(string)
+		f := foldKey(k)
+		if prev, ok := seen[f]; ok && prev != k {
+			return prev, k
+		}
+		seen[f] = k
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", ""
+		}
+	}
+	return "", ""
+}
+
+// foldKey maps every rune of k to the least rune of its Unicode simple
+// folding orbit, so foldKey(a) == foldKey(b) exactly when
+// strings.EqualFold(a, b), which is how encoding/json matches names
+// (the Kelvin sign matches k, the long s matches s).
+func foldKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
+// writeSerializationError answers a JSON-protocol request its protocol's
+// SerializationException (400).
+func writeSerializationError(w http.ResponseWriter, r *http.Request, msg string) {
+	proto := awsapi.ProtocolJSON11
+	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "DynamoDB") || strings.HasPrefix(t, "AWSStepFunctions") ||
+		strings.HasPrefix(t, "AmazonSQS") {
+		proto = awsapi.ProtocolJSON10
+	}
+	awsapi.WriteProtocolError(w, proto, awsapi.ProtocolError{Error: &awsapi.Error{Status: http.StatusBadRequest,
+		Code: "SerializationException", Type: "User", Message: msg}})
+}
+
 // genericResource finds an operation's resource ARN among the request
 // parameters AWS's APIs use for it: an ARN parameter as it is, a DynamoDB
 // TableName, a KMS key id, an SSM parameter name; "*" when none.
@@ -470,6 +527,18 @@ func (d *Daemon) authorized(route string, p auth.Protocol, next http.Handler) ht
 		if !ok || id.Root || id.Insecure {
 			next.ServeHTTP(w, r)
 			return
+		}
+		if r.Header.Get("X-Amz-Target") != "" {
+			// encoding/json matches member names without regard to case,
+			// last one winning, while IAM reads the resource from the exact
+			// name: {"QueueUrl": mine, "queueurl": theirs} would be judged
+			// on mine and act on theirs. AWS's JSON protocols are case
+			// sensitive and no client sends such a pair: refuse it.
+			if a, b := foldedTwins(peekBody(r)); a != "" {
+				writeSerializationError(w, r, "the request has members "+strconv.Quote(a)+" and "+strconv.Quote(b)+
+					", which differ only in case; member names are case sensitive")
+				return
+			}
 		}
 		action, resource, denied := d.evaluate(route, r, id)
 		if denied == "" {
