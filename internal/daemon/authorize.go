@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -379,7 +380,13 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			}
 		}
 		m := jsonFields(peekBody(r))
-		o := operation{service: route, name: opFromTarget, resource: d.genericResource(route, m)}
+		res := d.genericResources(route, m)
+		o := operation{service: route, name: opFromTarget, resource: res[0]}
+		for _, extra := range res[1:] {
+			// A member the operation may not even read must not pick the
+			// resource IAM judges: every one named is judged.
+			o.also = append(o.also, check{resource: extra})
+		}
 		if route == "states" && (opFromTarget == "CreateStateMachine" || opFromTarget == "UpdateStateMachine") {
 			// The machine's Tasks act as its role: handing it over needs
 			// iam:PassRole, as AWS asks.
@@ -483,12 +490,37 @@ func writeSerializationError(w http.ResponseWriter, r *http.Request, msg string)
 // parameters AWS's APIs use for it: an ARN parameter as it is, a DynamoDB
 // TableName, a KMS key id, an SSM parameter name; "*" when none.
 func (d *Daemon) genericResource(service string, m map[string]any) string {
+	return d.genericResources(service, m)[0]
+}
+
+// genericResources is every resource the request's parameters name, the
+// one genericResource picks first: a body may carry members its operation
+// does not read (an ARN beside the name the operation uses), and each is
+// judged so that none can stand in for another.
+func (d *Daemon) genericResources(service string, m map[string]any) []string {
+	var out []string
+	add := func(r string) {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
 	for _, k := range []string{"TopicArn", "TargetArn", "stateMachineArn", "executionArn", "mapRunArn", "activityArn", "TableArn", "StreamArn",
 		"ResourceArn", "SecretId", "KeyId", "Name", "StreamName"} {
 		if v := str(m, k); strings.HasPrefix(v, "arn:") {
-			return v
+			add(v)
 		}
 	}
+	add(d.namedResource(service, m))
+	if len(out) == 0 {
+		out = append(out, "*")
+	}
+	return out
+}
+
+// namedResource is the resource a service's name parameter names (a
+// DynamoDB TableName, a KMS key id or alias, an SSM parameter, a secret);
+// "" when there is none.
+func (d *Daemon) namedResource(service string, m map[string]any) string {
 	acct := d.cfg.Region + ":" + d.cfg.AccountID + ":"
 	switch service {
 	case "dynamodb":
@@ -496,22 +528,22 @@ func (d *Daemon) genericResource(service string, m map[string]any) string {
 			return "arn:aws:dynamodb:" + acct + "table/" + t
 		}
 	case "kms":
-		if k := str(m, "KeyId"); k != "" {
+		if k := str(m, "KeyId"); k != "" && !strings.HasPrefix(k, "arn:") {
 			if strings.HasPrefix(k, "alias/") {
 				return "arn:aws:kms:" + acct + k
 			}
 			return "arn:aws:kms:" + acct + "key/" + k
 		}
 	case "ssm":
-		if n := str(m, "Name"); n != "" {
+		if n := str(m, "Name"); n != "" && !strings.HasPrefix(n, "arn:") {
 			return "arn:aws:ssm:" + acct + "parameter/" + strings.TrimPrefix(n, "/")
 		}
 	case "secretsmanager":
-		if n := str(m, "SecretId"); n != "" {
+		if n := str(m, "SecretId"); n != "" && !strings.HasPrefix(n, "arn:") {
 			return "arn:aws:secretsmanager:" + acct + "secret:" + n + "-??????"
 		}
 	}
-	return "*"
+	return ""
 }
 
 // authorized wraps a SigV4 route's handler with IAM evaluation.
@@ -616,6 +648,9 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		return action, resource, dec.Message(id.Principal, action, resource)
 	}
 	for _, c := range op.also {
+		if c.action == "" {
+			c.action = action // the same action on another resource
+		}
 		req.Action, req.Resource = c.action, c.resource
 		forgetResourceTags(req)
 		req.Resolve = d.iam.TagResolver(r.Context(), d.tagSource(route, op.name, r, c.resource))

@@ -30,7 +30,8 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	t.Parallel()
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
 	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"},
-	 {"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:us-east-1:*:stream/public"}]}`)
+	 {"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:us-east-1:*:stream/public"},
+	 {"Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:*:parameter/public"}]}`)
 	ctx := context.Background()
 	root := awsddb.NewFromConfig(n.awsConfig())
 	for _, name := range []string{"public", "secret"} {
@@ -126,6 +127,22 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 			(what != "case twin" || !strings.Contains(resp, "SerializationException")) {
 			t.Errorf("%s: %d %s", what, status, resp)
 		}
+	}
+	// A member the operation does not read (an ARN beside the name it
+	// uses) is judged too, so it cannot stand in for the real resource.
+	for _, name := range []string{"public", "secret"} {
+		if status, resp := signedTargetAs(t, n, n.awsConfig(), "ssm", "AmazonSSM.PutParameter",
+			`{"Name":"`+name+`","Value":"value of `+name+`","Type":"String"}`); status != http.StatusOK {
+			t.Fatalf("PutParameter %s: %d %s", name, status, resp)
+		}
+	}
+	if status, resp := signedTargetAs(t, n, cfg, "ssm", "AmazonSSM.GetParameter", `{"Name":"public"}`); status != http.StatusOK {
+		t.Errorf("GetParameter public: %d %s", status, resp)
+	}
+	publicParam := "arn:aws:ssm:us-east-1:" + n.d.cfg.AccountID + ":parameter/public"
+	if status, resp := signedTargetAs(t, n, cfg, "ssm", "AmazonSSM.GetParameter", `{"Name":"secret","ResourceArn":"`+publicParam+`"}`); status == http.StatusOK ||
+		strings.Contains(resp, "value of secret") || !strings.Contains(resp, "AccessDenied") {
+		t.Errorf("GetParameter secret with a ResourceArn member of public: %d %s", status, resp)
 	}
 	// Every JSON-protocol service: members equal but for case (Unicode
 	// simple folding, as encoding/json matches them) never reach IAM or
