@@ -1,7 +1,10 @@
 // Command noop-go is the benchmark's Go function (nimbus bench): an
 // aws-lambda-go function that does nothing, unless its event asks it to
 // hold its environment for a while ("sleep_ms", for scale-out) or to
-// report its own memory ("rss", for the idle-environment measurement).
+// report its own memory ("rss", for the idle-environment measurement), or,
+// given an EventBridge event whose detail carries "bench_sent" (Unix
+// nanoseconds), to log how long ago it was put (the event-to-function
+// latency: the environment runs on the bench's machine, same clock).
 //
 //	GOOS=linux CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./examples/noop-go
 package main
@@ -10,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -21,6 +25,9 @@ import (
 type event struct {
 	SleepMS int  `json:"sleep_ms"`
 	RSS     bool `json:"rss"`
+	Detail  struct {
+		BenchSent int64 `json:"bench_sent"`
+	} `json:"detail"`
 }
 
 // envID tells environments apart.
@@ -38,6 +45,8 @@ func handle(_ context.Context, ev event) (any, error) {
 		return map[string]any{"started": started, "env": envID}, nil
 	case ev.RSS:
 		return map[string]any{"pss_kb": pssKB()}, nil
+	case ev.Detail.BenchSent > 0:
+		fmt.Printf("bench-latency-us %d\n", (time.Now().UnixNano()-ev.Detail.BenchSent)/1000)
 	}
 	return nil, nil
 }

@@ -41,6 +41,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p("Go HTTP echo (baseline)\t%.0f\t\t", ev.EchoRPS)
 		p("matcher: events against %d rules\t%.0f\t\t", ev.Rules, ev.MatchesPerSecond)
 		p("")
+		p("EVENT TO FUNCTION TARGET\tn\tp50 ms\tp99 ms")
+		p("PutEvents → Go no-op handler, warm\t%d\t%.2f\t%.2f", ev.ToLambda.N, ev.ToLambda.P50, ev.ToLambda.P99)
+		p("")
 	}
 	if len(rep.ColdStarts) > 0 {
 		p("COLD START\tn\tinit p50 ms\tinit p99 ms\ttotal p50 ms\ttotal p99 ms")
