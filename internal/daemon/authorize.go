@@ -430,6 +430,12 @@ func (d *Daemon) tableOperation(op string, acc []dynamodb.Access) operation {
 	return o
 }
 
+// isDomainPath is API Gateway's custom domain names and their mappings
+// (REST /domainnames..., v2 /v2/domainnames...).
+func isDomainPath(p string) bool {
+	return strings.HasPrefix(p, "/domainnames") || strings.HasPrefix(p, "/v2/domainnames")
+}
+
 // foldedTwins returns two top-level member names of a JSON object body
 // that are equal without regard to case ("" when there are none, or the
 // body is not an object).
@@ -573,6 +579,16 @@ func (d *Daemon) authorized(route string, p auth.Protocol, next http.Handler) ht
 			}
 		}
 		action, resource, denied := d.evaluate(route, r, id)
+		if route == "apigateway" && r.Method != http.MethodGet && isDomainPath(r.URL.Path) {
+			// A custom domain name takes over every request to its host on
+			// this node, including the AWS API calls of clients that reach
+			// the node by that name (AWS asks for a certificate proving the
+			// name is yours; Nimbus has no such proof): the operator's
+			// root credentials only.
+			action, resource = "apigateway:"+r.Method, "arn:aws:apigateway:"+d.cfg.Region+"::"+r.URL.Path
+			denied = "User: " + id.Principal + " is not authorized to perform: " + action + " on resource: " + resource +
+				": a custom domain name takes over requests to its host on this node, so Nimbus lets only the account's root credentials create, change or delete one"
+		}
 		if denied == "" {
 			next.ServeHTTP(w, r)
 			return

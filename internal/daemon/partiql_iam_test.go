@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -195,4 +196,27 @@ func signedTargetAs(t *testing.T, n *node, cfg aws.Config, service, target, body
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestCustomDomainNamesAreRootOnly: a custom domain name takes over every
+// request to its host on the node (AWS API calls of clients reaching the
+// node by that name included), so a user allowed all of API Gateway still
+// cannot create or map one; root can.
+func TestCustomDomainNamesAreRootOnly(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir(), func(c *config.Config) { c.IAM = config.IAMEnforce })
+	ucfg := createUserWithKey(t, n, "apis", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"apigateway:*","Resource":"*"}]}`)
+	ctx := t.Context()
+	user := apigatewayv2.NewFromConfig(ucfg)
+	if _, err := user.GetDomainNames(ctx, &apigatewayv2.GetDomainNamesInput{}); err != nil {
+		t.Fatalf("listing domain names: %v", err)
+	}
+	_, err := user.CreateDomainName(ctx, &apigatewayv2.CreateDomainNameInput{DomainName: aws.String("node.example.com")})
+	wantDenied(t, "CreateDomainName as a user", err, "AccessDeniedException", 403, "")
+	if _, err := apigatewayv2.NewFromConfig(n.awsConfig()).CreateDomainName(ctx, &apigatewayv2.CreateDomainNameInput{
+		DomainName: aws.String("api.example.com")}); err != nil {
+		t.Fatalf("CreateDomainName as root: %v", err)
+	}
+	_, err = user.DeleteDomainName(ctx, &apigatewayv2.DeleteDomainNameInput{DomainName: aws.String("api.example.com")})
+	wantDenied(t, "DeleteDomainName as a user", err, "AccessDeniedException", 403, "")
 }
