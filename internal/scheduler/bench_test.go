@@ -36,6 +36,79 @@ func (l *lateness) Deliver(_ context.Context, d *deliver.Delivery) error {
 	return nil
 }
 
+// latenessBench starts the scheduler on a fresh store with rec as its
+// Lambda target, serves its API, and runs it until the benchmark ends.
+func latenessBench(b *testing.B, capacity int) (*lateness, string) {
+	b.Helper()
+	st := storetest.Open(b)
+	router := deliver.NewRouter()
+	rec := &lateness{at: map[string]time.Time{}, seen: make(chan struct{}, capacity)}
+	router.Handle("lambda", rec)
+	svc, err := New(b.Context(), Options{JetStream: st.JetStream(), Targets: router, Region: region, AccountID: account, SingleNode: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done; srv.Close() })
+	return rec, srv.URL
+}
+
+// createAt creates a one-time schedule due at due whose input names it,
+// so its delivery can be matched.
+func createAt(url, name string, due time.Time) error {
+	body, _ := json.Marshal(map[string]any{
+		"ScheduleExpression": "at(" + due.UTC().Format("2006-01-02T15:04:05") + ")", "FlexibleTimeWindow": map[string]string{"Mode": "OFF"},
+		"ActionAfterCompletion": "DELETE",
+		"Target":                map[string]string{"Arn": fnArn, "RoleArn": role, "Input": `{"at": "` + name + `"}`},
+	})
+	resp, err := http.Post(url+"/schedules/"+name, "application/json", bytes.NewReader(body)) //nolint:noctx // a benchmark's loopback call
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("CreateSchedule %s: %d", name, resp.StatusCode)
+	}
+	return nil
+}
+
+// timers measures the baseline: how late a Go timer set for each due
+// time fires under the machine's load.
+type timers struct {
+	mu   sync.Mutex
+	late []time.Duration
+}
+
+func (t *timers) set(due time.Time) {
+	time.AfterFunc(time.Until(due), func() {
+		t.mu.Lock()
+		t.late = append(t.late, time.Since(due))
+		t.mu.Unlock()
+	})
+}
+
+// report records the schedules' and the timers' lateness percentiles.
+func report(b *testing.B, late []time.Duration, t *timers, ps map[string]float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	q := func(ds []time.Duration, p float64) float64 {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
+	}
+	for unit, p := range ps {
+		b.ReportMetric(q(late, p), unit)
+	}
+	if len(t.late) > 0 {
+		b.ReportMetric(q(t.late, 0.50), "timer-p50-ms")
+		b.ReportMetric(q(t.late, 0.99), "timer-p99-ms")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkAtScheduleLateness measures how late a one-time at() schedule
 // reaches its target on the real clock: each iteration creates 20
 // schedules through the API, due at the next whole seconds (at() has a
@@ -45,52 +118,21 @@ func (l *lateness) Deliver(_ context.Context, d *deliver.Delivery) error {
 //
 //	go test -run x -bench BenchmarkAtScheduleLateness -benchtime 5x ./internal/scheduler
 func BenchmarkAtScheduleLateness(b *testing.B) {
-	st := storetest.Open(b)
-	router := deliver.NewRouter()
-	rec := &lateness{at: map[string]time.Time{}, seen: make(chan struct{}, 1000)}
-	router.Handle("lambda", rec)
-	svc, err := New(b.Context(), Options{JetStream: st.JetStream(), Targets: router, Region: region, AccountID: account, SingleNode: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
+	rec, url := latenessBench(b, 1000)
 	const perRound = 20
-	var late, timer []time.Duration
-	var tmu sync.Mutex
+	var late []time.Duration
+	base := &timers{}
 	round := 0
 	for b.Loop() {
 		round++
-		base := time.Now().Truncate(time.Second).Add(2 * time.Second)
+		first := time.Now().Truncate(time.Second).Add(2 * time.Second)
 		dues := make([]time.Time, perRound)
 		for i := range perRound {
-			due := base.Add(time.Duration(i%2) * time.Second)
-			dues[i] = due
-			name := fmt.Sprintf("r%d-%d", round, i)
-			// The input names the schedule so the delivery can be matched.
-			body, _ := json.Marshal(map[string]any{
-				"ScheduleExpression": "at(" + due.UTC().Format("2006-01-02T15:04:05") + ")", "FlexibleTimeWindow": map[string]string{"Mode": "OFF"},
-				"ActionAfterCompletion": "DELETE",
-				"Target":                map[string]string{"Arn": fnArn, "RoleArn": role, "Input": `{"at": "` + name + `"}`},
-			})
-			resp, err := http.Post(srv.URL+"/schedules/"+name, "application/json", bytes.NewReader(body)) //nolint:noctx // a benchmark's loopback call
-			if err != nil {
+			dues[i] = first.Add(time.Duration(i%2) * time.Second)
+			if err := createAt(url, fmt.Sprintf("r%d-%d", round, i), dues[i]); err != nil {
 				b.Fatal(err)
 			}
-			_ = resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatalf("CreateSchedule %s: %d", name, resp.StatusCode)
-			}
-			time.AfterFunc(time.Until(due), func() {
-				tmu.Lock()
-				timer = append(timer, time.Since(due))
-				tmu.Unlock()
-			})
+			base.set(dues[i])
 		}
 		for range perRound {
 			select {
@@ -105,20 +147,7 @@ func BenchmarkAtScheduleLateness(b *testing.B) {
 		}
 		rec.mu.Unlock()
 	}
-	tmu.Lock()
-	defer tmu.Unlock()
-	q := func(ds []time.Duration, p float64) float64 {
-		s := slices.Clone(ds)
-		slices.Sort(s)
-		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(q(late, 0.50), "p50-ms")
-	b.ReportMetric(q(late, 0.99), "p99-ms")
-	if len(timer) > 0 {
-		b.ReportMetric(q(timer, 0.50), "timer-p50-ms")
-		b.ReportMetric(q(timer, 0.99), "timer-p99-ms")
-	}
-	b.ReportMetric(0, "ns/op")
+	report(b, late, base, map[string]float64{"p50-ms": 0.50, "p99-ms": 0.99})
 }
 
 // BenchmarkSchedulerMinute is the issue's figure: 1,000 one-time at()
@@ -131,32 +160,18 @@ func BenchmarkAtScheduleLateness(b *testing.B) {
 //
 //	go test -run x -bench BenchmarkSchedulerMinute -benchtime 1x -timeout 10m ./internal/scheduler
 func BenchmarkSchedulerMinute(b *testing.B) {
-	st := storetest.Open(b)
-	router := deliver.NewRouter()
 	const n, spread, lead = 1000, 60, 150 * time.Second
-	rec := &lateness{at: map[string]time.Time{}, seen: make(chan struct{}, n)}
-	router.Handle("lambda", rec)
-	svc, err := New(b.Context(), Options{JetStream: st.JetStream(), Targets: router, Region: region, AccountID: account, SingleNode: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	var late, timer []time.Duration
-	var tmu sync.Mutex
+	rec, url := latenessBench(b, n)
+	var late []time.Duration
+	base := &timers{}
 	round := 0
 	for b.Loop() {
 		round++
-		base := time.Now().Truncate(time.Second).Add(lead)
+		first := time.Now().Truncate(time.Second).Add(lead)
 		dues := make([]time.Time, n)
 		names := make([]string, n)
 		for i := range n {
-			dues[i] = base.Add(time.Duration(i*spread/n) * time.Second)
+			dues[i] = first.Add(time.Duration(i*spread/n) * time.Second)
 			names[i] = fmt.Sprintf("m%d-%d", round, i)
 		}
 		work := make(chan int)
@@ -164,19 +179,8 @@ func BenchmarkSchedulerMinute(b *testing.B) {
 		for range 16 {
 			wg.Go(func() {
 				for i := range work {
-					body, _ := json.Marshal(map[string]any{
-						"ScheduleExpression": "at(" + dues[i].UTC().Format("2006-01-02T15:04:05") + ")", "FlexibleTimeWindow": map[string]string{"Mode": "OFF"},
-						"ActionAfterCompletion": "DELETE",
-						"Target":                map[string]string{"Arn": fnArn, "RoleArn": role, "Input": `{"at": "` + names[i] + `"}`},
-					})
-					resp, err := http.Post(srv.URL+"/schedules/"+names[i], "application/json", bytes.NewReader(body)) //nolint:noctx // a benchmark's loopback call
-					if err != nil {
+					if err := createAt(url, names[i], dues[i]); err != nil {
 						b.Error(err)
-						continue
-					}
-					_ = resp.Body.Close()
-					if resp.StatusCode != 200 {
-						b.Errorf("CreateSchedule %s: %d", names[i], resp.StatusCode)
 					}
 				}
 			})
@@ -186,16 +190,11 @@ func BenchmarkSchedulerMinute(b *testing.B) {
 		}
 		close(work)
 		wg.Wait()
-		if time.Now().After(base) {
+		if time.Now().After(first) {
 			b.Fatalf("creating %d schedules took longer than the %s lead: the first were due before they existed", n, lead)
 		}
 		for i := range n {
-			due := dues[i]
-			time.AfterFunc(time.Until(due), func() {
-				tmu.Lock()
-				timer = append(timer, time.Since(due))
-				tmu.Unlock()
-			})
+			base.set(dues[i])
 		}
 		for range n {
 			select {
@@ -210,17 +209,5 @@ func BenchmarkSchedulerMinute(b *testing.B) {
 		}
 		rec.mu.Unlock()
 	}
-	tmu.Lock()
-	defer tmu.Unlock()
-	q := func(ds []time.Duration, p float64) float64 {
-		s := slices.Clone(ds)
-		slices.Sort(s)
-		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(q(late, 0.50), "p50-ms")
-	b.ReportMetric(q(late, 0.99), "p99-ms")
-	b.ReportMetric(q(late, 1), "max-ms")
-	b.ReportMetric(q(timer, 0.50), "timer-p50-ms")
-	b.ReportMetric(q(timer, 0.99), "timer-p99-ms")
-	b.ReportMetric(0, "ns/op")
+	report(b, late, base, map[string]float64{"p50-ms": 0.50, "p99-ms": 0.99, "max-ms": 1})
 }

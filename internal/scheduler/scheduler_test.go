@@ -447,23 +447,7 @@ func TestClientTokenWaitsForItsRequest(t *testing.T) {
 		t.Errorf("the create after a released claim stored nothing: %d", code)
 	}
 
-	for i := range 2 {
-		if code, out := h.call(t, "DELETE", "/schedules/raced?clientToken=del-1", nil); code != 200 {
-			t.Fatalf("DeleteSchedule with ClientToken, call %d: %d %v", i+1, code, out)
-		}
-	}
-	if code, out := h.call(t, "DELETE", "/schedules/raced", nil); code != 404 || out["__type"] != "ResourceNotFoundException" {
-		t.Errorf("DeleteSchedule of the deleted schedule without a token: %d %v", code, out)
-	}
-	if code, out := h.call(t, "DELETE", "/schedules/second?clientToken=del-1", nil); code != 409 || out["__type"] != "ConflictException" {
-		t.Errorf("the delete token reused for another schedule: %d %v", code, out)
-	}
-	if code, _ := h.call(t, "GET", "/schedules/second", nil); code != 200 {
-		t.Errorf("the refused delete deleted the schedule: %d", code)
-	}
-	if code, out := h.call(t, "DELETE", "/schedules/none?clientToken=del-2", nil); code != 404 {
-		t.Errorf("DeleteSchedule of a missing schedule: %d %v", code, out)
-	}
+	checkDeleteToken(t, h, "/schedules/", "raced", "second", "del")
 
 	// DeleteScheduleGroup honours its ClientToken the same way.
 	for _, g := range []string{"g1", "g2"} {
@@ -471,23 +455,7 @@ func TestClientTokenWaitsForItsRequest(t *testing.T) {
 			t.Fatalf("create group %s: %d %v", g, code, out)
 		}
 	}
-	for i := range 2 {
-		if code, out := h.call(t, "DELETE", "/schedule-groups/g1?clientToken=gdel-1", nil); code != 200 {
-			t.Fatalf("DeleteScheduleGroup with ClientToken, call %d: %d %v", i+1, code, out)
-		}
-	}
-	if code, out := h.call(t, "DELETE", "/schedule-groups/g1", nil); code != 404 || out["__type"] != "ResourceNotFoundException" {
-		t.Errorf("DeleteScheduleGroup of the deleted group without a token: %d %v", code, out)
-	}
-	if code, out := h.call(t, "DELETE", "/schedule-groups/g2?clientToken=gdel-1", nil); code != 409 || out["__type"] != "ConflictException" {
-		t.Errorf("the group delete token reused for another group: %d %v", code, out)
-	}
-	if code, _ := h.call(t, "GET", "/schedule-groups/g2", nil); code != 200 {
-		t.Errorf("the refused group delete deleted the group: %d", code)
-	}
-	if code, out := h.call(t, "DELETE", "/schedule-groups/none?clientToken=gdel-2", nil); code != 404 {
-		t.Errorf("DeleteScheduleGroup of a missing group: %d %v", code, out)
-	}
+	checkDeleteToken(t, h, "/schedule-groups/", "g1", "g2", "gdel")
 	if code, out := h.call(t, "DELETE", "/schedule-groups/g2?clientToken=bad%20token", nil); code != 400 || out["__type"] != "ValidationException" {
 		t.Errorf("DeleteScheduleGroup with a malformed token: %d %v", code, out)
 	}
@@ -642,5 +610,29 @@ func TestRetryThenDeadLetter(t *testing.T) {
 	}
 	if st := h.svc.Stats(); st.FailedInvocations != 3 || st.DeadLetters != 1 {
 		t.Errorf("stats %+v: want 3 failed attempts and one dead letter", st)
+	}
+}
+
+// checkDeleteToken deletes first twice with one ClientToken (both
+// succeed, as a retry would), then shows the token cannot be reused for
+// second (409, second kept) and that a missing resource is still 404.
+func checkDeleteToken(t *testing.T, h *harness, prefix, first, second, token string) {
+	t.Helper()
+	for i := range 2 {
+		if code, out := h.call(t, "DELETE", prefix+first+"?clientToken="+token+"-1", nil); code != 200 {
+			t.Fatalf("delete %s%s with ClientToken, call %d: %d %v", prefix, first, i+1, code, out)
+		}
+	}
+	if code, out := h.call(t, "DELETE", prefix+first, nil); code != 404 || out["__type"] != "ResourceNotFoundException" {
+		t.Errorf("delete of the deleted %s%s without a token: %d %v", prefix, first, code, out)
+	}
+	if code, out := h.call(t, "DELETE", prefix+second+"?clientToken="+token+"-1", nil); code != 409 || out["__type"] != "ConflictException" {
+		t.Errorf("the delete token reused for %s%s: %d %v", prefix, second, code, out)
+	}
+	if code, _ := h.call(t, "GET", prefix+second, nil); code != 200 {
+		t.Errorf("the refused delete deleted %s%s: %d", prefix, second, code)
+	}
+	if code, out := h.call(t, "DELETE", prefix+"none?clientToken="+token+"-2", nil); code != 404 {
+		t.Errorf("delete of a missing %snone: %d %v", prefix, code, out)
 	}
 }
