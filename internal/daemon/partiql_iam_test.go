@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
 )
@@ -31,7 +33,7 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	t.Parallel()
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
 	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"},
-	 {"Effect":"Allow","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:us-east-1:*:stream/public"},
+	 {"Effect":"Allow","Action":["kinesis:PutRecord","kinesis:GetShardIterator","kinesis:GetRecords"],"Resource":"arn:aws:kinesis:us-east-1:*:stream/public"},
 	 {"Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:*:parameter/public"}]}`)
 	ctx := context.Background()
 	root := awsddb.NewFromConfig(n.awsConfig())
@@ -93,6 +95,27 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	}
 	_, err = kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("secret"), PartitionKey: aws.String("k"), Data: []byte("x")})
 	wantDenied(t, "PutRecord to secret", err, "AccessDeniedException", 400, "")
+	// GetRecords is judged on the stream its (signed) ShardIterator was
+	// issued for: public's reads, secret's (issued to root) or one
+	// rewritten to name secret is denied.
+	iter := func(c *kinesis.Client, name string) string {
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String("shardId-000000000000"),
+			ShardIteratorType: kinesistypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatalf("GetShardIterator %s: %v", name, err)
+		}
+		return *it.ShardIterator
+	}
+	if got, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iter(kc, "public"))}); err != nil || len(got.Records) != 1 {
+		t.Errorf("GetRecords of public: %v", err)
+	}
+	_, err = kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(iter(rootK, "secret"))})
+	wantDenied(t, "GetRecords with secret's iterator", err, "AccessDeniedException", 400, "")
+	payload, sig, _ := strings.Cut(iter(kc, "public"), ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(payload)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), `"public"`, `"secret"`, 1))) + "." + sig
+	_, err = kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(forged)})
+	wantDenied(t, "GetRecords with an iterator rewritten to secret", err, "AccessDeniedException", 400, "")
 	kcfg := functionConfig(t, n, roleArn, "mine")
 	publicStream := "arn:aws:kinesis:us-east-1:" + n.d.cfg.AccountID + ":stream/public"
 	if status, resp := signedTargetAs(t, n, kcfg, "kinesis", "Kinesis_20131202.PutRecord",

@@ -15,7 +15,9 @@ package kinesis
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/md5" //nolint:gosec // Kinesis hashes partition keys with MD5 by definition
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -65,10 +67,15 @@ type Options struct {
 
 // Service is Kinesis Data Streams for one node.
 type Service struct {
-	o  Options
-	kv jetstream.KeyValue
-	mu sync.Mutex // serialises stream creation and deletion on this node
+	o   Options
+	kv  jetstream.KeyValue
+	key []byte     // signs shard iterators; the same on every node (iteratorKeyName)
+	mu  sync.Mutex // serialises stream creation and deletion on this node
 }
+
+// iteratorKeyName is the KV key of the secret that signs shard iterators.
+// It is no stream name ('=' is not in nameRE), so ListStreams skips it.
+const iteratorKeyName = "=iterator-key"
 
 // New opens the stream bucket.
 func New(ctx context.Context, o Options) (*Service, error) {
@@ -82,7 +89,33 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kinesis bucket: %w", err)
 	}
-	return &Service{o: o, kv: kv}, nil
+	key, err := iteratorKey(ctx, kv)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{o: o, kv: kv, key: key}, nil
+}
+
+// iteratorKey reads the cluster's iterator-signing secret, creating it if
+// no node has yet (create-if-absent: the first node's wins).
+func iteratorKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
+	for range 3 {
+		e, err := kv.Get(ctx, iteratorKeyName)
+		if err == nil && len(e.Value()) == 32 {
+			return e.Value(), nil
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("read iterator key: %w", err)
+		}
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		if _, err := kv.Create(ctx, iteratorKeyName, key); err == nil {
+			return key, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("create iterator key: %w", err)
+		}
+	}
+	return nil, errors.New("iterator key: no stable value")
 }
 
 // Handler is the service's API.
@@ -160,14 +193,24 @@ type streamRef struct {
 // Resource is the ARN of the stream a request's body names, as the
 // operation resolves it (StreamName first, else the name in StreamARN;
 // members matched as the operation's decoding matches them), for IAM;
-// "" when the body names none (or does not decode).
+// "" when the body names none (or does not decode). A body with a
+// ShardIterator (GetRecords) names the stream the iterator was issued
+// for, whatever else it says: GetRecords reads that stream, refusing an
+// iterator whose signature fails and a StreamARN naming another.
 func Resource(region, account string, body []byte) string {
-	var r streamRef
+	var r struct {
+		streamRef
+		ShardIterator *string `json:"ShardIterator"`
+	}
 	if json.Unmarshal(body, &r) != nil {
 		return ""
 	}
 	n := ""
 	switch {
+	case r.ShardIterator != nil:
+		if it, ok := parseIterator(*r.ShardIterator); ok {
+			n = it.Stream
+		}
 	case r.StreamName != nil:
 		n = *r.StreamName
 	case r.StreamARN != nil:
@@ -352,7 +395,9 @@ func (s *Service) listStreams(ctx context.Context, in *listInput) (any, error) {
 	}
 	var names []string
 	for k := range keys.Keys() {
-		names = append(names, k)
+		if nameRE.MatchString(k) {
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
 	limit := 100
@@ -561,9 +606,46 @@ type iterator struct {
 	At     int64  `json:"t"`
 }
 
-func encodeIterator(it iterator) string {
+// A shard iterator is base64url(JSON) "." base64url(HMAC-SHA256 of the
+// JSON under the cluster's iterator key): opaque to clients as AWS's are,
+// and unforgeable, so the stream it names (which IAM judges GetRecords
+// on) is the one it was issued for by GetShardIterator, itself judged on
+// that stream.
+func (s *Service) encodeIterator(it iterator) string {
 	b, _ := json.Marshal(it)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(s.mac(b))
+}
+
+func (s *Service) mac(b []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write(b)
+	return m.Sum(nil)
+}
+
+// parseIterator reads an iterator without checking its signature (the
+// front door's view, for IAM; GetRecords checks it).
+func parseIterator(text string) (iterator, bool) {
+	var it iterator
+	payload, _, ok := strings.Cut(text, ".")
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if !ok || err != nil || json.Unmarshal(b, &it) != nil || it.Stream == "" {
+		return iterator{}, false
+	}
+	return it, true
+}
+
+// decodeIterator reads an iterator this cluster signed.
+func (s *Service) decodeIterator(text string) (iterator, bool) {
+	payload, sig, ok := strings.Cut(text, ".")
+	if !ok {
+		return iterator{}, false
+	}
+	b, err1 := base64.RawURLEncoding.DecodeString(payload)
+	m, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(m, s.mac(b)) {
+		return iterator{}, false
+	}
+	return parseIterator(text)
 }
 
 type iteratorInput struct {
@@ -632,7 +714,7 @@ func (s *Service) getShardIterator(ctx context.Context, in *iteratorInput) (any,
 	default:
 		return nil, kerr("ValidationException", "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]", in.ShardIteratorType)
 	}
-	return map[string]any{"ShardIterator": encodeIterator(it)}, nil
+	return map[string]any{"ShardIterator": s.encodeIterator(it)}, nil
 }
 
 type recordsInput struct {
@@ -642,11 +724,11 @@ type recordsInput struct {
 }
 
 func (s *Service) getRecords(ctx context.Context, in *recordsInput) (any, error) {
-	b, err := base64.RawURLEncoding.DecodeString(in.ShardIterator)
-	var it iterator
-	if err != nil || json.Unmarshal(b, &it) != nil || it.Stream == "" {
+	it, ok := s.decodeIterator(in.ShardIterator)
+	if !ok {
 		return nil, invalid("Invalid ShardIterator.")
 	}
+
 	if time.Since(time.UnixMilli(it.At)) > iteratorExpiry {
 		return nil, kerr("ExpiredIteratorException", "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of 300000 milliseconds.",
 			time.UnixMilli(it.At).UTC().Format(time.RFC1123), time.Now().UTC().Format(time.RFC1123))
@@ -661,6 +743,9 @@ func (s *Service) getRecords(ctx context.Context, in *recordsInput) (any, error)
 	st, err := s.get(ctx, it.Stream)
 	if err != nil {
 		return nil, err
+	}
+	if in.StreamARN != "" && in.StreamARN != st.ARN {
+		return nil, invalid("StreamARN %s does not match the stream of the ShardIterator.", in.StreamARN)
 	}
 	if it.Shard < 0 || it.Shard >= len(st.Shards) {
 		return nil, invalid("Invalid ShardIterator.")
@@ -699,5 +784,5 @@ func (s *Service) getRecords(ctx context.Context, in *recordsInput) (any, error)
 		behind = 0
 	}
 	it.Next, it.At = next, time.Now().UnixMilli()
-	return map[string]any{"Records": recs, "NextShardIterator": encodeIterator(it), "MillisBehindLatest": behind}, nil
+	return map[string]any{"Records": recs, "NextShardIterator": s.encodeIterator(it), "MillisBehindLatest": behind}, nil
 }

@@ -2,10 +2,12 @@ package kinesis
 
 import (
 	"crypto/md5" //nolint:gosec // the test computes Kinesis's hash
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -134,5 +136,71 @@ func TestStreams(t *testing.T) {
 	}
 	if _, err := c.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String("clicks")}); !errors.As(err, &nf) {
 		t.Fatalf("after delete: %v", err)
+	}
+}
+
+// TestIteratorForgery: a ShardIterator names its stream, and IAM judges
+// GetRecords on that stream (Resource), so an iterator must be the one
+// GetShardIterator issued: one rewritten for another stream, with or
+// without its signature, is refused, and so is a StreamARN naming a
+// stream other than the iterator's.
+func TestIteratorForgery(t *testing.T) {
+	c := serve(t)
+	ctx := t.Context()
+	for _, name := range []string{"public", "secret"} {
+		if _, err := c.CreateStream(ctx, &awskinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutRecord(ctx, &awskinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"), Data: []byte(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := c.DescribeStream(ctx, &awskinesis.DescribeStreamInput{StreamName: aws.String("public")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.GetShardIterator(ctx, &awskinesis.GetShardIteratorInput{StreamName: aws.String("public"),
+		ShardId: d.StreamDescription.Shards[0].ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Resource("us-east-1", "000000000000", []byte(`{"ShardIterator":"`+*it.ShardIterator+`"}`)); got != "arn:aws:kinesis:us-east-1:000000000000:stream/public" {
+		t.Fatalf("Resource of public's iterator: %q", got)
+	}
+	// The iterator wins over a StreamName or StreamARN beside it for IAM.
+	if got := Resource("us-east-1", "000000000000", []byte(`{"StreamName":"secret","ShardIterator":"`+*it.ShardIterator+`"}`)); got != "arn:aws:kinesis:us-east-1:000000000000:stream/public" {
+		t.Fatalf("Resource with a StreamName beside the iterator: %q", got)
+	}
+	ok, err := c.GetRecords(ctx, &awskinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil || len(ok.Records) != 1 || string(ok.Records[0].Data) != "public" {
+		t.Fatalf("public's records: %v %+v", err, ok)
+	}
+	payload, sig, _ := strings.Cut(*it.ShardIterator, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(payload)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(b), `"s":"public"`, `"s":"secret"`, 1)))
+	if forged == payload {
+		t.Fatalf("iterator payload %s names no stream", b)
+	}
+	var bad *types.InvalidArgumentException
+	for what, tok := range map[string]string{
+		"forged, old signature": forged + "." + sig,
+		"forged, no signature":  forged,
+		"forged, empty":         forged + ".",
+		"unsigned original":     payload,
+		"signature cut short":   payload + "." + sig[:len(sig)-2],
+	} {
+		got, err := c.GetRecords(ctx, &awskinesis.GetRecordsInput{ShardIterator: aws.String(tok)})
+		if !errors.As(err, &bad) {
+			t.Errorf("%s: %v %+v", what, err, got)
+		}
+	}
+	if _, err := c.GetRecords(ctx, &awskinesis.GetRecordsInput{ShardIterator: it.ShardIterator,
+		StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/secret")}); !errors.As(err, &bad) {
+		t.Errorf("a StreamARN other than the iterator's: %v", err)
+	}
+	// The signing key is not a stream.
+	ls, err := c.ListStreams(ctx, &awskinesis.ListStreamsInput{})
+	if err != nil || fmt.Sprint(ls.StreamNames) != "[public secret]" {
+		t.Fatalf("list: %v %+v", err, ls)
 	}
 }
