@@ -20,8 +20,10 @@ import (
 // them, node1 and node2 relay every request to it after judging SigV4
 // and IAM themselves (docs/design/object-storage.md). A body of several
 // relay chunks goes up through node1 and reads back, whole and in a
-// range, through node2; listings and deletes work through either; an IAM
-// user without s3:GetObject cannot read through a relaying node.
+// range, through node2; a copy from node0's bucket into node1's asked of
+// node2 streams between the holders; listings and deletes work through
+// either; an IAM user without s3:GetObject cannot read through a
+// relaying node.
 func TestClusterS3Boundary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nimbus processes")
@@ -72,6 +74,26 @@ func TestClusterS3Boundary(t *testing.T) {
 		l, err := client(n).ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("shared-bucket")})
 		if err != nil || len(l.Contents) != 2 || aws.ToString(l.Contents[0].Key) != "dir/big" || aws.ToString(l.Contents[1].Key) != "k" {
 			t.Errorf("%s lists %v (%v)", n.Name, l, err)
+		}
+	}
+
+	// A copy from node0's bucket into node1's, asked of node2: node1
+	// reads the source from node0 through the relay.
+	if _, err := client(n1).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("node1-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, time.Minute, "node2 copies node0's object into node1's bucket", func() bool {
+		_, err := client(n2).CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("node1-bucket"), Key: aws.String("copy"),
+			CopySource: aws.String("shared-bucket/dir/big")})
+		return err == nil
+	})
+	if o, err := client(n0).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("node1-bucket"), Key: aws.String("copy")}); err != nil {
+		t.Errorf("node0 reads the copy: %v", err)
+	} else {
+		got, _ := io.ReadAll(o.Body)
+		_ = o.Body.Close()
+		if !bytes.Equal(got, big) {
+			t.Errorf("the copy holds %d bytes, want %d", len(got), len(big))
 		}
 	}
 

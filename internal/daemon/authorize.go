@@ -834,6 +834,12 @@ func s3Operation(r *http.Request) operation {
 			o.name = "GetObjectVersion"
 		case m == http.MethodGet || m == http.MethodHead:
 			o.name = "GetObject"
+		case m == http.MethodPut && r.Header.Get("x-amz-copy-source") != "":
+			o.name = "CopyObject"
+			if q.Has("uploadId") {
+				o.name = "UploadPartCopy"
+			}
+			o.also = copySourceCheck(r.Header.Get("x-amz-copy-source"))
 		case m == http.MethodPut:
 			o.name = "PutObject"
 		case m == http.MethodDelete && q.Has("uploadId"):
@@ -889,6 +895,22 @@ func s3Operation(r *http.Request) operation {
 		}
 	}
 	return o
+}
+
+// copySourceCheck is what a copy needs of its source beside s3:PutObject
+// on its destination, as AWS judges it: s3:GetObject (GetObjectVersion
+// for a version) on the source object, its bucket's policy included. A
+// source that does not parse needs nothing here: S3 refuses it.
+func copySourceCheck(v string) []check {
+	bucket, key, vid, ok := s3.CopySource(v)
+	if !ok {
+		return nil
+	}
+	action := "s3:GetObject"
+	if vid != "" {
+		action = "s3:GetObjectVersion"
+	}
+	return []check{{action: action, resource: "arn:aws:s3:::" + bucket + "/" + key}}
 }
 
 // warnMissingRoles says, at start under --iam enforce, which functions

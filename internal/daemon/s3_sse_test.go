@@ -23,7 +23,8 @@ import (
 // customer key encrypts bodies on disk (the plaintext is nowhere in the
 // data directory); a caller that IAM lets read and write the bucket but
 // not use the key can do neither — kms:GenerateDataKey to write,
-// kms:Decrypt to read, as on AWS — until its policy allows kms:Decrypt.
+// kms:Decrypt to read, as on AWS — until its policy allows kms:Decrypt;
+// nor copy from a bucket it may not read (s3:GetObject on the source).
 func TestS3EncryptionKMS(t *testing.T) {
 	t.Parallel()
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
@@ -90,6 +91,23 @@ func TestS3EncryptionKMS(t *testing.T) {
 	wantDenied(t, "PutObject without kms:GenerateDataKey", err, "AccessDenied", 403, "")
 	if _, err := root.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("vault"), Key: aws.String("mine")}); err == nil {
 		t.Error("a refused PutObject stored the object")
+	}
+
+	// A copy needs s3:GetObject on its source too (the role may write
+	// vault/* but not read outside): refused before anything is stored.
+	if _, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("outside")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("outside"), Key: aws.String("secret"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = fc.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("vault"), Key: aws.String("stolen"), CopySource: aws.String("outside/secret")})
+	wantDenied(t, "CopyObject without s3:GetObject on the source", err, "AccessDenied", 403, "")
+	if err != nil && !strings.Contains(err.Error(), "s3:GetObject") {
+		t.Errorf("the refusal does not name s3:GetObject: %v", err)
+	}
+	if _, err := root.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("vault"), Key: aws.String("stolen")}); err == nil {
+		t.Error("a refused CopyObject stored the object")
 	}
 
 	if _, err := awsiam.NewFromConfig(n.awsConfig()).PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"),

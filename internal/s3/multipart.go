@@ -219,32 +219,13 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 // copyPart fills pm with a copy of (a range of) the copy source,
 // encrypted with dk.
 func (s *Service) copyPart(r *http.Request, pm *partMeta, dk []byte) error {
-	src, som, err := s.sourceObject(r)
+	from, err := s.openSource(r, sourcePart)
 	if err != nil {
 		return err
 	}
-	start, length := int64(0), som.Size
-	if rg := r.Header.Get("x-amz-copy-source-range"); rg != "" {
-		st, l, ok, err := parseRange(rg, som.Size)
-		if err != nil || !ok || strings.HasPrefix(strings.TrimPrefix(rg, "bytes="), "-") {
-			return invalidArgument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy").
-				with("ArgumentName", "x-amz-copy-source-range")
-		}
-		start, length = st, l
-	}
-	if length > MaxObjectSize {
-		return invalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
-	}
-	f, err := s.bodyReader(r.Context(), src.bucket, src.key, som)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = f.Close() }()
-	if _, err := f.Seek(start, io.SeekStart); err != nil {
-		return fmt.Errorf("seek copy source: %w", err)
-	}
+	defer func() { _ = from.body.Close() }()
 	h := md5.New() //nolint:gosec // G401: S3's ETag
-	fid, n, iv, err := s.writeIn(io.TeeReader(io.LimitReader(f, length), h), dk)
+	fid, n, iv, err := s.writeIn(io.TeeReader(from.body, h), dk)
 	if err != nil {
 		return fmt.Errorf("copy part: %w", err)
 	}

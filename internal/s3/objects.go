@@ -699,93 +699,14 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 	return writeXML(w, http.StatusOK, out)
 }
 
-// copySource parses x-amz-copy-source: [/]bucket/key[?versionId=...],
-// URL-encoded; the version id is "" when none is named.
-func copySource(v string) (target, string, error) {
-	src, ver, _ := strings.Cut(v, "?")
-	dec, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
-	if err != nil {
-		return target{}, "", invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
-	}
-	b, k, ok := strings.Cut(dec, "/")
-	if !ok || b == "" || k == "" {
-		return target{}, "", invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey").with("ArgumentName", "x-amz-copy-source")
-	}
-	vid := ""
-	if ver != "" {
-		var found bool
-		if vid, found = strings.CutPrefix(ver, "versionId="); !found || !validVersionID(vid) {
-			return target{}, "", invalidVersionID()
-		}
-	}
-	return target{bucket: b, key: k}, vid, checkKey(k)
-}
-
-// copyCondition evaluates x-amz-copy-source-if-* against the source.
-func copyCondition(h http.Header, om *objectMeta) error {
-	c := http.Header{}
-	for _, n := range []string{"Match", "None-Match", "Modified-Since", "Unmodified-Since"} {
-		if v := h.Get("x-amz-copy-source-if-" + n); v != "" {
-			c.Set("If-"+n, v)
-		}
-	}
-	if status, _ := readCondition(c, om); status != 0 {
-		return preconditionFailed("x-amz-copy-source-If")
-	}
-	return nil
-}
-
-// sourceObject finds a copy's source object, local to this node.
-func (s *Service) sourceObject(r *http.Request) (target, *objectMeta, error) {
-	src, vid, err := copySource(r.Header.Get("x-amz-copy-source"))
-	if err != nil {
-		return src, nil, err
-	}
-	b, err := s.bucket(r.Context(), src.bucket)
-	if err != nil {
-		return src, nil, err
-	}
-	if b.Node != s.opts.Node {
-		return src, nil, notImplemented(fmt.Sprintf("a copy from bucket %s, whose objects node %s holds, into a bucket this node (%s) "+
-			"holds (copy with GetObject and PutObject; see docs/design/object-storage.md)", src.bucket, b.Node, s.opts.Node))
-	}
-	var om *objectMeta
-	if vid != "" {
-		om, _, err = s.meta.version(src.bucket, src.key, vid)
-		if err == nil && om == nil {
-			return src, nil, noSuchVersion(src.key, vid)
-		}
-		if err == nil && om.DeleteMarker {
-			return src, nil, invalidRequest("The source of a copy request may not specifically refer to a delete marker by version id.")
-		}
-	} else {
-		om, err = s.meta.object(src.bucket, src.key)
-		if err == nil && om == nil {
-			return src, nil, noSuchKey(src.key)
-		}
-	}
-	if err != nil {
-		return src, nil, err
-	}
-	if err := copyCondition(r.Header, om); err != nil {
-		return src, nil, err
-	}
-	return src, om, nil
-}
-
-// copyBody stores a copy of som's body (of src) for t, encrypted as the
-// request or t's bucket says: a copy has its own data key, bound to its
-// own name.
-func (s *Service) copyBody(r *http.Request, b *bucketRecord, src, t target, som *objectMeta) (string, *sseMeta, error) {
+// copyBody stores a copy's body (decrypted, from the source) for t,
+// encrypted as the request or t's bucket says: a copy has its own data
+// key, bound to its own name.
+func (s *Service) copyBody(r *http.Request, b *bucketRecord, t target, in io.Reader) (string, *sseMeta, error) {
 	rule, err := requestEncryption(r.Header, b)
 	if err != nil {
 		return "", nil, err
 	}
-	in, err := s.bodyReader(r.Context(), src.bucket, src.key, som)
-	if err != nil {
-		return "", nil, err
-	}
-	defer func() { _ = in.Close() }()
 	dk, sse, err := s.newDataKey(r.Context(), t.bucket, t.key, rule)
 	if err != nil {
 		return "", nil, err
@@ -803,13 +724,12 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 	if err != nil {
 		return err
 	}
-	src, som, err := s.sourceObject(r)
+	from, err := s.openSource(r, sourceObject)
 	if err != nil {
 		return err
 	}
-	if som.Size > MaxObjectSize {
-		return invalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
-	}
+	defer func() { _ = from.body.Close() }()
+	src, som := from.t, from.om
 	cond, err := writeConditionOf(r.Header)
 	if err != nil {
 		return err
@@ -839,7 +759,7 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 	}
 	om.Modified = s.now()
 	om.VersionID, om.Seq, om.DeleteMarker = "", 0, false
-	if om.File, om.SSE, err = s.copyBody(r, b, src, t, som); err != nil {
+	if om.File, om.SSE, err = s.copyBody(r, b, t, from.body); err != nil {
 		return err
 	}
 	reqID := awsapi.NewRequestID()

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +88,9 @@ type relayOpen struct {
 	// kms:GenerateDataKey and kms:Decrypt).
 	Caller *auth.Identity
 	Reply  string // the relay's inbox for the answer
+	// Source, when set, asks for a copy's source rather than running the
+	// request (copysource.go): sourceObject or sourcePart.
+	Source string `json:",omitempty"`
 }
 
 // relayHead is the answer's status and headers.
@@ -123,7 +125,7 @@ func holderDown(bucket, node string) *Error {
 
 // relay serves r by having node, the bucket's holder, run it.
 func (s *Service) relay(w http.ResponseWriter, r *http.Request, bucket, node string) error {
-	resp, wait, err := s.roundTrip(r.Context(), node, bucket, r)
+	resp, wait, err := s.roundTrip(r.Context(), node, bucket, r, "")
 	if err != nil {
 		return err
 	}
@@ -145,7 +147,7 @@ func (s *Service) relay(w http.ResponseWriter, r *http.Request, bucket, node str
 // roundTrip sends r to node and returns its answer, whose body streams
 // from node as it is read. wait, called after the answer is done with,
 // returns once r's body is no longer read.
-func (s *Service) roundTrip(ctx context.Context, node, bucket string, r *http.Request) (*http.Response, func(), error) {
+func (s *Service) roundTrip(ctx context.Context, node, bucket string, r *http.Request, source string) (*http.Response, func(), error) {
 	nc := s.st.Conn()
 	inbox := nc.NewInbox()
 	msgs := make(chan *nats.Msg, 4)
@@ -161,7 +163,7 @@ func (s *Service) roundTrip(ctx context.Context, node, bucket string, r *http.Re
 	if r.Body == nil || r.Body == http.NoBody {
 		cl = 0
 	}
-	o := relayOpen{Method: r.Method, URI: uri, Host: r.Host, Header: r.Header, ContentLength: cl, Payload: payloadOf(r), Reply: inbox}
+	o := relayOpen{Method: r.Method, URI: uri, Host: r.Host, Header: r.Header, ContentLength: cl, Payload: payloadOf(r), Reply: inbox, Source: source}
 	if id, ok := auth.FromContext(ctx); ok {
 		o.Caller = &id
 	}
@@ -414,12 +416,20 @@ func (s *Service) openRelay(ctx context.Context, m *nats.Msg, done func()) error
 	if o.Caller != nil {
 		rctx = auth.WithIdentity(rctx, *o.Caller)
 	}
+	remote := "relay"
+	if o.Source != "" {
+		remote = sourceRemote
+	}
 	req := (&http.Request{Method: o.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: o.Header,
-		Body: body, ContentLength: o.ContentLength, Host: o.Host, RequestURI: o.URI, RemoteAddr: "relay"}).WithContext(rctx)
+		Body: body, ContentLength: o.ContentLength, Host: o.Host, RequestURI: o.URI, RemoteAddr: remote}).WithContext(rctx)
 	go func() {
 		defer done()
 		w := &relayWriter{ctx: ctx, nc: nc, reply: o.Reply, header: http.Header{}}
-		s.ServeHTTP(w, req)
+		if o.Source != "" {
+			s.serveSource(w, req, o.Source)
+		} else {
+			s.ServeHTTP(w, req)
+		}
 		w.finish()
 		over(errRelayStopped)
 	}()
@@ -503,18 +513,14 @@ func (s *Service) readRemote(ctx context.Context, node, bucket, key, versionID s
 		u.RawQuery = url.Values{"versionId": {versionID}}.Encode()
 	}
 	r := (&http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Body: http.NoBody}).WithContext(ctx)
-	resp, wait, err := s.roundTrip(ctx, node, bucket, r)
+	resp, wait, err := s.roundTrip(ctx, node, bucket, r, "")
 	if err != nil {
 		return nil, err
 	}
 	defer wait()
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Code, Message string }
-		if err := xml.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e); err != nil || e.Code == "" {
-			return nil, fmt.Errorf("read %s/%s on node %s: status %d", bucket, key, node, resp.StatusCode)
-		}
-		return nil, errorf(resp.StatusCode, e.Code, "%s", e.Message)
+		return nil, remoteError(resp, node)
 	}
 	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil && n > limit {
 		return nil, errorf(http.StatusBadRequest, "EntityTooLarge",
