@@ -164,19 +164,26 @@ func parseAuthorizerResponse(b []byte, simple bool) (*authzResult, error) {
 type identitySource struct {
 	where string // header, querystring, context, stageVariables
 	name  string
+	route bool // a WebSocket API's route.request.header/querystring form
 }
 
 // parseIdentitySource reads "$request.header.Auth", "$request.querystring.q",
 // "$context.x", "$stageVariables.y" (HTTP APIs) and "method.request.header.Auth",
-// "method.request.querystring.q", "context.x", "stageVariables.y" (REST).
+// "method.request.querystring.q", "context.x", "stageVariables.y" (REST),
+// "route.request.header.Auth", "route.request.querystring.q" (WebSocket).
 func parseIdentitySource(s string) (identitySource, bool) {
 	s = strings.TrimSpace(s)
+	for _, p := range []struct{ prefix, where string }{{"route.request.header.", "header"}, {"route.request.querystring.", "querystring"}} {
+		if name, ok := strings.CutPrefix(s, p.prefix); ok && name != "" {
+			return identitySource{p.where, name, true}, true
+		}
+	}
 	for _, p := range []struct{ prefix, where string }{
 		{"$request.header.", "header"}, {"$request.querystring.", "querystring"}, {"$context.", "context"}, {"$stageVariables.", "stageVariables"},
 		{"method.request.header.", "header"}, {"method.request.querystring.", "querystring"}, {"context.", "context"}, {"stageVariables.", "stageVariables"},
 	} {
 		if name, ok := strings.CutPrefix(s, p.prefix); ok && name != "" {
-			return identitySource{p.where, name}, true
+			return identitySource{where: p.where, name: name}, true
 		}
 	}
 	return identitySource{}, false

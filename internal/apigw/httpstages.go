@@ -236,6 +236,13 @@ func (g *Gateway) createAuthorizer(c *call) error {
 		return badRequest("Invalid input: name and authorizerType are required.")
 	}
 	if *in.AuthorizerType == "JWT" {
+		doc, err := g.httpDocOf(c)
+		if err != nil {
+			return err
+		}
+		if doc.API.ProtocolType == protocolWebSocket {
+			return badRequest("Invalid authorizerType JWT: JWT authorizers are supported only for HTTP APIs; a WebSocket API's authorizer is REQUEST (Lambda).")
+		}
 		a, err := newJWTAuthorizer(*in.Name, in.JwtConfiguration, in.IdentitySource)
 		if err != nil {
 			return err
@@ -281,11 +288,6 @@ func (g *Gateway) createAuthorizer(c *call) error {
 	if a.AuthorizerResultTTLInSeconds > 0 && len(a.IdentitySource) == 0 {
 		return badRequest("identitySource is required when authorizer caching is enabled.")
 	}
-	for _, s := range a.IdentitySource {
-		if _, ok := parseIdentitySource(s); !ok {
-			return badRequest("Invalid identitySource %s: use $request.header.<name>, $request.querystring.<name>, $context.<name> or $stageVariables.<name>.", s)
-		}
-	}
 	if in.AuthorizerCredentialsArn != nil {
 		a.AuthorizerCredentialsArn = *in.AuthorizerCredentialsArn
 	}
@@ -293,6 +295,17 @@ func (g *Gateway) createAuthorizer(c *call) error {
 		a.IdentityValidationExpression = *in.IdentityValidationExpression
 	}
 	if _, err := update(c.r.Context(), g.docs, httpKey(id), apiNotFound(id), func(d *httpDoc) error {
+		if d.API.ProtocolType == protocolWebSocket {
+			if err := in.checkWebSocket(a); err != nil {
+				return err
+			}
+		} else {
+			for _, s := range a.IdentitySource {
+				if src, ok := parseIdentitySource(s); !ok || src.route {
+					return badRequest("Invalid identitySource %s: use $request.header.<name>, $request.querystring.<name>, $context.<name> or $stageVariables.<name>.", s)
+				}
+			}
+		}
 		d.Authorizers = append(d.Authorizers, a)
 		return nil
 	}); err != nil {

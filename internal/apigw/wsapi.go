@@ -156,19 +156,26 @@ func (in *routeInput) applyWebSocket(d *httpDoc, r *httpRoute) error {
 	}
 	if in.AuthorizationType != nil {
 		switch *in.AuthorizationType {
-		case "NONE", "AWS_IAM":
-		case "CUSTOM":
-			return badRequest("Nimbus does not support Lambda authorizers on WebSocket routes yet; use AWS_IAM or NONE.")
+		case "NONE", "AWS_IAM", "CUSTOM":
 		default:
 			return badRequest("Invalid authorizationType %s: a WebSocket route is NONE, AWS_IAM or CUSTOM.", *in.AuthorizationType)
 		}
 		r.AuthorizationType = *in.AuthorizationType
 	}
-	if r.AuthorizationType != "NONE" && r.RouteKey != wsConnect {
+	if in.AuthorizerID != nil {
+		if *in.AuthorizerID != "" && d.authorizer(*in.AuthorizerID) == nil {
+			return badRequest("Invalid authorizer identifier specified %s", *in.AuthorizerID)
+		}
+		r.AuthorizerID = *in.AuthorizerID
+	}
+	if r.AuthorizationType != "" && r.AuthorizationType != "NONE" && r.RouteKey != wsConnect {
 		return badRequest("Unable to create Route: authorization is only supported on the $connect route.")
 	}
-	if in.AuthorizerID != nil && *in.AuthorizerID != "" {
-		return badRequest("Nimbus does not support Lambda authorizers on WebSocket routes yet.")
+	if r.AuthorizationType == "CUSTOM" && r.AuthorizerID == "" {
+		return badRequest("Unable to create Route: an authorizerId is required for authorizationType CUSTOM.")
+	}
+	if a := d.authorizer(r.AuthorizerID); r.AuthorizationType == "CUSTOM" && (a == nil || a.AuthorizerType != "REQUEST") {
+		return badRequest("Unable to create Route: authorizationType CUSTOM needs the authorizerId of a REQUEST authorizer.")
 	}
 	if in.APIKeyRequired != nil {
 		if *in.APIKeyRequired {

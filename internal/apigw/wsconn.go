@@ -23,14 +23,17 @@ import (
 
 // A WebSocket connection's life on the node that holds it:
 //
-//	upgrade request ──► $connect integration ──non-2xx──► refused (its status)
+//	upgrade request ──► $connect authorizer (AWS_IAM signature or Lambda,
+//	                          │  wsauth.go) ──refused──► 401/403/500
+//	                          ▼
+//	                    $connect integration ──non-2xx──► refused (its status)
 //	                          │ 2xx (or no $connect route)
 //	                          ▼
 //	                      accepted: registered (local map, backbone registry)
 //	                          │ messages ─► route selection ─► integration
 //	                          │            (two-way routes answer the client)
 //	                          ▼
-//	  client close, read error, 128 KB message (1009), idle 10 min or
+//	  client close, read error, 128 KB message or 32 KB frame (1009), idle 10 min or
 //	  2 h lifetime (1001), DeleteConnection (1000), node stop (1001)
 //	                          ▼
 //	                      unregistered ──► $disconnect integration
@@ -50,6 +53,9 @@ type WSOptions struct {
 	// MaxMessage is the largest message a client may send (128 KiB);
 	// a larger one closes the connection with 1009.
 	MaxMessage int64
+	// MaxFrame is the largest frame a client may send (32 KiB); a larger
+	// one closes the connection with 1009 (wsframe.go).
+	MaxFrame int64
 	// PresenceTTL is how long a node's presence outlives its last renewal
 	// (10 s); SweepInterval how often nodes look for connections of dead
 	// holders (5 s).
@@ -66,6 +72,9 @@ func (o WSOptions) withDefaults() WSOptions {
 	}
 	if o.MaxMessage <= 0 {
 		o.MaxMessage = 128 << 10
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = 32 << 10
 	}
 	if o.PresenceTTL <= 0 {
 		o.PresenceTTL = 10 * time.Second
@@ -89,7 +98,11 @@ type wsConn struct {
 	sourceIP  string
 	userAgent string
 	connected time.Time
-	c         *websocket.Conn
+	// authorizer is the $connect Lambda authorizer's answer every event
+	// of the connection carries (requestContext.authorizer), or nil.
+	authorizer map[string]any
+	c          *websocket.Conn
+	frames     *frameConn // the client's connection beneath c
 
 	lastActive atomic.Int64 // unix nanoseconds of the last message either way
 	done       chan struct{}
@@ -164,7 +177,9 @@ func (g *Gateway) wsConnect(w http.ResponseWriter, r *http.Request, doc *httpDoc
 	var subprotocols []string
 	if route := view.wsRoute(wsConnect); route != nil {
 		var iamID *httpevent.IAMIdentity
-		if route.AuthorizationType == "AWS_IAM" {
+		reqID := httpRequestID()
+		switch route.AuthorizationType {
+		case "AWS_IAM":
 			id, deny := g.authenticate(r)
 			if deny {
 				g.stats.denied.Add(1)
@@ -172,9 +187,16 @@ func (g *Gateway) wsConnect(w http.ResponseWriter, r *http.Request, doc *httpDoc
 				return
 			}
 			iamID = id
+		case "CUSTOM":
+			authz, refusal := g.authorizeWSConnect(r, view, c, st, route, reqID, now)
+			if refusal != nil {
+				g.countRefusal(refusal)
+				refusal.Write(w)
+				return
+			}
+			c.authorizer = authz
 		}
 		if integ := view.integration(strings.TrimPrefix(route.Target, "integrations/")); integ != nil {
-			reqID := httpRequestID()
 			ev := g.wsEvent(c, "CONNECT", wsConnect, reqID, now, st)
 			addConnectRequest(ev, r, iamID)
 			out, err := g.wsInvoke(r.Context(), integ, st, ev)
@@ -198,7 +220,17 @@ func (g *Gateway) wsConnect(w http.ResponseWriter, r *http.Request, doc *httpDoc
 			}
 		}
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c.frames = &frameConn{limit: uint64(max(g.ws.opts.MaxFrame, 0)), onOver: func() {
+		// Called from inside c.c's Read: close from another goroutine,
+		// as the idle watch does. The connection's run goroutine is
+		// alive (it is reading), so the hub's wait group is not at zero.
+		g.ws.wg.Add(1)
+		go func() {
+			defer g.ws.wg.Done()
+			c.close(websocket.StatusMessageTooBig, "Frame size limit exceeded")
+		}()
+	}}
+	conn, err := websocket.Accept(&frameLimitWriter{ResponseWriter: w, fc: c.frames}, r, &websocket.AcceptOptions{
 		// API Gateway does not check Origin: the $connect function may.
 		InsecureSkipVerify: true, Subprotocols: subprotocols, CompressionMode: websocket.CompressionDisabled,
 	})
@@ -236,6 +268,9 @@ func (h *wsHub) run(ctx context.Context, c *wsConn) {
 		typ, data, err = c.c.Read(ctx)
 		if err != nil {
 			break
+		}
+		if c.frames != nil && c.frames.over.Load() {
+			continue // closing with 1009: its message is not routed
 		}
 		c.touch(h.g.now())
 		c.inflight <- struct{}{}
@@ -416,6 +451,9 @@ func (g *Gateway) wsEvent(c *wsConn, eventType, routeKey, reqID string, now time
 			"identity": identity, "requestId": reqID, "domainName": c.domain, "connectionId": c.id, "apiId": c.apiID,
 		},
 		"isBase64Encoded": false,
+	}
+	if c.authorizer != nil {
+		ev["requestContext"].(map[string]any)["authorizer"] = c.authorizer
 	}
 	if len(st.StageVariables) > 0 {
 		ev["stageVariables"] = st.StageVariables

@@ -113,6 +113,9 @@ type regEntry struct {
 	SourceIP    string `json:"sourceIp"`
 	UserAgent   string `json:"userAgent"`
 	ConnectedAt int64  `json:"connectedAt"` // unix milliseconds
+	// Authorizer is the $connect authorizer's answer, for the
+	// $disconnect event another node runs when this one dies.
+	Authorizer map[string]any `json:"authorizer,omitempty"`
 }
 
 // start registers an accepted connection and serves it.
@@ -121,7 +124,7 @@ func (h *wsHub) start(c *wsConn) {
 	h.conns[c.id] = c
 	h.mu.Unlock()
 	b, _ := json.Marshal(regEntry{APIID: c.apiID, Stage: c.stage, Domain: c.domain, SourceIP: c.sourceIP,
-		UserAgent: c.userAgent, ConnectedAt: c.connected.UnixMilli()})
+		UserAgent: c.userAgent, ConnectedAt: c.connected.UnixMilli(), Authorizer: c.authorizer})
 	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 	if _, err := h.st.Create(ctx, connKeyPrefix+c.id, b); err != nil {
 		h.log.Warn("websocket connection not registered", "connection_id", c.id, "err", err)
@@ -268,7 +271,7 @@ func (h *wsHub) reap(ctx context.Context, key, id string) {
 	}
 	h.log.Info("websocket connection of a stopped node closed", "connection_id", id, "api_id", ent.APIID)
 	c := &wsConn{id: id, apiID: ent.APIID, stage: ent.Stage, domain: ent.Domain, sourceIP: ent.SourceIP,
-		userAgent: ent.UserAgent, connected: time.UnixMilli(ent.ConnectedAt)}
+		userAgent: ent.UserAgent, connected: time.UnixMilli(ent.ConnectedAt), authorizer: ent.Authorizer}
 	h.g.wsDisconnect(ctx, c, int(websocket.StatusGoingAway), "Going away")
 }
 

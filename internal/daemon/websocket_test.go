@@ -21,9 +21,10 @@ import (
 )
 
 // TestWebSocketChatExample deploys examples/sam-websocket-chat-python
-// (ApiGatewayV2 WebSocket resources, DynamoDB, Python functions calling
-// PostToConnection with boto3) and passes messages between two real
-// WebSocket clients; then an attacker's calls of @connections.
+// (ApiGatewayV2 WebSocket resources, a Lambda authorizer on $connect,
+// DynamoDB, Python functions calling PostToConnection with boto3) and
+// passes messages between two real WebSocket clients; then an attacker's
+// handshakes and calls of @connections.
 func TestWebSocketChatExample(t *testing.T) {
 	t.Parallel()
 	needTool(t, "python3", "-c", "import boto3")
@@ -31,7 +32,7 @@ func TestWebSocketChatExample(t *testing.T) {
 	ctx := t.Context()
 	dir := filepath.Join(moduleRoot(t), "examples", "sam-websocket-chat-python")
 	files := map[string]zipEntry{}
-	for _, f := range []string{"connect.py", "disconnect.py", "sendmessage.py", "whoami.py"} {
+	for _, f := range []string{"authorizer.py", "connect.py", "disconnect.py", "sendmessage.py", "whoami.py"} {
 		b, err := os.ReadFile(filepath.Join(dir, "src", f))
 		if err != nil {
 			t.Fatal(err)
@@ -61,14 +62,30 @@ func TestWebSocketChatExample(t *testing.T) {
 	apiID := aws.ToString(r.StackResourceDetail.PhysicalResourceId)
 	host := apiID + ".execute-api.us-east-1.localhost"
 
-	dial := func() *websocket.Conn {
+	handshake := func(query string) (*websocket.Conn, int, error) {
 		t.Helper()
 		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		conn, resp, err := websocket.Dial(dctx, "ws://"+n.d.Addr()+"/prod", &websocket.DialOptions{Host: host})
-		if resp != nil && resp.Body != nil {
-			_ = resp.Body.Close()
+		conn, resp, err := websocket.Dial(dctx, "ws://"+n.d.Addr()+"/prod"+query, &websocket.DialOptions{Host: host})
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+			if resp.Body != nil {
+				_ = resp.Body.Close()
+			}
 		}
+		return conn, status, err
+	}
+	// $connect's authorizer: no token is 401 before it runs, a token it
+	// denies 403.
+	for query, want := range map[string]int{"": 401, "?token=forged": 403} {
+		if _, status, err := handshake(query); err == nil || status != want {
+			t.Fatalf("handshake %q = %d (%v), want %d", query, status, err, want)
+		}
+	}
+	dial := func(name string) *websocket.Conn {
+		t.Helper()
+		conn, _, err := handshake("?token=demo-" + name)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
@@ -93,7 +110,7 @@ func TestWebSocketChatExample(t *testing.T) {
 		}
 		return string(b)
 	}
-	alice, bob := dial(), dial()
+	alice, bob := dial("alice"), dial("bob")
 	send(alice, `{"action":"sendmessage","data":"hello from alice"}`)
 	if got := recv(bob); got != "hello from alice" {
 		t.Fatalf("bob received %q", got)
@@ -101,11 +118,12 @@ func TestWebSocketChatExample(t *testing.T) {
 	if got := recv(alice); got != "hello from alice" {
 		t.Fatalf("alice received %q", got)
 	}
-	// A two-way route answers the sender.
+	// A two-way route answers the sender, named by $connect's authorizer.
 	send(bob, `{"action":"whoami"}`)
 	who := recv(bob)
-	bobID, ok := strings.CutPrefix(who, "you are ")
-	if !ok || len(bobID) != 16 {
+	rest, ok := strings.CutPrefix(who, "you are ")
+	bobID, name, _ := strings.Cut(rest, " ")
+	if !ok || len(bobID) != 16 || name != "(bob)" {
 		t.Fatalf("whoami answered %q", who)
 	}
 
@@ -173,7 +191,7 @@ func TestWebSocketChatExample(t *testing.T) {
 			break
 		}
 	}
-	carol := dial()
+	carol := dial("carol")
 	send(carol, `{"action":"sendmessage","data":"still here"}`)
 	if got := recv(bob); got != "still here" {
 		t.Fatalf("after the oversized message bob received %q", got)

@@ -1,5 +1,7 @@
-"""whoami: a two-way route; the answer goes back to the sender."""
+"""whoami: a two-way route; the answer goes back to the sender. The
+caller's name is what $connect's authorizer returned."""
 
 
 def handler(event, context):
-    return {"statusCode": 200, "body": "you are " + event["requestContext"]["connectionId"]}
+    ctx = event["requestContext"]
+    return {"statusCode": 200, "body": f"you are {ctx['connectionId']} ({ctx['authorizer']['user']})"}
