@@ -187,6 +187,7 @@ var rules = map[string]rule{
 	"internal/tlscert":     {imports: noImports, thirdParty: noImports, importers: []string{"internal/daemon", "internal/cli"}},
 	"internal/clustertest": {imports: nil, anyThirdParty: true},
 	"internal/crashtest":   {imports: noImports, thirdParty: noImports},
+	"internal/fakeclock":   {imports: noImports, thirdParty: noImports},
 	"internal/cluster":     {imports: nil, anyThirdParty: true},
 	"internal/pool": {imports: []string{"internal/awsapi", "internal/errdefs", "internal/function", "internal/code", "internal/invoke", "internal/runtimeapi", "internal/runtimes", "internal/sandbox"},
 		thirdParty: []string{xsys}, importers: []string{"internal/daemon"}},

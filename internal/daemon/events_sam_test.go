@@ -3,7 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,71 +13,8 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 )
-
-// testClock is a clock the test moves by hand (events.Clock).
-type testClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []clockWaiter
-}
-
-type clockWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, clockWaiter{c.now.Add(d), ch})
-	return ch
-}
-
-// Advance moves the clock and fires the waiters that came due.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		kept = append(kept, w)
-	}
-	c.waiters = kept
-}
-
-// waitFor waits until something waits for a time within d of now (a
-// scheduler that has seen its schedule); a hang guard bounds it.
-func (c *testClock) waitFor(t *testing.T, d time.Duration) {
-	t.Helper()
-	for range 3000 {
-		c.mu.Lock()
-		for _, w := range c.waiters {
-			if !w.at.After(c.now.Add(d)) {
-				c.mu.Unlock()
-				return
-			}
-		}
-		c.mu.Unlock()
-		time.Sleep(10 * time.Millisecond) // polling the clock's state, not asserting on time
-	}
-	t.Fatal("the scheduler never waited on the clock")
-}
 
 // eventsSAMTemplate is a SAM application with a custom bus and one
 // function that a schedule and an event pattern on that bus invoke.
@@ -147,7 +83,7 @@ Outputs:
 // the schedule invokes it when the node's clock reaches its due time, and
 // deleting the stack removes the rules.
 func TestSAMEventsDeployAndInvoke(t *testing.T) {
-	clock := &testClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	n := startNodeHooked(t, t.TempDir(), func(c *config.Config) { c.AsyncDelayScale = 0.01 }, hooks{clock: clock})
 	s := newSink(t, n)
 	ctx := t.Context()
@@ -185,7 +121,7 @@ func TestSAMEventsDeployAndInvoke(t *testing.T) {
 		t.Errorf("the pattern rule delivered %s", rec)
 	}
 
-	clock.waitFor(t, 5*time.Minute)
+	clock.WaitFor(t, 1, clock.Now().Add(5*time.Minute))
 	clock.Advance(5 * time.Minute)
 	if rec := s.next(t); !jsonEqual(rec, `{"from": "schedule"}`) {
 		t.Errorf("the schedule delivered %s", rec)

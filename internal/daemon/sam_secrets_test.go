@@ -15,6 +15,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 )
 
 // secretsTemplate is a SAM application that keeps its configuration as
@@ -142,7 +143,7 @@ Outputs:
 // deletion.
 func TestSAMSecretsApp(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{now: time.Now()}
+	clock := fakeclock.New(time.Now())
 	n := startNodeHooked(t, t.TempDir(), func(c *config.Config) { c.IAM = config.IAMEnforce }, hooks{clock: clock})
 	ctx := t.Context()
 	reader := uploadArtifact(t, n, goZip(t, "./internal/daemon/testdata/secretreader"))

@@ -15,6 +15,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 )
 
 // TestSchedulerWithCLIAndBoto3: on a real node, the AWS CLI creates a
@@ -31,7 +32,7 @@ func TestSchedulerWithCLIAndBoto3(t *testing.T) {
 		t.Skip("the host's python3 has no boto3")
 	}
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &testClock{now: t0}
+	clock := fakeclock.New(t0)
 	n := startNodeHooked(t, t.TempDir(), func(c *config.Config) { c.AsyncDelayScale = 0.01 }, hooks{clock: clock})
 	s := newSink(t, n)
 	dest := destination(t, n, s)
@@ -106,7 +107,7 @@ print(json.dumps({"arn": got["Arn"], "tz": got["ScheduleExpressionTimezone"], "m
 		t.Fatalf("boto3 saw %s (%v)", b, err)
 	}
 
-	clock.waitFor(t, 5*time.Minute)
+	clock.WaitFor(t, 1, clock.Now().Add(5*time.Minute))
 	clock.Advance(5 * time.Minute)
 	if rec := s.next(t); !jsonEqual(rec, `{"from": "scheduler"}`) {
 		t.Errorf("the function received %s from the schedule", rec)
@@ -126,7 +127,7 @@ print(json.dumps({"arn": got["Arn"], "tz": got["ScheduleExpressionTimezone"], "m
 		}
 	}
 	// 14:10 in Paris (summer time) is 12:10 UTC.
-	clock.waitFor(t, 5*time.Minute)
+	clock.WaitFor(t, 1, clock.Now().Add(5*time.Minute))
 	clock.Advance(5 * time.Minute)
 	for range 3 {
 		rec := s.next(t)

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
@@ -128,11 +129,11 @@ func TestArchiveAndReplay(t *testing.T) {
 // deletes the events older than RetentionDays from the archive itself and
 // reports the rest's SizeBytes and EventCount.
 func TestArchiveRetentionSweep(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, true)
 	ctx := t.Context()
 	c := h.client
-	waitWaiters(t, clock) // the first sweep (no archives) is done
+	clock.WaitFor(t, 1, time.Time{}) // the first sweep (no archives) is done
 	if _, err := c.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("short"),
 		EventSourceArn: aws.String("arn:aws:events:us-east-1:000000000000:event-bus/default"), RetentionDays: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestArchiveRetentionSweep(t *testing.T) {
 	put()
 	h.drained(t)
 	clock.Advance(12 * time.Hour) // a sweep: nothing expired yet
-	waitWaiters(t, clock)
+	clock.WaitFor(t, 1, time.Time{})
 	two := describe()
 	if two.EventCount != 2 || two.SizeBytes <= 0 {
 		t.Fatalf("after 12h: EventCount %d, SizeBytes %d", two.EventCount, two.SizeBytes)
@@ -167,7 +168,7 @@ func TestArchiveRetentionSweep(t *testing.T) {
 	put()
 	h.drained(t)
 	clock.Advance(18 * time.Hour) // the first two are 30h old, the third 18h
-	waitWaiters(t, clock)
+	clock.WaitFor(t, 1, time.Time{})
 	one := describe()
 	if one.EventCount != 1 || 2*one.SizeBytes != two.SizeBytes {
 		t.Fatalf("after 30h: EventCount %d, SizeBytes %d (two events were %d bytes)", one.EventCount, one.SizeBytes, two.SizeBytes)

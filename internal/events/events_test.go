@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/async"
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/errdefs"
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 	"github.com/nimbus-serverless/nimbus/internal/function"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
@@ -83,51 +84,6 @@ func (r *recorder) wait(t *testing.T, n int) []*async.Event {
 		}
 	}
 	return r.all()
-}
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []waiter
-}
-
-type waiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		kept = append(kept, w)
-	}
-	c.waiters = kept
 }
 
 type harness struct {
@@ -305,7 +261,7 @@ func TestDisabledRuleAndTransformedInput(t *testing.T) {
 }
 
 func TestRateScheduleFiresOnTheClock(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, true)
 	putRuleWithTarget(t, h, &eventbridge.PutRuleInput{Name: aws.String("tick"), ScheduleExpression: aws.String("rate(1 minute)")},
 		ebtypes.Target{Id: aws.String("fn"), Arn: aws.String(fnArn)})
@@ -314,7 +270,7 @@ func TestRateScheduleFiresOnTheClock(t *testing.T) {
 		t.Fatalf("fired %d times before its time", n)
 	}
 	// The scheduler has seen the rule once it waits on the clock.
-	waitWaiters(t, clock)
+	clock.WaitFor(t, 1, time.Time{})
 	clock.Advance(time.Minute)
 	got := h.rec.wait(t, 1)
 	var env Envelope
@@ -326,7 +282,7 @@ func TestRateScheduleFiresOnTheClock(t *testing.T) {
 		env.Resources[0] != wantArn || env.Time != "2026-03-01T12:01:30Z" || string(env.Detail) != "{}" {
 		t.Errorf("scheduled event: %+v", env)
 	}
-	waitWaiters(t, clock)
+	clock.WaitFor(t, 1, time.Time{})
 	clock.Advance(time.Minute)
 	h.rec.wait(t, 2)
 	h.drained(t)
@@ -338,13 +294,13 @@ func TestRateScheduleFiresOnTheClock(t *testing.T) {
 // TestScheduleFiresOnceAcrossNodes runs two schedulers (two nodes) on one
 // backbone: each minute is delivered once.
 func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	st := storetest.Open(t)
 	a := start(t, st, clock, true)
 	putRuleWithTarget(t, a, &eventbridge.PutRuleInput{Name: aws.String("tick"), ScheduleExpression: aws.String("cron(* * * * ? *)")},
 		ebtypes.Target{Id: aws.String("fn"), Arn: aws.String(fnArn)})
 	b := startWith(t, st, clock, true, a.rec) // both nodes enqueue into one async path
-	waitWaiterCount(t, clock, 2)
+	clock.WaitFor(t, 2, time.Time{})
 	clock.Advance(time.Minute)
 	a.rec.wait(t, 1)
 	a.drained(t)
@@ -354,23 +310,6 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 	if s := a.svc.Stats().TriggeredRules + b.svc.Stats().TriggeredRules; s != 2 {
 		t.Logf("schedulers published %d firings (deduplicated by the backbone)", s)
 	}
-}
-
-func waitWaiters(t *testing.T, c *fakeClock) { t.Helper(); waitWaiterCount(t, c, 1) }
-
-func waitWaiterCount(t *testing.T, c *fakeClock, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		k := len(c.waiters)
-		c.mu.Unlock()
-		if k >= n {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("scheduler never waited on the clock")
 }
 
 func TestAcceptedEventsSurviveRestart(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/fakeclock"
 	"github.com/nimbus-serverless/nimbus/internal/store"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -27,69 +28,6 @@ const (
 	queue   = "arn:aws:sqs:us-east-1:000000000000:dlq"
 	role    = "arn:aws:iam::000000000000:role/scheduler"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []waiter
-}
-
-type waiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-			continue
-		}
-		kept = append(kept, w)
-	}
-	c.waiters = kept
-}
-
-// waitFor waits until some loop waits for a time no later than at (a
-// hang guard bounds it; nothing is asserted on time).
-func (c *fakeClock) waitFor(t *testing.T, at time.Time) {
-	t.Helper()
-	for range 2000 {
-		c.mu.Lock()
-		for _, w := range c.waiters {
-			if !w.at.After(at) {
-				c.mu.Unlock()
-				return
-			}
-		}
-		c.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("no firing loop waits on the clock")
-}
 
 // recorder records deliveries; fail makes the next ones fail.
 type recorder struct {
@@ -140,7 +78,7 @@ type harness struct {
 	stop func()
 }
 
-func start(t *testing.T, st *store.Store, clock *fakeClock, rec *recorder) *harness {
+func start(t *testing.T, st *store.Store, clock *fakeclock.Clock, rec *recorder) *harness {
 	t.Helper()
 	router := deliver.NewRouter()
 	router.Handle("lambda", rec)
@@ -210,7 +148,7 @@ func lambdaTarget(input string) map[string]any {
 }
 
 func TestSchedulesAndGroupsThroughTheAPI(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, newRecorder())
 	if code, out := h.call(t, "POST", "/schedule-groups/team", map[string]any{}); code != 200 ||
 		out["ScheduleGroupArn"] != "arn:aws:scheduler:us-east-1:000000000000:schedule-group/team" {
@@ -278,7 +216,7 @@ func TestSchedulesAndGroupsThroughTheAPI(t *testing.T) {
 // lacks and unsupported options are refused with ValidationException,
 // and nothing is stored.
 func TestRefusals(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, newRecorder())
 	bomb := "cron(" + strings.Repeat("0,", 120) + "0 * * * ? *)"
 	for name, body := range map[string]map[string]any{
@@ -329,7 +267,7 @@ func TestRefusals(t *testing.T) {
 // answers the first result and stores one schedule; the token with
 // another request is a ConflictException; schedule groups take tags.
 func TestClientTokenAndGroupTags(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, newRecorder())
 	body := schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "tok-1"})
 	for range 2 {
@@ -392,7 +330,7 @@ func TestClientTokenAndGroupTags(t *testing.T) {
 // answers its ARN); a DeleteSchedule repeated with its token succeeds
 // again, without the token it is a ResourceNotFoundException.
 func TestClientTokenWaitsForItsRequest(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	h := start(t, storetest.Open(t), clock, newRecorder())
 	ctx := t.Context()
 	body := schedule("rate(5 minutes)", lambdaTarget(""), map[string]any{"ClientToken": "race-1"})
@@ -467,7 +405,7 @@ func TestClientTokenWaitsForItsRequest(t *testing.T) {
 // deleted; a disabled schedule does not fire.
 func TestScheduleFiresOnTheClock(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: t0}
+	clock := fakeclock.New(t0)
 	rec := newRecorder()
 	h := start(t, storetest.Open(t), clock, rec)
 	h.call(t, "POST", "/schedules/tick", schedule("rate(5 minutes)",
@@ -475,13 +413,13 @@ func TestScheduleFiresOnTheClock(t *testing.T) {
 	h.call(t, "POST", "/schedules/once", schedule("at(2026-06-01T12:02:00)", lambdaTarget(`{"once": true}`),
 		map[string]any{"ActionAfterCompletion": "DELETE"}))
 	h.call(t, "POST", "/schedules/off", schedule("rate(1 minute)", lambdaTarget(`{"off": true}`), map[string]any{"State": "DISABLED"}))
-	clock.waitFor(t, t0.Add(2*time.Minute))
+	clock.WaitFor(t, 1, t0.Add(2*time.Minute))
 	clock.Advance(2 * time.Minute)
 	got := rec.wait(t, 1)
 	if string(got[0].Body) != `{"once": true}` || got[0].TargetArn != fnArn {
 		t.Fatalf("first delivery %s to %s", got[0].Body, got[0].TargetArn)
 	}
-	clock.waitFor(t, t0.Add(5*time.Minute))
+	clock.WaitFor(t, 1, t0.Add(5*time.Minute))
 	clock.Advance(3 * time.Minute)
 	got = rec.wait(t, 2)
 	want := `{"arn": "arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick", "at": "2026-06-01T12:05:00Z", "n": 1}`
@@ -498,7 +436,7 @@ func TestScheduleFiresOnTheClock(t *testing.T) {
 	if code, _ := h.call(t, "GET", "/schedules/once", nil); code != 404 {
 		t.Error("the completed at() schedule with ActionAfterCompletion DELETE is still there")
 	}
-	clock.waitFor(t, t0.Add(10*time.Minute))
+	clock.WaitFor(t, 1, t0.Add(10*time.Minute))
 	clock.Advance(5 * time.Minute)
 	got = rec.wait(t, 3)
 	if len(got) != 3 || !strings.Contains(string(got[2].Body), "12:10:00Z") {
@@ -516,13 +454,13 @@ func TestScheduleFiresOnTheClock(t *testing.T) {
 // from there; a restart does not fire again what was fired.
 func TestMissedDueTimesFireOnceAfterRestart(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: t0}
+	clock := fakeclock.New(t0)
 	dir := t.TempDir()
 	st := storetest.OpenDir(t, dir)
 	rec := newRecorder()
 	h := start(t, st, clock, rec)
 	h.call(t, "POST", "/schedules/tick", schedule("rate(1 minute)", lambdaTarget(`{"at": "<aws.scheduler.scheduled-time>"}`), nil))
-	clock.waitFor(t, t0.Add(time.Minute))
+	clock.WaitFor(t, 1, t0.Add(time.Minute))
 	clock.Advance(time.Minute)
 	rec.wait(t, 1)
 	h.stop()
@@ -534,7 +472,7 @@ func TestMissedDueTimesFireOnceAfterRestart(t *testing.T) {
 	}
 	h2.stop()
 	h3 := start(t, st, clock, rec)
-	clock.waitFor(t, clock.Now().Add(time.Minute))
+	clock.WaitFor(t, 1, clock.Now().Add(time.Minute))
 	if n := len(rec.all()); n != 2 {
 		t.Errorf("%d deliveries after a second restart, want 2", n)
 	}
@@ -545,7 +483,7 @@ func TestMissedDueTimesFireOnceAfterRestart(t *testing.T) {
 // firing loop; each due time is delivered once.
 func TestOneFiringAcrossNodes(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: t0}
+	clock := fakeclock.New(t0)
 	st := storetest.Open(t)
 	rec := newRecorder()
 	a := start(t, st, clock, rec)
@@ -553,20 +491,7 @@ func TestOneFiringAcrossNodes(t *testing.T) {
 	a.call(t, "POST", "/schedules/tick", schedule("rate(1 minute)", lambdaTarget(`{"at": "<aws.scheduler.scheduled-time>"}`), nil))
 	for i := 1; i <= 3; i++ {
 		// Both loops wait for the due time before it comes.
-		for range 2000 {
-			clock.mu.Lock()
-			n := 0
-			for _, w := range clock.waiters {
-				if !w.at.After(t0.Add(time.Duration(i) * time.Minute)) {
-					n++
-				}
-			}
-			clock.mu.Unlock()
-			if n >= 2 {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		clock.WaitFor(t, 2, t0.Add(time.Duration(i)*time.Minute))
 		clock.Advance(time.Minute)
 		rec.wait(t, i)
 	}
@@ -593,14 +518,14 @@ func TestOneFiringAcrossNodes(t *testing.T) {
 // with the error named; a target that cannot exist goes there at once.
 func TestRetryThenDeadLetter(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: t0}
+	clock := fakeclock.New(t0)
 	rec := newRecorder()
 	rec.fail[fnArn] = errors.New("the function is throttled")
 	h := start(t, storetest.Open(t), clock, rec)
 	h.call(t, "POST", "/schedules/flaky", schedule("rate(1 minute)", map[string]any{"Arn": fnArn, "RoleArn": role, "Input": `{"k": 1}`,
 		"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 2},
 		"DeadLetterConfig": map[string]any{"Arn": queue}}, nil))
-	clock.waitFor(t, t0.Add(time.Minute))
+	clock.WaitFor(t, 1, t0.Add(time.Minute))
 	clock.Advance(time.Minute)
 	got := rec.wait(t, 1)
 	d := got[0]
