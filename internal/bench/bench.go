@@ -173,6 +173,34 @@ type ColdStart struct {
 	Runtime string  `json:"runtime"`
 	Init    Latency `json:"init"`
 	Total   Latency `json:"total"`
+	// Phases is where the cold starts' time went, the median of each
+	// phase over the same cold starts.
+	Phases *Phases `json:"phases,omitempty"`
+}
+
+// Phases is the cold-start breakdown (medians, ms), in the order the
+// phases run. Admit through FirstInvoke are the node's own measurements of
+// each cold start (pool.StartPhases); FrontDoor is the rest of the
+// client's round trip (HTTP, authentication, routing, the response).
+// Init Duration is Sandbox + RuntimeInit; Sandbox is ClaimSpare +
+// Limits + Handshake, and the handshake is init's MountRoot + Setup +
+// ExecRuntime plus messaging.
+type Phases struct {
+	N           int     `json:"n"`
+	SpareShare  float64 `json:"spare_share"` // of the cold starts that claimed a spare init
+	Admit       float64 `json:"admit_ms"`
+	Code        float64 `json:"code_ms"`
+	Prepare     float64 `json:"prepare_ms"`
+	Sandbox     float64 `json:"sandbox_ms"`
+	ClaimSpare  float64 `json:"claim_spare_ms"`
+	Limits      float64 `json:"limits_ms"`
+	Handshake   float64 `json:"handshake_ms"`
+	MountRoot   float64 `json:"mount_root_ms"`
+	Setup       float64 `json:"setup_ms"`
+	ExecRuntime float64 `json:"exec_runtime_ms"`
+	RuntimeInit float64 `json:"runtime_init_ms"`
+	FirstInvoke float64 `json:"first_invoke_ms"`
+	FrontDoor   float64 `json:"front_door_ms"`
 }
 
 // ScaleOut is how fast a node starts environments: N invocations sent at
@@ -213,6 +241,7 @@ type runner struct {
 	handler map[string]string
 	limits  Machine
 	logf    func(format string, args ...any)
+	node    *daemon.Daemon
 
 	roleOnce sync.Once // the functions' role, created before the first
 	roleErr  error
@@ -271,6 +300,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}()
 	r.api = "http://" + d.Addr()
+	r.node = d
 	r.hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
 	r.lc = lambda.New(lambda.Options{
 		Region:       r.region,
@@ -658,6 +688,7 @@ func (r *runner) coldStarts(ctx context.Context, rep *Report, _ string) error {
 		r.logf("cold starts: %d of %s", r.opts.ColdStarts, r.runtime[n])
 		fn := "noop-" + n
 		var inits, totals []time.Duration
+		before := len(r.node.StartPhases())
 		for i := range r.opts.ColdStarts {
 			if _, err := r.lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
 				FunctionName: aws.String(fn), Description: aws.String("cold start " + strconv.Itoa(i))}); err != nil {
@@ -676,7 +707,8 @@ func (r *runner) coldStarts(ctx context.Context, rep *Report, _ string) error {
 			inits = append(inits, time.Duration(ms*float64(time.Millisecond)))
 			totals = append(totals, lat)
 		}
-		rep.ColdStarts = append(rep.ColdStarts, ColdStart{Runtime: r.runtime[n], Init: latencyOf(inits), Total: latencyOf(totals)})
+		rep.ColdStarts = append(rep.ColdStarts, ColdStart{Runtime: r.runtime[n], Init: latencyOf(inits), Total: latencyOf(totals),
+			Phases: r.phases(before, r.runtime[n], totals)})
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 			p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", cs.Runtime, cs.Init.N, cs.Init.P50, cs.Init.P99, cs.Total.P50, cs.Total.P99)
 		}
 		p("")
+		writePhases(p, rep.ColdStarts)
 	}
 	if s := rep.ScaleOut; s.Environments > 0 {
 		p("SCALE-OUT\tenvironments\tdistinct\tseconds\tenvironments/s")
@@ -86,4 +87,42 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p("skipped: %s", strings.Join(rep.Skipped, "; "))
 	}
 	return tw.Flush()
+}
+
+// writePhases prints the cold-start breakdown, one column per runtime.
+func writePhases(p func(string, ...any), cs []ColdStart) {
+	var ph []*Phases
+	head := "COLD-START BREAKDOWN (median ms)"
+	for _, c := range cs {
+		if c.Phases != nil {
+			ph = append(ph, c.Phases)
+			head += "\t" + c.Runtime
+		}
+	}
+	if len(ph) == 0 {
+		return
+	}
+	p("%s", head)
+	row := func(name string, f func(*Phases) float64) {
+		line := name
+		for _, x := range ph {
+			line += fmt.Sprintf("\t%.2f", f(x))
+		}
+		p("%s", line)
+	}
+	row("admit (limits, retire old revision)", func(x *Phases) float64 { return x.Admit })
+	row("code and layers", func(x *Phases) float64 { return x.Code })
+	row("prepare (dirs, logs, credentials)", func(x *Phases) float64 { return x.Prepare })
+	row("sandbox", func(x *Phases) float64 { return x.Sandbox })
+	row("  claim spare (or launch init)", func(x *Phases) float64 { return x.ClaimSpare })
+	row("  cgroup limits, stdio", func(x *Phases) float64 { return x.Limits })
+	row("  handshake with init", func(x *Phases) float64 { return x.Handshake })
+	row("    mount root (code, runtime, /tmp)", func(x *Phases) float64 { return x.MountRoot })
+	row("    privileges, listeners", func(x *Phases) float64 { return x.Setup })
+	row("    exec runtime", func(x *Phases) float64 { return x.ExecRuntime })
+	row("runtime init (exec to first /next)", func(x *Phases) float64 { return x.RuntimeInit })
+	row("first invoke", func(x *Phases) float64 { return x.FirstInvoke })
+	row("front door (client round trip less the above)", func(x *Phases) float64 { return x.FrontDoor })
+	row("share claiming a spare init", func(x *Phases) float64 { return x.SpareShare })
+	p("")
 }

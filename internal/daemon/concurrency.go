@@ -47,3 +47,7 @@ func (d *Daemon) Limits() (concurrency, memoryBudgetMB int) {
 	l := d.pool.Limits()
 	return l.Concurrency, l.MemoryMB
 }
+
+// StartPhases returns where the node's last on-demand cold starts spent
+// their time (pool.Manager.StartPhases), for `nimbus bench`.
+func (d *Daemon) StartPhases() []pool.StartPhases { return d.pool.StartPhases() }

@@ -76,6 +76,38 @@ func benchCold(b *testing.B, bare bool) {
 		n++
 	}
 	b.ReportMetric(initTotal/float64(n)/1000, "init-ms/op")
+	reportPhases(b, h.m.StartPhases())
+}
+
+// reportPhases reports the median of each cold-start phase (ms).
+func reportPhases(b *testing.B, all []StartPhases) {
+	if len(all) == 0 {
+		return
+	}
+	med := func(f func(StartPhases) time.Duration) float64 {
+		d := make([]time.Duration, len(all))
+		for i, p := range all {
+			d[i] = f(p)
+		}
+		slices.Sort(d)
+		return float64(d[len(d)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Admit }), "admit-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Prepare }), "prepare-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Claim }), "claim-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Limits }), "limits-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Handshake }), "handshake-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Root }), "root-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Setup }), "setup-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.RuntimeInit }), "runtime-init-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Invoke }), "invoke-ms")
+	spare := 0
+	for _, p := range all {
+		if p.Sandbox.Spare {
+			spare++
+		}
+	}
+	b.ReportMetric(float64(spare)/float64(len(all)), "spare-share")
 }
 
 // BenchmarkWarmInvokeLogging measures what storing function logs costs the

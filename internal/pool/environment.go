@@ -63,6 +63,7 @@ type environment struct {
 	invocations  int
 	broken       bool          // must not be reused
 	initDuration time.Duration // sandbox start to the runtime's first /next
+	phases       StartPhases   // where the start's time went (set by start)
 	// firstDeadline, when set, is the first invocation's deadline after a
 	// suppressed init (see start).
 	firstDeadline time.Time
@@ -256,6 +257,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	if key == "" {
 		return nil, nil, errdefs.BadCode("The function's code package is invalid.")
 	}
+	tCode := time.Now()
 	codeDir, err := m.code.get(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -294,6 +296,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		opened.Environment = &function.Environment{Variables: vars}
 		fn = &opened
 	}
+
+	codeDur := time.Since(tCode)
+	tPrep := time.Now()
 
 	// From here until it is busy (or destroyed) e belongs to this
 	// goroutine alone: Close skips starting environments, cancels sctx and
@@ -416,6 +421,7 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	defer context.AfterFunc(m.stopCtx, cancel)()
 	// Init Duration runs from here (Lambda's: not the code download).
 	t0 := time.Now()
+	prepDur := t0.Sub(tPrep)
 	proc, err := m.launcher.Start(sctx, spec)
 	sandboxDur := time.Since(t0)
 	_ = w.Close() // the process holds its own copy
@@ -467,6 +473,8 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 			return fail(errClosed)
 		}
 		e.initDuration = initDur
+		e.phases = StartPhases{Code: codeDur, Prepare: prepDur, Sandbox: proc.StartPhases(),
+			SandboxTotal: sandboxDur, RuntimeInit: initDur - sandboxDur}
 		e.api.Publish("platform.initRuntimeDone", map[string]any{"initializationType": initType, "phase": "init", "status": "success"})
 		e.api.Publish("platform.initReport", map[string]any{"initializationType": initType, "phase": "init", "status": "success",
 			"metrics": map[string]any{"durationMs": roundMs(initDur)}})

@@ -233,6 +233,8 @@ type Manager struct {
 	// hookLaunch, when set, is called by start between registering an
 	// environment and launching its sandbox (tests); guarded by mu.
 	hookLaunch func()
+
+	phases     phaseLog                  // the last cold starts' breakdowns
 	closed     bool                      // guarded by mu; once set, no goroutine joins wg (goLocked)
 	pools      map[poolKey]*fnPool       // guarded by mu
 	revision   map[versionKey]string     // guarded by mu: newest RevisionId seen
@@ -450,6 +452,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		t0 := m.observeStart(ctx, fn, req)
 		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
+	tAdmit := time.Now()
 	a, e, p, err := m.admit(ctx, fn)
 	if err != nil {
 		return nil, err
@@ -461,7 +464,7 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 		}
 	}()
 	if e == nil {
-		return m.coldInvoke(ctx, fn, req, p, a.coldMB)
+		return m.coldInvoke(ctx, fn, req, p, a.coldMB, time.Since(tAdmit))
 	}
 	if err := m.thaw(e); err != nil {
 		m.log.Warn("thaw environment", "function", fn.FunctionName, "env_id", e.id, "err", err)
@@ -476,13 +479,18 @@ func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.R
 
 // coldInvoke starts an environment for fn and, once it has initialised,
 // runs req on it. coldMB is the memory acquire set aside for it.
-func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool, coldMB int) (*invoke.Result, error) {
+func (m *Manager) coldInvoke(ctx context.Context, fn *function.Config, req *invoke.Request, p *fnPool, coldMB int, admit time.Duration) (*invoke.Result, error) {
 	e, res, err := m.start(ctx, fn, req, p, initOnDemand)
 	m.unpend(p, coldMB)
 	if err != nil || res != nil {
 		return res, err
 	}
 	res, err = e.invoke(ctx, fn, req, e.initDuration)
+	if err == nil && res.FunctionError == "" {
+		ph := e.phases
+		ph.Runtime, ph.Admit, ph.Invoke = fn.Runtime, admit, res.Duration
+		m.phases.add(ph)
+	}
 	m.releaseInvoked(e)
 	return res, err
 }

@@ -90,6 +90,7 @@ func runInit() int {
 	if !cfg.Namespaced {
 		return execGroupRuntime(sock, cfg, report)
 	}
+	tRoot := time.Now()
 	if cfg.Hardened {
 		err = buildRoot(cfg)
 	} else {
@@ -98,6 +99,7 @@ func runInit() int {
 	if err != nil {
 		return report(err)
 	}
+	tSetup := time.Now()
 	if err := setupProcess(cfg.UID != 0); err != nil {
 		return report(err)
 	}
@@ -147,6 +149,7 @@ func runInit() int {
 	if err != nil {
 		return report(err)
 	}
+	tExec := time.Now()
 	var pid int
 	err = retryBusy(func() error {
 		var err error
@@ -161,7 +164,9 @@ func runInit() int {
 	if err != nil {
 		return report(stage("exec", fmt.Errorf("%s: %w", cfg.Argv[0], err)))
 	}
-	if err := enc.Encode(&initMsg{Ready: true, Pid: pid}); err != nil {
+	ready := initMsg{Ready: true, Pid: pid, RootUS: tSetup.Sub(tRoot).Microseconds(),
+		SetupUS: tExec.Sub(tSetup).Microseconds(), ExecUS: time.Since(tExec).Microseconds()}
+	if err := enc.Encode(&ready); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		return 1
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,6 +82,12 @@ type initMsg struct {
 	Dialers int `json:"dialers,omitempty"`
 	// ExtExit reports that an extension process exited (its index).
 	ExtExit *int `json:"ext_exit,omitempty"`
+	// RootUS, SetupUS and ExecUS are, with ready, how long init took to
+	// build the root, to set up the process (privileges, listeners,
+	// dialers, egress) and to fork and exec the runtime, in microseconds.
+	RootUS  int64 `json:"root_us,omitempty"`
+	SetupUS int64 `json:"setup_us,omitempty"`
+	ExecUS  int64 `json:"exec_us,omitempty"`
 
 	lns     []net.Listener // the parent's: the listeners, delivered with ready
 	dialers []*os.File     // the parent's: the dialer sockets, delivered with ready
@@ -280,6 +287,7 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (*Process, error) {
 	p := l.p
 	p.id = spec.ID
+	t0 := time.Now()
 	fail := func(e error) (*Process, error) {
 		_ = p.Kill()
 		return nil, e
@@ -323,6 +331,7 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 	if err != nil {
 		return fail(err)
 	}
+	p.phases.Limits = time.Since(t0)
 	if cfg.Namespaced && len(cfg.Extensions) > 0 {
 		p.mu.Lock()
 		p.extAlive = len(cfg.Extensions)
@@ -333,6 +342,7 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 	if err != nil {
 		return fail(err)
 	}
+	t1 := time.Now()
 	err = sendWithFDs(l.sock, append(data, '\n'), int(stdout.Fd()), int(stderr.Fd()))
 	_ = stdout.Close()
 	_ = stderr.Close()
@@ -352,6 +362,9 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 			return fail(fmt.Errorf("sandbox init passed %d of %d listeners", len(m.lns), len(cfg.Listen)))
 		}
 		p.listeners = m.lns
+		p.phases.Handshake = time.Since(t1)
+		us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+		p.phases.Root, p.phases.Setup, p.phases.Exec = us(m.RootUS), us(m.SetupUS), us(m.ExecUS)
 		p.mu.Lock()
 		p.dialers = m.dialers
 		p.direct = !cfg.NetNS
@@ -608,17 +621,20 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 		cfg = &initConfig{Dir: spec.CodeDir, Argv: argv, Env: env, Listen: spec.Listeners}
 		cfg.Extensions, cfg.ExtEnv = groupExtensions(spec)
 	}
+	t0 := time.Now()
 	var s *launched
 	if l != nil && kind == l.spareKind(h) {
 		s = l.take()
 		defer l.refill()
 	}
+	spare := s != nil
 	if s == nil {
 		var err error
 		if s, err = launch(h, kind); err != nil {
 			return nil, err
 		}
 	}
+	s.p.phases.Spare, s.p.phases.Claim = spare, time.Since(t0)
 	return s.configure(ctx, spec, cfg)
 }
 

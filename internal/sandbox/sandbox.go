@@ -292,6 +292,8 @@ type Process struct {
 
 	egress *egressLink // guarded by mu; removed by wait
 
+	phases StartPhases // set by Start
+
 	// Set before done is closed.
 	exit      error
 	oom       bool
@@ -407,6 +409,23 @@ func (p *Process) OOMKilled() bool {
 	<-p.done
 	return p.oom
 }
+
+// StartPhases is where the time of one Start went. Root, Setup and Exec
+// are measured by init (namespaced environments only); Handshake is the
+// whole exchange with init, from sending its configuration to its
+// answer, so Handshake minus the three is messaging and scheduling.
+type StartPhases struct {
+	Spare     bool          // a spare init was claimed (else one was launched)
+	Claim     time.Duration // taking the spare, or launching an init (exec, namespaces, cgroup)
+	Limits    time.Duration // the cgroup named and limited, the egress link, stdio
+	Root      time.Duration // init: the minimal root (code, runtime, layers, /tmp mounted; pivot_root)
+	Setup     time.Duration // init: privileges, seccomp, listeners, dialers, egress
+	Exec      time.Duration // init: the runtime forked and exec'd
+	Handshake time.Duration // configuration sent to init's ready
+}
+
+// StartPhases returns where p's Start spent its time.
+func (p *Process) StartPhases() StartPhases { return p.phases }
 
 // Listeners returns the listeners asked for in Spec.Listeners, in that
 // order. The caller owns them: it serves and closes them (they stay open
