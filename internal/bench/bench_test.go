@@ -40,14 +40,16 @@ func TestWriteText(t *testing.T) {
 		CLIStart:   CLIStart{Runs: 5, P50: 12.5, Baseline: "/bin/true", BaselineP50: 0.5, Ratio: 25, MaxRSSKB: 31000},
 		Warm:       Warm{Invoke: Latency{N: 1, P50: 0.5}, Echo: Latency{N: 1, P50: 0.1}, RatioP50: 5},
 		Throughput: []ThroughputPoint{{Target: "go", Concurrency: 4, RPS: 1000, Ratio: 0.25}},
-		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 3, P50: 5}}},
+		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 3, P50: 5},
+			Phases: &Phases{N: 3, MountRoot: 1.75, RuntimeInit: 2.25, SpareShare: 1}}},
 		Memory:     []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CLI START", "12.50", "25.00×", "31000", "5.00×", "25%", "provided.al2023", "9000", "1500"} {
+	for _, want := range []string{"CLI START", "12.50", "25.00×", "31000", "5.00×", "25%", "provided.al2023", "9000", "1500",
+		"COLD-START BREAKDOWN", "mount root", "1.75", "2.25"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

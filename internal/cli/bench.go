@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ func newBenchCmd() *cobra.Command {
 		concurrency string
 		rts         string
 		nodes       int
+		compare     string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -30,9 +32,17 @@ each figure beside a plain Go HTTP echo server measured in the same run with
 the same client, CloudWatch's PutMetricData datapoints/s and GetMetricData latency
 (20 metrics over 3 h at 1-minute resolution) included. The CLI's start time is the median wall time of
 'nimbus version' beside /bin/true, measured first. The default run takes about two minutes on 2 vCPUs; --long
-runs longer. Run it from the nimbus source tree (or pass --go-source).`,
+runs longer. Run it from the nimbus source tree (or pass --go-source).
+
+--compare PATH puts each figure beside another nimbus's: PATH is either the
+JSON of an earlier 'bench --json', or another nimbus binary, which is run
+first with the same flags ('PATH bench --json ...') so both are measured on
+the machine as it is now; the ratios this/other are printed last.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nodes > 0 && compare != "" {
+				return errors.New("--compare does not cover --cluster runs")
+			}
 			if nodes > 0 {
 				return benchCluster(cmd, bench.ClusterOptions{Nodes: nodes, Duration: opts.Duration, GoSource: opts.GoSource}, asJSON)
 			}
@@ -58,9 +68,36 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 			if !asJSON {
 				o.Progress = cmd.ErrOrStderr()
 			}
+			var other *bench.Report
+			if compare != "" {
+				var args []string
+				for _, name := range []string{"long", "requests", "concurrency", "duration", "cold-starts", "scale-out",
+					"idle-envs", "cli-starts", "runtimes", "no-queues", "only", "go-source"} {
+					if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+						args = append(args, "--"+name+"="+f.Value.String())
+					}
+				}
+				var err error
+				if other, err = bench.LoadOther(cmd.Context(), compare, args, o.Progress); err != nil {
+					return err
+				}
+			}
 			rep, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
+			}
+			if other != nil {
+				cs := bench.Compare(rep, other)
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(bench.Compared{This: rep, Other: other, OtherFrom: compare, Comparison: cs})
+				}
+				if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+				_, _ = fmt.Fprintln(cmd.OutOrStdout())
+				return bench.WriteComparison(cmd.OutOrStdout(), cs, compare)
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -84,6 +121,7 @@ runs longer. Run it from the nimbus source tree (or pass --go-source).`,
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
 	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "tables" (DynamoDB PutItem, GetItem), "cloudwatch" (PutMetricData, GetMetricData) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
 	f.IntVar(&nodes, "cluster", 0, "measure a cluster of this many nimbus processes on this machine instead (3): warm throughput on one node vs all, cross-node reserved concurrency, lease takeover after kill -9")
+	f.StringVar(&compare, "compare", "", "put each figure beside another nimbus binary's (run now with the same flags) or an earlier bench --json file's, with ratios")
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
 	return cmd
 }

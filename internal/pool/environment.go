@@ -478,6 +478,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		e.api.Publish("platform.initRuntimeDone", map[string]any{"initializationType": initType, "phase": "init", "status": "success"})
 		e.api.Publish("platform.initReport", map[string]any{"initializationType": initType, "phase": "init", "status": "success",
 			"metrics": map[string]any{"durationMs": roundMs(initDur)}})
+		if err := proc.WeighCPU(fn.MemoryMB()); err != nil {
+			m.log.Warn("cpu weight not applied", "function", fn.FunctionName, "env_id", e.id, "err", err)
+		}
 		if m.opts.CPUQuota {
 			if err := proc.LimitCPU(fn.MemoryMB()); err != nil {
 				m.log.Warn("cpu quota not applied", "function", fn.FunctionName, "env_id", e.id, "err", err)

@@ -327,8 +327,9 @@ func enableControllers(dir string) error {
 	return nil
 }
 
-// newCgroup creates a cgroup named id with its pids limit; the memory and
-// CPU limits come with setLimits, before any function code runs.
+// newCgroup creates a cgroup named id with its pids limit; the memory
+// limit comes with setLimits, before any function code runs, the CPU
+// weight with weighCPU once init is done.
 func (h *cgroupHost) newCgroup(id string) (cgroup, error) {
 	if h.version == 2 {
 		cg := &cgroupV2{path: filepath.Join(h.v2, cgroupParent, h.owner, id)}
@@ -387,7 +388,7 @@ func (c *cgroupV1) create() error {
 	return nil
 }
 
-func (c *cgroupV1) setLimits(memoryMB, cpuMB int) error {
+func (c *cgroupV1) setLimits(memoryMB int) error {
 	if memoryMB <= 0 {
 		return nil // no memory limit asked for
 	}
@@ -402,10 +403,15 @@ func (c *cgroupV1) setLimits(memoryMB, cpuMB int) error {
 		return err
 	}
 	_ = writeFile(filepath.Join(m, "memory.swappiness"), "0")
-	if d, ok := c.paths["cpu"]; ok {
-		_ = writeFile(filepath.Join(d, "cpu.shares"), strconv.Itoa(max(2, cpuWeight(cpuMB, 1024))))
-	}
 	return nil
+}
+
+func (c *cgroupV1) weighCPU(cpuMB int) error {
+	d, ok := c.paths["cpu"]
+	if !ok {
+		return nil
+	}
+	return writeFile(filepath.Join(d, "cpu.shares"), strconv.Itoa(max(2, cpuWeight(cpuMB, 1024))))
 }
 
 // cpuPeriod is the CFS period of the CPU quota (the kernel's default).
@@ -514,7 +520,7 @@ func (c *cgroupV2) create() error {
 	return writeFile(filepath.Join(c.path, "pids.max"), strconv.Itoa(PidsMax))
 }
 
-func (c *cgroupV2) setLimits(memoryMB, cpuMB int) error {
+func (c *cgroupV2) setLimits(memoryMB int) error {
 	if memoryMB <= 0 {
 		return nil // no memory limit asked for
 	}
@@ -526,13 +532,20 @@ func (c *cgroupV2) setLimits(memoryMB, cpuMB int) error {
 		{"memory.swap.max", "0", false},
 		// Kill the whole environment on OOM, as Lambda does.
 		{"memory.oom.group", "1", false},
-		{"cpu.weight", strconv.Itoa(min(10000, cpuWeight(cpuMB, 100))), false},
 	} {
 		if err := writeFile(filepath.Join(c.path, kv.file), kv.value); err != nil && kv.required {
 			return err
 		}
 	}
 	return nil
+}
+
+func (c *cgroupV2) weighCPU(cpuMB int) error {
+	err := writeFile(filepath.Join(c.path, "cpu.weight"), strconv.Itoa(min(10000, cpuWeight(cpuMB, 100))))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no cpu controller delegated here
+	}
+	return err
 }
 
 func (c *cgroupV2) limitCPU(cpuMB int) error {

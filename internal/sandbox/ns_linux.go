@@ -301,7 +301,7 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 			// /tmp does not take the function's memory (see Spec.MemoryMB).
 			mem += tmpMB(spec.TmpMB)
 		}
-		if err := p.cg.setLimits(mem, spec.MemoryMB); err != nil {
+		if err := p.cg.setLimits(mem); err != nil {
 			return fail(fmt.Errorf("set cgroup limits: %w", err))
 		}
 	}

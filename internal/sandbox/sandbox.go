@@ -7,8 +7,8 @@
 // process can rewrite it through /proc/<pid>/exe. Init stays resident as
 // pid 1, so its own footprint is each idle environment's overhead. The parent starts init in new mount, pid, ipc, uts and
 // network namespaces, moves it into a per-environment cgroup (v1 or v2:
-// memory limit without swap, pids.max 1024, a CPU weight proportional to
-// memory, a freezer) and only then sends it its configuration, with the
+// memory limit without swap, pids.max 1024, a freezer; a CPU weight
+// proportional to memory once init is done: WeighCPU) and only then sends it its configuration, with the
 // environment's stdout and stderr, over a socket (fd 3, SCM_RIGHTS).
 //
 // Init builds a minimal root in a tmpfs and pivots into it (see
@@ -238,9 +238,10 @@ type cgroup interface {
 	remove() error
 	// dirs lists its directories.
 	dirs() []string
-	// setLimits sets the memory limit (no swap) and the CPU weight (of a
-	// function of cpuMB).
-	setLimits(memoryMB, cpuMB int) error
+	// setLimits sets the memory limit (no swap).
+	setLimits(memoryMB int) error
+	// weighCPU sets the CPU weight of a function of cpuMB.
+	weighCPU(cpuMB int) error
 	// rename renames it (all its directories) to id.
 	rename(id string) error
 	// limitCPU caps the CPU at cpuMB/1769 of one CPU.
@@ -455,6 +456,21 @@ func (p *Process) MemoryPeak() (uint64, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// WeighCPU gives the environment the CPU weight of a function of
+// memoryMB (1,769 MB = one vCPU = the default weight). Until then it has
+// the default weight, so the sandbox's set-up and the runtime's init run
+// at a full share even on a busy node, as Lambda boosts init; the pool
+// calls it once init is done.
+func (p *Process) WeighCPU(memoryMB int) error {
+	if p.cg == nil || memoryMB <= 0 {
+		return nil
+	}
+	if err := p.cg.weighCPU(memoryMB); err != nil {
+		return fmt.Errorf("weigh cpu of sandbox %s: %w", p.id, err)
+	}
+	return nil
 }
 
 // LimitCPU caps the environment's CPU time in proportion to memoryMB, as
