@@ -42,7 +42,7 @@ func TestWriteText(t *testing.T) {
 		Throughput: []ThroughputPoint{{Target: "go", Concurrency: 4, RPS: 1000, Ratio: 0.25}},
 		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 3, P50: 5},
 			Phases: &Phases{N: 3, MountRoot: 1.75, RuntimeInit: 2.25, SpareShare: 1}}},
-		Memory:     []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
+		Memory: []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
