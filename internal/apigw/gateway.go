@@ -53,8 +53,9 @@ type Options struct {
 	// AWS calls the node's own services for REST AWS integrations, as
 	// their credentials role; with none, those integrations fail (500).
 	AWS AWSCaller
-	// HTTPHosts are the host names HTTP integrations may call besides
-	// loopback addresses.
+	// HTTPHosts are the host names HTTP and HTTP_PROXY integrations may
+	// call besides loopback addresses (the server's --apigw-http-hosts);
+	// an integration naming another host is refused when it is created.
 	HTTPHosts []string
 	// ConnAuth authorizes calls of WebSocket APIs' @connections API; with
 	// none, every call is refused (403).
@@ -123,7 +124,9 @@ func New(opts Options) *Gateway {
 	g := &Gateway{
 		res: opts.Resolver, inv: opts.Invoker, region: opts.Region, account: opts.AccountID,
 		port: opts.Port, https: opts.HTTPS, auth: opts.Auth, aws: opts.AWS, connAuth: opts.ConnAuth, log: opts.Logger, now: opts.Now,
-		httpHosts: opts.HTTPHosts,
+	}
+	for _, h := range opts.HTTPHosts {
+		g.httpHosts = append(g.httpHosts, strings.ToLower(strings.TrimSpace(h)))
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

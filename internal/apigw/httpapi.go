@@ -652,6 +652,9 @@ func (g *Gateway) createIntegration(c *call) error {
 		if err := in.apply(x, ws); err != nil {
 			return err
 		}
+		if err := g.checkIntegrationHost(x.IntegrationType, x.IntegrationURI); err != nil {
+			return err
+		}
 		d.Integrations = append(d.Integrations, x)
 		return nil
 	}); err != nil {
@@ -703,7 +706,11 @@ func (g *Gateway) updateIntegration(c *call) error {
 		return err
 	}
 	x, err := g.integrationOp(c, func(d *httpDoc, i int) error {
-		return in.apply(d.Integrations[i], d.API.ProtocolType == protocolWebSocket)
+		x := d.Integrations[i]
+		if err := in.apply(x, d.API.ProtocolType == protocolWebSocket); err != nil {
+			return err
+		}
+		return g.checkIntegrationHost(x.IntegrationType, x.IntegrationURI)
 	})
 	if err != nil {
 		return err

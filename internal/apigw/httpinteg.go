@@ -203,7 +203,8 @@ func (g *Gateway) httpProxy(ctx context.Context, r *http.Request, body []byte, i
 		u.Path = strings.TrimSuffix(u.Path, "/") + env.path
 	}
 	if !g.allowedHost(u.Hostname()) {
-		g.log.Debug("http proxy integration: host not allowed", "api_id", env.context["apiId"], "host", u.Hostname())
+		g.log.Warn("http integration host refused", "api_id", env.context["apiId"], "host", u.Hostname(),
+			"hint", "allow it with --apigw-http-hosts")
 		return httpInternal()
 	}
 	mr := mappedRequest{header: r.Header.Clone(), query: u.Query()}

@@ -209,11 +209,25 @@ func TestHTTPAPIHTTPProxyWithMapping(t *testing.T) {
 		t.Errorf("backend saw %s %s %v body %s", got.Method, got.URL, got.Header, gotBody)
 	}
 
-	// An integration on a host that is not loopback (nor allowed) is never called.
-	far := h.httpAPIWith("GET /x", map[string]any{"integrationType": "HTTP_PROXY", "integrationMethod": "GET", "integrationUri": "http://example.com/x"})
-	if w := h.send(far, "GET", "/x", "", nil); w.Code != 500 {
-		t.Errorf("HTTP_PROXY to example.com = %d %s", w.Code, w.Body)
+	// An integration on a host that is not loopback (nor allowed) is
+	// refused when it is created, naming the flag; one whose host comes
+	// from a stage variable is never called.
+	var farAPI httpAPI
+	h.mgmt("POST", "/v2/apis", map[string]any{"name": "far", "protocolType": "HTTP"}, 201, &farAPI)
+	w = httptest.NewRecorder()
+	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/v2/apis/"+farAPI.APIID+"/integrations", strings.NewReader(
+		`{"integrationType":"HTTP_PROXY","integrationMethod":"GET","integrationUri":"http://Example.com:8080/x"}`)))
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "--apigw-http-hosts") || !strings.Contains(w.Body.String(), "example.com is not") {
+		t.Errorf("HTTP_PROXY to example.com created: %d %s", w.Code, w.Body)
 	}
+	far := h.httpAPIWith("GET /x", map[string]any{"integrationType": "HTTP_PROXY", "integrationMethod": "GET",
+		"integrationUri": "http://${stageVariables.queue}.example.com/x"})
+	if w := h.send(far, "GET", "/x", "", nil); w.Code != 500 {
+		t.Errorf("HTTP_PROXY to orders.example.com = %d %s", w.Code, w.Body)
+	}
+	// The node's allowed hosts may be called.
+	h.g.httpHosts = []string{"example.com"}
+	h.httpAPIWith("GET /x", map[string]any{"integrationType": "HTTP_PROXY", "integrationMethod": "GET", "integrationUri": "https://example.com/x"})
 }
 
 func TestHTTPAPILambdaParameterMapping(t *testing.T) {

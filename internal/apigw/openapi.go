@@ -394,6 +394,11 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		if err != nil {
 			return err
 		}
+		if integ != nil {
+			if err := g.checkIntegrationHost(integ.Type, integ.URI); err != nil {
+				return err
+			}
+		}
 		m.MethodIntegration = integ
 		if res.ResourceMethods == nil {
 			res.ResourceMethods = map[string]*restMethod{}
@@ -512,6 +517,9 @@ func (g *Gateway) importHTTP(doc *httpDoc, oa *oaDoc) error {
 		uri, pfv, err := "", "", error(nil)
 		if ox := o.op.Integration; ox != nil && (strings.EqualFold(ox.Type, "http_proxy") || ox.IntegrationSubtype != "") {
 			if x, err = importHTTPIntegration(o); err != nil {
+				return err
+			}
+			if err := g.checkIntegrationHost(x.IntegrationType, x.IntegrationURI); err != nil {
 				return err
 			}
 			doc.Integrations = append(doc.Integrations, x)

@@ -538,6 +538,44 @@ func fillPath(p string, params map[string]string, escape bool) string {
 	return p
 }
 
+// checkEndpointHost refuses, at CreateIntegration, PutIntegration,
+// UpdateIntegration and import, an HTTP or HTTP_PROXY integration whose
+// endpoint host is written out and is not one allowedHost accepts. A host
+// taken from a stage variable is judged when the integration is called.
+func (g *Gateway) checkEndpointHost(uri string) error {
+	rest, ok := strings.CutPrefix(uri, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(uri, "https://"); !ok {
+			return nil // the type's own check refuses it
+		}
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if strings.Contains(rest, "$") {
+		return nil
+	}
+	u, err := url.Parse("http://" + rest)
+	if err != nil || u.Hostname() == "" || g.allowedHost(u.Hostname()) {
+		return nil
+	}
+	return badRequest("%s", hostRefusal(strings.ToLower(u.Hostname())))
+}
+
+// checkIntegrationHost is checkEndpointHost for an integration of type
+// typ (only HTTP and HTTP_PROXY call endpoints).
+func (g *Gateway) checkIntegrationHost(typ, uri string) error {
+	if typ != "HTTP" && typ != "HTTP_PROXY" {
+		return nil
+	}
+	return g.checkEndpointHost(uri)
+}
+
+// hostRefusal names a refused HTTP integration host and how to allow it.
+func hostRefusal(host string) string {
+	return fmt.Sprintf("Nimbus calls HTTP integrations on loopback addresses and the hosts the server's --apigw-http-hosts flag (NIMBUS_APIGW_HTTP_HOSTS) names; %s is not one of them.", host)
+}
+
 // allowedHost reports whether an HTTP integration may call host: loopback
 // addresses and names, and the hosts the node allows.
 func (g *Gateway) allowedHost(host string) bool {
@@ -595,7 +633,8 @@ func (g *Gateway) callHTTP(ctx context.Context, mr *methodRequest, integ *restIn
 		return nil, internalError()
 	}
 	if !g.allowedHost(u.Hostname()) {
-		lg.add("Execution failed due to configuration error: Nimbus calls HTTP integrations on loopback or allowed hosts only, not %s", u.Hostname())
+		lg.add("Execution failed due to configuration error: %s", hostRefusal(u.Hostname()))
+		g.log.Warn("http integration host refused", "api_id", mr.doc.API.ID, "host", u.Hostname(), "hint", "allow it with --apigw-http-hosts")
 		return nil, internalError()
 	}
 	method := integ.HTTPMethod

@@ -320,6 +320,9 @@ func (g *Gateway) putIntegration(c *call) error {
 		if err != nil {
 			return err
 		}
+		if err := g.checkIntegrationHost(x.Type, x.URI); err != nil {
+			return err
+		}
 		if x.CacheNamespace == "" {
 			x.CacheNamespace = r.ID
 		}
@@ -439,6 +442,9 @@ func (g *Gateway) updateIntegrationREST(c *call) error {
 			CacheNamespace: x.CacheNamespace, CacheKeyParameters: x.CacheKeyParameters, ContentHandling: x.ContentHandling,
 			TimeoutInMillis: &timeout}, m)
 		if err != nil {
+			return err
+		}
+		if err := g.checkIntegrationHost(checked.Type, checked.URI); err != nil {
 			return err
 		}
 		checked.IntegrationResponses = x.IntegrationResponses

@@ -143,9 +143,13 @@ func TestHTTPIntegration(t *testing.T) {
 	if w := h.send(api, "POST", "/prod/things/missing", `{}`, nil); w.Code != 400 || w.Header().Get("X-Out") != "gone" || w.Body.String() != `{"error":"gone"}` {
 		t.Errorf("4xx selection = %d %v %s", w.Code, w.Header(), w.Body)
 	}
-	// Only loopback or allowed hosts: an integration elsewhere is refused.
+	// Only loopback or allowed hosts: an integration elsewhere is refused
+	// when it is put (TestHTTPAPIHTTPProxyWithMapping) and, should the
+	// node's allowed hosts shrink afterwards, when it is called.
+	h.g.httpHosts = []string{"192.0.2.1"}
 	far, _ := h.nonProxyAPI(map[string]any{"type": "HTTP", "httpMethod": "GET", "uri": "http://192.0.2.1/x"}, nil,
 		map[string]map[string]any{"200": {}})
+	h.g.httpHosts = nil
 	if w := h.send(far, "POST", "/prod/things/1", `{}`, nil); w.Code != 500 {
 		t.Errorf("HTTP integration to a non-loopback host = %d %s", w.Code, w.Body)
 	}

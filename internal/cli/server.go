@@ -84,6 +84,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.StringVar(&cfg.RuntimeInterpreters, "runtime-interpreter", cfg.RuntimeInterpreters, "RUNTIME=/path/to/interpreter, comma-separated (python3.12=/usr/bin/python3.12); python3.X and nodeNN on PATH are found without it")
 	f.StringVar(&cfg.RuntimeVersionCheck, "runtime-version-check", cfg.RuntimeVersionCheck, "when a runtime's interpreter is older than the runtime: warn (CreateFunction succeeds, the server logs it) or refuse (CreateFunction fails)")
 	f.StringVar(&cfg.SNSAllowedHosts, "sns-allowed-hosts", cfg.SNSAllowedHosts, "comma-separated hosts (host or host:port) of http/https SNS endpoints that may be subscribed besides loopback ones")
+	f.StringVar(&cfg.APIGWHTTPHosts, "apigw-http-hosts", cfg.APIGWHTTPHosts, "comma-separated host names API Gateway HTTP and HTTP_PROXY integrations may call besides loopback ones")
 	f.BoolVar(&cfg.CPUQuota, "cpu-quota", cfg.CPUQuota, "cap each environment's CPU in proportion to its memory after init, as Lambda does (1,769 MB = one vCPU)")
 	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "serve Prometheus metrics on /metrics and meter invocations for 'nimbus cost'")
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "serve every door over HTTPS with this PEM certificate (and chain); read again when it changes (default $NIMBUS_TLS_CERT)")

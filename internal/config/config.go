@@ -93,6 +93,10 @@ type Config struct {
 	// of http/https SNS endpoints that may be subscribed besides loopback
 	// ones (NIMBUS_SNS_ALLOWED_HOSTS). Empty: loopback endpoints only.
 	SNSAllowedHosts string
+	// APIGWHTTPHosts are the host names (comma-separated) API Gateway's
+	// HTTP and HTTP_PROXY integrations may call besides loopback ones
+	// (NIMBUS_APIGW_HTTP_HOSTS). Empty: loopback endpoints only.
+	APIGWHTTPHosts string
 	// CPUQuota caps each environment's CPU in proportion to its memory
 	// after init, as Lambda does (1,769 MB = one vCPU; NIMBUS_CPU_QUOTA).
 	// Off, environments get a proportional CPU weight only: all the CPU
@@ -292,6 +296,7 @@ func FromEnv() Config {
 	set(&c.MetricsToken, "NIMBUS_METRICS_TOKEN")
 	set(&c.FunctionNetwork, "NIMBUS_FUNCTION_NETWORK")
 	set(&c.SNSAllowedHosts, "NIMBUS_SNS_ALLOWED_HOSTS")
+	set(&c.APIGWHTTPHosts, "NIMBUS_APIGW_HTTP_HOSTS")
 	set(&c.FunctionAllowHosts, "NIMBUS_FUNCTION_ALLOW_HOSTS")
 	set(&c.RuntimeSDKs, "NIMBUS_RUNTIME_SDKS")
 	set(&c.RuntimeInterpreters, "NIMBUS_RUNTIME_INTERPRETERS")

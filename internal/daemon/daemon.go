@@ -481,6 +481,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
 		AWS:       apigwAWS{d},
 		ConnAuth:  connectionsAuth{d},
+		HTTPHosts: config.SplitList(cfg.APIGWHTTPHosts),
 		Logger:    log.With("component", "apigw"),
 	})
 	if err := d.newStacks(); err != nil {
