@@ -18,6 +18,14 @@ import (
 // value's AAD), so a sealed value copied to another secret or parameter
 // does not open.
 
+// Sealer seals and opens values by envelope encryption; *Service
+// implements it. Secrets Manager and Parameter Store take one.
+type Sealer interface {
+	SealValue(ctx context.Context, keyID string, value []byte, ectx map[string]string) ([]byte, string, error)
+	OpenValue(ctx context.Context, sealed []byte, ectx map[string]string) ([]byte, string, error)
+	KeyARN(ctx context.Context, keyID string) (string, error)
+}
+
 // ErrSealed is a sealed value that is damaged or does not open with the
 // given encryption context.
 var ErrSealed = errors.New("sealed value does not open")

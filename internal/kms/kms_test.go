@@ -384,7 +384,7 @@ func TestLoadMasterKey(t *testing.T) {
 // found", as a cluster does while another node's create is not yet
 // applied where the read is served.
 type laggingKV struct {
-	KV
+	store.KV
 	misses int
 }
 

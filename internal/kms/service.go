@@ -27,20 +27,10 @@ func IsRequest(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 }
 
-// KV is the part of the backbone's state bucket the service uses
-// (*store.Store).
-type KV interface {
-	Get(ctx context.Context, key string) (store.Entry, error)
-	Create(ctx context.Context, key string, val []byte) (uint64, error)
-	Update(ctx context.Context, key string, val []byte, lastRev uint64) (uint64, error)
-	Delete(ctx context.Context, key string, lastRev uint64) error
-	Keys(ctx context.Context, prefix string) ([]string, error)
-}
-
 // Options configure New.
 type Options struct {
-	Store     KV     // required
-	MasterKey []byte // required: LoadMasterKey
+	Store     store.KV // required
+	MasterKey []byte   // required: LoadMasterKey
 	Region    string
 	AccountID string
 	Logger    *slog.Logger
@@ -50,7 +40,7 @@ type Options struct {
 
 // Service is the node's KMS.
 type Service struct {
-	kv      KV
+	kv      store.KV
 	master  []byte
 	region  string
 	account string

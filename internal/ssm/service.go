@@ -44,22 +44,6 @@ func IsRequest(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 }
 
-// KV is the part of the backbone's state bucket the service uses.
-type KV interface {
-	Get(ctx context.Context, key string) (store.Entry, error)
-	Create(ctx context.Context, key string, val []byte) (uint64, error)
-	Update(ctx context.Context, key string, val []byte, lastRev uint64) (uint64, error)
-	Delete(ctx context.Context, key string, lastRev uint64) error
-	Keys(ctx context.Context, prefix string) ([]string, error)
-}
-
-// Keys seals and opens SecureString values (*kms.Service).
-type Keys interface {
-	SealValue(ctx context.Context, keyID string, value []byte, ectx map[string]string) ([]byte, string, error)
-	OpenValue(ctx context.Context, sealed []byte, ectx map[string]string) ([]byte, string, error)
-	KeyARN(ctx context.Context, keyID string) (string, error)
-}
-
 // Secrets reads Secrets Manager secrets (*secretsmanager.Service) for the
 // /aws/reference/secretsmanager/ parameters.
 type Secrets interface {
@@ -68,8 +52,8 @@ type Secrets interface {
 
 // Options configure New.
 type Options struct {
-	Store     KV   // required
-	Keys      Keys // required
+	Store     store.KV   // required
+	Keys      kms.Sealer // required
 	Secrets   Secrets
 	Region    string
 	AccountID string
@@ -79,8 +63,8 @@ type Options struct {
 
 // Service is the node's Parameter Store.
 type Service struct {
-	kv      KV
-	keys    Keys
+	kv      store.KV
+	keys    kms.Sealer
 	secrets Secrets
 	region  string
 	account string

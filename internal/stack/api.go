@@ -28,7 +28,7 @@ const noEchoMask = "****"
 // Options configure New.
 type Options struct {
 	// Store holds the stacks (keys "stack.*"). Required.
-	Store KV
+	Store store.KV
 	// Providers make the resources of each supported type.
 	Providers map[string]Provider
 	// Artifacts is the artifact store providers read code from; the engine
@@ -73,7 +73,7 @@ type SecretSource interface {
 // stack *_IN_PROGRESS in the store, and the next Run resumes it (rolling a
 // create or an update back, finishing a cleanup or a delete).
 type Service struct {
-	kv         KV
+	kv         store.KV
 	providers  map[string]Provider
 	artifacts  *Artifacts
 	region     string

@@ -28,17 +28,6 @@ const (
 	keyExport    = "stack.export."
 )
 
-// KV is the part of the backbone's key-value bucket the engine uses.
-// *store.Store implements it. Errors wrap store.ErrNotFound,
-// store.ErrExists and store.ErrConflict.
-type KV interface {
-	Get(ctx context.Context, key string) (store.Entry, error)
-	Create(ctx context.Context, key string, val []byte) (uint64, error)
-	Update(ctx context.Context, key string, val []byte, lastRev uint64) (uint64, error)
-	Delete(ctx context.Context, key string, lastRev uint64) error
-	Keys(ctx context.Context, prefix string) ([]string, error)
-}
-
 // record is a stack as stored.
 type record struct {
 	UUID, ID, Name       string

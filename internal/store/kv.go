@@ -75,6 +75,18 @@ func prefixFilter(prefix string) string {
 	return prefix[:i+1] + jetstream.AllKeys
 }
 
+// KV is the key-value part of the backbone that most services keep their
+// state in; *Store implements it. Errors wrap ErrNotFound, ErrExists and
+// ErrConflict. A service takes a KV rather than a *Store so that a test
+// can wrap one (to lag a read, say).
+type KV interface {
+	Get(ctx context.Context, key string) (Entry, error)
+	Create(ctx context.Context, key string, val []byte) (uint64, error)
+	Update(ctx context.Context, key string, val []byte, lastRev uint64) (uint64, error)
+	Delete(ctx context.Context, key string, lastRev uint64) error
+	Keys(ctx context.Context, prefix string) ([]string, error)
+}
+
 func checkValue(key string, val []byte) error {
 	if len(val) > MaxValueSize {
 		return fmt.Errorf("value of %s is %d bytes, more than %d", key, len(val), MaxValueSize)
