@@ -195,18 +195,7 @@ func (s *Service) archiveOut(ctx context.Context, a *Archive, full bool) map[str
 }
 
 func (s *Service) getArchive(ctx context.Context, name string) (*Archive, uint64, error) {
-	e, err := s.kv.Get(ctx, archiveKey(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, notFound("Archive %s does not exist.", name)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get archive: %w", err)
-	}
-	var a Archive
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
-		return nil, 0, fmt.Errorf("decode archive: %w", err)
-	}
-	return &a, e.Revision(), nil
+	return getStored[Archive](ctx, s.kv, archiveKey(name), notFound("Archive %s does not exist.", name))
 }
 
 func checkArchiveName(name string) error {

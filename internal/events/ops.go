@@ -38,19 +38,26 @@ func (s *Service) ensureDefaultBus(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) getBus(ctx context.Context, name string) (*Bus, error) {
-	e, err := s.kv.Get(ctx, busKey(name))
+// getStored reads key's record and decodes it, with its revision; a
+// missing key is the error missing (the API's not-found error).
+func getStored[T any](ctx context.Context, kv jetstream.KeyValue, key string, missing error) (*T, uint64, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, notFound("Event bus %s does not exist.", name)
+		return nil, 0, missing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get bus %s: %w", name, err)
+		return nil, 0, fmt.Errorf("get %s: %w", key, err)
 	}
-	b := new(Bus)
-	if err := json.Unmarshal(e.Value(), b); err != nil {
-		return nil, fmt.Errorf("decode bus %s: %w", name, err)
+	v := new(T)
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
 	}
-	return b, nil
+	return v, e.Revision(), nil
+}
+
+func (s *Service) getBus(ctx context.Context, name string) (*Bus, error) {
+	b, _, err := getStored[Bus](ctx, s.kv, busKey(name), notFound("Event bus %s does not exist.", name))
+	return b, err
 }
 
 func (s *Service) busOut(b *Bus) map[string]any {
@@ -234,18 +241,7 @@ func paginate[T any](items []T, name func(T) string, token string, limit int) ([
 // ---- rules ----
 
 func (s *Service) getRule(ctx context.Context, bus, name string) (*Rule, uint64, error) {
-	e, err := s.kv.Get(ctx, ruleKey(bus, name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, notFound("Rule %s does not exist on EventBus %s.", name, bus)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get rule %s: %w", name, err)
-	}
-	r := new(Rule)
-	if err := json.Unmarshal(e.Value(), r); err != nil {
-		return nil, 0, fmt.Errorf("decode rule %s: %w", name, err)
-	}
-	return r, e.Revision(), nil
+	return getStored[Rule](ctx, s.kv, ruleKey(bus, name), notFound("Rule %s does not exist on EventBus %s.", name, bus))
 }
 
 // updateRule applies f to the stored rule with compare-and-swap, retrying

@@ -33,23 +33,16 @@ type policyCondition struct {
 
 // updateBus applies change to bus name's record with compare-and-swap.
 func (s *Service) updateBus(ctx context.Context, name string, change func(b *Bus) error) error {
-	e, err := s.kv.Get(ctx, busKey(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return notFound("Event bus %s does not exist.", name)
-	}
+	b, rev, err := getStored[Bus](ctx, s.kv, busKey(name), notFound("Event bus %s does not exist.", name))
 	if err != nil {
-		return fmt.Errorf("get bus %s: %w", name, err)
+		return err
 	}
-	var b Bus
-	if err := json.Unmarshal(e.Value(), &b); err != nil {
-		return fmt.Errorf("decode bus %s: %w", name, err)
-	}
-	if err := change(&b); err != nil {
+	if err := change(b); err != nil {
 		return err
 	}
 	b.Modified = s.now().UnixMilli()
 	raw, _ := json.Marshal(b)
-	if _, err := s.kv.Update(ctx, busKey(name), raw, e.Revision()); err != nil {
+	if _, err := s.kv.Update(ctx, busKey(name), raw, rev); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return &apiError{http.StatusConflict, "ConcurrentModificationException", "The event bus is being modified; retry."}
 		}

@@ -33,18 +33,7 @@ func activeReplay(state string) bool {
 }
 
 func (s *Service) getReplay(ctx context.Context, name string) (*Replay, uint64, error) {
-	e, err := s.kv.Get(ctx, replayKey(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, notFound("Replay %s does not exist.", name)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get replay: %w", err)
-	}
-	var rp Replay
-	if err := json.Unmarshal(e.Value(), &rp); err != nil {
-		return nil, 0, fmt.Errorf("decode replay: %w", err)
-	}
-	return &rp, e.Revision(), nil
+	return getStored[Replay](ctx, s.kv, replayKey(name), notFound("Replay %s does not exist.", name))
 }
 
 // setReplay changes a stored replay with f (compare-and-swap, retried).
