@@ -219,11 +219,14 @@ func (l *serverLogger) clusterEvent(detail string) {
 
 // clusterJS is the JetStream context of a node on a cluster. When several
 // nodes start together they create the same streams at the same moment,
-// and nats-server (2.15) can leave all but one of those identical creates
-// unanswered although the stream exists; a create asked again is answered
-// at once. So creates and updates of streams and buckets are retried with
-// a short timeout per try, until the caller's context (or
-// clusterReadyTimeout) ends. They are idempotent.
+// and nats-server (2.15) leaves all but one of those identical creates
+// unanswered although the stream exists (jsClusteredStreamRequest proposes
+// the duplicate again and nobody replies to it); a create asked again is
+// answered at once. So creates and updates of streams and buckets are
+// retried, until the caller's context (or clusterReadyTimeout) ends. They
+// are idempotent. The first tries are short (createTries): a long first
+// try cost every node of a starting cluster 10 s per duplicated create,
+// about half a minute of each start.
 //
 // It also gives every stream and bucket created through it at least the
 // store's replica count: on a cluster, a stream with one copy on a server
@@ -234,17 +237,40 @@ type clusterJS struct {
 	replicas int
 }
 
+// createTries are the timeouts of successive create tries: short first
+// (an unanswered duplicate is retried soon), longer after (a loaded
+// cluster creating an R3 group may take seconds to answer), then
+// createTry each. A try cut short while its create is still in flight
+// costs one more try, which is answered once the stream exists.
+var createTries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
 const createTry = 10 * time.Second
+
+// createPause is the wait before trying again after an answer that said
+// to (503, no responders), so such answers do not spin.
+const createPause = 200 * time.Millisecond
 
 func retryCreate[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, clusterReadyTimeout)
 	defer cancel()
-	for {
-		tctx, tcancel := context.WithTimeout(ctx, createTry)
+	for try := 0; ; try++ {
+		timeout := createTry
+		if try < len(createTries) {
+			timeout = createTries[try]
+		}
+		start := time.Now()
+		tctx, tcancel := context.WithTimeout(ctx, timeout)
 		v, err := create(tctx)
 		tcancel()
 		if err == nil || ctx.Err() != nil || !retryable(err) {
 			return v, err
+		}
+		if wait := createPause - time.Since(start); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return v, err
+			case <-time.After(wait):
+			}
 		}
 	}
 }
