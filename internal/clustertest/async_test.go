@@ -82,7 +82,7 @@ func (r *recorded) missing(ids map[string]bool) (missing, dups int) {
 	return missing, dups
 }
 
-// TestClusterKill9LosesNoAsyncEvent: three nodes take asynchronous
+// kill9LosesNoAsyncEvent: three nodes take asynchronous
 // invokes from clients spread over them; one node is killed with SIGKILL
 // mid-flood and never restarted. Every event a node answered 202 runs
 // (its OnSuccess record reaches the recorder) on the survivors: events
@@ -90,17 +90,13 @@ func (r *recorded) missing(ids map[string]bool) (missing, dups int) {
 // redelivered when their AckWait passes. Duplicates (at-least-once) are
 // reported, not failed. Before the flood, the same cluster checks that a
 // function's reserved concurrency holds across the nodes.
-func TestClusterKill9LosesNoAsyncEvent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nimbus processes")
-	}
+func kill9LosesNoAsyncEvent(t *testing.T, c *Cluster) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}
 	const total, workers = 600, 12
 	rec := &recorded{seen: map[string]int{}}
-	c := Start(t, Options{Binary: nimbusBin, Stdout: rec.line,
-		Args: []string{"--function-logs", "--async-delay-scale", "0.01"}})
+	c.OnStdout(rec.line)
 	creds := c.Credentials(t)
 	client := func(n *Node) *lambda.Client {
 		return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint),

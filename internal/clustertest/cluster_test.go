@@ -39,18 +39,52 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestThreeNodeCluster forms a three-node cluster and checks what every
-// later cluster test relies on: one meta group of three with R3 streams,
-// one set of secrets (the root credentials one node generated verify on
-// every node), the coordinator lease taken over with a larger fencing
-// token after its holder is killed with SIGKILL, /readyz false on the
-// last node once it has lost quorum, killed nodes rejoining, and a
-// partition: one node's routes to both others cut.
-func TestThreeNodeCluster(t *testing.T) {
+// TestCluster starts one three-node cluster and runs every cluster step
+// on it: a harness start costs a minute or more on a loaded CI machine,
+// and this package is CI's critical path. The steps that leave every node
+// running go first (the independent ones in parallel: they use resources
+// of their own), then those that kill nodes; each of those restarts what
+// it killed, and Restore before every step makes sure the next one finds
+// three ready nodes even after a failed step. Run one step with
+// -run 'TestCluster/<Step>' (the cluster still starts once).
+func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nimbus processes")
 	}
-	c := Start(t, Options{Binary: nimbusBin, Partitionable: true})
+	c := Start(t, Options{Binary: nimbusBin, Partitionable: true,
+		Args: []string{"--function-logs", "--async-delay-scale", "0.01"}})
+	step := func(name string, f func(*testing.T, *Cluster)) {
+		t.Run(name, func(t *testing.T) {
+			c.Restore(t)
+			f(t, c)
+		})
+	}
+	step("Formation", formation)
+	t.Run("Independent", func(t *testing.T) {
+		for _, s := range []struct {
+			name string
+			f    func(*testing.T, *Cluster)
+		}{
+			{"QueuesAndTopics", queuesAndTopics},
+			{"S3Boundary", s3Boundary},
+			{"Tables", tables},
+		} {
+			t.Run(s.name, func(t *testing.T) {
+				t.Parallel()
+				s.f(t, c)
+			})
+		}
+	})
+	step("SecretsAndKill9", secretsAndKill9)
+	step("Kill9LosesNoAsyncEvent", kill9LosesNoAsyncEvent)
+	step("TakeoverQuorumAndPartition", takeoverQuorumAndPartition)
+}
+
+// formation checks what every later step relies on: one meta group of
+// three with R3 streams and one set of secrets (the root credentials one
+// node generated verify on every node; function credentials one node
+// issues verify on another).
+func formation(t *testing.T, c *Cluster) {
 	creds := c.Credentials(t)
 	ctx := t.Context()
 
@@ -143,6 +177,25 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	}
 
+}
+
+// takeoverQuorumAndPartition: the coordinator lease is taken over with a
+// larger fencing token after its holder is killed with SIGKILL; /readyz
+// is false on the last node once it has lost quorum; killed nodes rejoin;
+// and a partition: one node's routes to both others cut.
+func takeoverQuorumAndPartition(t *testing.T, c *Cluster) {
+	creds := c.Credentials(t)
+	ctx := t.Context()
+	var first *cluster.Status
+	Eventually(t, 2*time.Minute, "a node sees three current nodes and a coordinator", func() bool {
+		st, err := c.Nodes[0].Status(ctx, creds)
+		if err != nil || !st.Quorum || st.Coordinator == nil || len(st.Nodes) != 3 {
+			return false
+		}
+		first = &st
+		return true
+	})
+	lap := stopwatch(t)
 	// Kill the coordinator; another node takes the lease over with a
 	// larger fencing token.
 	holder := c.Node(first.Coordinator.Holder)
@@ -162,6 +215,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		next = &st
 		return true
 	})
+	lap("coordinator taken over")
 	t.Logf("coordinator %s (token %d) killed; %s took over (token %d) %s later",
 		holder.Name, token, next.Coordinator.Holder, next.Coordinator.Token, time.Since(killed).Round(100*time.Millisecond))
 	if next.Coordinator.Token <= token {
@@ -182,17 +236,11 @@ func TestThreeNodeCluster(t *testing.T) {
 		return !last.Ready(ctx)
 	})
 
-	// The killed nodes come back and the cluster serves again.
-	holder.Start(t)
-	survivors[0].Start(t)
-	Eventually(t, 2*time.Minute, "all three nodes ready after the restart", func() bool {
-		for _, n := range c.Nodes {
-			if !n.Ready(ctx) {
-				return false
-			}
-		}
-		return true
-	})
+	lap("the last node reports no quorum")
+
+	// The killed nodes come back (together) and the cluster serves again.
+	c.Restore(t)
+	lap("the killed nodes are back and all three ready")
 
 	// A partition: node2's routes to both others cut (both ways). The
 	// majority keeps serving; node2 reports not ready and refuses writes
@@ -210,6 +258,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		defer cancel()
 		return !minority.Ready(ctx)
 	})
+	lap("the cut-off node reports not ready")
 	for _, n := range c.Nodes[:2] {
 		Eventually(t, 2*time.Minute, n.Name+" stays ready on the majority side", func() bool { return n.Ready(ctx) })
 	}
@@ -218,20 +267,23 @@ func TestThreeNodeCluster(t *testing.T) {
 		var exists *iamtypes.EntityAlreadyExistsException
 		return err == nil || errors.As(err, &exists) // an earlier try went through
 	})
+	lap("the majority took a write")
 	mctx, cancel := context.WithTimeout(ctx, time.Minute)
-	_, err = iamOn(minority).CreateRole(mctx, &awsiam.CreateRoleInput{RoleName: aws.String("on-the-minority"), AssumeRolePolicyDocument: trust})
+	_, err := iamOn(minority).CreateRole(mctx, &awsiam.CreateRoleInput{RoleName: aws.String("on-the-minority"), AssumeRolePolicyDocument: trust})
 	cancel()
 	if err == nil {
 		t.Errorf("%s accepted a write while cut off from the majority", minority.Name)
 	} else {
 		t.Logf("%s refused a write while cut off: %v", minority.Name, err)
 	}
+	lap("the minority refused a write")
 	c.Heal(t, minority)
 	Eventually(t, 2*time.Minute, minority.Name+" ready again after the partition heals", func() bool { return minority.Ready(ctx) })
 	Eventually(t, 2*time.Minute, minority.Name+" catches up with the majority's write", func() bool {
 		_, err := iamOn(minority).GetRole(ctx, &awsiam.GetRoleInput{RoleName: aws.String("during-partition")})
 		return err == nil
 	})
+	lap("healed, caught up")
 	var seen []bool
 	for _, n := range c.Nodes {
 		_, err := iamOn(n).GetRole(ctx, &awsiam.GetRoleInput{RoleName: aws.String("on-the-minority")})
@@ -243,5 +295,16 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	if seen[0] != seen[1] || seen[1] != seen[2] {
 		t.Errorf("the nodes disagree after the partition about the role the minority tried to create: %v", seen)
+	}
+}
+
+// stopwatch logs how long each phase of a step took (where a step's time
+// goes, for making it cheaper; never asserted).
+func stopwatch(t *testing.T) func(what string) {
+	last := time.Now()
+	return func(what string) {
+		t.Helper()
+		t.Logf("%s after %s", what, time.Since(last).Round(100*time.Millisecond))
+		last = time.Now()
 	}
 }

@@ -71,7 +71,7 @@ type Options struct {
 	// Env are extra environment variables for every node.
 	Env []string
 	// Stdout, when set, gets each line a node prints on stdout (function
-	// output with --function-logs).
+	// output with --function-logs); Cluster.OnStdout adds more readers.
 	Stdout func(node *Node, line string)
 	// Partitionable routes every pair of nodes through a proxy the test
 	// can cut (Cluster.Partition, partition.go).
@@ -85,6 +85,27 @@ type Cluster struct {
 	Nodes  []*Node
 
 	links [][]*link // links[i][j]: node i's route to node j (Partitionable)
+
+	outMu sync.Mutex
+	outs  []func(*Node, string) // guarded by outMu: stdout readers
+}
+
+// OnStdout adds a reader of every line any node prints on stdout from
+// now on (function output with --function-logs), beside Options.Stdout:
+// steps sharing one cluster each read what they need.
+func (c *Cluster) OnStdout(f func(node *Node, line string)) {
+	c.outMu.Lock()
+	c.outs = append(c.outs, f)
+	c.outMu.Unlock()
+}
+
+func (c *Cluster) stdout(n *Node, line string) {
+	c.outMu.Lock()
+	outs := c.outs
+	c.outMu.Unlock()
+	for _, f := range outs {
+		f(n, line)
+	}
 }
 
 // Node is one nimbus server process (which may be stopped and started).
@@ -118,6 +139,9 @@ func Start(t testing.TB, o Options) *Cluster {
 		n = 3
 	}
 	c := &Cluster{Name: "test-" + randomHex(3), Secret: randomHex(16)}
+	if o.Stdout != nil {
+		c.outs = append(c.outs, o.Stdout)
+	}
 	ports := freePorts(t, n)
 	var routes, addrs []string
 	for _, p := range ports {
@@ -144,7 +168,7 @@ func Start(t testing.TB, o Options) *Cluster {
 			DataDir:     t.TempDir(),
 			ClusterAddr: fmt.Sprintf("127.0.0.1:%d", ports[i]),
 			bin:         o.Binary,
-			stdout:      o.Stdout,
+			stdout:      c.stdout,
 		}
 		// What nimbus.env and LoadCredential give the unit on a real node.
 		credDir := t.TempDir()
@@ -219,6 +243,39 @@ func (c *Cluster) Live() []*Node {
 		}
 	}
 	return out
+}
+
+// Restore starts every node that is not running (after a step killed or
+// stopped it; concurrently) and waits until every node is ready, so the
+// next step of a test that shares the cluster finds all of them serving.
+func (c *Cluster) Restore(t testing.TB) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, n := range c.Nodes {
+		if n.Running() {
+			continue
+		}
+		wg.Go(func() {
+			if err := n.start(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		Eventually(t, 3*time.Minute, n.Name+" ready", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return n.Ready(ctx)
+		})
+	}
 }
 
 // Node returns the node named name, or nil.

@@ -19,18 +19,14 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
-// TestClusterQueuesAndTopics: a message sent on node0 is received once,
+// queuesAndTopics: a message sent on node0 is received once,
 // on node1; a FIFO group whose message is in flight on node1 holds its
 // next message back on node2 while another group flows there; a topic
 // published on node1 reaches a subscribed queue read on node2; a pipe
 // created on node0 is RUNNING as node1 describes it and carries a message
 // sent on node2 to its target queue, read on node1 (pipes run on the
 // holder of the lease "pipes", whichever node that is).
-func TestClusterQueuesAndTopics(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nimbus processes")
-	}
-	c := Start(t, Options{Binary: nimbusBin})
+func queuesAndTopics(t *testing.T, c *Cluster) {
 	creds := c.Credentials(t)
 	provider := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }))
 	sqsOf := func(n *Node) *awssqs.Client {

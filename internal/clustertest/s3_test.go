@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// TestClusterS3Boundary: every node sees a bucket another node created
+// s3Boundary: every node sees a bucket another node created
 // (its record is on the backbone) and serves its objects: node0 holds
 // them, node1 and node2 relay every request to it after judging SigV4
 // and IAM themselves (docs/design/object-storage.md). A body of several
@@ -24,11 +24,7 @@ import (
 // node2 streams between the holders; listings and deletes work through
 // either; an IAM user without s3:GetObject cannot read through a
 // relaying node.
-func TestClusterS3Boundary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nimbus processes")
-	}
-	c := Start(t, Options{Binary: nimbusBin})
+func s3Boundary(t *testing.T, c *Cluster) {
 	creds := c.Credentials(t)
 	clientAs := func(n *Node, creds aws.Credentials) *awss3.Client {
 		return awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.Endpoint), UsePathStyle: true,

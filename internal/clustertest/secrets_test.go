@@ -18,7 +18,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// TestClusterSecretsAndKill9 (docs/design/secrets.md): a secret, a
+// secretsAndKill9 (docs/design/secrets.md): a secret, a
 // SecureString and a KMS ciphertext written on one node are read on the
 // others (every node derives the same master key from the cluster
 // secret); then the node taking PutSecretValue calls is killed with
@@ -27,11 +27,7 @@ import (
 // exactly one version is AWSCURRENT. On the way, a web console session
 // signed in on one node is accepted by another (the nodes share the
 // session key its cookies are MAC'd with).
-func TestClusterSecretsAndKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nimbus processes")
-	}
-	c := Start(t, Options{Binary: nimbusBin})
+func secretsAndKill9(t *testing.T, c *Cluster) {
 	creds := c.Credentials(t)
 	provider := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 	smc := func(n *Node) *sm.Client {

@@ -52,22 +52,19 @@ func (s *streamLines) get() []string {
 	return append([]string(nil), s.ns...)
 }
 
-// TestClusterTables: every node serves the same tables with DynamoDB's
+// tables: every node serves the same tables with DynamoDB's
 // semantics (docs/design/tables.md, "Several nodes"): a write acknowledged
 // by one node is seen by a strongly consistent read on another; two nodes
 // racing the same conditional write have exactly one winner; a
 // transaction sent to a third node is all-or-nothing against writes made
 // through the others; and a stream-triggered function sees the changes
 // made through all three nodes in the order they were made.
-func TestClusterTables(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nimbus processes")
-	}
+func tables(t *testing.T, c *Cluster) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}
 	lines := &streamLines{}
-	c := Start(t, Options{Binary: nimbusBin, Stdout: lines.line, Args: []string{"--function-logs"}})
+	c.OnStdout(lines.line)
 	creds := c.Credentials(t)
 	provider := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 	ddb := func(n *Node) *dynamodb.Client {
@@ -242,6 +239,7 @@ func TestClusterTables(t *testing.T) {
 	for i := 2; i <= changes; i++ {
 		want = append(want, "MODIFY "+strconv.Itoa(i))
 	}
+	t.Logf("the stream function saw %d changes made through three nodes", len(seen))
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("the stream function saw %v, want %v (each once, in order)", seen, want)
 	}

@@ -17,7 +17,7 @@ import (
 // TestTwoNodesShareTables runs two Services on one backbone, as two nodes
 // of a cluster: the first to start is the table node, the other forwards
 // every request to it, so both see one set of tables, items and streams
-// (internal/clustertest's TestClusterTables does the same with three
+// (internal/clustertest's TestCluster/Independent/Tables does the same with three
 // processes).
 func TestTwoNodesShareTables(t *testing.T) {
 	st := storetest.Open(t)
