@@ -828,6 +828,11 @@ func s3Operation(r *http.Request) operation {
 		o.name = "ListBuckets"
 	case key != "":
 		switch {
+		case q.Has("acl") && (m == http.MethodGet || m == http.MethodPut):
+			o.name = map[string]string{http.MethodGet: "Get", http.MethodPut: "Put"}[m] + "ObjectAcl"
+			if q.Has("versionId") {
+				o.name = strings.Replace(o.name, "Object", "ObjectVersion", 1)
+			}
 		case m == http.MethodGet && q.Has("uploadId"):
 			o.name = "ListParts"
 		case (m == http.MethodGet || m == http.MethodHead) && q.Has("versionId"):
@@ -840,8 +845,15 @@ func s3Operation(r *http.Request) operation {
 				o.name = "UploadPartCopy"
 			}
 			o.also = copySourceCheck(r.Header.Get("x-amz-copy-source"))
+			if setsACL(r.Header) {
+				o.also = append(o.also, check{action: "s3:PutObjectAcl", resource: "arn:aws:s3:::" + bucket + "/" + key})
+			}
 		case m == http.MethodPut:
 			o.name = "PutObject"
+			if setsACL(r.Header) {
+				// As on AWS, a write that sets an ACL needs s3:PutObjectAcl too.
+				o.also = append(o.also, check{action: "s3:PutObjectAcl", resource: "arn:aws:s3:::" + bucket + "/" + key})
+			}
 		case m == http.MethodDelete && q.Has("uploadId"):
 			o.name = "AbortMultipartUpload"
 		case m == http.MethodDelete && q.Has("versionId"):
@@ -854,7 +866,7 @@ func s3Operation(r *http.Request) operation {
 	default:
 		sub := ""
 		for _, s := range []string{"policy", "notification", "versioning", "tagging", "cors", "lifecycle", "acl", "location",
-			"encryption", "website", "uploads", "versions", "delete"} {
+			"encryption", "website", "uploads", "versions", "delete", "ownershipControls"} {
 			if q.Has(s) {
 				sub = s
 				break
@@ -874,17 +886,17 @@ func s3Operation(r *http.Request) operation {
 		case sub == "notification":
 			o.name = "GetBucketNotificationConfiguration"
 		case sub == "cors" || sub == "lifecycle" || sub == "acl" || sub == "encryption" || sub == "website" || sub == "policy" ||
-			sub == "versioning" || sub == "tagging":
+			sub == "versioning" || sub == "tagging" || sub == "ownershipControls":
 			verb := map[string]string{http.MethodPut: "Put", http.MethodDelete: "Delete"}[m]
 			if verb == "" {
 				verb = "Get"
 			}
-			if verb == "Delete" && (sub == "cors" || sub == "lifecycle" || sub == "encryption") {
+			if verb == "Delete" && (sub == "cors" || sub == "lifecycle" || sub == "encryption" || sub == "ownershipControls") {
 				verb = "Put" // IAM has no Delete action for these: S3 authorises the delete as the Put
 			}
 			name := map[string]string{"cors": "BucketCORS", "lifecycle": "LifecycleConfiguration", "acl": "BucketAcl",
 				"encryption": "EncryptionConfiguration", "website": "BucketWebsite", "policy": "BucketPolicy",
-				"versioning": "BucketVersioning", "tagging": "BucketTagging"}[sub]
+				"versioning": "BucketVersioning", "tagging": "BucketTagging", "ownershipControls": "BucketOwnershipControls"}[sub]
 			o.name = verb + name
 		case m == http.MethodPut:
 			o.name = "CreateBucket"
@@ -895,6 +907,20 @@ func s3Operation(r *http.Request) operation {
 		}
 	}
 	return o
+}
+
+// setsACL reports whether an S3 write names an ACL (x-amz-acl or an
+// x-amz-grant-* header).
+func setsACL(h http.Header) bool {
+	if h.Get("x-amz-acl") != "" {
+		return true
+	}
+	for name := range h {
+		if strings.HasPrefix(strings.ToLower(name), "x-amz-grant-") {
+			return true
+		}
+	}
+	return false
 }
 
 // copySourceCheck is what a copy needs of its source beside s3:PutObject

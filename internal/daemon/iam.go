@@ -115,7 +115,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 		return "*"
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
 		"s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:GetObjectVersionTagging", "s3:PutObjectVersionTagging",
-		"s3:DeleteObjectVersionTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts":
+		"s3:DeleteObjectVersionTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+		"s3:GetObjectAcl", "s3:PutObjectAcl", "s3:GetObjectVersionAcl", "s3:PutObjectVersionAcl":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
 	case "execute-api:Invoke":
 		return "arn:aws:execute-api:" + region + ":" + account + ":" + p["api"] + "/" + p["stage"] + "/" + p["method"] + p["path"]

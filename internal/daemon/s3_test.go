@@ -129,6 +129,7 @@ func TestS3ObjectsWithGoSDK(t *testing.T) {
 	if err != nil || len(lo.Contents) != 2 || aws.ToString(lo.Contents[0].Key) != "dir/3/x" {
 		t.Errorf("start-after: %v %+v", err, lo)
 	}
+	s3ACLSteps(t, c)
 	if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("photos")}); apiCode(err) != "BucketNotEmpty" {
 		t.Errorf("delete non-empty bucket: %v", err)
 	}
@@ -561,4 +562,52 @@ func rawSignedPut(t *testing.T, n *node, path string, size int64) (int, string) 
 	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// s3ACLSteps: the Go SDK reads a BucketOwnerEnforced bucket's ACLs and
+// ownership controls as AWS answers them, and setting a public ACL is
+// refused as AWS refuses it — under BucketOwnerEnforced and, after the
+// ownership is changed to ObjectWriter, by Block Public Access.
+func s3ACLSteps(t *testing.T, c *awss3.Client) {
+	t.Helper()
+	ctx := t.Context()
+	acl, err := c.GetBucketAcl(ctx, &awss3.GetBucketAclInput{Bucket: aws.String("photos")})
+	if err != nil || len(acl.Grants) != 1 || acl.Grants[0].Permission != s3types.PermissionFullControl ||
+		acl.Grants[0].Grantee.Type != s3types.TypeCanonicalUser || aws.ToString(acl.Grants[0].Grantee.ID) != aws.ToString(acl.Owner.ID) {
+		t.Errorf("GetBucketAcl: %+v %v", acl, err)
+	}
+	oacl, err := c.GetObjectAcl(ctx, &awss3.GetObjectAclInput{Bucket: aws.String("photos"), Key: aws.String("a/b c.txt")})
+	if err != nil || len(oacl.Grants) != 1 || oacl.Grants[0].Permission != s3types.PermissionFullControl {
+		t.Errorf("GetObjectAcl: %+v %v", oacl, err)
+	}
+	oc, err := c.GetBucketOwnershipControls(ctx, &awss3.GetBucketOwnershipControlsInput{Bucket: aws.String("photos")})
+	if err != nil || len(oc.OwnershipControls.Rules) != 1 || oc.OwnershipControls.Rules[0].ObjectOwnership != s3types.ObjectOwnershipBucketOwnerEnforced {
+		t.Errorf("GetBucketOwnershipControls: %+v %v", oc, err)
+	}
+	if _, err := c.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("photos"), ACL: s3types.BucketCannedACLPublicRead}); apiCode(err) != "AccessControlListNotSupported" {
+		t.Errorf("PutBucketAcl public-read under BucketOwnerEnforced: %v", err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String("acl"), Body: strings.NewReader("x"),
+		ACL: s3types.ObjectCannedACLBucketOwnerFullControl}); err != nil {
+		t.Errorf("PutObject with bucket-owner-full-control: %v", err)
+	}
+	if _, err := c.PutBucketOwnershipControls(ctx, &awss3.PutBucketOwnershipControlsInput{Bucket: aws.String("photos"),
+		OwnershipControls: &s3types.OwnershipControls{Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnershipObjectWriter}}}}); err != nil {
+		t.Fatalf("PutBucketOwnershipControls: %v", err)
+	}
+	if _, err := c.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("photos"), Key: aws.String("acl"), ACL: s3types.ObjectCannedACLPublicRead}); apiCode(err) != "AccessDenied" {
+		t.Errorf("PutObjectAcl public-read under Block Public Access: %v", err)
+	}
+	if _, err := c.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("photos"), Key: aws.String("acl"), ACL: s3types.ObjectCannedACLBucketOwnerRead}); err != nil {
+		t.Errorf("PutObjectAcl bucket-owner-read under ObjectWriter: %v", err)
+	}
+	if _, err := c.DeleteBucketOwnershipControls(ctx, &awss3.DeleteBucketOwnershipControlsInput{Bucket: aws.String("photos")}); err != nil {
+		t.Errorf("DeleteBucketOwnershipControls: %v", err)
+	}
+	if _, err := c.GetBucketOwnershipControls(ctx, &awss3.GetBucketOwnershipControlsInput{Bucket: aws.String("photos")}); apiCode(err) != "OwnershipControlsNotFoundError" {
+		t.Errorf("GetBucketOwnershipControls after the delete: %v", err)
+	}
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String("acl")}); err != nil {
+		t.Error(err)
+	}
 }

@@ -182,13 +182,19 @@ func TestS3Versioning(t *testing.T) {
 // TestS3BucketVersioningFromTemplate: AWS::S3::Bucket's
 // VersioningConfiguration turns versioning on, and an update suspends it;
 // its LifecycleConfiguration becomes the bucket's rules (read back with
-// aws-sdk-go-v2, then deleted).
+// aws-sdk-go-v2, then deleted); OwnershipControls and AccessControl are
+// the bucket's, and a public AccessControl on AWS's default ownership
+// fails the stack as it fails on AWS.
 func TestS3BucketVersioningFromTemplate(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	c := n.cfn()
 	ctx := t.Context()
 	tmpl := func(status string) *string {
-		return aws.String("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: versioned-from-cfn\n" +
+		ownership := "      OwnershipControls: {Rules: [{ObjectOwnership: ObjectWriter}]}\n      AccessControl: BucketOwnerRead\n"
+		if status != "Enabled" {
+			ownership = "      OwnershipControls: {Rules: [{ObjectOwnership: BucketOwnerEnforced}]}\n"
+		}
+		return aws.String("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: versioned-from-cfn\n" + ownership +
 			"      VersioningConfiguration:\n        Status: " + status + "\n" +
 			"      LifecycleConfiguration:\n        Rules:\n          - Id: tmp\n            Prefix: tmp/\n            Status: Enabled\n" +
 			"            ExpirationInDays: 7\n            NoncurrentVersionExpiration:\n              NoncurrentDays: 30\n" +
@@ -214,6 +220,16 @@ func TestS3BucketVersioningFromTemplate(t *testing.T) {
 		aws.ToInt32(lc.Rules[2].AbortIncompleteMultipartUpload.DaysAfterInitiation) != 2 {
 		t.Fatalf("lifecycle after create: %+v %v", lc, err)
 	}
+	ownership := func() s3types.ObjectOwnership {
+		oc, err := sc.GetBucketOwnershipControls(ctx, &awss3.GetBucketOwnershipControlsInput{Bucket: aws.String("versioned-from-cfn")})
+		if err != nil || len(oc.OwnershipControls.Rules) != 1 {
+			t.Fatalf("GetBucketOwnershipControls: %+v %v", oc, err)
+		}
+		return oc.OwnershipControls.Rules[0].ObjectOwnership
+	}
+	if o := ownership(); o != s3types.ObjectOwnershipObjectWriter {
+		t.Errorf("ownership after create: %s", o)
+	}
 	if _, err := c.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: aws.String("v"), TemplateBody: tmpl("Suspended")}); err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +239,17 @@ func TestS3BucketVersioningFromTemplate(t *testing.T) {
 	if gv, err := sc.GetBucketVersioning(ctx, &awss3.GetBucketVersioningInput{Bucket: aws.String("versioned-from-cfn")}); err != nil ||
 		gv.Status != s3types.BucketVersioningStatusSuspended {
 		t.Fatalf("versioning after update: %+v %v", gv, err)
+	}
+	if o := ownership(); o != s3types.ObjectOwnershipBucketOwnerEnforced {
+		t.Errorf("ownership after update: %s", o)
+	}
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("public"), TemplateBody: aws.String(
+		"Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      AccessControl: PublicRead\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStack(t, c, "public"); !strings.Contains(string(st.StackStatus), "ROLLBACK") ||
+		!strings.Contains(aws.ToString(st.StackStatusReason)+stackReasons(t, c, "public"), "BucketOwnerEnforced") {
+		t.Errorf("a PublicRead bucket on the default ownership: %s %s", st.StackStatus, aws.ToString(st.StackStatusReason))
 	}
 	if _, err := sc.DeleteBucketLifecycle(ctx, &awss3.DeleteBucketLifecycleInput{Bucket: aws.String("versioned-from-cfn")}); err != nil {
 		t.Fatal(err)

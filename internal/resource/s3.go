@@ -51,8 +51,10 @@ type s3NotificationConfiguration struct {
 
 // bucketProps are AWS::S3::Bucket's properties. Those configuring what
 // Nimbus does not implement are accepted by the schema and refused by
-// name; PublicAccessBlockConfiguration and OwnershipControls are accepted
-// as they are what Nimbus does anyway (no public access, no ACLs).
+// name; PublicAccessBlockConfiguration is accepted as it is what Nimbus
+// does anyway (no public access). OwnershipControls and AccessControl are
+// S3's (internal/s3/acl.go): on AWS's default, BucketOwnerEnforced, an
+// AccessControl other than Private fails as it fails on AWS.
 type bucketProps struct {
 	BucketName                     *string
 	NotificationConfiguration      *s3NotificationConfiguration
@@ -113,13 +115,36 @@ func (bp *bucketProps) refusals(logicalID string) error {
 		{"MetricsConfigurations", bp.MetricsConfigurations != nil}, {"ObjectLockConfiguration", bp.ObjectLockConfiguration != nil},
 		{"ObjectLockEnabled", bp.ObjectLockEnabled != nil}, {"ReplicationConfiguration", bp.ReplicationConfiguration != nil},
 		{"WebsiteConfiguration", bp.WebsiteConfiguration != nil},
-		{"AccessControl other than Private (ACLs)", bp.AccessControl != nil && *bp.AccessControl != "Private"},
 	} {
 		if x.set {
 			return fmt.Errorf("%s: Nimbus does not implement the S3 bucket property %s yet", logicalID, x.name)
 		}
 	}
 	return nil
+}
+
+// ownership is OwnershipControls' setting ("" when none is given).
+func (bp *bucketProps) ownership() string {
+	if bp.OwnershipControls == nil || len(bp.OwnershipControls.Rules) == 0 {
+		return ""
+	}
+	return bp.OwnershipControls.Rules[0].ObjectOwnership
+}
+
+// cannedACL is S3's name of an AccessControl value: PublicRead is
+// public-read ("" when none is given).
+func cannedACL(v *string) string {
+	var b strings.Builder
+	for i, c := range aws.ToString(v) {
+		if c >= 'A' && c <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 type bucketProvider struct{ c *clients }
@@ -158,7 +183,10 @@ func (p *bucketProvider) Create(ctx context.Context, r *stack.Request) (*stack.R
 	if name == "" {
 		name = bucketName(r.StackName, r.LogicalID)
 	}
-	in := &s3.CreateBucketInput{Bucket: &name}
+	in := &s3.CreateBucketInput{Bucket: &name, ACL: s3types.BucketCannedACL(cannedACL(bp.AccessControl))}
+	if o := bp.ownership(); o != "" {
+		in.ObjectOwnership = s3types.ObjectOwnership(o)
+	}
 	if r.Region != "" && r.Region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(r.Region)}
 	}
@@ -206,6 +234,27 @@ func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketP
 	if (ch == nil && bp.BucketEncryption != nil) || (ch != nil && ch["BucketEncryption"]) {
 		if err := p.putEncryption(ctx, name, bp); err != nil {
 			return err
+		}
+	}
+	if ch != nil && ch["OwnershipControls"] {
+		var err error
+		if o := bp.ownership(); o != "" {
+			_, err = p.c.s3.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &name,
+				OwnershipControls: &s3types.OwnershipControls{Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnership(o)}}}})
+		} else {
+			_, err = p.c.s3.DeleteBucketOwnershipControls(ctx, &s3.DeleteBucketOwnershipControlsInput{Bucket: &name})
+		}
+		if err != nil {
+			return apiError(svcS3, err)
+		}
+	}
+	if ch != nil && ch["AccessControl"] {
+		acl := cannedACL(bp.AccessControl)
+		if acl == "" {
+			acl = "private"
+		}
+		if _, err := p.c.s3.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &name, ACL: s3types.BucketCannedACL(acl)}); err != nil {
+			return apiError(svcS3, err)
 		}
 	}
 	if ch == nil || ch["Tags"] {

@@ -38,7 +38,14 @@ type bucketRecord struct {
 	Lifecycle  *LifecycleConfiguration `json:"lifecycle,omitempty"`
 	// Encryption is the default encryption (nil: SSE-S3).
 	Encryption *encryptionRule `json:"encryption,omitempty"`
-	rev        uint64
+	// Ownership is the Object Ownership setting ("": BucketOwnerEnforced,
+	// AWS's default since April 2023); NoOwnership, after
+	// DeleteBucketOwnershipControls, is ObjectWriter with no controls.
+	Ownership   string `json:"ownership,omitempty"`
+	NoOwnership bool   `json:"noOwnership,omitempty"`
+	// ACL is the canned ACL set on the bucket (acl.go).
+	ACL string `json:"acl,omitempty"`
+	rev uint64
 }
 
 // Tag is an S3 tag.
@@ -171,6 +178,10 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.putLifecycle(w, r, name)
 		case q.Has("encryption"):
 			return s.putEncryption(w, r, name)
+		case q.Has("acl"):
+			return s.putBucketACL(w, r, name)
+		case q.Has("ownershipControls"):
+			return s.putOwnership(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -200,6 +211,10 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.getEncryption(w, r, name)
 		case q.Has("versions"):
 			return s.listObjectVersions(w, r, name, q)
+		case q.Has("acl"):
+			return s.getBucketACL(w, r, name)
+		case q.Has("ownershipControls"):
+			return s.getOwnership(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -224,6 +239,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deleteLifecycle(w, r, name)
 		case q.Has("encryption"):
 			return s.deleteEncryption(w, r, name)
+		case q.Has("ownershipControls"):
+			return s.deleteOwnership(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -312,6 +329,17 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 			"The %s location constraint is incompatible for the region specific endpoint this request was sent to.", lc)
 	}
 	rec := bucketRecord{Name: name, Created: s.now(), Region: s.opts.Region, Node: s.opts.Node}
+	if o := r.Header.Get("x-amz-object-ownership"); o != "" {
+		if !validOwnership(o) {
+			return invalidArgument("Invalid x-amz-object-ownership header: %s", o).with("ArgumentName", "x-amz-object-ownership")
+		}
+		rec.Ownership = o
+	}
+	acl, err := s.requestACL(r.Header, rec.ownership(), aclNewBucket)
+	if err != nil {
+		return err
+	}
+	rec.ACL = acl
 	v, _ := json.Marshal(rec)
 	rev, err := s.st.Create(r.Context(), bucketKeyPrefix+name, v)
 	if errors.Is(err, store.ErrExists) {

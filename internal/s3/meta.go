@@ -53,6 +53,8 @@ type objectMeta struct {
 	// SSE is how the body is encrypted (nil: in the clear, written before
 	// Nimbus encrypted bodies).
 	SSE *sseMeta `json:"x,omitempty"`
+	// ACL is the canned ACL set on the object (acl.go).
+	ACL string `json:"acl,omitempty"`
 }
 
 // uploadMeta is a multipart upload in progress.

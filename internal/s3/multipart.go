@@ -69,6 +69,9 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, t target)
 	if err != nil {
 		return err
 	}
+	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
+		return err
+	}
 	rule, err := requestEncryption(r.Header, b)
 	if err != nil {
 		return err

@@ -48,6 +48,8 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 			return s.uploadPart(w, r, t, q)
 		case q.Has("tagging"):
 			return s.putObjectTagging(w, r, t, "")
+		case q.Has("acl"):
+			return s.putObjectACL(w, r, t, "")
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -64,6 +66,8 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 			return s.getObjectTagging(w, r, t, "")
 		case q.Has("attributes") && r.Method == http.MethodGet:
 			return s.getObjectAttributes(w, r, t, "")
+		case q.Has("acl") && r.Method == http.MethodGet:
+			return s.getObjectACL(w, r, t, "")
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -213,6 +217,9 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 	}
 	om, err := objectHeaders(r.Header)
 	if err != nil {
+		return err
+	}
+	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
 		return err
 	}
 	if cond != (writeCondition{}) {
@@ -749,6 +756,9 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 		om = *nm
 	} else if src == t && r.Header.Get("x-amz-server-side-encryption") == "" {
 		return invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
+		return err // a copy's ACL is the request's, never the source's
 	}
 	if td := r.Header.Get("x-amz-tagging-directive"); td == "REPLACE" {
 		nm, err := objectHeaders(http.Header{"X-Amz-Tagging": r.Header.Values("x-amz-tagging")})

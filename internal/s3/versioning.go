@@ -72,8 +72,10 @@ func (s *Service) versionOp(w http.ResponseWriter, r *http.Request, t target, q 
 		return s.deleteObjectTagging(w, r, t, vid)
 	case q.Has("attributes") && r.Method == http.MethodGet:
 		return s.getObjectAttributes(w, r, t, vid)
-	case q.Has("acl"):
-		return unsupported(q)
+	case q.Has("acl") && r.Method == http.MethodGet:
+		return s.getObjectACL(w, r, t, vid)
+	case q.Has("acl") && r.Method == http.MethodPut:
+		return s.putObjectACL(w, r, t, vid)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete,
 		q.Has("tagging") || q.Has("attributes") || q.Has("uploadId"):
 		return notImplemented("?versionId on this operation (GetObject, HeadObject, DeleteObject, the object tagging calls " +

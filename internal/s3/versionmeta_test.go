@@ -70,7 +70,8 @@ func TestVersionedTaggingAndAttributes(t *testing.T) {
 	if w := call(t, s, "PUT", "/vbkt/k?tagging&versionId=../x", tags("a", "b"), nil); w.Code != 400 || !strings.Contains(w.Body.String(), "InvalidArgument") {
 		t.Errorf("malformed version: %d %s", w.Code, w.Body)
 	}
-	if w := call(t, s, "GET", "/vbkt/k?acl&versionId="+v1, "", nil); w.Code != 501 {
+	if w := call(t, s, "GET", "/vbkt/k?acl&versionId="+v1, "", nil); w.Code != 200 || w.Header().Get("x-amz-version-id") != v1 ||
+		!strings.Contains(w.Body.String(), "<Permission>FULL_CONTROL</Permission>") {
 		t.Errorf("acl of a version: %d %s", w.Code, w.Body)
 	}
 	if got := must(200, "GET", "/vbkt/k?tagging&versionId="+v2, "", nil); !strings.Contains(got, "<Key>new</Key>") {

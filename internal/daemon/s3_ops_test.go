@@ -1,0 +1,39 @@
+package daemon
+
+import (
+	"net/http/httptest"
+	"slices"
+	"testing"
+)
+
+// TestS3OperationNames: the S3 requests IAM judges by more than their
+// method — ACLs, ownership controls, and copies, whose source needs
+// s3:GetObject (GetObjectVersion) and whose ACL header s3:PutObjectAcl.
+func TestS3OperationNames(t *testing.T) {
+	for _, c := range []struct {
+		method, target string
+		hdr            map[string]string
+		name           string
+		also           []check
+	}{
+		{"GET", "/b/k?acl", nil, "GetObjectAcl", nil},
+		{"PUT", "/b/k?acl&versionId=v", nil, "PutObjectVersionAcl", nil},
+		{"GET", "/b?acl", nil, "GetBucketAcl", nil},
+		{"PUT", "/b?ownershipControls", nil, "PutBucketOwnershipControls", nil},
+		{"DELETE", "/b?ownershipControls", nil, "PutBucketOwnershipControls", nil},
+		{"GET", "/b?ownershipControls", nil, "GetBucketOwnershipControls", nil},
+		{"PUT", "/b/k", map[string]string{"x-amz-acl": "private"}, "PutObject", []check{{"s3:PutObjectAcl", "arn:aws:s3:::b/k"}}},
+		{"PUT", "/b/k", map[string]string{"x-amz-copy-source": "/src/a%20b"}, "CopyObject", []check{{"s3:GetObject", "arn:aws:s3:::src/a b"}}},
+		{"PUT", "/b/k?partNumber=1&uploadId=u", map[string]string{"x-amz-copy-source": "src/k?versionId=0123456789abcdef0123456789abcdef"},
+			"UploadPartCopy", []check{{"s3:GetObjectVersion", "arn:aws:s3:::src/k"}}},
+	} {
+		r := httptest.NewRequest(c.method, "http://127.0.0.1"+c.target, nil)
+		for k, v := range c.hdr {
+			r.Header.Set(k, v)
+		}
+		o := s3Operation(r)
+		if o.name != c.name || !slices.Equal(o.also, c.also) {
+			t.Errorf("%s %s %v: %s %v, want %s %v", c.method, c.target, c.hdr, o.name, o.also, c.name, c.also)
+		}
+	}
+}
