@@ -103,6 +103,7 @@ type Daemon struct {
 	stacks *stack.Service  // the CloudFormation engine (nimbus deploy)
 	cfnAPI *cfnapi.Handler // its API and the artifact endpoint
 	sqsAPI *sqs.Handler    // SQS (queues on the backbone)
+	queues *sqs.Service    // closed before the store: its intake's mover writes to it
 	s3     *s3.Service     // S3 (buckets on the backbone, objects on this node)
 	s3Key  []byte          // seals SSE-S3 data keys (derived from the master key)
 	sns    *sns.Service    // SNS (topics on the backbone, fan-out)
@@ -365,6 +366,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create sqs service: %w", err)
 	}
 	d.sqsAPI = sqs.NewHandler(queues)
+	d.queues = queues
 	if d.metrics != nil {
 		d.metrics.Registry().MustRegister(queues.Collector()) // AWS/SQS's names on /metrics
 	}
@@ -908,6 +910,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.iam != nil {
 		d.iam.Close()
+	}
+	if d.queues != nil {
+		d.queues.Close()
 	}
 	if d.st != nil {
 		if err := d.st.Close(); err != nil {

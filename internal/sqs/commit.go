@@ -18,16 +18,18 @@ import (
 // queue's stream allows atomic batches) and each request is answered once
 // its messages are durable.
 //
-// Single sends stay pipelined publishes (one fsync each): an atomic batch
-// on a one-replica file stream is staged in a file store of its own
-// (created, two directory fsyncs, its block fsynced, removed) before the
-// stream's one fsync, which costs more than the ~8-16 single fsyncs a
-// group of SendMessage calls from 16 clients would save
-// (store.AtomicMin, docs/design/queues.md). FIFO queues publish one by one: a duplicate
-// Nats-Msg-Id (deduplication) fails a whole atomic batch.
+// Single sends to a standard queue are group-committed through the
+// intake instead (intake.go): concurrent ones are stored as one pack
+// message (one fsync) and moved to their queues afterwards, because an
+// atomic batch on a one-replica file stream is staged in a file store of
+// its own (created, two directory fsyncs, its block fsynced, removed)
+// before the stream's one fsync, which costs more than the ~8-16 single
+// fsyncs a group of SendMessage calls from 16 clients would save
+// (store.AtomicMin, docs/design/queues.md). FIFO queues publish one by
+// one: a duplicate Nats-Msg-Id (deduplication) fails a whole atomic batch.
 
-// groupCommit turns group commit on (the benchmark compares it with
-// pipelined publishes).
+// groupCommit turns group commit and the intake on (the benchmark
+// compares them with pipelined publishes).
 var groupCommit = true
 
 // commitLimits bound one group: the server's atomic batch limit is 1,000

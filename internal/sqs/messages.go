@@ -170,7 +170,7 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 			errs[i] = err
 			continue
 		}
-		if !q.fifo() && groupCommit && len(in) > 1 {
+		if !q.fifo() && groupCommit {
 			group = append(group, msg)
 			groupIdx = append(groupIdx, i)
 			groupKeys = append(groupKeys, key)
@@ -186,7 +186,11 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 	if len(group) > 0 {
 		// One request's messages are stored together (or not at all)
 		// in a commit shared with concurrent sends.
-		err := s.committer(q).Do(ctx, group)
+		commit := s.intake.group // single sends: one pack for many (intake.go)
+		if len(in) > 1 {
+			commit = s.committer(q)
+		}
+		err := commit.Do(ctx, group)
 		for j, i := range groupIdx {
 			if err != nil {
 				errs[i] = err
@@ -278,6 +282,7 @@ func (s *Service) receive(ctx context.Context, q *queue, in ReceiveInput) ([]*Re
 	if q.fifo() {
 		return s.receiveFIFO(ctx, q, c, in)
 	}
+	s.intake.awaitMoved(ctx, q.streamName())
 	deadline := s.now().Add(in.Wait)
 	var out []*Received
 	for len(out) == 0 {

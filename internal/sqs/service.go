@@ -69,6 +69,8 @@ type Service struct {
 	records map[string]cachedRecord
 	// committers group concurrent sends per standard queue (commit.go).
 	committers map[string]*store.Group[*nats.Msg] // by stream name; guarded by mu
+	// intake group-commits single sends to standard queues (intake.go).
+	intake *intake
 }
 
 // New opens (creating if needed) the queue bucket.
@@ -97,8 +99,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.intake, err = newIntake(ctx, s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+// Close waits for the intake's mover to finish what it holds (what it
+// does not finish is moved at the next start).
+func (s *Service) Close() { s.intake.close() }
 
 func queueKey(account, name string) string   { return "q." + account + "." + name }
 func deletedKey(account, name string) string { return "del." + account + "." + name }
@@ -426,6 +435,7 @@ func (s *Service) Attributes(ctx context.Context, account, name string, names []
 	if err != nil {
 		return nil, err
 	}
+	s.intake.awaitMoved(ctx, q.streamName())
 	info, err := c.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read queue consumer: %w", err)
