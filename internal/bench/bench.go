@@ -287,7 +287,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	cfg.AccessKeyID, cfg.SecretAccessKey = r.creds.AccessKeyID, r.creds.SecretAccessKey
 	nodeCtx, stopNode := context.WithCancel(ctx)
 	defer stopNode()
-	d, err := daemon.New(nodeCtx, cfg, slog.New(slog.DiscardHandler))
+	// The node's errors go with the progress (a failed environment start
+	// says why there); the rest of its log is discarded.
+	nodeLog := slog.New(slog.DiscardHandler)
+	if opts.Progress != nil {
+		nodeLog = slog.New(slog.NewTextHandler(opts.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	d, err := daemon.New(nodeCtx, cfg, nodeLog)
 	if err != nil {
 		return nil, fmt.Errorf("start the bench node: %w", err)
 	}

@@ -95,7 +95,14 @@ type Options struct {
 	// NoBuild packages each code directory as it is, without compiling or
 	// installing anything (the CLI's --no-build, for code built already).
 	NoBuild bool
-	Logger  *slog.Logger
+	// Incremental is `nimbus dev`'s: a directory kept across builds where
+	// a Go unit is built in place (Incremental/<logical id>), without the
+	// cache's key (go list of every dependency) and zipped at the fastest
+	// compression. go build then relinks only when the binary changes (an
+	// edit elsewhere in the module costs no link), and the zip's SHA-256
+	// says whether the code changed. Other kinds build as usual.
+	Incremental string
+	Logger      *slog.Logger
 }
 
 func (o *Options) defaults(templateDir string) {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -62,6 +63,9 @@ func (b *builder) run(ctx context.Context) (*Artifact, error) {
 			return nil, err
 		}
 		return &Artifact{Unit: b.u, Zip: b.u.Source, SHA256: sum, Size: size}, nil
+	}
+	if b.kind == kindGo && b.opts.Incremental != "" {
+		return b.incrementalGo(ctx)
 	}
 	key, files, err := b.key(ctx)
 	if err != nil {
@@ -368,6 +372,33 @@ func (b *builder) goBuild(ctx context.Context, code string) error {
 	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s"}, goTags...)
 	args = append(args, "-o", out, ".")
 	return b.runTool(ctx, b.u.Source, b.goEnv(), "go", args...)
+}
+
+// incrementalGo builds a Go unit in place under Options.Incremental.
+func (b *builder) incrementalGo(ctx context.Context) (*Artifact, error) {
+	dir, err := filepath.Abs(filepath.Join(b.opts.Incremental, b.u.LogicalID))
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	if err := b.goBuild(ctx, root); err != nil {
+		return nil, err
+	}
+	zipPath := filepath.Join(dir, "code.zip")
+	if err := writeZipLevel(zipPath+".tmp", root, flate.BestSpeed); err != nil {
+		return nil, fmt.Errorf("zip: %w", err)
+	}
+	if err := os.Rename(zipPath+".tmp", zipPath); err != nil {
+		return nil, err
+	}
+	sum, size, err := fileSHA256(zipPath)
+	if err != nil {
+		return nil, err
+	}
+	return &Artifact{Unit: b.u, Zip: zipPath, SHA256: sum, Size: size}, nil
 }
 
 // ---- Node ----

@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -166,6 +167,11 @@ func copyFile(from, to string, exec bool) error {
 // lexical order, one fixed modification time, mode 0755 for executables
 // and 0644 for the rest, no directory entries.
 func writeZip(name, root string) error {
+	return writeZipLevel(name, root, flate.DefaultCompression)
+}
+
+// writeZipLevel is writeZip at a deflate level of compress/flate.
+func writeZipLevel(name, root string, level int) error {
 	files, err := walkTree(root)
 	if err != nil {
 		return err
@@ -175,6 +181,9 @@ func writeZip(name, root string) error {
 		return err
 	}
 	zw := zip.NewWriter(out)
+	if level != flate.DefaultCompression {
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, level) })
+	}
 	for _, f := range files {
 		hdr := &zip.FileHeader{Name: f.rel, Method: zip.Deflate, Modified: zipTime}
 		mode := os.FileMode(0o644)

@@ -323,7 +323,10 @@ func (d *devLoop) update(ctx context.Context, u build.Unit) error {
 	// The build's line is written in two parts: buffer it so that log
 	// lines printed meanwhile do not split it.
 	var line bytes.Buffer
-	arts, err := buildArtifacts(ctx, &line, []build.Unit{u}, d.app.buildOptions(false))
+	opts := d.app.buildOptions(false)
+	opts.Incremental = filepath.Join(d.app.dir, ".nimbus", "dev")
+	arts, err := buildArtifacts(ctx, &line, []build.Unit{u}, opts)
+	built := time.Since(start)
 	_, _ = d.out.Write(line.Bytes())
 	if err != nil {
 		return err
@@ -345,7 +348,8 @@ func (d *devLoop) update(ctx context.Context, u build.Unit) error {
 		return fmt.Errorf("update %s: %w", u.LogicalID, plainAPIError(err))
 	}
 	d.shas[u.LogicalID] = a.SHA256
-	fmt.Fprintf(d.out, "Updated %s (%s) in %s\n", u.LogicalID, name, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(d.out, "Updated %s (%s) in %s (build %s, update %s)\n", u.LogicalID, name, time.Since(start).Round(time.Millisecond),
+		built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
 	return nil
 }
 

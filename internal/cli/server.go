@@ -80,6 +80,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
 	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: auto (egress as root, none rootless), none (loopback only) or egress (out through the host; never to the host, private ranges or 169.254/16)")
 	f.StringVar(&cfg.FunctionAllowHosts, "function-allow-host", cfg.FunctionAllowHosts, "comma-separated host loopback ports (127.0.0.1:5432) every function reaches at the same address inside its environment")
+	f.StringVar(&cfg.DebugPorts, "debug-port", cfg.DebugPorts, "FUNCTION=PORT, comma-separated: publish the function's runtime debugger (Node.js --inspect, Python debugpy) on 127.0.0.1:PORT and keep its environments unfrozen; for development")
 	f.StringVar(&cfg.RuntimeSDKs, "runtime-sdks", cfg.RuntimeSDKs, "auto: install the AWS SDKs the Node.js and Python runtimes provide at start when missing (see 'nimbus runtimes install'); off: do not")
 	f.StringVar(&cfg.RuntimeInterpreters, "runtime-interpreter", cfg.RuntimeInterpreters, "RUNTIME=/path/to/interpreter, comma-separated (python3.12=/usr/bin/python3.12); python3.X and nodeNN on PATH are found without it")
 	f.StringVar(&cfg.RuntimeVersionCheck, "runtime-version-check", cfg.RuntimeVersionCheck, "when a runtime's interpreter is older than the runtime: warn (CreateFunction succeeds, the server logs it) or refuse (CreateFunction fails)")

@@ -78,6 +78,10 @@ type Config struct {
 	// separated) every function may reach at the same address inside its
 	// environment (NIMBUS_FUNCTION_ALLOW_HOSTS). Only the server sets it.
 	FunctionAllowHosts string
+	// DebugPorts publishes functions' runtime debuggers on host loopback
+	// ports: comma-separated FUNCTION=PORT (NIMBUS_DEBUG_PORTS; Node.js
+	// --inspect, Python debugpy). Only the server sets it, for development.
+	DebugPorts string
 	// RuntimeSDKs is "auto" (install the AWS SDKs the runtimes provide at
 	// start when they are missing) or "off" (NIMBUS_RUNTIME_SDKS).
 	RuntimeSDKs string
@@ -298,6 +302,7 @@ func FromEnv() Config {
 	set(&c.SNSAllowedHosts, "NIMBUS_SNS_ALLOWED_HOSTS")
 	set(&c.APIGWHTTPHosts, "NIMBUS_APIGW_HTTP_HOSTS")
 	set(&c.FunctionAllowHosts, "NIMBUS_FUNCTION_ALLOW_HOSTS")
+	set(&c.DebugPorts, "NIMBUS_DEBUG_PORTS")
 	set(&c.RuntimeSDKs, "NIMBUS_RUNTIME_SDKS")
 	set(&c.RuntimeInterpreters, "NIMBUS_RUNTIME_INTERPRETERS")
 	set(&c.RuntimeVersionCheck, "NIMBUS_RUNTIME_VERSION_CHECK")
@@ -428,6 +433,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--runtime-version-check %q is not warn or refuse", c.RuntimeVersionCheck))
 	}
 	if _, err := ParseAllowHosts(c.FunctionAllowHosts); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseDebugPorts(c.DebugPorts); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := ParseInterpreters(c.RuntimeInterpreters); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +34,34 @@ func ParseAllowHosts(s string) ([]netip.AddrPort, error) {
 	}
 	return out, nil
 }
+
+// ParseDebugPorts parses --debug-port: comma-separated FUNCTION=PORT
+// entries, each the host loopback port (127.0.0.1:PORT) where the
+// function's runtime debugger is published. It returns function name →
+// host address.
+func ParseDebugPorts(s string) (map[string]string, error) {
+	out := map[string]string{}
+	ports := map[string]bool{}
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, port, ok := strings.Cut(f, "=")
+		n, err := strconv.Atoi(port)
+		if !ok || !functionName.MatchString(name) || err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--debug-port %q is not FUNCTION=PORT (a function name and a port of the host's 127.0.0.1, like my-fn=9229)", f)
+		}
+		if _, dup := out[name]; dup || ports[port] {
+			return nil, fmt.Errorf("--debug-port %q: the function or the port is named twice", f)
+		}
+		out[name], ports[port] = "127.0.0.1:"+port, true
+	}
+	return out, nil
+}
+
+// functionName is a Lambda function name (not an ARN).
+var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 // ParseInterpreters parses --runtime-interpreter: comma-separated
 // RUNTIME=/absolute/path entries.

@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseAllowHosts(t *testing.T) {
 	got, err := ParseAllowHosts(" 127.0.0.1:5432, 127.0.0.1:6379 ")
@@ -23,6 +26,19 @@ func TestParseInterpreters(t *testing.T) {
 	for _, bad := range []string{"python3.12", "python3.12=python3", "=/usr/bin/python3"} {
 		if _, err := ParseInterpreters(bad); err == nil {
 			t.Errorf("ParseInterpreters(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseDebugPorts(t *testing.T) {
+	got, err := ParseDebugPorts(" api=9229, worker_2=5678 ,")
+	if err != nil || len(got) != 2 || got["api"] != "127.0.0.1:9229" || got["worker_2"] != "127.0.0.1:5678" {
+		t.Fatalf("ParseDebugPorts = %v, %v", got, err)
+	}
+	for _, bad := range []string{"api", "api=", "api=0", "api=70000", "=9229", "a/b=9229", "api=9229,api=9230", "a=9229,b=9229",
+		"arn:aws:lambda:us-east-1:000000000000:function:api=9229", "api=127.0.0.1:9229"} {
+		if _, err := ParseDebugPorts(bad); err == nil || !strings.Contains(err.Error(), "--debug-port") {
+			t.Errorf("ParseDebugPorts(%q) = %v, want an error naming --debug-port", bad, err)
 		}
 	}
 }

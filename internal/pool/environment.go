@@ -52,6 +52,12 @@ type environment struct {
 	secrets    http.Handler // set by start before serve
 	apiPort    int          // the node API listener's port as Process.Dial reaches it
 	proxies    []*hostProxy // Options.AllowHosts, in order
+	// debugPort is where the runtime's debugger listens inside (0: none;
+	// Options.DebugPorts); fnName and started pick the environment a
+	// debugger attaches to. Set before the environment is registered.
+	debugPort int
+	fnName    string
+	started   time.Time
 
 	destroyOnce sync.Once
 	logsWG      sync.WaitGroup // the log reader
@@ -303,7 +309,17 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	// From here until it is busy (or destroyed) e belongs to this
 	// goroutine alone: Close skips starting environments, cancels sctx and
 	// waits for this start on m.wg.
-	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB()}
+	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB(),
+		fnName: fn.FunctionName, started: time.Now()}
+	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler, fn.MemoryMB())
+	if _, debug := m.opts.DebugPorts[fn.FunctionName]; debug {
+		dargv, port, err := debugArgv(rt, argv)
+		if err != nil {
+			m.log.Warn("debug port refused", "function", fn.FunctionName, "err", err)
+		} else {
+			argv, e.debugPort = dargv, port
+		}
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -370,7 +386,6 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.credsExpire = creds.Expiration
-	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler, fn.MemoryMB())
 	if argv[0] == sandbox.TaskRoot+"/bootstrap" && !hasFile(codeDir, "bootstrap") && optDir != "" && hasFile(optDir, "bootstrap") {
 		// A custom runtime may come as a layer: Lambda runs
 		// /opt/bootstrap when the function has no bootstrap of its own.
@@ -400,6 +415,9 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	}
 	for _, ap := range m.opts.AllowHosts {
 		spec.Listeners = append(spec.Listeners, sandbox.Listener{Port: int(ap.Port())})
+	}
+	if e.debugPort != 0 {
+		spec.Dialers = max(spec.Dialers, 1)
 	}
 	if len(exts) > 0 {
 		spec.Extensions = make([]string, len(exts))

@@ -50,7 +50,7 @@ func (m *Manager) freezeDue() time.Duration {
 	for _, p := range m.pools {
 		for _, list := range [][]*environment{p.idle, p.provIdle} {
 			for _, e := range list {
-				if e.frozenHint {
+				if e.frozenHint || e.debugPort != 0 { // a debugger must find it running
 					continue
 				}
 				if left := e.idleSince.Add(m.freezeAfter).Sub(now); left > 0 {

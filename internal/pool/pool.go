@@ -141,6 +141,10 @@ type Options struct {
 	// same address on its own loopback (the server's
 	// --function-allow-host; see allowhost.go).
 	AllowHosts []netip.AddrPort
+	// DebugPorts maps function names to host loopback addresses
+	// (127.0.0.1:9229) where their runtimes' debuggers are published
+	// (see debug.go; the server's --debug-port).
+	DebugPorts map[string]string
 	// Observer, when set, is told about every invocation (telemetry and
 	// cost metering; see observe.go).
 	Observer Observer
@@ -237,6 +241,7 @@ type Manager struct {
 	hookLaunch func()
 
 	phases     phaseLog                  // the last cold starts' breakdowns
+	debug      []*debugServer            // Options.DebugPorts; set by New
 	closed     bool                      // guarded by mu; once set, no goroutine joins wg (goLocked)
 	pools      map[poolKey]*fnPool       // guarded by mu
 	revision   map[versionKey]string     // guarded by mu: newest RevisionId seen
@@ -368,6 +373,10 @@ func New(opts Options) (*Manager, error) {
 		_ = os.Symlink(filepath.Join("..", "runtime", "node_modules"), link)
 	}
 	m.stopCtx, m.cancelCtx = context.WithCancel(context.Background())
+	if err := m.startDebugServers(); err != nil {
+		m.cancelCtx()
+		return nil, err
+	}
 	m.code = newCodeCache(codeDir, opts.Code)
 	if opts.Unhardened {
 		m.launcher = sandbox.NewUnhardenedLauncher(spareInits)
@@ -402,6 +411,7 @@ func (m *Manager) Close() error {
 	m.closed = true
 	close(m.stop)
 	m.cancelCtx()
+	m.closeDebugServers()
 	all := make([]*environment, 0, len(m.envs))
 	for e := range m.envs {
 		if e.state != stateStarting {

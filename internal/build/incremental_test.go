@@ -1,0 +1,82 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestIncrementalGoBuild: with Options.Incremental a Go unit is built in
+// place: an edit gives new code, an unchanged tree the same SHA-256 (so
+// dev skips the update), and the zip holds the bootstrap as a deploy's
+// does.
+func TestIncrementalGoBuild(t *testing.T) {
+	requireTool(t, "go")
+	dir := goModule(t)
+	inc := filepath.Join(dir, ".nimbus", "dev")
+	opts := Options{Incremental: inc}
+	a := buildAll(t, goTemplate(), dir, opts)[0]
+	if !strings.HasPrefix(a.Zip, inc) || a.Cached {
+		t.Fatalf("artifact %+v: want a build under %s", a, inc)
+	}
+	files := readZip(t, a.Zip)
+	boot, ok := files["bootstrap"]
+	if len(files) != 1 || !ok || boot.mode.Perm() != 0o755 || !strings.HasPrefix(boot.data, "\x7fELF") {
+		t.Fatalf("zip entries: %d, bootstrap mode %v", len(files), boot.mode)
+	}
+	if sum, _, _ := fileSHA256(a.Zip); sum != a.SHA256 {
+		t.Errorf("SHA256 %s, zip's is %s", a.SHA256, sum)
+	}
+	// Nothing changed: the same bytes.
+	if again := buildAll(t, goTemplate(), dir, opts)[0]; again.SHA256 != a.SHA256 {
+		t.Errorf("unchanged tree: sha %s, want %s", again.SHA256, a.SHA256)
+	}
+	// A change in a package the function imports is a change.
+	write(t, dir, "lib/lib.go", "package lib\n\nconst Greeting = \"bonjour\"\n")
+	changed := buildAll(t, goTemplate(), dir, opts)[0]
+	if changed.SHA256 == a.SHA256 || !strings.Contains(readZip(t, changed.Zip)["bootstrap"].data, "bonjour") {
+		t.Errorf("after changing lib: sha unchanged %v", changed.SHA256 == a.SHA256)
+	}
+	// A compile error is reported as without Incremental.
+	write(t, dir, "lib/lib.go", "package lib\n\nconst Greeting = \n")
+	if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err == nil || !strings.Contains(err.Error(), "lib.go") {
+		t.Errorf("compile error: %v", err)
+	}
+}
+
+// BenchmarkGoRebuild is a Go function's rebuild after an edit of its
+// code, as deploy's build does it (the cache's key, a fresh go build,
+// default compression) and as `nimbus dev` does it (Incremental):
+//
+//	go test -run '^$' -bench GoRebuild -benchtime 10x ./internal/build/
+func BenchmarkGoRebuild(b *testing.B) {
+	for _, mode := range []string{"deploy", "incremental"} {
+		b.Run(mode, func(b *testing.B) {
+			dir := b.TempDir()
+			for name, content := range map[string]string{
+				"go.mod":         "module example.com/app\n\ngo 1.22\n",
+				"lib/lib.go":     "package lib\n\nconst Greeting = \"hello\"\n",
+				"cmd/fn/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting, http.DefaultClient) }\n",
+			} {
+				write(b, dir, name, content)
+			}
+			opts := Options{}
+			if mode == "incremental" {
+				opts.Incremental = filepath.Join(dir, ".nimbus", "dev")
+			}
+			if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				i++
+				write(b, dir, "lib/lib.go", fmt.Sprintf("package lib\n\nconst Greeting = \"hello %d\"\n", i))
+				if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
