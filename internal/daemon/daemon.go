@@ -285,7 +285,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	}
 	d.network = popts.Network
 	popts.AllowHosts, _ = config.ParseAllowHosts(cfg.FunctionAllowHosts) // Validate has checked it
-	popts.DebugPorts, _ = config.ParseDebugPorts(cfg.DebugPorts) // Validate has checked it
+	popts.DebugPorts, _ = config.ParseDebugPorts(cfg.DebugPorts)         // Validate has checked it
 	if cfg.FunctionLogs {
 		popts.FunctionLog = os.Stdout
 	}
