@@ -82,7 +82,8 @@ type debugServer struct {
 // startDebugServers listens on each of Options.DebugPorts' addresses.
 func (m *Manager) startDebugServers() error {
 	for fn, addr := range m.opts.DebugPorts {
-		ln, err := net.Listen("tcp", addr)
+		var lc net.ListenConfig
+		ln, err := lc.Listen(m.stopCtx, "tcp", addr)
 		if err != nil {
 			m.closeDebugServers()
 			return fmt.Errorf("debug port of %s: %w", fn, err)
