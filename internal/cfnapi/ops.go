@@ -234,6 +234,7 @@ func stackToXML(s stack.Stack) stackXML {
 		CreationTime: timestamp(s.CreationTime), LastUpdatedTime: timestamp(s.LastUpdatedTime),
 		DeletionTime: timestamp(s.DeletionTime), StackStatus: s.Status, StackStatusReason: s.StatusReason,
 		DisableRollback: s.DisableRollback, Capabilities: optList(s.Capabilities),
+		ParentID: s.ParentID, RootID: s.RootID,
 		DriftInformation: stackDriftXML{"NOT_CHECKED"},
 	}
 	var params []parameterXML

@@ -79,6 +79,8 @@ type stackXML struct {
 	Outputs                     *members[outputXML] `xml:",omitempty"`
 	Tags                        members[tagXML]
 	EnableTerminationProtection bool
+	ParentID                    string `xml:"ParentId,omitempty"`
+	RootID                      string `xml:"RootId,omitempty"`
 	DriftInformation            stackDriftXML
 }
 

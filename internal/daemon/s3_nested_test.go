@@ -39,7 +39,8 @@ const badChildTemplate = `Resources:
 // the parent reads its outputs with Fn::GetAtt Child.Outputs.X, updates it
 // in place, and deletes it with itself. A nested stack that fails rolls
 // the parent back and leaves nothing. SAM's AWS::Serverless::Application
-// with a bucket URL is the same nested stack. A caller who may create
+// with a bucket URL is the same nested stack. DescribeStacks names a
+// nested stack's ParentId and RootId. A caller who may create
 // stacks but not read the TemplateURL's object makes nothing.
 func TestNestedStacks(t *testing.T) {
 	t.Parallel()
@@ -80,8 +81,12 @@ Outputs:
 		t.Fatalf("outer: %s (%s), outputs %v", st.StackStatus, aws.ToString(st.StackStatusReason), out)
 	}
 	nested := out["Id"]
-	if ns := waitStack(t, c, nested); ns.StackStatus != cfntypes.StackStatusCreateComplete {
-		t.Errorf("nested stack: %s", ns.StackStatus)
+	if ns := waitStack(t, c, nested); ns.StackStatus != cfntypes.StackStatusCreateComplete ||
+		aws.ToString(ns.ParentId) != aws.ToString(st.StackId) || aws.ToString(ns.RootId) != aws.ToString(st.StackId) {
+		t.Errorf("nested stack: %s, ParentId %q, RootId %q, want %q", ns.StackStatus, aws.ToString(ns.ParentId), aws.ToString(ns.RootId), aws.ToString(st.StackId))
+	}
+	if st.ParentId != nil || st.RootId != nil {
+		t.Errorf("the top-level stack has ParentId %q, RootId %q", aws.ToString(st.ParentId), aws.ToString(st.RootId))
 	}
 	qc := sqs.NewFromConfig(n.awsConfig())
 	if _, err := qc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("child-one")}); err != nil {

@@ -97,7 +97,12 @@ func (p *nestedStackProvider) Create(ctx context.Context, r *stack.Request) (*st
 		return nil, err
 	}
 	name := physicalName(r.StackName, r.LogicalID, 128)
-	out, err := p.c.cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name),
+	root := r.StackID // the parent, unless it is nested itself
+	if ps, err := p.c.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(r.StackID)}); err == nil &&
+		len(ps.Stacks) == 1 && aws.ToString(ps.Stacks[0].RootId) != "" {
+		root = aws.ToString(ps.Stacks[0].RootId)
+	}
+	out, err := p.c.cfn.CreateStack(stack.WithParent(ctx, r.StackID, root), &cloudformation.CreateStackInput{StackName: aws.String(name),
 		TemplateURL: aws.String(np.TemplateURL), Parameters: np.parameters(), Capabilities: nestedCapabilities, Tags: np.tags()})
 	if err != nil {
 		return nil, apiError("CloudFormation", err)

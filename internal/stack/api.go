@@ -296,6 +296,9 @@ func (s *Service) CreateStack(ctx context.Context, in CreateInput) (string, erro
 		Capabilities: in.Capabilities, Tags: in.Tags, DisableRollback: in.DisableRollback,
 		SkipUnsupported: skip, Current: p.dep, Resources: map[string]*resource{},
 	}
+	if pa, ok := ctx.Value(parentKey{}).(parentStack); ok {
+		rec.ParentID, rec.RootID = pa.parent, pa.root
+	}
 	if err := s.reserve(id); err != nil {
 		return "", err
 	}
@@ -456,6 +459,7 @@ func (r *record) stack() Stack {
 		CreationTime: r.Created, LastUpdatedTime: r.Updated, DeletionTime: r.Deleted,
 		Outputs: slices.Clone(r.Current.Outputs), Capabilities: slices.Clone(r.Capabilities),
 		Tags: maps.Clone(r.Tags), DisableRollback: r.DisableRollback,
+		ParentID: r.ParentID, RootID: r.RootID,
 	}
 	for _, p := range r.Current.Params {
 		v := p.Value

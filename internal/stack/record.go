@@ -38,6 +38,9 @@ type record struct {
 	Tags                 map[string]string `json:",omitempty"`
 	DisableRollback      bool              `json:",omitempty"`
 	SkipUnsupported      bool              `json:",omitempty"`
+	// ParentID and RootID are a nested stack's parent and root stacks.
+	ParentID string `json:",omitempty"`
+	RootID   string `json:",omitempty"`
 	// Current is the deployment the stack is at (or being created with).
 	Current deployment
 	// Pending is the deployment an update is applying; nil otherwise.

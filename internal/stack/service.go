@@ -1,6 +1,9 @@
 package stack
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // The contract between the engine and the CloudFormation API (cfnapi).
 // Errors are *awsapi.Error with CloudFormation's codes: ValidationError
@@ -43,6 +46,9 @@ type Stack struct {
 	Capabilities                    []string
 	Tags                            map[string]string
 	DisableRollback                 bool
+	// ParentID and RootID name a nested stack's parent and its root
+	// (top-level) stack; both are empty for a top-level stack.
+	ParentID, RootID string
 }
 
 // Parameter is a stack parameter; NoEcho values are shown as "****".
@@ -91,4 +97,16 @@ type Validation struct {
 type ParameterDeclaration struct {
 	Key, DefaultValue, Description string
 	NoEcho                         bool
+}
+
+type parentKey struct{}
+
+type parentStack struct{ parent, root string }
+
+// WithParent returns ctx for CreateStack of a nested stack: the stack it
+// creates records parentID and rootID (DescribeStacks' ParentId and
+// RootId). A context value, so only an in-process caller — the
+// AWS::CloudFormation::Stack provider — can set it; no request can.
+func WithParent(ctx context.Context, parentID, rootID string) context.Context {
+	return context.WithValue(ctx, parentKey{}, parentStack{parent: parentID, root: rootID})
 }
