@@ -251,13 +251,13 @@ func (g *Gateway) authorizeHTTP(r *http.Request, doc *httpDoc, a *httpAuthorizer
 	if !hit {
 		var ev map[string]any
 		if a.AuthorizerPayloadFormatVersion == "1.0" {
-			ev = toMap(httpevent.BuildV1(r, nil, opts))
+			ev = toMap(buildV1(r, nil, opts))
 			ev["type"] = "REQUEST"
 			ev["methodArn"] = routeArn
 			ev["identitySource"] = strings.Join(ids, ",")
 			ev["authorizationToken"] = strings.Join(ids, ",")
 		} else {
-			ev = toMap(httpevent.BuildV2(r, nil, opts))
+			ev = toMap(buildV2(r, nil, opts))
 			ev["type"] = "REQUEST"
 			ev["routeArn"] = routeArn
 			ev["identitySource"] = ids

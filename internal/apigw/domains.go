@@ -472,7 +472,7 @@ func (g *Gateway) DomainRequest(r *http.Request) (apiID string, out *http.Reques
 		return "", nil, false
 	}
 	rest := raw[bestLen:]
-	out = r.Clone(context.WithValue(r.Context(), mappedStageKey{}, best.Stage))
+	ctx := context.WithValue(r.Context(), mappedStageKey{}, best.Stage)
 	u := *r.URL
 	if g.docs.restAPI(best.APIID) != nil {
 		rest = append([]string{url.PathEscape(best.Stage)}, rest...)
@@ -486,8 +486,53 @@ func (g *Gateway) DomainRequest(r *http.Request) (apiID string, out *http.Reques
 		return "", nil, false
 	}
 	u.Path, u.RawPath = p, escaped
+	out = r.Clone(context.WithValue(ctx, domainPathKey{}, domainPath{client: r.URL.EscapedPath(), routed: u.EscapedPath()}))
 	out.URL = &u
 	return best.APIID, out, true
+}
+
+type domainPathKey struct{}
+
+// domainPath is the path a client sent to a custom domain name and the
+// path DomainRequest routed it as (both escaped).
+type domainPath struct{ client, routed string }
+
+// clientPath is the path the client sent when r came through a custom
+// domain name and no parameter mapping has rewritten it since. API
+// Gateway's events carry that path, base path or mapping key included
+// (REST path and requestContext.path, HTTP API rawPath and
+// requestContext.http.path), while routes match the path below it.
+func clientPath(r *http.Request, kind httpevent.Kind) (string, bool) {
+	d, ok := r.Context().Value(domainPathKey{}).(domainPath)
+	if !ok || r.URL.EscapedPath() != d.routed {
+		return "", false
+	}
+	if kind == httpevent.HTTPAPI { // HTTP APIs decode the path
+		if p, err := url.PathUnescape(d.client); err == nil {
+			return p, true
+		}
+	}
+	return d.client, true
+}
+
+// buildV1 is httpevent.BuildV1 with the client's path through a custom
+// domain name.
+func buildV1(r *http.Request, body []byte, o httpevent.Options) *httpevent.V1Request {
+	ev := httpevent.BuildV1(r, body, o)
+	if p, ok := clientPath(r, o.Kind); ok {
+		ev.Path, ev.RequestContext.Path = p, p
+	}
+	return ev
+}
+
+// buildV2 is httpevent.BuildV2 with the client's path through a custom
+// domain name.
+func buildV2(r *http.Request, body []byte, o httpevent.Options) *httpevent.V2Request {
+	ev := httpevent.BuildV2(r, body, o)
+	if p, ok := clientPath(r, o.Kind); ok {
+		ev.RawPath, ev.RequestContext.HTTP.Path = p, p
+	}
+	return ev
 }
 
 // mappedStage is the stage a custom domain's mapping chose for r.

@@ -60,11 +60,21 @@ func TestCustomDomainNames(t *testing.T) {
 		t.Errorf("GetApiMappings = %+v", list)
 	}
 
-	if w := h.callDomain("api.example.com:4566", "GET", "/shop/v2/items/1"); w.Code != 200 || w.Body.String() != "v2 /items/1" {
+	// Routes match the path below the mapping key; the events carry the
+	// path the client sent, key included, as API Gateway's do.
+	if w := h.callDomain("api.example.com:4566", "GET", "/shop/v2/items/1"); w.Code != 200 || w.Body.String() != "v2 /shop/v2/items/1" {
 		t.Errorf("GET https://api.example.com/shop/v2/items/1 = %d %s", w.Code, w.Body)
 	}
-	if w := h.callDomain("API.example.com", "GET", "/legacy/items/1"); w.Code != 200 || w.Body.String() != "v1 /items/1" {
+	if rc := h.fns.lastEvent(t, "v2")["requestContext"].(map[string]any); rc["http"].(map[string]any)["path"] != "/shop/v2/items/1" ||
+		rc["stage"] != "$default" {
+		t.Errorf("HTTP API requestContext through the domain = %v", rc)
+	}
+	if w := h.callDomain("API.example.com", "GET", "/legacy/items/1"); w.Code != 200 || w.Body.String() != "v1 /legacy/items/1" {
 		t.Errorf("GET https://api.example.com/legacy/items/1 = %d %s", w.Code, w.Body)
+	}
+	if ev := h.fns.lastEvent(t, "v1"); ev["requestContext"].(map[string]any)["path"] != "/legacy/items/1" ||
+		ev["requestContext"].(map[string]any)["stage"] != "prod" {
+		t.Errorf("REST event through the domain = %v", ev)
 	}
 	// No mapping for the path: 403 Forbidden, as API Gateway answers.
 	for _, p := range []string{"/", "/shop", "/shop/v3/x", "/legacyx/items/1"} {
@@ -81,7 +91,7 @@ func TestCustomDomainNames(t *testing.T) {
 	if w := h.callDomain("api.example.com", "GET", "/items/9"); w.Code != 200 || w.Body.String() != "v1 /items/9" {
 		t.Errorf("empty-key mapping = %d %s", w.Code, w.Body)
 	}
-	if w := h.callDomain("api.example.com", "GET", "/shop/v2/items/2"); w.Body.String() != "v2 /items/2" {
+	if w := h.callDomain("api.example.com", "GET", "/shop/v2/items/2"); w.Body.String() != "v2 /shop/v2/items/2" {
 		t.Errorf("longest key = %d %s", w.Code, w.Body)
 	}
 

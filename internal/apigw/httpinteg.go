@@ -315,7 +315,7 @@ func (g *Gateway) callSubtype(ctx context.Context, r *http.Request, integ *httpI
 	h := http.Header{}
 	h.Set("Content-Type", resp.Header.Get("Content-Type"))
 	if st.service == "sqs" {
-		if js, err := xmlToJSON(b); err == nil {
+		if js, err := sqsJSON(b); err == nil {
 			b = js
 			h.Set("Content-Type", "application/json")
 		}

@@ -310,6 +310,7 @@ func FuzzHTTPMapping(f *testing.F) {
 		_ = checkResponseMapping(map[string]map[string]string{"200": {key: value}})
 		_ = checkSubtype("SQS-SendMessage", map[string]string{"QueueUrl": value, "MessageBody": key})
 		_, _ = xmlToJSON([]byte(value))
+		_, _ = sqsJSON([]byte(value))
 		_, _ = sqsForm("SendMessage", map[string]string{"MessageAttributes": value, "AttributeNames": key})
 	})
 }

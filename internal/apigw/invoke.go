@@ -222,9 +222,9 @@ func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *
 	r.Header.Set(trace.HeaderXRay, tr)
 	var payload []byte
 	if integ.PayloadFormatVersion == "1.0" {
-		payload, err = httpevent.Marshal(httpevent.BuildV1(r, body, opts))
+		payload, err = httpevent.Marshal(buildV1(r, body, opts))
 	} else {
-		payload, err = httpevent.Marshal(httpevent.BuildV2(r, body, opts))
+		payload, err = httpevent.Marshal(buildV2(r, body, opts))
 	}
 	if err != nil || len(payload) > maxEvent {
 		return httpTooLarge()

@@ -177,7 +177,7 @@ func (g *Gateway) restResponse(r *http.Request, doc *restDoc, reqID string) *htt
 		}
 		g.stats.cacheMisses.Add(1)
 	}
-	payload, err := httpevent.Marshal(httpevent.BuildV1(r, body, opts))
+	payload, err := httpevent.Marshal(buildV1(r, body, opts))
 	if err != nil || len(payload) > maxEvent {
 		return restTooLarge()
 	}
@@ -303,7 +303,7 @@ func (g *Gateway) authorizeREST(r *http.Request, doc *restDoc, a *restAuthorizer
 		if !ok && ttl > 0 {
 			return nil, restUnauthorized()
 		}
-		ev := toMap(httpevent.BuildV1(r, nil, opts))
+		ev := toMap(buildV1(r, nil, opts))
 		delete(ev, "body")
 		delete(ev, "isBase64Encoded")
 		ev["type"] = "REQUEST"

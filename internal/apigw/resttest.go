@@ -123,7 +123,7 @@ func (g *Gateway) testInvokeMethod(c *call) error {
 func (g *Gateway) testInvokeProxy(ctx context.Context, r *http.Request, body []byte, integ *restIntegration, stage *restStage,
 	opts httpevent.Options, now time.Time, lg *execLog,
 ) *httpevent.Response {
-	payload, err := httpevent.Marshal(httpevent.BuildV1(r, body, opts))
+	payload, err := httpevent.Marshal(buildV1(r, body, opts))
 	if err != nil {
 		return restTooLarge()
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,6 +60,10 @@ Resources:
     Type: AWS::Serverless::Api
     Properties:
       StageName: prod
+      Domain:
+        DomainName: orders.example.test
+        CertificateArn: !Sub arn:aws:acm:${AWS::Region}:${AWS::AccountId}:certificate/nimbus
+        BasePath: [shop]
       DefinitionBody:
         swagger: "2.0"
         info: {title: direct, version: "1.0"}
@@ -114,7 +119,8 @@ Outputs:
 
 // TestSAMDirectIntegrations deploys directTemplate with --iam enforce and
 // calls the API over HTTP: a message lands on the queue, and the state
-// machine's output comes back through the response template.
+// machine's output comes back through the response template, also
+// through the custom domain name SAM's Domain property declares.
 func TestSAMDirectIntegrations(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, t.TempDir(), func(c *config.Config) { c.IAM = config.IAMEnforce })
@@ -140,6 +146,22 @@ func TestSAMDirectIntegrations(t *testing.T) {
 	r := callAPI(t, n, out["ApiId"], "POST", "/prod/greet", jsonHdr, []byte(`{"name":"Ada"}`))
 	if r.status != 200 || strings.TrimSpace(r.body) != `{"hello": "Ada", "status": "SUCCEEDED"}` {
 		t.Fatalf("POST /prod/greet = %d %s", r.status, r.body)
+	}
+	// The same API through the custom domain SAM's Domain made.
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+n.d.Addr()+"/shop/greet", strings.NewReader(`{"name":"Lin"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "orders.example.test"
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"hello": "Lin", "status": "SUCCEEDED"}` {
+		t.Fatalf("POST http://orders.example.test/shop/greet = %d %s", resp.StatusCode, b)
 	}
 	// A content type without a template: passthroughBehavior never is 415.
 	if r := callAPI(t, n, out["ApiId"], "POST", "/prod/orders", http.Header{"Content-Type": {"text/plain"}}, []byte("x")); r.status != 415 {

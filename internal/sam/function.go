@@ -225,7 +225,7 @@ func (tr *translator) function(id string, r *cfn.Resource) ([]generated, error) 
 func hasTagsProperty(typ string) bool {
 	switch typ {
 	case "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::ApiGateway::RestApi",
-		"AWS::ApiGateway::Stage", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey":
+		"AWS::ApiGateway::Stage", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey", "AWS::ApiGateway::DomainName":
 		return true
 	}
 	return false

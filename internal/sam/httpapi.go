@@ -18,9 +18,6 @@ var openAPIVersions = sync.OnceValue(func() *regexp.Regexp { return regexp.MustC
 // permissions.
 func (tr *translator) httpAPI(id string, r *cfn.Resource) ([]generated, error) {
 	p := r.Properties
-	if truthy(p["Domain"]) {
-		return nil, invalidf("'Domain' is not supported by Nimbus yet.")
-	}
 	cors, err := tr.res.resolve(p["CorsConfiguration"])
 	if err != nil {
 		return nil, err
@@ -310,6 +307,13 @@ func (tr *translator) httpAPI(id string, r *cfn.Resource) ([]generated, error) {
 		sp["Tags"] = tags
 	}
 	sp["AutoDeploy"] = true
+	if v, ok := p["Domain"]; ok && v != nil {
+		dom, err := tr.httpDomain(id, r, v, stageID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dom...)
+	}
 	out = append(out, generated{stageID, stage})
 	tr.addRef(id, "Stage", stageID)
 	return out, nil

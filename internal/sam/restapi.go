@@ -15,9 +15,6 @@ import (
 // and permissions for Lambda authorizers.
 func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 	p := r.Properties
-	if truthy(p["Domain"]) {
-		return nil, invalidf("'Domain' is not supported by Nimbus yet (it needs custom domain names).")
-	}
 	for _, name := range []string{"BinaryMediaTypes", "Auth"} {
 		v, err := tr.res.resolve(p[name])
 		if err != nil {
@@ -184,6 +181,13 @@ func (tr *translator) restAPI(id string, r *cfn.Resource) ([]generated, error) {
 	}
 
 	out := []generated{{id, rest}, {deploymentID, deployment}, {stageID, stage}}
+	if v, ok := p["Domain"]; ok && v != nil {
+		dom, err := tr.restDomain(id, r, v, stageID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dom...)
+	}
 	perms, err := g.authorizerPermissions(r)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,8 @@
 // destination's Fn::And is written in the form CloudFormation accepts
 // (samtranslator wraps its conditions twice); and features that need what
 // Nimbus does not have are refused with a clear error instead of being
-// translated: custom domains (Domain), REST API resource policies
+// translated: a custom domain's Route53 records and PRIVATE domains
+// (domain.go), REST API resource policies
 // (Auth.ResourcePolicy, which Nimbus would not enforce), CodeDeploy
 // (DeploymentPreference), container images and Lambda managed instances.
 //

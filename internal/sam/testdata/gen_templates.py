@@ -322,6 +322,31 @@ events["simple_table"] = {"Transform": T, "Globals": {"SimpleTable": {"SSESpecif
   "Keyed": {"Type": "AWS::Serverless::SimpleTable", "DeletionPolicy": "Retain", "Properties": {"PrimaryKey": {"Name": "pk", "Type": "Number"}, "TableName": "t",
             "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}, "Tags": {"a": "b"}, "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}},
   "F": fn(Policies=[{"DynamoDBCrudPolicy": {"TableName": ref("Plain")}}], Events={"S": {"Type": "DynamoDB", "Properties": {"Stream": ga("Keyed", "StreamArn"), "StartingPosition": "LATEST"}}})}}
+tpls["custom_domains"] = {"Transform": T, "Parameters": {"Cert": {"Type": "String", "Default": "arn:aws:acm:us-east-1:1:certificate/c"}},
+  "Resources": {
+  "Shop": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "prod", "Tags": {"team": "shop"}, "PropagateTags": True,
+     "Domain": {"DomainName": "shop.example.com", "CertificateArn": ref("Cert"), "BasePath": ["/v1", "orders", "/a-b/"], "SecurityPolicy": "TLS_1_2"}}},
+  "Plain": {"Type": "AWS::Serverless::Api", "Condition": "Always", "Properties": {"StageName": "dev",
+     "Domain": {"DomainName": sub("plain.${AWS::Region}.example.com"), "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/p"}}},
+  "Raw": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "raw",
+     "Domain": {"DomainName": "raw.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/r", "BasePath": "/x.y", "NormalizeBasePath": False,
+                "EndpointConfiguration": "EDGE"}}},
+  "Web": {"Type": "AWS::Serverless::HttpApi", "Properties": {
+     "Domain": {"DomainName": "web.example.com", "CertificateArn": ref("Cert"), "BasePath": ["/shop/v2", "legacy_api"]}}},
+  "Bare": {"Type": "AWS::Serverless::HttpApi", "Properties": {"StageName": "live",
+     "Domain": {"DomainName": "bare.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/b"}}},
+  "F": fn(Events={"Get": {"Type": "Api", "Properties": {"Path": "/", "Method": "get", "RestApiId": ref("Shop")}},
+                  "P": {"Type": "Api", "Properties": {"Path": "/", "Method": "get", "RestApiId": ref("Plain")}},
+                  "R": {"Type": "Api", "Properties": {"Path": "/", "Method": "get", "RestApiId": ref("Raw")}},
+                  "W": {"Type": "HttpApi", "Properties": {"ApiId": ref("Web")}},
+                  "B": {"Type": "HttpApi", "Properties": {"ApiId": ref("Bare")}}})},
+  "Conditions": {"Always": {"Fn::Equals": ["a", "a"]}}}
+invalid["domain_no_certificate"] = {"Transform": T, "Resources": {
+  "A": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "p", "Domain": {"DomainName": "a.example.com"}}}}}
+invalid["http_domain_bad_basepath"] = {"Transform": T, "Resources": {
+  "A": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Domain": {"DomainName": "a.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/c", "BasePath": ["a.b"]}}}}}
+invalid["http_domain_edge"] = {"Transform": T, "Resources": {
+  "A": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Domain": {"DomainName": "a.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/c", "EndpointConfiguration": "EDGE"}}}}}
 for name, t in events.items():
     json.dump(t, open(f"eventsources/{name}.json", "w"), indent=1)
 for name, t in tpls.items():
