@@ -25,7 +25,7 @@ func twoNodes(t *testing.T) (n1, n2 *Service, stopN1 func()) {
 }
 
 // nodes opens a service per name on one backbone, each running.
-func nodes(t *testing.T, names ...string) (ns []*Service, stops []func()) {
+func nodes(t testing.TB, names ...string) (ns []*Service, stops []func()) {
 	t.Helper()
 	st := storetest.Open(t)
 	open := func(node string) (*Service, func()) {
