@@ -89,6 +89,7 @@ var operations = map[string]opFunc{
 	"DescribeStateMachineForExecution": (*Service).describeStateMachineForExecution,
 	"ListExecutions":                   (*Service).listExecutions,
 	"StopExecution":                    (*Service).stopExecution,
+	"RedriveExecution":                 (*Service).redriveExecution,
 	"GetExecutionHistory":              (*Service).getExecutionHistory,
 	"SendTaskSuccess":                  (*Service).sendTaskSuccess,
 	"SendTaskFailure":                  (*Service).sendTaskFailure,
@@ -107,8 +108,6 @@ var refused = map[string]string{
 	"StateMachineVersion":        "state machine versions",
 	"StateMachineAlias":          "state machine aliases",
 	"PublishStateMachineVersion": "state machine versions",
-	"RedriveMapRun":              "redriving Map Runs",
-	"RedriveExecution":           "redriving executions",
 	"TestState":                  "TestState",
 	"GetActivityTask":            "activities",
 }
@@ -257,6 +256,13 @@ func (s *Service) createStateMachine(ctx context.Context, body []byte) (any, err
 	if _, err := Parse(in.Definition, in.Type == "EXPRESS"); err != nil {
 		return nil, definitionError(err)
 	}
+	lc, err := parseLogging(in.LoggingConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLogging(ctx, lc, in.RoleArn); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	rec := &machineRecord{ARN: s.machineARN(in.Name), Name: in.Name, Definition: in.Definition, RoleARN: in.RoleArn, Type: in.Type,
 		Created: now, Updated: now, Logging: in.LoggingConfiguration, Tracing: in.TracingConfiguration, Tags: map[string]string{},
@@ -321,6 +327,7 @@ type pageInput struct {
 	StateMachineArn string `json:"stateMachineArn"`
 	StatusFilter    string `json:"statusFilter"`
 	MapRunArn       string `json:"mapRunArn"`
+	RedriveFilter   string `json:"redriveFilter"`
 }
 
 // page cuts a list at the token's offset.
@@ -417,8 +424,19 @@ func (s *Service) updateStateMachine(ctx context.Context, body []byte) (any, err
 		if in.RoleArn != nil {
 			m.RoleARN = *in.RoleArn
 		}
-		if in.LoggingConfiguration != nil {
-			m.Logging = in.LoggingConfiguration
+		if in.LoggingConfiguration != nil || in.RoleArn != nil {
+			raw := m.Logging
+			if in.LoggingConfiguration != nil {
+				raw = in.LoggingConfiguration
+			}
+			lc, err := parseLogging(raw)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.checkLogging(ctx, lc, m.RoleARN); err != nil {
+				return nil, err
+			}
+			m.Logging = raw
 		}
 		if in.TracingConfiguration != nil {
 			m.Tracing = in.TracingConfiguration

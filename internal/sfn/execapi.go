@@ -64,7 +64,7 @@ func (s *Service) startExecution(ctx context.Context, body []byte) (any, error) 
 	if m.Type == "EXPRESS" {
 		arn := "arn:aws:states:" + s.region + ":" + s.account + ":express:" + m.Name + ":" + in.Name + ":" + awsapi.NewRequestID()
 		x := &Execution{ARN: arn, Name: in.Name, StateMachineARN: m.ARN, StateMachineName: m.Name, RoleARN: m.RoleARN,
-			Input: input, StartTime: now, Def: def, Seed: newSecret()}
+			Input: input, StartTime: now, Def: def, Seed: newSecret(), logging: m.Logging}
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
@@ -98,6 +98,7 @@ func (s *Service) startExecution(ctx context.Context, body []byte) (any, error) 
 		}
 		return nil, bad("ExecutionAlreadyExists", "Execution Already Exists: '%s'", rec.ARN)
 	}
+	s.statusChanged(ctx, rec)
 	if err := s.schedule(ctx, rec.ARN, now, rec.ARN+"#start"); err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (s *Service) startSyncExecution(ctx context.Context, body []byte) (any, err
 	now := s.now().UTC()
 	arn := "arn:aws:states:" + s.region + ":" + s.account + ":express:" + m.Name + ":" + in.Name + ":" + awsapi.NewRequestID()
 	x := &Execution{ARN: arn, Name: in.Name, StateMachineARN: m.ARN, StateMachineName: m.Name, RoleARN: m.RoleARN,
-		Input: input, StartTime: now, Def: def, Seed: newSecret()}
+		Input: input, StartTime: now, Def: def, Seed: newSecret(), logging: m.Logging}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
 	defer cancel()
 	s.observed(m.ARN, "STARTED", 0)
@@ -174,11 +175,18 @@ func (s *Service) getExecution(ctx context.Context, arn string) (*execRecord, ui
 	return rec, rev, err
 }
 
-func (rec *execRecord) describe() map[string]any {
+func (rec *execRecord) describe(now time.Time) map[string]any {
 	out := map[string]any{
 		"executionArn": rec.ARN, "stateMachineArn": rec.StateMachineARN, "name": rec.Name, "status": rec.Status,
 		"startDate": epoch(rec.Start), "input": rec.Input, "inputDetails": map[string]any{"included": true},
-		"redriveCount": 0, "redriveStatus": "NOT_REDRIVABLE",
+		"redriveCount": rec.RedriveCount,
+	}
+	out["redriveStatus"], out["redriveStatusReason"] = rec.redriveStatus(now)
+	if out["redriveStatusReason"] == "" {
+		delete(out, "redriveStatusReason")
+	}
+	if rec.RedriveCount > 0 {
+		out["redriveDate"] = epoch(rec.RedriveDate)
 	}
 	if rec.Status != StatusRunning {
 		out["stopDate"] = epoch(rec.Stop)
@@ -204,7 +212,7 @@ func (s *Service) describeExecution(ctx context.Context, body []byte) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return rec.describe(), nil
+	return rec.describe(s.now()), nil
 }
 
 func (s *Service) describeStateMachineForExecution(ctx context.Context, body []byte) (any, error) {
@@ -256,6 +264,11 @@ func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) 
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]", in.StatusFilter)
 	}
+	switch in.RedriveFilter {
+	case "", "REDRIVEN", "NOT_REDRIVEN":
+	default:
+		return nil, validation("1 validation error detected: Value '%s' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]", in.RedriveFilter)
+	}
 	keys, err := s.keys(ctx, prefix+"*")
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, err
@@ -263,7 +276,8 @@ func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) 
 	var recs []*execRecord
 	for _, k := range keys {
 		r, _, err := getJSON[execRecord](ctx, s.kv, k)
-		if err != nil || (in.StatusFilter != "" && r.Status != in.StatusFilter) || r.MapRunARN != in.MapRunArn {
+		if err != nil || (in.StatusFilter != "" && r.Status != in.StatusFilter) || r.MapRunARN != in.MapRunArn ||
+			(in.RedriveFilter == "REDRIVEN" && r.RedriveCount == 0) || (in.RedriveFilter == "NOT_REDRIVEN" && r.RedriveCount > 0) {
 			continue
 		}
 		recs = append(recs, r)
@@ -281,7 +295,10 @@ func (s *Service) listExecutions(ctx context.Context, body []byte) (any, error) 
 	items := []any{}
 	for _, r := range recs[from:to] {
 		it := map[string]any{"executionArn": r.ARN, "stateMachineArn": r.StateMachineARN, "name": r.Name, "status": r.Status,
-			"startDate": epoch(r.Start), "redriveCount": 0}
+			"startDate": epoch(r.Start), "redriveCount": r.RedriveCount}
+		if r.RedriveCount > 0 {
+			it["redriveDate"] = epoch(r.RedriveDate)
+		}
 		if r.MapRunARN != "" {
 			it["mapRunArn"] = r.MapRunARN
 		}
@@ -323,6 +340,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 			return nil, err
 		}
 		s.observed(rec.StateMachineARN, StatusAborted, rec.Stop.Sub(rec.Start))
+		s.statusChanged(ctx, rec)
 		d := map[string]any{}
 		if in.Error != "" {
 			d["error"] = in.Error
@@ -357,6 +375,19 @@ func (s *Service) appendEvent(ctx context.Context, rec *execRecord, ev *Event) e
 		}
 		var last int64
 		once := ev.Type != "" && (ev.Type[0] != '_' || strings.HasPrefix(ev.Type, "_Child"))
+		// Keys a redrive voided: an answer to one comes too late (its
+		// token was issued before the redrive); StopExecution's lands on
+		// the abort key in force.
+		var rd redirects
+		for _, e := range evs {
+			rd.add(e)
+		}
+		if ev.Key == abortKey {
+			ev.Key = rd.resolve(abortKey)
+		}
+		if ev.Type != "ExecutionRedriven" && !rd.inForce(strings.TrimPrefix(ev.Key, "hb:")) {
+			return errRecorded
+		}
 		for _, e := range evs {
 			if e.Key == ev.Key && once {
 				return errRecorded
@@ -372,6 +403,11 @@ func (s *Service) appendEvent(ctx context.Context, rec *execRecord, ev *Event) e
 				continue
 			}
 			return err
+		}
+		if !ev.hidden() {
+			if m, _, merr := s.getMachine(ctx, rec.StateMachineARN); merr == nil {
+				s.logEvents(ctx, m.Logging, m.Name, rec.ARN, rec.Start, rec.RedriveCount, []*Event{ev})
+			}
 		}
 		return nil
 	}

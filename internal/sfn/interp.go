@@ -50,10 +50,16 @@ type Execution struct {
 	ARN, Name, StateMachineARN, StateMachineName, RoleARN string
 	Input                                                 string
 	StartTime                                             time.Time
-	Def                                                   *Definition
+	// RedriveCount and RedriveDate: how often and when it was last
+	// redriven (redrive.go).
+	RedriveCount int
+	RedriveDate  time.Time
+	Def          *Definition
 	// Seed keys the execution's task tokens and seeds its random numbers.
 	Seed []byte
 	seed uint64
+	// logging is the machine's LoggingConfiguration (logging.go).
+	logging json.RawMessage
 }
 
 // outcome is how a run ended: output, a failure, or suspended.
@@ -84,7 +90,12 @@ func (r *run) exec(ctx context.Context) (outcome, error) {
 	}
 	var deadline time.Time
 	if x.Def.TimeoutSeconds > 0 {
-		deadline = x.StartTime.Add(time.Duration(x.Def.TimeoutSeconds) * time.Second)
+		// A redriven execution's timeout runs from its redrive.
+		from := x.StartTime
+		if !x.RedriveDate.IsZero() {
+			from = x.RedriveDate
+		}
+		deadline = from.Add(time.Duration(x.Def.TimeoutSeconds) * time.Second)
 	}
 	rctx := ctx
 	if !deadline.IsZero() && !r.durable {
@@ -168,13 +179,16 @@ func (r *run) ctxObject(st *State, entered time.Time, retry int, extra map[strin
 	c := map[string]any{
 		"Execution": map[string]any{
 			"Id": x.ARN, "Input": in, "Name": x.Name, "RoleArn": x.RoleARN,
-			"StartTime": x.StartTime.UTC().Format("2006-01-02T15:04:05.000Z"), "RedriveCount": json.Number("0"),
+			"StartTime": x.StartTime.UTC().Format("2006-01-02T15:04:05.000Z"), "RedriveCount": json.Number(strconv.Itoa(x.RedriveCount)),
 		},
 		"StateMachine": map[string]any{"Id": x.StateMachineARN, "Name": x.StateMachineName},
 		"State": map[string]any{
 			"Name": st.Name, "EnteredTime": entered.UTC().Format("2006-01-02T15:04:05.000Z"),
 			"RetryCount": json.Number(strconv.Itoa(retry)),
 		},
+	}
+	if !x.RedriveDate.IsZero() {
+		c["Execution"].(map[string]any)["RedriveTime"] = x.RedriveDate.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	for k, v := range extra {
 		c[k] = v
@@ -564,7 +578,7 @@ func (r *run) work(ctx context.Context, b *branch, st *State, effective any, env
 	if strings.HasSuffix(st.Resource, ".waitForTaskToken") {
 		// The token names the result event: after TaskScheduled,
 		// TaskStarted and TaskSubmitted.
-		env.ctx.(map[string]any)["Task"] = map[string]any{"Token": r.x.token(b.path + "/" + strconv.Itoa(b.n+3))}
+		env.ctx.(map[string]any)["Task"] = map[string]any{"Token": r.x.token(r.j.resolve(b.path + "/" + strconv.Itoa(b.n+3)))}
 	}
 	params, err := payload(st, env, effective)
 	if err != nil {

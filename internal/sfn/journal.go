@@ -37,6 +37,10 @@ type Event struct {
 	Type    string         `json:"t"`
 	Time    time.Time      `json:"ts"`
 	Details map[string]any `json:"d,omitempty"`
+	// Gen and Void are an ExecutionRedriven event's: the redrive's count
+	// and the keys it voids (redrive.go).
+	Gen  int      `json:"g,omitempty"`
+	Void []string `json:"v,omitempty"`
 }
 
 // hidden reports whether the event is bookkeeping that history does not
@@ -92,6 +96,12 @@ type journal struct {
 	pending []*Event          // guarded by mu
 	lastID  int64             // guarded by mu
 	pos     uint64            // guarded by mu
+	// redirects map the positions redrives voided to their new keys
+	// (redrive.go); guarded by mu.
+	redirects redirects
+	// flushed are the shown events this journal has stored (for the
+	// execution's log, logging.go); guarded by mu.
+	flushed []*Event
 	now     func() time.Time
 }
 
@@ -108,6 +118,7 @@ func openJournal(ctx context.Context, st journalStore, now func() time.Time) (*j
 
 func (j *journal) absorb(evs []*Event) {
 	for _, e := range evs {
+		j.redirects.add(e)
 		j.byKey[e.Key] = e
 		if !e.hidden() {
 			j.events = append(j.events, e)
@@ -121,9 +132,9 @@ var errHistoryFull = &Failure{Name: ErrRuntime, Cause: "The execution reached th
 
 // emit records (or, replaying, finds) the branch's next event.
 func (j *journal) emit(b *branch, typ string, details map[string]any) (*Event, error) {
-	key := b.nextKey()
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	key := j.resolveLocked(b.nextKey())
 	if ev, ok := j.byKey[key]; ok {
 		b.prev = ev.ID
 		return ev, nil
@@ -145,6 +156,7 @@ func (j *journal) emit(b *branch, typ string, details map[string]any) (*Event, e
 func (j *journal) hide(key, typ string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	key = j.resolveLocked(key)
 	if _, ok := j.byKey[key]; ok {
 		return
 	}
@@ -157,9 +169,9 @@ func (j *journal) hide(key, typ string) {
 // result recorded by an earlier run or by SendTaskSuccess), consuming
 // its key; otherwise it consumes nothing.
 func (j *journal) recorded(b *branch) (*Event, bool) {
-	key := b.peekKey()
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	key := j.resolveLocked(b.peekKey())
 	ev, ok := j.byKey[key]
 	if ok {
 		b.n++
@@ -172,8 +184,42 @@ func (j *journal) recorded(b *branch) (*Event, bool) {
 func (j *journal) get(key string) (*Event, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	ev, ok := j.byKey[key]
+	ev, ok := j.byKey[j.resolveLocked(key)]
 	return ev, ok
+}
+
+// takeFlushed returns the shown events stored since it was last called.
+func (j *journal) takeFlushed() []*Event {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	evs := j.flushed
+	j.flushed = nil
+	return evs
+}
+
+// count is the number of history events.
+func (j *journal) count() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.lastID
+}
+
+// resolve is the key an event at position key has now: key itself, or
+// the key a redrive gave it.
+func (j *journal) resolve(key string) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.resolveLocked(key)
+}
+
+func (j *journal) resolveLocked(key string) string { return j.redirects.resolve(key) }
+
+// voided reports whether a redrive voided position key (its state runs
+// again).
+func (j *journal) voided(key string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.redirects.resolve(key) != key
 }
 
 // flush persists the pending events. On a conflict it reloads what
@@ -189,6 +235,11 @@ func (j *journal) flush(ctx context.Context) error {
 		pos, err := j.store.append(ctx, j.pending[:n], j.pos)
 		if err == nil {
 			j.pos = pos
+			for _, e := range j.pending[:n] {
+				if !e.hidden() {
+					j.flushed = append(j.flushed, e)
+				}
+			}
 			j.pending = j.pending[n:]
 			continue
 		}
@@ -211,7 +262,7 @@ func (j *journal) flush(ctx context.Context) error {
 		}
 		var fresh []*Event
 		for _, e := range all {
-			if pendingKeys[e.Key] || e.Key == abortKey {
+			if pendingKeys[e.Key] || baseKey(e.Key) == abortKey {
 				return errConflict
 			}
 			if !known[e.Key] {
@@ -221,6 +272,7 @@ func (j *journal) flush(ctx context.Context) error {
 		// Renumber: the stored events keep their ids, ours follow.
 		j.events = j.events[:0]
 		j.byKey = map[string]*Event{}
+		j.redirects = redirects{}
 		j.lastID = 0
 		j.absorb(all)
 		for _, e := range j.pending {

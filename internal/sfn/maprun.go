@@ -49,6 +49,10 @@ type mapRunRecord struct {
 	Succeeded, Failed, TimedOut        int
 	Aborted                            int
 	ExecutionType                      string
+	// RedriveCount and RedriveDate: the parent's redrives that redrove
+	// this run.
+	RedriveCount int       `json:",omitempty"`
+	RedriveDate  time.Time `json:",omitzero"`
 }
 
 func mapRunKey(arn string) string {
@@ -88,8 +92,21 @@ func (s *Service) openMapRun(ctx context.Context, rec *mapRunRecord) (*mapRunRec
 	if _, err := s.kv.Create(ctx, mapRunKey(rec.ARN), b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, err
 	}
-	cur, _, err := getJSON[mapRunRecord](ctx, s.kv, mapRunKey(rec.ARN))
-	return cur, err
+	// A redriven run runs again; its unsuccessful children are counted
+	// anew as they are redriven.
+	return s.updateMapRunRecord(ctx, rec.ARN, func(r *mapRunRecord) bool {
+		if rec.RedriveCount <= r.RedriveCount {
+			return false
+		}
+		unsuccessful := r.Failed + r.TimedOut + r.Aborted
+		r.Status, r.Stop, r.RedriveCount, r.RedriveDate = StatusRunning, time.Time{}, rec.RedriveCount, s.now().UTC()
+		r.Started -= unsuccessful
+		if r.ExecutionType == "EXPRESS" {
+			r.Started = r.Total // its iterations run in the parent, all at once
+		}
+		r.Failed, r.TimedOut, r.Aborted = 0, 0, 0
+		return true
+	})
 }
 
 // updateMapRun changes a run's record by compare-and-set.
@@ -189,10 +206,12 @@ func (s *Service) startChild(ctx context.Context, run *mapRunRecord, parent *Exe
 	b, _ := json.Marshal(rec)
 	if _, err := s.kv.Create(ctx, execKey(machine, name), b); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return nil
+			// A replay (nothing to do) or a redriven run's child.
+			return s.redriveChild(ctx, execKey(machine, name), w)
 		}
 		return err
 	}
+	s.statusChanged(ctx, rec)
 	return s.schedule(ctx, rec.ARN, now, rec.ARN+"#start")
 }
 
@@ -231,14 +250,25 @@ func (r *run) childRuns(ctx context.Context, b *branch, st *State, items []any, 
 		label = st.Name
 	}
 	smARN := r.x.StateMachineARN + "/" + label
-	if _, err := r.j.emit(b, "MapRunStarted", map[string]any{"mapRunArn": runARN}); err != nil {
+	// A redrive that voided this run's start redrives the run.
+	redriven := r.j.voided(b.peekKey())
+	typ, d := "MapRunStarted", map[string]any{"mapRunArn": runARN}
+	if redriven {
+		typ, d = "MapRunRedriven", map[string]any{"mapRunArn": runARN, "redriveCount": r.x.RedriveCount}
+	}
+	if _, err := r.j.emit(b, typ, d); err != nil {
 		return err
 	}
 	if err := r.j.flush(ctx); err != nil {
 		return err
 	}
+	rc := 0
+	if redriven {
+		rc = r.x.RedriveCount
+	}
 	run, err := r.mapRuns.openMapRun(ctx, &mapRunRecord{ARN: runARN, ExecutionARN: r.x.ARN, StateMachineARN: smARN, Status: StatusRunning,
-		Start: r.now().UTC(), MaxConcurrency: limit, TolCount: tolCount, TolPct: tolPct, Total: len(items), ExecutionType: "STANDARD"})
+		Start: r.now().UTC(), MaxConcurrency: limit, TolCount: tolCount, TolPct: tolPct, Total: len(items), ExecutionType: "STANDARD",
+		RedriveCount: rc})
 	if err != nil {
 		return err
 	}
@@ -305,7 +335,7 @@ func (r *run) childRuns(ctx context.Context, b *branch, st *State, items []any, 
 		if running >= limit {
 			break
 		}
-		w := syncWatch{Token: r.x.token(fmt.Sprintf("%sm%d/r", base, i)), Resource: "mapRun"}
+		w := syncWatch{Token: r.x.token(r.j.resolve(fmt.Sprintf("%sm%d/r", base, i))), Resource: "mapRun"}
 		if err := r.mapRuns.startChild(ctx, run, r.x, st.ChildDef, childName(runARN, i), encodeJSON(items[i]), w); err != nil {
 			return err
 		}
@@ -329,7 +359,12 @@ func (r *run) openExpressRun(ctx context.Context, b *branch, st *State, runARN s
 	if label == "" {
 		label = st.Name
 	}
-	if _, err := r.j.emit(b, "MapRunStarted", map[string]any{"mapRunArn": runARN}); err != nil {
+	redriven := r.j.voided(b.peekKey())
+	typ, d, rc := "MapRunStarted", map[string]any{"mapRunArn": runARN}, 0
+	if redriven {
+		typ, d, rc = "MapRunRedriven", map[string]any{"mapRunArn": runARN, "redriveCount": r.x.RedriveCount}, r.x.RedriveCount
+	}
+	if _, err := r.j.emit(b, typ, d); err != nil {
 		return err
 	}
 	if err := r.j.flush(ctx); err != nil {
@@ -337,7 +372,7 @@ func (r *run) openExpressRun(ctx context.Context, b *branch, st *State, runARN s
 	}
 	_, err := r.mapRuns.openMapRun(ctx, &mapRunRecord{ARN: runARN, ExecutionARN: r.x.ARN, StateMachineARN: r.x.StateMachineARN + "/" + label,
 		Status: StatusRunning, Start: r.now().UTC(), MaxConcurrency: limit, TolCount: tolCount, TolPct: tolPct, Total: n, Started: n,
-		ExecutionType: "EXPRESS"})
+		ExecutionType: "EXPRESS", RedriveCount: rc})
 	return err
 }
 
@@ -411,9 +446,12 @@ func (rec *mapRunRecord) describe() map[string]any {
 		"failuresNotRedrivable": 0, "pendingRedrive": 0}
 	out := map[string]any{"mapRunArn": rec.ARN, "executionArn": rec.ExecutionARN, "status": rec.Status, "startDate": epoch(rec.Start),
 		"maxConcurrency": rec.MaxConcurrency, "toleratedFailurePercentage": rec.TolPct, "toleratedFailureCount": rec.TolCount,
-		"itemCounts": counts, "executionCounts": counts, "redriveCount": 0}
+		"itemCounts": counts, "executionCounts": counts, "redriveCount": rec.RedriveCount}
 	if rec.Status != StatusRunning {
 		out["stopDate"] = epoch(rec.Stop)
+	}
+	if rec.RedriveCount > 0 {
+		out["redriveDate"] = epoch(rec.RedriveDate)
 	}
 	return out
 }

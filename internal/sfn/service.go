@@ -34,6 +34,13 @@ type Options struct {
 	// and end (its final status and how long it ran), for CloudWatch's
 	// AWS/States metrics.
 	Observe func(stateMachineArn, status string, elapsed time.Duration)
+	// StatusChange, when set, puts a Standard execution's status event
+	// (statusevents.go: detail-type StatusDetailType, source aws.states)
+	// on the default event bus; resources is the execution's ARN.
+	StatusChange func(ctx context.Context, executionArn, detail string) error
+	// Logs, when set, stores an execution's log records in a log group's
+	// stream (LoggingConfiguration, logging.go), creating the stream.
+	Logs func(ctx context.Context, group, stream string, records []LogRecord) error
 }
 
 // DefaultInlineWait: waits up to this long hold a goroutine; longer ones
@@ -55,6 +62,9 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 	observe    func(stateMachineArn, status string, elapsed time.Duration)
+	// statusChange puts status events (Options.StatusChange).
+	statusChange func(ctx context.Context, executionArn, detail string) error
+	logs         func(ctx context.Context, group, stream string, records []LogRecord) error
 
 	mu sync.Mutex
 	// active are the executions this node is running: a run request for
@@ -79,7 +89,8 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{
 		js: opts.JetStream, tasks: opts.Tasks, region: opts.Region, account: opts.AccountID,
 		singleNode: opts.SingleNode, inlineWait: opts.InlineWait, now: opts.Now, log: opts.Logger,
-		active: map[string]*activeRun{}, observe: opts.Observe,
+		active: map[string]*activeRun{}, observe: opts.Observe, statusChange: opts.StatusChange,
+		logs: opts.Logs,
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -213,7 +224,7 @@ func (s *Service) drive(ctx context.Context, arn string) error {
 	}
 	def, err := Parse(rec.Definition, false)
 	if err != nil {
-		return s.end(ctx, rec, "", &Failure{Name: ErrRuntime, Cause: err.Error()})
+		return s.end(ctx, rec, "", &Failure{Name: ErrRuntime, Cause: err.Error()}, 0)
 	}
 	j, err := openJournal(ctx, s.journalStore(machine, name), s.now)
 	if err != nil {
@@ -224,6 +235,11 @@ func (s *Service) drive(ctx context.Context, arn string) error {
 	}
 	r := &run{x: rec.execution(def), j: j, tasks: &s.tasks, durable: true, inlineWait: s.inlineWait, now: s.now, after: time.After, children: s, mapRuns: s}
 	oc, err := r.exec(ctx)
+	if evs := j.takeFlushed(); len(evs) > 0 {
+		if m, _, merr := s.getMachine(ctx, rec.StateMachineARN); merr == nil {
+			s.logEvents(ctx, m.Logging, m.Name, rec.ARN, rec.Start, rec.RedriveCount, evs)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -233,7 +249,7 @@ func (s *Service) drive(ctx context.Context, arn string) error {
 		}
 		return s.schedule(ctx, arn, oc.suspend.until, fmt.Sprintf("%s#%d", arn, oc.suspend.until.UnixMilli()))
 	}
-	return s.end(ctx, rec, oc.output, oc.failure)
+	return s.end(ctx, rec, oc.output, oc.failure, j.count())
 }
 
 // abortKey is the journal key of StopExecution's ExecutionAborted event.
@@ -243,12 +259,13 @@ func (rec *execRecord) execution(def *Definition) *Execution {
 	return &Execution{
 		ARN: rec.ARN, Name: rec.Name, StateMachineARN: rec.StateMachineARN, StateMachineName: rec.StateMachineName,
 		RoleARN: rec.RoleARN, Input: rec.Input, StartTime: rec.Start, Def: def, Seed: rec.Seed,
+		RedriveCount: rec.RedriveCount, RedriveDate: rec.RedriveDate,
 	}
 }
 
 // end records an execution's end in its record (compare-and-set, so a
 // StopExecution that came first wins).
-func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Failure) error {
+func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Failure, events int64) error {
 	key := execKey(rec.StateMachineName, rec.Name)
 	for {
 		cur, rev, err := getJSON[execRecord](ctx, s.kv, key)
@@ -258,7 +275,7 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 		if cur.Status != StatusRunning {
 			return nil
 		}
-		cur.Stop = s.now().UTC()
+		cur.Stop, cur.Events = s.now().UTC(), events
 		switch {
 		case f == nil:
 			cur.Status, cur.Output = StatusSucceeded, output
@@ -275,6 +292,7 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			return err
 		}
 		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
+		s.statusChanged(ctx, cur)
 		s.countChildEnd(ctx, cur)
 		s.answerWatch(ctx, cur)
 		if cur.Status != StatusSucceeded {
@@ -327,5 +345,6 @@ func (s *Service) runInMemory(ctx context.Context, x *Execution) (outcome, *memJ
 	}
 	r := &run{x: x, j: j, tasks: &s.tasks, now: s.now, after: time.After}
 	oc, err := r.exec(ctx)
+	s.logEvents(ctx, x.logging, x.StateMachineName, x.ARN, x.StartTime, 0, j.takeFlushed())
 	return oc, mj, err
 }

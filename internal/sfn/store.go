@@ -54,6 +54,14 @@ type execRecord struct {
 	Watch *syncWatch `json:",omitempty"`
 	// MapRunARN names the Map Run of a distributed Map's child.
 	MapRunARN string `json:",omitempty"`
+	// RedriveCount, RedriveDate and RedriveToken (the last redrive's
+	// clientToken): redrive.go.
+	RedriveCount int       `json:",omitempty"`
+	RedriveDate  time.Time `json:",omitzero"`
+	RedriveToken string    `json:",omitempty"`
+	// Events is how many history events the execution had when it ended
+	// (a redrive needs room for more).
+	Events int64 `json:",omitempty"`
 }
 
 func machineKey(name string) string { return "sm." + hex.EncodeToString([]byte(name)) }

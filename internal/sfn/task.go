@@ -357,7 +357,7 @@ func (r *run) tokenTask(ctx context.Context, b *branch, in integration, params a
 	} else if sub.Type != "TaskSubmitted" {
 		return taskResult(sub) // the call itself failed
 	}
-	resultKey := b.peekKey()
+	resultKey := r.j.resolve(b.peekKey())
 	for {
 		if ev, ok := r.j.recorded(b); ok {
 			return taskResult(ev)
