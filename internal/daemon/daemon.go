@@ -375,6 +375,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	d.sfn, err = sfn.New(ctx, sfn.Options{
 		JetStream: d.st.JetStream(), Tasks: d.sfnTasks(), Region: cfg.Region, AccountID: cfg.AccountID,
 		Replicas: d.st.Replicas(), SingleNode: !d.shared(), Logger: log.With("component", "sfn"), Observe: d.recordExecution,
+		StatusChange: d.putExecutionStatus, Logs: d.putExecutionLogs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create step functions service: %w", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/auth"
 	"github.com/nimbus-serverless/nimbus/internal/config"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
+	"github.com/nimbus-serverless/nimbus/internal/logstore"
 	"github.com/nimbus-serverless/nimbus/internal/sfn"
 )
 
@@ -214,4 +215,36 @@ func (t statesTargets) Deliver(ctx context.Context, d *deliver.Delivery) error {
 		return deliver.Undeliverable("%s", err.Error())
 	}
 	return err
+}
+
+// putExecutionStatus puts a Standard execution's status event on the
+// default event bus, as Step Functions does (source aws.states), where
+// the account's rules match it.
+func (d *Daemon) putExecutionStatus(ctx context.Context, executionArn, detail string) error {
+	if d.events == nil {
+		return nil
+	}
+	return d.events.PutEvent(ctx, "default", "aws.states", sfn.StatusDetailType, detail, []string{executionArn})
+}
+
+// putExecutionLogs stores an execution's log records (its machine's
+// LoggingConfiguration) in the node's log store, where CloudWatch Logs'
+// API reads them, and waits until they are stored.
+func (d *Daemon) putExecutionLogs(ctx context.Context, group, stream string, records []sfn.LogRecord) error {
+	if d.logw == nil {
+		return nil
+	}
+	dropped := 0
+	for _, r := range records {
+		if !d.logw.Log(logstore.Line{Group: group, Stream: stream, Time: r.Time, Message: r.Message}) {
+			dropped++
+		}
+	}
+	if err := d.logw.Flush(ctx); err != nil {
+		return err
+	}
+	if dropped > 0 {
+		return fmt.Errorf("%d of %d log records dropped (the log writer is full)", dropped, len(records))
+	}
+	return nil
 }

@@ -7,8 +7,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -23,7 +26,8 @@ import (
 // the message, puts and gets an S3 object and lists the bucket through
 // aws-sdk:s3, catches DynamoDB's refusal as
 // DynamoDb.ResourceNotFoundException through aws-sdk:dynamodb, and
-// starts a child execution that runs to its end.
+// starts a child execution that runs to its end. Its status events
+// reach a rule on the default bus, and its history events its log group.
 func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, t.TempDir())
@@ -99,8 +103,33 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	    "Arguments": {"StateMachineArn": "` + *child.StateMachineArn + `", "Input": {"from": "{% $id %}"}},
 	    "Output": {"n": "{% $n %}", "body": "{% $body %}", "keys": "{% $keys %}", "caught": "{% $caught %}", "groups": "{% $groups %}", "hasMessage": "{% $exists($messageId) %}",
 	      "child": "{% $states.result.ExecutionArn %}"}, "End": true}}}`
-	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(role)})
+	// Its executions log to a log group (the role may describe it).
+	cwl := cloudwatchlogs.NewFromConfig(cfg)
+	logGroup := "/aws/vendedlogs/states/integrations"
+	if _, err := cwl.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(logGroup)}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{Name: aws.String("integrations"), Definition: aws.String(def), RoleArn: aws.String(role),
+		LoggingConfiguration: &sfntypes.LoggingConfiguration{Level: sfntypes.LogLevelAll, IncludeExecutionData: true,
+			Destinations: []sfntypes.LogDestination{{CloudWatchLogsLogGroup: &sfntypes.CloudWatchLogsLogGroup{
+				LogGroupArn: aws.String("arn:aws:logs:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":log-group:" + logGroup + ":*")}}}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A rule on the default bus hears the machine's executions succeed.
+	eb := eventbridge.NewFromConfig(cfg)
+	su, err := q.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("sfn-status")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusQueue := "arn:aws:sqs:" + n.d.cfg.Region + ":" + n.d.cfg.AccountID + ":sfn-status"
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("sfn-status"), EventPattern: aws.String(`{"source": ["aws.states"],
+	  "detail-type": ["Step Functions Execution Status Change"], "detail": {"status": ["SUCCEEDED"], "stateMachineArn": ["` + *m.StateMachineArn + `"]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	allowService(t, n, *su.QueueUrl, statusQueue, "events.amazonaws.com", "arn:aws:events:"+n.d.cfg.Region+":"+n.d.cfg.AccountID+":rule/sfn-status")
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("sfn-status"),
+		Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(statusQueue)}}}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := c.StartExecution(ctx, &awssfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Input: aws.String(`{"id": "o-1"}`)})
@@ -120,6 +149,50 @@ func TestStepFunctionsServiceIntegrations(t *testing.T) {
 	msg, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: qu.QueueUrl, WaitTimeSeconds: 20})
 	if err != nil || len(msg.Messages) != 1 || aws.ToString(msg.Messages[0].Body) != `{"n":"2","order":"o-1"}` {
 		t.Errorf("SNS message through SQS: %+v %v", msg, err)
+	}
+	// The status event: the envelope as EventBridge delivers it, the
+	// detail as Step Functions writes it (the RUNNING event matched no rule).
+	sm, err := q.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: su.QueueUrl, WaitTimeSeconds: 20})
+	if err != nil || len(sm.Messages) != 1 {
+		t.Fatalf("status event: %+v %v", sm, err)
+	}
+	var ev struct {
+		Source     string   `json:"source"`
+		DetailType string   `json:"detail-type"`
+		Resources  []string `json:"resources"`
+		Detail     struct {
+			ExecutionArn, StateMachineArn, Status, Input, Output string
+			StartDate, StopDate                                  int64
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(sm.Messages[0].Body)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Source != "aws.states" || ev.DetailType != "Step Functions Execution Status Change" || len(ev.Resources) != 1 || ev.Resources[0] != *st.ExecutionArn ||
+		ev.Detail.ExecutionArn != *st.ExecutionArn || ev.Detail.Status != "SUCCEEDED" || ev.Detail.Output != out || ev.Detail.Input != `{"id": "o-1"}` ||
+		ev.Detail.StopDate != d.StopDate.UnixMilli() {
+		t.Errorf("status event: %s", aws.ToString(sm.Messages[0].Body))
+	}
+	// The execution's history events are in its log group.
+	lg, err := cwl.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(logGroup)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	for _, le := range lg.Events {
+		var r struct{ Type, ExecutionArn string }
+		var raw map[string]any
+		_ = json.Unmarshal([]byte(aws.ToString(le.Message)), &raw)
+		r.Type, _ = raw["type"].(string)
+		r.ExecutionArn, _ = raw["execution_arn"].(string)
+		if r.ExecutionArn == *st.ExecutionArn && strings.HasPrefix(aws.ToString(le.LogStreamName), "states/integrations/") {
+			logged[r.Type] = true
+		}
+	}
+	for _, typ := range []string{"ExecutionStarted", "TaskStateEntered", "TaskSucceeded", "ExecutionSucceeded"} {
+		if !logged[typ] {
+			t.Errorf("the log group lacks %s (has %v)", typ, logged)
+		}
 	}
 	l, err := c.ListExecutions(ctx, &awssfn.ListExecutionsInput{StateMachineArn: child.StateMachineArn})
 	if err != nil || len(l.Executions) != 1 {
