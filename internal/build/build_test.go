@@ -470,6 +470,33 @@ func TestDefinitionUriIsInlined(t *testing.T) {
 	}
 }
 
+// TestStateMachineDefinitionUriIsInlined: a SAM state machine's local
+// Amazon States Language file (YAML here) becomes its Definition.
+func TestStateMachineDefinitionUriIsInlined(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "flow.asl.yaml", "StartAt: A\nStates:\n  A:\n    Type: Pass\n    Result: ${Greeting}\n    End: true\n")
+	tpl := &cfn.Template{Resources: map[string]*cfn.Resource{
+		"Flow":   {Type: "AWS::Serverless::StateMachine", Properties: map[string]any{"DefinitionUri": "flow.asl.yaml"}},
+		"Remote": {Type: "AWS::Serverless::StateMachine", Properties: map[string]any{"DefinitionUri": "s3://b/flow.json"}},
+	}}
+	if err := Package(tpl, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := tpl.Resources["Flow"].Properties["Definition"].(map[string]any)
+	if def["StartAt"] != "A" || tpl.Resources["Flow"].Properties["DefinitionUri"] != nil {
+		t.Errorf("properties = %v", tpl.Resources["Flow"].Properties)
+	}
+	if tpl.Resources["Remote"].Properties["DefinitionUri"] != "s3://b/flow.json" {
+		t.Errorf("an s3:// DefinitionUri was changed: %v", tpl.Resources["Remote"].Properties)
+	}
+	write(t, dir, "bad.json", "[1, 2]")
+	tpl = &cfn.Template{Resources: map[string]*cfn.Resource{
+		"Bad": {Type: "AWS::Serverless::StateMachine", Properties: map[string]any{"DefinitionUri": "bad.json"}}}}
+	if err := Package(tpl, dir, nil); err == nil || !strings.Contains(err.Error(), "not a state machine definition") {
+		t.Errorf("a definition that is not an object: %v", err)
+	}
+}
+
 func TestSymlinkedFilesAreFollowed(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "shared/util.py", "U = 1\n")

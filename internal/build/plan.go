@@ -183,8 +183,11 @@ func isZip(name string) bool {
 // its artifact (s3://nimbus-artifacts/<sha256> for SAM types,
 // {S3Bucket: nimbus-artifacts, S3Key: <sha256>} for AWS::Lambda types), a
 // local Globals CodeUri is removed (every function that used it now has
-// its own), and each local DefinitionUri of an AWS::Serverless::Api or
-// HttpApi is read and inlined as DefinitionBody.
+// its own), each local DefinitionUri of an AWS::Serverless::Api or
+// HttpApi is read and inlined as DefinitionBody, and each local
+// DefinitionUri of an AWS::Serverless::StateMachine (an Amazon States
+// Language file, JSON or YAML) as Definition, which samtranslator turns
+// into the same DefinitionString `sam package`'s upload would give.
 func Package(t *cfn.Template, templateDir string, arts []Artifact) error {
 	dir, err := filepath.Abs(templateDir)
 	if err != nil {
@@ -210,6 +213,12 @@ func Package(t *cfn.Template, templateDir string, arts []Artifact) error {
 		delete(fn, "CodeUri")
 	}
 	for id, r := range t.Resources {
+		if r != nil && r.Type == "AWS::Serverless::StateMachine" {
+			if err := p.inlineStateMachine(id, r); err != nil {
+				return err
+			}
+			continue
+		}
 		if r == nil || r.Type != "AWS::Serverless::Api" && r.Type != "AWS::Serverless::HttpApi" {
 			continue
 		}
@@ -232,5 +241,28 @@ func Package(t *cfn.Template, templateDir string, arts []Artifact) error {
 		delete(r.Properties, "DefinitionUri")
 		r.Properties["DefinitionBody"] = body
 	}
+	return nil
+}
+
+// inlineStateMachine inlines a state machine's local DefinitionUri as
+// its Definition.
+func (p *planner) inlineStateMachine(id string, r *cfn.Resource) error {
+	path := p.localPath(r.Properties["DefinitionUri"])
+	if path == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s DefinitionUri: %w", id, err)
+	}
+	def, err := yamldoc.Decode(raw, yamldoc.Options{Noun: "definition"})
+	if err != nil {
+		return fmt.Errorf("%s DefinitionUri %s: %w", id, path, err)
+	}
+	if _, ok := def.(map[string]any); !ok {
+		return fmt.Errorf("%s DefinitionUri %s is not a state machine definition (an object)", id, path)
+	}
+	delete(r.Properties, "DefinitionUri")
+	r.Properties["Definition"] = def
 	return nil
 }

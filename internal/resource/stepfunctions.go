@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/nimbus-serverless/nimbus/internal/stack"
+	"github.com/nimbus-serverless/nimbus/internal/yamldoc"
 )
 
 const svcStates = "Sfn"
@@ -37,15 +40,32 @@ type stateMachineProps struct {
 
 type stateMachineProvider struct{ c *clients }
 
+// maxDefinitionBytes bounds a definition read from a bucket (Step
+// Functions' limit on a definition: 1 MB).
+const maxDefinitionBytes = 1 << 20
+
 // definition is the state machine's definition text, substitutions made
-// (${name} replaced, as CloudFormation does).
-func (sp *stateMachineProps) definition(logicalID string) (string, error) {
+// (${name} replaced, as CloudFormation does). DefinitionS3Location's
+// object (JSON or YAML) is read from the node's S3 with the provider's
+// credentials (the stack operation's, see resource.Options), or from the
+// artifacts `nimbus deploy` uploaded.
+func (sp *stateMachineProps) definition(ctx context.Context, c *clients, logicalID string) (string, error) {
 	var def string
+	given := 0
+	for _, set := range []bool{sp.Definition != nil, sp.DefinitionString != nil, sp.DefinitionS3Location != nil} {
+		if set {
+			given++
+		}
+	}
 	switch {
+	case given > 1:
+		return "", fmt.Errorf("%s: only one of Definition, DefinitionString and DefinitionS3Location may be given", logicalID)
 	case sp.DefinitionS3Location != nil:
-		return "", fmt.Errorf("%s: DefinitionS3Location needs an object store, which Nimbus does not have yet; use Definition or DefinitionString (or SAM's DefinitionUri, which nimbus deploy inlines)", logicalID)
-	case sp.Definition != nil && sp.DefinitionString != nil:
-		return "", fmt.Errorf("%s: only one of Definition and DefinitionString may be given", logicalID)
+		text, err := c.readDefinition(ctx, logicalID, sp.DefinitionS3Location)
+		if err != nil {
+			return "", err
+		}
+		def = text
 	case sp.Definition != nil:
 		b, err := json.Marshal(sp.Definition)
 		if err != nil {
@@ -91,7 +111,7 @@ func (p *stateMachineProvider) Create(ctx context.Context, r *stack.Request) (*s
 	if err := props(r, &sp); err != nil {
 		return nil, err
 	}
-	def, err := sp.definition(r.LogicalID)
+	def, err := sp.definition(ctx, p.c, r.LogicalID)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +159,7 @@ func (p *stateMachineProvider) Update(ctx context.Context, r *stack.Request, pre
 	if anyChanged(ch, "StateMachineName", "StateMachineType") {
 		return nil, replace(r.LogicalID, "StateMachineName", "StateMachineType")
 	}
-	def, err := sp.definition(r.LogicalID)
+	def, err := sp.definition(ctx, p.c, r.LogicalID)
 	if err != nil {
 		return nil, err
 	}
@@ -168,4 +188,55 @@ func (p *stateMachineProvider) Delete(ctx context.Context, _ *stack.Request, cur
 		return nil
 	}
 	return ignoreNotFound(svcStates, err)
+}
+
+// definitionLocation is DefinitionS3Location.
+type definitionLocation struct {
+	Bucket, Key, Version string
+}
+
+// readDefinition reads the definition DefinitionS3Location names: JSON
+// as it is, YAML turned into JSON.
+func (c *clients) readDefinition(ctx context.Context, logicalID string, v any) (string, error) {
+	loc, err := jsonRaw[definitionLocation](v)
+	if err != nil || loc == nil || loc.Bucket == "" || loc.Key == "" {
+		return "", fmt.Errorf("%s: DefinitionS3Location needs Bucket and Key", logicalID)
+	}
+	var data []byte
+	if loc.Bucket == stack.ArtifactBucket {
+		if c.opts.Artifacts == nil {
+			return "", fmt.Errorf("%s: DefinitionS3Location: no artifact store", logicalID)
+		}
+		if data, err = c.opts.Artifacts.Get(ctx, loc.Key); err != nil {
+			return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s: %w", logicalID, loc.Bucket, loc.Key, err)
+		}
+	} else {
+		in := &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)}
+		if loc.Version != "" {
+			in.VersionId = aws.String(loc.Version)
+		}
+		out, err := c.s3.GetObject(ctx, in)
+		if err != nil {
+			return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s: %w", logicalID, loc.Bucket, loc.Key, apiError("S3", err))
+		}
+		defer out.Body.Close()
+		if data, err = io.ReadAll(io.LimitReader(out.Body, maxDefinitionBytes+1)); err != nil {
+			return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s: %w", logicalID, loc.Bucket, loc.Key, err)
+		}
+	}
+	if len(data) > maxDefinitionBytes {
+		return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s is larger than a definition may be (1 MB)", logicalID, loc.Bucket, loc.Key)
+	}
+	if json.Valid(data) {
+		return string(data), nil
+	}
+	doc, err := yamldoc.Decode(data, yamldoc.Options{Noun: "definition"})
+	if err != nil {
+		return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s is neither JSON nor YAML: %w", logicalID, loc.Bucket, loc.Key, err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("%s: DefinitionS3Location s3://%s/%s: %w", logicalID, loc.Bucket, loc.Key, err)
+	}
+	return string(b), nil
 }
