@@ -110,8 +110,11 @@ func TestLargePayloadsThroughManyStates(t *testing.T) {
 	}
 	h, err := e.client.GetExecutionHistory(t.Context(), &awssfn.GetExecutionHistoryInput{ExecutionArn: d.ExecutionArn, MaxResults: 1000,
 		IncludeExecutionData: aws.Bool(false)})
-	if err != nil || len(h.Events) != 1+2*20+2+1 {
-		t.Fatalf("history: %d events, %v", len(h.Events), err)
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	if len(h.Events) != 1+2*20+2+1 {
+		t.Fatalf("history: %d events", len(h.Events))
 	}
 }
 
