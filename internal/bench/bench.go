@@ -211,6 +211,9 @@ type ScaleOut struct {
 	Distinct     int     `json:"distinct_environments"`
 	Seconds      float64 `json:"seconds"`
 	PerSecond    float64 `json:"environments_per_second"`
+	// ToHandler is each invocation's time from the first send to its
+	// handler's start (a burst's per-request latency).
+	ToHandler Latency `json:"to_handler"`
 }
 
 // Memory is what an idle environment of a runtime costs: the function's
@@ -754,13 +757,15 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	}
 	var last int64
 	distinct := map[string]bool{}
+	toHandler := make([]time.Duration, 0, n)
 	for _, o := range results {
 		last = max(last, o.Started)
 		distinct[o.Env] = true
+		toHandler = append(toHandler, time.Unix(0, o.Started).Sub(t0))
 	}
 	secs := time.Unix(0, last).Sub(t0).Seconds()
 	rep.ScaleOut = ScaleOut{Environments: n, Distinct: len(distinct), Seconds: math.Round(secs*1000) / 1000,
-		PerSecond: math.Round(float64(n) / secs)}
+		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler)}
 	return nil
 }
 

@@ -42,14 +42,15 @@ func TestWriteText(t *testing.T) {
 		Throughput: []ThroughputPoint{{Target: "go", Concurrency: 4, RPS: 1000, Ratio: 0.25}},
 		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 3, P50: 5},
 			Phases: &Phases{N: 3, MountRoot: 1.75, RuntimeInit: 2.25, SpareShare: 1}}},
-		Memory: []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
+		ScaleOut: ScaleOut{Environments: 100, Distinct: 100, Seconds: 0.5, PerSecond: 200, ToHandler: Latency{N: 100, P50: 250, P99: 480}},
+		Memory:   []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CLI START", "12.50", "25.00×", "31000", "5.00×", "25%", "provided.al2023", "9000", "1500",
-		"COLD-START BREAKDOWN", "mount root", "1.75", "2.25"} {
+		"COLD-START BREAKDOWN", "mount root", "1.75", "2.25", "to handler p50", "480.0"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

@@ -54,8 +54,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 		writePhases(p, rep.ColdStarts)
 	}
 	if s := rep.ScaleOut; s.Environments > 0 {
-		p("SCALE-OUT\tenvironments\tdistinct\tseconds\tenvironments/s")
-		p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f", s.Environments, s.Distinct, s.Seconds, s.PerSecond)
+		p("SCALE-OUT (concurrency limit %d)\tenvironments\tdistinct\tseconds\tenvironments/s\tto handler p50 ms\tp99 ms", rep.Machine.ConcurrencyLimit)
+		p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f\t%.1f\t%.1f", s.Environments, s.Distinct, s.Seconds, s.PerSecond, s.ToHandler.P50, s.ToHandler.P99)
 		p("")
 	}
 	if len(rep.Memory) > 0 {
