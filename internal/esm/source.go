@@ -65,7 +65,18 @@ type QueueSource struct {
 	throttled atomic.Bool
 	// handled counts the batches handled since the last scaling look.
 	handled atomic.Int64
+	// deletes are the deletes of handled batches still under way; a
+	// worker does not wait for its batch's deletes before it polls again
+	// (deleteSlots bounds them).
+	deletes     sync.WaitGroup
+	deleteSlots chan struct{}
 }
+
+// maxDeleting bounds a source's deletes under way at once: a worker
+// polls again while its batch's deletes are stored (each is one fsync of
+// the queue's stream, which the pollers' next receives need not wait
+// for), and waits only when this many are pending.
+const maxDeleting = 200
 
 // checkWait is how long a source whose Check fails waits to ask again.
 const checkWait = 5 * time.Second
@@ -75,6 +86,8 @@ func (q *QueueSource) Run(ctx context.Context, h Handler) {
 	if q.Log == nil {
 		q.Log = slog.New(slog.DiscardHandler)
 	}
+	q.deleteSlots = make(chan struct{}, maxDeleting)
+	defer q.deletes.Wait()
 	n := q.Concurrency
 	if n <= 0 {
 		n = defaultConcurrency
@@ -162,7 +175,7 @@ func (q *QueueSource) process(ctx context.Context, acct, name string, batch []Me
 		}
 		if q.Filters != nil {
 			if ok, err := q.Filters.Match(raw, eventpattern.EnvelopeSQS); err != nil || !ok {
-				_ = q.Queues.Delete(ctx, acct, name, r.ReceiptHandle)
+				q.delete(ctx, acct, name, r.ReceiptHandle, nil)
 				continue
 			}
 		}
@@ -185,24 +198,49 @@ func (q *QueueSource) process(ctx context.Context, acct, name string, batch []Me
 		}
 		retry[id] = true
 	}
-	// The deletes are independent acknowledgements: sent together (up
-	// to 10 at once), they share the backbone's round trips and fsyncs.
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, 10)
+	var batchDeletes sync.WaitGroup
 	for _, id := range ids {
-		if retry[id] {
-			continue
+		if !retry[id] {
+			q.delete(ctx, acct, name, handles[id], &batchDeletes)
 		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := q.Queues.Delete(ctx, acct, name, handles[id]); err != nil {
-				q.Log.Warn("delete processed message", "source", q.Arn, "err", err)
-			}
-		})
 	}
-	wg.Wait()
+	if awaitDeletes {
+		batchDeletes.Wait()
+	}
 	return nil
+}
+
+// awaitDeletes makes a worker wait for its batch's deletes before it
+// polls again (BenchmarkDrain compares it with the default).
+var awaitDeletes = false
+
+// delete deletes a handled message without holding up the worker: the
+// deletes of a batch go out together and the worker polls again while
+// they are stored. A delete that fails leaves the message to come back
+// after its visibility timeout (at least once, as Lambda's pollers).
+// The source's Run waits for its deletes; a stopping source finishes
+// them (each bounded by the queue's own timeout).
+func (q *QueueSource) delete(ctx context.Context, acct, name, handle string, batch *sync.WaitGroup) {
+	select {
+	case q.deleteSlots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	if batch != nil {
+		batch.Add(1)
+	}
+	ctx = context.WithoutCancel(ctx)
+	q.deletes.Go(func() {
+		defer func() {
+			<-q.deleteSlots
+			if batch != nil {
+				batch.Done()
+			}
+		}()
+		if err := q.Queues.Delete(ctx, acct, name, handle); err != nil {
+			q.Log.Warn("delete processed message", "source", q.Arn, "err", err)
+		}
+	})
 }
 
 func queueRecord(region, arn string, msg *Message) sqsRecord {
