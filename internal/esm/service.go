@@ -395,13 +395,30 @@ func (s *Service) canRead(ctx context.Context, functionArn, sourceArn string) er
 
 // pollCheck is a mapping's poller's check before each poll: nil while
 // the function's role may read the source; otherwise the reason, kept as
-// the mapping's LastProcessingResult on this node.
+// the mapping's LastProcessingResult on this node. The mapping's workers
+// share one answer for pollCheckTTL (every poll asked IAM before: a
+// sixteenth of the node's CPU in a drain), so a change of the role's
+// policies reaches the pollers within that.
 func (s *Service) pollCheck(m *stored) func(ctx context.Context) error {
 	if s.authz == nil {
 		return nil
 	}
+	var (
+		mu      sync.Mutex
+		checked time.Time // guarded by mu
+		last    error     // guarded by mu
+	)
 	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !checked.IsZero() && time.Since(checked) < pollCheckTTL {
+			return last
+		}
 		err := s.authz(ctx, m.FunctionArn, m.EventSourceArn)
+		if ctx.Err() != nil {
+			return err // not an answer about the role
+		}
+		checked, last = time.Now(), err
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
@@ -412,6 +429,9 @@ func (s *Service) pollCheck(m *stored) func(ctx context.Context) error {
 		return err
 	}
 }
+
+// pollCheckTTL is how long a mapping's pollers reuse an access check.
+const pollCheckTTL = time.Second
 
 // withProblem shows a poller's problem on this node in m.
 func (s *Service) withProblem(m *Mapping) *Mapping {
