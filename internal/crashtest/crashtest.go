@@ -1,9 +1,10 @@
 // Package crashtest is the scaffolding of the kill -9 tests (SQS, SNS,
-// DynamoDB, Step Functions): the test binary re-executes itself as a
-// child that does durable work on a store in a directory and reports
+// EventBridge, DynamoDB, Step Functions): the test binary re-executes
+// itself as a child that does durable work on a store in a directory
+// (Flood: several workers, each answered operation reported) and reports
 // each answered operation as a line on file descriptor 3; the parent
-// reads the lines, kills the child with SIGKILL when it has seen enough,
-// and then checks what the reopened store kept. Only tests import it; it
+// reads the lines, kills the child with SIGKILL when it has seen enough
+// (KillAfter), and then checks what the reopened store kept (Missing). Only tests import it; it
 // imports only the standard library.
 package crashtest
 
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -82,4 +84,54 @@ func Kill(t testing.TB, env, dir string, seen func(line string) (kill bool)) {
 	if !killed {
 		t.Fatalf("the child ended after %d reported lines, before it was killed: %s", lines, stderr.String())
 	}
+}
+
+// Flood is the child's usual work: workers goroutines each call op with
+// their number and an increasing counter until op fails, and every line
+// op answers (the operations answered durable) is reported. Flood
+// returns the child's exit code once every worker stopped (the parent
+// kills the child long before).
+func Flood(r *Reporter, workers int, op func(worker, i int) ([]string, error)) int {
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				lines, err := op(g, i)
+				for _, l := range lines {
+					r.Line(l)
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return 2
+}
+
+// KillAfter kills the child once it has reported n distinct lines and
+// returns every distinct line it reported (those written just before it
+// died included): the operations it was answered for.
+func KillAfter(t testing.TB, env, dir string, n int) map[string]bool {
+	t.Helper()
+	answered := map[string]bool{}
+	Kill(t, env, dir, func(line string) bool {
+		answered[line] = true
+		return len(answered) >= n
+	})
+	return answered
+}
+
+// Missing is the answered lines that kept lacks, sorted.
+func Missing(answered, kept map[string]bool) []string {
+	var out []string
+	for l := range answered {
+		if !kept[l] {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

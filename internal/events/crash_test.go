@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/nimbus-serverless/nimbus/internal/crashtest"
@@ -35,21 +34,13 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				n := "g" + strconv.Itoa(g) + "-" + strconv.Itoa(i)
-				if err := s.PutEvent(ctx, DefaultBus, "crash.test", "Crash", `{"n":"`+n+`"}`, nil); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					return
-				}
-				acks.Line(n)
-			}
-		})
-	}
-	wg.Wait()
-	return 2
+	return crashtest.Flood(acks, 8, func(g, i int) ([]string, error) {
+		n := "g" + strconv.Itoa(g) + "-" + strconv.Itoa(i)
+		if err := s.PutEvent(ctx, DefaultBus, "crash.test", "Crash", `{"n":"`+n+`"}`, nil); err != nil {
+			return nil, err
+		}
+		return []string{n}, nil
+	})
 }
 
 // TestSIGKILLKeepsAcceptedEvents: every event PutEvent accepted before a
@@ -60,11 +51,7 @@ func TestSIGKILLKeepsAcceptedEvents(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	acked := map[string]bool{}
-	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
-		acked[line] = true
-		return len(acked) >= 300
-	})
+	acked := crashtest.KillAfter(t, crashChildEnv, dir, 300)
 	st := storetest.OpenDir(t, dir)
 	str, err := st.JetStream().Stream(t.Context(), StreamName)
 	if err != nil {
@@ -97,10 +84,8 @@ func TestSIGKILLKeepsAcceptedEvents(t *testing.T) {
 			got[env.Detail.N] = true
 		}
 	}
-	for n := range acked {
-		if !got[n] {
-			t.Fatalf("accepted event %q lost after kill -9 (%d accepted, %d stored)", n, len(acked), len(got))
-		}
+	if lost := crashtest.Missing(acked, got); len(lost) > 0 {
+		t.Fatalf("%d accepted events lost after kill -9, first %q (%d accepted, %d stored)", len(lost), lost[0], len(acked), len(got))
 	}
 	if puts >= len(got) {
 		t.Logf("no put message held more than one event: group commit did not run")

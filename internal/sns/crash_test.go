@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -100,21 +99,13 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				body := fmt.Sprintf("g%d-%d", g, i)
-				if _, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(body)}); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					return
-				}
-				acks.Line(body)
-			}
-		})
-	}
-	wg.Wait()
-	return 2
+	return crashtest.Flood(acks, 4, func(g, i int) ([]string, error) {
+		body := fmt.Sprintf("g%d-%d", g, i)
+		if _, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(body)}); err != nil {
+			return nil, err
+		}
+		return []string{body}, nil
+	})
 }
 
 // TestSIGKILLDeliversAnsweredPublishes: every Publish answered 200 before
@@ -125,24 +116,12 @@ func TestSIGKILLDeliversAnsweredPublishes(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	acked := map[string]bool{}
-	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
-		acked[line] = true
-		return len(acked) >= 200
-	})
+	acked := crashtest.KillAfter(t, crashChildEnv, dir, 200)
 	st := storetest.OpenDir(t, dir)
 	_, queues, stop := crashNode(t, st)
 	defer stop()
 	got := map[string]bool{}
-	missing := func() int {
-		n := 0
-		for b := range acked {
-			if !got[b] {
-				n++
-			}
-		}
-		return n
-	}
+	missing := func() int { return len(crashtest.Missing(acked, got)) }
 	idle := 0
 	for missing() > 0 && idle < 40 { // 20 s without a new message: a hang guard
 		msgs, err := queues.Receive(t.Context(), account, "sink", sqs.ReceiveInput{Max: 10, Wait: 500 * time.Millisecond})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,32 +37,21 @@ func crashChild(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				n := 1 + (i%2)*9 // alternately 1 and 10 messages
-				in := make([]*SendInput, n)
-				for j := range in {
-					in[j] = &SendInput{Body: fmt.Sprintf("g%d-%d-%d", g, i, j)}
-				}
-				_, errs, err := s.Send(ctx, testAccount, "crash", in)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					return
-				}
-				for j, e := range errs {
-					if e == nil {
-						acks.Line(in[j].Body)
-					}
-				}
+	return crashtest.Flood(acks, 8, func(g, i int) ([]string, error) {
+		n := 1 + (i%2)*9 // alternately 1 and 10 messages
+		in := make([]*SendInput, n)
+		for j := range in {
+			in[j] = &SendInput{Body: fmt.Sprintf("g%d-%d-%d", g, i, j)}
+		}
+		_, errs, err := s.Send(ctx, testAccount, "crash", in)
+		var answered []string
+		for j, e := range errs {
+			if e == nil {
+				answered = append(answered, in[j].Body)
 			}
-		}()
-	}
-	wg.Wait()
-	return 2
+		}
+		return answered, err
+	})
 }
 
 // TestSIGKILLKeepsAnsweredSends: every send answered before a kill -9 is
@@ -73,11 +61,7 @@ func TestSIGKILLKeepsAnsweredSends(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	acked := map[string]bool{}
-	crashtest.Kill(t, crashChildEnv, dir, func(line string) bool {
-		acked[line] = true
-		return len(acked) >= 300
-	})
+	acked := crashtest.KillAfter(t, crashChildEnv, dir, 300)
 	st := storetest.OpenDir(t, dir)
 	left := uint64(0) // packs of single sends stored but not moved at the kill
 	if intake, err := st.JetStream().Stream(t.Context(), intakeStream); err == nil {
@@ -102,10 +86,8 @@ func TestSIGKILLKeepsAnsweredSends(t *testing.T) {
 			got[m.Body] = true
 		}
 	}
-	for b := range acked {
-		if !got[b] {
-			t.Fatalf("answered send %q lost after kill -9 (%d answered, %d delivered)", b, len(acked), len(got))
-		}
+	if lost := crashtest.Missing(acked, got); len(lost) > 0 {
+		t.Fatalf("%d answered sends lost after kill -9, first %q (%d answered, %d delivered)", len(lost), lost[0], len(acked), len(got))
 	}
 	t.Logf("%d sends answered before the kill, %d messages delivered after the restart (%d intake packs moved at the start)", len(acked), len(got), left)
 }
