@@ -191,13 +191,7 @@ func (g *Gateway) createDomainV2(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	if err := validDomainName(in.DomainName); err != nil {
-		return err
-	}
-	if err := refuseMTLS(in.MutualTLS); err != nil {
-		return err
-	}
-	d := &domainDoc{Name: in.DomainName, EndpointType: "REGIONAL", SecurityPolicy: "TLS_1_2", Tags: in.Tags, Created: g.isoNow()}
+	d := g.newDomain(in.DomainName, in.Tags)
 	if len(in.DomainNameConfigurations) > 1 {
 		return badRequest("Only one domain name configuration is supported.")
 	}
@@ -211,13 +205,81 @@ func (g *Gateway) createDomainV2(c *call) error {
 			d.SecurityPolicy = dc.SecurityPolicy
 		}
 	}
+	if err := g.storeNewDomain(c, d, in.MutualTLS); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, g.wireDomainV2(d))
+}
+
+// The steps both views of a domain (apigateway's DomainName and
+// BasePathMapping in domainsrest.go, apigatewayv2's DomainName and
+// ApiMapping here) share.
+
+// newDomain is a new domain document with the defaults both views give.
+func (g *Gateway) newDomain(name string, tags map[string]string) *domainDoc {
+	return &domainDoc{Name: name, EndpointType: "REGIONAL", SecurityPolicy: "TLS_1_2", Tags: tags, Created: g.isoNow()}
+}
+
+// storeNewDomain checks and stores a new domain document.
+func (g *Gateway) storeNewDomain(c *call, d *domainDoc, mtls *mtlsInput) error {
+	if err := validDomainName(d.Name); err != nil {
+		return err
+	}
+	if err := refuseMTLS(mtls); err != nil {
+		return err
+	}
 	if err := g.docs.create(c.r.Context(), domainKey(d.Name), d); err != nil {
 		if isExists(err) {
 			return conflict("The domain name you provided already exists.")
 		}
 		return err
 	}
-	return c.json(http.StatusCreated, g.wireDomainV2(d))
+	return nil
+}
+
+// changeDomain changes the domain the request's param names.
+func (g *Gateway) changeDomain(c *call, param string, change func(d *domainDoc) error) (*domainDoc, error) {
+	name := strings.ToLower(c.params[param])
+	if validDomainName(name) != nil {
+		return nil, domainNotFound(name)
+	}
+	return update(c.r.Context(), g.docs, domainKey(name), domainNotFound(name), change)
+}
+
+// addMapping adds m to the domain the request's param names.
+func (g *Gateway) addMapping(c *call, param string, m *apiMapping) error {
+	_, err := g.changeDomain(c, param, func(d *domainDoc) error {
+		if err := g.checkMapping(c.r.Context(), d, m); err != nil {
+			return err
+		}
+		d.Mappings = append(d.Mappings, m)
+		return nil
+	})
+	return err
+}
+
+// mappingOp changes the mapping find picks in the domain the request's
+// param names; change returns the mapping's new form, nil to delete it.
+func (g *Gateway) mappingOp(c *call, param string, find func(d *domainDoc) (int, error), change func(m *apiMapping) (*apiMapping, error)) (*apiMapping, error) {
+	var out *apiMapping
+	_, err := g.changeDomain(c, param, func(d *domainDoc) error {
+		i, err := find(d)
+		if err != nil {
+			return err
+		}
+		m, err := change(d.Mappings[i])
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			d.Mappings = slices.Delete(d.Mappings, i, i+1)
+			return nil
+		}
+		cp := *m
+		out = &cp
+		return g.checkMapping(c.r.Context(), d, m)
+	})
+	return out, err
 }
 
 func (g *Gateway) domainOf(c *call, param string) (*domainDoc, error) {
@@ -263,11 +325,7 @@ func (g *Gateway) updateDomainV2(c *call) error {
 	if err := refuseMTLS(in.MutualTLS); err != nil {
 		return err
 	}
-	name := strings.ToLower(c.params["domainName"])
-	if validDomainName(name) != nil {
-		return domainNotFound(name)
-	}
-	d, err := update(c.r.Context(), g.docs, domainKey(name), domainNotFound(name), func(d *domainDoc) error {
+	d, err := g.changeDomain(c, "domainName", func(d *domainDoc) error {
 		if len(in.DomainNameConfigurations) == 1 {
 			dc := in.DomainNameConfigurations[0]
 			d.CertificateArn, d.CertificateNm = dc.CertificateArn, dc.CertificateName
@@ -319,25 +377,10 @@ func (g *Gateway) createAPIMapping(c *call) error {
 	if !validMappingKey(m.Key, true) {
 		return badRequest("Invalid apiMappingKey %s: path segments of letters, digits, -, _ and . separated by /.", m.Key)
 	}
-	if err := g.changeMappings(c, "domainName", func(d *domainDoc) error {
-		if err := g.checkMapping(c.r.Context(), d, m); err != nil {
-			return err
-		}
-		d.Mappings = append(d.Mappings, m)
-		return nil
-	}); err != nil {
+	if err := g.addMapping(c, "domainName", m); err != nil {
 		return err
 	}
 	return c.json(http.StatusCreated, m)
-}
-
-func (g *Gateway) changeMappings(c *call, param string, change func(d *domainDoc) error) error {
-	name := strings.ToLower(c.params[param])
-	if validDomainName(name) != nil {
-		return domainNotFound(name)
-	}
-	_, err := update(c.r.Context(), g.docs, domainKey(name), domainNotFound(name), change)
-	return err
 }
 
 func (g *Gateway) getAPIMappings(c *call) error {
@@ -373,13 +416,7 @@ func (g *Gateway) updateAPIMapping(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	var out apiMapping
-	if err := g.changeMappings(c, "domainName", func(d *domainDoc) error {
-		i, err := mappingByID(d, c.params["apiMappingId"])
-		if err != nil {
-			return err
-		}
-		m := d.Mappings[i]
+	out, err := g.mappingOp(c, "domainName", mappingByIDParam(c), func(m *apiMapping) (*apiMapping, error) {
 		if in.APIID != nil {
 			m.APIID = *in.APIID
 		}
@@ -388,30 +425,28 @@ func (g *Gateway) updateAPIMapping(c *call) error {
 		}
 		if in.APIMappingKey != nil {
 			if !validMappingKey(*in.APIMappingKey, true) {
-				return badRequest("Invalid apiMappingKey %s.", *in.APIMappingKey)
+				return nil, badRequest("Invalid apiMappingKey %s.", *in.APIMappingKey)
 			}
 			m.Key = *in.APIMappingKey
 		}
-		out = *m
-		return g.checkMapping(c.r.Context(), d, m)
-	}); err != nil {
+		return m, nil
+	})
+	if err != nil {
 		return err
 	}
 	return c.json(http.StatusOK, out)
 }
 
 func (g *Gateway) deleteAPIMapping(c *call) error {
-	if err := g.changeMappings(c, "domainName", func(d *domainDoc) error {
-		i, err := mappingByID(d, c.params["apiMappingId"])
-		if err != nil {
-			return err
-		}
-		d.Mappings = slices.Delete(d.Mappings, i, i+1)
-		return nil
-	}); err != nil {
+	if _, err := g.mappingOp(c, "domainName", mappingByIDParam(c), func(*apiMapping) (*apiMapping, error) { return nil, nil }); err != nil {
 		return err
 	}
 	return c.noContent(http.StatusNoContent)
+}
+
+// mappingByIDParam finds the mapping the request's apiMappingId names.
+func mappingByIDParam(c *call) func(d *domainDoc) (int, error) {
+	return func(d *domainDoc) (int, error) { return mappingByID(d, c.params["apiMappingId"]) }
 }
 
 // --- invoke path -------------------------------------------------------

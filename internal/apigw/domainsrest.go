@@ -3,7 +3,6 @@ package apigw
 import (
 	"net/http"
 	"slices"
-	"strings"
 )
 
 // apigateway's view of custom domain names (domains.go): DomainName and
@@ -51,18 +50,15 @@ func (g *Gateway) createDomainV1(c *call) error {
 	if in.EndpointConfiguration == nil || !slices.Contains(in.EndpointConfiguration.Types, "REGIONAL") {
 		return badRequest("Nimbus serves REGIONAL custom domain names only (the node is the endpoint): set endpointConfiguration types [REGIONAL].")
 	}
-	d := &domainDoc{Name: in.DomainName, EndpointType: "REGIONAL", SecurityPolicy: "TLS_1_2", Tags: in.Tags, Created: g.isoNow(),
-		CertificateArn: in.RegionalCertificateArn, CertificateNm: in.RegionalCertName}
+	d := g.newDomain(in.DomainName, in.Tags)
+	d.CertificateArn, d.CertificateNm = in.RegionalCertificateArn, in.RegionalCertName
 	if d.CertificateArn == "" {
 		d.CertificateArn, d.CertificateNm = in.CertificateArn, in.CertificateName
 	}
 	if in.SecurityPolicy != "" {
 		d.SecurityPolicy = in.SecurityPolicy
 	}
-	if err := g.docs.create(c.r.Context(), domainKey(d.Name), d); err != nil {
-		if isExists(err) {
-			return conflict("The domain name you provided already exists.")
-		}
+	if err := g.storeNewDomain(c, d, in.MutualTLS); err != nil {
 		return err
 	}
 	return c.json(http.StatusCreated, g.wireDomainV1(d))
@@ -95,11 +91,7 @@ func (g *Gateway) updateDomainV1(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	name := strings.ToLower(c.params["domain_name"])
-	if validDomainName(name) != nil {
-		return domainNotFound(name)
-	}
-	d, err := update(c.r.Context(), g.docs, domainKey(name), domainNotFound(name), func(d *domainDoc) error {
+	d, err := g.changeDomain(c, "domain_name", func(d *domainDoc) error {
 		for _, p := range in.PatchOperations {
 			switch {
 			case p.Op == "replace" && (p.Path == "/regionalCertificateArn" || p.Path == "/certificateArn"):
@@ -169,13 +161,7 @@ func (g *Gateway) createBasePathMapping(c *call) error {
 		return badRequest("Nimbus needs the stage of a base path mapping (a mapping to every stage by the path is not served).")
 	}
 	m := &apiMapping{APIID: in.RestAPIID, Key: in.BasePath, Stage: in.Stage, APIMappingID: newID(6)}
-	if err := g.changeMappings(c, "domain_name", func(d *domainDoc) error {
-		if err := g.checkMapping(c.r.Context(), d, m); err != nil {
-			return err
-		}
-		d.Mappings = append(d.Mappings, m)
-		return nil
-	}); err != nil {
+	if err := g.addMapping(c, "domain_name", m); err != nil {
 		return err
 	}
 	return c.json(http.StatusCreated, wireBasePath(m))
@@ -220,13 +206,7 @@ func (g *Gateway) updateBasePathMapping(c *call) error {
 	if err := c.decode(&in); err != nil {
 		return err
 	}
-	var out basePathMapping
-	if err := g.changeMappings(c, "domain_name", func(d *domainDoc) error {
-		i, err := mappingByKey(d, basePathParam(c))
-		if err != nil {
-			return err
-		}
-		m := d.Mappings[i]
+	out, err := g.mappingOp(c, "domain_name", mappingByKeyParam(c), func(m *apiMapping) (*apiMapping, error) {
 		for _, p := range in.PatchOperations {
 			switch {
 			case p.Op == "replace" && p.Path == "/stage":
@@ -239,31 +219,29 @@ func (g *Gateway) updateBasePathMapping(c *call) error {
 					v = ""
 				}
 				if !validMappingKey(v, false) {
-					return badRequest("Invalid base path %s.", p.Value)
+					return nil, badRequest("Invalid base path %s.", p.Value)
 				}
 				m.Key = v
 			default:
-				return badRequest("Invalid patch path %s", p.Path)
+				return nil, badRequest("Invalid patch path %s", p.Path)
 			}
 		}
-		out = wireBasePath(m)
-		return g.checkMapping(c.r.Context(), d, m)
-	}); err != nil {
+		return m, nil
+	})
+	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, out)
+	return c.json(http.StatusOK, wireBasePath(out))
 }
 
 func (g *Gateway) deleteBasePathMapping(c *call) error {
-	if err := g.changeMappings(c, "domain_name", func(d *domainDoc) error {
-		i, err := mappingByKey(d, basePathParam(c))
-		if err != nil {
-			return err
-		}
-		d.Mappings = slices.Delete(d.Mappings, i, i+1)
-		return nil
-	}); err != nil {
+	if _, err := g.mappingOp(c, "domain_name", mappingByKeyParam(c), func(*apiMapping) (*apiMapping, error) { return nil, nil }); err != nil {
 		return err
 	}
 	return c.noContent(http.StatusAccepted)
+}
+
+// mappingByKeyParam finds the mapping the request's base_path names.
+func mappingByKeyParam(c *call) func(d *domainDoc) (int, error) {
+	return func(d *domainDoc) (int, error) { return mappingByKey(d, basePathParam(c)) }
 }

@@ -760,7 +760,16 @@ func (g *Gateway) callAWS(ctx context.Context, mr *methodRequest, integ *restInt
 		lg.add("Execution failed: the endpoint's response could not be read or is larger than 10 MB")
 		return nil, internalError()
 	}
-	return &endpointAnswer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+	header := resp.Header
+	if t.service == "sqs" && !strings.Contains(strings.ToLower(hdr.Get("Accept")), "xml") {
+		// API Gateway asks SQS for JSON: templates read
+		// $input.path('$.SendMessageResponse.SendMessageResult.MessageId').
+		if js, err := sqsJSON(b); err == nil {
+			b, header = js, resp.Header.Clone()
+			header.Set("Content-Type", "application/json")
+		}
+	}
+	return &endpointAnswer{status: resp.StatusCode, header: header, body: b}, nil
 }
 
 // callLambda is a Lambda non-proxy integration: the mapped body is the

@@ -253,7 +253,8 @@ func TestAWSServiceIntegration(t *testing.T) {
 	}, nil, map[string]map[string]any{"200": {}})
 	w = h.send(sqsAPI, "POST", "/prod/things/1", `{"order": 7}`, nil)
 	aws.mu.Lock()
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "m-1") || aws.req.URL.Path != "/000000000000/orders" ||
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"SendMessageResult":{"MD5OfMessageAttributes":null,`) || !strings.Contains(w.Body.String(), `"MessageId":"m-1"`) ||
+		aws.req.URL.Path != "/000000000000/orders" ||
 		aws.req.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || aws.body != "Action=SendMessage&MessageBody=%7B%22order%22%3A+7%7D" {
 		t.Errorf("SQS SendMessage = %d %s; sent %s %v %q", w.Code, w.Body, aws.req.URL, aws.req.Header, aws.body)
 	}

@@ -68,6 +68,7 @@ func TestCluster(t *testing.T) {
 			{"QueuesAndTopics", queuesAndTopics},
 			{"S3Boundary", s3Boundary},
 			{"Tables", tables},
+			{"WebSockets", webSockets},
 		} {
 			t.Run(s.name, func(t *testing.T) {
 				t.Parallel()
