@@ -65,6 +65,8 @@ type Service struct {
 	// statusChange puts status events (Options.StatusChange).
 	statusChange func(ctx context.Context, executionArn, detail string) error
 	logs         func(ctx context.Context, group, stream string, records []LogRecord) error
+	// jcache keeps recent journals (journalcache.go).
+	jcache *journalCache
 
 	mu sync.Mutex
 	// active are the executions this node is running: a run request for
@@ -90,7 +92,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		js: opts.JetStream, tasks: opts.Tasks, region: opts.Region, account: opts.AccountID,
 		singleNode: opts.SingleNode, inlineWait: opts.InlineWait, now: opts.Now, log: opts.Logger,
 		active: map[string]*activeRun{}, observe: opts.Observe, statusChange: opts.StatusChange,
-		logs: opts.Logs,
+		logs: opts.Logs, jcache: newJournalCache(maxCacheBytes),
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -292,6 +294,7 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			return err
 		}
 		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
+		s.jcache.drop(historySubject(cur.StateMachineName, cur.Name))
 		s.statusChanged(ctx, cur)
 		s.countChildEnd(ctx, cur)
 		s.answerWatch(ctx, cur)

@@ -69,7 +69,7 @@ type env struct {
 	done   chan struct{}
 }
 
-func start(t *testing.T, st *store.Store, lambda *fakeLambda) *env {
+func start(t testing.TB, st *store.Store, lambda *fakeLambda) *env {
 	t.Helper()
 	if lambda == nil {
 		lambda = &fakeLambda{calls: map[string]int{}, fns: map[string]func(map[string]any, int) (any, string){}}
@@ -85,7 +85,7 @@ func start(t *testing.T, st *store.Store, lambda *fakeLambda) *env {
 }
 
 // serve runs svc and gives a client of it.
-func serve(t *testing.T, svc *sfn.Service) *env {
+func serve(t testing.TB, svc *sfn.Service) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -122,7 +122,7 @@ func (e *env) stop() {
 	<-e.done
 }
 
-func (e *env) machine(t *testing.T, name, def string) string {
+func (e *env) machine(t testing.TB, name, def string) string {
 	t.Helper()
 	out, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{
 		Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String("arn:aws:iam::123456789012:role/r")})
@@ -133,7 +133,7 @@ func (e *env) machine(t *testing.T, name, def string) string {
 }
 
 // run starts an execution and waits for its end.
-func (e *env) run(t *testing.T, arn, input string) *awssfn.DescribeExecutionOutput {
+func (e *env) run(t testing.TB, arn, input string) *awssfn.DescribeExecutionOutput {
 	t.Helper()
 	st, err := e.client.StartExecution(t.Context(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(arn), Input: aws.String(input)})
 	if err != nil {
@@ -144,7 +144,7 @@ func (e *env) run(t *testing.T, arn, input string) *awssfn.DescribeExecutionOutp
 
 // wait waits for the execution to end; the deadline is a guard against a
 // hang (a loaded CI machine resumes a restarted node slowly), not a timing.
-func (e *env) wait(t *testing.T, arn string) *awssfn.DescribeExecutionOutput {
+func (e *env) wait(t testing.TB, arn string) *awssfn.DescribeExecutionOutput {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -162,7 +162,7 @@ func (e *env) wait(t *testing.T, arn string) *awssfn.DescribeExecutionOutput {
 	}
 }
 
-func jsonEq(t *testing.T, got, want string) {
+func jsonEq(t testing.TB, got, want string) {
 	t.Helper()
 	var g, w any
 	if err := json.Unmarshal([]byte(got), &g); err != nil {

@@ -151,15 +151,21 @@ type jsJournal struct {
 	stream  jetstream.Stream
 	js      jetstream.JetStream
 	subject string
+	cache   *journalCache // nil: every load reads the whole journal
 }
 
 func (j *jsJournal) load(ctx context.Context) ([]*Event, uint64, error) {
 	var out []*Event
 	var pos uint64
-	seq := uint64(1)
+	var size int
+	if c, ok := j.cache.get(j.subject); ok {
+		out, pos, size = c.evs, c.pos, c.size
+	}
+	seq := pos + 1
 	for {
 		m, err := j.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(j.subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			j.cache.put(j.subject, out, pos, size)
 			return out, pos, nil
 		}
 		if err != nil {
@@ -170,7 +176,7 @@ func (j *jsJournal) load(ctx context.Context) ([]*Event, uint64, error) {
 			return nil, 0, fmt.Errorf("decode history %s: %w", j.subject, err)
 		}
 		out = append(out, evs...)
-		pos, seq = m.Sequence, m.Sequence+1
+		pos, seq, size = m.Sequence, m.Sequence+1, size+len(m.Data)
 	}
 }
 
@@ -191,9 +197,10 @@ func (j *jsJournal) append(ctx context.Context, evs []*Event, last uint64) (uint
 		}
 		return 0, fmt.Errorf("append history %s: %w", j.subject, err)
 	}
+	j.cache.extend(j.subject, last, evs, ack.Sequence, len(b))
 	return ack.Sequence, nil
 }
 
 func (s *Service) journalStore(machine, name string) *jsJournal {
-	return &jsJournal{stream: s.hist, js: s.js, subject: historySubject(machine, name)}
+	return &jsJournal{stream: s.hist, js: s.js, subject: historySubject(machine, name), cache: s.jcache}
 }

@@ -1,0 +1,5 @@
+package sfn
+
+// DisableJournalCache makes every load read the whole journal, as runs
+// did before journalcache.go (the benchmark's baseline).
+func DisableJournalCache(s *Service) { s.jcache = nil }
