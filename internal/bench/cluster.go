@@ -66,6 +66,17 @@ type ClusterReport struct {
 	// queue pollers; async events the dead node had pulled run after
 	// the async AckWait, 9 s).
 	TakeoverSec float64 `json:"lease_takeover_s"`
+	// Invoke forwarding, from one client of a node with no environment of
+	// the function: the median latency of an invocation forwarded to a
+	// node with an idle one, of a local cold start of the same no-op, and
+	// of a warm invocation on the node that has it; ForwardRatio is
+	// forwarded / cold. ForwardDeclined counts invocations that were not
+	// forwarded after all (left out of the median).
+	ForwardedP50ms  float64 `json:"forwarded_p50_ms"`
+	ColdP50ms       float64 `json:"local_cold_p50_ms"`
+	WarmP50ms       float64 `json:"warm_p50_ms"`
+	ForwardRatio    float64 `json:"forwarded_over_cold"`
+	ForwardDeclined int     `json:"forward_declined"`
 }
 
 // WriteText prints the report.
@@ -77,10 +88,15 @@ warm invoke throughput, Go no-op
   ratio                     %8.2f      (on one machine this measures overhead, not scale)
 reserved concurrency 10, 24 clients over the nodes
   most at once              %8d      (goal ≤ 10, never above; %d ran, %d throttled)
+invoke forwarding, Go no-op, one client of a node without an environment of it (medians)
+  forwarded to a warm node  %8.2f ms
+  local cold start          %8.2f ms   (forwarded / cold %.2f; %d not forwarded)
+  warm, on the warm node    %8.2f ms
 kill -9 of the coordinator's node
   lease taken over after    %8.1f s    (goal ≤ 10 s; async events it had pulled run after the 9 s AckWait)
 `, r.Nodes, r.OneNodePerSec, r.OneNodeCPUms, r.Nodes, r.AllNodesPerSec, r.AllNodesCPUms, r.Ratio,
-		r.MaxConcurrent, r.ConcurrencyRuns, r.Throttled, r.TakeoverSec)
+		r.MaxConcurrent, r.ConcurrencyRuns, r.Throttled,
+		r.ForwardedP50ms, r.ColdP50ms, r.ForwardRatio, r.ForwardDeclined, r.WarmP50ms, r.TakeoverSec)
 	return err
 }
 
@@ -225,6 +241,11 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterReport, error) {
 		}
 	} else {
 		logf("no python3: the concurrency figure is left out")
+	}
+
+	logf("invoke forwarding against a local cold start")
+	if err := clusterForwarding(ctx, nodes, client, zip, rep); err != nil {
+		return nil, err
 	}
 
 	// Kill the coordinator's node; time until another node holds the lease.

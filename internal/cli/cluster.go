@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -81,6 +83,16 @@ func printClusterStatus(w io.Writer, st *cluster.Status) error {
 				role = "meta leader"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%d\n", n.Name, role, n.Current, n.Offline, n.ActiveAgo, n.Lag)
+		}
+	}
+	if len(st.Members) > 0 {
+		fmt.Fprintln(tw, "\nLIVE NODE\tIDLE ENVIRONMENTS\tPROVISIONED")
+		for _, m := range st.Members {
+			var prov []string
+			for _, k := range slices.Sorted(maps.Keys(m.Provisioned)) {
+				prov = append(prov, fmt.Sprintf("%s=%d", k, m.Provisioned[k]))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, m.Idle, strings.Join(prov, " "))
 		}
 	}
 	if len(st.Streams) > 0 {

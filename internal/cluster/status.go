@@ -35,6 +35,9 @@ type Status struct {
 	Nodes       []Node      `json:"nodes,omitempty"`
 	Streams     []Stream    `json:"streams,omitempty"`
 	Coordinator *lease.Info `json:"coordinator,omitempty"`
+	// Members are the live nodes by their adverts (membership.go): each
+	// one's idle environments and provisioned concurrency.
+	Members []Member `json:"members,omitempty"`
 }
 
 // Node is one server of the JetStream meta group.

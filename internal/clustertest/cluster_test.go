@@ -60,6 +60,7 @@ func TestCluster(t *testing.T) {
 		})
 	}
 	step("Formation", formation)
+	step("ProvisionedSplit", provisionedSplit)
 	t.Run("Independent", func(t *testing.T) {
 		for _, s := range []struct {
 			name string
@@ -221,6 +222,12 @@ func takeoverQuorumAndPartition(t *testing.T, c *Cluster) {
 		holder.Name, token, next.Coordinator.Holder, next.Coordinator.Token, time.Since(killed).Round(100*time.Millisecond))
 	if next.Coordinator.Token <= token {
 		t.Fatalf("fencing token went from %d to %d; it must increase", token, next.Coordinator.Token)
+	}
+	// The killed node's share of provisionedSplit's configuration moves
+	// to the survivors.
+	if provisionedPlaced {
+		provisionedTakenOver(t, survivors[0], creds, 2)
+		lap("its provisioned share taken over")
 	}
 	for _, n := range survivors {
 		if !n.Ready(ctx) {

@@ -163,10 +163,14 @@ func (d *Daemon) runCoordinator(ctx context.Context) {
 
 // clusterStatus collects what `nimbus cluster status` prints.
 func (d *Daemon) clusterStatus(ctx context.Context) cluster.Status {
-	return cluster.Collect(ctx, cluster.StatusSource{
+	st := cluster.Collect(ctx, cluster.StatusSource{
 		Server: d.st.Server(), JetStream: d.st.JetStream(), Leases: d.leases,
 		Node: d.nodeName(), Replicas: d.st.Replicas(),
 	})
+	if d.forward != nil {
+		st.Members = d.forward.Snapshot()
+	}
+	return st
 }
 
 // clusterAPI serves GET /_nimbus/cluster (the route table puts it behind

@@ -152,6 +152,9 @@ type Daemon struct {
 	// shares back, after the pool has closed.
 	tokens     *lease.Tokens
 	stopTokens func()
+	// forward sends synchronous invokes to nodes with idle environments
+	// (nil on a single node): forward.go.
+	forward forwarder
 
 	// consoleFront is the route table the console's calls go through.
 	consoleFront http.Handler
@@ -327,9 +330,12 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		return nil, fmt.Errorf("create async service: %w",
 			noRoom(err, "async invocation queue (stream "+async.StreamName+")", "--async-max-bytes", asyncBytes, budget))
 	}
+	if err := d.startForwarding(); err != nil {
+		return nil, err
+	}
 	api := lambdaapi.New(lambdaapi.Options{
 		Registry:  d.reg,
-		Invoker:   d.pool,
+		Invoker:   d.syncInvoker(),
 		Async:     d.async,
 		Runtimes:  runtimeCatalog{versionCheck: cfg.RuntimeVersionCheck, log: log.With("component", "lambdaapi")},
 		Region:    cfg.Region,
@@ -341,7 +347,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 
 		ConcurrentExecutions: d.pool.Limits().Concurrency,
 		MinUnreserved:        d.pool.Limits().MinUnreserved(),
-		Concurrency:          provisionedStatus{d.pool},
+		Concurrency:          provisionedStatus{d.pool, d},
 		Keys:                 envKeys{d},
 		Objects:              s3Code{d: d, arts: &stack.Artifacts{Code: d.st}},
 		Roles:                d.lambdaRoles(), // iam_tags.go
@@ -740,6 +746,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.provision(regCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.runForwarding(regCtx)
+	}()
 	coordCtx, stopCoord := context.WithCancel(context.WithoutCancel(ctx))
 	coordDone := make(chan struct{})
 	go func() {
@@ -886,6 +897,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.metricsLn != nil {
 		_ = d.metricsLn.Close()
+	}
+	if d.forward != nil {
+		d.forward.Close() // forwarded invocations end before the pool goes
 	}
 	if d.pool != nil {
 		if err := d.pool.Close(); err != nil {

@@ -218,8 +218,8 @@ func (m *Manager) tokenHold(fn *function.Config) time.Duration {
 // admit is acquire with the cluster's limits: when this node's share of
 // one is used up, it asks the cluster for more (a backbone round trip,
 // off the warm path) and tries once more.
-func (m *Manager) admit(ctx context.Context, fn *function.Config) (admission, *environment, *fnPool, error) {
-	a, e, p, err := m.acquire(fn, "")
+func (m *Manager) admit(ctx context.Context, fn *function.Config, warmOnly bool) (admission, *environment, *fnPool, error) {
+	a, e, p, err := m.acquire(fn, "", warmOnly)
 	var need *needToken
 	if !errors.As(err, &need) {
 		return a, e, p, err
@@ -227,7 +227,7 @@ func (m *Manager) admit(ctx context.Context, fn *function.Config) (admission, *e
 	if !m.opts.Cluster.Take(ctx, need.key, need.ceiling, m.tokenHold(fn)) {
 		return a, nil, nil, need.throttle
 	}
-	a, e, p, err = m.acquire(fn, need.key)
+	a, e, p, err = m.acquire(fn, need.key, warmOnly)
 	if errors.As(err, &need) {
 		return a, nil, nil, need.throttle
 	}

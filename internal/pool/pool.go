@@ -454,20 +454,28 @@ func (m *Manager) closing() bool {
 // or memory limit, ErrShuttingDown, ErrEnvironmentFailed, ErrBadCode,
 // ErrBadRuntime), or ctx's.
 func (m *Manager) Invoke(ctx context.Context, fn *function.Config, req *invoke.Request) (res *invoke.Result, err error) {
+	return m.invoke(ctx, fn, req, false)
+}
+
+func (m *Manager) invoke(ctx context.Context, fn *function.Config, req *invoke.Request, warmOnly bool) (res *invoke.Result, err error) {
 	if fn == nil || req == nil {
 		return nil, errdefs.EnvironmentFailed("invalid invocation")
 	}
 	if req.RequestID == "" {
 		req.RequestID = newRequestID()
 	}
-	if m.opts.Observer != nil {
+	if m.opts.Observer != nil && !warmOnly {
 		t0 := m.observeStart(ctx, fn, req)
 		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
 	tAdmit := time.Now()
-	a, e, p, err := m.admit(ctx, fn)
+	a, e, p, err := m.admit(ctx, fn, warmOnly)
 	if err != nil {
-		return nil, err
+		return nil, err // warm-only: not run here, the caller runs it elsewhere (and records it there)
+	}
+	if m.opts.Observer != nil && warmOnly {
+		t0 := m.observeStart(ctx, fn, req)
+		defer func() { m.observeDone(ctx, fn, req, t0, res, err) }()
 	}
 	defer m.finish(a)
 	defer func() {
@@ -524,15 +532,15 @@ type admission struct {
 // environments if the budget needs it) and returns nil with the pool to
 // start it in. The pools of older revisions of the same version are
 // retired.
-func (m *Manager) acquire(fn *function.Config, held string) (admission, *environment, *fnPool, error) {
-	a, e, p, err := m.acquireLocked(fn, held)
+func (m *Manager) acquire(fn *function.Config, held string, warmOnly bool) (admission, *environment, *fnPool, error) {
+	a, e, p, err := m.acquireLocked(fn, held, warmOnly)
 	if held != "" && (err != nil || a.token != held) {
 		m.opts.Cluster.Put(held) // taken for another kind of admission than this one
 	}
 	return a, e, p, err
 }
 
-func (m *Manager) acquireLocked(fn *function.Config, held string) (a admission, _ *environment, _ *fnPool, err error) {
+func (m *Manager) acquireLocked(fn *function.Config, held string, warmOnly bool) (a admission, _ *environment, _ *fnPool, err error) {
 	vk := versionKey{fn.FunctionArn, fn.Version}
 	k := poolKey{vk, fn.RevisionId}
 	reserved, hasReserved := m.reserved.ReservedConcurrency(fn.FunctionName)
@@ -549,6 +557,9 @@ func (m *Manager) acquireLocked(fn *function.Config, held string) (a admission, 
 	if hasReserved && m.inflight[a.name] >= reserved {
 		return a, nil, nil, errReservedLimit
 	}
+	if warmOnly && (m.revision[vk] != fn.RevisionId || m.pools[k] == nil) {
+		return a, nil, nil, errNoWarm // never retire this node's pool for another node's view
+	}
 	if rev, ok := m.revision[vk]; ok && rev != fn.RevisionId {
 		if old := m.pools[poolKey{vk, rev}]; old != nil {
 			m.retireLocked(old)
@@ -557,6 +568,9 @@ func (m *Manager) acquireLocked(fn *function.Config, held string) (a admission, 
 	m.revision[vk] = fn.RevisionId
 	p := m.poolLocked(k, fn)
 	e := p.takeIdleLocked(m)
+	if e == nil && warmOnly {
+		return a, nil, nil, errNoWarm
+	}
 	if e != nil {
 		a.provisioned = e.provisioned
 	}
