@@ -1,6 +1,7 @@
 package apigw
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -368,6 +369,15 @@ func (q *quotas) take(key string, limit int) bool {
 	return true
 }
 
+// takeQuota counts one request of key under plan's quota for the period
+// starting at period: on this node, or cluster-wide on a cluster.
+func (g *Gateway) takeQuota(ctx context.Context, plan, key, period string, limit int) bool {
+	if c := g.limits.cluster; c != nil {
+		return c.TakeQuota(ctx, "quota."+plan+"."+key+"."+period, limit)
+	}
+	return g.quota.take(plan+"|"+key+"|"+period, limit)
+}
+
 // checkAPIKey applies API keys and usage plans to a request for a method
 // with apiKeyRequired; a non-nil answer refuses it.
 func (g *Gateway) checkAPIKey(r *http.Request, apiID, stage, resourcePath, method string, now time.Time) *httpevent.Response {
@@ -406,7 +416,7 @@ func (g *Gateway) checkAPIKey(r *http.Request, apiID, stage, resourcePath, metho
 			g.stats.throttled.Add(1)
 			return httpevent.Message(http.StatusTooManyRequests, "Too Many Requests")
 		}
-		if q := p.Quota; q != nil && !g.quota.take(p.ID+"|"+key.ID+"|"+periodStart(q.Period, now), q.Limit) {
+		if q := p.Quota; q != nil && !g.takeQuota(r.Context(), p.ID, key.ID, periodStart(q.Period, now), q.Limit) {
 			g.stats.throttled.Add(1)
 			return httpevent.Message(http.StatusTooManyRequests, "Limit Exceeded")
 		}

@@ -63,7 +63,10 @@ type Options struct {
 	// WebSocket bounds WebSocket connections (API Gateway's limits when
 	// zero).
 	WebSocket WSOptions
-	Logger    *slog.Logger
+	// Cluster shares throttling and usage-plan quotas with the other
+	// nodes of a cluster (limits.go); nil on a single node.
+	Cluster ClusterLimits
+	Logger  *slog.Logger
 	// Now is the clock of throttling, caches and timestamps; time.Now
 	// when nil.
 	Now func() time.Time
@@ -136,6 +139,7 @@ func New(opts Options) *Gateway {
 	}
 	g.docs = newDocs(opts.Store, g.log)
 	g.limits = newLimiters()
+	g.limits.cluster = opts.Cluster
 	g.cache = newRespCache()
 	g.authz = newAuthzCache()
 	g.jwks = newJWKSCache()

@@ -1,6 +1,7 @@
 package apigw
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -19,8 +20,25 @@ const (
 	maxLimiters = 10000
 )
 
+// ClusterLimits shares throttling and usage-plan quotas among the nodes
+// of a cluster (docs/design/cluster.md, "Usage plans"): each node's token
+// buckets get an even split of every rate and burst among the live nodes,
+// and quotas are counted cluster-wide. Either way the cluster never
+// admits more than a limit; a node that gets all the traffic admits only
+// its split of a rate.
+type ClusterLimits interface {
+	// Nodes is how many live nodes share each rate and burst (≥ 1).
+	Nodes() int
+	// TakeQuota counts one request under key's quota of limit (key names
+	// the plan, the API key and the period; letters, digits, '.', '-');
+	// false when the quota is used up cluster-wide.
+	TakeQuota(ctx context.Context, key string, limit int) bool
+}
+
 // limiters holds the token buckets of stages and routes.
 type limiters struct {
+	cluster ClusterLimits // nil on a single node
+
 	mu    sync.Mutex
 	m     map[string]*rate.Limiter // guarded by mu
 	order []string                 // guarded by mu; creation order, for eviction
@@ -47,6 +65,12 @@ func (l *limiters) allow(key string, r *float64, b *int, now time.Time) bool {
 	}
 	if math.IsInf(lim, 1) {
 		return true
+	}
+	if l.cluster != nil {
+		// This node's split; the remainder of a burst goes one each to
+		// no node (never above the limit), but every node keeps 1.
+		n := max(l.cluster.Nodes(), 1)
+		lim, burst = lim/float64(n), max(burst/n, 1)
 	}
 	k := fmt.Sprintf("%s|%g|%d", key, lim, burst)
 	l.mu.Lock()

@@ -480,7 +480,12 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 	if err := d.newS3(targets); err != nil {
 		return nil, err
 	}
+	gwCluster, err := d.apigwCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
 	d.gw = apigw.New(apigw.Options{
+		Cluster:   gwCluster,
 		Store:     d.st,
 		Resolver:  d.reg,
 		Invoker:   d.pool,

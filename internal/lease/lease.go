@@ -30,7 +30,8 @@
 //
 // The package also divides a ceiling among the nodes (shares.go, tokens.go):
 // a function's reserved concurrency, the account's, an event source
-// mapping's MaximumConcurrency, never exceeded cluster-wide.
+// mapping's MaximumConcurrency, never exceeded cluster-wide; and counts
+// what is used up over a period (counters.go: usage-plan quotas).
 //
 // Who may import it: the daemon and any service that needs one runner per
 // cluster (schedules, queue pollers, workflow timers) or a cluster-wide
