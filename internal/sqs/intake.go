@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -40,9 +41,9 @@ import (
 // A crash after a pack's messages were moved but before the purge moves
 // them again on restart: duplicates, which a standard queue's
 // at-least-once delivery allows; FIFO queues never use the intake. In a
-// cluster a node moves what was left in the intake when it starts; a
-// pack left by a node that died waits for another node's start (see
-// docs/design/queues.md).
+// cluster a node moves what was left in the intake when it starts, and
+// every node's sweeper moves packs another node left for longer than a
+// minute (docs/design/queues.md).
 
 // intakeStream holds packs of single sends not yet moved to their queues.
 const intakeStream = "SQS_INTAKE"
@@ -109,6 +110,7 @@ func newIntake(ctx context.Context, s *Service) (*intake, error) {
 	if err := in.recover(ctx); err != nil {
 		return nil, err
 	}
+	in.wg.Go(in.sweeper)
 	return in, nil
 }
 
@@ -178,8 +180,11 @@ func (in *intake) move() {
 }
 
 // moveAll writes the packs' messages to their queues' streams, one
-// atomic batch per queue (at most maxMove messages), retrying until
-// stored or the queue is gone; it fails only when the service closes.
+// atomic batch per queue (at most maxMove messages), the queues side by
+// side (their streams fsync independently: a topic's fan-out to 20
+// queues is one pack, and its 20th queue must not wait for the 19
+// others), retrying until stored or the queue is gone; it fails only
+// when the service closes.
 func (in *intake) moveAll(ctx context.Context, packs []pack) error {
 	byStream := map[string][]*nats.Msg{}
 	var order []string
@@ -192,18 +197,35 @@ func (in *intake) moveAll(ctx context.Context, packs []pack) error {
 			byStream[st] = append(byStream[st], m)
 		}
 	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		slots = make(chan struct{}, moveParallel)
+	)
 	for _, st := range order {
-		msgs := byStream[st]
-		for len(msgs) > 0 {
-			n := min(len(msgs), maxMove)
-			if err := in.publish(ctx, st, msgs[:n]); err != nil {
-				return err
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			msgs := byStream[st]
+			for len(msgs) > 0 {
+				n := min(len(msgs), maxMove)
+				if err := in.publish(ctx, st, msgs[:n]); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					return
+				}
+				msgs = msgs[n:]
 			}
-			msgs = msgs[n:]
-		}
+		})
 	}
-	return nil
+	wg.Wait()
+	return first
 }
+
+// moveParallel is the most queues a mover writes to at once.
+const moveParallel = 16
 
 func (in *intake) publish(ctx context.Context, stream string, msgs []*nats.Msg) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
@@ -246,26 +268,67 @@ func (in *intake) purge(ctx context.Context, subject string, last uint64) error 
 // recover moves every pack an earlier run (of this or another node) left
 // in the intake, then purges them.
 func (in *intake) recover(ctx context.Context) error {
+	n, err := in.sweep(ctx, 0, "")
+	if n > 0 {
+		in.s.log.Info("sqs intake recovered", "packs", n)
+	}
+	return err
+}
+
+// sweepEvery and sweepAge pace the sweeper: every sweepEvery it moves
+// the packs of other nodes that waited longer than sweepAge (their node
+// died before moving them; a node alive moves its own within moments).
+const (
+	sweepEvery = 30 * time.Second
+	sweepAge   = time.Minute
+)
+
+// sweeper moves dead nodes' packs until the service closes.
+func (in *intake) sweeper() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-in.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sweepEvery)
+		if n, err := in.sweep(ctx, sweepAge, in.subject); err != nil {
+			in.s.log.Warn("sqs intake sweep failed", "error", err)
+		} else if n > 0 {
+			in.s.log.Info("sqs intake moved packs a stopped node left", "packs", n)
+		}
+		cancel()
+	}
+}
+
+// sweep moves the packs in the intake stored longer than olderThan ago,
+// except those on subject skip (this node's own, which its mover
+// moves), and purges what it moved. It answers how many it moved.
+func (in *intake) sweep(ctx context.Context, olderThan time.Duration, skip string) (int, error) {
 	st, err := in.s.js.Stream(ctx, intakeStream)
 	if err != nil {
-		return fmt.Errorf("open sqs intake: %w", err)
+		return 0, fmt.Errorf("open sqs intake: %w", err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("read sqs intake: %w", err)
+		return 0, fmt.Errorf("read sqs intake: %w", err)
 	}
 	if info.State.Msgs == 0 {
-		return nil
+		return 0, nil
 	}
 	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return fmt.Errorf("read sqs intake: %w", err)
+		return 0, fmt.Errorf("read sqs intake: %w", err)
 	}
-	last := map[string]uint64{} // by subject
-	for seen := uint64(0); seen < info.State.LastSeq; {
+	cutoff := time.Now().Add(-olderThan)
+	last := map[string]uint64{} // by subject: the last pack moved
+	moved := 0
+	for seen, done := uint64(0), false; !done && seen < info.State.LastSeq; {
 		batch, err := c.Fetch(64, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return fmt.Errorf("read sqs intake: %w", err)
+			return moved, fmt.Errorf("read sqs intake: %w", err)
 		}
 		var packs []pack
 		read := 0
@@ -273,9 +336,16 @@ func (in *intake) recover(ctx context.Context) error {
 			read++
 			meta, err := m.Metadata()
 			if err != nil {
-				return fmt.Errorf("read sqs intake: %w", err)
+				return moved, fmt.Errorf("read sqs intake: %w", err)
 			}
 			seen = meta.Sequence.Stream
+			if done || meta.Timestamp.After(cutoff) {
+				done = true // stored in sequence order: the rest are younger
+				continue
+			}
+			if m.Subject() == skip {
+				continue
+			}
 			last[m.Subject()] = seen
 			msgs, err := decodePack(m.Data())
 			if err != nil {
@@ -285,22 +355,22 @@ func (in *intake) recover(ctx context.Context) error {
 			packs = append(packs, pack{seq: seen, msgs: msgs})
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("read sqs intake: %w", err)
+			return moved, fmt.Errorf("read sqs intake: %w", err)
 		}
 		if err := in.moveAll(ctx, packs); err != nil {
-			return err
+			return moved, err
 		}
+		moved += len(packs)
 		if read == 0 {
 			break // nothing more to read (purged meanwhile)
 		}
 	}
 	for subject, seq := range last {
 		if err := in.purge(ctx, subject, seq); err != nil {
-			return err
+			return moved, err
 		}
 	}
-	in.s.log.Info("sqs intake recovered", "subjects", len(last))
-	return nil
+	return moved, nil
 }
 
 // awaitMoved waits (at most moveWait) until no pack this node stored for

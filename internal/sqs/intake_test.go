@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
@@ -205,5 +206,58 @@ func TestIntakeLeftoversAreMovedAtStart(t *testing.T) {
 	}
 	if info.State.Msgs != 0 {
 		t.Fatalf("%d packs left in the intake after the start moved them", info.State.Msgs)
+	}
+}
+
+// TestSweepMovesOtherNodesPacks: a running node's sweep moves a pack
+// another node left (it died) and leaves its own to its mover.
+func TestSweepMovesOtherNodesPacks(t *testing.T) {
+	st := storetest.Open(t)
+	s, err := New(t.Context(), Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: testAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateQueue(t.Context(), testAccount, "q", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	q, err := s.cached(t.Context(), testAccount, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{intakePrefix + "deadnode", s.intake.subject} {
+		m, _, err := s.prepare(q, &SendInput{Body: subject})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := encodePack([]*nats.Msg{m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.JetStream().PublishMsg(t.Context(), &nats.Msg{Subject: subject, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.intake.sweep(t.Context(), 0, s.intake.subject)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep moved %d packs (%v), want the dead node's one", n, err)
+	}
+	got, err := s.Receive(t.Context(), testAccount, "q", ReceiveInput{Max: 10, Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Body != intakePrefix+"deadnode" {
+		t.Fatalf("received %+v, want the dead node's message only", got)
+	}
+	intake, err := st.JetStream().Stream(t.Context(), intakeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := intake.Info(t.Context(), jetstream.WithSubjectFilter(intakePrefix+">"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 || info.State.Subjects[s.intake.subject] != 1 {
+		t.Fatalf("intake holds %d packs %v, want this node's own one left", info.State.Msgs, info.State.Subjects)
 	}
 }
