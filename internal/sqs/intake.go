@@ -70,6 +70,7 @@ type intake struct {
 	mu      sync.Mutex
 	packs   []pack         // guarded by mu: stored, not yet moved; in sequence order
 	moving  bool           // guarded by mu: a mover runs
+	closed  bool           // guarded by mu: close was called, no mover starts
 	unmoved map[string]int // guarded by mu: messages per queue stream in packs not yet moved
 	moved   chan struct{}  // guarded by mu: closed (and replaced) when a move ends
 	stop    chan struct{}  // closed by close: a failing move gives up
@@ -134,7 +135,8 @@ func (in *intake) commit(ctx context.Context, msgs []*nats.Msg) error {
 	for _, m := range msgs {
 		in.unmoved[streamOfSubject(m.Subject)]++
 	}
-	if !in.moving {
+	if !in.moving && !in.closed {
+		// (Once closed, packs wait in the intake for the next start.)
 		in.moving = true
 		in.wg.Go(in.move)
 	}
@@ -398,6 +400,9 @@ func (in *intake) awaitMoved(ctx context.Context, stream string) {
 // close waits for the mover (one that cannot write gives up: the next
 // start moves what it held).
 func (in *intake) close() {
+	in.mu.Lock()
+	in.closed = true
+	in.mu.Unlock()
 	in.stopped.Do(func() { close(in.stop) })
 	in.wg.Wait()
 }
