@@ -255,7 +255,8 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // statesMetrics names the AWS/States count of each execution event.
 var statesMetrics = map[string]string{"STARTED": "ExecutionsStarted", "SUCCEEDED": "ExecutionsSucceeded",
-	"FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted"}
+	"FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted",
+	"REDRIVEN": "ExecutionsRedriven"}
 
 // recordExecution records a Step Functions execution's start or end in
 // AWS/States by StateMachineArn: the count of its event and, at an end,
@@ -267,7 +268,7 @@ func (d *Daemon) recordExecution(machineArn, status string, elapsed time.Duratio
 	}
 	dims := []cloudwatch.Dimension{{Name: "StateMachineArn", Value: machineArn}}
 	d.cw.Record("AWS/States", name, "Count", dims, 1)
-	if status != "STARTED" {
+	if status != "STARTED" && status != "REDRIVEN" {
 		d.cw.Record("AWS/States", "ExecutionTime", "Milliseconds", dims, float64(max(elapsed, 0).Microseconds())/1000)
 	}
 }

@@ -281,7 +281,9 @@ Outputs:
 // TestStepFunctionsWithBoto3AndTheCLI: boto3 creates a machine, starts
 // an execution (a second start with the same name and another input is
 // its modeled ExecutionAlreadyExists), runs a synchronous Express
-// execution with the host prefix off, reads the history; the AWS CLI
+// execution with the host prefix off, reads the history, redrives a
+// failed execution (RedriveExecution, its modeled ExecutionNotRedrivable,
+// every answer's members checked against botocore's model); the AWS CLI
 // lists the machine and describes the execution.
 func TestStepFunctionsWithBoto3AndTheCLI(t *testing.T) {
 	t.Parallel()
@@ -311,8 +313,49 @@ try:
     bad = "no error"
 except c.exceptions.InvalidDefinition as err:
     bad = err.response["Error"]["Message"]
+# Redrive: the first attempt fails, the redriven one (RedriveCount 1)
+# succeeds; every answer's members are in botocore's output shapes.
+model = c.meta.service_model
+shape_errors = []
+def check(op, resp, lists=()):
+    members = model.operation_model(op).output_shape.members
+    for k, v in resp.items():
+        if k == "ResponseMetadata":
+            continue
+        if k not in members:
+            shape_errors.append(op + "." + k)
+        elif k in lists:
+            item = members[k].member.members
+            for it in v:
+                shape_errors.extend(op + "." + k + "[]." + ik for ik in it if ik not in item)
+rd = json.dumps({"StartAt": "C", "States": {
+    "C": {"Type": "Choice", "Choices": [{"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "F"}], "Default": "S"},
+    "F": {"Type": "Fail", "Error": "First", "Cause": "first attempt"}, "S": {"Type": "Succeed"}}})
+rarn = c.create_state_machine(name="redrive", definition=rd, roleArn=role)["stateMachineArn"]
+re_ = c.start_execution(stateMachineArn=rarn, input="{}")["executionArn"]
+while c.describe_execution(executionArn=re_)["status"] == "RUNNING":
+    time.sleep(0.05)
+failed = c.describe_execution(executionArn=re_)
+check("DescribeExecution", failed)
+r = c.redrive_execution(executionArn=re_, clientToken="t-1")
+check("RedriveExecution", r)
+while c.describe_execution(executionArn=re_)["status"] == "RUNNING":
+    time.sleep(0.05)
+redriven = c.describe_execution(executionArn=re_)
+check("DescribeExecution", redriven)
+check("ListExecutions", c.list_executions(stateMachineArn=rarn, redriveFilter="REDRIVEN"), ("executions",))
+h = c.get_execution_history(executionArn=re_)
+check("GetExecutionHistory", h, ("events",))
+try:
+    c.redrive_execution(executionArn=re_)
+    again = "no error"
+except c.exceptions.ExecutionNotRedrivable as err:
+    again = err.response["Error"]["Code"]
 print(json.dumps({"status": out["status"], "output": out["output"], "dup": dup, "hist": hist,
-                  "sync": s["status"], "syncOut": s.get("output"), "bad": bad}))
+                  "sync": s["status"], "syncOut": s.get("output"), "bad": bad,
+                  "redrive": [failed["status"], failed["redriveStatus"], redriven["status"], str(redriven["redriveCount"]), again],
+                  "redriveEvents": [ev["type"] for ev in h["events"] if ev["type"].startswith("Execution")],
+                  "shapeErrors": shape_errors}))
 `
 	cmd := exec.Command("python3", "-c", script)
 	cmd.Env = n.toolEnv()
@@ -321,14 +364,18 @@ print(json.dumps({"status": out["status"], "output": out["output"], "dup": dup, 
 		t.Fatalf("boto3: %v\n%s", err, out)
 	}
 	var res struct {
-		Status, Output, Dup, Sync, SyncOut, Bad string
-		Hist                                    []string
+		Status, Output, Dup, Sync, SyncOut, Bad   string
+		Hist, Redrive, RedriveEvents, ShapeErrors []string
 	}
 	if err := json.Unmarshal(out, &res); err != nil || res.Status != "SUCCEEDED" || res.Output != `{"v":"hi ana"}` ||
 		res.Dup != "ExecutionAlreadyExists" || res.Sync != "SUCCEEDED" || res.SyncOut != `{"v":"hi cy"}` ||
 		!strings.Contains(res.Bad, "MISSING_TRANSITION_TARGET") ||
 		strings.Join(res.Hist, ",") != "ExecutionStarted,PassStateEntered,PassStateExited,ExecutionSucceeded" {
 		t.Fatalf("boto3 answered %s (%v)", out, err)
+	}
+	if strings.Join(res.Redrive, ",") != "FAILED,REDRIVABLE,SUCCEEDED,1,ExecutionNotRedrivable" ||
+		strings.Join(res.RedriveEvents, ",") != "ExecutionStarted,ExecutionFailed,ExecutionRedriven,ExecutionSucceeded" || len(res.ShapeErrors) != 0 {
+		t.Errorf("redrive through boto3: %v, events %v, members not in botocore's model %v", res.Redrive, res.RedriveEvents, res.ShapeErrors)
 	}
 
 	needTool(t, "aws", "--version")

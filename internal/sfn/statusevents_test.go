@@ -50,13 +50,16 @@ func (s *statusEvents) of(arn string) []map[string]any {
 // each produce one status event whose detail has DescribeExecution's
 // fields as AWS's examples show them (every field present, null when it
 // has no value, dates in epoch milliseconds); an Express execution
-// produces none.
+// produces none. A redrive is observed (AWS/States ExecutionsRedriven).
 func TestStatusEvents(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
 	got := &statusEvents{}
+	var observedMu sync.Mutex
+	observed := map[string]int{}
 	svc, err := sfn.New(t.Context(), sfn.Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: "123456789012",
-		SingleNode: true, InlineWait: 200 * time.Millisecond, StatusChange: got.put})
+		SingleNode: true, InlineWait: 200 * time.Millisecond, StatusChange: got.put,
+		Observe: func(_, status string, _ time.Duration) { observedMu.Lock(); observed[status]++; observedMu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +102,11 @@ func TestStatusEvents(t *testing.T) {
 		statuses[2] != "RUNNING" || evs[2]["redriveCount"] != float64(1) || evs[2]["redriveDate"] == nil || statuses[3] != "FAILED" {
 		t.Errorf("failed and redriven: %v", evs)
 	}
+	observedMu.Lock()
+	if observed["REDRIVEN"] != 1 || observed["STARTED"] != 2 {
+		t.Errorf("observed %v (AWS/States ExecutionsRedriven counts the redrive)", observed)
+	}
+	observedMu.Unlock()
 
 	wait := e.machine(t, "events-wait", `{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}`)
 	s, err := e.client.StartExecution(t.Context(), &awssfn.StartExecutionInput{StateMachineArn: aws.String(wait)})
