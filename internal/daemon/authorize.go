@@ -900,6 +900,14 @@ func s3Operation(r *http.Request) operation {
 			o.name = verb + name
 		case m == http.MethodPut:
 			o.name = "CreateBucket"
+			// As on AWS, a create that sets an ACL or the Object Ownership
+			// needs those permissions too.
+			if setsACL(r.Header) {
+				o.also = append(o.also, check{action: "s3:PutBucketAcl", resource: "arn:aws:s3:::" + bucket})
+			}
+			if r.Header.Get("x-amz-object-ownership") != "" {
+				o.also = append(o.also, check{action: "s3:PutBucketOwnershipControls", resource: "arn:aws:s3:::" + bucket})
+			}
 		case m == http.MethodDelete:
 			o.name = "DeleteBucket"
 		default:

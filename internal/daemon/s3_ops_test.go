@@ -22,6 +22,8 @@ func TestS3OperationNames(t *testing.T) {
 		{"PUT", "/b?ownershipControls", nil, "PutBucketOwnershipControls", nil},
 		{"DELETE", "/b?ownershipControls", nil, "PutBucketOwnershipControls", nil},
 		{"GET", "/b?ownershipControls", nil, "GetBucketOwnershipControls", nil},
+		{"PUT", "/b", map[string]string{"x-amz-acl": "private", "x-amz-object-ownership": "ObjectWriter"}, "CreateBucket",
+			[]check{{"s3:PutBucketAcl", "arn:aws:s3:::b"}, {"s3:PutBucketOwnershipControls", "arn:aws:s3:::b"}}},
 		{"PUT", "/b/k", map[string]string{"x-amz-acl": "private"}, "PutObject", []check{{"s3:PutObjectAcl", "arn:aws:s3:::b/k"}}},
 		{"PUT", "/b/k", map[string]string{"x-amz-copy-source": "/src/a%20b"}, "CopyObject", []check{{"s3:GetObject", "arn:aws:s3:::src/a b"}}},
 		{"PUT", "/b/k?partNumber=1&uploadId=u", map[string]string{"x-amz-copy-source": "src/k?versionId=0123456789abcdef0123456789abcdef"},
