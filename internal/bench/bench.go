@@ -183,7 +183,7 @@ type ColdStart struct {
 // each cold start (pool.StartPhases); FrontDoor is the rest of the
 // client's round trip (HTTP, authentication, routing, the response).
 // Init Duration is Sandbox + RuntimeInit; Sandbox is ClaimSpare +
-// Limits + Handshake, and the handshake is init's MountRoot + Setup +
+// Limits + Egress + Handshake, and the handshake is init's MountRoot + Setup +
 // ExecRuntime plus messaging.
 type Phases struct {
 	N           int     `json:"n"`
@@ -194,6 +194,7 @@ type Phases struct {
 	Sandbox     float64 `json:"sandbox_ms"`
 	ClaimSpare  float64 `json:"claim_spare_ms"`
 	Limits      float64 `json:"limits_ms"`
+	Egress      float64 `json:"egress_ms"`
 	Handshake   float64 `json:"handshake_ms"`
 	MountRoot   float64 `json:"mount_root_ms"`
 	Setup       float64 `json:"setup_ms"`
@@ -214,6 +215,8 @@ type ScaleOut struct {
 	// ToHandler is each invocation's time from the first send to its
 	// handler's start (a burst's per-request latency).
 	ToHandler Latency `json:"to_handler"`
+	// Phases is the burst's cold-start breakdown (see ColdStart).
+	Phases *Phases `json:"phases,omitempty"`
 }
 
 // Memory is what an idle environment of a runtime costs: the function's
@@ -741,6 +744,7 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	results := make([]out, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	before := len(r.node.StartPhases())
 	t0 := time.Now()
 	for i := range n {
 		wg.Go(func() {
@@ -765,7 +769,10 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	}
 	secs := time.Unix(0, last).Sub(t0).Seconds()
 	rep.ScaleOut = ScaleOut{Environments: n, Distinct: len(distinct), Seconds: math.Round(secs*1000) / 1000,
-		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler)}
+		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler), Phases: r.phases(before, r.runtime["go"], nil)}
+	if ph := rep.ScaleOut.Phases; ph != nil {
+		ph.FirstInvoke = 0 // each handler holds its environment on purpose
+	}
 	return nil
 }
 

@@ -15,8 +15,8 @@ func (r *runner) phases(before int, rt string, totals []time.Duration) *Phases {
 		before = 0 // the node's log wrapped
 	}
 	var (
-		admit, code, prep, sb, claim, limits, hs, root, setup, exec, rtInit, inv, rest []time.Duration
-		spare                                                                          int
+		admit, code, prep, sb, claim, limits, egress, hs, root, setup, exec, rtInit, inv, rest []time.Duration
+		spare                                                                                  int
 	)
 	for _, ph := range all[before:] {
 		if ph.Runtime != rt {
@@ -26,6 +26,7 @@ func (r *runner) phases(before int, rt string, totals []time.Duration) *Phases {
 		admit, code, prep = append(admit, ph.Admit), append(code, ph.Code), append(prep, ph.Prepare)
 		sb, claim, limits, hs = append(sb, ph.SandboxTotal), append(claim, s.Claim), append(limits, s.Limits), append(hs, s.Handshake)
 		root, setup, exec = append(root, s.Root), append(setup, s.Setup), append(exec, s.Exec)
+		egress = append(egress, s.Egress)
 		rtInit, inv = append(rtInit, ph.RuntimeInit), append(inv, ph.Invoke)
 		if s.Spare {
 			spare++
@@ -49,7 +50,7 @@ func (r *runner) phases(before int, rt string, totals []time.Duration) *Phases {
 	}
 	p := &Phases{N: n, SpareShare: math.Round(float64(spare)/float64(n)*100) / 100,
 		Admit: med(admit), Code: med(code), Prepare: med(prep), Sandbox: med(sb), ClaimSpare: med(claim),
-		Limits: med(limits), Handshake: med(hs), MountRoot: med(root), Setup: med(setup), ExecRuntime: med(exec),
+		Limits: med(limits), Egress: med(egress), Handshake: med(hs), MountRoot: med(root), Setup: med(setup), ExecRuntime: med(exec),
 		RuntimeInit: med(rtInit), FirstInvoke: med(inv)}
 	if len(totals) == n {
 		p.FrontDoor = med(rest)

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -51,7 +52,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 			p("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f", cs.Runtime, cs.Init.N, cs.Init.P50, cs.Init.P99, cs.Total.P50, cs.Total.P99)
 		}
 		p("")
-		writePhases(p, rep.ColdStarts)
+		cs := rep.ColdStarts
+		if ph := rep.ScaleOut.Phases; ph != nil {
+			cs = append(slices.Clone(cs), ColdStart{Runtime: fmt.Sprintf("burst of %d", rep.ScaleOut.Environments), Phases: ph})
+		}
+		writePhases(p, cs)
 	}
 	if s := rep.ScaleOut; s.Environments > 0 {
 		p("SCALE-OUT (concurrency limit %d)\tenvironments\tdistinct\tseconds\tenvironments/s\tto handler p50 ms\tp99 ms", rep.Machine.ConcurrencyLimit)
@@ -116,6 +121,7 @@ func writePhases(p func(string, ...any), cs []ColdStart) {
 	row("sandbox", func(x *Phases) float64 { return x.Sandbox })
 	row("  claim spare (or launch init)", func(x *Phases) float64 { return x.ClaimSpare })
 	row("  cgroup limits, stdio", func(x *Phases) float64 { return x.Limits })
+	row("  egress link (no spare's ready)", func(x *Phases) float64 { return x.Egress })
 	row("  handshake with init", func(x *Phases) float64 { return x.Handshake })
 	row("    mount root (code, runtime, /tmp)", func(x *Phases) float64 { return x.MountRoot })
 	row("    privileges, listeners", func(x *Phases) float64 { return x.Setup })

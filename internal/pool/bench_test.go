@@ -96,6 +96,7 @@ func reportPhases(b *testing.B, all []StartPhases) {
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Prepare }), "prepare-ms")
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Claim }), "claim-ms")
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Limits }), "limits-ms")
+	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Egress }), "egress-ms")
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Handshake }), "handshake-ms")
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Root }), "root-ms")
 	b.ReportMetric(med(func(p StartPhases) time.Duration { return p.Sandbox.Setup }), "setup-ms")

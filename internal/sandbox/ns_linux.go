@@ -305,6 +305,7 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 			return fail(fmt.Errorf("set cgroup limits: %w", err))
 		}
 	}
+	tEgress := time.Now()
 	if l.egress != nil && (spec.Network != NetworkEgress || !cfg.NetNS) {
 		l.egress.remove() // a spare readied for egress, claimed without it
 		l.egress = nil
@@ -327,11 +328,12 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 		p.mu.Unlock()
 		cfg.Egress = &link.cfg
 	}
+	p.phases.Egress = time.Since(tEgress)
 	stdout, stderr, err := p.stdio(spec.Stdout, spec.Stderr)
 	if err != nil {
 		return fail(err)
 	}
-	p.phases.Limits = time.Since(t0)
+	p.phases.Limits = time.Since(t0) - p.phases.Egress
 	if cfg.Namespaced && len(cfg.Extensions) > 0 {
 		p.mu.Lock()
 		p.extAlive = len(cfg.Extensions)

@@ -418,7 +418,8 @@ func (p *Process) OOMKilled() bool {
 type StartPhases struct {
 	Spare     bool          // a spare init was claimed (else one was launched)
 	Claim     time.Duration // taking the spare, or launching an init (exec, namespaces, cgroup)
-	Limits    time.Duration // the cgroup named and limited, the egress link, stdio
+	Limits    time.Duration // the cgroup named and limited, stdio
+	Egress    time.Duration // the egress link (veth pair, addresses, routes) when a spare had none ready
 	Root      time.Duration // init: the minimal root (code, runtime, layers, /tmp mounted; pivot_root)
 	Setup     time.Duration // init: privileges, seccomp, listeners, dialers, egress
 	Exec      time.Duration // init: the runtime forked and exec'd
