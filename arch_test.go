@@ -170,7 +170,7 @@ var rules = map[string]rule{
 	"internal/cfnapi":     {imports: []string{"internal/awsapi", "internal/cfn", "internal/stack"}, thirdParty: noImports, importers: []string{"internal/daemon"}},
 	"internal/cloudwatch": {imports: []string{"internal/awsapi"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
 	"internal/sqs":        {imports: []string{"internal/auth", "internal/awsapi", "internal/store"}, anyThirdParty: true, importers: []string{"internal/daemon"}},
-	"internal/dynamodb": {imports: []string{"internal/awsapi"}, thirdParty: []string{nats, uuid, "go.etcd.io/bbolt", "github.com/cockroachdb/apd"},
+	"internal/dynamodb": {imports: []string{"internal/awsapi", "internal/lease"}, thirdParty: []string{nats, uuid, "go.etcd.io/bbolt", "github.com/cockroachdb/apd"},
 		importers: []string{"internal/daemon"}},
 	"internal/s3":          {imports: []string{"internal/auth", "internal/awsapi", "internal/sigv4", "internal/store"}, thirdParty: []string{"go.etcd.io/bbolt", nats}, importers: []string{"internal/daemon"}},
 	"internal/kinesis":     {imports: []string{"internal/awsapi"}, thirdParty: []string{nats}, importers: []string{"internal/daemon"}},

@@ -372,7 +372,7 @@ func (w *wtx) token(tok string, digest []byte, now time.Time) (done bool, err er
 	v := make([]byte, 8, 8+len(digest))
 	binary.BigEndian.PutUint64(v, uint64(now.UnixNano())) //nolint:gosec // a time after 1970
 	v = append(v, digest...)
-	if err := b.Put([]byte(tok), v); err != nil {
+	if err := w.putIn(b, bucketTokens, []byte(tok), v); err != nil {
 		return false, fmt.Errorf("record client token: %w", err)
 	}
 	return false, nil

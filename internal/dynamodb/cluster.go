@@ -9,33 +9,48 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/lease"
 )
 
 // On a cluster every node serves every table by sending each DynamoDB and
 // DynamoDB Streams request to one node, the cluster's table node, which
 // keeps the tables in its store and runs the request exactly as a single
 // node does (docs/design/tables.md, "Several nodes"). The table node is
-// chosen once, by create-if-absent of the key "home" in the KV bucket
-// nimbus_dynamodb: the first node to start is it, for good. Requests
-// travel as NATS requests on the backbone (subject nimbus.dynamodb.node.
-// <hash of the node name>): the body as the message, the target and host
-// as headers; the answer's status and error type come back as headers.
+// the holder of the lease "dynamodb-tables" (internal/lease): it appends
+// every group commit to the replicated change log before answering
+// (changelog.go), while every other node follows the log into its own
+// store. When the holder dies its lease lapses; another node takes it,
+// replays the log to its end, appends a barrier that fences the old
+// holder out of the log, and serves. Requests travel as NATS requests on
+// the backbone (subject nimbus.dynamodb.node.<hash of the node name>):
+// the body as the message, the target and host as headers; the answer's
+// status and error type come back as headers.
 //
-//	client ─► any node ─(NATS request)─► table node: bbolt, outbox ─► stream
-//	                   ◄─(status, body)──┘
+//	client ─► any node ─(NATS request)─► table node: log append, bbolt, outbox ─► stream
+//	                   ◄─(status, body)──┘        │
+//	                                              ▼ NIMBUS_DDB_LOG ─► every other node's bbolt
+//
+//	           lease acquired: replay log, barrier
+//	following ───────────────────────────────────► holding (serves, relays, sweeps TTL)
+//	    ▲                                              │
+//	    └──────── lease lost (deadline, renewal refused)┘
 
 const (
 	homeBucket = "nimbus_dynamodb"
-	homeKey    = "home"
+	// leaseName is the tables' lease in the lease bucket.
+	leaseName = "dynamodb-tables"
 
-	hdrTarget  = "Nimbus-Ddb-Target"
-	hdrHost    = "Nimbus-Ddb-Host"
-	hdrStatus  = "Nimbus-Ddb-Status"
-	hdrErrType = "Nimbus-Ddb-Error-Type"
+	hdrTarget   = "Nimbus-Ddb-Target"
+	hdrHost     = "Nimbus-Ddb-Host"
+	hdrStatus   = "Nimbus-Ddb-Status"
+	hdrErrType  = "Nimbus-Ddb-Error-Type"
+	hdrNotHome  = "Nimbus-Ddb-Not-Home"
+	notHomeBody = "not the table node"
 
 	// forwardTimeout bounds a forwarded request whose client set no
 	// deadline.
@@ -55,85 +70,149 @@ func nodeSubject(node string) string {
 
 // peer is a node's part in a cluster's tables.
 type peer struct {
-	h          *Handler
-	nc         *nats.Conn
-	node, home string
-	sub        *nats.Subscription
-	sem        chan struct{}
-	ctx        context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	h      *Handler
+	nc     *nats.Conn
+	node   string
+	leases *lease.Leases
+	sem    chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the lease runner and the follower
+	reqs   sync.WaitGroup // forwarded requests being served
+
+	// holding: this node holds the lease and serves; home is the holder
+	// last seen (this node's name while holding).
+	holding atomic.Bool
+	home    atomic.Pointer[string]
 }
 
-// joinCluster finds (or becomes) the cluster's table node and, on it,
-// serves the other nodes' requests.
+// joinCluster opens the change log, follows it, and contends for the
+// tables' lease; while this node holds it, it serves the other nodes'
+// requests.
 func joinCluster(ctx context.Context, h *Handler, o Options) (*peer, error) {
-	kv, err := o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: homeBucket, Description: "the node that holds the cluster's DynamoDB tables",
-		History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
-	})
+	e := h.s.e
+	log, err := openLog(ctx, o.JetStream, o.Replicas, o.LogMaxBytes, o.Node)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", homeBucket, err)
+		return nil, err
 	}
-	home := o.Node
-	if _, err := kv.Create(ctx, homeKey, []byte(o.Node)); err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("choose the table node: %w", err)
-		}
-		// On a cluster starting together, "exists" can come before the
-		// winner's write is readable where this read is served (direct
-		// gets are answered by any replica): wait for it, within bounds.
-		e, err := kv.Get(ctx, homeKey)
-		for wait, end := 50*time.Millisecond, time.Now().Add(2*time.Minute); errors.Is(err, jetstream.ErrKeyNotFound) && time.Now().Before(end); wait = min(2*wait, time.Second) {
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("read the table node: %w", ctx.Err())
-			case <-time.After(wait):
-			}
-			e, err = kv.Get(ctx, homeKey)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read the table node: %w", err)
-		}
-		home = string(e.Value())
+	log.warn = func(msg string, err error) { h.s.log.Warn(msg, "err", err) }
+	leases, err := lease.Open(ctx, lease.Options{JetStream: o.JetStream, Bucket: homeBucket + "_lease", TTL: o.LeaseTTL,
+		Replicas: o.Replicas, Holder: o.Node, Logger: h.s.log})
+	if err != nil {
+		return nil, fmt.Errorf("open the tables' lease: %w", err)
 	}
-	p := &peer{h: h, nc: o.Conn, node: o.Node, home: home, sem: make(chan struct{}, maxServing)}
+	e.log = log
+	e.writable.Store(false)
+	p := &peer{h: h, nc: o.Conn, node: o.Node, leases: leases, sem: make(chan struct{}, maxServing)}
+	none := ""
+	p.home.Store(&none)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if p.isHome() {
-		p.sub, err = o.Conn.Subscribe(nodeSubject(o.Node), p.serveMsg)
-		if err != nil {
-			p.cancel()
-			return nil, fmt.Errorf("serve forwarded dynamodb requests: %w", err)
-		}
-	}
-	h.s.log.Info("dynamodb table node", "node", home, "here", p.isHome())
+	stopFollow := p.startFollowing()
+	p.wg.Go(func() {
+		_ = leases.Run(p.ctx, leaseName, func(ctx context.Context, token uint64) error {
+			stopFollow()
+			defer func() { stopFollow = p.startFollowing() }()
+			return p.hold(ctx, token)
+		})
+	})
 	return p, nil
 }
 
-func (p *peer) isHome() bool { return p.node == p.home }
+// startFollowing follows the change log until the returned function is
+// called (and has waited for it).
+func (p *peer) startFollowing() func() {
+	ctx, cancel := context.WithCancel(p.ctx)
+	done := make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(done)
+		p.h.s.e.follow(ctx, func(msg string, err error) { p.h.s.log.Warn(msg, "err", err) })
+	}()
+	return func() { cancel(); <-done }
+}
 
-// stop stops serving and waits for the requests being run.
-func (p *peer) stop() {
-	if p.sub != nil {
-		_ = p.sub.Unsubscribe()
+// hold is this node's time as the table node: replay the log to its end,
+// fence it with a barrier, then serve until the lease is lost (ctx).
+func (p *peer) hold(ctx context.Context, token uint64) error {
+	e := p.h.s.e
+	for {
+		e.logMu.Lock()
+		err := e.catchUpLocked(ctx)
+		if err == nil {
+			err = e.barrierLocked(token)
+		}
+		if err == nil {
+			e.token = token
+		}
+		e.logMu.Unlock()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil //nolint:nilerr // the lease ended: nothing to take over
+		}
+		if errors.Is(err, errLogGap) {
+			// This store cannot be brought up to date by replay: let
+			// another node hold the tables.
+			return err
+		}
+		p.h.s.log.Warn("take over the tables", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	p.wg.Wait()
+	sub, err := p.nc.Subscribe(nodeSubject(p.node), p.serveMsg)
+	if err != nil {
+		return fmt.Errorf("serve forwarded dynamodb requests: %w", err)
+	}
+	e.writable.Store(true)
+	p.holding.Store(true)
+	me := p.node
+	p.home.Store(&me)
+	p.h.s.log.Info("dynamodb table node", "node", p.node, "token", token)
+	p.h.s.writerWork(ctx)
+	p.holding.Store(false)
+	_ = sub.Unsubscribe()
+	p.reqs.Wait()
+	e.writable.Store(false)
+	p.h.s.log.Info("dynamodb table node: lease ended", "node", p.node)
+	return nil
+}
+
+func (p *peer) isHome() bool { return p.holding.Load() }
+
+// stop stops serving and following, and waits for the requests being run.
+func (p *peer) stop() {
 	p.cancel()
+	p.wg.Wait()
+	p.reqs.Wait()
 }
 
 // serveMsg runs one forwarded request (on the table node).
 func (p *peer) serveMsg(m *nats.Msg) {
 	p.sem <- struct{}{}
-	p.wg.Add(1)
+	p.reqs.Add(1)
 	go func() {
-		defer func() { <-p.sem; p.wg.Done() }()
+		defer func() { <-p.sem; p.reqs.Done() }()
+		if !p.holding.Load() {
+			// The lease ended: the request was not run; the sender
+			// asks the new holder.
+			r := nats.NewMsg(m.Reply)
+			r.Header.Set(hdrNotHome, "1")
+			r.Data = []byte(notHomeBody)
+			_ = m.RespondMsg(r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(p.ctx, forwardTimeout)
 		defer cancel()
 		a := p.h.serve(ctx, m.Header.Get(hdrTarget), m.Header.Get(hdrHost), m.Data)
 		if len(a.body)+forwardHeadroom > int(p.nc.MaxPayload()) {
 			a = p.h.errAnswer(newErr(http.StatusRequestEntityTooLarge, "ResponseEntityTooLarge",
 				"The answer (%d bytes) is larger than the cluster's message limit (%d bytes): ask node %s directly or ask for less (Limit)",
-				len(a.body), p.nc.MaxPayload(), p.home))
+				len(a.body), p.nc.MaxPayload(), p.node))
 		}
 		r := nats.NewMsg(m.Reply)
 		r.Header.Set(hdrStatus, strconv.Itoa(a.status))
@@ -147,31 +226,71 @@ func (p *peer) serveMsg(m *nats.Msg) {
 	}()
 }
 
-// forward runs a request on the table node and returns its answer.
+// homeNode is the table node as this node last saw it; refresh asks the
+// lease ("" when nobody holds it).
+func (p *peer) homeNode(ctx context.Context, refresh bool) string {
+	if !refresh {
+		if h := *p.home.Load(); h != "" {
+			return h
+		}
+	}
+	info, ok, err := p.leases.Current(ctx, leaseName)
+	h := ""
+	if err == nil && ok {
+		h = info.Holder
+	}
+	p.home.Store(&h)
+	return h
+}
+
+// forward runs a request on the table node and returns its answer. A
+// request the table node surely did not run (nobody serves its subject,
+// or the node answered that it no longer holds the lease) is sent again
+// to the holder the lease names, until ctx's deadline: during a
+// takeover, clients wait seconds instead of failing.
 func (p *peer) forward(ctx context.Context, target, host string, body []byte) answer {
 	if len(body)+forwardHeadroom > int(p.nc.MaxPayload()) {
 		return p.h.errAnswer(newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
 			"Request must be smaller than %d bytes on a node that forwards DynamoDB requests to the cluster's table node %s: send it to that node",
-			p.nc.MaxPayload()-forwardHeadroom, p.home))
+			p.nc.MaxPayload()-forwardHeadroom, p.homeNode(ctx, false)))
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, forwardTimeout)
 		defer cancel()
 	}
-	m := nats.NewMsg(nodeSubject(p.home))
-	m.Header.Set(hdrTarget, target)
-	m.Header.Set(hdrHost, host)
-	m.Data = body
-	r, err := p.nc.RequestMsgWithContext(ctx, m)
-	if err != nil {
-		p.h.s.log.Warn("forward dynamodb request", "table_node", p.home, "err", err)
-		return p.h.errAnswer(newErr(http.StatusServiceUnavailable, "ServiceUnavailable",
-			"The cluster's DynamoDB table node %s does not answer; its tables are served again when it is back (docs/design/tables.md)", p.home))
+	refresh := false
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		home := p.homeNode(ctx, refresh)
+		if home == p.node && p.holding.Load() {
+			return p.h.serve(ctx, target, host, body)
+		}
+		if home != "" && home != p.node {
+			m := nats.NewMsg(nodeSubject(home))
+			m.Header.Set(hdrTarget, target)
+			m.Header.Set(hdrHost, host)
+			m.Data = body
+			r, err := p.nc.RequestMsgWithContext(ctx, m)
+			switch {
+			case err == nil && r.Header.Get(hdrNotHome) == "":
+				status, err := strconv.Atoi(r.Header.Get(hdrStatus))
+				if err != nil {
+					return p.h.errAnswer(errInternal())
+				}
+				return answer{status: status, errType: r.Header.Get(hdrErrType), body: r.Data}
+			case err != nil && !errors.Is(err, nats.ErrNoResponders):
+				// Sent, and maybe run: not sent again.
+				p.h.s.log.Warn("forward dynamodb request", "table_node", home, "err", err)
+				return p.h.errAnswer(newErr(http.StatusServiceUnavailable, "ServiceUnavailable",
+					"The cluster's DynamoDB table node %s does not answer; retry (docs/design/tables.md)", home))
+			}
+		}
+		refresh = true
+		select {
+		case <-ctx.Done():
+			return p.h.errAnswer(newErr(http.StatusServiceUnavailable, "ServiceUnavailable",
+				"The cluster's DynamoDB tables have no table node at the moment (a takeover takes seconds); retry (docs/design/tables.md)"))
+		case <-time.After(wait):
+		}
 	}
-	status, err := strconv.Atoi(r.Header.Get(hdrStatus))
-	if err != nil {
-		return p.h.errAnswer(errInternal())
-	}
-	return answer{status: status, errType: r.Header.Get(hdrErrType), body: r.Data}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,6 +37,21 @@ type engine struct {
 
 	mu     sync.RWMutex
 	tables map[string]*tableDesc // guarded by mu; records as stored
+
+	// log is the cluster's change log (changelog.go; nil on one node).
+	// Lock order: logMu, then bbolt's writer lock.
+	log   *changeLog
+	logMu sync.Mutex
+	// logSeq is the last log entry the store has; guarded by logMu.
+	logSeq uint64
+	// stale: an append failed, so the log may hold entries the store
+	// lacks; the next write reads it to its end first. Guarded by logMu.
+	stale bool
+	// token is the lease token of this node's hold; guarded by logMu.
+	token uint64
+	// writable: this node holds the tables' lease (always true on one
+	// node, where there is no log).
+	writable atomic.Bool
 
 	writes chan *writeReq
 	// committed is signalled after every commit that wrote stream
@@ -66,11 +82,12 @@ func openEngine(dir string) (*engine, error) {
 	e := &engine{db: db, tables: map[string]*tableDesc{}, writes: make(chan *writeReq, 1024),
 		committed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTables, bucketStats, bucketOutbox, bucketTokens} {
+		for _, b := range [][]byte{bucketTables, bucketStats, bucketOutbox, bucketTokens, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		e.logSeq = readApplied(tx)
 		return tx.Bucket(bucketTables).ForEach(func(k, v []byte) error {
 			var t tableDesc
 			if err := json.Unmarshal(v, &t); err != nil {
@@ -84,6 +101,7 @@ func openEngine(dir string) (*engine, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("load table store: %w", err)
 	}
+	e.writable.Store(true)
 	go e.commitLoop()
 	return e, nil
 }
@@ -120,6 +138,9 @@ func (e *engine) tableNames() []string {
 // returns. fn may run more than once (after another write of its group
 // failed) and must compute everything from the transaction.
 func (e *engine) write(ctx context.Context, fn func(*wtx) error) error {
+	if !e.writable.Load() {
+		return errNotTableNode()
+	}
 	r := &writeReq{fn: fn, done: make(chan error, 1)}
 	select {
 	case e.writes <- r:
@@ -158,6 +179,32 @@ func (e *engine) commitLoop() {
 // runBatch commits a group of writes in one transaction; if one fails,
 // the group is rolled back and each write runs alone.
 func (e *engine) runBatch(batch []*writeReq) {
+	var ops *[]logOp
+	if e.log != nil {
+		// On a cluster the group is appended to the change log before
+		// it commits, by the lease's holder only, from the log's end.
+		e.logMu.Lock()
+		defer e.logMu.Unlock()
+		err := error(errNotTableNode())
+		if e.writable.Load() {
+			err = nil
+			if e.stale {
+				ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+				err = e.catchUpLocked(ctx)
+				cancel()
+			}
+		}
+		if err != nil {
+			if !errors.As(err, new(*Error)) {
+				err = errLogAppend()
+			}
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
+		}
+		ops = new([]logOp)
+	}
 	var streamed bool
 	if len(batch) > 1 {
 		var failed bool
@@ -165,12 +212,15 @@ func (e *engine) runBatch(batch []*writeReq) {
 			pending := map[string]*tableDesc{}
 			tx.OnCommit(func() { e.setPending(pending) })
 			for _, r := range batch {
-				w := &wtx{tx: tx, e: e, pending: pending}
+				w := &wtx{tx: tx, e: e, pending: pending, ops: ops}
 				if err := r.fn(w); err != nil {
 					failed = true
 					return err
 				}
 				streamed = streamed || w.streamed
+			}
+			if ops != nil {
+				return e.appendLocked(tx, *ops)
 			}
 			return nil
 		})
@@ -182,22 +232,40 @@ func (e *engine) runBatch(batch []*writeReq) {
 			return
 		}
 		if !failed {
+			if ops != nil {
+				err = errLogAppend()
+			} else {
+				err = fmt.Errorf("commit table store: %w", err)
+			}
 			for _, r := range batch {
-				r.done <- fmt.Errorf("commit table store: %w", err)
+				r.done <- err
 			}
 			return
 		}
 	}
 	for _, r := range batch {
 		var s bool
+		var logErr bool
 		err := e.db.Update(func(tx *bolt.Tx) error {
 			pending := map[string]*tableDesc{}
 			tx.OnCommit(func() { e.setPending(pending) })
 			w := &wtx{tx: tx, e: e, pending: pending}
+			if ops != nil {
+				w.ops = new([]logOp)
+			}
 			err := r.fn(w)
 			s = w.streamed
+			if err == nil && w.ops != nil {
+				if err = e.appendLocked(tx, *w.ops); err != nil {
+					logErr = true
+				}
+			}
 			return err
 		})
+		if logErr {
+			e.log.warn("append to the table change log", err)
+			err = errLogAppend()
+		}
 		r.done <- err
 		if err == nil {
 			e.notify(s)
@@ -228,6 +296,9 @@ type wtx struct {
 	pending map[string]*tableDesc
 	// streamed: the write appended stream records.
 	streamed bool
+	// ops collects the transaction's bucket writes for the change log
+	// (nil when there is none).
+	ops *[]logOp
 }
 
 func getItem(tx *bolt.Tx, table string, key []byte) (Item, error) {
@@ -262,13 +333,14 @@ func (w *wtx) apply(t *tableDesc, c change) error {
 		return errTableNotFound(t.TableName)
 	}
 	type ixKeys struct {
-		b        *bolt.Bucket
-		old, new []byte
+		b              *bolt.Bucket
+		name, old, new []byte
 	}
 	var ixs []ixKeys
 	for _, ix := range t.indexes() {
 		var k ixKeys
-		k.b = w.tx.Bucket(indexBucket(t.TableName, ix.IndexName))
+		k.name = indexBucket(t.TableName, ix.IndexName)
+		k.b = w.tx.Bucket(k.name)
 		if k.b == nil {
 			continue
 		}
@@ -294,21 +366,22 @@ func (w *wtx) apply(t *tableDesc, c change) error {
 	if c.old != nil {
 		oldSize = itemSize(c.old)
 	}
+	ib := itemsBucket(t.TableName)
 	if c.new != nil {
-		if err := items.Put(c.key, enc); err != nil {
+		if err := w.putIn(items, ib, c.key, enc); err != nil {
 			return fmt.Errorf("put item: %w", err)
 		}
-	} else if err := items.Delete(c.key); err != nil {
+	} else if err := w.deleteIn(items, ib, c.key); err != nil {
 		return fmt.Errorf("delete item: %w", err)
 	}
 	for _, k := range ixs {
 		if k.old != nil {
-			if err := k.b.Delete(k.old); err != nil {
+			if err := w.deleteIn(k.b, k.name, k.old); err != nil {
 				return fmt.Errorf("delete index entry: %w", err)
 			}
 		}
 		if k.new != nil {
-			if err := k.b.Put(k.new, c.key); err != nil {
+			if err := w.putIn(k.b, k.name, k.new, c.key); err != nil {
 				return fmt.Errorf("put index entry: %w", err)
 			}
 		}
@@ -343,7 +416,7 @@ func (w *wtx) addStats(table string, dn, dbytes int64) error {
 	var out [16]byte
 	binary.BigEndian.PutUint64(out[:], uint64(n))   //nolint:gosec // non-negative
 	binary.BigEndian.PutUint64(out[8:], uint64(sz)) //nolint:gosec // non-negative
-	return b.Put([]byte(table), out[:])
+	return w.putIn(b, bucketStats, []byte(table), out[:])
 }
 
 // stats reads a table's item count and size.
@@ -365,34 +438,34 @@ func (w *wtx) putTable(t *tableDesc, create bool) error {
 		return fmt.Errorf("encode table: %w", err)
 	}
 	if create {
-		if _, err := w.tx.CreateBucket(itemsBucket(t.TableName)); err != nil {
+		if _, err := w.createBucket(itemsBucket(t.TableName), false); err != nil {
 			return fmt.Errorf("create table bucket: %w", err)
 		}
 	}
 	for _, ix := range t.indexes() {
-		if _, err := w.tx.CreateBucketIfNotExists(indexBucket(t.TableName, ix.IndexName)); err != nil {
+		if _, err := w.createBucket(indexBucket(t.TableName, ix.IndexName), true); err != nil {
 			return fmt.Errorf("create index bucket: %w", err)
 		}
 	}
 	w.pending[t.TableName] = t.clone()
-	return w.tx.Bucket(bucketTables).Put([]byte(t.TableName), b)
+	return w.putIn(w.tx.Bucket(bucketTables), bucketTables, []byte(t.TableName), b)
 }
 
 // dropTable deletes a table's record, items and indexes.
 func (w *wtx) dropTable(t *tableDesc) error {
 	for _, ix := range t.indexes() {
-		if err := w.tx.DeleteBucket(indexBucket(t.TableName, ix.IndexName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		if err := w.deleteBucket(indexBucket(t.TableName, ix.IndexName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return fmt.Errorf("drop index: %w", err)
 		}
 	}
-	if err := w.tx.DeleteBucket(itemsBucket(t.TableName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+	if err := w.deleteBucket(itemsBucket(t.TableName)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 		return fmt.Errorf("drop table: %w", err)
 	}
-	if err := w.tx.Bucket(bucketStats).Delete([]byte(t.TableName)); err != nil {
+	if err := w.deleteIn(w.tx.Bucket(bucketStats), bucketStats, []byte(t.TableName)); err != nil {
 		return err
 	}
 	w.pending[t.TableName] = nil
-	return w.tx.Bucket(bucketTables).Delete([]byte(t.TableName))
+	return w.deleteIn(w.tx.Bucket(bucketTables), bucketTables, []byte(t.TableName))
 }
 
 // setPending caches the table records a committed group changed.

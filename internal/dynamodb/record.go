@@ -104,7 +104,7 @@ func (w *wtx) appendRecord(t *tableDesc, c change) error {
 	}
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
-	return ob.Put(k[:], b)
+	return w.putIn(ob, bucketOutbox, k[:], b)
 }
 
 // lambdaRecord is a stream record as Lambda's DynamoDB event carries it

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +36,12 @@ type Options struct {
 	Cluster bool
 	Conn    *nats.Conn
 	Node    string
+	// LeaseTTL is how long the tables' lease outlives a dead table node
+	// (lease.DefaultTTL when zero; tests shorten it).
+	LeaseTTL time.Duration
+	// LogMaxBytes bounds the cluster's change log (unbounded when zero);
+	// a full log refuses writes, never drops them.
+	LogMaxBytes int64
 }
 
 // Service is DynamoDB and DynamoDB Streams for one node.
@@ -47,7 +54,8 @@ type Service struct {
 	// peer is the node's part in a cluster's tables (nil on one node).
 	peer *peer
 
-	ttlStop, ttlDone chan struct{}
+	// stopWork stops the relay and the TTL sweeper of a single node.
+	stopWork func()
 }
 
 // New opens the table store and starts the stream relay and the Time to
@@ -61,6 +69,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	if o.Replicas < 1 {
 		o.Replicas = 1
+	}
+	if o.TTLInterval <= 0 {
+		o.TTLInterval = 30 * time.Second
 	}
 	e, err := openEngine(o.Dir)
 	if err != nil {
@@ -77,11 +88,26 @@ func New(ctx context.Context, o Options) (*Service, error) {
 			return nil, err
 		}
 	}
-	if s.relay != nil {
-		s.relay.start(ctx)
+	if s.peer == nil {
+		// One node: it writes the tables, so it relays and sweeps them.
+		// (On a cluster the holder of the tables' lease does, cluster.go.)
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); s.writerWork(wctx) }()
+		s.stopWork = func() { cancel(); <-done }
 	}
-	s.startTTL()
 	return s, nil
+}
+
+// writerWork runs what the node that writes the tables runs beside
+// requests, the stream relay and the TTL sweeper, until ctx ends.
+func (s *Service) writerWork(ctx context.Context) {
+	var wg sync.WaitGroup
+	if s.relay != nil {
+		wg.Go(func() { s.relay.run(ctx) })
+	}
+	wg.Go(func() { s.sweepTTL(ctx) })
+	wg.Wait()
 }
 
 // Close stops the background work and closes the store.
@@ -89,9 +115,8 @@ func (s *Service) Close() error {
 	if s.peer != nil {
 		s.peer.stop()
 	}
-	s.stopTTL()
-	if s.relay != nil {
-		s.relay.stop()
+	if s.stopWork != nil {
+		s.stopWork()
 	}
 	return s.e.close()
 }
@@ -373,7 +398,7 @@ func (s *Service) updateTable(ctx context.Context, in *updateTableInput) (any, e
 				if i < 0 {
 					return newErr(400, "ResourceNotFoundException", "Requested resource not found: Index: %s not found", u.Delete.IndexName)
 				}
-				if err := w.tx.DeleteBucket(indexBucket(t.TableName, u.Delete.IndexName)); err != nil {
+				if err := w.deleteBucket(indexBucket(t.TableName, u.Delete.IndexName)); err != nil {
 					return err
 				}
 				t.GlobalSecondaryIndexes = slices.Delete(t.GlobalSecondaryIndexes, i, i+1)
@@ -416,7 +441,8 @@ func attrNames(t *tableDesc) string {
 
 // backfill indexes a table's existing items in a new index.
 func (w *wtx) backfill(t *tableDesc, ix *indexDesc) error {
-	b, err := w.tx.CreateBucketIfNotExists(indexBucket(t.TableName, ix.IndexName))
+	name := indexBucket(t.TableName, ix.IndexName)
+	b, err := w.createBucket(name, true)
 	if err != nil {
 		return err
 	}
@@ -429,7 +455,7 @@ func (w *wtx) backfill(t *tableDesc, ix *indexDesc) error {
 		if err != nil || ik == nil {
 			return nil //nolint:nilerr // items whose index key has the wrong type are left out, as DynamoDB does
 		}
-		return b.Put(ik, k)
+		return w.putIn(b, name, ik, k)
 	})
 }
 

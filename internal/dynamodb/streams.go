@@ -53,30 +53,17 @@ func ShardID(arn string) string {
 func seqText(n uint64) string { return fmt.Sprintf("%021d", n) }
 
 type relay struct {
-	s     *Service
-	mu    sync.Mutex
-	made  map[string]bool // guarded by mu: JetStream streams known to exist
-	stopc chan struct{}
-	wg    sync.WaitGroup
+	s    *Service
+	mu   sync.Mutex
+	made map[string]bool // guarded by mu: JetStream streams known to exist
 }
 
 func newRelay(s *Service) *relay {
-	return &relay{s: s, made: map[string]bool{}, stopc: make(chan struct{})}
+	return &relay{s: s, made: map[string]bool{}}
 }
 
-func (r *relay) start(ctx context.Context) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.run(context.WithoutCancel(ctx))
-	}()
-}
-
-func (r *relay) stop() {
-	close(r.stopc)
-	r.wg.Wait()
-}
-
+// run relays outbox records until ctx ends (on the node that writes the
+// tables).
 func (r *relay) run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -85,7 +72,7 @@ func (r *relay) run(ctx context.Context) {
 			r.s.log.Warn("relay table stream records", "err", err)
 		}
 		select {
-		case <-r.stopc:
+		case <-ctx.Done():
 			return
 		case <-r.s.e.committed:
 		case <-tick.C:
@@ -159,7 +146,7 @@ func (r *relay) drain(ctx context.Context) error {
 		err := r.s.e.write(ctx, func(w *wtx) error {
 			b := w.tx.Bucket(bucketOutbox)
 			for _, k := range keys {
-				if err := b.Delete(k); err != nil {
+				if err := w.deleteIn(b, bucketOutbox, k); err != nil {
 					return err
 				}
 			}

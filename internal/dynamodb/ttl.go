@@ -17,30 +17,19 @@ import (
 
 const ttlBatch = 1000
 
-func (s *Service) startTTL() {
-	if s.opts.TTLInterval <= 0 {
-		s.opts.TTLInterval = 30 * time.Second
-	}
-	s.ttlStop = make(chan struct{})
-	s.ttlDone = make(chan struct{})
-	go func() {
-		defer close(s.ttlDone)
-		t := time.NewTicker(s.opts.TTLInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.ttlStop:
-				return
-			case <-t.C:
-				s.SweepTTL(context.Background())
-			}
+// sweepTTL sweeps every TTLInterval until ctx ends (on the node that
+// writes the tables).
+func (s *Service) sweepTTL(ctx context.Context) {
+	t := time.NewTicker(s.opts.TTLInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.SweepTTL(ctx)
 		}
-	}()
-}
-
-func (s *Service) stopTTL() {
-	close(s.ttlStop)
-	<-s.ttlDone
+	}
 }
 
 // SweepTTL deletes the expired items of every table now.
