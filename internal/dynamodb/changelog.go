@@ -2,11 +2,14 @@ package dynamodb
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,6 +69,9 @@ type changeLog struct {
 	stream jetstream.Stream
 	node   string
 	warn   func(msg string, err error)
+	// maxEntry is the largest entry the backbone carries (its
+	// max_payload less room for headers).
+	maxEntry int
 }
 
 // openLog creates (or opens) the change log stream.
@@ -80,7 +86,7 @@ func openLog(ctx context.Context, js jetstream.JetStream, replicas int, maxBytes
 	if err != nil {
 		return nil, fmt.Errorf("open the table change log: %w", err)
 	}
-	return &changeLog{js: js, stream: st, node: node, warn: func(string, error) {}}, nil
+	return &changeLog{js: js, stream: st, node: node, warn: func(string, error) {}, maxEntry: 1 << 20}, nil
 }
 
 // encodeEntry is a log entry: version, kind, the writing node and its
@@ -216,8 +222,16 @@ func (e *engine) appendLocked(tx *bolt.Tx, ops []logOp) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	return e.publishLocked(tx, encodeEntry(entryOps, e.log.node, e.token, ops))
+	data := encodeEntry(entryOps, e.log.node, e.token, ops)
+	if len(data) > e.log.maxEntry {
+		return errEntryTooLarge
+	}
+	return e.publishLocked(tx, data)
 }
+
+// errEntryTooLarge: a group's entry is above what the backbone carries;
+// its writes run (and are appended) one by one.
+var errEntryTooLarge = errors.New("change log entry above the backbone's message limit")
 
 func (e *engine) publishLocked(tx *bolt.Tx, data []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
@@ -362,6 +376,11 @@ func (e *engine) follow(ctx context.Context, warn func(string, error)) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errLogGap) {
+			e.behind.Store(true)
+			warn("this node's table store is behind the purged change log: it forwards, and cannot take over (docs/design/tables.md)", err)
+			return
+		}
 		if err != nil {
 			warn("follow the table change log", err)
 		}
@@ -377,6 +396,13 @@ func (e *engine) followOnce(ctx context.Context) error {
 	e.logMu.Lock()
 	from := e.logSeq + 1
 	e.logMu.Unlock()
+	info, err := e.log.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read the table change log: %w", err)
+	}
+	if info.State.LastSeq >= from && info.State.FirstSeq > from {
+		return errLogGap
+	}
 	cons, err := e.log.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from})
 	if err != nil {
@@ -413,4 +439,73 @@ func (e *engine) followOnce(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// Compaction: every node reports the last entry its store has (KV bucket
+// nimbus_dynamodb, key applied-<hash of the node name>); the holder
+// purges the entries every node that reported in the last reportFresh
+// has. A node silent for longer no longer holds the purge back: when it
+// comes back behind the purged log it cannot catch up by replay, and it
+// neither follows nor takes the lease (it forwards; copying tables.db
+// from a live node restores it).
+const reportFresh = 10 * time.Minute
+
+type appliedReport struct {
+	Node string `json:"node"`
+	Seq  uint64 `json:"seq"`
+}
+
+func reportKey(node string) string {
+	h := sha256.Sum256([]byte(node))
+	return "applied-" + hex.EncodeToString(h[:8])
+}
+
+// report records this node's last applied entry.
+func (p *peer) report(ctx context.Context) {
+	e := p.h.s.e
+	if e.behind.Load() {
+		// Behind the purge: this node's position must not hold it back.
+		_ = p.kv.Delete(ctx, reportKey(p.node))
+		return
+	}
+	e.logMu.Lock()
+	seq := e.logSeq
+	e.logMu.Unlock()
+	b, _ := json.Marshal(appliedReport{Node: p.node, Seq: seq})
+	if _, err := p.kv.Put(ctx, reportKey(p.node), b); err != nil && ctx.Err() == nil {
+		p.h.s.log.Warn("report the table change log position", "err", err)
+	}
+}
+
+// compact purges the log entries every live node has applied (holder).
+func (p *peer) compact(ctx context.Context) error {
+	e := p.h.s.e
+	e.logMu.Lock()
+	upTo := e.logSeq
+	e.logMu.Unlock()
+	keys, err := p.kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list log positions: %w", err)
+	}
+	for k := range keys.Keys() {
+		if !strings.HasPrefix(k, "applied-") {
+			continue
+		}
+		ent, err := p.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var r appliedReport
+		if json.Unmarshal(ent.Value(), &r) != nil || time.Since(ent.Created()) > reportFresh {
+			continue
+		}
+		upTo = min(upTo, r.Seq)
+	}
+	if upTo == 0 {
+		return nil
+	}
+	if err := e.log.stream.Purge(ctx, jetstream.WithPurgeSequence(upTo+1)); err != nil {
+		return fmt.Errorf("purge the table change log: %w", err)
+	}
+	return nil
 }

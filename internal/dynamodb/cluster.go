@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/lease"
 )
@@ -74,6 +75,7 @@ type peer struct {
 	nc     *nats.Conn
 	node   string
 	leases *lease.Leases
+	kv     jetstream.KeyValue // homeBucket: the nodes' log positions
 	sem    chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,6 +86,8 @@ type peer struct {
 	// last seen (this node's name while holding).
 	holding atomic.Bool
 	home    atomic.Pointer[string]
+	// compactEvery is how often the holder purges the log.
+	compactEvery time.Duration
 }
 
 // joinCluster opens the change log, follows it, and contends for the
@@ -96,24 +100,58 @@ func joinCluster(ctx context.Context, h *Handler, o Options) (*peer, error) {
 		return nil, err
 	}
 	log.warn = func(msg string, err error) { h.s.log.Warn(msg, "err", err) }
+	log.maxEntry = int(o.Conn.MaxPayload()) - forwardHeadroom
 	leases, err := lease.Open(ctx, lease.Options{JetStream: o.JetStream, Bucket: homeBucket + "_lease", TTL: o.LeaseTTL,
 		Replicas: o.Replicas, Holder: o.Node, Logger: h.s.log})
 	if err != nil {
 		return nil, fmt.Errorf("open the tables' lease: %w", err)
 	}
+	kv, err := o.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: homeBucket, Description: "the nodes' positions in the DynamoDB tables' change log",
+		History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", homeBucket, err)
+	}
 	e.log = log
 	e.writable.Store(false)
-	p := &peer{h: h, nc: o.Conn, node: o.Node, leases: leases, sem: make(chan struct{}, maxServing)}
+	p := &peer{h: h, nc: o.Conn, node: o.Node, leases: leases, kv: kv, sem: make(chan struct{}, maxServing),
+		compactEvery: o.LogCompaction}
+	if p.compactEvery <= 0 {
+		p.compactEvery = 30 * time.Second
+	}
 	none := ""
 	p.home.Store(&none)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.report(ctx)
 	stopFollow := p.startFollowing()
+	// A node whose store cannot catch up stops contending (runCancel).
+	runCtx, runCancel := context.WithCancel(p.ctx)
 	p.wg.Go(func() {
-		_ = leases.Run(p.ctx, leaseName, func(ctx context.Context, token uint64) error {
+		defer runCancel()
+		_ = leases.Run(runCtx, leaseName, func(ctx context.Context, token uint64) error {
 			stopFollow()
 			defer func() { stopFollow = p.startFollowing() }()
-			return p.hold(ctx, token)
+			err := p.hold(ctx, token)
+			if errors.Is(err, errLogGap) {
+				e.behind.Store(true)
+				p.h.s.log.Error("this node's table store is behind the purged change log: it forwards, and cannot take over (docs/design/tables.md)")
+				runCancel()
+			}
+			return err
 		})
+	})
+	p.wg.Go(func() {
+		t := time.NewTicker(p.compactEvery / 6)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-t.C:
+				p.report(p.ctx)
+			}
+		}
 	})
 	return p, nil
 }
@@ -173,7 +211,24 @@ func (p *peer) hold(ctx context.Context, token uint64) error {
 	me := p.node
 	p.home.Store(&me)
 	p.h.s.log.Info("dynamodb table node", "node", p.node, "token", token)
+	compacted := make(chan struct{})
+	go func() {
+		defer close(compacted)
+		t := time.NewTicker(p.compactEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := p.compact(ctx); err != nil && ctx.Err() == nil {
+					p.h.s.log.Warn("compact the table change log", "err", err)
+				}
+			}
+		}
+	}()
 	p.h.s.writerWork(ctx)
+	<-compacted
 	p.holding.Store(false)
 	_ = sub.Unsubscribe()
 	p.reqs.Wait()

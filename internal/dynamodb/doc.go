@@ -15,10 +15,12 @@
 // UpdateExpression, ProjectionExpression, KeyConditionExpression,
 // FilterExpression) are parsed by the grammar in expr*.go; PartiQL
 // statements (partiql*.go) are translated into those operations and
-// expressions. On a cluster
-// one node holds the tables and every other node forwards its DynamoDB
-// requests to it over the backbone (cluster.go).
-// docs/design/tables.md explains the choices and the cluster boundary.
+// expressions. On a cluster the holder of a lease is the table node: it
+// runs every request (the others forward theirs over the backbone,
+// cluster.go) and appends every commit to a replicated change log before
+// answering; every other node follows the log into its own store, so
+// another takes over within seconds when the table node dies
+// (changelog.go). docs/design/tables.md explains the choices.
 //
 // The daemon wires it into the front door; the resource providers reach it
 // through its API.

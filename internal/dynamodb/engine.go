@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,6 +53,8 @@ type engine struct {
 	// writable: this node holds the tables' lease (always true on one
 	// node, where there is no log).
 	writable atomic.Bool
+	// behind: the log was purged past this store (changelog.go).
+	behind atomic.Bool
 
 	writes chan *writeReq
 	// committed is signalled after every commit that wrote stream
@@ -220,7 +223,9 @@ func (e *engine) runBatch(batch []*writeReq) {
 				streamed = streamed || w.streamed
 			}
 			if ops != nil {
-				return e.appendLocked(tx, *ops)
+				err := e.appendLocked(tx, *ops)
+				failed = errors.Is(err, errEntryTooLarge) // run one by one
+				return err
 			}
 			return nil
 		})
@@ -233,6 +238,7 @@ func (e *engine) runBatch(batch []*writeReq) {
 		}
 		if !failed {
 			if ops != nil {
+				e.log.warn("append to the table change log", err)
 				err = errLogAppend()
 			} else {
 				err = fmt.Errorf("commit table store: %w", err)
@@ -262,7 +268,11 @@ func (e *engine) runBatch(batch []*writeReq) {
 			}
 			return err
 		})
-		if logErr {
+		switch {
+		case logErr && errors.Is(err, errEntryTooLarge):
+			err = newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+				"The write's change (%s) is larger than the cluster's message limit (%d bytes) (docs/design/tables.md)", "items, indexes and stream records", e.log.maxEntry)
+		case logErr:
 			e.log.warn("append to the table change log", err)
 			err = errLogAppend()
 		}

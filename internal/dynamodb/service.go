@@ -42,6 +42,9 @@ type Options struct {
 	// LogMaxBytes bounds the cluster's change log (unbounded when zero);
 	// a full log refuses writes, never drops them.
 	LogMaxBytes int64
+	// LogCompaction is how often the table node purges the change log
+	// entries every node has (30 s when zero).
+	LogCompaction time.Duration
 }
 
 // Service is DynamoDB and DynamoDB Streams for one node.

@@ -45,7 +45,7 @@ func startNode(t *testing.T, st *store.Store, name string) *clusterNode {
 		t.Fatal(err)
 	}
 	svc, err := New(t.Context(), Options{Dir: t.TempDir(), JetStream: js, Region: "us-east-1", AccountID: testAccount,
-		Cluster: true, Conn: nc, Node: name, LeaseTTL: 2 * time.Second})
+		Cluster: true, Conn: nc, Node: name, LeaseTTL: 2 * time.Second, LogCompaction: 600 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +189,18 @@ func TestTakeoverKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		return true
 	})
+	// The holder purges what every live node has: the log does not grow
+	// without end. A node started now, behind the purge, forwards.
+	waitFor(t, "a purge of the change log", func() bool {
+		info, err := next.svc.e.log.stream.Info(ctx)
+		return err == nil && info.State.FirstSeq > 1
+	})
+	d := startNode(t, st, "d")
+	if got, err := d.c.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String("orders"), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: acked[0]}}}); err != nil || got.Item == nil {
+		t.Errorf("a read through a node behind the purged log: %v %v", got, err)
+	}
+	waitFor(t, "the node behind the purge to notice", d.svc.e.behind.Load)
 }
 
 // TestChangeLogFence: once another node has replayed the log and appended
