@@ -34,24 +34,54 @@ type executeStatementInput struct {
 	ReturnValuesOnConditionCheckFailure string   `json:"ReturnValuesOnConditionCheckFailure"`
 }
 
+// statementRequest is one statement of a batch (BatchStatementRequest)
+// or a transaction (ParameterizedStatement, which has no ConsistentRead).
+type statementRequest struct {
+	Statement                           string   `json:"Statement"`
+	Parameters                          []*Value `json:"Parameters"`
+	ConsistentRead                      bool     `json:"ConsistentRead"`
+	ReturnValuesOnConditionCheckFailure string   `json:"ReturnValuesOnConditionCheckFailure"`
+}
+
 type batchStatementInput struct {
-	Statements []struct {
-		Statement                           string   `json:"Statement"`
-		Parameters                          []*Value `json:"Parameters"`
-		ConsistentRead                      bool     `json:"ConsistentRead"`
-		ReturnValuesOnConditionCheckFailure string   `json:"ReturnValuesOnConditionCheckFailure"`
-	} `json:"Statements"`
-	ReturnConsumedCapacity string `json:"ReturnConsumedCapacity"`
+	Statements             []statementRequest `json:"Statements"`
+	ReturnConsumedCapacity string             `json:"ReturnConsumedCapacity"`
 }
 
 type executeTransactionInput struct {
-	TransactStatements []struct {
-		Statement                           string   `json:"Statement"`
-		Parameters                          []*Value `json:"Parameters"`
-		ReturnValuesOnConditionCheckFailure string   `json:"ReturnValuesOnConditionCheckFailure"`
-	} `json:"TransactStatements"`
-	ClientRequestToken     string `json:"ClientRequestToken"`
-	ReturnConsumedCapacity string `json:"ReturnConsumedCapacity"`
+	TransactStatements     []statementRequest `json:"TransactStatements"`
+	ClientRequestToken     string             `json:"ClientRequestToken"`
+	ReturnConsumedCapacity string             `json:"ReturnConsumedCapacity"`
+}
+
+// parseStatements parses a batch's or a transaction's statements (the
+// member field, "statements" or "transactStatements"; what, "Batch" or
+// "Transaction"), which must be all reads or all writes; EXISTS only in
+// a transaction. reads: they are all reads.
+func parseStatements(field, what string, limit int, reqs []statementRequest) (parsed []*pqStatement, reads bool, err error) {
+	n := len(reqs)
+	if n == 0 || n > limit {
+		return nil, false, validationf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", field, limit)
+	}
+	parsed = make([]*pqStatement, n)
+	nreads := 0
+	for i, r := range reqs {
+		st, err := checkStatement(field+"."+strconv.Itoa(i+1)+".member.statement", r.Statement, r.Parameters)
+		if err != nil {
+			return nil, false, err
+		}
+		if st.exists && what != "Transaction" {
+			return nil, false, validationf("EXISTS is a condition of ExecuteTransaction only")
+		}
+		if st.kind == "SELECT" && !st.exists {
+			nreads++
+		}
+		parsed[i] = st
+	}
+	if nreads != 0 && nreads != n {
+		return nil, false, validationf("%s may only contain read or write statements, not both", what)
+	}
+	return parsed, nreads > 0, nil
 }
 
 func errDuplicateItem() *Error {
@@ -611,14 +641,7 @@ func (s *Service) selectInput(st *pqStatement, params []*Value) (*readInput, boo
 		}
 	}
 	e := newPQEnv(params)
-	in := &readInput{TableName: st.table, IndexName: st.index}
-	if st.proj != nil {
-		ps := make([]string, len(st.proj))
-		for i, p := range st.proj {
-			ps[i] = e.path(p)
-		}
-		in.ProjectionExpression = strPtr(strings.Join(ps, ", "))
-	}
+	in := &readInput{TableName: st.table, IndexName: st.index, ProjectionExpression: e.projection(st)}
 	cs := conjuncts(st.where)
 	var keyConds []string
 	hashAt := -1
@@ -799,16 +822,23 @@ func (s *Service) getInput(st *pqStatement, params []*Value) (*itemInput, error)
 	if len(rest) > 0 {
 		return nil, validationf("A batch or transaction SELECT takes only equalities on the key attributes")
 	}
-	in := &itemInput{TableName: st.table, Key: key}
+	in := &itemInput{TableName: st.table, Key: key, ProjectionExpression: e.projection(st)}
 	if st.proj != nil {
-		ps := make([]string, len(st.proj))
-		for i, p := range st.proj {
-			ps[i] = e.path(p)
-		}
-		in.ProjectionExpression = strPtr(strings.Join(ps, ", "))
 		in.ExpressionAttributeNames = e.names
 	}
 	return in, nil
+}
+
+// projection renders a SELECT's projection (nil for *).
+func (e *pqEnv) projection(st *pqStatement) *string {
+	if st.proj == nil {
+		return nil
+	}
+	ps := make([]string, len(st.proj))
+	for i, p := range st.proj {
+		ps[i] = e.path(p)
+	}
+	return strPtr(strings.Join(ps, ", "))
 }
 
 // batchErrorCode is a BatchStatementError's Code for an exception.
@@ -831,29 +861,11 @@ func batchErrorCode(code string) string {
 }
 
 func (s *Service) batchExecuteStatement(ctx context.Context, in *batchStatementInput) (any, error) {
-	n := len(in.Statements)
-	if n == 0 || n > maxBatchStatements {
-		return nil, validationf("1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length less than or equal to %d", maxBatchStatements)
+	parsed, _, err := parseStatements("statements", "Batch", maxBatchStatements, in.Statements)
+	if err != nil {
+		return nil, err
 	}
-	parsed := make([]*pqStatement, n)
-	reads := 0
-	for i, b := range in.Statements {
-		st, err := checkStatement("statements."+strconv.Itoa(i+1)+".member.statement", b.Statement, b.Parameters)
-		if err != nil {
-			return nil, err
-		}
-		if st.exists {
-			return nil, validationf("EXISTS is a condition of ExecuteTransaction only")
-		}
-		if st.kind == "SELECT" {
-			reads++
-		}
-		parsed[i] = st
-	}
-	if reads != 0 && reads != n {
-		return nil, validationf("Batch may only contain read or write statements, not both")
-	}
-	responses := make([]map[string]any, n)
+	responses := make([]map[string]any, len(parsed))
 	for i, st := range parsed {
 		b := in.Statements[i]
 		r := map[string]any{"TableName": st.table}
@@ -889,26 +901,12 @@ func (s *Service) batchExecuteStatement(ctx context.Context, in *batchStatementI
 }
 
 func (s *Service) executeTransaction(ctx context.Context, in *executeTransactionInput) (any, error) {
-	n := len(in.TransactStatements)
-	if n == 0 || n > maxTransactItems {
-		return nil, validationf("1 validation error detected: Value at 'transactStatements' failed to satisfy constraint: Member must have length less than or equal to %d", maxTransactItems)
+	parsed, reads, err := parseStatements("transactStatements", "Transaction", maxTransactItems, in.TransactStatements)
+	if err != nil {
+		return nil, err
 	}
-	parsed := make([]*pqStatement, n)
-	reads := 0
-	for i, ts := range in.TransactStatements {
-		st, err := checkStatement("transactStatements."+strconv.Itoa(i+1)+".member.statement", ts.Statement, ts.Parameters)
-		if err != nil {
-			return nil, err
-		}
-		if st.kind == "SELECT" && !st.exists {
-			reads++
-		}
-		parsed[i] = st
-	}
-	if reads != 0 && reads != n {
-		return nil, validationf("Transaction may only contain read or write statements, not both")
-	}
-	if reads > 0 {
+	n := len(parsed)
+	if reads {
 		var tin transactGetInput
 		tin.ReturnConsumedCapacity = in.ReturnConsumedCapacity
 		tin.TransactItems = make([]struct {
