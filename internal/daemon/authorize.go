@@ -416,6 +416,9 @@ func (d *Daemon) tableOperation(op string, acc []dynamodb.Access) operation {
 		if a.Index != "" {
 			arn += "/index/" + a.Index
 		}
+		if a.ARN != "" {
+			arn = a.ARN
+		}
 		c := check{a.Action, arn}
 		if seen[c] {
 			continue

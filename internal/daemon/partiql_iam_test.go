@@ -17,6 +17,7 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -33,6 +34,7 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	t.Parallel()
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
 	 {"Effect":"Allow","Action":["dynamodb:PartiQLSelect","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public"},
+	 {"Effect":"Allow","Action":["dynamodb:GetShardIterator","dynamodb:GetRecords"],"Resource":"arn:aws:dynamodb:us-east-1:*:table/public/stream/*"},
 	 {"Effect":"Allow","Action":["kinesis:PutRecord","kinesis:GetShardIterator","kinesis:GetRecords"],"Resource":"arn:aws:kinesis:us-east-1:*:stream/public"},
 	 {"Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:us-east-1:*:parameter/public"}]}`)
 	ctx := context.Background()
@@ -41,7 +43,8 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 		if _, err := root.CreateTable(ctx, &awsddb.CreateTableInput{TableName: aws.String(name),
 			AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 			KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: ddbtypes.KeyTypeHash}},
-			BillingMode:          ddbtypes.BillingModePayPerRequest}); err != nil {
+			BillingMode:          ddbtypes.BillingModePayPerRequest,
+			StreamSpecification:  &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeKeysOnly}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := root.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{
@@ -76,6 +79,31 @@ func TestPartiQLAndTransactionsAuthorisePerTable(t *testing.T) {
 	_, err = fc.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{
 		"secret": {{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: "x"}}}}}}})
 	wantDenied(t, "BatchWriteItem into secret", err, "AccessDeniedException", 400, "")
+	// Streams' GetRecords is judged on the stream its (signed) iterator
+	// names: public's reads, secret's (issued to root) is denied.
+	streamIter := func(cfg aws.Config, table string) string {
+		d, err := root.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := dynamodbstreams.NewFromConfig(cfg)
+		ds, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: d.Table.LatestStreamArn})
+		if err != nil {
+			t.Fatalf("DescribeStream %s: %v", table, err)
+		}
+		it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: d.Table.LatestStreamArn,
+			ShardId: ds.StreamDescription.Shards[0].ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatalf("GetShardIterator %s: %v", table, err)
+		}
+		return *it.ShardIterator
+	}
+	fsc := dynamodbstreams.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
+	if _, err := fsc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(streamIter(n.awsConfig(), "public"))}); err != nil {
+		t.Errorf("GetRecords of public's stream: %v", err)
+	}
+	_, err = fsc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(streamIter(n.awsConfig(), "secret"))})
+	wantDenied(t, "GetRecords with secret's iterator", err, "AccessDeniedException", 400, "")
 	// DynamoDB Streams and Kinesis answer a denial 400 too, as AWS does.
 	_, err = dynamodbstreams.NewFromConfig(functionConfig(t, n, roleArn, "mine")).ListStreams(ctx, &dynamodbstreams.ListStreamsInput{})
 	wantDenied(t, "ListStreams", err, "AccessDeniedException", 400, "")

@@ -969,6 +969,9 @@ type Access struct {
 	Action string // dynamodb:PartiQLSelect, dynamodb:PutItem, ...
 	Table  string
 	Index  string
+	// ARN, when set, is the resource instead of the table's (a stream's:
+	// Streams' GetRecords is judged on the stream its iterator names).
+	ARN string
 }
 
 // Accesses are the accesses a request of operation op with body needs;
@@ -1050,6 +1053,17 @@ func Accesses(op string, body []byte) (out []Access, ok bool) {
 				t = "*" // refused by the operation itself
 			}
 			out = append(out, Access{Action: "dynamodb:" + op, Table: t})
+		}
+	case "GetRecords":
+		// DynamoDB Streams' (DynamoDB has no GetRecords): the stream its
+		// ShardIterator was issued for, which GetRecords checks is so.
+		var in struct{ ShardIterator string }
+		if err = json.Unmarshal(body, &in); err == nil {
+			a := Access{Action: "dynamodb:GetRecords", Table: "*"}
+			if it, ok := parseIterator(in.ShardIterator); ok {
+				a.ARN = it.Arn
+			}
+			out = append(out, a)
 		}
 	default:
 		return nil, false

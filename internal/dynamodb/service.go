@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +58,8 @@ type Service struct {
 	// peer is the node's part in a cluster's tables (nil on one node).
 	peer *peer
 
+	// iterKey caches the iterator key (streams.go) once read.
+	iterKey atomic.Pointer[[]byte]
 	// stopWork stops the relay and the TTL sweeper of a single node.
 	stopWork func()
 }

@@ -2,6 +2,8 @@ package dynamodb
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -280,9 +282,13 @@ func (s *Service) dispatchStreams(ctx context.Context, op string, body []byte) (
 		default:
 			return nil, validationf("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER]", in.ShardIteratorType)
 		}
-		return map[string]any{"ShardIterator": encodeIterator(ref.Arn, next, s.opts.Now())}, nil
+		text, err := s.encodeIterator(ctx, ref.Arn, next, s.opts.Now())
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"ShardIterator": text}, nil
 	case "GetRecords":
-		it, err := decodeIterator(in.ShardIterator)
+		it, err := s.decodeIterator(ctx, in.ShardIterator)
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +313,9 @@ func (s *Service) dispatchStreams(ctx context.Context, op string, body []byte) (
 		}
 		out := map[string]any{"Records": recs}
 		if ref.Disabled == 0 || len(recs) > 0 {
-			out["NextShardIterator"] = encodeIterator(ref.Arn, next, s.opts.Now())
+			if out["NextShardIterator"], err = s.encodeIterator(ctx, ref.Arn, next, s.opts.Now()); err != nil {
+				return nil, err
+			}
 		}
 		return out, nil
 	}
@@ -406,18 +414,92 @@ type shardIterator struct {
 	At   int64  `json:"t"`
 }
 
-func encodeIterator(arn string, next uint64, now time.Time) string {
-	b, _ := json.Marshal(shardIterator{arn, next, now.UnixMilli()})
-	return base64.RawURLEncoding.EncodeToString(b)
+// A shard iterator is base64url(JSON) "." base64url(HMAC-SHA256 of the
+// JSON under the store's iterator key): opaque, and unforgeable, so the
+// stream it names, which IAM judges GetRecords on (Accesses), is the one
+// GetShardIterator issued it for. The key is in the store (bucket meta),
+// so on a cluster it travels with the change log and a new table node
+// accepts the iterators the old one issued.
+var keyIterator = []byte("iterator-key")
+
+// iteratorKey is the store's iterator key, created on first use.
+func (s *Service) iteratorKey(ctx context.Context) ([]byte, error) {
+	if k := s.iterKey.Load(); k != nil {
+		return *k, nil
+	}
+	read := func() []byte {
+		var k []byte
+		_ = s.e.view(func(tx *bolt.Tx) error {
+			k = append([]byte(nil), tx.Bucket(bucketMeta).Get(keyIterator)...)
+			return nil
+		})
+		return k
+	}
+	k := read()
+	if len(k) != 32 {
+		fresh := make([]byte, 32)
+		_, _ = rand.Read(fresh)
+		err := s.e.write(ctx, func(w *wtx) error {
+			if len(w.tx.Bucket(bucketMeta).Get(keyIterator)) == 32 {
+				return nil
+			}
+			return w.putIn(w.tx.Bucket(bucketMeta), bucketMeta, keyIterator, fresh)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if k = read(); len(k) != 32 {
+			return nil, errInternal()
+		}
+	}
+	s.iterKey.Store(&k)
+	return k, nil
 }
 
-func decodeIterator(s string) (*shardIterator, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+func iteratorMAC(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+func (s *Service) encodeIterator(ctx context.Context, arn string, next uint64, now time.Time) (string, error) {
+	key, err := s.iteratorKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(shardIterator{arn, next, now.UnixMilli()})
+	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(iteratorMAC(key, b)), nil
+}
+
+// parseIterator reads an iterator without checking its signature (the
+// front door's view, for IAM).
+func parseIterator(text string) (*shardIterator, bool) {
+	payload, _, ok := strings.Cut(text, ".")
+	b, err := base64.RawURLEncoding.DecodeString(payload)
 	var it shardIterator
-	if err != nil || json.Unmarshal(b, &it) != nil || it.Arn == "" {
+	if !ok || err != nil || json.Unmarshal(b, &it) != nil || it.Arn == "" {
+		return nil, false
+	}
+	return &it, true
+}
+
+// decodeIterator reads an iterator this store's key signed.
+func (s *Service) decodeIterator(ctx context.Context, text string) (*shardIterator, error) {
+	key, err := s.iteratorKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payload, sig, _ := strings.Cut(text, ".")
+	b, err1 := base64.RawURLEncoding.DecodeString(payload)
+	m, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(m, iteratorMAC(key, b)) {
 		return nil, validationf("Invalid ShardIterator")
 	}
-	return &it, nil
+	it, ok := parseIterator(text)
+	if !ok {
+		return nil, validationf("Invalid ShardIterator")
+	}
+	return it, nil
 }
 
 // SequenceOf reads a record's SequenceNumber (0 if it is not one).

@@ -1,7 +1,9 @@
 package dynamodb
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -194,5 +196,58 @@ func TestTransactions(t *testing.T) {
 		Keys: []map[string]types.AttributeValue{acct("alice"), acct("nobody")}, ProjectionExpression: aws.String("bal")}}})
 	if err != nil || len(bg.Responses["bank"]) != 1 || len(bg.Responses["bank"][0]) != 1 {
 		t.Fatalf("batch get: %v %+v", err, bg)
+	}
+}
+
+// TestStreamIteratorForgery: IAM judges Streams' GetRecords on the stream
+// its ShardIterator names (Accesses), so an iterator must be one
+// GetShardIterator issued: one rewritten to name another stream, or
+// stripped of its signature, is refused; and the front door's view of an
+// iterator is the stream it names.
+func TestStreamIteratorForgery(t *testing.T) {
+	_, c, url := serve(t)
+	ctx := t.Context()
+	arns := map[string]string{}
+	for _, name := range []string{"public", "secret"} {
+		out, err := c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String(name),
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+			BillingMode:          types.BillingModePayPerRequest,
+			StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns[name] = *out.TableDescription.LatestStreamArn
+		if _, err := c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String(name),
+			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: name}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := streamsClient(url)
+	if recs := readAll(t, sc, arns["public"], 1); len(recs) != 1 {
+		t.Fatalf("public's records: %d", len(recs))
+	}
+	it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arns["public"]),
+		ShardId: aws.String(ShardID(arns["public"])), ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, ok := Accesses("GetRecords", []byte(`{"ShardIterator":"`+*it.ShardIterator+`"}`))
+	if !ok || len(acc) != 1 || acc[0].ARN != arns["public"] || acc[0].Action != "dynamodb:GetRecords" {
+		t.Fatalf("Accesses of public's iterator: %+v", acc)
+	}
+	if acc, _ := Accesses("GetRecords", []byte(`{"ShardIterator":"junk"}`)); len(acc) != 1 || acc[0].ARN != "" || acc[0].Table != "*" {
+		t.Fatalf("Accesses of an unreadable iterator: %+v, want every table", acc)
+	}
+	payload, sig, _ := strings.Cut(*it.ShardIterator, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(payload)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), "table/public/", "table/secret/", 1)))
+	if forged == payload {
+		t.Fatalf("iterator %s names no table", raw)
+	}
+	for what, tok := range map[string]string{"forged, old signature": forged + "." + sig, "forged, unsigned": forged, "unsigned": payload} {
+		if _, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String(tok)}); !strings.Contains(fmt.Sprint(err), "ValidationException") {
+			t.Errorf("%s: %v, want ValidationException", what, err)
+		}
 	}
 }
