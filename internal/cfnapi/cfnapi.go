@@ -40,7 +40,7 @@ const ArtifactPrefix = "/_nimbus/artifacts/"
 type Stacks interface {
 	CreateStack(ctx context.Context, in stack.CreateInput) (string, error)
 	UpdateStack(ctx context.Context, in stack.UpdateInput) (string, error)
-	DeleteStack(ctx context.Context, nameOrID string) error
+	DeleteStack(ctx context.Context, nameOrID, roleARN string) error
 	DescribeStacks(ctx context.Context, nameOrID string) ([]stack.Stack, error)
 	ListStacks(ctx context.Context, filter []string) ([]stack.Summary, error)
 	Events(ctx context.Context, nameOrID string) ([]stack.Event, error)

@@ -76,7 +76,7 @@ func (f *fakeStacks) UpdateStack(_ context.Context, in stack.UpdateInput) (strin
 	return stackID, nil
 }
 
-func (f *fakeStacks) DeleteStack(_ context.Context, name string) error {
+func (f *fakeStacks) DeleteStack(_ context.Context, name, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deletes = append(f.deletes, name)

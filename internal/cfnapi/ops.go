@@ -145,6 +145,7 @@ func stackInput(f Form, update bool) (stack.CreateInput, error) {
 		in.Tags[k] = v
 	}
 	in.SkipUnsupported = in.Tags[SkipUnsupportedTag] == "true"
+	in.RoleARN = f.Get("RoleARN")
 	if in.DisableRollback, err = f.Bool("DisableRollback"); err != nil {
 		return in, err
 	}
@@ -209,7 +210,7 @@ func (h *Handler) deleteStack(ctx context.Context, f Form) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.opts.Stacks.DeleteStack(ctx, name)
+	return nil, h.opts.Stacks.DeleteStack(ctx, name, f.Get("RoleARN"))
 }
 
 func (h *Handler) describeStacks(ctx context.Context, f Form) (any, error) {
@@ -233,7 +234,7 @@ func stackToXML(s stack.Stack) stackXML {
 		StackID: s.StackID, StackName: s.StackName, Description: s.Description,
 		CreationTime: timestamp(s.CreationTime), LastUpdatedTime: timestamp(s.LastUpdatedTime),
 		DeletionTime: timestamp(s.DeletionTime), StackStatus: s.Status, StackStatusReason: s.StatusReason,
-		DisableRollback: s.DisableRollback, Capabilities: optList(s.Capabilities),
+		DisableRollback: s.DisableRollback, Capabilities: optList(s.Capabilities), RoleARN: s.RoleARN,
 		ParentID: s.ParentID, RootID: s.RootID,
 		DriftInformation: stackDriftXML{"NOT_CHECKED"},
 	}

@@ -77,6 +77,7 @@ type stackXML struct {
 	NotificationARNs            members[string]
 	Capabilities                *members[string]    `xml:",omitempty"`
 	Outputs                     *members[outputXML] `xml:",omitempty"`
+	RoleARN                     string              `xml:",omitempty"`
 	Tags                        members[tagXML]
 	EnableTerminationProtection bool
 	ParentID                    string `xml:"ParentId,omitempty"`

@@ -332,6 +332,12 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		} else if strings.HasPrefix(s, "arn:") {
 			o.resource = s
 		}
+		switch o.name {
+		case "CreateStack", "UpdateStack", "DeleteStack", "CreateChangeSet":
+			// The stack's operations act as its service role: handing
+			// it over needs iam:PassRole, as AWS asks.
+			o.passRole, o.passTo = f.Get("RoleARN"), "cloudformation.amazonaws.com"
+		}
 		return o, o.name != ""
 	case "iam":
 		f := queryForm(r)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -20,6 +21,7 @@ import (
 	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/cfnapi"
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/iam"
 	"github.com/nimbus-serverless/nimbus/internal/policy"
 	"github.com/nimbus-serverless/nimbus/internal/resource"
 	"github.com/nimbus-serverless/nimbus/internal/sigv4"
@@ -46,6 +48,7 @@ func (d *Daemon) newStacks() error {
 		Logger:    d.log.With("component", "stack"),
 		Secrets:   templateSecrets{d},
 		Includes:  objects,
+		Identity:  stackIdentity{d}, // operations act as their caller or service role (iam_stacks.go)
 		CodeAccess: func(ctx context.Context, bucket, key string) error {
 			if denied := d.mayRead(ctx, bucket, key); denied != "" {
 				return errors.New(denied)
@@ -64,13 +67,14 @@ func (d *Daemon) newStacks() error {
 }
 
 // stackProviders are the resource providers of every supported type.
-// They call this node's APIs in-process, as its root.
+// They call this node's APIs in-process, each call signed as the stack
+// operation acts (stackCredentials: its caller or its service role).
 func (d *Daemon) stackProviders(arts *stack.Artifacts) map[string]stack.Provider {
-	hc, creds := d.providerClient()
+	hc, _ := d.providerClient()
 	return resource.Providers(resource.Options{
 		Endpoint:    functionEndpoint(d.ln.Addr()),
 		HTTPClient:  hc,
-		Credentials: creds,
+		Credentials: stackCredentials{d},
 		Region:      d.cfg.Region,
 		AccountID:   d.cfg.AccountID,
 		Artifacts:   arts,
@@ -116,16 +120,24 @@ func (d *Daemon) mayRead(ctx context.Context, bucket, key string) string {
 	if !ok || id.Root || id.Insecure || d.iam == nil || d.cfg.IAMMode() == config.IAMOff {
 		return ""
 	}
-	action, resource := "s3:GetObject", "arn:aws:s3:::"+bucket+"/"+key
-	req := &policy.Request{Action: action, Resource: resource}
-	req.Set("aws:RequestedRegion", d.cfg.Region)
+	req := &policy.Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::" + bucket + "/" + key}
 	req.Set("s3:ExistingObjectTag", "") // no object tags are evaluated here
-	caller := callerOf(id)
-	res, err := d.iam.ResourcePolicy(ctx, "s3", resource)
+	return d.judgeAs(ctx, id, req)
+}
+
+// judgeAs decides req for id, with the resource's own policy and tags,
+// for a read the node makes as root on id's behalf: "" if allowed (or
+// only audited), else AWS's denial.
+func (d *Daemon) judgeAs(ctx context.Context, id auth.Identity, req *policy.Request) string {
+	action, resource := req.Action, req.Resource
+	req.Set("aws:RequestedRegion", d.cfg.Region)
+	req.Resolve = d.iam.TagResolver(ctx, iam.TagSource{Resource: resource})
+	prefix, _, _ := strings.Cut(action, ":")
+	res, err := d.iam.ResourcePolicy(ctx, prefix, resource)
 	if err != nil {
 		d.log.Warn("iam: read resource policy", "resource", resource, "err", err)
 	}
-	dec := d.iam.Authorize(caller, req, res)
+	dec := d.iam.Authorize(callerOf(id), req, res)
 	if dec.Allowed {
 		return ""
 	}

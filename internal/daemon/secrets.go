@@ -100,7 +100,9 @@ func (r rotationInvoker) InvokeRotation(ctx context.Context, arn string, payload
 }
 
 // templateSecrets answers templates' dynamic references and SSM
-// parameter types from this node's Parameter Store and Secrets Manager.
+// parameter types from this node's Parameter Store and Secrets Manager,
+// for whoever the stack acts as (templateMayRead: its caller or service
+// role needs ssm:GetParameters or secretsmanager:GetSecretValue).
 type templateSecrets struct{ d *Daemon }
 
 // clientMessage is an API error's message, or a generic one.
@@ -118,6 +120,9 @@ func (t templateSecrets) Resolve(ctx context.Context, ref cfn.DynamicRef) (strin
 		if ref.Version != "" {
 			name += ":" + ref.Version
 		}
+		if err := t.d.templateMayRead(ctx, "ssm:GetParameters", t.d.parameterArn(ref.Name)); err != nil {
+			return "", fmt.Errorf("dynamic reference %s: %w", ref.Text, err)
+		}
 		p, err := t.d.params.Get(ctx, name, false)
 		if err != nil {
 			return "", fmt.Errorf("dynamic reference %s: %s", ref.Text, clientMessage(err))
@@ -132,9 +137,12 @@ func (t templateSecrets) Resolve(ctx context.Context, ref cfn.DynamicRef) (strin
 		// Nimbus does not serve.
 		return "", fmt.Errorf("SSM Secure reference is not supported in: %s (CloudFormation allows ssm-secure only in a few password properties of resource types Nimbus does not serve; use {{resolve:secretsmanager:...}})", ref.Text)
 	case "secretsmanager":
-		str, _, _, _, err := t.d.secrets.GetValue(ctx, ref.Name, ref.VersionID, ref.VersionStage)
+		str, _, _, arn, err := t.d.secrets.GetValue(ctx, ref.Name, ref.VersionID, ref.VersionStage)
 		if err != nil {
 			return "", fmt.Errorf("dynamic reference %s: %s", ref.Text, clientMessage(err))
+		}
+		if err := t.d.templateMayRead(ctx, "secretsmanager:GetSecretValue", arn); err != nil {
+			return "", fmt.Errorf("dynamic reference %s: %w", ref.Text, err)
 		}
 		if str == nil {
 			return "", fmt.Errorf("dynamic reference %s: the secret's value is binary; a dynamic reference reads SecretString only", ref.Text)
@@ -160,6 +168,9 @@ func (t templateSecrets) Resolve(ctx context.Context, ref cfn.DynamicRef) (strin
 }
 
 func (t templateSecrets) Parameter(ctx context.Context, name string) (string, error) {
+	if err := t.d.templateMayRead(ctx, "ssm:GetParameters", t.d.parameterArn(name)); err != nil {
+		return "", err
+	}
 	p, err := t.d.params.Get(ctx, name, false)
 	if err != nil {
 		return "", fmt.Errorf("%s", clientMessage(err))

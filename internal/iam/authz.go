@@ -251,12 +251,18 @@ func (s *Service) CanAssume(arn, service string) bool {
 }
 
 // LambdaCanAssume is CanLambdaAssume for a role that may have been
-// created on another node a moment ago: a role this node's cache does
-// not let Lambda assume is read from the backbone once before the answer
-// is no (the cache follows the KV watch, which may lag behind a
-// CreateRole answered elsewhere).
+// created on another node a moment ago (ServiceCanAssume).
 func (s *Service) LambdaCanAssume(ctx context.Context, arn string) bool {
-	if s.CanLambdaAssume(arn) {
+	return s.ServiceCanAssume(ctx, arn, "lambda.amazonaws.com")
+}
+
+// ServiceCanAssume is CanAssume for a role that may have been created on
+// another node a moment ago: a role this node's cache does not let the
+// service assume is read from the backbone once before the answer is no
+// (the cache follows the KV watch, which may lag behind a CreateRole
+// answered elsewhere).
+func (s *Service) ServiceCanAssume(ctx context.Context, arn, service string) bool {
+	if s.CanAssume(arn, service) {
 		return true
 	}
 	if !strings.HasPrefix(arn, "arn:aws:iam::"+s.opts.AccountID+":role/") {
@@ -268,5 +274,5 @@ func (s *Service) LambdaCanAssume(ctx context.Context, arn string) bool {
 		return false
 	}
 	s.apply(key, e.Value, e.Revision, false)
-	return s.CanLambdaAssume(arn)
+	return s.CanAssume(arn, service)
 }

@@ -22,9 +22,11 @@ import (
 // parent's Fn::GetAtt <Nested>.Outputs.<Name>; Ref is its stack id. The
 // provider waits for the nested stack to settle: a nested stack that fails
 // rolls itself back and is deleted, so nothing is left behind, and the
-// parent fails (and rolls back) with its reason. The parent's caller must
-// be allowed to read the TemplateURL (stack.CodeAccess), as the nested
-// stack is made with the node's credentials.
+// parent fails (and rolls back) with its reason. The provider's calls are
+// signed as the parent operation acts (its caller or service role), so
+// the nested stack is created by, and acts as, that identity. The
+// parent's caller must be allowed to read the TemplateURL
+// (stack.CodeAccess).
 
 func addNestedStacks(c *clients, ps map[string]stack.Provider) {
 	ps["AWS::CloudFormation::Stack"] = &nestedStackProvider{c}

@@ -55,6 +55,10 @@ type Options struct {
 	// CodeAccess judges the caller's access to code locations in the
 	// node's buckets (Lambda functions and layers); nil allows all.
 	CodeAccess CodeAccess
+	// Identity names the callers of the API, whom (or whose service
+	// role) operations act as (acting.go); nil: provider calls carry no
+	// Actor and act as the credentials the providers were built with.
+	Identity Identity
 }
 
 // SecretSource reads Parameter Store and Secrets Manager for templates.
@@ -85,6 +89,7 @@ type Service struct {
 	secrets    SecretSource
 	includes   IncludeReader
 	codeAccess CodeAccess
+	identity   Identity
 
 	base context.Context // operations' context, cancelled when Run ends
 	stop context.CancelFunc
@@ -108,6 +113,7 @@ func New(opts Options) (*Service, error) {
 		timeout:  cmp.Or(opts.ResourceTimeout, 10*time.Minute),
 		parallel: max(cmp.Or(opts.Parallelism, 4), 1),
 		secrets:  opts.Secrets, includes: opts.Includes, codeAccess: opts.CodeAccess,
+		identity: opts.Identity,
 	}
 	if s.providers == nil {
 		s.providers = map[string]Provider{}
@@ -197,7 +203,7 @@ func (s *Service) release(id string) {
 // launch runs fn on a reserved stack in the background.
 func (s *Service) launch(rec *record, rev uint64, p *plan, fn func(*op) error) {
 	go func() {
-		o := &op{s: s, ctx: s.base, rec: rec, rev: rev, plan: p}
+		o := &op{s: s, ctx: acting(s.base, rec), rec: rec, rev: rev, plan: p}
 		defer func() {
 			if !o.unmarked {
 				s.unmark(rec.UUID)
@@ -279,6 +285,9 @@ func (s *Service) CreateStack(ctx context.Context, in CreateInput) (string, erro
 	if err := s.nameFree(ctx, in.StackName); err != nil {
 		return "", err
 	}
+	if err := s.checkRoleARN(ctx, in.RoleARN); err != nil {
+		return "", err
+	}
 	id := newUUID()
 	arn := stackARN(s.region, s.account, in.StackName, id)
 	skip := skipUnsupported(in.SkipUnsupported, in.Tags)
@@ -299,6 +308,7 @@ func (s *Service) CreateStack(ctx context.Context, in CreateInput) (string, erro
 	if pa, ok := ctx.Value(parentKey{}).(parentStack); ok {
 		rec.ParentID, rec.RootID = pa.parent, pa.root
 	}
+	s.actFor(ctx, rec, in.RoleARN)
 	if err := s.reserve(id); err != nil {
 		return "", err
 	}
@@ -346,6 +356,9 @@ func (s *Service) tryUpdate(ctx context.Context, in UpdateInput) (string, error)
 	if !updatable(rec.Status) {
 		return "", validationError("Stack:%s is in %s state and can not be updated.", rec.ID, rec.Status)
 	}
+	if err := s.checkRoleARN(ctx, in.RoleARN); err != nil {
+		return "", err
+	}
 	body := in.TemplateBody
 	if in.UsePreviousTemplate {
 		if body != "" {
@@ -366,12 +379,14 @@ func (s *Service) tryUpdate(ctx context.Context, in UpdateInput) (string, error)
 	if err != nil {
 		return "", err
 	}
-	if body == rec.Current.Template && slices.Equal(p.dep.Params, rec.Current.Params) && maps.Equal(tags, rec.Tags) {
+	if body == rec.Current.Template && slices.Equal(p.dep.Params, rec.Current.Params) && maps.Equal(tags, rec.Tags) &&
+		(in.RoleARN == "" || in.RoleARN == rec.RoleARN) {
 		return "", validationError("No updates are to be performed.")
 	}
 	if err := s.reserve(rec.UUID); err != nil {
 		return "", err
 	}
+	s.actFor(ctx, rec, in.RoleARN)
 	rec.Pending = &p.dep
 	rec.Status, rec.StatusReason, rec.Updated = StatusUpdateInProgress, reasonUserInitiated, s.now()
 	rec.Capabilities, rec.Tags, rec.SkipUnsupported = in.Capabilities, tags, skip
@@ -387,10 +402,14 @@ func (s *Service) tryUpdate(ctx context.Context, in UpdateInput) (string, error)
 }
 
 // DeleteStack deletes a stack's resources in reverse order in the
-// background. Deleting a stack that does not exist is not an error.
-func (s *Service) DeleteStack(ctx context.Context, nameOrID string) error {
+// background, acting as roleARN if given (else the stack's service role,
+// else the caller). Deleting a stack that does not exist is not an error.
+func (s *Service) DeleteStack(ctx context.Context, nameOrID, roleARN string) error {
+	if err := s.checkRoleARN(ctx, roleARN); err != nil {
+		return err
+	}
 	for range 5 {
-		err := s.tryDelete(ctx, nameOrID)
+		err := s.tryDelete(ctx, nameOrID, roleARN)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -399,7 +418,7 @@ func (s *Service) DeleteStack(ctx context.Context, nameOrID string) error {
 	return validationError("Stack %s is being changed by another request; try again.", nameOrID)
 }
 
-func (s *Service) tryDelete(ctx context.Context, nameOrID string) error {
+func (s *Service) tryDelete(ctx context.Context, nameOrID, roleARN string) error {
 	rec, rev, err := s.lookup(ctx, nameOrID)
 	if awsapi.HasCode(err, CodeValidationError) {
 		return nil
@@ -416,6 +435,7 @@ func (s *Service) tryDelete(ctx context.Context, nameOrID string) error {
 	if err := s.reserve(rec.UUID); err != nil {
 		return err
 	}
+	s.actFor(ctx, rec, roleARN)
 	rec.Status, rec.StatusReason = StatusDeleteInProgress, reasonUserInitiated
 	if rev, err = s.saveRecord(ctx, rec, rev); err != nil {
 		s.release(rec.UUID)
@@ -458,7 +478,7 @@ func (r *record) stack() Stack {
 		Status: r.Status, StatusReason: r.StatusReason,
 		CreationTime: r.Created, LastUpdatedTime: r.Updated, DeletionTime: r.Deleted,
 		Outputs: slices.Clone(r.Current.Outputs), Capabilities: slices.Clone(r.Capabilities),
-		Tags: maps.Clone(r.Tags), DisableRollback: r.DisableRollback,
+		Tags: maps.Clone(r.Tags), DisableRollback: r.DisableRollback, RoleARN: r.RoleARN,
 		ParentID: r.ParentID, RootID: r.RootID,
 	}
 	for _, p := range r.Current.Params {

@@ -103,6 +103,9 @@ type changeSetRecord struct {
 	Tags            map[string]string `json:",omitempty"`
 	SkipUnsupported bool              `json:",omitempty"`
 	Changes         []ResourceChange  `json:",omitempty"`
+	// RoleARN is the service role executing it acts as (else the
+	// stack's, else the caller of ExecuteChangeSet).
+	RoleARN string `json:",omitempty"`
 }
 
 func changeSetKey(stackUUID, id string) string { return keyChangeSet + stackUUID + "." + id }
@@ -148,6 +151,9 @@ func (s *Service) CreateChangeSet(ctx context.Context, in ChangeSetInput) (strin
 	default:
 		return "", "", validationError("1 validation error detected: Value '%s' at 'changeSetType' failed to satisfy constraint: "+
 			"Member must satisfy enum value set: [CREATE, UPDATE, IMPORT]", truncate(in.ChangeSetType, 64))
+	}
+	if err := s.checkRoleARN(ctx, in.RoleARN); err != nil {
+		return "", "", err
 	}
 	if in.ChangeSetType == ChangeSetTypeCreate {
 		return s.createChangeSetNew(ctx, in)
@@ -277,6 +283,7 @@ func (s *Service) newChangeSet(rec *record, in ChangeSetInput, p *plan, skip boo
 		Name: in.ChangeSetName, StackUUID: rec.UUID, Type: in.ChangeSetType, Description: in.Description,
 		Status: ChangeSetCreateComplete, Execution: ExecutionAvailable, Created: s.now(), Base: rec.Updated,
 		Template: p.dep.Template, Processed: p.dep.Processed, Params: p.dep.Params, Capabilities: in.Capabilities, Tags: tags, SkipUnsupported: skip,
+		RoleARN: in.RoleARN,
 	}
 }
 
@@ -555,6 +562,7 @@ func (s *Service) ExecuteChangeSet(ctx context.Context, in ExecuteInput) error {
 		rec.Status, rec.Pending, rec.Updated = StatusUpdateInProgress, &p.dep, s.now()
 	}
 	rec.StatusReason, rec.ChangeSet = reasonUserInitiated, c.UUID
+	s.actFor(ctx, rec, c.RoleARN)
 	rec.Capabilities, rec.Tags, rec.SkipUnsupported = c.Capabilities, c.Tags, c.SkipUnsupported
 	c.Execution = ExecutionInProgress
 	if csRev, err = s.putChangeSet(ctx, c, csRev); err != nil {

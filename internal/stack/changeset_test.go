@@ -305,7 +305,7 @@ func TestChangeSetReviewStackDelete(t *testing.T) {
 	if sums, err := h.svc.ListChangeSets(t.Context(), "rev"); err != nil || len(sums) != 0 {
 		t.Fatalf("ListChangeSets = %v, %v", sums, err)
 	}
-	if err := h.svc.DeleteStack(t.Context(), "rev"); err != nil {
+	if err := h.svc.DeleteStack(t.Context(), "rev", ""); err != nil {
 		t.Fatal(err)
 	}
 	wantStatus(t, h.wait(stackID), StatusDeleteComplete)

@@ -35,8 +35,8 @@ func (s *Service) checkCodeAccess(ctx context.Context, t *cfn.Template, env *cfn
 	for _, id := range order {
 		r := t.Resources[id]
 		if r.Type == stackResourceType {
-			// A nested stack is made with the node's credentials: its
-			// template is read here as the caller.
+			// A nested stack's template is read with the node's
+			// credentials: it is judged here as the caller.
 			v, err := cfn.Eval(r.Properties["TemplateURL"], &e)
 			raw, _ := v.(string)
 			b, k, ok := ParseTemplateURL(raw)

@@ -138,7 +138,7 @@ func TestResumeUpdate(t *testing.T) {
 	// While the update runs, another one is refused.
 	_, err = svc.UpdateStack(t.Context(), UpdateInput{CreateInput: CreateInput{StackName: "app", TemplateBody: twoThings}})
 	wantAPIError(t, err, CodeValidationError, "is in UPDATE_IN_PROGRESS state and can not be updated.")
-	err = svc.DeleteStack(t.Context(), "app")
+	err = svc.DeleteStack(t.Context(), "app", "")
 	wantAPIError(t, err, CodeValidationError, "cannot be deleted while in status UPDATE_IN_PROGRESS")
 	stop()
 	if got := prov.props(a)["Value"]; got != "changed" {
@@ -164,7 +164,7 @@ func TestResumeDelete(t *testing.T) {
 	h := &harness{t: t, st: st, svc: svc, prov: prov, stop: stop}
 	stk := h.create("app", threeThings, nil)
 	started := prov.blockOn("delete:B")
-	if err := svc.DeleteStack(t.Context(), "app"); err != nil {
+	if err := svc.DeleteStack(t.Context(), "app", ""); err != nil {
 		t.Fatal(err)
 	}
 	<-started

@@ -116,10 +116,10 @@ func TestCreateUpdateDelete(t *testing.T) {
 		t.Fatalf("DescribeStacks of all = %+v, %v; want none live", sts, err)
 	}
 	// Deleting again, or a stack that never was, is not an error.
-	if err := h.svc.DeleteStack(t.Context(), "app"); err != nil {
+	if err := h.svc.DeleteStack(t.Context(), "app", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.DeleteStack(t.Context(), "never"); err != nil {
+	if err := h.svc.DeleteStack(t.Context(), "never", ""); err != nil {
 		t.Fatal(err)
 	}
 	// The name is free again.

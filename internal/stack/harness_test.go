@@ -20,6 +20,9 @@ import (
 type call struct {
 	Op, LogicalID, Type, PhysicalID string
 	Props                           map[string]any
+	// Actor is who the call acted as (ActorOf): "role:<arn>" for a
+	// service role, else the caller's principal; "" for none.
+	Actor string
 }
 
 // fakeProvider makes resources of the test types in memory. A change of
@@ -79,7 +82,14 @@ func (f *fakeProvider) clearBlocks() {
 // enter records a call and applies the failure or block set for it.
 func (f *fakeProvider) enter(ctx context.Context, op string, r *Request, physical string) error {
 	f.mu.Lock()
-	f.calls = append(f.calls, call{Op: op, LogicalID: r.LogicalID, Type: r.Type, PhysicalID: physical, Props: r.Properties})
+	actor := ""
+	if a, ok := ActorOf(ctx); ok {
+		actor = a.Principal
+		if a.ServiceRole != "" {
+			actor = "role:" + a.ServiceRole
+		}
+	}
+	f.calls = append(f.calls, call{Op: op, LogicalID: r.LogicalID, Type: r.Type, PhysicalID: physical, Props: r.Properties, Actor: actor})
 	key := op + ":" + r.LogicalID
 	if fs, ok := f.fail[key]; ok && fs.msg == "panic" {
 		delete(f.fail, key)
@@ -273,7 +283,7 @@ func (h *harness) update(name, body string, params map[string]string) Stack {
 func (h *harness) del(name string) Stack {
 	h.t.Helper()
 	st := h.describe(name)
-	if err := h.svc.DeleteStack(h.t.Context(), name); err != nil {
+	if err := h.svc.DeleteStack(h.t.Context(), name, ""); err != nil {
 		h.t.Fatalf("DeleteStack %s: %v", name, err)
 	}
 	return h.wait(st.StackID)

@@ -187,6 +187,9 @@ func (o *op) request(id, typ string, props map[string]any) *Request {
 // env is the evaluation environment over the resources made so far.
 func (o *op) env() *cfn.Env {
 	env := o.plan.env
+	if env.Dynamic != nil {
+		env.Dynamic = o.s.dynamicResolver(o.ctx) // as the operation acts
+	}
 	env.Resources = resolver{o}
 	env.ImportValue = o.importValue
 	return &env

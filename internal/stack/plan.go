@@ -128,7 +128,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 		overrides[k] = in.prev[i].Value
 	}
 	pseudo := cfn.Pseudo{Region: s.region, AccountID: s.account, StackName: in.name, StackID: in.stackID}
-	params, err := t.ResolveParametersWith(overrides, pseudo, s.ssmReader())
+	params, err := t.ResolveParametersWith(overrides, pseudo, s.ssmReader(in.ctx))
 	if err != nil {
 		return nil, templateError(err)
 	}
@@ -164,7 +164,7 @@ func (s *Service) prepare(in planInput) (*plan, error) {
 			len(dep.Template), len(dep.Processed), maxTemplateBytes)
 	}
 	p := &plan{tmpl: pt, skipped: map[string]string{}, referrers: map[string][]string{}, condFalse: map[string]bool{}}
-	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings, Dynamic: s.dynamicResolver()}
+	p.env = cfn.Env{Pseudo: pseudo, Params: params, Mappings: pt.Mappings, Dynamic: s.dynamicResolver(in.ctx)}
 	if p.env.Conditions, err = pt.EvalConditions(&p.env); err != nil {
 		return nil, templateError(err)
 	}
@@ -399,26 +399,34 @@ func refuseMacros(t *cfn.Template) error {
 const secretTimeout = 30 * time.Second
 
 // ssmReader reads parameters of type AWS::SSM::Parameter::Value<...>
-// (nil without a SecretSource: they are refused).
-func (s *Service) ssmReader() cfn.SSMReader {
+// (nil without a SecretSource: they are refused) as the caller on ctx
+// (the API request's, or the stack operation's Actor).
+func (s *Service) ssmReader(ctx context.Context) cfn.SSMReader {
 	if s.secrets == nil {
 		return nil
 	}
+	if ctx == nil {
+		ctx = s.base
+	}
 	return func(name string) (string, error) {
-		ctx, cancel := context.WithTimeout(s.base, secretTimeout)
+		ctx, cancel := context.WithTimeout(ctx, secretTimeout)
 		defer cancel()
 		return s.secrets.Parameter(ctx, name)
 	}
 }
 
 // dynamicResolver answers {{resolve:...}} (nil without a SecretSource:
-// they are refused).
-func (s *Service) dynamicResolver() cfn.DynamicResolver {
+// they are refused) as the caller on ctx (the API request's, or the
+// stack operation's Actor).
+func (s *Service) dynamicResolver(ctx context.Context) cfn.DynamicResolver {
 	if s.secrets == nil {
 		return nil
 	}
+	if ctx == nil {
+		ctx = s.base
+	}
 	return func(ref cfn.DynamicRef) (string, error) {
-		ctx, cancel := context.WithTimeout(s.base, secretTimeout)
+		ctx, cancel := context.WithTimeout(ctx, secretTimeout)
 		defer cancel()
 		return s.secrets.Resolve(ctx, ref)
 	}

@@ -52,6 +52,12 @@ type record struct {
 	Cleanup []string `json:",omitempty"`
 	// ChangeSet is the change set (uuid) the running operation executes.
 	ChangeSet string `json:",omitempty"`
+	// RoleARN is the stack's service role: its operations act as it.
+	RoleARN string `json:",omitempty"`
+	// Actor is who the last operation (the running one, while the stack
+	// is *_IN_PROGRESS) was asked by: without a RoleARN it acts as them
+	// (acting.go). Nil for stacks recorded before it was kept.
+	Actor *Actor `json:",omitempty"`
 }
 
 // deployment is one version of a stack: a template with its parameters

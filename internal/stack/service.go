@@ -25,6 +25,10 @@ type CreateInput struct {
 	// not have, leaving those out with a warning event each (the CLI's
 	// --skip-unsupported; carried as the stack tag nimbus:skip-unsupported=true).
 	SkipUnsupported bool
+	// RoleARN is the service role the stack's operations act as (a
+	// session CloudFormation assumes); without one they act as their
+	// caller. UpdateStack and DeleteStack without one keep the stack's.
+	RoleARN string
 }
 
 // UpdateInput changes a stack (UpdateStack). An empty TemplateBody with
@@ -46,6 +50,7 @@ type Stack struct {
 	Capabilities                    []string
 	Tags                            map[string]string
 	DisableRollback                 bool
+	RoleARN                         string // the service role, if any
 	// ParentID and RootID name a nested stack's parent and its root
 	// (top-level) stack; both are empty for a top-level stack.
 	ParentID, RootID string
