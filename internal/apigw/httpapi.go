@@ -416,12 +416,15 @@ type routeInput struct {
 	RouteResponseSelectionExpression *string           `json:"routeResponseSelectionExpression"`
 }
 
+// apply is CreateRoute's and UpdateRoute's change of a route of an HTTP
+// or a WebSocket API; where the two differ, the protocol decides.
 func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
-	if d.API.ProtocolType == protocolWebSocket {
-		return in.applyWebSocket(d, r)
-	}
+	ws := d.API.ProtocolType == protocolWebSocket
 	if in.RouteKey != nil {
-		if _, ok := parseRouteKey(*in.RouteKey); !ok {
+		if ws && !validWSRouteKey(*in.RouteKey) {
+			return badRequest("Unable to create Route: invalid RouteKey %s. A WebSocket route key is $connect, $disconnect, $default or a custom key (at most 128 characters, not starting with $).", *in.RouteKey)
+		}
+		if _, ok := parseRouteKey(*in.RouteKey); !ws && !ok {
 			return badRequest("Unable to create Route: invalid RouteKey %s. A route key is $default or an HTTP method (or ANY) and a path like /items/{id} or /{proxy+}.", *in.RouteKey)
 		}
 		for _, o := range d.Routes {
@@ -441,10 +444,12 @@ func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
 		r.Target = *in.Target
 	}
 	if in.AuthorizationType != nil {
-		switch *in.AuthorizationType {
-		case "NONE", "CUSTOM", "AWS_IAM", "JWT":
+		switch t := *in.AuthorizationType; {
+		case t == "NONE" || t == "CUSTOM" || t == "AWS_IAM" || (t == "JWT" && !ws):
+		case ws:
+			return badRequest("Invalid authorizationType %s: a WebSocket route is NONE, AWS_IAM or CUSTOM.", t)
 		default:
-			return badRequest("Invalid authorizationType %s: must be NONE, AWS_IAM, CUSTOM or JWT.", *in.AuthorizationType)
+			return badRequest("Invalid authorizationType %s: must be NONE, AWS_IAM, CUSTOM or JWT.", t)
 		}
 		r.AuthorizationType = *in.AuthorizationType
 	}
@@ -454,28 +459,43 @@ func (in *routeInput) apply(d *httpDoc, r *httpRoute) error {
 		}
 		r.AuthorizerID = *in.AuthorizerID
 	}
+	if ws && r.AuthorizationType != "" && r.AuthorizationType != "NONE" && r.RouteKey != wsConnect {
+		return badRequest("Unable to create Route: authorization is only supported on the $connect route.")
+	}
 	if r.AuthorizationType == "CUSTOM" && r.AuthorizerID == "" {
 		return badRequest("Unable to create Route: an authorizerId is required for authorizationType CUSTOM.")
 	}
-	if r.AuthorizationType == "JWT" {
-		a := d.authorizer(r.AuthorizerID)
-		if a == nil || a.AuthorizerType != "JWT" {
-			return badRequest("Unable to create Route: authorizationType JWT needs the authorizerId of a JWT authorizer.")
-		}
+	if a := d.authorizer(r.AuthorizerID); r.AuthorizationType == "CUSTOM" && (a == nil || a.AuthorizerType != "REQUEST") {
+		return badRequest("Unable to create Route: authorizationType CUSTOM needs the authorizerId of a REQUEST authorizer.")
 	}
-	if r.AuthorizationType == "CUSTOM" {
-		if a := d.authorizer(r.AuthorizerID); a != nil && a.AuthorizerType != "REQUEST" {
-			return badRequest("Unable to create Route: authorizationType CUSTOM needs the authorizerId of a REQUEST authorizer.")
-		}
+	if a := d.authorizer(r.AuthorizerID); r.AuthorizationType == "JWT" && (a == nil || a.AuthorizerType != "JWT") {
+		return badRequest("Unable to create Route: authorizationType JWT needs the authorizerId of a JWT authorizer.")
 	}
-	if in.AuthorizationScopes != nil {
+	if in.AuthorizationScopes != nil && !ws {
 		r.AuthorizationScopes = in.AuthorizationScopes
 	}
 	if in.APIKeyRequired != nil {
-		if *in.APIKeyRequired {
+		switch {
+		case *in.APIKeyRequired && ws:
+			return badRequest("Nimbus does not support API keys on WebSocket routes.")
+		case *in.APIKeyRequired:
 			return badRequest("API keys are not supported for HTTP APIs.")
 		}
 		r.APIKeyRequired = false
+	}
+	if ws {
+		if in.RouteResponseSelectionExpression != nil {
+			if v := *in.RouteResponseSelectionExpression; v != "" && v != "$default" {
+				return badRequest("Invalid routeResponseSelectionExpression %s: Lambda proxy routes support only $default.", v)
+			}
+			r.RouteResponseSelectionExpression = *in.RouteResponseSelectionExpression
+		}
+		if in.ModelSelectionExpression != nil {
+			r.ModelSelectionExpression = *in.ModelSelectionExpression
+		}
+		if in.RequestModels != nil {
+			r.RequestModels = in.RequestModels
+		}
 	}
 	if in.OperationName != nil {
 		r.OperationName = *in.OperationName
