@@ -22,6 +22,27 @@ import (
 // integration's credentialsArn role). Both, and Lambda proxy
 // integrations, take parameter mapping (httpmapping.go).
 
+// applyShared applies the members HTTP and WebSocket API integrations
+// take alike.
+func (in *integrationInput) applyShared(x *httpIntegration) error {
+	if in.Description != nil {
+		x.Description = *in.Description
+	}
+	if in.IntegrationMethod != nil {
+		x.IntegrationMethod = strings.ToUpper(*in.IntegrationMethod)
+	}
+	if in.ConnectionType != nil {
+		if *in.ConnectionType == "VPC_LINK" {
+			return badRequest("Nimbus has no VPC links: connectionType VPC_LINK is not supported; use INTERNET.")
+		}
+		x.ConnectionType = *in.ConnectionType
+	}
+	if in.RequestParameters != nil {
+		x.RequestParameters = in.RequestParameters
+	}
+	return nil
+}
+
 // applyHTTP applies CreateIntegration's or UpdateIntegration's body to
 // an HTTP API integration and checks the result.
 func (in *integrationInput) applyHTTP(x *httpIntegration) error {
@@ -66,20 +87,8 @@ func (in *integrationInput) applyHTTP(x *httpIntegration) error {
 		}
 		x.TimeoutInMillis = *in.TimeoutInMillis
 	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
-	if in.IntegrationMethod != nil {
-		x.IntegrationMethod = strings.ToUpper(*in.IntegrationMethod)
-	}
-	if in.ConnectionType != nil {
-		if *in.ConnectionType == "VPC_LINK" {
-			return badRequest("Nimbus has no VPC links: connectionType VPC_LINK is not supported; use INTERNET.")
-		}
-		x.ConnectionType = *in.ConnectionType
-	}
-	if in.RequestParameters != nil {
-		x.RequestParameters = in.RequestParameters
+	if err := in.applyShared(x); err != nil {
+		return err
 	}
 	if in.ResponseParameters != nil {
 		x.ResponseParameters = in.ResponseParameters

@@ -335,6 +335,8 @@ func TestWebSocketManagement(t *testing.T) {
 		t.Fatalf("CreateApi = %v", api)
 	}
 	h.mgmt("POST", "/v2/apis/"+id+"/integrations", map[string]any{"integrationType": "HTTP_PROXY", "integrationUri": "http://x"}, 400, nil)
+	h.mgmt("POST", "/v2/apis/"+id+"/integrations", map[string]any{"integrationType": "AWS_PROXY", "integrationUri": fnArn("f"),
+		"connectionType": "VPC_LINK"}, 400, nil)
 	var integ map[string]any
 	h.mgmt("POST", "/v2/apis/"+id+"/integrations", map[string]any{"integrationType": "AWS_PROXY", "integrationUri": fnArn("f")}, 201, &integ)
 	if integ["payloadFormatVersion"] != "1.0" {

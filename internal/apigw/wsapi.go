@@ -174,17 +174,8 @@ func (in *integrationInput) applyWebSocket(x *httpIntegration) error {
 	if in.RequestTemplates != nil || in.TemplateSelectionExpression != nil {
 		return badRequest("Nimbus does not support mapping templates on WebSocket integrations; use AWS_PROXY.")
 	}
-	if in.Description != nil {
-		x.Description = *in.Description
-	}
-	if in.IntegrationMethod != nil {
-		x.IntegrationMethod = *in.IntegrationMethod
-	}
-	if in.ConnectionType != nil {
-		x.ConnectionType = *in.ConnectionType
-	}
-	if in.RequestParameters != nil {
-		x.RequestParameters = in.RequestParameters
+	if err := in.applyShared(x); err != nil {
+		return err
 	}
 	if x.IntegrationURI == "" {
 		return badRequest("Invalid input: integrationUri is required for AWS_PROXY integrations.")
