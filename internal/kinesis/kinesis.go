@@ -97,9 +97,13 @@ func New(ctx context.Context, o Options) (*Service, error) {
 }
 
 // iteratorKey reads the cluster's iterator-signing secret, creating it if
-// no node has yet (create-if-absent: the first node's wins).
+// no node has yet (create-if-absent: the first node's wins). On a cluster
+// a read is answered by any replica (direct get), which may not have the
+// key another node has just created: after ErrKeyExists it reads again
+// until the replica has caught up (bounded: 10 s).
 func iteratorKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	for range 3 {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		e, err := kv.Get(ctx, iteratorKeyName)
 		if err == nil && len(e.Value()) == 32 {
 			return e.Value(), nil
@@ -113,6 +117,11 @@ func iteratorKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 			return key, nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("create iterator key: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	return nil, errors.New("iterator key: no stable value")
