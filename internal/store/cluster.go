@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -22,6 +23,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-serverless/nimbus/internal/tlscert"
 )
 
 // ClusterOptions make the embedded server one of a NATS cluster: it
@@ -124,7 +127,7 @@ func serverOptions(opts Options) (*server.Options, error) {
 		Advertise: c.Advertise,
 	}
 	if c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" {
-		tc, err := routeTLS(c.TLSCert, c.TLSKey, c.TLSCA)
+		tc, err := routeTLS(c.TLSCert, c.TLSKey, c.TLSCA, opts.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -377,9 +380,15 @@ func (j clusterJS) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueCon
 }
 
 // routeTLS is the routes' mutual TLS: this node's pair, peers verified
-// against ca both ways.
-func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+// against ca both ways. The pair is read again when its files change
+// (tlscert.Reloader: checked at most once a second, at a handshake), so a
+// renewed certificate is presented on the next route connection without
+// a restart; the CA is read at start.
+func routeTLS(certFile, keyFile, caFile string, log *slog.Logger) (*tls.Config, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pair, err := tlscert.NewReloader(certFile, keyFile, log.With("subsystem", "cluster_tls"))
 	if err != nil {
 		return nil, fmt.Errorf("cluster route certificate: %w", err)
 	}
@@ -392,7 +401,11 @@ func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("cluster route CA %s holds no PEM certificate", caFile)
 	}
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair},
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: pair.GetCertificate,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return pair.GetCertificate(nil)
+		},
 		RootCAs: pool, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 	}, nil
 }

@@ -12,8 +12,9 @@
 // Nimbus serves (function URLs, APIs, buckets, the console). Clients trust
 // the authority's certificate with --ca-bundle or AWS_CA_BUNDLE.
 //
-// It imports only the standard library; daemon serves with it and cli
-// trusts the development authority it makes.
+// It imports only the standard library; daemon serves with it, store
+// presents the cluster routes' certificate with it, and cli trusts the
+// development authority it makes.
 package tlscert
 
 import (
