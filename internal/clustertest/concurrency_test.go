@@ -39,10 +39,14 @@ func reservedConcurrency(t *testing.T, c *Cluster, client func(*Node) *lambda.Cl
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
-		FunctionName: aws.String("busy"), ReservedConcurrentExecutions: aws.Int32(reserved)}); err != nil {
-		t.Fatal(err)
-	}
+	// The node's registry learns of the function from its watch, a
+	// moment after CreateFunction answered (under load: seconds).
+	var lastErr error
+	Eventually(t, time.Minute, "node0 puts busy's reserved concurrency", func() bool {
+		_, lastErr = admin.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{
+			FunctionName: aws.String("busy"), ReservedConcurrentExecutions: aws.Int32(reserved)})
+		return lastErr == nil
+	})
 	for _, n := range c.Nodes {
 		Eventually(t, time.Minute, n.Name+" sees busy's reserved concurrency", func() bool {
 			out, err := client(n).GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("busy")})
