@@ -403,7 +403,10 @@ func containsInit(s string) bool { return strings.Contains(s, "Init Duration") }
 
 // TestFrozenTimerDoesNotFire: between invocations an environment is
 // frozen, so a timer the function armed does not fire while it is idle,
-// as in Lambda. The function arms a timer due in 100 ms; the test lets
+// as in Lambda. The function arms a timer due in a second (a process runs
+// until its runtime asks for the next event, which a loaded machine can
+// delay by a good part of a second, so a shorter timer could fire before
+// the freeze, as it would on Lambda); the test lets
 // the wall clock pass the due time (with margin), then notes the time
 // and invokes again: a timer that fired while idle would carry a firing
 // time before that note.
@@ -411,7 +414,7 @@ func TestFrozenTimerDoesNotFire(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	fn := h.fn("frozen", nil)
-	res, m := h.call(t, fn, map[string]any{"action": "arm", "ms": 100})
+	res, m := h.call(t, fn, map[string]any{"action": "arm", "ms": 1000})
 	wantOK(t, res)
 	due := time.Unix(0, int64(m["due"].(float64)))
 	<-time.After(time.Until(due) + 400*time.Millisecond) // idle time passing is the condition under test
