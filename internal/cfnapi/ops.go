@@ -269,7 +269,7 @@ func (h *Handler) listStacks(ctx context.Context, f Form) (any, error) {
 			StackID: s.StackID, StackName: s.StackName, TemplateDescription: s.TemplateDescription,
 			CreationTime: timestamp(s.CreationTime), LastUpdatedTime: timestamp(s.LastUpdatedTime),
 			DeletionTime: timestamp(s.DeletionTime), StackStatus: s.Status, StackStatusReason: s.StatusReason,
-			DriftInformation: stackDriftXML{"NOT_CHECKED"},
+			ParentID: s.ParentID, RootID: s.RootID, DriftInformation: stackDriftXML{"NOT_CHECKED"},
 		})
 	}
 	return out, nil

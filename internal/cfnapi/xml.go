@@ -94,6 +94,8 @@ type summaryXML struct {
 	DeletionTime        string `xml:",omitempty"`
 	StackStatus         string
 	StackStatusReason   string `xml:",omitempty"`
+	ParentID            string `xml:"ParentId,omitempty"`
+	RootID              string `xml:"RootId,omitempty"`
 	DriftInformation    stackDriftXML
 }
 

@@ -88,6 +88,15 @@ Outputs:
 	if st.ParentId != nil || st.RootId != nil {
 		t.Errorf("the top-level stack has ParentId %q, RootId %q", aws.ToString(st.ParentId), aws.ToString(st.RootId))
 	}
+	if ls, err := c.ListStacks(ctx, &cloudformation.ListStacksInput{}); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, s := range ls.StackSummaries {
+			if aws.ToString(s.StackId) == nested && aws.ToString(s.ParentId) != aws.ToString(st.StackId) {
+				t.Errorf("ListStacks: the nested stack's ParentId is %q", aws.ToString(s.ParentId))
+			}
+		}
+	}
 	qc := sqs.NewFromConfig(n.awsConfig())
 	if _, err := qc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("child-one")}); err != nil {
 		t.Errorf("the nested stack's queue: %v", err)

@@ -506,6 +506,7 @@ func (s *Service) ListStacks(ctx context.Context, filter []string) ([]Summary, e
 			StackID: r.ID, StackName: r.Name, Status: r.Status, StatusReason: r.StatusReason,
 			TemplateDescription: r.Current.Description,
 			CreationTime:        r.Created, LastUpdatedTime: r.Updated, DeletionTime: r.Deleted,
+			ParentID: r.ParentID, RootID: r.RootID,
 		})
 	}
 	slices.SortFunc(out, func(a, b Summary) int { return b.CreationTime.Compare(a.CreationTime) })

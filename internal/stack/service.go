@@ -88,6 +88,7 @@ type StackResource struct {
 type Summary struct {
 	StackID, StackName, Status, StatusReason, TemplateDescription string
 	CreationTime, LastUpdatedTime, DeletionTime                   time.Time
+	ParentID, RootID                                              string // a nested stack's
 }
 
 // Validation is what ValidateTemplate returns.
