@@ -34,7 +34,7 @@ type clusterNode struct {
 	c    *ddb.Client
 }
 
-func startNode(t *testing.T, st *store.Store, name string) *clusterNode {
+func startNode(t testing.TB, st *store.Store, name string) *clusterNode {
 	t.Helper()
 	nc, err := nats.Connect("", nats.InProcessServer(st.Server()))
 	if err != nil {
@@ -64,7 +64,7 @@ func (n *clusterNode) kill() {
 }
 
 // waitHolder waits until one of nodes holds the tables' lease.
-func waitHolder(t *testing.T, nodes ...*clusterNode) *clusterNode {
+func waitHolder(t testing.TB, nodes ...*clusterNode) *clusterNode {
 	t.Helper()
 	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		for _, n := range nodes {
