@@ -74,6 +74,10 @@ type intake struct {
 	unmoved map[string]int // guarded by mu: messages per queue stream in packs not yet moved
 	moved   chan struct{}  // guarded by mu: closed (and replaced) when a move ends
 	stop    chan struct{}  // closed by close: a failing move gives up
+	// ctx is the mover's and the sweeper's; close cancels it if they do
+	// not finish in closeGrace (a cluster that lost quorum).
+	ctx     context.Context
+	cancel  context.CancelFunc
 	stopped sync.Once
 	wg      sync.WaitGroup // the mover
 }
@@ -107,6 +111,7 @@ func newIntake(ctx context.Context, s *Service) (*intake, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	in := &intake{s: s, subject: intakePrefix + hex.EncodeToString(id[:]), unmoved: map[string]int{}, moved: make(chan struct{}), stop: make(chan struct{})}
+	in.ctx, in.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	in.group = store.NewGroup(in.commit, func(m *nats.Msg) int { return len(m.Data) + 512 }, intakeLimits)
 	if err := in.recover(ctx); err != nil {
 		return nil, err
@@ -148,7 +153,7 @@ func (in *intake) commit(ctx context.Context, msgs []*nats.Msg) error {
 // messages to their queues, purges them from the intake, and exits when
 // none are left.
 func (in *intake) move() {
-	ctx := context.Background()
+	ctx := in.ctx
 	for {
 		in.mu.Lock()
 		packs := in.packs
@@ -295,7 +300,7 @@ func (in *intake) sweeper() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), sweepEvery)
+		ctx, cancel := context.WithTimeout(in.ctx, sweepEvery)
 		if n, err := in.sweep(ctx, sweepAge, in.subject); err != nil {
 			in.s.log.Warn("sqs intake sweep failed", "error", err)
 		} else if n > 0 {
@@ -404,8 +409,20 @@ func (in *intake) close() {
 	in.closed = true
 	in.mu.Unlock()
 	in.stopped.Do(func() { close(in.stop) })
-	in.wg.Wait()
+	done := make(chan struct{})
+	go func() { in.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		in.cancel() // what is not moved waits in the intake for the next start
+		<-done
+	}
+	in.cancel()
 }
+
+// closeGrace is how long close lets the mover finish before it cancels
+// its writes.
+const closeGrace = 2 * time.Second
 
 // streamOfSubject is the stream of a standard queue's subject (sqs.<id>).
 func streamOfSubject(subject string) string {
