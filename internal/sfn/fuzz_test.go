@@ -287,3 +287,57 @@ func FuzzItemReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoggingConfiguration: no LoggingConfiguration panics its parser;
+// one it accepts names a log group and a level, and its records are
+// JSON.
+func FuzzLoggingConfiguration(f *testing.F) {
+	for _, s := range []string{
+		`{"level":"ALL","includeExecutionData":true,"destinations":[{"cloudWatchLogsLogGroup":{"logGroupArn":"arn:aws:logs:us-east-1:1:log-group:/g:*"}}]}`,
+		`{"level":"OFF"}`, `{"level":"ERROR","destinations":[]}`, `null`, `[]`,
+		`{"level":"FATAL","destinations":[{"cloudWatchLogsLogGroup":{"logGroupArn":"arn:aws:logs:x:1:log-group::*"}}]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := parseLogging(json.RawMessage(raw))
+		if err != nil || c == nil {
+			return
+		}
+		if c.group == "" || (c.Level != "ALL" && c.Level != "ERROR" && c.Level != "FATAL") {
+			t.Fatalf("accepted %q as group %q level %q", raw, c.group, c.Level)
+		}
+		rec := logRecord(&Event{ID: 1, Type: "ExecutionFailed", Details: map[string]any{"input": raw}}, "arn", 0, c.IncludeExecutionData)
+		if !json.Valid([]byte(rec)) {
+			t.Fatalf("record %q is not JSON", rec)
+		}
+	})
+}
+
+// FuzzRedriveVoids: no journal (any keys and types, redrives among
+// them) panics the computation of what a redrive voids, and every
+// position it voids resolves, after the redrive, to a key of its own.
+func FuzzRedriveVoids(f *testing.F) {
+	f.Add("r/0 ExecutionStarted\nr/1 TaskStateEntered\nr/2 TaskFailed\nr/3 ExecutionFailed")
+	f.Add("r/0 ExecutionStarted\nr/1 ParallelStateEntered\nr/3p0/0 PassStateEntered\nr/3p1/0 TaskStateEntered\nabort ExecutionAborted")
+	f.Add("r/1 MapStateEntered\nr/3m0/r _ChildFailed\nr/3m0/s _ChildStarted\nr/3m1/r _ChildSucceeded\n/5p ~\nr/1~1 X")
+	f.Fuzz(func(t *testing.T, journal string) {
+		var evs []*Event
+		for i, line := range strings.Split(journal, "\n") {
+			key, typ, _ := strings.Cut(line, " ")
+			evs = append(evs, &Event{Key: key, Type: typ, ID: int64(i + 1)})
+		}
+		void := redriveVoids(evs)
+		evs = append(evs, &Event{Key: "redrive/1", Type: "ExecutionRedriven", Gen: 1, Void: void})
+		var rd redirects
+		for _, e := range evs {
+			rd.add(e)
+		}
+		for _, k := range void {
+			base := strings.TrimSuffix(k, "+")
+			if got := rd.resolve(base); got == base {
+				t.Fatalf("voided %q still resolves to itself", k)
+			}
+		}
+	})
+}

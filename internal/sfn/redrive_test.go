@@ -11,6 +11,7 @@ import (
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/nimbus-serverless/nimbus/internal/sfn"
 	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
@@ -339,5 +340,50 @@ func TestRedriveDistributedMap(t *testing.T) {
 	}
 	if redriven != 1 {
 		t.Errorf("%d MapRunRedriven events", redriven)
+	}
+}
+
+// TestRedriveWindow: an execution that ended more than 14 days ago is
+// not redrivable (DescribeExecution says why; RedriveExecution refuses
+// it), one that ended 13 days ago is; EXPRESS executions are not.
+func TestRedriveWindow(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	st := storetest.Open(t)
+	svc, err := sfn.New(t.Context(), sfn.Options{JetStream: st.JetStream(), Region: "us-east-1", AccountID: "123456789012",
+		SingleNode: true, InlineWait: 200 * time.Millisecond, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := serve(t, svc)
+	arn := e.machine(t, "window", `{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}`)
+	d := e.run(t, arn, `{}`)
+	if d.Status != types.ExecutionStatusFailed {
+		t.Fatalf("status %s", d.Status)
+	}
+	offset.Store(int64(15 * 24 * time.Hour))
+	d, err = e.client.DescribeExecution(t.Context(), &awssfn.DescribeExecutionInput{ExecutionArn: d.ExecutionArn})
+	if err != nil || d.RedriveStatus != types.ExecutionRedriveStatusNotRedrivable || aws.ToString(d.RedriveStatusReason) != "Execution redrivable period exceeded" {
+		t.Errorf("after 15 days: %v %q %v", d.RedriveStatus, aws.ToString(d.RedriveStatusReason), err)
+	}
+	if _, err := e.client.RedriveExecution(t.Context(), &awssfn.RedriveExecutionInput{ExecutionArn: d.ExecutionArn}); apiCode(err) != "ExecutionNotRedrivable" {
+		t.Errorf("redrive after 15 days: %v", err)
+	}
+	offset.Store(int64(13 * 24 * time.Hour))
+	if _, err := e.client.RedriveExecution(t.Context(), &awssfn.RedriveExecutionInput{ExecutionArn: d.ExecutionArn}); err != nil {
+		t.Errorf("redrive after 13 days: %v", err)
+	}
+	express, err := e.client.CreateStateMachine(t.Context(), &awssfn.CreateStateMachineInput{Name: aws.String("window-x"), Type: types.StateMachineTypeExpress,
+		Definition: aws.String(`{"StartAt": "F", "States": {"F": {"Type": "Fail"}}}`), RoleArn: aws.String("arn:aws:iam::123456789012:role/r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: express.StateMachineArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.RedriveExecution(t.Context(), &awssfn.RedriveExecutionInput{ExecutionArn: x.ExecutionArn}); apiCode(err) != "ExecutionNotRedrivable" {
+		t.Errorf("redrive an EXPRESS execution: %v", err)
 	}
 }
