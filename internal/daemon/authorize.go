@@ -51,6 +51,9 @@ type operation struct {
 	// RoleArn): the caller needs iam:PassRole on it too, with
 	// iam:PassedToService passTo (lambda.amazonaws.com when empty).
 	passRole, passTo string
+	// morePass are further roles the call hands to passTo (PutTargets'
+	// targets' RoleArns).
+	morePass []string
 	// also are further actions on further resources the call needs, all
 	// allowed (a DynamoDB transaction's or PartiQL batch's other tables).
 	also []check
@@ -296,6 +299,25 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 		case bus != "":
 			o.resource = arn + "event-bus/" + bus
 		}
+		switch opFromTarget {
+		case "PutRule":
+			o.passRole, o.passTo = str(m, "RoleArn"), "events.amazonaws.com"
+		case "PutTargets":
+			// Each target's RoleArn is a role EventBridge acts as: the
+			// caller must be able to pass every one, as AWS asks.
+			o.passTo = "events.amazonaws.com"
+			ts, _ := m["Targets"].([]any)
+			for _, t := range ts {
+				tm, _ := t.(map[string]any)
+				if ra := str(tm, "RoleArn"); ra != "" && ra != o.passRole && !slices.Contains(o.morePass, ra) {
+					if o.passRole == "" {
+						o.passRole = ra
+					} else {
+						o.morePass = append(o.morePass, ra)
+					}
+				}
+			}
+		}
 		return o, opFromTarget != ""
 	case "pipes":
 		op, name, ok := pipes.Operation(r.Method, r.URL.EscapedPath())
@@ -386,6 +408,9 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			}
 		}
 		m := jsonFields(peekBody(r))
+		if route == "kms" && opFromTarget == "ReEncrypt" {
+			return d.reEncryptOperation(r.Context(), m), true
+		}
 		res := d.genericResources(route, m)
 		o := operation{service: route, name: opFromTarget, resource: res[0]}
 		for _, extra := range res[1:] {
@@ -683,21 +708,28 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 		if err != nil {
 			d.log.Warn("iam: read resource policy", "resource", c.resource, "err", err)
 		}
-		if dec := d.iam.Authorize(caller, req, res); !dec.Allowed {
+		dec := d.iam.Authorize(caller, req, res)
+		if prefix == "kms" {
+			dec = kmsKeyPolicy(dec, req, res, d.cfg.AccountID)
+		}
+		if !dec.Allowed {
 			return c.action, c.resource, dec.Message(id.Principal, c.action, c.resource)
 		}
 	}
-	if op.passRole != "" {
-		pr := &policy.Request{Action: "iam:PassRole", Resource: op.passRole, Keys: maps.Clone(req.Keys)}
+	for _, role := range append([]string{op.passRole}, op.morePass...) {
+		if role == "" {
+			continue
+		}
+		pr := &policy.Request{Action: "iam:PassRole", Resource: role, Keys: maps.Clone(req.Keys)}
 		forgetResourceTags(pr)
-		pr.Resolve = d.iam.TagResolver(r.Context(), iam.TagSource{Resource: op.passRole}) // the role's tags
+		pr.Resolve = d.iam.TagResolver(r.Context(), iam.TagSource{Resource: role}) // the role's tags
 		to := op.passTo
 		if to == "" {
 			to = "lambda.amazonaws.com"
 		}
 		pr.Set("iam:PassedToService", to)
 		if dec := d.iam.Authorize(caller, pr); !dec.Allowed {
-			return "iam:PassRole", op.passRole, dec.Message(id.Principal, "iam:PassRole", op.passRole)
+			return "iam:PassRole", role, dec.Message(id.Principal, "iam:PassRole", role)
 		}
 	}
 	return action, resource, ""

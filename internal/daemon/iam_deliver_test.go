@@ -230,6 +230,35 @@ func TestSchedulerCallsEvaluated(t *testing.T) {
 	if st, b := call(fcreds, http.MethodPost, "/schedules/evil", body); st != http.StatusOK {
 		t.Errorf("CreateSchedule with both permissions: %d %s", st, b)
 	}
+
+	// EventBridge: a target's RoleArn needs iam:PassRole to
+	// events.amazonaws.com (the scheduler's grant does not do).
+	if _, err := eventbridge.NewFromConfig(n.awsConfig()).PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r1"),
+		EventPattern: aws.String(`{"source":["app"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := awsiam.NewFromConfig(n.awsConfig()).PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"),
+		PolicyName: aws.String("events"), PolicyDocument: aws.String(allow([]string{"events:PutTargets"}, "*"))}); err != nil {
+		t.Fatal(err)
+	}
+	ec := eventbridge.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
+	put := func() error {
+		_, err := ec.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r1"), Targets: []ebtypes.Target{
+			{Id: aws.String("plain"), Arn: aws.String("arn:aws:lambda:us-east-1:" + acct + ":function:victim")},
+			{Id: aws.String("as-role"), Arn: aws.String("arn:aws:sqs:us-east-1:" + acct + ":q"), RoleArn: aws.String(target)}}})
+		return err
+	}
+	if err := put(); err == nil || !strings.Contains(err.Error(), "is not authorized to perform: iam:PassRole on resource: "+target) {
+		t.Errorf("PutTargets handing over a role passable to Scheduler only: %v", err)
+	}
+	if _, err := awsiam.NewFromConfig(n.awsConfig()).PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"),
+		PolicyName: aws.String("pass-events"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
+			`"Action":"iam:PassRole","Resource":"` + target + `","Condition":{"StringEquals":{"iam:PassedToService":"events.amazonaws.com"}}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(); err != nil {
+		t.Errorf("PutTargets with both permissions: %v", err)
+	}
 }
 
 // TestMissingRolesNamed: the functions a start under enforce warns about

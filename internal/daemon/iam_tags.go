@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/xml"
 	"net/http"
 	"net/url"
 	"sort"
@@ -44,6 +45,10 @@ func (d *Daemon) tagSource(route, op string, r *http.Request, resource string) i
 		if ok && key != "" && d.s3 != nil {
 			src.Object = func() map[string]string { return d.s3.ObjectTags(bucket, key) }
 		}
+		if op == "PutBucketTagging" {
+			// The bucket's new tag set is the call's request tags.
+			src.Request = func() (map[string]string, []string) { return bucketTaggingTags(peekBody(r)) }
+		}
 		if h := r.Header.Get("X-Amz-Tagging"); h != "" {
 			src.RequestObject = func() (map[string]string, []string) {
 				vals, _ := url.ParseQuery(h)
@@ -69,6 +74,35 @@ func (d *Daemon) tagSource(route, op string, r *http.Request, resource string) i
 		}
 	}
 	return src
+}
+
+// maxTaggingBody bounds the PutBucketTagging body read for its tags (50
+// tags of 128 + 256 characters fit well within it).
+const maxTaggingBody = 64 << 10
+
+// bucketTaggingTags are the tags and keys of a PutBucketTagging body
+// (<Tagging><TagSet><Tag><Key/><Value/></Tag>…), none if it does not
+// parse or is larger than maxTaggingBody (S3 refuses it then).
+func bucketTaggingTags(body []byte) (map[string]string, []string) {
+	if len(body) == 0 || len(body) > maxTaggingBody {
+		return nil, nil
+	}
+	var t struct {
+		Tags []struct{ Key, Value string } `xml:"TagSet>Tag"`
+	}
+	if xml.Unmarshal(body, &t) != nil {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	keys := make([]string, 0, len(t.Tags))
+	for _, tg := range t.Tags {
+		if _, dup := tags[tg.Key]; !dup {
+			keys = append(keys, tg.Key)
+		}
+		tags[tg.Key] = tg.Value
+	}
+	sort.Strings(keys)
+	return tags, keys
 }
 
 // registerResourceTags gives the IAM service the tags of the resources
@@ -122,6 +156,27 @@ func (d *Daemon) registerResourceTags(queues *sqs.Service) {
 		}
 		bucket, _, _ := strings.Cut(rest, "/")
 		return d.s3.BucketTags(ctx, bucket)
+	})
+	d.iam.RegisterResourceTags("ssm", func(ctx context.Context, arn string) map[string]string {
+		_, name, ok := strings.Cut(arn, ":parameter/")
+		if !ok || d.params == nil {
+			return nil
+		}
+		return d.params.ParameterTags(ctx, name)
+	})
+	d.iam.RegisterResourceTags("pipes", func(ctx context.Context, arn string) map[string]string {
+		_, name, ok := strings.Cut(arn, ":pipe/")
+		if !ok || d.pipes == nil {
+			return nil
+		}
+		return d.pipes.PipeTags(ctx, name)
+	})
+	d.iam.RegisterResourceTags("scheduler", func(ctx context.Context, arn string) map[string]string {
+		_, name, ok := strings.Cut(arn, ":schedule-group/")
+		if !ok || d.sched == nil {
+			return nil
+		}
+		return d.sched.GroupTags(ctx, name)
 	})
 	d.iam.RegisterResourceTags("secretsmanager", func(ctx context.Context, arn string) map[string]string {
 		if d.secrets == nil {

@@ -2,18 +2,26 @@ package daemon
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/nimbus-serverless/nimbus/internal/config"
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
 // TestTagConditionKeysEnforced is attribute-based access control at the
@@ -60,11 +68,12 @@ func TestTagConditionKeysEnforced(t *testing.T) {
 	}
 
 	user := createUserWithKey(t, n, "abac", `{"Version":"2012-10-17","Statement":[
-	 {"Effect":"Allow","Action":["lambda:*","sqs:*","sns:*","s3:*","iam:PassRole"],"Resource":"*"},
-	 {"Effect":"Deny","Action":["lambda:*","sqs:*","sns:*"],"Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}},
+	 {"Effect":"Allow","Action":["lambda:*","sqs:*","sns:*","s3:*","ssm:*","scheduler:*","iam:PassRole"],"Resource":"*"},
+	 {"Effect":"Deny","Action":["lambda:*","sqs:*","sns:*","ssm:*","scheduler:*"],"Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}},
 	 {"Effect":"Deny","Action":"lambda:CreateFunction","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestTag/team":"blue"}}},
 	 {"Effect":"Deny","Action":["lambda:TagResource","lambda:UntagResource","sqs:TagQueue","sqs:UntagQueue"],"Resource":"*",
 	  "Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"env"}}},
+	 {"Effect":"Deny","Action":"s3:PutBucketTagging","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestTag/team":"blue"}}},
 	 {"Effect":"Deny","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"s3:ExistingObjectTag/class":"secret"}}}]}`)
 	lc := lambda.NewFromConfig(user)
 	explicit := "with an explicit deny in an identity-based policy"
@@ -120,4 +129,69 @@ func TestTagConditionKeysEnforced(t *testing.T) {
 	} else {
 		o.Body.Close()
 	}
+	tagBucket := func(team string) error {
+		_, err := us3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("abac"),
+			Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("team"), Value: aws.String(team)}}}})
+		return err
+	}
+	denied("PutBucketTagging team=red", tagBucket("red"), "AccessDenied")
+	if err := tagBucket("blue"); err != nil {
+		t.Errorf("PutBucketTagging team=blue: %v", err)
+	}
+
+	// SSM parameters and schedule groups supply their tags too.
+	rssm := ssm.NewFromConfig(root)
+	for name, env := range map[string]string{"/prod/p": "prod", "/dev/p": "dev"} {
+		if _, err := rssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("v"), Type: ssmtypes.ParameterTypeString,
+			Tags: []ssmtypes.Tag{{Key: aws.String("env"), Value: aws.String(env)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ussm := ssm.NewFromConfig(user)
+	_, err = ussm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/prod/p")})
+	denied("GetParameter of the prod parameter", err, "AccessDeniedException")
+	if _, err := ussm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/dev/p")}); err != nil {
+		t.Errorf("GetParameter of the dev parameter: %v", err)
+	}
+	sched := func(creds aws.Credentials, method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, n.endpoint()+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := sigv4test.Sign(req, creds, "us-east-1", "scheduler", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, b := sched(n.creds(), http.MethodPost, "/schedule-groups/prodg", `{"Tags":[{"Key":"env","Value":"prod"}]}`); st != http.StatusOK {
+		t.Fatalf("CreateScheduleGroup: %d %s", st, b)
+	}
+	ucreds, err := user.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, b := sched(ucreds, http.MethodGet, "/schedule-groups/prodg", ""); st != http.StatusForbidden || !strings.Contains(b, explicit) {
+		t.Errorf("GetScheduleGroup of the prod group: %d %s, want the explicit deny", st, b)
+	}
+	if st, b := sched(ucreds, http.MethodGet, "/schedule-groups/default", ""); st != http.StatusOK {
+		t.Errorf("GetScheduleGroup of the default group: %d %s", st, b)
+	}
+}
+
+// FuzzBucketTaggingTags: any body yields tags and their sorted keys, one
+// key per tag, without panicking.
+func FuzzBucketTaggingTags(f *testing.F) {
+	f.Add([]byte(`<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`))
+	f.Add([]byte(`<Tagging><TagSet><Tag><Key></Key></Tag>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tags, keys := bucketTaggingTags(body)
+		if len(keys) != len(tags) || !slices.IsSorted(keys) {
+			t.Fatalf("tags %v keys %v", tags, keys)
+		}
+	})
 }

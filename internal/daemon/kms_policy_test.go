@@ -18,9 +18,11 @@ import (
 // caller IAM allows (also for Decrypt without KeyId, authorised on the
 // key its ciphertext names, and through an alias); one that names the
 // caller's role grants what IAM does not; an explicit Deny wins.
+// ReEncrypt needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo
+// on the destination, each with its key policy.
 func TestKMSKeyPolicies(t *testing.T) {
 	n, roleArn := iamNode(t, config.IAMEnforce, `{"Version":"2012-10-17","Statement":[
-	 {"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}`)
+	 {"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey","kms:ReEncrypt*"],"Resource":"*"}]}`)
 	ctx := t.Context()
 	root := kms.NewFromConfig(n.awsConfig())
 	fn := kms.NewFromConfig(functionConfig(t, n, roleArn, "mine"))
@@ -87,4 +89,19 @@ func TestKMSKeyPolicies(t *testing.T) {
 	if _, err := fn.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(denied)}); err != nil {
 		t.Fatalf("DescribeKey, not denied: %v", err)
 	}
+
+	mine, err := fn.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(delegated), Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: mine.CiphertextBlob, DestinationKeyId: aws.String(delegated)}); err != nil {
+		t.Errorf("ReEncrypt between keys both policies allow: %v", err)
+	}
+	_, err = fn.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: mine.CiphertextBlob, DestinationKeyId: aws.String("alias/other")})
+	wantAccessDenied("ReEncrypt to another principal's key", err)
+	if err != nil && !strings.Contains(err.Error(), "kms:ReEncryptTo") {
+		t.Errorf("ReEncrypt to another principal's key: %v, want the kms:ReEncryptTo denial", err)
+	}
+	_, err = fn.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: blob.CiphertextBlob, DestinationKeyId: aws.String(delegated)})
+	wantAccessDenied("ReEncrypt from another principal's key", err)
 }

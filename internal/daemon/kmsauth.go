@@ -32,8 +32,9 @@ func (d *Daemon) registerKeyPolicies() {
 }
 
 // kmsResource is the key ARN a KMS call is evaluated on: the key an
-// alias names, or for Decrypt and ReEncrypt without KeyId the key the
-// ciphertext blob names (as KMS authorises them on the key).
+// alias names, or for Decrypt and ReEncrypt (kms:ReEncryptFrom) without
+// a key id the key the ciphertext blob names (as KMS authorises them on
+// the key).
 func (d *Daemon) kmsResource(r *http.Request, action, resource string) string {
 	if d.kms == nil || !strings.HasPrefix(action, "kms:") {
 		return resource
@@ -42,7 +43,7 @@ func (d *Daemon) kmsResource(r *http.Request, action, resource string) string {
 	switch {
 	case strings.Contains(resource, ":alias/"):
 		id = resource
-	case resource == "*" && (action == "kms:Decrypt" || action == "kms:ReEncrypt"):
+	case resource == "*" && (action == "kms:Decrypt" || action == "kms:ReEncryptFrom"):
 		m := jsonFields(peekBody(r))
 		b, err := base64.StdEncoding.DecodeString(str(m, "CiphertextBlob"))
 		if err != nil {
@@ -60,6 +61,38 @@ func (d *Daemon) kmsResource(r *http.Request, action, resource string) string {
 		return arn
 	}
 	return resource
+}
+
+// reEncryptOperation is ReEncrypt as KMS authorises it: kms:ReEncryptFrom
+// on the key that encrypted the ciphertext (SourceKeyId, else the key the
+// blob names: kmsResource) and kms:ReEncryptTo on DestinationKeyId, each
+// with its key policy. (Judging it as one made-up action on "*" let a
+// caller re-encrypt under a key it may not use.)
+func (d *Daemon) reEncryptOperation(ctx context.Context, m map[string]any) operation {
+	o := operation{service: "kms", name: "ReEncrypt", action: "kms:ReEncryptFrom", resource: "*"}
+	if src := str(m, "SourceKeyId"); src != "" {
+		o.resource = d.kmsKeyArn(ctx, src)
+	}
+	o.also = []check{{action: "kms:ReEncryptTo", resource: d.kmsKeyArn(ctx, str(m, "DestinationKeyId"))}}
+	return o
+}
+
+// kmsKeyArn is the ARN of the key id (a key id, key ARN, alias name or
+// alias ARN) names: the key's when it exists, else the ARN the id
+// spells; "*" for none.
+func (d *Daemon) kmsKeyArn(ctx context.Context, id string) string {
+	if id == "" {
+		return "*"
+	}
+	if d.kms != nil {
+		if _, arn := d.kms.KeyPolicy(ctx, id); arn != "" {
+			return arn
+		}
+	}
+	if strings.HasPrefix(id, "arn:") {
+		return id
+	}
+	return d.namedResource("kms", map[string]any{"KeyId": id})
 }
 
 // kmsKeyPolicy narrows IAM's decision dec on a KMS call to what the key

@@ -500,3 +500,13 @@ func (s *Service) tags(ctx context.Context, method, arn string, body []byte, key
 	}
 	return struct{}{}, nil
 }
+
+// PipeTags are the tags of pipe name (nil if it does not exist). IAM
+// reads them for aws:ResourceTag.
+func (s *Service) PipeTags(ctx context.Context, name string) map[string]string {
+	p, _, err := s.get(ctx, name)
+	if err != nil {
+		return nil
+	}
+	return p.Tags
+}

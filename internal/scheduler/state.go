@@ -160,3 +160,17 @@ func keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, 
 	}
 	return out, nil
 }
+
+// GroupTags are the tags of schedule group name (nil if it does not
+// exist). IAM reads them for aws:ResourceTag.
+func (s *Service) GroupTags(ctx context.Context, name string) map[string]string {
+	var g Group
+	if _, err := getJSON(ctx, s.kv, groupKey(name), &g); err != nil || len(g.Tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(g.Tags))
+	for _, t := range g.Tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}

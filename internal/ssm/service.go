@@ -307,3 +307,21 @@ func (s *Service) value(ctx context.Context, p *param, v *pversion, decrypt bool
 	}
 	return string(b), nil
 }
+
+// ParameterTags are the tags of the parameter name (its ARN's
+// "parameter/…" part, with or without the leading "/"); nil if it does
+// not exist. IAM reads them for aws:ResourceTag.
+func (s *Service) ParameterTags(ctx context.Context, name string) map[string]string {
+	p, _, err := s.load(ctx, name)
+	if err != nil {
+		p, _, err = s.load(ctx, "/"+name)
+	}
+	if err != nil || len(p.Tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(p.Tags))
+	for _, t := range p.Tags {
+		out[t.Key] = t.Value
+	}
+	return out
+}
