@@ -26,12 +26,14 @@ import (
 // (stream SQS_INTAKE, subject sqsin.<node incarnation>) carrying all of
 // them, one fsync for the group. Each caller is answered once the pack is
 // stored. The node's mover then copies the pack's messages into their
-// queues' streams (one atomic batch per queue, as many packs as have
-// gathered at once) and purges the moved packs from the intake.
+// queues' streams (per queue, as many packs as have gathered at once:
+// pipelined publishes below store.AtomicMin messages, one atomic batch
+// from there, so the mover's batches grow with the load to where atomic
+// batches pay) and purges the moved packs from the intake.
 //
 //	SendMessage ─> intake group ─(1 call)──> queue stream (as before)
 //	                    └─(n calls)─> pack on sqsin.<node> ─answer all─> mover
-//	mover: packs ─> atomic batch per queue stream ─> purge sqsin.<node> below the last pack
+//	mover: packs ─> store.PublishMany per queue stream ─> purge sqsin.<node> below the last pack
 //	start: every pack left in the intake (a crash between store and purge) is moved again
 //
 // A lone send (no concurrency) is published straight to its queue, so a
@@ -55,8 +57,8 @@ const intakePrefix = "sqsin."
 // MiB messages plus headers, so a pack stays well below.
 var intakeLimits = store.GroupLimits{MaxItems: 256, MaxBytes: 1 << 20}
 
-// maxMove is the most messages the mover writes to one queue in one
-// atomic batch (the server allows 1,000).
+// maxMove is the most messages the mover writes to one queue at once
+// (an atomic batch: the server allows 1,000).
 const maxMove = 512
 
 // moveWait bounds how long a receive waits for this node's unmoved packs.
@@ -186,8 +188,8 @@ func (in *intake) move() {
 	}
 }
 
-// moveAll writes the packs' messages to their queues' streams, one
-// atomic batch per queue (at most maxMove messages), the queues side by
+// moveAll writes the packs' messages to their queues' streams
+// (store.PublishMany, at most maxMove messages at once), the queues side by
 // side (their streams fsync independently: a topic's fan-out to 20
 // queues is one pack, and its 20th queue must not wait for the 19
 // others), retrying until stored or the queue is gone; it fails only
@@ -236,13 +238,13 @@ const moveParallel = 16
 
 func (in *intake) publish(ctx context.Context, stream string, msgs []*nats.Msg) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		// PublishAtomic sets the batch headers on the messages it is given:
+		// An atomic batch sets its headers on the messages it is given:
 		// copies keep the packs' messages as they were sent.
 		out := make([]*nats.Msg, len(msgs))
 		for i, m := range msgs {
 			out[i] = &nats.Msg{Subject: m.Subject, Header: cloneHeader(m.Header), Data: m.Data}
 		}
-		err := store.PublishAtomic(ctx, in.s.js, out)
+		err := store.PublishMany(ctx, in.s.js, out)
 		if err == nil {
 			return nil
 		}
