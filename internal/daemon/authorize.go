@@ -874,6 +874,20 @@ func s3Operation(r *http.Request) operation {
 			if q.Has("versionId") {
 				o.name = strings.Replace(o.name, "Object", "ObjectVersion", 1)
 			}
+		case q.Has("tagging") && (m == http.MethodGet || m == http.MethodPut || m == http.MethodDelete):
+			// Tag sets have their own actions (a PutObject grant does not
+			// let a caller retag an object that tag conditions judge by).
+			o.name = map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}[m] + "ObjectTagging"
+			if q.Has("versionId") {
+				o.name = strings.Replace(o.name, "Object", "ObjectVersion", 1)
+			}
+		case q.Has("attributes") && m == http.MethodGet:
+			// As on AWS: s3:GetObjectAttributes and s3:GetObject (the
+			// Version forms for a version).
+			o.name, o.also = "GetObjectAttributes", []check{{action: "s3:GetObject", resource: "arn:aws:s3:::" + bucket + "/" + key}}
+			if q.Has("versionId") {
+				o.name, o.also[0].action = "GetObjectVersionAttributes", "s3:GetObjectVersion"
+			}
 		case m == http.MethodGet && q.Has("uploadId"):
 			o.name = "ListParts"
 		case (m == http.MethodGet || m == http.MethodHead) && q.Has("versionId"):
@@ -954,6 +968,10 @@ func s3Operation(r *http.Request) operation {
 		default:
 			o.name = "ListObjectsV2"
 		}
+	}
+	if key != "" && (m == http.MethodPut || m == http.MethodPost) && r.Header.Get("X-Amz-Tagging") != "" && !q.Has("tagging") {
+		// As on AWS, a write that tags its object needs s3:PutObjectTagging too.
+		o.also = append(o.also, check{action: "s3:PutObjectTagging", resource: "arn:aws:s3:::" + bucket + "/" + key})
 	}
 	return o
 }

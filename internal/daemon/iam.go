@@ -31,7 +31,6 @@ var iamRenames = map[string]string{
 	"lambda.GetCode":                  "", // its own HMAC link
 	// S3.
 	"s3.HeadObject":                         "s3:GetObject",
-	"s3.GetObjectAttributes":                "s3:GetObject",
 	"s3.HeadBucket":                         "s3:ListBucket",
 	"s3.ListObjects":                        "s3:ListBucket",
 	"s3.ListObjectsV2":                      "s3:ListBucket",
@@ -116,7 +115,8 @@ func iamResource(action, region, account string, p map[string]string) string {
 	case "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging",
 		"s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:GetObjectVersionTagging", "s3:PutObjectVersionTagging",
 		"s3:DeleteObjectVersionTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-		"s3:GetObjectAcl", "s3:PutObjectAcl", "s3:GetObjectVersionAcl", "s3:PutObjectVersionAcl":
+		"s3:GetObjectAcl", "s3:PutObjectAcl", "s3:GetObjectVersionAcl", "s3:PutObjectVersionAcl",
+		"s3:GetObjectAttributes", "s3:GetObjectVersionAttributes":
 		return "arn:aws:s3:::" + p["bucket"] + "/" + p["key"]
 	case "execute-api:Invoke":
 		return "arn:aws:execute-api:" + region + ":" + account + ":" + p["api"] + "/" + p["stage"] + "/" + p["method"] + p["path"]

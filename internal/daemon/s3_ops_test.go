@@ -28,6 +28,15 @@ func TestS3OperationNames(t *testing.T) {
 		{"PUT", "/b/k", map[string]string{"x-amz-copy-source": "/src/a%20b"}, "CopyObject", []check{{"s3:GetObject", "arn:aws:s3:::src/a b"}}},
 		{"PUT", "/b/k?partNumber=1&uploadId=u", map[string]string{"x-amz-copy-source": "src/k?versionId=0123456789abcdef0123456789abcdef"},
 			"UploadPartCopy", []check{{"s3:GetObjectVersion", "arn:aws:s3:::src/k"}}},
+		// Tag sets have their own actions: a PutObject grant does not retag.
+		{"PUT", "/b/k?tagging", nil, "PutObjectTagging", nil},
+		{"GET", "/b/k?tagging", nil, "GetObjectTagging", nil},
+		{"DELETE", "/b/k?tagging", nil, "DeleteObjectTagging", nil},
+		{"PUT", "/b/k?tagging&versionId=v", nil, "PutObjectVersionTagging", nil},
+		{"PUT", "/b/k", map[string]string{"x-amz-tagging": "team=a"}, "PutObject", []check{{"s3:PutObjectTagging", "arn:aws:s3:::b/k"}}},
+		{"POST", "/b/k?uploads", map[string]string{"x-amz-tagging": "team=a"}, "PutObject", []check{{"s3:PutObjectTagging", "arn:aws:s3:::b/k"}}},
+		{"GET", "/b/k?attributes", nil, "GetObjectAttributes", []check{{"s3:GetObject", "arn:aws:s3:::b/k"}}},
+		{"GET", "/b/k?attributes&versionId=v", nil, "GetObjectVersionAttributes", []check{{"s3:GetObjectVersion", "arn:aws:s3:::b/k"}}},
 	} {
 		r := httptest.NewRequest(c.method, "http://127.0.0.1"+c.target, nil)
 		for k, v := range c.hdr {
