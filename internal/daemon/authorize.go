@@ -54,6 +54,9 @@ type operation struct {
 	// morePass are further roles the call hands to passTo (PutTargets'
 	// targets' RoleArns).
 	morePass []string
+	// keys are service condition keys the request supplies
+	// (cloudformation:RoleArn).
+	keys map[string]string
 	// also are further actions on further resources the call needs, all
 	// allowed (a DynamoDB transaction's or PartiQL batch's other tables).
 	also []check
@@ -359,6 +362,9 @@ func (d *Daemon) operationOf(route string, r *http.Request) (operation, bool) {
 			// The stack's operations act as its service role: handing
 			// it over needs iam:PassRole, as AWS asks.
 			o.passRole, o.passTo = f.Get("RoleARN"), "cloudformation.amazonaws.com"
+			if o.passRole != "" {
+				o.keys = map[string]string{"cloudformation:RoleArn": o.passRole}
+			}
 		}
 		return o, o.name != ""
 	case "iam":
@@ -677,6 +683,9 @@ func (d *Daemon) evaluate(route string, r *http.Request, id auth.Identity) (acti
 	}
 	req.Set("aws:RequestedRegion", d.cfg.Region)
 	d.resourceKeys(r.Context(), action, resource, req)
+	for k, v := range op.keys {
+		req.Set(k, v)
+	}
 	req.Resolve = d.iam.TagResolver(r.Context(), d.tagSource(route, op.name, r, resource)) // iam_tags.go
 	if id.FunctionArn != "" {
 		req.Set("lambda:SourceFunctionArn", id.FunctionArn)

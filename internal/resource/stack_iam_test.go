@@ -37,6 +37,8 @@ func (e *env) deployer(t *testing.T) *cloudformation.Client {
 	if _, err := ic.PutUserPolicy(ctx, &awsiam.PutUserPolicyInput{UserName: aws.String("deployer"), PolicyName: aws.String("deploy"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[
 		 {"Effect":"Allow","Action":["cloudformation:*","logs:*"],"Resource":"*"},
+		 {"Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"arn:aws:cloudformation:*:*:stack/roleonly-*",
+		  "Condition":{"Null":{"cloudformation:RoleArn":"true"}}},
 		 {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::tmpl/*"},
 		 {"Effect":"Allow","Action":"iam:PassRole","Resource":["arn:aws:iam::000000000000:role/cfn-exec",
 		   "arn:aws:iam::000000000000:role/lambda-only"],
@@ -263,6 +265,15 @@ func TestStacksActAsTheirCallerOrRole(t *testing.T) {
 	}
 	if roleExists(t, ic, "sneaky-admin") {
 		t.Error("the deleted stack left its role")
+	}
+
+	// cloudformation:RoleArn is the RoleARN a call names: a policy can
+	// require one.
+	_, err = c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("roleonly-a"), TemplateBody: aws.String(parent)})
+	wantAPIError(t, "CreateStack without the role a policy requires", err, "AccessDenied", "with an explicit deny")
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("roleonly-b"),
+		TemplateBody: aws.String("Resources:\n  L:\n    Type: AWS::Logs::LogGroup\n"), RoleARN: aws.String(execRole)}); err != nil {
+		t.Errorf("CreateStack with the role a policy requires: %v", err)
 	}
 
 	// A nested stack acts as the parent's service role.
