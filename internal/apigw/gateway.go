@@ -28,10 +28,11 @@ type Resolver interface {
 }
 
 // Authenticator checks the SigV4 signature (service "execute-api") of a
-// request to an AWS_IAM route or method and names the caller for the
-// event. An error means the request is refused.
+// request to an AWS_IAM route or method, judges whether the caller may
+// execute-api:Invoke on resource (the route's or method's ARN), and names
+// the caller for the event. An error means the request is refused.
 type Authenticator interface {
-	Authenticate(r *http.Request) (*httpevent.IAMIdentity, error)
+	Authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, error)
 }
 
 // Options configures New.

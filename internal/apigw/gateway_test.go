@@ -426,12 +426,16 @@ func TestDocumentsSurviveARestart(t *testing.T) {
 }
 
 // keyAuth accepts requests carrying X-Test-Key: good, as a SigV4 verifier
-// accepts a valid signature.
+// accepts a valid signature, and, as IAM would judge execute-api:Invoke,
+// only on the resource X-Test-Allow names when a request names one.
 type keyAuth struct{}
 
-func (keyAuth) Authenticate(r *http.Request) (*httpevent.IAMIdentity, error) {
+func (keyAuth) Authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, error) {
 	if r.Header.Get("X-Test-Key") != "good" {
 		return nil, errors.New("bad signature")
+	}
+	if allow := r.Header.Get("X-Test-Allow"); allow != "" && allow != resource {
+		return nil, errors.New("not authorized to perform: execute-api:Invoke on resource: " + resource)
 	}
 	return &httpevent.IAMIdentity{AccessKey: "AKIDTEST", AccountID: "000000000000", CallerID: "AIDATEST", UserARN: "arn:aws:iam::000000000000:user/t", UserID: "AIDATEST"}, nil
 }
@@ -457,6 +461,15 @@ func TestIAMRoutesNeedASignature(t *testing.T) {
 	iam := h.fns.lastEvent(t, "f")["requestContext"].(map[string]any)["authorizer"].(map[string]any)["iam"].(map[string]any)
 	if iam["accessKey"] != "AKIDTEST" || iam["userArn"] != "arn:aws:iam::000000000000:user/t" {
 		t.Errorf("requestContext.authorizer.iam = %v", iam)
+	}
+	// A good signature is not enough: the caller's execute-api:Invoke is
+	// judged on the route's ARN.
+	routeArn := "arn:aws:execute-api:us-east-1:000000000000:" + id + "/$default/GET/"
+	if w := h.call(id, "GET", "/", map[string]string{"X-Test-Key": "good", "X-Test-Allow": routeArn}); w.Code != 200 {
+		t.Errorf("allowed on %s: %d %s", routeArn, w.Code, w.Body)
+	}
+	if w := h.call(id, "GET", "/", map[string]string{"X-Test-Key": "good", "X-Test-Allow": routeArn + "other"}); w.Code != 403 {
+		t.Errorf("allowed only on another route: %d %s", w.Code, w.Body)
 	}
 }
 

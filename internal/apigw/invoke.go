@@ -164,7 +164,7 @@ func (g *Gateway) httpAPIResponse(r *http.Request, doc *httpDoc, reqID string) *
 		Path: "/" + strings.Join(rest, "/"), Resource: routePath(route.RouteKey),
 	}
 	if route.AuthorizationType == "AWS_IAM" {
-		id, deny := g.authenticate(r)
+		id, deny := g.authenticate(r, g.executeAPIArn(doc.API.APIID, stageName, r.Method, opts.Path))
 		if deny {
 			g.stats.denied.Add(1)
 			return httpForbidden()
@@ -316,12 +316,13 @@ func (g *Gateway) invokeFunction(ctx context.Context, r *http.Request, uri strin
 var errFunction = errors.New("function error")
 
 // authenticate checks the SigV4 signature of a request to an AWS_IAM
-// route or method; deny is set when it is missing or wrong.
-func (g *Gateway) authenticate(r *http.Request) (*httpevent.IAMIdentity, bool) {
+// route or method, and the caller's permission to execute-api:Invoke
+// resource (its ARN); deny is set when either fails.
+func (g *Gateway) authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, bool) {
 	if g.auth == nil {
 		return nil, true
 	}
-	id, err := g.auth.Authenticate(r)
+	id, err := g.auth.Authenticate(r, resource)
 	if err != nil {
 		g.log.Debug("execute-api signature refused", "err", err)
 		return nil, true

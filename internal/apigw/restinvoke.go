@@ -132,7 +132,7 @@ func (g *Gateway) restResponse(r *http.Request, doc *restDoc, reqID string) *htt
 	}
 	methodArn := g.executeAPIArn(doc.API.ID, stage.StageName, r.Method, opts.Path)
 	if m.AuthorizationType == "AWS_IAM" {
-		id, deny := g.authenticate(r)
+		id, deny := g.authenticate(r, methodArn)
 		if deny {
 			g.stats.denied.Add(1)
 			return restMissingToken()

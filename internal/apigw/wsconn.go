@@ -180,7 +180,8 @@ func (g *Gateway) wsConnect(w http.ResponseWriter, r *http.Request, doc *httpDoc
 		reqID := httpRequestID()
 		switch route.AuthorizationType {
 		case "AWS_IAM":
-			id, deny := g.authenticate(r)
+			// A WebSocket route's ARN ends with its route key.
+			id, deny := g.authenticate(r, strings.TrimSuffix(g.executeAPIArn(c.apiID, st.StageName, wsConnect, ""), "/"))
 			if deny {
 				g.stats.denied.Add(1)
 				httpForbidden().Write(w)

@@ -357,7 +357,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		Invoker:   d.pool,
 		Region:    cfg.Region,
 		AccountID: cfg.AccountID,
-		Auth:      iamAuth{d.auth, cfg.AccountID, "lambda"},
+		Auth:      iamAuth{d, "lambda", "lambda:InvokeFunctionUrl"},
 		Logger:    log.With("component", "funcurl"),
 	})
 	logsAPI := logsapi.New(logsapi.Options{
@@ -493,7 +493,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 		AccountID: cfg.AccountID,
 		Port:      listenPort(d.ln.Addr()),
 		HTTPS:     cfg.TLS(),
-		Auth:      iamAuth{d.auth, cfg.AccountID, "execute-api"},
+		Auth:      iamAuth{d, "execute-api", "execute-api:Invoke"},
 		AWS:       apigwAWS{d},
 		ConnAuth:  connectionsAuth{d},
 		HTTPHosts: config.SplitList(cfg.APIGWHTTPHosts),

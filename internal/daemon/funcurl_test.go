@@ -16,8 +16,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
 
 var urlIDRE = regexp.MustCompile(`^https?://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$`)
@@ -457,5 +461,59 @@ func TestFunctionURLPathStyle(t *testing.T) {
 	}
 	if code, _ := call(http.DefaultClient, "doesnotexist0000000000000000000000", "/", `{}`); code == http.StatusOK {
 		t.Errorf("unknown url id answered %d", code)
+	}
+}
+
+// TestFunctionURLAWSIAMJudgesThePermission: a valid signature is not
+// enough for an AWS_IAM URL, as on AWS: the caller needs
+// lambda:InvokeFunctionUrl on the URL's function, from its own policy or
+// the function's (granted under lambda:FunctionUrlAuthType). A user
+// allowed one URL is refused the other without invoking it.
+func TestFunctionURLAWSIAMJudgesThePermission(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, t.TempDir())
+	ctx := context.Background()
+	mine := urlFunction(t, n, "mine", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeAwsIam})
+	theirs := urlFunction(t, n, "theirs", &lambda.CreateFunctionUrlConfigInput{AuthType: types.FunctionUrlAuthTypeAwsIam})
+	acct := n.d.cfg.AccountID
+	root := awsiam.NewFromConfig(n.awsConfig())
+	if _, err := root.CreateUser(ctx, &awsiam.CreateUserInput{UserName: aws.String("caller")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.PutUserPolicy(ctx, &awsiam.PutUserPolicyInput{UserName: aws.String("caller"), PolicyName: aws.String("url"),
+		PolicyDocument: aws.String(allow([]string{"lambda:InvokeFunctionUrl"}, "arn:aws:lambda:us-east-1:"+acct+":function:mine"))}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := root.CreateAccessKey(ctx, &awsiam.CreateAccessKeyInput{UserName: aws.String("caller")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := sigv4test.Client(credentials.NewStaticCredentialsProvider(aws.ToString(k.AccessKey.AccessKeyId),
+		aws.ToString(k.AccessKey.SecretAccessKey), ""), "us-east-1", "lambda")
+	call := func(id string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "POST", n.endpoint()+"/_aws/lambda-url/"+id+"/event", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := user.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call(mine); code != http.StatusOK {
+		t.Errorf("the user's own URL: %d", code)
+	}
+	if code := call(theirs); code != http.StatusForbidden {
+		t.Errorf("a URL the user has no permission for, signed correctly: %d, want 403", code)
+	}
+	// The function's policy can grant it instead, under the URL's auth type.
+	if _, err := n.client.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("theirs"),
+		StatementId: aws.String("caller"), Action: aws.String("lambda:InvokeFunctionUrl"),
+		Principal: aws.String("arn:aws:iam::" + acct + ":user/caller"), FunctionUrlAuthType: types.FunctionUrlAuthTypeAwsIam}); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(theirs); code != http.StatusOK {
+		t.Errorf("granted by the function's policy: %d", code)
 	}
 }

@@ -40,10 +40,12 @@ type Registry interface {
 }
 
 // Authenticator checks the SigV4 signature (service "lambda") of a request
-// to an AWS_IAM function URL and names the caller for the event's
+// to an AWS_IAM function URL, judges whether the caller may
+// lambda:InvokeFunctionUrl on resource (the function's ARN, qualified as
+// the URL is), and names the caller for the event's
 // requestContext.authorizer.iam. An error means the request is refused.
 type Authenticator interface {
-	Authenticate(r *http.Request) (*httpevent.IAMIdentity, error)
+	Authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, error)
 }
 
 // Options configures New.
@@ -151,7 +153,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			forbidden(w)
 			return
 		}
-		ident, err = h.auth.Authenticate(r)
+		resource := "arn:aws:lambda:" + h.region + ":" + h.account + ":function:" + name
+		if u.Qualifier != "" && u.Qualifier != "$LATEST" {
+			resource += ":" + u.Qualifier // an alias's URL
+		}
+		ident, err = h.auth.Authenticate(r, resource)
 		if err != nil {
 			h.log.Debug("function url request refused", "url_id", urlID, "err", err)
 			forbidden(w)

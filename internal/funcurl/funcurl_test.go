@@ -85,9 +85,12 @@ func (r *recorder) last(t *testing.T) *invoke.Request {
 // keyAuth accepts requests whose Authorization is "good".
 type keyAuth struct{}
 
-func (keyAuth) Authenticate(r *http.Request) (*httpevent.IAMIdentity, error) {
+func (keyAuth) Authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, error) {
 	if r.Header.Get("Authorization") != "good" {
 		return nil, errors.New("signature does not match")
+	}
+	if allow := r.Header.Get("X-Test-Allow"); allow != "" && allow != resource {
+		return nil, errors.New("not authorized to perform: lambda:InvokeFunctionUrl on resource: " + resource)
 	}
 	return &httpevent.IAMIdentity{AccessKey: "AKIDCALLER", AccountID: "111122223333", CallerID: "AIDACALLER",
 		UserARN: "arn:aws:iam::111122223333:user/caller", UserID: "AIDACALLER"}, nil
