@@ -99,24 +99,29 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // iteratorKey reads the cluster's iterator-signing secret, creating it if
 // no node has yet (create-if-absent: the first node's wins). On a cluster
 // a read is answered by any replica (direct get), which may not have the
-// key another node has just created: after ErrKeyExists it reads again
-// until the replica has caught up (bounded: 10 s).
+// key another node has just created, and a bucket just created may have
+// no leader yet (no responders): each is tried again until the replicas
+// agree (bounded: a minute, since a loaded cluster elects slowly).
 func iteratorKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
+	var last error
 	for time.Now().Before(deadline) {
 		e, err := kv.Get(ctx, iteratorKeyName)
-		if err == nil && len(e.Value()) == 32 {
+		switch {
+		case err == nil && len(e.Value()) == 32:
 			return e.Value(), nil
-		}
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("read iterator key: %w", err)
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		if _, err := kv.Create(ctx, iteratorKeyName, key); err == nil {
-			return key, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("create iterator key: %w", err)
+		case err == nil:
+			return nil, errors.New("iterator key: stored value is not 32 bytes")
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			key := make([]byte, 32)
+			_, _ = rand.Read(key)
+			_, err = kv.Create(ctx, iteratorKeyName, key)
+			if err == nil {
+				return key, nil
+			}
+			last = fmt.Errorf("create iterator key: %w", err)
+		default:
+			last = fmt.Errorf("read iterator key: %w", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -124,7 +129,7 @@ func iteratorKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil, errors.New("iterator key: no stable value")
+	return nil, last
 }
 
 // Handler is the service's API.
