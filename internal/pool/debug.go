@@ -2,8 +2,8 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"sync"
@@ -69,14 +69,8 @@ func hasDebugpy(python string) error {
 
 // debugServer is one function's debug port on the host.
 type debugServer struct {
-	m        *Manager
 	function string
-	ln       net.Listener
-
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{} // guarded by mu
-	closed bool                  // guarded by mu
+	*relay
 }
 
 // startDebugServers listens on each of Options.DebugPorts' addresses.
@@ -88,10 +82,9 @@ func (m *Manager) startDebugServers() error {
 			m.closeDebugServers()
 			return fmt.Errorf("debug port of %s: %w", fn, err)
 		}
-		s := &debugServer{m: m, function: fn, ln: ln, conns: map[net.Conn]struct{}{}}
-		m.debug = append(m.debug, s)
-		s.wg.Add(1)
-		go s.accept()
+		m.debug = append(m.debug, &debugServer{function: fn, relay: startRelay(ln, func(ctx context.Context) (net.Conn, <-chan struct{}, error) {
+			return m.dialDebugger(ctx, fn)
+		})})
 		m.log.Info("debug port", "function", fn, "addr", ln.Addr().String())
 	}
 	return nil
@@ -129,90 +122,18 @@ func (m *Manager) debugTarget(function string) *environment {
 	return best
 }
 
-func (s *debugServer) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !s.track(c) {
-			return
-		}
-		s.wg.Add(1)
-		go s.forward(c)
-	}
-}
-
-func (s *debugServer) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		_ = c.Close()
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *debugServer) untrack(c net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	_ = c.Close()
-}
-
-// forward connects c to the debugger of the function's newest
-// environment; without one, c is closed.
-func (s *debugServer) forward(c net.Conn) {
-	defer s.wg.Done()
-	defer s.untrack(c)
-	e := s.m.debugTarget(s.function)
+// dialDebugger connects to the debugger of function's newest
+// environment; the pair ends when that environment goes.
+func (m *Manager) dialDebugger(ctx context.Context, function string) (net.Conn, <-chan struct{}, error) {
+	e := m.debugTarget(function)
 	if e == nil {
-		s.m.log.Info("debug port: no environment of the function is running (invoke it first)", "function", s.function)
-		return
+		m.log.Info("debug port: no environment of the function is running (invoke it first)", "function", function)
+		return nil, nil, errors.New("no environment")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), hostDialTimeout)
-	defer cancel()
 	up, err := e.proc.Dial(ctx, e.debugPort)
 	if err != nil {
-		s.m.log.Info("debug port: the debugger is not listening", "function", s.function, "env_id", e.id, "err", err)
-		return
+		m.log.Info("debug port: the debugger is not listening", "function", function, "env_id", e.id, "err", err)
+		return nil, nil, err
 	}
-	if !s.track(up) {
-		return
-	}
-	defer s.untrack(up)
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	ended := 0
-	select {
-	case <-done:
-		ended++
-	case <-e.exitCtx.Done(): // the environment went: so does the session
-	}
-	_ = c.Close()
-	_ = up.Close()
-	for ; ended < 2; ended++ {
-		<-done
-	}
-}
-
-func (s *debugServer) close() {
-	_ = s.ln.Close()
-	s.mu.Lock()
-	s.closed = true
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	return up, e.exitCtx.Done(), nil
 }

@@ -51,7 +51,7 @@ type environment struct {
 	secretsSrv *http.Server
 	secrets    http.Handler // set by start before serve
 	apiPort    int          // the node API listener's port as Process.Dial reaches it
-	proxies    []*hostProxy // Options.AllowHosts, in order
+	proxies    []*relay     // Options.AllowHosts, in order
 	// debugPort is where the runtime's debugger listens inside (0: none;
 	// Options.DebugPorts); fnName and started pick the environment a
 	// debugger attaches to. Set before the environment is registered.
