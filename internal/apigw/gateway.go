@@ -33,6 +33,25 @@ type Resolver interface {
 // the caller for the event. An error means the request is refused.
 type Authenticator interface {
 	Authenticate(r *http.Request, resource string) (*httpevent.IAMIdentity, error)
+	// AuthorizeAnonymous judges a request to a method that is not
+	// AWS_IAM of a REST API with a resource policy: the policy
+	// (APIPolicy of r's context) must allow an anonymous caller
+	// execute-api:Invoke on resource, and deny it nothing.
+	AuthorizeAnonymous(r *http.Request, resource string) error
+}
+
+type apiPolicyKey struct{}
+
+// WithAPIPolicy returns ctx carrying a REST API's resource policy for the
+// Authenticator to judge with.
+func WithAPIPolicy(ctx context.Context, doc string) context.Context {
+	return context.WithValue(ctx, apiPolicyKey{}, doc)
+}
+
+// APIPolicy is the REST API resource policy ctx carries ("": none).
+func APIPolicy(ctx context.Context) string {
+	doc, _ := ctx.Value(apiPolicyKey{}).(string)
+	return doc
 }
 
 // Options configures New.

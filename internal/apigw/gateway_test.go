@@ -302,8 +302,13 @@ func TestHTTPAPIAuthorizerCache(t *testing.T) {
 
 // restAPI builds a REST API: GET /items/{id} on fn, deployed to prod.
 func (h *harness) restAPI(fn string, mutateMethod map[string]any) (string, string) {
+	return h.restAPIWith(map[string]any{"name": "r"}, fn, mutateMethod)
+}
+
+// restAPIWith is restAPI created from the CreateRestApi body create.
+func (h *harness) restAPIWith(create map[string]any, fn string, mutateMethod map[string]any) (string, string) {
 	var api restAPI
-	h.mgmt("POST", "/restapis", map[string]any{"name": "r"}, 201, &api)
+	h.mgmt("POST", "/restapis", create, 201, &api)
 	base := "/restapis/" + api.ID
 	var items, item restResource
 	h.mgmt("POST", base+"/resources/"+api.RootResourceID, map[string]any{"pathPart": "items"}, 201, &items)
@@ -438,6 +443,17 @@ func (keyAuth) Authenticate(r *http.Request, resource string) (*httpevent.IAMIde
 		return nil, errors.New("not authorized to perform: execute-api:Invoke on resource: " + resource)
 	}
 	return &httpevent.IAMIdentity{AccessKey: "AKIDTEST", AccountID: "000000000000", CallerID: "AIDATEST", UserARN: "arn:aws:iam::000000000000:user/t", UserID: "AIDATEST"}, nil
+}
+
+// AuthorizeAnonymous allows what the API's policy names in X-Test-Allow.
+func (keyAuth) AuthorizeAnonymous(r *http.Request, resource string) error {
+	if APIPolicy(r.Context()) == "" {
+		return errors.New("no policy on the context")
+	}
+	if allow := r.Header.Get("X-Test-Allow"); allow != resource {
+		return errors.New("User: anonymous is not authorized to perform: execute-api:Invoke on resource: " + resource)
+	}
+	return nil
 }
 
 func TestIAMRoutesNeedASignature(t *testing.T) {
@@ -649,5 +665,34 @@ func TestRESTAPIKeysAndUsagePlans(t *testing.T) {
 	}
 	if h.fns.count("f") != 3 {
 		t.Errorf("function ran %d times, want 3", h.fns.count("f"))
+	}
+}
+
+// TestRESTResourcePolicyJudgesEveryMethod: a REST API's resource policy is
+// judged for a method without AWS_IAM too, as an anonymous caller's
+// (Authenticator.AuthorizeAnonymous, with the policy on the request's
+// context): a request it does not allow is refused with 403 without
+// invoking the function; an API without a policy is not judged.
+func TestRESTResourcePolicyJudgesEveryMethod(t *testing.T) {
+	h := newHarness(t)
+	h.fns.fns["f"] = func([]byte) (*invoke.Result, error) {
+		return &invoke.Result{Payload: []byte(`{"statusCode":200,"body":"ok"}`)}, nil
+	}
+	h.g.auth = keyAuth{}
+	id, _ := h.restAPIWith(map[string]any{"name": "r", "policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"}]}`}, "f", nil)
+	arn := "arn:aws:execute-api:us-east-1:000000000000:" + id + "/prod/GET/items/1"
+	if w := h.call(id, "GET", "/prod/items/1", map[string]string{"X-Test-Allow": arn}); w.Code != 200 {
+		t.Errorf("allowed by the policy: %d %s", w.Code, w.Body)
+	}
+	w := h.call(id, "GET", "/prod/items/1", map[string]string{"X-Test-Allow": arn + "/other"})
+	if w.Code != 403 || !strings.Contains(w.Body.String(), "anonymous is not authorized") {
+		t.Errorf("refused by the policy: %d %s", w.Code, w.Body)
+	}
+	if n := h.fns.count("f"); n != 1 {
+		t.Errorf("the function ran %d times, want once (the refused call must not invoke it)", n)
+	}
+	open, _ := h.restAPI("f", nil)
+	if w := h.call(open, "GET", "/prod/items/1", nil); w.Code != 200 {
+		t.Errorf("an API without a policy: %d %s", w.Code, w.Body)
 	}
 }

@@ -47,6 +47,9 @@ type oaDoc struct {
 	Validator        string                       `json:"x-amazon-apigateway-request-validator"`
 	CORS             *cors                        `json:"x-amazon-apigateway-cors"`
 	Security         []map[string]json.RawMessage `json:"security"`
+	// Policy is the API's resource policy (SAM's Auth.ResourcePolicy
+	// puts it here).
+	Policy json.RawMessage `json:"x-amazon-apigateway-policy"`
 }
 
 type oaValidator struct {
@@ -278,6 +281,13 @@ func (g *Gateway) importREST(doc *restDoc, oa *oaDoc, merge bool) error {
 		if !slices.Contains(doc.API.BinaryMediaTypes, t) {
 			doc.API.BinaryMediaTypes = append(doc.API.BinaryMediaTypes, t)
 		}
+	}
+	if len(oa.Policy) > 0 && string(oa.Policy) != "null" {
+		var pol struct{ Statement json.RawMessage }
+		if err := json.Unmarshal(oa.Policy, &pol); err != nil || len(pol.Statement) == 0 {
+			return badRequest("Invalid OpenAPI input: x-amazon-apigateway-policy must be a policy document.")
+		}
+		doc.API.Policy = string(oa.Policy)
 	}
 	// Models.
 	names := make([]string, 0, len(oa.schemas()))

@@ -2,8 +2,10 @@ package apigw
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -234,4 +236,29 @@ components: {securitySchemes: {s: {x-amazon-apigateway-authorizer: {type: reques
 func isClientError(err error) bool {
 	e := awsapi.As(err)
 	return e != nil && e.Status == 400
+}
+
+// TestImportKeepsTheResourcePolicy: x-amazon-apigateway-policy (where
+// SAM's Auth.ResourcePolicy goes) becomes the API's policy, so it is
+// judged; one that is not a policy document is refused.
+func TestImportKeepsTheResourcePolicy(t *testing.T) {
+	h := newHarness(t)
+	pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"}]}`
+	def := `{"swagger":"2.0","info":{"title":"p"},"paths":{},"x-amazon-apigateway-policy":` + pol + `}`
+	w := httptest.NewRecorder()
+	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/restapis?mode=import", strings.NewReader(def)))
+	var api restAPI
+	mustJSON(t, w.Body.Bytes(), &api)
+	var got, want any
+	_ = json.Unmarshal([]byte(api.Policy), &got)
+	_ = json.Unmarshal([]byte(pol), &want)
+	if w.Code != 201 || !reflect.DeepEqual(got, want) {
+		t.Errorf("ImportRestApi = %d, policy %q; want 201 and %q", w.Code, api.Policy, pol)
+	}
+	w = httptest.NewRecorder()
+	h.g.ServeHTTP(w, httptest.NewRequest("POST", "/restapis?mode=import",
+		strings.NewReader(`{"swagger":"2.0","info":{"title":"p"},"paths":{},"x-amazon-apigateway-policy":"allow all"}`)))
+	if w.Code != 400 {
+		t.Errorf("a policy that is not a document: %d %s", w.Code, w.Body)
+	}
 }

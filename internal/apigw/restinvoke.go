@@ -2,6 +2,7 @@ package apigw
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -131,6 +132,23 @@ func (g *Gateway) restResponse(r *http.Request, doc *restDoc, reqID string) *htt
 		PathParameters: params, StageVariables: stage.Variables, BinaryMediaTypes: doc.API.BinaryMediaTypes,
 	}
 	methodArn := g.executeAPIArn(doc.API.ID, stage.StageName, r.Method, opts.Path)
+	if doc.API.Policy != "" {
+		// The API's resource policy is judged for every method: with the
+		// caller's own policies for AWS_IAM, for an anonymous caller
+		// otherwise.
+		r = r.WithContext(WithAPIPolicy(r.Context(), doc.API.Policy))
+		if m.AuthorizationType != "AWS_IAM" {
+			if g.auth == nil {
+				return restDenied(false)
+			}
+			if err := g.auth.AuthorizeAnonymous(r, methodArn); err != nil {
+				g.stats.denied.Add(1)
+				r := httpevent.Message(http.StatusForbidden, err.Error())
+				r.Body, _ = json.Marshal(map[string]string{"Message": err.Error()})
+				return r
+			}
+		}
+	}
 	if m.AuthorizationType == "AWS_IAM" {
 		id, deny := g.authenticate(r, methodArn)
 		if deny {

@@ -848,6 +848,7 @@ func (d *Daemon) registerResourcePolicies(queues *sqs.Service) {
 		doc, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Id": "default", "Statement": stmts})
 		return string(doc), err
 	}))
+	d.iam.RegisterResourcePolicies("execute-api", d.apiPolicies())
 	d.iam.RegisterResourcePolicies("sqs", iam.ResourcePolicyFunc(func(ctx context.Context, arn string) (string, error) {
 		parts := strings.Split(arn, ":")
 		if len(parts) != 6 {
