@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ParseAllowHosts parses --function-allow-host: comma-separated
@@ -49,7 +50,7 @@ func ParseDebugPorts(s string) (map[string]string, error) {
 		}
 		name, port, ok := strings.Cut(f, "=")
 		n, err := strconv.Atoi(port)
-		if !ok || !functionName.MatchString(name) || err != nil || n < 1 || n > 65535 {
+		if !ok || !functionName().MatchString(name) || err != nil || n < 1 || n > 65535 {
 			return nil, fmt.Errorf("--debug-port %q is not FUNCTION=PORT (a function name and a port of the host's 127.0.0.1, like my-fn=9229)", f)
 		}
 		if _, dup := out[name]; dup || ports[port] {
@@ -61,7 +62,7 @@ func ParseDebugPorts(s string) (map[string]string, error) {
 }
 
 // functionName is a Lambda function name (not an ARN).
-var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+var functionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`) })
 
 // ParseInterpreters parses --runtime-interpreter: comma-separated
 // RUNTIME=/absolute/path entries.
