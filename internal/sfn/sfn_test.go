@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -346,6 +347,7 @@ func TestInvalidDefinitions(t *testing.T) {
 		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask", "End": true}}}`, "Nimbus does not support the Amazon ECS integration"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ec2:describeInstances", "End": true}}}`, "Nimbus does not serve the service 'ec2' for the AWS SDK integration"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:createBucket", "End": true}}}`, "Nimbus does not support the AWS SDK integration action s3:createBucket"},
+		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:getFunction", "End": true}}}`, "Nimbus does not support the AWS SDK integration action lambda:getFunction"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:GetItem", "End": true}}}`, "the action in camelCase"},
 		{`{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}`, "SCHEMA_VALIDATION_FAILED"},
 		{`{"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}}, "End": true}}}`, "only supported in a Map whose ItemProcessor's ProcessorConfig.Mode is DISTRIBUTED"},
@@ -437,5 +439,53 @@ func TestExpress(t *testing.T) {
 	std := e.machine(t, "std", `{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}`)
 	if _, err := e.client.StartSyncExecution(t.Context(), &awssfn.StartSyncExecutionInput{StateMachineArn: aws.String(std)}); apiCode(err) != "StateMachineTypeNotSupported" {
 		t.Errorf("sync on standard: %v", err)
+	}
+}
+
+// TestAWSSDKLambdaInvoke: arn:aws:states:::aws-sdk:lambda:invoke answers
+// as Lambda's API does, unlike the optimized integration: the payload
+// stays the function's JSON text, and a function error is the answer's
+// FunctionError rather than a failed task (AWS's "How the Optimized
+// Lambda integration is different than the Lambda AWS SDK integration").
+// An API error is Lambda.<Code>, caught like any other.
+func TestAWSSDKLambdaInvoke(t *testing.T) {
+	t.Parallel()
+	lam := &fakeLambda{calls: map[string]int{}, fns: map[string]func(map[string]any, int) (any, string){
+		"double": func(in map[string]any, _ int) (any, string) { return map[string]any{"n": in["n"].(float64) * 2}, "" },
+		"broken": func(map[string]any, int) (any, string) { return "no", "Broken" },
+	}}
+	e := start(t, storetest.Open(t), lam)
+	arn := e.machine(t, "sdklambda", `{
+	  "StartAt": "Double",
+	  "States": {
+	    "Double": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+	      "Parameters": {"FunctionName": "double", "Payload.$": "$"}, "ResultPath": "$.double", "Next": "Broken"},
+	    "Broken": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+	      "Parameters": {"FunctionName": "broken"}, "ResultPath": "$.broken", "Next": "Missing"},
+	    "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+	      "Parameters": {"FunctionName": "missing"},
+	      "Catch": [{"ErrorEquals": ["Lambda.ResourceNotFoundException"], "ResultPath": "$.missing", "Next": "Done"}], "End": true},
+	    "Done": {"Type": "Succeed"}
+	  }}`)
+	d := e.run(t, arn, `{"n": 21}`)
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("status %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	var out struct {
+		Double  map[string]any
+		Broken  map[string]any
+		Missing map[string]any
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Double["Payload"] != `{"n":42}` || out.Double["StatusCode"] != float64(200) || out.Double["ExecutedVersion"] != "$LATEST" {
+		t.Errorf("the SDK answer of a success: %v (Payload must stay the JSON text)", out.Double)
+	}
+	if out.Broken["FunctionError"] != "Unhandled" || !strings.Contains(fmt.Sprint(out.Broken["Payload"]), `"errorType":"Broken"`) {
+		t.Errorf("a function error through the SDK integration: %v (the task must succeed with FunctionError)", out.Broken)
+	}
+	if out.Missing["Error"] != "Lambda.ResourceNotFoundException" {
+		t.Errorf("an API error: %v", out.Missing)
 	}
 }

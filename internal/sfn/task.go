@@ -407,7 +407,7 @@ func (r *run) tokenTask(ctx context.Context, b *branch, in integration, params a
 func (r *run) callIntegration(ctx context.Context, in integration, params any) (any, *Failure) {
 	ctx = withCaller(ctx, r.x) // the call is signed as the machine's role (caller.go)
 	switch in.kind {
-	case "function", "lambda":
+	case "function", "lambda", "lambdasdk":
 		return r.callLambda(ctx, in, params)
 	case "sqs":
 		return r.callSQS(ctx, params)
@@ -437,14 +437,16 @@ func (r *run) callLambda(ctx context.Context, in integration, params any) (any, 
 		m, ok := params.(map[string]any)
 		fn, _ := m["FunctionName"].(string)
 		if !ok || fn == "" {
-			return nil, &Failure{Name: ErrRuntime, Cause: "The field 'FunctionName' is required in the Parameters of arn:aws:states:::lambda:invoke"}
+			return nil, &Failure{Name: ErrRuntime, Cause: "The field 'FunctionName' is required in the Parameters of " + in.resource}
 		}
 		li.Function = fn
 		li.Qualifier, _ = m["Qualifier"].(string)
 		if it, _ := m["InvocationType"].(string); it == "Event" {
 			li.Async = true
 		}
-		if p, ok := m["Payload"]; ok {
+		if s, ok := m["Payload"].(string); ok && in.kind == "lambdasdk" {
+			li.Payload = []byte(s) // the API's blob: a string is sent as it is
+		} else if p, ok := m["Payload"]; ok {
 			li.Payload = []byte(encodeJSON(p))
 		} else {
 			li.Payload = []byte("{}")
@@ -460,6 +462,9 @@ func (r *run) callLambda(ctx context.Context, in integration, params any) (any, 
 			return nil, &Failure{Name: ErrTimeout, Cause: "Task timed out."}
 		}
 		return nil, &Failure{Name: ErrLambdaServiceException, Cause: err.Error()}
+	}
+	if in.kind == "lambdasdk" {
+		return lambdaSDKResult(li, out), nil
 	}
 	if out.FunctionError != "" {
 		var fe struct {
@@ -585,4 +590,26 @@ func (r *run) callEvents(ctx context.Context, params any) (any, *Failure) {
 		}
 	}
 	return res, nil
+}
+
+// lambdaSDKResult is Invoke's answer as the AWS SDK integration
+// (arn:aws:states:::aws-sdk:lambda:invoke) hands it on: unlike the
+// optimized integration, the payload stays the function's text and a
+// function error does not fail the task (it is in FunctionError).
+func lambdaSDKResult(li *LambdaInput, out *LambdaOutput) map[string]any {
+	status := out.StatusCode
+	if status == 0 {
+		status = 200
+		if li.Async {
+			status = 202
+		}
+	}
+	res := map[string]any{"StatusCode": json.Number(strconv.Itoa(status)), "Payload": string(out.Payload)}
+	if out.ExecutedVersion != "" {
+		res["ExecutedVersion"] = out.ExecutedVersion
+	}
+	if out.FunctionError != "" {
+		res["FunctionError"] = out.FunctionError
+	}
+	return res
 }

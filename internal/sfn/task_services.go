@@ -54,6 +54,7 @@ func sdkServiceList() string {
 	for n := range sdkServices {
 		names = append(names, n)
 	}
+	names = append(names, "lambda (invoke)")
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
@@ -61,13 +62,22 @@ func sdkServiceList() string {
 // sdkIntegration classifies aws-sdk:<service>:<action>.
 func sdkIntegration(in integration, rest string) (integration, error) {
 	svc, action, ok := strings.Cut(rest, ":")
+	if svc == "lambda" && action == "invoke" {
+		// Lambda's Invoke through the SDK integration: the optimized
+		// call, answered as the API answers (callLambda).
+		in.kind, in.rtype, in.action, in.sdkPrefix = "lambdasdk", "aws-sdk:lambda", action, "Lambda"
+		return in, nil
+	}
 	s, known := sdkServices[svc]
+	if svc == "lambda" {
+		known = true // invoke only, above; the other actions are refused below
+	}
 	switch {
 	case !ok || action == "" || !unicode.IsLower(rune(action[0])):
 		return integration{}, refusal(fmt.Sprintf("The resource '%s' is not an AWS SDK integration: arn:aws:states:::aws-sdk:<service>:<action>, the action in camelCase", in.resource))
 	case !known:
 		return integration{}, refusal(fmt.Sprintf("Nimbus does not serve the service '%s' for the AWS SDK integration (%s); it serves %s", svc, in.resource, sdkServiceList()))
-	case svc == "s3" && !sdkS3Actions[action], svc == "sns" && !sdkSNSActions[action]:
+	case svc == "s3" && !sdkS3Actions[action], svc == "sns" && !sdkSNSActions[action], svc == "lambda":
 		return integration{}, refusal(fmt.Sprintf("Nimbus does not support the AWS SDK integration action %s:%s (%s) yet", svc, action, in.resource))
 	}
 	in.kind, in.rtype, in.action = "sdk", "aws-sdk:"+svc, action
