@@ -159,7 +159,10 @@ func kill9LosesNoAsyncEvent(t *testing.T, c *Cluster) {
 			return err == nil
 		})
 	}
-	Eventually(t, 3*time.Minute, "the warm-up events run", func() bool {
+	// A hang guard, not a timing: after the previous step's restarts a
+	// loaded cluster can spend minutes re-electing its stream leaders
+	// (ci31: leases answered "no response from stream" for minutes).
+	Eventually(t, 6*time.Minute, "the warm-up events run", func() bool {
 		missing, _ := rec.missing(warm)
 		return missing == 0
 	})
