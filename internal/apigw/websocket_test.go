@@ -154,9 +154,10 @@ func write(t *testing.T, c *websocket.Conn, s string) {
 	}
 }
 
-func TestWebSocketRoutesEventsAndConnections(t *testing.T) {
-	h := newWSHarness(t, WSOptions{})
-	disconnected := make(chan map[string]any, 4)
+// connectHandlers answers $connect with 200 and hands each $disconnect
+// event to the returned channel (buffered for n).
+func (h *wsHarness) connectHandlers(n int) chan map[string]any {
+	disconnected := make(chan map[string]any, n)
 	h.fns.fns["connect"] = answer(map[string]any{"statusCode": 200})
 	h.fns.fns["disconnect"] = func(p []byte) (*invoke.Result, error) {
 		var ev map[string]any
@@ -164,6 +165,12 @@ func TestWebSocketRoutesEventsAndConnections(t *testing.T) {
 		disconnected <- ev
 		return &invoke.Result{Payload: []byte(`{"statusCode":200}`)}, nil
 	}
+	return disconnected
+}
+
+func TestWebSocketRoutesEventsAndConnections(t *testing.T) {
+	h := newWSHarness(t, WSOptions{})
+	disconnected := h.connectHandlers(4)
 	h.fns.fns["default"] = answer(map[string]any{"statusCode": 200, "body": "not sent: $default has no route response"})
 	h.fns.fns["echo"] = func(p []byte) (*invoke.Result, error) {
 		var ev struct{ Body string }

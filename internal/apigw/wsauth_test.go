@@ -36,14 +36,7 @@ func wsAuthorizer(p []byte) (*invoke.Result, error) {
 
 func TestWebSocketLambdaAuthorizer(t *testing.T) {
 	h := newWSHarness(t, WSOptions{})
-	disconnected := make(chan map[string]any, 4)
-	h.fns.fns["connect"] = answer(map[string]any{"statusCode": 200})
-	h.fns.fns["disconnect"] = func(p []byte) (*invoke.Result, error) {
-		var ev map[string]any
-		_ = json.Unmarshal(p, &ev)
-		disconnected <- ev
-		return &invoke.Result{Payload: []byte(`{"statusCode":200}`)}, nil
-	}
+	disconnected := h.connectHandlers(4)
 	h.fns.fns["default"] = answer(map[string]any{"statusCode": 200})
 	h.fns.fns["echo"] = answer(map[string]any{"statusCode": 200, "body": "ok"})
 	h.fns.fns["auth"] = wsAuthorizer

@@ -85,14 +85,7 @@ func FuzzFrameScanner(f *testing.F) {
 // a message in one 40 KB frame closes the connection with 1009.
 func TestWebSocketFrameLimit(t *testing.T) {
 	h := newWSHarness(t, WSOptions{})
-	disconnected := make(chan map[string]any, 1)
-	h.fns.fns["connect"] = answer(map[string]any{"statusCode": 200})
-	h.fns.fns["disconnect"] = func(p []byte) (*invoke.Result, error) {
-		var ev map[string]any
-		_ = json.Unmarshal(p, &ev)
-		disconnected <- ev
-		return &invoke.Result{Payload: []byte(`{"statusCode":200}`)}, nil
-	}
+	disconnected := h.connectHandlers(1)
 	h.fns.fns["default"] = answer(map[string]any{"statusCode": 200})
 	h.fns.fns["echo"] = func(p []byte) (*invoke.Result, error) {
 		var ev struct{ Body string }
