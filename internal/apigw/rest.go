@@ -256,6 +256,15 @@ func (g *Gateway) changeREST(c *call, change func(d *restDoc) error) (*restDoc, 
 	return update(c.r.Context(), g.docs, restKey(id), restNotFound(id), change)
 }
 
+// removeREST applies a management delete to a REST API's document and
+// answers status with no body (AWS answers 202 or 204 by operation).
+func (g *Gateway) removeREST(c *call, status int, remove func(d *restDoc) error) error {
+	if _, err := g.changeREST(c, remove); err != nil {
+		return err
+	}
+	return c.noContent(status)
+}
+
 func (g *Gateway) createRestAPI(c *call) error {
 	if c.r.URL.Query().Get("mode") == "import" {
 		return g.importRestAPI(c)
@@ -585,15 +594,12 @@ func (g *Gateway) getMethod(c *call) error {
 }
 
 func (g *Gateway) deleteMethod(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusNoContent, func(d *restDoc) error {
 		r, _, err := methodOf(d, c)
 		if err != nil {
 			return err
 		}
 		delete(r.ResourceMethods, c.params["http_method"])
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusNoContent)
+	})
 }

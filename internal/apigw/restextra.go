@@ -315,17 +315,14 @@ func (g *Gateway) getDocumentationPart(c *call) error {
 }
 
 func (g *Gateway) deleteDocumentationPart(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusAccepted, func(d *restDoc) error {
 		i := slices.IndexFunc(d.DocumentationParts, func(p *docPart) bool { return p.ID == c.params["part_id"] })
 		if i < 0 {
 			return notFound("Invalid Documentation part identifier specified")
 		}
 		d.DocumentationParts = slices.Delete(d.DocumentationParts, i, i+1)
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusAccepted)
+	})
 }
 
 func (g *Gateway) updateDocumentationPart(c *call) error {
@@ -481,7 +478,7 @@ func (g *Gateway) updateAccount(c *call) error {
 }
 
 func (g *Gateway) deleteModel(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusAccepted, func(d *restDoc) error {
 		name := c.params["model_name"]
 		i := slices.IndexFunc(d.Models, func(m *restModel) bool { return m.Name == name })
 		if i < 0 {
@@ -498,10 +495,7 @@ func (g *Gateway) deleteModel(c *call) error {
 		}
 		d.Models = slices.Delete(d.Models, i, i+1)
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusAccepted)
+	})
 }
 
 func (g *Gateway) getRequestValidator(c *call) error {
@@ -516,7 +510,7 @@ func (g *Gateway) getRequestValidator(c *call) error {
 }
 
 func (g *Gateway) deleteRequestValidator(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusAccepted, func(d *restDoc) error {
 		id := c.params["validator_id"]
 		i := slices.IndexFunc(d.Validators, func(v *restValidator) bool { return v.ID == id })
 		if i < 0 {
@@ -531,8 +525,5 @@ func (g *Gateway) deleteRequestValidator(c *call) error {
 		}
 		d.Validators = slices.Delete(d.Validators, i, i+1)
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusAccepted)
+	})
 }

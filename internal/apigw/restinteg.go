@@ -524,7 +524,7 @@ func (g *Gateway) getMethodResponse(c *call) error {
 }
 
 func (g *Gateway) deleteMethodResponse(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusNoContent, func(d *restDoc) error {
 		_, m, err := methodOf(d, c)
 		if err != nil {
 			return err
@@ -534,10 +534,7 @@ func (g *Gateway) deleteMethodResponse(c *call) error {
 		}
 		delete(m.MethodResponses, c.params["status_code"])
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusNoContent)
+	})
 }
 
 func (g *Gateway) updateMethodResponse(c *call) error {
@@ -642,17 +639,14 @@ func (g *Gateway) getIntegrationResponse(c *call) error {
 }
 
 func (g *Gateway) deleteIntegrationResponse(c *call) error {
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusNoContent, func(d *restDoc) error {
 		x, _, err := integrationResponseOf(d, c)
 		if err != nil {
 			return err
 		}
 		delete(x.IntegrationResponses, c.params["status_code"])
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusNoContent)
+	})
 }
 
 func (g *Gateway) updateIntegrationResponse(c *call) error {

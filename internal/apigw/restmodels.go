@@ -189,7 +189,7 @@ func (g *Gateway) getAuthorizerREST(c *call) error {
 
 func (g *Gateway) deleteAuthorizerREST(c *call) error {
 	aid := c.params["authorizer_id"]
-	if _, err := g.changeREST(c, func(d *restDoc) error {
+	return g.removeREST(c, http.StatusAccepted, func(d *restDoc) error {
 		i := slices.IndexFunc(d.Authorizers, func(a *restAuthorizer) bool { return a.ID == aid })
 		if i < 0 {
 			return notFound("Invalid Authorizer identifier specified")
@@ -203,8 +203,5 @@ func (g *Gateway) deleteAuthorizerREST(c *call) error {
 		}
 		d.Authorizers = slices.Delete(d.Authorizers, i, i+1)
 		return nil
-	}); err != nil {
-		return err
-	}
-	return c.noContent(http.StatusAccepted)
+	})
 }
