@@ -297,7 +297,7 @@ func (e *engine) catchUpLocked(ctx context.Context) error {
 // last sequence: once it is in, a former holder's appends fail.
 func (e *engine) barrierLocked(token uint64) error {
 	data := encodeEntry(entryBarrier, e.log.node, token, nil)
-	return e.db.Update(func(tx *bolt.Tx) error { return e.publishLocked(tx, data) })
+	return e.db().Update(func(tx *bolt.Tx) error { return e.publishLocked(tx, data) })
 }
 
 // applyLocked applies log entry seq to the store (with e.logMu held).
@@ -309,7 +309,7 @@ func (e *engine) applyLocked(seq uint64, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("table change log entry %d: %w", seq, err)
 	}
-	err = e.db.Update(func(tx *bolt.Tx) error {
+	err = e.db().Update(func(tx *bolt.Tx) error {
 		pending := map[string]*tableDesc{}
 		tx.OnCommit(func() { e.setPending(pending) })
 		for _, op := range ops {
@@ -369,19 +369,26 @@ func applyOp(tx *bolt.Tx, op logOp, pending map[string]*tableDesc) error {
 }
 
 // follow applies the log's new entries to the store until ctx ends (a
-// node that does not hold the tables' lease).
-func (e *engine) follow(ctx context.Context, warn func(string, error)) {
+// node that does not hold the tables' lease). A store the log was purged
+// past is replaced by resync's snapshot (snapshot.go), then followed on.
+func (e *engine) follow(ctx context.Context, warn func(string, error), resync func(context.Context) error) {
 	for ctx.Err() == nil {
 		err := e.followOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, errLogGap) {
-			e.behind.Store(true)
-			warn("this node's table store is behind the purged change log: it forwards, and cannot take over (docs/design/tables.md)", err)
-			return
-		}
-		if err != nil {
+			if !e.behind.Swap(true) {
+				warn("this node's table store is behind the purged change log: it forwards and fetches a snapshot (docs/design/tables.md)", err)
+			}
+			if err = resync(ctx); err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			warn("fetch a snapshot of the tables", err)
+		} else if err != nil {
 			warn("follow the table change log", err)
 		}
 		select {
@@ -445,9 +452,9 @@ func (e *engine) followOnce(ctx context.Context) error {
 // nimbus_dynamodb, key applied-<hash of the node name>); the holder
 // purges the entries every node that reported in the last reportFresh
 // has. A node silent for longer no longer holds the purge back: when it
-// comes back behind the purged log it cannot catch up by replay, and it
-// neither follows nor takes the lease (it forwards; copying tables.db
-// from a live node restores it).
+// comes back behind the purged log it cannot catch up by replay; it
+// forwards, does not contend for the lease, and fetches a snapshot
+// (snapshot.go).
 const reportFresh = 10 * time.Minute
 
 type appliedReport struct {
@@ -463,14 +470,17 @@ func reportKey(node string) string {
 // report records this node's last applied entry.
 func (p *peer) report(ctx context.Context) {
 	e := p.h.s.e
-	if e.behind.Load() {
-		// Behind the purge: this node's position must not hold it back.
-		_ = p.kv.Delete(ctx, reportKey(p.node))
-		return
-	}
 	e.logMu.Lock()
 	seq := e.logSeq
 	e.logMu.Unlock()
+	if e.behind.Load() {
+		// Behind the purge: this node's position must not hold it back,
+		// except for the snapshot it is fetching.
+		if seq = p.snapAt.Load(); seq == 0 {
+			_ = p.kv.Delete(ctx, reportKey(p.node))
+			return
+		}
+	}
 	b, _ := json.Marshal(appliedReport{Node: p.node, Seq: seq})
 	if _, err := p.kv.Put(ctx, reportKey(p.node), b); err != nil && ctx.Err() == nil {
 		p.h.s.log.Warn("report the table change log position", "err", err)

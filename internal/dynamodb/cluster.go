@@ -88,6 +88,12 @@ type peer struct {
 	home    atomic.Pointer[string]
 	// compactEvery is how often the holder purges the log.
 	compactEvery time.Duration
+	// snaps serves this node's store as snapshots; snapSub subscribes it.
+	snaps   *snapServer
+	snapSub *nats.Subscription
+	// snapAt is the position of the snapshot being fetched (0: none),
+	// reported so the log is not purged past it meanwhile.
+	snapAt atomic.Uint64
 }
 
 // joinCluster opens the change log, follows it, and contends for the
@@ -123,23 +129,37 @@ func joinCluster(ctx context.Context, h *Handler, o Options) (*peer, error) {
 	none := ""
 	p.home.Store(&none)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.snaps = newSnapServer(e)
+	if p.snapSub, err = o.Conn.Subscribe(snapSubject(o.Node), p.snaps.serve); err != nil {
+		return nil, fmt.Errorf("serve table snapshots: %w", err)
+	}
 	p.report(ctx)
 	stopFollow := p.startFollowing()
-	// A node whose store cannot catch up stops contending (runCancel).
-	runCtx, runCancel := context.WithCancel(p.ctx)
 	p.wg.Go(func() {
-		defer runCancel()
-		_ = leases.Run(runCtx, leaseName, func(ctx context.Context, token uint64) error {
-			stopFollow()
-			defer func() { stopFollow = p.startFollowing() }()
-			err := p.hold(ctx, token)
-			if errors.Is(err, errLogGap) {
-				e.behind.Store(true)
-				p.h.s.log.Error("this node's table store is behind the purged change log: it forwards, and cannot take over (docs/design/tables.md)")
-				runCancel()
+		for p.ctx.Err() == nil {
+			// A node whose store is behind the purged log does not
+			// contend until its follower has installed a snapshot.
+			if e.behind.Load() {
+				select {
+				case <-p.ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
 			}
-			return err
-		})
+			runCtx, runCancel := context.WithCancel(p.ctx)
+			_ = leases.Run(runCtx, leaseName, func(ctx context.Context, token uint64) error {
+				stopFollow()
+				defer func() { stopFollow = p.startFollowing() }()
+				err := p.hold(ctx, token)
+				if errors.Is(err, errLogGap) {
+					e.behind.Store(true)
+					p.h.s.log.Warn("this node's table store is behind the purged change log: it lets the lease go and fetches a snapshot (docs/design/tables.md)")
+					runCancel()
+				}
+				return err
+			})
+			runCancel()
+		}
 	})
 	p.wg.Go(func() {
 		t := time.NewTicker(p.compactEvery / 6)
@@ -165,7 +185,7 @@ func (p *peer) startFollowing() func() {
 	go func() {
 		defer p.wg.Done()
 		defer close(done)
-		p.h.s.e.follow(ctx, func(msg string, err error) { p.h.s.log.Warn(msg, "err", err) })
+		p.h.s.e.follow(ctx, func(msg string, err error) { p.h.s.log.Warn(msg, "err", err) }, p.resync)
 	}()
 	return func() { cancel(); <-done }
 }
@@ -244,6 +264,8 @@ func (p *peer) stop() {
 	p.cancel()
 	p.wg.Wait()
 	p.reqs.Wait()
+	_ = p.snapSub.Unsubscribe()
+	p.snaps.close()
 }
 
 // serveMsg runs one forwarded request (on the table node).

@@ -34,7 +34,11 @@ func indexBucket(table, index string) []byte {
 // in memory. Writes go through one committer goroutine that runs every
 // queued write in one transaction (group commit: one fsync for all).
 type engine struct {
-	db *bolt.DB
+	// dbp is the store file; a snapshot install (snapshot.go) swaps it,
+	// with logMu held, so writers (which hold logMu on a cluster) never
+	// see the swap and readers retry on the new file.
+	dbp atomic.Pointer[bolt.DB]
+	dir string
 
 	mu     sync.RWMutex
 	tables map[string]*tableDesc // guarded by mu; records as stored
@@ -74,46 +78,65 @@ func openEngine(dir string) (*engine, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create table store directory: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "tables.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second,
+	removeSnapshotFiles(dir)
+	db, tables, applied, err := openStoreFile(filepath.Join(dir, storeFile))
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{dir: dir, tables: tables, logSeq: applied, writes: make(chan *writeReq, 1024),
+		committed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	e.dbp.Store(db)
+	e.writable.Store(true)
+	go e.commitLoop()
+	return e, nil
+}
+
+const storeFile = "tables.db"
+
+// openStoreFile opens a store file, creates its fixed buckets, and reads
+// its table records and its change log position.
+func openStoreFile(path string) (*bolt.DB, map[string]*tableDesc, uint64, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second,
 		// The free page list is not written at every commit (fewer pages
 		// per group commit; it is rebuilt by a scan at open, as etcd
 		// does), and is kept as a map (free runs found in O(1)).
 		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("open table store: %w", err)
+		return nil, nil, 0, fmt.Errorf("open table store: %w", err)
 	}
-	e := &engine{db: db, tables: map[string]*tableDesc{}, writes: make(chan *writeReq, 1024),
-		committed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	tables := map[string]*tableDesc{}
+	var applied uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketTables, bucketStats, bucketOutbox, bucketTokens, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		e.logSeq = readApplied(tx)
+		applied = readApplied(tx)
 		return tx.Bucket(bucketTables).ForEach(func(k, v []byte) error {
 			var t tableDesc
 			if err := json.Unmarshal(v, &t); err != nil {
 				return fmt.Errorf("decode table %s: %w", k, err)
 			}
-			e.tables[t.TableName] = &t
+			tables[t.TableName] = &t
 			return nil
 		})
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("load table store: %w", err)
+		return nil, nil, 0, fmt.Errorf("load table store: %w", err)
 	}
-	e.writable.Store(true)
-	go e.commitLoop()
-	return e, nil
+	return db, tables, applied, nil
 }
+
+// db is the store file.
+func (e *engine) db() *bolt.DB { return e.dbp.Load() }
 
 // close stops the committer and closes the file.
 func (e *engine) close() error {
 	close(e.stop)
 	<-e.done
-	return e.db.Close()
+	return e.db().Close()
 }
 
 // table returns a table's record (a copy the caller may keep).
@@ -211,7 +234,7 @@ func (e *engine) runBatch(batch []*writeReq) {
 	var streamed bool
 	if len(batch) > 1 {
 		var failed bool
-		err := e.db.Update(func(tx *bolt.Tx) error {
+		err := e.db().Update(func(tx *bolt.Tx) error {
 			pending := map[string]*tableDesc{}
 			tx.OnCommit(func() { e.setPending(pending) })
 			for _, r := range batch {
@@ -252,7 +275,7 @@ func (e *engine) runBatch(batch []*writeReq) {
 	for _, r := range batch {
 		var s bool
 		var logErr bool
-		err := e.db.Update(func(tx *bolt.Tx) error {
+		err := e.db().Update(func(tx *bolt.Tx) error {
 			pending := map[string]*tableDesc{}
 			tx.OnCommit(func() { e.setPending(pending) })
 			w := &wtx{tx: tx, e: e, pending: pending}
@@ -294,7 +317,18 @@ func (e *engine) notify(streamed bool) {
 }
 
 // view runs fn in a read transaction (a consistent snapshot).
-func (e *engine) view(fn func(tx *bolt.Tx) error) error { return e.db.View(fn) }
+// A view that meets the file a snapshot install just closed runs again
+// on the new one.
+func (e *engine) view(fn func(tx *bolt.Tx) error) error {
+	for {
+		db := e.db()
+		err := db.View(fn)
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) && e.db() != db {
+			continue
+		}
+		return err
+	}
+}
 
 // wtx is one write of a group: it reads and writes through the group's
 // transaction.
@@ -431,7 +465,7 @@ func (w *wtx) addStats(table string, dn, dbytes int64) error {
 
 // stats reads a table's item count and size.
 func (e *engine) stats(table string) (n, size int64) {
-	_ = e.db.View(func(tx *bolt.Tx) error {
+	_ = e.view(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(bucketStats).Get([]byte(table))
 		if len(cur) == 16 {
 			n, size = int64(binary.BigEndian.Uint64(cur)), int64(binary.BigEndian.Uint64(cur[8:])) //nolint:gosec // non-negative counters

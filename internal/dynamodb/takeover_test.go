@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,9 +33,16 @@ type clusterNode struct {
 	nc   *nats.Conn
 	srv  *httptest.Server
 	c    *ddb.Client
+	once sync.Once
 }
 
 func startNode(t testing.TB, st *store.Store, name string) *clusterNode {
+	t.Helper()
+	return startNodeIn(t, st, name, t.TempDir())
+}
+
+// startNodeIn starts a node whose store is in dir.
+func startNodeIn(t testing.TB, st *store.Store, name, dir string) *clusterNode {
 	t.Helper()
 	nc, err := nats.Connect("", nats.InProcessServer(st.Server()))
 	if err != nil {
@@ -44,7 +52,7 @@ func startNode(t testing.TB, st *store.Store, name string) *clusterNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(t.Context(), Options{Dir: t.TempDir(), JetStream: js, Region: "us-east-1", AccountID: testAccount,
+	svc, err := New(t.Context(), Options{Dir: dir, JetStream: js, Region: "us-east-1", AccountID: testAccount,
 		Cluster: true, Conn: nc, Node: name, LeaseTTL: 2 * time.Second, LogCompaction: 600 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +61,13 @@ func startNode(t testing.TB, st *store.Store, name string) *clusterNode {
 	n := &clusterNode{name: name, svc: svc, nc: nc, srv: srv}
 	n.c = ddb.New(ddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-	t.Cleanup(func() { srv.Close(); _ = svc.Close(); nc.Close() })
+	t.Cleanup(n.stop)
 	return n
+}
+
+// stop stops the node cleanly (its store kept in its directory).
+func (n *clusterNode) stop() {
+	n.once.Do(func() { n.srv.Close(); _ = n.svc.Close(); n.nc.Close() })
 }
 
 // kill is the node dying: its connection and endpoint are gone at once.
@@ -190,7 +203,8 @@ func TestTakeoverKeepsAcknowledgedWrites(t *testing.T) {
 		return true
 	})
 	// The holder purges what every live node has: the log does not grow
-	// without end. A node started now, behind the purge, forwards.
+	// without end. A node started now, behind the purge, forwards, and
+	// its store becomes a snapshot of a live node's (snapshot.go).
 	waitFor(t, "a purge of the change log", func() bool {
 		info, err := next.svc.e.log.stream.Info(ctx)
 		return err == nil && info.State.FirstSeq > 1
@@ -200,7 +214,102 @@ func TestTakeoverKeepsAcknowledgedWrites(t *testing.T) {
 		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: acked[0]}}}); err != nil || got.Item == nil {
 		t.Errorf("a read through a node behind the purged log: %v %v", got, err)
 	}
-	waitFor(t, "the node behind the purge to notice", d.svc.e.behind.Load)
+	waitFor(t, "the new node's snapshot", func() bool {
+		local := localIDs(t, d.svc.e, "orders")
+		for _, id := range acked {
+			if !local[id] {
+				return false
+			}
+		}
+		return !d.svc.e.behind.Load()
+	})
+}
+
+// TestSnapshotBringsBackANodeBehindThePurge: a node stopped with its data
+// directory kept while the log was purged past its store (its report
+// gone, as after reportFresh) comes back, cannot replay, fetches a
+// snapshot of the table node's store (its own writes and deletions since
+// included, its stale copy gone), follows the log from the snapshot's
+// position, and can take over when the table node dies.
+func TestSnapshotBringsBackANodeBehindThePurge(t *testing.T) {
+	st := storetest.Open(t)
+	a := startNode(t, st, "a")
+	waitHolder(t, a)
+	bDir := t.TempDir()
+	b := startNodeIn(t, st, "b", bDir)
+	ctx := t.Context()
+	if _, err := a.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n *clusterNode, id string) {
+		t.Helper()
+		if _, err := n.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
+			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(n *clusterNode, want []string, gone ...string) func() bool {
+		return func() bool {
+			local := localIDs(t, n.svc.e, "things")
+			for _, id := range want {
+				if !local[id] {
+					return false
+				}
+			}
+			for _, id := range gone {
+				if local[id] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	var old, later []string
+	for i := range 20 {
+		old = append(old, fmt.Sprintf("old-%d", i))
+		put(a, old[i])
+	}
+	waitFor(t, "the follower's copy", has(b, old))
+	b.stop()
+	staleAt := b.svc.e.logSeq
+	// b is silent: its report no longer holds the purge back.
+	if err := a.svc.peer.kv.Delete(ctx, reportKey("b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.c.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: aws.String("things"),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: old[0]}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		later = append(later, fmt.Sprintf("later-%d", i))
+		put(a, later[i])
+	}
+	waitFor(t, "a purge past the stopped node's store", func() bool {
+		info, err := a.svc.e.log.stream.Info(ctx)
+		return err == nil && info.State.FirstSeq > staleAt+1
+	})
+
+	b = startNodeIn(t, st, "b", bDir)
+	waitFor(t, "the snapshot on the node that was behind", func() bool {
+		return has(b, append(later, old[1:]...), old[0])() && !b.svc.e.behind.Load()
+	})
+	// It follows the log from the snapshot's position...
+	put(b, "after")
+	waitFor(t, "a write after the snapshot on its copy", has(b, []string{"after"}))
+	// ...and takes over.
+	a.kill()
+	waitHolder(t, b)
+	got, err := b.c.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String("things"), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: later[19]}}})
+	if err != nil || got.Item == nil {
+		t.Fatalf("read after the takeover: %v %v", got, err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(bDir, "*")); len(files) != 1 {
+		t.Errorf("store directory %v, want only %s", files, storeFile)
+	}
 }
 
 // TestChangeLogFence: once another node has replayed the log and appended
