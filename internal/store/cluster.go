@@ -314,14 +314,17 @@ func (j clusterJS) CreateOrUpdateConsumer(ctx context.Context, stream string, cf
 	})
 }
 
-// leaderGet reads key from the state bucket's stream leader. nats.go
-// reads KV buckets with direct get, which any replica answers, so on a
-// cluster a node could miss a write it has just made (a majority that need
-// not include its replica acknowledged it) and a read-modify-write would
-// fail with "not found". The registry reads the store only to write (its
-// watch-fed cache serves every other read), so the hop to the leader
-// costs little.
-func (s *Store) leaderGet(ctx context.Context, key string) (Entry, error) {
+// leaderGet reads key's last message from the state bucket's stream
+// leader; deleted reports a delete marker (with its revision). nats.go
+// reads KV buckets with direct get, which any replica answers (in
+// practice this node's own), so on a cluster a node could miss a write
+// it has just made (a majority that need not include its replica
+// acknowledged it) and a read-modify-write would fail with "not found".
+// Every read a write depends on (Get, and the checks of Create, Update
+// and Delete) goes to the leader; the registry's watch-fed cache serves
+// every other read, so the hop costs little. The error wraps ErrNotFound
+// when the key never had a message.
+func (s *Store) leaderGet(ctx context.Context, key string) (e Entry, deleted bool, err error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + StateBucket + "." + key})
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -330,7 +333,7 @@ func (s *Store) leaderGet(ctx context.Context, key string) (Entry, error) {
 	}
 	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+StateBucket, req)
 	if err != nil {
-		return Entry{}, fmt.Errorf("get %s: %w", key, err)
+		return Entry{}, false, err
 	}
 	var resp struct {
 		Message *struct {
@@ -341,27 +344,28 @@ func (s *Store) leaderGet(ctx context.Context, key string) (Entry, error) {
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return Entry{}, fmt.Errorf("get %s: decode: %w", key, err)
+		return Entry{}, false, fmt.Errorf("decode: %w", err)
 	}
 	if resp.Error != nil {
 		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
-			return Entry{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+			return Entry{}, false, ErrNotFound
 		}
-		return Entry{}, fmt.Errorf("get %s: %w", key, resp.Error)
+		return Entry{}, false, resp.Error
 	}
 	if resp.Message == nil {
-		return Entry{}, fmt.Errorf("get %s: empty answer", key)
+		return Entry{}, false, errors.New("empty answer")
 	}
+	e = Entry{Key: key, Value: resp.Message.Data, Revision: resp.Message.Sequence}
 	if len(resp.Message.Header) > 0 {
 		h, err := nats.DecodeHeadersMsg(resp.Message.Header)
 		if err != nil {
-			return Entry{}, fmt.Errorf("get %s: headers: %w", key, err)
+			return Entry{}, false, fmt.Errorf("headers: %w", err)
 		}
 		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return Entry{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+			return Entry{Key: key, Revision: e.Revision}, true, nil
 		}
 	}
-	return Entry{Key: key, Value: resp.Message.Data, Revision: resp.Message.Sequence}, nil
+	return e, false, nil
 }
 
 func (j clusterJS) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {

@@ -169,6 +169,36 @@ func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
 			}
 		}
 	}
+	// The checks of a write read the leader too: an update right after a
+	// create on the same node (CreateFunction, PutFunctionConcurrency)
+	// and a create right after a delete on the same node pass on every
+	// node, although the node's own replica may not have applied the
+	// write before yet.
+	for i := range 6 {
+		n, key := s[i%3], fmt.Sprintf("fn.rw%d", i)
+		rev, err := n.Create(ctx, key, []byte("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rev, err = n.Update(ctx, key, []byte("b"), rev); err != nil {
+			t.Fatalf("node %d: update right after its create: %v", i%3, err)
+		}
+		if err := n.Delete(ctx, key, rev); err != nil {
+			t.Fatalf("node %d: delete right after its update: %v", i%3, err)
+		}
+		if _, err := n.Create(ctx, key, []byte("c")); err != nil {
+			t.Fatalf("node %d: create right after its delete: %v", i%3, err)
+		}
+		if _, err := s[(i+1)%3].Create(ctx, key, []byte("d")); !errors.Is(err, ErrExists) {
+			t.Fatalf("node %d: create of a live key: %v, want ErrExists", (i+1)%3, err)
+		}
+		if err := s[(i+2)%3].Delete(ctx, key, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("node %d: get after another node's delete: %v, want ErrNotFound", i%3, err)
+		}
+	}
 	if e, err := s[2].Get(ctx, "fn.shared"); err != nil || string(e.Value) != "v1" {
 		t.Fatalf("node 2 reads %q, %v; want v1", e.Value, err)
 	}

@@ -100,15 +100,31 @@ func (s *Store) Get(ctx context.Context, key string) (Entry, error) {
 	if err := validKey(key); err != nil {
 		return Entry{}, fmt.Errorf("get: %w", err)
 	}
+	e, err := s.current(ctx, key)
+	if err != nil {
+		return Entry{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	return e, nil
+}
+
+// current reads key's live value: on a cluster from the state bucket's
+// stream leader (leaderGet), so that a node sees every write it has had
+// acknowledged; on one node from the bucket. The error wraps ErrNotFound
+// for an absent or deleted key.
+func (s *Store) current(ctx context.Context, key string) (Entry, error) {
 	if s.leaderReads {
-		return s.leaderGet(ctx, key)
+		e, deleted, err := s.leaderGet(ctx, key)
+		if err == nil && deleted {
+			err = ErrNotFound
+		}
+		return e, err
 	}
 	e, err := s.kv.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return Entry{}, fmt.Errorf("get %s: %w", key, ErrNotFound)
+			return Entry{}, ErrNotFound
 		}
-		return Entry{}, fmt.Errorf("get %s: %w", key, err)
+		return Entry{}, err
 	}
 	return Entry{Key: key, Value: e.Value(), Revision: e.Revision()}, nil
 }
@@ -126,7 +142,13 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 	if err := s.StorageErr(); err != nil {
 		return 0, fmt.Errorf("create %s: %w", key, err)
 	}
-	rev, err := s.kv.Create(ctx, key, val)
+	var rev uint64
+	var err error
+	if s.leaderReads {
+		rev, err = s.clusterCreate(ctx, key, val)
+	} else {
+		rev, err = s.kv.Create(ctx, key, val)
+	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, fmt.Errorf("create %s: %w", key, ErrExists)
@@ -134,6 +156,29 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 		return 0, fmt.Errorf("create %s: %w", key, s.writeErr(err))
 	}
 	return rev, nil
+}
+
+// clusterCreate is jetstream's KeyValue.Create with its check read from
+// the stream leader. Create writes with "no message on this key yet"; when
+// that fails because the key's last message is a delete marker it writes
+// again over the marker's revision, and nats.go reads that marker with a
+// direct get, which this node's replica answers: a replica that has not
+// applied a delete this node just made still shows the old value, and
+// the create of a key deleted a moment ago failed with "exists".
+func (s *Store) clusterCreate(ctx context.Context, key string, val []byte) (uint64, error) {
+	rev, err := s.kv.Update(ctx, key, val, 0)
+	if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return rev, err
+	}
+	e, deleted, gerr := s.leaderGet(ctx, key)
+	if gerr != nil || !deleted {
+		return 0, jetstream.ErrKeyExists
+	}
+	rev, err = s.kv.Update(ctx, key, val, e.Revision)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, jetstream.ErrKeyExists // created (or changed) meanwhile
+	}
+	return rev, err
 }
 
 // Update replaces key's value if its current revision is lastRev and
@@ -174,8 +219,8 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 		return fmt.Errorf("delete: %w", err)
 	}
 	if lastRev == 0 {
-		if _, err := s.kv.Get(ctx, key); err != nil {
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := s.current(ctx, key); err != nil {
+			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
 			return fmt.Errorf("delete %s: %w", key, err)
@@ -197,16 +242,20 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 	return nil
 }
 
-// expectRevision checks that key has a live value at revision rev.
+// expectRevision checks that key has a live value at revision rev. It
+// reads as Get does (from the leader on a cluster): a local replica that
+// lags would call a key this node has just created absent, and an
+// update right after the create (CreateFunction, then
+// PutFunctionConcurrency on the same node) answered 404.
 func (s *Store) expectRevision(ctx context.Context, op, key string, rev uint64) error {
-	e, err := s.kv.Get(ctx, key)
+	e, err := s.current(ctx, key)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("%s %s: %w", op, key, ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("%s %s: %w", op, key, err)
-	case e.Revision() != rev:
-		return fmt.Errorf("%s %s: revision is %d, not %d: %w", op, key, e.Revision(), rev, ErrConflict)
+	case e.Revision != rev:
+		return fmt.Errorf("%s %s: revision is %d, not %d: %w", op, key, e.Revision, rev, ErrConflict)
 	}
 	return nil
 }
@@ -214,7 +263,7 @@ func (s *Store) expectRevision(ctx context.Context, op, key string, rev uint64) 
 // classifyMismatch turns a failed revision CAS into ErrNotFound (the key
 // was deleted meanwhile) or ErrConflict.
 func (s *Store) classifyMismatch(ctx context.Context, op, key string) error {
-	if _, err := s.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := s.current(ctx, key); errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%s %s: %w", op, key, ErrNotFound)
 	}
 	return fmt.Errorf("%s %s: %w", op, key, ErrConflict)
