@@ -71,7 +71,7 @@ type Options struct {
 	// of the source tree the command runs in when empty).
 	GoSource string
 	// Only "queues" measures just the queues and topics section,
-	// "tables" just DynamoDB's, "cloudwatch" just CloudWatch's (after the
+	// "tables" just DynamoDB's, "objects" just S3's, "cloudwatch" just CloudWatch's (after the
 	// CLI start time); NoQueues
 	// leaves the queues section out.
 	Only     string
@@ -124,6 +124,7 @@ type Report struct {
 	Memory     []Memory          `json:"idle_memory"`
 	Queues     *Queues           `json:"queues,omitempty"`
 	Tables     *Tables           `json:"tables,omitempty"`
+	Objects    *Objects          `json:"objects,omitempty"`
 	CloudWatch *CloudWatch       `json:"cloudwatch,omitempty"`
 	Events     *Events           `json:"events,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
@@ -248,6 +249,7 @@ type runner struct {
 	limits  Machine
 	logf    func(format string, args ...any)
 	node    *daemon.Daemon
+	dir     string // the node's data directory
 
 	roleOnce sync.Once // the functions' role, created before the first
 	roleErr  error
@@ -312,7 +314,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}()
 	r.api = "http://" + d.Addr()
-	r.node = d
+	r.node, r.dir = d, dir
 	r.hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
 	r.lc = lambda.New(lambda.Options{
 		Region:       r.region,
@@ -342,10 +344,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		steps = []func(context.Context, *Report, string) error{r.events}
 	case opts.Only == "tables":
 		steps = []func(context.Context, *Report, string) error{r.tables}
+	case opts.Only == "objects":
+		steps = []func(context.Context, *Report, string) error{r.objects}
 	case !opts.NoQueues:
-		steps = append(steps, r.queues, r.tables, r.metrics)
+		steps = append(steps, r.queues, r.tables, r.objects, r.metrics)
 	default:
-		steps = append(steps, r.metrics)
+		steps = append(steps, r.objects, r.metrics)
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

@@ -44,13 +44,16 @@ func TestWriteText(t *testing.T) {
 			Phases: &Phases{N: 3, MountRoot: 1.75, RuntimeInit: 2.25, SpareShare: 1}}},
 		ScaleOut: ScaleOut{Environments: 100, Distinct: 100, Seconds: 0.5, PerSecond: 200, ToHandler: Latency{N: 100, P50: 250, P99: 480}},
 		Memory:   []Memory{{Runtime: "python3.12", Environments: 2, FunctionPSSKB: 9000, PlatformOverheadKB: 1500}},
+		Objects: &Objects{Clients: 16, Put4K: 2100, DiskSmall: 7000, PutRatio: 0.3, BigMB: 256, PutBigMBs: 300.5, DiskWriteMBs: 500,
+			PutBigShare: 0.6, ListKeys: 1995, List: Latency{N: 100, P50: 4.25}},
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CLI START", "12.50", "25.00×", "31000", "5.00×", "25%", "provided.al2023", "9000", "1500",
-		"COLD-START BREAKDOWN", "mount root", "1.75", "2.25", "to handler p50", "480.0"} {
+		"COLD-START BREAKDOWN", "mount root", "1.75", "2.25", "to handler p50", "480.0",
+		"OBJECTS", "2100", "30% of the disk floor", "300.5", "60%", "bucket of 1995 keys", "4.25 ms"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}
@@ -152,5 +155,27 @@ func TestEventsBenchRules(t *testing.T) {
 	}
 	if matched < 1000 || matched > 1000*eventRules/2 {
 		t.Fatalf("1000 events matched %d times against %d rules", matched, eventRules)
+	}
+}
+
+// The large object's GET is measured from the disk only if its file's
+// pages can be dropped: a run that cannot find the file fails rather
+// than measuring the cache.
+func TestDropCacheUnder(t *testing.T) {
+	dir := t.TempDir()
+	if err := durableFile(dir+"/small", make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := dropCacheUnder(dir, 1<<20); err == nil {
+		t.Error("no file of 1 MiB, yet no error")
+	}
+	if err := writeSynced(dir+"/big", make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := dropCacheUnder(dir, 1<<20); err != nil {
+		t.Error(err)
+	}
+	if err := readAll(dir+"/big", 1<<20); err != nil {
+		t.Error(err)
 	}
 }

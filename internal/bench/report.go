@@ -78,6 +78,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		writeTables(p, rep.Tables)
 		p("")
 	}
+	if rep.Objects != nil {
+		writeObjects(p, rep.Objects)
+		p("")
+	}
 	if cw := rep.CloudWatch; cw != nil {
 		p("")
 		p("CLOUDWATCH PutMetricData (%d datapoints a request)	concurrency	req/s	datapoints/s	of echo	errors", cw.DatapointsPerRequest)
