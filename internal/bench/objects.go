@@ -242,8 +242,11 @@ func (r *runner) bigObject(ctx context.Context, c *s3.Client, bucket, scratch st
 	}
 	n, err := io.Copy(io.Discard, out.Body)
 	_ = out.Body.Close()
-	if err != nil || n != size {
-		return fmt.Errorf("get %d MB: %d bytes: %v", bigObjectMB, n, err)
+	if err != nil {
+		return fmt.Errorf("get %d MB: %w", bigObjectMB, err)
+	}
+	if n != size {
+		return fmt.Errorf("get %d MB: %d bytes", bigObjectMB, n)
 	}
 	ob.GetBigMBs = mbs(time.Since(t0))
 	ob.PutBigShare, ob.GetBigShare = ratio(ob.PutBigMBs, ob.DiskWriteMBs), ratio(ob.GetBigMBs, ob.DiskReadMBs)
@@ -299,8 +302,11 @@ func readAll(p string, size int64) error {
 	}
 	defer f.Close() //nolint:errcheck // read only
 	n, err := io.CopyBuffer(io.Discard, f, make([]byte, 256<<10))
-	if err != nil || n != size {
-		return fmt.Errorf("disk read: %d bytes: %v", n, err)
+	if err != nil {
+		return fmt.Errorf("disk read: %w", err)
+	}
+	if n != size {
+		return fmt.Errorf("disk read: %d bytes, want %d", n, size)
 	}
 	return nil
 }
