@@ -161,6 +161,9 @@ func (s *Service) updateBucket(ctx context.Context, name string, f func(*bucketR
 }
 
 func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, q url.Values) error {
+	if err := methodAllowed(r, q, bucketSubresources); err != nil {
+		return err
+	}
 	switch r.Method {
 	case http.MethodPut:
 		switch {
@@ -251,7 +254,7 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deleteObjects(w, r, name)
 		}
 	}
-	return errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+	return methodNotAllowed(r.Method, "BUCKET")
 }
 
 // maxXMLBody bounds the XML documents of bucket requests (S3's own limit

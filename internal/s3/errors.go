@@ -19,6 +19,8 @@ type Error struct {
 	Message string
 	// Extra elements of the <Error> document, in order.
 	Extra [][2]string
+	// Allow is the Allow header of a 405 (the methods the resource takes).
+	Allow string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -29,6 +31,12 @@ func errorf(status int, code, format string, args ...any) *Error {
 		msg = fmt.Sprintf(format, args...)
 	}
 	return &Error{Status: status, Code: code, Message: msg}
+}
+
+func (e *Error) allowing(methods string) *Error {
+	c := *e
+	c.Allow = methods
+	return &c
 }
 
 func (e *Error) with(name, value string) *Error {
@@ -103,6 +111,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *Error) {
 	h := w.Header()
 	h.Set("x-amz-request-id", reqID)
 	h.Set(awsapi.HeaderRequestID, reqID)
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)
 		return

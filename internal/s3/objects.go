@@ -38,6 +38,9 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 	if err := checkKey(t.key); err != nil {
 		return err
 	}
+	if err := methodAllowed(r, q, objectSubresources); err != nil {
+		return err
+	}
 	if q.Has("versionId") {
 		return s.versionOp(w, r, t, q)
 	}
@@ -95,7 +98,7 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, t target, q u
 			return err
 		}
 	}
-	return errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+	return methodNotAllowed(r.Method, "OBJECT")
 }
 
 // objectHeaders reads the content headers, user metadata and tags a

@@ -216,7 +216,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodGet {
 			return s.listBuckets(w, r)
 		}
-		return errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+		return methodNotAllowed(r.Method, "SERVICE")
 	}
 	if t.key == "" {
 		return s.bucketOp(w, r, t.bucket, q)
