@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -41,21 +43,12 @@ var egressRange = netip.MustParsePrefix("10.200.0.0/13")
 
 const (
 	hostIfPrefix = "nbh"
-	envIfPrefix  = "nbe"
 	envIfName    = "eth0"
 )
 
 // egressLink is one environment's veth pair, host side.
 type egressLink struct {
 	hostIf string
-	cfg    egressConfig
-}
-
-// egressConfig is what init configures inside the namespace.
-type egressConfig struct {
-	IfName  string `json:"if_name"` // the pair's end moved into the namespace
-	Addr    string `json:"addr"`    // 10.200.x.y/30
-	Gateway string `json:"gateway"` // the host end's address
 }
 
 var (
@@ -63,22 +56,32 @@ var (
 	natErr  error
 )
 
-// setupEgress creates the veth pair of the environment whose init is pid,
-// moves one end into its network namespace and configures the host end.
+// setupEgress creates the veth pair of the environment whose init is pid
+// and configures both ends: the host end here, the other inside the
+// environment's network namespace, created there as eth0 with its
+// address, up, and the default route through the host end. Init has
+// nothing left to do for it, so a spare that got its pair ahead of its
+// claim (Launcher.SpareNetwork) makes no netlink call on the cold start:
+// every one of them takes the kernel's rtnl lock, which bursts and
+// namespace teardown elsewhere hold for milliseconds.
 func setupEgress(pid int) (*egressLink, error) {
 	natOnce.Do(func() { natErr = ensureNAT() })
 	if natErr != nil {
 		return nil, natErr
 	}
+	nsfd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the environment's network namespace: %w", err)
+	}
+	defer unix.Close(nsfd) //nolint:errcheck // read-only
 	hostIP, envIP, err := freeLink()
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	suffix := hex.EncodeToString(b)
-	l := &egressLink{hostIf: hostIfPrefix + suffix}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.hostIf}, PeerName: envIfPrefix + suffix}
+	l := &egressLink{hostIf: hostIfPrefix + hex.EncodeToString(b)}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.hostIf}, PeerName: envIfName, PeerNamespace: netlink.NsFd(nsfd)}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("create veth: %w", err)
 	}
@@ -88,27 +91,86 @@ func setupEgress(pid int) (*egressLink, error) {
 			l.remove()
 		}
 	}()
-	peer, err := netlink.LinkByName(veth.PeerName)
-	if err != nil {
-		return nil, fmt.Errorf("find veth peer: %w", err)
-	}
-	if err := netlink.LinkSetNsPid(peer, pid); err != nil {
-		return nil, fmt.Errorf("move veth into the environment: %w", err)
-	}
 	host, err := netlink.LinkByName(l.hostIf)
 	if err != nil {
 		return nil, fmt.Errorf("find veth: %w", err)
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: hostIP.AsSlice(), Mask: net.CIDRMask(30, 32)}}
-	if err := netlink.AddrAdd(host, addr); err != nil {
+	if err := netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: hostIP.AsSlice(), Mask: net.CIDRMask(30, 32)}}); err != nil {
 		return nil, fmt.Errorf("address veth: %w", err)
 	}
 	if err := netlink.LinkSetUp(host); err != nil {
 		return nil, fmt.Errorf("bring veth up: %w", err)
 	}
-	l.cfg = egressConfig{IfName: veth.PeerName, Addr: envIP.String() + "/30", Gateway: hostIP.String()}
+	h, err := netlinkIn(nsfd)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in the environment's namespace: %w", err)
+	}
+	defer h.Close()
+	if err := configureEnvEnd(h, envIP, hostIP); err != nil {
+		return nil, err
+	}
 	ok = true
 	return l, nil
+}
+
+// configureEnvEnd addresses the environment's end (eth0, through h, a
+// handle in its namespace), brings it up and routes everything through
+// the host end.
+func configureEnvEnd(h *netlink.Handle, envIP, hostIP netip.Addr) error {
+	link, err := h.LinkByName(envIfName)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", envIfName, err)
+	}
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: envIP.AsSlice(), Mask: net.CIDRMask(30, 32)}}); err != nil {
+		return fmt.Errorf("address %s: %w", envIfName, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bring %s up: %w", envIfName, err)
+	}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: hostIP.AsSlice(), Scope: unix.RT_SCOPE_UNIVERSE}
+	if err := h.RouteAdd(route); err != nil {
+		return fmt.Errorf("add default route: %w", err)
+	}
+	return nil
+}
+
+// netlinkIn returns a netlink (route) handle whose socket lives in the
+// network namespace nsfd: it is opened on a thread moved there for the
+// moment, which then moves back (a thread that cannot is never reused:
+// its goroutine ends locked to it, and Go discards it).
+func netlinkIn(nsfd int) (*netlink.Handle, error) {
+	type result struct {
+		h   *netlink.Handle
+		err error
+	}
+	out := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			out <- result{err: err}
+			return
+		}
+		defer unix.Close(self) //nolint:errcheck // read-only
+		if err := unix.Setns(nsfd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			out <- result{err: fmt.Errorf("setns: %w", err)}
+			return
+		}
+		h, herr := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
+			if h != nil {
+				h.Close()
+			}
+			out <- result{err: fmt.Errorf("setns back: %w", err)} // the thread stays locked and dies
+			return
+		}
+		runtime.UnlockOSThread()
+		out <- result{h: h, err: herr}
+	}()
+	r := <-out
+	return r.h, r.err
 }
 
 // remove deletes the pair (it also goes when the namespace does).
@@ -121,9 +183,19 @@ func (l *egressLink) remove() {
 // freeLink picks a /30 of egressRange that no interface on the host uses:
 // .1 for the host end, .2 for the environment.
 func freeLink() (host, env netip.Addr, err error) {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return host, env, fmt.Errorf("list addresses: %w", err)
+	// A dump that links created or deleted meanwhile interrupted (other
+	// environments start and stop all the time) is taken again; after a
+	// few tries its partial list is used, which the random pick below
+	// makes safe enough (one /30 of 131,072).
+	var addrs []netlink.Addr
+	for try := 0; ; try++ {
+		addrs, err = netlink.AddrList(nil, netlink.FAMILY_V4)
+		if err == nil || (errors.Is(err, netlink.ErrDumpInterrupted) && try == 4) {
+			break
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return host, env, fmt.Errorf("list addresses: %w", err)
+		}
 	}
 	used := map[netip.Prefix]bool{}
 	for _, a := range addrs {
@@ -345,31 +417,4 @@ func EgressAvailable() error {
 	}
 	natOnce.Do(func() { natErr = ensureNAT() })
 	return natErr
-}
-
-// configureEgress runs in init, inside the namespace: it names its end of
-// the pair eth0, addresses it and routes everything through the host.
-func configureEgress(cfg *egressConfig) error {
-	link, err := netlink.LinkByName(cfg.IfName)
-	if err != nil {
-		return stage("find "+cfg.IfName, err)
-	}
-	if err := netlink.LinkSetName(link, envIfName); err != nil {
-		return stage("rename "+cfg.IfName, err)
-	}
-	addr, err := netlink.ParseAddr(cfg.Addr)
-	if err != nil {
-		return stage("parse "+cfg.Addr, err)
-	}
-	if err := netlink.AddrAdd(link, addr); err != nil {
-		return stage("address "+envIfName, err)
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return stage("bring "+envIfName+" up", err)
-	}
-	gw := net.ParseIP(cfg.Gateway)
-	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: gw, Scope: unix.RT_SCOPE_UNIVERSE}); err != nil {
-		return stage("add default route", err)
-	}
-	return nil
 }

@@ -119,11 +119,6 @@ func runInit() int {
 			return report(stage("pass dialers", err))
 		}
 	}
-	if cfg.Egress != nil {
-		if err := configureEgress(cfg.Egress); err != nil {
-			return report(err)
-		}
-	}
 	path, err := lookPath(cfg.Argv[0], cfg.Env)
 	if err != nil {
 		return report(stage("exec", err))

@@ -54,12 +54,11 @@ type initConfig struct {
 	// Hardened: pivot_root into a minimal root, drop privileges, seccomp
 	// (see buildRoot and dropPrivileges); otherwise the host's view
 	// read-only (setupMounts).
-	Hardened  bool          `json:"hardened,omitempty"`
-	UID       int           `json:"uid,omitempty"` // the runtime's uid and gid; 0 keeps init's
-	GID       int           `json:"gid,omitempty"`
-	HostPaths []string      `json:"host_paths,omitempty"`
-	Egress    *egressConfig `json:"egress,omitempty"`
-	OptDir    string        `json:"opt_dir,omitempty"`
+	Hardened  bool     `json:"hardened,omitempty"`
+	UID       int      `json:"uid,omitempty"` // the runtime's uid and gid; 0 keeps init's
+	GID       int      `json:"gid,omitempty"`
+	HostPaths []string `json:"host_paths,omitempty"`
+	OptDir    string   `json:"opt_dir,omitempty"`
 	// Extensions are started before the runtime with ExtEnv (Spec.Extensions).
 	Extensions []string `json:"extensions,omitempty"`
 	ExtEnv     []string `json:"ext_env,omitempty"`
@@ -326,7 +325,6 @@ func (l *launched) configure(ctx context.Context, spec *Spec, cfg *initConfig) (
 		}
 		p.egress = link
 		p.mu.Unlock()
-		cfg.Egress = &link.cfg
 	}
 	p.phases.Egress = time.Since(tEgress)
 	stdout, stderr, err := p.stdio(spec.Stdout, spec.Stderr)
