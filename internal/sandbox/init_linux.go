@@ -80,6 +80,14 @@ func runInit() int {
 	if os.Getenv(netnsEnvKey) == "1" {
 		loErr = loopbackUp()
 	}
+	// Likewise the part of the minimal root that no function configures.
+	var (
+		prepared *preparedRoot
+		prepErr  error
+	)
+	if os.Getenv(rootEnvKey) == "1" {
+		prepared, prepErr = prepareRoot()
+	}
 	cfg, err := readConfig()
 	if err != nil {
 		return report(stage("read config", err))
@@ -87,13 +95,22 @@ func runInit() int {
 	if loErr != nil {
 		return report(stage("bring loopback up", loErr))
 	}
+	if prepErr != nil {
+		return report(prepErr)
+	}
+	if prepared != nil && (!cfg.Namespaced || !cfg.Hardened) {
+		return report(stage("setup", errors.New("a minimal root was prepared for a hardened environment")))
+	}
 	if !cfg.Namespaced {
 		return execGroupRuntime(sock, cfg, report)
 	}
 	tRoot := time.Now()
-	if cfg.Hardened {
+	switch {
+	case prepared != nil:
+		err = prepared.finish(cfg)
+	case cfg.Hardened:
 		err = buildRoot(cfg)
-	} else {
+	default:
 		err = setupMounts(cfg)
 	}
 	if err != nil {

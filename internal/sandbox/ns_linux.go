@@ -32,6 +32,9 @@ const (
 	initEnv    = initEnvKey + "=1"
 	// netnsEnvKey tells init it has a network namespace of its own.
 	netnsEnvKey = "_NIMBUS_SANDBOX_NETNS"
+	// rootEnvKey tells init its environment is hardened: it prepares the
+	// minimal root while it waits for the configuration (prepareRoot).
+	rootEnvKey = "_NIMBUS_SANDBOX_ROOT"
 )
 
 // initConfig is what the parent sends init once init is in its cgroup,
@@ -232,6 +235,9 @@ func launch(h *host, kind initKind) (_ *launched, err error) {
 	env := []string{initEnv, "GOMAXPROCS=1", "GOGC=50"}
 	if kind.netns {
 		env = append(env, netnsEnvKey+"=1")
+	}
+	if kind.hardened {
+		env = append(env, rootEnvKey+"=1")
 	}
 	if raceEnv != "" {
 		env = append(env, raceEnv)
@@ -574,15 +580,17 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// initKind is how an init is started: in namespaces, and with a network
-// namespace of its own. A spare is used only for a spec of its kind.
+// initKind is how an init is started: in namespaces, with a network
+// namespace of its own, and for a hardened environment (init prepares the
+// minimal root before its configuration arrives). A spare is used only
+// for a spec of its kind.
 type initKind struct {
-	namespaced, netns bool
+	namespaced, netns, hardened bool
 }
 
 // spareKind is the kind of l's spares.
 func (l *Launcher) spareKind(h *host) initKind {
-	return initKind{namespaced: h.namespaces, netns: h.namespaces && !l.unhardened}
+	return initKind{namespaced: h.namespaces, netns: h.namespaces && !l.unhardened, hardened: h.namespaces && !l.unhardened}
 }
 
 // start runs spec through a spare init of l when one matches, else a new
@@ -595,6 +603,7 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 	// Rootless egress (no veth without root) shares the host's network.
 	rootlessEgress := h.userns && spec.Network == NetworkEgress
 	kind.netns = kind.namespaced && !spec.Unhardened && !rootlessEgress
+	kind.hardened = kind.namespaced && !spec.Unhardened
 	var cfg *initConfig
 	if kind.namespaced {
 		cfg = &initConfig{

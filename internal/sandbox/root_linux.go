@@ -73,21 +73,62 @@ type rootSource struct {
 // buildRoot builds the environment's root filesystem in a fresh tmpfs and
 // pivots into it. It runs in init, in the new mount namespace, before any
 // function code.
-func buildRoot(cfg *initConfig) (err error) {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return stage("make mounts private", err)
-	}
-	srcs, err := openRootSources(cfg)
-	defer func() {
-		for _, s := range srcs {
-			if s.fd >= 0 {
-				_ = unix.Close(s.fd)
-			}
-		}
-	}()
+func buildRoot(cfg *initConfig) error {
+	r, err := prepareRoot()
 	if err != nil {
 		return err
 	}
+	return r.finish(cfg)
+}
+
+// newRoot is where the root is built: a small tmpfs over the namespace's
+// own /tmp (private to this namespace; the host's /tmp is untouched).
+const newRoot = "/tmp"
+
+// preparedRoot is the part of an environment's root that no function
+// configures, which init builds before it receives its configuration (so
+// a spare init has it built before its claim): the host's system
+// directories and /etc files, /dev, /proc and the /node_modules link.
+// finish adds the rest and pivots into it.
+type preparedRoot struct {
+	root   int // O_PATH fd of newRoot
+	hidden int // O_PATH fd of the directory newRoot covers (hostPath)
+}
+
+// hostPath is how finish reaches the host's path p: through hidden when
+// the new root covers it (a data directory under /tmp).
+func (r *preparedRoot) hostPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, newRoot); ok && (rest == "" || rest[0] == '/') {
+		return fdPath(r.hidden) + rest
+	}
+	return p
+}
+
+const roFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+
+// prepareRoot builds the function-independent part of the root.
+func prepareRoot() (_ *preparedRoot, err error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, stage("make mounts private", err)
+	}
+	var srcs rootSources
+	defer srcs.close()
+	for _, d := range hostSystemDirs {
+		if err := srcs.add(d, d, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range hostEtc {
+		if err := srcs.add("/etc/"+e, "/etc/"+e, true); err != nil {
+			return nil, err
+		}
+	}
+	// ES module imports do not read NODE_PATH: they look for node_modules
+	// in the directories above the importing file (/var/task/node_modules,
+	// /var/node_modules, /node_modules). This link lets an unbundled
+	// import of the runtime's AWS SDK (/var/runtime/node_modules) resolve
+	// after the function's own copy, as on Lambda.
+	srcs.list = append(srcs.list, rootSource{dst: "/node_modules", fd: -1, link: RuntimeDir + "/node_modules"})
 	devFDs := map[string]int{}
 	defer func() {
 		for _, fd := range devFDs {
@@ -100,39 +141,99 @@ func buildRoot(cfg *initConfig) (err error) {
 			if d == "tty" {
 				continue // optional
 			}
-			return stage("open /dev/"+d, err)
+			return nil, stage("open /dev/"+d, err)
 		}
 		devFDs[d] = fd
 	}
 
-	// The new root: a small tmpfs over the namespace's own /tmp (private
-	// to this namespace; the host's /tmp is untouched).
-	const newRoot = "/tmp"
+	hidden, err := unix.Open(newRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, stage("open "+newRoot, err)
+	}
 	if err := unix.Mount("tmpfs", newRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=4m,nr_inodes=4096"); err != nil {
-		return stage("mount root tmpfs", err)
+		_ = unix.Close(hidden)
+		return nil, stage("mount root tmpfs", err)
 	}
 	root, err := unix.Open(newRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return stage("open root", err)
+		_ = unix.Close(hidden)
+		return nil, stage("open root", err)
 	}
-	defer unix.Close(root) //nolint:errcheck // O_PATH
-
-	const roFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
-	for _, s := range srcs {
-		switch {
-		case s.fd >= 0:
-			if err := bindInto(root, s.fd, s.dst, s.dir, roFlags); err != nil {
-				return stage("bind "+s.dst, err)
-			}
-		case s.link != "":
-			if err := symlinkInto(root, s.link, s.dst); err != nil {
-				return stage("link "+s.dst, err)
-			}
-		default:
-			if err := writeInto(root, s.dst, s.content, 0o644); err != nil {
-				return stage("write "+s.dst, err)
-			}
+	defer func() {
+		if err != nil {
+			_ = unix.Close(root)
+			_ = unix.Close(hidden)
 		}
+	}()
+	if err := srcs.place(root); err != nil {
+		return nil, err
+	}
+	// /dev: a tmpfs holding the few devices a runtime uses.
+	if err := mountInto(root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64"); err != nil {
+		return nil, stage("mount /dev", err)
+	}
+	for _, d := range devices {
+		fd, ok := devFDs[d]
+		if !ok {
+			continue
+		}
+		if err := bindInto(root, fd, "/dev/"+d, false, unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+			return nil, stage("bind /dev/"+d, err)
+		}
+	}
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
+	} {
+		if err := symlinkInto(root, target, "/dev/"+name); err != nil {
+			return nil, stage("link /dev/"+name, err)
+		}
+	}
+	if err := mountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m"); err != nil {
+		return nil, stage("mount /dev/shm", err)
+	}
+	// /proc is mounted while the host's /proc is still in this mount
+	// namespace: in a user namespace the kernel allows a new proc mount
+	// only next to a fully visible one (mnt_too_revealing).
+	if err := mkdirInto(root, "/proc"); err != nil {
+		return nil, stage("mkdir /proc", err)
+	}
+	if err := mountProc(newRoot + "/proc"); err != nil {
+		return nil, err
+	}
+	return &preparedRoot{root: root, hidden: hidden}, nil
+}
+
+// finish adds what the function's configuration decides (the runtime's
+// host paths, the code, the runtime files, the layers, the identity and
+// /tmp of its size), pivots into the root and makes it read-only.
+func (r *preparedRoot) finish(cfg *initConfig) error {
+	root := r.root
+	defer unix.Close(root)     //nolint:errcheck // O_PATH
+	defer unix.Close(r.hidden) //nolint:errcheck // O_PATH
+	var srcs rootSources
+	defer srcs.close()
+	for _, p := range cfg.HostPaths {
+		if covered(p, hostSystemDirs) {
+			continue
+		}
+		if err := srcs.add(p, r.hostPath(p), false); err != nil {
+			return err
+		}
+	}
+	if err := srcs.add(TaskRoot, r.hostPath(cfg.CodeDir), false); err != nil {
+		return err
+	}
+	if err := srcs.add(RuntimeDir, r.hostPath(cfg.RuntimeDir), false); err != nil {
+		return err
+	}
+	if cfg.OptDir != "" {
+		if err := srcs.add("/opt", r.hostPath(cfg.OptDir), false); err != nil {
+			return err
+		}
+	}
+	if err := srcs.place(root); err != nil {
+		return err
 	}
 	if cfg.OptDir == "" {
 		// Lambda's /opt exists without layers too (empty, read-only).
@@ -149,39 +250,6 @@ func buildRoot(cfg *initConfig) (err error) {
 	if err := mountInto(root, "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
 		"mode=1777,size="+strconv.Itoa(size)+"m"); err != nil {
 		return stage("mount /tmp", err)
-	}
-	// /dev: a tmpfs holding the few devices a runtime uses.
-	if err := mountInto(root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64"); err != nil {
-		return stage("mount /dev", err)
-	}
-	for _, d := range devices {
-		fd, ok := devFDs[d]
-		if !ok {
-			continue
-		}
-		if err := bindInto(root, fd, "/dev/"+d, false, unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
-			return stage("bind /dev/"+d, err)
-		}
-	}
-	for name, target := range map[string]string{
-		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
-		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx",
-	} {
-		if err := symlinkInto(root, target, "/dev/"+name); err != nil {
-			return stage("link /dev/"+name, err)
-		}
-	}
-	if err := mountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=64m"); err != nil {
-		return stage("mount /dev/shm", err)
-	}
-	// /proc is mounted while the host's /proc is still in this mount
-	// namespace: in a user namespace the kernel allows a new proc mount
-	// only next to a fully visible one (mnt_too_revealing).
-	if err := mkdirInto(root, "/proc"); err != nil {
-		return stage("mkdir /proc", err)
-	}
-	if err := mountProc(newRoot + "/proc"); err != nil {
-		return err
 	}
 
 	// Enter it. pivot_root(".", ".") stacks the old root under the new
@@ -205,92 +273,87 @@ func buildRoot(cfg *initConfig) (err error) {
 	return nil
 }
 
-// openRootSources opens everything the new root shows from the host.
-func openRootSources(cfg *initConfig) ([]rootSource, error) {
-	var srcs []rootSource
-	add := func(dst, src string, optional bool) error {
-		fi, err := os.Lstat(src)
-		if err != nil {
-			if optional && errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return stage("open "+src, err)
+// rootSources are what a root shows from the host, opened (O_PATH)
+// before anything is mounted.
+type rootSources struct {
+	list []rootSource
+}
+
+func (rs *rootSources) close() {
+	for _, s := range rs.list {
+		if s.fd >= 0 {
+			_ = unix.Close(s.fd)
 		}
-		if fi.Mode()&os.ModeSymlink != 0 && optional {
-			target, err := os.Readlink(src)
-			if err != nil {
-				return stage("read link "+src, err)
+	}
+}
+
+// place binds, links or writes every source below root.
+func (rs *rootSources) place(root int) error {
+	for _, s := range rs.list {
+		switch {
+		case s.fd >= 0:
+			if err := bindInto(root, s.fd, s.dst, s.dir, roFlags); err != nil {
+				return stage("bind "+s.dst, err)
 			}
-			// A system symlink (merged /usr: /lib -> usr/lib) is kept as one;
-			// an /etc entry is resolved (resolv.conf often points into /run).
-			if !strings.HasPrefix(dst, "/etc/") {
-				srcs = append(srcs, rootSource{dst: dst, fd: -1, link: target})
-				return nil
+		case s.link != "":
+			if err := symlinkInto(root, s.link, s.dst); err != nil {
+				return stage("link "+s.dst, err)
 			}
-			if fi, err = os.Stat(src); err != nil {
-				return nil // dangling: as good as absent
+		default:
+			if err := writeInto(root, s.dst, s.content, 0o644); err != nil {
+				return stage("write "+s.dst, err)
 			}
 		}
-		if fi.Mode().IsRegular() && strings.HasPrefix(dst, "/etc/") {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				return stage("read "+src, err)
-			}
-			if dst == "/etc/resolv.conf" {
-				b = egressResolvConf(b)
-			}
-			if dst == "/etc/hosts" {
-				// Lambda's name for the environment's own address, where
-				// Telemetry API subscribers listen.
-				b = append(append([]byte(nil), b...), "\n127.0.0.1\tsandbox.localdomain sandbox\n"...)
-			}
-			srcs = append(srcs, rootSource{dst: dst, fd: -1, content: b})
+	}
+	return nil
+}
+
+// add opens src to show at dst. A missing optional source is skipped; an
+// optional symlink outside /etc (merged /usr: /lib -> usr/lib) is kept as
+// one; an /etc file is copied (resolv.conf often points into /run).
+func (rs *rootSources) add(dst, src string, optional bool) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		if optional && errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
-		fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		return stage("open "+src, err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 && optional {
+		target, err := os.Readlink(src)
 		if err != nil {
-			return stage("open "+src, err)
+			return stage("read link "+src, err)
 		}
-		srcs = append(srcs, rootSource{dst: dst, fd: fd, dir: fi.IsDir()})
+		if !strings.HasPrefix(dst, "/etc/") {
+			rs.list = append(rs.list, rootSource{dst: dst, fd: -1, link: target})
+			return nil
+		}
+		if fi, err = os.Stat(src); err != nil {
+			return nil // dangling: as good as absent
+		}
+	}
+	if fi.Mode().IsRegular() && strings.HasPrefix(dst, "/etc/") {
+		b, err := os.ReadFile(src) // #nosec G304 -- one of hostEtc
+		if err != nil {
+			return stage("read "+src, err)
+		}
+		if dst == "/etc/resolv.conf" {
+			b = egressResolvConf(b)
+		}
+		if dst == "/etc/hosts" {
+			// Lambda's name for the environment's own address, where
+			// Telemetry API subscribers listen.
+			b = append(append([]byte(nil), b...), "\n127.0.0.1\tsandbox.localdomain sandbox\n"...)
+		}
+		rs.list = append(rs.list, rootSource{dst: dst, fd: -1, content: b})
 		return nil
 	}
-	var err error
-	for _, d := range hostSystemDirs {
-		if err = add(d, d, true); err != nil {
-			return srcs, err
-		}
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return stage("open "+src, err)
 	}
-	for _, p := range cfg.HostPaths {
-		if covered(p, hostSystemDirs) {
-			continue
-		}
-		if err = add(p, p, false); err != nil {
-			return srcs, err
-		}
-	}
-	for _, e := range hostEtc {
-		if err = add("/etc/"+e, "/etc/"+e, true); err != nil {
-			return srcs, err
-		}
-	}
-	if err = add(TaskRoot, cfg.CodeDir, false); err != nil {
-		return srcs, err
-	}
-	if err = add(RuntimeDir, cfg.RuntimeDir, false); err != nil {
-		return srcs, err
-	}
-	// ES module imports do not read NODE_PATH: they look for node_modules
-	// in the directories above the importing file (/var/task/node_modules,
-	// /var/node_modules, /node_modules). This link lets an unbundled
-	// import of the runtime's AWS SDK (/var/runtime/node_modules) resolve
-	// after the function's own copy, as on Lambda.
-	srcs = append(srcs, rootSource{dst: "/node_modules", fd: -1, link: RuntimeDir + "/node_modules"})
-	if cfg.OptDir != "" {
-		if err = add("/opt", cfg.OptDir, false); err != nil {
-			return srcs, err
-		}
-	}
-	return srcs, nil
+	rs.list = append(rs.list, rootSource{dst: dst, fd: fd, dir: fi.IsDir()})
+	return nil
 }
 
 // covered reports whether p is one of dirs or below one.
