@@ -305,9 +305,14 @@ func (e *engine) applyLocked(seq uint64, data []byte) error {
 	if seq <= e.logSeq {
 		return nil
 	}
-	_, _, _, ops, err := decodeEntry(data)
+	kind, _, _, ops, err := decodeEntry(data)
 	if err != nil {
 		return fmt.Errorf("table change log entry %d: %w", seq, err)
+	}
+	if kind == entrySeed {
+		// The log was seeded from another store (reseed.go): this one
+		// is replaced by a snapshot.
+		return errLogGap
 	}
 	err = e.db().Update(func(tx *bolt.Tx) error {
 		pending := map[string]*tableDesc{}
@@ -372,12 +377,18 @@ func applyOp(tx *bolt.Tx, op logOp, pending map[string]*tableDesc) error {
 // node that does not hold the tables' lease). A store the log was purged
 // past is replaced by resync's snapshot (snapshot.go), then followed on.
 func (e *engine) follow(ctx context.Context, warn func(string, error), resync func(context.Context) error) {
+	awaiting := false
 	for ctx.Err() == nil {
 		err := e.followOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, errLogGap) {
+		if errors.Is(err, errAwaitSeed) {
+			if !awaiting {
+				warn("wait for the table node to seed the change log", err)
+				awaiting = true
+			}
+		} else if errors.Is(err, errLogGap) {
 			if !e.behind.Swap(true) {
 				warn("this node's table store is behind the purged change log: it forwards and fetches a snapshot (docs/design/tables.md)", err)
 			}
@@ -406,6 +417,17 @@ func (e *engine) followOnce(ctx context.Context) error {
 	info, err := e.log.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("read the table change log: %w", err)
+	}
+	e.logMu.Lock()
+	orphan, err := e.matchLogLocked(info)
+	e.logMu.Unlock()
+	switch {
+	case err != nil:
+		return err
+	case orphan && info.State.LastSeq == 0:
+		return errAwaitSeed
+	case orphan:
+		return errLogGap
 	}
 	if info.State.LastSeq >= from && info.State.FirstSeq > from {
 		return errLogGap
@@ -460,6 +482,12 @@ const reportFresh = 10 * time.Minute
 type appliedReport struct {
 	Node string `json:"node"`
 	Seq  uint64 `json:"seq"`
+	// Lineage is the log the position counts in (reseed.go; "" from a
+	// node before lineages); Orphan: the store follows no current log;
+	// Bytes: the size of its tables' items (which store seeds a log).
+	Lineage string `json:"lineage,omitempty"`
+	Orphan  bool   `json:"orphan,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
 }
 
 func reportKey(node string) string {
@@ -481,22 +509,19 @@ func (p *peer) report(ctx context.Context) {
 			return
 		}
 	}
-	b, _ := json.Marshal(appliedReport{Node: p.node, Seq: seq})
+	b, _ := json.Marshal(appliedReport{Node: p.node, Seq: seq, Lineage: e.lineage(), Orphan: e.orphan.Load(), Bytes: e.tableBytes()})
 	if _, err := p.kv.Put(ctx, reportKey(p.node), b); err != nil && ctx.Err() == nil {
 		p.h.s.log.Warn("report the table change log position", "err", err)
 	}
 }
 
-// compact purges the log entries every live node has applied (holder).
-func (p *peer) compact(ctx context.Context) error {
-	e := p.h.s.e
-	e.logMu.Lock()
-	upTo := e.logSeq
-	e.logMu.Unlock()
+// reports are the positions reported within reportFresh that keep says.
+func (p *peer) reports(ctx context.Context, keep func(appliedReport) bool) []appliedReport {
 	keys, err := p.kv.ListKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("list log positions: %w", err)
+		return nil
 	}
+	var out []appliedReport
 	for k := range keys.Keys() {
 		if !strings.HasPrefix(k, "applied-") {
 			continue
@@ -506,9 +531,23 @@ func (p *peer) compact(ctx context.Context) error {
 			continue
 		}
 		var r appliedReport
-		if json.Unmarshal(ent.Value(), &r) != nil || time.Since(ent.Created()) > reportFresh {
+		if json.Unmarshal(ent.Value(), &r) != nil || time.Since(ent.Created()) > reportFresh || !keep(r) {
 			continue
 		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// compact purges the log entries every live node has applied (holder);
+// positions in another log (an orphan's, reseed.go) do not count.
+func (p *peer) compact(ctx context.Context) error {
+	e := p.h.s.e
+	e.logMu.Lock()
+	upTo := e.logSeq
+	e.logMu.Unlock()
+	lin := e.lineage()
+	for _, r := range p.reports(ctx, func(r appliedReport) bool { return r.Lineage == "" || r.Lineage == lin }) {
 		upTo = min(upTo, r.Seq)
 	}
 	if upTo == 0 {
@@ -518,4 +557,11 @@ func (p *peer) compact(ctx context.Context) error {
 		return fmt.Errorf("purge the table change log: %w", err)
 	}
 	return nil
+}
+
+// lineage is the log the store follows ("" before it adopted one).
+func (e *engine) lineage() string {
+	var lin string
+	_ = e.view(func(tx *bolt.Tx) error { lin = string(tx.Bucket(bucketMeta).Get(keyLineage)); return nil })
+	return lin
 }

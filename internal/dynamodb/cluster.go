@@ -94,6 +94,10 @@ type peer struct {
 	// snapAt is the position of the snapshot being fetched (0: none),
 	// reported so the log is not purged past it meanwhile.
 	snapAt atomic.Uint64
+	// joined is when this node joined; a table node that seeds an empty
+	// log waits until joined+seedWait for the others' reports.
+	joined   time.Time
+	seedWait time.Duration
 }
 
 // joinCluster opens the change log, follows it, and contends for the
@@ -122,7 +126,10 @@ func joinCluster(ctx context.Context, h *Handler, o Options) (*peer, error) {
 	e.log = log
 	e.writable.Store(false)
 	p := &peer{h: h, nc: o.Conn, node: o.Node, leases: leases, kv: kv, sem: make(chan struct{}, maxServing),
-		compactEvery: o.LogCompaction}
+		compactEvery: o.LogCompaction, joined: time.Now(), seedWait: o.SeedWait}
+	if p.seedWait <= 0 {
+		p.seedWait = 15 * time.Second
+	}
 	if p.compactEvery <= 0 {
 		p.compactEvery = 30 * time.Second
 	}
@@ -196,10 +203,7 @@ func (p *peer) hold(ctx context.Context, token uint64) error {
 	e := p.h.s.e
 	for {
 		e.logMu.Lock()
-		err := e.catchUpLocked(ctx)
-		if err == nil {
-			err = e.barrierLocked(token)
-		}
+		err := p.takeOverLocked(ctx, token)
 		if err == nil {
 			e.token = token
 		}

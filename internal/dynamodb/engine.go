@@ -59,6 +59,9 @@ type engine struct {
 	writable atomic.Bool
 	// behind: the log was purged past this store (changelog.go).
 	behind atomic.Bool
+	// orphan: the store follows another log, or predates the log
+	// (reseed.go).
+	orphan atomic.Bool
 
 	writes chan *writeReq
 	// committed is signalled after every commit that wrote stream

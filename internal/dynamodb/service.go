@@ -46,6 +46,10 @@ type Options struct {
 	// LogCompaction is how often the table node purges the change log
 	// entries every node has (30 s when zero).
 	LogCompaction time.Duration
+	// SeedWait is how long a table node that finds the change log empty
+	// while stores hold data waits for the nodes' reports before it
+	// chooses the store that seeds the log (reseed.go; 15 s when zero).
+	SeedWait time.Duration
 }
 
 // Service is DynamoDB and DynamoDB Streams for one node.

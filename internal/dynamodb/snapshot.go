@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -326,7 +324,9 @@ func fetchSnapshot(ctx context.Context, nc *nats.Conn, dir, node string, atSeq f
 // opened first (a damaged copy never replaces the store), renamed over
 // tables.db, swapped in; readers of the old file finish before it
 // closes, and a reader that meets the closed file reads the new one.
-func (e *engine) installLocked(s *snapshot) error {
+// keep: the replaced file is kept as tables.db.replaced (an orphan's,
+// reseed.go, whose data no live log has).
+func (e *engine) installLocked(s *snapshot, keep bool) error {
 	db, tables, applied, err := openStoreFile(s.path)
 	if err != nil {
 		_ = os.Remove(s.path)
@@ -336,6 +336,14 @@ func (e *engine) installLocked(s *snapshot) error {
 		_ = db.Close()
 		_ = os.Remove(s.path)
 		return fmt.Errorf("snapshot: position %d, announced %d", applied, s.seq)
+	}
+	if keep {
+		kept := filepath.Join(e.dir, storeFile+".replaced")
+		_ = os.Remove(kept)
+		if err := os.Link(filepath.Join(e.dir, storeFile), kept); err != nil {
+			_ = db.Close()
+			return fmt.Errorf("keep the replaced table store: %w", err)
+		}
 	}
 	if err := os.Rename(s.path, filepath.Join(e.dir, storeFile)); err != nil {
 		_ = db.Close()
@@ -368,7 +376,7 @@ func (p *peer) resync(ctx context.Context) error {
 	}
 	first := info.State.FirstSeq
 	var errs []error
-	for _, node := range p.snapshotSources(ctx, first) {
+	for _, node := range p.snapshotSources(ctx, first, logLineage(info)) {
 		s, err := fetchSnapshot(ctx, p.nc, e.dir, node, func(seq uint64) {
 			p.snapAt.Store(seq)
 			p.report(ctx)
@@ -383,7 +391,7 @@ func (p *peer) resync(ctx context.Context) error {
 			continue
 		}
 		e.logMu.Lock()
-		err = e.installLocked(s)
+		err = e.installLocked(s, e.orphan.Load())
 		e.logMu.Unlock()
 		if err != nil {
 			return err
@@ -400,33 +408,16 @@ func (p *peer) resync(ctx context.Context) error {
 }
 
 // snapshotSources are the nodes that may give an up-to-date snapshot:
-// the table node, then the others whose reported position is at or past
-// the log's first entry less one, highest first.
-func (p *peer) snapshotSources(ctx context.Context, first uint64) []string {
+// the table node, then the others whose reported position in the log's
+// lineage lin is at or past its first entry less one, highest first.
+func (p *peer) snapshotSources(ctx context.Context, first uint64, lin string) []string {
 	var out []string
 	if h := p.homeNode(ctx, true); h != "" && h != p.node {
 		out = append(out, h)
 	}
-	keys, err := p.kv.ListKeys(ctx)
-	if err != nil {
-		return out
-	}
-	var reps []appliedReport
-	for k := range keys.Keys() {
-		if !strings.HasPrefix(k, "applied-") {
-			continue
-		}
-		ent, err := p.kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var r appliedReport
-		if json.Unmarshal(ent.Value(), &r) != nil || time.Since(ent.Created()) > reportFresh ||
-			r.Node == p.node || r.Seq+1 < first || slices.Contains(out, r.Node) {
-			continue
-		}
-		reps = append(reps, r)
-	}
+	reps := p.reports(ctx, func(r appliedReport) bool {
+		return r.Node != p.node && !r.Orphan && (r.Lineage == "" || r.Lineage == lin) && r.Seq+1 >= first && !slices.Contains(out, r.Node)
+	})
 	slices.SortFunc(reps, func(a, b appliedReport) int { return cmp.Compare(b.Seq, a.Seq) })
 	for _, r := range reps {
 		out = append(out, r.Node)

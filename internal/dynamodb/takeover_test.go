@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,7 +55,8 @@ func startNodeIn(t testing.TB, st *store.Store, name, dir string) *clusterNode {
 		t.Fatal(err)
 	}
 	svc, err := New(t.Context(), Options{Dir: dir, JetStream: js, Region: "us-east-1", AccountID: testAccount,
-		Cluster: true, Conn: nc, Node: name, LeaseTTL: 2 * time.Second, LogCompaction: 600 * time.Millisecond})
+		Cluster: true, Conn: nc, Node: name, LeaseTTL: 2 * time.Second, LogCompaction: 600 * time.Millisecond,
+		SeedWait: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,4 +410,124 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestWipedBackboneReseedsFromTheBestStore: the backbone is wiped (a new
+// one: the change log and the nodes' reports gone) while the nodes' data
+// directories are kept. Their positions mean nothing in the new log
+// (reseed.go): the node that takes the lease waits for the reports, seeds
+// the log from the store with the highest position (the former table
+// node's, which has writes the other never saw), and the other node's
+// stale store is replaced by a snapshot (kept as tables.db.replaced).
+// Writes then go on through either node.
+func TestWipedBackboneReseedsFromTheBestStore(t *testing.T) {
+	st := storetest.Open(t)
+	aDir, bDir := t.TempDir(), t.TempDir()
+	a := startNodeIn(t, st, "a", aDir)
+	waitHolder(t, a)
+	b := startNodeIn(t, st, "b", bDir)
+	ctx := t.Context()
+	if _, err := a.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n *clusterNode, id string) {
+		t.Helper()
+		if _, err := n.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
+			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var old, newer []string
+	for i := range 10 {
+		old = append(old, fmt.Sprintf("old-%d", i))
+		put(a, old[i])
+	}
+	waitFor(t, "the follower's copy", func() bool { return len(localIDs(t, b.svc.e, "things")) == len(old) })
+	b.stop()
+	for i := range 10 {
+		newer = append(newer, fmt.Sprintf("newer-%d", i))
+		put(a, newer[i])
+	}
+	if _, err := a.c.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: aws.String("things"),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: old[0]}}}); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+
+	wiped := storetest.Open(t)
+	b = startNodeIn(t, wiped, "b", bDir) // the stale store first: it may well take the lease
+	a = startNodeIn(t, wiped, "a", aDir)
+	h := waitHolder(t, a, b)
+	want := append(slices.Clone(newer), old[1:]...)
+	for _, n := range []*clusterNode{a, b} {
+		waitFor(t, "node "+n.name+"'s copy of the best store", func() bool {
+			local := localIDs(t, n.svc.e, "things")
+			for _, id := range want {
+				if !local[id] {
+					return false
+				}
+			}
+			return !local[old[0]]
+		})
+	}
+	put(b, "after")
+	put(a, "after-2")
+	got, err := b.c.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String("things"), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: newer[9]}}})
+	if err != nil || got.Item == nil {
+		t.Fatalf("read after the reseed: %v %v", got, err)
+	}
+	other := map[*clusterNode]*clusterNode{a: b, b: a}[h]
+	waitFor(t, "the follower's copy after the reseed", func() bool {
+		l := localIDs(t, other.svc.e, "things")
+		return l["after"] && l["after-2"]
+	})
+	if _, err := os.Stat(filepath.Join(bDir, storeFile+".replaced")); err != nil {
+		t.Errorf("the stale store was not kept: %v", err)
+	}
+	t.Logf("%s took the lease after the wipe", h.name)
+}
+
+// TestStoreFromBeforeTheLogSeedsIt: a store written by a single node (or
+// by a cluster from before the change log) has tables but no position.
+// Started as a cluster node beside a new empty node, its store seeds the
+// log and the empty node gets it by snapshot, whichever holds the lease.
+func TestStoreFromBeforeTheLogSeedsIt(t *testing.T) {
+	st := storetest.Open(t)
+	dir := t.TempDir()
+	single, err := New(t.Context(), Options{Dir: dir, JetStream: st.JetStream(), Region: "us-east-1", AccountID: testAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHandler(single))
+	c := ddb.New(ddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	ctx := t.Context()
+	if _, err := c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
+		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "kept"}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if err := single.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old := startNodeIn(t, st, "old", dir)
+	fresh := startNode(t, st, "fresh")
+	waitHolder(t, old, fresh)
+	for _, n := range []*clusterNode{old, fresh} {
+		waitFor(t, "node "+n.name+"'s copy", func() bool { return localIDs(t, n.svc.e, "things")["kept"] })
+	}
+	if _, err := fresh.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
+		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "new"}}}); err != nil {
+		t.Fatal(err)
+	}
 }
