@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -50,6 +51,11 @@ var (
 const (
 	entryOps     = 0
 	entryBarrier = 1
+	// entryPart is a piece of a group's entry too large for one message
+	// (its bytes follow the header); entryLast the last piece (the first
+	// piece's sequence, then its bytes). entrySeed is in reseed.go.
+	entryPart = 3
+	entryLast = 4
 
 	opPut          = 1
 	opDelete       = 2
@@ -97,11 +103,7 @@ func encodeEntry(kind byte, node string, token uint64, ops []logOp) []byte {
 	for _, op := range ops {
 		n += 1 + 3*binary.MaxVarintLen32 + len(op.bucket) + len(op.key) + len(op.val)
 	}
-	b := make([]byte, 0, n)
-	b = append(b, 1, kind)
-	b = binary.AppendUvarint(b, uint64(len(node)))
-	b = append(b, node...)
-	b = binary.AppendUvarint(b, token)
+	b := appendHeader(make([]byte, 0, n), kind, node, token)
 	for _, op := range ops {
 		b = append(b, op.kind)
 		for _, f := range [][]byte{op.bucket, op.key, op.val} {
@@ -112,14 +114,42 @@ func encodeEntry(kind byte, node string, token uint64, ops []logOp) []byte {
 	return b
 }
 
+// appendHeader appends an entry's header: version, kind, node, token.
+func appendHeader(b []byte, kind byte, node string, token uint64) []byte {
+	b = append(b, 1, kind)
+	b = binary.AppendUvarint(b, uint64(len(node)))
+	b = append(b, node...)
+	return binary.AppendUvarint(b, token)
+}
+
 var errBadEntry = errors.New("damaged change log entry")
 
-// decodeEntry reads a log entry; the slices point into b.
-func decodeEntry(b []byte) (kind byte, node string, token uint64, ops []logOp, err error) {
+// splitHeader reads an entry's header; rest is what follows it.
+func splitHeader(b []byte) (kind byte, node string, token uint64, rest []byte, err error) {
 	if len(b) < 2 || b[0] != 1 {
 		return 0, "", 0, nil, errBadEntry
 	}
 	kind, b = b[1], b[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) { //nolint:gosec // len(b)-k is not negative
+		return 0, "", 0, nil, errBadEntry
+	}
+	end := k + int(n) //nolint:gosec // n is at most len(b)-k
+	node, b = string(b[k:end]), b[end:]
+	token, k = binary.Uvarint(b)
+	if k <= 0 {
+		return 0, "", 0, nil, errBadEntry
+	}
+	return kind, node, token, b[k:], nil
+}
+
+// decodeEntry reads a log entry of operations (not a piece of one); the
+// slices point into b.
+func decodeEntry(b []byte) (kind byte, node string, token uint64, ops []logOp, err error) {
+	kind, node, token, b, err = splitHeader(b)
+	if err != nil || kind == entryPart || kind == entryLast {
+		return 0, "", 0, nil, errBadEntry
+	}
 	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) { //nolint:gosec // len(b)-k is not negative
@@ -130,15 +160,6 @@ func decodeEntry(b []byte) (kind byte, node string, token uint64, ops []logOp, e
 		b = b[end:]
 		return f, true
 	}
-	nb, ok := field()
-	if !ok {
-		return 0, "", 0, nil, errBadEntry
-	}
-	token, k := binary.Uvarint(b)
-	if k <= 0 {
-		return 0, "", 0, nil, errBadEntry
-	}
-	b = b[k:]
 	for len(b) > 0 {
 		op := logOp{kind: b[0]}
 		b = b[1:]
@@ -151,7 +172,7 @@ func decodeEntry(b []byte) (kind byte, node string, token uint64, ops []logOp, e
 		}
 		ops = append(ops, op)
 	}
-	return kind, string(nb), token, ops, nil
+	return kind, node, token, ops, nil
 }
 
 // The write helpers: every bucket write of a transaction goes through
@@ -223,33 +244,84 @@ func (e *engine) appendLocked(tx *bolt.Tx, ops []logOp) error {
 		return nil
 	}
 	data := encodeEntry(entryOps, e.log.node, e.token, ops)
-	if len(data) > e.log.maxEntry {
-		return errEntryTooLarge
+	if len(data) <= e.log.maxEntry {
+		return e.publishLocked(tx, data)
 	}
-	return e.publishLocked(tx, data)
+	// Too large for one message: pieces (entryPart) and a last piece
+	// (entryLast, naming the first), each fenced as any entry; a
+	// follower applies the group only with its last piece, in one
+	// transaction, so the group stays atomic on every node.
+	hdr := len(appendHeader(nil, entryOps, e.log.node, e.token))
+	body := data[hdr:]
+	n := e.log.maxEntry - hdr - binary.MaxVarintLen64
+	if n <= 0 {
+		return errors.New("the backbone's message limit is too small for the change log")
+	}
+	prev := e.logSeq
+	var first uint64
+	for len(body) > n {
+		seq, err := e.sendLocked(append(appendHeader(nil, entryPart, e.log.node, e.token), body[:n]...), prev)
+		if err != nil {
+			return err
+		}
+		if first == 0 {
+			first = seq
+		}
+		prev, body = seq, body[n:]
+	}
+	last := binary.AppendUvarint(appendHeader(nil, entryLast, e.log.node, e.token), first)
+	return e.publishAfterLocked(tx, append(last, body...), prev)
 }
 
-// errEntryTooLarge: a group's entry is above what the backbone carries;
-// its writes run (and are appended) one by one.
-var errEntryTooLarge = errors.New("change log entry above the backbone's message limit")
-
 func (e *engine) publishLocked(tx *bolt.Tx, data []byte) error {
+	return e.publishAfterLocked(tx, data, e.logSeq)
+}
+
+// publishAfterLocked appends data expecting the log's last entry to be
+// expect, and records its sequence in tx.
+func (e *engine) publishAfterLocked(tx *bolt.Tx, data []byte, expect uint64) error {
+	seq, err := e.sendLocked(data, expect)
+	if err != nil {
+		return err
+	}
+	if err := setApplied(tx, seq); err != nil {
+		e.stale = true
+		return err
+	}
+	tx.OnCommit(func() {
+		e.logSeq = seq
+		e.pend = nil // pieces of a group that never got its last piece
+	})
+	return nil
+}
+
+// sendLocked appends data expecting the log's last entry to be expect.
+func (e *engine) sendLocked(data []byte, expect uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
-	ack, err := e.log.js.PublishMsg(ctx, &nats.Msg{Subject: logSubject, Data: data}, jetstream.WithExpectLastSequence(e.logSeq))
+	ack, err := e.log.js.PublishMsg(ctx, &nats.Msg{Subject: logSubject, Data: data}, jetstream.WithExpectLastSequence(expect))
 	if err != nil {
 		// Stored or not, fenced or not: the next write first reads the
 		// log to its end (catchUpLocked).
 		e.stale = true
-		return fmt.Errorf("append to the table change log: %w", err)
+		return 0, fmt.Errorf("append to the table change log: %w", err)
 	}
-	if err := setApplied(tx, ack.Sequence); err != nil {
-		e.stale = true
-		return err
+	return ack.Sequence, nil
+}
+
+// logPiece is a piece of a large group's entry, held until its last.
+type logPiece struct {
+	seq  uint64
+	data []byte
+}
+
+// positionLocked is the last entry the store holds durably: pieces of an
+// unfinished group are in memory only, so a restart replays them.
+func (e *engine) positionLocked() uint64 {
+	if len(e.pend) > 0 {
+		return e.pend[0].seq - 1
 	}
-	seq := ack.Sequence
-	tx.OnCommit(func() { e.logSeq = seq })
-	return nil
+	return e.logSeq
 }
 
 func setApplied(tx *bolt.Tx, seq uint64) error {
@@ -301,10 +373,47 @@ func (e *engine) barrierLocked(token uint64) error {
 }
 
 // applyLocked applies log entry seq to the store (with e.logMu held).
+// A piece of a large group is held in memory until the group's last
+// piece; any other entry drops pieces not completed (a group whose
+// holder failed or was fenced before its last piece).
 func (e *engine) applyLocked(seq uint64, data []byte) error {
 	if seq <= e.logSeq {
 		return nil
 	}
+	kind, node, token, rest, err := splitHeader(data)
+	if err != nil {
+		return fmt.Errorf("table change log entry %d: %w", seq, err)
+	}
+	switch kind {
+	case entryPart:
+		e.pend = append(e.pend, logPiece{seq: seq, data: bytes.Clone(rest)})
+		e.logSeq = seq
+		return nil
+	case entryLast:
+		first, k := binary.Uvarint(rest)
+		if k <= 0 {
+			return fmt.Errorf("table change log entry %d: %w", seq, errBadEntry)
+		}
+		whole := appendHeader(nil, entryOps, node, token)
+		next := first
+		for _, p := range e.pend {
+			if p.seq < first {
+				continue
+			}
+			if p.seq != next {
+				break
+			}
+			whole = append(whole, p.data...)
+			next++
+		}
+		if next != seq {
+			// The group's pieces are not all here (only after a
+			// purge past them): replay cannot rebuild it.
+			return errLogGap
+		}
+		data = append(whole, rest[k:]...)
+	}
+	e.pend = nil
 	kind, _, _, ops, err := decodeEntry(data)
 	if err != nil {
 		return fmt.Errorf("table change log entry %d: %w", seq, err)
@@ -499,7 +608,7 @@ func reportKey(node string) string {
 func (p *peer) report(ctx context.Context) {
 	e := p.h.s.e
 	e.logMu.Lock()
-	seq := e.logSeq
+	seq := e.positionLocked()
 	e.logMu.Unlock()
 	if e.behind.Load() {
 		// Behind the purge: this node's position must not hold it back,
@@ -544,7 +653,7 @@ func (p *peer) reports(ctx context.Context, keep func(appliedReport) bool) []app
 func (p *peer) compact(ctx context.Context) error {
 	e := p.h.s.e
 	e.logMu.Lock()
-	upTo := e.logSeq
+	upTo := e.positionLocked()
 	e.logMu.Unlock()
 	lin := e.lineage()
 	for _, r := range p.reports(ctx, func(r appliedReport) bool { return r.Lineage == "" || r.Lineage == lin }) {

@@ -94,6 +94,8 @@ type peer struct {
 	// snapAt is the position of the snapshot being fetched (0: none),
 	// reported so the log is not purged past it meanwhile.
 	snapAt atomic.Uint64
+	// big holds large requests and answers in pieces (bigmsg.go).
+	big bigStore
 	// joined is when this node joined; a table node that seeds an empty
 	// log waits until joined+seedWait for the others' reports.
 	joined   time.Time
@@ -278,6 +280,10 @@ func (p *peer) serveMsg(m *nats.Msg) {
 	p.reqs.Add(1)
 	go func() {
 		defer func() { <-p.sem; p.reqs.Done() }()
+		if m.Header.Get(hdrFetch) != "" {
+			p.serveBig(m) // a piece of an answer already given
+			return
+		}
 		if !p.holding.Load() {
 			// The lease ended: the request was not run; the sender
 			// asks the new holder.
@@ -287,20 +293,25 @@ func (p *peer) serveMsg(m *nats.Msg) {
 			_ = m.RespondMsg(r)
 			return
 		}
+		body, handled := p.serveBig(m)
+		if handled {
+			return
+		}
 		ctx, cancel := context.WithTimeout(p.ctx, forwardTimeout)
 		defer cancel()
-		a := p.h.serve(ctx, m.Header.Get(hdrTarget), m.Header.Get(hdrHost), m.Data)
-		if len(a.body)+forwardHeadroom > int(p.nc.MaxPayload()) {
-			a = p.h.errAnswer(newErr(http.StatusRequestEntityTooLarge, "ResponseEntityTooLarge",
-				"The answer (%d bytes) is larger than the cluster's message limit (%d bytes): ask node %s directly or ask for less (Limit)",
-				len(a.body), p.nc.MaxPayload(), p.node))
-		}
+		a := p.h.serve(ctx, m.Header.Get(hdrTarget), m.Header.Get(hdrHost), body)
 		r := nats.NewMsg(m.Reply)
+		if len(a.body) > p.pieceSize() && !p.answerBig(r, a.body) {
+			a = p.h.errAnswer(newErr(http.StatusServiceUnavailable, "ServiceUnavailable",
+				"The cluster's table node %s has too many large answers in flight; retry", p.node))
+		}
 		r.Header.Set(hdrStatus, strconv.Itoa(a.status))
 		if a.errType != "" {
 			r.Header.Set(hdrErrType, a.errType)
 		}
-		r.Data = a.body
+		if r.Header.Get(hdrMore) == "" {
+			r.Data = a.body
+		}
 		if err := m.RespondMsg(r); err != nil {
 			p.h.s.log.Warn("answer forwarded dynamodb request", "err", err)
 		}
@@ -330,11 +341,6 @@ func (p *peer) homeNode(ctx context.Context, refresh bool) string {
 // to the holder the lease names, until ctx's deadline: during a
 // takeover, clients wait seconds instead of failing.
 func (p *peer) forward(ctx context.Context, target, host string, body []byte) answer {
-	if len(body)+forwardHeadroom > int(p.nc.MaxPayload()) {
-		return p.h.errAnswer(newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"Request must be smaller than %d bytes on a node that forwards DynamoDB requests to the cluster's table node %s: send it to that node",
-			p.nc.MaxPayload()-forwardHeadroom, p.homeNode(ctx, false)))
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, forwardTimeout)
@@ -347,11 +353,7 @@ func (p *peer) forward(ctx context.Context, target, host string, body []byte) an
 			return p.h.serve(ctx, target, host, body)
 		}
 		if home != "" && home != p.node {
-			m := nats.NewMsg(nodeSubject(home))
-			m.Header.Set(hdrTarget, target)
-			m.Header.Set(hdrHost, host)
-			m.Data = body
-			r, err := p.nc.RequestMsgWithContext(ctx, m)
+			r, err := p.request(ctx, home, target, host, body)
 			switch {
 			case err == nil && r.Header.Get(hdrNotHome) == "":
 				status, err := strconv.Atoi(r.Header.Get(hdrStatus))
@@ -359,7 +361,7 @@ func (p *peer) forward(ctx context.Context, target, host string, body []byte) an
 					return p.h.errAnswer(errInternal())
 				}
 				return answer{status: status, errType: r.Header.Get(hdrErrType), body: r.Data}
-			case err != nil && !errors.Is(err, nats.ErrNoResponders):
+			case err != nil && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, errNotRun):
 				// Sent, and maybe run: not sent again.
 				p.h.s.log.Warn("forward dynamodb request", "table_node", home, "err", err)
 				return p.h.errAnswer(newErr(http.StatusServiceUnavailable, "ServiceUnavailable",

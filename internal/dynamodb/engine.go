@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -54,6 +53,9 @@ type engine struct {
 	stale bool
 	// token is the lease token of this node's hold; guarded by logMu.
 	token uint64
+	// pend are the pieces of a large group being read from the log;
+	// guarded by logMu.
+	pend []logPiece
 	// writable: this node holds the tables' lease (always true on one
 	// node, where there is no log).
 	writable atomic.Bool
@@ -249,9 +251,7 @@ func (e *engine) runBatch(batch []*writeReq) {
 				streamed = streamed || w.streamed
 			}
 			if ops != nil {
-				err := e.appendLocked(tx, *ops)
-				failed = errors.Is(err, errEntryTooLarge) // run one by one
-				return err
+				return e.appendLocked(tx, *ops)
 			}
 			return nil
 		})
@@ -294,11 +294,7 @@ func (e *engine) runBatch(batch []*writeReq) {
 			}
 			return err
 		})
-		switch {
-		case logErr && errors.Is(err, errEntryTooLarge):
-			err = newErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-				"The write's change (%s) is larger than the cluster's message limit (%d bytes) (docs/design/tables.md)", "items, indexes and stream records", e.log.maxEntry)
-		case logErr:
+		if logErr {
 			e.log.warn("append to the table change log", err)
 			err = errLogAppend()
 		}

@@ -160,6 +160,7 @@ func (p *peer) seedLocked(ctx context.Context, token uint64, orphan bool, info *
 	lin := logLineage(info)
 	was := e.logSeq
 	e.logSeq = 0 // the seed is the log's first entry
+	e.pend = nil
 	err := e.db().Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(keyLineage, []byte(lin)); err != nil {
 			return err

@@ -358,6 +358,7 @@ func (e *engine) installLocked(s *snapshot, keep bool) error {
 	e.tables = tables
 	e.mu.Unlock()
 	e.logSeq = applied
+	e.pend = nil
 	e.stale = false
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("close the replaced table store: %w", err)

@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -529,5 +531,170 @@ func TestStoreFromBeforeTheLogSeedsIt(t *testing.T) {
 	if _, err := fresh.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
 		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "new"}}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLargeGroupInPieces: a group whose change is larger than one
+// backbone message is appended as pieces, and a follower applies it whole
+// with its last piece. Pieces of a group that never got its last piece
+// (its holder died or was fenced mid-group) are applied nowhere, and a
+// deposed holder cannot append a piece after the new holder's barrier.
+func TestLargeGroupInPieces(t *testing.T) {
+	st := storetest.Open(t)
+	js := st.JetStream()
+	open := func(node string) *engine {
+		e, err := openEngine(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.close() })
+		if e.log, err = openLog(t.Context(), js, 1, 0, node); err != nil {
+			t.Fatal(err)
+		}
+		e.log.maxEntry = 512
+		return e
+	}
+	big := func(e *engine, prefix string) error {
+		return e.write(t.Context(), func(w *wtx) error {
+			for i := range 20 {
+				if err := w.putIn(w.tx.Bucket(bucketTokens), bucketTokens, fmt.Appendf(nil, "%s-%d", prefix, i), bytes.Repeat([]byte{'v'}, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	catchUp := func(e *engine) {
+		t.Helper()
+		e.logMu.Lock()
+		defer e.logMu.Unlock()
+		if err := e.catchUpLocked(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, f := open("h"), open("f")
+	h.writable.Store(true)
+	if err := big(h, "whole"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.log.stream.Info(t.Context())
+	if err != nil || info.State.Msgs < 4 {
+		t.Fatalf("log %+v, %v: want the group in several pieces", info, err)
+	}
+	catchUp(f)
+	for i := range 20 {
+		if !hasToken(f, fmt.Sprintf("whole-%d", i)) {
+			t.Fatalf("the follower lacks whole-%d", i)
+		}
+	}
+	if f.positionLocked() != info.State.LastSeq {
+		t.Errorf("follower position %d, log end %d", f.positionLocked(), info.State.LastSeq)
+	}
+
+	// The holder dies after two pieces of a group.
+	h.logMu.Lock()
+	prev := h.logSeq
+	for i := range 2 {
+		seq, err := h.sendLocked(append(appendHeader(nil, entryPart, "h", 1), fmt.Appendf(nil, "piece %d", i)...), prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = seq
+	}
+	h.logMu.Unlock()
+	n := open("n")
+	n.logMu.Lock()
+	err = n.catchUpLocked(t.Context())
+	if err == nil {
+		err = n.barrierLocked(2)
+	}
+	n.logMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.pend) != 0 {
+		t.Error("the new holder keeps the dead group's pieces")
+	}
+	catchUp(f)
+	if len(f.pend) != 0 || f.positionLocked() != n.logSeq {
+		t.Errorf("follower: %d pieces held, position %d, want none and %d", len(f.pend), f.positionLocked(), n.logSeq)
+	}
+	// The deposed holder's next large group is fenced at its first piece.
+	var ae *Error
+	if err := big(h, "fenced"); !errors.As(err, &ae) || ae.Code != "ServiceUnavailable" {
+		t.Fatalf("a deposed holder's large group: %v", err)
+	}
+	catchUp(f)
+	if hasToken(h, "fenced-0") || hasToken(f, "fenced-0") {
+		t.Error("a fenced group was stored")
+	}
+	// The new holder's large groups go on.
+	n.writable.Store(true)
+	if err := big(n, "next"); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(f)
+	if !hasToken(f, "next-19") {
+		t.Error("the follower lacks the new holder's group")
+	}
+}
+
+// TestLargeBatchOnACluster: a BatchWriteItem larger than one backbone
+// message (25 items of 390 KB, about 10 MB) sent to a node that forwards
+// reaches the table node in pieces, is appended to the change log in
+// pieces, and reaches the follower's copy whole; the BatchGetItem answer
+// of the same items (also above one message) comes back in pieces.
+func TestLargeBatchOnACluster(t *testing.T) {
+	st := storetest.Open(t)
+	a := startNode(t, st, "a")
+	waitHolder(t, a)
+	b := startNode(t, st, "b")
+	ctx := t.Context()
+	if _, err := b.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	var writes []types.WriteRequest
+	var keys []map[string]types.AttributeValue
+	for i := range 25 {
+		id := &types.AttributeValueMemberS{Value: fmt.Sprintf("big-%02d", i)}
+		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"id": id, "blob": &types.AttributeValueMemberS{Value: strings.Repeat(string(rune('a'+i)), 390<<10)}}}})
+		keys = append(keys, map[string]types.AttributeValue{"id": id})
+	}
+	out, err := b.c.BatchWriteItem(ctx, &ddb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"things": writes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.UnprocessedItems) != 0 {
+		t.Fatalf("unprocessed: %d tables", len(out.UnprocessedItems))
+	}
+	info, err := a.svc.e.log.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The barrier, the table, and the batch in at least two pieces (the
+	// log may have been purged since).
+	if info.State.LastSeq < 4 {
+		t.Errorf("log: last entry %d; want the batch in pieces", info.State.LastSeq)
+	}
+	waitFor(t, "the follower's copy of the batch", func() bool { return len(localIDs(t, b.svc.e, "things")) == 25 })
+	got := map[string]int{}
+	for unprocessed := map[string]types.KeysAndAttributes{"things": {Keys: keys, ConsistentRead: aws.Bool(true)}}; len(unprocessed) > 0; {
+		r, err := b.c.BatchGetItem(ctx, &ddb.BatchGetItemInput{RequestItems: unprocessed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range r.Responses["things"] {
+			got[it["id"].(*types.AttributeValueMemberS).Value] = len(it["blob"].(*types.AttributeValueMemberS).Value)
+		}
+		unprocessed = r.UnprocessedKeys
+	}
+	for _, k := range keys {
+		if id := k["id"].(*types.AttributeValueMemberS).Value; got[id] != 390<<10 {
+			t.Errorf("%s: %d bytes back", id, got[id])
+		}
 	}
 }
