@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -15,7 +16,9 @@ import (
 // from 16 clients, beside the echo server at 16 clients in the same run
 // and two floors measured with the same signing client: the echo of the
 // PutItem's 1 KB body, and DescribeLimits (the front door's SigV4 check,
-// IAM and routing to the DynamoDB handler, no store).
+// IAM and routing to the DynamoDB handler, no store). Then Query of one
+// partition of 100 items from a table of QueryItems items, from one
+// client, its calls interleaved with DescribeLimits' (the floor).
 type Tables struct {
 	Clients        int     `json:"clients"`
 	EchoRPS        float64 `json:"echo_rps"`
@@ -26,9 +29,21 @@ type Tables struct {
 	PutRatio       float64 `json:"ratio_put_to_echo"`
 	GetRatio       float64 `json:"ratio_get_to_echo"`
 	Errors         int     `json:"errors"`
+	// QueryItems were loaded (BatchWriteItem, 16 clients) in QueryLoad
+	// seconds; Query is one partition's 100 items, QueryFloor
+	// DescribeLimits, both from one client.
+	QueryItems int     `json:"query_table_items"`
+	QueryLoad  float64 `json:"query_load_s"`
+	Query      Latency `json:"query_100_items"`
+	QueryFloor Latency `json:"describe_limits_one_client"`
 }
 
-const tableClients = 16
+const (
+	tableClients = 16
+	// queryItems is the Query table's size: queryItems/100 partitions
+	// of 100 items.
+	queryItems = 1_000_000
+)
 
 // ddb calls one DynamoDB operation.
 func (r *runner) ddb(ctx context.Context, op string, in any) error {
@@ -114,6 +129,86 @@ func (r *runner) tables(ctx context.Context, rep *Report, echo string) error {
 	}
 	ts.Errors += errs
 	ts.PutRatio, ts.GetRatio = ratio(ts.PutItem, ts.EchoRPS), ratio(ts.GetItem, ts.EchoRPS)
+	return r.queryTable(ctx, ts, queryItems)
+}
+
+// queryTable loads n small items, n/100 partitions of 100 (sort key 0 to
+// 99), with BatchWriteItem of 25 from 16 clients, then times Query of a
+// whole partition from one client, interleaved with DescribeLimits.
+func (r *runner) queryTable(ctx context.Context, ts *Tables, n int) error {
+	const table = "bench-query"
+	if err := r.ddb(ctx, "CreateTable", map[string]any{"TableName": table, "BillingMode": "PAY_PER_REQUEST",
+		"AttributeDefinitions": []map[string]string{{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}},
+		"KeySchema":            []map[string]string{{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}}}); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	r.logf("tables: loading %d items (%d partitions of 100) with BatchWriteItem from %d clients", n, n/100, tableClients)
+	var next atomic.Int64
+	batches := int64(n / 25)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var loadErr atomic.Value
+	for range tableClients {
+		wg.Go(func() {
+			var b strings.Builder
+			for ctx.Err() == nil {
+				k := next.Add(1) - 1
+				if k >= batches {
+					return
+				}
+				b.Reset()
+				b.WriteString(`{"RequestItems":{"` + table + `":[`)
+				for i := k * 25; i < k*25+25; i++ {
+					if i > k*25 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"PutRequest":{"Item":{"pk":{"S":"p%d"},"sk":{"N":"%d"},"v":{"S":"value-%d"}}}}`, i/100, i%100, i)
+				}
+				b.WriteString(`]}}`)
+				_, body, _, err := r.callAs(ctx, "dynamodb", r.api+"/", []byte(b.String()), map[string]string{
+					"X-Amz-Target": "DynamoDB_20120810.BatchWriteItem", "Content-Type": "application/x-amz-json-1.0"})
+				if err == nil && strings.Contains(string(body), `"UnprocessedItems":{"`) {
+					err = fmt.Errorf("batch %d: items left unprocessed", k)
+				}
+				if err != nil {
+					loadErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := loadErr.Load().(error); err != nil {
+		return fmt.Errorf("load the query table: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ts.QueryItems, ts.QueryLoad = n, math.Round(time.Since(start).Seconds()*10)/10
+	r.logf("tables: Query of 100 items beside DescribeLimits, one client, for %s", 2*r.opts.Duration)
+	var q, floor []time.Duration
+	hdr := func(op string) map[string]string {
+		return map[string]string{"X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0"}
+	}
+	parts := int64(n / 100)
+	for i, end := int64(0), time.Now().Add(2*r.opts.Duration); time.Now().Before(end) || len(q) < 100; i++ {
+		body := `{"TableName":"` + table + `","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{":p":{"S":"p` +
+			strconv.FormatInt(i*7919%parts, 10) + `"}}}`
+		lat, out, _, err := r.callAs(ctx, "dynamodb", r.api+"/", []byte(body), hdr("Query"))
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		if !strings.Contains(string(out), `"Count":100`) {
+			return fmt.Errorf("query of partition p%d: not 100 items", i*7919%parts)
+		}
+		q = append(q, lat)
+		lat, _, _, err = r.callAs(ctx, "dynamodb", r.api+"/", []byte(`{}`), hdr("DescribeLimits"))
+		if err != nil {
+			return fmt.Errorf("describe limits: %w", err)
+		}
+		floor = append(floor, lat)
+	}
+	ts.Query, ts.QueryFloor = latencyOf(q), latencyOf(floor)
 	return nil
 }
 
@@ -124,4 +219,10 @@ func writeTables(p func(string, ...any), t *Tables) {
 	p("Go HTTP echo (baseline)\t%d\t%.0f\t\t", t.Clients, t.EchoRPS)
 	p("echo of the 1 KB PutItem body (floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.EchoKBRPS, ratio(t.EchoKBRPS, t.EchoRPS)*100)
 	p("DescribeLimits (front door floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.DescribeLimits, ratio(t.DescribeLimits, t.EchoRPS)*100)
+	if t.QueryItems > 0 {
+		p("")
+		p("QUERY (100 items of a %d-item table, loaded in %.1f s)\tclients\tp50 ms\tp99 ms\t", t.QueryItems, t.QueryLoad)
+		p("Query\t1\t%.2f\t%.2f\t", t.Query.P50, t.Query.P99)
+		p("DescribeLimits (front door floor)\t1\t%.2f\t%.2f\t", t.QueryFloor.P50, t.QueryFloor.P99)
+	}
 }
