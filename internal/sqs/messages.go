@@ -456,7 +456,11 @@ func (s *Service) moveToDLQ(ctx context.Context, q *queue, m jetstream.Msg, meta
 	if _, err := s.js.PublishMsg(ctx, out); err != nil {
 		return fmt.Errorf("move message to dead-letter queue: %w", err)
 	}
-	return m.DoubleAck(ctx)
+	if err := m.DoubleAck(ctx); err != nil {
+		return err
+	}
+	s.trim.later(q)
+	return nil
 }
 
 // receiptHandle encodes the queue's stream and the delivery's ack subject.
@@ -522,6 +526,7 @@ func (s *Service) deleteIn(ctx context.Context, q *queue, handle string) error {
 		return fmt.Errorf("acknowledge message: %w", err)
 	}
 	s.countersOf(q.Account, q.Name).deleted.Add(1)
+	s.trim.later(q)
 	return nil
 }
 

@@ -23,6 +23,11 @@ type queue struct {
 	Updated int64             `json:"modified"` // unix seconds
 	// LastPurge is the unix milliseconds of the last PurgeQueue.
 	LastPurge int64 `json:"last_purge,omitempty"`
+	// Layout is how the stream keeps messages: 0 work-queue retention
+	// (FIFO queues, and standard queues created before layoutFloor),
+	// layoutFloor limits retention purged below the acknowledgement
+	// floor (trim.go).
+	Layout int `json:"layout,omitempty"`
 }
 
 // Limits and defaults as SQS documents them.

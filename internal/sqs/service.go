@@ -71,6 +71,8 @@ type Service struct {
 	committers map[string]*store.Group[*nats.Msg] // by stream name; guarded by mu
 	// intake group-commits single sends to standard queues (intake.go).
 	intake *intake
+	// trim purges deleted messages of layoutFloor queues (trim.go).
+	trim *trimmer
 }
 
 // New opens (creating if needed) the queue bucket.
@@ -102,12 +104,17 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.intake, err = newIntake(ctx, s); err != nil {
 		return nil, err
 	}
+	s.trim = newTrimmer(s)
 	return s, nil
 }
 
 // Close waits for the intake's mover to finish what it holds (what it
-// does not finish is moved at the next start).
-func (s *Service) Close() { s.intake.close() }
+// does not finish is moved at the next start) and for the trimmer's
+// round.
+func (s *Service) Close() {
+	s.intake.close()
+	s.trim.close()
+}
 
 func queueKey(account, name string) string   { return "q." + account + "." + name }
 func deletedKey(account, name string) string { return "del." + account + "." + name }
@@ -176,10 +183,14 @@ func streamConfig(q *queue) jetstream.StreamConfig {
 	if !q.fifo() {
 		dup = min(2*time.Minute, retention)
 	}
+	retain := jetstream.WorkQueuePolicy
+	if q.Layout == layoutFloor {
+		retain = jetstream.LimitsPolicy // deletes are acks; the trimmer purges (trim.go)
+	}
 	return jetstream.StreamConfig{
 		Name:       q.streamName(),
 		Subjects:   []string{q.subject(), q.subject() + ".>"},
-		Retention:  jetstream.WorkQueuePolicy,
+		Retention:  retain,
 		Storage:    jetstream.FileStorage,
 		Discard:    jetstream.DiscardNew,
 		MaxAge:     retention,
@@ -256,6 +267,9 @@ func (s *Service) CreateQueue(ctx context.Context, account, name string, attrs, 
 	_, _ = rand.Read(id[:])
 	now := s.now().Unix()
 	q := &queue{Account: account, Name: name, ID: hex.EncodeToString(id[:]), Attrs: want, Tags: tags, Created: now, Updated: now}
+	if !fifo {
+		q.Layout = layoutFloor
+	}
 	// The stream first: a record is only written for a queue whose
 	// messages have somewhere to go. A crash in between leaves an
 	// unreferenced stream.
@@ -299,6 +313,7 @@ func (s *Service) DeleteQueue(ctx context.Context, account, name string) error {
 	delete(s.counters, account+"/"+name)
 	delete(s.committers, q.streamName())
 	s.mu.Unlock()
+	s.trim.forget(q.streamName())
 	return nil
 }
 

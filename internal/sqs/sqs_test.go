@@ -27,6 +27,7 @@ func serve(t testing.TB, st *store.Store) *awssqs.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(svc.Close) // before the store closes (cleanups run last first)
 	srv := httptest.NewServer(NewHandler(svc))
 	t.Cleanup(srv.Close)
 	return awssqs.New(awssqs.Options{
