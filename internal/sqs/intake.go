@@ -36,8 +36,11 @@ import (
 //	mover: packs ─> store.PublishMany per queue stream ─> purge sqsin.<node> below the last pack
 //	start: every pack left in the intake (a crash between store and purge) is moved again
 //
-// A lone send (no concurrency) is published straight to its queue, so a
-// single client sees its message at once. A receive or attribute read on
+// A single send to a queue no other single send of this node is writing
+// to at the moment is published straight to its queue (claim), so a
+// lone client sees its message at once and an SNS fan-out's sends to
+// many queues are stored side by side; only sends that meet another to
+// the same queue gather into packs. A receive or attribute read on
 // a queue waits (at most a second) for this node's unmoved packs of that
 // queue, so a client that sent through this node reads its own writes.
 // A crash after a pack's messages were moved but before the purge moves
@@ -74,6 +77,7 @@ type intake struct {
 	moving  bool           // guarded by mu: a mover runs
 	closed  bool           // guarded by mu: close was called, no mover starts
 	unmoved map[string]int // guarded by mu: messages per queue stream in packs not yet moved
+	direct  map[string]int // guarded by mu: single sends published straight to each queue stream, under way
 	moved   chan struct{}  // guarded by mu: closed (and replaced) when a move ends
 	stop    chan struct{}  // closed by close: a failing move gives up
 	// ctx is the mover's and the sweeper's; close cancels it if they do
@@ -112,7 +116,7 @@ func newIntake(ctx context.Context, s *Service) (*intake, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	in := &intake{s: s, subject: intakePrefix + hex.EncodeToString(id[:]), unmoved: map[string]int{}, moved: make(chan struct{}), stop: make(chan struct{})}
+	in := &intake{s: s, subject: intakePrefix + hex.EncodeToString(id[:]), unmoved: map[string]int{}, direct: map[string]int{}, moved: make(chan struct{}), stop: make(chan struct{})}
 	in.ctx, in.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	in.group = store.NewGroup(in.commit, func(m *nats.Msg) int { return len(m.Data) + 512 }, intakeLimits)
 	if err := in.recover(ctx); err != nil {
@@ -149,6 +153,32 @@ func (in *intake) commit(ctx context.Context, msgs []*nats.Msg) error {
 	}
 	in.mu.Unlock()
 	return nil
+}
+
+// claim reports whether a single send to stream may be published
+// straight to it: no other single send to it is under way on this node
+// (one that is goes through the group and a pack). Sends to different
+// queues, such as an SNS topic's fan-out to its subscribed queues, are
+// then stored side by side, each with its stream's fsync, rather than
+// one after the other behind a pack and the mover. A true answer must be
+// followed by release.
+func (in *intake) claim(stream string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.direct[stream] > 0 || in.unmoved[stream] > 0 {
+		return false
+	}
+	in.direct[stream]++
+	return true
+}
+
+// release ends a claim.
+func (in *intake) release(stream string) {
+	in.mu.Lock()
+	if in.direct[stream]--; in.direct[stream] <= 0 {
+		delete(in.direct, stream)
+	}
+	in.mu.Unlock()
 }
 
 // move runs while packs wait: it takes all of them, writes their
@@ -234,7 +264,7 @@ func (in *intake) moveAll(ctx context.Context, packs []pack) error {
 }
 
 // moveParallel is the most queues a mover writes to at once.
-const moveParallel = 16
+const moveParallel = 32
 
 func (in *intake) publish(ctx context.Context, stream string, msgs []*nats.Msg) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
@@ -402,6 +432,14 @@ func (in *intake) awaitMoved(ctx context.Context, stream string) {
 			return
 		}
 	}
+}
+
+// unmovedOf is how many messages of this node's packs wait to be moved
+// to stream.
+func (in *intake) unmovedOf(stream string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return max(in.unmoved[stream], 0)
 }
 
 // close waits for the mover (one that cannot write gives up: the next

@@ -186,11 +186,19 @@ func (s *Service) Send(ctx context.Context, account, name string, in []*SendInpu
 	if len(group) > 0 {
 		// One request's messages are stored together (or not at all)
 		// in a commit shared with concurrent sends.
-		commit := s.intake.group // single sends: one pack for many (intake.go)
-		if len(in) > 1 {
-			commit = s.committer(q)
+		var err error
+		switch {
+		case len(in) > 1:
+			err = s.committer(q).Do(ctx, group)
+		case s.intake.claim(q.streamName()):
+			// No other single send to this queue under way on this node:
+			// straight to its stream (an SNS fan-out's sends to many
+			// queues go side by side, intake.go).
+			_, err = s.js.PublishMsg(ctx, group[0])
+			s.intake.release(q.streamName())
+		default:
+			err = s.intake.group.Do(ctx, group) // one pack for many (intake.go)
 		}
-		err := commit.Do(ctx, group)
 		for j, i := range groupIdx {
 			if err != nil {
 				errs[i] = err
