@@ -74,6 +74,9 @@ type Service struct {
 	intake *intake
 	// trim purges deleted messages of layoutFloor queues (trim.go).
 	trim *trimmer
+	// wg owns the record watcher (watch.go); stopWatch ends it.
+	wg        sync.WaitGroup
+	stopWatch context.CancelFunc
 }
 
 // New opens (creating if needed) the queue bucket.
@@ -106,15 +109,24 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	s.trim = newTrimmer(s)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopWatch = cancel
+	if err := s.watchRecords(wctx); err != nil {
+		cancel()
+		s.Close()
+		return nil, fmt.Errorf("watch sqs bucket: %w", err)
+	}
 	return s, nil
 }
 
 // Close waits for the intake's mover to finish what it holds (what it
-// does not finish is moved at the next start) and for the trimmer's
-// round.
+// does not finish is moved at the next start), for the trimmer's round
+// and for the record watcher.
 func (s *Service) Close() {
 	s.intake.close()
 	s.trim.close()
+	s.stopWatch()
+	s.wg.Wait()
 }
 
 func queueKey(account, name string) string   { return "q." + account + "." + name }
