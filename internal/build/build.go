@@ -102,7 +102,14 @@ type Options struct {
 	// edit elsewhere in the module costs no link), and the zip's SHA-256
 	// says whether the code changed. Other kinds build as usual.
 	Incremental string
-	Logger      *slog.Logger
+	// Debug names the Go units (by logical id) that an Incremental build
+	// makes for a debugger: compiled with -gcflags=all=-N -l (no
+	// optimisation or inlining), linked with DWARF, without -trimpath (so
+	// the debug info names the files as they are on this machine), as
+	// Delve under the server's --debug-port needs. Without Incremental it
+	// does nothing: deploy's builds are never debug builds.
+	Debug  map[string]bool
+	Logger *slog.Logger
 }
 
 func (o *Options) defaults(templateDir string) {
@@ -221,6 +228,13 @@ func (k kind) String() string {
 }
 
 // classify decides how u is built.
+// IsGo reports whether u is a Go function that the build compiles (and
+// so can build for a debugger: Options.Debug).
+func IsGo(u Unit) bool {
+	k, _, err := classify(u, u.Arch)
+	return err == nil && k == kindGo
+}
+
 func classify(u Unit, hostArch string) (kind, string, error) {
 	fi, err := os.Stat(u.Source)
 	if err != nil {

@@ -93,7 +93,7 @@ func (b *builder) run(ctx context.Context) (*Artifact, error) {
 	case kindAsIs:
 		err = copyTree(files, code)
 	case kindGo:
-		err = b.goBuild(ctx, code)
+		err = b.goBuild(ctx, code, false)
 	case kindNode:
 		err = b.nodeBuild(ctx, files, code)
 	case kindPython:
@@ -364,12 +364,24 @@ func (b *builder) goKey(ctx context.Context, h io.Writer) error {
 	return nil
 }
 
-func (b *builder) goBuild(ctx context.Context, code string) error {
+// goBuildFlags are go build's flags: a deploy's and dev's builds drop the
+// symbol table and DWARF (-s -w: much less for the linker to write, the
+// larger part of a rebuild after an edit), the host's paths and the VCS
+// stamp; a debug build keeps DWARF and the paths and turns off
+// optimisation and inlining, for a debugger.
+func goBuildFlags(debug bool) []string {
+	if debug {
+		return []string{"-buildvcs=false", "-gcflags=all=-N -l"}
+	}
+	return []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+}
+
+func (b *builder) goBuild(ctx context.Context, code string, debug bool) error {
 	out, err := filepath.Abs(filepath.Join(code, b.out))
 	if err != nil {
 		return err
 	}
-	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s"}, goTags...)
+	args := append(append([]string{"build"}, goBuildFlags(debug)...), goTags...)
 	args = append(args, "-o", out, ".")
 	return b.runTool(ctx, b.u.Source, b.goEnv(), "go", args...)
 }
@@ -384,7 +396,7 @@ func (b *builder) incrementalGo(ctx context.Context) (*Artifact, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	if err := b.goBuild(ctx, root); err != nil {
+	if err := b.goBuild(ctx, root, b.opts.Debug[b.u.LogicalID]); err != nil {
 		return nil, err
 	}
 	zipPath := filepath.Join(dir, "code.zip")

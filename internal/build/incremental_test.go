@@ -1,7 +1,10 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -43,6 +46,45 @@ func TestIncrementalGoBuild(t *testing.T) {
 	write(t, dir, "lib/lib.go", "package lib\n\nconst Greeting = \n")
 	if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err == nil || !strings.Contains(err.Error(), "lib.go") {
 		t.Errorf("compile error: %v", err)
+	}
+}
+
+// TestIncrementalGoDebugBuild: a unit named in Options.Debug is built
+// for a debugger (DWARF, no optimisation: the build info records the
+// flags); the others without DWARF.
+func TestIncrementalGoDebugBuild(t *testing.T) {
+	requireTool(t, "go")
+	dir := goModule(t)
+	opts := Options{Incremental: filepath.Join(dir, ".nimbus", "dev")}
+	a := buildAll(t, goTemplate(), dir, opts)[0]
+	plain := readZip(t, a.Zip)["bootstrap"].data // the zip is rewritten in place
+	opts.Debug = map[string]bool{a.LogicalID: true}
+	debug := readZip(t, buildAll(t, goTemplate(), dir, opts)[0].Zip)["bootstrap"].data
+	for _, c := range []struct {
+		bootstrap string
+		dwarf     bool
+	}{{plain, false}, {debug, true}} {
+		boot := []byte(c.bootstrap)
+		f, err := elf.NewFile(bytes.NewReader(boot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Section(".debug_info") != nil || f.Section(".zdebug_info") != nil; got != c.dwarf {
+			t.Errorf("debug %v: DWARF %v", c.dwarf, got)
+		}
+		bi, err := buildinfo.Read(bytes.NewReader(boot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gcflags := ""
+		for _, s := range bi.Settings {
+			if s.Key == "-gcflags" {
+				gcflags = s.Value
+			}
+		}
+		if (gcflags == "all=-N -l") != c.dwarf {
+			t.Errorf("debug %v: -gcflags %q", c.dwarf, gcflags)
+		}
 	}
 }
 

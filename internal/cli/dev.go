@@ -31,6 +31,7 @@ const maxInlineZip = 50 << 20
 func newDevCmd(cf *clientFlags) *cobra.Command {
 	var df deployFlags
 	var debounce, poll time.Duration
+	var debug []string
 	cmd := &cobra.Command{
 		Use:   "dev [KEY=VALUE ...]",
 		Short: "Deploy an application, then rebuild and update its functions on every save",
@@ -41,7 +42,12 @@ updates each in place with UpdateFunctionCode (no stack update); a change to
 the template redeploys the stack. Bursts of events (an editor's several
 writes, a git checkout) are taken as one change after --debounce of quiet.
 Each function's log events are printed as they happen, prefixed with its
-logical id. Stop with Ctrl-C; the stack stays deployed.`,
+logical id. Stop with Ctrl-C; the stack stays deployed.
+
+--debug FUNCTION (a logical id or function name; repeatable) builds a Go
+function for a debugger (-gcflags=all=-N -l, with DWARF) and updates it at
+once: a server started with --debug-port for that function runs it under
+Delve (docs/design/dev-loop.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
 				if !strings.Contains(a, "=") {
@@ -49,7 +55,7 @@ logical id. Stop with Ctrl-C; the stack stays deployed.`,
 				}
 			}
 			df.overrides = append(df.overrides, args...)
-			return runDev(cmd.Context(), cmd.OutOrStdout(), cf, &df, debounce, poll)
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cf, &df, debounce, poll, debug)
 		},
 	}
 	cf.bind(cmd)
@@ -60,6 +66,7 @@ logical id. Stop with Ctrl-C; the stack stays deployed.`,
 	f.BoolVar(&df.skipUnsupported, "skip-unsupported", false, "deploy without the resource types Nimbus does not have, with a warning for each")
 	f.DurationVar(&debounce, "debounce", 100*time.Millisecond, "quiet time after a file event before rebuilding")
 	f.DurationVar(&poll, "poll-interval", 250*time.Millisecond, "how often function logs are asked for")
+	f.StringSliceVar(&debug, "debug", nil, "Go functions (logical ids or names) to build with debug info for Delve (the server's --debug-port)")
 	return cmd
 }
 
@@ -78,9 +85,13 @@ type devLoop struct {
 	shas    map[string]string // logical id → SHA-256 of the code it runs
 	tailing map[string]bool   // function names whose logs are printed
 	watcher *fsnotify.Watcher
+	// debugAsked is --debug as given; debug the logical ids of the Go
+	// functions it names, built for a debugger (build.Options.Debug).
+	debugAsked []string
+	debug      map[string]bool
 }
 
-func runDev(ctx context.Context, w io.Writer, cf *clientFlags, df *deployFlags, debounce, poll time.Duration) error {
+func runDev(ctx context.Context, w io.Writer, cf *clientFlags, df *deployFlags, debounce, poll time.Duration, debug []string) error {
 	a, err := loadApp(df)
 	if err != nil {
 		return err
@@ -101,7 +112,7 @@ func runDev(ctx context.Context, w io.Writer, cf *clientFlags, df *deployFlags, 
 		cw: cloudwatchlogs.New(cloudwatchlogs.Options{
 			Region: o.Region, Credentials: o.Credentials, BaseEndpoint: o.BaseEndpoint, HTTPClient: o.HTTPClient,
 		}),
-		tailing: map[string]bool{}, watcher: watcher,
+		tailing: map[string]bool{}, watcher: watcher, debugAsked: debug,
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -149,6 +160,9 @@ func (d *devLoop) deploy(ctx context.Context, wg *sync.WaitGroup) error {
 			d.tail(ctx, wg, u.LogicalID, name)
 		}
 	}
+	if err := d.debugBuilds(ctx); err != nil {
+		return err
+	}
 	if err := d.watcher.Add(d.app.dir); err != nil {
 		return fmt.Errorf("watch %s: %w", d.app.dir, err)
 	}
@@ -158,6 +172,37 @@ func (d *devLoop) deploy(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 	}
 	fmt.Fprintf(d.out, "Watching %d function(s) of stack %s for changes (Ctrl-C to stop)\n", len(d.units), d.app.stackName)
+	return nil
+}
+
+// debugBuilds resolves --debug to Go functions' logical ids and rebuilds
+// those for a debugger (the deploy built them stripped), updating them.
+func (d *devLoop) debugBuilds(ctx context.Context) error {
+	d.debug = map[string]bool{}
+	for _, want := range d.debugAsked {
+		found := false
+		for _, u := range d.units {
+			if want != u.LogicalID && want != d.names[u.LogicalID] {
+				continue
+			}
+			found = true
+			if !build.IsGo(u) {
+				fmt.Fprintf(d.out, "--debug %s: not a Go function built here; Node.js and Python need no debug build\n", want)
+				continue
+			}
+			d.debug[u.LogicalID] = true
+		}
+		if !found {
+			return fmt.Errorf("--debug %s: the stack has no such function", want)
+		}
+	}
+	for _, u := range d.units {
+		if d.debug[u.LogicalID] {
+			if err := d.update(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -325,6 +370,7 @@ func (d *devLoop) update(ctx context.Context, u build.Unit) error {
 	var line bytes.Buffer
 	opts := d.app.buildOptions(false)
 	opts.Incremental = filepath.Join(d.app.dir, ".nimbus", "dev")
+	opts.Debug = d.debug
 	arts, err := buildArtifacts(ctx, &line, []build.Unit{u}, opts)
 	built := time.Since(start)
 	_, _ = d.out.Write(line.Bytes())

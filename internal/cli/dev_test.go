@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ type devSession struct {
 
 // startDev copies an example, runs `nimbus dev` in the copy until it
 // watches functions, and finds the local URL of output.
-func startDev(tb testing.TB, n *testNode, example, stack string, functions int, output string) *devSession {
+func startDev(tb testing.TB, n *testNode, example, stack string, functions int, output string, args ...string) *devSession {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "app")
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", example))); err != nil {
@@ -63,7 +64,9 @@ func startDev(tb testing.TB, n *testNode, example, stack string, functions int, 
 	out := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	go func() { code <- Main(ctx, []string{"dev", "--stack-name", stack, "--data-dir", n.dataDir}, out, out) }()
+	go func() {
+		code <- Main(ctx, append([]string{"dev", "--stack-name", stack, "--data-dir", n.dataDir}, args...), out, out)
+	}()
 	s := &devSession{dir: dir, out: out}
 	var once sync.Once
 	exit := -1
@@ -182,6 +185,7 @@ func BenchmarkDevEditToServed(b *testing.B) {
 			return code == 200 && strings.Contains(body, `"`+word+` 1"`)
 		})
 	}
+	reportUpdates(b, s.out.String())
 }
 
 // TestDevUpdatesAnEditedGoFunction: with the Go example (two functions
@@ -207,6 +211,31 @@ func TestDevUpdatesAnEditedGoFunction(t *testing.T) {
 	}
 }
 
+// TestDevDebugBuild: `nimbus dev --debug HelloFunction` rebuilds that Go
+// function for a debugger right after the deploy (DWARF, -N -l) and the
+// function runs that build; the other function keeps deploy's stripped
+// build.
+func TestDevDebugBuild(t *testing.T) {
+	n := startTestNode(t)
+	s := startDev(t, n, "sam-http-api-go", "dev-debug", 2, "ApiUrl", "--debug", "HelloFunction")
+	out := s.out.String()
+	if !strings.Contains(out, "Updated HelloFunction") || strings.Contains(out, "Updated ClockFunction") {
+		t.Fatalf("want HelloFunction alone rebuilt for the debugger:\n%s", out)
+	}
+	boot := filepath.Join(s.dir, ".nimbus", "dev", "HelloFunction", "root", "bootstrap")
+	f, err := elf.Open(boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // test
+	if f.Section(".debug_info") == nil && f.Section(".zdebug_info") == nil {
+		t.Errorf("%s has no DWARF", boot)
+	}
+	if code, body := n.get(t, s.url+"hello"); code != 200 || !strings.Contains(body, "Hello, world!") {
+		t.Fatalf("the debug build answers %d %s", code, body)
+	}
+}
+
 // BenchmarkDevEditToServedGo is BenchmarkDevEditToServed for a Go
 // function (an incremental go build instead of a copy).
 func BenchmarkDevEditToServedGo(b *testing.B) {
@@ -221,5 +250,29 @@ func BenchmarkDevEditToServedGo(b *testing.B) {
 			code, body := n.get(b, s.url+"hello")
 			return code == 200 && strings.Contains(body, "Hello, "+word+" world!")
 		})
+	}
+	reportUpdates(b, s.out.String())
+}
+
+// reportUpdates reports the mean build and update times of dev's
+// "Updated X (name) in T (build B, update U)" lines.
+func reportUpdates(b *testing.B, out string) {
+	var build, update time.Duration
+	n := 0
+	for line := range strings.Lines(out) {
+		_, rest, ok := strings.Cut(line, "(build ")
+		if !ok || !strings.HasPrefix(line, "Updated ") {
+			continue
+		}
+		bs, us, _ := strings.Cut(strings.TrimSuffix(strings.TrimSpace(rest), ")"), ", update ")
+		bd, err1 := time.ParseDuration(bs)
+		ud, err2 := time.ParseDuration(us)
+		if err1 == nil && err2 == nil {
+			build, update, n = build+bd, update+ud, n+1
+		}
+	}
+	if n > 0 {
+		b.ReportMetric(float64(build.Milliseconds())/float64(n), "build-ms/op")
+		b.ReportMetric(float64(update.Milliseconds())/float64(n), "update-ms/op")
 	}
 }

@@ -80,7 +80,7 @@ type Config struct {
 	FunctionAllowHosts string
 	// DebugPorts publishes functions' runtime debuggers on host loopback
 	// ports: comma-separated FUNCTION=PORT (NIMBUS_DEBUG_PORTS; Node.js
-	// --inspect, Python debugpy). Only the server sets it, for development.
+	// --inspect, Python debugpy, Delve for Go). Only the server sets it, for development.
 	DebugPorts string
 	// RuntimeSDKs is "auto" (install the AWS SDKs the runtimes provide at
 	// start when they are missing) or "off" (NIMBUS_RUNTIME_SDKS).

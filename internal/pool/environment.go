@@ -312,12 +312,19 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	e := &environment{m: m, id: newEnvID(), pool: p, state: stateStarting, memMB: fn.MemoryMB(),
 		fnName: fn.FunctionName, started: time.Now()}
 	argv := rt.Command(sandbox.RuntimeDir, sandbox.TaskRoot, fn.Handler, fn.MemoryMB())
-	if _, debug := m.opts.DebugPorts[fn.FunctionName]; debug {
-		dargv, port, err := debugArgv(rt, argv)
+	bootstrap := filepath.Join(codeDir, "bootstrap")
+	if argv[0] == sandbox.TaskRoot+"/bootstrap" && !hasFile(codeDir, "bootstrap") && optDir != "" && hasFile(optDir, "bootstrap") {
+		// A custom runtime may come as a layer: Lambda runs
+		// /opt/bootstrap when the function has no bootstrap of its own.
+		argv[0], bootstrap = "/opt/bootstrap", filepath.Join(optDir, "bootstrap")
+	}
+	var debug *debugLaunch
+	if _, on := m.opts.DebugPorts[fn.FunctionName]; on {
+		d, err := debugArgv(rt, argv, bootstrap)
 		if err != nil {
 			m.log.Warn("debug port refused", "function", fn.FunctionName, "err", err)
 		} else {
-			argv, e.debugPort = dargv, port
+			debug, argv, e.debugPort = d, d.argv, d.port
 		}
 	}
 	m.mu.Lock()
@@ -386,11 +393,6 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 		return fail(err)
 	}
 	e.credsExpire = creds.Expiration
-	if argv[0] == sandbox.TaskRoot+"/bootstrap" && !hasFile(codeDir, "bootstrap") && optDir != "" && hasFile(optDir, "bootstrap") {
-		// A custom runtime may come as a layer: Lambda runs
-		// /opt/bootstrap when the function has no bootstrap of its own.
-		argv[0] = "/opt/bootstrap"
-	}
 	spec := sandbox.Spec{
 		ID:         e.id,
 		Argv:       argv,
@@ -416,8 +418,10 @@ func (m *Manager) start(ctx context.Context, fn *function.Config, req *invoke.Re
 	for _, ap := range m.opts.AllowHosts {
 		spec.Listeners = append(spec.Listeners, sandbox.Listener{Port: int(ap.Port())})
 	}
-	if e.debugPort != 0 {
+	if debug != nil {
 		spec.Dialers = max(spec.Dialers, 1)
+		spec.HostPaths = append(spec.HostPaths, debug.hostPaths...)
+		spec.Debugger = debug.ptrace
 	}
 	if len(exts) > 0 {
 		spec.Extensions = make([]string, len(exts))

@@ -57,6 +57,8 @@ func hostile(mode string) int {
 	case "euid":
 		fmt.Println(os.Geteuid())
 		return 0
+	case "trace":
+		return traceChild()
 	case "forkbomb":
 		// Fork until the kernel refuses, report, then stay.
 		n := 0
@@ -161,6 +163,49 @@ func inspect() int {
 		r.SetuidEUID = strings.TrimSpace(string(out)) + errText(err)
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(&r)
+	return 0
+}
+
+// traceChild does what a debugger does to its child: starts it traced
+// (PTRACE_TRACEME), reads its memory with process_vm_readv and attaches
+// to a second, running child (PTRACE_ATTACH). It prints one line per
+// attempt: "<name>: ok" or "<name>: <error>".
+func traceChild() int {
+	report := func(name string, err error) {
+		if err == nil {
+			fmt.Printf("%s: ok\n", name)
+		} else {
+			fmt.Printf("%s: %v\n", name, err)
+		}
+	}
+	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "100"}, &syscall.ProcAttr{
+		Env: os.Environ(), Sys: &syscall.SysProcAttr{Ptrace: true},
+	})
+	report("traceme", err)
+	if err == nil {
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, 0, nil) // stopped at exec
+		buf := make([]byte, 8)
+		local := []unix.Iovec{{Base: &buf[0], Len: 8}}
+		regs := &syscall.PtraceRegs{}
+		err = syscall.PtraceGetRegs(pid, regs)
+		if err == nil {
+			remote := []unix.RemoteIovec{{Base: uintptr(regs.PC()), Len: 8}}
+			_, err = unix.ProcessVMReadv(pid, local, remote, 0)
+		}
+		report("process_vm_readv", err)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_, _ = syscall.Wait4(pid, &ws, 0, nil)
+	}
+	pid, err = syscall.ForkExec("/bin/sleep", []string{"sleep", "100"}, &syscall.ProcAttr{Env: os.Environ()})
+	if err != nil {
+		report("fork", err)
+		return 1
+	}
+	report("attach", syscall.PtraceAttach(pid))
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, 0, nil)
 	return 0
 }
 
@@ -371,15 +416,69 @@ func TestHostileTmpFiller(t *testing.T) {
 }
 
 // The seccomp policy assembles for this architecture (every syscall name
-// exists in its table) and keeps the checks it promises.
+// exists in its table) and keeps the checks it promises, with and without
+// tracing.
 func TestSeccompPolicyAssembles(t *testing.T) {
-	pol := seccompPolicy()
-	prog, err := pol.Assemble()
-	if err != nil {
-		t.Fatal(err)
+	for _, ptrace := range []bool{false, true} {
+		pol := seccompPolicy(ptrace)
+		prog, err := pol.Assemble()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(prog) < len(deniedSyscalls)-len(tracingSyscalls) {
+			t.Errorf("ptrace %v: %d instructions for %d denied syscalls", ptrace, len(prog), len(deniedSyscalls))
+		}
 	}
-	if len(prog) < len(deniedSyscalls) {
-		t.Errorf("%d instructions for %d denied syscalls", len(prog), len(deniedSyscalls))
+}
+
+// TestDebuggerMayTraceItsChildren: an ordinary environment's runtime is
+// refused every way of tracing its own child (PTRACE_TRACEME, attach,
+// process_vm_readv); with Spec.Debugger (a debug port's Delve) the same
+// runtime may, and the rest of the sandbox holds (no capabilities,
+// no_new_privs, the filter loaded, the init out of reach).
+func TestDebuggerMayTraceItsChildren(t *testing.T) {
+	requireHardened(t)
+	t.Parallel()
+	for _, debugger := range []bool{false, true} {
+		e := newEnv(t, "trace")
+		e.spec.Debugger = debugger
+		p := start(t, e)
+		waitDone(t, p)
+		out := e.out.String()
+		want := "operation not permitted"
+		if debugger {
+			want = "ok"
+		}
+		for _, attempt := range []string{"traceme", "process_vm_readv", "attach"} {
+			if !debugger && attempt == "process_vm_readv" {
+				continue // needs a traced child, which was refused
+			}
+			if !strings.Contains(out, attempt+": "+want+"\n") {
+				t.Errorf("debugger %v: %s, want %q; output:\n%s", debugger, attempt, want, out)
+			}
+		}
+	}
+	// The rest of the sandbox is unchanged in a debugger's environment.
+	e := newEnv(t, "inspect")
+	e.spec.Debugger = true
+	p := start(t, e)
+	waitDone(t, p)
+	var r inspection
+	if err := json.Unmarshal([]byte(e.out.String()), &r); err != nil || p.ExitErr() != nil {
+		t.Fatalf("inspect: exit %v, output %q", p.ExitErr(), e.out.String())
+	}
+	if r.Status["CapEff"] != "0000000000000000" || r.Status["CapBnd"] != "0000000000000000" ||
+		r.Status["NoNewPrivs"] != "1" || r.Status["Seccomp"] != "2" {
+		t.Errorf("status %v, want no capabilities, no_new_privs and the filter", r.Status)
+	}
+	for attempt, want := range map[string]string{
+		"ptrace": "operation not permitted", // init: another uid, no capability
+		"mount":  "operation not permitted", "unshare-user": "operation not permitted",
+		"kill-init": "operation not permitted", "bpf": "operation not permitted",
+	} {
+		if got := r.Refused[attempt]; !strings.Contains(got, want) {
+			t.Errorf("debugger environment: %s: got %q, want %q", attempt, got, want)
+		}
 	}
 }
 

@@ -145,7 +145,7 @@ func runInit() int {
 		// Capability sets are per thread: drop them on the thread that
 		// forks the runtime, and never leave it.
 		runtime.LockOSThread()
-		if err := dropPrivileges(); err != nil {
+		if err := dropPrivileges(cfg.Ptrace); err != nil {
 			return report(err)
 		}
 		if cfg.UID != 0 {

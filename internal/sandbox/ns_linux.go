@@ -67,6 +67,8 @@ type initConfig struct {
 	ExtEnv     []string `json:"ext_env,omitempty"`
 	// Dialers: unconnected sockets to open in the network namespace.
 	Dialers int `json:"dialers,omitempty"`
+	// Ptrace: the seccomp filter allows tracing (Spec.Debugger).
+	Ptrace bool `json:"ptrace,omitempty"`
 }
 
 // initMsg is what init sends back: first either ready (with the runtime's
@@ -617,6 +619,7 @@ func (l *Launcher) start(ctx context.Context, h *host, spec *Spec) (*Process, er
 			HostPaths:  spec.HostPaths,
 			OptDir:     spec.OptDir,
 			Extensions: spec.Extensions, ExtEnv: spec.ExtensionEnv,
+			Ptrace: spec.Debugger,
 		}
 		if kind.netns {
 			cfg.Dialers = spec.Dialers

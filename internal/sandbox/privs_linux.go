@@ -37,19 +37,33 @@ var deniedSyscalls = []string{
 const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
+// tracingSyscalls are what a debugger needs of deniedSyscalls to run its
+// child under its control: an environment with Spec.Debugger may use them.
+var tracingSyscalls = map[string]bool{"ptrace": true, "process_vm_readv": true, "process_vm_writev": true}
+
 // seccompPolicy is the environment's filter: allow by default, deny the
-// list above, clone with namespace flags and AF_PACKET/AF_VSOCK sockets
-// (raw frames, host sockets), and answer clone3 with ENOSYS (its flags sit
-// in memory a filter cannot read, so libc falls back to clone, which the
-// filter checks).
-func seccompPolicy() seccomp.Policy {
+// list above (less tracingSyscalls when ptrace is set: Spec.Debugger),
+// clone with namespace flags and AF_PACKET/AF_VSOCK sockets (raw frames,
+// host sockets), and answer clone3 with ENOSYS (its flags sit in memory a
+// filter cannot read, so libc falls back to clone, which the filter
+// checks).
+func seccompPolicy(ptrace bool) seccomp.Policy {
 	errno := func(e unix.Errno) seccomp.Action {
 		return seccomp.Action(unix.SECCOMP_RET_ERRNO | uint32(e)) // #nosec G115 -- small errno constants
+	}
+	denied := deniedSyscalls
+	if ptrace {
+		denied = nil
+		for _, name := range deniedSyscalls {
+			if !tracingSyscalls[name] {
+				denied = append(denied, name)
+			}
+		}
 	}
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
 		Syscalls: []seccomp.SyscallGroup{
-			{Action: errno(unix.EPERM), Names: deniedSyscalls},
+			{Action: errno(unix.EPERM), Names: denied},
 			{Action: errno(unix.ENOSYS), Names: []string{"clone3"}},
 			{Action: errno(unix.EPERM), NamesWithCondtions: []seccomp.NameWithConditions{
 				{Name: "clone", Conditions: seccomp.ArgumentConditions{
@@ -75,10 +89,11 @@ func seccompPolicy() seccomp.Policy {
 // as an unprivileged uid, or as root of a user namespace, can then gain no
 // capability, not even by exec), sets no_new_privs (setuid binaries and
 // file capabilities do nothing) and loads the seccomp filter on every
-// thread of init, which the runtime inherits. Init keeps its own effective
+// thread of init, which the runtime inherits (with ptrace, the filter lets
+// a debugger trace: Spec.Debugger). Init keeps its own effective
 // capabilities (it signals and reaps the runtime), but has done all its
 // privileged work.
-func dropPrivileges() error {
+func dropPrivileges(ptrace bool) error {
 	last, err := lastCap()
 	if err != nil {
 		return stage("read cap_last_cap", err)
@@ -103,7 +118,7 @@ func dropPrivileges() error {
 	if err := seccomp.LoadFilter(seccomp.Filter{
 		NoNewPrivs: true,
 		Flag:       seccomp.FilterFlagTSync,
-		Policy:     seccompPolicy(),
+		Policy:     seccompPolicy(ptrace),
 	}); err != nil {
 		return stage("load seccomp filter", err)
 	}

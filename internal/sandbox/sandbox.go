@@ -138,6 +138,14 @@ type Spec struct {
 	// environment's network namespace for Process.Dial (the server's way
 	// to reach a listener inside, such as a Telemetry API subscriber).
 	Dialers int
+	// Debugger lets the runtime trace its own children: the seccomp filter
+	// allows ptrace, process_vm_readv and process_vm_writev, which it
+	// otherwise refuses. For a debugger started as the runtime (Delve
+	// running a Go bootstrap: the server's --debug-port); never for a
+	// function's ordinary environments. Everything else stays: the uid,
+	// no capabilities (so only the runtime's own descendants of its own
+	// uid can be traced), no_new_privs, namespaces.
+	Debugger bool
 
 	groupOnly bool // tests: process-group mode even where namespaces work
 }
