@@ -6,7 +6,10 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -90,23 +93,32 @@ func TestIncrementalGoDebugBuild(t *testing.T) {
 
 // BenchmarkGoRebuild is a Go function's rebuild after an edit of its
 // code, as deploy's build does it (the cache's key, a fresh go build,
-// default compression) and as `nimbus dev` does it (Incremental):
+// default compression) and as `nimbus dev` does it (Incremental), the
+// latter also with the go tools' garbage collector off or relaxed
+// (GOGC, which the linker heeds), beside two floors measured in the same
+// run with dev's flags: go build of an unchanged hello-world main (the go
+// command's own cost: load, hash, no compile or link) and of an edited
+// one (compile and link of a minimal program):
 //
 //	go test -run '^$' -bench GoRebuild -benchtime 10x ./internal/build/
 func BenchmarkGoRebuild(b *testing.B) {
-	for _, mode := range []string{"deploy", "incremental"} {
+	app := map[string]string{
+		"go.mod":         "module example.com/app\n\ngo 1.22\n",
+		"lib/lib.go":     "package lib\n\nconst Greeting = \"hello\"\n",
+		"cmd/fn/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting, http.DefaultClient) }\n",
+	}
+	for _, mode := range []string{"deploy", "incremental", "incremental-GOGC=off", "incremental-GOGC=400"} {
 		b.Run(mode, func(b *testing.B) {
 			dir := b.TempDir()
-			for name, content := range map[string]string{
-				"go.mod":         "module example.com/app\n\ngo 1.22\n",
-				"lib/lib.go":     "package lib\n\nconst Greeting = \"hello\"\n",
-				"cmd/fn/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting, http.DefaultClient) }\n",
-			} {
+			for name, content := range app {
 				write(b, dir, name, content)
 			}
 			opts := Options{}
-			if mode == "incremental" {
+			if strings.HasPrefix(mode, "incremental") {
 				opts.Incremental = filepath.Join(dir, ".nimbus", "dev")
+			}
+			if _, gogc, ok := strings.Cut(mode, "GOGC="); ok {
+				opts.Env = append(os.Environ(), "GOGC="+gogc)
 			}
 			if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
 				b.Fatal(err)
@@ -118,6 +130,34 @@ func BenchmarkGoRebuild(b *testing.B) {
 				if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+	for _, mode := range []string{"floor-unchanged", "floor-edit"} {
+		b.Run(mode, func(b *testing.B) {
+			dir := b.TempDir()
+			write(b, dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
+			hello := func(i int) {
+				write(b, dir, "main.go", fmt.Sprintf("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello %d\") }\n", i))
+			}
+			hello(0)
+			args := append(append([]string{"build"}, goBuildFlags(false)...), goTags...)
+			args = append(args, "-o", filepath.Join(dir, "bootstrap"), ".")
+			gobuild := func() {
+				cmd := exec.Command("go", args...)
+				cmd.Dir, cmd.Env = dir, withEnv(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goArch(LambdaArch(runtime.GOARCH)))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("go build: %v\n%s", err, out)
+				}
+			}
+			gobuild()
+			i := 0
+			for b.Loop() {
+				if mode == "floor-edit" {
+					i++
+					hello(i)
+				}
+				gobuild()
 			}
 		})
 	}
