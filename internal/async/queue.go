@@ -206,6 +206,11 @@ func (s *Service) Enqueue(ctx context.Context, ev *Event) error {
 				return fmt.Errorf("enqueue async event %s: %w", ev.RequestID, serr)
 			}
 		}
+		if tr := awsapi.Transient(nil); errors.As(err, &tr) {
+			// The queue stream is electing a leader (a node died): 503,
+			// which clients retry, not a failure of the service.
+			return fmt.Errorf("enqueue async event %s: %w", ev.RequestID, err)
+		}
 		return awsapi.Service("The asynchronous invocation could not be queued; retry the request.")
 	}
 	s.counters.enqueued.Add(1)

@@ -3,6 +3,7 @@ package awsapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,6 +88,22 @@ func TestWriteError(t *testing.T) {
 		t.Fatalf("internal error text leaked or invalid JSON: %s", got)
 	}
 
+	// A full disk is the service's 500 with its message; a backbone
+	// electing a leader (Transient) is a 503 clients retry.
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("put: %w", fullDisk{}), 500},
+		{fmt.Errorf("put: %w", electing{}), 503},
+	} {
+		rec = httptest.NewRecorder()
+		WriteError(rec, nil, tc.err)
+		if rec.Code != tc.status || rec.Header().Get("X-Amzn-ErrorType") != CodeService || !strings.Contains(rec.Body.String(), "Retry") {
+			t.Errorf("%v answered %d %v %s, want %d ServiceException with the category's message", tc.err, rec.Code, rec.Header(), rec.Body, tc.status)
+		}
+	}
+
 	// The text travels under the member name of the exception's shape.
 	for _, tc := range []struct {
 		err  *Error
@@ -115,3 +132,13 @@ func TestErrorIs(t *testing.T) {
 		t.Fatal("errors.Is matched the wrong code")
 	}
 }
+
+type fullDisk struct{}
+
+func (fullDisk) Error() string       { return "storage is full" }
+func (fullDisk) Unavailable() string { return "Storage is full. Retry once space has been freed." }
+
+type electing struct{ fullDisk }
+
+func (electing) Unavailable() string { return "Briefly unavailable. Retry the request." }
+func (electing) Transient()          {}

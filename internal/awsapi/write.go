@@ -63,10 +63,22 @@ type Unavailable interface {
 	Unavailable() string
 }
 
+// Transient is an Unavailable error that passes on its own (the
+// cluster's backbone electing a stream leader after a node died:
+// store.Unavailable). Every edge answers it 503, which AWS clients
+// retry, under the service's own name for the fault; a full disk stays
+// the 500 it was where it was one.
+type Transient interface {
+	Unavailable
+	Transient()
+}
+
 // WriteError writes err the way AWS rest-json services do. An err that is not
 // an *Error is logged and answered as a bare ServiceException so internal
 // text never reaches the client; one of the Unavailable category gets that
-// category's message.
+// category's message, and a Transient one status 503 (Lambda's model has
+// no 503 of its own: ServiceException is its name for every service
+// fault, which clients and Step Functions retry by).
 func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 	e := As(err)
 	if e == nil {
@@ -76,6 +88,10 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
 				log.Warn("request refused: service unavailable", "err", err)
 			}
 			e = Service("%s", u.Unavailable())
+			var tr Transient
+			if errors.As(err, &tr) {
+				e.Status = http.StatusServiceUnavailable
+			}
 		} else {
 			if log != nil {
 				log.Error("internal error", "err", err)

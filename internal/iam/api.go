@@ -1618,6 +1618,10 @@ func writeQueryResult(w http.ResponseWriter, ns, action string, result any, reqI
 
 func writeQueryError(w http.ResponseWriter, reqID string, err error) {
 	e := awsapi.As(err)
+	if tr := awsapi.Transient(nil); e == nil && errors.As(err, &tr) {
+		// The backbone is electing a leader: AWS's common 503, retried.
+		e = &awsapi.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Type: "Service", Message: tr.Unavailable()}
+	}
 	if e == nil {
 		e = &awsapi.Error{Status: http.StatusInternalServerError, Code: "ServiceFailure", Type: "Service",
 			Message: "The request processing has failed because of an unknown error, exception or failure."}

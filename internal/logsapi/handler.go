@@ -79,6 +79,9 @@ type Storage interface {
 }
 
 func (h *Handler) storageFull(err error) bool {
+	if tr := awsapi.Transient(nil); errors.As(err, &tr) {
+		return false // a backbone electing a leader: the service's 503
+	}
 	var u awsapi.Unavailable
 	return errors.As(err, &u) || h.opts.Storage != nil && h.opts.Storage.StorageFull(err)
 }

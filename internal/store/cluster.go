@@ -368,6 +368,23 @@ func (s *Store) leaderGet(ctx context.Context, key string) (e Entry, deleted boo
 	return e, false, nil
 }
 
+// PublishMsg publishes m as jetstream does, but waits up to leaderWait
+// for a stream that has no leader (nats.go gives up after two tries 250
+// ms apart, well inside an election), and marks a transient failure for
+// the API edges (Unavailable: a 503, not an internal error). A try that
+// found no leader stored nothing, so trying again is safe.
+func (j clusterJS) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := retryLeaderless(ctx, true, func() (*jetstream.PubAck, error) {
+		return j.JetStream.PublishMsg(ctx, m, opts...)
+	})
+	return ack, Unavailable(err)
+}
+
+// Publish is PublishMsg of a message without headers.
+func (j clusterJS) Publish(ctx context.Context, subject string, data []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return j.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data}, opts...)
+}
+
 func (j clusterJS) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = max(cfg.Replicas, j.replicas)
 	return j.JetStream.CreateStream(ctx, cfg)

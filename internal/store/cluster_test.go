@@ -199,6 +199,17 @@ func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
 			t.Fatalf("node %d: get after another node's delete: %v, want ErrNotFound", i%3, err)
 		}
 	}
+	// A publish no stream leader answers (here: no stream at all; after a
+	// kill: one electing its leader) is tried again for a while, then
+	// marked for the API edges' 503 rather than their internal error.
+	func() {
+		defer func(w time.Duration) { leaderWait = w }(leaderWait)
+		leaderWait = time.Second
+		_, err := s[0].JetStream().Publish(ctx, "nostream.x", []byte("x"))
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			t.Errorf("publish with no stream leader: %v, want ErrUnavailable", err)
+		}
+	}()
 	if e, err := s[2].Get(ctx, "fn.shared"); err != nil || string(e.Value) != "v1" {
 		t.Fatalf("node 2 reads %q, %v; want v1", e.Value, err)
 	}

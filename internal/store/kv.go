@@ -110,21 +110,26 @@ func (s *Store) Get(ctx context.Context, key string) (Entry, error) {
 // current reads key's live value: on a cluster from the state bucket's
 // stream leader (leaderGet), so that a node sees every write it has had
 // acknowledged; on one node from the bucket. The error wraps ErrNotFound
-// for an absent or deleted key.
+// for an absent or deleted key; a backbone failure that passes (no
+// leader yet) is Unavailable, after waiting up to leaderWait for one.
 func (s *Store) current(ctx context.Context, key string) (Entry, error) {
 	if s.leaderReads {
-		e, deleted, err := s.leaderGet(ctx, key)
+		var deleted bool
+		e, err := retryLeaderless(ctx, s.leaderReads, func() (e Entry, err error) {
+			e, deleted, err = s.leaderGet(ctx, key)
+			return e, err
+		})
 		if err == nil && deleted {
 			err = ErrNotFound
 		}
-		return e, err
+		return e, Unavailable(err)
 	}
 	e, err := s.kv.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return Entry{}, ErrNotFound
 		}
-		return Entry{}, err
+		return Entry{}, Unavailable(err)
 	}
 	return Entry{Key: key, Value: e.Value(), Revision: e.Revision()}, nil
 }
@@ -147,7 +152,7 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 	if s.leaderReads {
 		rev, err = s.clusterCreate(ctx, key, val)
 	} else {
-		rev, err = s.kv.Create(ctx, key, val)
+		rev, err = retryLeaderless(ctx, s.leaderReads, func() (uint64, error) { return s.kv.Create(ctx, key, val) })
 	}
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
@@ -166,7 +171,7 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 // applied a delete this node just made still shows the old value, and
 // the create of a key deleted a moment ago failed with "exists".
 func (s *Store) clusterCreate(ctx context.Context, key string, val []byte) (uint64, error) {
-	rev, err := s.kv.Update(ctx, key, val, 0)
+	rev, err := retryLeaderless(ctx, s.leaderReads, func() (uint64, error) { return s.kv.Update(ctx, key, val, 0) })
 	if err == nil || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return rev, err
 	}
@@ -200,7 +205,7 @@ func (s *Store) Update(ctx context.Context, key string, val []byte, lastRev uint
 	if err := s.StorageErr(); err != nil {
 		return 0, fmt.Errorf("update %s: %w", key, err)
 	}
-	rev, err := s.kv.Update(ctx, key, val, lastRev)
+	rev, err := retryLeaderless(ctx, s.leaderReads, func() (uint64, error) { return s.kv.Update(ctx, key, val, lastRev) })
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return 0, s.classifyMismatch(ctx, "update", key)
@@ -225,7 +230,7 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 			}
 			return fmt.Errorf("delete %s: %w", key, err)
 		}
-		if err := s.kv.Purge(ctx, key); err != nil {
+		if err := s.purge(ctx, key); err != nil {
 			return fmt.Errorf("delete %s: %w", key, s.writeErr(err))
 		}
 		return nil
@@ -233,13 +238,20 @@ func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 	if err := s.expectRevision(ctx, "delete", key, lastRev); err != nil {
 		return err
 	}
-	if err := s.kv.Purge(ctx, key, jetstream.LastRevision(lastRev)); err != nil {
+	if err := s.purge(ctx, key, jetstream.LastRevision(lastRev)); err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return s.classifyMismatch(ctx, "delete", key)
 		}
 		return fmt.Errorf("delete %s: %w", key, s.writeErr(err))
 	}
 	return nil
+}
+
+// purge is the bucket's Purge, waiting for a stream leader up to
+// leaderWait.
+func (s *Store) purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	_, err := retryLeaderless(ctx, s.leaderReads, func() (struct{}, error) { return struct{}{}, s.kv.Purge(ctx, key, opts...) })
+	return err
 }
 
 // expectRevision checks that key has a live value at revision rev. It

@@ -151,7 +151,7 @@ func (s *Store) writeErr(err error) error {
 	if !errors.Is(err, ErrStorageFull) && s.StorageFull(err) {
 		return fmt.Errorf("%w: %w", ErrStorageFull, err)
 	}
-	return err
+	return Unavailable(err)
 }
 
 // StorageBudget is the space JetStream may use, in bytes: for an embedded
