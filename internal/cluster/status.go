@@ -142,6 +142,22 @@ func Collect(ctx context.Context, src StatusSource) Status {
 	return st
 }
 
+// Majority reports whether the embedded server ns has routes to a
+// majority of the cluster's servers (servers, itself included). A node
+// cut off from the others (a partition, or its peers killed) fails it at
+// once; Quorum's request is still answered until the meta group notices
+// (its lost-quorum interval, about 10 s). nil for an external NATS (ns
+// nil) or a single server.
+func Majority(ns *server.Server, servers int) error {
+	if ns == nil || servers <= 1 {
+		return nil
+	}
+	if have := ns.NumRemotes() + 1; have < servers/2+1 {
+		return fmt.Errorf("routes to %d of the cluster's %d servers (this one included): not a majority", have, servers)
+	}
+	return nil
+}
+
 // Quorum reports whether JetStream answers this node: in a cluster only
 // with a meta leader, which needs a majority of the servers. A node on
 // the minority side of a partition gets an error.

@@ -196,6 +196,9 @@ func (d *Daemon) quorumCheck() telemetry.Check {
 		if !d.shared() {
 			return nil
 		}
+		if err := cluster.Majority(d.st.Server(), d.cfg.Servers()); err != nil {
+			return err
+		}
 		return cluster.Quorum(ctx, d.st.JetStream())
 	}}
 }
