@@ -33,9 +33,11 @@ func reservedConcurrency(t *testing.T, c *Cluster, client func(*Node) *lambda.Cl
 	const reserved, workersPerNode = 10, 8
 	ctx := t.Context()
 	admin := client(c.Nodes[0])
+	// Timeout 30 s: under CI's load (≈ 120 on two cores) a 0.25 s Python
+	// invocation with its cold start once took over 10 s.
 	if _, err := admin.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("busy"), Runtime: types.RuntimePython312, Handler: aws.String("app.handler"),
-		Role: role, Timeout: aws.Int32(10), Code: &types.FunctionCode{ZipFile: pyZip(t, busyPy)},
+		Role: role, Timeout: aws.Int32(30), Code: &types.FunctionCode{ZipFile: pyZip(t, busyPy)},
 	}); err != nil {
 		t.Fatal(err)
 	}

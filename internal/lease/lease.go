@@ -156,14 +156,19 @@ func (l *Leases) Run(ctx context.Context, name string, fn func(ctx context.Conte
 		return err
 	}
 	poll := l.ttl / 6
-	warned := false
+	var failing time.Time // when acquires began to fail (no answer); zero: they are answered
 	for ctx.Err() == nil {
 		sent := time.Now()
 		val, _ := json.Marshal(Info{Holder: l.holder, Acquired: sent.UTC()})
 		rev, err := l.kv.Create(ctx, name, val)
+		if (err == nil || errors.Is(err, jetstream.ErrKeyExists)) && !failing.IsZero() {
+			// How long the bucket went unanswered (a Raft election after
+			// a node died or restarted): the tests' logs report it.
+			l.log.Info("lease requests answered again", "lease", name, "after", sent.Sub(failing).Round(time.Millisecond))
+			failing = time.Time{}
+		}
 		switch {
 		case err == nil:
-			warned = false
 			l.hold(ctx, name, rev, sent, fn)
 			if ctx.Err() != nil {
 				return nil
@@ -172,9 +177,9 @@ func (l *Leases) Run(ctx context.Context, name string, fn func(ctx context.Conte
 		case ctx.Err() != nil:
 			return nil
 		default:
-			if !warned {
+			if failing.IsZero() {
 				l.log.Warn("lease acquire failed", "lease", name, "err", err)
-				warned = true
+				failing = sent
 			}
 		}
 		select {
