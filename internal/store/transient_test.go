@@ -46,7 +46,7 @@ func TestTransientErrorsAreUnavailable(t *testing.T) {
 		if !errors.Is(err, tc.err) || err.Error() != tc.err.Error() {
 			t.Errorf("Unavailable(%v) = %v: lost the error it wraps", tc.err, err)
 		}
-		if tc.want && (!errors.Is(err, ErrUnavailable) || Unavailable(err) != err) {
+		if tc.want && (!errors.Is(err, ErrUnavailable) || Unavailable(err) != err) { //nolint:errorlint // the very value: not marked twice
 			t.Errorf("Unavailable(%v) is not ErrUnavailable, or marked twice", tc.err)
 		}
 	}
