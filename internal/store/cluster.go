@@ -289,8 +289,38 @@ func retryable(err error) bool {
 
 func (j clusterJS) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = max(cfg.Replicas, j.replicas)
-	return retryCreate(ctx, func(ctx context.Context) (jetstream.Stream, error) {
+	return streamOf(retryCreate(ctx, func(ctx context.Context) (jetstream.Stream, error) {
 		return j.JetStream.CreateOrUpdateStream(ctx, cfg)
+	}))
+}
+
+// Stream is the handle of stream name, with consumer creates retried
+// (clusterStream).
+func (j clusterJS) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	return streamOf(j.JetStream.Stream(ctx, name))
+}
+
+func streamOf(st jetstream.Stream, err error) (jetstream.Stream, error) {
+	if err != nil {
+		return st, err
+	}
+	return clusterStream{st}, nil
+}
+
+// clusterStream is a stream handle on a cluster: creating or updating a
+// consumer through it is retried as stream creates are (retryCreate). A
+// node restarted together with another finds its services' durable
+// consumers' Raft groups without a leader until they catch up, and the
+// create a service makes at start (async's dispatcher, queues, buses)
+// went unanswered for its one 30 s try: the node exited ("create async
+// service: consumer nimbus-dispatcher: context deadline exceeded").
+type clusterStream struct {
+	jetstream.Stream
+}
+
+func (s clusterStream) CreateOrUpdateConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retryCreate(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.Stream.CreateOrUpdateConsumer(ctx, cfg)
 	})
 }
 
@@ -387,12 +417,12 @@ func (j clusterJS) Publish(ctx context.Context, subject string, data []byte, opt
 
 func (j clusterJS) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = max(cfg.Replicas, j.replicas)
-	return j.JetStream.CreateStream(ctx, cfg)
+	return streamOf(j.JetStream.CreateStream(ctx, cfg))
 }
 
 func (j clusterJS) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = max(cfg.Replicas, j.replicas)
-	return j.JetStream.UpdateStream(ctx, cfg)
+	return streamOf(j.JetStream.UpdateStream(ctx, cfg))
 }
 
 func (j clusterJS) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {

@@ -210,6 +210,24 @@ func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
 			t.Errorf("publish with no stream leader: %v, want ErrUnavailable", err)
 		}
 	}()
+	// Stream handles retry their consumer creates (a restarted node's
+	// services create their durable consumers at start).
+	st, err := s[1].JetStream().CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s[2].JetStream().Stream(ctx, "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []jetstream.Stream{st, again} {
+		if _, ok := h.(clusterStream); !ok || h.CachedInfo().Config.Replicas != 3 {
+			t.Fatalf("stream handle %T (replicas %d): want a clusterStream of three", h, h.CachedInfo().Config.Replicas)
+		}
+		if _, err := h.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if e, err := s[2].Get(ctx, "fn.shared"); err != nil || string(e.Value) != "v1" {
 		t.Fatalf("node 2 reads %q, %v; want v1", e.Value, err)
 	}
