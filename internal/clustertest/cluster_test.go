@@ -111,7 +111,7 @@ func leaseGaps(t *testing.T, c *Cluster) {
 		return
 	}
 	slices.Sort(gaps)
-	t.Logf("lease requests went unanswered %d times after the kills and restarts: median %s, longest %s (%s)",
+	t.Logf("lease requests went unanswered %d times after the kills, restarts and the partition (the cut-off node's whole cut included): median %s, longest %s (%s)",
 		len(gaps), gaps[len(gaps)/2], gaps[len(gaps)-1], longest)
 }
 
