@@ -98,7 +98,10 @@ func kill9LosesNoAsyncEvent(t *testing.T, c *Cluster) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
 	}
-	const total, workers = 600, 12
+	// 300 events, the kill at half way: each survivor then runs its share
+	// and the dead node's (with their OnSuccess records: Python, on a
+	// loaded 2-core machine), the step's longest wait.
+	const total, workers = 300, 12
 	rec := &recorded{seen: map[string]int{}}
 	c.OnStdout(rec.line)
 	creds := c.Credentials(t)
