@@ -931,7 +931,7 @@ func s3Operation(r *http.Request) operation {
 	default:
 		sub := ""
 		for _, s := range []string{"policy", "notification", "versioning", "tagging", "cors", "lifecycle", "acl", "location",
-			"encryption", "website", "uploads", "versions", "delete", "ownershipControls"} {
+			"encryption", "website", "uploads", "versions", "delete", "ownershipControls", "publicAccessBlock"} {
 			if q.Has(s) {
 				sub = s
 				break
@@ -950,6 +950,13 @@ func s3Operation(r *http.Request) operation {
 			o.name = "PutBucketNotificationConfiguration"
 		case sub == "notification":
 			o.name = "GetBucketNotificationConfiguration"
+		case sub == "publicAccessBlock":
+			// IAM names them s3:Get/PutBucketPublicAccessBlock (rename);
+			// the delete is authorised as the put.
+			o.name = map[string]string{http.MethodPut: "Put", http.MethodDelete: "Delete"}[m] + "PublicAccessBlock"
+			if o.name == "PublicAccessBlock" {
+				o.name = "GetPublicAccessBlock"
+			}
 		case sub == "cors" || sub == "lifecycle" || sub == "acl" || sub == "encryption" || sub == "website" || sub == "policy" ||
 			sub == "versioning" || sub == "tagging" || sub == "ownershipControls":
 			verb := map[string]string{http.MethodPut: "Put", http.MethodDelete: "Delete"}[m]

@@ -47,6 +47,9 @@ var iamRenames = map[string]string{
 	"s3.GetBucketNotificationConfiguration": "s3:GetBucketNotification",
 	"s3.PutBucketNotificationConfiguration": "s3:PutBucketNotification",
 	"s3.DeleteBucketTagging":                "s3:PutBucketTagging",
+	"s3.GetPublicAccessBlock":               "s3:GetBucketPublicAccessBlock",
+	"s3.PutPublicAccessBlock":               "s3:PutBucketPublicAccessBlock",
+	"s3.DeletePublicAccessBlock":            "s3:PutBucketPublicAccessBlock",
 	// SQS batches authorise as their single forms.
 	"sqs.SendMessageBatch":             "sqs:SendMessage",
 	"sqs.DeleteMessageBatch":           "sqs:DeleteMessage",

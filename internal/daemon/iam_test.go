@@ -37,6 +37,8 @@ func TestIAMMappings(t *testing.T) {
 		{"s3", "ListObjectsV2", map[string]string{"bucket": "b"}, "s3:ListBucket", "arn:aws:s3:::b"},
 		{"s3", "ListBuckets", nil, "s3:ListAllMyBuckets", "*"},
 		{"s3", "DeleteBucketTagging", map[string]string{"bucket": "b"}, "s3:PutBucketTagging", "arn:aws:s3:::b"},
+		{"s3", "GetPublicAccessBlock", map[string]string{"bucket": "b"}, "s3:GetBucketPublicAccessBlock", "arn:aws:s3:::b"},
+		{"s3", "DeletePublicAccessBlock", map[string]string{"bucket": "b"}, "s3:PutBucketPublicAccessBlock", "arn:aws:s3:::b"},
 		{"s3", "ListParts", map[string]string{"bucket": "b", "key": "k"}, "s3:ListMultipartUploadParts", "arn:aws:s3:::b/k"},
 		{"s3", "AbortMultipartUpload", map[string]string{"bucket": "b", "key": "k"}, "s3:AbortMultipartUpload", "arn:aws:s3:::b/k"},
 		// A version's actions apply to the object, not the bucket: a policy

@@ -51,8 +51,10 @@ type s3NotificationConfiguration struct {
 
 // bucketProps are AWS::S3::Bucket's properties. Those configuring what
 // Nimbus does not implement are accepted by the schema and refused by
-// name; PublicAccessBlockConfiguration is accepted as it is what Nimbus
-// does anyway (no public access). OwnershipControls and AccessControl are
+// name. PublicAccessBlockConfiguration is S3's PutPublicAccessBlock
+// (applied first, so the template's bucket policy is judged by it; a
+// setting left out is false, as on AWS, and removing the property deletes
+// the configuration). OwnershipControls and AccessControl are
 // S3's (internal/s3/acl.go): on AWS's default, BucketOwnerEnforced, an
 // AccessControl other than Private fails as it fails on AWS.
 type bucketProps struct {
@@ -205,6 +207,20 @@ func (p *bucketProvider) Create(ctx context.Context, r *stack.Request) (*stack.R
 // configure applies the notification configuration and tags (those that
 // changed from prev, all when prev is nil).
 func (p *bucketProvider) configure(ctx context.Context, name string, bp *bucketProps, ch map[string]bool) error {
+	if pab := bp.PublicAccessBlockConfiguration; (ch == nil && pab != nil) || (ch != nil && ch["PublicAccessBlockConfiguration"]) {
+		var err error
+		if pab == nil {
+			_, err = p.c.s3.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &name})
+		} else {
+			_, err = p.c.s3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name,
+				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+					BlockPublicAcls: aws.Bool(aws.ToBool(pab.BlockPublicAcls)), BlockPublicPolicy: aws.Bool(aws.ToBool(pab.BlockPublicPolicy)),
+					IgnorePublicAcls: aws.Bool(aws.ToBool(pab.IgnorePublicAcls)), RestrictPublicBuckets: aws.Bool(aws.ToBool(pab.RestrictPublicBuckets))}})
+		}
+		if err != nil {
+			return apiError(svcS3, err)
+		}
+	}
 	if ch == nil || ch["NotificationConfiguration"] {
 		if _, err := p.c.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &name,
 			NotificationConfiguration: notificationConfiguration(bp.NotificationConfiguration)}); err != nil {

@@ -21,12 +21,15 @@ import (
 //   - Under ObjectWriter or BucketOwnerPreferred (PutBucketOwnershipControls,
 //     or x-amz-object-ownership on CreateBucket) a canned ACL is stored with
 //     the bucket or object and answered; a public one (public-read,
-//     public-read-write, authenticated-read, or a grant to the AllUsers or
-//     AuthenticatedUsers group) is AccessDenied, as the Block Public Access
-//     defaults make it on AWS (Nimbus has no public buckets). Grants to other
-//     accounts are refused by name: Nimbus has one account.
+//     public-read-write, authenticated-read, or the grants to the AllUsers
+//     or AuthenticatedUsers group they spell out) is AccessDenied while the
+//     bucket's BlockPublicAcls is on (public.go; on by default, as on AWS),
+//     kept and answered when it is off. Grants to other accounts are
+//     refused by name: Nimbus has one account.
 //
-// ACLs never grant anything in Nimbus: IAM and bucket policies decide.
+// ACLs never grant anything in Nimbus: IAM and bucket policies decide
+// (Nimbus serves no anonymous or cross-account request, which is what a
+// public ACL would let in).
 
 // Object Ownership settings.
 const (
@@ -57,7 +60,7 @@ func aclNotSupported() *Error {
 
 func publicACLDenied() *Error {
 	return errorf(http.StatusForbidden, "AccessDenied",
-		"Access Denied: public ACLs are blocked by the bucket's S3 Block Public Access settings (BlockPublicAcls; Nimbus has no public buckets)")
+		"Access Denied: public ACLs are blocked by the bucket's S3 Block Public Access settings (BlockPublicAcls)")
 }
 
 // Canned ACLs.
@@ -86,9 +89,10 @@ const (
 )
 
 // requestACL reads the ACL a request sets through x-amz-acl or
-// x-amz-grant-* headers under ownership: the canned ACL to store ("" when
-// none is named), or the refusal.
-func (s *Service) requestACL(h http.Header, ownership string, on aclTarget) (string, error) {
+// x-amz-grant-* headers under bucket b's Object Ownership and Block
+// Public Access: the canned ACL to store ("" when none is named), or the
+// refusal.
+func (s *Service) requestACL(h http.Header, b *bucketRecord, on aclTarget) (string, error) {
 	canned := h.Get("x-amz-acl")
 	var grants []grant
 	for _, name := range grantHeaders {
@@ -127,16 +131,17 @@ func (s *Service) requestACL(h http.Header, ownership string, on aclTarget) (str
 		if (on == aclObject && !objectCanned[canned]) || (on != aclObject && !bucketCanned[canned]) {
 			return "", invalidArgument("").with("ArgumentName", "x-amz-acl").with("ArgumentValue", canned)
 		}
-		return s.judgeACL(canned, nil, ownership, on)
+		return s.judgeACL(canned, nil, b, on)
 	}
-	return s.judgeACL("", grants, ownership, on)
+	return s.judgeACL("", grants, b, on)
 }
 
 // judgeACL decides a canned ACL or a list of grants: the canned ACL to
 // store, or the refusal.
-func (s *Service) judgeACL(canned string, grants []grant, ownership string, on aclTarget) (string, error) {
+func (s *Service) judgeACL(canned string, grants []grant, b *bucketRecord, on aclTarget) (string, error) {
+	ownership := b.ownership()
 	ownerOnly := canned == "private" || canned == "bucket-owner-full-control"
-	public := canned == "public-read" || canned == "public-read-write" || canned == "authenticated-read"
+	public := publicCanned[canned]
 	if canned == "" {
 		ownerOnly = true
 		for _, g := range grants {
@@ -148,6 +153,9 @@ func (s *Service) judgeACL(canned string, grants []grant, ownership string, on a
 			}
 		}
 		canned = "private"
+		if public {
+			canned = s.cannedOfGrants(grants)
+		}
 	}
 	switch {
 	case ownership == ownerEnforced && !ownerOnly && on == aclNewBucket:
@@ -157,8 +165,13 @@ func (s *Service) judgeACL(canned string, grants []grant, ownership string, on a
 		return "", aclNotSupported()
 	case ownership == ownerEnforced:
 		return "", nil // the owner has full control: nothing to keep
-	case public:
+	case public && b.publicBlock().BlockPublicAcls && on == aclNewBucket:
+		return "", errorf(http.StatusBadRequest, "InvalidBucketAclWithBlockPublicAccessError",
+			"Bucket cannot have public ACLs set with BlockPublicAccess enabled")
+	case public && b.publicBlock().BlockPublicAcls:
 		return "", publicACLDenied()
+	case public && canned == "":
+		return "", notImplemented("ACL grants to the AllUsers or AuthenticatedUsers groups other than those of the public-read, public-read-write and authenticated-read canned ACLs")
 	case !ownerOnly && canned == "private":
 		return "", notImplemented("ACL grants to other accounts or groups (Nimbus has one account; grant access with IAM or a bucket policy)")
 	case canned == "aws-exec-read":
@@ -167,6 +180,36 @@ func (s *Service) judgeACL(canned string, grants []grant, ownership string, on a
 		return "", notImplemented("the log-delivery-write canned ACL (server access logging)")
 	}
 	return canned, nil
+}
+
+// publicCanned are the canned ACLs that grant to everyone or to every
+// AWS user.
+var publicCanned = map[string]bool{"public-read": true, "public-read-write": true, "authenticated-read": true}
+
+// cannedOfGrants is the public canned ACL a list of grants spells out
+// (the owner's full control beside the groups'), or "".
+func (s *Service) cannedOfGrants(grants []grant) string {
+	got := map[string]bool{}
+	for _, g := range grants {
+		switch {
+		case g.Grantee.ID == s.owner().ID && g.Permission == "FULL_CONTROL":
+		case g.Grantee.URI == allUsersURI && (g.Permission == "READ" || g.Permission == "WRITE"):
+			got["all:"+g.Permission] = true
+		case g.Grantee.URI == authUsersURI && g.Permission == "READ":
+			got["auth:READ"] = true
+		default:
+			return ""
+		}
+	}
+	switch {
+	case len(got) == 1 && got["all:READ"]:
+		return "public-read"
+	case len(got) == 2 && got["all:READ"] && got["all:WRITE"]:
+		return "public-read-write"
+	case len(got) == 1 && got["auth:READ"]:
+		return "authenticated-read"
+	}
+	return ""
 }
 
 type grantee struct {
@@ -190,22 +233,36 @@ type accessControlPolicy struct {
 	Grants  []grant  `xml:"AccessControlList>Grant"`
 }
 
-// aclOf is the ACL document of a bucket or object: the owner's full
-// control. Every canned ACL Nimbus keeps (private, bucket-owner-read,
-// bucket-owner-full-control) comes to that in one account; public ones
-// are blocked and other grants refused.
-func (s *Service) aclOf() accessControlPolicy {
+// aclOf is the ACL document of a bucket or object with the canned ACL
+// kept: the owner's full control (every owner-only canned ACL comes to
+// that in one account), and the groups' grants of a public one (kept
+// only while the bucket's BlockPublicAcls is off).
+func (s *Service) aclOf(canned string) accessControlPolicy {
 	o := s.owner()
-	return accessControlPolicy{Xmlns: xmlns, Owner: &o, Grants: []grant{{
-		Grantee:    grantee{XMLNS: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName},
+	const xsi = "http://www.w3.org/2001/XMLSchema-instance"
+	p := accessControlPolicy{Xmlns: xmlns, Owner: &o, Grants: []grant{{
+		Grantee:    grantee{XMLNS: xsi, Type: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName},
 		Permission: "FULL_CONTROL",
 	}}}
+	group := func(uri, perm string) {
+		p.Grants = append(p.Grants, grant{Grantee: grantee{XMLNS: xsi, Type: "Group", URI: uri}, Permission: perm})
+	}
+	switch canned {
+	case "public-read":
+		group(allUsersURI, "READ")
+	case "public-read-write":
+		group(allUsersURI, "READ")
+		group(allUsersURI, "WRITE")
+	case "authenticated-read":
+		group(authUsersURI, "READ")
+	}
+	return p
 }
 
 // bodyACL reads PutBucketAcl's or PutObjectAcl's ACL: the headers, or
 // an AccessControlPolicy body.
-func (s *Service) bodyACL(r *http.Request, ownership string, on aclTarget) (string, error) {
-	canned, err := s.requestACL(r.Header, ownership, on)
+func (s *Service) bodyACL(r *http.Request, b *bucketRecord, on aclTarget) (string, error) {
+	canned, err := s.requestACL(r.Header, b, on)
 	if err != nil || r.Header.Get("x-amz-acl") != "" || canned != "" {
 		return canned, err
 	}
@@ -223,14 +280,15 @@ func (s *Service) bodyACL(r *http.Request, ownership string, on aclTarget) (stri
 			return "", malformedXML()
 		}
 	}
-	return s.judgeACL("", p.Grants, ownership, on)
+	return s.judgeACL("", p.Grants, b, on)
 }
 
 func (s *Service) getBucketACL(w http.ResponseWriter, r *http.Request, name string) error {
-	if _, err := s.bucket(r.Context(), name); err != nil {
+	b, err := s.bucket(r.Context(), name)
+	if err != nil {
 		return err
 	}
-	return writeXML(w, http.StatusOK, s.aclOf())
+	return writeXML(w, http.StatusOK, s.aclOf(b.ACL))
 }
 
 func (s *Service) putBucketACL(w http.ResponseWriter, r *http.Request, name string) error {
@@ -238,7 +296,7 @@ func (s *Service) putBucketACL(w http.ResponseWriter, r *http.Request, name stri
 	if err != nil {
 		return err
 	}
-	canned, err := s.bodyACL(r, b.ownership(), aclBucket)
+	canned, err := s.bodyACL(r, b, aclBucket)
 	if err != nil {
 		return err
 	}
@@ -260,7 +318,7 @@ func (s *Service) getObjectACL(w http.ResponseWriter, r *http.Request, t target,
 	if om.VersionID != "" || vid != "" {
 		w.Header().Set("x-amz-version-id", versionOf(om))
 	}
-	return writeXML(w, http.StatusOK, s.aclOf())
+	return writeXML(w, http.StatusOK, s.aclOf(om.ACL))
 }
 
 func (s *Service) putObjectACL(w http.ResponseWriter, r *http.Request, t target, vid string) error {
@@ -268,7 +326,7 @@ func (s *Service) putObjectACL(w http.ResponseWriter, r *http.Request, t target,
 	if err != nil {
 		return err
 	}
-	canned, err := s.bodyACL(r, b.ownership(), aclObject)
+	canned, err := s.bodyACL(r, b, aclObject)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func TestACLs(t *testing.T) {
 		{"PUT", "/enforced/copy", "", map[string]string{"x-amz-copy-source": "enforced/k", "x-amz-acl": "public-read"}, 400, "AccessControlListNotSupported"},
 		{"GET", "/enforced/missing?acl", "", nil, 404, "NoSuchKey"},
 
-		{"PUT", "/writer", "", map[string]string{"x-amz-object-ownership": "ObjectWriter", "x-amz-acl": "public-read"}, 403, "AccessDenied"},
+		{"PUT", "/writer", "", map[string]string{"x-amz-object-ownership": "ObjectWriter", "x-amz-acl": "public-read"}, 400, "InvalidBucketAclWithBlockPublicAccessError"},
 		{"PUT", "/writer", "", map[string]string{"x-amz-object-ownership": "ObjectWriter"}, 200, ""},
 		{"GET", "/writer?ownershipControls", "", nil, 200, "<ObjectOwnership>ObjectWriter</ObjectOwnership>"},
 		{"PUT", "/writer/k", "x", map[string]string{"x-amz-acl": "bucket-owner-read"}, 200, ""},
@@ -103,7 +103,7 @@ func FuzzACL(f *testing.F) {
 		if grants != "" {
 			r.Header.Set("x-amz-grant-read", grants)
 		}
-		got, err := s.bodyACL(r, ownership, aclObject)
+		got, err := s.bodyACL(r, &bucketRecord{Ownership: ownership}, aclObject)
 		if err != nil {
 			return
 		}

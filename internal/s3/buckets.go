@@ -45,7 +45,12 @@ type bucketRecord struct {
 	NoOwnership bool   `json:"noOwnership,omitempty"`
 	// ACL is the canned ACL set on the bucket (acl.go).
 	ACL string `json:"acl,omitempty"`
-	rev uint64
+	// PublicAccessBlock is the Block Public Access settings (nil: all on,
+	// AWS's default); NoPublicAccessBlock, after DeletePublicAccessBlock,
+	// is none (public.go).
+	PublicAccessBlock   *PublicAccessBlockConfiguration `json:"publicAccessBlock,omitempty"`
+	NoPublicAccessBlock bool                            `json:"noPublicAccessBlock,omitempty"`
+	rev                 uint64
 }
 
 // Tag is an S3 tag.
@@ -185,6 +190,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.putBucketACL(w, r, name)
 		case q.Has("ownershipControls"):
 			return s.putOwnership(w, r, name)
+		case q.Has("publicAccessBlock"):
+			return s.putPublicAccessBlock(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -218,6 +225,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.getBucketACL(w, r, name)
 		case q.Has("ownershipControls"):
 			return s.getOwnership(w, r, name)
+		case q.Has("publicAccessBlock"):
+			return s.getPublicAccessBlock(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -244,6 +253,8 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, name string, 
 			return s.deleteEncryption(w, r, name)
 		case q.Has("ownershipControls"):
 			return s.deleteOwnership(w, r, name)
+		case q.Has("publicAccessBlock"):
+			return s.deletePublicAccessBlock(w, r, name)
 		}
 		if err := unsupported(q); err != nil {
 			return err
@@ -338,7 +349,7 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 		}
 		rec.Ownership = o
 	}
-	acl, err := s.requestACL(r.Header, rec.ownership(), aclNewBucket)
+	acl, err := s.requestACL(r.Header, &rec, aclNewBucket)
 	if err != nil {
 		return err
 	}
@@ -495,7 +506,15 @@ func (s *Service) putPolicy(w http.ResponseWriter, r *http.Request, name string)
 	if json.Unmarshal(body, &doc) != nil || len(doc.Statement) == 0 {
 		return errorf(http.StatusBadRequest, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'")
 	}
-	if err := s.updateBucket(r.Context(), name, func(b *bucketRecord) error { b.Policy = string(body); return nil }); err != nil {
+	public := publicPolicy(body)
+	err = s.updateBucket(r.Context(), name, func(b *bucketRecord) error {
+		if public && b.publicBlock().BlockPublicPolicy {
+			return publicPolicyDenied()
+		}
+		b.Policy = string(body)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

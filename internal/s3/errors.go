@@ -149,7 +149,9 @@ func AuthError(err error) *Error {
 	case errors.As(err, &se):
 		switch se.Kind {
 		case sigv4.KindMissing:
-			return errorf(http.StatusForbidden, "AccessDenied", "Access Denied")
+			return errorf(http.StatusForbidden, "AccessDenied",
+				"Access Denied: the request is not signed, and Nimbus serves no anonymous S3 requests "+
+					"(no public buckets or objects, whatever their policy or ACL); sign it, or share an object with a presigned URL")
 		case sigv4.KindIncomplete:
 			return errorf(http.StatusBadRequest, "AuthorizationHeaderMalformed", "%s", se.Message)
 		case sigv4.KindUnknownKey:

@@ -69,7 +69,7 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, t target)
 	if err != nil {
 		return err
 	}
-	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
+	if om.ACL, err = s.requestACL(r.Header, b, aclObject); err != nil {
 		return err
 	}
 	rule, err := requestEncryption(r.Header, b)

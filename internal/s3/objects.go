@@ -222,7 +222,7 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 	if err != nil {
 		return err
 	}
-	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
+	if om.ACL, err = s.requestACL(r.Header, b, aclObject); err != nil {
 		return err
 	}
 	if cond != (writeCondition{}) {
@@ -760,7 +760,7 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 	} else if src == t && r.Header.Get("x-amz-server-side-encryption") == "" {
 		return invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
-	if om.ACL, err = s.requestACL(r.Header, b.ownership(), aclObject); err != nil {
+	if om.ACL, err = s.requestACL(r.Header, b, aclObject); err != nil {
 		return err // a copy's ACL is the request's, never the source's
 	}
 	if td := r.Header.Get("x-amz-tagging-directive"); td == "REPLACE" {

@@ -203,6 +203,10 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	if IsControl(r) {
+		return notImplemented("the S3 Control API (s3control: account-level Block Public Access, access points, " +
+			"batch operations); set Block Public Access on each bucket (PutPublicAccessBlock)")
+	}
 	if r.Method == http.MethodOptions {
 		return s.preflight(w, r)
 	}
@@ -224,10 +228,17 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) error {
 	return s.objectOp(w, r, t, q)
 }
 
+// IsControl recognises an S3 Control API request (s3control, signed for
+// "s3"): its /v20180820/ path with the x-amz-account-id header the SDKs
+// send.
+func IsControl(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/v20180820/") && r.Header.Get("x-amz-account-id") != ""
+}
+
 // unsupported names the subresources Nimbus does not serve yet.
 func unsupported(q url.Values) error {
 	for _, sub := range []string{"acl", "policyStatus", "website", "logging", "replication", "ownershipControls",
-		"publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
+		"accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering",
 		"object-lock", "legal-hold", "retention", "restore", "select", "torrent", "tagging", "versions",
 		"versioning"} {
 		if q.Has(sub) {
