@@ -398,7 +398,7 @@ func (s *Service) deleteBucket(w http.ResponseWriter, r *http.Request, name stri
 	if err != nil {
 		return err
 	}
-	s.disk.remove(files...)
+	s.removeBodies(files...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -323,13 +323,13 @@ func encrypting(r io.Reader, dk, iv []byte) (io.Reader, error) {
 // decryptingFile reads a body file encrypted with dk from iv, from any
 // offset.
 type decryptingFile struct {
-	f     *os.File
+	f     io.ReadSeeker
 	block cipher.Block
 	iv    []byte
 	s     cipher.Stream
 }
 
-func newDecryptingFile(f *os.File, dk, iv []byte) (*decryptingFile, error) {
+func newDecryptingFile(f io.ReadSeeker, dk, iv []byte) (*decryptingFile, error) {
 	b, err := aes.NewCipher(dk)
 	if err != nil {
 		return nil, fmt.Errorf("aes: %w", err)
@@ -395,7 +395,7 @@ func ivOf(m *sseMeta) []byte {
 // openFile opens a body file, decrypted with dk from iv (dk nil: stored
 // in the clear, as bodies written before encryption were).
 func (s *Service) openFile(id string, dk, iv []byte) (io.ReadSeekCloser, error) {
-	f, err := s.disk.open(id)
+	f, err := s.openBody(id)
 	if err != nil {
 		return nil, err
 	}

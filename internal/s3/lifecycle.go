@@ -494,6 +494,6 @@ func (s *Service) expire(b *bucketRecord, e expiry) error {
 		return err
 	}
 	s.kick()
-	s.disk.remove(freed...)
+	s.removeBodies(freed...)
 	return nil
 }

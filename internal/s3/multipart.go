@@ -192,11 +192,11 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, t target, q
 		return ub.Put(partKey(n), v)
 	})
 	if err != nil {
-		s.disk.remove(pm.File)
+		s.removeBodies(pm.File)
 		return err
 	}
 	if replaced != "" && replaced != pm.File {
-		s.disk.remove(replaced)
+		s.removeBodies(replaced)
 	}
 	if um.Object != nil {
 		sseHeaders(w.Header(), um.Object.SSE)
@@ -385,12 +385,12 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, t targe
 		return s.recordEvent(tx, b, "ObjectCreated:CompleteMultipartUpload", t.key, &om, reqID, r)
 	})
 	if err != nil {
-		s.disk.remove(fid)
+		s.removeBodies(fid)
 		return err
 	}
 	s.kick()
-	s.disk.remove(partFiles...)
-	s.disk.remove(replaced...)
+	s.removeBodies(partFiles...)
+	s.removeBodies(replaced...)
 	setVersionHeader(w.Header(), b, &om)
 	sseHeaders(w.Header(), om.SSE)
 	res := struct {
@@ -433,7 +433,7 @@ func (s *Service) abortUpload(w http.ResponseWriter, r *http.Request, t target, 
 	if err != nil {
 		return err
 	}
-	s.disk.remove(files...)
+	s.removeBodies(files...)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -246,7 +246,14 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 	if err != nil {
 		return err
 	}
-	id, n, iv, err := s.writeFile(body, dk)
+	var id string
+	var n int64
+	var iv, inline []byte
+	if body.length >= 0 && body.length <= s.inlineMax {
+		id, n, iv, inline, err = readInline(body, dk)
+	} else {
+		id, n, iv, err = s.writeFile(body, dk)
+	}
 	if err != nil {
 		return bodyError(err)
 	}
@@ -256,8 +263,10 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, t target) er
 		om.ChecksumAlg, om.Checksum, om.ChecksumType = body.alg, body.Checksum, "FULL_OBJECT"
 	}
 	reqID := awsapi.NewRequestID()
-	if err := s.commitObject(r, b, t, om, cond, "ObjectCreated:Put", reqID); err != nil {
-		s.disk.remove(id)
+	if err := s.commitObject(r, b, t, om, inline, cond, "ObjectCreated:Put", reqID); err != nil {
+		if inline == nil { // an inline body went with the failed commit
+			s.removeBodies(id)
+		}
 		return err
 	}
 	h := w.Header()
@@ -292,12 +301,17 @@ func bodyError(err error) error {
 }
 
 // commitObject makes om the current object of t in one transaction with
-// the condition's check and the notification's record, then removes the
-// body it replaced.
-func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *objectMeta, cond writeCondition, event, reqID string) error {
+// the condition's check, its inline body (when not nil) and the
+// notification's record, then removes the body it replaced.
+func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *objectMeta, inline []byte, cond writeCondition, event, reqID string) error {
 	var freed []string
 	err := s.meta.db.Batch(func(tx *bolt.Tx) error {
 		freed = nil
+		if inline != nil {
+			if err := putInline(tx, om.File, inline); err != nil {
+				return err
+			}
+		}
 		old, err := getObject(tx, t.bucket, t.key)
 		if err != nil {
 			return err
@@ -314,7 +328,7 @@ func (s *Service) commitObject(r *http.Request, b *bucketRecord, t target, om *o
 		return err
 	}
 	s.kick()
-	s.disk.remove(freed...)
+	s.removeBodies(freed...)
 	return nil
 }
 
@@ -494,7 +508,7 @@ func (s *Service) serveObject(w http.ResponseWriter, r *http.Request, b *bucketR
 	}
 	var f io.ReadSeekCloser
 	if r.Method == http.MethodHead {
-		if f, err = s.disk.open(om.File); err != nil {
+		if f, err = s.openBody(om.File); err != nil {
 			return fmt.Errorf("open object %s/%s: %w", t.bucket, t.key, err)
 		}
 	} else if f, err = s.bodyReader(r.Context(), t.bucket, t.key, om); err != nil {
@@ -602,7 +616,7 @@ func (s *Service) removeObject(r *http.Request, b *bucketRecord, key, ifMatch st
 	}
 	if res.removed {
 		s.kick()
-		s.disk.remove(freed...)
+		s.removeBodies(freed...)
 	}
 	return res, nil
 }
@@ -627,7 +641,7 @@ func (s *Service) removeVersion(r *http.Request, b *bucketRecord, key, vid strin
 	}
 	if res.removed {
 		s.kick()
-		s.disk.remove(freed...)
+		s.removeBodies(freed...)
 	}
 	return res, nil
 }
@@ -776,8 +790,8 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, t target) e
 		return err
 	}
 	reqID := awsapi.NewRequestID()
-	if err := s.commitObject(r, b, t, &om, cond, "ObjectCreated:Copy", reqID); err != nil {
-		s.disk.remove(om.File)
+	if err := s.commitObject(r, b, t, &om, nil, cond, "ObjectCreated:Copy", reqID); err != nil {
+		s.removeBodies(om.File)
 		return err
 	}
 	setVersionHeader(w.Header(), b, &om)

@@ -78,6 +78,9 @@ type Service struct {
 	st   *store.Store
 	// sseKey seals SSE-S3 data keys.
 	sseKey []byte
+	// inlineMax is the largest PUT body kept in the metadata store
+	// (inline.go; inlineMax, or -1 in benchmarks measuring files alone).
+	inlineMax int64
 
 	wake          chan struct{} // notifications are waiting in the outbox
 	lifecycleWake chan struct{} // a lifecycle configuration changed
@@ -115,7 +118,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store, sseKey: sseKey,
+	s := &Service{opts: opts, log: opts.Logger, disk: d, meta: m, st: opts.Store, sseKey: sseKey, inlineMax: inlineMax,
 		wake: make(chan struct{}, 1), lifecycleWake: make(chan struct{}, 1), buckets: newBucketCache(), watchDone: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWatch = cancel
