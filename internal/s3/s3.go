@@ -7,8 +7,10 @@
 // objects live on the node that created it: bodies as files under the
 // node's data directory (encrypted with a data key per object, SSE-S3 or
 // SSE-KMS; written, fsynced and renamed into place, named by
-// random ids so no key can name a path), metadata in an embedded ordered
-// store (bbolt), so that listings are a seek and a scan. Other nodes relay
+// random ids so no key can name a path; bodies of small PUTs are kept in
+// the metadata store instead, committed with their metadata: inline.go),
+// metadata in an embedded ordered store (bbolt), so that listings are a
+// seek and a scan. Other nodes relay
 // requests for a bucket to the node holding it, streaming the bodies over
 // the backbone (relay.go). Notifications are
 // recorded in the same transaction as the write they report and delivered
