@@ -2,7 +2,6 @@ package s3
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -125,7 +124,7 @@ func (s *Service) removeBodies(ids ...string) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err != nil {
 		s.log.Warn("remove inline bodies", "err", err)
 	}
 }
