@@ -7,7 +7,9 @@
 // throughput at growing concurrency against the same echo, cold starts per
 // runtime, scale-out to many concurrent environments, the memory an idle
 // environment costs beyond the function's own, the CLI's start time
-// (`nimbus version`) against /bin/true, and CloudWatch's PutMetricData
+// (`nimbus version`) against /bin/true, Step Functions' state transitions
+// (Express and Standard) and a three-Lambda StartSyncExecution against
+// the same three invokes (workflows.go), and CloudWatch's PutMetricData
 // datapoints/s and GetMetricData latency against the same echo.
 //
 // Who may import it: cli. It imports daemon (to start the node), config,
@@ -71,8 +73,9 @@ type Options struct {
 	// of the source tree the command runs in when empty).
 	GoSource string
 	// Only "queues" measures just the queues and topics section,
-	// "tables" just DynamoDB's, "objects" just S3's, "cloudwatch" just CloudWatch's (after the
-	// CLI start time); NoQueues
+	// "tables" just DynamoDB's, "objects" just S3's, "workflows" just Step
+	// Functions', "cloudwatch" just CloudWatch's (after the CLI start
+	// time); NoQueues
 	// leaves the queues section out.
 	Only     string
 	NoQueues bool
@@ -127,6 +130,7 @@ type Report struct {
 	Objects    *Objects          `json:"objects,omitempty"`
 	CloudWatch *CloudWatch       `json:"cloudwatch,omitempty"`
 	Events     *Events           `json:"events,omitempty"`
+	Workflows  *Workflows        `json:"workflows,omitempty"`
 	Skipped    []string          `json:"skipped,omitempty"`
 }
 
@@ -346,10 +350,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		steps = []func(context.Context, *Report, string) error{r.tables}
 	case opts.Only == "objects":
 		steps = []func(context.Context, *Report, string) error{r.objects}
+	case opts.Only == "workflows":
+		steps = []func(context.Context, *Report, string) error{r.workflows}
 	case !opts.NoQueues:
-		steps = append(steps, r.queues, r.tables, r.objects, r.metrics)
+		steps = append(steps, r.queues, r.tables, r.objects, r.workflows, r.metrics)
 	default:
-		steps = append(steps, r.objects, r.metrics)
+		steps = append(steps, r.objects, r.workflows, r.metrics)
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

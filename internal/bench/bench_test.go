@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"github.com/nimbus-serverless/nimbus/internal/eventpattern"
 	"net/http"
 	"net/http/httptest"
@@ -177,5 +178,33 @@ func TestDropCacheUnder(t *testing.T) {
 	}
 	if err := readAll(dir+"/big", 1<<20); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestWriteTextWorkflows(t *testing.T) {
+	rep := &Report{Workflows: &Workflows{ExpressStates: 1000, ExpressTransitions: 25000, ExpressGoalRatio: 0.5, JSONataTransitions: 5000,
+		JSONataRatio: 0.2, StandardClients: 16, StandardStates: 20, StandardTransitions: 3000, StandardGoalRatio: 1.5, StandardExecutions: 140,
+		Sync: Latency{N: 10, P50: 2.2}, Invokes: Latency{N: 10, P50: 1.1}, SyncRatio: 2}}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"WORKFLOWS", "chain of 1000 Pass states", "25000", "50%", "0.20×", "16 at once", "150%", "2.20", "2.00×"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// TestPassChain: the bench's chains are valid JSON with n+1 states.
+func TestPassChain(t *testing.T) {
+	for _, jsonata := range []bool{false, true} {
+		var def struct{ States map[string]json.RawMessage }
+		if err := json.Unmarshal([]byte(passChain(7, jsonata)), &def); err != nil {
+			t.Fatal(err)
+		}
+		if len(def.States) != 8 {
+			t.Errorf("jsonata %v: %d states", jsonata, len(def.States))
+		}
 	}
 }

@@ -112,6 +112,11 @@ func Compare(this, other *Report) []Comparison {
 			}
 		}
 	}
+	if w, o := this.Workflows, other.Workflows; w != nil && o != nil {
+		add("express transitions/s", w.ExpressTransitions, o.ExpressTransitions, "higher")
+		add("standard transitions/s", w.StandardTransitions, o.StandardTransitions, "higher")
+		add("three-lambda sync execution p50 ms", w.Sync.P50, o.Sync.P50, "lower")
+	}
 	return out
 }
 

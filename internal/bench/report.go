@@ -82,6 +82,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		writeObjects(p, rep.Objects)
 		p("")
 	}
+	if rep.Workflows != nil {
+		writeWorkflows(p, rep.Workflows)
+		p("")
+	}
 	if cw := rep.CloudWatch; cw != nil {
 		p("")
 		p("CLOUDWATCH PutMetricData (%d datapoints a request)	concurrency	req/s	datapoints/s	of echo	errors", cw.DatapointsPerRequest)

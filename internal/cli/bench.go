@@ -119,7 +119,7 @@ the machine as it is now; the ratios this/other are printed last.`,
 	f.IntVar(&opts.CLIStarts, "cli-starts", 0, "runs of `nimbus version` for the CLI start time (default 20)")
 	f.StringVar(&rts, "runtimes", "", "runtimes to measure: go,python,node,java (default all available)")
 	f.BoolVar(&opts.NoQueues, "no-queues", false, "leave out the SQS and SNS figures")
-	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "tables" (DynamoDB PutItem, GetItem), "objects" (S3 4 KB PUT and GET, a 256 MB object beside the disk, ListObjectsV2 pages), "cloudwatch" (PutMetricData, GetMetricData) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
+	f.StringVar(&opts.Only, "only", "", `measure one section only: "queues" (SQS sends, queue → function, SNS fan-out), "tables" (DynamoDB PutItem, GetItem), "objects" (S3 4 KB PUT and GET, a 256 MB object beside the disk, ListObjectsV2 pages), "cloudwatch" (PutMetricData, GetMetricData), "workflows" (Step Functions state transitions, a three-Lambda StartSyncExecution) or "events" (PutEvents beside the echo, the matcher under 100 rules)`)
 	f.IntVar(&nodes, "cluster", 0, "measure a cluster of this many nimbus processes on this machine instead (3): warm throughput on one node vs all, cross-node reserved concurrency, lease takeover after kill -9")
 	f.StringVar(&compare, "compare", "", "put each figure beside another nimbus binary's (run now with the same flags) or an earlier bench --json file's, with ratios")
 	f.StringVar(&opts.GoSource, "go-source", "", "directory of the Go no-op function (default examples/noop-go of this source tree)")
