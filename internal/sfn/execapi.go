@@ -56,7 +56,7 @@ func (s *Service) startExecution(ctx context.Context, body []byte) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	def, err := Parse(m.Definition, m.Type == "EXPRESS")
+	def, err := s.defs.parse(m.Definition, m.Type == "EXPRESS")
 	if err != nil {
 		return nil, definitionError(err)
 	}
@@ -128,7 +128,7 @@ func (s *Service) startSyncExecution(ctx context.Context, body []byte) (any, err
 	if m.Type != "EXPRESS" {
 		return nil, bad("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine")
 	}
-	def, err := Parse(m.Definition, true)
+	def, err := s.defs.parse(m.Definition, true)
 	if err != nil {
 		return nil, definitionError(err)
 	}

@@ -43,6 +43,9 @@ type run struct {
 
 	inputOnce sync.Once
 	input     any // the execution's input, decoded once for $$.Execution.Input
+	// execCtx and machineCtx are $$.Execution and $$.StateMachine, built
+	// with input.
+	execCtx, machineCtx map[string]any
 }
 
 // Execution is what a run needs to know about its execution.
@@ -155,40 +158,44 @@ func (r *run) finish(ctx context.Context, root *branch, typ string, out any, fai
 // machine runs a definition (the top level, a branch, an iteration).
 func (r *run) machine(ctx context.Context, b *branch, d *Definition, input any, sc *scope) (any, error) {
 	cur := d.StartAt
+	inText := "" // the input's JSON when the state before encoded it
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		st := d.States[cur]
-		out, next, err := r.state(ctx, b, st, input, sc)
+		out, outText, next, err := r.state(ctx, b, st, input, inText, sc)
 		if err != nil {
 			return nil, err
 		}
 		if next == "" {
 			return out, nil
 		}
-		cur, input = next, out
+		cur, input, inText = next, out, outText
 	}
 }
 
 // ctxObject is the context object ($$) of a state.
 func (r *run) ctxObject(st *State, entered time.Time, retry int, extra map[string]any) map[string]any {
-	x := r.x
-	r.inputOnce.Do(func() { r.input, _ = decodeJSON([]byte(x.Input)) })
-	in := r.input
-	c := map[string]any{
-		"Execution": map[string]any{
-			"Id": x.ARN, "Input": in, "Name": x.Name, "RoleArn": x.RoleARN,
+	// $$.Execution and $$.StateMachine are the same in every state:
+	// built once, shared (values are never changed in place).
+	r.inputOnce.Do(func() {
+		x := r.x
+		r.input, _ = decodeJSON([]byte(x.Input))
+		r.execCtx = map[string]any{
+			"Id": x.ARN, "Input": r.input, "Name": x.Name, "RoleArn": x.RoleARN,
 			"StartTime": x.StartTime.UTC().Format("2006-01-02T15:04:05.000Z"), "RedriveCount": json.Number(strconv.Itoa(x.RedriveCount)),
-		},
-		"StateMachine": map[string]any{"Id": x.StateMachineARN, "Name": x.StateMachineName},
-		"State": map[string]any{
-			"Name": st.Name, "EnteredTime": entered.UTC().Format("2006-01-02T15:04:05.000Z"),
-			"RetryCount": json.Number(strconv.Itoa(retry)),
-		},
-	}
-	if !x.RedriveDate.IsZero() {
-		c["Execution"].(map[string]any)["RedriveTime"] = x.RedriveDate.UTC().Format("2006-01-02T15:04:05.000Z")
+		}
+		if !x.RedriveDate.IsZero() {
+			r.execCtx["RedriveTime"] = x.RedriveDate.UTC().Format("2006-01-02T15:04:05.000Z")
+		}
+		r.machineCtx = map[string]any{"Id": x.StateMachineARN, "Name": x.StateMachineName}
+	})
+	c := make(map[string]any, 3+len(extra))
+	c["Execution"], c["StateMachine"] = r.execCtx, r.machineCtx
+	c["State"] = map[string]any{
+		"Name": st.Name, "EnteredTime": entered.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"RetryCount": json.Number(strconv.Itoa(retry)),
 	}
 	for k, v := range extra {
 		c[k] = v
@@ -213,17 +220,21 @@ func checkSize(v string, what string) error {
 	return nil
 }
 
-// state runs one state and returns its output and the next state's name
-// ("" when the branch ends). What it assigns is set in sc as it leaves.
-func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any, sc *scope) (any, string, error) {
-	inText := encodeJSON(rawInput)
+// state runs one state and returns its output, the output's JSON and the
+// next state's name ("" when the branch ends). inText is rawInput's JSON
+// when the caller has it (the state before's output), else "". What it
+// assigns is set in sc as it leaves.
+func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any, inText string, sc *scope) (any, string, string, error) {
+	if inText == "" {
+		inText = encodeJSON(rawInput)
+	}
 	if err := checkSize(inText, st.Name); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	enteredType := st.Type + "StateEntered"
 	entered, err := r.j.emit(b, enteredType, map[string]any{"name": st.Name, "input": inText, "inputDetails": map[string]any{"truncated": false}})
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	ctxObj := r.ctxObject(st, entered.Time, 0, nil)
 	env := &intrinsicEnv{ctx: ctxObj, rand: r.rng(b), vars: sc}
@@ -239,20 +250,20 @@ func (r *run) state(ctx context.Context, b *branch, st *State, rawInput any, sc 
 		out, next, assigned, err = r.jsonPathState(ctx, b, st, rawInput, env, entered)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	outText := encodeJSON(out)
 	if err := checkSize(outText, st.Name); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if err := sc.checkTotal(assigned); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if _, err := r.j.emit(b, st.Type+"StateExited", map[string]any{"name": st.Name, "output": outText, "outputDetails": map[string]any{"truncated": false}}); err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	sc.set(assigned)
-	return out, next, nil
+	return out, outText, next, nil
 }
 
 // jsonPathState does a JSONPath state's work: InputPath, the state's

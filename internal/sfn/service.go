@@ -67,6 +67,8 @@ type Service struct {
 	logs         func(ctx context.Context, group, stream string, records []LogRecord) error
 	// jcache keeps recent journals (journalcache.go).
 	jcache *journalCache
+	// defs keeps parsed definitions (defcache.go).
+	defs *defCache
 
 	mu sync.Mutex
 	// active are the executions this node is running: a run request for
@@ -92,7 +94,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		js: opts.JetStream, tasks: opts.Tasks, region: opts.Region, account: opts.AccountID,
 		singleNode: opts.SingleNode, inlineWait: opts.InlineWait, now: opts.Now, log: opts.Logger,
 		active: map[string]*activeRun{}, observe: opts.Observe, statusChange: opts.StatusChange,
-		logs: opts.Logs, jcache: newJournalCache(maxCacheBytes),
+		logs: opts.Logs, jcache: newJournalCache(maxCacheBytes), defs: newDefCache(maxDefCacheBytes),
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -224,7 +226,7 @@ func (s *Service) drive(ctx context.Context, arn string) error {
 	if rec.Status != StatusRunning {
 		return nil
 	}
-	def, err := Parse(rec.Definition, false)
+	def, err := s.defs.parse(rec.Definition, false)
 	if err != nil {
 		return s.end(ctx, rec, "", &Failure{Name: ErrRuntime, Cause: err.Error()}, 0)
 	}
