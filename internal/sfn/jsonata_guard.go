@@ -2,6 +2,7 @@ package sfn
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -40,11 +41,26 @@ var nodeType = reflect.TypeFor[jparse.Node]()
 // an evaluation then registers.
 func guard(body string) (string, []string, error) {
 	root, err := jparse.Parse(body)
+	var perr *jparse.Error
+	if errors.As(err, &perr) {
+		tok := perr.Token
+		switch {
+		case perr.Type == jparse.ErrPrefix && tok == "%":
+			return "", nil, unsupportedOperator('%')
+		case tok != "" && !strings.ContainsAny(tok[:1], "\"'`") && strings.ContainsAny(tok, "@#"):
+			// A name token holding the operator where the parser
+			// expected none (`$^($)#$pos`, `a @ $x`).
+			return "", nil, unsupportedOperator(rune(tok[strings.IndexAny(tok, "@#")]))
+		}
+	}
 	if err != nil {
 		return "", nil, err
 	}
 	g := &guarder{names: map[string]bool{}, exts: map[string]bool{}}
 	root = g.node(root)
+	if g.binding != 0 {
+		return "", nil, unsupportedOperator(g.binding)
+	}
 	if g.reserved {
 		return "", nil, errors.New("names starting with '$__' are reserved")
 	}
@@ -73,6 +89,7 @@ var awsFunctionNames = map[string]bool{"partition": true, "range": true, "hash":
 
 type guarder struct {
 	changed, reserved bool
+	binding           rune            // '@' or '#' when a name holds one (unsupportedOperator)
 	names             map[string]bool // every variable named
 	exts              map[string]bool // the budget's functions and checks inserted
 }
@@ -103,11 +120,18 @@ func (g *guarder) node(n jparse.Node) jparse.Node {
 	case nil:
 		return nil
 	case *jparse.VariableNode:
+		g.bindingIn(x.Name)
 		if strings.HasPrefix(x.Name, "__") {
 			g.reserved = true
 		}
 		g.names[x.Name] = true
 		x.Name = g.rename(x.Name)
+		return n
+	case *jparse.NameNode:
+		// A name in backticks may hold any character.
+		if !reflect.ValueOf(x).Elem().FieldByName("escaped").Bool() {
+			g.bindingIn(x.Value)
+		}
 		return n
 	case *jparse.AssignmentNode:
 		if strings.HasPrefix(x.Name, "__") {
@@ -144,6 +168,34 @@ func (g *guarder) node(n jparse.Node) jparse.Node {
 		g.fields(v.Elem())
 	}
 	return n
+}
+
+// JSONata 2.0's binding operators and its parent operator are syntax
+// the library (JSONata 1.5) lacks, and its lexer reads '@' and '#' as
+// characters of a name: `Order@$o.Product` would silently be the field
+// "Order@$o". They need the tuple streams of jsonata-js's evaluator, so
+// rather than evaluate them wrongly, Parse refuses them by name
+// (InvalidDefinition at CreateStateMachine): an unquoted name or a
+// variable holding '@' or '#' (neither may hold them in JSONata), and
+// '%' where an operand is expected (as an infix operator it is the
+// remainder, which the library has).
+var bindingOperators = map[rune]string{
+	'@': "context variable binding ('@$v'); bind the value with $v := ... in a block, or iterate with $map",
+	'#': "positional variable binding ('#$i'); use $map(array, function($v, $i) {...}), whose second parameter is the index",
+	'%': "parent ('%'); keep the parent in a variable before descending, e.g. Order.($o := $; Product.{'Order': $o.OrderID})",
+}
+
+func unsupportedOperator(op rune) error {
+	return fmt.Errorf("the JSONata 2.0 operator '%c' is not supported by Nimbus: %s", op, bindingOperators[op])
+}
+
+// bindingIn notes the first binding operator a name holds.
+func (g *guarder) bindingIn(name string) {
+	if g.binding == 0 {
+		if i := strings.IndexAny(name, "@#"); i >= 0 {
+			g.binding = rune(name[i])
+		}
+	}
 }
 
 // countsItems reports whether a path step's values are counted: any
