@@ -256,11 +256,13 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // statesMetrics names the AWS/States count of each execution event.
 var statesMetrics = map[string]string{"STARTED": "ExecutionsStarted", "SUCCEEDED": "ExecutionsSucceeded",
 	"FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted",
-	"REDRIVEN": "ExecutionsRedriven"}
+	"REDRIVEN": "ExecutionsRedriven", "REDRIVEN_SUCCEEDED": "RedrivenExecutionsSucceeded", "REDRIVEN_FAILED": "RedrivenExecutionsFailed",
+	"REDRIVEN_TIMED_OUT": "RedrivenExecutionsTimedOut", "REDRIVEN_ABORTED": "RedrivenExecutionsAborted"}
 
 // recordExecution records a Step Functions execution's start or end in
 // AWS/States by StateMachineArn: the count of its event and, at an end,
-// ExecutionTime (ms).
+// ExecutionTime (ms). A redriven execution's end also counts in
+// RedrivenExecutions<Status> (status "REDRIVEN_<STATUS>", no time).
 func (d *Daemon) recordExecution(machineArn, status string, elapsed time.Duration) {
 	name, ok := statesMetrics[status]
 	if !ok || d.cw == nil {
@@ -268,7 +270,7 @@ func (d *Daemon) recordExecution(machineArn, status string, elapsed time.Duratio
 	}
 	dims := []cloudwatch.Dimension{{Name: "StateMachineArn", Value: machineArn}}
 	d.cw.Record("AWS/States", name, "Count", dims, 1)
-	if status != "STARTED" && status != "REDRIVEN" {
+	if status != "STARTED" && !strings.HasPrefix(status, "REDRIVEN") {
 		d.cw.Record("AWS/States", "ExecutionTime", "Milliseconds", dims, float64(max(elapsed, 0).Microseconds())/1000)
 	}
 }

@@ -339,7 +339,7 @@ func (s *Service) stopExecution(ctx context.Context, body []byte) (any, error) {
 			}
 			return nil, err
 		}
-		s.observed(rec.StateMachineARN, StatusAborted, rec.Stop.Sub(rec.Start))
+		s.observedEnd(rec)
 		s.statusChanged(ctx, rec)
 		d := map[string]any{}
 		if in.Error != "" {

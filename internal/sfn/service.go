@@ -30,9 +30,10 @@ type Options struct {
 	InlineWait time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Observe, when set, hears each execution start (status "STARTED")
-	// and end (its final status and how long it ran), for CloudWatch's
-	// AWS/States metrics.
+	// Observe, when set, hears each execution start (status "STARTED"),
+	// redrive ("REDRIVEN") and end (its final status and how long it
+	// ran; a redriven execution's end is heard twice, the second time as
+	// "REDRIVEN_" and the status), for CloudWatch's AWS/States metrics.
 	Observe func(stateMachineArn, status string, elapsed time.Duration)
 	// StatusChange, when set, puts a Standard execution's status event
 	// (statusevents.go: detail-type StatusDetailType, source aws.states)
@@ -295,7 +296,7 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			}
 			return err
 		}
-		s.observed(cur.StateMachineARN, cur.Status, cur.Stop.Sub(cur.Start))
+		s.observedEnd(cur)
 		s.jcache.drop(historySubject(cur.StateMachineName, cur.Name))
 		s.statusChanged(ctx, cur)
 		s.countChildEnd(ctx, cur)
@@ -304,6 +305,16 @@ func (s *Service) end(ctx context.Context, rec *execRecord, output string, f *Fa
 			s.abortMapRuns(ctx, cur)
 		}
 		return nil
+	}
+}
+
+// observedEnd tells Options.Observe of a Standard execution's end, and
+// of a redriven execution's end apart (AWS/States
+// RedrivenExecutionsSucceeded and its siblings).
+func (s *Service) observedEnd(rec *execRecord) {
+	s.observed(rec.StateMachineARN, rec.Status, rec.Stop.Sub(rec.Start))
+	if rec.RedriveCount > 0 {
+		s.observed(rec.StateMachineARN, "REDRIVEN_"+rec.Status, rec.Stop.Sub(rec.Start))
 	}
 }
 

@@ -50,7 +50,8 @@ func (s *statusEvents) of(arn string) []map[string]any {
 // each produce one status event whose detail has DescribeExecution's
 // fields as AWS's examples show them (every field present, null when it
 // has no value, dates in epoch milliseconds); an Express execution
-// produces none. A redrive is observed (AWS/States ExecutionsRedriven).
+// produces none. A redrive is observed (AWS/States ExecutionsRedriven),
+// and so is the redriven execution's end (RedrivenExecutionsFailed).
 func TestStatusEvents(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t)
@@ -103,8 +104,8 @@ func TestStatusEvents(t *testing.T) {
 		t.Errorf("failed and redriven: %v", evs)
 	}
 	observedMu.Lock()
-	if observed["REDRIVEN"] != 1 || observed["STARTED"] != 2 {
-		t.Errorf("observed %v (AWS/States ExecutionsRedriven counts the redrive)", observed)
+	if observed["REDRIVEN"] != 1 || observed["STARTED"] != 2 || observed["FAILED"] != 2 || observed["REDRIVEN_FAILED"] != 1 || observed["REDRIVEN_SUCCEEDED"] != 0 {
+		t.Errorf("observed %v (AWS/States ExecutionsRedriven counts the redrive, RedrivenExecutionsFailed its end)", observed)
 	}
 	observedMu.Unlock()
 
