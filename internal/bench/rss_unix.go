@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // maxRSSKB is a reaped process's peak RSS in KB (ru_maxrss: KiB on Linux,
@@ -19,4 +20,14 @@ func maxRSSKB(ps *os.ProcessState) int64 {
 		return ru.Maxrss >> 10
 	}
 	return ru.Maxrss
+}
+
+// processCPU is the CPU time this process has used (user and system, all
+// threads): the bench's node runs in it.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

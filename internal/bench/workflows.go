@@ -20,7 +20,9 @@ import (
 //   - Express: state transitions/s of StartSyncExecution on a chain of
 //     Pass states, one client (one execution at a time: about one core),
 //     JSONPath Parameters in every state; the same chain with a JSONata
-//     Output and Assign in every state beside it. Goal ≥ 50,000/s.
+//     Output and Assign in every state beside it. Goal ≥ 50,000/s. Per
+//     second of wall time, and per second of this process's CPU time
+//     (what one core of its own does, on a machine whose load varies).
 //   - Standard: durable state transitions/s, 16 clients each starting a
 //     Standard execution of a chain of Pass states and waiting for its end
 //     (DescribeExecution), so 16 executions run at once. Goal ≥ 2,000/s.
@@ -28,10 +30,15 @@ import (
 //     Go no-op, lambda:invoke) against the same three synchronous invokes
 //     sent in a row by this client, interleaved. Goal p50 ≤ 1.2×.
 type Workflows struct {
-	ExpressStates       int     `json:"express_states"`
-	ExpressExecutions   int     `json:"express_executions"`
-	ExpressTransitions  float64 `json:"express_transitions_per_s"`
-	ExpressGoalRatio    float64 `json:"express_ratio_to_goal"`
+	ExpressStates      int     `json:"express_states"`
+	ExpressExecutions  int     `json:"express_executions"`
+	ExpressTransitions float64 `json:"express_transitions_per_s"`
+	ExpressGoalRatio   float64 `json:"express_ratio_to_goal"`
+	// ExpressPerCPUSecond is the transitions per second of this process's
+	// CPU time (node and client, all threads) in the same measurement:
+	// what one core of its own would do, whatever the machine's load.
+	ExpressPerCPUSecond float64 `json:"express_transitions_per_cpu_s"`
+	ExpressCPUGoalRatio float64 `json:"express_cpu_ratio_to_goal"`
 	JSONataExecutions   int     `json:"jsonata_executions"`
 	JSONataTransitions  float64 `json:"jsonata_transitions_per_s"`
 	JSONataRatio        float64 `json:"jsonata_ratio_to_jsonpath"`
@@ -40,13 +47,19 @@ type Workflows struct {
 	StandardExecutions  int     `json:"standard_executions"`
 	StandardTransitions float64 `json:"standard_transitions_per_s"`
 	StandardGoalRatio   float64 `json:"standard_ratio_to_goal"`
+	// StandardPerCPUSecond: as ExpressPerCPUSecond (the fsyncs' waits
+	// are not CPU time).
+	StandardPerCPUSecond float64 `json:"standard_transitions_per_cpu_s"`
 	// StandardRun is each Standard execution's StartExecution to the
 	// client seeing it SUCCEEDED.
 	StandardRun Latency `json:"standard_start_to_end"`
 	Sync        Latency `json:"sync_three_lambdas"`
 	Invokes     Latency `json:"three_invokes"`
 	SyncRatio   float64 `json:"ratio_sync_to_invokes_p50"`
-	Errors      int     `json:"errors"`
+	// SyncFloor is StartSyncExecution of one Succeed state: the request's
+	// own cost, without Tasks.
+	SyncFloor Latency `json:"sync_one_pass"`
+	Errors    int     `json:"errors"`
 }
 
 // The goals of issue 20.
@@ -170,19 +183,25 @@ func (r *runner) expressChains(ctx context.Context, wf *Workflows) error {
 		if _, err := r.load(ctx, 1, d/5, run); err != nil {
 			return err
 		}
+		cpu0 := processCPU()
 		n, err := r.load(ctx, 1, d, run)
 		if err != nil {
 			return err
 		}
+		cpu := processCPU() - cpu0
 		wf.Errors += n.errs
 		rate := math.Round(float64(n.ok*(expressStates+1)) / d.Seconds())
 		if jsonata {
 			wf.JSONataExecutions, wf.JSONataTransitions = n.ok, rate
 		} else {
 			wf.ExpressExecutions, wf.ExpressTransitions = n.ok, rate
+			if cpu > 0 {
+				wf.ExpressPerCPUSecond = math.Round(float64(n.ok*(expressStates+1)) / cpu.Seconds())
+			}
 		}
 	}
 	wf.ExpressGoalRatio = ratio(wf.ExpressTransitions, expressGoal)
+	wf.ExpressCPUGoalRatio = ratio(wf.ExpressPerCPUSecond, expressGoal)
 	wf.JSONataRatio = ratio(wf.JSONataTransitions, wf.ExpressTransitions)
 	return nil
 }
@@ -241,9 +260,13 @@ func (r *runner) standardChains(ctx context.Context, wf *Workflows) error {
 	mu.Lock()
 	lat = lat[:0]
 	mu.Unlock()
+	cpu0 := processCPU()
 	n, err := r.load(ctx, workflowCalls, d, one)
 	if err != nil {
 		return err
+	}
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		wf.StandardPerCPUSecond = math.Round(float64(n.ok*(standardStates+1)) / cpu.Seconds())
 	}
 	wf.Errors += n.errs
 	wf.StandardExecutions = n.ok
@@ -267,6 +290,10 @@ func (r *runner) syncLambdas(ctx context.Context, wf *Workflows) error {
 	}
 	arn, err := r.createMachine(ctx, "bench-three-lambdas", "EXPRESS",
 		`{"StartAt":"A","States":{`+task("A", "B")+`,`+task("B", "C")+`,`+task("C", "")+`}}`)
+	if err != nil {
+		return err
+	}
+	floor, err := r.createMachine(ctx, "bench-one-pass", "EXPRESS", passChain(0, false))
 	if err != nil {
 		return err
 	}
@@ -298,7 +325,8 @@ func (r *runner) syncLambdas(ctx context.Context, wf *Workflows) error {
 		}
 		return out, nil
 	}
-	var s, c []time.Duration
+	onePass := func(ctx context.Context) error { return r.syncRun(ctx, floor, `{}`) }
+	var s, c, f []time.Duration
 	for _, h := range []int{n / 2, n - n/2} {
 		a, err := measure(oneSync, h)
 		if err != nil {
@@ -308,9 +336,13 @@ func (r *runner) syncLambdas(ctx context.Context, wf *Workflows) error {
 		if err != nil {
 			return err
 		}
-		s, c = append(s, a...), append(c, b...)
+		p, err := measure(onePass, h)
+		if err != nil {
+			return err
+		}
+		s, c, f = append(s, a...), append(c, b...), append(f, p...)
 	}
-	wf.Sync, wf.Invokes = latencyOf(s), latencyOf(c)
+	wf.Sync, wf.Invokes, wf.SyncFloor = latencyOf(s), latencyOf(c), latencyOf(f)
 	wf.SyncRatio = ratio(wf.Sync.P50, wf.Invokes.P50)
 	if wf.Sync.N == 0 {
 		return errors.New("three-lambda chain: no samples")
@@ -319,11 +351,13 @@ func (r *runner) syncLambdas(ctx context.Context, wf *Workflows) error {
 }
 
 func writeWorkflows(p func(string, ...any), w *Workflows) {
-	p("WORKFLOWS (Step Functions)\tper s\tgoal\tof goal\t")
-	p("Express, chain of %d Pass states (JSONPath), 1 client\t%.0f\t≥ %.0f\t%.0f%%\t", w.ExpressStates, w.ExpressTransitions, expressGoal, w.ExpressGoalRatio*100)
-	p("Express, same chain in JSONata (Output, Assign)\t%.0f\t\t%.2f× of JSONPath\t", w.JSONataTransitions, w.JSONataRatio)
-	p("Standard, durable, chains of %d Pass states, %d at once\t%.0f\t≥ %.0f\t%.0f%%\t", w.StandardStates, w.StandardClients, w.StandardTransitions, standardGoal, w.StandardGoalRatio*100)
-	p("  Standard executions\t%d\t\t\t", w.StandardExecutions)
+	p("WORKFLOWS (Step Functions), state transitions\tper s\tgoal\tof goal\tper CPU-s\tof goal")
+	p("Express, chain of %d Pass states (JSONPath), 1 client\t%.0f\t≥ %.0f\t%.0f%%\t%.0f\t%.0f%%", w.ExpressStates, w.ExpressTransitions, expressGoal, w.ExpressGoalRatio*100,
+		w.ExpressPerCPUSecond, w.ExpressCPUGoalRatio*100)
+	p("Express, same chain in JSONata (Output, Assign)\t%.0f\t\t%.2f× of JSONPath\t\t", w.JSONataTransitions, w.JSONataRatio)
+	p("Standard, durable, chains of %d Pass states, %d at once\t%.0f\t≥ %.0f\t%.0f%%\t%.0f\t", w.StandardStates, w.StandardClients, w.StandardTransitions, standardGoal, w.StandardGoalRatio*100,
+		w.StandardPerCPUSecond)
+	p("  Standard executions\t%d\t\t\t\t", w.StandardExecutions)
 	if w.Errors > 0 {
 		p("errors\t%d\t\t\t", w.Errors)
 	}
@@ -332,5 +366,6 @@ func writeWorkflows(p func(string, ...any), w *Workflows) {
 	p("Standard execution, start → seen SUCCEEDED\t%d\t%.2f\t%.2f\t", w.StandardRun.N, w.StandardRun.P50, w.StandardRun.P99)
 	p("StartSyncExecution, three Lambda tasks\t%d\t%.2f\t%.2f\t", w.Sync.N, w.Sync.P50, w.Sync.P99)
 	p("three invokes in a row (baseline)\t%d\t%.2f\t%.2f\t", w.Invokes.N, w.Invokes.P50, w.Invokes.P99)
+	p("StartSyncExecution, one Succeed state (floor)\t%d\t%.2f\t%.2f\t", w.SyncFloor.N, w.SyncFloor.P50, w.SyncFloor.P99)
 	p("ratio (goal ≤ %.1f×)\t\t%.2f×\t\t", syncGoal, w.SyncRatio)
 }
