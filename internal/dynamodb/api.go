@@ -271,8 +271,10 @@ func (s *Service) dispatch(ctx context.Context, host, op string, body []byte, na
 		return map[string]any{"Endpoints": []map[string]any{{"Address": host, "CachePeriodInMinutes": 1440}}}, nil
 	case "PutItem", "UpdateItem", "DeleteItem", "GetItem":
 		var in itemInput
-		if err := decode(body, &in); err != nil {
-			return nil, err
+		if !fastItemInput(body, &in) {
+			if err := decode(body, &in); err != nil {
+				return nil, err
+			}
 		}
 		named.set(in.TableName)
 		if err := checkTableName("tableName", in.TableName); err != nil {

@@ -155,6 +155,16 @@ func (e *engine) table(name string) (*tableDesc, bool) {
 	return t.clone(), true
 }
 
+// tableRef returns a table's record as cached, for a caller that only
+// reads it (cached records are never modified: a change caches a new
+// one), without table's copy.
+func (e *engine) tableRef(name string) (*tableDesc, bool) {
+	e.mu.RLock()
+	t, ok := e.tables[name]
+	e.mu.RUnlock()
+	return t, ok
+}
+
 func (e *engine) tableNames() []string {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

@@ -233,3 +233,34 @@ func FuzzLogEntry(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastItemInput: what the fast item-request decoder accepts,
+// encoding/json decodes to the same request (the fast one declines the
+// rest, so the errors are always encoding/json's).
+func FuzzFastItemInput(f *testing.F) {
+	for _, s := range []string{`{"TableName":"t","Key":{"pk":{"S":"a"}}}`,
+		`{"TableName":"t","Item":{"pk":{"S":"a"},"n":{"N":"1.50"},"m":{"M":{"x":{"L":[{"BOOL":true}]}}}},"ConditionExpression":"attribute_not_exists(pk)"}`,
+		`{"TableName":"t","Key":{"pk":{"S":"a"}},"UpdateExpression":"SET #a = :v","ExpressionAttributeNames":{"#a":"a"},"ExpressionAttributeValues":{":v":{"N":"1"}},"ReturnValues":"ALL_NEW"}`,
+		`{"TableName":"t","Key":{"pk":{"S":"a"}},"ProjectionExpression":"a, b","ConsistentRead":true,"ReturnConsumedCapacity":"TOTAL"}`,
+		`{"TableName":"a","tablename":"b"}`, `{"TableName":"a","TableName":"b"}`, `{"Key":null}`, `{"Key":{"a":null}}`, `{}`, ` {} `,
+		`{"Item":{}}`, `{"Item":{"a":{"S":"x"},"a":{"N":"1"}}}`, `{"TableName":"t\u0041"}`, `{"ConsistentRead":null}`, `{"TableName":"t"} x`,
+		`{"ExpressionAttributeNames":{}}`, `{"ReturnValuesOnConditionCheckFailure":"ALL_OLD","ReturnItemCollectionMetrics":"SIZE"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast itemInput
+		if !fastItemInput(b, &fast) {
+			if !reflect.DeepEqual(fast, itemInput{}) {
+				t.Fatalf("%q: declined but left %+v", b, fast)
+			}
+			return
+		}
+		var general itemInput
+		if err := decode(b, &general); err != nil {
+			t.Fatalf("%q: fast decoded %+v, encoding/json refused: %v", b, fast, err)
+		}
+		if !reflect.DeepEqual(fast, general) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", b, fast, general)
+		}
+	})
+}

@@ -126,7 +126,7 @@ func (s *Service) prepare(op string, in *itemInput) (*preparedWrite, error) {
 	if err := refuseLegacy("Expected", in.Expected, "AttributeUpdates", in.AttributeUpdates, "ConditionalOperator", in.ConditionalOperator); err != nil {
 		return nil, err
 	}
-	t, ok := s.e.table(in.TableName)
+	t, ok := s.e.tableRef(in.TableName)
 	if !ok {
 		return nil, errNotFound()
 	}
@@ -328,7 +328,7 @@ func (s *Service) writeOne(ctx context.Context, op string, in *itemInput) (any, 
 // getItem answers a GetItem. raw: the caller takes a rawAnswer, which a
 // request for the whole item without capacity gets.
 func (s *Service) getItem(in *itemInput, raw bool) (any, error) {
-	t, ok := s.e.table(in.TableName)
+	t, ok := s.e.tableRef(in.TableName)
 	if !ok {
 		return nil, errNotFound()
 	}
