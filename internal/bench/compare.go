@@ -112,6 +112,13 @@ func Compare(this, other *Report) []Comparison {
 			}
 		}
 	}
+	if ob, o := this.Objects, other.Objects; ob != nil && o != nil {
+		add("S3 PutObject 4 KB/s", ob.Put4K, o.Put4K, "higher")
+		add("S3 GetObject 4 KB/s", ob.Get4K, o.Get4K, "higher")
+		add("S3 PutObject 256 MB share of disk", ob.PutBigShare, o.PutBigShare, "higher")
+		add("S3 GetObject 256 MB share of disk", ob.GetBigShare, o.GetBigShare, "higher")
+		add("S3 ListObjectsV2 1,000 keys p50 ms", ob.List.P50, o.List.P50, "lower")
+	}
 	if w, o := this.Workflows, other.Workflows; w != nil && o != nil {
 		add("express transitions/s", w.ExpressTransitions, o.ExpressTransitions, "higher")
 		add("standard transitions/s", w.StandardTransitions, o.StandardTransitions, "higher")

@@ -16,12 +16,14 @@ func TestCompareFromJSON(t *testing.T) {
 		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 20, P50: 20, P99: 80}, Total: Latency{N: 20, P50: 40}}},
 		ScaleOut:   ScaleOut{PerSecond: 50},
 		Throughput: []ThroughputPoint{{Target: "echo", Concurrency: 8, RPS: 9000}, {Target: "go", Concurrency: 8, RPS: 2000}},
+		Objects:    &Objects{Put4K: 1000, List: Latency{N: 100, P50: 8}},
 	}
 	this := &Report{Machine: Machine{CPUs: 2},
 		CLIStart:   CLIStart{P50: 20},
 		ColdStarts: []ColdStart{{Runtime: "provided.al2023", Init: Latency{N: 20, P50: 10, P99: 40}, Total: Latency{N: 20, P50: 30}}},
 		ScaleOut:   ScaleOut{PerSecond: 200},
 		Throughput: []ThroughputPoint{{Target: "echo", Concurrency: 8, RPS: 9000}, {Target: "go", Concurrency: 8, RPS: 3000}},
+		Objects:    &Objects{Put4K: 2000, List: Latency{N: 100, P50: 4}},
 	}
 	path := filepath.Join(t.TempDir(), "old.json")
 	data, _ := json.Marshal(other)
@@ -34,12 +36,14 @@ func TestCompareFromJSON(t *testing.T) {
 	}
 	cs := Compare(this, got)
 	want := map[string]float64{
-		"CLI start p50 ms":                  0.5,
-		"provided.al2023 cold init p50 ms":  0.5,
-		"provided.al2023 cold init p99 ms":  0.5,
-		"provided.al2023 cold total p50 ms": 0.75,
-		"scale-out environments/s":          4,
-		"go req/s at 8":                     1.5,
+		"CLI start p50 ms":                   0.5,
+		"provided.al2023 cold init p50 ms":   0.5,
+		"provided.al2023 cold init p99 ms":   0.5,
+		"provided.al2023 cold total p50 ms":  0.75,
+		"scale-out environments/s":           4,
+		"go req/s at 8":                      1.5,
+		"S3 PutObject 4 KB/s":                2,
+		"S3 ListObjectsV2 1,000 keys p50 ms": 0.5,
 	}
 	for _, c := range cs {
 		if c.Figure == "echo req/s at 8" {
