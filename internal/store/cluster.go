@@ -238,6 +238,7 @@ func (l *serverLogger) clusterEvent(detail string) {
 type clusterJS struct {
 	jetstream.JetStream
 	replicas int
+	majority func() error // Store.majority
 }
 
 // createTries are the timeouts of successive create tries: short first
@@ -404,6 +405,9 @@ func (s *Store) leaderGet(ctx context.Context, key string) (e Entry, deleted boo
 // the API edges (Unavailable: a 503, not an internal error). A try that
 // found no leader stored nothing, so trying again is safe.
 func (j clusterJS) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if err := j.majority(); err != nil {
+		return nil, err
+	}
 	ack, err := retryLeaderless(ctx, true, func() (*jetstream.PubAck, error) {
 		return j.JetStream.PublishMsg(ctx, m, opts...)
 	})

@@ -255,6 +255,22 @@ func TestClusterSharesStateAtThreeReplicas(t *testing.T) {
 	if s[0].NodeName() != "n0" || s[0].Replicas() != 3 {
 		t.Fatalf("node 0: name %q replicas %d", s[0].NodeName(), s[0].Replicas())
 	}
+
+	// Alone (both peers gone), a node refuses writes at once as
+	// unavailable, instead of waiting out a timeout.
+	_ = s[1].Close()
+	_ = s[2].Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for s[0].Server().NumRemotes() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, cerr := s[0].Create(ctx, "fn.alone", []byte("x"))
+	_, perr := s[0].JetStream().Publish(ctx, "t.x", []byte("x"))
+	for _, err := range []error{cerr, perr} {
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errNoMajority) {
+			t.Errorf("a write on a node without a majority: %v, want ErrUnavailable (no majority)", err)
+		}
+	}
 }
 
 // TestClusterRefusesWrongNameAndSecret: a server with another cluster name,

@@ -147,6 +147,9 @@ func (s *Store) Create(ctx context.Context, key string, val []byte) (uint64, err
 	if err := s.StorageErr(); err != nil {
 		return 0, fmt.Errorf("create %s: %w", key, err)
 	}
+	if err := s.majority(); err != nil {
+		return 0, fmt.Errorf("create %s: %w", key, err)
+	}
 	var rev uint64
 	var err error
 	if s.leaderReads {
@@ -196,6 +199,9 @@ func (s *Store) Update(ctx context.Context, key string, val []byte, lastRev uint
 	if err := checkValue(key, val); err != nil {
 		return 0, fmt.Errorf("update: %w", err)
 	}
+	if err := s.majority(); err != nil {
+		return 0, fmt.Errorf("update %s: %w", key, err)
+	}
 	// Read first: a revision CAS alone would accept the revision of a
 	// delete marker (seen by Watch) and resurrect the key, and lastRev 0
 	// would mean "create".
@@ -222,6 +228,9 @@ func (s *Store) Update(ctx context.Context, key string, val []byte, lastRev uint
 func (s *Store) Delete(ctx context.Context, key string, lastRev uint64) error {
 	if err := validKey(key); err != nil {
 		return fmt.Errorf("delete: %w", err)
+	}
+	if err := s.majority(); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	if lastRev == 0 {
 		if _, err := s.current(ctx, key); err != nil {

@@ -230,7 +230,7 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 		return fmt.Errorf("open store: jetstream: %w", err)
 	}
 	if opts.Cluster != nil || opts.NATSURL != "" {
-		js = clusterJS{JetStream: js, replicas: s.replicas}
+		js = clusterJS{JetStream: js, replicas: s.replicas, majority: s.majority}
 	}
 	s.js = js
 	// In a cluster the first bucket waits for JetStream's meta leader:

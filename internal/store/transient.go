@@ -107,3 +107,19 @@ func retryLeaderless[T any](ctx context.Context, cluster bool, f func() (T, erro
 		pause = min(2*pause, time.Second)
 	}
 }
+
+// errNoMajority: see Store.majority.
+var errNoMajority = errors.New("this node's routes reach no majority of the cluster's servers")
+
+// majority refuses a write at once (Unavailable) when this node's routes
+// reach fewer servers than a majority of a group of the store's replica
+// count: no write can commit (a partition's cut-off side, the last node
+// of three), and one sent anyway waited out its 30 s timeout (to a
+// stream leader that had not yet stepped down). Nil with an external
+// NATS or one replica.
+func (s *Store) majority() error {
+	if s.ns == nil || s.replicas <= 1 || s.ns.NumRemotes()+1 >= s.replicas/2+1 {
+		return nil
+	}
+	return unavailable{errNoMajority}
+}
