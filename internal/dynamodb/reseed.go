@@ -1,10 +1,12 @@
 package dynamodb
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -136,20 +138,30 @@ func (p *peer) seedLocked(ctx context.Context, token uint64, orphan bool, info *
 			reps = p.reports(ctx, func(r appliedReport) bool { return r.Node != p.node })
 		}
 	}
-	best := self
-	for _, r := range reps {
-		if r.Seq > best.Seq || r.Seq == best.Seq && r.Bytes > best.Bytes {
-			best = r
+	// The best store first; a node that does not answer (gone since
+	// it reported) gives way to the next, down to this node's own.
+	cands := append(reps, self)
+	slices.SortStableFunc(cands, func(a, b appliedReport) int {
+		if c := cmp.Compare(b.Seq, a.Seq); c != 0 {
+			return c
 		}
-	}
-	if best.Node != p.node {
-		s, err := fetchSnapshot(ctx, p.nc, e.dir, best.Node, nil)
+		return cmp.Compare(b.Bytes, a.Bytes)
+	})
+	best := self
+	for _, c := range cands {
+		if c.Node == p.node || c.Seq < self.Seq || c.Seq == self.Seq && c.Bytes <= self.Bytes {
+			break
+		}
+		s, err := fetchSnapshot(ctx, p.nc, e.dir, c.Node, nil)
 		if err != nil {
-			return err
+			p.h.s.log.Warn("dynamodb: seed the change log: no snapshot from the best store's node", "node", c.Node, "err", err)
+			continue
 		}
 		if err := e.installLocked(s, orphan || self.Bytes > 0); err != nil {
 			return err
 		}
+		best = c
+		break
 	}
 	var data bool
 	_ = e.view(func(tx *bolt.Tx) error { data = storeHasData(tx); return nil })
