@@ -24,6 +24,7 @@ import (
 //	DeleteMessage ─> +ACK (consumer state) ─> trimLater(queue)
 //	trimmer, every trimEvery while deletes happen:
 //	    consumer info ─> ack floor F ─> purge the stream below F+1
+//	    (once trimMin deletes gathered, or trimAfter since the last purge)
 //
 // After a kill -9 a delete answered since the consumer's last state
 // write (about 100 ms) and not yet purged comes back once: SQS's own
@@ -38,19 +39,27 @@ import (
 // layout; 0 is the work-queue layout.
 const layoutFloor = 1
 
-// trimEvery paces a node's purges of one queue: deletes gathered within
-// it share one purge.
-const trimEvery = 100 * time.Millisecond
+// trimEvery paces a node's looks at a queue's floor. A look purges once
+// trimMin messages were deleted since the last purge, or trimAfter after
+// it: a purge costs a few fsyncs (the compaction's and the consumer's
+// state, written with it), which a queue taking one message at a time
+// should not pay per message.
+const (
+	trimEvery = 100 * time.Millisecond
+	trimMin   = 128
+	trimAfter = time.Second
+)
 
 // trimmer purges the acknowledged prefix of layoutFloor queues.
 type trimmer struct {
 	s *Service
 
 	mu      sync.Mutex
-	dirty   map[string]*queue // guarded by mu: queues with deletes since their last purge, by stream
-	floor   map[string]uint64 // guarded by mu: the last purge's sequence per stream
-	running bool              // guarded by mu
-	closed  bool              // guarded by mu
+	dirty   map[string]*queue    // guarded by mu: queues with deletes since their last purge, by stream
+	floor   map[string]uint64    // guarded by mu: the last purge's sequence per stream
+	last    map[string]time.Time // guarded by mu: when the last purge (or the first look) was, per stream
+	running bool                 // guarded by mu
+	closed  bool                 // guarded by mu
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,7 +67,7 @@ type trimmer struct {
 }
 
 func newTrimmer(s *Service) *trimmer {
-	t := &trimmer{s: s, dirty: map[string]*queue{}, floor: map[string]uint64{}}
+	t := &trimmer{s: s, dirty: map[string]*queue{}, floor: map[string]uint64{}, last: map[string]time.Time{}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t
 }
@@ -82,6 +91,7 @@ func (t *trimmer) forget(stream string) {
 	t.mu.Lock()
 	delete(t.dirty, stream)
 	delete(t.floor, stream)
+	delete(t.last, stream)
 	t.mu.Unlock()
 }
 
@@ -125,21 +135,29 @@ func (t *trimmer) trim(q *queue) error {
 		return fmt.Errorf("read queue consumer: %w", err)
 	}
 	floor := info.AckFloor.Stream
+	st := q.streamName()
 	t.mu.Lock()
-	done := t.floor[q.streamName()]
+	done, last := t.floor[st], t.last[st]
+	if last.IsZero() {
+		t.last[st] = time.Now()
+	}
+	wait := floor > done && floor-done < trimMin && time.Since(last) < trimAfter
+	if wait && !t.closed {
+		t.dirty[st] = q // look again next round
+	}
 	t.mu.Unlock()
-	if floor <= done {
+	if floor <= done || wait {
 		return nil
 	}
-	st, err := t.s.stream(ctx, q)
+	strm, err := t.s.stream(ctx, q)
 	if err != nil {
 		return err
 	}
-	if err := st.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
+	if err := strm.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
 		return fmt.Errorf("purge deleted messages: %w", err)
 	}
 	t.mu.Lock()
-	t.floor[q.streamName()] = floor
+	t.floor[st], t.last[st] = floor, time.Now()
 	t.mu.Unlock()
 	return nil
 }
