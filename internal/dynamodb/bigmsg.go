@@ -225,6 +225,9 @@ func (p *peer) request(ctx context.Context, home, target, host string, body []by
 	}
 	m.Data = body
 	r, err := p.nc.RequestMsgWithContext(ctx, m)
+	if err == nil && id != "" && r.Header.Get(hdrStatus) == "" && r.Header.Get(hdrNotHome) == "" {
+		return nil, errNotRun // the table node lacked the earlier pieces: not run
+	}
 	if err != nil || r.Header.Get(hdrMore) == "" {
 		return r, err
 	}
