@@ -222,6 +222,14 @@ type ScaleOut struct {
 	ToHandler Latency `json:"to_handler"`
 	// Phases is the burst's cold-start breakdown (see ColdStart).
 	Phases *Phases `json:"phases,omitempty"`
+	// FloorPerSecond is the machine's floor measured just before the
+	// burst: as many processes as environments started at once in the
+	// namespaces an environment gets, each exiting at once (fork, exec and
+	// namespace creation only: sandbox.SpawnFloor); 0 where there are no
+	// namespaces.
+	FloorPerSecond float64 `json:"spawn_namespaces_floor_per_second,omitempty"`
+	// Spares is how many sandbox inits the node keeps started ahead.
+	Spares int `json:"spare_inits,omitempty"`
 }
 
 // Memory is what an idle environment of a runtime costs: the function's
@@ -751,6 +759,10 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 		Started int64  `json:"started"`
 		Env     string `json:"env"`
 	}
+	var floor float64
+	if d, err := sandbox.SpawnFloor(n); err == nil && d > 0 {
+		floor = math.Round(float64(n) / d.Seconds())
+	}
 	results := make([]out, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -779,7 +791,8 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	}
 	secs := time.Unix(0, last).Sub(t0).Seconds()
 	rep.ScaleOut = ScaleOut{Environments: n, Distinct: len(distinct), Seconds: math.Round(secs*1000) / 1000,
-		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler), Phases: r.phases(before, r.runtime["go"], nil)}
+		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler), Phases: r.phases(before, r.runtime["go"], nil),
+		FloorPerSecond: floor}
 	if ph := rep.ScaleOut.Phases; ph != nil {
 		ph.FirstInvoke = 0 // each handler holds its environment on purpose
 	}

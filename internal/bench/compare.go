@@ -104,6 +104,7 @@ func Compare(this, other *Report) []Comparison {
 		}
 	}
 	add("scale-out environments/s", this.ScaleOut.PerSecond, other.ScaleOut.PerSecond, "higher")
+	add("spawn+namespaces floor /s", this.ScaleOut.FloorPerSecond, other.ScaleOut.FloorPerSecond, "higher")
 	add("scale-out to handler p99 ms", this.ScaleOut.ToHandler.P99, other.ScaleOut.ToHandler.P99, "lower")
 	for _, m := range this.Memory {
 		for _, o := range other.Memory {

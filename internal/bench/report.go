@@ -61,6 +61,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if s := rep.ScaleOut; s.Environments > 0 {
 		p("SCALE-OUT (concurrency limit %d)\tenvironments\tdistinct\tseconds\tenvironments/s\tto handler p50 ms\tp99 ms", rep.Machine.ConcurrencyLimit)
 		p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f\t%.1f\t%.1f", s.Environments, s.Distinct, s.Seconds, s.PerSecond, s.ToHandler.P50, s.ToHandler.P99)
+		if s.FloorPerSecond > 0 {
+			p("floor: %d processes in new namespaces at once (no cgroup, link, mounts, runtime)\t%d\t\t%.3f\t%.0f\t\t", s.Environments, s.Environments,
+				float64(s.Environments)/s.FloorPerSecond, s.FloorPerSecond)
+		}
 		p("")
 	}
 	if len(rep.Memory) > 0 {

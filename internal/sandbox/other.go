@@ -125,3 +125,6 @@ func dialFile(context.Context, *os.File, int) (net.Conn, error) {
 func (p *Process) askDialers(int) error {
 	return errors.New("no sandbox init outside Linux")
 }
+
+// SpawnFloor needs Linux's namespaces.
+func SpawnFloor(int) (time.Duration, error) { return 0, errors.New("not Linux: no namespaces") }
