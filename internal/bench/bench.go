@@ -141,6 +141,9 @@ type Machine struct {
 	Sandbox          string `json:"sandbox"`
 	ConcurrencyLimit int    `json:"concurrency_limit"`
 	MemoryBudgetMB   int    `json:"memory_budget_mb"`
+	// SpareInits is the node's --spare-inits: the scale-out's size, so
+	// its burst can claim a spare each (see ScaleOut).
+	SpareInits int `json:"spare_inits,omitempty"`
 }
 
 // Latency is a distribution.
@@ -228,8 +231,10 @@ type ScaleOut struct {
 	// namespace creation only: sandbox.SpawnFloor); 0 where there are no
 	// namespaces.
 	FloorPerSecond float64 `json:"spawn_namespaces_floor_per_second,omitempty"`
-	// Spares is how many sandbox inits the node keeps started ahead.
-	Spares int `json:"spare_inits,omitempty"`
+	// RefillPerSecond is the rate at which the node made spare inits
+	// again after the burst (until it had Machine.SpareInits ready): the
+	// rate it sustains once a burst has taken them all.
+	RefillPerSecond float64 `json:"refill_per_second,omitempty"`
 }
 
 // Memory is what an idle environment of a runtime costs: the function's
@@ -304,6 +309,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
+	cfg.SpareInits = max(4, opts.ScaleOut)
 	cfg.AccessKeyID, cfg.SecretAccessKey = r.creds.AccessKeyID, r.creds.SecretAccessKey
 	nodeCtx, stopNode := context.WithCancel(ctx)
 	defer stopNode()
@@ -339,6 +345,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r.limits.ConcurrencyLimit, r.limits.MemoryBudgetMB = d.Limits()
+	_, r.limits.SpareInits = d.SpareInits()
 	rep.Machine = r.limits
 	echo, stopEcho, err := startEcho()
 	if err != nil {
@@ -759,10 +766,34 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 		Started int64  `json:"started"`
 		Env     string `json:"env"`
 	}
+	// The burst starts with the node's spare inits all ready (the node
+	// keeps Machine.SpareInits of them).
+	spares := func() int { ready, _ := r.node.SpareInits(); return ready }
+	_, target := r.node.SpareInits()
+	r.waitFor(ctx, func() bool { return spares() >= target })
 	var floor float64
 	if d, err := sandbox.SpawnFloor(n); err == nil && d > 0 {
 		floor = math.Round(float64(n) / d.Seconds())
 	}
+	r.waitFor(ctx, func() bool { return spares() >= target })
+	// How fast the node makes spares again: from the moment the burst
+	// has left the fewest until it has them all again.
+	refillc := make(chan float64, 1)
+	go func() {
+		low, tLow := target, time.Now()
+		ok := r.waitFor(ctx, func() bool {
+			s := spares()
+			if s < low {
+				low, tLow = s, time.Now()
+			}
+			return low < target && s >= target
+		})
+		if !ok || low >= target {
+			refillc <- 0
+			return
+		}
+		refillc <- math.Round(float64(target-low) / time.Since(tLow).Seconds())
+	}()
 	results := make([]out, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -781,6 +812,7 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("scale-out: %w", err)
 	}
+	refill := <-refillc
 	var last int64
 	distinct := map[string]bool{}
 	toHandler := make([]time.Duration, 0, n)
@@ -792,11 +824,23 @@ func (r *runner) scaleOut(ctx context.Context, rep *Report, _ string) error {
 	secs := time.Unix(0, last).Sub(t0).Seconds()
 	rep.ScaleOut = ScaleOut{Environments: n, Distinct: len(distinct), Seconds: math.Round(secs*1000) / 1000,
 		PerSecond: math.Round(float64(n) / secs), ToHandler: latencyOf(toHandler), Phases: r.phases(before, r.runtime["go"], nil),
-		FloorPerSecond: floor}
+		FloorPerSecond: floor, RefillPerSecond: refill}
 	if ph := rep.ScaleOut.Phases; ph != nil {
 		ph.FirstInvoke = 0 // each handler holds its environment on purpose
 	}
 	return nil
+}
+
+// waitFor polls cond every 10 ms for up to a minute and reports whether
+// it held.
+func (r *runner) waitFor(ctx context.Context, cond func() bool) bool {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end) && ctx.Err() == nil; {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
 }
 
 // memory starts IdleEnvs environments of each runtime and leaves them

@@ -13,7 +13,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(tw, format+"\n", args...) }
 	m := rep.Machine
-	p("machine: %d CPUs, %d MB; sandbox %s; concurrency limit %d, memory budget %d MB", m.CPUs, m.MemoryMB, m.Sandbox, m.ConcurrencyLimit, m.MemoryBudgetMB)
+	p("machine: %d CPUs, %d MB; sandbox %s; concurrency limit %d, memory budget %d MB, spare inits %d (--spare-inits)", m.CPUs, m.MemoryMB, m.Sandbox, m.ConcurrencyLimit, m.MemoryBudgetMB, m.SpareInits)
 	p("")
 	c := rep.CLIStart
 	p("CLI START (median wall time of %d runs)\tms\tpeak RSS KB", c.Runs)
@@ -61,6 +61,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if s := rep.ScaleOut; s.Environments > 0 {
 		p("SCALE-OUT (concurrency limit %d)\tenvironments\tdistinct\tseconds\tenvironments/s\tto handler p50 ms\tp99 ms", rep.Machine.ConcurrencyLimit)
 		p("Go no-op, all at once\t%d\t%d\t%.3f\t%.0f\t%.1f\t%.1f", s.Environments, s.Distinct, s.Seconds, s.PerSecond, s.ToHandler.P50, s.ToHandler.P99)
+		if s.RefillPerSecond > 0 {
+			p("spare inits made again after it, per second (the sustained rate)\t\t\t\t%.0f\t\t", s.RefillPerSecond)
+		}
 		if s.FloorPerSecond > 0 {
 			p("floor: %d processes in new namespaces at once (no cgroup, link, mounts, runtime)\t%d\t\t%.3f\t%.0f\t\t", s.Environments, s.Environments,
 				float64(s.Environments)/s.FloorPerSecond, s.FloorPerSecond)

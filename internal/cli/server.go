@@ -77,6 +77,7 @@ data directory; 'eval "$(nimbus env)"' exports them for the AWS CLI and SDKs.`,
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "reclaim execution environments idle this long")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account-wide concurrent executions limit (0: derived from the node's memory and CPUs)")
 	f.IntVar(&cfg.MemoryBudgetMB, "memory-budget-mb", cfg.MemoryBudgetMB, "bound on the sum of MemorySize of live environments (0: 80% of the node's memory)")
+	f.IntVar(&cfg.SpareInits, "spare-inits", cfg.SpareInits, "sandbox inits kept started ahead of cold starts, network and shared mounts ready (0: 4); a burst of up to this many first invocations claims them, about 1 MB each")
 	f.BoolVar(&cfg.FunctionLogs, "function-logs", cfg.FunctionLogs, "copy function output to stdout")
 	f.StringVar(&cfg.FunctionNetwork, "function-network", cfg.FunctionNetwork, "outbound network of functions without a nimbus:network tag: auto (egress as root, none rootless), none (loopback only) or egress (out through the host; never to the host, private ranges or 169.254/16)")
 	f.StringVar(&cfg.FunctionAllowHosts, "function-allow-host", cfg.FunctionAllowHosts, "comma-separated host loopback ports (127.0.0.1:5432) every function reaches at the same address inside its environment")

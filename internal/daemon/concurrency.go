@@ -101,3 +101,7 @@ func (d *Daemon) Limits() (concurrency, memoryBudgetMB int) {
 // StartPhases returns where the node's last on-demand cold starts spent
 // their time (pool.Manager.StartPhases), for `nimbus bench`.
 func (d *Daemon) StartPhases() []pool.StartPhases { return d.pool.StartPhases() }
+
+// SpareInits is how many sandbox inits the node's pool has ready and how
+// many it keeps (bench).
+func (d *Daemon) SpareInits() (ready, target int) { return d.pool.SpareInits() }

@@ -269,6 +269,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger, h hooks
 
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		MemoryBudgetMB:   cfg.MemoryBudgetMB,
+		SpareInits:       cfg.SpareInits,
 		Reservations:     d.reg,
 	}
 	if d.tokens != nil {

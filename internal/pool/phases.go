@@ -44,6 +44,10 @@ func (l *phaseLog) add(p StartPhases) {
 	l.next = (l.next + 1) % phaseLogSize
 }
 
+// SpareInits is how many sandbox inits are ready to be claimed and how
+// many the pool keeps (Options.SpareInits).
+func (m *Manager) SpareInits() (ready, target int) { return m.launcher.Spares() }
+
 // StartPhases returns the breakdowns of the node's last on-demand cold
 // starts (up to 1,024), oldest first: what `nimbus bench` reports.
 func (m *Manager) StartPhases() []StartPhases {

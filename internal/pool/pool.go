@@ -164,6 +164,9 @@ type Options struct {
 	// ConcurrencyLimit is the account-wide limit on concurrent executions
 	// on this node; DefaultLimits when zero.
 	ConcurrencyLimit int
+	// SpareInits is how many sandbox inits are kept started ahead of
+	// cold starts (0: 4; see sandbox.Launcher).
+	SpareInits int
 	// MemoryBudgetMB bounds the sum of MemorySize of live environments
 	// (idle ones included); DefaultLimits when zero.
 	MemoryBudgetMB int
@@ -378,10 +381,14 @@ func New(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m.code = newCodeCache(codeDir, opts.Code)
+	spares := spareInits
+	if opts.SpareInits > 0 {
+		spares = opts.SpareInits
+	}
 	if opts.Unhardened {
-		m.launcher = sandbox.NewUnhardenedLauncher(spareInits)
+		m.launcher = sandbox.NewUnhardenedLauncher(spares)
 	} else {
-		m.launcher = sandbox.NewLauncher(spareInits)
+		m.launcher = sandbox.NewLauncher(spares)
 		if opts.Network == function.NetworkEgress {
 			m.launcher.SpareNetwork(sandbox.NetworkEgress)
 		}

@@ -705,11 +705,16 @@ func (l *Launcher) take() *launched {
 	return nil
 }
 
-// refill starts spares in the background until there are l.spares.
+// refillParallel bounds the spares being started at once: a refill after
+// a burst must not take the CPU from the environments the burst started.
+const refillParallel = 2
+
+// refill starts spares in the background until there are l.spares,
+// refillParallel at a time.
 func (l *Launcher) refill() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for !l.closed && len(l.spare)+l.pending < l.spares {
+	for !l.closed && len(l.spare)+l.pending < l.spares && l.pending < refillParallel {
 		l.pending++
 		l.wg.Add(1)
 		go func() {
@@ -733,6 +738,7 @@ func (l *Launcher) refill() {
 			}
 			l.spare = append(l.spare, s)
 			l.mu.Unlock()
+			l.refill()
 		}()
 	}
 }

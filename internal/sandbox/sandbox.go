@@ -382,6 +382,17 @@ func (l *Launcher) Start(ctx context.Context, spec Spec) (*Process, error) {
 	return p, nil
 }
 
+// Spares is how many spare inits are ready to be claimed and how many l
+// keeps.
+func (l *Launcher) Spares() (ready, target int) {
+	if l == nil {
+		return 0, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.spare), l.spares
+}
+
 // Close kills the spare inits and waits for those being started.
 func (l *Launcher) Close() error {
 	if l != nil {
