@@ -1,10 +1,8 @@
 package sigv4
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -61,21 +59,21 @@ func newSpooler(o Options) *spooler {
 
 // hashBody reads r's body (at most MaxBody bytes, refused before reading
 // when the declared length is larger), puts a replayable copy back as
-// r.Body and returns its hex SHA-256. A spooled copy releases its file and
+// r.Body and returns its SHA-256. A spooled copy releases its file and
 // slot at EOF, on Close, or when the request's context ends, whichever
 // comes first. signed says the signature has already been verified (the
 // payload hash was declared): such a body is the caller's own, and is
 // spooled without waiting for a slot, which only bodies from callers not
 // yet authenticated compete for.
-func (s *spooler) hashBody(r *http.Request, signed bool) (string, error) {
+func (s *spooler) hashBody(r *http.Request, signed bool) ([sha256.Size]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		if r.Body != nil {
 			r.Body = http.NoBody // a declared length of 0 is an empty body
 		}
-		return emptyHash, nil
+		return emptySum, nil
 	}
 	if r.ContentLength > s.max {
-		return "", ErrBodyTooLarge
+		return [sha256.Size]byte{}, ErrBodyTooLarge
 	}
 	if r.ContentLength > 0 && r.ContentLength <= s.mem && s.reserve(r.ContentLength) {
 		return s.inMemory(r)
@@ -96,64 +94,90 @@ func (s *spooler) reserve(n int64) bool {
 	}
 }
 
-func (s *spooler) inMemory(r *http.Request) (string, error) {
-	n := r.ContentLength
-	mb := &memBody{release: func() { s.memUsed.Add(-n) }}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r.Body, body); err != nil {
+func (s *spooler) inMemory(r *http.Request) ([sha256.Size]byte, error) {
+	mb := &memBody{s: s, body: make([]byte, r.ContentLength)}
+	if _, err := io.ReadFull(r.Body, mb.body); err != nil {
 		_ = mb.Close()
-		return "", fmt.Errorf("%w: %w", ErrBodyRead, err)
+		return [sha256.Size]byte{}, fmt.Errorf("%w: %w", ErrBodyRead, err)
 	}
 	// Nothing may follow the declared length (net/http enforces it; a
 	// caller handing another reader gets the same rule).
-	if n, _ := r.Body.Read(make([]byte, 1)); n > 0 {
+	if n, _ := r.Body.Read(mb.probe[:]); n > 0 {
 		_ = mb.Close()
-		return "", ErrBodyTooLarge
+		return [sha256.Size]byte{}, ErrBodyTooLarge
 	}
 	_ = r.Body.Close()
-	mb.r = bytes.NewReader(body)
 	r.Body = mb
-	context.AfterFunc(r.Context(), func() { _ = mb.Close() })
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:]), nil
+	// Returns the budget when the request ends unread; a handler that
+	// reads to EOF or closes the body returns it at once and unregisters
+	// this (so that the end of the request starts no goroutine).
+	mb.stop = context.AfterFunc(r.Context(), func() { mb.once.Do(mb.release) })
+	return sha256.Sum256(mb.body), nil
 }
 
 // memBody is a verified body held in memory; its bytes count against the
 // budget until EOF, Close or the end of the request's context.
 type memBody struct {
-	r       *bytes.Reader
-	release func()
-	once    sync.Once
+	s     *spooler
+	body  []byte
+	off   int
+	probe [1]byte
+	once  sync.Once
+	// stop unregisters the context's AfterFunc; it is set before the
+	// handler sees the body, and called only from the handler's side.
+	stop func() bool
 }
 
 func (b *memBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if errors.Is(err, io.EOF) {
+	if b.off >= len(b.body) {
+		_ = b.Close()
+		return 0, io.EOF
+	}
+	n := copy(p, b.body[b.off:])
+	b.off += n
+	return n, nil
+}
+
+// WriteTo writes the rest of the body to w (io.Copy's fast path).
+func (b *memBody) WriteTo(w io.Writer) (int64, error) {
+	if b.off >= len(b.body) {
+		_ = b.Close()
+		return 0, nil
+	}
+	n, err := w.Write(b.body[b.off:])
+	b.off += n
+	if err == nil {
 		_ = b.Close()
 	}
-	return n, err
+	return int64(n), err
 }
 
 func (b *memBody) Close() error {
 	b.once.Do(b.release)
+	if b.stop != nil {
+		b.stop()
+	}
 	return nil
 }
+
+func (b *memBody) release() { b.s.memUsed.Add(-int64(len(b.body))) }
 
 // spool copies the body to an unlinked temporary file while hashing it.
 // The slot is taken before the first byte is read, so time spent waiting
 // for one is not charged to the client's transfer rate.
-func (s *spooler) spool(r *http.Request, signed bool) (string, error) {
+func (s *spooler) spool(r *http.Request, signed bool) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	release := func() {}
 	if !signed {
 		if err := s.acquire(r.Context()); err != nil {
-			return "", err
+			return sum, err
 		}
 		release = s.release
 	}
 	f, err := s.tempFile()
 	if err != nil {
 		release()
-		return "", err
+		return sum, err
 	}
 	sb := &spooledBody{f: f, release: release}
 	h := sha256.New()
@@ -176,12 +200,13 @@ func (s *spooler) spool(r *http.Request, signed bool) (string, error) {
 	}
 	if err != nil {
 		_ = sb.Close()
-		return "", err
+		return sum, err
 	}
 	_ = r.Body.Close()
 	r.Body = sb
 	context.AfterFunc(r.Context(), func() { _ = sb.Close() })
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // readerOnly hides WriterTo so that io.CopyBuffer uses the pooled buffer.

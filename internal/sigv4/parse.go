@@ -71,6 +71,44 @@ type Signature struct {
 // Errors are *Error of kind KindIncomplete (a part is missing or
 // malformed) or KindMissing (not a SigV4 header at all).
 func ParseAuthorization(v string) (*Signature, error) {
+	// The common form (each of the three parts once, nothing else) is
+	// parsed without a map; anything else takes the general path, which
+	// gives every error its message.
+	alg, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
+	if alg != Algorithm {
+		return parseAuthorization(v)
+	}
+	var cred, sh, signature string
+	var have [3]bool
+	for p := range strings.SplitSeq(rest, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(p, "=")
+		i := -1
+		switch {
+		case !ok:
+		case k == "Credential":
+			i, cred = 0, val
+		case k == "SignedHeaders":
+			i, sh = 1, val
+		case k == "Signature":
+			i, signature = 2, val
+		}
+		if i < 0 || have[i] {
+			return parseAuthorization(v)
+		}
+		have[i] = true
+	}
+	if !have[0] || !have[1] || !have[2] {
+		return parseAuthorization(v)
+	}
+	return newSignature(cred, sh, signature)
+}
+
+// parseAuthorization is ParseAuthorization's general path.
+func parseAuthorization(v string) (*Signature, error) {
 	alg, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 	if alg != Algorithm {
 		if strings.HasPrefix(alg, "AWS4-") || strings.HasPrefix(alg, "AWS ") || alg == "AWS" {
@@ -102,14 +140,19 @@ func ParseAuthorization(v string) (*Signature, error) {
 	if len(msgs) > 0 {
 		return nil, incomplete("%s Authorization=%s", strings.Join(msgs, " "), v)
 	}
+	return newSignature(parts["Credential"], parts["SignedHeaders"], parts["Signature"])
+}
+
+// newSignature parses the three parts of an Authorization header.
+func newSignature(cred, signedHeaders, signature string) (*Signature, error) {
 	sig := &Signature{}
-	if err := sig.parseCredential(parts["Credential"]); err != nil {
+	if err := sig.parseCredential(cred); err != nil {
 		return nil, err
 	}
-	if err := sig.parseSignedHeaders(parts["SignedHeaders"]); err != nil {
+	if err := sig.parseSignedHeaders(signedHeaders); err != nil {
 		return nil, err
 	}
-	if err := sig.parseSignature(parts["Signature"]); err != nil {
+	if err := sig.parseSignature(signature); err != nil {
 		return nil, err
 	}
 	return sig, nil
@@ -160,7 +203,11 @@ func ParseQuery(q url.Values) (*Signature, error) {
 }
 
 func (s *Signature) parseCredential(c string) error {
-	f := strings.Split(c, "/")
+	var five [5]string
+	f := splitFive(&five, c)
+	if f == nil {
+		f = strings.Split(c, "/")
+	}
 	if len(f) != 5 || f[4] != terminator {
 		if len(f) >= 5 && f[len(f)-1] != terminator {
 			return incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", f[len(f)-1])
@@ -176,6 +223,23 @@ func (s *Signature) parseCredential(c string) error {
 	s.AccessKeyID = f[0]
 	s.Scope = Scope{Date: f[1], Region: f[2], Service: f[3]}
 	return nil
+}
+
+// splitFive is strings.Split(c, "/") into five when c has exactly five
+// parts, nil otherwise.
+func splitFive(five *[5]string, c string) []string {
+	for i := range 4 {
+		j := strings.IndexByte(c, '/')
+		if j < 0 {
+			return nil
+		}
+		five[i], c = c[:j], c[j+1:]
+	}
+	if strings.IndexByte(c, '/') >= 0 {
+		return nil
+	}
+	five[4] = c
+	return five[:]
 }
 
 func (s *Signature) parseSignedHeaders(h string) error {

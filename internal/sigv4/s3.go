@@ -3,7 +3,6 @@ package sigv4
 import (
 	"crypto/hmac"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -89,8 +88,11 @@ func (v *Verifier) VerifyS3(r *http.Request) (*Result, *S3Payload, error) {
 		mode = UnsignedPayload
 	}
 	sk := v.signingKey(sig.AccessKeyID, key.Secret, sig.Scope)
-	c, ok := v.canonicalS3(r, sig)
-	if !ok || !c.matches(amzDate, mode, sk) {
+	s := getScratch()
+	c, ok := canonicalS3(s, r, sig)
+	ok = ok && c.matchesString(amzDate, mode, sk)
+	putScratch(s)
+	if !ok {
 		return nil, nil, newError(KindMismatch, msgMismatch)
 	}
 	res := &Result{AccessKeyID: sig.AccessKeyID, SessionToken: token, Scope: sig.Scope, Presigned: sig.Presigned,
@@ -125,30 +127,4 @@ func unhex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
-}
-
-// canonicalS3 is canonical with S3's URI rule: the path as the client
-// encoded it, or (for clients that encode fewer characters) the decoded
-// path encoded once with SigV4's rule.
-func (v *Verifier) canonicalS3(r *http.Request, sig *Signature) (canonicalParts, bool) {
-	c, ok := v.canonical(r, sig)
-	if !ok {
-		return c, false
-	}
-	raw := rawPath(r)
-	paths := []string{raw}
-	if dec, err := url.PathUnescape(raw); err == nil {
-		if e := escapePath(dec); e != raw {
-			paths = append(paths, e)
-		}
-	}
-	// canonical built the prefixes with the doubly encoded path of the
-	// other services; rebuild them around S3's.
-	first := c.prefixes[0]
-	_, rest, _ := strings.Cut(first[len(r.Method)+1:], "\n")
-	c.prefixes = c.prefixes[:0]
-	for _, p := range paths {
-		c.prefixes = append(c.prefixes, r.Method+"\n"+p+"\n"+rest)
-	}
-	return c, true
 }

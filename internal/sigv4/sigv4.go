@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,8 +81,8 @@ type Verifier struct {
 	opts  Options
 	spool *spooler
 
-	mu   sync.Mutex
-	keys map[string]signingKey // guarded by mu; cache of derived keys
+	mu   sync.RWMutex
+	keys map[keyID]signingKey // guarded by mu; cache of derived keys
 }
 
 type signingKey struct {
@@ -113,7 +112,7 @@ func New(opts Options) *Verifier {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Verifier{opts: opts, keys: map[string]signingKey{}, spool: newSpooler(opts)}
+	return &Verifier{opts: opts, keys: map[keyID]signingKey{}, spool: newSpooler(opts)}
 }
 
 // Result is a verified request's identity.
@@ -199,41 +198,43 @@ func (v *Verifier) authenticate(r *http.Request, services []string) (*Signature,
 // checkPayload checks the signature and the body against each other, reading
 // the body only when the signature cannot be checked without it.
 func (v *Verifier) checkPayload(r *http.Request, sig *Signature, amzDate, declared string, key []byte) error {
-	c, ok := v.canonical(r, sig)
+	s := getScratch()
+	defer putScratch(s)
+	c, ok := canonical(s, r, sig)
 	if !ok {
 		return newError(KindMismatch, msgMismatch) // a signed header is absent
 	}
 	switch {
 	case declared == UnsignedPayload:
-		if !c.matches(amzDate, declared, key) {
+		if !c.matchesString(amzDate, declared, key) {
 			return newError(KindMismatch, msgMismatch)
 		}
 		return nil
 	case declared != "":
 		// The signature covers the declared hash: check it before reading
 		// a body that may be large, then the body against the hash.
-		if !c.matches(amzDate, declared, key) {
+		if !c.matchesString(amzDate, declared, key) {
 			return newError(KindMismatch, msgMismatch)
 		}
-		bodyHash, err := v.spool.hashBody(r, true)
+		sum, err := v.spool.hashBody(r, true)
 		if err != nil {
 			return err
 		}
-		if bodyHash != declared {
+		if string(hex.AppendEncode(s.hex[:0], sum[:])) != declared {
 			discard(r)
 			return newError(KindPayload, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 		}
 		return nil
-	case sig.Presigned && c.matches(amzDate, UnsignedPayload, key):
+	case sig.Presigned && c.matchesString(amzDate, UnsignedPayload, key):
 		// A presigned URL without a hash header may have been signed with
 		// UNSIGNED-PAYLOAD: then the body need not be read.
 		return nil
 	}
-	bodyHash, err := v.spool.hashBody(r, false)
+	sum, err := v.spool.hashBody(r, false)
 	if err != nil {
 		return err
 	}
-	if !c.matches(amzDate, bodyHash, key) {
+	if !c.matches(amzDate, hex.AppendEncode(s.hex[:0], sum[:]), key) {
 		discard(r)
 		return newError(KindMismatch, msgMismatch)
 	}
@@ -252,12 +253,13 @@ func discard(r *http.Request) {
 // checks that host and x-amz-date are signed.
 func (v *Verifier) parse(r *http.Request) (*Signature, string, error) {
 	auth := r.Header.Values(HeaderAuthorization)
-	q, qerr := url.ParseQuery(r.URL.RawQuery)
 	var qsig *Signature
-	if qerr == nil {
-		var err error
-		if qsig, err = ParseQuery(q); err != nil {
-			return nil, "", err
+	if mayBePresigned(r.URL.RawQuery) {
+		if q, qerr := url.ParseQuery(r.URL.RawQuery); qerr == nil {
+			var err error
+			if qsig, err = ParseQuery(q); err != nil {
+				return nil, "", err
+			}
 		}
 	}
 	switch {
@@ -288,6 +290,14 @@ func (v *Verifier) parse(r *http.Request) (*Signature, string, error) {
 		return nil, "", incomplete("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	return sig, amzDate, nil
+}
+
+// mayBePresigned reports whether a query could carry a parameter
+// ParseQuery looks for (X-Amz-Algorithm, X-Amz-Signature,
+// X-Amz-Credential): without one of those names spelled out or a
+// percent-escape (which could spell one), it cannot.
+func mayBePresigned(rawQuery string) bool {
+	return strings.Contains(rawQuery, "X-Amz-") || strings.IndexByte(rawQuery, '%') >= 0
 }
 
 func (v *Verifier) checkTime(sig *Signature, t, now time.Time) error {
@@ -325,7 +335,10 @@ func declaredPayload(r *http.Request, sig *Signature) (string, error) {
 	return declared, nil
 }
 
-var emptyHash = func() string { s := sha256.Sum256(nil); return hex.EncodeToString(s[:]) }()
+var (
+	emptySum  = sha256.Sum256(nil)
+	emptyHash = hex.EncodeToString(emptySum[:])
+)
 
 func isHexHash(s string) bool {
 	if len(s) != 64 {
@@ -347,57 +360,10 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// canonicalParts is a request's canonical request without its payload
-// hash: one per accepted form of the path. For paths with dot segments or
-// empty segments the normalised form is accepted too (botocore normalises,
-// the Go and JS SDKs do not).
-type canonicalParts struct {
-	prefixes []string // method, path, query, headers, signed headers
-	sig      *Signature
-	want     []byte
-}
-
-// canonical builds r's canonical parts. It reports false when a signed
-// header is absent or the signature is not hex.
-func (v *Verifier) canonical(r *http.Request, sig *Signature) (canonicalParts, bool) {
-	want, err := hex.DecodeString(sig.Signature)
-	if err != nil {
-		return canonicalParts{}, false
-	}
-	headers, ok := canonicalHeaders(r, sig.SignedHeaders)
-	if !ok {
-		return canonicalParts{}, false
-	}
-	path := rawPath(r)
-	paths := []string{escapePath(path)}
-	if n := normalizePath(path); n != path {
-		paths = append(paths, escapePath(n))
-	}
-	query := canonicalQuery(r.URL.RawQuery, sig.Presigned)
-	signed := strings.Join(sig.SignedHeaders, ";")
-	c := canonicalParts{sig: sig, want: want}
-	for _, p := range paths {
-		c.prefixes = append(c.prefixes, r.Method+"\n"+p+"\n"+query+"\n"+headers+"\n"+signed+"\n")
-	}
-	return c, true
-}
-
-// matches reports whether the signature is that of the canonical request
-// with payloadHash.
-func (c canonicalParts) matches(amzDate, payloadHash string, key []byte) bool {
-	for _, p := range c.prefixes {
-		got := Sign(key, StringToSign(amzDate, c.sig.Scope, p+payloadHash))
-		if hmac.Equal(got, c.want) {
-			return true
-		}
-	}
-	return false
-}
-
 // StringToSign is SigV4's string to sign for a canonical request.
 func StringToSign(amzDate string, scope Scope, canonicalRequest string) string {
 	h := sha256.Sum256([]byte(canonicalRequest))
-	return Algorithm + "\n" + amzDate + "\n" + scope.String() + "\n" + hex.EncodeToString(h[:])
+	return string(appendStringToSign(nil, amzDate, scope, h[:]))
 }
 
 // Sign is HMAC-SHA256(key, stringToSign).
@@ -419,185 +385,31 @@ func hmacSHA256(key []byte, data string) []byte {
 	return m.Sum(nil)
 }
 
+// keyID names a cached signing key: an access key id and a scope.
+type keyID struct {
+	akid  string
+	scope Scope
+}
+
 func (v *Verifier) signingKey(akid, secret string, scope Scope) []byte {
-	ck := akid + "/" + scope.String()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if k, ok := v.keys[ck]; ok && k.secret == secret {
+	ck := keyID{akid: akid, scope: scope}
+	v.mu.RLock()
+	k, ok := v.keys[ck]
+	v.mu.RUnlock()
+	if ok && k.secret == secret {
 		return k.key
 	}
-	k := DeriveKey(secret, scope)
+	key := DeriveKey(secret, scope)
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if len(v.keys) >= maxCachedKeys {
 		clear(v.keys)
 	}
-	v.keys[ck] = signingKey{secret: secret, key: k}
-	return k
-}
-
-// rawPath is the path exactly as the client sent it (still escaped).
-func rawPath(r *http.Request) string {
-	p := r.RequestURI
-	if p == "" || p == "*" {
-		p = r.URL.EscapedPath()
-	} else {
-		if i := strings.IndexByte(p, '?'); i >= 0 {
-			p = p[:i]
-		}
-		if !strings.HasPrefix(p, "/") { // absolute form: scheme://host/path
-			if u, err := url.Parse(p); err == nil {
-				p = u.EscapedPath()
-			}
-		}
-	}
-	if p == "" {
-		p = "/"
-	}
-	return p
-}
-
-// escapePath URI-encodes every byte but the unreserved characters and '/'
-// (non-S3 services encode the already-escaped path once more).
-func escapePath(p string) string {
-	var b strings.Builder
-	b.Grow(len(p))
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if isUnreserved(c) || c == '/' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
-func isUnreserved(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '_' || c == '.' || c == '~'
-}
-
-// normalizePath removes dot segments and empty segments, as botocore does
-// before signing; the trailing slash is kept.
-func normalizePath(p string) string {
-	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
-		return p
-	}
-	var out []string
-	for s := range strings.SplitSeq(p, "/") {
-		switch s {
-		case "", ".":
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	n := "/" + strings.Join(out, "/")
-	if strings.HasSuffix(p, "/") && n != "/" {
-		n += "/"
-	}
-	return n
-}
-
-// canonicalQuery sorts the decoded then re-encoded parameters by name and
-// value; a presigned request's X-Amz-Signature is left out.
-func canonicalQuery(raw string, presigned bool) string {
-	if raw == "" {
-		return ""
-	}
-	type kv struct{ k, v string }
-	var params []kv
-	for part := range strings.SplitSeq(raw, "&") {
-		if part == "" {
-			continue
-		}
-		k, val, _ := strings.Cut(part, "=")
-		if dk, err := url.QueryUnescape(k); err == nil {
-			k = dk
-		}
-		if dv, err := url.QueryUnescape(val); err == nil {
-			val = dv
-		}
-		if presigned && k == QuerySignature {
-			continue
-		}
-		params = append(params, kv{encodeQuery(k), encodeQuery(val)})
-	}
-	slices.SortFunc(params, func(a, b kv) int {
-		if c := strings.Compare(a.k, b.k); c != 0 {
-			return c
-		}
-		return strings.Compare(a.v, b.v)
-	})
-	var b strings.Builder
-	for i, p := range params {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(p.k)
-		b.WriteByte('=')
-		b.WriteString(p.v)
-	}
-	return b.String()
-}
-
-func encodeQuery(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
-}
-
-// canonicalHeaders renders exactly the signed headers of r. It reports
-// false when a signed header is absent.
-func canonicalHeaders(r *http.Request, names []string) (string, bool) {
-	var b strings.Builder
-	for _, name := range names {
-		var vals []string
-		switch name {
-		case "host":
-			vals = []string{r.Host}
-		case "content-length":
-			vals = r.Header.Values(name)
-			if len(vals) == 0 && r.ContentLength >= 0 {
-				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
-			}
-		default:
-			vals = r.Header.Values(name)
-		}
-		if len(vals) == 0 {
-			return "", false
-		}
-		b.WriteString(name)
-		b.WriteByte(':')
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(stripSpaces(v))
-		}
-		b.WriteByte('\n')
-	}
-	return b.String(), true
-}
-
-// stripSpaces trims the value and collapses runs of spaces into one.
-func stripSpaces(s string) string {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "  ") {
-		return s
-	}
-	var b strings.Builder
-	space := false
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			if !space {
-				b.WriteByte(' ')
-			}
-			space = true
-			continue
-		}
-		space = false
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	// The map holds copies of the strings: akid and the scope are
+	// substrings of the request's Authorization header, which the cache
+	// must not keep alive.
+	ck = keyID{akid: strings.Clone(akid), scope: Scope{Date: strings.Clone(scope.Date),
+		Region: strings.Clone(scope.Region), Service: strings.Clone(scope.Service)}}
+	v.keys[ck] = signingKey{secret: secret, key: key}
+	return key
 }
