@@ -102,6 +102,7 @@ type Authenticator struct {
 	opts Options
 	v    *sigv4.Verifier
 	log  *slog.Logger
+	root string // the root's ARN
 }
 
 // New returns an Authenticator.
@@ -109,7 +110,7 @@ func New(opts Options) (*Authenticator, error) {
 	if !opts.Insecure && (opts.Root.AccessKeyID == "" || opts.Root.SecretAccessKey == "") {
 		return nil, errors.New("root credentials are required unless verification is disabled")
 	}
-	a := &Authenticator{opts: opts, log: opts.Logger}
+	a := &Authenticator{opts: opts, log: opts.Logger, root: "arn:aws:iam::" + opts.AccountID + ":root"}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -212,7 +213,7 @@ func firstOr(s []string, def string) string {
 	return def
 }
 
-func (a *Authenticator) rootArn() string { return "arn:aws:iam::" + a.opts.AccountID + ":root" }
+func (a *Authenticator) rootArn() string { return a.root }
 
 // assumedRoleArn is the ARN AWS gives a Lambda function's session:
 // arn:aws:sts::<account>:assumed-role/<role name>/<function name>.

@@ -49,6 +49,7 @@ func measure(b *testing.B, do func() error) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		start := time.Now()
 		if err := do(); err != nil {
@@ -57,11 +58,22 @@ func measure(b *testing.B, do func() error) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	reportCPU(b, cpu0, len(lat))
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Nanoseconds()) }
 	if len(lat) > 0 {
 		b.ReportMetric(pct(0.50), "p50-ns")
 		b.ReportMetric(pct(0.99), "p99-ns")
+	}
+}
+
+// reportCPU reports the process's CPU time per operation since cpu0 (the
+// node's, the client's and the runtime's: comparable between benchmarks
+// of one run, and steadier than wall time when other work shares the
+// machine).
+func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
+	if cpu := processCPU(); cpu0 > 0 && n > 0 {
+		b.ReportMetric(float64((cpu-cpu0).Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
 
