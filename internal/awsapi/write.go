@@ -6,15 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/google/uuid"
 )
-
-// HeaderRequestID is the response header AWS SDKs read the request id from.
-const HeaderRequestID = "X-Amzn-RequestId"
-
-// NewRequestID returns a fresh request id in AWS's format (a UUID).
-func NewRequestID() string { return uuid.NewString() }
 
 // WriteJSON writes v as a JSON body with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
