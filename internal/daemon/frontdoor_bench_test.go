@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/nimbus-serverless/nimbus/internal/sigv4/sigv4test"
 )
@@ -38,6 +39,31 @@ func BenchmarkFrontDoorInProcess(b *testing.B) {
 	n := startNodeWith(b, b.TempDir(), nil)
 	routes := n.d.routeTable(routeHandlers{dynamodb: cheapHandler, lambda: cheapHandler})
 	frontDoorInProcess(b, n, routes)
+}
+
+// BenchmarkFrontDoorInProcessFunctionRole is FrontDoorInProcess signed
+// with a function's credentials (a session of its role, whose inline
+// policy allows the call): the IAM evaluation that root skips is in it.
+func BenchmarkFrontDoorInProcessFunctionRole(b *testing.B) {
+	n := startNodeWith(b, b.TempDir(), nil)
+	ctx := context.Background()
+	ic := awsiam.NewFromConfig(n.awsConfig())
+	role, err := ic.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("app-role"), AssumeRolePolicyDocument: aws.String(trustLambda)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String("app-role"), PolicyName: aws.String("app"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem"],` +
+			`"Resource":"arn:aws:dynamodb:us-east-1:` + n.d.cfg.AccountID + `:table/bench"}]}`)}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := n.d.issuer.Issue(aws.ToString(role.Role.Arn), "arn:aws:lambda:us-east-1:"+n.d.cfg.AccountID+":function:app")
+	if err != nil {
+		b.Fatal(err)
+	}
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+	routes := n.d.routeTable(routeHandlers{dynamodb: cheapHandler, lambda: cheapHandler})
+	frontDoorInProcessAs(b, creds, routes)
 }
 
 func BenchmarkFrontDoorInProcessBaseline(b *testing.B) {
@@ -88,9 +114,11 @@ func signedDynamoDB(b *testing.B, creds aws.Credentials, host, op, body string) 
 	return req
 }
 
-func frontDoorInProcess(b *testing.B, n *node, h http.Handler) {
+func frontDoorInProcess(b *testing.B, n *node, h http.Handler) { frontDoorInProcessAs(b, n.creds(), h) }
+
+func frontDoorInProcessAs(b *testing.B, creds aws.Credentials, h http.Handler) {
 	body := `{"TableName":"bench","Key":{"pk":{"S":"k"}}}`
-	signed := signedDynamoDB(b, n.creds(), "127.0.0.1:4566", "GetItem", body)
+	signed := signedDynamoDB(b, creds, "127.0.0.1:4566", "GetItem", body)
 	tmpl := *signed
 	tmpl.RequestURI, tmpl.RemoteAddr, tmpl.URL.Host, tmpl.URL.Scheme = "/", "127.0.0.1:40000", "", ""
 	rd := strings.NewReader(body)

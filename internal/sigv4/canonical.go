@@ -248,9 +248,6 @@ func appendEscapePath(b []byte, p string) []byte {
 	return b
 }
 
-// escapePath is appendEscapePath as a string.
-func escapePath(p string) string { return string(appendEscapePath(make([]byte, 0, len(p)), p)) }
-
 func isUnreserved(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '_' || c == '.' || c == '~'
