@@ -18,21 +18,18 @@ import (
 
 // The front-door benchmarks isolate what every AWS API request pays
 // before its service's handler runs: SigV4 verification, routing and the
-// IAM check (docs/design/front-door.md). A signed DynamoDB JSON 1.0
-// request, signed once and replayed (so the client's signing is not in
-// the figure), goes
-//
+// IAM check (docs/design/front-door.md). A DynamoDB JSON 1.0 request,
+// signed once and replayed (so the client's signing is not in the
+// figure), goes through the node's route table to a handler that reads
+// the body and answers {} (FrontDoorInProcess; with a function role's
+// credentials, FrontDoorInProcessFunctionRole) beside that handler called
+// directly (FrontDoorInProcessBaseline): no network, the difference is the
+// front door's own CPU and allocations. Over loopback HTTP, FrontDoor
+// sends it to the node's server (DynamoDB's DescribeLimits) beside
+// FrontDoorEchoBaseline, a plain net/http echo server, with one client.
 // Each reports cpu-ns/op, the process's CPU time per request, beside its
 // wall time: on a machine shared with other work the CPU is the steadier
 // figure.
-//
-//   - FrontDoorInProcess: through the node's route table to a handler that
-//     reads the body and answers {} — beside FrontDoorInProcessBaseline,
-//     the same handler called directly: no network, the difference is the
-//     front door's own CPU and allocations;
-//   - FrontDoor: over loopback HTTP to the node's server, to DynamoDB's
-//     DescribeLimits — beside FrontDoorEchoBaseline, the same request to a
-//     plain net/http echo server with the same client.
 //
 //	go test -run '^$' -bench 'FrontDoor' -benchtime 5000x -benchmem ./internal/daemon/
 func BenchmarkFrontDoorInProcess(b *testing.B) {
@@ -183,4 +180,3 @@ type httpStatusError struct {
 }
 
 func (e *httpStatusError) Error() string { return http.StatusText(e.status) + ": " + e.body }
-
