@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"golang.org/x/sys/unix"
 )
 
 // Objects is S3's figures, measured with aws-sdk-go-v2's S3 client
@@ -307,20 +306,6 @@ func readAll(p string, size int64) error {
 	}
 	if n != size {
 		return fmt.Errorf("disk read: %d bytes, want %d", n, size)
-	}
-	return nil
-}
-
-// dropCache asks the kernel to drop p's (clean, fsynced) pages from the
-// page cache, so the next read comes from the disk.
-func dropCache(p string) error {
-	f, err := os.Open(p) // #nosec G304 -- the bench's own files
-	if err != nil {
-		return fmt.Errorf("drop cache: %w", err)
-	}
-	defer f.Close() //nolint:errcheck // read only
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		return fmt.Errorf("drop cache of %s: %w", p, err)
 	}
 	return nil
 }
