@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,8 @@ import (
 )
 
 // queuesAndTopics: a message sent on node0 is received once,
-// on node1; a FIFO group whose message is in flight on node1 holds its
+// on node1; concurrent sends on node0 (packed by its intake) are all
+// received and deleted on node1; a FIFO group whose message is in flight on node1 holds its
 // next message back on node2 while another group flows there; a topic
 // published on node1 reaches a subscribed queue read on node2; a pipe
 // created on node0 is RUNNING as node1 describes it and carries a message
@@ -69,6 +72,48 @@ func queuesAndTopics(t *testing.T, c *Cluster) {
 	}
 	if got := receive(n2, work, 10, 1); len(got) != 0 {
 		t.Fatalf("node2 received %q as well: a message went to two receivers", got)
+	}
+
+	// Concurrent single sends on node0 meet at its intake (packs, moved
+	// to the queue after they are answered); node1 receives and deletes
+	// every one of them, and nothing is left for node2.
+	const burst = 24
+	bq, err := n0.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("burst")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	burstURL := *bq.QueueUrl
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			if _, err := n0.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(burstURL), MessageBody: aws.String("p" + strconv.Itoa(i))}); err != nil {
+				t.Errorf("send p%d on node0: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for tries := 0; len(seen) < burst && tries < 60; tries++ { // long polls: a hang guard
+		out, err := n1.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(burstURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 5})
+		if err != nil {
+			t.Fatalf("receive on node1: %v", err)
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			seen[*m.Body] = true
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+		if len(del) > 0 {
+			if d, err := n1.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(burstURL), Entries: del}); err != nil || len(d.Failed) > 0 {
+				t.Fatalf("delete on node1: %v %+v", err, d)
+			}
+		}
+	}
+	if len(seen) != burst {
+		t.Fatalf("node1 received %d of the %d messages sent concurrently on node0", len(seen), burst)
+	}
+	if got := receive(n2, burstURL, 10, 1); len(got) != 0 {
+		t.Fatalf("node2 received %q after node1 deleted every message", got)
 	}
 
 	for _, m := range []struct{ g, b string }{{"A", "a1"}, {"A", "a2"}, {"B", "b1"}} {
