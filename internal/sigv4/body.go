@@ -138,6 +138,11 @@ func (b *memBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Peek returns the unread rest of the body without consuming it, for a
+// caller that must look at a verified body before its handler reads it
+// (the IAM check): read-only, valid as long as the request.
+func (b *memBody) Peek() []byte { return b.body[b.off:] }
+
 // WriteTo writes the rest of the body to w (io.Copy's fast path).
 func (b *memBody) WriteTo(w io.Writer) (int64, error) {
 	if b.off >= len(b.body) {

@@ -354,3 +354,33 @@ func TestVerifyDeclaredHashNeedsNoSlot(t *testing.T) {
 	}
 	_ = held.Body.Close()
 }
+
+// A verified body held in memory can be looked at (Peek) without being
+// consumed: the handler still reads all of it, and the memory budget is
+// returned once it has.
+func TestVerifiedBodyPeek(t *testing.T) {
+	v, _ := bodyVerifier(t, nil)
+	body := []byte(`{"TableName":"t","Key":{"pk":{"S":"k"}}}`)
+	req := signedRequest(t, body, nil)
+	if _, err := v.Verify(req, "lambda"); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := req.Body.(interface{ Peek() []byte })
+	if !ok {
+		t.Fatalf("verified body %T cannot be peeked", req.Body)
+	}
+	if got := p.Peek(); !bytes.Equal(got, body) {
+		t.Fatalf("Peek = %q, want %q", got, body)
+	}
+	half := make([]byte, 10)
+	if _, err := io.ReadFull(req.Body, half); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Peek(); !bytes.Equal(got, body[10:]) {
+		t.Fatalf("Peek after reading 10 bytes = %q, want %q", got, body[10:])
+	}
+	rest, err := io.ReadAll(req.Body)
+	if err != nil || !bytes.Equal(append(half, rest...), body) {
+		t.Fatalf("handler read %q (%v), want %q", append(half, rest...), err, body)
+	}
+}
