@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIncrementalGoBuild: with Options.Incremental a Go unit is built in
@@ -93,12 +94,15 @@ func TestIncrementalGoDebugBuild(t *testing.T) {
 
 // BenchmarkGoRebuild is a Go function's rebuild after an edit of its
 // code, as deploy's build does it (the cache's key, a fresh go build,
-// default compression) and as `nimbus dev` does it (Incremental), the
-// latter also with the go tools' garbage collector off or relaxed
-// (GOGC, which the linker heeds), beside two floors measured in the same
-// run with dev's flags: go build of an unchanged hello-world main (the go
-// command's own cost: load, hash, no compile or link) and of an edited
-// one (compile and link of a minimal program):
+// default compression) and as `nimbus dev` does it (Incremental), beside
+// go build alone of the same function with dev's flags (dev's own cost is
+// the difference: plan, zip, hash) and two floors with those flags: go
+// build of an unchanged hello-world main (the go command's own cost: load,
+// hash, no compile or link) and of an edited one (compile and link of a
+// minimal program). (GOGC=200, 400 or off for the go tools made no
+// difference beyond the noise.) Each iteration runs every way once, one after the
+// other, so a load that changes during the run weighs on all alike; each
+// is reported as <way>-ms/op:
 //
 //	go test -run '^$' -bench GoRebuild -benchtime 10x ./internal/build/
 func BenchmarkGoRebuild(b *testing.B) {
@@ -107,58 +111,70 @@ func BenchmarkGoRebuild(b *testing.B) {
 		"lib/lib.go":     "package lib\n\nconst Greeting = \"hello\"\n",
 		"cmd/fn/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\n\t\"example.com/app/lib\"\n)\n\nfunc main() { fmt.Println(lib.Greeting, http.DefaultClient) }\n",
 	}
-	for _, mode := range []string{"deploy", "incremental", "incremental-GOGC=off", "incremental-GOGC=400"} {
-		b.Run(mode, func(b *testing.B) {
-			dir := b.TempDir()
-			for name, content := range app {
-				write(b, dir, name, content)
+	type way struct {
+		name  string
+		build func(i int) // edit (for i > 0) and build
+		total time.Duration
+	}
+	var ways []*way
+	for _, mode := range []string{"deploy", "dev", "gobuild"} {
+		dir := b.TempDir()
+		for name, content := range app {
+			write(b, dir, name, content)
+		}
+		opts := Options{}
+		if strings.HasPrefix(mode, "dev") {
+			opts.Incremental = filepath.Join(dir, ".nimbus", "dev")
+		}
+		args := append(append([]string{"build"}, goBuildFlags(false)...), goTags...)
+		args = append(args, "-o", filepath.Join(dir, "bootstrap"), ".")
+		ways = append(ways, &way{name: mode, build: func(i int) {
+			if i > 0 {
+				write(b, dir, "lib/lib.go", fmt.Sprintf("package lib\n\nconst Greeting = \"hello %d\"\n", i))
 			}
-			opts := Options{}
-			if strings.HasPrefix(mode, "incremental") {
-				opts.Incremental = filepath.Join(dir, ".nimbus", "dev")
-			}
-			if _, gogc, ok := strings.Cut(mode, "GOGC="); ok {
-				opts.Env = append(os.Environ(), "GOGC="+gogc)
+			if mode == "gobuild" {
+				goBuildIn(b, filepath.Join(dir, "cmd", "fn"), args)
+				return
 			}
 			if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
 				b.Fatal(err)
 			}
-			i := 0
-			for b.Loop() {
-				i++
-				write(b, dir, "lib/lib.go", fmt.Sprintf("package lib\n\nconst Greeting = \"hello %d\"\n", i))
-				if _, err := Template(context.Background(), goTemplate(), dir, nil, opts); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}})
 	}
 	for _, mode := range []string{"floor-unchanged", "floor-edit"} {
-		b.Run(mode, func(b *testing.B) {
-			dir := b.TempDir()
-			write(b, dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
-			hello := func(i int) {
+		dir := b.TempDir()
+		write(b, dir, "go.mod", "module example.com/hello\n\ngo 1.22\n")
+		args := append(append([]string{"build"}, goBuildFlags(false)...), goTags...)
+		args = append(args, "-o", filepath.Join(dir, "bootstrap"), ".")
+		ways = append(ways, &way{name: mode, build: func(i int) {
+			if i == 0 || mode == "floor-edit" {
 				write(b, dir, "main.go", fmt.Sprintf("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello %d\") }\n", i))
 			}
-			hello(0)
-			args := append(append([]string{"build"}, goBuildFlags(false)...), goTags...)
-			args = append(args, "-o", filepath.Join(dir, "bootstrap"), ".")
-			gobuild := func() {
-				cmd := exec.Command("go", args...)
-				cmd.Dir, cmd.Env = dir, withEnv(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goArch(LambdaArch(runtime.GOARCH)))
-				if out, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("go build: %v\n%s", err, out)
-				}
-			}
-			gobuild()
-			i := 0
-			for b.Loop() {
-				if mode == "floor-edit" {
-					i++
-					hello(i)
-				}
-				gobuild()
-			}
-		})
+			goBuildIn(b, dir, args)
+		}})
+	}
+	for _, w := range ways {
+		w.build(0)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		for _, w := range ways {
+			t0 := time.Now()
+			w.build(i)
+			w.total += time.Since(t0)
+		}
+	}
+	for _, w := range ways {
+		b.ReportMetric(float64(w.total.Milliseconds())/float64(i), w.name+"-ms/op")
+	}
+}
+
+// goBuildIn runs go with args in dir as the builder does (linux, no cgo).
+func goBuildIn(b *testing.B, dir string, args []string) {
+	cmd := exec.Command("go", args...)
+	cmd.Dir, cmd.Env = dir, withEnv(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goArch(LambdaArch(runtime.GOARCH)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
 	}
 }
