@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -63,13 +65,27 @@ func timeRun(ctx context.Context, bin string, args ...string) (time.Duration, in
 
 // cliStartDefaults are the binary measured (this one) and the baseline.
 func cliStartDefaults() (string, string, error) {
-	self, err := os.Executable()
+	self, err := selfBinary()
 	if err != nil {
-		return "", "", fmt.Errorf("find the nimbus binary: %w", err)
+		return "", "", err
 	}
 	base, err := exec.LookPath("true")
 	if err != nil {
 		return "", "", fmt.Errorf("find true(1) for the CLI start baseline: %w", err)
 	}
 	return self, base, nil
+}
+
+// selfBinary is this process's binary, to run as nimbus. A Go test binary
+// is refused: run with `version` (or `server`) it would run its tests
+// again, which run the bench again — a fork storm. Tests name the binary.
+func selfBinary() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the nimbus binary: %w", err)
+	}
+	if strings.HasSuffix(filepath.Base(self), ".test") {
+		return "", fmt.Errorf("%s is a Go test binary, not nimbus: name the nimbus binary to run (Options.CLI, ClusterOptions.Binary)", self)
+	}
+	return self, nil
 }

@@ -130,8 +130,8 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterReport, error) {
 	bin := o.Binary
 	if bin == "" {
 		var err error
-		if bin, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find the nimbus binary: %w", err)
+		if bin, err = selfBinary(); err != nil {
+			return nil, err
 		}
 	}
 	dir, err := os.MkdirTemp("", "nimbus-bench-cluster-")
