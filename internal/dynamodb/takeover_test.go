@@ -243,19 +243,7 @@ func TestSnapshotBringsBackANodeBehindThePurge(t *testing.T) {
 	bDir := t.TempDir()
 	b := startNodeIn(t, st, "b", bDir)
 	ctx := t.Context()
-	if _, err := a.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest}); err != nil {
-		t.Fatal(err)
-	}
-	put := func(n *clusterNode, id string) {
-		t.Helper()
-		if _, err := n.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
-			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createThings(t, a.c)
 	has := func(n *clusterNode, want []string, gone ...string) func() bool {
 		return func() bool {
 			local := localIDs(t, n.svc.e, "things")
@@ -275,7 +263,7 @@ func TestSnapshotBringsBackANodeBehindThePurge(t *testing.T) {
 	var old, later []string
 	for i := range 20 {
 		old = append(old, fmt.Sprintf("old-%d", i))
-		put(a, old[i])
+		putThing(t, a.c, old[i])
 	}
 	waitFor(t, "the follower's copy", has(b, old))
 	b.stop()
@@ -284,13 +272,10 @@ func TestSnapshotBringsBackANodeBehindThePurge(t *testing.T) {
 	if err := a.svc.peer.kv.Delete(ctx, reportKey("b")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.c.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: aws.String("things"),
-		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: old[0]}}}); err != nil {
-		t.Fatal(err)
-	}
+	deleteThing(t, a.c, old[0])
 	for i := range 20 {
 		later = append(later, fmt.Sprintf("later-%d", i))
-		put(a, later[i])
+		putThing(t, a.c, later[i])
 	}
 	waitFor(t, "a purge past the stopped node's store", func() bool {
 		info, err := a.svc.e.log.stream.Info(ctx)
@@ -302,7 +287,7 @@ func TestSnapshotBringsBackANodeBehindThePurge(t *testing.T) {
 		return has(b, append(later, old[1:]...), old[0])() && !b.svc.e.behind.Load()
 	})
 	// It follows the log from the snapshot's position...
-	put(b, "after")
+	putThing(t, b.c, "after")
 	waitFor(t, "a write after the snapshot on its copy", has(b, []string{"after"}))
 	// ...and takes over.
 	a.kill()
@@ -429,34 +414,19 @@ func TestWipedBackboneReseedsFromTheBestStore(t *testing.T) {
 	waitHolder(t, a)
 	b := startNodeIn(t, st, "b", bDir)
 	ctx := t.Context()
-	if _, err := a.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest}); err != nil {
-		t.Fatal(err)
-	}
-	put := func(n *clusterNode, id string) {
-		t.Helper()
-		if _, err := n.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
-			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createThings(t, a.c)
 	var old, newer []string
 	for i := range 10 {
 		old = append(old, fmt.Sprintf("old-%d", i))
-		put(a, old[i])
+		putThing(t, a.c, old[i])
 	}
 	waitFor(t, "the follower's copy", func() bool { return len(localIDs(t, b.svc.e, "things")) == len(old) })
 	b.stop()
 	for i := range 10 {
 		newer = append(newer, fmt.Sprintf("newer-%d", i))
-		put(a, newer[i])
+		putThing(t, a.c, newer[i])
 	}
-	if _, err := a.c.DeleteItem(ctx, &ddb.DeleteItemInput{TableName: aws.String("things"),
-		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: old[0]}}}); err != nil {
-		t.Fatal(err)
-	}
+	deleteThing(t, a.c, old[0])
 	a.stop()
 
 	wiped := storetest.Open(t)
@@ -475,8 +445,8 @@ func TestWipedBackboneReseedsFromTheBestStore(t *testing.T) {
 			return !local[old[0]]
 		})
 	}
-	put(b, "after")
-	put(a, "after-2")
+	putThing(t, b.c, "after")
+	putThing(t, a.c, "after-2")
 	got, err := b.c.GetItem(ctx, &ddb.GetItemInput{TableName: aws.String("things"), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: newer[9]}}})
 	if err != nil || got.Item == nil {
@@ -507,17 +477,8 @@ func TestStoreFromBeforeTheLogSeedsIt(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(single))
 	c := ddb.New(ddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-	ctx := t.Context()
-	if _, err := c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
-		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "kept"}}}); err != nil {
-		t.Fatal(err)
-	}
+	createThings(t, c)
+	putThing(t, c, "kept")
 	srv.Close()
 	if err := single.Close(); err != nil {
 		t.Fatal(err)
@@ -528,10 +489,7 @@ func TestStoreFromBeforeTheLogSeedsIt(t *testing.T) {
 	for _, n := range []*clusterNode{old, fresh} {
 		waitFor(t, "node "+n.name+"'s copy", func() bool { return localIDs(t, n.svc.e, "things")["kept"] })
 	}
-	if _, err := fresh.c.PutItem(ctx, &ddb.PutItemInput{TableName: aws.String("things"),
-		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "new"}}}); err != nil {
-		t.Fatal(err)
-	}
+	putThing(t, fresh.c, "new")
 }
 
 // TestLargeGroupInPieces: a group whose change is larger than one
@@ -650,12 +608,7 @@ func TestLargeBatchOnACluster(t *testing.T) {
 	waitHolder(t, a)
 	b := startNode(t, st, "b")
 	ctx := t.Context()
-	if _, err := b.c.CreateTable(ctx, &ddb.CreateTableInput{TableName: aws.String("things"),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest}); err != nil {
-		t.Fatal(err)
-	}
+	createThings(t, b.c)
 	var writes []types.WriteRequest
 	var keys []map[string]types.AttributeValue
 	for i := range 25 {
@@ -696,5 +649,34 @@ func TestLargeBatchOnACluster(t *testing.T) {
 		if id := k["id"].(*types.AttributeValueMemberS).Value; got[id] != 390<<10 {
 			t.Errorf("%s: %d bytes back", id, got[id])
 		}
+	}
+}
+
+// createThings creates the tests' table "things" (hash key id, a string).
+func createThings(t *testing.T, c *ddb.Client) {
+	t.Helper()
+	if _, err := c.CreateTable(t.Context(), &ddb.CreateTableInput{TableName: aws.String("things"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putThing writes the item id to "things".
+func putThing(t *testing.T, c *ddb.Client, id string) {
+	t.Helper()
+	if _, err := c.PutItem(t.Context(), &ddb.PutItemInput{TableName: aws.String("things"),
+		Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deleteThing deletes the item id from "things".
+func deleteThing(t *testing.T, c *ddb.Client, id string) {
+	t.Helper()
+	if _, err := c.DeleteItem(t.Context(), &ddb.DeleteItemInput{TableName: aws.String("things"),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}}); err != nil {
+		t.Fatal(err)
 	}
 }
