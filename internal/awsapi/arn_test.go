@@ -97,6 +97,9 @@ func TestWriteError(t *testing.T) {
 		{fmt.Errorf("put: %w", fullDisk{}), 500},
 		{fmt.Errorf("put: %w", electing{}), 503},
 	} {
+		if msg, ok := TransientMessage(tc.err); ok != (tc.status == 503) || ok && msg != (electing{}).Unavailable() {
+			t.Errorf("TransientMessage(%v) = %q, %v", tc.err, msg, ok)
+		}
 		rec = httptest.NewRecorder()
 		WriteError(rec, nil, tc.err)
 		if rec.Code != tc.status || rec.Header().Get("X-Amzn-ErrorType") != CodeService || !strings.Contains(rec.Body.String(), "Retry") {

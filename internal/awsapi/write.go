@@ -65,6 +65,18 @@ type Transient interface {
 	Transient()
 }
 
+// TransientMessage reports whether err is Transient, and what a client
+// is told of it: for the services that map errors through their own
+// tables, which answer it 503 under their own name for the fault
+// (ServiceUnavailable, AWS's common code) instead of their 500.
+func TransientMessage(err error) (string, bool) {
+	var tr Transient
+	if errors.As(err, &tr) {
+		return tr.Unavailable(), true
+	}
+	return "", false
+}
+
 // WriteError writes err the way AWS rest-json services do. An err that is not
 // an *Error is logged and answered as a bare ServiceException so internal
 // text never reaches the client; one of the Unavailable category gets that

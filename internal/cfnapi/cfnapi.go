@@ -170,10 +170,15 @@ var served = func() string {
 func IsAction(action string) bool { return actionNames[action] }
 
 // ErrorFor maps err to the client-visible error: *awsapi.Error as it is,
-// anything else 500 InternalFailure (its text never reaches the client).
+// a Transient one (the backbone electing a leader) AWS's common 503
+// ServiceUnavailable, which clients retry, anything else 500
+// InternalFailure (its text never reaches the client).
 func ErrorFor(err error) *awsapi.Error {
 	if e := awsapi.As(err); e != nil {
 		return e
+	}
+	if msg, ok := awsapi.TransientMessage(err); ok {
+		return &awsapi.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Type: "Service", Message: msg}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &awsapi.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Type: "Service",

@@ -147,7 +147,8 @@ func (h *Handler) observed(op string, body []byte, named *tableNamed, elapsed ti
 		case awsapi.As(err) != nil:
 			status, code = awsapi.As(err).Status, awsapi.As(err).Code
 		default:
-			status, code = http.StatusInternalServerError, "InternalServerError"
+			e = errFor(err)
+			status, code = e.Status, e.Code
 		}
 	}
 	(*observe)(op, named.name, elapsed, status, code)
@@ -169,7 +170,7 @@ func (h *Handler) errAnswer(err error) answer {
 			e = &Error{Status: ae.Status, Code: ae.Code, Msg: ae.Message}
 		} else {
 			h.s.log.Error("dynamodb request failed", "err", err)
-			e = errInternal()
+			e = errFor(err)
 		}
 	}
 	body := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + e.Code, "message": e.Msg}

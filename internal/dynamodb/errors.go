@@ -3,6 +3,8 @@ package dynamodb
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 // Error is an error a DynamoDB client is meant to see: the exception's
@@ -61,6 +63,18 @@ func errConditionFailed(item Item) *Error {
 
 func errInternal() *Error {
 	return newErr(http.StatusInternalServerError, "InternalServerError", "Internal server error")
+}
+
+// errFor is the answer to err, which is neither an *Error nor an
+// *awsapi.Error: 503 ServiceUnavailable (a documented DynamoDB error,
+// which clients retry, as errNotTableNode) when it passes on its own
+// (awsapi.Transient: the backbone electing a leader), else
+// InternalServerError.
+func errFor(err error) *Error {
+	if msg, ok := awsapi.TransientMessage(err); ok {
+		return newErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", msg)
+	}
+	return errInternal()
 }
 
 func errUnknownOperation(op string) *Error {

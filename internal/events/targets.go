@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 	"github.com/nimbus-serverless/nimbus/internal/deliver"
 )
 
@@ -311,6 +312,9 @@ func (s *Service) putEvents(r *http.Request, body []byte) (any, error) {
 	if len(accepted) > 0 {
 		if err := s.store(ctx, accepted); err != nil {
 			s.log.Warn("store events", "err", err)
+			if _, ok := awsapi.TransientMessage(err); ok {
+				return nil, err // writeError: 503 ServiceUnavailable
+			}
 			return nil, &apiError{http.StatusInternalServerError, "InternalException", "The events could not be stored; retry the request."}
 		}
 		s.counters.putEvents.Add(uint64(len(accepted)))

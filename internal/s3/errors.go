@@ -92,7 +92,18 @@ func notImplemented(what string) *Error {
 var errInternal = errorf(http.StatusInternalServerError, "InternalError",
 	"We encountered an internal error. Please try again.")
 
-// writeError answers err (an *Error, or any other error as InternalError)
+// errFor is the answer to err, which is not an *Error: 503
+// ServiceUnavailable (S3's documented code, which clients retry) when it
+// passes on its own (awsapi.Transient: the backbone electing a leader),
+// else InternalError.
+func errFor(err error) *Error {
+	if msg, ok := awsapi.TransientMessage(err); ok {
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", msg)
+	}
+	return errInternal
+}
+
+// writeError answers err (an *Error, or any other error as errFor(err))
 // as S3 does: an XML <Error> document, no body for HEAD.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
@@ -100,7 +111,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		if s.log != nil {
 			s.log.Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		e = errInternal
+		e = errFor(err)
 	}
 	WriteError(w, r, e)
 }

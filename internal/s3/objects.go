@@ -704,7 +704,7 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
-				e = errInternal
+				e = errFor(err)
 			}
 			out.Errors = append(out.Errors, deleteErrorEntry{Key: o.Key, Code: e.Code, Message: e.Message})
 			continue

@@ -66,6 +66,11 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		s.log.Error("internal error", "err", err)
 		ae = &apiError{http.StatusInternalServerError, "InternalFailure", "The request could not be completed; retry it."}
+		if msg, ok := awsapi.TransientMessage(err); ok {
+			// The backbone is electing a leader: AWS's common 503
+			// (the model has no exception of its own for it), retried.
+			ae = &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", msg}
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amzn-ErrorType", ae.code)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 // Error is an SNS error as the query protocol answers it: Code is the
@@ -57,13 +59,24 @@ func unsupported(what string) *Error {
 
 const xmlNamespace = "http://sns.amazonaws.com/doc/2010-03-31/"
 
+// errFor is the answer to err, which is not an *Error: 503
+// ServiceUnavailable (AWS's common error, which clients retry) when it
+// passes on its own (awsapi.Transient: the backbone electing a leader),
+// else InternalError, its text withheld.
+func errFor(err error) *Error {
+	if msg, ok := awsapi.TransientMessage(err); ok {
+		return newErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", msg)
+	}
+	return newErr(http.StatusInternalServerError, "InternalError", "Internal error; please try again.")
+}
+
 // writeError renders err as the query protocol's ErrorResponse; an error
-// that is not an *Error is an InternalError whose text stays in the log.
+// that is not an *Error is answered errFor(err), its text in the log.
 func writeError(w http.ResponseWriter, log *slog.Logger, reqID string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		log.Error("sns request failed", "request_id", reqID, "err", err)
-		e = newErr(http.StatusInternalServerError, "InternalError", "Internal error; please try again.")
+		e = errFor(err)
 	}
 	typ := "Sender"
 	if e.Status >= 500 {

@@ -337,14 +337,17 @@ func (s *Service) publishBatch(r *http.Request, f url.Values) (func(*xw), error)
 	if total > MaxMessageBytes {
 		return nil, newErr(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
 	}
-	type failure struct{ id, code, msg string }
+	type failure struct {
+		id, code, msg string
+		sender        bool
+	}
 	var failed []failure
 	var ok []*message
 	var okIDs []string
 	for _, e := range entries {
 		m, perr := s.check(t, e)
 		if perr != nil {
-			failed = append(failed, failure{e.ID, perr.Code, perr.Message})
+			failed = append(failed, failure{e.ID, perr.Code, perr.Message, perr.Status < 500})
 			continue
 		}
 		ok = append(ok, m)
@@ -356,7 +359,8 @@ func (s *Service) publishBatch(r *http.Request, f url.Values) (func(*xw), error)
 	for i := range ok {
 		if errs[i] != nil {
 			s.log.Warn("sns batch entry not stored", "err", errs[i])
-			failed = append(failed, failure{okIDs[i], "InternalError", "Internal error; please try again."})
+			fe := errFor(errs[i])
+			failed = append(failed, failure{okIDs[i], fe.Code, fe.Message, false})
 			continue
 		}
 		succeeded = append(succeeded, success{okIDs[i], out[i].MessageID, out[i].SequenceNumber})
@@ -379,7 +383,7 @@ func (s *Service) publishBatch(r *http.Request, f url.Values) (func(*xw), error)
 			x.elem("Id", fl.id)
 			x.elem("Code", fl.code)
 			x.elem("Message", fl.msg)
-			x.elem("SenderFault", strconv.FormatBool(fl.code != "InternalError"))
+			x.elem("SenderFault", strconv.FormatBool(fl.sender))
 			x.close("member")
 		}
 		x.close("Failed")

@@ -70,7 +70,7 @@ func (h *Handler) writeErr(w http.ResponseWriter, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		h.s.log.Error("sqs request failed", "err", err)
-		e = errInternal()
+		e = errFor(err)
 	}
 	kind := "Sender"
 	if !e.Sender() {
@@ -506,7 +506,7 @@ type batchFailure struct {
 func failure(id string, err error) batchFailure {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = errInternal()
+		e = errFor(err)
 	}
 	return batchFailure{ID: id, SenderFault: e.Sender(), Code: e.Code, Message: e.Msg}
 }

@@ -3,6 +3,8 @@ package sqs
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/nimbus-serverless/nimbus/internal/awsapi"
 )
 
 // Error is an error an SQS client is meant to see: the exception's shape
@@ -82,4 +84,15 @@ func errUnsupported(format string, args ...any) *Error {
 
 func errInternal() *Error {
 	return newErr(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
+}
+
+// errFor is the answer to err, which is not an *Error: 503
+// ServiceUnavailable (SQS's common error, which clients retry) when it
+// passes on its own (awsapi.Transient: the backbone electing a leader),
+// else InternalError.
+func errFor(err error) *Error {
+	if msg, ok := awsapi.TransientMessage(err); ok {
+		return newErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", msg)
+	}
+	return errInternal()
 }

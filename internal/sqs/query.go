@@ -89,7 +89,7 @@ func (h *Handler) writeQueryErr(w http.ResponseWriter, reqID string, err error) 
 	var e *Error
 	if !errors.As(err, &e) {
 		h.s.log.Error("sqs request failed", "err", err)
-		e = errInternal()
+		e = errFor(err)
 	}
 	kind := "Sender"
 	if !e.Sender() {
