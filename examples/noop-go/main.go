@@ -4,7 +4,9 @@
 // report its own memory ("rss", for the idle-environment measurement), or,
 // given an EventBridge event whose detail carries "bench_sent" (Unix
 // nanoseconds), to log how long ago it was put (the event-to-function
-// latency: the environment runs on the bench's machine, same clock).
+// latency: the environment runs on the bench's machine, same clock), and
+// likewise for DynamoDB stream records whose new image has a number
+// attribute "bench_sent" (the table-write-to-function latency).
 //
 //	GOOS=linux CGO_ENABLED=0 go build -tags lambda.norpc -o bootstrap ./examples/noop-go
 package main
@@ -28,6 +30,15 @@ type event struct {
 	Detail  struct {
 		BenchSent int64 `json:"bench_sent"`
 	} `json:"detail"`
+	Records []struct {
+		DynamoDB struct {
+			NewImage struct {
+				BenchSent struct {
+					N string `json:"N"`
+				} `json:"bench_sent"`
+			} `json:"NewImage"`
+		} `json:"dynamodb"`
+	} `json:"Records"`
 }
 
 // envID tells environments apart.
@@ -47,6 +58,13 @@ func handle(_ context.Context, ev event) (any, error) {
 		return map[string]any{"pss_kb": pssKB()}, nil
 	case ev.Detail.BenchSent > 0:
 		fmt.Printf("bench-latency-us %d\n", (time.Now().UnixNano()-ev.Detail.BenchSent)/1000)
+	case len(ev.Records) > 0:
+		now := time.Now().UnixNano()
+		for _, r := range ev.Records {
+			if sent, err := strconv.ParseInt(r.DynamoDB.NewImage.BenchSent.N, 10, 64); err == nil {
+				fmt.Printf("bench-latency-us %d\n", (now-sent)/1000)
+			}
+		}
 	}
 	return nil, nil
 }

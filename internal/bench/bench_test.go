@@ -136,6 +136,41 @@ func TestWriteTextQueues(t *testing.T) {
 	}
 }
 
+func TestWriteTextTables(t *testing.T) {
+	rep := &Report{Tables: &Tables{Clients: 16, EchoRPS: 9000, PutItem: 1000, GetItem: 5000, StreamToHandler: Latency{N: 50, P50: 12.25, P99: 40.5},
+		KinesisClients: 16, KinesisBatch: 100, KinesisRecords: 43210, KinesisMB: 43.21, KinesisErrors: 2}}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TABLES (DynamoDB", "KINESIS PutRecords (100 records of 1,000 bytes", "43210", "43.21",
+		"TABLE STREAM TO FUNCTION", "PutItem sent → Go no-op handler start", "12.25", "40.50"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "QUERY") {
+		t.Errorf("a report without a Query figure prints its section:\n%s", buf.String())
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"put_item_to_stream_handler":{"n":50`, `"kinesis_put_records_per_s":43210`, `"kinesis_put_mb_per_s":43.21`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+	}
+	// Without the stream and Kinesis figures, neither section prints.
+	buf.Reset()
+	if err := (&Report{Tables: &Tables{Clients: 16}}).WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "KINESIS") || strings.Contains(buf.String(), "STREAM TO FUNCTION") {
+		t.Errorf("empty figures printed:\n%s", buf.String())
+	}
+}
+
 // TestEventsBenchRules: the bench's 100 rules compile and its events
 // match some of them (the matcher's figure is not of a matcher that
 // rejects everything at once).

@@ -195,7 +195,8 @@ func (r *runner) eventToLambda(ctx context.Context) (Latency, error) {
 
 // latencyLines waits (a minute at most) until fn's log holds n
 // "bench-latency-us" lines and returns them in the order they were
-// logged.
+// logged (the Go no-op logs one per EventBridge event or DynamoDB stream
+// record that carries "bench_sent").
 func (r *runner) latencyLines(ctx context.Context, fn string, n int) ([]time.Duration, error) {
 	hdr := map[string]string{"X-Amz-Target": "Logs_20140328.FilterLogEvents", "Content-Type": "application/x-amz-json-1.1"}
 	for deadline := time.Now().Add(time.Minute); ; {
@@ -209,7 +210,7 @@ func (r *runner) latencyLines(ctx context.Context, fn string, n int) ([]time.Dur
 			b, _ := json.Marshal(req)
 			_, body, _, err := r.callAs(ctx, "logs", r.api+"/", b, hdr)
 			if err != nil && !strings.Contains(err.Error(), "ResourceNotFoundException") {
-				return nil, fmt.Errorf("event latency: read the log: %w", err)
+				return nil, fmt.Errorf("latency: read %s's log: %w", fn, err)
 			}
 			var page struct {
 				Events []struct {
@@ -232,7 +233,7 @@ func (r *runner) latencyLines(ctx context.Context, fn string, n int) ([]time.Dur
 			return out, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("event latency: %d of %d events reached the function within a minute", len(out), n)
+			return nil, fmt.Errorf("latency: %d of %d events reached %s within a minute", len(out), n, fn)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

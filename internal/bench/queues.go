@@ -444,13 +444,19 @@ func (r *runner) createBenchRole(ctx context.Context) error {
 // benchRoleReadsQueues lets the functions' execution role (role/bench)
 // do what Lambda's SQS poller does: the poller reads as the role.
 func (r *runner) benchRoleReadsQueues(ctx context.Context) error {
-	call := func(form url.Values) error { return r.iamCall(ctx, form) }
+	return r.benchRoleMay(ctx, "poll-queues", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+}
+
+// benchRoleMay lets the functions' execution role (role/bench) perform
+// actions on any resource, with an inline policy called name.
+func (r *runner) benchRoleMay(ctx context.Context, name string, actions ...string) error {
 	if err := r.createBenchRole(ctx); err != nil {
 		return err
 	}
-	if err := call(url.Values{"Action": {"PutRolePolicy"}, "RoleName": {"bench"}, "PolicyName": {"poll-queues"},
-		"PolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"*"}]}`}}); err != nil {
-		return fmt.Errorf("let the bench role read queues: %w", err)
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{{"Effect": "Allow", "Action": actions, "Resource": "*"}}})
+	if err := r.iamCall(ctx, url.Values{"Action": {"PutRolePolicy"}, "RoleName": {"bench"}, "PolicyName": {name},
+		"PolicyDocument": {string(doc)}}); err != nil {
+		return fmt.Errorf("let the bench role %s: %w", name, err)
 	}
 	return nil
 }

@@ -10,6 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // Tables is DynamoDB's figures: durable PutItem and GetItem of a 1 KB item
@@ -18,7 +23,9 @@ import (
 // PutItem's 1 KB body, and DescribeLimits (the front door's SigV4 check,
 // IAM and routing to the DynamoDB handler, no store). Then Query of one
 // partition of 100 items from a table of QueryItems items, from one
-// client, its calls interleaved with DescribeLimits' (the floor).
+// client, its calls interleaved with DescribeLimits' (the floor). And a
+// table write to the start of the handler its stream record invoked, and
+// Kinesis PutRecords from 16 clients.
 type Tables struct {
 	Clients        int     `json:"clients"`
 	EchoRPS        float64 `json:"echo_rps"`
@@ -36,6 +43,21 @@ type Tables struct {
 	QueryLoad  float64 `json:"query_load_s"`
 	Query      Latency `json:"query_100_items"`
 	QueryFloor Latency `json:"describe_limits_one_client"`
+	// StreamToHandler is from a PutItem's send to the start of the
+	// handler its stream record invoked: a table with a NEW_IMAGE stream
+	// mapped to the Go no-op (BatchSize 1, LATEST), which logs how long
+	// ago the item's "bench_sent" was (the same machine's clock); one
+	// write at a time, each waited for, warm. It includes the PutItem's
+	// own round trip.
+	StreamToHandler Latency `json:"put_item_to_stream_handler"`
+	// Kinesis is PutRecords of KinesisBatch records of 1,000 bytes from
+	// KinesisClients clients to an on-demand stream: records and MB
+	// (10^6 bytes of data) per second, durable.
+	KinesisClients int     `json:"kinesis_clients"`
+	KinesisBatch   int     `json:"kinesis_batch"`
+	KinesisRecords float64 `json:"kinesis_put_records_per_s"`
+	KinesisMB      float64 `json:"kinesis_put_mb_per_s"`
+	KinesisErrors  int     `json:"kinesis_errors"`
 }
 
 const (
@@ -129,7 +151,114 @@ func (r *runner) tables(ctx context.Context, rep *Report, echo string) error {
 	}
 	ts.Errors += errs
 	ts.PutRatio, ts.GetRatio = ratio(ts.PutItem, ts.EchoRPS), ratio(ts.GetItem, ts.EchoRPS)
+	if err := r.streamToHandler(ctx, ts); err != nil {
+		return err
+	}
+	if err := r.kinesisPut(ctx, ts); err != nil {
+		return err
+	}
 	return r.queryTable(ctx, ts, queryItems)
+}
+
+// streamSamples is how many writes streamToHandler times.
+const streamSamples = 50
+
+// streamToHandler times table writes to their stream-triggered handler's
+// start (see Tables.StreamToHandler): one write warms the environment,
+// then streamSamples writes, each once the one before reached the
+// handler.
+func (r *runner) streamToHandler(ctx context.Context, ts *Tables) error {
+	const table, fn = "bench-stream", "ddb-latency"
+	out, err := r.signed(ctx, "dynamodb", []byte(`{"TableName":"`+table+`","BillingMode":"PAY_PER_REQUEST",`+
+		`"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],`+
+		`"StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_IMAGE"}}`),
+		map[string]string{"X-Amz-Target": "DynamoDB_20120810.CreateTable", "Content-Type": "application/x-amz-json-1.0"})
+	if err != nil {
+		return fmt.Errorf("create the stream table: %w", err)
+	}
+	var created struct {
+		TableDescription struct{ LatestStreamArn string }
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.TableDescription.LatestStreamArn == "" {
+		return fmt.Errorf("create the stream table: no stream ARN in %s", out)
+	}
+	if err := r.deploy(ctx, fn, "go"); err != nil {
+		return err
+	}
+	if err := r.benchRoleMay(ctx, "read-streams", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"); err != nil {
+		return err
+	}
+	if _, err := r.signedLambda(ctx, "/2015-03-31/event-source-mappings/", map[string]any{
+		"EventSourceArn": created.TableDescription.LatestStreamArn, "FunctionName": fn, "BatchSize": 1, "StartingPosition": "LATEST"}); err != nil {
+		return fmt.Errorf("map the stream to %s: %w", fn, err)
+	}
+	put := func(i int) error {
+		return r.ddbBody(ctx, "PutItem", []byte(`{"TableName":"`+table+`","Item":{"pk":{"S":"k`+strconv.Itoa(i)+
+			`"},"bench_sent":{"N":"`+strconv.FormatInt(time.Now().UnixNano(), 10)+`"}}}`))
+	}
+	r.logf("tables: %d PutItems one at a time to a stream mapped to the Go no-op", streamSamples)
+	if err := put(0); err != nil { // the cold start, not counted
+		return err
+	}
+	if _, err := r.latencyLines(ctx, fn, 1); err != nil {
+		return err
+	}
+	var samples []time.Duration
+	for i := 1; i <= streamSamples; i++ {
+		if err := put(i); err != nil {
+			return err
+		}
+		if samples, err = r.latencyLines(ctx, fn, 1+i); err != nil {
+			return err
+		}
+	}
+	ts.StreamToHandler = latencyOf(samples[1:])
+	return nil
+}
+
+const (
+	kinesisClients = 16
+	kinesisBatch   = 100
+)
+
+// kinesisPut measures PutRecords (see Tables.Kinesis*) with
+// aws-sdk-go-v2's Kinesis client.
+func (r *runner) kinesisPut(ctx context.Context, ts *Tables) error {
+	const stream = "bench-records"
+	kc := kinesis.New(kinesis.Options{Region: r.region, BaseEndpoint: aws.String(r.api),
+		Credentials: credentials.StaticCredentialsProvider{Value: r.creds}, HTTPClient: r.hc})
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream),
+		StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeOnDemand}}); err != nil {
+		return fmt.Errorf("create the Kinesis stream: %w", err)
+	}
+	data := []byte(strings.Repeat("r", 1000))
+	var seq atomic.Int64
+	do := func(ctx context.Context) error {
+		n := seq.Add(1)
+		recs := make([]ktypes.PutRecordsRequestEntry, kinesisBatch)
+		for i := range recs {
+			recs[i] = ktypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String("k" + strconv.FormatInt(n, 10) + "-" + strconv.Itoa(i))}
+		}
+		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: recs})
+		if err == nil && aws.ToInt32(out.FailedRecordCount) > 0 {
+			err = fmt.Errorf("PutRecords: %d of %d records failed", aws.ToInt32(out.FailedRecordCount), kinesisBatch)
+		}
+		return err
+	}
+	d := r.opts.Duration
+	r.logf("tables: Kinesis PutRecords of %d × 1,000 bytes from %d clients for %s", kinesisBatch, kinesisClients, d)
+	if _, err := r.load(ctx, kinesisClients, d/5, do); err != nil {
+		return fmt.Errorf("kinesis: %w", err)
+	}
+	n, err := r.load(ctx, kinesisClients, d, do)
+	if err != nil {
+		return fmt.Errorf("kinesis: %w", err)
+	}
+	recs := float64(n.ok*kinesisBatch) / d.Seconds()
+	ts.KinesisClients, ts.KinesisBatch, ts.KinesisErrors = kinesisClients, kinesisBatch, n.errs
+	ts.KinesisRecords = math.Round(recs)
+	ts.KinesisMB = math.Round(recs*float64(len(data))/1e6*100) / 100
+	return nil
 }
 
 // queryTable loads n small items, n/100 partitions of 100 (sort key 0 to
@@ -219,6 +348,16 @@ func writeTables(p func(string, ...any), t *Tables) {
 	p("Go HTTP echo (baseline)\t%d\t%.0f\t\t", t.Clients, t.EchoRPS)
 	p("echo of the 1 KB PutItem body (floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.EchoKBRPS, ratio(t.EchoKBRPS, t.EchoRPS)*100)
 	p("DescribeLimits (front door floor)\t%d\t%.0f\t%.0f%%\t", t.Clients, t.DescribeLimits, ratio(t.DescribeLimits, t.EchoRPS)*100)
+	if t.KinesisClients > 0 {
+		p("")
+		p("KINESIS PutRecords (%d records of 1,000 bytes a call)\tclients\trecords/s\tMB/s\terrors", t.KinesisBatch)
+		p("PutRecords, durable\t%d\t%.0f\t%.2f\t%d", t.KinesisClients, t.KinesisRecords, t.KinesisMB, t.KinesisErrors)
+	}
+	if t.StreamToHandler.N > 0 {
+		p("")
+		p("TABLE STREAM TO FUNCTION (NEW_IMAGE, BatchSize 1)\tn\tp50 ms\tp99 ms\t")
+		p("PutItem sent → Go no-op handler start, warm\t%d\t%.2f\t%.2f\t", t.StreamToHandler.N, t.StreamToHandler.P50, t.StreamToHandler.P99)
+	}
 	if t.QueryItems > 0 {
 		p("")
 		p("QUERY (100 items of a %d-item table, loaded in %.1f s)\tclients\tp50 ms\tp99 ms\t", t.QueryItems, t.QueryLoad)
