@@ -160,13 +160,10 @@ func (r *runner) tables(ctx context.Context, rep *Report, echo string) error {
 	return r.queryTable(ctx, ts, queryItems)
 }
 
-// streamSamples is how many writes streamToHandler times.
-const streamSamples = 50
-
 // streamToHandler times table writes to their stream-triggered handler's
 // start (see Tables.StreamToHandler): one write warms the environment,
-// then streamSamples writes, each once the one before reached the
-// handler.
+// then 50 writes (Requests/40, 20 at least), each once the one before
+// reached the handler.
 func (r *runner) streamToHandler(ctx context.Context, ts *Tables) error {
 	const table, fn = "bench-stream", "ddb-latency"
 	out, err := r.signed(ctx, "dynamodb", []byte(`{"TableName":"`+table+`","BillingMode":"PAY_PER_REQUEST",`+
@@ -196,7 +193,8 @@ func (r *runner) streamToHandler(ctx context.Context, ts *Tables) error {
 		return r.ddbBody(ctx, "PutItem", []byte(`{"TableName":"`+table+`","Item":{"pk":{"S":"k`+strconv.Itoa(i)+
 			`"},"bench_sent":{"N":"`+strconv.FormatInt(time.Now().UnixNano(), 10)+`"}}}`))
 	}
-	r.logf("tables: %d PutItems one at a time to a stream mapped to the Go no-op", streamSamples)
+	n := max(20, r.opts.Requests/40)
+	r.logf("tables: %d PutItems one at a time to a stream mapped to the Go no-op", n)
 	if err := put(0); err != nil { // the cold start, not counted
 		return err
 	}
@@ -204,7 +202,7 @@ func (r *runner) streamToHandler(ctx context.Context, ts *Tables) error {
 		return err
 	}
 	var samples []time.Duration
-	for i := 1; i <= streamSamples; i++ {
+	for i := 1; i <= n; i++ {
 		if err := put(i); err != nil {
 			return err
 		}
