@@ -1,16 +1,11 @@
 package cfnapi
 
 import (
-	"errors"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // TestTransientIsServiceUnavailable: a backbone electing a leader
@@ -18,20 +13,13 @@ import (
 // retry; any other internal error stays the 500 InternalFailure with its
 // text withheld.
 func TestTransientIsServiceUnavailable(t *testing.T) {
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("put stack: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
-		{errors.New("decode: secret detail"), http.StatusInternalServerError, "InternalFailure"},
-	} {
+	for _, tc := range storetest.UnavailableCases("InternalFailure") {
 		rec := httptest.NewRecorder()
-		WriteError(rec, "req", ErrorFor(tc.err))
+		WriteError(rec, "req", ErrorFor(tc.Err))
 		body := rec.Body.String()
-		if rec.Code != tc.status || !strings.Contains(body, "<Type>Receiver</Type>") || !strings.Contains(body, "<Code>"+tc.code+"</Code>") ||
+		if rec.Code != tc.Status || !strings.Contains(body, "<Type>Receiver</Type>") || !strings.Contains(body, "<Code>"+tc.Code+"</Code>") ||
 			strings.Contains(body, "secret") {
-			t.Errorf("%v answered %d %s, want %d %s", tc.err, rec.Code, body, tc.status, tc.code)
+			t.Errorf("%v answered %d %s, want %d %s", tc.Err, rec.Code, body, tc.Status, tc.Code)
 		}
 	}
 }

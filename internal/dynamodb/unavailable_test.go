@@ -2,16 +2,11 @@ package dynamodb
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // TestTransientIsServiceUnavailable: a backbone electing a leader
@@ -20,20 +15,13 @@ import (
 // its text withheld.
 func TestTransientIsServiceUnavailable(t *testing.T) {
 	h := &Handler{s: &Service{log: slog.New(slog.DiscardHandler)}}
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("put item: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
-		{errors.New("decode: secret detail"), http.StatusInternalServerError, "InternalServerError"},
-	} {
-		a := h.errAnswer(tc.err)
+	for _, tc := range storetest.UnavailableCases("InternalServerError") {
+		a := h.errAnswer(tc.Err)
 		var body map[string]string
 		_ = json.Unmarshal(a.body, &body)
-		if a.status != tc.status || a.errType != tc.code || body["__type"] != "com.amazonaws.dynamodb.v20120810#"+tc.code ||
+		if a.status != tc.Status || a.errType != tc.Code || body["__type"] != "com.amazonaws.dynamodb.v20120810#"+tc.Code ||
 			strings.Contains(string(a.body), "secret") {
-			t.Errorf("%v answered %d %s %s, want %d %s", tc.err, a.status, a.errType, a.body, tc.status, tc.code)
+			t.Errorf("%v answered %d %s %s, want %d %s", tc.Err, a.status, a.errType, a.body, tc.Status, tc.Code)
 		}
 	}
 }

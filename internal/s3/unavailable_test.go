@@ -1,16 +1,12 @@
 package s3
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // TestTransientIsServiceUnavailable: a backbone electing a leader
@@ -19,19 +15,12 @@ import (
 // text withheld.
 func TestTransientIsServiceUnavailable(t *testing.T) {
 	s := &Service{}
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("put object: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
-		{errors.New("decode: secret detail"), http.StatusInternalServerError, "InternalError"},
-	} {
+	for _, tc := range storetest.UnavailableCases("InternalError") {
 		rec := httptest.NewRecorder()
-		s.writeError(rec, httptest.NewRequest(http.MethodPut, "/b/k", nil), tc.err)
+		s.writeError(rec, httptest.NewRequest(http.MethodPut, "/b/k", nil), tc.Err)
 		body := rec.Body.String()
-		if rec.Code != tc.status || !strings.Contains(body, "<Code>"+tc.code+"</Code>") || strings.Contains(body, "secret") {
-			t.Errorf("%v answered %d %s, want %d %s", tc.err, rec.Code, body, tc.status, tc.code)
+		if rec.Code != tc.Status || !strings.Contains(body, "<Code>"+tc.Code+"</Code>") || strings.Contains(body, "secret") {
+			t.Errorf("%v answered %d %s, want %d %s", tc.Err, rec.Code, body, tc.Status, tc.Code)
 		}
 	}
 }

@@ -2,17 +2,12 @@ package sfn
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // TestTransientIsServiceUnavailable: a backbone electing a leader
@@ -21,21 +16,14 @@ import (
 // withheld.
 func TestTransientIsServiceUnavailable(t *testing.T) {
 	s := &Service{log: slog.New(slog.DiscardHandler)}
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("store: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
-		{errors.New("decode: secret detail"), http.StatusInternalServerError, "InternalFailure"},
-	} {
+	for _, tc := range storetest.UnavailableCases("InternalFailure") {
 		rec := httptest.NewRecorder()
-		s.writeError(rec, tc.err)
+		s.writeError(rec, tc.Err)
 		var body map[string]string
 		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != tc.status || body["__type"] != tc.code || rec.Header().Get("X-Amzn-ErrorType") != tc.code ||
+		if rec.Code != tc.Status || body["__type"] != tc.Code || rec.Header().Get("X-Amzn-ErrorType") != tc.Code ||
 			strings.Contains(rec.Body.String(), "secret") {
-			t.Errorf("%v answered %d %v %s, want %d %s", tc.err, rec.Code, rec.Header(), rec.Body, tc.status, tc.code)
+			t.Errorf("%v answered %d %v %s, want %d %s", tc.Err, rec.Code, rec.Header(), rec.Body, tc.Status, tc.Code)
 		}
 	}
 }

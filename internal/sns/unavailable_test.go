@@ -1,17 +1,12 @@
 package sns
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/nimbus-serverless/nimbus/internal/store"
+	"github.com/nimbus-serverless/nimbus/internal/store/storetest"
 )
 
 // TestTransientIsServiceUnavailable: a backbone electing a leader
@@ -19,19 +14,12 @@ import (
 // retry; any other internal error stays the 500 InternalError with its
 // text withheld.
 func TestTransientIsServiceUnavailable(t *testing.T) {
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("publish: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
-		{errors.New("decode: secret detail"), http.StatusInternalServerError, "InternalError"},
-	} {
+	for _, tc := range storetest.UnavailableCases("InternalError") {
 		rec := httptest.NewRecorder()
-		writeError(rec, slog.New(slog.DiscardHandler), "req", tc.err)
+		writeError(rec, slog.New(slog.DiscardHandler), "req", tc.Err)
 		body := rec.Body.String()
-		if rec.Code != tc.status || !strings.Contains(body, "<Type>Receiver</Type><Code>"+tc.code+"</Code>") || strings.Contains(body, "secret") {
-			t.Errorf("%v answered %d %s, want %d %s", tc.err, rec.Code, body, tc.status, tc.code)
+		if rec.Code != tc.Status || !strings.Contains(body, "<Type>Receiver</Type><Code>"+tc.Code+"</Code>") || strings.Contains(body, "secret") {
+			t.Errorf("%v answered %d %s, want %d %s", tc.Err, rec.Code, body, tc.Status, tc.Code)
 		}
 	}
 }

@@ -9,9 +9,12 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-serverless/nimbus/internal/store"
@@ -91,4 +94,24 @@ func CodeKeys(t testing.TB, st *store.Store) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ErrorCase is an error a service's error writer gets and the answer it
+// must give: Status and Code.
+type ErrorCase struct {
+	Err    error
+	Status int
+	Code   string
+}
+
+// UnavailableCases are the two errors every service's writer tells apart:
+// the backbone electing a leader (store.Unavailable), answered 503
+// ServiceUnavailable, which clients retry; and any other internal error,
+// answered the service's own 500 internalCode. The second's text holds
+// "secret", which no answer may show.
+func UnavailableCases(internalCode string) []ErrorCase {
+	return []ErrorCase{
+		{fmt.Errorf("store: %w", store.Unavailable(nats.ErrNoResponders)), http.StatusServiceUnavailable, "ServiceUnavailable"},
+		{errors.New("decode: secret detail"), http.StatusInternalServerError, internalCode},
+	}
 }
